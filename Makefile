@@ -1,0 +1,167 @@
+# natsedge build. `make run` starts the broker; `make test` runs every suite.
+#
+#   make [CONFIG=<profile>] [SAN=asan] [CC=clang]   build build/<variant>/natsedge
+#   make test        install deps, then check + unit + interop + asan + fuzz (short)
+#   make check       no-heap check (nm) over the broker's objects
+#   make unit        cmocka unit tests
+#   make interop     node/nats.js and nats.c interop tests against the binary
+#   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
+#   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
+#   make bench       benchmarks against nats-server (not part of test)
+#
+# Sources are found by wildcard: a new module under src/<module>/, a new unit
+# test tests/unit/test_<name>.c (extra link flags in test_<name>.libs) or a new
+# harness tests/fuzz/fuzz_<name>.c needs no change here.
+
+CONFIG ?= default
+SAN ?=
+CC ?= cc
+ifeq ($(CC),cc)
+CC := gcc
+endif
+
+VARIANT := $(CONFIG)$(if $(SAN),-$(SAN))$(if $(filter clang%,$(notdir $(CC))),-clang)
+BUILD := build/$(VARIANT)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g $(WARN) -Iconfig -Isrc -Iport -I.
+ifneq ($(CONFIG),default)
+CFLAGS_BASE += '-DNE_CONFIG_PROFILE_HEADER="profiles/$(CONFIG).h"'
+endif
+OPT ?= -O2
+ifeq ($(SAN),asan)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT := -O1
+endif
+CFLAGS ?=
+ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+BOARD_LIBS := -lsodium
+
+CORE_SRC := $(sort $(wildcard src/*/*.c))
+POSIX_SRC := $(sort $(wildcard port/posix/*.c))
+SIM_SRC := $(sort $(wildcard port/sim/*.c))
+BOARD_SRC := $(sort $(wildcard board/linux/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_SUPPORT_SRC := $(sort $(wildcard tests/unit/support/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+POWERCUT_SRC := $(sort $(wildcard tests/powercut/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_OBJ := $(call obj,$(CORE_SRC))
+POSIX_OBJ := $(call obj,$(POSIX_SRC))
+SIM_OBJ := $(call obj,$(SIM_SRC))
+BOARD_OBJ := $(call obj,$(BOARD_SRC))
+UNIT_SUPPORT_OBJ := $(call obj,$(UNIT_SUPPORT_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+NATSEDGE := $(BUILD)/natsedge
+
+.PHONY: all run test test-all check unit interop fuzz powercut bench clean format format-check deps \
+        build-clang test-asan
+
+all: $(NATSEDGE)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libnecore.a: $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libneposix.a: $(POSIX_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libnesim.a: $(SIM_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $(if $^,$^,/dev/null)
+
+$(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BOARD_LIBS)
+
+# Unit tests: one binary per tests/unit/test_<name>.c.
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT_OBJ) $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/libnesim.a $(BUILD)/libnecore.a \
+	    $(BUILD)/libneposix.a $(BUILD)/libnecore.a $(LDFLAGS_ALL) -lcmocka \
+	    $(shell cat tests/unit/$*.libs 2>/dev/null) $(BOARD_LIBS)
+
+unit: $(UNIT_BIN)
+	@set -e; failed=0; for t in $(UNIT_BIN); do \
+	    echo "== $$t"; $$t || failed=1; done; \
+	    test $$failed -eq 0
+
+# No heap in the broker: nm over every object of src/ and port/.
+check: $(CORE_OBJ) $(POSIX_OBJ) $(SIM_OBJ)
+	@bad=$$(nm -A $^ 2>/dev/null | grep -E ' U (malloc|calloc|realloc|free|strdup|strndup|aligned_alloc|posix_memalign|reallocarray)$$' || true); \
+	if [ -n "$$bad" ]; then echo "check: heap calls in the broker:"; echo "$$bad"; exit 1; fi; \
+	echo "check: no heap calls in $(words $^) objects of src/ and port/"
+
+# The store's power-loss test.
+CUTS ?= 1000
+SEED ?= 1
+$(BUILD)/tests/powercut: $(POWERCUT_SRC) $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(POWERCUT_SRC) $(BUILD)/libnesim.a $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(LDFLAGS_ALL)
+powercut: $(BUILD)/tests/powercut
+	$(BUILD)/tests/powercut --cuts $(CUTS) --seed $(SEED)
+
+# Interop: the real binary driven by real clients.
+SMALL_BIN = build/test-small$(if $(SAN),-$(SAN))/natsedge
+interop: $(NATSEDGE)
+	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
+	$(MAKE) -C tests/interop/c BUILD=$(abspath $(BUILD))/interop-c CC=$(CC) SANFLAGS="$(SANFLAGS)"
+	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
+	  NATSEDGE_INTEROP_C=$(abspath $(BUILD))/interop-c \
+	  node --test --test-concurrency=1 tests/interop/
+
+# Fuzzing: clang libFuzzer over the core sources.
+FUZZ_SECONDS ?= 8
+FUZZ_BUILD := build/fuzz
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_CFLAGS := $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(POSIX_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(POSIX_SRC) $(shell cat tests/fuzz/$*.libs 2>/dev/null)
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	    seeds=""; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+	    echo "== fuzz $$n ($(FUZZ_SECONDS)s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $(FUZZ_BUILD)/corpus/$$n $$seeds 2>$(FUZZ_BUILD)/$$n.log \
+	      || { tail -50 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
+	    grep -E '^(#[0-9]+.*DONE|Done)' $(FUZZ_BUILD)/$$n.log | tail -1; done
+
+# A clang build of everything, warning-free like gcc.
+build-clang:
+	$(MAKE) CC=clang all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-clang/%,$(UNIT_BIN))
+
+test-asan:
+	$(MAKE) SAN=asan unit interop
+
+deps:
+	bash tools/deps.sh
+
+test: deps
+	$(MAKE) test-all
+
+test-all: all check unit build-clang interop test-asan fuzz powercut-short
+	@echo "make test: all suites passed"
+
+powercut-short:
+	$(MAKE) powercut CUTS=200 SEED=7
+
+run: all
+	$(NATSEDGE) -a 127.0.0.1 -p 4222
+
+bench: all
+	bash tools/compare
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(CORE_OBJ:.o=.d) $(POSIX_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(BOARD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d)

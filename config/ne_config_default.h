@@ -1,0 +1,179 @@
+/* natsedge compile-time configuration: every knob, with its default.
+ *
+ * Each knob bounds one static pool or buffer. The comment says what it bounds
+ * and what one unit costs in RAM, so a board can be sized by reading this file.
+ * A profile in config/profiles/ overrides any of them; a run-time config file or
+ * command-line flag may lower a limit but never raise it above what is here.
+ */
+#ifndef NE_CONFIG_DEFAULT_H
+#define NE_CONFIG_DEFAULT_H
+
+/* ---- Connections -------------------------------------------------------- */
+
+/* Client connections served at once (every kind: NATS clients now, leaf and
+ * MQTT later). One unit costs sizeof(ne_conn) (about 200 B) plus its read
+ * buffer (NE_CONN_READ_BUFFER_BYTES). The next client gets
+ * -ERR 'maximum connections exceeded'. */
+#ifndef NE_MAX_CONNECTIONS
+#define NE_MAX_CONNECTIONS 256
+#endif
+
+/* Per-connection read buffer. Control lines and payloads that fit are parsed in
+ * place without a copy; a larger payload is assembled in shared chunks. Must be
+ * at least NE_MAX_CONTROL_LINE_BYTES + 2. Cost: this many bytes per connection. */
+#ifndef NE_CONN_READ_BUFFER_BYTES
+#define NE_CONN_READ_BUFFER_BYTES 16384
+#endif
+
+/* Longest control line (verb and arguments) a peer may send; nats-server's
+ * max_control_line, default 4096. A longer line gets
+ * -ERR 'maximum control line exceeded'. Costs no RAM by itself. */
+#ifndef NE_MAX_CONTROL_LINE_BYTES
+#define NE_MAX_CONTROL_LINE_BYTES 4096
+#endif
+
+/* Largest message payload (headers included) that can be configured; the
+ * run-time max_payload defaults to this. nats-server's default is 1 MiB.
+ * Costs no RAM by itself: large payloads live in shared chunks. */
+#ifndef NE_MAX_PAYLOAD_BYTES
+#define NE_MAX_PAYLOAD_BYTES (1024 * 1024)
+#endif
+
+/* Largest run-time max_pending: outbound bytes queued for one connection before
+ * it is closed as a slow consumer. nats-server's default is 64 MiB; edge
+ * hardware wants far less. Costs no RAM by itself (bytes sit in chunks). */
+#ifndef NE_MAX_PENDING_BYTES
+#define NE_MAX_PENDING_BYTES (4 * 1024 * 1024)
+#endif
+
+/* Closed connections remembered for /connz?state=closed (ring). One unit costs
+ * about 160 B. nats-server keeps 10,000. */
+#ifndef NE_CLOSED_CONN_RING
+#define NE_CLOSED_CONN_RING 16
+#endif
+
+/* ---- Subscriptions ------------------------------------------------------ */
+
+/* Subscriptions across all connections. One unit costs sizeof(ne_sub) (about
+ * 64 B) plus its subject/queue/sid text in NE_SUB_TEXT_BYTES. */
+#ifndef NE_MAX_SUBSCRIPTIONS
+#define NE_MAX_SUBSCRIPTIONS 4096
+#endif
+
+/* Text stored per subscription: subject, queue group and sid together.
+ * A SUB whose text is longer is refused with -ERR 'Invalid Subject'. */
+#ifndef NE_SUB_TEXT_BYTES
+#define NE_SUB_TEXT_BYTES 128
+#endif
+
+/* Nodes of the subject trie (one per distinct token position in use).
+ * One unit costs about 48 B plus NE_TOKEN_BYTES. */
+#ifndef NE_MAX_TRIE_NODES
+#define NE_MAX_TRIE_NODES 8192
+#endif
+
+/* Longest single subject token kept in a trie node. */
+#ifndef NE_TOKEN_BYTES
+#define NE_TOKEN_BYTES 48
+#endif
+
+/* Most tokens in one subject (nats-server's max_sub_tokens bound). */
+#ifndef NE_MAX_SUBJECT_TOKENS
+#define NE_MAX_SUBJECT_TOKENS 32
+#endif
+
+/* Most subscriptions one message can match (plain plus queue members). The
+ * match result buffer holds this many pointers (8 B each). */
+#ifndef NE_MAX_FANOUT
+#define NE_MAX_FANOUT 1024
+#endif
+
+/* Distinct queue groups one message can match. One unit costs 16 B. */
+#ifndef NE_MAX_MATCH_QUEUE_GROUPS
+#define NE_MAX_MATCH_QUEUE_GROUPS 64
+#endif
+
+/* Subject-match cache entries (results of recent matches, invalidated on any
+ * interest change). One unit costs about 24 B plus NE_MATCH_CACHE_SUBJECT_BYTES.
+ * 0 disables the cache. */
+#ifndef NE_MATCH_CACHE_ENTRIES
+#define NE_MATCH_CACHE_ENTRIES 0
+#endif
+
+/* ---- Outbound data ------------------------------------------------------ */
+
+/* The shared chunk pool: outbound queues of every connection and payloads
+ * larger than a read buffer live here. A chunk is shared between subscribers
+ * when a payload is at least NE_SHARE_PAYLOAD_MIN_BYTES. One unit costs
+ * NE_CHUNK_BYTES + 16 B. */
+#ifndef NE_CHUNK_BYTES
+#define NE_CHUNK_BYTES 8192
+#endif
+#ifndef NE_CHUNK_COUNT
+#define NE_CHUNK_COUNT 1024
+#endif
+
+/* References from outbound queues into chunks. A queue needs one per run of
+ * consecutive bytes in one chunk. One unit costs 24 B. */
+#ifndef NE_OUT_REF_COUNT
+#define NE_OUT_REF_COUNT 8192
+#endif
+
+/* Payloads at least this large are shared between subscribers (one copy in
+ * chunks, referenced by each queue); smaller ones are copied, which is
+ * cheaper than a reference. */
+#ifndef NE_SHARE_PAYLOAD_MIN_BYTES
+#define NE_SHARE_PAYLOAD_MIN_BYTES 1024
+#endif
+
+/* Most iovecs gathered in one write of one connection. */
+#ifndef NE_WRITE_IOV_MAX
+#define NE_WRITE_IOV_MAX 64
+#endif
+
+/* ---- Timers and defaults ------------------------------------------------- */
+
+/* Default server PING interval and outstanding-PING limit (nats-server: 2m, 2). */
+#ifndef NE_DEFAULT_PING_INTERVAL_MS
+#define NE_DEFAULT_PING_INTERVAL_MS (120 * 1000)
+#endif
+#ifndef NE_DEFAULT_PING_MAX
+#define NE_DEFAULT_PING_MAX 2
+#endif
+
+/* First PING to a client after its CONNECT (nats-server: at most 2 s). */
+#ifndef NE_FIRST_PING_INTERVAL_MS
+#define NE_FIRST_PING_INTERVAL_MS 2000
+#endif
+
+/* Default auth timeout when authentication is configured (nats-server: 2 s). */
+#ifndef NE_DEFAULT_AUTH_TIMEOUT_MS
+#define NE_DEFAULT_AUTH_TIMEOUT_MS 2000
+#endif
+
+/* Default write deadline (nats-server: 10 s): a connection that accepts no
+ * bytes for this long while data is pending is closed as a slow consumer. */
+#ifndef NE_DEFAULT_WRITE_DEADLINE_MS
+#define NE_DEFAULT_WRITE_DEADLINE_MS (10 * 1000)
+#endif
+
+/* ---- Logging ------------------------------------------------------------- */
+
+/* Longest formatted log line; longer lines are cut. Stack cost only. */
+#ifndef NE_LOG_LINE_BYTES
+#define NE_LOG_LINE_BYTES 512
+#endif
+
+/* ---- Features ------------------------------------------------------------ */
+
+/* Assertions: on unless a board turns them off to save flash. */
+#ifndef NE_ASSERTIONS
+#define NE_ASSERTIONS 1
+#endif
+
+/* Version advertised in INFO: 2.9.x level semantics (see differences.md). */
+#ifndef NE_ADVERTISED_VERSION
+#define NE_ADVERTISED_VERSION "2.9.25"
+#endif
+
+#endif /* NE_CONFIG_DEFAULT_H */

@@ -1,0 +1,11 @@
+/* gateway: an ARM Linux or x86 edge gateway with tens of MiB to spare. */
+#define NE_MAX_CONNECTIONS 1024
+#define NE_CONN_READ_BUFFER_BYTES 32768
+#define NE_MAX_PAYLOAD_BYTES (1024 * 1024)
+#define NE_MAX_PENDING_BYTES (8 * 1024 * 1024)
+#define NE_CLOSED_CONN_RING 64
+#define NE_MAX_SUBSCRIPTIONS 16384
+#define NE_MAX_TRIE_NODES 32768
+#define NE_CHUNK_BYTES 16384
+#define NE_CHUNK_COUNT 2048
+#define NE_OUT_REF_COUNT 32768

@@ -1,0 +1,10 @@
+/* test-small: the default profile with small pools, so that the interop tests
+ * can drive every pool to exhaustion with a handful of clients. */
+#define NE_MAX_CONNECTIONS 8
+#define NE_MAX_SUBSCRIPTIONS 32
+#define NE_MAX_TRIE_NODES 64
+#define NE_CHUNK_BYTES 1024
+#define NE_CHUNK_COUNT 256
+#define NE_OUT_REF_COUNT 512
+#define NE_MAX_PAYLOAD_BYTES (64 * 1024)
+#define NE_MAX_PENDING_BYTES (128 * 1024)

@@ -1,0 +1,111 @@
+/* The porting interface: the only way out of src/.
+ *
+ * The portable core calls these functions and function tables; a port
+ * (port/posix, port/lwip, port/sim) provides them. Nothing here allocates:
+ * every object is owned by the caller.
+ *
+ * Global functions (clock, entropy, assertion failure) are process-wide.
+ * Network and flash are tables of functions with a context pointer, so that
+ * several servers and several simulated devices can live in one process.
+ */
+#ifndef NE_PORT_H
+#define NE_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Time and entropy ---------------------------------------------------- */
+
+/* Monotonic milliseconds since an arbitrary origin; never goes backwards. */
+uint64_t ne_port_now_ms(void);
+
+/* Wall-clock nanoseconds since the Unix epoch (UTC), for timestamps shown to
+ * users (INFO, /varz start, stored messages). May jump. */
+uint64_t ne_port_wall_ns(void);
+
+/* Fills buf with len unpredictable bytes. Returns 0 on success, negative
+ * ne_err on failure (the caller must not proceed with weak randomness). */
+int ne_port_entropy(void *buf, size_t len);
+
+/* Called by NE_ASSERT on failure. Logs the location and does not return. */
+void ne_port_assert_fail(const char *file, int line, const char *expr);
+
+/* ---- Network --------------------------------------------------------------
+ *
+ * A socket is an opaque handle owned by the port. The core never blocks: recv
+ * and send return NE_ERR_WOULD_BLOCK when no progress is possible, and the
+ * port reports readiness through the event callbacks the core registered.
+ */
+
+typedef struct ne_iovec {
+    const void *base;
+    size_t len;
+} ne_iovec;
+
+typedef intptr_t ne_sock;
+#define NE_SOCK_INVALID ((ne_sock)-1)
+
+typedef struct ne_net_ops {
+    /* Opens a listening TCP socket. host is a numeric IPv4/IPv6 address or
+     * "0.0.0.0"; port 0 asks for any free port (see local_port). */
+    int (*listen)(void *ctx, const char *host, uint16_t port, ne_sock *out);
+    /* Accepts one pending connection, NE_ERR_WOULD_BLOCK when none. The peer
+     * address is written as text into peer_ip (at least 46 bytes). */
+    int (*accept)(void *ctx, ne_sock listener, ne_sock *out, char *peer_ip,
+                  uint16_t *peer_port);
+    /* Reads up to len bytes. *got > 0 on success; NE_ERR_WOULD_BLOCK when no
+     * data is ready; NE_ERR_CLOSED at end of stream; NE_ERR_IO on error. */
+    int (*recv)(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got);
+    /* Gathers and sends; *sent may be less than the total (partial write).
+     * NE_ERR_WOULD_BLOCK when nothing could be sent, NE_ERR_CLOSED/IO on error. */
+    int (*sendv)(void *ctx, ne_sock sock, const ne_iovec *iov, int iovcnt, size_t *sent);
+    /* Asks for (or stops asking for) a writable event on this socket. */
+    int (*want_write)(void *ctx, ne_sock sock, bool enable);
+    /* Asks for (or stops asking for) readable events (back-pressure). */
+    int (*want_read)(void *ctx, ne_sock sock, bool enable);
+    /* Closes the socket; no event for it is reported afterwards. */
+    void (*close)(void *ctx, ne_sock sock);
+    /* The local port a socket is bound to (for port 0 listeners). */
+    uint16_t (*local_port)(void *ctx, ne_sock sock);
+    /* Opens an outbound TCP connection (non-blocking; writable when up).
+     * Used by leaf remotes. host is numeric or a name the port can resolve. */
+    int (*connect)(void *ctx, const char *host, uint16_t port, ne_sock *out);
+} ne_net_ops;
+
+typedef struct ne_net {
+    const ne_net_ops *ops;
+    void *ctx;
+} ne_net;
+
+/* ---- Flash ----------------------------------------------------------------
+ *
+ * A flash device as NOR/NAND-like storage: programming only clears bits of an
+ * erased region, erasing sets a whole erase block to 0xFF. The store never
+ * programs a region twice without an erase in between.
+ */
+
+typedef struct ne_flash_geometry {
+    uint32_t program_bytes; /* smallest programmable unit (address and length align to it) */
+    uint32_t erase_bytes;   /* erase block size, a multiple of program_bytes */
+    uint32_t block_count;   /* number of erase blocks */
+} ne_flash_geometry;
+
+typedef struct ne_flash_ops {
+    /* Reads len bytes at addr. */
+    int (*read)(void *ctx, uint32_t addr, void *buf, size_t len);
+    /* Programs len bytes at addr (aligned to program_bytes). */
+    int (*program)(void *ctx, uint32_t addr, const void *buf, size_t len);
+    /* Erases one erase block (index, not address). */
+    int (*erase)(void *ctx, uint32_t block);
+    /* Makes every program and erase so far durable (fsync for a file). */
+    int (*sync)(void *ctx);
+} ne_flash_ops;
+
+typedef struct ne_flash {
+    const ne_flash_ops *ops;
+    void *ctx;
+    ne_flash_geometry geometry;
+} ne_flash;
+
+#endif

@@ -1,0 +1,48 @@
+/* POSIX implementations of the process-wide port functions: clock, entropy
+ * and assertion failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+#include <errno.h>
+
+#include "core/ne_error.h"
+#include "port.h"
+
+uint64_t ne_port_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t ne_port_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int ne_port_entropy(void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    size_t done = 0;
+    /* getrandom may return fewer bytes than asked for large requests or be
+     * interrupted; loop a bounded number of times. */
+    for (int attempt = 0; attempt < 64 && done < len; attempt++) {
+        ssize_t n = getrandom(p + done, len - done, 0);
+        if (n > 0) {
+            done += (size_t)n;
+        } else if (n < 0 && errno != EINTR) {
+            return NE_ERR_IO;
+        }
+    }
+    return done == len ? NE_OK : NE_ERR_IO;
+}
+
+void ne_port_assert_fail(const char *file, int line, const char *expr)
+{
+    fprintf(stderr, "[FTL] assertion failed: %s (%s:%d)\n", expr, file, line);
+    fflush(stderr);
+    abort();
+}

@@ -1,0 +1,55 @@
+/* Bounded text formatting without libc's stdio (which src/ may not use).
+ *
+ * ne_fmt understands: %s %.*s %c %d %i %u %ld %lu %lld %llu %zu %x %lx %llx
+ * %%, with an optional width and '0' flag for integers. Output is always
+ * NUL-terminated when cap > 0; the return value is the length written
+ * (truncated output is cut at cap - 1 and `truncated` is set in the builder).
+ */
+#ifndef NE_FMT_H
+#define NE_FMT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A bounded text builder over a caller's buffer. */
+typedef struct ne_strbuf {
+    char *data;
+    size_t cap;
+    size_t len;
+    bool truncated; /* set once anything did not fit */
+} ne_strbuf;
+
+static inline void ne_strbuf_init(ne_strbuf *sb, char *data, size_t cap)
+{
+    sb->data = data;
+    sb->cap = cap;
+    sb->len = 0;
+    sb->truncated = false;
+    if (cap > 0) {
+        data[0] = '\0';
+    }
+}
+
+void ne_strbuf_append(ne_strbuf *sb, const void *bytes, size_t len);
+void ne_strbuf_puts(ne_strbuf *sb, const char *text);
+void ne_strbuf_putc(ne_strbuf *sb, char c);
+void ne_strbuf_u64(ne_strbuf *sb, uint64_t value);
+void ne_strbuf_i64(ne_strbuf *sb, int64_t value);
+void ne_strbuf_printf(ne_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap);
+/* Appends `text` as a JSON string literal, quotes included. */
+void ne_strbuf_json_string(ne_strbuf *sb, const char *text, size_t len);
+
+size_t ne_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes the decimal form of value into out (no NUL); returns the digit count.
+ * out must hold 20 bytes. */
+size_t ne_fmt_u64(char *out, uint64_t value);
+
+/* Parses an unsigned decimal; false on empty input, a non-digit or overflow
+ * of max. */
+bool ne_parse_u64(const char *text, size_t len, uint64_t max, uint64_t *out);
+
+#endif

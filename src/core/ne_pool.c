@@ -1,0 +1,67 @@
+#include "core/ne_pool.h"
+
+#include <string.h>
+
+#include "core/ne_assert.h"
+
+void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_bytes,
+                  uint32_t capacity)
+{
+    NE_ASSERT(pool != NULL);
+    NE_ASSERT(storage != NULL || capacity == 0);
+    NE_ASSERT(object_bytes >= sizeof(ne_pool_free_node));
+    memset(pool, 0, sizeof(*pool));
+    pool->name = name;
+    pool->storage = storage;
+    pool->object_bytes = NE_POOL_OBJECT_BYTES(object_bytes);
+    pool->capacity = capacity;
+    /* Thread the free list so that the lowest slots are handed out first. */
+    for (uint32_t i = capacity; i > 0; i--) {
+        ne_pool_free_node *node = (ne_pool_free_node *)(void *)(pool->storage +
+                                                                (size_t)(i - 1) * pool->object_bytes);
+        node->next = pool->free_list;
+        pool->free_list = node;
+    }
+}
+
+void *ne_pool_alloc(ne_pool *pool)
+{
+    ne_pool_free_node *node = pool->free_list;
+    if (node == NULL) {
+        pool->exhausted++;
+        return NULL;
+    }
+    pool->free_list = node->next;
+    pool->in_use++;
+    if (pool->in_use > pool->peak) {
+        pool->peak = pool->in_use;
+    }
+    memset(node, 0, pool->object_bytes);
+    return node;
+}
+
+bool ne_pool_owns(const ne_pool *pool, const void *object)
+{
+    const uint8_t *p = object;
+    if (p < pool->storage || p >= pool->storage + (size_t)pool->capacity * pool->object_bytes) {
+        return false;
+    }
+    return ((size_t)(p - pool->storage) % pool->object_bytes) == 0;
+}
+
+uint32_t ne_pool_index(const ne_pool *pool, const void *object)
+{
+    NE_ASSERT(ne_pool_owns(pool, object));
+    return (uint32_t)(((const uint8_t *)object - pool->storage) / pool->object_bytes);
+}
+
+void ne_pool_free(ne_pool *pool, void *object)
+{
+    NE_ASSERT(object != NULL);
+    NE_ASSERT(ne_pool_owns(pool, object));
+    NE_ASSERT(pool->in_use > 0);
+    ne_pool_free_node *node = object;
+    node->next = pool->free_list;
+    pool->free_list = node;
+    pool->in_use--;
+}

@@ -1,0 +1,59 @@
+/* A fixed-size object pool over caller-provided storage.
+ *
+ * Objects are handed out from a free list; nothing is ever allocated from a
+ * heap. Each pool counts its use, its peak and how often it was exhausted, so
+ * monitoring can report them and tests can check that everything came back.
+ * Not thread-safe: the core runs on one thread.
+ */
+#ifndef NE_POOL_H
+#define NE_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+typedef struct ne_pool_free_node {
+    struct ne_pool_free_node *next;
+} ne_pool_free_node;
+
+typedef struct ne_pool {
+    const char *name;
+    uint8_t *storage;
+    size_t object_bytes; /* rounded up to pointer alignment */
+    uint32_t capacity;
+    uint32_t in_use;
+    uint32_t peak;
+    uint32_t exhausted; /* allocations refused because the pool was empty */
+    ne_pool_free_node *free_list;
+} ne_pool;
+
+/* Rounds an object size up so that objects in one storage array stay aligned. */
+#define NE_POOL_OBJECT_BYTES(size) \
+    (((size) + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *))
+
+/* Declares storage for `count` objects of `type`, suitably aligned. */
+#define NE_POOL_STORAGE(type, count) \
+    union { void *align; uint8_t bytes[NE_POOL_OBJECT_BYTES(sizeof(type)) * (count)]; }
+
+/* storage must hold capacity * NE_POOL_OBJECT_BYTES(object_bytes) bytes. */
+void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_bytes,
+                  uint32_t capacity);
+
+/* Returns a zeroed object, or NULL when the pool is exhausted (counted). */
+void *ne_pool_alloc(ne_pool *pool);
+
+/* Returns an object to its pool. The object must have come from this pool. */
+void ne_pool_free(ne_pool *pool, void *object);
+
+/* True when `object` points at an object slot of this pool. */
+bool ne_pool_owns(const ne_pool *pool, const void *object);
+
+/* Index of an object in its pool (0 .. capacity-1). */
+uint32_t ne_pool_index(const ne_pool *pool, const void *object);
+
+static inline uint32_t ne_pool_available(const ne_pool *pool)
+{
+    return pool->capacity - pool->in_use;
+}
+
+#endif
