@@ -21,7 +21,7 @@ CC := gcc
 endif
 
 VARIANT := $(CONFIG)$(if $(SAN),-$(SAN))$(if $(filter clang%,$(notdir $(CC))),-clang)
-BUILD := build/$(VARIANT)
+BUILD ?= build/$(VARIANT)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g $(WARN) -Iconfig -Isrc -Iport -I.
@@ -165,3 +165,9 @@ clean:
 	rm -rf build
 
 -include $(CORE_OBJ:.o=.d) $(POSIX_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(BOARD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d)
+
+# ---- codec section (snappy benchmark) ----------------------------------------
+
+# ---- store section ----------------------------------------------------------
+
+# ---- bench section ----------------------------------------------------------
