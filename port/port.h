@@ -60,6 +60,9 @@ typedef struct ne_net_ops {
     /* Gathers and sends; *sent may be less than the total (partial write).
      * NE_ERR_WOULD_BLOCK when nothing could be sent, NE_ERR_CLOSED/IO on error. */
     int (*sendv)(void *ctx, ne_sock sock, const ne_iovec *iov, int iovcnt, size_t *sent);
+    /* Registers the socket with the event loop for readable events; events
+     * for it are reported with `user`. */
+    int (*attach)(void *ctx, ne_sock sock, void *user);
     /* Asks for (or stops asking for) a writable event on this socket. */
     int (*want_write)(void *ctx, ne_sock sock, bool enable);
     /* Asks for (or stops asking for) readable events (back-pressure). */

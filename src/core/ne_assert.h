@@ -9,8 +9,7 @@
 void ne_port_assert_fail(const char *file, int line, const char *expr);
 
 #if NE_ASSERTIONS
-#define NE_ASSERT(expr) \
-    ((expr) ? (void)0 : ne_port_assert_fail(__FILE__, __LINE__, #expr))
+#define NE_ASSERT(expr) ((expr) ? (void)0 : ne_port_assert_fail(__FILE__, __LINE__, #expr))
 #else
 #define NE_ASSERT(expr) ((void)0)
 #endif
@@ -18,7 +17,6 @@ void ne_port_assert_fail(const char *file, int line, const char *expr);
 #define NE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define NE_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NE_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define NE_CONTAINER_OF(ptr, type, member) \
-    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define NE_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

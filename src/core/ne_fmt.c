@@ -157,23 +157,27 @@ void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap)
             break;
         case 'd':
         case 'i': {
-            int64_t v = longs >= 2 ? va_arg(ap, long long) : longs == 1 ? va_arg(ap, long)
-                        : size_t_arg ? (int64_t)va_arg(ap, size_t) : va_arg(ap, int);
+            int64_t v = longs >= 2   ? va_arg(ap, long long)
+                        : longs == 1 ? va_arg(ap, long)
+                        : size_t_arg ? (int64_t)va_arg(ap, size_t)
+                                     : va_arg(ap, int);
             uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
             put_padded(sb, digits, ne_fmt_u64(digits, mag), v < 0, width, zero_pad);
             break;
         }
         case 'u': {
-            uint64_t v = longs >= 2 ? va_arg(ap, unsigned long long)
+            uint64_t v = longs >= 2   ? va_arg(ap, unsigned long long)
                          : longs == 1 ? va_arg(ap, unsigned long)
-                         : size_t_arg ? va_arg(ap, size_t) : va_arg(ap, unsigned int);
+                         : size_t_arg ? va_arg(ap, size_t)
+                                      : va_arg(ap, unsigned int);
             put_padded(sb, digits, ne_fmt_u64(digits, v), false, width, zero_pad);
             break;
         }
         case 'x': {
-            uint64_t v = longs >= 2 ? va_arg(ap, unsigned long long)
+            uint64_t v = longs >= 2   ? va_arg(ap, unsigned long long)
                          : longs == 1 ? va_arg(ap, unsigned long)
-                         : size_t_arg ? va_arg(ap, size_t) : va_arg(ap, unsigned int);
+                         : size_t_arg ? va_arg(ap, size_t)
+                                      : va_arg(ap, unsigned int);
             put_padded(sb, digits, fmt_hex(digits, v), false, width, zero_pad);
             break;
         }

@@ -31,15 +31,15 @@ const char *ne_log_tag(ne_log_level level);
 #define ne_log_error(log, ...) ne_logf((log), NE_LOG_ERROR, __VA_ARGS__)
 #define ne_log_warn(log, ...) ne_logf((log), NE_LOG_WARN, __VA_ARGS__)
 #define ne_log_info(log, ...) ne_logf((log), NE_LOG_INFO, __VA_ARGS__)
-#define ne_log_debug(log, ...)                       \
-    do {                                             \
-        if (NE_LOG_ENABLED((log), NE_LOG_DEBUG))     \
-            ne_logf((log), NE_LOG_DEBUG, __VA_ARGS__); \
+#define ne_log_debug(log, ...)                                                                     \
+    do {                                                                                           \
+        if (NE_LOG_ENABLED((log), NE_LOG_DEBUG))                                                   \
+            ne_logf((log), NE_LOG_DEBUG, __VA_ARGS__);                                             \
     } while (0)
-#define ne_log_trace(log, ...)                       \
-    do {                                             \
-        if (NE_LOG_ENABLED((log), NE_LOG_TRACE))     \
-            ne_logf((log), NE_LOG_TRACE, __VA_ARGS__); \
+#define ne_log_trace(log, ...)                                                                     \
+    do {                                                                                           \
+        if (NE_LOG_ENABLED((log), NE_LOG_TRACE))                                                   \
+            ne_logf((log), NE_LOG_TRACE, __VA_ARGS__);                                             \
     } while (0)
 
 #endif

@@ -17,14 +17,23 @@ void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_
     pool->capacity = capacity;
     /* Thread the free list so that the lowest slots are handed out first. */
     for (uint32_t i = capacity; i > 0; i--) {
-        ne_pool_free_node *node = (ne_pool_free_node *)(void *)(pool->storage +
-                                                                (size_t)(i - 1) * pool->object_bytes);
+        ne_pool_free_node *node =
+            (ne_pool_free_node *)(void *)(pool->storage + (size_t)(i - 1) * pool->object_bytes);
         node->next = pool->free_list;
         pool->free_list = node;
     }
 }
 
 void *ne_pool_alloc(ne_pool *pool)
+{
+    void *object = ne_pool_alloc_uninit(pool);
+    if (object != NULL) {
+        memset(object, 0, pool->object_bytes);
+    }
+    return object;
+}
+
+void *ne_pool_alloc_uninit(ne_pool *pool)
 {
     ne_pool_free_node *node = pool->free_list;
     if (node == NULL) {
@@ -36,7 +45,6 @@ void *ne_pool_alloc(ne_pool *pool)
     if (pool->in_use > pool->peak) {
         pool->peak = pool->in_use;
     }
-    memset(node, 0, pool->object_bytes);
     return node;
 }
 

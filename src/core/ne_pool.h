@@ -28,12 +28,14 @@ typedef struct ne_pool {
 } ne_pool;
 
 /* Rounds an object size up so that objects in one storage array stay aligned. */
-#define NE_POOL_OBJECT_BYTES(size) \
-    (((size) + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *))
+#define NE_POOL_OBJECT_BYTES(size) (((size) + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *))
 
 /* Declares storage for `count` objects of `type`, suitably aligned. */
-#define NE_POOL_STORAGE(type, count) \
-    union { void *align; uint8_t bytes[NE_POOL_OBJECT_BYTES(sizeof(type)) * (count)]; }
+#define NE_POOL_STORAGE(type, count)                                                               \
+    union {                                                                                        \
+        void *align;                                                                               \
+        uint8_t bytes[NE_POOL_OBJECT_BYTES(sizeof(type)) * (count)];                               \
+    }
 
 /* storage must hold capacity * NE_POOL_OBJECT_BYTES(object_bytes) bytes. */
 void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_bytes,
@@ -41,6 +43,10 @@ void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_
 
 /* Returns a zeroed object, or NULL when the pool is exhausted (counted). */
 void *ne_pool_alloc(ne_pool *pool);
+
+/* Like ne_pool_alloc but leaves the object's bytes as they were: for large
+ * objects (chunks) whose user initialises only a header. */
+void *ne_pool_alloc_uninit(ne_pool *pool);
 
 /* Returns an object to its pool. The object must have come from this pool. */
 void ne_pool_free(ne_pool *pool, void *object);

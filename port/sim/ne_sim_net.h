@@ -1,0 +1,73 @@
+/* A simulated network for tests: in-memory TCP connections between a test
+ * (the "client side") and a server using the ne_net ops. Deterministic, no
+ * sockets. The receive window of each client can be made small to force
+ * partial writes, and either side can close at any byte.
+ *
+ * Drive it with ne_sim_net_step(): it reports readiness to the server the
+ * way the POSIX event loop does, then ends the server's turn. */
+#ifndef NE_SIM_NET_H
+#define NE_SIM_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "port.h"
+
+struct ne_server;
+
+#ifndef NE_SIM_MAX_SOCKETS
+#define NE_SIM_MAX_SOCKETS 32
+#endif
+#ifndef NE_SIM_BUFFER_BYTES
+#define NE_SIM_BUFFER_BYTES (256 * 1024)
+#endif
+
+typedef struct ne_sim_pipe {
+    uint8_t data[NE_SIM_BUFFER_BYTES];
+    size_t len;
+} ne_sim_pipe;
+
+typedef struct ne_sim_socket {
+    bool in_use;
+    bool listener;
+    bool accepted;      /* handed to the server by accept */
+    bool server_closed; /* the server closed its end */
+    bool client_closed; /* the test closed its end */
+    bool want_write;
+    bool want_read;
+    bool attached;
+    void *user;
+    uint16_t port;
+    size_t client_window; /* most bytes the client side buffers (partial writes) */
+    ne_sim_pipe to_server;
+    ne_sim_pipe to_client;
+} ne_sim_socket;
+
+typedef struct ne_sim_net {
+    ne_sim_socket sockets[NE_SIM_MAX_SOCKETS];
+    uint16_t next_port;
+} ne_sim_net;
+
+void ne_sim_net_init(ne_sim_net *sim, ne_net *net);
+
+/* Opens a client connection to the listener on `port`; returns its handle
+ * (>= 0) or a negative ne_err when no simulated socket is free. */
+int ne_sim_connect(ne_sim_net *sim, uint16_t port);
+/* Bytes the test sends to the server. Returns bytes accepted. */
+size_t ne_sim_client_write(ne_sim_net *sim, int client, const void *bytes, size_t len);
+/* Takes up to cap bytes the server sent to this client. */
+size_t ne_sim_client_read(ne_sim_net *sim, int client, void *buf, size_t cap);
+/* The test side closes; the server sees end of stream. */
+void ne_sim_client_close(ne_sim_net *sim, int client);
+/* True once the server has closed its end. */
+bool ne_sim_server_closed(const ne_sim_net *sim, int client);
+/* Limits how many unread bytes the client side holds (default: all). */
+void ne_sim_set_client_window(ne_sim_net *sim, int client, size_t bytes);
+/* Releases the handle of a client closed on both sides. */
+void ne_sim_release(ne_sim_net *sim, int client);
+
+/* One loop turn: dispatch every ready socket to the server, then end the turn. */
+void ne_sim_net_step(ne_sim_net *sim, struct ne_server *srv);
+
+#endif

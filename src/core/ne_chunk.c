@@ -1,0 +1,169 @@
+#include "core/ne_chunk.h"
+
+#include <string.h>
+
+#include "core/ne_assert.h"
+#include "core/ne_error.h"
+
+void ne_chunk_pools_init(ne_chunk_pools *pools, void *chunk_storage, uint32_t chunk_count,
+                         void *ref_storage, uint32_t ref_count)
+{
+    ne_pool_init(&pools->chunks, "chunks", chunk_storage, sizeof(ne_chunk), chunk_count);
+    ne_pool_init(&pools->refs, "outrefs", ref_storage, sizeof(ne_outref), ref_count);
+}
+
+ne_chunk *ne_chunk_alloc(ne_chunk_pools *pools)
+{
+    /* Zeroing a whole chunk on every allocation would cost more than the
+     * data it carries; only the header is initialised. */
+    ne_chunk *chunk = ne_pool_alloc_uninit(&pools->chunks);
+    if (chunk != NULL) {
+        chunk->next = NULL;
+        chunk->refs = 1;
+        chunk->used = 0;
+    }
+    return chunk;
+}
+
+void ne_chunk_retain(ne_chunk *chunk)
+{
+    NE_ASSERT(chunk->refs > 0);
+    chunk->refs++;
+}
+
+void ne_chunk_release(ne_chunk_pools *pools, ne_chunk *chunk)
+{
+    NE_ASSERT(chunk->refs > 0);
+    if (--chunk->refs == 0) {
+        ne_pool_free(&pools->chunks, chunk);
+    }
+}
+
+void ne_chunk_chain_release(ne_chunk_pools *pools, ne_chunk *head)
+{
+    /* Bounded by the chunk pool's capacity. */
+    for (uint32_t i = 0; head != NULL && i <= pools->chunks.capacity; i++) {
+        ne_chunk *next = head->next;
+        ne_chunk_release(pools, head);
+        head = next;
+    }
+}
+
+static ne_outref *outq_push_ref(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint32_t offset,
+                                uint32_t len)
+{
+    ne_outref *ref = ne_pool_alloc(&pools->refs);
+    if (ref == NULL) {
+        return NULL;
+    }
+    ref->chunk = chunk;
+    ref->offset = offset;
+    ref->len = len;
+    if (q->tail != NULL) {
+        q->tail->next = ref;
+    } else {
+        q->head = ref;
+    }
+    q->tail = ref;
+    return ref;
+}
+
+int ne_outq_append(ne_outq *q, ne_chunk_pools *pools, const void *bytes, size_t len)
+{
+    const uint8_t *src = bytes;
+    while (len > 0) {
+        ne_outref *tail = q->tail;
+        if (tail != NULL && tail->offset + tail->len == tail->chunk->used &&
+            tail->chunk->used < NE_CHUNK_BYTES) {
+            size_t n = NE_MIN(len, (size_t)(NE_CHUNK_BYTES - tail->chunk->used));
+            memcpy(tail->chunk->data + tail->chunk->used, src, n);
+            tail->chunk->used += (uint32_t)n;
+            tail->len += (uint32_t)n;
+            q->bytes += n;
+            src += n;
+            len -= n;
+            continue;
+        }
+        ne_chunk *chunk = ne_chunk_alloc(pools);
+        if (chunk == NULL) {
+            return NE_ERR_NOMEM;
+        }
+        if (outq_push_ref(q, pools, chunk, 0, 0) == NULL) {
+            ne_chunk_release(pools, chunk);
+            return NE_ERR_NOMEM;
+        }
+    }
+    return NE_OK;
+}
+
+int ne_outq_append_shared(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint32_t offset,
+                          size_t len)
+{
+    for (uint32_t guard = 0; len > 0 && guard <= pools->chunks.capacity; guard++) {
+        NE_ASSERT(chunk != NULL);
+        if (offset >= chunk->used) {
+            offset -= chunk->used;
+            chunk = chunk->next;
+            continue;
+        }
+        uint32_t n = (uint32_t)NE_MIN(len, (size_t)(chunk->used - offset));
+        if (outq_push_ref(q, pools, chunk, offset, n) == NULL) {
+            return NE_ERR_NOMEM;
+        }
+        ne_chunk_retain(chunk);
+        q->bytes += n;
+        len -= n;
+        offset = 0;
+        chunk = chunk->next;
+    }
+    return len == 0 ? NE_OK : NE_ERR_INVALID;
+}
+
+int ne_outq_iov(const ne_outq *q, ne_iovec *iov, int max)
+{
+    int n = 0;
+    for (const ne_outref *ref = q->head; ref != NULL && n < max; ref = ref->next) {
+        if (ref->len == 0) {
+            continue;
+        }
+        iov[n].base = ref->chunk->data + ref->offset;
+        iov[n].len = ref->len;
+        n++;
+    }
+    return n;
+}
+
+static void outq_pop_head(ne_outq *q, ne_chunk_pools *pools)
+{
+    ne_outref *ref = q->head;
+    q->head = ref->next;
+    if (q->head == NULL) {
+        q->tail = NULL;
+    }
+    ne_chunk_release(pools, ref->chunk);
+    ne_pool_free(&pools->refs, ref);
+}
+
+void ne_outq_consume(ne_outq *q, ne_chunk_pools *pools, size_t n)
+{
+    NE_ASSERT(n <= q->bytes);
+    q->bytes -= n;
+    while (q->head != NULL) {
+        ne_outref *ref = q->head;
+        if (n < ref->len) {
+            ref->offset += (uint32_t)n;
+            ref->len -= (uint32_t)n;
+            return;
+        }
+        n -= ref->len;
+        outq_pop_head(q, pools);
+    }
+}
+
+void ne_outq_clear(ne_outq *q, ne_chunk_pools *pools)
+{
+    while (q->head != NULL) {
+        outq_pop_head(q, pools);
+    }
+    q->bytes = 0;
+}

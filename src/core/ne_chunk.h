@@ -1,0 +1,81 @@
+/* Chunks and outbound queues.
+ *
+ * A chunk is a fixed-size, reference-counted byte block from a shared pool.
+ * An outbound queue is a list of references (chunk, offset, length) in the
+ * order the bytes must go out. Small writes are copied into the tail chunk of
+ * the queue; large payloads are written once into chunks and referenced by
+ * every queue that delivers them, so fan-out costs a reference, not a copy.
+ *
+ * Appending to a chunk is allowed only at its end (`used`), and only by a
+ * queue whose tail reference ends exactly there: bytes before `used` are never
+ * changed once written, so every reference stays valid while it is held.
+ */
+#ifndef NE_CHUNK_H
+#define NE_CHUNK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ne_pool.h"
+#include "ne_config.h"
+#include "port.h"
+
+typedef struct ne_chunk {
+    struct ne_chunk *next; /* next chunk of a payload chain (owned by the chain) */
+    uint32_t refs;
+    uint32_t used;
+    uint8_t data[NE_CHUNK_BYTES];
+} ne_chunk;
+
+typedef struct ne_outref {
+    struct ne_outref *next;
+    ne_chunk *chunk;
+    uint32_t offset;
+    uint32_t len;
+} ne_outref;
+
+/* The two pools every queue and chain draws from (one set per server). */
+typedef struct ne_chunk_pools {
+    ne_pool chunks;
+    ne_pool refs;
+} ne_chunk_pools;
+
+typedef struct ne_outq {
+    ne_outref *head;
+    ne_outref *tail;
+    uint64_t bytes; /* bytes queued and not yet sent */
+} ne_outq;
+
+void ne_chunk_pools_init(ne_chunk_pools *pools, void *chunk_storage, uint32_t chunk_count,
+                         void *ref_storage, uint32_t ref_count);
+
+/* A fresh chunk with one reference held by the caller, or NULL (counted). */
+ne_chunk *ne_chunk_alloc(ne_chunk_pools *pools);
+void ne_chunk_retain(ne_chunk *chunk);
+void ne_chunk_release(ne_chunk_pools *pools, ne_chunk *chunk);
+
+/* Releases a whole chain (each chunk's chain reference). */
+void ne_chunk_chain_release(ne_chunk_pools *pools, ne_chunk *head);
+
+/* Copies bytes to the end of the queue. NE_ERR_NOMEM when a chunk or a
+ * reference could not be had; then the queue holds a prefix of the bytes and
+ * the caller must treat the connection as failed (it is closed). */
+int ne_outq_append(ne_outq *q, ne_chunk_pools *pools, const void *bytes, size_t len);
+
+/* Appends a reference to len bytes starting at (chunk, offset) and following
+ * the chunk chain. Each referenced chunk gains a reference. NE_ERR_NOMEM as
+ * above. */
+int ne_outq_append_shared(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint32_t offset,
+                          size_t len);
+
+/* Fills at most max iovecs from the head of the queue; returns how many. */
+int ne_outq_iov(const ne_outq *q, ne_iovec *iov, int max);
+
+/* Drops n sent bytes from the head, releasing chunks no longer referenced. */
+void ne_outq_consume(ne_outq *q, ne_chunk_pools *pools, size_t n);
+
+/* Drops everything (connection closed). */
+void ne_outq_clear(ne_outq *q, ne_chunk_pools *pools);
+
+#endif

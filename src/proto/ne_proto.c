@@ -1,0 +1,291 @@
+#include "proto/ne_proto.h"
+
+#include <string.h>
+
+#include "core/ne_fmt.h"
+
+#define NE_PROTO_MAX_ARGS 8
+
+static inline bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+}
+
+int ne_proto_split_args(const char *text, size_t len, ne_slice *args, int max)
+{
+    int n = 0;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && is_space(text[i])) {
+            i++;
+        }
+        if (i == len) {
+            break;
+        }
+        size_t start = i;
+        while (i < len && !is_space(text[i])) {
+            i++;
+        }
+        if (n == max) {
+            return max + 1;
+        }
+        args[n].ptr = text + start;
+        args[n].len = (uint32_t)(i - start);
+        n++;
+    }
+    return n;
+}
+
+/* Verbs are matched case-insensitively (CP-01). The verb ends at the first
+ * space or tab, or at the end of the line. */
+static bool verb_is(const char *verb, size_t verb_len, const char *want)
+{
+    size_t n = strlen(want);
+    if (verb_len != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (lower(verb[i]) != want[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool parse_size(ne_slice s, uint64_t *out)
+{
+    /* nats-server sizes are int32 in practice; anything above is an
+     * argument error, which closes the connection (CP-06). */
+    return ne_parse_u64(s.ptr, s.len, 0x7fffffffu, out);
+}
+
+static ne_proto_status parse_pub(const ne_slice *args, int n, ne_op *op)
+{
+    if (n < 2 || n > 3) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    op->subject = args[0];
+    if (n == 3) {
+        op->reply = args[1];
+    }
+    return parse_size(args[n - 1], &op->total_len) ? NE_PROTO_OK : NE_PROTO_BAD_ARGS;
+}
+
+static ne_proto_status parse_hpub(const ne_slice *args, int n, ne_op *op)
+{
+    if (n < 3 || n > 4) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    op->subject = args[0];
+    if (n == 4) {
+        op->reply = args[1];
+    }
+    if (!parse_size(args[n - 2], &op->hdr_len) || !parse_size(args[n - 1], &op->total_len) ||
+        op->hdr_len > op->total_len) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    return NE_PROTO_OK;
+}
+
+static ne_proto_status parse_sub(const ne_slice *args, int n, ne_op *op)
+{
+    if (n < 2 || n > 3) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    op->subject = args[0];
+    if (n == 3) {
+        op->queue = args[1];
+    }
+    op->sid = args[n - 1];
+    return NE_PROTO_OK;
+}
+
+static ne_proto_status parse_unsub(const ne_slice *args, int n, ne_op *op)
+{
+    if (n < 1 || n > 2) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    op->sid = args[0];
+    if (n == 2 && !ne_parse_u64(args[1].ptr, args[1].len, UINT64_MAX / 2, &op->max_msgs)) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    return NE_PROTO_OK;
+}
+
+/* MSG <subject> <sid> [reply] <size>, HMSG <subject> <sid> [reply] <hdr> <total>. */
+static ne_proto_status parse_msg(const ne_slice *args, int n, ne_op *op, bool headers)
+{
+    int fixed = headers ? 4 : 3;
+    if (n < fixed || n > fixed + 1) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    op->subject = args[0];
+    op->sid = args[1];
+    if (n == fixed + 1) {
+        op->reply = args[2];
+    }
+    if (headers) {
+        if (!parse_size(args[n - 2], &op->hdr_len) || op->hdr_len > 0x7fffffffu) {
+            return NE_PROTO_BAD_ARGS;
+        }
+    }
+    if (!parse_size(args[n - 1], &op->total_len) || op->hdr_len > op->total_len) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    return NE_PROTO_OK;
+}
+
+/* Leaf interest: LS+ <subject> [<queue> <weight>], LS- <subject> [<queue>]. */
+static ne_proto_status parse_ls(const ne_slice *args, int n, ne_op *op, bool plus)
+{
+    if (n < 1 || n > (plus ? 3 : 2) || (plus && n == 2)) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    op->subject = args[0];
+    if (n >= 2) {
+        op->queue = args[1];
+    }
+    if (plus && n == 3 && !ne_parse_u64(args[2].ptr, args[2].len, 0x7fffffffu, &op->weight)) {
+        return NE_PROTO_BAD_ARGS;
+    }
+    return NE_PROTO_OK;
+}
+
+static ne_slice trim(const char *p, size_t len)
+{
+    while (len > 0 && is_space(*p)) {
+        p++;
+        len--;
+    }
+    while (len > 0 && (is_space(p[len - 1]) || p[len - 1] == '\r')) {
+        len--;
+    }
+    ne_slice s = {p, (uint32_t)len};
+    return s;
+}
+
+ne_proto_status ne_proto_parse_line(const char *line, size_t len, ne_op *op)
+{
+    memset(op, 0, sizeof(*op));
+    size_t verb_len = 0;
+    while (verb_len < len && !is_space(line[verb_len])) {
+        verb_len++;
+    }
+    const char *rest = line + verb_len;
+    size_t rest_len = len - verb_len;
+    ne_slice args[NE_PROTO_MAX_ARGS];
+    int n;
+
+    switch (verb_len == 0 ? '\0' : lower(line[0])) {
+    case 'p':
+        if (verb_is(line, verb_len, "pub")) {
+            op->kind = NE_OP_PUB;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            return parse_pub(args, n, op);
+        }
+        /* PING and PONG ignore anything after the verb (CP-04). */
+        if (verb_len >= 4 && verb_is(line, 4, "ping")) {
+            op->kind = NE_OP_PING;
+            return NE_PROTO_OK;
+        }
+        if (verb_len >= 4 && verb_is(line, 4, "pong")) {
+            op->kind = NE_OP_PONG;
+            return NE_PROTO_OK;
+        }
+        break;
+    case 'h':
+        if (verb_is(line, verb_len, "hpub")) {
+            op->kind = NE_OP_HPUB;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            return parse_hpub(args, n, op);
+        }
+        if (verb_is(line, verb_len, "hmsg")) {
+            op->kind = NE_OP_HMSG;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            return parse_msg(args, n, op, true);
+        }
+        break;
+    case 's':
+        if (verb_is(line, verb_len, "sub")) {
+            op->kind = NE_OP_SUB;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            return parse_sub(args, n, op);
+        }
+        break;
+    case 'u':
+        if (verb_is(line, verb_len, "unsub")) {
+            op->kind = NE_OP_UNSUB;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            return parse_unsub(args, n, op);
+        }
+        break;
+    case 'c':
+        if (verb_is(line, verb_len, "connect")) {
+            op->kind = NE_OP_CONNECT;
+            op->text = trim(rest, rest_len);
+            return NE_PROTO_OK;
+        }
+        break;
+    case 'i':
+        if (verb_is(line, verb_len, "info")) {
+            op->kind = NE_OP_INFO;
+            op->text = trim(rest, rest_len);
+            return NE_PROTO_OK;
+        }
+        break;
+    case 'm':
+        if (verb_is(line, verb_len, "msg")) {
+            op->kind = NE_OP_MSG;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            return parse_msg(args, n, op, false);
+        }
+        break;
+    case 'l':
+        if (verb_is(line, verb_len, "ls+")) {
+            op->kind = NE_OP_LS_PLUS;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            return parse_ls(args, n, op, true);
+        }
+        if (verb_is(line, verb_len, "ls-")) {
+            op->kind = NE_OP_LS_MINUS;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            return parse_ls(args, n, op, false);
+        }
+        if (verb_is(line, verb_len, "lmsg")) {
+            op->kind = NE_OP_LMSG;
+            n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
+            if (n < 2) {
+                return NE_PROTO_BAD_ARGS;
+            }
+            op->subject = args[0];
+            if (n == 3) {
+                op->reply = args[1];
+            }
+            /* Queue-targeted forms ("+ reply q..." / "| q...") are read by the
+             * leaf module from the raw arguments. */
+            return parse_size(args[n - 1], &op->total_len) ? NE_PROTO_OK : NE_PROTO_BAD_ARGS;
+        }
+        break;
+    case '+':
+        if (verb_is(line, verb_len, "+ok")) {
+            op->kind = NE_OP_OK;
+            return NE_PROTO_OK;
+        }
+        break;
+    case '-':
+        if (verb_is(line, verb_len, "-err")) {
+            op->kind = NE_OP_ERR;
+            op->text = trim(rest, rest_len);
+            return NE_PROTO_OK;
+        }
+        break;
+    default:
+        break;
+    }
+    return NE_PROTO_UNKNOWN_OP;
+}

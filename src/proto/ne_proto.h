@@ -1,0 +1,78 @@
+/* The NATS protocol's control lines: parsing one line into an operation, and
+ * writing the lines the server sends.
+ *
+ * Framing (finding line ends, waiting for payloads split across reads) is the
+ * connection's job; this module sees one complete control line at a time,
+ * without its "\r\n", and never copies: the slices point into the line.
+ */
+#ifndef NE_PROTO_H
+#define NE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ne_slice {
+    const char *ptr;
+    uint32_t len;
+} ne_slice;
+
+typedef enum ne_op_kind {
+    NE_OP_CONNECT,
+    NE_OP_PUB,
+    NE_OP_HPUB,
+    NE_OP_SUB,
+    NE_OP_UNSUB,
+    NE_OP_PING,
+    NE_OP_PONG,
+    NE_OP_OK,
+    NE_OP_ERR,
+    NE_OP_INFO,
+    NE_OP_MSG,
+    NE_OP_HMSG,
+    NE_OP_LS_PLUS,
+    NE_OP_LS_MINUS,
+    NE_OP_LMSG,
+} ne_op_kind;
+
+typedef struct ne_op {
+    ne_op_kind kind;
+    ne_slice subject;
+    ne_slice reply;     /* empty when absent */
+    ne_slice queue;     /* SUB / LS+ / LS- */
+    ne_slice sid;       /* SUB / UNSUB / MSG */
+    ne_slice text;      /* CONNECT/INFO JSON, -ERR text */
+    uint64_t hdr_len;   /* HPUB/HMSG header bytes, 0 otherwise */
+    uint64_t total_len; /* payload bytes including headers */
+    uint64_t max_msgs;  /* UNSUB limit, 0 when absent */
+    uint64_t weight;    /* LS+ queue weight */
+} ne_op;
+
+/* Result of parsing one control line. */
+typedef enum ne_proto_status {
+    NE_PROTO_OK = 0,
+    NE_PROTO_UNKNOWN_OP = -1, /* unknown verb: -ERR 'Unknown Protocol Operation' */
+    NE_PROTO_BAD_ARGS = -2,   /* wrong argument count or size: close, no -ERR */
+} ne_proto_status;
+
+/* Parses one control line (without the line terminator). */
+ne_proto_status ne_proto_parse_line(const char *line, size_t len, ne_op *op);
+
+/* Splits text at runs of spaces and tabs into at most max slices; returns the
+ * number of arguments found, or max + 1 if there were more. */
+int ne_proto_split_args(const char *text, size_t len, ne_slice *args, int max);
+
+static inline bool ne_slice_eq(ne_slice a, const char *text, size_t len)
+{
+    if (a.len != len) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (a.ptr[i] != text[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+#endif

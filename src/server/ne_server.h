@@ -1,0 +1,258 @@
+/* The server: connections, subscriptions, routing, timers.
+ *
+ * All state lives in one ne_server whose storage the caller provides (a
+ * static variable in a board's main, several in a test). The port's event
+ * loop drives it:
+ *
+ *   ne_server_init, ne_server_start
+ *   loop: wait at most ne_server_next_timeout_ms(),
+ *         ne_server_handle_io(user, readable, writable) for each event,
+ *         ne_server_turn_end() once per turn (flushes outbound queues, timers)
+ *   ne_server_shutdown
+ */
+#ifndef NE_SERVER_H
+#define NE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ne_chunk.h"
+#include "core/ne_log.h"
+#include "core/ne_pool.h"
+#include "ne_config.h"
+#include "port.h"
+#include "proto/ne_proto.h"
+#include "sublist/ne_sublist.h"
+
+#define NE_VERSION "0.1.0"
+
+#if NE_CONN_READ_BUFFER_BYTES < NE_MAX_CONTROL_LINE_BYTES + 2
+#error "NE_CONN_READ_BUFFER_BYTES must hold a whole control line"
+#endif
+#if NE_CHUNK_BYTES < NE_MAX_CONTROL_LINE_BYTES
+#error "NE_CHUNK_BYTES must hold a whole control line (a spilled message keeps its subject there)"
+#endif
+#if (NE_MAX_PAYLOAD_BYTES / NE_CHUNK_BYTES + 2) > NE_CHUNK_COUNT
+#error "NE_CHUNK_COUNT must hold at least one maximum payload"
+#endif
+
+/* Run-time options: nats-server's names and defaults, bounded by config/. */
+typedef struct ne_server_options {
+    char host[64];
+    uint16_t port; /* 0: any free port */
+    char server_name[64];
+    uint32_t max_connections;
+    uint32_t max_payload;
+    uint32_t max_control_line;
+    uint64_t max_pending;
+    uint32_t max_subs; /* per connection; 0 = unlimited */
+    uint32_t ping_interval_ms;
+    uint32_t ping_max;
+    uint32_t write_deadline_ms;
+    bool no_header_support;
+    const char *ports_file_dir;
+} ne_server_options;
+
+void ne_server_options_default(ne_server_options *opts);
+
+/* Why a connection was closed: nats-server's wording, shown in /connz. */
+typedef enum ne_close_reason {
+    NE_CLOSE_NONE = 0,
+    NE_CLOSE_CLIENT_CLOSED,
+    NE_CLOSE_SERVER_SHUTDOWN,
+    NE_CLOSE_PARSE_ERROR,
+    NE_CLOSE_PROTOCOL_VIOLATION,
+    NE_CLOSE_SLOW_CONSUMER_PENDING,
+    NE_CLOSE_SLOW_CONSUMER_DEADLINE,
+    NE_CLOSE_STALE,
+    NE_CLOSE_MAX_PAYLOAD,
+    NE_CLOSE_MAX_CONTROL_LINE,
+    NE_CLOSE_READ_ERROR,
+    NE_CLOSE_WRITE_ERROR,
+    NE_CLOSE_BAD_PROTOCOL_VERSION,
+    NE_CLOSE_NO_RESPONDERS_HEADERS,
+    NE_CLOSE_MAX_CONNECTIONS,
+    NE_CLOSE_AUTH_VIOLATION,
+    NE_CLOSE_AUTH_TIMEOUT,
+} ne_close_reason;
+
+const char *ne_close_reason_text(ne_close_reason reason);
+
+typedef enum ne_handle_tag {
+    NE_HANDLE_LISTENER = 1,
+    NE_HANDLE_CONN = 2,
+} ne_handle_tag;
+
+typedef struct ne_listener {
+    uint8_t tag; /* NE_HANDLE_LISTENER; first member: events carry a pointer to it */
+    ne_sock sock;
+    uint16_t port;
+} ne_listener;
+
+struct ne_conn;
+
+/* A subscription: the sublist entry plus what the server keeps about it. */
+typedef struct ne_sub {
+    ne_sub_entry entry; /* first member */
+    struct ne_conn *conn;
+    struct ne_sub *conn_next;
+    struct ne_sub *conn_prev;
+    uint64_t delivered;
+    uint64_t max_msgs; /* 0: no auto-unsubscribe */
+    uint16_t sid_len;
+    char text[NE_SUB_TEXT_BYTES]; /* subject, then queue, then sid */
+} ne_sub;
+
+/* A payload larger than the read buffer, assembled in pool chunks. The first
+ * chunk starts with the subject and reply, then the payload and its CRLF. */
+typedef struct ne_spill {
+    ne_chunk *head;
+    ne_chunk *tail;
+    uint32_t remaining; /* bytes still to receive, CRLF included */
+    uint32_t subject_len;
+    uint32_t reply_len;
+    uint32_t hdr_len;
+    uint32_t total_len;
+    bool active;
+} ne_spill;
+
+typedef struct ne_conn {
+    uint8_t tag; /* NE_HANDLE_CONN; first member */
+    bool closing;
+    bool flush_before_close;
+    bool dirty;
+    bool want_write;
+    bool read_paused;
+    bool connect_received;
+    bool verbose;
+    bool pedantic;
+    bool echo;
+    bool headers;
+    bool no_responders;
+    bool rtt_ping_sent;
+    int8_t protocol;
+    ne_close_reason close_reason;
+    struct ne_server *srv;
+    ne_sock sock;
+    uint64_t cid;
+    char ip[46];
+    uint16_t port;
+    char name[64];
+    char lang[16];
+    char version[16];
+    uint64_t start_wall_ns;
+    uint64_t last_in_ms;
+    uint64_t last_write_ms;
+    uint64_t next_ping_ms;
+    uint32_t pings_out;
+    uint64_t in_msgs;
+    uint64_t in_bytes;
+    uint64_t out_msgs;
+    uint64_t out_bytes;
+    uint32_t nsubs;
+    ne_sub *subs;
+    struct ne_conn *next; /* active list */
+    struct ne_conn *prev;
+    struct ne_conn *dirty_next;
+    struct ne_conn *close_next;
+    struct ne_conn *paused_next;
+    ne_outq out;
+    ne_spill spill;
+    uint32_t rlen; /* valid bytes in rbuf */
+    uint8_t rbuf[NE_CONN_READ_BUFFER_BYTES];
+} ne_conn;
+
+/* What /connz?state=closed shows about a connection that is gone. */
+typedef struct ne_closed_conn {
+    uint64_t cid;
+    char ip[46];
+    uint16_t port;
+    char name[64];
+    char lang[16];
+    char version[16];
+    uint64_t start_wall_ns;
+    uint64_t stop_wall_ns;
+    uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+    ne_close_reason reason;
+} ne_closed_conn;
+
+typedef struct ne_server_stats {
+    uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+    uint64_t slow_consumers;
+    uint64_t total_connections;
+    uint64_t refused_connections; /* connection pool or max_connections */
+    uint64_t subs_refused;        /* subscription or trie pool exhausted */
+    uint64_t chunk_reclaims;      /* connections closed to reclaim chunks */
+    uint64_t fanout_overflows;    /* matches beyond NE_MAX_FANOUT */
+} ne_server_stats;
+
+typedef struct ne_server {
+    ne_server_options opts;
+    ne_log log;
+    ne_net net;
+    char server_id[57];
+    uint64_t start_wall_ns;
+    uint64_t start_ms;
+    uint64_t next_cid;
+    uint64_t rng;
+    uint64_t now_ms; /* the clock at the start of the current loop turn */
+    uint64_t next_tick_ms;
+    bool started;
+    ne_listener client_listener;
+    ne_server_stats stats;
+
+    ne_conn *active; /* every open connection */
+    uint32_t active_count;
+    ne_conn *dirty_head;  /* connections with output to flush this turn */
+    ne_conn *close_head;  /* connections to tear down at the end of the turn */
+    ne_conn *paused_head; /* reads paused until chunks are available */
+
+    ne_pool conn_pool;
+    ne_pool sub_pool;
+    ne_chunk_pools chunks;
+    ne_trie trie;
+    ne_sublist sublist; /* the global account $G */
+    ne_match_result match;
+
+    ne_closed_conn closed[NE_CLOSED_CONN_RING];
+    uint32_t closed_next;
+    uint64_t closed_total;
+
+    NE_POOL_STORAGE(ne_conn, NE_MAX_CONNECTIONS) conn_storage;
+    NE_POOL_STORAGE(ne_sub, NE_MAX_SUBSCRIPTIONS) sub_storage;
+    NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk_storage;
+    NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref_storage;
+} ne_server;
+
+/* Checks opts against the compiled-in maxima; on failure writes a message
+ * naming the config/ knob to raise into err and returns NE_ERR_RANGE. */
+int ne_server_options_check(const ne_server_options *opts, char *err, size_t err_cap);
+
+int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *net,
+                   const ne_log *log);
+/* Opens the client listener and logs the start-up lines. */
+int ne_server_start(ne_server *srv);
+void ne_server_handle_io(ne_server *srv, void *user, bool readable, bool writable);
+void ne_server_turn_end(ne_server *srv);
+/* Milliseconds until the next timer is due (the loop's wait bound). */
+int ne_server_next_timeout_ms(const ne_server *srv);
+/* Closes every connection and the listener. */
+void ne_server_shutdown(ne_server *srv);
+/* Logs the static memory reserved, pool by pool. */
+void ne_server_log_memory(const ne_server *srv);
+
+/* Internal to src/server (shared between its files). */
+void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
+void ne_conn_mark_dirty(ne_conn *conn);
+int ne_conn_send(ne_conn *conn, const void *bytes, size_t len);
+void ne_conn_process_input(ne_conn *conn);
+void ne_client_start(ne_conn *conn);
+/* Writes the INFO line for a client (conn may be NULL for a refused one). */
+size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip, char *out,
+                      size_t cap);
+/* Pauses reads of a connection until chunks are available again. */
+void ne_conn_pause_reads(ne_conn *conn);
+uint64_t ne_server_random(ne_server *srv);
+
+#endif
