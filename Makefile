@@ -73,7 +73,7 @@ $(BUILD)/libneposix.a: $(POSIX_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/libnesim.a: $(SIM_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $(if $^,$^,/dev/null)
+	rm -f $@ && $(if $^,ar rcs $@ $^,printf '!<arch>\n' > $@)
 
 $(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BOARD_LIBS)

@@ -1,0 +1,163 @@
+/* Unit tests of pools, chunks and outbound queues (src/core). After each
+ * test every pool is back to idle. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/ne_chunk.h"
+#include "core/ne_error.h"
+
+#define TEST_CHUNKS 8
+#define TEST_REFS 16
+
+static NE_POOL_STORAGE(ne_chunk, TEST_CHUNKS) chunk_storage;
+static NE_POOL_STORAGE(ne_outref, TEST_REFS) ref_storage;
+static ne_chunk_pools pools;
+
+static int setup(void **state)
+{
+    (void)state;
+    ne_chunk_pools_init(&pools, &chunk_storage, TEST_CHUNKS, &ref_storage, TEST_REFS);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    /* Leak check after every test (STYLE.md). */
+    assert_int_equal(pools.chunks.in_use, 0);
+    assert_int_equal(pools.refs.in_use, 0);
+    return 0;
+}
+
+static size_t drain(ne_outq *q, uint8_t *out, size_t cap, size_t step)
+{
+    size_t total = 0;
+    while (q->bytes > 0) {
+        ne_iovec iov[8];
+        int n = ne_outq_iov(q, iov, 8);
+        size_t take = step;
+        size_t got = 0;
+        for (int i = 0; i < n && got < take; i++) {
+            size_t k = iov[i].len < take - got ? iov[i].len : take - got;
+            assert_true(total + got + k <= cap);
+            memcpy(out + total + got, iov[i].base, k);
+            got += k;
+        }
+        ne_outq_consume(q, &pools, got);
+        total += got;
+    }
+    return total;
+}
+
+static void test_pool_hands_out_every_slot_then_counts_exhaustion(void **state)
+{
+    (void)state;
+    ne_pool p;
+    static NE_POOL_STORAGE(uint64_t, 4) storage;
+    ne_pool_init(&p, "t", &storage, sizeof(uint64_t), 4);
+    void *objs[4];
+    for (int i = 0; i < 4; i++) {
+        objs[i] = ne_pool_alloc(&p);
+        assert_non_null(objs[i]);
+        assert_true(ne_pool_owns(&p, objs[i]));
+        assert_int_equal(ne_pool_index(&p, objs[i]), i);
+    }
+    assert_null(ne_pool_alloc(&p));
+    assert_int_equal(p.exhausted, 1);
+    assert_int_equal(p.peak, 4);
+    for (int i = 0; i < 4; i++) {
+        ne_pool_free(&p, objs[i]);
+    }
+    assert_int_equal(p.in_use, 0);
+    assert_int_equal(ne_pool_available(&p), 4);
+}
+
+static void test_small_appends_share_one_chunk(void **state)
+{
+    (void)state;
+    ne_outq q = {0};
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(ne_outq_append(&q, &pools, "hello ", 6), NE_OK);
+    }
+    assert_int_equal(pools.chunks.in_use, (600 + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES);
+    static uint8_t out[1024];
+    assert_int_equal(drain(&q, out, sizeof(out), 7), 600);
+    assert_memory_equal(out, "hello hello ", 12);
+}
+
+static void test_shared_payload_is_referenced_not_copied(void **state)
+{
+    (void)state;
+    ne_chunk *c = ne_chunk_alloc(&pools);
+    assert_non_null(c);
+    memcpy(c->data, "payload\r\n", 9);
+    c->used = 9;
+    ne_outq a = {0}, b = {0};
+    assert_int_equal(ne_outq_append(&a, &pools, "MSG x 1 7\r\n", 11), NE_OK);
+    assert_int_equal(ne_outq_append_shared(&a, &pools, c, 0, 9), NE_OK);
+    assert_int_equal(ne_outq_append(&b, &pools, "MSG x 2 7\r\n", 11), NE_OK);
+    assert_int_equal(ne_outq_append_shared(&b, &pools, c, 0, 9), NE_OK);
+    assert_int_equal(c->refs, 3);
+    ne_chunk_release(&pools, c);
+    static uint8_t out[64];
+    assert_int_equal(drain(&a, out, sizeof(out), 3), 20);
+    assert_memory_equal(out, "MSG x 1 7\r\npayload\r\n", 20);
+    assert_int_equal(drain(&b, out, sizeof(out), 100), 20);
+    assert_memory_equal(out, "MSG x 2 7\r\npayload\r\n", 20);
+}
+
+static void test_shared_range_spans_a_chain(void **state)
+{
+    (void)state;
+    ne_chunk *c1 = ne_chunk_alloc(&pools);
+    ne_chunk *c2 = ne_chunk_alloc(&pools);
+    memset(c1->data, 'a', NE_CHUNK_BYTES);
+    c1->used = NE_CHUNK_BYTES;
+    memset(c2->data, 'b', 10);
+    c2->used = 10;
+    c1->next = c2;
+    ne_outq q = {0};
+    assert_int_equal(ne_outq_append_shared(&q, &pools, c1, 5, NE_CHUNK_BYTES - 5 + 10), NE_OK);
+    ne_chunk_chain_release(&pools, c1);
+    static uint8_t out[NE_CHUNK_BYTES + 16];
+    size_t n = drain(&q, out, sizeof(out), 1000);
+    assert_int_equal(n, NE_CHUNK_BYTES + 5);
+    assert_int_equal(out[0], 'a');
+    assert_int_equal(out[n - 1], 'b');
+}
+
+static void test_append_reports_exhaustion_and_clear_returns_everything(void **state)
+{
+    (void)state;
+    ne_outq q = {0};
+    static uint8_t big[NE_CHUNK_BYTES];
+    memset(big, 'x', sizeof(big));
+    int rc = NE_OK;
+    for (int i = 0; i < TEST_CHUNKS + 2 && rc == NE_OK; i++) {
+        rc = ne_outq_append(&q, &pools, big, sizeof(big));
+    }
+    assert_int_equal(rc, NE_ERR_NOMEM);
+    assert_true(pools.chunks.exhausted > 0);
+    ne_outq_clear(&q, &pools);
+    assert_int_equal(q.bytes, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pool_hands_out_every_slot_then_counts_exhaustion,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_appends_share_one_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_payload_is_referenced_not_copied, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_shared_range_spans_a_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_reports_exhaustion_and_clear_returns_everything,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests_name("chunk", tests, NULL, NULL);
+}

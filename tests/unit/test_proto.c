@@ -1,0 +1,196 @@
+/* Unit tests of the control-line parser (src/proto). IDs name the
+ * nats-server behaviour from shared/reference/nats-inventory.md. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/ne_proto.h"
+
+static ne_proto_status parse(const char *line, ne_op *op)
+{
+    return ne_proto_parse_line(line, strlen(line), op);
+}
+
+static void assert_slice(ne_slice s, const char *want)
+{
+    assert_int_equal(s.len, strlen(want));
+    assert_memory_equal(s.ptr, want, s.len);
+}
+
+static void test_pub_with_and_without_reply(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("PUB foo 5", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_PUB);
+    assert_slice(op.subject, "foo");
+    assert_int_equal(op.reply.len, 0);
+    assert_int_equal(op.total_len, 5);
+    assert_int_equal(parse("PUB foo bar 11", &op), NE_PROTO_OK);
+    assert_slice(op.reply, "bar");
+    assert_int_equal(op.total_len, 11);
+}
+
+static void test_verbs_are_case_insensitive_CP01(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("pub a 1", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_PUB);
+    assert_int_equal(parse("SuB a 1", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_SUB);
+    assert_int_equal(parse("ping", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_PING);
+    assert_int_equal(parse("Connect {}", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_CONNECT);
+}
+
+static void test_args_split_on_runs_of_spaces_and_tabs_CP02(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("PUB  a \t  0", &op), NE_PROTO_OK);
+    assert_slice(op.subject, "a");
+    assert_int_equal(op.total_len, 0);
+    assert_int_equal(parse("SUB\tfoo\tq\t7", &op), NE_PROTO_OK);
+    assert_slice(op.queue, "q");
+    assert_slice(op.sid, "7");
+}
+
+static void test_ping_pong_ignore_trailing_bytes_CP04(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("PING extra", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_PING);
+    assert_int_equal(parse("PONG", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_PONG);
+}
+
+static void test_hpub_sizes_and_header_larger_than_total_CP26(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("HPUB foo reply 12 20", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_HPUB);
+    assert_slice(op.reply, "reply");
+    assert_int_equal(op.hdr_len, 12);
+    assert_int_equal(op.total_len, 20);
+    assert_int_equal(parse("HPUB foo 21 20", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("HPUB foo 20", &op), NE_PROTO_BAD_ARGS);
+}
+
+static void test_sub_with_queue_and_unsub_with_max_CP33_CP39(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("SUB foo.* workers 42", &op), NE_PROTO_OK);
+    assert_slice(op.subject, "foo.*");
+    assert_slice(op.queue, "workers");
+    assert_slice(op.sid, "42");
+    assert_int_equal(parse("UNSUB 42 5", &op), NE_PROTO_OK);
+    assert_slice(op.sid, "42");
+    assert_int_equal(op.max_msgs, 5);
+    assert_int_equal(parse("UNSUB 42", &op), NE_PROTO_OK);
+    assert_int_equal(op.max_msgs, 0);
+}
+
+static void test_argument_errors_are_bad_args_CP06(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("SUB foo", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB foo", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB foo -1", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB foo 99999999999999999999", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB foo x", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB a b c 1", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("UNSUB", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("UNSUB 1 x", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("SUB a b c d", &op), NE_PROTO_BAD_ARGS);
+}
+
+static void test_unknown_verbs_CP05(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("FOO bar", &op), NE_PROTO_UNKNOWN_OP);
+    assert_int_equal(parse("", &op), NE_PROTO_UNKNOWN_OP);
+    assert_int_equal(parse("PUBX a 1", &op), NE_PROTO_UNKNOWN_OP);
+    assert_int_equal(parse(" PUB a 1", &op), NE_PROTO_UNKNOWN_OP);
+    assert_int_equal(parse("RS+ foo", &op), NE_PROTO_UNKNOWN_OP);
+}
+
+static void test_msg_and_hmsg_forms_CP41_CP42(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("MSG foo 1 5", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_MSG);
+    assert_slice(op.sid, "1");
+    assert_int_equal(op.total_len, 5);
+    assert_int_equal(parse("MSG foo 1 r 5", &op), NE_PROTO_OK);
+    assert_slice(op.reply, "r");
+    assert_int_equal(parse("HMSG foo 1 r 3 5", &op), NE_PROTO_OK);
+    assert_int_equal(op.hdr_len, 3);
+    assert_int_equal(op.total_len, 5);
+}
+
+static void test_leaf_interest_lines_LN10(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("LS+ foo", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_LS_PLUS);
+    assert_int_equal(parse("LS+ work wq 3", &op), NE_PROTO_OK);
+    assert_slice(op.queue, "wq");
+    assert_int_equal(op.weight, 3);
+    assert_int_equal(parse("LS+ work wq", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("LS- work wq", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_LS_MINUS);
+}
+
+static void test_connect_info_err_carry_their_text(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("CONNECT {\"verbose\":false} ", &op), NE_PROTO_OK);
+    assert_slice(op.text, "{\"verbose\":false}");
+    assert_int_equal(parse("-ERR 'Stale Connection'", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_ERR);
+    assert_slice(op.text, "'Stale Connection'");
+    assert_int_equal(parse("+OK", &op), NE_PROTO_OK);
+    assert_int_equal(op.kind, NE_OP_OK);
+}
+
+static void test_split_args_reports_too_many(void **state)
+{
+    (void)state;
+    ne_slice args[2];
+    assert_int_equal(ne_proto_split_args("a b", 3, args, 2), 2);
+    assert_int_equal(ne_proto_split_args("a b c", 5, args, 2), 3);
+    assert_int_equal(ne_proto_split_args("   ", 3, args, 2), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pub_with_and_without_reply),
+        cmocka_unit_test(test_verbs_are_case_insensitive_CP01),
+        cmocka_unit_test(test_args_split_on_runs_of_spaces_and_tabs_CP02),
+        cmocka_unit_test(test_ping_pong_ignore_trailing_bytes_CP04),
+        cmocka_unit_test(test_hpub_sizes_and_header_larger_than_total_CP26),
+        cmocka_unit_test(test_sub_with_queue_and_unsub_with_max_CP33_CP39),
+        cmocka_unit_test(test_argument_errors_are_bad_args_CP06),
+        cmocka_unit_test(test_unknown_verbs_CP05),
+        cmocka_unit_test(test_msg_and_hmsg_forms_CP41_CP42),
+        cmocka_unit_test(test_leaf_interest_lines_LN10),
+        cmocka_unit_test(test_connect_info_err_carry_their_text),
+        cmocka_unit_test(test_split_args_reports_too_many),
+    };
+    return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+}
