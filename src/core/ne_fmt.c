@@ -108,8 +108,13 @@ void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap)
         }
         p++;
         bool zero_pad = false;
+        bool left = false;
         int width = 0;
         int precision = -1;
+        if (*p == '-') {
+            left = true;
+            p++;
+        }
         if (*p == '0') {
             zero_pad = true;
             p++;
@@ -146,10 +151,13 @@ void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap)
                     n = (size_t)((const char *)nul - s);
                 }
             }
-            for (size_t i = n; (int)i < width; i++) {
+            for (size_t i = n; !left && (int)i < width; i++) {
                 ne_strbuf_putc(sb, ' ');
             }
             ne_strbuf_append(sb, s, n);
+            for (size_t i = n; left && (int)i < width; i++) {
+                ne_strbuf_putc(sb, ' ');
+            }
             break;
         }
         case 'c':

@@ -1,0 +1,303 @@
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum flag_type { FLAG_BOOL, FLAG_STRING, FLAG_INT } flag_type;
+
+typedef enum flag_id {
+    F_ADDR,
+    F_PORT,
+    F_NAME,
+    F_CONFIG,
+    F_LOG,
+    F_PID,
+    F_DEBUG,
+    F_TRACE,
+    F_DEBUG_TRACE,
+    F_TRACE_VERBOSE,
+    F_DEBUG_TRACE_VERBOSE,
+    F_LOGTIME,
+    F_TEST,
+    F_VERSION,
+    F_HELP,
+    F_PORTS_FILE_DIR,
+    F_LATER, /* known to nats-server, feature not built yet */
+} flag_id;
+
+typedef struct flag_def {
+    const char *name;
+    flag_type type;
+    flag_id id;
+    const char *later; /* for F_LATER: what is missing */
+} flag_def;
+
+static const flag_def flags[] = {
+    {"a", FLAG_STRING, F_ADDR, NULL},
+    {"addr", FLAG_STRING, F_ADDR, NULL},
+    {"net", FLAG_STRING, F_ADDR, NULL},
+    {"p", FLAG_INT, F_PORT, NULL},
+    {"port", FLAG_INT, F_PORT, NULL},
+    {"n", FLAG_STRING, F_NAME, NULL},
+    {"name", FLAG_STRING, F_NAME, NULL},
+    {"server_name", FLAG_STRING, F_NAME, NULL},
+    {"c", FLAG_STRING, F_LATER, "configuration files"},
+    {"config", FLAG_STRING, F_LATER, "configuration files"},
+    {"l", FLAG_STRING, F_LOG, NULL},
+    {"log", FLAG_STRING, F_LOG, NULL},
+    {"P", FLAG_STRING, F_PID, NULL},
+    {"pid", FLAG_STRING, F_PID, NULL},
+    {"D", FLAG_BOOL, F_DEBUG, NULL},
+    {"debug", FLAG_BOOL, F_DEBUG, NULL},
+    {"V", FLAG_BOOL, F_TRACE, NULL},
+    {"trace", FLAG_BOOL, F_TRACE, NULL},
+    {"DV", FLAG_BOOL, F_DEBUG_TRACE, NULL},
+    {"VV", FLAG_BOOL, F_TRACE_VERBOSE, NULL},
+    {"DVV", FLAG_BOOL, F_DEBUG_TRACE_VERBOSE, NULL},
+    {"T", FLAG_BOOL, F_LOGTIME, NULL},
+    {"logtime", FLAG_BOOL, F_LOGTIME, NULL},
+    {"t", FLAG_BOOL, F_TEST, NULL},
+    {"v", FLAG_BOOL, F_VERSION, NULL},
+    {"version", FLAG_BOOL, F_VERSION, NULL},
+    {"h", FLAG_BOOL, F_HELP, NULL},
+    {"help", FLAG_BOOL, F_HELP, NULL},
+    {"ports_file_dir", FLAG_STRING, F_PORTS_FILE_DIR, NULL},
+    {"m", FLAG_INT, F_LATER, "HTTP monitoring"},
+    {"http_port", FLAG_INT, F_LATER, "HTTP monitoring"},
+    {"ms", FLAG_INT, F_LATER, "HTTPS monitoring"},
+    {"https_port", FLAG_INT, F_LATER, "HTTPS monitoring"},
+    {"user", FLAG_STRING, F_LATER, "authentication"},
+    {"pass", FLAG_STRING, F_LATER, "authentication"},
+    {"auth", FLAG_STRING, F_LATER, "authentication"},
+    {"js", FLAG_BOOL, F_LATER, "JetStream"},
+    {"jetstream", FLAG_BOOL, F_LATER, "JetStream"},
+    {"sd", FLAG_STRING, F_LATER, "JetStream"},
+    {"store_dir", FLAG_STRING, F_LATER, "JetStream"},
+    {"tls", FLAG_BOOL, F_LATER, "TLS"},
+    {"tlscert", FLAG_STRING, F_LATER, "TLS"},
+    {"tlskey", FLAG_STRING, F_LATER, "TLS"},
+    {"tlsverify", FLAG_BOOL, F_LATER, "TLS"},
+    {"tlscacert", FLAG_STRING, F_LATER, "TLS"},
+    {"routes", FLAG_STRING, F_LATER, "clustering"},
+    {"cluster", FLAG_STRING, F_LATER, "clustering"},
+    {"cluster_name", FLAG_STRING, F_LATER, "clustering"},
+    {"cluster_listen", FLAG_STRING, F_LATER, "clustering"},
+    {"cluster_advertise", FLAG_STRING, F_LATER, "clustering"},
+    {"no_advertise", FLAG_BOOL, F_LATER, "clustering"},
+    {"connect_retries", FLAG_INT, F_LATER, "clustering"},
+    {"client_advertise", FLAG_STRING, F_LATER, "client advertise"},
+    {"sl", FLAG_STRING, F_LATER, "signalling a running server"},
+    {"signal", FLAG_STRING, F_LATER, "signalling a running server"},
+    {"s", FLAG_BOOL, F_LATER, "syslog"},
+    {"syslog", FLAG_BOOL, F_LATER, "syslog"},
+    {"r", FLAG_STRING, F_LATER, "remote syslog"},
+    {"remote_syslog", FLAG_STRING, F_LATER, "remote syslog"},
+    {"log_size_limit", FLAG_INT, F_LATER, "log rotation"},
+    {"max_traced_msg_len", FLAG_INT, F_LATER, "traced message truncation"},
+    {"profile", FLAG_INT, F_LATER, "profiling"},
+    {"help_tls", FLAG_BOOL, F_LATER, "TLS"},
+};
+
+static const flag_def *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        if (strlen(flags[i].name) == len && memcmp(flags[i].name, name, len) == 0) {
+            return &flags[i];
+        }
+    }
+    return NULL;
+}
+
+/* strconv.ParseBool's accepted spellings. */
+static bool parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < 6; i++) {
+        if (strcmp(v, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcmp(v, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_int(const char *v, long *out)
+{
+    if (*v == '\0') {
+        return false;
+    }
+    char *end = NULL;
+    long n = strtol(v, &end, 0);
+    if (*end != '\0') {
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src);
+}
+
+static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bool bool_value,
+                           long int_value, char *err, size_t err_cap)
+{
+    switch (f->id) {
+    case F_ADDR:
+        copy_text(cli->opts.host, sizeof(cli->opts.host), value);
+        cli->host_set = true;
+        break;
+    case F_PORT:
+        /* -1 asks for a random port, as nats-server's RANDOM_PORT. */
+        if (int_value < -1 || int_value > 65535) {
+            snprintf(err, err_cap, "invalid port %ld", int_value);
+            return NE_CLI_USAGE;
+        }
+        cli->opts.port = int_value == -1 ? 0 : (uint16_t)int_value;
+        cli->port_set = true;
+        break;
+    case F_NAME:
+        copy_text(cli->opts.server_name, sizeof(cli->opts.server_name), value);
+        cli->name_set = true;
+        break;
+    case F_CONFIG:
+        cli->config_file = value;
+        break;
+    case F_LOG:
+        cli->log_file = value;
+        break;
+    case F_PID:
+        cli->pid_file = value;
+        break;
+    case F_DEBUG:
+        cli->debug = bool_value;
+        break;
+    case F_TRACE:
+    case F_TRACE_VERBOSE:
+        cli->trace = bool_value;
+        break;
+    case F_DEBUG_TRACE:
+    case F_DEBUG_TRACE_VERBOSE:
+        cli->debug = bool_value;
+        cli->trace = bool_value;
+        break;
+    case F_LOGTIME:
+        cli->logtime = bool_value;
+        break;
+    case F_TEST:
+        cli->test_config = bool_value;
+        break;
+    case F_VERSION:
+        cli->show_version = bool_value;
+        break;
+    case F_HELP:
+        cli->show_help = bool_value;
+        break;
+    case F_PORTS_FILE_DIR:
+        cli->ports_file_dir = value;
+        break;
+    case F_LATER:
+        snprintf(err, err_cap, "flag -%s: %s is not supported yet in natsedge (see differences.md)",
+                 f->name, f->later);
+        return NE_CLI_REJECTED;
+    }
+    return NE_CLI_OK;
+}
+
+ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t err_cap)
+{
+    memset(cli, 0, sizeof(*cli));
+    ne_server_options_default(&cli->opts);
+    cli->logtime = true;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || arg[1] == '\0') {
+            snprintf(err, err_cap, "unexpected argument %s", arg);
+            return NE_CLI_USAGE;
+        }
+        const char *name = arg + 1;
+        if (name[0] == '-') {
+            name++;
+            if (name[0] == '\0') {
+                if (i + 1 < argc) {
+                    snprintf(err, err_cap, "unexpected argument %s", argv[i + 1]);
+                    return NE_CLI_USAGE;
+                }
+                break; /* "--" ends the flags */
+            }
+        }
+        if (name[0] == '-' || name[0] == '=') {
+            snprintf(err, err_cap, "bad flag syntax: %s", arg);
+            return NE_CLI_USAGE;
+        }
+        const char *eq = strchr(name, '=');
+        size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        const flag_def *f = find_flag(name, name_len);
+        if (f == NULL) {
+            snprintf(err, err_cap, "flag provided but not defined: -%.*s", (int)name_len, name);
+            return NE_CLI_USAGE;
+        }
+        const char *value = eq != NULL ? eq + 1 : NULL;
+        bool bool_value = true;
+        long int_value = 0;
+        if (f->type == FLAG_BOOL) {
+            if (value != NULL && !parse_bool(value, &bool_value)) {
+                snprintf(err, err_cap, "invalid boolean value \"%s\" for -%s", value, f->name);
+                return NE_CLI_USAGE;
+            }
+        } else {
+            if (value == NULL) {
+                if (i + 1 >= argc) {
+                    snprintf(err, err_cap, "flag needs an argument: -%s", f->name);
+                    return NE_CLI_USAGE;
+                }
+                value = argv[++i];
+            }
+            if (f->type == FLAG_INT && !parse_int(value, &int_value)) {
+                snprintf(err, err_cap, "invalid value \"%s\" for flag -%s: parse error", value,
+                         f->name);
+                return NE_CLI_USAGE;
+            }
+        }
+        ne_cli_status st = apply(cli, f, value, bool_value, int_value, err, err_cap);
+        if (st != NE_CLI_OK) {
+            return st;
+        }
+    }
+    if (cli->show_help || cli->show_version) {
+        return NE_CLI_EXIT_OK;
+    }
+    return NE_CLI_OK;
+}
+
+void ne_cli_usage(const char *prog)
+{
+    printf("Usage: %s [options]\n\n"
+           "Server Options:\n"
+           "    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)\n"
+           "    -p, --port <port>                Use port for clients (default: 4222, -1 random)\n"
+           "    -n, --name, --server_name <name> Server name (default: server id)\n"
+           "    -P, --pid <file>                 File to store PID\n"
+           "        --ports_file_dir <dir>       Creates a ports file in the specified directory\n"
+           "    -t                               Test configuration and exit\n"
+           "\nLogging Options:\n"
+           "    -l, --log <file>                 File to redirect log output\n"
+           "    -T, --logtime                    Timestamp log entries (default: true)\n"
+           "    -D, --debug                      Enable debugging output\n"
+           "    -V, --trace                      Trace the raw protocol\n"
+           "    -DV                              Debug and trace\n"
+           "\nCommon Options:\n"
+           "    -h, --help                       Show this message\n"
+           "    -v, --version                    Show version\n"
+           "\nNot yet supported (rejected with exit code 1): -c/--config, -m/--http_port,\n"
+           "-ms/--https_port, --user, --pass, --auth, -js/--jetstream, -sd/--store_dir,\n"
+           "--tls*, --routes, --cluster*, -sl/--signal, -s/--syslog. See differences.md.\n",
+           prog);
+}

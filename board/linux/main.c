@@ -1,0 +1,167 @@
+/* The natsedge binary for Linux: flags, log sink, signals, and the event loop
+ * of port/posix around one statically allocated server. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/ne_error.h"
+#include "core/ne_log.h"
+#include "posix/ne_posix_net.h"
+#include "server/ne_server.h"
+
+static ne_server g_server;
+static ne_posix_net g_net;
+static volatile sig_atomic_t g_stop;
+
+typedef struct log_sink {
+    FILE *out;
+    bool logtime;
+    long pid;
+} log_sink;
+
+/* nats-server's log line: "[pid] 2006/01/02 15:04:05.000000 [INF] text". */
+static void log_write(void *ctx, ne_log_level level, const char *line, size_t len)
+{
+    log_sink *sink = ctx;
+    char stamp[40] = "";
+    if (sink->logtime) {
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        struct tm tm;
+        localtime_r(&tv.tv_sec, &tm);
+        size_t n = strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", &tm);
+        snprintf(stamp + n, sizeof(stamp) - n, ".%06ld ", (long)tv.tv_usec);
+    }
+    fprintf(sink->out, "[%ld] %s[%s] %.*s\n", sink->pid, stamp, ne_log_tag(level), (int)len, line);
+    fflush(sink->out);
+}
+
+static void on_stop_signal(int sig)
+{
+    g_stop = sig;
+}
+
+static int write_pid_file(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    fprintf(f, "%ld", (long)getpid());
+    return fclose(f);
+}
+
+static int write_ports_file(const char *dir, const char *prog, const ne_server *srv)
+{
+    const char *base = strrchr(prog, '/');
+    base = base != NULL ? base + 1 : prog;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s_%ld.ports", dir, base, (long)getpid());
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    const char *host = strcmp(srv->opts.host, "0.0.0.0") == 0 ? "127.0.0.1" : srv->opts.host;
+    fprintf(f, "{\"nats\":[\"nats://%s:%u\"]}\n", host, (unsigned)srv->client_listener.port);
+    return fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    ne_cli cli;
+    char err[512];
+    ne_cli_status st = ne_cli_parse(&cli, argc, argv, err, sizeof(err));
+    switch (st) {
+    case NE_CLI_EXIT_OK:
+        if (cli.show_help) {
+            ne_cli_usage(argv[0]);
+        } else {
+            printf("natsedge: v%s (protocol level of nats-server v%s)\n", NE_VERSION,
+                   NE_ADVERTISED_VERSION);
+        }
+        return 0;
+    case NE_CLI_USAGE:
+        fprintf(stderr, "%s\n", err);
+        ne_cli_usage(argv[0]);
+        return 2;
+    case NE_CLI_REJECTED:
+        fprintf(stderr, "natsedge: %s\n", err);
+        return 1;
+    case NE_CLI_OK:
+        break;
+    }
+    if (ne_server_options_check(&cli.opts, err, sizeof(err)) != NE_OK) {
+        fprintf(stderr, "natsedge: %s\n", err);
+        return 1;
+    }
+    if (cli.test_config) {
+        printf("natsedge: configuration is valid\n");
+        return 0;
+    }
+
+    log_sink sink = {stderr, cli.logtime, (long)getpid()};
+    if (cli.log_file != NULL) {
+        sink.out = fopen(cli.log_file, "a");
+        if (sink.out == NULL) {
+            fprintf(stderr, "natsedge: cannot open log file %s: %s\n", cli.log_file,
+                    strerror(errno));
+            return 1;
+        }
+    }
+    ne_log log = {NE_LOG_INFO, log_write, &sink};
+    if (cli.debug) {
+        log.level = NE_LOG_DEBUG;
+    }
+    if (cli.trace) {
+        log.level = NE_LOG_TRACE;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ne_net net;
+    if (ne_posix_net_init(&g_net, &net) != 0) {
+        fprintf(stderr, "natsedge: cannot create the event loop: %s\n", strerror(errno));
+        return 1;
+    }
+    if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK ||
+        ne_server_start(&g_server) != NE_OK) {
+        ne_posix_net_deinit(&g_net);
+        return 1;
+    }
+    if (cli.pid_file != NULL && write_pid_file(cli.pid_file) != 0) {
+        ne_log_error(&log, "Could not write pidfile: %s", strerror(errno));
+    }
+    if (cli.ports_file_dir != NULL &&
+        write_ports_file(cli.ports_file_dir, argv[0], &g_server) != 0) {
+        ne_log_error(&log, "Error creating ports file: %s", strerror(errno));
+    }
+    int rc = ne_posix_run(&g_net, &g_server, &g_stop);
+    if (g_stop != 0) {
+        ne_log_info(&log, "Trapped \"%s\" signal", g_stop == SIGINT ? "interrupt" : "terminated");
+    }
+    if (rc != 0) {
+        ne_log_error(&log, "Event loop failed: %s", strerror(errno));
+    }
+    ne_log_info(&log, "Initiating Shutdown...");
+    ne_server_shutdown(&g_server);
+    ne_posix_net_deinit(&g_net);
+    if (cli.pid_file != NULL) {
+        unlink(cli.pid_file);
+    }
+    if (sink.out != stderr) {
+        fclose(sink.out);
+    }
+    return rc == 0 ? 0 : 1;
+}

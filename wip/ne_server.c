@@ -1,0 +1,654 @@
+/* Server life cycle, connections, outbound flushing and timers. The client
+ * protocol itself is in ne_client.c. */
+#include "server/ne_server.h"
+
+#include <string.h>
+
+#include "core/ne_assert.h"
+#include "core/ne_error.h"
+#include "core/ne_fmt.h"
+
+/* How often the connection timers (pings, write deadline) are examined. */
+#define NE_TICK_INTERVAL_MS 100u
+/* Reads from one connection per readable event before others get a turn. */
+#define NE_READS_PER_EVENT 4
+/* Connections accepted per listener event. */
+#define NE_ACCEPTS_PER_EVENT 64
+
+void ne_server_options_default(ne_server_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    memcpy(opts->host, "0.0.0.0", 8);
+    opts->port = 4222;
+    opts->max_connections = NE_MAX_CONNECTIONS;
+    opts->max_payload = NE_MAX_PAYLOAD_BYTES;
+    opts->max_control_line = NE_MAX_CONTROL_LINE_BYTES;
+    opts->max_pending = NE_MAX_PENDING_BYTES;
+    opts->max_subs = 0;
+    opts->ping_interval_ms = NE_DEFAULT_PING_INTERVAL_MS;
+    opts->ping_max = NE_DEFAULT_PING_MAX;
+    opts->write_deadline_ms = NE_DEFAULT_WRITE_DEADLINE_MS;
+}
+
+int ne_server_options_check(const ne_server_options *opts, char *err, size_t err_cap)
+{
+    if (opts->max_connections > NE_MAX_CONNECTIONS) {
+        ne_fmt(err, err_cap,
+               "max_connections %u is above the compiled-in maximum %u: raise "
+               "NE_MAX_CONNECTIONS in config/",
+               opts->max_connections, (unsigned)NE_MAX_CONNECTIONS);
+        return NE_ERR_RANGE;
+    }
+    if (opts->max_payload > NE_MAX_PAYLOAD_BYTES) {
+        ne_fmt(err, err_cap,
+               "max_payload %u is above the compiled-in maximum %u: raise "
+               "NE_MAX_PAYLOAD_BYTES in config/",
+               opts->max_payload, (unsigned)NE_MAX_PAYLOAD_BYTES);
+        return NE_ERR_RANGE;
+    }
+    if (opts->max_control_line > NE_MAX_CONTROL_LINE_BYTES) {
+        ne_fmt(err, err_cap,
+               "max_control_line %u is above the compiled-in maximum %u: raise "
+               "NE_MAX_CONTROL_LINE_BYTES in config/",
+               opts->max_control_line, (unsigned)NE_MAX_CONTROL_LINE_BYTES);
+        return NE_ERR_RANGE;
+    }
+    if (opts->max_pending > NE_MAX_PENDING_BYTES) {
+        ne_fmt(err, err_cap,
+               "max_pending %llu is above the compiled-in maximum %llu: raise "
+               "NE_MAX_PENDING_BYTES in config/",
+               (unsigned long long)opts->max_pending, (unsigned long long)NE_MAX_PENDING_BYTES);
+        return NE_ERR_RANGE;
+    }
+    if ((uint64_t)opts->max_payload > opts->max_pending) {
+        ne_fmt(err, err_cap, "max_payload (%u) cannot be higher than max_pending (%llu)",
+               opts->max_payload, (unsigned long long)opts->max_pending);
+        return NE_ERR_RANGE;
+    }
+    if (opts->max_control_line < 32) {
+        ne_fmt(err, err_cap, "max_control_line %u is too small", opts->max_control_line);
+        return NE_ERR_RANGE;
+    }
+    return NE_OK;
+}
+
+const char *ne_close_reason_text(ne_close_reason reason)
+{
+    switch (reason) {
+    case NE_CLOSE_NONE:
+        return "";
+    case NE_CLOSE_CLIENT_CLOSED:
+        return "Client Closed";
+    case NE_CLOSE_SERVER_SHUTDOWN:
+        return "Server Shutdown";
+    case NE_CLOSE_PARSE_ERROR:
+        return "Parse Error";
+    case NE_CLOSE_PROTOCOL_VIOLATION:
+        return "Protocol Violation";
+    case NE_CLOSE_SLOW_CONSUMER_PENDING:
+        return "Slow Consumer (Pending Bytes)";
+    case NE_CLOSE_SLOW_CONSUMER_DEADLINE:
+        return "Slow Consumer (Write Deadline)";
+    case NE_CLOSE_STALE:
+        return "Stale Connection";
+    case NE_CLOSE_MAX_PAYLOAD:
+        return "Maximum Message Payload Exceeded";
+    case NE_CLOSE_MAX_CONTROL_LINE:
+        return "Maximum Control Line Exceeded";
+    case NE_CLOSE_READ_ERROR:
+        return "Read Error";
+    case NE_CLOSE_WRITE_ERROR:
+        return "Write Error";
+    case NE_CLOSE_BAD_PROTOCOL_VERSION:
+        return "Bad Client Protocol Version";
+    case NE_CLOSE_NO_RESPONDERS_HEADERS:
+        return "No Responders Requires Headers";
+    case NE_CLOSE_MAX_CONNECTIONS:
+        return "Maximum Connections Exceeded";
+    case NE_CLOSE_AUTH_VIOLATION:
+        return "Authentication Failure";
+    case NE_CLOSE_AUTH_TIMEOUT:
+        return "Authentication Timeout";
+    }
+    return "Unknown";
+}
+
+uint64_t ne_server_random(ne_server *srv)
+{
+    /* xorshift64*: fast, good enough to spread queue members; never zero. */
+    uint64_t x = srv->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    srv->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* A server id in nats-server's form: 'N' and 55 base32 characters. */
+static int make_server_id(ne_server *srv)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    uint8_t random[55];
+    int rc = ne_port_entropy(random, sizeof(random));
+    if (rc != NE_OK) {
+        return rc;
+    }
+    srv->server_id[0] = 'N';
+    for (size_t i = 0; i < sizeof(random); i++) {
+        srv->server_id[i + 1] = alphabet[random[i] & 31];
+    }
+    srv->server_id[56] = '\0';
+    return NE_OK;
+}
+
+int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *net,
+                   const ne_log *log)
+{
+    NE_ASSERT(srv != NULL && opts != NULL && net != NULL);
+    char err[160];
+    memset(srv, 0, offsetof(ne_server, conn_storage));
+    srv->opts = *opts;
+    if (log != NULL) {
+        srv->log = *log;
+    }
+    srv->net = *net;
+    if (ne_server_options_check(opts, err, sizeof(err)) != NE_OK) {
+        ne_log_error(&srv->log, "%s", err);
+        return NE_ERR_RANGE;
+    }
+    int rc = make_server_id(srv);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    if (ne_port_entropy(&srv->rng, sizeof(srv->rng)) != NE_OK || srv->rng == 0) {
+        srv->rng = 0x9E3779B97F4A7C15ull;
+    }
+    ne_pool_init(&srv->conn_pool, "connections", &srv->conn_storage, sizeof(ne_conn),
+                 NE_MAX_CONNECTIONS);
+    ne_pool_init(&srv->sub_pool, "subscriptions", &srv->sub_storage, sizeof(ne_sub),
+                 NE_MAX_SUBSCRIPTIONS);
+    ne_chunk_pools_init(&srv->chunks, &srv->chunk_storage, NE_CHUNK_COUNT, &srv->ref_storage,
+                        NE_OUT_REF_COUNT);
+    ne_trie_init(&srv->trie);
+    rc = ne_sublist_init(&srv->sublist, &srv->trie);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    if (srv->opts.server_name[0] == '\0') {
+        memcpy(srv->opts.server_name, srv->server_id, sizeof(srv->opts.server_name) - 1);
+    }
+    srv->client_listener.tag = NE_HANDLE_LISTENER;
+    srv->client_listener.sock = NE_SOCK_INVALID;
+    srv->next_cid = 1;
+    srv->start_wall_ns = ne_port_wall_ns();
+    srv->start_ms = ne_port_now_ms();
+    srv->now_ms = srv->start_ms;
+    srv->next_tick_ms = srv->now_ms + NE_TICK_INTERVAL_MS;
+    return NE_OK;
+}
+
+int ne_server_start(ne_server *srv)
+{
+    const ne_net_ops *ops = srv->net.ops;
+    ne_log_info(&srv->log, "Starting natsedge");
+    ne_log_info(&srv->log, "  Version:  %s (protocol level of nats-server %s)", NE_VERSION,
+                NE_ADVERTISED_VERSION);
+    ne_log_info(&srv->log, "  Name:     %s", srv->opts.server_name);
+    ne_log_info(&srv->log, "  ID:       %s", srv->server_id);
+    ne_server_log_memory(srv);
+    int rc = ops->listen(srv->net.ctx, srv->opts.host, srv->opts.port, &srv->client_listener.sock);
+    if (rc != NE_OK) {
+        ne_log_error(&srv->log, "Error listening on port: %s:%u, %s", srv->opts.host,
+                     (unsigned)srv->opts.port, ne_err_name(rc));
+        return rc;
+    }
+    srv->client_listener.port = ops->local_port(srv->net.ctx, srv->client_listener.sock);
+    rc = ops->attach(srv->net.ctx, srv->client_listener.sock, &srv->client_listener);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    ne_log_info(&srv->log, "Listening for client connections on %s:%u", srv->opts.host,
+                (unsigned)srv->client_listener.port);
+    ne_log_info(&srv->log, "Server is ready");
+    srv->started = true;
+    return NE_OK;
+}
+
+static void log_pool(const ne_server *srv, const char *name, uint32_t count, size_t unit_bytes)
+{
+    ne_log_info(&srv->log, "  %-14s %6u x %6zu B = %8zu KiB", name, (unsigned)count, unit_bytes,
+                (size_t)count * unit_bytes / 1024);
+}
+
+void ne_server_log_memory(const ne_server *srv)
+{
+    ne_log_info(&srv->log, "Static memory reserved (%zu KiB in all):", sizeof(ne_server) / 1024);
+    log_pool(srv, "connections", NE_MAX_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn)));
+    log_pool(srv, "subscriptions", NE_MAX_SUBSCRIPTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_sub)));
+    log_pool(srv, "chunks", NE_CHUNK_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_chunk)));
+    log_pool(srv, "outrefs", NE_OUT_REF_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_outref)));
+    log_pool(srv, "subject trie", 1, sizeof(ne_trie));
+    log_pool(srv, "match buffer", 1, sizeof(ne_match_result));
+    log_pool(srv, "closed ring", NE_CLOSED_CONN_RING, sizeof(ne_closed_conn));
+}
+
+void ne_conn_mark_dirty(ne_conn *conn)
+{
+    if (!conn->dirty) {
+        conn->dirty = true;
+        conn->dirty_next = conn->srv->dirty_head;
+        conn->srv->dirty_head = conn;
+    }
+}
+
+/* Frees chunks by closing the connection holding the most outbound bytes: the
+ * slowest consumer pays for exhaustion of the shared pool, not whoever
+ * happened to allocate next. Returns true if something was freed. */
+static bool reclaim_chunks(ne_server *srv, ne_conn *except)
+{
+    ne_conn *worst = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+        if (c != except && !c->closing && (worst == NULL || c->out.bytes > worst->out.bytes)) {
+            worst = c;
+        }
+    }
+    if (worst == NULL || worst->out.bytes == 0) {
+        return false;
+    }
+    ne_log_warn(&srv->log, "%s:%u - cid:%llu - Slow Consumer Detected: chunk pool exhausted",
+                worst->ip, (unsigned)worst->port, (unsigned long long)worst->cid);
+    srv->stats.chunk_reclaims++;
+    srv->stats.slow_consumers++;
+    ne_conn_close(worst, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
+    ne_outq_clear(&worst->out, &srv->chunks);
+    return true;
+}
+
+/* Queues bytes for a connection. When the shared pools are exhausted, the
+ * slowest consumer is closed to reclaim chunks and the append is retried;
+ * if that does not help, this connection itself is closed. */
+int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
+{
+    if (conn->closing && !conn->flush_before_close) {
+        return NE_ERR_CLOSED;
+    }
+    int rc = ne_outq_append(&conn->out, &conn->srv->chunks, bytes, len);
+    if (rc == NE_ERR_NOMEM && reclaim_chunks(conn->srv, conn)) {
+        /* A prefix may have been queued: the message is cut either way, so
+         * the connection cannot continue if the retry fails. */
+        rc = NE_OK;
+    }
+    if (rc != NE_OK) {
+        conn->srv->stats.slow_consumers++;
+        ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
+        ne_outq_clear(&conn->out, &conn->srv->chunks);
+        return rc;
+    }
+    ne_conn_mark_dirty(conn);
+    return NE_OK;
+}
+
+void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
+{
+    if (conn->closing) {
+        return;
+    }
+    ne_server *srv = conn->srv;
+    if (err_text != NULL) {
+        char line[160];
+        size_t n = ne_fmt(line, sizeof(line), "-ERR '%s'\r\n", err_text);
+        conn->flush_before_close = true;
+        (void)ne_outq_append(&conn->out, &srv->chunks, line, n);
+        ne_log_debug(&srv->log, "%s:%u - cid:%llu - Sent -ERR '%s'", conn->ip, (unsigned)conn->port,
+                     (unsigned long long)conn->cid, err_text);
+    }
+    conn->closing = true;
+    conn->close_reason = reason;
+    conn->close_next = srv->close_head;
+    srv->close_head = conn;
+}
+
+static void record_closed(ne_server *srv, const ne_conn *conn)
+{
+    ne_closed_conn *rec = &srv->closed[srv->closed_next];
+    srv->closed_next = (srv->closed_next + 1) % NE_CLOSED_CONN_RING;
+    srv->closed_total++;
+    rec->cid = conn->cid;
+    memcpy(rec->ip, conn->ip, sizeof(rec->ip));
+    rec->port = conn->port;
+    memcpy(rec->name, conn->name, sizeof(rec->name));
+    memcpy(rec->lang, conn->lang, sizeof(rec->lang));
+    memcpy(rec->version, conn->version, sizeof(rec->version));
+    rec->start_wall_ns = conn->start_wall_ns;
+    rec->stop_wall_ns = ne_port_wall_ns();
+    rec->in_msgs = conn->in_msgs;
+    rec->in_bytes = conn->in_bytes;
+    rec->out_msgs = conn->out_msgs;
+    rec->out_bytes = conn->out_bytes;
+    rec->reason = conn->close_reason;
+}
+
+static void conn_remove_subs(ne_conn *conn)
+{
+    ne_server *srv = conn->srv;
+    uint32_t guard = 0;
+    while (conn->subs != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS) {
+        ne_sub *sub = conn->subs;
+        conn->subs = sub->conn_next;
+        ne_sublist_remove(&srv->sublist, &sub->entry);
+        ne_pool_free(&srv->sub_pool, sub);
+    }
+    conn->nsubs = 0;
+}
+
+static int conn_flush(ne_conn *conn);
+
+/* Tears a connection down: only here does a connection leave the active
+ * list, so routing never sees a freed subscription. */
+static void conn_teardown(ne_conn *conn)
+{
+    ne_server *srv = conn->srv;
+    if (conn->flush_before_close && conn->out.bytes > 0) {
+        (void)conn_flush(conn); /* best effort: the -ERR, if the socket takes it */
+    }
+    ne_log_debug(&srv->log, "%s:%u - cid:%llu - Client connection closed: %s", conn->ip,
+                 (unsigned)conn->port, (unsigned long long)conn->cid,
+                 ne_close_reason_text(conn->close_reason));
+    srv->net.ops->close(srv->net.ctx, conn->sock);
+    conn_remove_subs(conn);
+    ne_outq_clear(&conn->out, &srv->chunks);
+    if (conn->spill.active) {
+        ne_chunk_chain_release(&srv->chunks, conn->spill.head);
+        conn->spill.active = false;
+    }
+    record_closed(srv, conn);
+    if (conn->prev != NULL) {
+        conn->prev->next = conn->next;
+    } else {
+        srv->active = conn->next;
+    }
+    if (conn->next != NULL) {
+        conn->next->prev = conn->prev;
+    }
+    srv->active_count--;
+    ne_pool_free(&srv->conn_pool, conn);
+}
+
+/* Sends INFO and the limit error straight to a socket that got no connection
+ * object, then closes it (CP-69). */
+static void refuse_connection(ne_server *srv, ne_sock sock, const char *ip, uint16_t port)
+{
+    static const char err[] = "-ERR 'maximum connections exceeded'\r\n";
+    char info[768];
+    size_t n = ne_client_info(srv, NULL, ip, info, sizeof(info));
+    ne_iovec iov[2] = {{info, n}, {err, sizeof(err) - 1}};
+    size_t sent = 0;
+    (void)srv->net.ops->sendv(srv->net.ctx, sock, iov, 2, &sent);
+    srv->net.ops->close(srv->net.ctx, sock);
+    srv->stats.refused_connections++;
+    ne_log_warn(&srv->log, "%s:%u - Maximum connections exceeded (%u)", ip, (unsigned)port,
+                (unsigned)srv->opts.max_connections);
+}
+
+static void accept_connections(ne_server *srv, ne_listener *listener)
+{
+    const ne_net_ops *ops = srv->net.ops;
+    for (int i = 0; i < NE_ACCEPTS_PER_EVENT; i++) {
+        ne_sock sock;
+        char ip[46] = {0};
+        uint16_t port = 0;
+        int rc = ops->accept(srv->net.ctx, listener->sock, &sock, ip, &port);
+        if (rc != NE_OK) {
+            if (rc != NE_ERR_WOULD_BLOCK) {
+                ne_log_error(&srv->log, "Error accepting client connection: %s", ne_err_name(rc));
+            }
+            return;
+        }
+        ne_conn *conn = NULL;
+        if (srv->active_count < srv->opts.max_connections) {
+            conn = ne_pool_alloc_uninit(&srv->conn_pool);
+        }
+        if (conn == NULL) {
+            refuse_connection(srv, sock, ip, port);
+            continue;
+        }
+        /* The read buffer is not zeroed: only bytes below rlen are read. */
+        memset(conn, 0, offsetof(ne_conn, rbuf));
+        conn->tag = NE_HANDLE_CONN;
+        conn->srv = srv;
+        conn->sock = sock;
+        conn->cid = srv->next_cid++;
+        memcpy(conn->ip, ip, sizeof(conn->ip));
+        conn->port = port;
+        conn->start_wall_ns = ne_port_wall_ns();
+        conn->last_in_ms = srv->now_ms;
+        conn->last_write_ms = srv->now_ms;
+        conn->next = srv->active;
+        if (srv->active != NULL) {
+            srv->active->prev = conn;
+        }
+        srv->active = conn;
+        srv->active_count++;
+        srv->stats.total_connections++;
+        if (ops->attach(srv->net.ctx, sock, conn) != NE_OK) {
+            ne_conn_close(conn, NE_CLOSE_READ_ERROR, NULL);
+            continue;
+        }
+        ne_log_debug(&srv->log, "%s:%u - cid:%llu - Client connection created", ip, (unsigned)port,
+                     (unsigned long long)conn->cid);
+        ne_client_start(conn);
+    }
+}
+
+/* Writes as much of the outbound queue as the socket takes, gathered. */
+static int conn_flush(ne_conn *conn)
+{
+    ne_server *srv = conn->srv;
+    ne_iovec iov[NE_WRITE_IOV_MAX];
+    /* Bounded: each pass either sends something or stops. */
+    for (int pass = 0; pass < 16 && conn->out.bytes > 0; pass++) {
+        int n = ne_outq_iov(&conn->out, iov, NE_WRITE_IOV_MAX);
+        size_t want = 0;
+        for (int i = 0; i < n; i++) {
+            want += iov[i].len;
+        }
+        size_t sent = 0;
+        int rc = srv->net.ops->sendv(srv->net.ctx, conn->sock, iov, n, &sent);
+        if (rc == NE_ERR_WOULD_BLOCK) {
+            break;
+        }
+        if (rc != NE_OK) {
+            ne_outq_clear(&conn->out, &srv->chunks);
+            return rc;
+        }
+        conn->last_write_ms = srv->now_ms;
+        ne_outq_consume(&conn->out, &srv->chunks, sent);
+        if (sent < want) {
+            break;
+        }
+    }
+    bool want_write = conn->out.bytes > 0;
+    if (want_write != conn->want_write) {
+        conn->want_write = want_write;
+        (void)srv->net.ops->want_write(srv->net.ctx, conn->sock, want_write);
+    }
+    return NE_OK;
+}
+
+static void conn_read(ne_conn *conn)
+{
+    ne_server *srv = conn->srv;
+    for (int i = 0; i < NE_READS_PER_EVENT && !conn->closing && !conn->read_paused; i++) {
+        size_t room = sizeof(conn->rbuf) - conn->rlen;
+        if (room == 0) {
+            /* The parser leaves a full buffer only while it waits for chunks. */
+            return;
+        }
+        size_t got = 0;
+        int rc = srv->net.ops->recv(srv->net.ctx, conn->sock, conn->rbuf + conn->rlen, room, &got);
+        if (rc == NE_ERR_WOULD_BLOCK) {
+            return;
+        }
+        if (rc != NE_OK) {
+            ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
+                          NULL);
+            return;
+        }
+        conn->rlen += (uint32_t)got;
+        conn->last_in_ms = srv->now_ms;
+        ne_conn_process_input(conn);
+        if (got < room) {
+            return; /* the socket is drained */
+        }
+    }
+}
+
+void ne_server_handle_io(ne_server *srv, void *user, bool readable, bool writable)
+{
+    uint8_t tag = *(const uint8_t *)user;
+    if (tag == NE_HANDLE_LISTENER) {
+        accept_connections(srv, user);
+        return;
+    }
+    NE_ASSERT(tag == NE_HANDLE_CONN);
+    ne_conn *conn = user;
+    if (conn->closing) {
+        return;
+    }
+    if (writable) {
+        if (conn_flush(conn) != NE_OK) {
+            ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+            return;
+        }
+    }
+    if (readable) {
+        conn_read(conn);
+    }
+}
+
+/* Connections whose reads were paused for lack of chunks try again, now that
+ * this turn's flushes and closes may have returned chunks to the pool. */
+static void resume_paused(ne_server *srv)
+{
+    ne_conn *list = srv->paused_head;
+    srv->paused_head = NULL;
+    uint32_t guard = 0;
+    while (list != NULL && guard++ < NE_MAX_CONNECTIONS) {
+        ne_conn *conn = list;
+        list = conn->paused_next;
+        conn->paused_next = NULL;
+        if (conn->closing) {
+            continue;
+        }
+        conn->read_paused = false;
+        (void)srv->net.ops->want_read(srv->net.ctx, conn->sock, true);
+        ne_conn_process_input(conn);
+    }
+}
+
+static void conn_timers(ne_conn *conn, uint64_t now)
+{
+    ne_server *srv = conn->srv;
+    if (conn->out.bytes > 0 && now - conn->last_write_ms > srv->opts.write_deadline_ms) {
+        ne_log_warn(&srv->log,
+                    "%s:%u - cid:%llu - Slow Consumer Detected: WriteDeadline of %ums exceeded",
+                    conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
+                    (unsigned)srv->opts.write_deadline_ms);
+        srv->stats.slow_consumers++;
+        ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_DEADLINE, NULL);
+        ne_outq_clear(&conn->out, &srv->chunks);
+        return;
+    }
+    if (!conn->connect_received || now < conn->next_ping_ms) {
+        return;
+    }
+    conn->next_ping_ms = now + srv->opts.ping_interval_ms;
+    /* Inbound activity within the interval makes a ping unnecessary (CP-48). */
+    if (conn->pings_out == 0 && now - conn->last_in_ms < srv->opts.ping_interval_ms) {
+        return;
+    }
+    if (conn->pings_out + 1 > srv->opts.ping_max) {
+        ne_log_debug(&srv->log, "%s:%u - cid:%llu - Stale Client Connection - Closing", conn->ip,
+                     (unsigned)conn->port, (unsigned long long)conn->cid);
+        ne_conn_close(conn, NE_CLOSE_STALE, "Stale Connection");
+        return;
+    }
+    conn->pings_out++;
+    (void)ne_conn_send(conn, "PING\r\n", 6);
+}
+
+static void run_timers(ne_server *srv)
+{
+    uint64_t now = srv->now_ms;
+    if (now < srv->next_tick_ms) {
+        return;
+    }
+    srv->next_tick_ms = now + NE_TICK_INTERVAL_MS;
+    uint32_t guard = 0;
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+        if (!c->closing) {
+            conn_timers(c, now);
+        }
+    }
+}
+
+void ne_server_turn_end(ne_server *srv)
+{
+    srv->now_ms = ne_port_now_ms();
+    run_timers(srv);
+    /* Flush every connection that got output this turn: one gathered write
+     * per connection per turn. */
+    uint32_t guard = 0;
+    while (srv->dirty_head != NULL && guard++ < NE_MAX_CONNECTIONS * 2u) {
+        ne_conn *conn = srv->dirty_head;
+        srv->dirty_head = conn->dirty_next;
+        conn->dirty = false;
+        if (!conn->closing && conn_flush(conn) != NE_OK) {
+            ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        }
+    }
+    guard = 0;
+    while (srv->close_head != NULL && guard++ < NE_MAX_CONNECTIONS * 2u) {
+        ne_conn *conn = srv->close_head;
+        srv->close_head = conn->close_next;
+        if (conn->dirty) {
+            /* Unlink from the dirty list (rare: closed after being queued). */
+            ne_conn **pp = &srv->dirty_head;
+            while (*pp != NULL && *pp != conn) {
+                pp = &(*pp)->dirty_next;
+            }
+            if (*pp == conn) {
+                *pp = conn->dirty_next;
+            }
+        }
+        conn_teardown(conn);
+    }
+    resume_paused(srv);
+}
+
+int ne_server_next_timeout_ms(const ne_server *srv)
+{
+    if (srv->close_head != NULL || srv->dirty_head != NULL || srv->paused_head != NULL) {
+        return 0;
+    }
+    uint64_t now = ne_port_now_ms();
+    return srv->next_tick_ms > now ? (int)(srv->next_tick_ms - now) : 0;
+}
+
+void ne_server_shutdown(ne_server *srv)
+{
+    uint32_t guard = 0;
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+        if (!c->closing) {
+            ne_conn_close(c, NE_CLOSE_SERVER_SHUTDOWN, NULL);
+        }
+    }
+    ne_server_turn_end(srv);
+    if (srv->client_listener.sock != NE_SOCK_INVALID) {
+        srv->net.ops->close(srv->net.ctx, srv->client_listener.sock);
+        srv->client_listener.sock = NE_SOCK_INVALID;
+    }
+    ne_sublist_deinit(&srv->sublist);
+    ne_log_info(&srv->log, "Server Exiting..");
+}

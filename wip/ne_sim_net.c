@@ -1,0 +1,285 @@
+#include "sim/ne_sim_net.h"
+
+#include <string.h>
+
+#include "core/ne_error.h"
+#include "server/ne_server.h"
+
+static ne_sim_socket *sock_at(ne_sim_net *sim, ne_sock s)
+{
+    if (s < 0 || s >= NE_SIM_MAX_SOCKETS || !sim->sockets[s].in_use) {
+        return NULL;
+    }
+    return &sim->sockets[s];
+}
+
+static int alloc_socket(ne_sim_net *sim)
+{
+    for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
+        if (!sim->sockets[i].in_use) {
+            memset(&sim->sockets[i], 0, sizeof(sim->sockets[i]));
+            sim->sockets[i].in_use = true;
+            sim->sockets[i].want_read = true;
+            sim->sockets[i].client_window = NE_SIM_BUFFER_BYTES;
+            return i;
+        }
+    }
+    return NE_ERR_NOMEM;
+}
+
+static int sim_listen(void *ctx, const char *host, uint16_t port, ne_sock *out)
+{
+    ne_sim_net *sim = ctx;
+    (void)host;
+    int s = alloc_socket(sim);
+    if (s < 0) {
+        return s;
+    }
+    sim->sockets[s].listener = true;
+    sim->sockets[s].port = port != 0 ? port : sim->next_port++;
+    *out = s;
+    return NE_OK;
+}
+
+static int sim_accept(void *ctx, ne_sock listener, ne_sock *out, char *peer_ip, uint16_t *peer_port)
+{
+    ne_sim_net *sim = ctx;
+    ne_sim_socket *l = sock_at(sim, listener);
+    if (l == NULL) {
+        return NE_ERR_INVALID;
+    }
+    for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
+        ne_sim_socket *s = &sim->sockets[i];
+        if (s->in_use && !s->listener && !s->accepted && s->port == l->port) {
+            s->accepted = true;
+            memcpy(peer_ip, "127.0.0.1", 10);
+            *peer_port = (uint16_t)(50000 + i);
+            *out = i;
+            return NE_OK;
+        }
+    }
+    return NE_ERR_WOULD_BLOCK;
+}
+
+static int sim_recv(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got)
+{
+    ne_sim_socket *s = sock_at(ctx, sock);
+    if (s == NULL) {
+        return NE_ERR_INVALID;
+    }
+    if (s->to_server.len == 0) {
+        return s->client_closed ? NE_ERR_CLOSED : NE_ERR_WOULD_BLOCK;
+    }
+    size_t n = len < s->to_server.len ? len : s->to_server.len;
+    memcpy(buf, s->to_server.data, n);
+    memmove(s->to_server.data, s->to_server.data + n, s->to_server.len - n);
+    s->to_server.len -= n;
+    *got = n;
+    return NE_OK;
+}
+
+static int sim_sendv(void *ctx, ne_sock sock, const ne_iovec *iov, int iovcnt, size_t *sent)
+{
+    ne_sim_socket *s = sock_at(ctx, sock);
+    *sent = 0;
+    if (s == NULL) {
+        return NE_ERR_INVALID;
+    }
+    if (s->client_closed) {
+        return NE_ERR_CLOSED;
+    }
+    size_t limit = s->client_window < NE_SIM_BUFFER_BYTES ? s->client_window : NE_SIM_BUFFER_BYTES;
+    for (int i = 0; i < iovcnt; i++) {
+        size_t room = limit > s->to_client.len ? limit - s->to_client.len : 0;
+        size_t n = iov[i].len < room ? iov[i].len : room;
+        memcpy(s->to_client.data + s->to_client.len, iov[i].base, n);
+        s->to_client.len += n;
+        *sent += n;
+        if (n < iov[i].len) {
+            break;
+        }
+    }
+    return *sent > 0 ? NE_OK : NE_ERR_WOULD_BLOCK;
+}
+
+static int sim_attach(void *ctx, ne_sock sock, void *user)
+{
+    ne_sim_socket *s = sock_at(ctx, sock);
+    if (s == NULL) {
+        return NE_ERR_INVALID;
+    }
+    s->attached = true;
+    s->user = user;
+    return NE_OK;
+}
+
+static int sim_want_write(void *ctx, ne_sock sock, bool enable)
+{
+    ne_sim_socket *s = sock_at(ctx, sock);
+    if (s == NULL) {
+        return NE_ERR_INVALID;
+    }
+    s->want_write = enable;
+    return NE_OK;
+}
+
+static int sim_want_read(void *ctx, ne_sock sock, bool enable)
+{
+    ne_sim_socket *s = sock_at(ctx, sock);
+    if (s == NULL) {
+        return NE_ERR_INVALID;
+    }
+    s->want_read = enable;
+    return NE_OK;
+}
+
+static void sim_close(void *ctx, ne_sock sock)
+{
+    ne_sim_net *sim = ctx;
+    ne_sim_socket *s = sock_at(sim, sock);
+    if (s == NULL) {
+        return;
+    }
+    if (s->listener) {
+        s->in_use = false;
+        return;
+    }
+    s->server_closed = true;
+    s->attached = false;
+    if (s->client_closed && s->to_client.len == 0) {
+        s->in_use = false;
+    }
+}
+
+static uint16_t sim_local_port(void *ctx, ne_sock sock)
+{
+    ne_sim_socket *s = sock_at(ctx, sock);
+    return s != NULL ? s->port : 0;
+}
+
+static int sim_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
+{
+    (void)ctx;
+    (void)host;
+    (void)port;
+    (void)out;
+    return NE_ERR_UNSUPPORTED;
+}
+
+static const ne_net_ops sim_ops = {
+    .listen = sim_listen,
+    .accept = sim_accept,
+    .recv = sim_recv,
+    .sendv = sim_sendv,
+    .attach = sim_attach,
+    .want_write = sim_want_write,
+    .want_read = sim_want_read,
+    .close = sim_close,
+    .local_port = sim_local_port,
+    .connect = sim_connect,
+};
+
+void ne_sim_net_init(ne_sim_net *sim, ne_net *net)
+{
+    memset(sim, 0, sizeof(*sim));
+    sim->next_port = 14222;
+    net->ops = &sim_ops;
+    net->ctx = sim;
+}
+
+int ne_sim_connect(ne_sim_net *sim, uint16_t port)
+{
+    int s = alloc_socket(sim);
+    if (s < 0) {
+        return s;
+    }
+    sim->sockets[s].port = port;
+    return s;
+}
+
+size_t ne_sim_client_write(ne_sim_net *sim, int client, const void *bytes, size_t len)
+{
+    ne_sim_socket *s = sock_at(sim, client);
+    if (s == NULL || s->client_closed || s->server_closed) {
+        return 0;
+    }
+    size_t room = NE_SIM_BUFFER_BYTES - s->to_server.len;
+    size_t n = len < room ? len : room;
+    memcpy(s->to_server.data + s->to_server.len, bytes, n);
+    s->to_server.len += n;
+    return n;
+}
+
+size_t ne_sim_client_read(ne_sim_net *sim, int client, void *buf, size_t cap)
+{
+    ne_sim_socket *s = sock_at(sim, client);
+    if (s == NULL) {
+        return 0;
+    }
+    size_t n = cap < s->to_client.len ? cap : s->to_client.len;
+    memcpy(buf, s->to_client.data, n);
+    memmove(s->to_client.data, s->to_client.data + n, s->to_client.len - n);
+    s->to_client.len -= n;
+    return n;
+}
+
+void ne_sim_client_close(ne_sim_net *sim, int client)
+{
+    ne_sim_socket *s = sock_at(sim, client);
+    if (s != NULL) {
+        s->client_closed = true;
+    }
+}
+
+bool ne_sim_server_closed(const ne_sim_net *sim, int client)
+{
+    if (client < 0 || client >= NE_SIM_MAX_SOCKETS) {
+        return true;
+    }
+    const ne_sim_socket *s = &sim->sockets[client];
+    return !s->in_use || s->server_closed;
+}
+
+void ne_sim_set_client_window(ne_sim_net *sim, int client, size_t bytes)
+{
+    ne_sim_socket *s = sock_at(sim, client);
+    if (s != NULL) {
+        s->client_window = bytes;
+    }
+}
+
+void ne_sim_release(ne_sim_net *sim, int client)
+{
+    ne_sim_socket *s = sock_at(sim, client);
+    if (s != NULL && s->server_closed) {
+        s->in_use = false;
+    }
+}
+
+void ne_sim_net_step(ne_sim_net *sim, struct ne_server *srv)
+{
+    for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
+        ne_sim_socket *s = &sim->sockets[i];
+        if (!s->in_use || !s->attached || s->server_closed) {
+            continue;
+        }
+        bool readable, writable;
+        if (s->listener) {
+            readable = false;
+            for (int j = 0; j < NE_SIM_MAX_SOCKETS; j++) {
+                const ne_sim_socket *c = &sim->sockets[j];
+                if (c->in_use && !c->listener && !c->accepted && c->port == s->port) {
+                    readable = true;
+                }
+            }
+            writable = false;
+        } else {
+            readable = s->want_read && (s->to_server.len > 0 || s->client_closed);
+            writable = s->want_write && s->to_client.len < s->client_window;
+        }
+        if (readable || writable) {
+            ne_server_handle_io(srv, s->user, readable, writable);
+        }
+    }
+    ne_server_turn_end(srv);
+}

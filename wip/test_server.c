@@ -1,0 +1,549 @@
+/* End-to-end tests of the server over the simulated network (port/sim):
+ * framing, handlers, routing, limits and pool exhaustion, deterministic and
+ * in-process. After each test the server is shut down and every pool must be
+ * back to idle. IDs refer to shared/reference/nats-inventory.md. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "core/ne_assert.h"
+#include "core/ne_error.h"
+#include "server/ne_server.h"
+#include "sim/ne_sim_net.h"
+
+static ne_server srv;
+static ne_sim_net sim;
+static uint16_t port;
+static char rx[NE_SIM_BUFFER_BYTES + 1];
+
+static void start(void (*tweak)(ne_server_options *))
+{
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    ne_server_options opts;
+    ne_server_options_default(&opts);
+    opts.port = 0;
+    if (tweak != NULL) {
+        tweak(&opts);
+    }
+    assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
+    assert_int_equal(ne_server_start(&srv), NE_OK);
+    port = srv.client_listener.port;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    start(NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    /* Leak check after every test: every pool back to idle. */
+    assert_int_equal(srv.conn_pool.in_use, 0);
+    assert_int_equal(srv.sub_pool.in_use, 0);
+    assert_int_equal(srv.chunks.chunks.in_use, 0);
+    assert_int_equal(srv.chunks.refs.in_use, 0);
+    assert_int_equal(srv.trie.pool.in_use, 0);
+    return 0;
+}
+
+static void step(int n)
+{
+    for (int i = 0; i < n; i++) {
+        ne_sim_net_step(&sim, &srv);
+    }
+}
+
+/* Reads everything the server sent to a client so far (NUL-terminated). */
+static const char *take(int client)
+{
+    size_t n = ne_sim_client_read(&sim, client, rx, sizeof(rx) - 1);
+    rx[n] = '\0';
+    return rx;
+}
+
+static void send_text(int client, const char *text)
+{
+    assert_int_equal(ne_sim_client_write(&sim, client, text, strlen(text)), strlen(text));
+}
+
+/* Connects, reads the INFO, sends CONNECT with the given JSON. */
+static int client(const char *connect_json)
+{
+    int c = ne_sim_connect(&sim, port);
+    assert_true(c >= 0);
+    step(2);
+    const char *info = take(c);
+    assert_true(strncmp(info, "INFO {", 6) == 0);
+    if (connect_json != NULL) {
+        char line[256];
+        snprintf(line, sizeof(line), "CONNECT %s\r\n", connect_json);
+        send_text(c, line);
+        step(2);
+        take(c);
+    }
+    return c;
+}
+
+#define QUIET "{\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true,\"no_responders\":true}"
+
+static void test_info_has_the_fields_clients_read_CP10(void **state)
+{
+    (void)state;
+    int c = ne_sim_connect(&sim, port);
+    step(2);
+    const char *info = take(c);
+    const char *fields[] = {"\"server_id\":\"N", "\"server_name\":", "\"version\":\"2.9",
+                            "\"proto\":1", "\"go\":", "\"host\":", "\"port\":",
+                            "\"headers\":true", "\"max_payload\":", "\"client_id\":1",
+                            "\"client_ip\":\"127.0.0.1\""};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (strstr(info, fields[i]) == NULL) {
+            fail_msg("INFO lacks %s: %s", fields[i], info);
+        }
+    }
+    assert_non_null(strstr(info, "} \r\n"));
+}
+
+static void test_connect_defaults_are_verbose_CP16(void **state)
+{
+    (void)state;
+    int c = client(NULL);
+    send_text(c, "CONNECT {}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\nUNSUB 1\r\n");
+    step(2);
+    assert_string_equal(take(c), "+OK\r\n+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\n+OK\r\n");
+}
+
+static void test_pub_sub_without_connect_CP17(void **state)
+{
+    (void)state;
+    int c = client(NULL);
+    send_text(c, "SUB foo 1\r\nPUB foo 3\r\nabc\r\n");
+    step(2);
+    assert_string_equal(take(c), "+OK\r\n+OK\r\nMSG foo 1 3\r\nabc\r\n");
+}
+
+static void test_msg_framing_with_reply_CP41(void **state)
+{
+    (void)state;
+    int s = client(QUIET);
+    int p = client(QUIET);
+    send_text(s, "SUB foo.* 7\r\n");
+    step(2);
+    send_text(p, "PUB foo.bar inbox.1 5\r\nhello\r\n");
+    step(2);
+    assert_string_equal(take(s), "MSG foo.bar 7 inbox.1 5\r\nhello\r\n");
+}
+
+static void test_input_split_at_every_byte_gives_the_same_output_CP08(void **state)
+{
+    (void)state;
+    const char *script = "SUB a.> 1\r\nSUB a.b q 2\r\nPUB a.b r 5\r\nhello\r\n"
+                         "HPUB a.c 22 27\r\nNATS/1.0\r\nK: value\r\n\r\nworld\r\nPING\r\n";
+    /* Reference: the whole script at once. */
+    int whole = client(QUIET);
+    send_text(whole, script);
+    step(3);
+    char expected[1024];
+    snprintf(expected, sizeof(expected), "%s", take(whole));
+    assert_non_null(strstr(expected, "HMSG a.c 1 22 27\r\n"));
+    ne_sim_client_close(&sim, whole);
+    step(2);
+    /* The same script one byte per loop turn. */
+    int bytes = client(QUIET);
+    for (size_t i = 0; script[i] != '\0'; i++) {
+        assert_int_equal(ne_sim_client_write(&sim, bytes, script + i, 1), 1);
+        step(1);
+    }
+    step(2);
+    assert_string_equal(take(bytes), expected);
+}
+
+static void test_wildcards_and_two_copies_for_two_matching_subs_CP44_CP55(void **state)
+{
+    (void)state;
+    int s = client(QUIET);
+    send_text(s, "SUB foo.* 1\r\nSUB > 2\r\nSUB foo.> 3\r\n");
+    step(2);
+    int p = client(QUIET);
+    send_text(p, "PUB foo.x 1\r\na\r\nPUB foo 1\r\nb\r\n");
+    step(3);
+    const char *out = take(s);
+    assert_non_null(strstr(out, "MSG foo.x 1 1\r\na\r\n"));
+    assert_non_null(strstr(out, "MSG foo.x 2 1\r\na\r\n"));
+    assert_non_null(strstr(out, "MSG foo.x 3 1\r\na\r\n"));
+    assert_non_null(strstr(out, "MSG foo 2 1\r\nb\r\n"));
+    assert_null(strstr(out, "MSG foo 3"));
+}
+
+static void test_queue_group_delivers_each_message_to_one_member_CP58(void **state)
+{
+    (void)state;
+    int m[3];
+    int counts[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        m[i] = client(QUIET);
+        send_text(m[i], "SUB work workers 1\r\n");
+    }
+    int p = client(QUIET);
+    step(2);
+    for (int i = 0; i < 300; i++) {
+        send_text(p, "PUB work 1\r\nx\r\n");
+        step(1);
+        for (int k = 0; k < 3; k++) {
+            const char *out = take(m[k]);
+            for (const char *q = strstr(out, "MSG work"); q != NULL; q = strstr(q + 1, "MSG work")) {
+                counts[k]++;
+            }
+        }
+    }
+    assert_int_equal(counts[0] + counts[1] + counts[2], 300);
+    for (int k = 0; k < 3; k++) {
+        assert_true(counts[k] > 30);
+    }
+}
+
+static void test_echo_false_suppresses_own_messages_CP44(void **state)
+{
+    (void)state;
+    int c = client("{\"verbose\":false,\"pedantic\":false,\"echo\":false,\"protocol\":1}");
+    int other = client(QUIET);
+    send_text(c, "SUB foo 1\r\nPUB foo 1\r\na\r\n");
+    step(2);
+    assert_string_equal(take(c), "");
+    send_text(other, "PUB foo 1\r\nb\r\n");
+    step(2);
+    assert_string_equal(take(c), "MSG foo 1 1\r\nb\r\n");
+}
+
+static void test_no_responders_status_to_requester_CP32(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    send_text(c, "SUB _INBOX.x.* 9\r\nPUB svc _INBOX.x.1 2\r\nhi\r\n");
+    step(2);
+    assert_string_equal(take(c), "HMSG _INBOX.x.1 9 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
+}
+
+static void test_header_message_to_non_header_subscriber_is_stripped_CP43(void **state)
+{
+    (void)state;
+    int s = client("{\"verbose\":false,\"pedantic\":false}");
+    int p = client(QUIET);
+    send_text(s, "SUB h 1\r\n");
+    step(2);
+    send_text(p, "HPUB h 12 15\r\nNATS/1.0\r\n\r\nabc\r\n");
+    step(2);
+    assert_string_equal(take(s), "MSG h 1 3\r\nabc\r\n");
+}
+
+static void test_unsub_with_max_delivers_exactly_max_CP39(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    send_text(c, "SUB foo 1\r\nUNSUB 1 2\r\n");
+    for (int i = 0; i < 5; i++) {
+        send_text(c, "PUB foo 1\r\nx\r\n");
+    }
+    step(3);
+    assert_string_equal(take(c), "MSG foo 1 1\r\nx\r\nMSG foo 1 1\r\nx\r\n");
+    assert_int_equal(srv.sub_pool.in_use, 0);
+}
+
+static void test_max_payload_violation_closes_CP28(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    char line[64];
+    snprintf(line, sizeof(line), "PUB foo %u\r\n", srv.opts.max_payload + 1);
+    send_text(c, line);
+    step(2);
+    assert_string_equal(take(c), "-ERR 'Maximum Payload Violation'\r\n");
+    assert_true(ne_sim_server_closed(&sim, c));
+}
+
+static void test_payload_at_max_payload_is_delivered_intact(void **state)
+{
+    (void)state;
+    int s = client(QUIET);
+    int s2 = client(QUIET);
+    int p = client(QUIET);
+    send_text(s, "SUB big 1\r\n");
+    send_text(s2, "SUB big 2\r\n");
+    step(2);
+    static char payload[NE_MAX_PAYLOAD_BYTES];
+    for (size_t i = 0; i < sizeof(payload); i++) {
+        payload[i] = (char)('a' + i % 26);
+    }
+    char line[64];
+    int n = snprintf(line, sizeof(line), "PUB big %u\r\n", (unsigned)sizeof(payload));
+    /* Written in pieces smaller than the simulated buffer, one turn each. */
+    assert_int_equal(ne_sim_client_write(&sim, p, line, (size_t)n), (size_t)n);
+    size_t sent = 0;
+    static char got[2][NE_MAX_PAYLOAD_BYTES + 64];
+    size_t got_len[2] = {0, 0};
+    int subs[2] = {s, s2};
+    size_t want = (size_t)snprintf(line, sizeof(line), "MSG big 1 %u\r\n", (unsigned)sizeof(payload)) +
+                  sizeof(payload) + 2;
+    for (int turn = 0; turn < 10000 && (got_len[0] < want || got_len[1] < want); turn++) {
+        if (sent < sizeof(payload)) {
+            sent += ne_sim_client_write(&sim, p, payload + sent, NE_MIN(sizeof(payload) - sent, (size_t)65536));
+            if (sent == sizeof(payload)) {
+                send_text(p, "\r\n");
+            }
+        }
+        step(1);
+        for (int k = 0; k < 2; k++) {
+            got_len[k] += ne_sim_client_read(&sim, subs[k], got[k] + got_len[k], sizeof(got[k]) - got_len[k]);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        char *body = strstr(got[k], "\r\n");
+        assert_non_null(body);
+        body += 2;
+        assert_int_equal(got_len[k] - (size_t)(body - got[k]), sizeof(payload) + 2);
+        assert_memory_equal(body, payload, sizeof(payload));
+    }
+}
+
+static void test_control_line_too_long_closes_CP07(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    static char line[NE_MAX_CONTROL_LINE_BYTES + 10];
+    memset(line, 'a', sizeof(line) - 1);
+    memcpy(line, "SUB ", 4);
+    line[sizeof(line) - 1] = '\0';
+    send_text(c, line);
+    step(2);
+    assert_string_equal(take(c), "-ERR 'maximum control line exceeded'\r\n");
+    assert_true(ne_sim_server_closed(&sim, c));
+}
+
+static void test_unknown_operation_closes_CP05(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    send_text(c, "FOO bar\r\n");
+    step(2);
+    assert_string_equal(take(c), "-ERR 'Unknown Protocol Operation'\r\n");
+    assert_true(ne_sim_server_closed(&sim, c));
+}
+
+static void test_bad_payload_trailer_closes_CP03(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    send_text(c, "PUB x 1\r\nzz\r\n");
+    step(2);
+    assert_string_equal(take(c), "-ERR 'Unknown Protocol Operation'\r\n");
+    assert_true(ne_sim_server_closed(&sim, c));
+}
+
+static void test_argument_error_closes_without_err_CP06(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    send_text(c, "SUB foo\r\n");
+    step(2);
+    assert_string_equal(take(c), "");
+    assert_true(ne_sim_server_closed(&sim, c));
+}
+
+static void test_invalid_subject_keeps_connection_CP34(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    send_text(c, "SUB foo..bar 1\r\nSUB foo.>.bar 2\r\nPING\r\n");
+    step(2);
+    assert_string_equal(take(c), "-ERR 'Invalid Subject'\r\n-ERR 'Invalid Subject'\r\nPONG\r\nPING\r\n");
+    assert_false(ne_sim_server_closed(&sim, c));
+}
+
+static void test_protocol_and_no_responders_checks_CP18_CP19(void **state)
+{
+    (void)state;
+    int a = client(NULL);
+    send_text(a, "CONNECT {\"protocol\":2}\r\n");
+    step(2);
+    assert_string_equal(take(a), "-ERR 'invalid client protocol'\r\n");
+    int b = client(NULL);
+    send_text(b, "CONNECT {\"no_responders\":true}\r\n");
+    step(2);
+    assert_string_equal(take(b), "-ERR 'no responders requires headers support'\r\n");
+    int c = client(NULL);
+    send_text(c, "CONNECT {bad json\r\n");
+    step(2);
+    assert_string_equal(take(c), "");
+    assert_true(ne_sim_server_closed(&sim, c));
+}
+
+static void small_limits(ne_server_options *o)
+{
+    o->max_connections = 3;
+    o->max_pending = 64 * 1024;
+    o->max_payload = 32 * 1024;
+}
+
+static void test_connection_limit_refuses_with_info_and_err_CP69(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(small_limits);
+    int c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = client(QUIET);
+    }
+    int extra = ne_sim_connect(&sim, port);
+    step(2);
+    const char *out = take(extra);
+    assert_true(strncmp(out, "INFO {", 6) == 0);
+    assert_non_null(strstr(out, "-ERR 'maximum connections exceeded'\r\n"));
+    assert_true(ne_sim_server_closed(&sim, extra));
+    assert_int_equal(srv.stats.refused_connections, 1);
+    /* The others keep working. */
+    send_text(c[0], "SUB x 1\r\n");
+    step(1);
+    send_text(c[1], "PUB x 2\r\nok\r\n");
+    step(2);
+    assert_string_equal(take(c[0]), "MSG x 1 2\r\nok\r\n");
+}
+
+static void test_slow_consumer_is_closed_others_keep_receiving_CP51(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(small_limits);
+    int slow = client(QUIET);
+    int healthy = client(QUIET);
+    int p = client(QUIET);
+    send_text(slow, "SUB data 1\r\n");
+    send_text(healthy, "SUB data 1\r\n");
+    step(2);
+    ne_sim_set_client_window(&sim, slow, 100);
+    static char payload[1024 + 32];
+    memset(payload, 'z', sizeof(payload));
+    int received = 0;
+    for (int i = 0; i < 200; i++) {
+        send_text(p, "PUB data 1024\r\n");
+        ne_sim_client_write(&sim, p, payload, 1024);
+        send_text(p, "\r\n");
+        step(1);
+        const char *out = take(healthy);
+        for (const char *q = strstr(out, "MSG data"); q != NULL; q = strstr(q + 1, "MSG data")) {
+            received++;
+        }
+    }
+    step(2);
+    received += 0;
+    assert_int_equal(received, 200);
+    assert_true(ne_sim_server_closed(&sim, slow));
+    assert_false(ne_sim_server_closed(&sim, p));
+    assert_int_equal(srv.stats.slow_consumers, 1);
+    assert_int_equal(srv.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_PENDING);
+}
+
+static void test_subscription_pool_exhaustion_is_answered_and_others_work(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    char line[64];
+    int refused = 0;
+    for (int i = 0; i < NE_MAX_SUBSCRIPTIONS + 3; i++) {
+        snprintf(line, sizeof(line), "SUB s.%d %d\r\n", i, i);
+        send_text(c, line);
+        if (i % 512 == 0) {
+            step(1);
+            const char *out = take(c);
+            for (const char *q = strstr(out, "maximum subscriptions exceeded"); q != NULL;
+                 q = strstr(q + 1, "maximum subscriptions exceeded")) {
+                refused++;
+            }
+        }
+    }
+    step(2);
+    const char *out = take(c);
+    for (const char *q = strstr(out, "maximum subscriptions exceeded"); q != NULL;
+         q = strstr(q + 1, "maximum subscriptions exceeded")) {
+        refused++;
+    }
+    assert_true(refused >= 3);
+    assert_true(srv.stats.subs_refused >= 3);
+    assert_false(ne_sim_server_closed(&sim, c));
+    int other = client(QUIET);
+    send_text(other, "PUB s.5 1\r\nq\r\n");
+    step(2);
+    assert_string_equal(take(c), "MSG s.5 5 1\r\nq\r\n");
+}
+
+static void fast_pings(ne_server_options *o)
+{
+    o->ping_interval_ms = 20;
+    o->ping_max = 2;
+}
+
+static void test_ping_interval_closes_stale_connection_CP48(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(fast_pings);
+    int c = client(QUIET);
+    int pings = 0;
+    bool stale = false;
+    /* Bounded by count (and so by time: 400 turns of 2 ms). */
+    for (int i = 0; i < 400 && !stale; i++) {
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        step(1);
+        const char *out = take(c);
+        for (const char *q = strstr(out, "PING"); q != NULL; q = strstr(q + 1, "PING")) {
+            pings++;
+        }
+        stale = strstr(out, "-ERR 'Stale Connection'") != NULL;
+    }
+    assert_true(stale);
+    assert_int_equal(pings, 2);
+    step(1);
+    assert_true(ne_sim_server_closed(&sim, c));
+    assert_int_equal(srv.closed[0].reason, NE_CLOSE_STALE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_info_has_the_fields_clients_read_CP10, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_defaults_are_verbose_CP16, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pub_sub_without_connect_CP17, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_framing_with_reply_CP41, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_split_at_every_byte_gives_the_same_output_CP08, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wildcards_and_two_copies_for_two_matching_subs_CP44_CP55, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_group_delivers_each_message_to_one_member_CP58, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_false_suppresses_own_messages_CP44, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_responders_status_to_requester_CP32, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_message_to_non_header_subscriber_is_stripped_CP43, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsub_with_max_delivers_exactly_max_CP39, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_payload_violation_closes_CP28, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payload_at_max_payload_is_delivered_intact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_line_too_long_closes_CP07, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_operation_closes_CP05, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_payload_trailer_closes_CP03, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_argument_error_closes_without_err_CP06, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_subject_keeps_connection_CP34, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protocol_and_no_responders_checks_CP18_CP19, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_limit_refuses_with_info_and_err_CP69, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_consumer_is_closed_others_keep_receiving_CP51, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscription_pool_exhaustion_is_answered_and_others_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_interval_closes_stale_connection_CP48, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("server", tests, NULL, NULL);
+}
