@@ -349,6 +349,10 @@ static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
     if (msg->chain != NULL) {
         rc = ne_outq_append_shared(&conn->out, &srv->chunks, msg->chain, msg->chain_offset + skip,
                                    (size_t)payload_len + 2);
+        if (rc == NE_ERR_NOMEM && ne_server_reclaim(srv, conn)) {
+            rc = ne_outq_append_shared(&conn->out, &srv->chunks, msg->chain,
+                                       msg->chain_offset + skip, (size_t)payload_len + 2);
+        }
         if (rc == NE_OK) {
             ne_conn_mark_dirty(conn);
         } else {

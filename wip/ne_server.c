@@ -244,7 +244,7 @@ void ne_conn_mark_dirty(ne_conn *conn)
 /* Frees chunks by closing the connection holding the most outbound bytes: the
  * slowest consumer pays for exhaustion of the shared pool, not whoever
  * happened to allocate next. Returns true if something was freed. */
-static bool reclaim_chunks(ne_server *srv, ne_conn *except)
+bool ne_server_reclaim(ne_server *srv, ne_conn *except)
 {
     ne_conn *worst = NULL;
     uint32_t guard = 0;
@@ -256,7 +256,7 @@ static bool reclaim_chunks(ne_server *srv, ne_conn *except)
     if (worst == NULL || worst->out.bytes == 0) {
         return false;
     }
-    ne_log_warn(&srv->log, "%s:%u - cid:%llu - Slow Consumer Detected: chunk pool exhausted",
+    ne_log_warn(&srv->log, "%s:%u - cid:%llu - Slow Consumer Detected: chunk or reference pool exhausted",
                 worst->ip, (unsigned)worst->port, (unsigned long long)worst->cid);
     srv->stats.chunk_reclaims++;
     srv->stats.slow_consumers++;
@@ -274,7 +274,7 @@ int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
         return NE_ERR_CLOSED;
     }
     int rc = ne_outq_append(&conn->out, &conn->srv->chunks, bytes, len);
-    if (rc == NE_ERR_NOMEM && reclaim_chunks(conn->srv, conn)) {
+    if (rc == NE_ERR_NOMEM && ne_server_reclaim(conn->srv, conn)) {
         /* A prefix may have been queued: the message is cut either way, so
          * the connection cannot continue if the retry fails. */
         rc = NE_OK;

@@ -486,6 +486,93 @@ static void test_subscription_pool_exhaustion_is_answered_and_others_work(void *
     assert_string_equal(take(c), "MSG s.5 5 1\r\nq\r\n");
 }
 
+static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
+{
+    (void)state;
+    int subs[4];
+    for (int i = 0; i < 4; i++) {
+        subs[i] = client(QUIET);
+        send_text(subs[i], "SUB big 1\r\n");
+        ne_sim_set_client_window(&sim, subs[i], 0); /* nothing drains: queues hold the data */
+    }
+    int p = client(QUIET);
+    step(2);
+    uint32_t before = srv.chunks.chunks.in_use;
+    static char payload[4000];
+    memset(payload, 'p', sizeof(payload));
+    send_text(p, "PUB big 4000\r\n");
+    ne_sim_client_write(&sim, p, payload, sizeof(payload));
+    send_text(p, "\r\n");
+    step(1);
+    /* One chunk holds the payload for all four; each queue adds a chunk for
+     * its MSG line. Copies would need at least one payload chunk each. */
+    assert_int_equal(srv.chunks.chunks.in_use - before, 1 + 4);
+    for (int i = 0; i < 4; i++) {
+        ne_sim_set_client_window(&sim, subs[i], NE_SIM_BUFFER_BYTES);
+    }
+    step(2);
+    for (int i = 0; i < 4; i++) {
+        const char *out = take(subs[i]);
+        assert_true(strncmp(out, "MSG big 1 4000\r\npppp", 20) == 0);
+    }
+}
+
+static void big_pending(ne_server_options *o)
+{
+    o->max_pending = NE_MAX_PENDING_BYTES;
+}
+
+static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(big_pending);
+    /* Three stalled subscribers together can hold more than the chunk pool. */
+    int stalled[3];
+    for (int i = 0; i < 3; i++) {
+        stalled[i] = client(QUIET);
+        send_text(stalled[i], "SUB data 1\r\n");
+        ne_sim_set_client_window(&sim, stalled[i], 0);
+    }
+    int healthy = client(QUIET);
+    send_text(healthy, "SUB data 1\r\n");
+    int p = client(QUIET);
+    step(2);
+    static char payload[512];
+    memset(payload, 'd', sizeof(payload));
+    char line[32];
+    int n = snprintf(line, sizeof(line), "PUB data %u\r\n", (unsigned)sizeof(payload));
+    int received = 0;
+    int sent = 0;
+    for (int i = 0; i < 20000 && srv.stats.chunk_reclaims == 0; i++) {
+        ne_sim_client_write(&sim, p, line, (size_t)n);
+        ne_sim_client_write(&sim, p, payload, sizeof(payload));
+        ne_sim_client_write(&sim, p, "\r\n", 2);
+        sent++;
+        step(1);
+        const char *out = take(healthy);
+        for (const char *q = strstr(out, "MSG data"); q != NULL; q = strstr(q + 1, "MSG data")) {
+            received++;
+        }
+    }
+    assert_true(srv.stats.chunk_reclaims >= 1);
+    step(2);
+    const char *out = take(healthy);
+    for (const char *q = strstr(out, "MSG data"); q != NULL; q = strstr(q + 1, "MSG data")) {
+        received++;
+    }
+    /* The healthy subscriber got every message; the publisher is still up. */
+    assert_int_equal(received, sent);
+    assert_false(ne_sim_server_closed(&sim, p));
+    assert_false(ne_sim_server_closed(&sim, healthy));
+    int closed = 0;
+    for (int i = 0; i < 3; i++) {
+        closed += ne_sim_server_closed(&sim, stalled[i]) ? 1 : 0;
+    }
+    assert_true(closed >= 1);
+    assert_true(srv.stats.slow_consumers >= 1);
+}
+
 static void fast_pings(ne_server_options *o)
 {
     o->ping_interval_ms = 20;
@@ -544,6 +631,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_consumer_is_closed_others_keep_receiving_CP51, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_pool_exhaustion_is_answered_and_others_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_interval_closes_stale_connection_CP48, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fanout_shares_one_copy_of_a_large_payload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer, setup, teardown),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }

@@ -254,5 +254,8 @@ size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip
 /* Pauses reads of a connection until chunks are available again. */
 void ne_conn_pause_reads(ne_conn *conn);
 uint64_t ne_server_random(ne_server *srv);
+/* Closes the connection holding the most unsent bytes (other than `except`)
+ * to return its chunks and references to the pools; false if none holds any. */
+bool ne_server_reclaim(ne_server *srv, ne_conn *except);
 
 #endif
