@@ -52,6 +52,18 @@
 #define NE_CLOSED_CONN_RING 16
 #endif
 
+/* Monitoring connections (HTTP) served at once; they come from the connection
+ * pool too. A further one is closed at once. */
+#ifndef NE_MAX_HTTP_CONNECTIONS
+#define NE_MAX_HTTP_CONNECTIONS 4
+#endif
+
+/* Largest HTTP request header block; a larger one gets 431. Must not exceed
+ * NE_CONN_READ_BUFFER_BYTES. Costs no RAM by itself. */
+#ifndef NE_HTTP_REQUEST_BYTES
+#define NE_HTTP_REQUEST_BYTES 2048
+#endif
+
 /* ---- Subscriptions ------------------------------------------------------ */
 
 /* Subscriptions across all connections. One unit costs sizeof(ne_sub) (about

@@ -28,6 +28,12 @@ uint64_t ne_port_wall_ns(void);
  * ne_err on failure (the caller must not proceed with weak randomness). */
 int ne_port_entropy(void *buf, size_t len);
 
+/* Resident memory of the process or board in bytes (0 if unknown), for /varz. */
+uint64_t ne_port_memory_bytes(void);
+
+/* Number of CPU cores (1 on a microcontroller), for /varz. */
+uint32_t ne_port_cpu_count(void);
+
 /* Called by NE_ASSERT on failure. Logs the location and does not return. */
 void ne_port_assert_fail(const char *file, int line, const char *expr);
 

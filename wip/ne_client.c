@@ -6,6 +6,7 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "json/ne_json.h"
+#include "mon/ne_mon.h"
 #include "server/ne_server.h"
 #include "sublist/ne_subject.h"
 
@@ -452,6 +453,11 @@ static void route_message(ne_conn *pub, ne_msg *msg)
     if (res->overflow) {
         srv->stats.fanout_overflows++;
     }
+    uint32_t fanout = res->plain_count + res->group_count;
+    srv->stats.fanout_total += fanout;
+    if (fanout > srv->stats.fanout_max) {
+        srv->stats.fanout_max = fanout;
+    }
     bool share = res->plain_count + res->group_count > 1;
     uint32_t delivered = 0;
     for (uint32_t i = 0; i < res->plain_count; i++) {
@@ -622,12 +628,18 @@ static void handle_op(ne_conn *conn, const ne_op *op)
          * round trip, as nats-server does (CP-47). */
         if (conn->connect_received && conn->protocol >= 1 && !conn->rtt_ping_sent) {
             conn->rtt_ping_sent = true;
+            conn->rtt_start_ns = ne_port_wall_ns();
             conn->pings_out++;
             (void)ne_conn_send(conn, "PING\r\n", 6);
         }
         break;
     case NE_OP_PONG:
         conn->pings_out = 0;
+        if (conn->rtt_start_ns != 0) {
+            uint64_t now = ne_port_wall_ns();
+            conn->rtt_ns = now > conn->rtt_start_ns ? now - conn->rtt_start_ns : 0;
+            conn->rtt_start_ns = 0;
+        }
         break;
     case NE_OP_OK:
     case NE_OP_INFO:
@@ -687,6 +699,10 @@ static void trace_op(ne_conn *conn, const uint8_t *line, uint32_t len)
 void ne_conn_process_input(ne_conn *conn)
 {
     ne_server *srv = conn->srv;
+    if (conn->kind == NE_CONN_KIND_HTTP) {
+        ne_mon_process_input(conn);
+        return;
+    }
     uint8_t *buf = conn->rbuf;
     uint32_t pos = 0;
     /* Each pass consumes at least one byte or leaves the loop. */

@@ -7,6 +7,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "mon/ne_mon.h"
 
 /* How often the connection timers (pings, write deadline) are examined. */
 #define NE_TICK_INTERVAL_MS 100u
@@ -178,7 +179,11 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
         memcpy(srv->opts.server_name, srv->server_id, sizeof(srv->opts.server_name) - 1);
     }
     srv->client_listener.tag = NE_HANDLE_LISTENER;
+    srv->client_listener.kind = NE_CONN_KIND_CLIENT;
     srv->client_listener.sock = NE_SOCK_INVALID;
+    srv->http_listener.tag = NE_HANDLE_LISTENER;
+    srv->http_listener.kind = NE_CONN_KIND_HTTP;
+    srv->http_listener.sock = NE_SOCK_INVALID;
     srv->next_cid = 1;
     srv->start_wall_ns = ne_port_wall_ns();
     srv->start_ms = ne_port_now_ms();
@@ -204,6 +209,10 @@ int ne_server_start(ne_server *srv)
     }
     srv->client_listener.port = ops->local_port(srv->net.ctx, srv->client_listener.sock);
     rc = ops->attach(srv->net.ctx, srv->client_listener.sock, &srv->client_listener);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    rc = ne_mon_start(srv);
     if (rc != NE_OK) {
         return rc;
     }
@@ -326,6 +335,7 @@ static void record_closed(ne_server *srv, const ne_conn *conn)
     rec->in_bytes = conn->in_bytes;
     rec->out_msgs = conn->out_msgs;
     rec->out_bytes = conn->out_bytes;
+    rec->rtt_ns = conn->rtt_ns;
     rec->reason = conn->close_reason;
 }
 
@@ -362,7 +372,12 @@ static void conn_teardown(ne_conn *conn)
         ne_chunk_chain_release(&srv->chunks, conn->spill.head);
         conn->spill.active = false;
     }
-    record_closed(srv, conn);
+    if (conn->kind == NE_CONN_KIND_CLIENT) {
+        record_closed(srv, conn);
+        srv->client_count--;
+    } else {
+        srv->http_count--;
+    }
     if (conn->prev != NULL) {
         conn->prev->next = conn->next;
     } else {
@@ -405,9 +420,15 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
             }
             return;
         }
+        bool http = listener->kind == NE_CONN_KIND_HTTP;
         ne_conn *conn = NULL;
-        if (srv->active_count < srv->opts.max_connections) {
+        if (http ? srv->http_count < NE_MAX_HTTP_CONNECTIONS
+                 : srv->client_count < srv->opts.max_connections) {
             conn = ne_pool_alloc_uninit(&srv->conn_pool);
+        }
+        if (conn == NULL && http) {
+            ops->close(srv->net.ctx, sock); /* monitoring is best effort */
+            continue;
         }
         if (conn == NULL) {
             refuse_connection(srv, sock, ip, port);
@@ -416,6 +437,7 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
         /* The read buffer is not zeroed: only bytes below rlen are read. */
         memset(conn, 0, offsetof(ne_conn, rbuf));
         conn->tag = NE_HANDLE_CONN;
+        conn->kind = listener->kind;
         conn->srv = srv;
         conn->sock = sock;
         conn->cid = srv->next_cid++;
@@ -430,14 +452,21 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
         }
         srv->active = conn;
         srv->active_count++;
-        srv->stats.total_connections++;
+        if (http) {
+            srv->http_count++;
+        } else {
+            srv->client_count++;
+            srv->stats.total_connections++;
+        }
         if (ops->attach(srv->net.ctx, sock, conn) != NE_OK) {
             ne_conn_close(conn, NE_CLOSE_READ_ERROR, NULL);
             continue;
         }
-        ne_log_debug(&srv->log, "%s:%u - cid:%llu - Client connection created", ip, (unsigned)port,
-                     (unsigned long long)conn->cid);
-        ne_client_start(conn);
+        if (!http) {
+            ne_log_debug(&srv->log, "%s:%u - cid:%llu - Client connection created", ip,
+                         (unsigned)port, (unsigned long long)conn->cid);
+            ne_client_start(conn);
+        }
     }
 }
 
@@ -550,6 +579,13 @@ static void resume_paused(ne_server *srv)
 static void conn_timers(ne_conn *conn, uint64_t now)
 {
     ne_server *srv = conn->srv;
+    if (conn->kind == NE_CONN_KIND_HTTP) {
+        /* A monitoring client that sends no complete request is dropped. */
+        if (now - conn->last_in_ms > srv->opts.write_deadline_ms) {
+            ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+        }
+        return;
+    }
     if (conn->out.bytes > 0 && now - conn->last_write_ms > srv->opts.write_deadline_ms) {
         ne_log_warn(&srv->log,
                     "%s:%u - cid:%llu - Slow Consumer Detected: WriteDeadline of %ums exceeded",
@@ -645,6 +681,10 @@ void ne_server_shutdown(ne_server *srv)
         }
     }
     ne_server_turn_end(srv);
+    if (srv->http_listener.sock != NE_SOCK_INVALID) {
+        srv->net.ops->close(srv->net.ctx, srv->http_listener.sock);
+        srv->http_listener.sock = NE_SOCK_INVALID;
+    }
     if (srv->client_listener.sock != NE_SOCK_INVALID) {
         srv->net.ops->close(srv->net.ctx, srv->client_listener.sock);
         srv->client_listener.sock = NE_SOCK_INVALID;

@@ -23,6 +23,7 @@ typedef enum flag_id {
     F_VERSION,
     F_HELP,
     F_PORTS_FILE_DIR,
+    F_HTTP_PORT,
     F_LATER, /* known to nats-server, feature not built yet */
 } flag_id;
 
@@ -63,8 +64,8 @@ static const flag_def flags[] = {
     {"h", FLAG_BOOL, F_HELP, NULL},
     {"help", FLAG_BOOL, F_HELP, NULL},
     {"ports_file_dir", FLAG_STRING, F_PORTS_FILE_DIR, NULL},
-    {"m", FLAG_INT, F_LATER, "HTTP monitoring"},
-    {"http_port", FLAG_INT, F_LATER, "HTTP monitoring"},
+    {"m", FLAG_INT, F_HTTP_PORT, NULL},
+    {"http_port", FLAG_INT, F_HTTP_PORT, NULL},
     {"ms", FLAG_INT, F_LATER, "HTTPS monitoring"},
     {"https_port", FLAG_INT, F_LATER, "HTTPS monitoring"},
     {"user", FLAG_STRING, F_LATER, "authentication"},
@@ -200,6 +201,15 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
     case F_HELP:
         cli->show_help = bool_value;
         break;
+    case F_HTTP_PORT:
+        /* As nats-server: 0 leaves monitoring off, -1 picks a free port. */
+        if (int_value < -1 || int_value > 65535) {
+            snprintf(err, err_cap, "invalid monitoring port %ld", int_value);
+            return NE_CLI_USAGE;
+        }
+        cli->opts.http_enabled = int_value != 0;
+        cli->opts.http_port = int_value == -1 ? 0 : (uint16_t)int_value;
+        break;
     case F_PORTS_FILE_DIR:
         cli->ports_file_dir = value;
         break;
@@ -271,6 +281,9 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
             return st;
         }
     }
+    /* The monitor listens on the client address, as nats-server's http_host
+     * defaults to host. */
+    snprintf(cli->opts.http_host, sizeof(cli->opts.http_host), "%s", cli->opts.host);
     if (cli->show_help || cli->show_version) {
         return NE_CLI_EXIT_OK;
     }
@@ -286,6 +299,7 @@ void ne_cli_usage(const char *prog)
            "    -n, --name, --server_name <name> Server name (default: server id)\n"
            "    -P, --pid <file>                 File to store PID\n"
            "        --ports_file_dir <dir>       Creates a ports file in the specified directory\n"
+           "    -m, --http_port <port>           HTTP monitoring port (-1: a free port)\n"
            "    -t                               Test configuration and exit\n"
            "\nLogging Options:\n"
            "    -l, --log <file>                 File to redirect log output\n"
@@ -296,7 +310,7 @@ void ne_cli_usage(const char *prog)
            "\nCommon Options:\n"
            "    -h, --help                       Show this message\n"
            "    -v, --version                    Show version\n"
-           "\nNot yet supported (rejected with exit code 1): -c/--config, -m/--http_port,\n"
+           "\nNot yet supported (rejected with exit code 1): -c/--config,\n"
            "-ms/--https_port, --user, --pass, --auth, -js/--jetstream, -sd/--store_dir,\n"
            "--tls*, --routes, --cluster*, -sl/--signal, -s/--syslog. See differences.md.\n",
            prog);

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <errno.h>
+#include <unistd.h>
 
 #include "core/ne_error.h"
 #include "port.h"
@@ -38,6 +39,25 @@ int ne_port_entropy(void *buf, size_t len)
         }
     }
     return done == len ? NE_OK : NE_ERR_IO;
+}
+
+uint64_t ne_port_memory_bytes(void)
+{
+    /* /proc/self/statm: size resident ... in pages. */
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL) {
+        return 0;
+    }
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+uint32_t ne_port_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1;
 }
 
 void ne_port_assert_fail(const char *file, int line, const char *expr)

@@ -119,6 +119,10 @@ void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap)
             zero_pad = true;
             p++;
         }
+        if (*p == '*') {
+            width = va_arg(ap, int);
+            p++;
+        }
         while (*p >= '0' && *p <= '9') {
             width = width * 10 + (*p - '0');
             p++;

@@ -51,7 +51,9 @@ typedef struct ne_server_options {
     uint32_t ping_max;
     uint32_t write_deadline_ms;
     bool no_header_support;
-    const char *ports_file_dir;
+    bool http_enabled;
+    char http_host[64];
+    uint16_t http_port; /* 0 with http_enabled: any free port */
 } ne_server_options;
 
 void ne_server_options_default(ne_server_options *opts);
@@ -79,6 +81,13 @@ typedef enum ne_close_reason {
 
 const char *ne_close_reason_text(ne_close_reason reason);
 
+/* What a connection speaks. */
+#define NE_CONN_KIND_CLIENT 0
+#define NE_CONN_KIND_HTTP 1
+
+/* Monitoring paths counted in /varz http_req_stats. */
+#define NE_MON_PATH_COUNT 5
+
 typedef enum ne_handle_tag {
     NE_HANDLE_LISTENER = 1,
     NE_HANDLE_CONN = 2,
@@ -86,6 +95,7 @@ typedef enum ne_handle_tag {
 
 typedef struct ne_listener {
     uint8_t tag; /* NE_HANDLE_LISTENER; first member: events carry a pointer to it */
+    uint8_t kind; /* NE_CONN_KIND_* of the connections it accepts */
     ne_sock sock;
     uint16_t port;
 } ne_listener;
@@ -119,6 +129,7 @@ typedef struct ne_spill {
 
 typedef struct ne_conn {
     uint8_t tag; /* NE_HANDLE_CONN; first member */
+    uint8_t kind; /* NE_CONN_KIND_* */
     bool closing;
     bool flush_before_close;
     bool dirty;
@@ -146,6 +157,8 @@ typedef struct ne_conn {
     uint64_t last_write_ms;
     uint64_t next_ping_ms;
     uint32_t pings_out;
+    uint64_t rtt_start_ns; /* wall clock when the RTT ping went out, 0 if none */
+    uint64_t rtt_ns;
     uint64_t in_msgs;
     uint64_t in_bytes;
     uint64_t out_msgs;
@@ -174,6 +187,7 @@ typedef struct ne_closed_conn {
     uint64_t start_wall_ns;
     uint64_t stop_wall_ns;
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+    uint64_t rtt_ns;
     ne_close_reason reason;
 } ne_closed_conn;
 
@@ -185,6 +199,8 @@ typedef struct ne_server_stats {
     uint64_t subs_refused;        /* subscription or trie pool exhausted */
     uint64_t chunk_reclaims;      /* connections closed to reclaim chunks */
     uint64_t fanout_overflows;    /* matches beyond NE_MAX_FANOUT */
+    uint64_t fanout_total;        /* deliveries, for /subsz avg_fanout */
+    uint64_t fanout_max;
 } ne_server_stats;
 
 typedef struct ne_server {
@@ -200,7 +216,11 @@ typedef struct ne_server {
     uint64_t next_tick_ms;
     bool started;
     ne_listener client_listener;
+    ne_listener http_listener;
     ne_server_stats stats;
+    uint32_t client_count; /* open client connections (max_connections counts these) */
+    uint32_t http_count;   /* open monitoring connections */
+    uint64_t http_req_stats[NE_MON_PATH_COUNT];
 
     ne_conn *active; /* every open connection */
     uint32_t active_count;
@@ -215,6 +235,7 @@ typedef struct ne_server {
     ne_sublist sublist; /* the global account $G */
     ne_match_result match;
 
+    ne_conn *mon_scratch[NE_MAX_CONNECTIONS]; /* /connz sorting */
     ne_closed_conn closed[NE_CLOSED_CONN_RING];
     uint32_t closed_next;
     uint64_t closed_total;
