@@ -56,6 +56,9 @@ size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip
     ne_strbuf_printf(
         &sb, ",\"port\":%u,\"headers\":%s,\"max_payload\":%u", (unsigned)srv->client_listener.port,
         srv->opts.no_header_support ? "false" : "true", (unsigned)srv->opts.max_payload);
+    if (ne_server_auth_required(srv)) {
+        ne_strbuf_puts(&sb, ",\"auth_required\":true");
+    }
     if (conn != NULL) {
         ne_strbuf_printf(&sb, ",\"client_id\":%llu", (unsigned long long)conn->cid);
     }
@@ -72,6 +75,9 @@ void ne_client_start(ne_conn *conn)
     conn->verbose = true;
     conn->pedantic = true;
     conn->echo = true;
+    if (ne_server_auth_required(conn->srv)) {
+        conn->auth_deadline_ms = conn->srv->now_ms + conn->srv->opts.auth_timeout_ms;
+    }
     char info[768];
     size_t n = ne_client_info(conn->srv, conn, conn->ip, info, sizeof(info));
     (void)ne_conn_send(conn, info, n);
@@ -90,6 +96,35 @@ void ne_conn_pause_reads(ne_conn *conn)
 }
 
 /* ---- CONNECT ------------------------------------------------------------- */
+
+/* Compares without an early exit, so the time taken does not tell how much
+ * of a secret matched. */
+static bool secret_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t n = la > lb ? la : lb;
+    unsigned diff = (unsigned)(la ^ lb);
+    for (size_t i = 0; i < n; i++) {
+        char ca = i < la ? a[i] : 0;
+        char cb = i < lb ? b[i] : 0;
+        diff |= (unsigned)(unsigned char)(ca ^ cb);
+    }
+    return diff == 0;
+}
+
+/* Checks CONNECT's credentials against the configured user or token. */
+static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
+{
+    const ne_server_options *o = &conn->srv->opts;
+    char user[64] = "", pass[128] = "", token[128] = "";
+    (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
+    (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
+    (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
+    if (o->auth_token[0] != '\0') {
+        return token[0] != '\0' && secret_equal(token, o->auth_token);
+    }
+    return user[0] != '\0' && secret_equal(user, o->auth_user) && secret_equal(pass, o->auth_pass);
+}
 
 static void copy_json_string(const ne_json_doc *doc, const char *key, char *dst, size_t cap)
 {
@@ -135,6 +170,15 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
         ne_conn_close(conn, NE_CLOSE_NO_RESPONDERS_HEADERS,
                       "no responders requires headers support");
         return;
+    }
+    if (conn->auth_deadline_ms != 0) {
+        if (!authenticate(conn, &doc)) {
+            ne_log_warn(&srv->log, "%s:%u - cid:%llu - authentication error", conn->ip,
+                        (unsigned)conn->port, (unsigned long long)conn->cid);
+            ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
+            return;
+        }
+        conn->auth_deadline_ms = 0;
     }
     conn->verbose = verbose;
     conn->pedantic = pedantic;
@@ -612,6 +656,11 @@ static void dispatch_in_place(ne_conn *conn, const ne_op *op, const uint8_t *pay
 
 static void handle_op(ne_conn *conn, const ne_op *op)
 {
+    /* With authentication, the first operation must be CONNECT (CP-09). */
+    if (conn->auth_deadline_ms != 0 && op->kind != NE_OP_CONNECT) {
+        ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
+        return;
+    }
     switch (op->kind) {
     case NE_OP_CONNECT:
         handle_connect(conn, op);
@@ -744,7 +793,7 @@ void ne_conn_process_input(ne_conn *conn)
             ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
             break;
         }
-        if (op.kind == NE_OP_PUB || op.kind == NE_OP_HPUB) {
+        if ((op.kind == NE_OP_PUB || op.kind == NE_OP_HPUB) && conn->auth_deadline_ms == 0) {
             uint32_t used = handle_pub(conn, &op, line, line_bytes, avail);
             if (used == 0) {
                 break;

@@ -29,6 +29,12 @@ void ne_server_options_default(ne_server_options *opts)
     opts->ping_interval_ms = NE_DEFAULT_PING_INTERVAL_MS;
     opts->ping_max = NE_DEFAULT_PING_MAX;
     opts->write_deadline_ms = NE_DEFAULT_WRITE_DEADLINE_MS;
+    opts->auth_timeout_ms = NE_DEFAULT_AUTH_TIMEOUT_MS;
+}
+
+bool ne_server_auth_required(const ne_server *srv)
+{
+    return srv->opts.auth_user[0] != '\0' || srv->opts.auth_token[0] != '\0';
 }
 
 int ne_server_options_check(const ne_server_options *opts, char *err, size_t err_cap)
@@ -594,6 +600,12 @@ static void conn_timers(ne_conn *conn, uint64_t now)
         srv->stats.slow_consumers++;
         ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_DEADLINE, NULL);
         ne_outq_clear(&conn->out, &srv->chunks);
+        return;
+    }
+    if (conn->auth_deadline_ms != 0 && now >= conn->auth_deadline_ms) {
+        ne_log_debug(&srv->log, "%s:%u - cid:%llu - Authentication Timeout", conn->ip,
+                     (unsigned)conn->port, (unsigned long long)conn->cid);
+        ne_conn_close(conn, NE_CLOSE_AUTH_TIMEOUT, "Authentication Timeout");
         return;
     }
     if (!conn->connect_received || now < conn->next_ping_ms) {

@@ -573,6 +573,61 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
     assert_true(srv.stats.slow_consumers >= 1);
 }
 
+static void with_user(ne_server_options *o)
+{
+    strcpy(o->auth_user, "derek");
+    strcpy(o->auth_pass, "s3cr3t");
+    o->auth_timeout_ms = 30;
+}
+
+static void test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(with_user);
+    int c = ne_sim_connect(&sim, port);
+    step(2);
+    assert_non_null(strstr(take(c), "\"auth_required\":true"));
+    send_text(c, "CONNECT {\"verbose\":true,\"user\":\"derek\",\"pass\":\"s3cr3t\"}\r\nPING\r\n");
+    step(2);
+    assert_string_equal(take(c), "+OK\r\nPONG\r\n");
+    int bad = ne_sim_connect(&sim, port);
+    step(2);
+    take(bad);
+    send_text(bad, "CONNECT {\"user\":\"derek\",\"pass\":\"nope\"}\r\n");
+    step(2);
+    assert_string_equal(take(bad), "-ERR 'Authorization Violation'\r\n");
+    assert_true(ne_sim_server_closed(&sim, bad));
+    /* Any first operation other than CONNECT is a violation (CP-09). */
+    int early = ne_sim_connect(&sim, port);
+    step(2);
+    take(early);
+    send_text(early, "SUB foo 1\r\n");
+    step(2);
+    assert_string_equal(take(early), "-ERR 'Authorization Violation'\r\n");
+    assert_true(ne_sim_server_closed(&sim, early));
+}
+
+static void test_auth_timeout_closes_silent_client_CP23(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(with_user);
+    int c = ne_sim_connect(&sim, port);
+    step(2);
+    take(c);
+    bool timed_out = false;
+    for (int i = 0; i < 200 && !timed_out; i++) {
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        step(1);
+        timed_out = strstr(take(c), "-ERR 'Authentication Timeout'") != NULL;
+    }
+    assert_true(timed_out);
+    step(1);
+    assert_true(ne_sim_server_closed(&sim, c));
+}
+
 static void fast_pings(ne_server_options *o)
 {
     o->ping_interval_ms = 20;
@@ -632,6 +687,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subscription_pool_exhaustion_is_answered_and_others_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_interval_closes_stale_connection_CP48, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fanout_shares_one_copy_of_a_large_payload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer, setup, teardown),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);

@@ -24,6 +24,9 @@ typedef enum flag_id {
     F_HELP,
     F_PORTS_FILE_DIR,
     F_HTTP_PORT,
+    F_USER,
+    F_PASS,
+    F_AUTH,
     F_LATER, /* known to nats-server, feature not built yet */
 } flag_id;
 
@@ -68,9 +71,9 @@ static const flag_def flags[] = {
     {"http_port", FLAG_INT, F_HTTP_PORT, NULL},
     {"ms", FLAG_INT, F_LATER, "HTTPS monitoring"},
     {"https_port", FLAG_INT, F_LATER, "HTTPS monitoring"},
-    {"user", FLAG_STRING, F_LATER, "authentication"},
-    {"pass", FLAG_STRING, F_LATER, "authentication"},
-    {"auth", FLAG_STRING, F_LATER, "authentication"},
+    {"user", FLAG_STRING, F_USER, NULL},
+    {"pass", FLAG_STRING, F_PASS, NULL},
+    {"auth", FLAG_STRING, F_AUTH, NULL},
     {"js", FLAG_BOOL, F_LATER, "JetStream"},
     {"jetstream", FLAG_BOOL, F_LATER, "JetStream"},
     {"sd", FLAG_STRING, F_LATER, "JetStream"},
@@ -201,6 +204,15 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
     case F_HELP:
         cli->show_help = bool_value;
         break;
+    case F_USER:
+        copy_text(cli->opts.auth_user, sizeof(cli->opts.auth_user), value);
+        break;
+    case F_PASS:
+        copy_text(cli->opts.auth_pass, sizeof(cli->opts.auth_pass), value);
+        break;
+    case F_AUTH:
+        copy_text(cli->opts.auth_token, sizeof(cli->opts.auth_token), value);
+        break;
     case F_HTTP_PORT:
         /* As nats-server: 0 leaves monitoring off, -1 picks a free port. */
         if (int_value < -1 || int_value > 65535) {
@@ -281,6 +293,20 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
             return st;
         }
     }
+    if ((cli->opts.auth_user[0] != '\0') != (cli->opts.auth_pass[0] != '\0')) {
+        snprintf(err, err_cap, "--user and --pass must be given together");
+        return NE_CLI_REJECTED;
+    }
+    if (cli->opts.auth_token[0] != '\0' && cli->opts.auth_user[0] != '\0') {
+        snprintf(err, err_cap, "--auth cannot be combined with --user/--pass");
+        return NE_CLI_REJECTED;
+    }
+    if (strncmp(cli->opts.auth_pass, "$2", 2) == 0 || strncmp(cli->opts.auth_token, "$2", 2) == 0) {
+        snprintf(err, err_cap,
+                 "bcrypt-hashed passwords and tokens are not supported yet in natsedge (see "
+                 "differences.md)");
+        return NE_CLI_REJECTED;
+    }
     /* The monitor listens on the client address, as nats-server's http_host
      * defaults to host. */
     snprintf(cli->opts.http_host, sizeof(cli->opts.http_host), "%s", cli->opts.host);
@@ -310,8 +336,12 @@ void ne_cli_usage(const char *prog)
            "\nCommon Options:\n"
            "    -h, --help                       Show this message\n"
            "    -v, --version                    Show version\n"
+           "\nAuthorization Options:\n"
+           "        --user <user>                User required for connections\n"
+           "        --pass <password>            Password required for connections\n"
+           "        --auth <token>               Authorization token required for connections\n"
            "\nNot yet supported (rejected with exit code 1): -c/--config,\n"
-           "-ms/--https_port, --user, --pass, --auth, -js/--jetstream, -sd/--store_dir,\n"
+           "-ms/--https_port, -js/--jetstream, -sd/--store_dir,\n"
            "--tls*, --routes, --cluster*, -sl/--signal, -s/--syslog. See differences.md.\n",
            prog);
 }

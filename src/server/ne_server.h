@@ -51,6 +51,12 @@ typedef struct ne_server_options {
     uint32_t ping_max;
     uint32_t write_deadline_ms;
     bool no_header_support;
+    /* Single-user or token authentication (--user/--pass, --auth). Empty:
+     * no authentication. */
+    char auth_user[64];
+    char auth_pass[128];
+    char auth_token[128];
+    uint32_t auth_timeout_ms;
     bool http_enabled;
     char http_host[64];
     uint16_t http_port; /* 0 with http_enabled: any free port */
@@ -156,6 +162,7 @@ typedef struct ne_conn {
     uint64_t last_in_ms;
     uint64_t last_write_ms;
     uint64_t next_ping_ms;
+    uint64_t auth_deadline_ms; /* 0: no deadline (no auth, or authenticated) */
     uint32_t pings_out;
     uint64_t rtt_start_ns; /* wall clock when the RTT ping went out, 0 if none */
     uint64_t rtt_ns;
@@ -248,6 +255,9 @@ typedef struct ne_server {
 
 /* Checks opts against the compiled-in maxima; on failure writes a message
  * naming the config/ knob to raise into err and returns NE_ERR_RANGE. */
+/* True when clients must authenticate. */
+bool ne_server_auth_required(const ne_server *srv);
+
 int ne_server_options_check(const ne_server_options *opts, char *err, size_t err_cap);
 
 int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *net,
