@@ -5,7 +5,7 @@
  * first use would be mutable global state, so the table is spelled out by a
  * constant-expression macro instead. */
 #define NE_CRC32C_POLY 0x82F63B78u
-#define C1(c) (((c) & 1u) ? (((c) >> 1) ^ NE_CRC32C_POLY) : ((c) >> 1))
+#define C1(c) (((c)&1u) ? (((c) >> 1) ^ NE_CRC32C_POLY) : ((c) >> 1))
 #define C8(c) C1(C1(C1(C1(C1(C1(C1(C1(c))))))))
 #define R4(n) C8(n), C8(n + 1u), C8(n + 2u), C8(n + 3u)
 #define R16(n) R4(n), R4(n + 4u), R4(n + 8u), R4(n + 12u)

@@ -100,7 +100,7 @@ typedef enum ne_handle_tag {
 } ne_handle_tag;
 
 typedef struct ne_listener {
-    uint8_t tag; /* NE_HANDLE_LISTENER; first member: events carry a pointer to it */
+    uint8_t tag;  /* NE_HANDLE_LISTENER; first member: events carry a pointer to it */
     uint8_t kind; /* NE_CONN_KIND_* of the connections it accepts */
     ne_sock sock;
     uint16_t port;
@@ -134,7 +134,7 @@ typedef struct ne_spill {
 } ne_spill;
 
 typedef struct ne_conn {
-    uint8_t tag; /* NE_HANDLE_CONN; first member */
+    uint8_t tag;  /* NE_HANDLE_CONN; first member */
     uint8_t kind; /* NE_CONN_KIND_* */
     bool closing;
     bool flush_before_close;

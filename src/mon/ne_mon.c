@@ -247,28 +247,40 @@ typedef enum conn_sort {
     SORT_REASON,
 } conn_sort;
 
-static const char *const sort_names[] = {"cid",      "start",      "subs",     "pending",
-                                         "msgs_to",  "msgs_from",  "bytes_to", "bytes_from",
-                                         "last",     "idle",       "uptime",   "rtt",
-                                         "stop",     "reason"};
+static const char *const sort_names[] = {
+    "cid",        "start", "subs", "pending", "msgs_to", "msgs_from", "bytes_to",
+    "bytes_from", "last",  "idle", "uptime",  "rtt",     "stop",      "reason"};
 
 /* The sort key of an open connection; larger first except for cid/start. */
 static uint64_t sort_key(const ne_conn *c, conn_sort sort, uint64_t now_ms)
 {
     switch (sort) {
-    case SORT_CID: return c->cid;
-    case SORT_START: return c->start_wall_ns;
-    case SORT_SUBS: return c->nsubs;
-    case SORT_PENDING: return c->out.bytes;
-    case SORT_MSGS_TO: return c->out_msgs;
-    case SORT_MSGS_FROM: return c->in_msgs;
-    case SORT_BYTES_TO: return c->out_bytes;
-    case SORT_BYTES_FROM: return c->in_bytes;
-    case SORT_LAST: return c->last_in_ms;
-    case SORT_IDLE: return now_ms - c->last_in_ms;
-    case SORT_UPTIME: return ~c->start_wall_ns;
-    case SORT_RTT: return c->rtt_ns;
-    default: return c->cid;
+    case SORT_CID:
+        return c->cid;
+    case SORT_START:
+        return c->start_wall_ns;
+    case SORT_SUBS:
+        return c->nsubs;
+    case SORT_PENDING:
+        return c->out.bytes;
+    case SORT_MSGS_TO:
+        return c->out_msgs;
+    case SORT_MSGS_FROM:
+        return c->in_msgs;
+    case SORT_BYTES_TO:
+        return c->out_bytes;
+    case SORT_BYTES_FROM:
+        return c->in_bytes;
+    case SORT_LAST:
+        return c->last_in_ms;
+    case SORT_IDLE:
+        return now_ms - c->last_in_ms;
+    case SORT_UPTIME:
+        return ~c->start_wall_ns;
+    case SORT_RTT:
+        return c->rtt_ns;
+    default:
+        return c->cid;
     }
 }
 
@@ -385,7 +397,8 @@ static uint32_t sorted_conns(ne_server *srv, conn_sort sort, uint64_t cid_only)
     uint32_t n = 0;
     uint32_t guard = 0;
     for (ne_conn *c = srv->active; c != NULL && guard++ < NE_MAX_CONNECTIONS; c = c->next) {
-        if (c->kind == NE_CONN_KIND_CLIENT && !c->closing && (cid_only == 0 || c->cid == cid_only)) {
+        if (c->kind == NE_CONN_KIND_CLIENT && !c->closing &&
+            (cid_only == 0 || c->cid == cid_only)) {
             srv->mon_scratch[n++] = c;
         }
     }
@@ -515,8 +528,8 @@ static void write_accountz(ne_server *srv, mon_out *o)
     ne_strbuf_putc(out(o), '}');
 }
 
-const char *const ne_mon_paths[NE_MON_PATH_COUNT] = {"/varz", "/connz", "/subsz",
-                                                     "/accountz", "/healthz"};
+const char *const ne_mon_paths[NE_MON_PATH_COUNT] = {"/varz", "/connz", "/subsz", "/accountz",
+                                                     "/healthz"};
 
 static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_query *q)
 {
@@ -584,8 +597,8 @@ void ne_mon_process_input(ne_conn *conn)
     const char *line_end = memchr(buf, '\r', (size_t)(end - buf));
     const char *sp1 = memchr(buf, ' ', (size_t)(line_end - buf));
     const char *sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
-    if (sp1 == NULL || sp2 == NULL || sp1[1] != '/' ||
-        (size_t)(line_end - sp2 - 1) < 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+    if (sp1 == NULL || sp2 == NULL || sp1[1] != '/' || (size_t)(line_end - sp2 - 1) < 8 ||
+        memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
         send_status(conn, "400 Bad Request", "malformed request\n");
     } else if (sp1 - buf != 3 || memcmp(buf, "GET", 3) != 0) {
         send_status(conn, "405 Method Not Allowed", "method not allowed\n");

@@ -271,7 +271,8 @@ bool ne_server_reclaim(ne_server *srv, ne_conn *except)
     if (worst == NULL || worst->out.bytes == 0) {
         return false;
     }
-    ne_log_warn(&srv->log, "%s:%u - cid:%llu - Slow Consumer Detected: chunk or reference pool exhausted",
+    ne_log_warn(&srv->log,
+                "%s:%u - cid:%llu - Slow Consumer Detected: chunk or reference pool exhausted",
                 worst->ip, (unsigned)worst->port, (unsigned long long)worst->cid);
     srv->stats.chunk_reclaims++;
     srv->stats.slow_consumers++;

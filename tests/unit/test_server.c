@@ -95,7 +95,9 @@ static int client(const char *connect_json)
     return c;
 }
 
-#define QUIET "{\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true,\"no_responders\":true}"
+#define QUIET                                                                                      \
+    "{\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true,\"no_responders\":"     \
+    "true}"
 
 static void test_info_has_the_fields_clients_read_CP10(void **state)
 {
@@ -103,9 +105,16 @@ static void test_info_has_the_fields_clients_read_CP10(void **state)
     int c = ne_sim_connect(&sim, port);
     step(2);
     const char *info = take(c);
-    const char *fields[] = {"\"server_id\":\"N", "\"server_name\":", "\"version\":\"2.9",
-                            "\"proto\":1", "\"go\":", "\"host\":", "\"port\":",
-                            "\"headers\":true", "\"max_payload\":", "\"client_id\":1",
+    const char *fields[] = {"\"server_id\":\"N",
+                            "\"server_name\":",
+                            "\"version\":\"2.9",
+                            "\"proto\":1",
+                            "\"go\":",
+                            "\"host\":",
+                            "\"port\":",
+                            "\"headers\":true",
+                            "\"max_payload\":",
+                            "\"client_id\":1",
                             "\"client_ip\":\"127.0.0.1\""};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (strstr(info, fields[i]) == NULL) {
@@ -154,8 +163,10 @@ static void test_input_split_at_every_byte_gives_the_same_output_CP08(void **sta
     int whole = client(QUIET);
     send_text(whole, script);
     step(3);
-    char expected[1024];
-    snprintf(expected, sizeof(expected), "%s", take(whole));
+    static char expected[4096];
+    const char *first = take(whole);
+    assert_true(strlen(first) < sizeof(expected));
+    memcpy(expected, first, strlen(first) + 1);
     assert_non_null(strstr(expected, "HMSG a.c 1 22 27\r\n"));
     ne_sim_client_close(&sim, whole);
     step(2);
@@ -202,7 +213,8 @@ static void test_queue_group_delivers_each_message_to_one_member_CP58(void **sta
         step(1);
         for (int k = 0; k < 3; k++) {
             const char *out = take(m[k]);
-            for (const char *q = strstr(out, "MSG work"); q != NULL; q = strstr(q + 1, "MSG work")) {
+            for (const char *q = strstr(out, "MSG work"); q != NULL;
+                 q = strstr(q + 1, "MSG work")) {
                 counts[k]++;
             }
         }
@@ -293,18 +305,21 @@ static void test_payload_at_max_payload_is_delivered_intact(void **state)
     static char got[2][NE_MAX_PAYLOAD_BYTES + 64];
     size_t got_len[2] = {0, 0};
     int subs[2] = {s, s2};
-    size_t want = (size_t)snprintf(line, sizeof(line), "MSG big 1 %u\r\n", (unsigned)sizeof(payload)) +
-                  sizeof(payload) + 2;
+    size_t want =
+        (size_t)snprintf(line, sizeof(line), "MSG big 1 %u\r\n", (unsigned)sizeof(payload)) +
+        sizeof(payload) + 2;
     for (int turn = 0; turn < 10000 && (got_len[0] < want || got_len[1] < want); turn++) {
         if (sent < sizeof(payload)) {
-            sent += ne_sim_client_write(&sim, p, payload + sent, NE_MIN(sizeof(payload) - sent, (size_t)65536));
+            sent += ne_sim_client_write(&sim, p, payload + sent,
+                                        NE_MIN(sizeof(payload) - sent, (size_t)65536));
             if (sent == sizeof(payload)) {
                 send_text(p, "\r\n");
             }
         }
         step(1);
         for (int k = 0; k < 2; k++) {
-            got_len[k] += ne_sim_client_read(&sim, subs[k], got[k] + got_len[k], sizeof(got[k]) - got_len[k]);
+            got_len[k] +=
+                ne_sim_client_read(&sim, subs[k], got[k] + got_len[k], sizeof(got[k]) - got_len[k]);
         }
     }
     for (int k = 0; k < 2; k++) {
@@ -366,7 +381,8 @@ static void test_invalid_subject_keeps_connection_CP34(void **state)
     int c = client(QUIET);
     send_text(c, "SUB foo..bar 1\r\nSUB foo.>.bar 2\r\nPING\r\n");
     step(2);
-    assert_string_equal(take(c), "-ERR 'Invalid Subject'\r\n-ERR 'Invalid Subject'\r\nPONG\r\nPING\r\n");
+    assert_string_equal(take(c),
+                        "-ERR 'Invalid Subject'\r\n-ERR 'Invalid Subject'\r\nPONG\r\nPING\r\n");
     assert_false(ne_sim_server_closed(&sim, c));
 }
 
@@ -663,33 +679,53 @@ static void test_ping_interval_closes_stale_connection_CP48(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_info_has_the_fields_clients_read_CP10, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_has_the_fields_clients_read_CP10, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_connect_defaults_are_verbose_CP16, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pub_sub_without_connect_CP17, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_framing_with_reply_CP41, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_input_split_at_every_byte_gives_the_same_output_CP08, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wildcards_and_two_copies_for_two_matching_subs_CP44_CP55, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_queue_group_delivers_each_message_to_one_member_CP58, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_echo_false_suppresses_own_messages_CP44, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_responders_status_to_requester_CP32, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_header_message_to_non_header_subscriber_is_stripped_CP43, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unsub_with_max_delivers_exactly_max_CP39, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_split_at_every_byte_gives_the_same_output_CP08,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_wildcards_and_two_copies_for_two_matching_subs_CP44_CP55, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_group_delivers_each_message_to_one_member_CP58,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_false_suppresses_own_messages_CP44, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_responders_status_to_requester_CP32, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_header_message_to_non_header_subscriber_is_stripped_CP43, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsub_with_max_delivers_exactly_max_CP39, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_max_payload_violation_closes_CP28, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_payload_at_max_payload_is_delivered_intact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payload_at_max_payload_is_delivered_intact, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_control_line_too_long_closes_CP07, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_operation_closes_CP05, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_payload_trailer_closes_CP03, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_argument_error_closes_without_err_CP06, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_subject_keeps_connection_CP34, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_protocol_and_no_responders_checks_CP18_CP19, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connection_limit_refuses_with_info_and_err_CP69, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_consumer_is_closed_others_keep_receiving_CP51, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_subscription_pool_exhaustion_is_answered_and_others_work, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ping_interval_closes_stale_connection_CP48, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fanout_shares_one_copy_of_a_large_payload, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_argument_error_closes_without_err_CP06, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_subject_keeps_connection_CP34, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_protocol_and_no_responders_checks_CP18_CP19, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_connection_limit_refuses_with_info_and_err_CP69, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_slow_consumer_is_closed_others_keep_receiving_CP51,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_subscription_pool_exhaustion_is_answered_and_others_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_interval_closes_stale_connection_CP48, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fanout_shares_one_copy_of_a_large_payload, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
