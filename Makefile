@@ -118,7 +118,7 @@ interop: $(NATSEDGE)
 FUZZ_SECONDS ?= 8
 FUZZ_BUILD := build/fuzz
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
-FUZZ_CFLAGS := $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := $(CFLAGS_BASE) -Wno-missing-prototypes -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(POSIX_SRC) $(SIM_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(POSIX_SRC) $(SIM_SRC) $(shell cat tests/fuzz/$*.libs 2>/dev/null)
