@@ -644,6 +644,91 @@ static void test_auth_timeout_closes_silent_client_CP23(void **state)
     assert_true(ne_sim_server_closed(&sim, c));
 }
 
+static void with_http(ne_server_options *o)
+{
+    o->http_enabled = true;
+    o->http_port = 0;
+    strcpy(o->http_host, "127.0.0.1");
+}
+
+/* Sends one HTTP request to the monitor and returns the whole response. */
+static const char *http(const char *request)
+{
+    int h = ne_sim_connect(&sim, srv.http_listener.port);
+    assert_true(h >= 0);
+    ne_sim_client_write(&sim, h, request, strlen(request));
+    static char resp[NE_SIM_BUFFER_BYTES + 1];
+    size_t n = 0;
+    for (int i = 0; i < 20 && !ne_sim_server_closed(&sim, h); i++) {
+        step(1);
+        n += ne_sim_client_read(&sim, h, resp + n, sizeof(resp) - 1 - n);
+    }
+    n += ne_sim_client_read(&sim, h, resp + n, sizeof(resp) - 1 - n);
+    resp[n] = '\0';
+    assert_true(ne_sim_server_closed(&sim, h));
+    ne_sim_client_close(&sim, h);
+    ne_sim_release(&sim, h);
+    return resp;
+}
+
+static void test_monitoring_endpoints_answer_with_nats_server_fields_MON01(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(with_http);
+    int c = client("{\"verbose\":false,\"name\":\"probe\",\"lang\":\"c\",\"version\":\"1\"}");
+    send_text(c, "SUB a 1\r\nSUB b q 2\r\nPUB a 2\r\nhi\r\n");
+    step(2);
+    const char *varz = http("GET /varz HTTP/1.1\r\nHost: x\r\n\r\n");
+    if (strncmp(varz, "HTTP/1.1 200 OK\r\nContent-Type: application/json", 47) != 0) {
+        fail_msg("varz: [%s]", varz);
+    }
+    const char *keys[] = {"\"server_id\"",
+                          "\"max_payload\"",
+                          "\"connections\":1",
+                          "\"in_msgs\":1",
+                          "\"subscriptions\":2",
+                          "\"uptime\"",
+                          "\"http_req_stats\":{\"/varz\":1}"};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        if (strstr(varz, keys[k]) == NULL) {
+            fail_msg("varz lacks %s: %s", keys[k], varz);
+        }
+    }
+    const char *connz = http("GET /connz?subs=1&sort=subs HTTP/1.1\r\n\r\n");
+    assert_non_null(strstr(connz, "\"num_connections\":1"));
+    assert_non_null(strstr(connz, "\"name\":\"probe\""));
+    assert_non_null(strstr(connz, "\"subscriptions_list\":["));
+    assert_non_null(strstr(http("GET /subsz HTTP/1.0\r\n\r\n"), "\"num_subscriptions\":2"));
+    assert_non_null(strstr(http("GET /healthz HTTP/1.1\r\n\r\n"), "{\"status\":\"ok\"}"));
+    assert_non_null(strstr(http("GET /accountz HTTP/1.1\r\n\r\n"), "\"accounts\":[\"$G\"]"));
+    ne_sim_client_close(&sim, c);
+    step(2);
+    const char *closed = http("GET /connz?state=closed HTTP/1.1\r\n\r\n");
+    assert_non_null(strstr(closed, "\"reason\":\"Client Closed\""));
+}
+
+static void test_monitoring_refuses_bad_requests(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(with_http);
+    assert_true(strncmp(http("GET /nope HTTP/1.1\r\n\r\n"), "HTTP/1.1 404", 12) == 0);
+    assert_true(strncmp(http("POST /varz HTTP/1.1\r\n\r\n"), "HTTP/1.1 405", 12) == 0);
+    assert_true(strncmp(http("garbage\r\n\r\n"), "HTTP/1.1 400", 12) == 0);
+    assert_true(strncmp(http("GET /connz?sort=bogus HTTP/1.1\r\n\r\n"), "HTTP/1.1 400", 12) == 0);
+    static char big[NE_HTTP_REQUEST_BYTES + 64];
+    memset(big, 'a', sizeof(big) - 1);
+    memcpy(big, "GET /", 5);
+    big[sizeof(big) - 1] = '\0';
+    assert_true(strncmp(http(big), "HTTP/1.1 431", 12) == 0);
+    /* The broker still serves clients. */
+    int c = client(QUIET);
+    send_text(c, "PING\r\n");
+    step(2);
+    assert_string_equal(take(c), "PONG\r\nPING\r\n");
+}
+
 static void fast_pings(ne_server_options *o)
 {
     o->ping_interval_ms = 20;
@@ -720,6 +805,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fanout_shares_one_copy_of_a_large_payload, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_monitoring_endpoints_answer_with_nats_server_fields_MON01, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitoring_refuses_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup,
