@@ -335,7 +335,6 @@ static void write_open_conn(ne_server *srv, mon_out *o, const ne_conn *c, const 
             if (detail) {
                 bool g = true;
                 ne_strbuf_putc(sb, '{');
-                kv_str(o, &g, "account", "$G");
                 key(o, &g, "subject");
                 ne_strbuf_json_string(out(o), s->text, s->entry.subject_len);
                 if (s->entry.queue_len > 0) {
@@ -485,9 +484,11 @@ static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
         if (i < open_n) {
             write_open_conn(srv, &o, srv->mon_scratch[i], q, now_ns);
         } else {
-            /* Newest closed connection first. */
-            uint32_t back = (uint32_t)(i - open_n) + 1;
-            uint32_t idx = (srv->closed_next + NE_CLOSED_CONN_RING - back) % NE_CLOSED_CONN_RING;
+            /* Oldest remembered closed connection first, as nats-server
+             * sorts by cid. */
+            uint32_t idx =
+                (srv->closed_next + NE_CLOSED_CONN_RING - closed_n + (uint32_t)(i - open_n)) %
+                NE_CLOSED_CONN_RING;
             write_closed_conn(&o, &srv->closed[idx]);
         }
     }
