@@ -168,6 +168,17 @@ clean:
 
 # ---- codec section (snappy benchmark) ----------------------------------------
 
+# `make bench-snappy`: ours vs libsnappy, speed and ratio (not part of `make test`).
+# Built at -O2 whatever OPT/SAN say, since it measures speed.
+SNAPPY_BENCH := $(BUILD)/tools/snappy_bench
+$(SNAPPY_BENCH): tools/snappy_bench.c tests/unit/test_snappy_corpus.h $(BUILD)/libnecore.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 $(CFLAGS) -o $@ $< $(BUILD)/libnecore.a $(BUILD)/libneposix.a \
+	    $(BUILD)/libnecore.a -lsnappy $(BOARD_LIBS)
+.PHONY: bench-snappy
+bench-snappy: $(SNAPPY_BENCH)
+	$(SNAPPY_BENCH) $(SNAPPY_BENCH_ARGS)
+
 # ---- store section ----------------------------------------------------------
 
 # ---- bench section ----------------------------------------------------------
