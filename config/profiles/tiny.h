@@ -1,7 +1,7 @@
 /* tiny: a Cortex-M class board. 8 connections, 64 subscriptions, small chunks. */
 #define NE_MAX_CONNECTIONS 8
 #define NE_CONN_READ_BUFFER_BYTES 1536
-#define NE_MAX_CONTROL_LINE_BYTES 1024
+#define NE_MAX_CONTROL_LINE_BYTES 512
 #define NE_MAX_PAYLOAD_BYTES (8 * 1024)
 #define NE_MAX_PENDING_BYTES (16 * 1024)
 #define NE_CLOSED_CONN_RING 4
