@@ -169,7 +169,8 @@ clean:
 # ---- codec section (snappy benchmark) ----------------------------------------
 
 # `make bench-snappy`: ours vs libsnappy, speed and ratio (not part of `make test`).
-# Built at -O2 whatever OPT/SAN say, since it measures speed.
+# It links this variant's library, so run it without SAN= for meaningful figures;
+# SNAPPY_BENCH_ARGS="--runs N --mib M" changes the runs per figure and corpus size.
 SNAPPY_BENCH := $(BUILD)/tools/snappy_bench
 $(SNAPPY_BENCH): tools/snappy_bench.c tests/unit/test_snappy_corpus.h $(BUILD)/libnecore.a $(BUILD)/libneposix.a
 	@mkdir -p $(dir $@)

@@ -260,10 +260,11 @@ static SNAPPY_ALWAYS_INLINE uint8_t *emit_copy(uint8_t *op, size_t offset, size_
 
 /* Looks for the next position whose four bytes match an earlier position
  * with the same hash, recording positions in the table as it goes. After 32
- * misses it looks at every second byte, after 32 more every third and so on:
- * incompressible input is then skipped quickly, and the first match found
- * drops the step back to one. Returns the candidate, or NULL when the search
- * reached ip_limit; *ip is the matching position. */
+ * bytes without a match it looks at every second byte, after 32 more at
+ * every third, and so on: incompressible input is skipped quickly, and the
+ * next search after a match starts again at step one. Returns the
+ * candidate, or NULL when the search reached ip_limit; *ip_io is then the
+ * matching position. */
 static SNAPPY_ALWAYS_INLINE const uint8_t *find_match(const uint8_t *base, const uint8_t **ip_io,
                                                       const uint8_t *ip_limit, uint32_t *next_hash,
                                                       uint16_t *table, unsigned shift)
