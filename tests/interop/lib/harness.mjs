@@ -43,6 +43,14 @@ const STOP_TIMEOUT_MS = 5000;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Resolves with p's value, or TIMED_OUT after `ms`; the timer never outlives
+// the race (a pending timer would keep the test process alive).
+const TIMED_OUT = Symbol("timed out");
+function raceTimer(p, ms) {
+  let t;
+  return Promise.race([p, new Promise((r) => (t = setTimeout(() => r(TIMED_OUT), ms)))]).finally(() => clearTimeout(t));
+}
+
 // Asks the OS for a free loopback port (listen on 0, read it, close).
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -285,7 +293,7 @@ export function rawConnect(port, { host = "127.0.0.1", timeoutMs = 5000 } = {}) 
       },
       // Waits `ms` (less if the socket closes) and returns and consumes every unread byte.
       async readAll(ms = 200) {
-        await Promise.race([sleep(ms), closedP]);
+        await raceTimer(closedP, ms);
         const rest = all.slice(pos);
         pos = all.length;
         return rest;
@@ -293,7 +301,7 @@ export function rawConnect(port, { host = "127.0.0.1", timeoutMs = 5000 } = {}) 
       // Resolves when the peer (or we) closed the socket.
       closed: () => closedP,
       // Resolves true if closed within `ms`, false otherwise.
-      closedWithin: (ms) => Promise.race([closedP.then(() => true), sleep(ms).then(() => false)]),
+      closedWithin: async (ms) => (await raceTimer(closedP, ms)) !== TIMED_OUT,
       isClosed: () => isClosed,
       received: () => all, // everything, read or not
       destroy() {
