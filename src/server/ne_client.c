@@ -621,6 +621,17 @@ static uint32_t spill_feed(ne_conn *conn, const uint8_t *bytes, uint32_t len)
 {
     ne_spill *sp = &conn->spill;
     uint32_t take = NE_MIN(len, sp->remaining);
+    /* Check the trailer bytes as they arrive, as nats-server does (CP-03). */
+    uint64_t at = (uint64_t)sp->total_len + 2 - sp->remaining; /* index of bytes[0] */
+    for (uint64_t pos = NE_MAX(at, (uint64_t)sp->total_len); pos < at + take; pos++) {
+        uint8_t want = pos == sp->total_len ? '\r' : '\n';
+        if (bytes[pos - at] != want) {
+            ne_chunk_chain_release(&conn->srv->chunks, sp->head);
+            sp->active = false;
+            ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_ERR_TEXT_UNKNOWN_OP);
+            return len;
+        }
+    }
     uint32_t done = 0;
     while (done < take) {
         ne_chunk *c = sp->tail;
@@ -729,6 +740,14 @@ static uint32_t handle_pub(ne_conn *conn, const ne_op *op, const uint8_t *line, 
         dispatch_in_place(conn, op, payload);
         return (uint32_t)need;
     }
+    /* nats-server rejects a bad trailer at its first wrong byte (CP-03). */
+    uint64_t have = avail - line_bytes;
+    const uint8_t *payload = line + line_bytes;
+    if ((have > op->total_len && payload[op->total_len] != '\r') ||
+        (have > op->total_len + 1 && payload[op->total_len + 1] != '\n')) {
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_ERR_TEXT_UNKNOWN_OP);
+        return avail;
+    }
     if (need <= sizeof(conn->rbuf)) {
         return 0; /* the rest fits in the read buffer: wait for it */
     }
@@ -743,6 +762,20 @@ static void trace_op(ne_conn *conn, const uint8_t *line, uint32_t len)
 {
     ne_log_trace(&conn->srv->log, "%s:%u - cid:%llu - <<- [%.*s]", conn->ip, (unsigned)conn->port,
                  (unsigned long long)conn->cid, (int)len, (const char *)line);
+}
+
+/* Bytes of a control line that count against max_control_line: nats-server
+ * counts the arguments, from the first non-blank after the verb (CP-07). */
+static uint32_t arg_bytes(const uint8_t *line, uint32_t len)
+{
+    uint32_t i = 0;
+    while (i < len && line[i] != ' ' && line[i] != '\t') {
+        i++;
+    }
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) {
+        i++;
+    }
+    return len - i;
 }
 
 void ne_conn_process_input(ne_conn *conn)
@@ -764,7 +797,10 @@ void ne_conn_process_input(ne_conn *conn)
         const uint8_t *line = buf + pos;
         const uint8_t *nl = memchr(line, '\n', avail);
         if (nl == NULL) {
-            if (avail > srv->opts.max_control_line) {
+            /* Verbs are short: a line this long without a blank is over
+             * the limit too, and the read buffer must not fill up. */
+            if (arg_bytes(line, avail) > srv->opts.max_control_line ||
+                avail > srv->opts.max_control_line + 32) {
                 ne_conn_close(conn, NE_CLOSE_MAX_CONTROL_LINE, "maximum control line exceeded");
             }
             break;
@@ -774,7 +810,7 @@ void ne_conn_process_input(ne_conn *conn)
         if (line_len > 0 && line[line_len - 1] == '\r') {
             line_len--;
         }
-        if (line_len > srv->opts.max_control_line) {
+        if (arg_bytes(line, line_len) > srv->opts.max_control_line) {
             ne_conn_close(conn, NE_CLOSE_MAX_CONTROL_LINE, "maximum control line exceeded");
             break;
         }
