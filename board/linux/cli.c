@@ -46,8 +46,8 @@ static const flag_def flags[] = {
     {"n", FLAG_STRING, F_NAME, NULL},
     {"name", FLAG_STRING, F_NAME, NULL},
     {"server_name", FLAG_STRING, F_NAME, NULL},
-    {"c", FLAG_STRING, F_LATER, "configuration files"},
-    {"config", FLAG_STRING, F_LATER, "configuration files"},
+    {"c", FLAG_STRING, F_CONFIG, NULL},
+    {"config", FLAG_STRING, F_CONFIG, NULL},
     {"l", FLAG_STRING, F_LOG, NULL},
     {"log", FLAG_STRING, F_LOG, NULL},
     {"P", FLAG_STRING, F_PID, NULL},
@@ -233,11 +233,16 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
     return NE_CLI_OK;
 }
 
-ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t err_cap)
+ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t err_cap,
+                           const ne_cli *base)
 {
-    memset(cli, 0, sizeof(*cli));
-    ne_server_options_default(&cli->opts);
-    cli->logtime = true;
+    if (base != NULL) {
+        *cli = *base;
+    } else {
+        memset(cli, 0, sizeof(*cli));
+        ne_server_options_default(&cli->opts);
+        cli->logtime = true;
+    }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || arg[1] == '\0') {
@@ -307,9 +312,11 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
                  "differences.md)");
         return NE_CLI_REJECTED;
     }
-    /* The monitor listens on the client address, as nats-server's http_host
-     * defaults to host. */
-    snprintf(cli->opts.http_host, sizeof(cli->opts.http_host), "%s", cli->opts.host);
+    /* The monitor listens on the client address unless the configuration
+     * named one, as nats-server's http_host defaults to host. */
+    if (cli->opts.http_host[0] == '\0' || cli->host_set) {
+        snprintf(cli->opts.http_host, sizeof(cli->opts.http_host), "%s", cli->opts.host);
+    }
     if (cli->show_help || cli->show_version) {
         return NE_CLI_EXIT_OK;
     }
@@ -326,6 +333,7 @@ void ne_cli_usage(const char *prog)
            "    -P, --pid <file>                 File to store PID\n"
            "        --ports_file_dir <dir>       Creates a ports file in the specified directory\n"
            "    -m, --http_port <port>           HTTP monitoring port (-1: a free port)\n"
+           "    -c, --config <file>              Configuration file\n"
            "    -t                               Test configuration and exit\n"
            "\nLogging Options:\n"
            "    -l, --log <file>                 File to redirect log output\n"
@@ -340,7 +348,7 @@ void ne_cli_usage(const char *prog)
            "        --user <user>                User required for connections\n"
            "        --pass <password>            Password required for connections\n"
            "        --auth <token>               Authorization token required for connections\n"
-           "\nNot yet supported (rejected with exit code 1): -c/--config,\n"
+           "\nNot yet supported (rejected with exit code 1):\n"
            "-ms/--https_port, -js/--jetstream, -sd/--store_dir,\n"
            "--tls*, --routes, --cluster*, -sl/--signal, -s/--syslog. See differences.md.\n",
            prog);

@@ -29,8 +29,11 @@ typedef enum ne_cli_status {
     NE_CLI_REJECTED = 3, /* a known flag whose feature is not built yet: exit 1 */
 } ne_cli_status;
 
-/* Parses argv. On error writes a one-line message into err. */
-ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t err_cap);
+/* Parses argv on top of `base` (the defaults when NULL; the values of a
+ * configuration file otherwise, so that flags override the file). On error
+ * writes a one-line message into err. */
+ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t err_cap,
+                           const ne_cli *base);
 
 /* Writes the usage text to stdout. */
 void ne_cli_usage(const char *prog);

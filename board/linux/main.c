@@ -14,8 +14,10 @@
 #include "core/ne_log.h"
 #include "posix/ne_posix_net.h"
 #include "server/ne_server.h"
+#include "server/ne_server_conf.h"
 
 static ne_server g_server;
+static ne_conf g_conf; /* the parsed file lives as long as the process */
 static ne_posix_net g_net;
 static volatile sig_atomic_t g_stop;
 
@@ -77,11 +79,72 @@ static int write_ports_file(const char *dir, const char *prog, const ne_server *
     return fclose(f);
 }
 
+/* The configuration parser's file access: whole files, bounded. */
+static int conf_load(void *ctx, const char *path, char *buf, size_t cap, size_t *len)
+{
+    (void)ctx;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return errno == ENOENT ? NE_ERR_NOT_FOUND : NE_ERR_IO;
+    }
+    size_t n = fread(buf, 1, cap, f);
+    int extra = fgetc(f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        return NE_ERR_IO;
+    }
+    if (extra != EOF) {
+        return NE_ERR_TOO_BIG;
+    }
+    *len = n;
+    return NE_OK;
+}
+
+static const char *conf_getenv(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* Reads the configuration file into `base`: defaults, then the file. */
+static int load_config(const char *path, ne_cli *base, char *err, size_t err_cap)
+{
+    static const ne_conf_io io = {conf_load, conf_getenv, NULL};
+    if (ne_conf_parse_file(&g_conf, path, &io) != NE_OK) {
+        snprintf(err, err_cap, "%s", ne_conf_error(&g_conf));
+        return -1;
+    }
+    ne_board_settings board = {NULL, NULL, NULL, false, false, true};
+    if (ne_server_apply_conf(&g_conf, &base->opts, &board, err, err_cap) != NE_OK) {
+        return -1;
+    }
+    base->log_file = board.log_file;
+    base->pid_file = board.pid_file;
+    base->ports_file_dir = board.ports_file_dir;
+    base->debug = board.debug;
+    base->trace = board.trace;
+    base->logtime = board.logtime;
+    base->config_file = path;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ne_cli cli;
     char err[512];
-    ne_cli_status st = ne_cli_parse(&cli, argc, argv, err, sizeof(err));
+    ne_cli_status st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), NULL);
+    if (st == NE_CLI_OK && cli.config_file != NULL) {
+        /* Flags override the file: parse the file, then the flags on top. */
+        ne_cli base;
+        memset(&base, 0, sizeof(base));
+        ne_server_options_default(&base.opts);
+        if (load_config(cli.config_file, &base, err, sizeof(err)) != 0) {
+            fprintf(stderr, "natsedge: %s\n", err);
+            return 1;
+        }
+        st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), &base);
+    }
     switch (st) {
     case NE_CLI_EXIT_OK:
         if (cli.show_help) {
@@ -106,7 +169,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (cli.test_config) {
-        printf("natsedge: configuration is valid\n");
+        if (cli.config_file != NULL) {
+            printf("natsedge: configuration file %s is valid\n", cli.config_file);
+        } else {
+            printf("natsedge: configuration is valid\n");
+        }
         return 0;
     }
 

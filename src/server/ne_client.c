@@ -778,6 +778,35 @@ static uint32_t arg_bytes(const uint8_t *line, uint32_t len)
     return len - i;
 }
 
+/* True when the line starts with a protocol verb followed by a blank: then an
+ * over-long line is "maximum control line exceeded"; otherwise nats-server
+ * would have stopped at the first byte that cannot start a verb. */
+static bool starts_with_verb(const uint8_t *line, uint32_t len)
+{
+    static const char *const verbs[] = {"pub",  "hpub", "sub",  "unsub", "connect",
+                                        "ping", "pong", "info", "-err"};
+    uint32_t n = 0;
+    while (n < len && n < 8 && line[n] != ' ' && line[n] != '\t') {
+        n++;
+    }
+    if (n == len || n == 8) {
+        return false;
+    }
+    for (size_t v = 0; v < NE_ARRAY_LEN(verbs); v++) {
+        if (strlen(verbs[v]) != n) {
+            continue;
+        }
+        uint32_t i = 0;
+        while (i < n && (line[i] | 0x20) == verbs[v][i]) {
+            i++;
+        }
+        if (i == n) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void ne_conn_process_input(ne_conn *conn)
 {
     ne_server *srv = conn->srv;
@@ -801,7 +830,11 @@ void ne_conn_process_input(ne_conn *conn)
              * the limit too, and the read buffer must not fill up. */
             if (arg_bytes(line, avail) > srv->opts.max_control_line ||
                 avail > srv->opts.max_control_line + 32) {
-                ne_conn_close(conn, NE_CLOSE_MAX_CONTROL_LINE, "maximum control line exceeded");
+                if (starts_with_verb(line, avail)) {
+                    ne_conn_close(conn, NE_CLOSE_MAX_CONTROL_LINE, "maximum control line exceeded");
+                } else {
+                    ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_ERR_TEXT_UNKNOWN_OP);
+                }
             }
             break;
         }

@@ -1,0 +1,334 @@
+#include "server/ne_server_conf.h"
+
+#include <string.h>
+
+#include "core/ne_assert.h"
+#include "core/ne_error.h"
+#include "core/ne_fmt.h"
+
+/* Keys of nats-server's configuration that name features natsedge does not
+ * have yet: refused with a clear message instead of being ignored. */
+static const char *const not_yet[] = {
+    "accounts",
+    "no_auth_user",
+    "system_account",
+    "no_system_account",
+    "leafnodes",
+    "leaf",
+    "tls",
+    "mqtt",
+    "jetstream",
+    "cluster",
+    "gateway",
+    "websocket",
+    "ws",
+    "operator",
+    "resolver",
+    "resolver_preload",
+    "mappings",
+    "https",
+    "lame_duck_duration",
+    "lame_duck_grace_period",
+    "server_tags",
+    "default_js_domain",
+    "client_advertise",
+    "http_base_path",
+    "log_size_limit",
+    "max_traced_msg_len",
+    "syslog",
+    "remote_syslog",
+    "trusted",
+    "trusted_keys",
+    "max_sub_tokens",
+    "max_closed_clients",
+    "connect_error_reports",
+    "reconnect_error_reports",
+    "prof_port",
+    "disable_sublist_cache",
+    "no_fast_producer_stall",
+};
+
+typedef struct apply_ctx {
+    ne_conf *conf;
+    ne_server_options *opts;
+    ne_board_settings *board;
+    char *err;
+    size_t err_cap;
+} apply_ctx;
+
+static int fail_conf(apply_ctx *a)
+{
+    ne_fmt(a->err, a->err_cap, "%s", ne_conf_error(a->conf));
+    return NE_ERR_INVALID;
+}
+
+static int fail_at(apply_ctx *a, ne_conf_node *node, int rc, const char *what)
+{
+    char pos[128];
+    ne_conf_position(a->conf, node, pos, sizeof(pos));
+    ne_fmt(a->err, a->err_cap, "%s: %s", pos, what);
+    return rc;
+}
+
+static bool key_is(const ne_conf *conf, const ne_conf_node *node, const char *key)
+{
+    const char *k = ne_conf_key(conf, node);
+    size_t n = ne_conf_key_len(node);
+    if (strlen(key) != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = k[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c != key[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int copy_string(apply_ctx *a, ne_conf_node *node, char *dst, size_t cap)
+{
+    const char *text;
+    size_t len;
+    if (ne_conf_as_string(a->conf, node, &text, &len) != NE_OK) {
+        return fail_conf(a);
+    }
+    if (len >= cap) {
+        return fail_at(a, node, NE_ERR_RANGE, "value is too long");
+    }
+    memcpy(dst, text, len + 1);
+    return NE_OK;
+}
+
+static int get_uint(apply_ctx *a, ne_conf_node *node, uint64_t max, uint64_t *out)
+{
+    int64_t v;
+    if (ne_conf_as_int(a->conf, node, &v) != NE_OK) {
+        return fail_conf(a);
+    }
+    if (v < 0 || (uint64_t)v > max) {
+        return fail_at(a, node, NE_ERR_RANGE, "value out of range");
+    }
+    *out = (uint64_t)v;
+    return NE_OK;
+}
+
+/* "host:port", ":port" or "port" (listen, http). */
+static int parse_hostport(apply_ctx *a, ne_conf_node *node, char *host, size_t host_cap,
+                          uint16_t *port)
+{
+    if (node->type == NE_CONF_INT) {
+        uint64_t p;
+        int rc = get_uint(a, node, 65535, &p);
+        *port = (uint16_t)p;
+        return rc;
+    }
+    const char *text;
+    size_t len;
+    if (ne_conf_as_string(a->conf, node, &text, &len) != NE_OK) {
+        return fail_conf(a);
+    }
+    const char *colon = NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ':') {
+            colon = text + i;
+        }
+    }
+    uint64_t p;
+    const char *ptext = colon != NULL ? colon + 1 : text;
+    size_t plen = len - (size_t)(ptext - text);
+    if (!ne_parse_u64(ptext, plen, 65535, &p)) {
+        return fail_at(a, node, NE_ERR_INVALID, "expected host:port");
+    }
+    if (colon != NULL && colon > text) {
+        size_t hlen = (size_t)(colon - text);
+        if (hlen >= host_cap) {
+            return fail_at(a, node, NE_ERR_RANGE, "host is too long");
+        }
+        memcpy(host, text, hlen);
+        host[hlen] = '\0';
+    }
+    *port = (uint16_t)p;
+    return NE_OK;
+}
+
+static int apply_authorization(apply_ctx *a, ne_conf_node *map)
+{
+    if (ne_conf_expect(a->conf, map, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    for (ne_conf_node *n = ne_conf_first(a->conf, map); n != NULL; n = ne_conf_next(a->conf, n)) {
+        int rc = NE_OK;
+        if (key_is(a->conf, n, "user") || key_is(a->conf, n, "username")) {
+            rc = copy_string(a, n, a->opts->auth_user, sizeof(a->opts->auth_user));
+        } else if (key_is(a->conf, n, "password") || key_is(a->conf, n, "pass")) {
+            rc = copy_string(a, n, a->opts->auth_pass, sizeof(a->opts->auth_pass));
+        } else if (key_is(a->conf, n, "token")) {
+            rc = copy_string(a, n, a->opts->auth_token, sizeof(a->opts->auth_token));
+        } else if (key_is(a->conf, n, "timeout")) {
+            double seconds;
+            if (ne_conf_as_float(a->conf, n, &seconds) != NE_OK) {
+                return fail_conf(a);
+            }
+            if (seconds <= 0 || seconds > 3600) {
+                return fail_at(a, n, NE_ERR_RANGE, "timeout out of range");
+            }
+            a->opts->auth_timeout_ms = (uint32_t)(seconds * 1000.0);
+        } else if (key_is(a->conf, n, "users") || key_is(a->conf, n, "default_permissions") ||
+                   key_is(a->conf, n, "permissions")) {
+            return fail_at(a, n, NE_ERR_UNSUPPORTED,
+                           "users lists and permissions are not supported yet in natsedge");
+        } else {
+            return ne_conf_unknown_field(a->conf, n) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    if (strncmp(a->opts->auth_pass, "$2", 2) == 0 || strncmp(a->opts->auth_token, "$2", 2) == 0) {
+        return fail_at(a, map, NE_ERR_UNSUPPORTED,
+                       "bcrypt-hashed passwords and tokens are not supported yet in natsedge");
+    }
+    return NE_OK;
+}
+
+static int apply_duration(apply_ctx *a, ne_conf_node *n, uint32_t *out_ms)
+{
+    int64_t ms;
+    if (ne_conf_duration_ms(a->conf, n, &ms) != NE_OK) {
+        return fail_conf(a);
+    }
+    if (ms <= 0 || ms > 0x7fffffff) {
+        return fail_at(a, n, NE_ERR_RANGE, "duration out of range");
+    }
+    *out_ms = (uint32_t)ms;
+    return NE_OK;
+}
+
+/* One top-level key. */
+static int apply_key(apply_ctx *a, ne_conf_node *n)
+{
+    ne_server_options *o = a->opts;
+    uint64_t v;
+    int rc;
+    if (key_is(a->conf, n, "listen")) {
+        return parse_hostport(a, n, o->host, sizeof(o->host), &o->port);
+    }
+    if (key_is(a->conf, n, "host") || key_is(a->conf, n, "net")) {
+        return copy_string(a, n, o->host, sizeof(o->host));
+    }
+    if (key_is(a->conf, n, "port")) {
+        rc = get_uint(a, n, 65535, &v);
+        o->port = (uint16_t)v;
+        return rc;
+    }
+    if (key_is(a->conf, n, "server_name")) {
+        return copy_string(a, n, o->server_name, sizeof(o->server_name));
+    }
+    if (key_is(a->conf, n, "max_payload")) {
+        rc = get_uint(a, n, UINT32_MAX, &v);
+        o->max_payload = (uint32_t)v;
+        return rc;
+    }
+    if (key_is(a->conf, n, "max_connections") || key_is(a->conf, n, "max_conn")) {
+        rc = get_uint(a, n, UINT32_MAX, &v);
+        o->max_connections = (uint32_t)v;
+        return rc;
+    }
+    if (key_is(a->conf, n, "max_control_line")) {
+        rc = get_uint(a, n, UINT32_MAX, &v);
+        o->max_control_line = (uint32_t)v;
+        return rc;
+    }
+    if (key_is(a->conf, n, "max_pending")) {
+        return get_uint(a, n, UINT64_MAX / 2, &o->max_pending);
+    }
+    if (key_is(a->conf, n, "max_subscriptions") || key_is(a->conf, n, "max_subs")) {
+        rc = get_uint(a, n, UINT32_MAX, &v);
+        o->max_subs = (uint32_t)v;
+        return rc;
+    }
+    if (key_is(a->conf, n, "ping_interval")) {
+        return apply_duration(a, n, &o->ping_interval_ms);
+    }
+    if (key_is(a->conf, n, "ping_max")) {
+        rc = get_uint(a, n, 1000000, &v);
+        o->ping_max = (uint32_t)v;
+        return rc;
+    }
+    if (key_is(a->conf, n, "write_deadline")) {
+        return apply_duration(a, n, &o->write_deadline_ms);
+    }
+    if (key_is(a->conf, n, "no_header_support")) {
+        return ne_conf_as_bool(a->conf, n, &o->no_header_support) == NE_OK ? NE_OK : fail_conf(a);
+    }
+    if (key_is(a->conf, n, "http") || key_is(a->conf, n, "monitor")) {
+        o->http_enabled = true;
+        return parse_hostport(a, n, o->http_host, sizeof(o->http_host), &o->http_port);
+    }
+    if (key_is(a->conf, n, "http_port") || key_is(a->conf, n, "monitor_port")) {
+        rc = get_uint(a, n, 65535, &v);
+        o->http_enabled = v != 0;
+        o->http_port = (uint16_t)v;
+        return rc;
+    }
+    if (key_is(a->conf, n, "authorization")) {
+        return apply_authorization(a, n);
+    }
+    if (key_is(a->conf, n, "debug")) {
+        return ne_conf_as_bool(a->conf, n, &a->board->debug) == NE_OK ? NE_OK : fail_conf(a);
+    }
+    if (key_is(a->conf, n, "trace") || key_is(a->conf, n, "trace_verbose")) {
+        return ne_conf_as_bool(a->conf, n, &a->board->trace) == NE_OK ? NE_OK : fail_conf(a);
+    }
+    if (key_is(a->conf, n, "logtime")) {
+        return ne_conf_as_bool(a->conf, n, &a->board->logtime) == NE_OK ? NE_OK : fail_conf(a);
+    }
+    if (key_is(a->conf, n, "log_file") || key_is(a->conf, n, "logfile")) {
+        return ne_conf_as_string(a->conf, n, &a->board->log_file, NULL) == NE_OK ? NE_OK
+                                                                                 : fail_conf(a);
+    }
+    if (key_is(a->conf, n, "pid_file") || key_is(a->conf, n, "pidfile")) {
+        return ne_conf_as_string(a->conf, n, &a->board->pid_file, NULL) == NE_OK ? NE_OK
+                                                                                 : fail_conf(a);
+    }
+    if (key_is(a->conf, n, "ports_file_dir")) {
+        return ne_conf_as_string(a->conf, n, &a->board->ports_file_dir, NULL) == NE_OK
+                   ? NE_OK
+                   : fail_conf(a);
+    }
+    for (size_t i = 0; i < NE_ARRAY_LEN(not_yet); i++) {
+        if (key_is(a->conf, n, not_yet[i])) {
+            char what[128];
+            ne_fmt(what, sizeof(what),
+                   "\"%s\" is not supported yet in natsedge (see differences.md)", not_yet[i]);
+            return fail_at(a, n, NE_ERR_UNSUPPORTED, what);
+        }
+    }
+    return NE_OK; /* left unread: reported as an unknown field below */
+}
+
+int ne_server_apply_conf(ne_conf *conf, ne_server_options *opts, ne_board_settings *board,
+                         char *err, size_t err_cap)
+{
+    apply_ctx a = {conf, opts, board, err, err_cap};
+    ne_conf_node *root = ne_conf_root(conf);
+    for (ne_conf_node *n = ne_conf_first(conf, root); n != NULL; n = ne_conf_next(conf, n)) {
+        int rc = apply_key(&a, n);
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    ne_conf_node *unused = ne_conf_first_unused(conf, root);
+    if (unused != NULL) {
+        ne_conf_unknown_field(conf, unused);
+        return fail_conf(&a);
+    }
+    if (opts->http_enabled && opts->http_host[0] == '\0') {
+        memcpy(opts->http_host, opts->host, sizeof(opts->http_host));
+    }
+    return ne_server_options_check(opts, err, err_cap);
+}

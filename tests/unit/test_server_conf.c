@@ -1,0 +1,115 @@
+/* Unit tests of applying a configuration file to the server options
+ * (src/server/ne_server_conf.c). IDs refer to the inventory (CFG-xx). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/ne_error.h"
+#include "server/ne_server_conf.h"
+
+static ne_conf conf;
+static ne_server_options opts;
+static ne_board_settings board;
+static char err[256];
+
+static int apply(const char *text)
+{
+    ne_server_options_default(&opts);
+    memset(&board, 0, sizeof(board));
+    board.logtime = true;
+    err[0] = '\0';
+    int rc = ne_conf_parse_text(&conf, "test.conf", text, strlen(text), NULL);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    return ne_server_apply_conf(&conf, &opts, &board, err, sizeof(err));
+}
+
+static void test_edge_config_keys_are_applied_CFG15(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("server_name: edge-1\n"
+                           "listen: 127.0.0.1:4333\n"
+                           "http: 8333\n"
+                           "max_payload: 64KB\n"
+                           "max_connections = 10\n"
+                           "max_pending 1MB\n"
+                           "ping_interval: \"30s\"\n"
+                           "ping_max: 3\n"
+                           "write_deadline: \"2s\"\n"
+                           "debug: true\n"
+                           "logtime: false\n"
+                           "log_file: \"/tmp/x.log\"\n"
+                           "authorization { user: u, password: p, timeout: 0.5 }\n"),
+                     NE_OK);
+    assert_string_equal(opts.server_name, "edge-1");
+    assert_string_equal(opts.host, "127.0.0.1");
+    assert_int_equal(opts.port, 4333);
+    assert_true(opts.http_enabled);
+    assert_int_equal(opts.http_port, 8333);
+    assert_string_equal(opts.http_host, "127.0.0.1");
+    assert_int_equal(opts.max_payload, 64 * 1024);
+    assert_int_equal(opts.max_connections, 10);
+    assert_int_equal(opts.max_pending, 1024 * 1024);
+    assert_int_equal(opts.ping_interval_ms, 30000);
+    assert_int_equal(opts.ping_max, 3);
+    assert_int_equal(opts.write_deadline_ms, 2000);
+    assert_true(board.debug);
+    assert_false(board.logtime);
+    assert_string_equal(board.log_file, "/tmp/x.log");
+    assert_string_equal(opts.auth_user, "u");
+    assert_string_equal(opts.auth_pass, "p");
+    assert_int_equal(opts.auth_timeout_ms, 500);
+}
+
+static void test_unknown_field_is_an_error_with_its_position_CFG14(void **state)
+{
+    (void)state;
+    assert_int_not_equal(apply("port: 4222\nbogus: 1\n"), NE_OK);
+    assert_string_equal(err, "test.conf:2:1: unknown field \"bogus\"");
+}
+
+static void test_features_not_built_yet_are_refused_by_name(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("leafnodes { remotes: [] }\n"), NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "\"leafnodes\" is not supported yet"));
+    assert_int_equal(apply("authorization { users: [ {user: a, password: b} ] }\n"),
+                     NE_ERR_UNSUPPORTED);
+    assert_int_equal(apply("authorization { user: a, password: \"$2a$11$abc\" }\n"),
+                     NE_ERR_UNSUPPORTED);
+}
+
+static void test_limits_above_the_compiled_maximum_name_the_knob(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("max_connections: 100000000\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "NE_MAX_CONNECTIONS"));
+    assert_int_equal(apply("max_payload: 1GB\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "NE_MAX_PAYLOAD_BYTES"));
+}
+
+static void test_wrong_types_are_errors_with_position(void **state)
+{
+    (void)state;
+    assert_int_not_equal(apply("port: \"abc\"\n"), NE_OK);
+    assert_non_null(strstr(err, "test.conf:1:"));
+    assert_int_not_equal(apply("listen: \"nohost:notaport\"\n"), NE_OK);
+    assert_non_null(strstr(err, "expected host:port"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_edge_config_keys_are_applied_CFG15),
+        cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
+        cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
+        cmocka_unit_test(test_limits_above_the_compiled_maximum_name_the_knob),
+        cmocka_unit_test(test_wrong_types_are_errors_with_position),
+    };
+    return cmocka_run_group_tests_name("server_conf", tests, NULL, NULL);
+}
