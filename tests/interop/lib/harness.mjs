@@ -91,8 +91,9 @@ const servers = new Set();
 const raws = new Set();
 
 // Last line of defence: a test process that exits without running its
-// `after` hooks still kills the brokers it started (by PID, its own only).
-process.once("exit", () => {
+// `after` hooks, or is interrupted, still kills the brokers it started (by
+// PID, its own only).
+function killStarted() {
   for (const s of servers) {
     try {
       process.kill(s.pid, "SIGKILL");
@@ -100,7 +101,14 @@ process.once("exit", () => {
       /* already gone */
     }
   }
-});
+}
+process.once("exit", killStarted);
+for (const [sig, n] of [["SIGINT", 2], ["SIGTERM", 15]]) {
+  process.once(sig, () => {
+    killStarted();
+    process.exit(128 + n);
+  });
+}
 
 function canConnect(port) {
   return new Promise((resolve) => {
