@@ -994,12 +994,14 @@ static int lex_bare(ne_conf *c, uint32_t line, uint32_t col)
     return lex_bare_from(c, c->arena_used, line, col);
 }
 
-static bool number_ends(int ch)
+static bool number_ends(int ch, bool in_array)
 {
-    /* nats-server ends numbers at these; ']' too here, where nats-server 2.9.10
-     * turns `[1, 2]` into an error (see differences.md). */
+    /* nats-server ends numbers at these. In an array ']' ends one too here,
+     * where nats-server 2.9.10 keeps the ']' in a string and so rejects
+     * `[1, 2]` (see differences.md); elsewhere `a: 4222]` stays the string
+     * "4222]" as there. */
     return ch == END || is_newline(ch) || is_blank(ch) || ch == '}' || ch == ';' || ch == ',' ||
-           ch == ']';
+           (ch == ']' && in_array);
 }
 
 static bool is_size_letter(int ch)
@@ -1185,6 +1187,7 @@ static int lex_number(ne_conf *c, uint32_t line, uint32_t col)
     char buf[24];
     uint32_t begin = s->pos;
     bool negative = peek(s) == '-';
+    bool in_array = top_frame(c)->kind == FR_ARRAY;
     if (negative) {
         advance(s);
         if (!is_digit(peek(s))) {
@@ -1234,10 +1237,10 @@ static int lex_number(ne_conf *c, uint32_t line, uint32_t col)
         for (ch = peek(s); ch == 'b' || ch == 'B' || ch == 'i' || ch == 'I'; ch = peek(s)) {
             advance(s);
         }
-        if (number_ends(ch) || is_digit(ch)) {
+        if (number_ends(ch, in_array) || is_digit(ch)) {
             return add_integer(c, begin, digits_end, s->pos, line, col);
         }
-    } else if (negative || number_ends(ch)) {
+    } else if (negative || number_ends(ch, in_array)) {
         return add_integer(c, begin, digits_end, digits_end, line, col);
     }
     /* Not a number after all: a bare string. After a size suffix it is read
