@@ -613,10 +613,14 @@ static void conn_timers(ne_conn *conn, uint64_t now)
         return;
     }
     conn->next_ping_ms = now + srv->opts.ping_interval_ms;
-    /* Inbound activity within the interval makes a ping unnecessary (CP-48). */
-    if (conn->pings_out == 0 && now - conn->last_in_ms < srv->opts.ping_interval_ms) {
+    /* Inbound activity within the interval makes a ping unnecessary (CP-48),
+     * except for the first one after CONNECT, which nats-server always sends
+     * (CP-47). */
+    if (conn->first_ping_sent && conn->pings_out == 0 &&
+        now - conn->last_in_ms < srv->opts.ping_interval_ms) {
         return;
     }
+    conn->first_ping_sent = true;
     if (conn->pings_out + 1 > srv->opts.ping_max) {
         ne_log_debug(&srv->log, "%s:%u - cid:%llu - Stale Client Connection - Closing", conn->ip,
                      (unsigned)conn->port, (unsigned long long)conn->cid);

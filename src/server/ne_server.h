@@ -148,6 +148,7 @@ typedef struct ne_conn {
     bool headers;
     bool no_responders;
     bool rtt_ping_sent;
+    bool first_ping_sent;
     int8_t protocol;
     ne_close_reason close_reason;
     struct ne_server *srv;

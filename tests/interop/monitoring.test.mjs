@@ -8,6 +8,7 @@ import { freePort, startProcess } from "./lib/proc.mjs";
 
 const NATSEDGE = process.env.NATSEDGE_BIN;
 const NATS_SERVER = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
+const isNatsedge = NATSEDGE && !NATSEDGE.endsWith("nats-server");
 
 // Keys nats-server has and natsedge omits, each listed in differences.md.
 const OMITTED = { varz: new Set(["system_account"]) };
@@ -78,7 +79,7 @@ test("/varz has nats-server's keys with the same types", async () => {
     if (k in ref) assert.equal(typeof ours[k], typeof ref[k], `varz.${k}`);
   }
   assert.equal(ours.connections, 1);
-  assert.equal(ours.in_msgs, 1);
+  if (isNatsedge) assert.equal(ours.in_msgs, 1); // nats-server counts its system traffic too
   assert.equal(ours.port, brokers.edge.port);
 });
 
@@ -106,7 +107,7 @@ test("/subsz, /accountz and /healthz have nats-server's keys", async () => {
   for (const path of ["/subsz", "/accountz", "/healthz"]) {
     assertSameKeys(path.slice(1), await get("ref", path), await get("edge", path));
   }
-  assert.equal((await get("edge", "/subsz")).num_subscriptions, 2);
+  if (isNatsedge) assert.equal((await get("edge", "/subsz")).num_subscriptions, 2);
   assert.deepEqual(await get("edge", "/healthz"), { status: "ok" });
 });
 
@@ -124,7 +125,7 @@ test("closed connections show stop and reason", async () => {
 test("bad requests get HTTP errors, not a crash", async () => {
   const base = `http://127.0.0.1:${brokers.edge.http}`;
   assert.equal((await fetch(`${base}/nope`)).status, 404);
-  assert.equal((await fetch(`${base}/varz`, { method: "POST" })).status, 405);
+  if (isNatsedge) assert.equal((await fetch(`${base}/varz`, { method: "POST" })).status, 405);
   assert.equal((await fetch(`${base}/connz?sort=bogus`)).status, 400);
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
 });
