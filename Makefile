@@ -114,7 +114,9 @@ interop: $(NATSEDGE)
 	  NATSEDGE_INTEROP_C=$(abspath $(BUILD))/interop-c \
 	  node --test --test-concurrency=1 tests/interop/
 
-# Fuzzing: clang libFuzzer over the core sources.
+# Fuzzing: clang libFuzzer over the core sources. The protocol harnesses
+# (fuzz_proto, fuzz_conn) get twice FUZZ_SECONDS: about 30 s of parser fuzzing
+# in `make test`. Longer: make fuzz FUZZ_SECONDS=600.
 FUZZ_SECONDS ?= 8
 FUZZ_BUILD := build/fuzz
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
@@ -125,8 +127,9 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(POSIX_SRC) $(SIM_SRC)
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	    seeds=""; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
-	    echo "== fuzz $$n ($(FUZZ_SECONDS)s)"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $(FUZZ_BUILD)/corpus/$$n $$seeds 2>$(FUZZ_BUILD)/$$n.log \
+	    t=$(FUZZ_SECONDS); case $$n in fuzz_conn|fuzz_proto) t=$$((t * 2));; esac; \
+	    echo "== fuzz $$n ($${t}s)"; \
+	    $$f -max_total_time=$$t -print_final_stats=0 $(FUZZ_BUILD)/corpus/$$n $$seeds 2>$(FUZZ_BUILD)/$$n.log \
 	      || { tail -50 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
 	    grep -E '^(#[0-9]+.*DONE|Done)' $(FUZZ_BUILD)/$$n.log | tail -1; done
 
