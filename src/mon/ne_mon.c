@@ -69,31 +69,30 @@ static void kv_raw(mon_out *o, bool *first, const char *name, const char *raw)
     ne_strbuf_puts(out(o), raw);
 }
 
-static void kv_time(mon_out *o, bool *first, const char *name, uint64_t unix_ns)
+/* A string value written by one of the ne_time formatters. */
+static void kv_quoted(mon_out *o, bool *first, const char *name,
+                      void (*format)(ne_strbuf *, uint64_t), uint64_t value)
 {
     key(o, first, name);
     ne_strbuf *sb = out(o);
     ne_strbuf_putc(sb, '"');
-    ne_time_rfc3339(sb, unix_ns);
+    format(sb, value);
     ne_strbuf_putc(sb, '"');
+}
+
+static void kv_time(mon_out *o, bool *first, const char *name, uint64_t unix_ns)
+{
+    kv_quoted(o, first, name, ne_time_rfc3339, unix_ns);
 }
 
 static void kv_uptime(mon_out *o, bool *first, const char *name, uint64_t ns)
 {
-    key(o, first, name);
-    ne_strbuf *sb = out(o);
-    ne_strbuf_putc(sb, '"');
-    ne_time_uptime(sb, ns);
-    ne_strbuf_putc(sb, '"');
+    kv_quoted(o, first, name, ne_time_uptime, ns);
 }
 
 static void kv_duration(mon_out *o, bool *first, const char *name, uint64_t ns)
 {
-    key(o, first, name);
-    ne_strbuf *sb = out(o);
-    ne_strbuf_putc(sb, '"');
-    ne_time_go_duration(sb, ns);
-    ne_strbuf_putc(sb, '"');
+    kv_quoted(o, first, name, ne_time_go_duration, ns);
 }
 
 /* ---- Requests --------------------------------------------------------------- */
