@@ -28,6 +28,9 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 
+/* config/ne_config_conf.h prices a node at 32 bytes. */
+_Static_assert(sizeof(ne_conf_node) == 32, "ne_conf_node grew: update NE_CONF_MAX_NODES's cost");
+
 enum { SRC_FILE = 1, SRC_ENV = 2 };
 enum { FR_TOP = 1, FR_MAP, FR_ARRAY };
 enum { ST_KEY = 1, ST_VALUE, ST_ENV_VALUE, ST_AFTER };
@@ -281,12 +284,16 @@ static int put_bytes(ne_conf *c, const char *bytes, size_t len)
     return NE_OK;
 }
 
-/* Ends the string that began at `start` with a NUL (put kept room for it). */
-static void seal(ne_conf *c, uint32_t start, uint32_t *len)
+/* Ends the string that began at `start` with a NUL. put() kept room for it
+ * when it added a byte; an empty string may still find the arena full. */
+static int seal(ne_conf *c, uint32_t start, uint32_t *len)
 {
-    NE_ASSERT(c->arena_used < c->arena_top);
+    if (c->arena_used >= c->arena_top) {
+        return arena_full(c);
+    }
     *len = c->arena_used - start;
     c->arena[c->arena_used++] = '\0';
+    return NE_OK;
 }
 
 /* ---- Nodes --------------------------------------------------------------- */
@@ -393,8 +400,10 @@ static int add_scalar(ne_conf *c, uint8_t type, uint32_t line, uint32_t col, ne_
 
 static int add_string(ne_conf *c, uint8_t type, uint32_t start, uint32_t line, uint32_t col)
 {
-    uint32_t len;
-    seal(c, start, &len);
+    uint32_t len = 0;
+    if (seal(c, start, &len) != NE_OK) {
+        return c->status;
+    }
     ne_conf_node *n;
     int rc = add_scalar(c, type, line, col, &n);
     if (rc == NE_OK) {
@@ -597,9 +606,8 @@ static int lex_include_path(ne_conf *c, uint32_t start)
         memmove(&c->arena[start], &c->arena[path_start], c->arena_used - path_start);
         c->arena_used = start + (c->arena_used - path_start);
     }
-    uint32_t len;
-    seal(c, start, &len);
-    return NE_OK;
+    uint32_t len = 0;
+    return seal(c, start, &len);
 }
 
 /* `include path`: reads the file and parses it on its own (it sees only the
@@ -706,7 +714,9 @@ static int lex_key(ne_conf *c)
         return fail_at(c, NE_ERR_TOO_BIG, line, col, "key longer than %u bytes",
                        (unsigned)UINT16_MAX);
     }
-    seal(c, start, &len);
+    if (seal(c, start, &len) != NE_OK) {
+        return c->status;
+    }
     f->key = start;
     f->key_len = (uint16_t)len;
     f->key_line = line;
@@ -1390,8 +1400,10 @@ static int resolve_variable(ne_conf *c, uint32_t name_off, uint32_t name_len, ui
     }
     /* Keep the name: it is the environment variable's name, and names it in
      * messages while its value is read. */
-    uint32_t len;
-    seal(c, name_off, &len);
+    uint32_t len = 0;
+    if (seal(c, name_off, &len) != NE_OK) {
+        return c->status;
+    }
     const char *name = &c->arena[name_off];
     const char *value = NULL;
     if (c->io != NULL && c->io->getenv != NULL) {
@@ -1594,9 +1606,8 @@ static int begin(ne_conf *c, const char *name, const ne_conf_io *io, uint8_t *fi
     if (put_bytes(c, name, strlen(name)) != NE_OK) {
         return c->status;
     }
-    uint32_t len;
-    seal(c, start, &len);
-    if (add_file_name(c, start, file) != NE_OK) {
+    uint32_t len = 0;
+    if (seal(c, start, &len) != NE_OK || add_file_name(c, start, file) != NE_OK) {
         return c->status;
     }
     uint32_t root = 0;
