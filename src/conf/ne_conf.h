@@ -36,6 +36,9 @@
 #if NE_CONF_MAX_FILES > 255
 #error "NE_CONF_MAX_FILES must be at most 255"
 #endif
+#if NE_CONF_MAX_DEPTH > 255
+#error "NE_CONF_MAX_DEPTH must be at most 255"
+#endif
 
 typedef enum ne_conf_type {
     NE_CONF_MAP = 1,
@@ -78,8 +81,9 @@ typedef struct ne_conf_node {
     uint16_t key_len;
     uint8_t type; /* ne_conf_type */
     uint8_t flags;
-    uint8_t file; /* index of the file it came from (see ne_conf_file_name) */
-    uint8_t pad[3];
+    uint8_t file;   /* index of the file it came from (see ne_conf_file_name) */
+    uint8_t height; /* MAP, ARRAY: levels of maps and arrays it holds, itself included */
+    uint8_t pad[2];
 } ne_conf_node;
 
 /* Source frame of the parser (internal). */
@@ -109,10 +113,11 @@ typedef struct ne_conf_frame {
     uint32_t open_line; /* where the map or array was opened */
     uint32_t open_col;
     uint16_t key_len;
-    uint8_t kind;      /* top level (or include root), map, array */
-    uint8_t state;     /* expecting a key, a value, or the end of a value */
-    uint8_t separated; /* the key was followed by '=' or ':' */
-    uint8_t pad[3];
+    uint8_t kind;         /* top level (or include root), map, array */
+    uint8_t state;        /* expecting a key, a value, or the end of a value */
+    uint8_t separated;    /* the key was followed by '=' or ':' */
+    uint8_t child_height; /* greatest height of the maps and arrays in it so far */
+    uint8_t pad[2];
 } ne_conf_frame;
 
 /* A parsed configuration. Large: give it static storage. */

@@ -468,9 +468,12 @@ static int close_container(ne_conf *c)
     advance(top_source(c));
     uint32_t idx = f->node;
     c->nodes[idx].flags &= (uint8_t)~NE_CONF_F_OPEN;
+    c->nodes[idx].height = (uint8_t)(f->child_height + 1);
     c->frame_count--;
     c->depth--;
-    complete_entry(c, top_frame(c), idx);
+    ne_conf_frame *parent = top_frame(c);
+    parent->child_height = NE_MAX(parent->child_height, c->nodes[idx].height);
+    complete_entry(c, parent, idx);
     return NE_OK;
 }
 
@@ -747,7 +750,9 @@ static int end_of_file(ne_conf *c)
     c->arena_top = s->arena_top;
     c->source_count--;
     if (c->frame_count > 0) {
-        top_frame(c)->last = last;
+        ne_conf_frame *includer = top_frame(c);
+        includer->last = last;
+        includer->child_height = NE_MAX(includer->child_height, f->child_height);
     } else {
         c->nodes[0].flags &= (uint8_t)~NE_CONF_F_OPEN;
     }
@@ -1337,11 +1342,23 @@ static uint32_t find_variable(const ne_conf *c, const char *name, uint32_t len)
  * children of the original, which is complete and never changes again. */
 static int copy_variable(ne_conf *c, uint32_t target, uint32_t line, uint32_t col)
 {
+    /* A copied map or array counts at its new depth, so that NE_CONF_MAX_DEPTH
+     * bounds the tree as a reader walks it, copies included. */
+    uint32_t height = c->nodes[target].height;
+    if (c->depth + height > NE_CONF_MAX_DEPTH) {
+        return fail_at(c, NE_ERR_TOO_BIG, line, col,
+                       "this variable puts maps and arrays deeper than NE_CONF_MAX_DEPTH (%u); "
+                       "raise it",
+                       (unsigned)NE_CONF_MAX_DEPTH);
+    }
+    ne_conf_frame *f = top_frame(c);
+    f->child_height = (uint8_t)NE_MAX(f->child_height, height);
     c->nodes[target].flags |= NE_CONF_F_VAR_REF;
     ne_conf_node *n;
     int rc = add_scalar(c, c->nodes[target].type, line, col, &n);
     if (rc == NE_OK) {
         n->v = c->nodes[target].v;
+        n->height = c->nodes[target].height;
     }
     return rc;
 }

@@ -999,6 +999,18 @@ static void test_deep_nesting_is_bounded(void **state)
     parse_fails(big, NE_ERR_TOO_BIG,
                 "t.conf:1:44: maps and arrays are nested deeper than NE_CONF_MAX_DEPTH (16); "
                 "raise it");
+    /* A variable may not carry a map below the bound either: the tree a
+     * reader walks is never deeper than NE_CONF_MAX_DEPTH. */
+    nest(NE_CONF_MAX_DEPTH - 1);
+    size_t len = strlen(big);
+    snprintf(&big[len], sizeof(big) - len, "b: [ $a ]\nc: $a\n");
+    parse_ok(big);
+    assert_int_equal(get(root(), "a")->height, NE_CONF_MAX_DEPTH - 1);
+    assert_int_equal(get(root(), "c")->height, NE_CONF_MAX_DEPTH - 1);
+    snprintf(&big[len], sizeof(big) - len, "b: [ [ $a ] ]\n");
+    parse_fails(
+        big, NE_ERR_TOO_BIG,
+        "t.conf:2:8: this variable puts maps and arrays deeper than NE_CONF_MAX_DEPTH (16)");
     memset(big, '[', NE_CONF_MAX_FILE_BYTES);
     memcpy(big, "a: ", 3);
     big[NE_CONF_MAX_FILE_BYTES] = '\0';
