@@ -453,6 +453,9 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
         conn->start_wall_ns = ne_port_wall_ns();
         conn->last_in_ms = srv->now_ms;
         conn->last_write_ms = srv->now_ms;
+        /* A client that never sends CONNECT is pinged at the interval too;
+         * CONNECT brings the first ping forward (CP-47, CP-48). */
+        conn->next_ping_ms = srv->now_ms + srv->opts.ping_interval_ms;
         conn->next = srv->active;
         if (srv->active != NULL) {
             srv->active->prev = conn;
@@ -609,7 +612,7 @@ static void conn_timers(ne_conn *conn, uint64_t now)
         ne_conn_close(conn, NE_CLOSE_AUTH_TIMEOUT, "Authentication Timeout");
         return;
     }
-    if (!conn->connect_received || now < conn->next_ping_ms) {
+    if (now < conn->next_ping_ms) {
         return;
     }
     conn->next_ping_ms = now + srv->opts.ping_interval_ms;
