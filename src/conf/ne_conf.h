@@ -17,6 +17,9 @@
  * its key), an array's children are its items. Nodes and strings live in the
  * ne_conf, so pointers returned here stay valid until the ne_conf is parsed
  * into again. Nothing here allocates or keeps a pointer to caller memory.
+ * A map or array copied by a variable shares its children with the original;
+ * even so no path from the root passes more than NE_CONF_MAX_DEPTH maps and
+ * arrays, so a reader can walk the tree with a stack of that size.
  *
  * Errors: each failing call returns a negative ne_err and leaves a message in
  * the ne_conf (ne_conf_error), always of the form "file:line:col: message",
