@@ -37,8 +37,9 @@
 #endif
 
 /* Deepest nesting of maps and arrays (the root map is not counted), across
- * included files. Deeper input is refused. One unit costs about 40 B of parser
- * state. */
+ * included files and maps copied by $variables: a reader can walk the tree
+ * with a stack this deep. Deeper input is refused. One unit costs about 40 B
+ * of parser state. */
 #ifndef NE_CONF_MAX_DEPTH
 #define NE_CONF_MAX_DEPTH 16
 #endif
