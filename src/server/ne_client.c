@@ -416,8 +416,14 @@ static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
     conn->out_bytes += payload_len;
     srv->stats.out_msgs++;
     srv->stats.out_bytes += payload_len;
+    if (conn->out.bytes > srv->opts.max_pending && ne_conn_flush_now(conn) != NE_OK) {
+        ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        return true;
+    }
+    /* Pending means what the socket would not take: only bytes left after
+     * writing count against max_pending. nats-server closes a slow consumer
+     * without an -ERR (CP-51). */
     if (conn->out.bytes > srv->opts.max_pending) {
-        /* nats-server closes a slow consumer without an -ERR (CP-51). */
         ne_log_warn(&srv->log,
                     "%s:%u - cid:%llu - Slow Consumer Detected: MaxPending of %llu Exceeded",
                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,

@@ -256,11 +256,22 @@ void ne_conn_mark_dirty(ne_conn *conn)
     }
 }
 
-/* Frees chunks by closing the connection holding the most outbound bytes: the
- * slowest consumer pays for exhaustion of the shared pool, not whoever
- * happened to allocate next. Returns true if something was freed. */
+static void flush_dirty(ne_server *srv);
+
+/* Frees chunks when the shared pool is exhausted. First every queued byte
+ * the sockets will take is written now instead of at the end of the turn;
+ * only if that frees nothing is the connection holding the most unsent bytes
+ * closed: the slowest consumer pays, not whoever allocated next. Returns
+ * true if something was freed. */
 bool ne_server_reclaim(ne_server *srv, ne_conn *except)
 {
+    uint32_t chunks_before = srv->chunks.chunks.in_use;
+    uint32_t refs_before = srv->chunks.refs.in_use;
+    flush_dirty(srv);
+    if (srv->chunks.chunks.in_use < chunks_before && srv->chunks.refs.in_use <= refs_before &&
+        ne_pool_available(&srv->chunks.refs) > 0) {
+        return true;
+    }
     ne_conn *worst = NULL;
     uint32_t guard = 0;
     for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
@@ -360,6 +371,11 @@ static void conn_remove_subs(ne_conn *conn)
 }
 
 static int conn_flush(ne_conn *conn);
+
+int ne_conn_flush_now(ne_conn *conn)
+{
+    return conn_flush(conn);
+}
 
 /* Tears a connection down: only here does a connection leave the active
  * list, so routing never sees a freed subscription. */
@@ -540,6 +556,12 @@ static void conn_read(ne_conn *conn)
         if (got < room) {
             return; /* the socket is drained */
         }
+        /* Back-pressure: with the shared pool three quarters used, leave the
+         * rest of this publisher's input in the socket until the turn's
+         * flushes have returned chunks. */
+        if (ne_pool_available(&srv->chunks.chunks) < NE_CHUNK_COUNT / 4) {
+            return;
+        }
     }
 }
 
@@ -649,12 +671,9 @@ static void run_timers(ne_server *srv)
     }
 }
 
-void ne_server_turn_end(ne_server *srv)
+/* Writes every connection that got output: one gathered write each. */
+static void flush_dirty(ne_server *srv)
 {
-    srv->now_ms = ne_port_now_ms();
-    run_timers(srv);
-    /* Flush every connection that got output this turn: one gathered write
-     * per connection per turn. */
     uint32_t guard = 0;
     while (srv->dirty_head != NULL && guard++ < NE_MAX_CONNECTIONS * 2u) {
         ne_conn *conn = srv->dirty_head;
@@ -664,7 +683,16 @@ void ne_server_turn_end(ne_server *srv)
             ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
         }
     }
-    guard = 0;
+}
+
+void ne_server_turn_end(ne_server *srv)
+{
+    srv->now_ms = ne_port_now_ms();
+    run_timers(srv);
+    /* Flush every connection that got output this turn: one gathered write
+     * per connection per turn. */
+    flush_dirty(srv);
+    uint32_t guard = 0;
     while (srv->close_head != NULL && guard++ < NE_MAX_CONNECTIONS * 2u) {
         ne_conn *conn = srv->close_head;
         srv->close_head = conn->close_next;

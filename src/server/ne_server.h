@@ -277,6 +277,8 @@ void ne_server_log_memory(const ne_server *srv);
 /* Internal to src/server (shared between its files). */
 void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
 void ne_conn_mark_dirty(ne_conn *conn);
+/* Writes what the socket takes now, before the end of the turn. */
+int ne_conn_flush_now(ne_conn *conn);
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len);
 void ne_conn_process_input(ne_conn *conn);
 void ne_client_start(ne_conn *conn);
