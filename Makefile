@@ -120,10 +120,19 @@ interop: $(NATSEDGE)
 FUZZ_SECONDS ?= 8
 FUZZ_BUILD := build/fuzz
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
-FUZZ_CFLAGS := $(CFLAGS_BASE) -Wno-missing-prototypes -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(POSIX_SRC) $(SIM_SRC)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := $(CFLAGS_BASE) -Wno-missing-prototypes -O1 $(FUZZ_SAN)
+# The broker's sources are compiled once with coverage instrumentation, then
+# every harness links against them.
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) $(POSIX_SRC) $(SIM_SRC))
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(POSIX_SRC) $(SIM_SRC) $(shell cat tests/fuzz/$*.libs 2>/dev/null)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/libfuzzcore.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_BUILD)/libfuzzcore.a
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libfuzzcore.a $(shell cat tests/fuzz/$*.libs 2>/dev/null)
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	    seeds=""; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
@@ -135,15 +144,18 @@ fuzz: $(FUZZ_BIN)
 
 # A clang build of everything, warning-free like gcc.
 build-clang:
-	$(MAKE) CC=clang all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-clang/%,$(UNIT_BIN))
+	$(MAKE) -j2 CC=clang all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-clang/%,$(UNIT_BIN))
 
+# Builds in parallel, then runs the suites one after the other.
 test-asan:
+	$(MAKE) -j2 SAN=asan all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-asan/%,$(UNIT_BIN))
 	$(MAKE) SAN=asan unit interop
 
 deps:
 	bash tools/deps.sh
 
 test: deps
+	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
 	$(MAKE) test-all
 
 test-all: all check unit build-clang interop test-asan fuzz powercut-short
@@ -172,6 +184,7 @@ format-check:
 clean:
 	rm -rf build
 
+-include $(FUZZ_LIB_OBJ:.o=.d)
 -include $(CORE_OBJ:.o=.d) $(POSIX_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(BOARD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d)
 
 # ---- codec section (snappy benchmark) ----------------------------------------
