@@ -67,6 +67,12 @@
 #define NE_HTTP_REQUEST_BYTES 2048
 #endif
 
+/* Users in an authorization users list (user/password or nkey). One unit
+ * costs about 256 B of the server options. */
+#ifndef NE_MAX_USERS
+#define NE_MAX_USERS 16
+#endif
+
 /* ---- Subscriptions ------------------------------------------------------ */
 
 /* Subscriptions across all connections. One unit costs sizeof(ne_sub) (about

@@ -28,6 +28,11 @@ uint64_t ne_port_wall_ns(void);
  * ne_err on failure (the caller must not proceed with weak randomness). */
 int ne_port_entropy(void *buf, size_t len);
 
+/* Checks an ed25519 signature (NKey authentication). NE_OK when valid,
+ * NE_ERR_PERMISSION when not, another ne_err when the check cannot run. */
+int ne_port_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
+                           const uint8_t public_key[32]);
+
 /* Resident memory of the process or board in bytes (0 if unknown), for /varz. */
 uint64_t ne_port_memory_bytes(void);
 

@@ -7,6 +7,7 @@
 #include "core/ne_fmt.h"
 #include "json/ne_json.h"
 #include "mon/ne_mon.h"
+#include "server/ne_nkey.h"
 #include "server/ne_server.h"
 #include "sublist/ne_subject.h"
 
@@ -59,6 +60,9 @@ size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip
     if (ne_server_auth_required(srv)) {
         ne_strbuf_puts(&sb, ",\"auth_required\":true");
     }
+    if (conn != NULL && conn->nonce[0] != '\0') {
+        ne_strbuf_printf(&sb, ",\"nonce\":\"%s\"", conn->nonce);
+    }
     if (conn != NULL) {
         ne_strbuf_printf(&sb, ",\"client_id\":%llu", (unsigned long long)conn->cid);
     }
@@ -77,6 +81,15 @@ void ne_client_start(ne_conn *conn)
     conn->echo = true;
     if (ne_server_auth_required(conn->srv)) {
         conn->auth_deadline_ms = conn->srv->now_ms + conn->srv->opts.auth_timeout_ms;
+    }
+    for (uint32_t i = 0; i < conn->srv->opts.user_count; i++) {
+        if (conn->srv->opts.users[i].nkey[0] != '\0') {
+            /* Every client gets a nonce to sign once nkey users exist (CP-73). */
+            if (ne_nkey_nonce(conn->nonce) != NE_OK) {
+                conn->nonce[0] = '\0';
+            }
+            break;
+        }
     }
     char info[768];
     size_t n = ne_client_info(conn->srv, conn, conn->ip, info, sizeof(info));
@@ -123,7 +136,33 @@ static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
     if (o->auth_token[0] != '\0') {
         return token[0] != '\0' && secret_equal(token, o->auth_token);
     }
-    return user[0] != '\0' && secret_equal(user, o->auth_user) && secret_equal(pass, o->auth_pass);
+    if (o->auth_user[0] != '\0') {
+        return user[0] != '\0' && secret_equal(user, o->auth_user) &&
+               secret_equal(pass, o->auth_pass);
+    }
+    char nkey[64] = "", sig_text[128] = "";
+    (void)ne_json_get_string(doc, 0, "nkey", nkey, sizeof(nkey), NULL);
+    (void)ne_json_get_string(doc, 0, "sig", sig_text, sizeof(sig_text), NULL);
+    for (uint32_t i = 0; i < o->user_count; i++) {
+        const ne_user_entry *u = &o->users[i];
+        if (u->nkey[0] != '\0') {
+            if (nkey[0] == '\0' || strcmp(nkey, u->nkey) != 0) {
+                continue;
+            }
+            /* The client signs the nonce's text with the nkey's private key. */
+            uint8_t public_key[32], sig[64];
+            return conn->nonce[0] != '\0' &&
+                   ne_nkey_decode_public(u->nkey, strlen(u->nkey), NE_NKEY_PREFIX_USER,
+                                         public_key) &&
+                   ne_nkey_decode_sig(sig_text, strlen(sig_text), sig) &&
+                   ne_port_ed25519_verify(sig, (const uint8_t *)conn->nonce, strlen(conn->nonce),
+                                          public_key) == NE_OK;
+        }
+        if (user[0] != '\0' && secret_equal(user, u->user)) {
+            return secret_equal(pass, u->pass);
+        }
+    }
+    return false;
 }
 
 static void copy_json_string(const ne_json_doc *doc, const char *key, char *dst, size_t cap)

@@ -34,7 +34,8 @@ void ne_server_options_default(ne_server_options *opts)
 
 bool ne_server_auth_required(const ne_server *srv)
 {
-    return srv->opts.auth_user[0] != '\0' || srv->opts.auth_token[0] != '\0';
+    return srv->opts.auth_user[0] != '\0' || srv->opts.auth_token[0] != '\0' ||
+           srv->opts.user_count > 0;
 }
 
 int ne_server_options_check(const ne_server_options *opts, char *err, size_t err_cap)

@@ -37,6 +37,13 @@
 #error "NE_CHUNK_COUNT must hold at least one maximum payload"
 #endif
 
+/* One entry of an authorization users list: user and password, or an nkey. */
+typedef struct ne_user_entry {
+    char user[64];
+    char pass[128];
+    char nkey[57]; /* public user key "U..." (56 chars) or empty */
+} ne_user_entry;
+
 /* Run-time options: nats-server's names and defaults, bounded by config/. */
 typedef struct ne_server_options {
     char host[64];
@@ -56,6 +63,8 @@ typedef struct ne_server_options {
     char auth_user[64];
     char auth_pass[128];
     char auth_token[128];
+    ne_user_entry users[NE_MAX_USERS];
+    uint32_t user_count;
     uint32_t auth_timeout_ms;
     bool http_enabled;
     char http_host[64];
@@ -164,6 +173,7 @@ typedef struct ne_conn {
     uint64_t last_write_ms;
     uint64_t next_ping_ms;
     uint64_t auth_deadline_ms; /* 0: no deadline (no auth, or authenticated) */
+    char nonce[16];            /* sent in INFO when nkey users exist */
     uint32_t pings_out;
     uint64_t rtt_start_ns; /* wall clock when the RTT ping went out, 0 if none */
     uint64_t rtt_ns;

@@ -5,6 +5,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "server/ne_nkey.h"
 
 /* Keys of nats-server's configuration that name features natsedge does not
  * have yet: refused with a clear message instead of being ignored. */
@@ -155,6 +156,63 @@ static int parse_hostport(apply_ctx *a, ne_conf_node *node, char *host, size_t h
     return NE_OK;
 }
 
+/* users: [ {user: a, password: b}, {nkey: U...} ] */
+static int apply_users(apply_ctx *a, ne_conf_node *list)
+{
+    if (ne_conf_expect(a->conf, list, NE_CONF_ARRAY) != NE_OK) {
+        return fail_conf(a);
+    }
+    for (ne_conf_node *item = ne_conf_first(a->conf, list); item != NULL;
+         item = ne_conf_next(a->conf, item)) {
+        if (a->opts->user_count == NE_MAX_USERS) {
+            return fail_at(
+                a, item, NE_ERR_RANGE,
+                "more users than the compiled-in maximum: raise NE_MAX_USERS in config/");
+        }
+        if (ne_conf_expect(a->conf, item, NE_CONF_MAP) != NE_OK) {
+            return fail_conf(a);
+        }
+        ne_user_entry *u = &a->opts->users[a->opts->user_count];
+        memset(u, 0, sizeof(*u));
+        for (ne_conf_node *f = ne_conf_first(a->conf, item); f != NULL;
+             f = ne_conf_next(a->conf, f)) {
+            int rc = NE_OK;
+            if (key_is(a->conf, f, "user") || key_is(a->conf, f, "username")) {
+                rc = copy_string(a, f, u->user, sizeof(u->user));
+            } else if (key_is(a->conf, f, "password") || key_is(a->conf, f, "pass")) {
+                rc = copy_string(a, f, u->pass, sizeof(u->pass));
+            } else if (key_is(a->conf, f, "nkey")) {
+                rc = copy_string(a, f, u->nkey, sizeof(u->nkey));
+                uint8_t key[32];
+                if (rc == NE_OK &&
+                    !ne_nkey_decode_public(u->nkey, strlen(u->nkey), NE_NKEY_PREFIX_USER, key)) {
+                    return fail_at(a, f, NE_ERR_INVALID, "not a valid user nkey (U...)");
+                }
+            } else if (key_is(a->conf, f, "permissions") ||
+                       key_is(a->conf, f, "allowed_connection_types") ||
+                       key_is(a->conf, f, "account")) {
+                return fail_at(a, f, NE_ERR_UNSUPPORTED,
+                               "per-user permissions, connection types and accounts are not "
+                               "supported yet in natsedge");
+            } else {
+                return ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+            }
+            if (rc != NE_OK) {
+                return rc;
+            }
+        }
+        if ((u->nkey[0] == '\0') == (u->user[0] == '\0')) {
+            return fail_at(a, item, NE_ERR_INVALID, "a user needs either user or nkey");
+        }
+        if (strncmp(u->pass, "$2", 2) == 0) {
+            return fail_at(a, item, NE_ERR_UNSUPPORTED,
+                           "bcrypt-hashed passwords are not supported yet in natsedge");
+        }
+        a->opts->user_count++;
+    }
+    return NE_OK;
+}
+
 static int apply_authorization(apply_ctx *a, ne_conf_node *map)
 {
     if (ne_conf_expect(a->conf, map, NE_CONF_MAP) != NE_OK) {
@@ -177,10 +235,11 @@ static int apply_authorization(apply_ctx *a, ne_conf_node *map)
                 return fail_at(a, n, NE_ERR_RANGE, "timeout out of range");
             }
             a->opts->auth_timeout_ms = (uint32_t)(seconds * 1000.0);
-        } else if (key_is(a->conf, n, "users") || key_is(a->conf, n, "default_permissions") ||
-                   key_is(a->conf, n, "permissions")) {
+        } else if (key_is(a->conf, n, "users")) {
+            rc = apply_users(a, n);
+        } else if (key_is(a->conf, n, "default_permissions") || key_is(a->conf, n, "permissions")) {
             return fail_at(a, n, NE_ERR_UNSUPPORTED,
-                           "users lists and permissions are not supported yet in natsedge");
+                           "permissions are not supported yet in natsedge");
         } else {
             return ne_conf_unknown_field(a->conf, n) == NE_OK ? NE_OK : fail_conf(a);
         }

@@ -78,10 +78,32 @@ static void test_features_not_built_yet_are_refused_by_name(void **state)
     (void)state;
     assert_int_equal(apply("leafnodes { remotes: [] }\n"), NE_ERR_UNSUPPORTED);
     assert_non_null(strstr(err, "\"leafnodes\" is not supported yet"));
-    assert_int_equal(apply("authorization { users: [ {user: a, password: b} ] }\n"),
-                     NE_ERR_UNSUPPORTED);
+    assert_int_equal(
+        apply("authorization { users: [ {user: a, password: b, permissions: {}} ] }\n"),
+        NE_ERR_UNSUPPORTED);
     assert_int_equal(apply("authorization { user: a, password: \"$2a$11$abc\" }\n"),
                      NE_ERR_UNSUPPORTED);
+}
+
+static void test_users_list_with_passwords_and_nkeys_CFG16(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        apply("authorization { users: [ {user: a, password: b}, "
+              "{nkey: UDHWXUD7QAOJQRFCOW474VHK7HALT3QV6QAGOGIPI62B6F4WVCS7FAEM} ] }\n"),
+        NE_OK);
+    assert_int_equal(opts.user_count, 2);
+    assert_string_equal(opts.users[0].user, "a");
+    assert_string_equal(opts.users[0].pass, "b");
+    assert_string_equal(opts.users[1].nkey,
+                        "UDHWXUD7QAOJQRFCOW474VHK7HALT3QV6QAGOGIPI62B6F4WVCS7FAEM");
+    /* A damaged key (one character changed: the CRC no longer matches). */
+    assert_int_equal(
+        apply("authorization { users: [ "
+              "{nkey: UDHWXUD7QAOJQRFCOW474VHK7HALT3QV6QAGOGIPI62B6F4WVCS7FAEA} ] }\n"),
+        NE_ERR_INVALID);
+    assert_non_null(strstr(err, "not a valid user nkey"));
+    assert_int_equal(apply("authorization { users: [ {password: b} ] }\n"), NE_ERR_INVALID);
 }
 
 static void test_limits_above_the_compiled_maximum_name_the_knob(void **state)
@@ -108,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_edge_config_keys_are_applied_CFG15),
         cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
         cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
+        cmocka_unit_test(test_users_list_with_passwords_and_nkeys_CFG16),
         cmocka_unit_test(test_limits_above_the_compiled_maximum_name_the_knob),
         cmocka_unit_test(test_wrong_types_are_errors_with_position),
     };

@@ -1,0 +1,165 @@
+#include "server/ne_nkey.h"
+
+#include <string.h>
+
+#include "core/ne_error.h"
+#include "port.h"
+
+static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+uint16_t ne_crc16_xmodem(const uint8_t *data, size_t len)
+{
+    uint16_t crc = 0;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)(data[i] << 8);
+        for (int b = 0; b < 8; b++) {
+            crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
+        }
+    }
+    return crc;
+}
+
+static int b32_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= '2' && c <= '7') {
+        return c - '2' + 26;
+    }
+    return -1;
+}
+
+bool ne_nkey_decode_public(const char *text, size_t len, uint8_t prefix, uint8_t key[32])
+{
+    /* 56 base32 characters carry 35 bytes: prefix, key, CRC (little endian). */
+    if (len != NE_NKEY_TEXT_LEN) {
+        return false;
+    }
+    uint8_t raw[35];
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b32_value(text[i]);
+        if (v < 0) {
+            return false;
+        }
+        acc = (acc << 5) | (uint32_t)v;
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == sizeof(raw)) {
+                return false;
+            }
+            raw[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (n != sizeof(raw) || raw[0] != prefix) {
+        return false;
+    }
+    uint16_t crc = (uint16_t)(raw[33] | (raw[34] << 8));
+    if (ne_crc16_xmodem(raw, 33) != crc) {
+        return false;
+    }
+    memcpy(key, raw + 1, 32);
+    return true;
+}
+
+void ne_nkey_encode_public(const uint8_t key[32], uint8_t prefix, char out[NE_NKEY_TEXT_LEN + 1])
+{
+    uint8_t raw[35];
+    raw[0] = prefix;
+    memcpy(raw + 1, key, 32);
+    uint16_t crc = ne_crc16_xmodem(raw, 33);
+    raw[33] = (uint8_t)(crc & 0xff);
+    raw[34] = (uint8_t)(crc >> 8);
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        acc = (acc << 8) | raw[i];
+        bits += 8;
+        while (bits >= 5) {
+            bits -= 5;
+            out[o++] = b32[(acc >> bits) & 31];
+        }
+    }
+    if (bits > 0) {
+        out[o++] = b32[(acc << (5 - bits)) & 31];
+    }
+    out[o] = '\0';
+}
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int ne_nkey_nonce(char out[NE_NKEY_NONCE_LEN + 1])
+{
+    uint8_t raw[11];
+    int rc = ne_port_entropy(raw, sizeof(raw));
+    if (rc != NE_OK) {
+        return rc;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        acc = (acc << 8) | raw[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = b64url[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0) {
+        out[o++] = b64url[(acc << (6 - bits)) & 63];
+    }
+    out[o] = '\0';
+    return NE_OK;
+}
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '-' || c == '+') {
+        return 62;
+    }
+    if (c == '_' || c == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+bool ne_nkey_decode_sig(const char *text, size_t len, uint8_t sig[64])
+{
+    while (len > 0 && text[len - 1] == '=') {
+        len--;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_value(text[i]);
+        if (v < 0) {
+            return false;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == 64) {
+                return false;
+            }
+            sig[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return n == 64;
+}

@@ -1,0 +1,31 @@
+/* NKey authentication helpers: the public-key text form (base32, prefix byte,
+ * CRC-16/XMODEM), the nonce sent in INFO, and signature decoding. The
+ * signature check itself is the port's (ne_port_ed25519_verify). */
+#ifndef NE_NKEY_H
+#define NE_NKEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NE_NKEY_TEXT_LEN 56            /* a public key as text */
+#define NE_NKEY_NONCE_LEN 15           /* base64url (no padding) of 11 random bytes */
+#define NE_NKEY_PREFIX_USER (20u << 3) /* 'U' */
+
+/* Decodes a public nkey text (e.g. "UAB...") whose prefix byte is `prefix`
+ * into its 32-byte ed25519 key; false if malformed or the CRC is wrong. */
+bool ne_nkey_decode_public(const char *text, size_t len, uint8_t prefix, uint8_t key[32]);
+
+/* Encodes a 32-byte key as nkey text (NE_NKEY_TEXT_LEN chars, NUL added). */
+void ne_nkey_encode_public(const uint8_t key[32], uint8_t prefix, char out[NE_NKEY_TEXT_LEN + 1]);
+
+/* Fills out with a fresh nonce (NE_NKEY_NONCE_LEN chars and a NUL). */
+int ne_nkey_nonce(char out[NE_NKEY_NONCE_LEN + 1]);
+
+/* Decodes a base64 signature, URL or standard alphabet, padded or not, into
+ * 64 bytes; false otherwise. */
+bool ne_nkey_decode_sig(const char *text, size_t len, uint8_t sig[64]);
+
+uint16_t ne_crc16_xmodem(const uint8_t *data, size_t len);
+
+#endif
