@@ -204,3 +204,17 @@ bench-snappy: $(SNAPPY_BENCH)
 # ---- store section ----------------------------------------------------------
 
 # ---- bench section ----------------------------------------------------------
+# tools/bench, the benchmark client, and tools/compare (natsedge against
+# nats-server); neither is part of `make test`. See docs/performance.md.
+#   make bench-tool      build/bench/bench
+#   make bench-aa        tools/compare --aa: nats-server against itself (noise floor)
+BENCH_DIR := build/bench
+BENCH_TOOL := $(BENCH_DIR)/bench
+BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
+.PHONY: bench-tool bench-aa
+bench-tool: $(BENCH_TOOL)
+$(BENCH_TOOL): $(BENCH_SRC) $(wildcard tools/bench/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $(BENCH_SRC) -lm
+bench-aa: bench-tool
+	bash tools/compare --aa

@@ -1,0 +1,259 @@
+/* tools/bench: command line. See usage() and docs/performance.md. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: bench MODE [K] [options]\n"
+        "  MODE: pub | pubsub | fanout [K] | queue [K] | reqrep\n"
+        "  --url nats://HOST:PORT     server (default nats://127.0.0.1:4222)\n"
+        "  --host HOST, --port PORT   the same, separately\n"
+        "  --size N                   payload bytes, suffix k for KiB (default 128)\n"
+        "  --count N                  messages (requests) to send (default 1000000; reqrep 20000)\n"
+        "  --duration S               publish for S seconds after the warm-up instead\n"
+        "  --warmup S                 seconds excluded from rates/latencies (default 0)\n"
+        "  --window W                 messages the publisher may be ahead of the slowest\n"
+        "                             receiver (default: about 2 MiB of messages)\n"
+        "  --subs K                   receivers for fanout/queue (default 4)\n"
+        "  --subject S                subject (default bench)\n"
+        "  --timeout S                fail after S seconds without progress (default 10)\n"
+        "  --spin                     busy-poll instead of sleeping in epoll_wait\n"
+        "                             (takes the client's wake-up out of reqrep latency)\n"
+        "  --batch-bytes N            publisher's write buffer: one writev per batch of\n"
+        "                             messages (default 1m, at most window/4 messages)\n"
+        "  --quiet                    print only the BENCH line\n"
+        "Exit status: 0 clean run, 1 lost/duplicated/reordered messages, 2 setup error.\n");
+}
+
+const char *bench_mode_name(bench_mode m)
+{
+    static const char *const names[] = {"pub", "pubsub", "fanout", "queue", "reqrep"};
+    return names[m];
+}
+
+static int parse_mode(const char *s, bench_mode *m)
+{
+    for (int i = 0; i <= BENCH_MODE_REQREP; i++) {
+        if (strcmp(s, bench_mode_name((bench_mode)i)) == 0) {
+            *m = (bench_mode)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mul = 1;
+    if (end != s && (*end == 'k' || *end == 'K')) {
+        mul = 1024;
+        end++;
+    } else if (end != s && (*end == 'm' || *end == 'M')) {
+        mul = 1024 * 1024;
+        end++;
+    }
+    if (end == s || *end != '\0' || s[0] == '-') {
+        return -1;
+    }
+    *out = (uint64_t)v * mul;
+    return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || v < 0 || v > 86400) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_url(const char *url, bench_opts *o)
+{
+    const char *p = strstr(url, "://");
+    p = p != NULL ? p + 3 : url;
+    const char *colon = strrchr(p, ':');
+    size_t host_len = colon != NULL ? (size_t)(colon - p) : strlen(p);
+    if (host_len == 0 || host_len >= sizeof(o->host)) {
+        return -1;
+    }
+    memcpy(o->host, p, host_len);
+    o->host[host_len] = '\0';
+    if (colon != NULL) {
+        uint64_t port;
+        if (parse_u64(colon + 1, &port) != 0 || port == 0 || port > 65535) {
+            return -1;
+        }
+        o->port = (int)port;
+    }
+    return 0;
+}
+
+/* The default window: about 2 MiB of messages in flight per receiver, which
+ * keeps loopback busy without nearing nats-server's slow-consumer limit. */
+static uint64_t default_window(size_t size_bytes)
+{
+    uint64_t w = (2u * 1024u * 1024u) / (size_bytes + 40);
+    return w < 64 ? 64 : (w > 65536 ? 65536 : w);
+}
+
+enum {
+    OPT_URL = 256,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_SIZE,
+    OPT_COUNT,
+    OPT_DURATION,
+    OPT_WARMUP,
+    OPT_WINDOW,
+    OPT_SUBS,
+    OPT_SUBJECT,
+    OPT_TIMEOUT,
+    OPT_QUIET,
+    OPT_SPIN,
+    OPT_BATCH,
+    OPT_HELP
+};
+
+static int parse_option(int opt, const char *arg, bench_opts *o, bool *count_given)
+{
+    uint64_t v = 0;
+    switch (opt) {
+    case OPT_URL:
+        return parse_url(arg, o);
+    case OPT_HOST:
+        return snprintf(o->host, sizeof(o->host), "%s", arg) < (int)sizeof(o->host) ? 0 : -1;
+    case OPT_PORT:
+        if (parse_u64(arg, &v) != 0 || v == 0 || v > 65535) {
+            return -1;
+        }
+        o->port = (int)v;
+        return 0;
+    case OPT_SIZE:
+        if (parse_u64(arg, &v) != 0 || v > 64u * 1024u * 1024u) {
+            return -1;
+        }
+        o->size_bytes = (size_t)v;
+        return 0;
+    case OPT_COUNT:
+        *count_given = true;
+        return parse_u64(arg, &o->count) != 0 || o->count == 0 ? -1 : 0;
+    case OPT_DURATION:
+        return parse_seconds(arg, &o->duration_s) != 0 || o->duration_s <= 0 ? -1 : 0;
+    case OPT_WARMUP:
+        return parse_seconds(arg, &o->warmup_s);
+    case OPT_WINDOW:
+        return parse_u64(arg, &o->window) != 0 || o->window == 0 ? -1 : 0;
+    case OPT_SUBS:
+        if (parse_u64(arg, &v) != 0 || v == 0 || v > BENCH_SUBS_MAX) {
+            return -1;
+        }
+        o->subs = (int)v;
+        return 0;
+    case OPT_SUBJECT:
+        o->subject = arg;
+        return strlen(arg) > 0 && strlen(arg) < 200 && strpbrk(arg, " \t\r\n") == NULL ? 0 : -1;
+    case OPT_TIMEOUT:
+        return parse_seconds(arg, &o->timeout_s) != 0 || o->timeout_s <= 0 ? -1 : 0;
+    case OPT_QUIET:
+        o->quiet = true;
+        return 0;
+    case OPT_SPIN:
+        o->spin = true;
+        return 0;
+    case OPT_BATCH:
+        if (parse_u64(arg, &v) != 0 || v < 1024 || v > 64u * 1024u * 1024u) {
+            return -1;
+        }
+        o->batch_bytes = (size_t)v;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const uint16_t probe = 1;
+    if (*(const unsigned char *)&probe != 1) {
+        fprintf(stderr, "bench: little-endian hosts only\n");
+        return 2;
+    }
+    static const struct option long_opts[] = {
+        {"url", required_argument, NULL, OPT_URL},
+        {"host", required_argument, NULL, OPT_HOST},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"duration", required_argument, NULL, OPT_DURATION},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"window", required_argument, NULL, OPT_WINDOW},
+        {"subs", required_argument, NULL, OPT_SUBS},
+        {"subject", required_argument, NULL, OPT_SUBJECT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"spin", no_argument, NULL, OPT_SPIN},
+        {"batch-bytes", required_argument, NULL, OPT_BATCH},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    bench_opts o = {.port = 4222,
+                    .size_bytes = 128,
+                    .subs = 4,
+                    .timeout_s = 10,
+                    .subject = "bench",
+                    .batch_bytes = BENCH_WRITE_BUF_BYTES};
+    snprintf(o.host, sizeof(o.host), "127.0.0.1");
+    bool count_given = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if (opt == 'h' || opt == OPT_HELP) {
+            usage(stdout);
+            return 0;
+        }
+        if (opt == '?' || parse_option(opt, optarg, &o, &count_given) != 0) {
+            if (opt != '?') {
+                fprintf(stderr, "bench: bad value for --%s: '%s'\n", long_opts[opt - OPT_URL].name,
+                        optarg);
+            }
+            usage(stderr);
+            return 2;
+        }
+    }
+    int npos = argc - optind;
+    if (npos < 1 || npos > 2 || parse_mode(argv[optind], &o.mode) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (npos == 2) {
+        uint64_t k;
+        if ((o.mode != BENCH_MODE_FANOUT && o.mode != BENCH_MODE_QUEUE) ||
+            parse_u64(argv[optind + 1], &k) != 0 || k == 0 || k > BENCH_SUBS_MAX) {
+            usage(stderr);
+            return 2;
+        }
+        o.subs = (int)k;
+    }
+    if (count_given && o.duration_s > 0) {
+        fprintf(stderr, "bench: --count and --duration exclude each other\n");
+        return 2;
+    }
+    if (!count_given && o.duration_s == 0) {
+        o.count = o.mode == BENCH_MODE_REQREP ? 20000 : 1000000;
+    }
+    if (o.window == 0) {
+        o.window = default_window(o.size_bytes);
+    }
+    int rc = o.mode == BENCH_MODE_REQREP ? bench_run_reqrep(&o) : bench_run_throughput(&o);
+    return rc;
+}
