@@ -158,7 +158,7 @@ test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
 	$(MAKE) test-all
 
-test-all: all check unit build-clang interop test-asan fuzz powercut-short
+test-all: all check format-check unit build-clang interop test-asan fuzz powercut-short
 	@echo "make test: all suites passed"
 
 # The store's short power-loss run (skipped only while no store exists).

@@ -63,8 +63,7 @@ typedef struct ne_net_ops {
     int (*listen)(void *ctx, const char *host, uint16_t port, ne_sock *out);
     /* Accepts one pending connection, NE_ERR_WOULD_BLOCK when none. The peer
      * address is written as text into peer_ip (at least 46 bytes). */
-    int (*accept)(void *ctx, ne_sock listener, ne_sock *out, char *peer_ip,
-                  uint16_t *peer_port);
+    int (*accept)(void *ctx, ne_sock listener, ne_sock *out, char *peer_ip, uint16_t *peer_port);
     /* Reads up to len bytes. *got > 0 on success; NE_ERR_WOULD_BLOCK when no
      * data is ready; NE_ERR_CLOSED at end of stream; NE_ERR_IO on error. */
     int (*recv)(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got);
