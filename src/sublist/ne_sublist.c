@@ -26,30 +26,60 @@ _Static_assert(NE_TRIE_SLOTS >= 2u * NE_MAX_TRIE_NODES, "the child table must st
 /* ---- Hashing ------------------------------------------------------------- */
 
 /* A token's hash, independent of where it sits: computed once per token of
- * a published subject, then combined with each parent the walk visits. Eight
- * bytes at a time with a multiply-xorshift mix: tokens are short, and byte-
- * wise hashes (FNV) cost more than the rest of a lookup. Not keyed: a client
- * able to subscribe can crowd one probe sequence (bounded by the node count);
- * trie->probe_peak shows it. */
+ * a published subject, then combined with each parent the walk visits.
+ * Bytes are gathered into 64-bit words (in byte order, so the value is the
+ * same on any endianness) and each word goes through a multiply-xorshift
+ * mix. Fed a byte at a time, it lets the match path hash a token while it
+ * looks for the dot that ends it, in one pass over the subject. Not keyed:
+ * a client able to subscribe can crowd one probe sequence (bounded by the
+ * node count); trie->probe_peak shows it. */
+#define HASH_SEED 0x9e3779b97f4a7c15ull
+
+typedef struct token_hasher {
+    uint64_t h;
+    uint64_t word;
+    uint32_t shift;
+} token_hasher;
+
+static void hasher_reset(token_hasher *th)
+{
+    th->h = HASH_SEED;
+    th->word = 0;
+    th->shift = 0;
+}
+
+static uint64_t mix_word(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
+static void hasher_byte(token_hasher *th, uint8_t c)
+{
+    th->word |= (uint64_t)c << th->shift;
+    th->shift += 8;
+    if (th->shift == 64) {
+        th->h = mix_word(th->h, th->word);
+        th->word = 0;
+        th->shift = 0;
+    }
+}
+
+/* The length goes in last, so that "a" and "a\0" differ. */
+static uint64_t hasher_finish(const token_hasher *th, size_t len)
+{
+    uint64_t h = th->shift > 0 ? mix_word(th->h, th->word) : th->h;
+    return h ^ ((uint64_t)len * HASH_SEED);
+}
+
 static uint64_t token_hash(const char *tok, size_t len)
 {
-    const uint64_t k = 0xff51afd7ed558ccdull;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
-    size_t i = 0;
-    /* Bounded by len / 8. */
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, tok + i, 8);
-        h = (h ^ w) * k;
-        h ^= h >> 32;
+    token_hasher th;
+    hasher_reset(&th);
+    for (size_t i = 0; i < len; i++) {
+        hasher_byte(&th, (uint8_t)tok[i]);
     }
-    if (i < len) {
-        uint64_t w = 0;
-        memcpy(&w, tok + i, len - i);
-        h = (h ^ w) * k;
-        h ^= h >> 32;
-    }
-    return h;
+    return hasher_finish(&th, len);
 }
 
 static uint32_t child_hash(uint64_t tok_hash, uint32_t parent)
@@ -93,6 +123,18 @@ static bool node_empty(const ne_trie_node *n)
            n->pwc == NE_TRIE_NONE && n->fwc == NE_TRIE_NONE;
 }
 
+/* Tokens are short and the hash has already matched, so the bytes almost
+ * always agree: a plain loop beats a call to memcmp here. */
+static bool same_bytes(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (a[i] != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The literal child of `parent` for a token of hash h, or NE_TRIE_NONE.
  * Linear probing ends at an empty slot, and the table is never more than
  * half full, so one exists; the bound is the table size. */
@@ -107,7 +149,7 @@ static uint32_t child_find(const ne_trie *t, uint32_t parent, const char *tok, s
         }
         if (s->hash == h) {
             const ne_trie_node *c = &t->nodes[s->node];
-            if (c->parent == parent && c->token_len == len && memcmp(c->token, tok, len) == 0) {
+            if (c->parent == parent && c->token_len == len && same_bytes(c->token, tok, len)) {
                 return s->node;
             }
         }
@@ -410,34 +452,46 @@ typedef struct match_tokens {
     uint64_t hash[NE_MAX_SUBJECT_TOKENS];
 } match_tokens;
 
-/* False when a token is empty: nats-server delivers nothing for such a
+/* Records one token of the published subject; false when it is empty. */
+static bool token_done(match_tokens *mt, const char *s, size_t start, size_t end,
+                       const token_hasher *th)
+{
+    size_t n = end - start;
+    if (n == 0) {
+        return false;
+    }
+    if (mt->count < NE_MAX_SUBJECT_TOKENS) {
+        mt->ptr[mt->count] = s + start;
+        /* A token too long for any node can match no literal child. */
+        mt->len[mt->count] = n > NE_TOKEN_BYTES ? NE_TOKEN_BYTES + 1u : (uint32_t)n;
+        mt->hash[mt->count] = hasher_finish(th, n);
+    }
+    mt->count++;
+    return true;
+}
+
+/* One pass over the subject: cuts it at dots and hashes each token on the
+ * way. False when a token is empty: nats-server delivers nothing for such a
  * subject. Tokens past NE_MAX_SUBJECT_TOKENS are only counted: no stored
  * subject reaches them except through a '>' above. */
 static bool tokenize(const char *s, size_t len, match_tokens *mt)
 {
     mt->count = 0;
-    size_t pos = 0;
-    /* Bounded by len + 1: each token consumes at least one byte. */
-    for (size_t guard = 0; guard <= len; guard++) {
-        const char *dot = pos < len ? memchr(s + pos, '.', len - pos) : NULL;
-        size_t end = dot != NULL ? (size_t)(dot - s) : len;
-        size_t n = end - pos;
-        if (n == 0) {
+    token_hasher th;
+    hasher_reset(&th);
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '.') {
+            hasher_byte(&th, (uint8_t)s[i]);
+            continue;
+        }
+        if (!token_done(mt, s, start, i, &th)) {
             return false;
         }
-        if (mt->count < NE_MAX_SUBJECT_TOKENS) {
-            mt->ptr[mt->count] = s + pos;
-            mt->len[mt->count] = n > NE_TOKEN_BYTES ? NE_TOKEN_BYTES + 1u : (uint32_t)n;
-            /* A token too long for any node never needs a hash. */
-            mt->hash[mt->count] = n > NE_TOKEN_BYTES ? 0 : token_hash(s + pos, n);
-        }
-        mt->count++;
-        if (dot == NULL) {
-            return true;
-        }
-        pos = end + 1;
+        hasher_reset(&th);
+        start = i + 1;
     }
-    return true;
+    return token_done(mt, s, start, len, &th);
 }
 
 static void collect_plain(const ne_trie_node *node, ne_match_result *res)
