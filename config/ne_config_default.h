@@ -88,7 +88,8 @@
 #endif
 
 /* Nodes of the subject trie (one per distinct token position in use).
- * One unit costs about 48 B plus NE_TOKEN_BYTES. */
+ * One unit costs about 40 B plus NE_TOKEN_BYTES, plus about 16 B in the
+ * trie's child hash table (a power of two at least twice this count). */
 #ifndef NE_MAX_TRIE_NODES
 #define NE_MAX_TRIE_NODES 8192
 #endif
