@@ -5,8 +5,6 @@
 #include "core/ne_error.h"
 #include "port.h"
 
-static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
 uint16_t ne_crc16_xmodem(const uint8_t *data, size_t len)
 {
     uint16_t crc = 0;
@@ -64,31 +62,6 @@ bool ne_nkey_decode_public(const char *text, size_t len, uint8_t prefix, uint8_t
     }
     memcpy(key, raw + 1, 32);
     return true;
-}
-
-void ne_nkey_encode_public(const uint8_t key[32], uint8_t prefix, char out[NE_NKEY_TEXT_LEN + 1])
-{
-    uint8_t raw[35];
-    raw[0] = prefix;
-    memcpy(raw + 1, key, 32);
-    uint16_t crc = ne_crc16_xmodem(raw, 33);
-    raw[33] = (uint8_t)(crc & 0xff);
-    raw[34] = (uint8_t)(crc >> 8);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        acc = (acc << 8) | raw[i];
-        bits += 8;
-        while (bits >= 5) {
-            bits -= 5;
-            out[o++] = b32[(acc >> bits) & 31];
-        }
-    }
-    if (bits > 0) {
-        out[o++] = b32[(acc << (5 - bits)) & 31];
-    }
-    out[o] = '\0';
 }
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

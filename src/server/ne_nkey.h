@@ -16,9 +16,6 @@
  * into its 32-byte ed25519 key; false if malformed or the CRC is wrong. */
 bool ne_nkey_decode_public(const char *text, size_t len, uint8_t prefix, uint8_t key[32]);
 
-/* Encodes a 32-byte key as nkey text (NE_NKEY_TEXT_LEN chars, NUL added). */
-void ne_nkey_encode_public(const uint8_t key[32], uint8_t prefix, char out[NE_NKEY_TEXT_LEN + 1]);
-
 /* Fills out with a fresh nonce (NE_NKEY_NONCE_LEN chars and a NUL). */
 int ne_nkey_nonce(char out[NE_NKEY_NONCE_LEN + 1]);
 
