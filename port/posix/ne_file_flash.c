@@ -1,0 +1,147 @@
+#include "posix/ne_file_flash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/ne_error.h"
+
+/* An erased run written by erase and by extension, in pieces of this size. */
+static const uint8_t erased_bytes[64 * 1024] = {[0 ... 64 * 1024 - 1] = 0xff};
+
+static uint64_t device_bytes(const ne_file_flash *ff)
+{
+    return (uint64_t)ff->flash.geometry.block_count * ff->flash.geometry.erase_bytes;
+}
+
+static int write_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return NE_ERR_IO;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return NE_OK;
+}
+
+static int fill_erased(int fd, uint64_t off, uint64_t len)
+{
+    while (len > 0) {
+        size_t n = len < sizeof(erased_bytes) ? (size_t)len : sizeof(erased_bytes);
+        int rc = write_all(fd, erased_bytes, n, off);
+        if (rc != NE_OK) {
+            return rc;
+        }
+        off += n;
+        len -= n;
+    }
+    return NE_OK;
+}
+
+static int file_read(void *ctx, uint32_t addr, void *buf, size_t len)
+{
+    ne_file_flash *ff = ctx;
+    if ((uint64_t)addr + len > device_bytes(ff)) {
+        return NE_ERR_INVALID;
+    }
+    uint8_t *p = buf;
+    uint64_t off = addr;
+    while (len > 0) {
+        ssize_t n = pread(ff->fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return NE_ERR_IO;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return NE_OK;
+}
+
+static int file_program(void *ctx, uint32_t addr, const void *buf, size_t len)
+{
+    ne_file_flash *ff = ctx;
+    uint32_t unit = ff->flash.geometry.program_bytes;
+    if (addr % unit != 0 || len % unit != 0 || (uint64_t)addr + len > device_bytes(ff)) {
+        return NE_ERR_INVALID;
+    }
+    ff->programs++;
+    return write_all(ff->fd, buf, len, addr);
+}
+
+static int file_erase(void *ctx, uint32_t block)
+{
+    ne_file_flash *ff = ctx;
+    if (block >= ff->flash.geometry.block_count) {
+        return NE_ERR_INVALID;
+    }
+    ff->erases++;
+    uint64_t size = ff->flash.geometry.erase_bytes;
+    return fill_erased(ff->fd, block * size, size);
+}
+
+static int file_sync(void *ctx)
+{
+    ne_file_flash *ff = ctx;
+    ff->syncs++;
+    return fdatasync(ff->fd) == 0 ? NE_OK : NE_ERR_IO;
+}
+
+static const ne_flash_ops file_ops = {
+    .read = file_read,
+    .program = file_program,
+    .erase = file_erase,
+    .sync = file_sync,
+};
+
+int ne_file_flash_open(ne_file_flash *ff, const char *path, ne_flash_geometry geometry)
+{
+    memset(ff, 0, sizeof(*ff));
+    ff->fd = -1;
+    ff->flash.ops = &file_ops;
+    ff->flash.ctx = ff;
+    ff->flash.geometry = geometry;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return NE_ERR_IO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return NE_ERR_IO;
+    }
+    uint64_t want = device_bytes(ff);
+    if ((uint64_t)st.st_size > want) {
+        close(fd);
+        return NE_ERR_INVALID;
+    }
+    if ((uint64_t)st.st_size < want &&
+        fill_erased(fd, (uint64_t)st.st_size, want - (uint64_t)st.st_size) != NE_OK) {
+        close(fd);
+        return NE_ERR_IO;
+    }
+    ff->fd = fd;
+    return NE_OK;
+}
+
+void ne_file_flash_close(ne_file_flash *ff)
+{
+    if (ff->fd >= 0) {
+        (void)fdatasync(ff->fd);
+        close(ff->fd);
+        ff->fd = -1;
+    }
+}

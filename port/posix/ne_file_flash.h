@@ -1,0 +1,30 @@
+/* A file as a flash device (port/posix): reads and programs are pread and
+ * pwrite at the address, an erase writes 0xff over the block, sync is
+ * fdatasync. The file is created (or extended) erased. A program writes the
+ * bytes as given; the store never programs a unit twice without an erase,
+ * so NOR's "only clears bits" never comes into play. */
+#ifndef NE_FILE_FLASH_H
+#define NE_FILE_FLASH_H
+
+#include <stdint.h>
+
+#include "port.h"
+
+typedef struct ne_file_flash {
+    ne_flash flash; /* give this to the store */
+    int fd;
+    uint64_t programs;
+    uint64_t erases;
+    uint64_t syncs;
+} ne_file_flash;
+
+/* Opens (creating if needed) path as a device of this geometry. A file
+ * shorter than the device is extended with 0xff; a longer one is refused
+ * (NE_ERR_INVALID) rather than cut. NE_ERR_IO when the file cannot be
+ * opened or written. */
+int ne_file_flash_open(ne_file_flash *ff, const char *path, ne_flash_geometry geometry);
+
+/* Closes the file (after a final fdatasync). */
+void ne_file_flash_close(ne_file_flash *ff);
+
+#endif
