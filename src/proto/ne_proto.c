@@ -259,7 +259,8 @@ ne_proto_status ne_proto_parse_line(const char *line, size_t len, ne_op *op)
         if (verb_is(line, verb_len, "lmsg")) {
             op->kind = NE_OP_LMSG;
             n = ne_proto_split_args(rest, rest_len, args, NE_PROTO_MAX_ARGS);
-            if (n < 2) {
+            /* split_args says max + 1 when there were more arguments than fit. */
+            if (n < 2 || n > NE_PROTO_MAX_ARGS) {
                 return NE_PROTO_BAD_ARGS;
             }
             op->subject = args[0];

@@ -167,6 +167,15 @@ static void test_connect_info_err_carry_their_text(void **state)
     assert_int_equal(op.kind, NE_OP_OK);
 }
 
+/* Found by fuzz_proto: more arguments than the parser keeps. */
+static void test_lmsg_with_too_many_arguments_is_bad_args(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("LMSG a b c d e f g h i j 5", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("LMSG a b c d e f g 5", &op), NE_PROTO_OK);
+}
+
 static void test_split_args_reports_too_many(void **state)
 {
     (void)state;
@@ -190,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_msg_and_hmsg_forms_CP41_CP42),
         cmocka_unit_test(test_leaf_interest_lines_LN10),
         cmocka_unit_test(test_connect_info_err_carry_their_text),
+        cmocka_unit_test(test_lmsg_with_too_many_arguments_is_bad_args),
         cmocka_unit_test(test_split_args_reports_too_many),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
