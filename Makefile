@@ -116,8 +116,10 @@ interop: $(NATSEDGE)
 
 # Fuzzing: clang libFuzzer over the core sources. The protocol harnesses
 # (fuzz_proto, fuzz_conn) get twice FUZZ_SECONDS: about 30 s of parser fuzzing
-# in `make test`. Longer: make fuzz FUZZ_SECONDS=600.
+# in `make test`. Longer: make fuzz FUZZ_SECONDS=600 FUZZ_SEED=0.
 FUZZ_SECONDS ?= 8
+# A fixed seed keeps the short runs of `make test` reproducible; 0 is random.
+FUZZ_SEED ?= 1
 FUZZ_BUILD := build/fuzz
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -138,7 +140,7 @@ fuzz: $(FUZZ_BIN)
 	    seeds=""; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 	    t=$(FUZZ_SECONDS); case $$n in fuzz_conn|fuzz_proto) t=$$((t * 2));; esac; \
 	    echo "== fuzz $$n ($${t}s)"; \
-	    $$f -max_total_time=$$t -print_final_stats=0 $(FUZZ_BUILD)/corpus/$$n $$seeds 2>$(FUZZ_BUILD)/$$n.log \
+	    $$f -max_total_time=$$t -seed=$(FUZZ_SEED) -print_final_stats=0 $(FUZZ_BUILD)/corpus/$$n $$seeds 2>$(FUZZ_BUILD)/$$n.log \
 	      || { tail -50 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
 	    grep -E '^(#[0-9]+.*DONE|Done)' $(FUZZ_BUILD)/$$n.log | tail -1; done
 
