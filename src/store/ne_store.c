@@ -182,11 +182,17 @@ static int refresh_first(ne_store *store, uint64_t from_seq)
     return NE_OK;
 }
 
+static int apply_limits(ne_store *store);
+
 int ne_store_recovered_done(ne_store *store, uint64_t last_seq, uint64_t last_ts_ns)
 {
     store->state.last_seq = last_seq;
     store->state.last_ts_ns = last_ts_ns;
-    return refresh_first(store, 1);
+    int rc = refresh_first(store, 1);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    return apply_limits(store);
 }
 
 /* ---- Removal ------------------------------------------------------------- */
@@ -732,16 +738,12 @@ int ne_store_expire(ne_store *store, uint64_t now_ns, uint64_t *expired)
     return NE_OK;
 }
 
-/* New limits apply at once whatever the discard policy, as nats-server does
- * on a stream update: the oldest messages over them leave. */
-int ne_store_set_limits(ne_store *store, const ne_store_limits *limits)
+/* Drops the oldest messages over the limits, whatever the discard policy:
+ * after a limit is lowered, and after a recovery brought back removals that
+ * were not yet durable (nats-server enforces its limits on both too). */
+static int apply_limits(ne_store *store)
 {
-    NE_ASSERT(store != NULL && limits != NULL);
-    if (!limits_valid(limits)) {
-        return NE_ERR_INVALID;
-    }
-    store->limits = *limits;
-    uint32_t max = limits->max_msgs_per_subject;
+    uint32_t max = store->limits.max_msgs_per_subject;
     for (uint32_t slot = 0; max != 0 && slot < store->subject_capacity; slot++) {
         /* Removals shift entries, so each slot is revisited until it holds
          * an entry within the limit; bounded by the messages removed. */
@@ -773,6 +775,16 @@ int ne_store_set_limits(ne_store *store, const ne_store_limits *limits)
         }
     }
     return enforce_total_limits(store);
+}
+
+int ne_store_set_limits(ne_store *store, const ne_store_limits *limits)
+{
+    NE_ASSERT(store != NULL && limits != NULL);
+    if (!limits_valid(limits)) {
+        return NE_ERR_INVALID;
+    }
+    store->limits = *limits;
+    return apply_limits(store);
 }
 
 int ne_store_sync(ne_store *store)

@@ -67,7 +67,8 @@ void ne_store_recovered_add(ne_store *store, uint64_t seq, uint64_t timestamp_ns
 void ne_store_recovered_remove(ne_store *store, uint64_t seq, uint64_t subject_hash,
                                uint32_t bytes);
 /* Called once the backend has replayed everything: last_seq is the highest
- * sequence ever assigned, last_ts_ns its time if known. */
+ * sequence ever assigned, last_ts_ns its time if known. Messages over the
+ * limits (removals that had not become durable) leave again here. */
 int ne_store_recovered_done(ne_store *store, uint64_t last_seq, uint64_t last_ts_ns);
 
 /* Common part of opening: checks cfg and resets the front end. */

@@ -763,11 +763,24 @@ static int read_commit(ne_store_flash *fs, uint32_t block, bool *committed)
 }
 
 /* Pass one over every block: header, BEGIN, COMMIT. */
+static bool range_erased(ne_store_flash *fs, uint32_t block, uint32_t from, uint32_t to, int *rc);
+
 static int survey_block(ne_store_flash *fs, uint32_t block, recovery *r)
 {
     int rc = read_block_header(fs, block, r);
-    if (rc != NE_OK || fs->blocks[block].state != SF_STATE_FREE) {
+    if (rc != NE_OK) {
         return rc;
+    }
+    if (fs->blocks[block].state == SF_STATE_UNKNOWN) {
+        /* Written but headerless: rot in the header, or a torn erase. */
+        bool erased = range_erased(fs, block, 0, fs->erase_bytes, &rc);
+        if (rc != NE_OK) {
+            return rc;
+        }
+        if (!erased) {
+            fs->stats.damaged_blocks++;
+        }
+        return NE_OK;
     }
     ne_store_block *b = &fs->blocks[block];
     const uint8_t *body;
@@ -779,6 +792,9 @@ static int survey_block(ne_store_flash *fs, uint32_t block, recovery *r)
             return rc;
         }
         b->state = erased ? SF_STATE_FREE : SF_STATE_DIRTY;
+        if (!erased) {
+            fs->stats.damaged_blocks++;
+        }
         return NE_OK;
     }
     if (rc != NE_OK) {
@@ -800,8 +816,7 @@ static int survey_block(ne_store_flash *fs, uint32_t block, recovery *r)
             return rc;
         }
         if (!committed) {
-            b->state = SF_STATE_DIRTY;
-            return NE_OK;
+            b->flags |= SF_FLAG_UNCOMMITTED;
         }
     }
     if (floor > r->floor_seq) {
@@ -865,6 +880,46 @@ static void retire_serial(ne_store_flash *fs, uint64_t serial, uint64_t retirer)
     if (v >= 0 && serial != retirer) {
         fs->blocks[v].flags |= SF_FLAG_RETIRED;
     }
+}
+
+/* A compaction block without a valid COMMIT was cut short, and the blocks
+ * it was replacing are still there: it is discarded, and erased before the
+ * open returns, so that it can never outlive them. When none of them is
+ * left it must therefore have been committed (they are erased only after
+ * the COMMIT is durable) and the COMMIT itself was damaged: it is kept. */
+static int resolve_uncommitted(ne_store_flash *fs)
+{
+    bool dropped = false;
+    for (uint32_t i = 0; i < fs->order_count; i++) {
+        uint32_t block = fs->order[i];
+        ne_store_block *b = &fs->blocks[block];
+        if (!(b->flags & SF_FLAG_UNCOMMITTED)) {
+            continue;
+        }
+        const uint8_t *body;
+        uint32_t len;
+        int rc = read_begin(fs, block, &body, &len);
+        if (rc != NE_OK) {
+            return rc == NE_ERR_NOT_FOUND ? NE_ERR_CORRUPT : rc;
+        }
+        bool victim_left = false;
+        for (uint32_t k = 0; k < body[25]; k++) {
+            int32_t v = find_serial_sorted(fs, sf_get64(body + SF_BEGIN_FIXED_BYTES + 8 * k));
+            victim_left = victim_left || (v >= 0 && (uint32_t)v != block);
+        }
+        b->flags &= (uint8_t)~SF_FLAG_UNCOMMITTED;
+        if (victim_left) {
+            b->state = SF_STATE_DIRTY;
+            b->flags |= SF_FLAG_RETIRED;
+            dropped = true;
+        } else {
+            fs->stats.damaged_blocks++;
+        }
+    }
+    if (dropped) {
+        sort_by_serial(fs);
+    }
+    return NE_OK;
 }
 
 /* Committed compaction blocks retire the blocks they replaced. */
@@ -949,7 +1004,9 @@ static int prescan_head(ne_store_flash *fs, recovery *r)
             r->next_seq = next > r->next_seq ? next : r->next_seq;
         } else if (fr.type == SF_RETIRE && fr.len % 8 == 0) {
             for (uint32_t k = 0; k < fr.len / 8; k++) {
-                retire_serial(fs, sf_get64(body + 8 * k), fs->blocks[block].serial);
+                uint64_t serial = sf_get64(body + 8 * k);
+                r->max_serial = serial > r->max_serial ? serial : r->max_serial;
+                retire_serial(fs, serial, fs->blocks[block].serial);
             }
         }
     }
@@ -1030,7 +1087,11 @@ static void recover_tombstones(ne_store_flash *fs, uint32_t block, const uint8_t
         uint32_t ordinal = sf_get16(e + 16);
         uint32_t bytes = sf_get32(e + 20);
         note_next(r, seq + 1);
-        int32_t t = find_serial_sorted(fs, sf_get64(e + 8));
+        /* A serial still named on flash must never be given to a new block,
+         * even when its block is gone: this tombstone would then hit it. */
+        uint64_t serial = sf_get64(e + 8);
+        r->max_serial = serial > r->max_serial ? serial : r->max_serial;
+        int32_t t = find_serial_sorted(fs, serial);
         if (t < 0 || (fs->blocks[t].flags & SF_FLAG_RETIRED) ||
             ordinal >= NE_STORE_BLOCK_MAX_RECORDS || sf_deleted(fs, (uint32_t)t, ordinal)) {
             continue;
@@ -1174,7 +1235,11 @@ static int recover(ne_store_flash *fs)
         }
     }
     sort_by_serial(fs);
-    int rc = retire_replaced(fs);
+    int rc = resolve_uncommitted(fs);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    rc = retire_replaced(fs);
     if (rc != NE_OK) {
         return rc;
     }

@@ -75,6 +75,8 @@ typedef struct ne_store_flash_stats {
     uint64_t pack_raw_bytes;    /* their bytes before */
     uint64_t pack_stored_bytes; /* and after compression */
     uint64_t corrupt_frames;    /* frames that failed a CRC (recovery and reads) */
+    uint32_t damaged_blocks;    /* blocks written but unreadable at open (header or
+                                 * first record damaged, or a torn erase) */
     uint32_t torn_tail;         /* 1 when recovery found the log's end torn */
     uint32_t blocks_free;       /* blocks ready or erasable */
     uint32_t blocks_data;

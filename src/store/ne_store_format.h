@@ -51,10 +51,11 @@
 #define SF_STATE_DATA 4u    /* part of the log */
 
 /* Block flags in RAM. */
-#define SF_FLAG_SEALED 1u  /* takes no more frames */
-#define SF_FLAG_RETIRED 2u /* replaced or dead: erase before the next head opens */
-#define SF_FLAG_SCANNED 4u /* recovery: records counted */
-#define SF_FLAG_DAMAGED 8u /* recovery: a frame failed its CRC */
+#define SF_FLAG_SEALED 1u       /* takes no more frames */
+#define SF_FLAG_RETIRED 2u      /* replaced or dead: erase before the next head opens */
+#define SF_FLAG_SCANNED 4u      /* recovery: records counted */
+#define SF_FLAG_DAMAGED 8u      /* recovery: a frame failed its CRC */
+#define SF_FLAG_UNCOMMITTED 16u /* recovery: a compaction block without its COMMIT */
 
 #define SF_NONE 0xffffffffu
 
