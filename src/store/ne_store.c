@@ -384,6 +384,10 @@ int ne_store_append(ne_store *store, const ne_store_msg *msg, uint64_t *seq_out)
 {
     NE_ASSERT(store != NULL && msg != NULL);
     store->refused = NE_STORE_LIMIT_NONE;
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     if (!msg_valid(msg)) {
         return NE_ERR_INVALID;
     }
@@ -431,6 +435,10 @@ ne_store_limit ne_store_refused_by(const ne_store *store)
 int ne_store_load(ne_store *store, uint64_t seq, ne_store_msg *out, void *buf, size_t buf_bytes)
 {
     NE_ASSERT(store != NULL && out != NULL);
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     if (seq < store->state.first_seq || seq > store->state.last_seq || store->state.msgs == 0) {
         return NE_ERR_NOT_FOUND;
     }
@@ -459,6 +467,10 @@ int ne_store_load_next(ne_store *store, uint64_t from_seq, const char *filter, s
                        ne_store_msg *out, void *buf, size_t buf_bytes)
 {
     NE_ASSERT(store != NULL && out != NULL);
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     ne_store_filter f;
     int rc = make_filter(&f, filter, filter_len);
     if (rc != NE_OK) {
@@ -520,6 +532,10 @@ int ne_store_load_last(ne_store *store, const char *subject, size_t subject_len,
                        void *buf, size_t buf_bytes)
 {
     NE_ASSERT(store != NULL && out != NULL);
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     if (subject == NULL || !ne_subject_valid_literal(subject, subject_len)) {
         return NE_ERR_INVALID;
     }
@@ -556,6 +572,10 @@ int ne_store_subject_state(ne_store *store, const char *subject, size_t subject_
     NE_ASSERT(store != NULL && msgs != NULL && last_seq != NULL);
     *msgs = 0;
     *last_seq = 0;
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     if (subject == NULL || !ne_subject_valid_literal(subject, subject_len)) {
         return NE_ERR_INVALID;
     }
@@ -580,6 +600,10 @@ int ne_store_subject_state(ne_store *store, const char *subject, size_t subject_
 int ne_store_delete(ne_store *store, uint64_t seq)
 {
     NE_ASSERT(store != NULL);
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     if (store->state.msgs == 0 || seq < store->state.first_seq || seq > store->state.last_seq) {
         return NE_ERR_NOT_FOUND;
     }
@@ -674,6 +698,10 @@ int ne_store_purge(ne_store *store, const ne_store_purge_req *req, uint64_t *pur
         purged = &dummy;
     }
     *purged = 0;
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     ne_store_purge_req all = {0};
     if (req == NULL) {
         req = &all;
@@ -719,6 +747,10 @@ int ne_store_expire(ne_store *store, uint64_t now_ns, uint64_t *expired)
         expired = &dummy;
     }
     *expired = 0;
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     uint64_t max_age = store->limits.max_age_ns;
     if (max_age == 0 || now_ns < max_age) {
         return NE_OK;
@@ -780,6 +812,10 @@ static int apply_limits(ne_store *store)
 int ne_store_set_limits(ne_store *store, const ne_store_limits *limits)
 {
     NE_ASSERT(store != NULL && limits != NULL);
+    int failed = store->backend->status(store->impl);
+    if (failed != NE_OK) {
+        return failed;
+    }
     if (!limits_valid(limits)) {
         return NE_ERR_INVALID;
     }

@@ -56,6 +56,9 @@ typedef struct ne_store_backend {
     int (*compact)(void *impl, uint32_t *reclaimed);
     /* Largest subject + headers + payload one record may carry. */
     size_t (*max_record_bytes)(void *impl);
+    /* NE_OK, or the sticky error that makes the store refuse everything
+     * until it is opened again. */
+    int (*status)(void *impl);
 } ne_store_backend;
 
 /* Subject hash as the subject table keeps it (never 0). */

@@ -645,6 +645,12 @@ static size_t fs_max_record_bytes(void *impl)
     return fs->max_frame_bytes - SF_FRAME_HEADER_BYTES - SF_MSG_FIXED_BYTES;
 }
 
+static int fs_status(void *impl)
+{
+    ne_store_flash *fs = impl;
+    return fs->failed;
+}
+
 static const ne_store_backend flash_backend = {
     .append = fs_append,
     .find = fs_find,
@@ -653,6 +659,7 @@ static const ne_store_backend flash_backend = {
     .sync = fs_sync,
     .compact = fs_compact,
     .max_record_bytes = fs_max_record_bytes,
+    .status = fs_status,
 };
 
 /* ---- Recovery ------------------------------------------------------------ */
@@ -1118,7 +1125,6 @@ static int scan_block(ne_store_flash *fs, uint32_t block, recovery *r, uint32_t 
     uint64_t damage_seen = fs->stats.corrupt_frames;
     uint64_t damage_counted = damage_seen;
     uint32_t bound = fs->erase_bytes / 8u + NE_STORE_BLOCK_MAX_RECORDS + 4u;
-    bool is_head = (int32_t)block == r->head;
     for (uint32_t step = 0; step < bound; step++) {
         sf_rec rec;
         sf_frame fr;
@@ -1163,9 +1169,12 @@ static int scan_block(ne_store_flash *fs, uint32_t block, recovery *r, uint32_t 
     if (fs->stats.corrupt_frames > damage_seen) {
         fs->blocks[block].flags |= SF_FLAG_DAMAGED;
     }
+    /* Damage with nothing valid after it is where a write was cut short
+     * (in this head, or in an older one sealed by an earlier recovery): a
+     * torn tail, not rot. */
     *tail_damage = fs->stats.corrupt_frames > damage_counted;
-    if (*tail_damage && !is_head) {
-        fs->store->state.corrupt_records += fs->stats.corrupt_frames - damage_counted;
+    if (*tail_damage) {
+        fs->stats.torn_tails++;
     }
     *end_pos = c.pos;
     fs->blocks[block].flags |= SF_FLAG_SCANNED;
@@ -1210,9 +1219,6 @@ static int settle_head(ne_store_flash *fs, recovery *r, uint32_t end_pos, bool t
                  range_erased(fs, block, write_off, fs->erase_bytes, &rc);
     if (rc != NE_OK) {
         return rc;
-    }
-    if (tail_damage) {
-        fs->stats.torn_tail = 1;
     }
     if (clean) {
         b->write_off = write_off;

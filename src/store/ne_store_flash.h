@@ -77,7 +77,7 @@ typedef struct ne_store_flash_stats {
     uint64_t corrupt_frames;    /* frames that failed a CRC (recovery and reads) */
     uint32_t damaged_blocks;    /* blocks written but unreadable at open (header or
                                  * first record damaged, or a torn erase) */
-    uint32_t torn_tail;         /* 1 when recovery found the log's end torn */
+    uint32_t torn_tails;        /* blocks whose data ends in a write cut short (open) */
     uint32_t blocks_free;       /* blocks ready or erasable */
     uint32_t blocks_data;
     uint32_t erase_min; /* erase counts over all blocks */

@@ -326,6 +326,12 @@ static size_t mem_max_record_bytes(void *impl)
     return m->data_bytes - MEM_HEADER_BYTES;
 }
 
+static int mem_status(void *impl)
+{
+    (void)impl;
+    return NE_OK;
+}
+
 static const ne_store_backend mem_backend = {
     .append = mem_append,
     .find = mem_find,
@@ -334,6 +340,7 @@ static const ne_store_backend mem_backend = {
     .sync = mem_sync,
     .compact = mem_compact,
     .max_record_bytes = mem_max_record_bytes,
+    .status = mem_status,
 };
 
 int ne_store_mem_open(ne_store *store, ne_store_mem *mem, const ne_store_config *cfg, void *arena,

@@ -851,7 +851,7 @@ int main(int argc, char **argv)
         totals.records_moved += st.records_moved;
         totals.wear_moves += st.wear_moves;
         totals.packs_written += st.packs_written;
-        totals.torn_tail += st.torn_tail;
+        totals.torn_tails += st.torn_tails;
         ne_sim_flash_power_on(&sim);
         int rc = open_main();
         if (rc != NE_OK) {
@@ -881,10 +881,10 @@ int main(int argc, char **argv)
            (unsigned long long)seed, (unsigned long long)device + 1,
            (unsigned long long)torn_programs, (unsigned long long)torn_erases, seconds);
     printf("work: %llu compactions reclaimed %llu blocks, moved %llu records, %llu wear moves, "
-           "%llu packs compressed, %llu torn tails found\n",
+           "%llu packs compressed, %llu torn block ends found\n",
            (unsigned long long)totals.compactions, (unsigned long long)totals.blocks_reclaimed,
            (unsigned long long)totals.records_moved, (unsigned long long)totals.wear_moves,
-           (unsigned long long)totals.packs_written, (unsigned long long)totals.torn_tail);
+           (unsigned long long)totals.packs_written, (unsigned long long)totals.torn_tails);
     printf("bit flips: %llu, detected %llu, in dead or unused bytes %llu\n",
            (unsigned long long)flips_done, (unsigned long long)flips_detected,
            (unsigned long long)flips_harmless);

@@ -1,0 +1,699 @@
+/* Unit tests of the flash store (src/store/ne_store_flash.h): recovery,
+ * torn writes, bit rot, compaction and compression, wear, flash errors,
+ * geometry, and the file-backed device of port/posix. The interface itself
+ * is tested on both stores by test_store.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "codec/ne_crc32c.h"
+#include "core/ne_error.h"
+#include "posix/ne_file_flash.h"
+#include "sim/ne_sim_flash.h"
+#include "store/ne_store.h"
+#include "store/ne_store_flash.h"
+
+#define BLOCKS 16
+#define ERASE_BYTES 4096
+
+static ne_store store;
+static ne_store_flash fs;
+static ne_sim_flash sim;
+static uint8_t image[64 * ERASE_BYTES];
+static uint32_t erase_counts[64];
+static uint8_t programmed[NE_SIM_FLASH_PROGRAMMED_BYTES(64, ERASE_BYTES, 1)];
+static ne_store_subject subjects[32];
+static ne_snappy_table table;
+static uint8_t buf[8192];
+static ne_store_limits limits;
+static uint32_t subject_capacity = 32;
+static ne_snappy_table *compress = &table;
+
+static ne_flash_geometry geometry(uint32_t program_bytes, uint32_t erase_bytes, uint32_t blocks)
+{
+    ne_flash_geometry g = {
+        .program_bytes = program_bytes, .erase_bytes = erase_bytes, .block_count = blocks};
+    return g;
+}
+
+static int reopen(void)
+{
+    ne_store_config cfg = {
+        .limits = limits, .subjects = subjects, .subject_capacity = subject_capacity};
+    return ne_store_flash_open(&store, &fs, &cfg, &sim.flash, compress);
+}
+
+static void new_device(ne_flash_geometry g)
+{
+    ne_sim_flash_init(&sim, g, image, erase_counts, programmed, 7);
+    assert_int_equal(reopen(), NE_OK);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&limits, 0, sizeof(limits));
+    subject_capacity = 32;
+    compress = &table;
+    new_device(geometry(16, ERASE_BYTES, BLOCKS));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(sim.violations, 0);
+    return 0;
+}
+
+static void payload_for(uint64_t n, char *out, size_t cap)
+{
+    snprintf(out, cap, "payload-%06llu-%s", (unsigned long long)n,
+             "the quick brown fox jumps over the lazy dog, again and again and again");
+}
+
+static uint64_t put(const char *subject, const char *payload)
+{
+    ne_store_msg m = {.subject = subject,
+                      .subject_len = strlen(subject),
+                      .payload = (const uint8_t *)payload,
+                      .payload_len = strlen(payload),
+                      .timestamp_ns = 77};
+    uint64_t seq = 0;
+    assert_int_equal(ne_store_append(&store, &m, &seq), NE_OK);
+    return seq;
+}
+
+static void put_n(uint64_t n, const char *subject)
+{
+    char p[128];
+    for (uint64_t i = 0; i < n; i++) {
+        payload_for(store.state.last_seq + 1, p, sizeof(p));
+        put(subject, p);
+    }
+}
+
+static void expect_payload(uint64_t seq)
+{
+    char p[128];
+    payload_for(seq, p, sizeof(p));
+    ne_store_msg m;
+    assert_int_equal(ne_store_load(&store, seq, &m, buf, sizeof(buf)), NE_OK);
+    assert_int_equal(m.payload_len, strlen(p));
+    assert_memory_equal(m.payload, p, m.payload_len);
+}
+
+static int load(uint64_t seq)
+{
+    ne_store_msg m;
+    return ne_store_load(&store, seq, &m, buf, sizeof(buf));
+}
+
+static ne_store_state get_state(void)
+{
+    ne_store_state st;
+    ne_store_get_state(&store, &st);
+    return st;
+}
+
+static ne_store_flash_stats get_stats(void)
+{
+    ne_store_flash_stats st;
+    ne_store_flash_get_stats(&fs, &st);
+    return st;
+}
+
+/* Address of the first occurrence of text in the image. */
+static uint32_t find_in_image(const char *text)
+{
+    uint32_t bytes = sim.flash.geometry.block_count * sim.flash.geometry.erase_bytes;
+    const uint8_t *hit = memmem(image, bytes, text, strlen(text));
+    assert_non_null(hit);
+    return (uint32_t)(hit - image);
+}
+
+/* ---- Recovery ------------------------------------------------------------ */
+
+static void test_reopen_recovers_records_deletions_and_state(void **state)
+{
+    (void)state;
+    put_n(40, "a.one");
+    put_n(40, "a.two");
+    assert_int_equal(ne_store_delete(&store, 5), NE_OK);
+    assert_int_equal(ne_store_delete(&store, 50), NE_OK);
+    ne_store_purge_req req = {.up_to_seq = 3};
+    assert_int_equal(ne_store_purge(&store, &req, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_store_state before = get_state();
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_state after = get_state();
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(load(2), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(5), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(50), NE_ERR_NOT_FOUND);
+    for (uint64_t s = 3; s <= 80; s++) {
+        if (s != 5 && s != 50) {
+            expect_payload(s);
+        }
+    }
+    ne_store_msg m;
+    assert_int_equal(ne_store_load_last(&store, "a.one", 5, &m, buf, sizeof(buf)), NE_OK);
+    assert_int_equal(m.seq, 40);
+    assert_int_equal(put("a.one", "next"), 81);
+}
+
+static void test_unsynced_changes_may_vanish_and_sequences_continue(void **state)
+{
+    (void)state;
+    put_n(3, "s");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    put_n(2, "s");
+    assert_int_equal(ne_store_delete(&store, 2), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_state st = get_state();
+    assert_int_equal(st.msgs, 3);
+    assert_int_equal(st.last_seq, 3);
+    expect_payload(2);
+    assert_int_equal(put("s", "x"), 4);
+}
+
+static void test_purge_of_everything_survives_reopen_with_its_sequence(void **state)
+{
+    (void)state;
+    put_n(30, "s");
+    assert_int_equal(ne_store_purge(&store, NULL, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_state st = get_state();
+    assert_int_equal(st.msgs, 0);
+    assert_int_equal(st.first_seq, 31);
+    assert_int_equal(st.last_seq, 30);
+    assert_int_equal(put("s", "x"), 31);
+}
+
+/* Marks every sequence present now as one that must survive. */
+static void mark_durable(bool *durable, uint64_t cap)
+{
+    for (uint64_t s = 1; s <= get_state().last_seq && s < cap; s++) {
+        durable[s] = load(s) == NE_OK;
+    }
+}
+
+static void test_torn_sync_keeps_everything_synced_before(void **state)
+{
+    (void)state;
+    compress = NULL;
+    new_device(geometry(16, ERASE_BYTES, 64));
+    static bool durable[8192];
+    memset(durable, 0, sizeof(durable));
+    put_n(25, "t");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    mark_durable(durable, 8192);
+    uint32_t cuts = 0;
+    for (uint64_t round = 1; round < 40; round++) {
+        put_n(40, "t");
+        ne_sim_flash_cut_after(&sim, 1 + round % 3);
+        if (ne_store_sync(&store) == NE_OK) {
+            sim.cut_at = 0;
+            mark_durable(durable, 8192);
+            continue;
+        }
+        cuts++;
+        /* Everything refuses until the store is opened again. */
+        assert_int_equal(load(1), NE_ERR_POWER_LOSS);
+        ne_sim_flash_power_on(&sim);
+        assert_int_equal(reopen(), NE_OK);
+        ne_store_state st = get_state();
+        assert_int_equal(st.corrupt_records, 0);
+        for (uint64_t s = 1; s < 8192; s++) {
+            int rc = load(s);
+            assert_true(rc == NE_OK || (!durable[s] && rc == NE_ERR_NOT_FOUND));
+            if (rc == NE_OK) {
+                expect_payload(s);
+            }
+        }
+        /* New appends go to a fresh block and survive. */
+        put_n(1, "t");
+        assert_int_equal(ne_store_sync(&store), NE_OK);
+        mark_durable(durable, 8192);
+    }
+    assert_true(cuts > 10);
+    assert_int_equal(get_state().first_seq, 1);
+    assert_true(get_stats().torn_tails > 0);
+    assert_int_equal(reopen(), NE_OK);
+    expect_payload(get_state().last_seq);
+}
+
+/* Cuts at every program or erase of a compaction in turn. */
+static void test_cut_anywhere_in_a_compaction(void **state)
+{
+    (void)state;
+    limits.max_msgs_per_subject = 1;
+    assert_int_equal(reopen(), NE_OK);
+    char subject[16];
+    for (uint64_t i = 0; i < 150; i++) {
+        snprintf(subject, sizeof(subject), "k.%llu", (unsigned long long)(i % 5));
+        put_n(1, subject);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    static uint8_t saved[64 * ERASE_BYTES];
+    static uint32_t saved_counts[64];
+    memcpy(saved, image, sizeof(saved));
+    memcpy(saved_counts, erase_counts, sizeof(saved_counts));
+    ne_store_state before = get_state();
+    bool saw_erase_cut = false;
+    for (uint64_t cut = 1; cut < 200; cut++) {
+        memcpy(image, saved, sizeof(saved));
+        memcpy(erase_counts, saved_counts, sizeof(saved_counts));
+        memset(programmed, 0, sizeof(programmed));
+        ne_sim_flash_power_on(&sim);
+        assert_int_equal(reopen(), NE_OK);
+        ne_sim_flash_cut_after(&sim, cut);
+        uint32_t freed = 0;
+        int rc = ne_store_compact(&store, &freed);
+        if (rc == NE_OK) {
+            sim.cut_at = 0;
+            break;
+        }
+        assert_int_equal(rc, NE_ERR_POWER_LOSS);
+        saw_erase_cut = saw_erase_cut || sim.last_cut_was_erase;
+        ne_sim_flash_power_on(&sim);
+        assert_int_equal(reopen(), NE_OK);
+        ne_store_state after = get_state();
+        assert_int_equal(after.msgs, before.msgs);
+        assert_int_equal(after.last_seq, before.last_seq);
+        for (int k = 0; k < 5; k++) {
+            snprintf(subject, sizeof(subject), "k.%d", k);
+            ne_store_msg m;
+            assert_int_equal(
+                ne_store_load_last(&store, subject, strlen(subject), &m, buf, sizeof(buf)), NE_OK);
+            char p[128];
+            payload_for(m.seq, p, sizeof(p));
+            assert_memory_equal(m.payload, p, m.payload_len);
+        }
+    }
+    assert_true(saw_erase_cut);
+}
+
+/* ---- Bit rot ------------------------------------------------------------- */
+
+static void test_bit_flip_in_a_payload_is_reported_never_returned(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(60, "rot");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    char p[128];
+    payload_for(20, p, sizeof(p));
+    ne_sim_flash_flip_bit(&sim, find_in_image(p) + 20, 3);
+    /* Read now: the CRC fails. */
+    assert_int_equal(load(20), NE_ERR_CORRUPT);
+    assert_true(get_state().corrupt_records >= 1);
+    /* Recovery drops it and says so. */
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(20), NE_ERR_NOT_FOUND);
+    assert_int_equal(get_state().corrupt_records, 1);
+    assert_int_equal(get_state().msgs, 59);
+    for (uint64_t s = 1; s <= 60; s++) {
+        if (s != 20) {
+            expect_payload(s);
+        }
+    }
+}
+
+static void test_bit_flip_in_a_frame_header_loses_only_that_record(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(60, "rot");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    char p[128];
+    payload_for(30, p, sizeof(p));
+    /* The frame header sits 16 + 24 + 3 ("rot") bytes before the payload. */
+    uint32_t header = find_in_image(p) - 3 - 24 - 16;
+    ne_sim_flash_flip_bit(&sim, header + 5, 0);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(30), NE_ERR_NOT_FOUND);
+    assert_true(get_state().corrupt_records >= 1);
+    for (uint64_t s = 1; s <= 60; s++) {
+        if (s != 30) {
+            expect_payload(s);
+        }
+    }
+}
+
+static void test_damaged_block_header_is_reported(void **state)
+{
+    (void)state;
+    put_n(60, "rot");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_sim_flash_flip_bit(&sim, 0 * ERASE_BYTES + 9, 1);
+    assert_int_equal(reopen(), NE_OK);
+    assert_true(get_stats().damaged_blocks >= 1);
+}
+
+/* ---- Compaction, compression, wear --------------------------------------- */
+
+static void test_compaction_compresses_what_it_keeps(void **state)
+{
+    (void)state;
+    put_n(120, "keep");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    for (uint64_t s = 1; s <= 120; s++) {
+        if (s % 4 != 0) {
+            assert_int_equal(ne_store_delete(&store, s), NE_OK);
+        }
+    }
+    uint32_t freed = 0;
+    assert_int_equal(ne_store_compact(&store, &freed), NE_OK);
+    assert_true(freed > 0);
+    ne_store_flash_stats st = get_stats();
+    assert_true(st.packs_written > 0);
+    assert_true(st.pack_stored_bytes < st.pack_raw_bytes);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    for (uint64_t s = 4; s <= 120; s += 4) {
+        expect_payload(s);
+    }
+    ne_store_msg m;
+    uint64_t from = 1;
+    uint64_t n = 0;
+    while (ne_store_load_next(&store, from, "keep", 4, &m, buf, sizeof(buf)) == NE_OK) {
+        assert_int_equal(m.seq % 4, 0);
+        from = m.seq + 1;
+        n++;
+    }
+    assert_int_equal(n, 30);
+}
+
+static void test_no_compression_without_a_table(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(100, "plain");
+    for (uint64_t s = 1; s <= 100; s += 2) {
+        assert_int_equal(ne_store_delete(&store, s), NE_OK);
+    }
+    assert_int_equal(ne_store_compact(&store, NULL), NE_OK);
+    assert_int_equal(get_stats().packs_written, 0);
+    expect_payload(100);
+}
+
+static void test_batched_appends_are_compressed_on_sync(void **state)
+{
+    (void)state;
+    put_n(30, "batch");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_true(get_stats().packs_written > 0);
+    assert_int_equal(reopen(), NE_OK);
+    for (uint64_t s = 1; s <= 30; s++) {
+        expect_payload(s);
+    }
+}
+
+static void test_wear_is_spread_over_every_block(void **state)
+{
+    (void)state;
+    limits.max_msgs_per_subject = 1;
+    assert_int_equal(reopen(), NE_OK);
+    /* Cold records that never change, then a long hot workload. */
+    put_n(1, "cold.a");
+    put_n(1, "cold.b");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    char subject[16];
+    for (uint64_t i = 0; i < 40000; i++) {
+        snprintf(subject, sizeof(subject), "hot.%llu", (unsigned long long)(i % 3));
+        put_n(1, subject);
+        if (i % 10 == 0) {
+            assert_int_equal(ne_store_sync(&store), NE_OK);
+        }
+    }
+    ne_store_flash_stats st = get_stats();
+    assert_true(st.wear_moves > 0);
+    assert_true(st.erase_max - st.erase_min <= NE_STORE_WEAR_SPREAD_MAX + 2);
+    expect_payload(1);
+    expect_payload(2);
+    /* Counts survive a reopen (they live in the block headers). */
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_flash_stats again = get_stats();
+    assert_int_equal(again.erase_max, st.erase_max);
+    assert_int_equal(again.erase_min, st.erase_min);
+    for (uint32_t b = 0; b < BLOCKS; b++) {
+        assert_int_equal(fs.blocks[b].erase_count, erase_counts[b]);
+    }
+}
+
+static void test_full_flash_refuses_then_accepts_after_removal(void **state)
+{
+    (void)state;
+    limits.discard = NE_STORE_DISCARD_NEW;
+    assert_int_equal(reopen(), NE_OK);
+    char p[128];
+    ne_store_msg m = {.subject = "f", .subject_len = 1, .timestamp_ns = 1};
+    int rc = NE_OK;
+    for (int i = 0; i < 10000 && rc == NE_OK; i++) {
+        payload_for((uint64_t)i, p, sizeof(p));
+        m.payload = (const uint8_t *)p;
+        m.payload_len = strlen(p);
+        rc = ne_store_append(&store, &m, NULL);
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    assert_int_equal(ne_store_refused_by(&store), NE_STORE_LIMIT_SPACE);
+    /* A few deletions still go in (the head keeps room for them), and a
+     * purge from the front needs none. */
+    for (uint64_t s = 1; s <= 4; s++) {
+        assert_int_equal(ne_store_delete(&store, s * 3), NE_OK);
+    }
+    ne_store_purge_req req = {.up_to_seq = 200};
+    assert_int_equal(ne_store_purge(&store, &req, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(ne_store_append(&store, &m, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(150), NE_ERR_NOT_FOUND);
+}
+
+/* ---- Flash errors -------------------------------------------------------- */
+
+static void test_program_error_is_sticky_until_reopen(void **state)
+{
+    (void)state;
+    put_n(10, "e");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    put_n(5, "e");
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_PROGRAM, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    ne_store_msg m = {.subject = "e", .subject_len = 1};
+    assert_int_equal(ne_store_append(&store, &m, NULL), NE_ERR_IO);
+    assert_int_equal(load(1), NE_ERR_IO);
+    assert_int_equal(ne_store_delete(&store, 1), NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    assert_int_equal(ne_store_compact(&store, NULL), NE_ERR_IO);
+    assert_int_equal(reopen(), NE_OK);
+    for (uint64_t s = 1; s <= 10; s++) {
+        expect_payload(s);
+    }
+}
+
+static void test_sync_error_is_reported(void **state)
+{
+    (void)state;
+    put_n(3, "e");
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_SYNC, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    assert_int_equal(reopen(), NE_OK);
+}
+
+static void test_erase_error_during_compaction(void **state)
+{
+    (void)state;
+    put_n(100, "e");
+    ne_store_purge_req req = {.up_to_seq = 90};
+    assert_int_equal(ne_store_purge(&store, &req, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_ERASE, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_compact(&store, NULL), NE_ERR_IO);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().first_seq, 90);
+    for (uint64_t s = 90; s <= 100; s++) {
+        expect_payload(s);
+    }
+}
+
+static void test_read_error_at_open(void **state)
+{
+    (void)state;
+    put_n(3, "e");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_READ, 2, NE_ERR_IO);
+    assert_int_equal(reopen(), NE_ERR_IO);
+    assert_int_equal(load(1), NE_ERR_IO);
+    assert_int_equal(reopen(), NE_OK);
+    expect_payload(3);
+}
+
+/* ---- Geometry and format ------------------------------------------------- */
+
+static void test_geometry_the_store_cannot_use_is_refused(void **state)
+{
+    (void)state;
+    ne_store_config cfg = {.subjects = subjects, .subject_capacity = 32};
+    ne_flash f = sim.flash;
+    f.geometry = geometry(3, 4096, 16);
+    assert_int_equal(ne_store_flash_open(&store, &fs, &cfg, &f, NULL), NE_ERR_INVALID);
+    f.geometry = geometry(16, 512, 16);
+    assert_int_equal(ne_store_flash_open(&store, &fs, &cfg, &f, NULL), NE_ERR_INVALID);
+    f.geometry = geometry(16, 4096, 3);
+    assert_int_equal(ne_store_flash_open(&store, &fs, &cfg, &f, NULL), NE_ERR_INVALID);
+    f.geometry = geometry(2 * NE_STORE_PROGRAM_CHUNK_BYTES, 64 * 1024, 16);
+    assert_int_equal(ne_store_flash_open(&store, &fs, &cfg, &f, NULL), NE_ERR_INVALID);
+    f.geometry = geometry(16, 4096, NE_STORE_MAX_BLOCKS + 1);
+    assert_int_equal(ne_store_flash_open(&store, &fs, &cfg, &f, NULL), NE_ERR_TOO_BIG);
+}
+
+static void test_another_format_version_is_left_alone(void **state)
+{
+    (void)state;
+    put_n(5, "v");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* Version 2 in block 0's header, with a valid CRC. */
+    image[4] = 2;
+    uint32_t crc = ne_crc32c(0, image, 28);
+    memcpy(image + 28, &crc, 4);
+    static uint8_t copy[BLOCKS * ERASE_BYTES];
+    memcpy(copy, image, sizeof(copy));
+    assert_int_equal(reopen(), NE_ERR_UNSUPPORTED);
+    assert_memory_equal(copy, image, sizeof(copy));
+}
+
+static void test_program_units_from_1_to_256_bytes(void **state)
+{
+    (void)state;
+    static const uint32_t units[] = {1, 8, 64, 256};
+    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+        new_device(geometry(units[u], ERASE_BYTES, BLOCKS));
+        for (int round = 0; round < 20; round++) {
+            put_n(7, "u");
+            assert_int_equal(ne_store_sync(&store), NE_OK);
+        }
+        assert_int_equal(reopen(), NE_OK);
+        for (uint64_t s = 1; s <= 140; s++) {
+            expect_payload(s);
+        }
+        assert_int_equal(sim.violations, 0);
+    }
+}
+
+static void test_subject_table_overflow_at_recovery(void **state)
+{
+    (void)state;
+    char subject[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(subject, sizeof(subject), "s.%d", i);
+        put_n(2, subject);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* A smaller table (7 usable entries) after a rebuild. */
+    subject_capacity = 8;
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_state st = get_state();
+    assert_int_equal(st.msgs, 40);
+    assert_int_equal(st.num_subjects, 7);
+    assert_int_equal(st.untracked_msgs, 26);
+    /* Untracked subjects are still found, by a scan. */
+    ne_store_msg m;
+    for (int i = 0; i < 20; i++) {
+        snprintf(subject, sizeof(subject), "s.%d", i);
+        assert_int_equal(ne_store_load_last(&store, subject, strlen(subject), &m, buf, sizeof(buf)),
+                         NE_OK);
+        assert_int_equal(m.seq, (uint64_t)i * 2 + 2);
+    }
+    /* A new subject has no room. */
+    ne_store_msg n = {.subject = "new", .subject_len = 3};
+    assert_int_equal(ne_store_append(&store, &n, NULL), NE_ERR_FULL);
+    assert_int_equal(ne_store_refused_by(&store), NE_STORE_LIMIT_SUBJECTS);
+}
+
+static void test_opening_applies_lowered_limits(void **state)
+{
+    (void)state;
+    put_n(20, "l");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    limits.max_msgs = 5;
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().msgs, 5);
+    assert_int_equal(get_state().first_seq, 16);
+}
+
+/* ---- A file as flash ----------------------------------------------------- */
+
+static void test_file_backed_store_survives_reopen(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ne_store_flash_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    static ne_file_flash ff;
+    ne_flash_geometry g = geometry(256, 64 * 1024, 8);
+    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    ne_store_config cfg = {.subjects = subjects, .subject_capacity = 32};
+    assert_int_equal(ne_store_flash_open(&store, &fs, &cfg, &ff.flash, &table), NE_OK);
+    put_n(500, "file");
+    assert_int_equal(ne_store_delete(&store, 7), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_file_flash_close(&ff);
+    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    assert_int_equal(ne_store_flash_open(&store, &fs, &cfg, &ff.flash, &table), NE_OK);
+    assert_int_equal(get_state().msgs, 499);
+    assert_int_equal(load(7), NE_ERR_NOT_FOUND);
+    expect_payload(500);
+    ne_file_flash_close(&ff);
+    /* A file larger than the device is refused, not cut. */
+    assert_int_equal(ne_file_flash_open(&ff, path, geometry(256, 64 * 1024, 4)), NE_ERR_INVALID);
+    assert_int_equal(ne_file_flash_open(&ff, "/nonexistent/dir/x", g), NE_ERR_IO);
+    unlink(path);
+}
+
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_reopen_recovers_records_deletions_and_state),
+        T(test_unsynced_changes_may_vanish_and_sequences_continue),
+        T(test_purge_of_everything_survives_reopen_with_its_sequence),
+        T(test_torn_sync_keeps_everything_synced_before),
+        T(test_cut_anywhere_in_a_compaction),
+        T(test_bit_flip_in_a_payload_is_reported_never_returned),
+        T(test_bit_flip_in_a_frame_header_loses_only_that_record),
+        T(test_damaged_block_header_is_reported),
+        T(test_compaction_compresses_what_it_keeps),
+        T(test_no_compression_without_a_table),
+        T(test_batched_appends_are_compressed_on_sync),
+        T(test_wear_is_spread_over_every_block),
+        T(test_full_flash_refuses_then_accepts_after_removal),
+        T(test_program_error_is_sticky_until_reopen),
+        T(test_sync_error_is_reported),
+        T(test_erase_error_during_compaction),
+        T(test_read_error_at_open),
+        T(test_geometry_the_store_cannot_use_is_refused),
+        T(test_another_format_version_is_left_alone),
+        T(test_program_units_from_1_to_256_bytes),
+        T(test_subject_table_overflow_at_recovery),
+        T(test_opening_applies_lowered_limits),
+        T(test_file_backed_store_survives_reopen),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
