@@ -205,6 +205,31 @@ bench-snappy: $(SNAPPY_BENCH)
 
 # ---- store section ----------------------------------------------------------
 
+# `make bench-store`: the storage engine's figures (not part of `make test`):
+# RAM per stream and per subject, append throughput to the file-backed store,
+# recovery of a million records, erase-count spread (tools/store_bench.c).
+# Built twice from the sources: with the default knobs, and with knobs for a
+# gateway with 1 MiB erase blocks (STORE_BENCH_KNOBS). The device file goes to
+# $(BUILD)/store_bench.flash (about 256 MiB while it runs).
+STORE_BENCH_SRC := tools/store_bench.c $(sort $(wildcard src/store/*.c)) src/codec/ne_crc32c.c \
+    src/codec/ne_snappy.c src/sublist/ne_subject.c src/core/ne_error.c \
+    port/posix/ne_file_flash.c port/posix/posix_sys.c port/sim/ne_sim_flash.c
+STORE_BENCH_DEPS := $(STORE_BENCH_SRC) $(wildcard src/store/*.h) config/ne_config_store.h
+STORE_BENCH_KNOBS ?= -DNE_STORE_BLOCK_MAX_RECORDS=8192 -DNE_STORE_WRITE_BUFFER_BYTES=65536 \
+    -DNE_STORE_READ_BUFFER_BYTES=65536
+$(BUILD)/tools/store_bench: $(STORE_BENCH_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 $(STORE_BENCH_KNOBS) $(CFLAGS) -o $@ $(STORE_BENCH_SRC)
+$(BUILD)/tools/store_bench_default: $(STORE_BENCH_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 $(CFLAGS) -o $@ $(STORE_BENCH_SRC)
+.PHONY: bench-store
+bench-store: $(BUILD)/tools/store_bench $(BUILD)/tools/store_bench_default
+	@echo "== default knobs"
+	$(BUILD)/tools/store_bench_default --sizes --wear
+	@echo "== gateway knobs: $(STORE_BENCH_KNOBS)"
+	$(BUILD)/tools/store_bench --sizes --append --recover --path $(BUILD)/store_bench.flash
+
 # ---- bench section ----------------------------------------------------------
 # tools/bench, the benchmark client, and tools/compare (natsedge against
 # nats-server); neither is part of `make test`. See docs/performance.md.

@@ -191,7 +191,7 @@ static int open_head(ne_store_flash *fs)
     if (sf_free_count(fs) < 2) {
         return NE_ERR_FULL;
     }
-    if (sf_free_count(fs) >= 3) {
+    if (sf_free_count(fs) >= 2) {
         rc = sf_wear_level(fs);
         if (rc != NE_OK && rc != NE_ERR_NOT_FOUND) {
             return rc;
@@ -290,6 +290,7 @@ static int fs_append(void *impl, const ne_store_msg *msg, uint64_t seq, uint64_t
     b->live_bytes +=
         (uint32_t)ne_store_msg_bytes(msg->subject_len, msg->headers_len, msg->payload_len);
     b->live_frame_bytes += frame;
+    b->raw_bytes += frame;
     if (b->first_seq == 0) {
         NE_ASSERT(fs->order_count < NE_STORE_MAX_BLOCKS);
         b->first_seq = seq;
@@ -809,8 +810,6 @@ static int survey_block(ne_store_flash *fs, uint32_t block, recovery *r)
     }
     b->serial = sf_get64(body);
     b->kind = body[24] == SF_KIND_COMPACT ? SF_KIND_COMPACT : SF_KIND_APPEND;
-    uint64_t floor = sf_get64(body + 8);
-    uint64_t next = sf_get64(body + 16);
     if (b->serial > r->max_serial) {
         r->max_serial = b->serial;
     }
@@ -826,11 +825,32 @@ static int survey_block(ne_store_flash *fs, uint32_t block, recovery *r)
             b->flags |= SF_FLAG_UNCOMMITTED;
         }
     }
-    if (floor > r->floor_seq) {
-        r->floor_seq = floor;
-    }
-    if (next > r->next_seq) {
-        r->next_seq = next;
+    return NE_OK;
+}
+
+/* Floors and next sequences from the BEGIN of every block that stays. A
+ * block about to be erased (retired, or a cut-short compaction) does not
+ * count: whatever it carried that was durable is carried by a block that
+ * stays (a compaction block's BEGIN, or a FLOOR written with the RETIRE),
+ * and anything else was never durable; counting it once and then losing it
+ * with the erase would let removed records come back at the next open. */
+static int gather_floors(ne_store_flash *fs, recovery *r)
+{
+    for (uint32_t i = 0; i < fs->order_count; i++) {
+        uint32_t block = fs->order[i];
+        if (fs->blocks[block].flags & SF_FLAG_RETIRED) {
+            continue;
+        }
+        const uint8_t *body;
+        uint32_t len;
+        int rc = read_begin(fs, block, &body, &len);
+        if (rc != NE_OK) {
+            return rc == NE_ERR_NOT_FOUND ? NE_ERR_CORRUPT : rc;
+        }
+        uint64_t floor = sf_get64(body + 8);
+        uint64_t next = sf_get64(body + 16);
+        r->floor_seq = floor > r->floor_seq ? floor : r->floor_seq;
+        r->next_seq = next > r->next_seq ? next : r->next_seq;
     }
     return NE_OK;
 }
@@ -1056,6 +1076,7 @@ static void recover_record(ne_store_flash *fs, uint32_t block, sf_rec *rec, reco
         return;
     }
     claim_ordinal(fs, block, rec->ordinal);
+    b->raw_bytes += sf_align8(SF_FRAME_HEADER_BYTES + rec->body_len);
     if (b->first_seq == 0) {
         b->first_seq = rec->seq;
     }
@@ -1177,6 +1198,7 @@ static int scan_block(ne_store_flash *fs, uint32_t block, recovery *r, uint32_t 
         fs->stats.torn_tails++;
     }
     *end_pos = c.pos;
+    fs->blocks[block].write_off = sf_align_up(c.pos, fs->program_bytes);
     fs->blocks[block].flags |= SF_FLAG_SCANNED;
     return NE_OK;
 }
@@ -1257,6 +1279,10 @@ static int recover(ne_store_flash *fs)
         }
     }
     rc = prescan_head(fs, &r);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    rc = gather_floors(fs, &r);
     if (rc != NE_OK) {
         return rc;
     }

@@ -53,6 +53,7 @@ typedef struct ne_store_block {
     uint32_t live_bytes;       /* ne_store_msg_bytes of live records */
     uint32_t live_frame_bytes; /* their frame bytes uncompressed */
     uint32_t del_entries;      /* tombstones written in this block */
+    uint32_t raw_bytes;        /* frame bytes of all its records uncompressed */
     uint16_t records;          /* record slots (ordinals) used */
     uint16_t live_msgs;
     uint8_t state;
@@ -70,6 +71,7 @@ typedef struct ne_store_flash_stats {
     uint64_t compactions;       /* compaction steps that freed blocks */
     uint64_t blocks_reclaimed;  /* blocks erased by compaction */
     uint64_t records_moved;     /* live records copied by compaction */
+    uint64_t aborted_merges;    /* merges that did not fit (block erased, nothing lost) */
     uint64_t wear_moves;        /* cold blocks moved for wear levelling */
     uint64_t packs_written;     /* snappy-compressed packs programmed */
     uint64_t pack_raw_bytes;    /* their bytes before */
@@ -115,6 +117,7 @@ typedef struct ne_store_flash {
     uint32_t emit_block;
     uint32_t emit_off;
     uint32_t emit_fill;
+    uint32_t emit_limit;
     uint8_t stage[NE_STORE_PROGRAM_CHUNK_BYTES];
     /* Read window. */
     uint32_t rwin_block;

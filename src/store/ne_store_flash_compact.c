@@ -55,18 +55,19 @@ static const uint8_t *del_body(ne_store_flash *fs, uint32_t block, const sf_fram
     return fs->scratch;
 }
 
-/* Does block hold a tombstone that must outlive the victims? */
-static int has_needed_tombstones(ne_store_flash *fs, uint32_t block, const uint32_t *victims,
-                                 uint32_t n, bool *needed)
+/* Counts the tombstones of block that must outlive the victims (stops at
+ * `enough`). */
+static int count_needed_tombstones(ne_store_flash *fs, uint32_t block, const uint32_t *victims,
+                                   uint32_t n, uint32_t enough, uint32_t *needed)
 {
-    *needed = false;
+    *needed = 0;
     if (fs->blocks[block].del_entries == 0) {
         return NE_OK;
     }
     uint32_t pos = fs->data_start;
     uint32_t end = sf_block_end(fs, block);
     uint32_t bound = fs->erase_bytes / 8u + 2u;
-    for (uint32_t step = 0; step < bound && !*needed; step++) {
+    for (uint32_t step = 0; step < bound && *needed < enough; step++) {
         sf_frame fr;
         int rc = sf_next_frame(fs, block, &pos, end, &fr);
         if (rc < 0) {
@@ -85,11 +86,20 @@ static int has_needed_tombstones(ne_store_flash *fs, uint32_t block, const uint3
             }
             continue;
         }
-        for (uint32_t k = 0; k < fr.len / SF_DEL_ENTRY_BYTES && !*needed; k++) {
-            *needed = tombstone_needed(fs, body + k * SF_DEL_ENTRY_BYTES, victims, n);
+        for (uint32_t k = 0; k < fr.len / SF_DEL_ENTRY_BYTES; k++) {
+            *needed += tombstone_needed(fs, body + k * SF_DEL_ENTRY_BYTES, victims, n) ? 1u : 0u;
         }
     }
     return NE_OK;
+}
+
+static int has_needed_tombstones(ne_store_flash *fs, uint32_t block, const uint32_t *victims,
+                                 uint32_t n, bool *needed)
+{
+    uint32_t count = 0;
+    int rc = count_needed_tombstones(fs, block, victims, n, 1, &count);
+    *needed = count > 0;
+    return rc;
 }
 
 static int erase_victims(ne_store_flash *fs, const uint32_t *victims, uint32_t n)
@@ -160,6 +170,7 @@ static int merge_record(ne_store_flash *fs, merge *m, uint32_t victim, sf_rec *r
     c->live_msgs++;
     c->live_bytes += bytes;
     c->live_frame_bytes += frame;
+    c->raw_bytes += frame;
     m->records++;
     fs->stats.records_moved++;
     return NE_OK;
@@ -308,6 +319,17 @@ static int merge_into_new(ne_store_flash *fs, const uint32_t *victims, uint32_t 
     fs->head = head;
     fs->wlen = 0;
     fs->wdel_off = SF_NONE;
+    if (rc == NE_ERR_FULL) {
+        /* The live records did not fit after all (they compressed worse
+         * than estimated). The half-written block is erased at once: left
+         * as it is, it could outlive its victims and be taken for a
+         * committed one with a damaged COMMIT. */
+        c->serial = 0;
+        fs->emit_fill = 0;
+        rc = sf_erase_block(fs, m.block);
+        fs->stats.aborted_merges++;
+        return rc == NE_OK ? NE_ERR_FULL : rc;
+    }
     if (rc != NE_OK) {
         return sf_fail(fs, rc);
     }
@@ -328,6 +350,21 @@ static int merge_into_new(ne_store_flash *fs, const uint32_t *victims, uint32_t 
 }
 
 /* ---- Choosing ------------------------------------------------------------ */
+
+/* Bytes the live records of a block will take in a new block: their frames
+ * uncompressed, or, when the block was compressed, in the proportion the
+ * block as a whole was compressed, plus an eighth since the new block packs
+ * them differently. A merge that still does not fit is abandoned. */
+static uint64_t live_estimate(const ne_store_flash *fs, const ne_store_block *b)
+{
+    uint64_t stored = b->write_off > fs->data_start ? b->write_off - fs->data_start : 0;
+    if (fs->table == NULL || b->raw_bytes == 0 || stored >= b->raw_bytes) {
+        return b->live_frame_bytes;
+    }
+    uint64_t estimate = (uint64_t)b->live_frame_bytes * stored / b->raw_bytes;
+    estimate += estimate / 8 + 64;
+    return estimate < b->live_frame_bytes ? estimate : b->live_frame_bytes;
+}
 
 /* Bytes a merge of blocks with these totals needs in the new block. */
 static uint32_t merge_need(const ne_store_flash *fs, uint32_t victims, uint64_t frame_bytes,
@@ -387,7 +424,7 @@ static uint32_t choose_window(const ne_store_flash *fs, uint32_t *victims)
                 break;
             }
             const ne_store_block *b = &fs->blocks[block];
-            bytes += b->live_frame_bytes;
+            bytes += live_estimate(fs, b);
             dels += b->del_entries;
             msgs += b->live_msgs;
             if (!merge_fits(fs, w, bytes, dels, msgs)) {
@@ -407,7 +444,7 @@ static uint32_t choose_window(const ne_store_flash *fs, uint32_t *victims)
     for (uint32_t k = 0; k < best_len; k++) {
         const ne_store_block *b = &fs->blocks[fs->order[best_start + k]];
         victims[n++] = fs->order[best_start + k];
-        bytes += b->live_frame_bytes;
+        bytes += live_estimate(fs, b);
         dels += b->del_entries;
         msgs += b->live_msgs;
     }
@@ -429,15 +466,19 @@ static uint32_t choose_window(const ne_store_flash *fs, uint32_t *victims)
  * that holds nothing but the list of blocks it replaces). */
 static int retire_dead(ne_store_flash *fs, const uint32_t *victims, uint32_t n, uint32_t *freed)
 {
+    /* A FLOOR goes first: a victim's BEGIN may be the only durable copy of
+     * the current floor, and the head must carry it once the victim is
+     * gone. */
     uint32_t len = 8 * n;
-    if (fs->head < 0 || fs->wlen + SF_FRAME_HEADER_BYTES + len > sizeof(fs->wbuf)) {
+    uint32_t frames = 2 * SF_FRAME_HEADER_BYTES + SF_FLOOR_BYTES + len;
+    if (fs->head < 0 || fs->wlen + frames > sizeof(fs->wbuf)) {
         int rc = sf_flush(fs);
         if (rc != NE_OK) {
             return rc;
         }
     }
     ne_store_block *h = fs->head >= 0 ? &fs->blocks[fs->head] : NULL;
-    uint32_t need = sf_align_up(fs->wlen + SF_FRAME_HEADER_BYTES + len, fs->program_bytes);
+    uint32_t need = sf_align_up(fs->wlen + frames, fs->program_bytes);
     if (h == NULL || (h->flags & SF_FLAG_SEALED) || h->write_off > fs->data_end ||
         need > fs->data_end - h->write_off) {
         if (n < 2 || sf_free_count(fs) < 1) {
@@ -447,9 +488,16 @@ static int retire_dead(ne_store_flash *fs, const uint32_t *victims, uint32_t n, 
         if (rc == NE_OK) {
             *freed = n - 1;
         }
-        return rc;
+        return rc == NE_ERR_FULL ? NE_OK : rc;
     }
-    uint8_t *f = sf_wbuf_frame(fs, SF_RETIRE, 0, len);
+    uint8_t *f = sf_wbuf_frame(fs, SF_FLOOR, 0, SF_FLOOR_BYTES);
+    sf_put64(f + SF_FRAME_HEADER_BYTES, fs->floor_seq);
+    sf_put64(f + SF_FRAME_HEADER_BYTES + 8, fs->next_seq);
+    sf_wbuf_seal_frame(fs, f, h->salt);
+    if (fs->floor_seq > fs->floor_written) {
+        fs->floor_written = fs->floor_seq;
+    }
+    f = sf_wbuf_frame(fs, SF_RETIRE, 0, len);
     for (uint32_t i = 0; i < n; i++) {
         sf_put64(f + SF_FRAME_HEADER_BYTES + 8 * i, fs->blocks[victims[i]].serial);
     }
@@ -501,7 +549,7 @@ int sf_compact_step(ne_store_flash *fs, uint32_t *freed)
     if (rc == NE_OK) {
         *freed = n - 1;
     }
-    return rc;
+    return rc == NE_ERR_FULL ? NE_OK : rc;
 }
 
 int sf_wear_level(ne_store_flash *fs)
@@ -509,7 +557,9 @@ int sf_wear_level(ne_store_flash *fs)
     if (fs->failed != NE_OK) {
         return fs->failed;
     }
-    if (sf_free_count(fs) < 3) {
+    /* The move takes a free block and gives the cold one back: two free
+     * blocks (the head's next and compaction's reserve) stay free. */
+    if (sf_free_count(fs) < 2) {
         return NE_ERR_NOT_FOUND;
     }
     int32_t cold = -1;
@@ -526,14 +576,21 @@ int sf_wear_level(ne_store_flash *fs)
         return NE_ERR_NOT_FOUND;
     }
     const ne_store_block *b = &fs->blocks[cold];
-    if (!merge_fits(fs, 1, b->live_frame_bytes, b->del_entries, b->live_msgs)) {
+    uint32_t victim = (uint32_t)cold;
+    /* Most tombstones of a cold block guard records long gone: count the
+     * ones that would really be copied. */
+    uint32_t dels = 0;
+    int rc = count_needed_tombstones(fs, victim, &victim, 1, UINT32_MAX, &dels);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    if (!merge_fits(fs, 1, live_estimate(fs, b), dels, b->live_msgs)) {
         return NE_ERR_NOT_FOUND;
     }
-    uint32_t victim = (uint32_t)cold;
     /* Cold data goes to the most worn free block: it will sit there. */
-    int rc = merge_into_new(fs, &victim, 1, true);
+    rc = merge_into_new(fs, &victim, 1, true);
     if (rc == NE_OK) {
         fs->stats.wear_moves++;
     }
-    return rc;
+    return rc == NE_ERR_FULL ? NE_ERR_NOT_FOUND : rc;
 }

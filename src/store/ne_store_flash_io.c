@@ -474,11 +474,17 @@ void sf_emit_begin(ne_store_flash *fs, uint32_t block, uint32_t off)
     fs->emit_block = block;
     fs->emit_off = off;
     fs->emit_fill = 0;
+    /* Frames stop at data_end; only a COMMIT is written past it. */
+    fs->emit_limit = off < fs->data_end ? fs->data_end : fs->erase_bytes;
 }
 
 int sf_emit(ne_store_flash *fs, const void *bytes, uint32_t len)
 {
     const uint8_t *p = bytes;
+    if (fs->emit_off + fs->emit_fill > fs->emit_limit ||
+        len > fs->emit_limit - fs->emit_off - fs->emit_fill) {
+        return NE_ERR_FULL;
+    }
     uint32_t bound = len / NE_STORE_PROGRAM_CHUNK_BYTES + 2;
     for (uint32_t i = 0; i < bound && len > 0; i++) {
         uint32_t n = NE_STORE_PROGRAM_CHUNK_BYTES - fs->emit_fill;

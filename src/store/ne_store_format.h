@@ -182,6 +182,7 @@ void sf_set_deleted(ne_store_flash *fs, uint32_t block, uint32_t ordinal);
 
 /* Emitter: programs a run of bytes into a block from a unit boundary. */
 void sf_emit_begin(ne_store_flash *fs, uint32_t block, uint32_t off);
+/* NE_ERR_FULL (nothing programmed) when the bytes would pass data_end. */
 int sf_emit(ne_store_flash *fs, const void *bytes, uint32_t len);
 /* Pads to the program unit with 0xff and programs the rest; *end_off gets
  * the block offset after it. */
