@@ -75,8 +75,35 @@ $(BUILD)/libnesim.a: $(SIM_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(if $^,ar rcs $@ $^,printf '!<arch>\n' > $@)
 
-$(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BOARD_LIBS)
+# TLS: mbedTLS (2.28) compiled from MBEDTLS_DIR with config/mbedtls_config.h,
+# once per build directory; port/mbedtls wraps it behind port/port.h. Only the
+# board links them: the core reaches TLS through the ne_tls table.
+MBEDTLS_DIR ?= third_party/mbedtls
+MBEDTLS_MODULES := aes asn1parse asn1write base64 bignum chacha20 chachapoly cipher cipher_wrap \
+    constant_time ctr_drbg ecdh ecdsa ecp ecp_curves error gcm md memory_buffer_alloc oid pem pk \
+    pk_wrap pkparse platform platform_util poly1305 rsa rsa_internal sha1 sha256 sha512 \
+    ssl_ciphersuites ssl_cli ssl_msg ssl_srv ssl_tls x509 x509_crt
+MBEDTLS_OBJ := $(patsubst %,$(BUILD)/mbedtls/%.o,$(MBEDTLS_MODULES))
+MBEDTLS_CFLAGS := -I$(MBEDTLS_DIR)/include '-DMBEDTLS_CONFIG_FILE="mbedtls_config.h"'
+TLS_SRC := $(sort $(wildcard port/mbedtls/*.c))
+TLS_OBJ := $(call obj,$(TLS_SRC))
+$(TLS_OBJ): ALL_CFLAGS += $(MBEDTLS_CFLAGS)
+$(TLS_OBJ): | $(MBEDTLS_DIR)/include/mbedtls/ssl.h
+$(MBEDTLS_DIR)/include/mbedtls/ssl.h:
+	@echo "mbedTLS not found in $(MBEDTLS_DIR): run 'make deps' (tools/deps.sh) or set MBEDTLS_DIR"; exit 1
+# Third-party code: its own warnings are not ours to fix, so no -Werror.
+$(BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/library/%.c config/mbedtls_config.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O2 -g $(SANFLAGS) -Iconfig $(MBEDTLS_CFLAGS) -c $< -o $@
+$(BUILD)/libmbedtls.a: $(MBEDTLS_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libnetls.a: $(TLS_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a \
+	    $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a $(BOARD_LIBS)
 
 # Unit tests: one binary per tests/unit/test_<name>.c.
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT_OBJ) $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
@@ -90,11 +117,12 @@ unit: $(UNIT_BIN)
 	    echo "== $$t"; $$t || failed=1; done; \
 	    test $$failed -eq 0
 
-# No heap in the broker: nm over every object of src/ and port/.
-check: $(CORE_OBJ) $(POSIX_OBJ) $(SIM_OBJ)
+# No heap in the broker: nm over every object of src/ and port/, and of the
+# mbedTLS library as configured (its allocations go to a static region).
+check: $(CORE_OBJ) $(POSIX_OBJ) $(SIM_OBJ) $(TLS_OBJ) $(MBEDTLS_OBJ)
 	@bad=$$(nm -A $^ 2>/dev/null | grep -E ' U (malloc|calloc|realloc|free|strdup|strndup|aligned_alloc|posix_memalign|reallocarray)$$' || true); \
 	if [ -n "$$bad" ]; then echo "check: heap calls in the broker:"; echo "$$bad"; exit 1; fi; \
-	echo "check: no heap calls in $(words $^) objects of src/ and port/"
+	echo "check: no heap calls in $(words $^) objects of src/, port/ and mbedTLS"
 
 # The store's power-loss test.
 CUTS ?= 1000
@@ -166,7 +194,7 @@ test-all: all check format-check unit build-clang interop test-asan fuzz powercu
 # The store's short power-loss run (skipped only while no store exists).
 powercut-short:
 ifneq ($(POWERCUT_SRC),)
-	$(MAKE) powercut CUTS=200 SEED=7
+	$(MAKE) powercut CUTS=1000 SEED=7
 else
 	@echo "powercut: no store power-loss test in tests/powercut yet"
 endif
@@ -188,6 +216,7 @@ clean:
 
 -include $(FUZZ_LIB_OBJ:.o=.d)
 -include $(CORE_OBJ:.o=.d) $(POSIX_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(BOARD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d)
+-include $(TLS_OBJ:.o=.d)
 
 # ---- codec section (snappy benchmark) ----------------------------------------
 

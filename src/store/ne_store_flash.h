@@ -34,8 +34,14 @@
 #if NE_STORE_COMPACT_MAX_VICTIMS < 2 || NE_STORE_COMPACT_MAX_VICTIMS > 32
 #error "NE_STORE_COMPACT_MAX_VICTIMS must be within 2..32"
 #endif
+#if NE_STORE_MAX_BLOCKS < 4 || NE_STORE_MAX_BLOCKS > 65535
+#error "NE_STORE_MAX_BLOCKS must be within 4..65535"
+#endif
 #if NE_STORE_READ_BUFFER_BYTES < 512
 #error "NE_STORE_READ_BUFFER_BYTES must be at least 512"
+#endif
+#if NE_STORE_MAX_SUBJECT_BYTES > NE_STORE_READ_BUFFER_BYTES || NE_STORE_MAX_SUBJECT_BYTES > 65535
+#error "NE_STORE_MAX_SUBJECT_BYTES must fit the read buffer and 16 bits"
 #endif
 
 /* Bytes of the buffer compressed packs are read into (snappy's worst case). */
