@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libcmocka-dev libjsmn-dev libsnappy-dev libsodium-dev
   nats-server libnats-dev mosquitto-clients
   pkg-config ca-certificates
+  dpkg-dev openssl
 )
 
 missing=()
@@ -22,6 +23,46 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# mbedTLS 2.28 from Debian's source package, into the ignored third_party/
+# (the Makefile builds it with config/mbedtls_config.h). Needs a deb-src
+# entry for the configured Debian mirror: added once, in a file of our own.
+MBEDTLS_DEST=third_party/mbedtls
+if [ ! -f "$MBEDTLS_DEST/include/mbedtls/ssl.h" ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  src_list=/etc/apt/sources.list.d/natsedge-deb-src.sources
+  if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+    echo "deps: adding $src_list (Debian source packages)"
+    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$uri" ] || uri=http://deb.debian.org/debian
+    $SUDO tee "$src_list" >/dev/null <<EOS
+Types: deb-src
+URIs: $uri
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOS
+    $SUDO apt-get update -qq
+  fi
+  echo "deps: fetching the mbedtls source package into $MBEDTLS_DEST"
+  mkdir -p third_party
+  tmp=$(mktemp -d third_party/.fetch.XXXXXX)
+  if ! (cd "$tmp" && apt-get source -qq mbedtls >/dev/null 2>apt-source.log); then
+    # The source lists may be stale: refresh once and retry.
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get source -qq mbedtls >/dev/null) || { rm -rf "$tmp"; exit 1; }
+  fi
+  dir=$(find "$tmp" -maxdepth 1 -type d -name 'mbedtls-2.28*' | head -1)
+  if [ -z "$dir" ]; then
+    echo "deps: the mbedtls source package is not version 2.28:" "$tmp"/*
+    rm -rf "$tmp"
+    exit 1
+  fi
+  rm -rf "$MBEDTLS_DEST"
+  mv "$dir" "$MBEDTLS_DEST"
+  rm -rf "$tmp"
 fi
 
 # Interop tests: npm packages pinned by tests/interop/package-lock.json.
