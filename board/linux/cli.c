@@ -306,12 +306,6 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
         snprintf(err, err_cap, "--auth cannot be combined with --user/--pass");
         return NE_CLI_REJECTED;
     }
-    if (strncmp(cli->opts.auth_pass, "$2", 2) == 0 || strncmp(cli->opts.auth_token, "$2", 2) == 0) {
-        snprintf(err, err_cap,
-                 "bcrypt-hashed passwords and tokens are not supported yet in natsedge (see "
-                 "differences.md)");
-        return NE_CLI_REJECTED;
-    }
     /* The monitor listens on the client address unless the configuration
      * named one, as nats-server's http_host defaults to host. */
     if (cli->opts.http_host[0] == '\0' || cli->host_set) {

@@ -125,6 +125,18 @@ static bool secret_equal(const char *a, const char *b)
     return diff == 0;
 }
 
+/* A configured password or token that is a bcrypt hash is checked with
+ * bcrypt, any other is compared in clear (nats-server's comparePasswords).
+ * The hash's form and cost were checked when the options were. */
+static bool secret_matches(ne_server *srv, const char *configured, const char *given)
+{
+    if (ne_bcrypt_is_hash(configured)) {
+        return ne_bcrypt_verify(&srv->bcrypt_state, given, strlen(given), configured,
+                                strlen(configured), NE_BCRYPT_MAX_COST) == NE_OK;
+    }
+    return secret_equal(configured, given);
+}
+
 /* Checks CONNECT's credentials against the configured user or token. */
 static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
 {
@@ -134,11 +146,11 @@ static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
     (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
     (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
     if (o->auth_token[0] != '\0') {
-        return token[0] != '\0' && secret_equal(token, o->auth_token);
+        return token[0] != '\0' && secret_matches(conn->srv, o->auth_token, token);
     }
     if (o->auth_user[0] != '\0') {
         return user[0] != '\0' && secret_equal(user, o->auth_user) &&
-               secret_equal(pass, o->auth_pass);
+               secret_matches(conn->srv, o->auth_pass, pass);
     }
     char nkey[64] = "", sig_text[128] = "";
     (void)ne_json_get_string(doc, 0, "nkey", nkey, sizeof(nkey), NULL);
@@ -159,7 +171,7 @@ static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
                                           public_key) == NE_OK;
         }
         if (user[0] != '\0' && secret_equal(user, u->user)) {
-            return secret_equal(pass, u->pass);
+            return secret_matches(conn->srv, u->pass, pass);
         }
     }
     return false;

@@ -8,6 +8,7 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "mon/ne_mon.h"
+#include "server/ne_bcrypt.h"
 
 /* How often the connection timers (pings, write deadline) are examined. */
 #define NE_TICK_INTERVAL_MS 100u
@@ -36,6 +37,27 @@ bool ne_server_auth_required(const ne_server *srv)
 {
     return srv->opts.auth_user[0] != '\0' || srv->opts.auth_token[0] != '\0' ||
            srv->opts.user_count > 0;
+}
+
+/* A configured secret that nats-server would check with bcrypt must be a
+ * hash natsedge can check: refused here rather than failing every client. */
+static int check_secret(const char *what, const char *secret, char *err, size_t err_cap)
+{
+    if (!ne_bcrypt_is_hash(secret)) {
+        return NE_OK;
+    }
+    unsigned cost;
+    uint8_t salt[NE_BCRYPT_SALT_BYTES];
+    int rc = ne_bcrypt_parse(secret, strlen(secret), NE_BCRYPT_MAX_COST, &cost, salt);
+    if (rc == NE_ERR_RANGE) {
+        ne_fmt(err, err_cap,
+               "bcrypt %s: cost %.2s is above the compiled-in maximum %u: raise "
+               "NE_BCRYPT_MAX_COST in config/",
+               what, secret + 4, (unsigned)NE_BCRYPT_MAX_COST);
+    } else if (rc != NE_OK) {
+        ne_fmt(err, err_cap, "bcrypt %s is not a valid bcrypt hash", what);
+    }
+    return rc;
 }
 
 int ne_server_options_check(const ne_server_options *opts, char *err, size_t err_cap)
@@ -77,7 +99,14 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
         ne_fmt(err, err_cap, "max_control_line %u is too small", opts->max_control_line);
         return NE_ERR_RANGE;
     }
-    return NE_OK;
+    int rc = check_secret("password", opts->auth_pass, err, err_cap);
+    if (rc == NE_OK) {
+        rc = check_secret("token", opts->auth_token, err, err_cap);
+    }
+    for (uint32_t i = 0; rc == NE_OK && i < opts->user_count; i++) {
+        rc = check_secret("password", opts->users[i].pass, err, err_cap);
+    }
+    return rc;
 }
 
 const char *ne_close_reason_text(ne_close_reason reason)

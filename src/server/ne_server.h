@@ -23,6 +23,7 @@
 #include "ne_config.h"
 #include "port.h"
 #include "proto/ne_proto.h"
+#include "server/ne_bcrypt.h"
 #include "sublist/ne_sublist.h"
 
 #define NE_VERSION "0.1.0"
@@ -252,6 +253,7 @@ typedef struct ne_server {
     ne_trie trie;
     ne_sublist sublist; /* the global account $G */
     ne_match_result match;
+    ne_bcrypt_state bcrypt_state; /* Blowfish work area of a password check */
 
     ne_conn *mon_scratch[NE_MAX_CONNECTIONS]; /* /connz sorting */
     ne_closed_conn closed[NE_CLOSED_CONN_RING];

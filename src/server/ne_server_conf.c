@@ -204,10 +204,6 @@ static int apply_users(apply_ctx *a, ne_conf_node *list)
         if ((u->nkey[0] == '\0') == (u->user[0] == '\0')) {
             return fail_at(a, item, NE_ERR_INVALID, "a user needs either user or nkey");
         }
-        if (strncmp(u->pass, "$2", 2) == 0) {
-            return fail_at(a, item, NE_ERR_UNSUPPORTED,
-                           "bcrypt-hashed passwords are not supported yet in natsedge");
-        }
         a->opts->user_count++;
     }
     return NE_OK;
@@ -246,10 +242,6 @@ static int apply_authorization(apply_ctx *a, ne_conf_node *map)
         if (rc != NE_OK) {
             return rc;
         }
-    }
-    if (strncmp(a->opts->auth_pass, "$2", 2) == 0 || strncmp(a->opts->auth_token, "$2", 2) == 0) {
-        return fail_at(a, map, NE_ERR_UNSUPPORTED,
-                       "bcrypt-hashed passwords and tokens are not supported yet in natsedge");
     }
     return NE_OK;
 }

@@ -81,8 +81,31 @@ static void test_features_not_built_yet_are_refused_by_name(void **state)
     assert_int_equal(
         apply("authorization { users: [ {user: a, password: b, permissions: {}} ] }\n"),
         NE_ERR_UNSUPPORTED);
+}
+
+static void test_bcrypt_secrets_are_checked_for_form_and_cost_CP71(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("authorization { user: a, password: "
+                           "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW }\n"),
+                     NE_OK);
+    assert_string_equal(opts.auth_pass,
+                        "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW");
+    assert_int_equal(
+        apply("authorization { users: [ {user: a, password: "
+              "\"$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\"} ] }\n"),
+        NE_OK);
+    /* A value with bcrypt's prefix that is not a whole hash, or whose cost
+     * is above NE_BCRYPT_MAX_COST, is refused rather than failing clients. */
     assert_int_equal(apply("authorization { user: a, password: \"$2a$11$abc\" }\n"),
-                     NE_ERR_UNSUPPORTED);
+                     NE_ERR_INVALID);
+    assert_non_null(strstr(err, "not a valid bcrypt hash"));
+    assert_int_equal(apply("authorization { token: "
+                           "\"$2b$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\" }\n"),
+                     NE_ERR_RANGE);
+    assert_non_null(strstr(err, "NE_BCRYPT_MAX_COST"));
+    /* Without the full prefix a "$2" value is a clear-text password. */
+    assert_int_equal(apply("authorization { user: a, password: \"$2$abc\" }\n"), NE_OK);
 }
 
 static void test_users_list_with_passwords_and_nkeys_CFG16(void **state)
@@ -130,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_edge_config_keys_are_applied_CFG15),
         cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
         cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
+        cmocka_unit_test(test_bcrypt_secrets_are_checked_for_form_and_cost_CP71),
         cmocka_unit_test(test_users_list_with_passwords_and_nkeys_CFG16),
         cmocka_unit_test(test_limits_above_the_compiled_maximum_name_the_knob),
         cmocka_unit_test(test_wrong_types_are_errors_with_position),
