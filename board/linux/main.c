@@ -1,5 +1,11 @@
 /* The natsedge binary for Linux: flags, log sink, signals, and the event loop
- * of port/posix around one statically allocated server. */
+ * of port/posix around one statically allocated server.
+ *
+ * Signals, as nats-server: SIGINT and SIGTERM stop (SIGTERM is ignored in
+ * lame duck mode), SIGUSR1 reopens the log file, SIGUSR2 enters lame duck
+ * mode, SIGHUP reloads the configuration file. A handler only sets a flag and
+ * wakes the loop; the work happens between loop turns, on the loop's own
+ * thread. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,10 +25,15 @@
 static ne_server g_server;
 static ne_conf g_conf; /* the parsed file lives as long as the process */
 static ne_posix_net g_net;
+/* Set by the signal handler: g_wake ends ne_posix_run's loop, the others say
+ * why. */
+static volatile sig_atomic_t g_wake;
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_reopen;
 
 typedef struct log_sink {
     FILE *out;
+    const char *path; /* NULL: stderr */
     bool logtime;
     long pid;
 } log_sink;
@@ -44,9 +55,34 @@ static void log_write(void *ctx, ne_log_level level, const char *line, size_t le
     fflush(sink->out);
 }
 
-static void on_stop_signal(int sig)
+static void on_signal(int sig)
 {
-    g_stop = sig;
+    if (sig == SIGUSR1) {
+        g_reopen = 1;
+    } else {
+        g_stop = sig;
+    }
+    g_wake = 1;
+}
+
+/* SIGUSR1: log rotation. The file was renamed (or removed) by the rotating
+ * tool; opening the path again starts a new file, and only then is the old
+ * stream closed, so a failed open keeps logging to the old one. */
+static void reopen_log(log_sink *sink, const ne_log *log)
+{
+    if (sink->path == NULL) {
+        ne_log_info(log, "File log re-open ignored, not a file logger");
+        return;
+    }
+    FILE *f = fopen(sink->path, "a");
+    if (f == NULL) {
+        ne_log_error(log, "Could not re-open log file %s: %s", sink->path, strerror(errno));
+        return;
+    }
+    FILE *old = sink->out;
+    sink->out = f;
+    fclose(old);
+    ne_log_info(log, "File log re-opened");
 }
 
 static int write_pid_file(const char *path)
@@ -177,7 +213,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    log_sink sink = {stderr, cli.logtime, (long)getpid()};
+    log_sink sink = {stderr, cli.log_file, cli.logtime, (long)getpid()};
     if (cli.log_file != NULL) {
         sink.out = fopen(cli.log_file, "a");
         if (sink.out == NULL) {
@@ -196,10 +232,11 @@ int main(int argc, char **argv)
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     ne_net net;
@@ -219,7 +256,20 @@ int main(int argc, char **argv)
         write_ports_file(cli.ports_file_dir, argv[0], &g_server) != 0) {
         ne_log_error(&log, "Error creating ports file: %s", strerror(errno));
     }
-    int rc = ne_posix_run(&g_net, &g_server, &g_stop);
+    int rc;
+    for (;;) {
+        rc = ne_posix_run(&g_net, &g_server, &g_wake);
+        if (rc != 0 || g_stop != 0) {
+            break;
+        }
+        /* Cleared before the flags are read: a signal from now on wakes the
+         * next run at once. */
+        g_wake = 0;
+        if (g_reopen) {
+            g_reopen = 0;
+            reopen_log(&sink, &log);
+        }
+    }
     if (g_stop != 0) {
         ne_log_info(&log, "Trapped \"%s\" signal", g_stop == SIGINT ? "interrupt" : "terminated");
     }
