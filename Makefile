@@ -87,12 +87,12 @@ MBEDTLS_OBJ := $(patsubst %,$(BUILD)/mbedtls/%.o,$(MBEDTLS_MODULES))
 MBEDTLS_CFLAGS := -I$(MBEDTLS_DIR)/include '-DMBEDTLS_CONFIG_FILE="mbedtls_config.h"'
 TLS_SRC := $(sort $(wildcard port/mbedtls/*.c))
 TLS_OBJ := $(call obj,$(TLS_SRC))
-$(TLS_OBJ): ALL_CFLAGS += $(MBEDTLS_CFLAGS)
-$(TLS_OBJ): | $(MBEDTLS_DIR)/include/mbedtls/ssl.h
+$(TLS_OBJ) $(BOARD_OBJ): ALL_CFLAGS += $(MBEDTLS_CFLAGS)
+$(TLS_OBJ) $(BOARD_OBJ): | $(MBEDTLS_DIR)/include/mbedtls/ssl.h
 $(MBEDTLS_DIR)/include/mbedtls/ssl.h:
 	@echo "mbedTLS not found in $(MBEDTLS_DIR): run 'make deps' (tools/deps.sh) or set MBEDTLS_DIR"; exit 1
 # Third-party code: its own warnings are not ours to fix, so no -Werror.
-$(BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/library/%.c config/mbedtls_config.h
+$(BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/library/%.c config/mbedtls_config.h config/mbedtls_platform.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -O2 -g $(SANFLAGS) -Iconfig $(MBEDTLS_CFLAGS) -c $< -o $@
 $(BUILD)/libmbedtls.a: $(MBEDTLS_OBJ)

@@ -24,10 +24,12 @@
 #define MBEDTLS_PLATFORM_MEMORY
 #define MBEDTLS_PLATFORM_NO_STD_FUNCTIONS /* no calloc/free/printf defaults */
 #define MBEDTLS_PLATFORM_SNPRINTF_MACRO snprintf
-/* Declares exit(), which the allocator calls only if its own consistency
- * check fails (never under MBEDTLS_MEMORY_VERIFY_NONE, the default). */
-#define MBEDTLS_PLATFORM_STD_MEM_HDR <stdlib.h>
+#define MBEDTLS_PLATFORM_STD_MEM_HDR "mbedtls_platform.h" /* exit, fprintf */
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+/* Current and peak use of the region (/varz); its consistency messages go
+ * to stderr. */
+#define MBEDTLS_MEMORY_DEBUG
+#define MBEDTLS_PLATFORM_FPRINTF_MACRO fprintf
 #define MBEDTLS_FS_IO /* certificate and key files (port side only) */
 
 /* ---- Random -------------------------------------------------------------- */

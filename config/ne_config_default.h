@@ -179,6 +179,39 @@
 #define NE_DEFAULT_WRITE_DEADLINE_MS (10 * 1000)
 #endif
 
+/* ---- TLS (port/mbedtls) --------------------------------------------------- */
+
+/* TLS sessions open at once: client connections, HTTPS monitoring and leaf
+ * remotes together. A TLS client beyond it gets
+ * -ERR 'maximum connections exceeded' after INFO, as at max_connections.
+ * One unit costs about 1.3 KiB of static pool (the mbedTLS context); its
+ * record buffers and keys come from NE_TLS_HEAP_BYTES. */
+#ifndef NE_TLS_MAX_SESSIONS
+#define NE_TLS_MAX_SESSIONS 128
+#endif
+
+/* The static region mbedTLS allocates from (MBEDTLS_MEMORY_BUFFER_ALLOC_C):
+ * certificates, keys and CA chains of each configuration, then per session
+ * its record buffers (MBEDTLS_SSL_IN_CONTENT_LEN + MBEDTLS_SSL_OUT_CONTENT_LEN
+ * and overhead, about 22 KiB measured while established) and, during the
+ * handshake only, its key exchange (a further ~10-20 KiB; docs/tls.md has
+ * the measured figures). When the region cannot hold a new session, that
+ * connection is refused and the others keep working. Reserved address space
+ * only: untouched pages stay non-resident. */
+#ifndef NE_TLS_HEAP_BYTES
+#define NE_TLS_HEAP_BYTES (NE_TLS_MAX_SESSIONS * 24 * 1024 + 192 * 1024)
+#endif
+
+/* Longest certificate, key or CA file path in the options. */
+#ifndef NE_TLS_PATH_BYTES
+#define NE_TLS_PATH_BYTES 256
+#endif
+
+/* Default TLS handshake timeout (nats-server's tls timeout: 2 s). */
+#ifndef NE_DEFAULT_TLS_TIMEOUT_MS
+#define NE_DEFAULT_TLS_TIMEOUT_MS 2000
+#endif
+
 /* ---- Logging ------------------------------------------------------------- */
 
 /* Longest formatted log line; longer lines are cut. Stack cost only. */

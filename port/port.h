@@ -33,6 +33,10 @@ int ne_port_entropy(void *buf, size_t len);
 int ne_port_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
                            const uint8_t public_key[32]);
 
+/* Signs msg with the ed25519 key derived from a 32-byte seed (leaf
+ * credentials: the hub's nonce). NE_OK, or an ne_err when signing cannot run. */
+int ne_port_ed25519_sign(uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t seed[32]);
+
 /* Resident memory of the process or board in bytes (0 if unknown), for /varz. */
 uint64_t ne_port_memory_bytes(void);
 
@@ -120,5 +124,74 @@ typedef struct ne_flash {
     void *ctx;
     ne_flash_geometry geometry;
 } ne_flash;
+
+/* ---- TLS ------------------------------------------------------------------
+ *
+ * A TLS engine behind a table (port/mbedtls), usable over any network port.
+ * The engine never touches a socket: it moves its records through the
+ * caller's send/recv callbacks (ne_tls_bio), which follow the contract of
+ * ne_net_ops.recv and .sendv (NE_ERR_WOULD_BLOCK when no progress is
+ * possible). Configurations (certificates, CA, verification) are made by the
+ * board through the engine's own API and handed to the core as opaque
+ * pointers. Sessions come from a pool bounded at compile time; their memory
+ * from a static region (NE_TLS_HEAP_BYTES).
+ */
+
+typedef struct ne_tls_config ne_tls_config;   /* owned by the port */
+typedef struct ne_tls_session ne_tls_session; /* owned by the port's pool */
+
+typedef struct ne_tls_bio {
+    int (*send)(void *io, const void *buf, size_t len, size_t *sent);
+    int (*recv)(void *io, void *buf, size_t len, size_t *got);
+    void *io;
+} ne_tls_bio;
+
+/* What the engine's memory and pool look like, for monitoring. */
+typedef struct ne_tls_stats {
+    uint64_t region_bytes;   /* size of the static region */
+    uint64_t in_use_bytes;   /* allocated now */
+    uint64_t peak_bytes;     /* most ever allocated at once */
+    uint32_t sessions;       /* sessions open now */
+    uint32_t max_sessions;   /* the pool's size */
+    uint64_t refused;        /* sessions refused: pool or region exhausted */
+    uint64_t handshakes;     /* handshakes completed */
+    uint64_t failures;       /* handshakes failed (peer, certificate, memory) */
+} ne_tls_stats;
+
+typedef struct ne_tls_ops {
+    /* Takes a session for one connection. The role (server or client) and
+     * the certificates are the config's. For a client session, server_name
+     * is the host name the peer's certificate must match and is sent as SNI
+     * (NULL: no check, only for IP-less tests). NE_ERR_NOMEM when the pool or
+     * the memory region is exhausted (the caller refuses the connection). */
+    int (*open)(void *ctx, const ne_tls_config *cfg, const ne_tls_bio *bio,
+                const char *server_name, ne_tls_session **out);
+    /* Advances the handshake: NE_OK when complete, NE_ERR_WOULD_BLOCK when it
+     * waits for the peer (call again on the next readable or writable event),
+     * another ne_err when it failed (error_text says why). */
+    int (*handshake)(void *ctx, ne_tls_session *s);
+    /* Reads decrypted bytes: NE_OK with *got > 0, NE_ERR_WOULD_BLOCK,
+     * NE_ERR_CLOSED (close_notify or end of stream), NE_ERR_IO. */
+    int (*read)(void *ctx, ne_tls_session *s, void *buf, size_t len, size_t *got);
+    /* Encrypts and sends up to len bytes (one record at most). After
+     * NE_ERR_WOULD_BLOCK the caller must offer the same bytes again. */
+    int (*write)(void *ctx, ne_tls_session *s, const void *buf, size_t len, size_t *written);
+    /* Decrypted bytes the engine holds that read() would return at once:
+     * the socket may have nothing more to say about them. */
+    size_t (*pending)(void *ctx, ne_tls_session *s);
+    /* Sends close_notify if `notify` (best effort, never blocks) and returns
+     * the session and its memory. */
+    void (*close)(void *ctx, ne_tls_session *s, bool notify);
+    /* Why the last call on this session failed, as text. */
+    void (*error_text)(void *ctx, ne_tls_session *s, char *buf, size_t cap);
+    /* The negotiated cipher suite's name ("" before the handshake). */
+    const char *(*cipher)(void *ctx, ne_tls_session *s);
+    void (*stats)(void *ctx, ne_tls_stats *out);
+} ne_tls_ops;
+
+typedef struct ne_tls {
+    const ne_tls_ops *ops;
+    void *ctx;
+} ne_tls;
 
 #endif

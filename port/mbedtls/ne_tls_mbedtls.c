@@ -1,0 +1,431 @@
+/* TLS over mbedTLS 2.28: sessions from a static pool, memory from a static
+ * region, records through the caller's BIO callbacks. */
+#include "mbedtls/ne_tls_mbedtls.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/ne_error.h"
+#include "mbedtls/error.h"
+#include "mbedtls/memory_buffer_alloc.h"
+#include "mbedtls/pem.h"
+
+/* The region mbedTLS allocates from. mbedTLS's allocator hook is
+ * process-wide, so the region is too. */
+static unsigned char tls_region[NE_TLS_HEAP_BYTES];
+static bool region_ready;
+
+/* The suites of config/mbedtls_config.h, strongest preference first. */
+static const int ciphersuites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    0,
+};
+
+static bool is_alloc_error(int rc)
+{
+    return rc == MBEDTLS_ERR_SSL_ALLOC_FAILED || rc == MBEDTLS_ERR_MPI_ALLOC_FAILED ||
+           rc == MBEDTLS_ERR_ECP_ALLOC_FAILED || rc == MBEDTLS_ERR_X509_ALLOC_FAILED ||
+           rc == MBEDTLS_ERR_PK_ALLOC_FAILED || rc == MBEDTLS_ERR_CIPHER_ALLOC_FAILED ||
+           rc == MBEDTLS_ERR_MD_ALLOC_FAILED || rc == MBEDTLS_ERR_PEM_ALLOC_FAILED ||
+           rc == MBEDTLS_ERR_ASN1_ALLOC_FAILED;
+}
+
+/* The random generator's seed: the port's entropy source. */
+static int entropy_source(void *ctx, unsigned char *buf, size_t len)
+{
+    (void)ctx;
+    return ne_port_entropy(buf, len) == NE_OK ? 0 : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+}
+
+/* ---- BIO: the session's records go through the core's callbacks ---------- */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    ne_tls_session *s = ctx;
+    size_t sent = 0;
+    int rc = s->bio.send(s->bio.io, buf, len, &sent);
+    if (rc == NE_OK) {
+        return sent > 0 ? (int)sent : MBEDTLS_ERR_SSL_WANT_WRITE;
+    }
+    if (rc == NE_ERR_WOULD_BLOCK) {
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    }
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    ne_tls_session *s = ctx;
+    size_t got = 0;
+    int rc = s->bio.recv(s->bio.io, buf, len, &got);
+    if (rc == NE_OK) {
+        return (int)got;
+    }
+    if (rc == NE_ERR_WOULD_BLOCK) {
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    }
+    if (rc == NE_ERR_CLOSED) {
+        return 0; /* end of stream */
+    }
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
+/* ---- Sessions ------------------------------------------------------------ */
+
+static int tls_open(void *ctx, const ne_tls_config *cfg, const ne_tls_bio *bio,
+                    const char *server_name, ne_tls_session **out)
+{
+    ne_mbedtls *m = ctx;
+    ne_tls_session *s = NULL;
+    for (uint32_t i = 0; i < NE_TLS_MAX_SESSIONS; i++) {
+        if (!m->sessions[i].in_use) {
+            s = &m->sessions[i];
+            break;
+        }
+    }
+    if (s == NULL || cfg == NULL || !cfg->loaded) {
+        m->refused++;
+        return s == NULL ? NE_ERR_NOMEM : NE_ERR_INVALID;
+    }
+    memset(s, 0, sizeof(*s));
+    mbedtls_ssl_init(&s->ssl);
+    int rc = mbedtls_ssl_setup(&s->ssl, &cfg->conf);
+    if (rc == 0 && cfg->role == NE_TLS_ROLE_CLIENT && server_name != NULL) {
+        rc = mbedtls_ssl_set_hostname(&s->ssl, server_name);
+    }
+    if (rc != 0) {
+        mbedtls_ssl_free(&s->ssl);
+        m->refused++;
+        return is_alloc_error(rc) ? NE_ERR_NOMEM : NE_ERR_INVALID;
+    }
+    s->bio = *bio;
+    s->engine = m;
+    s->in_use = true;
+    mbedtls_ssl_set_bio(&s->ssl, s, bio_send, bio_recv, NULL);
+    m->sessions_in_use++;
+    *out = s;
+    return NE_OK;
+}
+
+static int map_error(ne_tls_session *s, int rc)
+{
+    if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        return NE_ERR_WOULD_BLOCK;
+    }
+    s->last_error = rc;
+    if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF) {
+        return NE_ERR_CLOSED;
+    }
+    if (is_alloc_error(rc)) {
+        return NE_ERR_NOMEM;
+    }
+    if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE ||
+        rc == MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED) {
+        return NE_ERR_PERMISSION;
+    }
+    return NE_ERR_IO;
+}
+
+static int tls_handshake(void *ctx, ne_tls_session *s)
+{
+    ne_mbedtls *m = ctx;
+    if (s->handshake_done) {
+        return NE_OK;
+    }
+    int rc = mbedtls_ssl_handshake(&s->ssl);
+    if (rc == 0) {
+        s->handshake_done = true;
+        m->handshakes++;
+        return NE_OK;
+    }
+    int err = map_error(s, rc);
+    if (err != NE_ERR_WOULD_BLOCK) {
+        m->failures++;
+    }
+    return err;
+}
+
+static int tls_read(void *ctx, ne_tls_session *s, void *buf, size_t len, size_t *got)
+{
+    (void)ctx;
+    int rc = mbedtls_ssl_read(&s->ssl, buf, len);
+    if (rc > 0) {
+        *got = (size_t)rc;
+        return NE_OK;
+    }
+    if (rc == 0) {
+        return NE_ERR_CLOSED;
+    }
+    return map_error(s, rc);
+}
+
+/* mbedtls_ssl_write, after WANT_WRITE, finishes the record it already made
+ * and then reports the length it is called with as written: the retry must
+ * therefore offer exactly the bytes of the first call. */
+static int tls_write(void *ctx, ne_tls_session *s, const void *buf, size_t len, size_t *written)
+{
+    (void)ctx;
+    *written = 0;
+    if (s->write_pending > 0) {
+        if (len < s->write_pending) {
+            return NE_ERR_INVALID; /* the caller broke the contract */
+        }
+        len = s->write_pending;
+    }
+    int rc = mbedtls_ssl_write(&s->ssl, buf, len);
+    if (rc >= 0) {
+        s->write_pending = 0;
+        *written = (size_t)rc;
+        return NE_OK;
+    }
+    int err = map_error(s, rc);
+    if (err == NE_ERR_WOULD_BLOCK) {
+        size_t max = (size_t)mbedtls_ssl_get_max_out_record_payload(&s->ssl);
+        s->write_pending = len < max ? len : max;
+    }
+    return err;
+}
+
+static size_t tls_pending(void *ctx, ne_tls_session *s)
+{
+    (void)ctx;
+    return mbedtls_ssl_get_bytes_avail(&s->ssl);
+}
+
+static void tls_close(void *ctx, ne_tls_session *s, bool notify)
+{
+    ne_mbedtls *m = ctx;
+    if (s == NULL || !s->in_use) {
+        return;
+    }
+    if (notify && s->handshake_done) {
+        (void)mbedtls_ssl_close_notify(&s->ssl); /* best effort, never waits */
+    }
+    mbedtls_ssl_free(&s->ssl);
+    s->in_use = false;
+    m->sessions_in_use--;
+}
+
+static void tls_error_text(void *ctx, ne_tls_session *s, char *buf, size_t cap)
+{
+    (void)ctx;
+    if (cap == 0) {
+        return;
+    }
+    buf[0] = '\0';
+    int rc = s->last_error;
+    if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+        /* Say which check failed (expired, name mismatch, unknown CA). */
+        uint32_t flags = mbedtls_ssl_get_verify_result(&s->ssl);
+        char info[256];
+        int n = mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
+        /* The library ends each reason with a newline: make it one line. */
+        for (int i = 0; i < n && info[i] != '\0'; i++) {
+            if (info[i] == '\n') {
+                info[i] = (i + 1 < n && info[i + 1] != '\0') ? ';' : '\0';
+            }
+        }
+        snprintf(buf, cap, "certificate verification failed: %s", n > 0 ? info : "unknown reason");
+        return;
+    }
+    if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
+        snprintf(buf, cap, "client certificate required but none was sent");
+        return;
+    }
+    if (is_alloc_error(rc)) {
+        snprintf(buf, cap, "TLS memory region exhausted (NE_TLS_HEAP_BYTES)");
+        return;
+    }
+    char text[160];
+    mbedtls_strerror(rc, text, sizeof(text));
+    snprintf(buf, cap, "%s (-0x%04x)", text, (unsigned)-rc);
+}
+
+static const char *tls_cipher(void *ctx, ne_tls_session *s)
+{
+    (void)ctx;
+    const char *name = s->handshake_done ? mbedtls_ssl_get_ciphersuite(&s->ssl) : NULL;
+    return name != NULL ? name : "";
+}
+
+void ne_mbedtls_memory(size_t *in_use_bytes, size_t *peak_bytes)
+{
+    size_t blocks = 0;
+    *in_use_bytes = 0;
+    *peak_bytes = 0;
+    if (region_ready) {
+        mbedtls_memory_buffer_alloc_cur_get(in_use_bytes, &blocks);
+        mbedtls_memory_buffer_alloc_max_get(peak_bytes, &blocks);
+    }
+}
+
+static void tls_stats(void *ctx, ne_tls_stats *out)
+{
+    ne_mbedtls *m = ctx;
+    size_t used = 0, peak = 0;
+    ne_mbedtls_memory(&used, &peak);
+    memset(out, 0, sizeof(*out));
+    out->region_bytes = sizeof(tls_region);
+    out->in_use_bytes = used;
+    out->peak_bytes = peak;
+    out->sessions = m->sessions_in_use;
+    out->max_sessions = NE_TLS_MAX_SESSIONS;
+    out->refused = m->refused;
+    out->handshakes = m->handshakes;
+    out->failures = m->failures;
+}
+
+static const ne_tls_ops mbedtls_ops = {
+    .open = tls_open,
+    .handshake = tls_handshake,
+    .read = tls_read,
+    .write = tls_write,
+    .pending = tls_pending,
+    .close = tls_close,
+    .error_text = tls_error_text,
+    .cipher = tls_cipher,
+    .stats = tls_stats,
+};
+
+int ne_mbedtls_init(ne_mbedtls *m, ne_tls *tls)
+{
+    memset(m, 0, sizeof(*m));
+    if (!region_ready) {
+        mbedtls_memory_buffer_alloc_init(tls_region, sizeof(tls_region));
+        region_ready = true;
+    }
+    mbedtls_ctr_drbg_init(&m->drbg);
+    static const unsigned char personal[] = "natsedge";
+    if (mbedtls_ctr_drbg_seed(&m->drbg, entropy_source, NULL, personal, sizeof(personal) - 1) !=
+        0) {
+        mbedtls_ctr_drbg_free(&m->drbg);
+        return NE_ERR_IO;
+    }
+    m->ready = true;
+    tls->ops = &mbedtls_ops;
+    tls->ctx = m;
+    return NE_OK;
+}
+
+void ne_mbedtls_deinit(ne_mbedtls *m)
+{
+    for (uint32_t i = 0; i < NE_TLS_MAX_SESSIONS; i++) {
+        tls_close(m, &m->sessions[i], false);
+    }
+    mbedtls_ctr_drbg_free(&m->drbg);
+    m->ready = false;
+}
+
+static bool present(const char *path)
+{
+    return path != NULL && path[0] != '\0';
+}
+
+static int load_fail(ne_tls_config *cfg, int rc, const char *what, const char *path, char *err,
+                     size_t err_cap)
+{
+    char text[160];
+    mbedtls_strerror(rc, text, sizeof(text));
+    snprintf(err, err_cap, "%s %s: %s", what, path != NULL ? path : "", text);
+    ne_mbedtls_config_free(cfg);
+    return is_alloc_error(rc) ? NE_ERR_NOMEM : NE_ERR_INVALID;
+}
+
+int ne_mbedtls_config_load(ne_mbedtls *m, ne_tls_config *cfg, const ne_tls_config_params *p,
+                           char *err, size_t err_cap)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    mbedtls_ssl_config_init(&cfg->conf);
+    mbedtls_x509_crt_init(&cfg->cert);
+    mbedtls_x509_crt_init(&cfg->ca);
+    mbedtls_pk_init(&cfg->key);
+    cfg->engine = m;
+    cfg->role = p->role;
+    cfg->loaded = true; /* from here on, config_free releases what was loaded */
+    bool server = p->role == NE_TLS_ROLE_SERVER;
+    if (server && (!present(p->cert_file) || !present(p->key_file))) {
+        snprintf(err, err_cap, "TLS needs both a certificate and a key file");
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
+    }
+    if (present(p->cert_file) != present(p->key_file)) {
+        snprintf(err, err_cap, "a TLS certificate needs its key file and the other way round");
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
+    }
+    if (!server && !present(p->ca_file)) {
+        snprintf(err, err_cap, "a TLS client configuration needs a ca_file to verify the server");
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
+    }
+    if (server && p->verify && !present(p->ca_file)) {
+        snprintf(err, err_cap, "TLS verify needs a ca_file to check client certificates with");
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
+    }
+    int rc;
+    if (present(p->cert_file)) {
+        rc = mbedtls_x509_crt_parse_file(&cfg->cert, p->cert_file);
+        if (rc != 0) {
+            return load_fail(cfg, rc, "error parsing X509 certificate/key pair: certificate",
+                             p->cert_file, err, err_cap);
+        }
+        rc = mbedtls_pk_parse_keyfile(&cfg->key, p->key_file, NULL);
+        if (rc != 0) {
+            return load_fail(cfg, rc, "error parsing X509 certificate/key pair: key", p->key_file,
+                             err, err_cap);
+        }
+        rc = mbedtls_pk_check_pair(&cfg->cert.pk, &cfg->key);
+        if (rc != 0) {
+            return load_fail(cfg, rc, "private key does not match the certificate", p->key_file,
+                             err, err_cap);
+        }
+    }
+    if (present(p->ca_file)) {
+        rc = mbedtls_x509_crt_parse_file(&cfg->ca, p->ca_file);
+        if (rc != 0) {
+            return load_fail(cfg, rc, "failed to parse root ca certificate", p->ca_file, err,
+                             err_cap);
+        }
+    }
+    rc = mbedtls_ssl_config_defaults(&cfg->conf,
+                                     server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+                                     MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+    if (rc != 0) {
+        return load_fail(cfg, rc, "TLS configuration", "", err, err_cap);
+    }
+    mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &m->drbg);
+    mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
+    mbedtls_ssl_conf_ciphersuites(&cfg->conf, ciphersuites);
+    if (present(p->cert_file)) {
+        rc = mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->cert, &cfg->key);
+        if (rc != 0) {
+            return load_fail(cfg, rc, "TLS certificate", p->cert_file, err, err_cap);
+        }
+    }
+    int authmode = MBEDTLS_SSL_VERIFY_NONE;
+    if (!server || p->verify) {
+        authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
+        mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->ca, NULL);
+    }
+    mbedtls_ssl_conf_authmode(&cfg->conf, authmode);
+    return NE_OK;
+}
+
+void ne_mbedtls_config_free(ne_tls_config *cfg)
+{
+    if (!cfg->loaded) {
+        return;
+    }
+    mbedtls_ssl_config_free(&cfg->conf);
+    mbedtls_x509_crt_free(&cfg->cert);
+    mbedtls_x509_crt_free(&cfg->ca);
+    mbedtls_pk_free(&cfg->key);
+    cfg->loaded = false;
+}
