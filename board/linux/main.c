@@ -30,6 +30,7 @@ static ne_posix_net g_net;
 static volatile sig_atomic_t g_wake;
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reopen;
+static volatile sig_atomic_t g_lame_duck;
 
 typedef struct log_sink {
     FILE *out;
@@ -59,6 +60,11 @@ static void on_signal(int sig)
 {
     if (sig == SIGUSR1) {
         g_reopen = 1;
+    } else if (sig == SIGUSR2) {
+        g_lame_duck = 1;
+    } else if (sig == SIGTERM && g_server.lame_duck != NE_LAME_DUCK_OFF) {
+        /* Ignored once lame duck mode runs, as nats-server: the closing
+         * goes on (SIGINT still stops at once). */
     } else {
         g_stop = sig;
     }
@@ -237,6 +243,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     ne_net net;
@@ -259,7 +266,7 @@ int main(int argc, char **argv)
     int rc;
     for (;;) {
         rc = ne_posix_run(&g_net, &g_server, &g_wake);
-        if (rc != 0 || g_stop != 0) {
+        if (rc != 0 || g_stop != 0 || ne_server_finished(&g_server)) {
             break;
         }
         /* Cleared before the flags are read: a signal from now on wakes the
@@ -268,6 +275,10 @@ int main(int argc, char **argv)
         if (g_reopen) {
             g_reopen = 0;
             reopen_log(&sink, &log);
+        }
+        if (g_lame_duck) {
+            g_lame_duck = 0;
+            ne_server_enter_lame_duck(&g_server);
         }
     }
     if (g_stop != 0) {

@@ -11,7 +11,7 @@
 int ne_posix_run(ne_posix_net *pn, struct ne_server *srv, volatile sig_atomic_t *stop)
 {
     struct epoll_event events[NE_POSIX_EVENTS_PER_WAIT];
-    while (!*stop) {
+    while (!*stop && !ne_server_finished(srv)) {
         int timeout = ne_server_next_timeout_ms(srv);
         int n = epoll_wait(pn->epoll_fd, events, NE_POSIX_EVENTS_PER_WAIT, timeout);
         if (n < 0) {

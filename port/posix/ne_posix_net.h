@@ -32,7 +32,8 @@ typedef struct ne_posix_net {
 int ne_posix_net_init(ne_posix_net *pn, ne_net *net);
 void ne_posix_net_deinit(ne_posix_net *pn);
 
-/* Runs the event loop until *stop becomes non-zero. Each turn waits for
+/* Runs the event loop until *stop becomes non-zero or the server has
+ * finished (lame duck mode closed every client). Each turn waits for
  * events (bounded by the server's next timer), dispatches them and ends the
  * turn. Returns 0, or a negative ne_err if epoll fails. */
 int ne_posix_run(ne_posix_net *pn, struct ne_server *srv, volatile sig_atomic_t *stop);

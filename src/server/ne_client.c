@@ -63,6 +63,9 @@ size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip
     if (conn != NULL && conn->nonce[0] != '\0') {
         ne_strbuf_printf(&sb, ",\"nonce\":\"%s\"", conn->nonce);
     }
+    if (srv->info_ldm) {
+        ne_strbuf_puts(&sb, ",\"ldm\":true");
+    }
     if (conn != NULL) {
         ne_strbuf_printf(&sb, ",\"client_id\":%llu", (unsigned long long)conn->cid);
     }
@@ -741,6 +744,7 @@ static void handle_op(ne_conn *conn, const ne_op *op)
         break;
     case NE_OP_PING:
         (void)ne_conn_send(conn, "PONG\r\n", 6);
+        conn->first_pong_sent = conn->first_pong_sent || conn->connect_received;
         /* The first PING is answered with a PING of our own to measure the
          * round trip, as nats-server does (CP-47). */
         if (conn->connect_received && conn->protocol >= 1 && !conn->rtt_ping_sent) {

@@ -16,6 +16,10 @@
 #define NE_READS_PER_EVENT 4
 /* Connections accepted per listener event. */
 #define NE_ACCEPTS_PER_EVENT 64
+/* nats-server's lame duck defaults and its longest wait between two closes. */
+#define NE_LAME_DUCK_DURATION_MS 120000u
+#define NE_LAME_DUCK_GRACE_PERIOD_MS 10000u
+#define NE_LAME_DUCK_MAX_SPACING_MS 1000u
 
 void ne_server_options_default(ne_server_options *opts)
 {
@@ -31,6 +35,8 @@ void ne_server_options_default(ne_server_options *opts)
     opts->ping_max = NE_DEFAULT_PING_MAX;
     opts->write_deadline_ms = NE_DEFAULT_WRITE_DEADLINE_MS;
     opts->auth_timeout_ms = NE_DEFAULT_AUTH_TIMEOUT_MS;
+    opts->lame_duck_duration_ms = NE_LAME_DUCK_DURATION_MS;
+    opts->lame_duck_grace_period_ms = NE_LAME_DUCK_GRACE_PERIOD_MS;
 }
 
 bool ne_server_auth_required(const ne_server *srv)
@@ -97,6 +103,13 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
     }
     if (opts->max_control_line < 32) {
         ne_fmt(err, err_cap, "max_control_line %u is too small", opts->max_control_line);
+        return NE_ERR_RANGE;
+    }
+    if (opts->lame_duck_grace_period_ms >= opts->lame_duck_duration_ms) {
+        ne_fmt(err, err_cap,
+               "lame duck grace period (%ums) should be strictly lower than lame duck duration "
+               "(%ums)",
+               opts->lame_duck_grace_period_ms, opts->lame_duck_duration_ms);
         return NE_ERR_RANGE;
     }
     int rc = check_secret("password", opts->auth_pass, err, err_cap);
@@ -715,10 +728,13 @@ static void flush_dirty(ne_server *srv)
     }
 }
 
+static void lame_duck_step(ne_server *srv);
+
 void ne_server_turn_end(ne_server *srv)
 {
     srv->now_ms = ne_port_now_ms();
     run_timers(srv);
+    lame_duck_step(srv);
     /* Flush every connection that got output this turn: one gathered write
      * per connection per turn. */
     flush_dirty(srv);
@@ -747,7 +763,95 @@ int ne_server_next_timeout_ms(const ne_server *srv)
         return 0;
     }
     uint64_t now = ne_port_now_ms();
-    return srv->next_tick_ms > now ? (int)(srv->next_tick_ms - now) : 0;
+    uint64_t next = srv->next_tick_ms;
+    if ((srv->lame_duck == NE_LAME_DUCK_GRACE || srv->lame_duck == NE_LAME_DUCK_CLOSING) &&
+        srv->lame_duck_next_ms < next) {
+        next = srv->lame_duck_next_ms;
+    }
+    return next > now ? (int)(next - now) : 0;
+}
+
+/* Clients that get the lame duck INFO: as nats-server's async INFO, those
+ * that said protocol 1 in CONNECT and whose first PING was answered. */
+static void send_lame_duck_info(ne_server *srv)
+{
+    char info[768];
+    srv->info_ldm = true;
+    uint32_t guard = 0;
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+        if (c->kind == NE_CONN_KIND_CLIENT && !c->closing && c->protocol >= 1 &&
+            c->first_pong_sent) {
+            size_t n = ne_client_info(srv, c, c->ip, info, sizeof(info));
+            (void)ne_conn_send(c, info, n);
+        }
+    }
+    srv->info_ldm = false;
+}
+
+void ne_server_enter_lame_duck(ne_server *srv)
+{
+    if (!srv->started || srv->lame_duck != NE_LAME_DUCK_OFF) {
+        return;
+    }
+    ne_log_info(&srv->log, "Entering lame duck mode, stop accepting new clients");
+    if (srv->client_listener.sock != NE_SOCK_INVALID) {
+        srv->net.ops->close(srv->net.ctx, srv->client_listener.sock);
+        srv->client_listener.sock = NE_SOCK_INVALID;
+    }
+    srv->now_ms = ne_port_now_ms();
+    if (srv->client_count == 0) {
+        srv->lame_duck = NE_LAME_DUCK_DONE;
+        return;
+    }
+    /* The closes are spread over the duration less the grace period, at most
+     * a second apart; with more clients than milliseconds, several per step
+     * (nats-server's spacing). */
+    uint64_t spread_ms = srv->opts.lame_duck_duration_ms - srv->opts.lame_duck_grace_period_ms;
+    uint64_t spacing_ms = spread_ms / srv->client_count;
+    srv->lame_duck_batch = 1;
+    if (spacing_ms < 1) {
+        spacing_ms = 1;
+        srv->lame_duck_batch = (uint32_t)(srv->client_count / (spread_ms > 0 ? spread_ms : 1));
+    }
+    srv->lame_duck_spacing_ms = NE_MIN(spacing_ms, (uint64_t)NE_LAME_DUCK_MAX_SPACING_MS);
+    send_lame_duck_info(srv);
+    srv->lame_duck = NE_LAME_DUCK_GRACE;
+    srv->lame_duck_next_ms = srv->now_ms + srv->opts.lame_duck_grace_period_ms;
+}
+
+bool ne_server_finished(const ne_server *srv)
+{
+    return srv->lame_duck == NE_LAME_DUCK_DONE;
+}
+
+/* Closes the next batch of clients once their time has come; the wait to
+ * the next batch is random between half the spacing and the spacing. */
+static void lame_duck_step(ne_server *srv)
+{
+    if (srv->lame_duck == NE_LAME_DUCK_OFF || srv->lame_duck == NE_LAME_DUCK_DONE ||
+        srv->now_ms < srv->lame_duck_next_ms) {
+        return;
+    }
+    if (srv->lame_duck == NE_LAME_DUCK_GRACE) {
+        ne_log_info(&srv->log, "Closing existing clients");
+        srv->lame_duck = NE_LAME_DUCK_CLOSING;
+    }
+    uint32_t closed = 0;
+    uint32_t guard = 0;
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+        if (c->kind == NE_CONN_KIND_CLIENT && !c->closing) {
+            if (closed == srv->lame_duck_batch) {
+                uint64_t half = srv->lame_duck_spacing_ms / 2;
+                uint64_t wait = half + ne_server_random(srv) % (srv->lame_duck_spacing_ms - half);
+                srv->lame_duck_next_ms = srv->now_ms + wait;
+                return;
+            }
+            ne_conn_close(c, NE_CLOSE_SERVER_SHUTDOWN, NULL);
+            closed++;
+        }
+    }
+    /* Every client is closing: they are torn down at the end of this turn. */
+    srv->lame_duck = NE_LAME_DUCK_DONE;
 }
 
 void ne_server_shutdown(ne_server *srv)

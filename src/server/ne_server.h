@@ -69,7 +69,9 @@ typedef struct ne_server_options {
     uint32_t auth_timeout_ms;
     bool http_enabled;
     char http_host[64];
-    uint16_t http_port; /* 0 with http_enabled: any free port */
+    uint16_t http_port;                 /* 0 with http_enabled: any free port */
+    uint32_t lame_duck_duration_ms;     /* lame duck: time to close every client */
+    uint32_t lame_duck_grace_period_ms; /* lame duck: wait before the first close */
 } ne_server_options;
 
 void ne_server_options_default(ne_server_options *opts);
@@ -96,6 +98,11 @@ typedef enum ne_close_reason {
 } ne_close_reason;
 
 const char *ne_close_reason_text(ne_close_reason reason);
+
+#define NE_LAME_DUCK_OFF 0
+#define NE_LAME_DUCK_GRACE 1   /* listener closed, INFO sent, waiting */
+#define NE_LAME_DUCK_CLOSING 2 /* closing clients one by one */
+#define NE_LAME_DUCK_DONE 3    /* every client closed */
 
 /* What a connection speaks. */
 #define NE_CONN_KIND_CLIENT 0
@@ -159,6 +166,7 @@ typedef struct ne_conn {
     bool no_responders;
     bool rtt_ping_sent;
     bool first_ping_sent;
+    bool first_pong_sent; /* a PING after CONNECT was answered: async INFO may follow */
     int8_t protocol;
     ne_close_reason close_reason;
     struct ne_server *srv;
@@ -234,6 +242,12 @@ typedef struct ne_server {
     uint64_t now_ms; /* the clock at the start of the current loop turn */
     uint64_t next_tick_ms;
     bool started;
+    /* Lame duck mode: no new clients, the others closed one by one. */
+    uint8_t lame_duck;             /* NE_LAME_DUCK_* */
+    bool info_ldm;                 /* INFO lines being written carry "ldm":true */
+    uint64_t lame_duck_next_ms;    /* the next step is due */
+    uint64_t lame_duck_spacing_ms; /* the longest wait between two closes */
+    uint32_t lame_duck_batch;      /* clients closed per step */
     ne_listener client_listener;
     ne_listener http_listener;
     ne_server_stats stats;
@@ -283,6 +297,15 @@ void ne_server_turn_end(ne_server *srv);
 int ne_server_next_timeout_ms(const ne_server *srv);
 /* Closes every connection and the listener. */
 void ne_server_shutdown(ne_server *srv);
+
+/* Lame duck mode (nats-server's SIGUSR2, inventory CP-70): closes the client
+ * listener, sends clients an INFO with "ldm":true, waits the grace period,
+ * then closes the clients spread over the rest of lame_duck_duration. Once
+ * no client is left, ne_server_finished() is true and the board shuts the
+ * server down. Does nothing if already in lame duck mode. */
+void ne_server_enter_lame_duck(ne_server *srv);
+/* True when lame duck mode has closed every client: time to shut down. */
+bool ne_server_finished(const ne_server *srv);
 /* Logs the static memory reserved, pool by pool. */
 void ne_server_log_memory(const ne_server *srv);
 

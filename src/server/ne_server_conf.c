@@ -28,8 +28,6 @@ static const char *const not_yet[] = {
     "resolver_preload",
     "mappings",
     "https",
-    "lame_duck_duration",
-    "lame_duck_grace_period",
     "server_tags",
     "default_js_domain",
     "client_advertise",
@@ -259,6 +257,30 @@ static int apply_duration(apply_ctx *a, ne_conf_node *n, uint32_t *out_ms)
     return NE_OK;
 }
 
+/* lame_duck_duration (at least 30 s, as nats-server) and
+ * lame_duck_grace_period (0: the default). */
+static int apply_lame_duck(apply_ctx *a, ne_conf_node *n, bool grace)
+{
+    int64_t ms;
+    if (ne_conf_duration_ms(a->conf, n, &ms) != NE_OK) {
+        return fail_conf(a);
+    }
+    if (ms < 0 || ms > 0x7fffffff) {
+        return fail_at(a, n, NE_ERR_RANGE, "duration out of range");
+    }
+    if (grace) {
+        if (ms > 0) {
+            a->opts->lame_duck_grace_period_ms = (uint32_t)ms;
+        }
+        return NE_OK;
+    }
+    if (ms < 30000) {
+        return fail_at(a, n, NE_ERR_RANGE, "invalid lame_duck_duration, minimum is 30 seconds");
+    }
+    a->opts->lame_duck_duration_ms = (uint32_t)ms;
+    return NE_OK;
+}
+
 /* One top-level key. */
 static int apply_key(apply_ctx *a, ne_conf_node *n)
 {
@@ -312,6 +334,12 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     }
     if (key_is(a->conf, n, "write_deadline")) {
         return apply_duration(a, n, &o->write_deadline_ms);
+    }
+    if (key_is(a->conf, n, "lame_duck_duration")) {
+        return apply_lame_duck(a, n, false);
+    }
+    if (key_is(a->conf, n, "lame_duck_grace_period")) {
+        return apply_lame_duck(a, n, true);
     }
     if (key_is(a->conf, n, "no_header_support")) {
         return ne_conf_as_bool(a->conf, n, &o->no_header_support) == NE_OK ? NE_OK : fail_conf(a);

@@ -1,6 +1,6 @@
 // Operations signals (inventory CFG-01 `--signal`, CP-70, CFG-22), the same
 // steps against natsedge and nats-server: SIGUSR1 reopens the log file for
-// log rotation. Every broker started here is stopped by PID, every wait is
+// log rotation, SIGUSR2 enters lame duck mode. Every broker started here is stopped by PID, every wait is
 // bounded.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitFor, sleep } from "./lib/harness.mjs";
+import { connect } from "@nats-io/transport-node";
+import { freePort, waitFor, sleep, rawConnect } from "./lib/harness.mjs";
 
 const BIN = process.env.NATSEDGE_BIN;
 const started = new Set();
@@ -102,4 +103,69 @@ test("SIGUSR1 without a log file is ignored with a notice, the broker keeps runn
   b.signal("SIGINT");
   assert.equal(await exitWithin(b, 5000), 0);
   await b.stop();
+});
+
+// nats-server refuses a lame_duck_duration under 30 s; with a 1 s grace
+// period the closes are spread over 29 s but never more than a second apart,
+// so four clients are closed within about 1 + 3 s.
+const LDM_CONFIG = 'lame_duck_duration: "30s"\nlame_duck_grace_period: "1s"\n';
+
+test("SIGUSR2 lame duck mode: INFO ldm:true, no new clients, closes spread after the grace period, exit 0 (CP-70)", async () => {
+  const b = await launch({ config: LDM_CONFIG });
+  const url = `127.0.0.1:${b.port}`;
+  const closedAt = [];
+  const clients = [];
+  const ldmSeen = [];
+  for (let i = 0; i < 3; i++) {
+    const nc = await connect({ servers: url, reconnect: false, name: `ldm-${i}` });
+    (async () => {
+      for await (const s of nc.status()) if (s.type === "ldm") ldmSeen.push(i);
+    })().catch(() => {});
+    nc.closed().then(() => closedAt.push(Date.now()));
+    await nc.flush();
+    clients.push(nc);
+  }
+  const raw = await rawConnect(b.port);
+  await raw.readUntil("\r\n");
+  await raw.send('CONNECT {"verbose":false,"protocol":1}\r\nPING\r\n');
+  await raw.readUntil("PONG\r\n");
+  raw.closed().then(() => closedAt.push(Date.now()));
+
+  const signalledAt = Date.now();
+  b.signal("SIGUSR2");
+  const line = await raw.readUntil(/INFO [^\r]*\r\n/, 3000);
+  const info = JSON.parse(line.slice(line.indexOf("{"), line.lastIndexOf("}") + 1));
+  assert.equal(info.ldm, true);
+  await waitFor(() => ldmSeen.length === 3, 3000, "nats.js ldm status events");
+  // The listener is closed: a new client cannot connect.
+  await waitFor(() => /Entering lame duck mode/.test(b.logs()), 3000, "the lame duck log line");
+  await assert.rejects(rawConnect(b.port, { timeoutMs: 2000 }));
+
+  assert.equal(await exitWithin(b, 15000), 0);
+  await waitFor(() => closedAt.length === 4, 3000, "every client closed");
+  closedAt.sort((x, y) => x - y);
+  assert.ok(closedAt[0] - signalledAt >= 900, `first close ${closedAt[0] - signalledAt} ms after the signal`);
+  // Three waits of half a second to a second each between the four closes.
+  assert.ok(closedAt[3] - closedAt[0] >= 1300, `closes spread over ${closedAt[3] - closedAt[0]} ms`);
+  assert.match(b.logs(), /Closing existing clients/);
+  await b.stop();
+});
+
+test("SIGUSR2 with no client exits at once; SIGTERM during lame duck is ignored (CP-70)", async () => {
+  const b = await launch({ config: LDM_CONFIG });
+  const nc = await connect({ servers: `127.0.0.1:${b.port}`, reconnect: false });
+  await nc.flush();
+  b.signal("SIGUSR2");
+  await waitFor(() => /Entering lame duck mode/.test(b.logs()), 3000, "the lame duck log line");
+  b.signal("SIGTERM");
+  await sleep(300);
+  assert.equal(b.exitCode(), null, "SIGTERM stopped the broker during lame duck mode");
+  assert.equal(await exitWithin(b, 5000), 0);
+  await nc.closed();
+  await b.stop();
+
+  const idle = await launch({ config: LDM_CONFIG });
+  idle.signal("SIGUSR2");
+  assert.equal(await exitWithin(idle, 3000), 0);
+  await idle.stop();
 });

@@ -108,6 +108,23 @@ static void test_bcrypt_secrets_are_checked_for_form_and_cost_CP71(void **state)
     assert_int_equal(apply("authorization { user: a, password: \"$2$abc\" }\n"), NE_OK);
 }
 
+static void test_lame_duck_durations_as_nats_server_CP70(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("\n"), NE_OK);
+    assert_int_equal(opts.lame_duck_duration_ms, 120000);
+    assert_int_equal(opts.lame_duck_grace_period_ms, 10000);
+    assert_int_equal(apply("lame_duck_duration: \"45s\"\nlame_duck_grace_period: \"2s\"\n"), NE_OK);
+    assert_int_equal(opts.lame_duck_duration_ms, 45000);
+    assert_int_equal(opts.lame_duck_grace_period_ms, 2000);
+    /* nats-server: at least 30 s, and the grace period strictly shorter. */
+    assert_int_equal(apply("lame_duck_duration: \"29s\"\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "minimum is 30 seconds"));
+    assert_int_equal(apply("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"30s\"\n"),
+                     NE_ERR_RANGE);
+    assert_non_null(strstr(err, "strictly lower than lame duck duration"));
+}
+
 static void test_users_list_with_passwords_and_nkeys_CFG16(void **state)
 {
     (void)state;
@@ -154,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
         cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
         cmocka_unit_test(test_bcrypt_secrets_are_checked_for_form_and_cost_CP71),
+        cmocka_unit_test(test_lame_duck_durations_as_nats_server_CP70),
         cmocka_unit_test(test_users_list_with_passwords_and_nkeys_CFG16),
         cmocka_unit_test(test_limits_above_the_compiled_maximum_name_the_knob),
         cmocka_unit_test(test_wrong_types_are_errors_with_position),
