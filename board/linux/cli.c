@@ -27,6 +27,12 @@ typedef enum flag_id {
     F_USER,
     F_PASS,
     F_AUTH,
+    F_TLS,
+    F_TLS_CERT,
+    F_TLS_KEY,
+    F_TLS_VERIFY,
+    F_TLS_CA,
+    F_HTTPS_PORT,
     F_LATER, /* known to nats-server, feature not built yet */
 } flag_id;
 
@@ -69,8 +75,8 @@ static const flag_def flags[] = {
     {"ports_file_dir", FLAG_STRING, F_PORTS_FILE_DIR, NULL},
     {"m", FLAG_INT, F_HTTP_PORT, NULL},
     {"http_port", FLAG_INT, F_HTTP_PORT, NULL},
-    {"ms", FLAG_INT, F_LATER, "HTTPS monitoring"},
-    {"https_port", FLAG_INT, F_LATER, "HTTPS monitoring"},
+    {"ms", FLAG_INT, F_HTTPS_PORT, NULL},
+    {"https_port", FLAG_INT, F_HTTPS_PORT, NULL},
     {"user", FLAG_STRING, F_USER, NULL},
     {"pass", FLAG_STRING, F_PASS, NULL},
     {"auth", FLAG_STRING, F_AUTH, NULL},
@@ -78,11 +84,11 @@ static const flag_def flags[] = {
     {"jetstream", FLAG_BOOL, F_LATER, "JetStream"},
     {"sd", FLAG_STRING, F_LATER, "JetStream"},
     {"store_dir", FLAG_STRING, F_LATER, "JetStream"},
-    {"tls", FLAG_BOOL, F_LATER, "TLS"},
-    {"tlscert", FLAG_STRING, F_LATER, "TLS"},
-    {"tlskey", FLAG_STRING, F_LATER, "TLS"},
-    {"tlsverify", FLAG_BOOL, F_LATER, "TLS"},
-    {"tlscacert", FLAG_STRING, F_LATER, "TLS"},
+    {"tls", FLAG_BOOL, F_TLS, NULL},
+    {"tlscert", FLAG_STRING, F_TLS_CERT, NULL},
+    {"tlskey", FLAG_STRING, F_TLS_KEY, NULL},
+    {"tlsverify", FLAG_BOOL, F_TLS_VERIFY, NULL},
+    {"tlscacert", FLAG_STRING, F_TLS_CA, NULL},
     {"routes", FLAG_STRING, F_LATER, "clustering"},
     {"cluster", FLAG_STRING, F_LATER, "clustering"},
     {"cluster_name", FLAG_STRING, F_LATER, "clustering"},
@@ -100,7 +106,7 @@ static const flag_def flags[] = {
     {"log_size_limit", FLAG_INT, F_LATER, "log rotation"},
     {"max_traced_msg_len", FLAG_INT, F_LATER, "traced message truncation"},
     {"profile", FLAG_INT, F_LATER, "profiling"},
-    {"help_tls", FLAG_BOOL, F_LATER, "TLS"},
+    {"help_tls", FLAG_BOOL, F_LATER, "the TLS help text (see docs/tls.md)"},
 };
 
 static const flag_def *find_flag(const char *name, size_t len)
@@ -222,6 +228,36 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
         cli->opts.http_enabled = int_value != 0;
         cli->opts.http_port = int_value == -1 ? 0 : (uint16_t)int_value;
         break;
+    case F_TLS:
+        cli->opts.tls = bool_value;
+        break;
+    case F_TLS_VERIFY:
+        /* As nats-server: --tlsverify implies --tls. */
+        cli->opts.tls_verify = bool_value;
+        cli->opts.tls = cli->opts.tls || bool_value;
+        break;
+    case F_TLS_CERT:
+    case F_TLS_KEY:
+    case F_TLS_CA: {
+        char *dst = f->id == F_TLS_CERT  ? cli->opts.tls_cert_file
+                    : f->id == F_TLS_KEY ? cli->opts.tls_key_file
+                                         : cli->opts.tls_ca_file;
+        if (strlen(value) >= NE_TLS_PATH_BYTES) {
+            snprintf(err, err_cap, "flag -%s: path longer than NE_TLS_PATH_BYTES", f->name);
+            return NE_CLI_REJECTED;
+        }
+        copy_text(dst, NE_TLS_PATH_BYTES, value);
+        break;
+    }
+    case F_HTTPS_PORT:
+        if (int_value < -1 || int_value > 65535) {
+            snprintf(err, err_cap, "invalid monitoring port %ld", int_value);
+            return NE_CLI_USAGE;
+        }
+        cli->opts.http_enabled = int_value != 0;
+        cli->opts.https = int_value != 0;
+        cli->opts.http_port = int_value == -1 ? 0 : (uint16_t)int_value;
+        break;
     case F_PORTS_FILE_DIR:
         cli->ports_file_dir = value;
         break;
@@ -314,6 +350,22 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
     if (cli->show_help || cli->show_version) {
         return NE_CLI_EXIT_OK;
     }
+    /* With a configuration file these are checked on the second pass, when
+     * the file's tls block is known. */
+    bool settled = base != NULL || cli->config_file == NULL;
+    if (settled && cli->opts.tls &&
+        (cli->opts.tls_cert_file[0] == '\0' || cli->opts.tls_key_file[0] == '\0')) {
+        snprintf(err, err_cap, "TLS Server certificate must be present and valid");
+        return NE_CLI_REJECTED;
+    }
+    if (settled && cli->opts.https && !cli->opts.tls) {
+        snprintf(err, err_cap, "HTTPS monitoring needs TLS: a tls block or --tlscert/--tlskey");
+        return NE_CLI_REJECTED;
+    }
+    if (settled && cli->opts.tls_verify && cli->opts.tls_ca_file[0] == '\0') {
+        snprintf(err, err_cap, "TLS verify needs a CA file (--tlscacert or tls.ca_file)");
+        return NE_CLI_REJECTED;
+    }
     return NE_CLI_OK;
 }
 
@@ -342,8 +394,15 @@ void ne_cli_usage(const char *prog)
            "        --user <user>                User required for connections\n"
            "        --pass <password>            Password required for connections\n"
            "        --auth <token>               Authorization token required for connections\n"
+           "\nTLS Options (docs/tls.md):\n"
+           "        --tls                        Enable TLS, do not verify clients\n"
+           "        --tlscert <file>             Server certificate file\n"
+           "        --tlskey <file>              Private key for server certificate\n"
+           "        --tlsverify                  Enable TLS, verify client certificates\n"
+           "        --tlscacert <file>           Client certificate CA for verification\n"
+           "    -ms, --https_port <port>         HTTPS monitoring port (-1: a free port)\n"
            "\nNot yet supported (rejected with exit code 1):\n"
-           "-ms/--https_port, -js/--jetstream, -sd/--store_dir,\n"
-           "--tls*, --routes, --cluster*, -sl/--signal, -s/--syslog. See differences.md.\n",
+           "-js/--jetstream, -sd/--store_dir,\n"
+           "--routes, --cluster*, -sl/--signal, -s/--syslog. See differences.md.\n",
            prog);
 }

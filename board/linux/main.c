@@ -21,6 +21,7 @@
 #include "posix/ne_posix_net.h"
 #include "server/ne_server.h"
 #include "server/ne_server_conf.h"
+#include "tls_setup.h"
 
 static ne_server g_server;
 static ne_conf g_conf; /* the parsed file lives as long as the process */
@@ -252,7 +253,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK ||
-        ne_server_start(&g_server) != NE_OK) {
+        ne_board_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;
     }
@@ -289,6 +290,7 @@ int main(int argc, char **argv)
     }
     ne_log_info(&log, "Initiating Shutdown...");
     ne_server_shutdown(&g_server);
+    ne_board_tls_teardown();
     ne_posix_net_deinit(&g_net);
     if (cli.pid_file != NULL) {
         unlink(cli.pid_file);

@@ -8,3 +8,8 @@
 #define NE_OUT_REF_COUNT 512
 #define NE_MAX_PAYLOAD_BYTES (64 * 1024)
 #define NE_MAX_PENDING_BYTES (128 * 1024)
+/* TLS: a pool of 6 sessions in a region that holds only 3 established ones
+ * (about 22 KiB each, docs/tls.md), so that tls.test.mjs exhausts the
+ * region before the pool. */
+#define NE_TLS_MAX_SESSIONS 6
+#define NE_TLS_HEAP_BYTES (80 * 1024)

@@ -18,3 +18,7 @@
 #define NE_SHARE_PAYLOAD_MIN_BYTES 256
 #define NE_WRITE_IOV_MAX 8
 #define NE_LOG_LINE_BYTES 160
+/* TLS: two sessions (about 22 KiB each once established, 28 KiB during a
+ * handshake) and the certificates. */
+#define NE_TLS_MAX_SESSIONS 2
+#define NE_TLS_HEAP_BYTES (64 * 1024)

@@ -179,9 +179,9 @@ static void write_varz(ne_server *srv, mon_out *o)
     kv_u64(o, &f, "ping_interval", (uint64_t)srv->opts.ping_interval_ms * 1000000u);
     kv_u64(o, &f, "ping_max", srv->opts.ping_max);
     kv_str(o, &f, "http_host", srv->opts.http_host);
-    kv_u64(o, &f, "http_port", srv->http_listener.port);
+    kv_u64(o, &f, "http_port", srv->opts.https ? 0 : srv->http_listener.port);
     kv_str(o, &f, "http_base_path", "");
-    kv_u64(o, &f, "https_port", 0);
+    kv_u64(o, &f, "https_port", srv->opts.https ? srv->http_listener.port : 0);
     kv_u64(o, &f, "auth_timeout", NE_DEFAULT_AUTH_TIMEOUT_MS / 1000);
     kv_u64(o, &f, "max_control_line", srv->opts.max_control_line);
     kv_u64(o, &f, "max_payload", srv->opts.max_payload);
@@ -192,7 +192,32 @@ static void write_varz(ne_server *srv, mon_out *o)
     kv_raw(o, &f, "mqtt", "{}");
     kv_raw(o, &f, "websocket", "{}");
     kv_raw(o, &f, "jetstream", "{}");
-    kv_u64(o, &f, "tls_timeout", 2);
+    if (srv->opts.tls) {
+        kv_raw(o, &f, "tls_required", "true");
+        if (srv->opts.tls_verify) {
+            kv_raw(o, &f, "tls_verify", "true");
+        }
+    }
+    key(o, &f, "tls_timeout");
+    ne_strbuf_printf(out(o), "%u.%03u", (unsigned)(srv->opts.tls_timeout_ms / 1000),
+                     (unsigned)(srv->opts.tls_timeout_ms % 1000));
+    if (srv->tls.ops != NULL) {
+        /* natsedge only: the static TLS memory region and session pool. */
+        ne_tls_stats t;
+        srv->tls.ops->stats(srv->tls.ctx, &t);
+        bool g = true;
+        key(o, &f, "tls_memory");
+        ne_strbuf_putc(out(o), '{');
+        kv_u64(o, &g, "region_bytes", t.region_bytes);
+        kv_u64(o, &g, "in_use_bytes", t.in_use_bytes);
+        kv_u64(o, &g, "peak_bytes", t.peak_bytes);
+        kv_u64(o, &g, "sessions", t.sessions);
+        kv_u64(o, &g, "max_sessions", t.max_sessions);
+        kv_u64(o, &g, "refused", srv->tls_refused);
+        kv_u64(o, &g, "handshakes", t.handshakes);
+        kv_u64(o, &g, "handshake_failures", t.failures);
+        ne_strbuf_putc(out(o), '}');
+    }
     kv_u64(o, &f, "write_deadline", (uint64_t)srv->opts.write_deadline_ms * 1000000u);
     kv_time(o, &f, "start", srv->start_wall_ns);
     kv_time(o, &f, "now", now);
@@ -633,7 +658,7 @@ int ne_mon_start(ne_server *srv)
     if (rc != NE_OK) {
         return rc;
     }
-    ne_log_info(&srv->log, "Starting http monitor on %s:%u", srv->opts.http_host,
-                (unsigned)srv->http_listener.port);
+    ne_log_info(&srv->log, "Starting %s monitor on %s:%u", srv->opts.https ? "https" : "http",
+                srv->opts.http_host, (unsigned)srv->http_listener.port);
     return NE_OK;
 }

@@ -60,6 +60,10 @@ size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip
     if (ne_server_auth_required(srv)) {
         ne_strbuf_puts(&sb, ",\"auth_required\":true");
     }
+    if (srv->opts.tls) {
+        ne_strbuf_puts(&sb, srv->opts.tls_verify ? ",\"tls_required\":true,\"tls_verify\":true"
+                                                 : ",\"tls_required\":true");
+    }
     if (conn != NULL && conn->nonce[0] != '\0') {
         ne_strbuf_printf(&sb, ",\"nonce\":\"%s\"", conn->nonce);
     }

@@ -35,6 +35,7 @@ void ne_server_options_default(ne_server_options *opts)
     opts->ping_max = NE_DEFAULT_PING_MAX;
     opts->write_deadline_ms = NE_DEFAULT_WRITE_DEADLINE_MS;
     opts->auth_timeout_ms = NE_DEFAULT_AUTH_TIMEOUT_MS;
+    opts->tls_timeout_ms = NE_DEFAULT_TLS_TIMEOUT_MS;
     opts->lame_duck_duration_ms = NE_LAME_DUCK_DURATION_MS;
     opts->lame_duck_grace_period_ms = NE_LAME_DUCK_GRACE_PERIOD_MS;
 }
@@ -159,6 +160,8 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Authentication Failure";
     case NE_CLOSE_AUTH_TIMEOUT:
         return "Authentication Timeout";
+    case NE_CLOSE_TLS_HANDSHAKE:
+        return "TLS Handshake Failure";
     }
     return "Unknown";
 }
@@ -431,6 +434,7 @@ static void conn_teardown(ne_conn *conn)
     ne_log_debug(&srv->log, "%s:%u - cid:%llu - Client connection closed: %s", conn->ip,
                  (unsigned)conn->port, (unsigned long long)conn->cid,
                  ne_close_reason_text(conn->close_reason));
+    ne_conn_tls_release(conn);
     srv->net.ops->close(srv->net.ctx, conn->sock);
     conn_remove_subs(conn);
     ne_outq_clear(&conn->out, &srv->chunks);
@@ -536,6 +540,13 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
                          (unsigned)port, (unsigned long long)conn->cid);
             ne_client_start(conn);
         }
+        /* TLS after INFO for clients, from the first byte for HTTPS. A
+         * client that gets no session is refused as at max_connections. */
+        if ((http ? srv->opts.https : srv->opts.tls) && ne_conn_tls_accept(conn) != NE_OK) {
+            ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS,
+                          http ? NULL : "maximum connections exceeded");
+            srv->stats.refused_connections++;
+        }
     }
 }
 
@@ -543,6 +554,9 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
 static int conn_flush(ne_conn *conn)
 {
     ne_server *srv = conn->srv;
+    if (conn->tls != NULL) {
+        return ne_conn_tls_flush(conn);
+    }
     ne_iovec iov[NE_WRITE_IOV_MAX];
     /* Bounded: each pass either sends something or stops. */
     for (int pass = 0; pass < 16 && conn->out.bytes > 0; pass++) {
@@ -577,6 +591,10 @@ static int conn_flush(ne_conn *conn)
 static void conn_read(ne_conn *conn)
 {
     ne_server *srv = conn->srv;
+    if (conn->tls != NULL) {
+        ne_conn_tls_read(conn);
+        return;
+    }
     for (int i = 0; i < NE_READS_PER_EVENT && !conn->closing && !conn->read_paused; i++) {
         size_t room = sizeof(conn->rbuf) - conn->rlen;
         if (room == 0) {
@@ -654,6 +672,9 @@ static void resume_paused(ne_server *srv)
 static void conn_timers(ne_conn *conn, uint64_t now)
 {
     ne_server *srv = conn->srv;
+    if (ne_conn_tls_timer(conn, now)) {
+        return;
+    }
     if (conn->kind == NE_CONN_KIND_HTTP) {
         /* A monitoring client that sends no complete request is dropped. */
         if (now - conn->last_in_ms > srv->opts.write_deadline_ms) {
@@ -755,11 +776,13 @@ void ne_server_turn_end(ne_server *srv)
         conn_teardown(conn);
     }
     resume_paused(srv);
+    ne_server_tls_turn_end(srv);
 }
 
 int ne_server_next_timeout_ms(const ne_server *srv)
 {
-    if (srv->close_head != NULL || srv->dirty_head != NULL || srv->paused_head != NULL) {
+    if (srv->close_head != NULL || srv->dirty_head != NULL || srv->paused_head != NULL ||
+        srv->tls_retry_head != NULL) {
         return 0;
     }
     uint64_t now = ne_port_now_ms();

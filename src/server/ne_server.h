@@ -72,6 +72,16 @@ typedef struct ne_server_options {
     uint16_t http_port;                 /* 0 with http_enabled: any free port */
     uint32_t lame_duck_duration_ms;     /* lame duck: time to close every client */
     uint32_t lame_duck_grace_period_ms; /* lame duck: wait before the first close */
+    /* Monitoring over TLS (https_port, -ms); needs the tls settings. */
+    bool https;
+    /* Client TLS (tls { } block, --tls*): INFO says tls_required and the
+     * handshake follows INFO. The files are loaded by the board. */
+    bool tls;
+    bool tls_verify; /* demand and verify a client certificate */
+    uint32_t tls_timeout_ms;
+    char tls_cert_file[NE_TLS_PATH_BYTES];
+    char tls_key_file[NE_TLS_PATH_BYTES];
+    char tls_ca_file[NE_TLS_PATH_BYTES];
 } ne_server_options;
 
 void ne_server_options_default(ne_server_options *opts);
@@ -95,6 +105,7 @@ typedef enum ne_close_reason {
     NE_CLOSE_MAX_CONNECTIONS,
     NE_CLOSE_AUTH_VIOLATION,
     NE_CLOSE_AUTH_TIMEOUT,
+    NE_CLOSE_TLS_HANDSHAKE,
 } ne_close_reason;
 
 const char *ne_close_reason_text(ne_close_reason reason);
@@ -197,6 +208,18 @@ typedef struct ne_conn {
     struct ne_conn *dirty_next;
     struct ne_conn *close_next;
     struct ne_conn *paused_next;
+    /* TLS (ne_server_tls.c): the session, whether its handshake is done,
+     * bytes at the head of `out` still to go in clear (INFO), the handshake
+     * deadline, and the list of connections whose engine holds decrypted
+     * bytes the socket will not announce. */
+    ne_tls_session *tls;
+    bool tls_done;
+    bool tls_retry;
+    uint8_t tls_first_byte; /* first byte the peer sent in the handshake */
+    bool tls_send_blocked;  /* the socket did not take a whole record */
+    uint32_t tls_plain_bytes;
+    uint64_t tls_deadline_ms;
+    struct ne_conn *tls_retry_next;
     ne_outq out;
     ne_spill spill;
     uint32_t rlen; /* valid bytes in rbuf */
@@ -260,6 +283,13 @@ typedef struct ne_server {
     ne_conn *dirty_head;  /* connections with output to flush this turn */
     ne_conn *close_head;  /* connections to tear down at the end of the turn */
     ne_conn *paused_head; /* reads paused until chunks are available */
+    ne_conn *tls_retry_head; /* TLS engine holds input to read (ne_server_tls.c) */
+
+    /* TLS engine and configurations (ne_server_set_tls); ops NULL: none. */
+    ne_tls tls;
+    const ne_tls_config *tls_server_config; /* clients and HTTPS monitoring */
+    const ne_tls_config *tls_client_config; /* outbound (leaf remotes), may be NULL */
+    uint64_t tls_refused;                   /* sessions refused: pool or region */
 
     ne_pool conn_pool;
     ne_pool sub_pool;
@@ -309,6 +339,24 @@ bool ne_server_finished(const ne_server *srv);
 /* Logs the static memory reserved, pool by pool. */
 void ne_server_log_memory(const ne_server *srv);
 
+/* Gives the server a TLS engine and its configurations (port/mbedtls makes
+ * them), before ne_server_start. server_config serves clients when opts.tls
+ * and monitoring when opts.https; client_config (may be NULL) is for
+ * outbound connections through ne_conn_tls_start_client. */
+void ne_server_set_tls(ne_server *srv, const ne_tls *tls, const ne_tls_config *server_config,
+                       const ne_tls_config *client_config);
+
+/* Starts TLS in the client role on an outbound connection (leaf remotes):
+ * the peer's certificate is verified against the configuration's CA and
+ * must match server_name (also sent as SNI). Bytes queued before this call
+ * still go out in clear; everything queued after it is held until the
+ * handshake completes, then encrypted. Reads return decrypted bytes only.
+ * A failed handshake closes the connection with NE_CLOSE_TLS_HANDSHAKE and
+ * an error log line saying why. cfg NULL uses srv->tls_client_config.
+ * NE_OK, NE_ERR_UNSUPPORTED (no engine or configuration) or NE_ERR_NOMEM
+ * (session pool or TLS memory region exhausted; the caller closes). */
+int ne_conn_tls_start_client(ne_conn *conn, const ne_tls_config *cfg, const char *server_name);
+
 /* Internal to src/server (shared between its files). */
 void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
 void ne_conn_mark_dirty(ne_conn *conn);
@@ -326,5 +374,12 @@ uint64_t ne_server_random(ne_server *srv);
 /* Closes the connection holding the most unsent bytes (other than `except`)
  * to return its chunks and references to the pools; false if none holds any. */
 bool ne_server_reclaim(ne_server *srv, ne_conn *except);
+/* TLS on the connection path (ne_server_tls.c). */
+int ne_conn_tls_accept(ne_conn *conn);
+int ne_conn_tls_flush(ne_conn *conn);
+void ne_conn_tls_read(ne_conn *conn);
+void ne_conn_tls_release(ne_conn *conn);
+bool ne_conn_tls_timer(ne_conn *conn, uint64_t now);
+void ne_server_tls_turn_end(ne_server *srv);
 
 #endif

@@ -16,7 +16,6 @@ static const char *const not_yet[] = {
     "no_system_account",
     "leafnodes",
     "leaf",
-    "tls",
     "mqtt",
     "jetstream",
     "cluster",
@@ -27,7 +26,6 @@ static const char *const not_yet[] = {
     "resolver",
     "resolver_preload",
     "mappings",
-    "https",
     "server_tags",
     "default_js_domain",
     "client_advertise",
@@ -281,6 +279,79 @@ static int apply_lame_duck(apply_ctx *a, ne_conf_node *n, bool grace)
     return NE_OK;
 }
 
+/* tls { cert_file, key_file, ca_file, verify, timeout }: the client TLS
+ * settings (the files are loaded by the board at start-up). nats-server's
+ * other TLS keys are refused by name. */
+static int apply_tls(apply_ctx *a, ne_conf_node *map)
+{
+    static const char *const tls_not_yet[] = {
+        "verify_and_map",
+        "verify_cert_and_check_known_urls",
+        "insecure",
+        "cipher_suites",
+        "curve_preferences",
+        "pinned_certs",
+        "connection_rate_limit",
+        "handshake_first",
+        "ocsp_peer",
+        "cert_store",
+        "cert_match",
+        "cert_match_by",
+        "ca_certs_match",
+        "min_version",
+    };
+    ne_server_options *o = a->opts;
+    if (ne_conf_expect(a->conf, map, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    for (ne_conf_node *n = ne_conf_first(a->conf, map); n != NULL; n = ne_conf_next(a->conf, n)) {
+        int rc = NE_OK;
+        if (key_is(a->conf, n, "cert_file")) {
+            rc = copy_string(a, n, o->tls_cert_file, sizeof(o->tls_cert_file));
+        } else if (key_is(a->conf, n, "key_file")) {
+            rc = copy_string(a, n, o->tls_key_file, sizeof(o->tls_key_file));
+        } else if (key_is(a->conf, n, "ca_file")) {
+            rc = copy_string(a, n, o->tls_ca_file, sizeof(o->tls_ca_file));
+        } else if (key_is(a->conf, n, "verify")) {
+            rc = ne_conf_as_bool(a->conf, n, &o->tls_verify) == NE_OK ? NE_OK : fail_conf(a);
+        } else if (key_is(a->conf, n, "timeout")) {
+            /* Seconds, as a number (nats-server) or a duration string. */
+            double seconds;
+            if (n->type == NE_CONF_STRING) {
+                rc = apply_duration(a, n, &o->tls_timeout_ms);
+            } else if (ne_conf_as_float(a->conf, n, &seconds) != NE_OK) {
+                return fail_conf(a);
+            } else if (seconds <= 0 || seconds > 3600) {
+                return fail_at(a, n, NE_ERR_RANGE, "timeout out of range");
+            } else {
+                o->tls_timeout_ms = (uint32_t)(seconds * 1000.0);
+            }
+        } else {
+            for (size_t i = 0; i < NE_ARRAY_LEN(tls_not_yet); i++) {
+                if (key_is(a->conf, n, tls_not_yet[i])) {
+                    char what[128];
+                    ne_fmt(what, sizeof(what),
+                           "tls \"%s\" is not supported yet in natsedge (see differences.md)",
+                           tls_not_yet[i]);
+                    return fail_at(a, n, NE_ERR_UNSUPPORTED, what);
+                }
+            }
+            return ne_conf_unknown_field(a->conf, n) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    if (o->tls_cert_file[0] == '\0' || o->tls_key_file[0] == '\0') {
+        return fail_at(a, map, NE_ERR_INVALID, "tls needs cert_file and key_file");
+    }
+    if (o->tls_verify && o->tls_ca_file[0] == '\0') {
+        return fail_at(a, map, NE_ERR_INVALID, "tls verify needs a ca_file");
+    }
+    o->tls = true;
+    return NE_OK;
+}
+
 /* One top-level key. */
 static int apply_key(apply_ctx *a, ne_conf_node *n)
 {
@@ -356,6 +427,21 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     }
     if (key_is(a->conf, n, "authorization")) {
         return apply_authorization(a, n);
+    }
+    if (key_is(a->conf, n, "tls")) {
+        return apply_tls(a, n);
+    }
+    if (key_is(a->conf, n, "https")) {
+        o->http_enabled = true;
+        o->https = true;
+        return parse_hostport(a, n, o->http_host, sizeof(o->http_host), &o->http_port);
+    }
+    if (key_is(a->conf, n, "https_port")) {
+        rc = get_uint(a, n, 65535, &v);
+        o->http_enabled = v != 0;
+        o->https = v != 0;
+        o->http_port = (uint16_t)v;
+        return rc;
     }
     if (key_is(a->conf, n, "debug")) {
         return ne_conf_as_bool(a->conf, n, &a->board->debug) == NE_OK ? NE_OK : fail_conf(a);

@@ -137,13 +137,22 @@ test("-t checks the options and exits", { skip: !isNatsedge }, () => {
   assert.match(r.stdout, /configuration is valid/);
 });
 
-for (const flag of [["-js"], ["--tls"], ["--cluster", "nats://127.0.0.1:6222"], ["-sd", "/tmp/x"], ["--routes", "nats://a:1"], ["-ms", "8443"]]) {
+for (const flag of [["-js"], ["--cluster", "nats://127.0.0.1:6222"], ["-sd", "/tmp/x"], ["--routes", "nats://a:1"]]) {
   test(`flag of a feature not built yet is refused: ${flag[0]}`, { skip: !isNatsedge }, () => {
     const r = run(flag);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /not supported yet in natsedge/);
   });
 }
+
+test("--tls without a certificate, -ms without TLS: refused with exit code 1 (tls.test.mjs has the rest)", { skip: !isNatsedge }, () => {
+  const tls = run(["--tls"]);
+  assert.equal(tls.status, 1);
+  assert.match(tls.stderr, /TLS Server certificate must be present and valid/);
+  const ms = run(["-ms", "8443"]);
+  assert.equal(ms.status, 1);
+  assert.match(ms.stderr, /HTTPS monitoring needs TLS/);
+});
 
 test("--user without --pass is refused", { skip: !isNatsedge }, () => {
   assert.equal(run(["--user", "a"]).status, 1);

@@ -1,0 +1,367 @@
+// TLS for clients and monitoring (inventory CP-11, CP-24a, CFG-04, CFG-21,
+// MON-01): certificates made here with the openssl command line (a CA, EC and
+// RSA server certificates, a client certificate, an expired one, one for the
+// wrong host), then nats.js and nats.c connect over TLS. The same cases run
+// against nats-server (NATSEDGE_BIN=/usr/sbin/nats-server); the session pool
+// and memory region cases are natsedge's own.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import https from "node:https";
+import { connect } from "@nats-io/transport-node";
+import { startServer, stopAll, rawConnect, parseInfo, waitFor, kindOf, freePort } from "./lib/harness.mjs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BIN = process.env.NATSEDGE_BIN;
+const NATSEDGE = kindOf(BIN) === "natsedge";
+const DIR = mkdtempSync(join(tmpdir(), "natsedge-tls-"));
+const f = (name) => join(DIR, name);
+
+function openssl(...args) {
+  execFileSync("openssl", args, { cwd: DIR, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+// A key and a CSR, then a certificate signed by the test CA. `dates` makes
+// it through `openssl ca` with explicit validity (the expired ones).
+function issue(name, { cn, ext, rsa = false, dates = null }) {
+  const newkey = rsa ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+  openssl("req", ...newkey, "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
+  writeFileSync(f(`${name}.ext`), ext + "\n");
+  if (dates) {
+    openssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", `${name}.csr`,
+      "-out", `${name}.pem`, "-notext", "-startdate", dates[0], "-enddate", dates[1], "-extfile", `${name}.ext`);
+  } else {
+    openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+      "-out", `${name}.pem`, "-days", "30", "-extfile", `${name}.ext`);
+  }
+}
+
+function makeCertificates() {
+  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+    "-out", "ca.pem", "-days", "30", "-subj", "/CN=natsedge test CA");
+  writeFileSync(f("index.txt"), "");
+  writeFileSync(f("serial"), "1000\n");
+  writeFileSync(f("ca.cnf"), [
+    "[ca]", "default_ca = test", "[test]", `dir = ${DIR}`, `database = ${f("index.txt")}`,
+    `new_certs_dir = ${DIR}`, `serial = ${f("serial")}`, "default_md = sha256", "policy = any",
+    "unique_subject = no", "[any]", "commonName = supplied", "",
+  ].join("\n"));
+  const serverExt = "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth";
+  const clientExt = "extendedKeyUsage=clientAuth";
+  issue("server", { cn: "localhost", ext: serverExt });
+  issue("server-rsa", { cn: "localhost", ext: serverExt, rsa: true });
+  issue("wronghost", { cn: "wrong.example", ext: "subjectAltName=DNS:wrong.example\nextendedKeyUsage=serverAuth" });
+  issue("expired", { cn: "localhost", ext: serverExt, dates: ["20200101000000Z", "20200201000000Z"] });
+  issue("client", { cn: "client", ext: clientExt });
+  issue("client-expired", { cn: "client", ext: clientExt, dates: ["20200101000000Z", "20200201000000Z"] });
+}
+
+const tlsConf = (cert, extra = "") =>
+  `tls {\n  cert_file: "${f(`${cert}.pem`)}"\n  key_file: "${f(`${cert}.key`)}"\n${extra}}\n`;
+const verifyConf = () => tlsConf("server", `  ca_file: "${f("ca.pem")}"\n  verify: true\n`);
+
+const started = [];
+async function server(opts) {
+  const s = await startServer(opts);
+  started.push(s);
+  return s;
+}
+
+before(() => makeCertificates());
+
+after(async () => {
+  await stopAll();
+  rmSync(DIR, { recursive: true, force: true });
+});
+
+const tlsOpts = (extra = {}) => ({ caFile: f("ca.pem"), ...extra });
+
+// Publishes `count` messages of growing size to its own subscription and
+// checks each comes back intact (several records per message for the big ones).
+async function roundTrip(nc, subject, count = 20, maxBytes = 60000) {
+  const sub = nc.subscribe(subject, { max: count });
+  const sizes = Array.from({ length: count }, (_, i) => 1 + ((i * 7919) % maxBytes));
+  const done = (async () => {
+    let i = 0;
+    for await (const m of sub) {
+      assert.equal(m.data.length, sizes[i], `message ${i} length`);
+      assert.equal(m.data[sizes[i] - 1], sizes[i] % 251, `message ${i} content`);
+      i++;
+    }
+    return i;
+  })();
+  for (const n of sizes) {
+    const data = new Uint8Array(n).fill(n % 251);
+    nc.publish(subject, data);
+  }
+  await nc.flush();
+  assert.equal(await done, count);
+}
+
+function logs(s) {
+  return s.logs();
+}
+
+test("INFO says tls_required, the handshake follows it; nats.js connects with the CA (CP-11, CP-24a)", async () => {
+  const s = await server({ config: tlsConf("server") });
+  const c = await rawConnect(s.port);
+  const info = parseInfo(await c.readUntil(/\r\n/));
+  assert.equal(info.tls_required, true);
+  assert.equal(info.tls_verify, undefined);
+  c.destroy();
+  const nc = await connect({ servers: `127.0.0.1:${s.port}`, tls: tlsOpts(), reconnect: false });
+  await roundTrip(nc, "tls.js");
+  await nc.close();
+  await s.stop();
+});
+
+test("an RSA server certificate works as well as an EC one", async () => {
+  const s = await server({ config: tlsConf("server-rsa") });
+  const nc = await connect({ servers: `localhost:${s.port}`, tls: tlsOpts(), reconnect: false });
+  await roundTrip(nc, "tls.rsa", 5, 20000);
+  await nc.close();
+  await s.stop();
+});
+
+test("command-line flags --tls --tlscert --tlskey (CFG-04)", async () => {
+  const s = await server({ args: ["--tls", "--tlscert", f("server.pem"), "--tlskey", f("server.key")] });
+  const nc = await connect({ servers: `127.0.0.1:${s.port}`, tls: tlsOpts(), reconnect: false });
+  await nc.flush();
+  await nc.close();
+  await s.stop();
+});
+
+test("a plain-text client on a TLS port is closed with nats-server's handshake error (CP-24a)", async () => {
+  const s = await server({ config: tlsConf("server") });
+  const c = await rawConnect(s.port);
+  await c.readUntil(/\r\n/);
+  await c.send('CONNECT {"verbose":false}\r\nPING\r\n');
+  assert.ok(await c.closedWithin(5000), "the plain-text client must be closed");
+  assert.doesNotMatch(c.received(), /PONG/);
+  await waitFor(() => /TLS handshake error: .*first record does not look like a TLS handshake/.test(logs(s)),
+    3000, "the handshake error in the log");
+  await s.stop();
+});
+
+test("no handshake within tls timeout: closed, \"TLS handshake timeout\" in the log (CP-24a, CFG-21)", async () => {
+  // nats-server 2.9 writes -ERR 'Secure Connection - TLS Required' into the
+  // unfinished TLS connection: nothing of it reaches a client that never
+  // started TLS, so the wire shows INFO and the close only.
+  const s = await server({ config: tlsConf("server", "  timeout: 0.5\n") });
+  const c = await rawConnect(s.port);
+  await c.readUntil(/\r\n/);
+  assert.ok(await c.closedWithin(5000), "closed after the TLS timeout");
+  assert.doesNotMatch(c.received(), /-ERR/);
+  await waitFor(() => /TLS handshake timeout/.test(logs(s)), 3000, "the timeout in the log");
+  await s.stop();
+});
+
+test("a server certificate for another host is refused by the client, the server logs the failure", async () => {
+  const s = await server({ config: tlsConf("wronghost") });
+  await assert.rejects(
+    connect({ servers: `127.0.0.1:${s.port}`, tls: tlsOpts(), reconnect: false }),
+    /altnames|hostname|IP/i,
+  );
+  if (NATSEDGE) await waitFor(() => /TLS handshake error: /.test(logs(s)), 3000, "the handshake error");
+  await s.stop();
+});
+
+test("an expired server certificate is refused by the client", async () => {
+  const s = await server({ config: tlsConf("expired") });
+  await assert.rejects(
+    connect({ servers: `127.0.0.1:${s.port}`, tls: tlsOpts(), reconnect: false }),
+    /expired/i,
+  );
+  await s.stop();
+});
+
+test("mutual TLS: verify demands a client certificate signed by ca_file (CFG-21)", async () => {
+  const s = await server({ config: verifyConf() });
+  const c = await rawConnect(s.port);
+  const info = parseInfo(await c.readUntil(/\r\n/));
+  assert.equal(info.tls_required, true);
+  assert.equal(info.tls_verify, true);
+  c.destroy();
+  const url = `127.0.0.1:${s.port}`;
+  const nc = await connect({
+    servers: url, reconnect: false,
+    tls: tlsOpts({ certFile: f("client.pem"), keyFile: f("client.key") }),
+  });
+  await roundTrip(nc, "tls.mutual", 5, 10000);
+  await nc.close();
+  // Without a certificate: refused during the handshake.
+  await assert.rejects(connect({ servers: url, tls: tlsOpts(), reconnect: false, timeout: 3000 }));
+  if (NATSEDGE) {
+    await waitFor(() => /TLS handshake error: client certificate required but none was sent/.test(logs(s)),
+      3000, "the missing client certificate in the log");
+  }
+  // An expired client certificate: refused, and the log says why.
+  await assert.rejects(connect({
+    servers: url, reconnect: false, timeout: 3000,
+    tls: tlsOpts({ certFile: f("client-expired.pem"), keyFile: f("client-expired.key") }),
+  }));
+  if (NATSEDGE) {
+    await waitFor(() => /TLS handshake error: certificate verification failed: .*expired/.test(logs(s)),
+      3000, "the expired client certificate in the log");
+  }
+  await s.stop();
+});
+
+// ---- nats.c -----------------------------------------------------------------
+
+function run(cmd, args, timeoutMs = 40000) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", (e) => {
+      clearTimeout(t);
+      resolve({ code: -1, out: `${out}\n${e.message}` });
+    });
+    child.once("close", (code) => {
+      clearTimeout(t);
+      resolve({ code, out });
+    });
+  });
+}
+
+async function natscProgram() {
+  let dir = process.env.NATSEDGE_INTEROP_C;
+  if (!dir) {
+    dir = join(HERE, "c", "build");
+    const r = await run("make", ["-s", "-C", join(HERE, "c"), `BUILD=${dir}`], 120000);
+    if (r.code !== 0) throw new Error(`building the nats.c programs failed:\n${r.out}`);
+  }
+  const prog = join(dir, "natsc_tls");
+  if (!existsSync(prog)) throw new Error(`${prog} is missing`);
+  return prog;
+}
+
+test("nats.c connects over TLS with the CA, and with a client certificate under verify", async () => {
+  const prog = await natscProgram();
+  const s = await server({ config: tlsConf("server") });
+  let r = await run(prog, [`tls://localhost:${s.port}`, f("ca.pem")]);
+  assert.equal(r.code, 0, r.out + logs(s).slice(-2000));
+  assert.match(r.out, /^ok tls$/m);
+  await s.stop();
+  const m = await server({ config: verifyConf() });
+  r = await run(prog, [`tls://localhost:${m.port}`, f("ca.pem"), f("client.pem"), f("client.key")]);
+  assert.equal(r.code, 0, r.out + logs(m).slice(-2000));
+  r = await run(prog, [`tls://localhost:${m.port}`, f("ca.pem")]);
+  assert.notEqual(r.code, 0, "without a client certificate nats.c must be refused");
+  assert.match(r.out, /FAIL connect/);
+  await m.stop();
+});
+
+// ---- HTTPS monitoring -------------------------------------------------------
+
+function httpsGet(port, path) {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: "localhost", port, path, ca: execFileSync("cat", [f("ca.pem")]) }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode, body }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+test("HTTPS monitoring (-ms): /varz over TLS reports https_port and the TLS region's peak use (MON-01)", async () => {
+  const mport = await freePort();
+  const s = await server({ config: tlsConf("server"), args: ["-ms", String(mport)] });
+  const nc = await connect({ servers: `127.0.0.1:${s.port}`, tls: tlsOpts(), reconnect: false });
+  const r = await httpsGet(mport, "/varz");
+  assert.equal(r.status, 200);
+  const v = JSON.parse(r.body);
+  assert.equal(v.https_port, mport);
+  assert.equal(v.http_port, 0);
+  assert.equal(v.tls_required, true);
+  if (NATSEDGE) {
+    assert.equal(v.tls_memory.max_sessions > 0, true);
+    assert.ok(v.tls_memory.sessions >= 2, "the client and this request hold sessions");
+    assert.ok(v.tls_memory.peak_bytes >= v.tls_memory.in_use_bytes && v.tls_memory.peak_bytes > 0);
+  }
+  await nc.close();
+  await s.stop();
+});
+
+// ---- Many sessions, and the limits ------------------------------------------
+
+const connectAll = (url, n, opts = {}) =>
+  Promise.allSettled(Array.from({ length: n }, () =>
+    connect({ servers: url, tls: tlsOpts(), reconnect: false, timeout: 5000, ...opts })));
+
+test("100 TLS clients connect and publish at once; a burst past the session pool is refused, the others unaffected", async () => {
+  const s = await server({ config: tlsConf("server") });
+  const url = `127.0.0.1:${s.port}`;
+  const first = await connectAll(url, 100);
+  const ncs = first.filter((r) => r.status === "fulfilled").map((r) => r.value);
+  assert.equal(ncs.length, 100, `all 100 connect: ${first.find((r) => r.status === "rejected")?.reason}`);
+  const watcher = ncs[0].subscribe("tls.many.>");
+  await ncs[0].flush();
+  let seen = 0;
+  (async () => {
+    for await (const _ of watcher) seen++;
+  })();
+  ncs.forEach((nc, i) => nc.publish(`tls.many.${i}`, new Uint8Array(512).fill(i)));
+  await Promise.all(ncs.map((nc) => nc.flush()));
+  await waitFor(() => seen === 100, 10000, "100 messages");
+
+  if (NATSEDGE) {
+    // The default profile has NE_TLS_MAX_SESSIONS 128: 60 more exceed it.
+    const burst = await connectAll(url, 60, { timeout: 5000 });
+    const refused = burst.filter((r) => r.status === "rejected").length;
+    assert.ok(refused >= 60 - 28, `at least 32 of the burst refused, got ${refused}`);
+    for (const r of burst) if (r.status === "fulfilled") await r.value.close();
+    assert.match(logs(s), /TLS session refused: TLS session pool or memory region exhausted/);
+  }
+  // The established ones still work.
+  ncs.forEach((nc, i) => nc.publish(`tls.many.${i}`, new Uint8Array(100).fill(i)));
+  await Promise.all(ncs.map((nc) => nc.flush()));
+  await waitFor(() => seen === 200, 10000, "100 more messages after the burst");
+  await Promise.all(ncs.map((nc) => nc.close()));
+  assert.ok(s.alive());
+  await s.stop();
+});
+
+test("TLS memory region exhausted: the next client is refused, the established ones keep working", { skip: !NATSEDGE && "natsedge's static region" }, async () => {
+  // test-small: 6 session slots in a region that holds 3 established sessions.
+  const s = await server({ config: tlsConf("server"), small: true });
+  const url = `127.0.0.1:${s.port}`;
+  const ncs = [];
+  for (let i = 0; i < 3; i++) ncs.push(await connect({ servers: url, tls: tlsOpts(), reconnect: false }));
+  const extra = await connectAll(url, 2);
+  assert.ok(extra.every((r) => r.status === "rejected"), "the region cannot hold a fourth session");
+  assert.match(logs(s), /TLS session refused|TLS memory region exhausted/);
+  for (const [i, nc] of ncs.entries()) await roundTrip(nc, `tls.small.${i}`, 4, 20000);
+  await Promise.all(ncs.map((nc) => nc.close()));
+  // Freed sessions return their memory: a new client gets in again.
+  await waitFor(async () => {
+    try {
+      const nc = await connect({ servers: url, tls: tlsOpts(), reconnect: false });
+      await nc.close();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 5000, "a client after the others closed");
+  assert.ok(s.alive());
+  await s.stop();
+});
+
+test("configuration errors are clear: a missing key file, verify without a CA", { skip: !NATSEDGE && "natsedge's wording" }, async () => {
+  const bad = await run(BIN, ["-a", "127.0.0.1", "-p", "-1", "--tls", "--tlscert", f("server.pem"), "--tlskey", f("nope.key")], 10000);
+  assert.equal(bad.code, 1);
+  assert.match(bad.out, /nope\.key/);
+  writeFileSync(f("noca.conf"), tlsConf("server", "  verify: true\n"));
+  const noca = await run(BIN, ["-t", "-c", f("noca.conf")], 10000);
+  assert.equal(noca.code, 1);
+  assert.match(noca.out, /verify needs a ca_file/);
+});
