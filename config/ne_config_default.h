@@ -184,7 +184,7 @@
 /* TLS sessions open at once: client connections, HTTPS monitoring and leaf
  * remotes together. A TLS client beyond it gets
  * -ERR 'maximum connections exceeded' after INFO, as at max_connections.
- * One unit costs about 1.3 KiB of static pool (the mbedTLS context); its
+ * One unit costs 416 B of static pool (the mbedTLS context); its
  * record buffers and keys come from NE_TLS_HEAP_BYTES. */
 #ifndef NE_TLS_MAX_SESSIONS
 #define NE_TLS_MAX_SESSIONS 128
