@@ -148,14 +148,14 @@ typedef struct ne_tls_bio {
 
 /* What the engine's memory and pool look like, for monitoring. */
 typedef struct ne_tls_stats {
-    uint64_t region_bytes;   /* size of the static region */
-    uint64_t in_use_bytes;   /* allocated now */
-    uint64_t peak_bytes;     /* most ever allocated at once */
-    uint32_t sessions;       /* sessions open now */
-    uint32_t max_sessions;   /* the pool's size */
-    uint64_t refused;        /* sessions refused: pool or region exhausted */
-    uint64_t handshakes;     /* handshakes completed */
-    uint64_t failures;       /* handshakes failed (peer, certificate, memory) */
+    uint64_t region_bytes; /* size of the static region */
+    uint64_t in_use_bytes; /* allocated now */
+    uint64_t peak_bytes;   /* most ever allocated at once */
+    uint32_t sessions;     /* sessions open now */
+    uint32_t max_sessions; /* the pool's size */
+    uint64_t refused;      /* sessions refused: pool or region exhausted */
+    uint64_t handshakes;   /* handshakes completed */
+    uint64_t failures;     /* handshakes failed (peer, certificate, memory) */
 } ne_tls_stats;
 
 typedef struct ne_tls_ops {
@@ -164,8 +164,8 @@ typedef struct ne_tls_ops {
      * is the host name the peer's certificate must match and is sent as SNI
      * (NULL: no check, only for IP-less tests). NE_ERR_NOMEM when the pool or
      * the memory region is exhausted (the caller refuses the connection). */
-    int (*open)(void *ctx, const ne_tls_config *cfg, const ne_tls_bio *bio,
-                const char *server_name, ne_tls_session **out);
+    int (*open)(void *ctx, const ne_tls_config *cfg, const ne_tls_bio *bio, const char *server_name,
+                ne_tls_session **out);
     /* Advances the handshake: NE_OK when complete, NE_ERR_WOULD_BLOCK when it
      * waits for the peer (call again on the next readable or writable event),
      * another ne_err when it failed (error_text says why). */
