@@ -24,7 +24,10 @@
 #include "tls_setup.h"
 
 static ne_server g_server;
-static ne_conf g_conf; /* the parsed file lives as long as the process */
+/* The parsed file lives as long as the options point into it; a reload
+ * parses into the other one and they swap roles when it succeeds. */
+static ne_conf g_confs[2];
+static int g_conf_live;
 static ne_posix_net g_net;
 /* Set by the signal handler: g_wake ends ne_posix_run's loop, the others say
  * why. */
@@ -32,10 +35,16 @@ static volatile sig_atomic_t g_wake;
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reopen;
 static volatile sig_atomic_t g_lame_duck;
+static volatile sig_atomic_t g_reload;
+
+/* The log and pid file names in use: copies, since a reload reuses the parse
+ * area the configured names pointed into. */
+static char g_log_path[4096];
+static char g_pid_path[4096];
 
 typedef struct log_sink {
     FILE *out;
-    const char *path; /* NULL: stderr */
+    const char *path; /* g_log_path, or NULL: stderr */
     bool logtime;
     long pid;
 } log_sink;
@@ -63,6 +72,8 @@ static void on_signal(int sig)
         g_reopen = 1;
     } else if (sig == SIGUSR2) {
         g_lame_duck = 1;
+    } else if (sig == SIGHUP) {
+        g_reload = 1;
     } else if (sig == SIGTERM && g_server.lame_duck != NE_LAME_DUCK_OFF) {
         /* Ignored once lame duck mode runs, as nats-server: the closing
          * goes on (SIGINT still stops at once). */
@@ -151,15 +162,15 @@ static const char *conf_getenv(void *ctx, const char *name)
 }
 
 /* Reads the configuration file into `base`: defaults, then the file. */
-static int load_config(const char *path, ne_cli *base, char *err, size_t err_cap)
+static int load_config(ne_conf *conf, const char *path, ne_cli *base, char *err, size_t err_cap)
 {
     static const ne_conf_io io = {conf_load, conf_getenv, NULL};
-    if (ne_conf_parse_file(&g_conf, path, &io) != NE_OK) {
-        snprintf(err, err_cap, "%s", ne_conf_error(&g_conf));
+    if (ne_conf_parse_file(conf, path, &io) != NE_OK) {
+        snprintf(err, err_cap, "%s", ne_conf_error(conf));
         return -1;
     }
     ne_board_settings board = {NULL, NULL, NULL, false, false, true};
-    if (ne_server_apply_conf(&g_conf, &base->opts, &board, err, err_cap) != NE_OK) {
+    if (ne_server_apply_conf(conf, &base->opts, &board, err, err_cap) != NE_OK) {
         return -1;
     }
     base->log_file = board.log_file;
@@ -172,6 +183,96 @@ static int load_config(const char *path, ne_cli *base, char *err, size_t err_cap
     return 0;
 }
 
+static bool same_path(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static ne_log_level log_level(const ne_cli *cli)
+{
+    return cli->trace ? NE_LOG_TRACE : cli->debug ? NE_LOG_DEBUG : NE_LOG_INFO;
+}
+
+/* The logging settings of a reload (the board's part): nats-server's
+ * "Reloaded: <key> = <value>" lines. */
+static void reload_logging(const ne_cli *cur, const ne_cli *next, log_sink *sink, ne_log *log)
+{
+    if (cur->trace != next->trace) {
+        ne_log_info(log, "Reloaded: trace = %s", next->trace ? "true" : "false");
+    }
+    if (cur->debug != next->debug) {
+        ne_log_info(log, "Reloaded: debug = %s", next->debug ? "true" : "false");
+    }
+    log->level = log_level(next);
+    g_server.log.level = log->level;
+    if (cur->logtime != next->logtime) {
+        sink->logtime = next->logtime;
+        ne_log_info(log, "Reloaded: logtime = %s", next->logtime ? "true" : "false");
+    }
+    if (!same_path(cur->log_file, next->log_file)) {
+        FILE *f = next->log_file != NULL ? fopen(next->log_file, "a") : stderr;
+        if (f == NULL) {
+            ne_log_error(log, "Could not open log file %s: %s", next->log_file, strerror(errno));
+            return;
+        }
+        if (sink->out != stderr) {
+            fclose(sink->out);
+        }
+        sink->out = f;
+        sink->path = NULL;
+        if (next->log_file != NULL) {
+            snprintf(g_log_path, sizeof(g_log_path), "%s", next->log_file);
+            sink->path = g_log_path;
+        }
+        ne_log_info(log, "Reloaded: log_file = %s", next->log_file != NULL ? next->log_file : "");
+    }
+    if (!same_path(cur->pid_file, next->pid_file) && next->pid_file != NULL) {
+        if (write_pid_file(next->pid_file) != 0) {
+            ne_log_error(log, "Failed to write pidfile: %s", strerror(errno));
+        } else {
+            /* The new file is the one removed at exit; the old one is
+             * left in place. */
+            snprintf(g_pid_path, sizeof(g_pid_path), "%s", next->pid_file);
+        }
+        ne_log_info(log, "Reloaded: pid_file = %s", next->pid_file);
+    }
+}
+
+/* SIGHUP: parse the file again (into the spare parse area), put the flags
+ * on top as at start-up, and apply what can change at run time. Any error
+ * leaves everything as it was. */
+static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne_log *log)
+{
+    static const char failed[] = "Failed to reload server configuration";
+    char err[512];
+    if (cli->config_file == NULL) {
+        ne_log_error(log, "%s: can only reload config when a file is provided using -c or --config",
+                     failed);
+        return;
+    }
+    int spare = 1 - g_conf_live;
+    ne_cli base;
+    memset(&base, 0, sizeof(base));
+    ne_server_options_default(&base.opts);
+    if (load_config(&g_confs[spare], cli->config_file, &base, err, sizeof(err)) != 0) {
+        ne_log_error(log, "%s: %s", failed, err);
+        return;
+    }
+    ne_cli next;
+    if (ne_cli_parse(&next, argc, argv, err, sizeof(err), &base) != NE_CLI_OK) {
+        ne_log_error(log, "%s: %s", failed, err);
+        return;
+    }
+    if (ne_server_reload(&g_server, &next.opts, err, sizeof(err)) != NE_OK) {
+        ne_log_error(log, "%s: %s", failed, err);
+        return;
+    }
+    reload_logging(cli, &next, sink, log);
+    *cli = next;
+    g_conf_live = spare;
+    ne_log_info(log, "Reloaded server configuration");
+}
+
 int main(int argc, char **argv)
 {
     ne_cli cli;
@@ -182,7 +283,7 @@ int main(int argc, char **argv)
         ne_cli base;
         memset(&base, 0, sizeof(base));
         ne_server_options_default(&base.opts);
-        if (load_config(cli.config_file, &base, err, sizeof(err)) != 0) {
+        if (load_config(&g_confs[g_conf_live], cli.config_file, &base, err, sizeof(err)) != 0) {
             fprintf(stderr, "natsedge: %s\n", err);
             return 1;
         }
@@ -220,8 +321,10 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    log_sink sink = {stderr, cli.log_file, cli.logtime, (long)getpid()};
+    log_sink sink = {stderr, NULL, cli.logtime, (long)getpid()};
     if (cli.log_file != NULL) {
+        snprintf(g_log_path, sizeof(g_log_path), "%s", cli.log_file);
+        sink.path = g_log_path;
         sink.out = fopen(cli.log_file, "a");
         if (sink.out == NULL) {
             fprintf(stderr, "natsedge: cannot open log file %s: %s\n", cli.log_file,
@@ -229,13 +332,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    ne_log log = {NE_LOG_INFO, log_write, &sink};
-    if (cli.debug) {
-        log.level = NE_LOG_DEBUG;
-    }
-    if (cli.trace) {
-        log.level = NE_LOG_TRACE;
-    }
+    ne_log log = {log_level(&cli), log_write, &sink};
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -245,6 +342,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     ne_net net;
@@ -256,6 +354,9 @@ int main(int argc, char **argv)
         ne_board_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;
+    }
+    if (cli.pid_file != NULL) {
+        snprintf(g_pid_path, sizeof(g_pid_path), "%s", cli.pid_file);
     }
     if (cli.pid_file != NULL && write_pid_file(cli.pid_file) != 0) {
         ne_log_error(&log, "Could not write pidfile: %s", strerror(errno));
@@ -281,6 +382,10 @@ int main(int argc, char **argv)
             g_lame_duck = 0;
             ne_server_enter_lame_duck(&g_server);
         }
+        if (g_reload) {
+            g_reload = 0;
+            reload_config(&cli, argc, argv, &sink, &log);
+        }
     }
     if (g_stop != 0) {
         ne_log_info(&log, "Trapped \"%s\" signal", g_stop == SIGINT ? "interrupt" : "terminated");
@@ -292,8 +397,8 @@ int main(int argc, char **argv)
     ne_server_shutdown(&g_server);
     ne_board_tls_teardown();
     ne_posix_net_deinit(&g_net);
-    if (cli.pid_file != NULL) {
-        unlink(cli.pid_file);
+    if (g_pid_path[0] != '\0') {
+        unlink(g_pid_path);
     }
     if (sink.out != stderr) {
         fclose(sink.out);

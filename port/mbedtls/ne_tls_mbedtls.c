@@ -12,7 +12,7 @@
 
 /* The region mbedTLS allocates from. mbedTLS's allocator hook is
  * process-wide, so the region is too. */
-static unsigned char tls_region[NE_TLS_HEAP_BYTES];
+static _Alignas(16) unsigned char tls_region[NE_TLS_HEAP_BYTES];
 static bool region_ready;
 
 /* The suites of config/mbedtls_config.h, strongest preference first. */

@@ -184,6 +184,15 @@ static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
     return false;
 }
 
+/* Which configured credential the client authenticated with, for reloads. */
+static void remember_credential(ne_conn *conn, const ne_json_doc *doc)
+{
+    char user[64] = "", nkey[64] = "";
+    (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
+    (void)ne_json_get_string(doc, 0, "nkey", nkey, sizeof(nkey), NULL);
+    conn->auth_fp = ne_server_auth_fingerprint(&conn->srv->opts, user, nkey);
+}
+
 static void copy_json_string(const ne_json_doc *doc, const char *key, char *dst, size_t cap)
 {
     size_t len = 0;
@@ -237,6 +246,7 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
             return;
         }
         conn->auth_deadline_ms = 0;
+        remember_credential(conn, &doc);
     }
     conn->verbose = verbose;
     conn->pedantic = pedantic;

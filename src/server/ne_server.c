@@ -58,9 +58,9 @@ static int check_secret(const char *what, const char *secret, char *err, size_t 
     int rc = ne_bcrypt_parse(secret, strlen(secret), NE_BCRYPT_MAX_COST, &cost, salt);
     if (rc == NE_ERR_RANGE) {
         ne_fmt(err, err_cap,
-               "bcrypt %s: cost %.2s is above the compiled-in maximum %u: raise "
+               "bcrypt %s: cost %.*s is above the compiled-in maximum %u: raise "
                "NE_BCRYPT_MAX_COST in config/",
-               what, secret + 4, (unsigned)NE_BCRYPT_MAX_COST);
+               what, 2, secret + 4, (unsigned)NE_BCRYPT_MAX_COST);
     } else if (rc != NE_OK) {
         ne_fmt(err, err_cap, "bcrypt %s is not a valid bcrypt hash", what);
     }

@@ -193,6 +193,7 @@ typedef struct ne_conn {
     uint64_t last_write_ms;
     uint64_t next_ping_ms;
     uint64_t auth_deadline_ms; /* 0: no deadline (no auth, or authenticated) */
+    uint64_t auth_fp;          /* the configured credential it authenticated with; 0: none */
     char nonce[16];            /* sent in INFO when nkey users exist */
     uint32_t pings_out;
     uint64_t rtt_start_ns; /* wall clock when the RTT ping went out, 0 if none */
@@ -336,6 +337,21 @@ void ne_server_shutdown(ne_server *srv);
 void ne_server_enter_lame_duck(ne_server *srv);
 /* True when lame duck mode has closed every client: time to shut down. */
 bool ne_server_finished(const ne_server *srv);
+
+/* Applies new options at run time (a configuration reload, SIGHUP), as
+ * nats-server 2.9: authorization (user, password, token, timeout, users,
+ * nkeys), max_connections, max_payload, max_control_line, ping_interval,
+ * ping_max and write_deadline. Clients whose credential is no longer
+ * configured are closed with Authorization Violation; clients beyond a lower
+ * max_connections with "maximum connections exceeded". Logs each change
+ * ("Reloaded: ..."). A change of any other option refuses the whole reload:
+ * NE_ERR_UNSUPPORTED with nats-server's message in err, nothing changed; an
+ * invalid set of options: ne_server_options_check's error. */
+int ne_server_reload(ne_server *srv, const ne_server_options *opts, char *err, size_t err_cap);
+/* The fingerprint of the configured credential a client with this CONNECT
+ * user or nkey authenticates with under o (0: none), kept in the connection
+ * so that a reload can tell whether it is still configured. */
+uint64_t ne_server_auth_fingerprint(const ne_server_options *o, const char *user, const char *nkey);
 /* Logs the static memory reserved, pool by pool. */
 void ne_server_log_memory(const ne_server *srv);
 

@@ -1,6 +1,7 @@
 // Operations signals (inventory CFG-01 `--signal`, CP-70, CFG-22), the same
 // steps against natsedge and nats-server: SIGUSR1 reopens the log file for
-// log rotation, SIGUSR2 enters lame duck mode. Every broker started here is stopped by PID, every wait is
+// log rotation, SIGUSR2 enters lame duck mode, SIGHUP reloads the
+// configuration file. Every broker started here is stopped by PID, every wait is
 // bounded.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +10,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, renameSync, rmSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { freePort, waitFor, sleep, rawConnect } from "./lib/harness.mjs";
+import { freePort, waitFor, sleep, rawConnect, kindOf } from "./lib/harness.mjs";
 
 const BIN = process.env.NATSEDGE_BIN;
 const started = new Set();
@@ -22,12 +23,16 @@ const readText = (file) => (existsSync(file) ? readFileSync(file, "utf8") : "");
 
 // Starts the broker with a config file (and a log file if `logFile`), waits
 // until it says it is ready (on stderr, or in the log file).
-async function launch({ config = "", logFile = null, args = [] } = {}) {
+// With `listenInConfig` the port is in the file (`config` is then a function
+// of the port), not on the command line, so that a reload can change it.
+async function launch({ config = "", logFile = null, args = [], listenInConfig = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "natsedge-signals-"));
   const confPath = join(dir, "broker.conf");
-  writeFileSync(confPath, config);
   const port = await freePort();
-  const fullArgs = ["-a", "127.0.0.1", "-p", String(port), "-c", confPath, ...args];
+  writeFileSync(confPath, listenInConfig ? config(port) : config);
+  const fullArgs = listenInConfig
+    ? ["-c", confPath, ...args]
+    : ["-a", "127.0.0.1", "-p", String(port), "-c", confPath, ...args];
   if (logFile) fullArgs.push("-l", join(dir, logFile));
   const child = spawn(BIN, fullArgs, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -168,4 +173,93 @@ test("SIGUSR2 with no client exits at once; SIGTERM during lame duck is ignored 
   idle.signal("SIGUSR2");
   assert.equal(await exitWithin(idle, 3000), 0);
   await idle.stop();
+});
+
+// Sends SIGHUP and waits for the n-th reload outcome in the log.
+async function reload(b, n) {
+  b.signal("SIGHUP");
+  const outcomes = () => (b.logs().match(/Reloaded server configuration|Failed to reload server configuration/g) ?? []).length;
+  await waitFor(() => outcomes() >= n, 5000, `reload #${n}`);
+}
+
+const users = (list) =>
+  "authorization {\n  users: [\n" + list.map(([u, p]) => `    { user: ${u}, password: ${p} }\n`).join("") + "  ]\n}\n";
+
+test("SIGHUP reloads the file: a new user is accepted, a removed user's connection is closed with Authorization Violation (CFG-22)", async () => {
+  const b = await launch({ config: users([["alice", "a1"], ["bob", "b1"]]) });
+  const url = `127.0.0.1:${b.port}`;
+  const alice = await connect({ servers: url, user: "alice", pass: "a1", reconnect: false });
+  const bob = await connect({ servers: url, user: "bob", pass: "b1", reconnect: false });
+  await Promise.all([alice.flush(), bob.flush()]);
+  const bobClosed = bob.closed();
+  const raw = await rawConnect(b.port);
+  await raw.readUntil("\r\n");
+  await raw.send('CONNECT {"verbose":false,"user":"bob","pass":"b1"}\r\nPING\r\n');
+  await raw.readUntil("PONG\r\n");
+
+  writeFileSync(b.confPath, "max_payload: 2048\n" + users([["alice", "a1"], ["carol", "c1"]]));
+  await reload(b, 1);
+  assert.match(b.logs(), /Reloaded server configuration/);
+  assert.match(b.logs(), /Reloaded: authorization users/);
+  assert.match(b.logs(), /Reloaded: max_payload = 2048/);
+  // Bob is gone: his connections are closed. natsedge writes the error
+  // first; nats-server 2.9.10 queues it but closes the socket before it is
+  // written, so its clients see a plain close (differences.md).
+  assert.ok(await raw.closedWithin(5000));
+  const why = await bobClosed;
+  if (kindOf(BIN) === "natsedge") {
+    assert.match(raw.received(), /-ERR 'Authorization Violation'\r\n/);
+    assert.match(String(why?.message ?? why), /authorization violation/i);
+  }
+  await assert.rejects(connect({ servers: url, user: "bob", pass: "b1", reconnect: false }), /authorization violation/i);
+  // Alice stays, Carol is new; new clients see the new max_payload.
+  await alice.flush();
+  const carol = await connect({ servers: url, user: "carol", pass: "c1", reconnect: false });
+  await carol.flush();
+  assert.equal(carol.info.max_payload, 2048);
+  await Promise.all([alice.close(), carol.close()]);
+  b.signal("SIGINT");
+  assert.equal(await exitWithin(b, 5000), 0);
+  await b.stop();
+});
+
+test("SIGHUP with a port change is refused: the old configuration stays and the reason is logged (CFG-22)", async () => {
+  const other = await freePort();
+  const b = await launch({ listenInConfig: true, config: (port) => `listen: 127.0.0.1:${port}\n` });
+  // The new file also asks for authentication: nothing of it may apply.
+  writeFileSync(b.confPath, `listen: 127.0.0.1:${other}\nauthorization { token: secret }\n`);
+  await reload(b, 1);
+  assert.match(
+    b.logs(),
+    new RegExp(`Failed to reload server configuration: config reload not supported for Port: old=${b.port}, new=${other}`),
+  );
+  assert.doesNotMatch(b.logs(), /Reloaded server configuration/);
+  const nc = await connect({ servers: `127.0.0.1:${b.port}`, reconnect: false });
+  await nc.flush();
+  await nc.close();
+  await assert.rejects(rawConnect(other, { timeoutMs: 2000 }));
+  b.signal("SIGINT");
+  assert.equal(await exitWithin(b, 5000), 0);
+  await b.stop();
+});
+
+test("SIGHUP with a broken file logs the parse error and keeps serving; a fixed file then reloads (CFG-22)", async () => {
+  const b = await launch({ config: "max_payload: 4096\n" });
+  writeFileSync(b.confPath, "max_payload: 4096\nauthorization {\n  token: secret\n");
+  await reload(b, 1);
+  assert.match(b.logs(), /Failed to reload server configuration: /);
+  const nc = await connect({ servers: `127.0.0.1:${b.port}`, reconnect: false });
+  await nc.flush();
+  writeFileSync(b.confPath, "max_payload: 4096\nauthorization {\n  token: secret\n}\n");
+  await reload(b, 2);
+  assert.match(b.logs(), /Reloaded: authorization token/);
+  // The client that sent no token is now closed; a new one with it is accepted.
+  const closed = await nc.closed();
+  if (kindOf(BIN) === "natsedge") assert.match(String(closed?.message ?? closed), /authorization violation/i);
+  const withToken = await connect({ servers: `127.0.0.1:${b.port}`, token: "secret", reconnect: false });
+  await withToken.flush();
+  await withToken.close();
+  b.signal("SIGINT");
+  assert.equal(await exitWithin(b, 5000), 0);
+  await b.stop();
 });
