@@ -101,6 +101,12 @@ $(BUILD)/libnetls.a: $(TLS_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The TLS port's unit test links the engine and mbedTLS (then the POSIX port
+# again, for the entropy the engine takes from it).
+$(BUILD)/tests/test_tls_mbedtls: $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a
+$(BUILD)/tests/test_tls_mbedtls: private ALL_CFLAGS += $(MBEDTLS_CFLAGS)
+$(BUILD)/tests/test_tls_mbedtls: private LDFLAGS_ALL += $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a $(BUILD)/libneposix.a
+
 $(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a \
 	    $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a $(BOARD_LIBS)
@@ -274,3 +280,54 @@ $(BENCH_TOOL): $(BENCH_SRC) $(wildcard tools/bench/*.h)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $(BENCH_SRC) -lm
 bench-aa: bench-tool
 	bash tools/compare --aa
+
+# ---- lwIP section (port/lwip, board/linux-tap) -------------------------------
+# lwIP 2.1.3 from LWIP_DIR (tools/deps.sh fetches Debian's source package into
+# third_party/lwip), compiled per board with that board's lwipopts.h.
+#   make tap         build/<variant>/natsedge-tap: the broker over lwIP on a TAP device
+LWIP_DIR ?= third_party/lwip
+LWIP_SRC = $(sort $(wildcard $(LWIP_DIR)/src/core/*.c) $(wildcard $(LWIP_DIR)/src/core/ipv4/*.c)) \
+    $(LWIP_DIR)/src/netif/ethernet.c
+LWIP_PORT_SRC := $(sort $(wildcard port/lwip/*.c))
+LWIP_STAMP := $(LWIP_DIR)/src/include/lwip/init.h
+$(LWIP_STAMP):
+	@echo "lwIP not found in $(LWIP_DIR): run 'make deps' (tools/deps.sh) or set LWIP_DIR"; exit 1
+# lwIP's own code builds with its own warnings (not ours to fix: no -Werror),
+# with the profile's natsedge config visible to the board's lwipopts.h.
+LWIP_PROFILE_FLAG := $(if $(filter-out default,$(CONFIG)),'-DNE_CONFIG_PROFILE_HEADER="profiles/$(CONFIG).h"')
+
+TAP_BUILD := $(BUILD)/tap
+TAP_INC := -I$(LWIP_DIR)/src/include -Iport/lwip -Iboard/linux-tap
+TAP_SRC := $(LWIP_PORT_SRC) $(sort $(wildcard board/linux-tap/*.c)) board/linux/cli.c
+TAP_OBJ := $(patsubst %.c,$(TAP_BUILD)/obj/%.o,$(TAP_SRC))
+TAP_LWIP_OBJ = $(patsubst $(LWIP_DIR)/%.c,$(TAP_BUILD)/lwip/%.o,$(LWIP_SRC))
+NATSEDGE_TAP := $(BUILD)/natsedge-tap
+.PHONY: tap
+tap: $(NATSEDGE_TAP)
+$(TAP_BUILD)/obj/%.o: %.c | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TAP_INC) -MMD -MP -c $< -o $@
+$(TAP_BUILD)/lwip/%.o: $(LWIP_DIR)/%.c board/linux-tap/lwipopts.h | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 -O2 -g $(SANFLAGS) -Iconfig -I. $(LWIP_PROFILE_FLAG) $(TAP_INC) -c $< -o $@
+$(TAP_BUILD)/liblwip.a: $(TAP_LWIP_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(NATSEDGE_TAP): $(TAP_OBJ) $(TAP_BUILD)/liblwip.a $(BUILD)/libnecore.a $(BUILD)/libneposix.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TAP_OBJ) $(TAP_BUILD)/liblwip.a $(BUILD)/libnecore.a \
+	    $(BUILD)/libneposix.a $(BOARD_LIBS)
+-include $(TAP_OBJ:.o=.d)
+
+# ---- leaf section -------------------------------------------------------------
+# `make soak-leaf`: SOAK_SECONDS (default 300) of traffic through natsedge as a
+# leaf of nats-server, the hub restarted every 30 s; the run fails on a crash,
+# on delivery that does not resume, or on pools not back to idle at the end
+# (tests/interop/leaf_soak.test.mjs; its 30 s version runs in `make interop`).
+# `make bench-leaf`: msgs/s through natsedge-as-leaf against nats-server-as-leaf
+# in the same topology, as a ratio (tools/leaf_bench.sh; not part of make test).
+SOAK_SECONDS ?= 300
+.PHONY: soak-leaf bench-leaf
+soak-leaf: $(NATSEDGE)
+	NATSEDGE_BIN=$(abspath $(NATSEDGE)) LEAF_SOAK_SECONDS=$(SOAK_SECONDS) LEAF_SOAK_RESTART_SECONDS=30 \
+	  node --test --test-concurrency=1 tests/interop/leaf_soak.test.mjs
+bench-leaf: $(NATSEDGE) bench-tool
+	bash tools/leaf_bench.sh $(NATSEDGE)
