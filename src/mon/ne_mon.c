@@ -345,6 +345,18 @@ static void write_open_conn(ne_server *srv, mon_out *o, const ne_conn *c, const 
     if (c->version[0] != '\0') {
         kv_str(o, &f, "version", c->version);
     }
+    if (c->tls != NULL && c->tls_done) {
+        /* Go's names for the suites: mbedTLS's with '_' for '-'. */
+        char suite[64];
+        const char *name = srv->tls.ops->cipher(srv->tls.ctx, c->tls);
+        size_t n = 0;
+        for (; name[n] != '\0' && n + 1 < sizeof(suite); n++) {
+            suite[n] = name[n] == '-' ? '_' : name[n];
+        }
+        suite[n] = '\0';
+        kv_str(o, &f, "tls_version", "1.2");
+        kv_str(o, &f, "tls_cipher_suite", suite);
+    }
     bool detail = query_is(q, "subs", "detail");
     if ((query_is(q, "subs", "1") || query_is(q, "subs", "true") || detail) && c->nsubs > 0) {
         key(o, &f, detail ? "subscriptions_list_detail" : "subscriptions_list");

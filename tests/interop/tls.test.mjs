@@ -283,7 +283,13 @@ test("HTTPS monitoring (-ms): /varz over TLS reports https_port and the TLS regi
   assert.equal(v.https_port, mport);
   assert.equal(v.http_port, 0);
   assert.equal(v.tls_required, true);
+  const connz = JSON.parse((await httpsGet(mport, "/connz")).body);
+  const mine = connz.connections.find((c) => c.cid === nc.info.client_id);
+  assert.ok(mine, "the client is in /connz");
+  assert.match(mine.tls_version, /^1\.[23]$/);
+  assert.match(mine.tls_cipher_suite, /^TLS_/);
   if (NATSEDGE) {
+    assert.equal(mine.tls_version, "1.2");
     assert.equal(v.tls_memory.max_sessions > 0, true);
     assert.ok(v.tls_memory.sessions >= 2, "the client and this request hold sessions");
     assert.ok(v.tls_memory.peak_bytes >= v.tls_memory.in_use_bytes && v.tls_memory.peak_bytes > 0);
