@@ -144,7 +144,9 @@ SMALL_BIN = build/test-small$(if $(SAN),-$(SAN))/natsedge
 interop: $(NATSEDGE)
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) -C tests/interop/c BUILD=$(abspath $(BUILD))/interop-c CC=$(CC) SANFLAGS="$(SANFLAGS)"
+	$(MAKE) SAN=$(SAN) CC=$(CC) tap
 	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) NATSEDGE_HAS_CONFIG=1 \
+	  NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP)) \
 	  NATSEDGE_INTEROP_C=$(abspath $(BUILD))/interop-c \
 	  node --test --test-concurrency=1 tests/interop/
 
@@ -301,6 +303,8 @@ TAP_INC := -I$(LWIP_DIR)/src/include -Iport/lwip -Iboard/linux-tap
 TAP_SRC := $(LWIP_PORT_SRC) $(sort $(wildcard board/linux-tap/*.c)) board/linux/cli.c
 TAP_OBJ := $(patsubst %.c,$(TAP_BUILD)/obj/%.o,$(TAP_SRC))
 TAP_LWIP_OBJ = $(patsubst $(LWIP_DIR)/%.c,$(TAP_BUILD)/lwip/%.o,$(LWIP_SRC))
+# `make check` covers the lwIP port and lwIP as configured (static pools).
+check: $(patsubst %.c,$(TAP_BUILD)/obj/%.o,$(LWIP_PORT_SRC)) $(TAP_LWIP_OBJ)
 NATSEDGE_TAP := $(BUILD)/natsedge-tap
 .PHONY: tap
 tap: $(NATSEDGE_TAP)

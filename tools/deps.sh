@@ -11,6 +11,10 @@ APT_PACKAGES=(
   nats-server libnats-dev mosquitto-clients
   pkg-config ca-certificates
   dpkg-dev openssl
+  # Boards and ARM builds: Cortex-M firmware, QEMU, ARM Linux cross compilers,
+  # iproute2 for the TAP board's test.
+  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user
+  gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu iproute2
 )
 
 missing=()
@@ -25,16 +29,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# mbedTLS 2.28 from Debian's source package, into the ignored third_party/
-# (the Makefile builds it with config/mbedtls_config.h). Needs a deb-src
-# entry for the configured Debian mirror: added once, in a file of our own.
-MBEDTLS_DEST=third_party/mbedtls
-if [ ! -f "$MBEDTLS_DEST/include/mbedtls/ssl.h" ]; then
-  SUDO=""
+# Source packages from Debian go into the ignored third_party/ (the Makefile
+# builds them with our own configuration). They need a deb-src entry for the
+# configured Debian mirror: added once, in a file of our own.
+ensure_deb_src() {
+  local SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  src_list=/etc/apt/sources.list.d/natsedge-deb-src.sources
+  local src_list=/etc/apt/sources.list.d/natsedge-deb-src.sources
   if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
     echo "deps: adding $src_list (Debian source packages)"
+    local uri
     uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
     [ -n "$uri" ] || uri=http://deb.debian.org/debian
     $SUDO tee "$src_list" >/dev/null <<EOS
@@ -46,23 +50,46 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOS
     $SUDO apt-get update -qq
   fi
-  echo "deps: fetching the mbedtls source package into $MBEDTLS_DEST"
+}
+
+# fetch_source <package> <version glob> <dest>: the unpacked source package
+# (Debian's patches applied) moved to <dest>.
+fetch_source() {
+  local pkg=$1 glob=$2 dest=$3
+  local SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  ensure_deb_src
+  echo "deps: fetching the $pkg source package into $dest"
   mkdir -p third_party
+  local tmp
   tmp=$(mktemp -d third_party/.fetch.XXXXXX)
-  if ! (cd "$tmp" && apt-get source -qq mbedtls >/dev/null 2>apt-source.log); then
+  if ! (cd "$tmp" && apt-get source -qq "$pkg" >/dev/null 2>apt-source.log); then
     # The source lists may be stale: refresh once and retry.
     $SUDO apt-get update -qq
-    (cd "$tmp" && apt-get source -qq mbedtls >/dev/null) || { rm -rf "$tmp"; exit 1; }
+    (cd "$tmp" && apt-get source -qq "$pkg" >/dev/null) || { rm -rf "$tmp"; exit 1; }
   fi
-  dir=$(find "$tmp" -maxdepth 1 -type d -name 'mbedtls-2.28*' | head -1)
+  local dir
+  dir=$(find "$tmp" -maxdepth 1 -type d -name "$glob" | head -1)
   if [ -z "$dir" ]; then
-    echo "deps: the mbedtls source package is not version 2.28:" "$tmp"/*
+    echo "deps: the $pkg source package is not the expected version ($glob):" "$tmp"/*
     rm -rf "$tmp"
     exit 1
   fi
-  rm -rf "$MBEDTLS_DEST"
-  mv "$dir" "$MBEDTLS_DEST"
+  rm -rf "$dest"
+  mv "$dir" "$dest"
   rm -rf "$tmp"
+}
+
+# mbedTLS 2.28 (the Makefile builds it with config/mbedtls_config.h).
+MBEDTLS_DEST=third_party/mbedtls
+if [ ! -f "$MBEDTLS_DEST/include/mbedtls/ssl.h" ]; then
+  fetch_source mbedtls 'mbedtls-2.28*' "$MBEDTLS_DEST"
+fi
+
+# lwIP 2.1.3 (the Makefile builds it per board with the board's lwipopts.h).
+LWIP_DEST=third_party/lwip
+if [ ! -f "$LWIP_DEST/src/include/lwip/init.h" ]; then
+  fetch_source lwip 'lwip-2.1.3*' "$LWIP_DEST"
 fi
 
 # Interop tests: npm packages pinned by tests/interop/package-lock.json.
