@@ -73,6 +73,55 @@
 #define NE_MAX_USERS 16
 #endif
 
+/* Accounts, counting "$G" and the system account: 2 to 32. One unit costs
+ * about 80 B of options and 80 B of server state (plus a trie root node). */
+#ifndef NE_MAX_ACCOUNTS
+#define NE_MAX_ACCOUNTS 16
+#endif
+
+/* Permission sets (a user's `permissions`, an authorization's or account's
+ * `default_permissions`). One unit costs 36 B of options. */
+#ifndef NE_MAX_PERMISSION_SETS
+#define NE_MAX_PERMISSION_SETS 16
+#endif
+
+/* Subjects in all permission lists together. One unit costs
+ * NE_PERM_SUBJECT_BYTES + 4 B of options. */
+#ifndef NE_MAX_PERM_SUBJECTS
+#define NE_MAX_PERM_SUBJECTS 128
+#endif
+
+/* Longest subject (with its queue) in a permission list, an export or an
+ * import, and longest reply subject kept for allow_responses or a service
+ * import's response. */
+#ifndef NE_PERM_SUBJECT_BYTES
+#define NE_PERM_SUBJECT_BYTES 128
+#endif
+
+/* Exports and imports of all accounts together. One unit costs about
+ * NE_PERM_SUBJECT_BYTES (exports) or 2 * NE_PERM_SUBJECT_BYTES (imports). */
+#ifndef NE_MAX_EXPORTS
+#define NE_MAX_EXPORTS 32
+#endif
+#ifndef NE_MAX_IMPORTS
+#define NE_MAX_IMPORTS 32
+#endif
+
+/* Service requests in flight through service imports (each maps a "_R_."
+ * reply back to the requester's). When full, a request through an import
+ * is forwarded without a reply. One unit costs NE_PERM_SUBJECT_BYTES + 40 B. */
+#ifndef NE_MAX_SERVICE_REPLIES
+#define NE_MAX_SERVICE_REPLIES 256
+#endif
+
+/* Reply subjects that users with allow_responses may answer, across all
+ * connections. When full, the oldest is forgotten (counted in /varz as
+ * natsedge_auth.response_perms_evicted). One unit costs NE_PERM_SUBJECT_BYTES +
+ * 24 B. */
+#ifndef NE_MAX_RESPONSE_PERMS
+#define NE_MAX_RESPONSE_PERMS 256
+#endif
+
 /* ---- Subscriptions ------------------------------------------------------ */
 
 /* Subscriptions across all connections. One unit costs sizeof(ne_sub) (about
@@ -151,6 +200,66 @@
 /* Most iovecs gathered in one write of one connection. */
 #ifndef NE_WRITE_IOV_MAX
 #define NE_WRITE_IOV_MAX 64
+#endif
+
+/* ---- Leaf nodes ---------------------------------------------------------- */
+
+/* Remotes (leafnodes { remotes [ ... ] }) a config may name. One unit costs
+ * about NE_LEAF_MAX_URLS * NE_LEAF_URL_BYTES + NE_LEAF_JWT_BYTES + the deny
+ * lists (2 * NE_LEAF_MAX_DENY * NE_SUB_TEXT_BYTES) of the server options. */
+#ifndef NE_MAX_LEAF_REMOTES
+#define NE_MAX_LEAF_REMOTES 4
+#endif
+
+/* Leaf connections at once, solicited and accepted together (the leaf
+ * connection pool). Each also takes one connection of NE_MAX_CONNECTIONS.
+ * One unit costs about 400 B. A further accepted leaf gets
+ * -ERR 'maximum connections exceeded'; a remote that finds the pool empty
+ * retries after its reconnect delay. */
+#ifndef NE_MAX_LEAF_CONNECTIONS
+#define NE_MAX_LEAF_CONNECTIONS 8
+#endif
+
+/* URLs per remote (url / urls) and the longest URL, user info included. */
+#ifndef NE_LEAF_MAX_URLS
+#define NE_LEAF_MAX_URLS 4
+#endif
+#ifndef NE_LEAF_URL_BYTES
+#define NE_LEAF_URL_BYTES 256
+#endif
+
+/* Largest user JWT of a remote's credentials file. */
+#ifndef NE_LEAF_JWT_BYTES
+#define NE_LEAF_JWT_BYTES 2048
+#endif
+
+/* Subjects in one remote's deny_imports and in its deny_exports. */
+#ifndef NE_LEAF_MAX_DENY
+#define NE_LEAF_MAX_DENY 8
+#endif
+
+/* The leaf interest table: one entry per (leaf connection, subject, queue)
+ * whose interest was sent to that peer with LS+. One unit costs
+ * NE_SUB_TEXT_BYTES + 16 B, plus a 4 B hash bucket. When it is full a client's
+ * SUB that needs a new entry gets -ERR 'maximum subscriptions exceeded'. */
+#ifndef NE_LEAF_INTEREST_ENTRIES
+#define NE_LEAF_INTEREST_ENTRIES 1024
+#endif
+
+/* Delay between connection attempts of a remote (nats-server: 1 s; the
+ * leafnodes reconnect key changes it at run time), and the delay after the
+ * hub reported a loop or a permissions violation (nats-server: 30 s). */
+#ifndef NE_LEAF_DEFAULT_RECONNECT_MS
+#define NE_LEAF_DEFAULT_RECONNECT_MS 1000
+#endif
+#ifndef NE_LEAF_ERROR_DELAY_MS
+#define NE_LEAF_ERROR_DELAY_MS 30000
+#endif
+
+/* Time for a solicited leaf to connect and complete the INFO/CONNECT
+ * exchange (nats-server: 1 s dial, 1 s first INFO, 2 s connect INFO). */
+#ifndef NE_LEAF_HANDSHAKE_TIMEOUT_MS
+#define NE_LEAF_HANDSHAKE_TIMEOUT_MS 4000
 #endif
 
 /* ---- Timers and defaults ------------------------------------------------- */

@@ -13,3 +13,7 @@
  * region before the pool. */
 #define NE_TLS_MAX_SESSIONS 6
 #define NE_TLS_HEAP_BYTES (80 * 1024)
+#define NE_MAX_LEAF_CONNECTIONS 2
+#define NE_LEAF_INTEREST_ENTRIES 16
+#define NE_MAX_SERVICE_REPLIES 2
+#define NE_MAX_RESPONSE_PERMS 2

@@ -1,20 +1,20 @@
 /* tiny: a Cortex-M class board. 8 connections, 64 subscriptions, small chunks. */
 #define NE_MAX_CONNECTIONS 8
-#define NE_CONN_READ_BUFFER_BYTES 1536
+#define NE_CONN_READ_BUFFER_BYTES 768
 #define NE_MAX_CONTROL_LINE_BYTES 512
-#define NE_MAX_PAYLOAD_BYTES (8 * 1024)
-#define NE_MAX_PENDING_BYTES (16 * 1024)
+#define NE_MAX_PAYLOAD_BYTES (4 * 1024)
+#define NE_MAX_PENDING_BYTES (8 * 1024)
 #define NE_CLOSED_CONN_RING 4
 #define NE_MAX_SUBSCRIPTIONS 64
-#define NE_SUB_TEXT_BYTES 96
-#define NE_MAX_TRIE_NODES 128
+#define NE_SUB_TEXT_BYTES 64
+#define NE_MAX_TRIE_NODES 96
 #define NE_TOKEN_BYTES 32
 #define NE_MAX_SUBJECT_TOKENS 16
 #define NE_MAX_FANOUT 64
 #define NE_MAX_MATCH_QUEUE_GROUPS 8
 #define NE_CHUNK_BYTES 512
-#define NE_CHUNK_COUNT 48
-#define NE_OUT_REF_COUNT 128
+#define NE_CHUNK_COUNT 24
+#define NE_OUT_REF_COUNT 64
 #define NE_SHARE_PAYLOAD_MIN_BYTES 256
 #define NE_WRITE_IOV_MAX 8
 #define NE_LOG_LINE_BYTES 160
@@ -22,3 +22,27 @@
  * handshake) and the certificates. */
 #define NE_TLS_MAX_SESSIONS 2
 #define NE_TLS_HEAP_BYTES (64 * 1024)
+#define NE_MAX_USERS 4
+#define NE_MAX_ACCOUNTS 4
+#define NE_MAX_PERMISSION_SETS 4
+#define NE_MAX_PERM_SUBJECTS 16
+#define NE_PERM_SUBJECT_BYTES 64
+#define NE_MAX_EXPORTS 4
+#define NE_MAX_IMPORTS 4
+#define NE_MAX_SERVICE_REPLIES 8
+#define NE_MAX_RESPONSE_PERMS 8
+/* Leaf: one remote to the cloud, no accepted leafs to speak of. */
+#define NE_MAX_LEAF_REMOTES 1
+#define NE_MAX_LEAF_CONNECTIONS 1
+#define NE_LEAF_MAX_URLS 2
+#define NE_LEAF_URL_BYTES 128
+#define NE_LEAF_JWT_BYTES 1024
+#define NE_LEAF_MAX_DENY 2
+#define NE_LEAF_INTEREST_ENTRIES 64
+/* Board budgets (board/mps2-an385, enforced when the firmware links): the
+ * whole image, and the broker without lwIP and TLS (tools/footprint). */
+#define NE_BOARD_RAM_BUDGET_BYTES (128 * 1024)
+#define NE_BOARD_FLASH_BUDGET_BYTES (192 * 1024)
+#define NE_BOARD_STACK_BYTES (10 * 1024)
+#define NE_CORE_RAM_BUDGET_BYTES (48 * 1024)
+#define NE_CORE_FLASH_BUDGET_BYTES (96 * 1024)

@@ -157,13 +157,26 @@ static uint16_t sim_local_port(void *ctx, ne_sock sock)
     return s != NULL ? s->port : 0;
 }
 
+/* An outbound connection: the test plays the peer through the same client
+ * calls (ne_sim_outbound finds its handle). It is "accepted" at once so that
+ * no listener takes it. */
 static int sim_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
 {
-    (void)ctx;
+    ne_sim_net *sim = ctx;
     (void)host;
-    (void)port;
-    (void)out;
-    return NE_ERR_UNSUPPORTED;
+    if (sim->refuse_connect) {
+        return NE_ERR_IO;
+    }
+    int s = alloc_socket(sim);
+    if (s < 0) {
+        return s;
+    }
+    sim->sockets[s].accepted = true;
+    sim->sockets[s].outbound = true;
+    sim->sockets[s].port = port;
+    sim->connects++;
+    *out = s;
+    return NE_OK;
 }
 
 static const ne_net_ops sim_ops = {
@@ -282,4 +295,15 @@ void ne_sim_net_step(ne_sim_net *sim, struct ne_server *srv)
         }
     }
     ne_server_turn_end(srv);
+}
+
+int ne_sim_outbound(const ne_sim_net *sim, uint16_t port)
+{
+    for (int i = NE_SIM_MAX_SOCKETS - 1; i >= 0; i--) {
+        const ne_sim_socket *s = &sim->sockets[i];
+        if (s->in_use && s->outbound && s->port == port && !s->server_closed) {
+            return i;
+        }
+    }
+    return -1;
 }

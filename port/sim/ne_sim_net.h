@@ -37,6 +37,7 @@ typedef struct ne_sim_socket {
     bool want_write;
     bool want_read;
     bool attached;
+    bool outbound; /* opened by the server's connect */
     void *user;
     uint16_t port;
     size_t client_window; /* most bytes the client side buffers (partial writes) */
@@ -47,6 +48,8 @@ typedef struct ne_sim_socket {
 typedef struct ne_sim_net {
     ne_sim_socket sockets[NE_SIM_MAX_SOCKETS];
     uint16_t next_port;
+    bool refuse_connect; /* outbound connects fail (a peer that is down) */
+    uint32_t connects;   /* outbound connects made */
 } ne_sim_net;
 
 void ne_sim_net_init(ne_sim_net *sim, ne_net *net);
@@ -66,6 +69,10 @@ bool ne_sim_server_closed(const ne_sim_net *sim, int client);
 void ne_sim_set_client_window(ne_sim_net *sim, int client, size_t bytes);
 /* Releases the handle of a client closed on both sides. */
 void ne_sim_release(ne_sim_net *sim, int client);
+
+/* The handle of the newest open outbound connection the server made to
+ * `port` (the test is its peer), or -1. */
+int ne_sim_outbound(const ne_sim_net *sim, uint16_t port);
 
 /* One loop turn: dispatch every ready socket to the server, then end the turn. */
 void ne_sim_net_step(ne_sim_net *sim, struct ne_server *srv);

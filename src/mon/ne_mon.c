@@ -6,6 +6,7 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "core/ne_time.h"
+#include "leaf/ne_leaf.h"
 
 /* Bytes gathered before they are handed to the outbound queue. Any single
  * field written between flushes is shorter than the slack. */
@@ -218,6 +219,32 @@ static void write_varz(ne_server *srv, mon_out *o)
         kv_u64(o, &g, "handshake_failures", t.failures);
         ne_strbuf_putc(out(o), '}');
     }
+    if (srv->opts.perm_count > 0 || srv->opts.account_count > 2) {
+        /* natsedge only: what permissions and accounts refused or dropped. */
+        bool g = true;
+        key(o, &f, "natsedge_auth");
+        ne_strbuf_putc(out(o), '{');
+        kv_u64(o, &g, "permission_violations", srv->stats.perm_violations);
+        kv_u64(o, &g, "service_replies_refused", srv->stats.reply_maps_refused);
+        kv_u64(o, &g, "response_perms_evicted", srv->stats.resp_perms_evicted);
+        kv_u64(o, &g, "system_events", srv->stats.system_events);
+        ne_strbuf_putc(out(o), '}');
+    }
+    if (srv->leaf.active) {
+        /* natsedge only: pools in use, so a long run can show they return to
+         * their idle level (make soak-leaf). */
+        bool g = true;
+        key(o, &f, "natsedge_pools");
+        ne_strbuf_putc(out(o), '{');
+        kv_u64(o, &g, "connections", srv->conn_pool.in_use);
+        kv_u64(o, &g, "subscriptions", srv->sub_pool.in_use);
+        kv_u64(o, &g, "chunks", srv->chunks.chunks.in_use);
+        kv_u64(o, &g, "outrefs", srv->chunks.refs.in_use);
+        kv_u64(o, &g, "trie_nodes", srv->trie.pool.in_use);
+        kv_u64(o, &g, "leaf_connections", srv->leaf.link_pool.in_use);
+        kv_u64(o, &g, "leaf_interest", srv->leaf.interest_pool.in_use);
+        ne_strbuf_putc(out(o), '}');
+    }
     kv_u64(o, &f, "write_deadline", (uint64_t)srv->opts.write_deadline_ms * 1000000u);
     kv_time(o, &f, "start", srv->start_wall_ns);
     kv_time(o, &f, "now", now);
@@ -230,7 +257,7 @@ static void write_varz(ne_server *srv, mon_out *o)
     kv_u64(o, &f, "total_connections", srv->stats.total_connections);
     kv_u64(o, &f, "routes", 0);
     kv_u64(o, &f, "remotes", 0);
-    kv_u64(o, &f, "leafnodes", 0);
+    kv_u64(o, &f, "leafnodes", srv->leaf_count);
     kv_u64(o, &f, "in_msgs", srv->stats.in_msgs);
     kv_u64(o, &f, "out_msgs", srv->stats.out_msgs);
     kv_u64(o, &f, "in_bytes", srv->stats.in_bytes);
@@ -534,20 +561,32 @@ static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
 
 /* ---- /subsz, /accountz, /healthz ---------------------------------------------- */
 
+static void sublist_totals(const ne_server *srv, uint64_t *inserts, uint64_t *removes,
+                           uint64_t *matches)
+{
+    *inserts = *removes = *matches = 0;
+    for (uint32_t i = 0; i < srv->account_count; i++) {
+        *inserts += srv->accounts[i].sublist.inserts;
+        *removes += srv->accounts[i].sublist.removes;
+        *matches += srv->accounts[i].sublist.matches;
+    }
+}
+
 static void write_subsz(ne_server *srv, mon_out *o)
 {
     bool f = true;
+    uint64_t inserts, removes, matches;
+    sublist_totals(srv, &inserts, &removes, &matches);
     ne_strbuf_putc(out(o), '{');
     kv_u64(o, &f, "num_subscriptions", count_subs(srv));
     kv_u64(o, &f, "num_cache", 0);
-    kv_u64(o, &f, "num_inserts", srv->sublist.inserts);
-    kv_u64(o, &f, "num_removes", srv->sublist.removes);
-    kv_u64(o, &f, "num_matches", srv->sublist.matches);
+    kv_u64(o, &f, "num_inserts", inserts);
+    kv_u64(o, &f, "num_removes", removes);
+    kv_u64(o, &f, "num_matches", matches);
     kv_u64(o, &f, "cache_hit_rate", 0);
     kv_u64(o, &f, "max_fanout", srv->stats.fanout_max);
     key(o, &f, "avg_fanout");
     ne_strbuf *sb = out(o);
-    uint64_t matches = srv->sublist.matches;
     uint64_t avg_milli = matches > 0 ? srv->stats.fanout_total * 1000u / matches : 0;
     ne_strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(avg_milli / 1000),
                      (unsigned long long)(avg_milli % 1000));
@@ -560,8 +599,19 @@ static void write_accountz(ne_server *srv, mon_out *o)
     ne_strbuf_putc(out(o), '{');
     kv_str(o, &f, "server_id", srv->server_id);
     kv_time(o, &f, "now", ne_port_wall_ns());
-    kv_str(o, &f, "system_account", "");
-    kv_raw(o, &f, "accounts", "[\"$G\"]");
+    uint8_t sys = srv->opts.system_account;
+    kv_str(o, &f, "system_account", sys == NE_ACCOUNT_NONE ? "" : srv->opts.accounts[sys].name);
+    key(o, &f, "accounts");
+    ne_strbuf *sb = out(o);
+    ne_strbuf_putc(sb, '[');
+    for (uint32_t i = 0; i < srv->account_count; i++) {
+        if (i > 0) {
+            ne_strbuf_putc(sb, ',');
+        }
+        const char *name = srv->opts.accounts[i].name;
+        ne_strbuf_json_string(sb, name, strlen(name));
+    }
+    ne_strbuf_putc(sb, ']');
     ne_strbuf_putc(out(o), '}');
 }
 
@@ -579,6 +629,11 @@ static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_
     }
     if (path_len == 14 && memcmp(path, "/subscriptionsz", 14) == 0) {
         which = 2;
+    }
+    if (path_len == 6 && memcmp(path, "/leafz", 6) == 0) {
+        send_json_head(conn, "200 OK");
+        ne_leaf_leafz(conn, query_is(q, "subs", "1") || query_is(q, "subs", "true"));
+        return;
     }
     if (which < 0) {
         send_status(conn, "404 Not Found", "404 page not found\n");

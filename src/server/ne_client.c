@@ -5,7 +5,9 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "core/ne_time.h"
 #include "json/ne_json.h"
+#include "leaf/ne_leaf.h"
 #include "mon/ne_mon.h"
 #include "server/ne_nkey.h"
 #include "server/ne_server.h"
@@ -17,6 +19,7 @@
 typedef struct ne_msg {
     ne_slice subject;
     ne_slice reply;
+    ne_slice queues; /* from a leaf: the queue groups it is for (LN-18) */
     uint32_t hdr_len;
     uint32_t total_len;
     bool has_headers; /* HPUB: deliver as HMSG to header-capable subscribers */
@@ -144,8 +147,9 @@ static bool secret_matches(ne_server *srv, const char *configured, const char *g
     return secret_equal(configured, given);
 }
 
-/* Checks CONNECT's credentials against the configured user or token. */
-static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
+/* Checks CONNECT's credentials against the configured user or token; the
+ * users-list entry that matched goes to *user_index (-1: none). */
+static bool authenticate(ne_conn *conn, const ne_json_doc *doc, int *user_index)
 {
     const ne_server_options *o = &conn->srv->opts;
     char user[64] = "", pass[128] = "", token[128] = "";
@@ -168,6 +172,7 @@ static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
             if (nkey[0] == '\0' || strcmp(nkey, u->nkey) != 0) {
                 continue;
             }
+            *user_index = (int)i;
             /* The client signs the nonce's text with the nkey's private key. */
             uint8_t public_key[32], sig[64];
             return conn->nonce[0] != '\0' &&
@@ -178,10 +183,209 @@ static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
                                           public_key) == NE_OK;
         }
         if (user[0] != '\0' && secret_equal(user, u->user)) {
+            *user_index = (int)i;
             return secret_matches(conn->srv, u->pass, pass);
         }
     }
     return false;
+}
+
+/* CONNECT carries no credentials at all: no_auth_user applies (CP-75). */
+static bool no_credentials(const ne_json_doc *doc)
+{
+    static const char *const keys[] = {"user", "pass", "auth_token", "nkey", "sig", "jwt"};
+    for (size_t i = 0; i < NE_ARRAY_LEN(keys); i++) {
+        if (ne_json_find(doc, 0, keys[i]) >= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool find_user(const ne_server_options *o, const char *name, int *user_index)
+{
+    for (uint32_t i = 0; i < o->user_count; i++) {
+        if (strcmp(o->users[i].user, name) == 0) {
+            *user_index = (int)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Binds an authenticated client to its user's account and permissions: the
+ * user's own, else its account's default, else the authorization block's. */
+static void bind_user(ne_conn *conn, int user_index)
+{
+    ne_server *srv = conn->srv;
+    const ne_server_options *o = &srv->opts;
+    uint8_t acc = NE_ACCOUNT_GLOBAL;
+    uint16_t perms = o->default_perms;
+    if (user_index >= 0) {
+        const ne_user_entry *u = &o->users[user_index];
+        acc = u->account;
+        if (u->perms != NE_PERM_NONE) {
+            perms = u->perms;
+        } else if (o->accounts[acc].default_perms != NE_PERM_NONE) {
+            perms = o->accounts[acc].default_perms;
+        }
+    }
+    NE_ASSERT(acc < srv->account_count);
+    conn->user_index = (int16_t)user_index;
+    conn->acc = &srv->accounts[acc];
+    conn->perms = perms;
+}
+
+static const ne_permissions *conn_perms(const ne_conn *conn)
+{
+    return conn->perms == NE_PERM_NONE ? NULL : &conn->srv->opts.perms[conn->perms];
+}
+
+/* ---- System events ------------------------------------------------------- */
+
+static const char *conn_user(const ne_conn *conn)
+{
+    const ne_server_options *o = &conn->srv->opts;
+    if (conn->user_index >= 0) {
+        const ne_user_entry *u = &o->users[conn->user_index];
+        return u->user[0] != '\0' ? u->user : u->nkey;
+    }
+    return o->auth_user;
+}
+
+/* The system account, when it exists and someone listens in it. */
+static bool system_listeners(const ne_server *srv)
+{
+    uint8_t sys = srv->opts.system_account;
+    return sys != NE_ACCOUNT_NONE && srv->accounts[sys].sublist.count > 0;
+}
+
+/* The fields every advisory starts with: type, id, timestamp, server. */
+static void event_head(ne_server *srv, ne_strbuf *sb, const char *type, uint64_t now_ns)
+{
+    char id[NE_NKEY_NONCE_LEN + 1];
+    if (ne_nkey_nonce(id) != NE_OK) {
+        ne_fmt(id, sizeof(id), "%llu", (unsigned long long)srv->system_event_seq);
+    }
+    ne_strbuf_printf(sb, "{\"type\":\"io.nats.server.advisory.v1.%s\",\"id\":\"%s\",", type, id);
+    ne_strbuf_puts(sb, "\"timestamp\":\"");
+    ne_time_rfc3339(sb, now_ns);
+    ne_strbuf_puts(sb, "\",\"server\":{\"name\":");
+    ne_strbuf_json_string(sb, srv->opts.server_name, strlen(srv->opts.server_name));
+    ne_strbuf_puts(sb, ",\"host\":");
+    ne_strbuf_json_string(sb, srv->opts.host, strlen(srv->opts.host));
+    ne_strbuf_printf(sb,
+                     ",\"id\":\"%s\",\"ver\":\"" NE_ADVERTISED_VERSION
+                     "\",\"seq\":%llu,\"jetstream\":false,\"time\":\"",
+                     srv->server_id, (unsigned long long)++srv->system_event_seq);
+    ne_time_rfc3339(sb, now_ns);
+    ne_strbuf_puts(sb, "\"}");
+}
+
+static void event_publish(ne_server *srv, const char *subject, const ne_strbuf *sb)
+{
+    if (!sb->truncated) {
+        srv->stats.system_events++;
+        ne_server_publish_internal(srv, srv->opts.system_account, subject, sb->data, sb->len);
+    }
+}
+
+/* $SYS.ACCOUNT.<account>.SERVER.CONNS: the account's connection count, sent
+ * whenever it changes (account_connections advisory). */
+static void account_conns_event(ne_server *srv, const ne_account *acc)
+{
+    if (!system_listeners(srv)) {
+        return;
+    }
+    const char *name = srv->opts.accounts[acc->index].name;
+    char subject[NE_ACCOUNT_NAME_BYTES + 32];
+    ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.SERVER.CONNS", name);
+    char body[1024];
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, body, sizeof(body));
+    event_head(srv, &sb, "account_connections", ne_port_wall_ns());
+    ne_strbuf_puts(&sb, ",\"acc\":");
+    ne_strbuf_json_string(&sb, name, strlen(name));
+    ne_strbuf_printf(&sb,
+                     ",\"conns\":%u,\"leafnodes\":0,\"total_conns\":%u,"
+                     "\"sent\":{\"msgs\":%llu,\"bytes\":%llu},"
+                     "\"received\":{\"msgs\":%llu,\"bytes\":%llu},\"slow_consumers\":%llu}",
+                     (unsigned)acc->clients, (unsigned)acc->clients,
+                     (unsigned long long)acc->out_msgs, (unsigned long long)acc->out_bytes,
+                     (unsigned long long)acc->in_msgs, (unsigned long long)acc->in_bytes,
+                     (unsigned long long)acc->slow_consumers);
+    event_publish(srv, subject, &sb);
+}
+
+/* $SYS.ACCOUNT.<account>.CONNECT or .DISCONNECT into the system account,
+ * with nats-server's advisory JSON (client_connect / client_disconnect). */
+static void system_event(ne_conn *conn, bool connect)
+{
+    ne_server *srv = conn->srv;
+    if (!system_listeners(srv)) {
+        return; /* no one could hear it */
+    }
+    const char *acc = srv->opts.accounts[conn->acc->index].name;
+    char subject[NE_ACCOUNT_NAME_BYTES + 32];
+    ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.%s", acc, connect ? "CONNECT" : "DISCONNECT");
+    char body[1536];
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, body, sizeof(body));
+    uint64_t now_ns = ne_port_wall_ns();
+    event_head(srv, &sb, connect ? "client_connect" : "client_disconnect", now_ns);
+    ne_strbuf_puts(&sb, ",\"client\":{\"start\":\"");
+    ne_time_rfc3339(&sb, conn->start_wall_ns);
+    ne_strbuf_puts(&sb, "\",\"host\":");
+    ne_strbuf_json_string(&sb, conn->ip, strlen(conn->ip));
+    ne_strbuf_printf(&sb, ",\"id\":%llu,\"acc\":", (unsigned long long)conn->cid);
+    ne_strbuf_json_string(&sb, acc, strlen(acc));
+    const char *user = conn_user(conn);
+    if (user[0] != '\0') {
+        ne_strbuf_puts(&sb, ",\"user\":");
+        ne_strbuf_json_string(&sb, user, strlen(user));
+    }
+    if (conn->name[0] != '\0') {
+        ne_strbuf_puts(&sb, ",\"name\":");
+        ne_strbuf_json_string(&sb, conn->name, strlen(conn->name));
+    }
+    ne_strbuf_puts(&sb, ",\"lang\":");
+    ne_strbuf_json_string(&sb, conn->lang, strlen(conn->lang));
+    ne_strbuf_puts(&sb, ",\"ver\":");
+    ne_strbuf_json_string(&sb, conn->version, strlen(conn->version));
+    if (!connect) {
+        if (conn->rtt_ns > 0) {
+            ne_strbuf_printf(&sb, ",\"rtt\":%llu", (unsigned long long)conn->rtt_ns);
+        }
+        ne_strbuf_puts(&sb, ",\"stop\":\"");
+        ne_time_rfc3339(&sb, now_ns);
+        ne_strbuf_putc(&sb, '"');
+    }
+    ne_strbuf_puts(&sb, ",\"kind\":\"Client\",\"client_type\":\"nats\"}");
+    if (!connect) {
+        ne_strbuf_printf(&sb,
+                         ",\"sent\":{\"msgs\":%llu,\"bytes\":%llu},"
+                         "\"received\":{\"msgs\":%llu,\"bytes\":%llu},\"reason\":",
+                         (unsigned long long)conn->out_msgs, (unsigned long long)conn->out_bytes,
+                         (unsigned long long)conn->in_msgs, (unsigned long long)conn->in_bytes);
+        const char *reason = ne_close_reason_text(conn->close_reason);
+        ne_strbuf_json_string(&sb, reason, strlen(reason));
+    }
+    ne_strbuf_putc(&sb, '}');
+    event_publish(srv, subject, &sb);
+}
+
+static void resp_perms_release(ne_server *srv, uint64_t cid);
+
+void ne_client_closed(ne_conn *conn)
+{
+    if (!conn->connect_received || conn->auth_deadline_ms != 0) {
+        return;
+    }
+    NE_ASSERT(conn->acc->clients > 0);
+    conn->acc->clients--;
+    resp_perms_release(conn->srv, conn->cid);
+    account_conns_event(conn->srv, conn->acc);
+    system_event(conn, false);
 }
 
 /* Which configured credential the client authenticated with, for reloads. */
@@ -239,7 +443,13 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
         return;
     }
     if (conn->auth_deadline_ms != 0) {
-        if (!authenticate(conn, &doc)) {
+        int user_index = -1;
+        bool ok = no_credentials(&doc) && srv->opts.no_auth_user[0] != '\0'
+                      ? find_user(&srv->opts, srv->opts.no_auth_user, &user_index)
+                      : authenticate(conn, &doc, &user_index);
+        if (ok) {
+            bind_user(conn, user_index);
+        } else {
             ne_log_warn(&srv->log, "%s:%u - cid:%llu - authentication error", conn->ip,
                         (unsigned)conn->port, (unsigned long long)conn->cid);
             ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
@@ -259,6 +469,9 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
     copy_json_string(&doc, "version", conn->version, sizeof(conn->version));
     if (!conn->connect_received) {
         conn->connect_received = true;
+        conn->acc->clients++;
+        account_conns_event(srv, conn->acc);
+        system_event(conn, true);
         uint32_t first = NE_MIN((uint32_t)NE_FIRST_PING_INTERVAL_MS, srv->opts.ping_interval_ms);
         conn->next_ping_ms = srv->now_ms + first;
     }
@@ -282,7 +495,8 @@ static ne_sub *find_sid(ne_conn *conn, ne_slice sid)
 static void remove_sub(ne_conn *conn, ne_sub *sub)
 {
     ne_server *srv = conn->srv;
-    ne_sublist_remove(&srv->sublist, &sub->entry);
+    ne_leaf_sub_removed(srv, sub);
+    ne_sublist_remove(&conn->acc->sublist, &sub->entry);
     if (sub->conn_prev != NULL) {
         sub->conn_prev->conn_next = sub->conn_next;
     } else {
@@ -300,6 +514,27 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
     ne_server *srv = conn->srv;
     if (!ne_subject_valid(op->subject.ptr, op->subject.len)) {
         send_err(conn, "Invalid Subject");
+        return;
+    }
+    const ne_permissions *perms = conn_perms(conn);
+    if (perms != NULL && conn->kind == NE_CONN_KIND_CLIENT &&
+        !ne_perm_can_subscribe(perms, srv->opts.perm_subjects, op->subject.ptr, op->subject.len,
+                               op->queue.ptr, op->queue.len)) {
+        char text[NE_MAX_CONTROL_LINE_BYTES + 96];
+        if (op->queue.len > 0) {
+            ne_fmt(text, sizeof(text),
+                   "Permissions Violation for Subscription to \"%.*s\" using queue \"%.*s\"",
+                   (int)op->subject.len, op->subject.ptr, (int)op->queue.len, op->queue.ptr);
+        } else {
+            ne_fmt(text, sizeof(text), "Permissions Violation for Subscription to \"%.*s\"",
+                   (int)op->subject.len, op->subject.ptr);
+        }
+        srv->stats.perm_violations++;
+        ne_log_error(&srv->log,
+                     "%s:%u - cid:%llu - Subscription Violation - User \"%s\", Subject \"%.*s\"",
+                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid, conn_user(conn),
+                     (int)op->subject.len, op->subject.ptr);
+        send_err(conn, text);
         return;
     }
     if (find_sid(conn, op->sid) != NULL) {
@@ -340,7 +575,9 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
     sub->entry.queue_len = (uint16_t)op->queue.len;
     sub->sid_len = (uint16_t)op->sid.len;
     sub->conn = conn;
-    int rc = ne_sublist_insert(&srv->sublist, &sub->entry);
+    sub->withhold = perms != NULL && ne_perm_deny_overlaps(perms, srv->opts.perm_subjects,
+                                                           op->subject.ptr, op->subject.len);
+    int rc = ne_sublist_insert(&conn->acc->sublist, &sub->entry);
     if (rc != NE_OK) {
         ne_pool_free(&srv->sub_pool, sub);
         if (rc == NE_ERR_NOMEM) {
@@ -352,6 +589,14 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
         } else {
             send_err(conn, "Invalid Subject");
         }
+        return;
+    }
+    if (ne_leaf_sub_added(srv, sub) != NE_OK) {
+        /* The leaf interest table is full: refused like an exhausted pool. */
+        ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+        ne_pool_free(&srv->sub_pool, sub);
+        srv->stats.subs_refused++;
+        send_err(conn, "maximum subscriptions exceeded");
         return;
     }
     sub->conn_next = conn->subs;
@@ -440,18 +685,15 @@ static bool msg_materialize(ne_server *srv, ne_msg *msg)
     return true;
 }
 
-static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
+/* Queues a delivery line and the payload (headers stripped unless as_hmsg)
+ * for conn and counts the message. False when the connection could not
+ * take it. */
+static bool queue_message(ne_conn *conn, const char *line, size_t n, ne_msg *msg, bool share,
+                          bool as_hmsg)
 {
-    ne_conn *conn = sub->conn;
     ne_server *srv = conn->srv;
-    if (conn->closing || (conn == pub && !pub->echo)) {
-        return false;
-    }
-    bool as_hmsg = msg->has_headers && conn->headers;
     uint32_t skip = as_hmsg ? 0 : msg->hdr_len;
     uint32_t payload_len = msg->total_len - skip;
-    char line[NE_MAX_CONTROL_LINE_BYTES + 96];
-    size_t n = msg_line(line, sub, msg, as_hmsg);
     if (ne_conn_send(conn, line, n) != NE_OK) {
         return false;
     }
@@ -470,6 +712,7 @@ static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
             ne_conn_mark_dirty(conn);
         } else {
             srv->stats.slow_consumers++;
+            conn->acc->slow_consumers++;
             ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
             ne_outq_clear(&conn->out, &srv->chunks);
         }
@@ -479,9 +722,10 @@ static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
     if (rc != NE_OK) {
         return false;
     }
-    sub->delivered++;
     conn->out_msgs++;
     conn->out_bytes += payload_len;
+    conn->acc->out_msgs++;
+    conn->acc->out_bytes += payload_len;
     srv->stats.out_msgs++;
     srv->stats.out_bytes += payload_len;
     if (conn->out.bytes > srv->opts.max_pending && ne_conn_flush_now(conn) != NE_OK) {
@@ -497,13 +741,133 @@ static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
                     (unsigned long long)srv->opts.max_pending);
         srv->stats.slow_consumers++;
+        conn->acc->slow_consumers++;
         ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
         ne_outq_clear(&conn->out, &srv->chunks);
     }
+    return true;
+}
+
+/* ---- Response permissions (allow_responses, CP-82) ------------------------ */
+
+static void resp_perms_release(ne_server *srv, uint64_t cid)
+{
+    for (uint32_t i = 0; i < NE_MAX_RESPONSE_PERMS; i++) {
+        if (srv->resp_perms[i].cid == cid) {
+            srv->resp_perms[i].cid = 0;
+        }
+    }
+}
+
+/* conn received a message with a reply: it may answer it. When the table is
+ * full the entry closest to expiring makes room. */
+static void resp_perm_grant(ne_conn *conn, const ne_permissions *p, ne_slice reply)
+{
+    ne_server *srv = conn->srv;
+    if (reply.len > NE_PERM_SUBJECT_BYTES) {
+        return;
+    }
+    ne_resp_perm *same = NULL, *free_slot = NULL, *oldest = NULL;
+    for (uint32_t i = 0; i < NE_MAX_RESPONSE_PERMS && same == NULL; i++) {
+        ne_resp_perm *e = &srv->resp_perms[i];
+        bool live = e->cid != 0 && (e->expires_ms == 0 || e->expires_ms > srv->now_ms);
+        if (!live) {
+            free_slot = free_slot != NULL ? free_slot : e;
+        } else if (e->cid == conn->cid && e->reply_len == reply.len &&
+                   memcmp(e->reply, reply.ptr, reply.len) == 0) {
+            same = e; /* the same reply again: granted anew */
+        } else if (oldest == NULL || (e->expires_ms != 0 && (oldest->expires_ms == 0 ||
+                                                             e->expires_ms < oldest->expires_ms))) {
+            oldest = e;
+        }
+    }
+    ne_resp_perm *slot = same != NULL ? same : free_slot != NULL ? free_slot : oldest;
+    NE_ASSERT(slot != NULL);
+    if (slot == oldest) {
+        srv->stats.resp_perms_evicted++;
+    }
+    slot->cid = conn->cid;
+    slot->remaining = p->response_max;
+    slot->expires_ms = p->response_expires_ms > 0 ? srv->now_ms + p->response_expires_ms : 0;
+    slot->reply_len = (uint16_t)reply.len;
+    memcpy(slot->reply, reply.ptr, reply.len);
+}
+
+/* May conn publish to subject as a response? Uses up one response. */
+static bool resp_perm_use(ne_conn *conn, ne_slice subject)
+{
+    ne_server *srv = conn->srv;
+    for (uint32_t i = 0; i < NE_MAX_RESPONSE_PERMS; i++) {
+        ne_resp_perm *e = &srv->resp_perms[i];
+        if (e->cid != conn->cid || e->reply_len != subject.len ||
+            memcmp(e->reply, subject.ptr, subject.len) != 0) {
+            continue;
+        }
+        bool expired = e->expires_ms != 0 && e->expires_ms <= srv->now_ms;
+        if (expired || e->remaining == 0) {
+            e->cid = 0;
+            return false;
+        }
+        if (--e->remaining == 0) {
+            e->cid = 0;
+        }
+        return true;
+    }
+    return false;
+}
+
+static bool may_publish(ne_conn *pub, ne_slice subject)
+{
+    const ne_permissions *p = conn_perms(pub);
+    if (p == NULL || pub->kind != NE_CONN_KIND_CLIENT ||
+        ne_perm_can_publish(p, pub->srv->opts.perm_subjects, subject.ptr, subject.len)) {
+        return true;
+    }
+    return p->responses && resp_perm_use(pub, subject);
+}
+
+static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
+{
+    ne_conn *conn = sub->conn;
+    if (conn->closing || (conn == pub && !pub->echo)) {
+        return false;
+    }
+    const ne_permissions *perms = conn_perms(conn);
+    if (perms != NULL) {
+        if (sub->withhold && ne_perm_withholds(perms, conn->srv->opts.perm_subjects,
+                                               msg->subject.ptr, msg->subject.len)) {
+            return false;
+        }
+    }
+    bool as_hmsg = msg->has_headers && conn->headers;
+    char line[NE_MAX_CONTROL_LINE_BYTES + 96];
+    size_t n = msg_line(line, sub, msg, as_hmsg);
+    if (!queue_message(conn, line, n, msg, share, as_hmsg)) {
+        return false;
+    }
+    if (perms != NULL && perms->responses && msg->reply.len > 0) {
+        resp_perm_grant(conn, perms, msg->reply);
+    }
+    sub->delivered++;
     if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs && !conn->closing) {
         remove_sub(conn, sub);
     }
     return true;
+}
+
+/* One LMSG (or HMSG) to a leaf peer, naming the queue groups it was picked
+ * for (LN-17..LN-19). */
+static bool deliver_leaf(const ne_leaf_target *t, ne_msg *msg, bool share)
+{
+    ne_conn *conn = t->conn;
+    if (conn->closing) {
+        return false;
+    }
+    bool as_hmsg = msg->has_headers && conn->headers;
+    char line[NE_MAX_CONTROL_LINE_BYTES + 256];
+    size_t n = ne_leaf_msg_line(line, sizeof(line), t, msg->subject, msg->reply, as_hmsg,
+                                msg->hdr_len, msg->total_len);
+    return n > 0 && queue_message(conn, line, n, msg, share, as_hmsg);
 }
 
 /* No one received a request: tell the requester with a 503 status on its
@@ -542,11 +906,233 @@ static bool reserved_reply(ne_slice reply)
     return false;
 }
 
+/* ---- Accounts: imports, service responses, internal messages -------------- */
+
+/* Delivers in an account other than the publisher's own (imports, service
+ * responses, system events) to the account's local subscribers, queue
+ * groups included. Leaf peers of that account are not told: one hop. */
+static uint32_t deliver_in_account(ne_server *srv, ne_conn *pub, ne_account *acc, ne_msg *msg)
+{
+    ne_match_result *res = &srv->match;
+    ne_sublist_match(&acc->sublist, msg->subject.ptr, msg->subject.len, res);
+    bool share = res->plain_count + res->group_count > 1;
+    uint32_t delivered = 0;
+    for (uint32_t i = 0; i < res->plain_count; i++) {
+        ne_sub *sub = NE_CONTAINER_OF(res->plain[i], ne_sub, entry);
+        if (sub->conn->kind != NE_CONN_KIND_LEAF) {
+            delivered += deliver(pub, sub, msg, share) ? 1u : 0u;
+        }
+    }
+    for (uint32_t g = 0; g < res->group_count; g++) {
+        uint32_t start = res->groups[g].start;
+        uint32_t count = res->groups[g].count;
+        uint32_t first = (uint32_t)(ne_server_random(srv) % count);
+        for (uint32_t k = 0; k < count; k++) {
+            ne_sub *sub = NE_CONTAINER_OF(res->queue[start + (first + k) % count], ne_sub, entry);
+            if (sub->conn->kind != NE_CONN_KIND_LEAF && deliver(pub, sub, msg, share)) {
+                delivered++;
+                break;
+            }
+        }
+    }
+    return delivered;
+}
+
+/* The same message under another subject and reply, sharing the payload
+ * (and any chunk chain) of the original; `out` releases a chain it made. */
+static uint32_t deliver_as(ne_server *srv, ne_conn *pub, uint8_t account, const ne_msg *msg,
+                           ne_slice subject, ne_slice reply)
+{
+    ne_msg m = *msg;
+    m.subject = subject;
+    m.reply = reply;
+    m.chain_owned = false;
+    uint32_t delivered = deliver_in_account(srv, pub, &srv->accounts[account], &m);
+    if (m.chain_owned) {
+        ne_chunk_chain_release(&srv->chunks, m.chain);
+    }
+    return delivered;
+}
+
+#define NE_SERVICE_REPLY_TTL_MS (2u * 60u * 1000u)
+
+/* A "_R_." reply leading responses from the exporting account back to the
+ * requester's reply; false when the table is full of live entries. */
+static ne_reply_map *reply_map_add(ne_server *srv, const ne_import_conf *imp, ne_slice orig)
+{
+    if (orig.len > NE_PERM_SUBJECT_BYTES) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < NE_MAX_SERVICE_REPLIES; i++) {
+        ne_reply_map *e = &srv->reply_maps[i];
+        if (e->expires_ms != 0 && e->expires_ms > srv->now_ms) {
+            continue;
+        }
+        static const char digits[] =
+            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        uint64_t r = ne_server_random(srv);
+        char *p = e->reply;
+        memcpy(p, "_R_.", 4);
+        p += 4;
+        for (int k = 0; k < 13; k++) {
+            *p++ = k == 6 ? '.' : digits[r % 62];
+            r /= k == 6 ? 1 : 62;
+            if (k == 6) {
+                r = ne_server_random(srv);
+            }
+        }
+        e->reply_len = (uint8_t)(p - e->reply);
+        e->from = imp->from;
+        e->to = imp->account;
+        e->singleton = imp->response_type == NE_RESPONSE_SINGLETON;
+        e->orig_len = (uint16_t)orig.len;
+        memcpy(e->orig, orig.ptr, orig.len);
+        e->expires_ms = srv->now_ms + NE_SERVICE_REPLY_TTL_MS;
+        return e;
+    }
+    return NULL;
+}
+
+static uint32_t route_stream_imports(ne_server *srv, ne_conn *pub, const ne_msg *msg)
+{
+    uint32_t delivered = 0;
+    for (uint32_t i = 0; i < srv->opts.import_count; i++) {
+        const ne_import_conf *imp = &srv->opts.imports[i];
+        if (imp->service || imp->from != pub->acc->index ||
+            !ne_subject_matches(imp->subject, strlen(imp->subject), msg->subject.ptr,
+                                msg->subject.len)) {
+            continue;
+        }
+        char subject[NE_MAX_CONTROL_LINE_BYTES];
+        size_t n;
+        if (imp->prefix) {
+            n = ne_fmt(subject, sizeof(subject), "%s.%.*s", imp->to, (int)msg->subject.len,
+                       msg->subject.ptr);
+            n = n < sizeof(subject) - 1 ? n : 0;
+        } else {
+            n = ne_account_map_subject(imp->subject, strlen(imp->subject), imp->to, strlen(imp->to),
+                                       msg->subject.ptr, msg->subject.len, subject,
+                                       sizeof(subject));
+        }
+        if (n > 0) {
+            delivered += deliver_as(srv, pub, imp->account, msg, (ne_slice){subject, (uint32_t)n},
+                                    msg->reply);
+        }
+    }
+    return delivered;
+}
+
+static uint32_t route_service_imports(ne_server *srv, ne_conn *pub, const ne_msg *msg)
+{
+    uint32_t delivered = 0;
+    for (uint32_t i = 0; i < srv->opts.import_count; i++) {
+        const ne_import_conf *imp = &srv->opts.imports[i];
+        const char *local = imp->to[0] != '\0' ? imp->to : imp->subject;
+        if (!imp->service || imp->account != pub->acc->index ||
+            !ne_subject_matches(local, strlen(local), msg->subject.ptr, msg->subject.len)) {
+            continue;
+        }
+        char subject[NE_MAX_CONTROL_LINE_BYTES];
+        size_t n =
+            ne_account_map_subject(local, strlen(local), imp->subject, strlen(imp->subject),
+                                   msg->subject.ptr, msg->subject.len, subject, sizeof(subject));
+        if (n == 0) {
+            continue;
+        }
+        ne_slice reply = {"", 0};
+        ne_reply_map *map = NULL;
+        if (msg->reply.len > 0) {
+            map = reply_map_add(srv, imp, msg->reply);
+            if (map != NULL) {
+                reply = (ne_slice){map->reply, map->reply_len};
+            } else {
+                srv->stats.reply_maps_refused++;
+                ne_log_warn(&srv->log,
+                            "Service reply map full (%u): request on \"%.*s\" forwarded "
+                            "without a reply; raise NE_MAX_SERVICE_REPLIES",
+                            (unsigned)NE_MAX_SERVICE_REPLIES, (int)msg->subject.len,
+                            msg->subject.ptr);
+            }
+        }
+        uint32_t n_delivered =
+            deliver_as(srv, pub, imp->from, msg, (ne_slice){subject, (uint32_t)n}, reply);
+        if (n_delivered == 0 && map != NULL) {
+            map->expires_ms = 0;
+        }
+        /* The import is interest of its own: a request through it never
+         * gets a no-responders status, as in nats-server. */
+        delivered++;
+    }
+    return delivered;
+}
+
+/* A response published in an exporting account on a "_R_." reply goes to
+ * the requester's reply in the importing account. */
+static uint32_t route_service_response(ne_server *srv, ne_conn *pub, const ne_msg *msg)
+{
+    if (msg->subject.len < 4 || memcmp(msg->subject.ptr, "_R_.", 4) != 0) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < NE_MAX_SERVICE_REPLIES; i++) {
+        ne_reply_map *e = &srv->reply_maps[i];
+        if (e->expires_ms == 0 || e->from != pub->acc->index || e->reply_len != msg->subject.len ||
+            memcmp(e->reply, msg->subject.ptr, msg->subject.len) != 0) {
+            continue;
+        }
+        if (e->expires_ms <= srv->now_ms) {
+            e->expires_ms = 0;
+            return 0;
+        }
+        uint8_t to = e->to;
+        char orig[NE_PERM_SUBJECT_BYTES];
+        uint32_t orig_len = e->orig_len;
+        memcpy(orig, e->orig, orig_len);
+        if (e->singleton) {
+            e->expires_ms = 0;
+        }
+        return deliver_as(srv, pub, to, msg, (ne_slice){orig, orig_len}, msg->reply);
+    }
+    return 0;
+}
+
+static uint32_t route_imports(ne_conn *pub, const ne_msg *msg)
+{
+    ne_server *srv = pub->srv;
+    if (srv->opts.import_count == 0) {
+        return 0;
+    }
+    return route_stream_imports(srv, pub, msg) + route_service_imports(srv, pub, msg) +
+           route_service_response(srv, pub, msg);
+}
+
+void ne_server_publish_internal(ne_server *srv, uint8_t account, const char *subject,
+                                const char *payload, size_t len)
+{
+    char data[2048];
+    if (len + 2 > sizeof(data) || account >= srv->account_count) {
+        return;
+    }
+    memcpy(data, payload, len);
+    memcpy(data + len, "\r\n", 2);
+    ne_msg msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.subject = (ne_slice){subject, (uint32_t)strlen(subject)};
+    msg.reply = (ne_slice){"", 0};
+    msg.total_len = (uint32_t)len;
+    msg.data = (const uint8_t *)data;
+    (void)deliver_in_account(srv, NULL, &srv->accounts[account], &msg);
+    if (msg.chain_owned) {
+        ne_chunk_chain_release(&srv->chunks, msg.chain);
+    }
+}
+
 static void route_message(ne_conn *pub, ne_msg *msg)
 {
     ne_server *srv = pub->srv;
     pub->in_msgs++;
     pub->in_bytes += msg->total_len;
+    pub->acc->in_msgs++;
+    pub->acc->in_bytes += msg->total_len;
     srv->stats.in_msgs++;
     srv->stats.in_bytes += msg->total_len;
 
@@ -556,18 +1142,33 @@ static void route_message(ne_conn *pub, ne_msg *msg)
         send_err(pub, "Invalid Publish Subject");
         return;
     }
-    if (msg->reply.len > 0 && reserved_reply(msg->reply)) {
+    if (!may_publish(pub, msg->subject)) {
+        char text[NE_MAX_CONTROL_LINE_BYTES + 64];
+        ne_fmt(text, sizeof(text), "Permissions Violation for Publish to \"%.*s\"",
+               (int)msg->subject.len, msg->subject.ptr);
+        srv->stats.perm_violations++;
+        ne_log_error(&srv->log,
+                     "%s:%u - cid:%llu - Publish Violation - User \"%s\", Subject \"%.*s\"",
+                     pub->ip, (unsigned)pub->port, (unsigned long long)pub->cid, conn_user(pub),
+                     (int)msg->subject.len, msg->subject.ptr);
+        send_err(pub, text);
+        return;
+    }
+    if (pub->kind == NE_CONN_KIND_CLIENT && msg->reply.len > 0 && reserved_reply(msg->reply)) {
         char text[NE_MAX_CONTROL_LINE_BYTES + 64];
         ne_fmt(text, sizeof(text), "Permissions Violation for Publish with Reply of \"%.*s\"",
                (int)msg->reply.len, msg->reply.ptr);
         send_err(pub, text);
         return;
     }
+    if (!ne_leaf_route_begin(pub, msg->subject)) {
+        return; /* from a leaf, on a subject its remote's deny_imports names */
+    }
     /* nats-server acknowledges a verbose publish after its checks and before
      * delivery, so a self-subscribed client sees +OK before the MSG. */
     send_ok(pub);
     ne_match_result *res = &srv->match;
-    ne_sublist_match(&srv->sublist, msg->subject.ptr, msg->subject.len, res);
+    ne_sublist_match(&pub->acc->sublist, msg->subject.ptr, msg->subject.len, res);
     if (res->overflow) {
         srv->stats.fanout_overflows++;
     }
@@ -580,21 +1181,47 @@ static void route_message(ne_conn *pub, ne_msg *msg)
     uint32_t delivered = 0;
     for (uint32_t i = 0; i < res->plain_count; i++) {
         ne_sub *sub = NE_CONTAINER_OF(res->plain[i], ne_sub, entry);
+        if (sub->conn->kind == NE_CONN_KIND_LEAF) {
+            (void)ne_leaf_route_add(pub, sub, NULL, 0); /* one LMSG per peer, below */
+            continue;
+        }
         delivered += deliver(pub, sub, msg, share) ? 1u : 0u;
     }
     for (uint32_t g = 0; g < res->group_count; g++) {
         uint32_t start = res->groups[g].start;
         uint32_t count = res->groups[g].count;
+        const ne_sub_entry *any = res->queue[start];
+        /* A message from a leaf goes only to the queue groups it names. */
+        if (pub->kind == NE_CONN_KIND_LEAF &&
+            !ne_leaf_queue_listed(msg->queues, any->queue, any->queue_len)) {
+            continue;
+        }
         uint32_t first = (uint32_t)(ne_server_random(srv) % count);
-        /* A random member first; the next one able to take it otherwise. */
-        for (uint32_t k = 0; k < count; k++) {
-            ne_sub *sub = NE_CONTAINER_OF(res->queue[start + (first + k) % count], ne_sub, entry);
-            if (deliver(pub, sub, msg, share)) {
-                delivered++;
-                break;
+        /* A random member first; the next one able to take it otherwise.
+         * Local members are preferred: a leaf peer's member (the hub's
+         * queue subscribers) only gets it when no local one takes it. */
+        bool done = false;
+        for (int pass = 0; pass < 2 && !done; pass++) {
+            for (uint32_t k = 0; k < count; k++) {
+                ne_sub *sub =
+                    NE_CONTAINER_OF(res->queue[start + (first + k) % count], ne_sub, entry);
+                bool leaf = sub->conn->kind == NE_CONN_KIND_LEAF;
+                if (leaf != (pass == 1)) {
+                    continue;
+                }
+                if (leaf ? ne_leaf_route_add(pub, sub, sub->entry.queue, sub->entry.queue_len)
+                         : deliver(pub, sub, msg, share)) {
+                    delivered++;
+                    done = true;
+                    break;
+                }
             }
         }
     }
+    for (uint32_t t = 0; t < srv->leaf.target_count; t++) {
+        delivered += deliver_leaf(&srv->leaf.targets[t], msg, share) ? 1u : 0u;
+    }
+    delivered += route_imports(pub, msg);
     if (delivered == 0 && msg->reply.len > 0 && pub->no_responders) {
         send_no_responders(pub, msg);
     }
@@ -613,7 +1240,7 @@ static void route_message(ne_conn *pub, ne_msg *msg)
 static bool spill_start(ne_conn *conn, const ne_op *op)
 {
     ne_server *srv = conn->srv;
-    size_t head_bytes = (size_t)op->subject.len + op->reply.len;
+    size_t head_bytes = (size_t)op->subject.len + op->reply.len + op->queue.len;
     size_t total = head_bytes + op->total_len + 2;
     uint32_t need = (uint32_t)((total + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES);
     if (ne_pool_available(&srv->chunks.chunks) < need) {
@@ -634,6 +1261,9 @@ static bool spill_start(ne_conn *conn, const ne_op *op)
     if (op->reply.len > 0) {
         memcpy(head->data + op->subject.len, op->reply.ptr, op->reply.len);
     }
+    if (op->queue.len > 0) {
+        memcpy(head->data + op->subject.len + op->reply.len, op->queue.ptr, op->queue.len);
+    }
     head->used = (uint32_t)head_bytes;
     ne_spill *sp = &conn->spill;
     sp->head = head;
@@ -641,6 +1271,7 @@ static bool spill_start(ne_conn *conn, const ne_op *op)
     sp->remaining = (uint32_t)op->total_len + 2;
     sp->subject_len = op->subject.len;
     sp->reply_len = op->reply.len;
+    sp->queue_len = op->queue.len;
     sp->hdr_len = (uint32_t)op->hdr_len;
     sp->total_len = (uint32_t)op->total_len;
     sp->active = true;
@@ -677,11 +1308,13 @@ static void spill_finish(ne_conn *conn)
     msg.subject.len = sp->subject_len;
     msg.reply.ptr = (const char *)sp->head->data + sp->subject_len;
     msg.reply.len = sp->reply_len;
+    msg.queues.ptr = (const char *)sp->head->data + sp->subject_len + sp->reply_len;
+    msg.queues.len = sp->queue_len;
     msg.hdr_len = sp->hdr_len;
     msg.total_len = sp->total_len;
     msg.has_headers = sp->hdr_len > 0;
     msg.chain = sp->head;
-    msg.chain_offset = sp->subject_len + sp->reply_len;
+    msg.chain_offset = sp->subject_len + sp->reply_len + sp->queue_len;
     /* Unused chunks of the reservation (none when the size was exact). */
     if (sp->tail->next != NULL) {
         ne_chunk_chain_release(&srv->chunks, sp->tail->next);
@@ -732,9 +1365,10 @@ static void dispatch_in_place(ne_conn *conn, const ne_op *op, const uint8_t *pay
     memset(&msg, 0, sizeof(msg));
     msg.subject = op->subject;
     msg.reply = op->reply;
+    msg.queues = op->queue;
     msg.hdr_len = (uint32_t)op->hdr_len;
     msg.total_len = (uint32_t)op->total_len;
-    msg.has_headers = op->kind == NE_OP_HPUB;
+    msg.has_headers = op->kind == NE_OP_HPUB || op->kind == NE_OP_HMSG;
     msg.data = payload;
     route_message(conn, &msg);
 }
@@ -742,6 +1376,10 @@ static void dispatch_in_place(ne_conn *conn, const ne_op *op, const uint8_t *pay
 static void handle_op(ne_conn *conn, const ne_op *op)
 {
     /* With authentication, the first operation must be CONNECT (CP-09). */
+    if (conn->kind == NE_CONN_KIND_LEAF) {
+        ne_leaf_handle_op(conn, op);
+        return;
+    }
     if (conn->auth_deadline_ms != 0 && op->kind != NE_OP_CONNECT) {
         ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
         return;
@@ -800,7 +1438,7 @@ static uint32_t handle_pub(ne_conn *conn, const ne_op *op, const uint8_t *line, 
         ne_conn_close(conn, NE_CLOSE_MAX_PAYLOAD, "Maximum Payload Violation");
         return avail;
     }
-    if (op->kind == NE_OP_HPUB && !conn->headers) {
+    if ((op->kind == NE_OP_HPUB || op->kind == NE_OP_HMSG) && !conn->headers) {
         /* HPUB without negotiated headers closes, no -ERR (CP-27). */
         ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NULL);
         return avail;
@@ -923,7 +1561,9 @@ void ne_conn_process_input(ne_conn *conn)
             break;
         }
         ne_op op;
-        ne_proto_status st = ne_proto_parse_line((const char *)line, line_len, &op);
+        bool leaf = conn->kind == NE_CONN_KIND_LEAF;
+        ne_proto_status st = leaf ? ne_leaf_parse_line((const char *)line, line_len, &op)
+                                  : ne_proto_parse_line((const char *)line, line_len, &op);
         if (st == NE_PROTO_UNKNOWN_OP) {
             trace_op(conn, line, line_len);
             ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_ERR_TEXT_UNKNOWN_OP);
@@ -937,7 +1577,9 @@ void ne_conn_process_input(ne_conn *conn)
             ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
             break;
         }
-        if ((op.kind == NE_OP_PUB || op.kind == NE_OP_HPUB) && conn->auth_deadline_ms == 0) {
+        bool carries_payload = leaf ? ne_leaf_carries_payload(conn, &op)
+                                    : op.kind == NE_OP_PUB || op.kind == NE_OP_HPUB;
+        if (carries_payload && conn->auth_deadline_ms == 0) {
             uint32_t used = handle_pub(conn, &op, line, line_bytes, avail);
             if (used == 0) {
                 break;

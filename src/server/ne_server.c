@@ -7,6 +7,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "leaf/ne_leaf.h"
 #include "mon/ne_mon.h"
 #include "server/ne_bcrypt.h"
 
@@ -35,9 +36,17 @@ void ne_server_options_default(ne_server_options *opts)
     opts->ping_max = NE_DEFAULT_PING_MAX;
     opts->write_deadline_ms = NE_DEFAULT_WRITE_DEADLINE_MS;
     opts->auth_timeout_ms = NE_DEFAULT_AUTH_TIMEOUT_MS;
-    opts->tls_timeout_ms = NE_DEFAULT_TLS_TIMEOUT_MS;
     opts->lame_duck_duration_ms = NE_LAME_DUCK_DURATION_MS;
     opts->lame_duck_grace_period_ms = NE_LAME_DUCK_GRACE_PERIOD_MS;
+    opts->tls_timeout_ms = NE_DEFAULT_TLS_TIMEOUT_MS;
+    opts->default_perms = NE_PERM_NONE;
+    memcpy(opts->accounts[0].name, "$G", 3);
+    opts->accounts[0].default_perms = NE_PERM_NONE;
+    memcpy(opts->accounts[1].name, "$SYS", 5);
+    opts->accounts[1].default_perms = NE_PERM_NONE;
+    opts->account_count = 2;
+    opts->system_account = 1;
+    ne_leaf_options_default(&opts->leaf);
 }
 
 bool ne_server_auth_required(const ne_server *srv)
@@ -101,6 +110,9 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
         ne_fmt(err, err_cap, "max_payload (%u) cannot be higher than max_pending (%llu)",
                opts->max_payload, (unsigned long long)opts->max_pending);
         return NE_ERR_RANGE;
+    }
+    if (ne_leaf_options_check(&opts->leaf, err, err_cap) != NE_OK) {
+        return NE_ERR_INVALID;
     }
     if (opts->max_control_line < 32) {
         ne_fmt(err, err_cap, "max_control_line %u is too small", opts->max_control_line);
@@ -223,9 +235,15 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     ne_chunk_pools_init(&srv->chunks, &srv->chunk_storage, NE_CHUNK_COUNT, &srv->ref_storage,
                         NE_OUT_REF_COUNT);
     ne_trie_init(&srv->trie);
-    rc = ne_sublist_init(&srv->sublist, &srv->trie);
-    if (rc != NE_OK) {
-        return rc;
+    srv->account_count = srv->opts.account_count;
+    for (uint32_t i = 0; i < srv->account_count; i++) {
+        srv->accounts[i].index = (uint8_t)i;
+        rc = ne_sublist_init(&srv->accounts[i].sublist, &srv->trie);
+        if (rc != NE_OK) {
+            ne_log_error(&srv->log, "%u accounts need more trie nodes: raise NE_MAX_TRIE_NODES",
+                         (unsigned)srv->account_count);
+            return rc;
+        }
     }
     if (srv->opts.server_name[0] == '\0') {
         memcpy(srv->opts.server_name, srv->server_id, sizeof(srv->opts.server_name) - 1);
@@ -236,6 +254,10 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     srv->http_listener.tag = NE_HANDLE_LISTENER;
     srv->http_listener.kind = NE_CONN_KIND_HTTP;
     srv->http_listener.sock = NE_SOCK_INVALID;
+    srv->leaf_listener.tag = NE_HANDLE_LISTENER;
+    srv->leaf_listener.kind = NE_CONN_KIND_LEAF;
+    srv->leaf_listener.sock = NE_SOCK_INVALID;
+    ne_leaf_init(srv);
     srv->next_cid = 1;
     srv->start_wall_ns = ne_port_wall_ns();
     srv->start_ms = ne_port_now_ms();
@@ -268,6 +290,10 @@ int ne_server_start(ne_server *srv)
     if (rc != NE_OK) {
         return rc;
     }
+    rc = ne_leaf_start(srv);
+    if (rc != NE_OK) {
+        return rc;
+    }
     ne_log_info(&srv->log, "Listening for client connections on %s:%u", srv->opts.host,
                 (unsigned)srv->client_listener.port);
     ne_log_info(&srv->log, "Server is ready");
@@ -291,6 +317,7 @@ void ne_server_log_memory(const ne_server *srv)
     log_pool(srv, "subject trie", 1, sizeof(ne_trie));
     log_pool(srv, "match buffer", 1, sizeof(ne_match_result));
     log_pool(srv, "closed ring", NE_CLOSED_CONN_RING, sizeof(ne_closed_conn));
+    ne_leaf_log_memory(srv);
 }
 
 void ne_conn_mark_dirty(ne_conn *conn)
@@ -410,7 +437,8 @@ static void conn_remove_subs(ne_conn *conn)
     while (conn->subs != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS) {
         ne_sub *sub = conn->subs;
         conn->subs = sub->conn_next;
-        ne_sublist_remove(&srv->sublist, &sub->entry);
+        ne_leaf_sub_removed(srv, sub);
+        ne_sublist_remove(&conn->acc->sublist, &sub->entry);
         ne_pool_free(&srv->sub_pool, sub);
     }
     conn->nsubs = 0;
@@ -437,14 +465,20 @@ static void conn_teardown(ne_conn *conn)
     ne_conn_tls_release(conn);
     srv->net.ops->close(srv->net.ctx, conn->sock);
     conn_remove_subs(conn);
+    if (conn->kind == NE_CONN_KIND_LEAF) {
+        ne_leaf_conn_closed(conn);
+    }
     ne_outq_clear(&conn->out, &srv->chunks);
     if (conn->spill.active) {
         ne_chunk_chain_release(&srv->chunks, conn->spill.head);
         conn->spill.active = false;
     }
     if (conn->kind == NE_CONN_KIND_CLIENT) {
+        ne_client_closed(conn);
         record_closed(srv, conn);
         srv->client_count--;
+    } else if (conn->kind == NE_CONN_KIND_LEAF) {
+        srv->leaf_count--;
     } else {
         srv->http_count--;
     }
@@ -476,6 +510,51 @@ static void refuse_connection(ne_server *srv, ne_sock sock, const char *ip, uint
                 (unsigned)srv->opts.max_connections);
 }
 
+ne_conn *ne_server_conn_new(ne_server *srv, ne_sock sock, uint8_t kind, const char *ip,
+                            uint16_t port)
+{
+    ne_conn *conn = ne_pool_alloc_uninit(&srv->conn_pool);
+    if (conn == NULL) {
+        return NULL;
+    }
+    /* The read buffer is not zeroed: only bytes below rlen are read. */
+    memset(conn, 0, offsetof(ne_conn, rbuf));
+    conn->tag = NE_HANDLE_CONN;
+    conn->kind = kind;
+    conn->srv = srv;
+    conn->sock = sock;
+    conn->cid = srv->next_cid++;
+    memcpy(conn->ip, ip, NE_MIN(strlen(ip) + 1, sizeof(conn->ip) - 1));
+    conn->port = port;
+    conn->acc = &srv->accounts[NE_ACCOUNT_GLOBAL];
+    conn->perms = NE_PERM_NONE;
+    conn->user_index = -1;
+    conn->start_wall_ns = ne_port_wall_ns();
+    conn->last_in_ms = srv->now_ms;
+    conn->last_write_ms = srv->now_ms;
+    /* A client that never sends CONNECT is pinged at the interval too;
+     * CONNECT brings the first ping forward (CP-47, CP-48). */
+    conn->next_ping_ms = srv->now_ms + srv->opts.ping_interval_ms;
+    conn->next = srv->active;
+    if (srv->active != NULL) {
+        srv->active->prev = conn;
+    }
+    srv->active = conn;
+    srv->active_count++;
+    if (kind == NE_CONN_KIND_HTTP) {
+        srv->http_count++;
+    } else if (kind == NE_CONN_KIND_LEAF) {
+        srv->leaf_count++;
+    } else {
+        srv->client_count++;
+        srv->stats.total_connections++;
+    }
+    if (srv->net.ops->attach(srv->net.ctx, sock, conn) != NE_OK) {
+        ne_conn_close(conn, NE_CLOSE_READ_ERROR, NULL);
+    }
+    return conn;
+}
+
 static void accept_connections(ne_server *srv, ne_listener *listener)
 {
     const ne_net_ops *ops = srv->net.ops;
@@ -491,10 +570,11 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
             return;
         }
         bool http = listener->kind == NE_CONN_KIND_HTTP;
+        bool leaf = listener->kind == NE_CONN_KIND_LEAF;
         ne_conn *conn = NULL;
         if (http ? srv->http_count < NE_MAX_HTTP_CONNECTIONS
-                 : srv->client_count < srv->opts.max_connections) {
-            conn = ne_pool_alloc_uninit(&srv->conn_pool);
+                 : leaf || srv->client_count < srv->opts.max_connections) {
+            conn = ne_server_conn_new(srv, sock, listener->kind, ip, port);
         }
         if (conn == NULL && http) {
             ops->close(srv->net.ctx, sock); /* monitoring is best effort */
@@ -504,35 +584,11 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
             refuse_connection(srv, sock, ip, port);
             continue;
         }
-        /* The read buffer is not zeroed: only bytes below rlen are read. */
-        memset(conn, 0, offsetof(ne_conn, rbuf));
-        conn->tag = NE_HANDLE_CONN;
-        conn->kind = listener->kind;
-        conn->srv = srv;
-        conn->sock = sock;
-        conn->cid = srv->next_cid++;
-        memcpy(conn->ip, ip, sizeof(conn->ip));
-        conn->port = port;
-        conn->start_wall_ns = ne_port_wall_ns();
-        conn->last_in_ms = srv->now_ms;
-        conn->last_write_ms = srv->now_ms;
-        /* A client that never sends CONNECT is pinged at the interval too;
-         * CONNECT brings the first ping forward (CP-47, CP-48). */
-        conn->next_ping_ms = srv->now_ms + srv->opts.ping_interval_ms;
-        conn->next = srv->active;
-        if (srv->active != NULL) {
-            srv->active->prev = conn;
+        if (conn->closing) {
+            continue; /* attaching failed */
         }
-        srv->active = conn;
-        srv->active_count++;
-        if (http) {
-            srv->http_count++;
-        } else {
-            srv->client_count++;
-            srv->stats.total_connections++;
-        }
-        if (ops->attach(srv->net.ctx, sock, conn) != NE_OK) {
-            ne_conn_close(conn, NE_CLOSE_READ_ERROR, NULL);
+        if (leaf) {
+            ne_leaf_accepted(conn);
             continue;
         }
         if (!http) {
@@ -727,6 +783,7 @@ static void run_timers(ne_server *srv)
         return;
     }
     srv->next_tick_ms = now + NE_TICK_INTERVAL_MS;
+    ne_leaf_tick(srv, now);
     uint32_t guard = 0;
     for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
         if (!c->closing) {
@@ -885,6 +942,7 @@ void ne_server_shutdown(ne_server *srv)
             ne_conn_close(c, NE_CLOSE_SERVER_SHUTDOWN, NULL);
         }
     }
+    ne_leaf_shutdown(srv);
     ne_server_turn_end(srv);
     if (srv->http_listener.sock != NE_SOCK_INVALID) {
         srv->net.ops->close(srv->net.ctx, srv->http_listener.sock);
@@ -894,6 +952,8 @@ void ne_server_shutdown(ne_server *srv)
         srv->net.ops->close(srv->net.ctx, srv->client_listener.sock);
         srv->client_listener.sock = NE_SOCK_INVALID;
     }
-    ne_sublist_deinit(&srv->sublist);
+    for (uint32_t i = 0; i < srv->account_count; i++) {
+        ne_sublist_deinit(&srv->accounts[i].sublist);
+    }
     ne_log_info(&srv->log, "Server Exiting..");
 }

@@ -20,9 +20,12 @@
 #include "core/ne_chunk.h"
 #include "core/ne_log.h"
 #include "core/ne_pool.h"
+#include "leaf/ne_leaf_types.h"
 #include "ne_config.h"
 #include "port.h"
 #include "proto/ne_proto.h"
+#include "server/ne_account.h"
+#include "server/ne_perm.h"
 #include "server/ne_bcrypt.h"
 #include "sublist/ne_sublist.h"
 
@@ -42,7 +45,9 @@
 typedef struct ne_user_entry {
     char user[64];
     char pass[128];
-    char nkey[57]; /* public user key "U..." (56 chars) or empty */
+    char nkey[57];   /* public user key "U..." (56 chars) or empty */
+    uint16_t perms;  /* NE_PERM_NONE or an index of the options' perms */
+    uint8_t account; /* index of the options' accounts */
 } ne_user_entry;
 
 /* Run-time options: nats-server's names and defaults, bounded by config/. */
@@ -67,6 +72,23 @@ typedef struct ne_server_options {
     ne_user_entry users[NE_MAX_USERS];
     uint32_t user_count;
     uint32_t auth_timeout_ms;
+    /* authorization { permissions }: users without their own (and the
+     * single user) get these; NE_PERM_NONE: everything allowed. */
+    uint16_t default_perms;
+    char no_auth_user[64]; /* clients presenting no credentials are this user */
+    /* Accounts: [0] is "$G"; system_account indexes one (NE_ACCOUNT_NONE
+     * with no_system_account). */
+    ne_account_conf accounts[NE_MAX_ACCOUNTS];
+    uint32_t account_count;
+    uint8_t system_account;
+    ne_export_conf exports[NE_MAX_EXPORTS];
+    uint32_t export_count;
+    ne_import_conf imports[NE_MAX_IMPORTS];
+    uint32_t import_count;
+    ne_permissions perms[NE_MAX_PERMISSION_SETS];
+    uint32_t perm_count;
+    ne_perm_subject perm_subjects[NE_MAX_PERM_SUBJECTS];
+    uint32_t perm_subject_count;
     bool http_enabled;
     char http_host[64];
     uint16_t http_port;                 /* 0 with http_enabled: any free port */
@@ -82,6 +104,7 @@ typedef struct ne_server_options {
     char tls_cert_file[NE_TLS_PATH_BYTES];
     char tls_key_file[NE_TLS_PATH_BYTES];
     char tls_ca_file[NE_TLS_PATH_BYTES];
+    ne_leaf_options leaf; /* leafnodes { } */
 } ne_server_options;
 
 void ne_server_options_default(ne_server_options *opts);
@@ -118,6 +141,7 @@ const char *ne_close_reason_text(ne_close_reason reason);
 /* What a connection speaks. */
 #define NE_CONN_KIND_CLIENT 0
 #define NE_CONN_KIND_HTTP 1
+#define NE_CONN_KIND_LEAF 2
 
 /* Monitoring paths counted in /varz http_req_stats. */
 #define NE_MON_PATH_COUNT 5
@@ -144,6 +168,7 @@ typedef struct ne_sub {
     struct ne_sub *conn_prev;
     uint64_t delivered;
     uint64_t max_msgs; /* 0: no auto-unsubscribe */
+    bool withhold;     /* wildcard over a subscribe deny entry (CP-81) */
     uint16_t sid_len;
     char text[NE_SUB_TEXT_BYTES]; /* subject, then queue, then sid */
 } ne_sub;
@@ -156,6 +181,7 @@ typedef struct ne_spill {
     uint32_t remaining; /* bytes still to receive, CRLF included */
     uint32_t subject_len;
     uint32_t reply_len;
+    uint32_t queue_len; /* leaf messages: the queue names after the reply */
     uint32_t hdr_len;
     uint32_t total_len;
     bool active;
@@ -204,7 +230,11 @@ typedef struct ne_conn {
     uint64_t out_bytes;
     uint32_t nsubs;
     ne_sub *subs;
-    struct ne_conn *next; /* active list */
+    struct ne_account *acc;    /* the account it is bound to */
+    uint16_t perms;            /* NE_PERM_NONE or an index of opts.perms */
+    int16_t user_index;        /* of opts.users; -1: no users-list entry */
+    struct ne_leaf_link *leaf; /* NE_CONN_KIND_LEAF: the leaf link */
+    struct ne_conn *next;      /* active list */
     struct ne_conn *prev;
     struct ne_conn *dirty_next;
     struct ne_conn *close_next;
@@ -252,6 +282,10 @@ typedef struct ne_server_stats {
     uint64_t fanout_overflows;    /* matches beyond NE_MAX_FANOUT */
     uint64_t fanout_total;        /* deliveries, for /subsz avg_fanout */
     uint64_t fanout_max;
+    uint64_t perm_violations;    /* publish and subscribe refusals */
+    uint64_t reply_maps_refused; /* service requests forwarded without a reply */
+    uint64_t resp_perms_evicted; /* response permissions forgotten when full */
+    uint64_t system_events;      /* $SYS events published */
 } ne_server_stats;
 
 typedef struct ne_server {
@@ -274,16 +308,18 @@ typedef struct ne_server {
     uint32_t lame_duck_batch;      /* clients closed per step */
     ne_listener client_listener;
     ne_listener http_listener;
+    ne_listener leaf_listener;
     ne_server_stats stats;
     uint32_t client_count; /* open client connections (max_connections counts these) */
     uint32_t http_count;   /* open monitoring connections */
+    uint32_t leaf_count;   /* open leaf connections */
     uint64_t http_req_stats[NE_MON_PATH_COUNT];
 
     ne_conn *active; /* every open connection */
     uint32_t active_count;
-    ne_conn *dirty_head;  /* connections with output to flush this turn */
-    ne_conn *close_head;  /* connections to tear down at the end of the turn */
-    ne_conn *paused_head; /* reads paused until chunks are available */
+    ne_conn *dirty_head;     /* connections with output to flush this turn */
+    ne_conn *close_head;     /* connections to tear down at the end of the turn */
+    ne_conn *paused_head;    /* reads paused until chunks are available */
     ne_conn *tls_retry_head; /* TLS engine holds input to read (ne_server_tls.c) */
 
     /* TLS engine and configurations (ne_server_set_tls); ops NULL: none. */
@@ -296,8 +332,13 @@ typedef struct ne_server {
     ne_pool sub_pool;
     ne_chunk_pools chunks;
     ne_trie trie;
-    ne_sublist sublist; /* the global account $G */
+    ne_account accounts[NE_MAX_ACCOUNTS]; /* as opts.accounts; [0] is $G */
+    uint32_t account_count;
+    ne_reply_map reply_maps[NE_MAX_SERVICE_REPLIES];
+    ne_resp_perm resp_perms[NE_MAX_RESPONSE_PERMS];
+    uint64_t system_event_seq;
     ne_match_result match;
+    ne_leaf_state leaf;
     ne_bcrypt_state bcrypt_state; /* Blowfish work area of a password check */
 
     ne_conn *mon_scratch[NE_MAX_CONNECTIONS]; /* /connz sorting */
@@ -381,6 +422,18 @@ int ne_conn_flush_now(ne_conn *conn);
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len);
 void ne_conn_process_input(ne_conn *conn);
 void ne_client_start(ne_conn *conn);
+/* A client connection is going away: its account, response permissions and
+ * the system account's DISCONNECT event. */
+void ne_client_closed(ne_conn *conn);
+/* Publishes a message from the server itself into an account (system
+ * events): no publisher, no permissions, no imports. */
+void ne_server_publish_internal(ne_server *srv, uint8_t account, const char *subject,
+                                const char *payload, size_t len);
+/* Takes a connection from the pool for a socket (accepted or connected),
+ * links it in and attaches it to the event loop; NULL when the pool is
+ * empty (the socket is left to the caller) or attaching failed. */
+ne_conn *ne_server_conn_new(ne_server *srv, ne_sock sock, uint8_t kind, const char *ip,
+                            uint16_t port);
 /* Writes the INFO line for a client (conn may be NULL for a refused one). */
 size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip, char *out,
                       size_t cap);

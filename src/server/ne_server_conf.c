@@ -5,17 +5,13 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "leaf/ne_leaf_conf.h"
 #include "server/ne_nkey.h"
+#include "sublist/ne_subject.h"
 
 /* Keys of nats-server's configuration that name features natsedge does not
  * have yet: refused with a clear message instead of being ignored. */
 static const char *const not_yet[] = {
-    "accounts",
-    "no_auth_user",
-    "system_account",
-    "no_system_account",
-    "leafnodes",
-    "leaf",
     "mqtt",
     "jetstream",
     "cluster",
@@ -51,6 +47,9 @@ typedef struct apply_ctx {
     ne_board_settings *board;
     char *err;
     size_t err_cap;
+    ne_conf_node *system_account; /* resolved once every account is known */
+    ne_conf_node *no_auth_user;
+    ne_conf_node *import_nodes[NE_MAX_IMPORTS]; /* for errors found late */
 } apply_ctx;
 
 static int fail_conf(apply_ctx *a)
@@ -152,8 +151,175 @@ static int parse_hostport(apply_ctx *a, ne_conf_node *node, char *host, size_t h
     return NE_OK;
 }
 
-/* users: [ {user: a, password: b}, {nkey: U...} ] */
-static int apply_users(apply_ctx *a, ne_conf_node *list)
+/* ---- Permissions (CP-78..CP-83) -------------------------------------------- */
+
+/* One subject of a permission list: "subject" or "subject queue". */
+static int add_perm_subject(apply_ctx *a, ne_conf_node *n, ne_perm_list *list)
+{
+    ne_server_options *o = a->opts;
+    const char *text;
+    size_t len;
+    if (n->type != NE_CONF_STRING) {
+        char what[128];
+        ne_fmt(what, sizeof(what),
+               "Expected subject permissions to be a subject, or array of subjects, got %s",
+               ne_conf_type_name((ne_conf_type)n->type));
+        return fail_at(a, n, NE_ERR_INVALID, what);
+    }
+    (void)ne_conf_as_string(a->conf, n, &text, &len);
+    if (o->perm_subject_count == NE_MAX_PERM_SUBJECTS) {
+        return fail_at(a, n, NE_ERR_RANGE,
+                       "more permission subjects than the compiled-in maximum: raise "
+                       "NE_MAX_PERM_SUBJECTS in config/");
+    }
+    size_t subject_len = 0;
+    while (subject_len < len && text[subject_len] != ' ' && text[subject_len] != '\t') {
+        subject_len++;
+    }
+    size_t q = subject_len;
+    while (q < len && (text[q] == ' ' || text[q] == '\t')) {
+        q++;
+    }
+    size_t queue_len = len - q;
+    if (!ne_subject_valid(text, subject_len)) {
+        return fail_at(a, n, NE_ERR_INVALID, "invalid subject in permissions");
+    }
+    if (subject_len + queue_len > NE_PERM_SUBJECT_BYTES) {
+        return fail_at(a, n, NE_ERR_RANGE,
+                       "permission subject longer than NE_PERM_SUBJECT_BYTES in config/");
+    }
+    ne_perm_subject *e = &o->perm_subjects[o->perm_subject_count++];
+    e->subject_len = (uint16_t)subject_len;
+    e->queue_len = (uint16_t)queue_len;
+    memcpy(e->text, text, subject_len);
+    memcpy(e->text + subject_len, text + q, queue_len);
+    list->count++;
+    return NE_OK;
+}
+
+/* A subject or an array of subjects. */
+static int apply_perm_list(apply_ctx *a, ne_conf_node *n, ne_perm_list *list)
+{
+    list->present = true;
+    list->first = (uint16_t)a->opts->perm_subject_count;
+    list->count = 0;
+    if (n->type != NE_CONF_ARRAY) {
+        return add_perm_subject(a, n, list);
+    }
+    for (ne_conf_node *item = ne_conf_first(a->conf, n); item != NULL;
+         item = ne_conf_next(a->conf, item)) {
+        int rc = add_perm_subject(a, item, list);
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
+/* publish/subscribe: a list (allowed subjects) or { allow, deny }. */
+static int apply_perm_direction(apply_ctx *a, ne_conf_node *n, ne_perm_list *allow,
+                                ne_perm_list *deny)
+{
+    if (n->type != NE_CONF_MAP) {
+        return apply_perm_list(a, n, allow);
+    }
+    for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc;
+        if (key_is(a->conf, f, "allow")) {
+            rc = apply_perm_list(a, f, allow);
+        } else if (key_is(a->conf, f, "deny")) {
+            rc = apply_perm_list(a, f, deny);
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
+/* allow_responses: true | false | { max, expires } */
+static int apply_responses(apply_ctx *a, ne_conf_node *n, ne_permissions *p)
+{
+    p->response_max = NE_PERM_RESPONSE_MAX_DEFAULT;
+    p->response_expires_ms = NE_PERM_RESPONSE_EXPIRES_MS_DEFAULT;
+    if (n->type == NE_CONF_BOOL) {
+        return ne_conf_as_bool(a->conf, n, &p->responses) == NE_OK ? NE_OK : fail_conf(a);
+    }
+    if (ne_conf_expect(a->conf, n, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    p->responses = true;
+    for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc = NE_OK;
+        if (key_is(a->conf, f, "max")) {
+            uint64_t v;
+            rc = get_uint(a, f, UINT32_MAX, &v);
+            p->response_max = v == 0 ? NE_PERM_RESPONSE_MAX_DEFAULT : (uint32_t)v;
+        } else if (key_is(a->conf, f, "expires")) {
+            int64_t ms;
+            if (ne_conf_duration_ms(a->conf, f, &ms) != NE_OK) {
+                return fail_conf(a);
+            }
+            if (ms < 0 || ms > 0x7fffffff) {
+                return fail_at(a, f, NE_ERR_RANGE, "duration out of range");
+            }
+            p->response_expires_ms = ms == 0 ? NE_PERM_RESPONSE_EXPIRES_MS_DEFAULT : (uint32_t)ms;
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
+/* permissions { publish, subscribe, allow_responses }: a new permission
+ * set, its index in *out. */
+static int apply_permissions(apply_ctx *a, ne_conf_node *map, uint16_t *out)
+{
+    ne_server_options *o = a->opts;
+    if (ne_conf_expect(a->conf, map, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    if (o->perm_count == NE_MAX_PERMISSION_SETS) {
+        return fail_at(a, map, NE_ERR_RANGE,
+                       "more permission sets than the compiled-in maximum: raise "
+                       "NE_MAX_PERMISSION_SETS in config/");
+    }
+    ne_permissions *p = &o->perms[o->perm_count];
+    memset(p, 0, sizeof(*p));
+    for (ne_conf_node *f = ne_conf_first(a->conf, map); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc;
+        if (key_is(a->conf, f, "publish") || key_is(a->conf, f, "pub") ||
+            key_is(a->conf, f, "import")) {
+            rc = apply_perm_direction(a, f, &p->pub_allow, &p->pub_deny);
+        } else if (key_is(a->conf, f, "subscribe") || key_is(a->conf, f, "sub") ||
+                   key_is(a->conf, f, "export")) {
+            rc = apply_perm_direction(a, f, &p->sub_allow, &p->sub_deny);
+        } else if (key_is(a->conf, f, "allow_responses") || key_is(a->conf, f, "allow_response")) {
+            rc = apply_responses(a, f, p);
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    /* With allow_responses and no publish section nothing else may be
+     * published (nats-server's parseUserPermissions). */
+    if (p->responses && !p->pub_allow.present && !p->pub_deny.present) {
+        p->pub_allow.present = true;
+        p->pub_allow.first = (uint16_t)o->perm_subject_count;
+    }
+    *out = (uint16_t)o->perm_count++;
+    return NE_OK;
+}
+
+/* users: [ {user: a, password: b}, {nkey: U...} ], in account `account`. */
+static int apply_users(apply_ctx *a, ne_conf_node *list, uint8_t account)
 {
     if (ne_conf_expect(a->conf, list, NE_CONF_ARRAY) != NE_OK) {
         return fail_conf(a);
@@ -170,6 +336,8 @@ static int apply_users(apply_ctx *a, ne_conf_node *list)
         }
         ne_user_entry *u = &a->opts->users[a->opts->user_count];
         memset(u, 0, sizeof(*u));
+        u->perms = NE_PERM_NONE;
+        u->account = account;
         for (ne_conf_node *f = ne_conf_first(a->conf, item); f != NULL;
              f = ne_conf_next(a->conf, f)) {
             int rc = NE_OK;
@@ -184,12 +352,13 @@ static int apply_users(apply_ctx *a, ne_conf_node *list)
                     !ne_nkey_decode_public(u->nkey, strlen(u->nkey), NE_NKEY_PREFIX_USER, key)) {
                     return fail_at(a, f, NE_ERR_INVALID, "not a valid user nkey (U...)");
                 }
-            } else if (key_is(a->conf, f, "permissions") ||
-                       key_is(a->conf, f, "allowed_connection_types") ||
+            } else if (key_is(a->conf, f, "permissions") || key_is(a->conf, f, "permission")) {
+                rc = apply_permissions(a, f, &u->perms);
+            } else if (key_is(a->conf, f, "allowed_connection_types") ||
                        key_is(a->conf, f, "account")) {
                 return fail_at(a, f, NE_ERR_UNSUPPORTED,
-                               "per-user permissions, connection types and accounts are not "
-                               "supported yet in natsedge");
+                               "per-user connection types and accounts in a users list are not "
+                               "supported yet in natsedge (define users inside accounts { })");
             } else {
                 return ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
             }
@@ -228,10 +397,10 @@ static int apply_authorization(apply_ctx *a, ne_conf_node *map)
             }
             a->opts->auth_timeout_ms = (uint32_t)(seconds * 1000.0);
         } else if (key_is(a->conf, n, "users")) {
-            rc = apply_users(a, n);
-        } else if (key_is(a->conf, n, "default_permissions") || key_is(a->conf, n, "permissions")) {
-            return fail_at(a, n, NE_ERR_UNSUPPORTED,
-                           "permissions are not supported yet in natsedge");
+            rc = apply_users(a, n, NE_ACCOUNT_GLOBAL);
+        } else if (key_is(a->conf, n, "default_permissions") ||
+                   key_is(a->conf, n, "default_permission") || key_is(a->conf, n, "permissions")) {
+            rc = apply_permissions(a, n, &a->opts->default_perms);
         } else {
             return ne_conf_unknown_field(a->conf, n) == NE_OK ? NE_OK : fail_conf(a);
         }
@@ -252,30 +421,6 @@ static int apply_duration(apply_ctx *a, ne_conf_node *n, uint32_t *out_ms)
         return fail_at(a, n, NE_ERR_RANGE, "duration out of range");
     }
     *out_ms = (uint32_t)ms;
-    return NE_OK;
-}
-
-/* lame_duck_duration (at least 30 s, as nats-server) and
- * lame_duck_grace_period (0: the default). */
-static int apply_lame_duck(apply_ctx *a, ne_conf_node *n, bool grace)
-{
-    int64_t ms;
-    if (ne_conf_duration_ms(a->conf, n, &ms) != NE_OK) {
-        return fail_conf(a);
-    }
-    if (ms < 0 || ms > 0x7fffffff) {
-        return fail_at(a, n, NE_ERR_RANGE, "duration out of range");
-    }
-    if (grace) {
-        if (ms > 0) {
-            a->opts->lame_duck_grace_period_ms = (uint32_t)ms;
-        }
-        return NE_OK;
-    }
-    if (ms < 30000) {
-        return fail_at(a, n, NE_ERR_RANGE, "invalid lame_duck_duration, minimum is 30 seconds");
-    }
-    a->opts->lame_duck_duration_ms = (uint32_t)ms;
     return NE_OK;
 }
 
@@ -352,6 +497,365 @@ static int apply_tls(apply_ctx *a, ne_conf_node *map)
     return NE_OK;
 }
 
+/* lame_duck_duration (at least 30 s, as nats-server) and
+ * lame_duck_grace_period (0: the default). */
+static int apply_lame_duck(apply_ctx *a, ne_conf_node *n, bool grace)
+{
+    int64_t ms;
+    if (ne_conf_duration_ms(a->conf, n, &ms) != NE_OK) {
+        return fail_conf(a);
+    }
+    if (ms < 0 || ms > 0x7fffffff) {
+        return fail_at(a, n, NE_ERR_RANGE, "duration out of range");
+    }
+    if (grace) {
+        if (ms > 0) {
+            a->opts->lame_duck_grace_period_ms = (uint32_t)ms;
+        }
+        return NE_OK;
+    }
+    if (ms < 30000) {
+        return fail_at(a, n, NE_ERR_RANGE, "invalid lame_duck_duration, minimum is 30 seconds");
+    }
+    a->opts->lame_duck_duration_ms = (uint32_t)ms;
+    return NE_OK;
+}
+
+/* ---- Accounts (CP-84..CP-87) ------------------------------------------------- */
+
+static int find_account(const ne_server_options *o, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < o->account_count; i++) {
+        if (strlen(o->accounts[i].name) == len && memcmp(o->accounts[i].name, name, len) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int account_of_string(apply_ctx *a, ne_conf_node *n, const char *what, uint8_t *out)
+{
+    const char *text;
+    size_t len;
+    if (ne_conf_as_string(a->conf, n, &text, &len) != NE_OK) {
+        return fail_conf(a);
+    }
+    int idx = find_account(a->opts, text, len);
+    if (idx < 0) {
+        char msg[160];
+        ne_fmt(msg, sizeof(msg), "\"%.*s\" account not defined for %s", (int)NE_MIN(len, 64), text,
+               what);
+        return fail_at(a, n, NE_ERR_INVALID, msg);
+    }
+    *out = (uint8_t)idx;
+    return NE_OK;
+}
+
+/* A subject of an export or import, kept in a fixed field. */
+static int copy_subject(apply_ctx *a, ne_conf_node *n, char *dst, bool wildcards)
+{
+    int rc = copy_string(a, n, dst, NE_PERM_SUBJECT_BYTES);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    size_t len = strlen(dst);
+    bool ok = wildcards ? ne_subject_valid(dst, len) : ne_subject_valid_literal(dst, len);
+    return ok ? NE_OK : fail_at(a, n, NE_ERR_INVALID, "invalid subject");
+}
+
+static int apply_export(apply_ctx *a, ne_conf_node *item, uint8_t account)
+{
+    ne_server_options *o = a->opts;
+    if (ne_conf_expect(a->conf, item, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    if (o->export_count == NE_MAX_EXPORTS) {
+        return fail_at(a, item, NE_ERR_RANGE,
+                       "more exports than the compiled-in maximum: raise NE_MAX_EXPORTS in "
+                       "config/");
+    }
+    ne_export_conf *e = &o->exports[o->export_count];
+    memset(e, 0, sizeof(*e));
+    e->account = account;
+    bool named = false;
+    for (ne_conf_node *f = ne_conf_first(a->conf, item); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc = NE_OK;
+        if (key_is(a->conf, f, "stream") || key_is(a->conf, f, "service")) {
+            e->service = key_is(a->conf, f, "service");
+            named = true;
+            rc = copy_subject(a, f, e->subject, true);
+        } else if (key_is(a->conf, f, "accounts")) {
+            if (ne_conf_expect(a->conf, f, NE_CONF_ARRAY) != NE_OK) {
+                return fail_conf(a);
+            }
+            for (ne_conf_node *n = ne_conf_first(a->conf, f); n != NULL && rc == NE_OK;
+                 n = ne_conf_next(a->conf, n)) {
+                uint8_t idx;
+                rc = account_of_string(a, n, "export", &idx);
+                e->allowed |= rc == NE_OK ? (1u << idx) : 0u;
+            }
+        } else if (key_is(a->conf, f, "response_type") || key_is(a->conf, f, "response")) {
+            const char *t;
+            size_t tl;
+            if (ne_conf_as_string(a->conf, f, &t, &tl) != NE_OK) {
+                return fail_conf(a);
+            }
+            if (tl == 9 && memcmp(t, "singleton", 9) == 0) {
+                e->response_type = NE_RESPONSE_SINGLETON;
+            } else if (tl == 6 && memcmp(t, "stream", 6) == 0) {
+                e->response_type = NE_RESPONSE_STREAM;
+            } else if (tl == 7 && memcmp(t, "chunked", 7) == 0) {
+                e->response_type = NE_RESPONSE_CHUNKED;
+            } else {
+                return fail_at(a, f, NE_ERR_INVALID,
+                               "response_type must be singleton, stream or chunked");
+            }
+        } else if (key_is(a->conf, f, "latency") || key_is(a->conf, f, "response_threshold") ||
+                   key_is(a->conf, f, "account_token_position") ||
+                   key_is(a->conf, f, "advertise")) {
+            return fail_at(a, f, NE_ERR_UNSUPPORTED,
+                           "export latency tracking, response thresholds and tokens are not "
+                           "supported yet in natsedge (see differences.md)");
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    if (!named) {
+        return fail_at(a, item, NE_ERR_INVALID, "an export needs stream or service");
+    }
+    o->export_count++;
+    return NE_OK;
+}
+
+/* {stream|service: {account: A, subject: S}, prefix|to: ...} */
+static int apply_import(apply_ctx *a, ne_conf_node *item, uint8_t account)
+{
+    ne_server_options *o = a->opts;
+    if (ne_conf_expect(a->conf, item, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    if (o->import_count == NE_MAX_IMPORTS) {
+        return fail_at(a, item, NE_ERR_RANGE,
+                       "more imports than the compiled-in maximum: raise NE_MAX_IMPORTS in "
+                       "config/");
+    }
+    ne_import_conf *imp = &o->imports[o->import_count];
+    memset(imp, 0, sizeof(*imp));
+    imp->account = account;
+    bool named = false;
+    for (ne_conf_node *f = ne_conf_first(a->conf, item); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc = NE_OK;
+        if (key_is(a->conf, f, "stream") || key_is(a->conf, f, "service")) {
+            imp->service = key_is(a->conf, f, "service");
+            named = true;
+            if (ne_conf_expect(a->conf, f, NE_CONF_MAP) != NE_OK) {
+                return fail_conf(a);
+            }
+            bool has_account = false;
+            for (ne_conf_node *g = ne_conf_first(a->conf, f); g != NULL && rc == NE_OK;
+                 g = ne_conf_next(a->conf, g)) {
+                if (key_is(a->conf, g, "account")) {
+                    has_account = true;
+                    rc = account_of_string(a, g, imp->service ? "service import" : "stream import",
+                                           &imp->from);
+                } else if (key_is(a->conf, g, "subject")) {
+                    rc = copy_subject(a, g, imp->subject, true);
+                } else {
+                    rc = ne_conf_unknown_field(a->conf, g) == NE_OK ? NE_OK : fail_conf(a);
+                }
+            }
+            if (rc == NE_OK && (!has_account || imp->subject[0] == '\0')) {
+                return fail_at(a, f, NE_ERR_INVALID, "an import needs account and subject");
+            }
+        } else if (key_is(a->conf, f, "prefix")) {
+            imp->prefix = true;
+            rc = copy_subject(a, f, imp->to, false);
+        } else if (key_is(a->conf, f, "to") || key_is(a->conf, f, "local_subject")) {
+            rc = copy_subject(a, f, imp->to, true);
+        } else if (key_is(a->conf, f, "share")) {
+            bool share;
+            /* Shares latency tracking, which natsedge does not have. */
+            rc = ne_conf_as_bool(a->conf, f, &share) == NE_OK ? NE_OK : fail_conf(a);
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    if (!named) {
+        return fail_at(a, item, NE_ERR_INVALID, "an import needs stream or service");
+    }
+    if (imp->prefix && imp->service) {
+        return fail_at(a, item, NE_ERR_INVALID, "a service import takes to, not prefix");
+    }
+    a->import_nodes[o->import_count++] = item;
+    return NE_OK;
+}
+
+static int apply_list(apply_ctx *a, ne_conf_node *list, uint8_t account,
+                      int (*apply_item)(apply_ctx *, ne_conf_node *, uint8_t))
+{
+    if (ne_conf_expect(a->conf, list, NE_CONF_ARRAY) != NE_OK) {
+        return fail_conf(a);
+    }
+    for (ne_conf_node *item = ne_conf_first(a->conf, list); item != NULL;
+         item = ne_conf_next(a->conf, item)) {
+        int rc = apply_item(a, item, account);
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
+static int apply_account(apply_ctx *a, ne_conf_node *map, uint8_t account)
+{
+    if (ne_conf_expect(a->conf, map, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    for (ne_conf_node *f = ne_conf_first(a->conf, map); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc;
+        if (key_is(a->conf, f, "users")) {
+            rc = apply_users(a, f, account);
+        } else if (key_is(a->conf, f, "exports")) {
+            rc = apply_list(a, f, account, apply_export);
+        } else if (key_is(a->conf, f, "imports")) {
+            rc = apply_list(a, f, account, apply_import);
+        } else if (key_is(a->conf, f, "default_permissions") ||
+                   key_is(a->conf, f, "default_permission")) {
+            rc = apply_permissions(a, f, &a->opts->accounts[account].default_perms);
+        } else if (key_is(a->conf, f, "jetstream") || key_is(a->conf, f, "mappings") ||
+                   key_is(a->conf, f, "maps") || key_is(a->conf, f, "nkey") ||
+                   key_is(a->conf, f, "limits")) {
+            char what[128];
+            ne_fmt(what, sizeof(what),
+                   "account \"%.*s\" is not supported yet in natsedge (see differences.md)",
+                   (int)ne_conf_key_len(f), ne_conf_key(a->conf, f));
+            return fail_at(a, f, NE_ERR_UNSUPPORTED, what);
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
+/* accounts { NAME { users, exports, imports, default_permissions } }: every
+ * name first, so that exports and imports may name accounts defined later. */
+static int apply_accounts(apply_ctx *a, ne_conf_node *map)
+{
+    ne_server_options *o = a->opts;
+    if (ne_conf_expect(a->conf, map, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    for (ne_conf_node *n = ne_conf_first(a->conf, map); n != NULL; n = ne_conf_next(a->conf, n)) {
+        const char *name = ne_conf_key(a->conf, n);
+        size_t len = ne_conf_key_len(n);
+        if (len == 0 || len >= NE_ACCOUNT_NAME_BYTES) {
+            return fail_at(a, n, NE_ERR_RANGE, "account name is empty or too long");
+        }
+        if (find_account(o, name, len) >= 0) {
+            continue;
+        }
+        if (o->account_count == NE_MAX_ACCOUNTS) {
+            return fail_at(a, n, NE_ERR_RANGE,
+                           "more accounts than the compiled-in maximum: raise NE_MAX_ACCOUNTS "
+                           "in config/");
+        }
+        ne_account_conf *acc = &o->accounts[o->account_count++];
+        memcpy(acc->name, name, len);
+        acc->name[len] = '\0';
+        acc->default_perms = NE_PERM_NONE;
+    }
+    for (ne_conf_node *n = ne_conf_first(a->conf, map); n != NULL; n = ne_conf_next(a->conf, n)) {
+        int idx = find_account(o, ne_conf_key(a->conf, n), ne_conf_key_len(n));
+        NE_ASSERT(idx >= 0);
+        int rc = apply_account(a, n, (uint8_t)idx);
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
+/* Every import must be covered by an export of its account that the
+ * importer may use (nats-server refuses the configuration otherwise). */
+static int check_imports(apply_ctx *a)
+{
+    const ne_server_options *o = a->opts;
+    for (uint32_t i = 0; i < o->import_count; i++) {
+        const ne_import_conf *imp = &o->imports[i];
+        bool authorized = false;
+        for (uint32_t k = 0; k < o->export_count && !authorized; k++) {
+            const ne_export_conf *e = &o->exports[k];
+            authorized = e->account == imp->from && e->service == imp->service &&
+                         (e->allowed == 0 || (e->allowed & (1u << imp->account)) != 0) &&
+                         ne_subject_is_subset(imp->subject, strlen(imp->subject), e->subject,
+                                              strlen(e->subject));
+            if (authorized) {
+                a->opts->imports[i].response_type = e->response_type;
+            }
+        }
+        const char *kind = imp->service ? "service" : "stream";
+        char what[NE_PERM_SUBJECT_BYTES + 96];
+        if (!authorized) {
+            ne_fmt(what, sizeof(what), "Error adding %s import \"%s\": %s import not authorized",
+                   kind, imp->subject, kind);
+            return fail_at(a, a->import_nodes[i], NE_ERR_INVALID, what);
+        }
+        bool mapping_ok =
+            imp->prefix ||
+            (imp->service ? ne_account_mapping_valid(imp->to, strlen(imp->to), imp->subject,
+                                                     strlen(imp->subject))
+                          : ne_account_mapping_valid(imp->subject, strlen(imp->subject), imp->to,
+                                                     strlen(imp->to)));
+        if (!mapping_ok) {
+            ne_fmt(what, sizeof(what),
+                   "Error adding %s import \"%s\": \"to\" must have the same wildcards", kind,
+                   imp->subject);
+            return fail_at(a, a->import_nodes[i], NE_ERR_INVALID, what);
+        }
+    }
+    return NE_OK;
+}
+
+/* system_account and no_auth_user name what may be defined after them. */
+static int resolve_names(apply_ctx *a)
+{
+    ne_server_options *o = a->opts;
+    if (a->system_account != NULL) {
+        int rc = account_of_string(a, a->system_account, "system_account", &o->system_account);
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    if (a->no_auth_user != NULL) {
+        int rc = copy_string(a, a->no_auth_user, o->no_auth_user, sizeof(o->no_auth_user));
+        if (rc != NE_OK) {
+            return rc;
+        }
+        bool found = false;
+        for (uint32_t i = 0; i < o->user_count && !found; i++) {
+            found = strcmp(o->users[i].user, o->no_auth_user) == 0;
+        }
+        if (!found) {
+            char what[160];
+            ne_fmt(what, sizeof(what),
+                   "no_auth_user: \"%s\" not present as user or nkey in authorization block "
+                   "or account configuration",
+                   o->no_auth_user);
+            return fail_at(a, a->no_auth_user, NE_ERR_INVALID, what);
+        }
+    }
+    return check_imports(a);
+}
+
 /* One top-level key. */
 static int apply_key(apply_ctx *a, ne_conf_node *n)
 {
@@ -425,8 +929,30 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
         o->http_port = (uint16_t)v;
         return rc;
     }
+    if (key_is(a->conf, n, "leafnodes") || key_is(a->conf, n, "leaf")) {
+        return ne_leaf_apply_conf(a->conf, n, &o->leaf, a->err, a->err_cap);
+    }
     if (key_is(a->conf, n, "authorization")) {
         return apply_authorization(a, n);
+    }
+    if (key_is(a->conf, n, "accounts")) {
+        return apply_accounts(a, n);
+    }
+    if (key_is(a->conf, n, "system_account")) {
+        a->system_account = n;
+        return NE_OK;
+    }
+    if (key_is(a->conf, n, "no_system_account")) {
+        bool off;
+        if (ne_conf_as_bool(a->conf, n, &off) != NE_OK) {
+            return fail_conf(a);
+        }
+        o->system_account = off ? NE_ACCOUNT_NONE : o->system_account;
+        return NE_OK;
+    }
+    if (key_is(a->conf, n, "no_auth_user")) {
+        a->no_auth_user = n;
+        return NE_OK;
     }
     if (key_is(a->conf, n, "tls")) {
         return apply_tls(a, n);
@@ -479,13 +1005,23 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
 int ne_server_apply_conf(ne_conf *conf, ne_server_options *opts, ne_board_settings *board,
                          char *err, size_t err_cap)
 {
-    apply_ctx a = {conf, opts, board, err, err_cap};
+    apply_ctx a;
+    memset(&a, 0, sizeof(a));
+    a.conf = conf;
+    a.opts = opts;
+    a.board = board;
+    a.err = err;
+    a.err_cap = err_cap;
     ne_conf_node *root = ne_conf_root(conf);
     for (ne_conf_node *n = ne_conf_first(conf, root); n != NULL; n = ne_conf_next(conf, n)) {
         int rc = apply_key(&a, n);
         if (rc != NE_OK) {
             return rc;
         }
+    }
+    int rc = resolve_names(&a);
+    if (rc != NE_OK) {
+        return rc;
     }
     ne_conf_node *unused = ne_conf_first_unused(conf, root);
     if (unused != NULL) {

@@ -701,7 +701,8 @@ static void test_monitoring_endpoints_answer_with_nats_server_fields_MON01(void 
     assert_non_null(strstr(connz, "\"subscriptions_list\":["));
     assert_non_null(strstr(http("GET /subsz HTTP/1.0\r\n\r\n"), "\"num_subscriptions\":2"));
     assert_non_null(strstr(http("GET /healthz HTTP/1.1\r\n\r\n"), "{\"status\":\"ok\"}"));
-    assert_non_null(strstr(http("GET /accountz HTTP/1.1\r\n\r\n"), "\"accounts\":[\"$G\"]"));
+    assert_non_null(
+        strstr(http("GET /accountz HTTP/1.1\r\n\r\n"), "\"accounts\":[\"$G\",\"$SYS\"]"));
     ne_sim_client_close(&sim, c);
     step(2);
     const char *closed = http("GET /connz?state=closed HTTP/1.1\r\n\r\n");

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -76,11 +77,118 @@ static void test_unknown_field_is_an_error_with_its_position_CFG14(void **state)
 static void test_features_not_built_yet_are_refused_by_name(void **state)
 {
     (void)state;
-    assert_int_equal(apply("leafnodes { remotes: [] }\n"), NE_ERR_UNSUPPORTED);
-    assert_non_null(strstr(err, "\"leafnodes\" is not supported yet"));
+    assert_int_equal(apply("mqtt { port: 1883 }\n"), NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "\"mqtt\" is not supported yet"));
+    assert_int_equal(apply("accounts { A: { jetstream: enabled } }\n"), NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "account \"jetstream\" is not supported yet"));
+}
+
+static void test_permissions_are_mapped_CP78_CP80_CP82(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("authorization {\n"
+                           "  permissions: { publish: \"_INBOX.>\" }\n"
+                           "  users: [\n"
+                           "    { user: a, password: a, permissions: {\n"
+                           "        publish: { allow: [\"x.>\", \"y\"], deny: \"x.secret\" }\n"
+                           "        subscribe: [\"q.* workers\"]\n"
+                           "        allow_responses: { max: 3, expires: \"5s\" } } }\n"
+                           "    { user: b, password: b }\n"
+                           "  ]\n"
+                           "}\n"),
+                     NE_OK);
+    assert_int_equal(opts.perm_count, 2);
+    assert_int_equal(opts.default_perms, 0);
+    const ne_permissions *p = &opts.perms[opts.users[0].perms];
+    assert_true(p->pub_allow.present);
+    assert_int_equal(p->pub_allow.count, 2);
+    assert_int_equal(p->pub_deny.count, 1);
+    assert_int_equal(p->sub_allow.count, 1);
+    const ne_perm_subject *q = &opts.perm_subjects[p->sub_allow.first];
+    assert_memory_equal(q->text, "q.*workers", 10);
+    assert_int_equal(q->subject_len, 3);
+    assert_true(p->responses);
+    assert_int_equal(p->response_max, 3);
+    assert_int_equal(p->response_expires_ms, 5000);
+    assert_int_equal(opts.users[1].perms, NE_PERM_NONE);
+    const ne_perm_subject *t = opts.perm_subjects;
+    assert_true(ne_perm_can_publish(p, t, "x.1", 3));
+    assert_false(ne_perm_can_publish(p, t, "x.secret", 8));
+    assert_false(ne_perm_can_publish(p, t, "z", 1));
+    assert_true(ne_perm_can_subscribe(p, t, "q.a", 3, "workers", 7));
+    assert_false(ne_perm_can_subscribe(p, t, "q.a", 3, "others", 6));
+    assert_false(ne_perm_can_subscribe(p, t, "q.a", 3, NULL, 0));
+    /* allow_responses alone: nothing else may be published. */
+    assert_int_equal(apply("authorization { users: [ {user: r, password: r, permissions: "
+                           "{ subscribe: \"svc.>\", allow_responses: true }} ] }\n"),
+                     NE_OK);
+    p = &opts.perms[opts.users[0].perms];
+    assert_true(p->pub_allow.present);
+    assert_int_equal(p->pub_allow.count, 0);
+    assert_false(ne_perm_can_publish(p, opts.perm_subjects, "svc.x", 5));
+    assert_int_equal(p->response_max, 1);
+    assert_int_equal(p->response_expires_ms, 120000);
+}
+
+static void test_accounts_imports_exports_are_mapped_CP84_CP87(void **state)
+{
+    (void)state;
     assert_int_equal(
-        apply("authorization { users: [ {user: a, password: b, permissions: {}} ] }\n"),
-        NE_ERR_UNSUPPORTED);
+        apply("accounts {\n"
+              "  B: { users: [ {user: b, password: b} ]\n"
+              "       imports: [ {stream: {account: A, subject: \"ev.>\"}, prefix: p}\n"
+              "                  {service: {account: A, subject: \"svc.*\"}, to: \"s.*\"} ] }\n"
+              "  A: { users: [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ]\n"
+              "       exports: [ {stream: \"ev.>\"}, {service: \"svc.*\", accounts: [B], "
+              "response_type: stream} ] }\n"
+              "}\n"
+              "system_account: A\n"),
+        NE_OK);
+    assert_int_equal(opts.account_count, 4);
+    assert_string_equal(opts.accounts[2].name, "B");
+    assert_string_equal(opts.accounts[3].name, "A");
+    assert_int_equal(opts.system_account, 3);
+    assert_int_equal(opts.users[0].account, 2);
+    assert_int_equal(opts.users[1].account, 3);
+    assert_int_equal(opts.import_count, 2);
+    assert_true(opts.imports[0].prefix);
+    assert_string_equal(opts.imports[0].to, "p");
+    assert_int_equal(opts.imports[0].from, 3);
+    assert_true(opts.imports[1].service);
+    assert_int_equal(opts.imports[1].response_type, NE_RESPONSE_STREAM);
+    assert_int_equal(opts.exports[1].allowed, 1u << 2);
+
+    /* Errors: an import no export allows, an unknown account, a mapping
+     * that drops a wildcard, too many accounts, an unknown no_auth_user. */
+    assert_int_equal(apply("accounts { A: { exports: [ {stream: \"a.>\", accounts: [C]} ] }\n"
+                           "  B: { imports: [ {stream: {account: A, subject: \"a.>\"}} ] }\n"
+                           "  C: {} }\n"),
+                     NE_ERR_INVALID);
+    assert_non_null(
+        strstr(err, "Error adding stream import \"a.>\": stream import not authorized"));
+    assert_int_equal(apply("accounts { B: { imports: [ {stream: {account: Z, subject: x}} ] } }\n"),
+                     NE_ERR_INVALID);
+    assert_non_null(strstr(err, "\"Z\" account not defined for stream import"));
+    assert_int_equal(
+        apply("accounts { A: { exports: [ {service: \"a.*\"} ] }\n"
+              "  B: { imports: [ {service: {account: A, subject: \"a.*\"}, to: \"b.*\"} ] } }\n"),
+        NE_OK);
+    assert_int_equal(
+        apply("accounts { A: { exports: [ {stream: \"a.*\"} ] }\n"
+              "  B: { imports: [ {stream: {account: A, subject: \"a.*\"}, to: \"b.>\"} ] } }\n"),
+        NE_ERR_INVALID);
+    char many[2048];
+    size_t n = (size_t)snprintf(many, sizeof(many), "accounts {");
+    for (int i = 0; i < NE_MAX_ACCOUNTS; i++) {
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "\n acc%d: {}", i);
+    }
+    snprintf(many + n, sizeof(many) - n, " }\n");
+    assert_int_equal(apply(many), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "NE_MAX_ACCOUNTS"));
+    assert_int_equal(
+        apply("authorization { users: [ {user: a, password: a} ] }\nno_auth_user: zed\n"),
+        NE_ERR_INVALID);
+    assert_non_null(strstr(err, "no_auth_user: \"zed\" not present"));
 }
 
 static void test_bcrypt_secrets_are_checked_for_form_and_cost_CP71(void **state)
@@ -171,6 +279,8 @@ int main(void)
         cmocka_unit_test(test_edge_config_keys_are_applied_CFG15),
         cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
         cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
+        cmocka_unit_test(test_permissions_are_mapped_CP78_CP80_CP82),
+        cmocka_unit_test(test_accounts_imports_exports_are_mapped_CP84_CP87),
         cmocka_unit_test(test_bcrypt_secrets_are_checked_for_form_and_cost_CP71),
         cmocka_unit_test(test_lame_duck_durations_as_nats_server_CP70),
         cmocka_unit_test(test_users_list_with_passwords_and_nkeys_CFG16),

@@ -1,0 +1,74 @@
+/* Permissions of a user: which subjects it may publish to and subscribe to
+ * (inventory CP-78..CP-83).
+ *
+ * Lists live in the server options: a permission set names ranges of
+ * ne_perm_subject entries in one shared table. An allow list that is absent
+ * allows everything; one that is present allows only what it matches, so a
+ * present but empty allow list allows nothing (how allow_responses without a
+ * publish section behaves). A deny list wins over the allow list. Matching
+ * takes the checked subject literally, as nats-server does: a SUB to
+ * "foo.*" is allowed by "foo.*" or "foo.>" but not by "foo.bar". */
+#ifndef NE_PERM_H
+#define NE_PERM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ne_config.h"
+
+/* "No permission set" in an index field. */
+#define NE_PERM_NONE 0xffffu
+
+/* One subject of a list; subscribe lists may name a queue group too
+ * ("foo.> workers", CP-80). */
+typedef struct ne_perm_subject {
+    uint16_t subject_len;
+    uint16_t queue_len;
+    char text[NE_PERM_SUBJECT_BYTES]; /* subject, then queue; no terminator */
+} ne_perm_subject;
+
+typedef struct ne_perm_list {
+    uint16_t first; /* index of the first entry in the subject table */
+    uint16_t count;
+    bool present;
+} ne_perm_list;
+
+typedef struct ne_permissions {
+    ne_perm_list pub_allow;
+    ne_perm_list pub_deny;
+    ne_perm_list sub_allow;
+    ne_perm_list sub_deny;
+    /* allow_responses: a user may publish to the reply subject of a message
+     * it received, `response_max` times within `response_expires_ms`. */
+    bool responses;
+    uint32_t response_max;
+    uint32_t response_expires_ms;
+} ne_permissions;
+
+/* nats-server's defaults for `allow_responses: true`. */
+#define NE_PERM_RESPONSE_MAX_DEFAULT 1u
+#define NE_PERM_RESPONSE_EXPIRES_MS_DEFAULT (2u * 60u * 1000u)
+
+/* May a client with permissions p publish to subject? (pub allow/deny only;
+ * response permissions are the server's to track.) */
+bool ne_perm_can_publish(const ne_permissions *p, const ne_perm_subject *table, const char *subject,
+                         size_t len);
+
+/* May it subscribe to subject, in queue group queue (qlen 0: none)? */
+bool ne_perm_can_subscribe(const ne_permissions *p, const ne_perm_subject *table,
+                           const char *subject, size_t len, const char *queue, size_t qlen);
+
+/* A wildcard subscription broader than a deny entry is allowed, but the
+ * messages the deny list names must not reach it (CP-81): true when a
+ * message on `subject` must be withheld from a subscription of a client
+ * with permissions p. */
+bool ne_perm_withholds(const ne_permissions *p, const ne_perm_subject *table, const char *subject,
+                       size_t len);
+
+/* Does any deny entry lie inside the wildcard subscription `filter`? (Only
+ * then does delivery to it need ne_perm_withholds.) */
+bool ne_perm_deny_overlaps(const ne_permissions *p, const ne_perm_subject *table,
+                           const char *filter, size_t len);
+
+#endif

@@ -1,0 +1,130 @@
+/* libFuzzer harness for what a leaf peer sends. The first byte picks:
+ *   0-3: a leaf connection to our leaf listener (hub role), CONNECT done,
+ *        then the input as the peer's bytes in chunks: LS+/LS-/LMSG/HMSG,
+ *        INFO, PING, -ERR against a client subscribed to everything (plain
+ *        and queue); after shutdown every pool, the leaf ones included, must
+ *        be back to idle;
+ *   4:   the leaf control-line parser (ne_leaf_parse_line);
+ *   5:   a hub's INFO (ne_leaf_parse_info);
+ *   6:   a credentials file (ne_leaf_parse_creds), and its seed signing;
+ *   7:   a remote URL (ne_leaf_parse_url). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "leaf/ne_leaf.h"
+#include "server/ne_server.h"
+#include "sim/ne_sim_net.h"
+
+static ne_server srv;
+static ne_sim_net sim;
+
+static void fail_if(int cond)
+{
+    if (cond) {
+        abort();
+    }
+}
+
+static void fuzz_peer(const uint8_t *data, size_t size, size_t split)
+{
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    ne_server_options opts;
+    ne_server_options_default(&opts);
+    opts.port = 0;
+    opts.max_payload = 4096;
+    opts.max_pending = 64 * 1024;
+    opts.leaf.listen_enabled = true;
+    if (ne_server_init(&srv, &opts, &net, NULL) != 0 || ne_server_start(&srv) != 0) {
+        abort();
+    }
+    int client = ne_sim_connect(&sim, srv.client_listener.port);
+    int peer = ne_sim_connect(&sim, srv.leaf_listener.port);
+    ne_sim_net_step(&sim, &srv);
+    static const char sub[] = "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB > 1\r\n"
+                              "SUB a.* grp 2\r\n";
+    ne_sim_client_write(&sim, client, sub, sizeof(sub) - 1);
+    static const char connect[] = "CONNECT {\"name\":\"fuzz\",\"headers\":true}\r\n";
+    ne_sim_client_write(&sim, peer, connect, sizeof(connect) - 1);
+    ne_sim_net_step(&sim, &srv);
+    static uint8_t sink[NE_SIM_BUFFER_BYTES];
+    size_t pos = 0;
+    for (int turn = 0; turn < 4096 && pos < size; turn++) {
+        size_t n = size - pos < split ? size - pos : split;
+        pos += ne_sim_client_write(&sim, peer, data + pos, n);
+        ne_sim_net_step(&sim, &srv);
+        ne_sim_client_read(&sim, peer, sink, sizeof(sink));
+        ne_sim_client_read(&sim, client, sink, sizeof(sink));
+        if (turn % 8 == 7) {
+            /* Local publishes so the peer's interest is used too. */
+            static const char pub[] = "PUB a.b 1\r\nx\r\nHPUB a.c 12 14\r\nNATS/1.0\r\n\r\nhi\r\n";
+            ne_sim_client_write(&sim, client, pub, sizeof(pub) - 1);
+        }
+    }
+    ne_sim_client_close(&sim, peer);
+    ne_sim_net_step(&sim, &srv);
+    ne_server_shutdown(&srv);
+    fail_if(srv.conn_pool.in_use != 0);
+    fail_if(srv.sub_pool.in_use != 0);
+    fail_if(srv.chunks.chunks.in_use != 0);
+    fail_if(srv.chunks.refs.in_use != 0);
+    fail_if(srv.leaf.link_pool.in_use != 0);
+    fail_if(srv.leaf.interest_pool.in_use != 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0) {
+        return 0;
+    }
+    uint8_t mode = data[0] % 8;
+    size_t split = (size_t)(data[0] / 8) + 1;
+    data++;
+    size--;
+    static char text[8192];
+    size_t len = size < sizeof(text) - 1 ? size : sizeof(text) - 1;
+    memcpy(text, data, len);
+    text[len] = '\0';
+    switch (mode) {
+    case 4: {
+        ne_op op;
+        if (ne_leaf_parse_line(text, len, &op) == NE_PROTO_OK) {
+            fail_if(op.hdr_len > op.total_len);
+            fail_if(op.subject.len > len || op.queue.len > len || op.reply.len > len);
+        }
+        break;
+    }
+    case 5: {
+        ne_leaf_info info;
+        if (ne_leaf_parse_info(text, len, &info) == 0) {
+            fail_if(strlen(info.server_id) >= sizeof(info.server_id));
+            fail_if(strlen(info.nonce) >= sizeof(info.nonce));
+        }
+        break;
+    }
+    case 6: {
+        static char jwt[NE_LEAF_JWT_BYTES];
+        char seed[64], sig[90];
+        if (ne_leaf_parse_creds(text, len, jwt, sizeof(jwt), seed, sizeof(seed)) == 0) {
+            fail_if(strlen(jwt) >= sizeof(jwt) || strlen(seed) >= sizeof(seed));
+            if (ne_leaf_sign_nonce(seed, "nonce", sig) == 0) {
+                fail_if(strlen(sig) != 86);
+            }
+        }
+        break;
+    }
+    case 7: {
+        ne_leaf_url url;
+        if (ne_leaf_parse_url(text, &url) == 0) {
+            fail_if(url.port == 0 || url.host[0] == '\0');
+        }
+        break;
+    }
+    default:
+        fuzz_peer(data, size, split);
+        break;
+    }
+    return 0;
+}
