@@ -305,7 +305,9 @@ const connectAll = (url, n, opts = {}) =>
     connect({ servers: url, tls: tlsOpts(), reconnect: false, timeout: 5000, ...opts })));
 
 test("100 TLS clients connect and publish at once; a burst past the session pool is refused, the others unaffected", async () => {
-  const s = await server({ config: tlsConf("server") });
+  // One event loop does the handshakes one after the other: on a slow or
+  // sanitized build 100 of them take longer than the default 2 s timeout.
+  const s = await server({ config: tlsConf("server", "  timeout: 20\n") });
   const url = `127.0.0.1:${s.port}`;
   const first = await connectAll(url, 100);
   const ncs = first.filter((r) => r.status === "fulfilled").map((r) => r.value);
@@ -339,7 +341,7 @@ test("100 TLS clients connect and publish at once; a burst past the session pool
 
 test("TLS memory region exhausted: the next client is refused, the established ones keep working", { skip: !NATSEDGE && "natsedge's static region" }, async () => {
   // test-small: 6 session slots in a region that holds 3 established sessions.
-  const s = await server({ config: tlsConf("server"), small: true });
+  const s = await server({ config: tlsConf("server", "  timeout: 20\n"), small: true });
   const url = `127.0.0.1:${s.port}`;
   const ncs = [];
   for (let i = 0; i < 3; i++) ncs.push(await connect({ servers: url, tls: tlsOpts(), reconnect: false }));
@@ -351,13 +353,15 @@ test("TLS memory region exhausted: the next client is refused, the established o
   // Freed sessions return their memory: a new client gets in again.
   await waitFor(async () => {
     try {
-      const nc = await connect({ servers: url, tls: tlsOpts(), reconnect: false });
+      const nc = await connect({ servers: url, tls: tlsOpts(), reconnect: false, timeout: 3000 });
       await nc.close();
       return true;
     } catch {
       return false;
     }
-  }, 5000, "a client after the others closed");
+  }, 15000, "a client after the others closed").catch((e) => {
+    throw new Error(`${e.message}\n--- broker log tail ---\n${logs(s).slice(-3000)}`);
+  });
   assert.ok(s.alive());
   await s.stop();
 });
