@@ -52,18 +52,6 @@ int ne_leaf_options_check(const ne_leaf_options *opts, char *err, size_t err_cap
             ne_fmt(err, err_cap, "leafnode remote tls needs ca_file to verify the hub");
             return NE_ERR_INVALID;
         }
-        for (uint32_t p = 0; p < r; p++) {
-            const ne_leaf_remote_options *other = &opts->remotes[p];
-            if (ro->tls && other->tls &&
-                (strcmp(ro->tls_ca_file, other->tls_ca_file) != 0 ||
-                 strcmp(ro->tls_cert_file, other->tls_cert_file) != 0 ||
-                 strcmp(ro->tls_key_file, other->tls_key_file) != 0)) {
-                ne_fmt(err, err_cap,
-                       "leafnode remotes with tls must use the same ca_file, cert_file and "
-                       "key_file (one client configuration)");
-                return NE_ERR_UNSUPPORTED;
-            }
-        }
     }
     return NE_OK;
 }
@@ -492,6 +480,12 @@ int ne_leaf_start(ne_server *srv)
     return NE_OK;
 }
 
+void ne_leaf_set_remote_tls(ne_server *srv, uint32_t remote, const ne_tls_config *cfg)
+{
+    NE_ASSERT(remote < srv->opts.leaf.remote_count);
+    srv->leaf.remotes[remote].tls_config = cfg;
+}
+
 void ne_leaf_shutdown(ne_server *srv)
 {
     srv->leaf.stopping = true;
@@ -676,13 +670,17 @@ static bool link_url(ne_server *srv, const ne_leaf_link *link, ne_leaf_url *url)
 static bool start_tls(ne_server *srv, ne_leaf_link *link)
 {
     ne_leaf_url url;
-    if (srv->tls_client_config == NULL || !link_url(srv, link, &url)) {
+    const ne_tls_config *cfg = srv->leaf.remotes[link->remote].tls_config;
+    if (cfg == NULL) {
+        cfg = srv->tls_client_config;
+    }
+    if (cfg == NULL || !link_url(srv, link, &url)) {
         ne_log_error(&srv->log,
                      "Leafnode remote %s requires TLS: give the remote a tls { ca_file } block",
                      link->url);
         return false;
     }
-    int rc = ne_conn_tls_start_client(link->conn, NULL, url.host);
+    int rc = ne_conn_tls_start_client(link->conn, cfg, url.host);
     if (rc != NE_OK) {
         ne_log_error(&srv->log, "Leafnode remote %s: cannot start TLS (%s)", link->url,
                      ne_err_name(rc));

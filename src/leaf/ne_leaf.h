@@ -33,6 +33,9 @@ void ne_leaf_init(struct ne_server *srv);
 /* Opens the leaf listener (hub role) and schedules the remotes' first
  * connection attempts. */
 int ne_leaf_start(struct ne_server *srv);
+/* Gives remote `remote` the TLS client configuration the board made from
+ * its tls { } block (between ne_server_init and ne_server_start). */
+void ne_leaf_set_remote_tls(struct ne_server *srv, uint32_t remote, const ne_tls_config *cfg);
 /* Timers: connection attempts, handshake deadlines. */
 void ne_leaf_tick(struct ne_server *srv, uint64_t now_ms);
 void ne_leaf_shutdown(struct ne_server *srv);

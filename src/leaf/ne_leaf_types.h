@@ -9,6 +9,7 @@
 
 #include "core/ne_pool.h"
 #include "ne_config.h"
+#include "port.h"
 
 struct ne_conn;
 struct ne_sub;
@@ -97,7 +98,8 @@ typedef struct ne_leaf_interest {
 
 /* A solicited remote's connection attempts. */
 typedef struct ne_leaf_remote_state {
-    ne_leaf_link *link; /* NULL while down */
+    ne_leaf_link *link;              /* NULL while down */
+    const ne_tls_config *tls_config; /* the board's client configuration (tls { }) */
     uint8_t url_order[NE_LEAF_MAX_URLS];
     uint32_t url_next; /* position in url_order of the next URL to try */
     uint64_t next_attempt_ms;

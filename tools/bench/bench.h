@@ -41,6 +41,8 @@ typedef struct bench_opts {
     bool quiet;          /* only the BENCH line */
     bool spin;           /* busy-poll: never sleep in epoll_wait */
     size_t batch_bytes;  /* publisher's write buffer (one writev per batch) */
+    int sub_port;        /* receivers/responder on this port of the same host (0: port) */
+    double settle_s;     /* pause after the receivers subscribed (interest crossing a leaf) */
 } bench_opts;
 
 typedef struct bench_conn bench_conn;

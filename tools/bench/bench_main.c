@@ -27,6 +27,10 @@ static void usage(FILE *out)
         "                             (takes the client's wake-up out of reqrep latency)\n"
         "  --batch-bytes N            publisher's write buffer: one writev per batch of\n"
         "                             messages (default 1m, at most window/4 messages)\n"
+        "  --sub-port PORT            receivers (responder) on another port of the host,\n"
+        "                             e.g. a leaf's hub (default: the same server)\n"
+        "  --settle S                 wait S seconds after the receivers subscribed\n"
+        "                             (interest crossing a leaf link; default 0)\n"
         "  --quiet                    print only the BENCH line\n"
         "Exit status: 0 clean run, 1 lost/duplicated/reordered messages, 2 setup error.\n");
 }
@@ -122,6 +126,8 @@ enum {
     OPT_QUIET,
     OPT_SPIN,
     OPT_BATCH,
+    OPT_SUB_PORT,
+    OPT_SETTLE,
     OPT_HELP
 };
 
@@ -177,6 +183,14 @@ static int parse_option(int opt, const char *arg, bench_opts *o, bool *count_giv
         }
         o->batch_bytes = (size_t)v;
         return 0;
+    case OPT_SUB_PORT:
+        if (parse_u64(arg, &v) != 0 || v == 0 || v > 65535) {
+            return -1;
+        }
+        o->sub_port = (int)v;
+        return 0;
+    case OPT_SETTLE:
+        return parse_seconds(arg, &o->settle_s);
     default:
         return -1;
     }
@@ -204,6 +218,8 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"spin", no_argument, NULL, OPT_SPIN},
         {"batch-bytes", required_argument, NULL, OPT_BATCH},
+        {"sub-port", required_argument, NULL, OPT_SUB_PORT},
+        {"settle", required_argument, NULL, OPT_SETTLE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -383,7 +384,8 @@ static int open_receivers(run *r)
         char name[32];
         snprintf(name, sizeof(name), "%s-%d", o->mode == BENCH_MODE_QUEUE ? "member" : "sub",
                  i + 1);
-        if (bench_conn_open(c, o->host, o->port, name, o->timeout_s) != 0) {
+        int port = o->sub_port != 0 ? o->sub_port : o->port;
+        if (bench_conn_open(c, o->host, port, name, o->timeout_s) != 0) {
             fprintf(stderr, "bench: %s: %s\n", name, c->error);
             return -1;
         }
@@ -396,6 +398,18 @@ static int open_receivers(run *r)
             fprintf(stderr, "bench: %s: %s\n", name, c->error);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* Gives the receivers' interest time to reach a publisher on another
+ * server (a leaf and its hub). */
+static int settle(const bench_opts *o)
+{
+    if (o->settle_s > 0) {
+        struct timespec ts = {(time_t)o->settle_s,
+                              (long)((o->settle_s - (double)(time_t)o->settle_s) * 1e9)};
+        nanosleep(&ts, NULL);
     }
     return 0;
 }
@@ -478,6 +492,12 @@ static void advance(run *r, uint64_t now)
             if (r->subs[i].pongs < r->sub_pongs_want[i]) {
                 return;
             }
+        }
+        /* Receivers on another server (--sub-port): their PONGs do not
+         * cover messages still crossing the link between the servers, so
+         * wait for everything (the stall timeout bounds the wait). */
+        if (r->o->sub_port != 0 && run_acked(r) < r->sent) {
+            return;
         }
         r->phase = PHASE_DONE;
     }
@@ -709,7 +729,7 @@ int bench_run_throughput(const bench_opts *o)
     }
     int rc = 2;
     if (slots_build(r, o->subject, NULL, o->batch_bytes) != 0 || open_receivers(r) != 0 ||
-        open_publisher(r) != 0 || watch_all(r) != 0) {
+        settle(o) != 0 || open_publisher(r) != 0 || watch_all(r) != 0) {
         goto out;
     }
     run_loop(r);
@@ -784,7 +804,8 @@ static int rr_open(run *r)
         return -1;
     }
     bench_conn *resp = &r->subs[0];
-    if (bench_conn_open(resp, o->host, o->port, "responder", o->timeout_s) != 0 ||
+    if (bench_conn_open(resp, o->host, o->sub_port != 0 ? o->sub_port : o->port, "responder",
+                        o->timeout_s) != 0 ||
         bench_conn_ctl(resp, "SUB %s 1\r\n", req_subject) != 0 ||
         bench_conn_sync(resp, o->timeout_s) != 0) {
         fprintf(stderr, "bench: responder: %s\n", resp->error);

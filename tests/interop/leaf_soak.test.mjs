@@ -1,0 +1,134 @@
+// Leaf soak: traffic both ways through natsedge as a leaf of nats-server
+// while the hub is restarted again and again. After every restart delivery
+// must resume in both directions; at the end natsedge must still run, exit
+// cleanly, and its pools (natsedge_pools in /varz) must be back to the level
+// they had with the link up and no clients (the /varz request's own
+// connection and response chunk included in both).
+//
+//   LEAF_SOAK_SECONDS          length of the run (default 30: the make test run;
+//                              15 with a sanitized binary)
+//   LEAF_SOAK_RESTART_SECONDS  hub restart period (default 10)
+// `make soak-leaf` runs 300 s with a restart every 30 s.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "@nats-io/transport-node";
+import { startServer, stopAll, freePort, sleep, waitFor, kindOf } from "./lib/harness.mjs";
+
+const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
+const isNatsedge = kindOf(process.env.NATSEDGE_BIN) === "natsedge";
+// The sanitized run of make test (an -asan binary) takes half as long.
+const asan = /-asan\//.test(process.env.NATSEDGE_BIN || "");
+const SECONDS = Number(process.env.LEAF_SOAK_SECONDS || (asan ? 15 : 30));
+const RESTART_SECONDS = Number(process.env.LEAF_SOAK_RESTART_SECONDS || (asan ? 5 : 10));
+
+after(async () => {
+  await stopAll();
+});
+
+async function pools(monPort) {
+  const res = await fetch(`http://127.0.0.1:${monPort}/varz`);
+  return (await res.json()).natsedge_pools;
+}
+
+test(`leaf soak: ${SECONDS} s of traffic, hub restarted every ${RESTART_SECONDS} s`, { skip: !isNatsedge, timeout: (SECONDS + 120) * 1000 }, async () => {
+  const leafPort = await freePort();
+  const monPort = await freePort();
+  const hubConfig = `leafnodes { listen: 127.0.0.1:${leafPort} }\n`;
+  let hub = await startServer({ bin: HUB_BIN, config: hubConfig });
+  const leaf = await startServer({
+    args: ["-m", String(monPort)],
+    config: `leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:${leafPort}" } ], reconnect: 1 }\n`,
+  });
+  await waitFor(async () => (await pools(monPort))?.leaf_connections === 1, 10000, "link up");
+  await sleep(300);
+  const idle = await pools(monPort);
+
+  const l = await connect({ servers: `127.0.0.1:${leaf.port}`, reconnect: false });
+  const counts = { down: 0, up: 0, queue: 0 };
+  l.subscribe("soak.down.>", { callback: () => counts.down++ });
+  l.subscribe("soak.q", { queue: "workers", callback: () => counts.queue++ });
+  await l.flush();
+
+  let h = null;
+  let hubSub = null;
+  const connectHub = async () => {
+    h = await connect({ servers: `127.0.0.1:${hub.port}`, reconnect: false });
+    hubSub = h.subscribe("soak.up.>", { callback: () => counts.up++ });
+    await h.flush();
+  };
+  await connectHub();
+
+  let running = true;
+  const payload = new Uint8Array(256);
+  const leafPump = (async () => {
+    let i = 0;
+    while (running) {
+      for (let k = 0; k < 20; k++) {
+        l.publish(`soak.up.${i % 7}`, payload);
+        l.publish("soak.q", payload);
+        i++;
+      }
+      await l.flush();
+      await sleep(10);
+    }
+  })();
+  const hubPump = async () => {
+    let i = 0;
+    const me = h;
+    while (running && me === h && !me.isClosed()) {
+      try {
+        for (let k = 0; k < 20; k++) me.publish(`soak.down.${i++ % 5}`, payload);
+        await me.flush();
+      } catch {
+        return;
+      }
+      await sleep(10);
+    }
+  };
+  let hubPumpDone = hubPump();
+
+  const deadline = Date.now() + SECONDS * 1000;
+  let restarts = 0;
+  while (Date.now() + RESTART_SECONDS * 1000 <= deadline) {
+    await sleep(RESTART_SECONDS * 1000 - 1000);
+    // Restart the hub while the leaf's clients keep publishing.
+    const oldH = h;
+    h = null;
+    await oldH.close().catch(() => {});
+    await hubPumpDone;
+    await hub.stop();
+    await sleep(500);
+    hub = await startServer({ bin: HUB_BIN, config: hubConfig });
+    restarts++;
+    await connectHub();
+    hubPumpDone = hubPump();
+    const up0 = counts.up;
+    const down0 = counts.down;
+    await waitFor(() => counts.up > up0 && counts.down > down0, 8000, `delivery after restart ${restarts}`);
+    assert.ok(leaf.alive(), "natsedge still running");
+  }
+  await sleep(Math.max(0, deadline - Date.now()));
+  running = false;
+  await leafPump;
+  const oldH = h;
+  h = null;
+  await hubPumpDone;
+  hubSub?.unsubscribe();
+  await oldH.close();
+  await l.close();
+  assert.ok(restarts >= 1);
+  assert.ok(counts.up > 0 && counts.down > 0 && counts.queue > 0);
+  // Back to idle: only the link and the hub's interest remain.
+  let last = null;
+  await waitFor(async () => {
+    const p = (last = await pools(monPort));
+    return p.chunks === idle.chunks && p.outrefs === idle.outrefs && p.connections === idle.connections &&
+      p.subscriptions === idle.subscriptions && p.leaf_interest === idle.leaf_interest &&
+      p.trie_nodes === idle.trie_nodes && p.leaf_connections === 1;
+  }, 10000, "pools back to idle").catch((e) => {
+    throw new Error(`${e.message}: idle ${JSON.stringify(idle)}, now ${JSON.stringify(last)}`);
+  });
+  assert.ok(leaf.alive());
+  assert.equal(await leaf.stop(), 0);
+  await hub.stop();
+});
