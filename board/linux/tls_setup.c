@@ -1,26 +1,66 @@
 #include "tls_setup.h"
 
+#include <stdio.h>
+
 #include "core/ne_error.h"
 #include "core/ne_log.h"
 #include "mbedtls/ne_tls_mbedtls.h"
 
 static ne_mbedtls g_tls_engine;
+static ne_tls g_tls;
 static ne_tls_config g_tls_server_config;
+static ne_tls_config g_tls_client_configs[NE_BOARD_TLS_CLIENT_CONFIGS];
+static uint32_t g_tls_client_count;
 static bool g_tls_started;
 
-int ne_board_tls_setup(ne_server *srv)
+/* Starts the engine once and hands it to the server. */
+static int ensure_engine(ne_server *srv)
 {
-    const ne_server_options *o = &srv->opts;
-    if (!o->tls && !o->https) {
+    if (g_tls_started) {
         return NE_OK;
     }
-    ne_tls tls;
-    int rc = ne_mbedtls_init(&g_tls_engine, &tls);
+    int rc = ne_mbedtls_init(&g_tls_engine, &g_tls);
     if (rc != NE_OK) {
         ne_log_error(&srv->log, "TLS: cannot seed the random generator: %s", ne_err_name(rc));
         return rc;
     }
     g_tls_started = true;
+    ne_server_set_tls(srv, &g_tls, NULL, NULL);
+    return NE_OK;
+}
+
+/* Leaf remotes with a tls block share one client configuration (the leaf
+ * options check that their files are the same): loaded from the first. */
+static int setup_leaf_remotes(ne_server *srv)
+{
+    const ne_leaf_options *lo = &srv->opts.leaf;
+    for (uint32_t i = 0; i < lo->remote_count && i < NE_MAX_LEAF_REMOTES; i++) {
+        const ne_leaf_remote_options *ro = &lo->remotes[i];
+        if (!ro->tls) {
+            continue;
+        }
+        char err[400];
+        if (ne_board_tls_client_config(srv, ro->tls_ca_file, ro->tls_cert_file, ro->tls_key_file,
+                                       err, sizeof(err)) == NULL) {
+            ne_log_error(&srv->log, "TLS for leafnode remotes: %s", err);
+            return NE_ERR_INVALID;
+        }
+        return NE_OK;
+    }
+    return NE_OK;
+}
+
+int ne_board_tls_setup(ne_server *srv)
+{
+    const ne_server_options *o = &srv->opts;
+    int rc = setup_leaf_remotes(srv);
+    if (rc != NE_OK || (!o->tls && !o->https)) {
+        return rc;
+    }
+    rc = ensure_engine(srv);
+    if (rc != NE_OK) {
+        return rc;
+    }
     ne_tls_config_params params = {
         .role = NE_TLS_ROLE_SERVER,
         .cert_file = o->tls_cert_file,
@@ -34,7 +74,7 @@ int ne_board_tls_setup(ne_server *srv)
         ne_log_error(&srv->log, "TLS: %s", err);
         return rc;
     }
-    ne_server_set_tls(srv, &tls, &g_tls_server_config, NULL);
+    ne_server_set_tls(srv, &g_tls, &g_tls_server_config, srv->tls_client_config);
     size_t used = 0, peak = 0;
     ne_mbedtls_memory(&used, &peak);
     ne_log_info(&srv->log,
@@ -48,6 +88,38 @@ int ne_board_tls_setup(ne_server *srv)
     return NE_OK;
 }
 
+const ne_tls_config *ne_board_tls_client_config(ne_server *srv, const char *ca_file,
+                                                const char *cert_file, const char *key_file,
+                                                char *err, size_t err_cap)
+{
+    if (g_tls_client_count == NE_BOARD_TLS_CLIENT_CONFIGS) {
+        snprintf(err, err_cap,
+                 "more TLS client configurations than NE_BOARD_TLS_CLIENT_CONFIGS (%u)",
+                 (unsigned)NE_BOARD_TLS_CLIENT_CONFIGS);
+        return NULL;
+    }
+    if (ensure_engine(srv) != NE_OK) {
+        snprintf(err, err_cap, "TLS: cannot start the engine");
+        return NULL;
+    }
+    ne_tls_config *cfg = &g_tls_client_configs[g_tls_client_count];
+    ne_tls_config_params params = {
+        .role = NE_TLS_ROLE_CLIENT,
+        .cert_file = cert_file,
+        .key_file = key_file,
+        .ca_file = ca_file,
+        .verify = true,
+    };
+    if (ne_mbedtls_config_load(&g_tls_engine, cfg, &params, err, err_cap) != NE_OK) {
+        return NULL;
+    }
+    g_tls_client_count++;
+    if (srv->tls_client_config == NULL) {
+        ne_server_set_tls(srv, &g_tls, srv->tls_server_config, cfg);
+    }
+    return cfg;
+}
+
 void ne_board_tls_teardown(void)
 {
     if (!g_tls_started) {
@@ -55,5 +127,9 @@ void ne_board_tls_teardown(void)
     }
     ne_mbedtls_deinit(&g_tls_engine);
     ne_mbedtls_config_free(&g_tls_server_config);
+    for (uint32_t i = 0; i < g_tls_client_count; i++) {
+        ne_mbedtls_config_free(&g_tls_client_configs[i]);
+    }
+    g_tls_client_count = 0;
     g_tls_started = false;
 }
