@@ -388,15 +388,6 @@ void ne_client_closed(ne_conn *conn)
     system_event(conn, false);
 }
 
-/* Which configured credential the client authenticated with, for reloads. */
-static void remember_credential(ne_conn *conn, const ne_json_doc *doc)
-{
-    char user[64] = "", nkey[64] = "";
-    (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
-    (void)ne_json_get_string(doc, 0, "nkey", nkey, sizeof(nkey), NULL);
-    conn->auth_fp = ne_server_auth_fingerprint(&conn->srv->opts, user, nkey);
-}
-
 static void copy_json_string(const ne_json_doc *doc, const char *key, char *dst, size_t cap)
 {
     size_t len = 0;
@@ -456,7 +447,8 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
             return;
         }
         conn->auth_deadline_ms = 0;
-        remember_credential(conn, &doc);
+        /* Which configured credential it was, for reloads. */
+        conn->auth_fp = ne_server_auth_fingerprint(&srv->opts, conn->user_index);
     }
     conn->verbose = verbose;
     conn->pedantic = pedantic;
@@ -619,6 +611,45 @@ static void handle_unsub(ne_conn *conn, const ne_op *op)
         }
     }
     send_ok(conn);
+}
+
+void ne_client_rebind(ne_conn *conn, int user_index)
+{
+    ne_server *srv = conn->srv;
+    ne_account *acc = conn->acc;
+    bind_user(conn, user_index);
+    conn->acc = acc; /* clients are not moved between accounts */
+    const ne_permissions *perms = conn_perms(conn);
+    /* Bounded by the subscription pool: each pass removes or keeps one. */
+    ne_sub *next = NULL;
+    uint32_t guard = 0;
+    for (ne_sub *sub = conn->subs; sub != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS; sub = next) {
+        next = sub->conn_next;
+        const char *subject = sub->entry.subject;
+        size_t len = sub->entry.subject_len;
+        bool allowed =
+            perms == NULL ||
+            ne_perm_can_subscribe(perms, srv->opts.perm_subjects, subject, len, NULL, 0) ||
+            (sub->entry.queue_len > 0 &&
+             ne_perm_can_subscribe(perms, srv->opts.perm_subjects, subject, len, sub->entry.queue,
+                                   sub->entry.queue_len));
+        if (allowed) {
+            sub->withhold = perms != NULL &&
+                            ne_perm_deny_overlaps(perms, srv->opts.perm_subjects, subject, len);
+            continue;
+        }
+        /* nats-server's wording on a permission reload (CP-38). */
+        const char *sid = sub->text + sub->entry.subject_len + sub->entry.queue_len;
+        char text[NE_SUB_TEXT_BYTES + 96];
+        ne_fmt(text, sizeof(text),
+               "Permissions Violation for Subscription to \"%.*s\" (sid \"%.*s\")", (int)len,
+               subject, (int)sub->sid_len, sid);
+        ne_log_info(&srv->log,
+                    "Removed sub \"%.*s\" (sid \"%.*s\") for User \"%s\" - not authorized",
+                    (int)len, subject, (int)sub->sid_len, sid, conn_user(conn));
+        send_err(conn, text);
+        remove_sub(conn, sub);
+    }
 }
 
 /* ---- Delivery ------------------------------------------------------------- */

@@ -389,10 +389,17 @@ bool ne_server_finished(const ne_server *srv);
  * NE_ERR_UNSUPPORTED with nats-server's message in err, nothing changed; an
  * invalid set of options: ne_server_options_check's error. */
 int ne_server_reload(ne_server *srv, const ne_server_options *opts, char *err, size_t err_cap);
-/* The fingerprint of the configured credential a client with this CONNECT
- * user or nkey authenticates with under o (0: none), kept in the connection
- * so that a reload can tell whether it is still configured. */
-uint64_t ne_server_auth_fingerprint(const ne_server_options *o, const char *user, const char *nkey);
+/* The fingerprint of the configured credential a client authenticated with
+ * under o: users[user_index], or with -1 the token or single user (0: no
+ * authentication). Kept in the connection so that a reload can tell whether
+ * it is still configured. */
+uint64_t ne_server_auth_fingerprint(const ne_server_options *o, int user_index);
+/* After a reload: binds an authenticated client to users[user_index] of the
+ * new options (-1: none) and its permissions, and removes the subscriptions
+ * these no longer allow, each with nats-server's
+ * -ERR 'Permissions Violation for Subscription to "<s>" (sid "<sid>")'. The
+ * account stays as it is. */
+void ne_client_rebind(ne_conn *conn, int user_index);
 /* Logs the static memory reserved, pool by pool. */
 void ne_server_log_memory(const ne_server *srv);
 

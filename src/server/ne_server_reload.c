@@ -37,50 +37,47 @@ static uint64_t fingerprint(char kind, const char *name, const char *secret)
     return h != 0 ? h : 1; /* 0 means "no credential" */
 }
 
-uint64_t ne_server_auth_fingerprint(const ne_server_options *o, const char *user, const char *nkey)
+static uint64_t user_fingerprint(const ne_user_entry *u)
 {
+    return u->nkey[0] != '\0' ? fingerprint('N', u->nkey, "") : fingerprint('P', u->user, u->pass);
+}
+
+uint64_t ne_server_auth_fingerprint(const ne_server_options *o, int user_index)
+{
+    if (user_index >= 0 && (uint32_t)user_index < o->user_count) {
+        return user_fingerprint(&o->users[user_index]);
+    }
     if (o->auth_token[0] != '\0') {
         return fingerprint('T', "", o->auth_token);
     }
     if (o->auth_user[0] != '\0') {
-        return strcmp(user, o->auth_user) == 0 ? fingerprint('P', user, o->auth_pass) : 0;
-    }
-    for (uint32_t i = 0; i < o->user_count; i++) {
-        const ne_user_entry *u = &o->users[i];
-        if (u->nkey[0] != '\0' && nkey[0] != '\0' && strcmp(u->nkey, nkey) == 0) {
-            return fingerprint('N', u->nkey, "");
-        }
-        if (u->nkey[0] == '\0' && user[0] != '\0' && strcmp(u->user, user) == 0) {
-            return fingerprint('P', u->user, u->pass);
-        }
+        return fingerprint('P', o->auth_user, o->auth_pass);
     }
     return 0;
 }
 
-/* True when a connection's credential is still configured in o. */
-static bool still_authorized(const ne_server_options *o, uint64_t fp)
+/* Where a connection's credential is in o: a users-list index, -1 for the
+ * single user or token (or no authentication at all), -2 if it is gone. */
+static int find_credential(const ne_server_options *o, uint64_t fp)
 {
     if (o->auth_token[0] == '\0' && o->auth_user[0] == '\0' && o->user_count == 0) {
-        return true; /* no authentication any more */
+        return -1; /* no authentication any more */
     }
     if (fp == 0) {
-        return false;
+        return -2;
     }
     if (o->auth_token[0] != '\0') {
-        return fp == fingerprint('T', "", o->auth_token);
+        return fp == fingerprint('T', "", o->auth_token) ? -1 : -2;
     }
     if (o->auth_user[0] != '\0') {
-        return fp == fingerprint('P', o->auth_user, o->auth_pass);
+        return fp == fingerprint('P', o->auth_user, o->auth_pass) ? -1 : -2;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
-        const ne_user_entry *u = &o->users[i];
-        uint64_t f =
-            u->nkey[0] != '\0' ? fingerprint('N', u->nkey, "") : fingerprint('P', u->user, u->pass);
-        if (f == fp) {
-            return true;
+        if (user_fingerprint(&o->users[i]) == fp) {
+            return (int)i;
         }
     }
-    return false;
+    return -2;
 }
 
 /* A duration as Go prints a time.Duration: "500ms", "30s", "1.5s", "2m0s",
@@ -220,6 +217,14 @@ static int check_fixed(const ne_server *srv, ne_server_options *next, char *err,
     candidate.ping_interval_ms = cur->ping_interval_ms;
     candidate.ping_max = cur->ping_max;
     candidate.write_deadline_ms = cur->write_deadline_ms;
+    candidate.default_perms = cur->default_perms;
+    for (uint32_t i = 0; i < NE_MAX_ACCOUNTS; i++) {
+        candidate.accounts[i].default_perms = cur->accounts[i].default_perms;
+    }
+    memcpy(candidate.perms, cur->perms, sizeof(candidate.perms));
+    candidate.perm_count = cur->perm_count;
+    memcpy(candidate.perm_subjects, cur->perm_subjects, sizeof(candidate.perm_subjects));
+    candidate.perm_subject_count = cur->perm_subject_count;
     if (memcmp(&candidate, cur, sizeof(candidate)) != 0) {
         ne_fmt(err, cap,
                "config reload not supported for an option natsedge cannot change at run time "
@@ -250,6 +255,23 @@ static bool users_equal(const ne_server_options *a, const ne_server_options *b, 
     }
 }
 
+/* Permissions: the sets, their subjects and the defaults. */
+static bool perms_equal(const ne_server_options *a, const ne_server_options *b)
+{
+    if (a->default_perms != b->default_perms || a->perm_count != b->perm_count ||
+        a->perm_subject_count != b->perm_subject_count ||
+        memcmp(a->perms, b->perms, sizeof(a->perms)) != 0 ||
+        memcmp(a->perm_subjects, b->perm_subjects, sizeof(a->perm_subjects)) != 0) {
+        return false;
+    }
+    for (uint32_t i = 0; i < NE_MAX_ACCOUNTS; i++) {
+        if (a->accounts[i].default_perms != b->accounts[i].default_perms) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Logs each change the way nats-server does. */
 static void log_changes(ne_server *srv, const ne_server_options *cur, const ne_server_options *next)
 {
@@ -268,7 +290,8 @@ static void log_changes(ne_server *srv, const ne_server_options *cur, const ne_s
         go_seconds(next->auth_timeout_ms, v, sizeof(v));
         ne_log_info(log, "Reloaded: authorization timeout = %s", v);
     }
-    if (!users_equal(cur, next, false)) {
+    /* Permissions belong to users in nats-server's options. */
+    if (!users_equal(cur, next, false) || !perms_equal(cur, next)) {
         ne_log_info(log, "Reloaded: authorization users");
     }
     if (!users_equal(cur, next, true)) {
@@ -293,9 +316,27 @@ static void log_changes(ne_server *srv, const ne_server_options *cur, const ne_s
     }
 }
 
-/* Closes connections whose credential is gone, then, if there are more
- * clients than max_connections, the newest ones (nats-server closes
- * arbitrary ones), with the errors nats-server sends. */
+/* A client whose credential is still configured: the same user (found
+ * again, its index may have moved), now with the new permissions. One whose
+ * user moved to another account is closed: natsedge does not move clients
+ * between accounts. */
+static bool rebind(ne_server *srv, ne_conn *c, int user_index)
+{
+    uint8_t acc = (uint8_t)(c->acc - srv->accounts);
+    if (user_index >= 0 && srv->opts.users[user_index].account != acc) {
+        return false;
+    }
+    if (user_index < 0 && acc != NE_ACCOUNT_GLOBAL) {
+        return true; /* authentication removed: it keeps its account and permissions */
+    }
+    ne_client_rebind(c, user_index);
+    return true;
+}
+
+/* Closes connections whose credential is gone and rebinds the others to
+ * their user's new permissions; then, if there are more clients than
+ * max_connections, closes the newest ones (nats-server closes arbitrary
+ * ones), with the errors nats-server sends. */
 static void recheck_connections(ne_server *srv, bool auth_changed)
 {
     uint32_t open = 0;
@@ -304,11 +345,14 @@ static void recheck_connections(ne_server *srv, bool auth_changed)
         if (c->kind != NE_CONN_KIND_CLIENT || c->closing) {
             continue;
         }
-        if (auth_changed && c->connect_received && !still_authorized(&srv->opts, c->auth_fp)) {
-            ne_log_warn(&srv->log, "%s:%u - cid:%llu - authentication error", c->ip,
-                        (unsigned)c->port, (unsigned long long)c->cid);
-            ne_conn_close(c, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
-            continue;
+        if (auth_changed && c->connect_received) {
+            int index = find_credential(&srv->opts, c->auth_fp);
+            if (index == -2 || !rebind(srv, c, index)) {
+                ne_log_warn(&srv->log, "%s:%u - cid:%llu - authentication error", c->ip,
+                            (unsigned)c->port, (unsigned long long)c->cid);
+                ne_conn_close(c, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
+                continue;
+            }
         }
         if (auth_changed && !c->connect_received && c->auth_deadline_ms == 0 &&
             ne_server_auth_required(srv)) {
@@ -346,7 +390,7 @@ int ne_server_reload(ne_server *srv, const ne_server_options *opts, char *err, s
     if (rc != NE_OK) {
         return rc;
     }
-    bool auth_changed = !users_equal(&srv->opts, &next, false) ||
+    bool auth_changed = !users_equal(&srv->opts, &next, false) || !perms_equal(&srv->opts, &next) ||
                         !users_equal(&srv->opts, &next, true) ||
                         strcmp(srv->opts.auth_user, next.auth_user) != 0 ||
                         strcmp(srv->opts.auth_pass, next.auth_pass) != 0 ||

@@ -263,3 +263,34 @@ test("SIGHUP with a broken file logs the parse error and keeps serving; a fixed 
   assert.equal(await exitWithin(b, 5000), 0);
   await b.stop();
 });
+
+test("SIGHUP with narrower permissions removes the subscriptions they no longer allow, the client stays (CP-38, CFG-22)", async () => {
+  const perms = (subs) =>
+    "authorization {\n  users: [\n" +
+    `    { user: alice, password: a1, permissions: { subscribe: ${JSON.stringify(subs)} } }\n` +
+    "    { user: pub, password: p1 }\n  ]\n}\n";
+  const b = await launch({ config: perms(["foo.>", "bar"]) });
+  const raw = await rawConnect(b.port);
+  await raw.readUntil("\r\n");
+  await raw.send('CONNECT {"verbose":false,"user":"alice","pass":"a1"}\r\nSUB foo.x 1\r\nSUB bar 2\r\nPING\r\n');
+  await raw.readUntil("PONG\r\n");
+
+  writeFileSync(b.confPath, perms(["foo.>"]));
+  await reload(b, 1);
+  assert.match(b.logs(), /Reloaded server configuration/);
+  await raw.readUntil(`-ERR 'Permissions Violation for Subscription to "bar" (sid "2")'\r\n`);
+  // The connection stays; the removed subscription gets nothing, the other one does.
+  const pub = await connect({ servers: `127.0.0.1:${b.port}`, user: "pub", pass: "p1", reconnect: false });
+  pub.publish("bar", "no");
+  pub.publish("foo.x", "yes");
+  await pub.flush();
+  await raw.send("PING\r\n");
+  const got = await raw.readUntil("PONG\r\n");
+  assert.match(got, /MSG foo\.x 1 3\r\nyes\r\n/);
+  assert.doesNotMatch(got, /MSG bar/);
+  assert.equal(raw.isClosed(), false);
+  await pub.close();
+  b.signal("SIGINT");
+  assert.equal(await exitWithin(b, 5000), 0);
+  await b.stop();
+});

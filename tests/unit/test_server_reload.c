@@ -232,6 +232,57 @@ static void test_lower_max_connections_closes_the_excess_CFG22(void **state)
     assert_int_equal(closed, 1);
 }
 
+/* bob (no permissions), then alice who may subscribe to foo.> and bar. */
+static void with_permissions(ne_server_options *o)
+{
+    strcpy(o->users[0].user, "bob");
+    strcpy(o->users[0].pass, "b1");
+    o->users[0].perms = NE_PERM_NONE;
+    strcpy(o->users[1].user, "alice");
+    strcpy(o->users[1].pass, "a1");
+    o->users[1].perms = 0;
+    o->user_count = 2;
+    o->perm_subjects[0].subject_len = 5;
+    memcpy(o->perm_subjects[0].text, "foo.>", 5);
+    o->perm_subjects[1].subject_len = 3;
+    memcpy(o->perm_subjects[1].text, "bar", 3);
+    o->perm_subject_count = 2;
+    o->perms[0].sub_allow.first = 0;
+    o->perms[0].sub_allow.count = 2;
+    o->perms[0].sub_allow.present = true;
+    o->perm_count = 1;
+}
+
+static void test_permission_reload_removes_disallowed_subscriptions_CP38(void **state)
+{
+    (void)state;
+    start(with_permissions);
+    int alice = client("{\"verbose\":false,\"user\":\"alice\",\"pass\":\"a1\"}");
+    send_text(alice, "SUB foo.x 1\r\nSUB bar 2\r\nSUB bar q 3\r\nPING\r\n");
+    step(2);
+    assert_string_equal(take(alice), "PONG\r\n");
+    /* Bob removed (alice's index moves to 0), bar no longer allowed. */
+    ne_server_options next;
+    options(&next, with_permissions);
+    next.users[0] = next.users[1];
+    next.user_count = 1;
+    next.perms[0].sub_allow.count = 1;
+    assert_int_equal(ne_server_reload(&srv, &next, err, sizeof(err)), NE_OK);
+    step(2);
+    assert_string_equal(take(alice),
+                        "-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"3\")'\r\n"
+                        "-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"2\")'\r\n");
+    assert_false(ne_sim_server_closed(&sim, alice));
+    assert_int_equal(srv.sub_pool.in_use, 1);
+    /* A user moved to another account is closed rather than moved. */
+    options(&next, with_permissions);
+    next.users[1].account = 1;
+    assert_int_equal(ne_server_reload(&srv, &next, err, sizeof(err)), NE_OK);
+    step(2);
+    assert_string_equal(take(alice), "-ERR 'Authorization Violation'\r\n");
+    assert_true(ne_sim_server_closed(&sim, alice));
+}
+
 static void short_lame_duck(ne_server_options *o)
 {
     o->lame_duck_duration_ms = 400;
@@ -283,6 +334,8 @@ int main(void)
         cmocka_unit_test_teardown(test_authentication_turned_on_closes_anonymous_clients_CFG22,
                                   teardown),
         cmocka_unit_test_teardown(test_lower_max_connections_closes_the_excess_CFG22, teardown),
+        cmocka_unit_test_teardown(test_permission_reload_removes_disallowed_subscriptions_CP38,
+                                  teardown),
         cmocka_unit_test_teardown(test_lame_duck_informs_then_closes_every_client_CP70, teardown),
     };
     return cmocka_run_group_tests_name("server_reload", tests, NULL, NULL);
