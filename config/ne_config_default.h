@@ -73,6 +73,16 @@
 #define NE_MAX_USERS 16
 #endif
 
+/* The highest bcrypt cost a configured password or token may use. Every
+ * check of a bcrypt password runs 2^cost Blowfish key schedules on the event
+ * loop (on x86-64 about 55 ms at cost 10, 220 ms at 12; a Cortex-M is a
+ * hundred times slower), so a hash of a higher cost is refused when the
+ * configuration is read rather than letting a hostile file stall the broker
+ * (nats-server accepts up to 31; see docs/configuration.md). Costs no RAM. */
+#ifndef NE_BCRYPT_MAX_COST
+#define NE_BCRYPT_MAX_COST 12
+#endif
+
 /* Accounts, counting "$G" and the system account: 2 to 32. One unit costs
  * about 80 B of options and 80 B of server state (plus a trie root node). */
 #ifndef NE_MAX_ACCOUNTS

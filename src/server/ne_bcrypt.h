@@ -13,16 +13,6 @@
 
 #include "ne_config.h"
 
-/* The highest bcrypt cost a configuration may use. Every check of a bcrypt
- * password runs 2^cost Blowfish key schedules on the event loop (on x86-64
- * about 55 ms at cost 10, 220 ms at 12; a Cortex-M is a hundred times
- * slower), so a hash of a higher cost is refused when the configuration is
- * read rather than letting a hostile file stall the broker (nats-server
- * accepts up to 31). A profile may override it. Costs no RAM. */
-#ifndef NE_BCRYPT_MAX_COST
-#define NE_BCRYPT_MAX_COST 12
-#endif
-
 #define NE_BCRYPT_HASH_LEN 60 /* "$2a$10$" + 22 salt + 31 hash characters */
 #define NE_BCRYPT_SALT_BYTES 16
 #define NE_BCRYPT_MIN_COST 4 /* bcrypt's own bounds, as Go's package */
