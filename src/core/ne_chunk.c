@@ -96,6 +96,34 @@ int ne_outq_append(ne_outq *q, ne_chunk_pools *pools, const void *bytes, size_t 
     return NE_OK;
 }
 
+uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len)
+{
+    NE_ASSERT(len <= NE_CHUNK_BYTES);
+    ne_outref *tail = q->tail;
+    if (tail == NULL || tail->offset + tail->len != tail->chunk->used ||
+        NE_CHUNK_BYTES - tail->chunk->used < len) {
+        ne_chunk *chunk = ne_chunk_alloc(pools);
+        if (chunk == NULL) {
+            return NULL;
+        }
+        tail = outq_push_ref(q, pools, chunk, 0, 0);
+        if (tail == NULL) {
+            ne_chunk_release(pools, chunk);
+            return NULL;
+        }
+    }
+    return tail->chunk->data + tail->chunk->used;
+}
+
+void ne_outq_commit(ne_outq *q, size_t len)
+{
+    ne_outref *tail = q->tail;
+    NE_ASSERT(tail != NULL && tail->chunk->used + len <= NE_CHUNK_BYTES);
+    tail->chunk->used += (uint32_t)len;
+    tail->len += (uint32_t)len;
+    q->bytes += len;
+}
+
 int ne_outq_append_shared(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint32_t offset,
                           size_t len)
 {

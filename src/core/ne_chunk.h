@@ -58,6 +58,14 @@ void ne_chunk_release(ne_chunk_pools *pools, ne_chunk *chunk);
 /* Releases a whole chain (each chunk's chain reference). */
 void ne_chunk_chain_release(ne_chunk_pools *pools, ne_chunk *head);
 
+/* Room for `len` contiguous bytes at the end of the queue (len at most
+ * NE_CHUNK_BYTES), for a caller that writes a message in place instead of
+ * copying it in: returns where to write, or NULL when the pools are
+ * exhausted (the queue is unchanged). The bytes become part of the queue
+ * only with ne_outq_commit(q, n), n <= len, before any other call on q. */
+uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len);
+void ne_outq_commit(ne_outq *q, size_t len);
+
 /* Copies bytes to the end of the queue. NE_ERR_NOMEM when a chunk or a
  * reference could not be had; then the queue holds a prefix of the bytes and
  * the caller must treat the connection as failed (it is closed). */

@@ -28,16 +28,39 @@ void ne_strbuf_putc(ne_strbuf *sb, char c)
     ne_strbuf_append(sb, &c, 1);
 }
 
+/* Two digits per division: the sizes and sequence numbers it formats sit on
+ * the delivery path. */
 size_t ne_fmt_u64(char *out, uint64_t value)
 {
+    static const char pairs[201] = "00010203040506070809"
+                                   "10111213141516171819"
+                                   "20212223242526272829"
+                                   "30313233343536373839"
+                                   "40414243444546474849"
+                                   "50515253545556575859"
+                                   "60616263646566676869"
+                                   "70717273747576777879"
+                                   "80818283848586878889"
+                                   "90919293949596979899";
     char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
+    size_t pos = sizeof(tmp);
+    while (value >= 100) {
+        uint32_t two = (uint32_t)(value % 100);
+        value /= 100;
+        pos -= 2;
+        tmp[pos] = pairs[two * 2];
+        tmp[pos + 1] = pairs[two * 2 + 1];
+    }
+    if (value >= 10) {
+        pos -= 2;
+        tmp[pos] = pairs[value * 2];
+        tmp[pos + 1] = pairs[value * 2 + 1];
+    } else {
+        tmp[--pos] = (char)('0' + value);
+    }
+    size_t n = sizeof(tmp) - pos;
     for (size_t i = 0; i < n; i++) {
-        out[i] = tmp[n - 1 - i];
+        out[i] = tmp[pos + i];
     }
     return n;
 }
@@ -255,6 +278,9 @@ bool ne_parse_u64(const char *text, size_t len, uint64_t max, uint64_t *out)
     if (len == 0 || len > 20) {
         return false;
     }
+    /* v * 10 + d <= max  <=>  v < max / 10, or v == max / 10 and d <= max % 10. */
+    const uint64_t limit = max / 10;
+    const uint64_t last = max % 10;
     uint64_t v = 0;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
@@ -262,7 +288,7 @@ bool ne_parse_u64(const char *text, size_t len, uint64_t max, uint64_t *out)
             return false;
         }
         uint64_t d = (uint64_t)(c - '0');
-        if (v > (max - d) / 10) {
+        if (v > limit || (v == limit && d > last)) {
             return false;
         }
         v = v * 10 + d;

@@ -561,32 +561,42 @@ static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
 
 /* ---- /subsz, /accountz, /healthz ---------------------------------------------- */
 
-static void sublist_totals(const ne_server *srv, uint64_t *inserts, uint64_t *removes,
-                           uint64_t *matches)
+typedef struct sublist_sums {
+    uint64_t inserts, removes, matches, cache_hits, cached;
+} sublist_sums;
+
+static sublist_sums sublist_totals(const ne_server *srv)
 {
-    *inserts = *removes = *matches = 0;
+    sublist_sums t = {0, 0, 0, 0, 0};
     for (uint32_t i = 0; i < srv->account_count; i++) {
-        *inserts += srv->accounts[i].sublist.inserts;
-        *removes += srv->accounts[i].sublist.removes;
-        *matches += srv->accounts[i].sublist.matches;
+        const ne_sublist *sl = &srv->accounts[i].sublist;
+        t.inserts += sl->inserts;
+        t.removes += sl->removes;
+        t.matches += sl->matches;
+        t.cache_hits += sl->cache_hits;
+        t.cached += ne_sublist_cache_valid(sl) ? 1u : 0u;
     }
+    return t;
 }
 
 static void write_subsz(ne_server *srv, mon_out *o)
 {
     bool f = true;
-    uint64_t inserts, removes, matches;
-    sublist_totals(srv, &inserts, &removes, &matches);
+    sublist_sums t = sublist_totals(srv);
+    uint64_t matches = t.matches;
     ne_strbuf_putc(out(o), '{');
     kv_u64(o, &f, "num_subscriptions", count_subs(srv));
-    kv_u64(o, &f, "num_cache", 0);
-    kv_u64(o, &f, "num_inserts", inserts);
-    kv_u64(o, &f, "num_removes", removes);
+    kv_u64(o, &f, "num_cache", t.cached);
+    kv_u64(o, &f, "num_inserts", t.inserts);
+    kv_u64(o, &f, "num_removes", t.removes);
     kv_u64(o, &f, "num_matches", matches);
-    kv_u64(o, &f, "cache_hit_rate", 0);
+    key(o, &f, "cache_hit_rate");
+    ne_strbuf *sb = out(o);
+    uint64_t hit_milli = matches > 0 ? t.cache_hits * 1000u / matches : 0;
+    ne_strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(hit_milli / 1000),
+                     (unsigned long long)(hit_milli % 1000));
     kv_u64(o, &f, "max_fanout", srv->stats.fanout_max);
     key(o, &f, "avg_fanout");
-    ne_strbuf *sb = out(o);
     uint64_t avg_milli = matches > 0 ? srv->stats.fanout_total * 1000u / matches : 0;
     ne_strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(avg_milli / 1000),
                      (unsigned long long)(avg_milli % 1000));

@@ -27,6 +27,15 @@ typedef struct ne_msg {
     ne_chunk *chain;
     uint32_t chain_offset;
     bool chain_owned; /* the chain was made here from `data` and must be released */
+    /* The size field(s) of the MSG/HMSG line, formatted once per message. */
+    uint8_t size_len;
+    uint8_t hsize_len;
+    char size_text[20];
+    char hsize_text[41];
+    /* The message prepared in srv->deliver_scratch (deliver_fast); 0: not. */
+    uint64_t scratch_id;
+    uint16_t head_len;
+    uint32_t tail_len;
 } ne_msg;
 
 #define NE_ERR_TEXT_UNKNOWN_OP "Unknown Protocol Operation"
@@ -661,7 +670,7 @@ static size_t put_text(char *p, const char *text, size_t len)
 }
 
 /* Writes the MSG/HMSG line for one subscriber; returns its length. */
-static size_t msg_line(char *out, const ne_sub *sub, const ne_msg *msg, bool as_hmsg)
+static size_t msg_line(char *out, const ne_sub *sub, ne_msg *msg, bool as_hmsg)
 {
     char *p = out;
     p += as_hmsg ? put_text(p, "HMSG ", 5) : put_text(p, "MSG ", 4);
@@ -674,11 +683,18 @@ static size_t msg_line(char *out, const ne_sub *sub, const ne_msg *msg, bool as_
         *p++ = ' ';
     }
     if (as_hmsg) {
-        p += ne_fmt_u64(p, msg->hdr_len);
-        *p++ = ' ';
-        p += ne_fmt_u64(p, msg->total_len);
+        if (msg->hsize_len == 0) {
+            size_t n = ne_fmt_u64(msg->hsize_text, msg->hdr_len);
+            msg->hsize_text[n++] = ' ';
+            n += ne_fmt_u64(msg->hsize_text + n, msg->total_len);
+            msg->hsize_len = (uint8_t)n;
+        }
+        p += put_text(p, msg->hsize_text, msg->hsize_len);
     } else {
-        p += ne_fmt_u64(p, msg->total_len - msg->hdr_len);
+        if (msg->size_len == 0) {
+            msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, msg->total_len - msg->hdr_len);
+        }
+        p += put_text(p, msg->size_text, msg->size_len);
     }
     *p++ = '\r';
     *p++ = '\n';
@@ -719,20 +735,49 @@ static bool msg_materialize(ne_server *srv, ne_msg *msg)
 /* Queues a delivery line and the payload (headers stripped unless as_hmsg)
  * for conn and counts the message. False when the connection could not
  * take it. */
+/* Queues a delivery line and a payload that fit in one chunk as one
+ * contiguous write into the tail of the connection's queue. */
+static bool queue_inline(ne_conn *conn, const char *line, size_t n, const uint8_t *payload,
+                         size_t len)
+{
+    ne_server *srv = conn->srv;
+    uint8_t *dst = ne_outq_reserve(&conn->out, &srv->chunks, n + len);
+    if (dst == NULL && ne_server_reclaim(srv, conn)) {
+        dst = ne_outq_reserve(&conn->out, &srv->chunks, n + len);
+    }
+    if (dst == NULL) {
+        srv->stats.slow_consumers++;
+        conn->acc->slow_consumers++;
+        ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
+        ne_outq_clear(&conn->out, &srv->chunks);
+        return false;
+    }
+    memcpy(dst, line, n);
+    memcpy(dst + n, payload, len);
+    ne_outq_commit(&conn->out, n + len);
+    ne_conn_mark_dirty(conn);
+    return true;
+}
+
+static void count_delivery(ne_conn *conn, uint32_t payload_len);
+
 static bool queue_message(ne_conn *conn, const char *line, size_t n, ne_msg *msg, bool share,
                           bool as_hmsg)
 {
     ne_server *srv = conn->srv;
     uint32_t skip = as_hmsg ? 0 : msg->hdr_len;
     uint32_t payload_len = msg->total_len - skip;
-    if (ne_conn_send(conn, line, n) != NE_OK) {
-        return false;
-    }
-    int rc;
     if (msg->chain == NULL && share && payload_len >= NE_SHARE_PAYLOAD_MIN_BYTES) {
         (void)msg_materialize(srv, msg);
     }
-    if (msg->chain != NULL) {
+    int rc = NE_OK;
+    if (msg->chain == NULL && n + payload_len + 2 <= NE_CHUNK_BYTES) {
+        if (conn->closing || !queue_inline(conn, line, n, msg->data + skip, payload_len + 2u)) {
+            return false;
+        }
+    } else if (ne_conn_send(conn, line, n) != NE_OK) {
+        return false;
+    } else if (msg->chain != NULL) {
         rc = ne_outq_append_shared(&conn->out, &srv->chunks, msg->chain, msg->chain_offset + skip,
                                    (size_t)payload_len + 2);
         if (rc == NE_ERR_NOMEM && ne_server_reclaim(srv, conn)) {
@@ -753,15 +798,26 @@ static bool queue_message(ne_conn *conn, const char *line, size_t n, ne_msg *msg
     if (rc != NE_OK) {
         return false;
     }
+    count_delivery(conn, payload_len);
+    return true;
+}
+
+/* Counts a queued delivery, then applies max_pending to the connection. */
+static void count_delivery(ne_conn *conn, uint32_t payload_len)
+{
+    ne_server *srv = conn->srv;
     conn->out_msgs++;
     conn->out_bytes += payload_len;
     conn->acc->out_msgs++;
     conn->acc->out_bytes += payload_len;
     srv->stats.out_msgs++;
     srv->stats.out_bytes += payload_len;
-    if (conn->out.bytes > srv->opts.max_pending && ne_conn_flush_now(conn) != NE_OK) {
+    if (conn->out.bytes <= srv->opts.max_pending) {
+        return;
+    }
+    if (ne_conn_flush_now(conn) != NE_OK) {
         ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
-        return true;
+        return;
     }
     /* Pending means what the socket would not take: only bytes left after
      * writing count against max_pending. nats-server closes a slow consumer
@@ -776,7 +832,6 @@ static bool queue_message(ne_conn *conn, const char *line, size_t n, ne_msg *msg
         ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
         ne_outq_clear(&conn->out, &srv->chunks);
     }
-    return true;
 }
 
 /* ---- Response permissions (allow_responses, CP-82) ------------------------ */
@@ -857,6 +912,79 @@ static bool may_publish(ne_conn *pub, ne_slice subject)
     return p->responses && resp_perm_use(pub, subject);
 }
 
+/* A small message without headers, delivered to many subscribers in a row:
+ * everything of the MSG line but the sid, and the payload, is laid out once
+ * in srv->deliver_scratch as head ("MSG <subject> ") and tail (" [reply ]
+ * <size>\r\n<payload>\r\n"), so that each delivery is three copies into
+ * the subscriber's queue. False when the message does not qualify. */
+static bool prepare_fast(ne_server *srv, ne_msg *msg, bool share)
+{
+    if (msg->scratch_id != 0 && msg->scratch_id == srv->scratch_owner) {
+        return true;
+    }
+    uint32_t payload_len = msg->total_len;
+    if (msg->chain != NULL || msg->hdr_len != 0 || msg->has_headers ||
+        (share && payload_len >= NE_SHARE_PAYLOAD_MIN_BYTES)) {
+        return false;
+    }
+    if (msg->size_len == 0) {
+        msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, payload_len);
+    }
+    size_t head = 4 + msg->subject.len + 1;
+    size_t tail =
+        1 + (msg->reply.len > 0 ? msg->reply.len + 1u : 0u) + msg->size_len + 2 + payload_len + 2;
+    if (head + tail + NE_SUB_TEXT_BYTES > sizeof(srv->deliver_scratch) || head > UINT16_MAX) {
+        return false;
+    }
+    char *p = srv->deliver_scratch;
+    p += put_text(p, "MSG ", 4);
+    p += put_text(p, msg->subject.ptr, msg->subject.len);
+    *p++ = ' ';
+    *p++ = ' ';
+    if (msg->reply.len > 0) {
+        p += put_text(p, msg->reply.ptr, msg->reply.len);
+        *p++ = ' ';
+    }
+    p += put_text(p, msg->size_text, msg->size_len);
+    *p++ = '\r';
+    *p++ = '\n';
+    memcpy(p, msg->data, (size_t)payload_len + 2);
+    msg->head_len = (uint16_t)head;
+    msg->tail_len = (uint32_t)tail;
+    msg->scratch_id = ++srv->scratch_seq;
+    srv->scratch_owner = msg->scratch_id;
+    return true;
+}
+
+/* Queues a prepared message (prepare_fast) for one subscription. */
+static bool queue_fast(ne_conn *conn, const ne_sub *sub, const ne_msg *msg)
+{
+    ne_server *srv = conn->srv;
+    size_t sid_len = sub->sid_len;
+    size_t total = msg->head_len + sid_len + msg->tail_len;
+    uint8_t *dst = ne_outq_reserve(&conn->out, &srv->chunks, total);
+    if (dst == NULL && ne_server_reclaim(srv, conn)) {
+        dst = ne_outq_reserve(&conn->out, &srv->chunks, total);
+    }
+    if (dst == NULL) {
+        srv->stats.slow_consumers++;
+        conn->acc->slow_consumers++;
+        ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
+        ne_outq_clear(&conn->out, &srv->chunks);
+        return false;
+    }
+    const char *sid = sub->text + sub->entry.subject_len + sub->entry.queue_len;
+    memcpy(dst, srv->deliver_scratch, msg->head_len);
+    for (size_t i = 0; i < sid_len; i++) {
+        dst[msg->head_len + i] = (uint8_t)sid[i];
+    }
+    memcpy(dst + msg->head_len + sid_len, srv->deliver_scratch + msg->head_len, msg->tail_len);
+    ne_outq_commit(&conn->out, total);
+    ne_conn_mark_dirty(conn);
+    count_delivery(conn, msg->total_len);
+    return true;
+}
+
 static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
 {
     ne_conn *conn = sub->conn;
@@ -870,11 +998,17 @@ static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
             return false;
         }
     }
-    bool as_hmsg = msg->has_headers && conn->headers;
-    char line[NE_MAX_CONTROL_LINE_BYTES + 96];
-    size_t n = msg_line(line, sub, msg, as_hmsg);
-    if (!queue_message(conn, line, n, msg, share, as_hmsg)) {
-        return false;
+    if (prepare_fast(conn->srv, msg, share)) {
+        if (!queue_fast(conn, sub, msg)) {
+            return false;
+        }
+    } else {
+        bool as_hmsg = msg->has_headers && conn->headers;
+        char line[NE_MAX_CONTROL_LINE_BYTES + 96];
+        size_t n = msg_line(line, sub, msg, as_hmsg);
+        if (!queue_message(conn, line, n, msg, share, as_hmsg)) {
+            return false;
+        }
     }
     if (perms != NULL && perms->responses && msg->reply.len > 0) {
         resp_perm_grant(conn, perms, msg->reply);
@@ -978,6 +1112,9 @@ static uint32_t deliver_as(ne_server *srv, ne_conn *pub, uint8_t account, const 
     m.subject = subject;
     m.reply = reply;
     m.chain_owned = false;
+    m.scratch_id = 0;
+    m.size_len = 0;
+    m.hsize_len = 0;
     uint32_t delivered = deliver_in_account(srv, pub, &srv->accounts[account], &m);
     if (m.chain_owned) {
         ne_chunk_chain_release(&srv->chunks, m.chain);

@@ -337,6 +337,11 @@ typedef struct ne_server {
     ne_reply_map reply_maps[NE_MAX_SERVICE_REPLIES];
     ne_resp_perm resp_perms[NE_MAX_RESPONSE_PERMS];
     uint64_t system_event_seq;
+    /* One message's MSG line parts and payload, laid out once for all its
+     * subscribers (ne_client.c prepare_fast); owner: the message's id. */
+    uint64_t scratch_seq;
+    uint64_t scratch_owner;
+    char deliver_scratch[NE_CHUNK_BYTES];
     ne_match_result match;
     ne_leaf_state leaf;
     ne_bcrypt_state bcrypt_state; /* Blowfish work area of a password check */

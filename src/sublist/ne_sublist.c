@@ -621,11 +621,33 @@ void ne_sublist_match(ne_sublist *sl, const char *subject, size_t len, ne_match_
 {
     NE_ASSERT(sl != NULL && sl->root != NE_TRIE_NONE && res != NULL);
     NE_ASSERT(subject != NULL || len == 0);
+    sl->matches++;
+#if NE_MATCH_CACHE_SUBJECT_BYTES > 0
+    if (sl->cache_res == res && res->stamp == sl->cache_stamp &&
+        sl->cache_generation == sl->generation && sl->cache_len == len && len > 0 &&
+        memcmp(sl->cache_subject, subject, len) == 0) {
+        sl->cache_hits++;
+        if (res->overflow) {
+            sl->overflows++;
+        }
+        return;
+    }
+#endif
+    res->stamp++;
     res->plain_count = 0;
     res->queue_count = 0;
     res->group_count = 0;
     res->overflow = false;
-    sl->matches++;
+#if NE_MATCH_CACHE_SUBJECT_BYTES > 0
+    sl->cache_res = NULL;
+    if (len <= NE_MATCH_CACHE_SUBJECT_BYTES) {
+        sl->cache_res = res;
+        sl->cache_stamp = res->stamp;
+        sl->cache_generation = sl->generation;
+        sl->cache_len = (uint16_t)len;
+        memcpy(sl->cache_subject, subject, len);
+    }
+#endif
     match_tokens mt;
     if (len == 0 || !tokenize(subject, len, &mt)) {
         return;
@@ -671,6 +693,12 @@ void ne_sublist_match(ne_sublist *sl, const char *subject, size_t len, ne_match_
     if (res->overflow) {
         sl->overflows++;
     }
+}
+
+bool ne_sublist_cache_valid(const ne_sublist *sl)
+{
+    return sl->cache_res != NULL && sl->cache_res->stamp == sl->cache_stamp &&
+           sl->cache_generation == sl->generation;
 }
 
 /* ---- Consistency check (tests, fuzzing) ----------------------------------- */

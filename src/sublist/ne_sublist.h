@@ -81,6 +81,16 @@ typedef struct ne_sublist {
     uint64_t removes;
     uint64_t matches;
     uint64_t overflows; /* matches whose result dropped entries (res->overflow) */
+    /* The one-entry match cache (NE_MATCH_CACHE_SUBJECT_BYTES): the result
+     * buffer and its fill stamp, and the generation, of the last match. */
+    uint64_t cache_hits;
+    const struct ne_match_result *cache_res;
+    uint64_t cache_stamp;
+    uint64_t cache_generation;
+    uint16_t cache_len;
+#if NE_MATCH_CACHE_SUBJECT_BYTES > 0
+    char cache_subject[NE_MATCH_CACHE_SUBJECT_BYTES];
+#endif
 } ne_sublist;
 
 typedef struct ne_match_group {
@@ -89,6 +99,7 @@ typedef struct ne_match_group {
 } ne_match_group;
 
 typedef struct ne_match_result {
+    uint64_t stamp; /* +1 on every fill: a sublist's cache knows its own fill */
     uint32_t plain_count;
     uint32_t queue_count;
     uint32_t group_count;
@@ -123,6 +134,9 @@ int ne_sublist_insert(ne_sublist *sl, ne_sub_entry *e);
  * leaves empty to the trie. */
 void ne_sublist_remove(ne_sublist *sl, ne_sub_entry *e);
 
+/* True when the last match into res came from sl's cache. */
+bool ne_sublist_cache_valid(const ne_sublist *sl);
+
 /* Every subscription matching the published subject, taken literally (see
  * ne_subject_matches): plain ones in res->plain in no particular order,
  * queue members in res->queue grouped by queue name across all matching
@@ -130,5 +144,9 @@ void ne_sublist_remove(ne_sublist *sl, ne_sub_entry *e);
  * NE_MAX_MATCH_QUEUE_GROUPS names, the rest are dropped and res->overflow
  * set. A subject with an empty token matches nothing. */
 void ne_sublist_match(ne_sublist *sl, const char *subject, size_t len, ne_match_result *res);
+/* The same result as last time comes back without a walk when sl matched
+ * this subject into this res last, nothing was inserted or removed since and
+ * res was not filled by another match meanwhile (counted in cache_hits). A
+ * caller must not change res between matches. */
 
 #endif

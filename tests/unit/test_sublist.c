@@ -183,6 +183,50 @@ static void test_insert_refuses_long_tokens_and_deep_subjects_with_too_big(void 
 
 /* ---- Matching ------------------------------------------------------------ */
 
+static void test_match_cache_answers_repeats_and_forgets_on_change(void **state)
+{
+    (void)state;
+    ne_sub_entry a = entry("cache.x", NULL);
+    ne_sub_entry b = entry("cache.*", NULL);
+    assert_int_equal(insert(&a), NE_OK);
+    match("cache.x");
+    match("cache.x");
+    assert_int_equal(sl.cache_hits, 1);
+    assert_int_equal(res.plain_count, 1);
+    assert_true(ne_sublist_cache_valid(&sl));
+    /* An insert changes the answer: the cache must not give the old one. */
+    assert_int_equal(insert(&b), NE_OK);
+    assert_false(ne_sublist_cache_valid(&sl));
+    match("cache.x");
+    assert_int_equal(sl.cache_hits, 1);
+    assert_int_equal(res.plain_count, 2);
+    /* Another subject, then the first again: a walk each time. */
+    match("cache.y");
+    assert_int_equal(res.plain_count, 1);
+    match("cache.x");
+    assert_int_equal(sl.cache_hits, 1);
+    assert_int_equal(res.plain_count, 2);
+    /* The result buffer filled by another sublist is not reused. */
+    ne_sublist other;
+    assert_int_equal(ne_sublist_init(&other, &trie), NE_OK);
+    ne_sublist_match(&other, "cache.x", 7, &res);
+    assert_int_equal(total(), 0);
+    match("cache.x");
+    assert_int_equal(sl.cache_hits, 1);
+    assert_int_equal(res.plain_count, 2);
+    ne_sublist_deinit(&other);
+    /* A removal too. */
+    ne_sublist_remove(&sl, &b);
+    match("cache.x");
+    assert_int_equal(res.plain_count, 1);
+    assert_ptr_equal(res.plain[0], &a);
+    match("cache.x");
+    assert_int_equal(sl.cache_hits, 2);
+    ne_sublist_remove(&sl, &a);
+    match("cache.x");
+    assert_int_equal(total(), 0);
+}
+
 static void test_literal_subscription_matches_only_its_subject(void **state)
 {
     (void)state;
@@ -982,6 +1026,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_insert_refuses_invalid_subjects_and_takes_no_node_CP53_CP54),
         T(test_insert_refuses_long_tokens_and_deep_subjects_with_too_big),
+        T(test_match_cache_answers_repeats_and_forgets_on_change),
         T(test_literal_subscription_matches_only_its_subject),
         T(test_star_subscription_matches_exactly_one_token_CP54),
         T(test_full_wildcard_subscription_matches_one_or_more_tokens_CP55),
