@@ -275,7 +275,7 @@ static void write_varz(ne_server *srv, mon_out *o)
         }
         ne_strbuf_putc(out(o), '}');
     }
-    kv_time(o, &f, "config_load_time", srv->start_wall_ns);
+    kv_time(o, &f, "config_load_time", srv->config_load_wall_ns);
     ne_strbuf_putc(out(o), '}');
 }
 

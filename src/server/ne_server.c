@@ -260,10 +260,24 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     ne_leaf_init(srv);
     srv->next_cid = 1;
     srv->start_wall_ns = ne_port_wall_ns();
+    srv->config_load_wall_ns = srv->start_wall_ns;
     srv->start_ms = ne_port_now_ms();
     srv->now_ms = srv->start_ms;
     srv->next_tick_ms = srv->now_ms + NE_TICK_INTERVAL_MS;
     return NE_OK;
+}
+
+/* nats-server's start-up warning for passwords kept in clear. */
+static void warn_plaintext_passwords(const ne_server *srv)
+{
+    const ne_server_options *o = &srv->opts;
+    bool plain = o->auth_pass[0] != '\0' && !ne_bcrypt_is_hash(o->auth_pass);
+    for (uint32_t i = 0; i < o->user_count && !plain; i++) {
+        plain = o->users[i].nkey[0] == '\0' && !ne_bcrypt_is_hash(o->users[i].pass);
+    }
+    if (plain) {
+        ne_log_warn(&srv->log, "Plaintext passwords detected, use nkeys or bcrypt");
+    }
 }
 
 int ne_server_start(ne_server *srv)
@@ -274,6 +288,7 @@ int ne_server_start(ne_server *srv)
                 NE_ADVERTISED_VERSION);
     ne_log_info(&srv->log, "  Name:     %s", srv->opts.server_name);
     ne_log_info(&srv->log, "  ID:       %s", srv->server_id);
+    warn_plaintext_passwords(srv);
     ne_server_log_memory(srv);
     int rc = ops->listen(srv->net.ctx, srv->opts.host, srv->opts.port, &srv->client_listener.sock);
     if (rc != NE_OK) {

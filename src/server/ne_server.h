@@ -294,6 +294,7 @@ typedef struct ne_server {
     ne_net net;
     char server_id[57];
     uint64_t start_wall_ns;
+    uint64_t config_load_wall_ns; /* start, then the last successful reload */
     uint64_t start_ms;
     uint64_t next_cid;
     uint64_t rng;

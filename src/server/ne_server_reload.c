@@ -401,6 +401,7 @@ int ne_server_reload(ne_server *srv, const ne_server_options *opts, char *err, s
         ne_log_info(&srv->log, "Reloaded: max_connections = %u", (unsigned)next.max_connections);
     }
     srv->opts = next;
+    srv->config_load_wall_ns = ne_port_wall_ns();
     if (auth_changed || conns_changed) {
         recheck_connections(srv, auth_changed);
     }

@@ -48,6 +48,12 @@ test("users list: a wrong password, or the hash itself, is an Authorization Viol
   }
 });
 
+test("a clear-text password in the configuration is warned about at start-up, bcrypt ones are not", async () => {
+  assert.match(users.logs(), /\[WRN\] Plaintext passwords detected, use nkeys or bcrypt/);
+  assert.doesNotMatch(single.logs(), /Plaintext passwords detected/);
+  assert.doesNotMatch(token.logs(), /Plaintext passwords detected/);
+});
+
 test("single user with a bcrypt password: right accepted, wrong refused on the wire (CP-71)", async () => {
   const nc = await connect(opts(single, { user: "carol", pass: "queen-of-hearts" }));
   await nc.flush();
