@@ -25,6 +25,11 @@ after(async () => {
   await stopAll();
 });
 
+// A flush that gives up after `ms`: a stuck flush must show up as a failed
+// check with its phase, not as a hung test.
+const flushed = (conn, ms = 3000) =>
+  Promise.race([conn.flush().then(() => true, () => false), sleep(ms).then(() => false)]);
+
 async function pools(monPort) {
   const res = await fetch(`http://127.0.0.1:${monPort}/varz`);
   return (await res.json()).natsedge_pools;
@@ -68,7 +73,7 @@ test(`leaf soak: ${SECONDS} s of traffic, hub restarted every ${RESTART_SECONDS}
         l.publish("soak.q", payload);
         i++;
       }
-      await l.flush();
+      await flushed(l);
       await sleep(10);
     }
   })();
@@ -78,7 +83,7 @@ test(`leaf soak: ${SECONDS} s of traffic, hub restarted every ${RESTART_SECONDS}
     while (running && me === h && !me.isClosed()) {
       try {
         for (let k = 0; k < 20; k++) me.publish(`soak.down.${i++ % 5}`, payload);
-        await me.flush();
+        await flushed(me);
       } catch {
         return;
       }
@@ -94,7 +99,7 @@ test(`leaf soak: ${SECONDS} s of traffic, hub restarted every ${RESTART_SECONDS}
     // Restart the hub while the leaf's clients keep publishing.
     const oldH = h;
     h = null;
-    await oldH.close().catch(() => {});
+    await Promise.race([oldH.close().catch(() => {}), sleep(3000)]);
     await hubPumpDone;
     await hub.stop();
     await sleep(500);
@@ -104,7 +109,10 @@ test(`leaf soak: ${SECONDS} s of traffic, hub restarted every ${RESTART_SECONDS}
     hubPumpDone = hubPump();
     const up0 = counts.up;
     const down0 = counts.down;
-    await waitFor(() => counts.up > up0 && counts.down > down0, 8000, `delivery after restart ${restarts}`);
+    await waitFor(() => counts.up > up0 && counts.down > down0, 8000, `delivery after restart ${restarts}`)
+      .catch((e) => {
+        throw new Error(`${e.message} (up ${counts.up - up0}, down ${counts.down - down0}):\n${leaf.logs().slice(-3000)}`);
+      });
     assert.ok(leaf.alive(), "natsedge still running");
   }
   await sleep(Math.max(0, deadline - Date.now()));
@@ -114,8 +122,8 @@ test(`leaf soak: ${SECONDS} s of traffic, hub restarted every ${RESTART_SECONDS}
   h = null;
   await hubPumpDone;
   hubSub?.unsubscribe();
-  await oldH.close();
-  await l.close();
+  await Promise.race([oldH.close().catch(() => {}), sleep(3000)]);
+  await Promise.race([l.close().catch(() => {}), sleep(3000)]);
   assert.ok(restarts >= 1);
   assert.ok(counts.up > 0 && counts.down > 0 && counts.queue > 0);
   // Back to idle: only the link and the hub's interest remain.
