@@ -21,6 +21,7 @@
 #include "posix/ne_posix_net.h"
 #include "server/ne_server.h"
 #include "server/ne_server_conf.h"
+#include "leaf_tls.h"
 #include "tls_setup.h"
 
 static ne_server g_server;
@@ -352,7 +353,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK ||
-        ne_board_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
+        ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
+        ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;
     }
