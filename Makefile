@@ -145,8 +145,10 @@ interop: $(NATSEDGE)
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) -C tests/interop/c BUILD=$(abspath $(BUILD))/interop-c CC=$(CC) SANFLAGS="$(SANFLAGS)"
 	$(MAKE) SAN=$(SAN) CC=$(CC) tap
+	$(if $(SAN),,$(MAKE) CONFIG=tiny firmware)
 	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) NATSEDGE_HAS_CONFIG=1 \
 	  NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP)) \
+	  $(if $(SAN),,NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
 	  NATSEDGE_INTEROP_C=$(abspath $(BUILD))/interop-c \
 	  node --test --test-concurrency=1 tests/interop/
 
@@ -335,3 +337,65 @@ soak-leaf: $(NATSEDGE)
 	  node --test --test-concurrency=1 tests/interop/leaf_soak.test.mjs
 bench-leaf: $(NATSEDGE) bench-tool
 	bash tools/leaf_bench.sh $(NATSEDGE)
+
+# ---- boards section (mps2-an385 firmware) -----------------------------------
+# `make BOARD=mps2-an385 [CONFIG=<profile>]` builds the bare-metal Cortex-M3
+# firmware (profile tiny unless CONFIG says otherwise) with arm-none-eabi-gcc
+# and newlib-nano (string functions only: nothing that allocates links).
+# The linker script's regions are the profile's NE_BOARD_*_BUDGET_BYTES, and
+# tools/footprint --check holds the broker (everything but lwIP) to
+# NE_CORE_*_BUDGET_BYTES: either overflow fails the build.
+#   make firmware        build/mps2-an385-<profile>/natsedge.elf
+#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:4222 forwarded)
+#   make footprint       the per-module table of the firmware
+MPS2_CONFIG := $(if $(filter default,$(CONFIG)),tiny,$(CONFIG))
+MPS2_BUILD := build/mps2-an385-$(MPS2_CONFIG)
+MPS2_CC := arm-none-eabi-gcc
+MPS2_ARCH := -mcpu=cortex-m3 -mthumb
+MPS2_PROFILE := '-DNE_CONFIG_PROFILE_HEADER="profiles/$(MPS2_CONFIG).h"'
+MPS2_INC := -Iconfig -Isrc -Iport -I. -I$(MPS2_BUILD)/include -I$(LWIP_DIR)/src/include -Iport/lwip \
+    -Iboard/mps2-an385
+MPS2_CFLAGS := -std=c11 -Os -g $(MPS2_ARCH) -ffunction-sections -fdata-sections --specs=nano.specs \
+    $(MPS2_PROFILE) $(MPS2_INC)
+# On 32-bit targets some range checks written for 64-bit size_t are always
+# false; gcc's type-limits warning says so, harmlessly.
+CROSS32_WARN := -Wno-type-limits
+# newlib's uint32_t is `unsigned long`: "%u" with a uint32_t is the same
+# 32-bit argument under the ARM EABI, but -Wformat objects. The formats are
+# checked by the host and ARM Linux builds, where uint32_t is unsigned int.
+MPS2_WARN := $(CROSS32_WARN) -Wno-format
+MPS2_SRC := $(CORE_SRC) $(LWIP_PORT_SRC) $(sort $(wildcard board/mps2-an385/*.c))
+MPS2_OBJ := $(patsubst %.c,$(MPS2_BUILD)/obj/%.o,$(MPS2_SRC))
+MPS2_LWIP_OBJ = $(patsubst $(LWIP_DIR)/%.c,$(MPS2_BUILD)/lwip/%.o,$(LWIP_SRC))
+MPS2_ELF := $(MPS2_BUILD)/natsedge.elf
+.PHONY: firmware run-mps2 footprint
+ifeq ($(BOARD),mps2-an385)
+.DEFAULT_GOAL := firmware
+endif
+firmware: $(MPS2_ELF)
+# jsmn is header-only: the firmware takes Debian's header alone, not the
+# host's include directory.
+$(MPS2_BUILD)/include/jsmn.h: /usr/include/jsmn.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(MPS2_BUILD)/obj/%.o: %.c $(MPS2_BUILD)/include/jsmn.h | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(MPS2_CC) $(MPS2_CFLAGS) $(WARN) $(MPS2_WARN) -MMD -MP -c $< -o $@
+$(MPS2_BUILD)/lwip/%.o: $(LWIP_DIR)/%.c board/mps2-an385/lwipopts.h | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(MPS2_CC) $(filter-out -std=c11,$(MPS2_CFLAGS)) -std=gnu99 -c $< -o $@
+$(MPS2_BUILD)/mps2.ld: board/mps2-an385/mps2.ld.S config/profiles/$(MPS2_CONFIG).h
+	@mkdir -p $(dir $@)
+	$(MPS2_CC) -E -P -x c -Iconfig $(MPS2_PROFILE) $< -o $@
+$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint
+	$(MPS2_CC) $(MPS2_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections \
+	    -Wl,-Map=$(MPS2_BUILD)/natsedge.map -T $(MPS2_BUILD)/mps2.ld -o $@ $(MPS2_OBJ) $(MPS2_LWIP_OBJ)
+	@if arm-none-eabi-nm $@ | grep -qE ' [Tt] (malloc|_malloc_r|free|_free_r|calloc|realloc)$$'; then \
+	    echo "firmware: an allocator was linked in"; rm -f $@; exit 1; fi
+	@bash tools/footprint --check $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h || { rm -f $@; exit 1; }
+footprint: $(MPS2_ELF)
+	bash tools/footprint $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h
+run-mps2: $(MPS2_ELF)
+	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) \
+	    -nic user,hostfwd=tcp:127.0.0.1:4222-:4222
+-include $(MPS2_OBJ:.o=.d)

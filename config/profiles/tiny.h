@@ -1,20 +1,23 @@
-/* tiny: a Cortex-M class board. 8 connections, 64 subscriptions, small chunks. */
+/* tiny: a Cortex-M class board. 8 connections, 64 subscriptions, small chunks.
+ * Sized so that the broker (leaf node included, lwIP and TLS excluded) stays
+ * within NE_CORE_RAM_BUDGET_BYTES on the mps2-an385 firmware: `make
+ * BOARD=mps2-an385` fails when it does not (docs/footprint.md). */
 #define NE_MAX_CONNECTIONS 8
-#define NE_CONN_READ_BUFFER_BYTES 768
+#define NE_CONN_READ_BUFFER_BYTES 576
 #define NE_MAX_CONTROL_LINE_BYTES 512
 #define NE_MAX_PAYLOAD_BYTES (4 * 1024)
 #define NE_MAX_PENDING_BYTES (8 * 1024)
-#define NE_CLOSED_CONN_RING 4
+#define NE_CLOSED_CONN_RING 2
 #define NE_MAX_SUBSCRIPTIONS 64
-#define NE_SUB_TEXT_BYTES 64
-#define NE_MAX_TRIE_NODES 96
+#define NE_SUB_TEXT_BYTES 40
+#define NE_MAX_TRIE_NODES 64
 #define NE_TOKEN_BYTES 32
 #define NE_MAX_SUBJECT_TOKENS 16
 #define NE_MAX_FANOUT 64
 #define NE_MAX_MATCH_QUEUE_GROUPS 8
 #define NE_CHUNK_BYTES 512
-#define NE_CHUNK_COUNT 24
-#define NE_OUT_REF_COUNT 64
+#define NE_CHUNK_COUNT 12
+#define NE_OUT_REF_COUNT 48
 #define NE_SHARE_PAYLOAD_MIN_BYTES 256
 #define NE_WRITE_IOV_MAX 8
 #define NE_LOG_LINE_BYTES 160
@@ -22,6 +25,9 @@
  * handshake) and the certificates. */
 #define NE_TLS_MAX_SESSIONS 2
 #define NE_TLS_HEAP_BYTES (64 * 1024)
+#define NE_TLS_PATH_BYTES 96
+/* JSON documents (CONNECT, a hub's INFO): tokens per document. */
+#define NE_JSON_MAX_TOKENS 96
 #define NE_MAX_USERS 4
 #define NE_MAX_ACCOUNTS 4
 #define NE_MAX_PERMISSION_SETS 4
@@ -29,16 +35,16 @@
 #define NE_PERM_SUBJECT_BYTES 64
 #define NE_MAX_EXPORTS 4
 #define NE_MAX_IMPORTS 4
-#define NE_MAX_SERVICE_REPLIES 8
-#define NE_MAX_RESPONSE_PERMS 8
+#define NE_MAX_SERVICE_REPLIES 4
+#define NE_MAX_RESPONSE_PERMS 4
 /* Leaf: one remote to the cloud, no accepted leafs to speak of. */
 #define NE_MAX_LEAF_REMOTES 1
 #define NE_MAX_LEAF_CONNECTIONS 1
 #define NE_LEAF_MAX_URLS 2
 #define NE_LEAF_URL_BYTES 128
-#define NE_LEAF_JWT_BYTES 1024
+#define NE_LEAF_JWT_BYTES 512
 #define NE_LEAF_MAX_DENY 2
-#define NE_LEAF_INTEREST_ENTRIES 64
+#define NE_LEAF_INTEREST_ENTRIES 16
 /* Board budgets (board/mps2-an385, enforced when the firmware links): the
  * whole image, and the broker without lwIP and TLS (tools/footprint). */
 #define NE_BOARD_RAM_BUDGET_BYTES (128 * 1024)

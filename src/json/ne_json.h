@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ne_config.h" /* NE_JSON_MAX_TOKENS may come from a profile */
+
 /* jsmn is header-only: this header sees its declarations only; ne_json.c
  * includes it once without JSMN_HEADER to hold the definitions. */
 #ifndef JSMN_H
