@@ -33,6 +33,7 @@ typedef enum flag_id {
     F_TLS_VERIFY,
     F_TLS_CA,
     F_HTTPS_PORT,
+    F_SIGNAL,
     F_LATER, /* known to nats-server, feature not built yet */
 } flag_id;
 
@@ -97,8 +98,8 @@ static const flag_def flags[] = {
     {"no_advertise", FLAG_BOOL, F_LATER, "clustering"},
     {"connect_retries", FLAG_INT, F_LATER, "clustering"},
     {"client_advertise", FLAG_STRING, F_LATER, "client advertise"},
-    {"sl", FLAG_STRING, F_LATER, "signalling a running server"},
-    {"signal", FLAG_STRING, F_LATER, "signalling a running server"},
+    {"sl", FLAG_STRING, F_SIGNAL, NULL},
+    {"signal", FLAG_STRING, F_SIGNAL, NULL},
     {"s", FLAG_BOOL, F_LATER, "syslog"},
     {"syslog", FLAG_BOOL, F_LATER, "syslog"},
     {"r", FLAG_STRING, F_LATER, "remote syslog"},
@@ -185,6 +186,9 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
         break;
     case F_PID:
         cli->pid_file = value;
+        break;
+    case F_SIGNAL:
+        cli->signal_command = value;
         break;
     case F_DEBUG:
         cli->debug = bool_value;
@@ -381,6 +385,8 @@ void ne_cli_usage(const char *prog)
            "    -m, --http_port <port>           HTTP monitoring port (-1: a free port)\n"
            "    -c, --config <file>              Configuration file\n"
            "    -t                               Test configuration and exit\n"
+           "    -sl, --signal <cmd>[=<pid>]      Signal a running server: ldm, reload, reopen,\n"
+           "                                     quit, term, stop (pid: a number or pid file)\n"
            "\nLogging Options:\n"
            "    -l, --log <file>                 File to redirect log output\n"
            "    -T, --logtime                    Timestamp log entries (default: true)\n"
@@ -403,6 +409,6 @@ void ne_cli_usage(const char *prog)
            "    -ms, --https_port <port>         HTTPS monitoring port (-1: a free port)\n"
            "\nNot yet supported (rejected with exit code 1):\n"
            "-js/--jetstream, -sd/--store_dir,\n"
-           "--routes, --cluster*, -sl/--signal, -s/--syslog. See differences.md.\n",
+           "--routes, --cluster*, -s/--syslog. See differences.md.\n",
            prog);
 }

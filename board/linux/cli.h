@@ -16,6 +16,7 @@ typedef struct ne_cli {
     const char *log_file;
     const char *pid_file;
     const char *ports_file_dir;
+    const char *signal_command; /* -sl/--signal: signal a running server and exit */
     bool debug, trace, logtime;
     bool test_config;
     bool show_version;

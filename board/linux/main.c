@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "signal_cmd.h"
 #include "core/ne_error.h"
 #include "core/ne_log.h"
 #include "posix/ne_posix_net.h"
@@ -280,6 +281,14 @@ int main(int argc, char **argv)
     ne_cli cli;
     char err[512];
     ne_cli_status st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), NULL);
+    if (st == NE_CLI_OK && cli.signal_command != NULL) {
+        /* -sl: signal a running server and exit, as nats-server. */
+        if (ne_board_signal_command(cli.signal_command, argv[0], err, sizeof(err)) != 0) {
+            fprintf(stderr, "natsedge: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
     if (st == NE_CLI_OK && cli.config_file != NULL) {
         /* Flags override the file: parse the file, then the flags on top. */
         ne_cli base;

@@ -5,7 +5,7 @@
 // bounded.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -291,6 +291,31 @@ test("SIGHUP with narrower permissions removes the subscriptions they no longer 
   assert.equal(raw.isClosed(), false);
   await pub.close();
   b.signal("SIGINT");
+  assert.equal(await exitWithin(b, 5000), 0);
+  await b.stop();
+});
+
+// -sl/--signal <command>=<pid|pid file> (CFG-01) sends the signal to a running
+// broker. Always with an explicit pid here: other brokers may be running.
+function signalCommand(arg) {
+  return spawnSync(BIN, ["--signal", arg], { encoding: "utf8", timeout: 10000 });
+}
+
+test("--signal reload=<pid file> and ldm=<pid> signal the running broker; a bad pid fails (CFG-01)", async () => {
+  const b = await launch({ config: LDM_CONFIG, args: [] });
+  const pidFile = join(b.dir, "broker.pid");
+  writeFileSync(pidFile, String(b.pid));
+  let r = signalCommand(`reload=${pidFile}`);
+  assert.equal(r.status, 0, r.stderr);
+  await waitFor(() => /Reloaded server configuration/.test(b.logs()), 5000, "the reload");
+  r = signalCommand("reload=notapid");
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /invalid pid: notapid/);
+  r = signalCommand(`bogus=${b.pid}`);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /unknown signal "bogus"/);
+  r = signalCommand(`ldm=${b.pid}`);
+  assert.equal(r.status, 0, r.stderr);
   assert.equal(await exitWithin(b, 5000), 0);
   await b.stop();
 });
