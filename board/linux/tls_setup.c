@@ -29,35 +29,13 @@ static int ensure_engine(ne_server *srv)
     return NE_OK;
 }
 
-/* Leaf remotes with a tls block share one client configuration (the leaf
- * options check that their files are the same): loaded from the first. */
-static int setup_leaf_remotes(ne_server *srv)
-{
-    const ne_leaf_options *lo = &srv->opts.leaf;
-    for (uint32_t i = 0; i < lo->remote_count && i < NE_MAX_LEAF_REMOTES; i++) {
-        const ne_leaf_remote_options *ro = &lo->remotes[i];
-        if (!ro->tls) {
-            continue;
-        }
-        char err[400];
-        if (ne_board_tls_client_config(srv, ro->tls_ca_file, ro->tls_cert_file, ro->tls_key_file,
-                                       err, sizeof(err)) == NULL) {
-            ne_log_error(&srv->log, "TLS for leafnode remotes: %s", err);
-            return NE_ERR_INVALID;
-        }
-        return NE_OK;
-    }
-    return NE_OK;
-}
-
 int ne_board_tls_setup(ne_server *srv)
 {
     const ne_server_options *o = &srv->opts;
-    int rc = setup_leaf_remotes(srv);
-    if (rc != NE_OK || (!o->tls && !o->https)) {
-        return rc;
+    if (!o->tls && !o->https) {
+        return NE_OK;
     }
-    rc = ensure_engine(srv);
+    int rc = ensure_engine(srv);
     if (rc != NE_OK) {
         return rc;
     }

@@ -5,16 +5,17 @@
 
 #include "server/ne_server.h"
 
-/* When the options ask for TLS (clients, HTTPS monitoring, leaf remotes
- * with a tls block), starts the engine, loads the certificates, keys and
- * CAs, and hands them to the server (call between ne_server_init and
- * ne_server_start). Logs the reason and returns a negative ne_err when a
- * file cannot be used. NE_OK when TLS is off. */
+/* When the options ask for TLS (clients or HTTPS monitoring), starts the
+ * engine, loads the certificate, key and CA, and hands them to the server
+ * (call between ne_server_init and ne_server_start; leaf remotes load
+ * theirs with ne_board_tls_client_config, see leaf_tls.c). Logs the reason
+ * and returns a negative ne_err when a file cannot be used. NE_OK when TLS
+ * is off. */
 int ne_board_tls_setup(ne_server *srv);
 
-/* TLS client configurations the board can hold (leaf remotes' tls blocks). */
+/* TLS client configurations the board can hold: one per leaf remote. */
 #ifndef NE_BOARD_TLS_CLIENT_CONFIGS
-#define NE_BOARD_TLS_CLIENT_CONFIGS 4
+#define NE_BOARD_TLS_CLIENT_CONFIGS NE_MAX_LEAF_REMOTES
 #endif
 
 /* Loads a client-role configuration for outbound connections (a leaf
@@ -22,8 +23,7 @@ int ne_board_tls_setup(ne_server *srv);
  * needed; the first one also becomes the server's tls_client_config. Pass
  * the result to ne_conn_tls_start_client. NULL with a reason in err when a
  * file cannot be used or NE_BOARD_TLS_CLIENT_CONFIGS are loaded already.
- * Call before ne_server_start (ne_board_tls_setup does it for the leaf
- * remotes of the options). */
+ * Call before ne_server_start. */
 const ne_tls_config *ne_board_tls_client_config(ne_server *srv, const char *ca_file,
                                                 const char *cert_file, const char *key_file,
                                                 char *err, size_t err_cap);
