@@ -514,9 +514,13 @@ static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
     int p = client(QUIET);
     step(2);
     uint32_t before = srv.chunks.chunks.in_use;
-    static char payload[4000];
+    /* At least NE_SHARE_PAYLOAD_MIN_BYTES (shared), within one chunk. */
+    static char payload[5000];
+    _Static_assert(sizeof(payload) >= NE_SHARE_PAYLOAD_MIN_BYTES &&
+                       sizeof(payload) + 2 <= NE_CHUNK_BYTES,
+                   "the payload must be shared and fit one chunk");
     memset(payload, 'p', sizeof(payload));
-    send_text(p, "PUB big 4000\r\n");
+    send_text(p, "PUB big 5000\r\n");
     ne_sim_client_write(&sim, p, payload, sizeof(payload));
     send_text(p, "\r\n");
     step(1);
@@ -529,7 +533,7 @@ static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
     step(2);
     for (int i = 0; i < 4; i++) {
         const char *out = take(subs[i]);
-        assert_true(strncmp(out, "MSG big 1 4000\r\npppp", 20) == 0);
+        assert_true(strncmp(out, "MSG big 1 5000\r\npppp", 20) == 0);
     }
 }
 
