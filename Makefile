@@ -28,6 +28,20 @@ CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g $(WARN) -Iconfig -Isr
 ifneq ($(CONFIG),default)
 CFLAGS_BASE += '-DNE_CONFIG_PROFILE_HEADER="profiles/$(CONFIG).h"'
 endif
+# ARM Linux: `make CROSS=arm-linux-gnueabihf-` (or aarch64-linux-gnu-) builds
+# into build/<variant>-<triple> with Debian's cross compiler and the foreign
+# architecture's -dev packages (multiarch, tools/deps.sh); `make unit` then
+# runs the tests under qemu-user. Architecture-independent headers (jsmn,
+# sodium, cmocka) come from /usr/include after the cross compiler's own.
+CROSS ?=
+ifneq ($(CROSS),)
+CROSS_TRIPLE := $(patsubst %-,%,$(CROSS))
+override CC := $(CROSS)gcc
+VARIANT := $(VARIANT)-$(CROSS_TRIPLE)
+CFLAGS_BASE += -idirafter /usr/include -Wno-type-limits
+LDFLAGS += -L/usr/lib/$(CROSS_TRIPLE)
+UNIT_RUNNER := $(if $(filter aarch64%,$(CROSS_TRIPLE)),qemu-aarch64,qemu-arm) -L /usr/$(CROSS_TRIPLE)
+endif
 OPT ?= -O2
 ifeq ($(SAN),asan)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -120,7 +134,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT_OBJ) $(BUILD)/libnecore.a $(BUIL
 
 unit: $(UNIT_BIN)
 	@set -e; failed=0; for t in $(UNIT_BIN); do \
-	    echo "== $$t"; $$t || failed=1; done; \
+	    echo "== $$t"; $(UNIT_RUNNER) $$t || failed=1; done; \
 	    test $$failed -eq 0
 
 # No heap in the broker: nm over every object of src/ and port/, and of the
@@ -198,7 +212,7 @@ test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
 	$(MAKE) test-all
 
-test-all: all check format-check unit build-clang interop test-asan fuzz powercut-short
+test-all: all check format-check unit build-clang interop test-asan fuzz powercut-short unit-arm
 	@echo "make test: all suites passed"
 
 # The store's short power-loss run (skipped only while no store exists).
@@ -399,3 +413,18 @@ run-mps2: $(MPS2_ELF)
 	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) \
 	    -nic user,hostfwd=tcp:127.0.0.1:4222-:4222
 -include $(MPS2_OBJ:.o=.d)
+
+# ---- ARM Linux section --------------------------------------------------------
+# `make unit-arm` (part of `make test`): the binary and every unit test built
+# for 32-bit ARM Linux (ARM_CROSS), the tests run under qemu-arm.
+# `make unit-aarch64`: the same for 64-bit ARM under qemu-aarch64.
+ARM_CROSS ?= arm-linux-gnueabihf-
+AARCH64_CROSS ?= aarch64-linux-gnu-
+cross_units = $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-$(patsubst %-,%,$(1))/%,$(UNIT_BIN))
+.PHONY: unit-arm unit-aarch64
+unit-arm:
+	$(MAKE) CROSS=$(ARM_CROSS) -j2 all $(call cross_units,$(ARM_CROSS))
+	$(MAKE) CROSS=$(ARM_CROSS) unit
+unit-aarch64:
+	$(MAKE) CROSS=$(AARCH64_CROSS) -j2 all $(call cross_units,$(AARCH64_CROSS))
+	$(MAKE) CROSS=$(AARCH64_CROSS) unit

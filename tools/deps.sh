@@ -29,6 +29,29 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# ARM Linux cross builds run their unit tests under qemu-user against the
+# foreign architectures' libraries (Debian multiarch: armhf and arm64).
+CROSS_PACKAGES=(
+  libcmocka-dev:armhf libsodium-dev:armhf libsnappy-dev:armhf
+  libcmocka-dev:arm64 libsodium-dev:arm64 libsnappy-dev:arm64
+)
+cross_missing=()
+for p in "${CROSS_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || cross_missing+=("$p")
+done
+if [ ${#cross_missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  for arch in armhf arm64; do
+    dpkg --print-foreign-architectures | grep -qx "$arch" || $SUDO dpkg --add-architecture "$arch"
+  done
+  echo "deps: installing ${cross_missing[*]}"
+  # A mirror caught mid-sync may fail one foreign index: the install below
+  # says whether what we need is there.
+  $SUDO apt-get update -qq || echo "deps: apt-get update reported errors, trying the install anyway"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${cross_missing[@]}"
+fi
+
 # Source packages from Debian go into the ignored third_party/ (the Makefile
 # builds them with our own configuration). They need a deb-src entry for the
 # configured Debian mirror: added once, in a file of our own.
