@@ -71,7 +71,9 @@ Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOS
-    $SUDO apt-get update -qq
+    # A mirror caught mid-sync fails one index (hash mismatch) but serves the
+    # rest: apt-get source below says clearly if what we need is missing.
+    $SUDO apt-get update -qq || echo "deps: apt-get update reported errors, trying anyway"
   fi
 }
 
@@ -88,7 +90,7 @@ fetch_source() {
   tmp=$(mktemp -d third_party/.fetch.XXXXXX)
   if ! (cd "$tmp" && apt-get source -qq "$pkg" >/dev/null 2>apt-source.log); then
     # The source lists may be stale: refresh once and retry.
-    $SUDO apt-get update -qq
+    $SUDO apt-get update -qq || echo "deps: apt-get update reported errors, trying anyway"
     (cd "$tmp" && apt-get source -qq "$pkg" >/dev/null) || { rm -rf "$tmp"; exit 1; }
   fi
   local dir
