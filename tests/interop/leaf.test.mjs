@@ -600,3 +600,44 @@ describe("TLS toward the hub (LN-04)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe("remotes bound to local accounts (LN-27)", () => {
+  test("two remotes, two local accounts, two hub accounts: each pair is its own subject space", async () => {
+    const leafPort = await freePort();
+    const hub = await startServer({
+      bin: HUB_BIN,
+      config:
+        "accounts {\n  HA: { users: [ { user: ha, password: p } ] }\n  HB: { users: [ { user: hb, password: p } ] }\n}\n" +
+        `leafnodes { listen: 127.0.0.1:${leafPort}\n  authorization { users: [\n` +
+        "    { user: la, password: p, account: HA }\n    { user: lb, password: p, account: HB }\n  ] } }\n",
+    });
+    const leaf = await startServer({
+      config:
+        "accounts {\n  A: { users: [ { user: a, password: p } ] }\n  B: { users: [ { user: b, password: p } ] }\n}\n" +
+        `leafnodes { remotes [\n  { url: "nats-leaf://la:p@127.0.0.1:${leafPort}", account: A }\n` +
+        `  { url: "nats-leaf://lb:p@127.0.0.1:${leafPort}", account: B }\n], reconnect: 1 }\n`,
+    });
+    const as = (server, user) => connect({ servers: `127.0.0.1:${server.port}`, user, pass: "p", reconnect: false });
+    const ha = await as(hub, "ha");
+    const hb = await as(hub, "hb");
+    const a = await as(leaf, "a");
+    const b = await as(leaf, "b");
+    await waitRoute(a, ha, "acct.a.up");
+    await waitRoute(hb, b, "acct.b.down");
+    // The same subject in each account stays in its own pair.
+    const atHa = collect(ha, "shared");
+    const atHb = collect(hb, "shared");
+    await waitRoute(a, ha, "shared");
+    await waitRoute(b, hb, "shared");
+    const nA = atHa.msgs.length, nB = atHb.msgs.length;
+    a.publish("shared", "from-a");
+    await a.flush();
+    await waitFor(() => atHa.msgs.length > nA, 5000, "A reaches HA");
+    await sleep(300);
+    assert.equal(atHb.msgs.length, nB, "A's message must not reach HB");
+    assert.equal(td.decode(atHa.msgs.at(-1).data), "from-a");
+    for (const c of [ha, hb, a, b]) await c.close();
+    await leaf.stop();
+    await hub.stop();
+  });
+});
