@@ -727,6 +727,17 @@ static bool send_connect(ne_server *srv, ne_leaf_link *link, const ne_leaf_info 
             ne_strbuf_json_string(&sb, url.pass, strlen(url.pass));
         }
     }
+    /* What we will not import: the hub need not send it (LN-32). */
+    if (ro->deny_import_count > 0) {
+        ne_strbuf_puts(&sb, ",\"deny_pub\":[");
+        for (uint32_t i = 0; i < ro->deny_import_count; i++) {
+            if (i > 0) {
+                ne_strbuf_putc(&sb, ',');
+            }
+            ne_strbuf_json_string(&sb, ro->deny_imports[i], strlen(ro->deny_imports[i]));
+        }
+        ne_strbuf_putc(&sb, ']');
+    }
     ne_strbuf_puts(&sb, "}\r\n");
     if (sb.truncated) {
         return false;
