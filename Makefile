@@ -39,7 +39,7 @@ CROSS_TRIPLE := $(patsubst %-,%,$(CROSS))
 override CC := $(CROSS)gcc
 VARIANT := $(VARIANT)-$(CROSS_TRIPLE)
 CFLAGS_BASE += -idirafter /usr/include -Wno-type-limits
-LDFLAGS += -L/usr/lib/$(CROSS_TRIPLE)
+override LDFLAGS += -L/usr/lib/$(CROSS_TRIPLE)
 UNIT_RUNNER := $(if $(filter aarch64%,$(CROSS_TRIPLE)),qemu-aarch64,qemu-arm) -L /usr/$(CROSS_TRIPLE)
 endif
 OPT ?= -O2
@@ -409,6 +409,15 @@ $(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint
 	@bash tools/footprint --check $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h || { rm -f $@; exit 1; }
 footprint: $(MPS2_ELF)
 	bash tools/footprint $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h
+# The gateway profile's table, from an ARM Linux (armhf) build of the natsedge
+# binary linked with --gc-sections (shared libraries not counted).
+FOOTPRINT_GATEWAY_BUILD := build/footprint-gateway-armhf
+.PHONY: footprint-gateway
+footprint-gateway:
+	$(MAKE) CROSS=$(ARM_CROSS) CONFIG=gateway BUILD=$(FOOTPRINT_GATEWAY_BUILD) -j2 \
+	    CFLAGS="-ffunction-sections -fdata-sections" \
+	    LDFLAGS="-Wl,--gc-sections -Wl,-Map=$(abspath $(FOOTPRINT_GATEWAY_BUILD))/natsedge.map" all
+	bash tools/footprint $(FOOTPRINT_GATEWAY_BUILD)/natsedge.map config/profiles/gateway.h
 run-mps2: $(MPS2_ELF)
 	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) \
 	    -nic user,hostfwd=tcp:127.0.0.1:4222-:4222

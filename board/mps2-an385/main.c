@@ -94,7 +94,9 @@ int main(void)
         sys_check_timeouts();
         (void)ne_lwip_dispatch(&g_lnet, &g_server);
         ne_server_turn_end(&g_server);
-        if (!ne_lwip_ready(&g_lnet)) {
+        /* Sleep only when nothing is ready and the broker has no work left
+         * for this turn (SysTick wakes the CPU every millisecond). */
+        if (!ne_lwip_ready(&g_lnet) && ne_lwip_sleep_ms(&g_server) > 0) {
             mps2_wait_for_interrupt();
         }
     }
