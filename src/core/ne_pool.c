@@ -15,13 +15,7 @@ void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_
     pool->storage = storage;
     pool->object_bytes = NE_POOL_OBJECT_BYTES(object_bytes);
     pool->capacity = capacity;
-    /* Thread the free list so that the lowest slots are handed out first. */
-    for (uint32_t i = capacity; i > 0; i--) {
-        ne_pool_free_node *node =
-            (ne_pool_free_node *)(void *)(pool->storage + (size_t)(i - 1) * pool->object_bytes);
-        node->next = pool->free_list;
-        pool->free_list = node;
-    }
+    pool->fresh = 0;
 }
 
 void *ne_pool_alloc(ne_pool *pool)
@@ -35,17 +29,25 @@ void *ne_pool_alloc(ne_pool *pool)
 
 void *ne_pool_alloc_uninit(ne_pool *pool)
 {
+    void *object;
     ne_pool_free_node *node = pool->free_list;
-    if (node == NULL) {
+    if (node != NULL) {
+        pool->free_list = node->next;
+        object = node;
+    } else if (pool->fresh < pool->capacity) {
+        /* Returned objects are reused first (the most recent one: its
+         * memory is the warmest); untouched slots only when none is free. */
+        object = pool->storage + (size_t)pool->fresh * pool->object_bytes;
+        pool->fresh++;
+    } else {
         pool->exhausted++;
         return NULL;
     }
-    pool->free_list = node->next;
     pool->in_use++;
     if (pool->in_use > pool->peak) {
         pool->peak = pool->in_use;
     }
-    return node;
+    return object;
 }
 
 bool ne_pool_owns(const ne_pool *pool, const void *object)

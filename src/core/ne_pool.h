@@ -1,7 +1,10 @@
 /* A fixed-size object pool over caller-provided storage.
  *
- * Objects are handed out from a free list; nothing is ever allocated from a
- * heap. Each pool counts its use, its peak and how often it was exhausted, so
+ * Objects are handed out from a free list, then from the part of the storage
+ * never handed out yet, lowest slots first; nothing is ever allocated from a
+ * heap. Init writes nothing into the storage, so pages of a pool that a run
+ * never needs are never touched (static storage stays out of the resident
+ * set until used). Each pool counts its use, its peak and how often it was exhausted, so
  * monitoring can report them and tests can check that everything came back.
  * Not thread-safe: the core runs on one thread.
  */
@@ -24,6 +27,7 @@ typedef struct ne_pool {
     uint32_t in_use;
     uint32_t peak;
     uint32_t exhausted; /* allocations refused because the pool was empty */
+    uint32_t fresh;     /* slots [fresh, capacity) were never handed out */
     ne_pool_free_node *free_list;
 } ne_pool;
 
