@@ -64,15 +64,23 @@ struct ne_sublist *ne_leaf_sublist(ne_conn *conn)
 }
 
 /* The account a remote binds (default $G): NULL if the options name none. */
-static ne_account *remote_account(ne_server *srv, const ne_leaf_remote_options *ro)
+/* The account of that name ("" is $G), NULL if the options have none. */
+static ne_account *account_named(ne_server *srv, const char *name)
 {
-    const char *name = ro->account[0] != '\0' ? ro->account : "$G";
+    if (name[0] == '\0') {
+        name = "$G";
+    }
     for (uint32_t i = 0; i < srv->account_count; i++) {
         if (strcmp(srv->opts.accounts[i].name, name) == 0) {
             return &srv->accounts[i];
         }
     }
     return NULL;
+}
+
+static ne_account *remote_account(ne_server *srv, const ne_leaf_remote_options *ro)
+{
+    return account_named(srv, ro->account);
 }
 
 static ne_leaf_remote_options *remote_opts(ne_server *srv, const ne_leaf_link *link)
@@ -476,6 +484,19 @@ int ne_leaf_start(ne_server *srv)
             return NE_ERR_INVALID;
         }
         srv->leaf.remotes[r].next_attempt_ms = srv->now_ms; /* at the first tick */
+    }
+    /* Accounts named by leafnodes authorization must exist. */
+    if (o->auth_account[0] != '\0' && account_named(srv, o->auth_account) == NULL) {
+        ne_log_error(&srv->log, "leafnodes authorization: no account named \"%s\"",
+                     o->auth_account);
+        return NE_ERR_INVALID;
+    }
+    for (uint32_t i = 0; i < o->user_count; i++) {
+        if (account_named(srv, o->users[i].account) == NULL) {
+            ne_log_error(&srv->log, "leafnodes user \"%s\": no account named \"%s\"",
+                         o->users[i].user, o->users[i].account);
+            return NE_ERR_INVALID;
+        }
     }
     return NE_OK;
 }
@@ -967,7 +988,9 @@ static void send_hub_info(ne_conn *conn, bool connect_info)
     ne_strbuf_putc(&sb, '"');
     ne_strbuf_puts(&sb, "]");
     if (connect_info) {
-        ne_strbuf_puts(&sb, ",\"remote_account\":\"$G\"");
+        const char *acc = srv->opts.accounts[conn->acc->index].name;
+        ne_strbuf_puts(&sb, ",\"remote_account\":");
+        ne_strbuf_json_string(&sb, acc, strlen(acc));
     }
     ne_strbuf_puts(&sb, "}\r\n");
     NE_ASSERT(!sb.truncated);
@@ -1014,41 +1037,61 @@ static bool secret_equal(const char *a, const char *b)
     return diff == 0;
 }
 
-/* An accepted leaf's credentials (LN-26): leafnodes.authorization when it
- * is configured; otherwise the server's own single user or token (a token
+/* An accepted leaf's credentials (LN-26), and the account it binds to:
+ * leafnodes.authorization (single user, or users with accounts) when it is
+ * configured; otherwise the server's own single user or token (a token
  * arrives as CONNECT's user, as nats-server 2.9 leafs send it) or a users
- * list entry with a clear-text password. Without any of these, none. */
-static bool leaf_authorized(ne_server *srv, const ne_json_doc *doc)
+ * list entry with a clear-text password. Without any of these, none. NULL
+ * when refused. */
+static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
 {
+    ne_account *global = &srv->accounts[NE_ACCOUNT_GLOBAL];
     const ne_leaf_options *lo = &srv->opts.leaf;
     const ne_server_options *o = &srv->opts;
     char user[128] = "", pass[128] = "";
     (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
     (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
     if (lo->auth_user[0] != '\0') {
-        return secret_equal(user, lo->auth_user) && secret_equal(pass, lo->auth_pass);
+        return secret_equal(user, lo->auth_user) && secret_equal(pass, lo->auth_pass)
+                   ? account_named(srv, lo->auth_account)
+                   : NULL;
+    }
+    if (lo->user_count > 0) {
+        for (uint32_t i = 0; i < lo->user_count; i++) {
+            const ne_leaf_user *u = &lo->users[i];
+            if (user[0] != '\0' && secret_equal(user, u->user)) {
+                return secret_equal(pass, u->pass) ? account_named(srv, u->account) : NULL;
+            }
+        }
+        return NULL;
     }
     if (!ne_server_auth_required(srv)) {
-        return true;
+        return global;
     }
     if (o->auth_token[0] != '\0') {
         char token[128] = "";
         (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
         const char *given = token[0] != '\0' ? token : user;
         return given[0] != '\0' && strncmp(o->auth_token, "$2", 2) != 0 &&
-               secret_equal(given, o->auth_token);
+                       secret_equal(given, o->auth_token)
+                   ? global
+                   : NULL;
     }
     if (o->auth_user[0] != '\0') {
         return user[0] != '\0' && strncmp(o->auth_pass, "$2", 2) != 0 &&
-               secret_equal(user, o->auth_user) && secret_equal(pass, o->auth_pass);
+                       secret_equal(user, o->auth_user) && secret_equal(pass, o->auth_pass)
+                   ? global
+                   : NULL;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
         const ne_user_entry *u = &o->users[i];
         if (u->user[0] != '\0' && user[0] != '\0' && secret_equal(user, u->user)) {
-            return strncmp(u->pass, "$2", 2) != 0 && secret_equal(pass, u->pass);
+            return strncmp(u->pass, "$2", 2) != 0 && secret_equal(pass, u->pass)
+                       ? &srv->accounts[u->account]
+                       : NULL;
         }
     }
-    return false;
+    return NULL;
 }
 
 static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
@@ -1063,7 +1106,8 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;
     }
-    if (!leaf_authorized(srv, &doc)) {
+    ne_account *acc = leaf_authorized(srv, &doc);
+    if (acc == NULL) {
         ne_log_warn(&srv->log, "%s:%u - lid:%llu - authentication error", conn->ip,
                     (unsigned)conn->port, (unsigned long long)conn->cid);
         ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
@@ -1080,7 +1124,10 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         link->remote_id[0] = '\0';
     }
     memcpy(conn->name, link->remote_name, sizeof(conn->name));
-    memcpy(link->remote_account, "$G", 3);
+    conn->acc = acc;
+    const char *acc_name = srv->opts.accounts[acc->index].name;
+    memcpy(link->remote_account, acc_name,
+           NE_MIN(strlen(acc_name) + 1, sizeof(link->remote_account)));
     send_hub_info(conn, true);
     establish(srv, link);
 }

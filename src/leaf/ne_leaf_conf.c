@@ -218,6 +218,50 @@ static int apply_remote(leaf_ctx *c, ne_conf_node *map)
     return NE_OK;
 }
 
+/* users: [ { user, password, account } ] of accepted leafs. */
+static int apply_users(leaf_ctx *c, ne_conf_node *list)
+{
+    if (ne_conf_expect(c->conf, list, NE_CONF_ARRAY) != NE_OK) {
+        return fail_conf(c);
+    }
+    for (ne_conf_node *item = ne_conf_first(c->conf, list); item != NULL;
+         item = ne_conf_next(c->conf, item)) {
+        if (c->o->user_count >= NE_MAX_USERS) {
+            return fail_at(c, item, NE_ERR_RANGE, "too many leafnode users: raise NE_MAX_USERS");
+        }
+        if (ne_conf_expect(c->conf, item, NE_CONF_MAP) != NE_OK) {
+            return fail_conf(c);
+        }
+        ne_leaf_user *u = &c->o->users[c->o->user_count];
+        memset(u, 0, sizeof(*u));
+        for (ne_conf_node *f = ne_conf_first(c->conf, item); f != NULL;
+             f = ne_conf_next(c->conf, f)) {
+            int rc;
+            if (key_is(c->conf, f, "user") || key_is(c->conf, f, "username")) {
+                rc = copy_string(c, f, u->user, sizeof(u->user), NULL);
+            } else if (key_is(c->conf, f, "password") || key_is(c->conf, f, "pass")) {
+                rc = copy_string(c, f, u->pass, sizeof(u->pass), NULL);
+            } else if (key_is(c->conf, f, "account")) {
+                rc = copy_string(c, f, u->account, sizeof(u->account), NULL);
+            } else {
+                return ne_conf_unknown_field(c->conf, f) == NE_OK ? NE_OK : fail_conf(c);
+            }
+            if (rc != NE_OK) {
+                return rc;
+            }
+        }
+        if (u->user[0] == '\0') {
+            return fail_at(c, item, NE_ERR_INVALID, "a leafnode user needs user and password");
+        }
+        if (strncmp(u->pass, "$2", 2) == 0) {
+            return fail_at(c, item, NE_ERR_UNSUPPORTED,
+                           "bcrypt passwords of leafnode users are not supported yet in natsedge");
+        }
+        c->o->user_count++;
+    }
+    return NE_OK;
+}
+
 static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
 {
     if (ne_conf_expect(c->conf, map, NE_CONF_MAP) != NE_OK) {
@@ -239,10 +283,10 @@ static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
             }
             c->o->auth_timeout_ms = (uint32_t)(seconds * 1000);
             rc = NE_OK;
-        } else if (key_is(c->conf, n, "users") || key_is(c->conf, n, "account")) {
-            return fail_at(c, n, NE_ERR_UNSUPPORTED,
-                           "leafnodes authorization users and account are not supported yet "
-                           "in natsedge");
+        } else if (key_is(c->conf, n, "account")) {
+            rc = copy_string(c, n, c->o->auth_account, sizeof(c->o->auth_account), NULL);
+        } else if (key_is(c->conf, n, "users")) {
+            rc = apply_users(c, n);
         } else {
             return ne_conf_unknown_field(c->conf, n) == NE_OK ? NE_OK : fail_conf(c);
         }

@@ -44,6 +44,13 @@ typedef struct ne_leaf_remote_options {
     char tls_key_file[NE_TLS_PATH_BYTES];
 } ne_leaf_remote_options;
 
+/* leafnodes { authorization { users [ { user, password, account } ] } } */
+typedef struct ne_leaf_user {
+    char user[64];
+    char pass[128];
+    char account[64]; /* "": $G */
+} ne_leaf_user;
+
 typedef struct ne_leaf_options {
     ne_leaf_remote_options remotes[NE_MAX_LEAF_REMOTES];
     uint32_t remote_count;
@@ -54,6 +61,9 @@ typedef struct ne_leaf_options {
     uint16_t listen_port; /* 0 with listen_enabled: any free port */
     char auth_user[64];
     char auth_pass[128];
+    char auth_account[64]; /* account the single user binds ("": $G) */
+    ne_leaf_user users[NE_MAX_USERS];
+    uint32_t user_count;
     uint32_t auth_timeout_ms;
 } ne_leaf_options;
 

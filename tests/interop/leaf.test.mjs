@@ -641,3 +641,41 @@ describe("remotes bound to local accounts (LN-27)", () => {
     await hub.stop();
   });
 });
+
+describe("natsedge as a hub: leafnode users bound to accounts (LN-26)", () => {
+  test("each leaf user lands in its account; a wrong password is refused", async () => {
+    const leafPort = await freePort();
+    const hub = await startServer({
+      config:
+        "accounts {\n  A: { users: [ { user: a, password: p } ] }\n  B: { users: [ { user: b, password: p } ] }\n}\n" +
+        `leafnodes { listen: 127.0.0.1:${leafPort}\n  authorization { users: [\n` +
+        "    { user: la, password: p, account: A }\n    { user: lb, password: p, account: B }\n  ] } }\n",
+    });
+    const leafA = await startServer({
+      bin: HUB_BIN,
+      config: `leafnodes { remotes [ { url: "nats-leaf://la:p@127.0.0.1:${leafPort}" } ], reconnect: 1 }\n`,
+    });
+    const as = (server, user) => connect({ servers: `127.0.0.1:${server.port}`, user, pass: "p", reconnect: false });
+    const a = await as(hub, "a");
+    const b = await as(hub, "b");
+    const la = await nc(leafA);
+    await waitRoute(la, a, "bound.up");
+    await waitRoute(a, la, "bound.down");
+    const atB = collect(b, "bound.>");
+    await b.flush();
+    la.publish("bound.up", "x");
+    await la.flush();
+    await sleep(300);
+    assert.equal(atB.msgs.length, 0, "account B must not see leaf A's messages");
+    const bad = await startServer({
+      bin: HUB_BIN,
+      config: `leafnodes { remotes [ { url: "nats-leaf://la:wrong@127.0.0.1:${leafPort}" } ], reconnect: 1 }\n`,
+    });
+    await sleep(1500);
+    assert.match(bad.logs(), /Authorization Violation/);
+    await bad.stop();
+    for (const c of [a, b, la]) await c.close();
+    await leafA.stop();
+    await hub.stop();
+  });
+});

@@ -568,6 +568,12 @@ static void test_leafnodes_block_as_nats_server_reads_it_LN24(void **state)
     assert_int_equal(o.leaf.listen_port, 7433);
     assert_string_equal(o.leaf.auth_user, "leaf");
     assert_int_equal(o.leaf.auth_timeout_ms, 1500);
+    assert_int_equal(apply_leaf_conf("leafnodes { listen: 7422, authorization { users: [\n"
+                                     "  { user: la, password: p, account: A } ] } }\n",
+                                     &o, err, sizeof(err)),
+                     NE_OK);
+    assert_int_equal(o.leaf.user_count, 1);
+    assert_string_equal(o.leaf.users[0].account, "A");
     /* Errors name the position or the knob. */
     assert_int_not_equal(
         apply_leaf_conf("leafnodes { remotes [ { url: \"ws://h:1\" } ] }\n", &o, err, sizeof(err)),
