@@ -197,9 +197,10 @@ test("SIGHUP reloads the file: a new user is accepted, a removed user's connecti
   await raw.send('CONNECT {"verbose":false,"user":"bob","pass":"b1"}\r\nPING\r\n');
   await raw.readUntil("PONG\r\n");
 
-  writeFileSync(b.confPath, "max_payload: 2048\n" + users([["alice", "a1"], ["carol", "c1"]]));
+  writeFileSync(b.confPath, "max_payload: 2048\ndebug: true\n" + users([["alice", "a1"], ["carol", "c1"]]));
   await reload(b, 1);
   assert.match(b.logs(), /Reloaded server configuration/);
+  assert.match(b.logs(), /Reloaded: debug = true/);
   assert.match(b.logs(), /Reloaded: authorization users/);
   assert.match(b.logs(), /Reloaded: max_payload = 2048/);
   // Bob is gone: his connections are closed. natsedge writes the error
