@@ -534,6 +534,56 @@ static void url_display(const ne_leaf_url *url, char *out, size_t cap)
     ne_fmt(out, cap, "%s:%u", url->host, (unsigned)url->port);
 }
 
+/* The URL at `index` of a remote's rotation: its configured URLs in their
+ * (shuffled) order, then those learned from the hub, which take the first
+ * configured URL's user info. */
+static bool rotation_url(ne_server *srv, uint32_t r, uint32_t index, ne_leaf_url *url)
+{
+    const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
+    const ne_leaf_remote_state *rs = &srv->leaf.remotes[r];
+    if (index < ro->url_count) {
+        return ne_leaf_parse_url(ro->urls[rs->url_order[index]], url) == NE_OK;
+    }
+    index -= ro->url_count;
+    if (index >= rs->learned_count || ne_leaf_parse_url(ro->urls[0], url) != NE_OK) {
+        return false;
+    }
+    ne_leaf_url learned;
+    if (ne_leaf_parse_url(rs->learned[index], &learned) != NE_OK) {
+        return false;
+    }
+    memcpy(url->host, learned.host, sizeof(url->host));
+    url->port = learned.port;
+    return true;
+}
+
+/* Adds the hub's leafnode_urls that are not in the rotation yet (bounded;
+ * the rest are dropped). */
+static void learn_urls(ne_server *srv, uint32_t r, const ne_leaf_info *info)
+{
+    const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
+    ne_leaf_remote_state *rs = &srv->leaf.remotes[r];
+    for (uint32_t i = 0; i < info->url_count; i++) {
+        ne_leaf_url cand;
+        if (ne_leaf_parse_url(info->urls[i], &cand) != NE_OK) {
+            continue;
+        }
+        bool known = false;
+        for (uint32_t k = 0; k < ro->url_count + rs->learned_count && !known; k++) {
+            ne_leaf_url have;
+            known = rotation_url(srv, r, k, &have) && have.port == cand.port &&
+                    strcmp(have.host, cand.host) == 0;
+        }
+        if (known || rs->learned_count >= NE_LEAF_MAX_URLS) {
+            continue;
+        }
+        memcpy(rs->learned[rs->learned_count], info->urls[i], sizeof(rs->learned[0]));
+        rs->learned_count++;
+        ne_log_debug(&srv->log, "Leafnode remote %u: learned URL %s from the hub", (unsigned)r + 1,
+                     info->urls[i]);
+    }
+}
+
 /* One connection attempt of a remote: the next URL in its rotation (LN-28). */
 static void solicit(ne_server *srv, uint32_t r)
 {
@@ -542,10 +592,11 @@ static void solicit(ne_server *srv, uint32_t r)
     const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
     rs->attempts++;
     rs->next_attempt_ms = srv->now_ms + srv->opts.leaf.reconnect_ms;
-    const char *text = ro->urls[rs->url_order[rs->url_next % ro->url_count]];
-    rs->url_next = (rs->url_next + 1) % ro->url_count;
+    uint32_t total = ro->url_count + rs->learned_count;
+    uint32_t index = rs->url_next % total;
+    rs->url_next = (index + 1) % total;
     ne_leaf_url url;
-    if (ne_leaf_parse_url(text, &url) != NE_OK) {
+    if (!rotation_url(srv, r, index, &url)) {
         return; /* checked with the options: cannot happen */
     }
     char shown[160];
@@ -580,6 +631,7 @@ static void solicit(ne_server *srv, uint32_t r)
     }
     link->conn = conn;
     link->remote = (int32_t)r;
+    link->url_index = (uint8_t)index;
     link->state = NE_LEAF_CONNECTING;
     link->deadline_ms = srv->now_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS;
     memcpy(link->url, shown, NE_MIN(strlen(shown) + 1, sizeof(link->url)));
@@ -679,10 +731,7 @@ static void establish(ne_server *srv, ne_leaf_link *link)
 /* The URL a solicited link was opened with. */
 static bool link_url(ne_server *srv, const ne_leaf_link *link, ne_leaf_url *url)
 {
-    const ne_leaf_remote_options *ro = remote_opts(srv, link);
-    const ne_leaf_remote_state *rs = &srv->leaf.remotes[link->remote];
-    uint32_t used = (rs->url_next + ro->url_count - 1) % ro->url_count;
-    return ne_leaf_parse_url(ro->urls[rs->url_order[used]], url) == NE_OK;
+    return rotation_url(srv, (uint32_t)link->remote, link->url_index, url);
 }
 
 /* Starts the TLS client handshake; what is queued from now on (CONNECT)
@@ -780,6 +829,7 @@ static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
     if (link->remote < 0) {
         return; /* a leaf's INFO (async updates): nothing to learn */
     }
+    learn_urls(srv, (uint32_t)link->remote, &info);
     if (link->state == NE_LEAF_CONNECTING) {
         /* A hub's leaf port always sends these (LN-03). */
         if (info.client_id == 0 && !info.has_leafnode_urls) {

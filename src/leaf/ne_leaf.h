@@ -97,6 +97,8 @@ typedef struct ne_leaf_info {
     bool info_on_connect;
     bool connect_info;
     bool has_leafnode_urls;
+    uint32_t url_count; /* leafnode_urls kept (the first NE_LEAF_MAX_URLS) */
+    char urls[NE_LEAF_MAX_URLS][NE_LEAF_HOSTPORT_BYTES];
     bool auth_required;
     bool tls_required;
 } ne_leaf_info;

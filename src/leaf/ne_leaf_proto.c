@@ -169,6 +169,19 @@ int ne_leaf_parse_info(const char *json, size_t len, ne_leaf_info *info)
     (void)ne_json_get_bool(doc, 0, "tls_required", &info->tls_required);
     int idx = ne_json_find(doc, 0, "leafnode_urls");
     info->has_leafnode_urls = idx >= 0 && doc->tokens[idx].type == JSMN_ARRAY;
+    if (info->has_leafnode_urls) {
+        int n = doc->tokens[idx].size;
+        int item = idx + 1;
+        for (int i = 0; i < n && item < doc->count; i++) {
+            if (doc->tokens[item].type == JSMN_STRING && info->url_count < NE_LEAF_MAX_URLS &&
+                ne_json_token_string(doc, item, info->urls[info->url_count], sizeof(info->urls[0]),
+                                     NULL) &&
+                info->urls[info->url_count][0] != '\0') {
+                info->url_count++;
+            }
+            item = ne_json_skip(doc, item);
+        }
+    }
     return NE_OK;
 }
 

@@ -14,6 +14,9 @@
 struct ne_conn;
 struct ne_sub;
 
+/* A "host:port" learned from a hub's leafnode_urls. */
+#define NE_LEAF_HOSTPORT_BYTES 72
+
 /* The subject of the message being routed. */
 typedef struct ne_slice_text {
     const char *ptr;
@@ -78,8 +81,9 @@ typedef enum ne_leaf_link_state {
 /* One leaf connection (either role), from the leaf connection pool. */
 typedef struct ne_leaf_link {
     struct ne_conn *conn;
-    int32_t remote; /* index in options' remotes, -1 when accepted */
-    uint8_t state;  /* ne_leaf_link_state */
+    int32_t remote;    /* index in options' remotes, -1 when accepted */
+    uint8_t state;     /* ne_leaf_link_state */
+    uint8_t url_index; /* solicited: position in the remote's rotation */
     bool headers;
     uint64_t deadline_ms; /* handshake must be done by then */
     uint64_t established_wall_ns;
@@ -111,7 +115,11 @@ typedef struct ne_leaf_remote_state {
     ne_leaf_link *link;              /* NULL while down */
     const ne_tls_config *tls_config; /* the board's client configuration (tls { }) */
     uint8_t url_order[NE_LEAF_MAX_URLS];
-    uint32_t url_next; /* position in url_order of the next URL to try */
+    uint32_t url_next; /* position in the rotation of the next URL to try */
+    /* Leaf URLs of the hub's cluster from its INFO (leafnode_urls), tried
+     * after the configured ones with the first URL's credentials (LN-28). */
+    char learned[NE_LEAF_MAX_URLS][NE_LEAF_HOSTPORT_BYTES];
+    uint32_t learned_count;
     uint64_t next_attempt_ms;
     uint64_t attempts;
     uint64_t connects;

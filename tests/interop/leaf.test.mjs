@@ -679,3 +679,38 @@ describe("natsedge as a hub: leafnode users bound to accounts (LN-26)", () => {
     await hub.stop();
   });
 });
+
+describe("failover through the hub's leafnode_urls (LN-28)", () => {
+  test("a leaf configured with one cluster node moves to another when that node goes", async () => {
+    const cports = [await freePort(), await freePort(), await freePort()];
+    const lports = [await freePort(), await freePort(), await freePort()];
+    const routes = cports.map((p) => `nats-route://127.0.0.1:${p}`).join(", ");
+    const hubs = [];
+    for (let i = 0; i < 3; i++) {
+      hubs.push(
+        await startServer({
+          bin: HUB_BIN,
+          config:
+            `server_name: fo-${i}\n` +
+            `cluster { name: fo, listen: 127.0.0.1:${cports[i]}, routes: [ ${routes} ] }\n` +
+            hubConfig({ leafPort: lports[i] }),
+        }),
+      );
+    }
+    const leaf = await startServer({
+      config: `leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:${lports[0]}" } ], reconnect: 1 }\n`,
+    });
+    const l = await nc(leaf);
+    const h1 = await nc(hubs[1]);
+    await waitRoute(h1, l, "fo.before", 15000);
+    // Give the cluster's leafnode_urls time to reach the leaf, then lose node 0.
+    await sleep(1000);
+    await hubs[0].stop();
+    await waitRoute(h1, l, "fo.after", 15000);
+    await waitRoute(l, h1, "fo.up", 5000);
+    await h1.close();
+    await l.close();
+    await leaf.stop();
+    for (const h of hubs) await h.stop();
+  });
+});

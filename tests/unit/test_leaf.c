@@ -500,6 +500,13 @@ static void test_url_and_creds_parsing_LN24_LN25(void **state)
         ne_leaf_parse_creds(creds, strlen(creds), jwt, sizeof(jwt), seed, sizeof(seed)), NE_OK);
     assert_string_equal(jwt, "eyJhbGciOi.eyJqdGkiOi.sig");
     assert_string_equal(seed, "SUAMTBDAY6GSVRPMRIENXYZNUDXVJ52O4EH5RCRBIOAKGBY6WYKQDLKT5I");
+    static ne_leaf_info info;
+    const char *ij = "{\"client_id\":3,\"leafnode_urls\":[\"10.0.0.1:7422\",{\"x\":1},"
+                     "\"10.0.0.2:7422\"],\"nonce\":\"n\"}";
+    assert_int_equal(ne_leaf_parse_info(ij, strlen(ij), &info), NE_OK);
+    assert_int_equal(info.url_count, 2);
+    assert_string_equal(info.urls[1], "10.0.0.2:7422");
+    assert_string_equal(info.nonce, "n");
     char sig[90];
     assert_int_equal(ne_leaf_sign_nonce(seed, "nonce", sig), NE_OK);
     assert_int_equal(strlen(sig), 86);
