@@ -90,14 +90,17 @@ $(BUILD)/libnesim.a: $(SIM_OBJ)
 	rm -f $@ && $(if $^,ar rcs $@ $^,printf '!<arch>\n' > $@)
 
 # TLS: mbedTLS (2.28) compiled from MBEDTLS_DIR with config/mbedtls_config.h,
-# once per build directory; port/mbedtls wraps it behind port/port.h. Only the
+# once per compiler and sanitizer (it does not depend on the profile, so
+# CONFIG=test-small shares the default's build); port/mbedtls wraps it behind port/port.h. Only the
 # board links them: the core reaches TLS through the ne_tls table.
 MBEDTLS_DIR ?= third_party/mbedtls
 MBEDTLS_MODULES := aes asn1parse asn1write base64 bignum chacha20 chachapoly cipher cipher_wrap \
     constant_time ctr_drbg ecdh ecdsa ecp ecp_curves error gcm md memory_buffer_alloc oid pem pk \
     pk_wrap pkparse platform platform_util poly1305 rsa rsa_internal sha1 sha256 sha512 \
     ssl_ciphersuites ssl_cli ssl_msg ssl_srv ssl_tls x509 x509_crt
-MBEDTLS_OBJ := $(patsubst %,$(BUILD)/mbedtls/%.o,$(MBEDTLS_MODULES))
+MBEDTLS_BUILD ?= build/mbedtls-$(notdir $(CC))$(if $(SAN),-$(SAN))
+MBEDTLS_LIB := $(MBEDTLS_BUILD)/libmbedtls.a
+MBEDTLS_OBJ := $(patsubst %,$(MBEDTLS_BUILD)/%.o,$(MBEDTLS_MODULES))
 MBEDTLS_CFLAGS := -I$(MBEDTLS_DIR)/include '-DMBEDTLS_CONFIG_FILE="mbedtls_config.h"'
 TLS_SRC := $(sort $(wildcard port/mbedtls/*.c))
 TLS_OBJ := $(call obj,$(TLS_SRC))
@@ -106,10 +109,10 @@ $(TLS_OBJ) $(BOARD_OBJ): | $(MBEDTLS_DIR)/include/mbedtls/ssl.h
 $(MBEDTLS_DIR)/include/mbedtls/ssl.h:
 	@echo "mbedTLS not found in $(MBEDTLS_DIR): run 'make deps' (tools/deps.sh) or set MBEDTLS_DIR"; exit 1
 # Third-party code: its own warnings are not ours to fix, so no -Werror.
-$(BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/library/%.c config/mbedtls_config.h config/mbedtls_platform.h
+$(MBEDTLS_BUILD)/%.o: $(MBEDTLS_DIR)/library/%.c config/mbedtls_config.h config/mbedtls_platform.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -O2 -g $(SANFLAGS) -Iconfig $(MBEDTLS_CFLAGS) -c $< -o $@
-$(BUILD)/libmbedtls.a: $(MBEDTLS_OBJ)
+$(MBEDTLS_LIB): $(MBEDTLS_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/libnetls.a: $(TLS_OBJ)
 	@mkdir -p $(dir $@)
@@ -117,13 +120,13 @@ $(BUILD)/libnetls.a: $(TLS_OBJ)
 
 # The TLS port's unit test links the engine and mbedTLS (then the POSIX port
 # again, for the entropy the engine takes from it).
-$(BUILD)/tests/test_tls_mbedtls: $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a
+$(BUILD)/tests/test_tls_mbedtls: $(BUILD)/libnetls.a $(MBEDTLS_LIB)
 $(BUILD)/tests/test_tls_mbedtls: private ALL_CFLAGS += $(MBEDTLS_CFLAGS)
-$(BUILD)/tests/test_tls_mbedtls: private LDFLAGS_ALL += $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a $(BUILD)/libneposix.a
+$(BUILD)/tests/test_tls_mbedtls: private LDFLAGS_ALL += $(BUILD)/libnetls.a $(MBEDTLS_LIB) $(BUILD)/libneposix.a
 
-$(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a
+$(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BUILD)/libnetls.a $(MBEDTLS_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a \
-	    $(BUILD)/libnetls.a $(BUILD)/libmbedtls.a $(BOARD_LIBS)
+	    $(BUILD)/libnetls.a $(MBEDTLS_LIB) $(BOARD_LIBS)
 
 # Unit tests: one binary per tests/unit/test_<name>.c.
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT_OBJ) $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
