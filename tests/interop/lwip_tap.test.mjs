@@ -1,9 +1,11 @@
 // natsedge over lwIP on a TAP device (board/linux-tap): the lwIP port proven
-// on the host. The test creates a TAP device of its own with a /30 from the
-// benchmarking range (198.18.0.0/15) on the host side, starts natsedge-tap on
-// it with lwIP at the other address of the /30, drives it with nats.js from
-// the host, and removes the device afterwards. Needs root (or CAP_NET_ADMIN),
-// /dev/net/tun and NATSEDGE_TAP_BIN; skipped otherwise.
+// on the host. The test creates a network namespace of its own holding the
+// TAP device and natsedge-tap (lwIP with a static address on the TAP link),
+// joins it to the host by a veth pair and a route, drives natsedge-tap with
+// nats.js from the host side, and deletes the namespace (and with it the
+// devices) afterwards. Addresses come from the benchmarking range
+// 198.18.0.0/15. Needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN),
+// /dev/net/tun, iproute2 and NATSEDGE_TAP_BIN; skipped otherwise.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -20,15 +22,23 @@ const skip = !BIN
       ? "needs root for a TAP device"
       : false;
 
-const id = process.pid % 250;
-const DEV = `netap${process.pid % 100000}`;
-const HOST_IP = `198.18.${id}.1`;
-const LWIP_IP = `198.18.${id}.2`;
+// Two /30s: the veth link between host and namespace, the TAP link inside.
+const id = process.pid % 64;
+const tag = process.pid % 100000;
+const NS = `natsedge-tap-${tag}`;
+const VETH_HOST = `neh${tag}`;
+const VETH_NS = `nen${tag}`;
+const DEV = `netap${tag}`;
+const HOST_IP = `198.18.${id * 4}.1`;
+const NS_VETH_IP = `198.18.${id * 4}.2`;
+const NS_TAP_IP = `198.18.${id * 4 + 1}.1`;
+const LWIP_IP = `198.18.${id * 4 + 1}.2`;
 const PORT = 4222;
 
 let child = null;
 let logs = "";
-let devCreated = false;
+let nsCreated = false;
+let vethCreated = false;
 const board = new Board(LWIP_IP, PORT);
 
 function stopChild() {
@@ -49,16 +59,29 @@ process.once("exit", () => {
 
 before(async () => {
   if (skip) return;
-  for (const args of [
-    ["tuntap", "add", "dev", DEV, "mode", "tap"],
-    ["addr", "add", `${HOST_IP}/30`, "dev", DEV],
-    ["link", "set", DEV, "up"],
-  ]) {
+  const ip = async (...args) => {
     const r = await run("ip", args);
     if (r.code !== 0) throw new Error(`ip ${args.join(" ")}: ${r.err}`);
-    devCreated = true;
-  }
-  child = spawn(BIN, ["--tap", DEV, "--tap-ip", LWIP_IP, "--tap-mask", "255.255.255.252", "-p", String(PORT)], {
+  };
+  const inNs = (...args) => ip("netns", "exec", NS, ...args);
+  await ip("netns", "add", NS);
+  nsCreated = true;
+  await ip("link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS);
+  vethCreated = true;
+  await ip("link", "set", VETH_NS, "netns", NS);
+  await ip("addr", "add", `${HOST_IP}/30`, "dev", VETH_HOST);
+  await ip("link", "set", VETH_HOST, "up");
+  await inNs("ip", "link", "set", "lo", "up");
+  await inNs("ip", "addr", "add", `${NS_VETH_IP}/30`, "dev", VETH_NS);
+  await inNs("ip", "link", "set", VETH_NS, "up");
+  await inNs("ip", "tuntap", "add", "dev", DEV, "mode", "tap");
+  await inNs("ip", "addr", "add", `${NS_TAP_IP}/30`, "dev", DEV);
+  await inNs("ip", "link", "set", DEV, "up");
+  await inNs("sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+  await ip("route", "add", `${LWIP_IP}/32`, "via", NS_VETH_IP);
+  // `ip netns exec` execs the broker itself: the PID is natsedge-tap's.
+  child = spawn("ip", ["netns", "exec", NS, BIN, "--tap", DEV, "--tap-ip", LWIP_IP, "--tap-mask",
+    "255.255.255.252", "--tap-gw", NS_TAP_IP, "-p", String(PORT)], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout.on("data", (d) => (logs += d));
@@ -85,7 +108,10 @@ before(async () => {
 after(async () => {
   await board.closeAll();
   await stopChild();
-  if (devCreated) await run("ip", ["link", "del", DEV]);
+  // Deleting the namespace takes the TAP device and the veth pair (and so
+  // the host's route) with it.
+  if (nsCreated) await run("ip", ["netns", "del", NS]);
+  else if (vethCreated) await run("ip", ["link", "del", VETH_HOST]);
 });
 
 test("lwIP/TAP: INFO comes from lwIP and shows the client's host address", { skip }, async () => {
