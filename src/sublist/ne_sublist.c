@@ -640,7 +640,7 @@ void ne_sublist_match(ne_sublist *sl, const char *subject, size_t len, ne_match_
     res->overflow = false;
 #if NE_MATCH_CACHE_SUBJECT_BYTES > 0
     sl->cache_res = NULL;
-    if (len <= NE_MATCH_CACHE_SUBJECT_BYTES) {
+    if (len > 0 && len <= NE_MATCH_CACHE_SUBJECT_BYTES) {
         sl->cache_res = res;
         sl->cache_stamp = res->stamp;
         sl->cache_generation = sl->generation;
