@@ -162,7 +162,7 @@ interop: $(NATSEDGE)
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) -C tests/interop/c BUILD=$(abspath $(BUILD))/interop-c CC=$(CC) SANFLAGS="$(SANFLAGS)"
 	$(MAKE) SAN=$(SAN) CC=$(CC) tap
-	$(if $(SAN),,$(MAKE) CONFIG=tiny firmware)
+	$(if $(SAN),,$(MAKE) CONFIG=tiny -j2 firmware)
 	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) NATSEDGE_HAS_CONFIG=1 \
 	  NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP)) \
 	  $(if $(SAN),,NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \

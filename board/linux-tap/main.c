@@ -165,6 +165,11 @@ int main(int argc, char **argv)
     case NE_CLI_OK:
         break;
     }
+    if (cli.config_file != NULL) {
+        /* The TAP board proves the network port: flags only. */
+        fprintf(stderr, "natsedge-tap: configuration files are not supported, use flags\n");
+        return 1;
+    }
     if (!cli.host_set) {
         strcpy(cli.opts.host, "0.0.0.0");
     }
