@@ -245,7 +245,7 @@ static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *
     }
     if (sub->conn->kind == NE_CONN_KIND_LEAF) {
         const ne_leaf_link *from = sub->conn->leaf;
-        if (from == NULL || (from->remote >= 0 && link->remote >= 0)) {
+        if (from == NULL || (from->spoke && link->spoke)) {
             return false;
         }
     }
@@ -631,6 +631,7 @@ static void solicit(ne_server *srv, uint32_t r)
     }
     link->conn = conn;
     link->remote = (int32_t)r;
+    link->spoke = !ro->hub;
     link->url_index = (uint8_t)index;
     link->state = NE_LEAF_CONNECTING;
     link->deadline_ms = srv->now_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS;
@@ -1165,6 +1166,9 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
     }
     bool headers = false;
     (void)ne_json_get_bool(&doc, 0, "headers", &headers);
+    bool peer_is_hub = false;
+    (void)ne_json_get_bool(&doc, 0, "is_hub", &peer_is_hub);
+    link->spoke = peer_is_hub;
     link->headers = headers && !srv->opts.no_header_support;
     conn->headers = link->headers;
     if (!ne_json_get_string(&doc, 0, "name", link->remote_name, sizeof(link->remote_name), NULL)) {
@@ -1273,8 +1277,7 @@ bool ne_leaf_route_add(ne_conn *pub, ne_sub *sub, const char *queue, uint16_t qu
     }
     /* A message from one hub never goes to another (LN-12's rule for
      * messages): the hubs' own clusters carry it. */
-    if (pub->kind == NE_CONN_KIND_LEAF && pub->leaf != NULL && pub->leaf->remote >= 0 &&
-        link->remote >= 0) {
+    if (pub->kind == NE_CONN_KIND_LEAF && pub->leaf != NULL && pub->leaf->spoke && link->spoke) {
         return false;
     }
     const ne_leaf_remote_options *ro = remote_opts(srv, link);

@@ -85,6 +85,9 @@ typedef struct ne_leaf_link {
     uint8_t state;     /* ne_leaf_link_state */
     uint8_t url_index; /* solicited: position in the remote's rotation */
     bool headers;
+    /* We are the spoke on this link: solicited without `hub: true`, or
+     * accepted from a leaf whose CONNECT said is_hub (LN-01). */
+    bool spoke;
     uint64_t deadline_ms; /* handshake must be done by then */
     uint64_t established_wall_ns;
     uint32_t interest_count; /* entries of the interest table sent to this peer */
