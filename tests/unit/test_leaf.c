@@ -436,6 +436,22 @@ static void test_accepted_leaf_needs_the_servers_token_LN26(void **state)
     assert_int_equal(srv.leaf_count, 1);
 }
 
+static void test_hub_passes_interest_and_messages_between_leafs_LN12(void **state)
+{
+    (void)state;
+    int l1 = leaf_peer();
+    int l2 = leaf_peer();
+    send_text(l1, "LS+ from.one\r\nLS+ work q 2\r\n");
+    wait_for(l2, "LS+ from.one\r\n");
+    wait_for(l2, "LS+ work q 1\r\n");
+    send_text(l2, "LMSG from.one 2\r\nhi\r\nLMSG work | q 1\r\nw\r\n");
+    wait_for(l1, "LMSG from.one 2\r\nhi\r\n");
+    wait_for(l1, "LMSG work | q 1\r\nw\r\n");
+    /* Never back to the leaf the message came from. */
+    step(3);
+    assert_null(strstr(take(l2), "LMSG"));
+}
+
 static void test_leaf_pool_exhaustion_refuses_the_next_leaf(void **state)
 {
     (void)state;
@@ -641,6 +657,8 @@ int main(void)
                                         setup_listen, teardown),
         cmocka_unit_test_setup_teardown(test_accepted_leaf_needs_the_servers_token_LN26,
                                         setup_listen_token, teardown),
+        cmocka_unit_test_setup_teardown(test_hub_passes_interest_and_messages_between_leafs_LN12,
+                                        setup_listen, teardown),
         cmocka_unit_test_setup_teardown(test_leaf_pool_exhaustion_refuses_the_next_leaf,
                                         setup_listen, teardown),
         cmocka_unit_test(test_parse_leaf_msg_forms_LN17_LN18),
