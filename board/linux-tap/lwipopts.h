@@ -37,11 +37,13 @@
 #define IP_REASSEMBLY 0
 #define IP_FRAG 0
 
-/* TCP: full-size segments, a 4-segment window and send buffer. */
+/* TCP: full-size segments, an 8-segment window and a 16-segment send
+ * buffer: enough in flight that the peer acknowledges at once rather than
+ * after its delayed-ACK timer, so a subscriber drains at link speed. */
 #define LWIP_TCP 1
 #define TCP_MSS 1460
-#define TCP_WND (4 * TCP_MSS)
-#define TCP_SND_BUF (4 * TCP_MSS)
+#define TCP_WND (8 * TCP_MSS)
+#define TCP_SND_BUF (16 * TCP_MSS)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_QUEUE_OOSEQ 0
 #define TCP_LISTEN_BACKLOG 0
@@ -57,7 +59,7 @@
 #define MEMP_NUM_ARP_QUEUE 8
 #define ARP_TABLE_SIZE 8
 #define PBUF_POOL_BUFSIZE 1536
-#define PBUF_POOL_SIZE (NE_LWIP_CONNS * 4 + 16)
+#define PBUF_POOL_SIZE (NE_LWIP_CONNS * 8 + 16)
 /* Send-side copies: every connection's send buffer may be full at once. */
 #define MEM_SIZE (NE_LWIP_CONNS * (TCP_SND_BUF + 4 * 64) + 8192)
 

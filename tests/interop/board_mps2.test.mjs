@@ -2,8 +2,10 @@
 // in QEMU with user networking; the broker's port 4222 is forwarded to a
 // free loopback port. nats.js drives it: pub/sub, queue groups,
 // request/reply, 8 concurrent clients (the tiny profile's maximum), payloads
-// up to its max_payload, and a client that floods until it is cut as a slow
-// consumer while the others keep working. Needs NATSEDGE_MPS2_ELF and
+// up to its max_payload, a publisher 200 KiB ahead of its subscriber (held
+// back by the closed receive window while the 6 KiB of chunks drain), and a
+// client that floods until it is cut as a slow consumer while the others
+// keep working. Needs NATSEDGE_MPS2_ELF and
 // qemu-system-arm; skipped otherwise.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -96,6 +98,9 @@ test("mps2-an385: a flooding client is cut as a slow consumer, the others keep w
   const { sent } = await board.slowConsumer();
   assert.ok(sent > 8192, `flooded ${sent} bytes`);
 });
+test("mps2-an385: a publisher far ahead of its subscriber is held back, nothing lost", { skip }, () =>
+  board.pacedStream({ count: 600, size: 1024, burst: 50, ahead: 200 })
+);
 test("mps2-an385: a client vanishing mid-message", { skip }, () => board.vanishMidMessage());
 test("mps2-an385: no fault or assertion on the console", { skip }, async () => {
   await board.requestReply(3);

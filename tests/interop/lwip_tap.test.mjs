@@ -133,6 +133,9 @@ test("lwIP/TAP: payloads up to max_payload", { skip }, async () => {
   assert.equal(max, 1024 * 1024);
 });
 test("lwIP/TAP: a client vanishing mid-message", { skip }, () => board.vanishMidMessage());
+test("lwIP/TAP: 8 MiB streamed through the port, every message in order", { skip }, () =>
+  board.pacedStream({ count: 4000, size: 2048 })
+);
 test("lwIP/TAP: the broker is still up and logged no failure", { skip }, async () => {
   await board.requestReply(3);
   assert.equal(child.exitCode, null);

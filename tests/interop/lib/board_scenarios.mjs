@@ -187,6 +187,46 @@ export class Board {
     return max;
   }
 
+  // A raw TCP publisher sends `count` messages of `size` bytes in bursts of
+  // `burst`, as fast as its socket takes them, staying at most `ahead`
+  // messages ahead of a nats.js subscriber (application-level pacing: a
+  // publisher faster than its subscriber for long is a slow consumer case,
+  // as with nats-server). Every message arrives, in order, through lwIP's
+  // receive window (opened only as the broker reads) and send buffer.
+  async pacedStream({ count = 4000, size = 2048, burst = 100, ahead = 400, ms = 30000 } = {}) {
+    const sub = await this.client();
+    let got = 0;
+    let inOrder = true;
+    sub.subscribe("bp.stream", {
+      callback: (_e, m) => {
+        if (Number(m.string().slice(0, 8)) !== got) inOrder = false;
+        got++;
+      },
+    });
+    await sub.flush();
+    const r = await this.raw();
+    const deadline = Date.now() + ms;
+    try {
+      await r.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\n");
+      const pad = "p".repeat(size - 8);
+      for (let sent = 0; sent < count; ) {
+        let chunk = "";
+        for (let i = 0; i < burst && sent < count; i++, sent++) {
+          chunk += `PUB bp.stream ${size}\r\n${String(sent).padStart(8, "0")}${pad}\r\n`;
+        }
+        assert.ok(await r.send(chunk), "the publisher was disconnected");
+        await waitFor(() => got >= sent - ahead || Date.now() > deadline, ms, "the subscriber");
+        assert.ok(Date.now() <= deadline, `stalled: received ${got} of ${sent} sent`);
+      }
+      await waitFor(() => got >= count || Date.now() > deadline, ms, "the last messages");
+      assert.equal(got, count, `received ${got} of ${count}`);
+      assert.ok(inOrder, "messages arrived out of order");
+    } finally {
+      r.destroy();
+    }
+    await sub.close();
+  }
+
   // A client that disappears in the middle of a message: the broker drops it
   // and the others are unaffected.
   async vanishMidMessage() {
