@@ -25,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "deps: installing ${missing[*]}"
-  $SUDO apt-get update -qq
+  $SUDO apt-get update -qq || echo "deps: apt-get update reported errors (foreign architecture indexes?), trying the install anyway"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
