@@ -440,3 +440,22 @@ unit-arm:
 unit-aarch64:
 	$(MAKE) CROSS=$(AARCH64_CROSS) -j2 all $(call cross_units,$(AARCH64_CROSS))
 	$(MAKE) CROSS=$(AARCH64_CROSS) unit
+
+# The lwIP port's unit test (tests/unit/test_lwip_port.c): lwIP built once
+# more, with tests/unit/lwip/lwipopts.h (loopback interface), and the port.
+LWIPT_BUILD = $(BUILD)/lwip-unit
+LWIPT_INC := -I$(LWIP_DIR)/src/include -Iport/lwip -Itests/unit/lwip
+LWIPT_LWIP_OBJ = $(patsubst $(LWIP_DIR)/%.c,$(LWIPT_BUILD)/lwip/%.o,$(LWIP_SRC))
+LWIPT_PORT_OBJ = $(patsubst %.c,$(LWIPT_BUILD)/obj/%.o,$(LWIP_PORT_SRC))
+$(LWIPT_BUILD)/obj/%.o: %.c | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LWIPT_INC) -MMD -MP -c $< -o $@
+$(LWIPT_BUILD)/lwip/%.o: $(LWIP_DIR)/%.c tests/unit/lwip/lwipopts.h | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 -O2 -g $(SANFLAGS) -Iconfig -I. \
+	    $(LWIP_PROFILE_FLAG) $(LWIPT_INC) -c $< -o $@
+$(BUILD)/tests/test_lwip_port: $(LWIPT_PORT_OBJ) $(LWIPT_LWIP_OBJ)
+$(BUILD)/tests/test_lwip_port: ALL_CFLAGS += $(LWIPT_INC)
+$(BUILD)/tests/test_lwip_port: LDFLAGS_ALL += $(LWIPT_PORT_OBJ) $(LWIPT_LWIP_OBJ) $(BUILD)/libnecore.a \
+    $(BUILD)/libneposix.a
+-include $(LWIPT_PORT_OBJ:.o=.d)
