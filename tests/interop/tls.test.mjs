@@ -160,13 +160,17 @@ test("no handshake within tls timeout: closed, \"TLS handshake timeout\" in the 
   await s.stop();
 });
 
-test("a server certificate for another host is refused by the client, the server logs the failure", async () => {
+test("a server certificate for another host is refused by the client", async () => {
+  // Node checks the host name once the handshake is over, then closes: the
+  // server may see a finished handshake or a close during it, so its log is
+  // not asserted here. natsedge's own client role (leaf remotes) logs the
+  // mismatch: tests/unit/test_tls_mbedtls.c.
   const s = await server({ config: tlsConf("wronghost") });
   await assert.rejects(
     connect({ servers: `127.0.0.1:${s.port}`, tls: tlsOpts(), reconnect: false }),
     /altnames|hostname|IP/i,
   );
-  if (NATSEDGE) await waitFor(() => /TLS handshake error: /.test(logs(s)), 3000, "the handshake error");
+  assert.ok(s.alive());
   await s.stop();
 });
 
