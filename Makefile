@@ -8,6 +8,9 @@
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
 #   make bench       benchmarks against nats-server (not part of test)
+#   make tap         natsedge-tap: the broker over lwIP on a TAP device
+#   make BOARD=mps2-an385 [CONFIG=tiny]   Cortex-M3 firmware (make run-mps2, make footprint)
+#   make CROSS=arm-linux-gnueabihf-       ARM Linux build (make unit-arm: unit tests under qemu-arm)
 #
 # Sources are found by wildcard: a new module under src/<module>/, a new unit
 # test tests/unit/test_<name>.c (extra link flags in test_<name>.libs) or a new
