@@ -4,10 +4,11 @@
  *
  * The sizing (docs/porting.md explains it): one pcb per socket the lwIP port
  * holds (NE_MAX_CONNECTIONS + 6) and a few in TIME_WAIT; a two-segment
- * window and send buffer per connection; a pbuf pool that holds about two
- * full windows per client connection at once (more arrive only as the
- * broker reads; a frame that finds the pool empty is dropped and TCP resends
- * it); a MEM_SIZE heap for the copies of outgoing data. */
+ * window and send buffer per connection; a pbuf pool that holds one full
+ * window for every client connection at once plus spares for ARP and acks
+ * (more arrive only as the broker reads; a frame that finds the pool empty
+ * is dropped and TCP resends it); a MEM_SIZE heap of one segment per client
+ * for the copies of outgoing data. */
 #ifndef NE_BOARD_LWIPOPTS_H
 #define NE_BOARD_LWIPOPTS_H
 
