@@ -57,6 +57,9 @@ typedef enum ne_proto_status {
 
 /* Parses one control line (without the line terminator). */
 ne_proto_status ne_proto_parse_line(const char *line, size_t len, ne_op *op);
+/* The same without the fast path for the common PUB form: for tests that
+ * check the two agree. */
+ne_proto_status ne_proto_parse_line_full(const char *line, size_t len, ne_op *op);
 
 /* Splits text at runs of spaces and tabs into at most max slices; returns the
  * number of arguments found, or max + 1 if there were more. */

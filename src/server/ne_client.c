@@ -1724,7 +1724,9 @@ void ne_conn_process_input(ne_conn *conn)
         if (line_len > 0 && line[line_len - 1] == '\r') {
             line_len--;
         }
-        if (arg_bytes(line, line_len) > srv->opts.max_control_line) {
+        /* The arguments are never longer than the line. */
+        if (line_len > srv->opts.max_control_line &&
+            arg_bytes(line, line_len) > srv->opts.max_control_line) {
             ne_conn_close(conn, NE_CLOSE_MAX_CONTROL_LINE, "maximum control line exceeded");
             break;
         }

@@ -1,5 +1,7 @@
 /* libFuzzer harness for the control-line parser: any bytes, any length. The
- * slices it returns must lie inside the line. */
+ * slices it returns must lie inside the line, and the parser with its PUB
+ * fast path must give exactly what the full parser gives. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,11 +15,33 @@ static void check_slice(ne_slice s, const char *line, size_t len)
     }
 }
 
+static bool same_slice(ne_slice a, ne_slice b)
+{
+    return a.len == b.len && (a.len == 0 || a.ptr == b.ptr);
+}
+
+/* Field by field: slices carry padding that a struct copy leaves as it was. */
+static bool same_op(const ne_op *a, const ne_op *b)
+{
+    return a->kind == b->kind && same_slice(a->subject, b->subject) &&
+           same_slice(a->reply, b->reply) && same_slice(a->queue, b->queue) &&
+           same_slice(a->sid, b->sid) && same_slice(a->text, b->text) && a->hdr_len == b->hdr_len &&
+           a->total_len == b->total_len && a->max_msgs == b->max_msgs && a->weight == b->weight;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *line = (const char *)data;
     ne_op op;
-    if (ne_proto_parse_line(line, size, &op) == NE_PROTO_OK) {
+    ne_op full;
+    ne_proto_status st = ne_proto_parse_line(line, size, &op);
+    if (ne_proto_parse_line_full(line, size, &full) != st) {
+        abort();
+    }
+    if (st == NE_PROTO_OK && !same_op(&op, &full)) {
+        abort();
+    }
+    if (st == NE_PROTO_OK) {
         check_slice(op.subject, line, size);
         check_slice(op.reply, line, size);
         check_slice(op.queue, line, size);
