@@ -1074,20 +1074,6 @@ void ne_leaf_accepted(ne_conn *conn)
     send_hub_info(conn, false);
 }
 
-/* Compares without an early exit (timing does not tell how much matched). */
-static bool secret_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t n = la > lb ? la : lb;
-    unsigned diff = (unsigned)(la ^ lb);
-    for (size_t i = 0; i < n; i++) {
-        char ca = i < la ? a[i] : 0;
-        char cb = i < lb ? b[i] : 0;
-        diff |= (unsigned)(unsigned char)(ca ^ cb);
-    }
-    return diff == 0;
-}
-
 /* An accepted leaf's credentials (LN-26), and the account it binds to:
  * leafnodes.authorization (single user, or users with accounts) when it is
  * configured; otherwise the server's own single user or token (a token
@@ -1103,15 +1089,17 @@ static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
     (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
     (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
     if (lo->auth_user[0] != '\0') {
-        return secret_equal(user, lo->auth_user) && secret_equal(pass, lo->auth_pass)
+        return ne_server_secret_equal(user, lo->auth_user) &&
+                       ne_server_secret_matches(srv, lo->auth_pass, pass)
                    ? account_named(srv, lo->auth_account)
                    : NULL;
     }
     if (lo->user_count > 0) {
         for (uint32_t i = 0; i < lo->user_count; i++) {
             const ne_leaf_user *u = &lo->users[i];
-            if (user[0] != '\0' && secret_equal(user, u->user)) {
-                return secret_equal(pass, u->pass) ? account_named(srv, u->account) : NULL;
+            if (user[0] != '\0' && ne_server_secret_equal(user, u->user)) {
+                return ne_server_secret_matches(srv, u->pass, pass) ? account_named(srv, u->account)
+                                                                    : NULL;
             }
         }
         return NULL;
@@ -1123,23 +1111,19 @@ static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
         char token[128] = "";
         (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
         const char *given = token[0] != '\0' ? token : user;
-        return given[0] != '\0' && strncmp(o->auth_token, "$2", 2) != 0 &&
-                       secret_equal(given, o->auth_token)
-                   ? global
-                   : NULL;
+        return given[0] != '\0' && ne_server_secret_matches(srv, o->auth_token, given) ? global
+                                                                                       : NULL;
     }
     if (o->auth_user[0] != '\0') {
-        return user[0] != '\0' && strncmp(o->auth_pass, "$2", 2) != 0 &&
-                       secret_equal(user, o->auth_user) && secret_equal(pass, o->auth_pass)
+        return user[0] != '\0' && ne_server_secret_equal(user, o->auth_user) &&
+                       ne_server_secret_matches(srv, o->auth_pass, pass)
                    ? global
                    : NULL;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
         const ne_user_entry *u = &o->users[i];
-        if (u->user[0] != '\0' && user[0] != '\0' && secret_equal(user, u->user)) {
-            return strncmp(u->pass, "$2", 2) != 0 && secret_equal(pass, u->pass)
-                       ? &srv->accounts[u->account]
-                       : NULL;
+        if (u->user[0] != '\0' && user[0] != '\0' && ne_server_secret_equal(user, u->user)) {
+            return ne_server_secret_matches(srv, u->pass, pass) ? &srv->accounts[u->account] : NULL;
         }
     }
     return NULL;

@@ -8,6 +8,7 @@
 
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "server/ne_server.h"
 
 typedef struct leaf_ctx {
     ne_conf *conf;
@@ -253,9 +254,10 @@ static int apply_users(leaf_ctx *c, ne_conf_node *list)
         if (u->user[0] == '\0') {
             return fail_at(c, item, NE_ERR_INVALID, "a leafnode user needs user and password");
         }
-        if (strncmp(u->pass, "$2", 2) == 0) {
-            return fail_at(c, item, NE_ERR_UNSUPPORTED,
-                           "bcrypt passwords of leafnode users are not supported yet in natsedge");
+        char why[160];
+        int src = ne_server_check_secret("password", u->pass, why, sizeof(why));
+        if (src != NE_OK) {
+            return fail_at(c, item, src, why);
         }
         c->o->user_count++;
     }
@@ -273,6 +275,13 @@ static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
             rc = copy_string(c, n, c->o->auth_user, sizeof(c->o->auth_user), NULL);
         } else if (key_is(c->conf, n, "password") || key_is(c->conf, n, "pass")) {
             rc = copy_string(c, n, c->o->auth_pass, sizeof(c->o->auth_pass), NULL);
+            char why[160];
+            int src = rc == NE_OK
+                          ? ne_server_check_secret("password", c->o->auth_pass, why, sizeof(why))
+                          : NE_OK;
+            if (src != NE_OK) {
+                return fail_at(c, n, src, why);
+            }
         } else if (key_is(c->conf, n, "timeout")) {
             double seconds;
             if (ne_conf_as_float(c->conf, n, &seconds) != NE_OK) {

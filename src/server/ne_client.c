@@ -156,6 +156,16 @@ static bool secret_matches(ne_server *srv, const char *configured, const char *g
     return secret_equal(configured, given);
 }
 
+bool ne_server_secret_equal(const char *a, const char *b)
+{
+    return secret_equal(a, b);
+}
+
+bool ne_server_secret_matches(ne_server *srv, const char *configured, const char *given)
+{
+    return secret_matches(srv, configured, given);
+}
+
 /* Checks CONNECT's credentials against the configured user or token; the
  * users-list entry that matched goes to *user_index (-1: none). */
 static bool authenticate(ne_conn *conn, const ne_json_doc *doc, int *user_index)

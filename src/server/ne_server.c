@@ -57,7 +57,7 @@ bool ne_server_auth_required(const ne_server *srv)
 
 /* A configured secret that nats-server would check with bcrypt must be a
  * hash natsedge can check: refused here rather than failing every client. */
-static int check_secret(const char *what, const char *secret, char *err, size_t err_cap)
+int ne_server_check_secret(const char *what, const char *secret, char *err, size_t err_cap)
 {
     if (!ne_bcrypt_is_hash(secret)) {
         return NE_OK;
@@ -125,12 +125,12 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
                opts->lame_duck_grace_period_ms, opts->lame_duck_duration_ms);
         return NE_ERR_RANGE;
     }
-    int rc = check_secret("password", opts->auth_pass, err, err_cap);
+    int rc = ne_server_check_secret("password", opts->auth_pass, err, err_cap);
     if (rc == NE_OK) {
-        rc = check_secret("token", opts->auth_token, err, err_cap);
+        rc = ne_server_check_secret("token", opts->auth_token, err, err_cap);
     }
     for (uint32_t i = 0; rc == NE_OK && i < opts->user_count; i++) {
-        rc = check_secret("password", opts->users[i].pass, err, err_cap);
+        rc = ne_server_check_secret("password", opts->users[i].pass, err, err_cap);
     }
     return rc;
 }

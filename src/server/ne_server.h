@@ -435,6 +435,14 @@ int ne_conn_flush_now(ne_conn *conn);
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len);
 void ne_conn_process_input(ne_conn *conn);
 void ne_client_start(ne_conn *conn);
+/* Compares two secrets in time that does not depend on where they differ. */
+bool ne_server_secret_equal(const char *a, const char *b);
+/* A client's password or token against a configured one: bcrypt when the
+ * configured value is a bcrypt hash (nats-server's rule), else in clear. */
+bool ne_server_secret_matches(ne_server *srv, const char *configured, const char *given);
+/* A configured password or token that looks like bcrypt must be a whole hash
+ * of a cost natsedge accepts: NE_OK, or an error with a message in err. */
+int ne_server_check_secret(const char *what, const char *secret, char *err, size_t err_cap);
 /* A client connection is going away: its account, response permissions and
  * the system account's DISCONNECT event. */
 void ne_client_closed(ne_conn *conn);

@@ -680,6 +680,37 @@ describe("natsedge as a hub: leafnode users bound to accounts (LN-26)", () => {
   });
 });
 
+describe("natsedge as a hub: bcrypt leafnode passwords (CP-71)", () => {
+  test("a leaf user whose password is a bcrypt hash: the right password connects, a wrong one is refused", async () => {
+    const leafPort = await freePort();
+    // "hatter", cost 6 (the hash tests/interop/bcrypt.test.mjs uses too).
+    const hash = "$2a$06$uyPCmFIzyscBicW90v2oG./0d8KeF2pzHsnZWNrQHHKMkifK04GAa";
+    const hub = await startServer({
+      config:
+        `leafnodes { listen: 127.0.0.1:${leafPort}\n  authorization { users: [\n` +
+        `    { user: edge, password: "${hash}" }\n  ] } }\n`,
+    });
+    const leaf = await startServer({
+      bin: HUB_BIN,
+      config: `leafnodes { remotes [ { url: "nats-leaf://edge:hatter@127.0.0.1:${leafPort}" } ], reconnect: 1 }\n`,
+    });
+    const h = await nc(hub);
+    const l = await nc(leaf);
+    await waitRoute(l, h, "bcrypt.up");
+    await waitRoute(h, l, "bcrypt.down");
+    const bad = await startServer({
+      bin: HUB_BIN,
+      config: `leafnodes { remotes [ { url: "nats-leaf://edge:wrong@127.0.0.1:${leafPort}" } ], reconnect: 1 }\n`,
+    });
+    await sleep(1500);
+    assert.match(bad.logs(), /Authorization Violation/);
+    await bad.stop();
+    for (const c of [h, l]) await c.close();
+    await leaf.stop();
+    await hub.stop();
+  });
+});
+
 describe("failover through the hub's leafnode_urls (LN-28)", () => {
   test("a leaf configured with one cluster node moves to another when that node goes", async () => {
     const cports = [await freePort(), await freePort(), await freePort()];
