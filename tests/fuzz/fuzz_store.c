@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "codec/ne_crc32c.h"
+#include "codec/ne_snappy.h"
 #include "core/ne_error.h"
 #include "sim/ne_sim_flash.h"
 #include "store/ne_store.h"
@@ -35,9 +36,39 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+static uint8_t unpacked[ERASE * 4];
+
+/* True when a valid pack frame of the image (header CRC salted with its
+ * block's header, body CRC right) decompresses to frames among which this
+ * body follows a frame header whose body CRC field is crc. */
+static bool in_some_pack(size_t image_bytes, size_t n, uint32_t crc)
+{
+    for (size_t off = 32; off + 16 + 24 <= image_bytes; off += 8) {
+        const uint8_t *h = image + off;
+        const uint8_t *block = image + off / ERASE * ERASE;
+        uint32_t blen = get32(h + 4);
+        if ((size_t)(h - block) < 32 || h[0] != 0x50 || blen < 24 || blen > image_bytes ||
+            off + 16 + blen > image_bytes || ne_crc32c(get32(block + 28), h, 12) != get32(h + 12) ||
+            ne_crc32c(0, h + 16, blen) != get32(h + 8)) {
+            continue;
+        }
+        size_t out_len = 0;
+        if (ne_snappy_decompress(h + 16 + 24, blen - 24, unpacked, sizeof(unpacked), &out_len) !=
+            NE_OK) {
+            continue;
+        }
+        for (size_t q = 16; q + n <= out_len; q++) {
+            if (memcmp(unpacked + q, body, n) == 0 && get32(unpacked + q - 8) == crc) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* A returned record's body, rebuilt, must appear in the image right after
- * a frame header whose CRC field matches it (records inside compressed
- * packs do not appear verbatim and are checked by the store itself). */
+ * a frame header whose CRC field matches it, or inside a valid pack (records
+ * inside compressed packs do not appear verbatim). */
 static void check_record(const ne_store_msg *m, size_t image_bytes)
 {
     size_t n = 24 + m->subject_len + m->headers_len + m->payload_len;
@@ -82,7 +113,10 @@ static void check_record(const ne_store_msg *m, size_t image_bytes)
         seen = true;
         matched = get32(h + 8) == crc;
     }
-    if (seen && !matched) {
+    /* Found only behind headers whose CRC says otherwise: then the store must
+     * have read it from a pack (a fuzzed image may hold a stale or altered
+     * plain copy of a packed record). */
+    if (seen && !matched && !in_some_pack(image_bytes, n, crc)) {
         abort();
     }
 }
