@@ -745,21 +745,40 @@ static bool msg_materialize(ne_server *srv, ne_msg *msg)
 /* Queues a delivery line and the payload (headers stripped unless as_hmsg)
  * for conn and counts the message. False when the connection could not
  * take it. */
+/* A subscriber whose queue cannot take more: counted, closed without -ERR
+ * (CP-51), its queued bytes returned to the pools. */
+static void close_slow_consumer(ne_conn *conn)
+{
+    ne_server *srv = conn->srv;
+    srv->stats.slow_consumers++;
+    conn->acc->slow_consumers++;
+    ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
+    ne_outq_clear(&conn->out, &srv->chunks);
+}
+
+/* Contiguous room for len bytes at the tail of conn's queue, reclaiming
+ * chunks from the largest queue once if the pools are empty; NULL (and the
+ * connection closed as a slow consumer) when there is none. */
+static uint8_t *reserve_room(ne_conn *conn, size_t len)
+{
+    ne_server *srv = conn->srv;
+    uint8_t *dst = ne_outq_reserve(&conn->out, &srv->chunks, len);
+    if (dst == NULL && ne_server_reclaim(srv, conn)) {
+        dst = ne_outq_reserve(&conn->out, &srv->chunks, len);
+    }
+    if (dst == NULL) {
+        close_slow_consumer(conn);
+    }
+    return dst;
+}
+
 /* Queues a delivery line and a payload that fit in one chunk as one
  * contiguous write into the tail of the connection's queue. */
 static bool queue_inline(ne_conn *conn, const char *line, size_t n, const uint8_t *payload,
                          size_t len)
 {
-    ne_server *srv = conn->srv;
-    uint8_t *dst = ne_outq_reserve(&conn->out, &srv->chunks, n + len);
-    if (dst == NULL && ne_server_reclaim(srv, conn)) {
-        dst = ne_outq_reserve(&conn->out, &srv->chunks, n + len);
-    }
+    uint8_t *dst = reserve_room(conn, n + len);
     if (dst == NULL) {
-        srv->stats.slow_consumers++;
-        conn->acc->slow_consumers++;
-        ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
-        ne_outq_clear(&conn->out, &srv->chunks);
         return false;
     }
     memcpy(dst, line, n);
@@ -797,10 +816,7 @@ static bool queue_message(ne_conn *conn, const char *line, size_t n, ne_msg *msg
         if (rc == NE_OK) {
             ne_conn_mark_dirty(conn);
         } else {
-            srv->stats.slow_consumers++;
-            conn->acc->slow_consumers++;
-            ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
-            ne_outq_clear(&conn->out, &srv->chunks);
+            close_slow_consumer(conn);
         }
     } else {
         rc = ne_conn_send(conn, msg->data + skip, (size_t)payload_len + 2);
@@ -837,10 +853,7 @@ static void count_delivery(ne_conn *conn, uint32_t payload_len)
                     "%s:%u - cid:%llu - Slow Consumer Detected: MaxPending of %llu Exceeded",
                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
                     (unsigned long long)srv->opts.max_pending);
-        srv->stats.slow_consumers++;
-        conn->acc->slow_consumers++;
-        ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
-        ne_outq_clear(&conn->out, &srv->chunks);
+        close_slow_consumer(conn);
     }
 }
 
@@ -972,15 +985,8 @@ static bool queue_fast(ne_conn *conn, const ne_sub *sub, const ne_msg *msg)
     ne_server *srv = conn->srv;
     size_t sid_len = sub->sid_len;
     size_t total = msg->head_len + sid_len + msg->tail_len;
-    uint8_t *dst = ne_outq_reserve(&conn->out, &srv->chunks, total);
-    if (dst == NULL && ne_server_reclaim(srv, conn)) {
-        dst = ne_outq_reserve(&conn->out, &srv->chunks, total);
-    }
+    uint8_t *dst = reserve_room(conn, total);
     if (dst == NULL) {
-        srv->stats.slow_consumers++;
-        conn->acc->slow_consumers++;
-        ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
-        ne_outq_clear(&conn->out, &srv->chunks);
         return false;
     }
     const char *sid = sub->text + sub->entry.subject_len + sub->entry.queue_len;
