@@ -28,6 +28,28 @@
 #define NE_CONN_READ_BUFFER_BYTES 65536
 #endif
 
+/* One read buffer shared by all plain (not TLS, not monitoring) connections:
+ * a readable connection reads up to this many bytes at once into it, its
+ * messages are parsed there in place, and only an incomplete last message
+ * goes back to the connection's own buffer. Fewer, larger reads mean fewer
+ * system calls and fewer TCP window updates per message, for one buffer's
+ * RAM instead of one per connection. 0 reads into each connection's buffer
+ * directly. Must be 0 or at least NE_CONN_READ_BUFFER_BYTES. Cost: this
+ * many bytes once. */
+#ifndef NE_SHARED_READ_BUFFER_BYTES
+#define NE_SHARED_READ_BUFFER_BYTES 262144
+#endif
+
+/* A connection whose last read produced more payload for subscribers than
+ * it read (fan-out) reads at most this many bytes at a time instead of the
+ * whole shared buffer: fan-out 1->4 of 1 KiB and 16 KiB messages went
+ * faster with 64 KiB reads, publish and 1:1 delivery with 256 KiB
+ * (docs/performance.md). At most NE_SHARED_READ_BUFFER_BYTES. Costs no RAM
+ * by itself. */
+#ifndef NE_FANOUT_READ_BYTES
+#define NE_FANOUT_READ_BYTES 65536
+#endif
+
 /* Longest control line (verb and arguments) a peer may send; nats-server's
  * max_control_line, default 4096. A longer line gets
  * -ERR 'maximum control line exceeded'. Costs no RAM by itself. */

@@ -1,6 +1,7 @@
 /* gateway: an ARM Linux or x86 edge gateway with tens of MiB to spare. */
 #define NE_MAX_CONNECTIONS 1024
 #define NE_CONN_READ_BUFFER_BYTES 32768
+#define NE_SHARED_READ_BUFFER_BYTES 131072
 #define NE_MAX_PAYLOAD_BYTES (1024 * 1024)
 #define NE_MAX_PENDING_BYTES (8 * 1024 * 1024)
 #define NE_CLOSED_CONN_RING 64

@@ -1706,16 +1706,28 @@ static bool starts_with_verb(const uint8_t *line, uint32_t len)
 
 void ne_conn_process_input(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
     if (conn->kind == NE_CONN_KIND_HTTP) {
         ne_mon_process_input(conn);
         return;
     }
-    uint8_t *buf = conn->rbuf;
+    uint32_t pos = ne_conn_process_bytes(conn, conn->rbuf, conn->rlen);
+    if (conn->closing) {
+        conn->rlen = 0;
+        return;
+    }
+    if (pos > 0) {
+        memmove(conn->rbuf, conn->rbuf + pos, conn->rlen - pos);
+        conn->rlen -= pos;
+    }
+}
+
+uint32_t ne_conn_process_bytes(ne_conn *conn, uint8_t *buf, uint32_t len)
+{
+    ne_server *srv = conn->srv;
     uint32_t pos = 0;
     /* Each pass consumes at least one byte or leaves the loop. */
-    while (pos < conn->rlen && !conn->closing && !conn->read_paused) {
-        uint32_t avail = conn->rlen - pos;
+    while (pos < len && !conn->closing && !conn->read_paused) {
+        uint32_t avail = len - pos;
         if (conn->spill.active) {
             pos += spill_feed(conn, buf + pos, avail);
             continue;
@@ -1782,12 +1794,5 @@ void ne_conn_process_input(ne_conn *conn)
         handle_op(conn, &op);
         pos += line_bytes;
     }
-    if (conn->closing) {
-        conn->rlen = 0;
-        return;
-    }
-    if (pos > 0) {
-        memmove(buf, buf + pos, conn->rlen - pos);
-        conn->rlen -= pos;
-    }
+    return pos;
 }

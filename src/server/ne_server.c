@@ -14,7 +14,9 @@
 /* How often the connection timers (pings, write deadline) are examined. */
 #define NE_TICK_INTERVAL_MS 100u
 /* Reads from one connection per readable event before others get a turn. */
+#ifndef NE_READS_PER_EVENT
 #define NE_READS_PER_EVENT 4
+#endif
 /* Connections accepted per listener event. */
 #define NE_ACCEPTS_PER_EVENT 64
 /* nats-server's lame duck defaults and its longest wait between two closes. */
@@ -331,6 +333,9 @@ void ne_server_log_memory(const ne_server *srv)
     log_pool(srv, "outrefs", NE_OUT_REF_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_outref)));
     log_pool(srv, "subject trie", 1, sizeof(ne_trie));
     log_pool(srv, "match buffer", 1, sizeof(ne_match_result));
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    log_pool(srv, "read buffer", 1, NE_SHARED_READ_BUFFER_BYTES);
+#endif
     log_pool(srv, "closed ring", NE_CLOSED_CONN_RING, sizeof(ne_closed_conn));
     ne_leaf_log_memory(srv);
 }
@@ -488,6 +493,11 @@ static void conn_teardown(ne_conn *conn)
         ne_chunk_chain_release(&srv->chunks, conn->spill.head);
         conn->spill.active = false;
     }
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    if (srv->rshared_owner == conn) {
+        srv->rshared_owner = NULL;
+    }
+#endif
     if (conn->kind == NE_CONN_KIND_CLIENT) {
         ne_client_closed(conn);
         record_closed(srv, conn);
@@ -659,6 +669,82 @@ static int conn_flush(ne_conn *conn)
     return NE_OK;
 }
 
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+/* Keeps what the parser left of the shared buffer: in the connection's own
+ * buffer when it fits (always, unless its reads were paused mid-input), else
+ * in place, the connection becoming the buffer's owner until it resumes. */
+static void shared_keep_rest(ne_conn *conn, uint32_t pos, uint32_t len)
+{
+    ne_server *srv = conn->srv;
+    uint32_t rest = len - pos;
+    if (conn->closing) {
+        rest = 0;
+    }
+    if (rest <= sizeof(conn->rbuf)) {
+        if (rest > 0) {
+            memcpy(conn->rbuf, srv->rshared + pos, rest);
+        }
+        conn->rlen = rest;
+        if (srv->rshared_owner == conn) {
+            srv->rshared_owner = NULL;
+        }
+        return;
+    }
+    NE_ASSERT(conn->read_paused);
+    conn->rlen = 0;
+    srv->rshared_owner = conn;
+    srv->rshared_pos = pos;
+    srv->rshared_len = len;
+}
+
+/* Reads at most `want` bytes into the shared buffer after what the
+ * connection had left over, parses there in place, and keeps the rest
+ * (shared_keep_rest). Returns false when the socket is drained or the
+ * connection is done for the turn. */
+static bool conn_read_shared(ne_conn *conn, size_t want, size_t *got_out)
+{
+    ne_server *srv = conn->srv;
+    uint32_t have = conn->rlen;
+    if (have > 0) {
+        memcpy(srv->rshared, conn->rbuf, have);
+    }
+    size_t room = NE_MIN(sizeof(srv->rshared) - have, want);
+    size_t got = 0;
+    int rc = srv->net.ops->recv(srv->net.ctx, conn->sock, srv->rshared + have, room, &got);
+    *got_out = got;
+    if (rc == NE_ERR_WOULD_BLOCK) {
+        return false;
+    }
+    if (rc != NE_OK) {
+        ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
+                      NULL);
+        return false;
+    }
+    conn->last_in_ms = srv->now_ms;
+    uint32_t len = have + (uint32_t)got;
+    uint32_t pos = ne_conn_process_bytes(conn, srv->rshared, len);
+    shared_keep_rest(conn, pos, len);
+    return got == room;
+}
+
+/* A paused owner of the shared buffer goes on with the input kept there. */
+static void shared_resume(ne_conn *conn)
+{
+    ne_server *srv = conn->srv;
+    uint32_t start = srv->rshared_pos;
+    uint32_t len = srv->rshared_len;
+    uint32_t used = ne_conn_process_bytes(conn, srv->rshared + start, len - start);
+    shared_keep_rest(conn, start + used, len);
+}
+
+/* Plain connections (not TLS, not monitoring) read through the shared
+ * buffer, unless a paused connection holds input in it. */
+static bool reads_shared(const ne_conn *conn)
+{
+    return conn->tls == NULL && conn->kind != NE_CONN_KIND_HTTP && conn->srv->rshared_owner == NULL;
+}
+#endif
+
 static void conn_read(ne_conn *conn)
 {
     ne_server *srv = conn->srv;
@@ -666,6 +752,28 @@ static void conn_read(ne_conn *conn)
         ne_conn_tls_read(conn);
         return;
     }
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    if (reads_shared(conn)) {
+        for (int i = 0; i < NE_READS_PER_EVENT && !conn->closing && !conn->read_paused; i++) {
+            uint64_t before = srv->stats.out_bytes;
+            size_t want = conn->fans_out ? NE_FANOUT_READ_BYTES : NE_SHARED_READ_BUFFER_BYTES;
+            size_t got = 0;
+            bool more = conn_read_shared(conn, want, &got);
+            if (got > 0) {
+                /* Payload bytes out against bytes in: fan-out. */
+                conn->fans_out = srv->stats.out_bytes - before > got;
+            }
+            if (!more) {
+                return;
+            }
+            /* Back-pressure, as below. */
+            if (ne_pool_available(&srv->chunks.chunks) < NE_CHUNK_COUNT / 4) {
+                return;
+            }
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < NE_READS_PER_EVENT && !conn->closing && !conn->read_paused; i++) {
         size_t room = sizeof(conn->rbuf) - conn->rlen;
         if (room == 0) {
@@ -736,6 +844,12 @@ static void resume_paused(ne_server *srv)
         }
         conn->read_paused = false;
         (void)srv->net.ops->want_read(srv->net.ctx, conn->sock, true);
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+        if (srv->rshared_owner == conn) {
+            shared_resume(conn);
+            continue;
+        }
+#endif
         ne_conn_process_input(conn);
     }
 }

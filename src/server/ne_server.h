@@ -34,6 +34,12 @@
 #if NE_CONN_READ_BUFFER_BYTES < NE_MAX_CONTROL_LINE_BYTES + 64
 #error "NE_CONN_READ_BUFFER_BYTES must hold a whole control line"
 #endif
+#if NE_SHARED_READ_BUFFER_BYTES != 0 && NE_SHARED_READ_BUFFER_BYTES < NE_CONN_READ_BUFFER_BYTES
+#error "NE_SHARED_READ_BUFFER_BYTES must be 0 or at least NE_CONN_READ_BUFFER_BYTES"
+#endif
+#if NE_SHARED_READ_BUFFER_BYTES != 0 && NE_FANOUT_READ_BYTES > NE_SHARED_READ_BUFFER_BYTES
+#error "NE_FANOUT_READ_BYTES must be at most NE_SHARED_READ_BUFFER_BYTES"
+#endif
 #if NE_CHUNK_BYTES < NE_MAX_CONTROL_LINE_BYTES
 #error "NE_CHUNK_BYTES must hold a whole control line (a spilled message keeps its subject there)"
 #endif
@@ -253,6 +259,7 @@ typedef struct ne_conn {
     struct ne_conn *tls_retry_next;
     ne_outq out;
     ne_spill spill;
+    bool fans_out; /* its last read produced more payload out than bytes in */
     uint32_t rlen; /* valid bytes in rbuf */
     uint8_t rbuf[NE_CONN_READ_BUFFER_BYTES];
 } ne_conn;
@@ -343,6 +350,17 @@ typedef struct ne_server {
     uint64_t scratch_seq;
     uint64_t scratch_owner;
     char deliver_scratch[NE_CHUNK_BYTES];
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    /* The shared read buffer (ne_server.c conn_read_shared). Between turns
+     * it holds nothing, except while the connection rshared_owner has its
+     * reads paused with more unparsed input than its own buffer holds: then
+     * bytes [rshared_pos, rshared_len) are that input, and the others read
+     * into their own buffers until it is released. */
+    ne_conn *rshared_owner;
+    uint32_t rshared_pos;
+    uint32_t rshared_len;
+    uint8_t rshared[NE_SHARED_READ_BUFFER_BYTES];
+#endif
     ne_match_result match;
     ne_leaf_state leaf;
     ne_bcrypt_state bcrypt_state; /* Blowfish work area of a password check */
@@ -434,6 +452,10 @@ void ne_conn_mark_dirty(ne_conn *conn);
 int ne_conn_flush_now(ne_conn *conn);
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len);
 void ne_conn_process_input(ne_conn *conn);
+/* Parses and handles the protocol in buf[0, len) for conn, in place; returns
+ * the bytes consumed. What is left is an incomplete message that fits the
+ * connection's own buffer, unless the connection closed or paused its reads. */
+uint32_t ne_conn_process_bytes(ne_conn *conn, uint8_t *buf, uint32_t len);
 void ne_client_start(ne_conn *conn);
 /* Compares two secrets in time that does not depend on where they differ. */
 bool ne_server_secret_equal(const char *a, const char *b);

@@ -593,6 +593,64 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
     assert_true(srv.stats.slow_consumers >= 1);
 }
 
+/* A publisher whose reads pause (no chunks for a large payload) with more
+ * unparsed input than its own buffer holds keeps that input in the shared
+ * read buffer; others read through their own buffers meanwhile, and when
+ * chunks are back the input goes on from where it stopped, byte for byte. */
+static void test_paused_reader_keeps_its_input_in_the_shared_buffer(void **state)
+{
+    (void)state;
+#if NE_SHARED_READ_BUFFER_BYTES == 0
+    skip();
+#else
+    enum { BIG = 200000, FIRST = 150000 };
+    static uint8_t payload[BIG];
+    for (size_t i = 0; i < sizeof(payload); i++) {
+        payload[i] = (uint8_t)('a' + i % 23);
+    }
+    int s = client(QUIET);
+    send_text(s, "SUB big 1\r\nSUB after 2\r\n");
+    int p = client(QUIET);
+    int q = client(QUIET);
+    step(2);
+    /* Hold all but a few chunks: the payload's chain cannot start. */
+    static ne_chunk *held[NE_CHUNK_COUNT];
+    uint32_t nheld = 0;
+    while (ne_pool_available(&srv.chunks.chunks) > 4) {
+        held[nheld++] = ne_chunk_alloc(&srv.chunks);
+    }
+    char line[64];
+    snprintf(line, sizeof(line), "PUB big %u\r\n", (unsigned)BIG);
+    send_text(p, line);
+    assert_int_equal(ne_sim_client_write(&sim, p, payload, FIRST), FIRST);
+    step(2);
+    assert_non_null(srv.rshared_owner);
+    assert_true(srv.rshared_owner->read_paused);
+    assert_true(srv.rshared_len - srv.rshared_pos > NE_CONN_READ_BUFFER_BYTES);
+    /* Another publisher is not held up. */
+    send_text(q, "PUB after 2\r\nhi\r\n");
+    step(2);
+    assert_string_equal(take(s), "MSG after 2 2\r\nhi\r\n");
+    assert_int_equal(ne_sim_client_write(&sim, p, payload + FIRST, BIG - FIRST), BIG - FIRST);
+    send_text(p, "\r\nPUB after 3\r\nbye\r\n");
+    step(2);
+    assert_non_null(srv.rshared_owner);
+    for (uint32_t i = 0; i < nheld; i++) {
+        ne_chunk_release(&srv.chunks, held[i]);
+    }
+    step(4);
+    assert_null(srv.rshared_owner);
+    size_t n = ne_sim_client_read(&sim, s, rx, sizeof(rx) - 1);
+    const char *head = "MSG big 1 200000\r\n";
+    const char *tail = "\r\nMSG after 2 3\r\nbye\r\n";
+    assert_int_equal(n, strlen(head) + BIG + strlen(tail));
+    assert_memory_equal(rx, head, strlen(head));
+    assert_memory_equal(rx + strlen(head), payload, BIG);
+    assert_memory_equal(rx + strlen(head) + BIG, tail, strlen(tail));
+    assert_false(ne_sim_server_closed(&sim, p));
+#endif
+}
+
 static void with_user(ne_server_options *o)
 {
     strcpy(o->auth_user, "derek");
@@ -818,6 +876,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paused_reader_keeps_its_input_in_the_shared_buffer,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);

@@ -174,10 +174,11 @@ async function startBroker(opts, broker, logPath) {
   throw new Error(`${broker.label} (${broker.bin}) did not start; see ${logPath}`);
 }
 
+// utime and stime (fields 14 and 15), in clock ticks.
 function procCpuTicks(pid) {
   const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime: fields 14 and 15
+  return { user: Number(f[11]), sys: Number(f[12]) };
 }
 
 function procHwmKiB(pid) {
@@ -248,13 +249,17 @@ async function runOne(opts, broker, bench, benchBin, logDir) {
   r.broker = broker.key;
   r.bench = bench.name;
   r.wall_s = wallS;
-  r.broker_cpu_s = (cpu1 - cpu0) / CLK_TCK;
+  r.broker_user_s = (cpu1.user - cpu0.user) / CLK_TCK;
+  r.broker_sys_s = (cpu1.sys - cpu0.sys) / CLK_TCK;
+  r.broker_cpu_s = r.broker_user_s + r.broker_sys_s;
   r.broker_core = r.broker_cpu_s / wallS;
   r.client_core = typeof r.cpu_s === 'number' ? r.cpu_s / wallS : NaN;
   r.other_core = Math.max(0, ((busy1 - busy0) / CLK_TCK - r.broker_cpu_s - (r.cpu_s || 0)) / wallS);
   r.rss_mib = hwm / 1024;
   const per = r[bench.per];
   r.cpu_ns_per_msg = per > 0 ? (r.broker_cpu_s * 1e9) / per : NaN;
+  r.user_ns_per_msg = per > 0 ? (r.broker_user_s * 1e9) / per : NaN;
+  r.sys_ns_per_msg = per > 0 ? (r.broker_sys_s * 1e9) / per : NaN;
   if (res.stderr && res.stderr.trim() && r.ok !== 1) r.stderr = res.stderr.trim().slice(0, 300);
   return r;
 }
@@ -320,6 +325,10 @@ function summarize(bench, runsA, runsB) {
     cpuRatioMax: cpuRatios.length ? Math.max(...cpuRatios) : NaN,
     cpuA: median(runsA.map((r) => r.cpu_ns_per_msg)),
     cpuB: median(runsB.map((r) => r.cpu_ns_per_msg)),
+    userA: median(runsA.map((r) => r.user_ns_per_msg)),
+    userB: median(runsB.map((r) => r.user_ns_per_msg)),
+    sysA: median(runsA.map((r) => r.sys_ns_per_msg)),
+    sysB: median(runsB.map((r) => r.sys_ns_per_msg)),
     rssA: Math.max(...runsA.map((r) => r.rss_mib)),
     rssB: Math.max(...runsB.map((r) => r.rss_mib)),
     coreA: median(runsA.map((r) => r.broker_core)),
@@ -378,6 +387,17 @@ function report(opts, A, B, summaries, meta) {
       `${fmt(c.cpuRatioMin)}–${fmt(c.cpuRatioMax)} | ${fmt(c.rssA, 1)} | ` +
       `${fmt(c.rssB, 1)} | ${fmt(c.rssB / c.rssA, 3)} | ${fmt(c.coreA)} / ${fmt(c.coreB)} | ` +
       `${fmt(c.clientA)} / ${fmt(c.clientB)} | ${fmt(c.other)} |`);
+  }
+  p();
+  p('Where the broker CPU goes: user time (the broker\'s own code) and system time (the kernel: socket ' +
+    'copies, TCP, and on loopback the receiving side\'s TCP work too), ns per message, medians.');
+  p();
+  p(`| benchmark | user ns/msg A | user ns/msg B | user B/A | system ns/msg A | system ns/msg B | system B/A |`);
+  p('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of summaries) {
+    const c = s.cost;
+    p(`| ${s.bench.label} | ${fmt(c.userA, 0)} | ${fmt(c.userB, 0)} | ${fmt(c.userB / c.userA)} | ` +
+      `${fmt(c.sysA, 0)} | ${fmt(c.sysB, 0)} | ${fmt(c.sysB / c.sysA)} |`);
   }
   const failures = summaries.flatMap((s) => s.failures);
   if (failures.length) {
