@@ -75,3 +75,20 @@ void ne_pool_free(ne_pool *pool, void *object)
     pool->free_list = node;
     pool->in_use--;
 }
+
+void ne_zero_lazy(void *p, size_t n)
+{
+    uint8_t *b = p;
+    for (; n >= 8; n -= 8, b += 8) {
+        uint64_t w;
+        memcpy(&w, b, sizeof(w));
+        if (w != 0) {
+            memset(b, 0, sizeof(w));
+        }
+    }
+    for (; n > 0; n--, b++) {
+        if (*b != 0) {
+            *b = 0;
+        }
+    }
+}

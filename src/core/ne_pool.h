@@ -55,6 +55,13 @@ void *ne_pool_alloc_uninit(ne_pool *pool);
 /* Returns an object to its pool. The object must have come from this pool. */
 void ne_pool_free(ne_pool *pool, void *object);
 
+/* Zeroes n bytes at p, writing only the 8-byte words that are not zero yet.
+ * Static storage that was never written (bss) then stays out of the resident
+ * set on a host with demand paging: reading an untouched page maps the
+ * shared zero page, writing it would take a page of RAM. For initialising
+ * large static state that is usually all zero already. */
+void ne_zero_lazy(void *p, size_t n);
+
 /* True when `object` points at an object slot of this pool. */
 bool ne_pool_owns(const ne_pool *pool, const void *object);
 

@@ -435,8 +435,8 @@ void ne_leaf_init(ne_server *srv)
                  NE_MAX_LEAF_CONNECTIONS);
     ne_pool_init(&st->interest_pool, "leaf interest", &st->interest_storage,
                  sizeof(ne_leaf_interest), NE_LEAF_INTEREST_ENTRIES);
-    memset(st->buckets, 0, sizeof(st->buckets));
-    memset(st->links, 0, sizeof(st->links));
+    ne_zero_lazy(st->buckets, sizeof(st->buckets));
+    ne_zero_lazy(st->links, sizeof(st->links));
     st->active = o->remote_count > 0 || o->listen_enabled;
     st->stopping = false;
     make_lds(srv);

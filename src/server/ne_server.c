@@ -213,7 +213,9 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
 {
     NE_ASSERT(srv != NULL && opts != NULL && net != NULL);
     char err[160];
-    memset(srv, 0, offsetof(ne_server, conn_storage));
+    /* Written only where not zero already: the trie, the shared read buffer
+     * and the leaf tables stay out of the resident set until used. */
+    ne_zero_lazy(srv, offsetof(ne_server, conn_storage));
     srv->opts = *opts;
     if (log != NULL) {
         srv->log = *log;

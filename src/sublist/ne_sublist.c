@@ -279,7 +279,9 @@ void ne_trie_init(ne_trie *trie)
     /* Only `live` of a free node is ever read (by ne_trie_check); the pool
      * then threads its free list through the nodes' first bytes. */
     for (uint32_t i = 0; i < NE_MAX_TRIE_NODES; i++) {
-        trie->nodes[i].live = 0;
+        if (trie->nodes[i].live != 0) {
+            trie->nodes[i].live = 0; /* untouched pages stay untouched */
+        }
     }
     ne_pool_init(&trie->pool, "trie nodes", trie->nodes, sizeof(ne_trie_node), NE_MAX_TRIE_NODES);
     trie->slots_used = 0;

@@ -147,12 +147,34 @@ static void test_append_reports_exhaustion_and_clear_returns_everything(void **s
     assert_int_equal(q.bytes, 0);
 }
 
+/* ne_zero_lazy zeroes every byte of any span, aligned or not, and leaves the
+ * bytes around it alone. */
+static void test_zero_lazy_clears_exactly_the_span(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    for (size_t start = 0; start < 9; start++) {
+        for (size_t len = 0; len < 40; len++) {
+            for (size_t i = 0; i < sizeof(buf); i++) {
+                buf[i] = (uint8_t)(i % 3 == 0 ? 0 : 0xA5 ^ i);
+            }
+            ne_zero_lazy(buf + start, len);
+            for (size_t i = 0; i < sizeof(buf); i++) {
+                uint8_t want =
+                    (i >= start && i < start + len) ? 0 : (uint8_t)(i % 3 == 0 ? 0 : 0xA5 ^ i);
+                assert_int_equal(buf[i], want);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pool_hands_out_every_slot_then_counts_exhaustion,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_appends_share_one_chunk, setup, teardown),
+        cmocka_unit_test(test_zero_lazy_clears_exactly_the_span),
         cmocka_unit_test_setup_teardown(test_shared_payload_is_referenced_not_copied, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shared_range_spans_a_chain, setup, teardown),
