@@ -170,40 +170,52 @@ static ne_slice trim(const char *p, size_t len)
 }
 
 /* "PUB <subject> <size>" or "PUB <subject> <reply> <size>" with single
- * spaces and no tab: what clients send nearly always. Parsed here without
- * splitting into an argument array; any other form (tabs, runs of blanks,
- * lower case, a bad size) returns false and the full parser decides. For the
- * lines it takes, the result is the full parser's (fuzz_proto checks it). */
+ * spaces, no tab and a size of at most 9 digits: what clients send nearly
+ * always. Parsed here without splitting into an argument array: the size is
+ * read backwards from the end, then one search for a blank (and one for a
+ * tab) splits subject and reply. Any other form (tabs, runs of blanks, lower
+ * case, a bad or long size) returns false and the full parser decides. For
+ * the lines it takes, the result is the full parser's (fuzz_proto checks
+ * it). */
 static bool parse_pub_fast(const char *line, size_t len, ne_op *op)
 {
-    if (len < 7 || line[0] != 'P' || line[1] != 'U' || line[2] != 'B' || line[3] != ' ' ||
-        memchr(line, '\t', len) != NULL) {
+    if (len < 7 || line[0] != 'P' || line[1] != 'U' || line[2] != 'B' || line[3] != ' ') {
         return false;
     }
+    const char *args = line + 4;
     const char *end = line + len;
-    const char *subject = line + 4;
-    const char *sp1 = memchr(subject, ' ', (size_t)(end - subject));
-    if (sp1 == NULL || sp1 == subject) {
+    const char *digits = end;
+    while (digits > args && (unsigned char)(digits[-1] - '0') <= 9u) {
+        digits--;
+    }
+    size_t ndigits = (size_t)(end - digits);
+    /* Nine digits stay below the limit (0x7fffffff) without a check. */
+    if (ndigits == 0 || ndigits > 9 || digits - args < 2 || digits[-1] != ' ') {
         return false;
     }
-    const char *second = sp1 + 1;
-    const char *sp2 = memchr(second, ' ', (size_t)(end - second));
-    const char *size = second;
+    uint64_t total = 0;
+    for (const char *d = digits; d < end; d++) {
+        total = total * 10u + (uint64_t)(*d - '0');
+    }
+    size_t args_len = (size_t)(digits - 1 - args); /* "<subject>" or "<subject> <reply>" */
+    if (memchr(args, '\t', args_len) != NULL) {
+        return false;
+    }
+    ne_slice subject = {args, (uint32_t)args_len};
     ne_slice reply = {NULL, 0};
-    if (sp2 != NULL) {
-        if (sp2 == second) {
+    const char *sp = memchr(args, ' ', args_len);
+    if (sp != NULL) {
+        const char *r = sp + 1;
+        size_t reply_len = (size_t)(args + args_len - r);
+        if (sp == args || reply_len == 0 || memchr(r, ' ', reply_len) != NULL) {
             return false;
         }
-        reply = (ne_slice){second, (uint32_t)(sp2 - second)};
-        size = sp2 + 1;
-    }
-    uint64_t total;
-    if (size == end || !ne_parse_u64(size, (size_t)(end - size), 0x7fffffffu, &total)) {
-        return false;
+        subject.len = (uint32_t)(sp - args);
+        reply = (ne_slice){r, (uint32_t)reply_len};
     }
     memset(op, 0, sizeof(*op));
     op->kind = NE_OP_PUB;
-    op->subject = (ne_slice){subject, (uint32_t)(sp1 - subject)};
+    op->subject = subject;
     op->reply = reply;
     op->total_len = total;
     return true;

@@ -27,16 +27,20 @@ typedef struct ne_msg {
     ne_chunk *chain;
     uint32_t chain_offset;
     bool chain_owned; /* the chain was made here from `data` and must be released */
-    /* The size field(s) of the MSG/HMSG line, formatted once per message. */
-    uint8_t size_len;
-    uint8_t hsize_len;
-    char size_text[20];
-    char hsize_text[41];
     /* The message prepared in srv->deliver_scratch (deliver_fast); 0: not. */
     uint64_t scratch_id;
     uint16_t head_len;
     uint32_t tail_len;
+    /* The size field(s) of the MSG/HMSG line, formatted once per message
+     * (the texts are valid for their lengths, which start at 0). */
+    uint8_t size_len;
+    uint8_t hsize_len;
+    char size_text[20];
+    char hsize_text[41];
 } ne_msg;
+
+/* Clears a message up to its size texts, which need no clearing. */
+#define NE_MSG_CLEAR(m) memset((m), 0, offsetof(ne_msg, size_text))
 
 #define NE_ERR_TEXT_UNKNOWN_OP "Unknown Protocol Operation"
 
@@ -1546,7 +1550,7 @@ static uint32_t spill_feed(ne_conn *conn, const uint8_t *bytes, uint32_t len)
 static void dispatch_in_place(ne_conn *conn, const ne_op *op, const uint8_t *payload)
 {
     ne_msg msg;
-    memset(&msg, 0, sizeof(msg));
+    NE_MSG_CLEAR(&msg);
     msg.subject = op->subject;
     msg.reply = op->reply;
     msg.queues = op->queue;

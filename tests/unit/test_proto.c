@@ -35,6 +35,60 @@ static void test_pub_with_and_without_reply(void **state)
     assert_int_equal(op.total_len, 11);
 }
 
+/* The fast path for plain PUB lines gives the full parser's answer on the
+ * lines at its edges: blanks doubled or trailing, tabs, a third argument,
+ * leading zeros, sizes of 9, 10 and 11 digits. */
+static void test_pub_fast_path_agrees_with_the_full_parser(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "PUB foo 5",
+        "PUB foo bar 5",
+        "PUB  foo 5",
+        "PUB foo  5",
+        "PUB foo bar  5",
+        "PUB foo 5 ",
+        "PUB foo\t5",
+        "PUB foo bar\t5",
+        "PUB f\to 5",
+        "PUB a b c 5",
+        "PUB foo 007",
+        "PUB foo 0",
+        "PUB foo 999999999",
+        "PUB foo 2147483647",
+        "PUB foo 2147483648",
+        "PUB foo 12345678901",
+        "PUB foo",
+        "PUB 5",
+        "PUB  5",
+        "PUB x 5x",
+        "PUB x -5",
+        "PUB x +5",
+        "PUB x  ",
+        "PUB x y z",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        ne_op a, b;
+        memset(&a, 0, sizeof(a));
+        memset(&b, 0, sizeof(b));
+        ne_proto_status sa = ne_proto_parse_line(lines[i], strlen(lines[i]), &a);
+        ne_proto_status sb = ne_proto_parse_line_full(lines[i], strlen(lines[i]), &b);
+        if (sa != sb) {
+            fail_msg("%s: fast %d, full %d", lines[i], (int)sa, (int)sb);
+        }
+        if (sa == NE_PROTO_OK) {
+            assert_int_equal(a.kind, b.kind);
+            assert_int_equal(a.total_len, b.total_len);
+            assert_int_equal(a.subject.len, b.subject.len);
+            assert_memory_equal(a.subject.ptr, b.subject.ptr, a.subject.len);
+            assert_int_equal(a.reply.len, b.reply.len);
+            if (a.reply.len > 0) {
+                assert_memory_equal(a.reply.ptr, b.reply.ptr, a.reply.len);
+            }
+        }
+    }
+}
+
 static void test_verbs_are_case_insensitive_CP01(void **state)
 {
     (void)state;
@@ -189,6 +243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pub_with_and_without_reply),
+        cmocka_unit_test(test_pub_fast_path_agrees_with_the_full_parser),
         cmocka_unit_test(test_verbs_are_case_insensitive_CP01),
         cmocka_unit_test(test_args_split_on_runs_of_spaces_and_tabs_CP02),
         cmocka_unit_test(test_ping_pong_ignore_trailing_bytes_CP04),
