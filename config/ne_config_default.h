@@ -44,8 +44,9 @@
  * it read (fan-out) reads at most this many bytes at a time instead of the
  * whole shared buffer: fan-out 1->4 of 1 KiB and 16 KiB messages went
  * faster with 64 KiB reads, publish and 1:1 delivery with 256 KiB
- * (docs/performance.md). At most NE_SHARED_READ_BUFFER_BYTES. Costs no RAM
- * by itself. */
+ * (docs/performance.md). A new connection reads this much at a time until
+ * a read shows its messages do not fan out. At most
+ * NE_SHARED_READ_BUFFER_BYTES. Costs no RAM by itself. */
 #ifndef NE_FANOUT_READ_BYTES
 #define NE_FANOUT_READ_BYTES 65536
 #endif

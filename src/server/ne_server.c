@@ -556,6 +556,7 @@ ne_conn *ne_server_conn_new(ne_server *srv, ne_sock sock, uint8_t kind, const ch
     conn->acc = &srv->accounts[NE_ACCOUNT_GLOBAL];
     conn->perms = NE_PERM_NONE;
     conn->user_index = -1;
+    conn->fans_out = true; /* reads start at NE_FANOUT_READ_BYTES until one shows none */
     conn->start_wall_ns = ne_port_wall_ns();
     conn->last_in_ms = srv->now_ms;
     conn->last_write_ms = srv->now_ms;

@@ -259,7 +259,7 @@ typedef struct ne_conn {
     struct ne_conn *tls_retry_next;
     ne_outq out;
     ne_spill spill;
-    bool fans_out; /* its last read produced more payload out than bytes in */
+    bool fans_out; /* its last read produced more payload out than bytes in (or none yet) */
     uint32_t rlen; /* valid bytes in rbuf */
     uint8_t rbuf[NE_CONN_READ_BUFFER_BYTES];
 } ne_conn;
