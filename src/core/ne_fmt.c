@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "core/ne_error.h"
+
 void ne_strbuf_append(ne_strbuf *sb, const void *bytes, size_t len)
 {
     if (sb->cap == 0) {
@@ -295,4 +297,29 @@ bool ne_parse_u64(const char *text, size_t len, uint64_t max, uint64_t *out)
     }
     *out = v;
     return true;
+}
+
+int ne_parse_hostport(const char *text, size_t len, char *host, size_t host_cap, uint16_t *port)
+{
+    const char *colon = NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ':') {
+            colon = text + i;
+        }
+    }
+    const char *ptext = colon != NULL ? colon + 1 : text;
+    uint64_t p;
+    if (!ne_parse_u64(ptext, len - (size_t)(ptext - text), 65535, &p)) {
+        return NE_ERR_INVALID;
+    }
+    if (colon != NULL && colon > text) {
+        size_t hlen = (size_t)(colon - text);
+        if (hlen >= host_cap) {
+            return NE_ERR_RANGE;
+        }
+        memcpy(host, text, hlen);
+        host[hlen] = '\0';
+    }
+    *port = (uint16_t)p;
+    return NE_OK;
 }

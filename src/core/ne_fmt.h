@@ -52,4 +52,10 @@ size_t ne_fmt_u64(char *out, uint64_t value);
  * of max. */
 bool ne_parse_u64(const char *text, size_t len, uint64_t max, uint64_t *out);
 
+/* Splits "host:port", ":port" or "port" (the last ':' separates them). Copies
+ * a non-empty host into host (NUL-terminated) and leaves host alone
+ * otherwise. Returns NE_OK, NE_ERR_INVALID when the port is not a number up to
+ * 65535, or NE_ERR_RANGE when the host does not fit host_cap. */
+int ne_parse_hostport(const char *text, size_t len, char *host, size_t host_cap, uint16_t *port);
+
 #endif

@@ -323,26 +323,10 @@ static int apply_listen(leaf_ctx *c, ne_conf_node *n)
     if (ne_conf_as_string(c->conf, n, &text, &len) != NE_OK) {
         return fail_conf(c);
     }
-    const char *colon = NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == ':') {
-            colon = text + i;
-        }
+    int rc = ne_parse_hostport(text, len, o->listen_host, sizeof(o->listen_host), &o->listen_port);
+    if (rc != NE_OK) {
+        return fail_at(c, n, rc, rc == NE_ERR_RANGE ? "host is too long" : "expected host:port");
     }
-    uint64_t p;
-    const char *ptext = colon != NULL ? colon + 1 : text;
-    if (!ne_parse_u64(ptext, len - (size_t)(ptext - text), 65535, &p)) {
-        return fail_at(c, n, NE_ERR_INVALID, "expected host:port");
-    }
-    if (colon != NULL && colon > text) {
-        size_t hlen = (size_t)(colon - text);
-        if (hlen >= sizeof(o->listen_host)) {
-            return fail_at(c, n, NE_ERR_RANGE, "host is too long");
-        }
-        memcpy(o->listen_host, text, hlen);
-        o->listen_host[hlen] = '\0';
-    }
-    o->listen_port = (uint16_t)p;
     return NE_OK;
 }
 

@@ -127,27 +127,10 @@ static int parse_hostport(apply_ctx *a, ne_conf_node *node, char *host, size_t h
     if (ne_conf_as_string(a->conf, node, &text, &len) != NE_OK) {
         return fail_conf(a);
     }
-    const char *colon = NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == ':') {
-            colon = text + i;
-        }
+    int rc = ne_parse_hostport(text, len, host, host_cap, port);
+    if (rc != NE_OK) {
+        return fail_at(a, node, rc, rc == NE_ERR_RANGE ? "host is too long" : "expected host:port");
     }
-    uint64_t p;
-    const char *ptext = colon != NULL ? colon + 1 : text;
-    size_t plen = len - (size_t)(ptext - text);
-    if (!ne_parse_u64(ptext, plen, 65535, &p)) {
-        return fail_at(a, node, NE_ERR_INVALID, "expected host:port");
-    }
-    if (colon != NULL && colon > text) {
-        size_t hlen = (size_t)(colon - text);
-        if (hlen >= host_cap) {
-            return fail_at(a, node, NE_ERR_RANGE, "host is too long");
-        }
-        memcpy(host, text, hlen);
-        host[hlen] = '\0';
-    }
-    *port = (uint16_t)p;
     return NE_OK;
 }
 

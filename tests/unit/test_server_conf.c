@@ -273,10 +273,35 @@ static void test_wrong_types_are_errors_with_position(void **state)
     assert_non_null(strstr(err, "expected host:port"));
 }
 
+/* listen and leafnodes.listen take "host:port", ":port" or "port" the same way. */
+static void test_host_port_forms_for_client_and_leaf_listeners(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("listen: \"10.0.0.1:4555\"\n"), NE_OK);
+    assert_string_equal(opts.host, "10.0.0.1");
+    assert_int_equal(opts.port, 4555);
+    assert_int_equal(apply("listen: \":4556\"\nleafnodes { listen: \"127.0.0.2:7422\" }\n"), NE_OK);
+    assert_int_equal(opts.port, 4556);
+    assert_string_equal(opts.leaf.listen_host, "127.0.0.2");
+    assert_int_equal(opts.leaf.listen_port, 7422);
+    assert_int_equal(apply("leafnodes { listen: \"7423\" }\n"), NE_OK);
+    assert_int_equal(opts.leaf.listen_port, 7423);
+    assert_int_not_equal(apply("leafnodes { listen: \"h:70000\" }\n"), NE_OK);
+    assert_non_null(strstr(err, "expected host:port"));
+    char line[512];
+    memset(line, 'h', sizeof(line));
+    memcpy(line, "listen: \"", 9);
+    memcpy(line + 400, ":4222\"\n", 8);
+    line[408] = '\0';
+    assert_int_not_equal(apply(line), NE_OK);
+    assert_non_null(strstr(err, "host is too long"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_config_keys_are_applied_CFG15),
+        cmocka_unit_test(test_host_port_forms_for_client_and_leaf_listeners),
         cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
         cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
         cmocka_unit_test(test_permissions_are_mapped_CP78_CP80_CP82),
