@@ -1595,12 +1595,7 @@ static void handle_op(ne_conn *conn, const ne_op *op)
         }
         break;
     case NE_OP_PONG:
-        conn->pings_out = 0;
-        if (conn->rtt_start_ns != 0) {
-            uint64_t now = ne_port_wall_ns();
-            conn->rtt_ns = now > conn->rtt_start_ns ? now - conn->rtt_start_ns : 0;
-            conn->rtt_start_ns = 0;
-        }
+        ne_conn_pong_received(conn);
         break;
     case NE_OP_OK:
     case NE_OP_INFO:

@@ -342,6 +342,16 @@ void ne_server_log_memory(const ne_server *srv)
     ne_leaf_log_memory(srv);
 }
 
+void ne_conn_pong_received(ne_conn *conn)
+{
+    conn->pings_out = 0;
+    if (conn->rtt_start_ns != 0) {
+        uint64_t now = ne_port_wall_ns();
+        conn->rtt_ns = now > conn->rtt_start_ns ? now - conn->rtt_start_ns : 0;
+        conn->rtt_start_ns = 0;
+    }
+}
+
 void ne_conn_mark_dirty(ne_conn *conn)
 {
     if (!conn->dirty) {

@@ -448,6 +448,8 @@ int ne_conn_tls_start_client(ne_conn *conn, const ne_tls_config *cfg, const char
 /* Internal to src/server (shared between its files). */
 void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
 void ne_conn_mark_dirty(ne_conn *conn);
+/* A PONG arrived: no ping outstanding; the round trip of a timed PING. */
+void ne_conn_pong_received(ne_conn *conn);
 /* Writes what the socket takes now, before the end of the turn. */
 int ne_conn_flush_now(ne_conn *conn);
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len);
