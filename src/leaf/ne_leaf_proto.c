@@ -277,63 +277,10 @@ int ne_leaf_parse_creds(const char *text, size_t len, char *jwt, size_t jwt_cap,
     return NE_OK;
 }
 
-static int b32_value(char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= '2' && c <= '7') {
-        return c - '2' + 26;
-    }
-    return -1;
-}
-
-/* A user seed: 58 base32 characters carrying 36 bytes: two prefix bytes
- * (seed, user), the 32-byte ed25519 seed, a CRC-16 (little endian). */
-static bool decode_user_seed(const char *text, uint8_t out[32])
-{
-    if (strlen(text) != 58) {
-        return false;
-    }
-    uint8_t raw[36];
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < 58; i++) {
-        int v = b32_value(text[i]);
-        if (v < 0) {
-            return false;
-        }
-        acc = (acc << 5) | (uint32_t)v;
-        bits += 5;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n < sizeof(raw)) {
-                raw[n++] = (uint8_t)(acc >> bits);
-            }
-        }
-    }
-    if (n != sizeof(raw)) {
-        return false;
-    }
-    uint16_t crc = (uint16_t)(raw[34] | (raw[35] << 8));
-    if (ne_crc16_xmodem(raw, 34) != crc) {
-        return false;
-    }
-    /* 'S' (18 << 3) joined with the type 'U' (20 << 3). */
-    if (raw[0] != (uint8_t)((18u << 3) | (160u >> 5)) || raw[1] != (uint8_t)((160u & 31u) << 3)) {
-        return false;
-    }
-    memcpy(out, raw + 2, 32);
-    memset(raw, 0, sizeof(raw));
-    return true;
-}
-
 int ne_leaf_sign_nonce(const char *seed, const char *nonce, char sig[90])
 {
-    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t key[32];
-    if (!decode_user_seed(seed, key)) {
+    if (!ne_nkey_decode_user_seed(seed, strlen(seed), key)) {
         return NE_ERR_PARSE;
     }
     uint8_t raw[64];
@@ -342,26 +289,7 @@ int ne_leaf_sign_nonce(const char *seed, const char *nonce, char sig[90])
     if (rc != NE_OK) {
         return rc;
     }
-    size_t o = 0;
-    for (size_t i = 0; i < 64; i += 3) {
-        uint32_t v = (uint32_t)raw[i] << 16;
-        size_t take = 64 - i < 3 ? 64 - i : 3;
-        if (take > 1) {
-            v |= (uint32_t)raw[i + 1] << 8;
-        }
-        if (take > 2) {
-            v |= raw[i + 2];
-        }
-        sig[o++] = b64url[(v >> 18) & 63];
-        sig[o++] = b64url[(v >> 12) & 63];
-        if (take > 1) {
-            sig[o++] = b64url[(v >> 6) & 63];
-        }
-        if (take > 2) {
-            sig[o++] = b64url[v & 63];
-        }
-    }
-    sig[o] = '\0';
+    (void)ne_b64url_encode(raw, sizeof(raw), sig);
     return NE_OK;
 }
 

@@ -28,13 +28,10 @@ static int b32_value(char c)
     return -1;
 }
 
-bool ne_nkey_decode_public(const char *text, size_t len, uint8_t prefix, uint8_t key[32])
+/* Base32 text (nkey alphabet) of exactly raw_len bytes whose last two are a
+ * CRC-16 of the others, little endian; false otherwise. */
+static bool b32_decode_checked(const char *text, size_t len, uint8_t *raw, size_t raw_len)
 {
-    /* 56 base32 characters carry 35 bytes: prefix, key, CRC (little endian). */
-    if (len != NE_NKEY_TEXT_LEN) {
-        return false;
-    }
-    uint8_t raw[35];
     uint32_t acc = 0;
     int bits = 0;
     size_t n = 0;
@@ -47,37 +44,56 @@ bool ne_nkey_decode_public(const char *text, size_t len, uint8_t prefix, uint8_t
         bits += 5;
         if (bits >= 8) {
             bits -= 8;
-            if (n == sizeof(raw)) {
+            if (n == raw_len) {
                 return false;
             }
             raw[n++] = (uint8_t)(acc >> bits);
         }
     }
-    if (n != sizeof(raw) || raw[0] != prefix) {
+    if (n != raw_len) {
         return false;
     }
-    uint16_t crc = (uint16_t)(raw[33] | (raw[34] << 8));
-    if (ne_crc16_xmodem(raw, 33) != crc) {
+    uint16_t crc = (uint16_t)(raw[raw_len - 2] | (raw[raw_len - 1] << 8));
+    return ne_crc16_xmodem(raw, raw_len - 2) == crc;
+}
+
+bool ne_nkey_decode_public(const char *text, size_t len, uint8_t prefix, uint8_t key[32])
+{
+    /* 56 base32 characters carry 35 bytes: prefix, key, CRC. */
+    uint8_t raw[35];
+    if (len != NE_NKEY_TEXT_LEN || !b32_decode_checked(text, len, raw, sizeof(raw)) ||
+        raw[0] != prefix) {
         return false;
     }
     memcpy(key, raw + 1, 32);
     return true;
 }
 
+bool ne_nkey_decode_user_seed(const char *text, size_t len, uint8_t seed[32])
+{
+    /* 58 characters carry 36 bytes: two prefix bytes (seed, user), the
+     * 32-byte seed, CRC. The prefixes are 'S' (18 << 3) joined with 'U'
+     * (20 << 3) over two bytes. */
+    uint8_t raw[36];
+    bool ok = len == 58 && b32_decode_checked(text, len, raw, sizeof(raw)) &&
+              raw[0] == (uint8_t)((18u << 3) | (NE_NKEY_PREFIX_USER >> 5)) &&
+              raw[1] == (uint8_t)((NE_NKEY_PREFIX_USER & 31u) << 3);
+    if (ok) {
+        memcpy(seed, raw + 2, 32);
+    }
+    memset(raw, 0, sizeof(raw));
+    return ok;
+}
+
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int ne_nkey_nonce(char out[NE_NKEY_NONCE_LEN + 1])
+size_t ne_b64url_encode(const uint8_t *data, size_t len, char *out)
 {
-    uint8_t raw[11];
-    int rc = ne_port_entropy(raw, sizeof(raw));
-    if (rc != NE_OK) {
-        return rc;
-    }
     uint32_t acc = 0;
     int bits = 0;
     size_t o = 0;
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        acc = (acc << 8) | raw[i];
+    for (size_t i = 0; i < len; i++) {
+        acc = (acc << 8) | data[i];
         bits += 8;
         while (bits >= 6) {
             bits -= 6;
@@ -88,6 +104,17 @@ int ne_nkey_nonce(char out[NE_NKEY_NONCE_LEN + 1])
         out[o++] = b64url[(acc << (6 - bits)) & 63];
     }
     out[o] = '\0';
+    return o;
+}
+
+int ne_nkey_nonce(char out[NE_NKEY_NONCE_LEN + 1])
+{
+    uint8_t raw[11];
+    int rc = ne_port_entropy(raw, sizeof(raw));
+    if (rc != NE_OK) {
+        return rc;
+    }
+    (void)ne_b64url_encode(raw, sizeof(raw), out);
     return NE_OK;
 }
 

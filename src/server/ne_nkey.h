@@ -16,6 +16,14 @@
  * into its 32-byte ed25519 key; false if malformed or the CRC is wrong. */
 bool ne_nkey_decode_public(const char *text, size_t len, uint8_t prefix, uint8_t key[32]);
 
+/* Decodes a user seed text ("SU...", 58 characters) into its 32-byte ed25519
+ * seed; false if malformed or the CRC is wrong. */
+bool ne_nkey_decode_user_seed(const char *text, size_t len, uint8_t seed[32]);
+
+/* Writes base64url without padding of len bytes into out (4 characters per 3
+ * bytes, rounded up, and a NUL); returns the characters written. */
+size_t ne_b64url_encode(const uint8_t *data, size_t len, char *out);
+
 /* Fills out with a fresh nonce (NE_NKEY_NONCE_LEN chars and a NUL). */
 int ne_nkey_nonce(char out[NE_NKEY_NONCE_LEN + 1]);
 

@@ -526,6 +526,9 @@ static void test_url_and_creds_parsing_LN24_LN25(void **state)
     char sig[90];
     assert_int_equal(ne_leaf_sign_nonce(seed, "nonce", sig), NE_OK);
     assert_int_equal(strlen(sig), 86);
+    /* ed25519 is deterministic: the nonce signed with this seed, base64url. */
+    assert_string_equal(sig, "dj9HPTc5Mud-JaBmJD4iSB7H9xDlG2cdkDXon5x1qRRcAinqM3WUlry0vGyi9rSpv6"
+                             "vM5WMD53uzbETY8_xQDg");
     assert_int_equal(ne_leaf_sign_nonce("SUAAAA", "nonce", sig), NE_ERR_PARSE);
     assert_int_equal(ne_leaf_parse_creds("no fences", 9, jwt, sizeof(jwt), seed, sizeof(seed)),
                      NE_ERR_PARSE);
