@@ -3,6 +3,7 @@
 #   make [CONFIG=<profile>] [SAN=asan] [CC=clang]   build build/<variant>/natsedge
 #   make test        install deps, then check + unit + interop + asan + fuzz (short)
 #   make check       no-heap check (nm) over the broker's objects
+#   make fresh-test  make test on a clean clone in a minimal Debian root (debootstrap; not part of test)
 #   make unit        cmocka unit tests
 #   make interop     node/nats.js and nats.c interop tests against the binary
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
@@ -213,6 +214,12 @@ test-asan:
 
 deps:
 	bash tools/deps.sh
+
+# A missing install step shows here: make test on a clean clone of HEAD in a
+# minimal Debian root built by debootstrap from the configured mirror.
+.PHONY: fresh-test
+fresh-test:
+	bash tools/fresh-test.sh
 
 test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)

@@ -14,7 +14,9 @@ APT_PACKAGES=(
   # Boards and ARM builds: Cortex-M firmware, QEMU, ARM Linux cross compilers,
   # iproute2 for the TAP board's test.
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user
-  gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu iproute2
+  gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross iproute2
+  # make fresh-test: a clean Debian root to run make test in.
+  debootstrap git
 )
 
 missing=()
@@ -32,6 +34,7 @@ fi
 # ARM Linux cross builds run their unit tests under qemu-user against the
 # foreign architectures' libraries (Debian multiarch: armhf and arm64).
 CROSS_PACKAGES=(
+  libc6-dev:armhf libc6-dev:arm64
   libcmocka-dev:armhf libsodium-dev:armhf libsnappy-dev:armhf
   libcmocka-dev:arm64 libsodium-dev:arm64 libsnappy-dev:arm64
 )
@@ -53,28 +56,32 @@ if [ ${#cross_missing[@]} -gt 0 ]; then
 fi
 
 # Source packages from Debian go into the ignored third_party/ (the Makefile
-# builds them with our own configuration). They need a deb-src entry for the
-# configured Debian mirror: added once, in a file of our own.
+# builds them with our own configuration). They need deb-src entries: made
+# once, in a file of our own, from the system's own Debian entries (the same
+# mirrors and suites as its binary packages; this script names no mirror).
 ensure_deb_src() {
   local SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   local src_list=/etc/apt/sources.list.d/natsedge-deb-src.sources
-  if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
-    echo "deps: adding $src_list (Debian source packages)"
-    local uri
-    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-    [ -n "$uri" ] || uri=http://deb.debian.org/debian
-    $SUDO tee "$src_list" >/dev/null <<EOS
-Types: deb-src
-URIs: $uri
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOS
-    # A mirror caught mid-sync fails one index (hash mismatch) but serves the
-    # rest: apt-get source below says clearly if what we need is missing.
-    $SUDO apt-get update -qq || echo "deps: apt-get update reported errors, trying anyway"
+  if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    return 0
   fi
+  local entries
+  entries=$(bash tools/debian-sources.sh)
+  if [ -z "$entries" ]; then
+    echo "deps: no Debian entry in /etc/apt/sources.list or sources.list.d to derive deb-src from;"
+    echo "deps: add a deb-src line for your Debian mirror (the lwip and mbedtls source packages are needed)"
+    exit 1
+  fi
+  echo "deps: adding $src_list (Debian source packages, from the configured mirrors)"
+  echo "$entries" | awk '{
+      printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\n", $1, $2
+      if ($3 != "-") printf "Signed-By: %s\n", $3
+      printf "\n"
+    }' | $SUDO tee "$src_list" >/dev/null
+  # A mirror caught mid-sync fails one index (hash mismatch) but serves the
+  # rest: apt-get source below says clearly if what we need is missing.
+  $SUDO apt-get update -qq || echo "deps: apt-get update reported errors, trying anyway"
 }
 
 # fetch_source <package> <version glob> <dest>: the unpacked source package
