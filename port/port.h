@@ -194,4 +194,23 @@ typedef struct ne_tls {
     void *ctx;
 } ne_tls;
 
+/* ---- The loop ---------------------------------------------------------------
+ *
+ * A port's event loop drives one server through this table, which the board
+ * fills (ne_server_loop); the port never sees the server itself. Several
+ * servers in one process each have their own table.
+ */
+
+typedef struct ne_loop {
+    /* A readiness event for the socket attached with `user` (ne_net_ops.attach). */
+    void (*io)(void *server, void *user, bool readable, bool writable);
+    /* Once per turn, after the turn's events: timers, flushes, closes. */
+    void (*turn_end)(void *server);
+    /* Milliseconds the loop may wait for events before turn_end is due. */
+    int (*next_timeout_ms)(const void *server);
+    /* True once the server has nothing left to do (lame duck done). */
+    bool (*finished)(const void *server);
+    void *server;
+} ne_loop;
+
 #endif

@@ -32,6 +32,7 @@
 #define TAP_FRAMES_PER_TURN 64
 
 static ne_server g_server;
+static ne_loop g_loop;
 static ne_lwip_net g_lnet;
 static ne_tapif g_tap;
 static struct netif g_netif;
@@ -131,13 +132,13 @@ static void run(void)
     while (!g_stop && !ne_server_finished(&g_server)) {
         (void)ne_tapif_poll(&g_netif, TAP_FRAMES_PER_TURN);
         sys_check_timeouts();
-        (void)ne_lwip_dispatch(&g_lnet, &g_server);
+        (void)ne_lwip_dispatch(&g_lnet, &g_loop);
         ne_server_turn_end(&g_server);
         if (ne_lwip_ready(&g_lnet)) {
             continue;
         }
         struct pollfd pfd = {g_tap.fd, POLLIN, 0};
-        uint32_t sleep_ms = ne_lwip_sleep_ms(&g_server);
+        uint32_t sleep_ms = ne_lwip_sleep_ms(&g_loop);
         (void)poll(&pfd, 1, sleep_ms > 1000 ? 1000 : (int)sleep_ms);
     }
 }
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
     }
     ne_log_info(&log, "lwIP %s on TAP device %s, address %s", LWIP_VERSION_STRING, g_tap.name,
                 tap.ip);
+    ne_server_loop(&g_server, &g_loop);
     run();
     if (g_stop != 0) {
         ne_log_info(&log, "Trapped \"%s\" signal", g_stop == SIGINT ? "interrupt" : "terminated");

@@ -26,6 +26,7 @@
 #include "tls_setup.h"
 
 static ne_server g_server;
+static ne_loop g_loop;
 /* The parsed file lives as long as the options point into it; a reload
  * parses into the other one and they swap roles when it succeeds. */
 static ne_conf g_confs[2];
@@ -377,9 +378,10 @@ int main(int argc, char **argv)
         write_ports_file(cli.ports_file_dir, argv[0], &g_server) != 0) {
         ne_log_error(&log, "Error creating ports file: %s", strerror(errno));
     }
+    ne_server_loop(&g_server, &g_loop);
     int rc;
     for (;;) {
-        rc = ne_posix_run(&g_net, &g_server, &g_wake);
+        rc = ne_posix_run(&g_net, &g_loop, &g_wake);
         if (rc != 0 || g_stop != 0 || ne_server_finished(&g_server)) {
             break;
         }

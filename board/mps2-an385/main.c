@@ -27,6 +27,7 @@
 #define MPS2_WRITE_DEADLINE_MS 2000
 
 static ne_server g_server;
+static ne_loop g_loop;
 static ne_lwip_net g_lnet;
 static lan9118 g_lan;
 static struct netif g_netif;
@@ -79,6 +80,7 @@ static __attribute__((noinline)) int start_broker(ne_log *log)
         ne_log_error(log, "The broker did not start");
         return NE_ERR_IO;
     }
+    ne_server_loop(&g_server, &g_loop);
     return NE_OK;
 }
 
@@ -92,11 +94,11 @@ int main(void)
     for (;;) {
         (void)lan9118_poll(&g_netif, MPS2_FRAMES_PER_TURN);
         sys_check_timeouts();
-        (void)ne_lwip_dispatch(&g_lnet, &g_server);
+        (void)ne_lwip_dispatch(&g_lnet, &g_loop);
         ne_server_turn_end(&g_server);
         /* Sleep only when nothing is ready and the broker has no work left
          * for this turn (SysTick wakes the CPU every millisecond). */
-        if (!ne_lwip_ready(&g_lnet) && ne_lwip_sleep_ms(&g_server) > 0) {
+        if (!ne_lwip_ready(&g_lnet) && ne_lwip_sleep_ms(&g_loop) > 0) {
             mps2_wait_for_interrupt();
         }
     }

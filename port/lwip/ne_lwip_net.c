@@ -7,7 +7,6 @@
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
-#include "server/ne_server.h"
 
 #define NE_LWIP_SOCK_FREE 0
 #define NE_LWIP_SOCK_LISTEN 1
@@ -501,13 +500,13 @@ static bool sock_ready(const ne_lwip_net *ln, int i, bool *readable, bool *writa
     return *readable || *writable;
 }
 
-int ne_lwip_dispatch(ne_lwip_net *ln, struct ne_server *srv)
+int ne_lwip_dispatch(ne_lwip_net *ln, const ne_loop *loop)
 {
     int events = 0;
     for (int i = 0; i < NE_LWIP_MAX_SOCKETS; i++) {
         bool readable, writable;
         if (sock_ready(ln, i, &readable, &writable)) {
-            ne_server_handle_io(srv, ln->socks[i].user, readable, writable);
+            loop->io(loop->server, ln->socks[i].user, readable, writable);
             events++;
         }
     }
@@ -525,10 +524,10 @@ bool ne_lwip_ready(const ne_lwip_net *ln)
     return false;
 }
 
-uint32_t ne_lwip_sleep_ms(const struct ne_server *srv)
+uint32_t ne_lwip_sleep_ms(const ne_loop *loop)
 {
     uint32_t lwip_ms = sys_timeouts_sleeptime();
-    int srv_ms = ne_server_next_timeout_ms(srv);
+    int srv_ms = loop->next_timeout_ms(loop->server);
     if (srv_ms >= 0 && (uint32_t)srv_ms < lwip_ms) {
         return (uint32_t)srv_ms;
     }

@@ -26,7 +26,6 @@
 #include "ne_config.h"
 #include "port.h"
 
-struct ne_server;
 struct tcp_pcb;
 struct pbuf;
 
@@ -66,13 +65,13 @@ int ne_lwip_net_init(ne_lwip_net *ln, ne_net *net);
 /* Reports every ready socket to the server (one pass over the table) and
  * returns how many events were reported: 0 means the loop may sleep until
  * the next frame or timer. */
-int ne_lwip_dispatch(ne_lwip_net *ln, struct ne_server *srv);
+int ne_lwip_dispatch(ne_lwip_net *ln, const ne_loop *loop);
 
 /* True when a socket would report an event now: the loop must not sleep. */
 bool ne_lwip_ready(const ne_lwip_net *ln);
 
 /* Milliseconds the board's loop may sleep: the nearer of lwIP's next timer
  * and the server's next timer. */
-uint32_t ne_lwip_sleep_ms(const struct ne_server *srv);
+uint32_t ne_lwip_sleep_ms(const ne_loop *loop);
 
 #endif

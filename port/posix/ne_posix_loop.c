@@ -4,19 +4,18 @@
 
 #include "core/ne_error.h"
 #include "posix/ne_posix_net.h"
-#include "server/ne_server.h"
 
 #define NE_POSIX_EVENTS_PER_WAIT 256
 
-int ne_posix_run(ne_posix_net *pn, struct ne_server *srv, volatile sig_atomic_t *stop)
+int ne_posix_run(ne_posix_net *pn, const ne_loop *loop, volatile sig_atomic_t *stop)
 {
     struct epoll_event events[NE_POSIX_EVENTS_PER_WAIT];
-    while (!*stop && !ne_server_finished(srv)) {
-        int timeout = ne_server_next_timeout_ms(srv);
+    while (!*stop && !loop->finished(loop->server)) {
+        int timeout = loop->next_timeout_ms(loop->server);
         int n = epoll_wait(pn->epoll_fd, events, NE_POSIX_EVENTS_PER_WAIT, timeout);
         if (n < 0) {
             if (errno == EINTR) {
-                ne_server_turn_end(srv);
+                loop->turn_end(loop->server);
                 continue;
             }
             return NE_ERR_IO;
@@ -25,9 +24,9 @@ int ne_posix_run(ne_posix_net *pn, struct ne_server *srv, volatile sig_atomic_t 
             uint32_t ev = events[i].events;
             bool readable = (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0;
             bool writable = (ev & EPOLLOUT) != 0;
-            ne_server_handle_io(srv, events[i].data.ptr, readable, writable);
+            loop->io(loop->server, events[i].data.ptr, readable, writable);
         }
-        ne_server_turn_end(srv);
+        loop->turn_end(loop->server);
     }
     return NE_OK;
 }

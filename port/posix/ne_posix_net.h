@@ -9,8 +9,6 @@
 #include "ne_config.h"
 #include "port.h"
 
-struct ne_server;
-
 /* File descriptors the port can track; a socket whose number is beyond this
  * is closed at once (connections are bounded far below it anyway). */
 #ifndef NE_POSIX_MAX_FDS
@@ -36,6 +34,6 @@ void ne_posix_net_deinit(ne_posix_net *pn);
  * finished (lame duck mode closed every client). Each turn waits for
  * events (bounded by the server's next timer), dispatches them and ends the
  * turn. Returns 0, or a negative ne_err if epoll fails. */
-int ne_posix_run(ne_posix_net *pn, struct ne_server *srv, volatile sig_atomic_t *stop);
+int ne_posix_run(ne_posix_net *pn, const ne_loop *loop, volatile sig_atomic_t *stop);
 
 #endif

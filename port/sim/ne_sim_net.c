@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "core/ne_error.h"
-#include "server/ne_server.h"
 
 static ne_sim_socket *sock_at(ne_sim_net *sim, ne_sock s)
 {
@@ -269,7 +268,7 @@ void ne_sim_release(ne_sim_net *sim, int client)
     }
 }
 
-void ne_sim_net_step(ne_sim_net *sim, struct ne_server *srv)
+void ne_sim_net_step(ne_sim_net *sim, const ne_loop *loop)
 {
     for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
         ne_sim_socket *s = &sim->sockets[i];
@@ -291,10 +290,10 @@ void ne_sim_net_step(ne_sim_net *sim, struct ne_server *srv)
             writable = s->want_write && s->to_client.len < s->client_window;
         }
         if (readable || writable) {
-            ne_server_handle_io(srv, s->user, readable, writable);
+            loop->io(loop->server, s->user, readable, writable);
         }
     }
-    ne_server_turn_end(srv);
+    loop->turn_end(loop->server);
 }
 
 int ne_sim_outbound(const ne_sim_net *sim, uint16_t port)

@@ -14,8 +14,6 @@
 
 #include "port.h"
 
-struct ne_server;
-
 #ifndef NE_SIM_MAX_SOCKETS
 #define NE_SIM_MAX_SOCKETS 32
 #endif
@@ -75,6 +73,6 @@ void ne_sim_release(ne_sim_net *sim, int client);
 int ne_sim_outbound(const ne_sim_net *sim, uint16_t port);
 
 /* One loop turn: dispatch every ready socket to the server, then end the turn. */
-void ne_sim_net_step(ne_sim_net *sim, struct ne_server *srv);
+void ne_sim_net_step(ne_sim_net *sim, const ne_loop *loop);
 
 #endif

@@ -9,9 +9,9 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "json/ne_json.h"
-#include "server/ne_nkey.h"
+#include "auth/ne_nkey.h"
 #include "server/ne_server.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 #define NE_LEAF_LOOP_TEXT "Loop detected for leafnode account="
 

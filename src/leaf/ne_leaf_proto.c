@@ -8,7 +8,7 @@
 #include "json/ne_json.h"
 #include "leaf/ne_leaf.h"
 #include "port.h"
-#include "server/ne_nkey.h"
+#include "auth/ne_nkey.h"
 
 /* Subject, "+", reply, queues, header size, total size. */
 #define NE_LEAF_MAX_MSG_ARGS (5 + NE_MAX_MATCH_QUEUE_GROUPS)

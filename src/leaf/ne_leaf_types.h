@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conf/ne_options.h"
 #include "core/ne_pool.h"
 #include "ne_config.h"
 #include "port.h"
@@ -22,53 +23,6 @@ typedef struct ne_slice_text {
     const char *ptr;
     uint32_t len;
 } ne_slice_text;
-
-/* One entry of leafnodes { remotes [ ... ] }, as nats-server 2.9 reads it. */
-typedef struct ne_leaf_remote_options {
-    char urls[NE_LEAF_MAX_URLS][NE_LEAF_URL_BYTES];
-    uint32_t url_count;
-    char account[64]; /* local account bound to this remote ("$G") */
-    /* From a credentials file: the user JWT and the seed that signs the
-     * hub's nonce. Empty when the remote has no credentials. */
-    char jwt[NE_LEAF_JWT_BYTES];
-    char seed[64];
-    char deny_imports[NE_LEAF_MAX_DENY][NE_SUB_TEXT_BYTES];
-    uint32_t deny_import_count;
-    char deny_exports[NE_LEAF_MAX_DENY][NE_SUB_TEXT_BYTES];
-    uint32_t deny_export_count;
-    bool no_randomize;
-    bool hub;
-    /* A tls { } block (or a tls:// URL): the link is TLS after the hub's
-     * INFO, the hub's certificate checked against ca_file and the URL's
-     * host; cert_file/key_file: our certificate if the hub asks for one. */
-    bool tls;
-    char tls_ca_file[NE_TLS_PATH_BYTES];
-    char tls_cert_file[NE_TLS_PATH_BYTES];
-    char tls_key_file[NE_TLS_PATH_BYTES];
-} ne_leaf_remote_options;
-
-/* leafnodes { authorization { users [ { user, password, account } ] } } */
-typedef struct ne_leaf_user {
-    char user[64];
-    char pass[128];
-    char account[64]; /* "": $G */
-} ne_leaf_user;
-
-typedef struct ne_leaf_options {
-    ne_leaf_remote_options remotes[NE_MAX_LEAF_REMOTES];
-    uint32_t remote_count;
-    uint32_t reconnect_ms;
-    /* Hub role: leafnodes { listen } and its authorization. */
-    bool listen_enabled;
-    char listen_host[64];
-    uint16_t listen_port; /* 0 with listen_enabled: any free port */
-    char auth_user[64];
-    char auth_pass[128];
-    char auth_account[64]; /* account the single user binds ("": $G) */
-    ne_leaf_user users[NE_MAX_USERS];
-    uint32_t user_count;
-    uint32_t auth_timeout_ms;
-} ne_leaf_options;
 
 /* Where a leaf connection is in its life. */
 typedef enum ne_leaf_link_state {

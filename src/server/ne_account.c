@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/ne_assert.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 /* The next token of s[0..len) from *pos: its start and length; false at the
  * end. */

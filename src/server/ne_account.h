@@ -20,44 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/ne_options.h"
 #include "ne_config.h"
 #include "sublist/ne_sublist.h"
-
-#if NE_MAX_ACCOUNTS < 2 || NE_MAX_ACCOUNTS > 32
-#error "NE_MAX_ACCOUNTS must be within 2..32 ($G and the system account at least)"
-#endif
-
-#define NE_ACCOUNT_NONE 0xffu
-#define NE_ACCOUNT_GLOBAL 0u
-#define NE_ACCOUNT_NAME_BYTES 64
-
-typedef struct ne_account_conf {
-    char name[NE_ACCOUNT_NAME_BYTES];
-    uint16_t default_perms; /* NE_PERM_NONE or an index of the options' perms */
-} ne_account_conf;
-
-/* Service response types (export `response_type`). */
-#define NE_RESPONSE_SINGLETON 0
-#define NE_RESPONSE_STREAM 1
-#define NE_RESPONSE_CHUNKED 2
-
-typedef struct ne_export_conf {
-    uint8_t account; /* the exporting account */
-    bool service;
-    uint8_t response_type;
-    uint32_t allowed; /* a bit per account index allowed to import; 0: public */
-    char subject[NE_PERM_SUBJECT_BYTES];
-} ne_export_conf;
-
-typedef struct ne_import_conf {
-    uint8_t account; /* the importing account */
-    uint8_t from;    /* the exporting account */
-    bool service;
-    bool prefix;                         /* stream import: `to` is a prefix */
-    uint8_t response_type;               /* service import: copied from the export */
-    char subject[NE_PERM_SUBJECT_BYTES]; /* in the exporter's subject space */
-    char to[NE_PERM_SUBJECT_BYTES];      /* in the importer's; empty: the same */
-} ne_import_conf;
 
 typedef struct ne_account {
     uint8_t index;

@@ -9,9 +9,9 @@
 #include "json/ne_json.h"
 #include "leaf/ne_leaf.h"
 #include "mon/ne_mon.h"
-#include "server/ne_nkey.h"
+#include "auth/ne_nkey.h"
 #include "server/ne_server.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 /* A published message as routing sees it. The payload (headers included) is
  * followed by its "\r\n", either contiguous in the read buffer or in a chunk

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/ne_assert.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 /* What a list says about a subject: some entry without a queue matches it,
  * some entry with a queue matches it, and whether one of those names the

@@ -15,40 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ne_config.h"
-
-/* "No permission set" in an index field. */
-#define NE_PERM_NONE 0xffffu
-
-/* One subject of a list; subscribe lists may name a queue group too
- * ("foo.> workers", CP-80). */
-typedef struct ne_perm_subject {
-    uint16_t subject_len;
-    uint16_t queue_len;
-    char text[NE_PERM_SUBJECT_BYTES]; /* subject, then queue; no terminator */
-} ne_perm_subject;
-
-typedef struct ne_perm_list {
-    uint16_t first; /* index of the first entry in the subject table */
-    uint16_t count;
-    bool present;
-} ne_perm_list;
-
-typedef struct ne_permissions {
-    ne_perm_list pub_allow;
-    ne_perm_list pub_deny;
-    ne_perm_list sub_allow;
-    ne_perm_list sub_deny;
-    /* allow_responses: a user may publish to the reply subject of a message
-     * it received, `response_max` times within `response_expires_ms`. */
-    bool responses;
-    uint32_t response_max;
-    uint32_t response_expires_ms;
-} ne_permissions;
+#include "conf/ne_options.h"
 
 /* nats-server's defaults for `allow_responses: true`. */
-#define NE_PERM_RESPONSE_MAX_DEFAULT 1u
-#define NE_PERM_RESPONSE_EXPIRES_MS_DEFAULT (2u * 60u * 1000u)
 
 /* May a client with permissions p publish to subject? (pub allow/deny only;
  * response permissions are the server's to track.) */

@@ -9,7 +9,7 @@
 #include "core/ne_fmt.h"
 #include "leaf/ne_leaf.h"
 #include "mon/ne_mon.h"
-#include "server/ne_bcrypt.h"
+#include "auth/ne_bcrypt.h"
 
 /* How often the connection timers (pings, write deadline) are examined. */
 #define NE_TICK_INTERVAL_MS 100u
@@ -1074,6 +1074,35 @@ static void lame_duck_step(ne_server *srv)
     }
     /* Every client is closing: they are torn down at the end of this turn. */
     srv->lame_duck = NE_LAME_DUCK_DONE;
+}
+
+static void loop_io(void *server, void *user, bool readable, bool writable)
+{
+    ne_server_handle_io(server, user, readable, writable);
+}
+
+static void loop_turn_end(void *server)
+{
+    ne_server_turn_end(server);
+}
+
+static int loop_next_timeout_ms(const void *server)
+{
+    return ne_server_next_timeout_ms(server);
+}
+
+static bool loop_finished(const void *server)
+{
+    return ne_server_finished(server);
+}
+
+void ne_server_loop(ne_server *srv, ne_loop *loop)
+{
+    loop->io = loop_io;
+    loop->turn_end = loop_turn_end;
+    loop->next_timeout_ms = loop_next_timeout_ms;
+    loop->finished = loop_finished;
+    loop->server = srv;
 }
 
 void ne_server_shutdown(ne_server *srv)

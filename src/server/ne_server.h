@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/ne_options.h"
 #include "core/ne_chunk.h"
 #include "core/ne_log.h"
 #include "core/ne_pool.h"
@@ -26,7 +27,7 @@
 #include "proto/ne_proto.h"
 #include "server/ne_account.h"
 #include "server/ne_perm.h"
-#include "server/ne_bcrypt.h"
+#include "auth/ne_bcrypt.h"
 #include "sublist/ne_sublist.h"
 
 #define NE_VERSION "0.1.0"
@@ -46,72 +47,6 @@
 #if (NE_MAX_PAYLOAD_BYTES / NE_CHUNK_BYTES + 2) > NE_CHUNK_COUNT
 #error "NE_CHUNK_COUNT must hold at least one maximum payload"
 #endif
-
-/* One entry of an authorization users list: user and password, or an nkey. */
-typedef struct ne_user_entry {
-    char user[64];
-    char pass[128];
-    char nkey[57];   /* public user key "U..." (56 chars) or empty */
-    uint16_t perms;  /* NE_PERM_NONE or an index of the options' perms */
-    uint8_t account; /* index of the options' accounts */
-} ne_user_entry;
-
-/* Run-time options: nats-server's names and defaults, bounded by config/. */
-typedef struct ne_server_options {
-    char host[64];
-    uint16_t port; /* 0: any free port */
-    char server_name[64];
-    uint32_t max_connections;
-    uint32_t max_payload;
-    uint32_t max_control_line;
-    uint64_t max_pending;
-    uint32_t max_subs; /* per connection; 0 = unlimited */
-    uint32_t ping_interval_ms;
-    uint32_t ping_max;
-    uint32_t write_deadline_ms;
-    bool no_header_support;
-    /* Single-user or token authentication (--user/--pass, --auth). Empty:
-     * no authentication. */
-    char auth_user[64];
-    char auth_pass[128];
-    char auth_token[128];
-    ne_user_entry users[NE_MAX_USERS];
-    uint32_t user_count;
-    uint32_t auth_timeout_ms;
-    /* authorization { permissions }: users without their own (and the
-     * single user) get these; NE_PERM_NONE: everything allowed. */
-    uint16_t default_perms;
-    char no_auth_user[64]; /* clients presenting no credentials are this user */
-    /* Accounts: [0] is "$G"; system_account indexes one (NE_ACCOUNT_NONE
-     * with no_system_account). */
-    ne_account_conf accounts[NE_MAX_ACCOUNTS];
-    uint32_t account_count;
-    uint8_t system_account;
-    ne_export_conf exports[NE_MAX_EXPORTS];
-    uint32_t export_count;
-    ne_import_conf imports[NE_MAX_IMPORTS];
-    uint32_t import_count;
-    ne_permissions perms[NE_MAX_PERMISSION_SETS];
-    uint32_t perm_count;
-    ne_perm_subject perm_subjects[NE_MAX_PERM_SUBJECTS];
-    uint32_t perm_subject_count;
-    bool http_enabled;
-    char http_host[64];
-    uint16_t http_port;                 /* 0 with http_enabled: any free port */
-    uint32_t lame_duck_duration_ms;     /* lame duck: time to close every client */
-    uint32_t lame_duck_grace_period_ms; /* lame duck: wait before the first close */
-    /* Monitoring over TLS (https_port, -ms); needs the tls settings. */
-    bool https;
-    /* Client TLS (tls { } block, --tls*): INFO says tls_required and the
-     * handshake follows INFO. The files are loaded by the board. */
-    bool tls;
-    bool tls_verify; /* demand and verify a client certificate */
-    uint32_t tls_timeout_ms;
-    char tls_cert_file[NE_TLS_PATH_BYTES];
-    char tls_key_file[NE_TLS_PATH_BYTES];
-    char tls_ca_file[NE_TLS_PATH_BYTES];
-    ne_leaf_options leaf; /* leafnodes { } */
-} ne_server_options;
 
 void ne_server_options_default(ne_server_options *opts);
 
@@ -393,6 +328,9 @@ void ne_server_turn_end(ne_server *srv);
 int ne_server_next_timeout_ms(const ne_server *srv);
 /* Closes every connection and the listener. */
 void ne_server_shutdown(ne_server *srv);
+/* Fills the table through which a port's event loop drives this server
+ * (port.h): handle_io, turn_end, next_timeout_ms and finished. */
+void ne_server_loop(ne_server *srv, ne_loop *loop);
 
 /* Lame duck mode (nats-server's SIGUSR2, inventory CP-70): closes the client
  * listener, sends clients an INFO with "ldm":true, waits the grace period,

@@ -6,8 +6,8 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "leaf/ne_leaf_conf.h"
-#include "server/ne_nkey.h"
-#include "sublist/ne_subject.h"
+#include "auth/ne_nkey.h"
+#include "core/ne_subject.h"
 
 /* Keys of nats-server's configuration that name features natsedge does not
  * have yet: refused with a clear message instead of being ignored. */

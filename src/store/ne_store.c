@@ -9,7 +9,7 @@
 #include "core/ne_error.h"
 #include "store/ne_store_backend.h"
 #include "store/ne_store_subjects.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 uint64_t ne_store_msg_bytes(size_t subject_len, size_t headers_len, size_t payload_len)
 {

@@ -4,7 +4,7 @@
 
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 /* The pool hands out slots of nodes[] directly, so a node's index is its
  * position in that array; that needs the pool's rounded object size to be

@@ -15,7 +15,7 @@
 #include "server/ne_account.h"
 #include "server/ne_perm.h"
 #include "server/ne_server_conf.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 static ne_conf conf;
 static ne_server_options opts;

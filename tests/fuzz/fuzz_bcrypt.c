@@ -1,4 +1,4 @@
-/* libFuzzer harness for the bcrypt hash parser (src/server/ne_bcrypt.c).
+/* libFuzzer harness for the bcrypt hash parser (src/auth/ne_bcrypt.c).
  *
  * The input is a configured secret: it is classified, parsed with a low cost
  * bound (so that a hash can be checked quickly) and, when it parses, checked
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "core/ne_error.h"
-#include "server/ne_bcrypt.h"
+#include "auth/ne_bcrypt.h"
 
 #define FUZZ_MAX_COST 4
 

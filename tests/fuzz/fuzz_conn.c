@@ -33,13 +33,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ne_server_init(&srv, &opts, &net, NULL) != 0 || ne_server_start(&srv) != 0) {
         abort();
     }
+    ne_loop loop;
+    ne_server_loop(&srv, &loop);
     uint16_t port = srv.client_listener.port;
     int listener = ne_sim_connect(&sim, port);
     int c = ne_sim_connect(&sim, port);
-    ne_sim_net_step(&sim, &srv);
+    ne_sim_net_step(&sim, &loop);
     static const char sub[] = "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB > 1\r\n";
     ne_sim_client_write(&sim, listener, sub, sizeof(sub) - 1);
-    ne_sim_net_step(&sim, &srv);
+    ne_sim_net_step(&sim, &loop);
     static uint8_t sink[NE_SIM_BUFFER_BYTES];
     /* The first byte picks the split size so that framing sees every split. */
     size_t split = size > 0 ? (size_t)(data[0] % 64) + 1 : 1;
@@ -47,12 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int turn = 0; turn < 4096 && pos < size; turn++) {
         size_t n = size - pos < split ? size - pos : split;
         pos += ne_sim_client_write(&sim, c, data + pos, n);
-        ne_sim_net_step(&sim, &srv);
+        ne_sim_net_step(&sim, &loop);
         ne_sim_client_read(&sim, c, sink, sizeof(sink));
         ne_sim_client_read(&sim, listener, sink, sizeof(sink));
     }
     ne_sim_client_close(&sim, c);
-    ne_sim_net_step(&sim, &srv);
+    ne_sim_net_step(&sim, &loop);
     ne_server_shutdown(&srv);
     fail_if(srv.conn_pool.in_use != 0);
     fail_if(srv.sub_pool.in_use != 0);

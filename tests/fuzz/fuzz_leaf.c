@@ -40,21 +40,23 @@ static void fuzz_peer(const uint8_t *data, size_t size, size_t split)
     if (ne_server_init(&srv, &opts, &net, NULL) != 0 || ne_server_start(&srv) != 0) {
         abort();
     }
+    ne_loop loop;
+    ne_server_loop(&srv, &loop);
     int client = ne_sim_connect(&sim, srv.client_listener.port);
     int peer = ne_sim_connect(&sim, srv.leaf_listener.port);
-    ne_sim_net_step(&sim, &srv);
+    ne_sim_net_step(&sim, &loop);
     static const char sub[] = "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB > 1\r\n"
                               "SUB a.* grp 2\r\n";
     ne_sim_client_write(&sim, client, sub, sizeof(sub) - 1);
     static const char connect[] = "CONNECT {\"name\":\"fuzz\",\"headers\":true}\r\n";
     ne_sim_client_write(&sim, peer, connect, sizeof(connect) - 1);
-    ne_sim_net_step(&sim, &srv);
+    ne_sim_net_step(&sim, &loop);
     static uint8_t sink[NE_SIM_BUFFER_BYTES];
     size_t pos = 0;
     for (int turn = 0; turn < 4096 && pos < size; turn++) {
         size_t n = size - pos < split ? size - pos : split;
         pos += ne_sim_client_write(&sim, peer, data + pos, n);
-        ne_sim_net_step(&sim, &srv);
+        ne_sim_net_step(&sim, &loop);
         ne_sim_client_read(&sim, peer, sink, sizeof(sink));
         ne_sim_client_read(&sim, client, sink, sizeof(sink));
         if (turn % 8 == 7) {
@@ -64,7 +66,7 @@ static void fuzz_peer(const uint8_t *data, size_t size, size_t split)
         }
     }
     ne_sim_client_close(&sim, peer);
-    ne_sim_net_step(&sim, &srv);
+    ne_sim_net_step(&sim, &loop);
     ne_server_shutdown(&srv);
     fail_if(srv.conn_pool.in_use != 0);
     fail_if(srv.sub_pool.in_use != 0);

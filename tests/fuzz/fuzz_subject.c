@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "core/ne_error.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 #include "sublist/ne_sublist.h"
 
 #define SLOTS 64

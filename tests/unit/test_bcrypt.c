@@ -1,4 +1,4 @@
-/* Unit tests of bcrypt (src/server/ne_bcrypt.c), the password hashes
+/* Unit tests of bcrypt (src/auth/ne_bcrypt.c), the password hashes
  * nats-server accepts in its authorization settings (inventory CP-71,
  * CP-72). The expected hashes come from elsewhere: the classic OpenBSD and
  * crypt_blowfish test vectors, and hashes made with Debian's libxcrypt
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "core/ne_error.h"
-#include "server/ne_bcrypt.h"
+#include "auth/ne_bcrypt.h"
 
 static ne_bcrypt_state bf_state;
 

@@ -361,10 +361,12 @@ static ne_server srv;
 
 static void run_turns(int turns)
 {
+    ne_loop loop;
+    ne_server_loop(&srv, &loop);
     for (int i = 0; i < turns; i++) {
         netif_poll_all();
         sys_check_timeouts();
-        (void)ne_lwip_dispatch(&ln, &srv);
+        (void)ne_lwip_dispatch(&ln, &loop);
         ne_server_turn_end(&srv);
     }
 }

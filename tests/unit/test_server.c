@@ -59,8 +59,10 @@ static int teardown(void **state)
 
 static void step(int n)
 {
+    ne_loop loop;
+    ne_server_loop(&srv, &loop);
     for (int i = 0; i < n; i++) {
-        ne_sim_net_step(&sim, &srv);
+        ne_sim_net_step(&sim, &loop);
     }
 }
 

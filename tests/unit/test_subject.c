@@ -1,4 +1,4 @@
-/* Unit tests of the subject rules (src/sublist/ne_subject.c): validity,
+/* Unit tests of the subject rules (src/core/ne_subject.c): validity,
  * matching a published subject against a filter, filter subsets and token
  * counts, as nats-server has them. IDs refer to
  * shared/reference/nats-inventory.md (1.9). The module uses no pool, so
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 #define V(s) ne_subject_valid(s, strlen(s))
 #define L(s) ne_subject_valid_literal(s, strlen(s))

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "core/ne_error.h"
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 #include "sublist/ne_sublist.h"
 
 static ne_trie trie;

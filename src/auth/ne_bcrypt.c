@@ -4,7 +4,7 @@
  * bcrypt's own base64 alphabet. The minors a, b, x and y are handled alike,
  * as nats-server's bcrypt package does: the password plus its terminating NUL
  * is the Blowfish key, of which only the first 72 bytes take part. */
-#include "server/ne_bcrypt.h"
+#include "auth/ne_bcrypt.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "sublist/ne_subject.h"
+#include "core/ne_subject.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "server/ne_nkey.h"
+#include "auth/ne_nkey.h"
 
 #include <string.h>
 
