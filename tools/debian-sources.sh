@@ -7,7 +7,7 @@
 set -euo pipefail
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 {
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '
+  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } | awk '
     $1 == "deb" {
       key = "-"; i = 2
       if ($2 ~ /^\[/) {

@@ -3,7 +3,7 @@
  *
  *   mkdir -p build/sublist-bench && cc -std=c11 -O2 -D_GNU_SOURCE -Iconfig -Isrc -I. \
  *       -o build/sublist-bench/sublist_bench tools/sublist_bench.c \
- *       src/sublist/ne_sublist.c src/sublist/ne_subject.c src/core/ne_pool.c
+ *       src/sublist/ne_sublist.c src/core/ne_subject.c src/core/ne_pool.c
  *   build/sublist-bench/sublist_bench [--wide] [--matches N] [--runs R]
  *
  * The subscriptions look like an edge site's: per-device literals, '*' per
