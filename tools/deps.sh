@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  build-essential clang libclang-rt-14-dev llvm
+  build-essential clang clang-format libclang-rt-14-dev llvm
   libcmocka-dev libjsmn-dev libsnappy-dev libsodium-dev
   nats-server libnats-dev mosquitto-clients
   pkg-config ca-certificates
