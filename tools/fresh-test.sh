@@ -83,6 +83,9 @@ chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c \
   'apt-get update -qq && apt-get install -y -qq --no-install-recommends git make' \
   >"$repo/build/fresh-bootstrap-tools.log" 2>&1 || { tail -20 "$repo/build/fresh-bootstrap-tools.log"; exit 1; }
 
+# The root is made a mount point of its own, as / is on a machine: `ip netns
+# exec` (the lwIP/TAP interop test) remounts / as a slave and fails otherwise.
+mount --bind "$root" "$root" && mounted+=("$root")
 for m in proc sys dev dev/pts; do
   mkdir -p "$root/$m"
   case $m in
