@@ -12,9 +12,9 @@ APT_PACKAGES=(
   pkg-config ca-certificates
   dpkg-dev openssl
   # Boards and ARM builds: Cortex-M firmware, QEMU, ARM Linux cross compilers,
-  # iproute2 for the TAP board's test.
+  # iproute2 and procps (ip, sysctl) for the TAP board's test.
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user
-  gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross iproute2
+  gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross iproute2 procps
   # make fresh-test: a clean Debian root to run make test in.
   debootstrap git
 )
