@@ -2,7 +2,7 @@
 #
 #   make [CONFIG=<profile>] [SAN=asan] [CC=clang]   build build/<variant>/natsedge
 #   make test        install deps, then check + unit + interop + asan + fuzz (short)
-#   make check       no-heap check (nm) over the broker's objects
+#   make check       no-heap check (nm) over the broker's objects; includes follow the floors
 #   make fresh-test  make test on a clean clone in a minimal Debian root (debootstrap; not part of test)
 #   make unit        cmocka unit tests
 #   make interop     node/nats.js and nats.c interop tests against the binary
@@ -150,6 +150,7 @@ check: $(CORE_OBJ) $(POSIX_OBJ) $(SIM_OBJ) $(TLS_OBJ) $(MBEDTLS_OBJ)
 	@bad=$$(nm -A $^ 2>/dev/null | grep -E ' U (malloc|calloc|realloc|free|strdup|strndup|aligned_alloc|posix_memalign|reallocarray)$$' || true); \
 	if [ -n "$$bad" ]; then echo "check: heap calls in the broker:"; echo "$$bad"; exit 1; fi; \
 	echo "check: no heap calls in $(words $^) objects of src/, port/ and mbedTLS"
+	@bash tools/check-floors.sh
 
 # The store's power-loss test.
 CUTS ?= 1000

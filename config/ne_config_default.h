@@ -18,6 +18,13 @@
 #define NE_MAX_CONNECTIONS 256
 #endif
 
+/* Internal clients: connections without a socket through which services
+ * (the system account's requests, later JetStream) subscribe and publish.
+ * One unit costs a connection header (about 250 B). */
+#ifndef NE_MAX_INTERNAL_CLIENTS
+#define NE_MAX_INTERNAL_CLIENTS 2
+#endif
+
 /* Per-connection read buffer. Control lines and payloads that fit are parsed in
  * place without a copy; a larger payload is assembled in shared chunks. Must be
  * at least NE_MAX_CONTROL_LINE_BYTES + 64. Cost: this many bytes per connection

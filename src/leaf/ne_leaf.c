@@ -9,8 +9,11 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "json/ne_json.h"
-#include "auth/ne_nkey.h"
-#include "server/ne_server.h"
+#include "core/ne_version.h"
+#include "proto/ne_proto_err.h"
+#include "proto/ne_proto_info.h"
+#include "router/ne_authn.h"
+#include "router/ne_frame.h"
 #include "core/ne_subject.h"
 
 #define NE_LEAF_LOOP_TEXT "Loop detected for leafnode account="
@@ -58,34 +61,30 @@ int ne_leaf_options_check(const ne_leaf_options *opts, char *err, size_t err_cap
 
 /* ---- Helpers ----------------------------------------------------------------- */
 
-struct ne_sublist *ne_leaf_sublist(ne_conn *conn)
+static ne_leaf_state *leaf_of(const ne_conn *conn)
 {
-    return &conn->acc->sublist;
+    return ne_conn_kind_of(conn)->ctx;
 }
 
-/* The account a remote binds (default $G): NULL if the options name none. */
+static ne_leaf_link *link_of(const ne_conn *conn)
+{
+    return conn->state;
+}
+
 /* The account of that name ("" is $G), NULL if the options have none. */
-static ne_account *account_named(ne_server *srv, const char *name)
+static ne_account *account_named(ne_leaf_state *srv, const char *name)
 {
-    if (name[0] == '\0') {
-        name = "$G";
-    }
-    for (uint32_t i = 0; i < srv->account_count; i++) {
-        if (strcmp(srv->opts.accounts[i].name, name) == 0) {
-            return &srv->accounts[i];
-        }
-    }
-    return NULL;
+    return ne_router_account_named(srv->router, name);
 }
 
-static ne_account *remote_account(ne_server *srv, const ne_leaf_remote_options *ro)
+static ne_account *remote_account(ne_leaf_state *srv, const ne_leaf_remote_options *ro)
 {
     return account_named(srv, ro->account);
 }
 
-static ne_leaf_remote_options *remote_opts(ne_server *srv, const ne_leaf_link *link)
+static const ne_leaf_remote_options *remote_opts(const ne_leaf_state *srv, const ne_leaf_link *link)
 {
-    return link->remote >= 0 ? &srv->opts.leaf.remotes[link->remote] : NULL;
+    return link->remote >= 0 ? &srv->opts->leaf.remotes[link->remote] : NULL;
 }
 
 static bool established(const ne_leaf_link *link)
@@ -109,33 +108,9 @@ static void leaf_send(ne_conn *conn, const char *text, size_t len)
     (void)ne_conn_send(conn, text, len);
 }
 
-static void conn_link_sub(ne_conn *conn, ne_sub *sub)
+static ne_leaf_link *link_alloc(ne_leaf_state *srv)
 {
-    sub->conn_prev = NULL;
-    sub->conn_next = conn->subs;
-    if (conn->subs != NULL) {
-        conn->subs->conn_prev = sub;
-    }
-    conn->subs = sub;
-    conn->nsubs++;
-}
-
-static void conn_unlink_sub(ne_conn *conn, ne_sub *sub)
-{
-    if (sub->conn_prev != NULL) {
-        sub->conn_prev->conn_next = sub->conn_next;
-    } else {
-        conn->subs = sub->conn_next;
-    }
-    if (sub->conn_next != NULL) {
-        sub->conn_next->conn_prev = sub->conn_prev;
-    }
-    conn->nsubs--;
-}
-
-static ne_leaf_link *link_alloc(ne_server *srv)
-{
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     ne_leaf_link *link = ne_pool_alloc(&st->link_pool);
     if (link == NULL) {
         st->stats.links_refused++;
@@ -146,9 +121,9 @@ static ne_leaf_link *link_alloc(ne_server *srv)
     return link;
 }
 
-static void link_free(ne_server *srv, ne_leaf_link *link)
+static void link_free(ne_leaf_state *srv, ne_leaf_link *link)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     st->links[ne_pool_index(&st->link_pool, link)] = NULL;
     ne_pool_free(&st->link_pool, link);
 }
@@ -237,14 +212,14 @@ static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
  * the connection it came from, never from one hub to another (a spoke sends
  * only local interest and that of its own leafs), never for a subject the
  * remote's deny_imports names (LN-32). */
-static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *sub)
+static bool should_send(ne_leaf_state *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
     if (!established(link) || sub->conn == link->conn || sub->conn->closing ||
         sub->conn->acc != link->conn->acc) {
         return false;
     }
-    if (sub->conn->kind == NE_CONN_KIND_LEAF) {
-        const ne_leaf_link *from = sub->conn->leaf;
+    if (sub->conn->kind == srv->kind) {
+        const ne_leaf_link *from = link_of(sub->conn);
         if (from == NULL || (from->spoke && link->spoke)) {
             return false;
         }
@@ -261,9 +236,9 @@ static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *
 /* Counts one more subscription behind (link, subject, queue): sends LS+ on
  * the first, and the new weight for a queue. NE_ERR_NOMEM if a new entry is
  * needed and the table is full. */
-static int interest_add(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
+static int interest_add(ne_leaf_state *srv, ne_leaf_link *link, const ne_sub *sub)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     uint32_t li = ne_pool_index(&st->link_pool, link);
     uint32_t h = interest_hash(li, sub->entry.subject, sub->entry.subject_len, sub->entry.queue,
                                sub->entry.queue_len);
@@ -294,9 +269,9 @@ static int interest_add(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
     return NE_OK;
 }
 
-static void interest_remove(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
+static void interest_remove(ne_leaf_state *srv, ne_leaf_link *link, const ne_sub *sub)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     uint32_t li = ne_pool_index(&st->link_pool, link);
     uint32_t h = interest_hash(li, sub->entry.subject, sub->entry.subject_len, sub->entry.queue,
                                sub->entry.queue_len);
@@ -318,9 +293,9 @@ static void interest_remove(ne_server *srv, ne_leaf_link *link, const ne_sub *su
 }
 
 /* Drops every entry of a link (it is gone). */
-static void interest_clear_link(ne_server *srv, ne_leaf_link *link)
+static void interest_clear_link(ne_leaf_state *srv, ne_leaf_link *link)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     uint32_t li = ne_pool_index(&st->link_pool, link);
     for (uint32_t b = 0; b < NE_LEAF_BUCKETS && link->interest_count > 0; b++) {
         uint32_t *pp = &st->buckets[b];
@@ -338,10 +313,25 @@ static void interest_clear_link(ne_server *srv, ne_leaf_link *link)
     }
 }
 
-int ne_leaf_sub_added(ne_server *srv, ne_sub *sub)
+static uint32_t leaf_count(const ne_leaf_state *st)
 {
-    ne_leaf_state *st = &srv->leaf;
-    if (!st->active || srv->leaf_count == 0) {
+    return st->conns->kinds[st->kind].count;
+}
+
+uint32_t ne_leaf_connection_count(const ne_leaf_state *st)
+{
+    return leaf_count(st);
+}
+
+/* The router's interest observer: a subscription was inserted (by a client
+ * or a leaf peer); its interest is sent to every leaf peer that should
+ * know. NE_ERR_NOMEM when the interest table cannot take it (nothing was
+ * sent then; the router undoes a client's subscription). */
+static int sub_added(void *ctx, ne_sub *sub)
+{
+    ne_leaf_state *srv = ctx;
+    ne_leaf_state *st = srv;
+    if (!st->active || leaf_count(st) == 0) {
         return NE_OK;
     }
     /* All or nothing: first count the entries that would be new. */
@@ -356,7 +346,7 @@ int ne_leaf_sub_added(ne_server *srv, ne_sub *sub)
     }
     if (need > ne_pool_available(&st->interest_pool)) {
         st->stats.interest_refused++;
-        ne_log_warn(&srv->log,
+        ne_log_warn(srv->conns->log,
                     "Leafnode interest table exhausted (%u entries): subscription to \"%.*s\" "
                     "refused",
                     (unsigned)NE_LEAF_INTEREST_ENTRIES, (int)sub->entry.subject_len,
@@ -374,10 +364,12 @@ int ne_leaf_sub_added(ne_server *srv, ne_sub *sub)
     return NE_OK;
 }
 
-void ne_leaf_sub_removed(ne_server *srv, ne_sub *sub)
+/* The router's interest observer: a subscription is about to be removed. */
+static void sub_removed(void *ctx, ne_sub *sub)
 {
-    ne_leaf_state *st = &srv->leaf;
-    if (!st->active || srv->leaf_count == 0) {
+    ne_leaf_state *srv = ctx;
+    ne_leaf_state *st = srv;
+    if (!st->active || leaf_count(st) == 0) {
         return;
     }
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
@@ -390,24 +382,31 @@ void ne_leaf_sub_removed(ne_server *srv, ne_sub *sub)
 
 /* On a new link: our loop-detection subject, then every subscription the
  * peer should know (LN-12, LN-22). */
-static void send_all_interest(ne_server *srv, ne_leaf_link *link)
+typedef struct interest_walk {
+    ne_leaf_state *st;
+    ne_leaf_link *link;
+    uint32_t dropped;
+} interest_walk;
+
+static void send_one(void *ctx, ne_sub *s)
+{
+    interest_walk *w = ctx;
+    if (should_send(w->st, w->link, s) && interest_add(w->st, w->link, s) != NE_OK) {
+        w->dropped++;
+    }
+}
+
+static void send_all_interest(ne_leaf_state *srv, ne_leaf_link *link)
 {
     char line[64];
-    size_t n = ne_fmt(line, sizeof(line), "LS+ %s\r\n", srv->leaf.lds);
+    size_t n = ne_fmt(line, sizeof(line), "LS+ %s\r\n", srv->lds);
     leaf_send(link->conn, line, n);
-    uint32_t dropped = 0;
-    uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
-        uint32_t sguard = 0;
-        for (ne_sub *s = c->subs; s != NULL && sguard++ <= NE_MAX_SUBSCRIPTIONS; s = s->conn_next) {
-            if (should_send(srv, link, s) && interest_add(srv, link, s) != NE_OK) {
-                dropped++;
-            }
-        }
-    }
+    interest_walk w = {srv, link, 0};
+    ne_router_each_sub(srv->router, send_one, &w);
+    uint32_t dropped = w.dropped;
     if (dropped > 0) {
-        srv->leaf.stats.interest_refused += dropped;
-        ne_log_warn(&srv->log,
+        srv->stats.interest_refused += dropped;
+        ne_log_warn(srv->conns->log,
                     "Leafnode interest table exhausted (%u entries): %u subscriptions not sent "
                     "to %s",
                     (unsigned)NE_LEAF_INTEREST_ENTRIES, (unsigned)dropped, link->remote_name);
@@ -416,21 +415,33 @@ static void send_all_interest(ne_server *srv, ne_leaf_link *link)
 
 /* ---- Life cycle --------------------------------------------------------------- */
 
-static void make_lds(ne_server *srv)
+static void make_lds(ne_leaf_state *srv)
 {
-    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    char *p = srv->leaf.lds;
+    char *p = srv->lds;
     memcpy(p, "$LDS.", 5);
-    for (int i = 0; i < 22; i++) {
-        p[5 + i] = alphabet[ne_server_random(srv) % 62];
-    }
+    ne_rng_text(srv->rng, p + 5, 22, NE_RNG_BASE62);
     p[27] = '\0';
 }
 
-void ne_leaf_init(ne_server *srv)
+static const ne_conn_ops leaf_ops;
+static void accepted(void *ctx, ne_conn *conn);
+
+void ne_leaf_init(ne_leaf_state *srv, const ne_server_options *opts, ne_conns *conns,
+                  ne_router *router, ne_rng *rng)
 {
-    ne_leaf_state *st = &srv->leaf;
-    const ne_leaf_options *o = &srv->opts.leaf;
+    ne_leaf_state *st = srv;
+    st->opts = opts;
+    st->conns = conns;
+    st->router = router;
+    st->rng = rng;
+    st->kind = ne_conns_kind(conns, "Leafnode", "lid", &leaf_ops, st);
+    st->listener.kind = st->kind;
+    st->listener.sock = NE_SOCK_INVALID;
+    st->listener.accepted = accepted;
+    st->listener.ctx = st;
+    ne_interest_observer obs = {sub_added, sub_removed, st};
+    ne_router_observe(router, &obs);
+    const ne_leaf_options *o = &srv->opts->leaf;
     ne_pool_init(&st->link_pool, "leaf connections", &st->link_storage, sizeof(ne_leaf_link),
                  NE_MAX_LEAF_CONNECTIONS);
     ne_pool_init(&st->interest_pool, "leaf interest", &st->interest_storage,
@@ -449,7 +460,7 @@ void ne_leaf_init(ne_server *srv)
         }
         /* nats-server shuffles the URLs unless no_randomize (LN-28). */
         for (uint32_t u = n; !o->remotes[r].no_randomize && u > 1; u--) {
-            uint32_t j = (uint32_t)(ne_server_random(srv) % u);
+            uint32_t j = ne_rng_below(srv->rng, u);
             uint8_t t = rs->url_order[u - 1];
             rs->url_order[u - 1] = rs->url_order[j];
             rs->url_order[j] = t;
@@ -457,43 +468,37 @@ void ne_leaf_init(ne_server *srv)
     }
 }
 
-int ne_leaf_start(ne_server *srv)
+int ne_leaf_start(ne_leaf_state *srv)
 {
-    const ne_leaf_options *o = &srv->opts.leaf;
-    const ne_net_ops *ops = srv->net.ops;
+    const ne_leaf_options *o = &srv->opts->leaf;
     if (o->listen_enabled) {
-        const char *host = o->listen_host[0] != '\0' ? o->listen_host : srv->opts.host;
-        int rc = ops->listen(srv->net.ctx, host, o->listen_port, &srv->leaf_listener.sock);
+        const char *host = o->listen_host[0] != '\0' ? o->listen_host : srv->opts->host;
+        int rc = ne_conns_listen(srv->conns, &srv->listener, host, o->listen_port);
         if (rc != NE_OK) {
-            ne_log_error(&srv->log, "Error listening on leafnode port: %s:%u, %s", host,
+            ne_log_error(srv->conns->log, "Error listening on leafnode port: %s:%u, %s", host,
                          (unsigned)o->listen_port, ne_err_name(rc));
             return rc;
         }
-        srv->leaf_listener.port = ops->local_port(srv->net.ctx, srv->leaf_listener.sock);
-        rc = ops->attach(srv->net.ctx, srv->leaf_listener.sock, &srv->leaf_listener);
-        if (rc != NE_OK) {
-            return rc;
-        }
-        ne_log_info(&srv->log, "Listening for leafnode connections on %s:%u", host,
-                    (unsigned)srv->leaf_listener.port);
+        ne_log_info(srv->conns->log, "Listening for leafnode connections on %s:%u", host,
+                    (unsigned)srv->listener.port);
     }
     for (uint32_t r = 0; r < o->remote_count; r++) {
         if (remote_account(srv, &o->remotes[r]) == NULL) {
-            ne_log_error(&srv->log, "leafnode remote %u: no account named \"%s\"", (unsigned)r + 1,
-                         o->remotes[r].account);
+            ne_log_error(srv->conns->log, "leafnode remote %u: no account named \"%s\"",
+                         (unsigned)r + 1, o->remotes[r].account);
             return NE_ERR_INVALID;
         }
-        srv->leaf.remotes[r].next_attempt_ms = srv->now_ms; /* at the first tick */
+        srv->remotes[r].next_attempt_ms = srv->conns->now_ms; /* at the first tick */
     }
     /* Accounts named by leafnodes authorization must exist. */
     if (o->auth_account[0] != '\0' && account_named(srv, o->auth_account) == NULL) {
-        ne_log_error(&srv->log, "leafnodes authorization: no account named \"%s\"",
+        ne_log_error(srv->conns->log, "leafnodes authorization: no account named \"%s\"",
                      o->auth_account);
         return NE_ERR_INVALID;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
         if (account_named(srv, o->users[i].account) == NULL) {
-            ne_log_error(&srv->log, "leafnodes user \"%s\": no account named \"%s\"",
+            ne_log_error(srv->conns->log, "leafnodes user \"%s\": no account named \"%s\"",
                          o->users[i].user, o->users[i].account);
             return NE_ERR_INVALID;
         }
@@ -501,28 +506,25 @@ int ne_leaf_start(ne_server *srv)
     return NE_OK;
 }
 
-void ne_leaf_set_remote_tls(ne_server *srv, uint32_t remote, const ne_tls_config *cfg)
+void ne_leaf_set_remote_tls(ne_leaf_state *srv, uint32_t remote, const ne_tls_config *cfg)
 {
-    NE_ASSERT(remote < srv->opts.leaf.remote_count);
-    srv->leaf.remotes[remote].tls_config = cfg;
+    NE_ASSERT(remote < srv->opts->leaf.remote_count);
+    srv->remotes[remote].tls_config = cfg;
 }
 
-void ne_leaf_shutdown(ne_server *srv)
+void ne_leaf_shutdown(ne_leaf_state *srv)
 {
-    srv->leaf.stopping = true;
-    if (srv->leaf_listener.sock != NE_SOCK_INVALID) {
-        srv->net.ops->close(srv->net.ctx, srv->leaf_listener.sock);
-        srv->leaf_listener.sock = NE_SOCK_INVALID;
-    }
+    srv->stopping = true;
+    ne_conns_unlisten(srv->conns, &srv->listener);
 }
 
-void ne_leaf_log_memory(const ne_server *srv)
+void ne_leaf_log_memory(const ne_leaf_state *srv)
 {
-    ne_log_info(&srv->log, "  %-14s %6u x %6zu B = %8zu KiB", "leaf conns",
+    ne_log_info(srv->conns->log, "  %-14s %6u x %6zu B = %8zu KiB", "leaf conns",
                 (unsigned)NE_MAX_LEAF_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_leaf_link)),
                 (size_t)NE_MAX_LEAF_CONNECTIONS * NE_POOL_OBJECT_BYTES(sizeof(ne_leaf_link)) /
                     1024);
-    ne_log_info(&srv->log, "  %-14s %6u x %6zu B = %8zu KiB", "leaf interest",
+    ne_log_info(srv->conns->log, "  %-14s %6u x %6zu B = %8zu KiB", "leaf interest",
                 (unsigned)NE_LEAF_INTEREST_ENTRIES, NE_POOL_OBJECT_BYTES(sizeof(ne_leaf_interest)),
                 (size_t)NE_LEAF_INTEREST_ENTRIES * NE_POOL_OBJECT_BYTES(sizeof(ne_leaf_interest)) /
                     1024);
@@ -537,10 +539,10 @@ static void url_display(const ne_leaf_url *url, char *out, size_t cap)
 /* The URL at `index` of a remote's rotation: its configured URLs in their
  * (shuffled) order, then those learned from the hub, which take the first
  * configured URL's user info. */
-static bool rotation_url(ne_server *srv, uint32_t r, uint32_t index, ne_leaf_url *url)
+static bool rotation_url(ne_leaf_state *srv, uint32_t r, uint32_t index, ne_leaf_url *url)
 {
-    const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
-    const ne_leaf_remote_state *rs = &srv->leaf.remotes[r];
+    const ne_leaf_remote_options *ro = &srv->opts->leaf.remotes[r];
+    const ne_leaf_remote_state *rs = &srv->remotes[r];
     if (index < ro->url_count) {
         return ne_leaf_parse_url(ro->urls[rs->url_order[index]], url) == NE_OK;
     }
@@ -559,10 +561,10 @@ static bool rotation_url(ne_server *srv, uint32_t r, uint32_t index, ne_leaf_url
 
 /* Adds the hub's leafnode_urls that are not in the rotation yet (bounded;
  * the rest are dropped). */
-static void learn_urls(ne_server *srv, uint32_t r, const ne_leaf_info *info)
+static void learn_urls(ne_leaf_state *srv, uint32_t r, const ne_leaf_info *info)
 {
-    const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
-    ne_leaf_remote_state *rs = &srv->leaf.remotes[r];
+    const ne_leaf_remote_options *ro = &srv->opts->leaf.remotes[r];
+    ne_leaf_remote_state *rs = &srv->remotes[r];
     for (uint32_t i = 0; i < info->url_count; i++) {
         ne_leaf_url cand;
         if (ne_leaf_parse_url(info->urls[i], &cand) != NE_OK) {
@@ -579,19 +581,19 @@ static void learn_urls(ne_server *srv, uint32_t r, const ne_leaf_info *info)
         }
         memcpy(rs->learned[rs->learned_count], info->urls[i], sizeof(rs->learned[0]));
         rs->learned_count++;
-        ne_log_debug(&srv->log, "Leafnode remote %u: learned URL %s from the hub", (unsigned)r + 1,
-                     info->urls[i]);
+        ne_log_debug(srv->conns->log, "Leafnode remote %u: learned URL %s from the hub",
+                     (unsigned)r + 1, info->urls[i]);
     }
 }
 
 /* One connection attempt of a remote: the next URL in its rotation (LN-28). */
-static void solicit(ne_server *srv, uint32_t r)
+static void solicit(ne_leaf_state *srv, uint32_t r)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     ne_leaf_remote_state *rs = &st->remotes[r];
-    const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
+    const ne_leaf_remote_options *ro = &srv->opts->leaf.remotes[r];
     rs->attempts++;
-    rs->next_attempt_ms = srv->now_ms + srv->opts.leaf.reconnect_ms;
+    rs->next_attempt_ms = srv->conns->now_ms + srv->opts->leaf.reconnect_ms;
     uint32_t total = ro->url_count + rs->learned_count;
     uint32_t index = rs->url_next % total;
     rs->url_next = (index + 1) % total;
@@ -603,30 +605,30 @@ static void solicit(ne_server *srv, uint32_t r)
     url_display(&url, shown, sizeof(shown));
     ne_leaf_link *link = link_alloc(srv);
     if (link == NULL) {
-        ne_log_warn(&srv->log,
+        ne_log_warn(srv->conns->log,
                     "Leafnode connection pool exhausted (%u): not connecting to %s, retrying in "
                     "%u ms",
                     (unsigned)NE_MAX_LEAF_CONNECTIONS, shown,
-                    (unsigned)srv->opts.leaf.reconnect_ms);
+                    (unsigned)srv->opts->leaf.reconnect_ms);
         return;
     }
     ne_sock sock;
-    int rc = srv->net.ops->connect(srv->net.ctx, url.host, url.port, &sock);
+    int rc = srv->conns->net.ops->connect(srv->conns->net.ctx, url.host, url.port, &sock);
     if (rc != NE_OK) {
         link_free(srv, link);
-        ne_log_error(&srv->log, "Error trying to connect as leafnode to remote server %s: %s",
+        ne_log_error(srv->conns->log, "Error trying to connect as leafnode to remote server %s: %s",
                      shown, ne_err_name(rc));
         return;
     }
-    ne_conn *conn = ne_server_conn_new(srv, sock, NE_CONN_KIND_LEAF, url.host, url.port);
+    ne_conn *conn = ne_conn_new(srv->conns, srv->kind, sock, url.host, url.port);
     if (conn == NULL) {
-        srv->net.ops->close(srv->net.ctx, sock);
+        srv->conns->net.ops->close(srv->conns->net.ctx, sock);
         link_free(srv, link);
-        srv->stats.refused_connections++;
-        ne_log_warn(&srv->log,
+        srv->conns->stats.refused_connections++;
+        ne_log_warn(srv->conns->log,
                     "Connection pool exhausted (%u): not connecting to leafnode remote %s, "
                     "retrying in %u ms",
-                    (unsigned)NE_MAX_CONNECTIONS, shown, (unsigned)srv->opts.leaf.reconnect_ms);
+                    (unsigned)NE_MAX_CONNECTIONS, shown, (unsigned)srv->opts->leaf.reconnect_ms);
         return;
     }
     link->conn = conn;
@@ -634,20 +636,18 @@ static void solicit(ne_server *srv, uint32_t r)
     link->spoke = !ro->hub;
     link->url_index = (uint8_t)index;
     link->state = NE_LEAF_CONNECTING;
-    link->deadline_ms = srv->now_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS;
+    link->deadline_ms = srv->conns->now_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS;
     memcpy(link->url, shown, NE_MIN(strlen(shown) + 1, sizeof(link->url)));
-    conn->leaf = link;
+    conn->state = link;
     conn->acc = remote_account(srv, ro);
-    conn->echo = false;
-    conn->verbose = false;
-    conn->pedantic = false;
+    conn->no_echo = true;
     rs->link = link;
-    ne_log_debug(&srv->log, "Trying to connect as leafnode to remote server on %s", shown);
+    ne_log_debug(srv->conns->log, "Trying to connect as leafnode to remote server on %s", shown);
 }
 
-void ne_leaf_tick(ne_server *srv, uint64_t now_ms)
+void ne_leaf_tick(ne_leaf_state *srv, uint64_t now_ms)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     if (!st->active || st->stopping) {
         return;
     }
@@ -655,14 +655,12 @@ void ne_leaf_tick(ne_server *srv, uint64_t now_ms)
         ne_leaf_link *link = st->links[i];
         if (link != NULL && link->state != NE_LEAF_ESTABLISHED && !link->conn->closing &&
             now_ms >= link->deadline_ms) {
-            ne_log_warn(&srv->log, "%s:%u - lid:%llu - Leafnode handshake timed out",
-                        link->conn->ip, (unsigned)link->conn->port,
-                        (unsigned long long)link->conn->cid);
+            ne_conn_logf(link->conn, NE_LOG_WARN, "Leafnode handshake timed out");
             ne_conn_close(link->conn, NE_CLOSE_STALE,
-                          link->remote < 0 ? "Authentication Timeout" : NULL);
+                          link->remote < 0 ? NE_PROTO_ERR_AUTH_TIMEOUT : NULL);
         }
     }
-    for (uint32_t r = 0; r < srv->opts.leaf.remote_count; r++) {
+    for (uint32_t r = 0; r < srv->opts->leaf.remote_count; r++) {
         ne_leaf_remote_state *rs = &st->remotes[r];
         if (rs->link == NULL && now_ms >= rs->next_attempt_ms) {
             solicit(srv, r);
@@ -670,10 +668,12 @@ void ne_leaf_tick(ne_server *srv, uint64_t now_ms)
     }
 }
 
-void ne_leaf_conn_closed(ne_conn *conn)
+/* The leaf connection is being torn down (its subscriptions are gone):
+ * its interest entries go, its remote schedules a reconnect. */
+static void leaf_closed(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
-    ne_leaf_link *link = conn->leaf;
+    ne_leaf_state *srv = leaf_of(conn);
+    ne_leaf_link *link = link_of(conn);
     if (link == NULL) {
         return;
     }
@@ -681,46 +681,41 @@ void ne_leaf_conn_closed(ne_conn *conn)
     interest_clear_link(srv, link);
     NE_ASSERT(link->interest_count == 0);
     if (link->remote >= 0) {
-        ne_leaf_remote_state *rs = &srv->leaf.remotes[link->remote];
+        ne_leaf_remote_state *rs = &srv->remotes[link->remote];
         rs->link = NULL;
-        uint64_t earliest = srv->now_ms + srv->opts.leaf.reconnect_ms;
+        uint64_t earliest = srv->conns->now_ms + srv->opts->leaf.reconnect_ms;
         if (rs->next_attempt_ms < earliest) {
             rs->next_attempt_ms = earliest;
         }
     }
     if (was_up) {
-        ne_log_info(&srv->log, "%s:%u - lid:%llu - Leafnode connection closed: %s", conn->ip,
-                    (unsigned)conn->port, (unsigned long long)conn->cid,
-                    ne_close_reason_text(conn->close_reason));
+        ne_conn_logf(conn, NE_LOG_INFO, "Leafnode connection closed: %s",
+                     ne_close_reason_text(conn->close_reason));
     } else {
-        ne_log_debug(&srv->log, "%s:%u - lid:%llu - Leafnode connection attempt failed: %s",
-                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Leafnode connection attempt failed: %s",
                      ne_close_reason_text(conn->close_reason));
     }
-    conn->leaf = NULL;
+    conn->state = NULL;
     link_free(srv, link);
 }
 
 /* ---- Handshake ------------------------------------------------------------------ */
 
-static void establish(ne_server *srv, ne_leaf_link *link)
+static void establish(ne_leaf_state *srv, ne_leaf_link *link)
 {
     ne_conn *conn = link->conn;
     link->state = NE_LEAF_ESTABLISHED;
     link->established_wall_ns = ne_port_wall_ns();
-    conn->connect_received = true;
-    uint32_t first = NE_MIN((uint32_t)NE_FIRST_PING_INTERVAL_MS, srv->opts.ping_interval_ms);
-    conn->next_ping_ms = srv->now_ms + first;
+    ne_conn_ping_start(conn);
     if (link->remote >= 0) {
-        ne_leaf_remote_state *rs = &srv->leaf.remotes[link->remote];
+        ne_leaf_remote_state *rs = &srv->remotes[link->remote];
         rs->connects++;
-        ne_log_info(&srv->log, "Connected leafnode to %s (server %s, remote account %s)", link->url,
-                    link->remote_name,
+        ne_log_info(srv->conns->log, "Connected leafnode to %s (server %s, remote account %s)",
+                    link->url, link->remote_name,
                     link->remote_account[0] != '\0' ? link->remote_account : "?");
     } else {
-        ne_log_info(&srv->log, "%s:%u - lid:%llu - Leafnode connection from %s established",
-                    conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
-                    link->remote_name);
+        ne_conn_logf(conn, NE_LOG_INFO, "Leafnode connection from %s established",
+                     link->remote_name);
     }
     send_all_interest(srv, link);
     /* A first PING measures the round trip for /leafz. */
@@ -730,7 +725,7 @@ static void establish(ne_server *srv, ne_leaf_link *link)
 }
 
 /* The URL a solicited link was opened with. */
-static bool link_url(ne_server *srv, const ne_leaf_link *link, ne_leaf_url *url)
+static bool link_url(ne_leaf_state *srv, const ne_leaf_link *link, ne_leaf_url *url)
 {
     return rotation_url(srv, (uint32_t)link->remote, link->url_index, url);
 }
@@ -738,22 +733,22 @@ static bool link_url(ne_server *srv, const ne_leaf_link *link, ne_leaf_url *url)
 /* Starts the TLS client handshake; what is queued from now on (CONNECT)
  * goes out encrypted once it completes. The hub's certificate must match
  * the URL's host. */
-static bool start_tls(ne_server *srv, ne_leaf_link *link)
+static bool start_tls(ne_leaf_state *srv, ne_leaf_link *link)
 {
     ne_leaf_url url;
-    const ne_tls_config *cfg = srv->leaf.remotes[link->remote].tls_config;
+    const ne_tls_config *cfg = srv->remotes[link->remote].tls_config;
     if (cfg == NULL) {
-        cfg = srv->tls_client_config;
+        cfg = srv->conns->tls_client_config;
     }
     if (cfg == NULL || !link_url(srv, link, &url)) {
-        ne_log_error(&srv->log,
+        ne_log_error(srv->conns->log,
                      "Leafnode remote %s requires TLS: give the remote a tls { ca_file } block",
                      link->url);
         return false;
     }
     int rc = ne_conn_tls_start_client(link->conn, cfg, url.host);
     if (rc != NE_OK) {
-        ne_log_error(&srv->log, "Leafnode remote %s: cannot start TLS (%s)", link->url,
+        ne_log_error(srv->conns->log, "Leafnode remote %s: cannot start TLS (%s)", link->url,
                      ne_err_name(rc));
         return false;
     }
@@ -763,23 +758,23 @@ static bool start_tls(ne_server *srv, ne_leaf_link *link)
 /* CONNECT for the hub (LN-05): our identity, headers, and credentials: a
  * JWT with the hub's nonce signed (LN-25), or user and password from the
  * URL. */
-static bool send_connect(ne_server *srv, ne_leaf_link *link, const ne_leaf_info *info)
+static bool send_connect(ne_leaf_state *srv, ne_leaf_link *link, const ne_leaf_info *info)
 {
     const ne_leaf_remote_options *ro = remote_opts(srv, link);
-    static char line[NE_LEAF_JWT_BYTES + 1024];
+    char *line = srv->scratch;
     ne_strbuf sb;
-    ne_strbuf_init(&sb, line, sizeof(line));
+    ne_strbuf_init(&sb, line, sizeof(srv->scratch));
     ne_strbuf_puts(&sb, "CONNECT {\"version\":\"" NE_ADVERTISED_VERSION "\",\"server_id\":");
-    ne_strbuf_json_string(&sb, srv->server_id, strlen(srv->server_id));
+    ne_strbuf_json_string(&sb, srv->conns->id.server_id, strlen(srv->conns->id.server_id));
     ne_strbuf_puts(&sb, ",\"name\":");
-    ne_strbuf_json_string(&sb, srv->opts.server_name, strlen(srv->opts.server_name));
+    ne_strbuf_json_string(&sb, srv->opts->server_name, strlen(srv->opts->server_name));
     ne_strbuf_printf(&sb, ",\"tls_required\":false,\"is_hub\":%s,\"headers\":%s",
-                     ro->hub ? "true" : "false", srv->opts.no_header_support ? "false" : "true");
+                     ro->hub ? "true" : "false", srv->opts->no_header_support ? "false" : "true");
     if (ro->jwt[0] != '\0') {
         char sig[90];
         int rc = ne_leaf_sign_nonce(ro->seed, info->nonce, sig);
         if (rc != NE_OK) {
-            ne_log_error(&srv->log,
+            ne_log_error(srv->conns->log,
                          "Leafnode remote %s: cannot sign the nonce with the "
                          "credentials' seed (%s)",
                          link->url, ne_err_name(rc));
@@ -819,11 +814,10 @@ static bool send_connect(ne_server *srv, ne_leaf_link *link, const ne_leaf_info 
 
 static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
+    ne_leaf_state *srv = leaf_of(conn);
     ne_leaf_info info;
-    if (ne_leaf_parse_info(op->text.ptr, op->text.len, &info) != NE_OK) {
-        ne_log_error(&srv->log, "%s:%u - lid:%llu - Malformed leafnode INFO", conn->ip,
-                     (unsigned)conn->port, (unsigned long long)conn->cid);
+    if (ne_leaf_parse_info(op->text.ptr, op->text.len, &info, &srv->doc) != NE_OK) {
+        ne_conn_logf(conn, NE_LOG_ERROR, "Malformed leafnode INFO");
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;
     }
@@ -834,7 +828,7 @@ static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
     if (link->state == NE_LEAF_CONNECTING) {
         /* A hub's leaf port always sends these (LN-03). */
         if (info.client_id == 0 && !info.has_leafnode_urls) {
-            ne_log_error(&srv->log,
+            ne_log_error(srv->conns->log,
                          "Leafnode remote %s: attempted to connect to wrong port (not a "
                          "leafnode port)",
                          link->url);
@@ -848,8 +842,7 @@ static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         }
         memcpy(link->remote_id, info.server_id, sizeof(link->remote_id));
         memcpy(link->remote_name, info.server_name, sizeof(link->remote_name));
-        link->headers = info.headers && !srv->opts.no_header_support;
-        conn->headers = link->headers;
+        link->headers = info.headers && !srv->opts->no_header_support;
         if (!send_connect(srv, link, &info)) {
             ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
             return;
@@ -871,14 +864,13 @@ static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
  * longer, as nats-server does (LN-23, LN-29). */
 static void handle_err(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
-    ne_log_error(&srv->log, "%s:%u - lid:%llu - Leafnode error from %s: %.*s", conn->ip,
-                 (unsigned)conn->port, (unsigned long long)conn->cid,
+    ne_leaf_state *srv = leaf_of(conn);
+    ne_conn_logf(conn, NE_LOG_ERROR, "Leafnode error from %s: %.*s",
                  link->remote >= 0 ? link->url : "leaf", (int)op->text.len, op->text.ptr);
     if (link->remote >= 0) {
         static const char *const delayed[] = {"Loop detected", "Permissions Violation",
                                               "same cluster name"};
-        uint64_t delay = srv->opts.leaf.reconnect_ms;
+        uint64_t delay = srv->opts->leaf.reconnect_ms;
         for (size_t i = 0; i < NE_ARRAY_LEN(delayed); i++) {
             size_t n = strlen(delayed[i]);
             for (uint32_t at = 0; at + n <= op->text.len; at++) {
@@ -887,41 +879,26 @@ static void handle_err(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
                 }
             }
         }
-        ne_leaf_remote_state *rs = &srv->leaf.remotes[link->remote];
-        rs->next_attempt_ms = srv->now_ms + delay;
-        ne_log_warn(&srv->log, "Leafnode remote %s: next connection attempt in %llu ms", link->url,
-                    (unsigned long long)delay);
+        ne_leaf_remote_state *rs = &srv->remotes[link->remote];
+        rs->next_attempt_ms = srv->conns->now_ms + delay;
+        ne_log_warn(srv->conns->log, "Leafnode remote %s: next connection attempt in %llu ms",
+                    link->url, (unsigned long long)delay);
     }
     ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
 }
 
 /* ---- Peer interest ----------------------------------------------------------------- */
 
-static ne_sub *find_peer_sub(ne_conn *conn, const ne_op *op)
-{
-    uint32_t guard = 0;
-    for (ne_sub *s = conn->subs; s != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS; s = s->conn_next) {
-        if (s->entry.subject_len == op->subject.len && s->entry.queue_len == op->queue.len &&
-            memcmp(s->text, op->subject.ptr, op->subject.len) == 0 &&
-            (op->queue.len == 0 ||
-             memcmp(s->text + s->entry.subject_len, op->queue.ptr, op->queue.len) == 0)) {
-            return s;
-        }
-    }
-    return NULL;
-}
-
 static void loop_detected(ne_conn *conn, ne_leaf_link *link)
 {
-    ne_server *srv = conn->srv;
-    srv->leaf.stats.loops_detected++;
+    ne_leaf_state *srv = leaf_of(conn);
+    srv->stats.loops_detected++;
     char text[160];
     ne_fmt(text, sizeof(text), NE_LEAF_LOOP_TEXT "\"%s\". Delaying attempt to reconnect for %us",
-           srv->opts.accounts[conn->acc->index].name, (unsigned)(NE_LEAF_ERROR_DELAY_MS / 1000));
-    ne_log_error(&srv->log, "%s:%u - lid:%llu - %s", conn->ip, (unsigned)conn->port,
-                 (unsigned long long)conn->cid, text);
+           srv->opts->accounts[conn->acc->index].name, (unsigned)(NE_LEAF_ERROR_DELAY_MS / 1000));
+    ne_conn_logf(conn, NE_LOG_ERROR, "%s", text);
     if (link->remote >= 0) {
-        srv->leaf.remotes[link->remote].next_attempt_ms = srv->now_ms + NE_LEAF_ERROR_DELAY_MS;
+        srv->remotes[link->remote].next_attempt_ms = srv->conns->now_ms + NE_LEAF_ERROR_DELAY_MS;
     }
     ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, text);
 }
@@ -931,15 +908,14 @@ static void loop_detected(ne_conn *conn, ne_leaf_link *link)
  * its weight. */
 static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
-    if (op->subject.len == strlen(srv->leaf.lds) &&
-        memcmp(op->subject.ptr, srv->leaf.lds, op->subject.len) == 0) {
+    ne_leaf_state *srv = leaf_of(conn);
+    if (op->subject.len == strlen(srv->lds) &&
+        memcmp(op->subject.ptr, srv->lds, op->subject.len) == 0) {
         loop_detected(conn, link);
         return;
     }
     if (!ne_subject_valid(op->subject.ptr, op->subject.len)) {
-        ne_log_debug(&srv->log, "%s:%u - lid:%llu - Ignoring LS+ of invalid subject \"%.*s\"",
-                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Ignoring LS+ of invalid subject \"%.*s\"",
                      (int)op->subject.len, op->subject.ptr);
         return;
     }
@@ -948,129 +924,85 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
                                  ro->deny_export_count, op->subject.ptr, op->subject.len)) {
         return; /* we may not send there: a spoke ignores the interest (LN-32) */
     }
-    if (find_peer_sub(conn, op) != NULL) {
+    if (ne_router_find_interest(conn, op->subject, op->queue) != NULL) {
         return;
     }
-    size_t text_len = (size_t)op->subject.len + op->queue.len;
-    ne_sub *sub = text_len <= NE_SUB_TEXT_BYTES ? ne_pool_alloc(&srv->sub_pool) : NULL;
-    if (sub == NULL) {
-        srv->leaf.stats.hub_subs_dropped++;
-        srv->stats.subs_refused++;
-        ne_log_warn(&srv->log, "%s:%u - lid:%llu - Leafnode interest in \"%.*s\" dropped: %s",
-                    conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
-                    (int)op->subject.len, op->subject.ptr,
-                    text_len > NE_SUB_TEXT_BYTES ? "longer than NE_SUB_TEXT_BYTES"
-                                                 : "subscription pool exhausted");
-        return;
-    }
-    memcpy(sub->text, op->subject.ptr, op->subject.len);
-    if (op->queue.len > 0) {
-        memcpy(sub->text + op->subject.len, op->queue.ptr, op->queue.len);
-    }
-    sub->entry.subject = sub->text;
-    sub->entry.subject_len = (uint16_t)op->subject.len;
-    sub->entry.queue = op->queue.len > 0 ? sub->text + op->subject.len : NULL;
-    sub->entry.queue_len = (uint16_t)op->queue.len;
-    sub->sid_len = 0;
-    sub->conn = conn;
-    int rc = ne_sublist_insert(ne_leaf_sublist(conn), &sub->entry);
+    /* Passed on to our other leafs when we are their hub (the observer); a
+     * full table only costs those leafs this interest. */
+    ne_sub_spec spec = {op->subject, op->queue, {"", 0}, true, false};
+    int rc = ne_router_subscribe(srv->router, conn, &spec, NULL);
     if (rc != NE_OK) {
-        ne_pool_free(&srv->sub_pool, sub);
-        srv->leaf.stats.hub_subs_dropped++;
-        srv->stats.subs_refused++;
-        ne_log_warn(&srv->log, "%s:%u - lid:%llu - Leafnode interest in \"%.*s\" dropped: %s",
-                    conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
-                    (int)op->subject.len, op->subject.ptr,
-                    rc == NE_ERR_NOMEM ? "subject trie exhausted" : "subject not storable");
-        return;
+        srv->stats.hub_subs_dropped++;
+        ne_conn_logf(conn, NE_LOG_WARN, "Leafnode interest in \"%.*s\" dropped: %s",
+                     (int)op->subject.len, op->subject.ptr,
+                     rc == NE_ERR_TOO_BIG ? "longer than NE_SUB_TEXT_BYTES"
+                     : rc == NE_ERR_NOMEM ? "subscription pool or subject trie exhausted"
+                                          : "subject not storable");
     }
-    conn_link_sub(conn, sub);
-    /* Passed on to our other leafs when we are their hub; a full table only
-     * costs those leafs this interest. */
-    (void)ne_leaf_sub_added(srv, sub);
 }
 
 static void handle_ls_minus(ne_conn *conn, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
-    ne_sub *sub = find_peer_sub(conn, op);
-    if (sub == NULL) {
-        return;
+    ne_leaf_state *srv = leaf_of(conn);
+    ne_sub *sub = ne_router_find_interest(conn, op->subject, op->queue);
+    if (sub != NULL) {
+        ne_router_unsubscribe(srv->router, sub);
     }
-    ne_leaf_sub_removed(srv, sub);
-    ne_sublist_remove(ne_leaf_sublist(conn), &sub->entry);
-    conn_unlink_sub(conn, sub);
-    ne_pool_free(&srv->sub_pool, sub);
 }
-
 /* ---- Accepting leafs (hub role) ------------------------------------------------------ */
 
 static void send_hub_info(ne_conn *conn, bool connect_info)
 {
-    ne_server *srv = conn->srv;
+    ne_leaf_state *srv = leaf_of(conn);
+    const ne_server_options *o = srv->opts;
+    const char *host = o->leaf.listen_host[0] != '\0' ? o->leaf.listen_host : o->host;
+    char url[NE_LEAF_HOSTPORT_BYTES + 8];
+    ne_fmt(url, sizeof(url), "%s:%u", host, (unsigned)srv->listener.port);
+    ne_info_fields f;
+    memset(&f, 0, sizeof(f));
+    f.server_id = srv->conns->id.server_id;
+    f.server_name = o->server_name;
+    f.version = NE_ADVERTISED_VERSION;
+    f.go = "natsedge-" NE_VERSION;
+    f.host = host;
+    f.port = srv->listener.port;
+    f.headers = !o->no_header_support;
+    f.max_payload = o->max_payload;
+    f.auth_required = true;
+    f.nonce = link_of(conn)->nonce;
+    f.has_client_id = true;
+    f.client_id = conn->cid;
+    f.info_on_connect = true;
+    f.connect_info = connect_info;
+    f.leafnode_url = url;
+    f.remote_account = connect_info ? ne_router_account_name(srv->router, conn->acc) : NULL;
     char info[1024];
-    ne_strbuf sb;
-    ne_strbuf_init(&sb, info, sizeof(info));
-    ne_strbuf_puts(&sb, "INFO {\"server_id\":");
-    ne_strbuf_json_string(&sb, srv->server_id, strlen(srv->server_id));
-    ne_strbuf_puts(&sb, ",\"server_name\":");
-    ne_strbuf_json_string(&sb, srv->opts.server_name, strlen(srv->opts.server_name));
-    ne_strbuf_puts(&sb, ",\"version\":\"" NE_ADVERTISED_VERSION
-                        "\",\"proto\":1,\"go\":\"natsedge-" NE_VERSION "\",\"host\":");
-    const char *host =
-        srv->opts.leaf.listen_host[0] != '\0' ? srv->opts.leaf.listen_host : srv->opts.host;
-    ne_strbuf_json_string(&sb, host, strlen(host));
-    ne_strbuf_printf(&sb,
-                     ",\"port\":%u,\"headers\":%s,\"auth_required\":true,\"max_payload\":%u,"
-                     "\"client_id\":%llu",
-                     (unsigned)srv->leaf_listener.port,
-                     srv->opts.no_header_support ? "false" : "true",
-                     (unsigned)srv->opts.max_payload, (unsigned long long)conn->cid);
-    if (conn->nonce[0] != '\0') {
-        ne_strbuf_printf(&sb, ",\"nonce\":\"%s\"", conn->nonce);
-    }
-    ne_strbuf_puts(&sb, ",\"info_on_connect\":true");
-    if (connect_info) {
-        ne_strbuf_puts(&sb, ",\"connect_info\":true");
-    }
-    ne_strbuf_puts(&sb, ",\"leafnode_urls\":[");
-    ne_strbuf_putc(&sb, '"');
-    ne_strbuf_printf(&sb, "%s:%u", host, (unsigned)srv->leaf_listener.port);
-    ne_strbuf_putc(&sb, '"');
-    ne_strbuf_puts(&sb, "]");
-    if (connect_info) {
-        const char *acc = srv->opts.accounts[conn->acc->index].name;
-        ne_strbuf_puts(&sb, ",\"remote_account\":");
-        ne_strbuf_json_string(&sb, acc, strlen(acc));
-    }
-    ne_strbuf_puts(&sb, "}\r\n");
-    NE_ASSERT(!sb.truncated);
-    leaf_send(conn, info, sb.len);
+    size_t len = ne_proto_write_info(info, sizeof(info), &f);
+    NE_ASSERT(len > 0);
+    leaf_send(conn, info, len);
 }
 
-void ne_leaf_accepted(ne_conn *conn)
+/* A connection accepted on the leaf listener: its link, then INFO. */
+static void accepted(void *ctx, ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
+    ne_leaf_state *srv = ctx;
     ne_leaf_link *link = link_alloc(srv);
     if (link == NULL) {
-        ne_log_warn(&srv->log, "%s:%u - Leafnode connection pool exhausted (%u)", conn->ip,
-                    (unsigned)conn->port, (unsigned)NE_MAX_LEAF_CONNECTIONS);
-        ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS, "maximum connections exceeded");
+        ne_conn_logf(conn, NE_LOG_WARN, "Leafnode connection pool exhausted (%u)",
+                     (unsigned)NE_MAX_LEAF_CONNECTIONS);
+        ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS, NE_PROTO_ERR_MAX_CONNECTIONS);
         return;
     }
     link->conn = conn;
     link->remote = -1;
     link->state = NE_LEAF_WAIT_CONNECT;
-    link->deadline_ms = srv->now_ms + srv->opts.leaf.auth_timeout_ms;
-    conn->leaf = link;
-    conn->echo = false;
-    conn->verbose = false;
-    conn->pedantic = false;
-    if (ne_nkey_nonce(conn->nonce) != NE_OK) {
-        conn->nonce[0] = '\0';
+    link->deadline_ms = srv->conns->now_ms + srv->opts->leaf.auth_timeout_ms;
+    conn->state = link;
+    conn->no_echo = true;
+    if (ne_nkey_nonce(link->nonce) != NE_OK) {
+        link->nonce[0] = '\0';
     }
-    ne_log_info(&srv->log, "%s:%u - lid:%llu - Leafnode connection created", conn->ip,
-                (unsigned)conn->port, (unsigned long long)conn->cid);
+    ne_conn_logf(conn, NE_LOG_INFO, "Leafnode connection created");
     send_hub_info(conn, false);
 }
 
@@ -1080,50 +1012,52 @@ void ne_leaf_accepted(ne_conn *conn)
  * arrives as CONNECT's user, as nats-server 2.9 leafs send it) or a users
  * list entry with a clear-text password. Without any of these, none. NULL
  * when refused. */
-static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
+static ne_account *leaf_authorized(ne_leaf_state *srv, const ne_json_doc *doc)
 {
-    ne_account *global = &srv->accounts[NE_ACCOUNT_GLOBAL];
-    const ne_leaf_options *lo = &srv->opts.leaf;
-    const ne_server_options *o = &srv->opts;
+    ne_bcrypt_state *bc = &srv->router->bcrypt;
+    ne_account *global = &srv->router->accounts[NE_ACCOUNT_GLOBAL];
+    const ne_leaf_options *lo = &srv->opts->leaf;
+    const ne_server_options *o = srv->opts;
     char user[128] = "", pass[128] = "";
     (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
     (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
     if (lo->auth_user[0] != '\0') {
-        return ne_server_secret_equal(user, lo->auth_user) &&
-                       ne_server_secret_matches(srv, lo->auth_pass, pass)
+        return ne_authn_secret_equal(user, lo->auth_user) &&
+                       ne_authn_secret_matches(bc, lo->auth_pass, pass)
                    ? account_named(srv, lo->auth_account)
                    : NULL;
     }
     if (lo->user_count > 0) {
         for (uint32_t i = 0; i < lo->user_count; i++) {
             const ne_leaf_user *u = &lo->users[i];
-            if (user[0] != '\0' && ne_server_secret_equal(user, u->user)) {
-                return ne_server_secret_matches(srv, u->pass, pass) ? account_named(srv, u->account)
-                                                                    : NULL;
+            if (user[0] != '\0' && ne_authn_secret_equal(user, u->user)) {
+                return ne_authn_secret_matches(bc, u->pass, pass) ? account_named(srv, u->account)
+                                                                  : NULL;
             }
         }
         return NULL;
     }
-    if (!ne_server_auth_required(srv)) {
+    if (!ne_authn_required(o)) {
         return global;
     }
     if (o->auth_token[0] != '\0') {
         char token[128] = "";
         (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
         const char *given = token[0] != '\0' ? token : user;
-        return given[0] != '\0' && ne_server_secret_matches(srv, o->auth_token, given) ? global
-                                                                                       : NULL;
+        return given[0] != '\0' && ne_authn_secret_matches(bc, o->auth_token, given) ? global
+                                                                                     : NULL;
     }
     if (o->auth_user[0] != '\0') {
-        return user[0] != '\0' && ne_server_secret_equal(user, o->auth_user) &&
-                       ne_server_secret_matches(srv, o->auth_pass, pass)
+        return user[0] != '\0' && ne_authn_secret_equal(user, o->auth_user) &&
+                       ne_authn_secret_matches(bc, o->auth_pass, pass)
                    ? global
                    : NULL;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
         const ne_user_entry *u = &o->users[i];
-        if (u->user[0] != '\0' && user[0] != '\0' && ne_server_secret_equal(user, u->user)) {
-            return ne_server_secret_matches(srv, u->pass, pass) ? &srv->accounts[u->account] : NULL;
+        if (u->user[0] != '\0' && user[0] != '\0' && ne_authn_secret_equal(user, u->user)) {
+            return ne_authn_secret_matches(bc, u->pass, pass) ? &srv->router->accounts[u->account]
+                                                              : NULL;
         }
     }
     return NULL;
@@ -1131,39 +1065,36 @@ static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
 
 static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
+    ne_leaf_state *srv = leaf_of(conn);
     if (link->state != NE_LEAF_WAIT_CONNECT) {
         return; /* a second CONNECT is ignored */
     }
-    static ne_json_doc doc;
-    if (ne_json_parse(&doc, op->text.ptr, op->text.len) != NE_OK || doc.count < 1 ||
-        doc.tokens[0].type != JSMN_OBJECT) {
+    ne_json_doc *doc = &srv->doc;
+    if (ne_json_parse(doc, op->text.ptr, op->text.len) != NE_OK || doc->count < 1 ||
+        doc->tokens[0].type != JSMN_OBJECT) {
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;
     }
-    ne_account *acc = leaf_authorized(srv, &doc);
+    ne_account *acc = leaf_authorized(srv, doc);
     if (acc == NULL) {
-        ne_log_warn(&srv->log, "%s:%u - lid:%llu - authentication error", conn->ip,
-                    (unsigned)conn->port, (unsigned long long)conn->cid);
-        ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
+        ne_conn_logf(conn, NE_LOG_WARN, "authentication error");
+        ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, NE_PROTO_ERR_AUTHORIZATION);
         return;
     }
     bool headers = false;
-    (void)ne_json_get_bool(&doc, 0, "headers", &headers);
+    (void)ne_json_get_bool(doc, 0, "headers", &headers);
     bool peer_is_hub = false;
-    (void)ne_json_get_bool(&doc, 0, "is_hub", &peer_is_hub);
+    (void)ne_json_get_bool(doc, 0, "is_hub", &peer_is_hub);
     link->spoke = peer_is_hub;
-    link->headers = headers && !srv->opts.no_header_support;
-    conn->headers = link->headers;
-    if (!ne_json_get_string(&doc, 0, "name", link->remote_name, sizeof(link->remote_name), NULL)) {
+    link->headers = headers && !srv->opts->no_header_support;
+    if (!ne_json_get_string(doc, 0, "name", link->remote_name, sizeof(link->remote_name), NULL)) {
         link->remote_name[0] = '\0';
     }
-    if (!ne_json_get_string(&doc, 0, "server_id", link->remote_id, sizeof(link->remote_id), NULL)) {
+    if (!ne_json_get_string(doc, 0, "server_id", link->remote_id, sizeof(link->remote_id), NULL)) {
         link->remote_id[0] = '\0';
     }
-    memcpy(conn->name, link->remote_name, sizeof(conn->name));
     conn->acc = acc;
-    const char *acc_name = srv->opts.accounts[acc->index].name;
+    const char *acc_name = ne_router_account_name(srv->router, acc);
     memcpy(link->remote_account, acc_name,
            NE_MIN(strlen(acc_name) + 1, sizeof(link->remote_account)));
     send_hub_info(conn, true);
@@ -1172,21 +1103,34 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 
 /* ---- Operations ------------------------------------------------------------------------ */
 
-bool ne_leaf_carries_payload(ne_conn *conn, const ne_op *op)
+static bool carries_payload(ne_conn *conn, const ne_op *op)
 {
     if (op->kind != NE_OP_LMSG && op->kind != NE_OP_HMSG) {
         return false;
     }
-    if (!established(conn->leaf)) {
+    if (!established(link_of(conn))) {
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return false;
     }
     return true;
 }
 
-void ne_leaf_handle_op(ne_conn *conn, const ne_op *op)
+static bool payload_allowed(ne_conn *conn, const ne_op *op)
 {
-    ne_leaf_link *link = conn->leaf;
+    if (op->total_len > leaf_of(conn)->opts->max_payload) {
+        ne_conn_close(conn, NE_CLOSE_MAX_PAYLOAD, NE_PROTO_ERR_MAX_PAYLOAD);
+        return false;
+    }
+    if (op->kind == NE_OP_HMSG && !link_of(conn)->headers) {
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void handle_op(ne_conn *conn, const ne_op *op)
+{
+    ne_leaf_link *link = link_of(conn);
     if (conn->closing || link == NULL) {
         return;
     }
@@ -1223,70 +1167,101 @@ void ne_leaf_handle_op(ne_conn *conn, const ne_op *op)
         break;
     default:
         /* Client verbs on a leaf connection. */
-        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, "Unknown Protocol Operation");
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
         break;
     }
 }
 
-/* ---- Routing --------------------------------------------------------------------------- */
-
-bool ne_leaf_route_begin(ne_conn *pub, ne_slice subject)
+/* LMSG/HMSG from the peer: routed as published by the leaf connection, to
+ * the queue groups it names only (LN-18). */
+static void handle_msg(ne_conn *conn, ne_msg *msg)
 {
-    ne_server *srv = pub->srv;
-    ne_leaf_state *st = &srv->leaf;
-    st->target_count = 0;
-    st->route_subject.ptr = subject.ptr;
-    st->route_subject.len = subject.len;
-    if (pub->kind != NE_CONN_KIND_LEAF || pub->leaf == NULL) {
-        return true;
-    }
-    const ne_leaf_remote_options *ro = remote_opts(srv, pub->leaf);
-    return ro == NULL || !subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_imports,
-                                     ro->deny_import_count, subject.ptr, subject.len);
+    msg->from_peer = true;
+    uint32_t delivered = 0;
+    (void)ne_router_publish(leaf_of(conn)->router, conn, msg, &delivered);
 }
 
-bool ne_leaf_route_add(ne_conn *pub, ne_sub *sub, const char *queue, uint16_t queue_len)
+static const ne_frame_ops frame_ops = {
+    .parse = ne_leaf_parse_line,
+    .carries_payload = carries_payload,
+    .payload_allowed = payload_allowed,
+    .handle_op = handle_op,
+    .handle_msg = handle_msg,
+};
+
+static uint32_t leaf_input(ne_conn *conn, uint8_t *buf, uint32_t len)
 {
-    ne_server *srv = pub->srv;
-    ne_leaf_state *st = &srv->leaf;
-    ne_conn *conn = sub->conn;
-    ne_leaf_link *link = conn->leaf;
-    if (!established(link) || conn == pub) {
+    return ne_frame_input(conn, &frame_ops, buf, len);
+}
+
+static void leaf_timer(ne_conn *conn, uint64_t now)
+{
+    ne_conn_ping_timer(conn, now);
+}
+
+/* ---- Routing --------------------------------------------------------------------------- */
+
+/* A message from a leaf on a subject its remote's deny_imports names is
+ * dropped (LN-32). */
+static bool leaf_may_publish(ne_conn *pub, ne_msg *msg)
+{
+    ne_leaf_state *srv = leaf_of(pub);
+    const ne_leaf_remote_options *ro = remote_opts(srv, link_of(pub));
+    return ro == NULL || !subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_imports,
+                                     ro->deny_import_count, msg->subject.ptr, msg->subject.len);
+}
+
+/* Whether a message from pub may go to this peer: not before the link is
+ * up, never from one hub to another (LN-12's rule for messages: the hubs'
+ * own clusters carry it), never on a subject the remote's deny_exports
+ * names (LN-32). */
+static bool leaf_may_forward(ne_conn *conn, const ne_conn *pub, const ne_msg *msg)
+{
+    ne_leaf_state *srv = leaf_of(conn);
+    ne_leaf_link *link = link_of(conn);
+    if (!established(link)) {
         return false;
     }
-    /* A message from one hub never goes to another (LN-12's rule for
-     * messages): the hubs' own clusters carry it. */
-    if (pub->kind == NE_CONN_KIND_LEAF && pub->leaf != NULL && pub->leaf->spoke && link->spoke) {
+    if (pub != NULL && pub->kind == srv->kind && link_of(pub) != NULL && link_of(pub)->spoke &&
+        link->spoke) {
         return false;
     }
     const ne_leaf_remote_options *ro = remote_opts(srv, link);
-    if (ro != NULL &&
-        subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_exports, ro->deny_export_count,
-                   st->route_subject.ptr, st->route_subject.len)) {
-        return false;
-    }
-    ne_leaf_target *t = NULL;
-    for (uint32_t i = 0; i < st->target_count; i++) {
-        if (st->targets[i].conn == conn) {
-            t = &st->targets[i];
-        }
-    }
-    if (t == NULL) {
-        NE_ASSERT(st->target_count < NE_MAX_LEAF_CONNECTIONS);
-        t = &st->targets[st->target_count++];
-        t->conn = conn;
-        t->plain = false;
-        t->queue_count = 0;
-    }
-    if (queue == NULL) {
-        t->plain = true;
-        return true;
-    }
-    if (t->queue_count >= NE_MAX_MATCH_QUEUE_GROUPS) {
-        return false;
-    }
-    t->queue[t->queue_count] = queue;
-    t->queue_len[t->queue_count] = queue_len;
-    t->queue_count++;
-    return true;
+    return ro == NULL || !subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_exports,
+                                     ro->deny_export_count, msg->subject.ptr, msg->subject.len);
 }
+
+/* One LMSG (or HMSG) to a leaf peer, naming the queue groups it was picked
+ * for (LN-17..LN-19). */
+static bool leaf_deliver_batch(ne_conn *conn, ne_msg *msg, const ne_batch *batch,
+                               uint32_t *payload_bytes)
+{
+    bool as_hmsg = msg->has_headers && link_of(conn)->headers;
+    char line[NE_MAX_CONTROL_LINE_BYTES + 256];
+    size_t n = ne_leaf_msg_line(line, sizeof(line), batch, msg->subject, msg->reply, as_hmsg,
+                                msg->hdr_len, msg->total_len);
+    return n > 0 && ne_router_queue(conn, line, n, msg, as_hmsg, payload_bytes);
+}
+
+static void leaf_describe(const ne_conn *conn, ne_conn_desc *out)
+{
+    const ne_leaf_link *link = link_of(conn);
+    out->kind = "Leafnode";
+    out->type = "";
+    out->name = link != NULL ? link->remote_name : "";
+    out->lang = "";
+    out->version = "";
+    out->user = "";
+    out->account = link != NULL ? link->remote_account : "";
+    out->counted = false;
+}
+
+static const ne_conn_ops leaf_ops = {
+    .input = leaf_input,
+    .timer = leaf_timer,
+    .closed = leaf_closed,
+    .deliver_batch = leaf_deliver_batch,
+    .may_publish = leaf_may_publish,
+    .may_forward = leaf_may_forward,
+    .describe = leaf_describe,
+};

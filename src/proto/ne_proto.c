@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/ne_fmt.h"
+#include "ne_config.h"
 
 #define NE_PROTO_MAX_ARGS 8
 
@@ -349,4 +350,17 @@ ne_proto_status ne_proto_parse_line_full(const char *line, size_t len, ne_op *op
         break;
     }
     return NE_PROTO_UNKNOWN_OP;
+}
+
+bool ne_proto_queue_listed(ne_slice queues, const char *queue, uint16_t queue_len)
+{
+    ne_slice names[NE_MAX_MATCH_QUEUE_GROUPS];
+    int n = ne_proto_split_args(queues.ptr, queues.len, names, NE_MAX_MATCH_QUEUE_GROUPS);
+    n = n > NE_MAX_MATCH_QUEUE_GROUPS ? NE_MAX_MATCH_QUEUE_GROUPS : n;
+    for (int i = 0; i < n; i++) {
+        if (names[i].len == queue_len && memcmp(names[i].ptr, queue, queue_len) == 0) {
+            return true;
+        }
+    }
+    return false;
 }

@@ -65,6 +65,10 @@ ne_proto_status ne_proto_parse_line_full(const char *line, size_t len, ne_op *op
  * number of arguments found, or max + 1 if there were more. */
 int ne_proto_split_args(const char *text, size_t len, ne_slice *args, int max);
 
+/* True when `queue` is one of the blank-separated names in `queues` (a peer
+ * message's queue list, LN-18). */
+bool ne_proto_queue_listed(ne_slice queues, const char *queue, uint16_t queue_len);
+
 static inline bool ne_slice_eq(ne_slice a, const char *text, size_t len)
 {
     if (a.len != len) {

@@ -55,7 +55,7 @@ static void start(bool remote, bool listen)
     }
     assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
     assert_int_equal(ne_server_start(&srv), NE_OK);
-    port = srv.client_listener.port;
+    port = ne_server_client_port(&srv);
 }
 
 static int setup_remote(void **state)
@@ -85,12 +85,10 @@ static int teardown(void **state)
 {
     (void)state;
     ne_server_shutdown(&srv);
-    assert_int_equal(srv.conn_pool.in_use, 0);
-    assert_int_equal(srv.sub_pool.in_use, 0);
-    assert_int_equal(srv.chunks.chunks.in_use, 0);
-    assert_int_equal(srv.chunks.refs.in_use, 0);
-    assert_int_equal(srv.leaf.link_pool.in_use, 0);
-    assert_int_equal(srv.leaf.interest_pool.in_use, 0);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
     return 0;
 }
 
@@ -195,7 +193,7 @@ static void test_handshake_and_loop_subject_LN05_LN22(void **state)
 {
     (void)state;
     int h = hub_handshake();
-    assert_int_equal(srv.leaf_count, 1);
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
     assert_int_equal(srv.leaf.remotes[0].connects, 1);
     (void)h;
 }
@@ -284,12 +282,12 @@ static void test_hub_interest_and_ls_minus_LN13(void **state)
     int c = client();
     send_text(h, "LS+ t\r\nLS+ t\r\n");
     step(3);
-    uint32_t subs = srv.sub_pool.in_use;
+    uint32_t subs = srv.router.sub_pool.in_use;
     send_text(c, "PUB t 1\r\na\r\n");
     wait_for(h, "LMSG t 1\r\na\r\n");
     send_text(h, "LS- t\r\n");
     step(3);
-    assert_int_equal(srv.sub_pool.in_use, subs - 1);
+    assert_int_equal(srv.router.sub_pool.in_use, subs - 1);
     send_text(c, "PUB t 1\r\nb\r\n");
     step(3);
     assert_null(strstr(take(h), "LMSG"));
@@ -307,7 +305,7 @@ static void test_loop_detected_waits_before_reconnecting_LN23(void **state)
     step(3);
     assert_true(ne_sim_server_closed(&sim, h));
     assert_int_equal(srv.leaf.stats.loops_detected, 1);
-    assert_true(srv.leaf.remotes[0].next_attempt_ms >= srv.now_ms + 20000);
+    assert_true(srv.leaf.remotes[0].next_attempt_ms >= srv.conns.now_ms + 20000);
 }
 
 static void test_refused_connect_retries_at_the_delay_LN28(void **state)
@@ -338,7 +336,7 @@ static void test_hub_closed_link_reconnects_and_resyncs(void **state)
     wait_for(h, "LS+ keep");
     ne_sim_client_close(&sim, h);
     step(3);
-    assert_int_equal(srv.leaf_count, 0);
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 0);
     send_text(c, "SUB during 2\r\n");
     step(2);
     int h2 = hub_handshake();
@@ -399,7 +397,7 @@ static void test_interest_table_exhaustion_refuses_the_sub(void **state)
 
 static int leaf_peer(void)
 {
-    int l = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int l = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     assert_true(l >= 0);
     wait_for(l, "INFO {");
     const char *info = wait_for(l, "}\r\n");
@@ -427,15 +425,15 @@ static void test_accepted_leaf_gets_interest_and_messages_LN02_LN06(void **state
 static void test_accepted_leaf_needs_the_servers_token_LN26(void **state)
 {
     (void)state;
-    int bad = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int bad = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     wait_for(bad, "INFO {");
     send_text(bad, "CONNECT {\"name\":\"leaf\",\"user\":\"nope\"}\r\n");
     wait_for(bad, "-ERR 'Authorization Violation'");
-    int good = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int good = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     wait_for(good, "INFO {");
     send_text(good, "CONNECT {\"name\":\"leaf\",\"user\":\"t0k3n\"}\r\n");
     wait_for(good, "\"connect_info\":true");
-    assert_int_equal(srv.leaf_count, 1);
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
 }
 
 static void test_hub_passes_interest_and_messages_between_leafs_LN12(void **state)
@@ -459,12 +457,12 @@ static void test_leaf_pool_exhaustion_refuses_the_next_leaf(void **state)
     (void)state;
     int peers[NE_MAX_LEAF_CONNECTIONS];
     for (int i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
-        peers[i] = ne_sim_connect(&sim, srv.leaf_listener.port);
+        peers[i] = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
         assert_true(peers[i] >= 0);
     }
     step(3);
     assert_int_equal(srv.leaf.link_pool.in_use, NE_MAX_LEAF_CONNECTIONS);
-    int extra = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int extra = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     const char *got = wait_for(extra, "-ERR 'maximum connections exceeded'");
     assert_non_null(got);
     step(2);
@@ -519,9 +517,10 @@ static void test_url_and_creds_parsing_LN24_LN25(void **state)
     assert_string_equal(jwt, "eyJhbGciOi.eyJqdGkiOi.sig");
     assert_string_equal(seed, "SUAMTBDAY6GSVRPMRIENXYZNUDXVJ52O4EH5RCRBIOAKGBY6WYKQDLKT5I");
     static ne_leaf_info info;
+    static ne_json_doc doc;
     const char *ij = "{\"client_id\":3,\"leafnode_urls\":[\"10.0.0.1:7422\",{\"x\":1},"
                      "\"10.0.0.2:7422\"],\"nonce\":\"n\"}";
-    assert_int_equal(ne_leaf_parse_info(ij, strlen(ij), &info), NE_OK);
+    assert_int_equal(ne_leaf_parse_info(ij, strlen(ij), &info, &doc), NE_OK);
     assert_int_equal(info.url_count, 2);
     assert_string_equal(info.urls[1], "10.0.0.2:7422");
     assert_string_equal(info.nonce, "n");

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "server/ne_account.h"
-#include "server/ne_perm.h"
+#include "router/ne_account.h"
+#include "router/ne_perm.h"
 
 static ne_perm_subject table[16];
 static uint16_t used;

@@ -34,7 +34,7 @@ static void start(void (*tweak)(ne_server_options *))
     }
     assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
     assert_int_equal(ne_server_start(&srv), NE_OK);
-    port = srv.client_listener.port;
+    port = ne_server_client_port(&srv);
 }
 
 static int setup(void **state)
@@ -49,11 +49,10 @@ static int teardown(void **state)
     (void)state;
     ne_server_shutdown(&srv);
     /* Leak check after every test: every pool back to idle. */
-    assert_int_equal(srv.conn_pool.in_use, 0);
-    assert_int_equal(srv.sub_pool.in_use, 0);
-    assert_int_equal(srv.chunks.chunks.in_use, 0);
-    assert_int_equal(srv.chunks.refs.in_use, 0);
-    assert_int_equal(srv.trie.pool.in_use, 0);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
     return 0;
 }
 
@@ -271,7 +270,7 @@ static void test_unsub_with_max_delivers_exactly_max_CP39(void **state)
     }
     step(3);
     assert_string_equal(take(c), "MSG foo 1 1\r\nx\r\nMSG foo 1 1\r\nx\r\n");
-    assert_int_equal(srv.sub_pool.in_use, 0);
+    assert_int_equal(srv.router.sub_pool.in_use, 0);
 }
 
 static void test_max_payload_violation_closes_CP28(void **state)
@@ -428,7 +427,7 @@ static void test_connection_limit_refuses_with_info_and_err_CP69(void **state)
     assert_true(strncmp(out, "INFO {", 6) == 0);
     assert_non_null(strstr(out, "-ERR 'maximum connections exceeded'\r\n"));
     assert_true(ne_sim_server_closed(&sim, extra));
-    assert_int_equal(srv.stats.refused_connections, 1);
+    assert_int_equal(srv.conns.stats.refused_connections, 1);
     /* The others keep working. */
     send_text(c[0], "SUB x 1\r\n");
     step(1);
@@ -467,8 +466,8 @@ static void test_slow_consumer_is_closed_others_keep_receiving_CP51(void **state
     assert_int_equal(received, 200);
     assert_true(ne_sim_server_closed(&sim, slow));
     assert_false(ne_sim_server_closed(&sim, p));
-    assert_int_equal(srv.stats.slow_consumers, 1);
-    assert_int_equal(srv.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_PENDING);
+    assert_int_equal(srv.conns.stats.slow_consumers, 1);
+    assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_PENDING);
 }
 
 static void test_subscription_pool_exhaustion_is_answered_and_others_work(void **state)
@@ -496,7 +495,7 @@ static void test_subscription_pool_exhaustion_is_answered_and_others_work(void *
         refused++;
     }
     assert_true(refused >= 3);
-    assert_true(srv.stats.subs_refused >= 3);
+    assert_true(srv.router.stats.subs_refused >= 3);
     assert_false(ne_sim_server_closed(&sim, c));
     int other = client(QUIET);
     send_text(other, "PUB s.5 1\r\nq\r\n");
@@ -515,7 +514,7 @@ static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
     }
     int p = client(QUIET);
     step(2);
-    uint32_t before = srv.chunks.chunks.in_use;
+    uint32_t before = srv.conns.chunks.chunks.in_use;
     /* At least NE_SHARE_PAYLOAD_MIN_BYTES (shared), within one chunk. */
     static char payload[5000];
     _Static_assert(sizeof(payload) >= NE_SHARE_PAYLOAD_MIN_BYTES &&
@@ -528,7 +527,7 @@ static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
     step(1);
     /* One chunk holds the payload for all four; each queue adds a chunk for
      * its MSG line. Copies would need at least one payload chunk each. */
-    assert_int_equal(srv.chunks.chunks.in_use - before, 1 + 4);
+    assert_int_equal(srv.conns.chunks.chunks.in_use - before, 1 + 4);
     for (int i = 0; i < 4; i++) {
         ne_sim_set_client_window(&sim, subs[i], NE_SIM_BUFFER_BYTES);
     }
@@ -566,7 +565,7 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
     int n = snprintf(line, sizeof(line), "PUB data %u\r\n", (unsigned)sizeof(payload));
     int received = 0;
     int sent = 0;
-    for (int i = 0; i < 20000 && srv.stats.chunk_reclaims == 0; i++) {
+    for (int i = 0; i < 20000 && srv.conns.stats.chunk_reclaims == 0; i++) {
         ne_sim_client_write(&sim, p, line, (size_t)n);
         ne_sim_client_write(&sim, p, payload, sizeof(payload));
         ne_sim_client_write(&sim, p, "\r\n", 2);
@@ -577,7 +576,7 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
             received++;
         }
     }
-    assert_true(srv.stats.chunk_reclaims >= 1);
+    assert_true(srv.conns.stats.chunk_reclaims >= 1);
     step(2);
     const char *out = take(healthy);
     for (const char *q = strstr(out, "MSG data"); q != NULL; q = strstr(q + 1, "MSG data")) {
@@ -592,7 +591,7 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
         closed += ne_sim_server_closed(&sim, stalled[i]) ? 1 : 0;
     }
     assert_true(closed >= 1);
-    assert_true(srv.stats.slow_consumers >= 1);
+    assert_true(srv.conns.stats.slow_consumers >= 1);
 }
 
 /* A publisher whose reads pause (no chunks for a large payload) with more
@@ -618,17 +617,17 @@ static void test_paused_reader_keeps_its_input_in_the_shared_buffer(void **state
     /* Hold all but a few chunks: the payload's chain cannot start. */
     static ne_chunk *held[NE_CHUNK_COUNT];
     uint32_t nheld = 0;
-    while (ne_pool_available(&srv.chunks.chunks) > 4) {
-        held[nheld++] = ne_chunk_alloc(&srv.chunks);
+    while (ne_pool_available(&srv.conns.chunks.chunks) > 4) {
+        held[nheld++] = ne_chunk_alloc(&srv.conns.chunks);
     }
     char line[64];
     snprintf(line, sizeof(line), "PUB big %u\r\n", (unsigned)BIG);
     send_text(p, line);
     assert_int_equal(ne_sim_client_write(&sim, p, payload, FIRST), FIRST);
     step(2);
-    assert_non_null(srv.rshared_owner);
-    assert_true(srv.rshared_owner->read_paused);
-    assert_true(srv.rshared_len - srv.rshared_pos > NE_CONN_READ_BUFFER_BYTES);
+    assert_non_null(srv.conns.rshared_owner);
+    assert_true(srv.conns.rshared_owner->io->read_paused);
+    assert_true(srv.conns.rshared_len - srv.conns.rshared_pos > NE_CONN_READ_BUFFER_BYTES);
     /* Another publisher is not held up. */
     send_text(q, "PUB after 2\r\nhi\r\n");
     step(2);
@@ -636,12 +635,12 @@ static void test_paused_reader_keeps_its_input_in_the_shared_buffer(void **state
     assert_int_equal(ne_sim_client_write(&sim, p, payload + FIRST, BIG - FIRST), BIG - FIRST);
     send_text(p, "\r\nPUB after 3\r\nbye\r\n");
     step(2);
-    assert_non_null(srv.rshared_owner);
+    assert_non_null(srv.conns.rshared_owner);
     for (uint32_t i = 0; i < nheld; i++) {
-        ne_chunk_release(&srv.chunks, held[i]);
+        ne_chunk_release(&srv.conns.chunks, held[i]);
     }
     step(4);
-    assert_null(srv.rshared_owner);
+    assert_null(srv.conns.rshared_owner);
     size_t n = ne_sim_client_read(&sim, s, rx, sizeof(rx) - 1);
     const char *head = "MSG big 1 200000\r\n";
     const char *tail = "\r\nMSG after 2 3\r\nbye\r\n";
@@ -718,7 +717,7 @@ static void with_http(ne_server_options *o)
 /* Sends one HTTP request to the monitor and returns the whole response. */
 static const char *http(const char *request)
 {
-    int h = ne_sim_connect(&sim, srv.http_listener.port);
+    int h = ne_sim_connect(&sim, ne_server_http_port(&srv));
     assert_true(h >= 0);
     ne_sim_client_write(&sim, h, request, strlen(request));
     static char resp[NE_SIM_BUFFER_BYTES + 1];
@@ -823,7 +822,7 @@ static void test_ping_interval_closes_stale_connection_CP48(void **state)
     assert_int_equal(pings, 2);
     step(1);
     assert_true(ne_sim_server_closed(&sim, c));
-    assert_int_equal(srv.closed[0].reason, NE_CLOSE_STALE);
+    assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_STALE);
 }
 
 int main(void)

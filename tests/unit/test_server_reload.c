@@ -49,17 +49,17 @@ static void start(void (*tweak)(ne_server_options *))
     options(&opts, tweak);
     assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
     assert_int_equal(ne_server_start(&srv), NE_OK);
-    port = srv.client_listener.port;
+    port = ne_server_client_port(&srv);
 }
 
 static int teardown(void **state)
 {
     (void)state;
     ne_server_shutdown(&srv);
-    assert_int_equal(srv.conn_pool.in_use, 0);
-    assert_int_equal(srv.sub_pool.in_use, 0);
-    assert_int_equal(srv.chunks.chunks.in_use, 0);
-    assert_int_equal(srv.chunks.refs.in_use, 0);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
     return 0;
 }
 
@@ -148,11 +148,11 @@ static void test_fixed_options_are_refused_with_nats_server_wording_CFG22(void *
 
     /* A random port and an unnamed server keep what is in use; /varz's
      * config_load_time moves. */
-    uint64_t loaded = srv.config_load_wall_ns;
+    uint64_t loaded = srv.conns.id.config_load_wall_ns;
     options(&next, NULL);
     next.ping_max = 5;
     assert_int_equal(ne_server_reload(&srv, &next, err, sizeof(err)), NE_OK);
-    assert_true(srv.config_load_wall_ns > loaded);
+    assert_true(srv.conns.id.config_load_wall_ns > loaded);
     assert_int_equal(srv.opts.ping_max, 5);
     assert_int_equal(srv.opts.port, 0);
 }
@@ -278,7 +278,7 @@ static void test_permission_reload_removes_disallowed_subscriptions_CP38(void **
                         "-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"3\")'\r\n"
                         "-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"2\")'\r\n");
     assert_false(ne_sim_server_closed(&sim, alice));
-    assert_int_equal(srv.sub_pool.in_use, 1);
+    assert_int_equal(srv.router.sub_pool.in_use, 1);
     /* A user moved to another account is closed rather than moved. */
     options(&next, with_permissions);
     next.users[1].account = 1;
@@ -304,7 +304,7 @@ static void test_lame_duck_informs_then_closes_every_client_CP70(void **state)
     step(2);
     take(silent);
     ne_server_enter_lame_duck(&srv);
-    assert_int_equal(srv.client_listener.sock, NE_SOCK_INVALID);
+    assert_int_equal(srv.nats.listener.sock, NE_SOCK_INVALID);
     step(2);
     const char *info = take(proto1);
     assert_non_null(strstr(info, "INFO {"));
@@ -326,7 +326,7 @@ static void test_lame_duck_informs_then_closes_every_client_CP70(void **state)
     assert_true(ne_sim_server_closed(&sim, proto1));
     assert_true(ne_sim_server_closed(&sim, proto0));
     assert_true(ne_sim_server_closed(&sim, silent));
-    assert_int_equal(srv.client_count, 0);
+    assert_int_equal(ne_nats_client_count(&srv.nats), 0);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /* Subject mapping for imports (ne_account.h). */
-#include "server/ne_account.h"
+#include "router/ne_account.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* Permission checks over the lists of the server options (ne_perm.h). Lists
  * are short (NE_MAX_PERM_SUBJECTS in all), so a linear scan is the whole
  * algorithm. */
-#include "server/ne_perm.h"
+#include "router/ne_perm.h"
 
 #include <string.h>
 
