@@ -25,6 +25,14 @@
 #define NE_MAX_INTERNAL_CLIENTS 2
 #endif
 
+/* Bytes of $SYS.REQ.SERVER requests waiting for the system account's
+ * service (answered at the end of each loop turn). A request beyond it, or
+ * larger than a chunk, is dropped and counted. Costs chunks only while
+ * requests wait. */
+#ifndef NE_SYS_REQUEST_QUEUE_BYTES
+#define NE_SYS_REQUEST_QUEUE_BYTES (2 * NE_CHUNK_BYTES)
+#endif
+
 /* Per-connection read buffer. Control lines and payloads that fit are parsed in
  * place without a copy; a larger payload is assembled in shared chunks. Must be
  * at least NE_MAX_CONTROL_LINE_BYTES + 64. Cost: this many bytes per connection

@@ -69,7 +69,8 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
     set->log = log;
     set->net = *net;
     set->next_cid = 1;
-    ne_pool_init(&set->conn_pool, "connections", &storage->conn, sizeof(ne_conn), NE_MAX_CONN_HEADERS);
+    ne_pool_init(&set->conn_pool, "connections", &storage->conn, sizeof(ne_conn),
+                 NE_MAX_CONN_HEADERS);
     ne_pool_init(&set->io_pool, "connection I/O", &storage->io, sizeof(ne_conn_io),
                  NE_MAX_CONNECTIONS);
     ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
@@ -214,13 +215,17 @@ ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind)
     return conn_header(set, kind);
 }
 
+/* A connection with output: its socket is written at the end of the turn;
+ * an internal client's handler runs then instead. */
 void ne_conn_mark_dirty(ne_conn *conn)
 {
-    if (!conn->dirty) {
-        conn->dirty = true;
-        conn->dirty_next = conn->set->dirty_head;
-        conn->set->dirty_head = conn;
+    if (conn->dirty) {
+        return;
     }
+    conn->dirty = true;
+    ne_conn **head = conn->io != NULL ? &conn->set->dirty_head : &conn->set->internal_head;
+    conn->dirty_next = *head;
+    *head = conn;
 }
 
 void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
@@ -337,7 +342,9 @@ bool ne_conns_reclaim(ne_conns *set, ne_conn *except)
     ne_conn *worst = NULL;
     uint32_t guard = 0;
     for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
-        if (c != except && !c->closing && (worst == NULL || c->out.bytes > worst->out.bytes)) {
+        /* An internal client bounds its own queue; it is never the one closed. */
+        if (c != except && !c->closing && c->io != NULL &&
+            (worst == NULL || c->out.bytes > worst->out.bytes)) {
             worst = c;
         }
     }
@@ -490,6 +497,27 @@ static void flush_dirty(ne_conns *set)
         conn->dirty = false;
         if (!conn->closing && conn_flush(conn) != NE_OK) {
             ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        }
+    }
+}
+
+/* Internal clients handle what was delivered to them this turn; a handler
+ * that leaves some for later is run again next turn. */
+static void run_internal(ne_conns *set)
+{
+    ne_conn *list = set->internal_head;
+    set->internal_head = NULL;
+    uint32_t guard = 0;
+    while (list != NULL && guard++ < NE_MAX_INTERNAL_CLIENTS) {
+        ne_conn *conn = list;
+        list = conn->dirty_next;
+        conn->dirty = false;
+        const ne_conn_ops *ops = ne_conn_kind_of(conn)->ops;
+        if (!conn->closing && ops->run != NULL) {
+            ops->run(conn);
+        }
+        if (!conn->closing && conn->out.bytes > 0) {
+            ne_conn_mark_dirty(conn);
         }
     }
 }
@@ -802,7 +830,8 @@ static void conn_timers(ne_conn *conn, uint64_t now)
             return;
         }
         if (conn->out.bytes > 0 && now - io->last_write_ms > set->opts->write_deadline_ms) {
-            ne_conn_logf(conn, NE_LOG_WARN, "Slow Consumer Detected: WriteDeadline of %ums exceeded",
+            ne_conn_logf(conn, NE_LOG_WARN,
+                         "Slow Consumer Detected: WriteDeadline of %ums exceeded",
                          (unsigned)set->opts->write_deadline_ms);
             set->stats.slow_consumers++;
             ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_DEADLINE, NULL);
@@ -832,6 +861,7 @@ void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
     if (tick) {
         run_timers(set, now_ms);
     }
+    run_internal(set);
     /* Flush every connection that got output this turn: one gathered write
      * per connection per turn. */
     flush_dirty(set);
@@ -841,7 +871,7 @@ void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
         set->close_head = conn->close_next;
         if (conn->dirty) {
             /* Unlink from the dirty list (rare: closed after being queued). */
-            ne_conn **pp = &set->dirty_head;
+            ne_conn **pp = conn->io != NULL ? &set->dirty_head : &set->internal_head;
             uint32_t dguard = 0;
             while (*pp != NULL && *pp != conn && dguard++ < NE_MAX_CONN_HEADERS) {
                 pp = &(*pp)->dirty_next;
@@ -859,7 +889,7 @@ void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
 bool ne_conns_busy(const ne_conns *set)
 {
     return set->close_head != NULL || set->dirty_head != NULL || set->paused_head != NULL ||
-           set->tls_retry_head != NULL;
+           set->tls_retry_head != NULL || set->internal_head != NULL;
 }
 
 void ne_conns_close_all(ne_conns *set, ne_close_reason reason)

@@ -85,14 +85,14 @@ const char *ne_close_reason_text(ne_close_reason reason);
 /* What monitoring and system events show of a connection (its kind fills
  * it: describe op). Strings are never NULL; "" when unknown. */
 typedef struct ne_conn_desc {
-    const char *kind;        /* "Client", "Leafnode" (/connz kind, events) */
-    const char *type;        /* "nats", "mqtt", "" */
-    const char *name;        /* CONNECT name, the leaf's server name */
-    const char *lang;        /* CONNECT lang */
-    const char *version;     /* CONNECT version */
-    const char *user;        /* the user it authenticated as, "" */
-    const char *account;     /* the account it is bound to */
-    bool counted;            /* counted in /connz and /varz connections */
+    const char *kind;    /* "Client", "Leafnode" (/connz kind, events) */
+    const char *type;    /* "nats", "mqtt", "" */
+    const char *name;    /* CONNECT name, the leaf's server name */
+    const char *lang;    /* CONNECT lang */
+    const char *version; /* CONNECT version */
+    const char *user;    /* the user it authenticated as, "" */
+    const char *account; /* the account it is bound to */
+    bool counted;        /* counted in /connz and /varz connections */
 } ne_conn_desc;
 
 /* One ops table per kind. A NULL entry means "not this kind's business":
@@ -127,6 +127,10 @@ typedef struct ne_conn_ops {
     bool (*may_forward)(struct ne_conn *conn, const struct ne_conn *pub, const struct ne_msg *msg);
     /* Monitoring: what /connz and system events show of it. */
     void (*describe)(const struct ne_conn *conn, ne_conn_desc *out);
+    /* An internal client's handler: consumes what its deliveries queued on
+     * conn->out. Called at the end of the turn, never inside routing, so it
+     * may publish; it leaves what it did not take for the next turn. */
+    void (*run)(struct ne_conn *conn);
 } ne_conn_ops;
 
 /* A kind as the layer knows it: a name, its ops and its context. */
@@ -134,8 +138,8 @@ typedef struct ne_conn_kind {
     const char *name;   /* "Client", "Leafnode", "HTTP", "Internal": logs */
     const char *log_id; /* the log prefix's id label: "cid" (clients), "lid" (leafs) */
     const ne_conn_ops *ops;
-    void *ctx; /* the kind's own context (its options, its state pool) */
-    uint32_t count;     /* open connections of this kind */
+    void *ctx;      /* the kind's own context (its options, its state pool) */
+    uint32_t count; /* open connections of this kind */
 } ne_conn_kind;
 
 /* A payload larger than the read buffer, assembled in pool chunks. The first
@@ -235,7 +239,7 @@ typedef struct ne_conn {
     struct ne_sub *subs;
     struct ne_conn *next; /* active list */
     struct ne_conn *prev;
-    struct ne_conn *dirty_next;
+    struct ne_conn *dirty_next; /* the dirty list, or the internal list for internal clients */
     struct ne_conn *close_next;
     ne_outq out;
 } ne_conn;
@@ -302,6 +306,7 @@ typedef struct ne_conns {
     ne_conn *close_head;     /* connections to tear down at the end of the turn */
     ne_conn *paused_head;    /* reads paused until chunks are available */
     ne_conn *tls_retry_head; /* TLS engine holds input to read (ne_conn_tls.c) */
+    ne_conn *internal_head;  /* internal clients with deliveries to handle this turn */
     /* Called with each connection torn down, after the kind's closed op
      * (the router removes its subscriptions there). */
     void (*teardown)(void *ctx, ne_conn *conn);
@@ -421,7 +426,8 @@ void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_de
 
 /* The loop (port.h ne_loop through the server). */
 void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable);
-/* Timers of every connection, flushes, closes, resumed readers, TLS retries. */
+/* Timers of every connection, internal clients' handlers, flushes, closes,
+ * resumed readers, TLS retries. */
 void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick);
 /* True when the next turn has work already (output, closes, paused readers). */
 bool ne_conns_busy(const ne_conns *set);

@@ -188,6 +188,20 @@ void ne_outq_consume(ne_outq *q, ne_chunk_pools *pools, size_t n)
     }
 }
 
+size_t ne_outq_read(ne_outq *q, ne_chunk_pools *pools, void *dst, size_t len)
+{
+    uint8_t *out = dst;
+    size_t done = 0;
+    /* Bounded by the references: each pass copies one reference's bytes. */
+    for (const ne_outref *ref = q->head; ref != NULL && done < len; ref = ref->next) {
+        size_t n = ref->len < len - done ? ref->len : len - done;
+        memcpy(out + done, ref->chunk->data + ref->offset, n);
+        done += n;
+    }
+    ne_outq_consume(q, pools, done);
+    return done;
+}
+
 void ne_outq_clear(ne_outq *q, ne_chunk_pools *pools)
 {
     while (q->head != NULL) {

@@ -83,6 +83,10 @@ int ne_outq_iov(const ne_outq *q, ne_iovec *iov, int max);
 /* Drops n sent bytes from the head, releasing chunks no longer referenced. */
 void ne_outq_consume(ne_outq *q, ne_chunk_pools *pools, size_t n);
 
+/* Copies up to len bytes from the head of the queue into dst and drops
+ * them (an internal client reading what was delivered to it); returns how
+ * many. */
+size_t ne_outq_read(ne_outq *q, ne_chunk_pools *pools, void *dst, size_t len);
 /* Drops everything (connection closed). */
 void ne_outq_clear(ne_outq *q, ne_chunk_pools *pools);
 

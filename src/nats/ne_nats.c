@@ -291,8 +291,8 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
         return;
     }
     ne_sub_spec spec = {op->subject, op->queue, op->sid, false, false};
-    spec.withhold = perms != NULL &&
-                    ne_perm_deny_overlaps(perms, o->perm_subjects, op->subject.ptr, op->subject.len);
+    spec.withhold = perms != NULL && ne_perm_deny_overlaps(perms, o->perm_subjects, op->subject.ptr,
+                                                           op->subject.len);
     int rc = ne_router_subscribe(n->router, conn, &spec, NULL);
     if (rc == NE_OK) {
         send_ok(conn);
@@ -768,11 +768,11 @@ static void rebind(ne_nats *n, ne_conn *conn, int user_index)
         next = sub->conn_next;
         const char *subject = sub->entry.subject;
         size_t len = sub->entry.subject_len;
-        bool allowed =
-            perms == NULL || ne_perm_can_subscribe(perms, table, subject, len, NULL, 0) ||
-            (sub->entry.queue_len > 0 && ne_perm_can_subscribe(perms, table, subject, len,
-                                                               sub->entry.queue,
-                                                               sub->entry.queue_len));
+        bool allowed = perms == NULL ||
+                       ne_perm_can_subscribe(perms, table, subject, len, NULL, 0) ||
+                       (sub->entry.queue_len > 0 &&
+                        ne_perm_can_subscribe(perms, table, subject, len, sub->entry.queue,
+                                              sub->entry.queue_len));
         if (allowed) {
             sub->withhold = perms != NULL && ne_perm_deny_overlaps(perms, table, subject, len);
             continue;
@@ -836,8 +836,8 @@ void ne_nats_reloaded(ne_nats *n, bool auth_changed)
         return;
     }
     /* nats-server closes arbitrary ones; natsedge the newest. */
-    uint32_t closed = ne_nats_close_clients(n, open - n->opts->max_connections,
-                                            NE_CLOSE_MAX_CONNECTIONS);
+    uint32_t closed =
+        ne_nats_close_clients(n, open - n->opts->max_connections, NE_CLOSE_MAX_CONNECTIONS);
     ne_log_info(n->conns->log, "Closed %u connections to fall within max_connections",
                 (unsigned)closed);
 }

@@ -27,6 +27,7 @@
 #define NE_PROTO_ERR_PERM_SUBSCRIBE_QUEUE                                                          \
     "Permissions Violation for Subscription to \"%.*s\" using queue \"%.*s\""
 /* subject, sid: a subscription a configuration reload no longer allows (CP-38) */
-#define NE_PROTO_ERR_PERM_SUBSCRIBE_SID "Permissions Violation for Subscription to \"%.*s\" (sid \"%.*s\")"
+#define NE_PROTO_ERR_PERM_SUBSCRIBE_SID                                                            \
+    "Permissions Violation for Subscription to \"%.*s\" (sid \"%.*s\")"
 
 #endif

@@ -11,8 +11,8 @@
 typedef struct ne_info_fields {
     const char *server_id;
     const char *server_name;
-    const char *version;   /* the advertised nats-server version */
-    const char *go;        /* "natsedge-<version>" */
+    const char *version; /* the advertised nats-server version */
+    const char *go;      /* "natsedge-<version>" */
     const char *host;
     uint16_t port;
     bool headers;

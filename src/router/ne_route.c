@@ -388,8 +388,8 @@ static uint32_t route_stream_imports(ne_router *r, ne_conn *pub, const ne_msg *m
                                        sizeof(subject));
         }
         if (n > 0) {
-            delivered += deliver_as(r, pub, imp->account, msg, (ne_slice){subject, (uint32_t)n},
-                                    msg->reply);
+            delivered +=
+                deliver_as(r, pub, imp->account, msg, (ne_slice){subject, (uint32_t)n}, msg->reply);
         }
     }
     return delivered;

@@ -115,9 +115,9 @@ typedef struct ne_client_observer {
 
 typedef struct ne_router_stats {
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
-    uint64_t subs_refused;       /* subscription pool, trie or an observer full */
-    uint64_t fanout_overflows;   /* matches beyond NE_MAX_FANOUT */
-    uint64_t fanout_total;       /* deliveries, for /subsz avg_fanout */
+    uint64_t subs_refused;     /* subscription pool, trie or an observer full */
+    uint64_t fanout_overflows; /* matches beyond NE_MAX_FANOUT */
+    uint64_t fanout_total;     /* deliveries, for /subsz avg_fanout */
     uint64_t fanout_max;
     uint64_t perm_violations;    /* publish and subscribe refusals */
     uint64_t reply_maps_refused; /* service requests forwarded without a reply */

@@ -148,7 +148,7 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     ne_nats_init(&srv->nats, &srv->storage.nats, &srv->opts, &srv->conns, &srv->router);
     ne_leaf_init(&srv->leaf, &srv->opts, &srv->conns, &srv->router, &srv->rng);
     ne_mon_init(&srv->mon, &srv->opts, &srv->conns, &srv->router);
-    ne_sys_init(&srv->sys, &srv->opts, &srv->conns, &srv->router);
+    ne_sys_init(&srv->sys, &srv->opts, &srv->conns, &srv->router, &srv->mon);
     ne_server_endpoints_register(srv);
     srv->conns.id.start_wall_ns = ne_port_wall_ns();
     srv->conns.id.config_load_wall_ns = srv->conns.id.start_wall_ns;
@@ -187,6 +187,9 @@ int ne_server_start(ne_server *srv)
     warn_plaintext_passwords(srv);
     ne_server_log_memory(srv);
     int rc = ne_mon_start(&srv->mon);
+    if (rc == NE_OK) {
+        rc = ne_sys_start(&srv->sys);
+    }
     if (rc == NE_OK) {
         rc = ne_leaf_start(&srv->leaf);
     }

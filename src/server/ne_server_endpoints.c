@@ -30,7 +30,7 @@ static void write_auth_stats(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "permission_violations", srv->router.stats.perm_violations);
     ne_json_kv_u64(o, "service_replies_refused", srv->router.stats.reply_maps_refused);
     ne_json_kv_u64(o, "response_perms_evicted", srv->router.stats.resp_perms_evicted);
-    ne_json_kv_u64(o, "system_events", srv->sys.events);
+    ne_json_kv_u64(o, "system_events", srv->sys.stats.events);
     ne_json_end_object(o);
 }
 
