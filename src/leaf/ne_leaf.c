@@ -931,13 +931,20 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
      * full table only costs those leafs this interest. */
     ne_sub_spec spec = {op->subject, op->queue, {"", 0}, true, false};
     int rc = ne_router_subscribe(srv->router, conn, &spec, NULL);
-    if (rc != NE_OK) {
+    if (rc == NE_ERR_NOMEM) {
         srv->stats.hub_subs_dropped++;
-        ne_conn_logf(conn, NE_LOG_WARN, "Leafnode interest in \"%.*s\" dropped: %s",
-                     (int)op->subject.len, op->subject.ptr,
-                     rc == NE_ERR_TOO_BIG ? "longer than NE_SUB_TEXT_BYTES"
-                     : rc == NE_ERR_NOMEM ? "subscription pool or subject trie exhausted"
-                                          : "subject not storable");
+        ne_conn_logf(conn, NE_LOG_WARN,
+                     "Leafnode interest in \"%.*s\" dropped: subscription pool or subject "
+                     "trie exhausted",
+                     (int)op->subject.len, op->subject.ptr);
+    } else if (rc != NE_OK) {
+        /* A hub's interest in its own long-id subjects ($SYS.REQ.SERVER.<id>.*)
+         * comes with every link: counted, not warned about. */
+        srv->stats.hub_subs_dropped++;
+        ne_conn_logf(conn, NE_LOG_DEBUG,
+                     "Leafnode interest in \"%.*s\" dropped: longer than NE_SUB_TEXT_BYTES or "
+                     "a token longer than NE_TOKEN_BYTES",
+                     (int)op->subject.len, op->subject.ptr);
     }
 }
 

@@ -121,3 +121,53 @@ test("an account user cannot reach the system account's requests (no responders)
     (e) => /503|no responders/i.test(String(e.code ?? "") + " " + e.message));
   await a.close();
 });
+
+// The cloud side: a nats-server hub whose system user queries the edge box
+// (the broker under test, as a leaf whose remote is bound to its system
+// account) by the edge's server id, over the leaf link (MON-08, LN-05).
+test("over a leaf link bound to the system account, the hub's system user queries the edge by id (MON-08)", async () => {
+  const leafPort = await freePort();
+  const hub = await startServer({
+    bin: process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server",
+    config: `server_name: cloud
+accounts {
+  SYS: { users: [ { user: sys, password: sys }, { user: edge, password: edge } ] }
+}
+system_account: SYS
+leafnodes { listen: 127.0.0.1:${leafPort} }
+`,
+  });
+  const edge = await startServer({
+    config: `server_name: edgebox
+accounts { SYS: { users: [ { user: esys, password: esys } ] } }
+system_account: SYS
+leafnodes { remotes: [ { url: "nats-leaf://edge:edge@127.0.0.1:${leafPort}", account: SYS } ], reconnect: 1 }
+`,
+  });
+  const local = await connect({ servers: edge.url, user: "esys", pass: "esys", reconnect: false });
+  const edgeId = local.info.server_id;
+  await local.close();
+  const op = await connect({ servers: hub.url, user: "sys", pass: "sys", reconnect: false });
+  try {
+    // Until the edge's interest has crossed the link, the hub has no responder.
+    let answer;
+    for (let i = 0; i < 100 && answer === undefined; i++) {
+      try {
+        answer = JSON.parse((await op.request(`$SYS.REQ.SERVER.${edgeId}.VARZ`, "", { timeout: 1000 })).string());
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.ok(answer, "the edge answered over the leaf link");
+    assert.equal(answer.server.id, edgeId);
+    assert.equal(answer.server.name, "edgebox");
+    assert.equal(answer.data.server_name, "edgebox");
+    const statsz = JSON.parse((await op.request(`$SYS.REQ.SERVER.${edgeId}.STATSZ`, "", { timeout: 2000 })).string());
+    assert.equal(statsz.server.id, edgeId);
+    assert.ok("statsz" in statsz);
+  } finally {
+    await op.close();
+    await edge.stop();
+    await hub.stop();
+  }
+});
