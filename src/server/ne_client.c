@@ -698,15 +698,16 @@ static size_t msg_line(char *out, const ne_sub *sub, ne_msg *msg, bool as_hmsg)
     }
     if (as_hmsg) {
         if (msg->hsize_len == 0) {
-            size_t n = ne_fmt_u64(msg->hsize_text, msg->hdr_len);
+            size_t n = ne_fmt_u64(msg->hsize_text, 20, msg->hdr_len);
             msg->hsize_text[n++] = ' ';
-            n += ne_fmt_u64(msg->hsize_text + n, msg->total_len);
+            n += ne_fmt_u64(msg->hsize_text + n, 20, msg->total_len);
             msg->hsize_len = (uint8_t)n;
         }
         p += put_text(p, msg->hsize_text, msg->hsize_len);
     } else {
         if (msg->size_len == 0) {
-            msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, msg->total_len - msg->hdr_len);
+            msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, sizeof(msg->size_text),
+                                                msg->total_len - msg->hdr_len);
         }
         p += put_text(p, msg->size_text, msg->size_len);
     }
@@ -955,7 +956,7 @@ static bool prepare_fast(ne_server *srv, ne_msg *msg, bool share)
         return false;
     }
     if (msg->size_len == 0) {
-        msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, payload_len);
+        msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, sizeof(msg->size_text), payload_len);
     }
     size_t head = 4 + msg->subject.len + 1;
     size_t tail =
