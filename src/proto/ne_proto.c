@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "core/ne_assert.h"
 #include "core/ne_fmt.h"
 
 #define NE_PROTO_MAX_ARGS 8
@@ -349,4 +350,75 @@ ne_proto_status ne_proto_parse_line_full(const char *line, size_t len, ne_op *op
         break;
     }
     return NE_PROTO_UNKNOWN_OP;
+}
+
+/* ---- Writers -------------------------------------------------------------- */
+
+size_t ne_proto_msg_sizes(char *out, size_t cap, bool hmsg, uint64_t hdr_len, uint64_t total_len)
+{
+    NE_ASSERT(hdr_len <= total_len);
+    if (!hmsg) {
+        return ne_fmt_u64(out, cap, total_len - hdr_len);
+    }
+    size_t n = ne_fmt_u64(out, cap, hdr_len);
+    if (n == 0 || n == cap) {
+        return 0;
+    }
+    out[n] = ' ';
+    size_t m = ne_fmt_u64(out + n + 1, cap - n - 1, total_len);
+    return m == 0 ? 0 : n + 1 + m;
+}
+
+static size_t put(char *p, const char *text, size_t len)
+{
+    memcpy(p, text, len);
+    return len;
+}
+
+/* The length is known before a byte is written: a line that does not fit
+ * leaves out untouched. */
+size_t ne_proto_msg_line(char *out, size_t cap, bool hmsg, ne_slice subject, ne_slice sid,
+                         ne_slice reply, ne_slice sizes)
+{
+    NE_ASSERT(subject.len > 0 && sid.len > 0 && sizes.len > 0);
+    size_t verb_len = hmsg ? 5 : 4;
+    size_t need = verb_len + (size_t)subject.len + 1 + sid.len + 1 +
+                  (reply.len > 0 ? (size_t)reply.len + 1 : 0) + sizes.len + 2;
+    if (need > cap) {
+        return 0;
+    }
+    char *p = out;
+    p += put(p, hmsg ? "HMSG " : "MSG ", verb_len);
+    p += put(p, subject.ptr, subject.len);
+    *p++ = ' ';
+    p += put(p, sid.ptr, sid.len);
+    *p++ = ' ';
+    if (reply.len > 0) {
+        p += put(p, reply.ptr, reply.len);
+        *p++ = ' ';
+    }
+    p += put(p, sizes.ptr, sizes.len);
+    *p++ = '\r';
+    *p++ = '\n';
+    NE_ASSERT((size_t)(p - out) == need);
+    return need;
+}
+
+size_t ne_proto_err_vline(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, out, cap);
+    ne_strbuf_puts(&sb, "-ERR '");
+    ne_strbuf_vprintf(&sb, fmt, ap);
+    ne_strbuf_puts(&sb, "'\r\n");
+    return sb.truncated ? 0 : sb.len;
+}
+
+size_t ne_proto_err_line(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = ne_proto_err_vline(out, cap, fmt, ap);
+    va_end(ap);
+    return n;
 }
