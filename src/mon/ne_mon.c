@@ -164,7 +164,7 @@ static uint32_t count_subs(const ne_server *srv)
     return srv->sub_pool.in_use;
 }
 
-static void write_varz(ne_server *srv, mon_out *o)
+static void write_varz(ne_server *srv, mon_out *o, const mon_query *q)
 {
     bool f = true;
     uint64_t now = ne_port_wall_ns();
@@ -228,9 +228,21 @@ static void write_varz(ne_server *srv, mon_out *o)
         kv_u64(o, &g, "service_replies_refused", srv->stats.reply_maps_refused);
         kv_u64(o, &g, "response_perms_evicted", srv->stats.resp_perms_evicted);
         kv_u64(o, &g, "system_events", srv->stats.system_events);
+        kv_u64(o, &g, "system_events_dropped", srv->stats.system_events_dropped);
         ne_strbuf_putc(out(o), '}');
     }
-    if (srv->leaf.active) {
+    /* natsedge only, on request (nats-server ignores the parameter): what
+     * delivery could not frame, and the pools, so that a test can see every
+     * pool back to idle. */
+    bool natsedge = query_is(q, "natsedge", "1");
+    if (natsedge) {
+        bool g = true;
+        key(o, &f, "natsedge_delivery");
+        ne_strbuf_putc(out(o), '{');
+        kv_u64(o, &g, "lines_too_long", srv->stats.lines_too_long);
+        ne_strbuf_putc(out(o), '}');
+    }
+    if (srv->leaf.active || natsedge) {
         /* natsedge only: pools in use, so a long run can show they return to
          * their idle level (make soak-leaf). */
         bool g = true;
@@ -659,7 +671,7 @@ static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_
     out_init(&o, conn);
     switch (which) {
     case 0:
-        write_varz(srv, &o);
+        write_varz(srv, &o, q);
         break;
     case 2:
         write_subsz(srv, &o);

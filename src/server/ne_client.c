@@ -1,5 +1,6 @@
 /* The NATS client protocol on a connection: framing of the input, the
  * handlers of each operation, and routing of published messages. */
+#include <stdarg.h>
 #include <string.h>
 
 #include "core/ne_assert.h"
@@ -51,10 +52,32 @@ static void send_ok(ne_conn *conn)
     }
 }
 
-static void send_err(ne_conn *conn, const char *text)
+/* A line for conn that would be longer than NE_MAX_OUT_LINE_BYTES: not
+ * sent at all (a cut line would corrupt the peer's protocol stream), counted
+ * and logged with the knob to raise. */
+static void line_too_long(ne_conn *conn, const char *what)
 {
-    char line[NE_MAX_CONTROL_LINE_BYTES + 128];
-    size_t n = ne_fmt(line, sizeof(line), "-ERR '%s'\r\n", text);
+    ne_server *srv = conn->srv;
+    srv->stats.lines_too_long++;
+    ne_log_warn(&srv->log,
+                "%s:%u - cid:%llu - %s line longer than NE_MAX_OUT_LINE_BYTES (%u) not sent",
+                conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid, what,
+                (unsigned)NE_MAX_OUT_LINE_BYTES);
+}
+
+/* -ERR with a text formatted from fmt (which may quote a peer's subject). */
+static void send_err(ne_conn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void send_err(ne_conn *conn, const char *fmt, ...)
+{
+    char line[NE_MAX_OUT_LINE_BYTES];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = ne_proto_err_vline(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n == 0) {
+        line_too_long(conn, "-ERR");
+        return;
+    }
     (void)ne_conn_send(conn, line, n);
 }
 
@@ -92,8 +115,7 @@ size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip
     ne_strbuf_puts(&sb, ",\"client_ip\":");
     ne_strbuf_json_string(&sb, client_ip, strlen(client_ip));
     ne_strbuf_puts(&sb, "} \r\n");
-    NE_ASSERT(!sb.truncated);
-    return sb.len;
+    return sb.truncated ? 0 : sb.len;
 }
 
 void ne_client_start(ne_conn *conn)
@@ -114,8 +136,17 @@ void ne_client_start(ne_conn *conn)
             break;
         }
     }
-    char info[768];
+    char info[NE_INFO_LINE_BYTES];
     size_t n = ne_client_info(conn->srv, conn, conn->ip, info, sizeof(info));
+    if (n == 0) {
+        /* Only the configured server_name and host can make it this long. */
+        ne_log_error(&conn->srv->log,
+                     "%s:%u - cid:%llu - INFO longer than %u bytes: shorten server_name or host",
+                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
+                     (unsigned)sizeof(info));
+        ne_conn_close(conn, NE_CLOSE_SERVER_SHUTDOWN, NULL);
+        return;
+    }
     (void)ne_conn_send(conn, info, n);
 }
 
@@ -305,12 +336,19 @@ static void event_head(ne_server *srv, ne_strbuf *sb, const char *type, uint64_t
     ne_strbuf_puts(sb, "\"}");
 }
 
+/* An event that did not fit its buffer (a client's long name, user or
+ * version with many escaped bytes) is not published cut short: counted and
+ * logged instead. */
 static void event_publish(ne_server *srv, const char *subject, const ne_strbuf *sb)
 {
-    if (!sb->truncated) {
-        srv->stats.system_events++;
-        ne_server_publish_internal(srv, srv->opts.system_account, subject, sb->data, sb->len);
+    if (sb->truncated) {
+        srv->stats.system_events_dropped++;
+        ne_log_warn(&srv->log, "System event on \"%s\" longer than %u bytes not published", subject,
+                    (unsigned)sb->cap);
+        return;
     }
+    srv->stats.system_events++;
+    ne_server_publish_internal(srv, srv->opts.system_account, subject, sb->data, sb->len);
 }
 
 /* $SYS.ACCOUNT.<account>.SERVER.CONNS: the account's connection count, sent
@@ -322,7 +360,8 @@ static void account_conns_event(ne_server *srv, const ne_account *acc)
     }
     const char *name = srv->opts.accounts[acc->index].name;
     char subject[NE_ACCOUNT_NAME_BYTES + 32];
-    ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.SERVER.CONNS", name);
+    size_t subject_len = ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.SERVER.CONNS", name);
+    NE_ASSERT(subject_len > 0); /* a configured name of fewer than NE_ACCOUNT_NAME_BYTES */
     char body[1024];
     ne_strbuf sb;
     ne_strbuf_init(&sb, body, sizeof(body));
@@ -350,7 +389,9 @@ static void system_event(ne_conn *conn, bool connect)
     }
     const char *acc = srv->opts.accounts[conn->acc->index].name;
     char subject[NE_ACCOUNT_NAME_BYTES + 32];
-    ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.%s", acc, connect ? "CONNECT" : "DISCONNECT");
+    size_t subject_len = ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.%s", acc,
+                                connect ? "CONNECT" : "DISCONNECT");
+    NE_ASSERT(subject_len > 0);
     char body[1536];
     ne_strbuf sb;
     ne_strbuf_init(&sb, body, sizeof(body));
@@ -535,21 +576,19 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
     if (perms != NULL && conn->kind == NE_CONN_KIND_CLIENT &&
         !ne_perm_can_subscribe(perms, srv->opts.perm_subjects, op->subject.ptr, op->subject.len,
                                op->queue.ptr, op->queue.len)) {
-        char text[NE_MAX_CONTROL_LINE_BYTES + 96];
-        if (op->queue.len > 0) {
-            ne_fmt(text, sizeof(text),
-                   "Permissions Violation for Subscription to \"%.*s\" using queue \"%.*s\"",
-                   (int)op->subject.len, op->subject.ptr, (int)op->queue.len, op->queue.ptr);
-        } else {
-            ne_fmt(text, sizeof(text), "Permissions Violation for Subscription to \"%.*s\"",
-                   (int)op->subject.len, op->subject.ptr);
-        }
         srv->stats.perm_violations++;
         ne_log_error(&srv->log,
                      "%s:%u - cid:%llu - Subscription Violation - User \"%s\", Subject \"%.*s\"",
                      conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid, conn_user(conn),
                      (int)op->subject.len, op->subject.ptr);
-        send_err(conn, text);
+        if (op->queue.len > 0) {
+            send_err(conn,
+                     "Permissions Violation for Subscription to \"%.*s\" using queue \"%.*s\"",
+                     (int)op->subject.len, op->subject.ptr, (int)op->queue.len, op->queue.ptr);
+        } else {
+            send_err(conn, "Permissions Violation for Subscription to \"%.*s\"",
+                     (int)op->subject.len, op->subject.ptr);
+        }
         return;
     }
     if (find_sid(conn, op->sid) != NULL) {
@@ -663,14 +702,11 @@ void ne_client_rebind(ne_conn *conn, int user_index)
         }
         /* nats-server's wording on a permission reload (CP-38). */
         const char *sid = sub->text + sub->entry.subject_len + sub->entry.queue_len;
-        char text[NE_SUB_TEXT_BYTES + 96];
-        ne_fmt(text, sizeof(text),
-               "Permissions Violation for Subscription to \"%.*s\" (sid \"%.*s\")", (int)len,
-               subject, (int)sub->sid_len, sid);
         ne_log_info(&srv->log,
                     "Removed sub \"%.*s\" (sid \"%.*s\") for User \"%s\" - not authorized",
                     (int)len, subject, (int)sub->sid_len, sid, conn_user(conn));
-        send_err(conn, text);
+        send_err(conn, "Permissions Violation for Subscription to \"%.*s\" (sid \"%.*s\")",
+                 (int)len, subject, (int)sub->sid_len, sid);
         remove_sub(conn, sub);
     }
 }
@@ -683,37 +719,37 @@ static size_t put_text(char *p, const char *text, size_t len)
     return len;
 }
 
-/* Writes the MSG/HMSG line for one subscriber; returns its length. */
-static size_t msg_line(char *out, const ne_sub *sub, ne_msg *msg, bool as_hmsg)
+static ne_slice sub_sid(const ne_sub *sub)
 {
-    char *p = out;
-    p += as_hmsg ? put_text(p, "HMSG ", 5) : put_text(p, "MSG ", 4);
-    p += put_text(p, msg->subject.ptr, msg->subject.len);
-    *p++ = ' ';
-    p += put_text(p, sub->text + sub->entry.subject_len + sub->entry.queue_len, sub->sid_len);
-    *p++ = ' ';
-    if (msg->reply.len > 0) {
-        p += put_text(p, msg->reply.ptr, msg->reply.len);
-        *p++ = ' ';
-    }
+    return (ne_slice){sub->text + sub->entry.subject_len + sub->entry.queue_len, sub->sid_len};
+}
+
+/* The size field(s) of the message's MSG or HMSG line, formatted once per
+ * message. Two 32-bit sizes always fit the texts. */
+static ne_slice msg_sizes(ne_msg *msg, bool as_hmsg)
+{
     if (as_hmsg) {
         if (msg->hsize_len == 0) {
-            size_t n = ne_fmt_u64(msg->hsize_text, 20, msg->hdr_len);
-            msg->hsize_text[n++] = ' ';
-            n += ne_fmt_u64(msg->hsize_text + n, 20, msg->total_len);
-            msg->hsize_len = (uint8_t)n;
+            msg->hsize_len = (uint8_t)ne_proto_msg_sizes(msg->hsize_text, sizeof(msg->hsize_text),
+                                                         true, msg->hdr_len, msg->total_len);
+            NE_ASSERT(msg->hsize_len > 0);
         }
-        p += put_text(p, msg->hsize_text, msg->hsize_len);
-    } else {
-        if (msg->size_len == 0) {
-            msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, sizeof(msg->size_text),
-                                                msg->total_len - msg->hdr_len);
-        }
-        p += put_text(p, msg->size_text, msg->size_len);
+        return (ne_slice){msg->hsize_text, msg->hsize_len};
     }
-    *p++ = '\r';
-    *p++ = '\n';
-    return (size_t)(p - out);
+    if (msg->size_len == 0) {
+        msg->size_len = (uint8_t)ne_proto_msg_sizes(msg->size_text, sizeof(msg->size_text), false,
+                                                    msg->hdr_len, msg->total_len);
+        NE_ASSERT(msg->size_len > 0);
+    }
+    return (ne_slice){msg->size_text, msg->size_len};
+}
+
+/* Writes the MSG/HMSG line for one subscriber into out; 0 when it does not
+ * fit cap (a long subject and reply on a long sid). */
+static size_t msg_line(char *out, size_t cap, const ne_sub *sub, ne_msg *msg, bool as_hmsg)
+{
+    return ne_proto_msg_line(out, cap, as_hmsg, msg->subject, sub_sid(sub), msg->reply,
+                             msg_sizes(msg, as_hmsg));
 }
 
 /* Copies a contiguous payload into chunks once, so that several subscribers
@@ -955,12 +991,10 @@ static bool prepare_fast(ne_server *srv, ne_msg *msg, bool share)
         (share && payload_len >= NE_SHARE_PAYLOAD_MIN_BYTES)) {
         return false;
     }
-    if (msg->size_len == 0) {
-        msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, sizeof(msg->size_text), payload_len);
-    }
+    ne_slice size = msg_sizes(msg, false);
     size_t head = 4 + msg->subject.len + 1;
     size_t tail =
-        1 + (msg->reply.len > 0 ? msg->reply.len + 1u : 0u) + msg->size_len + 2 + payload_len + 2;
+        1 + (msg->reply.len > 0 ? msg->reply.len + 1u : 0u) + size.len + 2 + payload_len + 2;
     if (head + tail + NE_SUB_TEXT_BYTES > sizeof(srv->deliver_scratch) || head > UINT16_MAX) {
         return false;
     }
@@ -973,7 +1007,7 @@ static bool prepare_fast(ne_server *srv, ne_msg *msg, bool share)
         p += put_text(p, msg->reply.ptr, msg->reply.len);
         *p++ = ' ';
     }
-    p += put_text(p, msg->size_text, msg->size_len);
+    p += put_text(p, size.ptr, size.len);
     *p++ = '\r';
     *p++ = '\n';
     memcpy(p, msg->data, (size_t)payload_len + 2);
@@ -990,6 +1024,13 @@ static bool queue_fast(ne_conn *conn, const ne_sub *sub, const ne_msg *msg)
     ne_server *srv = conn->srv;
     size_t sid_len = sub->sid_len;
     size_t total = msg->head_len + sid_len + msg->tail_len;
+    /* The same limit as a line written by msg_line, although this one
+     * needs no buffer: a subscriber gets a message or not whatever path it
+     * takes. */
+    if (total - ((size_t)msg->total_len + 2) > NE_MAX_OUT_LINE_BYTES) {
+        line_too_long(conn, "MSG");
+        return false;
+    }
     uint8_t *dst = reserve_room(conn, total);
     if (dst == NULL) {
         return false;
@@ -1025,8 +1066,12 @@ static bool deliver(ne_conn *pub, ne_sub *sub, ne_msg *msg, bool share)
         }
     } else {
         bool as_hmsg = msg->has_headers && conn->headers;
-        char line[NE_MAX_CONTROL_LINE_BYTES + 96];
-        size_t n = msg_line(line, sub, msg, as_hmsg);
+        char line[NE_MAX_OUT_LINE_BYTES];
+        size_t n = msg_line(line, sizeof(line), sub, msg, as_hmsg);
+        if (n == 0) {
+            line_too_long(conn, as_hmsg ? "HMSG" : "MSG");
+            return false;
+        }
         if (!queue_message(conn, line, n, msg, share, as_hmsg)) {
             return false;
         }
@@ -1050,10 +1095,14 @@ static bool deliver_leaf(const ne_leaf_target *t, ne_msg *msg, bool share)
         return false;
     }
     bool as_hmsg = msg->has_headers && conn->headers;
-    char line[NE_MAX_CONTROL_LINE_BYTES + 256];
+    char line[NE_MAX_OUT_LINE_BYTES];
     size_t n = ne_leaf_msg_line(line, sizeof(line), t, msg->subject, msg->reply, as_hmsg,
                                 msg->hdr_len, msg->total_len);
-    return n > 0 && queue_message(conn, line, n, msg, share, as_hmsg);
+    if (n == 0) {
+        line_too_long(conn, as_hmsg ? "HMSG" : "LMSG"); /* long queue names, or an import */
+        return false;
+    }
+    return queue_message(conn, line, n, msg, share, as_hmsg);
 }
 
 /* No one received a request: tell the requester with a 503 status on its
@@ -1066,14 +1115,15 @@ static void send_no_responders(ne_conn *pub, const ne_msg *msg)
             continue;
         }
         static const char status[] = "NATS/1.0 503\r\n\r\n\r\n";
-        char line[NE_MAX_CONTROL_LINE_BYTES + 96];
-        char *p = line;
-        p += put_text(p, "HMSG ", 5);
-        p += put_text(p, msg->reply.ptr, msg->reply.len);
-        *p++ = ' ';
-        p += put_text(p, s->text + s->entry.subject_len + s->entry.queue_len, s->sid_len);
-        p += put_text(p, " 16 16\r\n", 8);
-        if (ne_conn_send(pub, line, (size_t)(p - line)) == NE_OK) {
+        static const char sizes[] = "16 16";
+        char line[NE_MAX_OUT_LINE_BYTES];
+        size_t n = ne_proto_msg_line(line, sizeof(line), true, msg->reply, sub_sid(s),
+                                     (ne_slice){"", 0}, (ne_slice){sizes, sizeof(sizes) - 1});
+        if (n == 0) {
+            line_too_long(pub, "HMSG");
+            return;
+        }
+        if (ne_conn_send(pub, line, n) == NE_OK) {
             (void)ne_conn_send(pub, status, sizeof(status) - 1);
         }
         return;
@@ -1182,6 +1232,18 @@ static ne_reply_map *reply_map_add(ne_server *srv, const ne_import_conf *imp, ne
     return NULL;
 }
 
+/* An import would make the subject longer than any line can carry: the
+ * message is not delivered through it (counted and logged like a line). */
+static void import_too_long(ne_server *srv, const ne_conn *pub, const ne_import_conf *imp)
+{
+    srv->stats.lines_too_long++;
+    ne_log_warn(&srv->log,
+                "%s:%u - cid:%llu - Subject through the import of \"%s\" longer than "
+                "NE_MAX_OUT_LINE_BYTES (%u): not delivered through it",
+                pub->ip, (unsigned)pub->port, (unsigned long long)pub->cid, imp->subject,
+                (unsigned)NE_MAX_OUT_LINE_BYTES);
+}
+
 static uint32_t route_stream_imports(ne_server *srv, ne_conn *pub, const ne_msg *msg)
 {
     uint32_t delivered = 0;
@@ -1192,21 +1254,23 @@ static uint32_t route_stream_imports(ne_server *srv, ne_conn *pub, const ne_msg 
                                 msg->subject.len)) {
             continue;
         }
-        char subject[NE_MAX_CONTROL_LINE_BYTES];
+        /* A subject longer than a line could not be framed for anyone. */
+        char subject[NE_MAX_OUT_LINE_BYTES];
         size_t n;
         if (imp->prefix) {
             n = ne_fmt(subject, sizeof(subject), "%s.%.*s", imp->to, (int)msg->subject.len,
                        msg->subject.ptr);
-            n = n < sizeof(subject) - 1 ? n : 0;
         } else {
             n = ne_account_map_subject(imp->subject, strlen(imp->subject), imp->to, strlen(imp->to),
                                        msg->subject.ptr, msg->subject.len, subject,
                                        sizeof(subject));
         }
-        if (n > 0) {
-            delivered += deliver_as(srv, pub, imp->account, msg, (ne_slice){subject, (uint32_t)n},
-                                    msg->reply);
+        if (n == 0) {
+            import_too_long(srv, pub, imp);
+            continue;
         }
+        delivered +=
+            deliver_as(srv, pub, imp->account, msg, (ne_slice){subject, (uint32_t)n}, msg->reply);
     }
     return delivered;
 }
@@ -1221,11 +1285,12 @@ static uint32_t route_service_imports(ne_server *srv, ne_conn *pub, const ne_msg
             !ne_subject_matches(local, strlen(local), msg->subject.ptr, msg->subject.len)) {
             continue;
         }
-        char subject[NE_MAX_CONTROL_LINE_BYTES];
+        char subject[NE_MAX_OUT_LINE_BYTES];
         size_t n =
             ne_account_map_subject(local, strlen(local), imp->subject, strlen(imp->subject),
                                    msg->subject.ptr, msg->subject.len, subject, sizeof(subject));
         if (n == 0) {
+            import_too_long(srv, pub, imp);
             continue;
         }
         ne_slice reply = {"", 0};
@@ -1297,8 +1362,12 @@ static uint32_t route_imports(ne_conn *pub, const ne_msg *msg)
 void ne_server_publish_internal(ne_server *srv, uint8_t account, const char *subject,
                                 const char *payload, size_t len)
 {
+    NE_ASSERT(account < srv->account_count);
     char data[2048];
-    if (len + 2 > sizeof(data) || account >= srv->account_count) {
+    if (len + 2 > sizeof(data)) {
+        srv->stats.system_events_dropped++;
+        ne_log_warn(&srv->log, "Internal message on \"%s\" of %zu bytes above %u not published",
+                    subject, len, (unsigned)(sizeof(data) - 2));
         return;
     }
     memcpy(data, payload, len);
@@ -1332,22 +1401,18 @@ static void route_message(ne_conn *pub, ne_msg *msg)
         return;
     }
     if (!may_publish(pub, msg->subject)) {
-        char text[NE_MAX_CONTROL_LINE_BYTES + 64];
-        ne_fmt(text, sizeof(text), "Permissions Violation for Publish to \"%.*s\"",
-               (int)msg->subject.len, msg->subject.ptr);
         srv->stats.perm_violations++;
         ne_log_error(&srv->log,
                      "%s:%u - cid:%llu - Publish Violation - User \"%s\", Subject \"%.*s\"",
                      pub->ip, (unsigned)pub->port, (unsigned long long)pub->cid, conn_user(pub),
                      (int)msg->subject.len, msg->subject.ptr);
-        send_err(pub, text);
+        send_err(pub, "Permissions Violation for Publish to \"%.*s\"", (int)msg->subject.len,
+                 msg->subject.ptr);
         return;
     }
     if (pub->kind == NE_CONN_KIND_CLIENT && msg->reply.len > 0 && reserved_reply(msg->reply)) {
-        char text[NE_MAX_CONTROL_LINE_BYTES + 64];
-        ne_fmt(text, sizeof(text), "Permissions Violation for Publish with Reply of \"%.*s\"",
-               (int)msg->reply.len, msg->reply.ptr);
-        send_err(pub, text);
+        send_err(pub, "Permissions Violation for Publish with Reply of \"%.*s\"",
+                 (int)msg->reply.len, msg->reply.ptr);
         return;
     }
     if (!ne_leaf_route_begin(pub, msg->subject)) {

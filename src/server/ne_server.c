@@ -428,12 +428,17 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     }
     ne_server *srv = conn->srv;
     if (err_text != NULL) {
+        /* The server's own texts (the protocol's table, a leaf's loop text
+         * with an account name): a cut one is a bug, never sent. */
         char line[160];
-        size_t n = ne_fmt(line, sizeof(line), "-ERR '%s'\r\n", err_text);
-        conn->flush_before_close = true;
-        (void)ne_outq_append(&conn->out, &srv->chunks, line, n);
-        ne_log_debug(&srv->log, "%s:%u - cid:%llu - Sent -ERR '%s'", conn->ip, (unsigned)conn->port,
-                     (unsigned long long)conn->cid, err_text);
+        size_t n = ne_proto_err_line(line, sizeof(line), "%s", err_text);
+        NE_ASSERT(n > 0);
+        if (n > 0) {
+            conn->flush_before_close = true;
+            (void)ne_outq_append(&conn->out, &srv->chunks, line, n);
+            ne_log_debug(&srv->log, "%s:%u - cid:%llu - Sent -ERR '%s'", conn->ip,
+                         (unsigned)conn->port, (unsigned long long)conn->cid, err_text);
+        }
     }
     conn->closing = true;
     conn->close_reason = reason;
@@ -536,11 +541,12 @@ static void conn_teardown(ne_conn *conn)
 static void refuse_connection(ne_server *srv, ne_sock sock, const char *ip, uint16_t port)
 {
     static const char err[] = "-ERR 'maximum connections exceeded'\r\n";
-    char info[768];
+    char info[NE_INFO_LINE_BYTES];
     size_t n = ne_client_info(srv, NULL, ip, info, sizeof(info));
     ne_iovec iov[2] = {{info, n}, {err, sizeof(err) - 1}};
     size_t sent = 0;
-    (void)srv->net.ops->sendv(srv->net.ctx, sock, iov, 2, &sent);
+    /* Without its INFO (too long to write) the refusal is the -ERR alone. */
+    (void)srv->net.ops->sendv(srv->net.ctx, sock, n > 0 ? iov : iov + 1, n > 0 ? 2 : 1, &sent);
     srv->net.ops->close(srv->net.ctx, sock);
     srv->stats.refused_connections++;
     ne_log_warn(&srv->log, "%s:%u - Maximum connections exceeded (%u)", ip, (unsigned)port,
@@ -997,14 +1003,16 @@ int ne_server_next_timeout_ms(const ne_server *srv)
  * that said protocol 1 in CONNECT and whose first PING was answered. */
 static void send_lame_duck_info(ne_server *srv)
 {
-    char info[768];
+    char info[NE_INFO_LINE_BYTES];
     srv->info_ldm = true;
     uint32_t guard = 0;
     for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
         if (c->kind == NE_CONN_KIND_CLIENT && !c->closing && c->protocol >= 1 &&
             c->first_pong_sent) {
             size_t n = ne_client_info(srv, c, c->ip, info, sizeof(info));
-            (void)ne_conn_send(c, info, n);
+            if (n > 0) { /* else the client got no INFO when it connected either */
+                (void)ne_conn_send(c, info, n);
+            }
         }
     }
     srv->info_ldm = false;

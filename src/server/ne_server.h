@@ -46,6 +46,9 @@
 #if (NE_MAX_PAYLOAD_BYTES / NE_CHUNK_BYTES + 2) > NE_CHUNK_COUNT
 #error "NE_CHUNK_COUNT must hold at least one maximum payload"
 #endif
+#if NE_MAX_OUT_LINE_BYTES < 128
+#error "NE_MAX_OUT_LINE_BYTES must hold the server's own -ERR lines and a short MSG line"
+#endif
 
 /* One entry of an authorization users list: user and password, or an nkey. */
 typedef struct ne_user_entry {
@@ -289,10 +292,12 @@ typedef struct ne_server_stats {
     uint64_t fanout_overflows;    /* matches beyond NE_MAX_FANOUT */
     uint64_t fanout_total;        /* deliveries, for /subsz avg_fanout */
     uint64_t fanout_max;
-    uint64_t perm_violations;    /* publish and subscribe refusals */
-    uint64_t reply_maps_refused; /* service requests forwarded without a reply */
-    uint64_t resp_perms_evicted; /* response permissions forgotten when full */
-    uint64_t system_events;      /* $SYS events published */
+    uint64_t perm_violations;       /* publish and subscribe refusals */
+    uint64_t reply_maps_refused;    /* service requests forwarded without a reply */
+    uint64_t resp_perms_evicted;    /* response permissions forgotten when full */
+    uint64_t system_events;         /* $SYS events published */
+    uint64_t system_events_dropped; /* $SYS events too large for their buffer, not sent */
+    uint64_t lines_too_long;        /* lines above NE_MAX_OUT_LINE_BYTES, not sent */
 } ne_server_stats;
 
 typedef struct ne_server {
@@ -479,7 +484,12 @@ void ne_server_publish_internal(ne_server *srv, uint8_t account, const char *sub
  * empty (the socket is left to the caller) or attaching failed. */
 ne_conn *ne_server_conn_new(ne_server *srv, ne_sock sock, uint8_t kind, const char *ip,
                             uint16_t port);
-/* Writes the INFO line for a client (conn may be NULL for a refused one). */
+/* The buffer an INFO line is written into: room for the fixed fields and a
+ * server_name and host with some bytes escaped. */
+#define NE_INFO_LINE_BYTES 768
+/* Writes the INFO line for a client (conn may be NULL for a refused one);
+ * returns its length, or 0 when it does not fit cap (the configured
+ * server_name and host are too long once escaped). */
 size_t ne_client_info(ne_server *srv, const ne_conn *conn, const char *client_ip, char *out,
                       size_t cap);
 /* Pauses reads of a connection until chunks are available again. */
