@@ -467,6 +467,29 @@ static void copy_json_string(const ne_json_doc *doc, const char *key, char *dst,
     }
 }
 
+/* CONNECT's fields and the Go types nats-server decodes them into (its
+ * ClientOpts, CP-15). */
+static bool connect_fields_valid(const ne_json_doc *doc)
+{
+    static const struct {
+        const char *key;
+        ne_json_kind kind;
+    } fields[] = {
+        {"verbose", NE_JSON_BOOL},     {"pedantic", NE_JSON_BOOL},  {"tls_required", NE_JSON_BOOL},
+        {"echo", NE_JSON_BOOL},        {"headers", NE_JSON_BOOL},   {"no_responders", NE_JSON_BOOL},
+        {"new_account", NE_JSON_BOOL}, {"protocol", NE_JSON_INT},   {"nkey", NE_JSON_STRING},
+        {"jwt", NE_JSON_STRING},       {"sig", NE_JSON_STRING},     {"auth_token", NE_JSON_STRING},
+        {"user", NE_JSON_STRING},      {"pass", NE_JSON_STRING},    {"name", NE_JSON_STRING},
+        {"lang", NE_JSON_STRING},      {"version", NE_JSON_STRING}, {"account", NE_JSON_STRING},
+    };
+    for (size_t i = 0; i < NE_ARRAY_LEN(fields); i++) {
+        if (ne_json_check(doc, 0, fields[i].key, fields[i].kind) != NE_OK) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void handle_connect(ne_conn *conn, const ne_op *op)
 {
     ne_server *srv = conn->srv;
@@ -475,6 +498,14 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
         doc.tokens[0].type != JSMN_OBJECT) {
         /* Malformed CONNECT closes without -ERR (CP-22). */
         ne_log_debug(&srv->log, "%s:%u - cid:%llu - Malformed CONNECT", conn->ip,
+                     (unsigned)conn->port, (unsigned long long)conn->cid);
+        ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
+        return;
+    }
+    if (!connect_fields_valid(&doc)) {
+        /* A field nats-server cannot decode (a number beyond int64, a string
+         * where a bool belongs) fails its whole CONNECT: closed, no -ERR. */
+        ne_log_debug(&srv->log, "%s:%u - cid:%llu - CONNECT field of the wrong type", conn->ip,
                      (unsigned)conn->port, (unsigned long long)conn->cid);
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;

@@ -1,9 +1,10 @@
 /* The client protocol's writers under hostile input, end to end over the
  * simulated network (port/sim): delivery and no-responders lines longer
  * than the stack buffers they overflowed are written whole, as nats-server
- * writes them; an INFO that does not fit its buffer is not sent at all.
- * Issue 13 items 1 and 2. After each test every pool must be back to idle.
- * IDs refer to shared/reference/nats-inventory.md. */
+ * writes them; an INFO that does not fit its buffer is not sent at all;
+ * numbers in CONNECT never overflow. Issue 13 items 1, 2 and 9. After each
+ * test every pool must be back to idle. IDs refer to
+ * shared/reference/nats-inventory.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +174,47 @@ static void test_no_responders_with_long_reply_and_sid_is_whole_CP32(void **stat
     assert_string_equal(take(c), want);
 }
 
+/* Issue 13 item 9: "protocol" beyond int64 was accumulated in an int64
+ * (UBSan: signed integer overflow) and then refused as an invalid
+ * protocol. nats-server's decoder refuses the number: the CONNECT fails as
+ * malformed JSON does, closed without -ERR (CP-22). At the range's end the
+ * number is an int: "invalid client protocol" (CP-18). */
+static void test_connect_numbers_beyond_int64_close_without_err_CP18_CP22(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "{\"protocol\":9999999999999999999}",
+        "{\"protocol\":-9223372036854775809}",
+        "{\"protocol\":18446744073709551617}",
+        "{\"protocol\":1.0}",
+        "{\"protocol\":\"1\"}",
+        "{\"verbose\":\"true\"}",
+        "{\"name\":5}",
+        "{\"protocol\":01}",
+        "{\"foo\":tru}",
+    };
+    char line[128];
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        int c = client(NULL);
+        snprintf(line, sizeof(line), "CONNECT %s\r\nPING\r\n", refused[i]);
+        send_text(c, line);
+        step(2);
+        if (strcmp(take(c), "") != 0 || !ne_sim_server_closed(&sim, c)) {
+            fail_msg("CONNECT %s: got \"%s\", closed %d", refused[i], rx,
+                     ne_sim_server_closed(&sim, c));
+        }
+    }
+    int c = client(NULL);
+    send_text(c, "CONNECT {\"protocol\":9223372036854775807}\r\n");
+    step(2);
+    assert_string_equal(take(c), "-ERR 'invalid client protocol'\r\n");
+    int d = client(NULL);
+    send_text(d,
+              "CONNECT {\"protocol\":-0,\"name\":null,\"foo\":99999999999999999999}\r\nPING\r\n");
+    step(2);
+    assert_string_equal(take(d), "+OK\r\nPONG\r\n");
+}
+
 static void unprintable_server_name(ne_server_options *o)
 {
     /* 63 control bytes: 378 bytes once escaped as \u00XX, twice over. */
@@ -205,6 +247,8 @@ int main(void)
             test_pub_long_subject_and_reply_to_127_byte_sid_is_delivered_CP41, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_responders_with_long_reply_and_sid_is_whole_CP32,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_connect_numbers_beyond_int64_close_without_err_CP18_CP22, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_too_long_closes_the_client_cleanly_CP10, NULL,
                                         teardown),
     };
