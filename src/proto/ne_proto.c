@@ -58,11 +58,12 @@ static bool verb_is(const char *verb, size_t verb_len, const char *want)
     return true;
 }
 
+/* nats-server reads a size of at most 9 digits (its parseSize); a longer
+ * one, leading zeros included, is not a size: for PUB and HPUB an argument
+ * error, which closes the connection without -ERR (CP-06). */
 static bool parse_size(ne_slice s, uint64_t *out)
 {
-    /* nats-server sizes are int32 in practice; anything above is an
-     * argument error, which closes the connection (CP-06). */
-    return ne_parse_u64(s.ptr, s.len, 0x7fffffffu, out);
+    return s.len <= 9 && ne_parse_u64(s.ptr, s.len, 999999999u, out);
 }
 
 static ne_proto_status parse_pub(const ne_slice *args, int n, ne_op *op)
@@ -112,8 +113,10 @@ static ne_proto_status parse_unsub(const ne_slice *args, int n, ne_op *op)
         return NE_PROTO_BAD_ARGS;
     }
     op->sid = args[0];
-    if (n == 2 && !ne_parse_u64(args[1].ptr, args[1].len, UINT64_MAX / 2, &op->max_msgs)) {
-        return NE_PROTO_BAD_ARGS;
+    if (n == 2 && !parse_size(args[1], &op->max_msgs)) {
+        /* nats-server takes a maximum that is not a size as none left to
+         * deliver: the subscription goes at once (CP-39). */
+        op->max_msgs = 0;
     }
     return NE_PROTO_OK;
 }

@@ -151,6 +151,45 @@ static void test_sub_with_queue_and_unsub_with_max_CP33_CP39(void **state)
     assert_int_equal(op.max_msgs, 5);
     assert_int_equal(parse("UNSUB 42", &op), NE_PROTO_OK);
     assert_int_equal(op.max_msgs, 0);
+    assert_int_equal(parse("UNSUB 42 999999999", &op), NE_PROTO_OK);
+    assert_int_equal(op.max_msgs, 999999999);
+}
+
+/* nats-server 2.9.10, probed: a maximum that is not a size of at most 9
+ * digits (parseSize) is no maximum at all: the subscription is removed at
+ * once, the connection stays. natsedge kept a maximum of up to 2^63 - 1 and
+ * closed the connection on anything else. */
+static void test_unsub_max_that_is_not_a_size_removes_at_once_CP39(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {"UNSUB 42 1000000000",
+                                        "UNSUB 42 9223372036854775807",
+                                        "UNSUB 42 99999999999999999999",
+                                        "UNSUB 42 -1",
+                                        "UNSUB 42 x",
+                                        "UNSUB 42 0000000005"};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        ne_op op;
+        assert_int_equal(parse(lines[i], &op), NE_PROTO_OK);
+        assert_slice(op.sid, "42");
+        assert_int_equal(op.max_msgs, 0);
+    }
+}
+
+/* Sizes of more than 9 digits close without -ERR, as in nats-server, even
+ * with leading zeros or below max_payload (CP-06). */
+static void test_sizes_of_more_than_nine_digits_are_bad_args_CP06(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("PUB foo 000000005", &op), NE_PROTO_OK);
+    assert_int_equal(op.total_len, 5);
+    assert_int_equal(parse("PUB foo 0000000005", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB foo 1000000000", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB foo r 1000000000", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("HPUB foo 12 1000000000", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("HPUB foo 1000000000 1000000001", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("HPUB foo 12 999999999", &op), NE_PROTO_OK);
 }
 
 static void test_argument_errors_are_bad_args_CP06(void **state)
@@ -164,7 +203,7 @@ static void test_argument_errors_are_bad_args_CP06(void **state)
     assert_int_equal(parse("PUB foo x", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("PUB a b c 1", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("UNSUB", &op), NE_PROTO_BAD_ARGS);
-    assert_int_equal(parse("UNSUB 1 x", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("UNSUB 1 2 3", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("SUB a b c d", &op), NE_PROTO_BAD_ARGS);
 }
 
@@ -361,6 +400,8 @@ int main(void)
         cmocka_unit_test(test_connect_info_err_carry_their_text),
         cmocka_unit_test(test_lmsg_with_too_many_arguments_is_bad_args),
         cmocka_unit_test(test_split_args_reports_too_many),
+        cmocka_unit_test(test_unsub_max_that_is_not_a_size_removes_at_once_CP39),
+        cmocka_unit_test(test_sizes_of_more_than_nine_digits_are_bad_args_CP06),
         cmocka_unit_test(test_msg_line_writes_whole_lines_or_nothing_CP41_CP42),
         cmocka_unit_test(test_msg_line_with_long_subject_and_sid_fails_cleanly),
         cmocka_unit_test(test_msg_sizes_for_msg_and_hmsg),
