@@ -346,7 +346,26 @@ static size_t put_utf8(char *out, size_t room, uint32_t cp)
     return 0;
 }
 
-bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len)
+/* A cut that left the start of a multi-byte UTF-8 character at the end of
+ * buf (the next input byte continues it) takes that start back off. */
+static size_t whole_characters(const char *buf, size_t o, unsigned char next)
+{
+    if ((next & 0xc0u) != 0x80u) {
+        return o;
+    }
+    while (o > 0 && ((unsigned char)buf[o - 1] & 0xc0u) == 0x80u) {
+        o--;
+    }
+    if (o > 0 && (unsigned char)buf[o - 1] >= 0xc0u) {
+        o--;
+    }
+    return o;
+}
+
+/* Unescapes string token idx into buf. With cut NULL a string that does not
+ * fit is false; otherwise it is cut after its last whole character that fits
+ * and *cut set. False for a malformed escape either way. */
+static bool unescape(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len, bool *cut)
 {
     const jsmntok_t *t = &doc->tokens[idx];
     if (t->type != JSMN_STRING || cap == 0) {
@@ -355,9 +374,12 @@ bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap
     const char *p = doc->text + t->start;
     size_t n = (size_t)(t->end - t->start);
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
+    bool full = false;
+    size_t i = 0;
+    for (; i < n && !full; i++) {
         if (o + 1 >= cap) {
-            return false;
+            full = true;
+            break;
         }
         char c = p[i];
         if (c != '\\') {
@@ -404,11 +426,12 @@ bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap
                 }
                 cp = (cp << 4) | (uint32_t)h;
             }
-            i += 4;
             size_t w = put_utf8(buf + o, cap - 1 - o, cp);
             if (w == 0) {
-                return false;
+                full = true; /* nothing of this character was written */
+                break;
             }
+            i += 4;
             o += w;
             break;
         }
@@ -416,11 +439,30 @@ bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap
             return false;
         }
     }
+    if (full) {
+        if (cut == NULL) {
+            return false;
+        }
+        *cut = true;
+        o = whole_characters(buf, o, (unsigned char)p[i]);
+    }
     buf[o] = '\0';
     if (len != NULL) {
         *len = o;
     }
     return true;
+}
+
+bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len)
+{
+    return unescape(doc, idx, buf, cap, len, NULL);
+}
+
+bool ne_json_token_string_cut(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len,
+                              bool *cut)
+{
+    *cut = false;
+    return unescape(doc, idx, buf, cap, len, cut);
 }
 
 bool ne_json_get_string(const ne_json_doc *doc, int obj, const char *key, char *buf, size_t cap,

@@ -52,6 +52,11 @@ bool ne_json_get_string(const ne_json_doc *doc, int obj, const char *key, char *
 
 /* Unescapes the string token idx into buf; false if it does not fit or is bad. */
 bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len);
+/* As ne_json_token_string, but a string that does not fit is cut after its
+ * last whole character (escape or UTF-8 sequence) that fits, and *cut is set;
+ * false only for a token that is not a well-formed string or cap 0. */
+bool ne_json_token_string_cut(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len,
+                              bool *cut);
 bool ne_json_token_i64(const ne_json_doc *doc, int idx, int64_t *out);
 bool ne_json_token_eq(const ne_json_doc *doc, int idx, const char *text);
 

@@ -452,18 +452,18 @@ void ne_client_closed(ne_conn *conn)
     system_event(conn, false);
 }
 
-static void copy_json_string(const ne_json_doc *doc, const char *key, char *dst, size_t cap)
+/* A CONNECT string kept in a fixed field (name, lang, version): nats-server
+ * keeps the whole text, natsedge what fits, unescaped and cut after a whole
+ * character so that monitoring never shows half of one (differences.md). */
+static void copy_json_string(ne_conn *conn, const ne_json_doc *doc, const char *key, char *dst,
+                             size_t cap)
 {
-    size_t len = 0;
-    if (!ne_json_get_string(doc, 0, key, dst, cap, &len)) {
-        /* Absent, or too long for the fixed field: keep what fits. */
-        int idx = ne_json_find(doc, 0, key);
-        if (idx >= 0 && doc->tokens[idx].type == JSMN_STRING) {
-            size_t n = (size_t)(doc->tokens[idx].end - doc->tokens[idx].start);
-            n = NE_MIN(n, cap - 1);
-            memcpy(dst, doc->text + doc->tokens[idx].start, n);
-            dst[n] = '\0';
-        }
+    int idx = ne_json_find(doc, 0, key);
+    bool cut = false;
+    if (idx >= 0 && doc->tokens[idx].type == JSMN_STRING &&
+        ne_json_token_string_cut(doc, idx, dst, cap, NULL, &cut) && cut) {
+        ne_log_debug(&conn->srv->log, "%s:%u - cid:%llu - CONNECT %s cut to %u bytes", conn->ip,
+                     (unsigned)conn->port, (unsigned long long)conn->cid, key, (unsigned)(cap - 1));
     }
 }
 
@@ -551,9 +551,9 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
     conn->headers = headers;
     conn->no_responders = no_responders;
     conn->protocol = (int8_t)protocol;
-    copy_json_string(&doc, "name", conn->name, sizeof(conn->name));
-    copy_json_string(&doc, "lang", conn->lang, sizeof(conn->lang));
-    copy_json_string(&doc, "version", conn->version, sizeof(conn->version));
+    copy_json_string(conn, &doc, "name", conn->name, sizeof(conn->name));
+    copy_json_string(conn, &doc, "lang", conn->lang, sizeof(conn->lang));
+    copy_json_string(conn, &doc, "version", conn->version, sizeof(conn->version));
     if (!conn->connect_received) {
         conn->connect_received = true;
         conn->acc->clients++;

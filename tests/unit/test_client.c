@@ -215,6 +215,32 @@ static void test_connect_numbers_beyond_int64_close_without_err_CP18_CP22(void *
     assert_string_equal(take(d), "+OK\r\nPONG\r\n");
 }
 
+/* The connection of the client most recently accepted. */
+static const ne_conn *newest(void)
+{
+    return srv.active;
+}
+
+/* CONNECT's name, lang and version in their fixed fields: unescaped, cut
+ * after a whole character. They were copied as raw JSON text when too
+ * long: escapes shown as typed, a UTF-8 character cut in two (then written
+ * into /connz and the system events). */
+static void test_connect_name_too_long_is_cut_after_a_whole_character_CP15(void **state)
+{
+    (void)state;
+    static char name[128], line[256];
+    memset(name, 'a', 62);
+    strcpy(name + 62, "\xc3\xa9"
+                      "bcd"); /* 62 + 2 bytes: the cut falls inside the 2 */
+    snprintf(line, sizeof(line), "{\"verbose\":false,\"name\":\"%s\",\"lang\":\"c\\nc\"}", name);
+    int c = client(line);
+    (void)c;
+    const ne_conn *conn = newest();
+    assert_int_equal(strlen(conn->name), 62);
+    assert_memory_equal(conn->name, name, 62);
+    assert_string_equal(conn->lang, "c\nc");
+}
+
 static void unprintable_server_name(ne_server_options *o)
 {
     /* 63 control bytes: 378 bytes once escaped as \u00XX, twice over. */
@@ -249,6 +275,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_connect_numbers_beyond_int64_close_without_err_CP18_CP22, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_connect_name_too_long_is_cut_after_a_whole_character_CP15, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_too_long_closes_the_client_cleanly_CP10, NULL,
                                         teardown),
     };

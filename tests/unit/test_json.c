@@ -153,6 +153,41 @@ static void test_string_reads_are_bounded(void **state)
     assert_true(ne_json_get_string(&doc, 0, "s", buf, 6, &len));
 }
 
+/* A fixed field keeps what fits of a string, cut after a whole character:
+ * an escape, a \\u escape's UTF-8 bytes or a raw UTF-8 sequence is never
+ * halved. */
+static void test_string_cut_keeps_whole_characters(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("{\"s\":\"ab\\u00e9c\",\"r\":\"ab\xc3\xa9"
+                           "c\",\"e\":\"a\\nb\"}"),
+                     NE_OK);
+    char buf[8];
+    size_t len = 0;
+    bool cut = true;
+    int s = ne_json_find(&doc, 0, "s"), r = ne_json_find(&doc, 0, "r"),
+        e = ne_json_find(&doc, 0, "e");
+    assert_true(ne_json_token_string_cut(&doc, s, buf, 6, &len, &cut));
+    assert_false(cut);
+    assert_string_equal(buf, "ab\xc3\xa9"
+                             "c");
+    for (int idx = 0; idx < 2; idx++) {
+        int tok = idx == 0 ? s : r;
+        assert_true(ne_json_token_string_cut(&doc, tok, buf, 5, &len, &cut));
+        assert_true(cut);
+        assert_string_equal(buf, "ab\xc3\xa9");
+        assert_true(ne_json_token_string_cut(&doc, tok, buf, 4, &len, &cut)); /* room for 3 */
+        assert_true(cut);
+        assert_int_equal(len, 2);
+        assert_string_equal(buf, "ab");
+    }
+    assert_true(ne_json_token_string_cut(&doc, e, buf, 3, &len, &cut));
+    assert_string_equal(buf, "a\n");
+    assert_true(ne_json_token_string_cut(&doc, e, buf, 2, &len, &cut));
+    assert_string_equal(buf, "a");
+    assert_false(ne_json_token_string_cut(&doc, e, buf, 0, &len, &cut));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_parse_refuses_what_is_not_json_CP22),
         cmocka_unit_test(test_check_kinds_as_go_decodes_them_CP15),
         cmocka_unit_test(test_string_reads_are_bounded),
+        cmocka_unit_test(test_string_cut_keeps_whole_characters),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
