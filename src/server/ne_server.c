@@ -641,8 +641,10 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
             ne_client_start(conn);
         }
         /* TLS after INFO for clients, from the first byte for HTTPS. A
-         * client that gets no session is refused as at max_connections. */
-        if ((http ? srv->opts.https : srv->opts.tls) && ne_conn_tls_accept(conn) != NE_OK) {
+         * client that gets no session is refused as at max_connections; one
+         * already closed (no INFO could be written) needs none. */
+        if ((http ? srv->opts.https : srv->opts.tls) && !conn->closing &&
+            ne_conn_tls_accept(conn) != NE_OK) {
             ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS,
                           http ? NULL : "maximum connections exceeded");
             srv->stats.refused_connections++;
