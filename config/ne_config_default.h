@@ -249,6 +249,23 @@
 #define NE_SHARE_PAYLOAD_MIN_BYTES 4096
 #endif
 
+/* Longest control line the broker writes to a client or leaf: a MSG, HMSG or
+ * LMSG line, a no-responders status line, an -ERR that quotes a subject.
+ * Every such writer is told this capacity; a line that would be longer is
+ * not sent to that one peer (the message still goes to everyone else),
+ * counted in /varz?natsedge=1 as natsedge_delivery.lines_too_long and logged
+ * with this knob's name. The default holds the longest line a peer can
+ * cause: a publish with the longest control line whose subject a stream
+ * import prefixes (NE_PERM_SUBJECT_BYTES) or a service import maps, delivered
+ * on the longest sid (NE_SUB_TEXT_BYTES), with room for the verb, the
+ * separators and a reply of "_R_." form; so natsedge frames every message
+ * nats-server would. Costs this many bytes of stack while delivering (twice
+ * through an import). */
+#ifndef NE_MAX_OUT_LINE_BYTES
+#define NE_MAX_OUT_LINE_BYTES                                                                      \
+    (NE_MAX_CONTROL_LINE_BYTES + NE_PERM_SUBJECT_BYTES + NE_SUB_TEXT_BYTES + 64)
+#endif
+
 /* Most iovecs gathered in one write of one connection. */
 #ifndef NE_WRITE_IOV_MAX
 #define NE_WRITE_IOV_MAX 64

@@ -57,8 +57,7 @@ static int sim_accept(void *ctx, ne_sock listener, ne_sock *out, char *peer_ip, 
     }
     for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
         ne_sim_socket *s = &sim->sockets[i];
-        if (s->in_use && !s->listener && !s->accepted && s->port == l->port &&
-            s->host == l->host) {
+        if (s->in_use && !s->listener && !s->accepted && s->port == l->port && s->host == l->host) {
             s->accepted = true;
             memcpy(peer_ip, "127.0.0.1", 10);
             *peer_port = (uint16_t)(50000 + i);

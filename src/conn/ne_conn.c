@@ -9,6 +9,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "proto/ne_proto.h"
 #include "proto/ne_proto_err.h"
 
 /* Reads from one connection per readable event before others get a turn. */
@@ -235,11 +236,16 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     }
     ne_conns *set = conn->set;
     if (err_text != NULL && conn->io != NULL) {
+        /* The server's own texts (the protocol's table, a leaf's loop text
+         * with an account name): a cut one is a bug, never sent. */
         char line[160];
-        size_t n = ne_fmt(line, sizeof(line), "-ERR '%s'\r\n", err_text);
-        conn->flush_before_close = true;
-        (void)ne_outq_append(&conn->out, &set->chunks, line, n);
-        ne_conn_logf(conn, NE_LOG_DEBUG, "Sent -ERR '%s'", err_text);
+        size_t n = ne_proto_err_line(line, sizeof(line), "%s", err_text);
+        NE_ASSERT(n > 0);
+        if (n > 0) {
+            conn->flush_before_close = true;
+            (void)ne_outq_append(&conn->out, &set->chunks, line, n);
+            ne_conn_logf(conn, NE_LOG_DEBUG, "Sent -ERR '%s'", err_text);
+        }
     }
     conn->closing = true;
     conn->close_reason = reason;

@@ -188,7 +188,7 @@ void ne_json_cstring(ne_json_out *o, const char *text)
 void ne_json_u64(ne_json_out *o, uint64_t value)
 {
     char digits[24];
-    size_t n = ne_fmt_u64(digits, value);
+    size_t n = ne_fmt_u64(digits, sizeof(digits), value);
     before_value(o);
     put(o, digits, n);
 }
@@ -201,7 +201,7 @@ void ne_json_i64(ne_json_out *o, int64_t value)
     }
     char digits[24];
     uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
-    put(o, digits, ne_fmt_u64(digits, magnitude));
+    put(o, digits, ne_fmt_u64(digits, sizeof(digits), magnitude));
 }
 
 void ne_json_bool(ne_json_out *o, bool value)

@@ -1244,10 +1244,15 @@ static bool leaf_deliver_batch(ne_conn *conn, ne_msg *msg, const ne_batch *batch
                                uint32_t *payload_bytes)
 {
     bool as_hmsg = msg->has_headers && link_of(conn)->headers;
-    char line[NE_MAX_CONTROL_LINE_BYTES + 256];
+    char line[NE_MAX_OUT_LINE_BYTES];
     size_t n = ne_leaf_msg_line(line, sizeof(line), batch, msg->subject, msg->reply, as_hmsg,
                                 msg->hdr_len, msg->total_len);
-    return n > 0 && ne_router_queue(conn, line, n, msg, as_hmsg, payload_bytes);
+    if (n == 0) {
+        /* Long queue names, or a subject made long by an import. */
+        ne_router_line_too_long(leaf_of(conn)->router, conn, as_hmsg ? "HMSG" : "LMSG");
+        return false;
+    }
+    return ne_router_queue(conn, line, n, msg, as_hmsg, payload_bytes);
 }
 
 static void leaf_describe(const ne_conn *conn, ne_conn_desc *out)

@@ -128,6 +128,7 @@ static void query_from_http(ne_mon_query *q, const char *text, size_t len)
     if (query_get(text, len, "cid", &v, &n)) {
         (void)ne_parse_u64(v, n, UINT64_MAX / 2, &q->cid);
     }
+    q->natsedge = query_get(text, len, "natsedge", &v, &n) && text_is(v, "1", n);
     if (query_get(text, len, "state", &v, &n)) {
         q->state = text_is(v, "closed", n)                        ? NE_MON_STATE_CLOSED
                    : text_is(v, "any", n) || text_is(v, "all", n) ? NE_MON_STATE_ANY

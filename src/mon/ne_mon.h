@@ -30,6 +30,7 @@ typedef struct ne_mon_query {
     uint64_t limit; /* 1024 unless given */
     uint64_t cid;   /* 0: every connection */
     uint8_t state;  /* NE_MON_STATE_* */
+    bool natsedge;  /* natsedge=1: natsedge-only objects too (nats-server ignores it) */
 } ne_mon_query;
 
 #define NE_MON_STATE_OPEN 0

@@ -2,6 +2,7 @@
  * handlers of each operation, and how a message is written to a client. */
 #include "nats/ne_nats.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "core/ne_assert.h"
@@ -32,15 +33,19 @@ static void send_ok(ne_conn *conn)
     }
 }
 
-/* -ERR '<text>' without closing; a text too long for the line is cut (the
- * error stays an error; its quoted subject is what gets shortened). */
-static void send_err(ne_conn *conn, const char *text)
+/* -ERR with a text formatted from fmt (which may quote a peer's subject),
+ * without closing; a line longer than NE_MAX_OUT_LINE_BYTES is not sent. */
+static void send_err(ne_conn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void send_err(ne_conn *conn, const char *fmt, ...)
 {
-    char line[NE_MAX_CONTROL_LINE_BYTES + 128];
-    size_t n = ne_fmt(line, sizeof(line), "-ERR '%s'\r\n", text);
-    if (n >= sizeof(line) - 1) {
-        memcpy(line + sizeof(line) - 4, "'\r\n", 3);
-        n = sizeof(line) - 1;
+    char line[NE_MAX_OUT_LINE_BYTES];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = ne_proto_err_vline(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n == 0) {
+        ne_router_line_too_long(nats_of(conn)->router, conn, "-ERR");
+        return;
     }
     (void)ne_conn_send(conn, line, n);
 }
@@ -103,9 +108,15 @@ static void accepted(void *ctx, ne_conn *conn)
     }
     n->conns->stats.total_connections++;
     ne_conn_logf(conn, NE_LOG_DEBUG, "Client connection created");
-    char info[1024];
+    char info[NE_INFO_LINE_BYTES];
     size_t len = ne_nats_info(n, conn, conn->io->ip, info, sizeof(info));
-    NE_ASSERT(len > 0);
+    if (len == 0) {
+        /* Only the configured server_name and host can make it this long. */
+        ne_conn_logf(conn, NE_LOG_ERROR, "INFO longer than %u bytes: shorten server_name or host",
+                     (unsigned)sizeof(info));
+        ne_conn_close(conn, NE_CLOSE_SERVER_SHUTDOWN, NULL);
+        return;
+    }
     (void)ne_conn_send(conn, info, len);
     if (n->opts->tls && ne_conn_tls_accept(conn) != NE_OK) {
         n->conns->stats.refused_connections++;
@@ -125,30 +136,54 @@ static void refused(void *ctx, ne_sock sock, const char *ip, uint16_t port)
 {
     ne_nats *n = ctx;
     static const char err[] = "-ERR '" NE_PROTO_ERR_MAX_CONNECTIONS "'\r\n";
-    char info[1024];
+    char info[NE_INFO_LINE_BYTES];
     size_t len = ne_nats_info(n, NULL, ip, info, sizeof(info));
     ne_iovec iov[2] = {{info, len}, {err, sizeof(err) - 1}};
     size_t sent = 0;
-    (void)n->conns->net.ops->sendv(n->conns->net.ctx, sock, iov, 2, &sent);
+    /* Without its INFO (too long to write) the refusal is the -ERR alone. */
+    (void)n->conns->net.ops->sendv(n->conns->net.ctx, sock, len > 0 ? iov : iov + 1,
+                                   len > 0 ? 2 : 1, &sent);
     ne_log_warn(n->conns->log, "%s:%u - Maximum connections exceeded (%u)", ip, (unsigned)port,
                 (unsigned)n->opts->max_connections);
 }
 
 /* ---- CONNECT ----------------------------------------------------------------- */
 
-static void copy_json_string(const ne_json_doc *doc, const char *key, char *dst, size_t cap)
+/* A CONNECT string kept in a fixed field (name, lang, version): nats-server
+ * keeps the whole text, natsedge what fits, unescaped and cut after a whole
+ * character so that monitoring never shows half of one (differences.md). */
+static void copy_json_string(ne_conn *conn, const ne_json_doc *doc, const char *key, char *dst,
+                             size_t cap)
 {
-    size_t len = 0;
-    if (!ne_json_get_string(doc, 0, key, dst, cap, &len)) {
-        /* Absent, or too long for the fixed field: keep what fits. */
-        int idx = ne_json_find(doc, 0, key);
-        if (idx >= 0 && doc->tokens[idx].type == JSMN_STRING) {
-            size_t n = (size_t)(doc->tokens[idx].end - doc->tokens[idx].start);
-            n = NE_MIN(n, cap - 1);
-            memcpy(dst, doc->text + doc->tokens[idx].start, n);
-            dst[n] = '\0';
+    int idx = ne_json_find(doc, 0, key);
+    bool cut = false;
+    if (idx >= 0 && doc->tokens[idx].type == JSMN_STRING &&
+        ne_json_token_string_cut(doc, idx, dst, cap, NULL, &cut) && cut) {
+        ne_conn_logf(conn, NE_LOG_DEBUG, "CONNECT %s cut to %u bytes", key, (unsigned)(cap - 1));
+    }
+}
+
+/* CONNECT's fields and the Go types nats-server decodes them into (its
+ * ClientOpts, CP-15). */
+static bool connect_fields_valid(const ne_json_doc *doc)
+{
+    static const struct {
+        const char *key;
+        ne_json_kind kind;
+    } fields[] = {
+        {"verbose", NE_JSON_BOOL},     {"pedantic", NE_JSON_BOOL},  {"tls_required", NE_JSON_BOOL},
+        {"echo", NE_JSON_BOOL},        {"headers", NE_JSON_BOOL},   {"no_responders", NE_JSON_BOOL},
+        {"new_account", NE_JSON_BOOL}, {"protocol", NE_JSON_INT},   {"nkey", NE_JSON_STRING},
+        {"jwt", NE_JSON_STRING},       {"sig", NE_JSON_STRING},     {"auth_token", NE_JSON_STRING},
+        {"user", NE_JSON_STRING},      {"pass", NE_JSON_STRING},    {"name", NE_JSON_STRING},
+        {"lang", NE_JSON_STRING},      {"version", NE_JSON_STRING}, {"account", NE_JSON_STRING},
+    };
+    for (size_t i = 0; i < NE_ARRAY_LEN(fields); i++) {
+        if (ne_json_check(doc, 0, fields[i].key, fields[i].kind) != NE_OK) {
+            return false;
         }
     }
+    return true;
 }
 
 /* CONNECT's credential fields; none at all means no_auth_user applies. */
@@ -211,6 +246,13 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;
     }
+    if (!connect_fields_valid(&doc)) {
+        /* A field nats-server cannot decode (a number beyond int64, a string
+         * where a bool belongs) fails its whole CONNECT: closed, no -ERR. */
+        ne_conn_logf(conn, NE_LOG_DEBUG, "CONNECT field of the wrong type");
+        ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
+        return;
+    }
     bool verbose = true, pedantic = true, echo = true, headers = false, no_responders = false;
     int64_t protocol = 0;
     (void)ne_json_get_bool(&doc, 0, "verbose", &verbose);
@@ -237,9 +279,9 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
     c->headers = headers;
     c->no_responders = no_responders;
     c->protocol = (int8_t)protocol;
-    copy_json_string(&doc, "name", c->name, sizeof(c->name));
-    copy_json_string(&doc, "lang", c->lang, sizeof(c->lang));
-    copy_json_string(&doc, "version", c->version, sizeof(c->version));
+    copy_json_string(conn, &doc, "name", c->name, sizeof(c->name));
+    copy_json_string(conn, &doc, "lang", c->lang, sizeof(c->lang));
+    copy_json_string(conn, &doc, "version", c->version, sizeof(c->version));
     if (!c->connected) {
         c->connected = true;
         ne_router_join(n->router, conn, conn->acc);
@@ -253,19 +295,16 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
 static void subscribe_refused(ne_conn *conn, const ne_op *op)
 {
     ne_nats *n = nats_of(conn);
-    char text[NE_MAX_CONTROL_LINE_BYTES + 96];
-    if (op->queue.len > 0) {
-        ne_fmt(text, sizeof(text), NE_PROTO_ERR_PERM_SUBSCRIBE_QUEUE, (int)op->subject.len,
-               op->subject.ptr, (int)op->queue.len, op->queue.ptr);
-    } else {
-        ne_fmt(text, sizeof(text), NE_PROTO_ERR_PERM_SUBSCRIBE, (int)op->subject.len,
-               op->subject.ptr);
-    }
     n->router->stats.perm_violations++;
     ne_conn_logf(conn, NE_LOG_ERROR, "Subscription Violation - User \"%s\", Subject \"%.*s\"",
                  ne_authn_user_name(n->opts, conn->user_index), (int)op->subject.len,
                  op->subject.ptr);
-    send_err(conn, text);
+    if (op->queue.len > 0) {
+        send_err(conn, NE_PROTO_ERR_PERM_SUBSCRIBE_QUEUE, (int)op->subject.len, op->subject.ptr,
+                 (int)op->queue.len, op->queue.ptr);
+    } else {
+        send_err(conn, NE_PROTO_ERR_PERM_SUBSCRIBE, (int)op->subject.len, op->subject.ptr);
+    }
 }
 
 static void handle_sub(ne_conn *conn, const ne_op *op)
@@ -273,7 +312,7 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
     ne_nats *n = nats_of(conn);
     const ne_server_options *o = n->opts;
     if (!ne_subject_valid(op->subject.ptr, op->subject.len)) {
-        send_err(conn, NE_PROTO_ERR_INVALID_SUBJECT);
+        send_err(conn, "%s", NE_PROTO_ERR_INVALID_SUBJECT);
         return;
     }
     const ne_permissions *perms = ne_router_perms(conn);
@@ -287,7 +326,7 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
         return;
     }
     if (o->max_subs > 0 && conn->nsubs >= o->max_subs) {
-        send_err(conn, NE_PROTO_ERR_MAX_SUBSCRIPTIONS);
+        send_err(conn, "%s", NE_PROTO_ERR_MAX_SUBSCRIPTIONS);
         return;
     }
     ne_sub_spec spec = {op->subject, op->queue, op->sid, false, false};
@@ -297,8 +336,9 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
     if (rc == NE_OK) {
         send_ok(conn);
     } else {
-        send_err(conn, rc == NE_ERR_NOMEM ? NE_PROTO_ERR_MAX_SUBSCRIPTIONS
-                                          : NE_PROTO_ERR_INVALID_SUBJECT);
+        send_err(conn, "%s",
+                 rc == NE_ERR_NOMEM ? NE_PROTO_ERR_MAX_SUBSCRIPTIONS
+                                    : NE_PROTO_ERR_INVALID_SUBJECT);
     }
 }
 
@@ -350,25 +390,19 @@ static bool nats_may_publish(ne_conn *conn, ne_msg *msg)
     if (c->pedantic && !ne_subject_valid_literal(msg->subject.ptr, msg->subject.len)) {
         /* nats-server 2.9 delivers the message anyway; natsedge does not
          * (differences.md, QRK-07). */
-        send_err(conn, NE_PROTO_ERR_INVALID_PUBLISH_SUBJECT);
+        send_err(conn, "%s", NE_PROTO_ERR_INVALID_PUBLISH_SUBJECT);
         return false;
     }
     if (!may_publish_subject(conn, msg->subject)) {
-        char text[NE_MAX_CONTROL_LINE_BYTES + 64];
-        ne_fmt(text, sizeof(text), NE_PROTO_ERR_PERM_PUBLISH, (int)msg->subject.len,
-               msg->subject.ptr);
         n->router->stats.perm_violations++;
         ne_conn_logf(conn, NE_LOG_ERROR, "Publish Violation - User \"%s\", Subject \"%.*s\"",
                      ne_authn_user_name(n->opts, conn->user_index), (int)msg->subject.len,
                      msg->subject.ptr);
-        send_err(conn, text);
+        send_err(conn, NE_PROTO_ERR_PERM_PUBLISH, (int)msg->subject.len, msg->subject.ptr);
         return false;
     }
     if (msg->reply.len > 0 && reserved_reply(msg->reply)) {
-        char text[NE_MAX_CONTROL_LINE_BYTES + 64];
-        ne_fmt(text, sizeof(text), NE_PROTO_ERR_PERM_PUBLISH_REPLY, (int)msg->reply.len,
-               msg->reply.ptr);
-        send_err(conn, text);
+        send_err(conn, NE_PROTO_ERR_PERM_PUBLISH_REPLY, (int)msg->reply.len, msg->reply.ptr);
         return false;
     }
     send_ok(conn);
@@ -385,15 +419,16 @@ static void send_no_responders(ne_conn *pub, const ne_msg *msg)
             continue;
         }
         static const char status[] = "NATS/1.0 503\r\n\r\n\r\n";
-        char line[NE_MAX_CONTROL_LINE_BYTES + 96];
-        ne_strbuf sb;
-        ne_strbuf_init(&sb, line, sizeof(line));
-        ne_strbuf_puts(&sb, "HMSG ");
-        ne_strbuf_append(&sb, msg->reply.ptr, msg->reply.len);
-        ne_strbuf_putc(&sb, ' ');
-        ne_strbuf_append(&sb, ne_sub_sid(s), s->sid_len);
-        ne_strbuf_puts(&sb, " 16 16\r\n");
-        if (!sb.truncated && ne_conn_send(pub, line, sb.len) == NE_OK) {
+        static const char sizes[] = "16 16";
+        char line[NE_MAX_OUT_LINE_BYTES];
+        size_t n = ne_proto_msg_line(line, sizeof(line), true, msg->reply,
+                                     (ne_slice){ne_sub_sid(s), s->sid_len}, (ne_slice){"", 0},
+                                     (ne_slice){sizes, sizeof(sizes) - 1});
+        if (n == 0) {
+            ne_router_line_too_long(nats_of(pub)->router, pub, "HMSG");
+            return;
+        }
+        if (ne_conn_send(pub, line, n) == NE_OK) {
             (void)ne_conn_send(pub, status, sizeof(status) - 1);
         }
         return;
@@ -418,38 +453,33 @@ static size_t put_text(char *p, const char *text, size_t len)
     return len;
 }
 
-/* Writes the MSG/HMSG line for one subscriber into out (cap bytes); 0 when
- * it does not fit. */
+/* The size field(s) of the message's MSG or HMSG line, formatted once per
+ * message. Two 32-bit sizes always fit the texts. */
+static ne_slice msg_sizes(ne_msg *msg, bool as_hmsg)
+{
+    if (as_hmsg) {
+        if (msg->hsize_len == 0) {
+            msg->hsize_len = (uint8_t)ne_proto_msg_sizes(msg->hsize_text, sizeof(msg->hsize_text),
+                                                         true, msg->hdr_len, msg->total_len);
+            NE_ASSERT(msg->hsize_len > 0);
+        }
+        return (ne_slice){msg->hsize_text, msg->hsize_len};
+    }
+    if (msg->size_len == 0) {
+        msg->size_len = (uint8_t)ne_proto_msg_sizes(msg->size_text, sizeof(msg->size_text), false,
+                                                    msg->hdr_len, msg->total_len);
+        NE_ASSERT(msg->size_len > 0);
+    }
+    return (ne_slice){msg->size_text, msg->size_len};
+}
+
+/* Writes the MSG/HMSG line for one subscriber into out; 0 when it does not
+ * fit cap (a long subject and reply on a long sid). */
 static size_t msg_line(char *out, size_t cap, const ne_sub *sub, ne_msg *msg, bool as_hmsg)
 {
-    if (as_hmsg && msg->hsize_len == 0) {
-        size_t n = ne_fmt_u64(msg->hsize_text, msg->hdr_len);
-        msg->hsize_text[n++] = ' ';
-        n += ne_fmt_u64(msg->hsize_text + n, msg->total_len);
-        msg->hsize_len = (uint8_t)n;
-    } else if (!as_hmsg && msg->size_len == 0) {
-        msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, msg->total_len - msg->hdr_len);
-    }
-    size_t sizes = as_hmsg ? msg->hsize_len : msg->size_len;
-    size_t need = 5 + msg->subject.len + 1 + sub->sid_len + 1 +
-                  (msg->reply.len > 0 ? msg->reply.len + 1u : 0u) + sizes + 2;
-    if (need > cap) {
-        return 0;
-    }
-    char *p = out;
-    p += as_hmsg ? put_text(p, "HMSG ", 5) : put_text(p, "MSG ", 4);
-    p += put_text(p, msg->subject.ptr, msg->subject.len);
-    *p++ = ' ';
-    p += put_text(p, ne_sub_sid(sub), sub->sid_len);
-    *p++ = ' ';
-    if (msg->reply.len > 0) {
-        p += put_text(p, msg->reply.ptr, msg->reply.len);
-        *p++ = ' ';
-    }
-    p += put_text(p, as_hmsg ? msg->hsize_text : msg->size_text, sizes);
-    *p++ = '\r';
-    *p++ = '\n';
-    return (size_t)(p - out);
+    return ne_proto_msg_line(out, cap, as_hmsg, msg->subject,
+                             (ne_slice){ne_sub_sid(sub), sub->sid_len}, msg->reply,
+                             msg_sizes(msg, as_hmsg));
 }
 
 /* A small message without headers, delivered to many subscribers in a row:
@@ -467,12 +497,10 @@ static bool prepare_fast(ne_nats *n, ne_msg *msg)
         (msg->share && payload_len >= NE_SHARE_PAYLOAD_MIN_BYTES)) {
         return false;
     }
-    if (msg->size_len == 0) {
-        msg->size_len = (uint8_t)ne_fmt_u64(msg->size_text, payload_len);
-    }
+    ne_slice size = msg_sizes(msg, false);
     size_t head = 4 + msg->subject.len + 1;
     size_t tail =
-        1 + (msg->reply.len > 0 ? msg->reply.len + 1u : 0u) + msg->size_len + 2 + payload_len + 2;
+        1 + (msg->reply.len > 0 ? msg->reply.len + 1u : 0u) + size.len + 2 + payload_len + 2;
     if (head + tail + NE_SUB_TEXT_BYTES > sizeof(n->deliver_scratch) || head > UINT16_MAX) {
         return false;
     }
@@ -485,7 +513,7 @@ static bool prepare_fast(ne_nats *n, ne_msg *msg)
         p += put_text(p, msg->reply.ptr, msg->reply.len);
         *p++ = ' ';
     }
-    p += put_text(p, msg->size_text, msg->size_len);
+    p += put_text(p, size.ptr, size.len);
     *p++ = '\r';
     *p++ = '\n';
     memcpy(p, msg->data, (size_t)payload_len + 2);
@@ -501,6 +529,12 @@ static bool queue_fast(ne_nats *n, ne_conn *conn, const ne_sub *sub, const ne_ms
 {
     size_t sid_len = sub->sid_len;
     size_t total = msg->head_len + sid_len + msg->tail_len;
+    /* The same limit as a line written by msg_line, although this one needs
+     * no buffer: a subscriber gets a message or not whatever path it takes. */
+    if (total - ((size_t)msg->total_len + 2) > NE_MAX_OUT_LINE_BYTES) {
+        ne_router_line_too_long(n->router, conn, "MSG");
+        return false;
+    }
     uint8_t *dst = ne_conn_reserve(conn, total);
     if (dst == NULL) {
         return false;
@@ -523,9 +557,10 @@ static bool nats_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *payl
         return queue_fast(n, conn, sub, msg);
     }
     bool as_hmsg = msg->has_headers && client_of(conn)->headers;
-    char line[NE_MAX_CONTROL_LINE_BYTES + NE_SUB_TEXT_BYTES + 96];
+    char line[NE_MAX_OUT_LINE_BYTES];
     size_t len = msg_line(line, sizeof(line), sub, msg, as_hmsg);
     if (len == 0) {
+        ne_router_line_too_long(n->router, conn, as_hmsg ? "HMSG" : "MSG");
         return false;
     }
     return ne_router_queue(conn, line, len, msg, as_hmsg, payload_bytes);
@@ -722,14 +757,16 @@ static bool is_client(const ne_nats *n, const ne_conn *c)
 
 void ne_nats_lame_duck_info(ne_nats *n)
 {
-    char info[1024];
+    char info[NE_INFO_LINE_BYTES];
     n->info_ldm = true;
     uint32_t guard = 0;
     for (ne_conn *c = n->conns->active; c != NULL && guard < NE_MAX_CONN_HEADERS;
          c = c->next, guard++) {
         if (is_client(n, c) && client_of(c)->protocol >= 1 && client_of(c)->first_pong_sent) {
             size_t len = ne_nats_info(n, c, c->io->ip, info, sizeof(info));
-            (void)ne_conn_send(c, info, len);
+            if (len > 0) { /* else the client got no INFO when it connected either */
+                (void)ne_conn_send(c, info, len);
+            }
         }
     }
     n->info_ldm = false;
@@ -777,14 +814,12 @@ static void rebind(ne_nats *n, ne_conn *conn, int user_index)
             sub->withhold = perms != NULL && ne_perm_deny_overlaps(perms, table, subject, len);
             continue;
         }
-        char text[NE_SUB_TEXT_BYTES * 2 + 96];
-        ne_fmt(text, sizeof(text), NE_PROTO_ERR_PERM_SUBSCRIBE_SID, (int)len, subject,
-               (int)sub->sid_len, ne_sub_sid(sub));
         ne_log_info(n->conns->log,
                     "Removed sub \"%.*s\" (sid \"%.*s\") for User \"%s\" - not authorized",
                     (int)len, subject, (int)sub->sid_len, ne_sub_sid(sub),
                     ne_authn_user_name(n->opts, conn->user_index));
-        send_err(conn, text);
+        send_err(conn, NE_PROTO_ERR_PERM_SUBSCRIBE_SID, (int)len, subject, (int)sub->sid_len,
+                 ne_sub_sid(sub));
         ne_router_unsubscribe(n->router, sub);
     }
 }

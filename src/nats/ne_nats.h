@@ -19,6 +19,14 @@
 #include "core/ne_pool.h"
 #include "router/ne_router.h"
 
+#if NE_MAX_OUT_LINE_BYTES < 128
+#error "NE_MAX_OUT_LINE_BYTES must hold the server's own -ERR lines and a short MSG line"
+#endif
+
+/* The buffer an INFO line is written into: room for the fixed fields and a
+ * server_name and host with some bytes escaped. */
+#define NE_INFO_LINE_BYTES 768
+
 typedef struct ne_nats_client {
     bool connected; /* CONNECT accepted: joined its account */
     bool verbose;

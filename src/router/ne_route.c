@@ -365,6 +365,17 @@ static ne_reply_map *reply_map_add(ne_router *r, const ne_import_conf *imp, ne_s
     return NULL;
 }
 
+/* An import would make the subject longer than any line can carry: the
+ * message is not delivered through it (counted and logged like a line). */
+static void import_too_long(ne_router *r, const ne_conn *pub, const ne_import_conf *imp)
+{
+    r->stats.lines_too_long++;
+    ne_conn_logf(pub, NE_LOG_WARN,
+                 "Subject through the import of \"%s\" longer than NE_MAX_OUT_LINE_BYTES (%u): "
+                 "not delivered through it",
+                 imp->subject, (unsigned)NE_MAX_OUT_LINE_BYTES);
+}
+
 static uint32_t route_stream_imports(ne_router *r, ne_conn *pub, const ne_msg *msg)
 {
     const ne_server_options *o = r->opts;
@@ -376,21 +387,23 @@ static uint32_t route_stream_imports(ne_router *r, ne_conn *pub, const ne_msg *m
                                 msg->subject.len)) {
             continue;
         }
-        char subject[NE_MAX_CONTROL_LINE_BYTES];
+        /* A subject longer than a line could not be framed for anyone. */
+        char subject[NE_MAX_OUT_LINE_BYTES];
         size_t n;
         if (imp->prefix) {
             n = ne_fmt(subject, sizeof(subject), "%s.%.*s", imp->to, (int)msg->subject.len,
                        msg->subject.ptr);
-            n = n < sizeof(subject) - 1 ? n : 0;
         } else {
             n = ne_account_map_subject(imp->subject, strlen(imp->subject), imp->to, strlen(imp->to),
                                        msg->subject.ptr, msg->subject.len, subject,
                                        sizeof(subject));
         }
-        if (n > 0) {
-            delivered +=
-                deliver_as(r, pub, imp->account, msg, (ne_slice){subject, (uint32_t)n}, msg->reply);
+        if (n == 0) {
+            import_too_long(r, pub, imp);
+            continue;
         }
+        delivered +=
+            deliver_as(r, pub, imp->account, msg, (ne_slice){subject, (uint32_t)n}, msg->reply);
     }
     return delivered;
 }
@@ -406,11 +419,12 @@ static uint32_t route_service_imports(ne_router *r, ne_conn *pub, const ne_msg *
             !ne_subject_matches(local, strlen(local), msg->subject.ptr, msg->subject.len)) {
             continue;
         }
-        char subject[NE_MAX_CONTROL_LINE_BYTES];
+        char subject[NE_MAX_OUT_LINE_BYTES];
         size_t n =
             ne_account_map_subject(local, strlen(local), imp->subject, strlen(imp->subject),
                                    msg->subject.ptr, msg->subject.len, subject, sizeof(subject));
         if (n == 0) {
+            import_too_long(r, pub, imp);
             continue;
         }
         ne_slice reply = {"", 0};

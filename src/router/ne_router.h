@@ -122,6 +122,7 @@ typedef struct ne_router_stats {
     uint64_t perm_violations;    /* publish and subscribe refusals */
     uint64_t reply_maps_refused; /* service requests forwarded without a reply */
     uint64_t resp_perms_evicted; /* response permissions forgotten when full */
+    uint64_t lines_too_long;     /* lines above NE_MAX_OUT_LINE_BYTES, not sent to one peer */
 } ne_router_stats;
 
 typedef struct ne_router {
@@ -213,6 +214,12 @@ int ne_router_publish(ne_router *r, ne_conn *pub, ne_msg *msg, uint32_t *deliver
 /* Delivers in one account from the server itself (system events, internal
  * services): no publisher checks, no imports, no peers. */
 uint32_t ne_router_publish_in(ne_router *r, uint8_t account, ne_msg *msg);
+
+/* A line for conn that would be longer than NE_MAX_OUT_LINE_BYTES (`what`:
+ * "MSG", "-ERR"...): not sent at all, since a cut line would corrupt the
+ * peer's protocol stream; counted (lines_too_long) and logged with the knob
+ * to raise. */
+void ne_router_line_too_long(ne_router *r, const ne_conn *conn, const char *what);
 
 /* Response permissions (allow_responses, CP-82): may conn publish to
  * subject as a response to a message it received? Uses up one response. */

@@ -31,6 +31,7 @@ static void write_auth_stats(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "service_replies_refused", srv->router.stats.reply_maps_refused);
     ne_json_kv_u64(o, "response_perms_evicted", srv->router.stats.resp_perms_evicted);
     ne_json_kv_u64(o, "system_events", srv->sys.stats.events);
+    ne_json_kv_u64(o, "system_events_dropped", srv->sys.stats.events_dropped);
     ne_json_end_object(o);
 }
 
@@ -108,7 +109,16 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     if (opts->perm_count > 0 || opts->account_count > 2) {
         write_auth_stats(o, srv);
     }
-    if (srv->leaf.active) {
+    /* natsedge only, on request (nats-server ignores the parameter): what
+     * delivery could not frame, and the pools, so that a test can see every
+     * pool back to idle. */
+    if (q->natsedge) {
+        ne_json_key(o, "natsedge_delivery");
+        ne_json_begin_object(o);
+        ne_json_kv_u64(o, "lines_too_long", srv->router.stats.lines_too_long);
+        ne_json_end_object(o);
+    }
+    if (srv->leaf.active || q->natsedge) {
         write_pools(o, srv);
     }
     ne_json_kv_u64(o, "write_deadline", (uint64_t)opts->write_deadline_ms * 1000000u);

@@ -218,14 +218,20 @@ static void advise(ne_sys *sys, ne_conn *conn, bool connect)
     const char *acc = ne_router_account_name(sys->router, conn->acc);
     char subject[NE_ACCOUNT_NAME_BYTES + 32];
     size_t n = ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.SERVER.CONNS", acc);
+    NE_ASSERT(n > 0); /* a configured name of fewer than NE_ACCOUNT_NAME_BYTES */
     if (publish_doc(sys, (ne_slice){subject, (uint32_t)n}, write_account_conns, conn->acc)) {
         sys->stats.events++;
+    } else {
+        sys->stats.events_dropped++;
     }
     n = ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.%s", acc,
                connect ? "CONNECT" : "DISCONNECT");
+    NE_ASSERT(n > 0);
     client_event e = {conn, connect};
     if (publish_doc(sys, (ne_slice){subject, (uint32_t)n}, write_client_event, &e)) {
         sys->stats.events++;
+    } else {
+        sys->stats.events_dropped++;
     }
 }
 

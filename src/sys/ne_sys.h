@@ -26,6 +26,7 @@
 
 typedef struct ne_sys_stats {
     uint64_t events;           /* advisories published */
+    uint64_t events_dropped;   /* advisories the chunk pool could not hold */
     uint64_t requests;         /* requests answered */
     uint64_t requests_dropped; /* requests too large, or beyond the queue */
     uint64_t responses_failed; /* answers the chunk pool could not hold */

@@ -148,6 +148,24 @@ static void test_import_subjects_map_wildcards_in_order_CP85_CP86(void **state)
     assert_false(ne_account_mapping_valid("a.*.*", 5, "b.*", 3));
 }
 
+/* A stream import without `to` keeps the subject whatever its token count:
+ * it was cut after NE_MAX_SUBJECT_TOKENS tokens and delivered under the cut
+ * subject (CP-85). */
+static void test_import_keeps_a_subject_of_many_tokens_whole_CP85(void **state)
+{
+    (void)state;
+    char subject[256] = "ev";
+    for (int i = 0; i < 2 * NE_MAX_SUBJECT_TOKENS; i++) {
+        strcat(subject, ".t");
+    }
+    char out[256];
+    assert_int_equal(map("ev.>", "", subject, out, sizeof(out)), strlen(subject));
+    assert_string_equal(out, subject);
+    assert_int_equal(map("ev.>", "x.>", subject, out, sizeof(out)), strlen(subject) - 1);
+    assert_string_equal(out + 1, subject + 2);
+    assert_int_equal(map("ev.>", "", subject, out, strlen(subject) - 1), 0); /* does not fit */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +174,7 @@ int main(void)
         cmocka_unit_test_setup(test_queue_entries_decide_queue_subscriptions_CP80, reset),
         cmocka_unit_test_setup(test_wildcards_over_deny_entries_withhold_CP81, reset),
         cmocka_unit_test_setup(test_import_subjects_map_wildcards_in_order_CP85_CP86, reset),
+        cmocka_unit_test_setup(test_import_keeps_a_subject_of_many_tokens_whole_CP85, reset),
     };
     return cmocka_run_group_tests_name("perm", tests, NULL, NULL);
 }
