@@ -24,6 +24,7 @@ struct ne_server;
 struct ne_conn;
 struct ne_sub;
 struct ne_sublist;
+struct ne_json_writer;
 
 void ne_leaf_options_default(ne_leaf_options *opts);
 /* Checks the leaf options; writes a message into err on failure. */
@@ -79,9 +80,9 @@ bool ne_leaf_queue_listed(ne_slice queues, const char *queue, uint16_t queue_len
 size_t ne_leaf_msg_line(char *out, size_t cap, const ne_leaf_target *t, ne_slice subject,
                         ne_slice reply, bool as_hmsg, uint32_t hdr_len, uint32_t total_len);
 
-/* Writes the /leafz JSON body to a monitoring connection; subs adds each
- * leaf's subscriptions_list (?subs=1). */
-void ne_leaf_leafz(struct ne_conn *http, bool subs);
+/* Writes the /leafz JSON document into w; subs adds each leaf's
+ * subscriptions_list (?subs=1). */
+void ne_leaf_leafz(const struct ne_server *srv, struct ne_json_writer *w, bool subs);
 
 /* Parsing of peer input, exposed for tests and fuzzing. */
 

@@ -6,94 +6,132 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "core/ne_time.h"
+#include "json/ne_json_writer.h"
 #include "leaf/ne_leaf.h"
 
-/* Bytes gathered before they are handed to the outbound queue. Any single
- * field written between flushes is shorter than the slack. */
+/* Bytes gathered before they are handed to the outbound queue. */
 #define MON_PIECE_BYTES 1024
-#define MON_FLUSH_AT 640
 
+/* Room asked for one fixed-size item: a number, a time, a duration. */
+#define MON_ITEM_BYTES 64
+
+/* ---- The response body ---------------------------------------------------- */
+
+/* A JSON body streamed into a monitoring connection's outbound queue. */
 typedef struct mon_out {
     ne_conn *conn;
-    ne_strbuf sb;
+    ne_json_writer w;
     char buf[MON_PIECE_BYTES];
 } mon_out;
+
+static int mon_sink(void *ctx, const void *bytes, size_t len)
+{
+    return ne_conn_send(ctx, bytes, len);
+}
 
 static void out_init(mon_out *o, ne_conn *conn)
 {
     o->conn = conn;
-    ne_strbuf_init(&o->sb, o->buf, sizeof(o->buf));
+    ne_json_writer_init(&o->w, o->buf, sizeof(o->buf), mon_sink, conn);
 }
 
-static void out_flush(mon_out *o)
+/* Sends the rest of the body. A body that could not be queued whole is not
+ * sent at all: the connection is closed with nothing of it flushed (the
+ * client sees an empty reply, never a cut document), and the reason logged. */
+static void out_finish(mon_out *o)
 {
-    if (o->sb.len > 0) {
-        (void)ne_conn_send(o->conn, o->buf, o->sb.len);
+    int rc = ne_json_writer_finish(&o->w);
+    if (rc == NE_OK) {
+        return;
     }
-    ne_strbuf_init(&o->sb, o->buf, sizeof(o->buf));
+    ne_conn *conn = o->conn;
+    ne_server *srv = conn->srv;
+    ne_log_warn(&srv->log, "%s:%u - Monitoring response not sent: %s", conn->ip,
+                (unsigned)conn->port, ne_err_name(rc));
+    conn->flush_before_close = false;
+    ne_outq_clear(&conn->out, &srv->chunks);
+    ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
 }
 
-static ne_strbuf *out(mon_out *o)
+static void put(mon_out *o, const char *text)
 {
-    if (o->sb.len >= MON_FLUSH_AT) {
-        out_flush(o);
-    }
-    return &o->sb;
+    ne_json_writer_puts(&o->w, text);
 }
 
 static void key(mon_out *o, bool *first, const char *name)
 {
-    ne_strbuf *sb = out(o);
-    if (!*first) {
-        ne_strbuf_putc(sb, ',');
-    }
-    *first = false;
-    ne_strbuf_json_string(sb, name, strlen(name));
-    ne_strbuf_putc(sb, ':');
+    ne_json_writer_key(&o->w, first, name);
 }
 
 static void kv_str(mon_out *o, bool *first, const char *name, const char *value)
 {
     key(o, first, name);
-    ne_strbuf_json_string(out(o), value, strlen(value));
+    ne_json_writer_string(&o->w, value, strlen(value));
 }
 
 static void kv_u64(mon_out *o, bool *first, const char *name, uint64_t value)
 {
     key(o, first, name);
-    ne_strbuf_u64(out(o), value);
+    ne_json_writer_u64(&o->w, value);
 }
 
 static void kv_raw(mon_out *o, bool *first, const char *name, const char *raw)
 {
     key(o, first, name);
-    ne_strbuf_puts(out(o), raw);
+    put(o, raw);
 }
 
-/* A string value written by one of the ne_time formatters. */
-static void kv_quoted(mon_out *o, bool *first, const char *name,
-                      void (*format)(ne_strbuf *, uint64_t), uint64_t value)
+/* A value written by one of the ne_time formatters (at most MON_ITEM_BYTES
+ * with its quotes when `quoted`). */
+static void kv_formatted(mon_out *o, bool *first, const char *name,
+                         void (*format)(ne_strbuf *, uint64_t), uint64_t value, bool quoted)
 {
     key(o, first, name);
-    ne_strbuf *sb = out(o);
-    ne_strbuf_putc(sb, '"');
+    ne_strbuf *sb = ne_json_writer_room(&o->w, MON_ITEM_BYTES);
+    if (sb == NULL) {
+        return;
+    }
+    if (quoted) {
+        ne_strbuf_putc(sb, '"');
+    }
     format(sb, value);
-    ne_strbuf_putc(sb, '"');
+    if (quoted) {
+        ne_strbuf_putc(sb, '"');
+    }
 }
 
 static void kv_time(mon_out *o, bool *first, const char *name, uint64_t unix_ns)
 {
-    kv_quoted(o, first, name, ne_time_rfc3339, unix_ns);
+    kv_formatted(o, first, name, ne_time_rfc3339, unix_ns, true);
 }
 
 static void kv_uptime(mon_out *o, bool *first, const char *name, uint64_t ns)
 {
-    kv_quoted(o, first, name, ne_time_uptime, ns);
+    kv_formatted(o, first, name, ne_time_uptime, ns, true);
 }
 
 static void kv_duration(mon_out *o, bool *first, const char *name, uint64_t ns)
 {
-    kv_quoted(o, first, name, ne_time_go_duration, ns);
+    kv_formatted(o, first, name, ne_time_go_duration, ns, true);
+}
+
+/* Thousandths as a decimal fraction: 1234 -> 1.234. */
+static void format_milli(ne_strbuf *sb, uint64_t milli)
+{
+    ne_strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(milli / 1000),
+                     (unsigned long long)(milli % 1000));
+}
+
+static void kv_milli(mon_out *o, bool *first, const char *name, uint64_t milli)
+{
+    kv_formatted(o, first, name, format_milli, milli, false);
+}
+
+/* "server_id" and "now", which most endpoints start with. */
+static void kv_server_now(ne_server *srv, mon_out *o, bool *first)
+{
+    kv_str(o, first, "server_id", srv->server_id);
+    kv_time(o, first, "now", ne_port_wall_ns());
 }
 
 /* ---- Requests --------------------------------------------------------------- */
@@ -138,6 +176,22 @@ static bool query_is(const mon_query *q, const char *name, const char *want)
     return query_get(q, name, &v, &len) && len == strlen(want) && memcmp(v, want, len) == 0;
 }
 
+/* nats-server's boolean query values that mean yes. */
+static bool query_true(const mon_query *q, const char *name)
+{
+    return query_is(q, name, "1") || query_is(q, name, "true");
+}
+
+static void send_head(ne_conn *conn, const char *status, const char *content_type)
+{
+    char text[192];
+    size_t n =
+        ne_fmt(text, sizeof(text), "HTTP/1.1 %s\r\nContent-Type: %s\r\nConnection: close\r\n\r\n",
+               status, content_type);
+    NE_ASSERT(n + 1 < sizeof(text));
+    (void)ne_conn_send(conn, text, n);
+}
+
 static void send_status(ne_conn *conn, const char *status, const char *body)
 {
     char text[256];
@@ -145,30 +199,86 @@ static void send_status(ne_conn *conn, const char *status, const char *body)
                       "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                       "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
                       status, strlen(body), body);
+    NE_ASSERT(n + 1 < sizeof(text));
     (void)ne_conn_send(conn, text, n);
 }
 
-static void send_json_head(ne_conn *conn, const char *status)
+static void send_json_head(ne_conn *conn)
 {
-    char text[160];
-    size_t n = ne_fmt(text, sizeof(text),
-                      "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
-                      status);
-    (void)ne_conn_send(conn, text, n);
+    send_head(conn, "200 OK", "application/json");
 }
 
 /* ---- /varz ------------------------------------------------------------------ */
+
+/* The paths counted in /varz http_req_stats. */
+const char *const ne_mon_paths[NE_MON_PATH_COUNT] = {"/varz", "/connz", "/subsz", "/accountz",
+                                                     "/healthz"};
 
 static uint32_t count_subs(const ne_server *srv)
 {
     return srv->sub_pool.in_use;
 }
 
-static void write_varz(ne_server *srv, mon_out *o)
+/* natsedge only: the static TLS memory region and session pool. */
+static void write_tls_memory(ne_server *srv, mon_out *o, bool *f)
 {
+    ne_tls_stats t;
+    srv->tls.ops->stats(srv->tls.ctx, &t);
+    bool g = true;
+    key(o, f, "tls_memory");
+    put(o, "{");
+    kv_u64(o, &g, "region_bytes", t.region_bytes);
+    kv_u64(o, &g, "in_use_bytes", t.in_use_bytes);
+    kv_u64(o, &g, "peak_bytes", t.peak_bytes);
+    kv_u64(o, &g, "sessions", t.sessions);
+    kv_u64(o, &g, "max_sessions", t.max_sessions);
+    kv_u64(o, &g, "refused", srv->tls_refused);
+    kv_u64(o, &g, "handshakes", t.handshakes);
+    kv_u64(o, &g, "handshake_failures", t.failures);
+    put(o, "}");
+}
+
+/* natsedge only: what permissions and accounts refused or dropped. */
+static void write_auth_counters(ne_server *srv, mon_out *o, bool *f)
+{
+    bool g = true;
+    key(o, f, "natsedge_auth");
+    put(o, "{");
+    kv_u64(o, &g, "permission_violations", srv->stats.perm_violations);
+    kv_u64(o, &g, "service_replies_refused", srv->stats.reply_maps_refused);
+    kv_u64(o, &g, "response_perms_evicted", srv->stats.resp_perms_evicted);
+    kv_u64(o, &g, "system_events", srv->stats.system_events);
+    put(o, "}");
+}
+
+/* natsedge only: pools in use, so a long run can show they return to their
+ * idle level (make soak-leaf). */
+static void write_pools(ne_server *srv, mon_out *o, bool *f)
+{
+    bool g = true;
+    key(o, f, "natsedge_pools");
+    put(o, "{");
+    kv_u64(o, &g, "connections", srv->conn_pool.in_use);
+    kv_u64(o, &g, "subscriptions", srv->sub_pool.in_use);
+    kv_u64(o, &g, "chunks", srv->chunks.chunks.in_use);
+    kv_u64(o, &g, "outrefs", srv->chunks.refs.in_use);
+    kv_u64(o, &g, "trie_nodes", srv->trie.pool.in_use);
+    kv_u64(o, &g, "leaf_connections", srv->leaf.link_pool.in_use);
+    kv_u64(o, &g, "leaf_interest", srv->leaf.interest_pool.in_use);
+    put(o, "}");
+}
+
+static void format_tls_timeout(ne_strbuf *sb, uint64_t ms)
+{
+    ne_strbuf_printf(sb, "%u.%03u", (unsigned)(ms / 1000), (unsigned)(ms % 1000));
+}
+
+static void write_varz(ne_server *srv, mon_out *o, const mon_query *q)
+{
+    (void)q;
     bool f = true;
     uint64_t now = ne_port_wall_ns();
-    ne_strbuf_putc(out(o), '{');
+    put(o, "{");
     kv_str(o, &f, "server_id", srv->server_id);
     kv_str(o, &f, "server_name", srv->opts.server_name);
     kv_str(o, &f, "version", NE_ADVERTISED_VERSION);
@@ -199,51 +309,15 @@ static void write_varz(ne_server *srv, mon_out *o)
             kv_raw(o, &f, "tls_verify", "true");
         }
     }
-    key(o, &f, "tls_timeout");
-    ne_strbuf_printf(out(o), "%u.%03u", (unsigned)(srv->opts.tls_timeout_ms / 1000),
-                     (unsigned)(srv->opts.tls_timeout_ms % 1000));
+    kv_formatted(o, &f, "tls_timeout", format_tls_timeout, srv->opts.tls_timeout_ms, false);
     if (srv->tls.ops != NULL) {
-        /* natsedge only: the static TLS memory region and session pool. */
-        ne_tls_stats t;
-        srv->tls.ops->stats(srv->tls.ctx, &t);
-        bool g = true;
-        key(o, &f, "tls_memory");
-        ne_strbuf_putc(out(o), '{');
-        kv_u64(o, &g, "region_bytes", t.region_bytes);
-        kv_u64(o, &g, "in_use_bytes", t.in_use_bytes);
-        kv_u64(o, &g, "peak_bytes", t.peak_bytes);
-        kv_u64(o, &g, "sessions", t.sessions);
-        kv_u64(o, &g, "max_sessions", t.max_sessions);
-        kv_u64(o, &g, "refused", srv->tls_refused);
-        kv_u64(o, &g, "handshakes", t.handshakes);
-        kv_u64(o, &g, "handshake_failures", t.failures);
-        ne_strbuf_putc(out(o), '}');
+        write_tls_memory(srv, o, &f);
     }
     if (srv->opts.perm_count > 0 || srv->opts.account_count > 2) {
-        /* natsedge only: what permissions and accounts refused or dropped. */
-        bool g = true;
-        key(o, &f, "natsedge_auth");
-        ne_strbuf_putc(out(o), '{');
-        kv_u64(o, &g, "permission_violations", srv->stats.perm_violations);
-        kv_u64(o, &g, "service_replies_refused", srv->stats.reply_maps_refused);
-        kv_u64(o, &g, "response_perms_evicted", srv->stats.resp_perms_evicted);
-        kv_u64(o, &g, "system_events", srv->stats.system_events);
-        ne_strbuf_putc(out(o), '}');
+        write_auth_counters(srv, o, &f);
     }
     if (srv->leaf.active) {
-        /* natsedge only: pools in use, so a long run can show they return to
-         * their idle level (make soak-leaf). */
-        bool g = true;
-        key(o, &f, "natsedge_pools");
-        ne_strbuf_putc(out(o), '{');
-        kv_u64(o, &g, "connections", srv->conn_pool.in_use);
-        kv_u64(o, &g, "subscriptions", srv->sub_pool.in_use);
-        kv_u64(o, &g, "chunks", srv->chunks.chunks.in_use);
-        kv_u64(o, &g, "outrefs", srv->chunks.refs.in_use);
-        kv_u64(o, &g, "trie_nodes", srv->trie.pool.in_use);
-        kv_u64(o, &g, "leaf_connections", srv->leaf.link_pool.in_use);
-        kv_u64(o, &g, "leaf_interest", srv->leaf.interest_pool.in_use);
-        ne_strbuf_putc(out(o), '}');
+        write_pools(srv, o, &f);
     }
     kv_u64(o, &f, "write_deadline", (uint64_t)srv->opts.write_deadline_ms * 1000000u);
     kv_time(o, &f, "start", srv->start_wall_ns);
@@ -265,18 +339,16 @@ static void write_varz(ne_server *srv, mon_out *o)
     kv_u64(o, &f, "slow_consumers", srv->stats.slow_consumers);
     kv_u64(o, &f, "subscriptions", count_subs(srv));
     key(o, &f, "http_req_stats");
-    {
-        bool g = true;
-        ne_strbuf_putc(out(o), '{');
-        for (uint32_t i = 0; i < NE_MON_PATH_COUNT; i++) {
-            if (srv->http_req_stats[i] > 0) {
-                kv_u64(o, &g, ne_mon_paths[i], srv->http_req_stats[i]);
-            }
+    bool g = true;
+    put(o, "{");
+    for (uint32_t i = 0; i < NE_MON_PATH_COUNT; i++) {
+        if (srv->http_req_stats[i] > 0) {
+            kv_u64(o, &g, ne_mon_paths[i], srv->http_req_stats[i]);
         }
-        ne_strbuf_putc(out(o), '}');
     }
+    put(o, "}");
     kv_time(o, &f, "config_load_time", srv->config_load_wall_ns);
-    ne_strbuf_putc(out(o), '}');
+    put(o, "}");
 }
 
 /* ---- /connz ----------------------------------------------------------------- */
@@ -346,11 +418,79 @@ static void write_conn_common(mon_out *o, bool *f, uint64_t cid, const char *ip,
     kv_time(o, f, "start", start_ns);
 }
 
+/* name, lang and version, when the client said them in CONNECT. */
+static void write_client_strings(mon_out *o, bool *f, const char *name, const char *lang,
+                                 const char *version)
+{
+    if (name[0] != '\0') {
+        kv_str(o, f, "name", name);
+    }
+    if (lang[0] != '\0') {
+        kv_str(o, f, "lang", lang);
+    }
+    if (version[0] != '\0') {
+        kv_str(o, f, "version", version);
+    }
+}
+
+static void write_sub_detail(mon_out *o, const ne_conn *c, const ne_sub *s)
+{
+    bool g = true;
+    put(o, "{");
+    key(o, &g, "subject");
+    ne_json_writer_string(&o->w, s->text, s->entry.subject_len);
+    if (s->entry.queue_len > 0) {
+        key(o, &g, "qgroup");
+        ne_json_writer_string(&o->w, s->entry.queue, s->entry.queue_len);
+    }
+    key(o, &g, "sid");
+    ne_json_writer_string(&o->w, s->text + s->entry.subject_len + s->entry.queue_len, s->sid_len);
+    kv_u64(o, &g, "msgs", s->delivered);
+    if (s->max_msgs > 0) {
+        kv_u64(o, &g, "max", s->max_msgs);
+    }
+    kv_u64(o, &g, "cid", c->cid);
+    put(o, "}");
+}
+
+static void write_subs_list(mon_out *o, bool *f, const ne_conn *c, bool detail)
+{
+    key(o, f, detail ? "subscriptions_list_detail" : "subscriptions_list");
+    put(o, "[");
+    uint32_t guard = 0;
+    for (const ne_sub *s = c->subs; s != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS;
+         s = s->conn_next) {
+        if (s != c->subs) {
+            put(o, ",");
+        }
+        if (detail) {
+            write_sub_detail(o, c, s);
+        } else {
+            ne_json_writer_string(&o->w, s->text, s->entry.subject_len);
+        }
+    }
+    put(o, "]");
+}
+
+/* Go's names for the suites: mbedTLS's with '_' for '-'. */
+static void write_tls_fields(ne_server *srv, mon_out *o, bool *f, const ne_conn *c)
+{
+    char suite[64];
+    const char *name = srv->tls.ops->cipher(srv->tls.ctx, c->tls);
+    size_t n = 0;
+    for (; name[n] != '\0' && n + 1 < sizeof(suite); n++) {
+        suite[n] = name[n] == '-' ? '_' : name[n];
+    }
+    suite[n] = '\0';
+    kv_str(o, f, "tls_version", "1.2");
+    kv_str(o, f, "tls_cipher_suite", suite);
+}
+
 static void write_open_conn(ne_server *srv, mon_out *o, const ne_conn *c, const mon_query *q,
                             uint64_t now_ns)
 {
     bool f = true;
-    ne_strbuf_putc(out(o), '{');
+    put(o, "{");
     write_conn_common(o, &f, c->cid, c->ip, c->port, c->start_wall_ns);
     uint64_t idle_ns = (srv->now_ms - c->last_in_ms) * 1000000u;
     kv_time(o, &f, "last_activity", now_ns - idle_ns);
@@ -363,69 +503,21 @@ static void write_open_conn(ne_server *srv, mon_out *o, const ne_conn *c, const 
     kv_u64(o, &f, "in_bytes", c->in_bytes);
     kv_u64(o, &f, "out_bytes", c->out_bytes);
     kv_u64(o, &f, "subscriptions", c->nsubs);
-    if (c->name[0] != '\0') {
-        kv_str(o, &f, "name", c->name);
-    }
-    if (c->lang[0] != '\0') {
-        kv_str(o, &f, "lang", c->lang);
-    }
-    if (c->version[0] != '\0') {
-        kv_str(o, &f, "version", c->version);
-    }
+    write_client_strings(o, &f, c->name, c->lang, c->version);
     if (c->tls != NULL && c->tls_done) {
-        /* Go's names for the suites: mbedTLS's with '_' for '-'. */
-        char suite[64];
-        const char *name = srv->tls.ops->cipher(srv->tls.ctx, c->tls);
-        size_t n = 0;
-        for (; name[n] != '\0' && n + 1 < sizeof(suite); n++) {
-            suite[n] = name[n] == '-' ? '_' : name[n];
-        }
-        suite[n] = '\0';
-        kv_str(o, &f, "tls_version", "1.2");
-        kv_str(o, &f, "tls_cipher_suite", suite);
+        write_tls_fields(srv, o, &f, c);
     }
     bool detail = query_is(q, "subs", "detail");
-    if ((query_is(q, "subs", "1") || query_is(q, "subs", "true") || detail) && c->nsubs > 0) {
-        key(o, &f, detail ? "subscriptions_list_detail" : "subscriptions_list");
-        ne_strbuf_putc(out(o), '[');
-        uint32_t guard = 0;
-        for (const ne_sub *s = c->subs; s != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS;
-             s = s->conn_next) {
-            ne_strbuf *sb = out(o);
-            if (s != c->subs) {
-                ne_strbuf_putc(sb, ',');
-            }
-            if (detail) {
-                bool g = true;
-                ne_strbuf_putc(sb, '{');
-                key(o, &g, "subject");
-                ne_strbuf_json_string(out(o), s->text, s->entry.subject_len);
-                if (s->entry.queue_len > 0) {
-                    key(o, &g, "qgroup");
-                    ne_strbuf_json_string(out(o), s->entry.queue, s->entry.queue_len);
-                }
-                key(o, &g, "sid");
-                ne_strbuf_json_string(out(o), s->text + s->entry.subject_len + s->entry.queue_len,
-                                      s->sid_len);
-                kv_u64(o, &g, "msgs", s->delivered);
-                if (s->max_msgs > 0) {
-                    kv_u64(o, &g, "max", s->max_msgs);
-                }
-                kv_u64(o, &g, "cid", c->cid);
-                ne_strbuf_putc(out(o), '}');
-            } else {
-                ne_strbuf_json_string(sb, s->text, s->entry.subject_len);
-            }
-        }
-        ne_strbuf_putc(out(o), ']');
+    if ((query_true(q, "subs") || detail) && c->nsubs > 0) {
+        write_subs_list(o, &f, c, detail);
     }
-    ne_strbuf_putc(out(o), '}');
+    put(o, "}");
 }
 
 static void write_closed_conn(mon_out *o, const ne_closed_conn *c)
 {
     bool f = true;
-    ne_strbuf_putc(out(o), '{');
+    put(o, "{");
     write_conn_common(o, &f, c->cid, c->ip, c->port, c->start_wall_ns);
     kv_time(o, &f, "last_activity", c->stop_wall_ns);
     kv_time(o, &f, "stop", c->stop_wall_ns);
@@ -439,16 +531,8 @@ static void write_closed_conn(mon_out *o, const ne_closed_conn *c)
     kv_u64(o, &f, "in_bytes", c->in_bytes);
     kv_u64(o, &f, "out_bytes", c->out_bytes);
     kv_u64(o, &f, "subscriptions", 0);
-    if (c->name[0] != '\0') {
-        kv_str(o, &f, "name", c->name);
-    }
-    if (c->lang[0] != '\0') {
-        kv_str(o, &f, "lang", c->lang);
-    }
-    if (c->version[0] != '\0') {
-        kv_str(o, &f, "version", c->version);
-    }
-    ne_strbuf_putc(out(o), '}');
+    write_client_strings(o, &f, c->name, c->lang, c->version);
+    put(o, "}");
 }
 
 /* Open client connections, sorted into the server's scratch array. Shell
@@ -519,7 +603,7 @@ static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
                     "sort by stop or reason is only valid for closed connections");
         return;
     }
-    send_json_head(conn, "200 OK");
+    send_json_head(conn);
     mon_out o;
     out_init(&o, conn);
     uint64_t now_ns = ne_port_wall_ns();
@@ -530,7 +614,7 @@ static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
     }
     uint64_t total = (uint64_t)open_n + closed_n;
     bool f = true;
-    ne_strbuf_putc(out(&o), '{');
+    put(&o, "{");
     kv_str(&o, &f, "server_id", srv->server_id);
     kv_time(&o, &f, "now", now_ns);
     uint64_t shown = offset < total ? NE_MIN(limit, total - offset) : 0;
@@ -539,10 +623,10 @@ static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
     kv_u64(&o, &f, "offset", offset);
     kv_u64(&o, &f, "limit", limit);
     key(&o, &f, "connections");
-    ne_strbuf_putc(out(&o), '[');
+    put(&o, "[");
     for (uint64_t i = offset; i < offset + shown; i++) {
         if (i > offset) {
-            ne_strbuf_putc(out(&o), ',');
+            put(&o, ",");
         }
         if (i < open_n) {
             write_open_conn(srv, &o, srv->mon_scratch[i], q, now_ns);
@@ -555,8 +639,8 @@ static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
             write_closed_conn(&o, &srv->closed[idx]);
         }
     }
-    ne_strbuf_puts(out(&o), "]}");
-    out_flush(&o);
+    put(&o, "]}");
+    out_finish(&o);
 }
 
 /* ---- /subsz, /accountz, /healthz ---------------------------------------------- */
@@ -579,54 +663,50 @@ static sublist_sums sublist_totals(const ne_server *srv)
     return t;
 }
 
-static void write_subsz(ne_server *srv, mon_out *o)
+static void write_subsz(ne_server *srv, mon_out *o, const mon_query *q)
 {
+    (void)q;
     bool f = true;
     sublist_sums t = sublist_totals(srv);
     uint64_t matches = t.matches;
-    ne_strbuf_putc(out(o), '{');
+    put(o, "{");
     kv_u64(o, &f, "num_subscriptions", count_subs(srv));
     kv_u64(o, &f, "num_cache", t.cached);
     kv_u64(o, &f, "num_inserts", t.inserts);
     kv_u64(o, &f, "num_removes", t.removes);
     kv_u64(o, &f, "num_matches", matches);
-    key(o, &f, "cache_hit_rate");
-    ne_strbuf *sb = out(o);
-    uint64_t hit_milli = matches > 0 ? t.cache_hits * 1000u / matches : 0;
-    ne_strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(hit_milli / 1000),
-                     (unsigned long long)(hit_milli % 1000));
+    kv_milli(o, &f, "cache_hit_rate", matches > 0 ? t.cache_hits * 1000u / matches : 0);
     kv_u64(o, &f, "max_fanout", srv->stats.fanout_max);
-    key(o, &f, "avg_fanout");
-    uint64_t avg_milli = matches > 0 ? srv->stats.fanout_total * 1000u / matches : 0;
-    ne_strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(avg_milli / 1000),
-                     (unsigned long long)(avg_milli % 1000));
-    ne_strbuf_putc(out(o), '}');
+    kv_milli(o, &f, "avg_fanout", matches > 0 ? srv->stats.fanout_total * 1000u / matches : 0);
+    put(o, "}");
 }
 
-static void write_accountz(ne_server *srv, mon_out *o)
+static void write_accountz(ne_server *srv, mon_out *o, const mon_query *q)
 {
+    (void)q;
     bool f = true;
-    ne_strbuf_putc(out(o), '{');
-    kv_str(o, &f, "server_id", srv->server_id);
-    kv_time(o, &f, "now", ne_port_wall_ns());
+    put(o, "{");
+    kv_server_now(srv, o, &f);
     uint8_t sys = srv->opts.system_account;
     kv_str(o, &f, "system_account", sys == NE_ACCOUNT_NONE ? "" : srv->opts.accounts[sys].name);
     key(o, &f, "accounts");
-    ne_strbuf *sb = out(o);
-    ne_strbuf_putc(sb, '[');
+    put(o, "[");
     for (uint32_t i = 0; i < srv->account_count; i++) {
         if (i > 0) {
-            ne_strbuf_putc(sb, ',');
+            put(o, ",");
         }
         const char *name = srv->opts.accounts[i].name;
-        ne_strbuf_json_string(sb, name, strlen(name));
+        ne_json_writer_string(&o->w, name, strlen(name));
     }
-    ne_strbuf_putc(sb, ']');
-    ne_strbuf_putc(out(o), '}');
+    put(o, "]}");
 }
 
-const char *const ne_mon_paths[NE_MON_PATH_COUNT] = {"/varz", "/connz", "/subsz", "/accountz",
-                                                     "/healthz"};
+static void write_healthz(ne_server *srv, mon_out *o, const mon_query *q)
+{
+    (void)srv;
+    (void)q;
+    put(o, "{\"status\":\"ok\"}");
+}
 
 static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_query *q)
 {
@@ -641,8 +721,11 @@ static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_
         which = 2;
     }
     if (path_len == 6 && memcmp(path, "/leafz", 6) == 0) {
-        send_json_head(conn, "200 OK");
-        ne_leaf_leafz(conn, query_is(q, "subs", "1") || query_is(q, "subs", "true"));
+        send_json_head(conn);
+        mon_out o;
+        out_init(&o, conn);
+        ne_leaf_leafz(srv, &o.w, query_true(q, "subs"));
+        out_finish(&o);
         return;
     }
     if (which < 0) {
@@ -654,24 +737,24 @@ static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_
         write_connz(srv, conn, q);
         return;
     }
-    send_json_head(conn, "200 OK");
+    send_json_head(conn);
     mon_out o;
     out_init(&o, conn);
     switch (which) {
     case 0:
-        write_varz(srv, &o);
+        write_varz(srv, &o, q);
         break;
     case 2:
-        write_subsz(srv, &o);
+        write_subsz(srv, &o, q);
         break;
     case 3:
-        write_accountz(srv, &o);
+        write_accountz(srv, &o, q);
         break;
     default:
-        ne_strbuf_puts(out(&o), "{\"status\":\"ok\"}");
+        write_healthz(srv, &o, q);
         break;
     }
-    out_flush(&o);
+    out_finish(&o);
 }
 
 void ne_mon_process_input(ne_conn *conn)
@@ -713,8 +796,10 @@ void ne_mon_process_input(ne_conn *conn)
                        qmark != NULL ? target_len - path_len - 1 : 0};
         respond(conn, target, path_len, &q);
     }
-    conn->flush_before_close = true;
-    ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+    if (!conn->closing) {
+        conn->flush_before_close = true;
+        ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+    }
 }
 
 int ne_mon_start(ne_server *srv)
