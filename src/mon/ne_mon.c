@@ -210,9 +210,29 @@ static void send_json_head(ne_conn *conn)
 
 /* ---- /varz ------------------------------------------------------------------ */
 
-/* The paths counted in /varz http_req_stats. */
-const char *const ne_mon_paths[NE_MON_PATH_COUNT] = {"/varz", "/connz", "/subsz", "/accountz",
-                                                     "/healthz"};
+/* The paths /varz counts in http_req_stats, as nats-server names them (it
+ * counts /subscriptionsz as /subsz, and neither /stacksz nor /ipqueuesz). */
+typedef enum mon_stat {
+    STAT_NONE = -1,
+    STAT_ROOT,
+    STAT_VARZ,
+    STAT_CONNZ,
+    STAT_ROUTEZ,
+    STAT_GATEWAYZ,
+    STAT_LEAFZ,
+    STAT_SUBSZ,
+    STAT_ACCOUNTZ,
+    STAT_ACCSTATZ,
+    STAT_JSZ,
+    STAT_HEALTHZ,
+} mon_stat;
+
+static const char *const stat_names[] = {
+    "/",      "/varz",     "/connz",    "/routez", "/gatewayz", "/leafz",
+    "/subsz", "/accountz", "/accstatz", "/jsz",    "/healthz",
+};
+_Static_assert(NE_ARRAY_LEN(stat_names) == NE_MON_PATH_COUNT,
+               "NE_MON_PATH_COUNT counts the paths of http_req_stats");
 
 static uint32_t count_subs(const ne_server *srv)
 {
@@ -343,7 +363,7 @@ static void write_varz(ne_server *srv, mon_out *o, const mon_query *q)
     put(o, "{");
     for (uint32_t i = 0; i < NE_MON_PATH_COUNT; i++) {
         if (srv->http_req_stats[i] > 0) {
-            kv_u64(o, &g, ne_mon_paths[i], srv->http_req_stats[i]);
+            kv_u64(o, &g, stat_names[i], srv->http_req_stats[i]);
         }
     }
     put(o, "}");
@@ -643,7 +663,7 @@ static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
     out_finish(&o);
 }
 
-/* ---- /subsz, /accountz, /healthz ---------------------------------------------- */
+/* ---- /subsz, /accountz, /accstatz ---------------------------------------------- */
 
 typedef struct sublist_sums {
     uint64_t inserts, removes, matches, cache_hits, cached;
@@ -701,6 +721,119 @@ static void write_accountz(ne_server *srv, mon_out *o, const mon_query *q)
     put(o, "]}");
 }
 
+static uint32_t account_leafs(const ne_server *srv, const ne_account *acc)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
+        const ne_leaf_link *link = srv->leaf.links[i];
+        n += link != NULL && link->state == NE_LEAF_ESTABLISHED && link->conn->acc == acc ? 1u : 0u;
+    }
+    return n;
+}
+
+/* Accounts with local connections (all with unused=1; those named by acc=),
+ * each with nats-server's AccountStat fields. */
+static void write_accstatz(ne_server *srv, mon_out *o, const mon_query *q)
+{
+    bool unused = query_true(q, "unused");
+    const char *only = NULL;
+    size_t only_len = 0;
+    bool filtered = query_get(q, "acc", &only, &only_len) && only_len > 0;
+    bool f = true;
+    put(o, "{");
+    kv_server_now(srv, o, &f);
+    key(o, &f, "account_statz");
+    put(o, "[");
+    bool first_acc = true;
+    for (uint32_t i = 0; i < srv->account_count; i++) {
+        const ne_account *acc = &srv->accounts[i];
+        const char *name = srv->opts.accounts[i].name;
+        uint32_t leafs = account_leafs(srv, acc);
+        if ((filtered && (strlen(name) != only_len || memcmp(name, only, only_len) != 0)) ||
+            (!unused && acc->clients + leafs == 0)) {
+            continue;
+        }
+        if (!first_acc) {
+            put(o, ",");
+        }
+        first_acc = false;
+        bool g = true;
+        put(o, "{");
+        kv_str(o, &g, "acc", name);
+        kv_u64(o, &g, "conns", acc->clients);
+        kv_u64(o, &g, "leafnodes", leafs);
+        kv_u64(o, &g, "total_conns", (uint64_t)acc->clients + leafs);
+        bool h = true;
+        key(o, &g, "sent");
+        put(o, "{");
+        kv_u64(o, &h, "msgs", acc->out_msgs);
+        kv_u64(o, &h, "bytes", acc->out_bytes);
+        put(o, "}");
+        h = true;
+        key(o, &g, "received");
+        put(o, "{");
+        kv_u64(o, &h, "msgs", acc->in_msgs);
+        kv_u64(o, &h, "bytes", acc->in_bytes);
+        put(o, "}");
+        kv_u64(o, &g, "slow_consumers", acc->slow_consumers);
+        put(o, "}");
+    }
+    put(o, "]}");
+}
+
+/* ---- Endpoints of features natsedge does not have ------------------------------------ */
+
+static void write_routez(ne_server *srv, mon_out *o, const mon_query *q)
+{
+    (void)q;
+    bool f = true;
+    put(o, "{");
+    kv_server_now(srv, o, &f);
+    kv_u64(o, &f, "num_routes", 0);
+    kv_raw(o, &f, "routes", "[]");
+    put(o, "}");
+}
+
+static void write_gatewayz(ne_server *srv, mon_out *o, const mon_query *q)
+{
+    (void)q;
+    bool f = true;
+    put(o, "{");
+    kv_server_now(srv, o, &f);
+    kv_raw(o, &f, "outbound_gateways", "{}");
+    kv_raw(o, &f, "inbound_gateways", "{}");
+    put(o, "}");
+}
+
+/* What nats-server answers with JetStream disabled. */
+static void write_jsz(ne_server *srv, mon_out *o, const mon_query *q)
+{
+    (void)q;
+    bool f = true;
+    put(o, "{");
+    kv_server_now(srv, o, &f);
+    kv_raw(o, &f, "disabled", "true");
+    kv_raw(o, &f, "config", "{\"max_memory\":0,\"max_storage\":0}");
+    static const char *const zeros[] = {"memory",           "storage",  "reserved_memory",
+                                        "reserved_storage", "accounts", "ha_assets"};
+    for (size_t i = 0; i < NE_ARRAY_LEN(zeros); i++) {
+        kv_u64(o, &f, zeros[i], 0);
+    }
+    kv_raw(o, &f, "api", "{\"total\":0,\"errors\":0}");
+    static const char *const counts[] = {"streams", "consumers", "messages", "bytes"};
+    for (size_t i = 0; i < NE_ARRAY_LEN(counts); i++) {
+        kv_u64(o, &f, counts[i], 0);
+    }
+    put(o, "}");
+}
+
+static void write_ipqueuesz(ne_server *srv, mon_out *o, const mon_query *q)
+{
+    (void)srv;
+    (void)q;
+    put(o, "{}");
+}
+
 static void write_healthz(ne_server *srv, mon_out *o, const mon_query *q)
 {
     (void)srv;
@@ -708,52 +841,119 @@ static void write_healthz(ne_server *srv, mon_out *o, const mon_query *q)
     put(o, "{\"status\":\"ok\"}");
 }
 
+/* ---- Responses that are not JSON documents ----------------------------------------- */
+
+static void respond_connz(ne_conn *conn, const mon_query *q)
+{
+    write_connz(conn->srv, conn, q);
+}
+
+static void write_leafz(ne_server *srv, mon_out *o, const mon_query *q)
+{
+    ne_leaf_leafz(srv, &o->w, query_true(q, "subs"));
+}
+
+/* The index page: a link to each endpoint. */
+static void respond_root(ne_conn *conn, const mon_query *q)
+{
+    (void)q;
+    send_head(conn, "200 OK", "text/html; charset=utf-8");
+    mon_out o;
+    out_init(&o, conn);
+    put(&o, "<html lang=\"en\">\n<head><title>natsedge</title></head>\n<body>\n");
+    for (size_t i = 1; i < NE_ARRAY_LEN(stat_names); i++) {
+        put(&o, "<a href=\".");
+        put(&o, stat_names[i]);
+        put(&o, "\">");
+        put(&o, stat_names[i] + 1);
+        put(&o, "</a><br>\n");
+    }
+    put(&o, "</body>\n</html>\n");
+    out_finish(&o);
+}
+
+/* nats-server dumps its goroutines' stacks here; natsedge runs one event
+ * loop on one thread and says so. */
+static void respond_stacksz(ne_conn *conn, const mon_query *q)
+{
+    (void)q;
+    send_head(conn, "200 OK", "text/plain; charset=utf-8");
+    static const char text[] = "natsedge runs one event loop on one thread: no stacks to show\n";
+    (void)ne_conn_send(conn, text, sizeof(text) - 1);
+}
+
+/* ---- The paths ----------------------------------------------------------------------- */
+
+typedef void (*mon_json_body)(ne_server *srv, mon_out *o, const mon_query *q);
+typedef void (*mon_respond)(ne_conn *conn, const mon_query *q);
+
+/* Every path nats-server 2.9 serves, and how natsedge answers it: a JSON
+ * document (200, application/json) or a response of its own. */
+typedef struct mon_path {
+    const char *path;
+    size_t path_len;
+    mon_json_body json;  /* NULL: respond writes the whole response */
+    mon_respond respond; /* NULL: json does */
+    mon_stat stat;
+} mon_path;
+
+#define MON_JSON(p, body, stat)                                                                    \
+    {                                                                                              \
+        p, sizeof(p) - 1, body, NULL, stat                                                         \
+    }
+#define MON_OTHER(p, fn, stat)                                                                     \
+    {                                                                                              \
+        p, sizeof(p) - 1, NULL, fn, stat                                                           \
+    }
+
+static const mon_path mon_paths[] = {
+    MON_OTHER("/", respond_root, STAT_ROOT),
+    MON_JSON("/varz", write_varz, STAT_VARZ),
+    MON_OTHER("/connz", respond_connz, STAT_CONNZ),
+    MON_JSON("/routez", write_routez, STAT_ROUTEZ),
+    MON_JSON("/gatewayz", write_gatewayz, STAT_GATEWAYZ),
+    MON_JSON("/leafz", write_leafz, STAT_LEAFZ),
+    MON_JSON("/subsz", write_subsz, STAT_SUBSZ),
+    MON_JSON("/subscriptionsz", write_subsz, STAT_SUBSZ),
+    MON_OTHER("/stacksz", respond_stacksz, STAT_NONE),
+    MON_JSON("/accountz", write_accountz, STAT_ACCOUNTZ),
+    MON_JSON("/accstatz", write_accstatz, STAT_ACCSTATZ),
+    MON_JSON("/jsz", write_jsz, STAT_JSZ),
+    MON_JSON("/healthz", write_healthz, STAT_HEALTHZ),
+    MON_JSON("/ipqueuesz", write_ipqueuesz, STAT_NONE),
+};
+
+static const mon_path *find_path(const char *path, size_t path_len)
+{
+    for (size_t i = 0; i < NE_ARRAY_LEN(mon_paths); i++) {
+        const mon_path *p = &mon_paths[i];
+        if (p->path_len == path_len && memcmp(p->path, path, path_len) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
 static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_query *q)
 {
     ne_server *srv = conn->srv;
-    int which = -1;
-    for (int i = 0; i < NE_MON_PATH_COUNT; i++) {
-        if (strlen(ne_mon_paths[i]) == path_len && memcmp(ne_mon_paths[i], path, path_len) == 0) {
-            which = i;
-        }
-    }
-    if (path_len == 14 && memcmp(path, "/subscriptionsz", 14) == 0) {
-        which = 2;
-    }
-    if (path_len == 6 && memcmp(path, "/leafz", 6) == 0) {
-        send_json_head(conn);
-        mon_out o;
-        out_init(&o, conn);
-        ne_leaf_leafz(srv, &o.w, query_true(q, "subs"));
-        out_finish(&o);
-        return;
-    }
-    if (which < 0) {
+    const mon_path *p = find_path(path, path_len);
+    if (p == NULL) {
         send_status(conn, "404 Not Found", "404 page not found\n");
         return;
     }
-    srv->http_req_stats[which]++;
-    if (which == 1) {
-        write_connz(srv, conn, q);
+    if (p->stat != STAT_NONE) {
+        NE_ASSERT((uint32_t)p->stat < NE_MON_PATH_COUNT);
+        srv->http_req_stats[p->stat]++;
+    }
+    if (p->respond != NULL) {
+        p->respond(conn, q);
         return;
     }
     send_json_head(conn);
     mon_out o;
     out_init(&o, conn);
-    switch (which) {
-    case 0:
-        write_varz(srv, &o, q);
-        break;
-    case 2:
-        write_subsz(srv, &o, q);
-        break;
-    case 3:
-        write_accountz(srv, &o, q);
-        break;
-    default:
-        write_healthz(srv, &o, q);
-        break;
-    }
+    p->json(srv, &o, q);
     out_finish(&o);
 }
 

@@ -1,5 +1,6 @@
-/* HTTP monitoring: /varz, /connz, /subsz, /accountz, /healthz with
- * nats-server's JSON field names and types.
+/* HTTP monitoring: every path nats-server 2.9 serves (/varz, /connz, /subsz,
+ * /leafz, /accountz, /accstatz, /healthz, ...) with its JSON field names and
+ * types.
  *
  * An HTTP connection is an ordinary ne_conn of kind NE_CONN_KIND_HTTP: its
  * request is read into the connection's read buffer, the response is written
@@ -9,8 +10,6 @@
 #define NE_MON_H
 
 #include "server/ne_server.h"
-
-extern const char *const ne_mon_paths[NE_MON_PATH_COUNT];
 
 /* Opens the monitoring listener when opts.http_enabled. */
 int ne_mon_start(ne_server *srv);

@@ -149,8 +149,8 @@ const char *ne_close_reason_text(ne_close_reason reason);
 #define NE_CONN_KIND_HTTP 1
 #define NE_CONN_KIND_LEAF 2
 
-/* Monitoring paths counted in /varz http_req_stats. */
-#define NE_MON_PATH_COUNT 5
+/* Monitoring paths counted in /varz http_req_stats (src/mon/ne_mon.c). */
+#define NE_MON_PATH_COUNT 11
 
 typedef enum ne_handle_tag {
     NE_HANDLE_LISTENER = 1,
