@@ -79,9 +79,19 @@
 #endif
 
 /* Monitoring connections (HTTP) served at once; they come from the connection
- * pool too. A further one is closed at once. */
+ * pool too. When all are waiting for their request, a new one takes the
+ * place of the oldest (which is closed without an answer), so clients that
+ * send slowly cannot keep others out. */
 #ifndef NE_MAX_HTTP_CONNECTIONS
 #define NE_MAX_HTTP_CONNECTIONS 4
+#endif
+
+/* Time a monitoring client has, from its connection, to send its whole
+ * request; then it is closed without an answer. nats-server 2.11 and later
+ * set the same 5 s ReadHeaderTimeout on their monitoring server (2.9 has
+ * none, but serves any number of connections). Costs no RAM. */
+#ifndef NE_HTTP_REQUEST_TIMEOUT_MS
+#define NE_HTTP_REQUEST_TIMEOUT_MS 5000
 #endif
 
 /* Largest HTTP request header block; a larger one gets 431. Must not exceed

@@ -1002,6 +1002,56 @@ void ne_mon_process_input(ne_conn *conn)
     }
 }
 
+/* ---- Connections --------------------------------------------------------------------- */
+
+void ne_mon_accepted(ne_conn *conn)
+{
+    NE_ASSERT(conn->kind == NE_CONN_KIND_HTTP);
+    conn->auth_deadline_ms = conn->srv->now_ms + NE_HTTP_REQUEST_TIMEOUT_MS;
+}
+
+void ne_mon_timer(ne_conn *conn, uint64_t now_ms)
+{
+    NE_ASSERT(conn->kind == NE_CONN_KIND_HTTP);
+    if (!conn->closing && now_ms >= conn->auth_deadline_ms) {
+        /* As Go's HTTP server on its read header timeout: no answer. */
+        ne_log_debug(&conn->srv->log, "%s:%u - Monitoring request not received within %u ms",
+                     conn->ip, (unsigned)conn->port, (unsigned)NE_HTTP_REQUEST_TIMEOUT_MS);
+        ne_conn_close(conn, NE_CLOSE_STALE, NULL);
+    }
+}
+
+/* A connection that answered is closing; the others wait for their request.
+ * The oldest waiting one is the one accepted first: the lowest cid. */
+bool ne_mon_admit(ne_server *srv)
+{
+    uint32_t waiting = 0;
+    ne_conn *oldest = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = srv->active; c != NULL && guard++ < NE_MAX_CONNECTIONS; c = c->next) {
+        if (c->kind != NE_CONN_KIND_HTTP || c->closing) {
+            continue;
+        }
+        waiting++;
+        if (oldest == NULL || c->cid < oldest->cid) {
+            oldest = c;
+        }
+    }
+    if (srv->http_count >= 2u * NE_MAX_HTTP_CONNECTIONS) {
+        return false; /* the closed ones go at the end of this turn */
+    }
+    if (waiting < NE_MAX_HTTP_CONNECTIONS) {
+        return true;
+    }
+    NE_ASSERT(oldest != NULL);
+    ne_log_warn(&srv->log,
+                "%s:%u - Monitoring connections all busy (NE_MAX_HTTP_CONNECTIONS %u): closing "
+                "the oldest, which has not sent its request",
+                oldest->ip, (unsigned)oldest->port, (unsigned)NE_MAX_HTTP_CONNECTIONS);
+    ne_conn_close(oldest, NE_CLOSE_STALE, NULL);
+    return true;
+}
+
 int ne_mon_start(ne_server *srv)
 {
     if (!srv->opts.http_enabled) {
