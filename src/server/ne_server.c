@@ -610,8 +610,7 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
         bool http = listener->kind == NE_CONN_KIND_HTTP;
         bool leaf = listener->kind == NE_CONN_KIND_LEAF;
         ne_conn *conn = NULL;
-        if (http ? srv->http_count < NE_MAX_HTTP_CONNECTIONS
-                 : leaf || srv->client_count < srv->opts.max_connections) {
+        if (http ? ne_mon_admit(srv) : leaf || srv->client_count < srv->opts.max_connections) {
             conn = ne_server_conn_new(srv, sock, listener->kind, ip, port);
         }
         if (conn == NULL && http) {
@@ -629,7 +628,9 @@ static void accept_connections(ne_server *srv, ne_listener *listener)
             ne_leaf_accepted(conn);
             continue;
         }
-        if (!http) {
+        if (http) {
+            ne_mon_accepted(conn);
+        } else {
             ne_log_debug(&srv->log, "%s:%u - cid:%llu - Client connection created", ip,
                          (unsigned)port, (unsigned long long)conn->cid);
             ne_client_start(conn);
@@ -874,10 +875,7 @@ static void conn_timers(ne_conn *conn, uint64_t now)
         return;
     }
     if (conn->kind == NE_CONN_KIND_HTTP) {
-        /* A monitoring client that sends no complete request is dropped. */
-        if (now - conn->last_in_ms > srv->opts.write_deadline_ms) {
-            ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
-        }
+        ne_mon_timer(conn, now);
         return;
     }
     if (conn->out.bytes > 0 && now - conn->last_write_ms > srv->opts.write_deadline_ms) {

@@ -224,7 +224,8 @@ typedef struct ne_conn {
     uint64_t last_in_ms;
     uint64_t last_write_ms;
     uint64_t next_ping_ms;
-    uint64_t auth_deadline_ms; /* 0: no deadline (no auth, or authenticated) */
+    uint64_t auth_deadline_ms; /* 0: no deadline (no auth, or authenticated); monitoring:
+                                  the request must be whole by then */
     uint64_t auth_fp;          /* the configured credential it authenticated with; 0: none */
     char nonce[16];            /* sent in INFO when nkey users exist */
     uint32_t pings_out;
