@@ -236,27 +236,32 @@ static bool find_user(const ne_server_options *o, const char *name, int *user_in
     return false;
 }
 
-/* Binds an authenticated client to its user's account and permissions: the
- * user's own, else its account's default, else the authorization block's. */
+/* A user's permissions: its own, else its account's default, else the
+ * authorization block's. */
+uint16_t ne_server_user_perms(const ne_server_options *o, int user_index)
+{
+    uint16_t perms = o->default_perms;
+    if (user_index >= 0) {
+        const ne_user_entry *u = &o->users[user_index];
+        if (u->perms != NE_PERM_NONE) {
+            perms = u->perms;
+        } else if (o->accounts[u->account].default_perms != NE_PERM_NONE) {
+            perms = o->accounts[u->account].default_perms;
+        }
+    }
+    return perms;
+}
+
+/* Binds an authenticated client to its user's account and permissions. */
 static void bind_user(ne_conn *conn, int user_index)
 {
     ne_server *srv = conn->srv;
     const ne_server_options *o = &srv->opts;
-    uint8_t acc = NE_ACCOUNT_GLOBAL;
-    uint16_t perms = o->default_perms;
-    if (user_index >= 0) {
-        const ne_user_entry *u = &o->users[user_index];
-        acc = u->account;
-        if (u->perms != NE_PERM_NONE) {
-            perms = u->perms;
-        } else if (o->accounts[acc].default_perms != NE_PERM_NONE) {
-            perms = o->accounts[acc].default_perms;
-        }
-    }
+    uint8_t acc = user_index >= 0 ? o->users[user_index].account : NE_ACCOUNT_GLOBAL;
     NE_ASSERT(acc < srv->account_count);
     conn->user_index = (int16_t)user_index;
     conn->acc = &srv->accounts[acc];
-    conn->perms = perms;
+    conn->perms = ne_server_user_perms(o, user_index);
 }
 
 static const ne_permissions *conn_perms(const ne_conn *conn)

@@ -468,6 +468,10 @@ bool ne_server_secret_matches(ne_server *srv, const char *configured, const char
 /* A configured password or token that looks like bcrypt must be a whole hash
  * of a cost natsedge accepts: NE_OK, or an error with a message in err. */
 int ne_server_check_secret(const char *what, const char *secret, char *err, size_t err_cap);
+/* The permission set of users[user_index] (-1: the single user or token):
+ * the user's own, else its account's default, else the authorization
+ * block's; NE_PERM_NONE when none applies. */
+uint16_t ne_server_user_perms(const ne_server_options *o, int user_index);
 /* A client connection is going away: its account, response permissions and
  * the system account's DISCONNECT event. */
 void ne_client_closed(ne_conn *conn);
