@@ -81,10 +81,9 @@ void ne_json_writer_puts(ne_json_writer *w, const char *text)
     ne_json_writer_raw(w, text, strlen(text));
 }
 
-void ne_json_writer_string(ne_json_writer *w, const char *text, size_t len)
+void ne_json_writer_escaped(ne_json_writer *w, const char *text, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    ne_json_writer_raw(w, "\"", 1);
     for (size_t i = 0; i < len && w->error == NE_OK; i++) {
         ne_strbuf *sb = ne_json_writer_room(w, WRITER_ESCAPE_BYTES);
         if (sb == NULL) {
@@ -101,6 +100,12 @@ void ne_json_writer_string(ne_json_writer *w, const char *text, size_t len)
             ne_strbuf_putc(sb, (char)c);
         }
     }
+}
+
+void ne_json_writer_string(ne_json_writer *w, const char *text, size_t len)
+{
+    ne_json_writer_raw(w, "\"", 1);
+    ne_json_writer_escaped(w, text, len);
     ne_json_writer_raw(w, "\"", 1);
 }
 

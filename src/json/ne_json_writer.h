@@ -43,6 +43,9 @@ void ne_json_writer_puts(ne_json_writer *w, const char *text);
 /* A JSON string literal, quotes included: '"' and '\\' escaped with a
  * backslash, bytes below 0x20 as \u00XX; any length. */
 void ne_json_writer_string(ne_json_writer *w, const char *text, size_t len);
+/* The same escaping without the quotes: a string written in parts between
+ * ne_json_writer_raw(w, "\"", 1) calls. */
+void ne_json_writer_escaped(ne_json_writer *w, const char *text, size_t len);
 void ne_json_writer_u64(ne_json_writer *w, uint64_t value);
 /* `"name":` of an object member, preceded by ',' unless *first (which it
  * clears). */

@@ -9,6 +9,7 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "json/ne_json.h"
+#include "json/ne_json_writer.h"
 #include "server/ne_nkey.h"
 #include "server/ne_server.h"
 #include "sublist/ne_subject.h"
@@ -107,6 +108,69 @@ static bool subject_in(const char (*list)[NE_SUB_TEXT_BYTES], uint32_t count, co
 static void leaf_send(ne_conn *conn, const char *text, size_t len)
 {
     (void)ne_conn_send(conn, text, len);
+}
+
+/* ---- A leaf user's permissions (hub role) ------------------------------------ */
+
+/* An accepted leaf that logged in as a user of the authorization block has
+ * that user's permissions, seen from the other side (LN-40..LN-44): its
+ * subscribe lists say what the hub may send it, its publish lists what it
+ * may send in. NULL: no permissions. */
+static const ne_permissions *leaf_perms(const ne_conn *conn)
+{
+    return conn->perms == NE_PERM_NONE ? NULL : &conn->srv->opts.perms[conn->perms];
+}
+
+static bool has_prefix(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+/* Interest nats-server never holds against permissions: loop detection and
+ * gateway replies. */
+static bool perm_exempt(const char *subject, size_t len)
+{
+    return has_prefix(subject, len, "$LDS.") || has_prefix(subject, len, "$GR.") ||
+           has_prefix(subject, len, "_GR_.");
+}
+
+/* May the peer of conn receive a message on subject (LN-43)? */
+static bool leaf_may_receive(const ne_conn *conn, const char *subject, size_t len)
+{
+    const ne_permissions *p = leaf_perms(conn);
+    return p == NULL ||
+           ne_perm_can_subscribe(p, conn->srv->opts.perm_subjects, subject, len, NULL, 0);
+}
+
+/* May the peer of conn send a message on subject (LN-44)? Responses to
+ * service imports ("_R_.") are the hub's own routing. */
+static bool leaf_may_send(const ne_conn *conn, const char *subject, size_t len)
+{
+    const ne_permissions *p = leaf_perms(conn);
+    return p == NULL || has_prefix(subject, len, "_R_.") ||
+           ne_perm_can_publish(p, conn->srv->opts.perm_subjects, subject, len);
+}
+
+/* nats-server's answer to a leaf that broke its permissions: -ERR
+ * 'Permissions Violation for <action> to "<subject>"', an error log line,
+ * and the connection closed (LN-42, LN-44). The line is sent in pieces: the
+ * subject may be as long as a control line. */
+static void leaf_perm_violation(ne_conn *conn, const char *action, const char *subject, size_t len)
+{
+    ne_server *srv = conn->srv;
+    srv->stats.perm_violations++;
+    ne_log_error(
+        &srv->log, "%s:%u - lid:%llu - %s Violation on \"%.*s\" - Check other side configuration",
+        conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid, action, (int)len, subject);
+    const char *const parts[] = {"-ERR 'Permissions Violation for ", action, " to \""};
+    for (size_t i = 0; i < NE_ARRAY_LEN(parts); i++) {
+        leaf_send(conn, parts[i], strlen(parts[i]));
+    }
+    leaf_send(conn, subject, len);
+    leaf_send(conn, "\"'\r\n", strlen("\"'\r\n"));
+    conn->flush_before_close = true;
+    ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
 }
 
 static void conn_link_sub(ne_conn *conn, ne_sub *sub)
@@ -236,7 +300,8 @@ static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
 /* Whether a subscription's interest goes to this peer (LN-12): never back to
  * the connection it came from, never from one hub to another (a spoke sends
  * only local interest and that of its own leafs), never for a subject the
- * remote's deny_imports names (LN-32). */
+ * remote's deny_imports names (LN-32) or the leaf's user may not publish to
+ * (LN-41). */
 static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
     if (!established(link) || sub->conn == link->conn || sub->conn->closing ||
@@ -255,7 +320,10 @@ static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *
                    sub->entry.subject, sub->entry.subject_len)) {
         return false;
     }
-    return true;
+    /* A leaf user hears only of subjects it may publish to (LN-41). */
+    const ne_permissions *p = leaf_perms(link->conn);
+    return p == NULL || ne_perm_announces_interest(p, srv->opts.perm_subjects, sub->entry.subject,
+                                                   sub->entry.subject_len);
 }
 
 /* Counts one more subscription behind (link, subject, queue): sends LS+ on
@@ -948,6 +1016,15 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
                                  ro->deny_export_count, op->subject.ptr, op->subject.len)) {
         return; /* we may not send there: a spoke ignores the interest (LN-32) */
     }
+    /* A leaf user's interest in a subject it may not receive: refused for a
+     * literal subject; a wildcard is kept and each message checked (LN-42,
+     * LN-43). */
+    if (!perm_exempt(op->subject.ptr, op->subject.len) &&
+        ne_subject_valid_literal(op->subject.ptr, op->subject.len) &&
+        !leaf_may_receive(conn, op->subject.ptr, op->subject.len)) {
+        leaf_perm_violation(conn, "Subscription", op->subject.ptr, op->subject.len);
+        return;
+    }
     if (find_peer_sub(conn, op) != NULL) {
         return;
     }
@@ -1005,47 +1082,118 @@ static void handle_ls_minus(ne_conn *conn, const ne_op *op)
 
 /* ---- Accepting leafs (hub role) ------------------------------------------------------ */
 
+static int leaf_sink(void *ctx, const void *bytes, size_t len)
+{
+    return ne_conn_send(ctx, bytes, len);
+}
+
+static void key_string(ne_json_writer *w, bool *first, const char *name, const char *value)
+{
+    ne_json_writer_key(w, first, name);
+    ne_json_writer_string(w, value, strlen(value));
+}
+
+static void key_u64(ne_json_writer *w, bool *first, const char *name, uint64_t value)
+{
+    ne_json_writer_key(w, first, name);
+    ne_json_writer_u64(w, value);
+}
+
+static void key_raw(ne_json_writer *w, bool *first, const char *name, const char *raw)
+{
+    ne_json_writer_key(w, first, name);
+    ne_json_writer_puts(w, raw);
+}
+
+/* "allow" or "deny" of a permission list, as nats-server's configuration
+ * names its entries ("subject" or "subject queue"); absent when empty. */
+static void write_perm_list(ne_json_writer *w, bool *first, const char *name, const ne_perm_list *l,
+                            const ne_perm_subject *table)
+{
+    if (!l->present || l->count == 0) {
+        return;
+    }
+    NE_ASSERT(l->first + l->count <= NE_MAX_PERM_SUBJECTS);
+    ne_json_writer_key(w, first, name);
+    ne_json_writer_puts(w, "[");
+    for (uint32_t i = 0; i < l->count; i++) {
+        const ne_perm_subject *e = &table[l->first + i];
+        ne_json_writer_puts(w, i > 0 ? ",\"" : "\"");
+        ne_json_writer_escaped(w, e->text, e->subject_len);
+        if (e->queue_len > 0) {
+            ne_json_writer_puts(w, " ");
+            ne_json_writer_escaped(w, e->text + e->subject_len, e->queue_len);
+        }
+        ne_json_writer_puts(w, "\"");
+    }
+    ne_json_writer_puts(w, "]");
+}
+
+static void write_perm_side(ne_json_writer *w, bool *first, const char *name,
+                            const ne_perm_list *allow, const ne_perm_list *deny,
+                            const ne_perm_subject *table)
+{
+    bool g = true;
+    ne_json_writer_key(w, first, name);
+    ne_json_writer_puts(w, "{");
+    write_perm_list(w, &g, "allow", allow, table);
+    write_perm_list(w, &g, "deny", deny, table);
+    ne_json_writer_puts(w, "}");
+}
+
+/* The hub's INFO (LN-02); the second one, after CONNECT, says connect_info,
+ * the bound account and the user's permissions for the leaf to apply
+ * (import: what it may receive, export: what it may send; LN-06, LN-40). */
 static void send_hub_info(ne_conn *conn, bool connect_info)
 {
     ne_server *srv = conn->srv;
-    char info[1024];
-    ne_strbuf sb;
-    ne_strbuf_init(&sb, info, sizeof(info));
-    ne_strbuf_puts(&sb, "INFO {\"server_id\":");
-    ne_strbuf_json_string(&sb, srv->server_id, strlen(srv->server_id));
-    ne_strbuf_puts(&sb, ",\"server_name\":");
-    ne_strbuf_json_string(&sb, srv->opts.server_name, strlen(srv->opts.server_name));
-    ne_strbuf_puts(&sb, ",\"version\":\"" NE_ADVERTISED_VERSION
-                        "\",\"proto\":1,\"go\":\"natsedge-" NE_VERSION "\",\"host\":");
+    char piece[512];
+    ne_json_writer w;
+    ne_json_writer_init(&w, piece, sizeof(piece), leaf_sink, conn);
+    bool f = true;
+    ne_json_writer_puts(&w, "INFO {");
+    key_string(&w, &f, "server_id", srv->server_id);
+    key_string(&w, &f, "server_name", srv->opts.server_name);
+    key_string(&w, &f, "version", NE_ADVERTISED_VERSION);
+    key_u64(&w, &f, "proto", 1);
+    key_string(&w, &f, "go", "natsedge-" NE_VERSION);
     const char *host =
         srv->opts.leaf.listen_host[0] != '\0' ? srv->opts.leaf.listen_host : srv->opts.host;
-    ne_strbuf_json_string(&sb, host, strlen(host));
-    ne_strbuf_printf(&sb,
-                     ",\"port\":%u,\"headers\":%s,\"auth_required\":true,\"max_payload\":%u,"
-                     "\"client_id\":%llu",
-                     (unsigned)srv->leaf_listener.port,
-                     srv->opts.no_header_support ? "false" : "true",
-                     (unsigned)srv->opts.max_payload, (unsigned long long)conn->cid);
+    key_string(&w, &f, "host", host);
+    key_u64(&w, &f, "port", srv->leaf_listener.port);
+    key_raw(&w, &f, "headers", srv->opts.no_header_support ? "false" : "true");
+    key_raw(&w, &f, "auth_required", "true");
+    key_u64(&w, &f, "max_payload", srv->opts.max_payload);
+    key_u64(&w, &f, "client_id", conn->cid);
     if (conn->nonce[0] != '\0') {
-        ne_strbuf_printf(&sb, ",\"nonce\":\"%s\"", conn->nonce);
+        key_string(&w, &f, "nonce", conn->nonce);
     }
-    ne_strbuf_puts(&sb, ",\"info_on_connect\":true");
+    const ne_permissions *p = leaf_perms(conn);
+    if (connect_info && p != NULL) {
+        const ne_perm_subject *table = srv->opts.perm_subjects;
+        write_perm_side(&w, &f, "import", &p->sub_allow, &p->sub_deny, table);
+        write_perm_side(&w, &f, "export", &p->pub_allow, &p->pub_deny, table);
+    }
+    key_raw(&w, &f, "info_on_connect", "true");
     if (connect_info) {
-        ne_strbuf_puts(&sb, ",\"connect_info\":true");
+        key_raw(&w, &f, "connect_info", "true");
     }
-    ne_strbuf_puts(&sb, ",\"leafnode_urls\":[");
-    ne_strbuf_putc(&sb, '"');
-    ne_strbuf_printf(&sb, "%s:%u", host, (unsigned)srv->leaf_listener.port);
-    ne_strbuf_putc(&sb, '"');
-    ne_strbuf_puts(&sb, "]");
+    ne_json_writer_key(&w, &f, "leafnode_urls");
+    ne_json_writer_puts(&w, "[\"");
+    ne_json_writer_escaped(&w, host, strlen(host));
+    ne_json_writer_puts(&w, ":");
+    ne_json_writer_u64(&w, srv->leaf_listener.port);
+    ne_json_writer_puts(&w, "\"]");
     if (connect_info) {
-        const char *acc = srv->opts.accounts[conn->acc->index].name;
-        ne_strbuf_puts(&sb, ",\"remote_account\":");
-        ne_strbuf_json_string(&sb, acc, strlen(acc));
+        key_string(&w, &f, "remote_account", srv->opts.accounts[conn->acc->index].name);
     }
-    ne_strbuf_puts(&sb, "}\r\n");
-    NE_ASSERT(!sb.truncated);
-    leaf_send(conn, info, sb.len);
+    ne_json_writer_puts(&w, "}\r\n");
+    int rc = ne_json_writer_finish(&w);
+    if (rc != NE_OK && !conn->closing) {
+        ne_log_warn(&srv->log, "%s:%u - lid:%llu - Leafnode INFO not sent: %s", conn->ip,
+                    (unsigned)conn->port, (unsigned long long)conn->cid, ne_err_name(rc));
+        ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+    }
 }
 
 void ne_leaf_accepted(ne_conn *conn)
@@ -1074,14 +1222,21 @@ void ne_leaf_accepted(ne_conn *conn)
     send_hub_info(conn, false);
 }
 
+/* Which credential of the server's authorization a leaf logged in with:
+ * an index of its users list, the single user or token, or none of them
+ * (leafnodes.authorization, or no authentication). */
+#define LEAF_LOGIN_SINGLE (-1)
+#define LEAF_LOGIN_NONE (-2)
+
 /* An accepted leaf's credentials (LN-26), and the account it binds to:
  * leafnodes.authorization (single user, or users with accounts) when it is
  * configured; otherwise the server's own single user or token (a token
  * arrives as CONNECT's user, as nats-server 2.9 leafs send it) or a users
  * list entry with a clear-text password. Without any of these, none. NULL
- * when refused. */
-static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
+ * when refused. *login says which of the server's credentials it was. */
+static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc, int *login)
 {
+    *login = LEAF_LOGIN_NONE;
     ne_account *global = &srv->accounts[NE_ACCOUNT_GLOBAL];
     const ne_leaf_options *lo = &srv->opts.leaf;
     const ne_server_options *o = &srv->opts;
@@ -1111,19 +1266,28 @@ static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
         char token[128] = "";
         (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
         const char *given = token[0] != '\0' ? token : user;
-        return given[0] != '\0' && ne_server_secret_matches(srv, o->auth_token, given) ? global
-                                                                                       : NULL;
+        if (given[0] == '\0' || !ne_server_secret_matches(srv, o->auth_token, given)) {
+            return NULL;
+        }
+        *login = LEAF_LOGIN_SINGLE;
+        return global;
     }
     if (o->auth_user[0] != '\0') {
-        return user[0] != '\0' && ne_server_secret_equal(user, o->auth_user) &&
-                       ne_server_secret_matches(srv, o->auth_pass, pass)
-                   ? global
-                   : NULL;
+        if (user[0] == '\0' || !ne_server_secret_equal(user, o->auth_user) ||
+            !ne_server_secret_matches(srv, o->auth_pass, pass)) {
+            return NULL;
+        }
+        *login = LEAF_LOGIN_SINGLE;
+        return global;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
         const ne_user_entry *u = &o->users[i];
         if (u->user[0] != '\0' && user[0] != '\0' && ne_server_secret_equal(user, u->user)) {
-            return ne_server_secret_matches(srv, u->pass, pass) ? &srv->accounts[u->account] : NULL;
+            if (!ne_server_secret_matches(srv, u->pass, pass)) {
+                return NULL;
+            }
+            *login = (int)i;
+            return &srv->accounts[u->account];
         }
     }
     return NULL;
@@ -1141,7 +1305,8 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;
     }
-    ne_account *acc = leaf_authorized(srv, &doc);
+    int login;
+    ne_account *acc = leaf_authorized(srv, &doc, &login);
     if (acc == NULL) {
         ne_log_warn(&srv->log, "%s:%u - lid:%llu - authentication error", conn->ip,
                     (unsigned)conn->port, (unsigned long long)conn->cid);
@@ -1163,11 +1328,33 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
     }
     memcpy(conn->name, link->remote_name, sizeof(conn->name));
     conn->acc = acc;
+    if (login != LEAF_LOGIN_NONE) {
+        /* The user's permissions, as a client of that user has them; the
+         * credential's fingerprint marks the leaf for reloads. */
+        conn->perms = ne_server_user_perms(&srv->opts, login);
+        conn->auth_fp = ne_server_auth_fingerprint(&srv->opts, login);
+    }
     const char *acc_name = srv->opts.accounts[acc->index].name;
     memcpy(link->remote_account, acc_name,
            NE_MIN(strlen(acc_name) + 1, sizeof(link->remote_account)));
     send_hub_info(conn, true);
     establish(srv, link);
+}
+
+void ne_leaf_auth_reloaded(ne_server *srv)
+{
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
+        ne_leaf_link *link = srv->leaf.links[i];
+        if (link == NULL || link->remote >= 0 || link->conn->closing || link->conn->auth_fp == 0) {
+            continue;
+        }
+        ne_log_info(&srv->log,
+                    "%s:%u - lid:%llu - Leafnode logged in through the reloaded authorization: "
+                    "closing it to log in again",
+                    link->conn->ip, (unsigned)link->conn->port,
+                    (unsigned long long)link->conn->cid);
+        ne_conn_close(link->conn, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
+    }
 }
 
 /* ---- Operations ------------------------------------------------------------------------ */
@@ -1240,6 +1427,13 @@ bool ne_leaf_route_begin(ne_conn *pub, ne_slice subject)
     if (pub->kind != NE_CONN_KIND_LEAF || pub->leaf == NULL) {
         return true;
     }
+    /* nats-server 2.9.10 delivers what a leaf sends outside its user's
+     * publish permissions; later versions refuse it, and so does natsedge
+     * (LN-44, differences.md). */
+    if (!leaf_may_send(pub, subject.ptr, subject.len)) {
+        leaf_perm_violation(pub, "Publish", subject.ptr, subject.len);
+        return false;
+    }
     const ne_leaf_remote_options *ro = remote_opts(srv, pub->leaf);
     return ro == NULL || !subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_imports,
                                      ro->deny_import_count, subject.ptr, subject.len);
@@ -1263,6 +1457,14 @@ bool ne_leaf_route_add(ne_conn *pub, ne_sub *sub, const char *queue, uint16_t qu
     if (ro != NULL &&
         subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_exports, ro->deny_export_count,
                    st->route_subject.ptr, st->route_subject.len)) {
+        return false;
+    }
+    /* A leaf user's wildcard interest gets only what the user may receive
+     * (LN-43). */
+    if (!leaf_may_receive(conn, st->route_subject.ptr, st->route_subject.len)) {
+        ne_log_debug(&srv->log, "%s:%u - lid:%llu - Not permitted to deliver to \"%.*s\"", conn->ip,
+                     (unsigned)conn->port, (unsigned long long)conn->cid,
+                     (int)st->route_subject.len, st->route_subject.ptr);
         return false;
     }
     ne_leaf_target *t = NULL;

@@ -52,6 +52,12 @@ int ne_leaf_sub_added(struct ne_server *srv, struct ne_sub *sub);
 /* A subscription is about to be removed. */
 void ne_leaf_sub_removed(struct ne_server *srv, struct ne_sub *sub);
 
+/* The server's authorization was reloaded: accepted leafs that logged in
+ * through it (a users-list entry, the single user or the token) are closed
+ * with 'Authorization Violation', to log in again under the new
+ * authorization with the new permissions. */
+void ne_leaf_auth_reloaded(struct ne_server *srv);
+
 /* A connection accepted on the leaf listener: sends INFO. */
 void ne_leaf_accepted(struct ne_conn *conn);
 /* Parses a control line read on a leaf connection (LMSG/HMSG in their leaf
