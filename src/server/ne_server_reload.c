@@ -14,6 +14,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "leaf/ne_leaf.h"
 #include "server/ne_server.h"
 
 /* FNV-1a over the parts of a credential, with a separator after each. */
@@ -404,6 +405,9 @@ int ne_server_reload(ne_server *srv, const ne_server_options *opts, char *err, s
     srv->config_load_wall_ns = ne_port_wall_ns();
     if (auth_changed || conns_changed) {
         recheck_connections(srv, auth_changed);
+    }
+    if (auth_changed) {
+        ne_leaf_auth_reloaded(srv);
     }
     return NE_OK;
 }
