@@ -14,6 +14,18 @@
 struct ne_conn;
 struct ne_sub;
 
+/* A set of leaf connections by their index in the leaf connection pool:
+ * the links a subscription's interest was counted on (ne_sub.leaf_links). */
+#if NE_MAX_LEAF_CONNECTIONS <= 8
+typedef uint8_t ne_leaf_linkset;
+#elif NE_MAX_LEAF_CONNECTIONS <= 16
+typedef uint16_t ne_leaf_linkset;
+#elif NE_MAX_LEAF_CONNECTIONS <= 32
+typedef uint32_t ne_leaf_linkset;
+#else
+#error "NE_MAX_LEAF_CONNECTIONS must be at most 32 (ne_leaf_linkset)"
+#endif
+
 /* A "host:port" learned from a hub's leafnode_urls. */
 #define NE_LEAF_HOSTPORT_BYTES 72
 

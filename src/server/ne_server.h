@@ -175,6 +175,8 @@ typedef struct ne_sub {
     uint64_t delivered;
     uint64_t max_msgs; /* 0: no auto-unsubscribe */
     bool withhold;     /* wildcard over a subscribe deny entry (CP-81) */
+    /* The leaf links its interest is counted on (ne_leaf.c). */
+    ne_leaf_linkset leaf_links;
     uint16_t sid_len;
     char text[NE_SUB_TEXT_BYTES]; /* subject, then queue, then sid */
 } ne_sub;
@@ -236,6 +238,9 @@ typedef struct ne_conn {
     uint64_t out_msgs;
     uint64_t out_bytes;
     uint32_t nsubs;
+    /* Leaf interest its subscriptions hold: the links each is counted on,
+     * summed (ne_leaf.c). */
+    uint32_t leaf_interest;
     ne_sub *subs;
     struct ne_account *acc;    /* the account it is bound to */
     uint16_t perms;            /* NE_PERM_NONE or an index of opts.perms */
