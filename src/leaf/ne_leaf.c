@@ -276,36 +276,35 @@ static void interest_unlink(ne_leaf_state *st, ne_leaf_interest *e)
 }
 
 /* Writes LS+ or LS- for an entry: LS+ s / LS+ s q <weight> / LS- s / LS- s q
- * (LN-10, LN-11). */
+ * (LN-10, LN-11), in pieces: no line buffer to size. */
 static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
 {
-    char line[NE_SUB_TEXT_BYTES + 32];
-    ne_strbuf sb;
-    ne_strbuf_init(&sb, line, sizeof(line));
-    ne_strbuf_puts(&sb, plus ? "LS+ " : "LS- ");
-    ne_strbuf_append(&sb, e->text, e->subject_len);
+    leaf_send(conn, plus ? "LS+ " : "LS- ", 4);
+    leaf_send(conn, e->text, e->subject_len);
     if (e->queue_len > 0) {
-        ne_strbuf_putc(&sb, ' ');
-        ne_strbuf_append(&sb, e->text + e->subject_len, e->queue_len);
+        leaf_send(conn, " ", 1);
+        leaf_send(conn, e->text + e->subject_len, e->queue_len);
         if (plus) {
-            ne_strbuf_putc(&sb, ' ');
-            ne_strbuf_u64(&sb, e->count);
+            char weight[21];
+            weight[0] = ' ';
+            leaf_send(conn, weight, 1 + ne_fmt_u64(weight + 1, e->count));
         }
     }
-    ne_strbuf_puts(&sb, "\r\n");
-    NE_ASSERT(!sb.truncated);
-    leaf_send(conn, line, sb.len);
+    leaf_send(conn, "\r\n", 2);
 }
 
-/* Whether a subscription's interest goes to this peer (LN-12): never back to
- * the connection it came from, never from one hub to another (a spoke sends
- * only local interest and that of its own leafs), never for a subject the
- * remote's deny_imports names (LN-32) or the leaf's user may not publish to
- * (LN-41). */
-static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *sub)
+/* Whether a subscription's interest is for this peer (LN-12): never back to
+ * the connection it came from, never to another account, never from one hub
+ * to another (a spoke sends only local interest and that of its own leafs),
+ * never for a subject the remote's deny_imports names (LN-32) or the leaf's
+ * user may not publish to (LN-41). This one filter decides where a
+ * subscription is counted (interest_add records it in sub->leaf_links);
+ * its removal undoes exactly what was counted, so a subscription of another
+ * account, or one the table had no room for, can never withdraw interest
+ * that others hold. */
+static bool interest_for(ne_server *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
-    if (!established(link) || sub->conn == link->conn || sub->conn->closing ||
-        sub->conn->acc != link->conn->acc) {
+    if (sub->conn == link->conn || sub->conn->acc != link->conn->acc) {
         return false;
     }
     if (sub->conn->kind == NE_CONN_KIND_LEAF) {
@@ -320,27 +319,64 @@ static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *
                    sub->entry.subject, sub->entry.subject_len)) {
         return false;
     }
-    /* A leaf user hears only of subjects it may publish to (LN-41). */
     const ne_permissions *p = leaf_perms(link->conn);
     return p == NULL || ne_perm_announces_interest(p, srv->opts.perm_subjects, sub->entry.subject,
                                                    sub->entry.subject_len);
 }
 
-/* Counts one more subscription behind (link, subject, queue): sends LS+ on
- * the first, and the new weight for a queue. NE_ERR_NOMEM if a new entry is
- * needed and the table is full. */
-static int interest_add(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
+/* ...and whether it is sent now: the link is up and the subscription's
+ * connection is not going away. */
+static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *sub)
+{
+    return established(link) && !sub->conn->closing && interest_for(srv, link, sub);
+}
+
+static ne_leaf_linkset link_bit(uint32_t link_index)
+{
+    NE_ASSERT(link_index < NE_MAX_LEAF_CONNECTIONS);
+    return (ne_leaf_linkset)(1u << link_index);
+}
+
+static ne_leaf_interest *interest_lookup(ne_leaf_state *st, uint32_t link_index, const ne_sub *sub)
+{
+    uint32_t h = interest_hash(link_index, sub->entry.subject, sub->entry.subject_len,
+                               sub->entry.queue, sub->entry.queue_len);
+    return interest_find(st, link_index, sub, h);
+}
+
+/* Whether a subscription counted on links of which `new_entries` need an
+ * entry the table does not have yet may be counted: the table must hold
+ * them. */
+typedef enum interest_room {
+    INTEREST_FITS,
+    INTEREST_TABLE_FULL, /* NE_LEAF_INTEREST_ENTRIES */
+} interest_room;
+
+static interest_room interest_fits(ne_server *srv, const ne_conn *conn, uint32_t new_entries,
+                                   uint32_t links)
+{
+    (void)conn;
+    (void)links;
+    if (new_entries > ne_pool_available(&srv->leaf.interest_pool)) {
+        return INTEREST_TABLE_FULL;
+    }
+    return INTEREST_FITS;
+}
+
+/* Counts one more subscription behind (link, subject, queue), recording the
+ * link in the subscription: sends LS+ on the first, and the new weight for
+ * a queue. The caller has checked that a new entry fits (interest_admits). */
+static void interest_add(ne_server *srv, ne_leaf_link *link, ne_sub *sub)
 {
     ne_leaf_state *st = &srv->leaf;
     uint32_t li = ne_pool_index(&st->link_pool, link);
+    NE_ASSERT((sub->leaf_links & link_bit(li)) == 0);
     uint32_t h = interest_hash(li, sub->entry.subject, sub->entry.subject_len, sub->entry.queue,
                                sub->entry.queue_len);
     ne_leaf_interest *e = interest_find(st, li, sub, h);
     if (e == NULL) {
         e = ne_pool_alloc(&st->interest_pool);
-        if (e == NULL) {
-            return NE_ERR_NOMEM;
-        }
+        NE_ASSERT(e != NULL);
         e->hash = h;
         e->link = (uint16_t)li;
         e->subject_len = sub->entry.subject_len;
@@ -356,44 +392,62 @@ static int interest_add(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
         link->interest_count++;
     }
     e->count++;
+    sub->leaf_links |= link_bit(li);
+    sub->conn->leaf_interest++;
     if (e->count == 1 || e->queue_len > 0) {
         send_interest(link->conn, e, true);
     }
-    return NE_OK;
 }
 
-static void interest_remove(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
+/* Undoes interest_add of sub on link li: the new weight of a queue, or LS-
+ * when it was the last subscription behind the entry. */
+static void interest_remove(ne_server *srv, uint32_t li, ne_sub *sub)
 {
     ne_leaf_state *st = &srv->leaf;
-    uint32_t li = ne_pool_index(&st->link_pool, link);
-    uint32_t h = interest_hash(li, sub->entry.subject, sub->entry.subject_len, sub->entry.queue,
-                               sub->entry.queue_len);
-    ne_leaf_interest *e = interest_find(st, li, sub, h);
-    if (e == NULL) {
-        return; /* never sent (the table was full at the link's start) */
-    }
+    ne_leaf_link *link = st->links[li];
+    NE_ASSERT(link != NULL && (sub->leaf_links & link_bit(li)) != 0);
+    ne_leaf_interest *e = interest_lookup(st, li, sub);
+    NE_ASSERT(e != NULL && e->count > 0 && sub->conn->leaf_interest > 0);
+    sub->leaf_links &= (ne_leaf_linkset)~link_bit(li);
+    sub->conn->leaf_interest--;
     e->count--;
+    bool up = established(link);
     if (e->count > 0) {
-        if (e->queue_len > 0) {
+        if (e->queue_len > 0 && up) {
             send_interest(link->conn, e, true);
         }
         return;
     }
-    send_interest(link->conn, e, false);
+    if (up) {
+        send_interest(link->conn, e, false);
+    }
     interest_unlink(st, e);
     link->interest_count--;
     ne_pool_free(&st->interest_pool, e);
 }
 
-/* Drops every entry of a link (it is gone). */
+/* Drops every entry of a link (it is gone), and the link from every
+ * subscription counted on it. */
 static void interest_clear_link(ne_server *srv, ne_leaf_link *link)
 {
     ne_leaf_state *st = &srv->leaf;
     uint32_t li = ne_pool_index(&st->link_pool, link);
+    ne_leaf_linkset bit = link_bit(li);
+    uint32_t guard = 0;
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+        uint32_t sguard = 0;
+        for (ne_sub *s = c->subs; s != NULL && sguard++ <= NE_MAX_SUBSCRIPTIONS; s = s->conn_next) {
+            if ((s->leaf_links & bit) != 0) {
+                NE_ASSERT(c->leaf_interest > 0);
+                s->leaf_links &= (ne_leaf_linkset)~bit;
+                c->leaf_interest--;
+            }
+        }
+    }
     for (uint32_t b = 0; b < NE_LEAF_BUCKETS && link->interest_count > 0; b++) {
         uint32_t *pp = &st->buckets[b];
-        uint32_t guard = 0;
-        while (*pp != 0 && guard++ < NE_LEAF_INTEREST_ENTRIES) {
+        uint32_t eguard = 0;
+        while (*pp != 0 && eguard++ < NE_LEAF_INTEREST_ENTRIES) {
             ne_leaf_interest *e = interest_at(st, *pp);
             if (e->link == li) {
                 *pp = e->next;
@@ -412,21 +466,23 @@ int ne_leaf_sub_added(ne_server *srv, ne_sub *sub)
     if (!st->active || srv->leaf_count == 0) {
         return NE_OK;
     }
-    /* All or nothing: first count the entries that would be new. */
-    uint32_t need = 0;
+    /* All or nothing: first count the links and the entries that would be
+     * new. */
+    uint32_t links = 0, new_entries = 0;
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
         ne_leaf_link *link = st->links[i];
         if (link != NULL && should_send(srv, link, sub)) {
-            uint32_t h = interest_hash(i, sub->entry.subject, sub->entry.subject_len,
-                                       sub->entry.queue, sub->entry.queue_len);
-            need += interest_find(st, i, sub, h) == NULL ? 1u : 0u;
+            links++;
+            new_entries += interest_lookup(st, i, sub) == NULL ? 1u : 0u;
         }
     }
-    if (need > ne_pool_available(&st->interest_pool)) {
+    if (interest_fits(srv, sub->conn, new_entries, links) != INTEREST_FITS) {
+        const ne_conn *c = sub->conn;
         st->stats.interest_refused++;
         ne_log_warn(&srv->log,
-                    "Leafnode interest table exhausted (%u entries): subscription to \"%.*s\" "
-                    "refused",
+                    "%s:%u - cid:%llu - Leafnode interest table exhausted "
+                    "(NE_LEAF_INTEREST_ENTRIES %u): interest in \"%.*s\" refused",
+                    c->ip, (unsigned)c->port, (unsigned long long)c->cid,
                     (unsigned)NE_LEAF_INTEREST_ENTRIES, (int)sub->entry.subject_len,
                     sub->entry.subject);
         return NE_ERR_NOMEM;
@@ -434,9 +490,7 @@ int ne_leaf_sub_added(ne_server *srv, ne_sub *sub)
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
         ne_leaf_link *link = st->links[i];
         if (link != NULL && should_send(srv, link, sub)) {
-            int rc = interest_add(srv, link, sub);
-            NE_ASSERT(rc == NE_OK);
-            (void)rc;
+            interest_add(srv, link, sub);
         }
     }
     return NE_OK;
@@ -444,40 +498,44 @@ int ne_leaf_sub_added(ne_server *srv, ne_sub *sub)
 
 void ne_leaf_sub_removed(ne_server *srv, ne_sub *sub)
 {
-    ne_leaf_state *st = &srv->leaf;
-    if (!st->active || srv->leaf_count == 0) {
-        return;
-    }
-    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
-        ne_leaf_link *link = st->links[i];
-        if (link != NULL && link->conn != sub->conn && established(link)) {
-            interest_remove(srv, link, sub);
+    /* Bounded by the links: each pass clears one bit. */
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS && sub->leaf_links != 0; i++) {
+        if ((sub->leaf_links & link_bit(i)) != 0) {
+            interest_remove(srv, i, sub);
         }
     }
 }
 
 /* On a new link: our loop-detection subject, then every subscription the
- * peer should know (LN-12, LN-22). */
+ * peer should know (LN-12, LN-22), as far as the table holds them. */
 static void send_all_interest(ne_server *srv, ne_leaf_link *link)
 {
-    char line[64];
-    size_t n = ne_fmt(line, sizeof(line), "LS+ %s\r\n", srv->leaf.lds);
-    leaf_send(link->conn, line, n);
+    leaf_send(link->conn, "LS+ ", 4);
+    leaf_send(link->conn, srv->leaf.lds, strlen(srv->leaf.lds));
+    leaf_send(link->conn, "\r\n", 2);
+    ne_leaf_state *st = &srv->leaf;
+    uint32_t li = ne_pool_index(&st->link_pool, link);
     uint32_t dropped = 0;
     uint32_t guard = 0;
     for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
         uint32_t sguard = 0;
         for (ne_sub *s = c->subs; s != NULL && sguard++ <= NE_MAX_SUBSCRIPTIONS; s = s->conn_next) {
-            if (should_send(srv, link, s) && interest_add(srv, link, s) != NE_OK) {
+            if (!should_send(srv, link, s)) {
+                continue;
+            }
+            uint32_t new_entry = interest_lookup(st, li, s) == NULL ? 1u : 0u;
+            if (interest_fits(srv, c, new_entry, 1) == INTEREST_FITS) {
+                interest_add(srv, link, s);
+            } else {
                 dropped++;
             }
         }
     }
     if (dropped > 0) {
-        srv->leaf.stats.interest_refused += dropped;
+        st->stats.interest_refused += dropped;
         ne_log_warn(&srv->log,
-                    "Leafnode interest table exhausted (%u entries): %u subscriptions not sent "
-                    "to %s",
+                    "Leafnode interest table exhausted (NE_LEAF_INTEREST_ENTRIES %u): %u "
+                    "subscriptions not sent to %s",
                     (unsigned)NE_LEAF_INTEREST_ENTRIES, (unsigned)dropped, link->remote_name);
     }
 }

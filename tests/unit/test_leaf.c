@@ -630,6 +630,92 @@ static void test_leafnodes_block_as_nats_server_reads_it_LN24(void **state)
     assert_string_equal(o.leaf.remotes[0].tls_ca_file, "/ca.pem");
 }
 
+/* Starts the server from configuration text (the listen port is then
+ * chosen by the simulated network). */
+static void start_conf(const char *text)
+{
+    static ne_server_options o;
+    char err[256] = "";
+    if (apply_leaf_conf(text, &o, err, sizeof(err)) != NE_OK) {
+        fail_msg("%s", err);
+    }
+    o.port = 0;
+    o.leaf.listen_port = 0;
+    memset(pending, 0, sizeof(pending));
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    assert_int_equal(ne_server_init(&srv, &o, &net, NULL), NE_OK);
+    assert_int_equal(ne_server_start(&srv), NE_OK);
+    port = srv.client_listener.port;
+}
+
+static int client_as(const char *user, const char *pass)
+{
+    int c = ne_sim_connect(&sim, port);
+    assert_true(c >= 0);
+    wait_for(c, "\r\n");
+    char line[160];
+    snprintf(line, sizeof(line),
+             "CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"%s\",\"pass\":\"%s\"}"
+             "\r\nPING\r\n",
+             user, pass);
+    send_text(c, line);
+    wait_for(c, "PONG\r\n");
+    return c;
+}
+
+static int leaf_peer_as(const char *user, const char *pass)
+{
+    int l = ne_sim_connect(&sim, srv.leaf_listener.port);
+    assert_true(l >= 0);
+    wait_for(l, "}\r\n");
+    char line[160];
+    snprintf(line, sizeof(line),
+             "CONNECT {\"server_id\":\"NLEAF\",\"name\":\"leaf\",\"user\":\"%s\","
+             "\"pass\":\"%s\"}\r\n",
+             user, pass);
+    send_text(l, line);
+    wait_for(l, "\"connect_info\":true");
+    return l;
+}
+
+/* Issue 13 item 6: a client of account B subscribing and unsubscribing a
+ * subject that account A's client holds must not withdraw the interest the
+ * leaf (bound to A) was told of: only what was counted for that leaf is
+ * taken back (LN-11, LN-12, LN-27). */
+static void test_another_accounts_unsubscribe_keeps_the_interest_LN12(void **state)
+{
+    (void)state;
+    start_conf("accounts {\n"
+               "  A { users [ { user: a, password: pa } ] }\n"
+               "  B { users [ { user: b, password: pb } ] }\n"
+               "}\n"
+               "leafnodes { listen: 127.0.0.1:7422, authorization { users [\n"
+               "  { user: leaf, password: pl, account: A } ] } }\n");
+    int l = leaf_peer_as("leaf", "pl");
+    int a = client_as("a", "pa");
+    int b = client_as("b", "pb");
+    send_text(a, "SUB foo 1\r\nSUB q.a grp 2\r\n");
+    wait_for(l, "LS+ foo\r\n");
+    wait_for(l, "LS+ q.a grp 1\r\n");
+    send_text(b, "SUB foo 1\r\nSUB q.a grp 2\r\nUNSUB 1\r\nUNSUB 2\r\nPING\r\n");
+    wait_for(b, "PONG\r\n");
+    send_text(l, "PING\r\n");
+    const char *got = wait_for(l, "PONG\r\n");
+    assert_null(strstr(got, "LS- foo"));
+    assert_null(strstr(got, "LS+ q.a grp 0"));
+    assert_null(strstr(got, "LS- q.a"));
+    /* B's client closing takes nothing either; A's unsubscribe does. */
+    send_text(b, "SUB foo 3\r\n");
+    step(2);
+    ne_sim_client_close(&sim, b);
+    step(3);
+    send_text(l, "PING\r\n");
+    assert_null(strstr(wait_for(l, "PONG\r\n"), "LS- foo"));
+    send_text(a, "UNSUB 1\r\n");
+    wait_for(l, "LS- foo\r\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +750,8 @@ int main(void)
                                         setup_listen, teardown),
         cmocka_unit_test_setup_teardown(test_leaf_pool_exhaustion_refuses_the_next_leaf,
                                         setup_listen, teardown),
+        cmocka_unit_test_teardown(test_another_accounts_unsubscribe_keeps_the_interest_LN12,
+                                  teardown),
         cmocka_unit_test(test_parse_leaf_msg_forms_LN17_LN18),
         cmocka_unit_test(test_url_and_creds_parsing_LN24_LN25),
         cmocka_unit_test(test_leafnodes_block_as_nats_server_reads_it_LN24),
