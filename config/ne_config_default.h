@@ -293,6 +293,17 @@
 #define NE_LEAF_INTEREST_ENTRIES 1024
 #endif
 
+/* The share of the leaf interest table one connection's subscriptions may
+ * hold (a subscription holds one reference per leaf connection its
+ * interest was sent to). A SUB beyond it that needs a new entry gets
+ * -ERR 'maximum subscriptions exceeded', and a leaf peer's interest beyond
+ * it is not passed on to the other leafs, while other connections' still
+ * is: one peer subscribing to ever more subjects cannot fill the table for
+ * everyone. 1 to NE_LEAF_INTEREST_ENTRIES. Costs no RAM. */
+#ifndef NE_LEAF_INTEREST_PER_CONNECTION
+#define NE_LEAF_INTEREST_PER_CONNECTION (NE_LEAF_INTEREST_ENTRIES / 2)
+#endif
+
 /* Delay between connection attempts of a remote (nats-server: 1 s; the
  * leafnodes reconnect key changes it at run time), and the delay after the
  * hub reported a loop or a permissions violation (nats-server: 30 s). */

@@ -344,21 +344,29 @@ static ne_leaf_interest *interest_lookup(ne_leaf_state *st, uint32_t link_index,
     return interest_find(st, link_index, sub, h);
 }
 
-/* Whether a subscription counted on links of which `new_entries` need an
- * entry the table does not have yet may be counted: the table must hold
- * them. */
+/* Whether a subscription of conn, counted on `links` links of which
+ * `new_entries` need an entry the table does not have yet, may be counted:
+ * the table must hold the new entries, and a connection whose subscriptions
+ * already hold NE_LEAF_INTEREST_PER_CONNECTION references gets no new entry,
+ * so that one peer subscribing to ever more subjects is refused before the
+ * table is full for everyone. NE_OK, or the knob that refused it. */
 typedef enum interest_room {
     INTEREST_FITS,
-    INTEREST_TABLE_FULL, /* NE_LEAF_INTEREST_ENTRIES */
+    INTEREST_TABLE_FULL,      /* NE_LEAF_INTEREST_ENTRIES */
+    INTEREST_CONNECTION_FULL, /* NE_LEAF_INTEREST_PER_CONNECTION */
 } interest_room;
 
 static interest_room interest_fits(ne_server *srv, const ne_conn *conn, uint32_t new_entries,
                                    uint32_t links)
 {
-    (void)conn;
-    (void)links;
+    if (new_entries == 0) {
+        return INTEREST_FITS;
+    }
     if (new_entries > ne_pool_available(&srv->leaf.interest_pool)) {
         return INTEREST_TABLE_FULL;
+    }
+    if (conn->leaf_interest + links > NE_LEAF_INTEREST_PER_CONNECTION) {
+        return INTEREST_CONNECTION_FULL;
     }
     return INTEREST_FITS;
 }
@@ -476,15 +484,21 @@ int ne_leaf_sub_added(ne_server *srv, ne_sub *sub)
             new_entries += interest_lookup(st, i, sub) == NULL ? 1u : 0u;
         }
     }
-    if (interest_fits(srv, sub->conn, new_entries, links) != INTEREST_FITS) {
+    interest_room room = interest_fits(srv, sub->conn, new_entries, links);
+    if (room != INTEREST_FITS) {
         const ne_conn *c = sub->conn;
         st->stats.interest_refused++;
         ne_log_warn(&srv->log,
-                    "%s:%u - cid:%llu - Leafnode interest table exhausted "
-                    "(NE_LEAF_INTEREST_ENTRIES %u): interest in \"%.*s\" refused",
+                    "%s:%u - cid:%llu - Leafnode interest %s (%s %u): interest in \"%.*s\" "
+                    "refused",
                     c->ip, (unsigned)c->port, (unsigned long long)c->cid,
-                    (unsigned)NE_LEAF_INTEREST_ENTRIES, (int)sub->entry.subject_len,
-                    sub->entry.subject);
+                    room == INTEREST_TABLE_FULL ? "table exhausted"
+                                                : "of one connection at its limit",
+                    room == INTEREST_TABLE_FULL ? "NE_LEAF_INTEREST_ENTRIES"
+                                                : "NE_LEAF_INTEREST_PER_CONNECTION",
+                    room == INTEREST_TABLE_FULL ? (unsigned)NE_LEAF_INTEREST_ENTRIES
+                                                : (unsigned)NE_LEAF_INTEREST_PER_CONNECTION,
+                    (int)sub->entry.subject_len, sub->entry.subject);
         return NE_ERR_NOMEM;
     }
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
@@ -507,7 +521,8 @@ void ne_leaf_sub_removed(ne_server *srv, ne_sub *sub)
 }
 
 /* On a new link: our loop-detection subject, then every subscription the
- * peer should know (LN-12, LN-22), as far as the table holds them. */
+ * peer should know (LN-12, LN-22), as far as the table and each
+ * connection's share of it allow. */
 static void send_all_interest(ne_server *srv, ne_leaf_link *link)
 {
     leaf_send(link->conn, "LS+ ", 4);
@@ -534,9 +549,10 @@ static void send_all_interest(ne_server *srv, ne_leaf_link *link)
     if (dropped > 0) {
         st->stats.interest_refused += dropped;
         ne_log_warn(&srv->log,
-                    "Leafnode interest table exhausted (NE_LEAF_INTEREST_ENTRIES %u): %u "
-                    "subscriptions not sent to %s",
-                    (unsigned)NE_LEAF_INTEREST_ENTRIES, (unsigned)dropped, link->remote_name);
+                    "Leafnode interest table exhausted (NE_LEAF_INTEREST_ENTRIES %u, "
+                    "NE_LEAF_INTEREST_PER_CONNECTION %u): %u subscriptions not sent to %s",
+                    (unsigned)NE_LEAF_INTEREST_ENTRIES, (unsigned)NE_LEAF_INTEREST_PER_CONNECTION,
+                    (unsigned)dropped, link->remote_name);
     }
 }
 

@@ -26,6 +26,11 @@ typedef uint32_t ne_leaf_linkset;
 #error "NE_MAX_LEAF_CONNECTIONS must be at most 32 (ne_leaf_linkset)"
 #endif
 
+#if NE_LEAF_INTEREST_PER_CONNECTION < 1 ||                                                         \
+    NE_LEAF_INTEREST_PER_CONNECTION > NE_LEAF_INTEREST_ENTRIES
+#error "NE_LEAF_INTEREST_PER_CONNECTION must be 1 to NE_LEAF_INTEREST_ENTRIES"
+#endif
+
 /* A "host:port" learned from a hub's leafnode_urls. */
 #define NE_LEAF_HOSTPORT_BYTES 72
 

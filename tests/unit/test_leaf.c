@@ -366,31 +366,71 @@ static void test_client_verbs_from_the_hub_close_the_link(void **state)
     wait_for(h, "-ERR 'Unknown Protocol Operation'");
 }
 
+/* Subscribes c to `count` subjects "<prefix>.<i>" (sids from first_sid),
+ * without reading the answers. */
+static void subscribe_many(int c, const char *prefix, int count, int first_sid)
+{
+    char line[64];
+    for (int i = 0; i < count; i++) {
+        snprintf(line, sizeof(line), "SUB %s.%d %d\r\n", prefix, i, first_sid + i);
+        send_text(c, line);
+        if (i % 64 == 63) {
+            step(2);
+        }
+    }
+    step(2);
+}
+
 static void test_interest_table_exhaustion_refuses_the_sub(void **state)
 {
     (void)state;
     hub_handshake();
-    int c = client();
-    char line[64];
-    for (int i = 0; i < NE_LEAF_INTEREST_ENTRIES; i++) {
-        snprintf(line, sizeof(line), "SUB s.%d %d\r\n", i, i + 1);
-        send_text(c, line);
-        if (i % 64 == 63) {
-            step(2);
-            take(c);
-        }
-    }
-    step(2);
-    assert_null(strstr(take(c), "-ERR"));
+    /* Two clients fill the table, each up to its share. */
+    int a = client();
+    int b = client();
+    subscribe_many(a, "a", NE_LEAF_INTEREST_PER_CONNECTION, 1);
+    assert_null(strstr(take(a), "-ERR"));
+    subscribe_many(b, "b", NE_LEAF_INTEREST_ENTRIES - NE_LEAF_INTEREST_PER_CONNECTION, 1);
+    assert_null(strstr(take(b), "-ERR"));
     assert_int_equal(srv.leaf.interest_pool.in_use, NE_LEAF_INTEREST_ENTRIES);
-    send_text(c, "SUB one.more 99999\r\n");
+    int c = client();
+    send_text(c, "SUB one.more 1\r\n");
     step(2);
     assert_string_equal(take(c), "-ERR 'maximum subscriptions exceeded'\r\n");
     assert_int_equal(srv.leaf.stats.interest_refused, 1);
-    /* Another subject already sent still works, and so does the server. */
-    send_text(c, "SUB s.1 100000\r\nPING\r\n");
+    /* A subject already sent needs no entry: it still works, and so does
+     * the server. */
+    send_text(c, "SUB a.1 2\r\nPING\r\n");
     step(2);
     assert_string_equal(take(c), "PONG\r\n");
+}
+
+/* One client subscribing to ever more subjects is refused at its share of
+ * the table (NE_LEAF_INTEREST_PER_CONNECTION); the others are not. */
+static void test_one_connection_cannot_fill_the_interest_table(void **state)
+{
+    (void)state;
+    int h = hub_handshake();
+    int hostile = client();
+    subscribe_many(hostile, "h", NE_LEAF_INTEREST_PER_CONNECTION + 3, 1);
+    const char *got = take(hostile);
+    int refused = 0;
+    for (const char *p = got; (p = strstr(p, "-ERR 'maximum subscriptions exceeded'")) != NULL;
+         p++) {
+        refused++;
+    }
+    assert_int_equal(refused, 3);
+    assert_int_equal(srv.leaf.interest_pool.in_use, NE_LEAF_INTEREST_PER_CONNECTION);
+    assert_int_equal(srv.leaf.stats.interest_refused, 3);
+    int honest = client();
+    send_text(honest, "SUB honest 1\r\nPING\r\n");
+    step(2);
+    assert_string_equal(take(honest), "PONG\r\n");
+    wait_for(h, "LS+ honest\r\n");
+    /* The hostile client goes: its entries go with it, exactly. */
+    ne_sim_client_close(&sim, hostile);
+    step(3);
+    assert_int_equal(srv.leaf.interest_pool.in_use, 1);
 }
 
 /* ---- Hub role ---------------------------------------------------------------- */
@@ -716,6 +756,40 @@ static void test_another_accounts_unsubscribe_keeps_the_interest_LN12(void **sta
     wait_for(l, "LS- foo\r\n");
 }
 
+/* A leaf peer announcing ever more subjects: what it announces beyond its
+ * share is not passed on to the other leaf, whose own clients' and other
+ * peers' interest still is; the peer itself still gets its messages. */
+static void test_a_leaf_beyond_its_share_is_not_passed_on(void **state)
+{
+    (void)state;
+    int quiet = leaf_peer();
+    int hostile = leaf_peer();
+    char line[64];
+    int n = NE_LEAF_INTEREST_PER_CONNECTION + 5;
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof(line), "LS+ h.%d\r\n", i);
+        send_text(hostile, line);
+        if (i % 64 == 63) {
+            step(2);
+        }
+    }
+    send_text(hostile, "PING\r\n");
+    wait_for(hostile, "PONG\r\n");
+    assert_int_equal(srv.leaf.interest_pool.in_use, NE_LEAF_INTEREST_PER_CONNECTION);
+    assert_int_equal(srv.leaf.stats.interest_refused, 5);
+    int c = client();
+    send_text(c, "SUB honest 1\r\nPING\r\n");
+    wait_for(c, "PONG\r\n");
+    wait_for(quiet, "LS+ honest\r\n");
+    snprintf(line, sizeof(line), "PUB h.%d 1\r\nx\r\n", n - 1);
+    send_text(c, line);
+    snprintf(line, sizeof(line), "LMSG h.%d 1\r\nx\r\n", n - 1);
+    wait_for(hostile, line);
+    ne_sim_client_close(&sim, hostile);
+    step(3);
+    assert_int_equal(srv.leaf.interest_pool.in_use, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -742,6 +816,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_interest_table_exhaustion_refuses_the_sub,
                                         setup_remote, teardown),
+        cmocka_unit_test_setup_teardown(test_one_connection_cannot_fill_the_interest_table,
+                                        setup_remote, teardown),
         cmocka_unit_test_setup_teardown(test_accepted_leaf_gets_interest_and_messages_LN02_LN06,
                                         setup_listen, teardown),
         cmocka_unit_test_setup_teardown(test_accepted_leaf_needs_the_servers_token_LN26,
@@ -752,6 +828,8 @@ int main(void)
                                         setup_listen, teardown),
         cmocka_unit_test_teardown(test_another_accounts_unsubscribe_keeps_the_interest_LN12,
                                   teardown),
+        cmocka_unit_test_setup_teardown(test_a_leaf_beyond_its_share_is_not_passed_on, setup_listen,
+                                        teardown),
         cmocka_unit_test(test_parse_leaf_msg_forms_LN17_LN18),
         cmocka_unit_test(test_url_and_creds_parsing_LN24_LN25),
         cmocka_unit_test(test_leafnodes_block_as_nats_server_reads_it_LN24),
