@@ -110,6 +110,30 @@ static void leaf_send(ne_conn *conn, const char *text, size_t len)
     (void)ne_conn_send(conn, text, len);
 }
 
+/* JSON lines (INFO, CONNECT) go to the connection's queue in pieces. */
+static int leaf_sink(void *ctx, const void *bytes, size_t len)
+{
+    return ne_conn_send(ctx, bytes, len);
+}
+
+static void key_string(ne_json_writer *w, bool *first, const char *name, const char *value)
+{
+    ne_json_writer_key(w, first, name);
+    ne_json_writer_string(w, value, strlen(value));
+}
+
+static void key_u64(ne_json_writer *w, bool *first, const char *name, uint64_t value)
+{
+    ne_json_writer_key(w, first, name);
+    ne_json_writer_u64(w, value);
+}
+
+static void key_raw(ne_json_writer *w, bool *first, const char *name, const char *raw)
+{
+    ne_json_writer_key(w, first, name);
+    ne_json_writer_puts(w, raw);
+}
+
 /* ---- A leaf user's permissions (hub role) ------------------------------------ */
 
 /* An accepted leaf that logged in as a user of the authorization block has
@@ -908,17 +932,8 @@ static bool start_tls(ne_server *srv, ne_leaf_link *link)
 static bool send_connect(ne_server *srv, ne_leaf_link *link, const ne_leaf_info *info)
 {
     const ne_leaf_remote_options *ro = remote_opts(srv, link);
-    static char line[NE_LEAF_JWT_BYTES + 1024];
-    ne_strbuf sb;
-    ne_strbuf_init(&sb, line, sizeof(line));
-    ne_strbuf_puts(&sb, "CONNECT {\"version\":\"" NE_ADVERTISED_VERSION "\",\"server_id\":");
-    ne_strbuf_json_string(&sb, srv->server_id, strlen(srv->server_id));
-    ne_strbuf_puts(&sb, ",\"name\":");
-    ne_strbuf_json_string(&sb, srv->opts.server_name, strlen(srv->opts.server_name));
-    ne_strbuf_printf(&sb, ",\"tls_required\":false,\"is_hub\":%s,\"headers\":%s",
-                     ro->hub ? "true" : "false", srv->opts.no_header_support ? "false" : "true");
+    char sig[90];
     if (ro->jwt[0] != '\0') {
-        char sig[90];
         int rc = ne_leaf_sign_nonce(ro->seed, info->nonce, sig);
         if (rc != NE_OK) {
             ne_log_error(&srv->log,
@@ -927,36 +942,44 @@ static bool send_connect(ne_server *srv, ne_leaf_link *link, const ne_leaf_info 
                          link->url, ne_err_name(rc));
             return false;
         }
-        ne_strbuf_puts(&sb, ",\"jwt\":");
-        ne_strbuf_json_string(&sb, ro->jwt, strlen(ro->jwt));
-        ne_strbuf_puts(&sb, ",\"sig\":");
-        ne_strbuf_json_string(&sb, sig, strlen(sig));
+    }
+    /* Written in pieces: a JWT and the deny lists make it long. */
+    char piece[512];
+    ne_json_writer w;
+    ne_json_writer_init(&w, piece, sizeof(piece), leaf_sink, link->conn);
+    bool f = true;
+    ne_json_writer_puts(&w, "CONNECT {");
+    key_string(&w, &f, "version", NE_ADVERTISED_VERSION);
+    key_string(&w, &f, "server_id", srv->server_id);
+    key_string(&w, &f, "name", srv->opts.server_name);
+    key_raw(&w, &f, "tls_required", "false");
+    key_raw(&w, &f, "is_hub", ro->hub ? "true" : "false");
+    key_raw(&w, &f, "headers", srv->opts.no_header_support ? "false" : "true");
+    if (ro->jwt[0] != '\0') {
+        key_string(&w, &f, "jwt", ro->jwt);
+        key_string(&w, &f, "sig", sig);
     } else {
         ne_leaf_url url;
         if (link_url(srv, link, &url) && url.user[0] != '\0') {
-            ne_strbuf_puts(&sb, ",\"user\":");
-            ne_strbuf_json_string(&sb, url.user, strlen(url.user));
-            ne_strbuf_puts(&sb, ",\"pass\":");
-            ne_strbuf_json_string(&sb, url.pass, strlen(url.pass));
+            key_string(&w, &f, "user", url.user);
+            key_string(&w, &f, "pass", url.pass);
         }
     }
     /* What we will not import: the hub need not send it (LN-32). */
     if (ro->deny_import_count > 0) {
-        ne_strbuf_puts(&sb, ",\"deny_pub\":[");
+        ne_json_writer_key(&w, &f, "deny_pub");
+        ne_json_writer_puts(&w, "[");
         for (uint32_t i = 0; i < ro->deny_import_count; i++) {
             if (i > 0) {
-                ne_strbuf_putc(&sb, ',');
+                ne_json_writer_puts(&w, ",");
             }
-            ne_strbuf_json_string(&sb, ro->deny_imports[i], strlen(ro->deny_imports[i]));
+            ne_json_writer_string(&w, ro->deny_imports[i], strlen(ro->deny_imports[i]));
         }
-        ne_strbuf_putc(&sb, ']');
+        ne_json_writer_puts(&w, "]");
     }
-    ne_strbuf_puts(&sb, "}\r\n");
-    if (sb.truncated) {
-        return false;
-    }
-    leaf_send(link->conn, line, sb.len);
-    return true;
+    ne_json_writer_puts(&w, "}\r\n");
+    memset(sig, 0, sizeof(sig));
+    return ne_json_writer_finish(&w) == NE_OK;
 }
 
 static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
@@ -1156,29 +1179,6 @@ static void handle_ls_minus(ne_conn *conn, const ne_op *op)
 
 /* ---- Accepting leafs (hub role) ------------------------------------------------------ */
 
-static int leaf_sink(void *ctx, const void *bytes, size_t len)
-{
-    return ne_conn_send(ctx, bytes, len);
-}
-
-static void key_string(ne_json_writer *w, bool *first, const char *name, const char *value)
-{
-    ne_json_writer_key(w, first, name);
-    ne_json_writer_string(w, value, strlen(value));
-}
-
-static void key_u64(ne_json_writer *w, bool *first, const char *name, uint64_t value)
-{
-    ne_json_writer_key(w, first, name);
-    ne_json_writer_u64(w, value);
-}
-
-static void key_raw(ne_json_writer *w, bool *first, const char *name, const char *raw)
-{
-    ne_json_writer_key(w, first, name);
-    ne_json_writer_puts(w, raw);
-}
-
 /* "allow" or "deny" of a permission list, as nats-server's configuration
  * names its entries ("subject" or "subject queue"); absent when empty. */
 static void write_perm_list(ne_json_writer *w, bool *first, const char *name, const ne_perm_list *l,
@@ -1373,7 +1373,7 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
     if (link->state != NE_LEAF_WAIT_CONNECT) {
         return; /* a second CONNECT is ignored */
     }
-    static ne_json_doc doc;
+    ne_json_doc doc; /* as the client's CONNECT: on the stack, not shared */
     if (ne_json_parse(&doc, op->text.ptr, op->text.len) != NE_OK || doc.count < 1 ||
         doc.tokens[0].type != JSMN_OBJECT) {
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);

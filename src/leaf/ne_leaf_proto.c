@@ -145,7 +145,7 @@ static void get_string(const ne_json_doc *doc, const char *key, char *dst, size_
 int ne_leaf_parse_info(const char *json, size_t len, ne_leaf_info *info)
 {
     memset(info, 0, sizeof(*info));
-    static ne_json_doc doc_storage; /* single-threaded core; too big for small stacks */
+    ne_json_doc doc_storage; /* as the client's CONNECT: on the stack, not shared */
     ne_json_doc *doc = &doc_storage;
     if (ne_json_parse(doc, json, len) != NE_OK || doc->count < 1 ||
         doc->tokens[0].type != JSMN_OBJECT) {
