@@ -110,6 +110,11 @@ static void leaf_send(ne_conn *conn, const char *text, size_t len)
     (void)ne_conn_send(conn, text, len);
 }
 
+static void leaf_puts(ne_conn *conn, const char *text)
+{
+    leaf_send(conn, text, strlen(text));
+}
+
 /* JSON lines (INFO, CONNECT) go to the connection's queue in pieces. */
 static int leaf_sink(void *ctx, const void *bytes, size_t len)
 {
@@ -187,12 +192,11 @@ static void leaf_perm_violation(ne_conn *conn, const char *action, const char *s
     ne_log_error(
         &srv->log, "%s:%u - lid:%llu - %s Violation on \"%.*s\" - Check other side configuration",
         conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid, action, (int)len, subject);
-    const char *const parts[] = {"-ERR 'Permissions Violation for ", action, " to \""};
-    for (size_t i = 0; i < NE_ARRAY_LEN(parts); i++) {
-        leaf_send(conn, parts[i], strlen(parts[i]));
-    }
+    leaf_puts(conn, "-ERR 'Permissions Violation for ");
+    leaf_puts(conn, action);
+    leaf_puts(conn, " to \"");
     leaf_send(conn, subject, len);
-    leaf_send(conn, "\"'\r\n", strlen("\"'\r\n"));
+    leaf_puts(conn, "\"'\r\n");
     conn->flush_before_close = true;
     ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
 }
@@ -303,10 +307,10 @@ static void interest_unlink(ne_leaf_state *st, ne_leaf_interest *e)
  * (LN-10, LN-11), in pieces: no line buffer to size. */
 static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
 {
-    leaf_send(conn, plus ? "LS+ " : "LS- ", 4);
+    leaf_puts(conn, plus ? "LS+ " : "LS- ");
     leaf_send(conn, e->text, e->subject_len);
     if (e->queue_len > 0) {
-        leaf_send(conn, " ", 1);
+        leaf_puts(conn, " ");
         leaf_send(conn, e->text + e->subject_len, e->queue_len);
         if (plus) {
             char weight[21];
@@ -314,7 +318,7 @@ static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
             leaf_send(conn, weight, 1 + ne_fmt_u64(weight + 1, e->count));
         }
     }
-    leaf_send(conn, "\r\n", 2);
+    leaf_puts(conn, "\r\n");
 }
 
 /* Whether a subscription's interest is for this peer (LN-12): never back to
@@ -373,7 +377,7 @@ static ne_leaf_interest *interest_lookup(ne_leaf_state *st, uint32_t link_index,
  * the table must hold the new entries, and a connection whose subscriptions
  * already hold NE_LEAF_INTEREST_PER_CONNECTION references gets no new entry,
  * so that one peer subscribing to ever more subjects is refused before the
- * table is full for everyone. NE_OK, or the knob that refused it. */
+ * table is full for everyone. INTEREST_FITS, or the limit that refuses it. */
 typedef enum interest_room {
     INTEREST_FITS,
     INTEREST_TABLE_FULL,      /* NE_LEAF_INTEREST_ENTRIES */
@@ -397,7 +401,7 @@ static interest_room interest_fits(ne_server *srv, const ne_conn *conn, uint32_t
 
 /* Counts one more subscription behind (link, subject, queue), recording the
  * link in the subscription: sends LS+ on the first, and the new weight for
- * a queue. The caller has checked that a new entry fits (interest_admits). */
+ * a queue. The caller has checked that a new entry fits (interest_fits). */
 static void interest_add(ne_server *srv, ne_leaf_link *link, ne_sub *sub)
 {
     ne_leaf_state *st = &srv->leaf;
@@ -549,9 +553,9 @@ void ne_leaf_sub_removed(ne_server *srv, ne_sub *sub)
  * connection's share of it allow. */
 static void send_all_interest(ne_server *srv, ne_leaf_link *link)
 {
-    leaf_send(link->conn, "LS+ ", 4);
-    leaf_send(link->conn, srv->leaf.lds, strlen(srv->leaf.lds));
-    leaf_send(link->conn, "\r\n", 2);
+    leaf_puts(link->conn, "LS+ ");
+    leaf_puts(link->conn, srv->leaf.lds);
+    leaf_puts(link->conn, "\r\n");
     ne_leaf_state *st = &srv->leaf;
     uint32_t li = ne_pool_index(&st->link_pool, link);
     uint32_t dropped = 0;
