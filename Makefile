@@ -164,7 +164,7 @@ powercut: $(BUILD)/tests/powercut
 
 # Interop: the real binary driven by real clients.
 SMALL_BIN = build/test-small$(if $(SAN),-$(SAN))/natsedge
-interop: $(NATSEDGE)
+interop: $(NATSEDGE) hostile
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) -C tests/interop/c BUILD=$(abspath $(BUILD))/interop-c CC=$(CC) SANFLAGS="$(SANFLAGS)"
 	$(MAKE) SAN=$(SAN) CC=$(CC) tap

@@ -94,9 +94,19 @@
 #endif
 
 /* Monitoring connections (HTTP) served at once; they come from the connection
- * pool too. A further one is closed at once. */
+ * pool too. When all are waiting for their request, a new one takes the
+ * place of the oldest (which is closed without an answer), so clients that
+ * send slowly cannot keep others out. */
 #ifndef NE_MAX_HTTP_CONNECTIONS
 #define NE_MAX_HTTP_CONNECTIONS 4
+#endif
+
+/* Time a monitoring client has, from its connection, to send its whole
+ * request; then it is closed without an answer. nats-server 2.11 and later
+ * set the same 5 s ReadHeaderTimeout on their monitoring server (2.9 has
+ * none, but serves any number of connections). Costs no RAM. */
+#ifndef NE_HTTP_REQUEST_TIMEOUT_MS
+#define NE_HTTP_REQUEST_TIMEOUT_MS 5000
 #endif
 
 /* Largest HTTP request header block; a larger one gets 431. Must not exceed
@@ -313,6 +323,17 @@
  * SUB that needs a new entry gets -ERR 'maximum subscriptions exceeded'. */
 #ifndef NE_LEAF_INTEREST_ENTRIES
 #define NE_LEAF_INTEREST_ENTRIES 1024
+#endif
+
+/* The share of the leaf interest table one connection's subscriptions may
+ * hold (a subscription holds one reference per leaf connection its
+ * interest was sent to). A SUB beyond it that needs a new entry gets
+ * -ERR 'maximum subscriptions exceeded', and a leaf peer's interest beyond
+ * it is not passed on to the other leafs, while other connections' still
+ * is: one peer subscribing to ever more subjects cannot fill the table for
+ * everyone. 1 to NE_LEAF_INTEREST_ENTRIES. Costs no RAM. */
+#ifndef NE_LEAF_INTEREST_PER_CONNECTION
+#define NE_LEAF_INTEREST_PER_CONNECTION (NE_LEAF_INTEREST_ENTRIES / 2)
 #endif
 
 /* Delay between connection attempts of a remote (nats-server: 1 s; the

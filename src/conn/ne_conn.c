@@ -370,6 +370,11 @@ void ne_conn_close_slow_consumer(ne_conn *conn)
     ne_outq_clear(&conn->out, &conn->set->chunks);
 }
 
+void ne_conn_discard_output(ne_conn *conn)
+{
+    ne_outq_clear(&conn->out, &conn->set->chunks);
+}
+
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
 {
     if (conn->closing && !conn->flush_before_close) {

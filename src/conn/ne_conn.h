@@ -236,6 +236,7 @@ typedef struct ne_conn {
     uint16_t perms;     /* NE_PERM_NONE or an index of opts.perms */
     int16_t user_index; /* of opts.users; -1: no users-list entry */
     uint32_t nsubs;
+    uint32_t announced; /* the interest observers' entries this connection's subscriptions hold */
     struct ne_sub *subs;
     struct ne_conn *next; /* active list */
     struct ne_conn *prev;
@@ -385,6 +386,9 @@ void ne_conn_mark_dirty(ne_conn *conn);
  * is retried; if that does not help, this connection is closed as a slow
  * consumer and NE_ERR_NOMEM returned. */
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len);
+/* Drops everything queued and not yet written (a response that could not be
+ * queued whole is not sent in part). */
+void ne_conn_discard_output(ne_conn *conn);
 /* Room for len contiguous bytes (len <= NE_CHUNK_BYTES) at the tail of the
  * queue, reclaiming as ne_conn_send does; NULL (and the connection closed
  * as a slow consumer) when there is none. Commit with ne_conn_commit. */

@@ -108,6 +108,63 @@ static void leaf_send(ne_conn *conn, const char *text, size_t len)
     (void)ne_conn_send(conn, text, len);
 }
 
+/* ---- A leaf user's permissions (hub role) ------------------------------------ */
+
+/* An accepted leaf that logged in as a user of the authorization block has
+ * that user's permissions, seen from the other side (LN-40..LN-44): its
+ * subscribe lists say what the hub may send it, its publish lists what it
+ * may send in. */
+static bool has_prefix(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+/* Interest nats-server never holds against permissions: loop detection and
+ * gateway replies. */
+static bool perm_exempt(const char *subject, size_t len)
+{
+    return has_prefix(subject, len, "$LDS.") || has_prefix(subject, len, "$GR.") ||
+           has_prefix(subject, len, "_GR_.");
+}
+
+/* May the peer of conn receive a message on subject (LN-43)? */
+static bool leaf_may_receive(const ne_conn *conn, const char *subject, size_t len)
+{
+    const ne_permissions *p = ne_router_perms(conn);
+    return p == NULL ||
+           ne_perm_can_subscribe(p, conn->set->opts->perm_subjects, subject, len, NULL, 0);
+}
+
+/* May the peer of conn send a message on subject (LN-44)? Responses to
+ * service imports ("_R_.") are the hub's own routing. */
+static bool leaf_may_send(const ne_conn *conn, const char *subject, size_t len)
+{
+    const ne_permissions *p = ne_router_perms(conn);
+    return p == NULL || has_prefix(subject, len, "_R_.") ||
+           ne_perm_can_publish(p, conn->set->opts->perm_subjects, subject, len);
+}
+
+/* nats-server's answer to a leaf that broke its permissions: -ERR
+ * 'Permissions Violation for <action> to "<subject>"', an error log line,
+ * and the connection closed (LN-42, LN-44). */
+static void leaf_perm_violation(ne_conn *conn, const char *action, const char *subject, size_t len)
+{
+    leaf_of(conn)->router->stats.perm_violations++;
+    ne_conn_logf(conn, NE_LOG_ERROR, "%s Violation on \"%.*s\" - Check other side configuration",
+                 action, (int)len, subject);
+    char line[NE_MAX_OUT_LINE_BYTES];
+    size_t n = ne_proto_err_line(line, sizeof(line), "Permissions Violation for %s to \"%.*s\"",
+                                 action, (int)len, subject);
+    if (n > 0) {
+        leaf_send(conn, line, n);
+        conn->flush_before_close = true;
+    } else {
+        ne_router_line_too_long(leaf_of(conn)->router, conn, "-ERR");
+    }
+    ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
+}
+
 static ne_leaf_link *link_alloc(ne_leaf_state *srv)
 {
     ne_leaf_state *st = srv;
@@ -208,14 +265,18 @@ static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
     leaf_send(conn, line, sb.len);
 }
 
-/* Whether a subscription's interest goes to this peer (LN-12): never back to
- * the connection it came from, never from one hub to another (a spoke sends
- * only local interest and that of its own leafs), never for a subject the
- * remote's deny_imports names (LN-32). */
-static bool should_send(ne_leaf_state *srv, const ne_leaf_link *link, const ne_sub *sub)
+/* Whether a subscription's interest is for this peer (LN-12): never back to
+ * the connection it came from, never to another account, never from one hub
+ * to another (a spoke sends only local interest and that of its own leafs),
+ * never for a subject the remote's deny_imports names (LN-32) or the leaf's
+ * user may not publish to (LN-41). This one filter decides where a
+ * subscription is counted (interest_add records it in sub->announced); its
+ * removal undoes exactly what was counted, so a subscription of another
+ * account, or one the table had no room for, can never withdraw interest
+ * that others hold. */
+static bool interest_for(ne_leaf_state *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
-    if (!established(link) || sub->conn == link->conn || sub->conn->closing ||
-        sub->conn->acc != link->conn->acc) {
+    if (sub->conn == link->conn || sub->conn->acc != link->conn->acc) {
         return false;
     }
     if (sub->conn->kind == srv->kind) {
@@ -230,24 +291,71 @@ static bool should_send(ne_leaf_state *srv, const ne_leaf_link *link, const ne_s
                    sub->entry.subject, sub->entry.subject_len)) {
         return false;
     }
-    return true;
+    const ne_permissions *p = ne_router_perms(link->conn);
+    return p == NULL || ne_perm_announces_interest(p, srv->opts->perm_subjects, sub->entry.subject,
+                                                   sub->entry.subject_len);
 }
 
-/* Counts one more subscription behind (link, subject, queue): sends LS+ on
- * the first, and the new weight for a queue. NE_ERR_NOMEM if a new entry is
- * needed and the table is full. */
-static int interest_add(ne_leaf_state *srv, ne_leaf_link *link, const ne_sub *sub)
+/* ...and whether it is sent now: the link is up and the subscription's
+ * connection is not going away. */
+static bool should_send(ne_leaf_state *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
-    ne_leaf_state *st = srv;
+    return established(link) && !sub->conn->closing && interest_for(srv, link, sub);
+}
+
+static uint32_t link_bit(uint32_t link_index)
+{
+    NE_ASSERT(link_index < NE_MAX_LEAF_CONNECTIONS && link_index < 32);
+    return 1u << link_index;
+}
+
+static ne_leaf_interest *interest_lookup(ne_leaf_state *st, uint32_t link_index, const ne_sub *sub)
+{
+    uint32_t h = interest_hash(link_index, sub->entry.subject, sub->entry.subject_len,
+                               sub->entry.queue, sub->entry.queue_len);
+    return interest_find(st, link_index, sub, h);
+}
+
+/* Whether a subscription of conn, counted on `links` links of which
+ * `new_entries` need an entry the table does not have yet, may be counted:
+ * the table must hold the new entries, and a connection whose subscriptions
+ * already hold NE_LEAF_INTEREST_PER_CONNECTION references gets no new entry,
+ * so that one peer subscribing to ever more subjects is refused before the
+ * table is full for everyone. INTEREST_FITS, or the limit that refuses it. */
+typedef enum interest_room {
+    INTEREST_FITS,
+    INTEREST_TABLE_FULL,      /* NE_LEAF_INTEREST_ENTRIES */
+    INTEREST_CONNECTION_FULL, /* NE_LEAF_INTEREST_PER_CONNECTION */
+} interest_room;
+
+static interest_room interest_fits(ne_leaf_state *st, const ne_conn *conn, uint32_t new_entries,
+                                   uint32_t links)
+{
+    if (new_entries == 0) {
+        return INTEREST_FITS;
+    }
+    if (new_entries > ne_pool_available(&st->interest_pool)) {
+        return INTEREST_TABLE_FULL;
+    }
+    if (conn->announced + links > NE_LEAF_INTEREST_PER_CONNECTION) {
+        return INTEREST_CONNECTION_FULL;
+    }
+    return INTEREST_FITS;
+}
+
+/* Counts one more subscription behind (link, subject, queue), recording the
+ * link in the subscription: sends LS+ on the first, and the new weight for
+ * a queue. The caller has checked that a new entry fits (interest_fits). */
+static void interest_add(ne_leaf_state *st, ne_leaf_link *link, ne_sub *sub)
+{
     uint32_t li = ne_pool_index(&st->link_pool, link);
+    NE_ASSERT((sub->announced & link_bit(li)) == 0);
     uint32_t h = interest_hash(li, sub->entry.subject, sub->entry.subject_len, sub->entry.queue,
                                sub->entry.queue_len);
     ne_leaf_interest *e = interest_find(st, li, sub, h);
     if (e == NULL) {
         e = ne_pool_alloc(&st->interest_pool);
-        if (e == NULL) {
-            return NE_ERR_NOMEM;
-        }
+        NE_ASSERT(e != NULL);
         e->hash = h;
         e->link = (uint16_t)li;
         e->subject_len = sub->entry.subject_len;
@@ -263,40 +371,61 @@ static int interest_add(ne_leaf_state *srv, ne_leaf_link *link, const ne_sub *su
         link->interest_count++;
     }
     e->count++;
+    sub->announced |= link_bit(li);
+    sub->conn->announced++;
     if (e->count == 1 || e->queue_len > 0) {
         send_interest(link->conn, e, true);
     }
-    return NE_OK;
 }
 
-static void interest_remove(ne_leaf_state *srv, ne_leaf_link *link, const ne_sub *sub)
+/* Undoes interest_add of sub on link li: the new weight of a queue, or LS-
+ * when it was the last subscription behind the entry. */
+static void interest_remove(ne_leaf_state *st, uint32_t li, ne_sub *sub)
 {
-    ne_leaf_state *st = srv;
-    uint32_t li = ne_pool_index(&st->link_pool, link);
-    uint32_t h = interest_hash(li, sub->entry.subject, sub->entry.subject_len, sub->entry.queue,
-                               sub->entry.queue_len);
-    ne_leaf_interest *e = interest_find(st, li, sub, h);
-    if (e == NULL) {
-        return; /* never sent (the table was full at the link's start) */
-    }
+    ne_leaf_link *link = st->links[li];
+    NE_ASSERT(link != NULL && (sub->announced & link_bit(li)) != 0);
+    ne_leaf_interest *e = interest_lookup(st, li, sub);
+    NE_ASSERT(e != NULL && e->count > 0 && sub->conn->announced > 0);
+    sub->announced &= ~link_bit(li);
+    sub->conn->announced--;
     e->count--;
+    bool up = established(link);
     if (e->count > 0) {
-        if (e->queue_len > 0) {
+        if (e->queue_len > 0 && up) {
             send_interest(link->conn, e, true);
         }
         return;
     }
-    send_interest(link->conn, e, false);
+    if (up) {
+        send_interest(link->conn, e, false);
+    }
     interest_unlink(st, e);
     link->interest_count--;
     ne_pool_free(&st->interest_pool, e);
 }
 
-/* Drops every entry of a link (it is gone). */
+typedef struct unmark_walk {
+    uint32_t bit;
+} unmark_walk;
+
+static void unmark_one(void *ctx, ne_sub *s)
+{
+    const unmark_walk *w = ctx;
+    if ((s->announced & w->bit) != 0) {
+        NE_ASSERT(s->conn->announced > 0);
+        s->announced &= ~w->bit;
+        s->conn->announced--;
+    }
+}
+
+/* Drops every entry of a link (it is gone), and the link from every
+ * subscription counted on it. */
 static void interest_clear_link(ne_leaf_state *srv, ne_leaf_link *link)
 {
     ne_leaf_state *st = srv;
     uint32_t li = ne_pool_index(&st->link_pool, link);
+    unmark_walk w = {link_bit(li)};
+    ne_router_each_sub(srv->router, unmark_one, &w);
     for (uint32_t b = 0; b < NE_LEAF_BUCKETS && link->interest_count > 0; b++) {
         uint32_t *pp = &st->buckets[b];
         uint32_t guard = 0;
@@ -323,93 +452,108 @@ uint32_t ne_leaf_connection_count(const ne_leaf_state *st)
     return leaf_count(st);
 }
 
+uint32_t ne_leaf_account_count(const ne_leaf_state *st, const ne_account *acc)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
+        const ne_leaf_link *link = st->links[i];
+        n += link != NULL && established(link) && link->conn->acc == acc ? 1u : 0u;
+    }
+    return n;
+}
+
 /* The router's interest observer: a subscription was inserted (by a client
  * or a leaf peer); its interest is sent to every leaf peer that should
  * know. NE_ERR_NOMEM when the interest table cannot take it (nothing was
  * sent then; the router undoes a client's subscription). */
 static int sub_added(void *ctx, ne_sub *sub)
 {
-    ne_leaf_state *srv = ctx;
-    ne_leaf_state *st = srv;
+    ne_leaf_state *st = ctx;
     if (!st->active || leaf_count(st) == 0) {
         return NE_OK;
     }
-    /* All or nothing: first count the entries that would be new. */
-    uint32_t need = 0;
+    /* All or nothing: first count the links and the entries that would be
+     * new. */
+    uint32_t links = 0, new_entries = 0;
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
         ne_leaf_link *link = st->links[i];
-        if (link != NULL && should_send(srv, link, sub)) {
-            uint32_t h = interest_hash(i, sub->entry.subject, sub->entry.subject_len,
-                                       sub->entry.queue, sub->entry.queue_len);
-            need += interest_find(st, i, sub, h) == NULL ? 1u : 0u;
+        if (link != NULL && should_send(st, link, sub)) {
+            links++;
+            new_entries += interest_lookup(st, i, sub) == NULL ? 1u : 0u;
         }
     }
-    if (need > ne_pool_available(&st->interest_pool)) {
+    interest_room room = interest_fits(st, sub->conn, new_entries, links);
+    if (room != INTEREST_FITS) {
+        bool table = room == INTEREST_TABLE_FULL;
         st->stats.interest_refused++;
-        ne_log_warn(srv->conns->log,
-                    "Leafnode interest table exhausted (%u entries): subscription to \"%.*s\" "
-                    "refused",
-                    (unsigned)NE_LEAF_INTEREST_ENTRIES, (int)sub->entry.subject_len,
-                    sub->entry.subject);
+        ne_conn_logf(
+            sub->conn, NE_LOG_WARN, "Leafnode interest %s (%s %u): interest in \"%.*s\" refused",
+            table ? "table exhausted" : "of one connection at its limit",
+            table ? "NE_LEAF_INTEREST_ENTRIES" : "NE_LEAF_INTEREST_PER_CONNECTION",
+            table ? (unsigned)NE_LEAF_INTEREST_ENTRIES : (unsigned)NE_LEAF_INTEREST_PER_CONNECTION,
+            (int)sub->entry.subject_len, sub->entry.subject);
         return NE_ERR_NOMEM;
     }
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
         ne_leaf_link *link = st->links[i];
-        if (link != NULL && should_send(srv, link, sub)) {
-            int rc = interest_add(srv, link, sub);
-            NE_ASSERT(rc == NE_OK);
-            (void)rc;
+        if (link != NULL && should_send(st, link, sub)) {
+            interest_add(st, link, sub);
         }
     }
     return NE_OK;
 }
 
-/* The router's interest observer: a subscription is about to be removed. */
+/* The router's interest observer: a subscription is about to be removed;
+ * it is taken off every link it was counted on. */
 static void sub_removed(void *ctx, ne_sub *sub)
 {
-    ne_leaf_state *srv = ctx;
-    ne_leaf_state *st = srv;
-    if (!st->active || leaf_count(st) == 0) {
-        return;
-    }
-    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
-        ne_leaf_link *link = st->links[i];
-        if (link != NULL && link->conn != sub->conn && established(link)) {
-            interest_remove(srv, link, sub);
+    ne_leaf_state *st = ctx;
+    /* Bounded by the links: each pass clears one bit. */
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS && sub->announced != 0; i++) {
+        if ((sub->announced & link_bit(i)) != 0) {
+            interest_remove(st, i, sub);
         }
     }
 }
 
 /* On a new link: our loop-detection subject, then every subscription the
- * peer should know (LN-12, LN-22). */
+ * peer should know (LN-12, LN-22), as far as the table and each
+ * connection's share of it allow. */
 typedef struct interest_walk {
     ne_leaf_state *st;
     ne_leaf_link *link;
+    uint32_t link_index;
     uint32_t dropped;
 } interest_walk;
 
 static void send_one(void *ctx, ne_sub *s)
 {
     interest_walk *w = ctx;
-    if (should_send(w->st, w->link, s) && interest_add(w->st, w->link, s) != NE_OK) {
+    if (!should_send(w->st, w->link, s)) {
+        return;
+    }
+    uint32_t new_entry = interest_lookup(w->st, w->link_index, s) == NULL ? 1u : 0u;
+    if (interest_fits(w->st, s->conn, new_entry, 1) == INTEREST_FITS) {
+        interest_add(w->st, w->link, s);
+    } else {
         w->dropped++;
     }
 }
 
-static void send_all_interest(ne_leaf_state *srv, ne_leaf_link *link)
+static void send_all_interest(ne_leaf_state *st, ne_leaf_link *link)
 {
     char line[64];
-    size_t n = ne_fmt(line, sizeof(line), "LS+ %s\r\n", srv->lds);
+    size_t n = ne_fmt(line, sizeof(line), "LS+ %s\r\n", st->lds);
     leaf_send(link->conn, line, n);
-    interest_walk w = {srv, link, 0};
-    ne_router_each_sub(srv->router, send_one, &w);
-    uint32_t dropped = w.dropped;
-    if (dropped > 0) {
-        srv->stats.interest_refused += dropped;
-        ne_log_warn(srv->conns->log,
-                    "Leafnode interest table exhausted (%u entries): %u subscriptions not sent "
-                    "to %s",
-                    (unsigned)NE_LEAF_INTEREST_ENTRIES, (unsigned)dropped, link->remote_name);
+    interest_walk w = {st, link, ne_pool_index(&st->link_pool, link), 0};
+    ne_router_each_sub(st->router, send_one, &w);
+    if (w.dropped > 0) {
+        st->stats.interest_refused += w.dropped;
+        ne_conn_logf(link->conn, NE_LOG_WARN,
+                     "Leafnode interest table exhausted (NE_LEAF_INTEREST_ENTRIES %u, "
+                     "NE_LEAF_INTEREST_PER_CONNECTION %u): %u subscriptions not sent to %s",
+                     (unsigned)NE_LEAF_INTEREST_ENTRIES, (unsigned)NE_LEAF_INTEREST_PER_CONNECTION,
+                     (unsigned)w.dropped, link->remote_name);
     }
 }
 
@@ -924,6 +1068,15 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
                                  ro->deny_export_count, op->subject.ptr, op->subject.len)) {
         return; /* we may not send there: a spoke ignores the interest (LN-32) */
     }
+    /* A leaf user's interest in a subject it may not receive: refused for a
+     * literal subject; a wildcard is kept and each message checked (LN-42,
+     * LN-43). */
+    if (!perm_exempt(op->subject.ptr, op->subject.len) &&
+        ne_subject_valid_literal(op->subject.ptr, op->subject.len) &&
+        !leaf_may_receive(conn, op->subject.ptr, op->subject.len)) {
+        leaf_perm_violation(conn, "Subscription", op->subject.ptr, op->subject.len);
+        return;
+    }
     if (ne_router_find_interest(conn, op->subject, op->queue) != NULL) {
         return;
     }
@@ -958,6 +1111,50 @@ static void handle_ls_minus(ne_conn *conn, const ne_op *op)
 }
 /* ---- Accepting leafs (hub role) ------------------------------------------------------ */
 
+static int leaf_sink(void *ctx, const char *bytes, size_t len)
+{
+    return ne_conn_send(ctx, bytes, len);
+}
+
+/* "allow" or "deny" of a permission list, as nats-server's configuration
+ * names its entries ("subject" or "subject queue"); absent when empty. */
+static void write_perm_list(ne_json_out *w, const char *name, const ne_perm_list *l,
+                            const ne_perm_subject *table)
+{
+    if (!l->present || l->count == 0) {
+        return;
+    }
+    NE_ASSERT(l->first + l->count <= NE_MAX_PERM_SUBJECTS);
+    ne_json_key(w, name);
+    ne_json_begin_array(w);
+    for (uint32_t i = 0; i < l->count; i++) {
+        const ne_perm_subject *e = &table[l->first + i];
+        NE_ASSERT((size_t)e->subject_len + e->queue_len <= NE_PERM_SUBJECT_BYTES);
+        char text[NE_PERM_SUBJECT_BYTES + 1];
+        size_t n = e->subject_len;
+        memcpy(text, e->text, n);
+        if (e->queue_len > 0) {
+            text[n++] = ' ';
+            memcpy(text + n, e->text + e->subject_len, e->queue_len);
+            n += e->queue_len;
+        }
+        ne_json_string(w, text, n);
+    }
+    ne_json_end_array(w);
+}
+
+static void write_perm_side(ne_json_out *w, const ne_perm_list *allow, const ne_perm_list *deny,
+                            const ne_perm_subject *table)
+{
+    ne_json_begin_object(w);
+    write_perm_list(w, "allow", allow, table);
+    write_perm_list(w, "deny", deny, table);
+    ne_json_end_object(w);
+}
+
+/* The hub's INFO (LN-02); the second one, after CONNECT, says connect_info,
+ * the bound account and the user's permissions for the leaf to apply
+ * (import: what it may receive, export: what it may send; LN-06, LN-40). */
 static void send_hub_info(ne_conn *conn, bool connect_info)
 {
     ne_leaf_state *srv = leaf_of(conn);
@@ -983,10 +1180,28 @@ static void send_hub_info(ne_conn *conn, bool connect_info)
     f.connect_info = connect_info;
     f.leafnode_url = url;
     f.remote_account = connect_info ? ne_router_account_name(srv->router, conn->acc) : NULL;
+    const ne_permissions *p = ne_router_perms(conn);
+    f.leave_open = connect_info && p != NULL;
     char info[1024];
     size_t len = ne_proto_write_info(info, sizeof(info), &f);
     NE_ASSERT(len > 0);
     leaf_send(conn, info, len);
+    if (f.leave_open) {
+        /* The user's permissions, streamed: a list of any length. */
+        char piece[NE_JSON_OUT_MIN_BYTES * 2];
+        ne_json_out w;
+        ne_json_out_init(&w, piece, sizeof(piece), leaf_sink, conn);
+        ne_json_raw(&w, ",\"import\":");
+        write_perm_side(&w, &p->sub_allow, &p->sub_deny, srv->opts->perm_subjects);
+        ne_json_raw(&w, ",\"export\":");
+        write_perm_side(&w, &p->pub_allow, &p->pub_deny, srv->opts->perm_subjects);
+        ne_json_raw(&w, "}\r\n");
+        int rc = ne_json_out_finish(&w);
+        if (rc != NE_OK && !conn->closing) {
+            ne_conn_logf(conn, NE_LOG_WARN, "Leafnode INFO not sent: %s", ne_err_name(rc));
+            ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        }
+    }
 }
 
 /* A connection accepted on the leaf listener: its link, then INFO. */
@@ -1018,9 +1233,13 @@ static void accepted(void *ctx, ne_conn *conn)
  * configured; otherwise the server's own single user or token (a token
  * arrives as CONNECT's user, as nats-server 2.9 leafs send it) or a users
  * list entry with a clear-text password. Without any of these, none. NULL
- * when refused. */
-static ne_account *leaf_authorized(ne_leaf_state *srv, const ne_json_doc *doc)
+ * when refused. *login says which of the server's credentials it was. */
+#define LEAF_LOGIN_SINGLE (-1)
+#define LEAF_LOGIN_NONE (-2)
+
+static ne_account *leaf_authorized(ne_leaf_state *srv, const ne_json_doc *doc, int *login)
 {
+    *login = LEAF_LOGIN_NONE;
     ne_bcrypt_state *bc = &srv->router->bcrypt;
     ne_account *global = &srv->router->accounts[NE_ACCOUNT_GLOBAL];
     const ne_leaf_options *lo = &srv->opts->leaf;
@@ -1051,20 +1270,28 @@ static ne_account *leaf_authorized(ne_leaf_state *srv, const ne_json_doc *doc)
         char token[128] = "";
         (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
         const char *given = token[0] != '\0' ? token : user;
-        return given[0] != '\0' && ne_authn_secret_matches(bc, o->auth_token, given) ? global
-                                                                                     : NULL;
+        if (given[0] == '\0' || !ne_authn_secret_matches(bc, o->auth_token, given)) {
+            return NULL;
+        }
+        *login = LEAF_LOGIN_SINGLE;
+        return global;
     }
     if (o->auth_user[0] != '\0') {
-        return user[0] != '\0' && ne_authn_secret_equal(user, o->auth_user) &&
-                       ne_authn_secret_matches(bc, o->auth_pass, pass)
-                   ? global
-                   : NULL;
+        if (user[0] == '\0' || !ne_authn_secret_equal(user, o->auth_user) ||
+            !ne_authn_secret_matches(bc, o->auth_pass, pass)) {
+            return NULL;
+        }
+        *login = LEAF_LOGIN_SINGLE;
+        return global;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
         const ne_user_entry *u = &o->users[i];
         if (u->user[0] != '\0' && user[0] != '\0' && ne_authn_secret_equal(user, u->user)) {
-            return ne_authn_secret_matches(bc, u->pass, pass) ? &srv->router->accounts[u->account]
-                                                              : NULL;
+            if (!ne_authn_secret_matches(bc, u->pass, pass)) {
+                return NULL;
+            }
+            *login = (int)i;
+            return &srv->router->accounts[u->account];
         }
     }
     return NULL;
@@ -1082,7 +1309,8 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;
     }
-    ne_account *acc = leaf_authorized(srv, doc);
+    int login;
+    ne_account *acc = leaf_authorized(srv, doc, &login);
     if (acc == NULL) {
         ne_conn_logf(conn, NE_LOG_WARN, "authentication error");
         ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, NE_PROTO_ERR_AUTHORIZATION);
@@ -1101,11 +1329,35 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         link->remote_id[0] = '\0';
     }
     conn->acc = acc;
+    if (login != LEAF_LOGIN_NONE) {
+        /* The user's permissions, as a client of that user has them; the
+         * credential's fingerprint marks the leaf for reloads. */
+        uint8_t account;
+        ne_authn_identity(srv->opts, login, &account, &conn->perms);
+        link->auth_fp = ne_authn_fingerprint(srv->opts, login);
+    }
     const char *acc_name = ne_router_account_name(srv->router, acc);
     memcpy(link->remote_account, acc_name,
            NE_MIN(strlen(acc_name) + 1, sizeof(link->remote_account)));
     send_hub_info(conn, true);
     establish(srv, link);
+}
+
+/* After a reload that changed the authorization: a leaf that logged in with
+ * the server's own credentials is closed, to log in again under the new
+ * ones (its solicitor reconnects). */
+void ne_leaf_auth_reloaded(ne_leaf_state *st)
+{
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
+        ne_leaf_link *link = st->links[i];
+        if (link == NULL || link->remote >= 0 || link->conn->closing || link->auth_fp == 0) {
+            continue;
+        }
+        ne_conn_logf(link->conn, NE_LOG_INFO,
+                     "Leafnode logged in through the reloaded authorization: closing it to log "
+                     "in again");
+        ne_conn_close(link->conn, NE_CLOSE_AUTH_VIOLATION, NE_PROTO_ERR_AUTHORIZATION);
+    }
 }
 
 /* ---- Operations ------------------------------------------------------------------------ */
@@ -1209,13 +1461,21 @@ static void leaf_timer(ne_conn *conn, uint64_t now)
 /* ---- Routing --------------------------------------------------------------------------- */
 
 /* A message from a leaf on a subject its remote's deny_imports names is
- * dropped (LN-32). */
+ * dropped (LN-32); one its user may not publish closes the link with a
+ * permissions violation, as nats-server 2.14 does (LN-44). */
 static bool leaf_may_publish(ne_conn *pub, ne_msg *msg)
 {
     ne_leaf_state *srv = leaf_of(pub);
     const ne_leaf_remote_options *ro = remote_opts(srv, link_of(pub));
-    return ro == NULL || !subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_imports,
-                                     ro->deny_import_count, msg->subject.ptr, msg->subject.len);
+    if (ro != NULL && subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_imports,
+                                 ro->deny_import_count, msg->subject.ptr, msg->subject.len)) {
+        return false;
+    }
+    if (!leaf_may_send(pub, msg->subject.ptr, msg->subject.len)) {
+        leaf_perm_violation(pub, "Publish", msg->subject.ptr, msg->subject.len);
+        return false;
+    }
+    return true;
 }
 
 /* Whether a message from pub may go to this peer: not before the link is
@@ -1234,8 +1494,19 @@ static bool leaf_may_forward(ne_conn *conn, const ne_conn *pub, const ne_msg *ms
         return false;
     }
     const ne_leaf_remote_options *ro = remote_opts(srv, link);
-    return ro == NULL || !subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_exports,
-                                     ro->deny_export_count, msg->subject.ptr, msg->subject.len);
+    if (ro != NULL && subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_exports,
+                                 ro->deny_export_count, msg->subject.ptr, msg->subject.len)) {
+        return false;
+    }
+    /* The leaf user may not receive it (a wildcard interest was kept):
+     * dropped, as nats-server drops it (LN-43). */
+    if (!perm_exempt(msg->subject.ptr, msg->subject.len) &&
+        !leaf_may_receive(conn, msg->subject.ptr, msg->subject.len)) {
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Not permitted to deliver to \"%.*s\"",
+                     (int)msg->subject.len, msg->subject.ptr);
+        return false;
+    }
+    return true;
 }
 
 /* One LMSG (or HMSG) to a leaf peer, naming the queue groups it was picked

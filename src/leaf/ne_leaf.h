@@ -26,6 +26,16 @@
 #include "proto/ne_proto.h"
 #include "router/ne_router.h"
 
+/* A subscription records the links it was announced on in ne_sub.announced
+ * (one bit per link), and its connection counts them in ne_conn.announced. */
+#if NE_MAX_LEAF_CONNECTIONS > 32
+#error "NE_MAX_LEAF_CONNECTIONS must be at most 32 (ne_sub.announced)"
+#endif
+#if NE_LEAF_INTEREST_PER_CONNECTION < 1 ||                                                         \
+    NE_LEAF_INTEREST_PER_CONNECTION > NE_LEAF_INTEREST_ENTRIES
+#error "NE_LEAF_INTEREST_PER_CONNECTION must be 1 to NE_LEAF_INTEREST_ENTRIES"
+#endif
+
 /* A "host:port" learned from a hub's leafnode_urls. */
 #define NE_LEAF_HOSTPORT_BYTES 72
 
@@ -50,6 +60,7 @@ typedef struct ne_leaf_link {
     uint64_t deadline_ms; /* handshake must be done by then */
     uint64_t established_wall_ns;
     uint32_t interest_count; /* entries of the interest table sent to this peer */
+    uint64_t auth_fp;        /* accepted: the server credential it logged in with; 0: none */
     char remote_id[57];
     char remote_name[64];
     char remote_account[64];
@@ -139,6 +150,11 @@ void ne_leaf_shutdown(ne_leaf_state *st);
 void ne_leaf_log_memory(const ne_leaf_state *st);
 /* Open leaf connections. */
 uint32_t ne_leaf_connection_count(const ne_leaf_state *st);
+/* Established leaf connections bound to acc (/accstatz leafnodes). */
+uint32_t ne_leaf_account_count(const ne_leaf_state *st, const ne_account *acc);
+/* The authorization was reloaded: accepted leafs that logged in with the
+ * server's own credentials are closed, to log in again. */
+void ne_leaf_auth_reloaded(ne_leaf_state *st);
 /* Writes the /leafz document (ne_leaf_mon.c); subs adds each leaf's
  * subscriptions_list (?subs=1). */
 void ne_leaf_write_leafz(const ne_leaf_state *st, ne_json_out *o, bool subs);

@@ -19,17 +19,28 @@ static ne_mon *mon_of(const ne_conn *conn)
 
 /* ---- Endpoints ------------------------------------------------------------------ */
 
-void ne_mon_register(ne_mon *mon, const char *path, const char *alias, const char *name,
-                     ne_mon_handler handler, void *ctx)
+ne_mon_endpoint *ne_mon_register(ne_mon *mon, const char *path, const char *alias, const char *name,
+                                 ne_mon_handler handler, void *ctx)
 {
     NE_ASSERT(mon->endpoint_count < NE_MON_MAX_ENDPOINTS);
     ne_mon_endpoint *e = &mon->endpoints[mon->endpoint_count++];
+    memset(e, 0, sizeof(*e));
     e->path = path;
     e->alias = alias;
     e->name = name;
     e->handler = handler;
     e->ctx = ctx;
-    e->requests = 0;
+    e->counted = true;
+    return e;
+}
+
+ne_mon_endpoint *ne_mon_register_text(ne_mon *mon, const char *path, const char *content_type,
+                                      ne_mon_text_handler text, void *ctx)
+{
+    ne_mon_endpoint *e = ne_mon_register(mon, path, NULL, NULL, NULL, ctx);
+    e->text = text;
+    e->content_type = content_type;
+    return e;
 }
 
 static bool text_is(const char *text, const char *want, size_t len)
@@ -129,6 +140,17 @@ static void query_from_http(ne_mon_query *q, const char *text, size_t len)
         (void)ne_parse_u64(v, n, UINT64_MAX / 2, &q->cid);
     }
     q->natsedge = query_get(text, len, "natsedge", &v, &n) && text_is(v, "1", n);
+    q->unused =
+        query_get(text, len, "unused", &v, &n) && (text_is(v, "1", n) || text_is(v, "true", n));
+    if (query_get(text, len, "acc", &v, &n) && n > 0) {
+        /* A name longer than any account's is kept as "", which names none. */
+        q->acc_given = true;
+        q->acc[0] = '\0';
+        if (n < sizeof(q->acc)) {
+            memcpy(q->acc, v, n);
+            q->acc[n] = '\0';
+        }
+    }
     if (query_get(text, len, "state", &v, &n)) {
         q->state = text_is(v, "closed", n)                        ? NE_MON_STATE_CLOSED
                    : text_is(v, "any", n) || text_is(v, "all", n) ? NE_MON_STATE_ANY
@@ -165,6 +187,7 @@ int ne_mon_query_from_json(ne_mon_query *q, const char *json, size_t len, const 
     if (ne_json_get_string(&doc, 0, "sort", text, sizeof(text), &n) && n > 0) {
         q->sort = sort_index(text, n);
     }
+    (void)ne_json_get_bool(&doc, 0, "include_unused", &q->unused);
     if (ne_json_get_i64(&doc, 0, "state", &v)) {
         /* nats-server's ConnState: 0 open, 1 closed, 2 any. */
         q->state = v == 1 ? NE_MON_STATE_CLOSED : v == 2 ? NE_MON_STATE_ANY : NE_MON_STATE_OPEN;
@@ -473,6 +496,95 @@ static int write_healthz(void *ctx, ne_json_out *o, const ne_mon_query *q, const
     return NE_OK;
 }
 
+/* ---- Endpoints of features natsedge does not have (yet) ----------------------------- */
+
+static void write_server_now(ne_mon *mon, ne_json_out *o)
+{
+    ne_json_kv_string(o, "server_id", mon->conns->id.server_id);
+    ne_json_kv_time(o, "now", ne_port_wall_ns());
+}
+
+static int write_routez(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    ne_json_begin_object(o);
+    write_server_now(ctx, o);
+    ne_json_kv_u64(o, "num_routes", 0);
+    ne_json_kv_raw(o, "routes", "[]");
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+static int write_gatewayz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    ne_json_begin_object(o);
+    write_server_now(ctx, o);
+    ne_json_kv_raw(o, "outbound_gateways", "{}");
+    ne_json_kv_raw(o, "inbound_gateways", "{}");
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+/* What nats-server answers with JetStream disabled. */
+static int write_jsz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    ne_json_begin_object(o);
+    write_server_now(ctx, o);
+    ne_json_kv_bool(o, "disabled", true);
+    ne_json_kv_raw(o, "config", "{\"max_memory\":0,\"max_storage\":0}");
+    static const char *const zeros[] = {"memory",           "storage",  "reserved_memory",
+                                        "reserved_storage", "accounts", "ha_assets"};
+    for (size_t i = 0; i < NE_ARRAY_LEN(zeros); i++) {
+        ne_json_kv_u64(o, zeros[i], 0);
+    }
+    ne_json_kv_raw(o, "api", "{\"total\":0,\"errors\":0}");
+    static const char *const counts[] = {"streams", "consumers", "messages", "bytes"};
+    for (size_t i = 0; i < NE_ARRAY_LEN(counts); i++) {
+        ne_json_kv_u64(o, counts[i], 0);
+    }
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+static int write_ipqueuesz(void *ctx, ne_json_out *o, const ne_mon_query *q,
+                           const char **error_text)
+{
+    ne_json_begin_object(o);
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+static int put_text(ne_json_sink sink, void *sink_ctx, const char *text)
+{
+    return sink(sink_ctx, text, strlen(text));
+}
+
+/* The index page: a link to each endpoint. */
+static int write_index(void *ctx, ne_json_sink sink, void *sink_ctx)
+{
+    const ne_mon *mon = ctx;
+    int rc = put_text(sink, sink_ctx,
+                      "<html lang=\"en\">\n<head><title>natsedge</title></head>\n<body>\n");
+    for (uint32_t i = 0; i < mon->endpoint_count && rc == NE_OK; i++) {
+        const char *path = mon->endpoints[i].path;
+        if (strcmp(path, "/") == 0) {
+            continue;
+        }
+        char line[128];
+        size_t n = ne_fmt(line, sizeof(line), "<a href=\".%s\">%s</a><br>\n", path, path + 1);
+        NE_ASSERT(n < sizeof(line) - 1);
+        rc = sink(sink_ctx, line, n);
+    }
+    return rc == NE_OK ? put_text(sink, sink_ctx, "</body>\n</html>\n") : rc;
+}
+
+/* nats-server dumps its goroutines' stacks here; natsedge runs one event
+ * loop on one thread and says so. */
+static int write_stacksz(void *ctx, ne_json_sink sink, void *sink_ctx)
+{
+    return put_text(sink, sink_ctx,
+                    "natsedge runs one event loop on one thread: no stacks to show\n");
+}
+
 /* ---- HTTP ------------------------------------------------------------------------------ */
 
 static void send_status(ne_conn *conn, const char *status, const char *body)
@@ -487,10 +599,11 @@ static void send_status(ne_conn *conn, const char *status, const char *body)
     }
 }
 
-/* The JSON body goes out through the connection's queue, after the
- * response head (sent with the first piece). */
+/* The body goes out through the connection's queue, after the response
+ * head (sent with the first piece). */
 typedef struct http_sink {
     ne_conn *conn;
+    const char *content_type;
     bool head_sent;
 } http_sink;
 
@@ -498,15 +611,30 @@ static int http_write(void *ctx, const char *bytes, size_t len)
 {
     http_sink *s = ctx;
     if (!s->head_sent) {
-        static const char head[] =
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+        char head[160];
+        size_t n = ne_fmt(head, sizeof(head),
+                          "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nConnection: close\r\n\r\n",
+                          s->content_type);
+        NE_ASSERT(n < sizeof(head) - 1);
         s->head_sent = true;
-        int rc = ne_conn_send(s->conn, head, sizeof(head) - 1);
+        int rc = ne_conn_send(s->conn, head, n);
         if (rc != NE_OK) {
             return rc;
         }
     }
     return ne_conn_send(s->conn, bytes, len);
+}
+
+/* A response the queue could not take whole is not sent at all: the
+ * connection is closed with nothing of it flushed (the client sees an empty
+ * reply, never a cut document), and the reason logged. */
+static void response_failed(ne_conn *conn, const char *path, size_t path_len, int rc)
+{
+    ne_conn_logf(conn, NE_LOG_WARN, "Monitoring response to %.*s not sent: %s", (int)path_len, path,
+                 ne_err_name(rc));
+    conn->flush_before_close = false;
+    ne_conn_discard_output(conn);
+    ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
 }
 
 static void respond(ne_conn *conn, const char *path, size_t path_len, const char *query,
@@ -519,10 +647,18 @@ static void respond(ne_conn *conn, const char *path, size_t path_len, const char
         return;
     }
     e->requests++;
+    if (e->text != NULL) {
+        http_sink sink = {conn, e->content_type, false};
+        int rc = e->text(e->ctx, http_write, &sink);
+        if (rc != NE_OK) {
+            response_failed(conn, path, path_len, rc);
+        }
+        return;
+    }
     ne_mon_query q;
     query_from_http(&q, query, query_len);
     char piece[MON_PIECE_BYTES];
-    http_sink sink = {conn, false};
+    http_sink sink = {conn, "application/json", false};
     ne_json_out o;
     ne_json_out_init(&o, piece, sizeof(piece), http_write, &sink);
     const char *error_text = NULL;
@@ -533,11 +669,7 @@ static void respond(ne_conn *conn, const char *path, size_t path_len, const char
     }
     rc = ne_json_out_finish(&o);
     if (rc != NE_OK) {
-        /* The queue could not take the document: the connection is closed
-         * (a slow consumer) without a cut response being mistaken for whole. */
-        ne_conn_logf(conn, NE_LOG_WARN, "Monitoring response to %.*s not sent: %s", (int)path_len,
-                     path, ne_err_name(rc));
-        ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        response_failed(conn, path, path_len, rc);
     }
 }
 
@@ -578,16 +710,24 @@ static uint32_t mon_input(ne_conn *conn, uint8_t *bytes, uint32_t len)
         respond(conn, target, path_len, qmark != NULL ? qmark + 1 : "",
                 qmark != NULL ? target_len - path_len - 1 : 0);
     }
-    conn->flush_before_close = true;
-    ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+    ((ne_mon_client *)conn->state)->answered = true;
+    if (!conn->closing) {
+        conn->flush_before_close = true;
+        ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+    }
     return len;
 }
 
-/* A monitoring client that sends no complete request is dropped. */
+/* A request must be whole NE_HTTP_REQUEST_TIMEOUT_MS after the connection;
+ * then it is closed without an answer, as Go's HTTP server does on its read
+ * header timeout. */
 static void mon_timer(ne_conn *conn, uint64_t now)
 {
-    if (now - conn->io->last_in_ms > conn->set->opts->write_deadline_ms) {
-        ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+    const ne_mon_client *c = conn->state;
+    if (!conn->closing && now - c->accepted_ms >= NE_HTTP_REQUEST_TIMEOUT_MS) {
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Monitoring request not received within %u ms",
+                     (unsigned)NE_HTTP_REQUEST_TIMEOUT_MS);
+        ne_conn_close(conn, NE_CLOSE_STALE, NULL);
     }
 }
 
@@ -616,6 +756,7 @@ static void accepted(void *ctx, ne_conn *conn)
     ne_mon_client *c = ne_pool_alloc(&mon->state_pool);
     NE_ASSERT(c != NULL); /* admit keeps the count within the pool */
     c->accepted_ms = mon->conns->now_ms;
+    c->answered = false;
     conn->state = c;
     /* HTTPS: TLS from the first byte. */
     if (mon->opts->https && ne_conn_tls_accept(conn) != NE_OK) {
@@ -624,11 +765,40 @@ static void accepted(void *ctx, ne_conn *conn)
     }
 }
 
-/* Monitoring is best effort: a connection beyond the pool is closed at once. */
+/* Whether a new monitoring connection may be accepted. When
+ * NE_MAX_HTTP_CONNECTIONS connections all still wait for their request, the
+ * oldest of them (the first accepted: the lowest cid) is closed without an
+ * answer to make room; refused only when a flood within one loop turn has
+ * already taken twice the pool (the closed ones leave at the end of the
+ * turn). */
 static bool admit(void *ctx)
 {
     ne_mon *mon = ctx;
-    return mon->conns->kinds[mon->kind].count < NE_MAX_HTTP_CONNECTIONS;
+    if (mon->conns->kinds[mon->kind].count >= 2u * NE_MAX_HTTP_CONNECTIONS) {
+        return false;
+    }
+    uint32_t waiting = 0;
+    ne_conn *oldest = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = mon->conns->active; c != NULL && guard++ < NE_MAX_CONN_HEADERS; c = c->next) {
+        if (c->kind != mon->kind || c->closing) {
+            continue;
+        }
+        waiting++;
+        if (oldest == NULL || c->cid < oldest->cid) {
+            oldest = c;
+        }
+    }
+    if (waiting < NE_MAX_HTTP_CONNECTIONS) {
+        return true;
+    }
+    NE_ASSERT(oldest != NULL);
+    ne_conn_logf(oldest, NE_LOG_WARN,
+                 "Monitoring connections all busy (NE_MAX_HTTP_CONNECTIONS %u): closing the "
+                 "oldest, which has not sent its request",
+                 (unsigned)NE_MAX_HTTP_CONNECTIONS);
+    ne_conn_close(oldest, NE_CLOSE_STALE, NULL);
+    return true;
 }
 
 void ne_mon_init(ne_mon *mon, const ne_server_options *opts, ne_conns *conns, ne_router *router)
@@ -637,17 +807,24 @@ void ne_mon_init(ne_mon *mon, const ne_server_options *opts, ne_conns *conns, ne
     mon->conns = conns;
     mon->router = router;
     ne_pool_init(&mon->state_pool, "monitoring connections", &mon->state_storage,
-                 sizeof(ne_mon_client), NE_MAX_HTTP_CONNECTIONS);
+                 sizeof(ne_mon_client), 2 * NE_MAX_HTTP_CONNECTIONS);
     mon->kind = ne_conns_kind(conns, "HTTP", "cid", &mon_ops, mon);
     mon->listener.kind = mon->kind;
     mon->listener.sock = NE_SOCK_INVALID;
     mon->listener.accepted = accepted;
     mon->listener.admit = admit;
     mon->listener.ctx = mon;
+    (void)ne_mon_register_text(mon, "/", "text/html; charset=utf-8", write_index, mon);
     ne_mon_register(mon, "/connz", NULL, "CONNZ", write_connz, mon);
+    ne_mon_register(mon, "/routez", NULL, "ROUTEZ", write_routez, mon);
+    ne_mon_register(mon, "/gatewayz", NULL, "GATEWAYZ", write_gatewayz, mon);
     ne_mon_register(mon, "/subsz", "/subscriptionsz", "SUBSZ", write_subsz, mon);
+    ne_mon_register_text(mon, "/stacksz", "text/plain; charset=utf-8", write_stacksz, mon)
+        ->counted = false;
     ne_mon_register(mon, "/accountz", NULL, "ACCOUNTZ", write_accountz, mon);
+    ne_mon_register(mon, "/jsz", NULL, "JSZ", write_jsz, mon);
     ne_mon_register(mon, "/healthz", NULL, "HEALTHZ", write_healthz, mon);
+    ne_mon_register(mon, "/ipqueuesz", NULL, NULL, write_ipqueuesz, mon)->counted = false;
 }
 
 int ne_mon_start(ne_mon *mon)

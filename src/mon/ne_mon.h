@@ -31,6 +31,9 @@ typedef struct ne_mon_query {
     uint64_t cid;   /* 0: every connection */
     uint8_t state;  /* NE_MON_STATE_* */
     bool natsedge;  /* natsedge=1: natsedge-only objects too (nats-server ignores it) */
+    bool unused;    /* /accstatz unused=1 / "include_unused": accounts without connections */
+    bool acc_given; /* /accstatz acc=<name>: that account only */
+    char acc[NE_ACCOUNT_NAME_BYTES];
 } ne_mon_query;
 
 #define NE_MON_STATE_OPEN 0
@@ -43,20 +46,28 @@ typedef struct ne_mon_query {
 typedef int (*ne_mon_handler)(void *ctx, ne_json_out *out, const ne_mon_query *q,
                               const char **error_text);
 
+/* Writes a response that is not JSON (the index page, /stacksz) through
+ * sink; NE_OK or the sink's error. */
+typedef int (*ne_mon_text_handler)(void *ctx, ne_json_sink sink, void *sink_ctx);
+
 typedef struct ne_mon_endpoint {
     const char *path;  /* "/varz" */
     const char *alias; /* another path for the same document, or NULL */
-    const char *name;  /* the system request's name: "VARZ" */
+    const char *name;  /* the system request's name: "VARZ"; NULL: HTTP only */
     ne_mon_handler handler;
+    ne_mon_text_handler text; /* instead of handler: a body of content_type */
+    const char *content_type; /* of text */
     void *ctx;
-    uint64_t requests; /* HTTP requests answered (/varz http_req_stats) */
+    bool counted;      /* in /varz http_req_stats (as nats-server counts it) */
+    uint64_t requests; /* HTTP requests answered */
 } ne_mon_endpoint;
 
-#define NE_MON_MAX_ENDPOINTS 12
+#define NE_MON_MAX_ENDPOINTS 16
 
 /* An HTTP connection's own state. */
 typedef struct ne_mon_client {
-    uint64_t accepted_ms;
+    uint64_t accepted_ms; /* the request must be whole NE_HTTP_REQUEST_TIMEOUT_MS after */
+    bool answered;
 } ne_mon_client;
 
 typedef struct ne_mon {
@@ -68,16 +79,22 @@ typedef struct ne_mon {
     ne_mon_endpoint endpoints[NE_MON_MAX_ENDPOINTS];
     uint32_t endpoint_count;
     ne_pool state_pool;
-    NE_POOL_STORAGE(ne_mon_client, NE_MAX_HTTP_CONNECTIONS) state_storage;
+    /* Twice the connections: those closed to make room leave at the end of
+     * the loop turn, while new ones are admitted (admit). */
+    NE_POOL_STORAGE(ne_mon_client, 2 * NE_MAX_HTTP_CONNECTIONS) state_storage;
     ne_conn *scratch[NE_MAX_CONNECTIONS]; /* /connz sorting */
 } ne_mon;
 
 void ne_mon_init(ne_mon *mon, const ne_server_options *opts, ne_conns *conns, ne_router *router);
 /* Opens the monitoring listener when opts.http_enabled. */
 int ne_mon_start(ne_mon *mon);
-/* Adds an endpoint; alias and name may be NULL. */
-void ne_mon_register(ne_mon *mon, const char *path, const char *alias, const char *name,
-                     ne_mon_handler handler, void *ctx);
+/* Adds a JSON endpoint, counted in http_req_stats; alias and name may be
+ * NULL. Returns it, for the caller to adjust (counted). */
+ne_mon_endpoint *ne_mon_register(ne_mon *mon, const char *path, const char *alias, const char *name,
+                                 ne_mon_handler handler, void *ctx);
+/* Adds an HTTP-only endpoint whose body is content_type text. */
+ne_mon_endpoint *ne_mon_register_text(ne_mon *mon, const char *path, const char *content_type,
+                                      ne_mon_text_handler text, void *ctx);
 /* The endpoint of an HTTP path or a system request name, NULL if none. */
 const ne_mon_endpoint *ne_mon_find(const ne_mon *mon, const char *path, size_t path_len);
 const ne_mon_endpoint *ne_mon_find_name(const ne_mon *mon, const char *name, size_t name_len);

@@ -55,6 +55,8 @@ size_t ne_proto_write_info(char *out, size_t cap, const ne_info_fields *f)
     if (f->remote_account != NULL) {
         put_string(&sb, ",\"remote_account\":", f->remote_account);
     }
-    ne_strbuf_puts(&sb, f->trailing_space ? "} \r\n" : "}\r\n");
+    if (!f->leave_open) {
+        ne_strbuf_puts(&sb, f->trailing_space ? "} \r\n" : "}\r\n");
+    }
     return sb.truncated ? 0 : sb.len;
 }

@@ -31,6 +31,9 @@ typedef struct ne_info_fields {
     const char *leafnode_url;   /* "host:port" of the leafnode_urls array; NULL: none */
     const char *remote_account; /* NULL: none */
     bool trailing_space;        /* "} \r\n" as nats-server ends a client INFO */
+    /* The object is left open, without "}\r\n": the caller streams more
+     * members (",\"key\":value") and closes it itself. */
+    bool leave_open;
 } ne_info_fields;
 
 /* Writes "INFO {...}\r\n" into out; returns its length, or 0 when it does

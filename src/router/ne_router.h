@@ -45,6 +45,10 @@ typedef struct ne_sub {
     bool withhold;     /* wildcard over a subscribe deny entry (CP-81) */
     bool peer;         /* a peer's interest (LS+): batched per peer, local queue members first */
     uint16_t sid_len;
+    /* The interest observers' own record of this subscription: the peers its
+     * interest was announced to, one bit per peer link (the leaf kind's link
+     * index), so that its removal takes back exactly that. */
+    uint32_t announced;
     char text[NE_SUB_TEXT_BYTES]; /* subject, then queue, then sid */
 } ne_sub;
 

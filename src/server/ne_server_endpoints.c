@@ -1,6 +1,8 @@
 /* /varz and /leafz (ne_server_endpoints.h). */
 #include "server/ne_server_endpoints.h"
 
+#include <string.h>
+
 #include "core/ne_error.h"
 #include "server/ne_server.h"
 
@@ -57,7 +59,7 @@ static void write_http_req_stats(ne_json_out *o, const ne_server *srv)
     ne_json_begin_object(o);
     for (uint32_t i = 0; i < srv->mon.endpoint_count; i++) {
         const ne_mon_endpoint *e = &srv->mon.endpoints[i];
-        if (e->requests > 0) {
+        if (e->counted && e->requests > 0) {
             ne_json_kv_u64(o, e->path, e->requests);
         }
     }
@@ -153,8 +155,50 @@ static int write_leafz(void *ctx, ne_json_out *o, const ne_mon_query *q, const c
     return NE_OK;
 }
 
+/* Accounts with local connections (all with unused=1; the one named by
+ * acc=), each with nats-server's AccountStat fields. */
+static int write_accstatz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    const ne_server *srv = ctx;
+    ne_json_begin_object(o);
+    ne_json_kv_string(o, "server_id", srv->conns.id.server_id);
+    ne_json_kv_time(o, "now", ne_port_wall_ns());
+    ne_json_key(o, "account_statz");
+    ne_json_begin_array(o);
+    for (uint32_t i = 0; i < srv->router.account_count; i++) {
+        const ne_account *acc = &srv->router.accounts[i];
+        const char *name = srv->opts.accounts[i].name;
+        uint32_t leafs = ne_leaf_account_count(&srv->leaf, acc);
+        if ((q->acc_given && strcmp(name, q->acc) != 0) ||
+            (!q->unused && acc->clients + leafs == 0)) {
+            continue;
+        }
+        ne_json_begin_object(o);
+        ne_json_kv_string(o, "acc", name);
+        ne_json_kv_u64(o, "conns", acc->clients);
+        ne_json_kv_u64(o, "leafnodes", leafs);
+        ne_json_kv_u64(o, "total_conns", (uint64_t)acc->clients + leafs);
+        ne_json_key(o, "sent");
+        ne_json_begin_object(o);
+        ne_json_kv_u64(o, "msgs", acc->out_msgs);
+        ne_json_kv_u64(o, "bytes", acc->out_bytes);
+        ne_json_end_object(o);
+        ne_json_key(o, "received");
+        ne_json_begin_object(o);
+        ne_json_kv_u64(o, "msgs", acc->in_msgs);
+        ne_json_kv_u64(o, "bytes", acc->in_bytes);
+        ne_json_end_object(o);
+        ne_json_kv_u64(o, "slow_consumers", acc->slow_consumers);
+        ne_json_end_object(o);
+    }
+    ne_json_end_array(o);
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
 void ne_server_endpoints_register(ne_server *srv)
 {
+    ne_mon_register(&srv->mon, "/accstatz", NULL, NULL, write_accstatz, srv);
     ne_mon_register(&srv->mon, "/varz", NULL, "VARZ", write_varz, srv);
     ne_mon_register(&srv->mon, "/leafz", NULL, "LEAFZ", write_leafz, &srv->leaf);
 }

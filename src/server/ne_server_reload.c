@@ -14,6 +14,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "leaf/ne_leaf.h"
 #include "server/ne_server.h"
 
 /* A duration as Go prints a time.Duration: "500ms", "30s", "1.5s", "2m0s",
@@ -278,6 +279,9 @@ int ne_server_reload(ne_server *srv, const ne_server_options *opts, char *err, s
     srv->conns.id.config_load_wall_ns = ne_port_wall_ns();
     if (auth_changed || conns_changed) {
         ne_nats_reloaded(&srv->nats, auth_changed);
+    }
+    if (auth_changed) {
+        ne_leaf_auth_reloaded(&srv->leaf);
     }
     return NE_OK;
 }

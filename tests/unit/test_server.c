@@ -798,6 +798,36 @@ static void test_monitoring_refuses_bad_requests(void **state)
     assert_string_equal(take(c), "PONG\r\nPING\r\n");
 }
 
+/* Clients that connect to the monitor and send nothing hold every place:
+ * a new request takes the place of the oldest of them and is answered. */
+static void test_monitoring_full_pool_makes_room_for_a_new_request(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(with_http);
+    int idle[NE_MAX_HTTP_CONNECTIONS];
+    for (int i = 0; i < NE_MAX_HTTP_CONNECTIONS; i++) {
+        idle[i] = ne_sim_connect(&sim, srv.mon.listener.port);
+        assert_true(idle[i] >= 0);
+        step(1);
+    }
+    assert_int_equal(srv.conns.kinds[srv.mon.kind].count, NE_MAX_HTTP_CONNECTIONS);
+    const char *varz = http("GET /varz HTTP/1.1\r\n\r\n");
+    assert_true(strncmp(varz, "HTTP/1.1 200 OK", 15) == 0);
+    step(1);
+    assert_true(ne_sim_server_closed(&sim, idle[0]));
+    for (int i = 1; i < NE_MAX_HTTP_CONNECTIONS; i++) {
+        assert_false(ne_sim_server_closed(&sim, idle[i]));
+    }
+    assert_int_equal(srv.conns.kinds[srv.mon.kind].count, NE_MAX_HTTP_CONNECTIONS - 1);
+    for (int i = 0; i < NE_MAX_HTTP_CONNECTIONS; i++) {
+        ne_sim_client_close(&sim, idle[i]);
+        ne_sim_release(&sim, idle[i]);
+    }
+    step(2);
+    assert_int_equal(srv.conns.kinds[srv.mon.kind].count, 0);
+}
+
 static void fast_pings(ne_server_options *o)
 {
     o->ping_interval_ms = 20;
@@ -877,6 +907,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_monitoring_endpoints_answer_with_nats_server_fields_MON01, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitoring_refuses_bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitoring_full_pool_makes_room_for_a_new_request,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup,

@@ -288,6 +288,40 @@ static void test_permission_reload_removes_disallowed_subscriptions_CP38(void **
     assert_true(ne_sim_server_closed(&sim, alice));
 }
 
+static void with_permissions_and_leafs(ne_server_options *o)
+{
+    with_permissions(o);
+    o->leaf.listen_enabled = true;
+    o->leaf.listen_port = 0;
+}
+
+/* A leaf that logged in as a user of the authorization has that user's
+ * permissions (LN-40); a reload of the authorization closes it, to log in
+ * again under the new one (docs/leafnode.md). */
+static void test_reload_closes_leafs_logged_in_through_the_authorization_LN26(void **state)
+{
+    (void)state;
+    start(with_permissions_and_leafs);
+    int l = ne_sim_connect(&sim, srv.leaf.listener.port);
+    assert_true(l >= 0);
+    step(2);
+    take(l);
+    send_text(l, "CONNECT {\"user\":\"alice\",\"pass\":\"a1\",\"name\":\"leaf\"}\r\n");
+    step(2);
+    const char *got = take(l);
+    assert_non_null(strstr(got, "\"import\":{\"allow\":[\"foo.>\",\"bar\"]},\"export\":{}"));
+    assert_non_null(strstr(got, "\"connect_info\":true"));
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
+    ne_server_options next;
+    options(&next, with_permissions_and_leafs);
+    next.perms[0].sub_allow.count = 1;
+    assert_int_equal(ne_server_reload(&srv, &next, err, sizeof(err)), NE_OK);
+    step(2);
+    assert_non_null(strstr(take(l), "-ERR 'Authorization Violation'\r\n"));
+    assert_true(ne_sim_server_closed(&sim, l));
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 0);
+}
+
 static void short_lame_duck(ne_server_options *o)
 {
     o->lame_duck_duration_ms = 400;
@@ -340,6 +374,8 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_lower_max_connections_closes_the_excess_CFG22, teardown),
         cmocka_unit_test_teardown(test_permission_reload_removes_disallowed_subscriptions_CP38,
+                                  teardown),
+        cmocka_unit_test_teardown(test_reload_closes_leafs_logged_in_through_the_authorization_LN26,
                                   teardown),
         cmocka_unit_test_teardown(test_lame_duck_informs_then_closes_every_client_CP70, teardown),
     };
