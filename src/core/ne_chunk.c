@@ -68,14 +68,71 @@ static ne_outref *outq_push_ref(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chu
     return ref;
 }
 
-int ne_outq_append(ne_outq *q, ne_chunk_pools *pools, const void *bytes, size_t len)
+/* Bytes a copy can still add to the queue's tail chunk: only a tail
+ * reference that ends where its chunk's bytes end may grow (ne_chunk.h). */
+static size_t outq_tail_room(const ne_outq *q)
 {
-    const uint8_t *src = bytes;
+    const ne_outref *tail = q->tail;
+    if (tail == NULL || tail->offset + tail->len != tail->chunk->used) {
+        return 0;
+    }
+    return NE_CHUNK_BYTES - tail->chunk->used;
+}
+
+/* Chunks (each with one reference) a copy of len bytes takes. */
+static size_t outq_copy_chunks(const ne_outq *q, size_t len)
+{
+    size_t room = outq_tail_room(q);
+    size_t rest = len > room ? len - room : 0;
+    return (rest + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES;
+}
+
+/* References a shared run of len bytes from (chunk, offset) takes (one per
+ * chunk of the chain it touches) into *refs; false when the chain holds
+ * fewer than offset + len bytes. Bounded by the chunk pool's capacity. */
+static bool outq_shared_refs(const ne_chunk_pools *pools, const ne_chunk *chunk, uint32_t offset,
+                             size_t len, size_t *refs)
+{
+    *refs = 0;
+    for (uint32_t guard = 0; len > 0 && chunk != NULL && guard <= pools->chunks.capacity; guard++) {
+        if (offset >= chunk->used) {
+            offset -= chunk->used;
+        } else {
+            size_t n = NE_MIN(len, (size_t)(chunk->used - offset));
+            len -= n;
+            offset = 0;
+            (*refs)++;
+        }
+        chunk = chunk->next;
+    }
+    return len == 0;
+}
+
+/* True when the pools can give `chunks` chunks and `refs` references; a
+ * refusal is counted as an exhaustion of the pool that fell short. */
+static bool pools_can_give(ne_chunk_pools *pools, size_t chunks, size_t refs)
+{
+    if (chunks > ne_chunk_available(pools)) {
+        pools->chunks.exhausted++;
+        return false;
+    }
+    if (refs > ne_pool_available(&pools->refs)) {
+        pools->refs.exhausted++;
+        return false;
+    }
+    return true;
+}
+
+/* Copies bytes in; the pools were checked to hold what it takes. */
+static void outq_copy(ne_outq *q, ne_chunk_pools *pools, const uint8_t *src, size_t len)
+{
+    /* Each pass copies into the tail or adds a chunk: at most two passes per
+     * chunk the copy takes. */
     while (len > 0) {
-        ne_outref *tail = q->tail;
-        if (tail != NULL && tail->offset + tail->len == tail->chunk->used &&
-            tail->chunk->used < NE_CHUNK_BYTES) {
-            size_t n = NE_MIN(len, (size_t)(NE_CHUNK_BYTES - tail->chunk->used));
+        size_t room = outq_tail_room(q);
+        if (room > 0) {
+            ne_outref *tail = q->tail;
+            size_t n = NE_MIN(len, room);
             memcpy(tail->chunk->data + tail->chunk->used, src, n);
             tail->chunk->used += (uint32_t)n;
             tail->len += (uint32_t)n;
@@ -85,13 +142,70 @@ int ne_outq_append(ne_outq *q, ne_chunk_pools *pools, const void *bytes, size_t 
             continue;
         }
         ne_chunk *chunk = ne_chunk_alloc(pools);
-        if (chunk == NULL) {
-            return NE_ERR_NOMEM;
+        NE_ASSERT(chunk != NULL);
+        ne_outref *ref = outq_push_ref(q, pools, chunk, 0, 0);
+        NE_ASSERT(ref != NULL);
+    }
+}
+
+/* References len bytes of a chain; the pools were checked to hold the
+ * references it takes. */
+static void outq_share(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint32_t offset,
+                       size_t len)
+{
+    for (uint32_t guard = 0; len > 0 && guard <= pools->chunks.capacity; guard++) {
+        NE_ASSERT(chunk != NULL);
+        if (offset >= chunk->used) {
+            offset -= chunk->used;
+            chunk = chunk->next;
+            continue;
         }
-        if (outq_push_ref(q, pools, chunk, 0, 0) == NULL) {
-            ne_chunk_release(pools, chunk);
-            return NE_ERR_NOMEM;
+        uint32_t n = (uint32_t)NE_MIN(len, (size_t)(chunk->used - offset));
+        ne_outref *ref = outq_push_ref(q, pools, chunk, offset, n);
+        NE_ASSERT(ref != NULL);
+        ne_chunk_retain(chunk);
+        q->bytes += n;
+        len -= n;
+        offset = 0;
+        chunk = chunk->next;
+    }
+    NE_ASSERT(len == 0);
+}
+
+int ne_outq_append(ne_outq *q, ne_chunk_pools *pools, const void *bytes, size_t len)
+{
+    size_t chunks = outq_copy_chunks(q, len);
+    if (!pools_can_give(pools, chunks, chunks)) {
+        return NE_ERR_NOMEM;
+    }
+    outq_copy(q, pools, bytes, len);
+    return NE_OK;
+}
+
+int ne_outq_append_message(ne_outq *q, ne_chunk_pools *pools, const void *head, size_t head_len,
+                           const void *bytes, ne_chunk *chain, uint32_t offset, size_t len)
+{
+    size_t chunks, refs;
+    if (chain == NULL) {
+        /* A copy of head and payload takes what one copy of both takes. */
+        chunks = outq_copy_chunks(q, head_len + len);
+        refs = chunks;
+    } else {
+        size_t shared_refs = 0;
+        if (!outq_shared_refs(pools, chain, offset, len, &shared_refs)) {
+            return NE_ERR_INVALID;
         }
+        chunks = outq_copy_chunks(q, head_len);
+        refs = chunks + shared_refs;
+    }
+    if (!pools_can_give(pools, chunks, refs)) {
+        return NE_ERR_NOMEM;
+    }
+    outq_copy(q, pools, head, head_len);
+    if (chain == NULL) {
+        outq_copy(q, pools, bytes, len);
+    } else {
+        outq_share(q, pools, chain, offset, len);
     }
     return NE_OK;
 }
@@ -127,24 +241,7 @@ void ne_outq_commit(ne_outq *q, size_t len)
 int ne_outq_append_shared(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint32_t offset,
                           size_t len)
 {
-    for (uint32_t guard = 0; len > 0 && guard <= pools->chunks.capacity; guard++) {
-        NE_ASSERT(chunk != NULL);
-        if (offset >= chunk->used) {
-            offset -= chunk->used;
-            chunk = chunk->next;
-            continue;
-        }
-        uint32_t n = (uint32_t)NE_MIN(len, (size_t)(chunk->used - offset));
-        if (outq_push_ref(q, pools, chunk, offset, n) == NULL) {
-            return NE_ERR_NOMEM;
-        }
-        ne_chunk_retain(chunk);
-        q->bytes += n;
-        len -= n;
-        offset = 0;
-        chunk = chunk->next;
-    }
-    return len == 0 ? NE_OK : NE_ERR_INVALID;
+    return ne_outq_append_message(q, pools, NULL, 0, NULL, chunk, offset, len);
 }
 
 int ne_outq_iov(const ne_outq *q, ne_iovec *iov, int max)

@@ -66,14 +66,29 @@ void ne_chunk_chain_release(ne_chunk_pools *pools, ne_chunk *head);
 uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len);
 void ne_outq_commit(ne_outq *q, size_t len);
 
-/* Copies bytes to the end of the queue. NE_ERR_NOMEM when a chunk or a
- * reference could not be had; then the queue holds a prefix of the bytes and
- * the caller must treat the connection as failed (it is closed). */
+/* Chunks an allocation may take now. */
+static inline uint32_t ne_chunk_available(const ne_chunk_pools *pools)
+{
+    return ne_pool_available(&pools->chunks);
+}
+
+/* Every append below is all or nothing: the chunks and references it needs
+ * are counted before anything is queued, and NE_ERR_NOMEM (counted in the
+ * exhausted pool) leaves the queue exactly as it was, so a queue never holds
+ * part of a message. */
+
+/* Copies bytes to the end of the queue. NE_OK or NE_ERR_NOMEM. */
 int ne_outq_append(ne_outq *q, ne_chunk_pools *pools, const void *bytes, size_t len);
 
+/* Queues one message: head_len bytes of `head` copied, then len bytes that
+ * are copied from `bytes` when chain is NULL, or else referenced in the chunk
+ * chain from (chain, offset) on (each referenced chunk gains a reference).
+ * NE_OK, NE_ERR_NOMEM, or NE_ERR_INVALID when the chain holds fewer bytes. */
+int ne_outq_append_message(ne_outq *q, ne_chunk_pools *pools, const void *head, size_t head_len,
+                           const void *bytes, ne_chunk *chain, uint32_t offset, size_t len);
+
 /* Appends a reference to len bytes starting at (chunk, offset) and following
- * the chunk chain. Each referenced chunk gains a reference. NE_ERR_NOMEM as
- * above. */
+ * the chunk chain: ne_outq_append_message without a head. */
 int ne_outq_append_shared(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint32_t offset,
                           size_t len);
 

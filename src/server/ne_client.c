@@ -792,6 +792,32 @@ static bool queue_inline(ne_conn *conn, const char *line, size_t n, const uint8_
     return true;
 }
 
+/* Queues the delivery line and the payload (copied, or referenced in the
+ * message's chain) as one unit: the whole message or none of it, reclaiming
+ * chunks once if the pools are empty. A subscriber whose queue cannot take
+ * the message is closed as a slow consumer (nats-server drops the message
+ * and closes, CP-66); a prefix left in its queue would corrupt its stream. */
+static bool queue_whole(ne_conn *conn, const char *line, size_t n, const ne_msg *msg, uint32_t skip)
+{
+    ne_server *srv = conn->srv;
+    size_t len = (size_t)msg->total_len - skip + 2;
+    const uint8_t *bytes = msg->chain == NULL ? msg->data + skip : NULL;
+    uint32_t offset = msg->chain_offset + skip;
+    int rc =
+        ne_outq_append_message(&conn->out, &srv->chunks, line, n, bytes, msg->chain, offset, len);
+    if (rc == NE_ERR_NOMEM && ne_server_reclaim(srv, conn)) {
+        rc = ne_outq_append_message(&conn->out, &srv->chunks, line, n, bytes, msg->chain, offset,
+                                    len);
+    }
+    NE_ASSERT(rc != NE_ERR_INVALID);
+    if (rc != NE_OK) {
+        close_slow_consumer(conn);
+        return false;
+    }
+    ne_conn_mark_dirty(conn);
+    return true;
+}
+
 static void count_delivery(ne_conn *conn, uint32_t payload_len);
 
 static bool queue_message(ne_conn *conn, const char *line, size_t n, ne_msg *msg, bool share,
@@ -803,29 +829,14 @@ static bool queue_message(ne_conn *conn, const char *line, size_t n, ne_msg *msg
     if (msg->chain == NULL && share && payload_len >= NE_SHARE_PAYLOAD_MIN_BYTES) {
         (void)msg_materialize(srv, msg);
     }
-    int rc = NE_OK;
+    if (conn->closing) {
+        return false;
+    }
     if (msg->chain == NULL && n + payload_len + 2 <= NE_CHUNK_BYTES) {
-        if (conn->closing || !queue_inline(conn, line, n, msg->data + skip, payload_len + 2u)) {
+        if (!queue_inline(conn, line, n, msg->data + skip, payload_len + 2u)) {
             return false;
         }
-    } else if (ne_conn_send(conn, line, n) != NE_OK) {
-        return false;
-    } else if (msg->chain != NULL) {
-        rc = ne_outq_append_shared(&conn->out, &srv->chunks, msg->chain, msg->chain_offset + skip,
-                                   (size_t)payload_len + 2);
-        if (rc == NE_ERR_NOMEM && ne_server_reclaim(srv, conn)) {
-            rc = ne_outq_append_shared(&conn->out, &srv->chunks, msg->chain,
-                                       msg->chain_offset + skip, (size_t)payload_len + 2);
-        }
-        if (rc == NE_OK) {
-            ne_conn_mark_dirty(conn);
-        } else {
-            close_slow_consumer(conn);
-        }
-    } else {
-        rc = ne_conn_send(conn, msg->data + skip, (size_t)payload_len + 2);
-    }
-    if (rc != NE_OK) {
+    } else if (!queue_whole(conn, line, n, msg, skip)) {
         return false;
     }
     count_delivery(conn, payload_len);

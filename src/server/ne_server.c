@@ -397,9 +397,12 @@ bool ne_server_reclaim(ne_server *srv, ne_conn *except)
     return true;
 }
 
-/* Queues bytes for a connection. When the shared pools are exhausted, the
- * slowest consumer is closed to reclaim chunks and the append is retried;
- * if that does not help, this connection itself is closed. */
+/* Queues bytes for a connection, whole or not at all (ne_outq_append).
+ * When the shared pools are exhausted, the slowest consumer is closed to
+ * reclaim chunks and the append is retried once; if that does not help,
+ * this connection itself is closed as a slow consumer, as nats-server closes
+ * a client whose message it cannot queue (CP-66): skipping the bytes
+ * instead would lose a message without the peer knowing. */
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
 {
     if (conn->closing && !conn->flush_before_close) {
@@ -407,9 +410,7 @@ int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
     }
     int rc = ne_outq_append(&conn->out, &conn->srv->chunks, bytes, len);
     if (rc == NE_ERR_NOMEM && ne_server_reclaim(conn->srv, conn)) {
-        /* A prefix may have been queued: the message is cut either way, so
-         * the connection cannot continue if the retry fails. */
-        rc = NE_OK;
+        rc = ne_outq_append(&conn->out, &conn->srv->chunks, bytes, len);
     }
     if (rc != NE_OK) {
         conn->srv->stats.slow_consumers++;

@@ -147,6 +147,98 @@ static void test_append_reports_exhaustion_and_clear_returns_everything(void **s
     assert_int_equal(q.bytes, 0);
 }
 
+/* A queue's bytes and its pools' use, to compare before and after a refusal. */
+typedef struct queue_state {
+    uint64_t bytes;
+    uint32_t chunks;
+    uint32_t refs;
+    ne_outref *tail;
+    uint32_t tail_len;
+    uint32_t tail_used;
+} queue_state;
+
+static queue_state queue_state_of(const ne_outq *q)
+{
+    queue_state st = {q->bytes, pools.chunks.in_use, pools.refs.in_use, q->tail, 0, 0};
+    if (q->tail != NULL) {
+        st.tail_len = q->tail->len;
+        st.tail_used = q->tail->chunk->used;
+    }
+    return st;
+}
+
+static void assert_queue_unchanged(const ne_outq *q, queue_state before)
+{
+    queue_state now = queue_state_of(q);
+    assert_int_equal(now.bytes, before.bytes);
+    assert_int_equal(now.chunks, before.chunks);
+    assert_int_equal(now.refs, before.refs);
+    assert_ptr_equal(now.tail, before.tail);
+    assert_int_equal(now.tail_len, before.tail_len);
+    assert_int_equal(now.tail_used, before.tail_used);
+}
+
+/* Issue 13 item 5: an append that does not fit takes nothing. A copy, a
+ * shared reference and a whole message (line plus payload) each leave the
+ * queue exactly as it was when the chunks or references run out, so a
+ * queue never ends in part of a message. */
+static void test_append_is_all_or_nothing_when_the_pools_run_out(void **state)
+{
+    (void)state;
+    ne_outq q = {0};
+    static uint8_t big[NE_CHUNK_BYTES * 3];
+    memset(big, 'x', sizeof(big));
+    /* Part of a chunk in the queue, room left in its tail. */
+    assert_int_equal(ne_outq_append(&q, &pools, big, 100), NE_OK);
+    /* Every chunk but two taken by a chain a shared append can reference. */
+    ne_chunk *chain = NULL;
+    for (int i = 0; i < TEST_CHUNKS - 3; i++) {
+        ne_chunk *c = ne_chunk_alloc(&pools);
+        assert_non_null(c);
+        c->used = NE_CHUNK_BYTES;
+        c->next = chain;
+        chain = c;
+    }
+    assert_int_equal(ne_chunk_available(&pools), 2);
+    /* A copy needing three more chunks: refused, nothing queued. */
+    queue_state before = queue_state_of(&q);
+    uint32_t exhausted = pools.chunks.exhausted;
+    assert_int_equal(ne_outq_append(&q, &pools, big, NE_CHUNK_BYTES * 3), NE_ERR_NOMEM);
+    assert_queue_unchanged(&q, before);
+    assert_int_equal(pools.chunks.exhausted, exhausted + 1);
+    /* A line and a copied payload that together need three chunks. */
+    assert_int_equal(
+        ne_outq_append_message(&q, &pools, "MSG x 1 2\r\n", 11, big, NULL, 0, sizeof(big)),
+        NE_ERR_NOMEM);
+    assert_queue_unchanged(&q, before);
+    /* A line and a shared payload when the references run out: the chain
+     * spans TEST_CHUNKS - 3 chunks, more references than are left. */
+    ne_outref *held[TEST_REFS];
+    uint32_t nheld = 0;
+    while (ne_pool_available(&pools.refs) > TEST_CHUNKS - 4) {
+        held[nheld++] = ne_pool_alloc(&pools.refs);
+    }
+    before = queue_state_of(&q);
+    assert_int_equal(ne_outq_append_message(&q, &pools, "MSG x 1 2\r\n", 11, NULL, chain, 0,
+                                            (size_t)NE_CHUNK_BYTES * (TEST_CHUNKS - 3)),
+                     NE_ERR_NOMEM);
+    assert_queue_unchanged(&q, before);
+    assert_int_equal(
+        ne_outq_append_shared(&q, &pools, chain, 0, (size_t)NE_CHUNK_BYTES * (TEST_CHUNKS - 3)),
+        NE_ERR_NOMEM);
+    assert_queue_unchanged(&q, before);
+    for (uint32_t i = 0; i < nheld; i++) {
+        ne_pool_free(&pools.refs, held[i]);
+    }
+    /* With the references back, the same message goes in whole. */
+    assert_int_equal(ne_outq_append_message(&q, &pools, "MSG x 1 2\r\n", 11, NULL, chain, 0,
+                                            (size_t)NE_CHUNK_BYTES * (TEST_CHUNKS - 3)),
+                     NE_OK);
+    assert_int_equal(q.bytes, 100 + 11 + (uint64_t)NE_CHUNK_BYTES * (TEST_CHUNKS - 3));
+    ne_chunk_chain_release(&pools, chain);
+    ne_outq_clear(&q, &pools);
+}
+
 /* ne_zero_lazy zeroes every byte of any span, aligned or not, and leaves the
  * bytes around it alone. */
 static void test_zero_lazy_clears_exactly_the_span(void **state)
@@ -180,6 +272,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_range_spans_a_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_reports_exhaustion_and_clear_returns_everything,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_is_all_or_nothing_when_the_pools_run_out, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("chunk", tests, NULL, NULL);
 }

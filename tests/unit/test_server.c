@@ -593,6 +593,99 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
     assert_true(srv.stats.slow_consumers >= 1);
 }
 
+/* Checks a subscriber's byte stream frame by frame: every "MSG <subject> <sid>
+ * <size>\r\n" is followed by exactly <size> bytes of `fill` and "\r\n".
+ * Keeps an incomplete last frame in the buffer for the next call; returns the
+ * frames seen, or -1 at the first byte out of place. */
+typedef struct msg_stream {
+    char buf[2 * NE_SIM_BUFFER_BYTES];
+    size_t len;
+    int frames;
+} msg_stream;
+
+static int stream_check(msg_stream *ms, int client, char fill)
+{
+    ms->len += ne_sim_client_read(&sim, client, ms->buf + ms->len, sizeof(ms->buf) - ms->len);
+    size_t pos = 0;
+    for (;;) {
+        char *nl = memchr(ms->buf + pos, '\n', ms->len - pos);
+        if (nl == NULL) {
+            break;
+        }
+        unsigned size = 0;
+        char subject[64], sid[16];
+        if (sscanf(ms->buf + pos, "MSG %63s %15s %u\r", subject, sid, &size) != 3) {
+            return -1;
+        }
+        size_t body = (size_t)(nl - ms->buf) + 1;
+        if (ms->len - body < (size_t)size + 2) {
+            break;
+        }
+        for (size_t i = 0; i < size; i++) {
+            if (ms->buf[body + i] != fill) {
+                return -1;
+            }
+        }
+        if (memcmp(ms->buf + body + size, "\r\n", 2) != 0) {
+            return -1;
+        }
+        pos = body + size + 2;
+        ms->frames++;
+    }
+    memmove(ms->buf, ms->buf + pos, ms->len - pos);
+    ms->len -= pos;
+    return ms->frames;
+}
+
+/* Issue 13 item 5: four subscribers that never read fill the chunk pool;
+ * reclaiming chunks (closing the largest of them) in the middle of queueing
+ * a message for a healthy subscriber must not leave a prefix of it queued.
+ * Every message is queued whole or the subscriber is closed; the healthy one
+ * reads a stream of whole frames. */
+static void test_message_is_queued_whole_or_not_at_all_after_a_reclaim(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(big_pending);
+    /* Each stalled subscriber has a subject of its own, so that each holds
+     * its own copies and together they can hold more than the pool. */
+    int stalled[4];
+    char line[64];
+    for (int i = 0; i < 4; i++) {
+        stalled[i] = client(QUIET);
+        snprintf(line, sizeof(line), "SUB big.%d 1\r\n", i);
+        send_text(stalled[i], line);
+        ne_sim_set_client_window(&sim, stalled[i], 0);
+    }
+    int healthy = client(QUIET);
+    send_text(healthy, "SUB big.* 1\r\n");
+    int p = client(QUIET);
+    step(2);
+    enum { SIZE = 60000 };
+    static char payload[SIZE];
+    memset(payload, 'x', sizeof(payload));
+    static msg_stream ms;
+    memset(&ms, 0, sizeof(ms));
+    int sent = 0;
+    for (int i = 0; i < 4000 && srv.stats.chunk_reclaims < 4; i++) {
+        snprintf(line, sizeof(line), "PUB big.%d 60000\r\n", i % 4);
+        send_text(p, line);
+        assert_int_equal(ne_sim_client_write(&sim, p, payload, SIZE), SIZE);
+        send_text(p, "\r\n");
+        sent++;
+        step(1);
+        if (stream_check(&ms, healthy, 'x') < 0) {
+            fail_msg("the healthy subscriber's stream broke after %d whole messages", ms.frames);
+        }
+    }
+    assert_true(srv.stats.chunk_reclaims >= 1);
+    step(4);
+    assert_int_equal(stream_check(&ms, healthy, 'x'), sent);
+    assert_int_equal(ms.len, 0);
+    assert_false(ne_sim_server_closed(&sim, healthy));
+    assert_false(ne_sim_server_closed(&sim, p));
+}
+
 /* A publisher whose reads pause (no chunks for a large payload) with more
  * unparsed input than its own buffer holds keeps that input in the shared
  * read buffer; others read through their own buffers meanwhile, and when
@@ -878,6 +971,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_reader_keeps_its_input_in_the_shared_buffer,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_is_queued_whole_or_not_at_all_after_a_reclaim,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
