@@ -219,6 +219,29 @@
 #define NE_CHUNK_COUNT 1024
 #endif
 
+/* Chunks of the largest message a peer can send: its subject, reply (and a
+ * leaf's queue names), at most a control line, then the payload and CRLF.
+ * Derived from the knobs above; not a knob. */
+#define NE_MAX_MESSAGE_CHUNKS                                                                      \
+    ((NE_MAX_CONTROL_LINE_BYTES + NE_MAX_PAYLOAD_BYTES + 2 + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES)
+
+/* The share of the chunk pool that incomplete messages may hold. A payload
+ * larger than a read buffer is assembled in chunks taken as its bytes
+ * arrive; before its first byte is stored, its whole chain is promised to it
+ * from this share, so a message that has started never waits for a chunk. A
+ * message that finds the share full waits, holding nothing, with its reads
+ * paused. One connection has at most one incomplete message: its bound is
+ * the largest message (NE_MAX_MESSAGE_CHUNKS, 129 chunks or 1 MiB on the
+ * default profile). Whatever stalled publishers hold, the rest of the pool
+ * serves outbound queues, so deliveries, INFO, -ERR and monitoring never
+ * wait for a publisher. Default: half the pool (512 chunks, 4 MiB: three
+ * largest messages at once), or one largest message where that is more (the
+ * tiny profile). Costs no RAM: it is a share of NE_CHUNK_COUNT. */
+#ifndef NE_PARTIAL_INPUT_CHUNKS
+#define NE_PARTIAL_INPUT_CHUNKS                                                                    \
+    (NE_CHUNK_COUNT / 2 > NE_MAX_MESSAGE_CHUNKS ? NE_CHUNK_COUNT / 2 : NE_MAX_MESSAGE_CHUNKS)
+#endif
+
 /* References from outbound queues into chunks. A queue needs one per run of
  * consecutive bytes in one chunk. One unit costs 24 B. */
 #ifndef NE_OUT_REF_COUNT
@@ -323,6 +346,25 @@
  * bytes for this long while data is pending is closed as a slow consumer. */
 #ifndef NE_DEFAULT_WRITE_DEADLINE_MS
 #define NE_DEFAULT_WRITE_DEADLINE_MS (10 * 1000)
+#endif
+
+/* Time a message larger than a read buffer may take to arrive, from its
+ * control line to its last byte. A publisher that takes longer is closed
+ * (`Slow Producer (Message Deadline)` in /connz) and its chunks return to
+ * the pool. nats-server has no such limit and waits for a stalled publisher
+ * for ever; here that publisher would hold part of a fixed pool. 10 s, as
+ * the write deadline that cuts a slow consumer: a 1 MiB message then needs
+ * 0.8 Mbit/s. 0: no deadline. Costs no RAM. */
+#ifndef NE_PARTIAL_MSG_TIMEOUT_MS
+#define NE_PARTIAL_MSG_TIMEOUT_MS (10 * 1000)
+#endif
+
+/* When the share of incomplete messages (NE_PARTIAL_INPUT_CHUNKS) is full
+ * and another message waits for room, an incomplete message that received no
+ * byte for at least this long is cut to make room (`Slow Producer (Stalled
+ * Message)`): the stalled sender pays, not the next one. Costs no RAM. */
+#ifndef NE_PARTIAL_MSG_STALL_MS
+#define NE_PARTIAL_MSG_STALL_MS 1000
 #endif
 
 /* ---- TLS (port/mbedtls) --------------------------------------------------- */

@@ -10,9 +10,10 @@ void ne_chunk_pools_init(ne_chunk_pools *pools, void *chunk_storage, uint32_t ch
 {
     ne_pool_init(&pools->chunks, "chunks", chunk_storage, sizeof(ne_chunk), chunk_count);
     ne_pool_init(&pools->refs, "outrefs", ref_storage, sizeof(ne_outref), ref_count);
+    pools->promised = 0;
 }
 
-ne_chunk *ne_chunk_alloc(ne_chunk_pools *pools)
+static ne_chunk *chunk_take(ne_chunk_pools *pools)
 {
     /* Zeroing a whole chunk on every allocation would cost more than the
      * data it carries; only the header is initialised. */
@@ -23,6 +24,42 @@ ne_chunk *ne_chunk_alloc(ne_chunk_pools *pools)
         chunk->used = 0;
     }
     return chunk;
+}
+
+ne_chunk *ne_chunk_alloc(ne_chunk_pools *pools)
+{
+    if (ne_chunk_available(pools) == 0) {
+        pools->chunks.exhausted++;
+        return NULL;
+    }
+    return chunk_take(pools);
+}
+
+/* Invariant: the pool always has at least `promised` free chunks, because
+ * ne_chunk_alloc never takes one of them and a promise is made only from
+ * chunks that are free and unpromised. */
+bool ne_chunk_promise(ne_chunk_pools *pools, uint32_t n)
+{
+    if (n > ne_chunk_available(pools)) {
+        return false;
+    }
+    pools->promised += n;
+    return true;
+}
+
+ne_chunk *ne_chunk_alloc_promised(ne_chunk_pools *pools)
+{
+    NE_ASSERT(pools->promised > 0 && ne_pool_available(&pools->chunks) >= pools->promised);
+    pools->promised--;
+    ne_chunk *chunk = chunk_take(pools);
+    NE_ASSERT(chunk != NULL);
+    return chunk;
+}
+
+void ne_chunk_unpromise(ne_chunk_pools *pools, uint32_t n)
+{
+    NE_ASSERT(n <= pools->promised);
+    pools->promised -= n;
 }
 
 void ne_chunk_retain(ne_chunk *chunk)

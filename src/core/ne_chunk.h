@@ -35,10 +35,13 @@ typedef struct ne_outref {
     uint32_t len;
 } ne_outref;
 
-/* The two pools every queue and chain draws from (one set per server). */
+/* The two pools every queue and chain draws from (one set per server), and
+ * the free chunks promised to callers that will take them one by one
+ * (ne_chunk_promise): no other allocation may take those. */
 typedef struct ne_chunk_pools {
     ne_pool chunks;
     ne_pool refs;
+    uint32_t promised;
 } ne_chunk_pools;
 
 typedef struct ne_outq {
@@ -50,8 +53,19 @@ typedef struct ne_outq {
 void ne_chunk_pools_init(ne_chunk_pools *pools, void *chunk_storage, uint32_t chunk_count,
                          void *ref_storage, uint32_t ref_count);
 
-/* A fresh chunk with one reference held by the caller, or NULL (counted). */
+/* A fresh chunk with one reference held by the caller, or NULL (counted)
+ * when no chunk is free beyond those promised. */
 ne_chunk *ne_chunk_alloc(ne_chunk_pools *pools);
+
+/* Sets n free chunks aside for a caller that will take them later, one at a
+ * time, with ne_chunk_alloc_promised: true, or false (nothing set aside)
+ * when fewer than n are free beyond those already promised. A promise costs
+ * no chunk until it is taken; it only keeps the chunks from everyone else. */
+bool ne_chunk_promise(ne_chunk_pools *pools, uint32_t n);
+/* Takes one promised chunk (one reference, as ne_chunk_alloc); never fails. */
+ne_chunk *ne_chunk_alloc_promised(ne_chunk_pools *pools);
+/* Gives back n promised chunks that will not be taken. */
+void ne_chunk_unpromise(ne_chunk_pools *pools, uint32_t n);
 void ne_chunk_retain(ne_chunk *chunk);
 void ne_chunk_release(ne_chunk_pools *pools, ne_chunk *chunk);
 
@@ -66,10 +80,10 @@ void ne_chunk_chain_release(ne_chunk_pools *pools, ne_chunk *head);
 uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len);
 void ne_outq_commit(ne_outq *q, size_t len);
 
-/* Chunks an allocation may take now. */
+/* Chunks an allocation may take now: the free ones not promised. */
 static inline uint32_t ne_chunk_available(const ne_chunk_pools *pools)
 {
-    return ne_pool_available(&pools->chunks);
+    return ne_pool_available(&pools->chunks) - pools->promised;
 }
 
 /* Every append below is all or nothing: the chunks and references it needs

@@ -37,6 +37,8 @@ void ne_server_options_default(ne_server_options *opts)
     opts->ping_interval_ms = NE_DEFAULT_PING_INTERVAL_MS;
     opts->ping_max = NE_DEFAULT_PING_MAX;
     opts->write_deadline_ms = NE_DEFAULT_WRITE_DEADLINE_MS;
+    opts->partial_msg_timeout_ms = NE_PARTIAL_MSG_TIMEOUT_MS;
+    opts->partial_msg_stall_ms = NE_PARTIAL_MSG_STALL_MS;
     opts->auth_timeout_ms = NE_DEFAULT_AUTH_TIMEOUT_MS;
     opts->lame_duck_duration_ms = NE_LAME_DUCK_DURATION_MS;
     opts->lame_duck_grace_period_ms = NE_LAME_DUCK_GRACE_PERIOD_MS;
@@ -176,6 +178,10 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Authentication Timeout";
     case NE_CLOSE_TLS_HANDSHAKE:
         return "TLS Handshake Failure";
+    case NE_CLOSE_SLOW_PRODUCER_DEADLINE:
+        return "Slow Producer (Message Deadline)";
+    case NE_CLOSE_SLOW_PRODUCER_STALLED:
+        return "Slow Producer (Stalled Message)";
     }
     return "Unknown";
 }
@@ -397,6 +403,72 @@ bool ne_server_reclaim(ne_server *srv, ne_conn *except)
     return true;
 }
 
+/* The connection, other than `except`, whose incomplete message has gone
+ * longest without a byte, if at least partial_msg_stall_ms; NULL if none. */
+static ne_conn *stalled_partial_sender(ne_server *srv, const ne_conn *except)
+{
+    ne_conn *stalled = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+        if (c == except || c->closing || !c->spill.active ||
+            srv->now_ms - c->spill.last_ms < srv->opts.partial_msg_stall_ms) {
+            continue;
+        }
+        if (stalled == NULL || c->spill.last_ms < stalled->spill.last_ms) {
+            stalled = c;
+        }
+    }
+    return stalled;
+}
+
+/* A publisher is closed for its incomplete message: its chunks and the rest
+ * of its promise go back at once (ne_conn_close). No -ERR, as for a slow
+ * consumer (CP-51): the peer is not reading its input side's errors in
+ * time either way. */
+static void close_slow_producer(ne_conn *conn, ne_close_reason reason, const char *why)
+{
+    ne_server *srv = conn->srv;
+    ne_log_warn(&srv->log,
+                "%s:%u - cid:%llu - Slow Producer Detected: %s, %u of %u bytes received in %llu ms",
+                conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid, why,
+                (unsigned)(conn->spill.total_len + 2 - conn->spill.remaining),
+                (unsigned)(conn->spill.total_len + 2),
+                (unsigned long long)(srv->now_ms - conn->spill.start_ms));
+    srv->stats.slow_producers++;
+    ne_conn_close(conn, reason, NULL);
+}
+
+/* Admission of an incomplete message (ne_client.c, spill_start). Its whole
+ * chain is promised before its first byte is stored, so a message that has
+ * started never waits for a chunk; one that gets no promise waits holding
+ * nothing. Two half-received messages therefore never wait for each other.
+ * When the share is full, stalled senders are cut to make room, the one
+ * stalled longest first: each pass closes one connection or returns. */
+bool ne_server_partial_admit(ne_conn *conn, uint32_t need)
+{
+    ne_server *srv = conn->srv;
+    NE_ASSERT(need > 0 && need <= NE_PARTIAL_INPUT_CHUNKS);
+    for (uint32_t guard = 0; guard <= NE_MAX_CONNECTIONS; guard++) {
+        if (srv->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
+            /* Within the share, only outbound queues can hold the chunks it
+             * needs: then the publisher waits for them to drain (TCP
+             * back-pressure, CP-68). */
+            if (!ne_chunk_promise(&srv->chunks, need)) {
+                return false;
+            }
+            srv->partial_chunks += need;
+            return true;
+        }
+        ne_conn *stalled = stalled_partial_sender(srv, conn);
+        if (stalled == NULL) {
+            return false;
+        }
+        close_slow_producer(stalled, NE_CLOSE_SLOW_PRODUCER_STALLED,
+                            "stalled message cut to make room (NE_PARTIAL_INPUT_CHUNKS)");
+    }
+    return false;
+}
+
 /* Queues bytes for a connection, whole or not at all (ne_outq_append).
  * When the shared pools are exhausted, the slowest consumer is closed to
  * reclaim chunks and the append is retried once; if that does not help,
@@ -440,6 +512,9 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     conn->close_reason = reason;
     conn->close_next = srv->close_head;
     srv->close_head = conn;
+    /* Its incomplete message, if any, will never complete: its share of the
+     * pool is free for others now rather than at the end of the turn. */
+    ne_conn_spill_release(conn);
 }
 
 static void record_closed(ne_server *srv, const ne_conn *conn)
@@ -502,10 +577,7 @@ static void conn_teardown(ne_conn *conn)
         ne_leaf_conn_closed(conn);
     }
     ne_outq_clear(&conn->out, &srv->chunks);
-    if (conn->spill.active) {
-        ne_chunk_chain_release(&srv->chunks, conn->spill.head);
-        conn->spill.active = false;
-    }
+    NE_ASSERT(!conn->spill.active);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
     if (srv->rshared_owner == conn) {
         srv->rshared_owner = NULL;
@@ -781,7 +853,7 @@ static void conn_read(ne_conn *conn)
                 return;
             }
             /* Back-pressure, as below. */
-            if (ne_pool_available(&srv->chunks.chunks) < NE_CHUNK_COUNT / 4) {
+            if (ne_chunk_available(&srv->chunks) < NE_CHUNK_COUNT / 4) {
                 return;
             }
         }
@@ -813,7 +885,7 @@ static void conn_read(ne_conn *conn)
         /* Back-pressure: with the shared pool three quarters used, leave the
          * rest of this publisher's input in the socket until the turn's
          * flushes have returned chunks. */
-        if (ne_pool_available(&srv->chunks.chunks) < NE_CHUNK_COUNT / 4) {
+        if (ne_chunk_available(&srv->chunks) < NE_CHUNK_COUNT / 4) {
             return;
         }
     }
@@ -879,6 +951,12 @@ static void conn_timers(ne_conn *conn, uint64_t now)
         if (now - conn->last_in_ms > srv->opts.write_deadline_ms) {
             ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
         }
+        return;
+    }
+    if (conn->spill.active && srv->opts.partial_msg_timeout_ms > 0 &&
+        now - conn->spill.start_ms >= srv->opts.partial_msg_timeout_ms) {
+        close_slow_producer(conn, NE_CLOSE_SLOW_PRODUCER_DEADLINE,
+                            "message incomplete at its deadline (NE_PARTIAL_MSG_TIMEOUT_MS)");
         return;
     }
     if (conn->out.bytes > 0 && now - conn->last_write_ms > srv->opts.write_deadline_ms) {
@@ -979,10 +1057,13 @@ void ne_server_turn_end(ne_server *srv)
     ne_server_tls_turn_end(srv);
 }
 
+/* Connections paused for chunks do not make the loop spin: they are tried
+ * again at the end of every turn, and a turn comes with the next event or
+ * tick (chunks come back through writes, closes and timers, which are
+ * events and ticks). */
 int ne_server_next_timeout_ms(const ne_server *srv)
 {
-    if (srv->close_head != NULL || srv->dirty_head != NULL || srv->paused_head != NULL ||
-        srv->tls_retry_head != NULL) {
+    if (srv->close_head != NULL || srv->dirty_head != NULL || srv->tls_retry_head != NULL) {
         return 0;
     }
     uint64_t now = ne_port_now_ms();

@@ -46,6 +46,9 @@
 #if (NE_MAX_PAYLOAD_BYTES / NE_CHUNK_BYTES + 2) > NE_CHUNK_COUNT
 #error "NE_CHUNK_COUNT must hold at least one maximum payload"
 #endif
+#if NE_PARTIAL_INPUT_CHUNKS < NE_MAX_MESSAGE_CHUNKS || NE_PARTIAL_INPUT_CHUNKS > NE_CHUNK_COUNT
+#error "NE_PARTIAL_INPUT_CHUNKS must hold one largest message and fit in NE_CHUNK_COUNT"
+#endif
 
 /* One entry of an authorization users list: user and password, or an nkey. */
 typedef struct ne_user_entry {
@@ -69,6 +72,10 @@ typedef struct ne_server_options {
     uint32_t ping_interval_ms;
     uint32_t ping_max;
     uint32_t write_deadline_ms;
+    /* natsedge only (no configuration key): NE_PARTIAL_MSG_TIMEOUT_MS and
+     * NE_PARTIAL_MSG_STALL_MS unless a test sets them. */
+    uint32_t partial_msg_timeout_ms;
+    uint32_t partial_msg_stall_ms;
     bool no_header_support;
     /* Single-user or token authentication (--user/--pass, --auth). Empty:
      * no authentication. */
@@ -135,6 +142,8 @@ typedef enum ne_close_reason {
     NE_CLOSE_AUTH_VIOLATION,
     NE_CLOSE_AUTH_TIMEOUT,
     NE_CLOSE_TLS_HANDSHAKE,
+    NE_CLOSE_SLOW_PRODUCER_DEADLINE, /* natsedge: an incomplete message took too long */
+    NE_CLOSE_SLOW_PRODUCER_STALLED,  /* natsedge: a stalled message cut to make room */
 } ne_close_reason;
 
 const char *ne_close_reason_text(ne_close_reason reason);
@@ -179,11 +188,16 @@ typedef struct ne_sub {
     char text[NE_SUB_TEXT_BYTES]; /* subject, then queue, then sid */
 } ne_sub;
 
-/* A payload larger than the read buffer, assembled in pool chunks. The first
- * chunk starts with the subject and reply, then the payload and its CRLF. */
+/* A payload larger than the read buffer, assembled in pool chunks taken as
+ * its bytes arrive (ne_client.c). The first chunk starts with the subject
+ * and reply, then the payload and its CRLF. */
 typedef struct ne_spill {
     ne_chunk *head;
     ne_chunk *tail;
+    uint32_t chunks;    /* the whole chain, counted in srv->partial_chunks */
+    uint32_t promised;  /* chunks of the chain not taken yet */
+    uint64_t start_ms;  /* its control line was read */
+    uint64_t last_ms;   /* its last bytes were read */
     uint32_t remaining; /* bytes still to receive, CRLF included */
     uint32_t subject_len;
     uint32_t reply_len;
@@ -286,6 +300,7 @@ typedef struct ne_server_stats {
     uint64_t refused_connections; /* connection pool or max_connections */
     uint64_t subs_refused;        /* subscription or trie pool exhausted */
     uint64_t chunk_reclaims;      /* connections closed to reclaim chunks */
+    uint64_t slow_producers;      /* closed for an incomplete message (stalled or late) */
     uint64_t fanout_overflows;    /* matches beyond NE_MAX_FANOUT */
     uint64_t fanout_total;        /* deliveries, for /subsz avg_fanout */
     uint64_t fanout_max;
@@ -339,6 +354,7 @@ typedef struct ne_server {
     ne_pool conn_pool;
     ne_pool sub_pool;
     ne_chunk_pools chunks;
+    uint32_t partial_chunks; /* promised to or held by incomplete messages */
     ne_trie trie;
     ne_account accounts[NE_MAX_ACCOUNTS]; /* as opts.accounts; [0] is $G */
     uint32_t account_count;
@@ -488,6 +504,14 @@ uint64_t ne_server_random(ne_server *srv);
 /* Closes the connection holding the most unsent bytes (other than `except`)
  * to return its chunks and references to the pools; false if none holds any. */
 bool ne_server_reclaim(ne_server *srv, ne_conn *except);
+/* Promises `need` chunks to an incomplete message of conn within the share
+ * NE_PARTIAL_INPUT_CHUNKS (counted in srv->partial_chunks), closing stalled
+ * incomplete messages of other connections to make room; false when there is
+ * no room now (the caller pauses its reads and tries again later). */
+bool ne_server_partial_admit(ne_conn *conn, uint32_t need);
+/* Drops the connection's incomplete message, if any: its chunks and the rest
+ * of its promise go back to the pools (ne_client.c). */
+void ne_conn_spill_release(ne_conn *conn);
 /* TLS on the connection path (ne_server_tls.c). */
 int ne_conn_tls_accept(ne_conn *conn);
 int ne_conn_tls_flush(ne_conn *conn);

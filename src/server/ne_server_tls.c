@@ -324,7 +324,7 @@ void ne_conn_tls_read(ne_conn *conn)
         conn->rlen += (uint32_t)got;
         conn->last_in_ms = srv->now_ms;
         ne_conn_process_input(conn);
-        if (ne_pool_available(&srv->chunks.chunks) < NE_CHUNK_COUNT / 4) {
+        if (ne_chunk_available(&srv->chunks) < NE_CHUNK_COUNT / 4) {
             break; /* back-pressure, as for plain connections */
         }
     }

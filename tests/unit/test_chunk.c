@@ -31,6 +31,7 @@ static int teardown(void **state)
     /* Leak check after every test (STYLE.md). */
     assert_int_equal(pools.chunks.in_use, 0);
     assert_int_equal(pools.refs.in_use, 0);
+    assert_int_equal(pools.promised, 0);
     return 0;
 }
 
@@ -239,6 +240,36 @@ static void test_append_is_all_or_nothing_when_the_pools_run_out(void **state)
     ne_outq_clear(&q, &pools);
 }
 
+/* Promised chunks are kept from every other allocation until taken one by
+ * one or given back; a promise larger than what is free and unpromised is
+ * refused whole. */
+static void test_promised_chunks_are_kept_for_their_taker(void **state)
+{
+    (void)state;
+    assert_true(ne_chunk_promise(&pools, TEST_CHUNKS - 2));
+    assert_false(ne_chunk_promise(&pools, 3));
+    assert_int_equal(ne_chunk_available(&pools), 2);
+    ne_chunk *a = ne_chunk_alloc(&pools);
+    ne_chunk *b = ne_chunk_alloc(&pools);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_null(ne_chunk_alloc(&pools));
+    ne_outq q = {0};
+    assert_int_equal(ne_outq_append(&q, &pools, "x", 1), NE_ERR_NOMEM);
+    /* The taker gets its chunks although none is available to others. */
+    ne_chunk *p1 = ne_chunk_alloc_promised(&pools);
+    ne_chunk *p2 = ne_chunk_alloc_promised(&pools);
+    assert_non_null(p1);
+    assert_non_null(p2);
+    assert_int_equal(pools.promised, TEST_CHUNKS - 4);
+    ne_chunk_unpromise(&pools, TEST_CHUNKS - 4);
+    assert_int_equal(ne_chunk_available(&pools), TEST_CHUNKS - 4);
+    ne_chunk_release(&pools, a);
+    ne_chunk_release(&pools, b);
+    ne_chunk_release(&pools, p1);
+    ne_chunk_release(&pools, p2);
+}
+
 /* ne_zero_lazy zeroes every byte of any span, aligned or not, and leaves the
  * bytes around it alone. */
 static void test_zero_lazy_clears_exactly_the_span(void **state)
@@ -273,6 +304,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_reports_exhaustion_and_clear_returns_everything,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_is_all_or_nothing_when_the_pools_run_out, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_promised_chunks_are_kept_for_their_taker, setup,
                                         teardown),
     };
     return cmocka_run_group_tests_name("chunk", tests, NULL, NULL);

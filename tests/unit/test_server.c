@@ -53,6 +53,8 @@ static int teardown(void **state)
     assert_int_equal(srv.sub_pool.in_use, 0);
     assert_int_equal(srv.chunks.chunks.in_use, 0);
     assert_int_equal(srv.chunks.refs.in_use, 0);
+    assert_int_equal(srv.chunks.promised, 0);
+    assert_int_equal(srv.partial_chunks, 0);
     assert_int_equal(srv.trie.pool.in_use, 0);
     return 0;
 }
@@ -885,6 +887,245 @@ static void test_monitoring_refuses_bad_requests(void **state)
     assert_string_equal(take(c), "PONG\r\nPING\r\n");
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Reads everything a client got into buf (at most cap bytes in all). */
+static size_t read_into(int c, char *buf, size_t have, size_t cap)
+{
+    return have + ne_sim_client_read(&sim, c, buf + have, cap - have);
+}
+
+/* Sends a whole large message from client c, in pieces the simulated socket
+ * takes, one loop turn each; the subscriber's bytes are read as they come.
+ * Returns the subscriber's bytes read meanwhile. */
+static size_t publish_large(int c, const char *subject, const char *payload, size_t len, int sub,
+                            char *got, size_t got_cap)
+{
+    char line[96];
+    int n = snprintf(line, sizeof(line), "PUB %s %zu\r\n", subject, len);
+    send_text(c, line);
+    (void)n;
+    size_t sent = 0, have = 0;
+    /* While the message waits for room (its reads paused), time must pass
+     * for stalled ones to be cut: 1 ms a turn, at most 2000 turns. */
+    for (int turn = 0; turn < 2000 && sent < len; turn++) {
+        sent += ne_sim_client_write(&sim, c, payload + sent, NE_MIN(len - sent, (size_t)65536));
+        if (srv.paused_head != NULL) {
+            sleep_ms(1);
+        }
+        step(1);
+        have = read_into(sub, got, have, got_cap);
+    }
+    assert_int_equal(sent, len);
+    send_text(c, "\r\n");
+    /* Then 20 turns after the last one in which a reader waited. */
+    int quiet = 0;
+    for (int turn = 0; turn < 4000 && quiet < 20; turn++) {
+        bool waiting = srv.paused_head != NULL;
+        if (waiting) {
+            sleep_ms(1);
+        }
+        step(1);
+        have = read_into(sub, got, have, got_cap);
+        quiet = waiting ? 0 : quiet + 1;
+    }
+    return have;
+}
+
+/* True when buf holds exactly one "MSG <subject> <sid> <len>\r\n" with the
+ * payload and its CRLF. */
+static bool one_whole_message(const char *buf, size_t n, const char *payload, size_t len)
+{
+    const char *body = memchr(buf, '\n', n);
+    if (body == NULL || strncmp(buf, "MSG ", 4) != 0) {
+        return false;
+    }
+    body++;
+    return n - (size_t)(body - buf) == len + 2 && memcmp(body, payload, len) == 0 &&
+           memcmp(body + len, "\r\n", 2) == 0;
+}
+
+static void monitored_short_deadline(ne_server_options *o)
+{
+    with_http(o);
+    o->partial_msg_timeout_ms = 100;
+}
+
+/* Issue 13 item 4: eight publishers each start a message of almost 1 MiB,
+ * send 70 KB of it and go silent (before the fix they held every chunk: the
+ * next client got no INFO). Incomplete messages now stay within
+ * NE_PARTIAL_INPUT_CHUNKS, so a new client still gets INFO, a subscriber
+ * gets a small message at once and a large one as soon as stalled ones are
+ * cut, /varz answers; each stalled publisher is closed at its deadline and
+ * everything goes back to the pools. */
+static void test_stalled_large_publishers_do_not_starve_others_CP68(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(monitored_short_deadline);
+    int sub = client(QUIET);
+    send_text(sub, "SUB ok 1\r\n");
+    step(2);
+    enum { HOGS = 8, SENT = 70000, BIG = 100000 };
+    static char bytes[BIG];
+    memset(bytes, 'h', sizeof(bytes));
+    int hogs[HOGS];
+    for (int i = 0; i < HOGS; i++) {
+        hogs[i] = client(QUIET);
+        send_text(hogs[i], "PUB hog 1048000\r\n");
+        assert_int_equal(ne_sim_client_write(&sim, hogs[i], bytes, SENT), SENT);
+        step(1);
+    }
+    step(2);
+    assert_true(srv.partial_chunks <= NE_PARTIAL_INPUT_CHUNKS);
+    assert_true(ne_chunk_available(&srv.chunks) >= NE_CHUNK_COUNT - NE_PARTIAL_INPUT_CHUNKS);
+    /* A new client is served. */
+    int fresh = ne_sim_connect(&sim, port);
+    step(2);
+    assert_true(strncmp(take(fresh), "INFO {", 6) == 0);
+    /* The subscriber gets a small message and one that needs chunks. */
+    int pub = client(QUIET);
+    send_text(pub, "PUB ok 2\r\nhi\r\n");
+    step(2);
+    assert_string_equal(take(sub), "MSG ok 1 2\r\nhi\r\n");
+    static char got[BIG + 64];
+    memset(bytes, 'b', sizeof(bytes));
+    size_t n = publish_large(pub, "ok", bytes, BIG, sub, got, sizeof(got));
+    assert_true(one_whole_message(got, n, bytes, BIG));
+    /* Monitoring answers. */
+    assert_true(strncmp(http("GET /varz HTTP/1.1\r\n\r\n"), "HTTP/1.1 200 OK", 15) == 0);
+    /* Every stalled publisher is closed at its deadline, the ones that
+     * waited for room included (they start, stall and time out in turn). */
+    int closed = 0;
+    for (int i = 0; i < 1000 && closed < HOGS; i++) {
+        sleep_ms(2);
+        step(1);
+        closed = 0;
+        for (int k = 0; k < HOGS; k++) {
+            closed += ne_sim_server_closed(&sim, hogs[k]) ? 1 : 0;
+        }
+    }
+    assert_int_equal(closed, HOGS);
+    assert_int_equal(srv.stats.slow_producers, HOGS);
+    assert_int_equal(srv.partial_chunks, 0);
+    bool reason_seen = false;
+    for (int i = 0; i < NE_CLOSED_CONN_RING; i++) {
+        reason_seen = reason_seen || srv.closed[i].reason == NE_CLOSE_SLOW_PRODUCER_DEADLINE;
+    }
+    assert_true(reason_seen);
+    assert_false(ne_sim_server_closed(&sim, sub));
+    assert_false(ne_sim_server_closed(&sim, pub));
+}
+
+static void short_stall(ne_server_options *o)
+{
+    o->partial_msg_stall_ms = 20;
+    o->partial_msg_timeout_ms = 0;
+}
+
+/* Issue 13 item 4: when stalled messages fill the share, the next large
+ * message does not wait for their deadline: the one stalled longest is cut
+ * (Slow Producer (Stalled Message)) and the waiting message goes through
+ * whole; the other stalled publishers are left alone. */
+static void test_stalled_publisher_is_cut_to_make_room_for_a_waiting_one(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(short_stall);
+    int sub = client(QUIET);
+    send_text(sub, "SUB big 1\r\n");
+    step(2);
+    enum { SIZE = 1048000 };
+    static char payload[SIZE];
+    memset(payload, 'p', sizeof(payload));
+    /* Stalled messages until the share has no room for one more. */
+    int hogs[NE_PARTIAL_INPUT_CHUNKS / 2 + 1];
+    int nhogs = 0;
+    uint32_t need = (SIZE + 2 + 3 + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES;
+    while (srv.partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
+        hogs[nhogs] = client(QUIET);
+        send_text(hogs[nhogs], "PUB hog 1048000\r\nsome bytes");
+        step(2);
+        nhogs++;
+    }
+    assert_true(nhogs >= 1);
+    sleep_ms(30);
+    int pub = client(QUIET);
+    static char got[SIZE + 64];
+    size_t n = publish_large(pub, "big", payload, SIZE, sub, got, sizeof(got));
+    assert_true(one_whole_message(got, n, payload, SIZE));
+    assert_int_equal(srv.stats.slow_producers, 1);
+    int closed = 0;
+    for (int i = 0; i < nhogs; i++) {
+        closed += ne_sim_server_closed(&sim, hogs[i]) ? 1 : 0;
+    }
+    assert_int_equal(closed, 1);
+    assert_int_equal(srv.closed[0].reason, NE_CLOSE_SLOW_PRODUCER_STALLED);
+    assert_false(ne_sim_server_closed(&sim, pub));
+}
+
+/* Publishers that keep sending are never cut, whatever the contention: four
+ * maximum-size messages at once, more than the share holds, all arrive
+ * whole; the last waits (paused) until one of the others is done. */
+static void test_large_messages_beyond_the_share_wait_and_all_arrive(void **state)
+{
+    (void)state;
+    int sub = client(QUIET);
+    send_text(sub, "SUB big 1\r\n");
+    step(2);
+    enum { PUBS = 4 };
+    static char payload[NE_MAX_PAYLOAD_BYTES];
+    memset(payload, 'q', sizeof(payload));
+    int pubs[PUBS];
+    size_t sent[PUBS] = {0};
+    char line[64];
+    snprintf(line, sizeof(line), "PUB big %u\r\n", (unsigned)NE_MAX_PAYLOAD_BYTES);
+    for (int i = 0; i < PUBS; i++) {
+        pubs[i] = client(QUIET);
+        send_text(pubs[i], line);
+    }
+    static char got[4 * (NE_MAX_PAYLOAD_BYTES + 64)];
+    size_t have = 0;
+    bool waited = false;
+    for (int turn = 0; turn < 4000; turn++) {
+        bool all = true;
+        for (int i = 0; i < PUBS; i++) {
+            if (sent[i] < sizeof(payload)) {
+                sent[i] += ne_sim_client_write(&sim, pubs[i], payload + sent[i],
+                                               NE_MIN(sizeof(payload) - sent[i], (size_t)16384));
+                if (sent[i] == sizeof(payload)) {
+                    send_text(pubs[i], "\r\n");
+                }
+                all = false;
+            }
+        }
+        step(1);
+        waited = waited || srv.paused_head != NULL;
+        have = read_into(sub, got, have, sizeof(got));
+        if (all) {
+            break;
+        }
+    }
+    for (int turn = 0; turn < 40; turn++) {
+        step(1);
+        have = read_into(sub, got, have, sizeof(got));
+    }
+    assert_true(waited);
+    assert_int_equal(srv.stats.slow_producers, 0);
+    size_t frame =
+        (size_t)snprintf(line, sizeof(line), "MSG big 1 %u\r\n", (unsigned)NE_MAX_PAYLOAD_BYTES) +
+        sizeof(payload) + 2;
+    assert_int_equal(have, PUBS * frame);
+    for (int i = 0; i < PUBS; i++) {
+        assert_true(one_whole_message(got + i * frame, frame, payload, sizeof(payload)));
+        assert_false(ne_sim_server_closed(&sim, pubs[i]));
+    }
+}
+
 static void fast_pings(ne_server_options *o)
 {
     o->ping_interval_ms = 20;
@@ -973,6 +1214,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paused_reader_keeps_its_input_in_the_shared_buffer,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_is_queued_whole_or_not_at_all_after_a_reclaim,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_large_publishers_do_not_starve_others_CP68,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_stalled_publisher_is_cut_to_make_room_for_a_waiting_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_messages_beyond_the_share_wait_and_all_arrive,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
