@@ -163,6 +163,25 @@
 #define NE_MAX_SUBSCRIPTIONS 4096
 #endif
 
+/* Subscriptions one connection may hold: its share of NE_MAX_SUBSCRIPTIONS,
+ * so that one client, broken or hostile, cannot leave the others none. A SUB
+ * past it gets -ERR 'maximum subscriptions exceeded' and the connection
+ * stays (as at nats-server's max_subscriptions). The max_subscriptions key
+ * may lower it; its 0 (nats-server's "no limit") means this share. Default:
+ * half the pool. Costs no RAM. */
+#ifndef NE_MAX_SUBSCRIPTIONS_PER_CONN
+#define NE_MAX_SUBSCRIPTIONS_PER_CONN (NE_MAX_SUBSCRIPTIONS / 2)
+#endif
+
+/* Subject-trie nodes one connection's subscriptions may add: the nodes its
+ * SUBs created less those its UNSUBs freed. Long subjects with distinct
+ * tokens take a node per token, so a connection within its subscription
+ * share could still take every node. A SUB past it gets -ERR 'maximum
+ * subscriptions exceeded'. Default: half the trie. Costs no RAM. */
+#ifndef NE_MAX_TRIE_NODES_PER_CONN
+#define NE_MAX_TRIE_NODES_PER_CONN (NE_MAX_TRIE_NODES / 2)
+#endif
+
 /* Text stored per subscription: subject, queue group and sid together.
  * A SUB whose text is longer is refused with -ERR 'Invalid Subject'. */
 #ifndef NE_SUB_TEXT_BYTES

@@ -507,11 +507,22 @@ static ne_sub *find_sid(ne_conn *conn, ne_slice sid)
     return NULL;
 }
 
+/* Takes a subscription out of the connection's account's sublist; the trie
+ * nodes that leaves empty are credited to the connection's share. */
+static void unlink_sub_entry(ne_conn *conn, ne_sub *sub)
+{
+    ne_server *srv = conn->srv;
+    uint32_t nodes_before = srv->trie.pool.in_use;
+    ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+    uint32_t freed = nodes_before - srv->trie.pool.in_use;
+    conn->trie_nodes -= NE_MIN(freed, conn->trie_nodes);
+}
+
 static void remove_sub(ne_conn *conn, ne_sub *sub)
 {
     ne_server *srv = conn->srv;
     ne_leaf_sub_removed(srv, sub);
-    ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+    unlink_sub_entry(conn, sub);
     if (sub->conn_prev != NULL) {
         sub->conn_prev->conn_next = sub->conn_next;
     } else {
@@ -522,6 +533,19 @@ static void remove_sub(ne_conn *conn, ne_sub *sub)
     }
     conn->nsubs--;
     ne_pool_free(&srv->sub_pool, sub);
+}
+
+/* A SUB past the connection's share of a shared pool: refused as at
+ * nats-server's max_subscriptions (the connection stays), counted and
+ * logged with the knob to raise. */
+static void refuse_sub_share(ne_conn *conn, const char *what, uint32_t held, const char *knob)
+{
+    ne_server *srv = conn->srv;
+    srv->stats.subs_refused++;
+    ne_log_warn(
+        &srv->log, "%s:%u - cid:%llu - Subscription refused: the connection holds %u %s (%s)",
+        conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid, (unsigned)held, what, knob);
+    send_err(conn, "maximum subscriptions exceeded");
 }
 
 static void handle_sub(ne_conn *conn, const ne_op *op)
@@ -560,6 +584,10 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
         send_err(conn, "maximum subscriptions exceeded");
         return;
     }
+    if (conn->nsubs >= NE_MAX_SUBSCRIPTIONS_PER_CONN) {
+        refuse_sub_share(conn, "subscriptions", conn->nsubs, "NE_MAX_SUBSCRIPTIONS_PER_CONN");
+        return;
+    }
     size_t text_len = (size_t)op->subject.len + op->queue.len + op->sid.len;
     if (text_len > NE_SUB_TEXT_BYTES || op->sid.len > 0xffff) {
         ne_log_warn(
@@ -592,7 +620,20 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
     sub->conn = conn;
     sub->withhold = perms != NULL && ne_perm_deny_overlaps(perms, srv->opts.perm_subjects,
                                                            op->subject.ptr, op->subject.len);
+    uint32_t nodes_before = srv->trie.pool.in_use;
     int rc = ne_sublist_insert(&conn->acc->sublist, &sub->entry);
+    if (rc == NE_OK) {
+        /* The nodes this SUB created hold only it: removing it frees them. */
+        uint32_t created = srv->trie.pool.in_use - nodes_before;
+        if (conn->trie_nodes + created > NE_MAX_TRIE_NODES_PER_CONN) {
+            ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+            ne_pool_free(&srv->sub_pool, sub);
+            refuse_sub_share(conn, "subject trie nodes", conn->trie_nodes,
+                             "NE_MAX_TRIE_NODES_PER_CONN");
+            return;
+        }
+        conn->trie_nodes += created;
+    }
     if (rc != NE_OK) {
         ne_pool_free(&srv->sub_pool, sub);
         if (rc == NE_ERR_NOMEM) {
@@ -608,7 +649,7 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
     }
     if (ne_leaf_sub_added(srv, sub) != NE_OK) {
         /* The leaf interest table is full: refused like an exhausted pool. */
-        ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+        unlink_sub_entry(conn, sub);
         ne_pool_free(&srv->sub_pool, sub);
         srv->stats.subs_refused++;
         send_err(conn, "maximum subscriptions exceeded");

@@ -103,6 +103,13 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
                opts->max_control_line, (unsigned)NE_MAX_CONTROL_LINE_BYTES);
         return NE_ERR_RANGE;
     }
+    if (opts->max_subs > NE_MAX_SUBSCRIPTIONS_PER_CONN) {
+        ne_fmt(err, err_cap,
+               "max_subscriptions %u is above the compiled-in maximum %u: raise "
+               "NE_MAX_SUBSCRIPTIONS_PER_CONN in config/",
+               opts->max_subs, (unsigned)NE_MAX_SUBSCRIPTIONS_PER_CONN);
+        return NE_ERR_RANGE;
+    }
     if (opts->max_pending > NE_MAX_PENDING_BYTES) {
         ne_fmt(err, err_cap,
                "max_pending %llu is above the compiled-in maximum %llu: raise "

@@ -46,6 +46,13 @@
 #if (NE_MAX_PAYLOAD_BYTES / NE_CHUNK_BYTES + 2) > NE_CHUNK_COUNT
 #error "NE_CHUNK_COUNT must hold at least one maximum payload"
 #endif
+#if NE_MAX_SUBSCRIPTIONS_PER_CONN < 1 || NE_MAX_SUBSCRIPTIONS_PER_CONN > NE_MAX_SUBSCRIPTIONS
+#error "NE_MAX_SUBSCRIPTIONS_PER_CONN must be between 1 and NE_MAX_SUBSCRIPTIONS"
+#endif
+#if NE_MAX_TRIE_NODES_PER_CONN < NE_MAX_SUBJECT_TOKENS ||                                          \
+    NE_MAX_TRIE_NODES_PER_CONN > NE_MAX_TRIE_NODES
+#error "NE_MAX_TRIE_NODES_PER_CONN must hold one longest subject and fit in NE_MAX_TRIE_NODES"
+#endif
 #if NE_PARTIAL_INPUT_CHUNKS < NE_MAX_MESSAGE_CHUNKS || NE_PARTIAL_INPUT_CHUNKS > NE_CHUNK_COUNT
 #error "NE_PARTIAL_INPUT_CHUNKS must hold one largest message and fit in NE_CHUNK_COUNT"
 #endif
@@ -68,7 +75,7 @@ typedef struct ne_server_options {
     uint32_t max_payload;
     uint32_t max_control_line;
     uint64_t max_pending;
-    uint32_t max_subs; /* per connection; 0 = unlimited */
+    uint32_t max_subs; /* per connection; 0: NE_MAX_SUBSCRIPTIONS_PER_CONN */
     uint32_t ping_interval_ms;
     uint32_t ping_max;
     uint32_t write_deadline_ms;
@@ -249,6 +256,7 @@ typedef struct ne_conn {
     uint64_t out_msgs;
     uint64_t out_bytes;
     uint32_t nsubs;
+    uint32_t trie_nodes; /* trie nodes its SUBs created less those its UNSUBs freed */
     ne_sub *subs;
     struct ne_account *acc;    /* the account it is bound to */
     uint16_t perms;            /* NE_PERM_NONE or an index of opts.perms */

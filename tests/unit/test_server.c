@@ -471,16 +471,19 @@ static void test_slow_consumer_is_closed_others_keep_receiving_CP51(void **state
     assert_int_equal(srv.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_PENDING);
 }
 
-static void test_subscription_pool_exhaustion_is_answered_and_others_work(void **state)
+/* Sends count SUBs "<prefix><i>" with sids from first_sid on, a loop turn
+ * every 256 of them, and returns how many were refused with -ERR 'maximum
+ * subscriptions exceeded'. */
+static int subscribe_many(int c, const char *format, int first_sid, int count)
 {
-    (void)state;
-    int c = client(QUIET);
-    char line[64];
+    char line[160];
+    char subject[128];
     int refused = 0;
-    for (int i = 0; i < NE_MAX_SUBSCRIPTIONS + 3; i++) {
-        snprintf(line, sizeof(line), "SUB s.%d %d\r\n", i, i);
+    for (int i = 0; i < count; i++) {
+        snprintf(subject, sizeof(subject), format, first_sid + i);
+        snprintf(line, sizeof(line), "SUB %s %d\r\n", subject, first_sid + i);
         send_text(c, line);
-        if (i % 512 == 0) {
+        if (i % 256 == 255 || i == count - 1) {
             step(1);
             const char *out = take(c);
             for (const char *q = strstr(out, "maximum subscriptions exceeded"); q != NULL;
@@ -489,19 +492,79 @@ static void test_subscription_pool_exhaustion_is_answered_and_others_work(void *
             }
         }
     }
-    step(2);
-    const char *out = take(c);
-    for (const char *q = strstr(out, "maximum subscriptions exceeded"); q != NULL;
-         q = strstr(q + 1, "maximum subscriptions exceeded")) {
-        refused++;
-    }
-    assert_true(refused >= 3);
-    assert_true(srv.stats.subs_refused >= 3);
+    return refused;
+}
+
+/* Two connections that take their whole share of subscriptions exhaust the
+ * pool: a third connection's SUB is refused with -ERR 'maximum
+ * subscriptions exceeded', counted, and everyone keeps working. */
+static void test_subscription_pool_exhaustion_is_answered_and_others_work(void **state)
+{
+    (void)state;
+    _Static_assert(2 * NE_MAX_SUBSCRIPTIONS_PER_CONN >= NE_MAX_SUBSCRIPTIONS,
+                   "two shares fill the pool");
+    int a = client(QUIET);
+    int b = client(QUIET);
+    assert_int_equal(subscribe_many(a, "s.%d", 0, NE_MAX_SUBSCRIPTIONS_PER_CONN), 0);
+    int rest = NE_MAX_SUBSCRIPTIONS - NE_MAX_SUBSCRIPTIONS_PER_CONN;
+    assert_int_equal(subscribe_many(b, "s.%d", NE_MAX_SUBSCRIPTIONS_PER_CONN, rest), 0);
+    assert_int_equal(srv.sub_pool.in_use, NE_MAX_SUBSCRIPTIONS);
+    int c = client(QUIET);
+    assert_int_equal(subscribe_many(c, "s.%d", 0, 3), 3);
+    assert_int_equal(srv.stats.subs_refused, 3);
     assert_false(ne_sim_server_closed(&sim, c));
-    int other = client(QUIET);
-    send_text(other, "PUB s.5 1\r\nq\r\n");
+    send_text(c, "PUB s.5 1\r\nq\r\n");
     step(2);
-    assert_string_equal(take(c), "MSG s.5 5 1\r\nq\r\n");
+    assert_string_equal(take(a), "MSG s.5 5 1\r\nq\r\n");
+}
+
+/* Issue 13, the subscription pool: one connection subscribing without end
+ * gets its share (NE_MAX_SUBSCRIPTIONS_PER_CONN), then -ERR 'maximum
+ * subscriptions exceeded' (CP-36) and stays; another connection still
+ * subscribes and both receive. Before the share, the first took the whole
+ * pool and the second was refused. */
+static void test_one_connection_cannot_take_every_subscription_CP36(void **state)
+{
+    (void)state;
+    int hog = client(QUIET);
+    int refused = subscribe_many(hog, "s.%d", 0, NE_MAX_SUBSCRIPTIONS);
+    assert_int_equal(refused, NE_MAX_SUBSCRIPTIONS - NE_MAX_SUBSCRIPTIONS_PER_CONN);
+    assert_false(ne_sim_server_closed(&sim, hog));
+    int other = client(QUIET);
+    assert_int_equal(subscribe_many(other, "o.%d", 0, 10), 0);
+    int p = client(QUIET);
+    send_text(p, "PUB o.3 1\r\nx\r\nPUB s.7 1\r\ny\r\n");
+    step(2);
+    assert_string_equal(take(other), "MSG o.3 3 1\r\nx\r\n");
+    assert_string_equal(take(hog), "MSG s.7 7 1\r\ny\r\n");
+}
+
+/* Issue 13, the subject trie: long subjects of distinct tokens take a trie
+ * node per token. One connection gets at most NE_MAX_TRIE_NODES_PER_CONN
+ * nodes, then -ERR 'maximum subscriptions exceeded' and stays; another
+ * connection still subscribes to long subjects; nodes an UNSUB frees go back
+ * to the connection's share. Before the share, the first took every node. */
+static void test_one_connection_cannot_take_every_trie_node(void **state)
+{
+    (void)state;
+    enum { TOKENS = 8 };
+    const char *deep = "t%d.a.b.c.d.e.f.g"; /* TOKENS tokens, the first one distinct */
+    int hog = client(QUIET);
+    int fits = NE_MAX_TRIE_NODES_PER_CONN / TOKENS;
+    int refused = subscribe_many(hog, deep, 0, NE_MAX_TRIE_NODES / TOKENS + 10);
+    assert_int_equal(refused, NE_MAX_TRIE_NODES / TOKENS + 10 - fits);
+    assert_true(srv.trie.pool.in_use <= NE_MAX_TRIE_NODES_PER_CONN + srv.account_count);
+    int other = client(QUIET);
+    assert_int_equal(subscribe_many(other, "u%d.a.b.c.d.e.f.g", 0, 100), 0);
+    /* An UNSUB gives the hog room for one more. */
+    send_text(hog, "UNSUB 0\r\n");
+    assert_int_equal(subscribe_many(hog, deep, 100000, 1), 0);
+    assert_int_equal(subscribe_many(hog, deep, 100001, 1), 1);
+    int p = client(QUIET);
+    send_text(p, "PUB u7.a.b.c.d.e.f.g 1\r\nz\r\nPUB t5.a.b.c.d.e.f.g 1\r\nw\r\n");
+    step(2);
+    assert_string_equal(take(other), "MSG u7.a.b.c.d.e.f.g 7 1\r\nz\r\n");
+    assert_string_equal(take(hog), "MSG t5.a.b.c.d.e.f.g 5 1\r\nw\r\n");
 }
 
 static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
@@ -1198,6 +1261,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_subscription_pool_exhaustion_is_answered_and_others_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_connection_cannot_take_every_subscription_CP36,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_connection_cannot_take_every_trie_node, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ping_interval_closes_stale_connection_CP48, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fanout_shares_one_copy_of_a_large_payload, setup,
