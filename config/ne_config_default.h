@@ -10,12 +10,24 @@
 
 /* ---- Connections -------------------------------------------------------- */
 
-/* Client connections served at once (every kind: NATS clients now, leaf and
- * MQTT later). One unit costs sizeof(ne_conn) (about 200 B) plus its read
- * buffer (NE_CONN_READ_BUFFER_BYTES). The next client gets
+/* Client connections served at once (max_connections' ceiling). One unit
+ * costs sizeof(ne_conn) (about 600 B) plus its read buffer
+ * (NE_CONN_READ_BUFFER_BYTES). The next client gets
  * -ERR 'maximum connections exceeded'. */
 #ifndef NE_MAX_CONNECTIONS
 #define NE_MAX_CONNECTIONS 256
+#endif
+
+/* Connection-pool slots beyond NE_MAX_CONNECTIONS, which clients never take:
+ * monitoring (NE_MAX_HTTP_CONNECTIONS) and leaf connections
+ * (NE_MAX_LEAF_CONNECTIONS) have their own, so clients at max_connections
+ * cannot lock /varz or a leaf link out. Default: one slot for each of them.
+ * A board that cannot afford them may set fewer: monitoring and leafs then
+ * share what is left with each other and with the clients' slots. One unit
+ * costs what a client connection costs (reserved for all; resident only
+ * when used). */
+#ifndef NE_RESERVED_CONNECTIONS
+#define NE_RESERVED_CONNECTIONS (NE_MAX_HTTP_CONNECTIONS + NE_MAX_LEAF_CONNECTIONS)
 #endif
 
 /* Per-connection read buffer. Control lines and payloads that fit are parsed in
@@ -291,7 +303,8 @@
 #endif
 
 /* Leaf connections at once, solicited and accepted together (the leaf
- * connection pool). Each also takes one connection of NE_MAX_CONNECTIONS.
+ * connection pool). Each also takes a slot of the connection pool (one of
+ * NE_RESERVED_CONNECTIONS).
  * One unit costs about 400 B. A further accepted leaf gets
  * -ERR 'maximum connections exceeded'; a remote that finds the pool empty
  * retries after its reconnect delay. */
@@ -437,5 +450,10 @@
 #ifndef NE_ADVERTISED_VERSION
 #define NE_ADVERTISED_VERSION "2.9.25"
 #endif
+
+/* ---- Derived (not knobs) --------------------------------------------------- */
+
+/* The connection pool: every client connection plus the reserved slots. */
+#define NE_CONN_POOL_SIZE (NE_MAX_CONNECTIONS + NE_RESERVED_CONNECTIONS)
 
 #endif /* NE_CONFIG_DEFAULT_H */

@@ -397,7 +397,7 @@ static void send_all_interest(ne_server *srv, ne_leaf_link *link)
     leaf_send(link->conn, line, n);
     uint32_t dropped = 0;
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_CONN_POOL_SIZE; c = c->next, guard++) {
         uint32_t sguard = 0;
         for (ne_sub *s = c->subs; s != NULL && sguard++ <= NE_MAX_SUBSCRIPTIONS; s = s->conn_next) {
             if (should_send(srv, link, s) && interest_add(srv, link, s) != NE_OK) {
@@ -626,7 +626,7 @@ static void solicit(ne_server *srv, uint32_t r)
         ne_log_warn(&srv->log,
                     "Connection pool exhausted (%u): not connecting to leafnode remote %s, "
                     "retrying in %u ms",
-                    (unsigned)NE_MAX_CONNECTIONS, shown, (unsigned)srv->opts.leaf.reconnect_ms);
+                    (unsigned)NE_CONN_POOL_SIZE, shown, (unsigned)srv->opts.leaf.reconnect_ms);
         return;
     }
     link->conn = conn;

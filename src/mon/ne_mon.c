@@ -458,7 +458,7 @@ static uint32_t sorted_conns(ne_server *srv, conn_sort sort, uint64_t cid_only)
 {
     uint32_t n = 0;
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard++ < NE_MAX_CONNECTIONS; c = c->next) {
+    for (ne_conn *c = srv->active; c != NULL && guard++ < NE_CONN_POOL_SIZE; c = c->next) {
         if (c->kind == NE_CONN_KIND_CLIENT && !c->closing &&
             (cid_only == 0 || c->cid == cid_only)) {
             srv->mon_scratch[n++] = c;

@@ -246,7 +246,7 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
         srv->rng = 0x9E3779B97F4A7C15ull;
     }
     ne_pool_init(&srv->conn_pool, "connections", &srv->conn_storage, sizeof(ne_conn),
-                 NE_MAX_CONNECTIONS);
+                 NE_CONN_POOL_SIZE);
     ne_pool_init(&srv->sub_pool, "subscriptions", &srv->sub_storage, sizeof(ne_sub),
                  NE_MAX_SUBSCRIPTIONS);
     ne_chunk_pools_init(&srv->chunks, &srv->chunk_storage, NE_CHUNK_COUNT, &srv->ref_storage,
@@ -342,7 +342,7 @@ static void log_pool(const ne_server *srv, const char *name, uint32_t count, siz
 void ne_server_log_memory(const ne_server *srv)
 {
     ne_log_info(&srv->log, "Static memory reserved (%zu KiB in all):", sizeof(ne_server) / 1024);
-    log_pool(srv, "connections", NE_MAX_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn)));
+    log_pool(srv, "connections", NE_CONN_POOL_SIZE, NE_POOL_OBJECT_BYTES(sizeof(ne_conn)));
     log_pool(srv, "subscriptions", NE_MAX_SUBSCRIPTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_sub)));
     log_pool(srv, "chunks", NE_CHUNK_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_chunk)));
     log_pool(srv, "outrefs", NE_OUT_REF_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_outref)));
@@ -392,7 +392,7 @@ bool ne_server_reclaim(ne_server *srv, ne_conn *except)
     }
     ne_conn *worst = NULL;
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_CONN_POOL_SIZE; c = c->next, guard++) {
         if (c != except && !c->closing && (worst == NULL || c->out.bytes > worst->out.bytes)) {
             worst = c;
         }
@@ -416,7 +416,7 @@ static ne_conn *stalled_partial_sender(ne_server *srv, const ne_conn *except)
 {
     ne_conn *stalled = NULL;
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_CONN_POOL_SIZE; c = c->next, guard++) {
         if (c == except || c->closing || !c->spill.active ||
             srv->now_ms - c->spill.last_ms < srv->opts.partial_msg_stall_ms) {
             continue;
@@ -455,7 +455,7 @@ bool ne_server_partial_admit(ne_conn *conn, uint32_t need)
 {
     ne_server *srv = conn->srv;
     NE_ASSERT(need > 0 && need <= NE_PARTIAL_INPUT_CHUNKS);
-    for (uint32_t guard = 0; guard <= NE_MAX_CONNECTIONS; guard++) {
+    for (uint32_t guard = 0; guard <= NE_CONN_POOL_SIZE; guard++) {
         if (srv->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
             /* Within the share, only outbound queues can hold the chunks it
              * needs: then the publisher waits for them to drain (TCP
@@ -928,7 +928,7 @@ static void resume_paused(ne_server *srv)
     ne_conn *list = srv->paused_head;
     srv->paused_head = NULL;
     uint32_t guard = 0;
-    while (list != NULL && guard++ < NE_MAX_CONNECTIONS) {
+    while (list != NULL && guard++ < NE_CONN_POOL_SIZE) {
         ne_conn *conn = list;
         list = conn->paused_next;
         conn->paused_next = NULL;
@@ -1013,7 +1013,7 @@ static void run_timers(ne_server *srv)
     srv->next_tick_ms = now + NE_TICK_INTERVAL_MS;
     ne_leaf_tick(srv, now);
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_CONN_POOL_SIZE; c = c->next, guard++) {
         if (!c->closing) {
             conn_timers(c, now);
         }
@@ -1024,7 +1024,7 @@ static void run_timers(ne_server *srv)
 static void flush_dirty(ne_server *srv)
 {
     uint32_t guard = 0;
-    while (srv->dirty_head != NULL && guard++ < NE_MAX_CONNECTIONS * 2u) {
+    while (srv->dirty_head != NULL && guard++ < NE_CONN_POOL_SIZE * 2u) {
         ne_conn *conn = srv->dirty_head;
         srv->dirty_head = conn->dirty_next;
         conn->dirty = false;
@@ -1045,7 +1045,7 @@ void ne_server_turn_end(ne_server *srv)
      * per connection per turn. */
     flush_dirty(srv);
     uint32_t guard = 0;
-    while (srv->close_head != NULL && guard++ < NE_MAX_CONNECTIONS * 2u) {
+    while (srv->close_head != NULL && guard++ < NE_CONN_POOL_SIZE * 2u) {
         ne_conn *conn = srv->close_head;
         srv->close_head = conn->close_next;
         if (conn->dirty) {
@@ -1089,7 +1089,7 @@ static void send_lame_duck_info(ne_server *srv)
     char info[768];
     srv->info_ldm = true;
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_CONN_POOL_SIZE; c = c->next, guard++) {
         if (c->kind == NE_CONN_KIND_CLIENT && !c->closing && c->protocol >= 1 &&
             c->first_pong_sent) {
             size_t n = ne_client_info(srv, c, c->ip, info, sizeof(info));
@@ -1149,7 +1149,7 @@ static void lame_duck_step(ne_server *srv)
     }
     uint32_t closed = 0;
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_CONN_POOL_SIZE; c = c->next, guard++) {
         if (c->kind == NE_CONN_KIND_CLIENT && !c->closing) {
             if (closed == srv->lame_duck_batch) {
                 uint64_t half = srv->lame_duck_spacing_ms / 2;
@@ -1168,7 +1168,7 @@ static void lame_duck_step(ne_server *srv)
 void ne_server_shutdown(ne_server *srv)
 {
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_CONN_POOL_SIZE; c = c->next, guard++) {
         if (!c->closing) {
             ne_conn_close(c, NE_CLOSE_SERVER_SHUTDOWN, NULL);
         }

@@ -389,12 +389,12 @@ typedef struct ne_server {
     ne_leaf_state leaf;
     ne_bcrypt_state bcrypt_state; /* Blowfish work area of a password check */
 
-    ne_conn *mon_scratch[NE_MAX_CONNECTIONS]; /* /connz sorting */
+    ne_conn *mon_scratch[NE_CONN_POOL_SIZE]; /* /connz sorting */
     ne_closed_conn closed[NE_CLOSED_CONN_RING];
     uint32_t closed_next;
     uint64_t closed_total;
 
-    NE_POOL_STORAGE(ne_conn, NE_MAX_CONNECTIONS) conn_storage;
+    NE_POOL_STORAGE(ne_conn, NE_CONN_POOL_SIZE) conn_storage;
     NE_POOL_STORAGE(ne_sub, NE_MAX_SUBSCRIPTIONS) sub_storage;
     NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk_storage;
     NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref_storage;

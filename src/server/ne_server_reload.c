@@ -341,7 +341,7 @@ static void recheck_connections(ne_server *srv, bool auth_changed)
 {
     uint32_t open = 0;
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
+    for (ne_conn *c = srv->active; c != NULL && guard < NE_CONN_POOL_SIZE; c = c->next, guard++) {
         if (c->kind != NE_CONN_KIND_CLIENT || c->closing) {
             continue;
         }
@@ -367,7 +367,7 @@ static void recheck_connections(ne_server *srv, bool auth_changed)
     uint32_t to_close = open - srv->opts.max_connections;
     uint32_t closed = 0;
     guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && closed < to_close && guard < NE_MAX_CONNECTIONS;
+    for (ne_conn *c = srv->active; c != NULL && closed < to_close && guard < NE_CONN_POOL_SIZE;
          c = c->next, guard++) {
         if (c->kind == NE_CONN_KIND_CLIENT && !c->closing) {
             ne_conn_close(c, NE_CLOSE_MAX_CONNECTIONS, "maximum connections exceeded");

@@ -121,7 +121,7 @@ void ne_conn_tls_release(ne_conn *conn)
     if (conn->tls_retry) {
         ne_conn **pp = &srv->tls_retry_head;
         uint32_t guard = 0;
-        while (*pp != NULL && *pp != conn && guard++ < NE_MAX_CONNECTIONS) {
+        while (*pp != NULL && *pp != conn && guard++ < NE_CONN_POOL_SIZE) {
             pp = &(*pp)->tls_retry_next;
         }
         if (*pp == conn) {
@@ -359,7 +359,7 @@ void ne_server_tls_turn_end(ne_server *srv)
     ne_conn *list = srv->tls_retry_head;
     srv->tls_retry_head = NULL;
     uint32_t guard = 0;
-    while (list != NULL && guard++ < NE_MAX_CONNECTIONS) {
+    while (list != NULL && guard++ < NE_CONN_POOL_SIZE) {
         ne_conn *conn = list;
         list = conn->tls_retry_next;
         conn->tls_retry_next = NULL;
