@@ -6,6 +6,7 @@
 #   make fresh-test  make test on a clean clone in a minimal Debian root (debootstrap; not part of test)
 #   make unit        cmocka unit tests
 #   make interop     node/nats.js and nats.c interop tests against the binary
+#   make hostile     raw-socket hostile clients against the binary (tests/hostile; part of interop)
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
 #   make bench       benchmarks against nats-server (not part of test)
@@ -74,8 +75,8 @@ UNIT_SUPPORT_OBJ := $(call obj,$(UNIT_SUPPORT_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 NATSEDGE := $(BUILD)/natsedge
 
-.PHONY: all run test test-all check unit interop fuzz powercut bench clean format format-check deps \
-        build-clang test-asan
+.PHONY: all run test test-all check unit interop hostile fuzz powercut bench clean format format-check \
+        deps build-clang test-asan
 
 all: $(NATSEDGE)
 
@@ -162,7 +163,13 @@ powercut: $(BUILD)/tests/powercut
 
 # Interop: the real binary driven by real clients.
 SMALL_BIN = build/test-small$(if $(SAN),-$(SAN))/natsedge
-interop: $(NATSEDGE)
+# Hostile clients (tests/hostile): raw sockets against the binary and the
+# small-pool build, with the environment interop gives its tests.
+hostile: $(NATSEDGE)
+	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
+	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) NATSEDGE_HAS_CONFIG=1 \
+	  node --test --test-concurrency=1 tests/hostile/
+interop: $(NATSEDGE) hostile
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) -C tests/interop/c BUILD=$(abspath $(BUILD))/interop-c CC=$(CC) SANFLAGS="$(SANFLAGS)"
 	$(MAKE) SAN=$(SAN) CC=$(CC) tap
