@@ -950,6 +950,61 @@ static void test_monitoring_refuses_bad_requests(void **state)
     assert_string_equal(take(c), "PONG\r\nPING\r\n");
 }
 
+/* Issue 13, chunks and outbound references: one subscriber that never reads,
+ * with a thousand subscriptions matching every message, gets a reference
+ * per delivery into shared payloads. What it can hold is bounded by
+ * max_pending: it is closed as a slow consumer long before the references or
+ * chunks run out, and a healthy subscriber gets every message. */
+static void test_subscriber_that_never_reads_holds_at_most_its_pending(void **state)
+{
+    (void)state;
+    int stalled = client(QUIET);
+    enum { SUBS = 1000 };
+    char line[64];
+    for (int i = 0; i < SUBS; i++) {
+        snprintf(line, sizeof(line), "SUB x %d\r\n", i);
+        send_text(stalled, line);
+        if (i % 256 == 255) {
+            step(1);
+        }
+    }
+    ne_sim_set_client_window(&sim, stalled, 0);
+    int healthy = client(QUIET);
+    send_text(healthy, "SUB x 1\r\n");
+    int p = client(QUIET);
+    step(2);
+    static char payload[NE_SHARE_PAYLOAD_MIN_BYTES];
+    memset(payload, 'r', sizeof(payload));
+    snprintf(line, sizeof(line), "PUB x %u\r\n", (unsigned)sizeof(payload));
+    int sent = 0, received = 0;
+    uint32_t refs_peak = 0, chunks_peak = 0;
+    for (int i = 0; i < 400 && !ne_sim_server_closed(&sim, stalled); i++) {
+        send_text(p, line);
+        assert_int_equal(ne_sim_client_write(&sim, p, payload, sizeof(payload)), sizeof(payload));
+        send_text(p, "\r\n");
+        sent++;
+        step(1);
+        refs_peak = NE_MAX(refs_peak, srv.chunks.refs.in_use);
+        chunks_peak = NE_MAX(chunks_peak, srv.chunks.chunks.in_use);
+        const char *out = take(healthy);
+        for (const char *q = strstr(out, "MSG x 1 "); q != NULL; q = strstr(q + 1, "MSG x 1 ")) {
+            received++;
+        }
+    }
+    assert_true(ne_sim_server_closed(&sim, stalled));
+    assert_int_equal(srv.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_PENDING);
+    assert_int_equal(srv.chunks.refs.exhausted, 0);
+    assert_int_equal(srv.chunks.chunks.exhausted, 0);
+    assert_true(refs_peak < NE_OUT_REF_COUNT && chunks_peak < NE_CHUNK_COUNT);
+    step(2);
+    const char *out = take(healthy);
+    for (const char *q = strstr(out, "MSG x 1 "); q != NULL; q = strstr(q + 1, "MSG x 1 ")) {
+        received++;
+    }
+    assert_int_equal(received, sent);
+    assert_false(ne_sim_server_closed(&sim, p));
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
@@ -1287,6 +1342,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_stalled_publisher_is_cut_to_make_room_for_a_waiting_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_messages_beyond_the_share_wait_and_all_arrive,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscriber_that_never_reads_holds_at_most_its_pending,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
