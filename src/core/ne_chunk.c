@@ -105,23 +105,62 @@ static ne_outref *outq_push_ref(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chu
     return ref;
 }
 
-/* Bytes a copy can still add to the queue's tail chunk: only a tail
- * reference that ends where its chunk's bytes end may grow (ne_chunk.h). */
-static size_t outq_tail_room(const ne_outq *q)
+/* The chunk a copy goes into first: that of the tail reference, else the
+ * one the queue last copied into (still referenced by the queue), whichever
+ * has room at its end; NULL when neither has (ne_chunk.h). */
+static ne_chunk *outq_room_chunk(const ne_outq *q)
 {
-    const ne_outref *tail = q->tail;
-    if (tail == NULL || tail->offset + tail->len != tail->chunk->used) {
-        return 0;
+    if (q->tail != NULL && q->tail->chunk->used < NE_CHUNK_BYTES) {
+        return q->tail->chunk;
     }
-    return NE_CHUNK_BYTES - tail->chunk->used;
+    if (q->copy_ref != NULL && q->copy_ref->chunk->used < NE_CHUNK_BYTES) {
+        return q->copy_ref->chunk;
+    }
+    return NULL;
 }
 
-/* Chunks (each with one reference) a copy of len bytes takes. */
-static size_t outq_copy_chunks(const ne_outq *q, size_t len)
+static size_t outq_tail_room(const ne_outq *q)
+{
+    const ne_chunk *chunk = outq_room_chunk(q);
+    return chunk == NULL ? 0 : NE_CHUNK_BYTES - chunk->used;
+}
+
+/* True when the copy can grow the tail reference: it ends where the bytes
+ * of the chunk with room end. */
+static bool outq_tail_grows(const ne_outq *q)
+{
+    const ne_outref *tail = q->tail;
+    return tail != NULL && tail->chunk == outq_room_chunk(q) &&
+           tail->offset + tail->len == tail->chunk->used;
+}
+
+/* Chunks a copy of len bytes takes, and references (one per chunk, and one
+ * into the tail chunk's room when the tail reference cannot grow). */
+static size_t outq_copy_cost(const ne_outq *q, size_t len, size_t *refs)
 {
     size_t room = outq_tail_room(q);
     size_t rest = len > room ? len - room : 0;
-    return (rest + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES;
+    size_t chunks = (rest + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES;
+    *refs = chunks + (len > 0 && room > 0 && !outq_tail_grows(q) ? 1u : 0u);
+    return chunks;
+}
+
+/* The tail reference to write through at the end of the chunk with room:
+ * the tail itself when it can grow, else a new empty reference there
+ * (holding a chunk reference); NULL when no reference is left. It becomes
+ * the queue's copy reference. */
+static ne_outref *outq_tail_for_write(ne_outq *q, ne_chunk_pools *pools)
+{
+    ne_chunk *chunk = outq_room_chunk(q);
+    NE_ASSERT(chunk != NULL);
+    if (!outq_tail_grows(q)) {
+        if (outq_push_ref(q, pools, chunk, chunk->used, 0) == NULL) {
+            return NULL;
+        }
+        ne_chunk_retain(chunk);
+    }
+    q->copy_ref = q->tail;
+    return q->tail;
 }
 
 /* References a shared run of len bytes from (chunk, offset) takes (one per
@@ -168,7 +207,8 @@ static void outq_copy(ne_outq *q, ne_chunk_pools *pools, const uint8_t *src, siz
     while (len > 0) {
         size_t room = outq_tail_room(q);
         if (room > 0) {
-            ne_outref *tail = q->tail;
+            ne_outref *tail = outq_tail_for_write(q, pools);
+            NE_ASSERT(tail != NULL);
             size_t n = NE_MIN(len, room);
             memcpy(tail->chunk->data + tail->chunk->used, src, n);
             tail->chunk->used += (uint32_t)n;
@@ -182,6 +222,7 @@ static void outq_copy(ne_outq *q, ne_chunk_pools *pools, const uint8_t *src, siz
         NE_ASSERT(chunk != NULL);
         ne_outref *ref = outq_push_ref(q, pools, chunk, 0, 0);
         NE_ASSERT(ref != NULL);
+        q->copy_ref = ref;
     }
 }
 
@@ -211,8 +252,9 @@ static void outq_share(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint3
 
 int ne_outq_append(ne_outq *q, ne_chunk_pools *pools, const void *bytes, size_t len)
 {
-    size_t chunks = outq_copy_chunks(q, len);
-    if (!pools_can_give(pools, chunks, chunks)) {
+    size_t refs = 0;
+    size_t chunks = outq_copy_cost(q, len, &refs);
+    if (!pools_can_give(pools, chunks, refs)) {
         return NE_ERR_NOMEM;
     }
     outq_copy(q, pools, bytes, len);
@@ -225,15 +267,15 @@ int ne_outq_append_message(ne_outq *q, ne_chunk_pools *pools, const void *head, 
     size_t chunks, refs;
     if (chain == NULL) {
         /* A copy of head and payload takes what one copy of both takes. */
-        chunks = outq_copy_chunks(q, head_len + len);
-        refs = chunks;
+        chunks = outq_copy_cost(q, head_len + len, &refs);
     } else {
         size_t shared_refs = 0;
         if (!outq_shared_refs(pools, chain, offset, len, &shared_refs)) {
             return NE_ERR_INVALID;
         }
-        chunks = outq_copy_chunks(q, head_len);
-        refs = chunks + shared_refs;
+        size_t head_refs = 0;
+        chunks = outq_copy_cost(q, head_len, &head_refs);
+        refs = head_refs + shared_refs;
     }
     if (!pools_can_give(pools, chunks, refs)) {
         return NE_ERR_NOMEM;
@@ -249,10 +291,14 @@ int ne_outq_append_message(ne_outq *q, ne_chunk_pools *pools, const void *head, 
 
 uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len)
 {
-    NE_ASSERT(len <= NE_CHUNK_BYTES);
-    ne_outref *tail = q->tail;
-    if (tail == NULL || tail->offset + tail->len != tail->chunk->used ||
-        NE_CHUNK_BYTES - tail->chunk->used < len) {
+    NE_ASSERT(len > 0 && len <= NE_CHUNK_BYTES);
+    ne_outref *tail;
+    if (outq_tail_room(q) >= len) {
+        tail = outq_tail_for_write(q, pools);
+        if (tail == NULL) {
+            return NULL;
+        }
+    } else {
         ne_chunk *chunk = ne_chunk_alloc(pools);
         if (chunk == NULL) {
             return NULL;
@@ -262,6 +308,7 @@ uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len)
             ne_chunk_release(pools, chunk);
             return NULL;
         }
+        q->copy_ref = tail;
     }
     return tail->chunk->data + tail->chunk->used;
 }
@@ -301,6 +348,9 @@ static void outq_pop_head(ne_outq *q, ne_chunk_pools *pools)
     q->head = ref->next;
     if (q->head == NULL) {
         q->tail = NULL;
+    }
+    if (q->copy_ref == ref) {
+        q->copy_ref = NULL;
     }
     ne_chunk_release(pools, ref->chunk);
     ne_pool_free(&pools->refs, ref);

@@ -2,13 +2,20 @@
  *
  * A chunk is a fixed-size, reference-counted byte block from a shared pool.
  * An outbound queue is a list of references (chunk, offset, length) in the
- * order the bytes must go out. Small writes are copied into the tail chunk of
- * the queue; large payloads are written once into chunks and referenced by
- * every queue that delivers them, so fan-out costs a reference, not a copy.
+ * order the bytes must go out. Small writes are copied into the chunk of the
+ * queue's tail reference while it has room; large payloads are written once
+ * into chunks and referenced by every queue that delivers them, so fan-out
+ * costs a reference, not a copy.
  *
- * Appending to a chunk is allowed only at its end (`used`), and only by a
- * queue whose tail reference ends exactly there: bytes before `used` are never
- * changed once written, so every reference stays valid while it is held.
+ * Writing into a chunk is allowed only at its end (`used`): bytes before
+ * `used` are never changed once written, so every reference stays valid while
+ * it is held, and bytes from `used` on are referenced by no one. A queue
+ * appends at the end of the chunk of its tail reference, or else of the
+ * chunk it last copied into, growing its tail reference when that ends at
+ * `used` and taking a new reference otherwise. So the delivery lines that
+ * alternate with references to shared payloads fill the room left in the
+ * payloads' chunks and in the queue's own chunk, instead of taking a chunk
+ * each: a queue's chunks follow its unsent bytes, not its deliveries.
  */
 #ifndef NE_CHUNK_H
 #define NE_CHUNK_H
@@ -47,7 +54,8 @@ typedef struct ne_chunk_pools {
 typedef struct ne_outq {
     ne_outref *head;
     ne_outref *tail;
-    uint64_t bytes; /* bytes queued and not yet sent */
+    ne_outref *copy_ref; /* the reference last copied into, while queued; may be NULL */
+    uint64_t bytes;      /* bytes queued and not yet sent */
 } ne_outq;
 
 void ne_chunk_pools_init(ne_chunk_pools *pools, void *chunk_storage, uint32_t chunk_count,
@@ -72,11 +80,12 @@ void ne_chunk_release(ne_chunk_pools *pools, ne_chunk *chunk);
 /* Releases a whole chain (each chunk's chain reference). */
 void ne_chunk_chain_release(ne_chunk_pools *pools, ne_chunk *head);
 
-/* Room for `len` contiguous bytes at the end of the queue (len at most
+/* Room for `len` contiguous bytes at the end of the queue (len from 1 to
  * NE_CHUNK_BYTES), for a caller that writes a message in place instead of
  * copying it in: returns where to write, or NULL when the pools are
  * exhausted (the queue is unchanged). The bytes become part of the queue
- * only with ne_outq_commit(q, n), n <= len, before any other call on q. */
+ * only with ne_outq_commit(q, n), n <= len, before any other append to any
+ * queue (another queue may write at the end of the same chunk). */
 uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len);
 void ne_outq_commit(ne_outq *q, size_t len);
 

@@ -270,6 +270,42 @@ static void test_promised_chunks_are_kept_for_their_taker(void **state)
     ne_chunk_release(&pools, p2);
 }
 
+/* The lines between references to shared payloads go into the room at the
+ * end of the payload's chunk, or of the chunk the queue last copied into,
+ * through references of their own: no chunk per line, and every queue's
+ * bytes come out in order. */
+static void test_lines_between_shared_payloads_share_chunks(void **state)
+{
+    (void)state;
+    ne_chunk *small = ne_chunk_alloc(&pools); /* a payload with room after it */
+    memcpy(small->data, "p1\r\n", 4);
+    small->used = 4;
+    ne_chunk *full = ne_chunk_alloc(&pools); /* a payload filling its chunk */
+    memset(full->data, 'f', NE_CHUNK_BYTES);
+    full->used = NE_CHUNK_BYTES;
+    ne_outq a = {0}, b = {0};
+    uint32_t chunks = pools.chunks.in_use;
+    for (int i = 0; i < 3; i++) {
+        ne_outq *q = i == 1 ? &b : &a;
+        assert_int_equal(ne_outq_append_message(q, &pools, "L1 ", 3, NULL, small, 0, 4), NE_OK);
+        assert_int_equal(ne_outq_append_message(q, &pools, "L2 ", 3, NULL, full, 0, 10), NE_OK);
+        assert_int_equal(ne_outq_append(q, &pools, "end\r\n", 5), NE_OK);
+    }
+    /* Queue a's and b's first lines took a chunk each; every other line
+     * went into room that was there. */
+    assert_int_equal(pools.chunks.in_use, chunks + 2);
+    ne_chunk_release(&pools, small);
+    ne_chunk_release(&pools, full);
+    static uint8_t out[256];
+    const char *one = "L1 p1\r\nL2 ffffffffffend\r\n";
+    size_t n = drain(&a, out, sizeof(out), 5);
+    assert_int_equal(n, 2 * strlen(one));
+    assert_memory_equal(out, one, strlen(one));
+    assert_memory_equal(out + strlen(one), one, strlen(one));
+    assert_int_equal(drain(&b, out, sizeof(out), 100), strlen(one));
+    assert_memory_equal(out, one, strlen(one));
+}
+
 /* ne_zero_lazy zeroes every byte of any span, aligned or not, and leaves the
  * bytes around it alone. */
 static void test_zero_lazy_clears_exactly_the_span(void **state)
@@ -306,6 +342,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_is_all_or_nothing_when_the_pools_run_out, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_promised_chunks_are_kept_for_their_taker, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lines_between_shared_payloads_share_chunks, setup,
                                         teardown),
     };
     return cmocka_run_group_tests_name("chunk", tests, NULL, NULL);
