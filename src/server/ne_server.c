@@ -429,9 +429,8 @@ static ne_conn *stalled_partial_sender(ne_server *srv, const ne_conn *except)
 }
 
 /* A publisher is closed for its incomplete message: its chunks and the rest
- * of its promise go back at once (ne_conn_close). No -ERR, as for a slow
- * consumer (CP-51): the peer is not reading its input side's errors in
- * time either way. */
+ * of its promise go back at once (ne_conn_close). Silently, as a slow
+ * consumer is (CP-51); the close reason in /connz says why. */
 static void close_slow_producer(ne_conn *conn, ne_close_reason reason, const char *why)
 {
     ne_server *srv = conn->srv;
