@@ -10,9 +10,9 @@
 
 /* ---- Connections -------------------------------------------------------- */
 
-/* Client connections served at once (every kind: NATS clients now, leaf and
- * MQTT later). One unit costs sizeof(ne_conn) (about 200 B) plus its read
- * buffer (NE_CONN_READ_BUFFER_BYTES). The next client gets
+/* Client connections served at once (max_connections' ceiling). One unit
+ * costs sizeof(ne_conn) (about 600 B) plus its read buffer
+ * (NE_CONN_READ_BUFFER_BYTES). The next client gets
  * -ERR 'maximum connections exceeded'. */
 #ifndef NE_MAX_CONNECTIONS
 #define NE_MAX_CONNECTIONS 256
@@ -31,6 +31,18 @@
  * requests wait. */
 #ifndef NE_SYS_REQUEST_QUEUE_BYTES
 #define NE_SYS_REQUEST_QUEUE_BYTES (2 * NE_CHUNK_BYTES)
+#endif
+
+/* Connection-pool slots beyond NE_MAX_CONNECTIONS, which clients never take:
+ * monitoring (NE_MAX_HTTP_CONNECTIONS) and leaf connections
+ * (NE_MAX_LEAF_CONNECTIONS) have their own, so clients at max_connections
+ * cannot lock /varz or a leaf link out. Default: one slot for each of them.
+ * A board that cannot afford them may set fewer: monitoring and leafs then
+ * share what is left with each other and with the clients' slots. One unit
+ * costs what a client connection costs (reserved for all; resident only
+ * when used). */
+#ifndef NE_RESERVED_CONNECTIONS
+#define NE_RESERVED_CONNECTIONS (NE_MAX_HTTP_CONNECTIONS + NE_MAX_LEAF_CONNECTIONS)
 #endif
 
 /* Per-connection read buffer. Control lines and payloads that fit are parsed in
@@ -188,6 +200,25 @@
 #define NE_MAX_SUBSCRIPTIONS 4096
 #endif
 
+/* Subscriptions one connection may hold: its share of NE_MAX_SUBSCRIPTIONS,
+ * so that one client, broken or hostile, cannot leave the others none. A SUB
+ * past it gets -ERR 'maximum subscriptions exceeded' and the connection
+ * stays (as at nats-server's max_subscriptions). The max_subscriptions key
+ * may lower it; its 0 (nats-server's "no limit") means this share. Default:
+ * half the pool. Costs no RAM. */
+#ifndef NE_MAX_SUBSCRIPTIONS_PER_CONN
+#define NE_MAX_SUBSCRIPTIONS_PER_CONN (NE_MAX_SUBSCRIPTIONS / 2)
+#endif
+
+/* Subject-trie nodes one connection's subscriptions may add: the nodes its
+ * SUBs created less those its UNSUBs freed. Long subjects with distinct
+ * tokens take a node per token, so a connection within its subscription
+ * share could still take every node. A SUB past it gets -ERR 'maximum
+ * subscriptions exceeded'. Default: half the trie. Costs no RAM. */
+#ifndef NE_MAX_TRIE_NODES_PER_CONN
+#define NE_MAX_TRIE_NODES_PER_CONN (NE_MAX_TRIE_NODES / 2)
+#endif
+
 /* Text stored per subscription: subject, queue group and sid together.
  * A SUB whose text is longer is refused with -ERR 'Invalid Subject'. */
 #ifndef NE_SUB_TEXT_BYTES
@@ -244,6 +275,29 @@
 #define NE_CHUNK_COUNT 1024
 #endif
 
+/* Chunks of the largest message a peer can send: its subject, reply (and a
+ * leaf's queue names), at most a control line, then the payload and CRLF.
+ * Derived from the knobs above; not a knob. */
+#define NE_MAX_MESSAGE_CHUNKS                                                                      \
+    ((NE_MAX_CONTROL_LINE_BYTES + NE_MAX_PAYLOAD_BYTES + 2 + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES)
+
+/* The share of the chunk pool that incomplete messages may hold. A payload
+ * larger than a read buffer is assembled in chunks taken as its bytes
+ * arrive; before its first byte is stored, its whole chain is promised to it
+ * from this share, so a message that has started never waits for a chunk. A
+ * message that finds the share full waits, holding nothing, with its reads
+ * paused. One connection has at most one incomplete message: its bound is
+ * the largest message (NE_MAX_MESSAGE_CHUNKS, 129 chunks or 1 MiB on the
+ * default profile). Whatever stalled publishers hold, the rest of the pool
+ * serves outbound queues, so deliveries, INFO, -ERR and monitoring never
+ * wait for a publisher. Default: half the pool (512 chunks, 4 MiB: three
+ * largest messages at once), or one largest message where that is more (the
+ * tiny profile). Costs no RAM: it is a share of NE_CHUNK_COUNT. */
+#ifndef NE_PARTIAL_INPUT_CHUNKS
+#define NE_PARTIAL_INPUT_CHUNKS                                                                    \
+    (NE_CHUNK_COUNT / 2 > NE_MAX_MESSAGE_CHUNKS ? NE_CHUNK_COUNT / 2 : NE_MAX_MESSAGE_CHUNKS)
+#endif
+
 /* References from outbound queues into chunks. A queue needs one per run of
  * consecutive bytes in one chunk. One unit costs 24 B. */
 #ifndef NE_OUT_REF_COUNT
@@ -291,7 +345,8 @@
 #endif
 
 /* Leaf connections at once, solicited and accepted together (the leaf
- * connection pool). Each also takes one connection of NE_MAX_CONNECTIONS.
+ * connection pool). Each also takes a slot of the connection pool (one of
+ * NE_RESERVED_CONNECTIONS).
  * One unit costs about 400 B. A further accepted leaf gets
  * -ERR 'maximum connections exceeded'; a remote that finds the pool empty
  * retries after its reconnect delay. */
@@ -378,6 +433,25 @@
 #define NE_DEFAULT_WRITE_DEADLINE_MS (10 * 1000)
 #endif
 
+/* Time a message larger than a read buffer may take to arrive, from its
+ * control line to its last byte. A publisher that takes longer is closed
+ * (`Slow Producer (Message Deadline)` in /connz) and its chunks return to
+ * the pool. nats-server has no such limit and waits for a stalled publisher
+ * for ever; here that publisher would hold part of a fixed pool. 10 s, as
+ * the write deadline that cuts a slow consumer: a 1 MiB message then needs
+ * 0.8 Mbit/s. 0: no deadline. Costs no RAM. */
+#ifndef NE_PARTIAL_MSG_TIMEOUT_MS
+#define NE_PARTIAL_MSG_TIMEOUT_MS (10 * 1000)
+#endif
+
+/* When the share of incomplete messages (NE_PARTIAL_INPUT_CHUNKS) is full
+ * and another message waits for room, an incomplete message that received no
+ * byte for at least this long is cut to make room (`Slow Producer (Stalled
+ * Message)`): the stalled sender pays, not the next one. Costs no RAM. */
+#ifndef NE_PARTIAL_MSG_STALL_MS
+#define NE_PARTIAL_MSG_STALL_MS 1000
+#endif
+
 /* ---- TLS (port/mbedtls) --------------------------------------------------- */
 
 /* TLS sessions open at once: client connections, HTTPS monitoring and leaf
@@ -429,5 +503,10 @@
 #ifndef NE_ADVERTISED_VERSION
 #define NE_ADVERTISED_VERSION "2.9.25"
 #endif
+
+/* ---- Derived (not knobs) --------------------------------------------------- */
+
+/* The connection pool: every client connection plus the reserved slots. */
+#define NE_CONN_POOL_SIZE (NE_MAX_CONNECTIONS + NE_RESERVED_CONNECTIONS)
 
 #endif /* NE_CONFIG_DEFAULT_H */

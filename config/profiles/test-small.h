@@ -8,6 +8,9 @@
 #define NE_OUT_REF_COUNT 512
 #define NE_MAX_PAYLOAD_BYTES (64 * 1024)
 #define NE_MAX_PENDING_BYTES (128 * 1024)
+/* Stalled publishers are cut sooner, so that tests need not wait long. */
+#define NE_PARTIAL_MSG_TIMEOUT_MS 3000
+#define NE_PARTIAL_MSG_STALL_MS 500
 /* TLS: a pool of 6 sessions in a region that holds only 3 established ones
  * (about 22 KiB each, docs/tls.md), so that tls.test.mjs exhausts the
  * region before the pool. */

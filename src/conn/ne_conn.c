@@ -58,6 +58,10 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Authentication Timeout";
     case NE_CLOSE_TLS_HANDSHAKE:
         return "TLS Handshake Failure";
+    case NE_CLOSE_SLOW_PRODUCER_DEADLINE:
+        return "Slow Producer (Message Deadline)";
+    case NE_CLOSE_SLOW_PRODUCER_STALLED:
+        return "Slow Producer (Stalled Message)";
     }
     return "Unknown";
 }
@@ -73,7 +77,7 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
     ne_pool_init(&set->conn_pool, "connections", &storage->conn, sizeof(ne_conn),
                  NE_MAX_CONN_HEADERS);
     ne_pool_init(&set->io_pool, "connection I/O", &storage->io, sizeof(ne_conn_io),
-                 NE_MAX_CONNECTIONS);
+                 NE_CONN_POOL_SIZE);
     ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
                         NE_OUT_REF_COUNT);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -251,6 +255,9 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     conn->close_reason = reason;
     conn->close_next = set->close_head;
     set->close_head = conn;
+    /* Its incomplete message, if any, will never complete: its share of the
+     * pool is free for others now rather than at the end of the turn. */
+    ne_conn_spill_release(conn);
 }
 
 void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_desc *desc)
@@ -303,10 +310,7 @@ static void conn_teardown(ne_conn *conn)
     }
     ne_outq_clear(&conn->out, &set->chunks);
     if (io != NULL) {
-        if (io->spill.active) {
-            ne_chunk_chain_release(&set->chunks, io->spill.head);
-            io->spill.active = false;
-        }
+        NE_ASSERT(!io->spill.active); /* released by ne_conn_close */
 #if NE_SHARED_READ_BUFFER_BYTES > 0
         if (set->rshared_owner == conn) {
             set->rshared_owner = NULL;
@@ -363,6 +367,94 @@ bool ne_conns_reclaim(ne_conns *set, ne_conn *except)
     return true;
 }
 
+/* ---- Incomplete messages ------------------------------------------------------ */
+
+/* The connection, other than `except`, whose incomplete message has gone
+ * longest without a byte, if at least partial_msg_stall_ms; NULL if none. */
+static ne_conn *stalled_partial_sender(ne_conns *set, const ne_conn *except)
+{
+    ne_conn *stalled = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
+        const ne_spill *sp = c->io != NULL ? &c->io->spill : NULL;
+        if (c == except || c->closing || sp == NULL || !sp->active ||
+            set->now_ms - sp->last_ms < set->opts->partial_msg_stall_ms) {
+            continue;
+        }
+        if (stalled == NULL || sp->last_ms < stalled->io->spill.last_ms) {
+            stalled = c;
+        }
+    }
+    return stalled;
+}
+
+/* A publisher is closed for its incomplete message: its chunks and the rest
+ * of its promise go back at once (ne_conn_close). Silently, as a slow
+ * consumer is (CP-51); the close reason in /connz says why. */
+static void close_slow_producer(ne_conn *conn, ne_close_reason reason, const char *why)
+{
+    ne_conns *set = conn->set;
+    const ne_spill *sp = &conn->io->spill;
+    ne_conn_logf(conn, NE_LOG_WARN,
+                 "Slow Producer Detected: %s, %u of %u bytes received in %llu ms", why,
+                 (unsigned)(sp->total_len + 2 - sp->remaining), (unsigned)(sp->total_len + 2),
+                 (unsigned long long)(set->now_ms - sp->start_ms));
+    set->stats.slow_producers++;
+    ne_conn_close(conn, reason, NULL);
+}
+
+/* Admission of an incomplete message (router/ne_frame.c). Its whole chain
+ * is promised before its first byte is stored, so a message that has
+ * started never waits for a chunk; one that gets no promise waits holding
+ * nothing. Two half-received messages therefore never wait for each other.
+ * When the share is full, stalled senders are cut to make room, the one
+ * stalled longest first: each pass closes one connection or returns. */
+bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
+{
+    ne_conns *set = conn->set;
+    NE_ASSERT(need > 0 && need <= NE_PARTIAL_INPUT_CHUNKS);
+    for (uint32_t guard = 0; guard <= NE_MAX_CONN_HEADERS; guard++) {
+        if (set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
+            /* Within the share, only outbound queues can hold the chunks it
+             * needs: then the publisher waits for them to drain (TCP
+             * back-pressure, CP-68). */
+            if (!ne_chunk_promise(&set->chunks, need)) {
+                return false;
+            }
+            set->partial_chunks += need;
+            return true;
+        }
+        ne_conn *stalled = stalled_partial_sender(set, conn);
+        if (stalled == NULL) {
+            return false;
+        }
+        close_slow_producer(stalled, NE_CLOSE_SLOW_PRODUCER_STALLED,
+                            "stalled message cut to make room (NE_PARTIAL_INPUT_CHUNKS)");
+    }
+    return false;
+}
+
+void ne_conn_spill_end(ne_conn *conn)
+{
+    ne_spill *sp = &conn->io->spill;
+    ne_conns *set = conn->set;
+    NE_ASSERT(sp->active && set->partial_chunks >= sp->chunks && sp->promised < sp->chunks);
+    ne_chunk_unpromise(&set->chunks, sp->promised);
+    set->partial_chunks -= sp->chunks;
+    sp->promised = 0;
+    sp->active = false;
+}
+
+void ne_conn_spill_release(ne_conn *conn)
+{
+    if (conn->io == NULL || !conn->io->spill.active) {
+        return;
+    }
+    ne_chunk *head = conn->io->spill.head;
+    ne_conn_spill_end(conn);
+    ne_chunk_chain_release(&conn->set->chunks, head);
+}
+
 void ne_conn_close_slow_consumer(ne_conn *conn)
 {
     conn->set->stats.slow_consumers++;
@@ -375,6 +467,11 @@ void ne_conn_discard_output(ne_conn *conn)
     ne_outq_clear(&conn->out, &conn->set->chunks);
 }
 
+/* Whole or not at all (ne_outq_append): when the shared pools are
+ * exhausted, the slowest consumer is closed to reclaim chunks and the append
+ * is retried once; if that does not help, this connection is closed as a
+ * slow consumer, as nats-server closes a client whose message it cannot
+ * queue (CP-66): skipping the bytes would lose a message silently. */
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
 {
     if (conn->closing && !conn->flush_before_close) {
@@ -383,9 +480,7 @@ int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
     ne_conns *set = conn->set;
     int rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
     if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
-        /* A prefix may have been queued: the message is cut either way, so
-         * the connection cannot continue if the retry fails. */
-        rc = NE_OK;
+        rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
     }
     if (rc != NE_OK) {
         ne_conn_close_slow_consumer(conn);
@@ -414,13 +509,20 @@ void ne_conn_commit(ne_conn *conn, size_t len)
     ne_conn_mark_dirty(conn);
 }
 
-int ne_conn_send_shared(ne_conn *conn, ne_chunk *chunk, uint32_t offset, size_t len)
+int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const void *bytes,
+                         ne_chunk *chain, uint32_t offset, size_t len)
 {
-    ne_conns *set = conn->set;
-    int rc = ne_outq_append_shared(&conn->out, &set->chunks, chunk, offset, len);
-    if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
-        rc = ne_outq_append_shared(&conn->out, &set->chunks, chunk, offset, len);
+    if (conn->closing) {
+        return NE_ERR_CLOSED;
     }
+    ne_conns *set = conn->set;
+    int rc =
+        ne_outq_append_message(&conn->out, &set->chunks, head, head_len, bytes, chain, offset, len);
+    if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
+        rc = ne_outq_append_message(&conn->out, &set->chunks, head, head_len, bytes, chain, offset,
+                                    len);
+    }
+    NE_ASSERT(rc != NE_ERR_INVALID);
     if (rc != NE_OK) {
         ne_conn_close_slow_consumer(conn);
         return rc;
@@ -651,7 +753,7 @@ static bool reads_shared(const ne_conn *conn)
  * returned chunks. */
 static bool chunks_low(const ne_conns *set)
 {
-    return ne_pool_available(&set->chunks.chunks) < NE_CHUNK_COUNT / 4;
+    return ne_chunk_available(&set->chunks) < NE_CHUNK_COUNT / 4;
 }
 
 static void conn_read(ne_conn *conn)
@@ -712,7 +814,7 @@ static void resume_paused(ne_conns *set)
     ne_conn *list = set->paused_head;
     set->paused_head = NULL;
     uint32_t guard = 0;
-    while (list != NULL && guard++ < NE_MAX_CONNECTIONS) {
+    while (list != NULL && guard++ < NE_MAX_CONN_HEADERS) {
         ne_conn *conn = list;
         list = conn->io->paused_next;
         conn->io->paused_next = NULL;
@@ -849,6 +951,13 @@ static void conn_timers(ne_conn *conn, uint64_t now)
             ne_outq_clear(&conn->out, &set->chunks);
             return;
         }
+        const ne_spill *sp = &io->spill;
+        if (sp->active && set->opts->partial_msg_timeout_ms > 0 &&
+            now - sp->start_ms >= set->opts->partial_msg_timeout_ms) {
+            close_slow_producer(conn, NE_CLOSE_SLOW_PRODUCER_DEADLINE,
+                                "message incomplete at its deadline (NE_PARTIAL_MSG_TIMEOUT_MS)");
+            return;
+        }
     }
     const ne_conn_ops *ops = ne_conn_kind_of(conn)->ops;
     if (ops->timer != NULL) {
@@ -897,10 +1006,14 @@ void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
     ne_conns_tls_turn_end(set);
 }
 
+/* Connections paused for chunks do not make the loop spin: they are tried
+ * again at the end of every turn, and a turn comes with the next event or
+ * tick (chunks come back through writes, closes and timers, which are
+ * events and ticks). */
 bool ne_conns_busy(const ne_conns *set)
 {
-    return set->close_head != NULL || set->dirty_head != NULL || set->paused_head != NULL ||
-           set->tls_retry_head != NULL || set->internal_head != NULL;
+    return set->close_head != NULL || set->dirty_head != NULL || set->tls_retry_head != NULL ||
+           set->internal_head != NULL;
 }
 
 void ne_conns_close_all(ne_conns *set, ne_close_reason reason)

@@ -78,6 +78,8 @@ typedef enum ne_close_reason {
     NE_CLOSE_AUTH_VIOLATION,
     NE_CLOSE_AUTH_TIMEOUT,
     NE_CLOSE_TLS_HANDSHAKE,
+    NE_CLOSE_SLOW_PRODUCER_DEADLINE, /* natsedge: an incomplete message took too long */
+    NE_CLOSE_SLOW_PRODUCER_STALLED,  /* natsedge: a stalled message cut to make room */
 } ne_close_reason;
 
 const char *ne_close_reason_text(ne_close_reason reason);
@@ -142,12 +144,16 @@ typedef struct ne_conn_kind {
     uint32_t count; /* open connections of this kind */
 } ne_conn_kind;
 
-/* A payload larger than the read buffer, assembled in pool chunks. The first
- * chunk starts with the subject, the reply and any queue names, then the
- * payload and its CRLF. */
+/* A payload larger than the read buffer, assembled in pool chunks taken as
+ * its bytes arrive (router/ne_frame.c). The first chunk starts with the
+ * subject, the reply and any queue names, then the payload and its CRLF. */
 typedef struct ne_spill {
     ne_chunk *head;
     ne_chunk *tail;
+    uint32_t chunks;    /* the whole chain, counted in ne_conns.partial_chunks */
+    uint32_t promised;  /* chunks of the chain not taken yet */
+    uint64_t start_ms;  /* its control line was read */
+    uint64_t last_ms;   /* its last bytes were read */
     uint32_t remaining; /* bytes still to receive, CRLF included */
     uint32_t subject_len;
     uint32_t reply_len;
@@ -236,7 +242,8 @@ typedef struct ne_conn {
     uint16_t perms;     /* NE_PERM_NONE or an index of opts.perms */
     int16_t user_index; /* of opts.users; -1: no users-list entry */
     uint32_t nsubs;
-    uint32_t announced; /* the interest observers' entries this connection's subscriptions hold */
+    uint32_t trie_nodes; /* trie nodes its subscriptions created less those freed */
+    uint32_t announced;  /* the interest observers' entries this connection's subscriptions hold */
     struct ne_sub *subs;
     struct ne_conn *next; /* active list */
     struct ne_conn *prev;
@@ -266,6 +273,7 @@ typedef struct ne_conn_stats {
     uint64_t slow_consumers;
     uint64_t chunk_reclaims; /* connections closed to reclaim chunks */
     uint64_t tls_refused;    /* sessions refused: pool or region */
+    uint64_t slow_producers; /* closed for an incomplete message (stalled or late) */
 } ne_conn_stats;
 
 /* Who this server is: shown in INFO, monitoring and system events. */
@@ -275,9 +283,14 @@ typedef struct ne_identity {
     uint64_t config_load_wall_ns; /* start, then the last successful reload */
 } ne_identity;
 
-/* Connection headers: sockets and internal clients. Every walk of the
- * active list is bounded by it. */
-#define NE_MAX_CONN_HEADERS ((uint32_t)NE_MAX_CONNECTIONS + NE_MAX_INTERNAL_CLIENTS)
+/* Connection headers: sockets (clients, and the reserved slots of
+ * monitoring and leafs: NE_CONN_POOL_SIZE) and internal clients. Every
+ * walk of the active list is bounded by it. */
+#define NE_MAX_CONN_HEADERS ((uint32_t)NE_CONN_POOL_SIZE + NE_MAX_INTERNAL_CLIENTS)
+
+#if NE_PARTIAL_INPUT_CHUNKS < NE_MAX_MESSAGE_CHUNKS || NE_PARTIAL_INPUT_CHUNKS > NE_CHUNK_COUNT
+#error "NE_PARTIAL_INPUT_CHUNKS must hold one largest message and fit in NE_CHUNK_COUNT"
+#endif
 
 #define NE_CONN_MAX_KINDS 8
 #define NE_CONN_MAX_LISTENERS 8
@@ -325,6 +338,7 @@ typedef struct ne_conns {
     ne_pool conn_pool;
     ne_pool io_pool;
     ne_chunk_pools chunks;
+    uint32_t partial_chunks; /* promised to or held by incomplete messages */
 #if NE_SHARED_READ_BUFFER_BYTES > 0
     /* The shared read buffer (ne_conn.c conn_read_shared). Between turns
      * it holds nothing, except while the connection rshared_owner has its
@@ -342,7 +356,7 @@ typedef struct ne_conns {
  * last (it is large and stays out of the resident set until used). */
 typedef struct ne_conns_storage {
     NE_POOL_STORAGE(ne_conn, NE_MAX_CONN_HEADERS) conn;
-    NE_POOL_STORAGE(ne_conn_io, NE_MAX_CONNECTIONS) io;
+    NE_POOL_STORAGE(ne_conn_io, NE_CONN_POOL_SIZE) io;
     NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk;
     NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref;
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -394,9 +408,14 @@ void ne_conn_discard_output(ne_conn *conn);
  * as a slow consumer) when there is none. Commit with ne_conn_commit. */
 uint8_t *ne_conn_reserve(ne_conn *conn, size_t len);
 void ne_conn_commit(ne_conn *conn, size_t len);
-/* Appends a reference to a payload in a chunk chain (ne_outq_append_shared),
- * reclaiming as ne_conn_send does. */
-int ne_conn_send_shared(ne_conn *conn, ne_chunk *chunk, uint32_t offset, size_t len);
+/* Queues a delivery as one unit (ne_outq_append_message): head_len bytes of
+ * head, then len bytes copied from `bytes` (chain NULL) or referenced in the
+ * chain from offset on. The whole message or none of it, reclaiming as
+ * ne_conn_send does; a connection that cannot take it is closed as a slow
+ * consumer (nats-server drops the message and closes, CP-66): a prefix left
+ * in its queue would corrupt its stream. */
+int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const void *bytes,
+                         ne_chunk *chain, uint32_t offset, size_t len);
 /* The connection's queue holds more than max_pending after writing what the
  * socket takes now: it is closed as a slow consumer (true). */
 bool ne_conn_check_pending(ne_conn *conn);
@@ -410,6 +429,17 @@ void ne_conn_pause_reads(ne_conn *conn);
 /* Closes the connection holding the most unsent bytes (other than `except`)
  * to return its chunks and references to the pools; false if none holds any. */
 bool ne_conns_reclaim(ne_conns *set, ne_conn *except);
+/* Promises `need` chunks to an incomplete message of conn within the share
+ * NE_PARTIAL_INPUT_CHUNKS (counted in partial_chunks), closing stalled
+ * incomplete messages of other connections to make room; false when there
+ * is no room now (the caller pauses its reads and tries again later). */
+bool ne_conns_partial_admit(ne_conn *conn, uint32_t need);
+/* The incomplete message no longer counts against the share: the chunks it
+ * did not take go back. Its chain stays with the caller. */
+void ne_conn_spill_end(ne_conn *conn);
+/* Drops the connection's incomplete message, if any: its chunks and the
+ * rest of its promise go back to the pools. */
+void ne_conn_spill_release(ne_conn *conn);
 
 /* The NATS-family keepalive (clients, leafs): PING every ping_interval
  * unless input arrived, Stale Connection after ping_max unanswered; the
@@ -433,7 +463,8 @@ void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable)
 /* Timers of every connection, internal clients' handlers, flushes, closes,
  * resumed readers, TLS retries. */
 void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick);
-/* True when the next turn has work already (output, closes, paused readers). */
+/* True when the next turn has work already (output, closes, TLS input,
+ * internal deliveries); readers paused for chunks do not count. */
 bool ne_conns_busy(const ne_conns *set);
 /* Closes every connection (shutdown) and every listener. */
 void ne_conns_close_all(ne_conns *set, ne_close_reason reason);

@@ -124,7 +124,7 @@ void ne_conn_tls_release(ne_conn *conn)
     if (io->tls_retry) {
         ne_conn **pp = &set->tls_retry_head;
         uint32_t guard = 0;
-        while (*pp != NULL && *pp != conn && guard++ < NE_MAX_CONNECTIONS) {
+        while (*pp != NULL && *pp != conn && guard++ < NE_MAX_CONN_HEADERS) {
             pp = &(*pp)->io->tls_retry_next;
         }
         if (*pp == conn) {
@@ -331,7 +331,7 @@ void ne_conn_tls_read(ne_conn *conn)
         io->rlen += (uint32_t)got;
         io->last_in_ms = set->now_ms;
         ne_conn_process_input(conn);
-        if (ne_pool_available(&set->chunks.chunks) < NE_CHUNK_COUNT / 4) {
+        if (ne_chunk_available(&set->chunks) < NE_CHUNK_COUNT / 4) {
             break; /* back-pressure, as for plain connections */
         }
     }
@@ -365,7 +365,7 @@ void ne_conns_tls_turn_end(ne_conns *set)
     ne_conn *list = set->tls_retry_head;
     set->tls_retry_head = NULL;
     uint32_t guard = 0;
-    while (list != NULL && guard++ < NE_MAX_CONNECTIONS) {
+    while (list != NULL && guard++ < NE_MAX_CONN_HEADERS) {
         ne_conn *conn = list;
         ne_conn_io *io = conn->io;
         list = io->tls_retry_next;

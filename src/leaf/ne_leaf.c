@@ -772,7 +772,7 @@ static void solicit(ne_leaf_state *srv, uint32_t r)
         ne_log_warn(srv->conns->log,
                     "Connection pool exhausted (%u): not connecting to leafnode remote %s, "
                     "retrying in %u ms",
-                    (unsigned)NE_MAX_CONNECTIONS, shown, (unsigned)srv->opts->leaf.reconnect_ms);
+                    (unsigned)NE_CONN_POOL_SIZE, shown, (unsigned)srv->opts->leaf.reconnect_ms);
         return;
     }
     link->conn = conn;

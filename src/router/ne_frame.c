@@ -7,29 +7,29 @@
 #include "core/ne_error.h"
 #include "proto/ne_proto_err.h"
 
-/* Starts assembling a payload too large for the read buffer. The whole chain
- * is taken at once, or nothing: two publishers can never hold half a chain
- * each and wait for each other. */
+/* A payload larger than the read buffer is assembled in a chain of chunks
+ * ("spilled") and routed once its last byte is in. The chunks are taken as
+ * the bytes arrive, so a stalled publisher holds only what it sent. Before
+ * its first byte is stored, the message's whole chain is promised to it
+ * (ne_conns_partial_admit: ne_chunk_promise within NE_PARTIAL_INPUT_CHUNKS):
+ * a message that has started never waits for a chunk, and a message that
+ * cannot get its promise waits holding nothing, its reads paused. So two
+ * half-received messages can never each wait for chunks the other holds.
+ * What stalled publishers hold is bounded by one message per connection, by
+ * the share for all of them, and in time by partial_msg_timeout_ms
+ * (conn/ne_conn.c, conn_timers); when the share is full, the sender stalled
+ * longest is cut for the message that waits. */
 static bool spill_start(ne_conn *conn, const ne_op *op)
 {
-    ne_chunk_pools *pools = &conn->set->chunks;
+    ne_conns *set = conn->set;
     size_t head_bytes = (size_t)op->subject.len + op->reply.len + op->queue.len;
     size_t total = head_bytes + op->total_len + 2;
+    NE_ASSERT(head_bytes <= NE_MAX_CONTROL_LINE_BYTES && op->total_len <= NE_MAX_PAYLOAD_BYTES);
     uint32_t need = (uint32_t)((total + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES);
-    if (ne_pool_available(&pools->chunks) < need) {
+    if (!ne_conns_partial_admit(conn, need)) {
         return false;
     }
-    ne_chunk *head = NULL, *tail = NULL;
-    for (uint32_t i = 0; i < need; i++) {
-        ne_chunk *c = ne_chunk_alloc(pools);
-        NE_ASSERT(c != NULL);
-        if (tail != NULL) {
-            tail->next = c;
-        } else {
-            head = c;
-        }
-        tail = c;
-    }
+    ne_chunk *head = ne_chunk_alloc_promised(&set->chunks);
     memcpy(head->data, op->subject.ptr, op->subject.len);
     if (op->reply.len > 0) {
         memcpy(head->data + op->subject.len, op->reply.ptr, op->reply.len);
@@ -41,6 +41,10 @@ static bool spill_start(ne_conn *conn, const ne_op *op)
     ne_spill *sp = &conn->io->spill;
     sp->head = head;
     sp->tail = head; /* the chunk being filled */
+    sp->chunks = need;
+    sp->promised = need - 1;
+    sp->start_ms = set->now_ms;
+    sp->last_ms = set->now_ms;
     sp->remaining = (uint32_t)op->total_len + 2;
     sp->subject_len = op->subject.len;
     sp->reply_len = op->reply.len;
@@ -63,38 +67,37 @@ static void spill_finish(ne_conn *conn, const ne_frame_ops *ops)
         b2 = last->data[last->used - 1];
     } else {
         ne_chunk *prev = sp->head;
-        while (prev->next != last) {
+        for (uint32_t guard = 0; prev->next != last && guard < sp->chunks; guard++) {
             prev = prev->next;
         }
+        NE_ASSERT(prev->next == last);
         b1 = prev->data[prev->used - 1];
         b2 = last->data[0];
     }
-    sp->active = false;
+    /* Every byte is in: the whole chain was taken. */
+    NE_ASSERT(sp->promised == 0);
+    ne_chunk *head = sp->head;
+    ne_conn_spill_end(conn);
     if (b1 != '\r' || b2 != '\n') {
-        ne_chunk_chain_release(pools, sp->head);
+        ne_chunk_chain_release(pools, head);
         ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
         return;
     }
     ne_msg msg;
     memset(&msg, 0, sizeof(msg));
-    msg.subject.ptr = (const char *)sp->head->data;
+    msg.subject.ptr = (const char *)head->data;
     msg.subject.len = sp->subject_len;
-    msg.reply.ptr = (const char *)sp->head->data + sp->subject_len;
+    msg.reply.ptr = (const char *)head->data + sp->subject_len;
     msg.reply.len = sp->reply_len;
-    msg.queues.ptr = (const char *)sp->head->data + sp->subject_len + sp->reply_len;
+    msg.queues.ptr = (const char *)head->data + sp->subject_len + sp->reply_len;
     msg.queues.len = sp->queue_len;
     msg.hdr_len = sp->hdr_len;
     msg.total_len = sp->total_len;
     msg.has_headers = sp->hdr_len > 0;
-    msg.chain = sp->head;
+    msg.chain = head;
     msg.chain_offset = sp->subject_len + sp->reply_len + sp->queue_len;
-    /* Unused chunks of the reservation (none when the size was exact). */
-    if (sp->tail->next != NULL) {
-        ne_chunk_chain_release(pools, sp->tail->next);
-        sp->tail->next = NULL;
-    }
     ops->handle_msg(conn, &msg);
-    ne_chunk_chain_release(pools, sp->head);
+    ne_chunk_chain_release(pools, head);
 }
 
 static uint32_t spill_feed(ne_conn *conn, const ne_frame_ops *ops, const uint8_t *bytes,
@@ -107,17 +110,19 @@ static uint32_t spill_feed(ne_conn *conn, const ne_frame_ops *ops, const uint8_t
     for (uint64_t pos = NE_MAX(at, (uint64_t)sp->total_len); pos < at + take; pos++) {
         uint8_t want = pos == sp->total_len ? '\r' : '\n';
         if (bytes[pos - at] != want) {
-            ne_chunk_chain_release(&conn->set->chunks, sp->head);
-            sp->active = false;
+            ne_conn_spill_release(conn);
             ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
             return len;
         }
     }
+    /* Each pass fills the tail chunk or takes the next promised one. */
     uint32_t done = 0;
     while (done < take) {
         ne_chunk *c = sp->tail;
         if (c->used == NE_CHUNK_BYTES) {
-            NE_ASSERT(c->next != NULL);
+            NE_ASSERT(sp->promised > 0);
+            c->next = ne_chunk_alloc_promised(&conn->set->chunks);
+            sp->promised--;
             c = c->next;
             sp->tail = c;
         }
@@ -125,6 +130,9 @@ static uint32_t spill_feed(ne_conn *conn, const ne_frame_ops *ops, const uint8_t
         memcpy(c->data + c->used, bytes + done, n);
         c->used += n;
         done += n;
+    }
+    if (take > 0) {
+        sp->last_ms = conn->set->now_ms;
     }
     sp->remaining -= take;
     if (sp->remaining == 0) {

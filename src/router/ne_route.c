@@ -74,14 +74,9 @@ bool ne_router_queue(ne_conn *conn, const char *line, size_t n, ne_msg *msg, boo
         if (!queue_inline(conn, line, n, msg->data + skip, payload_len + 2u)) {
             return false;
         }
-    } else if (ne_conn_send(conn, line, n) != NE_OK) {
-        return false;
-    } else if (msg->chain != NULL) {
-        if (ne_conn_send_shared(conn, msg->chain, msg->chain_offset + skip,
-                                (size_t)payload_len + 2) != NE_OK) {
-            return false;
-        }
-    } else if (ne_conn_send(conn, msg->data + skip, (size_t)payload_len + 2) != NE_OK) {
+    } else if (ne_conn_send_message(conn, line, n, msg->chain == NULL ? msg->data + skip : NULL,
+                                    msg->chain, msg->chain_offset + skip,
+                                    (size_t)payload_len + 2) != NE_OK) {
         return false;
     }
     *payload_bytes = payload_len;

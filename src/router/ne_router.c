@@ -81,6 +81,28 @@ static void refused(ne_router *r, ne_conn *conn, const char *what, unsigned limi
     ne_conn_logf(conn, NE_LOG_WARN, "%s exhausted (%u): raise %s", what, limit, knob);
 }
 
+/* A subscription past the connection's share of a shared pool: refused as
+ * at nats-server's max_subscriptions (a client gets -ERR 'maximum
+ * subscriptions exceeded' and stays), counted and logged with the knob, so
+ * that one peer, broken or hostile, cannot leave the others none. */
+static void share_refused(ne_router *r, ne_conn *conn, const char *what, uint32_t held,
+                          const char *knob)
+{
+    r->stats.subs_refused++;
+    ne_conn_logf(conn, NE_LOG_WARN, "Subscription refused: the connection holds %u %s (%s)",
+                 (unsigned)held, what, knob);
+}
+
+/* Takes a subscription out of its account's sublist; the trie nodes that
+ * leaves empty are credited to the connection's share. */
+static void sublist_remove(ne_router *r, ne_conn *conn, ne_sub *sub)
+{
+    uint32_t nodes_before = r->trie.pool.in_use;
+    ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+    uint32_t freed = nodes_before - r->trie.pool.in_use;
+    conn->trie_nodes -= NE_MIN(freed, conn->trie_nodes);
+}
+
 /* Tells the observers; on a refusal the ones already told hear `removed`.
  * A peer's interest stays even when an observer cannot pass it on: a full
  * table costs only the peers it would have gone to. */
@@ -110,6 +132,10 @@ int ne_router_subscribe(ne_router *r, ne_conn *conn, const ne_sub_spec *spec, ne
                      (unsigned)NE_SUB_TEXT_BYTES);
         return NE_ERR_TOO_BIG;
     }
+    if (conn->nsubs >= NE_MAX_SUBSCRIPTIONS_PER_CONN) {
+        share_refused(r, conn, "subscriptions", conn->nsubs, "NE_MAX_SUBSCRIPTIONS_PER_CONN");
+        return NE_ERR_NOMEM;
+    }
     ne_sub *sub = ne_pool_alloc(&r->sub_pool);
     if (sub == NULL) {
         refused(r, conn, "Subscription pool", NE_MAX_SUBSCRIPTIONS, "NE_MAX_SUBSCRIPTIONS");
@@ -130,6 +156,7 @@ int ne_router_subscribe(ne_router *r, ne_conn *conn, const ne_sub_spec *spec, ne
     sub->conn = conn;
     sub->peer = spec->peer;
     sub->withhold = spec->withhold;
+    uint32_t nodes_before = r->trie.pool.in_use;
     int rc = ne_sublist_insert(&conn->acc->sublist, &sub->entry);
     if (rc != NE_OK) {
         ne_pool_free(&r->sub_pool, sub);
@@ -138,9 +165,20 @@ int ne_router_subscribe(ne_router *r, ne_conn *conn, const ne_sub_spec *spec, ne
         }
         return rc;
     }
+    /* The nodes this subscription created hold only it: removing it frees
+     * them. */
+    uint32_t created = r->trie.pool.in_use - nodes_before;
+    if (conn->trie_nodes + created > NE_MAX_TRIE_NODES_PER_CONN) {
+        ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+        ne_pool_free(&r->sub_pool, sub);
+        share_refused(r, conn, "subject trie nodes", conn->trie_nodes,
+                      "NE_MAX_TRIE_NODES_PER_CONN");
+        return NE_ERR_NOMEM;
+    }
+    conn->trie_nodes += created;
     rc = observers_added(r, sub);
     if (rc != NE_OK) {
-        ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+        sublist_remove(r, conn, sub);
         ne_pool_free(&r->sub_pool, sub);
         r->stats.subs_refused++;
         return NE_ERR_NOMEM;
@@ -158,7 +196,7 @@ void ne_router_unsubscribe(ne_router *r, ne_sub *sub)
     for (uint32_t i = 0; i < r->observer_count; i++) {
         r->observers[i].removed(r->observers[i].ctx, sub);
     }
-    ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+    sublist_remove(r, conn, sub);
     conn_unlink(conn, sub);
     ne_pool_free(&r->sub_pool, sub);
 }

@@ -35,6 +35,14 @@
 #include "sublist/ne_sublist.h"
 
 /* A subscription: the sublist entry plus what the router keeps about it. */
+#if NE_MAX_SUBSCRIPTIONS_PER_CONN < 1 || NE_MAX_SUBSCRIPTIONS_PER_CONN > NE_MAX_SUBSCRIPTIONS
+#error "NE_MAX_SUBSCRIPTIONS_PER_CONN must be between 1 and NE_MAX_SUBSCRIPTIONS"
+#endif
+#if NE_MAX_TRIE_NODES_PER_CONN < NE_MAX_SUBJECT_TOKENS ||                                          \
+    NE_MAX_TRIE_NODES_PER_CONN > NE_MAX_TRIE_NODES
+#error "NE_MAX_TRIE_NODES_PER_CONN must hold one longest subject and fit in NE_MAX_TRIE_NODES"
+#endif
+
 typedef struct ne_sub {
     ne_sub_entry entry; /* first member */
     ne_conn *conn;

@@ -28,6 +28,8 @@ void ne_server_options_default(ne_server_options *opts)
     opts->ping_interval_ms = NE_DEFAULT_PING_INTERVAL_MS;
     opts->ping_max = NE_DEFAULT_PING_MAX;
     opts->write_deadline_ms = NE_DEFAULT_WRITE_DEADLINE_MS;
+    opts->partial_msg_timeout_ms = NE_PARTIAL_MSG_TIMEOUT_MS;
+    opts->partial_msg_stall_ms = NE_PARTIAL_MSG_STALL_MS;
     opts->auth_timeout_ms = NE_DEFAULT_AUTH_TIMEOUT_MS;
     opts->lame_duck_duration_ms = NE_LAME_DUCK_DURATION_MS;
     opts->lame_duck_grace_period_ms = NE_LAME_DUCK_GRACE_PERIOD_MS;
@@ -64,6 +66,10 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
     if (opts->max_control_line > NE_MAX_CONTROL_LINE_BYTES) {
         return over_max(err, err_cap, "max_control_line", opts->max_control_line,
                         NE_MAX_CONTROL_LINE_BYTES, "NE_MAX_CONTROL_LINE_BYTES");
+    }
+    if (opts->max_subs > NE_MAX_SUBSCRIPTIONS_PER_CONN) {
+        return over_max(err, err_cap, "max_subscriptions", opts->max_subs,
+                        NE_MAX_SUBSCRIPTIONS_PER_CONN, "NE_MAX_SUBSCRIPTIONS_PER_CONN");
     }
     if (opts->max_pending > NE_MAX_PENDING_BYTES) {
         return over_max(err, err_cap, "max_pending", opts->max_pending, NE_MAX_PENDING_BYTES,
@@ -213,9 +219,8 @@ static void log_pool(const ne_server *srv, const char *name, uint32_t count, siz
 void ne_server_log_memory(const ne_server *srv)
 {
     ne_log_info(&srv->log, "Static memory reserved (%zu KiB in all):", sizeof(ne_server) / 1024);
-    log_pool(srv, "connections", NE_MAX_CONNECTIONS + NE_MAX_INTERNAL_CLIENTS,
-             NE_POOL_OBJECT_BYTES(sizeof(ne_conn)));
-    log_pool(srv, "connection I/O", NE_MAX_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn_io)));
+    log_pool(srv, "connections", NE_MAX_CONN_HEADERS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn)));
+    log_pool(srv, "connection I/O", NE_CONN_POOL_SIZE, NE_POOL_OBJECT_BYTES(sizeof(ne_conn_io)));
     log_pool(srv, "clients", NE_MAX_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_nats_client)));
     log_pool(srv, "subscriptions", NE_MAX_SUBSCRIPTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_sub)));
     log_pool(srv, "chunks", NE_CHUNK_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_chunk)));
@@ -248,7 +253,12 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
         }
         total += used;
     }
-    return total;
+    /* Chunks promised to incomplete messages, and the share they count in. */
+    uint32_t promised = srv->conns.chunks.promised + srv->conns.partial_chunks;
+    if (promised > 0 && *busy == NULL) {
+        *busy = "incomplete messages";
+    }
+    return total + promised;
 }
 
 uint16_t ne_server_client_port(const ne_server *srv)
