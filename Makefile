@@ -2,10 +2,11 @@
 #
 #   make [CONFIG=<profile>] [SAN=asan] [CC=clang]   build build/<variant>/natsedge
 #   make test        install deps, then check + unit + interop + asan + fuzz (short)
-#   make check       no-heap check (nm) over the broker's objects
+#   make check       no-heap check (nm) over the broker's objects; includes follow the floors
 #   make fresh-test  make test on a clean clone in a minimal Debian root (debootstrap; not part of test)
 #   make unit        cmocka unit tests
-#   make interop     node/nats.js and nats.c interop tests against the binary
+#   make interop     node/nats.js and nats.c interop tests against the binary, then hostile
+#   make hostile     raw-socket hostile-client suites (tests/hostile) against the binary
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
 #   make bench       benchmarks against nats-server (not part of test)
@@ -74,7 +75,7 @@ UNIT_SUPPORT_OBJ := $(call obj,$(UNIT_SUPPORT_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 NATSEDGE := $(BUILD)/natsedge
 
-.PHONY: all run test test-all check unit interop fuzz powercut bench clean format format-check deps \
+.PHONY: all run test test-all check unit interop hostile fuzz powercut bench clean format format-check deps \
         build-clang test-asan
 
 all: $(NATSEDGE)
@@ -150,6 +151,7 @@ check: $(CORE_OBJ) $(POSIX_OBJ) $(SIM_OBJ) $(TLS_OBJ) $(MBEDTLS_OBJ)
 	@bad=$$(nm -A $^ 2>/dev/null | grep -E ' U (malloc|calloc|realloc|free|strdup|strndup|aligned_alloc|posix_memalign|reallocarray)$$' || true); \
 	if [ -n "$$bad" ]; then echo "check: heap calls in the broker:"; echo "$$bad"; exit 1; fi; \
 	echo "check: no heap calls in $(words $^) objects of src/, port/ and mbedTLS"
+	@bash tools/check-floors.sh
 
 # The store's power-loss test.
 CUTS ?= 1000
@@ -162,7 +164,7 @@ powercut: $(BUILD)/tests/powercut
 
 # Interop: the real binary driven by real clients.
 SMALL_BIN = build/test-small$(if $(SAN),-$(SAN))/natsedge
-interop: $(NATSEDGE)
+interop: $(NATSEDGE) hostile
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) -C tests/interop/c BUILD=$(abspath $(BUILD))/interop-c CC=$(CC) SANFLAGS="$(SANFLAGS)"
 	$(MAKE) SAN=$(SAN) CC=$(CC) tap
@@ -172,6 +174,15 @@ interop: $(NATSEDGE)
 	  $(if $(SAN),,NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
 	  NATSEDGE_INTEROP_C=$(abspath $(BUILD))/interop-c \
 	  node --test --test-concurrency=1 tests/interop/
+	$(MAKE) SAN=$(SAN) CC=$(CC) hostile
+
+# Hostile clients (tests/hostile): raw sockets at, past and all together at
+# every limit, on the default and the small-limits broker; part of interop,
+# so of the release and the ASan pass of make test.
+hostile: $(NATSEDGE)
+	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
+	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) NATSEDGE_HAS_CONFIG=1 \
+	  node --test --test-concurrency=1 tests/hostile/
 
 # Fuzzing: clang libFuzzer over the core sources. The protocol harnesses
 # (fuzz_proto, fuzz_conn) get twice FUZZ_SECONDS: about 30 s of parser fuzzing

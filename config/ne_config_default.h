@@ -10,12 +10,39 @@
 
 /* ---- Connections -------------------------------------------------------- */
 
-/* Client connections served at once (every kind: NATS clients now, leaf and
- * MQTT later). One unit costs sizeof(ne_conn) (about 200 B) plus its read
- * buffer (NE_CONN_READ_BUFFER_BYTES). The next client gets
+/* Client connections served at once (max_connections' ceiling). One unit
+ * costs sizeof(ne_conn) (about 600 B) plus its read buffer
+ * (NE_CONN_READ_BUFFER_BYTES). The next client gets
  * -ERR 'maximum connections exceeded'. */
 #ifndef NE_MAX_CONNECTIONS
 #define NE_MAX_CONNECTIONS 256
+#endif
+
+/* Internal clients: connections without a socket through which services
+ * (the system account's requests, later JetStream) subscribe and publish.
+ * One unit costs a connection header (about 250 B). */
+#ifndef NE_MAX_INTERNAL_CLIENTS
+#define NE_MAX_INTERNAL_CLIENTS 2
+#endif
+
+/* Bytes of $SYS.REQ.SERVER requests waiting for the system account's
+ * service (answered at the end of each loop turn). A request beyond it, or
+ * larger than a chunk, is dropped and counted. Costs chunks only while
+ * requests wait. */
+#ifndef NE_SYS_REQUEST_QUEUE_BYTES
+#define NE_SYS_REQUEST_QUEUE_BYTES (2 * NE_CHUNK_BYTES)
+#endif
+
+/* Connection-pool slots beyond NE_MAX_CONNECTIONS, which clients never take:
+ * monitoring (NE_MAX_HTTP_CONNECTIONS) and leaf connections
+ * (NE_MAX_LEAF_CONNECTIONS) have their own, so clients at max_connections
+ * cannot lock /varz or a leaf link out. Default: one slot for each of them.
+ * A board that cannot afford them may set fewer: monitoring and leafs then
+ * share what is left with each other and with the clients' slots. One unit
+ * costs what a client connection costs (reserved for all; resident only
+ * when used). */
+#ifndef NE_RESERVED_CONNECTIONS
+#define NE_RESERVED_CONNECTIONS (NE_MAX_HTTP_CONNECTIONS + NE_MAX_LEAF_CONNECTIONS)
 #endif
 
 /* Per-connection read buffer. Control lines and payloads that fit are parsed in
@@ -79,9 +106,19 @@
 #endif
 
 /* Monitoring connections (HTTP) served at once; they come from the connection
- * pool too. A further one is closed at once. */
+ * pool too. When all are waiting for their request, a new one takes the
+ * place of the oldest (which is closed without an answer), so clients that
+ * send slowly cannot keep others out. */
 #ifndef NE_MAX_HTTP_CONNECTIONS
 #define NE_MAX_HTTP_CONNECTIONS 4
+#endif
+
+/* Time a monitoring client has, from its connection, to send its whole
+ * request; then it is closed without an answer. nats-server 2.11 and later
+ * set the same 5 s ReadHeaderTimeout on their monitoring server (2.9 has
+ * none, but serves any number of connections). Costs no RAM. */
+#ifndef NE_HTTP_REQUEST_TIMEOUT_MS
+#define NE_HTTP_REQUEST_TIMEOUT_MS 5000
 #endif
 
 /* Largest HTTP request header block; a larger one gets 431. Must not exceed
@@ -163,6 +200,25 @@
 #define NE_MAX_SUBSCRIPTIONS 4096
 #endif
 
+/* Subscriptions one connection may hold: its share of NE_MAX_SUBSCRIPTIONS,
+ * so that one client, broken or hostile, cannot leave the others none. A SUB
+ * past it gets -ERR 'maximum subscriptions exceeded' and the connection
+ * stays (as at nats-server's max_subscriptions). The max_subscriptions key
+ * may lower it; its 0 (nats-server's "no limit") means this share. Default:
+ * half the pool. Costs no RAM. */
+#ifndef NE_MAX_SUBSCRIPTIONS_PER_CONN
+#define NE_MAX_SUBSCRIPTIONS_PER_CONN (NE_MAX_SUBSCRIPTIONS / 2)
+#endif
+
+/* Subject-trie nodes one connection's subscriptions may add: the nodes its
+ * SUBs created less those its UNSUBs freed. Long subjects with distinct
+ * tokens take a node per token, so a connection within its subscription
+ * share could still take every node. A SUB past it gets -ERR 'maximum
+ * subscriptions exceeded'. Default: half the trie. Costs no RAM. */
+#ifndef NE_MAX_TRIE_NODES_PER_CONN
+#define NE_MAX_TRIE_NODES_PER_CONN (NE_MAX_TRIE_NODES / 2)
+#endif
+
 /* Text stored per subscription: subject, queue group and sid together.
  * A SUB whose text is longer is refused with -ERR 'Invalid Subject'. */
 #ifndef NE_SUB_TEXT_BYTES
@@ -219,6 +275,29 @@
 #define NE_CHUNK_COUNT 1024
 #endif
 
+/* Chunks of the largest message a peer can send: its subject, reply (and a
+ * leaf's queue names), at most a control line, then the payload and CRLF.
+ * Derived from the knobs above; not a knob. */
+#define NE_MAX_MESSAGE_CHUNKS                                                                      \
+    ((NE_MAX_CONTROL_LINE_BYTES + NE_MAX_PAYLOAD_BYTES + 2 + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES)
+
+/* The share of the chunk pool that incomplete messages may hold. A payload
+ * larger than a read buffer is assembled in chunks taken as its bytes
+ * arrive; before its first byte is stored, its whole chain is promised to it
+ * from this share, so a message that has started never waits for a chunk. A
+ * message that finds the share full waits, holding nothing, with its reads
+ * paused. One connection has at most one incomplete message: its bound is
+ * the largest message (NE_MAX_MESSAGE_CHUNKS, 129 chunks or 1 MiB on the
+ * default profile). Whatever stalled publishers hold, the rest of the pool
+ * serves outbound queues, so deliveries, INFO, -ERR and monitoring never
+ * wait for a publisher. Default: half the pool (512 chunks, 4 MiB: three
+ * largest messages at once), or one largest message where that is more (the
+ * tiny profile). Costs no RAM: it is a share of NE_CHUNK_COUNT. */
+#ifndef NE_PARTIAL_INPUT_CHUNKS
+#define NE_PARTIAL_INPUT_CHUNKS                                                                    \
+    (NE_CHUNK_COUNT / 2 > NE_MAX_MESSAGE_CHUNKS ? NE_CHUNK_COUNT / 2 : NE_MAX_MESSAGE_CHUNKS)
+#endif
+
 /* References from outbound queues into chunks. A queue needs one per run of
  * consecutive bytes in one chunk. One unit costs 24 B. */
 #ifndef NE_OUT_REF_COUNT
@@ -232,6 +311,23 @@
  * message shared and 490 ns copied (tools/compare, docs/performance.md). */
 #ifndef NE_SHARE_PAYLOAD_MIN_BYTES
 #define NE_SHARE_PAYLOAD_MIN_BYTES 4096
+#endif
+
+/* Longest control line the broker writes to a client or leaf: a MSG, HMSG or
+ * LMSG line, a no-responders status line, an -ERR that quotes a subject.
+ * Every such writer is told this capacity; a line that would be longer is
+ * not sent to that one peer (the message still goes to everyone else),
+ * counted in /varz?natsedge=1 as natsedge_delivery.lines_too_long and logged
+ * with this knob's name. The default holds the longest line a peer can
+ * cause: a publish with the longest control line whose subject a stream
+ * import prefixes (NE_PERM_SUBJECT_BYTES) or a service import maps, delivered
+ * on the longest sid (NE_SUB_TEXT_BYTES), with room for the verb, the
+ * separators and a reply of "_R_." form; so natsedge frames every message
+ * nats-server would. Costs this many bytes of stack while delivering (twice
+ * through an import). */
+#ifndef NE_MAX_OUT_LINE_BYTES
+#define NE_MAX_OUT_LINE_BYTES                                                                      \
+    (NE_MAX_CONTROL_LINE_BYTES + NE_PERM_SUBJECT_BYTES + NE_SUB_TEXT_BYTES + 64)
 #endif
 
 /* Most iovecs gathered in one write of one connection. */
@@ -249,7 +345,8 @@
 #endif
 
 /* Leaf connections at once, solicited and accepted together (the leaf
- * connection pool). Each also takes one connection of NE_MAX_CONNECTIONS.
+ * connection pool). Each also takes a slot of the connection pool (one of
+ * NE_RESERVED_CONNECTIONS).
  * One unit costs about 400 B. A further accepted leaf gets
  * -ERR 'maximum connections exceeded'; a remote that finds the pool empty
  * retries after its reconnect delay. */
@@ -281,6 +378,17 @@
  * SUB that needs a new entry gets -ERR 'maximum subscriptions exceeded'. */
 #ifndef NE_LEAF_INTEREST_ENTRIES
 #define NE_LEAF_INTEREST_ENTRIES 1024
+#endif
+
+/* The share of the leaf interest table one connection's subscriptions may
+ * hold (a subscription holds one reference per leaf connection its
+ * interest was sent to). A SUB beyond it that needs a new entry gets
+ * -ERR 'maximum subscriptions exceeded', and a leaf peer's interest beyond
+ * it is not passed on to the other leafs, while other connections' still
+ * is: one peer subscribing to ever more subjects cannot fill the table for
+ * everyone. 1 to NE_LEAF_INTEREST_ENTRIES. Costs no RAM. */
+#ifndef NE_LEAF_INTEREST_PER_CONNECTION
+#define NE_LEAF_INTEREST_PER_CONNECTION (NE_LEAF_INTEREST_ENTRIES / 2)
 #endif
 
 /* Delay between connection attempts of a remote (nats-server: 1 s; the
@@ -323,6 +431,25 @@
  * bytes for this long while data is pending is closed as a slow consumer. */
 #ifndef NE_DEFAULT_WRITE_DEADLINE_MS
 #define NE_DEFAULT_WRITE_DEADLINE_MS (10 * 1000)
+#endif
+
+/* Time a message larger than a read buffer may take to arrive, from its
+ * control line to its last byte. A publisher that takes longer is closed
+ * (`Slow Producer (Message Deadline)` in /connz) and its chunks return to
+ * the pool. nats-server has no such limit and waits for a stalled publisher
+ * for ever; here that publisher would hold part of a fixed pool. 10 s, as
+ * the write deadline that cuts a slow consumer: a 1 MiB message then needs
+ * 0.8 Mbit/s. 0: no deadline. Costs no RAM. */
+#ifndef NE_PARTIAL_MSG_TIMEOUT_MS
+#define NE_PARTIAL_MSG_TIMEOUT_MS (10 * 1000)
+#endif
+
+/* When the share of incomplete messages (NE_PARTIAL_INPUT_CHUNKS) is full
+ * and another message waits for room, an incomplete message that received no
+ * byte for at least this long is cut to make room (`Slow Producer (Stalled
+ * Message)`): the stalled sender pays, not the next one. Costs no RAM. */
+#ifndef NE_PARTIAL_MSG_STALL_MS
+#define NE_PARTIAL_MSG_STALL_MS 1000
 #endif
 
 /* ---- TLS (port/mbedtls) --------------------------------------------------- */
@@ -376,5 +503,10 @@
 #ifndef NE_ADVERTISED_VERSION
 #define NE_ADVERTISED_VERSION "2.9.25"
 #endif
+
+/* ---- Derived (not knobs) --------------------------------------------------- */
+
+/* The connection pool: every client connection plus the reserved slots. */
+#define NE_CONN_POOL_SIZE (NE_MAX_CONNECTIONS + NE_RESERVED_CONNECTIONS)
 
 #endif /* NE_CONFIG_DEFAULT_H */

@@ -48,10 +48,10 @@
 #define TCP_QUEUE_OOSEQ 0
 #define TCP_LISTEN_BACKLOG 0
 
-/* Pools from natsedge's config: NE_MAX_CONNECTIONS + 6 is the lwIP port's
+/* Pools from natsedge's config: NE_CONN_POOL_SIZE + 6 is the lwIP port's
  * socket table (port/lwip/ne_lwip_net.h); a few more pcbs linger in
  * TIME_WAIT. */
-#define NE_LWIP_CONNS (NE_MAX_CONNECTIONS + 6)
+#define NE_LWIP_CONNS (NE_CONN_POOL_SIZE + 6)
 #define MEMP_NUM_TCP_PCB (NE_LWIP_CONNS + 8)
 #define MEMP_NUM_TCP_PCB_LISTEN 4
 #define MEMP_NUM_TCP_SEG (NE_LWIP_CONNS * TCP_SND_QUEUELEN)

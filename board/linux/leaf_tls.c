@@ -24,7 +24,7 @@ int ne_board_leaf_tls_setup(ne_server *srv)
             ne_log_error(&srv->log, "TLS for leafnode remote %u: %s", (unsigned)r + 1, err);
             return NE_ERR_INVALID;
         }
-        ne_leaf_set_remote_tls(srv, r, cfg);
+        ne_leaf_set_remote_tls(&srv->leaf, r, cfg);
     }
     return NE_OK;
 }

@@ -129,10 +129,10 @@ static int write_ports_file(const char *dir, const char *prog, const ne_server *
     const char *host = strcmp(srv->opts.host, "0.0.0.0") == 0 ? "127.0.0.1" : srv->opts.host;
     if (srv->opts.http_enabled) {
         fprintf(f, "{\"nats\":[\"nats://%s:%u\"],\"monitoring\":[\"%s://%s:%u\"]}\n", host,
-                (unsigned)srv->client_listener.port, srv->opts.https ? "https" : "http", host,
-                (unsigned)srv->http_listener.port);
+                (unsigned)ne_server_client_port(srv), srv->opts.https ? "https" : "http", host,
+                (unsigned)ne_server_http_port(srv));
     } else {
-        fprintf(f, "{\"nats\":[\"nats://%s:%u\"]}\n", host, (unsigned)srv->client_listener.port);
+        fprintf(f, "{\"nats\":[\"nats://%s:%u\"]}\n", host, (unsigned)ne_server_client_port(srv));
     }
     return fclose(f);
 }

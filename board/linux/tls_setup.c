@@ -52,7 +52,7 @@ int ne_board_tls_setup(ne_server *srv)
         ne_log_error(&srv->log, "TLS: %s", err);
         return rc;
     }
-    ne_server_set_tls(srv, &g_tls, &g_tls_server_config, srv->tls_client_config);
+    ne_server_set_tls(srv, &g_tls, &g_tls_server_config, srv->conns.tls_client_config);
     size_t used = 0, peak = 0;
     ne_mbedtls_memory(&used, &peak);
     ne_log_info(&srv->log,
@@ -92,8 +92,8 @@ const ne_tls_config *ne_board_tls_client_config(ne_server *srv, const char *ca_f
         return NULL;
     }
     g_tls_client_count++;
-    if (srv->tls_client_config == NULL) {
-        ne_server_set_tls(srv, &g_tls, srv->tls_server_config, cfg);
+    if (srv->conns.tls_client_config == NULL) {
+        ne_server_set_tls(srv, &g_tls, srv->conns.tls_server_config, cfg);
     }
     return cfg;
 }

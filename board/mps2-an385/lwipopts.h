@@ -3,7 +3,7 @@
  * for a board with 128 KiB of RAM for everything.
  *
  * The sizing (docs/porting.md explains it): one pcb per socket the lwIP port
- * holds (NE_MAX_CONNECTIONS + 6) and a few in TIME_WAIT; a two-segment
+ * holds (NE_CONN_POOL_SIZE + 6) and a few in TIME_WAIT; a two-segment
  * window and send buffer per connection; a pbuf pool that holds one full
  * window for every client connection at once plus spares for ARP and acks
  * (more arrive only as the broker reads; a frame that finds the pool empty
@@ -49,7 +49,7 @@
 #define TCP_QUEUE_OOSEQ 0
 #define TCP_LISTEN_BACKLOG 0
 
-#define NE_LWIP_CONNS (NE_MAX_CONNECTIONS + 6)
+#define NE_LWIP_CONNS (NE_CONN_POOL_SIZE + 6)
 #define MEMP_NUM_TCP_PCB (NE_LWIP_CONNS + 4)
 #define MEMP_NUM_TCP_PCB_LISTEN 2
 #define MEMP_NUM_TCP_SEG (NE_LWIP_CONNS * 4)

@@ -3,6 +3,10 @@
  * within NE_CORE_RAM_BUDGET_BYTES on the mps2-an385 firmware: `make
  * BOARD=mps2-an385` fails when it does not (docs/footprint.md). */
 #define NE_MAX_CONNECTIONS 8
+/* No reserved slots (each costs a connection, about 1 KiB, over the RAM
+ * budget): the one leaf remote and monitoring share the 8 slots with the
+ * clients, so 8 clients lock them out. */
+#define NE_RESERVED_CONNECTIONS 0
 #define NE_CONN_READ_BUFFER_BYTES 576
 #define NE_MAX_CONTROL_LINE_BYTES 512
 #define NE_MAX_PAYLOAD_BYTES (4 * 1024)

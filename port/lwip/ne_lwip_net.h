@@ -33,7 +33,7 @@ struct pbuf;
  * listeners, and a few more so that a connection beyond the core's pool is
  * accepted and refused with nats-server's -ERR rather than reset. */
 #ifndef NE_LWIP_MAX_SOCKETS
-#define NE_LWIP_MAX_SOCKETS (NE_MAX_CONNECTIONS + 6)
+#define NE_LWIP_MAX_SOCKETS (NE_CONN_POOL_SIZE + 6)
 #endif
 
 typedef struct ne_lwip_sock {

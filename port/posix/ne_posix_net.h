@@ -12,7 +12,7 @@
 /* File descriptors the port can track; a socket whose number is beyond this
  * is closed at once (connections are bounded far below it anyway). */
 #ifndef NE_POSIX_MAX_FDS
-#define NE_POSIX_MAX_FDS (NE_MAX_CONNECTIONS * 2 + 64)
+#define NE_POSIX_MAX_FDS (NE_CONN_POOL_SIZE * 2 + 64)
 #endif
 
 typedef struct ne_posix_fd {

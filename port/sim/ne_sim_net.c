@@ -4,6 +4,12 @@
 
 #include "core/ne_error.h"
 
+/* The ops' ctx is a host; the network is the host's. */
+static ne_sim_net *net_of(void *ctx)
+{
+    return ((ne_sim_host *)ctx)->sim;
+}
+
 static ne_sim_socket *sock_at(ne_sim_net *sim, ne_sock s)
 {
     if (s < 0 || s >= NE_SIM_MAX_SOCKETS || !sim->sockets[s].in_use) {
@@ -18,6 +24,7 @@ static int alloc_socket(ne_sim_net *sim)
         if (!sim->sockets[i].in_use) {
             memset(&sim->sockets[i], 0, sizeof(sim->sockets[i]));
             sim->sockets[i].in_use = true;
+            sim->sockets[i].peer = -1;
             sim->sockets[i].want_read = true;
             sim->sockets[i].client_window = NE_SIM_BUFFER_BYTES;
             return i;
@@ -28,13 +35,14 @@ static int alloc_socket(ne_sim_net *sim)
 
 static int sim_listen(void *ctx, const char *host, uint16_t port, ne_sock *out)
 {
-    ne_sim_net *sim = ctx;
+    ne_sim_net *sim = net_of(ctx);
     (void)host;
     int s = alloc_socket(sim);
     if (s < 0) {
         return s;
     }
     sim->sockets[s].listener = true;
+    sim->sockets[s].host = ((ne_sim_host *)ctx)->id;
     sim->sockets[s].port = port != 0 ? port : sim->next_port++;
     *out = s;
     return NE_OK;
@@ -42,14 +50,14 @@ static int sim_listen(void *ctx, const char *host, uint16_t port, ne_sock *out)
 
 static int sim_accept(void *ctx, ne_sock listener, ne_sock *out, char *peer_ip, uint16_t *peer_port)
 {
-    ne_sim_net *sim = ctx;
+    ne_sim_net *sim = net_of(ctx);
     ne_sim_socket *l = sock_at(sim, listener);
     if (l == NULL) {
         return NE_ERR_INVALID;
     }
     for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
         ne_sim_socket *s = &sim->sockets[i];
-        if (s->in_use && !s->listener && !s->accepted && s->port == l->port) {
+        if (s->in_use && !s->listener && !s->accepted && s->port == l->port && s->host == l->host) {
             s->accepted = true;
             memcpy(peer_ip, "127.0.0.1", 10);
             *peer_port = (uint16_t)(50000 + i);
@@ -62,7 +70,7 @@ static int sim_accept(void *ctx, ne_sock listener, ne_sock *out, char *peer_ip, 
 
 static int sim_recv(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got)
 {
-    ne_sim_socket *s = sock_at(ctx, sock);
+    ne_sim_socket *s = sock_at(net_of(ctx), sock);
     if (s == NULL) {
         return NE_ERR_INVALID;
     }
@@ -77,9 +85,22 @@ static int sim_recv(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got)
     return NE_OK;
 }
 
+/* Where a socket's output goes: the test's side of it, or the receive
+ * buffer of its peer on another host. */
+static ne_sim_pipe *out_pipe(ne_sim_net *sim, ne_sim_socket *s, size_t *limit)
+{
+    if (s->peer >= 0) {
+        *limit = NE_SIM_BUFFER_BYTES;
+        return &sim->sockets[s->peer].to_server;
+    }
+    *limit = s->client_window < NE_SIM_BUFFER_BYTES ? s->client_window : NE_SIM_BUFFER_BYTES;
+    return &s->to_client;
+}
+
 static int sim_sendv(void *ctx, ne_sock sock, const ne_iovec *iov, int iovcnt, size_t *sent)
 {
-    ne_sim_socket *s = sock_at(ctx, sock);
+    ne_sim_net *sim = net_of(ctx);
+    ne_sim_socket *s = sock_at(sim, sock);
     *sent = 0;
     if (s == NULL) {
         return NE_ERR_INVALID;
@@ -87,12 +108,13 @@ static int sim_sendv(void *ctx, ne_sock sock, const ne_iovec *iov, int iovcnt, s
     if (s->client_closed) {
         return NE_ERR_CLOSED;
     }
-    size_t limit = s->client_window < NE_SIM_BUFFER_BYTES ? s->client_window : NE_SIM_BUFFER_BYTES;
+    size_t limit;
+    ne_sim_pipe *out = out_pipe(sim, s, &limit);
     for (int i = 0; i < iovcnt; i++) {
-        size_t room = limit > s->to_client.len ? limit - s->to_client.len : 0;
+        size_t room = limit > out->len ? limit - out->len : 0;
         size_t n = iov[i].len < room ? iov[i].len : room;
-        memcpy(s->to_client.data + s->to_client.len, iov[i].base, n);
-        s->to_client.len += n;
+        memcpy(out->data + out->len, iov[i].base, n);
+        out->len += n;
         *sent += n;
         if (n < iov[i].len) {
             break;
@@ -103,7 +125,7 @@ static int sim_sendv(void *ctx, ne_sock sock, const ne_iovec *iov, int iovcnt, s
 
 static int sim_attach(void *ctx, ne_sock sock, void *user)
 {
-    ne_sim_socket *s = sock_at(ctx, sock);
+    ne_sim_socket *s = sock_at(net_of(ctx), sock);
     if (s == NULL) {
         return NE_ERR_INVALID;
     }
@@ -114,7 +136,7 @@ static int sim_attach(void *ctx, ne_sock sock, void *user)
 
 static int sim_want_write(void *ctx, ne_sock sock, bool enable)
 {
-    ne_sim_socket *s = sock_at(ctx, sock);
+    ne_sim_socket *s = sock_at(net_of(ctx), sock);
     if (s == NULL) {
         return NE_ERR_INVALID;
     }
@@ -124,7 +146,7 @@ static int sim_want_write(void *ctx, ne_sock sock, bool enable)
 
 static int sim_want_read(void *ctx, ne_sock sock, bool enable)
 {
-    ne_sim_socket *s = sock_at(ctx, sock);
+    ne_sim_socket *s = sock_at(net_of(ctx), sock);
     if (s == NULL) {
         return NE_ERR_INVALID;
     }
@@ -134,7 +156,7 @@ static int sim_want_read(void *ctx, ne_sock sock, bool enable)
 
 static void sim_close(void *ctx, ne_sock sock)
 {
-    ne_sim_net *sim = ctx;
+    ne_sim_net *sim = net_of(ctx);
     ne_sim_socket *s = sock_at(sim, sock);
     if (s == NULL) {
         return;
@@ -145,6 +167,17 @@ static void sim_close(void *ctx, ne_sock sock)
     }
     s->server_closed = true;
     s->attached = false;
+    if (s->peer >= 0) {
+        /* The peer reads what was sent, then the end of the stream; each
+         * end is freed once both have closed. */
+        ne_sim_socket *p = &sim->sockets[s->peer];
+        p->client_closed = true;
+        if (p->server_closed) {
+            p->in_use = false;
+            s->in_use = false;
+        }
+        return;
+    }
     if (s->client_closed && s->to_client.len == 0) {
         s->in_use = false;
     }
@@ -152,16 +185,29 @@ static void sim_close(void *ctx, ne_sock sock)
 
 static uint16_t sim_local_port(void *ctx, ne_sock sock)
 {
-    ne_sim_socket *s = sock_at(ctx, sock);
+    ne_sim_socket *s = sock_at(net_of(ctx), sock);
     return s != NULL ? s->port : 0;
 }
 
-/* An outbound connection: the test plays the peer through the same client
- * calls (ne_sim_outbound finds its handle). It is "accepted" at once so that
- * no listener takes it. */
+static int find_listener(const ne_sim_net *sim, uint16_t port)
+{
+    for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
+        const ne_sim_socket *s = &sim->sockets[i];
+        if (s->in_use && s->listener && s->port == port) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* An outbound connection. To a port a server of this network listens on:
+ * a pair of sockets, the far end waiting for that server's accept. To any
+ * other port: the test plays the peer through the same client calls
+ * (ne_sim_outbound finds its handle). Either way this end is "accepted" at
+ * once so that no listener takes it. */
 static int sim_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
 {
-    ne_sim_net *sim = ctx;
+    ne_sim_net *sim = net_of(ctx);
     (void)host;
     if (sim->refuse_connect) {
         return NE_ERR_IO;
@@ -170,9 +216,23 @@ static int sim_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
     if (s < 0) {
         return s;
     }
-    sim->sockets[s].accepted = true;
-    sim->sockets[s].outbound = true;
-    sim->sockets[s].port = port;
+    ne_sim_socket *me = &sim->sockets[s];
+    me->accepted = true;
+    me->outbound = true;
+    me->port = port;
+    me->host = ((ne_sim_host *)ctx)->id;
+    int l = find_listener(sim, port);
+    if (l >= 0) {
+        int far = alloc_socket(sim);
+        if (far < 0) {
+            me->in_use = false;
+            return far;
+        }
+        sim->sockets[far].port = port;
+        sim->sockets[far].host = sim->sockets[l].host;
+        sim->sockets[far].peer = s;
+        me->peer = far;
+    }
     sim->connects++;
     *out = s;
     return NE_OK;
@@ -195,8 +255,15 @@ void ne_sim_net_init(ne_sim_net *sim, ne_net *net)
 {
     memset(sim, 0, sizeof(*sim));
     sim->next_port = 14222;
+    ne_sim_host_init(sim, &sim->host0, 0, net);
+}
+
+void ne_sim_host_init(ne_sim_net *sim, ne_sim_host *host, uint8_t id, ne_net *net)
+{
+    host->sim = sim;
+    host->id = id;
     net->ops = &sim_ops;
-    net->ctx = sim;
+    net->ctx = host;
 }
 
 int ne_sim_connect(ne_sim_net *sim, uint16_t port)
@@ -205,7 +272,9 @@ int ne_sim_connect(ne_sim_net *sim, uint16_t port)
     if (s < 0) {
         return s;
     }
+    int l = find_listener(sim, port);
     sim->sockets[s].port = port;
+    sim->sockets[s].host = l >= 0 ? sim->sockets[l].host : 0;
     return s;
 }
 
@@ -270,9 +339,24 @@ void ne_sim_release(ne_sim_net *sim, int client)
 
 void ne_sim_net_step(ne_sim_net *sim, const ne_loop *loop)
 {
+    ne_sim_host_step(&sim->host0, loop);
+}
+
+/* Whether a socket's output has room: the test's window, or its peer's
+ * receive buffer. */
+static bool can_send(ne_sim_net *sim, ne_sim_socket *s)
+{
+    size_t limit;
+    const ne_sim_pipe *out = out_pipe(sim, s, &limit);
+    return out->len < limit;
+}
+
+void ne_sim_host_step(ne_sim_host *host, const ne_loop *loop)
+{
+    ne_sim_net *sim = host->sim;
     for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
         ne_sim_socket *s = &sim->sockets[i];
-        if (!s->in_use || !s->attached || s->server_closed) {
+        if (!s->in_use || !s->attached || s->server_closed || s->host != host->id) {
             continue;
         }
         bool readable, writable;
@@ -280,14 +364,15 @@ void ne_sim_net_step(ne_sim_net *sim, const ne_loop *loop)
             readable = false;
             for (int j = 0; j < NE_SIM_MAX_SOCKETS; j++) {
                 const ne_sim_socket *c = &sim->sockets[j];
-                if (c->in_use && !c->listener && !c->accepted && c->port == s->port) {
+                if (c->in_use && !c->listener && !c->accepted && c->port == s->port &&
+                    c->host == s->host) {
                     readable = true;
                 }
             }
             writable = false;
         } else {
             readable = s->want_read && (s->to_server.len > 0 || s->client_closed);
-            writable = s->want_write && s->to_client.len < s->client_window;
+            writable = s->want_write && can_send(sim, s);
         }
         if (readable || writable) {
             loop->io(loop->server, s->user, readable, writable);

@@ -3,8 +3,16 @@
  * sockets. The receive window of each client can be made small to force
  * partial writes, and either side can close at any byte.
  *
- * Drive it with ne_sim_net_step(): it reports readiness to the server the
- * way the POSIX event loop does, then ends the server's turn. */
+ * Several servers can share one network, each on its own host
+ * (ne_sim_host_init): a server's outbound connect to a port another
+ * server listens on becomes a pair of sockets, one on each host, so
+ * servers talk to each other as over TCP (leaf links, routes, the RAFT
+ * simulation). A connect to a port nobody listens on is left to the test,
+ * which plays the peer (ne_sim_outbound).
+ *
+ * Drive it with ne_sim_net_step() (the first server) or ne_sim_host_step()
+ * (any host): it reports readiness to that host's server the way the POSIX
+ * event loop does, then ends the server's turn. */
 #ifndef NE_SIM_NET_H
 #define NE_SIM_NET_H
 
@@ -36,6 +44,8 @@ typedef struct ne_sim_socket {
     bool want_read;
     bool attached;
     bool outbound; /* opened by the server's connect */
+    uint8_t host;  /* the host whose server owns this end */
+    int peer;      /* the other end on another host, -1: the test is the peer */
     void *user;
     uint16_t port;
     size_t client_window; /* most bytes the client side buffers (partial writes) */
@@ -43,14 +53,26 @@ typedef struct ne_sim_socket {
     ne_sim_pipe to_client;
 } ne_sim_socket;
 
+struct ne_sim_net;
+
+/* One server's place on the network: the ne_net ctx its ops receive. */
+typedef struct ne_sim_host {
+    struct ne_sim_net *sim;
+    uint8_t id;
+} ne_sim_host;
+
 typedef struct ne_sim_net {
+    ne_sim_host host0; /* the host of ne_sim_net_init's server */
     ne_sim_socket sockets[NE_SIM_MAX_SOCKETS];
     uint16_t next_port;
     bool refuse_connect; /* outbound connects fail (a peer that is down) */
     uint32_t connects;   /* outbound connects made */
 } ne_sim_net;
 
+/* Empties the network and gives `net` the ops of its first host. */
 void ne_sim_net_init(ne_sim_net *sim, ne_net *net);
+/* Another host on the same network (id 1..255, one per server). */
+void ne_sim_host_init(ne_sim_net *sim, ne_sim_host *host, uint8_t id, ne_net *net);
 
 /* Opens a client connection to the listener on `port`; returns its handle
  * (>= 0) or a negative ne_err when no simulated socket is free. */
@@ -72,7 +94,10 @@ void ne_sim_release(ne_sim_net *sim, int client);
  * `port` (the test is its peer), or -1. */
 int ne_sim_outbound(const ne_sim_net *sim, uint16_t port);
 
-/* One loop turn: dispatch every ready socket to the server, then end the turn. */
+/* One loop turn of the first host's server: dispatch every ready socket
+ * to it, then end its turn. */
 void ne_sim_net_step(ne_sim_net *sim, const ne_loop *loop);
+/* The same for the server of one host. */
+void ne_sim_host_step(ne_sim_host *host, const ne_loop *loop);
 
 #endif

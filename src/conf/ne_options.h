@@ -154,10 +154,14 @@ typedef struct ne_server_options {
     uint32_t max_payload;
     uint32_t max_control_line;
     uint64_t max_pending;
-    uint32_t max_subs; /* per connection; 0 = unlimited */
+    uint32_t max_subs; /* per connection; 0: NE_MAX_SUBSCRIPTIONS_PER_CONN */
     uint32_t ping_interval_ms;
     uint32_t ping_max;
     uint32_t write_deadline_ms;
+    /* natsedge only (no configuration key): NE_PARTIAL_MSG_TIMEOUT_MS and
+     * NE_PARTIAL_MSG_STALL_MS unless a test sets them. */
+    uint32_t partial_msg_timeout_ms;
+    uint32_t partial_msg_stall_ms;
     bool no_header_support;
     /* Single-user or token authentication (--user/--pass, --auth). Empty:
      * no authentication. */

@@ -32,7 +32,7 @@ void ne_strbuf_putc(ne_strbuf *sb, char c)
 
 /* Two digits per division: the sizes and sequence numbers it formats sit on
  * the delivery path. */
-size_t ne_fmt_u64(char *out, uint64_t value)
+size_t ne_fmt_u64(char *out, size_t cap, uint64_t value)
 {
     static const char pairs[201] = "00010203040506070809"
                                    "10111213141516171819"
@@ -61,6 +61,9 @@ size_t ne_fmt_u64(char *out, uint64_t value)
         tmp[--pos] = (char)('0' + value);
     }
     size_t n = sizeof(tmp) - pos;
+    if (n > cap) {
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         out[i] = tmp[pos + i];
     }
@@ -70,7 +73,7 @@ size_t ne_fmt_u64(char *out, uint64_t value)
 void ne_strbuf_u64(ne_strbuf *sb, uint64_t value)
 {
     char digits[20];
-    ne_strbuf_append(sb, digits, ne_fmt_u64(digits, value));
+    ne_strbuf_append(sb, digits, ne_fmt_u64(digits, sizeof(digits), value));
 }
 
 void ne_strbuf_i64(ne_strbuf *sb, int64_t value)
@@ -199,7 +202,7 @@ void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap)
                         : size_t_arg ? (int64_t)va_arg(ap, size_t)
                                      : va_arg(ap, int);
             uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-            put_padded(sb, digits, ne_fmt_u64(digits, mag), v < 0, width, zero_pad);
+            put_padded(sb, digits, ne_fmt_u64(digits, sizeof(digits), mag), v < 0, width, zero_pad);
             break;
         }
         case 'u': {
@@ -207,7 +210,7 @@ void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap)
                          : longs == 1 ? va_arg(ap, unsigned long)
                          : size_t_arg ? va_arg(ap, size_t)
                                       : va_arg(ap, unsigned int);
-            put_padded(sb, digits, ne_fmt_u64(digits, v), false, width, zero_pad);
+            put_padded(sb, digits, ne_fmt_u64(digits, sizeof(digits), v), false, width, zero_pad);
             break;
         }
         case 'x': {
@@ -253,7 +256,7 @@ size_t ne_fmt(char *out, size_t cap, const char *fmt, ...)
     va_start(ap, fmt);
     ne_strbuf_vprintf(&sb, fmt, ap);
     va_end(ap);
-    return sb.len;
+    return sb.truncated ? 0 : sb.len;
 }
 
 void ne_strbuf_json_string(ne_strbuf *sb, const char *text, size_t len)

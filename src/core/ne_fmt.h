@@ -2,8 +2,10 @@
  *
  * ne_fmt understands: %s %.*s %c %d %i %u %ld %lu %lld %llu %zu %x %lx %llx
  * %%, with an optional width and '0' flag for integers. Output is always
- * NUL-terminated when cap > 0; the return value is the length written
- * (truncated output is cut at cap - 1 and `truncated` is set in the builder).
+ * NUL-terminated when cap > 0. Output that does not fit is cut at cap - 1:
+ * the builder sets `truncated`, ne_fmt returns 0, so that a caller sending
+ * the bytes never sends a cut line (and a caller logging them still has the
+ * cut text).
  */
 #ifndef NE_FMT_H
 #define NE_FMT_H
@@ -42,11 +44,14 @@ void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap);
 /* Appends `text` as a JSON string literal, quotes included. */
 void ne_strbuf_json_string(ne_strbuf *sb, const char *text, size_t len);
 
+/* Formats into out; returns the length written, or 0 when it did not fit
+ * (out then holds the cut text, NUL-terminated). */
 size_t ne_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Writes the decimal form of value into out (no NUL); returns the digit count.
- * out must hold 20 bytes. */
-size_t ne_fmt_u64(char *out, uint64_t value);
+/* Writes the decimal form of value into out (no NUL); returns the digit
+ * count, or 0 (nothing written) when the digits do not fit cap. 20 bytes
+ * hold any value. */
+size_t ne_fmt_u64(char *out, size_t cap, uint64_t value);
 
 /* Parses an unsigned decimal; false on empty input, a non-digit or overflow
  * of max. */

@@ -1,5 +1,7 @@
 #include "core/ne_log.h"
 
+#include <string.h>
+
 #include "core/ne_fmt.h"
 #include "ne_config.h"
 
@@ -15,6 +17,11 @@ void ne_logf(const ne_log *log, ne_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     ne_strbuf_vprintf(&sb, fmt, ap);
     va_end(ap);
+    /* A line cut at NE_LOG_LINE_BYTES says so (a quoted subject can be as
+     * long as a control line). */
+    if (sb.truncated && sb.len >= 3) {
+        memcpy(line + sb.len - 3, "...", 3);
+    }
     log->write(log->ctx, level, line, sb.len);
 }
 

@@ -1,4 +1,7 @@
-/* The one translation unit that holds jsmn's definitions. */
+/* The one translation unit that holds jsmn's definitions. Strict mode: a
+ * primitive starts a number or true/false/null and is never a key (the rest
+ * of the JSON grammar for primitives is checked here, below). */
+#define JSMN_STRICT
 #include <jsmn.h>
 
 #include "json/ne_json.h"
@@ -6,6 +9,154 @@
 #include <string.h>
 
 #include "core/ne_error.h"
+
+/* JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool valid_number(const char *p, size_t len)
+{
+    size_t i = 0;
+    if (i < len && p[i] == '-') {
+        i++;
+    }
+    if (i >= len || p[i] < '0' || p[i] > '9') {
+        return false;
+    }
+    if (p[i] == '0') {
+        i++;
+    } else {
+        while (i < len && p[i] >= '0' && p[i] <= '9') {
+            i++;
+        }
+    }
+    if (i < len && p[i] == '.') {
+        size_t start = ++i;
+        while (i < len && p[i] >= '0' && p[i] <= '9') {
+            i++;
+        }
+        if (i == start) {
+            return false;
+        }
+    }
+    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < len && (p[i] == '+' || p[i] == '-')) {
+            i++;
+        }
+        size_t start = i;
+        while (i < len && p[i] >= '0' && p[i] <= '9') {
+            i++;
+        }
+        if (i == start) {
+            return false;
+        }
+    }
+    return i == len;
+}
+
+static bool token_is(const char *text, const jsmntok_t *t, const char *word)
+{
+    size_t n = strlen(word);
+    return (size_t)(t->end - t->start) == n && memcmp(text + t->start, word, n) == 0;
+}
+
+/* What jsmn leaves to us: primitives that are exactly true, false, null or
+ * a number, and strings without raw control bytes (JSON wants them
+ * escaped). nats-server refuses a CONNECT that breaks either rule. */
+static bool tokens_valid(const ne_json_doc *doc)
+{
+    for (int i = 0; i < doc->count; i++) {
+        const jsmntok_t *t = &doc->tokens[i];
+        const char *p = doc->text + t->start;
+        size_t n = (size_t)(t->end - t->start);
+        if (t->type == JSMN_PRIMITIVE) {
+            if (!token_is(doc->text, t, "true") && !token_is(doc->text, t, "false") &&
+                !token_is(doc->text, t, "null") && !valid_number(p, n)) {
+                return false;
+            }
+        } else if (t->type == JSMN_STRING) {
+            for (size_t k = 0; k < n; k++) {
+                if ((unsigned char)p[k] < 0x20) {
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
+/* What jsmn does not check about the separators, read from the text: a
+ * comma only between two values, a colon only after a key, a value only at
+ * the start, after an opening bracket, a comma or a colon, a closing bracket
+ * only after a value, a closing bracket or its opening one. This refuses
+ * [1,], {,"a":1}, {"a":} and [1 2], which jsmn takes. */
+typedef enum item { ITEM_NONE, ITEM_OPEN, ITEM_CLOSE, ITEM_COMMA, ITEM_COLON, ITEM_VALUE } item;
+
+static bool item_may_follow(item prev, item cur)
+{
+    switch (cur) {
+    case ITEM_COMMA:
+    case ITEM_COLON:
+        return prev == ITEM_VALUE || (cur == ITEM_COMMA && prev == ITEM_CLOSE);
+    case ITEM_CLOSE:
+        return prev == ITEM_VALUE || prev == ITEM_CLOSE || prev == ITEM_OPEN;
+    case ITEM_OPEN:
+    case ITEM_VALUE:
+        return prev == ITEM_NONE || prev == ITEM_OPEN || prev == ITEM_COMMA || prev == ITEM_COLON;
+    case ITEM_NONE:
+        break;
+    }
+    return false;
+}
+
+static bool ends_primitive(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '{' || c == '}' || c == '[' ||
+           c == ']' || c == ',' || c == ':' || c == '"';
+}
+
+static bool separators_valid(const char *text, size_t len)
+{
+    item prev = ITEM_NONE;
+    size_t i = 0;
+    while (i < len) { /* each pass consumes at least one byte */
+        char c = text[i];
+        item cur;
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            i++;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            cur = ITEM_OPEN;
+            i++;
+        } else if (c == '}' || c == ']') {
+            cur = ITEM_CLOSE;
+            i++;
+        } else if (c == ',') {
+            cur = ITEM_COMMA;
+            i++;
+        } else if (c == ':') {
+            cur = ITEM_COLON;
+            i++;
+        } else if (c == '"') {
+            cur = ITEM_VALUE;
+            i++;
+            while (i < len && text[i] != '"') {
+                i += text[i] == '\\' ? 2 : 1;
+            }
+            i++;
+        } else {
+            cur = ITEM_VALUE;
+            i++; /* c itself: a primitive is never empty */
+            while (i < len && !ends_primitive(text[i])) {
+                i++;
+            }
+        }
+        if (!item_may_follow(prev, cur)) {
+            return false;
+        }
+        prev = cur;
+    }
+    return true;
+}
 
 int ne_json_parse(ne_json_doc *doc, const char *text, size_t len)
 {
@@ -29,7 +180,7 @@ int ne_json_parse(ne_json_doc *doc, const char *text, size_t len)
         }
     }
     doc->count = n;
-    return NE_OK;
+    return tokens_valid(doc) && separators_valid(text, end) ? NE_OK : NE_ERR_PARSE;
 }
 
 int ne_json_skip(const ne_json_doc *doc, int idx)
@@ -92,6 +243,9 @@ bool ne_json_get_bool(const ne_json_doc *doc, int obj, const char *key, bool *ou
     return false;
 }
 
+/* The magnitude is accumulated unsigned and checked against the limit of
+ * its sign before each step, so no value overflows: INT64_MAX for a
+ * positive number, its magnitude plus one for a negative one. */
 bool ne_json_token_i64(const ne_json_doc *doc, int idx, int64_t *out)
 {
     const jsmntok_t *t = &doc->tokens[idx];
@@ -99,25 +253,49 @@ bool ne_json_token_i64(const ne_json_doc *doc, int idx, int64_t *out)
         return false;
     }
     const char *p = doc->text + t->start;
-    int len = t->end - t->start;
-    bool negative = false;
-    int i = 0;
-    if (len > 0 && p[0] == '-') {
-        negative = true;
-        i = 1;
+    size_t len = (size_t)(t->end - t->start);
+    bool negative = len > 0 && p[0] == '-';
+    size_t i = negative ? 1 : 0;
+    if (i >= len || (p[i] == '0' && len - i > 1)) {
+        return false; /* empty, or a leading zero (JSON has none) */
     }
-    if (i >= len || len - i > 19) {
-        return false;
-    }
-    int64_t v = 0;
+    const uint64_t limit = negative ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    uint64_t v = 0;
     for (; i < len; i++) {
         if (p[i] < '0' || p[i] > '9') {
-            return false;
+            return false; /* a fraction, an exponent or not a number */
         }
-        v = v * 10 + (p[i] - '0');
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (limit - d) / 10u) {
+            return false; /* beyond int64: nats-server's decoder refuses it too */
+        }
+        v = v * 10u + d;
     }
-    *out = negative ? -v : v;
+    /* v >= 1 when negative: "-0" was taken as 0 above only without a sign. */
+    *out = negative ? (v == 0 ? 0 : -(int64_t)(v - 1u) - 1) : (int64_t)v;
     return true;
+}
+
+int ne_json_check(const ne_json_doc *doc, int obj, const char *key, ne_json_kind kind)
+{
+    int i = ne_json_find(doc, obj, key);
+    if (i < 0 || (doc->tokens[i].type == JSMN_PRIMITIVE && ne_json_token_eq(doc, i, "null"))) {
+        return NE_OK;
+    }
+    const jsmntok_t *t = &doc->tokens[i];
+    int64_t ignored;
+    switch (kind) {
+    case NE_JSON_BOOL:
+        return t->type == JSMN_PRIMITIVE &&
+                       (ne_json_token_eq(doc, i, "true") || ne_json_token_eq(doc, i, "false"))
+                   ? NE_OK
+                   : NE_ERR_INVALID;
+    case NE_JSON_INT:
+        return ne_json_token_i64(doc, i, &ignored) ? NE_OK : NE_ERR_INVALID;
+    case NE_JSON_STRING:
+        return t->type == JSMN_STRING ? NE_OK : NE_ERR_INVALID;
+    }
+    return NE_ERR_INVALID;
 }
 
 bool ne_json_get_i64(const ne_json_doc *doc, int obj, const char *key, int64_t *out)
@@ -168,7 +346,26 @@ static size_t put_utf8(char *out, size_t room, uint32_t cp)
     return 0;
 }
 
-bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len)
+/* A cut that left the start of a multi-byte UTF-8 character at the end of
+ * buf (the next input byte continues it) takes that start back off. */
+static size_t whole_characters(const char *buf, size_t o, unsigned char next)
+{
+    if ((next & 0xc0u) != 0x80u) {
+        return o;
+    }
+    while (o > 0 && ((unsigned char)buf[o - 1] & 0xc0u) == 0x80u) {
+        o--;
+    }
+    if (o > 0 && (unsigned char)buf[o - 1] >= 0xc0u) {
+        o--;
+    }
+    return o;
+}
+
+/* Unescapes string token idx into buf. With cut NULL a string that does not
+ * fit is false; otherwise it is cut after its last whole character that fits
+ * and *cut set. False for a malformed escape either way. */
+static bool unescape(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len, bool *cut)
 {
     const jsmntok_t *t = &doc->tokens[idx];
     if (t->type != JSMN_STRING || cap == 0) {
@@ -177,9 +374,12 @@ bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap
     const char *p = doc->text + t->start;
     size_t n = (size_t)(t->end - t->start);
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
+    bool full = false;
+    size_t i = 0;
+    for (; i < n && !full; i++) {
         if (o + 1 >= cap) {
-            return false;
+            full = true;
+            break;
         }
         char c = p[i];
         if (c != '\\') {
@@ -226,11 +426,12 @@ bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap
                 }
                 cp = (cp << 4) | (uint32_t)h;
             }
-            i += 4;
             size_t w = put_utf8(buf + o, cap - 1 - o, cp);
             if (w == 0) {
-                return false;
+                full = true; /* nothing of this character was written */
+                break;
             }
+            i += 4;
             o += w;
             break;
         }
@@ -238,11 +439,30 @@ bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap
             return false;
         }
     }
+    if (full) {
+        if (cut == NULL) {
+            return false;
+        }
+        *cut = true;
+        o = whole_characters(buf, o, (unsigned char)p[i]);
+    }
     buf[o] = '\0';
     if (len != NULL) {
         *len = o;
     }
     return true;
+}
+
+bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len)
+{
+    return unescape(doc, idx, buf, cap, len, NULL);
+}
+
+bool ne_json_token_string_cut(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len,
+                              bool *cut)
+{
+    *cut = false;
+    return unescape(doc, idx, buf, cap, len, cut);
 }
 
 bool ne_json_get_string(const ne_json_doc *doc, int obj, const char *key, char *buf, size_t cap,

@@ -9,8 +9,11 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "json/ne_json.h"
-#include "auth/ne_nkey.h"
-#include "server/ne_server.h"
+#include "core/ne_version.h"
+#include "proto/ne_proto_err.h"
+#include "proto/ne_proto_info.h"
+#include "router/ne_authn.h"
+#include "router/ne_frame.h"
 #include "core/ne_subject.h"
 
 #define NE_LEAF_LOOP_TEXT "Loop detected for leafnode account="
@@ -58,34 +61,30 @@ int ne_leaf_options_check(const ne_leaf_options *opts, char *err, size_t err_cap
 
 /* ---- Helpers ----------------------------------------------------------------- */
 
-struct ne_sublist *ne_leaf_sublist(ne_conn *conn)
+static ne_leaf_state *leaf_of(const ne_conn *conn)
 {
-    return &conn->acc->sublist;
+    return ne_conn_kind_of(conn)->ctx;
 }
 
-/* The account a remote binds (default $G): NULL if the options name none. */
+static ne_leaf_link *link_of(const ne_conn *conn)
+{
+    return conn->state;
+}
+
 /* The account of that name ("" is $G), NULL if the options have none. */
-static ne_account *account_named(ne_server *srv, const char *name)
+static ne_account *account_named(ne_leaf_state *srv, const char *name)
 {
-    if (name[0] == '\0') {
-        name = "$G";
-    }
-    for (uint32_t i = 0; i < srv->account_count; i++) {
-        if (strcmp(srv->opts.accounts[i].name, name) == 0) {
-            return &srv->accounts[i];
-        }
-    }
-    return NULL;
+    return ne_router_account_named(srv->router, name);
 }
 
-static ne_account *remote_account(ne_server *srv, const ne_leaf_remote_options *ro)
+static ne_account *remote_account(ne_leaf_state *srv, const ne_leaf_remote_options *ro)
 {
     return account_named(srv, ro->account);
 }
 
-static ne_leaf_remote_options *remote_opts(ne_server *srv, const ne_leaf_link *link)
+static const ne_leaf_remote_options *remote_opts(const ne_leaf_state *srv, const ne_leaf_link *link)
 {
-    return link->remote >= 0 ? &srv->opts.leaf.remotes[link->remote] : NULL;
+    return link->remote >= 0 ? &srv->opts->leaf.remotes[link->remote] : NULL;
 }
 
 static bool established(const ne_leaf_link *link)
@@ -109,33 +108,66 @@ static void leaf_send(ne_conn *conn, const char *text, size_t len)
     (void)ne_conn_send(conn, text, len);
 }
 
-static void conn_link_sub(ne_conn *conn, ne_sub *sub)
+/* ---- A leaf user's permissions (hub role) ------------------------------------ */
+
+/* An accepted leaf that logged in as a user of the authorization block has
+ * that user's permissions, seen from the other side (LN-40..LN-44): its
+ * subscribe lists say what the hub may send it, its publish lists what it
+ * may send in. */
+static bool has_prefix(const char *s, size_t len, const char *prefix)
 {
-    sub->conn_prev = NULL;
-    sub->conn_next = conn->subs;
-    if (conn->subs != NULL) {
-        conn->subs->conn_prev = sub;
-    }
-    conn->subs = sub;
-    conn->nsubs++;
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
 }
 
-static void conn_unlink_sub(ne_conn *conn, ne_sub *sub)
+/* Interest nats-server never holds against permissions: loop detection and
+ * gateway replies. */
+static bool perm_exempt(const char *subject, size_t len)
 {
-    if (sub->conn_prev != NULL) {
-        sub->conn_prev->conn_next = sub->conn_next;
+    return has_prefix(subject, len, "$LDS.") || has_prefix(subject, len, "$GR.") ||
+           has_prefix(subject, len, "_GR_.");
+}
+
+/* May the peer of conn receive a message on subject (LN-43)? */
+static bool leaf_may_receive(const ne_conn *conn, const char *subject, size_t len)
+{
+    const ne_permissions *p = ne_router_perms(conn);
+    return p == NULL ||
+           ne_perm_can_subscribe(p, conn->set->opts->perm_subjects, subject, len, NULL, 0);
+}
+
+/* May the peer of conn send a message on subject (LN-44)? Responses to
+ * service imports ("_R_.") are the hub's own routing. */
+static bool leaf_may_send(const ne_conn *conn, const char *subject, size_t len)
+{
+    const ne_permissions *p = ne_router_perms(conn);
+    return p == NULL || has_prefix(subject, len, "_R_.") ||
+           ne_perm_can_publish(p, conn->set->opts->perm_subjects, subject, len);
+}
+
+/* nats-server's answer to a leaf that broke its permissions: -ERR
+ * 'Permissions Violation for <action> to "<subject>"', an error log line,
+ * and the connection closed (LN-42, LN-44). */
+static void leaf_perm_violation(ne_conn *conn, const char *action, const char *subject, size_t len)
+{
+    leaf_of(conn)->router->stats.perm_violations++;
+    ne_conn_logf(conn, NE_LOG_ERROR, "%s Violation on \"%.*s\" - Check other side configuration",
+                 action, (int)len, subject);
+    char line[NE_MAX_OUT_LINE_BYTES];
+    size_t n = ne_proto_err_line(line, sizeof(line), "Permissions Violation for %s to \"%.*s\"",
+                                 action, (int)len, subject);
+    if (n > 0) {
+        leaf_send(conn, line, n);
+        conn->flush_before_close = true;
     } else {
-        conn->subs = sub->conn_next;
+        ne_router_line_too_long(leaf_of(conn)->router, conn, "-ERR");
     }
-    if (sub->conn_next != NULL) {
-        sub->conn_next->conn_prev = sub->conn_prev;
-    }
-    conn->nsubs--;
+    ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
 }
 
-static ne_leaf_link *link_alloc(ne_server *srv)
+static ne_leaf_link *link_alloc(ne_leaf_state *srv)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     ne_leaf_link *link = ne_pool_alloc(&st->link_pool);
     if (link == NULL) {
         st->stats.links_refused++;
@@ -146,9 +178,9 @@ static ne_leaf_link *link_alloc(ne_server *srv)
     return link;
 }
 
-static void link_free(ne_server *srv, ne_leaf_link *link)
+static void link_free(ne_leaf_state *srv, ne_leaf_link *link)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     st->links[ne_pool_index(&st->link_pool, link)] = NULL;
     ne_pool_free(&st->link_pool, link);
 }
@@ -233,18 +265,22 @@ static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
     leaf_send(conn, line, sb.len);
 }
 
-/* Whether a subscription's interest goes to this peer (LN-12): never back to
- * the connection it came from, never from one hub to another (a spoke sends
- * only local interest and that of its own leafs), never for a subject the
- * remote's deny_imports names (LN-32). */
-static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *sub)
+/* Whether a subscription's interest is for this peer (LN-12): never back to
+ * the connection it came from, never to another account, never from one hub
+ * to another (a spoke sends only local interest and that of its own leafs),
+ * never for a subject the remote's deny_imports names (LN-32) or the leaf's
+ * user may not publish to (LN-41). This one filter decides where a
+ * subscription is counted (interest_add records it in sub->announced); its
+ * removal undoes exactly what was counted, so a subscription of another
+ * account, or one the table had no room for, can never withdraw interest
+ * that others hold. */
+static bool interest_for(ne_leaf_state *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
-    if (!established(link) || sub->conn == link->conn || sub->conn->closing ||
-        sub->conn->acc != link->conn->acc) {
+    if (sub->conn == link->conn || sub->conn->acc != link->conn->acc) {
         return false;
     }
-    if (sub->conn->kind == NE_CONN_KIND_LEAF) {
-        const ne_leaf_link *from = sub->conn->leaf;
+    if (sub->conn->kind == srv->kind) {
+        const ne_leaf_link *from = link_of(sub->conn);
         if (from == NULL || (from->spoke && link->spoke)) {
             return false;
         }
@@ -255,24 +291,71 @@ static bool should_send(ne_server *srv, const ne_leaf_link *link, const ne_sub *
                    sub->entry.subject, sub->entry.subject_len)) {
         return false;
     }
-    return true;
+    const ne_permissions *p = ne_router_perms(link->conn);
+    return p == NULL || ne_perm_announces_interest(p, srv->opts->perm_subjects, sub->entry.subject,
+                                                   sub->entry.subject_len);
 }
 
-/* Counts one more subscription behind (link, subject, queue): sends LS+ on
- * the first, and the new weight for a queue. NE_ERR_NOMEM if a new entry is
- * needed and the table is full. */
-static int interest_add(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
+/* ...and whether it is sent now: the link is up and the subscription's
+ * connection is not going away. */
+static bool should_send(ne_leaf_state *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
-    ne_leaf_state *st = &srv->leaf;
+    return established(link) && !sub->conn->closing && interest_for(srv, link, sub);
+}
+
+static uint32_t link_bit(uint32_t link_index)
+{
+    NE_ASSERT(link_index < NE_MAX_LEAF_CONNECTIONS && link_index < 32);
+    return 1u << link_index;
+}
+
+static ne_leaf_interest *interest_lookup(ne_leaf_state *st, uint32_t link_index, const ne_sub *sub)
+{
+    uint32_t h = interest_hash(link_index, sub->entry.subject, sub->entry.subject_len,
+                               sub->entry.queue, sub->entry.queue_len);
+    return interest_find(st, link_index, sub, h);
+}
+
+/* Whether a subscription of conn, counted on `links` links of which
+ * `new_entries` need an entry the table does not have yet, may be counted:
+ * the table must hold the new entries, and a connection whose subscriptions
+ * already hold NE_LEAF_INTEREST_PER_CONNECTION references gets no new entry,
+ * so that one peer subscribing to ever more subjects is refused before the
+ * table is full for everyone. INTEREST_FITS, or the limit that refuses it. */
+typedef enum interest_room {
+    INTEREST_FITS,
+    INTEREST_TABLE_FULL,      /* NE_LEAF_INTEREST_ENTRIES */
+    INTEREST_CONNECTION_FULL, /* NE_LEAF_INTEREST_PER_CONNECTION */
+} interest_room;
+
+static interest_room interest_fits(ne_leaf_state *st, const ne_conn *conn, uint32_t new_entries,
+                                   uint32_t links)
+{
+    if (new_entries == 0) {
+        return INTEREST_FITS;
+    }
+    if (new_entries > ne_pool_available(&st->interest_pool)) {
+        return INTEREST_TABLE_FULL;
+    }
+    if (conn->announced + links > NE_LEAF_INTEREST_PER_CONNECTION) {
+        return INTEREST_CONNECTION_FULL;
+    }
+    return INTEREST_FITS;
+}
+
+/* Counts one more subscription behind (link, subject, queue), recording the
+ * link in the subscription: sends LS+ on the first, and the new weight for
+ * a queue. The caller has checked that a new entry fits (interest_fits). */
+static void interest_add(ne_leaf_state *st, ne_leaf_link *link, ne_sub *sub)
+{
     uint32_t li = ne_pool_index(&st->link_pool, link);
+    NE_ASSERT((sub->announced & link_bit(li)) == 0);
     uint32_t h = interest_hash(li, sub->entry.subject, sub->entry.subject_len, sub->entry.queue,
                                sub->entry.queue_len);
     ne_leaf_interest *e = interest_find(st, li, sub, h);
     if (e == NULL) {
         e = ne_pool_alloc(&st->interest_pool);
-        if (e == NULL) {
-            return NE_ERR_NOMEM;
-        }
+        NE_ASSERT(e != NULL);
         e->hash = h;
         e->link = (uint16_t)li;
         e->subject_len = sub->entry.subject_len;
@@ -288,40 +371,61 @@ static int interest_add(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
         link->interest_count++;
     }
     e->count++;
+    sub->announced |= link_bit(li);
+    sub->conn->announced++;
     if (e->count == 1 || e->queue_len > 0) {
         send_interest(link->conn, e, true);
     }
-    return NE_OK;
 }
 
-static void interest_remove(ne_server *srv, ne_leaf_link *link, const ne_sub *sub)
+/* Undoes interest_add of sub on link li: the new weight of a queue, or LS-
+ * when it was the last subscription behind the entry. */
+static void interest_remove(ne_leaf_state *st, uint32_t li, ne_sub *sub)
 {
-    ne_leaf_state *st = &srv->leaf;
-    uint32_t li = ne_pool_index(&st->link_pool, link);
-    uint32_t h = interest_hash(li, sub->entry.subject, sub->entry.subject_len, sub->entry.queue,
-                               sub->entry.queue_len);
-    ne_leaf_interest *e = interest_find(st, li, sub, h);
-    if (e == NULL) {
-        return; /* never sent (the table was full at the link's start) */
-    }
+    ne_leaf_link *link = st->links[li];
+    NE_ASSERT(link != NULL && (sub->announced & link_bit(li)) != 0);
+    ne_leaf_interest *e = interest_lookup(st, li, sub);
+    NE_ASSERT(e != NULL && e->count > 0 && sub->conn->announced > 0);
+    sub->announced &= ~link_bit(li);
+    sub->conn->announced--;
     e->count--;
+    bool up = established(link);
     if (e->count > 0) {
-        if (e->queue_len > 0) {
+        if (e->queue_len > 0 && up) {
             send_interest(link->conn, e, true);
         }
         return;
     }
-    send_interest(link->conn, e, false);
+    if (up) {
+        send_interest(link->conn, e, false);
+    }
     interest_unlink(st, e);
     link->interest_count--;
     ne_pool_free(&st->interest_pool, e);
 }
 
-/* Drops every entry of a link (it is gone). */
-static void interest_clear_link(ne_server *srv, ne_leaf_link *link)
+typedef struct unmark_walk {
+    uint32_t bit;
+} unmark_walk;
+
+static void unmark_one(void *ctx, ne_sub *s)
 {
-    ne_leaf_state *st = &srv->leaf;
+    const unmark_walk *w = ctx;
+    if ((s->announced & w->bit) != 0) {
+        NE_ASSERT(s->conn->announced > 0);
+        s->announced &= ~w->bit;
+        s->conn->announced--;
+    }
+}
+
+/* Drops every entry of a link (it is gone), and the link from every
+ * subscription counted on it. */
+static void interest_clear_link(ne_leaf_state *srv, ne_leaf_link *link)
+{
+    ne_leaf_state *st = srv;
     uint32_t li = ne_pool_index(&st->link_pool, link);
+    unmark_walk w = {link_bit(li)};
+    ne_router_each_sub(srv->router, unmark_one, &w);
     for (uint32_t b = 0; b < NE_LEAF_BUCKETS && link->interest_count > 0; b++) {
         uint32_t *pp = &st->buckets[b];
         uint32_t guard = 0;
@@ -338,99 +442,150 @@ static void interest_clear_link(ne_server *srv, ne_leaf_link *link)
     }
 }
 
-int ne_leaf_sub_added(ne_server *srv, ne_sub *sub)
+static uint32_t leaf_count(const ne_leaf_state *st)
 {
-    ne_leaf_state *st = &srv->leaf;
-    if (!st->active || srv->leaf_count == 0) {
+    return st->conns->kinds[st->kind].count;
+}
+
+uint32_t ne_leaf_connection_count(const ne_leaf_state *st)
+{
+    return leaf_count(st);
+}
+
+uint32_t ne_leaf_account_count(const ne_leaf_state *st, const ne_account *acc)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
+        const ne_leaf_link *link = st->links[i];
+        n += link != NULL && established(link) && link->conn->acc == acc ? 1u : 0u;
+    }
+    return n;
+}
+
+/* The router's interest observer: a subscription was inserted (by a client
+ * or a leaf peer); its interest is sent to every leaf peer that should
+ * know. NE_ERR_NOMEM when the interest table cannot take it (nothing was
+ * sent then; the router undoes a client's subscription). */
+static int sub_added(void *ctx, ne_sub *sub)
+{
+    ne_leaf_state *st = ctx;
+    if (!st->active || leaf_count(st) == 0) {
         return NE_OK;
     }
-    /* All or nothing: first count the entries that would be new. */
-    uint32_t need = 0;
+    /* All or nothing: first count the links and the entries that would be
+     * new. */
+    uint32_t links = 0, new_entries = 0;
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
         ne_leaf_link *link = st->links[i];
-        if (link != NULL && should_send(srv, link, sub)) {
-            uint32_t h = interest_hash(i, sub->entry.subject, sub->entry.subject_len,
-                                       sub->entry.queue, sub->entry.queue_len);
-            need += interest_find(st, i, sub, h) == NULL ? 1u : 0u;
+        if (link != NULL && should_send(st, link, sub)) {
+            links++;
+            new_entries += interest_lookup(st, i, sub) == NULL ? 1u : 0u;
         }
     }
-    if (need > ne_pool_available(&st->interest_pool)) {
+    interest_room room = interest_fits(st, sub->conn, new_entries, links);
+    if (room != INTEREST_FITS) {
+        bool table = room == INTEREST_TABLE_FULL;
         st->stats.interest_refused++;
-        ne_log_warn(&srv->log,
-                    "Leafnode interest table exhausted (%u entries): subscription to \"%.*s\" "
-                    "refused",
-                    (unsigned)NE_LEAF_INTEREST_ENTRIES, (int)sub->entry.subject_len,
-                    sub->entry.subject);
+        ne_conn_logf(
+            sub->conn, NE_LOG_WARN, "Leafnode interest %s (%s %u): interest in \"%.*s\" refused",
+            table ? "table exhausted" : "of one connection at its limit",
+            table ? "NE_LEAF_INTEREST_ENTRIES" : "NE_LEAF_INTEREST_PER_CONNECTION",
+            table ? (unsigned)NE_LEAF_INTEREST_ENTRIES : (unsigned)NE_LEAF_INTEREST_PER_CONNECTION,
+            (int)sub->entry.subject_len, sub->entry.subject);
         return NE_ERR_NOMEM;
     }
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
         ne_leaf_link *link = st->links[i];
-        if (link != NULL && should_send(srv, link, sub)) {
-            int rc = interest_add(srv, link, sub);
-            NE_ASSERT(rc == NE_OK);
-            (void)rc;
+        if (link != NULL && should_send(st, link, sub)) {
+            interest_add(st, link, sub);
         }
     }
     return NE_OK;
 }
 
-void ne_leaf_sub_removed(ne_server *srv, ne_sub *sub)
+/* The router's interest observer: a subscription is about to be removed;
+ * it is taken off every link it was counted on. */
+static void sub_removed(void *ctx, ne_sub *sub)
 {
-    ne_leaf_state *st = &srv->leaf;
-    if (!st->active || srv->leaf_count == 0) {
-        return;
-    }
-    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
-        ne_leaf_link *link = st->links[i];
-        if (link != NULL && link->conn != sub->conn && established(link)) {
-            interest_remove(srv, link, sub);
+    ne_leaf_state *st = ctx;
+    /* Bounded by the links: each pass clears one bit. */
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS && sub->announced != 0; i++) {
+        if ((sub->announced & link_bit(i)) != 0) {
+            interest_remove(st, i, sub);
         }
     }
 }
 
 /* On a new link: our loop-detection subject, then every subscription the
- * peer should know (LN-12, LN-22). */
-static void send_all_interest(ne_server *srv, ne_leaf_link *link)
+ * peer should know (LN-12, LN-22), as far as the table and each
+ * connection's share of it allow. */
+typedef struct interest_walk {
+    ne_leaf_state *st;
+    ne_leaf_link *link;
+    uint32_t link_index;
+    uint32_t dropped;
+} interest_walk;
+
+static void send_one(void *ctx, ne_sub *s)
+{
+    interest_walk *w = ctx;
+    if (!should_send(w->st, w->link, s)) {
+        return;
+    }
+    uint32_t new_entry = interest_lookup(w->st, w->link_index, s) == NULL ? 1u : 0u;
+    if (interest_fits(w->st, s->conn, new_entry, 1) == INTEREST_FITS) {
+        interest_add(w->st, w->link, s);
+    } else {
+        w->dropped++;
+    }
+}
+
+static void send_all_interest(ne_leaf_state *st, ne_leaf_link *link)
 {
     char line[64];
-    size_t n = ne_fmt(line, sizeof(line), "LS+ %s\r\n", srv->leaf.lds);
+    size_t n = ne_fmt(line, sizeof(line), "LS+ %s\r\n", st->lds);
     leaf_send(link->conn, line, n);
-    uint32_t dropped = 0;
-    uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
-        uint32_t sguard = 0;
-        for (ne_sub *s = c->subs; s != NULL && sguard++ <= NE_MAX_SUBSCRIPTIONS; s = s->conn_next) {
-            if (should_send(srv, link, s) && interest_add(srv, link, s) != NE_OK) {
-                dropped++;
-            }
-        }
-    }
-    if (dropped > 0) {
-        srv->leaf.stats.interest_refused += dropped;
-        ne_log_warn(&srv->log,
-                    "Leafnode interest table exhausted (%u entries): %u subscriptions not sent "
-                    "to %s",
-                    (unsigned)NE_LEAF_INTEREST_ENTRIES, (unsigned)dropped, link->remote_name);
+    interest_walk w = {st, link, ne_pool_index(&st->link_pool, link), 0};
+    ne_router_each_sub(st->router, send_one, &w);
+    if (w.dropped > 0) {
+        st->stats.interest_refused += w.dropped;
+        ne_conn_logf(link->conn, NE_LOG_WARN,
+                     "Leafnode interest table exhausted (NE_LEAF_INTEREST_ENTRIES %u, "
+                     "NE_LEAF_INTEREST_PER_CONNECTION %u): %u subscriptions not sent to %s",
+                     (unsigned)NE_LEAF_INTEREST_ENTRIES, (unsigned)NE_LEAF_INTEREST_PER_CONNECTION,
+                     (unsigned)w.dropped, link->remote_name);
     }
 }
 
 /* ---- Life cycle --------------------------------------------------------------- */
 
-static void make_lds(ne_server *srv)
+static void make_lds(ne_leaf_state *srv)
 {
-    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    char *p = srv->leaf.lds;
+    char *p = srv->lds;
     memcpy(p, "$LDS.", 5);
-    for (int i = 0; i < 22; i++) {
-        p[5 + i] = alphabet[ne_server_random(srv) % 62];
-    }
+    ne_rng_text(srv->rng, p + 5, 22, NE_RNG_BASE62);
     p[27] = '\0';
 }
 
-void ne_leaf_init(ne_server *srv)
+static const ne_conn_ops leaf_ops;
+static void accepted(void *ctx, ne_conn *conn);
+
+void ne_leaf_init(ne_leaf_state *srv, const ne_server_options *opts, ne_conns *conns,
+                  ne_router *router, ne_rng *rng)
 {
-    ne_leaf_state *st = &srv->leaf;
-    const ne_leaf_options *o = &srv->opts.leaf;
+    ne_leaf_state *st = srv;
+    st->opts = opts;
+    st->conns = conns;
+    st->router = router;
+    st->rng = rng;
+    st->kind = ne_conns_kind(conns, "Leafnode", "lid", &leaf_ops, st);
+    st->listener.kind = st->kind;
+    st->listener.sock = NE_SOCK_INVALID;
+    st->listener.accepted = accepted;
+    st->listener.ctx = st;
+    ne_interest_observer obs = {sub_added, sub_removed, st};
+    ne_router_observe(router, &obs);
+    const ne_leaf_options *o = &srv->opts->leaf;
     ne_pool_init(&st->link_pool, "leaf connections", &st->link_storage, sizeof(ne_leaf_link),
                  NE_MAX_LEAF_CONNECTIONS);
     ne_pool_init(&st->interest_pool, "leaf interest", &st->interest_storage,
@@ -449,7 +604,7 @@ void ne_leaf_init(ne_server *srv)
         }
         /* nats-server shuffles the URLs unless no_randomize (LN-28). */
         for (uint32_t u = n; !o->remotes[r].no_randomize && u > 1; u--) {
-            uint32_t j = (uint32_t)(ne_server_random(srv) % u);
+            uint32_t j = ne_rng_below(srv->rng, u);
             uint8_t t = rs->url_order[u - 1];
             rs->url_order[u - 1] = rs->url_order[j];
             rs->url_order[j] = t;
@@ -457,43 +612,37 @@ void ne_leaf_init(ne_server *srv)
     }
 }
 
-int ne_leaf_start(ne_server *srv)
+int ne_leaf_start(ne_leaf_state *srv)
 {
-    const ne_leaf_options *o = &srv->opts.leaf;
-    const ne_net_ops *ops = srv->net.ops;
+    const ne_leaf_options *o = &srv->opts->leaf;
     if (o->listen_enabled) {
-        const char *host = o->listen_host[0] != '\0' ? o->listen_host : srv->opts.host;
-        int rc = ops->listen(srv->net.ctx, host, o->listen_port, &srv->leaf_listener.sock);
+        const char *host = o->listen_host[0] != '\0' ? o->listen_host : srv->opts->host;
+        int rc = ne_conns_listen(srv->conns, &srv->listener, host, o->listen_port);
         if (rc != NE_OK) {
-            ne_log_error(&srv->log, "Error listening on leafnode port: %s:%u, %s", host,
+            ne_log_error(srv->conns->log, "Error listening on leafnode port: %s:%u, %s", host,
                          (unsigned)o->listen_port, ne_err_name(rc));
             return rc;
         }
-        srv->leaf_listener.port = ops->local_port(srv->net.ctx, srv->leaf_listener.sock);
-        rc = ops->attach(srv->net.ctx, srv->leaf_listener.sock, &srv->leaf_listener);
-        if (rc != NE_OK) {
-            return rc;
-        }
-        ne_log_info(&srv->log, "Listening for leafnode connections on %s:%u", host,
-                    (unsigned)srv->leaf_listener.port);
+        ne_log_info(srv->conns->log, "Listening for leafnode connections on %s:%u", host,
+                    (unsigned)srv->listener.port);
     }
     for (uint32_t r = 0; r < o->remote_count; r++) {
         if (remote_account(srv, &o->remotes[r]) == NULL) {
-            ne_log_error(&srv->log, "leafnode remote %u: no account named \"%s\"", (unsigned)r + 1,
-                         o->remotes[r].account);
+            ne_log_error(srv->conns->log, "leafnode remote %u: no account named \"%s\"",
+                         (unsigned)r + 1, o->remotes[r].account);
             return NE_ERR_INVALID;
         }
-        srv->leaf.remotes[r].next_attempt_ms = srv->now_ms; /* at the first tick */
+        srv->remotes[r].next_attempt_ms = srv->conns->now_ms; /* at the first tick */
     }
     /* Accounts named by leafnodes authorization must exist. */
     if (o->auth_account[0] != '\0' && account_named(srv, o->auth_account) == NULL) {
-        ne_log_error(&srv->log, "leafnodes authorization: no account named \"%s\"",
+        ne_log_error(srv->conns->log, "leafnodes authorization: no account named \"%s\"",
                      o->auth_account);
         return NE_ERR_INVALID;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
         if (account_named(srv, o->users[i].account) == NULL) {
-            ne_log_error(&srv->log, "leafnodes user \"%s\": no account named \"%s\"",
+            ne_log_error(srv->conns->log, "leafnodes user \"%s\": no account named \"%s\"",
                          o->users[i].user, o->users[i].account);
             return NE_ERR_INVALID;
         }
@@ -501,28 +650,25 @@ int ne_leaf_start(ne_server *srv)
     return NE_OK;
 }
 
-void ne_leaf_set_remote_tls(ne_server *srv, uint32_t remote, const ne_tls_config *cfg)
+void ne_leaf_set_remote_tls(ne_leaf_state *srv, uint32_t remote, const ne_tls_config *cfg)
 {
-    NE_ASSERT(remote < srv->opts.leaf.remote_count);
-    srv->leaf.remotes[remote].tls_config = cfg;
+    NE_ASSERT(remote < srv->opts->leaf.remote_count);
+    srv->remotes[remote].tls_config = cfg;
 }
 
-void ne_leaf_shutdown(ne_server *srv)
+void ne_leaf_shutdown(ne_leaf_state *srv)
 {
-    srv->leaf.stopping = true;
-    if (srv->leaf_listener.sock != NE_SOCK_INVALID) {
-        srv->net.ops->close(srv->net.ctx, srv->leaf_listener.sock);
-        srv->leaf_listener.sock = NE_SOCK_INVALID;
-    }
+    srv->stopping = true;
+    ne_conns_unlisten(srv->conns, &srv->listener);
 }
 
-void ne_leaf_log_memory(const ne_server *srv)
+void ne_leaf_log_memory(const ne_leaf_state *srv)
 {
-    ne_log_info(&srv->log, "  %-14s %6u x %6zu B = %8zu KiB", "leaf conns",
+    ne_log_info(srv->conns->log, "  %-14s %6u x %6zu B = %8zu KiB", "leaf conns",
                 (unsigned)NE_MAX_LEAF_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_leaf_link)),
                 (size_t)NE_MAX_LEAF_CONNECTIONS * NE_POOL_OBJECT_BYTES(sizeof(ne_leaf_link)) /
                     1024);
-    ne_log_info(&srv->log, "  %-14s %6u x %6zu B = %8zu KiB", "leaf interest",
+    ne_log_info(srv->conns->log, "  %-14s %6u x %6zu B = %8zu KiB", "leaf interest",
                 (unsigned)NE_LEAF_INTEREST_ENTRIES, NE_POOL_OBJECT_BYTES(sizeof(ne_leaf_interest)),
                 (size_t)NE_LEAF_INTEREST_ENTRIES * NE_POOL_OBJECT_BYTES(sizeof(ne_leaf_interest)) /
                     1024);
@@ -537,10 +683,10 @@ static void url_display(const ne_leaf_url *url, char *out, size_t cap)
 /* The URL at `index` of a remote's rotation: its configured URLs in their
  * (shuffled) order, then those learned from the hub, which take the first
  * configured URL's user info. */
-static bool rotation_url(ne_server *srv, uint32_t r, uint32_t index, ne_leaf_url *url)
+static bool rotation_url(ne_leaf_state *srv, uint32_t r, uint32_t index, ne_leaf_url *url)
 {
-    const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
-    const ne_leaf_remote_state *rs = &srv->leaf.remotes[r];
+    const ne_leaf_remote_options *ro = &srv->opts->leaf.remotes[r];
+    const ne_leaf_remote_state *rs = &srv->remotes[r];
     if (index < ro->url_count) {
         return ne_leaf_parse_url(ro->urls[rs->url_order[index]], url) == NE_OK;
     }
@@ -559,10 +705,10 @@ static bool rotation_url(ne_server *srv, uint32_t r, uint32_t index, ne_leaf_url
 
 /* Adds the hub's leafnode_urls that are not in the rotation yet (bounded;
  * the rest are dropped). */
-static void learn_urls(ne_server *srv, uint32_t r, const ne_leaf_info *info)
+static void learn_urls(ne_leaf_state *srv, uint32_t r, const ne_leaf_info *info)
 {
-    const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
-    ne_leaf_remote_state *rs = &srv->leaf.remotes[r];
+    const ne_leaf_remote_options *ro = &srv->opts->leaf.remotes[r];
+    ne_leaf_remote_state *rs = &srv->remotes[r];
     for (uint32_t i = 0; i < info->url_count; i++) {
         ne_leaf_url cand;
         if (ne_leaf_parse_url(info->urls[i], &cand) != NE_OK) {
@@ -579,19 +725,19 @@ static void learn_urls(ne_server *srv, uint32_t r, const ne_leaf_info *info)
         }
         memcpy(rs->learned[rs->learned_count], info->urls[i], sizeof(rs->learned[0]));
         rs->learned_count++;
-        ne_log_debug(&srv->log, "Leafnode remote %u: learned URL %s from the hub", (unsigned)r + 1,
-                     info->urls[i]);
+        ne_log_debug(srv->conns->log, "Leafnode remote %u: learned URL %s from the hub",
+                     (unsigned)r + 1, info->urls[i]);
     }
 }
 
 /* One connection attempt of a remote: the next URL in its rotation (LN-28). */
-static void solicit(ne_server *srv, uint32_t r)
+static void solicit(ne_leaf_state *srv, uint32_t r)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     ne_leaf_remote_state *rs = &st->remotes[r];
-    const ne_leaf_remote_options *ro = &srv->opts.leaf.remotes[r];
+    const ne_leaf_remote_options *ro = &srv->opts->leaf.remotes[r];
     rs->attempts++;
-    rs->next_attempt_ms = srv->now_ms + srv->opts.leaf.reconnect_ms;
+    rs->next_attempt_ms = srv->conns->now_ms + srv->opts->leaf.reconnect_ms;
     uint32_t total = ro->url_count + rs->learned_count;
     uint32_t index = rs->url_next % total;
     rs->url_next = (index + 1) % total;
@@ -603,30 +749,30 @@ static void solicit(ne_server *srv, uint32_t r)
     url_display(&url, shown, sizeof(shown));
     ne_leaf_link *link = link_alloc(srv);
     if (link == NULL) {
-        ne_log_warn(&srv->log,
+        ne_log_warn(srv->conns->log,
                     "Leafnode connection pool exhausted (%u): not connecting to %s, retrying in "
                     "%u ms",
                     (unsigned)NE_MAX_LEAF_CONNECTIONS, shown,
-                    (unsigned)srv->opts.leaf.reconnect_ms);
+                    (unsigned)srv->opts->leaf.reconnect_ms);
         return;
     }
     ne_sock sock;
-    int rc = srv->net.ops->connect(srv->net.ctx, url.host, url.port, &sock);
+    int rc = srv->conns->net.ops->connect(srv->conns->net.ctx, url.host, url.port, &sock);
     if (rc != NE_OK) {
         link_free(srv, link);
-        ne_log_error(&srv->log, "Error trying to connect as leafnode to remote server %s: %s",
+        ne_log_error(srv->conns->log, "Error trying to connect as leafnode to remote server %s: %s",
                      shown, ne_err_name(rc));
         return;
     }
-    ne_conn *conn = ne_server_conn_new(srv, sock, NE_CONN_KIND_LEAF, url.host, url.port);
+    ne_conn *conn = ne_conn_new(srv->conns, srv->kind, sock, url.host, url.port);
     if (conn == NULL) {
-        srv->net.ops->close(srv->net.ctx, sock);
+        srv->conns->net.ops->close(srv->conns->net.ctx, sock);
         link_free(srv, link);
-        srv->stats.refused_connections++;
-        ne_log_warn(&srv->log,
+        srv->conns->stats.refused_connections++;
+        ne_log_warn(srv->conns->log,
                     "Connection pool exhausted (%u): not connecting to leafnode remote %s, "
                     "retrying in %u ms",
-                    (unsigned)NE_MAX_CONNECTIONS, shown, (unsigned)srv->opts.leaf.reconnect_ms);
+                    (unsigned)NE_CONN_POOL_SIZE, shown, (unsigned)srv->opts->leaf.reconnect_ms);
         return;
     }
     link->conn = conn;
@@ -634,20 +780,18 @@ static void solicit(ne_server *srv, uint32_t r)
     link->spoke = !ro->hub;
     link->url_index = (uint8_t)index;
     link->state = NE_LEAF_CONNECTING;
-    link->deadline_ms = srv->now_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS;
+    link->deadline_ms = srv->conns->now_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS;
     memcpy(link->url, shown, NE_MIN(strlen(shown) + 1, sizeof(link->url)));
-    conn->leaf = link;
+    conn->state = link;
     conn->acc = remote_account(srv, ro);
-    conn->echo = false;
-    conn->verbose = false;
-    conn->pedantic = false;
+    conn->no_echo = true;
     rs->link = link;
-    ne_log_debug(&srv->log, "Trying to connect as leafnode to remote server on %s", shown);
+    ne_log_debug(srv->conns->log, "Trying to connect as leafnode to remote server on %s", shown);
 }
 
-void ne_leaf_tick(ne_server *srv, uint64_t now_ms)
+void ne_leaf_tick(ne_leaf_state *srv, uint64_t now_ms)
 {
-    ne_leaf_state *st = &srv->leaf;
+    ne_leaf_state *st = srv;
     if (!st->active || st->stopping) {
         return;
     }
@@ -655,14 +799,12 @@ void ne_leaf_tick(ne_server *srv, uint64_t now_ms)
         ne_leaf_link *link = st->links[i];
         if (link != NULL && link->state != NE_LEAF_ESTABLISHED && !link->conn->closing &&
             now_ms >= link->deadline_ms) {
-            ne_log_warn(&srv->log, "%s:%u - lid:%llu - Leafnode handshake timed out",
-                        link->conn->ip, (unsigned)link->conn->port,
-                        (unsigned long long)link->conn->cid);
+            ne_conn_logf(link->conn, NE_LOG_WARN, "Leafnode handshake timed out");
             ne_conn_close(link->conn, NE_CLOSE_STALE,
-                          link->remote < 0 ? "Authentication Timeout" : NULL);
+                          link->remote < 0 ? NE_PROTO_ERR_AUTH_TIMEOUT : NULL);
         }
     }
-    for (uint32_t r = 0; r < srv->opts.leaf.remote_count; r++) {
+    for (uint32_t r = 0; r < srv->opts->leaf.remote_count; r++) {
         ne_leaf_remote_state *rs = &st->remotes[r];
         if (rs->link == NULL && now_ms >= rs->next_attempt_ms) {
             solicit(srv, r);
@@ -670,10 +812,12 @@ void ne_leaf_tick(ne_server *srv, uint64_t now_ms)
     }
 }
 
-void ne_leaf_conn_closed(ne_conn *conn)
+/* The leaf connection is being torn down (its subscriptions are gone):
+ * its interest entries go, its remote schedules a reconnect. */
+static void leaf_closed(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
-    ne_leaf_link *link = conn->leaf;
+    ne_leaf_state *srv = leaf_of(conn);
+    ne_leaf_link *link = link_of(conn);
     if (link == NULL) {
         return;
     }
@@ -681,46 +825,41 @@ void ne_leaf_conn_closed(ne_conn *conn)
     interest_clear_link(srv, link);
     NE_ASSERT(link->interest_count == 0);
     if (link->remote >= 0) {
-        ne_leaf_remote_state *rs = &srv->leaf.remotes[link->remote];
+        ne_leaf_remote_state *rs = &srv->remotes[link->remote];
         rs->link = NULL;
-        uint64_t earliest = srv->now_ms + srv->opts.leaf.reconnect_ms;
+        uint64_t earliest = srv->conns->now_ms + srv->opts->leaf.reconnect_ms;
         if (rs->next_attempt_ms < earliest) {
             rs->next_attempt_ms = earliest;
         }
     }
     if (was_up) {
-        ne_log_info(&srv->log, "%s:%u - lid:%llu - Leafnode connection closed: %s", conn->ip,
-                    (unsigned)conn->port, (unsigned long long)conn->cid,
-                    ne_close_reason_text(conn->close_reason));
+        ne_conn_logf(conn, NE_LOG_INFO, "Leafnode connection closed: %s",
+                     ne_close_reason_text(conn->close_reason));
     } else {
-        ne_log_debug(&srv->log, "%s:%u - lid:%llu - Leafnode connection attempt failed: %s",
-                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Leafnode connection attempt failed: %s",
                      ne_close_reason_text(conn->close_reason));
     }
-    conn->leaf = NULL;
+    conn->state = NULL;
     link_free(srv, link);
 }
 
 /* ---- Handshake ------------------------------------------------------------------ */
 
-static void establish(ne_server *srv, ne_leaf_link *link)
+static void establish(ne_leaf_state *srv, ne_leaf_link *link)
 {
     ne_conn *conn = link->conn;
     link->state = NE_LEAF_ESTABLISHED;
     link->established_wall_ns = ne_port_wall_ns();
-    conn->connect_received = true;
-    uint32_t first = NE_MIN((uint32_t)NE_FIRST_PING_INTERVAL_MS, srv->opts.ping_interval_ms);
-    conn->next_ping_ms = srv->now_ms + first;
+    ne_conn_ping_start(conn);
     if (link->remote >= 0) {
-        ne_leaf_remote_state *rs = &srv->leaf.remotes[link->remote];
+        ne_leaf_remote_state *rs = &srv->remotes[link->remote];
         rs->connects++;
-        ne_log_info(&srv->log, "Connected leafnode to %s (server %s, remote account %s)", link->url,
-                    link->remote_name,
+        ne_log_info(srv->conns->log, "Connected leafnode to %s (server %s, remote account %s)",
+                    link->url, link->remote_name,
                     link->remote_account[0] != '\0' ? link->remote_account : "?");
     } else {
-        ne_log_info(&srv->log, "%s:%u - lid:%llu - Leafnode connection from %s established",
-                    conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
-                    link->remote_name);
+        ne_conn_logf(conn, NE_LOG_INFO, "Leafnode connection from %s established",
+                     link->remote_name);
     }
     send_all_interest(srv, link);
     /* A first PING measures the round trip for /leafz. */
@@ -730,7 +869,7 @@ static void establish(ne_server *srv, ne_leaf_link *link)
 }
 
 /* The URL a solicited link was opened with. */
-static bool link_url(ne_server *srv, const ne_leaf_link *link, ne_leaf_url *url)
+static bool link_url(ne_leaf_state *srv, const ne_leaf_link *link, ne_leaf_url *url)
 {
     return rotation_url(srv, (uint32_t)link->remote, link->url_index, url);
 }
@@ -738,22 +877,22 @@ static bool link_url(ne_server *srv, const ne_leaf_link *link, ne_leaf_url *url)
 /* Starts the TLS client handshake; what is queued from now on (CONNECT)
  * goes out encrypted once it completes. The hub's certificate must match
  * the URL's host. */
-static bool start_tls(ne_server *srv, ne_leaf_link *link)
+static bool start_tls(ne_leaf_state *srv, ne_leaf_link *link)
 {
     ne_leaf_url url;
-    const ne_tls_config *cfg = srv->leaf.remotes[link->remote].tls_config;
+    const ne_tls_config *cfg = srv->remotes[link->remote].tls_config;
     if (cfg == NULL) {
-        cfg = srv->tls_client_config;
+        cfg = srv->conns->tls_client_config;
     }
     if (cfg == NULL || !link_url(srv, link, &url)) {
-        ne_log_error(&srv->log,
+        ne_log_error(srv->conns->log,
                      "Leafnode remote %s requires TLS: give the remote a tls { ca_file } block",
                      link->url);
         return false;
     }
     int rc = ne_conn_tls_start_client(link->conn, cfg, url.host);
     if (rc != NE_OK) {
-        ne_log_error(&srv->log, "Leafnode remote %s: cannot start TLS (%s)", link->url,
+        ne_log_error(srv->conns->log, "Leafnode remote %s: cannot start TLS (%s)", link->url,
                      ne_err_name(rc));
         return false;
     }
@@ -763,23 +902,23 @@ static bool start_tls(ne_server *srv, ne_leaf_link *link)
 /* CONNECT for the hub (LN-05): our identity, headers, and credentials: a
  * JWT with the hub's nonce signed (LN-25), or user and password from the
  * URL. */
-static bool send_connect(ne_server *srv, ne_leaf_link *link, const ne_leaf_info *info)
+static bool send_connect(ne_leaf_state *srv, ne_leaf_link *link, const ne_leaf_info *info)
 {
     const ne_leaf_remote_options *ro = remote_opts(srv, link);
-    static char line[NE_LEAF_JWT_BYTES + 1024];
+    char *line = srv->scratch;
     ne_strbuf sb;
-    ne_strbuf_init(&sb, line, sizeof(line));
+    ne_strbuf_init(&sb, line, sizeof(srv->scratch));
     ne_strbuf_puts(&sb, "CONNECT {\"version\":\"" NE_ADVERTISED_VERSION "\",\"server_id\":");
-    ne_strbuf_json_string(&sb, srv->server_id, strlen(srv->server_id));
+    ne_strbuf_json_string(&sb, srv->conns->id.server_id, strlen(srv->conns->id.server_id));
     ne_strbuf_puts(&sb, ",\"name\":");
-    ne_strbuf_json_string(&sb, srv->opts.server_name, strlen(srv->opts.server_name));
+    ne_strbuf_json_string(&sb, srv->opts->server_name, strlen(srv->opts->server_name));
     ne_strbuf_printf(&sb, ",\"tls_required\":false,\"is_hub\":%s,\"headers\":%s",
-                     ro->hub ? "true" : "false", srv->opts.no_header_support ? "false" : "true");
+                     ro->hub ? "true" : "false", srv->opts->no_header_support ? "false" : "true");
     if (ro->jwt[0] != '\0') {
         char sig[90];
         int rc = ne_leaf_sign_nonce(ro->seed, info->nonce, sig);
         if (rc != NE_OK) {
-            ne_log_error(&srv->log,
+            ne_log_error(srv->conns->log,
                          "Leafnode remote %s: cannot sign the nonce with the "
                          "credentials' seed (%s)",
                          link->url, ne_err_name(rc));
@@ -819,11 +958,10 @@ static bool send_connect(ne_server *srv, ne_leaf_link *link, const ne_leaf_info 
 
 static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
+    ne_leaf_state *srv = leaf_of(conn);
     ne_leaf_info info;
-    if (ne_leaf_parse_info(op->text.ptr, op->text.len, &info) != NE_OK) {
-        ne_log_error(&srv->log, "%s:%u - lid:%llu - Malformed leafnode INFO", conn->ip,
-                     (unsigned)conn->port, (unsigned long long)conn->cid);
+    if (ne_leaf_parse_info(op->text.ptr, op->text.len, &info, &srv->doc) != NE_OK) {
+        ne_conn_logf(conn, NE_LOG_ERROR, "Malformed leafnode INFO");
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;
     }
@@ -834,7 +972,7 @@ static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
     if (link->state == NE_LEAF_CONNECTING) {
         /* A hub's leaf port always sends these (LN-03). */
         if (info.client_id == 0 && !info.has_leafnode_urls) {
-            ne_log_error(&srv->log,
+            ne_log_error(srv->conns->log,
                          "Leafnode remote %s: attempted to connect to wrong port (not a "
                          "leafnode port)",
                          link->url);
@@ -848,8 +986,7 @@ static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         }
         memcpy(link->remote_id, info.server_id, sizeof(link->remote_id));
         memcpy(link->remote_name, info.server_name, sizeof(link->remote_name));
-        link->headers = info.headers && !srv->opts.no_header_support;
-        conn->headers = link->headers;
+        link->headers = info.headers && !srv->opts->no_header_support;
         if (!send_connect(srv, link, &info)) {
             ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
             return;
@@ -871,14 +1008,13 @@ static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
  * longer, as nats-server does (LN-23, LN-29). */
 static void handle_err(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
-    ne_log_error(&srv->log, "%s:%u - lid:%llu - Leafnode error from %s: %.*s", conn->ip,
-                 (unsigned)conn->port, (unsigned long long)conn->cid,
+    ne_leaf_state *srv = leaf_of(conn);
+    ne_conn_logf(conn, NE_LOG_ERROR, "Leafnode error from %s: %.*s",
                  link->remote >= 0 ? link->url : "leaf", (int)op->text.len, op->text.ptr);
     if (link->remote >= 0) {
         static const char *const delayed[] = {"Loop detected", "Permissions Violation",
                                               "same cluster name"};
-        uint64_t delay = srv->opts.leaf.reconnect_ms;
+        uint64_t delay = srv->opts->leaf.reconnect_ms;
         for (size_t i = 0; i < NE_ARRAY_LEN(delayed); i++) {
             size_t n = strlen(delayed[i]);
             for (uint32_t at = 0; at + n <= op->text.len; at++) {
@@ -887,41 +1023,26 @@ static void handle_err(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
                 }
             }
         }
-        ne_leaf_remote_state *rs = &srv->leaf.remotes[link->remote];
-        rs->next_attempt_ms = srv->now_ms + delay;
-        ne_log_warn(&srv->log, "Leafnode remote %s: next connection attempt in %llu ms", link->url,
-                    (unsigned long long)delay);
+        ne_leaf_remote_state *rs = &srv->remotes[link->remote];
+        rs->next_attempt_ms = srv->conns->now_ms + delay;
+        ne_log_warn(srv->conns->log, "Leafnode remote %s: next connection attempt in %llu ms",
+                    link->url, (unsigned long long)delay);
     }
     ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
 }
 
 /* ---- Peer interest ----------------------------------------------------------------- */
 
-static ne_sub *find_peer_sub(ne_conn *conn, const ne_op *op)
-{
-    uint32_t guard = 0;
-    for (ne_sub *s = conn->subs; s != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS; s = s->conn_next) {
-        if (s->entry.subject_len == op->subject.len && s->entry.queue_len == op->queue.len &&
-            memcmp(s->text, op->subject.ptr, op->subject.len) == 0 &&
-            (op->queue.len == 0 ||
-             memcmp(s->text + s->entry.subject_len, op->queue.ptr, op->queue.len) == 0)) {
-            return s;
-        }
-    }
-    return NULL;
-}
-
 static void loop_detected(ne_conn *conn, ne_leaf_link *link)
 {
-    ne_server *srv = conn->srv;
-    srv->leaf.stats.loops_detected++;
+    ne_leaf_state *srv = leaf_of(conn);
+    srv->stats.loops_detected++;
     char text[160];
     ne_fmt(text, sizeof(text), NE_LEAF_LOOP_TEXT "\"%s\". Delaying attempt to reconnect for %us",
-           srv->opts.accounts[conn->acc->index].name, (unsigned)(NE_LEAF_ERROR_DELAY_MS / 1000));
-    ne_log_error(&srv->log, "%s:%u - lid:%llu - %s", conn->ip, (unsigned)conn->port,
-                 (unsigned long long)conn->cid, text);
+           srv->opts->accounts[conn->acc->index].name, (unsigned)(NE_LEAF_ERROR_DELAY_MS / 1000));
+    ne_conn_logf(conn, NE_LOG_ERROR, "%s", text);
     if (link->remote >= 0) {
-        srv->leaf.remotes[link->remote].next_attempt_ms = srv->now_ms + NE_LEAF_ERROR_DELAY_MS;
+        srv->remotes[link->remote].next_attempt_ms = srv->conns->now_ms + NE_LEAF_ERROR_DELAY_MS;
     }
     ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, text);
 }
@@ -931,15 +1052,14 @@ static void loop_detected(ne_conn *conn, ne_leaf_link *link)
  * its weight. */
 static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
-    if (op->subject.len == strlen(srv->leaf.lds) &&
-        memcmp(op->subject.ptr, srv->leaf.lds, op->subject.len) == 0) {
+    ne_leaf_state *srv = leaf_of(conn);
+    if (op->subject.len == strlen(srv->lds) &&
+        memcmp(op->subject.ptr, srv->lds, op->subject.len) == 0) {
         loop_detected(conn, link);
         return;
     }
     if (!ne_subject_valid(op->subject.ptr, op->subject.len)) {
-        ne_log_debug(&srv->log, "%s:%u - lid:%llu - Ignoring LS+ of invalid subject \"%.*s\"",
-                     conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Ignoring LS+ of invalid subject \"%.*s\"",
                      (int)op->subject.len, op->subject.ptr);
         return;
     }
@@ -948,129 +1068,163 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
                                  ro->deny_export_count, op->subject.ptr, op->subject.len)) {
         return; /* we may not send there: a spoke ignores the interest (LN-32) */
     }
-    if (find_peer_sub(conn, op) != NULL) {
+    /* A leaf user's interest in a subject it may not receive: refused for a
+     * literal subject; a wildcard is kept and each message checked (LN-42,
+     * LN-43). */
+    if (!perm_exempt(op->subject.ptr, op->subject.len) &&
+        ne_subject_valid_literal(op->subject.ptr, op->subject.len) &&
+        !leaf_may_receive(conn, op->subject.ptr, op->subject.len)) {
+        leaf_perm_violation(conn, "Subscription", op->subject.ptr, op->subject.len);
         return;
     }
-    size_t text_len = (size_t)op->subject.len + op->queue.len;
-    ne_sub *sub = text_len <= NE_SUB_TEXT_BYTES ? ne_pool_alloc(&srv->sub_pool) : NULL;
-    if (sub == NULL) {
-        srv->leaf.stats.hub_subs_dropped++;
-        srv->stats.subs_refused++;
-        ne_log_warn(&srv->log, "%s:%u - lid:%llu - Leafnode interest in \"%.*s\" dropped: %s",
-                    conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
-                    (int)op->subject.len, op->subject.ptr,
-                    text_len > NE_SUB_TEXT_BYTES ? "longer than NE_SUB_TEXT_BYTES"
-                                                 : "subscription pool exhausted");
+    if (ne_router_find_interest(conn, op->subject, op->queue) != NULL) {
         return;
     }
-    memcpy(sub->text, op->subject.ptr, op->subject.len);
-    if (op->queue.len > 0) {
-        memcpy(sub->text + op->subject.len, op->queue.ptr, op->queue.len);
+    /* Passed on to our other leafs when we are their hub (the observer); a
+     * full table only costs those leafs this interest. */
+    ne_sub_spec spec = {op->subject, op->queue, {"", 0}, true, false};
+    int rc = ne_router_subscribe(srv->router, conn, &spec, NULL);
+    if (rc == NE_ERR_NOMEM) {
+        srv->stats.hub_subs_dropped++;
+        ne_conn_logf(conn, NE_LOG_WARN,
+                     "Leafnode interest in \"%.*s\" dropped: subscription pool or subject "
+                     "trie exhausted",
+                     (int)op->subject.len, op->subject.ptr);
+    } else if (rc != NE_OK) {
+        /* A hub's interest in its own long-id subjects ($SYS.REQ.SERVER.<id>.*)
+         * comes with every link: counted, not warned about. */
+        srv->stats.hub_subs_dropped++;
+        ne_conn_logf(conn, NE_LOG_DEBUG,
+                     "Leafnode interest in \"%.*s\" dropped: longer than NE_SUB_TEXT_BYTES or "
+                     "a token longer than NE_TOKEN_BYTES",
+                     (int)op->subject.len, op->subject.ptr);
     }
-    sub->entry.subject = sub->text;
-    sub->entry.subject_len = (uint16_t)op->subject.len;
-    sub->entry.queue = op->queue.len > 0 ? sub->text + op->subject.len : NULL;
-    sub->entry.queue_len = (uint16_t)op->queue.len;
-    sub->sid_len = 0;
-    sub->conn = conn;
-    int rc = ne_sublist_insert(ne_leaf_sublist(conn), &sub->entry);
-    if (rc != NE_OK) {
-        ne_pool_free(&srv->sub_pool, sub);
-        srv->leaf.stats.hub_subs_dropped++;
-        srv->stats.subs_refused++;
-        ne_log_warn(&srv->log, "%s:%u - lid:%llu - Leafnode interest in \"%.*s\" dropped: %s",
-                    conn->ip, (unsigned)conn->port, (unsigned long long)conn->cid,
-                    (int)op->subject.len, op->subject.ptr,
-                    rc == NE_ERR_NOMEM ? "subject trie exhausted" : "subject not storable");
-        return;
-    }
-    conn_link_sub(conn, sub);
-    /* Passed on to our other leafs when we are their hub; a full table only
-     * costs those leafs this interest. */
-    (void)ne_leaf_sub_added(srv, sub);
 }
 
 static void handle_ls_minus(ne_conn *conn, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
-    ne_sub *sub = find_peer_sub(conn, op);
-    if (sub == NULL) {
-        return;
+    ne_leaf_state *srv = leaf_of(conn);
+    ne_sub *sub = ne_router_find_interest(conn, op->subject, op->queue);
+    if (sub != NULL) {
+        ne_router_unsubscribe(srv->router, sub);
     }
-    ne_leaf_sub_removed(srv, sub);
-    ne_sublist_remove(ne_leaf_sublist(conn), &sub->entry);
-    conn_unlink_sub(conn, sub);
-    ne_pool_free(&srv->sub_pool, sub);
 }
-
 /* ---- Accepting leafs (hub role) ------------------------------------------------------ */
 
-static void send_hub_info(ne_conn *conn, bool connect_info)
+static int leaf_sink(void *ctx, const char *bytes, size_t len)
 {
-    ne_server *srv = conn->srv;
-    char info[1024];
-    ne_strbuf sb;
-    ne_strbuf_init(&sb, info, sizeof(info));
-    ne_strbuf_puts(&sb, "INFO {\"server_id\":");
-    ne_strbuf_json_string(&sb, srv->server_id, strlen(srv->server_id));
-    ne_strbuf_puts(&sb, ",\"server_name\":");
-    ne_strbuf_json_string(&sb, srv->opts.server_name, strlen(srv->opts.server_name));
-    ne_strbuf_puts(&sb, ",\"version\":\"" NE_ADVERTISED_VERSION
-                        "\",\"proto\":1,\"go\":\"natsedge-" NE_VERSION "\",\"host\":");
-    const char *host =
-        srv->opts.leaf.listen_host[0] != '\0' ? srv->opts.leaf.listen_host : srv->opts.host;
-    ne_strbuf_json_string(&sb, host, strlen(host));
-    ne_strbuf_printf(&sb,
-                     ",\"port\":%u,\"headers\":%s,\"auth_required\":true,\"max_payload\":%u,"
-                     "\"client_id\":%llu",
-                     (unsigned)srv->leaf_listener.port,
-                     srv->opts.no_header_support ? "false" : "true",
-                     (unsigned)srv->opts.max_payload, (unsigned long long)conn->cid);
-    if (conn->nonce[0] != '\0') {
-        ne_strbuf_printf(&sb, ",\"nonce\":\"%s\"", conn->nonce);
-    }
-    ne_strbuf_puts(&sb, ",\"info_on_connect\":true");
-    if (connect_info) {
-        ne_strbuf_puts(&sb, ",\"connect_info\":true");
-    }
-    ne_strbuf_puts(&sb, ",\"leafnode_urls\":[");
-    ne_strbuf_putc(&sb, '"');
-    ne_strbuf_printf(&sb, "%s:%u", host, (unsigned)srv->leaf_listener.port);
-    ne_strbuf_putc(&sb, '"');
-    ne_strbuf_puts(&sb, "]");
-    if (connect_info) {
-        const char *acc = srv->opts.accounts[conn->acc->index].name;
-        ne_strbuf_puts(&sb, ",\"remote_account\":");
-        ne_strbuf_json_string(&sb, acc, strlen(acc));
-    }
-    ne_strbuf_puts(&sb, "}\r\n");
-    NE_ASSERT(!sb.truncated);
-    leaf_send(conn, info, sb.len);
+    return ne_conn_send(ctx, bytes, len);
 }
 
-void ne_leaf_accepted(ne_conn *conn)
+/* "allow" or "deny" of a permission list, as nats-server's configuration
+ * names its entries ("subject" or "subject queue"); absent when empty. */
+static void write_perm_list(ne_json_out *w, const char *name, const ne_perm_list *l,
+                            const ne_perm_subject *table)
 {
-    ne_server *srv = conn->srv;
+    if (!l->present || l->count == 0) {
+        return;
+    }
+    NE_ASSERT(l->first + l->count <= NE_MAX_PERM_SUBJECTS);
+    ne_json_key(w, name);
+    ne_json_begin_array(w);
+    for (uint32_t i = 0; i < l->count; i++) {
+        const ne_perm_subject *e = &table[l->first + i];
+        NE_ASSERT((size_t)e->subject_len + e->queue_len <= NE_PERM_SUBJECT_BYTES);
+        char text[NE_PERM_SUBJECT_BYTES + 1];
+        size_t n = e->subject_len;
+        memcpy(text, e->text, n);
+        if (e->queue_len > 0) {
+            text[n++] = ' ';
+            memcpy(text + n, e->text + e->subject_len, e->queue_len);
+            n += e->queue_len;
+        }
+        ne_json_string(w, text, n);
+    }
+    ne_json_end_array(w);
+}
+
+static void write_perm_side(ne_json_out *w, const ne_perm_list *allow, const ne_perm_list *deny,
+                            const ne_perm_subject *table)
+{
+    ne_json_begin_object(w);
+    write_perm_list(w, "allow", allow, table);
+    write_perm_list(w, "deny", deny, table);
+    ne_json_end_object(w);
+}
+
+/* The hub's INFO (LN-02); the second one, after CONNECT, says connect_info,
+ * the bound account and the user's permissions for the leaf to apply
+ * (import: what it may receive, export: what it may send; LN-06, LN-40). */
+static void send_hub_info(ne_conn *conn, bool connect_info)
+{
+    ne_leaf_state *srv = leaf_of(conn);
+    const ne_server_options *o = srv->opts;
+    const char *host = o->leaf.listen_host[0] != '\0' ? o->leaf.listen_host : o->host;
+    char url[NE_LEAF_HOSTPORT_BYTES + 8];
+    ne_fmt(url, sizeof(url), "%s:%u", host, (unsigned)srv->listener.port);
+    ne_info_fields f;
+    memset(&f, 0, sizeof(f));
+    f.server_id = srv->conns->id.server_id;
+    f.server_name = o->server_name;
+    f.version = NE_ADVERTISED_VERSION;
+    f.go = "natsedge-" NE_VERSION;
+    f.host = host;
+    f.port = srv->listener.port;
+    f.headers = !o->no_header_support;
+    f.max_payload = o->max_payload;
+    f.auth_required = true;
+    f.nonce = link_of(conn)->nonce;
+    f.has_client_id = true;
+    f.client_id = conn->cid;
+    f.info_on_connect = true;
+    f.connect_info = connect_info;
+    f.leafnode_url = url;
+    f.remote_account = connect_info ? ne_router_account_name(srv->router, conn->acc) : NULL;
+    const ne_permissions *p = ne_router_perms(conn);
+    f.leave_open = connect_info && p != NULL;
+    char info[1024];
+    size_t len = ne_proto_write_info(info, sizeof(info), &f);
+    NE_ASSERT(len > 0);
+    leaf_send(conn, info, len);
+    if (f.leave_open) {
+        /* The user's permissions, streamed: a list of any length. */
+        char piece[NE_JSON_OUT_MIN_BYTES * 2];
+        ne_json_out w;
+        ne_json_out_init(&w, piece, sizeof(piece), leaf_sink, conn);
+        ne_json_raw(&w, ",\"import\":");
+        write_perm_side(&w, &p->sub_allow, &p->sub_deny, srv->opts->perm_subjects);
+        ne_json_raw(&w, ",\"export\":");
+        write_perm_side(&w, &p->pub_allow, &p->pub_deny, srv->opts->perm_subjects);
+        ne_json_raw(&w, "}\r\n");
+        int rc = ne_json_out_finish(&w);
+        if (rc != NE_OK && !conn->closing) {
+            ne_conn_logf(conn, NE_LOG_WARN, "Leafnode INFO not sent: %s", ne_err_name(rc));
+            ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        }
+    }
+}
+
+/* A connection accepted on the leaf listener: its link, then INFO. */
+static void accepted(void *ctx, ne_conn *conn)
+{
+    ne_leaf_state *srv = ctx;
     ne_leaf_link *link = link_alloc(srv);
     if (link == NULL) {
-        ne_log_warn(&srv->log, "%s:%u - Leafnode connection pool exhausted (%u)", conn->ip,
-                    (unsigned)conn->port, (unsigned)NE_MAX_LEAF_CONNECTIONS);
-        ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS, "maximum connections exceeded");
+        ne_conn_logf(conn, NE_LOG_WARN, "Leafnode connection pool exhausted (%u)",
+                     (unsigned)NE_MAX_LEAF_CONNECTIONS);
+        ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS, NE_PROTO_ERR_MAX_CONNECTIONS);
         return;
     }
     link->conn = conn;
     link->remote = -1;
     link->state = NE_LEAF_WAIT_CONNECT;
-    link->deadline_ms = srv->now_ms + srv->opts.leaf.auth_timeout_ms;
-    conn->leaf = link;
-    conn->echo = false;
-    conn->verbose = false;
-    conn->pedantic = false;
-    if (ne_nkey_nonce(conn->nonce) != NE_OK) {
-        conn->nonce[0] = '\0';
+    link->deadline_ms = srv->conns->now_ms + srv->opts->leaf.auth_timeout_ms;
+    conn->state = link;
+    conn->no_echo = true;
+    if (ne_nkey_nonce(link->nonce) != NE_OK) {
+        link->nonce[0] = '\0';
     }
-    ne_log_info(&srv->log, "%s:%u - lid:%llu - Leafnode connection created", conn->ip,
-                (unsigned)conn->port, (unsigned long long)conn->cid);
+    ne_conn_logf(conn, NE_LOG_INFO, "Leafnode connection created");
     send_hub_info(conn, false);
 }
 
@@ -1079,51 +1233,65 @@ void ne_leaf_accepted(ne_conn *conn)
  * configured; otherwise the server's own single user or token (a token
  * arrives as CONNECT's user, as nats-server 2.9 leafs send it) or a users
  * list entry with a clear-text password. Without any of these, none. NULL
- * when refused. */
-static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
+ * when refused. *login says which of the server's credentials it was. */
+#define LEAF_LOGIN_SINGLE (-1)
+#define LEAF_LOGIN_NONE (-2)
+
+static ne_account *leaf_authorized(ne_leaf_state *srv, const ne_json_doc *doc, int *login)
 {
-    ne_account *global = &srv->accounts[NE_ACCOUNT_GLOBAL];
-    const ne_leaf_options *lo = &srv->opts.leaf;
-    const ne_server_options *o = &srv->opts;
+    *login = LEAF_LOGIN_NONE;
+    ne_bcrypt_state *bc = &srv->router->bcrypt;
+    ne_account *global = &srv->router->accounts[NE_ACCOUNT_GLOBAL];
+    const ne_leaf_options *lo = &srv->opts->leaf;
+    const ne_server_options *o = srv->opts;
     char user[128] = "", pass[128] = "";
     (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
     (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
     if (lo->auth_user[0] != '\0') {
-        return ne_server_secret_equal(user, lo->auth_user) &&
-                       ne_server_secret_matches(srv, lo->auth_pass, pass)
+        return ne_authn_secret_equal(user, lo->auth_user) &&
+                       ne_authn_secret_matches(bc, lo->auth_pass, pass)
                    ? account_named(srv, lo->auth_account)
                    : NULL;
     }
     if (lo->user_count > 0) {
         for (uint32_t i = 0; i < lo->user_count; i++) {
             const ne_leaf_user *u = &lo->users[i];
-            if (user[0] != '\0' && ne_server_secret_equal(user, u->user)) {
-                return ne_server_secret_matches(srv, u->pass, pass) ? account_named(srv, u->account)
-                                                                    : NULL;
+            if (user[0] != '\0' && ne_authn_secret_equal(user, u->user)) {
+                return ne_authn_secret_matches(bc, u->pass, pass) ? account_named(srv, u->account)
+                                                                  : NULL;
             }
         }
         return NULL;
     }
-    if (!ne_server_auth_required(srv)) {
+    if (!ne_authn_required(o)) {
         return global;
     }
     if (o->auth_token[0] != '\0') {
         char token[128] = "";
         (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
         const char *given = token[0] != '\0' ? token : user;
-        return given[0] != '\0' && ne_server_secret_matches(srv, o->auth_token, given) ? global
-                                                                                       : NULL;
+        if (given[0] == '\0' || !ne_authn_secret_matches(bc, o->auth_token, given)) {
+            return NULL;
+        }
+        *login = LEAF_LOGIN_SINGLE;
+        return global;
     }
     if (o->auth_user[0] != '\0') {
-        return user[0] != '\0' && ne_server_secret_equal(user, o->auth_user) &&
-                       ne_server_secret_matches(srv, o->auth_pass, pass)
-                   ? global
-                   : NULL;
+        if (user[0] == '\0' || !ne_authn_secret_equal(user, o->auth_user) ||
+            !ne_authn_secret_matches(bc, o->auth_pass, pass)) {
+            return NULL;
+        }
+        *login = LEAF_LOGIN_SINGLE;
+        return global;
     }
     for (uint32_t i = 0; i < o->user_count; i++) {
         const ne_user_entry *u = &o->users[i];
-        if (u->user[0] != '\0' && user[0] != '\0' && ne_server_secret_equal(user, u->user)) {
-            return ne_server_secret_matches(srv, u->pass, pass) ? &srv->accounts[u->account] : NULL;
+        if (u->user[0] != '\0' && user[0] != '\0' && ne_authn_secret_equal(user, u->user)) {
+            if (!ne_authn_secret_matches(bc, u->pass, pass)) {
+                return NULL;
+            }
+            *login = (int)i;
+            return &srv->router->accounts[u->account];
         }
     }
     return NULL;
@@ -1131,62 +1299,97 @@ static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
 
 static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 {
-    ne_server *srv = conn->srv;
+    ne_leaf_state *srv = leaf_of(conn);
     if (link->state != NE_LEAF_WAIT_CONNECT) {
         return; /* a second CONNECT is ignored */
     }
-    static ne_json_doc doc;
-    if (ne_json_parse(&doc, op->text.ptr, op->text.len) != NE_OK || doc.count < 1 ||
-        doc.tokens[0].type != JSMN_OBJECT) {
+    ne_json_doc *doc = &srv->doc;
+    if (ne_json_parse(doc, op->text.ptr, op->text.len) != NE_OK || doc->count < 1 ||
+        doc->tokens[0].type != JSMN_OBJECT) {
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return;
     }
-    ne_account *acc = leaf_authorized(srv, &doc);
+    int login;
+    ne_account *acc = leaf_authorized(srv, doc, &login);
     if (acc == NULL) {
-        ne_log_warn(&srv->log, "%s:%u - lid:%llu - authentication error", conn->ip,
-                    (unsigned)conn->port, (unsigned long long)conn->cid);
-        ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
+        ne_conn_logf(conn, NE_LOG_WARN, "authentication error");
+        ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, NE_PROTO_ERR_AUTHORIZATION);
         return;
     }
     bool headers = false;
-    (void)ne_json_get_bool(&doc, 0, "headers", &headers);
+    (void)ne_json_get_bool(doc, 0, "headers", &headers);
     bool peer_is_hub = false;
-    (void)ne_json_get_bool(&doc, 0, "is_hub", &peer_is_hub);
+    (void)ne_json_get_bool(doc, 0, "is_hub", &peer_is_hub);
     link->spoke = peer_is_hub;
-    link->headers = headers && !srv->opts.no_header_support;
-    conn->headers = link->headers;
-    if (!ne_json_get_string(&doc, 0, "name", link->remote_name, sizeof(link->remote_name), NULL)) {
+    link->headers = headers && !srv->opts->no_header_support;
+    if (!ne_json_get_string(doc, 0, "name", link->remote_name, sizeof(link->remote_name), NULL)) {
         link->remote_name[0] = '\0';
     }
-    if (!ne_json_get_string(&doc, 0, "server_id", link->remote_id, sizeof(link->remote_id), NULL)) {
+    if (!ne_json_get_string(doc, 0, "server_id", link->remote_id, sizeof(link->remote_id), NULL)) {
         link->remote_id[0] = '\0';
     }
-    memcpy(conn->name, link->remote_name, sizeof(conn->name));
     conn->acc = acc;
-    const char *acc_name = srv->opts.accounts[acc->index].name;
+    if (login != LEAF_LOGIN_NONE) {
+        /* The user's permissions, as a client of that user has them; the
+         * credential's fingerprint marks the leaf for reloads. */
+        uint8_t account;
+        ne_authn_identity(srv->opts, login, &account, &conn->perms);
+        link->auth_fp = ne_authn_fingerprint(srv->opts, login);
+    }
+    const char *acc_name = ne_router_account_name(srv->router, acc);
     memcpy(link->remote_account, acc_name,
            NE_MIN(strlen(acc_name) + 1, sizeof(link->remote_account)));
     send_hub_info(conn, true);
     establish(srv, link);
 }
 
+/* After a reload that changed the authorization: a leaf that logged in with
+ * the server's own credentials is closed, to log in again under the new
+ * ones (its solicitor reconnects). */
+void ne_leaf_auth_reloaded(ne_leaf_state *st)
+{
+    for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
+        ne_leaf_link *link = st->links[i];
+        if (link == NULL || link->remote >= 0 || link->conn->closing || link->auth_fp == 0) {
+            continue;
+        }
+        ne_conn_logf(link->conn, NE_LOG_INFO,
+                     "Leafnode logged in through the reloaded authorization: closing it to log "
+                     "in again");
+        ne_conn_close(link->conn, NE_CLOSE_AUTH_VIOLATION, NE_PROTO_ERR_AUTHORIZATION);
+    }
+}
+
 /* ---- Operations ------------------------------------------------------------------------ */
 
-bool ne_leaf_carries_payload(ne_conn *conn, const ne_op *op)
+static bool carries_payload(ne_conn *conn, const ne_op *op)
 {
     if (op->kind != NE_OP_LMSG && op->kind != NE_OP_HMSG) {
         return false;
     }
-    if (!established(conn->leaf)) {
+    if (!established(link_of(conn))) {
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
         return false;
     }
     return true;
 }
 
-void ne_leaf_handle_op(ne_conn *conn, const ne_op *op)
+static bool payload_allowed(ne_conn *conn, const ne_op *op)
 {
-    ne_leaf_link *link = conn->leaf;
+    if (op->total_len > leaf_of(conn)->opts->max_payload) {
+        ne_conn_close(conn, NE_CLOSE_MAX_PAYLOAD, NE_PROTO_ERR_MAX_PAYLOAD);
+        return false;
+    }
+    if (op->kind == NE_OP_HMSG && !link_of(conn)->headers) {
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void handle_op(ne_conn *conn, const ne_op *op)
+{
+    ne_leaf_link *link = link_of(conn);
     if (conn->closing || link == NULL) {
         return;
     }
@@ -1223,70 +1426,125 @@ void ne_leaf_handle_op(ne_conn *conn, const ne_op *op)
         break;
     default:
         /* Client verbs on a leaf connection. */
-        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, "Unknown Protocol Operation");
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
         break;
     }
 }
 
-/* ---- Routing --------------------------------------------------------------------------- */
-
-bool ne_leaf_route_begin(ne_conn *pub, ne_slice subject)
+/* LMSG/HMSG from the peer: routed as published by the leaf connection, to
+ * the queue groups it names only (LN-18). */
+static void handle_msg(ne_conn *conn, ne_msg *msg)
 {
-    ne_server *srv = pub->srv;
-    ne_leaf_state *st = &srv->leaf;
-    st->target_count = 0;
-    st->route_subject.ptr = subject.ptr;
-    st->route_subject.len = subject.len;
-    if (pub->kind != NE_CONN_KIND_LEAF || pub->leaf == NULL) {
-        return true;
-    }
-    const ne_leaf_remote_options *ro = remote_opts(srv, pub->leaf);
-    return ro == NULL || !subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_imports,
-                                     ro->deny_import_count, subject.ptr, subject.len);
+    msg->from_peer = true;
+    uint32_t delivered = 0;
+    (void)ne_router_publish(leaf_of(conn)->router, conn, msg, &delivered);
 }
 
-bool ne_leaf_route_add(ne_conn *pub, ne_sub *sub, const char *queue, uint16_t queue_len)
+static const ne_frame_ops frame_ops = {
+    .parse = ne_leaf_parse_line,
+    .carries_payload = carries_payload,
+    .payload_allowed = payload_allowed,
+    .handle_op = handle_op,
+    .handle_msg = handle_msg,
+};
+
+static uint32_t leaf_input(ne_conn *conn, uint8_t *buf, uint32_t len)
 {
-    ne_server *srv = pub->srv;
-    ne_leaf_state *st = &srv->leaf;
-    ne_conn *conn = sub->conn;
-    ne_leaf_link *link = conn->leaf;
-    if (!established(link) || conn == pub) {
+    return ne_frame_input(conn, &frame_ops, buf, len);
+}
+
+static void leaf_timer(ne_conn *conn, uint64_t now)
+{
+    ne_conn_ping_timer(conn, now);
+}
+
+/* ---- Routing --------------------------------------------------------------------------- */
+
+/* A message from a leaf on a subject its remote's deny_imports names is
+ * dropped (LN-32); one its user may not publish closes the link with a
+ * permissions violation, as nats-server 2.14 does (LN-44). */
+static bool leaf_may_publish(ne_conn *pub, ne_msg *msg)
+{
+    ne_leaf_state *srv = leaf_of(pub);
+    const ne_leaf_remote_options *ro = remote_opts(srv, link_of(pub));
+    if (ro != NULL && subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_imports,
+                                 ro->deny_import_count, msg->subject.ptr, msg->subject.len)) {
         return false;
     }
-    /* A message from one hub never goes to another (LN-12's rule for
-     * messages): the hubs' own clusters carry it. */
-    if (pub->kind == NE_CONN_KIND_LEAF && pub->leaf != NULL && pub->leaf->spoke && link->spoke) {
+    if (!leaf_may_send(pub, msg->subject.ptr, msg->subject.len)) {
+        leaf_perm_violation(pub, "Publish", msg->subject.ptr, msg->subject.len);
+        return false;
+    }
+    return true;
+}
+
+/* Whether a message from pub may go to this peer: not before the link is
+ * up, never from one hub to another (LN-12's rule for messages: the hubs'
+ * own clusters carry it), never on a subject the remote's deny_exports
+ * names (LN-32). */
+static bool leaf_may_forward(ne_conn *conn, const ne_conn *pub, const ne_msg *msg)
+{
+    ne_leaf_state *srv = leaf_of(conn);
+    ne_leaf_link *link = link_of(conn);
+    if (!established(link)) {
+        return false;
+    }
+    if (pub != NULL && pub->kind == srv->kind && link_of(pub) != NULL && link_of(pub)->spoke &&
+        link->spoke) {
         return false;
     }
     const ne_leaf_remote_options *ro = remote_opts(srv, link);
-    if (ro != NULL &&
-        subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_exports, ro->deny_export_count,
-                   st->route_subject.ptr, st->route_subject.len)) {
+    if (ro != NULL && subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_exports,
+                                 ro->deny_export_count, msg->subject.ptr, msg->subject.len)) {
         return false;
     }
-    ne_leaf_target *t = NULL;
-    for (uint32_t i = 0; i < st->target_count; i++) {
-        if (st->targets[i].conn == conn) {
-            t = &st->targets[i];
-        }
-    }
-    if (t == NULL) {
-        NE_ASSERT(st->target_count < NE_MAX_LEAF_CONNECTIONS);
-        t = &st->targets[st->target_count++];
-        t->conn = conn;
-        t->plain = false;
-        t->queue_count = 0;
-    }
-    if (queue == NULL) {
-        t->plain = true;
-        return true;
-    }
-    if (t->queue_count >= NE_MAX_MATCH_QUEUE_GROUPS) {
+    /* The leaf user may not receive it (a wildcard interest was kept):
+     * dropped, as nats-server drops it (LN-43). */
+    if (!perm_exempt(msg->subject.ptr, msg->subject.len) &&
+        !leaf_may_receive(conn, msg->subject.ptr, msg->subject.len)) {
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Not permitted to deliver to \"%.*s\"",
+                     (int)msg->subject.len, msg->subject.ptr);
         return false;
     }
-    t->queue[t->queue_count] = queue;
-    t->queue_len[t->queue_count] = queue_len;
-    t->queue_count++;
     return true;
 }
+
+/* One LMSG (or HMSG) to a leaf peer, naming the queue groups it was picked
+ * for (LN-17..LN-19). */
+static bool leaf_deliver_batch(ne_conn *conn, ne_msg *msg, const ne_batch *batch,
+                               uint32_t *payload_bytes)
+{
+    bool as_hmsg = msg->has_headers && link_of(conn)->headers;
+    char line[NE_MAX_OUT_LINE_BYTES];
+    size_t n = ne_leaf_msg_line(line, sizeof(line), batch, msg->subject, msg->reply, as_hmsg,
+                                msg->hdr_len, msg->total_len);
+    if (n == 0) {
+        /* Long queue names, or a subject made long by an import. */
+        ne_router_line_too_long(leaf_of(conn)->router, conn, as_hmsg ? "HMSG" : "LMSG");
+        return false;
+    }
+    return ne_router_queue(conn, line, n, msg, as_hmsg, payload_bytes);
+}
+
+static void leaf_describe(const ne_conn *conn, ne_conn_desc *out)
+{
+    const ne_leaf_link *link = link_of(conn);
+    out->kind = "Leafnode";
+    out->type = "";
+    out->name = link != NULL ? link->remote_name : "";
+    out->lang = "";
+    out->version = "";
+    out->user = "";
+    out->account = link != NULL ? link->remote_account : "";
+    out->counted = false;
+}
+
+static const ne_conn_ops leaf_ops = {
+    .input = leaf_input,
+    .timer = leaf_timer,
+    .closed = leaf_closed,
+    .deliver_batch = leaf_deliver_batch,
+    .may_publish = leaf_may_publish,
+    .may_forward = leaf_may_forward,
+    .describe = leaf_describe,
+};

@@ -1,15 +1,13 @@
 /* Leaf nodes: natsedge as a leaf of a nats-server hub (solicited remotes) and
  * as a hub for leafs (accepted leaf connections).
  *
- * A leaf connection is an ne_conn of kind NE_CONN_KIND_LEAF with an
- * ne_leaf_link attached. The peer's interest (LS+/LS-) becomes ordinary
- * subscriptions owned by that connection, so routing finds them like any
- * client's; local interest is sent to each peer through the leaf interest
- * table (one LS+ per subject and queue, with the queue weight).
- *
- * The server calls in at a few points: start, each timer tick, every
- * subscription added or removed, a leaf connection's operations and its
- * teardown, and while routing a message (ne_leaf_route_*). */
+ * A leaf connection is a connection kind (floor 5, docs/architecture.md)
+ * whose state is an ne_leaf_link. The peer's interest (LS+/LS-) becomes
+ * subscriptions of that connection marked as a peer's, so the router
+ * batches one LMSG per peer (deliver_batch) naming the queue groups it was
+ * picked for; local interest is sent to each peer through the leaf interest
+ * table (one LS+ per subject and queue, with the queue weight), kept by the
+ * interest observer this kind registers with the router. */
 #ifndef NE_LEAF_H
 #define NE_LEAF_H
 
@@ -17,71 +15,157 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "leaf/ne_leaf_types.h"
+#include "auth/ne_nkey.h"
+#include "conf/ne_options.h"
+#include "conn/ne_conn.h"
+#include "core/ne_pool.h"
+#include "core/ne_rng.h"
+#include "json/ne_json.h"
+#include "json/ne_json_out.h"
+#include "ne_config.h"
 #include "proto/ne_proto.h"
+#include "router/ne_router.h"
 
-struct ne_server;
-struct ne_conn;
-struct ne_sub;
-struct ne_sublist;
+/* A subscription records the links it was announced on in ne_sub.announced
+ * (one bit per link), and its connection counts them in ne_conn.announced. */
+#if NE_MAX_LEAF_CONNECTIONS > 32
+#error "NE_MAX_LEAF_CONNECTIONS must be at most 32 (ne_sub.announced)"
+#endif
+#if NE_LEAF_INTEREST_PER_CONNECTION < 1 ||                                                         \
+    NE_LEAF_INTEREST_PER_CONNECTION > NE_LEAF_INTEREST_ENTRIES
+#error "NE_LEAF_INTEREST_PER_CONNECTION must be 1 to NE_LEAF_INTEREST_ENTRIES"
+#endif
+
+/* A "host:port" learned from a hub's leafnode_urls. */
+#define NE_LEAF_HOSTPORT_BYTES 72
+
+/* Where a leaf connection is in its life. */
+typedef enum ne_leaf_link_state {
+    NE_LEAF_CONNECTING = 1,    /* solicited: TCP connect under way, waiting for INFO */
+    NE_LEAF_WAIT_CONNECT_INFO, /* solicited: CONNECT sent, waiting for the hub's INFO */
+    NE_LEAF_WAIT_CONNECT,      /* accepted: INFO sent, waiting for CONNECT */
+    NE_LEAF_ESTABLISHED,
+} ne_leaf_link_state;
+
+/* One leaf connection (either role), from the leaf connection pool. */
+typedef struct ne_leaf_link {
+    ne_conn *conn;
+    int32_t remote;    /* index in options' remotes, -1 when accepted */
+    uint8_t state;     /* ne_leaf_link_state */
+    uint8_t url_index; /* solicited: position in the remote's rotation */
+    bool headers;
+    /* We are the spoke on this link: solicited without `hub: true`, or
+     * accepted from a leaf whose CONNECT said is_hub (LN-01). */
+    bool spoke;
+    uint64_t deadline_ms; /* handshake must be done by then */
+    uint64_t established_wall_ns;
+    uint32_t interest_count; /* entries of the interest table sent to this peer */
+    uint64_t auth_fp;        /* accepted: the server credential it logged in with; 0: none */
+    char remote_id[57];
+    char remote_name[64];
+    char remote_account[64];
+    char url[NE_LEAF_URL_BYTES];       /* solicited: the URL in use (no user info) */
+    char nonce[NE_NKEY_NONCE_LEN + 1]; /* accepted: sent in our INFO */
+} ne_leaf_link;
+
+/* What was sent to one peer: an LS+ for (subject, queue) with a count of
+ * local subscriptions behind it (the queue weight). */
+typedef struct ne_leaf_interest {
+    uint32_t next; /* hash chain (index + 1, 0 ends) */
+    uint32_t hash;
+    uint16_t link; /* index of the link in the link pool */
+    uint16_t subject_len;
+    uint16_t queue_len;
+    uint32_t count;
+    char text[NE_SUB_TEXT_BYTES]; /* subject then queue */
+} ne_leaf_interest;
+
+#define NE_LEAF_P2_(x)                                                                             \
+    ((((x) | ((x) >> 1) | ((x) >> 2) | ((x) >> 4) | ((x) >> 8) | ((x) >> 16)) + 1u))
+#define NE_LEAF_BUCKETS NE_LEAF_P2_((uint32_t)NE_LEAF_INTEREST_ENTRIES - 1u)
+
+/* A solicited remote's connection attempts. */
+typedef struct ne_leaf_remote_state {
+    ne_leaf_link *link;              /* NULL while down */
+    const ne_tls_config *tls_config; /* the board's client configuration (tls { }) */
+    uint8_t url_order[NE_LEAF_MAX_URLS];
+    uint32_t url_next; /* position in the rotation of the next URL to try */
+    /* Leaf URLs of the hub's cluster from its INFO (leafnode_urls), tried
+     * after the configured ones with the first URL's credentials (LN-28). */
+    char learned[NE_LEAF_MAX_URLS][NE_LEAF_HOSTPORT_BYTES];
+    uint32_t learned_count;
+    uint64_t next_attempt_ms;
+    uint64_t attempts;
+    uint64_t connects;
+    uint32_t failures_logged;
+} ne_leaf_remote_state;
+
+typedef struct ne_leaf_stats {
+    uint64_t interest_refused; /* SUBs refused: interest table full */
+    uint64_t links_refused;    /* leaf connection pool empty */
+    uint64_t hub_subs_dropped; /* LS+ from a peer that found no subscription */
+    uint64_t loops_detected;
+} ne_leaf_stats;
+
+typedef struct ne_leaf_state {
+    const ne_server_options *opts;
+    ne_conns *conns;
+    ne_router *router;
+    ne_rng *rng;
+    uint8_t kind;
+    ne_listener listener; /* hub role: leafnodes { listen } */
+    bool active;          /* leafnodes configured: hooks do work */
+    bool stopping;        /* shutting down: no more connection attempts */
+    char lds[40];         /* this server's loop-detection subject "$LDS.<id>" */
+    ne_leaf_remote_state remotes[NE_MAX_LEAF_REMOTES];
+    ne_leaf_stats stats;
+    ne_leaf_link *links[NE_MAX_LEAF_CONNECTIONS]; /* by pool index, NULL when free */
+    /* Work areas of one call at a time: a CONNECT line with a JWT, a peer's
+     * INFO or CONNECT tokenized. */
+    char scratch[NE_LEAF_JWT_BYTES + 1024];
+    ne_json_doc doc;
+    ne_pool link_pool;
+    ne_pool interest_pool;
+    uint32_t buckets[NE_LEAF_BUCKETS]; /* index + 1 of a chain's first entry */
+    NE_POOL_STORAGE(ne_leaf_link, NE_MAX_LEAF_CONNECTIONS) link_storage;
+    NE_POOL_STORAGE(ne_leaf_interest, NE_LEAF_INTEREST_ENTRIES) interest_storage;
+} ne_leaf_state;
 
 void ne_leaf_options_default(ne_leaf_options *opts);
 /* Checks the leaf options; writes a message into err on failure. */
 int ne_leaf_options_check(const ne_leaf_options *opts, char *err, size_t err_cap);
 
-void ne_leaf_init(struct ne_server *srv);
+/* Registers the leaf kind and its interest observer. */
+void ne_leaf_init(ne_leaf_state *st, const ne_server_options *opts, ne_conns *conns,
+                  ne_router *router, ne_rng *rng);
 /* Opens the leaf listener (hub role) and schedules the remotes' first
  * connection attempts. */
-int ne_leaf_start(struct ne_server *srv);
+int ne_leaf_start(ne_leaf_state *st);
 /* Gives remote `remote` the TLS client configuration the board made from
  * its tls { } block (between ne_server_init and ne_server_start). */
-void ne_leaf_set_remote_tls(struct ne_server *srv, uint32_t remote, const ne_tls_config *cfg);
+void ne_leaf_set_remote_tls(ne_leaf_state *st, uint32_t remote, const ne_tls_config *cfg);
 /* Timers: connection attempts, handshake deadlines. */
-void ne_leaf_tick(struct ne_server *srv, uint64_t now_ms);
-void ne_leaf_shutdown(struct ne_server *srv);
-void ne_leaf_log_memory(const struct ne_server *srv);
+void ne_leaf_tick(ne_leaf_state *st, uint64_t now_ms);
+void ne_leaf_shutdown(ne_leaf_state *st);
+void ne_leaf_log_memory(const ne_leaf_state *st);
+/* Open leaf connections. */
+uint32_t ne_leaf_connection_count(const ne_leaf_state *st);
+/* Established leaf connections bound to acc (/accstatz leafnodes). */
+uint32_t ne_leaf_account_count(const ne_leaf_state *st, const ne_account *acc);
+/* The authorization was reloaded: accepted leafs that logged in with the
+ * server's own credentials are closed, to log in again. */
+void ne_leaf_auth_reloaded(ne_leaf_state *st);
+/* Writes the /leafz document (ne_leaf_mon.c); subs adds each leaf's
+ * subscriptions_list (?subs=1). */
+void ne_leaf_write_leafz(const ne_leaf_state *st, ne_json_out *o, bool subs);
 
-/* The sublist of the account a connection belongs to. */
-struct ne_sublist *ne_leaf_sublist(struct ne_conn *conn);
-
-/* A subscription was inserted (by a client or a leaf peer): its interest is
- * sent to every leaf peer that should know. NE_ERR_NOMEM when the interest
- * table cannot take it (nothing was sent then; the caller removes it). */
-int ne_leaf_sub_added(struct ne_server *srv, struct ne_sub *sub);
-/* A subscription is about to be removed. */
-void ne_leaf_sub_removed(struct ne_server *srv, struct ne_sub *sub);
-
-/* A connection accepted on the leaf listener: sends INFO. */
-void ne_leaf_accepted(struct ne_conn *conn);
 /* Parses a control line read on a leaf connection (LMSG/HMSG in their leaf
  * forms, with op->queue spanning the queue names). */
 ne_proto_status ne_leaf_parse_line(const char *line, size_t len, ne_op *op);
-/* True for a message operation (LMSG/HMSG) whose payload follows; closes
- * the connection if the link may not carry messages yet. */
-bool ne_leaf_carries_payload(struct ne_conn *conn, const ne_op *op);
-/* Handles every operation of a leaf connection but LMSG/HMSG payloads. */
-void ne_leaf_handle_op(struct ne_conn *conn, const ne_op *op);
-/* The leaf connection is being torn down: its interest entries go, its
- * remote schedules a reconnect. */
-void ne_leaf_conn_closed(struct ne_conn *conn);
-
-/* Routing. begin clears the targets (false: a leaf's message its remote
- * may not import, to be dropped); add records that a leaf connection's
- * subscription matched (queue NULL for a plain one) and says whether the
- * message may go there; the caller then sends one message per target. */
-bool ne_leaf_route_begin(struct ne_conn *pub, ne_slice subject);
-bool ne_leaf_route_add(struct ne_conn *pub, struct ne_sub *sub, const char *queue,
-                       uint16_t queue_len);
-/* True when a queue group named in a leaf message's queue list. */
-bool ne_leaf_queue_listed(ne_slice queues, const char *queue, uint16_t queue_len);
-/* Writes the LMSG (or HMSG) line for a target; returns its length (0 if it
- * does not fit in cap). */
-size_t ne_leaf_msg_line(char *out, size_t cap, const ne_leaf_target *t, ne_slice subject,
-                        ne_slice reply, bool as_hmsg, uint32_t hdr_len, uint32_t total_len);
-
-/* Writes the /leafz JSON body to a monitoring connection; subs adds each
- * leaf's subscriptions_list (?subs=1). */
-void ne_leaf_leafz(struct ne_conn *http, bool subs);
+/* Writes the LMSG (or HMSG) line of a message for a peer's batch; returns
+ * its length (0 if it does not fit in cap). */
+size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *b, ne_slice subject, ne_slice reply,
+                        bool as_hmsg, uint32_t hdr_len, uint32_t total_len);
 
 /* Parsing of peer input, exposed for tests and fuzzing. */
 
@@ -103,8 +187,8 @@ typedef struct ne_leaf_info {
     bool tls_required;
 } ne_leaf_info;
 
-/* NE_ERR_PARSE on malformed JSON. */
-int ne_leaf_parse_info(const char *json, size_t len, ne_leaf_info *info);
+/* NE_ERR_PARSE on malformed JSON. doc is the caller's work area. */
+int ne_leaf_parse_info(const char *json, size_t len, ne_leaf_info *info, ne_json_doc *doc);
 
 /* Reads a .creds file: the user JWT and the seed from their dash-fenced
  * blocks. NE_ERR_PARSE when either is missing, NE_ERR_TOO_BIG when one does

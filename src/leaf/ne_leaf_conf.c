@@ -8,13 +8,14 @@
 
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
-#include "server/ne_server.h"
+#include "router/ne_authn.h"
 
 typedef struct leaf_ctx {
     ne_conf *conf;
     ne_leaf_options *o;
     char *err;
     size_t err_cap;
+    char creds[NE_LEAF_JWT_BYTES + 1024]; /* a credentials file while it is read */
 } leaf_ctx;
 
 static int fail_conf(leaf_ctx *c)
@@ -128,9 +129,9 @@ static int load_creds(leaf_ctx *c, ne_conf_node *node, ne_leaf_remote_options *r
     if (c->conf->io == NULL || c->conf->io->load == NULL) {
         return fail_at(c, node, NE_ERR_UNSUPPORTED, "credentials files cannot be read here");
     }
-    static char buf[NE_LEAF_JWT_BYTES + 1024];
+    char *buf = c->creds;
     size_t len = 0;
-    int rc = c->conf->io->load(c->conf->io->ctx, path, buf, sizeof(buf), &len);
+    int rc = c->conf->io->load(c->conf->io->ctx, path, buf, sizeof(c->creds), &len);
     if (rc != NE_OK) {
         char what[NE_LEAF_URL_BYTES + 64];
         ne_fmt(what, sizeof(what), "cannot read credentials file \"%s\" (%s)", path,
@@ -138,7 +139,7 @@ static int load_creds(leaf_ctx *c, ne_conf_node *node, ne_leaf_remote_options *r
         return fail_at(c, node, rc, what);
     }
     rc = ne_leaf_parse_creds(buf, len, ro->jwt, sizeof(ro->jwt), ro->seed, sizeof(ro->seed));
-    memset(buf, 0, sizeof(buf));
+    memset(buf, 0, sizeof(c->creds));
     if (rc != NE_OK) {
         char what[NE_LEAF_URL_BYTES + 96];
         ne_fmt(what, sizeof(what), "credentials file \"%s\" %s", path,
@@ -255,7 +256,7 @@ static int apply_users(leaf_ctx *c, ne_conf_node *list)
             return fail_at(c, item, NE_ERR_INVALID, "a leafnode user needs user and password");
         }
         char why[160];
-        int src = ne_server_check_secret("password", u->pass, why, sizeof(why));
+        int src = ne_authn_check_secret("password", u->pass, why, sizeof(why));
         if (src != NE_OK) {
             return fail_at(c, item, src, why);
         }
@@ -277,7 +278,7 @@ static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
             rc = copy_string(c, n, c->o->auth_pass, sizeof(c->o->auth_pass), NULL);
             char why[160];
             int src = rc == NE_OK
-                          ? ne_server_check_secret("password", c->o->auth_pass, why, sizeof(why))
+                          ? ne_authn_check_secret("password", c->o->auth_pass, why, sizeof(why))
                           : NE_OK;
             if (src != NE_OK) {
                 return fail_at(c, n, src, why);
@@ -333,7 +334,7 @@ static int apply_listen(leaf_ctx *c, ne_conf_node *n)
 int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, char *err,
                        size_t err_cap)
 {
-    leaf_ctx c = {conf, o, err, err_cap};
+    leaf_ctx c = {conf, o, err, err_cap, {0}};
     if (ne_conf_expect(conf, map, NE_CONF_MAP) != NE_OK) {
         return fail_conf(&c);
     }

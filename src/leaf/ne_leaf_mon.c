@@ -1,93 +1,55 @@
-/* /leafz: the leaf connections as nats-server 2.9 shows them. */
+/* /leafz: the leaf connections as nats-server 2.9 shows them (the server
+ * registers it with the monitoring endpoints: HTTP and
+ * $SYS.REQ.SERVER.*.LEAFZ). */
 #include <string.h>
 
-#include "core/ne_fmt.h"
-#include "core/ne_time.h"
 #include "leaf/ne_leaf.h"
-#include "server/ne_server.h"
 
-/* Pieces are sent when this full; one field is always shorter. */
-#define LEAFZ_PIECE_BYTES 1024
-#define LEAFZ_FLUSH_AT 640
-
-typedef struct leafz_out {
-    ne_conn *conn;
-    ne_strbuf sb;
-    char buf[LEAFZ_PIECE_BYTES];
-} leafz_out;
-
-static ne_strbuf *piece(leafz_out *o)
+static void write_leaf(ne_json_out *o, const ne_leaf_state *st, const ne_leaf_link *link, bool subs)
 {
-    if (o->sb.len >= LEAFZ_FLUSH_AT) {
-        (void)ne_conn_send(o->conn, o->buf, o->sb.len);
-        ne_strbuf_init(&o->sb, o->buf, sizeof(o->buf));
-    }
-    return &o->sb;
-}
-
-static void write_leaf(leafz_out *o, const ne_server *srv, const ne_conn *c, bool subs)
-{
-    ne_strbuf *sb = piece(o);
-    const char *account = srv->opts.accounts[c->acc->index].name;
-    ne_strbuf_puts(sb, "{\"account\":");
-    ne_strbuf_json_string(sb, account, strlen(account));
-    ne_strbuf_puts(sb, ",\"ip\":");
-    ne_strbuf_json_string(sb, c->ip, strlen(c->ip));
-    ne_strbuf_printf(sb, ",\"port\":%u,\"rtt\":\"", (unsigned)c->port);
-    ne_time_go_duration(sb, c->rtt_ns);
-    ne_strbuf_printf(sb,
-                     "\",\"in_msgs\":%llu,\"out_msgs\":%llu,\"in_bytes\":%llu,\"out_bytes\":%llu,"
-                     "\"subscriptions\":%u",
-                     (unsigned long long)c->in_msgs, (unsigned long long)c->out_msgs,
-                     (unsigned long long)c->in_bytes, (unsigned long long)c->out_bytes,
-                     (unsigned)c->nsubs);
+    const ne_conn *c = link->conn;
+    ne_json_begin_object(o);
+    ne_json_kv_string(o, "account", ne_router_account_name(st->router, c->acc));
+    ne_json_kv_string(o, "ip", c->io->ip);
+    ne_json_kv_u64(o, "port", c->io->port);
+    ne_json_kv_duration(o, "rtt", c->rtt_ns);
+    ne_json_kv_u64(o, "in_msgs", c->in_msgs);
+    ne_json_kv_u64(o, "out_msgs", c->out_msgs);
+    ne_json_kv_u64(o, "in_bytes", c->in_bytes);
+    ne_json_kv_u64(o, "out_bytes", c->out_bytes);
+    ne_json_kv_u64(o, "subscriptions", c->nsubs);
     if (subs && c->nsubs > 0) {
-        ne_strbuf_puts(sb, ",\"subscriptions_list\":[");
-        bool first = true;
+        ne_json_key(o, "subscriptions_list");
+        ne_json_begin_array(o);
         uint32_t guard = 0;
         for (const ne_sub *s = c->subs; s != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS;
              s = s->conn_next) {
-            sb = piece(o);
-            if (!first) {
-                ne_strbuf_putc(sb, ',');
-            }
-            first = false;
-            ne_strbuf_json_string(sb, s->text, s->entry.subject_len);
+            ne_json_string(o, s->text, s->entry.subject_len);
         }
-        ne_strbuf_putc(piece(o), ']');
+        ne_json_end_array(o);
     }
-    ne_strbuf_putc(piece(o), '}');
+    ne_json_end_object(o);
 }
 
-void ne_leaf_leafz(ne_conn *http, bool subs)
+void ne_leaf_write_leafz(const ne_leaf_state *st, ne_json_out *o, bool subs)
 {
-    ne_server *srv = http->srv;
-    static leafz_out o; /* single-threaded core; kept off small stacks */
-    o.conn = http;
-    ne_strbuf_init(&o.sb, o.buf, sizeof(o.buf));
     uint32_t count = 0;
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
-        const ne_leaf_link *link = srv->leaf.links[i];
+        const ne_leaf_link *link = st->links[i];
         count += link != NULL && link->state == NE_LEAF_ESTABLISHED ? 1u : 0u;
     }
-    ne_strbuf *sb = piece(&o);
-    ne_strbuf_puts(sb, "{\"server_id\":");
-    ne_strbuf_json_string(sb, srv->server_id, strlen(srv->server_id));
-    ne_strbuf_puts(sb, ",\"now\":\"");
-    ne_time_rfc3339(sb, ne_port_wall_ns());
-    ne_strbuf_printf(sb, "\",\"leafnodes\":%u,\"leafs\":[", (unsigned)count);
-    bool first = true;
+    ne_json_begin_object(o);
+    ne_json_kv_string(o, "server_id", st->conns->id.server_id);
+    ne_json_kv_time(o, "now", ne_port_wall_ns());
+    ne_json_kv_u64(o, "leafnodes", count);
+    ne_json_key(o, "leafs");
+    ne_json_begin_array(o);
     for (uint32_t i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
-        const ne_leaf_link *link = srv->leaf.links[i];
-        if (link == NULL || link->state != NE_LEAF_ESTABLISHED) {
-            continue;
+        const ne_leaf_link *link = st->links[i];
+        if (link != NULL && link->state == NE_LEAF_ESTABLISHED) {
+            write_leaf(o, st, link, subs);
         }
-        if (!first) {
-            ne_strbuf_putc(piece(&o), ',');
-        }
-        first = false;
-        write_leaf(&o, srv, link->conn, subs);
     }
-    ne_strbuf_puts(piece(&o), "]}");
-    (void)ne_conn_send(o.conn, o.buf, o.sb.len);
+    ne_json_end_array(o);
+    ne_json_end_object(o);
 }

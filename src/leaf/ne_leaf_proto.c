@@ -88,21 +88,8 @@ ne_proto_status ne_leaf_parse_line(const char *line, size_t len, ne_op *op)
     return parse_leaf_msg(line + verb_len, len - verb_len, op, hmsg);
 }
 
-bool ne_leaf_queue_listed(ne_slice queues, const char *queue, uint16_t queue_len)
-{
-    ne_slice names[NE_MAX_MATCH_QUEUE_GROUPS];
-    int n = ne_proto_split_args(queues.ptr, queues.len, names, NE_MAX_MATCH_QUEUE_GROUPS);
-    n = n > NE_MAX_MATCH_QUEUE_GROUPS ? NE_MAX_MATCH_QUEUE_GROUPS : n;
-    for (int i = 0; i < n; i++) {
-        if (names[i].len == queue_len && memcmp(names[i].ptr, queue, queue_len) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-size_t ne_leaf_msg_line(char *out, size_t cap, const ne_leaf_target *t, ne_slice subject,
-                        ne_slice reply, bool as_hmsg, uint32_t hdr_len, uint32_t total_len)
+size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *t, ne_slice subject, ne_slice reply,
+                        bool as_hmsg, uint32_t hdr_len, uint32_t total_len)
 {
     ne_strbuf sb;
     ne_strbuf_init(&sb, out, cap);
@@ -142,11 +129,9 @@ static void get_string(const ne_json_doc *doc, const char *key, char *dst, size_
     }
 }
 
-int ne_leaf_parse_info(const char *json, size_t len, ne_leaf_info *info)
+int ne_leaf_parse_info(const char *json, size_t len, ne_leaf_info *info, ne_json_doc *doc)
 {
     memset(info, 0, sizeof(*info));
-    static ne_json_doc doc_storage; /* single-threaded core; too big for small stacks */
-    ne_json_doc *doc = &doc_storage;
     if (ne_json_parse(doc, json, len) != NE_OK || doc->count < 1 ||
         doc->tokens[0].type != JSMN_OBJECT) {
         return NE_ERR_PARSE;

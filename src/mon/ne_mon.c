@@ -1,3 +1,5 @@
+/* HTTP monitoring (ne_mon.h): the HTTP kind, the endpoint table, and
+ * /connz, /subsz, /accountz and /healthz with nats-server's field names. */
 #include "mon/ne_mon.h"
 
 #include <string.h>
@@ -5,117 +7,109 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
-#include "core/ne_time.h"
-#include "leaf/ne_leaf.h"
+#include "json/ne_json.h"
 
-/* Bytes gathered before they are handed to the outbound queue. Any single
- * field written between flushes is shorter than the slack. */
+/* Bytes gathered before they are handed to the outbound queue. */
 #define MON_PIECE_BYTES 1024
-#define MON_FLUSH_AT 640
 
-typedef struct mon_out {
-    ne_conn *conn;
-    ne_strbuf sb;
-    char buf[MON_PIECE_BYTES];
-} mon_out;
-
-static void out_init(mon_out *o, ne_conn *conn)
+static ne_mon *mon_of(const ne_conn *conn)
 {
-    o->conn = conn;
-    ne_strbuf_init(&o->sb, o->buf, sizeof(o->buf));
+    return ne_conn_kind_of(conn)->ctx;
 }
 
-static void out_flush(mon_out *o)
+/* ---- Endpoints ------------------------------------------------------------------ */
+
+ne_mon_endpoint *ne_mon_register(ne_mon *mon, const char *path, const char *alias, const char *name,
+                                 ne_mon_handler handler, void *ctx)
 {
-    if (o->sb.len > 0) {
-        (void)ne_conn_send(o->conn, o->buf, o->sb.len);
+    NE_ASSERT(mon->endpoint_count < NE_MON_MAX_ENDPOINTS);
+    ne_mon_endpoint *e = &mon->endpoints[mon->endpoint_count++];
+    memset(e, 0, sizeof(*e));
+    e->path = path;
+    e->alias = alias;
+    e->name = name;
+    e->handler = handler;
+    e->ctx = ctx;
+    e->counted = true;
+    return e;
+}
+
+ne_mon_endpoint *ne_mon_register_text(ne_mon *mon, const char *path, const char *content_type,
+                                      ne_mon_text_handler text, void *ctx)
+{
+    ne_mon_endpoint *e = ne_mon_register(mon, path, NULL, NULL, NULL, ctx);
+    e->text = text;
+    e->content_type = content_type;
+    return e;
+}
+
+static bool text_is(const char *text, const char *want, size_t len)
+{
+    return want != NULL && strlen(want) == len && memcmp(text, want, len) == 0;
+}
+
+const ne_mon_endpoint *ne_mon_find(const ne_mon *mon, const char *path, size_t path_len)
+{
+    for (uint32_t i = 0; i < mon->endpoint_count; i++) {
+        const ne_mon_endpoint *e = &mon->endpoints[i];
+        if (text_is(path, e->path, path_len) || text_is(path, e->alias, path_len)) {
+            return e;
+        }
     }
-    ne_strbuf_init(&o->sb, o->buf, sizeof(o->buf));
+    return NULL;
 }
 
-static ne_strbuf *out(mon_out *o)
+const ne_mon_endpoint *ne_mon_find_name(const ne_mon *mon, const char *name, size_t name_len)
 {
-    if (o->sb.len >= MON_FLUSH_AT) {
-        out_flush(o);
+    for (uint32_t i = 0; i < mon->endpoint_count; i++) {
+        if (text_is(name, mon->endpoints[i].name, name_len)) {
+            return &mon->endpoints[i];
+        }
     }
-    return &o->sb;
+    return NULL;
 }
 
-static void key(mon_out *o, bool *first, const char *name)
+/* ---- Queries ------------------------------------------------------------------------ */
+
+const char *const ne_mon_sort_names[] = {
+    "cid",  "start", "subs",   "pending", "msgs_to", "msgs_from", "bytes_to", "bytes_from",
+    "last", "idle",  "uptime", "rtt",     "stop",    "reason",    NULL};
+
+#define SORT_CID 0
+#define SORT_START 1
+#define SORT_STOP 12
+#define SORT_REASON 13
+
+void ne_mon_query_default(ne_mon_query *q)
 {
-    ne_strbuf *sb = out(o);
-    if (!*first) {
-        ne_strbuf_putc(sb, ',');
+    memset(q, 0, sizeof(*q));
+    q->limit = 1024;
+}
+
+static int sort_index(const char *name, size_t len)
+{
+    for (int i = 0; ne_mon_sort_names[i] != NULL; i++) {
+        if (text_is(name, ne_mon_sort_names[i], len)) {
+            return i;
+        }
     }
-    *first = false;
-    ne_strbuf_json_string(sb, name, strlen(name));
-    ne_strbuf_putc(sb, ':');
+    return -1;
 }
 
-static void kv_str(mon_out *o, bool *first, const char *name, const char *value)
-{
-    key(o, first, name);
-    ne_strbuf_json_string(out(o), value, strlen(value));
-}
-
-static void kv_u64(mon_out *o, bool *first, const char *name, uint64_t value)
-{
-    key(o, first, name);
-    ne_strbuf_u64(out(o), value);
-}
-
-static void kv_raw(mon_out *o, bool *first, const char *name, const char *raw)
-{
-    key(o, first, name);
-    ne_strbuf_puts(out(o), raw);
-}
-
-/* A string value written by one of the ne_time formatters. */
-static void kv_quoted(mon_out *o, bool *first, const char *name,
-                      void (*format)(ne_strbuf *, uint64_t), uint64_t value)
-{
-    key(o, first, name);
-    ne_strbuf *sb = out(o);
-    ne_strbuf_putc(sb, '"');
-    format(sb, value);
-    ne_strbuf_putc(sb, '"');
-}
-
-static void kv_time(mon_out *o, bool *first, const char *name, uint64_t unix_ns)
-{
-    kv_quoted(o, first, name, ne_time_rfc3339, unix_ns);
-}
-
-static void kv_uptime(mon_out *o, bool *first, const char *name, uint64_t ns)
-{
-    kv_quoted(o, first, name, ne_time_uptime, ns);
-}
-
-static void kv_duration(mon_out *o, bool *first, const char *name, uint64_t ns)
-{
-    kv_quoted(o, first, name, ne_time_go_duration, ns);
-}
-
-/* ---- Requests --------------------------------------------------------------- */
-
-typedef struct mon_query {
-    const char *text;
-    size_t len;
-} mon_query;
-
-/* Finds `name=value` in the query string; returns false if absent. */
-static bool query_get(const mon_query *q, const char *name, const char **value, size_t *len)
+/* Finds `name=value` in a query string; false if absent. */
+static bool query_get(const char *text, size_t text_len, const char *name, const char **value,
+                      size_t *len)
 {
     size_t n = strlen(name);
     size_t i = 0;
-    while (i < q->len) {
+    while (i < text_len) {
         size_t end = i;
-        while (end < q->len && q->text[end] != '&') {
+        while (end < text_len && text[end] != '&') {
             end++;
         }
-        if (end - i >= n && memcmp(q->text + i, name, n) == 0 &&
-            (end - i == n || q->text[i + n] == '=')) {
-            *value = end - i == n ? q->text + end : q->text + i + n + 1;
+        if (end - i >= n && memcmp(text + i, name, n) == 0 &&
+            (end - i == n || text[i + n] == '=')) {
+            *value = end - i == n ? text + end : text + i + n + 1;
             *len = end - i == n ? 0 : end - i - n - 1;
             return true;
         }
@@ -124,560 +118,564 @@ static bool query_get(const mon_query *q, const char *name, const char **value, 
     return false;
 }
 
-static bool query_u64(const mon_query *q, const char *name, uint64_t *out_value)
+static void query_from_http(ne_mon_query *q, const char *text, size_t len)
 {
+    ne_mon_query_default(q);
     const char *v;
-    size_t len;
-    return query_get(q, name, &v, &len) && ne_parse_u64(v, len, UINT64_MAX / 2, out_value);
-}
-
-static bool query_is(const mon_query *q, const char *name, const char *want)
-{
-    const char *v;
-    size_t len;
-    return query_get(q, name, &v, &len) && len == strlen(want) && memcmp(v, want, len) == 0;
-}
-
-static void send_status(ne_conn *conn, const char *status, const char *body)
-{
-    char text[256];
-    size_t n = ne_fmt(text, sizeof(text),
-                      "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                      status, strlen(body), body);
-    (void)ne_conn_send(conn, text, n);
-}
-
-static void send_json_head(ne_conn *conn, const char *status)
-{
-    char text[160];
-    size_t n = ne_fmt(text, sizeof(text),
-                      "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
-                      status);
-    (void)ne_conn_send(conn, text, n);
-}
-
-/* ---- /varz ------------------------------------------------------------------ */
-
-static uint32_t count_subs(const ne_server *srv)
-{
-    return srv->sub_pool.in_use;
-}
-
-static void write_varz(ne_server *srv, mon_out *o)
-{
-    bool f = true;
-    uint64_t now = ne_port_wall_ns();
-    ne_strbuf_putc(out(o), '{');
-    kv_str(o, &f, "server_id", srv->server_id);
-    kv_str(o, &f, "server_name", srv->opts.server_name);
-    kv_str(o, &f, "version", NE_ADVERTISED_VERSION);
-    kv_u64(o, &f, "proto", 1);
-    kv_str(o, &f, "go", "natsedge-" NE_VERSION);
-    kv_str(o, &f, "host", srv->opts.host);
-    kv_u64(o, &f, "port", srv->client_listener.port);
-    kv_u64(o, &f, "max_connections", srv->opts.max_connections);
-    kv_u64(o, &f, "ping_interval", (uint64_t)srv->opts.ping_interval_ms * 1000000u);
-    kv_u64(o, &f, "ping_max", srv->opts.ping_max);
-    kv_str(o, &f, "http_host", srv->opts.http_host);
-    kv_u64(o, &f, "http_port", srv->opts.https ? 0 : srv->http_listener.port);
-    kv_str(o, &f, "http_base_path", "");
-    kv_u64(o, &f, "https_port", srv->opts.https ? srv->http_listener.port : 0);
-    kv_u64(o, &f, "auth_timeout", NE_DEFAULT_AUTH_TIMEOUT_MS / 1000);
-    kv_u64(o, &f, "max_control_line", srv->opts.max_control_line);
-    kv_u64(o, &f, "max_payload", srv->opts.max_payload);
-    kv_u64(o, &f, "max_pending", srv->opts.max_pending);
-    kv_raw(o, &f, "cluster", "{}");
-    kv_raw(o, &f, "gateway", "{}");
-    kv_raw(o, &f, "leaf", "{}");
-    kv_raw(o, &f, "mqtt", "{}");
-    kv_raw(o, &f, "websocket", "{}");
-    kv_raw(o, &f, "jetstream", "{}");
-    if (srv->opts.tls) {
-        kv_raw(o, &f, "tls_required", "true");
-        if (srv->opts.tls_verify) {
-            kv_raw(o, &f, "tls_verify", "true");
+    size_t n;
+    if (query_get(text, len, "subs", &v, &n)) {
+        q->subs_detail = text_is(v, "detail", n);
+        q->subs = q->subs_detail || text_is(v, "1", n) || text_is(v, "true", n);
+    }
+    if (query_get(text, len, "sort", &v, &n) && n > 0) {
+        q->sort = sort_index(v, n);
+    }
+    if (query_get(text, len, "offset", &v, &n)) {
+        (void)ne_parse_u64(v, n, UINT64_MAX / 2, &q->offset);
+    }
+    if (query_get(text, len, "limit", &v, &n)) {
+        (void)ne_parse_u64(v, n, UINT64_MAX / 2, &q->limit);
+    }
+    if (query_get(text, len, "cid", &v, &n)) {
+        (void)ne_parse_u64(v, n, UINT64_MAX / 2, &q->cid);
+    }
+    q->natsedge = query_get(text, len, "natsedge", &v, &n) && text_is(v, "1", n);
+    q->unused =
+        query_get(text, len, "unused", &v, &n) && (text_is(v, "1", n) || text_is(v, "true", n));
+    if (query_get(text, len, "acc", &v, &n) && n > 0) {
+        /* A name longer than any account's is kept as "", which names none. */
+        q->acc_given = true;
+        q->acc[0] = '\0';
+        if (n < sizeof(q->acc)) {
+            memcpy(q->acc, v, n);
+            q->acc[n] = '\0';
         }
     }
-    key(o, &f, "tls_timeout");
-    ne_strbuf_printf(out(o), "%u.%03u", (unsigned)(srv->opts.tls_timeout_ms / 1000),
-                     (unsigned)(srv->opts.tls_timeout_ms % 1000));
-    if (srv->tls.ops != NULL) {
-        /* natsedge only: the static TLS memory region and session pool. */
-        ne_tls_stats t;
-        srv->tls.ops->stats(srv->tls.ctx, &t);
-        bool g = true;
-        key(o, &f, "tls_memory");
-        ne_strbuf_putc(out(o), '{');
-        kv_u64(o, &g, "region_bytes", t.region_bytes);
-        kv_u64(o, &g, "in_use_bytes", t.in_use_bytes);
-        kv_u64(o, &g, "peak_bytes", t.peak_bytes);
-        kv_u64(o, &g, "sessions", t.sessions);
-        kv_u64(o, &g, "max_sessions", t.max_sessions);
-        kv_u64(o, &g, "refused", srv->tls_refused);
-        kv_u64(o, &g, "handshakes", t.handshakes);
-        kv_u64(o, &g, "handshake_failures", t.failures);
-        ne_strbuf_putc(out(o), '}');
+    if (query_get(text, len, "state", &v, &n)) {
+        q->state = text_is(v, "closed", n)                        ? NE_MON_STATE_CLOSED
+                   : text_is(v, "any", n) || text_is(v, "all", n) ? NE_MON_STATE_ANY
+                                                                  : NE_MON_STATE_OPEN;
     }
-    if (srv->opts.perm_count > 0 || srv->opts.account_count > 2) {
-        /* natsedge only: what permissions and accounts refused or dropped. */
-        bool g = true;
-        key(o, &f, "natsedge_auth");
-        ne_strbuf_putc(out(o), '{');
-        kv_u64(o, &g, "permission_violations", srv->stats.perm_violations);
-        kv_u64(o, &g, "service_replies_refused", srv->stats.reply_maps_refused);
-        kv_u64(o, &g, "response_perms_evicted", srv->stats.resp_perms_evicted);
-        kv_u64(o, &g, "system_events", srv->stats.system_events);
-        ne_strbuf_putc(out(o), '}');
-    }
-    if (srv->leaf.active) {
-        /* natsedge only: pools in use, so a long run can show they return to
-         * their idle level (make soak-leaf). */
-        bool g = true;
-        key(o, &f, "natsedge_pools");
-        ne_strbuf_putc(out(o), '{');
-        kv_u64(o, &g, "connections", srv->conn_pool.in_use);
-        kv_u64(o, &g, "subscriptions", srv->sub_pool.in_use);
-        kv_u64(o, &g, "chunks", srv->chunks.chunks.in_use);
-        kv_u64(o, &g, "outrefs", srv->chunks.refs.in_use);
-        kv_u64(o, &g, "trie_nodes", srv->trie.pool.in_use);
-        kv_u64(o, &g, "leaf_connections", srv->leaf.link_pool.in_use);
-        kv_u64(o, &g, "leaf_interest", srv->leaf.interest_pool.in_use);
-        ne_strbuf_putc(out(o), '}');
-    }
-    kv_u64(o, &f, "write_deadline", (uint64_t)srv->opts.write_deadline_ms * 1000000u);
-    kv_time(o, &f, "start", srv->start_wall_ns);
-    kv_time(o, &f, "now", now);
-    kv_uptime(o, &f, "uptime", now - srv->start_wall_ns);
-    kv_u64(o, &f, "mem", ne_port_memory_bytes());
-    kv_u64(o, &f, "cores", ne_port_cpu_count());
-    kv_u64(o, &f, "gomaxprocs", 1);
-    kv_u64(o, &f, "cpu", 0);
-    kv_u64(o, &f, "connections", srv->client_count);
-    kv_u64(o, &f, "total_connections", srv->stats.total_connections);
-    kv_u64(o, &f, "routes", 0);
-    kv_u64(o, &f, "remotes", 0);
-    kv_u64(o, &f, "leafnodes", srv->leaf_count);
-    kv_u64(o, &f, "in_msgs", srv->stats.in_msgs);
-    kv_u64(o, &f, "out_msgs", srv->stats.out_msgs);
-    kv_u64(o, &f, "in_bytes", srv->stats.in_bytes);
-    kv_u64(o, &f, "out_bytes", srv->stats.out_bytes);
-    kv_u64(o, &f, "slow_consumers", srv->stats.slow_consumers);
-    kv_u64(o, &f, "subscriptions", count_subs(srv));
-    key(o, &f, "http_req_stats");
-    {
-        bool g = true;
-        ne_strbuf_putc(out(o), '{');
-        for (uint32_t i = 0; i < NE_MON_PATH_COUNT; i++) {
-            if (srv->http_req_stats[i] > 0) {
-                kv_u64(o, &g, ne_mon_paths[i], srv->http_req_stats[i]);
-            }
-        }
-        ne_strbuf_putc(out(o), '}');
-    }
-    kv_time(o, &f, "config_load_time", srv->config_load_wall_ns);
-    ne_strbuf_putc(out(o), '}');
 }
 
-/* ---- /connz ----------------------------------------------------------------- */
+int ne_mon_query_from_json(ne_mon_query *q, const char *json, size_t len, const char **error_text)
+{
+    ne_mon_query_default(q);
+    if (len == 0) {
+        return NE_OK;
+    }
+    ne_json_doc doc;
+    if (ne_json_parse(&doc, json, len) != NE_OK || doc.tokens[0].type != JSMN_OBJECT) {
+        *error_text = "invalid request options: not a JSON object";
+        return NE_ERR_PARSE;
+    }
+    (void)ne_json_get_bool(&doc, 0, "subscriptions", &q->subs);
+    (void)ne_json_get_bool(&doc, 0, "subscriptions_detail", &q->subs_detail);
+    q->subs = q->subs || q->subs_detail;
+    int64_t v;
+    if (ne_json_get_i64(&doc, 0, "offset", &v) && v > 0) {
+        q->offset = (uint64_t)v;
+    }
+    if (ne_json_get_i64(&doc, 0, "limit", &v) && v > 0) {
+        q->limit = (uint64_t)v;
+    }
+    if (ne_json_get_i64(&doc, 0, "cid", &v) && v > 0) {
+        q->cid = (uint64_t)v;
+    }
+    char text[16];
+    size_t n = 0;
+    if (ne_json_get_string(&doc, 0, "sort", text, sizeof(text), &n) && n > 0) {
+        q->sort = sort_index(text, n);
+    }
+    (void)ne_json_get_bool(&doc, 0, "include_unused", &q->unused);
+    if (ne_json_get_i64(&doc, 0, "state", &v)) {
+        /* nats-server's ConnState: 0 open, 1 closed, 2 any. */
+        q->state = v == 1 ? NE_MON_STATE_CLOSED : v == 2 ? NE_MON_STATE_ANY : NE_MON_STATE_OPEN;
+    }
+    return NE_OK;
+}
 
-typedef enum conn_sort {
-    SORT_CID,
-    SORT_START,
-    SORT_SUBS,
-    SORT_PENDING,
-    SORT_MSGS_TO,
-    SORT_MSGS_FROM,
-    SORT_BYTES_TO,
-    SORT_BYTES_FROM,
-    SORT_LAST,
-    SORT_IDLE,
-    SORT_UPTIME,
-    SORT_RTT,
-    SORT_STOP,
-    SORT_REASON,
-} conn_sort;
+/* ---- /connz ----------------------------------------------------------------------- */
 
-static const char *const sort_names[] = {
-    "cid",        "start", "subs", "pending", "msgs_to", "msgs_from", "bytes_to",
-    "bytes_from", "last",  "idle", "uptime",  "rtt",     "stop",      "reason"};
+static ne_conn_desc describe(const ne_conn *c)
+{
+    ne_conn_desc d;
+    memset(&d, 0, sizeof(d));
+    d.kind = d.type = d.name = d.lang = d.version = d.user = d.account = "";
+    const ne_conn_ops *ops = ne_conn_kind_of(c)->ops;
+    if (ops->describe != NULL) {
+        ops->describe(c, &d);
+    }
+    return d;
+}
 
 /* The sort key of an open connection; larger first except for cid/start. */
-static uint64_t sort_key(const ne_conn *c, conn_sort sort, uint64_t now_ms)
+static uint64_t sort_key(const ne_conn *c, int sort, uint64_t now_ms)
 {
+    uint64_t last_in_ms = c->io != NULL ? c->io->last_in_ms : now_ms;
     switch (sort) {
-    case SORT_CID:
-        return c->cid;
-    case SORT_START:
+    case 1:
         return c->start_wall_ns;
-    case SORT_SUBS:
+    case 2:
         return c->nsubs;
-    case SORT_PENDING:
+    case 3:
         return c->out.bytes;
-    case SORT_MSGS_TO:
+    case 4:
         return c->out_msgs;
-    case SORT_MSGS_FROM:
+    case 5:
         return c->in_msgs;
-    case SORT_BYTES_TO:
+    case 6:
         return c->out_bytes;
-    case SORT_BYTES_FROM:
+    case 7:
         return c->in_bytes;
-    case SORT_LAST:
-        return c->last_in_ms;
-    case SORT_IDLE:
-        return now_ms - c->last_in_ms;
-    case SORT_UPTIME:
+    case 8:
+        return last_in_ms;
+    case 9:
+        return now_ms - last_in_ms;
+    case 10:
         return ~c->start_wall_ns;
-    case SORT_RTT:
+    case 11:
         return c->rtt_ns;
     default:
         return c->cid;
     }
 }
 
-static void write_conn_common(mon_out *o, bool *f, uint64_t cid, const char *ip, uint16_t port,
-                              uint64_t start_ns)
-{
-    kv_u64(o, f, "cid", cid);
-    kv_str(o, f, "kind", "Client");
-    kv_str(o, f, "type", "nats");
-    kv_str(o, f, "ip", ip);
-    kv_u64(o, f, "port", port);
-    kv_time(o, f, "start", start_ns);
-}
-
-static void write_open_conn(ne_server *srv, mon_out *o, const ne_conn *c, const mon_query *q,
-                            uint64_t now_ns)
-{
-    bool f = true;
-    ne_strbuf_putc(out(o), '{');
-    write_conn_common(o, &f, c->cid, c->ip, c->port, c->start_wall_ns);
-    uint64_t idle_ns = (srv->now_ms - c->last_in_ms) * 1000000u;
-    kv_time(o, &f, "last_activity", now_ns - idle_ns);
-    kv_duration(o, &f, "rtt", c->rtt_ns);
-    kv_uptime(o, &f, "uptime", now_ns - c->start_wall_ns);
-    kv_uptime(o, &f, "idle", idle_ns);
-    kv_u64(o, &f, "pending_bytes", c->out.bytes);
-    kv_u64(o, &f, "in_msgs", c->in_msgs);
-    kv_u64(o, &f, "out_msgs", c->out_msgs);
-    kv_u64(o, &f, "in_bytes", c->in_bytes);
-    kv_u64(o, &f, "out_bytes", c->out_bytes);
-    kv_u64(o, &f, "subscriptions", c->nsubs);
-    if (c->name[0] != '\0') {
-        kv_str(o, &f, "name", c->name);
-    }
-    if (c->lang[0] != '\0') {
-        kv_str(o, &f, "lang", c->lang);
-    }
-    if (c->version[0] != '\0') {
-        kv_str(o, &f, "version", c->version);
-    }
-    if (c->tls != NULL && c->tls_done) {
-        /* Go's names for the suites: mbedTLS's with '_' for '-'. */
-        char suite[64];
-        const char *name = srv->tls.ops->cipher(srv->tls.ctx, c->tls);
-        size_t n = 0;
-        for (; name[n] != '\0' && n + 1 < sizeof(suite); n++) {
-            suite[n] = name[n] == '-' ? '_' : name[n];
-        }
-        suite[n] = '\0';
-        kv_str(o, &f, "tls_version", "1.2");
-        kv_str(o, &f, "tls_cipher_suite", suite);
-    }
-    bool detail = query_is(q, "subs", "detail");
-    if ((query_is(q, "subs", "1") || query_is(q, "subs", "true") || detail) && c->nsubs > 0) {
-        key(o, &f, detail ? "subscriptions_list_detail" : "subscriptions_list");
-        ne_strbuf_putc(out(o), '[');
-        uint32_t guard = 0;
-        for (const ne_sub *s = c->subs; s != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS;
-             s = s->conn_next) {
-            ne_strbuf *sb = out(o);
-            if (s != c->subs) {
-                ne_strbuf_putc(sb, ',');
-            }
-            if (detail) {
-                bool g = true;
-                ne_strbuf_putc(sb, '{');
-                key(o, &g, "subject");
-                ne_strbuf_json_string(out(o), s->text, s->entry.subject_len);
-                if (s->entry.queue_len > 0) {
-                    key(o, &g, "qgroup");
-                    ne_strbuf_json_string(out(o), s->entry.queue, s->entry.queue_len);
-                }
-                key(o, &g, "sid");
-                ne_strbuf_json_string(out(o), s->text + s->entry.subject_len + s->entry.queue_len,
-                                      s->sid_len);
-                kv_u64(o, &g, "msgs", s->delivered);
-                if (s->max_msgs > 0) {
-                    kv_u64(o, &g, "max", s->max_msgs);
-                }
-                kv_u64(o, &g, "cid", c->cid);
-                ne_strbuf_putc(out(o), '}');
-            } else {
-                ne_strbuf_json_string(sb, s->text, s->entry.subject_len);
-            }
-        }
-        ne_strbuf_putc(out(o), ']');
-    }
-    ne_strbuf_putc(out(o), '}');
-}
-
-static void write_closed_conn(mon_out *o, const ne_closed_conn *c)
-{
-    bool f = true;
-    ne_strbuf_putc(out(o), '{');
-    write_conn_common(o, &f, c->cid, c->ip, c->port, c->start_wall_ns);
-    kv_time(o, &f, "last_activity", c->stop_wall_ns);
-    kv_time(o, &f, "stop", c->stop_wall_ns);
-    kv_str(o, &f, "reason", ne_close_reason_text(c->reason));
-    kv_duration(o, &f, "rtt", c->rtt_ns);
-    kv_uptime(o, &f, "uptime", c->stop_wall_ns - c->start_wall_ns);
-    kv_uptime(o, &f, "idle", 0);
-    kv_u64(o, &f, "pending_bytes", 0);
-    kv_u64(o, &f, "in_msgs", c->in_msgs);
-    kv_u64(o, &f, "out_msgs", c->out_msgs);
-    kv_u64(o, &f, "in_bytes", c->in_bytes);
-    kv_u64(o, &f, "out_bytes", c->out_bytes);
-    kv_u64(o, &f, "subscriptions", 0);
-    if (c->name[0] != '\0') {
-        kv_str(o, &f, "name", c->name);
-    }
-    if (c->lang[0] != '\0') {
-        kv_str(o, &f, "lang", c->lang);
-    }
-    if (c->version[0] != '\0') {
-        kv_str(o, &f, "version", c->version);
-    }
-    ne_strbuf_putc(out(o), '}');
-}
-
-/* Open client connections, sorted into the server's scratch array. Shell
- * sort: no recursion, no allocation, fine for the few hundred connections a
- * board holds. */
-static uint32_t sorted_conns(ne_server *srv, conn_sort sort, uint64_t cid_only)
+/* Open counted connections (clients), sorted into the module's scratch
+ * array. Shell sort: no recursion, no allocation, fine for the few hundred
+ * connections a board holds. */
+static uint32_t sorted_conns(ne_mon *mon, int sort, uint64_t cid_only)
 {
     uint32_t n = 0;
     uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard++ < NE_MAX_CONNECTIONS; c = c->next) {
-        if (c->kind == NE_CONN_KIND_CLIENT && !c->closing &&
+    uint64_t now = mon->conns->now_ms;
+    for (ne_conn *c = mon->conns->active; c != NULL && guard++ < NE_MAX_CONN_HEADERS; c = c->next) {
+        if (!c->closing && c->io != NULL && n < NE_MAX_CONNECTIONS && describe(c).counted &&
             (cid_only == 0 || c->cid == cid_only)) {
-            srv->mon_scratch[n++] = c;
+            mon->scratch[n++] = c;
         }
     }
     bool ascending = sort == SORT_CID || sort == SORT_START;
     for (uint32_t gap = n / 2; gap > 0; gap /= 2) {
         for (uint32_t i = gap; i < n; i++) {
-            ne_conn *tmp = srv->mon_scratch[i];
-            uint64_t k = sort_key(tmp, sort, srv->now_ms);
+            ne_conn *tmp = mon->scratch[i];
+            uint64_t k = sort_key(tmp, sort, now);
             uint32_t j = i;
             while (j >= gap) {
-                uint64_t kj = sort_key(srv->mon_scratch[j - gap], sort, srv->now_ms);
+                uint64_t kj = sort_key(mon->scratch[j - gap], sort, now);
                 if (ascending ? kj <= k : kj >= k) {
                     break;
                 }
-                srv->mon_scratch[j] = srv->mon_scratch[j - gap];
+                mon->scratch[j] = mon->scratch[j - gap];
                 j -= gap;
             }
-            srv->mon_scratch[j] = tmp;
+            mon->scratch[j] = tmp;
         }
     }
     return n;
 }
 
-static bool parse_sort(const mon_query *q, conn_sort *sort)
+static void write_conn_common(ne_json_out *o, const ne_conn_desc *d, uint64_t cid, const char *ip,
+                              uint16_t port, uint64_t start_ns)
 {
-    const char *v;
-    size_t len;
-    *sort = SORT_CID;
-    if (!query_get(q, "sort", &v, &len) || len == 0) {
-        return true;
-    }
-    for (uint32_t i = 0; i < NE_ARRAY_LEN(sort_names); i++) {
-        if (strlen(sort_names[i]) == len && memcmp(sort_names[i], v, len) == 0) {
-            *sort = (conn_sort)i;
-            return true;
-        }
-    }
-    return false;
+    ne_json_kv_u64(o, "cid", cid);
+    ne_json_kv_string(o, "kind", d->kind);
+    ne_json_kv_string(o, "type", d->type);
+    ne_json_kv_string(o, "ip", ip);
+    ne_json_kv_u64(o, "port", port);
+    ne_json_kv_time(o, "start", start_ns);
 }
 
-static void write_connz(ne_server *srv, ne_conn *conn, const mon_query *q)
+static void write_names(ne_json_out *o, const char *name, const char *lang, const char *version)
 {
-    conn_sort sort;
-    if (!parse_sort(q, &sort)) {
-        send_status(conn, "400 Bad Request", "invalid sorting option");
-        return;
+    if (name[0] != '\0') {
+        ne_json_kv_string(o, "name", name);
     }
-    uint64_t offset = 0, limit = 1024, cid = 0;
-    (void)query_u64(q, "offset", &offset);
-    (void)query_u64(q, "limit", &limit);
-    (void)query_u64(q, "cid", &cid);
-    bool closed = query_is(q, "state", "closed");
-    bool any = query_is(q, "state", "any") || query_is(q, "state", "all");
-    if ((sort == SORT_STOP || sort == SORT_REASON) && !closed) {
-        send_status(conn, "400 Bad Request",
-                    "sort by stop or reason is only valid for closed connections");
-        return;
+    if (lang[0] != '\0') {
+        ne_json_kv_string(o, "lang", lang);
     }
-    send_json_head(conn, "200 OK");
-    mon_out o;
-    out_init(&o, conn);
+    if (version[0] != '\0') {
+        ne_json_kv_string(o, "version", version);
+    }
+}
+
+static void write_subs(ne_json_out *o, const ne_conn *c, bool detail)
+{
+    ne_json_key(o, detail ? "subscriptions_list_detail" : "subscriptions_list");
+    ne_json_begin_array(o);
+    uint32_t guard = 0;
+    for (const ne_sub *s = c->subs; s != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS;
+         s = s->conn_next) {
+        if (!detail) {
+            ne_json_string(o, s->text, s->entry.subject_len);
+            continue;
+        }
+        ne_json_begin_object(o);
+        ne_json_key(o, "subject");
+        ne_json_string(o, s->text, s->entry.subject_len);
+        if (s->entry.queue_len > 0) {
+            ne_json_key(o, "qgroup");
+            ne_json_string(o, s->entry.queue, s->entry.queue_len);
+        }
+        ne_json_key(o, "sid");
+        ne_json_string(o, ne_sub_sid(s), s->sid_len);
+        ne_json_kv_u64(o, "msgs", s->delivered);
+        if (s->max_msgs > 0) {
+            ne_json_kv_u64(o, "max", s->max_msgs);
+        }
+        ne_json_kv_u64(o, "cid", c->cid);
+        ne_json_end_object(o);
+    }
+    ne_json_end_array(o);
+}
+
+static void write_open_conn(ne_mon *mon, ne_json_out *o, const ne_conn *c, const ne_mon_query *q,
+                            uint64_t now_ns)
+{
+    ne_conn_desc d = describe(c);
+    const ne_conn_io *io = c->io;
+    ne_json_begin_object(o);
+    write_conn_common(o, &d, c->cid, io->ip, io->port, c->start_wall_ns);
+    uint64_t idle_ns = (mon->conns->now_ms - io->last_in_ms) * 1000000u;
+    ne_json_kv_time(o, "last_activity", now_ns - idle_ns);
+    ne_json_kv_duration(o, "rtt", c->rtt_ns);
+    ne_json_key(o, "uptime");
+    ne_json_uptime(o, now_ns - c->start_wall_ns);
+    ne_json_key(o, "idle");
+    ne_json_uptime(o, idle_ns);
+    ne_json_kv_u64(o, "pending_bytes", c->out.bytes);
+    ne_json_kv_u64(o, "in_msgs", c->in_msgs);
+    ne_json_kv_u64(o, "out_msgs", c->out_msgs);
+    ne_json_kv_u64(o, "in_bytes", c->in_bytes);
+    ne_json_kv_u64(o, "out_bytes", c->out_bytes);
+    ne_json_kv_u64(o, "subscriptions", c->nsubs);
+    write_names(o, d.name, d.lang, d.version);
+    const ne_tls *tls = &mon->conns->tls;
+    if (io->tls != NULL && io->tls_done) {
+        /* Go's names for the suites: mbedTLS's with '_' for '-'. */
+        char suite[64];
+        const char *name = tls->ops->cipher(tls->ctx, io->tls);
+        size_t n = 0;
+        for (; name[n] != '\0' && n + 1 < sizeof(suite); n++) {
+            suite[n] = name[n] == '-' ? '_' : name[n];
+        }
+        suite[n] = '\0';
+        ne_json_kv_string(o, "tls_version", "1.2");
+        ne_json_kv_string(o, "tls_cipher_suite", suite);
+    }
+    if (q->subs && c->nsubs > 0) {
+        write_subs(o, c, q->subs_detail);
+    }
+    ne_json_end_object(o);
+}
+
+static void write_closed_conn(ne_json_out *o, const ne_closed_conn *c)
+{
+    ne_conn_desc d = {"Client", "nats", "", "", "", "", "", true};
+    ne_json_begin_object(o);
+    write_conn_common(o, &d, c->cid, c->ip, c->port, c->start_wall_ns);
+    ne_json_kv_time(o, "last_activity", c->stop_wall_ns);
+    ne_json_kv_time(o, "stop", c->stop_wall_ns);
+    ne_json_kv_string(o, "reason", ne_close_reason_text(c->reason));
+    ne_json_kv_duration(o, "rtt", c->rtt_ns);
+    ne_json_key(o, "uptime");
+    ne_json_uptime(o, c->stop_wall_ns - c->start_wall_ns);
+    ne_json_key(o, "idle");
+    ne_json_uptime(o, 0);
+    ne_json_kv_u64(o, "pending_bytes", 0);
+    ne_json_kv_u64(o, "in_msgs", c->in_msgs);
+    ne_json_kv_u64(o, "out_msgs", c->out_msgs);
+    ne_json_kv_u64(o, "in_bytes", c->in_bytes);
+    ne_json_kv_u64(o, "out_bytes", c->out_bytes);
+    ne_json_kv_u64(o, "subscriptions", 0);
+    write_names(o, c->name, c->lang, c->version);
+    ne_json_end_object(o);
+}
+
+static int write_connz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    ne_mon *mon = ctx;
+    ne_conns *conns = mon->conns;
+    if (q->sort < 0) {
+        *error_text = "invalid sorting option";
+        return NE_ERR_INVALID;
+    }
+    bool closed = q->state == NE_MON_STATE_CLOSED;
+    if ((q->sort == SORT_STOP || q->sort == SORT_REASON) && !closed) {
+        *error_text = "sort by stop or reason is only valid for closed connections";
+        return NE_ERR_INVALID;
+    }
     uint64_t now_ns = ne_port_wall_ns();
-    uint32_t open_n = closed ? 0 : sorted_conns(srv, sort, cid);
+    uint32_t open_n = closed ? 0 : sorted_conns(mon, q->sort, q->cid);
     uint32_t closed_n = 0;
-    if (closed || any) {
-        closed_n = (uint32_t)NE_MIN(srv->closed_total, (uint64_t)NE_CLOSED_CONN_RING);
+    if (q->state != NE_MON_STATE_OPEN) {
+        closed_n = (uint32_t)NE_MIN(conns->closed_total, (uint64_t)NE_CLOSED_CONN_RING);
     }
     uint64_t total = (uint64_t)open_n + closed_n;
-    bool f = true;
-    ne_strbuf_putc(out(&o), '{');
-    kv_str(&o, &f, "server_id", srv->server_id);
-    kv_time(&o, &f, "now", now_ns);
-    uint64_t shown = offset < total ? NE_MIN(limit, total - offset) : 0;
-    kv_u64(&o, &f, "num_connections", shown);
-    kv_u64(&o, &f, "total", total);
-    kv_u64(&o, &f, "offset", offset);
-    kv_u64(&o, &f, "limit", limit);
-    key(&o, &f, "connections");
-    ne_strbuf_putc(out(&o), '[');
-    for (uint64_t i = offset; i < offset + shown; i++) {
-        if (i > offset) {
-            ne_strbuf_putc(out(&o), ',');
-        }
+    uint64_t shown = q->offset < total ? NE_MIN(q->limit, total - q->offset) : 0;
+    ne_json_begin_object(o);
+    ne_json_kv_string(o, "server_id", conns->id.server_id);
+    ne_json_kv_time(o, "now", now_ns);
+    ne_json_kv_u64(o, "num_connections", shown);
+    ne_json_kv_u64(o, "total", total);
+    ne_json_kv_u64(o, "offset", q->offset);
+    ne_json_kv_u64(o, "limit", q->limit);
+    ne_json_key(o, "connections");
+    ne_json_begin_array(o);
+    for (uint64_t i = q->offset; i < q->offset + shown; i++) {
         if (i < open_n) {
-            write_open_conn(srv, &o, srv->mon_scratch[i], q, now_ns);
+            write_open_conn(mon, o, mon->scratch[i], q, now_ns);
         } else {
             /* Oldest remembered closed connection first, as nats-server
              * sorts by cid. */
             uint32_t idx =
-                (srv->closed_next + NE_CLOSED_CONN_RING - closed_n + (uint32_t)(i - open_n)) %
+                (conns->closed_next + NE_CLOSED_CONN_RING - closed_n + (uint32_t)(i - open_n)) %
                 NE_CLOSED_CONN_RING;
-            write_closed_conn(&o, &srv->closed[idx]);
+            write_closed_conn(o, &conns->closed[idx]);
         }
     }
-    ne_strbuf_puts(out(&o), "]}");
-    out_flush(&o);
+    ne_json_end_array(o);
+    ne_json_end_object(o);
+    return NE_OK;
 }
 
-/* ---- /subsz, /accountz, /healthz ---------------------------------------------- */
+/* ---- /subsz, /accountz, /healthz -------------------------------------------------- */
 
-typedef struct sublist_sums {
-    uint64_t inserts, removes, matches, cache_hits, cached;
-} sublist_sums;
-
-static sublist_sums sublist_totals(const ne_server *srv)
+static int write_subsz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
 {
-    sublist_sums t = {0, 0, 0, 0, 0};
-    for (uint32_t i = 0; i < srv->account_count; i++) {
-        const ne_sublist *sl = &srv->accounts[i].sublist;
-        t.inserts += sl->inserts;
-        t.removes += sl->removes;
-        t.matches += sl->matches;
-        t.cache_hits += sl->cache_hits;
-        t.cached += ne_sublist_cache_valid(sl) ? 1u : 0u;
+    ne_mon *mon = ctx;
+    const ne_router *r = mon->router;
+    uint64_t inserts = 0, removes = 0, matches = 0, cache_hits = 0, cached = 0;
+    for (uint32_t i = 0; i < r->account_count; i++) {
+        const ne_sublist *sl = &r->accounts[i].sublist;
+        inserts += sl->inserts;
+        removes += sl->removes;
+        matches += sl->matches;
+        cache_hits += sl->cache_hits;
+        cached += ne_sublist_cache_valid(sl) ? 1u : 0u;
     }
-    return t;
+    ne_json_begin_object(o);
+    ne_json_kv_u64(o, "num_subscriptions", ne_router_sub_count(r));
+    ne_json_kv_u64(o, "num_cache", cached);
+    ne_json_kv_u64(o, "num_inserts", inserts);
+    ne_json_kv_u64(o, "num_removes", removes);
+    ne_json_kv_u64(o, "num_matches", matches);
+    ne_json_key(o, "cache_hit_rate");
+    ne_json_milli(o, matches > 0 ? cache_hits * 1000u / matches : 0);
+    ne_json_kv_u64(o, "max_fanout", r->stats.fanout_max);
+    ne_json_key(o, "avg_fanout");
+    ne_json_milli(o, matches > 0 ? r->stats.fanout_total * 1000u / matches : 0);
+    ne_json_end_object(o);
+    return NE_OK;
 }
 
-static void write_subsz(ne_server *srv, mon_out *o)
+static int write_accountz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
 {
-    bool f = true;
-    sublist_sums t = sublist_totals(srv);
-    uint64_t matches = t.matches;
-    ne_strbuf_putc(out(o), '{');
-    kv_u64(o, &f, "num_subscriptions", count_subs(srv));
-    kv_u64(o, &f, "num_cache", t.cached);
-    kv_u64(o, &f, "num_inserts", t.inserts);
-    kv_u64(o, &f, "num_removes", t.removes);
-    kv_u64(o, &f, "num_matches", matches);
-    key(o, &f, "cache_hit_rate");
-    ne_strbuf *sb = out(o);
-    uint64_t hit_milli = matches > 0 ? t.cache_hits * 1000u / matches : 0;
-    ne_strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(hit_milli / 1000),
-                     (unsigned long long)(hit_milli % 1000));
-    kv_u64(o, &f, "max_fanout", srv->stats.fanout_max);
-    key(o, &f, "avg_fanout");
-    uint64_t avg_milli = matches > 0 ? srv->stats.fanout_total * 1000u / matches : 0;
-    ne_strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(avg_milli / 1000),
-                     (unsigned long long)(avg_milli % 1000));
-    ne_strbuf_putc(out(o), '}');
+    ne_mon *mon = ctx;
+    const ne_server_options *opts = mon->opts;
+    ne_json_begin_object(o);
+    ne_json_kv_string(o, "server_id", mon->conns->id.server_id);
+    ne_json_kv_time(o, "now", ne_port_wall_ns());
+    uint8_t sys = opts->system_account;
+    ne_json_kv_string(o, "system_account", sys == NE_ACCOUNT_NONE ? "" : opts->accounts[sys].name);
+    ne_json_key(o, "accounts");
+    ne_json_begin_array(o);
+    for (uint32_t i = 0; i < mon->router->account_count; i++) {
+        ne_json_cstring(o, opts->accounts[i].name);
+    }
+    ne_json_end_array(o);
+    ne_json_end_object(o);
+    return NE_OK;
 }
 
-static void write_accountz(ne_server *srv, mon_out *o)
+static int write_healthz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
 {
-    bool f = true;
-    ne_strbuf_putc(out(o), '{');
-    kv_str(o, &f, "server_id", srv->server_id);
-    kv_time(o, &f, "now", ne_port_wall_ns());
-    uint8_t sys = srv->opts.system_account;
-    kv_str(o, &f, "system_account", sys == NE_ACCOUNT_NONE ? "" : srv->opts.accounts[sys].name);
-    key(o, &f, "accounts");
-    ne_strbuf *sb = out(o);
-    ne_strbuf_putc(sb, '[');
-    for (uint32_t i = 0; i < srv->account_count; i++) {
-        if (i > 0) {
-            ne_strbuf_putc(sb, ',');
+    ne_json_begin_object(o);
+    ne_json_kv_string(o, "status", "ok");
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+/* ---- Endpoints of features natsedge does not have (yet) ----------------------------- */
+
+static void write_server_now(ne_mon *mon, ne_json_out *o)
+{
+    ne_json_kv_string(o, "server_id", mon->conns->id.server_id);
+    ne_json_kv_time(o, "now", ne_port_wall_ns());
+}
+
+static int write_routez(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    ne_json_begin_object(o);
+    write_server_now(ctx, o);
+    ne_json_kv_u64(o, "num_routes", 0);
+    ne_json_kv_raw(o, "routes", "[]");
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+static int write_gatewayz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    ne_json_begin_object(o);
+    write_server_now(ctx, o);
+    ne_json_kv_raw(o, "outbound_gateways", "{}");
+    ne_json_kv_raw(o, "inbound_gateways", "{}");
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+/* What nats-server answers with JetStream disabled. */
+static int write_jsz(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    ne_json_begin_object(o);
+    write_server_now(ctx, o);
+    ne_json_kv_bool(o, "disabled", true);
+    ne_json_kv_raw(o, "config", "{\"max_memory\":0,\"max_storage\":0}");
+    static const char *const zeros[] = {"memory",           "storage",  "reserved_memory",
+                                        "reserved_storage", "accounts", "ha_assets"};
+    for (size_t i = 0; i < NE_ARRAY_LEN(zeros); i++) {
+        ne_json_kv_u64(o, zeros[i], 0);
+    }
+    ne_json_kv_raw(o, "api", "{\"total\":0,\"errors\":0}");
+    static const char *const counts[] = {"streams", "consumers", "messages", "bytes"};
+    for (size_t i = 0; i < NE_ARRAY_LEN(counts); i++) {
+        ne_json_kv_u64(o, counts[i], 0);
+    }
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+static int write_ipqueuesz(void *ctx, ne_json_out *o, const ne_mon_query *q,
+                           const char **error_text)
+{
+    ne_json_begin_object(o);
+    ne_json_end_object(o);
+    return NE_OK;
+}
+
+static int put_text(ne_json_sink sink, void *sink_ctx, const char *text)
+{
+    return sink(sink_ctx, text, strlen(text));
+}
+
+/* The index page: a link to each endpoint. */
+static int write_index(void *ctx, ne_json_sink sink, void *sink_ctx)
+{
+    const ne_mon *mon = ctx;
+    int rc = put_text(sink, sink_ctx,
+                      "<html lang=\"en\">\n<head><title>natsedge</title></head>\n<body>\n");
+    for (uint32_t i = 0; i < mon->endpoint_count && rc == NE_OK; i++) {
+        const char *path = mon->endpoints[i].path;
+        if (strcmp(path, "/") == 0) {
+            continue;
         }
-        const char *name = srv->opts.accounts[i].name;
-        ne_strbuf_json_string(sb, name, strlen(name));
+        char line[128];
+        size_t n = ne_fmt(line, sizeof(line), "<a href=\".%s\">%s</a><br>\n", path, path + 1);
+        NE_ASSERT(n < sizeof(line) - 1);
+        rc = sink(sink_ctx, line, n);
     }
-    ne_strbuf_putc(sb, ']');
-    ne_strbuf_putc(out(o), '}');
+    return rc == NE_OK ? put_text(sink, sink_ctx, "</body>\n</html>\n") : rc;
 }
 
-const char *const ne_mon_paths[NE_MON_PATH_COUNT] = {"/varz", "/connz", "/subsz", "/accountz",
-                                                     "/healthz"};
-
-static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_query *q)
+/* nats-server dumps its goroutines' stacks here; natsedge runs one event
+ * loop on one thread and says so. */
+static int write_stacksz(void *ctx, ne_json_sink sink, void *sink_ctx)
 {
-    ne_server *srv = conn->srv;
-    int which = -1;
-    for (int i = 0; i < NE_MON_PATH_COUNT; i++) {
-        if (strlen(ne_mon_paths[i]) == path_len && memcmp(ne_mon_paths[i], path, path_len) == 0) {
-            which = i;
+    return put_text(sink, sink_ctx,
+                    "natsedge runs one event loop on one thread: no stacks to show\n");
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------ */
+
+static void send_status(ne_conn *conn, const char *status, const char *body)
+{
+    char text[512];
+    size_t n = ne_fmt(text, sizeof(text),
+                      "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                      status, strlen(body), body);
+    if (n < sizeof(text) - 1) {
+        (void)ne_conn_send(conn, text, n);
+    }
+}
+
+/* The body goes out through the connection's queue, after the response
+ * head (sent with the first piece). */
+typedef struct http_sink {
+    ne_conn *conn;
+    const char *content_type;
+    bool head_sent;
+} http_sink;
+
+static int http_write(void *ctx, const char *bytes, size_t len)
+{
+    http_sink *s = ctx;
+    if (!s->head_sent) {
+        char head[160];
+        size_t n = ne_fmt(head, sizeof(head),
+                          "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nConnection: close\r\n\r\n",
+                          s->content_type);
+        NE_ASSERT(n < sizeof(head) - 1);
+        s->head_sent = true;
+        int rc = ne_conn_send(s->conn, head, n);
+        if (rc != NE_OK) {
+            return rc;
         }
     }
-    if (path_len == 14 && memcmp(path, "/subscriptionsz", 14) == 0) {
-        which = 2;
-    }
-    if (path_len == 6 && memcmp(path, "/leafz", 6) == 0) {
-        send_json_head(conn, "200 OK");
-        ne_leaf_leafz(conn, query_is(q, "subs", "1") || query_is(q, "subs", "true"));
-        return;
-    }
-    if (which < 0) {
+    return ne_conn_send(s->conn, bytes, len);
+}
+
+/* A response the queue could not take whole is not sent at all: the
+ * connection is closed with nothing of it flushed (the client sees an empty
+ * reply, never a cut document), and the reason logged. */
+static void response_failed(ne_conn *conn, const char *path, size_t path_len, int rc)
+{
+    ne_conn_logf(conn, NE_LOG_WARN, "Monitoring response to %.*s not sent: %s", (int)path_len, path,
+                 ne_err_name(rc));
+    conn->flush_before_close = false;
+    ne_conn_discard_output(conn);
+    ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+}
+
+static void respond(ne_conn *conn, const char *path, size_t path_len, const char *query,
+                    size_t query_len)
+{
+    ne_mon *mon = mon_of(conn);
+    ne_mon_endpoint *e = (ne_mon_endpoint *)ne_mon_find(mon, path, path_len);
+    if (e == NULL) {
         send_status(conn, "404 Not Found", "404 page not found\n");
         return;
     }
-    srv->http_req_stats[which]++;
-    if (which == 1) {
-        write_connz(srv, conn, q);
+    e->requests++;
+    if (e->text != NULL) {
+        http_sink sink = {conn, e->content_type, false};
+        int rc = e->text(e->ctx, http_write, &sink);
+        if (rc != NE_OK) {
+            response_failed(conn, path, path_len, rc);
+        }
         return;
     }
-    send_json_head(conn, "200 OK");
-    mon_out o;
-    out_init(&o, conn);
-    switch (which) {
-    case 0:
-        write_varz(srv, &o);
-        break;
-    case 2:
-        write_subsz(srv, &o);
-        break;
-    case 3:
-        write_accountz(srv, &o);
-        break;
-    default:
-        ne_strbuf_puts(out(&o), "{\"status\":\"ok\"}");
-        break;
+    ne_mon_query q;
+    query_from_http(&q, query, query_len);
+    char piece[MON_PIECE_BYTES];
+    http_sink sink = {conn, "application/json", false};
+    ne_json_out o;
+    ne_json_out_init(&o, piece, sizeof(piece), http_write, &sink);
+    const char *error_text = NULL;
+    int rc = e->handler(e->ctx, &o, &q, &error_text);
+    if (rc == NE_ERR_INVALID && o.total == 0 && o.len == 0) {
+        send_status(conn, "400 Bad Request", error_text != NULL ? error_text : "bad request");
+        return;
     }
-    out_flush(&o);
+    rc = ne_json_out_finish(&o);
+    if (rc != NE_OK) {
+        response_failed(conn, path, path_len, rc);
+    }
 }
 
-void ne_mon_process_input(ne_conn *conn)
+static uint32_t mon_input(ne_conn *conn, uint8_t *bytes, uint32_t len)
 {
-    const char *buf = (const char *)conn->rbuf;
-    size_t len = conn->rlen;
+    const char *buf = (const char *)bytes;
     /* Wait for the end of the header block; a request larger than the
      * bounded request size is refused. */
     const char *end = NULL;
@@ -690,12 +688,12 @@ void ne_mon_process_input(ne_conn *conn)
     if (end == NULL) {
         if (len >= NE_HTTP_REQUEST_BYTES) {
             send_status(conn, "431 Request Header Fields Too Large", "request too large\n");
-            ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
             conn->flush_before_close = true;
+            ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+            return len;
         }
-        return;
+        return 0;
     }
-    conn->rlen = 0;
     const char *line_end = memchr(buf, '\r', (size_t)(end - buf));
     const char *sp1 = memchr(buf, ' ', (size_t)(line_end - buf));
     const char *sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
@@ -709,33 +707,139 @@ void ne_mon_process_input(ne_conn *conn)
         size_t target_len = (size_t)(sp2 - target);
         const char *qmark = memchr(target, '?', target_len);
         size_t path_len = qmark != NULL ? (size_t)(qmark - target) : target_len;
-        mon_query q = {qmark != NULL ? qmark + 1 : "",
-                       qmark != NULL ? target_len - path_len - 1 : 0};
-        respond(conn, target, path_len, &q);
+        respond(conn, target, path_len, qmark != NULL ? qmark + 1 : "",
+                qmark != NULL ? target_len - path_len - 1 : 0);
     }
-    conn->flush_before_close = true;
-    ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+    ((ne_mon_client *)conn->state)->answered = true;
+    if (!conn->closing) {
+        conn->flush_before_close = true;
+        ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+    }
+    return len;
 }
 
-int ne_mon_start(ne_server *srv)
+/* A request must be whole NE_HTTP_REQUEST_TIMEOUT_MS after the connection;
+ * then it is closed without an answer, as Go's HTTP server does on its read
+ * header timeout. */
+static void mon_timer(ne_conn *conn, uint64_t now)
 {
-    if (!srv->opts.http_enabled) {
+    const ne_mon_client *c = conn->state;
+    if (!conn->closing && now - c->accepted_ms >= NE_HTTP_REQUEST_TIMEOUT_MS) {
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Monitoring request not received within %u ms",
+                     (unsigned)NE_HTTP_REQUEST_TIMEOUT_MS);
+        ne_conn_close(conn, NE_CLOSE_STALE, NULL);
+    }
+}
+
+static void mon_closed(ne_conn *conn)
+{
+    ne_pool_free(&mon_of(conn)->state_pool, conn->state);
+    conn->state = NULL;
+}
+
+static void mon_describe(const ne_conn *conn, ne_conn_desc *out)
+{
+    out->kind = "HTTP";
+    out->counted = false;
+}
+
+static const ne_conn_ops mon_ops = {
+    .input = mon_input,
+    .timer = mon_timer,
+    .closed = mon_closed,
+    .describe = mon_describe,
+};
+
+static void accepted(void *ctx, ne_conn *conn)
+{
+    ne_mon *mon = ctx;
+    ne_mon_client *c = ne_pool_alloc(&mon->state_pool);
+    NE_ASSERT(c != NULL); /* admit keeps the count within the pool */
+    c->accepted_ms = mon->conns->now_ms;
+    c->answered = false;
+    conn->state = c;
+    /* HTTPS: TLS from the first byte. */
+    if (mon->opts->https && ne_conn_tls_accept(conn) != NE_OK) {
+        mon->conns->stats.refused_connections++;
+        ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS, NULL);
+    }
+}
+
+/* Whether a new monitoring connection may be accepted. When
+ * NE_MAX_HTTP_CONNECTIONS connections all still wait for their request, the
+ * oldest of them (the first accepted: the lowest cid) is closed without an
+ * answer to make room; refused only when a flood within one loop turn has
+ * already taken twice the pool (the closed ones leave at the end of the
+ * turn). */
+static bool admit(void *ctx)
+{
+    ne_mon *mon = ctx;
+    if (mon->conns->kinds[mon->kind].count >= 2u * NE_MAX_HTTP_CONNECTIONS) {
+        return false;
+    }
+    uint32_t waiting = 0;
+    ne_conn *oldest = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = mon->conns->active; c != NULL && guard++ < NE_MAX_CONN_HEADERS; c = c->next) {
+        if (c->kind != mon->kind || c->closing) {
+            continue;
+        }
+        waiting++;
+        if (oldest == NULL || c->cid < oldest->cid) {
+            oldest = c;
+        }
+    }
+    if (waiting < NE_MAX_HTTP_CONNECTIONS) {
+        return true;
+    }
+    NE_ASSERT(oldest != NULL);
+    ne_conn_logf(oldest, NE_LOG_WARN,
+                 "Monitoring connections all busy (NE_MAX_HTTP_CONNECTIONS %u): closing the "
+                 "oldest, which has not sent its request",
+                 (unsigned)NE_MAX_HTTP_CONNECTIONS);
+    ne_conn_close(oldest, NE_CLOSE_STALE, NULL);
+    return true;
+}
+
+void ne_mon_init(ne_mon *mon, const ne_server_options *opts, ne_conns *conns, ne_router *router)
+{
+    mon->opts = opts;
+    mon->conns = conns;
+    mon->router = router;
+    ne_pool_init(&mon->state_pool, "monitoring connections", &mon->state_storage,
+                 sizeof(ne_mon_client), 2 * NE_MAX_HTTP_CONNECTIONS);
+    mon->kind = ne_conns_kind(conns, "HTTP", "cid", &mon_ops, mon);
+    mon->listener.kind = mon->kind;
+    mon->listener.sock = NE_SOCK_INVALID;
+    mon->listener.accepted = accepted;
+    mon->listener.admit = admit;
+    mon->listener.ctx = mon;
+    (void)ne_mon_register_text(mon, "/", "text/html; charset=utf-8", write_index, mon);
+    ne_mon_register(mon, "/connz", NULL, "CONNZ", write_connz, mon);
+    ne_mon_register(mon, "/routez", NULL, "ROUTEZ", write_routez, mon);
+    ne_mon_register(mon, "/gatewayz", NULL, "GATEWAYZ", write_gatewayz, mon);
+    ne_mon_register(mon, "/subsz", "/subscriptionsz", "SUBSZ", write_subsz, mon);
+    ne_mon_register_text(mon, "/stacksz", "text/plain; charset=utf-8", write_stacksz, mon)
+        ->counted = false;
+    ne_mon_register(mon, "/accountz", NULL, "ACCOUNTZ", write_accountz, mon);
+    ne_mon_register(mon, "/jsz", NULL, "JSZ", write_jsz, mon);
+    ne_mon_register(mon, "/healthz", NULL, "HEALTHZ", write_healthz, mon);
+    ne_mon_register(mon, "/ipqueuesz", NULL, NULL, write_ipqueuesz, mon)->counted = false;
+}
+
+int ne_mon_start(ne_mon *mon)
+{
+    const ne_server_options *o = mon->opts;
+    if (!o->http_enabled) {
         return NE_OK;
     }
-    const ne_net_ops *ops = srv->net.ops;
-    int rc = ops->listen(srv->net.ctx, srv->opts.http_host, srv->opts.http_port,
-                         &srv->http_listener.sock);
+    int rc = ne_conns_listen(mon->conns, &mon->listener, o->http_host, o->http_port);
     if (rc != NE_OK) {
-        ne_log_error(&srv->log, "Error listening on monitoring port: %s:%u, %s",
-                     srv->opts.http_host, (unsigned)srv->opts.http_port, ne_err_name(rc));
+        ne_log_error(mon->conns->log, "Error listening on monitoring port: %s:%u, %s", o->http_host,
+                     (unsigned)o->http_port, ne_err_name(rc));
         return rc;
     }
-    srv->http_listener.port = ops->local_port(srv->net.ctx, srv->http_listener.sock);
-    rc = ops->attach(srv->net.ctx, srv->http_listener.sock, &srv->http_listener);
-    if (rc != NE_OK) {
-        return rc;
-    }
-    ne_log_info(&srv->log, "Starting %s monitor on %s:%u", srv->opts.https ? "https" : "http",
-                srv->opts.http_host, (unsigned)srv->http_listener.port);
+    ne_log_info(mon->conns->log, "Starting %s monitor on %s:%u", o->https ? "https" : "http",
+                o->http_host, (unsigned)mon->listener.port);
     return NE_OK;
 }

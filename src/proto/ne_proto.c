@@ -2,7 +2,9 @@
 
 #include <string.h>
 
+#include "core/ne_assert.h"
 #include "core/ne_fmt.h"
+#include "ne_config.h"
 
 #define NE_PROTO_MAX_ARGS 8
 
@@ -57,11 +59,12 @@ static bool verb_is(const char *verb, size_t verb_len, const char *want)
     return true;
 }
 
+/* nats-server reads a size of at most 9 digits (its parseSize); a longer
+ * one, leading zeros included, is not a size: for PUB and HPUB an argument
+ * error, which closes the connection without -ERR (CP-06). */
 static bool parse_size(ne_slice s, uint64_t *out)
 {
-    /* nats-server sizes are int32 in practice; anything above is an
-     * argument error, which closes the connection (CP-06). */
-    return ne_parse_u64(s.ptr, s.len, 0x7fffffffu, out);
+    return s.len <= 9 && ne_parse_u64(s.ptr, s.len, 999999999u, out);
 }
 
 static ne_proto_status parse_pub(const ne_slice *args, int n, ne_op *op)
@@ -111,8 +114,10 @@ static ne_proto_status parse_unsub(const ne_slice *args, int n, ne_op *op)
         return NE_PROTO_BAD_ARGS;
     }
     op->sid = args[0];
-    if (n == 2 && !ne_parse_u64(args[1].ptr, args[1].len, UINT64_MAX / 2, &op->max_msgs)) {
-        return NE_PROTO_BAD_ARGS;
+    if (n == 2 && !parse_size(args[1], &op->max_msgs)) {
+        /* nats-server takes a maximum that is not a size as none left to
+         * deliver: the subscription goes at once (CP-39). */
+        op->max_msgs = 0;
     }
     return NE_PROTO_OK;
 }
@@ -349,4 +354,88 @@ ne_proto_status ne_proto_parse_line_full(const char *line, size_t len, ne_op *op
         break;
     }
     return NE_PROTO_UNKNOWN_OP;
+}
+
+bool ne_proto_queue_listed(ne_slice queues, const char *queue, uint16_t queue_len)
+{
+    ne_slice names[NE_MAX_MATCH_QUEUE_GROUPS];
+    int n = ne_proto_split_args(queues.ptr, queues.len, names, NE_MAX_MATCH_QUEUE_GROUPS);
+    n = n > NE_MAX_MATCH_QUEUE_GROUPS ? NE_MAX_MATCH_QUEUE_GROUPS : n;
+    for (int i = 0; i < n; i++) {
+        if (names[i].len == queue_len && memcmp(names[i].ptr, queue, queue_len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- Writers -------------------------------------------------------------- */
+
+size_t ne_proto_msg_sizes(char *out, size_t cap, bool hmsg, uint64_t hdr_len, uint64_t total_len)
+{
+    NE_ASSERT(hdr_len <= total_len);
+    if (!hmsg) {
+        return ne_fmt_u64(out, cap, total_len - hdr_len);
+    }
+    size_t n = ne_fmt_u64(out, cap, hdr_len);
+    if (n == 0 || n == cap) {
+        return 0;
+    }
+    out[n] = ' ';
+    size_t m = ne_fmt_u64(out + n + 1, cap - n - 1, total_len);
+    return m == 0 ? 0 : n + 1 + m;
+}
+
+static size_t put(char *p, const char *text, size_t len)
+{
+    memcpy(p, text, len);
+    return len;
+}
+
+/* The length is known before a byte is written: a line that does not fit
+ * leaves out untouched. */
+size_t ne_proto_msg_line(char *out, size_t cap, bool hmsg, ne_slice subject, ne_slice sid,
+                         ne_slice reply, ne_slice sizes)
+{
+    NE_ASSERT(subject.len > 0 && sid.len > 0 && sizes.len > 0);
+    size_t verb_len = hmsg ? 5 : 4;
+    size_t need = verb_len + (size_t)subject.len + 1 + sid.len + 1 +
+                  (reply.len > 0 ? (size_t)reply.len + 1 : 0) + sizes.len + 2;
+    if (need > cap) {
+        return 0;
+    }
+    char *p = out;
+    p += put(p, hmsg ? "HMSG " : "MSG ", verb_len);
+    p += put(p, subject.ptr, subject.len);
+    *p++ = ' ';
+    p += put(p, sid.ptr, sid.len);
+    *p++ = ' ';
+    if (reply.len > 0) {
+        p += put(p, reply.ptr, reply.len);
+        *p++ = ' ';
+    }
+    p += put(p, sizes.ptr, sizes.len);
+    *p++ = '\r';
+    *p++ = '\n';
+    NE_ASSERT((size_t)(p - out) == need);
+    return need;
+}
+
+size_t ne_proto_err_vline(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, out, cap);
+    ne_strbuf_puts(&sb, "-ERR '");
+    ne_strbuf_vprintf(&sb, fmt, ap);
+    ne_strbuf_puts(&sb, "'\r\n");
+    return sb.truncated ? 0 : sb.len;
+}
+
+size_t ne_proto_err_line(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = ne_proto_err_vline(out, cap, fmt, ap);
+    va_end(ap);
+    return n;
 }

@@ -8,6 +8,7 @@
 #ifndef NE_PROTO_H
 #define NE_PROTO_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,30 @@ ne_proto_status ne_proto_parse_line_full(const char *line, size_t len, ne_op *op
 /* Splits text at runs of spaces and tabs into at most max slices; returns the
  * number of arguments found, or max + 1 if there were more. */
 int ne_proto_split_args(const char *text, size_t len, ne_slice *args, int max);
+
+/* True when `queue` is one of the blank-separated names in `queues` (a peer
+ * message's queue list, LN-18). */
+bool ne_proto_queue_listed(ne_slice queues, const char *queue, uint16_t queue_len);
+
+/* ---- Writers ----
+ *
+ * Each writes one whole line into out, told out's capacity, and returns the
+ * line's length, or 0 when the line does not fit: then nothing in out may be
+ * sent. A line is never cut short. */
+
+/* The size field(s) of a delivery line: "<total_len - hdr_len>" for MSG (the
+ * headers stripped), "<hdr_len> <total_len>" for HMSG. hdr_len <= total_len. */
+size_t ne_proto_msg_sizes(char *out, size_t cap, bool hmsg, uint64_t hdr_len, uint64_t total_len);
+
+/* "MSG <subject> <sid> [<reply>] <sizes>\r\n", or "HMSG ..." when hmsg (CP-41,
+ * CP-42); sizes as written by ne_proto_msg_sizes; no reply when reply.len is 0. */
+size_t ne_proto_msg_line(char *out, size_t cap, bool hmsg, ne_slice subject, ne_slice sid,
+                         ne_slice reply, ne_slice sizes);
+
+/* "-ERR '<text>'\r\n" with the text formatted from fmt as ne_fmt does (CP-50). */
+size_t ne_proto_err_line(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+size_t ne_proto_err_vline(char *out, size_t cap, const char *fmt, va_list ap);
 
 static inline bool ne_slice_eq(ne_slice a, const char *text, size_t len)
 {

@@ -14,71 +14,8 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "leaf/ne_leaf.h"
 #include "server/ne_server.h"
-
-/* FNV-1a over the parts of a credential, with a separator after each. */
-static uint64_t fnv_text(uint64_t h, const char *text)
-{
-    for (size_t i = 0; text[i] != '\0' && i < 256; i++) {
-        h ^= (uint8_t)text[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= 0xff;
-    h *= 0x100000001b3ull;
-    return h;
-}
-
-static uint64_t fingerprint(char kind, const char *name, const char *secret)
-{
-    char k[2] = {kind, '\0'};
-    uint64_t h = fnv_text(0xcbf29ce484222325ull, k);
-    h = fnv_text(h, name);
-    h = fnv_text(h, secret);
-    return h != 0 ? h : 1; /* 0 means "no credential" */
-}
-
-static uint64_t user_fingerprint(const ne_user_entry *u)
-{
-    return u->nkey[0] != '\0' ? fingerprint('N', u->nkey, "") : fingerprint('P', u->user, u->pass);
-}
-
-uint64_t ne_server_auth_fingerprint(const ne_server_options *o, int user_index)
-{
-    if (user_index >= 0 && (uint32_t)user_index < o->user_count) {
-        return user_fingerprint(&o->users[user_index]);
-    }
-    if (o->auth_token[0] != '\0') {
-        return fingerprint('T', "", o->auth_token);
-    }
-    if (o->auth_user[0] != '\0') {
-        return fingerprint('P', o->auth_user, o->auth_pass);
-    }
-    return 0;
-}
-
-/* Where a connection's credential is in o: a users-list index, -1 for the
- * single user or token (or no authentication at all), -2 if it is gone. */
-static int find_credential(const ne_server_options *o, uint64_t fp)
-{
-    if (o->auth_token[0] == '\0' && o->auth_user[0] == '\0' && o->user_count == 0) {
-        return -1; /* no authentication any more */
-    }
-    if (fp == 0) {
-        return -2;
-    }
-    if (o->auth_token[0] != '\0') {
-        return fp == fingerprint('T', "", o->auth_token) ? -1 : -2;
-    }
-    if (o->auth_user[0] != '\0') {
-        return fp == fingerprint('P', o->auth_user, o->auth_pass) ? -1 : -2;
-    }
-    for (uint32_t i = 0; i < o->user_count; i++) {
-        if (user_fingerprint(&o->users[i]) == fp) {
-            return (int)i;
-        }
-    }
-    return -2;
-}
 
 /* A duration as Go prints a time.Duration: "500ms", "30s", "1.5s", "2m0s",
  * "1h0m0s". */
@@ -166,12 +103,12 @@ static int check_fixed(const ne_server *srv, ne_server_options *next, char *err,
         return refuse(err, cap, "Host", cur->host, next->host);
     }
     /* A random port (0) means the one in use, as in nats-server. */
-    uint16_t in_use = cur->port != 0 ? cur->port : srv->client_listener.port;
+    uint16_t in_use = cur->port != 0 ? cur->port : ne_server_client_port(srv);
     if (next->port != 0 && next->port != in_use) {
         return refuse_u64(err, cap, "Port", in_use, next->port);
     }
     next->port = cur->port;
-    if (next->server_name[0] == '\0' && strcmp(cur->server_name, srv->server_id) == 0) {
+    if (next->server_name[0] == '\0' && strcmp(cur->server_name, srv->conns.id.server_id) == 0) {
         memcpy(next->server_name, cur->server_name, sizeof(next->server_name));
     }
     if (strcmp(cur->server_name, next->server_name) != 0) {
@@ -316,68 +253,6 @@ static void log_changes(ne_server *srv, const ne_server_options *cur, const ne_s
     }
 }
 
-/* A client whose credential is still configured: the same user (found
- * again, its index may have moved), now with the new permissions. One whose
- * user moved to another account is closed: natsedge does not move clients
- * between accounts. */
-static bool rebind(ne_server *srv, ne_conn *c, int user_index)
-{
-    uint8_t acc = (uint8_t)(c->acc - srv->accounts);
-    if (user_index >= 0 && srv->opts.users[user_index].account != acc) {
-        return false;
-    }
-    if (user_index < 0 && acc != NE_ACCOUNT_GLOBAL) {
-        return true; /* authentication removed: it keeps its account and permissions */
-    }
-    ne_client_rebind(c, user_index);
-    return true;
-}
-
-/* Closes connections whose credential is gone and rebinds the others to
- * their user's new permissions; then, if there are more clients than
- * max_connections, closes the newest ones (nats-server closes arbitrary
- * ones), with the errors nats-server sends. */
-static void recheck_connections(ne_server *srv, bool auth_changed)
-{
-    uint32_t open = 0;
-    uint32_t guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && guard < NE_MAX_CONNECTIONS; c = c->next, guard++) {
-        if (c->kind != NE_CONN_KIND_CLIENT || c->closing) {
-            continue;
-        }
-        if (auth_changed && c->connect_received) {
-            int index = find_credential(&srv->opts, c->auth_fp);
-            if (index == -2 || !rebind(srv, c, index)) {
-                ne_log_warn(&srv->log, "%s:%u - cid:%llu - authentication error", c->ip,
-                            (unsigned)c->port, (unsigned long long)c->cid);
-                ne_conn_close(c, NE_CLOSE_AUTH_VIOLATION, "Authorization Violation");
-                continue;
-            }
-        }
-        if (auth_changed && !c->connect_received && c->auth_deadline_ms == 0 &&
-            ne_server_auth_required(srv)) {
-            /* Not yet identified: CONNECT is now checked, in the usual time. */
-            c->auth_deadline_ms = srv->now_ms + srv->opts.auth_timeout_ms;
-        }
-        open++;
-    }
-    if (open <= srv->opts.max_connections) {
-        return;
-    }
-    uint32_t to_close = open - srv->opts.max_connections;
-    uint32_t closed = 0;
-    guard = 0;
-    for (ne_conn *c = srv->active; c != NULL && closed < to_close && guard < NE_MAX_CONNECTIONS;
-         c = c->next, guard++) {
-        if (c->kind == NE_CONN_KIND_CLIENT && !c->closing) {
-            ne_conn_close(c, NE_CLOSE_MAX_CONNECTIONS, "maximum connections exceeded");
-            closed++;
-        }
-    }
-    ne_log_info(&srv->log, "Closed %u connections to fall within max_connections",
-                (unsigned)closed);
-}
-
 int ne_server_reload(ne_server *srv, const ne_server_options *opts, char *err, size_t err_cap)
 {
     NE_ASSERT(srv != NULL && opts != NULL && err != NULL);
@@ -401,9 +276,12 @@ int ne_server_reload(ne_server *srv, const ne_server_options *opts, char *err, s
         ne_log_info(&srv->log, "Reloaded: max_connections = %u", (unsigned)next.max_connections);
     }
     srv->opts = next;
-    srv->config_load_wall_ns = ne_port_wall_ns();
+    srv->conns.id.config_load_wall_ns = ne_port_wall_ns();
     if (auth_changed || conns_changed) {
-        recheck_connections(srv, auth_changed);
+        ne_nats_reloaded(&srv->nats, auth_changed);
+    }
+    if (auth_changed) {
+        ne_leaf_auth_reloaded(&srv->leaf);
     }
     return NE_OK;
 }

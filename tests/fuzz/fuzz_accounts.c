@@ -12,8 +12,8 @@
 
 #include "conf/ne_conf.h"
 #include "core/ne_error.h"
-#include "server/ne_account.h"
-#include "server/ne_perm.h"
+#include "router/ne_account.h"
+#include "router/ne_perm.h"
 #include "server/ne_server_conf.h"
 #include "core/ne_subject.h"
 

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     ne_loop loop;
     ne_server_loop(&srv, &loop);
-    uint16_t port = srv.client_listener.port;
+    uint16_t port = ne_server_client_port(&srv);
     int listener = ne_sim_connect(&sim, port);
     int c = ne_sim_connect(&sim, port);
     ne_sim_net_step(&sim, &loop);
@@ -56,9 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ne_sim_client_close(&sim, c);
     ne_sim_net_step(&sim, &loop);
     ne_server_shutdown(&srv);
-    fail_if(srv.conn_pool.in_use != 0);
-    fail_if(srv.sub_pool.in_use != 0);
-    fail_if(srv.chunks.chunks.in_use != 0);
-    fail_if(srv.chunks.refs.in_use != 0);
+    fail_if(srv.conns.conn_pool.in_use != 0);
+    fail_if(srv.router.sub_pool.in_use != 0);
+    fail_if(srv.conns.chunks.chunks.in_use != 0);
+    fail_if(srv.conns.chunks.refs.in_use != 0);
     return 0;
 }

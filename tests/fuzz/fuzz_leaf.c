@@ -42,8 +42,8 @@ static void fuzz_peer(const uint8_t *data, size_t size, size_t split)
     }
     ne_loop loop;
     ne_server_loop(&srv, &loop);
-    int client = ne_sim_connect(&sim, srv.client_listener.port);
-    int peer = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int client = ne_sim_connect(&sim, ne_server_client_port(&srv));
+    int peer = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     ne_sim_net_step(&sim, &loop);
     static const char sub[] = "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB > 1\r\n"
                               "SUB a.* grp 2\r\n";
@@ -68,10 +68,10 @@ static void fuzz_peer(const uint8_t *data, size_t size, size_t split)
     ne_sim_client_close(&sim, peer);
     ne_sim_net_step(&sim, &loop);
     ne_server_shutdown(&srv);
-    fail_if(srv.conn_pool.in_use != 0);
-    fail_if(srv.sub_pool.in_use != 0);
-    fail_if(srv.chunks.chunks.in_use != 0);
-    fail_if(srv.chunks.refs.in_use != 0);
+    fail_if(srv.conns.conn_pool.in_use != 0);
+    fail_if(srv.router.sub_pool.in_use != 0);
+    fail_if(srv.conns.chunks.chunks.in_use != 0);
+    fail_if(srv.conns.chunks.refs.in_use != 0);
     fail_if(srv.leaf.link_pool.in_use != 0);
     fail_if(srv.leaf.interest_pool.in_use != 0);
 }
@@ -100,7 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 5: {
         ne_leaf_info info;
-        if (ne_leaf_parse_info(text, len, &info) == 0) {
+        static ne_json_doc doc;
+        if (ne_leaf_parse_info(text, len, &info, &doc) == 0) {
             fail_if(strlen(info.server_id) >= sizeof(info.server_id));
             fail_if(strlen(info.nonce) >= sizeof(info.nonce));
         }

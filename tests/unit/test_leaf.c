@@ -55,7 +55,7 @@ static void start(bool remote, bool listen)
     }
     assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
     assert_int_equal(ne_server_start(&srv), NE_OK);
-    port = srv.client_listener.port;
+    port = ne_server_client_port(&srv);
 }
 
 static int setup_remote(void **state)
@@ -85,12 +85,10 @@ static int teardown(void **state)
 {
     (void)state;
     ne_server_shutdown(&srv);
-    assert_int_equal(srv.conn_pool.in_use, 0);
-    assert_int_equal(srv.sub_pool.in_use, 0);
-    assert_int_equal(srv.chunks.chunks.in_use, 0);
-    assert_int_equal(srv.chunks.refs.in_use, 0);
-    assert_int_equal(srv.leaf.link_pool.in_use, 0);
-    assert_int_equal(srv.leaf.interest_pool.in_use, 0);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
     return 0;
 }
 
@@ -195,7 +193,7 @@ static void test_handshake_and_loop_subject_LN05_LN22(void **state)
 {
     (void)state;
     int h = hub_handshake();
-    assert_int_equal(srv.leaf_count, 1);
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
     assert_int_equal(srv.leaf.remotes[0].connects, 1);
     (void)h;
 }
@@ -284,12 +282,12 @@ static void test_hub_interest_and_ls_minus_LN13(void **state)
     int c = client();
     send_text(h, "LS+ t\r\nLS+ t\r\n");
     step(3);
-    uint32_t subs = srv.sub_pool.in_use;
+    uint32_t subs = srv.router.sub_pool.in_use;
     send_text(c, "PUB t 1\r\na\r\n");
     wait_for(h, "LMSG t 1\r\na\r\n");
     send_text(h, "LS- t\r\n");
     step(3);
-    assert_int_equal(srv.sub_pool.in_use, subs - 1);
+    assert_int_equal(srv.router.sub_pool.in_use, subs - 1);
     send_text(c, "PUB t 1\r\nb\r\n");
     step(3);
     assert_null(strstr(take(h), "LMSG"));
@@ -307,7 +305,7 @@ static void test_loop_detected_waits_before_reconnecting_LN23(void **state)
     step(3);
     assert_true(ne_sim_server_closed(&sim, h));
     assert_int_equal(srv.leaf.stats.loops_detected, 1);
-    assert_true(srv.leaf.remotes[0].next_attempt_ms >= srv.now_ms + 20000);
+    assert_true(srv.leaf.remotes[0].next_attempt_ms >= srv.conns.now_ms + 20000);
 }
 
 static void test_refused_connect_retries_at_the_delay_LN28(void **state)
@@ -338,7 +336,7 @@ static void test_hub_closed_link_reconnects_and_resyncs(void **state)
     wait_for(h, "LS+ keep");
     ne_sim_client_close(&sim, h);
     step(3);
-    assert_int_equal(srv.leaf_count, 0);
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 0);
     send_text(c, "SUB during 2\r\n");
     step(2);
     int h2 = hub_handshake();
@@ -368,38 +366,78 @@ static void test_client_verbs_from_the_hub_close_the_link(void **state)
     wait_for(h, "-ERR 'Unknown Protocol Operation'");
 }
 
+/* Subscribes c to `count` subjects "<prefix>.<i>" (sids from first_sid),
+ * without reading the answers. */
+static void subscribe_many(int c, const char *prefix, int count, int first_sid)
+{
+    char line[64];
+    for (int i = 0; i < count; i++) {
+        snprintf(line, sizeof(line), "SUB %s.%d %d\r\n", prefix, i, first_sid + i);
+        send_text(c, line);
+        if (i % 64 == 63) {
+            step(2);
+        }
+    }
+    step(2);
+}
+
 static void test_interest_table_exhaustion_refuses_the_sub(void **state)
 {
     (void)state;
     hub_handshake();
-    int c = client();
-    char line[64];
-    for (int i = 0; i < NE_LEAF_INTEREST_ENTRIES; i++) {
-        snprintf(line, sizeof(line), "SUB s.%d %d\r\n", i, i + 1);
-        send_text(c, line);
-        if (i % 64 == 63) {
-            step(2);
-            take(c);
-        }
-    }
-    step(2);
-    assert_null(strstr(take(c), "-ERR"));
+    /* Two clients fill the table, each up to its share. */
+    int a = client();
+    int b = client();
+    subscribe_many(a, "a", NE_LEAF_INTEREST_PER_CONNECTION, 1);
+    assert_null(strstr(take(a), "-ERR"));
+    subscribe_many(b, "b", NE_LEAF_INTEREST_ENTRIES - NE_LEAF_INTEREST_PER_CONNECTION, 1);
+    assert_null(strstr(take(b), "-ERR"));
     assert_int_equal(srv.leaf.interest_pool.in_use, NE_LEAF_INTEREST_ENTRIES);
-    send_text(c, "SUB one.more 99999\r\n");
+    int c = client();
+    send_text(c, "SUB one.more 1\r\n");
     step(2);
     assert_string_equal(take(c), "-ERR 'maximum subscriptions exceeded'\r\n");
     assert_int_equal(srv.leaf.stats.interest_refused, 1);
-    /* Another subject already sent still works, and so does the server. */
-    send_text(c, "SUB s.1 100000\r\nPING\r\n");
+    /* A subject already sent needs no entry: it still works, and so does
+     * the server. */
+    send_text(c, "SUB a.1 2\r\nPING\r\n");
     step(2);
     assert_string_equal(take(c), "PONG\r\n");
+}
+
+/* One client subscribing to ever more subjects is refused at its share of
+ * the table (NE_LEAF_INTEREST_PER_CONNECTION); the others are not. */
+static void test_one_connection_cannot_fill_the_interest_table(void **state)
+{
+    (void)state;
+    int h = hub_handshake();
+    int hostile = client();
+    subscribe_many(hostile, "h", NE_LEAF_INTEREST_PER_CONNECTION + 3, 1);
+    const char *got = take(hostile);
+    int refused = 0;
+    for (const char *p = got; (p = strstr(p, "-ERR 'maximum subscriptions exceeded'")) != NULL;
+         p++) {
+        refused++;
+    }
+    assert_int_equal(refused, 3);
+    assert_int_equal(srv.leaf.interest_pool.in_use, NE_LEAF_INTEREST_PER_CONNECTION);
+    assert_int_equal(srv.leaf.stats.interest_refused, 3);
+    int honest = client();
+    send_text(honest, "SUB honest 1\r\nPING\r\n");
+    step(2);
+    assert_string_equal(take(honest), "PONG\r\n");
+    wait_for(h, "LS+ honest\r\n");
+    /* The hostile client goes: its entries go with it, exactly. */
+    ne_sim_client_close(&sim, hostile);
+    step(3);
+    assert_int_equal(srv.leaf.interest_pool.in_use, 1);
 }
 
 /* ---- Hub role ---------------------------------------------------------------- */
 
 static int leaf_peer(void)
 {
-    int l = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int l = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     assert_true(l >= 0);
     wait_for(l, "INFO {");
     const char *info = wait_for(l, "}\r\n");
@@ -427,15 +465,15 @@ static void test_accepted_leaf_gets_interest_and_messages_LN02_LN06(void **state
 static void test_accepted_leaf_needs_the_servers_token_LN26(void **state)
 {
     (void)state;
-    int bad = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int bad = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     wait_for(bad, "INFO {");
     send_text(bad, "CONNECT {\"name\":\"leaf\",\"user\":\"nope\"}\r\n");
     wait_for(bad, "-ERR 'Authorization Violation'");
-    int good = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int good = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     wait_for(good, "INFO {");
     send_text(good, "CONNECT {\"name\":\"leaf\",\"user\":\"t0k3n\"}\r\n");
     wait_for(good, "\"connect_info\":true");
-    assert_int_equal(srv.leaf_count, 1);
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
 }
 
 static void test_hub_passes_interest_and_messages_between_leafs_LN12(void **state)
@@ -459,12 +497,12 @@ static void test_leaf_pool_exhaustion_refuses_the_next_leaf(void **state)
     (void)state;
     int peers[NE_MAX_LEAF_CONNECTIONS];
     for (int i = 0; i < NE_MAX_LEAF_CONNECTIONS; i++) {
-        peers[i] = ne_sim_connect(&sim, srv.leaf_listener.port);
+        peers[i] = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
         assert_true(peers[i] >= 0);
     }
     step(3);
     assert_int_equal(srv.leaf.link_pool.in_use, NE_MAX_LEAF_CONNECTIONS);
-    int extra = ne_sim_connect(&sim, srv.leaf_listener.port);
+    int extra = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
     const char *got = wait_for(extra, "-ERR 'maximum connections exceeded'");
     assert_non_null(got);
     step(2);
@@ -519,9 +557,10 @@ static void test_url_and_creds_parsing_LN24_LN25(void **state)
     assert_string_equal(jwt, "eyJhbGciOi.eyJqdGkiOi.sig");
     assert_string_equal(seed, "SUAMTBDAY6GSVRPMRIENXYZNUDXVJ52O4EH5RCRBIOAKGBY6WYKQDLKT5I");
     static ne_leaf_info info;
+    static ne_json_doc doc;
     const char *ij = "{\"client_id\":3,\"leafnode_urls\":[\"10.0.0.1:7422\",{\"x\":1},"
                      "\"10.0.0.2:7422\"],\"nonce\":\"n\"}";
-    assert_int_equal(ne_leaf_parse_info(ij, strlen(ij), &info), NE_OK);
+    assert_int_equal(ne_leaf_parse_info(ij, strlen(ij), &info, &doc), NE_OK);
     assert_int_equal(info.url_count, 2);
     assert_string_equal(info.urls[1], "10.0.0.2:7422");
     assert_string_equal(info.nonce, "n");
@@ -632,6 +671,126 @@ static void test_leafnodes_block_as_nats_server_reads_it_LN24(void **state)
     assert_string_equal(o.leaf.remotes[0].tls_ca_file, "/ca.pem");
 }
 
+/* Starts the server from configuration text (the listen port is then
+ * chosen by the simulated network). */
+static void start_conf(const char *text)
+{
+    static ne_server_options o;
+    char err[256] = "";
+    if (apply_leaf_conf(text, &o, err, sizeof(err)) != NE_OK) {
+        fail_msg("%s", err);
+    }
+    o.port = 0;
+    o.leaf.listen_port = 0;
+    memset(pending, 0, sizeof(pending));
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    assert_int_equal(ne_server_init(&srv, &o, &net, NULL), NE_OK);
+    assert_int_equal(ne_server_start(&srv), NE_OK);
+    port = srv.nats.listener.port;
+}
+
+static int client_as(const char *user, const char *pass)
+{
+    int c = ne_sim_connect(&sim, port);
+    assert_true(c >= 0);
+    wait_for(c, "\r\n");
+    char line[160];
+    snprintf(line, sizeof(line),
+             "CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"%s\",\"pass\":\"%s\"}"
+             "\r\nPING\r\n",
+             user, pass);
+    send_text(c, line);
+    wait_for(c, "PONG\r\n");
+    return c;
+}
+
+static int leaf_peer_as(const char *user, const char *pass)
+{
+    int l = ne_sim_connect(&sim, srv.leaf.listener.port);
+    assert_true(l >= 0);
+    wait_for(l, "}\r\n");
+    char line[160];
+    snprintf(line, sizeof(line),
+             "CONNECT {\"server_id\":\"NLEAF\",\"name\":\"leaf\",\"user\":\"%s\","
+             "\"pass\":\"%s\"}\r\n",
+             user, pass);
+    send_text(l, line);
+    wait_for(l, "\"connect_info\":true");
+    return l;
+}
+
+/* Issue 13 item 6: a client of account B subscribing and unsubscribing a
+ * subject that account A's client holds must not withdraw the interest the
+ * leaf (bound to A) was told of: only what was counted for that leaf is
+ * taken back (LN-11, LN-12, LN-27). */
+static void test_another_accounts_unsubscribe_keeps_the_interest_LN12(void **state)
+{
+    (void)state;
+    start_conf("accounts {\n"
+               "  A { users [ { user: a, password: pa } ] }\n"
+               "  B { users [ { user: b, password: pb } ] }\n"
+               "}\n"
+               "leafnodes { listen: 127.0.0.1:7422, authorization { users [\n"
+               "  { user: leaf, password: pl, account: A } ] } }\n");
+    int l = leaf_peer_as("leaf", "pl");
+    int a = client_as("a", "pa");
+    int b = client_as("b", "pb");
+    send_text(a, "SUB foo 1\r\nSUB q.a grp 2\r\n");
+    wait_for(l, "LS+ foo\r\n");
+    wait_for(l, "LS+ q.a grp 1\r\n");
+    send_text(b, "SUB foo 1\r\nSUB q.a grp 2\r\nUNSUB 1\r\nUNSUB 2\r\nPING\r\n");
+    wait_for(b, "PONG\r\n");
+    send_text(l, "PING\r\n");
+    const char *got = wait_for(l, "PONG\r\n");
+    assert_null(strstr(got, "LS- foo"));
+    assert_null(strstr(got, "LS+ q.a grp 0"));
+    assert_null(strstr(got, "LS- q.a"));
+    /* B's client closing takes nothing either; A's unsubscribe does. */
+    send_text(b, "SUB foo 3\r\n");
+    step(2);
+    ne_sim_client_close(&sim, b);
+    step(3);
+    send_text(l, "PING\r\n");
+    assert_null(strstr(wait_for(l, "PONG\r\n"), "LS- foo"));
+    send_text(a, "UNSUB 1\r\n");
+    wait_for(l, "LS- foo\r\n");
+}
+
+/* A leaf peer announcing ever more subjects: what it announces beyond its
+ * share is not passed on to the other leaf, whose own clients' and other
+ * peers' interest still is; the peer itself still gets its messages. */
+static void test_a_leaf_beyond_its_share_is_not_passed_on(void **state)
+{
+    (void)state;
+    int quiet = leaf_peer();
+    int hostile = leaf_peer();
+    char line[64];
+    int n = NE_LEAF_INTEREST_PER_CONNECTION + 5;
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof(line), "LS+ h.%d\r\n", i);
+        send_text(hostile, line);
+        if (i % 64 == 63) {
+            step(2);
+        }
+    }
+    send_text(hostile, "PING\r\n");
+    wait_for(hostile, "PONG\r\n");
+    assert_int_equal(srv.leaf.interest_pool.in_use, NE_LEAF_INTEREST_PER_CONNECTION);
+    assert_int_equal(srv.leaf.stats.interest_refused, 5);
+    int c = client();
+    send_text(c, "SUB honest 1\r\nPING\r\n");
+    wait_for(c, "PONG\r\n");
+    wait_for(quiet, "LS+ honest\r\n");
+    snprintf(line, sizeof(line), "PUB h.%d 1\r\nx\r\n", n - 1);
+    send_text(c, line);
+    snprintf(line, sizeof(line), "LMSG h.%d 1\r\nx\r\n", n - 1);
+    wait_for(hostile, line);
+    ne_sim_client_close(&sim, hostile);
+    step(3);
+    assert_int_equal(srv.leaf.interest_pool.in_use, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -658,6 +817,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_interest_table_exhaustion_refuses_the_sub,
                                         setup_remote, teardown),
+        cmocka_unit_test_setup_teardown(test_one_connection_cannot_fill_the_interest_table,
+                                        setup_remote, teardown),
         cmocka_unit_test_setup_teardown(test_accepted_leaf_gets_interest_and_messages_LN02_LN06,
                                         setup_listen, teardown),
         cmocka_unit_test_setup_teardown(test_accepted_leaf_needs_the_servers_token_LN26,
@@ -666,6 +827,10 @@ int main(void)
                                         setup_listen, teardown),
         cmocka_unit_test_setup_teardown(test_leaf_pool_exhaustion_refuses_the_next_leaf,
                                         setup_listen, teardown),
+        cmocka_unit_test_teardown(test_another_accounts_unsubscribe_keeps_the_interest_LN12,
+                                  teardown),
+        cmocka_unit_test_setup_teardown(test_a_leaf_beyond_its_share_is_not_passed_on, setup_listen,
+                                        teardown),
         cmocka_unit_test(test_parse_leaf_msg_forms_LN17_LN18),
         cmocka_unit_test(test_url_and_creds_parsing_LN24_LN25),
         cmocka_unit_test(test_leafnodes_block_as_nats_server_reads_it_LN24),

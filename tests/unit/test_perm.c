@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "server/ne_account.h"
-#include "server/ne_perm.h"
+#include "router/ne_account.h"
+#include "router/ne_perm.h"
 
 static ne_perm_subject table[16];
 static uint16_t used;
@@ -129,6 +129,43 @@ static size_t map(const char *from, const char *to, const char *subject, char *o
     return n;
 }
 
+#define ANNOUNCE(p, s) ne_perm_announces_interest(p, table, s, strlen(s))
+
+/* What nats-server 2.9.10 sent to a leaf whose user may publish to
+ * telemetry.> and a.b.* but not telemetry.secret, for each hub subscription
+ * (probed; inventory LN-41). */
+static void test_interest_announced_to_a_leaf_follows_its_publish_permissions_LN41(void **state)
+{
+    (void)state;
+    ne_permissions p;
+    memset(&p, 0, sizeof(p));
+    assert_true(ANNOUNCE(&p, "anything.*"));
+    static const char *const allow[] = {"telemetry.>", "a.b.*"};
+    static const char *const deny[] = {"telemetry.secret"};
+    p.pub_allow = list_of(allow, 2);
+    p.pub_deny = list_of(deny, 1);
+    assert_true(ANNOUNCE(&p, "telemetry.*"));
+    assert_true(ANNOUNCE(&p, "telemetry.secret.*"));
+    assert_true(ANNOUNCE(&p, "a.>"));
+    assert_true(ANNOUNCE(&p, ">"));
+    assert_true(ANNOUNCE(&p, "a.b.c"));
+    assert_false(ANNOUNCE(&p, "telemetry.secret"));
+    assert_false(ANNOUNCE(&p, "*.x"));
+    assert_false(ANNOUNCE(&p, "*.b.c"));
+    assert_false(ANNOUNCE(&p, "a.*.c"));
+    assert_false(ANNOUNCE(&p, "cmd.>"));
+    assert_false(ANNOUNCE(&p, "foo"));
+    /* A '*' covers literal tokens only; '>' needs one token at least. */
+    static const char *const literal[] = {"x.y", "z"};
+    p.pub_allow = list_of(literal, 2);
+    assert_true(ANNOUNCE(&p, "x.*"));
+    assert_true(ANNOUNCE(&p, "*.y"));
+    assert_true(ANNOUNCE(&p, "*"));
+    assert_false(ANNOUNCE(&p, "x.y.z"));
+    assert_false(ANNOUNCE(&p, "x.y.>"));
+    assert_false(ANNOUNCE(&p, "z.>"));
+}
+
 static void test_import_subjects_map_wildcards_in_order_CP85_CP86(void **state)
 {
     (void)state;
@@ -148,6 +185,24 @@ static void test_import_subjects_map_wildcards_in_order_CP85_CP86(void **state)
     assert_false(ne_account_mapping_valid("a.*.*", 5, "b.*", 3));
 }
 
+/* A stream import without `to` keeps the subject whatever its token count:
+ * it was cut after NE_MAX_SUBJECT_TOKENS tokens and delivered under the cut
+ * subject (CP-85). */
+static void test_import_keeps_a_subject_of_many_tokens_whole_CP85(void **state)
+{
+    (void)state;
+    char subject[256] = "ev";
+    for (int i = 0; i < 2 * NE_MAX_SUBJECT_TOKENS; i++) {
+        strcat(subject, ".t");
+    }
+    char out[256];
+    assert_int_equal(map("ev.>", "", subject, out, sizeof(out)), strlen(subject));
+    assert_string_equal(out, subject);
+    assert_int_equal(map("ev.>", "x.>", subject, out, sizeof(out)), strlen(subject) - 1);
+    assert_string_equal(out + 1, subject + 2);
+    assert_int_equal(map("ev.>", "", subject, out, strlen(subject) - 1), 0); /* does not fit */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,7 +210,10 @@ int main(void)
         cmocka_unit_test_setup(test_subscription_subjects_are_taken_literally, reset),
         cmocka_unit_test_setup(test_queue_entries_decide_queue_subscriptions_CP80, reset),
         cmocka_unit_test_setup(test_wildcards_over_deny_entries_withhold_CP81, reset),
+        cmocka_unit_test_setup(
+            test_interest_announced_to_a_leaf_follows_its_publish_permissions_LN41, reset),
         cmocka_unit_test_setup(test_import_subjects_map_wildcards_in_order_CP85_CP86, reset),
+        cmocka_unit_test_setup(test_import_keeps_a_subject_of_many_tokens_whole_CP85, reset),
     };
     return cmocka_run_group_tests_name("perm", tests, NULL, NULL);
 }

@@ -151,6 +151,45 @@ static void test_sub_with_queue_and_unsub_with_max_CP33_CP39(void **state)
     assert_int_equal(op.max_msgs, 5);
     assert_int_equal(parse("UNSUB 42", &op), NE_PROTO_OK);
     assert_int_equal(op.max_msgs, 0);
+    assert_int_equal(parse("UNSUB 42 999999999", &op), NE_PROTO_OK);
+    assert_int_equal(op.max_msgs, 999999999);
+}
+
+/* nats-server 2.9.10, probed: a maximum that is not a size of at most 9
+ * digits (parseSize) is no maximum at all: the subscription is removed at
+ * once, the connection stays. natsedge kept a maximum of up to 2^63 - 1 and
+ * closed the connection on anything else. */
+static void test_unsub_max_that_is_not_a_size_removes_at_once_CP39(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {"UNSUB 42 1000000000",
+                                        "UNSUB 42 9223372036854775807",
+                                        "UNSUB 42 99999999999999999999",
+                                        "UNSUB 42 -1",
+                                        "UNSUB 42 x",
+                                        "UNSUB 42 0000000005"};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        ne_op op;
+        assert_int_equal(parse(lines[i], &op), NE_PROTO_OK);
+        assert_slice(op.sid, "42");
+        assert_int_equal(op.max_msgs, 0);
+    }
+}
+
+/* Sizes of more than 9 digits close without -ERR, as in nats-server, even
+ * with leading zeros or below max_payload (CP-06). */
+static void test_sizes_of_more_than_nine_digits_are_bad_args_CP06(void **state)
+{
+    (void)state;
+    ne_op op;
+    assert_int_equal(parse("PUB foo 000000005", &op), NE_PROTO_OK);
+    assert_int_equal(op.total_len, 5);
+    assert_int_equal(parse("PUB foo 0000000005", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB foo 1000000000", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("PUB foo r 1000000000", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("HPUB foo 12 1000000000", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("HPUB foo 1000000000 1000000001", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("HPUB foo 12 999999999", &op), NE_PROTO_OK);
 }
 
 static void test_argument_errors_are_bad_args_CP06(void **state)
@@ -164,7 +203,7 @@ static void test_argument_errors_are_bad_args_CP06(void **state)
     assert_int_equal(parse("PUB foo x", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("PUB a b c 1", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("UNSUB", &op), NE_PROTO_BAD_ARGS);
-    assert_int_equal(parse("UNSUB 1 x", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("UNSUB 1 2 3", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("SUB a b c d", &op), NE_PROTO_BAD_ARGS);
 }
 
@@ -239,6 +278,111 @@ static void test_split_args_reports_too_many(void **state)
     assert_int_equal(ne_proto_split_args("   ", 3, args, 2), 0);
 }
 
+/* ---- Writers: each is told its capacity and writes a whole line or nothing. */
+
+static ne_slice text(const char *s)
+{
+    return (ne_slice){s, (uint32_t)strlen(s)};
+}
+
+/* Writes with every capacity from 0 to the line's length + 1: exactly the
+ * line's length and more give the line, anything less gives 0 and leaves
+ * the bytes after the capacity untouched. */
+static void assert_msg_line_at_every_capacity(bool hmsg, const char *subject, const char *sid,
+                                              const char *reply, const char *sizes,
+                                              const char *want)
+{
+    size_t len = strlen(want);
+    char out[256];
+    assert_true(len + 2 <= sizeof(out));
+    for (size_t cap = 0; cap <= len + 1; cap++) {
+        memset(out, '#', sizeof(out));
+        size_t n =
+            ne_proto_msg_line(out, cap, hmsg, text(subject), text(sid), text(reply), text(sizes));
+        if (cap < len) {
+            assert_int_equal(n, 0);
+        } else {
+            assert_int_equal(n, len);
+            assert_memory_equal(out, want, len);
+        }
+        for (size_t i = cap; i < sizeof(out); i++) {
+            assert_int_equal(out[i], '#');
+        }
+    }
+}
+
+static void test_msg_line_writes_whole_lines_or_nothing_CP41_CP42(void **state)
+{
+    (void)state;
+    assert_msg_line_at_every_capacity(false, "foo.bar", "7", "", "5", "MSG foo.bar 7 5\r\n");
+    assert_msg_line_at_every_capacity(false, "foo", "sid.1", "inbox.1", "11",
+                                      "MSG foo sid.1 inbox.1 11\r\n");
+    assert_msg_line_at_every_capacity(true, "a.c", "1", "", "22 27", "HMSG a.c 1 22 27\r\n");
+    assert_msg_line_at_every_capacity(true, "r.x", "s", "reply", "16 16",
+                                      "HMSG r.x s reply 16 16\r\n");
+}
+
+/* The issue's case: a subject near the control-line limit on a 127-byte
+ * sid does not fit a buffer of a control line plus 96 bytes, and the writer
+ * says so instead of writing past it. */
+static void test_msg_line_with_long_subject_and_sid_fails_cleanly(void **state)
+{
+    (void)state;
+    static char subject[4090 + 1], sid[127 + 1], line[4096 + 96 + 1];
+    memset(subject, 's', sizeof(subject) - 1);
+    memset(sid, 'i', sizeof(sid) - 1);
+    line[4096 + 96] = '#';
+    size_t n =
+        ne_proto_msg_line(line, 4096 + 96, true, text(subject), text(sid), text(""), text("12 14"));
+    assert_int_equal(n, 0);
+    assert_int_equal(line[4096 + 96], '#');
+    /* With room for it: 5 + 4090 + 1 + 127 + 1 + 5 + 2 bytes. */
+    static char big[4300];
+    n = ne_proto_msg_line(big, sizeof(big), true, text(subject), text(sid), text(""),
+                          text("12 14"));
+    assert_int_equal(n, 4231);
+    assert_memory_equal(big + 4090 + 5, " iii", 4);
+    assert_memory_equal(big + n - 8, " 12 14\r\n", 8);
+}
+
+static void test_msg_sizes_for_msg_and_hmsg(void **state)
+{
+    (void)state;
+    char out[41];
+    size_t n = ne_proto_msg_sizes(out, sizeof(out), false, 22, 27);
+    assert_int_equal(n, 1);
+    assert_memory_equal(out, "5", 1);
+    n = ne_proto_msg_sizes(out, sizeof(out), true, 22, 27);
+    assert_int_equal(n, 5);
+    assert_memory_equal(out, "22 27", 5);
+    /* The largest values fit 41 bytes; one byte less does not. */
+    n = ne_proto_msg_sizes(out, sizeof(out), true, UINT64_MAX, UINT64_MAX);
+    assert_int_equal(n, 41);
+    assert_int_equal(ne_proto_msg_sizes(out, 40, true, UINT64_MAX, UINT64_MAX), 0);
+    assert_int_equal(ne_proto_msg_sizes(out, 3, true, 22, 27), 0);
+    assert_int_equal(ne_proto_msg_sizes(out, 2, true, 22, 27), 0);
+    assert_int_equal(ne_proto_msg_sizes(out, 0, false, 0, 0), 0);
+    assert_int_equal(ne_proto_msg_sizes(out, 1, false, 0, 0), 1);
+}
+
+/* -ERR lines (CP-50): the text formatted inside the quotes; a text that
+ * does not fit is 0, never a line without its closing quote. */
+static void test_err_line_is_whole_or_nothing_CP50(void **state)
+{
+    (void)state;
+    char out[64];
+    size_t n = ne_proto_err_line(out, sizeof(out), "Permissions Violation for Publish to \"%.*s\"",
+                                 3, "foo.bar");
+    assert_int_equal(n, strlen("-ERR 'Permissions Violation for Publish to \"foo\"'\r\n"));
+    assert_string_equal(out, "-ERR 'Permissions Violation for Publish to \"foo\"'\r\n");
+    const char *want = "-ERR 'Invalid Subject'\r\n";
+    size_t len = strlen(want);
+    for (size_t cap = 0; cap <= len + 1; cap++) {
+        n = ne_proto_err_line(out, cap, "Invalid Subject");
+        assert_int_equal(n, cap > len ? len : 0); /* the line and its NUL */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +400,12 @@ int main(void)
         cmocka_unit_test(test_connect_info_err_carry_their_text),
         cmocka_unit_test(test_lmsg_with_too_many_arguments_is_bad_args),
         cmocka_unit_test(test_split_args_reports_too_many),
+        cmocka_unit_test(test_unsub_max_that_is_not_a_size_removes_at_once_CP39),
+        cmocka_unit_test(test_sizes_of_more_than_nine_digits_are_bad_args_CP06),
+        cmocka_unit_test(test_msg_line_writes_whole_lines_or_nothing_CP41_CP42),
+        cmocka_unit_test(test_msg_line_with_long_subject_and_sid_fails_cleanly),
+        cmocka_unit_test(test_msg_sizes_for_msg_and_hmsg),
+        cmocka_unit_test(test_err_line_is_whole_or_nothing_CP50),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@ static void start(void (*tweak)(ne_server_options *))
     }
     assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
     assert_int_equal(ne_server_start(&srv), NE_OK);
-    port = srv.client_listener.port;
+    port = ne_server_client_port(&srv);
 }
 
 static int setup(void **state)
@@ -49,11 +49,10 @@ static int teardown(void **state)
     (void)state;
     ne_server_shutdown(&srv);
     /* Leak check after every test: every pool back to idle. */
-    assert_int_equal(srv.conn_pool.in_use, 0);
-    assert_int_equal(srv.sub_pool.in_use, 0);
-    assert_int_equal(srv.chunks.chunks.in_use, 0);
-    assert_int_equal(srv.chunks.refs.in_use, 0);
-    assert_int_equal(srv.trie.pool.in_use, 0);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
     return 0;
 }
 
@@ -116,7 +115,7 @@ static void test_info_has_the_fields_clients_read_CP10(void **state)
                             "\"port\":",
                             "\"headers\":true",
                             "\"max_payload\":",
-                            "\"client_id\":1",
+                            "\"client_id\":",
                             "\"client_ip\":\"127.0.0.1\""};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (strstr(info, fields[i]) == NULL) {
@@ -271,7 +270,8 @@ static void test_unsub_with_max_delivers_exactly_max_CP39(void **state)
     }
     step(3);
     assert_string_equal(take(c), "MSG foo 1 1\r\nx\r\nMSG foo 1 1\r\nx\r\n");
-    assert_int_equal(srv.sub_pool.in_use, 0);
+    /* Only the system service's own subscriptions are left. */
+    assert_int_equal(srv.router.sub_pool.in_use, srv.sys.client->nsubs);
 }
 
 static void test_max_payload_violation_closes_CP28(void **state)
@@ -428,7 +428,7 @@ static void test_connection_limit_refuses_with_info_and_err_CP69(void **state)
     assert_true(strncmp(out, "INFO {", 6) == 0);
     assert_non_null(strstr(out, "-ERR 'maximum connections exceeded'\r\n"));
     assert_true(ne_sim_server_closed(&sim, extra));
-    assert_int_equal(srv.stats.refused_connections, 1);
+    assert_int_equal(srv.conns.stats.refused_connections, 1);
     /* The others keep working. */
     send_text(c[0], "SUB x 1\r\n");
     step(1);
@@ -467,20 +467,23 @@ static void test_slow_consumer_is_closed_others_keep_receiving_CP51(void **state
     assert_int_equal(received, 200);
     assert_true(ne_sim_server_closed(&sim, slow));
     assert_false(ne_sim_server_closed(&sim, p));
-    assert_int_equal(srv.stats.slow_consumers, 1);
-    assert_int_equal(srv.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_PENDING);
+    assert_int_equal(srv.conns.stats.slow_consumers, 1);
+    assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_PENDING);
 }
 
-static void test_subscription_pool_exhaustion_is_answered_and_others_work(void **state)
+/* Sends count SUBs "<prefix><i>" with sids from first_sid on, a loop turn
+ * every 256 of them, and returns how many were refused with -ERR 'maximum
+ * subscriptions exceeded'. */
+static int subscribe_many(int c, const char *format, int first_sid, int count)
 {
-    (void)state;
-    int c = client(QUIET);
-    char line[64];
+    char line[160];
+    char subject[128];
     int refused = 0;
-    for (int i = 0; i < NE_MAX_SUBSCRIPTIONS + 3; i++) {
-        snprintf(line, sizeof(line), "SUB s.%d %d\r\n", i, i);
+    for (int i = 0; i < count; i++) {
+        snprintf(subject, sizeof(subject), format, first_sid + i);
+        snprintf(line, sizeof(line), "SUB %s %d\r\n", subject, first_sid + i);
         send_text(c, line);
-        if (i % 512 == 0) {
+        if (i % 256 == 255 || i == count - 1) {
             step(1);
             const char *out = take(c);
             for (const char *q = strstr(out, "maximum subscriptions exceeded"); q != NULL;
@@ -489,19 +492,83 @@ static void test_subscription_pool_exhaustion_is_answered_and_others_work(void *
             }
         }
     }
-    step(2);
-    const char *out = take(c);
-    for (const char *q = strstr(out, "maximum subscriptions exceeded"); q != NULL;
-         q = strstr(q + 1, "maximum subscriptions exceeded")) {
-        refused++;
-    }
-    assert_true(refused >= 3);
-    assert_true(srv.stats.subs_refused >= 3);
+    return refused;
+}
+
+/* Two connections that take their whole share of subscriptions exhaust the
+ * pool: a third connection's SUB is refused with -ERR 'maximum
+ * subscriptions exceeded', counted, and everyone keeps working. */
+static void test_subscription_pool_exhaustion_is_answered_and_others_work(void **state)
+{
+    (void)state;
+    _Static_assert(2 * NE_MAX_SUBSCRIPTIONS_PER_CONN >= NE_MAX_SUBSCRIPTIONS,
+                   "two shares fill the pool");
+    /* The system account's service holds a few subscriptions of its own. */
+    int held = (int)srv.router.sub_pool.in_use;
+    int a = client(QUIET);
+    int b = client(QUIET);
+    assert_int_equal(subscribe_many(a, "s.%d", 0, NE_MAX_SUBSCRIPTIONS_PER_CONN), 0);
+    int rest = NE_MAX_SUBSCRIPTIONS - NE_MAX_SUBSCRIPTIONS_PER_CONN - held;
+    assert_int_equal(subscribe_many(b, "s.%d", NE_MAX_SUBSCRIPTIONS_PER_CONN, rest), 0);
+    assert_int_equal(srv.router.sub_pool.in_use, NE_MAX_SUBSCRIPTIONS);
+    int c = client(QUIET);
+    assert_int_equal(subscribe_many(c, "s.%d", 0, 3), 3);
+    assert_int_equal(srv.router.stats.subs_refused, 3);
     assert_false(ne_sim_server_closed(&sim, c));
-    int other = client(QUIET);
-    send_text(other, "PUB s.5 1\r\nq\r\n");
+    send_text(c, "PUB s.5 1\r\nq\r\n");
     step(2);
-    assert_string_equal(take(c), "MSG s.5 5 1\r\nq\r\n");
+    assert_string_equal(take(a), "MSG s.5 5 1\r\nq\r\n");
+}
+
+/* Issue 13, the subscription pool: one connection subscribing without end
+ * gets its share (NE_MAX_SUBSCRIPTIONS_PER_CONN), then -ERR 'maximum
+ * subscriptions exceeded' (CP-36) and stays; another connection still
+ * subscribes and both receive. Before the share, the first took the whole
+ * pool and the second was refused. */
+static void test_one_connection_cannot_take_every_subscription_CP36(void **state)
+{
+    (void)state;
+    int hog = client(QUIET);
+    int refused = subscribe_many(hog, "s.%d", 0, NE_MAX_SUBSCRIPTIONS);
+    assert_int_equal(refused, NE_MAX_SUBSCRIPTIONS - NE_MAX_SUBSCRIPTIONS_PER_CONN);
+    assert_false(ne_sim_server_closed(&sim, hog));
+    int other = client(QUIET);
+    assert_int_equal(subscribe_many(other, "o.%d", 0, 10), 0);
+    int p = client(QUIET);
+    send_text(p, "PUB o.3 1\r\nx\r\nPUB s.7 1\r\ny\r\n");
+    step(2);
+    assert_string_equal(take(other), "MSG o.3 3 1\r\nx\r\n");
+    assert_string_equal(take(hog), "MSG s.7 7 1\r\ny\r\n");
+}
+
+/* Issue 13, the subject trie: long subjects of distinct tokens take a trie
+ * node per token. One connection gets at most NE_MAX_TRIE_NODES_PER_CONN
+ * nodes, then -ERR 'maximum subscriptions exceeded' and stays; another
+ * connection still subscribes to long subjects; nodes an UNSUB frees go back
+ * to the connection's share. Before the share, the first took every node. */
+static void test_one_connection_cannot_take_every_trie_node(void **state)
+{
+    (void)state;
+    enum { TOKENS = 8 };
+    const char *deep = "t%d.a.b.c.d.e.f.g"; /* TOKENS tokens, the first one distinct */
+    /* The accounts' roots and the system account's service hold a few. */
+    uint32_t held = srv.router.trie.pool.in_use;
+    int hog = client(QUIET);
+    int fits = NE_MAX_TRIE_NODES_PER_CONN / TOKENS;
+    int refused = subscribe_many(hog, deep, 0, NE_MAX_TRIE_NODES / TOKENS + 10);
+    assert_int_equal(refused, NE_MAX_TRIE_NODES / TOKENS + 10 - fits);
+    assert_true(srv.router.trie.pool.in_use <= NE_MAX_TRIE_NODES_PER_CONN + held);
+    int other = client(QUIET);
+    assert_int_equal(subscribe_many(other, "u%d.a.b.c.d.e.f.g", 0, 100), 0);
+    /* An UNSUB gives the hog room for one more. */
+    send_text(hog, "UNSUB 0\r\n");
+    assert_int_equal(subscribe_many(hog, deep, 100000, 1), 0);
+    assert_int_equal(subscribe_many(hog, deep, 100001, 1), 1);
+    int p = client(QUIET);
+    send_text(p, "PUB u7.a.b.c.d.e.f.g 1\r\nz\r\nPUB t5.a.b.c.d.e.f.g 1\r\nw\r\n");
+    step(2);
+    assert_string_equal(take(other), "MSG u7.a.b.c.d.e.f.g 7 1\r\nz\r\n");
+    assert_string_equal(take(hog), "MSG t5.a.b.c.d.e.f.g 5 1\r\nw\r\n");
 }
 
 static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
@@ -515,7 +582,7 @@ static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
     }
     int p = client(QUIET);
     step(2);
-    uint32_t before = srv.chunks.chunks.in_use;
+    uint32_t before = srv.conns.chunks.chunks.in_use;
     /* At least NE_SHARE_PAYLOAD_MIN_BYTES (shared), within one chunk. */
     static char payload[5000];
     _Static_assert(sizeof(payload) >= NE_SHARE_PAYLOAD_MIN_BYTES &&
@@ -528,7 +595,7 @@ static void test_fanout_shares_one_copy_of_a_large_payload(void **state)
     step(1);
     /* One chunk holds the payload for all four; each queue adds a chunk for
      * its MSG line. Copies would need at least one payload chunk each. */
-    assert_int_equal(srv.chunks.chunks.in_use - before, 1 + 4);
+    assert_int_equal(srv.conns.chunks.chunks.in_use - before, 1 + 4);
     for (int i = 0; i < 4; i++) {
         ne_sim_set_client_window(&sim, subs[i], NE_SIM_BUFFER_BYTES);
     }
@@ -566,7 +633,7 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
     int n = snprintf(line, sizeof(line), "PUB data %u\r\n", (unsigned)sizeof(payload));
     int received = 0;
     int sent = 0;
-    for (int i = 0; i < 20000 && srv.stats.chunk_reclaims == 0; i++) {
+    for (int i = 0; i < 20000 && srv.conns.stats.chunk_reclaims == 0; i++) {
         ne_sim_client_write(&sim, p, line, (size_t)n);
         ne_sim_client_write(&sim, p, payload, sizeof(payload));
         ne_sim_client_write(&sim, p, "\r\n", 2);
@@ -577,7 +644,7 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
             received++;
         }
     }
-    assert_true(srv.stats.chunk_reclaims >= 1);
+    assert_true(srv.conns.stats.chunk_reclaims >= 1);
     step(2);
     const char *out = take(healthy);
     for (const char *q = strstr(out, "MSG data"); q != NULL; q = strstr(q + 1, "MSG data")) {
@@ -592,7 +659,100 @@ static void test_chunk_pool_exhaustion_closes_the_slowest_consumer(void **state)
         closed += ne_sim_server_closed(&sim, stalled[i]) ? 1 : 0;
     }
     assert_true(closed >= 1);
-    assert_true(srv.stats.slow_consumers >= 1);
+    assert_true(srv.conns.stats.slow_consumers >= 1);
+}
+
+/* Checks a subscriber's byte stream frame by frame: every "MSG <subject> <sid>
+ * <size>\r\n" is followed by exactly <size> bytes of `fill` and "\r\n".
+ * Keeps an incomplete last frame in the buffer for the next call; returns the
+ * frames seen, or -1 at the first byte out of place. */
+typedef struct msg_stream {
+    char buf[2 * NE_SIM_BUFFER_BYTES];
+    size_t len;
+    int frames;
+} msg_stream;
+
+static int stream_check(msg_stream *ms, int client, char fill)
+{
+    ms->len += ne_sim_client_read(&sim, client, ms->buf + ms->len, sizeof(ms->buf) - ms->len);
+    size_t pos = 0;
+    for (;;) {
+        char *nl = memchr(ms->buf + pos, '\n', ms->len - pos);
+        if (nl == NULL) {
+            break;
+        }
+        unsigned size = 0;
+        char subject[64], sid[16];
+        if (sscanf(ms->buf + pos, "MSG %63s %15s %u\r", subject, sid, &size) != 3) {
+            return -1;
+        }
+        size_t body = (size_t)(nl - ms->buf) + 1;
+        if (ms->len - body < (size_t)size + 2) {
+            break;
+        }
+        for (size_t i = 0; i < size; i++) {
+            if (ms->buf[body + i] != fill) {
+                return -1;
+            }
+        }
+        if (memcmp(ms->buf + body + size, "\r\n", 2) != 0) {
+            return -1;
+        }
+        pos = body + size + 2;
+        ms->frames++;
+    }
+    memmove(ms->buf, ms->buf + pos, ms->len - pos);
+    ms->len -= pos;
+    return ms->frames;
+}
+
+/* Issue 13 item 5: four subscribers that never read fill the chunk pool;
+ * reclaiming chunks (closing the largest of them) in the middle of queueing
+ * a message for a healthy subscriber must not leave a prefix of it queued.
+ * Every message is queued whole or the subscriber is closed; the healthy one
+ * reads a stream of whole frames. */
+static void test_message_is_queued_whole_or_not_at_all_after_a_reclaim(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(big_pending);
+    /* Each stalled subscriber has a subject of its own, so that each holds
+     * its own copies and together they can hold more than the pool. */
+    int stalled[4];
+    char line[64];
+    for (int i = 0; i < 4; i++) {
+        stalled[i] = client(QUIET);
+        snprintf(line, sizeof(line), "SUB big.%d 1\r\n", i);
+        send_text(stalled[i], line);
+        ne_sim_set_client_window(&sim, stalled[i], 0);
+    }
+    int healthy = client(QUIET);
+    send_text(healthy, "SUB big.* 1\r\n");
+    int p = client(QUIET);
+    step(2);
+    enum { SIZE = 60000 };
+    static char payload[SIZE];
+    memset(payload, 'x', sizeof(payload));
+    static msg_stream ms;
+    memset(&ms, 0, sizeof(ms));
+    int sent = 0;
+    for (int i = 0; i < 4000 && srv.conns.stats.chunk_reclaims < 4; i++) {
+        snprintf(line, sizeof(line), "PUB big.%d 60000\r\n", i % 4);
+        send_text(p, line);
+        assert_int_equal(ne_sim_client_write(&sim, p, payload, SIZE), SIZE);
+        send_text(p, "\r\n");
+        sent++;
+        step(1);
+        if (stream_check(&ms, healthy, 'x') < 0) {
+            fail_msg("the healthy subscriber's stream broke after %d whole messages", ms.frames);
+        }
+    }
+    assert_true(srv.conns.stats.chunk_reclaims >= 1);
+    step(4);
+    assert_int_equal(stream_check(&ms, healthy, 'x'), sent);
+    assert_int_equal(ms.len, 0);
+    assert_false(ne_sim_server_closed(&sim, healthy));
+    assert_false(ne_sim_server_closed(&sim, p));
 }
 
 /* A publisher whose reads pause (no chunks for a large payload) with more
@@ -618,17 +778,17 @@ static void test_paused_reader_keeps_its_input_in_the_shared_buffer(void **state
     /* Hold all but a few chunks: the payload's chain cannot start. */
     static ne_chunk *held[NE_CHUNK_COUNT];
     uint32_t nheld = 0;
-    while (ne_pool_available(&srv.chunks.chunks) > 4) {
-        held[nheld++] = ne_chunk_alloc(&srv.chunks);
+    while (ne_pool_available(&srv.conns.chunks.chunks) > 4) {
+        held[nheld++] = ne_chunk_alloc(&srv.conns.chunks);
     }
     char line[64];
     snprintf(line, sizeof(line), "PUB big %u\r\n", (unsigned)BIG);
     send_text(p, line);
     assert_int_equal(ne_sim_client_write(&sim, p, payload, FIRST), FIRST);
     step(2);
-    assert_non_null(srv.rshared_owner);
-    assert_true(srv.rshared_owner->read_paused);
-    assert_true(srv.rshared_len - srv.rshared_pos > NE_CONN_READ_BUFFER_BYTES);
+    assert_non_null(srv.conns.rshared_owner);
+    assert_true(srv.conns.rshared_owner->io->read_paused);
+    assert_true(srv.conns.rshared_len - srv.conns.rshared_pos > NE_CONN_READ_BUFFER_BYTES);
     /* Another publisher is not held up. */
     send_text(q, "PUB after 2\r\nhi\r\n");
     step(2);
@@ -636,12 +796,12 @@ static void test_paused_reader_keeps_its_input_in_the_shared_buffer(void **state
     assert_int_equal(ne_sim_client_write(&sim, p, payload + FIRST, BIG - FIRST), BIG - FIRST);
     send_text(p, "\r\nPUB after 3\r\nbye\r\n");
     step(2);
-    assert_non_null(srv.rshared_owner);
+    assert_non_null(srv.conns.rshared_owner);
     for (uint32_t i = 0; i < nheld; i++) {
-        ne_chunk_release(&srv.chunks, held[i]);
+        ne_chunk_release(&srv.conns.chunks, held[i]);
     }
     step(4);
-    assert_null(srv.rshared_owner);
+    assert_null(srv.conns.rshared_owner);
     size_t n = ne_sim_client_read(&sim, s, rx, sizeof(rx) - 1);
     const char *head = "MSG big 1 200000\r\n";
     const char *tail = "\r\nMSG after 2 3\r\nbye\r\n";
@@ -718,7 +878,7 @@ static void with_http(ne_server_options *o)
 /* Sends one HTTP request to the monitor and returns the whole response. */
 static const char *http(const char *request)
 {
-    int h = ne_sim_connect(&sim, srv.http_listener.port);
+    int h = ne_sim_connect(&sim, ne_server_http_port(&srv));
     assert_true(h >= 0);
     ne_sim_client_write(&sim, h, request, strlen(request));
     static char resp[NE_SIM_BUFFER_BYTES + 1];
@@ -747,11 +907,14 @@ static void test_monitoring_endpoints_answer_with_nats_server_fields_MON01(void 
     if (strncmp(varz, "HTTP/1.1 200 OK\r\nContent-Type: application/json", 47) != 0) {
         fail_msg("varz: [%s]", varz);
     }
+    /* The system account's service subscribes too, as nats-server's does. */
+    char subs[32];
+    snprintf(subs, sizeof(subs), "\"subscriptions\":%u", 2u + srv.sys.client->nsubs);
     const char *keys[] = {"\"server_id\"",
                           "\"max_payload\"",
                           "\"connections\":1",
                           "\"in_msgs\":1",
-                          "\"subscriptions\":2",
+                          subs,
                           "\"uptime\"",
                           "\"http_req_stats\":{\"/varz\":1}"};
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
@@ -763,7 +926,8 @@ static void test_monitoring_endpoints_answer_with_nats_server_fields_MON01(void 
     assert_non_null(strstr(connz, "\"num_connections\":1"));
     assert_non_null(strstr(connz, "\"name\":\"probe\""));
     assert_non_null(strstr(connz, "\"subscriptions_list\":["));
-    assert_non_null(strstr(http("GET /subsz HTTP/1.0\r\n\r\n"), "\"num_subscriptions\":2"));
+    snprintf(subs, sizeof(subs), "\"num_subscriptions\":%u", 2u + srv.sys.client->nsubs);
+    assert_non_null(strstr(http("GET /subsz HTTP/1.0\r\n\r\n"), subs));
     assert_non_null(strstr(http("GET /healthz HTTP/1.1\r\n\r\n"), "{\"status\":\"ok\"}"));
     assert_non_null(
         strstr(http("GET /accountz HTTP/1.1\r\n\r\n"), "\"accounts\":[\"$G\",\"$SYS\"]"));
@@ -792,6 +956,333 @@ static void test_monitoring_refuses_bad_requests(void **state)
     send_text(c, "PING\r\n");
     step(2);
     assert_string_equal(take(c), "PONG\r\nPING\r\n");
+}
+
+/* Clients that connect to the monitor and send nothing hold every place:
+ * a new request takes the place of the oldest of them and is answered. */
+static void test_monitoring_full_pool_makes_room_for_a_new_request(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(with_http);
+    int idle[NE_MAX_HTTP_CONNECTIONS];
+    for (int i = 0; i < NE_MAX_HTTP_CONNECTIONS; i++) {
+        idle[i] = ne_sim_connect(&sim, srv.mon.listener.port);
+        assert_true(idle[i] >= 0);
+        step(1);
+    }
+    assert_int_equal(srv.conns.kinds[srv.mon.kind].count, NE_MAX_HTTP_CONNECTIONS);
+    const char *varz = http("GET /varz HTTP/1.1\r\n\r\n");
+    assert_true(strncmp(varz, "HTTP/1.1 200 OK", 15) == 0);
+    step(1);
+    assert_true(ne_sim_server_closed(&sim, idle[0]));
+    for (int i = 1; i < NE_MAX_HTTP_CONNECTIONS; i++) {
+        assert_false(ne_sim_server_closed(&sim, idle[i]));
+    }
+    assert_int_equal(srv.conns.kinds[srv.mon.kind].count, NE_MAX_HTTP_CONNECTIONS - 1);
+    for (int i = 0; i < NE_MAX_HTTP_CONNECTIONS; i++) {
+        ne_sim_client_close(&sim, idle[i]);
+        ne_sim_release(&sim, idle[i]);
+    }
+    step(2);
+    assert_int_equal(srv.conns.kinds[srv.mon.kind].count, 0);
+}
+
+/* Issue 13, chunks and outbound references: one subscriber that never reads,
+ * with a thousand subscriptions matching every message, gets a reference
+ * per delivery into shared payloads. What it can hold is bounded by
+ * max_pending: it is closed as a slow consumer long before the references or
+ * chunks run out, and a healthy subscriber gets every message. Its delivery
+ * lines share chunks (ne_chunk.h): a chunk per line would have taken a
+ * thousand of the 1024 chunks for 4 MiB pending. */
+static void test_subscriber_that_never_reads_holds_at_most_its_pending(void **state)
+{
+    (void)state;
+    int stalled = client(QUIET);
+    enum { SUBS = 1000 };
+    char line[64];
+    for (int i = 0; i < SUBS; i++) {
+        snprintf(line, sizeof(line), "SUB x %d\r\n", i);
+        send_text(stalled, line);
+        if (i % 256 == 255) {
+            step(1);
+        }
+    }
+    ne_sim_set_client_window(&sim, stalled, 0);
+    int healthy = client(QUIET);
+    send_text(healthy, "SUB x 1\r\n");
+    int p = client(QUIET);
+    step(2);
+    static char payload[NE_SHARE_PAYLOAD_MIN_BYTES];
+    memset(payload, 'r', sizeof(payload));
+    snprintf(line, sizeof(line), "PUB x %u\r\n", (unsigned)sizeof(payload));
+    int sent = 0, received = 0;
+    uint32_t refs_peak = 0, chunks_peak = 0;
+    for (int i = 0; i < 400 && !ne_sim_server_closed(&sim, stalled); i++) {
+        send_text(p, line);
+        assert_int_equal(ne_sim_client_write(&sim, p, payload, sizeof(payload)), sizeof(payload));
+        send_text(p, "\r\n");
+        sent++;
+        step(1);
+        refs_peak = NE_MAX(refs_peak, srv.conns.chunks.refs.in_use);
+        chunks_peak = NE_MAX(chunks_peak, srv.conns.chunks.chunks.in_use);
+        const char *out = take(healthy);
+        for (const char *q = strstr(out, "MSG x 1 "); q != NULL; q = strstr(q + 1, "MSG x 1 ")) {
+            received++;
+        }
+    }
+    assert_true(ne_sim_server_closed(&sim, stalled));
+    assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_PENDING);
+    assert_int_equal(srv.conns.chunks.refs.exhausted, 0);
+    assert_int_equal(srv.conns.chunks.chunks.exhausted, 0);
+    assert_true(refs_peak <= 2 * (NE_MAX_PENDING_BYTES / NE_SHARE_PAYLOAD_MIN_BYTES) + 8);
+    assert_true(chunks_peak <= 16);
+    step(2);
+    const char *out = take(healthy);
+    for (const char *q = strstr(out, "MSG x 1 "); q != NULL; q = strstr(q + 1, "MSG x 1 ")) {
+        received++;
+    }
+    assert_int_equal(received, sent);
+    assert_false(ne_sim_server_closed(&sim, p));
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Reads everything a client got into buf (at most cap bytes in all). */
+static size_t read_into(int c, char *buf, size_t have, size_t cap)
+{
+    return have + ne_sim_client_read(&sim, c, buf + have, cap - have);
+}
+
+/* Sends a whole large message from client c, in pieces the simulated socket
+ * takes, one loop turn each; the subscriber's bytes are read as they come.
+ * Returns the subscriber's bytes read meanwhile. */
+static size_t publish_large(int c, const char *subject, const char *payload, size_t len, int sub,
+                            char *got, size_t got_cap)
+{
+    char line[96];
+    int n = snprintf(line, sizeof(line), "PUB %s %zu\r\n", subject, len);
+    send_text(c, line);
+    (void)n;
+    size_t sent = 0, have = 0;
+    /* While the message waits for room (its reads paused), time must pass
+     * for stalled ones to be cut: 1 ms a turn, at most 2000 turns. */
+    for (int turn = 0; turn < 2000 && sent < len; turn++) {
+        sent += ne_sim_client_write(&sim, c, payload + sent, NE_MIN(len - sent, (size_t)65536));
+        if (srv.conns.paused_head != NULL) {
+            sleep_ms(1);
+        }
+        step(1);
+        have = read_into(sub, got, have, got_cap);
+    }
+    assert_int_equal(sent, len);
+    send_text(c, "\r\n");
+    /* Then 20 turns after the last one in which a reader waited. */
+    int quiet = 0;
+    for (int turn = 0; turn < 4000 && quiet < 20; turn++) {
+        bool waiting = srv.conns.paused_head != NULL;
+        if (waiting) {
+            sleep_ms(1);
+        }
+        step(1);
+        have = read_into(sub, got, have, got_cap);
+        quiet = waiting ? 0 : quiet + 1;
+    }
+    return have;
+}
+
+/* True when buf holds exactly one "MSG <subject> <sid> <len>\r\n" with the
+ * payload and its CRLF. */
+static bool one_whole_message(const char *buf, size_t n, const char *payload, size_t len)
+{
+    const char *body = memchr(buf, '\n', n);
+    if (body == NULL || strncmp(buf, "MSG ", 4) != 0) {
+        return false;
+    }
+    body++;
+    return n - (size_t)(body - buf) == len + 2 && memcmp(body, payload, len) == 0 &&
+           memcmp(body + len, "\r\n", 2) == 0;
+}
+
+static void monitored_short_deadline(ne_server_options *o)
+{
+    with_http(o);
+    o->partial_msg_timeout_ms = 100;
+}
+
+/* Issue 13 item 4: eight publishers each start a message of almost 1 MiB,
+ * send 70 KB of it and go silent (before the fix they held every chunk: the
+ * next client got no INFO). Incomplete messages now stay within
+ * NE_PARTIAL_INPUT_CHUNKS, so a new client still gets INFO, a subscriber
+ * gets a small message at once and a large one as soon as stalled ones are
+ * cut, /varz answers; each stalled publisher is closed at its deadline and
+ * everything goes back to the pools. */
+static void test_stalled_large_publishers_do_not_starve_others_CP68(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(monitored_short_deadline);
+    int sub = client(QUIET);
+    send_text(sub, "SUB ok 1\r\n");
+    step(2);
+    enum { HOGS = 8, SENT = 70000, BIG = 100000 };
+    static char bytes[BIG];
+    memset(bytes, 'h', sizeof(bytes));
+    int hogs[HOGS];
+    for (int i = 0; i < HOGS; i++) {
+        hogs[i] = client(QUIET);
+        send_text(hogs[i], "PUB hog 1048000\r\n");
+        assert_int_equal(ne_sim_client_write(&sim, hogs[i], bytes, SENT), SENT);
+        step(1);
+    }
+    step(2);
+    assert_true(srv.conns.partial_chunks <= NE_PARTIAL_INPUT_CHUNKS);
+    assert_true(ne_chunk_available(&srv.conns.chunks) >= NE_CHUNK_COUNT - NE_PARTIAL_INPUT_CHUNKS);
+    /* A new client is served. */
+    int fresh = ne_sim_connect(&sim, port);
+    step(2);
+    assert_true(strncmp(take(fresh), "INFO {", 6) == 0);
+    /* The subscriber gets a small message and one that needs chunks. */
+    int pub = client(QUIET);
+    send_text(pub, "PUB ok 2\r\nhi\r\n");
+    step(2);
+    assert_string_equal(take(sub), "MSG ok 1 2\r\nhi\r\n");
+    static char got[BIG + 64];
+    memset(bytes, 'b', sizeof(bytes));
+    size_t n = publish_large(pub, "ok", bytes, BIG, sub, got, sizeof(got));
+    assert_true(one_whole_message(got, n, bytes, BIG));
+    /* Monitoring answers. */
+    assert_true(strncmp(http("GET /varz HTTP/1.1\r\n\r\n"), "HTTP/1.1 200 OK", 15) == 0);
+    /* Every stalled publisher is closed at its deadline, the ones that
+     * waited for room included (they start, stall and time out in turn). */
+    int closed = 0;
+    for (int i = 0; i < 1000 && closed < HOGS; i++) {
+        sleep_ms(2);
+        step(1);
+        closed = 0;
+        for (int k = 0; k < HOGS; k++) {
+            closed += ne_sim_server_closed(&sim, hogs[k]) ? 1 : 0;
+        }
+    }
+    assert_int_equal(closed, HOGS);
+    assert_int_equal(srv.conns.stats.slow_producers, HOGS);
+    assert_int_equal(srv.conns.partial_chunks, 0);
+    bool reason_seen = false;
+    for (int i = 0; i < NE_CLOSED_CONN_RING; i++) {
+        reason_seen = reason_seen || srv.conns.closed[i].reason == NE_CLOSE_SLOW_PRODUCER_DEADLINE;
+    }
+    assert_true(reason_seen);
+    assert_false(ne_sim_server_closed(&sim, sub));
+    assert_false(ne_sim_server_closed(&sim, pub));
+}
+
+static void short_stall(ne_server_options *o)
+{
+    o->partial_msg_stall_ms = 20;
+    o->partial_msg_timeout_ms = 0;
+}
+
+/* Issue 13 item 4: when stalled messages fill the share, the next large
+ * message does not wait for their deadline: the one stalled longest is cut
+ * (Slow Producer (Stalled Message)) and the waiting message goes through
+ * whole; the other stalled publishers are left alone. */
+static void test_stalled_publisher_is_cut_to_make_room_for_a_waiting_one(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(short_stall);
+    int sub = client(QUIET);
+    send_text(sub, "SUB big 1\r\n");
+    step(2);
+    enum { SIZE = 1048000 };
+    static char payload[SIZE];
+    memset(payload, 'p', sizeof(payload));
+    /* Stalled messages until the share has no room for one more. */
+    int hogs[NE_PARTIAL_INPUT_CHUNKS / 2 + 1];
+    int nhogs = 0;
+    uint32_t need = (SIZE + 2 + 3 + NE_CHUNK_BYTES - 1) / NE_CHUNK_BYTES;
+    while (srv.conns.partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
+        hogs[nhogs] = client(QUIET);
+        send_text(hogs[nhogs], "PUB hog 1048000\r\nsome bytes");
+        step(2);
+        nhogs++;
+    }
+    assert_true(nhogs >= 1);
+    sleep_ms(30);
+    int pub = client(QUIET);
+    static char got[SIZE + 64];
+    size_t n = publish_large(pub, "big", payload, SIZE, sub, got, sizeof(got));
+    assert_true(one_whole_message(got, n, payload, SIZE));
+    assert_int_equal(srv.conns.stats.slow_producers, 1);
+    int closed = 0;
+    for (int i = 0; i < nhogs; i++) {
+        closed += ne_sim_server_closed(&sim, hogs[i]) ? 1 : 0;
+    }
+    assert_int_equal(closed, 1);
+    assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_SLOW_PRODUCER_STALLED);
+    assert_false(ne_sim_server_closed(&sim, pub));
+}
+
+/* Publishers that keep sending are never cut, whatever the contention: four
+ * maximum-size messages at once, more than the share holds, all arrive
+ * whole; the last waits (paused) until one of the others is done. */
+static void test_large_messages_beyond_the_share_wait_and_all_arrive(void **state)
+{
+    (void)state;
+    int sub = client(QUIET);
+    send_text(sub, "SUB big 1\r\n");
+    step(2);
+    enum { PUBS = 4 };
+    static char payload[NE_MAX_PAYLOAD_BYTES];
+    memset(payload, 'q', sizeof(payload));
+    int pubs[PUBS];
+    size_t sent[PUBS] = {0};
+    char line[64];
+    snprintf(line, sizeof(line), "PUB big %u\r\n", (unsigned)NE_MAX_PAYLOAD_BYTES);
+    for (int i = 0; i < PUBS; i++) {
+        pubs[i] = client(QUIET);
+        send_text(pubs[i], line);
+    }
+    static char got[4 * (NE_MAX_PAYLOAD_BYTES + 64)];
+    size_t have = 0;
+    bool waited = false;
+    for (int turn = 0; turn < 4000; turn++) {
+        bool all = true;
+        for (int i = 0; i < PUBS; i++) {
+            if (sent[i] < sizeof(payload)) {
+                sent[i] += ne_sim_client_write(&sim, pubs[i], payload + sent[i],
+                                               NE_MIN(sizeof(payload) - sent[i], (size_t)16384));
+                if (sent[i] == sizeof(payload)) {
+                    send_text(pubs[i], "\r\n");
+                }
+                all = false;
+            }
+        }
+        step(1);
+        waited = waited || srv.conns.paused_head != NULL;
+        have = read_into(sub, got, have, sizeof(got));
+        if (all) {
+            break;
+        }
+    }
+    for (int turn = 0; turn < 40; turn++) {
+        step(1);
+        have = read_into(sub, got, have, sizeof(got));
+    }
+    assert_true(waited);
+    assert_int_equal(srv.conns.stats.slow_producers, 0);
+    size_t frame =
+        (size_t)snprintf(line, sizeof(line), "MSG big 1 %u\r\n", (unsigned)NE_MAX_PAYLOAD_BYTES) +
+        sizeof(payload) + 2;
+    assert_int_equal(have, PUBS * frame);
+    for (int i = 0; i < PUBS; i++) {
+        assert_true(one_whole_message(got + i * frame, frame, payload, sizeof(payload)));
+        assert_false(ne_sim_server_closed(&sim, pubs[i]));
+    }
 }
 
 static void fast_pings(ne_server_options *o)
@@ -823,7 +1314,7 @@ static void test_ping_interval_closes_stale_connection_CP48(void **state)
     assert_int_equal(pings, 2);
     step(1);
     assert_true(ne_sim_server_closed(&sim, c));
-    assert_int_equal(srv.closed[0].reason, NE_CLOSE_STALE);
+    assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_STALE);
 }
 
 int main(void)
@@ -866,6 +1357,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_subscription_pool_exhaustion_is_answered_and_others_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_connection_cannot_take_every_subscription_CP36,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_connection_cannot_take_every_trie_node, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ping_interval_closes_stale_connection_CP48, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fanout_shares_one_copy_of_a_large_payload, setup,
@@ -873,6 +1368,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_monitoring_endpoints_answer_with_nats_server_fields_MON01, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitoring_refuses_bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitoring_full_pool_makes_room_for_a_new_request,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup,
@@ -880,6 +1377,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_reader_keeps_its_input_in_the_shared_buffer,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_is_queued_whole_or_not_at_all_after_a_reclaim,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_large_publishers_do_not_starve_others_CP68,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_stalled_publisher_is_cut_to_make_room_for_a_waiting_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_messages_beyond_the_share_wait_and_all_arrive,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscriber_that_never_reads_holds_at_most_its_pending,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);

@@ -262,6 +262,8 @@ static void test_limits_above_the_compiled_maximum_name_the_knob(void **state)
     assert_non_null(strstr(err, "NE_MAX_CONNECTIONS"));
     assert_int_equal(apply("max_payload: 1GB\n"), NE_ERR_RANGE);
     assert_non_null(strstr(err, "NE_MAX_PAYLOAD_BYTES"));
+    assert_int_equal(apply("max_subscriptions: 100000000\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "NE_MAX_SUBSCRIPTIONS_PER_CONN"));
 }
 
 static void test_wrong_types_are_errors_with_position(void **state)

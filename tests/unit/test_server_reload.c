@@ -49,17 +49,17 @@ static void start(void (*tweak)(ne_server_options *))
     options(&opts, tweak);
     assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
     assert_int_equal(ne_server_start(&srv), NE_OK);
-    port = srv.client_listener.port;
+    port = ne_server_client_port(&srv);
 }
 
 static int teardown(void **state)
 {
     (void)state;
     ne_server_shutdown(&srv);
-    assert_int_equal(srv.conn_pool.in_use, 0);
-    assert_int_equal(srv.sub_pool.in_use, 0);
-    assert_int_equal(srv.chunks.chunks.in_use, 0);
-    assert_int_equal(srv.chunks.refs.in_use, 0);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
     return 0;
 }
 
@@ -148,11 +148,11 @@ static void test_fixed_options_are_refused_with_nats_server_wording_CFG22(void *
 
     /* A random port and an unnamed server keep what is in use; /varz's
      * config_load_time moves. */
-    uint64_t loaded = srv.config_load_wall_ns;
+    uint64_t loaded = srv.conns.id.config_load_wall_ns;
     options(&next, NULL);
     next.ping_max = 5;
     assert_int_equal(ne_server_reload(&srv, &next, err, sizeof(err)), NE_OK);
-    assert_true(srv.config_load_wall_ns > loaded);
+    assert_true(srv.conns.id.config_load_wall_ns > loaded);
     assert_int_equal(srv.opts.ping_max, 5);
     assert_int_equal(srv.opts.port, 0);
 }
@@ -278,7 +278,7 @@ static void test_permission_reload_removes_disallowed_subscriptions_CP38(void **
                         "-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"3\")'\r\n"
                         "-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"2\")'\r\n");
     assert_false(ne_sim_server_closed(&sim, alice));
-    assert_int_equal(srv.sub_pool.in_use, 1);
+    assert_int_equal(srv.router.sub_pool.in_use, 1 + srv.sys.client->nsubs);
     /* A user moved to another account is closed rather than moved. */
     options(&next, with_permissions);
     next.users[1].account = 1;
@@ -286,6 +286,40 @@ static void test_permission_reload_removes_disallowed_subscriptions_CP38(void **
     step(2);
     assert_string_equal(take(alice), "-ERR 'Authorization Violation'\r\n");
     assert_true(ne_sim_server_closed(&sim, alice));
+}
+
+static void with_permissions_and_leafs(ne_server_options *o)
+{
+    with_permissions(o);
+    o->leaf.listen_enabled = true;
+    o->leaf.listen_port = 0;
+}
+
+/* A leaf that logged in as a user of the authorization has that user's
+ * permissions (LN-40); a reload of the authorization closes it, to log in
+ * again under the new one (docs/leafnode.md). */
+static void test_reload_closes_leafs_logged_in_through_the_authorization_LN26(void **state)
+{
+    (void)state;
+    start(with_permissions_and_leafs);
+    int l = ne_sim_connect(&sim, srv.leaf.listener.port);
+    assert_true(l >= 0);
+    step(2);
+    take(l);
+    send_text(l, "CONNECT {\"user\":\"alice\",\"pass\":\"a1\",\"name\":\"leaf\"}\r\n");
+    step(2);
+    const char *got = take(l);
+    assert_non_null(strstr(got, "\"import\":{\"allow\":[\"foo.>\",\"bar\"]},\"export\":{}"));
+    assert_non_null(strstr(got, "\"connect_info\":true"));
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
+    ne_server_options next;
+    options(&next, with_permissions_and_leafs);
+    next.perms[0].sub_allow.count = 1;
+    assert_int_equal(ne_server_reload(&srv, &next, err, sizeof(err)), NE_OK);
+    step(2);
+    assert_non_null(strstr(take(l), "-ERR 'Authorization Violation'\r\n"));
+    assert_true(ne_sim_server_closed(&sim, l));
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 0);
 }
 
 static void short_lame_duck(ne_server_options *o)
@@ -304,7 +338,7 @@ static void test_lame_duck_informs_then_closes_every_client_CP70(void **state)
     step(2);
     take(silent);
     ne_server_enter_lame_duck(&srv);
-    assert_int_equal(srv.client_listener.sock, NE_SOCK_INVALID);
+    assert_int_equal(srv.nats.listener.sock, NE_SOCK_INVALID);
     step(2);
     const char *info = take(proto1);
     assert_non_null(strstr(info, "INFO {"));
@@ -326,7 +360,7 @@ static void test_lame_duck_informs_then_closes_every_client_CP70(void **state)
     assert_true(ne_sim_server_closed(&sim, proto1));
     assert_true(ne_sim_server_closed(&sim, proto0));
     assert_true(ne_sim_server_closed(&sim, silent));
-    assert_int_equal(srv.client_count, 0);
+    assert_int_equal(ne_nats_client_count(&srv.nats), 0);
 }
 
 int main(void)
@@ -340,6 +374,8 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_lower_max_connections_closes_the_excess_CFG22, teardown),
         cmocka_unit_test_teardown(test_permission_reload_removes_disallowed_subscriptions_CP38,
+                                  teardown),
+        cmocka_unit_test_teardown(test_reload_closes_leafs_logged_in_through_the_authorization_LN26,
                                   teardown),
         cmocka_unit_test_teardown(test_lame_duck_informs_then_closes_every_client_CP70, teardown),
     };

@@ -42,9 +42,9 @@
 #define TCP_QUEUE_OOSEQ 0
 #define TCP_LISTEN_BACKLOG 0
 
-/* Every socket of the port (NE_MAX_CONNECTIONS + 6), twice (client and
+/* Every socket of the port (NE_CONN_POOL_SIZE + 6), twice (client and
  * server ends), and pcbs closing. */
-#define NE_TEST_LWIP_CONNS (2 * (NE_MAX_CONNECTIONS + 6) + 16)
+#define NE_TEST_LWIP_CONNS (2 * (NE_CONN_POOL_SIZE + 6) + 16)
 #define MEMP_NUM_TCP_PCB (NE_TEST_LWIP_CONNS + 32)
 #define MEMP_NUM_TCP_PCB_LISTEN 4
 #define MEMP_NUM_TCP_SEG (NE_TEST_LWIP_CONNS * 4)

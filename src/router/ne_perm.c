@@ -1,7 +1,7 @@
 /* Permission checks over the lists of the server options (ne_perm.h). Lists
  * are short (NE_MAX_PERM_SUBJECTS in all), so a linear scan is the whole
  * algorithm. */
-#include "server/ne_perm.h"
+#include "router/ne_perm.h"
 
 #include <string.h>
 
@@ -77,6 +77,68 @@ bool ne_perm_can_subscribe(const ne_permissions *p, const ne_perm_subject *table
         return !d.queue_named;
     }
     return !d.plain;
+}
+
+/* Length of the token at the start of s (up to its '.' or the end). */
+static size_t token_len(const char *s, size_t len)
+{
+    const char *dot = memchr(s, '.', len);
+    return dot != NULL ? (size_t)(dot - s) : len;
+}
+
+static bool is_token(const char *t, size_t n, char c)
+{
+    return n == 1 && t[0] == c;
+}
+
+/* nats-server 2.9's Sublist.ReverseMatch for one entry: does the wildcard
+ * subscription `sub` cover the list entry `e`, whose tokens it takes as they
+ * are? A '>' of sub covers one or more tokens of any kind, a '*' one literal
+ * token, a literal token the same literal token; a wildcard token of e is
+ * covered by nothing else than a '>'. Bounded: each pass consumes a token of
+ * each. */
+static bool covers_entry(const char *sub, size_t slen, const char *e, size_t elen)
+{
+    size_t si = 0, ei = 0;
+    while (si < slen) {
+        const char *st = sub + si;
+        size_t sn = token_len(st, slen - si);
+        if (is_token(st, sn, '>')) {
+            return ei < elen;
+        }
+        if (ei >= elen) {
+            return false;
+        }
+        const char *et = e + ei;
+        size_t en = token_len(et, elen - ei);
+        if (is_token(et, en, '*') || is_token(et, en, '>')) {
+            return false;
+        }
+        if (!is_token(st, sn, '*') && (sn != en || memcmp(st, et, sn) != 0)) {
+            return false;
+        }
+        si += sn + 1;
+        ei += en + 1;
+    }
+    return ei >= elen;
+}
+
+bool ne_perm_announces_interest(const ne_permissions *p, const ne_perm_subject *table,
+                                const char *subject, size_t len)
+{
+    if (p->pub_allow.present && !match_list(&p->pub_allow, table, subject, len, NULL, 0).plain) {
+        bool covered = false;
+        if (!ne_subject_valid_literal(subject, len)) {
+            for (uint32_t i = 0; i < p->pub_allow.count && !covered; i++) {
+                const ne_perm_subject *e = &table[p->pub_allow.first + i];
+                covered = e->queue_len == 0 && covers_entry(subject, len, e->text, e->subject_len);
+            }
+        }
+        if (!covered) {
+            return false;
+        }
+    }
+    return !match_list(&p->pub_deny, table, subject, len, NULL, 0).plain;
 }
 
 bool ne_perm_withholds(const ne_permissions *p, const ne_perm_subject *table, const char *subject,

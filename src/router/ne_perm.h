@@ -35,6 +35,17 @@ bool ne_perm_can_subscribe(const ne_permissions *p, const ne_perm_subject *table
 bool ne_perm_withholds(const ne_permissions *p, const ne_perm_subject *table, const char *subject,
                        size_t len);
 
+/* May interest in `subject` (a subscription, wildcards allowed) be
+ * announced to a peer that publishes with permissions p? A leaf
+ * connection's user sees its permissions from the other side (LN-41): the
+ * hub tells it only of subscriptions it may publish to. As nats-server 2.9
+ * checks it for a leaf: an allow entry matches the subscription's subject
+ * taken literally, or the subscription is a wildcard that covers an allow
+ * entry (">" or "a.>" cover "a.b.*"; a '*' covers only a literal token); no
+ * deny entry matches it literally. */
+bool ne_perm_announces_interest(const ne_permissions *p, const ne_perm_subject *table,
+                                const char *subject, size_t len);
+
 /* Does any deny entry lie inside the wildcard subscription `filter`? (Only
  * then does delivery to it need ne_perm_withholds.) */
 bool ne_perm_deny_overlaps(const ne_permissions *p, const ne_perm_subject *table,

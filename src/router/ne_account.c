@@ -1,5 +1,5 @@
 /* Subject mapping for imports (ne_account.h). */
-#include "server/ne_account.h"
+#include "router/ne_account.h"
 
 #include <string.h>
 
@@ -58,12 +58,16 @@ size_t ne_account_map_subject(const char *from, size_t from_len, const char *to,
                               const char *subject, size_t len, char *out, size_t cap)
 {
     if (to_len == 0) {
-        to = subject;
-        to_len = len;
-        from = subject;
-        from_len = len;
+        /* The subject as it is: whatever its token count, never cut. */
+        if (len > cap) {
+            return 0;
+        }
+        memcpy(out, subject, len);
+        return len;
     }
-    /* The subject's tokens that the filter's wildcards matched. */
+    /* The subject's tokens that the filter's wildcards matched. Each loop
+     * below ends at the end of its filter: a token takes at least one byte
+     * (its dot), so the bounds are the filters' lengths. */
     const char *stars[NE_MAX_SUBJECT_TOKENS];
     size_t star_lens[NE_MAX_SUBJECT_TOKENS];
     uint32_t star_count = 0;
@@ -72,8 +76,8 @@ size_t ne_account_map_subject(const char *from, size_t from_len, const char *to,
     size_t fpos = 0, spos = 0;
     const char *ft, *st;
     size_t fn, sn;
-    for (uint32_t guard = 0;
-         guard < NE_MAX_SUBJECT_TOKENS && next_token(from, from_len, &fpos, &ft, &fn); guard++) {
+    for (uint32_t guard = 0; guard <= from_len && next_token(from, from_len, &fpos, &ft, &fn);
+         guard++) {
         if (is_token(ft, fn, '>')) {
             tail = subject + spos;
             tail_len = spos <= len ? len - spos : 0;
@@ -92,8 +96,7 @@ size_t ne_account_map_subject(const char *from, size_t from_len, const char *to,
     uint32_t used = 0;
     const char *tt;
     size_t tn;
-    for (uint32_t guard = 0;
-         guard < NE_MAX_SUBJECT_TOKENS && next_token(to, to_len, &tpos, &tt, &tn); guard++) {
+    for (uint32_t guard = 0; guard <= to_len && next_token(to, to_len, &tpos, &tt, &tn); guard++) {
         const char *piece = tt;
         size_t piece_len = tn;
         if (is_token(tt, tn, '*') && used < star_count) {

@@ -8,7 +8,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
-#include "server/ne_server.h"
+#include "conn/ne_conn.h"
 
 /* Records read from one connection per event (each at most 16 KiB). */
 #define NE_TLS_READS_PER_EVENT 16
@@ -18,38 +18,40 @@
 /* The handshake's first byte of a TLS record is a handshake record (22). */
 #define NE_TLS_RECORD_HANDSHAKE 0x16
 
-void ne_server_set_tls(ne_server *srv, const ne_tls *tls, const ne_tls_config *server_config,
-                       const ne_tls_config *client_config)
+void ne_conns_set_tls(ne_conns *set, const ne_tls *tls, const ne_tls_config *server_config,
+                      const ne_tls_config *client_config)
 {
-    srv->tls = *tls;
-    srv->tls_server_config = server_config;
-    srv->tls_client_config = client_config;
+    set->tls = *tls;
+    set->tls_server_config = server_config;
+    set->tls_client_config = client_config;
 }
 
 /* ---- BIO: the engine's records through the port's socket calls ----------- */
 
-static int bio_send(void *io, const void *buf, size_t len, size_t *sent)
+static int bio_send(void *ctx, const void *buf, size_t len, size_t *sent)
 {
-    ne_conn *conn = io;
-    ne_server *srv = conn->srv;
+    ne_conn *conn = ctx;
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
     ne_iovec iov = {buf, len};
-    int rc = srv->net.ops->sendv(srv->net.ctx, conn->sock, &iov, 1, sent);
+    int rc = set->net.ops->sendv(set->net.ctx, io->sock, &iov, 1, sent);
     if (rc == NE_OK && *sent > 0) {
-        conn->last_write_ms = srv->now_ms;
+        io->last_write_ms = set->now_ms;
     }
-    conn->tls_send_blocked = rc == NE_ERR_WOULD_BLOCK || (rc == NE_OK && *sent < len);
+    io->tls_send_blocked = rc == NE_ERR_WOULD_BLOCK || (rc == NE_OK && *sent < len);
     return rc;
 }
 
-static int bio_recv(void *io, void *buf, size_t len, size_t *got)
+static int bio_recv(void *ctx, void *buf, size_t len, size_t *got)
 {
-    ne_conn *conn = io;
-    ne_server *srv = conn->srv;
-    int rc = srv->net.ops->recv(srv->net.ctx, conn->sock, buf, len, got);
+    ne_conn *conn = ctx;
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    int rc = set->net.ops->recv(set->net.ctx, io->sock, buf, len, got);
     if (rc == NE_OK && *got > 0) {
-        conn->last_in_ms = srv->now_ms;
-        if (!conn->tls_done && conn->tls_first_byte == 0) {
-            conn->tls_first_byte = ((const uint8_t *)buf)[0];
+        io->last_in_ms = set->now_ms;
+        if (!io->tls_done && io->tls_first_byte == 0) {
+            io->tls_first_byte = ((const uint8_t *)buf)[0];
         }
     }
     return rc;
@@ -57,20 +59,21 @@ static int bio_recv(void *io, void *buf, size_t len, size_t *got)
 
 static int open_session(ne_conn *conn, const ne_tls_config *cfg, const char *server_name)
 {
-    ne_server *srv = conn->srv;
-    if (srv->tls.ops == NULL || cfg == NULL) {
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (set->tls.ops == NULL || cfg == NULL) {
         return NE_ERR_UNSUPPORTED;
     }
     ne_tls_bio bio = {bio_send, bio_recv, conn};
-    int rc = srv->tls.ops->open(srv->tls.ctx, cfg, &bio, server_name, &conn->tls);
+    int rc = set->tls.ops->open(set->tls.ctx, cfg, &bio, server_name, &io->tls);
     if (rc != NE_OK) {
-        conn->tls = NULL;
-        srv->tls_refused++;
+        io->tls = NULL;
+        set->stats.tls_refused++;
         return rc;
     }
-    conn->tls_done = false;
-    conn->tls_first_byte = 0;
-    conn->tls_deadline_ms = srv->now_ms + srv->opts.tls_timeout_ms;
+    io->tls_done = false;
+    io->tls_first_byte = 0;
+    io->tls_deadline_ms = set->now_ms + set->opts->tls_timeout_ms;
     return NE_OK;
 }
 
@@ -78,32 +81,31 @@ static int open_session(ne_conn *conn, const ne_tls_config *cfg, const char *ser
  * (a client's INFO) goes out in clear before the handshake. */
 int ne_conn_tls_accept(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
-    int rc = open_session(conn, srv->tls_server_config, NULL);
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    int rc = open_session(conn, set->tls_server_config, NULL);
     if (rc != NE_OK) {
-        ne_log_warn(&srv->log, "%s:%u - cid:%llu - TLS session refused: %s", conn->ip,
-                    (unsigned)conn->port, (unsigned long long)conn->cid,
-                    rc == NE_ERR_NOMEM ? "TLS session pool or memory region exhausted"
-                                       : ne_err_name(rc));
+        ne_conn_logf(conn, NE_LOG_WARN, "TLS session refused: %s",
+                     rc == NE_ERR_NOMEM ? "TLS session pool or memory region exhausted"
+                                        : ne_err_name(rc));
         return rc;
     }
-    conn->tls_plain_bytes = (uint32_t)conn->out.bytes;
-    ne_log_debug(&srv->log, "%s:%u - cid:%llu - Starting TLS client connection handshake", conn->ip,
-                 (unsigned)conn->port, (unsigned long long)conn->cid);
+    io->tls_plain_bytes = (uint32_t)conn->out.bytes;
+    ne_conn_logf(conn, NE_LOG_DEBUG, "Starting TLS client connection handshake");
     return NE_OK;
 }
 
 int ne_conn_tls_start_client(ne_conn *conn, const ne_tls_config *cfg, const char *server_name)
 {
-    ne_server *srv = conn->srv;
-    NE_ASSERT(conn->tls == NULL);
-    int rc = open_session(conn, cfg != NULL ? cfg : srv->tls_client_config, server_name);
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    NE_ASSERT(io->tls == NULL);
+    int rc = open_session(conn, cfg != NULL ? cfg : set->tls_client_config, server_name);
     if (rc != NE_OK) {
         return rc;
     }
-    conn->tls_plain_bytes = (uint32_t)conn->out.bytes;
-    ne_log_debug(&srv->log, "%s:%u - cid:%llu - Starting TLS handshake as client with %s", conn->ip,
-                 (unsigned)conn->port, (unsigned long long)conn->cid,
+    io->tls_plain_bytes = (uint32_t)conn->out.bytes;
+    ne_conn_logf(conn, NE_LOG_DEBUG, "Starting TLS handshake as client with %s",
                  server_name != NULL ? server_name : "(no name check)");
     ne_conn_mark_dirty(conn); /* the client speaks first */
     return NE_OK;
@@ -111,72 +113,75 @@ int ne_conn_tls_start_client(ne_conn *conn, const ne_tls_config *cfg, const char
 
 void ne_conn_tls_release(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
-    if (conn->tls == NULL) {
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (io->tls == NULL) {
         return;
     }
-    srv->tls.ops->close(srv->tls.ctx, conn->tls, conn->tls_done);
-    conn->tls = NULL;
+    set->tls.ops->close(set->tls.ctx, io->tls, io->tls_done);
+    io->tls = NULL;
     /* Unlink from the retry list (rare: closed with input buffered). */
-    if (conn->tls_retry) {
-        ne_conn **pp = &srv->tls_retry_head;
+    if (io->tls_retry) {
+        ne_conn **pp = &set->tls_retry_head;
         uint32_t guard = 0;
-        while (*pp != NULL && *pp != conn && guard++ < NE_MAX_CONNECTIONS) {
-            pp = &(*pp)->tls_retry_next;
+        while (*pp != NULL && *pp != conn && guard++ < NE_MAX_CONN_HEADERS) {
+            pp = &(*pp)->io->tls_retry_next;
         }
         if (*pp == conn) {
-            *pp = conn->tls_retry_next;
+            *pp = io->tls_retry_next;
         }
-        conn->tls_retry = false;
+        io->tls_retry = false;
     }
 }
 
 static void handshake_failed(ne_conn *conn, int rc)
 {
-    ne_server *srv = conn->srv;
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
     char why[320];
-    if (conn->tls_first_byte != 0 && conn->tls_first_byte != NE_TLS_RECORD_HANDSHAKE) {
+    if (io->tls_first_byte != 0 && io->tls_first_byte != NE_TLS_RECORD_HANDSHAKE) {
         ne_fmt(why, sizeof(why), "first record does not look like a TLS handshake");
     } else if (rc == NE_ERR_CLOSED) {
         ne_fmt(why, sizeof(why), "connection closed by the peer during the handshake");
     } else {
-        srv->tls.ops->error_text(srv->tls.ctx, conn->tls, why, sizeof(why));
+        set->tls.ops->error_text(set->tls.ctx, io->tls, why, sizeof(why));
     }
     if (rc == NE_ERR_NOMEM) {
-        srv->tls_refused++;
+        set->stats.tls_refused++;
     }
-    ne_log_error(&srv->log, "%s:%u - cid:%llu - TLS handshake error: %s", conn->ip,
-                 (unsigned)conn->port, (unsigned long long)conn->cid, why);
-    ne_outq_clear(&conn->out, &srv->chunks);
+    ne_conn_logf(conn, NE_LOG_ERROR, "TLS handshake error: %s", why);
+    ne_outq_clear(&conn->out, &set->chunks);
     ne_conn_close(conn, NE_CLOSE_TLS_HANDSHAKE, NULL);
 }
 
 static void set_want_write(ne_conn *conn, bool want)
 {
-    ne_server *srv = conn->srv;
-    if (want != conn->want_write) {
-        conn->want_write = want;
-        (void)srv->net.ops->want_write(srv->net.ctx, conn->sock, want);
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (want != io->want_write) {
+        io->want_write = want;
+        (void)set->net.ops->want_write(set->net.ctx, io->sock, want);
     }
 }
 
 /* Sends the clear-text head of the queue. True when all of it is out. */
 static bool flush_plain(ne_conn *conn, int *err)
 {
-    ne_server *srv = conn->srv;
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
     ne_iovec iov[NE_WRITE_IOV_MAX];
-    for (int pass = 0; pass < 16 && conn->tls_plain_bytes > 0; pass++) {
+    for (int pass = 0; pass < 16 && io->tls_plain_bytes > 0; pass++) {
         int n = ne_outq_iov(&conn->out, iov, NE_WRITE_IOV_MAX);
         size_t want = 0;
         int used = 0;
-        for (; used < n && want < conn->tls_plain_bytes; used++) {
-            if (want + iov[used].len > conn->tls_plain_bytes) {
-                iov[used].len = conn->tls_plain_bytes - want;
+        for (; used < n && want < io->tls_plain_bytes; used++) {
+            if (want + iov[used].len > io->tls_plain_bytes) {
+                iov[used].len = io->tls_plain_bytes - want;
             }
             want += iov[used].len;
         }
         size_t sent = 0;
-        int rc = srv->net.ops->sendv(srv->net.ctx, conn->sock, iov, used, &sent);
+        int rc = set->net.ops->sendv(set->net.ctx, io->sock, iov, used, &sent);
         if (rc == NE_ERR_WOULD_BLOCK) {
             return false;
         }
@@ -184,25 +189,26 @@ static bool flush_plain(ne_conn *conn, int *err)
             *err = rc;
             return false;
         }
-        conn->last_write_ms = srv->now_ms;
-        ne_outq_consume(&conn->out, &srv->chunks, sent);
-        conn->tls_plain_bytes -= (uint32_t)sent;
+        io->last_write_ms = set->now_ms;
+        ne_outq_consume(&conn->out, &set->chunks, sent);
+        io->tls_plain_bytes -= (uint32_t)sent;
         if (sent < want) {
             return false;
         }
     }
-    return conn->tls_plain_bytes == 0;
+    return io->tls_plain_bytes == 0;
 }
 
 /* Advances the handshake. True when it is complete; false while it waits
  * or after it failed (the connection is then closing). */
 static bool drive_handshake(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
-    if (conn->tls_done) {
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (io->tls_done) {
         return true;
     }
-    int rc = srv->tls.ops->handshake(srv->tls.ctx, conn->tls);
+    int rc = set->tls.ops->handshake(set->tls.ctx, io->tls);
     if (rc == NE_ERR_WOULD_BLOCK) {
         return false;
     }
@@ -210,18 +216,18 @@ static bool drive_handshake(ne_conn *conn)
         handshake_failed(conn, rc);
         return false;
     }
-    conn->tls_done = true;
-    conn->tls_deadline_ms = 0;
-    ne_log_debug(&srv->log, "%s:%u - cid:%llu - TLS handshake complete (%s)", conn->ip,
-                 (unsigned)conn->port, (unsigned long long)conn->cid,
-                 srv->tls.ops->cipher(srv->tls.ctx, conn->tls));
+    io->tls_done = true;
+    io->tls_deadline_ms = 0;
+    ne_conn_logf(conn, NE_LOG_DEBUG, "TLS handshake complete (%s)",
+                 set->tls.ops->cipher(set->tls.ctx, io->tls));
     return true;
 }
 
 /* Encrypts the queue, one record per iovec piece. */
 static int flush_records(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
     ne_iovec iov[NE_WRITE_IOV_MAX];
     int writes = 0;
     while (conn->out.bytes > 0 && writes < NE_TLS_WRITES_PER_FLUSH) {
@@ -229,14 +235,13 @@ static int flush_records(ne_conn *conn)
         size_t total = 0;
         for (int i = 0; i < n && writes < NE_TLS_WRITES_PER_FLUSH; i++, writes++) {
             size_t written = 0;
-            int rc =
-                srv->tls.ops->write(srv->tls.ctx, conn->tls, iov[i].base, iov[i].len, &written);
+            int rc = set->tls.ops->write(set->tls.ctx, io->tls, iov[i].base, iov[i].len, &written);
             if (rc == NE_ERR_WOULD_BLOCK) {
-                ne_outq_consume(&conn->out, &srv->chunks, total);
+                ne_outq_consume(&conn->out, &set->chunks, total);
                 return NE_OK;
             }
             if (rc != NE_OK) {
-                ne_outq_clear(&conn->out, &srv->chunks);
+                ne_outq_clear(&conn->out, &set->chunks);
                 return rc;
             }
             total += written;
@@ -244,7 +249,7 @@ static int flush_records(ne_conn *conn)
                 break; /* a record's worth: take the iovecs again */
             }
         }
-        ne_outq_consume(&conn->out, &srv->chunks, total);
+        ne_outq_consume(&conn->out, &set->chunks, total);
     }
     return NE_OK;
 }
@@ -253,8 +258,9 @@ static int flush_records(ne_conn *conn)
  * records. A failed handshake closes the connection itself (NE_OK). */
 int ne_conn_tls_flush(ne_conn *conn)
 {
+    ne_conn_io *io = conn->io;
     int err = NE_OK;
-    if (conn->tls_plain_bytes > 0 && !flush_plain(conn, &err)) {
+    if (io->tls_plain_bytes > 0 && !flush_plain(conn, &err)) {
         if (err != NE_OK) {
             return err;
         }
@@ -264,7 +270,7 @@ int ne_conn_tls_flush(ne_conn *conn)
     if (!drive_handshake(conn)) {
         /* Waiting for the peer, or for the socket to take the rest of a
          * handshake record. */
-        set_want_write(conn, !conn->closing && conn->tls_send_blocked);
+        set_want_write(conn, !conn->closing && io->tls_send_blocked);
         return NE_OK;
     }
     err = flush_records(conn);
@@ -277,58 +283,59 @@ int ne_conn_tls_flush(ne_conn *conn)
 
 static void retry_later(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
-    if (!conn->tls_retry) {
-        conn->tls_retry = true;
-        conn->tls_retry_next = srv->tls_retry_head;
-        srv->tls_retry_head = conn;
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (!io->tls_retry) {
+        io->tls_retry = true;
+        io->tls_retry_next = set->tls_retry_head;
+        set->tls_retry_head = conn;
     }
 }
 
 /* conn_read for a TLS connection: decrypted bytes into the read buffer. */
 void ne_conn_tls_read(ne_conn *conn)
 {
-    ne_server *srv = conn->srv;
-    if (!conn->tls_done) {
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (!io->tls_done) {
         int err = ne_conn_tls_flush(conn); /* drives the handshake */
         if (err != NE_OK) {
             ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
             return;
         }
-        if (!conn->tls_done || conn->closing) {
+        if (!io->tls_done || conn->closing) {
             return;
         }
         ne_conn_mark_dirty(conn); /* output held during the handshake */
     }
-    for (int i = 0; i < NE_TLS_READS_PER_EVENT && !conn->closing && !conn->read_paused; i++) {
-        size_t room = sizeof(conn->rbuf) - conn->rlen;
+    for (int i = 0; i < NE_TLS_READS_PER_EVENT && !conn->closing && !io->read_paused; i++) {
+        size_t room = sizeof(io->rbuf) - io->rlen;
         if (room == 0) {
             break; /* the parser waits for chunks */
         }
         size_t got = 0;
-        int rc = srv->tls.ops->read(srv->tls.ctx, conn->tls, conn->rbuf + conn->rlen, room, &got);
+        int rc = set->tls.ops->read(set->tls.ctx, io->tls, io->rbuf + io->rlen, room, &got);
         if (rc == NE_ERR_WOULD_BLOCK) {
             return;
         }
         if (rc != NE_OK) {
             if (rc != NE_ERR_CLOSED) {
                 char why[200];
-                srv->tls.ops->error_text(srv->tls.ctx, conn->tls, why, sizeof(why));
-                ne_log_debug(&srv->log, "%s:%u - cid:%llu - TLS read error: %s", conn->ip,
-                             (unsigned)conn->port, (unsigned long long)conn->cid, why);
+                set->tls.ops->error_text(set->tls.ctx, io->tls, why, sizeof(why));
+                ne_conn_logf(conn, NE_LOG_DEBUG, "TLS read error: %s", why);
             }
             ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
                           NULL);
             return;
         }
-        conn->rlen += (uint32_t)got;
-        conn->last_in_ms = srv->now_ms;
+        io->rlen += (uint32_t)got;
+        io->last_in_ms = set->now_ms;
         ne_conn_process_input(conn);
-        if (ne_pool_available(&srv->chunks.chunks) < NE_CHUNK_COUNT / 4) {
+        if (ne_chunk_available(&set->chunks) < NE_CHUNK_COUNT / 4) {
             break; /* back-pressure, as for plain connections */
         }
     }
-    if (!conn->closing && conn->tls != NULL && srv->tls.ops->pending(srv->tls.ctx, conn->tls) > 0) {
+    if (!conn->closing && io->tls != NULL && set->tls.ops->pending(set->tls.ctx, io->tls) > 0) {
         retry_later(conn);
     }
 }
@@ -340,33 +347,33 @@ void ne_conn_tls_read(ne_conn *conn)
  * True when the connection was closed. */
 bool ne_conn_tls_timer(ne_conn *conn, uint64_t now)
 {
-    ne_server *srv = conn->srv;
-    if (conn->tls == NULL || conn->tls_done || conn->tls_deadline_ms == 0 ||
-        now < conn->tls_deadline_ms) {
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (io->tls == NULL || io->tls_done || io->tls_deadline_ms == 0 || now < io->tls_deadline_ms) {
         return false;
     }
-    ne_log_error(&srv->log, "%s:%u - cid:%llu - TLS handshake timeout", conn->ip,
-                 (unsigned)conn->port, (unsigned long long)conn->cid);
-    ne_outq_clear(&conn->out, &srv->chunks);
+    ne_conn_logf(conn, NE_LOG_ERROR, "TLS handshake timeout");
+    ne_outq_clear(&conn->out, &set->chunks);
     ne_conn_close(conn, NE_CLOSE_TLS_HANDSHAKE, NULL);
     return true;
 }
 
 /* Connections whose engine holds decrypted input read it now: the socket
  * will not report it. */
-void ne_server_tls_turn_end(ne_server *srv)
+void ne_conns_tls_turn_end(ne_conns *set)
 {
-    ne_conn *list = srv->tls_retry_head;
-    srv->tls_retry_head = NULL;
+    ne_conn *list = set->tls_retry_head;
+    set->tls_retry_head = NULL;
     uint32_t guard = 0;
-    while (list != NULL && guard++ < NE_MAX_CONNECTIONS) {
+    while (list != NULL && guard++ < NE_MAX_CONN_HEADERS) {
         ne_conn *conn = list;
-        list = conn->tls_retry_next;
-        conn->tls_retry_next = NULL;
-        conn->tls_retry = false;
-        if (!conn->closing && conn->tls != NULL && !conn->read_paused) {
+        ne_conn_io *io = conn->io;
+        list = io->tls_retry_next;
+        io->tls_retry_next = NULL;
+        io->tls_retry = false;
+        if (!conn->closing && io->tls != NULL && !io->read_paused) {
             ne_conn_tls_read(conn);
-        } else if (!conn->closing && conn->tls != NULL) {
+        } else if (!conn->closing && io->tls != NULL) {
             retry_later(conn); /* paused: resume_paused brings it back */
         }
     }

@@ -1,0 +1,1030 @@
+/* Connections: life cycle, outbound queues and their flushing, reads, the
+ * listeners, reclaiming chunks from the slowest consumer, and the timers
+ * every connection shares. What a connection speaks is its kind's. */
+#include "conn/ne_conn.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "core/ne_assert.h"
+#include "core/ne_error.h"
+#include "core/ne_fmt.h"
+#include "proto/ne_proto.h"
+#include "proto/ne_proto_err.h"
+
+/* Reads from one connection per readable event before others get a turn. */
+#ifndef NE_READS_PER_EVENT
+#define NE_READS_PER_EVENT 4
+#endif
+/* Connections accepted per listener event. */
+#define NE_ACCEPTS_PER_EVENT 64
+
+const char *ne_close_reason_text(ne_close_reason reason)
+{
+    switch (reason) {
+    case NE_CLOSE_NONE:
+        return "";
+    case NE_CLOSE_CLIENT_CLOSED:
+        return "Client Closed";
+    case NE_CLOSE_SERVER_SHUTDOWN:
+        return "Server Shutdown";
+    case NE_CLOSE_PARSE_ERROR:
+        return "Parse Error";
+    case NE_CLOSE_PROTOCOL_VIOLATION:
+        return "Protocol Violation";
+    case NE_CLOSE_SLOW_CONSUMER_PENDING:
+        return "Slow Consumer (Pending Bytes)";
+    case NE_CLOSE_SLOW_CONSUMER_DEADLINE:
+        return "Slow Consumer (Write Deadline)";
+    case NE_CLOSE_STALE:
+        return "Stale Connection";
+    case NE_CLOSE_MAX_PAYLOAD:
+        return "Maximum Message Payload Exceeded";
+    case NE_CLOSE_MAX_CONTROL_LINE:
+        return "Maximum Control Line Exceeded";
+    case NE_CLOSE_READ_ERROR:
+        return "Read Error";
+    case NE_CLOSE_WRITE_ERROR:
+        return "Write Error";
+    case NE_CLOSE_BAD_PROTOCOL_VERSION:
+        return "Bad Client Protocol Version";
+    case NE_CLOSE_NO_RESPONDERS_HEADERS:
+        return "No Responders Requires Headers";
+    case NE_CLOSE_MAX_CONNECTIONS:
+        return "Maximum Connections Exceeded";
+    case NE_CLOSE_AUTH_VIOLATION:
+        return "Authentication Failure";
+    case NE_CLOSE_AUTH_TIMEOUT:
+        return "Authentication Timeout";
+    case NE_CLOSE_TLS_HANDSHAKE:
+        return "TLS Handshake Failure";
+    case NE_CLOSE_SLOW_PRODUCER_DEADLINE:
+        return "Slow Producer (Message Deadline)";
+    case NE_CLOSE_SLOW_PRODUCER_STALLED:
+        return "Slow Producer (Stalled Message)";
+    }
+    return "Unknown";
+}
+
+void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_options *opts,
+                   const ne_net *net, const ne_log *log)
+{
+    NE_ASSERT(set != NULL && storage != NULL && opts != NULL && net != NULL && log != NULL);
+    set->opts = opts;
+    set->log = log;
+    set->net = *net;
+    set->next_cid = 1;
+    ne_pool_init(&set->conn_pool, "connections", &storage->conn, sizeof(ne_conn),
+                 NE_MAX_CONN_HEADERS);
+    ne_pool_init(&set->io_pool, "connection I/O", &storage->io, sizeof(ne_conn_io),
+                 NE_CONN_POOL_SIZE);
+    ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
+                        NE_OUT_REF_COUNT);
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    set->rshared = storage->rshared;
+#endif
+}
+
+uint8_t ne_conns_kind(ne_conns *set, const char *name, const char *log_id, const ne_conn_ops *ops,
+                      void *ctx)
+{
+    NE_ASSERT(set->kind_count < NE_CONN_MAX_KINDS);
+    ne_conn_kind *k = &set->kinds[set->kind_count];
+    k->name = name;
+    k->log_id = log_id;
+    k->ops = ops;
+    k->ctx = ctx;
+    k->count = 0;
+    return (uint8_t)set->kind_count++;
+}
+
+const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn)
+{
+    return &conn->set->kinds[conn->kind];
+}
+
+int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint16_t port)
+{
+    const ne_net_ops *ops = set->net.ops;
+    NE_ASSERT(set->listener_count < NE_CONN_MAX_LISTENERS && listener->kind < set->kind_count);
+    listener->tag = NE_HANDLE_LISTENER;
+    int rc = ops->listen(set->net.ctx, host, port, &listener->sock);
+    if (rc != NE_OK) {
+        listener->sock = NE_SOCK_INVALID;
+        return rc;
+    }
+    listener->port = ops->local_port(set->net.ctx, listener->sock);
+    rc = ops->attach(set->net.ctx, listener->sock, listener);
+    if (rc != NE_OK) {
+        ops->close(set->net.ctx, listener->sock);
+        listener->sock = NE_SOCK_INVALID;
+        return rc;
+    }
+    set->listeners[set->listener_count++] = listener;
+    return NE_OK;
+}
+
+void ne_conns_unlisten(ne_conns *set, ne_listener *listener)
+{
+    if (listener->sock == NE_SOCK_INVALID) {
+        return;
+    }
+    set->net.ops->close(set->net.ctx, listener->sock);
+    listener->sock = NE_SOCK_INVALID;
+    for (uint32_t i = 0; i < set->listener_count; i++) {
+        if (set->listeners[i] == listener) {
+            set->listeners[i] = set->listeners[--set->listener_count];
+            break;
+        }
+    }
+}
+
+void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
+{
+    const ne_log *log = conn->set->log;
+    if (!NE_LOG_ENABLED(log, level)) {
+        return;
+    }
+    char line[NE_LOG_LINE_BYTES];
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, line, sizeof(line));
+    const ne_conn_kind *kind = ne_conn_kind_of(conn);
+    if (conn->io != NULL) {
+        ne_strbuf_printf(&sb, "%s:%u - ", conn->io->ip, (unsigned)conn->io->port);
+    }
+    ne_strbuf_printf(&sb, "%s:%llu - ", kind->log_id, (unsigned long long)conn->cid);
+    va_list ap;
+    va_start(ap, fmt);
+    ne_strbuf_vprintf(&sb, fmt, ap);
+    va_end(ap);
+    /* A line cut at NE_LOG_LINE_BYTES is still worth logging. */
+    ne_logf(log, level, "%.*s", (int)sb.len, sb.data);
+}
+
+/* ---- Creation and teardown -------------------------------------------------- */
+
+static ne_conn *conn_header(ne_conns *set, uint8_t kind)
+{
+    NE_ASSERT(kind < set->kind_count);
+    ne_conn *conn = ne_pool_alloc(&set->conn_pool);
+    if (conn == NULL) {
+        return NULL;
+    }
+    conn->tag = NE_HANDLE_CONN;
+    conn->kind = kind;
+    conn->set = set;
+    conn->cid = set->next_cid++;
+    conn->perms = 0xffffu; /* NE_PERM_NONE */
+    conn->user_index = -1;
+    conn->start_wall_ns = ne_port_wall_ns();
+    /* A client that never completes its handshake is pinged at the
+     * interval too; the handshake brings the first ping forward (CP-47). */
+    conn->next_ping_ms = set->now_ms + set->opts->ping_interval_ms;
+    conn->next = set->active;
+    if (set->active != NULL) {
+        set->active->prev = conn;
+    }
+    set->active = conn;
+    set->active_count++;
+    set->kinds[kind].count++;
+    return conn;
+}
+
+ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port)
+{
+    if (ne_pool_available(&set->io_pool) == 0 || ne_pool_available(&set->conn_pool) == 0) {
+        return NULL;
+    }
+    ne_conn_io *io = ne_pool_alloc_uninit(&set->io_pool);
+    NE_ASSERT(io != NULL);
+    /* The read buffer is not zeroed: only bytes below rlen are read. */
+    memset(io, 0, offsetof(ne_conn_io, rbuf));
+    io->sock = sock;
+    size_t ip_len = strlen(ip);
+    memcpy(io->ip, ip, NE_MIN(ip_len, sizeof(io->ip) - 1));
+    io->port = port;
+    io->fans_out = true; /* reads start at NE_FANOUT_READ_BYTES until one shows none */
+    io->last_in_ms = set->now_ms;
+    io->last_write_ms = set->now_ms;
+    ne_conn *conn = conn_header(set, kind);
+    NE_ASSERT(conn != NULL);
+    conn->io = io;
+    if (set->net.ops->attach(set->net.ctx, sock, conn) != NE_OK) {
+        ne_conn_close(conn, NE_CLOSE_READ_ERROR, NULL);
+    }
+    return conn;
+}
+
+ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind)
+{
+    return conn_header(set, kind);
+}
+
+/* A connection with output: its socket is written at the end of the turn;
+ * an internal client's handler runs then instead. */
+void ne_conn_mark_dirty(ne_conn *conn)
+{
+    if (conn->dirty) {
+        return;
+    }
+    conn->dirty = true;
+    ne_conn **head = conn->io != NULL ? &conn->set->dirty_head : &conn->set->internal_head;
+    conn->dirty_next = *head;
+    *head = conn;
+}
+
+void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
+{
+    if (conn->closing) {
+        return;
+    }
+    ne_conns *set = conn->set;
+    if (err_text != NULL && conn->io != NULL) {
+        /* The server's own texts (the protocol's table, a leaf's loop text
+         * with an account name): a cut one is a bug, never sent. */
+        char line[160];
+        size_t n = ne_proto_err_line(line, sizeof(line), "%s", err_text);
+        NE_ASSERT(n > 0);
+        if (n > 0) {
+            conn->flush_before_close = true;
+            (void)ne_outq_append(&conn->out, &set->chunks, line, n);
+            ne_conn_logf(conn, NE_LOG_DEBUG, "Sent -ERR '%s'", err_text);
+        }
+    }
+    conn->closing = true;
+    conn->close_reason = reason;
+    conn->close_next = set->close_head;
+    set->close_head = conn;
+    /* Its incomplete message, if any, will never complete: its share of the
+     * pool is free for others now rather than at the end of the turn. */
+    ne_conn_spill_release(conn);
+}
+
+void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_desc *desc)
+{
+    ne_closed_conn *rec = &set->closed[set->closed_next];
+    set->closed_next = (set->closed_next + 1) % NE_CLOSED_CONN_RING;
+    set->closed_total++;
+    memset(rec, 0, sizeof(*rec));
+    rec->cid = conn->cid;
+    if (conn->io != NULL) {
+        memcpy(rec->ip, conn->io->ip, sizeof(rec->ip));
+        rec->port = conn->io->port;
+    }
+    ne_fmt(rec->name, sizeof(rec->name), "%s", desc->name);
+    ne_fmt(rec->lang, sizeof(rec->lang), "%s", desc->lang);
+    ne_fmt(rec->version, sizeof(rec->version), "%s", desc->version);
+    rec->start_wall_ns = conn->start_wall_ns;
+    rec->stop_wall_ns = ne_port_wall_ns();
+    rec->in_msgs = conn->in_msgs;
+    rec->in_bytes = conn->in_bytes;
+    rec->out_msgs = conn->out_msgs;
+    rec->out_bytes = conn->out_bytes;
+    rec->rtt_ns = conn->rtt_ns;
+    rec->reason = conn->close_reason;
+}
+
+static int conn_flush(ne_conn *conn);
+
+/* Tears a connection down: only here does a connection leave the active
+ * list, so routing never sees a freed subscription. */
+static void conn_teardown(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    const ne_conn_kind *kind = ne_conn_kind_of(conn);
+    ne_conn_io *io = conn->io;
+    if (io != NULL) {
+        if (conn->flush_before_close && conn->out.bytes > 0) {
+            (void)conn_flush(conn); /* best effort: the -ERR, if the socket takes it */
+        }
+        ne_conn_logf(conn, NE_LOG_DEBUG, "%s connection closed: %s", kind->name,
+                     ne_close_reason_text(conn->close_reason));
+        ne_conn_tls_release(conn);
+        set->net.ops->close(set->net.ctx, io->sock);
+    }
+    if (set->teardown != NULL) {
+        set->teardown(set->teardown_ctx, conn);
+    }
+    if (kind->ops->closed != NULL) {
+        kind->ops->closed(conn);
+    }
+    ne_outq_clear(&conn->out, &set->chunks);
+    if (io != NULL) {
+        NE_ASSERT(!io->spill.active); /* released by ne_conn_close */
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+        if (set->rshared_owner == conn) {
+            set->rshared_owner = NULL;
+        }
+#endif
+        ne_pool_free(&set->io_pool, io);
+    }
+    set->kinds[conn->kind].count--;
+    if (conn->prev != NULL) {
+        conn->prev->next = conn->next;
+    } else {
+        set->active = conn->next;
+    }
+    if (conn->next != NULL) {
+        conn->next->prev = conn->prev;
+    }
+    set->active_count--;
+    ne_pool_free(&set->conn_pool, conn);
+}
+
+/* ---- Output ------------------------------------------------------------------ */
+
+static void flush_dirty(ne_conns *set);
+
+/* Frees chunks when the shared pool is exhausted. First every queued byte
+ * the sockets will take is written now instead of at the end of the turn;
+ * only if that frees nothing is the connection holding the most unsent bytes
+ * closed: the slowest consumer pays, not whoever allocated next. Returns
+ * true if something was freed. */
+bool ne_conns_reclaim(ne_conns *set, ne_conn *except)
+{
+    uint32_t chunks_before = set->chunks.chunks.in_use;
+    uint32_t refs_before = set->chunks.refs.in_use;
+    flush_dirty(set);
+    if (set->chunks.chunks.in_use < chunks_before && set->chunks.refs.in_use <= refs_before &&
+        ne_pool_available(&set->chunks.refs) > 0) {
+        return true;
+    }
+    ne_conn *worst = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
+        /* An internal client bounds its own queue; it is never the one closed. */
+        if (c != except && !c->closing && c->io != NULL &&
+            (worst == NULL || c->out.bytes > worst->out.bytes)) {
+            worst = c;
+        }
+    }
+    if (worst == NULL || worst->out.bytes == 0) {
+        return false;
+    }
+    ne_conn_logf(worst, NE_LOG_WARN, "Slow Consumer Detected: chunk or reference pool exhausted");
+    set->stats.chunk_reclaims++;
+    ne_conn_close_slow_consumer(worst);
+    return true;
+}
+
+/* ---- Incomplete messages ------------------------------------------------------ */
+
+/* The connection, other than `except`, whose incomplete message has gone
+ * longest without a byte, if at least partial_msg_stall_ms; NULL if none. */
+static ne_conn *stalled_partial_sender(ne_conns *set, const ne_conn *except)
+{
+    ne_conn *stalled = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
+        const ne_spill *sp = c->io != NULL ? &c->io->spill : NULL;
+        if (c == except || c->closing || sp == NULL || !sp->active ||
+            set->now_ms - sp->last_ms < set->opts->partial_msg_stall_ms) {
+            continue;
+        }
+        if (stalled == NULL || sp->last_ms < stalled->io->spill.last_ms) {
+            stalled = c;
+        }
+    }
+    return stalled;
+}
+
+/* A publisher is closed for its incomplete message: its chunks and the rest
+ * of its promise go back at once (ne_conn_close). Silently, as a slow
+ * consumer is (CP-51); the close reason in /connz says why. */
+static void close_slow_producer(ne_conn *conn, ne_close_reason reason, const char *why)
+{
+    ne_conns *set = conn->set;
+    const ne_spill *sp = &conn->io->spill;
+    ne_conn_logf(conn, NE_LOG_WARN,
+                 "Slow Producer Detected: %s, %u of %u bytes received in %llu ms", why,
+                 (unsigned)(sp->total_len + 2 - sp->remaining), (unsigned)(sp->total_len + 2),
+                 (unsigned long long)(set->now_ms - sp->start_ms));
+    set->stats.slow_producers++;
+    ne_conn_close(conn, reason, NULL);
+}
+
+/* Admission of an incomplete message (router/ne_frame.c). Its whole chain
+ * is promised before its first byte is stored, so a message that has
+ * started never waits for a chunk; one that gets no promise waits holding
+ * nothing. Two half-received messages therefore never wait for each other.
+ * When the share is full, stalled senders are cut to make room, the one
+ * stalled longest first: each pass closes one connection or returns. */
+bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
+{
+    ne_conns *set = conn->set;
+    NE_ASSERT(need > 0 && need <= NE_PARTIAL_INPUT_CHUNKS);
+    for (uint32_t guard = 0; guard <= NE_MAX_CONN_HEADERS; guard++) {
+        if (set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
+            /* Within the share, only outbound queues can hold the chunks it
+             * needs: then the publisher waits for them to drain (TCP
+             * back-pressure, CP-68). */
+            if (!ne_chunk_promise(&set->chunks, need)) {
+                return false;
+            }
+            set->partial_chunks += need;
+            return true;
+        }
+        ne_conn *stalled = stalled_partial_sender(set, conn);
+        if (stalled == NULL) {
+            return false;
+        }
+        close_slow_producer(stalled, NE_CLOSE_SLOW_PRODUCER_STALLED,
+                            "stalled message cut to make room (NE_PARTIAL_INPUT_CHUNKS)");
+    }
+    return false;
+}
+
+void ne_conn_spill_end(ne_conn *conn)
+{
+    ne_spill *sp = &conn->io->spill;
+    ne_conns *set = conn->set;
+    NE_ASSERT(sp->active && set->partial_chunks >= sp->chunks && sp->promised < sp->chunks);
+    ne_chunk_unpromise(&set->chunks, sp->promised);
+    set->partial_chunks -= sp->chunks;
+    sp->promised = 0;
+    sp->active = false;
+}
+
+void ne_conn_spill_release(ne_conn *conn)
+{
+    if (conn->io == NULL || !conn->io->spill.active) {
+        return;
+    }
+    ne_chunk *head = conn->io->spill.head;
+    ne_conn_spill_end(conn);
+    ne_chunk_chain_release(&conn->set->chunks, head);
+}
+
+void ne_conn_close_slow_consumer(ne_conn *conn)
+{
+    conn->set->stats.slow_consumers++;
+    ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
+    ne_outq_clear(&conn->out, &conn->set->chunks);
+}
+
+void ne_conn_discard_output(ne_conn *conn)
+{
+    ne_outq_clear(&conn->out, &conn->set->chunks);
+}
+
+/* Whole or not at all (ne_outq_append): when the shared pools are
+ * exhausted, the slowest consumer is closed to reclaim chunks and the append
+ * is retried once; if that does not help, this connection is closed as a
+ * slow consumer, as nats-server closes a client whose message it cannot
+ * queue (CP-66): skipping the bytes would lose a message silently. */
+int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
+{
+    if (conn->closing && !conn->flush_before_close) {
+        return NE_ERR_CLOSED;
+    }
+    ne_conns *set = conn->set;
+    int rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
+    if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
+        rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
+    }
+    if (rc != NE_OK) {
+        ne_conn_close_slow_consumer(conn);
+        return rc;
+    }
+    ne_conn_mark_dirty(conn);
+    return NE_OK;
+}
+
+uint8_t *ne_conn_reserve(ne_conn *conn, size_t len)
+{
+    ne_conns *set = conn->set;
+    uint8_t *dst = ne_outq_reserve(&conn->out, &set->chunks, len);
+    if (dst == NULL && ne_conns_reclaim(set, conn)) {
+        dst = ne_outq_reserve(&conn->out, &set->chunks, len);
+    }
+    if (dst == NULL) {
+        ne_conn_close_slow_consumer(conn);
+    }
+    return dst;
+}
+
+void ne_conn_commit(ne_conn *conn, size_t len)
+{
+    ne_outq_commit(&conn->out, len);
+    ne_conn_mark_dirty(conn);
+}
+
+int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const void *bytes,
+                         ne_chunk *chain, uint32_t offset, size_t len)
+{
+    if (conn->closing) {
+        return NE_ERR_CLOSED;
+    }
+    ne_conns *set = conn->set;
+    int rc =
+        ne_outq_append_message(&conn->out, &set->chunks, head, head_len, bytes, chain, offset, len);
+    if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
+        rc = ne_outq_append_message(&conn->out, &set->chunks, head, head_len, bytes, chain, offset,
+                                    len);
+    }
+    NE_ASSERT(rc != NE_ERR_INVALID);
+    if (rc != NE_OK) {
+        ne_conn_close_slow_consumer(conn);
+        return rc;
+    }
+    ne_conn_mark_dirty(conn);
+    return NE_OK;
+}
+
+bool ne_conn_check_pending(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    if (conn->out.bytes <= set->opts->max_pending || conn->io == NULL) {
+        return false;
+    }
+    if (ne_conn_flush_now(conn) != NE_OK) {
+        ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        return true;
+    }
+    /* Pending means what the socket would not take: only bytes left after
+     * writing count against max_pending. nats-server closes a slow consumer
+     * without an -ERR (CP-51). */
+    if (conn->out.bytes > set->opts->max_pending) {
+        ne_conn_logf(conn, NE_LOG_WARN, "Slow Consumer Detected: MaxPending of %llu Exceeded",
+                     (unsigned long long)set->opts->max_pending);
+        ne_conn_close_slow_consumer(conn);
+        return true;
+    }
+    return false;
+}
+
+/* Writes as much of the outbound queue as the socket takes, gathered. */
+static int conn_flush(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (io == NULL) {
+        return NE_OK; /* an internal client's queue is read by its handler */
+    }
+    if (io->tls != NULL) {
+        return ne_conn_tls_flush(conn);
+    }
+    ne_iovec iov[NE_WRITE_IOV_MAX];
+    /* Bounded: each pass either sends something or stops. */
+    for (int pass = 0; pass < 16 && conn->out.bytes > 0; pass++) {
+        int n = ne_outq_iov(&conn->out, iov, NE_WRITE_IOV_MAX);
+        size_t want = 0;
+        for (int i = 0; i < n; i++) {
+            want += iov[i].len;
+        }
+        size_t sent = 0;
+        int rc = set->net.ops->sendv(set->net.ctx, io->sock, iov, n, &sent);
+        if (rc == NE_ERR_WOULD_BLOCK) {
+            break;
+        }
+        if (rc != NE_OK) {
+            ne_outq_clear(&conn->out, &set->chunks);
+            return rc;
+        }
+        io->last_write_ms = set->now_ms;
+        ne_outq_consume(&conn->out, &set->chunks, sent);
+        if (sent < want) {
+            break;
+        }
+    }
+    bool want_write = conn->out.bytes > 0;
+    if (want_write != io->want_write) {
+        io->want_write = want_write;
+        (void)set->net.ops->want_write(set->net.ctx, io->sock, want_write);
+    }
+    return NE_OK;
+}
+
+int ne_conn_flush_now(ne_conn *conn)
+{
+    return conn_flush(conn);
+}
+
+/* Writes every connection that got output: one gathered write each. */
+static void flush_dirty(ne_conns *set)
+{
+    uint32_t guard = 0;
+    while (set->dirty_head != NULL && guard++ < NE_MAX_CONN_HEADERS * 2u) {
+        ne_conn *conn = set->dirty_head;
+        set->dirty_head = conn->dirty_next;
+        conn->dirty = false;
+        if (!conn->closing && conn_flush(conn) != NE_OK) {
+            ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        }
+    }
+}
+
+/* Internal clients handle what was delivered to them this turn; a handler
+ * that leaves some for later is run again next turn. */
+static void run_internal(ne_conns *set)
+{
+    ne_conn *list = set->internal_head;
+    set->internal_head = NULL;
+    uint32_t guard = 0;
+    while (list != NULL && guard++ < NE_MAX_INTERNAL_CLIENTS) {
+        ne_conn *conn = list;
+        list = conn->dirty_next;
+        conn->dirty = false;
+        const ne_conn_ops *ops = ne_conn_kind_of(conn)->ops;
+        if (!conn->closing && ops->run != NULL) {
+            ops->run(conn);
+        }
+        if (!conn->closing && conn->out.bytes > 0) {
+            ne_conn_mark_dirty(conn);
+        }
+    }
+}
+
+/* ---- Input ------------------------------------------------------------------- */
+
+void ne_conn_pause_reads(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    NE_ASSERT(io != NULL);
+    if (io->read_paused) {
+        return;
+    }
+    io->read_paused = true;
+    (void)set->net.ops->want_read(set->net.ctx, io->sock, false);
+    io->paused_next = set->paused_head;
+    set->paused_head = conn;
+}
+
+static uint32_t conn_input(ne_conn *conn, uint8_t *buf, uint32_t len)
+{
+    return ne_conn_kind_of(conn)->ops->input(conn, buf, len);
+}
+
+void ne_conn_process_input(ne_conn *conn)
+{
+    ne_conn_io *io = conn->io;
+    uint32_t pos = conn_input(conn, io->rbuf, io->rlen);
+    if (conn->closing) {
+        io->rlen = 0;
+        return;
+    }
+    if (pos > 0) {
+        memmove(io->rbuf, io->rbuf + pos, io->rlen - pos);
+        io->rlen -= pos;
+    }
+}
+
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+/* Keeps what the parser left of the shared buffer: in the connection's own
+ * buffer when it fits (always, unless its reads were paused mid-input), else
+ * in place, the connection becoming the buffer's owner until it resumes. */
+static void shared_keep_rest(ne_conn *conn, uint32_t pos, uint32_t len)
+{
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    uint32_t rest = len - pos;
+    if (conn->closing) {
+        rest = 0;
+    }
+    if (rest <= sizeof(io->rbuf)) {
+        if (rest > 0) {
+            memcpy(io->rbuf, set->rshared + pos, rest);
+        }
+        io->rlen = rest;
+        if (set->rshared_owner == conn) {
+            set->rshared_owner = NULL;
+        }
+        return;
+    }
+    NE_ASSERT(io->read_paused);
+    io->rlen = 0;
+    set->rshared_owner = conn;
+    set->rshared_pos = pos;
+    set->rshared_len = len;
+}
+
+/* Reads at most `want` bytes into the shared buffer after what the
+ * connection had left over, parses there in place, and keeps the rest
+ * (shared_keep_rest). Returns false when the socket is drained or the
+ * connection is done for the turn. */
+static bool conn_read_shared(ne_conn *conn, size_t want, size_t *got_out)
+{
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    uint32_t have = io->rlen;
+    if (have > 0) {
+        memcpy(set->rshared, io->rbuf, have);
+    }
+    size_t room = NE_MIN((size_t)NE_SHARED_READ_BUFFER_BYTES - have, want);
+    size_t got = 0;
+    int rc = set->net.ops->recv(set->net.ctx, io->sock, set->rshared + have, room, &got);
+    *got_out = got;
+    if (rc == NE_ERR_WOULD_BLOCK) {
+        return false;
+    }
+    if (rc != NE_OK) {
+        ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
+                      NULL);
+        return false;
+    }
+    io->last_in_ms = set->now_ms;
+    uint32_t len = have + (uint32_t)got;
+    uint32_t pos = conn_input(conn, set->rshared, len);
+    shared_keep_rest(conn, pos, len);
+    return got == room;
+}
+
+/* A paused owner of the shared buffer goes on with the input kept there. */
+static void shared_resume(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    uint32_t start = set->rshared_pos;
+    uint32_t len = set->rshared_len;
+    uint32_t used = conn_input(conn, set->rshared + start, len - start);
+    shared_keep_rest(conn, start + used, len);
+}
+
+/* Plain connections read through the shared buffer, unless a paused
+ * connection holds input in it. */
+static bool reads_shared(const ne_conn *conn)
+{
+    return conn->io->tls == NULL && conn->set->rshared_owner == NULL;
+}
+#endif
+
+/* Back-pressure: with the shared pool three quarters used, the rest of this
+ * publisher's input stays in the socket until the turn's flushes have
+ * returned chunks. */
+static bool chunks_low(const ne_conns *set)
+{
+    return ne_chunk_available(&set->chunks) < NE_CHUNK_COUNT / 4;
+}
+
+static void conn_read(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (io->tls != NULL) {
+        ne_conn_tls_read(conn);
+        return;
+    }
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    if (reads_shared(conn)) {
+        for (int i = 0; i < NE_READS_PER_EVENT && !conn->closing && !io->read_paused; i++) {
+            uint64_t before = set->out_bytes_counter != NULL ? *set->out_bytes_counter : 0;
+            size_t want = io->fans_out ? NE_FANOUT_READ_BYTES : NE_SHARED_READ_BUFFER_BYTES;
+            size_t got = 0;
+            bool more = conn_read_shared(conn, want, &got);
+            if (got > 0 && set->out_bytes_counter != NULL && !conn->closing) {
+                /* Payload bytes out against bytes in: fan-out. */
+                io->fans_out = *set->out_bytes_counter - before > got;
+            }
+            if (!more || chunks_low(set)) {
+                return;
+            }
+        }
+        return;
+    }
+#endif
+    for (int i = 0; i < NE_READS_PER_EVENT && !conn->closing && !io->read_paused; i++) {
+        size_t room = sizeof(io->rbuf) - io->rlen;
+        if (room == 0) {
+            /* The parser leaves a full buffer only while it waits for chunks. */
+            return;
+        }
+        size_t got = 0;
+        int rc = set->net.ops->recv(set->net.ctx, io->sock, io->rbuf + io->rlen, room, &got);
+        if (rc == NE_ERR_WOULD_BLOCK) {
+            return;
+        }
+        if (rc != NE_OK) {
+            ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
+                          NULL);
+            return;
+        }
+        io->rlen += (uint32_t)got;
+        io->last_in_ms = set->now_ms;
+        ne_conn_process_input(conn);
+        if (got < room || chunks_low(set)) {
+            return; /* the socket is drained, or back-pressure */
+        }
+    }
+}
+
+/* Connections whose reads were paused for lack of chunks try again, now that
+ * this turn's flushes and closes may have returned chunks to the pool. */
+static void resume_paused(ne_conns *set)
+{
+    ne_conn *list = set->paused_head;
+    set->paused_head = NULL;
+    uint32_t guard = 0;
+    while (list != NULL && guard++ < NE_MAX_CONN_HEADERS) {
+        ne_conn *conn = list;
+        list = conn->io->paused_next;
+        conn->io->paused_next = NULL;
+        if (conn->closing) {
+            continue;
+        }
+        conn->io->read_paused = false;
+        (void)set->net.ops->want_read(set->net.ctx, conn->io->sock, true);
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+        if (set->rshared_owner == conn) {
+            shared_resume(conn);
+            continue;
+        }
+#endif
+        ne_conn_process_input(conn);
+    }
+}
+
+/* ---- Listeners ------------------------------------------------------------------ */
+
+static void accept_connections(ne_conns *set, ne_listener *listener)
+{
+    const ne_net_ops *ops = set->net.ops;
+    for (int i = 0; i < NE_ACCEPTS_PER_EVENT; i++) {
+        ne_sock sock;
+        char ip[46] = {0};
+        uint16_t port = 0;
+        int rc = ops->accept(set->net.ctx, listener->sock, &sock, ip, &port);
+        if (rc != NE_OK) {
+            if (rc != NE_ERR_WOULD_BLOCK) {
+                ne_log_error(set->log, "Error accepting %s connection: %s",
+                             set->kinds[listener->kind].name, ne_err_name(rc));
+            }
+            return;
+        }
+        ne_conn *conn = NULL;
+        if (listener->admit == NULL || listener->admit(listener->ctx)) {
+            conn = ne_conn_new(set, listener->kind, sock, ip, port);
+        }
+        if (conn == NULL) {
+            set->stats.refused_connections++;
+            if (listener->refused != NULL) {
+                listener->refused(listener->ctx, sock, ip, port);
+            }
+            ops->close(set->net.ctx, sock);
+            continue;
+        }
+        if (!conn->closing && listener->accepted != NULL) {
+            listener->accepted(listener->ctx, conn);
+        }
+    }
+}
+
+void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable)
+{
+    uint8_t tag = *(const uint8_t *)user;
+    if (tag == NE_HANDLE_LISTENER) {
+        accept_connections(set, user);
+        return;
+    }
+    NE_ASSERT(tag == NE_HANDLE_CONN);
+    ne_conn *conn = user;
+    if (conn->closing) {
+        return;
+    }
+    if (writable && conn_flush(conn) != NE_OK) {
+        ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        return;
+    }
+    if (readable) {
+        conn_read(conn);
+    }
+}
+
+/* ---- Keepalive ----------------------------------------------------------------- */
+
+void ne_conn_ping_start(ne_conn *conn)
+{
+    const ne_server_options *o = conn->set->opts;
+    uint32_t first = NE_MIN((uint32_t)NE_FIRST_PING_INTERVAL_MS, o->ping_interval_ms);
+    conn->next_ping_ms = conn->set->now_ms + first;
+}
+
+void ne_conn_pong_received(ne_conn *conn)
+{
+    conn->pings_out = 0;
+    if (conn->rtt_start_ns != 0) {
+        uint64_t now = ne_port_wall_ns();
+        conn->rtt_ns = now > conn->rtt_start_ns ? now - conn->rtt_start_ns : 0;
+        conn->rtt_start_ns = 0;
+    }
+}
+
+void ne_conn_ping_timer(ne_conn *conn, uint64_t now)
+{
+    const ne_server_options *o = conn->set->opts;
+    if (now < conn->next_ping_ms || conn->io == NULL) {
+        return;
+    }
+    conn->next_ping_ms = now + o->ping_interval_ms;
+    /* Inbound activity within the interval makes a ping unnecessary (CP-48),
+     * except for the first one after CONNECT, which nats-server always sends
+     * (CP-47). */
+    if (conn->first_ping_sent && conn->pings_out == 0 &&
+        now - conn->io->last_in_ms < o->ping_interval_ms) {
+        return;
+    }
+    conn->first_ping_sent = true;
+    if (conn->pings_out + 1 > o->ping_max) {
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Stale Client Connection - Closing");
+        ne_conn_close(conn, NE_CLOSE_STALE, NE_PROTO_ERR_STALE);
+        return;
+    }
+    conn->pings_out++;
+    (void)ne_conn_send(conn, "PING\r\n", 6);
+}
+
+/* ---- Timers and the end of a turn -------------------------------------------- */
+
+static void conn_timers(ne_conn *conn, uint64_t now)
+{
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (io != NULL) {
+        if (ne_conn_tls_timer(conn, now)) {
+            return;
+        }
+        if (conn->out.bytes > 0 && now - io->last_write_ms > set->opts->write_deadline_ms) {
+            ne_conn_logf(conn, NE_LOG_WARN,
+                         "Slow Consumer Detected: WriteDeadline of %ums exceeded",
+                         (unsigned)set->opts->write_deadline_ms);
+            set->stats.slow_consumers++;
+            ne_conn_close(conn, NE_CLOSE_SLOW_CONSUMER_DEADLINE, NULL);
+            ne_outq_clear(&conn->out, &set->chunks);
+            return;
+        }
+        const ne_spill *sp = &io->spill;
+        if (sp->active && set->opts->partial_msg_timeout_ms > 0 &&
+            now - sp->start_ms >= set->opts->partial_msg_timeout_ms) {
+            close_slow_producer(conn, NE_CLOSE_SLOW_PRODUCER_DEADLINE,
+                                "message incomplete at its deadline (NE_PARTIAL_MSG_TIMEOUT_MS)");
+            return;
+        }
+    }
+    const ne_conn_ops *ops = ne_conn_kind_of(conn)->ops;
+    if (ops->timer != NULL) {
+        ops->timer(conn, now);
+    }
+}
+
+static void run_timers(ne_conns *set, uint64_t now)
+{
+    uint32_t guard = 0;
+    for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
+        if (!c->closing) {
+            conn_timers(c, now);
+        }
+    }
+}
+
+void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
+{
+    set->now_ms = now_ms;
+    if (tick) {
+        run_timers(set, now_ms);
+    }
+    run_internal(set);
+    /* Flush every connection that got output this turn: one gathered write
+     * per connection per turn. */
+    flush_dirty(set);
+    uint32_t guard = 0;
+    while (set->close_head != NULL && guard++ < NE_MAX_CONN_HEADERS * 2u) {
+        ne_conn *conn = set->close_head;
+        set->close_head = conn->close_next;
+        if (conn->dirty) {
+            /* Unlink from the dirty list (rare: closed after being queued). */
+            ne_conn **pp = conn->io != NULL ? &set->dirty_head : &set->internal_head;
+            uint32_t dguard = 0;
+            while (*pp != NULL && *pp != conn && dguard++ < NE_MAX_CONN_HEADERS) {
+                pp = &(*pp)->dirty_next;
+            }
+            if (*pp == conn) {
+                *pp = conn->dirty_next;
+            }
+        }
+        conn_teardown(conn);
+    }
+    resume_paused(set);
+    ne_conns_tls_turn_end(set);
+}
+
+/* Connections paused for chunks do not make the loop spin: they are tried
+ * again at the end of every turn, and a turn comes with the next event or
+ * tick (chunks come back through writes, closes and timers, which are
+ * events and ticks). */
+bool ne_conns_busy(const ne_conns *set)
+{
+    return set->close_head != NULL || set->dirty_head != NULL || set->tls_retry_head != NULL ||
+           set->internal_head != NULL;
+}
+
+void ne_conns_close_all(ne_conns *set, ne_close_reason reason)
+{
+    uint32_t guard = 0;
+    for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
+        if (!c->closing) {
+            ne_conn_close(c, reason, NULL);
+        }
+    }
+    while (set->listener_count > 0) {
+        ne_conns_unlisten(set, set->listeners[set->listener_count - 1]);
+    }
+}

@@ -1,0 +1,497 @@
+/* Connections: the object every peer of the broker is, and the layer that
+ * moves its bytes (floor 3, docs/architecture.md).
+ *
+ * A connection is three pieces:
+ *   - the header (ne_conn, this file): its kind and the kind's state, its
+ *     identity (cid), statistics, the outbound queue, keepalive, and the
+ *     fields the router owns (account, permissions, subscriptions);
+ *   - the I/O part (ne_conn_io), from its own pool, for connections with a
+ *     socket: the socket, TLS, the read buffer, a large payload being
+ *     assembled; internal clients have none;
+ *   - the kind's own state (conn->state), from the kind's pool.
+ *
+ * What a connection speaks is its kind: one ops table (ne_conn_ops) per kind,
+ * registered with the layer (ne_conns_kind). This layer calls input, timer
+ * and closed; the router (floor 4) calls deliver, deliver_batch,
+ * may_publish and may_forward; monitoring calls describe. Nothing here or in
+ * the router tests what a connection is.
+ *
+ * One thread: everything runs in the port's loop (port.h ne_loop). Output is
+ * queued (ne_conn_send and friends) and written once per turn, gathered;
+ * closes are deferred to the end of the turn, so a connection and its
+ * subscriptions stay valid for the whole turn that closed it. */
+#ifndef NE_CONN_H
+#define NE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/ne_options.h"
+#include "core/ne_chunk.h"
+#include "core/ne_log.h"
+#include "core/ne_pool.h"
+#include "ne_config.h"
+#include "port.h"
+
+#if NE_CONN_READ_BUFFER_BYTES < NE_MAX_CONTROL_LINE_BYTES + 64
+#error "NE_CONN_READ_BUFFER_BYTES must hold a whole control line"
+#endif
+#if NE_SHARED_READ_BUFFER_BYTES != 0 && NE_SHARED_READ_BUFFER_BYTES < NE_CONN_READ_BUFFER_BYTES
+#error "NE_SHARED_READ_BUFFER_BYTES must be 0 or at least NE_CONN_READ_BUFFER_BYTES"
+#endif
+#if NE_SHARED_READ_BUFFER_BYTES != 0 && NE_FANOUT_READ_BYTES > NE_SHARED_READ_BUFFER_BYTES
+#error "NE_FANOUT_READ_BYTES must be at most NE_SHARED_READ_BUFFER_BYTES"
+#endif
+#if NE_CHUNK_BYTES < NE_MAX_CONTROL_LINE_BYTES
+#error "NE_CHUNK_BYTES must hold a whole control line (a spilled message keeps its subject there)"
+#endif
+#if (NE_MAX_PAYLOAD_BYTES / NE_CHUNK_BYTES + 2) > NE_CHUNK_COUNT
+#error "NE_CHUNK_COUNT must hold at least one maximum payload"
+#endif
+
+struct ne_conn;
+struct ne_conns;
+/* The router's types (floor 4): the kinds' delivery ops take them. */
+struct ne_msg;
+struct ne_sub;
+struct ne_account;
+struct ne_batch;
+
+/* Why a connection was closed: nats-server's wording, shown in /connz. */
+typedef enum ne_close_reason {
+    NE_CLOSE_NONE = 0,
+    NE_CLOSE_CLIENT_CLOSED,
+    NE_CLOSE_SERVER_SHUTDOWN,
+    NE_CLOSE_PARSE_ERROR,
+    NE_CLOSE_PROTOCOL_VIOLATION,
+    NE_CLOSE_SLOW_CONSUMER_PENDING,
+    NE_CLOSE_SLOW_CONSUMER_DEADLINE,
+    NE_CLOSE_STALE,
+    NE_CLOSE_MAX_PAYLOAD,
+    NE_CLOSE_MAX_CONTROL_LINE,
+    NE_CLOSE_READ_ERROR,
+    NE_CLOSE_WRITE_ERROR,
+    NE_CLOSE_BAD_PROTOCOL_VERSION,
+    NE_CLOSE_NO_RESPONDERS_HEADERS,
+    NE_CLOSE_MAX_CONNECTIONS,
+    NE_CLOSE_AUTH_VIOLATION,
+    NE_CLOSE_AUTH_TIMEOUT,
+    NE_CLOSE_TLS_HANDSHAKE,
+    NE_CLOSE_SLOW_PRODUCER_DEADLINE, /* natsedge: an incomplete message took too long */
+    NE_CLOSE_SLOW_PRODUCER_STALLED,  /* natsedge: a stalled message cut to make room */
+} ne_close_reason;
+
+const char *ne_close_reason_text(ne_close_reason reason);
+
+/* What monitoring and system events show of a connection (its kind fills
+ * it: describe op). Strings are never NULL; "" when unknown. */
+typedef struct ne_conn_desc {
+    const char *kind;    /* "Client", "Leafnode" (/connz kind, events) */
+    const char *type;    /* "nats", "mqtt", "" */
+    const char *name;    /* CONNECT name, the leaf's server name */
+    const char *lang;    /* CONNECT lang */
+    const char *version; /* CONNECT version */
+    const char *user;    /* the user it authenticated as, "" */
+    const char *account; /* the account it is bound to */
+    bool counted;        /* counted in /connz and /varz connections */
+} ne_conn_desc;
+
+/* One ops table per kind. A NULL entry means "not this kind's business":
+ * deliver NULL never matches (no subscriptions), may_publish NULL allows,
+ * may_forward NULL refuses, timer/closed NULL do nothing. */
+typedef struct ne_conn_ops {
+    /* Parses and handles input in buf[0, len); returns the bytes consumed.
+     * What is left is kept for the next read (it must fit the connection's
+     * own buffer unless the connection closed or paused its reads). */
+    uint32_t (*input)(struct ne_conn *conn, uint8_t *buf, uint32_t len);
+    /* The connection's timers (every NE_TICK_INTERVAL_MS): pings,
+     * handshake and authentication deadlines. */
+    void (*timer)(struct ne_conn *conn, uint64_t now_ms);
+    /* The connection is being torn down; its subscriptions are already gone.
+     * The kind releases its state here. */
+    void (*closed)(struct ne_conn *conn);
+    /* Router: one message for one of the connection's subscriptions; false
+     * when it was not queued (closing, no room). On success *payload_bytes
+     * is the payload queued (headers included only if they were sent), which
+     * the router counts. */
+    bool (*deliver)(struct ne_conn *conn, struct ne_sub *sub, struct ne_msg *msg,
+                    uint32_t *payload_bytes);
+    /* Router: one message for a peer (leaf, route) naming the queue groups
+     * it was picked for (LMSG/RMSG), for every matching subscription of the
+     * peer at once. */
+    bool (*deliver_batch)(struct ne_conn *conn, struct ne_msg *msg, const struct ne_batch *batch,
+                          uint32_t *payload_bytes);
+    /* Router: may this connection publish msg? False refuses it (the kind
+     * answers the publisher itself: -ERR, PUBACK refusal...). */
+    bool (*may_publish)(struct ne_conn *conn, struct ne_msg *msg);
+    /* Router: may a message published by `pub` go to this peer? */
+    bool (*may_forward)(struct ne_conn *conn, const struct ne_conn *pub, const struct ne_msg *msg);
+    /* Monitoring: what /connz and system events show of it. */
+    void (*describe)(const struct ne_conn *conn, ne_conn_desc *out);
+    /* An internal client's handler: consumes what its deliveries queued on
+     * conn->out. Called at the end of the turn, never inside routing, so it
+     * may publish; it leaves what it did not take for the next turn. */
+    void (*run)(struct ne_conn *conn);
+} ne_conn_ops;
+
+/* A kind as the layer knows it: a name, its ops and its context. */
+typedef struct ne_conn_kind {
+    const char *name;   /* "Client", "Leafnode", "HTTP", "Internal": logs */
+    const char *log_id; /* the log prefix's id label: "cid" (clients), "lid" (leafs) */
+    const ne_conn_ops *ops;
+    void *ctx;      /* the kind's own context (its options, its state pool) */
+    uint32_t count; /* open connections of this kind */
+} ne_conn_kind;
+
+/* A payload larger than the read buffer, assembled in pool chunks taken as
+ * its bytes arrive (router/ne_frame.c). The first chunk starts with the
+ * subject, the reply and any queue names, then the payload and its CRLF. */
+typedef struct ne_spill {
+    ne_chunk *head;
+    ne_chunk *tail;
+    uint32_t chunks;    /* the whole chain, counted in ne_conns.partial_chunks */
+    uint32_t promised;  /* chunks of the chain not taken yet */
+    uint64_t start_ms;  /* its control line was read */
+    uint64_t last_ms;   /* its last bytes were read */
+    uint32_t remaining; /* bytes still to receive, CRLF included */
+    uint32_t subject_len;
+    uint32_t reply_len;
+    uint32_t queue_len; /* leaf messages: the queue names after the reply */
+    uint32_t hdr_len;
+    uint32_t total_len;
+    bool active;
+} ne_spill;
+
+/* The I/O part: only connections with a socket have one. */
+typedef struct ne_conn_io {
+    ne_sock sock;
+    char ip[46];
+    uint16_t port;
+    bool want_write;
+    bool read_paused;
+    bool fans_out; /* its last read produced more payload out than bytes in (or none yet) */
+    uint64_t last_in_ms;
+    uint64_t last_write_ms;
+    struct ne_conn *paused_next;
+    /* TLS (ne_conn_tls.c): the session, whether its handshake is done,
+     * bytes at the head of the queue still to go in clear (INFO), the
+     * handshake deadline, and the list of connections whose engine holds
+     * decrypted bytes the socket will not announce. */
+    ne_tls_session *tls;
+    bool tls_done;
+    bool tls_retry;
+    uint8_t tls_first_byte; /* first byte the peer sent in the handshake */
+    bool tls_send_blocked;  /* the socket did not take a whole record */
+    uint32_t tls_plain_bytes;
+    uint64_t tls_deadline_ms;
+    struct ne_conn *tls_retry_next;
+    ne_spill spill;
+    uint32_t rlen; /* valid bytes in rbuf */
+    uint8_t rbuf[NE_CONN_READ_BUFFER_BYTES];
+} ne_conn_io;
+
+typedef enum ne_handle_tag {
+    NE_HANDLE_LISTENER = 1,
+    NE_HANDLE_CONN = 2,
+} ne_handle_tag;
+
+/* Per-kind refusal of a new connection: NULL accepts; otherwise the text
+ * sent before the socket is closed (the kind's own wording). */
+typedef struct ne_listener {
+    uint8_t tag; /* NE_HANDLE_LISTENER; first member: events carry a pointer to it */
+    uint8_t kind;
+    ne_sock sock;
+    uint16_t port;
+    /* Called for each accepted connection (the kind sends its greeting);
+     * the connection may be closed by it. */
+    void (*accepted)(void *ctx, struct ne_conn *conn);
+    /* Called when no connection can be had (pool or limit): the kind may
+     * answer on the raw socket before it is closed (INFO and -ERR). */
+    void (*refused)(void *ctx, ne_sock sock, const char *ip, uint16_t port);
+    /* Whether one more connection is allowed (the kind's own limit). */
+    bool (*admit)(void *ctx);
+    void *ctx;
+} ne_listener;
+
+typedef struct ne_conn {
+    uint8_t tag;  /* NE_HANDLE_CONN; first member */
+    uint8_t kind; /* index in the layer's kind table */
+    bool closing;
+    bool flush_before_close;
+    bool dirty;
+    bool no_echo; /* router: not delivered its own messages (CONNECT echo:false) */
+    ne_close_reason close_reason;
+    struct ne_conns *set;
+    ne_conn_io *io; /* NULL: an internal client */
+    void *state;    /* the kind's state */
+    uint64_t cid;
+    uint64_t start_wall_ns;
+    /* Keepalive of the NATS-family kinds (ne_conn_ping_timer). */
+    uint64_t next_ping_ms;
+    uint32_t pings_out;
+    bool first_ping_sent;
+    uint64_t rtt_start_ns; /* wall clock when the RTT ping went out, 0 if none */
+    uint64_t rtt_ns;
+    uint64_t in_msgs;
+    uint64_t in_bytes;
+    uint64_t out_msgs;
+    uint64_t out_bytes;
+    /* The router's (floor 4): what the connection may do and what it listens to. */
+    struct ne_account *acc;
+    uint16_t perms;     /* NE_PERM_NONE or an index of opts.perms */
+    int16_t user_index; /* of opts.users; -1: no users-list entry */
+    uint32_t nsubs;
+    uint32_t trie_nodes; /* trie nodes its subscriptions created less those freed */
+    uint32_t announced;  /* the interest observers' entries this connection's subscriptions hold */
+    struct ne_sub *subs;
+    struct ne_conn *next; /* active list */
+    struct ne_conn *prev;
+    struct ne_conn *dirty_next; /* the dirty list, or the internal list for internal clients */
+    struct ne_conn *close_next;
+    ne_outq out;
+} ne_conn;
+
+/* What /connz?state=closed shows about a connection that is gone. */
+typedef struct ne_closed_conn {
+    uint64_t cid;
+    char ip[46];
+    uint16_t port;
+    char name[64];
+    char lang[16];
+    char version[16];
+    uint64_t start_wall_ns;
+    uint64_t stop_wall_ns;
+    uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+    uint64_t rtt_ns;
+    ne_close_reason reason;
+} ne_closed_conn;
+
+typedef struct ne_conn_stats {
+    uint64_t total_connections;   /* counted connections ever accepted */
+    uint64_t refused_connections; /* connection pool or a kind's limit */
+    uint64_t slow_consumers;
+    uint64_t chunk_reclaims; /* connections closed to reclaim chunks */
+    uint64_t tls_refused;    /* sessions refused: pool or region */
+    uint64_t slow_producers; /* closed for an incomplete message (stalled or late) */
+} ne_conn_stats;
+
+/* Who this server is: shown in INFO, monitoring and system events. */
+typedef struct ne_identity {
+    char server_id[57];
+    uint64_t start_wall_ns;
+    uint64_t config_load_wall_ns; /* start, then the last successful reload */
+} ne_identity;
+
+/* Connection headers: sockets (clients, and the reserved slots of
+ * monitoring and leafs: NE_CONN_POOL_SIZE) and internal clients. Every
+ * walk of the active list is bounded by it. */
+#define NE_MAX_CONN_HEADERS ((uint32_t)NE_CONN_POOL_SIZE + NE_MAX_INTERNAL_CLIENTS)
+
+#if NE_PARTIAL_INPUT_CHUNKS < NE_MAX_MESSAGE_CHUNKS || NE_PARTIAL_INPUT_CHUNKS > NE_CHUNK_COUNT
+#error "NE_PARTIAL_INPUT_CHUNKS must hold one largest message and fit in NE_CHUNK_COUNT"
+#endif
+
+#define NE_CONN_MAX_KINDS 8
+#define NE_CONN_MAX_LISTENERS 8
+
+/* The connection layer of one server. The storage is the caller's (the
+ * server embeds it); ne_conns_init sets it up. */
+typedef struct ne_conns {
+    ne_identity id;
+    const ne_server_options *opts;
+    const ne_log *log;
+    ne_net net;
+    uint64_t now_ms; /* the clock at the start of the current loop turn */
+    uint64_t next_cid;
+    ne_conn_stats stats;
+    /* Another layer's counter of payload bytes delivered (the router's),
+     * read to tell a fan-out read from a plain one; may be NULL. */
+    const uint64_t *out_bytes_counter;
+
+    ne_conn_kind kinds[NE_CONN_MAX_KINDS];
+    uint32_t kind_count;
+    ne_listener *listeners[NE_CONN_MAX_LISTENERS];
+    uint32_t listener_count;
+
+    ne_conn *active; /* every open connection */
+    uint32_t active_count;
+    ne_conn *dirty_head;     /* connections with output to flush this turn */
+    ne_conn *close_head;     /* connections to tear down at the end of the turn */
+    ne_conn *paused_head;    /* reads paused until chunks are available */
+    ne_conn *tls_retry_head; /* TLS engine holds input to read (ne_conn_tls.c) */
+    ne_conn *internal_head;  /* internal clients with deliveries to handle this turn */
+    /* Called with each connection torn down, after the kind's closed op
+     * (the router removes its subscriptions there). */
+    void (*teardown)(void *ctx, ne_conn *conn);
+    void *teardown_ctx;
+
+    /* TLS engine and configurations (ops NULL: none). */
+    ne_tls tls;
+    const ne_tls_config *tls_server_config; /* clients and HTTPS monitoring */
+    const ne_tls_config *tls_client_config; /* outbound (leaf remotes), may be NULL */
+
+    ne_closed_conn closed[NE_CLOSED_CONN_RING];
+    uint32_t closed_next;
+    uint64_t closed_total;
+
+    ne_pool conn_pool;
+    ne_pool io_pool;
+    ne_chunk_pools chunks;
+    uint32_t partial_chunks; /* promised to or held by incomplete messages */
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    /* The shared read buffer (ne_conn.c conn_read_shared). Between turns
+     * it holds nothing, except while the connection rshared_owner has its
+     * reads paused with more unparsed input than its own buffer holds: then
+     * bytes [rshared_pos, rshared_len) are that input, and the others read
+     * into their own buffers until it is released. */
+    ne_conn *rshared_owner;
+    uint32_t rshared_pos;
+    uint32_t rshared_len;
+    uint8_t *rshared; /* NE_SHARED_READ_BUFFER_BYTES, in the storage */
+#endif
+} ne_conns;
+
+/* Storage of the layer's pools, kept apart so that the server can place it
+ * last (it is large and stays out of the resident set until used). */
+typedef struct ne_conns_storage {
+    NE_POOL_STORAGE(ne_conn, NE_MAX_CONN_HEADERS) conn;
+    NE_POOL_STORAGE(ne_conn_io, NE_CONN_POOL_SIZE) io;
+    NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk;
+    NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref;
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    uint8_t rshared[NE_SHARED_READ_BUFFER_BYTES];
+#endif
+} ne_conns_storage;
+
+/* How often the connection timers (pings, write deadline) are examined. */
+#define NE_TICK_INTERVAL_MS 100u
+
+void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_options *opts,
+                   const ne_net *net, const ne_log *log);
+/* Registers a kind; returns its index (the kind field of its connections). */
+uint8_t ne_conns_kind(ne_conns *set, const char *name, const char *log_id, const ne_conn_ops *ops,
+                      void *ctx);
+/* Opens a listener on host:port for a kind and attaches it to the loop. */
+int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint16_t port);
+void ne_conns_unlisten(ne_conns *set, ne_listener *listener);
+
+/* Takes a connection of `kind` for a socket (accepted or connected): the
+ * header and the I/O part, linked in and attached to the loop. NULL when a
+ * pool is empty (the socket is left to the caller). */
+ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port);
+/* An internal client: a header without a socket, whose deliveries queue for
+ * its kind's handler. NULL when the pool is empty. */
+ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind);
+
+const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn);
+static inline bool ne_conn_is_internal(const ne_conn *conn)
+{
+    return conn->io == NULL;
+}
+
+/* Closes at the end of the turn; err_text (may be NULL) goes out first as
+ * -ERR '<text>'. */
+void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
+void ne_conn_mark_dirty(ne_conn *conn);
+
+/* Queues len bytes, whole or not at all. When the shared pools are
+ * exhausted the slowest consumer is closed to reclaim chunks and the append
+ * is retried; if that does not help, this connection is closed as a slow
+ * consumer and NE_ERR_NOMEM returned. */
+int ne_conn_send(ne_conn *conn, const void *bytes, size_t len);
+/* Drops everything queued and not yet written (a response that could not be
+ * queued whole is not sent in part). */
+void ne_conn_discard_output(ne_conn *conn);
+/* Room for len contiguous bytes (len <= NE_CHUNK_BYTES) at the tail of the
+ * queue, reclaiming as ne_conn_send does; NULL (and the connection closed
+ * as a slow consumer) when there is none. Commit with ne_conn_commit. */
+uint8_t *ne_conn_reserve(ne_conn *conn, size_t len);
+void ne_conn_commit(ne_conn *conn, size_t len);
+/* Queues a delivery as one unit (ne_outq_append_message): head_len bytes of
+ * head, then len bytes copied from `bytes` (chain NULL) or referenced in the
+ * chain from offset on. The whole message or none of it, reclaiming as
+ * ne_conn_send does; a connection that cannot take it is closed as a slow
+ * consumer (nats-server drops the message and closes, CP-66): a prefix left
+ * in its queue would corrupt its stream. */
+int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const void *bytes,
+                         ne_chunk *chain, uint32_t offset, size_t len);
+/* The connection's queue holds more than max_pending after writing what the
+ * socket takes now: it is closed as a slow consumer (true). */
+bool ne_conn_check_pending(ne_conn *conn);
+/* A subscriber whose queue cannot take more: counted, closed without -ERR
+ * (CP-51), its queued bytes returned to the pools. */
+void ne_conn_close_slow_consumer(ne_conn *conn);
+/* Writes what the socket takes now, before the end of the turn. */
+int ne_conn_flush_now(ne_conn *conn);
+/* Pauses reads of a connection until chunks are available again. */
+void ne_conn_pause_reads(ne_conn *conn);
+/* Closes the connection holding the most unsent bytes (other than `except`)
+ * to return its chunks and references to the pools; false if none holds any. */
+bool ne_conns_reclaim(ne_conns *set, ne_conn *except);
+/* Promises `need` chunks to an incomplete message of conn within the share
+ * NE_PARTIAL_INPUT_CHUNKS (counted in partial_chunks), closing stalled
+ * incomplete messages of other connections to make room; false when there
+ * is no room now (the caller pauses its reads and tries again later). */
+bool ne_conns_partial_admit(ne_conn *conn, uint32_t need);
+/* The incomplete message no longer counts against the share: the chunks it
+ * did not take go back. Its chain stays with the caller. */
+void ne_conn_spill_end(ne_conn *conn);
+/* Drops the connection's incomplete message, if any: its chunks and the
+ * rest of its promise go back to the pools. */
+void ne_conn_spill_release(ne_conn *conn);
+
+/* The NATS-family keepalive (clients, leafs): PING every ping_interval
+ * unless input arrived, Stale Connection after ping_max unanswered; the
+ * first one after the handshake always goes out (CP-47, CP-48). */
+void ne_conn_ping_timer(ne_conn *conn, uint64_t now_ms);
+/* The handshake is done: the first keepalive ping is due soon. */
+void ne_conn_ping_start(ne_conn *conn);
+/* A PONG arrived: no ping outstanding; the round trip of a timed PING. */
+void ne_conn_pong_received(ne_conn *conn);
+
+/* "<ip>:<port> - <cid|lid>:<n> - " in front of a connection's log lines. */
+void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define ne_conn_log_enabled(conn, lvl) NE_LOG_ENABLED((conn)->set->log, (lvl))
+
+/* Records a counted connection in the closed ring (/connz?state=closed). */
+void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_desc *desc);
+
+/* The loop (port.h ne_loop through the server). */
+void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable);
+/* Timers of every connection, internal clients' handlers, flushes, closes,
+ * resumed readers, TLS retries. */
+void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick);
+/* True when the next turn has work already (output, closes, TLS input,
+ * internal deliveries); readers paused for chunks do not count. */
+bool ne_conns_busy(const ne_conns *set);
+/* Closes every connection (shutdown) and every listener. */
+void ne_conns_close_all(ne_conns *set, ne_close_reason reason);
+
+/* TLS (ne_conn_tls.c). */
+void ne_conns_set_tls(ne_conns *set, const ne_tls *tls, const ne_tls_config *server_config,
+                      const ne_tls_config *client_config);
+/* Starts a server-side session on an accepted connection: whatever is
+ * queued now (a client's INFO) goes out in clear before the handshake. */
+int ne_conn_tls_accept(ne_conn *conn);
+/* Starts TLS in the client role on an outbound connection (leaf remotes):
+ * the peer's certificate is verified against the configuration's CA and
+ * must match server_name (also sent as SNI). Bytes queued before this call
+ * still go out in clear; everything queued after it is held until the
+ * handshake completes, then encrypted. A failed handshake closes the
+ * connection with NE_CLOSE_TLS_HANDSHAKE and an error log line saying why.
+ * cfg NULL uses the layer's client configuration. NE_OK,
+ * NE_ERR_UNSUPPORTED (no engine or configuration) or NE_ERR_NOMEM (session
+ * pool or TLS memory region exhausted; the caller closes). */
+int ne_conn_tls_start_client(ne_conn *conn, const ne_tls_config *cfg, const char *server_name);
+/* Internal to this layer. */
+int ne_conn_tls_flush(ne_conn *conn);
+void ne_conn_tls_read(ne_conn *conn);
+void ne_conn_tls_release(ne_conn *conn);
+bool ne_conn_tls_timer(ne_conn *conn, uint64_t now);
+void ne_conns_tls_turn_end(ne_conns *set);
+/* Hands bytes read into the connection's buffer to its kind's input op. */
+void ne_conn_process_input(ne_conn *conn);
+
+#endif

@@ -1,0 +1,74 @@
+/* Unit tests of the bounded formatter (src/core/ne_fmt): every writer takes
+ * its capacity and says when the output did not fit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/ne_fmt.h"
+
+static void test_fmt_returns_zero_when_the_output_does_not_fit(void **state)
+{
+    (void)state;
+    char out[16];
+    memset(out, '#', sizeof(out));
+    assert_int_equal(ne_fmt(out, 6, "%s", "hello"), 5);
+    assert_string_equal(out, "hello");
+    /* One byte short (the NUL): 0, and the cut text for a log. */
+    memset(out, '#', sizeof(out));
+    assert_int_equal(ne_fmt(out, 5, "%s", "hello"), 0);
+    assert_string_equal(out, "hell");
+    assert_int_equal(out[4], '\0');
+    assert_int_equal(out[5], '#');
+    assert_int_equal(ne_fmt(out, 0, "%s", "x"), 0);
+    assert_int_equal(out[0], 'h'); /* cap 0 writes nothing */
+    assert_int_equal(ne_fmt(out, sizeof(out), "%.*s|%llu", 3, "abcdef", 12345ull), 9);
+    assert_string_equal(out, "abc|12345");
+}
+
+static void test_fmt_u64_takes_its_capacity(void **state)
+{
+    (void)state;
+    char out[24];
+    memset(out, '#', sizeof(out));
+    assert_int_equal(ne_fmt_u64(out, 20, UINT64_MAX), 20);
+    assert_memory_equal(out, "18446744073709551615", 20);
+    memset(out, '#', sizeof(out));
+    assert_int_equal(ne_fmt_u64(out, 19, UINT64_MAX), 0);
+    assert_int_equal(out[0], '#');
+    assert_int_equal(ne_fmt_u64(out, 1, 0), 1);
+    assert_int_equal(out[0], '0');
+    assert_int_equal(ne_fmt_u64(out, 0, 0), 0);
+    assert_int_equal(ne_fmt_u64(out, 3, 100), 3);
+    assert_int_equal(ne_fmt_u64(out, 2, 100), 0);
+}
+
+static void test_strbuf_sets_truncated_and_never_overruns(void **state)
+{
+    (void)state;
+    char out[8];
+    memset(out, '#', sizeof(out));
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, out, 6);
+    ne_strbuf_json_string(&sb, "\x01", 1); /* "\u0001" with quotes: 8 bytes */
+    assert_true(sb.truncated);
+    assert_int_equal(sb.len, 5);
+    assert_int_equal(out[5], '\0');
+    assert_int_equal(out[6], '#');
+    ne_strbuf_init(&sb, out, 0);
+    ne_strbuf_puts(&sb, "x");
+    assert_true(sb.truncated);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fmt_returns_zero_when_the_output_does_not_fit),
+        cmocka_unit_test(test_fmt_u64_takes_its_capacity),
+        cmocka_unit_test(test_strbuf_sets_truncated_and_never_overruns),
+    };
+    return cmocka_run_group_tests_name("fmt", tests, NULL, NULL);
+}
