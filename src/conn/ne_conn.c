@@ -311,6 +311,19 @@ static void conn_teardown(ne_conn *conn)
     ne_outq_clear(&conn->out, &set->chunks);
     if (io != NULL) {
         NE_ASSERT(!io->spill.active); /* released by ne_conn_close */
+        if (io->read_paused) {
+            /* Off the list of readers waiting for chunks: resume_paused
+             * runs after the teardowns of the turn. */
+            ne_conn **pp = &set->paused_head;
+            uint32_t guard = 0;
+            while (*pp != NULL && *pp != conn && guard++ < NE_MAX_CONN_HEADERS) {
+                pp = &(*pp)->io->paused_next;
+            }
+            if (*pp == conn) {
+                *pp = io->paused_next;
+            }
+            io->read_paused = false;
+        }
 #if NE_SHARED_READ_BUFFER_BYTES > 0
         if (set->rshared_owner == conn) {
             set->rshared_owner = NULL;

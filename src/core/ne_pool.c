@@ -4,6 +4,15 @@
 
 #include "core/ne_assert.h"
 
+#ifdef NE_POOL_POISON
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_bytes,
                   uint32_t capacity)
 {
@@ -11,11 +20,23 @@ void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_
     NE_ASSERT(storage != NULL || capacity == 0);
     NE_ASSERT(object_bytes >= sizeof(ne_pool_free_node));
     memset(pool, 0, sizeof(*pool));
+    UNPOISON(storage, (size_t)capacity * NE_POOL_OBJECT_BYTES(object_bytes));
     pool->name = name;
     pool->storage = storage;
     pool->object_bytes = NE_POOL_OBJECT_BYTES(object_bytes);
     pool->capacity = capacity;
     pool->fresh = 0;
+#ifdef NE_POOL_POISON
+    pool->readable = sizeof(ne_pool_free_node);
+#endif
+}
+
+void ne_pool_keep_readable(ne_pool *pool, size_t bytes)
+{
+    NE_ASSERT(bytes >= sizeof(ne_pool_free_node) && bytes <= pool->object_bytes);
+#ifdef NE_POOL_POISON
+    pool->readable = (uint32_t)bytes;
+#endif
 }
 
 void *ne_pool_alloc(ne_pool *pool)
@@ -43,6 +64,7 @@ void *ne_pool_alloc_uninit(ne_pool *pool)
         pool->exhausted++;
         return NULL;
     }
+    UNPOISON(object, pool->object_bytes);
     pool->in_use++;
     if (pool->in_use > pool->peak) {
         pool->peak = pool->in_use;
@@ -74,10 +96,14 @@ void ne_pool_free(ne_pool *pool, void *object)
     node->next = pool->free_list;
     pool->free_list = node;
     pool->in_use--;
+#ifdef NE_POOL_POISON
+    POISON((uint8_t *)object + pool->readable, pool->object_bytes - pool->readable);
+#endif
 }
 
 void ne_zero_lazy(void *p, size_t n)
 {
+    UNPOISON(p, n); /* the memory starts a new life (a server initialized again) */
     uint8_t *b = p;
     for (; n >= 8; n -= 8, b += 8) {
         uint64_t w;

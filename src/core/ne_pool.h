@@ -19,6 +19,16 @@ typedef struct ne_pool_free_node {
     struct ne_pool_free_node *next;
 } ne_pool_free_node;
 
+/* Under AddressSanitizer a returned object is poisoned until it is
+ * allocated again (ne_pool.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define NE_POOL_POISON 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NE_POOL_POISON 1
+#endif
+#endif
+
 typedef struct ne_pool {
     const char *name;
     uint8_t *storage;
@@ -29,6 +39,9 @@ typedef struct ne_pool {
     uint32_t exhausted; /* allocations refused because the pool was empty */
     uint32_t fresh;     /* slots [fresh, capacity) were never handed out */
     ne_pool_free_node *free_list;
+#ifdef NE_POOL_POISON
+    uint32_t readable; /* leading bytes of a free object left unpoisoned */
+#endif
 } ne_pool;
 
 /* Rounds an object size up so that objects in one storage array stay aligned. */
@@ -44,6 +57,10 @@ typedef struct ne_pool {
 /* storage must hold capacity * NE_POOL_OBJECT_BYTES(object_bytes) bytes. */
 void ne_pool_init(ne_pool *pool, const char *name, void *storage, size_t object_bytes,
                   uint32_t capacity);
+/* The first `bytes` of a free object stay readable under AddressSanitizer
+ * (a structure that reads a flag of its free objects, as the trie does);
+ * nothing otherwise. */
+void ne_pool_keep_readable(ne_pool *pool, size_t bytes);
 
 /* Returns a zeroed object, or NULL when the pool is exhausted (counted). */
 void *ne_pool_alloc(ne_pool *pool);

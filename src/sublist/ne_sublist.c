@@ -278,12 +278,13 @@ void ne_trie_init(ne_trie *trie)
     NE_ASSERT(trie != NULL);
     /* Only `live` of a free node is ever read (by ne_trie_check); the pool
      * then threads its free list through the nodes' first bytes. */
+    ne_pool_init(&trie->pool, "trie nodes", trie->nodes, sizeof(ne_trie_node), NE_MAX_TRIE_NODES);
+    ne_pool_keep_readable(&trie->pool, offsetof(ne_trie_node, live) + 1);
     for (uint32_t i = 0; i < NE_MAX_TRIE_NODES; i++) {
         if (trie->nodes[i].live != 0) {
             trie->nodes[i].live = 0; /* untouched pages stay untouched */
         }
     }
-    ne_pool_init(&trie->pool, "trie nodes", trie->nodes, sizeof(ne_trie_node), NE_MAX_TRIE_NODES);
     trie->slots_used = 0;
     trie->probe_peak = 0;
     for (uint32_t i = 0; i < NE_TRIE_SLOTS; i++) {

@@ -463,8 +463,19 @@ static void sys_describe(const ne_conn *conn, ne_conn_desc *out)
     out->counted = false;
 }
 
+/* The service's client is gone (the server shuts down): clients torn down
+ * after it in the same turn must not read it. */
+static void sys_closed(ne_conn *conn)
+{
+    ne_sys *sys = ne_conn_kind_of(conn)->ctx;
+    if (sys->client == conn) {
+        sys->client = NULL;
+    }
+}
+
 static const ne_conn_ops sys_ops = {
     .deliver = sys_deliver,
+    .closed = sys_closed,
     .describe = sys_describe,
     .run = sys_run,
 };

@@ -1285,6 +1285,32 @@ static void test_large_messages_beyond_the_share_wait_and_all_arrive(void **stat
     }
 }
 
+/* A connection closed while its reads are paused for chunks (a publisher
+ * held back, then cut as a slow consumer or at a deadline) leaves the list of
+ * paused readers when it is torn down: the end of the turn resumes that list
+ * after the teardowns, and a freed connection on it was read again (a CPU
+ * fault on the mps2-an385 firmware; under ASan, pooled objects are poisoned
+ * when freed, so the read is reported here). */
+static void test_a_paused_reader_closed_leaves_the_paused_list(void **state)
+{
+    (void)state;
+    int a = client(QUIET);
+    int b = client(QUIET);
+    ne_conn *newest = srv.conns.active;
+    ne_conn *older = newest->next;
+    ne_conn_pause_reads(older);
+    ne_conn_pause_reads(newest);
+    assert_ptr_equal(srv.conns.paused_head, newest);
+    ne_conn_close(newest, NE_CLOSE_SLOW_CONSUMER_PENDING, NULL);
+    step(1);
+    assert_true(ne_sim_server_closed(&sim, b));
+    /* The other paused reader was resumed and still works. */
+    assert_null(srv.conns.paused_head);
+    send_text(a, "PING\r\n");
+    step(2);
+    assert_non_null(strstr(take(a), "PONG\r\n"));
+}
+
 static void fast_pings(ne_server_options *o)
 {
     o->ping_interval_ms = 20;
@@ -1386,6 +1412,8 @@ int main(void)
             test_stalled_publisher_is_cut_to_make_room_for_a_waiting_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_messages_beyond_the_share_wait_and_all_arrive,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_paused_reader_closed_leaves_the_paused_list, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_subscriber_that_never_reads_holds_at_most_its_pending,
                                         setup, teardown),
     };
