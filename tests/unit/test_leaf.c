@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -17,6 +16,7 @@
 #include "leaf/ne_leaf.h"
 #include "server/ne_server.h"
 #include "server/ne_server_conf.h"
+#include "sim/ne_sim_clock.h"
 #include "sim/ne_sim_net.h"
 
 #define HUB_PORT 7422
@@ -101,10 +101,10 @@ static void step(int n)
     }
 }
 
-static void sleep_ms(long ms)
+/* Time passes only here: the simulated clock (port/sim/ne_sim_clock.h). */
+static void sleep_ms(uint64_t ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    ne_sim_clock_advance(ms);
 }
 
 static const char *take(int c)
@@ -312,17 +312,29 @@ static void test_refused_connect_retries_at_the_delay_LN28(void **state)
 {
     (void)state;
     sim.refuse_connect = true;
-    uint64_t t0 = ne_port_now_ms();
-    for (int i = 0; i < 100; i++) {
-        step(1);
-        sleep_ms(10);
-    }
-    uint64_t elapsed_ms = ne_port_now_ms() - t0;
-    /* At a 200 ms delay: one attempt per delay (and the first), not a loop,
-     * however long the machine took for the loop above. */
+    /* One second of simulated time in 10 ms turns at a 200 ms delay: one
+     * attempt per delay, not one per turn (LN-28), each exactly the delay
+     * after the one before (the timers run on 100 ms ticks, which the
+     * delay is a multiple of). */
     uint64_t attempts = srv.leaf.remotes[0].attempts;
-    assert_true(attempts >= 2);
-    assert_true(attempts <= elapsed_ms / 200 + 2);
+    uint64_t at[16];
+    uint32_t n = 0;
+    for (int i = 0; i < 100; i++) {
+        sleep_ms(10);
+        step(1);
+        if (srv.leaf.remotes[0].attempts != attempts) {
+            assert_int_equal(srv.leaf.remotes[0].attempts, attempts + 1);
+            attempts = srv.leaf.remotes[0].attempts;
+            assert_true(n < 16);
+            at[n++] = ne_sim_clock_now_ms();
+        }
+    }
+    assert_true(n >= 4);
+    assert_true(n <= 6);
+    for (uint32_t k = 1; k < n; k++) {
+        assert_int_equal(at[k] - at[k - 1], 200);
+    }
+    /* Once the hub is back the next attempt connects. */
     sim.refuse_connect = false;
     hub_handshake();
 }
