@@ -5,22 +5,33 @@
 // nats.js from the host side, and deletes the namespace (and with it the
 // devices) afterwards. Addresses come from the benchmarking range
 // 198.18.0.0/15. Needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN),
-// /dev/net/tun, iproute2 and NATSEDGE_TAP_BIN; skipped otherwise.
+// /dev/net/tun, iproute2 and NATSEDGE_TAP_BIN; without them the suite fails
+// with the reason (SKIP_BOARDS=1 skips it instead). natsedge-only: the
+// nats-server pass skips it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { Board, run } from "./lib/board_scenarios.mjs";
-import { rawConnect, sleep } from "./lib/harness.mjs";
+import { rawConnect, sleep, boardGate } from "./lib/harness.mjs";
 
 const BIN = process.env.NATSEDGE_TAP_BIN;
-const skip = !BIN
-  ? "NATSEDGE_TAP_BIN is not set"
-  : !existsSync("/dev/net/tun")
-    ? "no /dev/net/tun"
-    : process.getuid?.() !== 0
-      ? "needs root for a TAP device"
-      : false;
+const { skip, fail } = boardGate(
+  !BIN
+    ? "NATSEDGE_TAP_BIN is not set"
+    : !existsSync(BIN)
+      ? `no natsedge-tap at ${BIN}`
+      : !existsSync("/dev/net/tun")
+        ? "no /dev/net/tun"
+        : process.getuid?.() !== 0
+          ? "needs root for a TAP device"
+          : false,
+);
+if (fail) {
+  test("lwIP/TAP: the suite can run on this machine", () => {
+    throw new Error(fail);
+  });
+}
 
 // Two /30s: the veth link between host and namespace, the TAP link inside.
 const id = process.pid % 64;
