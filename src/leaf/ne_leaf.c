@@ -1085,9 +1085,11 @@ static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
     ne_account *global = &srv->accounts[NE_ACCOUNT_GLOBAL];
     const ne_leaf_options *lo = &srv->opts.leaf;
     const ne_server_options *o = &srv->opts;
-    char user[128] = "", pass[128] = "";
-    (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
-    (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
+    char user[128], pass[128];
+    if (!ne_server_read_credential(doc, "user", user, sizeof(user)) ||
+        !ne_server_read_credential(doc, "pass", pass, sizeof(pass))) {
+        return NULL; /* never compared by a prefix that fit */
+    }
     if (lo->auth_user[0] != '\0') {
         return ne_server_secret_equal(user, lo->auth_user) &&
                        ne_server_secret_matches(srv, lo->auth_pass, pass)
@@ -1108,8 +1110,10 @@ static ne_account *leaf_authorized(ne_server *srv, const ne_json_doc *doc)
         return global;
     }
     if (o->auth_token[0] != '\0') {
-        char token[128] = "";
-        (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
+        char token[128];
+        if (!ne_server_read_credential(doc, "auth_token", token, sizeof(token))) {
+            return NULL;
+        }
         const char *given = token[0] != '\0' ? token : user;
         return given[0] != '\0' && ne_server_secret_matches(srv, o->auth_token, given) ? global
                                                                                        : NULL;

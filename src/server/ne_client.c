@@ -160,6 +160,24 @@ static bool secret_matches(ne_server *srv, const char *configured, const char *g
     return secret_equal(configured, given);
 }
 
+/* Reads CONNECT's credential `key` into buf. True when it is absent (buf is
+ * then empty) or read whole; false when it is present but cannot be read:
+ * not a string, or longer than the fixed-size field. A credential is never
+ * compared by a prefix that happened to fit. */
+static bool read_credential(const ne_json_doc *doc, const char *key, char *buf, size_t cap)
+{
+    NE_ASSERT(cap > 0);
+    buf[0] = '\0';
+    if (ne_json_find(doc, 0, key) < 0) {
+        return true;
+    }
+    if (!ne_json_get_string(doc, 0, key, buf, cap, NULL)) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
 bool ne_server_secret_equal(const char *a, const char *b)
 {
     return secret_equal(a, b);
@@ -170,15 +188,24 @@ bool ne_server_secret_matches(ne_server *srv, const char *configured, const char
     return secret_matches(srv, configured, given);
 }
 
+bool ne_server_read_credential(const ne_json_doc *doc, const char *key, char *buf, size_t cap)
+{
+    return read_credential(doc, key, buf, cap);
+}
+
 /* Checks CONNECT's credentials against the configured user or token; the
- * users-list entry that matched goes to *user_index (-1: none). */
+ * users-list entry that matched goes to *user_index (-1: none). A credential
+ * too long for its field (a password over 127 bytes) is refused
+ * (differences.md). */
 static bool authenticate(ne_conn *conn, const ne_json_doc *doc, int *user_index)
 {
     const ne_server_options *o = &conn->srv->opts;
-    char user[64] = "", pass[128] = "", token[128] = "";
-    (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
-    (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
-    (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
+    char user[64], pass[128], token[128];
+    if (!read_credential(doc, "user", user, sizeof(user)) ||
+        !read_credential(doc, "pass", pass, sizeof(pass)) ||
+        !read_credential(doc, "auth_token", token, sizeof(token))) {
+        return false;
+    }
     if (o->auth_token[0] != '\0') {
         return token[0] != '\0' && secret_matches(conn->srv, o->auth_token, token);
     }
@@ -186,9 +213,11 @@ static bool authenticate(ne_conn *conn, const ne_json_doc *doc, int *user_index)
         return user[0] != '\0' && secret_equal(user, o->auth_user) &&
                secret_matches(conn->srv, o->auth_pass, pass);
     }
-    char nkey[64] = "", sig_text[128] = "";
-    (void)ne_json_get_string(doc, 0, "nkey", nkey, sizeof(nkey), NULL);
-    (void)ne_json_get_string(doc, 0, "sig", sig_text, sizeof(sig_text), NULL);
+    char nkey[64], sig_text[128];
+    if (!read_credential(doc, "nkey", nkey, sizeof(nkey)) ||
+        !read_credential(doc, "sig", sig_text, sizeof(sig_text))) {
+        return false;
+    }
     for (uint32_t i = 0; i < o->user_count; i++) {
         const ne_user_entry *u = &o->users[i];
         if (u->nkey[0] != '\0') {

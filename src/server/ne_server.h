@@ -29,6 +29,8 @@
 #include "server/ne_bcrypt.h"
 #include "sublist/ne_sublist.h"
 
+struct ne_json_doc;
+
 #define NE_VERSION "0.1.0"
 
 #if NE_CONN_READ_BUFFER_BYTES < NE_MAX_CONTROL_LINE_BYTES + 64
@@ -464,6 +466,12 @@ bool ne_server_secret_equal(const char *a, const char *b);
 /* A client's password or token against a configured one: bcrypt when the
  * configured value is a bcrypt hash (nats-server's rule), else in clear. */
 bool ne_server_secret_matches(ne_server *srv, const char *configured, const char *given);
+/* Reads the CONNECT credential `key` (user, pass, auth_token, nkey, sig)
+ * into buf of cap bytes. True when it is absent (buf empty) or read whole;
+ * false when it is present but not a string or too long for buf: the caller
+ * refuses the connection rather than compare a prefix. */
+bool ne_server_read_credential(const struct ne_json_doc *doc, const char *key, char *buf,
+                               size_t cap);
 /* A configured password or token that looks like bcrypt must be a whole hash
  * of a cost natsedge accepts: NE_OK, or an error with a message in err. */
 int ne_server_check_secret(const char *what, const char *secret, char *err, size_t err_cap);

@@ -20,7 +20,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, stopAll, freePort, sleep, waitFor, kindOf } from "./lib/harness.mjs";
+import { startServer, stopAll, freePort, sleep, waitFor, kindOf, tcpProxy, getJSON } from "./lib/harness.mjs";
 
 const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
 const isNatsedge = kindOf(process.env.NATSEDGE_BIN) === "natsedge";
@@ -638,6 +638,31 @@ describe("remotes bound to local accounts (LN-27)", () => {
     assert.equal(td.decode(atHa.msgs.at(-1).data), "from-a");
     for (const c of [ha, hb, a, b]) await c.close();
     await leaf.stop();
+    await hub.stop();
+  });
+});
+
+describe("the broker as a hub: a leaf password longer than the configured one (LN-26)", () => {
+  test("a leaf CONNECT password that is the configured 127 bytes plus one is refused, on the wire and in /leafz", async () => {
+    const q127 = "Q".repeat(127);
+    const hub = await startServer({
+      ports: ["leaf", "http"],
+      args: (p) => ["-m", String(p.http)],
+      config: (p) =>
+        `leafnodes { listen: 127.0.0.1:${p.leaf}\n  authorization { users: [ { user: edge, password: "${q127}" } ] } }\n`,
+    });
+    const proxy = await tcpProxy(hub.ports.leaf);
+    const leafConf = (pass) =>
+      `leafnodes { remotes [ { url: "nats-leaf://edge:${pass}@127.0.0.1:${proxy.port}" } ], reconnect: 1 }\n`;
+    const bad = await startServer({ bin: HUB_BIN, config: leafConf(q127 + "x") });
+    await waitFor(() => proxy.conns.some((c) => /-ERR 'Authorization Violation'/.test(c.sent)), 8000, "the hub's refusal");
+    assert.equal((await getJSON(hub.ports.http, "/leafz")).leafnodes, 0);
+    await bad.stop();
+    // The exact password connects through the same proxy.
+    const good = await startServer({ bin: HUB_BIN, config: leafConf(q127) });
+    await waitFor(async () => (await getJSON(hub.ports.http, "/leafz")).leafnodes === 1, 8000, "the leaf with the right password");
+    await good.stop();
+    await proxy.close();
     await hub.stop();
   });
 });
