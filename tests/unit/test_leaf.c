@@ -374,8 +374,15 @@ static void test_client_verbs_from_the_hub_close_the_link(void **state)
 {
     (void)state;
     int h = hub_handshake();
+    assert_int_equal(srv.leaf_count, 1);
     send_text(h, "SUB x 1\r\n");
     wait_for(h, "-ERR 'Unknown Protocol Operation'");
+    step(2);
+    assert_true(ne_sim_server_closed(&sim, h));
+    assert_int_equal(srv.leaf_count, 0);
+    /* The link comes back at the reconnect delay, on a new connection. */
+    hub_handshake();
+    assert_int_equal(srv.leaf_count, 1);
 }
 
 static void test_interest_table_exhaustion_refuses_the_sub(void **state)
