@@ -438,7 +438,7 @@ static void write_closed_conn(mon_out *o, const ne_closed_conn *c)
     kv_u64(o, &f, "out_msgs", c->out_msgs);
     kv_u64(o, &f, "in_bytes", c->in_bytes);
     kv_u64(o, &f, "out_bytes", c->out_bytes);
-    kv_u64(o, &f, "subscriptions", 0);
+    kv_u64(o, &f, "subscriptions", c->subscriptions);
     if (c->name[0] != '\0') {
         kv_str(o, &f, "name", c->name);
     }

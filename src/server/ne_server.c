@@ -441,7 +441,7 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     srv->close_head = conn;
 }
 
-static void record_closed(ne_server *srv, const ne_conn *conn)
+static void record_closed(ne_server *srv, const ne_conn *conn, uint32_t subscriptions)
 {
     ne_closed_conn *rec = &srv->closed[srv->closed_next];
     srv->closed_next = (srv->closed_next + 1) % NE_CLOSED_CONN_RING;
@@ -459,6 +459,7 @@ static void record_closed(ne_server *srv, const ne_conn *conn)
     rec->out_msgs = conn->out_msgs;
     rec->out_bytes = conn->out_bytes;
     rec->rtt_ns = conn->rtt_ns;
+    rec->subscriptions = subscriptions;
     rec->reason = conn->close_reason;
 }
 
@@ -496,6 +497,7 @@ static void conn_teardown(ne_conn *conn)
                  ne_close_reason_text(conn->close_reason));
     ne_conn_tls_release(conn);
     srv->net.ops->close(srv->net.ctx, conn->sock);
+    uint32_t subscriptions = conn->nsubs; /* for the closed-connection record */
     conn_remove_subs(conn);
     if (conn->kind == NE_CONN_KIND_LEAF) {
         ne_leaf_conn_closed(conn);
@@ -512,7 +514,7 @@ static void conn_teardown(ne_conn *conn)
 #endif
     if (conn->kind == NE_CONN_KIND_CLIENT) {
         ne_client_closed(conn);
-        record_closed(srv, conn);
+        record_closed(srv, conn, subscriptions);
         srv->client_count--;
     } else if (conn->kind == NE_CONN_KIND_LEAF) {
         srv->leaf_count--;

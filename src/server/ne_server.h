@@ -278,6 +278,7 @@ typedef struct ne_closed_conn {
     uint64_t stop_wall_ns;
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
     uint64_t rtt_ns;
+    uint32_t subscriptions; /* held when it closed, as nats-server shows them */
     ne_close_reason reason;
 } ne_closed_conn;
 
