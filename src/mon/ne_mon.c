@@ -609,8 +609,12 @@ static void write_accountz(ne_server *srv, mon_out *o)
     ne_strbuf_putc(out(o), '{');
     kv_str(o, &f, "server_id", srv->server_id);
     kv_time(o, &f, "now", ne_port_wall_ns());
+    /* Without a system account (no_system_account) the key is omitted, as
+     * nats-server omits it. */
     uint8_t sys = srv->opts.system_account;
-    kv_str(o, &f, "system_account", sys == NE_ACCOUNT_NONE ? "" : srv->opts.accounts[sys].name);
+    if (sys != NE_ACCOUNT_NONE) {
+        kv_str(o, &f, "system_account", srv->opts.accounts[sys].name);
+    }
     key(o, &f, "accounts");
     ne_strbuf *sb = out(o);
     ne_strbuf_putc(sb, '[');
