@@ -412,6 +412,100 @@ static void test_interest_table_exhaustion_refuses_the_sub(void **state)
     assert_string_equal(take(c), "PONG\r\n");
 }
 
+/* The hub's LS+ when every subscription is taken: dropped and counted (the
+ * link stays, nothing is sent for that subject); once a subscription is
+ * free the same LS+ is taken (differences.md: Bounded interest). */
+static void test_hub_interest_dropped_when_the_subscription_pool_is_full(void **state)
+{
+    (void)state;
+    int h = hub_handshake();
+    int c = client();
+    /* One subject for all: one leaf interest entry, every subscription. */
+    char line[64];
+    bool full = false;
+    uint32_t sid = 1;
+    for (uint32_t i = 0; i <= NE_MAX_SUBSCRIPTIONS && !full; i++) {
+        snprintf(line, sizeof(line), "SUB same %u\r\n", (unsigned)sid++);
+        send_text(c, line);
+        if (i % 64 == 63 || srv.sub_pool.in_use + 64 > NE_MAX_SUBSCRIPTIONS) {
+            step(2);
+            full = strstr(take(c), "-ERR 'maximum subscriptions exceeded'") != NULL;
+        }
+    }
+    assert_true(full);
+    assert_int_equal(srv.sub_pool.in_use, NE_MAX_SUBSCRIPTIONS);
+    send_text(h, "LS+ from.hub\r\n");
+    step(3);
+    assert_int_equal(srv.leaf.stats.hub_subs_dropped, 1);
+    assert_false(ne_sim_server_closed(&sim, h));
+    assert_int_equal(srv.leaf_count, 1);
+    send_text(c, "PUB from.hub 1\r\nx\r\nPING\r\n");
+    step(3);
+    assert_string_equal(take(c), "PONG\r\n");
+    assert_null(strstr(take(h), "LMSG"));
+    /* One subscription freed: the hub's next LS+ is taken and delivery
+     * follows it. */
+    send_text(c, "UNSUB 1\r\n");
+    step(2);
+    send_text(h, "LS+ from.hub\r\n");
+    step(3);
+    assert_int_equal(srv.leaf.stats.hub_subs_dropped, 1);
+    assert_int_equal(srv.sub_pool.in_use, NE_MAX_SUBSCRIPTIONS);
+    send_text(c, "PUB from.hub 1\r\ny\r\n");
+    wait_for(h, "LMSG from.hub 1\r\ny\r\n");
+}
+
+/* The solicitor's handshake (connect, the hub's INFO, its connect INFO) has
+ * one deadline, NE_LEAF_HANDSHAKE_TIMEOUT_MS after the attempt; nats-server
+ * has 1 s for the INFO and 2 s for the connect INFO (differences.md:
+ * Handshake deadline). Simulated time, on the 100 ms timer ticks. */
+static int attempt_at(uint64_t *at_ms)
+{
+    int h = -1;
+    for (int i = 0; i < 400 && h < 0; i++) {
+        sleep_ms(10);
+        step(1);
+        h = ne_sim_outbound(&sim, HUB_PORT);
+    }
+    assert_true(h >= 0);
+    *at_ms = ne_sim_clock_now_ms(); /* the attempt ran in this turn */
+    return h;
+}
+
+static void expect_close_at_deadline(int h, uint64_t at_ms)
+{
+    /* Tick by tick up to the deadline: open until it, closed at it. */
+    while (ne_sim_clock_now_ms() + 100 < at_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS) {
+        sleep_ms(100);
+        step(1);
+        assert_false(ne_sim_server_closed(&sim, h));
+    }
+    sleep_ms(at_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS - ne_sim_clock_now_ms());
+    step(2);
+    assert_true(ne_sim_server_closed(&sim, h));
+    assert_int_equal(srv.leaf_count, 0);
+}
+
+static void test_handshake_deadline_for_a_silent_hub(void **state)
+{
+    (void)state;
+    uint64_t at_ms = 0;
+    int h = attempt_at(&at_ms);
+    expect_close_at_deadline(h, at_ms);
+    assert_string_equal(take(h), ""); /* no CONNECT without the hub's INFO */
+}
+
+static void test_handshake_deadline_without_the_connect_info(void **state)
+{
+    (void)state;
+    uint64_t at_ms = 0;
+    int h = attempt_at(&at_ms);
+    send_text(h, "INFO {\"server_id\":\"NHUB\",\"headers\":true,\"client_id\":4,"
+                 "\"info_on_connect\":true,\"leafnode_urls\":[\"127.0.0.1:7422\"]}\r\n");
+    wait_for(h, "CONNECT {");
+    expect_close_at_deadline(h, at_ms);
+}
+
 /* ---- Hub role ---------------------------------------------------------------- */
 
 static int leaf_peer(void)
@@ -671,6 +765,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hub_closed_link_reconnects_and_resyncs, setup_remote,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wrong_port_info_closes_LN03, setup_remote, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_hub_interest_dropped_when_the_subscription_pool_is_full, setup_remote, teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_deadline_for_a_silent_hub, setup_remote,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_deadline_without_the_connect_info,
+                                        setup_remote, teardown),
         cmocka_unit_test_setup_teardown(test_client_verbs_from_the_hub_close_the_link, setup_remote,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_interest_table_exhaustion_refuses_the_sub,
