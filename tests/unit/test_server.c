@@ -821,6 +821,119 @@ static void test_ping_interval_closes_stale_connection_CP48(void **state)
     assert_int_equal(srv.closed[0].reason, NE_CLOSE_STALE);
 }
 
+static void short_write_deadline(ne_server_options *o)
+{
+    with_http(o);
+    o->write_deadline_ms = 1000;
+}
+
+/* A subscriber whose socket takes nothing more, with its pending bytes far
+ * below max_pending: closed as a slow consumer once no byte could be
+ * written for write_deadline (CP-67), the publisher untouched. Simulated
+ * time, on the 100 ms timer ticks. */
+static void test_write_deadline_closes_a_subscriber_that_takes_nothing_CP67(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(short_write_deadline);
+    int sub = client(QUIET);
+    int pub = client(QUIET);
+    send_text(sub, "SUB wd 1\r\n");
+    step(2);
+    ne_sim_set_client_window(&sim, sub, 1024);
+    char payload[8192 + 64];
+    int n = snprintf(payload, sizeof(payload), "PUB wd 8192\r\n");
+    memset(payload + n, 'w', 8192);
+    memcpy(payload + n + 8192, "\r\n", 2);
+    assert_int_equal(ne_sim_client_write(&sim, pub, payload, (size_t)n + 8194), (size_t)n + 8194);
+    step(2);
+    ne_conn *c = srv.active;
+    while (c != NULL && c->cid != 1) {
+        c = c->next;
+    }
+    assert_non_null(c);
+    assert_true(c->out.bytes > 0);
+    assert_true(c->out.bytes < srv.opts.max_pending);
+    for (int i = 0; i < 9; i++) {
+        ne_sim_clock_advance(100);
+        step(1);
+        assert_false(ne_sim_server_closed(&sim, sub));
+    }
+    ne_sim_clock_advance(200);
+    step(2);
+    assert_true(ne_sim_server_closed(&sim, sub));
+    assert_int_equal(srv.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_DEADLINE);
+    assert_int_equal(srv.stats.slow_consumers, 1);
+    send_text(pub, "PING\r\n");
+    step(2);
+    assert_non_null(strstr(take(pub), "PONG\r\n")); /* (after the server's own first PING) */
+    assert_false(ne_sim_server_closed(&sim, pub));
+}
+
+/* A monitoring connection that sends no complete request is dropped after
+ * write_deadline without a reply (differences.md: Monitoring). */
+static void test_idle_http_connection_is_dropped_after_write_deadline(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(short_write_deadline);
+    int idle = ne_sim_connect(&sim, srv.http_listener.port);
+    int half = ne_sim_connect(&sim, srv.http_listener.port);
+    send_text(half, "GET /varz HTTP/1.1\r\nHost: x\r\n");
+    step(2);
+    for (int i = 0; i < 9; i++) {
+        ne_sim_clock_advance(100);
+        step(1);
+        assert_false(ne_sim_server_closed(&sim, idle));
+        assert_false(ne_sim_server_closed(&sim, half));
+    }
+    ne_sim_clock_advance(200);
+    step(2);
+    assert_true(ne_sim_server_closed(&sim, idle));
+    assert_true(ne_sim_server_closed(&sim, half));
+    assert_string_equal(take(idle), "");
+    assert_string_equal(take(half), "");
+    ne_sim_client_close(&sim, idle);
+    ne_sim_client_close(&sim, half);
+    /* The monitor still answers. */
+    assert_non_null(strstr(http("GET /healthz HTTP/1.1\r\n\r\n"), "200 OK"));
+}
+
+/* A message matching more than NE_MAX_FANOUT subscriptions reaches the
+ * first NE_MAX_FANOUT and the overflow is counted (differences.md: Static
+ * limits); one fewer and every one gets it. */
+static void test_fanout_overflow_delivers_to_the_first_max_fanout(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    char line[48];
+    for (uint32_t i = 1; i <= NE_MAX_FANOUT + 1; i++) {
+        snprintf(line, sizeof(line), "SUB fan %u\r\n", (unsigned)i);
+        send_text(c, line);
+        if (i % 256 == 0) {
+            step(1);
+        }
+    }
+    step(2);
+    assert_string_equal(take(c), "");
+    send_text(c, "PUB fan 1\r\nz\r\n");
+    step(2);
+    uint32_t got = 0;
+    for (const char *p = strstr(take(c), "MSG fan "); p != NULL; p = strstr(p + 1, "MSG fan ")) {
+        got++;
+    }
+    assert_int_equal(got, NE_MAX_FANOUT);
+    assert_int_equal(srv.stats.fanout_overflows, 1);
+    send_text(c, "UNSUB 1\r\nPUB fan 1\r\ny\r\n");
+    step(2);
+    got = 0;
+    for (const char *p = strstr(take(c), "MSG fan "); p != NULL; p = strstr(p + 1, "MSG fan ")) {
+        got++;
+    }
+    assert_int_equal(got, NE_MAX_FANOUT);
+    assert_int_equal(srv.stats.fanout_overflows, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -872,6 +985,12 @@ int main(void)
             test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_write_deadline_closes_a_subscriber_that_takes_nothing_CP67, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_http_connection_is_dropped_after_write_deadline,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fanout_overflow_delivers_to_the_first_max_fanout,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_reader_keeps_its_input_in_the_shared_buffer,
