@@ -421,10 +421,13 @@ export function listenRecorder({ onConnection = (c) => c.socket.destroy() } = {}
     const t0 = Date.now();
     const conns = [];
     const srv = net.createServer((socket) => {
-      // `at` and `now()`: milliseconds since the listener started.
-      const conn = { at: Date.now() - t0, now: () => Date.now() - t0, socket, received: "" };
+      // `at`, `closedAt` and `now()`: milliseconds since the listener started.
+      const conn = { at: Date.now() - t0, now: () => Date.now() - t0, socket, received: "", closedAt: null };
       socket.on("data", (d) => (conn.received += d.toString("latin1")));
       socket.on("error", () => {});
+      socket.on("close", () => {
+        if (conn.closedAt === null) conn.closedAt = conn.now();
+      });
       conns.push(conn);
       onConnection(conn);
     });
@@ -447,29 +450,28 @@ export function listenRecorder({ onConnection = (c) => c.socket.destroy() } = {}
 const closers = new Set();
 
 // A TCP proxy on a free loopback port (port 0) in front of `targetPort`:
-// every connection through it is recorded with its time and the bytes each
-// way, so a test sees on the wire what a broker sent and was answered.
-export function tcpProxy(targetPort) {
-  return listenRecorder({
+// every connection through it is recorded with its times and the bytes each
+// way (`received`: from the connecting broker, `sent`: the target's answers),
+// so a test sees on the wire what a broker sent and was answered. Setting
+// `proxy.target` sends later connections to another port (a restarted hub on
+// a new port, behind the same address for the broker that connects).
+export async function tcpProxy(targetPort) {
+  const proxy = await listenRecorder({
     onConnection(conn) {
-      conn.sent = ""; // what the target answered
-      conn.closedAt = null;
-      const up = net.connect({ port: targetPort, host: "127.0.0.1" });
+      conn.sent = "";
+      const up = net.connect({ port: proxy.target, host: "127.0.0.1" });
       up.on("error", () => conn.socket.destroy());
       up.on("data", (d) => {
         conn.sent += d.toString("latin1");
         conn.socket.write(d);
       });
       conn.socket.on("data", (d) => up.write(d));
-      const end = () => {
-        if (conn.closedAt === null) conn.closedAt = conn.now();
-        up.destroy();
-        conn.socket.destroy();
-      };
-      up.on("close", end);
-      conn.socket.on("close", end);
+      up.on("close", () => conn.socket.destroy());
+      conn.socket.on("close", () => up.destroy());
     },
   });
+  proxy.target = targetPort;
+  return proxy;
 }
 
 // The board suites (natsedge over lwIP on a TAP device, the mps2-an385
