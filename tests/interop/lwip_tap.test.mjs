@@ -125,7 +125,7 @@ after(async () => {
   else if (vethCreated) await run("ip", ["link", "del", VETH_HOST]);
 });
 
-test("lwIP/TAP: INFO comes from lwIP and shows the client's host address", { skip }, async () => {
+test("lwIP/TAP (natsedge-only: its lwIP port): INFO comes from lwIP and shows the client's host address", { skip }, async () => {
   const nc = await board.client();
   assert.equal(nc.info.port, PORT);
   const r = await rawConnect(PORT, { host: LWIP_IP });
@@ -135,19 +135,19 @@ test("lwIP/TAP: INFO comes from lwIP and shows the client's host address", { ski
   await nc.close();
 });
 
-test("lwIP/TAP: pub/sub with wildcards", { skip }, () => board.pubSubWildcards());
-test("lwIP/TAP: queue groups", { skip }, () => board.queueGroups());
-test("lwIP/TAP: request/reply", { skip }, () => board.requestReply());
-test("lwIP/TAP: 50 concurrent connections", { skip }, () => board.concurrent(50));
-test("lwIP/TAP: payloads up to max_payload", { skip }, async () => {
+test("lwIP/TAP (natsedge-only: its lwIP port): pub/sub with wildcards", { skip }, () => board.pubSubWildcards());
+test("lwIP/TAP (natsedge-only: its lwIP port): queue groups", { skip }, () => board.queueGroups());
+test("lwIP/TAP (natsedge-only: its lwIP port): request/reply", { skip }, () => board.requestReply());
+test("lwIP/TAP (natsedge-only: its lwIP port): 50 concurrent connections", { skip }, () => board.concurrent(50));
+test("lwIP/TAP (natsedge-only: its lwIP port): payloads up to max_payload", { skip }, async () => {
   const max = await board.payloads();
   assert.equal(max, 1024 * 1024);
 });
-test("lwIP/TAP: a client vanishing mid-message", { skip }, () => board.vanishMidMessage());
-test("lwIP/TAP: 8 MiB streamed through the port, every message in order", { skip }, () =>
+test("lwIP/TAP (natsedge-only: its lwIP port): a client vanishing mid-message", { skip }, () => board.vanishMidMessage());
+test("lwIP/TAP (natsedge-only: its lwIP port): 8 MiB streamed through the port, every message in order", { skip }, () =>
   board.pacedStream({ count: 4000, size: 2048 })
 );
-test("lwIP/TAP: the broker is still up and logged no failure", { skip }, async () => {
+test("lwIP/TAP (natsedge-only: its lwIP port): the broker is still up and logged no failure", { skip }, async () => {
   await board.requestReply(3);
   assert.equal(child.exitCode, null);
   assert.doesNotMatch(logs, /assertion failed|FTL/);
