@@ -7,6 +7,7 @@
 #   make unit        cmocka unit tests
 #   make interop     node/nats.js and nats.c interop tests against the binary
 #   make interop-parity   the same tests against Debian's nats-server (part of test)
+#   make conf-compare     configuration checks compared with nats-server on 4,800 files (300 in test)
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
 #   make bench       benchmarks against nats-server (not part of test)
@@ -200,6 +201,21 @@ interop-parity: interop-c
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 
+# Configuration checks compared with nats-server (tools/conf_compare.mjs):
+# generated files, `nats-server -t -c` and `natsedge -t -c` on each, accepted
+# or refused alike and the same error line, outside the differences.md
+# cases. `make test` runs CONF_COMPARE_SHORT of them; `make conf-compare`
+# all 4,800 (3 to 6 minutes on 2 cores).
+CONF_COMPARE_COUNT ?= 4800
+CONF_COMPARE_SHORT ?= 300
+CONF_COMPARE_SEED ?= 1
+.PHONY: conf-compare conf-compare-short
+conf-compare: $(NATSEDGE)
+	node tools/conf_compare.mjs --natsedge $(NATSEDGE) --nats-server $(NATS_SERVER_BIN) \
+	  --count $(CONF_COMPARE_COUNT) --seed $(CONF_COMPARE_SEED)
+conf-compare-short:
+	$(MAKE) conf-compare CONF_COMPARE_COUNT=$(CONF_COMPARE_SHORT)
+
 # Fuzzing: clang libFuzzer over the core sources. The protocol harnesses
 # (fuzz_proto, fuzz_conn) get twice FUZZ_SECONDS: about 30 s of parser fuzzing
 # in `make test`. Longer: make fuzz FUZZ_SECONDS=600 FUZZ_SEED=0.
@@ -252,7 +268,8 @@ test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
 	$(MAKE) test-all
 
-test-all: all check format-check unit build-clang interop interop-parity test-asan fuzz powercut-short unit-arm
+test-all: all check format-check unit build-clang interop interop-parity conf-compare-short test-asan fuzz \
+          powercut-short unit-arm
 	@echo "make test: all suites passed"
 
 # The store's short power-loss run (skipped only while no store exists).
