@@ -641,7 +641,9 @@ static void respond(ne_conn *conn, const char *path, size_t path_len, const mon_
             which = i;
         }
     }
-    if (path_len == 14 && memcmp(path, "/subscriptionsz", 14) == 0) {
+    /* nats-server's other name for /subsz. */
+    if (path_len == sizeof("/subscriptionsz") - 1 &&
+        memcmp(path, "/subscriptionsz", sizeof("/subscriptionsz") - 1) == 0) {
         which = 2;
     }
     if (path_len == 6 && memcmp(path, "/leafz", 6) == 0) {

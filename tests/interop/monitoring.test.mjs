@@ -205,7 +205,7 @@ test("/connz sort and paging: five connections ordered by msgs_from, pages of tw
   for (const n of ["ref", "edge"]) await waitFor(async () => (await get(n, "/varz")).connections === 1, 5000, `${n}: back to one connection`);
 });
 
-test("/subsz, /accountz and /healthz: nats-server's keys; the subscription counts agree (MON-03, MON-07, MON-08)", async () => {
+test("/subsz (and /subscriptionsz), /accountz and /healthz: nats-server's keys; the subscription counts agree (MON-03, MON-07, MON-08)", async () => {
   for (const path of ["/subsz", "/accountz", "/healthz"]) {
     assertSameKeys(path.slice(1), await get("ref", path), await get("edge", path));
   }
@@ -220,6 +220,10 @@ test("/subsz, /accountz and /healthz: nats-server's keys; the subscription count
   assert.deepEqual(await subsz("edge"), { num_subscriptions: 2, num_inserts: 2, max_fanout: 1 });
   assert.deepEqual(await get("edge", "/healthz"), { status: "ok" });
   assert.ok((await get("edge", "/accountz")).accounts.includes("$G"));
+  // /subscriptionsz is nats-server's other name for /subsz.
+  const long = await get("edge", "/subscriptionsz");
+  assertSameKeys("subscriptionsz", await get("ref", "/subscriptionsz"), long);
+  assert.equal(long.num_subscriptions, 2);
 });
 
 test("closed connections: the workload's connection with its stop and reason, as on nats-server (MON-02)", async () => {
