@@ -5,8 +5,10 @@
 #   make check       no-heap check (nm) over the broker's objects; includes follow the floors
 #   make fresh-test  make test on a clean clone in a minimal Debian root (debootstrap; not part of test)
 #   make unit        cmocka unit tests
-#   make interop     node/nats.js and nats.c interop tests against the binary, then hostile
-#   make hostile     raw-socket hostile-client suites (tests/hostile) against the binary
+#   make interop     node/nats.js and nats.c interop tests (tests/interop, tests/hostile) against the binary
+#   make hostile     the hostile-client suites (tests/hostile) alone
+#   make interop-parity   the same tests against Debian's nats-server (part of test)
+#   make conf-compare     configuration checks compared with nats-server on 4,800 files (300 in test)
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
 #   make bench       benchmarks against nats-server (not part of test)
@@ -75,7 +77,7 @@ UNIT_SUPPORT_OBJ := $(call obj,$(UNIT_SUPPORT_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 NATSEDGE := $(BUILD)/natsedge
 
-.PHONY: all run test test-all check unit interop hostile fuzz powercut bench clean format format-check deps \
+.PHONY: all run test test-all check unit hostile fuzz powercut bench clean format format-check deps \
         build-clang test-asan
 
 all: $(NATSEDGE)
@@ -162,27 +164,65 @@ $(BUILD)/tests/powercut: $(POWERCUT_SRC) $(BUILD)/libnecore.a $(BUILD)/libnesim.
 powercut: $(BUILD)/tests/powercut
 	$(BUILD)/tests/powercut --cuts $(CUTS) --seed $(SEED)
 
-# Interop: the real binary driven by real clients.
+# Interop: the real binary driven by real clients. Every tests/<dir>/ that
+# holds node test files (*.test.mjs: tests/interop, tests/hostile, and any
+# directory added later) runs twice in `make test`: against natsedge
+# (`make interop`) and, with the same assertions, against Debian's
+# nats-server 2.9.10 (`make interop-parity`). A test of natsedge-only
+# behaviour skips itself in the parity pass and says why in its name
+# (tests/interop/README.md lists them). Every test file has a deadline
+# (NODE_TEST_TIMEOUT_MS: node 20 applies --test-timeout to each file's
+# process) on top of the bounded waits inside: a broken test fails, it never
+# hangs.
+# The board suites (lwIP over TAP, the mps2-an385 firmware in QEMU) fail when
+# they cannot run (no TUN, not root, no QEMU) unless SKIP_BOARDS=1 says to
+# skip them (their builds are skipped too). An MQTT suite (none yet) would
+# take its reference broker, mosquitto, in the parity pass the same way.
+NODE_TEST_DIRS := $(sort $(dir $(wildcard tests/*/*.test.mjs)))
+NODE_TEST_TIMEOUT_MS ?= 300000
+NODE_TEST := node --test --test-concurrency=1 --test-timeout=$(NODE_TEST_TIMEOUT_MS)
+NATS_SERVER_BIN ?= /usr/sbin/nats-server
+SKIP_BOARDS ?=
 SMALL_BIN = build/test-small$(if $(SAN),-$(SAN))/natsedge
-interop: $(NATSEDGE) hostile
+INTEROP_C = $(abspath $(BUILD))/interop-c
+.PHONY: interop interop-parity interop-c
+interop-c:
+	$(MAKE) -C tests/interop/c BUILD=$(INTEROP_C) CC=$(CC) SANFLAGS="$(SANFLAGS)"
+BOARDS := $(if $(filter 1,$(SKIP_BOARDS)),,yes)
+interop: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
-	$(MAKE) -C tests/interop/c BUILD=$(abspath $(BUILD))/interop-c CC=$(CC) SANFLAGS="$(SANFLAGS)"
-	$(MAKE) SAN=$(SAN) CC=$(CC) tap
-	$(if $(SAN),,$(MAKE) CONFIG=tiny -j2 firmware)
-	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) NATSEDGE_HAS_CONFIG=1 \
-	  NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP)) \
-	  $(if $(SAN),,NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
-	  NATSEDGE_INTEROP_C=$(abspath $(BUILD))/interop-c \
-	  node --test --test-concurrency=1 tests/interop/
-	$(MAKE) SAN=$(SAN) CC=$(CC) hostile
+	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
+	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware)
+	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
+	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
+	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
+	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SKIP_BOARDS=$(SKIP_BOARDS) \
+	  $(NODE_TEST) $(NODE_TEST_DIRS)
+interop-parity: interop-c
+	NATSEDGE_BIN=$(NATS_SERVER_BIN) NATSEDGE_SMALL_BIN=$(NATS_SERVER_BIN) \
+	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) \
+	  $(NODE_TEST) $(NODE_TEST_DIRS)
 
-# Hostile clients (tests/hostile): raw sockets at, past and all together at
-# every limit, on the default and the small-limits broker; part of interop,
-# so of the release and the ASan pass of make test.
+# Configuration checks compared with nats-server (tools/conf_compare.mjs):
+# generated files, `nats-server -t -c` and `natsedge -t -c` on each, accepted
+# or refused alike and the same error line, outside the differences.md
+# cases. `make test` runs CONF_COMPARE_SHORT of them; `make conf-compare`
+# all 4,800 (3 to 6 minutes on 2 cores).
+CONF_COMPARE_COUNT ?= 4800
+CONF_COMPARE_SHORT ?= 300
+CONF_COMPARE_SEED ?= 1
+.PHONY: conf-compare conf-compare-short
+conf-compare: $(NATSEDGE)
+	node tools/conf_compare.mjs --natsedge $(NATSEDGE) --nats-server $(NATS_SERVER_BIN) \
+	  --count $(CONF_COMPARE_COUNT) --seed $(CONF_COMPARE_SEED)
+conf-compare-short:
+	$(MAKE) conf-compare CONF_COMPARE_COUNT=$(CONF_COMPARE_SHORT)
+
+# The hostile-client suites alone (both passes run them with the others).
 hostile: $(NATSEDGE)
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
-	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) NATSEDGE_HAS_CONFIG=1 \
-	  node --test --test-concurrency=1 tests/hostile/
+	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
+	  NATS_SERVER_BIN=$(NATS_SERVER_BIN) $(NODE_TEST) tests/hostile/
 
 # Fuzzing: clang libFuzzer over the core sources. The protocol harnesses
 # (fuzz_proto, fuzz_conn) get twice FUZZ_SECONDS: about 30 s of parser fuzzing
@@ -236,7 +276,8 @@ test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
 	$(MAKE) test-all
 
-test-all: all check format-check unit build-clang interop test-asan fuzz powercut-short unit-arm
+test-all: all check format-check unit build-clang interop interop-parity conf-compare-short test-asan fuzz \
+          powercut-short unit-arm
 	@echo "make test: all suites passed"
 
 # The store's short power-loss run (skipped only while no store exists).

@@ -1,5 +1,7 @@
-/* POSIX implementations of the process-wide port functions: clock, entropy
- * and assertion failure. */
+/* POSIX implementations of the process-wide port functions: wall clock,
+ * entropy and assertion failure. The monotonic clock is in posix_clock.c, on
+ * its own, so that a test linking the simulated clock (port/sim) takes that
+ * one instead. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -9,13 +11,6 @@
 
 #include "core/ne_error.h"
 #include "port.h"
-
-uint64_t ne_port_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 uint64_t ne_port_wall_ns(void)
 {

@@ -267,6 +267,7 @@ void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_de
     set->closed_total++;
     memset(rec, 0, sizeof(*rec));
     rec->cid = conn->cid;
+    rec->subscriptions = set->teardown_subs;
     if (conn->io != NULL) {
         memcpy(rec->ip, conn->io->ip, sizeof(rec->ip));
         rec->port = conn->io->port;
@@ -302,6 +303,7 @@ static void conn_teardown(ne_conn *conn)
         ne_conn_tls_release(conn);
         set->net.ops->close(set->net.ctx, io->sock);
     }
+    set->teardown_subs = conn->nsubs;
     if (set->teardown != NULL) {
         set->teardown(set->teardown_ctx, conn);
     }

@@ -264,6 +264,7 @@ typedef struct ne_closed_conn {
     uint64_t stop_wall_ns;
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
     uint64_t rtt_ns;
+    uint32_t subscriptions; /* held when it closed, as nats-server shows them */
     ne_close_reason reason;
 } ne_closed_conn;
 
@@ -321,6 +322,9 @@ typedef struct ne_conns {
     ne_conn *paused_head;    /* reads paused until chunks are available */
     ne_conn *tls_retry_head; /* TLS engine holds input to read (ne_conn_tls.c) */
     ne_conn *internal_head;  /* internal clients with deliveries to handle this turn */
+    /* The subscriptions the connection being torn down held, counted before
+     * the teardown hook removed them (ne_conns_record_closed reads it). */
+    uint32_t teardown_subs;
     /* Called with each connection torn down, after the kind's closed op
      * (the router removes its subscriptions there). */
     void (*teardown)(void *ctx, ne_conn *conn);

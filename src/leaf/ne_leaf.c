@@ -1244,9 +1244,11 @@ static ne_account *leaf_authorized(ne_leaf_state *srv, const ne_json_doc *doc, i
     ne_account *global = &srv->router->accounts[NE_ACCOUNT_GLOBAL];
     const ne_leaf_options *lo = &srv->opts->leaf;
     const ne_server_options *o = srv->opts;
-    char user[128] = "", pass[128] = "";
-    (void)ne_json_get_string(doc, 0, "user", user, sizeof(user), NULL);
-    (void)ne_json_get_string(doc, 0, "pass", pass, sizeof(pass), NULL);
+    char user[128], pass[128];
+    if (!ne_authn_read_credential(doc, "user", user, sizeof(user)) ||
+        !ne_authn_read_credential(doc, "pass", pass, sizeof(pass))) {
+        return NULL; /* never compared by a prefix that fit */
+    }
     if (lo->auth_user[0] != '\0') {
         return ne_authn_secret_equal(user, lo->auth_user) &&
                        ne_authn_secret_matches(bc, lo->auth_pass, pass)
@@ -1267,8 +1269,10 @@ static ne_account *leaf_authorized(ne_leaf_state *srv, const ne_json_doc *doc, i
         return global;
     }
     if (o->auth_token[0] != '\0') {
-        char token[128] = "";
-        (void)ne_json_get_string(doc, 0, "auth_token", token, sizeof(token), NULL);
+        char token[128];
+        if (!ne_authn_read_credential(doc, "auth_token", token, sizeof(token))) {
+            return NULL;
+        }
         const char *given = token[0] != '\0' ? token : user;
         if (given[0] == '\0' || !ne_authn_secret_matches(bc, o->auth_token, given)) {
             return NULL;

@@ -387,7 +387,7 @@ static void write_closed_conn(ne_json_out *o, const ne_closed_conn *c)
     ne_json_kv_u64(o, "out_msgs", c->out_msgs);
     ne_json_kv_u64(o, "in_bytes", c->in_bytes);
     ne_json_kv_u64(o, "out_bytes", c->out_bytes);
-    ne_json_kv_u64(o, "subscriptions", 0);
+    ne_json_kv_u64(o, "subscriptions", c->subscriptions);
     write_names(o, c->name, c->lang, c->version);
     ne_json_end_object(o);
 }
@@ -476,8 +476,12 @@ static int write_accountz(void *ctx, ne_json_out *o, const ne_mon_query *q, cons
     ne_json_begin_object(o);
     ne_json_kv_string(o, "server_id", mon->conns->id.server_id);
     ne_json_kv_time(o, "now", ne_port_wall_ns());
+    /* Without a system account (no_system_account) the key is omitted, as
+     * nats-server omits it. */
     uint8_t sys = opts->system_account;
-    ne_json_kv_string(o, "system_account", sys == NE_ACCOUNT_NONE ? "" : opts->accounts[sys].name);
+    if (sys != NE_ACCOUNT_NONE) {
+        ne_json_kv_string(o, "system_account", opts->accounts[sys].name);
+    }
     ne_json_key(o, "accounts");
     ne_json_begin_array(o);
     for (uint32_t i = 0; i < mon->router->account_count; i++) {

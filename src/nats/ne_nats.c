@@ -186,22 +186,6 @@ static bool connect_fields_valid(const ne_json_doc *doc)
     return true;
 }
 
-/* CONNECT's credential fields; none at all means no_auth_user applies. */
-static void read_credentials(const ne_json_doc *doc, ne_credentials *c)
-{
-    static const char *const keys[] = {"user", "pass", "auth_token", "nkey", "sig", "jwt"};
-    memset(c, 0, sizeof(*c));
-    (void)ne_json_get_string(doc, 0, "user", c->user, sizeof(c->user), NULL);
-    (void)ne_json_get_string(doc, 0, "pass", c->pass, sizeof(c->pass), NULL);
-    (void)ne_json_get_string(doc, 0, "auth_token", c->token, sizeof(c->token), NULL);
-    (void)ne_json_get_string(doc, 0, "nkey", c->nkey, sizeof(c->nkey), NULL);
-    (void)ne_json_get_string(doc, 0, "sig", c->sig, sizeof(c->sig), NULL);
-    c->none = true;
-    for (size_t i = 0; i < NE_ARRAY_LEN(keys); i++) {
-        c->none = c->none && ne_json_find(doc, 0, keys[i]) < 0;
-    }
-}
-
 /* Binds an authenticated client to its user's account and permissions. */
 static void bind_user(ne_conn *conn, int user_index)
 {
@@ -220,9 +204,11 @@ static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
     ne_nats *n = nats_of(conn);
     ne_nats_client *c = client_of(conn);
     ne_credentials cred;
-    read_credentials(doc, &cred);
     int user_index = -1;
-    if (!ne_authn_check(n->opts, &n->router->bcrypt, &cred, c->nonce, &user_index)) {
+    /* A credential too long for its field is refused, never compared by the
+     * prefix that fit. */
+    if (!ne_authn_read_credentials(doc, &cred) ||
+        !ne_authn_check(n->opts, &n->router->bcrypt, &cred, c->nonce, &user_index)) {
         ne_conn_logf(conn, NE_LOG_WARN, "authentication error");
         ne_conn_close(conn, NE_CLOSE_AUTH_VIOLATION, NE_PROTO_ERR_AUTHORIZATION);
         return false;

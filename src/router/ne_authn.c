@@ -3,9 +3,39 @@
 
 #include <string.h>
 
+#include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "port.h"
+
+bool ne_authn_read_credential(const ne_json_doc *doc, const char *key, char *buf, size_t cap)
+{
+    NE_ASSERT(cap > 0);
+    buf[0] = '\0';
+    if (ne_json_find(doc, 0, key) < 0) {
+        return true;
+    }
+    if (!ne_json_get_string(doc, 0, key, buf, cap, NULL)) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+bool ne_authn_read_credentials(const ne_json_doc *doc, ne_credentials *c)
+{
+    static const char *const keys[] = {"user", "pass", "auth_token", "nkey", "sig", "jwt"};
+    memset(c, 0, sizeof(*c));
+    c->none = true;
+    for (size_t i = 0; i < NE_ARRAY_LEN(keys); i++) {
+        c->none = c->none && ne_json_find(doc, 0, keys[i]) < 0;
+    }
+    return ne_authn_read_credential(doc, "user", c->user, sizeof(c->user)) &&
+           ne_authn_read_credential(doc, "pass", c->pass, sizeof(c->pass)) &&
+           ne_authn_read_credential(doc, "auth_token", c->token, sizeof(c->token)) &&
+           ne_authn_read_credential(doc, "nkey", c->nkey, sizeof(c->nkey)) &&
+           ne_authn_read_credential(doc, "sig", c->sig, sizeof(c->sig));
+}
 
 bool ne_authn_required(const ne_server_options *o)
 {

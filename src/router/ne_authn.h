@@ -15,6 +15,7 @@
 #include "auth/ne_nkey.h"
 #include "conf/ne_options.h"
 #include "conn/ne_conn.h"
+#include "json/ne_json.h"
 
 /* What a peer presented (CONNECT's fields; "" when absent). */
 typedef struct ne_credentials {
@@ -25,6 +26,16 @@ typedef struct ne_credentials {
     char sig[128];
     bool none; /* no credential field at all: no_auth_user applies (CP-75) */
 } ne_credentials;
+
+/* Reads the CONNECT credential `key` into buf of cap bytes. True when it is
+ * absent (buf empty) or read whole; false when it is present but not a
+ * string or too long for buf: the caller refuses the login rather than
+ * compare a prefix that happened to fit (differences.md). */
+bool ne_authn_read_credential(const ne_json_doc *doc, const char *key, char *buf, size_t cap);
+/* Every credential field of CONNECT into c (user, pass, auth_token, nkey,
+ * sig; none says whether any credential field, jwt included, was there);
+ * false when one cannot be read whole (ne_authn_read_credential). */
+bool ne_authn_read_credentials(const ne_json_doc *doc, ne_credentials *c);
 
 /* True when clients must authenticate. */
 bool ne_authn_required(const ne_server_options *o);

@@ -50,6 +50,8 @@ typedef struct apply_ctx {
     ne_conf_node *system_account; /* resolved once every account is known */
     ne_conf_node *no_auth_user;
     ne_conf_node *import_nodes[NE_MAX_IMPORTS]; /* for errors found late */
+    ne_conf_node *token;                        /* authorization { token } */
+    ne_conf_node *single_user;                  /* authorization { user } */
 } apply_ctx;
 
 static int fail_conf(apply_ctx *a)
@@ -352,6 +354,16 @@ static int apply_users(apply_ctx *a, ne_conf_node *list, uint8_t account)
         if ((u->nkey[0] == '\0') == (u->user[0] == '\0')) {
             return fail_at(a, item, NE_ERR_INVALID, "a user needs either user or nkey");
         }
+        /* A second entry of a name would never be reached by a login (the
+         * first one answers): refused as nats-server refuses it. */
+        for (uint32_t i = 0; i < a->opts->user_count && u->user[0] != '\0'; i++) {
+            if (strcmp(a->opts->users[i].user, u->user) == 0) {
+                /* The whole name fits: it is NUL-terminated within u->user. */
+                char what[sizeof(u->user) + sizeof("Duplicate user \"\" detected")];
+                ne_fmt(what, sizeof(what), "Duplicate user \"%s\" detected", u->user);
+                return fail_at(a, item, NE_ERR_INVALID, what);
+            }
+        }
         a->opts->user_count++;
     }
     return NE_OK;
@@ -365,10 +377,12 @@ static int apply_authorization(apply_ctx *a, ne_conf_node *map)
     for (ne_conf_node *n = ne_conf_first(a->conf, map); n != NULL; n = ne_conf_next(a->conf, n)) {
         int rc = NE_OK;
         if (key_is(a->conf, n, "user") || key_is(a->conf, n, "username")) {
+            a->single_user = n;
             rc = copy_string(a, n, a->opts->auth_user, sizeof(a->opts->auth_user));
         } else if (key_is(a->conf, n, "password") || key_is(a->conf, n, "pass")) {
             rc = copy_string(a, n, a->opts->auth_pass, sizeof(a->opts->auth_pass));
         } else if (key_is(a->conf, n, "token")) {
+            a->token = n;
             rc = copy_string(a, n, a->opts->auth_token, sizeof(a->opts->auth_token));
         } else if (key_is(a->conf, n, "timeout")) {
             double seconds;
@@ -985,6 +999,32 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     return NE_OK; /* left unread: reported as an unknown field below */
 }
 
+/* A token or a single user together with users (authorization's list or
+ * the accounts'): a client could only ever log in one way, the others
+ * being silently unreachable (the token or the single user is checked
+ * first). Refused with nats-server's words. */
+static int check_auth_kinds(apply_ctx *a)
+{
+    if (a->opts->user_count == 0) {
+        return NE_OK;
+    }
+    bool in_accounts = false;
+    for (uint32_t i = 0; i < a->opts->user_count; i++) {
+        in_accounts = in_accounts || a->opts->users[i].account != NE_ACCOUNT_GLOBAL;
+    }
+    if (a->token != NULL) {
+        return fail_at(a, a->token, NE_ERR_INVALID,
+                       in_accounts ? "Can not have a token and accounts"
+                                   : "Can not have a token and a users array");
+    }
+    if (a->single_user != NULL) {
+        return fail_at(a, a->single_user, NE_ERR_INVALID,
+                       in_accounts ? "Can not have a single user/pass and accounts"
+                                   : "Can not have a single user/pass and a users array");
+    }
+    return NE_OK;
+}
+
 int ne_server_apply_conf(ne_conf *conf, ne_server_options *opts, ne_board_settings *board,
                          char *err, size_t err_cap)
 {
@@ -1003,6 +1043,10 @@ int ne_server_apply_conf(ne_conf *conf, ne_server_options *opts, ne_board_settin
         }
     }
     int rc = resolve_names(&a);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    rc = check_auth_kinds(&a);
     if (rc != NE_OK) {
         return rc;
     }

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { startServer, stopAll, rawHandshake, kindOf, sleep, freePort } from "./lib/harness.mjs";
+import { startServer, stopAll, rawHandshake, brokerKind, waitFor, within, getJSON } from "./lib/harness.mjs";
 
 const CONFIG = `
 authorization {
@@ -67,15 +67,19 @@ async function rawAs(user) {
   return client;
 }
 
-// Collects what a subscription receives for `ms`.
-async function collect(sub, ms = 300) {
+// Collects what `sub` (of connection `subscriber`) receives up to a PING/PONG
+// barrier: each of `publishers` flushes (the broker has routed what it sent,
+// imports included), then `subscriber` flushes (what was routed to it came
+// before its PONG). Then the subscription ends.
+async function collect(sub, subscriber, publishers = []) {
   const got = [];
   const done = (async () => {
     for await (const m of sub) got.push(m);
   })();
-  await sleep(ms);
+  for (const p of publishers) await within(p.flush(), 5000, "a publisher's flush");
+  await within(subscriber.flush(), 5000, "the subscriber's flush");
   sub.unsubscribe();
-  await done;
+  await within(done, 5000, "the subscription's end");
   return got;
 }
 
@@ -119,8 +123,7 @@ test("a wildcard subscription over a denied subject is allowed, the denied messa
   pub.publish("wide.open", "1");
   pub.publish("wide.secret", "2");
   pub.publish("wide.open", "3");
-  await pub.flush();
-  const got = await collect(sub);
+  const got = await collect(sub, nc, [pub]);
   assert.deepEqual(got.map((m) => `${m.subject}:${m.string()}`), ["wide.open:1", "wide.open:3"]);
   await nc.close();
   await pub.close();
@@ -141,7 +144,7 @@ test("allow_responses: a responder may answer a request once, not publish elsewh
   const out = await r.readUntil("PONG\r\n");
   assert.match(out, new RegExp(`-ERR 'Permissions Violation for Publish to "${inbox.replace(".", "\\.")}"'`));
   assert.match(out, /-ERR 'Permissions Violation for Publish to "elsewhere"'/);
-  const got = await collect(sub);
+  const got = await collect(sub, requester);
   assert.deepEqual(got.map((m) => m.string()), ["noon"]);
   r.destroy();
   await requester.close();
@@ -158,8 +161,7 @@ test("accounts are separate subject spaces (CP-84)", async () => {
   a.publish("iso.x", "from A");
   b.publish("iso.x", "from B");
   g.publish("iso.x", "from $G");
-  await Promise.all([a.flush(), b.flush(), g.flush()]);
-  const [ga, gb, gg] = await Promise.all([collect(sa), collect(sb), collect(sg)]);
+  const [ga, gb, gg] = await Promise.all([collect(sa, a, [b, g]), collect(sb, b, [a, g]), collect(sg, g, [a, b])]);
   assert.deepEqual(ga.map((m) => m.string()), ["from A"]);
   assert.deepEqual(gb.map((m) => m.string()), ["from B"]);
   assert.deepEqual(gg.map((m) => m.string()), ["from $G"]);
@@ -174,8 +176,7 @@ test("a stream import with a prefix delivers the exporter's messages under the p
   await b.flush();
   a.publish("ev.temp", "21.5");
   a.publish("other.temp", "not exported");
-  await a.flush();
-  const [got, none] = await Promise.all([collect(sb), collect(direct)]);
+  const [got, none] = await Promise.all([collect(sb, b, [a]), collect(direct, b, [a])]);
   assert.deepEqual(got.map((m) => `${m.subject}:${m.string()}`), ["fromA.ev.temp:21.5"]);
   assert.equal(none.length, 0);
   await Promise.all([a.close(), b.close()]);
@@ -187,8 +188,7 @@ test("a private export reaches only the accounts it names; `to` maps the subject
   const sc = c.subscribe("priv.>");
   await c.flush();
   a.publish("private.door", "open");
-  await a.flush();
-  const got = await collect(sc);
+  const got = await collect(sc, c, [a]);
   assert.deepEqual(got.map((m) => `${m.subject}:${m.string()}`), ["priv.door:open"]);
   await Promise.all([a.close(), c.close()]);
 });
@@ -226,12 +226,11 @@ test("the system account hears connect, disconnect and connection-count events (
   })();
   await sys.flush();
   const a = await connect({ servers: `127.0.0.1:${server.port}`, user: "a", pass: "a", name: "edge-a", reconnect: false });
-  await a.flush();
-  await a.close();
-  const deadline = Date.now() + 3000;
-  while (got.length < 4 && Date.now() < deadline) await sleep(20);
+  await within(a.flush(), 5000, "flush");
+  await within(a.close(), 5000, "close");
+  await waitFor(() => got.length >= 4, 5000, "connect, disconnect and two connection counts");
   sub.unsubscribe();
-  await done;
+  await within(done, 5000, "the subscription's end");
   const subjects = got.map((m) => m.subject);
   assert.deepEqual(subjects.filter((s) => !s.endsWith(".SERVER.CONNS")), ["$SYS.ACCOUNT.A.CONNECT", "$SYS.ACCOUNT.A.DISCONNECT"]);
   const conns = got.filter((m) => m.subject === "$SYS.ACCOUNT.A.SERVER.CONNS").map((m) => m.json());
@@ -250,7 +249,96 @@ test("the system account hears connect, disconnect and connection-count events (
   assert.equal(off.reason, "Client Closed");
   assert.equal(typeof off.sent.msgs, "number");
   assert.equal(typeof off.client.stop, "string");
-  await sys.close();
+  await within(sys.close(), 5000, "close");
+});
+
+// A client of account A comes and goes; returns once the broker has seen it
+// go (only `others` connections left in /varz).
+async function comeAndGo(s, others) {
+  const a = await connect({ servers: `127.0.0.1:${s.port}`, user: "a", pass: "a", reconnect: false });
+  await within(a.flush(), 5000, "flush");
+  await within(a.close(), 5000, "close");
+  await waitFor(async () => (await getJSON(s.ports.http, "/varz")).connections === others, 5000, "the close seen");
+}
+
+const SYS_ACCOUNTS = "accounts {\n  A: { users: [ { user: a, password: a } ] }\n  SYS: { users: [ { user: sys, password: sys } ] }\n}\n";
+
+// natsedge builds and publishes a system event only while a connection of
+// the system account has a subscription (differences.md, "System events");
+// nats-server publishes them always. Both deliver them to a listener.
+test("system events only while someone in the system account subscribes: natsedge publishes none before (natsedge_auth.system_events) and none after; both deliver them meanwhile (CP-84)", async () => {
+  const s = await startServer({ ports: ["http"], args: (p) => ["-m", String(p.http)], config: SYS_ACCOUNTS + "system_account: SYS\n" });
+  const events = async () => (await getJSON(s.ports.http, "/varz")).natsedge_auth?.system_events;
+  const sys = await connect({ servers: `127.0.0.1:${s.port}`, user: "sys", pass: "sys", reconnect: false });
+  await comeAndGo(s, 1);
+  if (s.kind === "natsedge") assert.equal(await events(), 0);
+  const got = [];
+  const sub = sys.subscribe("$SYS.ACCOUNT.A.>", { callback: (_e, m) => got.push(m.subject) });
+  await within(sys.flush(), 5000, "flush");
+  await comeAndGo(s, 1);
+  await waitFor(() => got.includes("$SYS.ACCOUNT.A.DISCONNECT"), 5000, "the disconnect event");
+  assert.ok(got.includes("$SYS.ACCOUNT.A.CONNECT"));
+  const counted = s.kind === "natsedge" ? await events() : 0;
+  if (s.kind === "natsedge") assert.equal(counted, got.length);
+  sub.unsubscribe();
+  await within(sys.flush(), 5000, "flush");
+  await comeAndGo(s, 1);
+  if (s.kind === "natsedge") assert.equal(await events(), counted);
+  await within(sys.close(), 5000, "close");
+  await s.stop();
+});
+
+test("no_system_account: no events reach a subscriber of the would-be system account; /accountz names no system account (CFG-15)", async () => {
+  const s = await startServer({ ports: ["http"], args: (p) => ["-m", String(p.http)], config: SYS_ACCOUNTS + "no_system_account: true\n" });
+  const sys = await connect({ servers: `127.0.0.1:${s.port}`, user: "sys", pass: "sys", reconnect: false });
+  const got = [];
+  sys.subscribe("$SYS.>", { callback: (_e, m) => got.push(m.subject) });
+  await within(sys.flush(), 5000, "flush");
+  await comeAndGo(s, 1);
+  await within(sys.flush(), 5000, "flush");
+  assert.deepEqual(got, []);
+  const accountz = await getJSON(s.ports.http, "/accountz");
+  assert.equal("system_account" in accountz, false, JSON.stringify(accountz));
+  await within(sys.close(), 5000, "close");
+  await s.stop();
+});
+
+// What reaches an account through an import goes to that account's own
+// subscribers and no further (differences.md, "One hop"). nats-server 2.9
+// does not chain stream imports either, but it follows a service import of
+// a service import; natsedge does not.
+test("the one-hop import rule: through A -> B -> C stream imports C gets B's own messages only, on both; a request from C through B's re-export of A's service is answered on nats-server only (CP-85, CP-86)", async () => {
+  const s = await startServer({
+    config:
+      "accounts {\n" +
+      '  A: { users: [ { user: a, password: a } ], exports: [ { stream: "ev.>" }, { service: "svc.a" } ] }\n' +
+      '  B: { users: [ { user: b, password: b } ],\n' +
+      '       imports: [ { stream: { account: A, subject: "ev.>" } }, { service: { account: A, subject: "svc.a" } } ],\n' +
+      '       exports: [ { stream: "ev.>" }, { service: "svc.a" } ] }\n' +
+      '  C: { users: [ { user: c, password: c } ],\n' +
+      '       imports: [ { stream: { account: B, subject: "ev.>" } }, { service: { account: B, subject: "svc.a" } } ] }\n' +
+      "}\n",
+  });
+  const login = (user) => connect({ servers: `127.0.0.1:${s.port}`, user, pass: user, reconnect: false });
+  const [a, b, c] = [await login("a"), await login("b"), await login("c")];
+  const sb = b.subscribe("ev.>");
+  const sc = c.subscribe("ev.>");
+  a.subscribe("svc.a", { callback: (_e, m) => m.respond("from A") });
+  await within(Promise.all([a.flush(), b.flush(), c.flush()]), 5000, "flush");
+  a.publish("ev.from-a", "1");
+  b.publish("ev.from-b", "2");
+  const [gotB, gotC] = await Promise.all([collect(sb, b, [a]), collect(sc, c, [a, b])]);
+  assert.deepEqual(gotB.map((m) => m.subject).sort(), ["ev.from-a", "ev.from-b"]);
+  assert.deepEqual(gotC.map((m) => m.subject), ["ev.from-b"]);
+  // One service hop works on both.
+  assert.equal((await b.request("svc.a", "?", { timeout: 2000 })).string(), "from A");
+  // Two hops: nats-server follows them, natsedge does not (the request is
+  // not answered).
+  const two = await c.request("svc.a", "?", { timeout: 1000 }).then((m) => m.string(), (e) => e);
+  if (s.kind === "natsedge") assert.ok(two instanceof Error, `answered: ${two}`);
+  else assert.equal(two, "from A");
+  await within(Promise.all([a.close(), b.close(), c.close()]), 5000, "close");
+  await s.stop();
 });
 
 test("no_auth_user binds clients without credentials to that user (CP-75)", async () => {
@@ -305,12 +393,11 @@ test("a bad permissions value names its position (CFG-16)", () => {
   assert.match(r.text, /Expected subject permissions to be a subject, or array of subjects, got int/);
 });
 
-test("service requests beyond the reply-map pool go out without a reply; the pool recovers (natsedge, NE_MAX_SERVICE_REPLIES)", async (t) => {
-  if (kindOf(process.env.NATSEDGE_BIN) === "nats-server") return t.skip("natsedge's static reply-map pool");
-  const monitor = await freePort();
+test("natsedge-only (static reply-map pool, NE_MAX_SERVICE_REPLIES; differences.md: Bounded tables): service requests beyond the pool go out without a reply; the pool recovers", { skip: brokerKind() === "nats-server" && "natsedge-only: nats-server's reply maps grow" }, async () => {
   const s = await startServer({
     small: true,
-    args: ["-m", String(monitor)],
+    ports: ["http"],
+    args: (p) => ["-m", String(p.http)],
     config:
       "accounts {\n" +
       ' A: { users: [{user: a, password: a}], exports: [{service: "svc.slow"}] }\n' +
@@ -329,29 +416,27 @@ test("service requests beyond the reply-map pool go out without a reply; the poo
   // The small build keeps 2 reply maps: the third request in flight arrives
   // without a reply subject.
   const pending = [0, 1, 2].map((i) => b.request("svc.slow", `r${i}`, { timeout: 3000, noMux: true }).catch((e) => e));
-  const deadline = Date.now() + 3000;
-  while (held.length < 3 && Date.now() < deadline) await sleep(20);
+  await waitFor(() => held.length >= 3, 5000, "three requests at the service");
   assert.equal(held.length, 3);
   assert.deepEqual(held.map((m) => Boolean(m.reply)), [true, true, false]);
   for (const m of held) if (m.reply) m.respond(`done ${m.string()}`);
-  const results = await Promise.all(pending);
+  const results = await within(Promise.all(pending), 10000, "the three requests");
   assert.equal(results[0].string(), "done r0");
   assert.equal(results[1].string(), "done r1");
   assert.ok(results[2] instanceof Error);
   // Singleton responses free their maps: the pool serves again.
   held.length = 0;
   const again = b.request("svc.slow", "r3", { timeout: 2000 });
-  while (held.length < 1 && Date.now() < deadline + 2000) await sleep(20);
+  await waitFor(() => held.length >= 1, 5000, "the fourth request at the service");
   held[0].respond("done r3");
   assert.equal((await again).string(), "done r3");
-  const varz = await (await fetch(`http://127.0.0.1:${monitor}/varz`, { signal: AbortSignal.timeout(5000) })).json();
+  const varz = await getJSON(s.ports.http, "/varz");
   assert.equal(varz.natsedge_auth.service_replies_refused, 1);
   await Promise.all([a.close(), b.close()]);
   await s.stop();
 });
 
-test("response permissions beyond the table forget the one nearest to expiring (natsedge, NE_MAX_RESPONSE_PERMS)", async (t) => {
-  if (kindOf(process.env.NATSEDGE_BIN) === "nats-server") return t.skip("natsedge's static response-permission table");
+test("natsedge-only (static response-permission table, NE_MAX_RESPONSE_PERMS; differences.md: Bounded tables): response permissions beyond the table forget the one nearest to expiring", { skip: brokerKind() === "nats-server" && "natsedge-only: nats-server's table grows" }, async () => {
   const s = await startServer({
     small: true,
     config:
@@ -375,7 +460,7 @@ test("response permissions beyond the table forget the one nearest to expiring (
   const out = await r.readUntil("PONG\r\n");
   assert.match(out, /-ERR 'Permissions Violation for Publish to "_INBOX\.r1"'/);
   assert.doesNotMatch(out, /r2|r3/);
-  const got = await Promise.all(subs.map((sub) => collect(sub, 200)));
+  const got = await Promise.all(subs.map((sub) => collect(sub, q)));
   assert.deepEqual(got.map((g) => g.map((m) => m.string())), [[], ["2"], ["3"]]);
   r.destroy();
   await q.close();

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { connect, headers, createInbox, RequestError, NoRespondersError } from "@nats-io/transport-node";
-import { startServer, stopAll, rawHandshake, sleep, waitFor } from "./lib/harness.mjs";
+import { startServer, stopAll, rawHandshake, waitFor } from "./lib/harness.mjs";
 
 let server;
 const conns = [];
@@ -99,9 +99,9 @@ test("wildcards: * is one token, > one or more, foo.> does not match foo (CP-54,
   assert.deepEqual((await starDone).map((m) => m.subject), ["wc.a"]);
   assert.deepEqual((await gtDone).map((m) => m.subject), ["wc.a", "wc.a.b", "wc.x.end"]);
   assert.deepEqual((await midDone).map((m) => m.subject), ["wc.x.end"]);
-  // Nothing more trickles in (foo.> must not have matched foo).
+  // Nothing more trickles in (foo.> must not have matched foo): the
+  // publisher's own PING/PONG comes back after every MSG its PUBs caused.
   await nc.flush();
-  await sleep(50);
   assert.deepEqual([star.getReceived(), gt.getReceived(), mid.getReceived()], [1, 3, 1]);
 });
 
@@ -119,8 +119,9 @@ test("queue group of 3: each of 300 messages to exactly one member, all members 
   await pub.flush();
   const total = () => counts.reduce((a, b) => a + b, 0);
   await waitFor(() => total() >= 300, 5000, "300 queue deliveries");
+  // A PING/PONG on each member after the publisher's: any extra delivery
+  // would have arrived before its PONG.
   for (const m of members) await m.flush();
-  await sleep(50);
   assert.equal(total(), 300, `counts ${counts}`);
   for (const c of counts) assert.ok(c > 0, `every member gets some: ${counts}`);
 });
@@ -145,7 +146,6 @@ test("plain and queue subscribers together: plain get all, each queue group one 
   await waitFor(() => plain >= 200 && sum(g1) >= 200 && sum(g2) >= 200, 5000, "deliveries");
   await a.flush();
   await b.flush();
-  await sleep(50);
   assert.deepEqual([plain, sum(g1), sum(g2)], [200, 200, 200]);
   assert.ok(g1.every((c) => c > 0) && g2.every((c) => c > 0), `spread ${g1} ${g2}`);
 });
@@ -185,16 +185,14 @@ test("headers round trip through HPUB/HMSG, multi-value keys and case kept (CP-2
   assert.equal(m2.data.length, 0);
 });
 
-test("no responders: a request with no subscriber fails at once with 503 (CP-32, CP-62)", async () => {
+test("no responders: a request with no subscriber fails with the 503 status, not a timeout (CP-32, CP-62)", async () => {
   const nc = await client();
-  const t0 = Date.now();
   await assert.rejects(nc.request("nobody.home", "x", { timeout: 3000 }), (e) => {
     assert.ok(e instanceof RequestError, `${e}`);
     assert.ok(e.isNoResponders(), `${e}`);
     assert.ok(e.cause instanceof NoRespondersError);
     return true;
   });
-  assert.ok(Date.now() - t0 < 2000, "no responders is immediate, not a timeout");
   // The status itself, on a reply subscription of our own.
   const inbox = createInbox();
   const sub = nc.subscribe(inbox);
@@ -224,10 +222,22 @@ test("max_payload exactly is accepted and delivered intact (CP-28, CP-65)", asyn
   assert.equal(nc.isClosed(), false);
 });
 
-test("max_payload + 1: nats.js refuses it before sending (CP-28)", async () => {
-  const nc = await client();
-  assert.throws(() => nc.publish("maxp.y", new Uint8Array(nc.info.max_payload + 1)), /max_payload/);
-  await nc.flush(); // the connection is unharmed
+test("HPUB of max_payload bytes (headers included) is delivered; one more: -ERR 'Maximum Payload Violation' and close (CP-26, CP-28)", async () => {
+  const hdrs = { verbose: false, pedantic: false, headers: true };
+  const { client: sub } = await rawHandshake(server.port, hdrs);
+  await sub.send("SUB maxh.x 1\r\nPING\r\n");
+  await sub.readUntil("PONG\r\n");
+  const { client: raw, info } = await rawHandshake(server.port, hdrs);
+  const hdr = "NATS/1.0\r\n\r\n";
+  const body = "h".repeat(info.max_payload - hdr.length);
+  await raw.send(`HPUB maxh.x ${hdr.length} ${info.max_payload}\r\n${hdr}${body}\r\nPING\r\n`);
+  assert.equal(await raw.readUntil("\r\n", 10000), "PONG\r\n");
+  const want = `HMSG maxh.x 1 ${hdr.length} ${info.max_payload}\r\n${hdr}${body}\r\n`;
+  assert.equal(await sub.readUntil(want, 10000), want);
+  await raw.send(`HPUB maxh.x ${hdr.length} ${info.max_payload + 1}\r\n`);
+  assert.equal(await raw.readUntil("\r\n"), "-ERR 'Maximum Payload Violation'\r\n");
+  assert.ok(await raw.closedWithin(2000), "connection closed");
+  sub.destroy();
 });
 
 test("max_payload + 1 on the wire: -ERR 'Maximum Payload Violation' and close (CP-28)", async () => {
@@ -249,7 +259,6 @@ test("unsubscribe with max: exactly 2 of 5 delivered (CP-39)", async () => {
   await pub.flush();
   await waitFor(() => n >= 2, 3000, "2 deliveries");
   await nc.flush();
-  await sleep(50);
   assert.equal(n, 2);
   assert.equal(sub.isClosed(), true);
 });
@@ -279,7 +288,6 @@ test("noEcho: a connection does not get its own messages, others' still arrive (
   await other.flush();
   await waitFor(() => got.length >= 1, 3000, "the other's message");
   await nc.flush();
-  await sleep(50);
   assert.deepEqual(got, ["theirs"]);
 });
 
@@ -295,7 +303,6 @@ test("a connection subscribed to foo.* and > gets two copies (CP-44)", async () 
   await pub.flush();
   await waitFor(() => a + b >= 2, 3000, "two copies");
   await nc.flush();
-  await sleep(50);
   assert.deepEqual([a, b], [1, 1]);
 });
 
@@ -322,6 +329,6 @@ test("100 KB .. max_payload payloads arrive intact at several subscribers (CP-08
 test("rtt and flush round trips (CP-46)", async () => {
   const nc = await client();
   const rtt = await nc.rtt();
-  assert.ok(rtt >= 0 && rtt < 1000);
+  assert.ok(Number.isFinite(rtt) && rtt >= 0, `rtt ${rtt}`);
   await nc.flush();
 });

@@ -5,22 +5,33 @@
 // nats.js from the host side, and deletes the namespace (and with it the
 // devices) afterwards. Addresses come from the benchmarking range
 // 198.18.0.0/15. Needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN),
-// /dev/net/tun, iproute2 and NATSEDGE_TAP_BIN; skipped otherwise.
+// /dev/net/tun, iproute2 and NATSEDGE_TAP_BIN; without them the suite fails
+// with the reason (SKIP_BOARDS=1 skips it instead). natsedge-only: the
+// nats-server pass skips it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { Board, run } from "./lib/board_scenarios.mjs";
-import { rawConnect, sleep } from "./lib/harness.mjs";
+import { rawConnect, sleep, boardGate } from "./lib/harness.mjs";
 
 const BIN = process.env.NATSEDGE_TAP_BIN;
-const skip = !BIN
-  ? "NATSEDGE_TAP_BIN is not set"
-  : !existsSync("/dev/net/tun")
-    ? "no /dev/net/tun"
-    : process.getuid?.() !== 0
-      ? "needs root for a TAP device"
-      : false;
+const { skip, fail } = boardGate(
+  !BIN
+    ? "NATSEDGE_TAP_BIN is not set"
+    : !existsSync(BIN)
+      ? `no natsedge-tap at ${BIN}`
+      : !existsSync("/dev/net/tun")
+        ? "no /dev/net/tun"
+        : process.getuid?.() !== 0
+          ? "needs root for a TAP device"
+          : false,
+);
+if (fail) {
+  test("lwIP/TAP: the suite can run on this machine", () => {
+    throw new Error(fail);
+  });
+}
 
 // Two /30s: the veth link between host and namespace, the TAP link inside.
 const id = process.pid % 64;
@@ -114,7 +125,7 @@ after(async () => {
   else if (vethCreated) await run("ip", ["link", "del", VETH_HOST]);
 });
 
-test("lwIP/TAP: INFO comes from lwIP and shows the client's host address", { skip }, async () => {
+test("lwIP/TAP (natsedge-only: its lwIP port): INFO comes from lwIP and shows the client's host address", { skip }, async () => {
   const nc = await board.client();
   assert.equal(nc.info.port, PORT);
   const r = await rawConnect(PORT, { host: LWIP_IP });
@@ -124,19 +135,19 @@ test("lwIP/TAP: INFO comes from lwIP and shows the client's host address", { ski
   await nc.close();
 });
 
-test("lwIP/TAP: pub/sub with wildcards", { skip }, () => board.pubSubWildcards());
-test("lwIP/TAP: queue groups", { skip }, () => board.queueGroups());
-test("lwIP/TAP: request/reply", { skip }, () => board.requestReply());
-test("lwIP/TAP: 50 concurrent connections", { skip }, () => board.concurrent(50));
-test("lwIP/TAP: payloads up to max_payload", { skip }, async () => {
+test("lwIP/TAP (natsedge-only: its lwIP port): pub/sub with wildcards", { skip }, () => board.pubSubWildcards());
+test("lwIP/TAP (natsedge-only: its lwIP port): queue groups", { skip }, () => board.queueGroups());
+test("lwIP/TAP (natsedge-only: its lwIP port): request/reply", { skip }, () => board.requestReply());
+test("lwIP/TAP (natsedge-only: its lwIP port): 50 concurrent connections", { skip }, () => board.concurrent(50));
+test("lwIP/TAP (natsedge-only: its lwIP port): payloads up to max_payload", { skip }, async () => {
   const max = await board.payloads();
   assert.equal(max, 1024 * 1024);
 });
-test("lwIP/TAP: a client vanishing mid-message", { skip }, () => board.vanishMidMessage());
-test("lwIP/TAP: 8 MiB streamed through the port, every message in order", { skip }, () =>
+test("lwIP/TAP (natsedge-only: its lwIP port): a client vanishing mid-message", { skip }, () => board.vanishMidMessage());
+test("lwIP/TAP (natsedge-only: its lwIP port): 8 MiB streamed through the port, every message in order", { skip }, () =>
   board.pacedStream({ count: 4000, size: 2048 })
 );
-test("lwIP/TAP: the broker is still up and logged no failure", { skip }, async () => {
+test("lwIP/TAP (natsedge-only: its lwIP port): the broker is still up and logged no failure", { skip }, async () => {
   await board.requestReply(3);
   assert.equal(child.exitCode, null);
   assert.doesNotMatch(logs, /assertion failed|FTL/);

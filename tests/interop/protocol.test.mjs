@@ -345,3 +345,16 @@ test("the server still serves after every protocol error above", async () => {
   assert.equal(await roundTrip(c, "SUB end 1\r\nPUB end 2\r\nok\r\n"), "MSG end 1 2\r\nok\r\n");
   c.destroy();
 });
+
+test("no_header_support: INFO says headers:false; HPUB closes the connection without -ERR even after CONNECT headers:true; PUB works (CP-20, CFG-15)", async () => {
+  const s = await startServer({ config: "no_header_support: true\n" });
+  try {
+    const { client: c, info } = await rawHandshake(s.port, { verbose: false, pedantic: false, headers: true });
+    assert.equal(info.headers, false);
+    assert.equal(await roundTrip(c, "SUB nh 1\r\nPUB nh 2\r\nok\r\n"), "MSG nh 1 2\r\nok\r\n");
+    await c.send("HPUB nh 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    assert.equal(await closedWith(c), "");
+  } finally {
+    await s.stop();
+  }
+});

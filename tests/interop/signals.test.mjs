@@ -5,82 +5,43 @@
 // bounded.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, renameSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { writeFileSync, readFileSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { freePort, waitFor, sleep, rawConnect, kindOf } from "./lib/harness.mjs";
+import { startServer, stopAll, freePort, waitFor, within, rawConnect, rawHandshake, brokerKind } from "./lib/harness.mjs";
 
 const BIN = process.env.NATSEDGE_BIN;
-const started = new Set();
 
 after(async () => {
-  for (const b of [...started]) await b.stop();
+  await stopAll();
 });
 
 const readText = (file) => (existsSync(file) ? readFileSync(file, "utf8") : "");
 
-// Starts the broker with a config file (and a log file if `logFile`), waits
-// until it says it is ready (on stderr, or in the log file).
+// Starts the broker with a config file (and a log file if `logFile`); the
+// harness waits until it says it is ready (on stderr, or in the log file).
 // With `listenInConfig` the port is in the file (`config` is then a function
 // of the port), not on the command line, so that a reload can change it.
 async function launch({ config = "", logFile = null, args = [], listenInConfig = false } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "natsedge-signals-"));
-  const confPath = join(dir, "broker.conf");
-  const port = await freePort();
-  writeFileSync(confPath, listenInConfig ? config(port) : config);
-  const fullArgs = listenInConfig
-    ? ["-c", confPath, ...args]
-    : ["-a", "127.0.0.1", "-p", String(port), "-c", confPath, ...args];
-  if (logFile) fullArgs.push("-l", join(dir, logFile));
-  const child = spawn(BIN, fullArgs, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  let exitCode = null;
-  const exited = new Promise((resolve) =>
-    child.once("exit", (code, signal) => {
-      exitCode = code ?? `signal ${signal}`;
-      resolve(exitCode);
-    }),
-  );
-  const b = {
-    port,
-    dir,
-    confPath,
-    pid: child.pid,
-    logPath: logFile ? join(dir, logFile) : null,
-    logs: () => (logFile ? readText(join(dir, logFile)) : out),
-    exited,
-    exitCode: () => exitCode,
-    signal: (sig) => process.kill(child.pid, sig),
-    async stop() {
-      if (exitCode === null) {
-        child.kill("SIGKILL");
-        await exited;
-      }
-      started.delete(b);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  started.add(b);
-  try {
-    await waitFor(() => /Server is ready/.test(b.logs()) || exitCode !== null, 10000, "Server is ready");
-  } catch (e) {
-    await b.stop();
-    throw e;
-  }
-  if (exitCode !== null) throw new Error(`exited ${exitCode}: ${out}`);
-  return b;
+  const b = await startServer({
+    listen: !listenInConfig,
+    config: listenInConfig ? (p) => config(p.client) : config,
+    logFile,
+    args,
+  });
+  return Object.assign(b, { exitWithin: (ms) => b.waitExit(ms) });
 }
 
 // Waits at most `ms` for the process to exit; returns its exit code.
-async function exitWithin(b, ms) {
-  let t;
-  const r = await Promise.race([b.exited, new Promise((res) => (t = setTimeout(() => res("still running"), ms)))]);
-  clearTimeout(t);
-  return r;
+const exitWithin = (b, ms) => b.waitExit(ms);
+
+// A connected raw client answers PING: the broker is running and serving.
+async function serving(b) {
+  const { client } = await rawHandshake(b.port);
+  await client.send("PING\r\n");
+  await client.readUntil("PONG\r\n");
+  client.destroy();
 }
 
 test("SIGUSR1 reopens the log file: after a rename, new lines go to a new file (log rotation)", async () => {
@@ -103,7 +64,7 @@ test("SIGUSR1 without a log file is ignored with a notice, the broker keeps runn
   const b = await launch();
   b.signal("SIGUSR1");
   await waitFor(() => /File log re-open ignored, not a file logger/.test(b.logs()), 5000, "the notice");
-  await sleep(100);
+  await serving(b);
   assert.equal(b.exitCode(), null);
   b.signal("SIGINT");
   assert.equal(await exitWithin(b, 5000), 0);
@@ -163,10 +124,11 @@ test("SIGUSR2 with no client exits at once; SIGTERM during lame duck is ignored 
   b.signal("SIGUSR2");
   await waitFor(() => /Entering lame duck mode/.test(b.logs()), 3000, "the lame duck log line");
   b.signal("SIGTERM");
-  await sleep(300);
-  assert.equal(b.exitCode(), null, "SIGTERM stopped the broker during lame duck mode");
+  // The lame duck period runs its course anyway: the grace period passes,
+  // the client is closed by it, then the broker exits 0.
   assert.equal(await exitWithin(b, 5000), 0);
-  await nc.closed();
+  assert.match(b.logs(), /Closing existing clients/, "SIGTERM cut the lame duck period short");
+  await within(nc.closed(), 5000, "the client's close");
   await b.stop();
 
   const idle = await launch({ config: LDM_CONFIG });
@@ -207,8 +169,8 @@ test("SIGHUP reloads the file: a new user is accepted, a removed user's connecti
   // first; nats-server 2.9.10 queues it but closes the socket before it is
   // written, so its clients see a plain close (differences.md).
   assert.ok(await raw.closedWithin(5000));
-  const why = await bobClosed;
-  if (kindOf(BIN) === "natsedge") {
+  const why = await within(bobClosed, 5000, "bob's close");
+  if (brokerKind() === "natsedge") {
     assert.match(raw.received(), /-ERR 'Authorization Violation'\r\n/);
     assert.match(String(why?.message ?? why), /authorization violation/i);
   }
@@ -255,8 +217,8 @@ test("SIGHUP with a broken file logs the parse error and keeps serving; a fixed 
   await reload(b, 2);
   assert.match(b.logs(), /Reloaded: authorization token/);
   // The client that sent no token is now closed; a new one with it is accepted.
-  const closed = await nc.closed();
-  if (kindOf(BIN) === "natsedge") assert.match(String(closed?.message ?? closed), /authorization violation/i);
+  const closed = await within(nc.closed(), 5000, "the close of the client without the token");
+  if (brokerKind() === "natsedge") assert.match(String(closed?.message ?? closed), /authorization violation/i);
   const withToken = await connect({ servers: `127.0.0.1:${b.port}`, token: "secret", reconnect: false });
   await withToken.flush();
   await withToken.close();
@@ -304,7 +266,7 @@ function signalCommand(arg) {
 
 test("--signal reload=<pid file> and ldm=<pid> signal the running broker; a bad pid fails (CFG-01)", async () => {
   const b = await launch({ config: LDM_CONFIG, args: [] });
-  const pidFile = join(b.dir, "broker.pid");
+  const pidFile = join(b.dir, "signal.pid");
   writeFileSync(pidFile, String(b.pid));
   let r = signalCommand(`reload=${pidFile}`);
   assert.equal(r.status, 0, r.stderr);
@@ -317,6 +279,37 @@ test("--signal reload=<pid file> and ldm=<pid> signal the running broker; a bad 
   assert.match(r.stderr, /unknown signal "bogus"/);
   r = signalCommand(`ldm=${b.pid}`);
   assert.equal(r.status, 0, r.stderr);
+  assert.equal(await exitWithin(b, 5000), 0);
+  await b.stop();
+});
+
+// natsedge closes the newest clients beyond a lowered max_connections,
+// nats-server arbitrary ones (differences.md, "Configuration reload").
+test("SIGHUP lowering max_connections closes the excess clients: the newest on natsedge, as many on nats-server (CFG-22)", async () => {
+  const b = await launch({ config: "max_connections: 10\n" });
+  const raws = [];
+  for (let i = 0; i < 5; i++) {
+    const { client } = await rawHandshake(b.port);
+    await client.send("PING\r\n");
+    await client.readUntil("PONG\r\n");
+    raws.push(client);
+  }
+  writeFileSync(b.confPath, "max_connections: 2\n");
+  await reload(b, 1);
+  assert.match(b.logs(), /Reloaded server configuration/);
+  // Three are closed; the two left answer PING.
+  await waitFor(() => raws.filter((r) => r.isClosed()).length === 3, 5000, "three clients closed");
+  const open = raws.filter((r) => !r.isClosed());
+  for (const r of open) {
+    await r.send("PING\r\n");
+    await r.readUntil("PONG\r\n");
+  }
+  if (brokerKind() === "natsedge") {
+    assert.deepEqual(raws.map((r) => r.isClosed()), [false, false, true, true, true]);
+    for (const r of raws.slice(2)) assert.match(r.received(), /-ERR 'maximum connections exceeded'\r\n$/);
+  }
+  for (const r of raws) r.destroy();
+  b.signal("SIGINT");
   assert.equal(await exitWithin(b, 5000), 0);
   await b.stop();
 });

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -17,6 +16,7 @@
 #include "leaf/ne_leaf.h"
 #include "server/ne_server.h"
 #include "server/ne_server_conf.h"
+#include "sim/ne_sim_clock.h"
 #include "sim/ne_sim_net.h"
 
 #define HUB_PORT 7422
@@ -101,10 +101,10 @@ static void step(int n)
     }
 }
 
-static void sleep_ms(long ms)
+/* Time passes only here: the simulated clock (port/sim/ne_sim_clock.h). */
+static void sleep_ms(uint64_t ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    ne_sim_clock_advance(ms);
 }
 
 static const char *take(int c)
@@ -312,17 +312,29 @@ static void test_refused_connect_retries_at_the_delay_LN28(void **state)
 {
     (void)state;
     sim.refuse_connect = true;
-    uint64_t t0 = ne_port_now_ms();
-    for (int i = 0; i < 100; i++) {
-        step(1);
-        sleep_ms(10);
-    }
-    uint64_t elapsed_ms = ne_port_now_ms() - t0;
-    /* At a 200 ms delay: one attempt per delay (and the first), not a loop,
-     * however long the machine took for the loop above. */
+    /* One second of simulated time in 10 ms turns at a 200 ms delay: one
+     * attempt per delay, not one per turn (LN-28), each exactly the delay
+     * after the one before (the timers run on 100 ms ticks, which the
+     * delay is a multiple of). */
     uint64_t attempts = srv.leaf.remotes[0].attempts;
-    assert_true(attempts >= 2);
-    assert_true(attempts <= elapsed_ms / 200 + 2);
+    uint64_t at[16];
+    uint32_t n = 0;
+    for (int i = 0; i < 100; i++) {
+        sleep_ms(10);
+        step(1);
+        if (srv.leaf.remotes[0].attempts != attempts) {
+            assert_int_equal(srv.leaf.remotes[0].attempts, attempts + 1);
+            attempts = srv.leaf.remotes[0].attempts;
+            assert_true(n < 16);
+            at[n++] = ne_sim_clock_now_ms();
+        }
+    }
+    assert_true(n >= 4);
+    assert_true(n <= 6);
+    for (uint32_t k = 1; k < n; k++) {
+        assert_int_equal(at[k] - at[k - 1], 200);
+    }
+    /* Once the hub is back the next attempt connects. */
     sim.refuse_connect = false;
     hub_handshake();
 }
@@ -362,8 +374,15 @@ static void test_client_verbs_from_the_hub_close_the_link(void **state)
 {
     (void)state;
     int h = hub_handshake();
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
     send_text(h, "SUB x 1\r\n");
     wait_for(h, "-ERR 'Unknown Protocol Operation'");
+    step(2);
+    assert_true(ne_sim_server_closed(&sim, h));
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 0);
+    /* The link comes back at the reconnect delay, on a new connection. */
+    hub_handshake();
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
 }
 
 /* Subscribes c to `count` subjects "<prefix>.<i>" (sids from first_sid),
@@ -431,6 +450,106 @@ static void test_one_connection_cannot_fill_the_interest_table(void **state)
     ne_sim_client_close(&sim, hostile);
     step(3);
     assert_int_equal(srv.leaf.interest_pool.in_use, 1);
+}
+
+/* The hub's LS+ when every subscription is taken: dropped and counted (the
+ * link stays, nothing is sent for that subject); once a subscription is
+ * free the same LS+ is taken (differences.md: Bounded interest). */
+static void test_hub_interest_dropped_when_the_subscription_pool_is_full(void **state)
+{
+    (void)state;
+    int h = hub_handshake();
+    /* One subject for all: one leaf interest entry, every subscription. Two
+     * clients, as one holds at most its share (NE_MAX_SUBSCRIPTIONS_PER_CONN). */
+    _Static_assert(2 * NE_MAX_SUBSCRIPTIONS_PER_CONN >= NE_MAX_SUBSCRIPTIONS, "two shares fill it");
+    int c = client();
+    int d = client();
+    int clients[2] = {c, d};
+    char line[64];
+    uint32_t sid = 1;
+    for (int k = 0; k < 2; k++) {
+        bool refused = false;
+        for (uint32_t i = 0; i <= NE_MAX_SUBSCRIPTIONS && !refused; i++) {
+            snprintf(line, sizeof(line), "SUB same %u\r\n", (unsigned)sid++);
+            send_text(clients[k], line);
+            if (i % 64 == 63 || srv.router.sub_pool.in_use + 64 > NE_MAX_SUBSCRIPTIONS) {
+                step(2);
+                refused = strstr(take(clients[k]), "-ERR 'maximum subscriptions exceeded'") != NULL;
+            }
+        }
+        assert_true(refused);
+    }
+    assert_int_equal(srv.router.sub_pool.in_use, NE_MAX_SUBSCRIPTIONS);
+    send_text(h, "LS+ from.hub\r\n");
+    step(3);
+    assert_int_equal(srv.leaf.stats.hub_subs_dropped, 1);
+    assert_false(ne_sim_server_closed(&sim, h));
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 1);
+    send_text(c, "PUB from.hub 1\r\nx\r\nPING\r\n");
+    step(3);
+    assert_string_equal(take(c), "PONG\r\n");
+    assert_null(strstr(take(h), "LMSG"));
+    /* One subscription freed: the hub's next LS+ is taken and delivery
+     * follows it. */
+    send_text(c, "UNSUB 1\r\n");
+    step(2);
+    send_text(h, "LS+ from.hub\r\n");
+    step(3);
+    assert_int_equal(srv.leaf.stats.hub_subs_dropped, 1);
+    assert_int_equal(srv.router.sub_pool.in_use, NE_MAX_SUBSCRIPTIONS);
+    send_text(c, "PUB from.hub 1\r\ny\r\n");
+    wait_for(h, "LMSG from.hub 1\r\ny\r\n");
+}
+
+/* The solicitor's handshake (connect, the hub's INFO, its connect INFO) has
+ * one deadline, NE_LEAF_HANDSHAKE_TIMEOUT_MS after the attempt; nats-server
+ * has 1 s for the INFO and 2 s for the connect INFO (differences.md:
+ * Handshake deadline). Simulated time, on the 100 ms timer ticks. */
+static int attempt_at(uint64_t *at_ms)
+{
+    int h = -1;
+    for (int i = 0; i < 400 && h < 0; i++) {
+        sleep_ms(10);
+        step(1);
+        h = ne_sim_outbound(&sim, HUB_PORT);
+    }
+    assert_true(h >= 0);
+    *at_ms = ne_sim_clock_now_ms(); /* the attempt ran in this turn */
+    return h;
+}
+
+static void expect_close_at_deadline(int h, uint64_t at_ms)
+{
+    /* Tick by tick up to the deadline: open until it, closed at it. */
+    while (ne_sim_clock_now_ms() + 100 < at_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS) {
+        sleep_ms(100);
+        step(1);
+        assert_false(ne_sim_server_closed(&sim, h));
+    }
+    sleep_ms(at_ms + NE_LEAF_HANDSHAKE_TIMEOUT_MS - ne_sim_clock_now_ms());
+    step(2);
+    assert_true(ne_sim_server_closed(&sim, h));
+    assert_int_equal(ne_leaf_connection_count(&srv.leaf), 0);
+}
+
+static void test_handshake_deadline_for_a_silent_hub(void **state)
+{
+    (void)state;
+    uint64_t at_ms = 0;
+    int h = attempt_at(&at_ms);
+    expect_close_at_deadline(h, at_ms);
+    assert_string_equal(take(h), ""); /* no CONNECT without the hub's INFO */
+}
+
+static void test_handshake_deadline_without_the_connect_info(void **state)
+{
+    (void)state;
+    uint64_t at_ms = 0;
+    int h = attempt_at(&at_ms);
+    send_text(h, "INFO {\"server_id\":\"NHUB\",\"headers\":true,\"client_id\":4,"
+                 "\"info_on_connect\":true,\"leafnode_urls\":[\"127.0.0.1:7422\"]}\r\n");
+    wait_for(h, "CONNECT {");
+    expect_close_at_deadline(h, at_ms);
 }
 
 /* ---- Hub role ---------------------------------------------------------------- */
@@ -813,6 +932,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hub_closed_link_reconnects_and_resyncs, setup_remote,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wrong_port_info_closes_LN03, setup_remote, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_hub_interest_dropped_when_the_subscription_pool_is_full, setup_remote, teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_deadline_for_a_silent_hub, setup_remote,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_deadline_without_the_connect_info,
+                                        setup_remote, teardown),
         cmocka_unit_test_setup_teardown(test_client_verbs_from_the_hub_close_the_link, setup_remote,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_interest_table_exhaustion_refuses_the_sub,

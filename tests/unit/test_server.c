@@ -8,13 +8,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "server/ne_server.h"
+#include "sim/ne_sim_clock.h"
 #include "sim/ne_sim_net.h"
 
 static ne_server srv;
@@ -856,16 +856,18 @@ static void test_auth_timeout_closes_silent_client_CP23(void **state)
     int c = ne_sim_connect(&sim, port);
     step(2);
     take(c);
-    bool timed_out = false;
-    for (int i = 0; i < 200 && !timed_out; i++) {
-        struct timespec ts = {0, 2 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        step(1);
-        timed_out = strstr(take(c), "-ERR 'Authentication Timeout'") != NULL;
-    }
-    assert_true(timed_out);
+    /* Simulated time: nothing before the 30 ms deadline, the -ERR and the
+     * close at the first timer tick after it (ticks are 100 ms apart). */
+    ne_sim_clock_advance(20);
+    step(1);
+    assert_string_equal(take(c), "");
+    assert_false(ne_sim_server_closed(&sim, c));
+    ne_sim_clock_advance(100);
+    step(1);
+    assert_string_equal(take(c), "-ERR 'Authentication Timeout'\r\n");
     step(1);
     assert_true(ne_sim_server_closed(&sim, c));
+    assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_AUTH_TIMEOUT);
 }
 
 static void with_http(ne_server_options *o)
@@ -1046,10 +1048,10 @@ static void test_subscriber_that_never_reads_holds_at_most_its_pending(void **st
     assert_false(ne_sim_server_closed(&sim, p));
 }
 
+/* Time passes on the simulated clock. */
 static void sleep_ms(long ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    ne_sim_clock_advance((uint64_t)ms);
 }
 
 /* Reads everything a client got into buf (at most cap bytes in all). */
@@ -1323,24 +1325,137 @@ static void test_ping_interval_closes_stale_connection_CP48(void **state)
     ne_server_shutdown(&srv);
     start(fast_pings);
     int c = client(QUIET);
-    int pings = 0;
-    bool stale = false;
-    /* Bounded by count (and so by time: 400 turns of 2 ms). */
-    for (int i = 0; i < 400 && !stale; i++) {
-        struct timespec ts = {0, 2 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    /* Simulated time in 100 ms steps (the timer tick), the client silent:
+     * the first PING at the first tick, the second one interval later,
+     * then with ping_max 2 outstanding the -ERR and the close (CP-48). */
+    char seen[256] = "";
+    for (int i = 0; i < 10 && !ne_sim_server_closed(&sim, c); i++) {
+        ne_sim_clock_advance(100);
         step(1);
-        const char *out = take(c);
-        for (const char *q = strstr(out, "PING"); q != NULL; q = strstr(q + 1, "PING")) {
-            pings++;
-        }
-        stale = strstr(out, "-ERR 'Stale Connection'") != NULL;
+        strncat(seen, take(c), sizeof(seen) - strlen(seen) - 1);
     }
-    assert_true(stale);
-    assert_int_equal(pings, 2);
+    assert_string_equal(seen, "PING\r\nPING\r\n-ERR 'Stale Connection'\r\n");
     step(1);
     assert_true(ne_sim_server_closed(&sim, c));
     assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_STALE);
+}
+
+static void short_write_deadline(ne_server_options *o)
+{
+    with_http(o);
+    o->write_deadline_ms = 1000;
+}
+
+/* A subscriber whose socket takes nothing more, with its pending bytes far
+ * below max_pending: closed as a slow consumer once no byte could be
+ * written for write_deadline (CP-67), the publisher untouched. Simulated
+ * time, on the 100 ms timer ticks. */
+static void test_write_deadline_closes_a_subscriber_that_takes_nothing_CP67(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(short_write_deadline);
+    int sub = client(QUIET);
+    int pub = client(QUIET);
+    send_text(sub, "SUB wd 1\r\n");
+    step(2);
+    ne_sim_set_client_window(&sim, sub, 1024);
+    char payload[8192 + 64];
+    int n = snprintf(payload, sizeof(payload), "PUB wd 8192\r\n");
+    memset(payload + n, 'w', 8192);
+    memcpy(payload + n + 8192, "\r\n", 2);
+    assert_int_equal(ne_sim_client_write(&sim, pub, payload, (size_t)n + 8194), (size_t)n + 8194);
+    step(2);
+    /* The subscriber: the client connection with one subscription. */
+    ne_conn *c = srv.conns.active;
+    while (c != NULL && !(c->io != NULL && c->nsubs == 1)) {
+        c = c->next;
+    }
+    assert_non_null(c);
+    assert_true(c->out.bytes > 0);
+    assert_true(c->out.bytes < srv.opts.max_pending);
+    for (int i = 0; i < 9; i++) {
+        ne_sim_clock_advance(100);
+        step(1);
+        assert_false(ne_sim_server_closed(&sim, sub));
+    }
+    ne_sim_clock_advance(200);
+    step(2);
+    assert_true(ne_sim_server_closed(&sim, sub));
+    assert_int_equal(srv.conns.closed[0].reason, NE_CLOSE_SLOW_CONSUMER_DEADLINE);
+    assert_int_equal(srv.conns.stats.slow_consumers, 1);
+    send_text(pub, "PING\r\n");
+    step(2);
+    assert_non_null(strstr(take(pub), "PONG\r\n")); /* (after the server's own first PING) */
+    assert_false(ne_sim_server_closed(&sim, pub));
+}
+
+/* A monitoring connection that sends no complete request is dropped
+ * NE_HTTP_REQUEST_TIMEOUT_MS after it connected, without a reply, however
+ * its bytes trickle in (differences.md: Monitoring). */
+static void test_idle_http_connection_is_dropped_at_the_request_deadline(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(short_write_deadline);
+    int idle = ne_sim_connect(&sim, srv.mon.listener.port);
+    int half = ne_sim_connect(&sim, srv.mon.listener.port);
+    send_text(half, "GET /varz HTTP/1.1\r\nHost: x\r\n");
+    step(2);
+    for (int i = 0; i < NE_HTTP_REQUEST_TIMEOUT_MS / 100 - 1; i++) {
+        if (i % 10 == 0) {
+            send_text(half, "X"); /* a header byte now and then */
+        }
+        ne_sim_clock_advance(100);
+        step(1);
+        assert_false(ne_sim_server_closed(&sim, idle));
+        assert_false(ne_sim_server_closed(&sim, half));
+    }
+    ne_sim_clock_advance(200);
+    step(2);
+    assert_true(ne_sim_server_closed(&sim, idle));
+    assert_true(ne_sim_server_closed(&sim, half));
+    assert_string_equal(take(idle), "");
+    assert_string_equal(take(half), "");
+    ne_sim_client_close(&sim, idle);
+    ne_sim_client_close(&sim, half);
+    /* The monitor still answers. */
+    assert_non_null(strstr(http("GET /healthz HTTP/1.1\r\n\r\n"), "200 OK"));
+}
+
+/* A message matching more than NE_MAX_FANOUT subscriptions reaches the
+ * first NE_MAX_FANOUT and the overflow is counted (differences.md: Static
+ * limits); one fewer and every one gets it. */
+static void test_fanout_overflow_delivers_to_the_first_max_fanout(void **state)
+{
+    (void)state;
+    int c = client(QUIET);
+    char line[48];
+    for (uint32_t i = 1; i <= NE_MAX_FANOUT + 1; i++) {
+        snprintf(line, sizeof(line), "SUB fan %u\r\n", (unsigned)i);
+        send_text(c, line);
+        if (i % 256 == 0) {
+            step(1);
+        }
+    }
+    step(2);
+    assert_string_equal(take(c), "");
+    send_text(c, "PUB fan 1\r\nz\r\n");
+    step(2);
+    uint32_t got = 0;
+    for (const char *p = strstr(take(c), "MSG fan "); p != NULL; p = strstr(p + 1, "MSG fan ")) {
+        got++;
+    }
+    assert_int_equal(got, NE_MAX_FANOUT);
+    assert_int_equal(srv.router.stats.fanout_overflows, 1);
+    send_text(c, "UNSUB 1\r\nPUB fan 1\r\ny\r\n");
+    step(2);
+    got = 0;
+    for (const char *p = strstr(take(c), "MSG fan "); p != NULL; p = strstr(p + 1, "MSG fan ")) {
+        got++;
+    }
+    assert_int_equal(got, NE_MAX_FANOUT);
+    assert_int_equal(srv.router.stats.fanout_overflows, 1);
 }
 
 int main(void)
@@ -1400,6 +1515,12 @@ int main(void)
             test_auth_accepts_right_credentials_and_refuses_wrong_ones_CP71, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_timeout_closes_silent_client_CP23, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_write_deadline_closes_a_subscriber_that_takes_nothing_CP67, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_idle_http_connection_is_dropped_at_the_request_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fanout_overflow_delivers_to_the_first_max_fanout,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunk_pool_exhaustion_closes_the_slowest_consumer,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_reader_keeps_its_input_in_the_shared_buffer,

@@ -299,11 +299,48 @@ static void test_host_port_forms_for_client_and_leaf_listeners(void **state)
     assert_non_null(strstr(err, "host is too long"));
 }
 
+/* Logins that could never work are refused with nats-server's words: a
+ * second user of one name (the first one answers every login), and a token
+ * or a single user beside a users list or accounts' users (checked first,
+ * they hide the list). */
+static void test_unreachable_logins_are_refused_CFG16(void **state)
+{
+    (void)state;
+    assert_int_not_equal(
+        apply("authorization { users: [ { user: a, password: x }, { user: a, password: y } ] }\n"),
+        NE_OK);
+    assert_string_equal(err, "test.conf:1:52: Duplicate user \"a\" detected");
+    assert_int_not_equal(apply("accounts {\n"
+                               "  A: { users: [ { user: a, password: x } ] }\n"
+                               "  B: { users: [ { user: a, password: y } ] }\n"
+                               "}\n"),
+                         NE_OK);
+    assert_string_equal(err, "test.conf:3:17: Duplicate user \"a\" detected");
+    assert_int_not_equal(apply("authorization { token: t, users: [ { user: a, password: x } ] }\n"),
+                         NE_OK);
+    assert_string_equal(err, "test.conf:1:17: Can not have a token and a users array");
+    assert_int_not_equal(apply("accounts { A: { users: [ { user: a, password: x } ] } }\n"
+                               "authorization { token: t }\n"),
+                         NE_OK);
+    assert_string_equal(err, "test.conf:2:17: Can not have a token and accounts");
+    assert_int_not_equal(
+        apply("authorization { user: u, password: p, users: [ { user: a, password: x } ] }\n"),
+        NE_OK);
+    assert_string_equal(err, "test.conf:1:17: Can not have a single user/pass and a users array");
+    /* Each alone, and distinct names, are fine. */
+    assert_int_equal(apply("authorization { token: t }\n"), NE_OK);
+    assert_int_equal(
+        apply("authorization { users: [ { user: a, password: x }, { user: b, password: "
+              "y } ] }\n"),
+        NE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_config_keys_are_applied_CFG15),
         cmocka_unit_test(test_host_port_forms_for_client_and_leaf_listeners),
+        cmocka_unit_test(test_unreachable_logins_are_refused_CFG16),
         cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
         cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
         cmocka_unit_test(test_permissions_are_mapped_CP78_CP80_CP82),

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import { connect, createInbox } from "@nats-io/transport-node";
-import { rawConnect, sleep, waitFor } from "./harness.mjs";
+import { rawConnect, sleep, waitFor, within } from "./harness.mjs";
 
 export const sha = (b) => createHash("sha256").update(b).digest("hex");
 
@@ -126,7 +126,9 @@ export class Board {
     for (let i = 0; i < count; i++) pub.publish("jobs", `job ${i}`);
     await pub.flush();
     await waitFor(() => plain === count && got.reduce((x, y) => x + y, 0) === count, 5000, "queue deliveries");
-    await sleep(100);
+    // A PING/PONG on each member after the publisher's: a second copy of a
+    // job would have arrived before its PONG.
+    for (const nc of members) await nc.flush();
     assert.equal(got.reduce((x, y) => x + y, 0), count, "each job to one member only");
     assert.ok(got.filter((n) => n > 0).length >= 2, `spread over members: ${got}`);
     for (const s of subs) s.unsubscribe();
@@ -238,7 +240,7 @@ export class Board {
       await r.send("CONNECT {\"verbose\":false}\r\nPUB half 1000\r\n" + "x".repeat(400));
       if (mode === "end") r.socket.end();
       else r.socket.resetAndDestroy();
-      await sleep(100);
+      await within(r.closed(), 5000, "the half-sent client's close");
     }
     const other = await this.client();
     other.publish("half", "whole");

@@ -1,25 +1,38 @@
 // Interop harness: start a broker binary (natsedge or the reference
-// nats-server) on a free loopback port, talk to it over raw TCP, stop it by
+// nats-server) on free loopback ports, talk to it over raw TCP, stop it by
 // PID. Every wait is bounded in time; every process started here is stopped
 // here, also when a test fails or the test process exits early.
 //
-//   startServer({ bin, args, config, env, small }) -> server
-//     bin     broker binary (default NATSEDGE_BIN, or NATSEDGE_SMALL_BIN when small)
-//     args    extra command-line flags (after `-a 127.0.0.1 -p <port>`)
-//     config  conf file text: written to a temp file and passed as `-c <file>`
-//     env     extra environment variables for the broker
-//     small   the small-limits broker: natsedge -> NATSEDGE_SMALL_BIN (built with
-//             small pools); nats-server -> the same limits through a config file
-//             (SMALL_CONFIG below, prepended to `config`)
-//   server = { port, url, pid, kind, bin, logs(), stop(), alive() }
+//   startServer({ bin, args, config, env, small, ports, listen, logFile }) -> server
+//     bin      broker binary (default NATSEDGE_BIN, or NATSEDGE_SMALL_BIN when small)
+//     args     extra command-line flags (after `-a 127.0.0.1 -p <port>`), or a
+//              function of the allocated ports returning them
+//     config   conf file text (or a function of the ports returning it): written
+//              to a temp file and passed as `-c <file>`
+//     env      extra environment variables for the broker
+//     small    the small-limits broker: natsedge -> NATSEDGE_SMALL_BIN (built with
+//              small pools); nats-server -> the same limits through a config file
+//              (SMALL_CONFIG below, prepended to `config`)
+//     ports    names of further listeners ("http", "leaf", "cluster", ...): a free
+//              port is found for each and passed to `args`/`config` as ports.<name>
+//     listen   false: no `-a/-p` flags; args/config put ports.client where they like
+//     logFile  a file name: the broker logs there (`-l`), logs() reads it too
+//   server = { port, ports, url, pid, kind, bin, dir, confPath, logPath, logs(),
+//              alive(), exitCode(), exited, waitExit(ms), signal(sig), stop() }
+//
+// Every listener port is allocated here: when any of them is taken between
+// the allocation and the broker's bind (another test process on the machine
+// can take it), the broker fails to start with "address already in use" (or
+// natsedge's "Error listening on ... port: ..., exists") and the harness
+// starts it again on new ports, rebuilding args and config from the new ones.
 //
 //   rawConnect(port) -> raw client for byte-level protocol tests:
 //     { socket, send(str|Buffer), readUntil(re|str, ms), readAll(ms), closed(),
 //       isClosed(), received(), destroy() }
-//   freePort(), sleep(ms), waitFor(cond, ms, what), parseInfo(text),
-//   stopAll() (stops every broker and raw socket still open; for `after`).
+//   freePort(), sleep(ms), waitFor(cond, ms, what), within(promise, ms, what),
+//   parseInfo(text), getJSON(port, path), brokerKind(), stopAll().
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import net from "node:net";
@@ -40,6 +53,7 @@ export const SMALL_CONFIG = Object.entries(SMALL_LIMITS)
 
 const START_TIMEOUT_MS = 10000;
 const STOP_TIMEOUT_MS = 5000;
+const START_ATTEMPTS = 4;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,6 +63,14 @@ const TIMED_OUT = Symbol("timed out");
 function raceTimer(p, ms) {
   let t;
   return Promise.race([p, new Promise((r) => (t = setTimeout(() => r(TIMED_OUT), ms)))]).finally(() => clearTimeout(t));
+}
+
+// Resolves as `p` does, or rejects after `ms` naming `what`: for the waits
+// nats.js leaves unbounded (flush, close, closed, an async iterator).
+export async function within(p, ms, what = "operation") {
+  const v = await raceTimer(p, ms);
+  if (v === TIMED_OUT) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  return v;
 }
 
 // Asks the OS for a free loopback port (listen on 0, read it, close).
@@ -80,11 +102,23 @@ export function kindOf(bin) {
   return basename(bin ?? "").startsWith("nats-server") ? "nats-server" : "natsedge";
 }
 
+// The kind of the broker under test (NATSEDGE_BIN) in this pass.
+export function brokerKind() {
+  return kindOf(process.env.NATSEDGE_BIN);
+}
+
 // The JSON of the first INFO line in `text`.
 export function parseInfo(text) {
   const m = /^INFO\s+(\{.*?\})\s*\r\n/m.exec(text);
   if (!m) throw new Error(`no INFO in ${JSON.stringify(text.slice(0, 200))}`);
   return JSON.parse(m[1]);
+}
+
+// GET http://127.0.0.1:<port><path> and its JSON body, bounded in time.
+export async function getJSON(port, path, ms = 5000) {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(ms) });
+  if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}`);
+  return res.json();
 }
 
 const servers = new Set();
@@ -126,22 +160,39 @@ function canConnect(port) {
   });
 }
 
-async function startOnce({ bin, args, config, env }) {
-  const port = await freePort();
-  let dir = null;
-  const fullArgs = ["-a", "127.0.0.1", "-p", String(port)];
-  if (config !== null) {
-    dir = mkdtempSync(join(tmpdir(), "natsedge-interop-"));
-    const file = join(dir, "broker.conf");
-    writeFileSync(file, config);
-    fullArgs.push("-c", file);
+// A listener that could not bind because the port was taken: nats-server
+// says "address already in use" (client, monitoring, leafnode and cluster
+// ports alike), natsedge "Error listening on [<kind>] port: <addr>, exists".
+export function isBindRace(logs) {
+  return /address already in use|Error listening on [a-z ]*port: \S+, exists/i.test(logs);
+}
+
+async function allocatePorts(names) {
+  const ports = { client: await freePort() };
+  for (const n of names) ports[n] = await freePort();
+  return ports;
+}
+
+async function startOnce({ bin, args, config, env, ports, listen, logFile, small }) {
+  const port = ports.client;
+  const dir = mkdtempSync(join(tmpdir(), "natsedge-interop-"));
+  const fullArgs = listen ? ["-a", "127.0.0.1", "-p", String(port)] : [];
+  let confPath = null;
+  let text = typeof config === "function" ? config(ports) : config;
+  if (small && kindOf(bin) === "nats-server") text = SMALL_CONFIG + (text ?? "");
+  if (text !== null && text !== undefined) {
+    confPath = join(dir, "broker.conf");
+    writeFileSync(confPath, text);
+    fullArgs.push("-c", confPath);
   }
-  fullArgs.push(...args);
+  const logPath = logFile ? join(dir, logFile) : null;
+  if (logPath) fullArgs.push("-l", logPath);
+  fullArgs.push(...(typeof args === "function" ? args(ports) : args));
   const child = spawn(bin, fullArgs, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
   });
-  let logs = "";
+  let out = "";
   let exitCode = null;
   let spawnError = null;
   const exited = new Promise((resolve) => {
@@ -155,18 +206,32 @@ async function startOnce({ bin, args, config, env }) {
       resolve(-1);
     });
   });
-  child.stdout.on("data", (d) => (logs += d));
-  child.stderr.on("data", (d) => (logs += d));
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const logs = () => (logPath && existsSync(logPath) ? out + readFileSync(logPath, "utf8") : out);
   let stopping = null;
   const server = {
     port,
+    ports,
     url: `nats://127.0.0.1:${port}`,
     pid: child.pid,
     bin,
     kind: kindOf(bin),
     args: fullArgs,
-    logs: () => logs,
+    dir,
+    confPath,
+    logPath,
+    logs,
+    exited,
     alive: () => exitCode === null,
+    exitCode: () => exitCode,
+    // The exit code if the broker exits within `ms`, else "still running".
+    waitExit: async (ms) => {
+      const v = await raceTimer(exited, ms);
+      return v === TIMED_OUT ? "still running" : v;
+    },
+    signal: (sig) => process.kill(child.pid, sig),
+    // SIGTERM, SIGKILL after 5 s; resolves the exit code.
     stop() {
       if (stopping) return stopping;
       stopping = (async () => {
@@ -179,7 +244,7 @@ async function startOnce({ bin, args, config, env }) {
           clearTimeout(t);
         }
         servers.delete(server);
-        if (dir) rmSync(dir, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
         return exitCode;
       })();
       return stopping;
@@ -190,17 +255,18 @@ async function startOnce({ bin, args, config, env }) {
   let ready = false;
   while (Date.now() < deadline) {
     if (exitCode !== null) break;
-    if (/Server is ready/.test(logs) && (await canConnect(port))) {
+    if (/Server is ready/.test(logs()) && (await canConnect(port))) {
       ready = true;
       break;
     }
     await sleep(20);
   }
   if (!ready) {
+    const text = logs();
     await server.stop();
     const why = spawnError ? `spawn error: ${spawnError.message}` : `exit ${exitCode}`;
-    const err = new Error(`${bin} ${fullArgs.join(" ")} did not become ready (${why}):\n${logs}`);
-    err.addressInUse = /address already in use/i.test(logs);
+    const err = new Error(`${bin} ${fullArgs.join(" ")} did not become ready (${why}):\n${text}`);
+    err.addressInUse = isBindRace(text);
     throw err;
   }
   return server;
@@ -212,17 +278,20 @@ export async function startServer({
   config = null,
   env = {},
   small = false,
+  ports = [],
+  listen = true,
+  logFile = null,
 } = {}) {
   if (!bin) bin = small ? process.env.NATSEDGE_SMALL_BIN || process.env.NATSEDGE_BIN : process.env.NATSEDGE_BIN;
   if (!bin) throw new Error("NATSEDGE_BIN is not set (use /usr/sbin/nats-server for the reference run)");
-  if (small && kindOf(bin) === "nats-server") config = SMALL_CONFIG + (config ?? "");
-  // The port is free when asked for but another process may take it before
-  // the broker binds it: try again with a new port in that case.
+  // A port is free when asked for but another process may take it before
+  // the broker binds it: start again on new ports in that case.
   for (let attempt = 1; ; attempt++) {
+    const allocated = await allocatePorts(ports);
     try {
-      return await startOnce({ bin, args, config, env });
+      return await startOnce({ bin, args, config, env, ports: allocated, listen, logFile, small });
     } catch (e) {
-      if (!e.addressInUse || attempt >= 3) throw e;
+      if (!e.addressInUse || attempt >= START_ATTEMPTS) throw e;
     }
   }
 }
@@ -341,8 +410,90 @@ export async function rawHandshake(port, connect = { verbose: false, pedantic: f
   return { client, info };
 }
 
-// Stops every broker and raw socket this process still has open.
+// A loopback TCP listener (port 0: no bind race) that records every
+// connection made to it: { at (ms since the listener started), socket,
+// received }. `onConnection(conn)` may answer; by default the connection is
+// closed at once. For the connecting side of a broker (leaf remotes): the
+// attempts, their times and which listener of several was tried are seen on
+// the wire.
+export function listenRecorder({ onConnection = (c) => c.socket.destroy() } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const conns = [];
+    const srv = net.createServer((socket) => {
+      // `at`, `closedAt` and `now()`: milliseconds since the listener started.
+      const conn = { at: Date.now() - t0, now: () => Date.now() - t0, socket, received: "", closedAt: null };
+      socket.on("data", (d) => (conn.received += d.toString("latin1")));
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        if (conn.closedAt === null) conn.closedAt = conn.now();
+      });
+      conns.push(conn);
+      onConnection(conn);
+    });
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const rec = {
+        port: srv.address().port,
+        conns,
+        close: () =>
+          new Promise((r) => {
+            for (const c of conns) c.socket.destroy();
+            srv.close(() => r());
+          }),
+      };
+      closers.add(rec);
+      resolve(rec);
+    });
+  });
+}
+const closers = new Set();
+
+// A TCP proxy on a free loopback port (port 0) in front of `targetPort`:
+// every connection through it is recorded with its times and the bytes each
+// way (`received`: from the connecting broker, `sent`: the target's answers),
+// so a test sees on the wire what a broker sent and was answered. Setting
+// `proxy.target` sends later connections to another port (a restarted hub on
+// a new port, behind the same address for the broker that connects).
+export async function tcpProxy(targetPort) {
+  const proxy = await listenRecorder({
+    onConnection(conn) {
+      conn.sent = "";
+      const up = net.connect({ port: proxy.target, host: "127.0.0.1" });
+      up.on("error", () => conn.socket.destroy());
+      up.on("data", (d) => {
+        conn.sent += d.toString("latin1");
+        conn.socket.write(d);
+      });
+      conn.socket.on("data", (d) => up.write(d));
+      up.on("close", () => conn.socket.destroy());
+      conn.socket.on("close", () => up.destroy());
+    },
+  });
+  proxy.target = targetPort;
+  return proxy;
+}
+
+// The board suites (natsedge over lwIP on a TAP device, the mps2-an385
+// firmware in QEMU) test natsedge's own ports: in the nats-server pass they
+// skip as natsedge-only. Otherwise a missing prerequisite (`missing`: why
+// the suite cannot run, or false) fails the suite with the reason, unless
+// SKIP_BOARDS=1 asks to skip it: `make test` never passes by skipping.
+// Returns { skip, fail }: `skip` for every test's options, `fail` (or null)
+// the reason a single failing test reports.
+export function boardGate(missing) {
+  if (brokerKind() === "nats-server") return { skip: "natsedge-only: a port of natsedge's own", fail: null };
+  if (!missing) return { skip: false, fail: null };
+  if (process.env.SKIP_BOARDS === "1") return { skip: `${missing} (SKIP_BOARDS=1)`, fail: null };
+  return { skip: missing, fail: `cannot run: ${missing}; set SKIP_BOARDS=1 to skip the board suites` };
+}
+
+// Stops every broker, raw socket and recorder this process still has open.
 export async function stopAll() {
   for (const r of [...raws]) r.socket.destroy();
+  for (const c of [...closers]) {
+    closers.delete(c);
+    await c.close();
+  }
   await Promise.all([...servers].map((s) => s.stop()));
 }
