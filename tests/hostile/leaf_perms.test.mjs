@@ -114,7 +114,10 @@ for (const bin of HUBS) {
         const { l } = await rawLeaf(hub);
         for (const s of ["telemetry.x", "secret.inbox", "cmd.>", ">", "telemetry.*", "*.x"]) a.subscribe(s);
         await a.flush();
-        await sleep(100);
+        // The three it may have arrive (bounded); then a PING/PONG barrier
+        // shows nothing else was sent before it.
+        const want = ["LS+ >\r\n", "LS+ telemetry.*\r\n", "LS+ telemetry.x\r\n"];
+        await waitFor(() => want.every((w) => l.received().includes(w)), 5000, "the allowed LS+ lines");
         const text = await sync(l);
         const sent = [...text.matchAll(/^LS\+ (\S+)\r$/gm)].map((m) => m[1]).filter((s) => !s.startsWith("$"));
         assert.deepEqual(sent.sort(), [">", "telemetry.*", "telemetry.x"]);
