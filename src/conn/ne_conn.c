@@ -212,7 +212,16 @@ ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, 
 
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind)
 {
-    return conn_header(set, kind);
+    /* The header pool holds NE_MAX_INTERNAL_CLIENTS beyond the sockets:
+     * internal clients never take a socket's place. */
+    if (set->internal_count >= NE_MAX_INTERNAL_CLIENTS) {
+        return NULL;
+    }
+    ne_conn *conn = conn_header(set, kind);
+    if (conn != NULL) {
+        set->internal_count++;
+    }
+    return conn;
 }
 
 /* A connection with output: its socket is written at the end of the turn;
@@ -338,6 +347,10 @@ static void conn_teardown(ne_conn *conn)
         conn->next->prev = conn->prev;
     }
     set->active_count--;
+    if (io == NULL) {
+        NE_ASSERT(set->internal_count > 0);
+        set->internal_count--;
+    }
     ne_pool_free(&set->conn_pool, conn);
 }
 

@@ -325,6 +325,7 @@ typedef struct ne_conns {
 
     ne_conn *active; /* every open connection */
     uint32_t active_count;
+    uint32_t internal_count; /* internal clients, at most NE_MAX_INTERNAL_CLIENTS */
     ne_conn *dirty_head;     /* connections with output to flush this turn */
     ne_conn *close_head;     /* connections to tear down at the end of the turn */
     ne_conn *paused_head;    /* reads paused until chunks are available */
@@ -393,7 +394,7 @@ void ne_conns_unlisten(ne_conns *set, ne_listener *listener);
  * pool is empty (the socket is left to the caller). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port);
 /* An internal client: a header without a socket, whose deliveries queue for
- * its kind's handler. NULL when the pool is empty. */
+ * its kind's handler. NULL when NE_MAX_INTERNAL_CLIENTS are open. */
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind);
 
 /* The kind a connection speaks: its ops table and the kind's context. */
