@@ -80,8 +80,10 @@ static size_t near_limit(program *p, size_t cap)
 {
     uint8_t b = next(p);
     size_t limits[] = {
-        NE_TOKEN_BYTES,   NE_SUB_TEXT_BYTES,       NE_PERM_SUBJECT_BYTES,  NE_MAX_CONTROL_LINE_BYTES,
-        NE_CHUNK_BYTES,   NE_CONN_READ_BUFFER_BYTES, 4096 /* max_payload */, 128 /* sid */,
+        NE_TOKEN_BYTES,         NE_SUB_TEXT_BYTES,
+        NE_PERM_SUBJECT_BYTES,  NE_MAX_CONTROL_LINE_BYTES,
+        NE_CHUNK_BYTES,         NE_CONN_READ_BUFFER_BYTES,
+        4096 /* max_payload */, 128 /* sid */,
     };
     size_t n;
     switch (b & 3) {
@@ -194,8 +196,9 @@ static void connect_actor(int a)
                  "\"no_responders\":true,\"protocol\":1,\"user\":\"%s\",\"pass\":\"%s\"}\r\n",
                  logins[a], logins[a]);
     } else {
-        snprintf(text, sizeof(text),
-                 "CONNECT {\"name\":\"fuzzleaf\",\"headers\":true,\"user\":\"a\",\"pass\":\"a\"}\r\n");
+        snprintf(
+            text, sizeof(text),
+            "CONNECT {\"name\":\"fuzzleaf\",\"headers\":true,\"user\":\"a\",\"pass\":\"a\"}\r\n");
     }
     send_text(a, text);
     step(2);
@@ -245,15 +248,16 @@ static void client_op(program *p, int a, uint8_t op)
         char hbuf[600];
         if (hdr) {
             size_t vl = near_limit(p, 500);
-            hl = (size_t)snprintf(hbuf, sizeof(hbuf), "NATS/1.0\r\nK: %.*s\r\n\r\n", (int)vl,
-                                  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-                                  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-                                  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-                                  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-                                  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-                                  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-                                  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-                                  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+            hl = (size_t)snprintf(
+                hbuf, sizeof(hbuf), "NATS/1.0\r\nK: %.*s\r\n\r\n", (int)vl,
+                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
             if (hl >= sizeof(hbuf)) {
                 hl = sizeof(hbuf) - 1;
             }
