@@ -110,8 +110,9 @@ static void test_ping_and_named_requests_are_answered_PR01(void **state)
     (void)state;
     int c = sys_client();
     char line[256];
-    snprintf(line, sizeof(line), "PUB $SYS.REQ.SERVER.PING inbox.1 0\r\n\r\n"
-                                 "PUB $SYS.REQ.SERVER.%s.VARZ inbox.2 0\r\n\r\nPING\r\n",
+    snprintf(line, sizeof(line),
+             "PUB $SYS.REQ.SERVER.PING inbox.1 0\r\n\r\n"
+             "PUB $SYS.REQ.SERVER.%s.VARZ inbox.2 0\r\n\r\nPING\r\n",
              srv.conns.id.server_id);
     send_text(c, line);
     step(4);
