@@ -40,8 +40,11 @@ const nc = (server, opts = {}) => connect({ servers: `127.0.0.1:${server.port}`,
 const flush = (c) => within(c.flush(), MS, "flush");
 const close = (...conns) => within(Promise.all(conns.map((c) => c.close())), MS, "the clients' close");
 
-// A raw leaf peer: INFO read, CONNECT sent, the hub's connect_info INFO read.
-// Each has its own name (nats-server replaces a leaf of the same name, LN-09).
+// A raw leaf peer: INFO read, CONNECT sent, the hub's connect_info INFO read,
+// then a PING/PONG: nats-server sends that INFO before it registers the leaf
+// for interest updates, and answers the PING once the whole CONNECT is
+// handled. Each has its own name (nats-server replaces a leaf of the same
+// name, LN-09).
 let peers = 0;
 async function rawLeaf(leafPort, creds = {}) {
   const l = await rawConnect(leafPort);
@@ -49,6 +52,7 @@ async function rawLeaf(leafPort, creds = {}) {
   const id = `NPEER${++peers}`;
   await l.send(`CONNECT ${JSON.stringify({ ...creds, name: id, server_id: id, headers: true })}\r\n`);
   await l.readUntil(/"connect_info":true.*\r\n/);
+  await sync(l);
   return l;
 }
 

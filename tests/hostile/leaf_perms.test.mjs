@@ -60,12 +60,16 @@ const learned = async (server) =>
   ((await getJSON(server.ports.http, "/leafz?subs=1")).leafs ?? []).flatMap((l) => l.subscriptions_list ?? []);
 
 // A raw leaf logged in as `user`: returns the socket and the hub's second
-// INFO (connect_info).
+// INFO (connect_info). nats-server sends that INFO before it registers the
+// leaf for interest updates (a subscription made in between was never
+// announced in one run under load): the leaf's PING, answered once the
+// hub has handled the whole CONNECT, is the barrier.
 async function rawLeaf(hub, user = "sensor", pass = "s") {
   const l = await rawConnect(hub.ports.leaf);
   await l.readUntil("\r\n");
   await l.send(`CONNECT ${JSON.stringify({ user, pass, name: "hostile", server_id: "NHOSTILE", headers: true })}\r\n`);
   const info = parseInfo(await l.readUntil(/INFO \{.*"connect_info":true.*\r\n/));
+  await sync(l);
   return { l, info };
 }
 

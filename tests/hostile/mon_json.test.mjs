@@ -119,6 +119,9 @@ test(`/leafz?subs=1 with control bytes in a leaf's interest (MON-05, LN-10) [${K
     await l.readUntil("\r\n");
     await l.send('CONNECT {"server_id":"NHOSTILE","name":"hostile","headers":true}\r\n');
     await l.readUntil(/"connect_info":true.*\r\n/);
+    // The hub has handled the whole CONNECT (nats-server sends the INFO above
+    // before it registers the leaf).
+    await ping(l);
     const subjects = [];
     let lines = "";
     // Short and long ones in turn, so that a long one starts in every
