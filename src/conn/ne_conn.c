@@ -62,6 +62,14 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Slow Producer (Message Deadline)";
     case NE_CLOSE_SLOW_PRODUCER_STALLED:
         return "Slow Producer (Stalled Message)";
+    case NE_CLOSE_WRONG_PORT:
+        return "Incorrect Port";
+    case NE_CLOSE_MAX_SUBSCRIPTIONS:
+        return "Maximum Subscriptions Exceeded";
+    case NE_CLOSE_DUPLICATE_ROUTE:
+        return "Duplicate Route";
+    case NE_CLOSE_CLUSTER_NAME_CONFLICT:
+        return "Cluster Name Conflict";
     }
     return "Unknown";
 }
