@@ -315,7 +315,7 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
         send_err(conn, "%s", NE_PROTO_ERR_MAX_SUBSCRIPTIONS);
         return;
     }
-    ne_sub_spec spec = {op->subject, op->queue, op->sid, false, false};
+    ne_sub_spec spec = {op->subject, op->queue, op->sid, false, false, NULL, 0};
     spec.withhold = perms != NULL && ne_perm_deny_overlaps(perms, o->perm_subjects, op->subject.ptr,
                                                            op->subject.len);
     int rc = ne_router_subscribe(n->router, conn, &spec, NULL);
