@@ -170,8 +170,10 @@ static uint32_t urls_add_list(ne_connect_urls *u, const char *items, size_t len)
     return dropped;
 }
 
-/* This node's URL and, unless no_advertise, every route's; clients that
- * take async INFO hear of a change (CP-13). */
+/* This node's URL and every route's; clients that take async INFO hear of
+ * a change (CP-13). As in nats-server, clients hear of no URL until a
+ * route brought one (this node's alone is not sent, but stays once the
+ * others are gone), and of none at all with no_advertise. */
 static void urls_rebuild(ne_route_state *st)
 {
     ne_connect_urls *u = st->urls;
@@ -182,16 +184,26 @@ static void urls_rebuild(ne_route_state *st)
     u->count = 0;
     u->items[0] = '\0';
     uint32_t dropped = 0;
+    if (st->opts->cluster.no_advertise) {
+        return; /* nothing was ever sent: nothing changed */
+    }
     if (st->client_url[0] != '\0') {
         char item[NE_ROUTE_HOSTPORT_BYTES + 2];
         size_t n = ne_fmt(item, sizeof(item), "\"%s\"", st->client_url);
         dropped += n > 0 && urls_add(u, item, n) ? 0u : 1u;
     }
-    for (uint32_t i = 0; i < NE_MAX_ROUTES && !st->opts->cluster.no_advertise; i++) {
+    uint32_t own = u->count;
+    for (uint32_t i = 0; i < NE_MAX_ROUTES; i++) {
         ne_route_link *l = st->links[i];
         if (l != NULL && l->urls_counted) {
             dropped += urls_add_list(u, l->urls, l->urls_len);
         }
+    }
+    st->urls_shown = st->urls_shown || u->count > own;
+    if (!st->urls_shown) {
+        u->len = 0;
+        u->count = 0;
+        u->items[0] = '\0';
     }
     if (dropped > 0) {
         st->stats.urls_dropped += dropped;

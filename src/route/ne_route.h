@@ -169,6 +169,7 @@ typedef struct ne_route_state {
     bool active;   /* a cluster is configured: hooks do work */
     bool stopping; /* shutting down: no more connection attempts */
     bool dynamic;  /* the cluster name was made up here */
+    bool urls_shown; /* a route brought client URLs: clients hear the list from now on */
     ne_listener listener;
     char cluster_name[64];
     char client_url[NE_ROUTE_HOSTPORT_BYTES]; /* this node's, "" when it has none to give */

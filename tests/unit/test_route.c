@@ -399,6 +399,8 @@ static void start_mesh_from_seed(void)
     wait_until(full_mesh_3, "a full mesh of three");
 }
 
+static bool n0_alone(void);
+
 /* ---- Tests ------------------------------------------------------------------------ */
 
 /* Two nodes given only the seed's URL find each other through its INFO
@@ -424,6 +426,36 @@ static void test_route_gossip_from_one_seed_makes_a_full_mesh(void **state)
         assert_non_null(strstr(info, url));
     }
     assert_non_null(strstr(info, "\"cluster\":\"C1\""));
+}
+
+/* As nats-server: no connect_urls until a route brought a URL (a node
+ * alone sends none); then this node's and the peers', and this node's
+ * still once the peer is gone (CP-11). */
+static void test_route_connect_urls_appear_with_the_first_peer_CP11(void **state)
+{
+    (void)state;
+    node_spec s0 = {.name = "n0", .routes = {-1}, .leaf_remote = -1};
+    start_node(0, &s0);
+    int alone = client_of(0);
+    const char *info = wait_for(alone, "\r\n");
+    assert_null(strstr(info, "connect_urls"));
+    assert_non_null(strstr(info, "\"cluster\":\"C1\""));
+    node_spec s1 = {.name = "n1", .routes = {0, -1}, .leaf_remote = -1};
+    start_node(1, &s1);
+    wait_until(pair_up, "a route");
+    char both[64];
+    snprintf(both, sizeof(both), "\"connect_urls\":[\"127.0.0.1:%u\",\"127.0.0.1:%u\"]",
+             (unsigned)ne_server_client_port(&nodes[0]),
+             (unsigned)ne_server_client_port(&nodes[1]));
+    int c = client_of(0);
+    assert_non_null(strstr(wait_for(c, "\r\n"), both));
+    stop_node(1);
+    wait_until(n0_alone, "node 0 alone");
+    char own[48];
+    snprintf(own, sizeof(own), "\"connect_urls\":[\"127.0.0.1:%u\"]",
+             (unsigned)ne_server_client_port(&nodes[0]));
+    int later = client_of(0);
+    assert_non_null(strstr(wait_for(later, "\r\n"), own));
 }
 
 /* A subscription on one node gets messages published on each of the
@@ -901,6 +933,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_route_gossip_from_one_seed_makes_a_full_mesh, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_route_connect_urls_appear_with_the_first_peer_CP11,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_messages_cross_every_pair_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_queue_group_one_member_per_message_CP59, setup,
                                         teardown),
