@@ -629,7 +629,8 @@ static void solicit(ne_route_state *st, ne_route_target *t)
     conn->no_echo = true;
     ne_log_debug(st->conns->log, "Trying to connect to route on %s", shown);
     if (st->opts->cluster.tls) {
-        rc = ne_conn_tls_start_client(conn, st->tls_client, t->url.host);
+        const char *name = t->configured || st->tls_name[0] == '\0' ? t->url.host : st->tls_name;
+        rc = ne_conn_tls_start_client(conn, st->tls_client, name);
         if (rc != NE_OK) {
             ne_conn_logf(conn, NE_LOG_ERROR, "Route %s: cannot start TLS (%s)", shown,
                          ne_err_name(rc));
@@ -1292,6 +1293,19 @@ static const ne_conn_ops route_ops = {
 
 /* ---- Life cycle --------------------------------------------------------------------- */
 
+/* An IPv4 or IPv6 address rather than a name. */
+static bool is_address(const char *host)
+{
+    bool dots_digits = host[0] != '\0';
+    for (const char *p = host; *p != '\0'; p++) {
+        if (*p == ':') {
+            return true;
+        }
+        dots_digits = dots_digits && ((*p >= '0' && *p <= '9') || *p == '.');
+    }
+    return dots_digits;
+}
+
 void ne_route_init(ne_route_state *st, const ne_server_options *opts, ne_conns *conns,
                    ne_router *router, ne_rng *rng, ne_connect_urls *urls)
 {
@@ -1332,6 +1346,9 @@ void ne_route_init(ne_route_state *st, const ne_server_options *opts, ne_conns *
         }
         t->in_use = true;
         t->configured = true;
+        if (st->tls_name[0] == '\0' && !is_address(t->url.host)) {
+            memcpy(st->tls_name, t->url.host, sizeof(st->tls_name));
+        }
     }
 }
 

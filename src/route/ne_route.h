@@ -180,6 +180,10 @@ typedef struct ne_route_state {
     void *urls_ctx;
     const ne_tls_config *tls_server; /* cluster tls { }: accepted routes */
     const ne_tls_config *tls_client; /* solicited routes */
+    /* The name a learned route's certificate is checked against: the first
+     * configured route's host that is a name, as nats-server does (gossip
+     * gives addresses); "": the route's own host. */
+    char tls_name[64];
     ne_route_target targets[NE_ROUTE_MAX_TARGETS];
     ne_route_stats stats;
     ne_route_link *links[NE_MAX_ROUTES]; /* by pool index, NULL when free */

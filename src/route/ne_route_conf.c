@@ -18,6 +18,7 @@ typedef struct cluster_ctx {
     ne_cluster_options *o;
     char *err;
     size_t err_cap;
+    bool auth_timeout_set;
 } cluster_ctx;
 
 static int fail_conf(cluster_ctx *c)
@@ -181,6 +182,7 @@ static int apply_authorization(cluster_ctx *c, ne_conf_node *map)
                 return fail_at(c, n, NE_ERR_RANGE, "timeout out of range");
             }
             o->auth_timeout_ms = (uint32_t)(seconds * 1000);
+            c->auth_timeout_set = true;
         } else if (key_is(c->conf, n, "token")) {
             return fail_at(c, map, NE_ERR_INVALID, "Cluster authorization does not support tokens");
         } else if (key_is(c->conf, n, "users") || key_is(c->conf, n, "nkeys")) {
@@ -298,7 +300,7 @@ static int apply_key(cluster_ctx *c, ne_conf_node *n)
 int ne_route_apply_conf(ne_conf *conf, ne_conf_node *map, ne_cluster_options *o, char *err,
                         size_t err_cap)
 {
-    cluster_ctx c = {conf, o, err, err_cap};
+    cluster_ctx c = {conf, o, err, err_cap, false};
     if (map->type != NE_CONF_MAP) {
         char what[96];
         ne_fmt(what, sizeof(what), "Expected map to define cluster, got %s",
@@ -311,6 +313,11 @@ int ne_route_apply_conf(ne_conf *conf, ne_conf_node *map, ne_cluster_options *o,
         if (rc != NE_OK) {
             return rc;
         }
+    }
+    /* nats-server's default authorization timeout of TLS routes: the TLS
+     * timeout and a second. */
+    if (o->tls && !c.auth_timeout_set) {
+        o->auth_timeout_ms = o->tls_timeout_ms + 1000;
     }
     return NE_OK;
 }
