@@ -20,8 +20,8 @@ int ne_board_cluster_tls_setup(ne_server *srv)
         ne_log_error(&srv->log, "TLS for the cluster: %s", err);
         return NE_ERR_INVALID;
     }
-    const ne_tls_config *client = ne_board_tls_client_config(
-        srv, c->tls_ca_file, c->tls_cert_file, c->tls_key_file, err, sizeof(err));
+    const ne_tls_config *client = ne_board_tls_client_config(srv, c->tls_ca_file, c->tls_cert_file,
+                                                             c->tls_key_file, err, sizeof(err));
     if (client == NULL) {
         ne_log_error(&srv->log, "TLS for the cluster: %s", err);
         return NE_ERR_INVALID;

@@ -166,9 +166,9 @@ typedef struct ne_route_state {
     ne_router *router;
     ne_rng *rng;
     uint8_t kind;
-    bool active;   /* a cluster is configured: hooks do work */
-    bool stopping; /* shutting down: no more connection attempts */
-    bool dynamic;  /* the cluster name was made up here */
+    bool active;     /* a cluster is configured: hooks do work */
+    bool stopping;   /* shutting down: no more connection attempts */
+    bool dynamic;    /* the cluster name was made up here */
     bool urls_shown; /* a route brought client URLs: clients hear the list from now on */
     ne_listener listener;
     char cluster_name[64];
