@@ -418,16 +418,15 @@
 #define NE_FEATURE_ROUTES 1
 #endif
 
-#if NE_FEATURE_ROUTES
 /* Route connections at once, solicited and accepted together (the route
  * link pool): the other nodes of the cluster, plus the duplicates a
  * handshake may briefly open when two nodes connect to each other at once.
  * Each also takes a connection slot (NE_RESERVED_CONNECTIONS). One unit
- * costs about 700 B. A further accepted route is closed at once
- * (-ERR 'maximum connections exceeded'), a solicited one is retried later;
- * counted in /varz natsedge_pools. */
+ * costs about 450 B. A further accepted route is closed at once, a
+ * solicited one is retried later; counted in /varz natsedge_routes
+ * (links_refused) and logged with this knob. None without routes. */
 #ifndef NE_MAX_ROUTES
-#define NE_MAX_ROUTES 8
+#define NE_MAX_ROUTES (8 * NE_FEATURE_ROUTES)
 #endif
 
 /* Routes a configuration may name (cluster { routes [...] }, --routes) and
@@ -456,9 +455,9 @@
 /* The client URLs of the cluster that clients are told about (INFO
  * connect_urls: this node's and every route's), as JSON text. URLs beyond
  * it are left out (logged). Costs this many bytes once, and as much stack
- * while an INFO is written. */
+ * while an INFO is written; 1 without routes. */
 #ifndef NE_CLUSTER_URLS_BYTES
-#define NE_CLUSTER_URLS_BYTES 1024
+#define NE_CLUSTER_URLS_BYTES (1 + 1023 * NE_FEATURE_ROUTES)
 #endif
 
 /* The client URLs one route's peer announces (its INFO connect_urls) that
@@ -484,12 +483,6 @@
  * configured, and a dial timeout of 1 s. Costs no RAM. */
 #ifndef NE_ROUTE_HANDSHAKE_TIMEOUT_MS
 #define NE_ROUTE_HANDSHAKE_TIMEOUT_MS 4000
-#endif
-#else
-#undef NE_MAX_ROUTES
-#define NE_MAX_ROUTES 0
-#undef NE_CLUSTER_URLS_BYTES
-#define NE_CLUSTER_URLS_BYTES 1
 #endif
 
 /* ---- Timers and defaults ------------------------------------------------- */

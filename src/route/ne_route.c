@@ -1051,6 +1051,12 @@ static void handle_rs_plus(ne_conn *conn, const ne_op *op)
     int rc = ne_router_subscribe(st->router, conn, &spec, NULL);
     if (rc == NE_ERR_NOMEM) {
         interest_exhausted(st, conn, "NE_MAX_SUBSCRIPTIONS or NE_MAX_TRIE_NODES");
+    } else if (rc == NE_ERR_INVALID) {
+        /* As nats-server: said, and the route stays. */
+        st->stats.interest_dropped++;
+        char line[64];
+        size_t n = ne_proto_err_line(line, sizeof(line), "%s", NE_PROTO_ERR_INVALID_SUBSCRIPTION);
+        route_send(conn, line, n);
     } else if (rc != NE_OK) {
         /* A subject this node's trie cannot hold (a nats-server peer's
          * $SYS.REQ.SERVER.<its long id>.*): no client here can subscribe

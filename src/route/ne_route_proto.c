@@ -85,6 +85,24 @@ static ne_proto_status parse_route_msg(const char *rest, size_t rest_len, ne_op 
     return NE_PROTO_OK;
 }
 
+/* A queue weight: digits, taken up to 0x7fffffff (nats-server takes any
+ * number of digits). */
+static bool parse_weight(ne_slice s, uint64_t *out)
+{
+    if (s.len == 0) {
+        return false;
+    }
+    for (uint32_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9') {
+            return false;
+        }
+    }
+    if (!ne_parse_u64(s.ptr, s.len, 0x7fffffffu, out)) {
+        *out = 0x7fffffffu;
+    }
+    return true;
+}
+
 /* RS+ <account> <subject> [<queue> <weight>], RS- <account> <subject> [<queue>]. */
 static ne_proto_status parse_interest(const char *rest, size_t rest_len, ne_op *op, bool plus)
 {
@@ -98,7 +116,7 @@ static ne_proto_status parse_interest(const char *rest, size_t rest_len, ne_op *
     if (n >= 3) {
         op->queue = args[2];
     }
-    if (plus && n == 4 && !ne_parse_u64(args[3].ptr, args[3].len, 0x7fffffffu, &op->weight)) {
+    if (plus && n == 4 && !parse_weight(args[3], &op->weight)) {
         return NE_PROTO_BAD_ARGS;
     }
     return NE_PROTO_OK;
@@ -248,8 +266,8 @@ static void read_urls(const ne_json_doc *doc, ne_route_info *info)
         bool plain = doc->tokens[item].type == JSMN_STRING &&
                      ne_json_token_string(doc, item, url, sizeof(url), &len) && len > 0;
         for (size_t k = 0; plain && k < len; k++) {
-            plain = url[k] > ' ' && url[k] != '"' && url[k] != '\\' && url[k] != ',' &&
-                    url[k] < 0x7f;
+            plain =
+                url[k] > ' ' && url[k] != '"' && url[k] != '\\' && url[k] != ',' && url[k] < 0x7f;
         }
         size_t need = len + 2 + (info->urls_len > 0 ? 1u : 0u);
         if (!plain || info->urls_len + need >= sizeof(info->urls)) {

@@ -875,7 +875,7 @@ static void test_route_peer_interest_exhaustion_closes_the_route(void **state)
     send_text(peer, "CONNECT {\"name\":\"NFAKE\",\"cluster\":\"C1\",\"headers\":true}\r\n"
                     "INFO {\"server_id\":\"NFAKE\",\"server_name\":\"fake\",\"cluster\":\"C1\","
                     "\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true}\r\n");
-    wait_for(peer, "PING\r\n");
+    wait_for(peer, "\r\nPING\r\n"); /* the line, not a subject ending in PING */
     assert_int_equal(routes_of(0), 1);
     char line[64];
     for (uint32_t i = 0; i <= NE_ROUTE_MAX_REMOTE_SUBS; i++) {

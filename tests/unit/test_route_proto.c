@@ -48,6 +48,8 @@ static void test_route_interest_lines_parse(void **state)
     assert_int_equal(parse("RS+ $G", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("RS+ $G foo q", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("RS+ $G foo q x", &op), NE_PROTO_BAD_ARGS);
+    assert_int_equal(parse("RS+ $G foo q 99999999999", &op), NE_PROTO_OK); /* taken, capped */
+    assert_int_equal(op.weight, 0x7fffffff);
     assert_int_equal(parse("RS- $G", &op), NE_PROTO_BAD_ARGS);
     assert_int_equal(parse("RS- $G a b c", &op), NE_PROTO_BAD_ARGS);
 }
@@ -206,14 +208,14 @@ static void test_cluster_block_is_read_CFG15(void **state)
 {
     (void)state;
     int first = apply("cluster {\n"
-                           "  name: C1\n"
-                           "  listen: \"127.0.0.1:6333\"\n"
-                           "  routes: [\"nats-route://127.0.0.1:6334\", \"nats://h:6335\"]\n"
-                           "  authorization { user: ru, password: rp, timeout: 0.5 }\n"
-                           "  cluster_advertise: \"10.0.0.1:6333\"\n"
-                           "  no_advertise: true\n"
-                           "  connect_retries: 3\n"
-                           "}\n");
+                      "  name: C1\n"
+                      "  listen: \"127.0.0.1:6333\"\n"
+                      "  routes: [\"nats-route://127.0.0.1:6334\", \"nats://h:6335\"]\n"
+                      "  authorization { user: ru, password: rp, timeout: 0.5 }\n"
+                      "  cluster_advertise: \"10.0.0.1:6333\"\n"
+                      "  no_advertise: true\n"
+                      "  connect_retries: 3\n"
+                      "}\n");
     if (first != NE_OK) {
         fail_msg("%s", err);
     }
@@ -245,10 +247,9 @@ static void test_cluster_block_refusals_in_nats_server_words(void **state)
     assert_int_equal(apply("cluster { listen: \"127.0.0.1:-1\", authorization { token: abc } }"),
                      NE_ERR_INVALID);
     assert_non_null(strstr(err, "Cluster authorization does not support tokens"));
-    assert_int_equal(
-        apply("cluster { listen: \"127.0.0.1:-1\", authorization { users: [ {user: a, "
-              "password: b} ] } }"),
-        NE_ERR_INVALID);
+    assert_int_equal(apply("cluster { listen: \"127.0.0.1:-1\", authorization { users: [ {user: a, "
+                           "password: b} ] } }"),
+                     NE_ERR_INVALID);
     assert_non_null(strstr(err, "Cluster authorization does not allow multiple users"));
     assert_int_equal(apply("cluster { listen: \"127.0.0.1:-1\", pool_size: 3 }"), NE_ERR_INVALID);
     assert_non_null(strstr(err, "unknown field \"pool_size\""));
@@ -276,9 +277,8 @@ static void test_cluster_flags_values(void **state)
     ne_cluster_options c;
     ne_route_options_default(&c);
     char e[128];
-    assert_int_equal(ne_route_apply_routes_flag("nats://a:1, nats-route://u:p@b:2", &c, e,
-                                                 sizeof(e)),
-                     NE_OK);
+    assert_int_equal(
+        ne_route_apply_routes_flag("nats://a:1, nats-route://u:p@b:2", &c, e, sizeof(e)), NE_OK);
     assert_int_equal(c.route_count, 2);
     assert_string_equal(c.routes[1], "nats-route://u:p@b:2");
     assert_int_equal(ne_route_apply_routes_flag("nats://a:x", &c, e, sizeof(e)), NE_ERR_INVALID);
