@@ -923,7 +923,7 @@ static void handle_connect(ne_conn *conn, ne_route_link *link, const ne_op *op)
     (void)ne_json_get_bool(doc, 0, "cluster_dynamic", &dynamic);
     if (strcmp(cluster, st->cluster_name) != 0 &&
         !(cluster[0] != '\0' && cluster_name_agrees(st, link, cluster, dynamic))) {
-        char text[160];
+        char text[200]; /* the names are at most 63 bytes each */
         ne_fmt(text, sizeof(text),
                "Rejecting connection, cluster name \"%s\" does not match \"%s\"", cluster,
                st->cluster_name);

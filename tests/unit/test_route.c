@@ -928,6 +928,36 @@ static void test_route_client_verbs_on_a_route_close_it_CP05(void **state)
     ne_sim_client_close(&sim, peer);
 }
 
+/* A peer of another cluster whose name is as long as a name can be gets
+ * the whole refusal; the text did not fit the close's line and the node
+ * stopped on an assertion (a remote crash). */
+static void test_route_long_cluster_name_refused_whole(void **state)
+{
+    (void)state;
+    node_spec s0 = {.name = "n0",
+                    .cluster = "C123456789012345678901234567890123456789012345678901234567890X",
+                    .routes = {-1},
+                    .leaf_remote = -1};
+    start_node(0, &s0);
+    int peer = ne_sim_connect(&sim, route_ports[0]);
+    wait_for(peer, "\r\n");
+    char connect[256];
+    snprintf(connect, sizeof(connect), "CONNECT {\"name\":\"NFAKE\",\"cluster\":\"%s\"}\r\n",
+             "O12345678901234567890123456789012345678901234567890123456789012");
+    send_text(peer, connect);
+    const char *got = wait_for(peer, "\"'\r\n");
+    assert_non_null(strstr(got,
+                           "-ERR 'Rejecting connection, cluster name "
+                           "\"O12345678901234567890123456789012345678901234567890123456789012\" "
+                           "does not match "
+                           "\"C123456789012345678901234567890123456789012345678901234567890X\"'"));
+    for (int i = 0; i < 20 && !ne_sim_server_closed(&sim, peer); i++) {
+        step_all();
+    }
+    assert_true(ne_sim_server_closed(&sim, peer));
+    ne_sim_client_close(&sim, peer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -957,6 +987,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_peer_interest_exhaustion_closes_the_route, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_route_client_verbs_on_a_route_close_it_CP05, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_route_long_cluster_name_refused_whole, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
