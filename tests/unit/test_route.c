@@ -958,6 +958,28 @@ static void test_route_long_cluster_name_refused_whole(void **state)
     ne_sim_client_close(&sim, peer);
 }
 
+/* A reload that changes the cluster block is refused as a whole; the
+ * routes stay (docs/configuration.md). */
+static void test_route_reload_of_the_cluster_is_refused(void **state)
+{
+    (void)state;
+    node_spec s0 = {.name = "n0", .routes = {-1}, .leaf_remote = -1};
+    node_spec s1 = {.name = "n1", .routes = {0, -1}, .leaf_remote = -1};
+    start_node(0, &s0);
+    start_node(1, &s1);
+    wait_until(pair_up, "a route");
+    ne_server_options next = nodes[1].opts;
+    next.cluster.route_count = 0;
+    char err[256];
+    assert_int_equal(ne_server_reload(&nodes[1], &next, err, sizeof(err)), NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "config reload not supported"));
+    assert_int_equal(nodes[1].opts.cluster.route_count, 1);
+    for (int i = 0; i < 100; i++) {
+        step_all();
+    }
+    assert_true(pair_up());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -989,6 +1011,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_client_verbs_on_a_route_close_it_CP05, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_route_long_cluster_name_refused_whole, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_route_reload_of_the_cluster_is_refused, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
