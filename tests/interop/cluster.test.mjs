@@ -266,6 +266,35 @@ test("/routez and /varz's cluster have nats-server's keys (MON-01, MON-04)", asy
   assert.deepEqual(Object.keys(one.subscriptions_list_detail[0]).sort().filter((k) => k !== "qgroup"), ["cid", "msgs", "sid", "subject"]);
 });
 
+// ---- The system account across the cluster --------------------------------------------
+
+test("$SYS.REQ.SERVER.PING from a node's system user is answered by every node of the mixed mesh (PR-01)", async () => {
+  const config = `accounts {
+  A: { users: [ { user: a, password: a } ] }
+  SYS: { users: [ { user: sys, password: sys } ] }
+}
+system_account: SYS
+`;
+  const r1 = await node(REF, "s-r1", { config });
+  const e1 = await node(EDGE, "s-e1", { config, routes: [r1.ports.cluster] });
+  const e2 = await node(EDGE, "s-e2", { config, routes: [r1.ports.cluster] });
+  const nodes = [r1, e1, e2];
+  await waitRoutes(nodes, 2, "a mesh of three with a system account");
+  const ids = await Promise.all(nodes.map(async (s) => (await varz(s)).server_id));
+  for (const at of nodes) {
+    const sys = await connect({ servers: at.url, user: "sys", pass: "sys", reconnect: false });
+    const inbox = `_INBOX.ping.${at.port}`;
+    const answers = collect(sys.subscribe(inbox));
+    await within(sys.flush(), 5000, "flush");
+    for (const other of nodes.filter((o) => o !== at)) await waitInterest(other, inbox, [at]);
+    sys.publish("$SYS.REQ.SERVER.PING", "", { reply: inbox });
+    await waitFor(() => ids.every((id) => answers.some((m) => JSON.parse(m.string()).server.id === id)), 10000, "an answer from every node");
+    for (const m of answers) assert.ok(JSON.parse(m.string()).statsz, "a STATSZ answer");
+    await sys.close();
+  }
+  for (const s of nodes) await s.stop();
+});
+
 // ---- Refusals ---------------------------------------------------------------------
 
 test("a route of another cluster name is refused with nats-server's words, and no route forms", async () => {
