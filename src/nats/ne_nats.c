@@ -350,7 +350,7 @@ static void handle_unsub(ne_conn *conn, const ne_op *op)
     ne_sub *sub = ne_router_find_sid(conn, op->sid);
     if (sub != NULL) {
         if (op->max_msgs > 0 && sub->delivered < op->max_msgs) {
-            sub->max_msgs = op->max_msgs;
+            sub->max_msgs = (uint32_t)op->max_msgs; /* a size: at most 9 digits */
         } else {
             ne_router_unsubscribe(nats_of(conn)->router, sub);
         }

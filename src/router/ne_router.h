@@ -49,9 +49,11 @@ typedef struct ne_sub {
     struct ne_sub *conn_next;
     struct ne_sub *conn_prev;
     uint64_t delivered;
-    uint64_t max_msgs; /* 0: no auto-unsubscribe */
-    bool withhold;     /* wildcard over a subscribe deny entry (CP-81) */
-    bool peer;         /* a peer's interest (LS+, RS+): batched per peer */
+    /* 0: no auto-unsubscribe; at most 999,999,999 (UNSUB's size, CP-39),
+     * 32 bits so that the fields below fit where a 64-bit one left room. */
+    uint32_t max_msgs;
+    bool withhold; /* wildcard over a subscribe deny entry (CP-81) */
+    bool peer;     /* a peer's interest (LS+, RS+): batched per peer */
     /* The account whose sublist holds it (index of the router's accounts):
      * its connection's, or the one a peer's interest named (RS+ <account>). */
     uint8_t account;
