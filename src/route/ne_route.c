@@ -766,6 +766,9 @@ static void first_info(ne_route_state *st, ne_route_link *link, const ne_route_i
         if (mine != NULL) {
             mine->self = true;
         }
+        /* The other end is this node's own attempt: our INFO, queued at
+         * the accept and maybe not written yet, tells it so. */
+        conn->flush_before_close = true;
         ne_conn_close(conn, NE_CLOSE_DUPLICATE_ROUTE, NULL);
         return;
     }

@@ -861,6 +861,25 @@ static void test_route_authorization(void **state)
     wait_until(pair_up, "an authorized route");
 }
 
+/* The cluster's password may be a bcrypt hash (the route sends it clear). */
+static void test_route_authorization_with_a_bcrypt_password(void **state)
+{
+    (void)state;
+    node_spec s0 = {.name = "n0",
+                    .routes = {-1},
+                    .auth_user = "ru",
+                    .auth_pass = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+                    .leaf_remote = -1};
+    node_spec s1 = {.name = "n1",
+                    .routes = {0, -1},
+                    .route_user = "ru",
+                    .route_pass = "U*U",
+                    .leaf_remote = -1};
+    start_node(0, &s0);
+    start_node(1, &s1);
+    wait_until(pair_up, "a route authorized by a bcrypt password");
+}
+
 /* A peer announcing more interest than this node may hold for it
  * (NE_ROUTE_MAX_REMOTE_SUBS) is disconnected, counted, and tried again;
  * clients keep working meanwhile. The test plays the peer. */
@@ -980,6 +999,85 @@ static void test_route_reload_of_the_cluster_is_refused(void **state)
     assert_true(pair_up());
 }
 
+/* A configured route that cannot connect is tried again after 1 s, then
+ * 2, 4 and 8 s, never longer, each with at most 100 ms of jitter
+ * (NE_ROUTE_RECONNECT_MS, NE_ROUTE_RECONNECT_MAX_MS); the simulated clock
+ * times the attempts. */
+static void test_route_reconnect_backs_off(void **state)
+{
+    (void)state;
+    node_spec s0 = {.name = "n0", .routes = {-1}, .leaf_remote = -1};
+    start_node(0, &s0);
+    node_spec s1 = {.name = "n1", .routes = {0, -1}, .leaf_remote = -1};
+    sim.refuse_connect = true;
+    start_node(1, &s1);
+    const ne_route_target *t = &nodes[1].route.targets[0];
+    uint64_t at[7] = {0};
+    uint64_t seen = 0;
+    for (int i = 0; i < 12000 && seen < 7; i++) {
+        step_all();
+        if (t->attempts > seen) {
+            at[seen++] = ne_sim_clock_now_ms();
+        }
+    }
+    assert_int_equal(seen, 7);
+    static const uint64_t want[] = {1000, 2000, 4000, 8000, 8000, 8000};
+    for (int k = 0; k < 6; k++) {
+        uint64_t gap = at[k + 1] - at[k];
+        /* The tick (100 ms) and the jitter (< 100 ms) may add to it. */
+        assert_true(gap >= want[k] && gap <= want[k] + 200 + STEP_MS);
+    }
+    sim.refuse_connect = false;
+    wait_until(pair_up, "the route at last");
+    assert_int_equal(nodes[1].route.targets[0].failures, 0);
+}
+
+/* A route learned by gossip is tried again connect_retries more times (0
+ * by default: once) after its server went, then given up; a configured one
+ * never is (nats-server's rule). */
+static void test_route_learned_route_given_up(void **state)
+{
+    (void)state;
+    start_mesh_from_seed();
+    /* Node 1 learned node 2 from node 0's gossip and solicited it. */
+    const ne_route_state *st1 = &nodes[1].route;
+    int learned = -1;
+    for (int i = 0; i < NE_ROUTE_MAX_TARGETS; i++) {
+        if (st1->targets[i].in_use && !st1->targets[i].configured) {
+            learned = i;
+        }
+    }
+    assert_true(learned >= 0);
+    assert_string_equal(st1->targets[learned].remote_id, nodes[2].conns.id.server_id);
+    stop_node(2);
+    /* Its one more attempt goes to a port nobody answers on: it times out
+     * (NE_ROUTE_HANDSHAKE_TIMEOUT_MS), and the route is given up. */
+    for (int i = 0; i < WAIT_STEPS * 2 && st1->targets[learned].in_use; i++) {
+        step_all();
+    }
+    assert_false(st1->targets[learned].in_use);
+    assert_true(st1->targets[0].in_use && st1->targets[0].configured);
+}
+
+/* A configured route that leads back to the node itself is closed and
+ * never tried again. */
+static void test_route_to_self_is_not_tried_again(void **state)
+{
+    (void)state;
+    node_spec s0 = {.name = "n0", .routes = {-1}, .leaf_remote = -1};
+    start_node(0, &s0);
+    stop_node(0);
+    node_spec self = {.name = "n0", .routes = {0, -1}, .leaf_remote = -1}; /* its own port */
+    start_node(0, &self);
+    const ne_route_target *t = &nodes[0].route.targets[0];
+    for (int i = 0; i < 1200; i++) { /* 6 s */
+        step_all();
+    }
+    assert_true(t->self);
+    assert_int_equal(t->attempts, 1);
+    assert_int_equal(routes_of(0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1006,6 +1104,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_dynamic_cluster_name_adopts_configured, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_route_authorization, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_authorization_with_a_bcrypt_password, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_route_peer_interest_exhaustion_closes_the_route, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_route_client_verbs_on_a_route_close_it_CP05, setup,
@@ -1014,6 +1114,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_route_reload_of_the_cluster_is_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_route_reconnect_backs_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_learned_route_given_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_to_self_is_not_tried_again, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
