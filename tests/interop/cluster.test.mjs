@@ -67,12 +67,13 @@ async function client(s, opts = {}) {
   return connect({ servers: s.url, reconnect: false, ...opts });
 }
 
-// Collects a subscription's messages (bounded by the iterator's own close).
-function collect(sub) {
+// Collects a subscription's messages as the client reads them: a callback
+// runs in the order the messages arrived on the connection, across its
+// subscriptions (async iterators do not), so a marker seen means what came
+// before it on the route is in too.
+function collect(c, subject, opts = {}) {
   const got = [];
-  (async () => {
-    for await (const m of sub) got.push(m);
-  })().catch(() => {});
+  c.subscribe(subject, { ...opts, callback: (err, m) => { if (!err) got.push(m); } });
   return got;
 }
 
@@ -134,7 +135,7 @@ test("messages cross every pair of nodes once: plain, wildcard and header messag
   const subs = [];
   for (let j = 0; j < n; j++) {
     const c = mesh.clients[j];
-    subs.push({ exact: collect(c.subscribe(`pair.to.${j}`)), wild: collect(c.subscribe(`pair.*.${j}`)), mark: collect(c.subscribe(`pair.mark.${j}`)) });
+    subs.push({ exact: collect(c, `pair.to.${j}`), wild: collect(c, `pair.*.${j}`), mark: collect(c, `pair.mark.${j}`) });
     await within(c.flush(), 5000, "flush");
   }
   for (let j = 0; j < n; j++) {
@@ -172,8 +173,8 @@ test("a queue group with a member on every node: each message reaches exactly on
   const marks = [];
   for (let j = 0; j < n; j++) {
     const c = mesh.clients[j];
-    members.push(collect(c.subscribe("qg.work", { queue: "workers" })));
-    marks.push(collect(c.subscribe("qg.mark")));
+    members.push(collect(c, "qg.work", { queue: "workers" }));
+    marks.push(collect(c, "qg.mark"));
     await within(c.flush(), 5000, "flush");
   }
   for (let j = 0; j < n; j++) {
@@ -196,10 +197,10 @@ test("a node's own member gets about its share of the node's publishes (PR-03: a
   const n = mesh.nodes.length;
   const members = [];
   for (let j = 0; j < n; j++) {
-    members.push(collect(mesh.clients[j].subscribe("qs.work", { queue: "share" })));
+    members.push(collect(mesh.clients[j], "qs.work", { queue: "share" }));
     await within(mesh.clients[j].flush(), 5000, "flush");
   }
-  const marks = mesh.clients.map((c) => collect(c.subscribe("qs.mark")));
+  const marks = mesh.clients.map((c) => collect(c, "qs.mark"));
   await Promise.all(mesh.clients.map((c) => within(c.flush(), 5000, "flush")));
   for (const at of [1, 2]) {
     await waitInterest(mesh.nodes[at], "qs.work", mesh.nodes.filter((_, k) => k !== at));
@@ -284,7 +285,7 @@ system_account: SYS
   for (const at of nodes) {
     const sys = await connect({ servers: at.url, user: "sys", pass: "sys", reconnect: false });
     const inbox = `_INBOX.ping.${at.port}`;
-    const answers = collect(sys.subscribe(inbox));
+    const answers = collect(sys, inbox);
     await within(sys.flush(), 5000, "flush");
     for (const other of nodes.filter((o) => o !== at)) await waitInterest(other, inbox, [at]);
     sys.publish("$SYS.REQ.SERVER.PING", "", { reply: inbox });
@@ -368,7 +369,7 @@ test("routes over TLS with a CA: the broker and nats-server verify each other's 
     await waitRoutes([s, peer], 1, "a TLS route");
     const a = await client(s);
     const b = await client(peer);
-    const got = collect(a.subscribe("tls.x"));
+    const got = collect(a, "tls.x");
     await within(a.flush(), 5000, "flush");
     await waitInterest(peer, "tls.x", [s]);
     b.publish("tls.x", "sealed");
@@ -405,7 +406,7 @@ test("two nodes configured with each other end with one route between them (dupl
   }, ROUTES_MS, "a single connection");
   const ca = await client(a);
   const cb = await client(b);
-  const got = collect(cb.subscribe("dup.x"));
+  const got = collect(cb, "dup.x");
   await within(cb.flush(), 5000, "flush");
   await waitInterest(a, "dup.x", [b]);
   ca.publish("dup.x", "once");
@@ -425,7 +426,7 @@ test("three broker nodes over TCP from one seed: a full mesh, a message from eac
   const nodes = [a, b, c];
   await waitRoutes(nodes, 2, "a full mesh of three");
   const clients = await Promise.all(nodes.map((s) => client(s)));
-  const got = clients.map((cl) => collect(cl.subscribe("three.>")));
+  const got = clients.map((cl) => collect(cl, "three.>"));
   await Promise.all(clients.map((cl) => within(cl.flush(), 5000, "flush")));
   for (const s of nodes) await waitInterest(s, "three.>", nodes.filter((o) => o !== s));
   clients.forEach((cl, i) => cl.publish(`three.${i}`, String(i)));
@@ -475,7 +476,7 @@ test("a node killed while traffic flows: nats.js fails over, interest re-syncs w
   const back = await node(EDGE, "f-e1b", { routes: [r1.ports.cluster] });
   await waitRoutes([r1, back, r2], 2, "the mesh again");
   const late = await client(back);
-  const lateSeen = collect(late.subscribe("ft.seq"));
+  const lateSeen = collect(late, "ft.seq");
   await within(late.flush(), 5000, "flush");
   await waitFor(() => lateSeen.length > 5, 10000, "traffic to the returned node");
   publishing = false;
