@@ -1,6 +1,7 @@
 /* libFuzzer harness for what a route peer sends. The first byte picks:
  *   0-4: a route to our cluster listener, its CONNECT and INFO done (an
- *        established route), then the input as the peer's bytes in chunks:
+ *        established route; mode 4: nothing done, the input is the whole
+ *        handshake too), then the input as the peer's bytes in chunks:
  *        RS+/RS-/RMSG/HMSG, INFO (gossip, lame duck), PING, -ERR, anything,
  *        against a client subscribed to everything (plain and queue) that
  *        also publishes; after shutdown every pool, the route's included,
@@ -8,6 +9,7 @@
  *   5:   the route control-line parser (ne_route_parse_line);
  *   6:   a peer's INFO (ne_route_parse_info);
  *   7:   a route URL (ne_route_parse_url). */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,7 +29,7 @@ static void fail_if(int cond)
     }
 }
 
-static void fuzz_peer(const uint8_t *data, size_t size, size_t split)
+static void fuzz_peer(const uint8_t *data, size_t size, size_t split, bool handshake)
 {
     ne_net net;
     ne_sim_net_init(&sim, &net);
@@ -54,7 +56,9 @@ static void fuzz_peer(const uint8_t *data, size_t size, size_t split)
         "INFO {\"server_id\":\"NFUZZ\",\"server_name\":\"fuzz\",\"cluster\":\"C1\","
         "\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"connect_urls\":[\"127.0.0.1:1\"]}"
         "\r\n";
-    ne_sim_client_write(&sim, peer, hello, sizeof(hello) - 1);
+    if (!handshake) {
+        ne_sim_client_write(&sim, peer, hello, sizeof(hello) - 1);
+    }
     ne_sim_net_step(&sim, &loop);
     static uint8_t sink[NE_SIM_BUFFER_BYTES];
     size_t pos = 0;
@@ -122,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default:
-        fuzz_peer(data, size, split);
+        fuzz_peer(data, size, split, mode == 4);
         break;
     }
     return 0;
