@@ -11,7 +11,7 @@
 #   make conf-compare     configuration checks compared with nats-server on 4,800 files (300 in test)
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
-#   make bench       benchmarks against nats-server (not part of test)
+#   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route)
 #   make tap         natsedge-tap: the broker over lwIP on a TAP device
 #   make BOARD=mps2-an385 [CONFIG=tiny]   Cortex-M3 firmware (make run-mps2, make footprint)
 #   make CROSS=arm-linux-gnueabihf-       ARM Linux build (make unit-arm: unit tests under qemu-arm)
@@ -416,6 +416,13 @@ soak-leaf: $(NATSEDGE)
 	  node --test --test-concurrency=1 tests/interop/leaf_soak.test.mjs
 bench-leaf: $(NATSEDGE) bench-tool
 	bash tools/leaf_bench.sh $(NATSEDGE)
+
+# `make bench-route`: msgs/s across a route of a 2-node natsedge cluster against
+# a 2-node nats-server cluster, measured in turns (tools/route_bench.sh; not
+# part of make test; docs/performance.md).
+.PHONY: bench-route
+bench-route: $(NATSEDGE) bench-tool
+	bash tools/route_bench.sh $(NATSEDGE)
 
 # ---- boards section (mps2-an385 firmware) -----------------------------------
 # `make BOARD=mps2-an385 [CONFIG=<profile>]` builds the bare-metal Cortex-M3

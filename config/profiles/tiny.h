@@ -49,6 +49,8 @@
 #define NE_LEAF_JWT_BYTES 512
 #define NE_LEAF_MAX_DENY 2
 #define NE_LEAF_INTEREST_ENTRIES 16
+/* No cluster routes: a Cortex-M board is one node. */
+#define NE_FEATURE_ROUTES 0
 /* Board budgets (board/mps2-an385, enforced when the firmware links): the
  * whole image, and the broker without lwIP and TLS (tools/footprint). */
 #define NE_BOARD_RAM_BUDGET_BYTES (128 * 1024)
