@@ -124,9 +124,6 @@ void sf_wbuf_begin(ne_store_flash *fs, uint32_t block, uint8_t kind, const uint6
         sf_put64(body + SF_BEGIN_FIXED_BYTES + 8 * i, victims[i]);
     }
     sf_wbuf_seal_frame(fs, f, fs->blocks[block].salt);
-    if (fs->floor_seq > fs->floor_written) {
-        fs->floor_written = fs->floor_seq;
-    }
 }
 
 int sf_flush(ne_store_flash *fs)
@@ -220,6 +217,11 @@ static int open_head(ne_store_flash *fs)
     fs->wlen = 0;
     fs->wdel_off = SF_NONE;
     sf_wbuf_begin(fs, (uint32_t)pick, SF_KIND_APPEND, NULL, 0);
+    /* The head's write buffer is programmed before anything else is synced,
+     * so the floor in this BEGIN counts as written, as a FLOOR frame would. */
+    if (fs->floor_seq > fs->floor_written) {
+        fs->floor_written = fs->floor_seq;
+    }
     fs->gen++;
     return NE_OK;
 }

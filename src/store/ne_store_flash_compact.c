@@ -297,6 +297,7 @@ static int merge_into_new(ne_store_flash *fs, const uint32_t *victims, uint32_t 
         serials[i] = fs->blocks[victims[i]].serial;
     }
     fs->wlen = 0;
+    uint64_t floor_in_begin = fs->floor_seq;
     sf_wbuf_begin(fs, m.block, SF_KIND_COMPACT, serials, n);
     sf_emit_begin(fs, m.block, fs->data_start);
     for (uint32_t i = 0; i < n && rc == NE_OK; i++) {
@@ -332,6 +333,11 @@ static int merge_into_new(ne_store_flash *fs, const uint32_t *victims, uint32_t 
     }
     if (rc != NE_OK) {
         return sf_fail(fs, rc);
+    }
+    /* Only a committed BEGIN carries its floor: an aborted merge's never
+     * reaches recovery. */
+    if (floor_in_begin > fs->floor_written) {
+        fs->floor_written = floor_in_begin;
     }
     c->state = SF_STATE_DATA;
     c->kind = SF_KIND_COMPACT;
