@@ -296,6 +296,17 @@ bench-store: $(BUILD)/tools/store_bench $(BUILD)/tools/store_bench_default
 	@echo "== gateway knobs: $(STORE_BENCH_KNOBS)"
 	$(BUILD)/tools/store_bench --sizes --append --recover --path $(BUILD)/store_bench.flash
 
+# `make fuzz-store-corpus`: rewrites the seed images of fuzz_store
+# (tests/fuzz/corpus/fuzz_store/seed-*) with the store's current format, from
+# a deterministic workload with power cuts (tests/fuzz/store_corpus.c).
+$(BUILD)/tools/store_corpus: tests/fuzz/store_corpus.c $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libnesim.a $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(LDFLAGS_ALL)
+.PHONY: fuzz-store-corpus
+fuzz-store-corpus: $(BUILD)/tools/store_corpus
+	rm -f tests/fuzz/corpus/fuzz_store/seed-*
+	$(BUILD)/tools/store_corpus tests/fuzz/corpus/fuzz_store
+
 # `make powercut-regressions`: seeds of the power-loss test that once failed,
 # each run again at the size that found it (not part of `make test`; the
 # mechanism behind each has a unit test in tests/unit/test_store_flash.c).

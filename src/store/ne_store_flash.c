@@ -417,17 +417,24 @@ static int find_in_block(ne_store_flash *fs, uint32_t block, uint64_t from_seq, 
         if (r == SF_END) {
             break;
         }
-        if (r != SF_REC || rec.seq < from_seq || rec.ordinal >= NE_STORE_BLOCK_MAX_RECORDS) {
+        if (r != SF_REC || rec.ordinal >= NE_STORE_BLOCK_MAX_RECORDS) {
+            continue;
+        }
+        /* Lookups read the fixed fields without checking the body's CRC.
+         * A removed record says nothing (recovery removes the damaged ones
+         * it finds), and a record whose sequence would end an exact lookup
+         * early is checked first: a write cache that lost part of a run can
+         * leave a damaged record with a valid frame header in the middle of
+         * a block, and its sequence field may be anything. */
+        if (sf_deleted(fs, block, rec.ordinal) || rec.seq < fs->floor_seq || rec.seq < from_seq) {
             continue;
         }
         if (exact && rec.seq != from_seq) {
-            return NE_ERR_NOT_FOUND;
-        }
-        if (sf_deleted(fs, block, rec.ordinal) || rec.seq < fs->floor_seq) {
-            if (exact) {
-                return NE_ERR_NOT_FOUND;
+            int vrc = sf_rec_verify(fs, block, &rec);
+            if (vrc == NE_ERR_CORRUPT) {
+                continue;
             }
-            continue;
+            return vrc != NE_OK ? vrc : NE_ERR_NOT_FOUND;
         }
         int rc;
         const char *subject = sf_rec_subject(fs, block, &rec, &rc);
@@ -752,7 +759,33 @@ static bool first_bytes_erased(ne_store_flash *fs, uint32_t block, int *rc)
     return true;
 }
 
-/* Is the COMMIT of compaction block `block` in place? */
+/* CRC-32C of a block's bytes from data_start to end (the content a COMMIT
+ * vouches for), read through the window. */
+static int content_crc(ne_store_flash *fs, uint32_t block, uint32_t end, uint32_t *crc)
+{
+    *crc = 0;
+    uint32_t off = fs->data_start;
+    uint32_t bound = fs->erase_bytes / NE_STORE_READ_BUFFER_BYTES + 2;
+    for (uint32_t i = 0; i < bound && off < end; i++) {
+        uint32_t n = end - off;
+        if (n > NE_STORE_READ_BUFFER_BYTES) {
+            n = NE_STORE_READ_BUFFER_BYTES;
+        }
+        int rc;
+        const uint8_t *p = sf_peek(fs, block, off, n, &rc);
+        if (p == NULL) {
+            return rc != NE_OK ? rc : NE_ERR_CORRUPT;
+        }
+        *crc = ne_crc32c(*crc, p, n);
+        off += n;
+    }
+    return NE_OK;
+}
+
+/* Is the COMMIT of compaction block `block` in place, and is the content it
+ * vouches for there byte for byte? A device whose write cache reorders can
+ * keep a COMMIT and lose records programmed before it if power fails before
+ * they are synced; the CRC of the content catches that (and rot). */
 static int read_commit(ne_store_flash *fs, uint32_t block, bool *committed)
 {
     *committed = false;
@@ -763,12 +796,23 @@ static int read_commit(ne_store_flash *fs, uint32_t block, bool *committed)
         return rc;
     }
     sf_frame fr;
-    if (sf_decode_frame_header(p, fs->blocks[block].salt, &fr) && fr.type == SF_COMMIT &&
-        fr.len == SF_COMMIT_BYTES &&
-        ne_crc32c(0, p + SF_FRAME_HEADER_BYTES, SF_COMMIT_BYTES) == fr.body_crc &&
-        sf_get64(p + SF_FRAME_HEADER_BYTES) == fs->blocks[block].serial) {
-        *committed = true;
+    if (!sf_decode_frame_header(p, fs->blocks[block].salt, &fr) || fr.type != SF_COMMIT ||
+        fr.len != SF_COMMIT_BYTES ||
+        ne_crc32c(0, p + SF_FRAME_HEADER_BYTES, SF_COMMIT_BYTES) != fr.body_crc ||
+        sf_get64(p + SF_FRAME_HEADER_BYTES) != fs->blocks[block].serial) {
+        return NE_OK;
     }
+    uint32_t end = sf_get32(p + SF_FRAME_HEADER_BYTES + 12);
+    uint32_t want = sf_get32(p + SF_FRAME_HEADER_BYTES + 16);
+    if (end < fs->data_start || end > fs->data_end || end % fs->program_bytes != 0) {
+        return NE_OK;
+    }
+    uint32_t crc;
+    rc = content_crc(fs, block, end, &crc);
+    if (rc != NE_OK) {
+        return rc == NE_ERR_CORRUPT ? NE_OK : rc;
+    }
+    *committed = crc == want;
     return NE_OK;
 }
 
@@ -1031,9 +1075,15 @@ static int prescan_head(ne_store_flash *fs, recovery *r)
             uint64_t next = sf_get64(body + 8);
             r->floor_seq = floor > r->floor_seq ? floor : r->floor_seq;
             r->next_seq = next > r->next_seq ? next : r->next_seq;
-        } else if (fr.type == SF_RETIRE && fr.len % 8 == 0) {
-            for (uint32_t k = 0; k < fr.len / 8; k++) {
-                uint64_t serial = sf_get64(body + 8 * k);
+        } else if (fr.type == SF_RETIRE && fr.len >= SF_RETIRE_FIXED_BYTES && fr.len % 8 == 0) {
+            /* The floor travels in the RETIRE itself: the blocks it retires
+             * may hold the only other copy (their BEGINs). */
+            uint64_t floor = sf_get64(body);
+            uint64_t next = sf_get64(body + 8);
+            r->floor_seq = floor > r->floor_seq ? floor : r->floor_seq;
+            r->next_seq = next > r->next_seq ? next : r->next_seq;
+            for (uint32_t k = 0; k < (fr.len - SF_RETIRE_FIXED_BYTES) / 8; k++) {
+                uint64_t serial = sf_get64(body + SF_RETIRE_FIXED_BYTES + 8 * k);
                 r->max_serial = serial > r->max_serial ? serial : r->max_serial;
                 retire_serial(fs, serial, fs->blocks[block].serial);
             }

@@ -247,8 +247,36 @@ static int merge_victim(ne_store_flash *fs, merge *m, uint32_t victim, const uin
     return NE_OK;
 }
 
-static int program_commit(ne_store_flash *fs, merge *m)
+/* CRC-32C of what the merge programmed into the new block, read back from
+ * the flash: the COMMIT vouches for exactly these bytes. */
+static int programmed_crc(ne_store_flash *fs, uint32_t block, uint32_t end, uint32_t *crc)
 {
+    *crc = 0;
+    uint32_t off = fs->data_start;
+    uint32_t bound = fs->erase_bytes / NE_STORE_READ_BUFFER_BYTES + 2;
+    for (uint32_t i = 0; i < bound && off < end; i++) {
+        uint32_t n = end - off;
+        if (n > NE_STORE_READ_BUFFER_BYTES) {
+            n = NE_STORE_READ_BUFFER_BYTES;
+        }
+        int rc;
+        const uint8_t *p = sf_peek(fs, block, off, n, &rc);
+        if (p == NULL) {
+            return rc != NE_OK ? rc : NE_ERR_IO;
+        }
+        *crc = ne_crc32c(*crc, p, n);
+        off += n;
+    }
+    return NE_OK;
+}
+
+static int program_commit(ne_store_flash *fs, merge *m, uint32_t end)
+{
+    uint32_t crc;
+    int rc = programmed_crc(fs, m->block, end, &crc);
+    if (rc != NE_OK) {
+        return rc;
+    }
     uint32_t len = fs->erase_bytes - fs->data_end;
     uint8_t *p = fs->stage;
     NE_ASSERT(fs->emit_fill == 0 && len <= sizeof(fs->stage));
@@ -256,14 +284,16 @@ static int program_commit(ne_store_flash *fs, merge *m)
     uint8_t *body = p + SF_FRAME_HEADER_BYTES;
     sf_put64(body, fs->blocks[m->block].serial);
     sf_put32(body + 8, m->records);
-    sf_put32(body + 12, 0);
+    sf_put32(body + 12, end);
+    sf_put32(body + 16, crc);
+    sf_put32(body + 20, 0);
     sf_encode_frame_header(p, SF_COMMIT, 0, SF_COMMIT_BYTES, ne_crc32c(0, body, SF_COMMIT_BYTES),
                            m->salt);
     sf_emit_begin(fs, m->block, fs->data_end);
-    int rc = sf_emit(fs, p, len);
-    uint32_t end;
+    rc = sf_emit(fs, p, len);
+    uint32_t commit_end;
     if (rc == NE_OK) {
-        rc = sf_emit_end(fs, &end);
+        rc = sf_emit_end(fs, &commit_end);
     }
     return rc;
 }
@@ -310,9 +340,16 @@ static int merge_into_new(ne_store_flash *fs, const uint32_t *victims, uint32_t 
     if (rc == NE_OK) {
         rc = sf_emit_end(fs, &end);
     }
+    /* The records (and the head's frames flushed above) must be on the
+     * medium before the COMMIT is programmed: a write cache may otherwise
+     * keep the COMMIT and lose them, and recovery would then erase the only
+     * good copies. Two syncs: the content, then the COMMIT. */
+    if (rc == NE_OK) {
+        rc = sf_flash_sync(fs);
+    }
     if (rc == NE_OK) {
         NE_ASSERT(end <= fs->data_end);
-        rc = program_commit(fs, &m);
+        rc = program_commit(fs, &m, end);
     }
     if (rc == NE_OK) {
         rc = sf_flash_sync(fs);
@@ -472,11 +509,12 @@ static uint32_t choose_window(const ne_store_flash *fs, uint32_t *victims)
  * that holds nothing but the list of blocks it replaces). */
 static int retire_dead(ne_store_flash *fs, const uint32_t *victims, uint32_t n, uint32_t *freed)
 {
-    /* A FLOOR goes first: a victim's BEGIN may be the only durable copy of
-     * the current floor, and the head must carry it once the victim is
-     * gone. */
-    uint32_t len = 8 * n;
-    uint32_t frames = 2 * SF_FRAME_HEADER_BYTES + SF_FLOOR_BYTES + len;
+    /* The RETIRE carries the floor: a victim's BEGIN may be the only durable
+     * copy of it, and the head must carry it once the victim is gone. In
+     * one frame, so that no write cache can keep the retirement and lose
+     * the floor. */
+    uint32_t len = SF_RETIRE_FIXED_BYTES + 8 * n;
+    uint32_t frames = SF_FRAME_HEADER_BYTES + len;
     if (fs->head < 0 || fs->wlen + frames > sizeof(fs->wbuf)) {
         int rc = sf_flush(fs);
         if (rc != NE_OK) {
@@ -496,18 +534,17 @@ static int retire_dead(ne_store_flash *fs, const uint32_t *victims, uint32_t n, 
         }
         return rc == NE_ERR_FULL ? NE_OK : rc;
     }
-    uint8_t *f = sf_wbuf_frame(fs, SF_FLOOR, 0, SF_FLOOR_BYTES);
+    uint8_t *f = sf_wbuf_frame(fs, SF_RETIRE, 0, len);
     sf_put64(f + SF_FRAME_HEADER_BYTES, fs->floor_seq);
     sf_put64(f + SF_FRAME_HEADER_BYTES + 8, fs->next_seq);
+    for (uint32_t i = 0; i < n; i++) {
+        sf_put64(f + SF_FRAME_HEADER_BYTES + SF_RETIRE_FIXED_BYTES + 8 * i,
+                 fs->blocks[victims[i]].serial);
+    }
     sf_wbuf_seal_frame(fs, f, h->salt);
     if (fs->floor_seq > fs->floor_written) {
         fs->floor_written = fs->floor_seq;
     }
-    f = sf_wbuf_frame(fs, SF_RETIRE, 0, len);
-    for (uint32_t i = 0; i < n; i++) {
-        sf_put64(f + SF_FRAME_HEADER_BYTES + 8 * i, fs->blocks[victims[i]].serial);
-    }
-    sf_wbuf_seal_frame(fs, f, h->salt);
     int rc = sf_flush(fs);
     if (rc == NE_OK) {
         rc = sf_flash_sync(fs);

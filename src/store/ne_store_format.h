@@ -19,7 +19,7 @@
 #include "store/ne_store_flash.h"
 
 #define SF_MAGIC 0x4253454eu /* "NESB" */
-#define SF_VERSION 1u
+#define SF_VERSION 2u
 #define SF_BLOCK_HEADER_BYTES 32u
 #define SF_FRAME_HEADER_BYTES 16u
 
@@ -29,8 +29,8 @@
 #define SF_PACK 0x50u   /* snappy-compressed run of MSG frames */
 #define SF_DEL 0x44u    /* tombstones */
 #define SF_FLOOR 0x46u  /* every record below a sequence is gone */
-#define SF_RETIRE 0x52u /* blocks about to be erased, by serial */
-#define SF_COMMIT 0x43u /* a compaction block is complete (at data_end) */
+#define SF_RETIRE 0x52u /* floor, next sequence, then blocks about to be erased, by serial */
+#define SF_COMMIT 0x43u /* a compaction block is complete (at data_end): its content's CRC */
 
 #define SF_MSG_FIXED_BYTES 24u
 #define SF_PACK_FIXED_BYTES 24u
@@ -38,7 +38,8 @@
 #define SF_DEL_MAX_ENTRIES 64u
 #define SF_BEGIN_FIXED_BYTES 32u
 #define SF_FLOOR_BYTES 16u
-#define SF_COMMIT_BYTES 16u
+#define SF_COMMIT_BYTES 24u
+#define SF_RETIRE_FIXED_BYTES 16u
 
 #define SF_KIND_APPEND 0u
 #define SF_KIND_COMPACT 1u

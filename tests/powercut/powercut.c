@@ -78,6 +78,8 @@ static ne_sim_flash sim;
 static uint8_t image[IMAGE_BYTES];
 static uint32_t erase_counts[MAX_BLOCKS];
 static uint8_t programmed[IMAGE_BYTES / 8 + 1];
+static uint8_t durable[IMAGE_BYTES];
+static uint8_t dirty[IMAGE_BYTES / 8 + 1];
 static ne_snappy_table table;
 
 /* The bit-flip copy. */
@@ -100,17 +102,34 @@ static uint64_t flips_detected;
 static uint64_t flips_harmless;
 static uint64_t torn_erases;
 static uint64_t torn_programs;
+static uint64_t torn_syncs;
 static ne_store_flash_stats totals;
 static bool verbose;
 static bool paranoid; /* check the store against the model after every step */
 static const char *checking = "recovery";
 static char last_op[128];
 
-static const ne_flash_geometry geometries[] = {
-    {.program_bytes = 16, .erase_bytes = 4096, .block_count = 16},
-    {.program_bytes = 256, .erase_bytes = 4096, .block_count = 20},
-    {.program_bytes = 8, .erase_bytes = 2048, .block_count = 24},
-    {.program_bytes = 64, .erase_bytes = 8192, .block_count = 10},
+/* The devices the workload runs on, in turn: NOR-like chips (a cut tears
+ * the operation in progress, everything before it is on the medium), then
+ * devices behind a write cache (SD, eMMC, a file: a cut keeps any subset of
+ * the cache lines written since the last sync, possibly one torn, and may
+ * fall during a sync; a full cache writes lines back early). */
+typedef struct device_kind {
+    ne_flash_geometry geometry;
+    uint32_t cache_line_bytes; /* 0: no cache */
+    uint32_t cache_capacity_lines;
+    uint32_t writeback_per_mille;
+} device_kind;
+
+static const device_kind devices[] = {
+    {{.program_bytes = 16, .erase_bytes = 4096, .block_count = 16}, 0, 0, 0},
+    {{.program_bytes = 256, .erase_bytes = 4096, .block_count = 20}, 0, 0, 0},
+    {{.program_bytes = 8, .erase_bytes = 2048, .block_count = 24}, 0, 0, 0},
+    {{.program_bytes = 64, .erase_bytes = 8192, .block_count = 10}, 0, 0, 0},
+    {{.program_bytes = 16, .erase_bytes = 4096, .block_count = 16}, 512, 0, 0},
+    {{.program_bytes = 256, .erase_bytes = 4096, .block_count = 20}, 256, 8, 50},
+    {{.program_bytes = 8, .erase_bytes = 2048, .block_count = 24}, 64, 32, 20},
+    {{.program_bytes = 64, .erase_bytes = 8192, .block_count = 10}, 4096, 0, 100},
 };
 
 static uint64_t rnd(void)
@@ -574,8 +593,8 @@ static void check_store(ne_store *s, bool update, uint64_t *lost_out, uint64_t *
         if (r->status == ST_DELETED || r->status == ST_GONE) {
             (*resurrected_out)++;
             if (verbose) {
-                fprintf(stderr, "%s: resurrected seq %llu (status %u)\n", checking,
-                        (unsigned long long)m.seq, r->status);
+                fprintf(stderr, "%s: resurrected seq %llu at cut %llu (status %u)\n", checking,
+                        (unsigned long long)m.seq, (unsigned long long)cut_points, r->status);
             }
             continue;
         }
@@ -606,8 +625,8 @@ static void check_store(ne_store *s, bool update, uint64_t *lost_out, uint64_t *
             if (verbose) {
                 ne_store_msg m;
                 int rc = ne_store_load(s, seq, &m, load_buf, sizeof(load_buf));
-                fprintf(stderr, "%s: lost durable seq %u (load: %s)\n", checking, seq,
-                        ne_err_name(rc));
+                fprintf(stderr, "%s: lost durable seq %u at cut %llu (load: %s)\n", checking, seq,
+                        (unsigned long long)cut_points, ne_err_name(rc));
                 dump_blocks(s == &store ? &fs : &flip_fs);
                 dump_records(s == &store ? &fs : &flip_fs, seq);
             }
@@ -694,8 +713,12 @@ static void check_bit_flip(void)
 
 static void new_device(uint32_t index)
 {
-    const ne_flash_geometry *g = &geometries[index % (sizeof(geometries) / sizeof(geometries[0]))];
-    ne_sim_flash_init(&sim, *g, image, erase_counts, programmed, rnd());
+    const device_kind *d = &devices[index % (sizeof(devices) / sizeof(devices[0]))];
+    ne_sim_flash_init(&sim, d->geometry, image, erase_counts, programmed, rnd());
+    if (d->cache_line_bytes != 0) {
+        ne_sim_flash_use_cache(&sim, durable, dirty, d->cache_line_bytes, d->cache_capacity_lines,
+                               d->writeback_per_mille);
+    }
     memset(model, 0, sizeof(model));
     active_count = 0;
     if (open_main() != NE_OK || ne_store_set_limits(&store, &limits) != NE_OK) {
@@ -749,8 +772,12 @@ static void run_until_cut(void)
             paranoid_check(i);
         }
         if (rc != NE_OK) {
-            fprintf(stderr, "powercut: workload step failed: %s\n", ne_err_name(rc));
+            fprintf(stderr, "powercut: workload step failed: %s (%s)\n", ne_err_name(rc), last_op);
             fail("workload step failed", 0);
+            if (verbose) {
+                dump_blocks(&fs);
+                dump_records(&fs, 0);
+            }
             return;
         }
     }
@@ -839,7 +866,9 @@ int main(int argc, char **argv)
         }
         run_until_cut();
         cut_points++;
-        if (sim.last_cut_was_erase) {
+        if (sim.last_cut_was_sync) {
+            torn_syncs++;
+        } else if (sim.last_cut_was_erase) {
             torn_erases++;
         } else {
             torn_programs++;
@@ -865,10 +894,18 @@ int main(int argc, char **argv)
             fail("setting limits after recovery failed", 0);
         }
         model_reapply_limits();
+        if (paranoid) {
+            snprintf(last_op, sizeof(last_op), "recovery and limits");
+            paranoid_check(0);
+        }
         if (cut_points % 8 == 0) {
             check_bit_flip();
         }
         check_writable();
+        if (paranoid) {
+            snprintf(last_op, sizeof(last_op), "purge and append after recovery");
+            paranoid_check(0);
+        }
         if (sim.violations != 0) {
             fail("a program unit was programmed twice", sim.violations);
             sim.violations = 0;
@@ -877,9 +914,11 @@ int main(int argc, char **argv)
     double seconds = (double)(clock() - started) / CLOCKS_PER_SEC;
     ne_store_flash_stats stats;
     ne_store_flash_get_stats(&fs, &stats);
-    printf("powercut: seed %llu, %llu devices, torn programs %llu, torn erases %llu, %.1f s\n",
+    printf("powercut: seed %llu, %llu devices, cuts in programs %llu, erases %llu, syncs %llu, "
+           "%.1f s\n",
            (unsigned long long)seed, (unsigned long long)device + 1,
-           (unsigned long long)torn_programs, (unsigned long long)torn_erases, seconds);
+           (unsigned long long)torn_programs, (unsigned long long)torn_erases,
+           (unsigned long long)torn_syncs, seconds);
     printf("work: %llu compactions reclaimed %llu blocks, moved %llu records, %llu wear moves, "
            "%llu packs compressed, %llu torn block ends found\n",
            (unsigned long long)totals.compactions, (unsigned long long)totals.blocks_reclaimed,

@@ -19,6 +19,7 @@
 #include "sim/ne_sim_flash.h"
 #include "store/ne_store.h"
 #include "store/ne_store_flash.h"
+#include "store/ne_store_format.h"
 
 #define BLOCKS 16
 #define ERASE_BYTES 4096
@@ -35,6 +36,8 @@ static uint8_t buf[8192];
 static ne_store_limits limits;
 static uint32_t subject_capacity = 32;
 static ne_snappy_table *compress = &table;
+static uint8_t durable_image[64 * ERASE_BYTES];
+static uint8_t dirty_lines[NE_SIM_FLASH_DIRTY_BYTES(64, ERASE_BYTES, 16)];
 
 static ne_flash_geometry geometry(uint32_t program_bytes, uint32_t erase_bytes, uint32_t blocks)
 {
@@ -567,8 +570,8 @@ static void test_another_format_version_is_left_alone(void **state)
     (void)state;
     put_n(5, "v");
     assert_int_equal(ne_store_sync(&store), NE_OK);
-    /* Version 2 in block 0's header, with a valid CRC. */
-    image[4] = 2;
+    /* Another version in block 0's header, with a valid CRC. */
+    image[4] = 99;
     uint32_t crc = ne_crc32c(0, image, 28);
     memcpy(image + 28, &crc, 4);
     static uint8_t copy[BLOCKS * ERASE_BYTES];
@@ -733,6 +736,179 @@ static void test_aborted_merge_leaves_the_floor_to_the_next_sync(void **state)
     assert_int_equal(load(3), NE_ERR_NOT_FOUND);
 }
 
+/* Regression: compaction programmed the copied records and their COMMIT in
+ * one sync window, and recovery trusted a COMMIT without checking the
+ * records. Behind a write cache that reorders (SD, eMMC, a file), a cut
+ * during that sync could keep the COMMIT and lose records, and recovery then
+ * erased the blocks holding the only good copies. Cuts at every operation of
+ * a compaction in turn, on a device whose cache keeps a random subset of
+ * what was written since the last sync, for several cache outcomes each. */
+static void test_cut_anywhere_in_a_compaction_behind_a_write_cache(void **state)
+{
+    (void)state;
+    /* Blocks with a quarter of their records live: compaction merges. */
+    put_n(200, "keep");
+    for (uint64_t s = 1; s <= 200; s++) {
+        if (s % 4 != 0) {
+            assert_int_equal(ne_store_delete(&store, s), NE_OK);
+        }
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    static uint8_t saved[64 * ERASE_BYTES];
+    static uint32_t saved_counts[64];
+    memcpy(saved, image, sizeof(saved));
+    memcpy(saved_counts, erase_counts, sizeof(saved_counts));
+    ne_store_state before = get_state();
+    uint32_t cuts_in_syncs = 0;
+    uint64_t moved = 0;
+    for (uint64_t seed = 1; seed <= 16; seed++) {
+        for (uint64_t cut = 1; cut < 400; cut++) {
+            memcpy(image, saved, sizeof(saved));
+            memcpy(erase_counts, saved_counts, sizeof(saved_counts));
+            memset(programmed, 0, sizeof(programmed));
+            ne_sim_flash_power_on(&sim);
+            sim.rng = seed * 7919 + cut;
+            ne_sim_flash_use_cache(&sim, durable_image, dirty_lines, 16, 0, 0);
+            assert_int_equal(reopen(), NE_OK);
+            ne_sim_flash_cut_after(&sim, cut);
+            uint32_t freed = 0;
+            int rc = ne_store_compact(&store, &freed);
+            if (rc == NE_OK) {
+                sim.cut_at = 0;
+                moved = get_stats().records_moved;
+                break;
+            }
+            assert_int_equal(rc, NE_ERR_POWER_LOSS);
+            cuts_in_syncs += sim.last_cut_was_sync;
+            ne_sim_flash_power_on(&sim);
+            assert_int_equal(reopen(), NE_OK);
+            ne_store_state after = get_state();
+            assert_int_equal(after.msgs, before.msgs);
+            assert_int_equal(after.last_seq, before.last_seq);
+            for (uint64_t s = 4; s <= 200; s += 4) {
+                expect_payload(s);
+            }
+        }
+    }
+    assert_true(cuts_in_syncs > 0);
+    assert_true(moved > 0);
+    ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
+}
+
+/* Regression: a lookup by sequence stopped at the first record whose
+ * sequence field did not match, without checking that record's CRC. A
+ * write cache that lost part of a run leaves such records in the middle of
+ * a block (a valid frame header, a damaged body), and every record after
+ * one could no longer be loaded or deleted by sequence. */
+static void test_damaged_record_does_not_hide_the_ones_after_it(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(10, "d");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* Record 4's sequence field becomes garbage (its frame header stays
+     * valid): the payload text locates the body. */
+    char p[128];
+    payload_for(4, p, sizeof(p));
+    uint32_t payload_addr = find_in_image(p);
+    uint32_t body_addr = payload_addr - 1 - 24;
+    assert_int_equal(image[body_addr], 4);
+    memset(image + body_addr, 0xee, 8);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(4), NE_ERR_NOT_FOUND);
+    for (uint64_t s = 5; s <= 10; s++) {
+        expect_payload(s);
+    }
+    assert_int_equal(ne_store_delete(&store, 7), NE_OK);
+    assert_int_equal(get_state().msgs, 8);
+}
+
+/* The block holding sequence seq (its RAM view). */
+static const ne_store_block *block_of(uint64_t seq)
+{
+    for (uint32_t b = 0; b < fs.block_count; b++) {
+        const ne_store_block *blk = &fs.blocks[b];
+        if (blk->state == SF_STATE_DATA && blk->first_seq <= seq && seq <= blk->last_seq) {
+            return blk;
+        }
+    }
+    fail();
+    return NULL;
+}
+
+/* Regression (found by review): retiring dead blocks wrote a FLOOR and then
+ * a RETIRE, as two frames synced together. A compaction block's BEGIN can
+ * be the only durable copy of the floor; when that block dies and is
+ * retired, a write cache that kept the RETIRE and lost the FLOOR let
+ * messages removed from the front (and synced) come back. The RETIRE now
+ * carries the floor itself. */
+static void test_retirement_keeps_the_floor_a_retired_block_carried(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(110, "r");
+    /* Blocks A (from 1), B and D after it, the head after them. */
+    const ne_store_block *a = block_of(1);
+    uint64_t b_first = a->last_seq + 1;
+    uint64_t d_last = block_of(block_of(b_first)->last_seq + 1)->last_seq;
+    assert_true(d_last < get_state().last_seq);
+    /* B and D keep three records each, A all of its own. */
+    uint64_t keep[6];
+    uint32_t kept = 0;
+    for (uint64_t s = b_first; s <= d_last; s++) {
+        if ((s - b_first) % 9 == 4 && kept < 6) {
+            keep[kept++] = s;
+            continue;
+        }
+        assert_int_equal(ne_store_delete(&store, s), NE_OK);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* The front moves, then B and D merge: the merged block's BEGIN is the
+     * floor's only durable copy once synced. */
+    assert_int_equal(ne_store_delete(&store, 1), NE_OK);
+    assert_int_equal(ne_store_compact(&store, NULL), NE_OK);
+    assert_int_equal(get_stats().compactions, 1);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* Then the merged block's records die. */
+    for (uint32_t k = 0; k < kept; k++) {
+        assert_int_equal(ne_store_delete(&store, keep[k]), NE_OK);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    static uint8_t saved[64 * ERASE_BYTES];
+    static uint32_t saved_counts[64];
+    memcpy(saved, image, sizeof(saved));
+    memcpy(saved_counts, erase_counts, sizeof(saved_counts));
+    uint32_t cuts_in_syncs = 0;
+    for (uint64_t seed = 1; seed <= 32; seed++) {
+        for (uint64_t cut = 1; cut < 100; cut++) {
+            memcpy(image, saved, sizeof(saved));
+            memcpy(erase_counts, saved_counts, sizeof(saved_counts));
+            memset(programmed, 0, sizeof(programmed));
+            ne_sim_flash_power_on(&sim);
+            sim.rng = seed * 104729 + cut;
+            ne_sim_flash_use_cache(&sim, durable_image, dirty_lines, 16, 0, 0);
+            assert_int_equal(reopen(), NE_OK);
+            assert_int_equal(get_state().first_seq, 2);
+            ne_sim_flash_cut_after(&sim, cut);
+            int rc = ne_store_compact(&store, NULL);
+            if (rc == NE_OK) {
+                sim.cut_at = 0;
+                break;
+            }
+            assert_int_equal(rc, NE_ERR_POWER_LOSS);
+            cuts_in_syncs += sim.last_cut_was_sync;
+            ne_sim_flash_power_on(&sim);
+            assert_int_equal(reopen(), NE_OK);
+            assert_int_equal(load(1), NE_ERR_NOT_FOUND);
+            assert_int_equal(get_state().first_seq, 2);
+        }
+    }
+    assert_true(cuts_in_syncs > 0);
+    ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -762,6 +938,9 @@ int main(void)
         T(test_opening_applies_lowered_limits),
         T(test_file_backed_store_survives_reopen),
         T(test_aborted_merge_leaves_the_floor_to_the_next_sync),
+        T(test_cut_anywhere_in_a_compaction_behind_a_write_cache),
+        T(test_damaged_record_does_not_hide_the_ones_after_it),
+        T(test_retirement_keeps_the_floor_a_retired_block_carried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
