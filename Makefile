@@ -278,7 +278,7 @@ bench-snappy: $(SNAPPY_BENCH)
 # gateway with 1 MiB erase blocks (STORE_BENCH_KNOBS). The device file goes to
 # $(BUILD)/store_bench.flash (about 256 MiB while it runs).
 STORE_BENCH_SRC := tools/store_bench.c $(sort $(wildcard src/store/*.c)) src/codec/ne_crc32c.c \
-    src/codec/ne_snappy.c src/core/ne_subject.c src/core/ne_error.c \
+    src/codec/ne_snappy.c src/core/ne_subject.c src/core/ne_error.c src/core/ne_fmt.c \
     port/posix/ne_file_flash.c port/posix/posix_sys.c port/sim/ne_sim_flash.c
 STORE_BENCH_DEPS := $(STORE_BENCH_SRC) $(wildcard src/store/*.h) config/ne_config_store.h
 STORE_BENCH_KNOBS ?= -DNE_STORE_BLOCK_MAX_RECORDS=8192 -DNE_STORE_WRITE_BUFFER_BYTES=65536 \

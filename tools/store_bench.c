@@ -25,11 +25,12 @@
 #include "posix/ne_file_flash.h"
 #include "sim/ne_sim_flash.h"
 #include "store/ne_store.h"
-#include "store/ne_store_flash.h"
+#include "store/ne_store_dev.h"
 #include "store/ne_store_mem.h"
 
 static ne_store store;
-static ne_store_flash fs;
+static ne_store_dev fs;
+static uint8_t entry_buf[NE_STORE_MAX_CONFIG_BYTES + 320];
 static ne_store_subject subjects[1024];
 static ne_snappy_table table;
 static const char *path = "build/store_bench.flash";
@@ -55,8 +56,9 @@ static void print_sizes(void)
            "NE_STORE_PACK_RAW_BYTES %u, NE_STORE_PROGRAM_CHUNK_BYTES %u\n",
            NE_STORE_MAX_BLOCKS, NE_STORE_BLOCK_MAX_RECORDS, NE_STORE_WRITE_BUFFER_BYTES,
            NE_STORE_READ_BUFFER_BYTES, NE_STORE_PACK_RAW_BYTES, NE_STORE_PROGRAM_CHUNK_BYTES);
-    printf("RAM per flash stream: sizeof(ne_store) %zu + sizeof(ne_store_flash) %zu = %zu B\n",
-           sizeof(ne_store), sizeof(ne_store_flash), sizeof(ne_store) + sizeof(ne_store_flash));
+    printf("RAM per device: sizeof(ne_store_dev) %zu B; per stream: sizeof(ne_store) %zu + its "
+           "slot %zu B\n",
+           sizeof(ne_store_dev), sizeof(ne_store), sizeof(ne_store_slot));
     printf("RAM per memory stream: sizeof(ne_store) %zu + sizeof(ne_store_mem) %zu = %zu B "
            "(+ the arena: 4 B per sequence spanned, 32 B + message per record)\n",
            sizeof(ne_store), sizeof(ne_store_mem), sizeof(ne_store) + sizeof(ne_store_mem));
@@ -88,6 +90,24 @@ static size_t make_payload(uint8_t *out, size_t len, uint64_t n)
 
 static ne_file_flash ff;
 
+/* Opens the device and attaches its one stream "S". */
+static int open_stream(const ne_flash *flash, const ne_store_config *cfg)
+{
+    int rc = ne_store_dev_open(&fs, flash, &table);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    ne_store_entry e;
+    uint32_t id = 0;
+    rc = ne_store_dev_find(&fs, NE_STORE_KIND_STREAM, 0, "S", 1, &e, entry_buf, sizeof(entry_buf));
+    if (rc == NE_ERR_NOT_FOUND) {
+        rc = ne_store_dev_create(&fs, NE_STORE_KIND_STREAM, 0, "S", 1, NULL, 0, &id);
+    } else {
+        id = e.id;
+    }
+    return rc != NE_OK ? rc : ne_store_attach(&store, &fs, id, cfg);
+}
+
 static void open_file_store(ne_flash_geometry g, bool fresh, const ne_store_limits *limits)
 {
     if (fresh) {
@@ -101,7 +121,7 @@ static void open_file_store(ne_flash_geometry g, bool fresh, const ne_store_limi
     if (limits != NULL) {
         cfg.limits = *limits;
     }
-    rc = ne_store_flash_open(&store, &fs, &cfg, &ff.flash, &table);
+    rc = open_stream(&ff.flash, &cfg);
     if (rc != NE_OK) {
         die("opening the store", rc);
     }
@@ -141,8 +161,8 @@ static void bench_append(size_t size, uint32_t sync_every, double seconds)
         }
     }
     double took = now_s() - start;
-    ne_store_flash_stats st;
-    ne_store_flash_get_stats(&fs, &st);
+    ne_store_dev_stats st;
+    ne_store_dev_get_stats(&fs, &st);
     printf("append %4zu B, sync every %3u: %9.0f records/s, %7.2f MB/s of payload, "
            "%.2f MB/s programmed (%llu records, %.1f s, %llu syncs)\n",
            size, sync_every, (double)n / took, (double)n * (double)size / took / 1e6,
@@ -179,8 +199,8 @@ static void bench_recover(void)
         die("sync", rc);
     }
     double wrote = now_s() - start;
-    ne_store_flash_stats st;
-    ne_store_flash_get_stats(&fs, &st);
+    ne_store_dev_stats st;
+    ne_store_dev_get_stats(&fs, &st);
     ne_file_flash_close(&ff);
     start = now_s();
     open_file_store(file_geometry, false, NULL);
@@ -211,7 +231,7 @@ static void bench_wear(void)
     ne_sim_flash_init(&sim, g, image, counts, NULL, 99);
     ne_store_config cfg = {.subjects = subjects, .subject_capacity = 1024};
     cfg.limits.max_msgs_per_subject = 1;
-    int rc = ne_store_flash_open(&store, &fs, &cfg, &sim.flash, &table);
+    int rc = open_stream(&sim.flash, &cfg);
     if (rc != NE_OK) {
         die("opening the simulated store", rc);
     }
@@ -236,8 +256,8 @@ static void bench_wear(void)
             die("sync", rc);
         }
     }
-    ne_store_flash_stats st;
-    ne_store_flash_get_stats(&fs, &st);
+    ne_store_dev_stats st;
+    ne_store_dev_get_stats(&fs, &st);
     uint64_t total = 0;
     for (uint32_t b = 0; b < BLOCKS; b++) {
         total += counts[b];

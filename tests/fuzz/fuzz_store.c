@@ -16,13 +16,14 @@
 #include "core/ne_error.h"
 #include "sim/ne_sim_flash.h"
 #include "store/ne_store.h"
-#include "store/ne_store_flash.h"
+#include "store/ne_store_dev.h"
 
 #define ERASE 1024
 #define MAX_BLOCKS 6
 
 static ne_store store;
-static ne_store_flash fs;
+static ne_store_dev dev;
+static uint8_t entry_buf[NE_STORE_MAX_CONFIG_BYTES + 320];
 static ne_sim_flash sim;
 static uint8_t image[MAX_BLOCKS * ERASE];
 static uint32_t counts[MAX_BLOCKS];
@@ -149,7 +150,22 @@ static int open_store(void)
 {
     ne_store_config cfg = {.subjects = subjects, .subject_capacity = 8};
     cfg.limits.max_msgs_per_subject = 3;
-    return ne_store_flash_open(&store, &fs, &cfg, &sim.flash, &table);
+    int rc = ne_store_dev_open(&dev, &sim.flash, &table);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    ne_store_entry e;
+    uint32_t id = 0;
+    rc = ne_store_dev_find(&dev, NE_STORE_KIND_STREAM, 0, "S", 1, &e, entry_buf, sizeof(entry_buf));
+    if (rc == NE_ERR_NOT_FOUND) {
+        rc = ne_store_dev_create(&dev, NE_STORE_KIND_STREAM, 0, "S", 1, NULL, 0, &id);
+    } else {
+        id = e.id;
+    }
+    if (rc != NE_OK) {
+        return rc;
+    }
+    return ne_store_attach(&store, &dev, id, &cfg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -39,7 +39,7 @@
 #include "core/ne_error.h"
 #include "sim/ne_sim_flash.h"
 #include "store/ne_store.h"
-#include "store/ne_store_flash.h"
+#include "store/ne_store_dev.h"
 #include "store/ne_store_format.h"
 
 #define MAX_BLOCKS 24
@@ -72,7 +72,8 @@ static uint32_t active[MAX_ACTIVE]; /* seqs in PENDING, DURABLE or DEL_PENDING *
 static uint32_t active_count;
 
 static ne_store store;
-static ne_store_flash fs;
+static ne_store_dev fs;
+static uint8_t entry_buf[NE_STORE_MAX_CONFIG_BYTES + 320];
 static ne_store_subject subjects[32];
 static ne_sim_flash sim;
 static uint8_t image[IMAGE_BYTES];
@@ -84,7 +85,7 @@ static ne_snappy_table table;
 
 /* The bit-flip copy. */
 static ne_store flip_store;
-static ne_store_flash flip_fs;
+static ne_store_dev flip_fs;
 static ne_store_subject flip_subjects[32];
 static ne_sim_flash flip_sim;
 static uint8_t flip_image[IMAGE_BYTES];
@@ -103,7 +104,7 @@ static uint64_t flips_harmless;
 static uint64_t torn_erases;
 static uint64_t torn_programs;
 static uint64_t torn_syncs;
-static ne_store_flash_stats totals;
+static ne_store_dev_stats totals;
 static bool verbose;
 static bool paranoid; /* check the store against the model after every step */
 static const char *checking = "recovery";
@@ -325,11 +326,31 @@ static const ne_store_limits limits = {
 /* Opened without limits, so that the check sees exactly what the flash
  * holds; the limits are set right after (dropping what a cut brought back
  * over them, as opening with them would). */
+static int open_stream(ne_store *st, ne_store_dev *d, ne_store_subject *subj, const ne_flash *flash)
+{
+    ne_store_config cfg = {.subjects = subj, .subject_capacity = 32};
+    cfg.limits.discard = NE_STORE_DISCARD_NEW;
+    int rc = ne_store_dev_open(d, flash, &table);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    ne_store_entry e;
+    uint32_t id = 0;
+    rc = ne_store_dev_find(d, NE_STORE_KIND_STREAM, 0, "S", 1, &e, entry_buf, sizeof(entry_buf));
+    if (rc == NE_ERR_NOT_FOUND) {
+        rc = ne_store_dev_create(d, NE_STORE_KIND_STREAM, 0, "S", 1, NULL, 0, &id);
+    } else {
+        id = e.id;
+    }
+    if (rc != NE_OK) {
+        return rc;
+    }
+    return ne_store_attach(st, d, id, &cfg);
+}
+
 static int open_main(void)
 {
-    ne_store_config cfg = {.subjects = subjects, .subject_capacity = 32};
-    cfg.limits.discard = NE_STORE_DISCARD_NEW;
-    return ne_store_flash_open(&store, &fs, &cfg, &sim.flash, &table);
+    return open_stream(&store, &fs, subjects, &sim.flash);
 }
 
 /* ---- Workload --------------------------------------------------------------- */
@@ -493,7 +514,7 @@ static int step(void)
 
 /* ---- Checking --------------------------------------------------------------- */
 
-static void dump_records(ne_store_flash *f, uint64_t seq)
+static void dump_records(ne_store_dev *f, uint64_t seq)
 {
     for (uint32_t i = 0; i < f->block_count; i++) {
         ne_store_block *b = &f->blocks[i];
@@ -535,22 +556,24 @@ static void dump_records(ne_store_flash *f, uint64_t seq)
     }
 }
 
-static void dump_blocks(const ne_store_flash *f)
+static void dump_blocks(const ne_store_dev *f)
 {
-    fprintf(stderr, "  head %d floor %llu next %llu order:", f->head,
-            (unsigned long long)f->floor_seq, (unsigned long long)f->next_seq);
+    const ne_store_slot *sl = &f->slots[1];
+    fprintf(stderr, "  head %d floor %llu next %llu order:", sl->head,
+            (unsigned long long)sl->floor_seq, (unsigned long long)sl->next_seq);
     for (uint32_t i = 0; i < f->order_count; i++) {
         fprintf(stderr, " %u", f->order[i]);
     }
     fprintf(stderr, "\n");
     for (uint32_t i = 0; i < f->block_count; i++) {
         const ne_store_block *b = &f->blocks[i];
-        fprintf(stderr,
-                "  blk %2u st %u kind %u fl %02x serial %4llu seq %6llu..%6llu rec %3u live %3u "
-                "dels %3u erase %u wo %u\n",
-                i, b->state, b->kind, b->flags, (unsigned long long)b->serial,
-                (unsigned long long)b->first_seq, (unsigned long long)b->last_seq, b->records,
-                b->live_msgs, b->del_entries, b->erase_count, b->write_off);
+        fprintf(
+            stderr,
+            "  blk %2u st %u kind %u fl %02x log %u serial %4llu seq %6llu..%6llu rec %3u live %3u "
+            "dels %3u erase %u wo %u\n",
+            i, b->state, b->kind, b->flags, b->log_id, (unsigned long long)b->serial,
+            (unsigned long long)b->first_seq, (unsigned long long)b->last_seq, b->records,
+            b->live_msgs, b->del_entries, b->erase_count, b->write_off);
     }
 }
 
@@ -680,9 +703,7 @@ static void check_bit_flip(void)
     }
     ne_sim_flash_flip_bit(&flip_sim, addr, rnd_below(8));
     flips_done++;
-    ne_store_config cfg = {.subjects = flip_subjects, .subject_capacity = 32};
-    cfg.limits.discard = NE_STORE_DISCARD_NEW;
-    int rc = ne_store_flash_open(&flip_store, &flip_fs, &cfg, &flip_sim.flash, &table);
+    int rc = open_stream(&flip_store, &flip_fs, flip_subjects, &flip_sim.flash);
     if (rc != NE_OK) {
         /* Refusing the device is a safe outcome (a header claiming another
          * format); nothing wrong was returned. */
@@ -695,8 +716,8 @@ static void check_bit_flip(void)
     checking = "recovery";
     ne_store_state st;
     ne_store_get_state(&flip_store, &st);
-    ne_store_flash_stats stats;
-    ne_store_flash_get_stats(&flip_fs, &stats);
+    ne_store_dev_stats stats;
+    ne_store_dev_get_stats(&flip_fs, &stats);
     corrupt_returned += c;
     bool reported = st.corrupt_records > 0 || stats.corrupt_frames > 0 || stats.damaged_blocks > 0;
     if (l > 0 && !reported) {
@@ -873,8 +894,8 @@ int main(int argc, char **argv)
         } else {
             torn_programs++;
         }
-        ne_store_flash_stats st;
-        ne_store_flash_get_stats(&fs, &st);
+        ne_store_dev_stats st;
+        ne_store_dev_get_stats(&fs, &st);
         totals.compactions += st.compactions;
         totals.blocks_reclaimed += st.blocks_reclaimed;
         totals.records_moved += st.records_moved;
@@ -912,8 +933,8 @@ int main(int argc, char **argv)
         }
     }
     double seconds = (double)(clock() - started) / CLOCKS_PER_SEC;
-    ne_store_flash_stats stats;
-    ne_store_flash_get_stats(&fs, &stats);
+    ne_store_dev_stats stats;
+    ne_store_dev_get_stats(&fs, &stats);
     printf("powercut: seed %llu, %llu devices, cuts in programs %llu, erases %llu, syncs %llu, "
            "%.1f s\n",
            (unsigned long long)seed, (unsigned long long)device + 1,
