@@ -341,10 +341,21 @@ static int finish_delete(ne_store_dev *dev, uint32_t id)
     if (rc != NE_OK) {
         return rc;
     }
-    char key[CAT_KEY_BYTES];
+    /* The small records kept for it in the catalogue ("l.<id>.*": a RAFT
+     * log's term, vote and snapshot) go first, its entry last. */
+    char key[CAT_KEY_BYTES + 2];
     size_t key_len = cat_key(id, key);
+    char prefix[CAT_KEY_BYTES + 2];
+    prefix[0] = 'l';
+    memcpy(prefix + 1, key + 3, key_len - 3);
+    prefix[key_len - 2] = '.';
+    prefix[key_len - 1] = '>';
+    ne_store_purge_req owned = {.subject = prefix, .subject_len = key_len};
+    rc = ne_store_purge(&dev->meta, &owned, NULL);
     ne_store_purge_req req = {.subject = key, .subject_len = key_len};
-    rc = ne_store_purge(&dev->meta, &req, NULL);
+    if (rc == NE_OK) {
+        rc = ne_store_purge(&dev->meta, &req, NULL);
+    }
     if (rc == NE_OK) {
         rc = ne_store_sync(&dev->meta);
     }
