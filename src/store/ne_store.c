@@ -423,8 +423,10 @@ static int check_admission(ne_store *store, const ne_store_msg *msg, uint64_t by
 }
 
 /* Stores the record, dropping the oldest messages while the backend has no
- * room and the policy allows it. Bounded: each retry removes a message. A
- * replaced record that leaves as one of the oldest needs no replacing. */
+ * room and the policy allows it: as many as the backend says can make room
+ * (its oldest block's), never any when removing them cannot help. Bounded:
+ * each retry follows removals. A replaced record that leaves as one of the
+ * oldest needs no replacing. */
 static int store_with_room(ne_store *store, const ne_store_msg *msg, uint64_t seq, uint64_t hash,
                            ne_store_rec_info **replace)
 {
@@ -437,19 +439,30 @@ static int store_with_room(ne_store *store, const ne_store_msg *msg, uint64_t se
             }
             return rc;
         }
-        if (store->limits.discard != NE_STORE_DISCARD_OLD || store->state.msgs == 0) {
-            return refuse(store, NE_STORE_LIMIT_SPACE, NE_ERR_FULL);
-        }
-        ne_store_rec_info info;
-        rc = find_oldest(store, &info);
-        if (rc == NE_OK) {
+        uint64_t up_to = store->limits.discard == NE_STORE_DISCARD_OLD && store->state.msgs > 0
+                             ? store->backend->room_by_dropping(store->impl)
+                             : 0;
+        uint64_t dropped = 0;
+        for (uint64_t i = 0; i < bound && store->state.msgs > 0; i++) {
+            ne_store_rec_info info;
+            rc = find_oldest(store, &info);
+            if (rc != NE_OK) {
+                return rc;
+            }
+            if (info.seq > up_to) {
+                break;
+            }
             if (*replace != NULL && (*replace)->seq == info.seq) {
                 *replace = NULL;
             }
             rc = remove_record(store, &info);
+            if (rc != NE_OK) {
+                return rc;
+            }
+            dropped++;
         }
-        if (rc != NE_OK) {
-            return rc;
+        if (dropped == 0) {
+            return refuse(store, NE_STORE_LIMIT_SPACE, NE_ERR_FULL);
         }
     }
     return refuse(store, NE_STORE_LIMIT_SPACE, NE_ERR_FULL);
@@ -596,7 +609,9 @@ int ne_store_skip(ne_store *store, uint64_t count, uint64_t *first_out)
     }
     uint64_t first = store->state.last_seq + 1;
     uint64_t next = first + count;
-    uint64_t floor = store->state.msgs == 0 ? next : store->state.first_seq;
+    /* The floor stays where removals left it: skipped sequences were never
+     * stored, so a truncation may go back into them. */
+    uint64_t floor = store->state.msgs == 0 ? 0 : store->state.first_seq;
     int rc = store->backend->set_floor(store->impl, floor, next, false);
     if (rc != NE_OK) {
         return rc;
@@ -1401,10 +1416,10 @@ int ne_store_truncate(ne_store *store, uint64_t last_seq)
     if (last_seq >= store->state.last_seq) {
         return NE_OK;
     }
+    /* Below the first message is refused; an empty store may go back as
+     * far as its last removal (the sequences after it were skipped, or
+     * lost with a power cut, never stored: the backend checks). */
     if (last_seq + 1 < store->state.first_seq && store->state.msgs > 0) {
-        return NE_ERR_RANGE;
-    }
-    if (store->state.msgs == 0 && last_seq + 1 < store->state.first_seq) {
         return NE_ERR_RANGE;
     }
     int rc = walk(store, NULL, last_seq + 1, uncount_one, store);

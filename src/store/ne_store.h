@@ -210,7 +210,11 @@ uint64_t ne_store_msg_bytes(size_t subject_len, size_t headers_len, size_t paylo
  * NE_ERR_TOO_BIG (larger than max_msg_size or than the backend can hold;
  * refused_by MSG_SIZE), NE_ERR_FULL (a limit with discard new, the subject
  * table, or no space; ne_store_refused_by says which). With discard old,
- * older messages are dropped to satisfy the limits before this returns.
+ * older messages are dropped to satisfy the limits before this returns, and
+ * to make room when the space runs out: on a device the messages of the
+ * log's oldest block, none when that cannot make room (its messages all in
+ * its newest block, the device held by other logs: NE_ERR_FULL, SPACE, and
+ * nothing removed).
  * When max_msgs_per_subject makes the subject's oldest message leave, the
  * new record carries its removal: after a power cut, either both happened
  * or neither. */
@@ -337,8 +341,9 @@ int ne_store_set_first(ne_store *store, uint64_t seq, uint64_t *purged);
 
 /* Removes every message above last_seq and makes last_seq the last
  * sequence (Truncate; RAFT's truncate suffix): the next append gets
- * last_seq + 1. last_seq below first_seq - 1 is NE_ERR_RANGE; above the
- * current last_seq nothing changes. Durable when it returns. */
+ * last_seq + 1. last_seq below first_seq - 1 is NE_ERR_RANGE (an empty
+ * store: below the last removal); above the current last_seq nothing
+ * changes. Durable when it returns. */
 int ne_store_truncate(ne_store *store, uint64_t last_seq);
 
 /* Drops messages older than max_age_ns at now_ns, whatever their place:

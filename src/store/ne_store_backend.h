@@ -74,6 +74,12 @@ typedef struct ne_store_backend {
     int (*erase)(void *impl, const ne_store_rec_info *info);
     int (*sync)(void *impl);
     int (*compact)(void *impl, uint32_t *reclaimed);
+    /* After append returned NE_ERR_FULL: the highest sequence such that
+     * removing every message up to it can make room for a retry (the
+     * oldest block's records), or 0 when removing messages of this store
+     * cannot make room (its space is its newest block, or other logs hold
+     * the device). Discard old removes those messages, then retries. */
+    uint64_t (*room_by_dropping)(void *impl);
     /* Largest subject + headers + payload one record may carry. */
     size_t (*max_record_bytes)(void *impl);
     /* NE_OK, or the sticky error that makes the store refuse everything

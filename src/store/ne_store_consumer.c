@@ -177,33 +177,36 @@ static int write_record(ne_store_consumer *c, char type, const uint8_t *body, si
     return rc;
 }
 
-static size_t encode_snapshot(const ne_store_consumer *c, uint8_t *out)
+static size_t encode_snapshot(const ne_store_consumer *c, ne_store_seq_pair delivered,
+                              ne_store_seq_pair ack_floor, const ne_store_pending *pending,
+                              uint32_t count, uint8_t *out)
 {
+    NE_ASSERT(SNAPSHOT_FIXED_BYTES + (size_t)count * SNAPSHOT_ENTRY_BYTES <= c->snapshot_bytes);
     memset(out, 0, SNAPSHOT_FIXED_BYTES);
-    sf_put64(out, c->delivered.consumer_seq);
-    sf_put64(out + 8, c->delivered.stream_seq);
-    sf_put64(out + 16, c->ack_floor.consumer_seq);
-    sf_put64(out + 24, c->ack_floor.stream_seq);
-    sf_put32(out + 32, c->pending_count);
+    sf_put64(out, delivered.consumer_seq);
+    sf_put64(out + 8, delivered.stream_seq);
+    sf_put64(out + 16, ack_floor.consumer_seq);
+    sf_put64(out + 24, ack_floor.stream_seq);
+    sf_put32(out + 32, count);
     out[36] = (uint8_t)c->ack_policy;
     uint8_t *e = out + SNAPSHOT_FIXED_BYTES;
-    for (uint32_t i = 0; i < c->pending_count; i++, e += SNAPSHOT_ENTRY_BYTES) {
-        const ne_store_pending *p = &c->pending[i];
+    for (uint32_t i = 0; i < count; i++, e += SNAPSHOT_ENTRY_BYTES) {
+        const ne_store_pending *p = &pending[i];
         sf_put64(e, p->stream_seq);
         sf_put64(e + 8, p->consumer_seq);
         sf_put64(e + 16, p->timestamp_ns);
         sf_put32(e + 24, p->deliveries);
         sf_put32(e + 28, 0);
     }
-    return SNAPSHOT_FIXED_BYTES + (size_t)c->pending_count * SNAPSHOT_ENTRY_BYTES;
+    return SNAPSHOT_FIXED_BYTES + (size_t)count * SNAPSHOT_ENTRY_BYTES;
 }
 
-/* The whole state as one record; the records before it leave at the next
- * sync. */
-static int write_snapshot(ne_store_consumer *c)
+/* A state as one record; the records before it leave at the next sync. */
+static int write_snapshot_of(ne_store_consumer *c, ne_store_seq_pair delivered,
+                             ne_store_seq_pair ack_floor, const ne_store_pending *pending,
+                             uint32_t count)
 {
-    size_t len = encode_snapshot(c, c->snapshot_buf);
-    NE_ASSERT(len <= c->snapshot_bytes);
+    size_t len = encode_snapshot(c, delivered, ack_floor, pending, count, c->snapshot_buf);
     int rc = write_record(c, REC_SNAPSHOT, c->snapshot_buf, len);
     if (rc != NE_OK) {
         return rc;
@@ -213,11 +216,20 @@ static int write_snapshot(ne_store_consumer *c)
     return NE_OK;
 }
 
+static int write_snapshot(ne_store_consumer *c)
+{
+    return write_snapshot_of(c, c->delivered, c->ack_floor, c->pending, c->pending_count);
+}
+
 static int maybe_snapshot(ne_store_consumer *c)
 {
     uint32_t every = 2 * c->pending_count;
     every = every > SNAPSHOT_EVERY_MIN ? every : SNAPSHOT_EVERY_MIN;
-    return c->changes_since_snapshot >= every ? write_snapshot(c) : NE_OK;
+    if (c->changes_since_snapshot < every) {
+        return NE_OK;
+    }
+    int rc = write_snapshot(c);
+    return rc == NE_ERR_FULL ? NE_OK : rc;
 }
 
 /* Applies one record while replaying. */
@@ -354,12 +366,16 @@ int ne_store_consumer_attach(ne_store_consumer *c, ne_store_dev *dev, uint32_t i
     c->pending_capacity = cfg->pending_capacity;
     c->snapshot_buf = cfg->snapshot_buf;
     c->snapshot_bytes = cfg->snapshot_bytes;
-    ne_store_config lcfg = {.flags = NE_STORE_RAW_KEYS, .max_blocks = cfg->max_blocks};
+    /* Discard new: a full device refuses a change, it never drops the
+     * records the state is made of. */
+    ne_store_config lcfg = {.limits.discard = NE_STORE_DISCARD_NEW,
+                            .flags = NE_STORE_RAW_KEYS,
+                            .max_blocks = cfg->max_blocks};
     int rc = sf_attach(dev, s, &c->log, &lcfg);
     if (rc != NE_OK) {
         return rc;
     }
-    if (snapshot + 1 > ne_store_max_msg_bytes(&c->log)) {
+    if (snapshot > ne_store_max_msg_bytes(&c->log)) {
         (void)ne_store_detach(&c->log);
         return NE_ERR_TOO_BIG;
     }
@@ -453,15 +469,19 @@ int ne_store_consumer_update(ne_store_consumer *c, ne_store_seq_pair delivered,
             return NE_ERR_INVALID;
         }
     }
+    /* Written first: a refused write leaves the state as it was. */
+    int rc = write_snapshot_of(c, delivered, ack_floor, pending, count);
+    if (rc != NE_OK) {
+        return rc;
+    }
     c->delivered = delivered;
     c->ack_floor = ack_floor;
     c->pending_count = 0;
     for (uint32_t i = 0; i < count; i++) {
-        int rc = pending_insert(c, &pending[i]);
+        rc = pending_insert(c, &pending[i]);
         NE_ASSERT(rc == NE_OK);
-        (void)rc;
     }
-    return write_snapshot(c);
+    return NE_OK;
 }
 
 int ne_store_consumer_sync(ne_store_consumer *c)

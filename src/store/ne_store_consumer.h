@@ -15,11 +15,17 @@
  * (JetStream syncs before confirming an ack it was asked to confirm). A
  * change not yet synced may be lost by a power cut, never half applied.
  *
+ * A full device refuses a change with NE_ERR_FULL and the state stays as it
+ * was: no record of the log is dropped to make room (the log is not a stream
+ * with a discard policy). A snapshot that finds no room is tried again after
+ * the next change; until one is written and synced the log only grows, so a
+ * device that fills up needs room made elsewhere (a stream's messages).
+ *
  * RAM per consumer: sizeof(ne_store_consumer) (about 280 B) plus 32 B per
  * pending entry (the caller's array), plus the snapshot buffer
  * (NE_STORE_CONSUMER_SNAPSHOT_BYTES(capacity)), which every consumer of one
  * event loop may share. The snapshot is one record, so the capacity is
- * bounded by the device's largest record: (ne_store_max_msg_bytes - 49) / 32
+ * bounded by the device's largest record: (ne_store_max_msg_bytes - 64) / 32
  * entries (about 110 with 4 KiB erase blocks, 1000 with 32 KiB and more).
  */
 #ifndef NE_STORE_CONSUMER_H
@@ -53,8 +59,10 @@ typedef struct ne_store_seq_pair {
     uint64_t stream_seq;
 } ne_store_seq_pair;
 
-/* Bytes of a snapshot of up to `capacity` pending entries. */
-#define NE_STORE_CONSUMER_SNAPSHOT_BYTES(capacity) (48u + 32u * (size_t)(capacity))
+/* Bytes of the buffer a snapshot of up to `capacity` pending entries is
+ * written from and read into (its record: a 1-byte key, 48 B, 32 B per
+ * entry). */
+#define NE_STORE_CONSUMER_SNAPSHOT_BYTES(capacity) (64u + 32u * (size_t)(capacity))
 
 typedef struct ne_store_consumer_config {
     ne_store_ack_policy ack_policy;
@@ -103,21 +111,25 @@ int ne_store_consumer_set_starting(ne_store_consumer *c, uint64_t stream_seq);
  * moves `delivered` and adds a pending entry (ack policies other than none;
  * with none the ack floor follows `delivered`); a redelivery updates its
  * entry. Errors: NE_ERR_FULL (pending_capacity entries pending: JetStream
- * must not deliver past max_ack_pending), NE_ERR_INVALID (a redelivery with
- * ack policy none, sequences 0), flash errors. */
+ * must not deliver past max_ack_pending; or no room on the device: nothing
+ * changed), NE_ERR_INVALID (a redelivery with ack policy none, sequences 0),
+ * flash errors. */
 int ne_store_consumer_delivered(ne_store_consumer *c, uint64_t consumer_seq, uint64_t stream_seq,
                                 uint32_t deliveries, uint64_t timestamp_ns);
 
 /* A message was acknowledged (UpdateAcks): its pending entry leaves and the
  * ack floor moves as nats-server moves it. With ack policy all, every
  * pending message up to stream_seq leaves. NE_ERR_NOT_FOUND when it is not
- * pending (a second ack), NE_ERR_INVALID with ack policy none. */
+ * pending (a second ack), NE_ERR_INVALID with ack policy none, NE_ERR_FULL
+ * when the device has no room for the record (nothing changed), flash
+ * errors. */
 int ne_store_consumer_ack(ne_store_consumer *c, uint64_t consumer_seq, uint64_t stream_seq);
 
 /* Replaces the whole state (Update: RAFT apply, restores). pending is
  * copied (count entries, any order). NE_ERR_INVALID when the ack floor is
  * above delivered or a pending entry is outside (ack floor, delivered];
- * NE_ERR_FULL over pending_capacity. */
+ * NE_ERR_FULL over pending_capacity or when the device has no room for the
+ * snapshot record (the state stays as it was); flash errors. */
 int ne_store_consumer_update(ne_store_consumer *c, ne_store_seq_pair delivered,
                              ne_store_seq_pair ack_floor, const ne_store_pending *pending,
                              uint32_t count);

@@ -34,6 +34,8 @@ int ne_store_kv_attach(ne_store_kv *kv, ne_store_dev *dev, uint32_t id,
                             .max_blocks = cfg->max_blocks,
                             .flags = NE_STORE_RAW_KEYS};
     scfg.limits.max_msgs_per_subject = 1;
+    /* A full device refuses a put; no other key leaves to make room. */
+    scfg.limits.discard = NE_STORE_DISCARD_NEW;
     return sf_attach(dev, s, &kv->log, &scfg);
 }
 

@@ -45,7 +45,8 @@ int ne_store_kv_detach(ne_store_kv *kv);
 
 /* Sets key's value. Errors: NE_ERR_INVALID (key too long), NE_ERR_TOO_BIG
  * (key and value do not fit one record), NE_ERR_FULL (the key table or its
- * arena is full: refused_by SUBJECTS; or the device: SPACE). */
+ * arena is full: refused_by SUBJECTS; or the device: SPACE, and no other
+ * key leaves to make room). */
 int ne_store_kv_put(ne_store_kv *kv, const void *key, size_t key_len, const void *value,
                     size_t value_len);
 

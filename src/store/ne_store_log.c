@@ -954,6 +954,9 @@ static int log_truncate(void *impl, uint64_t last_seq)
     if (dev->failed != NE_OK) {
         return dev->failed;
     }
+    if (last_seq + 1 < s->floor_seq) {
+        return NE_ERR_RANGE;
+    }
     uint32_t victims[NE_STORE_COMPACT_MAX_VICTIMS];
     uint32_t n = 0;
     uint32_t end;
@@ -1087,6 +1090,29 @@ static int log_compact(void *impl, uint32_t *reclaimed)
     return rc == NE_ERR_NOT_FOUND ? NE_OK : rc;
 }
 
+/* The block holding the log's oldest live records: once they are gone it
+ * is dead and compaction erases it. Not the head: a log whose messages all
+ * sit in its head gains nothing by removing them. */
+static uint64_t log_room_by_dropping(void *impl)
+{
+    ne_store_slot *s = impl;
+    ne_store_dev *dev = s->dev;
+    int32_t oldest = -1;
+    for (uint32_t i = 0; i < dev->block_count; i++) {
+        const ne_store_block *b = &dev->blocks[i];
+        if (b->state != SF_STATE_DATA || b->slot != s->index || b->live_msgs == 0) {
+            continue;
+        }
+        if (oldest < 0 || b->first_seq < dev->blocks[oldest].first_seq) {
+            oldest = (int32_t)i;
+        }
+    }
+    if (oldest < 0 || oldest == s->head) {
+        return 0;
+    }
+    return dev->blocks[oldest].last_seq;
+}
+
 static size_t log_max_record_bytes(void *impl)
 {
     ne_store_slot *s = impl;
@@ -1109,6 +1135,7 @@ const ne_store_backend sf_log_backend = {
     .erase = log_erase,
     .sync = log_sync,
     .compact = log_compact,
+    .room_by_dropping = log_room_by_dropping,
     .max_record_bytes = log_max_record_bytes,
     .status = log_status,
 };

@@ -322,6 +322,9 @@ static int mem_set_floor(void *impl, uint64_t floor_seq, uint64_t next_seq, bool
     if (next_seq < floor_seq) {
         next_seq = floor_seq;
     }
+    if (floor_seq > m->floor_seq) {
+        m->floor_seq = floor_seq;
+    }
     if (all) {
         for (uint32_t i = 0; i < m->index_capacity; i++) {
             m->index[i] = MEM_NONE;
@@ -355,6 +358,9 @@ static int mem_set_floor(void *impl, uint64_t floor_seq, uint64_t next_seq, bool
 static int mem_truncate(void *impl, uint64_t last_seq)
 {
     ne_store_mem *m = impl;
+    if (last_seq + 1 < m->floor_seq) {
+        return NE_ERR_RANGE;
+    }
     for (uint64_t seq = last_seq + 1; seq < m->next_seq; seq++) {
         if (seq < m->index_base) {
             continue;
@@ -423,6 +429,14 @@ static int mem_status(void *impl)
     return NE_OK;
 }
 
+/* Any removed message frees its bytes: the oldest one. */
+static uint64_t mem_room_by_dropping(void *impl)
+{
+    ne_store_mem *m = impl;
+    advance_index_base(m);
+    return m->used > 0 && m->index_base < m->next_seq ? m->index_base : 0;
+}
+
 static const ne_store_backend mem_backend = {
     .append = mem_append,
     .find = mem_find,
@@ -433,6 +447,7 @@ static const ne_store_backend mem_backend = {
     .erase = mem_erase,
     .sync = mem_sync,
     .compact = mem_compact,
+    .room_by_dropping = mem_room_by_dropping,
     .max_record_bytes = mem_max_record_bytes,
     .status = mem_status,
 };
@@ -466,6 +481,7 @@ int ne_store_mem_open(ne_store *store, ne_store_mem *mem, const ne_store_config 
     mem->data_bytes = (uint32_t)data_bytes;
     mem->index_base = 1;
     mem->next_seq = 1;
+    mem->floor_seq = 1;
     for (uint32_t i = 0; i < index_capacity; i++) {
         mem->index[i] = MEM_NONE;
     }

@@ -3,6 +3,7 @@
  * "l.<id>.tv" and "l.<id>.snap" (removed with the log). */
 #include "store/ne_store_raft.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/ne_assert.h"
@@ -56,6 +57,46 @@ static int meta_load(ne_store_raft *r, const char *suffix, ne_store_msg *m, void
     return ne_store_load_last(&r->dev->meta, key, key_len, m, buf, buf_bytes);
 }
 
+/* The entries actually held, without a hole: entries appended but not
+ * synced can be lost in any order (a write cache), and a higher next
+ * sequence can reach the medium without them, but a RAFT log must not claim
+ * an index it does not hold. The log is cut back, durably, to the last entry
+ * before the first missing one (or to the snapshot): everything after a
+ * hole was appended after the entry missing there, so none of it was
+ * synced. Reads every entry once. */
+static int repair_tail(ne_store_raft *r)
+{
+    uint64_t last = 0;
+    ne_store_reader reader;
+    ne_store_reader_init(&reader);
+    uint64_t from = r->log.state.first_seq;
+    for (uint64_t i = 0; i < r->log.state.msgs; i++) {
+        ne_store_msg m;
+        int rc = ne_store_read_next(&r->log, &reader, from, NULL, 0, &m, NULL, 0);
+        if (rc == NE_ERR_NOT_FOUND) {
+            break;
+        }
+        if (rc != NE_OK && rc != NE_ERR_TOO_BIG) {
+            return rc;
+        }
+        bool follows = last != 0 ? m.seq == last + 1
+                                 : r->snapshot_index == 0 || m.seq <= r->snapshot_index + 1;
+        if (!follows) {
+            break;
+        }
+        last = m.seq;
+        from = m.seq + 1;
+    }
+    uint64_t want = last > r->snapshot_index ? last : r->snapshot_index;
+    if (r->log.state.last_seq <= want) {
+        return NE_OK;
+    }
+    int rc = ne_store_truncate(&r->log, want);
+    /* Below the log's floor (entries removed by a snapshot not synced
+     * while its prefix removal was): the index stays where it is. */
+    return rc == NE_ERR_RANGE ? NE_OK : rc;
+}
+
 int ne_store_raft_attach(ne_store_raft *r, ne_store_dev *dev, uint32_t id)
 {
     NE_ASSERT(r != NULL && dev != NULL);
@@ -75,7 +116,8 @@ int ne_store_raft_attach(ne_store_raft *r, ne_store_dev *dev, uint32_t id)
     memset(r, 0, sizeof(*r));
     r->dev = dev;
     r->id = id;
-    ne_store_config cfg = {.flags = NE_STORE_RAW_KEYS};
+    /* Discard new: a full device refuses an entry, it never drops entries. */
+    ne_store_config cfg = {.limits.discard = NE_STORE_DISCARD_NEW, .flags = NE_STORE_RAW_KEYS};
     int rc = sf_attach(dev, s, &r->log, &cfg);
     if (rc != NE_OK) {
         return rc;
@@ -101,7 +143,11 @@ int ne_store_raft_attach(ne_store_raft *r, ne_store_dev *dev, uint32_t id)
         (void)ne_store_detach(&r->log);
         return rc;
     }
-    return NE_OK;
+    rc = repair_tail(r);
+    if (rc != NE_OK) {
+        (void)ne_store_detach(&r->log);
+    }
+    return rc;
 }
 
 int ne_store_raft_detach(ne_store_raft *r)
@@ -116,7 +162,7 @@ uint64_t ne_store_raft_first_index(const ne_store_raft *r)
 
 uint64_t ne_store_raft_last_index(const ne_store_raft *r)
 {
-    uint64_t last = r->log.state.msgs == 0 ? 0 : r->log.state.last_seq;
+    uint64_t last = r->log.state.last_seq;
     return last > r->snapshot_index ? last : r->snapshot_index;
 }
 

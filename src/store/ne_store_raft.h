@@ -42,7 +42,9 @@ int ne_store_raft_detach(ne_store_raft *r);
 
 /* Appends entry `index` of `term`: index must be last_index + 1
  * (NE_ERR_RANGE otherwise; after a snapshot the log may restart at
- * snapshot_index + 1). NE_ERR_TOO_BIG when it does not fit one record. */
+ * snapshot_index + 1). NE_ERR_TOO_BIG when it does not fit one record,
+ * NE_ERR_FULL when the device (or the log's block quota) has no room: no
+ * entry is ever dropped to make room, a snapshot and a sync do that. */
 int ne_store_raft_append(ne_store_raft *r, uint64_t index, uint64_t term, const void *data,
                          size_t len);
 

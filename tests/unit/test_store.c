@@ -897,6 +897,30 @@ static void test_truncate_removes_the_tail_and_sequences_go_on_from_there(void *
     assert_int_equal(st.last_seq, 4);
 }
 
+/* An empty store whose last sequences were skipped (or lost with a power
+ * cut) may be truncated back into them: a RAFT log cut back to its last
+ * entry, a mirror resetting its position. Not below what was removed. */
+static void test_truncate_of_an_empty_store_goes_back_into_skipped_sequences(void **state)
+{
+    (void)state;
+    put("a", "1");
+    put("a", "2");
+    put("a", "3");
+    assert_int_equal(ne_store_purge(&store, &(ne_store_purge_req){0}, NULL), NE_OK);
+    assert_int_equal(ne_store_skip(&store, 7, NULL), NE_OK);
+    ne_store_state st = get_state();
+    assert_int_equal(st.msgs, 0);
+    assert_int_equal(st.first_seq, 11);
+    assert_int_equal(ne_store_truncate(&store, 2), NE_ERR_RANGE);
+    assert_int_equal(ne_store_truncate(&store, 5), NE_OK);
+    st = get_state();
+    assert_int_equal(st.msgs, 0);
+    assert_int_equal(st.first_seq, 6);
+    assert_int_equal(st.last_seq, 5);
+    assert_int_equal(put("a", "6"), 6);
+    expect_msg(6, "a", "6");
+}
+
 static void test_erase_removes_a_message(void **state)
 {
     (void)state;
@@ -1272,6 +1296,7 @@ int main(void)
         BOTH(test_skip_after_messages_leaves_a_gap),
         BOTH(test_set_first_removes_below_and_can_move_past_the_end),
         BOTH(test_truncate_removes_the_tail_and_sequences_go_on_from_there),
+        BOTH(test_truncate_of_an_empty_store_goes_back_into_skipped_sequences),
         BOTH(test_erase_removes_a_message),
         BOTH(test_seq_for_time_finds_the_first_at_or_after),
         BOTH(test_expire_uses_each_message_time_not_its_place),

@@ -482,6 +482,64 @@ static void test_block_quota_bounds_one_log(void **state)
     expect(0, stores[0].state.last_seq, payload);
 }
 
+/* A device another log has filled: a stream with discard old whose
+ * messages all sit in its head block cannot make room by removing them, so
+ * its append is refused and it keeps every message; one that holds older
+ * blocks gives up its oldest block's messages and takes the new one. */
+static void test_full_device_discard_old_removes_only_what_makes_room(void **state)
+{
+    (void)state;
+    assert_int_equal(ne_store_dev_open(&dev, &sim.flash, NULL), NE_OK);
+    create(0, "SMALL", NULL);
+    create(1, "BIG", NULL);
+    create(2, "OLD", NULL);
+    attach(0);
+    attach(2);
+    ne_store_config cfg = config_for(1);
+    cfg.limits.discard = NE_STORE_DISCARD_NEW;
+    assert_int_equal(ne_store_attach(&stores[1], &dev, ids[1], &cfg), NE_OK);
+    static char payload[600];
+    memset(payload, 'p', sizeof(payload) - 1);
+    for (int n = 0; n < 3; n++) {
+        put(0, "s", "small");
+    }
+    for (int n = 0; n < 20; n++) {
+        put(2, "o", payload);
+    }
+    int rc = NE_OK;
+    for (int n = 0; n < 1000 && rc == NE_OK; n++) {
+        ne_store_msg m = {.subject = "b",
+                          .subject_len = 1,
+                          .payload = (const uint8_t *)payload,
+                          .payload_len = sizeof(payload) - 1};
+        rc = ne_store_append(&stores[1], &m, NULL);
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    assert_int_equal(ne_store_sync(&stores[1]), NE_OK);
+    /* SMALL: its three messages share its head; nothing to gain. */
+    rc = NE_OK;
+    for (int n = 0; n < 50 && rc == NE_OK; n++) {
+        ne_store_msg m = {.subject = "s",
+                          .subject_len = 1,
+                          .payload = (const uint8_t *)payload,
+                          .payload_len = sizeof(payload) - 1};
+        rc = ne_store_append(&stores[0], &m, NULL);
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    assert_int_equal(ne_store_refused_by(&stores[0]), NE_STORE_LIMIT_SPACE);
+    assert_int_equal(stores[0].state.first_seq, 1);
+    expect(0, 1, "small");
+    /* OLD: once its head is full, its first block's messages go and the
+     * new ones are stored. */
+    uint64_t before = stores[2].state.msgs;
+    for (int n = 0; n < 10; n++) {
+        put(2, "o", payload);
+    }
+    expect(2, stores[2].state.last_seq, payload);
+    assert_true(stores[2].state.first_seq > 1);
+    assert_true(stores[2].state.msgs + 10 > before);
+}
+
 /* ---- Atomic replacement, truncation, erasure ---------------------------------- */
 
 /* A key at max_msgs_per_subject 1: after a cut while a new value is being
@@ -726,6 +784,7 @@ int main(void)
         T(test_cut_during_a_delete_leaves_the_log_whole_or_gone),
         T(test_unattached_log_is_left_alone),
         T(test_block_quota_bounds_one_log),
+        T(test_full_device_discard_old_removes_only_what_makes_room),
         T(test_replacing_a_value_is_atomic_under_cuts),
         T(test_truncation_is_durable_and_whole_under_cuts),
         T(test_erase_destroys_the_bytes_on_flash),

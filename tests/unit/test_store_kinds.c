@@ -494,6 +494,62 @@ static void test_raft_term_vote_survive_any_cut(void **state)
     assert_true(saw_new);
 }
 
+/* Entries appended but not synced, behind a write cache that keeps a
+ * random subset of what was written: after the cut the log holds a prefix
+ * of its entries, every index up to the last one readable, never a hole
+ * (RAFT must not claim an index it does not hold), and appends go on. */
+static void test_raft_unsynced_entries_lost_in_any_order_leave_no_hole(void **state)
+{
+    (void)state;
+    create_raft();
+    static uint8_t big[700];
+    for (uint64_t i = 1; i <= 5; i++) {
+        append_entry(i, 1);
+    }
+    assert_int_equal(ne_store_raft_sync(&raft), NE_OK);
+    assert_int_equal(ne_store_raft_detach(&raft), NE_OK);
+    save_image();
+    bool saw_some = false;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        restore_image(seed);
+        reopen();
+        assert_int_equal(ne_store_raft_attach(&raft, &dev, log_id), NE_OK);
+        for (uint64_t i = 6; i <= 40; i++) {
+            memset(big, (int)i, sizeof(big));
+            assert_int_equal(ne_store_raft_append(&raft, i, 2, big, sizeof(big)), NE_OK);
+        }
+        ne_sim_flash_cut_after(&sim, 1);
+        memset(big, 41, sizeof(big));
+        int rc = ne_store_raft_append(&raft, 41, 2, big, sizeof(big));
+        if (rc == NE_OK) {
+            rc = ne_store_raft_sync(&raft);
+        }
+        assert_int_equal(rc, NE_ERR_POWER_LOSS);
+        ne_sim_flash_power_on(&sim);
+        reopen();
+        assert_int_equal(ne_store_raft_attach(&raft, &dev, log_id), NE_OK);
+        uint64_t last = ne_store_raft_last_index(&raft);
+        assert_true(last >= 5);
+        saw_some = saw_some || last > 5;
+        for (uint64_t i = 1; i <= last; i++) {
+            uint64_t term = 0;
+            size_t len = 0;
+            assert_int_equal(ne_store_raft_entry(&raft, i, &term, buf, sizeof(buf), &len), NE_OK);
+            if (i > 5) {
+                assert_int_equal(len, sizeof(big));
+                assert_int_equal(buf[0], (uint8_t)i);
+            }
+        }
+        append_entry(last + 1, 3);
+        assert_int_equal(ne_store_raft_sync(&raft), NE_OK);
+        reopen();
+        assert_int_equal(ne_store_raft_attach(&raft, &dev, log_id), NE_OK);
+        assert_int_equal(ne_store_raft_last_index(&raft), last + 1);
+        expect_entry(last + 1, 3);
+    }
+    assert_true(saw_some);
+}
+
 /* ---- Keyed records ------------------------------------------------------------ */
 
 static void attach_kv(void)
@@ -561,6 +617,97 @@ static void test_kv_put_get_delete_list_and_reopen(void **state)
     assert_int_equal(l.n, 2);
 }
 
+/* ---- A full device ------------------------------------------------------------ */
+
+/* These logs are not streams with a discard policy: when the device has no
+ * room left, a write is refused (NE_ERR_FULL) and nothing already written
+ * leaves to make room for it. */
+static void test_full_device_refuses_raft_entries_and_keeps_the_old_ones(void **state)
+{
+    (void)state;
+    create_raft();
+    static uint8_t big[2000];
+    memset(big, 0xa5, sizeof(big));
+    append_entry(1, 1);
+    uint64_t index = 2;
+    int rc = NE_OK;
+    for (; index < 1000; index++) {
+        rc = ne_store_raft_append(&raft, index, 1, big, sizeof(big));
+        if (rc != NE_OK) {
+            break;
+        }
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    assert_int_equal(ne_store_raft_first_index(&raft), 1);
+    assert_int_equal(ne_store_raft_last_index(&raft), index - 1);
+    expect_entry(1, 1);
+    assert_int_equal(ne_store_raft_sync(&raft), NE_OK);
+    reopen();
+    assert_int_equal(ne_store_raft_attach(&raft, &dev, log_id), NE_OK);
+    assert_int_equal(ne_store_raft_first_index(&raft), 1);
+    assert_int_equal(ne_store_raft_last_index(&raft), index - 1);
+    expect_entry(1, 1);
+}
+
+static void test_full_device_refuses_consumer_changes_and_keeps_the_old_ones(void **state)
+{
+    (void)state;
+    create_consumer(NE_STORE_ACK_EXPLICIT);
+    attach_consumer(NE_STORE_ACK_EXPLICIT);
+    for (uint64_t d = 1; d <= 10; d++) {
+        assert_int_equal(ne_store_consumer_delivered(&consumer, d, d, 1, d), NE_OK);
+    }
+    /* Redeliveries, never synced: their snapshots cannot take the older
+     * records' place, so the log only grows until the device is full. */
+    int rc = NE_OK;
+    uint64_t d = 11;
+    for (; d < 20000 && rc == NE_OK; d++) {
+        rc = ne_store_consumer_delivered(&consumer, d, 1 + d % 10, (uint32_t)d, d);
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    assert_int_equal(consumer.log.state.first_seq, 1);
+    assert_int_equal(consumer.pending_count, 10);
+    assert_int_equal(ne_store_consumer_sync(&consumer), NE_OK);
+    reopen();
+    attach_consumer(NE_STORE_ACK_EXPLICIT);
+    assert_int_equal(consumer.pending_count, 10);
+    expect_pair(consumer.delivered, 10, 10);
+}
+
+static void test_full_device_refuses_kv_puts_and_keeps_the_other_keys(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        ne_store_dev_create(&dev, NE_STORE_KIND_KV, 0, "mqtt-retained", 13, NULL, 0, &log_id),
+        NE_OK);
+    attach_kv();
+    static uint8_t value[4000];
+    int rc = NE_OK;
+    uint32_t stored = 0;
+    for (uint32_t i = 0; i < 48 && rc == NE_OK; i++) {
+        char key[16];
+        int n = snprintf(key, sizeof(key), "retained/%u", i);
+        memset(value, (int)i, sizeof(value));
+        rc = ne_store_kv_put(&kv, key, (size_t)n, value, sizeof(value));
+        stored += rc == NE_OK;
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    assert_int_equal(ne_store_kv_count(&kv), stored);
+    assert_int_equal(ne_store_kv_sync(&kv), NE_OK);
+    reopen();
+    attach_kv();
+    assert_int_equal(ne_store_kv_count(&kv), stored);
+    for (uint32_t i = 0; i < stored; i++) {
+        char key[16];
+        int n = snprintf(key, sizeof(key), "retained/%u", i);
+        const uint8_t *v;
+        size_t len;
+        assert_int_equal(ne_store_kv_get(&kv, key, (size_t)n, buf, sizeof(buf), &v, &len), NE_OK);
+        assert_int_equal(len, sizeof(value));
+        assert_int_equal(v[0], (uint8_t)i);
+    }
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -576,7 +723,11 @@ int main(void)
         T(test_raft_append_truncate_and_reopen),
         T(test_raft_snapshot_compacts_the_prefix),
         T(test_raft_term_vote_survive_any_cut),
+        T(test_raft_unsynced_entries_lost_in_any_order_leave_no_hole),
         T(test_kv_put_get_delete_list_and_reopen),
+        T(test_full_device_refuses_raft_entries_and_keeps_the_old_ones),
+        T(test_full_device_refuses_consumer_changes_and_keeps_the_old_ones),
+        T(test_full_device_refuses_kv_puts_and_keeps_the_other_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
