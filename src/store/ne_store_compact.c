@@ -517,29 +517,55 @@ static bool movable(const ne_store_dev *dev, uint32_t block, uint32_t only_slot)
            (only_slot == SF_NONE || b->slot == only_slot);
 }
 
+/* Whether a log's head can take a RETIRE of one block now. */
+static bool head_takes_retire(const ne_store_dev *dev, const ne_store_slot *s)
+{
+    if (s->head < 0) {
+        return false;
+    }
+    const ne_store_block *h = &dev->blocks[s->head];
+    if ((h->flags & SF_FLAG_SEALED) || h->write_off > dev->data_end) {
+        return false;
+    }
+    uint32_t pending = dev->wslot == s->index ? dev->wlen : 0;
+    uint32_t frames = SF_FRAME_HEADER_BYTES + SF_RETIRE_FIXED_BYTES + 8;
+    return sf_align_up(pending + frames, dev->program_bytes) <= dev->data_end - h->write_off;
+}
+
 /* Blocks of one log whose records are all gone and whose tombstones guard
- * nothing (the log of the first such block found). */
+ * nothing: of the first log found whose head can record their retirement,
+ * else of the first log found (merged then). A log whose dead blocks cannot
+ * leave yet must not keep another's from leaving. */
 static int collect_dead(ne_store_dev *dev, uint32_t only_slot, uint32_t *victims, uint32_t *n)
 {
-    *n = 0;
-    uint32_t slot = only_slot;
-    for (uint32_t i = 0; i < dev->block_count && *n < NE_STORE_COMPACT_MAX_VICTIMS; i++) {
-        const ne_store_block *b = &dev->blocks[i];
-        if (!movable(dev, i, slot) || b->live_msgs != 0) {
-            continue;
-        }
-        bool first = *n == 0;
-        uint32_t needed = 0;
-        victims[*n] = i;
-        int rc = count_needed_tombstones(dev, &dev->slots[b->slot], i, victims, *n + 1, 1, &needed);
-        if (rc != NE_OK) {
-            return rc;
-        }
-        if (needed == 0) {
-            (*n)++;
-            if (first) {
-                slot = b->slot;
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        *n = 0;
+        uint32_t slot = only_slot;
+        for (uint32_t i = 0; i < dev->block_count && *n < NE_STORE_COMPACT_MAX_VICTIMS; i++) {
+            const ne_store_block *b = &dev->blocks[i];
+            if (!movable(dev, i, slot) || b->live_msgs != 0) {
+                continue;
             }
+            if (pass == 0 && !head_takes_retire(dev, &dev->slots[b->slot])) {
+                continue;
+            }
+            bool first = *n == 0;
+            uint32_t needed = 0;
+            victims[*n] = i;
+            int rc =
+                count_needed_tombstones(dev, &dev->slots[b->slot], i, victims, *n + 1, 1, &needed);
+            if (rc != NE_OK) {
+                return rc;
+            }
+            if (needed == 0) {
+                (*n)++;
+                if (first) {
+                    slot = b->slot;
+                }
+            }
+        }
+        if (*n > 0) {
+            return NE_OK;
         }
     }
     return NE_OK;

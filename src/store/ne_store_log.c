@@ -1090,27 +1090,55 @@ static int log_compact(void *impl, uint32_t *reclaimed)
     return rc == NE_ERR_NOT_FOUND ? NE_OK : rc;
 }
 
-/* The block holding the log's oldest live records: once they are gone it
- * is dead and compaction erases it. Not the head: a log whose messages all
- * sit in its head gains nothing by removing them. */
+/* How far removals must go for the append to find room: a new head needs
+ * the reserve free (and the log within its quota), so as many of the log's
+ * blocks must die as are missing, and removing messages in sequence order
+ * kills first the blocks whose newest record is oldest. 0 when the log has
+ * fewer such blocks (besides its head) than are missing: then removing its
+ * messages cannot make room and none should go. */
 static uint64_t log_room_by_dropping(void *impl)
 {
     ne_store_slot *s = impl;
     ne_store_dev *dev = s->dev;
-    int32_t oldest = -1;
-    for (uint32_t i = 0; i < dev->block_count; i++) {
-        const ne_store_block *b = &dev->blocks[i];
-        if (b->state != SF_STATE_DATA || b->slot != s->index || b->live_msgs == 0) {
-            continue;
-        }
-        if (oldest < 0 || b->first_seq < dev->blocks[oldest].first_seq) {
-            oldest = (int32_t)i;
-        }
+    uint32_t free_blocks = sf_free_count(dev);
+    uint32_t reserve = reserve_for(s);
+    uint32_t needed = free_blocks < reserve ? reserve - free_blocks : 0;
+    if (s->max_blocks != 0 && s->data_blocks >= s->max_blocks) {
+        uint32_t over = s->data_blocks - s->max_blocks + 1;
+        needed = over > needed ? over : needed;
     }
-    if (oldest < 0 || oldest == s->head) {
-        return 0;
+    needed = needed == 0 ? 1 : needed;
+    /* A dead block leaves through a RETIRE in the log's head; a log without
+     * a head open for it merges its dead blocks into a new one instead,
+     * which takes a free block and gains one block fewer. */
+    bool head_open = s->head >= 0 && !(dev->blocks[s->head].flags & SF_FLAG_SEALED);
+    if (!head_open) {
+        if (free_blocks == 0) {
+            return 0;
+        }
+        needed++;
     }
-    return dev->blocks[oldest].last_seq;
+    /* The needed-th lowest last_seq among the log's other blocks holding
+     * messages: a selection without sorting, bounded by needed passes. */
+    uint64_t bound = 0;
+    for (uint32_t k = 0; k < needed; k++) {
+        uint64_t next = UINT64_MAX;
+        for (uint32_t i = 0; i < dev->block_count; i++) {
+            const ne_store_block *b = &dev->blocks[i];
+            if (b->state != SF_STATE_DATA || b->slot != s->index || b->live_msgs == 0 ||
+                (int32_t)i == s->head) {
+                continue;
+            }
+            if (b->last_seq > bound && b->last_seq < next) {
+                next = b->last_seq;
+            }
+        }
+        if (next == UINT64_MAX) {
+            return 0;
+        }
+        bound = next;
+    }
+    return bound;
 }
 
 static size_t log_max_record_bytes(void *impl)

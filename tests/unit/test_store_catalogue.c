@@ -540,6 +540,102 @@ static void test_full_device_discard_old_removes_only_what_makes_room(void **sta
     assert_true(stores[2].state.msgs + 10 > before);
 }
 
+/* A stream with discard old whose messages sit in one sealed block (its
+ * head was closed by a truncation), on a device another log has filled:
+ * removing them would leave a dead block that only a merge with another
+ * could reclaim, so nothing can make room; the append is refused and the
+ * stream keeps its messages. */
+static void test_discard_old_refused_for_space_removes_nothing(void **state)
+{
+    (void)state;
+    assert_int_equal(ne_store_dev_open(&dev, &sim.flash, NULL), NE_OK);
+    create(0, "OLD", NULL);
+    create(1, "NEW", NULL);
+    attach(0);
+    ne_store_config cfg = config_for(1);
+    cfg.limits.discard = NE_STORE_DISCARD_NEW;
+    assert_int_equal(ne_store_attach(&stores[1], &dev, ids[1], &cfg), NE_OK);
+    static char payload[600];
+    memset(payload, 'p', sizeof(payload) - 1);
+    put(0, "o", "one");
+    put(0, "o", "two");
+    put(0, "o", "three");
+    assert_int_equal(ne_store_truncate(&stores[0], 2), NE_OK);
+    int rc = NE_OK;
+    for (int n = 0; n < 1000 && rc == NE_OK; n++) {
+        ne_store_msg m = {.subject = "n",
+                          .subject_len = 1,
+                          .payload = (const uint8_t *)payload,
+                          .payload_len = sizeof(payload) - 1};
+        rc = ne_store_append(&stores[1], &m, NULL);
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    ne_store_slot *old = stores[0].impl;
+    assert_true(old->head < 0 || (dev.blocks[old->head].flags & SF_FLAG_SEALED));
+    rc = NE_OK;
+    for (int n = 0; n < 20 && rc == NE_OK; n++) {
+        ne_store_msg m = {.subject = "o",
+                          .subject_len = 1,
+                          .payload = (const uint8_t *)payload,
+                          .payload_len = sizeof(payload) - 1};
+        rc = ne_store_append(&stores[0], &m, NULL);
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    assert_int_equal(stores[0].state.msgs, 2);
+    expect(0, 1, "one");
+    expect(0, 2, "two");
+}
+
+/* A log whose dead block cannot leave yet (no open head to record its
+ * retirement, and no second block to merge it with) does not keep another
+ * log's dead block from being reclaimed. */
+static void test_a_dead_block_that_cannot_leave_does_not_block_others(void **state)
+{
+    (void)state;
+    assert_int_equal(ne_store_dev_open(&dev, &sim.flash, NULL), NE_OK);
+    create(0, "A", NULL);
+    create(1, "B", NULL);
+    attach(0);
+    attach(1);
+    static char payload[600];
+    memset(payload, 'p', sizeof(payload) - 1);
+    /* A: truncated to nothing, its head rewritten into a block holding no
+     * record, and closed. */
+    put(0, "a", "1");
+    put(0, "a", "2");
+    assert_int_equal(ne_store_truncate(&stores[0], 0), NE_OK);
+    /* B: two blocks, the first emptied. */
+    ne_store_slot *a = stores[0].impl;
+    ne_store_slot *b = stores[1].impl;
+    uint64_t b_last = 0;
+    for (int n = 0; n < 60 && b->data_blocks < 2; n++) {
+        b_last = put(1, "b", payload);
+    }
+    assert_int_equal(b->data_blocks, 2);
+    uint64_t b_first_of_head = dev.blocks[b->head].first_seq;
+    assert_int_equal(
+        ne_store_purge(&stores[1], &(ne_store_purge_req){.up_to_seq = b_first_of_head}, NULL),
+        NE_OK);
+    assert_int_equal(ne_store_dev_sync(&dev), NE_OK);
+    uint32_t a_dead = 0;
+    int32_t first_dead = -1;
+    for (uint32_t i = 0; i < dev.block_count; i++) {
+        const ne_store_block *blk = &dev.blocks[i];
+        if (blk->state == SF_STATE_DATA && blk->live_msgs == 0 && (int32_t)i != b->head) {
+            a_dead += blk->slot == a->index;
+            first_dead = first_dead < 0 ? (int32_t)i : first_dead;
+        }
+    }
+    assert_true(a->head < 0 || (dev.blocks[a->head].flags & SF_FLAG_SEALED));
+    assert_int_equal(a_dead, 1);
+    assert_int_equal(dev.blocks[first_dead].slot, a->index);
+    uint32_t reclaimed = 0;
+    assert_int_equal(ne_store_compact(&stores[1], &reclaimed), NE_OK);
+    assert_true(reclaimed >= 1);
+    assert_int_equal(b->data_blocks, 1);
+    expect(1, b_last, payload);
+}
+
 /* ---- Atomic replacement, truncation, erasure ---------------------------------- */
 
 /* A key at max_msgs_per_subject 1: after a cut while a new value is being
@@ -785,6 +881,8 @@ int main(void)
         T(test_unattached_log_is_left_alone),
         T(test_block_quota_bounds_one_log),
         T(test_full_device_discard_old_removes_only_what_makes_room),
+        T(test_discard_old_refused_for_space_removes_nothing),
+        T(test_a_dead_block_that_cannot_leave_does_not_block_others),
         T(test_replacing_a_value_is_atomic_under_cuts),
         T(test_truncation_is_durable_and_whole_under_cuts),
         T(test_erase_destroys_the_bytes_on_flash),
