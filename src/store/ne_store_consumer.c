@@ -299,13 +299,21 @@ static int replay_one(ne_store_consumer *c, const ne_store_msg *m)
 }
 
 /* Replays the log in order into the RAM state. Records are small except a
- * snapshot: loaded into the snapshot buffer. Bounded by the records. */
+ * snapshot: loaded into the snapshot buffer. Bounded by the records.
+ *
+ * The log's records have consecutive sequences. Behind a write cache,
+ * unsynced records can be lost in any order, so a later one may survive
+ * an earlier one lost (an ack lost, the next delivery kept): replay stops
+ * at the first missing sequence and the log is cut back there, durably,
+ * so that the state is the one the log held at some point (and so that
+ * the records written next follow the last one without a gap). */
 static int replay(ne_store_consumer *c)
 {
     ne_store_reader reader;
     ne_store_reader_init(&reader);
     uint64_t from = c->log.state.first_seq;
     uint64_t bound = c->log.state.msgs;
+    bool hole = false;
     for (uint64_t i = 0; i < bound; i++) {
         ne_store_msg m;
         int rc = ne_store_read_next(&c->log, &reader, from, NULL, 0, &m, c->snapshot_buf,
@@ -316,12 +324,24 @@ static int replay(ne_store_consumer *c)
         if (rc != NE_OK) {
             return rc;
         }
+        if (m.seq != from) {
+            hole = true;
+            break;
+        }
         rc = replay_one(c, &m);
         if (rc != NE_OK) {
             return rc;
         }
         c->changes_since_snapshot++;
         from = m.seq + 1;
+    }
+    /* Also when sequences were assigned past the last record (records lost
+     * at the tail, their sequences kept): new records must follow on. */
+    if (hole || from <= c->log.state.last_seq) {
+        int rc = ne_store_truncate(&c->log, from - 1);
+        if (rc != NE_OK) {
+            return rc;
+        }
     }
     /* What was counted as a change since the snapshot includes it. */
     if (c->snapshot_seq != 0 && c->changes_since_snapshot > 0) {

@@ -8,7 +8,10 @@
  * and in a log of kind NE_STORE_KIND_CONSUMER on the device: every change is
  * a small record (a delivery 72 B, an ack 64 B on flash), and now and then
  * the whole state is written as one snapshot record, after which the older
- * records are dropped. Attaching replays the log.
+ * records are dropped. Attaching replays the log, up to the first record
+ * missing (damaged, or torn behind a write cache that kept later ones): the
+ * log is cut back there, durably, so the state is always one the consumer
+ * held, never later changes without earlier ones.
  *
  * Durability as every device log: a change is durable once
  * ne_store_consumer_sync (or ne_store_dev_sync) has returned NE_OK after it
@@ -93,7 +96,8 @@ typedef struct ne_store_consumer {
  * (another kind, a bad config), NE_ERR_EXISTS (already attached),
  * NE_ERR_TOO_BIG (a snapshot of pending_capacity entries would not fit one
  * record on this device, or snapshot_bytes is short of it), NE_ERR_FULL
- * (the log holds more pending messages than pending_capacity), NE_ERR_CORRUPT
+ * (the log holds more pending messages than pending_capacity, or cutting
+ * the log back after a loss found no room on the device), NE_ERR_CORRUPT
  * (a record of the log does not decode: reported as damage), and flash
  * errors. */
 int ne_store_consumer_attach(ne_store_consumer *c, ne_store_dev *dev, uint32_t id,

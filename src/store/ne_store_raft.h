@@ -35,7 +35,10 @@ typedef struct ne_store_raft {
 } ne_store_raft;
 
 /* Attaches a RAFT log (kind RAFT, created with ne_store_dev_create) and
- * reads its term, vote and snapshot. Errors as ne_store_attach. */
+ * reads its term, vote and snapshot. Entries after the first one missing
+ * (unsynced entries lost in any order behind a write cache, or damage) are
+ * cut off, durably: every index up to last_index is held. Errors as
+ * ne_store_attach, and NE_ERR_FULL when that cut finds no room. */
 int ne_store_raft_attach(ne_store_raft *r, ne_store_dev *dev, uint32_t id);
 
 int ne_store_raft_detach(ne_store_raft *r);
