@@ -309,10 +309,15 @@ fuzz-store-corpus: $(BUILD)/tools/store_corpus
 
 # `make powercut-regressions`: seeds of the power-loss test that once failed,
 # each run again at the size that found it (not part of `make test`; the
-# mechanism behind each has a unit test in tests/unit/test_store_flash.c).
+# mechanism behind each has a unit test in tests/unit/test_store_*.c).
 # A seed reproduces its run only on the harness version that found it.
-#   974795: synced front removals came back after an aborted merge.
-POWERCUT_REGRESSIONS ?= 974795:20000
+#   974795: synced front removals came back after an aborted merge (the
+#           single-log harness); on the many-log harness, a consumer replayed
+#           an ack lost with a later delivery kept (cut 19392) and a stream
+#           with discard old dropped messages that could not make room.
+#   2, 3:   a full device made consumer logs and streams with discard old
+#           drop records that could not make room.
+POWERCUT_REGRESSIONS ?= 974795:20000 2:4000 3:1000
 .PHONY: powercut-regressions
 powercut-regressions: $(BUILD)/tests/powercut
 	@for r in $(POWERCUT_REGRESSIONS); do \
