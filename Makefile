@@ -232,6 +232,7 @@ test-all: all check format-check unit build-clang interop test-asan fuzz powercu
 powercut-short:
 ifneq ($(POWERCUT_SRC),)
 	$(MAKE) powercut CUTS=1000 SEED=7
+	$(MAKE) kill9 ROUNDS=10 SEED=7
 else
 	@echo "powercut: no store power-loss test in tests/powercut yet"
 endif
@@ -306,6 +307,18 @@ $(BUILD)/tools/store_corpus: tests/fuzz/store_corpus.c $(BUILD)/libnecore.a $(BU
 fuzz-store-corpus: $(BUILD)/tools/store_corpus
 	rm -f tests/fuzz/corpus/fuzz_store/seed-*
 	$(BUILD)/tools/store_corpus tests/fuzz/corpus/fuzz_store
+
+# `make kill9 ROUNDS=<n> SEED=<s>`: the file-backed device under kill -9 (a
+# child writing to a real file, killed by SIGKILL at random points, the
+# file reopened and checked; tests/powercut/kill9/kill9.c). make test runs
+# 10 rounds from powercut-short.
+ROUNDS ?= 10
+$(BUILD)/tests/kill9: tests/powercut/kill9/kill9.c $(BUILD)/libnecore.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(LDFLAGS_ALL)
+.PHONY: kill9
+kill9: $(BUILD)/tests/kill9
+	$(BUILD)/tests/kill9 --rounds $(ROUNDS) --seed $(SEED)
 
 # `make powercut-regressions`: seeds of the power-loss test that once failed,
 # each run again at the size that found it (not part of `make test`; the
