@@ -3,15 +3,17 @@
  * A storage device (ne_store_dev: one flash partition or one file) holds many
  * logs: streams, consumer states, KV logs, RAFT logs and its catalogue. Its
  * RAM is fixed by the knobs below, about
- *   NE_STORE_MAX_BLOCKS * (86 + NE_STORE_BLOCK_MAX_RECORDS / 8)
- *   + NE_STORE_MAX_LOGS * 120 + NE_STORE_META_KEYS * 40
+ *   NE_STORE_MAX_BLOCKS * (93 + NE_STORE_BLOCK_MAX_RECORDS / 8)
+ *   + NE_STORE_MAX_LOGS * 168 + NE_STORE_META_KEYS * 40
  *   + NE_STORE_WRITE_BUFFER_BYTES + 2.2 * NE_STORE_PACK_RAW_BYTES
- *   + NE_STORE_READ_BUFFER_BYTES + NE_STORE_PROGRAM_CHUNK_BYTES + 3 KiB,
- * shared by all its logs. Each log's front end (ne_store, about 300 B) and its
- * subject table (40 B per slot, plus the subjects' bytes) are the caller's.
- * docs/storage.md has the table and shows how to size them for a board. A
- * profile may override any knob (it is included before this file through
- * ne_config.h).
+ *   + NE_STORE_READ_BUFFER_BYTES + NE_STORE_PROGRAM_CHUNK_BYTES
+ *   + NE_STORE_MAX_CONFIG_BYTES + 2.7 KiB,
+ * shared by all its logs (159,400 B with these defaults). Each log's front
+ * end (ne_store 192 B, a consumer 280 B, a RAFT log 240 B) and its subject
+ * table (40 B per slot, plus the subjects' bytes) are the caller's.
+ * docs/storage.md has the table, the tiny and gateway profiles' maxima, and
+ * shows how to size them for a board. A profile may override any knob (it
+ * is included before this file through ne_config.h).
  */
 #ifndef NE_CONFIG_STORE_H
 #define NE_CONFIG_STORE_H
@@ -20,7 +22,7 @@
 
 /* Erase blocks one storage device manages (the ne_flash it is given may have
  * fewer, never more: opening a larger one fails with NE_ERR_TOO_BIG). Every
- * log of the device shares them. One unit costs 84 B of block index plus its
+ * log of the device shares them. One unit costs 92 B of block index plus its
  * deleted-record bitmap (NE_STORE_BLOCK_MAX_RECORDS / 8 + 1 B). */
 #ifndef NE_STORE_MAX_BLOCKS
 #define NE_STORE_MAX_BLOCKS 256
@@ -28,8 +30,8 @@
 
 /* Logs one device holds (streams, consumer states, KV logs, RAFT logs, and
  * the catalogue itself). A device holding more cannot be opened
- * (NE_ERR_TOO_BIG); creating one more fails with NE_ERR_NOMEM. Costs about
- * 120 B each in the device (its slot) plus two catalogue keys (80 B). */
+ * (NE_ERR_TOO_BIG); creating one more fails with NE_ERR_NOMEM. Costs 168 B
+ * each in the device (its slot) plus its catalogue keys (40 B each). */
 #ifndef NE_STORE_MAX_LOGS
 #define NE_STORE_MAX_LOGS 64
 #endif
