@@ -733,7 +733,12 @@ static int stream_purge(stream_model *s)
         cut_during_possible_evictions(s);
         return rc;
     }
-    return rc == NE_ERR_FULL ? NE_OK : rc;
+    if (rc == NE_ERR_FULL) {
+        /* No room for the removals' records: part of it may be done. */
+        observe(s);
+        return NE_OK;
+    }
+    return rc;
 }
 
 static int stream_truncate(stream_model *s)
@@ -784,7 +789,7 @@ static int stream_skip(stream_model *s)
     }
     int rc = ne_store_skip(&s->store, 1 + rnd_below(3), NULL);
     snprintf(last_op, sizeof(last_op), "%s skip -> %s", s->name, ne_err_name(rc));
-    return rc;
+    return rc == NE_ERR_FULL ? NE_OK : rc;
 }
 
 static int stream_expire(stream_model *s)
@@ -794,9 +799,12 @@ static int stream_expire(stream_model *s)
     int rc = ne_store_expire(&s->store, now, &expired);
     snprintf(last_op, sizeof(last_op), "%s expire -> %s (%llu)", s->name, ne_err_name(rc),
              (unsigned long long)expired);
-    if (rc == NE_OK) {
+    if (rc == NE_OK || rc == NE_ERR_FULL) {
+        /* A full device may have stopped it part way. */
         observe(s);
-    } else if (rc == NE_ERR_POWER_LOSS) {
+        return NE_OK;
+    }
+    if (rc == NE_ERR_POWER_LOSS) {
         cut_during_possible_evictions(s);
     }
     return rc;
