@@ -566,6 +566,9 @@ static int log_append(void *impl, const ne_store_msg *msg, uint64_t seq, uint64_
 
 /* ---- Lookups --------------------------------------------------------------- */
 
+/* A position is saved just before the record found (seq), so that a
+ * lookup from seq itself (a removal then the next one, a reader that asks
+ * again) resumes there as well as one from further on. */
 static void hint_save(ne_store_dev *dev, ne_store_reader *h, const sf_cursor *c, uint64_t seq)
 {
     h->serial = dev->blocks[c->block].serial;
@@ -584,7 +587,7 @@ static void hint_restore(ne_store_dev *dev, const ne_store_reader *h, sf_cursor 
                          uint64_t from_seq)
 {
     const ne_store_block *b = &dev->blocks[block];
-    if (h->serial == 0 || h->serial != b->serial || h->block != block || h->seq >= from_seq ||
+    if (h->serial == 0 || h->serial != b->serial || h->block != block || h->seq > from_seq ||
         (h->pos > h->flushed_to && b->write_off != h->flushed_to)) {
         return;
     }
@@ -690,6 +693,7 @@ static int find_in_block(ne_store_dev *dev, ne_store_slot *s, uint32_t block, co
     for (uint32_t step = 0; step < bound; step++) {
         sf_rec rec;
         sf_frame fr;
+        sf_cursor before = c;
         int r = sf_cursor_next(dev, &c, &rec, &fr);
         if (r < 0) {
             return r;
@@ -743,7 +747,7 @@ static int find_in_block(ne_store_dev *dev, ne_store_slot *s, uint32_t block, co
             continue;
         }
         if (q->hint != NULL) {
-            hint_save(dev, q->hint, &c, rec.seq);
+            hint_save(dev, q->hint, &before, rec.seq);
         }
         return rc;
     }
