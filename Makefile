@@ -274,16 +274,16 @@ bench-snappy: $(SNAPPY_BENCH)
 
 # `make bench-store`: the storage engine's figures (not part of `make test`):
 # RAM per stream and per subject, append throughput to the file-backed store,
-# recovery of a million records, erase-count spread (tools/store_bench.c).
-# Built twice from the sources: with the default knobs, and with knobs for a
-# gateway with 1 MiB erase blocks (STORE_BENCH_KNOBS). The device file goes to
-# $(BUILD)/store_bench.flash (about 256 MiB while it runs).
+# recovery of a million records, erase-count spread, and 1, 16 and 256
+# streams with a consumer each on one device (tools/store_bench.c). Built
+# twice from the sources: with the default knobs, and with the gateway
+# profile's (STORE_BENCH_KNOBS). The device file goes to
+# $(BUILD)/store_bench.flash (256 MiB while it runs).
 STORE_BENCH_SRC := tools/store_bench.c $(sort $(wildcard src/store/*.c)) src/codec/ne_crc32c.c \
     src/codec/ne_snappy.c src/core/ne_subject.c src/core/ne_error.c src/core/ne_fmt.c \
     port/posix/ne_file_flash.c port/posix/posix_sys.c port/sim/ne_sim_flash.c
 STORE_BENCH_DEPS := $(STORE_BENCH_SRC) $(wildcard src/store/*.h) config/ne_config_store.h
-STORE_BENCH_KNOBS ?= -DNE_STORE_BLOCK_MAX_RECORDS=8192 -DNE_STORE_WRITE_BUFFER_BYTES=65536 \
-    -DNE_STORE_READ_BUFFER_BYTES=65536
+STORE_BENCH_KNOBS ?= $(if $(filter default,$(CONFIG)),'-DNE_CONFIG_PROFILE_HEADER="profiles/gateway.h"')
 $(BUILD)/tools/store_bench: $(STORE_BENCH_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O2 $(STORE_BENCH_KNOBS) $(CFLAGS) -o $@ $(STORE_BENCH_SRC)
@@ -295,7 +295,7 @@ bench-store: $(BUILD)/tools/store_bench $(BUILD)/tools/store_bench_default
 	@echo "== default knobs"
 	$(BUILD)/tools/store_bench_default --sizes --wear
 	@echo "== gateway knobs: $(STORE_BENCH_KNOBS)"
-	$(BUILD)/tools/store_bench --sizes --append --recover --path $(BUILD)/store_bench.flash
+	$(BUILD)/tools/store_bench --sizes --append --recover --streams --path $(BUILD)/store_bench.flash
 
 # `make fuzz-store-corpus`: rewrites the seed images of fuzz_store
 # (tests/fuzz/corpus/fuzz_store/seed-*) with the store's current format, from
