@@ -57,3 +57,5 @@
 #define NE_CORE_RAM_BUDGET_BYTES (48 * 1024)
 #define NE_CORE_FLASH_BUDGET_BYTES (96 * 1024)
 #define NE_SHARED_READ_BUFFER_BYTES 0
+/* No JetStream on the plain tiny profile (tiny-js has it). */
+#define NE_FEATURE_JETSTREAM 0
