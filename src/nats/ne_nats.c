@@ -463,7 +463,7 @@ static ne_slice msg_sizes(ne_msg *msg, bool as_hmsg)
  * fit cap (a long subject and reply on a long sid). */
 static size_t msg_line(char *out, size_t cap, const ne_sub *sub, ne_msg *msg, bool as_hmsg)
 {
-    return ne_proto_msg_line(out, cap, as_hmsg, msg->subject,
+    return ne_proto_msg_line(out, cap, as_hmsg, ne_msg_shown(msg),
                              (ne_slice){ne_sub_sid(sub), sub->sid_len}, msg->reply,
                              msg_sizes(msg, as_hmsg));
 }
@@ -484,7 +484,8 @@ static bool prepare_fast(ne_nats *n, ne_msg *msg)
         return false;
     }
     ne_slice size = msg_sizes(msg, false);
-    size_t head = 4 + msg->subject.len + 1;
+    ne_slice shown = ne_msg_shown(msg);
+    size_t head = 4 + shown.len + 1;
     size_t tail =
         1 + (msg->reply.len > 0 ? msg->reply.len + 1u : 0u) + size.len + 2 + payload_len + 2;
     if (head + tail + NE_SUB_TEXT_BYTES > sizeof(n->deliver_scratch) || head > UINT16_MAX) {
@@ -492,7 +493,7 @@ static bool prepare_fast(ne_nats *n, ne_msg *msg)
     }
     char *p = n->deliver_scratch;
     p += put_text(p, "MSG ", 4);
-    p += put_text(p, msg->subject.ptr, msg->subject.len);
+    p += put_text(p, shown.ptr, shown.len);
     *p++ = ' ';
     *p++ = ' ';
     if (msg->reply.len > 0) {
