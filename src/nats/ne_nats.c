@@ -65,6 +65,7 @@ size_t ne_nats_info(ne_nats *n, const ne_conn *conn, const char *client_ip, char
     f.port = n->listener.port;
     f.headers = !o->no_header_support;
     f.max_payload = o->max_payload;
+    f.jetstream = o->js.enabled;
     f.auth_required = ne_authn_required(o);
     f.tls_required = o->tls;
     f.tls_verify = o->tls_verify;

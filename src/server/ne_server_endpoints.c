@@ -96,7 +96,11 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     ne_json_kv_raw(o, "leaf", "{}");
     ne_json_kv_raw(o, "mqtt", "{}");
     ne_json_kv_raw(o, "websocket", "{}");
+#if NE_FEATURE_JETSTREAM
+    ne_js_write_varz(&srv->js, o);
+#else
     ne_json_kv_raw(o, "jetstream", "{}");
+#endif
     if (opts->tls) {
         ne_json_kv_bool(o, "tls_required", true);
         if (opts->tls_verify) {
