@@ -43,9 +43,11 @@
 /* Text slots: one holds a stream subject, a description, a filter or
  * deliver subject, a deliver group or a republish subject, of at most
  * NE_JS_TEXT_BYTES - 1 bytes. A longer one is refused as an invalid
- * configuration naming this knob. One unit costs NE_JS_TEXT_BYTES + 4 B. */
+ * configuration naming this knob. A stream subject is also a subscription
+ * of JetStream's client: NE_JS_TEXT_BYTES + 5 must fit in
+ * NE_SUB_TEXT_BYTES. One unit costs NE_JS_TEXT_BYTES + 2 B. */
 #ifndef NE_JS_TEXT_BYTES
-#define NE_JS_TEXT_BYTES 128
+#define NE_JS_TEXT_BYTES 120
 #endif
 #ifndef NE_JS_TEXT_SLOTS
 #define NE_JS_TEXT_SLOTS 2048

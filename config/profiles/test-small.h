@@ -25,3 +25,13 @@
  * delivery skipped for one subscriber while the others get it
  * (tests/hostile/boundary.test.mjs). */
 #define NE_MAX_OUT_LINE_BYTES (NE_MAX_CONTROL_LINE_BYTES + 64)
+/* JetStream pools small enough that tests/interop/jetstream_limits.test.mjs
+ * drives each one to exhaustion with a handful of requests. */
+#define NE_JS_MAX_STREAMS 3
+#define NE_JS_MAX_CONSUMERS 3
+#define NE_JS_MEM_BLOCKS 512
+#define NE_JS_MAX_SUBJECTS 8
+#define NE_JS_MAX_PENDING 4
+#define NE_JS_MAX_WAITING 2
+#define NE_JS_MAX_MSG_IDS 4
+#define NE_JS_TEXT_SLOTS 24

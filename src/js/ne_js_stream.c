@@ -451,8 +451,7 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
     if (subscribe_stream(js, st) != NE_OK) {
         st->cfg = old;
         (void)subscribe_stream(js, st);
-        ne_js_error_set(e, NE_JS_ERR_STREAM_UPDATE, "%s",
-                        "subscribe to the stream's subjects failed");
+        ne_js_error_set(e, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
         return false;
     }
     ne_js_stream_cfg_release(js, &old);
