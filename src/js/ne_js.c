@@ -57,6 +57,11 @@ uint64_t ne_js_now_ns(void)
     return ne_port_wall_ns();
 }
 
+uint64_t ne_js_mono_ns(const ne_js *js)
+{
+    return js->conns->now_ms * 1000000ull;
+}
+
 ne_js_account *ne_js_account_of(ne_js *js, const ne_conn *client)
 {
     for (uint32_t i = 0; i < js->account_count; i++) {
@@ -570,12 +575,13 @@ static void js_timer(ne_conn *conn, uint64_t now_ms)
     if (a == NULL) {
         return;
     }
-    uint64_t now = ne_js_now_ns();
+    uint64_t wall = ne_js_now_ns();
+    uint64_t now = (uint64_t)now_ms * 1000000ull;
     uint32_t guard = 0;
     ne_js_stream *next = NULL;
     for (ne_js_stream *st = a->streams; st != NULL && guard++ < NE_JS_MAX_STREAMS; st = next) {
         next = st->next;
-        ne_js_stream_tick(js, st, now);
+        ne_js_stream_tick(js, st, wall, now);
         ne_js_consumer *cnext = NULL;
         uint32_t cguard = 0;
         for (ne_js_consumer *c = st->consumers; c != NULL && cguard++ < NE_JS_MAX_CONSUMERS;

@@ -773,7 +773,7 @@ void ne_js_consumer_interest(ne_js *js, ne_js_account *a, ne_slice subject, ne_s
             } else if (c->interest > 0) {
                 c->interest--;
                 if (c->interest == 0) {
-                    c->inactive_since_ns = ne_js_now_ns();
+                    c->inactive_since_ns = ne_js_mono_ns(js);
                 }
             }
         }
@@ -898,7 +898,7 @@ bool ne_js_consumer_create(ne_js *js, ne_js_stream *st, ne_js_consumer_cfg *cfg,
     c->due_head = c->due_tail = NE_JS_NONE;
     c->pull_head = c->pull_tail = NE_JS_NONE;
     select_start(js, c);
-    uint64_t now = ne_js_now_ns();
+    uint64_t now = ne_js_mono_ns(js);
     if (is_push(c)) {
         interest_scan s = {js, c, a->index};
         ne_router_each_sub(js->router, scan_sub, &s);
@@ -1140,7 +1140,7 @@ static void pull_took(ne_js *js, ne_js_consumer *c, uint32_t i, uint32_t sz)
         }
     }
     if (r->hb_ns > 0) {
-        r->next_hb_ns = ne_js_now_ns() + r->hb_ns;
+        r->next_hb_ns = ne_js_mono_ns(js) + r->hb_ns;
     }
     if (r->batch <= 0) {
         pull_unlink(js, c, NE_JS_NONE, i);
@@ -1165,7 +1165,7 @@ static void send_flow_control(ne_js *js, ne_js_consumer *c)
     ne_slice ds = ne_js_text_get(js, c->cfg.deliver_subject);
     (void)ne_js_send(js, c->stream->acc, ds, (ne_slice){reply, (uint32_t)n}, hdr,
                      (uint32_t)(sizeof(hdr) - 1), NULL, 0);
-    c->last_msg_ns = ne_js_now_ns();
+    c->last_msg_ns = ne_js_mono_ns(js);
 }
 
 /* Delivers one message (new when p is NE_JS_NONE, else the pending entry's
@@ -1174,7 +1174,7 @@ static int deliver_one(ne_js *js, ne_js_consumer *c, const ne_js_msg_info *info,
                        const target *t)
 {
     ne_js_stream *st = c->stream;
-    uint64_t now = ne_js_now_ns();
+    uint64_t now = ne_js_mono_ns(js);
     bool acks = c->cfg.ack_policy != NE_JS_ACK_NONE;
     uint32_t dc = p != NE_JS_NONE ? pending_at(js, p)->dc + 1 : 1;
     uint64_t dseq = c->dseq + 1;
@@ -1213,7 +1213,7 @@ static int deliver_one(ne_js *js, ne_js_consumer *c, const ne_js_msg_info *info,
         return rc;
     }
     c->dseq = dseq;
-    c->last_delivered_ns = now;
+    c->last_delivered_ns = ne_js_now_ns();
     c->last_msg_ns = now;
     uint32_t entry = p != NE_JS_NONE ? p : new_entry;
     if (entry != NE_JS_NONE) {
@@ -1308,7 +1308,7 @@ bool ne_js_consumer_deliver(ne_js *js, ne_js_consumer *c, uint32_t budget)
             if (c->cfg.replay_policy == NE_JS_REPLAY_ORIGINAL && c->replay_last_ts_ns != 0) {
                 uint64_t gap =
                     info.ts_ns > c->replay_last_ts_ns ? info.ts_ns - c->replay_last_ts_ns : 0;
-                uint64_t now = ne_js_now_ns();
+                uint64_t now = ne_js_mono_ns(js);
                 if (gap > 1000000 && now < c->replay_next_ns + gap) {
                     return false; /* the tick comes back for it */
                 }
@@ -1332,7 +1332,7 @@ bool ne_js_consumer_deliver(ne_js *js, ne_js_consumer *c, uint32_t budget)
         }
         if (p == NE_JS_NONE && c->cfg.replay_policy == NE_JS_REPLAY_ORIGINAL) {
             c->replay_last_ts_ns = info.ts_ns;
-            c->replay_next_ns = ne_js_now_ns();
+            c->replay_next_ns = ne_js_mono_ns(js);
         }
     }
     return true;
@@ -1511,7 +1511,7 @@ void ne_js_consumer_next_request(ne_js *js, ne_js_consumer *c, ne_slice reply, n
         direct_status(js, c, reply, "400 Bad Request - reply subject too long");
         return;
     }
-    uint64_t now = ne_js_now_ns();
+    uint64_t now = ne_js_mono_ns(js);
     if ((int64_t)c->pull_count >= c->cfg.max_waiting) {
         expire_pulls(js, c, now);
     }
@@ -1579,8 +1579,7 @@ void ne_js_consumer_next_request(ne_js *js, ne_js_consumer *c, ne_slice reply, n
 static void ack_msg(ne_js *js, ne_js_consumer *c, uint64_t sseq, uint64_t dseq)
 {
     ne_js_stream *st = c->stream;
-    uint64_t now = ne_js_now_ns();
-    c->last_ack_ns = now;
+    c->last_ack_ns = ne_js_now_ns();
     if (c->cfg.ack_policy == NE_JS_ACK_EXPLICIT) {
         uint32_t i = pending_find(js, c, sseq);
         if (i != NE_JS_NONE) {
@@ -1660,7 +1659,7 @@ static void nak(ne_js *js, ne_js_consumer *c, uint64_t sseq, uint64_t dseq, uint
     }
     ne_js_pending *p = pending_at(js, i);
     if (have_delay) {
-        uint64_t now = ne_js_now_ns();
+        uint64_t now = ne_js_mono_ns(js);
         p->deadline_ns = delay > 0 ? now + (uint64_t)delay : now;
         due_unlink(js, c, i);
         note_deadline(c, p->deadline_ns);
@@ -1683,7 +1682,7 @@ static void progress(ne_js *js, ne_js_consumer *c, uint64_t sseq)
         return;
     }
     ne_js_pending *p = pending_at(js, i);
-    p->deadline_ns = ne_js_now_ns() + wait_ns(c, p->dc);
+    p->deadline_ns = ne_js_mono_ns(js) + wait_ns(c, p->dc);
     due_unlink(js, c, i);
     note_deadline(c, p->deadline_ns);
 }

@@ -43,7 +43,11 @@ void ne_js_error_set(ne_js_error *e, ne_js_err err, const char *fmt, ...)
 
 /* ---- The service (ne_js.c) ------------------------------------------------------ */
 
+/* The wall clock (message times, created, last_active) and the loop's
+ * monotonic time (deadlines: ack_wait, expiry, heartbeats, thresholds,
+ * duplicate windows), in nanoseconds. */
 uint64_t ne_js_now_ns(void);
+uint64_t ne_js_mono_ns(const ne_js *js);
 ne_js_account *ne_js_account_of(ne_js *js, const ne_conn *client);
 /* Text slots. put: NE_JS_NO_TEXT when the pool is exhausted. */
 uint16_t ne_js_text_put(ne_js *js, const char *text, size_t len);
@@ -139,7 +143,8 @@ int ne_js_stream_remove(ne_js *js, ne_js_stream *st, uint64_t seq, bool erase);
 /* STREAM.PURGE: filter (len 0: all), seq (0: none), keep (0: none). */
 bool ne_js_stream_purge(ne_js *js, ne_js_stream *st, ne_slice filter, uint64_t seq, uint64_t keep,
                         uint64_t *purged, ne_js_error *e);
-void ne_js_stream_tick(ne_js *js, ne_js_stream *st, uint64_t now_ns);
+/* max_age by the wall clock, duplicate windows by the monotonic one. */
+void ne_js_stream_tick(ne_js *js, ne_js_stream *st, uint64_t wall_ns, uint64_t mono_ns);
 /* Interest and workqueue retention: removes seq once no consumer needs it. */
 void ne_js_stream_check_interest(ne_js *js, ne_js_stream *st, uint64_t seq);
 /* Interest retention after a consumer left: what no one needs goes. */
@@ -191,6 +196,7 @@ void ne_js_consumer_ack(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice 
                         ne_slice body);
 /* $JS.FC.<stream>.<consumer>.<n>: a flow control reply. */
 void ne_js_consumer_fc_reply(ne_js *js, ne_js_account *a, ne_slice subject);
+/* now_ns: the loop's monotonic time. */
 void ne_js_consumer_tick(ne_js *js, ne_js_consumer *c, uint64_t now_ns);
 /* Push consumers' interest: a subscription on subject was added (+1) or
  * removed (-1) in account a. */

@@ -832,12 +832,13 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
         return;
     }
     uint64_t now = ne_js_now_ns();
+    uint64_t mono = ne_js_mono_ns(js);
     if (no_interest(js, st, subject)) {
         uint64_t seq = st->store.state.last_seq + 1;
         (void)st->store.ops->skip_to(&st->store, seq + 1);
         ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)msg_id.len, msg_id.ptr);
         if (msg_id.len > 0) {
-            (void)msgid_store(js, st, msg_id, seq, now);
+            (void)msgid_store(js, st, msg_id, seq, mono);
         }
         if (can_respond) {
             puback p;
@@ -872,7 +873,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
         in.read_ctx = &cr;
     }
     if (msg_id.len > 0 && ne_pool_available(&js->msgid_pool) == 0 &&
-        msgid_take(js, st, now) == NULL) {
+        msgid_take(js, st, mono) == NULL) {
         js->stats.stores_refused++;
         ne_log_warn(js->conns->log,
                     "JetStream message ids exhausted (%u within their windows): raise "
@@ -908,7 +909,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
     }
     ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)msg_id.len, msg_id.ptr);
     if (msg_id.len > 0 && st->cfg.duplicate_window_ns > 0) {
-        (void)msgid_store(js, st, msg_id, seq, now);
+        (void)msgid_store(js, st, msg_id, seq, mono);
     }
     /* Consumers hear of it before the limits make room. */
     uint32_t guard = 0;
@@ -1145,9 +1146,10 @@ static bool purge(ne_js *js, ne_js_stream *st, ne_slice filter, uint64_t seq, ui
 /* ---- Timers and retention ----------------------------------------------------------------------
  */
 
-void ne_js_stream_tick(ne_js *js, ne_js_stream *st, uint64_t now_ns)
+void ne_js_stream_tick(ne_js *js, ne_js_stream *st, uint64_t wall_ns, uint64_t mono_ns)
 {
-    msgids_expire(js, st, now_ns);
+    uint64_t now_ns = wall_ns;
+    msgids_expire(js, st, mono_ns);
     if (st->cfg.max_age_ns <= 0) {
         return;
     }
