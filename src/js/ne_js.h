@@ -110,6 +110,9 @@ void ne_js_shutdown(ne_js *js);
 /* Objects taken from JetStream's pools (0 when idle); names the first busy
  * pool in *busy. */
 uint32_t ne_js_pools_in_use(const ne_js *js, const char **busy);
+/* /varz?natsedge=1: JetStream's pools in use, as "js_<pool>" keys of the
+ * natsedge_pools object. */
+void ne_js_write_pools(const ne_js *js, ne_json_out *o);
 /* /varz's "jetstream" object. */
 void ne_js_write_varz(const ne_js *js, ne_json_out *o);
 /* Logs the static memory JetStream reserves. */

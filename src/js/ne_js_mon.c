@@ -74,6 +74,18 @@ static void write_stats(const ne_js *js, ne_json_out *o)
     write_api(o, js->stats.api_total, js->stats.api_errors);
 }
 
+void ne_js_write_pools(const ne_js *js, ne_json_out *o)
+{
+    ne_json_kv_u64(o, "js_streams", js->stream_pool.in_use);
+    ne_json_kv_u64(o, "js_consumers", js->consumer_pool.in_use);
+    ne_json_kv_u64(o, "js_texts", js->text_pool.in_use);
+    ne_json_kv_u64(o, "js_pending", js->pending_pool.in_use);
+    ne_json_kv_u64(o, "js_pulls", js->pull_pool.in_use);
+    ne_json_kv_u64(o, "js_msg_ids", js->msgid_pool.in_use);
+    ne_json_kv_u64(o, "js_mem_blocks", js->mem.blocks.in_use);
+    ne_json_kv_u64(o, "js_subjects", js->mem.subjects.in_use);
+}
+
 void ne_js_write_varz(const ne_js *js, ne_json_out *o)
 {
     ne_json_key(o, "jetstream");

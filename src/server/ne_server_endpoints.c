@@ -50,6 +50,9 @@ static void write_pools(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "trie_nodes", srv->router.trie.pool.in_use);
     ne_json_kv_u64(o, "leaf_connections", srv->leaf.link_pool.in_use);
     ne_json_kv_u64(o, "leaf_interest", srv->leaf.interest_pool.in_use);
+#if NE_FEATURE_JETSTREAM
+    ne_js_write_pools(&srv->js, o);
+#endif
     ne_json_end_object(o);
 }
 
