@@ -120,9 +120,10 @@
 #endif
 
 /* Largest API request body handled (JSON of a stream or consumer
- * configuration, a pull request); a larger one gets 400 10003 "bad
- * request". Costs this many bytes once (plus as much again for the request's
- * subject and reply). */
+ * configuration, a pull request, a direct get, an ack); a larger API request
+ * gets 400 10003 "bad request", a pull request 400, a direct get 408, and
+ * of an ack only its verb is read. Costs this many bytes once (plus as much
+ * again for the request's subject and reply). */
 #ifndef NE_JS_API_REQUEST_BYTES
 #define NE_JS_API_REQUEST_BYTES 8192
 #endif

@@ -459,22 +459,23 @@ static bool js_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *payloa
         *payload_bytes = body;
         return true;
     }
-    /* Requests carry no headers worth keeping; a body larger than the
-     * record bound is queued without it and answered as a bad request. */
-    uint32_t keep = body <= NE_JS_API_REQUEST_BYTES ? body : 0;
+    if (sid[0] == SID_ACK && !ne_js_consumer_ack_known(a, msg->subject)) {
+        return false;
+    }
+    /* Requests carry no headers worth keeping; of a body larger than the
+     * record bound only the first bytes are queued (an ack's verb), the
+     * record marked as cut. */
+    bool cut = body > NE_JS_API_REQUEST_BYTES;
+    uint32_t keep = cut ? NE_JS_CUT_PREFIX_BYTES : body;
     uint8_t *dst = js->inbound + sizeof(record_head) + msg->subject.len + msg->reply.len;
     if (sizeof(record_head) + msg->subject.len + msg->reply.len + keep > sizeof(js->inbound)) {
         js->stats.requests_dropped++;
         return false;
     }
     copy_payload(msg, msg->hdr_len, dst, keep);
-    if (!ne_js_queue_record(js, a, NE_JS_REC_REQUEST, (uint8_t)sid[0], msg->subject, msg->reply,
-                            dst, keep)) {
+    if (!ne_js_queue_record(js, a, cut ? NE_JS_REC_CUT : NE_JS_REC_REQUEST, (uint8_t)sid[0],
+                            msg->subject, msg->reply, dst, keep)) {
         return false;
-    }
-    if (keep < body) {
-        /* Marks the record as cut: the handler answers "bad request". */
-        js->stats.requests_dropped += 0;
     }
     *payload_bytes = body;
     return true;
@@ -496,6 +497,7 @@ static bool read_record(ne_js *js, ne_conn *conn, record_head *h)
 
 static void handle_request(ne_js *js, ne_js_account *a, const record_head *h)
 {
+    bool cut = h->type == NE_JS_REC_CUT;
     ne_slice subject = {(const char *)js->record, h->subject_len};
     ne_slice reply = {(const char *)js->record + h->subject_len, h->reply_len};
     ne_slice body = {(const char *)js->record + h->subject_len + h->reply_len, h->body_len};
@@ -508,11 +510,11 @@ static void handle_request(ne_js *js, ne_js_account *a, const record_head *h)
             return;
         }
         ne_slice rest = {subject.ptr + skip, subject.len - skip};
-        ne_js_api_request(js, a, rest, reply, body);
+        ne_js_api_request(js, a, rest, reply, body, cut);
         break;
     }
     case SID_ACK:
-        ne_js_consumer_ack(js, a, subject, reply, body);
+        ne_js_consumer_ack(js, a, subject, reply, body, cut);
         break;
     case SID_FC:
         ne_js_consumer_fc_reply(js, a, subject);

@@ -40,6 +40,7 @@ typedef struct api_call {
     uint64_t total;
     const ne_js_msg_info *info; /* STREAM.MSG.GET: the message found */
     bool deleted_details;
+    bool cut; /* the body was larger than NE_JS_API_REQUEST_BYTES: not kept */
 } api_call;
 
 static void write_response(ne_js *js, ne_json_out *o, const void *arg)
@@ -57,7 +58,8 @@ static void write_response(ne_js *js, ne_json_out *o, const void *arg)
             ne_json_kv_u64(o, "limit", 0);
         }
         if (c->list != NULL) {
-            ne_json_kv_raw(o, c->list, "null");
+            /* nats-server starts each list empty but the stream names. */
+            ne_json_kv_raw(o, c->list, strcmp(c->type, "stream_names") == 0 ? "null" : "[]");
         }
     } else if (c->fields != NULL) {
         c->fields(c, o);
@@ -119,8 +121,13 @@ static uint32_t token_count(ne_slice s)
 }
 
 /* nats-server's isEmptyRequest: nothing, {}, or an empty object. */
-static bool empty_request(ne_js *js, ne_slice body)
+static bool empty_request(api_call *c)
 {
+    ne_js *js = c->js;
+    ne_slice body = c->body;
+    if (c->cut) {
+        return false;
+    }
     uint32_t i = 0;
     while (i < body.len && (body.ptr[i] == ' ' || body.ptr[i] == '\t' || body.ptr[i] == '\r' ||
                             body.ptr[i] == '\n')) {
@@ -135,10 +142,34 @@ static bool empty_request(ne_js *js, ne_slice body)
     return js->doc.tokens[0].type == JSMN_OBJECT && js->doc.tokens[0].size == 0;
 }
 
-/* Parses the body into js->doc: false (and invalid JSON answered) when it
- * is not one JSON value. */
+/* body without the white space around it is `null`: Go decodes it into a
+ * request's struct as nothing, so it reads as {} (it is not an empty
+ * request, though: isEmptyRequest wants an object). */
+static bool is_null(ne_slice body)
+{
+    uint32_t s = 0, e = body.len;
+    while (s < e && (body.ptr[s] == ' ' || body.ptr[s] == '\t' || body.ptr[s] == '\r' ||
+                     body.ptr[s] == '\n')) {
+        s++;
+    }
+    while (e > s && (body.ptr[e - 1] == ' ' || body.ptr[e - 1] == '\t' || body.ptr[e - 1] == '\r' ||
+                     body.ptr[e - 1] == '\n')) {
+        e--;
+    }
+    return e - s == 4 && memcmp(body.ptr + s, "null", 4) == 0;
+}
+
+/* Parses the body into js->doc: false (and the error answered) when it is
+ * not one JSON value, or was larger than NE_JS_API_REQUEST_BYTES (cut). */
 static bool parse_body(api_call *c)
 {
+    if (c->cut) {
+        fail(c, NE_JS_ERR_BAD_REQUEST);
+        return false;
+    }
+    if (is_null(c->body)) {
+        c->body = (ne_slice){"{}", 2};
+    }
     int rc = ne_json_parse(&c->js->doc, c->body.ptr, c->body.len);
     if (rc != NE_OK) {
         fail(c, rc == NE_ERR_TOO_BIG ? NE_JS_ERR_BAD_REQUEST : NE_JS_ERR_INVALID_JSON);
@@ -162,6 +193,17 @@ static bool body_u64(api_call *c, int obj, const char *key, uint64_t *out)
     }
     *out = (uint64_t)v;
     return true;
+}
+
+/* An optional key nats-server decodes into a uint64 (a sequence, keep). */
+static bool body_seq(api_call *c, int obj, const char *key, uint64_t *out)
+{
+    const ne_json_doc *doc = &c->js->doc;
+    int i = ne_json_find(doc, obj, key);
+    if (i < 0 || (doc->tokens[i].type == JSMN_PRIMITIVE && ne_json_token_eq(doc, i, "null"))) {
+        return true;
+    }
+    return ne_json_token_u64(doc, i, out);
 }
 
 static bool body_bool(api_call *c, int obj, const char *key, bool *out)
@@ -296,6 +338,13 @@ static void api_stream_create(api_call *c, ne_slice name, bool update)
         respond(c);
         return;
     }
+    /* An update checks the configuration before its name (nats-server's
+     * jsStreamUpdateRequest), a create the name first. */
+    if (update && !ne_js_stream_cfg_check(js, c->a, cfg, &c->err)) {
+        ne_js_stream_cfg_release(js, cfg);
+        respond(c);
+        return;
+    }
     if (!ne_slice_eq(name, cfg->name, strlen(cfg->name))) {
         ne_js_stream_cfg_release(js, cfg);
         fail(c, NE_JS_ERR_STREAM_MISMATCH);
@@ -326,7 +375,7 @@ static void api_stream_create(api_call *c, ne_slice name, bool update)
         fail(c, NE_JS_ERR_STREAM_NOT_FOUND);
         return;
     }
-    if (!ne_js_stream_cfg_check(js, c->a, cfg, &c->err)) {
+    if (!update && !ne_js_stream_cfg_check(js, c->a, cfg, &c->err)) {
         ne_js_stream_cfg_release(js, cfg);
         respond(c);
         return;
@@ -369,7 +418,7 @@ static void success_fields(api_call *c, ne_json_out *o)
 static void api_stream_delete(api_call *c, ne_slice name)
 {
     c->type = "stream_delete";
-    if (!empty_request(c->js, c->body)) {
+    if (!empty_request(c)) {
         fail(c, NE_JS_ERR_NOT_EMPTY_REQUEST);
         return;
     }
@@ -389,7 +438,7 @@ static void api_stream_info(api_call *c, ne_slice name)
     c->type = "stream_info";
     c->paged = true;
     char filter[NE_MAX_CONTROL_LINE_BYTES + 1];
-    if (!empty_request(js, c->body)) {
+    if (!empty_request(c)) {
         if (!parse_body(c)) {
             return;
         }
@@ -455,6 +504,10 @@ static void stream_names_fields(api_call *c, ne_json_out *o)
     ne_json_kv_u64(o, "total", c->total);
     ne_json_kv_u64(o, "offset", c->offset);
     ne_json_kv_u64(o, "limit", limit);
+    if (!list && c->offset >= c->total) {
+        ne_json_kv_raw(o, "streams", "null"); /* none appended: Go's nil slice */
+        return;
+    }
     ne_json_key(o, "streams");
     ne_json_begin_array(o);
     const ne_js_stream *st = NULL;
@@ -487,7 +540,7 @@ static void api_stream_names(api_call *c, bool list)
     c->paged = true;
     c->list = "streams";
     char filter[NE_MAX_CONTROL_LINE_BYTES + 1];
-    if (!empty_request(js, c->body)) {
+    if (!empty_request(c)) {
         if (!parse_body(c)) {
             return;
         }
@@ -528,13 +581,13 @@ static void api_stream_purge(api_call *c, ne_slice name)
     char filter[NE_MAX_CONTROL_LINE_BYTES + 1];
     size_t flen = 0;
     uint64_t seq = 0, keep = 0;
-    if (!empty_request(js, c->body)) {
+    if (!empty_request(c)) {
         if (!parse_body(c)) {
             return;
         }
         if (js->doc.tokens[0].type != JSMN_OBJECT ||
             !body_string(c, 0, "filter", filter, sizeof(filter), &flen) ||
-            !body_u64(c, 0, "seq", &seq) || !body_u64(c, 0, "keep", &keep)) {
+            !body_seq(c, 0, "seq", &seq) || !body_seq(c, 0, "keep", &keep)) {
             fail(c, NE_JS_ERR_INVALID_JSON);
             return;
         }
@@ -584,7 +637,7 @@ static bool read_msg_request(api_call *c, msg_request *r)
     if (c->js->doc.tokens[0].type != JSMN_OBJECT) {
         return false;
     }
-    return body_u64(c, 0, "seq", &r->seq) &&
+    return body_seq(c, 0, "seq", &r->seq) &&
            body_string(c, 0, "last_by_subj", r->last_for, sizeof(r->last_for), &r->last_len) &&
            body_string(c, 0, "next_by_subj", r->next_for, sizeof(r->next_for), &r->next_len);
 }
@@ -647,7 +700,7 @@ static void api_msg_get(api_call *c, ne_slice name)
 {
     ne_js *js = c->js;
     c->type = "stream_msg_get";
-    if (empty_request(js, c->body)) {
+    if (empty_request(c)) {
         fail(c, NE_JS_ERR_BAD_REQUEST);
         return;
     }
@@ -686,7 +739,7 @@ static void api_msg_delete(api_call *c, ne_slice name)
 {
     ne_js *js = c->js;
     c->type = "stream_msg_delete";
-    if (empty_request(js, c->body)) {
+    if (empty_request(c)) {
         fail(c, NE_JS_ERR_BAD_REQUEST);
         return;
     }
@@ -695,7 +748,7 @@ static void api_msg_delete(api_call *c, ne_slice name)
     }
     uint64_t seq = 0;
     bool no_erase = false;
-    if (js->doc.tokens[0].type != JSMN_OBJECT || !body_u64(c, 0, "seq", &seq) ||
+    if (js->doc.tokens[0].type != JSMN_OBJECT || !body_seq(c, 0, "seq", &seq) ||
         !body_bool(c, 0, "no_erase", &no_erase)) {
         fail(c, NE_JS_ERR_INVALID_JSON);
         return;
@@ -763,7 +816,12 @@ static void api_direct_get(api_call *c, ne_slice name, ne_slice last_subject)
             direct_status(c, "408 Empty Request");
             return;
         }
-        if (ne_json_parse(&js->doc, c->body.ptr, c->body.len) != NE_OK || !read_msg_request(c, r)) {
+        if (c->cut) {
+            direct_status(c, "408 Bad Request"); /* larger than NE_JS_API_REQUEST_BYTES */
+            return;
+        }
+        ne_slice body = is_null(c->body) ? (ne_slice){"{}", 2} : c->body;
+        if (ne_json_parse(&js->doc, body.ptr, body.len) != NE_OK || !read_msg_request(c, r)) {
             direct_status(c, "408 Malformed Request");
             return;
         }
@@ -810,7 +868,8 @@ static void api_cluster_only(api_call *c, const char *type)
 
 static void api_consumer(api_call *c, ne_slice rest);
 
-void ne_js_api_request(ne_js *js, ne_js_account *a, ne_slice rest, ne_slice reply, ne_slice body)
+void ne_js_api_request(ne_js *js, ne_js_account *a, ne_slice rest, ne_slice reply, ne_slice body,
+                       bool cut)
 {
     api_call c;
     memset(&c, 0, sizeof(c));
@@ -818,6 +877,7 @@ void ne_js_api_request(ne_js *js, ne_js_account *a, ne_slice rest, ne_slice repl
     c.a = a;
     c.reply = reply;
     c.body = body;
+    c.cut = cut;
     ne_js_error_clear(&c.err);
     uint32_t n = token_count(rest);
     ne_slice t0 = token(rest, 0), t1 = token(rest, 1);
@@ -1030,7 +1090,7 @@ static void api_consumer_names(api_call *c, ne_slice stream, bool list)
     c->type = list ? "consumer_list" : "consumer_names";
     c->paged = true;
     c->list = "consumers";
-    if (!empty_request(js, c->body)) {
+    if (!empty_request(c)) {
         if (!parse_body(c)) {
             return;
         }
@@ -1082,7 +1142,7 @@ static void api_consumer(api_call *c, ne_slice rest)
         ne_js_stream *st = ne_js_stream_find(c->a, token(rest, 3));
         ne_js_consumer *con = st != NULL ? ne_js_consumer_find(st, token(rest, 4)) : NULL;
         if (con != NULL) {
-            ne_js_consumer_next_request(c->js, con, c->reply, c->body);
+            ne_js_consumer_next_request(c->js, con, c->reply, c->body, c->cut);
         }
         return;
     }
@@ -1091,7 +1151,7 @@ static void api_consumer(api_call *c, ne_slice rest)
         return;
     }
     c->type = info ? "consumer_info" : "consumer_delete";
-    if (del && !empty_request(c->js, c->body)) {
+    if (!empty_request(c)) {
         fail(c, NE_JS_ERR_NOT_EMPTY_REQUEST);
         return;
     }

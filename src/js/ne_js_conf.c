@@ -73,16 +73,10 @@ static void read_i64(reader *r, const char *key, int64_t *out)
 
 static void read_u64(reader *r, const char *key, uint64_t *out)
 {
-    int64_t v = 0;
     int i = value_of(r, key);
-    if (i < 0 || !r->ok) {
-        return;
-    }
-    if (!ne_json_token_i64(r->doc, i, &v) || v < 0) {
+    if (i >= 0 && r->ok && !ne_json_token_u64(r->doc, i, out)) {
         bad_json(r);
-        return;
     }
-    *out = (uint64_t)v;
 }
 
 static void read_int32(reader *r, const char *key, int64_t *out)

@@ -1468,13 +1468,18 @@ static void end_no_wait(ne_js *js, ne_js_consumer *c)
     }
 }
 
-void ne_js_consumer_next_request(ne_js *js, ne_js_consumer *c, ne_slice reply, ne_slice body)
+void ne_js_consumer_next_request(ne_js *js, ne_js_consumer *c, ne_slice reply, ne_slice body,
+                                 bool cut)
 {
     if (reply.len == 0) {
         return;
     }
     if (is_push(c)) {
         direct_status(js, c, reply, "409 Consumer is push based");
+        return;
+    }
+    if (cut) {
+        direct_status(js, c, reply, "400 Bad Request - request too large");
         return;
     }
     next_request r;
@@ -1537,6 +1542,18 @@ void ne_js_consumer_next_request(ne_js *js, ne_js_consumer *c, ne_slice reply, n
     c->inactive_since_ns = now;
     if ((int64_t)c->pull_count >= c->cfg.max_waiting) {
         direct_status(js, c, reply, "409 Exceeded MaxWaiting");
+        return;
+    }
+    if (r.expires_ns < 0) {
+        /* Expired before it waits: nats-server answers 408 when its expiry
+         * check comes first, else drops it unanswered; 408 here. */
+        char hdr[160];
+        size_t n = ne_fmt(
+            hdr, sizeof(hdr),
+            "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: %lld\r\nNats-Pending-Bytes: "
+            "%lld\r\n\r\n",
+            (long long)r.batch, (long long)r.max_bytes);
+        (void)ne_js_send(js, c->stream->acc, reply, (ne_slice){"", 0}, hdr, (uint32_t)n, NULL, 0);
         return;
     }
     ne_js_pull *p = ne_pool_alloc(&js->pull_pool);
@@ -1699,8 +1716,26 @@ static bool body_starts(ne_slice b, const char *text)
 }
 
 /* $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending> */
+bool ne_js_consumer_ack_known(ne_js_account *a, ne_slice subject)
+{
+    /* $JS.ACK.<stream>.<consumer>.<...> */
+    ne_slice tok[4];
+    uint32_t count = 0, start = 0;
+    for (uint32_t i = 0; i < subject.len && count < NE_ARRAY_LEN(tok); i++) {
+        if (subject.ptr[i] == '.') {
+            tok[count++] = (ne_slice){subject.ptr + start, i - start};
+            start = i + 1;
+        }
+    }
+    if (count < NE_ARRAY_LEN(tok)) {
+        return false; /* no token after the consumer's name */
+    }
+    ne_js_stream *st = ne_js_stream_find(a, tok[2]);
+    return st != NULL && ne_js_consumer_find(st, tok[3]) != NULL;
+}
+
 void ne_js_consumer_ack(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice reply,
-                        ne_slice body)
+                        ne_slice body, bool cut)
 {
     ne_slice tok[9];
     uint32_t count = 0, start = 0;
@@ -1725,18 +1760,22 @@ void ne_js_consumer_ack(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice 
         return;
     }
     bool skip_reply = sseq == 0;
-    if (body.len == 0 || body_is(body, "+ACK") || body_is(body, "+OK")) {
+    /* A cut body is longer than any whole verb: only the prefixes count
+     * (a cut -NAK's delay is not there: a plain nak, as nats-server does
+     * with a delay it cannot read). */
+    if (!cut && (body.len == 0 || body_is(body, "+ACK") || body_is(body, "+OK"))) {
         ack_msg(js, c, sseq, dseq);
     } else if (body_starts(body, "+NXT")) {
         ack_msg(js, c, sseq, dseq);
         ne_slice rest = {body.ptr + 4, body.len - 4};
-        ne_js_consumer_next_request(js, c, reply, rest);
+        ne_js_consumer_next_request(js, c, reply, rest, cut);
         skip_reply = true;
     } else if (body_starts(body, "-NAK")) {
-        nak(js, c, sseq, dseq, (uint32_t)dc, (ne_slice){body.ptr + 4, body.len - 4});
-    } else if (body_is(body, "+WPI")) {
+        nak(js, c, sseq, dseq, (uint32_t)dc,
+            cut ? (ne_slice){"", 0} : (ne_slice){body.ptr + 4, body.len - 4});
+    } else if (!cut && body_is(body, "+WPI")) {
         progress(js, c, sseq);
-    } else if (body_is(body, "+TERM") || body_starts(body, "+TERM ")) {
+    } else if ((!cut && body_is(body, "+TERM")) || body_starts(body, "+TERM ")) {
         term(js, c, sseq, dseq, (uint32_t)dc);
     }
     if (reply.len > 0 && !skip_reply) {

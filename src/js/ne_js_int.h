@@ -83,6 +83,13 @@ void ne_js_wake(ne_js *js, ne_js_account *a);
 /* Records queued on an account's client, handled at the end of the turn. */
 #define NE_JS_REC_REQUEST 1 /* a message on $JS.API, $JS.ACK or $JS.FC */
 #define NE_JS_REC_PUBACK 2  /* a stored publish's acknowledgement to send */
+/* A request or ack whose body was larger than NE_JS_API_REQUEST_BYTES:
+ * only its first NE_JS_CUT_PREFIX_BYTES are kept (an ack's verb). */
+#define NE_JS_REC_CUT 3
+#define NE_JS_CUT_PREFIX_BYTES 16u
+#if NE_JS_API_REQUEST_BYTES < 16
+#error "NE_JS_API_REQUEST_BYTES must be at least 16"
+#endif
 /* Queues a record: subject, reply and body, whole or not at all (false:
  * the queue is beyond NE_JS_QUEUE_BYTES or the chunk pool is empty;
  * counted). */
@@ -189,11 +196,18 @@ bool ne_js_consumer_needs(const ne_js_consumer *c, uint64_t seq, ne_slice subjec
 /* Delivers what it can now (at most budget messages); true if it stopped
  * at the budget with more to deliver. */
 bool ne_js_consumer_deliver(ne_js *js, ne_js_consumer *c, uint32_t budget);
-/* $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> */
-void ne_js_consumer_next_request(ne_js *js, ne_js_consumer *c, ne_slice reply, ne_slice body);
-/* $JS.ACK.<stream>.<consumer>... */
+/* $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>; cut: the body was larger
+ * than NE_JS_API_REQUEST_BYTES (400 Bad Request). */
+void ne_js_consumer_next_request(ne_js *js, ne_js_consumer *c, ne_slice reply, ne_slice body,
+                                 bool cut);
+/* An ack subject names a consumer that exists (nats-server subscribes
+ * $JS.ACK.<stream>.<consumer>.> per consumer: an ack for another has no
+ * subscriber, and a request gets no responders). */
+bool ne_js_consumer_ack_known(ne_js_account *a, ne_slice subject);
+/* $JS.ACK.<stream>.<consumer>...; cut: body holds only the first
+ * NE_JS_CUT_PREFIX_BYTES of a larger one. */
 void ne_js_consumer_ack(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice reply,
-                        ne_slice body);
+                        ne_slice body, bool cut);
 /* $JS.FC.<stream>.<consumer>.<n>: a flow control reply. */
 void ne_js_consumer_fc_reply(ne_js *js, ne_js_account *a, ne_slice subject);
 /* now_ns: the loop's monotonic time. */
@@ -205,8 +219,11 @@ void ne_js_consumer_interest(ne_js *js, ne_js_account *a, ne_slice subject, ne_s
 
 /* ---- The API (ne_js_api.c) ---------------------------------------------------------- */
 
-/* A request on $JS.API.<rest> (rest: after "$JS.API."). */
-void ne_js_api_request(ne_js *js, ne_js_account *a, ne_slice rest, ne_slice reply, ne_slice body);
+/* A request on $JS.API.<rest> (rest: after "$JS.API."); cut: the body was
+ * larger than NE_JS_API_REQUEST_BYTES and is not there (400 10003 "bad
+ * request" where it would be read). */
+void ne_js_api_request(ne_js *js, ne_js_account *a, ne_slice rest, ne_slice reply, ne_slice body,
+                       bool cut);
 
 /* ---- Monitoring (ne_js_mon.c) ---------------------------------------------------------- */
 
