@@ -325,6 +325,159 @@ static void test_num_pending_equals_a_walk_of_the_store_JS31(void **state)
     }
 }
 
+/* The stream sequences in consumer c's list of delivered, unacknowledged
+ * messages (walked through the pending pool as the consumer keeps it). */
+static bool in_pending(const ne_js_consumer *c, uint64_t seq)
+{
+    const ne_pool *pool = &srv.js.pending_pool;
+    uint32_t i = c->pending_head;
+    for (uint32_t guard = 0; i != NE_JS_NONE && guard < NE_JS_MAX_PENDING; guard++) {
+        const ne_js_pending *p =
+            (const ne_js_pending *)(const void *)(pool->storage + (size_t)i * pool->object_bytes);
+        if (p->sseq == seq) {
+            return true;
+        }
+        i = p->next;
+    }
+    return false;
+}
+
+/* Interest and workqueue retention: a stored message is one that some
+ * consumer whose filter takes it has not yet delivered, or delivered and
+ * not yet acknowledged (explicit acks), or not below its ack floor (ack
+ * all); on a workqueue also one no consumer's filter takes. And nothing a
+ * consumer waits for an ack of is gone. (The consumers have no max_deliver:
+ * nats-server 2.9.10 leaves a message that reached it in the stream.) */
+static void check_retention(const ne_js_stream *st, int op)
+{
+    ne_js_store *store = (ne_js_store *)&st->store;
+    char subject[NE_MAX_CONTROL_LINE_BYTES + 1];
+    for (uint64_t seq = store->state.first_seq; seq <= store->state.last_seq; seq++) {
+        ne_js_msg_info info;
+        memset(&info, 0, sizeof(info));
+        info.subject = subject;
+        info.subject_cap = sizeof(subject);
+        if (store->ops->info(store, seq, &info) != NE_OK) {
+            continue;
+        }
+        bool taken = false, needed = false;
+        uint32_t guard = 0;
+        for (const ne_js_consumer *c = st->consumers; c != NULL && guard++ < NE_JS_MAX_CONSUMERS;
+             c = c->next) {
+            ne_slice f = ne_js_text_get(&srv.js, c->cfg.filter);
+            if (f.len > 0 && !ne_subject_matches(f.ptr, f.len, subject, info.subject_len)) {
+                continue;
+            }
+            taken = true;
+            if (c->cfg.ack_policy == NE_JS_ACK_EXPLICIT) {
+                needed = needed || seq >= c->sseq || in_pending(c, seq);
+            } else {
+                needed = needed || seq > c->asflr;
+            }
+        }
+        if (!needed && (taken || st->cfg.retention == NE_JS_RETENTION_INTEREST)) {
+            fail_msg("op %d: message %llu (%.*s) is kept though no consumer needs it", op,
+                     (unsigned long long)seq, (int)info.subject_len, subject);
+        }
+    }
+    uint32_t guard = 0;
+    for (const ne_js_consumer *c = st->consumers; c != NULL && guard++ < NE_JS_MAX_CONSUMERS;
+         c = c->next) {
+        const ne_pool *pool = &srv.js.pending_pool;
+        uint32_t i = c->pending_head;
+        for (uint32_t g = 0; i != NE_JS_NONE && g < NE_JS_MAX_PENDING; g++) {
+            const ne_js_pending *p =
+                (const ne_js_pending *)(const void *)(pool->storage +
+                                                      (size_t)i * pool->object_bytes);
+            ne_js_msg_info info;
+            memset(&info, 0, sizeof(info));
+            info.subject = subject;
+            info.subject_cap = sizeof(subject);
+            if (store->ops->info(store, p->sseq, &info) != NE_OK) {
+                fail_msg("op %d: message %llu is gone while %s waits for its ack", op,
+                         (unsigned long long)p->sseq, c->name);
+            }
+            i = p->next;
+        }
+    }
+}
+
+/* Random publishes, fetches with acks, naks and terms, and consumers
+ * deleted and created again on an interest stream and on a workqueue:
+ * after every step each message kept is one a consumer needs, none a
+ * consumer waits for is gone, and num_pending equals a walk (JS-27). */
+static void retention_run(const char *retention, const char *const (*consumers)[2], size_t count,
+                          uint32_t seed)
+{
+    int c = js_client();
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"name\":\"I\",\"subjects\":[\"i.*\"],\"storage\":\"memory\","
+             "\"retention\":\"%s\"}",
+             retention);
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.I", body), "\"name\":\"I\"");
+    char subject[96];
+    for (size_t i = 0; i < count; i++) {
+        snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.CREATE.I.%s", consumers[i][0]);
+        expect_ok(request(c, subject, consumers[i][1]), "\"num_pending\"");
+    }
+    ne_js_stream *st = stream_named("I");
+    assert_non_null(st);
+    lcg_state = seed;
+    for (int op = 0; op < 1000; op++) {
+        uint32_t what = rnd(100);
+        if (what < 45) {
+            snprintf(subject, sizeof(subject), "i.%u", rnd(5));
+            (void)pub(c, subject, NULL, "x");
+        } else if (what < 48) {
+            /* A consumer goes and comes back (from the start again). */
+            size_t k = rnd((uint32_t)count);
+            snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.DELETE.I.%s", consumers[k][0]);
+            expect_ok(request(c, subject, ""), "\"success\":true");
+            check_retention(st, op);
+            snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.CREATE.I.%s", consumers[k][0]);
+            expect_ok(request(c, subject, consumers[k][1]), "\"num_pending\"");
+        } else {
+            snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.MSG.NEXT.I.%s",
+                     consumers[rnd((uint32_t)count)][0]);
+            snprintf(body, sizeof(body), "{\"batch\":%u,\"no_wait\":true}", 1 + rnd(4));
+            answer_some(c, request(c, subject, body));
+        }
+        check_retention(st, op);
+        check_pending(st, op);
+    }
+    assert_true(st->store.state.last_seq > 200);
+    expect_ok(request(c, "$JS.API.STREAM.DELETE.I", ""), "\"success\":true");
+}
+
+static void test_interest_retention_keeps_only_what_is_needed_JS27(void **state)
+{
+    (void)state;
+    static const char *const consumers[][2] = {
+        {"A", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"A\","
+              "\"ack_policy\":\"explicit\"}}"},
+        {"B", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"B\","
+              "\"ack_policy\":\"explicit\",\"filter_subject\":\"i.1\"}}"},
+        {"C", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"C\","
+              "\"ack_policy\":\"all\",\"filter_subject\":\"i.2\"}}"},
+    };
+    retention_run("interest", consumers, NE_ARRAY_LEN(consumers), 77u);
+}
+
+static void test_workqueue_retention_keeps_only_what_is_needed_JS27(void **state)
+{
+    (void)state;
+    static const char *const consumers[][2] = {
+        {"A", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"A\","
+              "\"ack_policy\":\"explicit\",\"filter_subject\":\"i.0\"}}"},
+        {"B", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"B\","
+              "\"ack_policy\":\"explicit\",\"filter_subject\":\"i.1\"}}"},
+        {"C", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"C\","
+              "\"ack_policy\":\"explicit\",\"filter_subject\":\"i.2\"}}"},
+    };
+    retention_run("workqueue", consumers, NE_ARRAY_LEN(consumers), 4242u);
+}
+
 /* ---- Timers on the simulated clock -------------------------------------------------------- */
 
 static void make_stream(int c, const char *name, const char *extra)
@@ -479,6 +632,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_num_pending_equals_a_walk_of_the_store_JS31, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_interest_retention_keeps_only_what_is_needed_JS27,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workqueue_retention_keeps_only_what_is_needed_JS27,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack_wait_and_backoff_redeliver_on_the_clock_JS35,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_heartbeats_and_expiry_on_the_clock_JS37, setup,
