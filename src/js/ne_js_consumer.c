@@ -1393,7 +1393,7 @@ static bool parse_next_request(ne_js *js, ne_slice body, next_request *r, const 
     (void)ne_json_get_i64(d, 0, "expires", &r->expires_ns);
     (void)ne_json_get_i64(d, 0, "idle_heartbeat", &r->hb_ns);
     (void)ne_json_get_bool(d, 0, "no_wait", &r->no_wait);
-    if (r->hb_ns > 0 && r->hb_ns * 2 > r->expires_ns) {
+    if (r->hb_ns > 0 && r->hb_ns > r->expires_ns / 2) { /* hb * 2 > expires, without overflow */
         *why = "heartbeat value too large";
         return false;
     }
@@ -1760,16 +1760,27 @@ void ne_js_consumer_ack(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice 
         return;
     }
     bool skip_reply = sseq == 0;
+    /* An ack names a message this consumer delivered: one past its next
+     * sequence (or delivery) was never delivered, and taking it would move
+     * the ack floor past what is still to deliver (nats-server 2.9.10 does,
+     * for ack all; natsedge ignores it, differences.md "JetStream"). */
+    bool delivered = sseq < c->sseq && dseq <= c->dseq;
     /* A cut body is longer than any whole verb: only the prefixes count
      * (a cut -NAK's delay is not there: a plain nak, as nats-server does
      * with a delay it cannot read). */
     if (!cut && (body.len == 0 || body_is(body, "+ACK") || body_is(body, "+OK"))) {
-        ack_msg(js, c, sseq, dseq);
+        if (delivered) {
+            ack_msg(js, c, sseq, dseq);
+        }
     } else if (body_starts(body, "+NXT")) {
-        ack_msg(js, c, sseq, dseq);
+        if (delivered) {
+            ack_msg(js, c, sseq, dseq);
+        }
         ne_slice rest = {body.ptr + 4, body.len - 4};
         ne_js_consumer_next_request(js, c, reply, rest, cut);
         skip_reply = true;
+    } else if (!delivered) {
+        /* nak, progress and term act on pending entries only */
     } else if (body_starts(body, "-NAK")) {
         nak(js, c, sseq, dseq, (uint32_t)dc,
             cut ? (ne_slice){"", 0} : (ne_slice){body.ptr + 4, body.len - 4});

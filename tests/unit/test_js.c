@@ -627,6 +627,54 @@ static void test_duplicate_window_on_the_clock_JS18(void **state)
     assert_int_equal(srv.js.msgid_pool.in_use, 1);
 }
 
+/* Found by fuzz_js_ack: an ack (here +TERM on an ack-all consumer) naming
+ * a stream sequence the consumer never delivered moved its ack floor past
+ * its next sequence. It is ignored now; the consumer delivers from where it
+ * was (differences.md "JetStream"). */
+static void test_an_ack_for_what_was_never_delivered_is_ignored_JS34(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "F", "");
+    make_consumer(c, "F", "L", "\"ack_policy\":\"all\"");
+    make_consumer(c, "F", "X", "\"ack_policy\":\"explicit\"");
+    (void)pub(c, "F.x", NULL, "one");
+    (void)pub(c, "F.x", NULL, "two");
+    ne_js_stream *st = stream_named("F");
+    ne_js_consumer *l = ne_js_consumer_find(st, (ne_slice){"L", 1});
+    ne_js_consumer *x = ne_js_consumer_find(st, (ne_slice){"X", 1});
+    (void)pub(c, "$JS.ACK.F.L.1.2.2.0.0", "in.f1", "+TERM");
+    (void)pub(c, "$JS.ACK.F.L.1.2.2.0.0", "in.f2", "+ACK");
+    assert_int_equal(l->asflr, 0);
+    assert_int_equal(l->sseq, 1);
+    assert_non_null(strstr(fetch_no_wait(c, "F", "L"), " $JS.ACK.F.L.1.1.1."));
+    /* Explicit: one delivered and pending, an ack of the next sequence
+     * with the next delivery number is not taken either. */
+    assert_non_null(strstr(fetch_no_wait(c, "F", "X"), " $JS.ACK.F.X.1.1.1."));
+    (void)pub(c, "$JS.ACK.F.X.1.2.1.0.0", "in.f3", "+ACK");
+    assert_int_equal(x->asflr, 0);
+    assert_int_equal(x->pending_count, 1);
+    (void)pub(c, "$JS.ACK.F.X.1.1.1.0.0", "in.f4", "+ACK");
+    assert_int_equal(x->asflr, 1);
+    assert_int_equal(x->pending_count, 0);
+    assert_int_equal(x->num_pending, 1);
+}
+
+/* Found by fuzz_js_pull: an idle_heartbeat of 9223372036854775807 was
+ * doubled in an int64 (UBSan: signed integer overflow). It is compared
+ * without overflow now: 400, as for any heartbeat above half the expiry. */
+static void test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "G", "");
+    make_consumer(c, "G", "C", "\"ack_policy\":\"explicit\"");
+    const char *got =
+        request(c, "$JS.API.CONSUMER.MSG.NEXT.G.C",
+                "{\"batch\":1,\"expires\":1000000000,\"idle_heartbeat\":9223372036854775807}");
+    assert_non_null(strstr(got, "NATS/1.0 400 Bad Request - heartbeat value too large\r\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +691,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_heartbeats_on_the_clock_JS40, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inactive_ephemeral_goes_on_the_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_window_on_the_clock_JS18, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_ack_for_what_was_never_delivered_is_ignored_JS34,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("js", tests, NULL, NULL);
 }
