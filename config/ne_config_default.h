@@ -19,10 +19,12 @@
 #endif
 
 /* Internal clients: connections without a socket through which services
- * (the system account's requests, later JetStream) subscribe and publish.
+ * (the system account's requests, later JetStream) subscribe and publish,
+ * and MQTT sessions (one each: it holds the session's subscriptions while
+ * its client is offline; NE_MQTT_SESSION_CLIENTS, ne_config_mqtt.h).
  * One unit costs a connection header (about 250 B). */
 #ifndef NE_MAX_INTERNAL_CLIENTS
-#define NE_MAX_INTERNAL_CLIENTS 2
+#define NE_MAX_INTERNAL_CLIENTS (2 + NE_MQTT_SESSION_CLIENTS)
 #endif
 
 /* Bytes of $SYS.REQ.SERVER requests waiting for the system account's

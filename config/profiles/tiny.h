@@ -57,3 +57,5 @@
 #define NE_CORE_RAM_BUDGET_BYTES (48 * 1024)
 #define NE_CORE_FLASH_BUDGET_BYTES (96 * 1024)
 #define NE_SHARED_READ_BUFFER_BYTES 0
+/* No MQTT here (it has a profile of its own, tiny-mqtt). */
+#define NE_FEATURE_MQTT 0
