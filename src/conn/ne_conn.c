@@ -62,6 +62,8 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Slow Producer (Message Deadline)";
     case NE_CLOSE_SLOW_PRODUCER_STALLED:
         return "Slow Producer (Stalled Message)";
+    case NE_CLOSE_DUPLICATE_CLIENT_ID:
+        return "Duplicate Client ID";
     }
     return "Unknown";
 }
@@ -96,6 +98,32 @@ uint8_t ne_conns_kind(ne_conns *set, const char *name, const char *log_id, const
     k->ctx = ctx;
     k->count = 0;
     return (uint8_t)set->kind_count++;
+}
+
+void ne_conn_describe(const ne_conn *conn, ne_conn_desc *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = out->type = out->name = out->lang = out->version = out->user = "";
+    out->account = out->mqtt_client = "";
+    const ne_conn_ops *ops = ne_conn_kind_of(conn)->ops;
+    if (ops->describe != NULL) {
+        ops->describe(conn, out);
+    }
+}
+
+void ne_conns_kind_is_client(ne_conns *set, uint8_t kind)
+{
+    NE_ASSERT(kind < set->kind_count);
+    set->kinds[kind].client = true;
+}
+
+uint32_t ne_conns_client_count(const ne_conns *set)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < set->kind_count; i++) {
+        n += set->kinds[i].client ? set->kinds[i].count : 0u;
+    }
+    return n;
 }
 
 const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn)
@@ -260,6 +288,18 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     ne_conn_spill_release(conn);
 }
 
+void ne_conn_close_after(ne_conn *conn, ne_close_reason reason, const void *bytes, size_t len)
+{
+    if (conn->closing) {
+        return;
+    }
+    if (conn->io != NULL && len > 0 &&
+        ne_outq_append(&conn->out, &conn->set->chunks, bytes, len) == NE_OK) {
+        conn->flush_before_close = true;
+    }
+    ne_conn_close(conn, reason, NULL);
+}
+
 void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_desc *desc)
 {
     ne_closed_conn *rec = &set->closed[set->closed_next];
@@ -267,7 +307,13 @@ void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_de
     set->closed_total++;
     memset(rec, 0, sizeof(*rec));
     rec->cid = conn->cid;
-    rec->subscriptions = set->teardown_subs;
+    rec->kind = desc->kind;
+    rec->type = desc->type;
+    rec->subscriptions = desc->subs_of != NULL ? desc->subs_of->nsubs : set->teardown_subs;
+#if NE_FEATURE_MQTT
+    ne_fmt(rec->mqtt_client, sizeof(rec->mqtt_client), "%s",
+           desc->mqtt_client != NULL ? desc->mqtt_client : "");
+#endif
     if (conn->io != NULL) {
         memcpy(rec->ip, conn->io->ip, sizeof(rec->ip));
         rec->port = conn->io->port;
