@@ -34,6 +34,8 @@ typedef struct ne_mon_query {
     bool unused;    /* /accstatz unused=1 / "include_unused": accounts without connections */
     bool acc_given; /* /accstatz acc=<name>: that account only */
     char acc[NE_ACCOUNT_NAME_BYTES];
+    bool mqtt_client_given; /* /connz mqtt_client=<id>: that MQTT client only */
+    char mqtt_client[NE_MQTT_CLIENT_ID_BYTES];
 } ne_mon_query;
 
 #define NE_MON_STATE_OPEN 0
