@@ -533,12 +533,24 @@ void ne_conn_discard_output(ne_conn *conn)
  * is retried once; if that does not help, this connection is closed as a
  * slow consumer, as nats-server closes a client whose message it cannot
  * queue (CP-66): skipping the bytes would lose a message silently. */
+/* The write deadline counts from the last write, or from the moment bytes
+ * were queued to a connection that had nothing pending: a connection idle
+ * for longer than the deadline (an MQTT subscriber sent a message again by
+ * a timer) has not refused anything yet. */
+static void pending_from_now(ne_conn *conn, bool was_empty)
+{
+    if (was_empty && conn->io != NULL) {
+        conn->io->last_write_ms = conn->set->now_ms;
+    }
+}
+
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
 {
     if (conn->closing && !conn->flush_before_close) {
         return NE_ERR_CLOSED;
     }
     ne_conns *set = conn->set;
+    pending_from_now(conn, conn->out.bytes == 0);
     int rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
     if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
         rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
@@ -566,6 +578,7 @@ uint8_t *ne_conn_reserve(ne_conn *conn, size_t len)
 
 void ne_conn_commit(ne_conn *conn, size_t len)
 {
+    pending_from_now(conn, conn->out.bytes == 0);
     ne_outq_commit(&conn->out, len);
     ne_conn_mark_dirty(conn);
 }
@@ -577,6 +590,7 @@ int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const
         return NE_ERR_CLOSED;
     }
     ne_conns *set = conn->set;
+    pending_from_now(conn, conn->out.bytes == 0);
     int rc =
         ne_outq_append_message(&conn->out, &set->chunks, head, head_len, bytes, chain, offset, len);
     if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
