@@ -7,6 +7,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "mqtt/ne_mqtt_conf.h"
 #include "router/ne_authn.h"
 #include "server/ne_server_endpoints.h"
 
@@ -83,6 +84,16 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
     if (ne_leaf_options_check(&opts->leaf, err, err_cap) != NE_OK) {
         return NE_ERR_INVALID;
     }
+#if NE_FEATURE_MQTT
+    if (ne_mqtt_options_check(opts, err, err_cap) != NE_OK) {
+        return NE_ERR_INVALID;
+    }
+#else
+    if (opts->mqtt.enabled) {
+        ne_fmt(err, err_cap, "mqtt is not built in: NE_FEATURE_MQTT is 0 in this profile");
+        return NE_ERR_UNSUPPORTED;
+    }
+#endif
     if (opts->max_control_line < 32) {
         ne_fmt(err, err_cap, "max_control_line %u is too small", opts->max_control_line);
         return NE_ERR_RANGE;
@@ -152,6 +163,9 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     srv->conns.teardown_ctx = &srv->router;
     srv->conns.out_bytes_counter = &srv->router.stats.out_bytes;
     ne_nats_init(&srv->nats, &srv->storage.nats, &srv->opts, &srv->conns, &srv->router);
+#if NE_FEATURE_MQTT
+    ne_mqtt_init(&srv->mqtt, &srv->storage.mqtt, &srv->opts, &srv->conns, &srv->router, &srv->rng);
+#endif
     ne_leaf_init(&srv->leaf, &srv->opts, &srv->conns, &srv->router, &srv->rng);
     ne_mon_init(&srv->mon, &srv->opts, &srv->conns, &srv->router);
     ne_sys_init(&srv->sys, &srv->opts, &srv->conns, &srv->router, &srv->mon);
@@ -202,6 +216,11 @@ int ne_server_start(ne_server *srv)
     if (rc == NE_OK) {
         rc = ne_nats_start(&srv->nats);
     }
+#if NE_FEATURE_MQTT
+    if (rc == NE_OK) {
+        rc = ne_mqtt_start(&srv->mqtt);
+    }
+#endif
     if (rc != NE_OK) {
         return rc;
     }
@@ -232,15 +251,35 @@ void ne_server_log_memory(const ne_server *srv)
 #endif
     log_pool(srv, "closed ring", NE_CLOSED_CONN_RING, sizeof(ne_closed_conn));
     ne_leaf_log_memory(&srv->leaf);
+#if NE_FEATURE_MQTT
+    log_pool(srv, "mqtt clients", NE_MQTT_MAX_CONNECTIONS,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_client)));
+    log_pool(srv, "mqtt sessions", NE_MQTT_MAX_SESSIONS,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_session)));
+    log_pool(srv, "mqtt messages", NE_MQTT_MAX_MESSAGES, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_msg)));
+    log_pool(srv, "mqtt blocks", NE_MQTT_BLOCKS, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_block)));
+#endif
 }
 
 uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
 {
     const ne_pool *pools[] = {
-        &srv->conns.conn_pool,   &srv->conns.io_pool,   &srv->conns.chunks.chunks,
-        &srv->conns.chunks.refs, &srv->router.sub_pool, &srv->router.trie.pool,
-        &srv->nats.client_pool,  &srv->leaf.link_pool,  &srv->leaf.interest_pool,
+        &srv->conns.conn_pool,
+        &srv->conns.io_pool,
+        &srv->conns.chunks.chunks,
+        &srv->conns.chunks.refs,
+        &srv->router.sub_pool,
+        &srv->router.trie.pool,
+        &srv->nats.client_pool,
+        &srv->leaf.link_pool,
+        &srv->leaf.interest_pool,
         &srv->mon.state_pool,
+#if NE_FEATURE_MQTT
+        &srv->mqtt.client_pool,
+        &srv->mqtt.session_pool,
+        &srv->mqtt.store.msg_pool,
+        &srv->mqtt.store.block_pool,
+#endif
     };
     uint32_t total = 0;
     *busy = NULL;
@@ -276,6 +315,16 @@ uint16_t ne_server_http_port(const ne_server *srv)
     return srv->mon.listener.port;
 }
 
+uint16_t ne_server_mqtt_port(const ne_server *srv)
+{
+#if NE_FEATURE_MQTT
+    return ne_mqtt_port(&srv->mqtt);
+#else
+    (void)srv;
+    return 0;
+#endif
+}
+
 void ne_server_handle_io(ne_server *srv, void *user, bool readable, bool writable)
 {
     ne_conns_handle_io(&srv->conns, user, readable, writable);
@@ -291,6 +340,9 @@ void ne_server_turn_end(ne_server *srv)
         srv->next_tick_ms = now + NE_TICK_INTERVAL_MS;
         srv->conns.now_ms = now;
         ne_leaf_tick(&srv->leaf, now);
+#if NE_FEATURE_MQTT
+        ne_mqtt_tick(&srv->mqtt, now);
+#endif
     }
     srv->conns.now_ms = now;
     lame_duck_step(srv);
@@ -318,8 +370,11 @@ void ne_server_enter_lame_duck(ne_server *srv)
     }
     ne_log_info(&srv->log, "Entering lame duck mode, stop accepting new clients");
     ne_nats_stop_listening(&srv->nats);
+#if NE_FEATURE_MQTT
+    ne_mqtt_stop_listening(&srv->mqtt);
+#endif
     srv->conns.now_ms = ne_port_now_ms();
-    uint32_t clients = ne_nats_client_count(&srv->nats);
+    uint32_t clients = ne_conns_client_count(&srv->conns);
     if (clients == 0) {
         srv->lame_duck = NE_LAME_DUCK_DONE;
         return;
@@ -362,9 +417,15 @@ static void lame_duck_step(ne_server *srv)
     uint32_t guard = 0;
     for (const ne_conn *c = srv->conns.active; c != NULL && guard < NE_MAX_CONN_HEADERS;
          c = c->next, guard++) {
-        open += c->kind == srv->nats.kind && !c->closing ? 1u : 0u;
+        open += ne_conn_kind_of(c)->client && !c->closing ? 1u : 0u;
     }
-    (void)ne_nats_close_clients(&srv->nats, srv->lame_duck_batch, NE_CLOSE_SERVER_SHUTDOWN);
+    uint32_t closed =
+        ne_nats_close_clients(&srv->nats, srv->lame_duck_batch, NE_CLOSE_SERVER_SHUTDOWN);
+#if NE_FEATURE_MQTT
+    (void)ne_mqtt_close_clients(&srv->mqtt, srv->lame_duck_batch - closed);
+#else
+    (void)closed;
+#endif
     if (open > srv->lame_duck_batch) {
         uint64_t half = srv->lame_duck_spacing_ms / 2;
         uint64_t wait = half + ne_rng_next(&srv->rng) % (srv->lame_duck_spacing_ms - half);
@@ -378,6 +439,9 @@ static void lame_duck_step(ne_server *srv)
 void ne_server_shutdown(ne_server *srv)
 {
     ne_leaf_shutdown(&srv->leaf);
+#if NE_FEATURE_MQTT
+    ne_mqtt_shutdown(&srv->mqtt);
+#endif
     ne_conns_close_all(&srv->conns, NE_CLOSE_SERVER_SHUTDOWN);
     ne_server_turn_end(srv);
     ne_router_deinit(&srv->router);

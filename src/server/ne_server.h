@@ -25,6 +25,7 @@
 #include "core/ne_version.h"
 #include "leaf/ne_leaf.h"
 #include "mon/ne_mon.h"
+#include "mqtt/ne_mqtt.h"
 #include "nats/ne_nats.h"
 #include "ne_config.h"
 #include "port.h"
@@ -42,6 +43,9 @@ typedef struct ne_server_storage {
     ne_conns_storage conns;
     ne_router_storage router;
     ne_nats_storage nats;
+#if NE_FEATURE_MQTT
+    ne_mqtt_pool_storage mqtt;
+#endif
 } ne_server_storage;
 
 typedef struct ne_server {
@@ -59,6 +63,9 @@ typedef struct ne_server {
     ne_conns conns;
     ne_router router;
     ne_nats nats;
+#if NE_FEATURE_MQTT
+    ne_mqtt mqtt;
+#endif
     ne_leaf_state leaf;
     ne_mon mon;
     ne_sys sys;
@@ -88,6 +95,7 @@ void ne_server_loop(ne_server *srv, ne_loop *loop);
 uint16_t ne_server_client_port(const ne_server *srv);
 uint16_t ne_server_leaf_port(const ne_server *srv);
 uint16_t ne_server_http_port(const ne_server *srv);
+uint16_t ne_server_mqtt_port(const ne_server *srv);
 /* Objects taken from every pool of the server: 0 when idle (the unit tests'
  * leak check after each test). Names the first busy pool in *busy. */
 uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy);

@@ -94,7 +94,12 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     ne_json_kv_raw(o, "cluster", "{}");
     ne_json_kv_raw(o, "gateway", "{}");
     ne_json_kv_raw(o, "leaf", "{}");
+#if NE_FEATURE_MQTT
+    ne_json_key(o, "mqtt");
+    ne_mqtt_varz(&srv->mqtt, o);
+#else
     ne_json_kv_raw(o, "mqtt", "{}");
+#endif
     ne_json_kv_raw(o, "websocket", "{}");
     ne_json_kv_raw(o, "jetstream", "{}");
     if (opts->tls) {
@@ -132,7 +137,7 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     ne_json_kv_u64(o, "cores", ne_port_cpu_count());
     ne_json_kv_u64(o, "gomaxprocs", 1);
     ne_json_kv_u64(o, "cpu", 0);
-    ne_json_kv_u64(o, "connections", ne_nats_client_count(&srv->nats));
+    ne_json_kv_u64(o, "connections", ne_conns_client_count(&srv->conns));
     ne_json_kv_u64(o, "total_connections", srv->conns.stats.total_connections);
     ne_json_kv_u64(o, "routes", 0);
     ne_json_kv_u64(o, "remotes", 0);
