@@ -1,11 +1,18 @@
 /* libFuzzer harness for MQTT. The first byte picks:
  *   bit 0:   the protocol version of the packets (3.1.1 or 5.0);
- *   bits 1-2: 0-1: the rest is a stream of packets, each decoded by its
+ *   bits 1-2: 0: the rest is a stream of packets, each decoded by its
  *             type (both directions' decoders), every decoded field read,
  *             a decoded CONNECT, PUBLISH and SUBSCRIBE encoded again and
  *             decoded to the same fields, the topic mapping checked to
- *             round-trip; 2-3: the rest is a topic (or filter) and a second
- *             one: mapping, matching and shared-subscription parsing.
+ *             round-trip; 1: the rest is what an MQTT client sends a server
+ *             (port/sim) after a CONNECT of that version (bit 3: from its
+ *             first byte, CONNECT included), in pieces of (bits 4-7) * 16 + 1
+ *             bytes, while a 3.1.1 and a 5.0 session subscribed to "#" at
+ *             QoS 2 and a NATS client subscribed to ">" receive, and a
+ *             persistent session comes and goes; after shutdown every pool
+ *             must be back to idle; 2-3: the rest is a topic (or filter)
+ *             and a second one: mapping, matching and shared-subscription
+ *             parsing.
  * Nothing may crash, read out of bounds or break an invariant (abort). */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +22,8 @@
 #include "core/ne_error.h"
 #include "mqtt/ne_mqtt_codec.h"
 #include "mqtt/ne_mqtt_topic.h"
+#include "server/ne_server.h"
+#include "sim/ne_sim_net.h"
 
 static uint8_t out[1 << 17];
 static uint8_t scratch[1 << 17];
@@ -277,6 +286,101 @@ static void fuzz_topics(const uint8_t *data, size_t size)
     }
 }
 
+/* ---- A server fed what a client sends ------------------------------------------- */
+
+static ne_server srv;
+static ne_sim_net sim;
+static uint8_t sink[NE_SIM_BUFFER_BYTES];
+
+static int mqtt_client(uint16_t port, uint8_t version, const char *id, bool clean)
+{
+    uint8_t pkt[64];
+    ne_mqtt_props_out none = {NULL, {NULL, 0}, NULL, 0};
+    ne_mqtt_props sei;
+    memset(&sei, 0, sizeof(sei));
+    sei.present = NE_MQTT_HAS(NE_MQTT_PROP_SESSION_EXPIRY);
+    sei.session_expiry = 100;
+    ne_mqtt_props_out keep = {&sei, {NULL, 0}, NULL, 0};
+    ne_mqtt_connect_out c;
+    memset(&c, 0, sizeof(c));
+    c.level = version;
+    c.clean_start = clean;
+    c.keep_alive_s = 60;
+    c.props = clean ? &none : &keep;
+    c.client_id = (ne_mqtt_bytes){(const uint8_t *)id, (uint32_t)strlen(id)};
+    c.will = true;
+    c.will_qos = 1;
+    c.will_topic = (ne_mqtt_bytes){(const uint8_t *)"w/t", 3};
+    c.will_props = &none;
+    size_t n = ne_mqtt_encode_connect(pkt, sizeof(pkt), &c);
+    int h = ne_sim_connect(&sim, port);
+    fail_if(h < 0 || n == 0);
+    ne_sim_client_write(&sim, h, pkt, n);
+    return h;
+}
+
+static void subscribe_all(int h, uint8_t version)
+{
+    uint8_t pkt[32];
+    ne_mqtt_bytes f = {(const uint8_t *)"#", 1};
+    ne_mqtt_sub_options o = {2, false, false, 0};
+    size_t n = ne_mqtt_encode_subscribe(pkt, sizeof(pkt), version, 1, NULL, &f, &o, 1);
+    ne_sim_client_write(&sim, h, pkt, n);
+}
+
+static void fuzz_server(const uint8_t *data, size_t size, uint8_t version, bool raw, size_t split)
+{
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    ne_server_options opts;
+    ne_server_options_default(&opts);
+    opts.port = 0;
+    opts.max_payload = 64 * 1024;
+    opts.max_pending = 256 * 1024;
+    opts.mqtt.enabled = true;
+    if (ne_server_init(&srv, &opts, &net, NULL) != 0 || ne_server_start(&srv) != 0) {
+        abort();
+    }
+    ne_loop loop;
+    ne_server_loop(&srv, &loop);
+    uint16_t port = ne_server_mqtt_port(&srv);
+    int s3 = mqtt_client(port, NE_MQTT_V311, "s3", true);
+    int s5 = mqtt_client(port, NE_MQTT_V5, "s5", true);
+    int nats = ne_sim_connect(&sim, ne_server_client_port(&srv));
+    ne_sim_net_step(&sim, &loop);
+    subscribe_all(s3, NE_MQTT_V311);
+    subscribe_all(s5, NE_MQTT_V5);
+    static const char sub[] = "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB > 1\r\n";
+    ne_sim_client_write(&sim, nats, sub, sizeof(sub) - 1);
+    int peer = raw ? ne_sim_connect(&sim, port) : mqtt_client(port, version, "fuzz", false);
+    int offline = mqtt_client(port, NE_MQTT_V5, "gone", false);
+    ne_sim_net_step(&sim, &loop);
+    subscribe_all(offline, NE_MQTT_V5);
+    ne_sim_net_step(&sim, &loop);
+    ne_sim_client_close(&sim, offline);
+    size_t pos = 0;
+    for (int turn = 0; turn < 4096 && pos < size; turn++) {
+        size_t n = size - pos < split ? size - pos : split;
+        pos += ne_sim_client_write(&sim, peer, data + pos, n);
+        ne_sim_net_step(&sim, &loop);
+        ne_sim_client_read(&sim, peer, sink, sizeof(sink));
+        ne_sim_client_read(&sim, s3, sink, sizeof(sink));
+        ne_sim_client_read(&sim, s5, sink, sizeof(sink));
+        ne_sim_client_read(&sim, nats, sink, sizeof(sink));
+        if (turn % 8 == 7) {
+            /* NATS traffic toward the MQTT side too. */
+            static const char pub[] = "PUB a.b 1\r\nx\r\nHPUB a.c 26 28\r\n"
+                                      "NATS/1.0\r\nNmqtt-Pub:2\r\n\r\nhi\r\n";
+            ne_sim_client_write(&sim, nats, pub, sizeof(pub) - 1);
+        }
+    }
+    ne_sim_client_close(&sim, peer);
+    ne_sim_net_step(&sim, &loop);
+    ne_server_shutdown(&srv);
+    const char *busy = NULL;
+    fail_if(ne_server_pools_in_use(&srv, &busy) != 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) {
@@ -284,8 +388,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     uint8_t version = (data[0] & 1) ? NE_MQTT_V5 : NE_MQTT_V311;
     uint8_t mode = (data[0] >> 1) & 3;
-    if (mode < 2) {
+    if (mode == 0) {
         fuzz_packets(data + 1, size - 1, version);
+    } else if (mode == 1) {
+        fuzz_server(data + 1, size - 1, version, (data[0] & 8) != 0,
+                    (size_t)(data[0] >> 4) * 16 + 1);
     } else {
         fuzz_topics(data + 1, size - 1);
     }
