@@ -651,6 +651,14 @@ static bool filter_split(ne_mqtt_bytes filter, filter_parts *p)
                                     sizeof(p->subject), &p->subject_len) == NE_OK;
 }
 
+/* A subject ending in ".>" after at least one token: "a/#" also matches
+ * "a" (MQ-15), a second subscription on the parent. */
+static bool has_parent(const filter_parts *p)
+{
+    size_t n = p->subject_len;
+    return n >= 3 && p->subject[n - 2] == '.' && p->subject[n - 1] == '>';
+}
+
 static ne_mqtt_sub *entry_find(ne_mqtt_session *s, const filter_parts *p)
 {
     for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
@@ -695,7 +703,7 @@ static int entry_add(ne_mqtt *m, ne_mqtt_session *s, uint32_t i, const filter_pa
         return rc;
     }
     size_t n = p->subject_len;
-    if (n >= 3 && p->subject[n - 2] == '.' && p->subject[n - 1] == '>') {
+    if (has_parent(p)) {
         sid_len = ne_fmt(sid, sizeof(sid), "%u fwc", (unsigned)i);
         spec.subject.len = (uint32_t)(n - 2);
         spec.sid.len = (uint32_t)sid_len;
@@ -731,8 +739,15 @@ uint8_t ne_mqtt_session_subscribe(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_bytes 
     }
     const ne_server_options *o = m->opts;
     const ne_permissions *perms = ne_router_perms(s->conn);
-    if (perms != NULL && !ne_perm_can_subscribe(perms, o->perm_subjects, p.subject, p.subject_len,
-                                                p.group.ptr, p.group.len)) {
+    /* Both subscriptions of "a/#" ("a.>" and "a") must be allowed, as in
+     * nats-server: the parent's messages would otherwise reach a client
+     * not allowed them. */
+    size_t parent = has_parent(&p) ? p.subject_len - 2 : 0;
+    if (perms != NULL &&
+        (!ne_perm_can_subscribe(perms, o->perm_subjects, p.subject, p.subject_len, p.group.ptr,
+                                p.group.len) ||
+         (parent > 0 && !ne_perm_can_subscribe(perms, o->perm_subjects, p.subject, parent,
+                                               p.group.ptr, p.group.len)))) {
         m->router->stats.perm_violations++;
         ne_conn_logf(s->conn, NE_LOG_ERROR,
                      "Subscription Violation - User \"%s\", Subject \"%.*s\"",
