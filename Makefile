@@ -176,8 +176,9 @@ powercut: $(BUILD)/tests/powercut
 # hangs.
 # The board suites (lwIP over TAP, the mps2-an385 firmware in QEMU) fail when
 # they cannot run (no TUN, not root, no QEMU) unless SKIP_BOARDS=1 says to
-# skip them (their builds are skipped too). An MQTT suite (none yet) would
-# take its reference broker, mosquitto, in the parity pass the same way.
+# skip them (their builds are skipped too). The MQTT suites take their
+# reference broker per case in the parity pass: nats-server for MQTT 3.1.1,
+# mosquitto for MQTT 5 and QoS 2 (tests/interop/lib/mqtt.mjs).
 NODE_TEST_DIRS := $(sort $(dir $(wildcard tests/*/*.test.mjs)))
 NODE_TEST_TIMEOUT_MS ?= 300000
 NODE_TEST := node --test --test-concurrency=1 --test-timeout=$(NODE_TEST_TIMEOUT_MS)
