@@ -293,9 +293,13 @@ void ne_conn_close_after(ne_conn *conn, ne_close_reason reason, const void *byte
     if (conn->closing) {
         return;
     }
-    if (conn->io != NULL && len > 0 &&
-        ne_outq_append(&conn->out, &conn->set->chunks, bytes, len) == NE_OK) {
+    if (conn->io != NULL) {
+        /* What was queued before goes out too (acknowledgements a
+         * protocol error follows), as far as the socket takes it. */
         conn->flush_before_close = true;
+        if (len > 0) {
+            (void)ne_outq_append(&conn->out, &conn->set->chunks, bytes, len);
+        }
     }
     ne_conn_close(conn, reason, NULL);
 }

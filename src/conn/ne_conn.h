@@ -417,7 +417,8 @@ static inline bool ne_conn_is_internal(const ne_conn *conn)
  * -ERR '<text>'. */
 void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
 /* Closes at the end of the turn after queuing len bytes of the kind's own
- * (an MQTT DISCONNECT or CONNACK), written first if the socket takes them. */
+ * (an MQTT DISCONNECT or CONNACK; len 0: none): everything queued is
+ * written first, as far as the socket takes it. */
 void ne_conn_close_after(ne_conn *conn, ne_close_reason reason, const void *bytes, size_t len);
 void ne_conn_mark_dirty(ne_conn *conn);
 
