@@ -54,7 +54,7 @@ void ne_mqtt_close_with(ne_conn *conn, uint8_t reason, ne_close_reason why)
         ne_conn_close_after(conn, why, pkt, n);
         return;
     }
-    ne_conn_close(conn, why, NULL);
+    ne_conn_close_after(conn, why, NULL, 0);
 }
 
 /* A malformed packet or a protocol error after CONNECT (M5-16, M3-29). */
@@ -1334,6 +1334,9 @@ uint32_t ne_mqtt_client_count(const ne_mqtt *m)
 void ne_mqtt_tick(ne_mqtt *m, uint64_t now_ms)
 {
     ne_mqtt_retained_expire(&m->store, now_ms);
+    /* Outside routing: the last message's kept copy is no longer the
+     * view's to hold (the sessions holding it have their own references). */
+    ne_mqtt_view_release(m);
 }
 
 uint32_t ne_mqtt_close_clients(ne_mqtt *m, uint32_t count)
@@ -1359,11 +1362,7 @@ void ne_mqtt_shutdown(ne_mqtt *m)
     while (m->sessions != NULL && guard++ <= NE_MQTT_MAX_SESSIONS) {
         ne_mqtt_session_release(m, m->sessions);
     }
-    if (m->view.stored != NULL) {
-        ne_mqtt_msg_release(&m->store, m->view.stored);
-        m->view.stored = NULL;
-    }
-    m->view.seq = 0;
+    ne_mqtt_view_release(m);
     ne_mqtt_retained_release_all(&m->store);
 }
 
@@ -1390,5 +1389,24 @@ void ne_mqtt_varz(const ne_mqtt *m, ne_json_out *o)
             ne_json_kv_u64(o, "max_ack_pending", mo->max_ack_pending);
         }
     }
+    ne_json_end_object(o);
+}
+
+void ne_mqtt_stats_json(const ne_mqtt *m, ne_json_out *o)
+{
+    const ne_mqtt_stats *st = &m->stats;
+    ne_json_key(o, "natsedge_mqtt");
+    ne_json_begin_object(o);
+    ne_json_kv_u64(o, "sessions_evicted", st->sessions_evicted);
+    ne_json_kv_u64(o, "sessions_refused", st->sessions_refused);
+    ne_json_kv_u64(o, "dropped_inflight", st->dropped_inflight);
+    ne_json_kv_u64(o, "dropped_too_large", st->dropped_too_large);
+    ne_json_kv_u64(o, "dropped_expired", st->dropped_expired);
+    ne_json_kv_u64(o, "not_routable", st->not_routable);
+    ne_json_kv_u64(o, "wills_published", st->wills_published);
+    ne_json_kv_u64(o, "store_refused", m->store.stats.refused);
+    ne_json_kv_u64(o, "retained", m->store.retained_count);
+    ne_json_kv_u64(o, "retained_bytes", m->store.retained_bytes);
+    ne_json_kv_u64(o, "retained_refused", m->store.stats.retained_refused);
     ne_json_end_object(o);
 }

@@ -251,6 +251,11 @@ void ne_mqtt_shutdown(ne_mqtt *m);
  * DISCONNECT 0x8B first); returns how many. */
 uint32_t ne_mqtt_close_clients(ne_mqtt *m, uint32_t count);
 
+/* /varz?natsedge=1's "natsedge_mqtt" object: what MQTT's bounds turned
+ * away (sessions evicted or refused, messages not queued, too large,
+ * expired, not routable, retained not kept) and the retained messages. */
+void ne_mqtt_stats_json(const ne_mqtt *m, ne_json_out *o);
+
 /* The /varz "mqtt" object (nats-server's MQTTOptsVarz: host, port,
  * no_auth_user, auth_timeout, tls_timeout, ack_wait, max_ack_pending). */
 void ne_mqtt_varz(const ne_mqtt *m, ne_json_out *o);

@@ -103,6 +103,8 @@ int ne_mqtt_route(ne_mqtt *m, ne_conn *conn, const ne_mqtt_pub *pub, ne_msg *msg
 /* The routed message as MQTT sees it (ne_mqtt_view), worked out once per
  * routed message. */
 ne_mqtt_view *ne_mqtt_view_of(ne_mqtt *m, const ne_msg *msg);
+/* Forgets the view (between routings): its kept copy's reference goes. */
+void ne_mqtt_view_release(ne_mqtt *m);
 /* The view's message kept in the store (once); NULL when it cannot be. */
 ne_mqtt_msg *ne_mqtt_view_store(ne_mqtt *m, ne_mqtt_view *v, const ne_msg *msg);
 /* The payload of a routed message: its bytes after any NATS headers. */

@@ -215,6 +215,13 @@ static void view_release(ne_mqtt *m, ne_mqtt_view *v)
     }
 }
 
+void ne_mqtt_view_release(ne_mqtt *m)
+{
+    NE_ASSERT(!m->router->routing);
+    view_release(m, &m->view);
+    m->view.seq = 0;
+}
+
 ne_mqtt_view *ne_mqtt_view_of(ne_mqtt *m, const ne_msg *msg)
 {
     ne_mqtt_view *v = &m->view;
@@ -330,6 +337,8 @@ int ne_mqtt_route(ne_mqtt *m, ne_conn *conn, const ne_mqtt_pub *pub, ne_msg *msg
         keep_retained(m, pub, msg);
     }
     in->active = false;
+    /* The view pointed into this publish: it is done with it. */
+    ne_mqtt_view_release(m);
     return rc;
 }
 

@@ -1288,6 +1288,41 @@ static void test_shutdown_tells_v5_clients_0x8b(void **state)
     start(NULL);
 }
 
+static void test_acknowledged_messages_leave_the_store_at_once(void **state)
+{
+    (void)state;
+    int sub = mqtt3("st-s");
+    subscribe(sub, NE_MQTT_V311, "st/#", 1);
+    int pub = mqtt3("st-p");
+    publish(pub, NE_MQTT_V311, 1, false, "st/x", "kept", 1);
+    expect_publish(sub, NE_MQTT_V311, "st/x", "kept", 1, false);
+    assert_int_equal(srv.mqtt.store.msg_pool.in_use, 1);
+    send_ack(sub, NE_MQTT_V311, NE_MQTT_PUBACK, got.packet_id);
+    step(2);
+    assert_int_equal(srv.mqtt.store.msg_pool.in_use, 0);
+    assert_int_equal(srv.mqtt.store.block_pool.in_use, 0);
+}
+
+static void test_acks_queued_before_a_v3_protocol_error_still_go_out_M3_29(void **state)
+{
+    (void)state;
+    int pub = mqtt3("acks");
+    /* Every QoS 2 publish in one read: the ids the session holds, then one
+     * too many closes the client, after the PUBRECs already answered. */
+    size_t total = 0;
+    for (uint16_t id = 1; id <= NE_MQTT_MAX_INBOUND_QOS2 + 1; id++) {
+        size_t n = ne_mqtt_encode_publish_head(out + total, sizeof(out) - total, NE_MQTT_V311, 0x34,
+                                               B("ak/x"), id, NULL, 1);
+        out[total + n] = 'x';
+        total += n + 1;
+    }
+    send_bytes(pub, out, total);
+    for (uint16_t id = 1; id <= NE_MQTT_MAX_INBOUND_QOS2; id++) {
+        expect_ack(pub, NE_MQTT_V311, NE_MQTT_PUBREC, id, 0);
+    }
+    assert_true(closed(pub));
+}
+
 static void test_connz_shows_mqtt_client_and_varz_the_mqtt_object_MON_01_MON_02(void **state)
 {
     (void)state;
@@ -1349,6 +1384,8 @@ int main(void)
         T(test_large_publish_assembled_in_chunks_reaches_both_kinds),
         T(test_v3_unacknowledged_sent_again_after_ack_wait_not_v5_MQ_11_M3_40),
         T(test_shutdown_tells_v5_clients_0x8b),
+        T(test_acknowledged_messages_leave_the_store_at_once),
+        T(test_acks_queued_before_a_v3_protocol_error_still_go_out_M3_29),
         T(test_connz_shows_mqtt_client_and_varz_the_mqtt_object_MON_01_MON_02),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
