@@ -50,6 +50,12 @@ static void write_pools(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "trie_nodes", srv->router.trie.pool.in_use);
     ne_json_kv_u64(o, "leaf_connections", srv->leaf.link_pool.in_use);
     ne_json_kv_u64(o, "leaf_interest", srv->leaf.interest_pool.in_use);
+#if NE_FEATURE_MQTT
+    ne_json_kv_u64(o, "mqtt_clients", srv->mqtt.client_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_sessions", srv->mqtt.session_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_messages", srv->mqtt.store.msg_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_blocks", srv->mqtt.store.block_pool.in_use);
+#endif
     ne_json_end_object(o);
 }
 
@@ -124,6 +130,9 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
         ne_json_begin_object(o);
         ne_json_kv_u64(o, "lines_too_long", srv->router.stats.lines_too_long);
         ne_json_end_object(o);
+#if NE_FEATURE_MQTT
+        ne_mqtt_stats_json(&srv->mqtt, o);
+#endif
     }
     if (srv->leaf.active || q->natsedge) {
         write_pools(o, srv);
