@@ -136,9 +136,11 @@
 #define NE_MQTT_DEFAULT_PORT 1883
 #endif
 
-/* Connection headers the sessions take (internal clients of the pool). */
+/* Internal clients the sessions take: one each, and one for a session
+ * ended for room in the turn a new one starts (its internal client is torn
+ * down at the end of that turn). */
 #if NE_FEATURE_MQTT
-#define NE_MQTT_SESSION_CLIENTS NE_MQTT_MAX_SESSIONS
+#define NE_MQTT_SESSION_CLIENTS (NE_MQTT_MAX_SESSIONS + 1)
 #else
 #define NE_MQTT_SESSION_CLIENTS 0
 #endif

@@ -126,11 +126,6 @@ uint32_t ne_conns_client_count(const ne_conns *set)
     return n;
 }
 
-const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn)
-{
-    return &conn->set->kinds[conn->kind];
-}
-
 int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint16_t port)
 {
     const ne_net_ops *ops = set->net.ops;
@@ -245,12 +240,21 @@ ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, 
 
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind)
 {
-    return conn_header(set, kind);
+    /* The header pool holds NE_MAX_INTERNAL_CLIENTS beyond the sockets:
+     * internal clients never take a socket's place. */
+    if (set->internal_count >= NE_MAX_INTERNAL_CLIENTS) {
+        return NULL;
+    }
+    ne_conn *conn = conn_header(set, kind);
+    if (conn != NULL) {
+        set->internal_count++;
+    }
+    return conn;
 }
 
 /* A connection with output: its socket is written at the end of the turn;
  * an internal client's handler runs then instead. */
-void ne_conn_mark_dirty(ne_conn *conn)
+void ne_conn_dirty(ne_conn *conn)
 {
     if (conn->dirty) {
         return;
@@ -393,6 +397,10 @@ static void conn_teardown(ne_conn *conn)
         conn->next->prev = conn->prev;
     }
     set->active_count--;
+    if (io == NULL) {
+        NE_ASSERT(set->internal_count > 0);
+        set->internal_count--;
+    }
     ne_pool_free(&set->conn_pool, conn);
 }
 
@@ -567,24 +575,18 @@ int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
     return NE_OK;
 }
 
-uint8_t *ne_conn_reserve(ne_conn *conn, size_t len)
+/* ne_conn_reserve found no room: reclaim, retry once, else close. */
+uint8_t *ne_conn_reserve_slow(ne_conn *conn, size_t len)
 {
     ne_conns *set = conn->set;
-    uint8_t *dst = ne_outq_reserve(&conn->out, &set->chunks, len);
-    if (dst == NULL && ne_conns_reclaim(set, conn)) {
+    uint8_t *dst = NULL;
+    if (ne_conns_reclaim(set, conn)) {
         dst = ne_outq_reserve(&conn->out, &set->chunks, len);
     }
     if (dst == NULL) {
         ne_conn_close_slow_consumer(conn);
     }
     return dst;
-}
-
-void ne_conn_commit(ne_conn *conn, size_t len)
-{
-    pending_from_now(conn, conn->out.bytes == 0);
-    ne_outq_commit(&conn->out, len);
-    ne_conn_mark_dirty(conn);
 }
 
 int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const void *bytes,
@@ -610,7 +612,7 @@ int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const
     return NE_OK;
 }
 
-bool ne_conn_check_pending(ne_conn *conn)
+bool ne_conn_pending_exceeded(ne_conn *conn)
 {
     ne_conns *set = conn->set;
     if (conn->out.bytes <= set->opts->max_pending || conn->io == NULL) {

@@ -220,13 +220,21 @@ typedef struct ne_listener {
     void *ctx;
 } ne_listener;
 
+/* When the router asks a publisher's kind (may_publish) about a message:
+ * the kind lowers it while it has nothing to check, so that the common
+ * publish costs no call. */
+#define NE_PUBLISH_CHECK_ALWAYS 0 /* every message (the default) */
+#define NE_PUBLISH_CHECK_REPLY 1  /* messages with a reply subject only */
+#define NE_PUBLISH_CHECK_NEVER 2
+
 typedef struct ne_conn {
     uint8_t tag;  /* NE_HANDLE_CONN; first member */
     uint8_t kind; /* index in the layer's kind table */
     bool closing;
     bool flush_before_close;
     bool dirty;
-    bool no_echo; /* router: not delivered its own messages (CONNECT echo:false) */
+    bool no_echo;           /* router: not delivered its own messages (CONNECT echo:false) */
+    uint8_t publish_checks; /* NE_PUBLISH_CHECK_*: which messages its kind's may_publish sees */
     ne_close_reason close_reason;
     struct ne_conns *set;
     ne_conn_io *io; /* NULL: an internal client */
@@ -328,6 +336,7 @@ typedef struct ne_conns {
 
     ne_conn *active; /* every open connection */
     uint32_t active_count;
+    uint32_t internal_count; /* internal clients, at most NE_MAX_INTERNAL_CLIENTS */
     ne_conn *dirty_head;     /* connections with output to flush this turn */
     ne_conn *close_head;     /* connections to tear down at the end of the turn */
     ne_conn *paused_head;    /* reads paused until chunks are available */
@@ -401,13 +410,18 @@ void ne_conns_unlisten(ne_conns *set, ne_listener *listener);
  * pool is empty (the socket is left to the caller). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port);
 /* An internal client: a header without a socket, whose deliveries queue for
- * its kind's handler. NULL when the pool is empty. */
+ * its kind's handler. NULL when NE_MAX_INTERNAL_CLIENTS are open. */
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind);
 
-const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn);
+/* The kind a connection speaks: its ops table and the kind's context. */
+static inline const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn)
+{
+    return &conn->set->kinds[conn->kind];
+}
 /* What the connection's kind says of it (describe op), every field set:
  * "" or NULL where the kind says nothing. */
 void ne_conn_describe(const ne_conn *conn, ne_conn_desc *out);
+
 static inline bool ne_conn_is_internal(const ne_conn *conn)
 {
     return conn->io == NULL;
@@ -420,7 +434,14 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
  * (an MQTT DISCONNECT or CONNACK; len 0: none): everything queued is
  * written first, as far as the socket takes it. */
 void ne_conn_close_after(ne_conn *conn, ne_close_reason reason, const void *bytes, size_t len);
-void ne_conn_mark_dirty(ne_conn *conn);
+/* Puts the connection on the turn's list of output to write. */
+void ne_conn_dirty(ne_conn *conn);
+static inline void ne_conn_mark_dirty(ne_conn *conn)
+{
+    if (!conn->dirty) {
+        ne_conn_dirty(conn);
+    }
+}
 
 /* Queues len bytes, whole or not at all. When the shared pools are
  * exhausted the slowest consumer is closed to reclaim chunks and the append
@@ -433,8 +454,22 @@ void ne_conn_discard_output(ne_conn *conn);
 /* Room for len contiguous bytes (len <= NE_CHUNK_BYTES) at the tail of the
  * queue, reclaiming as ne_conn_send does; NULL (and the connection closed
  * as a slow consumer) when there is none. Commit with ne_conn_commit. */
-uint8_t *ne_conn_reserve(ne_conn *conn, size_t len);
-void ne_conn_commit(ne_conn *conn, size_t len);
+uint8_t *ne_conn_reserve_slow(ne_conn *conn, size_t len);
+static inline uint8_t *ne_conn_reserve(ne_conn *conn, size_t len)
+{
+    uint8_t *dst = ne_outq_reserve(&conn->out, &conn->set->chunks, len);
+    return dst != NULL ? dst : ne_conn_reserve_slow(conn, len);
+}
+static inline void ne_conn_commit(ne_conn *conn, size_t len)
+{
+    /* The write deadline counts from here for a queue that was empty
+     * (ne_conn.c, pending_from_now). */
+    if (conn->out.bytes == 0 && conn->io != NULL) {
+        conn->io->last_write_ms = conn->set->now_ms;
+    }
+    ne_outq_commit(&conn->out, len);
+    ne_conn_mark_dirty(conn);
+}
 /* Queues a delivery as one unit (ne_outq_append_message): head_len bytes of
  * head, then len bytes copied from `bytes` (chain NULL) or referenced in the
  * chain from offset on. The whole message or none of it, reclaiming as
@@ -445,7 +480,11 @@ int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const
                          ne_chunk *chain, uint32_t offset, size_t len);
 /* The connection's queue holds more than max_pending after writing what the
  * socket takes now: it is closed as a slow consumer (true). */
-bool ne_conn_check_pending(ne_conn *conn);
+bool ne_conn_pending_exceeded(ne_conn *conn);
+static inline bool ne_conn_check_pending(ne_conn *conn)
+{
+    return conn->out.bytes > conn->set->opts->max_pending && ne_conn_pending_exceeded(conn);
+}
 /* A subscriber whose queue cannot take more: counted, closed without -ERR
  * (CP-51), its queued bytes returned to the pools. */
 void ne_conn_close_slow_consumer(ne_conn *conn);

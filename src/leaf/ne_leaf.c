@@ -1366,29 +1366,25 @@ void ne_leaf_auth_reloaded(ne_leaf_state *st)
 
 /* ---- Operations ------------------------------------------------------------------------ */
 
-static bool carries_payload(ne_conn *conn, const ne_op *op)
+/* LMSG and HMSG carry a payload, on an established link only. */
+static inline ne_frame_payload payload_check(ne_conn *conn, const ne_op *op)
 {
     if (op->kind != NE_OP_LMSG && op->kind != NE_OP_HMSG) {
-        return false;
+        return NE_FRAME_NO_PAYLOAD;
     }
     if (!established(link_of(conn))) {
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
-        return false;
+        return NE_FRAME_REFUSED;
     }
-    return true;
-}
-
-static bool payload_allowed(ne_conn *conn, const ne_op *op)
-{
     if (op->total_len > leaf_of(conn)->opts->max_payload) {
         ne_conn_close(conn, NE_CLOSE_MAX_PAYLOAD, NE_PROTO_ERR_MAX_PAYLOAD);
-        return false;
+        return NE_FRAME_REFUSED;
     }
     if (op->kind == NE_OP_HMSG && !link_of(conn)->headers) {
         ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NULL);
-        return false;
+        return NE_FRAME_REFUSED;
     }
-    return true;
+    return NE_FRAME_PAYLOAD;
 }
 
 static void handle_op(ne_conn *conn, const ne_op *op)
@@ -1437,7 +1433,7 @@ static void handle_op(ne_conn *conn, const ne_op *op)
 
 /* LMSG/HMSG from the peer: routed as published by the leaf connection, to
  * the queue groups it names only (LN-18). */
-static void handle_msg(ne_conn *conn, ne_msg *msg)
+static inline void handle_msg(ne_conn *conn, ne_msg *msg)
 {
     msg->from_peer = true;
     uint32_t delivered = 0;
@@ -1446,8 +1442,7 @@ static void handle_msg(ne_conn *conn, ne_msg *msg)
 
 static const ne_frame_ops frame_ops = {
     .parse = ne_leaf_parse_line,
-    .carries_payload = carries_payload,
-    .payload_allowed = payload_allowed,
+    .payload = payload_check,
     .handle_op = handle_op,
     .handle_msg = handle_msg,
 };

@@ -187,6 +187,7 @@ static uint8_t authenticate(ne_conn *conn, const ne_mqtt_connect *cp)
     conn->user_index = (int16_t)user_index;
     conn->acc = &m->router->accounts[acc];
     conn->perms = perms;
+    conn->publish_checks = perms == NE_PERM_NONE ? NE_PUBLISH_CHECK_NEVER : NE_PUBLISH_CHECK_ALWAYS;
     return NE_MQTT_RC_SUCCESS;
 }
 
@@ -256,15 +257,21 @@ static ne_mqtt_session *attach_session(ne_conn *conn, const uint8_t *id, uint16_
     if (s != NULL && s->client != NULL) {
         take_over(m, s, clean_start);
     }
-    /* A clean start, a session that ends with its connection, or one of
-     * another account ends; its pending will goes (M5-23). */
-    if (s != NULL && (clean_start || !s->persistent || s->conn->acc != conn->acc)) {
+    /* One of another account ends; a clean start, or one that ends with
+     * its connection, starts again in place: its pending will goes
+     * (M5-23). */
+    *present = false;
+    if (s != NULL && s->conn->acc != conn->acc) {
         ne_mqtt_session_end(m, s);
         s = NULL;
     }
-    *present = s != NULL;
     if (s == NULL) {
         return ne_mqtt_session_new(m, id, id_len, conn);
+    }
+    if (clean_start || !s->persistent) {
+        ne_mqtt_session_reset(m, s);
+    } else {
+        *present = true;
     }
     /* Reconnected before the will delay passed: no will (M5-23). */
     if (s->will != NULL) {
@@ -274,6 +281,7 @@ static ne_mqtt_session *attach_session(ne_conn *conn, const uint8_t *id, uint16_
     s->will_at_ms = 0;
     s->conn->perms = conn->perms;
     s->conn->user_index = conn->user_index;
+    s->conn->publish_checks = conn->publish_checks;
     return s;
 }
 
@@ -1253,6 +1261,8 @@ static void accepted(void *ctx, ne_conn *conn)
     NE_ASSERT(c != NULL); /* admit keeps one for every connection */
     conn->state = c;
     conn->acc = &m->router->accounts[NE_ACCOUNT_GLOBAL];
+    /* Without permissions there is nothing for may_publish to see. */
+    conn->publish_checks = NE_PUBLISH_CHECK_NEVER;
     c->conn = conn;
     uint32_t timeout_ms = m->opts->mqtt.auth_timeout_ms != 0 ? m->opts->mqtt.auth_timeout_ms
                                                              : m->opts->auth_timeout_ms;

@@ -43,6 +43,10 @@ ne_mqtt_session *ne_mqtt_session_new(ne_mqtt *m, const uint8_t *id, uint16_t len
 /* Releases a session and everything it holds without publishing or
  * storing anything (shutdown, its internal client closed). */
 void ne_mqtt_session_release(ne_mqtt *m, ne_mqtt_session *s);
+/* A clean start over a session of the same client: everything it held
+ * goes (its pending will is published), its slot and internal client stay
+ * for the new one. */
+void ne_mqtt_session_reset(ne_mqtt *m, ne_mqtt_session *s);
 /* Ends a session now: its pending will is published, its subscriptions
  * removed, its messages released, its internal client closed. */
 void ne_mqtt_session_end(ne_mqtt *m, ne_mqtt_session *s);

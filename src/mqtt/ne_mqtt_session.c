@@ -878,6 +878,38 @@ void ne_mqtt_session_release(ne_mqtt *m, ne_mqtt_session *s)
     ne_pool_free(&m->session_pool, s);
 }
 
+void ne_mqtt_session_reset(ne_mqtt *m, ne_mqtt_session *s)
+{
+    NE_ASSERT(s->client == NULL && !s->ending);
+    /* The old session ends: its pending will goes (M5-23), as its own. */
+    s->ending = true;
+    if (s->will_at_ms != 0) {
+        ne_mqtt_session_publish_will(m, s);
+    }
+    for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
+        if (s->subs[i].sub != NULL) {
+            entry_remove(m, s, &s->subs[i]);
+        }
+    }
+    for (uint32_t k = 0; k < s->out_count; k++) {
+        ne_mqtt_out *e = out_at(s, k);
+        if (e->state != NE_MQTT_OUT_FREE) {
+            out_free(m, s, e);
+        }
+    }
+    if (s->will != NULL) {
+        ne_mqtt_msg_release(&m->store, s->will);
+        s->will = NULL;
+    }
+    s->out_head = 0;
+    s->out_count = 0;
+    s->inbound_count = 0;
+    s->will_at_ms = 0;
+    s->next_packet_id = 1;
+    s->delivered_seq = 0;
+    s->ending = false;
+}
+
 void ne_mqtt_session_publish_will(ne_mqtt *m, ne_mqtt_session *s)
 {
     ne_mqtt_msg *will = s->will;
@@ -953,6 +985,7 @@ ne_mqtt_session *ne_mqtt_session_new(ne_mqtt *m, const uint8_t *id, uint16_t len
     conn->acc = client_conn->acc;
     conn->perms = client_conn->perms;
     conn->user_index = client_conn->user_index;
+    conn->publish_checks = client_conn->publish_checks;
     s->conn = conn;
     s->next_packet_id = 1;
     s->client_id_len = len;

@@ -188,6 +188,17 @@ static bool connect_fields_valid(const ne_json_doc *doc)
     return true;
 }
 
+/* Which of its messages nats_may_publish must see: every one while there is
+ * a subject to check (pedantic), a permission to apply or a +OK to send
+ * (verbose); else those with a reply (reserved replies). */
+static void publish_checks(ne_conn *conn)
+{
+    const ne_nats_client *c = client_of(conn);
+    conn->publish_checks = c->pedantic || c->verbose || conn->perms != NE_PERM_NONE
+                               ? NE_PUBLISH_CHECK_ALWAYS
+                               : NE_PUBLISH_CHECK_REPLY;
+}
+
 /* Binds an authenticated client to its user's account and permissions. */
 static void bind_user(ne_conn *conn, int user_index)
 {
@@ -199,6 +210,7 @@ static void bind_user(ne_conn *conn, int user_index)
     conn->user_index = (int16_t)user_index;
     conn->acc = &n->router->accounts[acc];
     conn->perms = perms;
+    publish_checks(conn);
 }
 
 static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
@@ -263,6 +275,7 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
     }
     c->verbose = verbose;
     c->pedantic = pedantic;
+    publish_checks(conn);
     conn->no_echo = !echo;
     c->headers = headers;
     c->no_responders = no_responders;
@@ -373,8 +386,8 @@ static bool may_publish_subject(ne_conn *conn, ne_slice subject)
  * +OK before the MSG. */
 static bool nats_may_publish(ne_conn *conn, ne_msg *msg)
 {
-    ne_nats *n = nats_of(conn);
     ne_nats_client *c = client_of(conn);
+    ne_nats *n = nats_of(conn);
     if (c->pedantic && !ne_subject_valid_literal(msg->subject.ptr, msg->subject.len)) {
         /* nats-server 2.9 delivers the message anyway; natsedge does not
          * (differences.md, QRK-07). */
@@ -423,7 +436,7 @@ static void send_no_responders(ne_conn *pub, const ne_msg *msg)
     }
 }
 
-static void handle_msg(ne_conn *conn, ne_msg *msg)
+static inline void handle_msg(ne_conn *conn, ne_msg *msg)
 {
     ne_nats *n = nats_of(conn);
     uint32_t delivered = 0;
@@ -609,30 +622,29 @@ static void handle_op(ne_conn *conn, const ne_op *op)
 }
 
 /* Before authentication a PUB is an operation like any other: it closes. */
-static bool carries_payload(ne_conn *conn, const ne_op *op)
+/* PUB and HPUB of an authenticated client carry a payload (before CONNECT
+ * they are handled as operations: the authentication error). */
+static inline ne_frame_payload payload_check(ne_conn *conn, const ne_op *op)
 {
-    return (op->kind == NE_OP_PUB || op->kind == NE_OP_HPUB) &&
-           client_of(conn)->auth_deadline_ms == 0;
-}
-
-static bool payload_allowed(ne_conn *conn, const ne_op *op)
-{
+    if ((op->kind != NE_OP_PUB && op->kind != NE_OP_HPUB) ||
+        client_of(conn)->auth_deadline_ms != 0) {
+        return NE_FRAME_NO_PAYLOAD;
+    }
     if (op->total_len > nats_of(conn)->opts->max_payload) {
         ne_conn_close(conn, NE_CLOSE_MAX_PAYLOAD, NE_PROTO_ERR_MAX_PAYLOAD);
-        return false;
+        return NE_FRAME_REFUSED;
     }
     if (op->kind == NE_OP_HPUB && !client_of(conn)->headers) {
         /* HPUB without negotiated headers closes, no -ERR (CP-27). */
         ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NULL);
-        return false;
+        return NE_FRAME_REFUSED;
     }
-    return true;
+    return NE_FRAME_PAYLOAD;
 }
 
 static const ne_frame_ops frame_ops = {
     .parse = ne_proto_parse_line,
-    .carries_payload = carries_payload,
-    .payload_allowed = payload_allowed,
+    .payload = payload_check,
     .handle_op = handle_op,
     .handle_msg = handle_msg,
 };

@@ -510,7 +510,9 @@ int ne_router_publish(ne_router *r, ne_conn *pub, ne_msg *msg, uint32_t *deliver
     r->stats.in_msgs++;
     r->stats.in_bytes += msg->total_len;
     const ne_conn_ops *ops = ne_conn_kind_of(pub)->ops;
-    if (ops->may_publish != NULL && !ops->may_publish(pub, msg)) {
+    bool ask = pub->publish_checks == NE_PUBLISH_CHECK_ALWAYS ||
+               (pub->publish_checks == NE_PUBLISH_CHECK_REPLY && msg->reply.len > 0);
+    if (ask && ops->may_publish != NULL && !ops->may_publish(pub, msg)) {
         return NE_ERR_PERMISSION;
     }
     r->routing = true;

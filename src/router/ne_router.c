@@ -300,9 +300,3 @@ void ne_router_line_too_long(ne_router *r, const ne_conn *conn, const char *what
     ne_conn_logf(conn, NE_LOG_WARN, "%s line longer than NE_MAX_OUT_LINE_BYTES (%u) not sent", what,
                  (unsigned)NE_MAX_OUT_LINE_BYTES);
 }
-
-const ne_permissions *ne_router_perms(const ne_conn *conn)
-{
-    const ne_server_options *o = conn->set->opts;
-    return conn->perms == NE_PERM_NONE ? NULL : &o->perms[conn->perms];
-}

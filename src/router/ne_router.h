@@ -218,7 +218,11 @@ void ne_router_leave(ne_router *r, ne_conn *conn);
 ne_account *ne_router_account_named(ne_router *r, const char *name);
 const char *ne_router_account_name(const ne_router *r, const ne_account *acc);
 /* The connection's permissions, NULL when it has none. */
-const ne_permissions *ne_router_perms(const ne_conn *conn);
+static inline const ne_permissions *ne_router_perms(const ne_conn *conn)
+{
+    const ne_server_options *o = conn->set->opts;
+    return conn->perms == NE_PERM_NONE ? NULL : &o->perms[conn->perms];
+}
 
 /* ---- Publishing ------------------------------------------------------------- */
 
