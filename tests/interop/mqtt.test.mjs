@@ -7,7 +7,7 @@
 // (MQ-).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { stopAll, getJSON, waitFor } from "./lib/harness.mjs";
+import { stopAll, getJSON, waitFor, within } from "./lib/harness.mjs";
 import {
   startMqtt, connectMqtt, endAllMqtt, inbox, runTool, spawnTool, rawMqtt, connectPacket, packet,
   str, hex, PYTHON_BIN,
@@ -236,6 +236,27 @@ test("$ topics are not matched by # (M3-46; nats-server 2.9 delivers them, diffe
   // nats-server 2.9 also hands "#" its own "$JS" and "$MQTT" traffic.
   const dollar = box.msgs.map((m) => m.topic).filter((t) => t === "$d/x");
   assert.deepEqual(dollar, b.kind === "nats-server" ? ["$d/x"] : []);
+});
+
+test("a 3.1.1 PUBLISH larger than max_payload: natsedge closes the publisher, nats-server 2.9 delivers it (differences.md MQTT, max_payload)", async () => {
+  const b = await broker({ config: "max_payload: 1024\n" });
+  const sub = await connectMqtt(b, { clientId: "mp-s" });
+  const box = inbox(sub);
+  await sub.subscribeAsync("mp/#", { qos: 0 });
+  const pub = await connectMqtt(b, { clientId: "mp-p" });
+  const closed = new Promise((res) => pub.once("close", () => res(true)));
+  // 1,000 bytes of payload fit in 1,024; 2,000 do not.
+  await pub.publishAsync("mp/fits", Buffer.alloc(1000, 0x61), { qos: 0 });
+  await box.wait(1);
+  pub.publish("mp/over", Buffer.alloc(2000, 0x62), { qos: 0 });
+  pub.publish("mp/after", "after", { qos: 0 });
+  if (b.kind === "nats-server") {
+    await box.wait(3);
+    assert.deepEqual(box.msgs.map((m) => [m.topic, m.payload.length]), [["mp/fits", 1000], ["mp/over", 2000], ["mp/after", 5]]);
+  } else {
+    await within(closed, 5000, "the publisher closed");
+    assert.deepEqual((await box.settle(300)).map((m) => [m.topic, m.payload.length]), [["mp/fits", 1000]]);
+  }
 });
 
 test("mosquitto_pub and mosquitto_sub -V mqttv311 at QoS 0 and 1", async () => {
