@@ -194,9 +194,11 @@ interop: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware)
+	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
 	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
+	  $(if $(BOARDS),NATSEDGE_MPS2_MQTT_ELF=$(abspath build/mps2-an385-tiny-mqtt/natsedge.elf)) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SKIP_BOARDS=$(SKIP_BOARDS) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 interop-parity: interop-c
@@ -426,7 +428,8 @@ bench-leaf: $(NATSEDGE) bench-tool
 # tools/footprint --check holds the broker (everything but lwIP) to
 # NE_CORE_*_BUDGET_BYTES: either overflow fails the build.
 #   make firmware        build/mps2-an385-<profile>/natsedge.elf
-#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:4222 forwarded)
+#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:4222 forwarded,
+#                        and 127.0.0.1:1883 for CONFIG=tiny-mqtt)
 #   make footprint       the per-module table of the firmware
 MPS2_CONFIG := $(if $(filter default,$(CONFIG)),tiny,$(CONFIG))
 MPS2_BUILD := build/mps2-an385-$(MPS2_CONFIG)
@@ -484,9 +487,12 @@ footprint-gateway:
 	    CFLAGS="-ffunction-sections -fdata-sections" \
 	    LDFLAGS="-Wl,--gc-sections -Wl,-Map=$(abspath $(FOOTPRINT_GATEWAY_BUILD))/natsedge.map" all
 	bash tools/footprint $(FOOTPRINT_GATEWAY_BUILD)/natsedge.map config/profiles/gateway.h
+MPS2_FWD := hostfwd=tcp:127.0.0.1:4222-:4222
+ifeq ($(MPS2_CONFIG),tiny-mqtt)
+MPS2_FWD := $(MPS2_FWD),hostfwd=tcp:127.0.0.1:1883-:1883
+endif
 run-mps2: $(MPS2_ELF)
-	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) \
-	    -nic user,hostfwd=tcp:127.0.0.1:4222-:4222
+	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) -nic user,$(MPS2_FWD)
 -include $(MPS2_OBJ:.o=.d)
 
 # ---- ARM Linux section --------------------------------------------------------
