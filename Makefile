@@ -356,6 +356,8 @@ bench-store: $(BUILD)/tools/store_bench $(BUILD)/tools/store_bench_default
 # nats-server); neither is part of `make test`. See docs/performance.md.
 #   make bench-tool      build/bench/bench
 #   make bench-aa        tools/compare --aa: nats-server against itself (noise floor)
+#   make bench-mqtt      tools/mqtt_bench.sh: MQTT against nats-server and mosquitto
+#                        (throughput, latency, 10,000 idle connections)
 BENCH_DIR := build/bench
 BENCH_TOOL := $(BENCH_DIR)/bench
 BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
@@ -366,6 +368,9 @@ $(BENCH_TOOL): $(BENCH_SRC) $(wildcard tools/bench/*.h)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $(BENCH_SRC) -lm
 bench-aa: bench-tool
 	bash tools/compare --aa
+.PHONY: bench-mqtt
+bench-mqtt: $(NATSEDGE) bench-tool
+	bash tools/mqtt_bench.sh $(NATSEDGE)
 
 # ---- lwIP section (port/lwip, board/linux-tap) -------------------------------
 # lwIP 2.1.3 from LWIP_DIR (tools/deps.sh fetches Debian's source package into
