@@ -696,7 +696,9 @@ static int entry_add(ne_mqtt *m, ne_mqtt_session *s, uint32_t i, const filter_pa
                         p->group,
                         {sid, (uint32_t)sid_len},
                         false,
-                        withhold};
+                        withhold,
+                        NULL,
+                        0};
     int rc = ne_router_subscribe(m->router, s->conn, &spec, &e->sub);
     if (rc != NE_OK) {
         e->sub = NULL;

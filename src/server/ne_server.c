@@ -43,6 +43,9 @@ void ne_server_options_default(ne_server_options *opts)
     opts->account_count = 2;
     opts->system_account = 1;
     ne_leaf_options_default(&opts->leaf);
+#if NE_FEATURE_ROUTES
+    ne_route_options_default(&opts->cluster);
+#endif
 }
 
 /* A limit above what was compiled in names the knob to raise. */
@@ -94,6 +97,11 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
         return NE_ERR_UNSUPPORTED;
     }
 #endif
+#if NE_FEATURE_ROUTES
+    if (ne_route_options_check(&opts->cluster, err, err_cap) != NE_OK) {
+        return NE_ERR_INVALID;
+    }
+#endif
     if (opts->max_control_line < 32) {
         ne_fmt(err, err_cap, "max_control_line %u is too small", opts->max_control_line);
         return NE_ERR_RANGE;
@@ -123,6 +131,14 @@ static int make_server_id(char id[57])
     id[56] = '\0';
     return rc;
 }
+
+#if NE_FEATURE_ROUTES
+/* The cluster's client URLs changed: clients that take async INFO hear it. */
+static void cluster_urls_changed(void *ctx)
+{
+    ne_nats_cluster_changed(ctx);
+}
+#endif
 
 /* The router removes a connection's subscriptions when it is torn down. */
 static void conn_teardown(void *ctx, ne_conn *conn)
@@ -167,6 +183,14 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     ne_mqtt_init(&srv->mqtt, &srv->storage.mqtt, &srv->opts, &srv->conns, &srv->router, &srv->rng);
 #endif
     ne_leaf_init(&srv->leaf, &srv->opts, &srv->conns, &srv->router, &srv->rng);
+#if NE_FEATURE_ROUTES
+    ne_route_init(&srv->route, &srv->opts, &srv->conns, &srv->router, &srv->rng,
+                  &srv->cluster_urls);
+    ne_route_on_urls_changed(&srv->route, cluster_urls_changed, &srv->nats);
+    if (srv->opts.cluster.enabled) {
+        ne_nats_set_cluster(&srv->nats, srv->route.cluster_name, &srv->cluster_urls);
+    }
+#endif
     ne_mon_init(&srv->mon, &srv->opts, &srv->conns, &srv->router);
     ne_sys_init(&srv->sys, &srv->opts, &srv->conns, &srv->router, &srv->mon);
     ne_server_endpoints_register(srv);
@@ -221,6 +245,11 @@ int ne_server_start(ne_server *srv)
         rc = ne_mqtt_start(&srv->mqtt);
     }
 #endif
+#if NE_FEATURE_ROUTES
+    if (rc == NE_OK) {
+        rc = ne_route_start(&srv->route, ne_nats_port(&srv->nats));
+    }
+#endif
     if (rc != NE_OK) {
         return rc;
     }
@@ -259,6 +288,9 @@ void ne_server_log_memory(const ne_server *srv)
     log_pool(srv, "mqtt messages", NE_MQTT_MAX_MESSAGES, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_msg)));
     log_pool(srv, "mqtt blocks", NE_MQTT_BLOCKS, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_block)));
 #endif
+#if NE_FEATURE_ROUTES
+    ne_route_log_memory(&srv->route);
+#endif
 }
 
 uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
@@ -279,6 +311,9 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
         &srv->mqtt.session_pool,
         &srv->mqtt.store.msg_pool,
         &srv->mqtt.store.block_pool,
+#endif
+#if NE_FEATURE_ROUTES
+        &srv->route.link_pool,
 #endif
     };
     uint32_t total = 0;
@@ -325,6 +360,16 @@ uint16_t ne_server_mqtt_port(const ne_server *srv)
 #endif
 }
 
+uint16_t ne_server_route_port(const ne_server *srv)
+{
+#if NE_FEATURE_ROUTES
+    return ne_route_port(&srv->route);
+#else
+    (void)srv;
+    return 0;
+#endif
+}
+
 void ne_server_handle_io(ne_server *srv, void *user, bool readable, bool writable)
 {
     ne_conns_handle_io(&srv->conns, user, readable, writable);
@@ -342,6 +387,9 @@ void ne_server_turn_end(ne_server *srv)
         ne_leaf_tick(&srv->leaf, now);
 #if NE_FEATURE_MQTT
         ne_mqtt_tick(&srv->mqtt, now);
+#endif
+#if NE_FEATURE_ROUTES
+        ne_route_tick(&srv->route, now);
 #endif
     }
     srv->conns.now_ms = now;
@@ -441,6 +489,9 @@ void ne_server_shutdown(ne_server *srv)
     ne_leaf_shutdown(&srv->leaf);
 #if NE_FEATURE_MQTT
     ne_mqtt_shutdown(&srv->mqtt);
+#endif
+#if NE_FEATURE_ROUTES
+    ne_route_shutdown(&srv->route);
 #endif
     ne_conns_close_all(&srv->conns, NE_CLOSE_SERVER_SHUTDOWN);
     ne_server_turn_end(srv);

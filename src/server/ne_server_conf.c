@@ -7,6 +7,7 @@
 #include "core/ne_fmt.h"
 #include "leaf/ne_leaf_conf.h"
 #include "mqtt/ne_mqtt_conf.h"
+#include "route/ne_route_conf.h"
 #include "auth/ne_nkey.h"
 #include "core/ne_subject.h"
 
@@ -14,7 +15,9 @@
  * have yet: refused with a clear message instead of being ignored. */
 static const char *const not_yet[] = {
     "jetstream",
+#if !NE_FEATURE_ROUTES
     "cluster",
+#endif
     "gateway",
     "websocket",
     "ws",
@@ -932,6 +935,11 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     if (key_is(a->conf, n, "mqtt")) {
         return ne_mqtt_apply_conf(a->conf, n, &o->mqtt, a->err, a->err_cap);
     }
+#if NE_FEATURE_ROUTES
+    if (key_is(a->conf, n, "cluster")) {
+        return ne_route_apply_conf(a->conf, n, &o->cluster, a->err, a->err_cap);
+    }
+#endif
     if (key_is(a->conf, n, "authorization")) {
         return apply_authorization(a, n);
     }
