@@ -63,6 +63,25 @@
 #define NE_SHARED_READ_BUFFER_BYTES 0
 /* MQTT: one session per connection, each with a few filters and a short
  * in-flight window; topics, properties and client ids kept short. */
+/* No cluster routes: a Cortex-M board is one node (as tiny). */
+#define NE_FEATURE_ROUTES 0
+/* Storage (src/store, config/ne_config_store.h): one partition of SPI NOR
+ * with 4 KiB erase blocks, up to 256 KiB; at most 8 logs (streams, their
+ * consumers, a KV log for MQTT sessions and retained messages), messages up
+ * to 3.5 KiB (a record fits one erase block and the write buffer). No
+ * compression (no pack buffers, no snappy table). About 17.5 KiB of RAM for
+ * the device (docs/storage.md, Sizing), plus each log's front end. */
+#define NE_STORE_MAX_BLOCKS 64
+#define NE_STORE_MAX_LOGS 8
+#define NE_STORE_META_KEYS 32
+#define NE_STORE_MAX_CONFIG_BYTES 512
+#define NE_STORE_MAX_DAMAGE_REPORTS 4
+#define NE_STORE_BLOCK_MAX_RECORDS 128
+#define NE_STORE_WRITE_BUFFER_BYTES 4096
+#define NE_STORE_PROGRAM_CHUNK_BYTES 256
+#define NE_STORE_READ_BUFFER_BYTES 512
+#define NE_STORE_PACK_RAW_BYTES 0
+#define NE_STORE_MAX_SUBJECT_BYTES 128
 #define NE_FEATURE_MQTT 1
 #define NE_MQTT_MAX_CONNECTIONS 8
 #define NE_MQTT_MAX_SESSIONS 8
