@@ -136,6 +136,35 @@
 #define NE_MQTT_DEFAULT_PORT 1883
 #endif
 
+/* Persistence (docs/mqtt.md, "Persistence"): with NE_MQTT_PERSIST 1 and a
+ * storage device (the Linux board's file under the configuration's
+ * store_dir), persistent sessions (their filters, the QoS 1/2 messages
+ * queued or in flight for them with their packet ids, the QoS 2 ids
+ * received and not released) and retained messages are kept in one KV log
+ * of the store (src/store) and come back at the next start. 0 keeps
+ * everything in RAM only and costs nothing. */
+#ifndef NE_MQTT_PERSIST
+#define NE_MQTT_PERSIST NE_FEATURE_MQTT
+#endif
+/* Keys of the log: one per persistent session, per kept message and per
+ * retained message. A power of two, 7/8 of it usable; a record beyond it
+ * is not written (counted in natsedge_mqtt.persist_refused, logged with
+ * this knob's name) and its state stays in RAM only. Costs 40 B each. */
+#ifndef NE_MQTT_PERSIST_KEYS
+#define NE_MQTT_PERSIST_KEYS 2048
+#endif
+/* The keys' bytes: a session's is its client id + 9, a message's 17, a
+ * retained message's its topic + 9, each rounded up to 4. */
+#ifndef NE_MQTT_PERSIST_KEY_TEXT_BYTES
+#define NE_MQTT_PERSIST_KEY_TEXT_BYTES (128 * 1024)
+#endif
+/* The largest record written or read: a session (its filters, in-flight
+ * entries and QoS 2 ids) or a message (topic, properties and payload, plus
+ * 16 B). A larger one is not written (counted, in RAM only). One buffer. */
+#ifndef NE_MQTT_PERSIST_RECORD_BYTES
+#define NE_MQTT_PERSIST_RECORD_BYTES (30 * 1024)
+#endif
+
 /* Internal clients the sessions take: one each, and one for a session
  * ended for room in the turn a new one starts (its internal client is torn
  * down at the end of that turn). */

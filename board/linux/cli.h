@@ -18,6 +18,7 @@ typedef struct ne_cli {
     const char *log_file;
     const char *pid_file;
     const char *ports_file_dir;
+    const char *store_dir;      /* the configuration's store_dir: the storage device's file */
     const char *signal_command; /* -sl/--signal: signal a running server and exit */
     bool debug, trace, logtime;
     bool test_config;

@@ -98,3 +98,5 @@
 #define NE_MQTT_TOPIC_ALIAS_MAX 2
 #define NE_MQTT_ALIAS_TOPIC_BYTES 32
 #define NE_MQTT_CLIENT_ID_BYTES 32
+/* No storage device on this board yet: sessions and retained messages in RAM. */
+#define NE_MQTT_PERSIST 0

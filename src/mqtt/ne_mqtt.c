@@ -425,6 +425,8 @@ static void handle_connect(ne_conn *conn, const uint8_t *body, uint32_t len)
     c->keep_alive_s = cp.keep_alive_s;
     ne_router_join(m->router, conn, conn->acc);
     c->joined = true;
+    ne_mqtt_dirty(m, s);
+    ne_mqtt_persist_flush(m); /* a persistent session is on the device before CONNACK */
     send_connack(conn, present, cp.client_id.len == 0 ? assigned : NULL,
                  cp.client_id.len == 0 ? (uint16_t)sizeof(assigned) : 0);
     ne_conn_logf(conn, NE_LOG_DEBUG, "MQTT client \"%.*s\" connected (%s, session %s)", (int)id_len,
@@ -608,6 +610,15 @@ static void answer_publish(ne_conn *conn, uint8_t qos, uint16_t id, int rc, uint
     if (qos == 2 && reason < 0x80 && c->session != NULL &&
         c->session->inbound_count < NE_MQTT_MAX_INBOUND_QOS2) {
         c->session->inbound[c->session->inbound_count++] = id;
+        ne_mqtt_dirty(ne_mqtt_of(conn), c->session);
+    }
+    /* What the message left in persistent sessions (and the retained
+     * table) is durable before the publisher hears it was received; when
+     * the device fails, the publisher is closed unacknowledged and sends
+     * it again (M3-37). */
+    if (!ne_mqtt_persist_flush(ne_mqtt_of(conn))) {
+        ne_mqtt_close_with(conn, NE_MQTT_RC_UNSPECIFIED, NE_CLOSE_WRITE_ERROR);
+        return;
     }
     send_ack(conn, qos == 1 ? NE_MQTT_PUBACK : NE_MQTT_PUBREC, id, reason);
 }
@@ -936,6 +947,7 @@ static void handle_subscribe(ne_conn *conn, uint8_t first, const uint8_t *body, 
             replay_count++;
         }
     }
+    ne_mqtt_persist_flush(m); /* the filters are durable before the SUBACK is whole */
     code_flush(&w);
     /* Retained messages after the SUBACK (MQ-23). */
     for (uint32_t i = 0; i < replay_count && !conn->closing && c->session == s; i++) {
@@ -955,7 +967,10 @@ static void handle_unsubscribe(ne_conn *conn, uint8_t first, const uint8_t *body
         fault(conn, reason);
         return;
     }
-    if (!ack_head(conn, NE_MQTT_UNSUBACK, sub.packet_id, sub.count)) {
+    /* 5.0's UNSUBACK carries a code per filter, written as they go; a
+     * 3.1.1 one is its head alone, written once the filters are gone. */
+    bool v5 = c->version == NE_MQTT_V5;
+    if (v5 && !ack_head(conn, NE_MQTT_UNSUBACK, sub.packet_id, sub.count)) {
         return;
     }
     code_writer w = {conn, {0}, 0};
@@ -964,9 +979,13 @@ static void handle_unsubscribe(ne_conn *conn, uint8_t first, const uint8_t *body
     ne_mqtt_sub_options o;
     for (uint32_t i = 0; i < sub.count && ne_mqtt_next_filter(&sub, &pos, &f, &o); i++) {
         uint8_t code = ne_mqtt_session_unsubscribe(m, c->session, f);
-        if (c->version == NE_MQTT_V5) {
+        if (v5) {
             code_put(&w, code);
         }
+    }
+    ne_mqtt_persist_flush(m);
+    if (!v5) {
+        (void)ack_head(conn, NE_MQTT_UNSUBACK, sub.packet_id, sub.count);
     }
     code_flush(&w);
 }
@@ -1002,6 +1021,7 @@ static void handle_ack(ne_conn *conn, ne_mqtt_type type, const uint8_t *body, ui
         for (uint32_t i = 0; i < s->inbound_count; i++) {
             if (s->inbound[i] == a.packet_id) {
                 s->inbound[i] = s->inbound[--s->inbound_count];
+                ne_mqtt_dirty(m, s);
                 found = true;
                 break;
             }
@@ -1029,6 +1049,7 @@ static void handle_disconnect(ne_conn *conn, const uint8_t *body, uint32_t len)
             return;
         }
         if (s != NULL) {
+            ne_mqtt_dirty(ne_mqtt_of(conn), s); /* while it may still be on the device */
             s->expiry_s = d.props.session_expiry;
             s->persistent = d.props.session_expiry > 0;
         }
@@ -1297,6 +1318,7 @@ void ne_mqtt_init(ne_mqtt *m, ne_mqtt_pool_storage *storage, const ne_server_opt
     ne_pool_init(&m->session_pool, "mqtt sessions", &storage->sessions, sizeof(ne_mqtt_session),
                  NE_MQTT_MAX_SESSIONS);
     ne_mqtt_store_init(&m->store, &storage->store);
+    ne_mqtt_persist_init(m);
     m->kind = ne_conns_kind(conns, "MQTT", "cid", &mqtt_ops, m);
     ne_conns_kind_is_client(conns, m->kind);
     m->session_kind = ne_conns_kind(conns, "MQTT session", "cid", &ne_mqtt_session_ops, m);
@@ -1347,6 +1369,9 @@ void ne_mqtt_tick(ne_mqtt *m, uint64_t now_ms)
     /* Outside routing: the last message's kept copy is no longer the
      * view's to hold (the sessions holding it have their own references). */
     ne_mqtt_view_release(m);
+    /* The rest of the changes (deliveries acknowledged by subscribers,
+     * messages from NATS) reach the device once a tick. */
+    ne_mqtt_persist_flush(m);
 }
 
 uint32_t ne_mqtt_close_clients(ne_mqtt *m, uint32_t count)
@@ -1365,6 +1390,9 @@ uint32_t ne_mqtt_close_clients(ne_mqtt *m, uint32_t count)
 
 void ne_mqtt_shutdown(ne_mqtt *m)
 {
+    /* What the store holds now is what the next start takes back: the
+     * sessions persist as they are, their clients' wills are not theirs. */
+    ne_mqtt_persist_freeze(m);
     (void)ne_mqtt_close_clients(m, UINT32_MAX);
     uint32_t guard = 0;
     /* Sessions go without a word to the store: they are found there again
@@ -1418,5 +1446,18 @@ void ne_mqtt_stats_json(const ne_mqtt *m, ne_json_out *o)
     ne_json_kv_u64(o, "retained", m->store.retained_count);
     ne_json_kv_u64(o, "retained_bytes", m->store.retained_bytes);
     ne_json_kv_u64(o, "retained_refused", m->store.stats.retained_refused);
+#if NE_MQTT_PERSIST
+    const ne_mqtt_persist_stats *ps = &m->persist.stats;
+    ne_json_kv_bool(o, "persist", m->persist.on);
+    ne_json_kv_u64(o, "persist_written", ps->records_written);
+    ne_json_kv_u64(o, "persist_deleted", ps->records_deleted);
+    ne_json_kv_u64(o, "persist_syncs", ps->syncs);
+    ne_json_kv_u64(o, "persist_sync_failures", ps->sync_failures);
+    ne_json_kv_u64(o, "persist_refused", ps->refused);
+    ne_json_kv_u64(o, "persist_sessions_loaded", ps->sessions_loaded);
+    ne_json_kv_u64(o, "persist_messages_loaded", ps->messages_loaded);
+    ne_json_kv_u64(o, "persist_retained_loaded", ps->retained_loaded);
+    ne_json_kv_u64(o, "persist_dropped_at_load", ps->dropped_at_load);
+#endif
     ne_json_end_object(o);
 }

@@ -98,6 +98,8 @@ typedef struct ne_mqtt_session {
     bool persistent;           /* kept after its client goes (clean 0, or a Session Expiry) */
     bool ending;               /* its internal client is closing */
     bool warned_full;          /* its in-flight slots ran out (logged once until one frees) */
+    bool dirty;                /* changed since its record was last written */
+    bool on_disk;              /* its record is in the persistent store */
     uint32_t expiry_s;         /* 5.0 Session Expiry Interval; UINT32_MAX: never */
     uint64_t offline_since_ms; /* 0 while connected */
     uint64_t delivered_seq;    /* the last routed message given a copy (one per message) */
@@ -221,7 +223,10 @@ typedef struct ne_mqtt {
     ne_mqtt_session *sessions; /* every session, newest first */
     ne_mqtt_store store;
     ne_mqtt_stats stats;
-    const ne_mqtt_persist *persist; /* NULL: sessions live in RAM only */
+    bool dirty_any; /* a session is dirty (ne_mqtt_persist_flush) */
+#if NE_MQTT_PERSIST
+    ne_mqtt_persist persist; /* off until ne_mqtt_open_store */
+#endif
     ne_mqtt_inbound inbound;
     ne_mqtt_view view;
     /* The NATS form of an inbound publish: headers, payload and CRLF. */
@@ -245,8 +250,20 @@ uint16_t ne_mqtt_port(const ne_mqtt *m);
 uint32_t ne_mqtt_client_count(const ne_mqtt *m);
 /* Timers of the kind as a whole (retained expiry). */
 void ne_mqtt_tick(ne_mqtt *m, uint64_t now_ms);
-/* Shutdown: every session ends, retained messages are released. */
+/* Shutdown: every session ends, retained messages are released (what is
+ * in the persistent store stays there for the next start). */
 void ne_mqtt_shutdown(ne_mqtt *m);
+
+#if NE_MQTT_PERSIST
+/* Persistence (ne_mqtt_persist.h): attaches the device's "mqtt" log
+ * (created when there is none) and takes back the sessions and retained
+ * messages it holds, before the listener opens. What cannot be taken back
+ * (pools full, a user no longer configured, a damaged record) is logged,
+ * counted and removed. NE_OK, or the store's error (MQTT then runs in RAM
+ * only). The device must outlive the kind; ne_mqtt_close_store detaches. */
+int ne_mqtt_open_store(ne_mqtt *m, ne_store_dev *dev);
+void ne_mqtt_close_store(ne_mqtt *m);
+#endif
 /* Closes up to `count` MQTT clients (lame duck steps; 5.0 clients get
  * DISCONNECT 0x8B first); returns how many. */
 uint32_t ne_mqtt_close_clients(ne_mqtt *m, uint32_t count);

@@ -82,6 +82,43 @@ uint8_t ne_mqtt_session_unsubscribe(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_byte
 void ne_mqtt_publish_stored(ne_mqtt *m, ne_conn *pub, const ne_mqtt_session *publisher,
                             ne_mqtt_msg *msg);
 
+/* ---- Persistence (ne_mqtt_persist.c) ------------------------------------------------------- */
+
+/* The session's record must be written again (at the next flush). */
+static inline void ne_mqtt_dirty(ne_mqtt *m, ne_mqtt_session *s)
+{
+    if (s->persistent || s->on_disk) {
+        s->dirty = true;
+        m->dirty_any = true;
+    }
+}
+/* Writes the dirty sessions and syncs the device: what was acknowledged
+ * so far survives a power cut. Nothing without a store. false when the
+ * device failed to sync (an I/O error, the power going): what changed is
+ * not durable and must not be acknowledged. A record the store refused
+ * (too large, keys full) is counted and kept in RAM only: not a failure. */
+bool ne_mqtt_persist_flush(ne_mqtt *m);
+/* The session ends: its record goes. */
+void ne_mqtt_persist_session_gone(ne_mqtt *m, ne_mqtt_session *s);
+/* Shutdown: a last flush, then nothing is written or removed any more. */
+void ne_mqtt_persist_freeze(ne_mqtt *m);
+/* The message store's hooks. */
+void ne_mqtt_persist_init(ne_mqtt *m);
+
+/* The k-th entry of the session's outbound ring (0: the oldest). */
+ne_mqtt_out *ne_mqtt_session_out(ne_mqtt_session *s, uint32_t k);
+/* A session read back from the store (offline, persistent) as user
+ * user_index (-1: the authorization defaults); NULL when none can be had. */
+ne_mqtt_session *ne_mqtt_session_restore(ne_mqtt *m, const uint8_t *id, uint16_t len,
+                                         int user_index);
+/* One of its filters (its subject and queue group, and its options);
+ * false when the router cannot take it. */
+bool ne_mqtt_session_restore_sub(ne_mqtt *m, ne_mqtt_session *s, const char *subject,
+                                 size_t subject_len, ne_slice group, const ne_mqtt_sub *opts);
+/* One of its messages, in the state it had; false when there is no room. */
+bool ne_mqtt_session_restore_out(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *msg,
+                                 const ne_mqtt_out *e);
+
 /* ---- The publish being routed (ne_mqtt_route.c) -------------------------------------- */
 
 /* Everything a publish needs once its head is read. */

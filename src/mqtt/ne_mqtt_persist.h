@@ -1,49 +1,76 @@
-/* Where MQTT keeps what must survive a restart or a power cut: sessions
- * (their subscriptions and expiry), the QoS 1 and 2 messages held for them
- * with their state, the inbound QoS 2 packet ids not yet released, and the
- * retained messages.
+/* Where MQTT keeps what must survive a restart, a kill -9 or a power cut
+ * (docs/mqtt.md, "Persistence"): persistent sessions (their filters and
+ * expiry, the QoS 1 and 2 messages queued or in flight for them with their
+ * packet ids and states, the inbound QoS 2 packet ids not yet released)
+ * and the retained messages, in one KV log ("mqtt") of a storage device
+ * (src/store, docs/storage.md).
  *
- * A small interface of records so that a storage engine can back it
- * (src/store, store v2: one log of small records per kind): the kind puts
- * and deletes records as its state changes, and at start-up the records
- * are read back in the order they were put. Every record is a key and a
- * value of bytes the MQTT kind writes and reads itself (ne_mqtt_persist.c
- * holds their layouts); the backend only keeps them. A put is durable
- * when the backend says so: NE_OK once the record would be found after a
- * power cut. Without a backend (NULL ops) MQTT keeps everything in RAM. */
+ * Records, each a key and a value the MQTT kind lays out itself
+ * (ne_mqtt_persist.c):
+ *   "s" + client id      a persistent session, whole (one record, so that
+ *                        a power cut leaves the old session or the new one)
+ *   "m" + id (8 B, BE)   a kept message: flags, expiry, topic, properties,
+ *                        payload; written once, however many sessions and
+ *                        the retained table hold it, removed with its last
+ *                        reference
+ *   "r" + topic          the retained message of a topic: a message id
+ *
+ * When: sessions are written when they changed (marked dirty) at the next
+ * flush; a flush writes them and syncs the device. The kind flushes before
+ * it acknowledges what must not be lost (PUBACK, PUBREC, SUBACK,
+ * UNSUBACK, CONNACK of a persistent session) and every tick for the rest
+ * (the acknowledgements of its own deliveries). Messages and retained
+ * records are written when a session or the table first needs them. */
 #ifndef NE_MQTT_PERSIST_H
 #define NE_MQTT_PERSIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* The kinds of records. */
-typedef enum ne_mqtt_record {
-    NE_MQTT_REC_SESSION = 1, /* key: client id; value: the session and its filters */
-    NE_MQTT_REC_MESSAGE = 2, /* key: message id; value: flags, expiry, topic, properties, payload */
-    NE_MQTT_REC_OUT = 3,     /* key: client id, message id; value: packet id, state, QoS */
-    NE_MQTT_REC_INBOUND = 4, /* key: client id, packet id; value: none */
-    NE_MQTT_REC_RETAINED = 5, /* key: topic; value: message id */
-} ne_mqtt_record;
+#include "ne_config.h"
 
-/* Called for each record at start-up (ne_mqtt_persist_ops.load). */
-typedef void (*ne_mqtt_record_visit)(void *visit_ctx, ne_mqtt_record kind, const uint8_t *key,
-                                     uint32_t key_len, const uint8_t *value, uint32_t value_len);
+#if NE_MQTT_PERSIST
+#include "store/ne_store_dev.h"
+#include "mqtt/ne_mqtt_store.h"
+#include "store/ne_store_kv.h"
 
-typedef struct ne_mqtt_persist_ops {
-    /* Puts (or replaces) the record of kind and key. NE_OK, or an error:
-     * the kind then goes on in RAM and counts it. */
-    int (*put)(void *ctx, ne_mqtt_record kind, const uint8_t *key, uint32_t key_len,
-               const uint8_t *value, uint32_t value_len);
-    /* Deletes the record of kind and key; one that is not there is no error. */
-    int (*del)(void *ctx, ne_mqtt_record kind, const uint8_t *key, uint32_t key_len);
-    /* Reads every record back, each with visit. */
-    int (*load)(void *ctx, ne_mqtt_record_visit visit, void *visit_ctx);
-} ne_mqtt_persist_ops;
+#if NE_STORE_MAX_SUBJECT_BYTES < NE_MQTT_CLIENT_ID_BYTES + 1 ||                                    \
+    NE_STORE_MAX_SUBJECT_BYTES < NE_MQTT_MAX_TOPIC_BYTES + 1
+#error "NE_STORE_MAX_SUBJECT_BYTES must hold an MQTT client id or topic and one byte"
+#endif
+#if (NE_MQTT_PERSIST_KEYS & (NE_MQTT_PERSIST_KEYS - 1)) != 0
+#error "NE_MQTT_PERSIST_KEYS must be a power of two"
+#endif
+
+typedef struct ne_mqtt_persist_stats {
+    uint64_t records_written;
+    uint64_t records_deleted;
+    uint64_t syncs;
+    uint64_t sync_failures; /* the device failed: nothing acknowledged after it */
+    uint64_t refused;       /* records not written: too large, keys or device full */
+    uint64_t sessions_loaded;
+    uint64_t messages_loaded;
+    uint64_t retained_loaded;
+    uint64_t dropped_at_load; /* records that could not be taken back (pools, users gone) */
+} ne_mqtt_persist_stats;
 
 typedef struct ne_mqtt_persist {
-    const ne_mqtt_persist_ops *ops;
-    void *ctx;
+    bool on;        /* a log is attached */
+    bool frozen;    /* shutting down: nothing written or removed any more */
+    bool loading;   /* records being read back: nothing written */
+    bool unsynced;  /* written since the last sync */
+    bool warned;    /* a refusal was logged */
+    uint32_t dirty; /* sessions marked dirty */
+    ne_store_dev *dev;
+    ne_store_kv kv;
+    ne_mqtt_persist_stats stats;
+    ne_store_subject keys[NE_MQTT_PERSIST_KEYS];
+    char key_text[NE_MQTT_PERSIST_KEY_TEXT_BYTES];
+    uint8_t key[NE_STORE_MAX_SUBJECT_BYTES];
+    uint8_t rec[NE_MQTT_PERSIST_RECORD_BYTES];
+    ne_mqtt_msg *loaded[NE_MQTT_MAX_MESSAGES]; /* while reading back, by id */
 } ne_mqtt_persist;
+#endif
 
 #endif

@@ -31,6 +31,12 @@ static ne_mqtt_out *out_at(ne_mqtt_session *s, uint32_t k)
     return &s->out[(s->out_head + k) % NE_MQTT_MAX_INFLIGHT];
 }
 
+ne_mqtt_out *ne_mqtt_session_out(ne_mqtt_session *s, uint32_t k)
+{
+    NE_ASSERT(k < s->out_count);
+    return out_at(s, k);
+}
+
 /* Drops freed entries at the head, so that the ring's oldest is live. */
 static void out_compact_head(ne_mqtt_session *s)
 {
@@ -79,6 +85,7 @@ static void out_free(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_out *e)
     e->msg = NULL;
     e->state = NE_MQTT_OUT_FREE;
     s->warned_full = false;
+    ne_mqtt_dirty(m, s);
 }
 
 static ne_mqtt_out *out_find(ne_mqtt_session *s, uint16_t id, uint8_t state)
@@ -394,6 +401,7 @@ void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s)
         }
         e->packet_id = next_packet_id(s);
         e->state = NE_MQTT_OUT_SENT;
+        ne_mqtt_dirty(m, s);
         send_result r = send_entry(m, s, e, false);
         if (r == SEND_DROPPED) {
             out_free(m, s, e);
@@ -431,6 +439,7 @@ static bool queue_message(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *msg, uint
     e->retain = retain;
     e->fixed_id = fixed_id;
     e->sub_id = sub_id;
+    ne_mqtt_dirty(m, s);
     ne_mqtt_session_pump(m, s);
     return true;
 }
@@ -476,6 +485,7 @@ void ne_mqtt_session_pubrec(ne_mqtt *m, ne_mqtt_session *s, uint16_t id, uint8_t
         return;
     }
     e->state = NE_MQTT_OUT_RELEASED;
+    ne_mqtt_dirty(m, s);
     send_pubrel(s, id, 0);
 }
 
@@ -788,6 +798,7 @@ uint8_t ne_mqtt_session_subscribe(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_bytes 
     e->retain_as_published = opts->retain_as_published;
     e->retain_handling = opts->retain_handling;
     e->sub_id = sub_id;
+    ne_mqtt_dirty(m, s);
     /* Retained messages: never for a shared one (M5-37); 3.1.1 always;
      * 5.0 per Retain Handling (M5-34). */
     *replay = !shared && (!v5 || e->retain_handling == 0 || (e->retain_handling == 1 && is_new));
@@ -824,6 +835,7 @@ uint8_t ne_mqtt_session_unsubscribe(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_byte
         return NE_MQTT_RC_NO_SUBSCRIPTION_EXISTED;
     }
     entry_remove(m, s, e);
+    ne_mqtt_dirty(m, s);
     return NE_MQTT_RC_SUCCESS;
 }
 
@@ -910,6 +922,7 @@ void ne_mqtt_session_reset(ne_mqtt *m, ne_mqtt_session *s)
     s->next_packet_id = 1;
     s->delivered_seq = 0;
     s->ending = false;
+    ne_mqtt_dirty(m, s);
 }
 
 void ne_mqtt_session_publish_will(ne_mqtt *m, ne_mqtt_session *s)
@@ -936,8 +949,11 @@ void ne_mqtt_session_end(ne_mqtt *m, ne_mqtt_session *s)
     if (s->will_at_ms != 0) {
         ne_mqtt_session_publish_will(m, s);
     }
+    ne_mqtt_persist_session_gone(m, s);
     ne_mqtt_session_release(m, s);
 }
+
+static ne_mqtt_session *session_make(ne_mqtt *m, ne_conn *conn, const uint8_t *id, uint16_t len);
 
 /* The session offline the longest (none ending), or NULL. */
 static ne_mqtt_session *oldest_offline(ne_mqtt *m)
@@ -981,13 +997,19 @@ ne_mqtt_session *ne_mqtt_session_new(ne_mqtt *m, const uint8_t *id, uint16_t len
                                    "NE_MAX_INTERNAL_CLIENTS");
         return NULL;
     }
-    ne_mqtt_session *s = ne_pool_alloc(&m->session_pool);
-    NE_ASSERT(s != NULL);
-    conn->state = s;
     conn->acc = client_conn->acc;
     conn->perms = client_conn->perms;
     conn->user_index = client_conn->user_index;
     conn->publish_checks = client_conn->publish_checks;
+    return session_make(m, conn, id, len);
+}
+
+/* A session on its internal client, first in the list. */
+static ne_mqtt_session *session_make(ne_mqtt *m, ne_conn *conn, const uint8_t *id, uint16_t len)
+{
+    ne_mqtt_session *s = ne_pool_alloc(&m->session_pool);
+    NE_ASSERT(s != NULL);
+    conn->state = s;
     s->conn = conn;
     s->next_packet_id = 1;
     s->client_id_len = len;
@@ -999,6 +1021,85 @@ ne_mqtt_session *ne_mqtt_session_new(ne_mqtt *m, const uint8_t *id, uint16_t len
     }
     m->sessions = s;
     return s;
+}
+
+ne_mqtt_session *ne_mqtt_session_restore(ne_mqtt *m, const uint8_t *id, uint16_t len,
+                                         int user_index)
+{
+    NE_ASSERT(len > 0 && len <= NE_MQTT_CLIENT_ID_BYTES);
+    if (ne_pool_available(&m->session_pool) == 0 || ne_mqtt_session_find(m, id, len) != NULL) {
+        return NULL;
+    }
+    ne_conn *conn = ne_conn_new_internal(m->conns, m->session_kind);
+    if (conn == NULL) {
+        return NULL;
+    }
+    uint8_t account = 0;
+    uint16_t perms = NE_PERM_NONE;
+    ne_authn_identity(m->opts, user_index, &account, &perms);
+    conn->acc = &m->router->accounts[account];
+    conn->perms = perms;
+    conn->user_index = (int16_t)user_index;
+    conn->publish_checks = perms == NE_PERM_NONE ? NE_PUBLISH_CHECK_NEVER : NE_PUBLISH_CHECK_ALWAYS;
+    ne_mqtt_session *s = session_make(m, conn, id, len);
+    uint64_t now = now_of(m);
+    s->persistent = true;
+    s->offline_since_ms = now > 0 ? now : 1; /* its expiry counts from this start */
+    return s;
+}
+
+bool ne_mqtt_session_restore_sub(ne_mqtt *m, ne_mqtt_session *s, const char *subject,
+                                 size_t subject_len, ne_slice group, const ne_mqtt_sub *opts)
+{
+    filter_parts p;
+    if (subject_len == 0 || subject_len > sizeof(p.subject) || opts->qos > 2) {
+        return false;
+    }
+    memset(&p, 0, sizeof(p));
+    memcpy(p.subject, subject, subject_len);
+    p.subject_len = subject_len;
+    p.group = group;
+    if (entry_find(s, &p) != NULL) {
+        return false;
+    }
+    uint32_t i = 0;
+    while (i < NE_MQTT_MAX_SUBS_PER_SESSION && s->subs[i].sub != NULL) {
+        i++;
+    }
+    const ne_permissions *perms = ne_router_perms(s->conn);
+    bool withhold = perms != NULL &&
+                    ne_perm_deny_overlaps(perms, m->opts->perm_subjects, p.subject, p.subject_len);
+    if (i == NE_MQTT_MAX_SUBS_PER_SESSION || entry_add(m, s, i, &p, withhold) != NE_OK) {
+        return false;
+    }
+    ne_mqtt_sub *e = &s->subs[i];
+    e->qos = opts->qos;
+    e->no_local = opts->no_local;
+    e->retain_as_published = opts->retain_as_published;
+    e->retain_handling = opts->retain_handling;
+    e->sub_id = opts->sub_id;
+    return true;
+}
+
+bool ne_mqtt_session_restore_out(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *msg,
+                                 const ne_mqtt_out *from)
+{
+    (void)m;
+    if (from->state != NE_MQTT_OUT_QUEUED && id_in_use(s, from->packet_id)) {
+        return false;
+    }
+    ne_mqtt_out *e = out_push(s);
+    if (e == NULL) {
+        return false;
+    }
+    *e = *from;
+    ne_mqtt_msg_retain(msg);
+    e->msg = msg;
+    e->sent_ms = 0;
+    if (e->state == NE_MQTT_OUT_QUEUED) {
+        e->packet_id = 0;
+    }
+    return true;
 }
 
 void ne_mqtt_session_detach(ne_mqtt *m, ne_mqtt_session *s, bool publish_will)
@@ -1018,6 +1119,8 @@ void ne_mqtt_session_detach(ne_mqtt *m, ne_mqtt_session *s, bool publish_will)
     }
     if (!s->persistent) {
         ne_mqtt_session_end(m, s);
+    } else {
+        ne_mqtt_dirty(m, s);
     }
 }
 

@@ -113,6 +113,9 @@ void ne_mqtt_msg_release(ne_mqtt_store *st, ne_mqtt_msg *m)
     if (--m->refs > 0) {
         return;
     }
+    if (m->persisted && st->hooks.freed != NULL) {
+        st->hooks.freed(st->hooks.ctx, m);
+    }
     ne_mqtt_block *b = m->head;
     for (uint32_t i = 0; i < m->blocks; i++) {
         NE_ASSERT(b != NULL);
@@ -193,9 +196,14 @@ static int retained_find(const ne_mqtt_store *st, ne_mqtt_bytes topic)
     return -1;
 }
 
-static void retained_remove_at(ne_mqtt_store *st, uint32_t i)
+/* tell: the hooks hear of it (not when a new message replaces it, nor at
+ * shutdown). */
+static void retained_remove_at(ne_mqtt_store *st, uint32_t i, bool tell)
 {
     ne_mqtt_msg *old = st->retained[i];
+    if (tell && st->hooks.retained != NULL) {
+        st->hooks.retained(st->hooks.ctx, old, false);
+    }
     st->retained_bytes -= ne_mqtt_msg_bytes(old);
     st->retained[i] = st->retained[--st->retained_count];
     old->retained = false;
@@ -215,11 +223,14 @@ int ne_mqtt_retained_set(ne_mqtt_store *st, ne_mqtt_msg *msg)
         st->stats.retained_refused++;
         return NE_ERR_FULL;
     }
-    if (at >= 0) {
-        retained_remove_at(st, (uint32_t)at);
-    }
     ne_mqtt_msg_retain(msg);
     msg->retained = true;
+    if (st->hooks.retained != NULL) {
+        st->hooks.retained(st->hooks.ctx, msg, true); /* before the old one's record goes */
+    }
+    if (at >= 0) {
+        retained_remove_at(st, (uint32_t)at, false);
+    }
     st->retained[st->retained_count++] = msg;
     st->retained_bytes += ne_mqtt_msg_bytes(msg);
     return NE_OK;
@@ -229,7 +240,7 @@ void ne_mqtt_retained_clear(ne_mqtt_store *st, ne_mqtt_bytes topic)
 {
     int at = retained_find(st, topic);
     if (at >= 0) {
-        retained_remove_at(st, (uint32_t)at);
+        retained_remove_at(st, (uint32_t)at, true);
     }
 }
 
@@ -240,7 +251,7 @@ void ne_mqtt_retained_expire(ne_mqtt_store *st, uint64_t now_ms)
     while (i < st->retained_count) {
         const ne_mqtt_msg *m = st->retained[i];
         if (m->has_expiry && m->expires_ms <= now_ms) {
-            retained_remove_at(st, i);
+            retained_remove_at(st, i, true);
         } else {
             i++;
         }
@@ -258,6 +269,6 @@ ne_mqtt_msg *ne_mqtt_retained_next(const ne_mqtt_store *st, uint32_t *i)
 void ne_mqtt_retained_release_all(ne_mqtt_store *st)
 {
     while (st->retained_count > 0) {
-        retained_remove_at(st, st->retained_count - 1);
+        retained_remove_at(st, st->retained_count - 1, false);
     }
 }

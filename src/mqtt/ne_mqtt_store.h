@@ -50,6 +50,7 @@ typedef struct ne_mqtt_msg {
     uint32_t expiry_s;   /* the interval (a will's starts when it is published) */
     uint64_t expires_ms; /* with has_expiry: the server clock at which it expires; 0: not yet */
     uint64_t id;         /* unique in this store, increasing (persistence key) */
+    bool persisted;      /* its record is in the persistent store (ne_mqtt_persist.h) */
     ne_mqtt_block *head;
 } ne_mqtt_msg;
 
@@ -67,6 +68,15 @@ typedef struct ne_mqtt_store_stats {
     uint64_t retained_refused; /* retained messages not kept: table or bytes full */
 } ne_mqtt_store_stats;
 
+/* What the store tells its owner (persistence): a persisted message's last
+ * reference went; a topic's retained message was set (set true) or removed
+ * without a successor (set false). */
+typedef struct ne_mqtt_store_hooks {
+    void *ctx;
+    void (*freed)(void *ctx, ne_mqtt_msg *m);
+    void (*retained)(void *ctx, ne_mqtt_msg *m, bool set);
+} ne_mqtt_store_hooks;
+
 typedef struct ne_mqtt_store {
     ne_pool msg_pool;
     ne_pool block_pool;
@@ -75,6 +85,7 @@ typedef struct ne_mqtt_store {
     uint32_t retained_bytes;
     ne_mqtt_msg *retained[NE_MQTT_MAX_RETAINED];
     ne_mqtt_store_stats stats;
+    ne_mqtt_store_hooks hooks;
 } ne_mqtt_store;
 
 typedef struct ne_mqtt_store_storage {

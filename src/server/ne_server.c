@@ -221,6 +221,40 @@ static void warn_plaintext_passwords(const ne_server *srv)
     }
 }
 
+#if NE_MQTT_PERSIST
+void ne_server_set_flash(ne_server *srv, const ne_flash *flash)
+{
+    NE_ASSERT(!srv->started);
+    srv->flash = flash;
+}
+
+static int open_store(ne_server *srv)
+{
+#if NE_STORE_PACK_RAW_BYTES > 0
+    ne_snappy_table *table = &srv->snappy;
+#else
+    ne_snappy_table *table = NULL;
+#endif
+    int rc = ne_store_dev_open(&srv->store_dev, srv->flash, table);
+    if (rc != NE_OK) {
+        ne_log_error(&srv->log, "Storage device could not be opened: %s", ne_err_name(rc));
+        return rc;
+    }
+    srv->store_open = true;
+    ne_store_damage d;
+    for (uint32_t i = 0;
+         i < NE_STORE_MAX_DAMAGE_REPORTS && ne_store_dev_damage(&srv->store_dev, i, &d) == NE_OK;
+         i++) {
+        char line[160];
+        size_t n = 0;
+        if (ne_store_dev_describe(&srv->store_dev, &d, line, sizeof(line), &n) == NE_OK) {
+            ne_log_warn(&srv->log, "Storage: %.*s", (int)n, line);
+        }
+    }
+    return ne_mqtt_open_store(&srv->mqtt, &srv->store_dev);
+}
+#endif
+
 int ne_server_start(ne_server *srv)
 {
     ne_log_info(&srv->log, "Starting natsedge");
@@ -240,6 +274,11 @@ int ne_server_start(ne_server *srv)
     if (rc == NE_OK) {
         rc = ne_nats_start(&srv->nats);
     }
+#if NE_MQTT_PERSIST
+    if (rc == NE_OK && srv->flash != NULL) {
+        rc = open_store(srv);
+    }
+#endif
 #if NE_FEATURE_MQTT
     if (rc == NE_OK) {
         rc = ne_mqtt_start(&srv->mqtt);
@@ -489,6 +528,13 @@ void ne_server_shutdown(ne_server *srv)
     ne_leaf_shutdown(&srv->leaf);
 #if NE_FEATURE_MQTT
     ne_mqtt_shutdown(&srv->mqtt);
+#endif
+#if NE_MQTT_PERSIST
+    if (srv->store_open) {
+        ne_mqtt_close_store(&srv->mqtt);
+        (void)ne_store_dev_sync(&srv->store_dev);
+        srv->store_open = false;
+    }
 #endif
 #if NE_FEATURE_ROUTES
     ne_route_shutdown(&srv->route);

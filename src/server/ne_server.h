@@ -33,6 +33,10 @@
 #include "route/ne_route.h"
 #include "router/ne_router.h"
 #include "sys/ne_sys.h"
+#if NE_MQTT_PERSIST
+#include "codec/ne_snappy.h"
+#include "store/ne_store_dev.h"
+#endif
 
 #define NE_LAME_DUCK_OFF 0
 #define NE_LAME_DUCK_GRACE 1   /* listener closed, INFO sent, waiting */
@@ -77,6 +81,16 @@ typedef struct ne_server {
     ne_connect_urls cluster_urls;
     ne_mon mon;
     ne_sys sys;
+#if NE_MQTT_PERSIST
+    /* The storage device (ne_server_set_flash): MQTT's sessions and
+     * retained messages live in a log of it. */
+    const ne_flash *flash;
+    bool store_open;
+    ne_store_dev store_dev;
+#if NE_STORE_PACK_RAW_BYTES > 0
+    ne_snappy_table snappy;
+#endif
+#endif
     ne_server_storage storage;
 } ne_server;
 
@@ -100,6 +114,13 @@ void ne_server_shutdown(ne_server *srv);
 void ne_server_loop(ne_server *srv, ne_loop *loop);
 
 /* The ports the listeners are bound to (0: not listening). */
+#if NE_MQTT_PERSIST
+/* The medium of the storage device (a board's flash partition or file),
+ * given before ne_server_start: the start opens the device, recovers it
+ * and takes MQTT's persistent state back from it (a failure fails the
+ * start); the shutdown syncs it. The flash must outlive the server. */
+void ne_server_set_flash(ne_server *srv, const ne_flash *flash);
+#endif
 uint16_t ne_server_client_port(const ne_server *srv);
 uint16_t ne_server_leaf_port(const ne_server *srv);
 uint16_t ne_server_http_port(const ne_server *srv);

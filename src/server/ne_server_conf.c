@@ -994,6 +994,10 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
         return ne_conf_as_string(a->conf, n, &a->board->pid_file, NULL) == NE_OK ? NE_OK
                                                                                  : fail_conf(a);
     }
+    if (key_is(a->conf, n, "store_dir") || key_is(a->conf, n, "storedir")) {
+        return ne_conf_as_string(a->conf, n, &a->board->store_dir, NULL) == NE_OK ? NE_OK
+                                                                                  : fail_conf(a);
+    }
     if (key_is(a->conf, n, "ports_file_dir")) {
         return ne_conf_as_string(a->conf, n, &a->board->ports_file_dir, NULL) == NE_OK
                    ? NE_OK

@@ -18,6 +18,10 @@ typedef struct ne_board_settings {
     const char *log_file;
     const char *pid_file;
     const char *ports_file_dir;
+    /* store_dir: where the storage device's file lives (MQTT's sessions
+     * and retained messages; nats-server keeps its JetStream and MQTT
+     * state there too). */
+    const char *store_dir;
     bool debug;
     bool trace;
     bool logtime;
