@@ -101,8 +101,9 @@ static uint16_t r_u16(rbuf *r)
 static uint32_t r_u32(rbuf *r)
 {
     const uint8_t *b = r_bytes(r, 4);
-    return b != NULL ? ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]
-                     : 0;
+    return b != NULL
+               ? ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]
+               : 0;
 }
 
 static uint64_t r_u64(rbuf *r)
@@ -140,10 +141,20 @@ static size_t key_retained(uint8_t *key, const ne_mqtt_msg *msg)
 
 /* ---- Writing ------------------------------------------------------------------------------- */
 
+/* Refusals for room or size leave the state in RAM; any other error is
+ * the device failing, after which nothing is acknowledged as durable. */
+static bool room_error(int rc)
+{
+    return rc == NE_ERR_FULL || rc == NE_ERR_TOO_BIG || rc == NE_ERR_INVALID;
+}
+
 static void refused(ne_mqtt *m, const char *what, int rc)
 {
     ne_mqtt_persist *p = &m->persist;
     p->stats.refused++;
+    if (!room_error(rc)) {
+        p->failed = true;
+    }
     if (!p->warned) {
         p->warned = true;
         ne_log_warn(m->conns->log,
@@ -182,6 +193,7 @@ static void del(ne_mqtt *m, const uint8_t *key, size_t key_len)
         p->unsynced = true;
         p->stats.records_deleted++;
     } else if (rc != NE_ERR_NOT_FOUND) {
+        p->failed = p->failed || !room_error(rc);
         ne_log_warn(m->conns->log, "MQTT store: a record could not be removed (%s)",
                     ne_err_name(rc));
     }
@@ -346,17 +358,21 @@ bool ne_mqtt_persist_flush(ne_mqtt *m)
             }
         }
     }
-    if (p->unsynced) {
-        p->unsynced = false;
+    if (p->unsynced && !p->failed) {
         p->stats.syncs++;
         int rc = ne_store_kv_sync(&p->kv);
         if (rc != NE_OK) {
             p->stats.sync_failures++;
-            ne_log_error(m->conns->log, "MQTT store: sync failed (%s)", ne_err_name(rc));
-            return false;
+            p->failed = true;
+            ne_log_error(m->conns->log,
+                         "MQTT store: sync failed (%s); nothing is acknowledged "
+                         "as durable until a restart",
+                         ne_err_name(rc));
+        } else {
+            p->unsynced = false;
         }
     }
-    return true;
+    return !p->failed;
 }
 
 void ne_mqtt_persist_session_gone(ne_mqtt *m, ne_mqtt_session *s)
@@ -603,8 +619,8 @@ static int unwanted_one(void *vctx, const char *key, size_t key_len, uint64_t se
     ne_mqtt *m = f->m;
     bool keep = false;
     if (key[0] == KEY_SESSION) {
-        keep = key_len >= 2 && ne_mqtt_session_find(m, (const uint8_t *)key + 1,
-                                                    (uint16_t)(key_len - 1)) != NULL;
+        keep = key_len >= 2 &&
+               ne_mqtt_session_find(m, (const uint8_t *)key + 1, (uint16_t)(key_len - 1)) != NULL;
     } else if (key[0] == KEY_RETAINED) {
         uint32_t i = 0;
         ne_mqtt_msg *msg;
@@ -702,13 +718,12 @@ int ne_mqtt_open_store(ne_mqtt *m, ne_store_dev *dev)
         p->loaded[i] = NULL;
     }
     ne_mqtt_persist_flush(m);
-    ne_log_info(m->conns->log,
-                "MQTT store: %llu sessions, %llu messages, %llu retained messages taken back "
-                "(%llu records dropped)",
-                (unsigned long long)p->stats.sessions_loaded,
-                (unsigned long long)p->stats.messages_loaded,
-                (unsigned long long)p->stats.retained_loaded,
-                (unsigned long long)p->stats.dropped_at_load);
+    ne_log_info(
+        m->conns->log,
+        "MQTT store: %llu sessions, %llu messages, %llu retained messages taken back "
+        "(%llu records dropped)",
+        (unsigned long long)p->stats.sessions_loaded, (unsigned long long)p->stats.messages_loaded,
+        (unsigned long long)p->stats.retained_loaded, (unsigned long long)p->stats.dropped_at_load);
     return NE_OK;
 }
 

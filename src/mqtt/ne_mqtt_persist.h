@@ -61,6 +61,7 @@ typedef struct ne_mqtt_persist {
     bool loading;   /* records being read back: nothing written */
     bool unsynced;  /* written since the last sync */
     bool warned;    /* a refusal was logged */
+    bool failed;    /* the device failed (I/O, power): nothing is durable any more */
     uint32_t dirty; /* sessions marked dirty */
     ne_store_dev *dev;
     ne_store_kv kv;

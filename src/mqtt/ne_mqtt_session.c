@@ -387,6 +387,21 @@ static send_result send_entry(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_out *e, bo
     return r;
 }
 
+/* Exactly once toward a persistent session's client (M3-39): a QoS 2
+ * message's packet id, and its release, are on the device before the
+ * PUBLISH or PUBREL that the client keys its own state on goes out, so
+ * that after a power cut the same id is sent again (DUP), never a new one,
+ * and a released id is not sent again as a PUBLISH. When the device fails
+ * the client is closed and nothing is sent. */
+static bool durable(ne_mqtt *m, ne_mqtt_session *s)
+{
+    if (!s->persistent || ne_mqtt_persist_flush(m)) {
+        return true;
+    }
+    ne_mqtt_close_with(s->client->conn, NE_MQTT_RC_UNSPECIFIED, NE_CLOSE_WRITE_ERROR);
+    return false;
+}
+
 void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s)
 {
     ne_mqtt_client *c = s->client;
@@ -402,6 +417,10 @@ void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s)
         e->packet_id = next_packet_id(s);
         e->state = NE_MQTT_OUT_SENT;
         ne_mqtt_dirty(m, s);
+        if (e->qos == 2 && !durable(m, s)) {
+            e->state = NE_MQTT_OUT_QUEUED;
+            break;
+        }
         send_result r = send_entry(m, s, e, false);
         if (r == SEND_DROPPED) {
             out_free(m, s, e);
@@ -486,6 +505,9 @@ void ne_mqtt_session_pubrec(ne_mqtt *m, ne_mqtt_session *s, uint16_t id, uint8_t
     }
     e->state = NE_MQTT_OUT_RELEASED;
     ne_mqtt_dirty(m, s);
+    if (!durable(m, s)) {
+        return;
+    }
     send_pubrel(s, id, 0);
 }
 

@@ -68,7 +68,8 @@ static void advance(uint64_t ms)
 /* An erased device (cache: a write cache in front of it). */
 static void fresh_flash(bool cache, uint64_t seed)
 {
-    ne_flash_geometry g = {.program_bytes = UNIT, .erase_bytes = ERASE_BYTES, .block_count = BLOCKS};
+    ne_flash_geometry g = {
+        .program_bytes = UNIT, .erase_bytes = ERASE_BYTES, .block_count = BLOCKS};
     ne_sim_flash_init(&fl, g, image, erase_counts, programmed, seed);
     if (cache) {
         ne_sim_flash_use_cache(&fl, durable, dirty, LINE, 8, 100);
@@ -164,8 +165,7 @@ static void expect_nothing(int c)
 
 /* CONNECT (3.1.1, or 5.0 with a Session Expiry of expiry_s); returns the
  * client, *present the CONNACK's Session Present. */
-static int connect_as(uint8_t version, const char *id, bool clean, uint32_t expiry_s,
-                      bool *present)
+static int connect_as(uint8_t version, const char *id, bool clean, uint32_t expiry_s, bool *present)
 {
     int c = ne_sim_connect(&sim, mqtt_port);
     assert_true(c >= 0);
@@ -535,6 +535,132 @@ static void power_cuts(bool cache, uint64_t seed)
     }
 }
 
+/* QoS 2 toward a persistent session's client (M3-39): the subscriber is a
+ * receiver that keeps the packet ids it has seen until PUBREL, as the
+ * specification's method B does, and survives the server's cut. */
+#define Q2_MSGS 8
+typedef struct q2_receiver {
+    int c;
+    uint16_t held[64];
+    uint32_t held_count;
+    int delivered[Q2_MSGS];
+} q2_receiver;
+
+static bool q2_held(const q2_receiver *r, uint16_t id)
+{
+    for (uint32_t i = 0; i < r->held_count; i++) {
+        if (r->held[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Answers what the server sent the receiver: PUBLISH (delivered to the
+ * application the first time its id is seen), PUBREL. */
+static void q2_service(q2_receiver *r)
+{
+    for (int k = 0; k < 4 * Q2_MSGS && next(r->c, &p); k++) {
+        uint8_t type = p.first >> 4;
+        if (type == NE_MQTT_PUBLISH) {
+            decode_publish();
+            assert_int_equal(got.qos, 2);
+            int i = -1;
+            assert_int_equal(sscanf((const char *)got.payload, "q%d", &i), 1);
+            assert_true(i >= 0 && i < Q2_MSGS);
+            if (!q2_held(r, got.packet_id)) {
+                assert_true(r->held_count < 64);
+                r->held[r->held_count++] = got.packet_id;
+                r->delivered[i]++;
+            }
+            send_ack(r->c, NE_MQTT_PUBREC, got.packet_id);
+        } else if (type == NE_MQTT_PUBREL) {
+            uint16_t id = ack_id();
+            for (uint32_t j = 0; j < r->held_count; j++) {
+                if (r->held[j] == id) {
+                    r->held[j] = r->held[--r->held_count];
+                    break;
+                }
+            }
+            send_ack(r->c, NE_MQTT_PUBCOMP, id);
+        }
+    }
+}
+
+/* A clean publisher sends QoS 2 messages to a persistent session that
+ * receives them at QoS 2 while connected; the power goes at the cut-th
+ * operation. After the restart the receiver resumes: every message the
+ * publisher had acknowledged reaches the application exactly once, and
+ * none twice. Returns the operations the run took. */
+static uint64_t q2_cut_run(bool cache, uint64_t seed, uint64_t cut)
+{
+    fresh_flash(cache, seed);
+    boot();
+    q2_receiver r;
+    memset(&r, 0, sizeof(r));
+    r.c = persistent("receiver", NULL);
+    subscribe(r.c, NE_MQTT_V311, "q/#", 2);
+    int pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    uint64_t ops0 = fl.ops;
+    if (cut > 0) {
+        ne_sim_flash_cut_after(&fl, cut);
+    }
+    bool acked[Q2_MSGS] = {false};
+    char payload[16];
+    for (int i = 0; i < Q2_MSGS && fl.powered; i++) {
+        snprintf(payload, sizeof(payload), "q%d", i);
+        publish(pub, 2, false, false, "q/x", payload, (uint16_t)(i + 1));
+        if (!next(pub, &p) || (p.first >> 4) != NE_MQTT_PUBREC) {
+            break;
+        }
+        acked[i] = true;
+        send_ack(pub, NE_MQTT_PUBREL, (uint16_t)(i + 1));
+        if (!next(pub, &p) || (p.first >> 4) != NE_MQTT_PUBCOMP) {
+            break;
+        }
+        q2_service(&r);
+    }
+    uint64_t used = fl.ops - ops0;
+    ne_sim_flash_power_on(&fl);
+    boot();
+    bool present = false;
+    ne_sim_client_close(&sim, r.c); /* its connection went with the server */
+    r.c = persistent("receiver", &present);
+    assert_true(present);
+    q2_service(&r);
+    q2_service(&r);
+    for (int i = 0; i < Q2_MSGS; i++) {
+        if (r.delivered[i] > 1) {
+            fail_msg("cut %llu: q%d delivered %d times", (unsigned long long)cut, i,
+                     r.delivered[i]);
+        }
+        if (acked[i] && r.delivered[i] != 1) {
+            fail_msg("cut %llu: acknowledged q%d not delivered", (unsigned long long)cut, i);
+        }
+    }
+    ne_server_shutdown(&srv);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("cut %llu: pool \"%s\" not back to idle", (unsigned long long)cut, busy);
+    }
+    return used;
+}
+
+/* QoS 2 to a persistent session's client across a power cut at every
+ * operation, with and without a write cache: exactly once. */
+static void test_power_cut_qos2_exactly_once_to_subscriber_M3_39(void **state)
+{
+    (void)state;
+    for (int cache = 0; cache < 2; cache++) {
+        uint64_t ops = q2_cut_run(cache != 0, 500, 0);
+        assert_true(ops > 0);
+        for (uint64_t cut = 1; cut <= ops + 1; cut++) {
+            (void)q2_cut_run(cache != 0, 500 + cut, cut);
+        }
+    }
+    boot();
+}
+
 /* A power cut at every program and erase: nothing acknowledged is lost. */
 static void test_power_cut_loses_nothing_acknowledged_M3_37(void **state)
 {
@@ -561,6 +687,7 @@ int main(void)
         T(test_session_expiry_after_restart_M5_19),
         T(test_power_cut_loses_nothing_acknowledged_M3_37),
         T(test_power_cut_behind_a_write_cache_M3_37),
+        T(test_power_cut_qos2_exactly_once_to_subscriber_M3_39),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
