@@ -71,6 +71,7 @@ typedef struct ne_mqtt_out {
     bool retain;     /* the RETAIN bit it goes with */
     bool fixed_id;   /* goes with sub_id only (a shared subscription's, a replay's) */
     uint32_t sub_id; /* with fixed_id: its Subscription Identifier, 0 for none */
+    uint8_t shared;  /* from a shared subscription: its filter's index + 1; 0: not */
 } ne_mqtt_out;
 
 /* One topic filter of a session. */

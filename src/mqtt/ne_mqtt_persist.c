@@ -300,11 +300,18 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
     w_u16(&w, outs);
     w_u16(&w, s->inbound_count);
     NE_ASSERT(w.len == SESSION_HEAD_BYTES);
+    /* Filters are written in slot order without the free slots, and read
+     * back into the first slots: an entry of a shared filter names it by
+     * its rank among them. */
+    uint8_t rank[NE_MQTT_MAX_SUBS_PER_SESSION];
+    uint8_t ranked = 0;
     for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
         const ne_mqtt_sub *e = &s->subs[i];
+        rank[i] = ranked;
         if (e->sub == NULL) {
             continue;
         }
+        ranked++;
         w_u16(&w, e->sub->entry.subject_len);
         w_bytes(&w, e->sub->text, e->sub->entry.subject_len);
         w_u16(&w, e->sub->entry.queue_len);
@@ -324,7 +331,7 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
         w_u8(&w, e->state);
         w_u8(&w, e->qos);
         w_u8(&w, (uint8_t)((e->retain ? 1u : 0u) | (e->fixed_id ? 2u : 0u)));
-        w_u8(&w, 0);
+        w_u8(&w, e->shared != 0 ? (uint8_t)(rank[e->shared - 1] + 1) : 0);
         w_u32(&w, e->sub_id);
     }
     for (uint32_t i = 0; i < s->inbound_count; i++) {
@@ -574,10 +581,14 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
         e.state = r_u8(&r);
         e.qos = r_u8(&r);
         uint8_t flags = r_u8(&r);
-        (void)r_u8(&r);
+        e.shared = r_u8(&r);
         e.sub_id = r_u32(&r);
         e.retain = (flags & 1u) != 0;
         e.fixed_id = (flags & 2u) != 0;
+        if (e.shared > NE_MQTT_MAX_SUBS_PER_SESSION ||
+            (e.shared != 0 && s->subs[e.shared - 1].sub == NULL)) {
+            e.shared = 0;
+        }
         ne_mqtt_msg *msg = r.ok ? loaded_msg(c, id) : NULL;
         bool valid = e.qos >= 1 && e.qos <= 2 && e.state >= NE_MQTT_OUT_QUEUED &&
                      e.state <= NE_MQTT_OUT_RELEASED &&

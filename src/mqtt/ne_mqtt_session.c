@@ -437,7 +437,7 @@ void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s)
 /* Queues a QoS 1/2 message for the session (and sends what the client
  * may take); false when the session has no room (counted). */
 static bool queue_message(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *msg, uint8_t qos,
-                          bool retain, bool fixed_id, uint32_t sub_id)
+                          bool retain, bool fixed_id, uint32_t sub_id, uint8_t shared)
 {
     ne_mqtt_out *e = out_push(s);
     if (e == NULL) {
@@ -458,6 +458,7 @@ static bool queue_message(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *msg, uint
     e->retain = retain;
     e->fixed_id = fixed_id;
     e->sub_id = sub_id;
+    e->shared = shared;
     ne_mqtt_dirty(m, s);
     ne_mqtt_session_pump(m, s);
     return true;
@@ -565,7 +566,7 @@ void ne_mqtt_session_redeliver(ne_mqtt *m, ne_mqtt_session *s, uint64_t now_ms)
 /* One message for the session: written now at QoS 0 (when its client is
  * there), queued at QoS 1/2. */
 static bool offer(ne_mqtt *m, ne_mqtt_session *s, const source *from, uint8_t qos, bool retain,
-                  bool fixed_id, uint32_t sub_id)
+                  bool fixed_id, uint32_t sub_id, uint8_t shared)
 {
     if (qos == 0) {
         if (s->client != NULL && !s->client->conn->closing) {
@@ -580,7 +581,7 @@ static bool offer(ne_mqtt *m, ne_mqtt_session *s, const source *from, uint8_t qo
             return false;
         }
     }
-    return queue_message(m, s, stored, qos, retain, fixed_id, sub_id);
+    return queue_message(m, s, stored, qos, retain, fixed_id, sub_id, shared);
 }
 
 static ne_mqtt_sub *entry_of(ne_mqtt_session *s, const ne_sub *sub)
@@ -652,7 +653,8 @@ static bool session_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *p
      * 3.1.1 clients never see it on live traffic (MQ-12b). */
     bool retain = v->retain && rap && s->version == NE_MQTT_V5;
     source from = {NULL, v, msg};
-    if (!offer(m, s, &from, qos, retain, fixed_id, sub_id)) {
+    uint8_t shared = entry_shared(e) ? (uint8_t)(e - s->subs + 1) : 0;
+    if (!offer(m, s, &from, qos, retain, fixed_id, sub_id, shared)) {
         return false;
     }
     *payload_bytes = msg->total_len - msg->hdr_len;
@@ -845,7 +847,7 @@ void ne_mqtt_session_replay(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_bytes filter
         }
         source from = {r, NULL, NULL};
         uint8_t qos = NE_MIN(r->qos, entry->qos);
-        (void)offer(m, s, &from, qos, true, true, entry->sub_id); /* MQ-23, M3-55 */
+        (void)offer(m, s, &from, qos, true, true, entry->sub_id, 0); /* MQ-23, M3-55 */
     }
 }
 
@@ -960,11 +962,56 @@ void ne_mqtt_session_publish_will(ne_mqtt *m, ne_mqtt_session *s)
     ne_mqtt_msg_release(&m->store, will);
 }
 
+/* Another session holding the same shared subscription (group and
+ * filter) as s's entry e, a connected one first; NULL when none. */
+static ne_mqtt_session *shared_peer(ne_mqtt *m, const ne_mqtt_session *s, const ne_mqtt_sub *e,
+                                    ne_mqtt_sub **peer_entry)
+{
+    filter_parts p;
+    memset(&p, 0, sizeof(p));
+    memcpy(p.subject, e->sub->text, e->sub->entry.subject_len);
+    p.subject_len = e->sub->entry.subject_len;
+    p.group = (ne_slice){e->sub->entry.queue, e->sub->entry.queue_len};
+    ne_mqtt_session *best = NULL;
+    uint32_t guard = 0;
+    for (ne_mqtt_session *x = m->sessions; x != NULL && guard++ < NE_MQTT_MAX_SESSIONS;
+         x = x->next) {
+        ne_mqtt_sub *xe = x == s || x->ending ? NULL : entry_find(x, &p);
+        if (xe != NULL && (best == NULL || (best->client == NULL && x->client != NULL))) {
+            best = x;
+            *peer_entry = xe;
+        }
+    }
+    return best;
+}
+
+/* A session ends with messages of shared subscriptions not yet delivered
+ * (queued, or a QoS 1 one sent and not acknowledged): each goes to another
+ * member of the group, as MQTT 5 asks ([MQTT-4.8.2-5]: SHOULD). */
+static void redistribute_shared(ne_mqtt *m, ne_mqtt_session *s)
+{
+    for (uint32_t k = 0; k < s->out_count; k++) {
+        ne_mqtt_out *e = out_at(s, k);
+        bool undelivered =
+            e->state == NE_MQTT_OUT_QUEUED || (e->state == NE_MQTT_OUT_SENT && e->qos == 1);
+        if (e->shared == 0 || !undelivered || s->subs[e->shared - 1].sub == NULL) {
+            continue;
+        }
+        ne_mqtt_sub *pe = NULL;
+        ne_mqtt_session *peer = shared_peer(m, s, &s->subs[e->shared - 1], &pe);
+        if (peer != NULL) {
+            (void)queue_message(m, peer, e->msg, NE_MIN(e->msg->qos, pe->qos), false, true,
+                                pe->sub_id, (uint8_t)(pe - peer->subs + 1));
+        }
+    }
+}
+
 void ne_mqtt_session_end(ne_mqtt *m, ne_mqtt_session *s)
 {
     if (s->ending) {
         return;
     }
+    redistribute_shared(m, s);
     /* A will waiting for its delay goes at the session's end (M5-23). The
      * session is ending first, so that its own will does not reach it. */
     s->ending = true;

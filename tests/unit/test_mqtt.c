@@ -976,6 +976,63 @@ static void test_message_expiry_counts_down_while_queued_M5_40(void **state)
 
 /* ---- MQTT 5 subscriptions and properties -------------------------------------------------- */
 
+/* A member of a shared subscription whose session ends with QoS 1
+ * messages unacknowledged or still queued: they go to another member
+ * ([MQTT-4.8.2-5]). */
+static void test_shared_subscription_redelivers_when_a_member_ends_M5_36(void **state)
+{
+    (void)state;
+    int a = mqtt5("a");
+    subscribe(a, NE_MQTT_V5, "$share/g/sh/#", 1);
+    int b = mqtt5("b");
+    subscribe(b, NE_MQTT_V5, "$share/g/sh/#", 1);
+    int pub = mqtt3("shp");
+    char payload[8];
+    for (int i = 0; i < 20; i++) {
+        snprintf(payload, sizeof(payload), "m%02d", i);
+        publish(pub, NE_MQTT_V311, 1, false, "sh/x", payload, (uint16_t)(i + 1));
+        expect_ack(pub, NE_MQTT_V311, NE_MQTT_PUBACK, (uint16_t)(i + 1), 0);
+    }
+    bool seen[20] = {false};
+    int got_a = 0;
+    while (next(a, &p)) { /* a never acknowledges */
+        got_a++;
+    }
+    assert_true(got_a > 0);
+    int got_b = 0;
+    for (int k = 0; k < 40 && next(b, &p); k++) {
+        ne_mqtt_publish pp;
+        uint8_t reason;
+        assert_int_equal(
+            ne_mqtt_decode_publish(p.first, p.body, p.len, p.len, NE_MQTT_V5, false, &pp, &reason),
+            NE_OK);
+        int i = (pp.payload[1] - '0') * 10 + (pp.payload[2] - '0');
+        seen[i] = true;
+        got_b++;
+        send_ack(b, NE_MQTT_V5, NE_MQTT_PUBACK, pp.packet_id);
+    }
+    assert_int_equal(got_a + got_b, 20);
+    /* a goes (its session with it): what it held reaches b. */
+    ne_sim_client_close(&sim, a);
+    step(3);
+    for (int k = 0; k < 40 && next(b, &p); k++) {
+        ne_mqtt_publish pp;
+        uint8_t reason;
+        assert_int_equal(
+            ne_mqtt_decode_publish(p.first, p.body, p.len, p.len, NE_MQTT_V5, false, &pp, &reason),
+            NE_OK);
+        int i = (pp.payload[1] - '0') * 10 + (pp.payload[2] - '0');
+        assert_false(seen[i]);
+        seen[i] = true;
+        send_ack(b, NE_MQTT_V5, NE_MQTT_PUBACK, pp.packet_id);
+    }
+    for (int i = 0; i < 20; i++) {
+        if (!seen[i]) {
+            fail_msg("m%02d never reached b", i);
+        }
+    }
+}
+
 static void test_shared_subscription_one_member_per_message_M5_36_MB_38(void **state)
 {
     (void)state;
@@ -1375,6 +1432,7 @@ int main(void)
         T(test_session_expiry_ends_an_offline_session_M5_19),
         T(test_message_expiry_counts_down_while_queued_M5_40),
         T(test_shared_subscription_one_member_per_message_M5_36_MB_38),
+        T(test_shared_subscription_redelivers_when_a_member_ends_M5_36),
         T(test_no_local_and_subscription_identifiers_M5_32_M5_35),
         T(test_topic_aliases_both_ways_and_their_errors_M5_28_M5_29),
         T(test_maximum_packet_size_both_ways_M5_27),
