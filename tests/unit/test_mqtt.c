@@ -987,7 +987,7 @@ static void test_shared_subscription_redelivers_when_a_member_ends_M5_36(void **
     int b = mqtt5("b");
     subscribe(b, NE_MQTT_V5, "$share/g/sh/#", 1);
     int pub = mqtt3("shp");
-    char payload[8];
+    char payload[16];
     for (int i = 0; i < 20; i++) {
         snprintf(payload, sizeof(payload), "m%02d", i);
         publish(pub, NE_MQTT_V311, 1, false, "sh/x", payload, (uint16_t)(i + 1));
