@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     ne_server_options_default(&opts);
-    ne_board_settings board = {NULL, NULL, NULL, false, false, true};
+    ne_board_settings board = {NULL, NULL, NULL, NULL, false, false, true};
     char err[512];
     err[0] = '\0';
     int rc = ne_server_apply_conf(&conf, &opts, &board, err, sizeof(err));
