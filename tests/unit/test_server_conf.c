@@ -45,6 +45,7 @@ static void test_edge_config_keys_are_applied_CFG15(void **state)
                            "debug: true\n"
                            "logtime: false\n"
                            "log_file: \"/tmp/x.log\"\n"
+                           "store_dir: \"/var/lib/edge\"\n"
                            "authorization { user: u, password: p, timeout: 0.5 }\n"),
                      NE_OK);
     assert_string_equal(opts.server_name, "edge-1");
@@ -62,6 +63,7 @@ static void test_edge_config_keys_are_applied_CFG15(void **state)
     assert_true(board.debug);
     assert_false(board.logtime);
     assert_string_equal(board.log_file, "/tmp/x.log");
+    assert_string_equal(board.store_dir, "/var/lib/edge"); /* MQTT's persistence */
     assert_string_equal(opts.auth_user, "u");
     assert_string_equal(opts.auth_pass, "p");
     assert_int_equal(opts.auth_timeout_ms, 500);
