@@ -33,12 +33,14 @@
 
 /* Internal clients: connections without a socket through which services
  * (the system account's requests, JetStream's accounts) subscribe and
- * publish. One unit costs a connection header (about 250 B). */
+ * publish, and MQTT sessions (one each: it holds the session's
+ * subscriptions while its client is offline; NE_MQTT_SESSION_CLIENTS,
+ * ne_config_mqtt.h). One unit costs a connection header (about 250 B). */
 #ifndef NE_MAX_INTERNAL_CLIENTS
 #if NE_FEATURE_JETSTREAM
-#define NE_MAX_INTERNAL_CLIENTS (2 + NE_JS_MAX_ACCOUNTS)
+#define NE_MAX_INTERNAL_CLIENTS (2 + NE_JS_MAX_ACCOUNTS + NE_MQTT_SESSION_CLIENTS)
 #else
-#define NE_MAX_INTERNAL_CLIENTS 2
+#define NE_MAX_INTERNAL_CLIENTS (2 + NE_MQTT_SESSION_CLIENTS)
 #endif
 #endif
 

@@ -62,6 +62,8 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Slow Producer (Message Deadline)";
     case NE_CLOSE_SLOW_PRODUCER_STALLED:
         return "Slow Producer (Stalled Message)";
+    case NE_CLOSE_DUPLICATE_CLIENT_ID:
+        return "Duplicate Client ID";
     case NE_CLOSE_WRONG_PORT:
         return "Incorrect Port";
     case NE_CLOSE_MAX_SUBSCRIPTIONS:
@@ -104,6 +106,32 @@ uint8_t ne_conns_kind(ne_conns *set, const char *name, const char *log_id, const
     k->ctx = ctx;
     k->count = 0;
     return (uint8_t)set->kind_count++;
+}
+
+void ne_conn_describe(const ne_conn *conn, ne_conn_desc *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = out->type = out->name = out->lang = out->version = out->user = "";
+    out->account = out->mqtt_client = "";
+    const ne_conn_ops *ops = ne_conn_kind_of(conn)->ops;
+    if (ops->describe != NULL) {
+        ops->describe(conn, out);
+    }
+}
+
+void ne_conns_kind_is_client(ne_conns *set, uint8_t kind)
+{
+    NE_ASSERT(kind < set->kind_count);
+    set->kinds[kind].client = true;
+}
+
+uint32_t ne_conns_client_count(const ne_conns *set)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < set->kind_count; i++) {
+        n += set->kinds[i].client ? set->kinds[i].count : 0u;
+    }
+    return n;
 }
 
 int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint16_t port)
@@ -273,6 +301,22 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     ne_conn_spill_release(conn);
 }
 
+void ne_conn_close_after(ne_conn *conn, ne_close_reason reason, const void *bytes, size_t len)
+{
+    if (conn->closing) {
+        return;
+    }
+    if (conn->io != NULL) {
+        /* What was queued before goes out too (acknowledgements a
+         * protocol error follows), as far as the socket takes it. */
+        conn->flush_before_close = true;
+        if (len > 0) {
+            (void)ne_outq_append(&conn->out, &conn->set->chunks, bytes, len);
+        }
+    }
+    ne_conn_close(conn, reason, NULL);
+}
+
 void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_desc *desc)
 {
     ne_closed_conn *rec = &set->closed[set->closed_next];
@@ -280,7 +324,13 @@ void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_de
     set->closed_total++;
     memset(rec, 0, sizeof(*rec));
     rec->cid = conn->cid;
-    rec->subscriptions = set->teardown_subs;
+    rec->kind = desc->kind;
+    rec->type = desc->type;
+    rec->subscriptions = desc->subs_of != NULL ? desc->subs_of->nsubs : set->teardown_subs;
+#if NE_FEATURE_MQTT
+    ne_fmt(rec->mqtt_client, sizeof(rec->mqtt_client), "%s",
+           desc->mqtt_client != NULL ? desc->mqtt_client : "");
+#endif
     if (conn->io != NULL) {
         memcpy(rec->ip, conn->io->ip, sizeof(rec->ip));
         rec->port = conn->io->port;
@@ -504,12 +554,24 @@ void ne_conn_discard_output(ne_conn *conn)
  * is retried once; if that does not help, this connection is closed as a
  * slow consumer, as nats-server closes a client whose message it cannot
  * queue (CP-66): skipping the bytes would lose a message silently. */
+/* The write deadline counts from the last write, or from the moment bytes
+ * were queued to a connection that had nothing pending: a connection idle
+ * for longer than the deadline (an MQTT subscriber sent a message again by
+ * a timer) has not refused anything yet. */
+static void pending_from_now(ne_conn *conn, bool was_empty)
+{
+    if (was_empty && conn->io != NULL) {
+        conn->io->last_write_ms = conn->set->now_ms;
+    }
+}
+
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
 {
     if (conn->closing && !conn->flush_before_close) {
         return NE_ERR_CLOSED;
     }
     ne_conns *set = conn->set;
+    pending_from_now(conn, conn->out.bytes == 0);
     int rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
     if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
         rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
@@ -543,6 +605,7 @@ int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const
         return NE_ERR_CLOSED;
     }
     ne_conns *set = conn->set;
+    pending_from_now(conn, conn->out.bytes == 0);
     int rc =
         ne_outq_append_message(&conn->out, &set->chunks, head, head_len, bytes, chain, offset, len);
     if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {

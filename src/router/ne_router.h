@@ -104,6 +104,10 @@ typedef struct ne_msg {
     ne_chunk *chain;
     uint32_t chain_offset;
     bool chain_owned; /* the chain was made here from `data` and must be released */
+    /* Set by the router for each routing of a message (an import's copy
+     * gets its own): a delivering kind that works something out once per
+     * message and subscriber set keys it on this. */
+    uint64_t seq;
     /* A delivering kind's cache of the encoded message, valid for one
      * message (the NATS client kind lays its MSG line out once). */
     uint64_t scratch_id;
@@ -173,7 +177,8 @@ typedef struct ne_router {
     ne_conns *conns;
     ne_rng *rng;
     ne_router_stats stats;
-    bool routing; /* inside ne_router_publish: no re-entry (internal clients run at turn end) */
+    bool routing;     /* inside ne_router_publish: no re-entry (internal clients run at turn end) */
+    uint64_t msg_seq; /* the last ne_msg.seq given */
     ne_pool sub_pool;
     ne_account accounts[NE_MAX_ACCOUNTS]; /* as opts.accounts; [0] is $G */
     uint32_t account_count;

@@ -21,7 +21,7 @@ function defines(file) {
 // ne_config_default.h and JetStream's ne_config_js.h), with the knobs it
 // names expanded. Only plain arithmetic is evaluated.
 export function knob(name, profile = "default") {
-  const all = { ...defines(CONFIG_DIR + "ne_config_default.h"), ...defines(CONFIG_DIR + "ne_config_js.h") };
+  const all = { ...defines(CONFIG_DIR + "ne_config_default.h"), ...defines(CONFIG_DIR + "ne_config_js.h"), ...defines(CONFIG_DIR + "ne_config_mqtt.h") };
   if (profile !== "default") Object.assign(all, defines(`${CONFIG_DIR}profiles/${profile}.h`));
   const expand = (expr, depth) => {
     if (depth > 8) throw new Error(`${name}: definitions nest too deep`);
