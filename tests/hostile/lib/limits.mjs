@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { startServer, rawConnect, waitFor, kindOf, SMALL_LIMITS, TINY_LIMITS } from "../../interop/lib/harness.mjs";
+import { startServer, rawConnect, waitFor, kindOf, brokerKind, SMALL_LIMITS, TINY_LIMITS } from "../../interop/lib/harness.mjs";
 
 const CONFIG_DIR = fileURLToPath(new URL("../../../config/", import.meta.url));
 
@@ -186,3 +186,11 @@ export async function client(server, connect = {}) {
 }
 
 export { kindOf };
+
+// The skip option of a case that finds a natsedge bug not fixed yet: in the
+// natsedge pass it is skipped with `reason` ("todo (bug): ..."), unless
+// NATSEDGE_RUN_TODO=1 asks to run it (to see it fail, or pass once fixed);
+// in the parity pass it runs.
+export function todoOnNatsedge(reason) {
+  return brokerKind() === "natsedge" && process.env.NATSEDGE_RUN_TODO !== "1" ? reason : false;
+}
