@@ -62,6 +62,14 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Slow Producer (Message Deadline)";
     case NE_CLOSE_SLOW_PRODUCER_STALLED:
         return "Slow Producer (Stalled Message)";
+    case NE_CLOSE_WRONG_PORT:
+        return "Incorrect Port";
+    case NE_CLOSE_MAX_SUBSCRIPTIONS:
+        return "Maximum Subscriptions Exceeded";
+    case NE_CLOSE_DUPLICATE_ROUTE:
+        return "Duplicate Route";
+    case NE_CLOSE_CLUSTER_NAME_CONFLICT:
+        return "Cluster Name Conflict";
     }
     return "Unknown";
 }
@@ -245,8 +253,9 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     ne_conns *set = conn->set;
     if (err_text != NULL && conn->io != NULL) {
         /* The server's own texts (the protocol's table, a leaf's loop text
-         * with an account name): a cut one is a bug, never sent. */
-        char line[160];
+         * with an account name, a route's cluster-name refusal with two
+         * names of at most 63 bytes): a cut one is a bug, never sent. */
+        char line[256];
         size_t n = ne_proto_err_line(line, sizeof(line), "%s", err_text);
         NE_ASSERT(n > 0);
         if (n > 0) {

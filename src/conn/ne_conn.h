@@ -80,7 +80,27 @@ typedef enum ne_close_reason {
     NE_CLOSE_TLS_HANDSHAKE,
     NE_CLOSE_SLOW_PRODUCER_DEADLINE, /* natsedge: an incomplete message took too long */
     NE_CLOSE_SLOW_PRODUCER_STALLED,  /* natsedge: a stalled message cut to make room */
+    NE_CLOSE_WRONG_PORT,
+    NE_CLOSE_MAX_SUBSCRIPTIONS,
+    NE_CLOSE_DUPLICATE_ROUTE,
+    NE_CLOSE_CLUSTER_NAME_CONFLICT,
 } ne_close_reason;
+
+/* Where a peer connection sits (ne_conn.peer_role), set by its kind once its
+ * handshake is done and read by the other peer kinds, which decide from it
+ * whether interest and messages that arrived on it go on to their own peers
+ * (nothing below the kinds reads it):
+ *   NONE        clients and internal clients: everything goes everywhere;
+ *   DOWNSTREAM  a leaf we are the hub of: like a client of ours;
+ *   UPSTREAM    a hub we are a leaf (spoke) of: its interest and messages
+ *               stay with this node's clients and its own leafs;
+ *   CLUSTER     another node of our cluster (a route): its interest and
+ *               messages reach this node's clients and the leafs it is the
+ *               hub of, never another node of the cluster (a full mesh). */
+#define NE_PEER_NONE 0
+#define NE_PEER_DOWNSTREAM 1
+#define NE_PEER_UPSTREAM 2
+#define NE_PEER_CLUSTER 3
 
 const char *ne_close_reason_text(ne_close_reason reason);
 
@@ -229,6 +249,7 @@ typedef struct ne_conn {
     bool dirty;
     bool no_echo;           /* router: not delivered its own messages (CONNECT echo:false) */
     uint8_t publish_checks; /* NE_PUBLISH_CHECK_*: which messages its kind's may_publish sees */
+    uint8_t peer_role;      /* NE_PEER_* */
     ne_close_reason close_reason;
     struct ne_conns *set;
     ne_conn_io *io; /* NULL: an internal client */
@@ -513,6 +534,9 @@ void ne_conns_set_tls(ne_conns *set, const ne_tls *tls, const ne_tls_config *ser
 /* Starts a server-side session on an accepted connection: whatever is
  * queued now (a client's INFO) goes out in clear before the handshake. */
 int ne_conn_tls_accept(ne_conn *conn);
+/* The same with another server configuration than the layer's (a route
+ * listener's, which verifies the peer's certificate). */
+int ne_conn_tls_accept_config(ne_conn *conn, const ne_tls_config *cfg);
 /* Starts TLS in the client role on an outbound connection (leaf remotes):
  * the peer's certificate is verified against the configuration's CA and
  * must match server_name (also sent as SNI). Bytes queued before this call

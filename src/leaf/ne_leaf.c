@@ -276,7 +276,12 @@ static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
  * that others hold. */
 static bool interest_for(ne_leaf_state *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
-    if (sub->conn == link->conn || sub->conn->acc != link->conn->acc) {
+    if (sub->conn == link->conn || sub->account != link->conn->acc->index) {
+        return false;
+    }
+    /* A spoke sends no interest its cluster's other nodes sent it: they
+     * have links of their own (LN-12). */
+    if (link->spoke && sub->conn->peer_role == NE_PEER_CLUSTER) {
         return false;
     }
     if (sub->conn->kind == srv->kind) {
@@ -849,6 +854,7 @@ static void establish(ne_leaf_state *srv, ne_leaf_link *link)
 {
     ne_conn *conn = link->conn;
     link->state = NE_LEAF_ESTABLISHED;
+    conn->peer_role = link->spoke ? NE_PEER_UPSTREAM : NE_PEER_DOWNSTREAM;
     link->established_wall_ns = ne_port_wall_ns();
     ne_conn_ping_start(conn);
     if (link->remote >= 0) {
@@ -1077,12 +1083,12 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         leaf_perm_violation(conn, "Subscription", op->subject.ptr, op->subject.len);
         return;
     }
-    if (ne_router_find_interest(conn, op->subject, op->queue) != NULL) {
+    if (ne_router_find_interest(conn, NULL, op->subject, op->queue) != NULL) {
         return;
     }
     /* Passed on to our other leafs when we are their hub (the observer); a
      * full table only costs those leafs this interest. */
-    ne_sub_spec spec = {op->subject, op->queue, {"", 0}, true, false};
+    ne_sub_spec spec = {op->subject, op->queue, {"", 0}, true, false, NULL, 0};
     int rc = ne_router_subscribe(srv->router, conn, &spec, NULL);
     if (rc == NE_ERR_NOMEM) {
         srv->stats.hub_subs_dropped++;
@@ -1104,7 +1110,7 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 static void handle_ls_minus(ne_conn *conn, const ne_op *op)
 {
     ne_leaf_state *srv = leaf_of(conn);
-    ne_sub *sub = ne_router_find_interest(conn, op->subject, op->queue);
+    ne_sub *sub = ne_router_find_interest(conn, NULL, op->subject, op->queue);
     if (sub != NULL) {
         ne_router_unsubscribe(srv->router, sub);
     }
@@ -1490,6 +1496,11 @@ static bool leaf_may_forward(ne_conn *conn, const ne_conn *pub, const ne_msg *ms
     }
     if (pub != NULL && pub->kind == srv->kind && link_of(pub) != NULL && link_of(pub)->spoke &&
         link->spoke) {
+        return false;
+    }
+    /* A message from another node of our cluster goes only to the leafs we
+     * are the hub of: that node's own link to our hub carries it there. */
+    if (pub != NULL && pub->peer_role == NE_PEER_CLUSTER && link->spoke) {
         return false;
     }
     const ne_leaf_remote_options *ro = remote_opts(srv, link);
