@@ -363,6 +363,31 @@ static void conn_teardown(ne_conn *conn)
     ne_pool_free(&set->conn_pool, conn);
 }
 
+/* Tears down every connection closed so far (closing ones are never
+ * written: flush_dirty skips them, conn_teardown sends a pending -ERR). At
+ * the end of the turn, and between events when a listener needs the slot
+ * of a connection closed to make room for it. */
+static void reap_closed(ne_conns *set)
+{
+    uint32_t guard = 0;
+    while (set->close_head != NULL && guard++ < NE_MAX_CONN_HEADERS * 2u) {
+        ne_conn *conn = set->close_head;
+        set->close_head = conn->close_next;
+        if (conn->dirty) {
+            /* Unlink from the dirty list (rare: closed after being queued). */
+            ne_conn **pp = conn->io != NULL ? &set->dirty_head : &set->internal_head;
+            uint32_t dguard = 0;
+            while (*pp != NULL && *pp != conn && dguard++ < NE_MAX_CONN_HEADERS) {
+                pp = &(*pp)->dirty_next;
+            }
+            if (*pp == conn) {
+                *pp = conn->dirty_next;
+            }
+        }
+        conn_teardown(conn);
+    }
+}
+
 /* ---- Output ------------------------------------------------------------------ */
 
 static void flush_dirty(ne_conns *set);
@@ -879,6 +904,15 @@ static void accept_connections(ne_conns *set, ne_listener *listener)
         }
         ne_conn *conn = NULL;
         if (listener->admit == NULL || listener->admit(listener->ctx)) {
+            if (set->close_head != NULL && (ne_pool_available(&set->io_pool) == 0 ||
+                                            ne_pool_available(&set->conn_pool) == 0)) {
+                /* admit may have closed a connection to make room (the
+                 * oldest idle monitoring one): with no slots kept apart
+                 * (NE_RESERVED_CONNECTIONS 0) its slot is the one this
+                 * connection needs, so it leaves now, not at the turn's end.
+                 * No routing is under way between events. */
+                reap_closed(set);
+            }
             conn = ne_conn_new(set, listener->kind, sock, ip, port);
         }
         if (conn == NULL) {
@@ -1012,23 +1046,7 @@ void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
     /* Flush every connection that got output this turn: one gathered write
      * per connection per turn. */
     flush_dirty(set);
-    uint32_t guard = 0;
-    while (set->close_head != NULL && guard++ < NE_MAX_CONN_HEADERS * 2u) {
-        ne_conn *conn = set->close_head;
-        set->close_head = conn->close_next;
-        if (conn->dirty) {
-            /* Unlink from the dirty list (rare: closed after being queued). */
-            ne_conn **pp = conn->io != NULL ? &set->dirty_head : &set->internal_head;
-            uint32_t dguard = 0;
-            while (*pp != NULL && *pp != conn && dguard++ < NE_MAX_CONN_HEADERS) {
-                pp = &(*pp)->dirty_next;
-            }
-            if (*pp == conn) {
-                *pp = conn->dirty_next;
-            }
-        }
-        conn_teardown(conn);
-    }
+    reap_closed(set);
     resume_paused(set);
     ne_conns_tls_turn_end(set);
 }

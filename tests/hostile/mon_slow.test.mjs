@@ -19,7 +19,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { stopAll, rawConnect, sleep, brokerKind } from "../interop/lib/harness.mjs";
 import { startMonitored, get } from "./lib/http.mjs";
-import { knob, headerOf, todoOnNatsedge } from "./lib/limits.mjs";
+import { knob, headerOf } from "./lib/limits.mjs";
 
 after(async () => {
   await stopAll();
@@ -178,11 +178,7 @@ for (const profile of ["default", "tiny"]) {
 // pool, answers it.
 const TINY_SLOTS = knob("NE_MAX_CONNECTIONS", "tiny");
 const TINY_POOL = knob("NE_MAX_HTTP_CONNECTIONS", "tiny");
-const TINY_EVICTION_BUG =
-  "todo (bug): natsedge closes the oldest idle monitoring connection for the request, but the slot " +
-  "comes free only at the end of the loop turn, so the request is refused too (src/mon/ne_mon.c admit, " +
-  "src/conn/ne_conn.c accept_connections)";
-test(`tiny: ${TINY_SLOTS - TINY_POOL} clients and ${TINY_POOL} idle monitoring connections fill the 8 shared slots; a /varz request takes the place of the oldest idle one and is answered (MON-01, differences.md: Monitoring connections) [${KIND}, tiny broker]`, { skip: todoOnNatsedge(TINY_EVICTION_BUG) }, async () => {
+test(`tiny: ${TINY_SLOTS - TINY_POOL} clients and ${TINY_POOL} idle monitoring connections fill the 8 shared slots; a /varz request takes the place of the oldest idle one and is answered (MON-01, differences.md: Monitoring connections) [${KIND}, tiny broker]`, async () => {
   const s = await startMonitored({ tiny: true });
   try {
     const clients = [];
