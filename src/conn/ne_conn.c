@@ -460,12 +460,34 @@ static void close_slow_producer(ne_conn *conn, ne_close_reason reason, const cha
     ne_conn_close(conn, reason, NULL);
 }
 
+/* The connection, other than `except`, holding the most unsent bytes of
+ * those whose socket took nothing for at least partial_msg_stall_ms; NULL if
+ * none. Called after flush_dirty: a socket that takes bytes has just written
+ * them, so one still that old is full of bytes its peer has not read since. */
+static ne_conn *stalled_consumer(ne_conns *set, const ne_conn *except)
+{
+    ne_conn *stalled = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
+        if (c == except || c->closing || c->io == NULL || c->out.bytes == 0 ||
+            set->now_ms - c->io->last_write_ms < set->opts->partial_msg_stall_ms) {
+            continue;
+        }
+        if (stalled == NULL || c->out.bytes > stalled->out.bytes) {
+            stalled = c;
+        }
+    }
+    return stalled;
+}
+
 /* Admission of an incomplete message (router/ne_frame.c). Its whole chain
  * is promised before its first byte is stored, so a message that has
  * started never waits for a chunk; one that gets no promise waits holding
  * nothing. Two half-received messages therefore never wait for each other.
  * When the share is full, stalled senders are cut to make room, the one
- * stalled longest first: each pass closes one connection or returns. */
+ * stalled longest first; when the pool is held by outbound queues, stalled
+ * consumers are, the one holding the most first: each pass closes one
+ * connection or returns. */
 bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
 {
     ne_conns *set = conn->set;
@@ -473,13 +495,26 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
     for (uint32_t guard = 0; guard <= NE_MAX_CONN_HEADERS; guard++) {
         if (set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
             /* Within the share, only outbound queues can hold the chunks it
-             * needs: then the publisher waits for them to drain (TCP
-             * back-pressure, CP-68). */
-            if (!ne_chunk_promise(&set->chunks, need)) {
+             * needs: the publisher waits for them to drain (TCP
+             * back-pressure, CP-68), but not for a subscriber that stopped
+             * reading below max_pending (a pool smaller than max_pending,
+             * as on tiny, would make it wait for the write deadline). */
+            if (ne_chunk_promise(&set->chunks, need)) {
+                set->partial_chunks += need;
+                return true;
+            }
+            flush_dirty(set);
+            ne_conn *slow = stalled_consumer(set, conn);
+            if (slow == NULL) {
                 return false;
             }
-            set->partial_chunks += need;
-            return true;
+            ne_conn_logf(slow, NE_LOG_WARN,
+                         "Slow Consumer Detected: no write for %u ms while its queue holds "
+                         "chunks a message waits for",
+                         (unsigned)(set->now_ms - slow->io->last_write_ms));
+            set->stats.chunk_reclaims++;
+            ne_conn_close_slow_consumer(slow);
+            continue;
         }
         ne_conn *stalled = stalled_partial_sender(set, conn);
         if (stalled == NULL) {
