@@ -245,16 +245,21 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := $(CFLAGS_BASE) -Wno-missing-prototypes -O1 $(FUZZ_SAN)
 # The broker's sources are compiled once with coverage instrumentation, then
-# every harness links against them.
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) $(POSIX_SRC) $(SIM_SRC))
+# every harness links against them. port/sim comes in its own archive ahead
+# of the others, as for the unit tests: a harness that drives the simulated
+# clock gets its ne_port_now_ms instead of the POSIX one.
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) $(POSIX_SRC))
+FUZZ_SIM_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(SIM_SRC))
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 $(FUZZ_BUILD)/libfuzzcore.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_BUILD)/libfuzzcore.a
+$(FUZZ_BUILD)/libfuzzsim.a: $(FUZZ_SIM_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_BUILD)/libfuzzsim.a $(FUZZ_BUILD)/libfuzzcore.a
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libfuzzcore.a $(shell cat tests/fuzz/$*.libs 2>/dev/null) $(BOARD_LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libfuzzsim.a $(FUZZ_BUILD)/libfuzzcore.a $(shell cat tests/fuzz/$*.libs 2>/dev/null) $(BOARD_LIBS)
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	    seeds=""; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
@@ -318,7 +323,7 @@ format-check:
 clean:
 	rm -rf build
 
--include $(FUZZ_LIB_OBJ:.o=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SIM_OBJ:.o=.d)
 -include $(CORE_OBJ:.o=.d) $(POSIX_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(BOARD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d)
 -include $(TLS_OBJ:.o=.d)
 

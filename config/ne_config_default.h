@@ -18,11 +18,28 @@
 #define NE_MAX_CONNECTIONS 256
 #endif
 
+/* JetStream (src/js, config/ne_config_js.h for its pools): 1 builds it, 0
+ * leaves it out (no code, no RAM; -js and a jetstream block are refused as
+ * a feature not built). */
+#ifndef NE_FEATURE_JETSTREAM
+#define NE_FEATURE_JETSTREAM 1
+#endif
+
+/* Accounts that may have JetStream, each served by its own internal client
+ * (a connection header). Without an accounts block only $G has it. */
+#ifndef NE_JS_MAX_ACCOUNTS
+#define NE_JS_MAX_ACCOUNTS 4
+#endif
+
 /* Internal clients: connections without a socket through which services
- * (the system account's requests, later JetStream) subscribe and publish.
- * One unit costs a connection header (about 250 B). */
+ * (the system account's requests, JetStream's accounts) subscribe and
+ * publish. One unit costs a connection header (about 250 B). */
 #ifndef NE_MAX_INTERNAL_CLIENTS
+#if NE_FEATURE_JETSTREAM
+#define NE_MAX_INTERNAL_CLIENTS (2 + NE_JS_MAX_ACCOUNTS)
+#else
 #define NE_MAX_INTERNAL_CLIENTS 2
+#endif
 #endif
 
 /* Bytes of $SYS.REQ.SERVER requests waiting for the system account's

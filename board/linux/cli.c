@@ -42,6 +42,8 @@ typedef enum flag_id {
     F_CLUSTER_ADVERTISE,
     F_NO_ADVERTISE,
     F_CONNECT_RETRIES,
+    F_JETSTREAM,
+    F_STORE_DIR,
     F_LATER, /* known to nats-server, feature not built yet */
 } flag_id;
 
@@ -89,10 +91,10 @@ static const flag_def flags[] = {
     {"user", FLAG_STRING, F_USER, NULL},
     {"pass", FLAG_STRING, F_PASS, NULL},
     {"auth", FLAG_STRING, F_AUTH, NULL},
-    {"js", FLAG_BOOL, F_LATER, "JetStream"},
-    {"jetstream", FLAG_BOOL, F_LATER, "JetStream"},
-    {"sd", FLAG_STRING, F_LATER, "JetStream"},
-    {"store_dir", FLAG_STRING, F_LATER, "JetStream"},
+    {"js", FLAG_BOOL, F_JETSTREAM, NULL},
+    {"jetstream", FLAG_BOOL, F_JETSTREAM, NULL},
+    {"sd", FLAG_STRING, F_STORE_DIR, NULL},
+    {"store_dir", FLAG_STRING, F_STORE_DIR, NULL},
     {"tls", FLAG_BOOL, F_TLS, NULL},
     {"tlscert", FLAG_STRING, F_TLS_CERT, NULL},
     {"tlskey", FLAG_STRING, F_TLS_KEY, NULL},
@@ -341,6 +343,16 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
     case F_NO_ADVERTISE:
     case F_CONNECT_RETRIES:
         return apply_cluster(cli, f, value, bool_value, int_value, err, err_cap);
+    case F_JETSTREAM:
+        cli->opts.js.enabled = bool_value;
+        break;
+    case F_STORE_DIR:
+        if (strlen(value) >= sizeof(cli->opts.js.store_dir)) {
+            snprintf(err, err_cap, "flag -%s: path longer than NE_JS_STORE_DIR_BYTES", f->name);
+            return NE_CLI_REJECTED;
+        }
+        copy_text(cli->opts.js.store_dir, sizeof(cli->opts.js.store_dir), value);
+        break;
     case F_LATER:
         snprintf(err, err_cap, "flag -%s: %s is not supported yet in natsedge (see differences.md)",
                  f->name, f->later);
@@ -477,6 +489,9 @@ void ne_cli_usage(const char *prog)
         "        --user <user>                User required for connections\n"
         "        --pass <password>            Password required for connections\n"
         "        --auth <token>               Authorization token required for connections\n"
+        "\nJetStream Options (docs/jetstream.md):\n"
+        "    -js, --jetstream                 Enable JetStream functionality\n"
+        "    -sd, --store_dir <dir>           Set the storage directory\n"
         "\nTLS Options (docs/tls.md):\n"
         "        --tls                        Enable TLS, do not verify clients\n"
         "        --tlscert <file>             Server certificate file\n"
@@ -495,6 +510,6 @@ void ne_cli_usage(const char *prog)
         "        --connect_retries <number>   For implicit routes, number of connect retries\n"
         "        --cluster_listen <url>       Cluster url from which members can solicit routes\n"
         "\nNot yet supported (rejected with exit code 1):\n"
-        "-js/--jetstream, -sd/--store_dir, -s/--syslog. See differences.md.\n",
+        "-s/--syslog. See differences.md.\n",
         prog);
 }

@@ -30,3 +30,13 @@
  * connection share of the subscription pool (16): a nats-server peer's
  * system-account interest alone is more (about 25 subjects that fit). */
 #define NE_MAX_ROUTES 2
+/* JetStream pools small enough that tests/interop/jetstream_limits.test.mjs
+ * drives each one to exhaustion with a handful of requests. */
+#define NE_JS_MAX_STREAMS 3
+#define NE_JS_MAX_CONSUMERS 3
+#define NE_JS_MEM_BLOCKS 512
+#define NE_JS_MAX_SUBJECTS 8
+#define NE_JS_MAX_PENDING 4
+#define NE_JS_MAX_WAITING 2
+#define NE_JS_MAX_MSG_IDS 4
+#define NE_JS_TEXT_SLOTS 24

@@ -76,3 +76,5 @@
 #define NE_STORE_READ_BUFFER_BYTES 512
 #define NE_STORE_PACK_RAW_BYTES 0
 #define NE_STORE_MAX_SUBJECT_BYTES 128
+/* No JetStream on the plain tiny profile (tiny-js has it). */
+#define NE_FEATURE_JETSTREAM 0

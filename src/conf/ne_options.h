@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ne_config.h"
+#include "ne_config_js.h"
 
 /* ---- Permissions (inventory CP-78..CP-83; checked by ne_perm.c) ----------- */
 
@@ -51,15 +52,46 @@ typedef struct ne_permissions {
 
 #if NE_MAX_ACCOUNTS < 2 || NE_MAX_ACCOUNTS > 32
 #error "NE_MAX_ACCOUNTS must be within 2..32 ($G and the system account at least)"
+/* Whether account i has JetStream: with JetStream on, $G when no accounts
+ * are configured (only $G and the system account exist), otherwise the
+ * accounts whose block enables it (nats-server's enableJetStreamAccounts). */
+static inline bool ne_js_account_enabled(const ne_server_options *o, uint32_t i)
+{
+    if (!o->js.enabled || i >= o->account_count || i == o->system_account) {
+        return false;
+    }
+    bool accounts_configured = false;
+    for (uint32_t k = 0; k < o->account_count; k++) {
+        accounts_configured =
+            accounts_configured || (k != NE_ACCOUNT_GLOBAL && k != o->system_account);
+    }
+    return accounts_configured ? o->accounts[i].js.enabled : i == NE_ACCOUNT_GLOBAL;
+}
+
 #endif
 
 #define NE_ACCOUNT_NONE 0xffu
 #define NE_ACCOUNT_GLOBAL 0u
 #define NE_ACCOUNT_NAME_BYTES 64
 
+/* An account's jetstream { } (nats-server's JetStreamAccountLimits): -1
+ * means no limit of the account's own (the server's apply). */
+typedef struct ne_js_account_limits {
+    bool enabled;
+    int64_t max_memory;
+    int64_t max_store;
+    int64_t max_streams;
+    int64_t max_consumers;
+    int64_t max_ack_pending;
+    int64_t memory_max_stream_bytes;
+    int64_t store_max_stream_bytes;
+    bool max_bytes_required;
+} ne_js_account_limits;
+
 typedef struct ne_account_conf {
     char name[NE_ACCOUNT_NAME_BYTES];
     uint16_t default_perms; /* NE_PERM_NONE or an index of the options' perms */
+    ne_js_account_limits js;
 } ne_account_conf;
 
 /* Service response types (export `response_type`). */
@@ -164,6 +196,22 @@ typedef struct ne_cluster_options {
     char tls_ca_file[NE_TLS_PATH_BYTES];
 } ne_cluster_options;
 #endif
+/* ---- JetStream (inventory section 4, CFG) ------------------------------------ */
+
+/* jetstream { } of the server, -js and -sd. */
+typedef struct ne_js_options {
+    bool enabled;
+    char store_dir[NE_JS_STORE_DIR_BYTES];
+    /* max_memory_store and max_file_store in bytes; -1: not set (the
+     * compiled-in memory region, and no limit of its own for files). */
+    int64_t max_memory;
+    int64_t max_store;
+    char domain[NE_JS_DOMAIN_BYTES];
+    /* limits { }: 0 where not set. */
+    int64_t max_ack_pending;
+    int64_t max_request_batch;
+    int64_t duplicate_window_ns;
+} ne_js_options;
 
 /* ---- The server ------------------------------------------------------------- */
 
@@ -238,6 +286,23 @@ typedef struct ne_server_options {
 #if NE_FEATURE_ROUTES
     ne_cluster_options cluster; /* cluster { } */
 #endif
+    ne_js_options js; /* jetstream { } */
 } ne_server_options;
+
+/* Whether account i has JetStream: with JetStream on, $G when no accounts
+ * are configured (only $G and the system account exist), otherwise the
+ * accounts whose block enables it (nats-server's enableJetStreamAccounts). */
+static inline bool ne_js_account_enabled(const ne_server_options *o, uint32_t i)
+{
+    if (!o->js.enabled || i >= o->account_count || i == o->system_account) {
+        return false;
+    }
+    bool accounts_configured = false;
+    for (uint32_t k = 0; k < o->account_count; k++) {
+        accounts_configured =
+            accounts_configured || (k != NE_ACCOUNT_GLOBAL && k != o->system_account);
+    }
+    return accounts_configured ? o->accounts[i].js.enabled : i == NE_ACCOUNT_GLOBAL;
+}
 
 #endif

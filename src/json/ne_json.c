@@ -276,6 +276,32 @@ bool ne_json_token_i64(const ne_json_doc *doc, int idx, int64_t *out)
     return true;
 }
 
+bool ne_json_token_u64(const ne_json_doc *doc, int idx, uint64_t *out)
+{
+    const jsmntok_t *t = &doc->tokens[idx];
+    if (t->type != JSMN_PRIMITIVE) {
+        return false;
+    }
+    const char *p = doc->text + t->start;
+    size_t len = (size_t)(t->end - t->start);
+    if (len == 0 || (p[0] == '0' && len > 1)) {
+        return false; /* empty, or a leading zero (JSON has none) */
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false; /* a sign, a fraction, an exponent or not a number */
+        }
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10u) {
+            return false; /* beyond uint64 */
+        }
+        v = v * 10u + d;
+    }
+    *out = v;
+    return true;
+}
+
 int ne_json_check(const ne_json_doc *doc, int obj, const char *key, ne_json_kind kind)
 {
     int i = ne_json_find(doc, obj, key);

@@ -58,6 +58,9 @@ bool ne_json_token_string(const ne_json_doc *doc, int idx, char *buf, size_t cap
 bool ne_json_token_string_cut(const ne_json_doc *doc, int idx, char *buf, size_t cap, size_t *len,
                               bool *cut);
 bool ne_json_token_i64(const ne_json_doc *doc, int idx, int64_t *out);
+/* A number token read as Go decodes into a uint64: 0 to 18446744073709551615,
+ * no sign, fraction or exponent. */
+bool ne_json_token_u64(const ne_json_doc *doc, int idx, uint64_t *out);
 bool ne_json_token_eq(const ne_json_doc *doc, int idx, const char *text);
 
 /* The Go type a field of nats-server's JSON is decoded into. */

@@ -224,6 +224,43 @@ void ne_json_raw(ne_json_out *o, const char *json)
     put(o, json, strlen(json));
 }
 
+/* Base64 in groups of 3 bytes (4 characters), 16 groups per read. */
+void ne_json_base64(ne_json_out *o, ne_json_reader read, void *ctx, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    before_value(o);
+    putc1(o, '"');
+    uint8_t in[48];
+    char out[64];
+    size_t done = 0;
+    /* Bounded: each pass consumes up to 48 bytes of len. */
+    while (done < len && o->error == NE_OK) {
+        size_t n = NE_MIN(len - done, sizeof(in));
+        read(ctx, done, in, n);
+        size_t k = 0;
+        size_t i = 0;
+        for (; i + 3 <= n; i += 3) {
+            uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+            out[k++] = alphabet[(v >> 18) & 63];
+            out[k++] = alphabet[(v >> 12) & 63];
+            out[k++] = alphabet[(v >> 6) & 63];
+            out[k++] = alphabet[v & 63];
+        }
+        if (i < n) {
+            /* Only the last read can end with a partial group. */
+            uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0u);
+            out[k++] = alphabet[(v >> 18) & 63];
+            out[k++] = alphabet[(v >> 12) & 63];
+            out[k++] = i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
+            out[k++] = '=';
+        }
+        put(o, out, k);
+        done += n;
+    }
+    putc1(o, '"');
+}
+
 /* A time text from one of ne_time's writers, quoted. */
 static void quoted(ne_json_out *o, void (*format)(ne_strbuf *, uint64_t), uint64_t value)
 {

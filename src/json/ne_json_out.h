@@ -60,6 +60,11 @@ void ne_json_bool(ne_json_out *o, bool value);
 void ne_json_milli(ne_json_out *o, uint64_t thousandths);
 /* Text the caller has made valid JSON (a literal like {}), written as one value. */
 void ne_json_raw(ne_json_out *o, const char *json);
+/* Copies len bytes from offset of a source into dst. */
+typedef void (*ne_json_reader)(void *ctx, size_t offset, void *dst, size_t len);
+/* A string value: the standard, padded base64 of len bytes read from a
+ * source in pieces (a stored message larger than any buffer). */
+void ne_json_base64(ne_json_out *o, ne_json_reader read, void *ctx, size_t len);
 /* Times as nats-server writes them: RFC 3339 with nanoseconds, Go's
  * Duration text ("1.5s"), and its uptime text ("1h2m3s"). */
 void ne_json_time(ne_json_out *o, uint64_t unix_ns);

@@ -148,6 +148,17 @@ static void query_from_http(ne_mon_query *q, const char *text, size_t len)
         (void)ne_parse_u64(v, n, UINT64_MAX / 2, &q->cid);
     }
     q->natsedge = query_get(text, len, "natsedge", &v, &n) && text_is(v, "1", n);
+    /* /jsz: accounts, streams, consumers, config (each implies the ones
+     * before it, as nats-server's JSzOptions do). */
+    static const char *const js_levels[] = {"accounts", "streams", "consumers"};
+    for (uint8_t i = 0; i < 3; i++) {
+        if (query_get(text, len, js_levels[i], &v, &n) &&
+            (text_is(v, "1", n) || text_is(v, "true", n))) {
+            q->js_detail = (uint8_t)(i + 1);
+        }
+    }
+    q->js_config =
+        query_get(text, len, "config", &v, &n) && (text_is(v, "1", n) || text_is(v, "true", n));
     q->unused =
         query_get(text, len, "unused", &v, &n) && (text_is(v, "1", n) || text_is(v, "true", n));
     if (query_get(text, len, "acc", &v, &n) && n > 0) {
@@ -196,6 +207,14 @@ int ne_mon_query_from_json(ne_mon_query *q, const char *json, size_t len, const 
         q->sort = sort_index(text, n);
     }
     (void)ne_json_get_bool(&doc, 0, "include_unused", &q->unused);
+    static const char *const js_levels[] = {"accounts", "streams", "consumer"};
+    for (uint8_t i = 0; i < 3; i++) {
+        bool on = false;
+        if (ne_json_get_bool(&doc, 0, js_levels[i], &on) && on) {
+            q->js_detail = (uint8_t)(i + 1);
+        }
+    }
+    (void)ne_json_get_bool(&doc, 0, "config", &q->js_config);
     if (ne_json_get_i64(&doc, 0, "state", &v)) {
         /* nats-server's ConnState: 0 open, 1 closed, 2 any. */
         q->state = v == 1 ? NE_MON_STATE_CLOSED : v == 2 ? NE_MON_STATE_ANY : NE_MON_STATE_OPEN;

@@ -27,12 +27,14 @@ typedef struct ne_mon_query {
     bool subs_detail; /* subs=detail / "subscriptions_detail": true */
     int sort;         /* index of ne_mon_sort_names; -1: an unknown name was given */
     uint64_t offset;
-    uint64_t limit; /* 1024 unless given */
-    uint64_t cid;   /* 0: every connection */
-    uint8_t state;  /* NE_MON_STATE_* */
-    bool natsedge;  /* natsedge=1: natsedge-only objects too (nats-server ignores it) */
-    bool unused;    /* /accstatz unused=1 / "include_unused": accounts without connections */
-    bool acc_given; /* /accstatz acc=<name>: that account only */
+    uint64_t limit;    /* 1024 unless given */
+    uint64_t cid;      /* 0: every connection */
+    uint8_t state;     /* NE_MON_STATE_* */
+    bool natsedge;     /* natsedge=1: natsedge-only objects too (nats-server ignores it) */
+    bool unused;       /* /accstatz unused=1 / "include_unused": accounts without connections */
+    bool acc_given;    /* /accstatz acc=<name>: that account only */
+    uint8_t js_detail; /* /jsz: 1 accounts, 2 and streams, 3 and consumers */
+    bool js_config;    /* /jsz config=1: streams' and consumers' configurations */
     char acc[NE_ACCOUNT_NAME_BYTES];
 } ne_mon_query;
 

@@ -65,6 +65,7 @@ size_t ne_nats_info(ne_nats *n, const ne_conn *conn, const char *client_ip, char
     f.port = n->listener.port;
     f.headers = !o->no_header_support;
     f.max_payload = o->max_payload;
+    f.jetstream = o->js.enabled;
     f.auth_required = ne_authn_required(o);
     f.tls_required = o->tls;
     f.tls_verify = o->tls_verify;
@@ -493,7 +494,7 @@ static ne_slice msg_sizes(ne_msg *msg, bool as_hmsg)
  * fit cap (a long subject and reply on a long sid). */
 static size_t msg_line(char *out, size_t cap, const ne_sub *sub, ne_msg *msg, bool as_hmsg)
 {
-    return ne_proto_msg_line(out, cap, as_hmsg, msg->subject,
+    return ne_proto_msg_line(out, cap, as_hmsg, ne_msg_shown(msg),
                              (ne_slice){ne_sub_sid(sub), sub->sid_len}, msg->reply,
                              msg_sizes(msg, as_hmsg));
 }
@@ -514,7 +515,8 @@ static bool prepare_fast(ne_nats *n, ne_msg *msg)
         return false;
     }
     ne_slice size = msg_sizes(msg, false);
-    size_t head = 4 + msg->subject.len + 1;
+    ne_slice shown = ne_msg_shown(msg);
+    size_t head = 4 + shown.len + 1;
     size_t tail =
         1 + (msg->reply.len > 0 ? msg->reply.len + 1u : 0u) + size.len + 2 + payload_len + 2;
     if (head + tail + NE_SUB_TEXT_BYTES > sizeof(n->deliver_scratch) || head > UINT16_MAX) {
@@ -522,7 +524,7 @@ static bool prepare_fast(ne_nats *n, ne_msg *msg)
     }
     char *p = n->deliver_scratch;
     p += put_text(p, "MSG ", 4);
-    p += put_text(p, msg->subject.ptr, msg->subject.len);
+    p += put_text(p, shown.ptr, shown.len);
     *p++ = ' ';
     *p++ = ' ';
     if (msg->reply.len > 0) {

@@ -23,6 +23,9 @@ size_t ne_proto_write_info(char *out, size_t cap, const ne_info_fields *f)
     put_string(&sb, ",\"host\":", f->host);
     ne_strbuf_printf(&sb, ",\"port\":%u,\"headers\":%s,\"max_payload\":%u", (unsigned)f->port,
                      f->headers ? "true" : "false", (unsigned)f->max_payload);
+    if (f->jetstream) {
+        ne_strbuf_puts(&sb, ",\"jetstream\":true");
+    }
     if (f->auth_required) {
         ne_strbuf_puts(&sb, ",\"auth_required\":true");
     }

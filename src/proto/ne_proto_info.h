@@ -34,6 +34,7 @@ typedef struct ne_info_fields {
     uint16_t port;
     bool headers;
     uint32_t max_payload;
+    bool jetstream; /* JetStream is on: "jetstream":true */
     bool auth_required;
     bool tls_required;
     bool tls_verify;

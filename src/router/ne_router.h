@@ -80,6 +80,11 @@ static inline const char *ne_sub_sid(const ne_sub *sub)
  * from chain_offset. */
 typedef struct ne_msg {
     ne_slice subject;
+    /* The subject subscribers see when it is not the one the message is
+     * routed on (a JetStream push delivery is routed on the consumer's
+     * deliver subject and shows the stored message's subject); len 0: the
+     * routed subject. Peers (leaf links) get the routed subject. */
+    ne_slice shown;
     ne_slice reply;
     ne_slice queues; /* from a peer: the queue groups it is for (LN-18); only those get it */
     uint32_t hdr_len;
@@ -109,6 +114,12 @@ typedef struct ne_msg {
     char size_text[20];
     char hsize_text[41];
 } ne_msg;
+
+/* The subject a subscriber's delivery line carries. */
+static inline ne_slice ne_msg_shown(const ne_msg *m)
+{
+    return m->shown.len > 0 ? m->shown : m->subject;
+}
 
 /* Clears a message up to its size texts, which need no clearing. */
 #define NE_MSG_CLEAR(m) memset((m), 0, offsetof(ne_msg, size_text))

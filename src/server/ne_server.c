@@ -45,6 +45,8 @@ void ne_server_options_default(ne_server_options *opts)
 #if NE_FEATURE_ROUTES
     ne_route_options_default(&opts->cluster);
 #endif
+    opts->js.max_memory = -1;
+    opts->js.max_store = -1;
 }
 
 /* A limit above what was compiled in names the knob to raise. */
@@ -54,6 +56,61 @@ static int over_max(char *err, size_t err_cap, const char *what, unsigned long l
     ne_fmt(err, err_cap, "%s %llu is above the compiled-in maximum %llu: raise %s in config/", what,
            value, max, knob);
     return NE_ERR_RANGE;
+}
+
+/* JetStream's limits against what was compiled in (config/ne_config_js.h). */
+static int js_options_check(const ne_server_options *opts, char *err, size_t err_cap)
+{
+    const ne_js_options *js = &opts->js;
+    if (!js->enabled) {
+        return NE_OK;
+    }
+#if !NE_FEATURE_JETSTREAM
+    ne_fmt(err, err_cap, "JetStream is not built in: set NE_FEATURE_JETSTREAM in config/");
+    return NE_ERR_UNSUPPORTED;
+#else
+    const uint64_t region = (uint64_t)NE_JS_MEM_BLOCKS * NE_JS_MEM_BLOCK_BYTES;
+    if (js->max_memory > 0 && (uint64_t)js->max_memory > region) {
+        return over_max(err, err_cap, "max_memory_store", (unsigned long long)js->max_memory,
+                        region, "NE_JS_MEM_BLOCKS");
+    }
+    if (js->max_ack_pending > NE_JS_MAX_PENDING) {
+        return over_max(err, err_cap, "jetstream limits max_ack_pending",
+                        (unsigned long long)js->max_ack_pending, NE_JS_MAX_PENDING,
+                        "NE_JS_MAX_PENDING");
+    }
+    uint32_t accounts = 0;
+    for (uint32_t i = 0; i < opts->account_count; i++) {
+        if (!ne_js_account_enabled(opts, i)) {
+            continue;
+        }
+        accounts++;
+        const ne_js_account_limits *l = &opts->accounts[i].js;
+        if (l->max_streams > NE_JS_MAX_STREAMS) {
+            return over_max(err, err_cap, "account max_streams", (unsigned long long)l->max_streams,
+                            NE_JS_MAX_STREAMS, "NE_JS_MAX_STREAMS");
+        }
+        if (l->max_consumers > NE_JS_MAX_CONSUMERS) {
+            return over_max(err, err_cap, "account max_consumers",
+                            (unsigned long long)l->max_consumers, NE_JS_MAX_CONSUMERS,
+                            "NE_JS_MAX_CONSUMERS");
+        }
+        if (l->max_memory > 0 && (uint64_t)l->max_memory > region) {
+            return over_max(err, err_cap, "account max_memory", (unsigned long long)l->max_memory,
+                            region, "NE_JS_MEM_BLOCKS");
+        }
+        if (l->max_ack_pending > NE_JS_MAX_PENDING) {
+            return over_max(err, err_cap, "account max_ack_pending",
+                            (unsigned long long)l->max_ack_pending, NE_JS_MAX_PENDING,
+                            "NE_JS_MAX_PENDING");
+        }
+    }
+    if (accounts > NE_JS_MAX_ACCOUNTS) {
+        return over_max(err, err_cap, "accounts with JetStream", accounts, NE_JS_MAX_ACCOUNTS,
+                        "NE_JS_MAX_ACCOUNTS");
+    }
+    return NE_OK;
+#endif
 }
 
 int ne_server_options_check(const ne_server_options *opts, char *err, size_t err_cap)
@@ -100,6 +157,9 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
                "lame duck grace period (%ums) should be strictly lower than lame duck duration "
                "(%ums)",
                opts->lame_duck_grace_period_ms, opts->lame_duck_duration_ms);
+        return NE_ERR_RANGE;
+    }
+    if (js_options_check(opts, err, err_cap) != NE_OK) {
         return NE_ERR_RANGE;
     }
     int rc = ne_authn_check_secret("password", opts->auth_pass, err, err_cap);
@@ -179,6 +239,10 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
 #endif
     ne_mon_init(&srv->mon, &srv->opts, &srv->conns, &srv->router);
     ne_sys_init(&srv->sys, &srv->opts, &srv->conns, &srv->router, &srv->mon);
+#if NE_FEATURE_JETSTREAM
+    ne_js_init(&srv->js, &srv->storage.js, &srv->opts, &srv->conns, &srv->router, &srv->mon,
+               &srv->rng);
+#endif
     ne_server_endpoints_register(srv);
     srv->conns.id.start_wall_ns = ne_port_wall_ns();
     srv->conns.id.config_load_wall_ns = srv->conns.id.start_wall_ns;
@@ -220,6 +284,11 @@ int ne_server_start(ne_server *srv)
     if (rc == NE_OK) {
         rc = ne_sys_start(&srv->sys);
     }
+#if NE_FEATURE_JETSTREAM
+    if (rc == NE_OK) {
+        rc = ne_js_start(&srv->js);
+    }
+#endif
     if (rc == NE_OK) {
         rc = ne_leaf_start(&srv->leaf);
     }
@@ -264,6 +333,9 @@ void ne_server_log_memory(const ne_server *srv)
 #if NE_FEATURE_ROUTES
     ne_route_log_memory(&srv->route);
 #endif
+#if NE_FEATURE_JETSTREAM
+    ne_js_log_memory(&srv->js);
+#endif
 }
 
 uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
@@ -294,6 +366,9 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
         }
         total += used;
     }
+#if NE_FEATURE_JETSTREAM
+    total += ne_js_pools_in_use(&srv->js, busy);
+#endif
     /* Chunks promised to incomplete messages, and the share they count in. */
     uint32_t promised = srv->conns.chunks.promised + srv->conns.partial_chunks;
     if (promised > 0 && *busy == NULL) {
@@ -431,6 +506,9 @@ static void lame_duck_step(ne_server *srv)
 
 void ne_server_shutdown(ne_server *srv)
 {
+#if NE_FEATURE_JETSTREAM
+    ne_js_shutdown(&srv->js);
+#endif
     ne_leaf_shutdown(&srv->leaf);
 #if NE_FEATURE_ROUTES
     ne_route_shutdown(&srv->route);

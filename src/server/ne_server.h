@@ -21,6 +21,7 @@
 #include "conf/ne_options.h"
 #include "conn/ne_conn.h"
 #include "core/ne_log.h"
+#include "js/ne_js.h"
 #include "core/ne_rng.h"
 #include "core/ne_version.h"
 #include "leaf/ne_leaf.h"
@@ -44,6 +45,9 @@ typedef struct ne_server_storage {
     ne_conns_storage conns;
     ne_router_storage router;
     ne_nats_storage nats;
+#if NE_FEATURE_JETSTREAM
+    ne_js_storage js;
+#endif
 } ne_server_storage;
 
 typedef struct ne_server {
@@ -70,6 +74,9 @@ typedef struct ne_server {
     ne_connect_urls cluster_urls;
     ne_mon mon;
     ne_sys sys;
+#if NE_FEATURE_JETSTREAM
+    ne_js js;
+#endif
     ne_server_storage storage;
 } ne_server;
 

@@ -14,7 +14,6 @@
  * have yet: refused with a clear message instead of being ignored. */
 static const char *const not_yet[] = {
     "mqtt",
-    "jetstream",
 #if !NE_FEATURE_ROUTES
     "cluster",
 #endif
@@ -712,6 +711,223 @@ static int apply_list(apply_ctx *a, ne_conf_node *list, uint8_t account,
     return NE_OK;
 }
 
+/* ---- JetStream (jetstream { }, an account's jetstream { }) --------------------- */
+
+/* A size of the jetstream block (nats-server's getStorageSize), with its
+ * wording for a string without a unit. */
+static int get_size(apply_ctx *a, ne_conf_node *n, const char *what, int64_t *out)
+{
+    if (n->type == NE_CONF_STRING) {
+        const char *text;
+        size_t len;
+        (void)ne_conf_as_string(a->conf, n, &text, &len);
+        char last = len > 0 ? text[len - 1] : 'K';
+        if (last != 'K' && last != 'M' && last != 'G' && last != 'T') {
+            char msg[128];
+            ne_fmt(msg, sizeof(msg), "%s sizes defined as strings must end in K, M, G, T", what);
+            return fail_at(a, n, NE_ERR_INVALID, msg);
+        }
+    }
+    return ne_conf_as_size(a->conf, n, out) == NE_OK ? NE_OK : fail_conf(a);
+}
+
+/* "enabled"/"disabled" (any case), as nats-server reads a jetstream string. */
+static int get_enabled_text(apply_ctx *a, ne_conf_node *n, bool positioned, bool *out)
+{
+    const char *text;
+    size_t len;
+    (void)ne_conf_as_string(a->conf, n, &text, &len);
+    char lower[16];
+    size_t k = 0;
+    for (; k < len && k < sizeof(lower) - 1; k++) {
+        char c = text[k];
+        lower[k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    lower[k] = '\0';
+    if (len < sizeof(lower) && (strcmp(lower, "enabled") == 0 || strcmp(lower, "enable") == 0)) {
+        *out = true;
+        return NE_OK;
+    }
+    if (len < sizeof(lower) && (strcmp(lower, "disabled") == 0 || strcmp(lower, "disable") == 0)) {
+        *out = false;
+        return NE_OK;
+    }
+    char msg[160];
+    ne_fmt(msg, sizeof(msg), "Expected 'enabled' or 'disabled' for string value, got '%.*s'",
+           (int)NE_MIN(len, (size_t)64), text);
+    if (!positioned) {
+        ne_fmt(a->err, a->err_cap, "%s", msg);
+        return NE_ERR_INVALID;
+    }
+    return fail_at(a, n, NE_ERR_INVALID, msg);
+}
+
+static void js_account_limits_default(ne_js_account_limits *l)
+{
+    l->max_memory = -1;
+    l->max_store = -1;
+    l->max_streams = -1;
+    l->max_consumers = -1;
+    l->max_ack_pending = -1;
+    l->memory_max_stream_bytes = -1;
+    l->store_max_stream_bytes = -1;
+    l->max_bytes_required = false;
+}
+
+static int get_int(apply_ctx *a, ne_conf_node *n, int64_t *out)
+{
+    return ne_conf_as_int(a->conf, n, out) == NE_OK ? NE_OK : fail_conf(a);
+}
+
+/* An account's jetstream: true/false, "enabled"/"disabled", or its limits
+ * (nats-server's parseJetStreamForAccount). */
+static int apply_account_jetstream(apply_ctx *a, ne_conf_node *n, ne_js_account_limits *l)
+{
+    js_account_limits_default(l);
+    if (n->type == NE_CONF_BOOL) {
+        return ne_conf_as_bool(a->conf, n, &l->enabled) == NE_OK ? NE_OK : fail_conf(a);
+    }
+    if (n->type == NE_CONF_STRING) {
+        return get_enabled_text(a, n, false, &l->enabled);
+    }
+    if (n->type != NE_CONF_MAP) {
+        char msg[96];
+        ne_fmt(msg, sizeof(msg), "Expected map, bool or string to define JetStream, got %s",
+               n->type == NE_CONF_INT ? "int64" : ne_conf_type_name((ne_conf_type)n->type));
+        return fail_at(a, n, NE_ERR_INVALID, msg);
+    }
+    (void)ne_conf_expect(a->conf, n, NE_CONF_MAP);
+    l->enabled = true;
+    for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc;
+        const ne_conf *c = a->conf;
+        if (key_is(c, f, "max_memory") || key_is(c, f, "max_mem") || key_is(c, f, "mem") ||
+            key_is(c, f, "memory")) {
+            rc = get_size(a, f, "max_memory", &l->max_memory);
+        } else if (key_is(c, f, "max_store") || key_is(c, f, "max_file") ||
+                   key_is(c, f, "max_disk") || key_is(c, f, "store") || key_is(c, f, "disk")) {
+            rc = get_size(a, f, "max_store", &l->max_store);
+        } else if (key_is(c, f, "max_streams") || key_is(c, f, "streams")) {
+            rc = get_int(a, f, &l->max_streams);
+        } else if (key_is(c, f, "max_consumers") || key_is(c, f, "consumers")) {
+            rc = get_int(a, f, &l->max_consumers);
+        } else if (key_is(c, f, "max_bytes_required") || key_is(c, f, "max_stream_bytes") ||
+                   key_is(c, f, "max_bytes")) {
+            rc =
+                ne_conf_as_bool(a->conf, f, &l->max_bytes_required) == NE_OK ? NE_OK : fail_conf(a);
+        } else if (key_is(c, f, "mem_max_stream_bytes") ||
+                   key_is(c, f, "memory_max_stream_bytes")) {
+            rc = get_size(a, f, "mem_max_stream_bytes", &l->memory_max_stream_bytes);
+        } else if (key_is(c, f, "disk_max_stream_bytes") ||
+                   key_is(c, f, "store_max_stream_bytes")) {
+            rc = get_size(a, f, "store_max_stream_bytes", &l->store_max_stream_bytes);
+        } else if (key_is(c, f, "max_ack_pending")) {
+            rc = get_int(a, f, &l->max_ack_pending);
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
+/* store_dir at the top level or in the jetstream block, not both. */
+static int apply_store_dir(apply_ctx *a, ne_conf_node *n)
+{
+    if (a->opts->js.store_dir[0] != '\0') {
+        return fail_at(a, n, NE_ERR_INVALID, "Duplicate 'store_dir' configuration");
+    }
+    return copy_string(a, n, a->opts->js.store_dir, sizeof(a->opts->js.store_dir));
+}
+
+/* jetstream { limits { max_ack_pending, max_request_batch, duplicate_window } } */
+static int apply_jetstream_limits(apply_ctx *a, ne_conf_node *n)
+{
+    ne_js_options *js = &a->opts->js;
+    if (ne_conf_expect(a->conf, n, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(a);
+    }
+    for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc;
+        if (key_is(a->conf, f, "max_ack_pending")) {
+            rc = get_int(a, f, &js->max_ack_pending);
+        } else if (key_is(a->conf, f, "max_request_batch")) {
+            rc = get_int(a, f, &js->max_request_batch);
+        } else if (key_is(a->conf, f, "duplicate_window")) {
+            const char *text;
+            size_t len;
+            rc = ne_conf_as_string(a->conf, f, &text, &len) == NE_OK ? NE_OK : fail_conf(a);
+            if (rc == NE_OK &&
+                ne_conf_parse_duration(text, len, &js->duplicate_window_ns) != NE_OK) {
+                rc = fail_at(a, f, NE_ERR_INVALID, "invalid duplicate_window duration");
+            }
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
+/* jetstream: true/false, "enabled"/"disabled", or { store_dir,
+ * max_memory_store, max_file_store, domain, enabled, limits }
+ * (nats-server's parseJetStream). */
+static int apply_jetstream(apply_ctx *a, ne_conf_node *n)
+{
+    ne_js_options *js = &a->opts->js;
+    if (n->type == NE_CONF_BOOL) {
+        return ne_conf_as_bool(a->conf, n, &js->enabled) == NE_OK ? NE_OK : fail_conf(a);
+    }
+    if (n->type == NE_CONF_STRING) {
+        return get_enabled_text(a, n, true, &js->enabled);
+    }
+    if (n->type != NE_CONF_MAP) {
+        char msg[96];
+        ne_fmt(msg, sizeof(msg), "Expected map, bool or string to define JetStream, got %s",
+               n->type == NE_CONF_INT ? "int64" : ne_conf_type_name((ne_conf_type)n->type));
+        return fail_at(a, n, NE_ERR_INVALID, msg);
+    }
+    (void)ne_conf_expect(a->conf, n, NE_CONF_MAP);
+    bool enable = true;
+    for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
+        int rc;
+        const ne_conf *c = a->conf;
+        if (key_is(c, f, "store") || key_is(c, f, "store_dir") || key_is(c, f, "storedir")) {
+            rc = apply_store_dir(a, f);
+        } else if (key_is(c, f, "max_memory_store") || key_is(c, f, "max_mem_store") ||
+                   key_is(c, f, "max_mem")) {
+            rc = get_size(a, f, "max_mem_store", &js->max_memory);
+        } else if (key_is(c, f, "max_file_store") || key_is(c, f, "max_file")) {
+            rc = get_size(a, f, "max_file_store", &js->max_store);
+        } else if (key_is(c, f, "domain")) {
+            rc = copy_string(a, f, js->domain, sizeof(js->domain));
+        } else if (key_is(c, f, "enable") || key_is(c, f, "enabled")) {
+            rc = ne_conf_as_bool(a->conf, f, &enable) == NE_OK ? NE_OK : fail_conf(a);
+        } else if (key_is(c, f, "limits")) {
+            rc = apply_jetstream_limits(a, f);
+        } else if (key_is(c, f, "key") || key_is(c, f, "ek") || key_is(c, f, "encryption_key") ||
+                   key_is(c, f, "cipher") || key_is(c, f, "extension_hint") ||
+                   key_is(c, f, "unique_tag") || key_is(c, f, "max_outstanding_catchup")) {
+            char what[128];
+            ne_fmt(what, sizeof(what),
+                   "jetstream \"%.*s\" is not supported yet in natsedge (see differences.md)",
+                   (int)ne_conf_key_len(f), ne_conf_key(a->conf, f));
+            rc = fail_at(a, f, NE_ERR_UNSUPPORTED, what);
+        } else {
+            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    js->enabled = enable;
+    return NE_OK;
+}
+
 static int apply_account(apply_ctx *a, ne_conf_node *map, uint8_t account)
 {
     if (ne_conf_expect(a->conf, map, NE_CONF_MAP) != NE_OK) {
@@ -728,9 +944,10 @@ static int apply_account(apply_ctx *a, ne_conf_node *map, uint8_t account)
         } else if (key_is(a->conf, f, "default_permissions") ||
                    key_is(a->conf, f, "default_permission")) {
             rc = apply_permissions(a, f, &a->opts->accounts[account].default_perms);
-        } else if (key_is(a->conf, f, "jetstream") || key_is(a->conf, f, "mappings") ||
-                   key_is(a->conf, f, "maps") || key_is(a->conf, f, "nkey") ||
-                   key_is(a->conf, f, "limits")) {
+        } else if (key_is(a->conf, f, "jetstream")) {
+            rc = apply_account_jetstream(a, f, &a->opts->accounts[account].js);
+        } else if (key_is(a->conf, f, "mappings") || key_is(a->conf, f, "maps") ||
+                   key_is(a->conf, f, "nkey") || key_is(a->conf, f, "limits")) {
             char what[128];
             ne_fmt(what, sizeof(what),
                    "account \"%.*s\" is not supported yet in natsedge (see differences.md)",
@@ -939,6 +1156,12 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
 #endif
     if (key_is(a->conf, n, "authorization")) {
         return apply_authorization(a, n);
+    }
+    if (key_is(a->conf, n, "jetstream")) {
+        return apply_jetstream(a, n);
+    }
+    if (key_is(a->conf, n, "store_dir") || key_is(a->conf, n, "storedir")) {
+        return apply_store_dir(a, n);
     }
     if (key_is(a->conf, n, "accounts")) {
         return apply_accounts(a, n);

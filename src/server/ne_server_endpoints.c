@@ -53,6 +53,9 @@ static void write_pools(ne_json_out *o, const ne_server *srv)
 #if NE_FEATURE_ROUTES
     ne_json_kv_u64(o, "route_connections", srv->route.link_pool.in_use);
 #endif
+#if NE_FEATURE_JETSTREAM
+    ne_js_write_pools(&srv->js, o);
+#endif
     ne_json_end_object(o);
 }
 
@@ -128,7 +131,11 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     ne_json_kv_raw(o, "leaf", "{}");
     ne_json_kv_raw(o, "mqtt", "{}");
     ne_json_kv_raw(o, "websocket", "{}");
+#if NE_FEATURE_JETSTREAM
+    ne_js_write_varz(&srv->js, o);
+#else
     ne_json_kv_raw(o, "jetstream", "{}");
+#endif
     if (opts->tls) {
         ne_json_kv_bool(o, "tls_required", true);
         if (opts->tls_verify) {

@@ -119,7 +119,7 @@ static void write_server(ne_sys *sys, ne_json_out *o, uint64_t now_ns)
     ne_json_kv_string(o, "id", sys->conns->id.server_id);
     ne_json_kv_string(o, "ver", NE_ADVERTISED_VERSION);
     ne_json_kv_u64(o, "seq", ++sys->seq);
-    ne_json_kv_bool(o, "jetstream", false);
+    ne_json_kv_bool(o, "jetstream", sys->opts->js.enabled);
     ne_json_kv_time(o, "time", now_ns);
     ne_json_end_object(o);
 }

@@ -126,7 +126,18 @@ test("-t checks a configuration file and exits 0; without -c: natsedge checks th
   }
 });
 
-for (const flag of [["-js"], ["-sd", "/tmp/x"]]) {
+test("-js and -sd are accepted with a configuration file (-t, CFG-01, inventory section 4)", () => {
+  const { dir, file } = validConfig();
+  try {
+    const r = run(["-t", "-c", file, "-js", "-sd", join(dir, "store")]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /configuration file .*ok\.conf is valid/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const flag of [["-s"], ["--log_size_limit", "1000"]]) {
   test(`natsedge-only (a feature not built yet, differences.md: Not built yet): ${flag[0]} is refused with exit code 1`, { skip: !isNatsedge && "natsedge-only: nats-server has the feature" }, () => {
     const r = run(flag);
     assert.equal(r.status, 1);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -65,6 +66,31 @@ static void test_i64_refuses_fractions_and_exponents(void **state)
     assert_false(read_n("\"1\"", &v));
     assert_false(read_n("true", &v));
     assert_int_equal(v, 7);
+}
+
+/* nats-server decodes sequences (STREAM.MSG.GET's seq, purge's keep,
+ * opt_start_seq) into a Go uint64: the whole range reads, a sign, a
+ * fraction and anything beyond it do not. */
+static void test_u64_reads_the_whole_range(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "18446744073709551616", "99999999999999999999", "-1", "-0", "1.0", "1e3", "\"5\"", "true"};
+    uint64_t v = 9;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        char text[64];
+        snprintf(text, sizeof(text), "[%s]", refused[i]);
+        assert_int_equal(parse(text), NE_OK);
+        assert_false(ne_json_token_u64(&doc, 1, &v));
+    }
+    assert_true(v == 9); /* untouched on failure */
+    assert_int_equal(parse("[18446744073709551615,0,1]"), NE_OK);
+    assert_true(ne_json_token_u64(&doc, 1, &v));
+    assert_true(v == UINT64_MAX);
+    assert_true(ne_json_token_u64(&doc, 2, &v));
+    assert_true(v == 0);
+    assert_true(ne_json_token_u64(&doc, 3, &v));
+    assert_true(v == 1);
 }
 
 /* jsmn alone takes any unquoted word as a value; JSON does not (CP-22). */
@@ -193,6 +219,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_i64_refuses_numbers_beyond_int64_CP18),
         cmocka_unit_test(test_i64_refuses_fractions_and_exponents),
+        cmocka_unit_test(test_u64_reads_the_whole_range),
         cmocka_unit_test(test_parse_refuses_what_is_not_json_CP22),
         cmocka_unit_test(test_check_kinds_as_go_decodes_them_CP15),
         cmocka_unit_test(test_string_reads_are_bounded),

@@ -239,6 +239,50 @@ static void test_raw_text_and_values_at_the_top_level(void **state)
     assert_sink_is(",\"import\":{\"allow\":[\"a.>\",\"b q\"]}}\r\n");
 }
 
+static void read_text(void *ctx, size_t offset, void *dst, size_t len)
+{
+    memcpy(dst, (const char *)ctx + offset, len);
+}
+
+/* Base64 of inputs of every length around the 3-byte groups and the
+ * 48-byte reads, as RFC 4648's examples and a long one. */
+static void test_base64_values_in_pieces(void **state)
+{
+    (void)state;
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const out[] = {"\"\"",         "\"Zg==\"",     "\"Zm8=\"",    "\"Zm9v\"",
+                                      "\"Zm9vYg==\"", "\"Zm9vYmE=\"", "\"Zm9vYmFy\""};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        sink_reset();
+        char buf[NE_JSON_OUT_MIN_BYTES];
+        ne_json_out o;
+        ne_json_out_init(&o, buf, sizeof(buf), test_sink, &sink);
+        ne_json_base64(&o, read_text, (void *)in[i], strlen(in[i]));
+        assert_int_equal(ne_json_out_finish(&o), NE_OK);
+        assert_sink_is(out[i]);
+    }
+    /* 100 bytes: two full reads and a partial one; 0xff bytes test '/'. */
+    char bytes[100];
+    memset(bytes, 0xff, sizeof(bytes));
+    sink_reset();
+    char buf[NE_JSON_OUT_MIN_BYTES];
+    ne_json_out o;
+    ne_json_out_init(&o, buf, sizeof(buf), test_sink, &sink);
+    ne_json_begin_object(&o);
+    ne_json_key(&o, "data");
+    ne_json_base64(&o, read_text, bytes, sizeof(bytes));
+    ne_json_end_object(&o);
+    assert_int_equal(ne_json_out_finish(&o), NE_OK);
+    char want[200];
+    size_t n = 0;
+    n += (size_t)snprintf(want + n, sizeof(want) - n, "{\"data\":\"");
+    for (int k = 0; k < 33; k++) {
+        n += (size_t)snprintf(want + n, sizeof(want) - n, "////");
+    }
+    snprintf(want + n, sizeof(want) - n, "/w==\"}");
+    assert_sink_is(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_a_malformed_document_is_refused),
         cmocka_unit_test(test_a_refusing_sink_stops_the_document),
         cmocka_unit_test(test_raw_text_and_values_at_the_top_level),
+        cmocka_unit_test(test_base64_values_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

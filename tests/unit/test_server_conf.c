@@ -79,8 +79,57 @@ static void test_features_not_built_yet_are_refused_by_name(void **state)
     (void)state;
     assert_int_equal(apply("mqtt { port: 1883 }\n"), NE_ERR_UNSUPPORTED);
     assert_non_null(strstr(err, "\"mqtt\" is not supported yet"));
-    assert_int_equal(apply("accounts { A: { jetstream: enabled } }\n"), NE_ERR_UNSUPPORTED);
-    assert_non_null(strstr(err, "account \"jetstream\" is not supported yet"));
+    assert_int_equal(apply("accounts { A: { mappings: { a: b } } }\n"), NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "account \"mappings\" is not supported yet"));
+}
+
+/* jetstream { } and an account's jetstream, as nats-server reads them; a
+ * limit beyond the compiled-in pools names the config/ knob (CFG-15,
+ * inventory section 4). */
+static void test_jetstream_block_and_account_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("jetstream { store_dir: \"/data/js\", max_mem: 1M, max_file: \"2G\", "
+                           "domain: edge, limits { max_ack_pending: 100 } }\n"),
+                     NE_OK);
+    assert_true(opts.js.enabled);
+    assert_string_equal(opts.js.store_dir, "/data/js");
+    assert_int_equal(opts.js.max_memory, 1000000);
+    assert_int_equal(opts.js.max_store, 2LL << 30);
+    assert_string_equal(opts.js.domain, "edge");
+    assert_int_equal(opts.js.max_ack_pending, 100);
+    assert_int_equal(apply("jetstream: enabled\n"), NE_OK);
+    assert_true(opts.js.enabled);
+    assert_int_equal(apply("jetstream: disabled\n"), NE_OK);
+    assert_false(opts.js.enabled);
+    assert_int_equal(apply("jetstream: foo\n"), NE_ERR_INVALID);
+    assert_string_equal(err, "test.conf:1:1: Expected 'enabled' or 'disabled' for string value, "
+                             "got 'foo'");
+    assert_int_equal(apply("jetstream { max_mem: \"5X\" }\n"), NE_ERR_INVALID);
+    assert_non_null(strstr(err, "max_mem_store sizes defined as strings must end in K, M, G, T"));
+    assert_int_equal(apply("store_dir: \"/a\"\njetstream { store_dir: \"/b\" }\n"), NE_ERR_INVALID);
+    assert_non_null(strstr(err, "Duplicate 'store_dir' configuration"));
+    assert_int_equal(apply("jetstream { bogus: 1 }\n"), NE_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown field \"bogus\""));
+    assert_int_equal(apply("jetstream { max_mem: 1T }\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "raise NE_JS_MEM_BLOCKS"));
+    assert_int_equal(apply("jetstream: enabled\n"
+                           "accounts { A: { jetstream: { max_mem: 1M, max_streams: 2, "
+                           "max_consumers: 3 }, users: [{user: a, password: b}] }, "
+                           "B: { users: [{user: c, password: d}] } }\n"),
+                     NE_OK);
+    assert_true(opts.accounts[2].js.enabled);
+    assert_int_equal(opts.accounts[2].js.max_streams, 2);
+    assert_int_equal(opts.accounts[2].js.max_consumers, 3);
+    assert_true(ne_js_account_enabled(&opts, 2));
+    assert_false(ne_js_account_enabled(&opts, 3));
+    assert_false(ne_js_account_enabled(&opts, NE_ACCOUNT_GLOBAL));
+    assert_int_equal(
+        apply("jetstream: enabled\naccounts { A: { jetstream: { max_streams: 100000 } } }\n"),
+        NE_ERR_RANGE);
+    assert_non_null(strstr(err, "raise NE_JS_MAX_STREAMS"));
+    assert_int_equal(apply("accounts { A: { jetstream: bad } }\n"), NE_ERR_INVALID);
+    assert_string_equal(err, "Expected 'enabled' or 'disabled' for string value, got 'bad'");
 }
 
 static void test_permissions_are_mapped_CP78_CP80_CP82(void **state)
@@ -350,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_users_list_with_passwords_and_nkeys_CFG16),
         cmocka_unit_test(test_limits_above_the_compiled_maximum_name_the_knob),
         cmocka_unit_test(test_wrong_types_are_errors_with_position),
+        cmocka_unit_test(test_jetstream_block_and_account_limits),
     };
     return cmocka_run_group_tests_name("server_conf", tests, NULL, NULL);
 }

@@ -17,10 +17,11 @@ function defines(file) {
 }
 
 // The numeric value of a knob for a profile ("default" or a file name in
-// config/profiles/): the profile's define, else the default's, with the
-// knobs it names expanded. Only plain arithmetic is evaluated.
+// config/profiles/): the profile's define, else the default's (from
+// ne_config_default.h and JetStream's ne_config_js.h), with the knobs it
+// names expanded. Only plain arithmetic is evaluated.
 export function knob(name, profile = "default") {
-  const all = { ...defines(CONFIG_DIR + "ne_config_default.h") };
+  const all = { ...defines(CONFIG_DIR + "ne_config_default.h"), ...defines(CONFIG_DIR + "ne_config_js.h") };
   if (profile !== "default") Object.assign(all, defines(`${CONFIG_DIR}profiles/${profile}.h`));
   const expand = (expr, depth) => {
     if (depth > 8) throw new Error(`${name}: definitions nest too deep`);

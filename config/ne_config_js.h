@@ -1,0 +1,147 @@
+/* Compile-time bounds of JetStream (src/js), when NE_FEATURE_JETSTREAM is on.
+ *
+ * Every stream, consumer, stored message, subject, pending acknowledgement,
+ * waiting pull request and remembered message id comes from a pool sized
+ * here. When one runs out, the request that needed it gets nats-server's
+ * error for a lack of resources (or the limit it names) and everything else
+ * keeps working; docs/jetstream.md states the RAM of each unit. The run-time
+ * configuration (jetstream { max_memory_store, ... }, an account's
+ * jetstream { max_streams, ... }) may lower these and never raise them: a
+ * larger value is a configuration error naming the knob. A profile may
+ * override any knob (it is included before this file through ne_config.h).
+ */
+#ifndef NE_CONFIG_JS_H
+#define NE_CONFIG_JS_H
+
+#include "ne_config.h"
+
+/* NE_FEATURE_JETSTREAM and NE_JS_MAX_ACCOUNTS are in ne_config_default.h:
+ * the number of internal clients depends on them. */
+
+/* Streams of all accounts together. One unit costs sizeof(ne_js_stream)
+ * (about 450 B with the default name length). The next STREAM.CREATE gets
+ * 10027 "maximum number of streams reached". */
+#ifndef NE_JS_MAX_STREAMS
+#define NE_JS_MAX_STREAMS 256
+#endif
+
+/* Consumers of all streams together. One unit costs sizeof(ne_js_consumer)
+ * (about 550 B with the default name length). The next CONSUMER.CREATE gets
+ * 10026 "maximum consumers limit reached". */
+#ifndef NE_JS_MAX_CONSUMERS
+#define NE_JS_MAX_CONSUMERS 1024
+#endif
+
+/* Longest stream or consumer name plus its terminator. nats-server allows
+ * 255 characters, as does the default here; a longer name gets nats-server's
+ * "is too long" error with this bound. Costs this many bytes per stream and
+ * per consumer. */
+#ifndef NE_JS_NAME_BYTES
+#define NE_JS_NAME_BYTES 256
+#endif
+
+/* Text slots: one holds a stream subject, a description, a filter or
+ * deliver subject, a deliver group or a republish subject, of at most
+ * NE_JS_TEXT_BYTES - 1 bytes. A longer one is refused as an invalid
+ * configuration naming this knob. A stream subject is also a subscription
+ * of JetStream's client: NE_JS_TEXT_BYTES + 5 must fit in
+ * NE_SUB_TEXT_BYTES. One unit costs NE_JS_TEXT_BYTES + 2 B. */
+#ifndef NE_JS_TEXT_BYTES
+#define NE_JS_TEXT_BYTES 120
+#endif
+#ifndef NE_JS_TEXT_SLOTS
+#define NE_JS_TEXT_SLOTS 2048
+#endif
+
+/* Subjects one stream may list. Costs 2 B per stream each. */
+#ifndef NE_JS_MAX_STREAM_SUBJECTS
+#define NE_JS_MAX_STREAM_SUBJECTS 16
+#endif
+
+/* Entries of a consumer's backoff list. Costs 8 B per consumer each. */
+#ifndef NE_JS_MAX_BACKOFF
+#define NE_JS_MAX_BACKOFF 8
+#endif
+
+/* The memory store: messages of `storage: memory` streams in blocks of
+ * NE_JS_MEM_BLOCK_BYTES, a message taking ceil((64 + subject + headers +
+ * payload) / (block - 8)) of them. The region is NE_JS_MEM_BLOCKS *
+ * NE_JS_MEM_BLOCK_BYTES (reserved address space: untouched pages stay out of
+ * the resident set) plus 4 B of sequence index per block. max_memory_store
+ * may be at most the region. When it is full a publish gets 10023
+ * "insufficient resources" (discard new) or the stream's oldest messages go
+ * (discard old, within the stream's own messages only). */
+#ifndef NE_JS_MEM_BLOCK_BYTES
+#define NE_JS_MEM_BLOCK_BYTES 256
+#endif
+#ifndef NE_JS_MEM_BLOCKS
+#define NE_JS_MEM_BLOCKS 65536
+#endif
+
+/* Distinct subjects with messages, all streams together (the per-subject
+ * index behind max_msgs_per_subject, last-by-subject, KV keys). One unit
+ * costs 48 B plus 4 B of hash bucket. A message on a new subject when it is
+ * full gets 10023 "insufficient resources". */
+#ifndef NE_JS_MAX_SUBJECTS
+#define NE_JS_MAX_SUBJECTS 16384
+#endif
+
+/* Messages delivered and not yet acknowledged, all consumers together. One
+ * unit costs 48 B. A consumer that finds it exhausted stops delivering, as
+ * at its max_ack_pending, until acks return entries. A consumer's
+ * max_ack_pending may not exceed it (10121, "exceeds system limit of"). */
+#ifndef NE_JS_MAX_PENDING
+#define NE_JS_MAX_PENDING 16384
+#endif
+
+/* Pull requests waiting for messages, all consumers together. One unit
+ * costs NE_JS_REPLY_BYTES + 64 B. A request beyond it gets
+ * 409 Exceeded MaxWaiting, as beyond a consumer's max_waiting. */
+#ifndef NE_JS_MAX_WAITING
+#define NE_JS_MAX_WAITING 512
+#endif
+
+/* Longest reply subject of a pull request kept while it waits; a longer
+ * one gets 400 Bad Request. */
+#ifndef NE_JS_REPLY_BYTES
+#define NE_JS_REPLY_BYTES 128
+#endif
+
+/* Message ids remembered for duplicate detection (Nats-Msg-Id within a
+ * stream's duplicate_window), all streams together. One unit costs
+ * NE_JS_MSG_ID_BYTES + 40 B. A publish with an id when it is full (after
+ * forgetting ids past their window) gets 10023 "insufficient resources";
+ * an id longer than NE_JS_MSG_ID_BYTES - 1 gets 400 10003 "bad request". */
+#ifndef NE_JS_MAX_MSG_IDS
+#define NE_JS_MAX_MSG_IDS 4096
+#endif
+#ifndef NE_JS_MSG_ID_BYTES
+#define NE_JS_MSG_ID_BYTES 64
+#endif
+
+/* Largest API request body handled (JSON of a stream or consumer
+ * configuration, a pull request, a direct get, an ack); a larger API request
+ * gets 400 10003 "bad request", a pull request 400, a direct get 408, and
+ * of an ack only its verb is read. Costs this many bytes once (plus as much
+ * again for the request's subject and reply). */
+#ifndef NE_JS_API_REQUEST_BYTES
+#define NE_JS_API_REQUEST_BYTES 8192
+#endif
+
+/* Bytes of API requests and acknowledgements waiting for the JetStream
+ * service of one account (handled at the end of each loop turn). A request
+ * beyond it is dropped and counted (the requester times out, as when
+ * nats-server's API queue is full). Costs chunks only while requests wait. */
+#ifndef NE_JS_QUEUE_BYTES
+#define NE_JS_QUEUE_BYTES (256 * 1024)
+#endif
+
+/* Longest store_dir and domain. */
+#ifndef NE_JS_STORE_DIR_BYTES
+#define NE_JS_STORE_DIR_BYTES 256
+#endif
+#ifndef NE_JS_DOMAIN_BYTES
+#define NE_JS_DOMAIN_BYTES 64
+#endif
+
+#endif /* NE_CONFIG_JS_H */

@@ -1,0 +1,700 @@
+/* JetStream (src/js) over the simulated network and the simulated clock:
+ * the consumers' incremental num_pending against a count walked through the
+ * store under random publishes, removals, purges, limits, acks and naks;
+ * redelivery after ack_wait and backoff, pull expiry and heartbeats, push
+ * heartbeats, inactive ephemerals and duplicate windows, each at the instant
+ * the clock reaches it; and every JetStream pool back to idle once the
+ * streams are gone. After each test the server is shut down and every pool
+ * must be idle. IDs refer to shared/reference/nats-inventory.md. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/ne_error.h"
+#include "core/ne_subject.h"
+#include "js/ne_js_int.h"
+#include "server/ne_server.h"
+#include "sim/ne_sim_clock.h"
+#include "sim/ne_sim_net.h"
+
+static ne_server srv;
+static ne_sim_net sim;
+static char rx[NE_SIM_BUFFER_BYTES + 1];
+static int reply_n;
+
+static int setup(void **state)
+{
+    (void)state;
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    ne_server_options opts;
+    ne_server_options_default(&opts);
+    opts.port = 0;
+    opts.js.enabled = true;
+    assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
+    assert_int_equal(ne_server_start(&srv), NE_OK);
+    reply_n = 0;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
+    return 0;
+}
+
+static void step(int n)
+{
+    ne_loop loop;
+    ne_server_loop(&srv, &loop);
+    for (int i = 0; i < n; i++) {
+        ne_sim_net_step(&sim, &loop);
+    }
+}
+
+static const char *take(int client)
+{
+    size_t n = ne_sim_client_read(&sim, client, rx, sizeof(rx) - 1);
+    rx[n] = '\0';
+    return rx;
+}
+
+static void send_text(int client, const char *text)
+{
+    size_t len = strlen(text);
+    assert_int_equal(ne_sim_client_write(&sim, client, text, len), len);
+}
+
+/* Time passes in ticks of 100 ms, a loop turn after each. */
+static void advance(uint64_t ms)
+{
+    for (uint64_t done = 0; done < ms; done += 100) {
+        ne_sim_clock_advance(ms - done < 100 ? ms - done : 100);
+        step(2);
+    }
+}
+
+/* A client with headers, subscribed to in.> (sid 1). */
+static int js_client(void)
+{
+    int c = ne_sim_connect(&sim, ne_server_client_port(&srv));
+    assert_true(c >= 0);
+    step(2);
+    take(c);
+    send_text(c, "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,"
+                 "\"no_responders\":true,\"protocol\":1}\r\nSUB in.> 1\r\nPING\r\n");
+    step(2);
+    assert_non_null(strstr(take(c), "PONG\r\n"));
+    return c;
+}
+
+/* Publishes body on subject (reply: NULL for none); what the client got. */
+static const char *pub(int c, const char *subject, const char *reply, const char *body)
+{
+    char line[512];
+    int n = snprintf(line, sizeof(line), "PUB %s %s%s%zu\r\n", subject, reply ? reply : "",
+                     reply ? " " : "", strlen(body));
+    assert_true(n > 0 && (size_t)n < sizeof(line));
+    send_text(c, line);
+    send_text(c, body);
+    send_text(c, "\r\n");
+    step(4);
+    return take(c);
+}
+
+/* A request on subject answered on a fresh inbox. */
+static const char *request(int c, const char *subject, const char *body)
+{
+    char reply[32];
+    snprintf(reply, sizeof(reply), "in.%d", ++reply_n);
+    return pub(c, subject, reply, body);
+}
+
+/* HPUB with one header. */
+static const char *hpub(int c, const char *subject, const char *reply, const char *header,
+                        const char *body)
+{
+    char hdr[256];
+    int h = snprintf(hdr, sizeof(hdr), "NATS/1.0\r\n%s\r\n\r\n", header);
+    char line[512];
+    snprintf(line, sizeof(line), "HPUB %s %s %d %zu\r\n", subject, reply, h,
+             (size_t)h + strlen(body));
+    send_text(c, line);
+    send_text(c, hdr);
+    send_text(c, body);
+    send_text(c, "\r\n");
+    step(4);
+    return take(c);
+}
+
+static void expect_ok(const char *got, const char *what)
+{
+    if (strstr(got, "\"error\"") != NULL || strstr(got, what) == NULL) {
+        fail_msg("expected %s, got: %.400s", what, got);
+    }
+}
+
+static ne_js_stream *stream_named(const char *name)
+{
+    ne_js_account *a = &srv.js.accounts[0];
+    return ne_js_stream_find(a, (ne_slice){name, (uint32_t)strlen(name)});
+}
+
+/* ---- num_pending ------------------------------------------------------------------------- */
+
+/* What num_pending must be, walked message by message through the store:
+ * the filter's messages from the consumer's next sequence on, and while it
+ * delivers the last per subject only each subject's last up to lps_end. */
+static uint64_t walked_pending(const ne_js_consumer *c)
+{
+    ne_js_store *store = &c->stream->store;
+    ne_slice f = ne_js_text_get(&srv.js, c->cfg.filter);
+    uint64_t n = 0;
+    char subject[NE_MAX_CONTROL_LINE_BYTES + 1];
+    for (uint64_t seq = c->sseq; seq <= store->state.last_seq; seq++) {
+        ne_js_msg_info info;
+        memset(&info, 0, sizeof(info));
+        info.subject = subject;
+        info.subject_cap = sizeof(subject);
+        if (store->ops->info(store, seq, &info) != NE_OK) {
+            continue;
+        }
+        if (f.len > 0 && !ne_subject_matches(f.ptr, f.len, subject, info.subject_len)) {
+            continue;
+        }
+        if (c->lps_end != 0 && seq <= c->lps_end) {
+            ne_js_subject_state ss;
+            assert_int_equal(
+                store->ops->subject_state(store, (ne_slice){subject, info.subject_len}, &ss),
+                NE_OK);
+            if (ss.last_seq != seq) {
+                continue;
+            }
+        }
+        n++;
+    }
+    return n;
+}
+
+static void check_pending(const ne_js_stream *st, int op)
+{
+    uint32_t guard = 0;
+    for (const ne_js_consumer *c = st->consumers; c != NULL && guard++ < NE_JS_MAX_CONSUMERS;
+         c = c->next) {
+        uint64_t walked = walked_pending(c);
+        if (c->num_pending != walked) {
+            fail_msg("op %d: consumer %s num_pending %llu, the store holds %llu", op, c->name,
+                     (unsigned long long)c->num_pending, (unsigned long long)walked);
+        }
+        /* The ack floor lies below what is still to deliver. */
+        assert_true(c->asflr < c->sseq);
+        assert_true(c->pending_count <= NE_JS_MAX_PENDING);
+    }
+}
+
+static uint32_t lcg_state;
+
+static uint32_t rnd(uint32_t n)
+{
+    lcg_state = lcg_state * 1103515245u + 12345u;
+    return (lcg_state >> 16) % n;
+}
+
+/* Acks, naks or terminates some of the deliveries in got (their reply
+ * subjects), leaves the others pending. */
+static void answer_some(int c, const char *got)
+{
+    char acks[32][160];
+    int count = 0;
+    for (const char *p = strstr(got, "$JS.ACK."); p != NULL && count < 32;
+         p = strstr(p + 1, "$JS.ACK.")) {
+        size_t len = strcspn(p, " \r\n");
+        if (len < sizeof(acks[0])) {
+            memcpy(acks[count], p, len);
+            acks[count][len] = '\0';
+            count++;
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        static const char *const bodies[] = {"+ACK", "", "-NAK", "+TERM", "+WPI"};
+        uint32_t pick = rnd(8);
+        if (pick < NE_ARRAY_LEN(bodies)) {
+            (void)pub(c, acks[i], NULL, bodies[pick]);
+        }
+    }
+}
+
+/* Random publishes, removals, purges (filter, keep, seq), limits
+ * (max_msgs_per_subject, max_msgs with discard old), fetches with acks,
+ * naks and terms, and consumers created along the way: after every step
+ * each consumer's num_pending equals the count walked through the store
+ * (JS-31: exact num_pending). */
+static void test_num_pending_equals_a_walk_of_the_store_JS31(void **state)
+{
+    (void)state;
+    int c = js_client();
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.R",
+                      "{\"name\":\"R\",\"subjects\":[\"r.*\"],\"storage\":\"memory\","
+                      "\"max_msgs_per_subject\":5,\"max_msgs\":60}"),
+              "\"name\":\"R\"");
+    static const char *const consumers[][2] = {
+        {"ALL", "{\"stream_name\":\"R\",\"config\":{\"durable_name\":\"ALL\","
+                "\"ack_policy\":\"explicit\"}}"},
+        {"F1", "{\"stream_name\":\"R\",\"config\":{\"durable_name\":\"F1\","
+               "\"ack_policy\":\"explicit\",\"filter_subject\":\"r.1\"}}"},
+        {"NEW", "{\"stream_name\":\"R\",\"config\":{\"durable_name\":\"NEW\","
+                "\"ack_policy\":\"all\",\"deliver_policy\":\"new\",\"filter_subject\":\"r.2\"}}"},
+    };
+    for (size_t i = 0; i < NE_ARRAY_LEN(consumers); i++) {
+        char subject[96];
+        snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.CREATE.R.%s", consumers[i][0]);
+        expect_ok(request(c, subject, consumers[i][1]), "\"num_pending\"");
+    }
+    ne_js_stream *st = stream_named("R");
+    assert_non_null(st);
+    static const char *const pulls[] = {"ALL", "F1", "NEW", "LPS", "SEQ"};
+    uint32_t pull_count = 3;
+    lcg_state = 20240611u;
+    for (int op = 0; op < 1500; op++) {
+        if (op == 200) {
+            /* Consumers that start in the middle: the last message of
+             * each subject first, and from a sequence. */
+            expect_ok(request(c, "$JS.API.CONSUMER.CREATE.R.LPS",
+                              "{\"stream_name\":\"R\",\"config\":{\"durable_name\":\"LPS\","
+                              "\"ack_policy\":\"explicit\",\"deliver_policy\":"
+                              "\"last_per_subject\",\"filter_subject\":\"r.*\"}}"),
+                      "\"num_pending\"");
+            char body[256];
+            snprintf(body, sizeof(body),
+                     "{\"stream_name\":\"R\",\"config\":{\"durable_name\":\"SEQ\","
+                     "\"ack_policy\":\"explicit\",\"deliver_policy\":\"by_start_sequence\","
+                     "\"opt_start_seq\":%llu}}",
+                     (unsigned long long)(st->store.state.last_seq - 7));
+            expect_ok(request(c, "$JS.API.CONSUMER.CREATE.R.SEQ", body), "\"num_pending\"");
+            pull_count = 5;
+        }
+        uint32_t what = rnd(100);
+        char subject[96];
+        char body[128];
+        if (what < 45) {
+            snprintf(subject, sizeof(subject), "r.%u", rnd(6));
+            (void)pub(c, subject, NULL, "x");
+        } else if (what < 55 && st->store.state.last_seq > 0) {
+            uint64_t first = st->store.state.first_seq, last = st->store.state.last_seq;
+            uint64_t seq = first + rnd((uint32_t)(last - first + 1));
+            snprintf(body, sizeof(body), "{\"seq\":%llu%s}", (unsigned long long)seq,
+                     rnd(2) ? ",\"no_erase\":true" : "");
+            (void)request(c, "$JS.API.STREAM.MSG.DELETE.R", body);
+        } else if (what < 58) {
+            snprintf(body, sizeof(body), "{\"filter\":\"r.%u\"}", rnd(6));
+            expect_ok(request(c, "$JS.API.STREAM.PURGE.R", body), "\"success\":true");
+        } else if (what < 60) {
+            snprintf(body, sizeof(body), "{\"keep\":%u}", 1 + rnd(20));
+            expect_ok(request(c, "$JS.API.STREAM.PURGE.R", body), "\"success\":true");
+        } else if (what < 62) {
+            snprintf(body, sizeof(body), "{\"seq\":%llu}",
+                     (unsigned long long)(st->store.state.first_seq + rnd(10)));
+            expect_ok(request(c, "$JS.API.STREAM.PURGE.R", body), "\"success\":true");
+        } else if (what < 64) {
+            snprintf(body, sizeof(body), "{\"filter\":\"r.%u\",\"keep\":%u}", rnd(6), rnd(3));
+            expect_ok(request(c, "$JS.API.STREAM.PURGE.R", body), "\"success\":true");
+        } else {
+            snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.MSG.NEXT.R.%s",
+                     pulls[rnd(pull_count)]);
+            snprintf(body, sizeof(body), "{\"batch\":%u,\"no_wait\":true}", 1 + rnd(4));
+            answer_some(c, request(c, subject, body));
+        }
+        check_pending(st, op);
+    }
+    assert_true(st->store.state.last_seq > 300);
+    /* Deleting the stream returns every JetStream pool object. */
+    expect_ok(request(c, "$JS.API.STREAM.DELETE.R", ""), "\"success\":true");
+    const char *busy = NULL;
+    if (ne_js_pools_in_use(&srv.js, &busy) != 0) {
+        fail_msg("JetStream pool \"%s\" still in use", busy);
+    }
+}
+
+/* The stream sequences in consumer c's list of delivered, unacknowledged
+ * messages (walked through the pending pool as the consumer keeps it). */
+static bool in_pending(const ne_js_consumer *c, uint64_t seq)
+{
+    const ne_pool *pool = &srv.js.pending_pool;
+    uint32_t i = c->pending_head;
+    for (uint32_t guard = 0; i != NE_JS_NONE && guard < NE_JS_MAX_PENDING; guard++) {
+        const ne_js_pending *p =
+            (const ne_js_pending *)(const void *)(pool->storage + (size_t)i * pool->object_bytes);
+        if (p->sseq == seq) {
+            return true;
+        }
+        i = p->next;
+    }
+    return false;
+}
+
+/* Interest and workqueue retention: a stored message is one that some
+ * consumer whose filter takes it has not yet delivered, or delivered and
+ * not yet acknowledged (explicit acks), or not below its ack floor (ack
+ * all); on a workqueue also one no consumer's filter takes. And nothing a
+ * consumer waits for an ack of is gone. (The consumers have no max_deliver:
+ * nats-server 2.9.10 leaves a message that reached it in the stream.) */
+static void check_retention(const ne_js_stream *st, int op)
+{
+    ne_js_store *store = (ne_js_store *)&st->store;
+    char subject[NE_MAX_CONTROL_LINE_BYTES + 1];
+    for (uint64_t seq = store->state.first_seq; seq <= store->state.last_seq; seq++) {
+        ne_js_msg_info info;
+        memset(&info, 0, sizeof(info));
+        info.subject = subject;
+        info.subject_cap = sizeof(subject);
+        if (store->ops->info(store, seq, &info) != NE_OK) {
+            continue;
+        }
+        bool taken = false, needed = false;
+        uint32_t guard = 0;
+        for (const ne_js_consumer *c = st->consumers; c != NULL && guard++ < NE_JS_MAX_CONSUMERS;
+             c = c->next) {
+            ne_slice f = ne_js_text_get(&srv.js, c->cfg.filter);
+            if (f.len > 0 && !ne_subject_matches(f.ptr, f.len, subject, info.subject_len)) {
+                continue;
+            }
+            taken = true;
+            if (c->cfg.ack_policy == NE_JS_ACK_EXPLICIT) {
+                needed = needed || seq >= c->sseq || in_pending(c, seq);
+            } else {
+                needed = needed || seq > c->asflr;
+            }
+        }
+        if (!needed && (taken || st->cfg.retention == NE_JS_RETENTION_INTEREST)) {
+            fail_msg("op %d: message %llu (%.*s) is kept though no consumer needs it", op,
+                     (unsigned long long)seq, (int)info.subject_len, subject);
+        }
+    }
+    uint32_t guard = 0;
+    for (const ne_js_consumer *c = st->consumers; c != NULL && guard++ < NE_JS_MAX_CONSUMERS;
+         c = c->next) {
+        const ne_pool *pool = &srv.js.pending_pool;
+        uint32_t i = c->pending_head;
+        for (uint32_t g = 0; i != NE_JS_NONE && g < NE_JS_MAX_PENDING; g++) {
+            const ne_js_pending *p =
+                (const ne_js_pending *)(const void *)(pool->storage +
+                                                      (size_t)i * pool->object_bytes);
+            ne_js_msg_info info;
+            memset(&info, 0, sizeof(info));
+            info.subject = subject;
+            info.subject_cap = sizeof(subject);
+            if (store->ops->info(store, p->sseq, &info) != NE_OK) {
+                fail_msg("op %d: message %llu is gone while %s waits for its ack", op,
+                         (unsigned long long)p->sseq, c->name);
+            }
+            i = p->next;
+        }
+    }
+}
+
+/* Random publishes, fetches with acks, naks and terms, and consumers
+ * deleted and created again on an interest stream and on a workqueue:
+ * after every step each message kept is one a consumer needs, none a
+ * consumer waits for is gone, and num_pending equals a walk (JS-27). */
+static void retention_run(const char *retention, const char *const (*consumers)[2], size_t count,
+                          uint32_t seed)
+{
+    int c = js_client();
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"name\":\"I\",\"subjects\":[\"i.*\"],\"storage\":\"memory\","
+             "\"retention\":\"%s\"}",
+             retention);
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.I", body), "\"name\":\"I\"");
+    char subject[96];
+    for (size_t i = 0; i < count; i++) {
+        snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.CREATE.I.%s", consumers[i][0]);
+        expect_ok(request(c, subject, consumers[i][1]), "\"num_pending\"");
+    }
+    ne_js_stream *st = stream_named("I");
+    assert_non_null(st);
+    lcg_state = seed;
+    for (int op = 0; op < 1000; op++) {
+        uint32_t what = rnd(100);
+        if (what < 45) {
+            snprintf(subject, sizeof(subject), "i.%u", rnd(5));
+            (void)pub(c, subject, NULL, "x");
+        } else if (what < 48) {
+            /* A consumer goes and comes back (from the start again). */
+            size_t k = rnd((uint32_t)count);
+            snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.DELETE.I.%s", consumers[k][0]);
+            expect_ok(request(c, subject, ""), "\"success\":true");
+            check_retention(st, op);
+            snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.CREATE.I.%s", consumers[k][0]);
+            expect_ok(request(c, subject, consumers[k][1]), "\"num_pending\"");
+        } else {
+            snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.MSG.NEXT.I.%s",
+                     consumers[rnd((uint32_t)count)][0]);
+            snprintf(body, sizeof(body), "{\"batch\":%u,\"no_wait\":true}", 1 + rnd(4));
+            answer_some(c, request(c, subject, body));
+        }
+        check_retention(st, op);
+        check_pending(st, op);
+    }
+    assert_true(st->store.state.last_seq > 200);
+    expect_ok(request(c, "$JS.API.STREAM.DELETE.I", ""), "\"success\":true");
+}
+
+static void test_interest_retention_keeps_only_what_is_needed_JS27(void **state)
+{
+    (void)state;
+    static const char *const consumers[][2] = {
+        {"A", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"A\","
+              "\"ack_policy\":\"explicit\"}}"},
+        {"B", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"B\","
+              "\"ack_policy\":\"explicit\",\"filter_subject\":\"i.1\"}}"},
+        {"C", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"C\","
+              "\"ack_policy\":\"all\",\"filter_subject\":\"i.2\"}}"},
+    };
+    retention_run("interest", consumers, NE_ARRAY_LEN(consumers), 77u);
+}
+
+static void test_workqueue_retention_keeps_only_what_is_needed_JS27(void **state)
+{
+    (void)state;
+    static const char *const consumers[][2] = {
+        {"A", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"A\","
+              "\"ack_policy\":\"explicit\",\"filter_subject\":\"i.0\"}}"},
+        {"B", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"B\","
+              "\"ack_policy\":\"explicit\",\"filter_subject\":\"i.1\"}}"},
+        {"C", "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"C\","
+              "\"ack_policy\":\"explicit\",\"filter_subject\":\"i.2\"}}"},
+    };
+    retention_run("workqueue", consumers, NE_ARRAY_LEN(consumers), 4242u);
+}
+
+/* ---- Timers on the simulated clock -------------------------------------------------------- */
+
+static void make_stream(int c, const char *name, const char *extra)
+{
+    char subject[96], body[256];
+    snprintf(subject, sizeof(subject), "$JS.API.STREAM.CREATE.%s", name);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"%s\",\"subjects\":[\"%s.>\"],\"storage\":\"memory\"%s%s}", name, name,
+             extra[0] ? "," : "", extra);
+    expect_ok(request(c, subject, body), "\"created\"");
+}
+
+static void make_consumer(int c, const char *stream, const char *name, const char *config)
+{
+    char subject[128], body[512];
+    snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.CREATE.%s.%s", stream, name);
+    snprintf(body, sizeof(body), "{\"stream_name\":\"%s\",\"config\":{\"durable_name\":\"%s\",%s}}",
+             stream, name, config);
+    expect_ok(request(c, subject, body), "\"num_pending\"");
+}
+
+static const char *fetch_no_wait(int c, const char *stream, const char *consumer)
+{
+    char subject[128];
+    snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream, consumer);
+    return request(c, subject, "{\"batch\":1,\"no_wait\":true}");
+}
+
+/* A message is delivered again when its ack_wait has passed, not a tick
+ * before; with a backoff list each delivery waits its own interval, and
+ * max_deliver ends it (JS-35). */
+static void test_ack_wait_and_backoff_redeliver_on_the_clock_JS35(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "T", "");
+    make_consumer(c, "T", "C", "\"ack_policy\":\"explicit\",\"ack_wait\":2000000000");
+    make_consumer(c, "T", "B",
+                  "\"ack_policy\":\"explicit\",\"max_deliver\":3,"
+                  "\"backoff\":[1000000000,3000000000]");
+    (void)pub(c, "T.x", NULL, "hello");
+    assert_non_null(strstr(fetch_no_wait(c, "T", "C"), " $JS.ACK.T.C.1.1.1."));
+    assert_non_null(strstr(fetch_no_wait(c, "T", "B"), " $JS.ACK.T.B.1.1.1."));
+    advance(900);
+    assert_non_null(strstr(fetch_no_wait(c, "T", "B"), "404 No Messages"));
+    advance(200); /* B's first backoff (1 s) has passed */
+    assert_non_null(strstr(fetch_no_wait(c, "T", "B"), " $JS.ACK.T.B.2.1.2."));
+    advance(700); /* 1.8 s: C's 2 s not yet */
+    assert_non_null(strstr(fetch_no_wait(c, "T", "C"), "404 No Messages"));
+    advance(300);
+    assert_non_null(strstr(fetch_no_wait(c, "T", "C"), " $JS.ACK.T.C.2.1.2."));
+    /* B's second wait is 3 s from its second delivery (at 1.1 s). */
+    advance(1800); /* 3.9 s */
+    assert_non_null(strstr(fetch_no_wait(c, "T", "B"), "404 No Messages"));
+    advance(300);
+    assert_non_null(strstr(fetch_no_wait(c, "T", "B"), " $JS.ACK.T.B.3.1.3."));
+    /* The third delivery was the last: no fourth, however long. */
+    advance(10000);
+    const char *last = fetch_no_wait(c, "T", "B");
+    if (strstr(last, "404 No Messages") == NULL) {
+        fail_msg("a fourth delivery: %.300s", last);
+    }
+}
+
+/* A waiting pull request gets idle heartbeats at its interval and 408 with
+ * what it did not get when it expires (JS-37b, JS-37d). */
+static void test_pull_heartbeats_and_expiry_on_the_clock_JS37(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "P", "");
+    make_consumer(c, "P", "C", "\"ack_policy\":\"explicit\"");
+    const char *got = request(c, "$JS.API.CONSUMER.MSG.NEXT.P.C",
+                              "{\"batch\":2,\"expires\":1000000000,\"idle_heartbeat\":300000000}");
+    assert_string_equal(got, "");
+    advance(200);
+    assert_string_equal(take(c), "");
+    advance(200);
+    got = take(c);
+    assert_non_null(strstr(got, "NATS/1.0 100 Idle Heartbeat\r\n"));
+    assert_null(strstr(got, "408"));
+    advance(700); /* 1.1 s */
+    got = take(c);
+    assert_non_null(strstr(got, "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 2\r\n"
+                                "Nats-Pending-Bytes: 0\r\n"));
+    assert_int_equal(srv.js.pull_pool.in_use, 0);
+}
+
+/* A push consumer without messages sends idle heartbeats to its deliver
+ * subject at its interval (JS-40). */
+static void test_push_heartbeats_on_the_clock_JS40(void **state)
+{
+    (void)state;
+    int c = js_client();
+    send_text(c, "SUB dl.x 2\r\n");
+    make_stream(c, "H", "");
+    make_consumer(c, "H", "C",
+                  "\"ack_policy\":\"explicit\",\"deliver_subject\":\"dl.x\","
+                  "\"idle_heartbeat\":1000000000");
+    advance(800);
+    assert_null(strstr(take(c), "Idle Heartbeat"));
+    advance(300);
+    const char *got = take(c);
+    assert_non_null(strstr(got, "HMSG dl.x 2 "));
+    assert_non_null(strstr(got, "NATS/1.0 100 Idle Heartbeat\r\n"));
+}
+
+/* An ephemeral pull consumer nobody asks is removed after its
+ * inactive_threshold, and its pool places return (JS-29). */
+static void test_inactive_ephemeral_goes_on_the_clock(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "E", "");
+    expect_ok(request(c, "$JS.API.CONSUMER.CREATE.E",
+                      "{\"stream_name\":\"E\",\"config\":{\"ack_policy\":\"explicit\","
+                      "\"inactive_threshold\":1000000000}}"),
+              "\"num_pending\"");
+    ne_js_stream *st = stream_named("E");
+    assert_non_null(st);
+    assert_int_equal(st->consumer_count, 1);
+    advance(800);
+    assert_int_equal(st->consumer_count, 1);
+    advance(400);
+    assert_int_equal(st->consumer_count, 0);
+    assert_int_equal(srv.js.consumer_pool.in_use, 0);
+}
+
+/* A message id is a duplicate within the stream's duplicate_window and new
+ * again after it (JS-18). */
+static void test_duplicate_window_on_the_clock_JS18(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "D", "\"duplicate_window\":1000000000");
+    const char *got = hpub(c, "D.x", "in.d1", "Nats-Msg-Id: a", "1");
+    assert_non_null(strstr(got, "\"seq\":1"));
+    assert_null(strstr(got, "duplicate"));
+    advance(500);
+    got = hpub(c, "D.x", "in.d2", "Nats-Msg-Id: a", "2");
+    assert_non_null(strstr(got, "\"seq\":1"));
+    assert_non_null(strstr(got, "\"duplicate\": true"));
+    advance(600);
+    got = hpub(c, "D.x", "in.d3", "Nats-Msg-Id: a", "3");
+    assert_non_null(strstr(got, "\"seq\":2"));
+    assert_null(strstr(got, "duplicate"));
+    assert_int_equal(srv.js.msgid_pool.in_use, 1);
+}
+
+/* Found by fuzz_js_ack: an ack (here +TERM on an ack-all consumer) naming
+ * a stream sequence the consumer never delivered moved its ack floor past
+ * its next sequence. It is ignored now; the consumer delivers from where it
+ * was (differences.md "JetStream"). */
+static void test_an_ack_for_what_was_never_delivered_is_ignored_JS34(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "F", "");
+    make_consumer(c, "F", "L", "\"ack_policy\":\"all\"");
+    make_consumer(c, "F", "X", "\"ack_policy\":\"explicit\"");
+    (void)pub(c, "F.x", NULL, "one");
+    (void)pub(c, "F.x", NULL, "two");
+    ne_js_stream *st = stream_named("F");
+    ne_js_consumer *l = ne_js_consumer_find(st, (ne_slice){"L", 1});
+    ne_js_consumer *x = ne_js_consumer_find(st, (ne_slice){"X", 1});
+    (void)pub(c, "$JS.ACK.F.L.1.2.2.0.0", "in.f1", "+TERM");
+    (void)pub(c, "$JS.ACK.F.L.1.2.2.0.0", "in.f2", "+ACK");
+    assert_int_equal(l->asflr, 0);
+    assert_int_equal(l->sseq, 1);
+    assert_non_null(strstr(fetch_no_wait(c, "F", "L"), " $JS.ACK.F.L.1.1.1."));
+    /* Explicit: one delivered and pending, an ack of the next sequence
+     * with the next delivery number is not taken either. */
+    assert_non_null(strstr(fetch_no_wait(c, "F", "X"), " $JS.ACK.F.X.1.1.1."));
+    (void)pub(c, "$JS.ACK.F.X.1.2.1.0.0", "in.f3", "+ACK");
+    assert_int_equal(x->asflr, 0);
+    assert_int_equal(x->pending_count, 1);
+    (void)pub(c, "$JS.ACK.F.X.1.1.1.0.0", "in.f4", "+ACK");
+    assert_int_equal(x->asflr, 1);
+    assert_int_equal(x->pending_count, 0);
+    assert_int_equal(x->num_pending, 1);
+}
+
+/* Found by fuzz_js_pull: an idle_heartbeat of 9223372036854775807 was
+ * doubled in an int64 (UBSan: signed integer overflow). It is compared
+ * without overflow now: 400, as for any heartbeat above half the expiry. */
+static void test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "G", "");
+    make_consumer(c, "G", "C", "\"ack_policy\":\"explicit\"");
+    const char *got =
+        request(c, "$JS.API.CONSUMER.MSG.NEXT.G.C",
+                "{\"batch\":1,\"expires\":1000000000,\"idle_heartbeat\":9223372036854775807}");
+    assert_non_null(strstr(got, "NATS/1.0 400 Bad Request - heartbeat value too large\r\n"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_num_pending_equals_a_walk_of_the_store_JS31, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_interest_retention_keeps_only_what_is_needed_JS27,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workqueue_retention_keeps_only_what_is_needed_JS27,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_wait_and_backoff_redeliver_on_the_clock_JS35,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_heartbeats_and_expiry_on_the_clock_JS37, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_push_heartbeats_on_the_clock_JS40, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inactive_ephemeral_goes_on_the_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_window_on_the_clock_JS18, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_ack_for_what_was_never_delivered_is_ignored_JS34,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests_name("js", tests, NULL, NULL);
+}
