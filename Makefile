@@ -184,7 +184,16 @@ NODE_TEST_TIMEOUT_MS ?= 300000
 NODE_TEST := node --test --test-concurrency=1 --test-timeout=$(NODE_TEST_TIMEOUT_MS)
 NATS_SERVER_BIN ?= /usr/sbin/nats-server
 SKIP_BOARDS ?=
-SMALL_BIN = build/test-small$(if $(SAN),-$(SAN))/natsedge
+# The broker under test comes in three builds, all of the same variant (SAN,
+# clang): the default profile, test-small (small pools, NATSEDGE_SMALL_BIN)
+# and tiny (the MCU's profile, NATSEDGE_TINY_BIN). The parity pass gives
+# nats-server for all three; the harness configures it with the limits of
+# the profile asked for.
+profile_bin = build/$(1)$(if $(SAN),-$(SAN))$(if $(filter clang%,$(notdir $(CC))),-clang)/natsedge
+SMALL_BIN = $(call profile_bin,test-small)
+TINY_BIN = $(call profile_bin,tiny)
+PROFILE_BINS = NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
+  NATSEDGE_TINY_BIN=$(abspath $(TINY_BIN))
 INTEROP_C = $(abspath $(BUILD))/interop-c
 .PHONY: interop interop-parity interop-c
 interop-c:
@@ -192,17 +201,18 @@ interop-c:
 BOARDS := $(if $(filter 1,$(SKIP_BOARDS)),,yes)
 interop: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
+	$(MAKE) CONFIG=tiny SAN=$(SAN) CC=$(CC) all
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
-	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
+	$(PROFILE_BINS) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_MQTT_ELF=$(abspath build/mps2-an385-tiny-mqtt/natsedge.elf)) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SKIP_BOARDS=$(SKIP_BOARDS) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 interop-parity: interop-c
-	NATSEDGE_BIN=$(NATS_SERVER_BIN) NATSEDGE_SMALL_BIN=$(NATS_SERVER_BIN) \
+	NATSEDGE_BIN=$(NATS_SERVER_BIN) NATSEDGE_SMALL_BIN=$(NATS_SERVER_BIN) NATSEDGE_TINY_BIN=$(NATS_SERVER_BIN) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 
@@ -224,8 +234,8 @@ conf-compare-short:
 # The hostile-client suites alone (both passes run them with the others).
 hostile: $(NATSEDGE)
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
-	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
-	  NATS_SERVER_BIN=$(NATS_SERVER_BIN) $(NODE_TEST) tests/hostile/
+	$(MAKE) CONFIG=tiny SAN=$(SAN) CC=$(CC) all
+	$(PROFILE_BINS) NATS_SERVER_BIN=$(NATS_SERVER_BIN) $(NODE_TEST) tests/hostile/
 
 # Fuzzing: clang libFuzzer over the core sources. The protocol harnesses
 # (fuzz_proto, fuzz_conn) get twice FUZZ_SECONDS: about 30 s of parser fuzzing
@@ -266,9 +276,13 @@ fuzz: $(FUZZ_BIN)
 build-clang:
 	$(MAKE) -j2 CC=clang all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-clang/%,$(UNIT_BIN))
 
-# Builds in parallel, then runs the suites one after the other.
+# Builds in parallel (the broker, its unit tests, and the test-small and tiny
+# brokers the interop and hostile suites also run), then runs the suites one
+# after the other.
 test-asan:
 	$(MAKE) -j2 SAN=asan all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-asan/%,$(UNIT_BIN))
+	$(MAKE) -j2 CONFIG=test-small SAN=asan all
+	$(MAKE) -j2 CONFIG=tiny SAN=asan all
 	$(MAKE) SAN=asan unit interop
 
 deps:

@@ -544,7 +544,10 @@
 /* When the share of incomplete messages (NE_PARTIAL_INPUT_CHUNKS) is full
  * and another message waits for room, an incomplete message that received no
  * byte for at least this long is cut to make room (`Slow Producer (Stalled
- * Message)`): the stalled sender pays, not the next one. Costs no RAM. */
+ * Message)`): the stalled sender pays, not the next one. When such a message
+ * waits for chunks held by outbound queues, a subscriber whose socket took no
+ * byte for this long is closed as a slow consumer, even below max_pending.
+ * Costs no RAM. */
 #ifndef NE_PARTIAL_MSG_STALL_MS
 #define NE_PARTIAL_MSG_STALL_MS 1000
 #endif

@@ -836,7 +836,8 @@ static void accepted(void *ctx, ne_conn *conn)
  * oldest of them (the first accepted: the lowest cid) is closed without an
  * answer to make room; refused only when a flood within one loop turn has
  * already taken twice the pool (the closed ones leave at the end of the
- * turn). */
+ * turn, or at once when the connection slots are all taken: then the one
+ * closed here leaves its slot to the newcomer, ne_conn.c accept). */
 static bool admit(void *ctx)
 {
     ne_mon *mon = ctx;
