@@ -240,6 +240,12 @@ void ne_conn_dirty(ne_conn *conn)
         return;
     }
     conn->dirty = true;
+    /* Output after everything before it was written: the write deadline
+     * counts from now, not from the last write of a connection that was
+     * merely idle (its timer may run before this turn's flush). */
+    if (conn->io != NULL && !conn->io->want_write) {
+        conn->io->last_write_ms = conn->set->now_ms;
+    }
     ne_conn **head = conn->io != NULL ? &conn->set->dirty_head : &conn->set->internal_head;
     conn->dirty_next = *head;
     *head = conn;
