@@ -488,7 +488,7 @@ void ne_sys_init(ne_sys *sys, const ne_server_options *opts, ne_conns *conns, ne
     sys->router = router;
     sys->mon = mon;
     sys->kind = ne_conns_kind(conns, "Internal", "iid", &sys_ops, sys);
-    ne_client_observer obs = {joined, left, sys};
+    ne_client_observer obs = {joined, left, NULL, sys};
     ne_router_observe_clients(router, &obs);
 }
 
