@@ -731,11 +731,14 @@ int ne_sys_start(ne_sys *sys)
     if (rc == NE_OK) {
         rc = subscribe(sys, "$SYS.REQ.SERVER.*.*", "2");
     }
-    if (rc == NE_OK) {
+    /* The other servers' events come over routes or leafs only: a server
+     * without either spends no trie nodes on them (the tiny profile). */
+    const ne_server_options *o = sys->opts;
+    if (rc == NE_OK && (o->cluster.enabled || o->leaf.listen_enabled || o->leaf.remote_count > 0)) {
         rc = subscribe(sys, "$SYS.SERVER.*.STATSZ", "3");
-    }
-    if (rc == NE_OK) {
-        rc = subscribe(sys, "$SYS.SERVER.*.SHUTDOWN", "4");
+        if (rc == NE_OK) {
+            rc = subscribe(sys, "$SYS.SERVER.*.SHUTDOWN", "4");
+        }
     }
     uint64_t now_ms = ne_port_now_ms();
     sys->statsz_interval_ms = NE_SYS_STATSZ_FIRST_MS;

@@ -85,8 +85,9 @@ void ne_sys_init(ne_sys *sys, const ne_server_options *opts, ne_conns *conns, ne
 /* The cluster's name for the server object (a string that outlives the
  * service and may change); NULL or "" for none. */
 void ne_sys_set_cluster(ne_sys *sys, const char *cluster);
-/* Takes the internal client and subscribes to the request subjects and the
- * other servers' STATSZ and SHUTDOWN. */
+/* Takes the internal client and subscribes to the request subjects and,
+ * with a cluster or leafs configured, the other servers' STATSZ and
+ * SHUTDOWN. */
 int ne_sys_start(ne_sys *sys);
 /* Timers: STATSZ, account_connections heartbeats, forgotten servers. */
 void ne_sys_tick(ne_sys *sys, uint64_t now_ms);
