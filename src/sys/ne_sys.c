@@ -734,7 +734,11 @@ int ne_sys_start(ne_sys *sys)
     /* The other servers' events come over routes or leafs only: a server
      * without either spends no trie nodes on them (the tiny profile). */
     const ne_server_options *o = sys->opts;
-    if (rc == NE_OK && (o->cluster.enabled || o->leaf.listen_enabled || o->leaf.remote_count > 0)) {
+    bool peers = o->leaf.listen_enabled || o->leaf.remote_count > 0;
+#if NE_FEATURE_ROUTES
+    peers = peers || o->cluster.enabled;
+#endif
+    if (rc == NE_OK && peers) {
         rc = subscribe(sys, "$SYS.SERVER.*.STATSZ", "3");
         if (rc == NE_OK) {
             rc = subscribe(sys, "$SYS.SERVER.*.SHUTDOWN", "4");
