@@ -52,6 +52,14 @@
 #define NE_SYS_REQUEST_QUEUE_BYTES (2 * NE_CHUNK_BYTES)
 #endif
 
+/* Other servers of the cluster the system account's service keeps track of
+ * (heard through their $SYS.SERVER.<id>.STATSZ), for statsz active_servers.
+ * One unit costs 72 B. A server beyond it is not counted (counted in
+ * /varz?natsedge=1 natsedge_auth.system_servers_dropped). */
+#ifndef NE_SYS_MAX_SERVERS
+#define NE_SYS_MAX_SERVERS 16
+#endif
+
 /* Connection-pool slots beyond NE_MAX_CONNECTIONS, which clients never take:
  * monitoring (NE_MAX_HTTP_CONNECTIONS) and leaf connections
  * (NE_MAX_LEAF_CONNECTIONS) have their own, so clients at max_connections

@@ -38,6 +38,9 @@
 #define NE_MAX_PERM_SUBJECTS 8
 #define NE_PERM_SUBJECT_BYTES 64
 #define NE_MAX_EXPORTS 4
+/* Other servers the system events count: without routes only a leaf's hub
+ * cluster can be heard (72 B each). */
+#define NE_SYS_MAX_SERVERS 4
 #define NE_MAX_IMPORTS 4
 #define NE_MAX_SERVICE_REPLIES 4
 #define NE_MAX_RESPONSE_PERMS 4

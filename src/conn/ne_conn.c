@@ -268,6 +268,12 @@ void ne_conn_dirty(ne_conn *conn)
         return;
     }
     conn->dirty = true;
+    /* Output after everything before it was written: the write deadline
+     * counts from now, not from the last write of a connection that was
+     * merely idle (its timer may run before this turn's flush). */
+    if (conn->io != NULL && !conn->io->want_write) {
+        conn->io->last_write_ms = conn->set->now_ms;
+    }
     ne_conn **head = conn->io != NULL ? &conn->set->dirty_head : &conn->set->internal_head;
     conn->dirty_next = *head;
     *head = conn;
@@ -614,24 +620,12 @@ void ne_conn_discard_output(ne_conn *conn)
  * is retried once; if that does not help, this connection is closed as a
  * slow consumer, as nats-server closes a client whose message it cannot
  * queue (CP-66): skipping the bytes would lose a message silently. */
-/* The write deadline counts from the last write, or from the moment bytes
- * were queued to a connection that had nothing pending: a connection idle
- * for longer than the deadline (an MQTT subscriber sent a message again by
- * a timer) has not refused anything yet. */
-static void pending_from_now(ne_conn *conn, bool was_empty)
-{
-    if (was_empty && conn->io != NULL) {
-        conn->io->last_write_ms = conn->set->now_ms;
-    }
-}
-
 int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
 {
     if (conn->closing && !conn->flush_before_close) {
         return NE_ERR_CLOSED;
     }
     ne_conns *set = conn->set;
-    pending_from_now(conn, conn->out.bytes == 0);
     int rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
     if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {
         rc = ne_outq_append(&conn->out, &set->chunks, bytes, len);
@@ -665,7 +659,6 @@ int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const
         return NE_ERR_CLOSED;
     }
     ne_conns *set = conn->set;
-    pending_from_now(conn, conn->out.bytes == 0);
     int rc =
         ne_outq_append_message(&conn->out, &set->chunks, head, head_len, bytes, chain, offset, len);
     if (rc == NE_ERR_NOMEM && ne_conns_reclaim(set, conn)) {

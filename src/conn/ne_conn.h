@@ -483,11 +483,6 @@ static inline uint8_t *ne_conn_reserve(ne_conn *conn, size_t len)
 }
 static inline void ne_conn_commit(ne_conn *conn, size_t len)
 {
-    /* The write deadline counts from here for a queue that was empty
-     * (ne_conn.c, pending_from_now). */
-    if (conn->out.bytes == 0 && conn->io != NULL) {
-        conn->io->last_write_ms = conn->set->now_ms;
-    }
     ne_outq_commit(&conn->out, len);
     ne_conn_mark_dirty(conn);
 }

@@ -257,6 +257,11 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     ne_js_init(&srv->js, &srv->storage.js, &srv->opts, &srv->conns, &srv->router, &srv->mon,
                &srv->rng);
 #endif
+#if NE_FEATURE_ROUTES
+    if (srv->opts.cluster.enabled) {
+        ne_sys_set_cluster(&srv->sys, srv->route.cluster_name);
+    }
+#endif
     ne_server_endpoints_register(srv);
     srv->conns.id.start_wall_ns = ne_port_wall_ns();
     srv->conns.id.config_load_wall_ns = srv->conns.id.start_wall_ns;
@@ -505,6 +510,7 @@ void ne_server_turn_end(ne_server *srv)
 #if NE_FEATURE_ROUTES
         ne_route_tick(&srv->route, now);
 #endif
+        ne_sys_tick(&srv->sys, now);
     }
     srv->conns.now_ms = now;
     lame_duck_step(srv);
@@ -600,6 +606,10 @@ static void lame_duck_step(ne_server *srv)
 
 void ne_server_shutdown(ne_server *srv)
 {
+    /* $SYS.SERVER.<id>.SHUTDOWN, written in a turn of its own before the
+     * connections close, so the other servers hear it. */
+    ne_sys_shutdown(&srv->sys);
+    ne_server_turn_end(srv);
 #if NE_FEATURE_JETSTREAM
     ne_js_shutdown(&srv->js);
 #endif

@@ -34,6 +34,7 @@ static void write_auth_stats(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "response_perms_evicted", srv->router.stats.resp_perms_evicted);
     ne_json_kv_u64(o, "system_events", srv->sys.stats.events);
     ne_json_kv_u64(o, "system_events_dropped", srv->sys.stats.events_dropped);
+    ne_json_kv_u64(o, "system_servers_dropped", srv->sys.stats.servers_dropped);
     ne_json_end_object(o);
 }
 
