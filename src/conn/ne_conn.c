@@ -152,7 +152,9 @@ void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
     if (conn->io != NULL) {
         ne_strbuf_printf(&sb, "%s:%u - ", conn->io->ip, (unsigned)conn->io->port);
     }
-    ne_strbuf_printf(&sb, "%s:%llu - ", kind->log_id, (unsigned long long)conn->cid);
+    if (kind->log_id != NULL) {
+        ne_strbuf_printf(&sb, "%s:%llu - ", kind->log_id, (unsigned long long)conn->cid);
+    }
     va_list ap;
     va_start(ap, fmt);
     ne_strbuf_vprintf(&sb, fmt, ap);
@@ -173,7 +175,10 @@ static ne_conn *conn_header(ne_conns *set, uint8_t kind)
     conn->tag = NE_HANDLE_CONN;
     conn->kind = kind;
     conn->set = set;
-    conn->cid = set->next_cid++;
+    /* Only numbered kinds take an id: monitoring requests do not move the
+     * client_id the next client sees (nats-server numbers clients, leafs,
+     * routes and internal clients from one counter, HTTP not at all). */
+    conn->cid = set->kinds[kind].log_id != NULL ? set->next_cid++ : 0;
     conn->perms = 0xffffu; /* NE_PERM_NONE */
     conn->user_index = -1;
     conn->start_wall_ns = ne_port_wall_ns();

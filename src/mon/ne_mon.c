@@ -771,7 +771,8 @@ static void accepted(void *ctx, ne_conn *conn)
 
 /* Whether a new monitoring connection may be accepted. When
  * NE_MAX_HTTP_CONNECTIONS connections all still wait for their request, the
- * oldest of them (the first accepted: the lowest cid) is closed without an
+ * oldest of them (the first accepted: the last of them in the active list,
+ * where new connections go in front) is closed without an
  * answer to make room; refused only when a flood within one loop turn has
  * already taken twice the pool (the closed ones leave at the end of the
  * turn). */
@@ -789,9 +790,7 @@ static bool admit(void *ctx)
             continue;
         }
         waiting++;
-        if (oldest == NULL || c->cid < oldest->cid) {
-            oldest = c;
-        }
+        oldest = c;
     }
     if (waiting < NE_MAX_HTTP_CONNECTIONS) {
         return true;
@@ -812,7 +811,7 @@ void ne_mon_init(ne_mon *mon, const ne_server_options *opts, ne_conns *conns, ne
     mon->router = router;
     ne_pool_init(&mon->state_pool, "monitoring connections", &mon->state_storage,
                  sizeof(ne_mon_client), 2 * NE_MAX_HTTP_CONNECTIONS);
-    mon->kind = ne_conns_kind(conns, "HTTP", "cid", &mon_ops, mon);
+    mon->kind = ne_conns_kind(conns, "HTTP", NULL, &mon_ops, mon);
     mon->listener.kind = mon->kind;
     mon->listener.sock = NE_SOCK_INVALID;
     mon->listener.accepted = accepted;

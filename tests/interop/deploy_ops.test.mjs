@@ -1,0 +1,55 @@
+// Operating the broker as a new user meets it (issue 20's rough edges): the
+// start-up lines, the client ids monitoring requests leave alone, the log of
+// an unreachable leaf hub, configuration files with several unsupported keys,
+// TLS files checked by -t and named in the user's terms at start-up, HTTPS
+// monitoring beside mutual TLS, and the certificate recipe of docs/tls.md.
+// Every case runs against natsedge and against nats-server 2.9.10 with the
+// same assertions unless it names the differences.md entry that separates
+// them. Every process is bounded in time and stopped by PID.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer, stopAll, rawConnect, parseInfo, getJSON, brokerKind, waitFor } from "./lib/harness.mjs";
+
+const BIN = process.env.NATSEDGE_BIN;
+const KIND = brokerKind();
+const isNatsedge = KIND === "natsedge";
+const DIR = mkdtempSync(join(tmpdir(), "natsedge-deploy-ops-"));
+
+after(async () => {
+  await stopAll();
+  rmSync(DIR, { recursive: true, force: true });
+});
+
+function run(args, opts = {}) {
+  return spawnSync(BIN, args, { encoding: "utf8", timeout: 10000, cwd: DIR, ...opts });
+}
+
+function writeConf(name, text) {
+  const file = join(DIR, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+async function clientId(port) {
+  const c = await rawConnect(port);
+  const info = parseInfo(await c.readUntil("\r\n"));
+  c.destroy();
+  return info.client_id;
+}
+
+test("monitoring requests take no client id: five /varz requests move client_id by one, as nats-server (MON-02, CP-info client_id)", async () => {
+  const s = await startServer({ ports: ["http"], args: (p) => ["-m", String(p.http)] });
+  const first = await clientId(s.port);
+  for (let i = 0; i < 5; i++) await getJSON(s.ports.http, "/varz");
+  const second = await clientId(s.port);
+  assert.equal(second, first + 1, `client_id ${first} then ${second}`);
+  // The closed connections are the harness's readiness probe and these two.
+  const connz = await getJSON(s.ports.http, "/connz?state=any");
+  const cids = connz.connections.map((c) => c.cid).sort((a, b) => a - b);
+  assert.deepEqual(cids.slice(-2), [first, second]);
+  await s.stop();
+});
