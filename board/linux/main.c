@@ -25,6 +25,11 @@
 #include "leaf_tls.h"
 #include "tls_setup.h"
 
+/* Room for a configuration's report: every refused key on its own line
+ * (NE_CONF_MAX_REJECTED of them, each with a file name and position) and the
+ * first wrong value. */
+#define NE_BOARD_ERROR_BYTES 4096
+
 static ne_server g_server;
 static ne_loop g_loop;
 /* The parsed file lives as long as the options point into it; a reload
@@ -248,7 +253,7 @@ static void reload_logging(const ne_cli *cur, const ne_cli *next, log_sink *sink
 static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne_log *log)
 {
     static const char failed[] = "Failed to reload server configuration";
-    char err[512];
+    char err[NE_BOARD_ERROR_BYTES];
     if (cli->config_file == NULL) {
         ne_log_error(log, "%s: can only reload config when a file is provided using -c or --config",
                      failed);
@@ -280,7 +285,7 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
 int main(int argc, char **argv)
 {
     ne_cli cli;
-    char err[512];
+    char err[NE_BOARD_ERROR_BYTES];
     ne_cli_status st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), NULL);
     if (st == NE_CLI_OK && cli.signal_command != NULL) {
         /* -sl: signal a running server and exit, as nats-server. */

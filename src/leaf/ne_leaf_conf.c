@@ -169,11 +169,11 @@ static int apply_remote_tls(leaf_ctx *c, ne_conf_node *map, ne_leaf_remote_optio
         } else if (key_is(c->conf, n, "verify") || key_is(c->conf, n, "timeout")) {
             ne_conf_mark_used(n); /* a client always verifies the hub; one deadline */
         } else if (key_is(c->conf, n, "insecure")) {
-            return fail_at(c, n, NE_ERR_UNSUPPORTED,
-                           "tls insecure is not supported in natsedge: the hub's certificate "
-                           "is always verified");
+            rc = ne_conf_reject(c->conf, n,
+                                "tls \"%s\" is not supported in natsedge: the hub's "
+                                "certificate is always verified (see differences.md)");
         } else {
-            return ne_conf_unknown_field(c->conf, n) == NE_OK ? NE_OK : fail_conf(c);
+            rc = ne_conf_reject(c->conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -211,7 +211,7 @@ static int apply_remote(leaf_ctx *c, ne_conf_node *map)
         } else if (key_is(c->conf, n, "tls")) {
             rc = apply_remote_tls(c, n, ro);
         } else {
-            return ne_conf_unknown_field(c->conf, n) == NE_OK ? NE_OK : fail_conf(c);
+            rc = ne_conf_reject(c->conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -246,7 +246,7 @@ static int apply_users(leaf_ctx *c, ne_conf_node *list)
             } else if (key_is(c->conf, f, "account")) {
                 rc = copy_string(c, f, u->account, sizeof(u->account), NULL);
             } else {
-                return ne_conf_unknown_field(c->conf, f) == NE_OK ? NE_OK : fail_conf(c);
+                rc = ne_conf_reject(c->conf, f, NULL);
             }
             if (rc != NE_OK) {
                 return rc;
@@ -298,7 +298,7 @@ static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
         } else if (key_is(c->conf, n, "users")) {
             rc = apply_users(c, n);
         } else {
-            return ne_conf_unknown_field(c->conf, n) == NE_OK ? NE_OK : fail_conf(c);
+            rc = ne_conf_reject(c->conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -382,12 +382,13 @@ int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, cha
         } else if (key_is(conf, n, "authorization")) {
             rc = apply_authorization(&c, n);
         } else if (key_is(conf, n, "tls")) {
-            return fail_at(&c, n, NE_ERR_UNSUPPORTED,
-                           "leafnodes tls is not supported yet in natsedge");
+            rc = ne_conf_reject(conf, n,
+                                "leafnodes \"%s\" is not supported yet in natsedge (see "
+                                "differences.md)");
         } else if (key_is(conf, n, "advertise") || key_is(conf, n, "no_advertise")) {
             ne_conf_mark_used(n); /* one server, nothing to advertise */
         } else {
-            return ne_conf_unknown_field(conf, n) == NE_OK ? NE_OK : fail_conf(&c);
+            rc = ne_conf_reject(conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;

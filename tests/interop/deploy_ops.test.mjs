@@ -53,3 +53,28 @@ test("monitoring requests take no client id: five /varz requests move client_id 
   assert.deepEqual(cids.slice(-2), [first, second]);
   await s.stop();
 });
+
+test("a file with several unknown keys, nested ones too: -t names every one with its position, in one run (CFG-14)", () => {
+  const file = writeConf("unknown.conf", "port: 4222\nfoo: 1\nbar { x: 1 }\nauthorization { baz: 2 }\n");
+  const r = run(["-t", "-c", file]);
+  assert.equal(r.status, 1);
+  const lines = (r.stdout + r.stderr).trim().split("\n").map((l) => l.replace(/^(natsedge|nats-server): /, ""));
+  assert.deepEqual(lines, [
+    `${file}:2:1: unknown field "foo"`,
+    `${file}:3:1: unknown field "bar"`,
+    `${file}:4:17: unknown field "baz"`,
+  ]);
+});
+
+test("natsedge-only (features not built yet, differences.md: Not built yet): every unsupported block named in one run, and a limit error with its position", { skip: !isNatsedge && "natsedge-only: nats-server has these features and no compiled-in maxima" }, () => {
+  const file = writeConf("unsupported.conf", "port: 4222\nmqtt { port: 1883 }\njetstream { store_dir: /tmp/x }\nfoo: bar\nwebsocket { port: 8080 }\nmax_connections: 100000000\n");
+  const r = run(["-t", "-c", file]);
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 5, r.stderr);
+  assert.equal(lines[0], `natsedge: ${file}:2:1: "mqtt" is not supported yet in natsedge (see differences.md)`);
+  assert.equal(lines[1], `${file}:3:1: "jetstream" is not supported yet in natsedge (see differences.md)`);
+  assert.equal(lines[2], `${file}:4:1: unknown field "foo"`);
+  assert.equal(lines[3], `${file}:5:1: "websocket" is not supported yet in natsedge (see differences.md)`);
+  assert.match(lines[4], new RegExp(`^${file}:6:1: max_connections 100000000 is above the compiled-in maximum \\d+: raise NE_MAX_CONNECTIONS in config/$`));
+});
