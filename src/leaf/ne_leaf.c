@@ -633,6 +633,12 @@ int ne_leaf_start(ne_leaf_state *srv)
             return NE_ERR_INVALID;
         }
         srv->remotes[r].next_attempt_ms = srv->conns->now_ms; /* at the first tick */
+        if (o->remotes[r].creds_missing) {
+            ne_log_error(srv->conns->log,
+                         "Error reading LeafNode Remote Credentials file \"%s\": not found "
+                         "(connecting without credentials)",
+                         o->remotes[r].creds_file);
+        }
     }
     /* Accounts named by leafnodes authorization must exist. */
     if (o->auth_account[0] != '\0' && account_named(srv, o->auth_account) == NULL) {

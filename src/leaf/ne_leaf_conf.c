@@ -132,6 +132,12 @@ static int load_creds(leaf_ctx *c, ne_conf_node *node, ne_leaf_remote_options *r
     char *buf = c->creds;
     size_t len = 0;
     int rc = c->conf->io->load(c->conf->io->ctx, path, buf, sizeof(c->creds), &len);
+    if (rc == NE_ERR_NOT_FOUND) {
+        /* nats-server reads the file when it connects: a configuration
+         * naming one that is not there yet passes its -t. */
+        ro->creds_missing = true;
+        return copy_string(c, node, ro->creds_file, sizeof(ro->creds_file), "NE_TLS_PATH_BYTES");
+    }
     if (rc != NE_OK) {
         char what[NE_LEAF_URL_BYTES + 64];
         ne_fmt(what, sizeof(what), "cannot read credentials file \"%s\" (%s)", path,

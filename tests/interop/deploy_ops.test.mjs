@@ -9,7 +9,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, stopAll, rawConnect, parseInfo, getJSON, brokerKind, waitFor } from "./lib/harness.mjs";
@@ -77,4 +77,32 @@ test("natsedge-only (features not built yet, differences.md: Not built yet): eve
   assert.equal(lines[2], `${file}:4:1: unknown field "foo"`);
   assert.equal(lines[3], `${file}:5:1: "websocket" is not supported yet in natsedge (see differences.md)`);
   assert.match(lines[4], new RegExp(`^${file}:6:1: max_connections 100000000 is above the compiled-in maximum \\d+: raise NE_MAX_CONNECTIONS in config/$`));
+});
+
+// The block under "A ready edge configuration" in docs/leafnode.md.
+function readyEdgeConfig() {
+  const doc = readFileSync(new URL("../../docs/leafnode.md", import.meta.url), "utf8");
+  const m = doc.match(/## A ready edge configuration\n\n```\n([\s\S]*?)```/);
+  assert.ok(m, "docs/leafnode.md has its ready edge configuration");
+  return m[1];
+}
+
+test("docs/leafnode.md's ready edge configuration passes -t as printed: a credentials file that is not there yet is accepted (LN-24, LN-25, CFG-19)", () => {
+  const text = readyEdgeConfig();
+  assert.match(text, /credentials: "\/etc\/natsedge\/edge-1\.creds"/);
+  const file = writeConf("ready-edge.conf", text);
+  const r = run(["-t", "-c", file]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test("a remote whose credentials file is missing: the start-up log says so and the broker serves (LN-25)", async () => {
+  const creds = join(DIR, "absent.creds");
+  const s = await startServer({
+    ports: ["hub"],
+    config: (p) => `leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:${p.hub}", credentials: "${creds}" } ] }\n`,
+  });
+  await waitFor(() => s.logs().includes(`Error reading LeafNode Remote Credentials file "${creds}"`), 5000, "the credentials line");
+  assert.match(s.logs(), /\[ERR\] Error reading LeafNode Remote Credentials file/);
+  assert.ok(await clientId(s.port) > 0);
+  await s.stop();
 });
