@@ -51,11 +51,11 @@ static int free_slot(ne_lwip_net *ln)
  * reports readable so that the core reads the end. */
 static void on_err(void *arg, err_t err)
 {
-    (void)err;
     ne_lwip_sock *s = arg;
     if (s != NULL) {
         s->pcb = NULL;
         s->failed = true;
+        s->refused = s->connecting && err == ERR_RST;
     }
 }
 
@@ -232,6 +232,9 @@ static int net_recv(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got)
         return NE_ERR_INVALID;
     }
     if (s->rx == NULL) {
+        if (s->refused) {
+            return NE_ERR_REFUSED; /* an outbound connection nobody accepted */
+        }
         if (s->failed || s->eof) {
             return NE_ERR_CLOSED;
         }

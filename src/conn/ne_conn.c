@@ -163,6 +163,18 @@ void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
     ne_logf(log, level, "%.*s", (int)sb.len, sb.data);
 }
 
+void ne_conn_close_io_error(ne_conn *conn, int rc)
+{
+    NE_ASSERT(rc != NE_OK && conn->io != NULL);
+    conn->io->last_error = rc;
+    ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR, NULL);
+}
+
+int ne_conn_io_error(const ne_conn *conn)
+{
+    return conn->io != NULL ? conn->io->last_error : NE_OK;
+}
+
 /* ---- Creation and teardown -------------------------------------------------- */
 
 static ne_conn *conn_header(ne_conns *set, uint8_t kind)
@@ -303,8 +315,10 @@ static void conn_teardown(ne_conn *conn)
         if (conn->flush_before_close && conn->out.bytes > 0) {
             (void)conn_flush(conn); /* best effort: the -ERR, if the socket takes it */
         }
-        ne_conn_logf(conn, NE_LOG_DEBUG, "%s connection closed: %s", kind->name,
-                     ne_close_reason_text(conn->close_reason));
+        if (!io->quiet_close) {
+            ne_conn_logf(conn, NE_LOG_DEBUG, "%s connection closed: %s", kind->name,
+                         ne_close_reason_text(conn->close_reason));
+        }
         ne_conn_tls_release(conn);
         set->net.ops->close(set->net.ctx, io->sock);
     }
@@ -599,6 +613,7 @@ static int conn_flush(ne_conn *conn)
         }
         if (rc != NE_OK) {
             ne_outq_clear(&conn->out, &set->chunks);
+            io->last_error = rc;
             return rc;
         }
         io->last_write_ms = set->now_ms;
@@ -739,8 +754,7 @@ static bool conn_read_shared(ne_conn *conn, size_t want, size_t *got_out)
         return false;
     }
     if (rc != NE_OK) {
-        ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
-                      NULL);
+        ne_conn_close_io_error(conn, rc);
         return false;
     }
     io->last_in_ms = set->now_ms;
@@ -814,8 +828,7 @@ static void conn_read(ne_conn *conn)
             return;
         }
         if (rc != NE_OK) {
-            ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
-                          NULL);
+            ne_conn_close_io_error(conn, rc);
             return;
         }
         io->rlen += (uint32_t)got;

@@ -178,6 +178,8 @@ typedef struct ne_conn_io {
     uint64_t last_in_ms;
     uint64_t last_write_ms;
     struct ne_conn *paused_next;
+    int last_error;   /* the port's error that ended a read or write, NE_OK if none */
+    bool quiet_close; /* its kind logs its closing itself: no "connection closed" line */
     /* TLS (ne_conn_tls.c): the session, whether its handshake is done,
      * bytes at the head of the queue still to go in clear (INFO), the
      * handshake deadline, and the list of connections whose engine holds
@@ -458,6 +460,14 @@ void ne_conn_ping_timer(ne_conn *conn, uint64_t now_ms);
 void ne_conn_ping_start(ne_conn *conn);
 /* A PONG arrived: no ping outstanding; the round trip of a timed PING. */
 void ne_conn_pong_received(ne_conn *conn);
+
+/* A read (or the port's report) failed with rc: remembered for
+ * ne_conn_io_error, then the connection is closed (Client Closed when the
+ * peer closed it, Read Error otherwise). */
+void ne_conn_close_io_error(ne_conn *conn, int rc);
+/* The port's error that ended the connection's reads or writes (e.g.
+ * NE_ERR_REFUSED: an outbound connection nobody accepted), NE_OK if none. */
+int ne_conn_io_error(const ne_conn *conn);
 
 /* "<ip>:<port> - <cid|lid>:<n> - " in front of a connection's log lines
  * ("<ip>:<port> - " for a kind that is not numbered). */
