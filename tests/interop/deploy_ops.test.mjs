@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, stopAll, rawConnect, parseInfo, getJSON, brokerKind, waitFor } from "./lib/harness.mjs";
+import { startServer, stopAll, rawConnect, parseInfo, getJSON, brokerKind, waitFor, freePort } from "./lib/harness.mjs";
 
 const BIN = process.env.NATSEDGE_BIN;
 const KIND = brokerKind();
@@ -105,4 +105,25 @@ test("a remote whose credentials file is missing: the start-up log says so and t
   assert.match(s.logs(), /\[ERR\] Error reading LeafNode Remote Credentials file/);
   assert.ok(await clientId(s.port) > 0);
   await s.stop();
+});
+
+test("an unreachable leaf hub is logged at the default level: [ERR] on the first attempt, [DBG] for the next ones with -D, never as a closed client (LN-28, LN-30)", async () => {
+  const hubPort = await freePort(); // nothing listens there
+  const conf = (debug) => () => `leafnodes { reconnect: 1, remotes [ { url: "nats-leaf://127.0.0.1:${hubPort}" } ] }\n${debug ? "debug: true\n" : ""}`;
+  const first = `Error trying to connect as leafnode to remote server "127.0.0.1:${hubPort}" (attempt 1): `;
+  const quiet = await startServer({ config: conf(false) });
+  await waitFor(() => quiet.logs().includes(first), 5000, "the first failed attempt");
+  const line = quiet.logs().split("\n").find((l) => l.includes(first));
+  assert.match(line, /\[ERR\] /);
+  assert.match(line, /connection refused/);
+  await quiet.stop();
+  const loud = await startServer({ config: conf(true) });
+  await waitFor(() => loud.logs().includes("(attempt 2): "), 8000, "the second attempt");
+  const lines = loud.logs().split("\n");
+  const second = lines.find((l) => l.includes(`"127.0.0.1:${hubPort}" (attempt 2): `));
+  assert.match(second, /\[DBG\] .*connection refused/);
+  assert.ok(lines.some((l) => /\[DBG\] Trying to connect as leafnode to remote server on "127\.0\.0\.1:\d+"/.test(l)));
+  const about = lines.filter((l) => l.includes(`:${hubPort}`));
+  assert.ok(!about.some((l) => /Client|Read Error/.test(l)), "the attempts: no client, no Read Error:\n" + about.join("\n"));
+  await loud.stop();
 });
