@@ -495,6 +495,9 @@ void ne_conns_set_tls(ne_conns *set, const ne_tls *tls, const ne_tls_config *ser
 /* Starts a server-side session on an accepted connection: whatever is
  * queued now (a client's INFO) goes out in clear before the handshake. */
 int ne_conn_tls_accept(ne_conn *conn);
+/* The same with a server configuration of the kind's own (NULL: the
+ * layer's tls_server_config). */
+int ne_conn_tls_accept_with(ne_conn *conn, const ne_tls_config *cfg);
 /* Starts TLS in the client role on an outbound connection (leaf remotes):
  * the peer's certificate is verified against the configuration's CA and
  * must match server_name (also sent as SNI). Bytes queued before this call

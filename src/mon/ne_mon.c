@@ -763,7 +763,7 @@ static void accepted(void *ctx, ne_conn *conn)
     c->answered = false;
     conn->state = c;
     /* HTTPS: TLS from the first byte. */
-    if (mon->opts->https && ne_conn_tls_accept(conn) != NE_OK) {
+    if (mon->opts->https && ne_conn_tls_accept_with(conn, mon->tls_config) != NE_OK) {
         mon->conns->stats.refused_connections++;
         ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS, NULL);
     }
