@@ -329,6 +329,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "natsedge: %s\n", err);
         return 1;
     }
+    /* The TLS files are read now, as nats-server reads them with its
+     * configuration: -t catches a missing or mismatched file too. */
+    if (ne_board_tls_check(&cli.opts, cli.config_file != NULL ? &g_confs[g_conf_live] : NULL, err,
+                           sizeof(err)) != NE_OK) {
+        fprintf(stderr, "natsedge: %s\n", err);
+        return 1;
+    }
     if (cli.test_config) {
         if (cli.config_file != NULL) {
             printf("natsedge: configuration file %s is valid\n", cli.config_file);
@@ -367,8 +374,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "natsedge: cannot create the event loop: %s\n", strerror(errno));
         return 1;
     }
-    if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK ||
-        ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
+    if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK) {
+        ne_posix_net_deinit(&g_net);
+        return 1;
+    }
+    ne_server_set_config_file(&g_server, cli.config_file);
+    if (ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
         ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;
