@@ -213,3 +213,11 @@ test("HTTPS monitoring beside tls verify asks no client certificate: /healthz an
   await assert.rejects(within(connect({ servers: `127.0.0.1:${s.port}`, tls: { caFile: cert("ca.pem") }, reconnect: false, timeout: 5000 }), 20000, "connect without a client certificate"));
   await s.stop();
 });
+
+test("/accountz as docs/monitoring.md says: system_account and every configured account with $G and $SYS (MON-08)", async () => {
+  const s = await startServer({ ports: ["http"], args: (p) => ["-m", String(p.http)], config: "accounts { A: { users: [ {user: a, password: a} ] }, B: {} }\n" });
+  const accz = await getJSON(s.ports.http, "/accountz");
+  assert.equal(accz.system_account, "$SYS");
+  assert.deepEqual([...accz.accounts].sort(), ["$G", "$SYS", "A", "B"]);
+  await s.stop();
+});
