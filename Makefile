@@ -12,6 +12,9 @@
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
 #   make bench       benchmarks against nats-server (not part of test)
+#   make run [PORT=] [HTTP_PORT=]   the broker on 127.0.0.1 (4222; monitoring when HTTP_PORT is set)
+#   make install [PREFIX=/usr/local] [DESTDIR=]   binary, /etc/natsedge/natsedge.conf, systemd unit, natsedge(8)
+#   make deb         the same as a Debian package in build/deb (dpkg-deb, no network)
 #   make tap         natsedge-tap: the broker over lwIP on a TAP device
 #   make BOARD=mps2-an385 [CONFIG=tiny]   Cortex-M3 firmware (make run-mps2, make footprint)
 #   make CROSS=arm-linux-gnueabihf-       ARM Linux build (make unit-arm: unit tests under qemu-arm)
@@ -288,8 +291,12 @@ else
 	@echo "powercut: no store power-loss test in tests/powercut yet"
 endif
 
+# `make run [PORT=4222] [HTTP_PORT=8222]`: the broker on 127.0.0.1, with
+# HTTP monitoring when HTTP_PORT is given.
+PORT ?= 4222
+HTTP_PORT ?=
 run: all
-	$(NATSEDGE) -a 127.0.0.1 -p 4222
+	$(NATSEDGE) -a 127.0.0.1 -p $(PORT) $(if $(HTTP_PORT),-m $(HTTP_PORT))
 
 bench: all
 	bash tools/compare
@@ -483,10 +490,75 @@ footprint-gateway:
 	    CFLAGS="-ffunction-sections -fdata-sections" \
 	    LDFLAGS="-Wl,--gc-sections -Wl,-Map=$(abspath $(FOOTPRINT_GATEWAY_BUILD))/natsedge.map" all
 	bash tools/footprint $(FOOTPRINT_GATEWAY_BUILD)/natsedge.map config/profiles/gateway.h
+# PORT (4222) and HTTP_PORT (when given) on 127.0.0.1 go to the board's
+# 4222 and 8222.
+comma := ,
 run-mps2: $(MPS2_ELF)
 	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) \
-	    -nic user,hostfwd=tcp:127.0.0.1:4222-:4222
+	    -nic user,hostfwd=tcp:127.0.0.1:$(PORT)-:4222$(if $(HTTP_PORT),$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:8222)
 -include $(MPS2_OBJ:.o=.d)
+
+# ---- install section ----------------------------------------------------------
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary in $(SBINDIR), the
+# default configuration in $(SYSCONFDIR)/natsedge (an existing one is kept),
+# the systemd unit (its LimitNOFILE: NE_POSIX_MAX_FDS of the profile), the
+# sysusers.d entry of its user, natsedge(8). INSTALL_BIN installs another
+# binary (default: this variant's). `make deb`: those files as a Debian
+# package in $(DEB_DIR) (dpkg-deb; dpkg-shlibdeps for Depends when there),
+# whose maintainer scripts create the user natsedge. `make check-man`:
+# natsedge(8) documents exactly the flags `natsedge --help` shows.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR ?= $(PREFIX)/share/man
+INSTALL_BIN ?= $(NATSEDGE)
+# An expression of the profile's knobs (dist/limit_nofile.in), evaluated by
+# the shell in the recipe once it is known to be only numbers.
+LIMIT_NOFILE = $(shell $(CC) -E -P $(CFLAGS_BASE) -x c dist/limit_nofile.in | sed -n 's/^ne_limit_nofile //p')
+.PHONY: install deb check-man
+install: $(INSTALL_BIN)
+	@case '$(LIMIT_NOFILE)' in ''|*[!0-9\ \(\)+*]*) \
+	    echo "install: NE_POSIX_MAX_FDS is not a number: '$(LIMIT_NOFILE)'"; exit 1;; esac
+	install -D -m 755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/natsedge
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/natsedge/natsedge.conf ]; then \
+	    echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/natsedge/natsedge.conf"; \
+	else install -D -m 644 dist/natsedge.conf $(DESTDIR)$(SYSCONFDIR)/natsedge/natsedge.conf; fi
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e "s|@LIMIT_NOFILE@|$$(( $(LIMIT_NOFILE) ))|g" dist/natsedge.service.in \
+	    > $(DESTDIR)$(UNITDIR)/natsedge.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/natsedge.service
+	install -D -m 644 dist/natsedge.sysusers $(DESTDIR)$(SYSUSERSDIR)/natsedge.conf
+	install -D -m 644 dist/natsedge.8 $(DESTDIR)$(MANDIR)/man8/natsedge.8
+
+DEB_VERSION ?= $(shell sed -n 's/^\#define NE_VERSION "\(.*\)"/\1/p' src/core/ne_version.h)
+DEB_ARCH ?= $(shell dpkg --print-architecture)
+DEB_DIR ?= build/deb
+DEB_ROOT = $(DEB_DIR)/root
+DEB_FILE = $(DEB_DIR)/natsedge_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb: $(INSTALL_BIN)
+	rm -rf $(DEB_ROOT) $(DEB_DIR)/shlibs && mkdir -p $(DEB_ROOT)/DEBIAN $(DEB_DIR)/shlibs/debian
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
+	    UNITDIR=/lib/systemd/system INSTALL_BIN=$(abspath $(INSTALL_BIN))
+	$(CROSS)strip --strip-unneeded $(DEB_ROOT)/usr/sbin/natsedge
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/natsedge.8
+	install -m 644 dist/deb/conffiles $(DEB_ROOT)/DEBIAN/conffiles
+	install -m 755 dist/deb/postinst dist/deb/prerm dist/deb/postrm $(DEB_ROOT)/DEBIAN/
+	@touch $(DEB_DIR)/shlibs/debian/control; \
+	libs=$$(cd $(DEB_DIR)/shlibs && dpkg-shlibdeps -O -e $(abspath $(DEB_ROOT))/usr/sbin/natsedge 2>/dev/null \
+	    | sed -n 's/^shlibs:Depends=//p'); \
+	depends="$${libs:-libc6, libsodium23}, adduser"; \
+	size=$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1); \
+	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$depends|" \
+	    -e "s|@INSTALLED_SIZE@|$$size|" dist/deb/control.in > $(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group --build $(DEB_ROOT) $(DEB_FILE)
+	@echo "deb: $(DEB_FILE)"
+
+check-man: $(INSTALL_BIN)
+	bash tools/check-man.sh $(INSTALL_BIN) dist/natsedge.8
 
 # ---- ARM Linux section --------------------------------------------------------
 # `make unit-arm` (part of `make test`): the binary and every unit test built
