@@ -277,6 +277,12 @@ ne_conf_node *ne_conf_next_unused(ne_conf *conf, ne_conf_node *map, ne_conf_node
  * returns NE_ERR_INVALID. */
 int ne_conf_unknown_field(ne_conf *conf, const ne_conf_node *node);
 
+/* The arena's bytes a parse left unused, as scratch for a reader of the
+ * configuration (a file it reads while applying it, e.g. a credentials file),
+ * so that such a buffer need not be on the stack of a small board. Valid
+ * until the next parse; *cap bytes. */
+char *ne_conf_scratch(ne_conf *conf, size_t *cap);
+
 /* ---- Refusing keys and reading on ------------------------------------------ */
 /* nats-server reports every unknown field of a file in one run. A reader that
  * meets a key it does not take (unknown, or a feature not built) records it

@@ -490,6 +490,13 @@ int ne_conf_unknown_field(ne_conf *conf, const ne_conf_node *node)
     return NE_ERR_INVALID;
 }
 
+char *ne_conf_scratch(ne_conf *conf, size_t *cap)
+{
+    NE_ASSERT(conf->arena_used <= conf->arena_top && conf->arena_top <= NE_CONF_ARENA_BYTES);
+    *cap = conf->arena_top - conf->arena_used;
+    return conf->arena + conf->arena_used;
+}
+
 /* ---- Refusing keys and reading on ------------------------------------------- */
 
 static const char unknown_field_format[] = "unknown field \"%s\"";

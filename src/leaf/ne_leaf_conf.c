@@ -15,7 +15,6 @@ typedef struct leaf_ctx {
     ne_leaf_options *o;
     char *err;
     size_t err_cap;
-    char creds[NE_LEAF_JWT_BYTES + 1024]; /* a credentials file while it is read */
 } leaf_ctx;
 
 static int fail_conf(leaf_ctx *c)
@@ -129,9 +128,12 @@ static int load_creds(leaf_ctx *c, ne_conf_node *node, ne_leaf_remote_options *r
     if (c->conf->io == NULL || c->conf->io->load == NULL) {
         return fail_at(c, node, NE_ERR_UNSUPPORTED, "credentials files cannot be read here");
     }
-    char *buf = c->creds;
+    /* Read into the parse's unused arena, not onto the stack (a small
+     * board reads its configuration with little stack to spare). */
+    size_t cap = 0;
+    char *buf = ne_conf_scratch(c->conf, &cap);
     size_t len = 0;
-    int rc = c->conf->io->load(c->conf->io->ctx, path, buf, sizeof(c->creds), &len);
+    int rc = c->conf->io->load(c->conf->io->ctx, path, buf, cap, &len);
     if (rc == NE_ERR_NOT_FOUND) {
         /* nats-server reads the file when it connects: a configuration
          * naming one that is not there yet passes its -t. */
@@ -145,7 +147,7 @@ static int load_creds(leaf_ctx *c, ne_conf_node *node, ne_leaf_remote_options *r
         return fail_at(c, node, rc, what);
     }
     rc = ne_leaf_parse_creds(buf, len, ro->jwt, sizeof(ro->jwt), ro->seed, sizeof(ro->seed));
-    memset(buf, 0, sizeof(c->creds));
+    memset(buf, 0, len); /* the seed does not stay in memory */
     if (rc != NE_OK) {
         char what[NE_LEAF_URL_BYTES + 96];
         ne_fmt(what, sizeof(what), "credentials file \"%s\" %s", path,
@@ -340,7 +342,7 @@ static int apply_listen(leaf_ctx *c, ne_conf_node *n)
 int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, char *err,
                        size_t err_cap)
 {
-    leaf_ctx c = {conf, o, err, err_cap, {0}};
+    leaf_ctx c = {conf, o, err, err_cap};
     if (ne_conf_expect(conf, map, NE_CONF_MAP) != NE_OK) {
         return fail_conf(&c);
     }
