@@ -427,11 +427,13 @@ static int net_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
     s->connecting = true;
     tcp_nagle_disable(pcb);
     bind_callbacks(pcb, s);
-    if (tcp_connect(pcb, &ip, port, on_connected) != ERR_OK) {
+    err_t err = tcp_connect(pcb, &ip, port, on_connected);
+    if (err != ERR_OK) {
         unbind_callbacks(pcb);
         tcp_abort(pcb);
         reset_sock(s);
-        return NE_ERR_IO;
+        /* No route: no address yet (DHCP still asking) or no gateway. */
+        return err == ERR_RTE ? NE_ERR_UNREACHABLE : NE_ERR_IO;
     }
     *out = i;
     return NE_OK;
