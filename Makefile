@@ -16,7 +16,8 @@
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, /etc/natsedge/natsedge.conf, systemd unit, natsedge(8)
 #   make deb         the same as a Debian package in build/deb (dpkg-deb, no network)
 #   make tap         natsedge-tap: the broker over lwIP on a TAP device
-#   make BOARD=mps2-an385 [CONFIG=tiny]   Cortex-M3 firmware (make run-mps2, make footprint)
+#   make BOARD=mps2-an385 [CONFIG=tiny] [CONF=edge.conf]   Cortex-M3 firmware, its settings from CONF
+#                    (make run-mps2, make footprint; make conf-tool: tools/conf_region.c, docs/firmware.md)
 #   make CROSS=arm-linux-gnueabihf-       ARM Linux build (make unit-arm: unit tests under qemu-arm)
 #
 # Sources are found by wildcard: a new module under src/<module>/, a new unit
@@ -195,10 +196,11 @@ BOARDS := $(if $(filter 1,$(SKIP_BOARDS)),,yes)
 interop: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
-	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware)
+	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware conf-tool)
 	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
+	  $(if $(BOARDS),NATSEDGE_MPS2_CONF_TOOL=$(abspath build/tiny/tools/conf_region)) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SKIP_BOARDS=$(SKIP_BOARDS) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 interop-parity: interop-c
@@ -431,11 +433,11 @@ bench-leaf: $(NATSEDGE) bench-tool
 # The linker script's regions are the profile's NE_BOARD_*_BUDGET_BYTES, and
 # tools/footprint --check holds the broker (everything but lwIP) to
 # NE_CORE_*_BUDGET_BYTES: either overflow fails the build.
-#   make firmware        build/mps2-an385-<profile>/natsedge.elf
-#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:4222 forwarded)
+#   make firmware        build/mps2-an385-<profile>/natsedge.elf (CONF=<file>: its configuration region)
+#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:$(PORT) and $(HTTP_PORT) forwarded)
 #   make footprint       the per-module table of the firmware
 MPS2_CONFIG := $(if $(filter default,$(CONFIG)),tiny,$(CONFIG))
-MPS2_BUILD := build/mps2-an385-$(MPS2_CONFIG)
+MPS2_BUILD ?= build/mps2-an385-$(MPS2_CONFIG)
 MPS2_CC := arm-none-eabi-gcc
 MPS2_ARCH := -mcpu=cortex-m3 -mthumb
 MPS2_PROFILE := '-DNE_CONFIG_PROFILE_HEADER="profiles/$(MPS2_CONFIG).h"'
@@ -454,6 +456,9 @@ MPS2_SRC := $(CORE_SRC) $(LWIP_PORT_SRC) $(sort $(wildcard board/mps2-an385/*.c)
 MPS2_OBJ := $(patsubst %.c,$(MPS2_BUILD)/obj/%.o,$(MPS2_SRC))
 MPS2_LWIP_OBJ = $(patsubst $(LWIP_DIR)/%.c,$(MPS2_BUILD)/lwip/%.o,$(LWIP_SRC))
 MPS2_ELF := $(MPS2_BUILD)/natsedge.elf
+CONF ?=
+MPS2_CONF_STAMP := $(MPS2_BUILD)/conf.stamp
+MPS2_CONF_TOOL := build/$(MPS2_CONFIG)/tools/conf_region
 .PHONY: firmware run-mps2 footprint
 ifeq ($(BOARD),mps2-an385)
 .DEFAULT_GOAL := firmware
@@ -473,14 +478,37 @@ $(MPS2_BUILD)/lwip/%.o: $(LWIP_DIR)/%.c board/mps2-an385/lwipopts.h | $(LWIP_STA
 $(MPS2_BUILD)/mps2.ld: board/mps2-an385/mps2.ld.S config/profiles/$(MPS2_CONFIG).h
 	@mkdir -p $(dir $@)
 	$(MPS2_CC) -E -P -x c -Iconfig $(MPS2_PROFILE) $< -o $@
-$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint
+$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint $(MPS2_CONF_STAMP)
 	$(MPS2_CC) $(MPS2_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections \
 	    -Wl,-Map=$(MPS2_BUILD)/natsedge.map -T $(MPS2_BUILD)/mps2.ld -o $@ $(MPS2_OBJ) $(MPS2_LWIP_OBJ)
 	@if arm-none-eabi-nm $@ | grep -qE ' [Tt] (malloc|_malloc_r|free|_free_r|calloc|realloc)$$'; then \
 	    echo "firmware: an allocator was linked in"; rm -f $@; exit 1; fi
 	@bash tools/footprint --check $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h || { rm -f $@; exit 1; }
+	$(if $(CONF),$(MAKE) --no-print-directory CONFIG=$(MPS2_CONFIG) SAN= BOARD= CONF= $(MPS2_CONF_TOOL) && \
+	    $(MPS2_CONF_TOOL) write $@ $(CONF) || { rm -f $@; exit 1; })
 footprint: $(MPS2_ELF)
 	bash tools/footprint $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h
+# The configuration region (board/mps2-an385/conf_region.h, docs/firmware.md):
+# `make BOARD=mps2-an385 CONF=edge.conf` writes edge.conf into the image
+# after the link, checked by tools/conf_region.c as the board reads it. The
+# tool is built on the host with the firmware's profile (`make conf-tool`;
+# `conf_region write <image> <file>` rewrites any image later). The stamp
+# names the file written and its checksum and changes only when they do, so
+# the image is rewritten exactly when CONF changes (and emptied without it).
+.PHONY: conf-tool FORCE
+FORCE:
+$(MPS2_CONF_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@want="$(CONF) $$( [ -z "$(CONF)" ] || cksum < "$(CONF)")"; \
+	if [ ! -e $@ ] || [ "$$(cat $@)" != "$$want" ]; then echo "$$want" > $@; fi
+conf-tool:
+	$(MAKE) --no-print-directory CONFIG=$(MPS2_CONFIG) SAN= BOARD= CONF= $(MPS2_CONF_TOOL)
+CONF_TOOL := $(BUILD)/tools/conf_region
+CONF_TOOL_SRC := tools/conf_region.c board/mps2-an385/board_conf.c
+$(CONF_TOOL): $(CONF_TOOL_SRC) $(wildcard board/mps2-an385/*.h) $(BUILD)/libnecore.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iboard/mps2-an385 -o $@ $(CONF_TOOL_SRC) $(BUILD)/libnecore.a \
+	    $(BUILD)/libneposix.a $(BUILD)/libnecore.a $(LDFLAGS_ALL) $(BOARD_LIBS)
 # The gateway profile's table, from an ARM Linux (armhf) build of the natsedge
 # binary linked with --gc-sections (shared libraries not counted).
 FOOTPRINT_GATEWAY_BUILD := build/footprint-gateway-armhf

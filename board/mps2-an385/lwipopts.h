@@ -30,8 +30,11 @@
 #define LWIP_IPV6 0
 #define LWIP_ICMP 1
 #define LWIP_RAW 0
-#define LWIP_UDP 0
-#define LWIP_DHCP 0
+/* UDP for DHCP alone (network { dhcp: true } in the configuration region;
+ * off by default). */
+#define LWIP_UDP 1
+#define MEMP_NUM_UDP_PCB 1
+#define LWIP_DHCP 1
 #define LWIP_DNS 0
 #define LWIP_IGMP 0
 #define LWIP_STATS 0
