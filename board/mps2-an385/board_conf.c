@@ -161,6 +161,58 @@ static int apply_network(ne_conf *conf, ne_conf_node *map, mps2_settings *net, c
     return NE_OK;
 }
 
+/* The node that asked for TLS, for the message's position: the tls block,
+ * https, or the first leaf remote with a tls block (a tls:// URL). */
+static ne_conf_node *tls_node(ne_conf *conf)
+{
+    ne_conf_node *root = ne_conf_root(conf);
+    static const char *const keys[] = {"tls", "https", "https_port"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        ne_conf_node *n = ne_conf_find(conf, root, keys[i]);
+        if (n != NULL) {
+            return n;
+        }
+    }
+    ne_conf_node *leaf = ne_conf_find(conf, root, "leafnodes");
+    leaf = leaf != NULL ? leaf : ne_conf_find(conf, root, "leaf");
+    ne_conf_node *remotes = leaf != NULL ? ne_conf_find(conf, leaf, "remotes") : NULL;
+    if (remotes == NULL || remotes->type != NE_CONF_ARRAY) {
+        return leaf;
+    }
+    uint32_t guard = conf->node_count;
+    for (ne_conf_node *r = ne_conf_first(conf, remotes); r != NULL && guard-- > 0;
+         r = ne_conf_next(conf, r)) {
+        ne_conf_node *t = ne_conf_find(conf, r, "tls");
+        if (t != NULL) {
+            return t;
+        }
+    }
+    return remotes;
+}
+
+/* TLS is not built into this firmware (mbedTLS and its memory region do
+ * not fit beside lwIP in the board's RAM: docs/footprint.md): a
+ * configuration that asks for it is refused rather than left to fail at
+ * every connection. */
+static int refuse_tls(ne_conf *conf, const ne_server_options *opts, char *err, size_t err_cap)
+{
+    bool wants = opts->tls || opts->https;
+    for (uint32_t r = 0; r < opts->leaf.remote_count; r++) {
+        wants = wants || opts->leaf.remotes[r].tls;
+    }
+    if (!wants) {
+        return NE_OK;
+    }
+    ne_conf_node *n = tls_node(conf);
+    const char *what = "TLS is not built into this firmware (see docs/firmware.md)";
+    if (n == NULL) {
+        ne_fmt(err, err_cap, "%s", what);
+        return NE_ERR_UNSUPPORTED;
+    }
+    fail_at(conf, n, what, err, err_cap);
+    return NE_ERR_UNSUPPORTED;
+}
+
 /* The board has no files: an include or a credentials file is not found. */
 static int no_files(void *ctx, const char *path, char *buf, size_t cap, size_t *len)
 {
@@ -193,6 +245,9 @@ int mps2_apply_text(ne_conf *conf, const char *name, const char *text, size_t le
      * (the UART is its log); debug and trace set its level. */
     ne_board_settings board = {NULL, NULL, NULL, false, false, true};
     int rc = ne_server_apply_conf(conf, opts, &board, err, err_cap);
+    if (rc == NE_OK) {
+        rc = refuse_tls(conf, opts, err, err_cap);
+    }
     net->debug = board.debug;
     net->trace = board.trace;
     if (net_rc != NE_OK && net_err[0] != '\0') {

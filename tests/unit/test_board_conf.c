@@ -107,6 +107,21 @@ static void test_the_board_reads_no_files(void **state)
     assert_true(opts.leaf.remotes[0].creds_missing);
 }
 
+/* TLS is not built into the firmware: asking for it is refused where it is
+ * asked, not left to fail at every connection. */
+static void test_tls_is_refused_where_it_is_asked(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("port: 4222\ntls { cert_file: a.pem, key_file: a.key }\n"),
+                     NE_ERR_UNSUPPORTED);
+    assert_string_equal(err, "edge.conf:2:1: TLS is not built into this firmware (see "
+                             "docs/firmware.md)");
+    assert_int_equal(apply("leafnodes { remotes [ { url: \"nats-leaf://10.0.2.2:7422\",\n"
+                           "  tls { ca_file: ca.pem } } ] }\n"),
+                     NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "edge.conf:2:3: TLS is not built"));
+}
+
 static void test_region_checks_magic_length_and_checksum(void **state)
 {
     (void)state;
@@ -138,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_network_block_sets_address_mask_gateway_dhcp),
         cmocka_unit_test(test_network_errors_name_their_position),
         cmocka_unit_test(test_the_board_reads_no_files),
+        cmocka_unit_test(test_tls_is_refused_where_it_is_asked),
         cmocka_unit_test(test_region_checks_magic_length_and_checksum),
     };
     return cmocka_run_group_tests_name("board_conf", tests, NULL, NULL);
