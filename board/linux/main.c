@@ -264,7 +264,16 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
     memset(&base, 0, sizeof(base));
     ne_server_options_default(&base.opts);
     if (load_config(&g_confs[spare], cli->config_file, &base, err, sizeof(err)) != 0) {
-        ne_log_error(log, "%s: %s", failed, err);
+        /* A report of several refused keys: one log line each. */
+        char *line = err;
+        for (int i = 0; line != NULL && *line != '\0' && i < NE_CONF_MAX_REJECTED + 2; i++) {
+            char *end = strchr(line, '\n');
+            if (end != NULL) {
+                *end = '\0';
+            }
+            ne_log_error(log, "%s: %s", failed, line);
+            line = end != NULL ? end + 1 : NULL;
+        }
         return;
     }
     ne_cli next;

@@ -221,3 +221,13 @@ test("/accountz as docs/monitoring.md says: system_account and every configured 
   assert.deepEqual([...accz.accounts].sort(), ["$G", "$SYS", "A", "B"]);
   await s.stop();
 });
+
+test("SIGHUP with a file of several unknown keys: the reload is refused naming each, the broker keeps serving (CFG-14, CFG-22)", async () => {
+  const s = await startServer({ config: "max_payload: 65536\n" });
+  writeFileSync(s.confPath, `listen: 127.0.0.1:${s.port}\nfoo: 1\nbar: 2\n`);
+  s.signal("SIGHUP");
+  await waitFor(() => s.logs().includes(`${s.confPath}:3:1: unknown field "bar"`), 5000, "the reload's report");
+  assert.match(s.logs(), /\[ERR\] Failed to reload server configuration: .*:2:1: unknown field "foo"/);
+  assert.ok((await clientId(s.port)) > 0);
+  await s.stop();
+});
