@@ -11,7 +11,7 @@
 #   make conf-compare     configuration checks compared with nats-server on 4,800 files (300 in test)
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
-#   make bench       benchmarks against nats-server (not part of test)
+#   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route)
 #   make run [PORT=] [HTTP_PORT=]   the broker on 127.0.0.1 (4222; monitoring when HTTP_PORT is set)
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, /etc/natsedge/natsedge.conf, systemd unit, natsedge(8)
 #   make deb         the same as a Debian package in build/deb (dpkg-deb, no network)
@@ -289,6 +289,7 @@ test-all: all check format-check unit build-clang interop interop-parity conf-co
 powercut-short:
 ifneq ($(POWERCUT_SRC),)
 	$(MAKE) powercut CUTS=1000 SEED=7
+	$(MAKE) kill9 ROUNDS=10 SEED=7
 else
 	@echo "powercut: no store power-loss test in tests/powercut yet"
 endif
@@ -334,16 +335,16 @@ bench-snappy: $(SNAPPY_BENCH)
 
 # `make bench-store`: the storage engine's figures (not part of `make test`):
 # RAM per stream and per subject, append throughput to the file-backed store,
-# recovery of a million records, erase-count spread (tools/store_bench.c).
-# Built twice from the sources: with the default knobs, and with knobs for a
-# gateway with 1 MiB erase blocks (STORE_BENCH_KNOBS). The device file goes to
-# $(BUILD)/store_bench.flash (about 256 MiB while it runs).
+# recovery of a million records, erase-count spread, and 1, 16 and 256
+# streams with a consumer each on one device (tools/store_bench.c). Built
+# twice from the sources: with the default knobs, and with the gateway
+# profile's (STORE_BENCH_KNOBS). The device file goes to
+# $(BUILD)/store_bench.flash (256 MiB while it runs).
 STORE_BENCH_SRC := tools/store_bench.c $(sort $(wildcard src/store/*.c)) src/codec/ne_crc32c.c \
-    src/codec/ne_snappy.c src/core/ne_subject.c src/core/ne_error.c \
+    src/codec/ne_snappy.c src/core/ne_subject.c src/core/ne_error.c src/core/ne_fmt.c \
     port/posix/ne_file_flash.c port/posix/posix_sys.c port/sim/ne_sim_flash.c
 STORE_BENCH_DEPS := $(STORE_BENCH_SRC) $(wildcard src/store/*.h) config/ne_config_store.h
-STORE_BENCH_KNOBS ?= -DNE_STORE_BLOCK_MAX_RECORDS=8192 -DNE_STORE_WRITE_BUFFER_BYTES=65536 \
-    -DNE_STORE_READ_BUFFER_BYTES=65536
+STORE_BENCH_KNOBS ?= $(if $(filter default,$(CONFIG)),'-DNE_CONFIG_PROFILE_HEADER="profiles/gateway.h"')
 $(BUILD)/tools/store_bench: $(STORE_BENCH_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O2 $(STORE_BENCH_KNOBS) $(CFLAGS) -o $@ $(STORE_BENCH_SRC)
@@ -355,7 +356,49 @@ bench-store: $(BUILD)/tools/store_bench $(BUILD)/tools/store_bench_default
 	@echo "== default knobs"
 	$(BUILD)/tools/store_bench_default --sizes --wear
 	@echo "== gateway knobs: $(STORE_BENCH_KNOBS)"
-	$(BUILD)/tools/store_bench --sizes --append --recover --path $(BUILD)/store_bench.flash
+	$(BUILD)/tools/store_bench --sizes --append --recover --streams --path $(BUILD)/store_bench.flash
+
+# `make fuzz-store-corpus`: rewrites the seed images of fuzz_store
+# (tests/fuzz/corpus/fuzz_store/seed-*) with the store's current format, from
+# a deterministic workload with power cuts (tests/fuzz/store_corpus.c).
+$(BUILD)/tools/store_corpus: tests/fuzz/store_corpus.c $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libnesim.a $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(LDFLAGS_ALL)
+.PHONY: fuzz-store-corpus
+fuzz-store-corpus: $(BUILD)/tools/store_corpus
+	rm -f tests/fuzz/corpus/fuzz_store/seed-*
+	$(BUILD)/tools/store_corpus tests/fuzz/corpus/fuzz_store
+
+# `make kill9 ROUNDS=<n> SEED=<s>`: the file-backed device under kill -9 (a
+# child writing to a real file, killed by SIGKILL at random points, the
+# file reopened and checked; tests/powercut/kill9/kill9.c). make test runs
+# 10 rounds from powercut-short.
+ROUNDS ?= 10
+$(BUILD)/tests/kill9: tests/powercut/kill9/kill9.c $(BUILD)/libnecore.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(LDFLAGS_ALL)
+.PHONY: kill9
+kill9: $(BUILD)/tests/kill9
+	$(BUILD)/tests/kill9 --rounds $(ROUNDS) --seed $(SEED)
+
+# `make powercut-regressions`: seeds of the power-loss test that once failed,
+# each run again at the size that found it (not part of `make test`; the
+# mechanism behind each has a unit test in tests/unit/test_store_*.c).
+# A seed reproduces its run only on the harness version that found it.
+#   974795: synced front removals came back after an aborted merge (the
+#           single-log harness); on the many-log harness, a consumer replayed
+#           an ack lost with a later delivery kept (cut 19392) and a stream
+#           with discard old dropped messages that could not make room.
+#   2, 3:   a full device made consumer logs and streams with discard old
+#           drop records that could not make room.
+POWERCUT_REGRESSIONS ?= 974795:20000 2:4000 3:1000
+.PHONY: powercut-regressions
+powercut-regressions: $(BUILD)/tests/powercut
+	@for r in $(POWERCUT_REGRESSIONS); do \
+	    echo "== powercut seed $${r%%:*}, $${r##*:} cuts"; \
+	    $(BUILD)/tests/powercut --seed $${r%%:*} --cuts $${r##*:} > $(BUILD)/powercut-regression.log \
+	      || { tail -20 $(BUILD)/powercut-regression.log; exit 1; }; \
+	    tail -1 $(BUILD)/powercut-regression.log; done
 
 # ---- bench section ----------------------------------------------------------
 # tools/bench, the benchmark client, and tools/compare (natsedge against
@@ -425,6 +468,13 @@ soak-leaf: $(NATSEDGE)
 	  node --test --test-concurrency=1 tests/interop/leaf_soak.test.mjs
 bench-leaf: $(NATSEDGE) bench-tool
 	bash tools/leaf_bench.sh $(NATSEDGE)
+
+# `make bench-route`: msgs/s across a route of a 2-node natsedge cluster against
+# a 2-node nats-server cluster, measured in turns (tools/route_bench.sh; not
+# part of make test; docs/performance.md).
+.PHONY: bench-route
+bench-route: $(NATSEDGE) bench-tool
+	bash tools/route_bench.sh $(NATSEDGE)
 
 # ---- boards section (mps2-an385 firmware) -----------------------------------
 # `make BOARD=mps2-an385 [CONFIG=<profile>]` builds the bare-metal Cortex-M3

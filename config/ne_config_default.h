@@ -38,11 +38,12 @@
  * (NE_MAX_LEAF_CONNECTIONS) have their own, so clients at max_connections
  * cannot lock /varz or a leaf link out. Default: one slot for each of them.
  * A board that cannot afford them may set fewer: monitoring and leafs then
- * share what is left with each other and with the clients' slots. One unit
+ * share what is left with each other and with the clients' slots; routes
+ * (NE_MAX_ROUTES) have theirs too. One unit
  * costs what a client connection costs (reserved for all; resident only
  * when used). */
 #ifndef NE_RESERVED_CONNECTIONS
-#define NE_RESERVED_CONNECTIONS (NE_MAX_HTTP_CONNECTIONS + NE_MAX_LEAF_CONNECTIONS)
+#define NE_RESERVED_CONNECTIONS (NE_MAX_HTTP_CONNECTIONS + NE_MAX_LEAF_CONNECTIONS + NE_MAX_ROUTES)
 #endif
 
 /* Per-connection read buffer. Control lines and payloads that fit are parsed in
@@ -413,6 +414,83 @@
  * 3600 by default: once an hour at the default 1 s reconnect). Costs nothing. */
 #ifndef NE_LEAF_CONNECT_ERROR_REPORTS
 #define NE_LEAF_CONNECT_ERROR_REPORTS 3600
+#endif
+
+/* ---- Cluster routes ------------------------------------------------------ */
+
+/* Routes: the connections between the nodes of a cluster (natsedge and
+ * nats-server nodes alike, a full mesh; docs/cluster.md). 0 leaves them out
+ * of the build: no route state, no cluster { } block (refused), no --routes.
+ * The tiny profile has none. */
+#ifndef NE_FEATURE_ROUTES
+#define NE_FEATURE_ROUTES 1
+#endif
+
+/* Route connections at once, solicited and accepted together (the route
+ * link pool): the other nodes of the cluster, plus the duplicates a
+ * handshake may briefly open when two nodes connect to each other at once.
+ * Each also takes a connection slot (NE_RESERVED_CONNECTIONS). One unit
+ * costs about 450 B. A further accepted route is closed at once, a
+ * solicited one is retried later; counted in /varz natsedge_routes
+ * (links_refused) and logged with this knob. None without routes. */
+#ifndef NE_MAX_ROUTES
+#define NE_MAX_ROUTES (8 * NE_FEATURE_ROUTES)
+#endif
+
+/* Routes a configuration may name (cluster { routes [...] }, --routes) and
+ * routes learned from other nodes (gossip), and the longest route URL, user
+ * info included. One unit costs NE_ROUTE_URL_BYTES + 96 B. A URL learned
+ * beyond it is not connected to (logged, counted): that node still connects
+ * to this one. */
+#ifndef NE_ROUTE_MAX_URLS
+#define NE_ROUTE_MAX_URLS 8
+#endif
+#ifndef NE_ROUTE_URL_BYTES
+#define NE_ROUTE_URL_BYTES 256
+#endif
+
+/* Subscriptions one route's peer may hold here (its RS+ interest), out of
+ * the subscription pool and within a connection's share of it
+ * (NE_MAX_SUBSCRIPTIONS_PER_CONN, NE_MAX_TRIE_NODES_PER_CONN). A peer whose
+ * interest does not fit is disconnected and the route retried later
+ * (counted and logged with the knob to raise): a node that knows only part
+ * of a peer's interest would lose that peer's messages silently. Costs no
+ * RAM by itself. */
+#ifndef NE_ROUTE_MAX_REMOTE_SUBS
+#define NE_ROUTE_MAX_REMOTE_SUBS NE_MAX_SUBSCRIPTIONS_PER_CONN
+#endif
+
+/* The client URLs of the cluster that clients are told about (INFO
+ * connect_urls: this node's and every route's), as JSON text. URLs beyond
+ * it are left out (logged). Costs this many bytes once, and as much stack
+ * while an INFO is written; 1 without routes. */
+#ifndef NE_CLUSTER_URLS_BYTES
+#define NE_CLUSTER_URLS_BYTES (1 + 1023 * NE_FEATURE_ROUTES)
+#endif
+
+/* The client URLs one route's peer announces (its INFO connect_urls) that
+ * are kept, as JSON text. Costs this many bytes per route link. */
+#ifndef NE_ROUTE_PEER_URLS_BYTES
+#define NE_ROUTE_PEER_URLS_BYTES 192
+#endif
+
+/* Delay before a dropped or refused route is tried again, doubled after
+ * each failure up to NE_ROUTE_RECONNECT_MAX_MS, with up to 100 ms of
+ * jitter (nats-server: 1 s, jitter included, never longer); back to the
+ * first delay once a route is up. */
+#ifndef NE_ROUTE_RECONNECT_MS
+#define NE_ROUTE_RECONNECT_MS 1000
+#endif
+#ifndef NE_ROUTE_RECONNECT_MAX_MS
+#define NE_ROUTE_RECONNECT_MAX_MS 8000
+#endif
+
+/* Time a route connection has, from the TCP connection, to complete its
+ * INFO/CONNECT exchange (TLS included); then it is closed. nats-server has
+ * its cluster authorization timeout (2 s) only when authorization is
+ * configured, and a dial timeout of 1 s. Costs no RAM. */
+#ifndef NE_ROUTE_HANDSHAKE_TIMEOUT_MS
+#define NE_ROUTE_HANDSHAKE_TIMEOUT_MS 4000
 #endif
 
 /* ---- Timers and defaults ------------------------------------------------- */

@@ -8,6 +8,9 @@
  *               128 B records
  *   --wear      erase-count spread on the simulated flash after a long
  *               key-value workload with cold keys
+ *   --streams   1, 16 and 256 streams with one consumer each on one
+ *               file-backed device: append and read rates, RAM per stream
+ *               and per consumer
  *
  * With no option it does all of them. --path FILE sets the device file
  * (default build/store_bench.flash; it is created and removed), --records N
@@ -25,11 +28,13 @@
 #include "posix/ne_file_flash.h"
 #include "sim/ne_sim_flash.h"
 #include "store/ne_store.h"
-#include "store/ne_store_flash.h"
+#include "store/ne_store_consumer.h"
+#include "store/ne_store_dev.h"
 #include "store/ne_store_mem.h"
 
 static ne_store store;
-static ne_store_flash fs;
+static ne_store_dev fs;
+static uint8_t entry_buf[NE_STORE_MAX_CONFIG_BYTES + 320];
 static ne_store_subject subjects[1024];
 static ne_snappy_table table;
 static const char *path = "build/store_bench.flash";
@@ -55,8 +60,9 @@ static void print_sizes(void)
            "NE_STORE_PACK_RAW_BYTES %u, NE_STORE_PROGRAM_CHUNK_BYTES %u\n",
            NE_STORE_MAX_BLOCKS, NE_STORE_BLOCK_MAX_RECORDS, NE_STORE_WRITE_BUFFER_BYTES,
            NE_STORE_READ_BUFFER_BYTES, NE_STORE_PACK_RAW_BYTES, NE_STORE_PROGRAM_CHUNK_BYTES);
-    printf("RAM per flash stream: sizeof(ne_store) %zu + sizeof(ne_store_flash) %zu = %zu B\n",
-           sizeof(ne_store), sizeof(ne_store_flash), sizeof(ne_store) + sizeof(ne_store_flash));
+    printf("RAM per device: sizeof(ne_store_dev) %zu B; per stream: sizeof(ne_store) %zu + its "
+           "slot %zu B\n",
+           sizeof(ne_store_dev), sizeof(ne_store), sizeof(ne_store_slot));
     printf("RAM per memory stream: sizeof(ne_store) %zu + sizeof(ne_store_mem) %zu = %zu B "
            "(+ the arena: 4 B per sequence spanned, 32 B + message per record)\n",
            sizeof(ne_store), sizeof(ne_store_mem), sizeof(ne_store) + sizeof(ne_store_mem));
@@ -88,6 +94,24 @@ static size_t make_payload(uint8_t *out, size_t len, uint64_t n)
 
 static ne_file_flash ff;
 
+/* Opens the device and attaches its one stream "S". */
+static int open_stream(const ne_flash *flash, const ne_store_config *cfg)
+{
+    int rc = ne_store_dev_open(&fs, flash, &table);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    ne_store_entry e;
+    uint32_t id = 0;
+    rc = ne_store_dev_find(&fs, NE_STORE_KIND_STREAM, 0, "S", 1, &e, entry_buf, sizeof(entry_buf));
+    if (rc == NE_ERR_NOT_FOUND) {
+        rc = ne_store_dev_create(&fs, NE_STORE_KIND_STREAM, 0, "S", 1, NULL, 0, &id);
+    } else {
+        id = e.id;
+    }
+    return rc != NE_OK ? rc : ne_store_attach(&store, &fs, id, cfg);
+}
+
 static void open_file_store(ne_flash_geometry g, bool fresh, const ne_store_limits *limits)
 {
     if (fresh) {
@@ -101,7 +125,7 @@ static void open_file_store(ne_flash_geometry g, bool fresh, const ne_store_limi
     if (limits != NULL) {
         cfg.limits = *limits;
     }
-    rc = ne_store_flash_open(&store, &fs, &cfg, &ff.flash, &table);
+    rc = open_stream(&ff.flash, &cfg);
     if (rc != NE_OK) {
         die("opening the store", rc);
     }
@@ -141,8 +165,8 @@ static void bench_append(size_t size, uint32_t sync_every, double seconds)
         }
     }
     double took = now_s() - start;
-    ne_store_flash_stats st;
-    ne_store_flash_get_stats(&fs, &st);
+    ne_store_dev_stats st;
+    ne_store_dev_get_stats(&fs, &st);
     printf("append %4zu B, sync every %3u: %9.0f records/s, %7.2f MB/s of payload, "
            "%.2f MB/s programmed (%llu records, %.1f s, %llu syncs)\n",
            size, sync_every, (double)n / took, (double)n * (double)size / took / 1e6,
@@ -179,8 +203,8 @@ static void bench_recover(void)
         die("sync", rc);
     }
     double wrote = now_s() - start;
-    ne_store_flash_stats st;
-    ne_store_flash_get_stats(&fs, &st);
+    ne_store_dev_stats st;
+    ne_store_dev_get_stats(&fs, &st);
     ne_file_flash_close(&ff);
     start = now_s();
     open_file_store(file_geometry, false, NULL);
@@ -199,6 +223,159 @@ static void bench_recover(void)
     unlink(path);
 }
 
+/* ---- Many streams on one device ------------------------------------------------ */
+
+#define BENCH_MAX_STREAMS 256
+#define BENCH_PENDING 64  /* each consumer's max_ack_pending */
+#define BENCH_SUBJECTS 16 /* subject table slots per stream */
+
+static ne_store bench_streams[BENCH_MAX_STREAMS];
+static ne_store_subject bench_subjects[BENCH_MAX_STREAMS][BENCH_SUBJECTS];
+static ne_store_reader bench_readers[BENCH_MAX_STREAMS];
+static ne_store_consumer bench_consumers[BENCH_MAX_STREAMS];
+static ne_store_pending bench_pending[BENCH_MAX_STREAMS][BENCH_PENDING];
+static uint8_t bench_snapshot[NE_STORE_CONSUMER_SNAPSHOT_BYTES(BENCH_PENDING)];
+static uint8_t bench_buf[8192];
+
+/* RAM a stream with one consumer takes beyond the device, as this benchmark
+ * sizes them: the front end, its slot in the device, a subject table, a
+ * reader; the consumer's state, its slot, its pending array. */
+static size_t ram_per_stream(void)
+{
+    return sizeof(ne_store) + sizeof(ne_store_slot) + BENCH_SUBJECTS * sizeof(ne_store_subject);
+}
+
+static size_t ram_per_consumer(void)
+{
+    return sizeof(ne_store_consumer) + sizeof(ne_store_slot) + sizeof(ne_store_reader) +
+           BENCH_PENDING * sizeof(ne_store_pending);
+}
+
+/* S streams with one consumer each on one file-backed device: messages of
+ * 128 B appended round-robin over the streams (the write buffer switches
+ * logs at every append, the worst case), a sync every 64; then each
+ * consumer reads its stream through its own reader and records a delivery
+ * and an ack per message (a consumer sync every 64 acks). */
+static void bench_streams_run(uint32_t count, uint64_t total)
+{
+    static const ne_flash_geometry g = {
+        .program_bytes = 256, .erase_bytes = 256 * 1024, .block_count = 1024};
+    if (count > BENCH_MAX_STREAMS || g.block_count > NE_STORE_MAX_BLOCKS ||
+        2 * count + 1 > NE_STORE_MAX_LOGS) {
+        printf("streams %u: does not fit these knobs (NE_STORE_MAX_LOGS %u, "
+               "NE_STORE_MAX_BLOCKS %u)\n",
+               count, NE_STORE_MAX_LOGS, NE_STORE_MAX_BLOCKS);
+        return;
+    }
+    unlink(path);
+    int rc = ne_file_flash_open(&ff, path, g);
+    if (rc == NE_OK) {
+        rc = ne_store_dev_open(&fs, &ff.flash, &table);
+    }
+    for (uint32_t k = 0; k < count && rc == NE_OK; k++) {
+        char name[32];
+        int n = snprintf(name, sizeof(name), "STREAM%u", k);
+        uint32_t id = 0;
+        rc = ne_store_dev_create(&fs, NE_STORE_KIND_STREAM, 0, name, (size_t)n, NULL, 0, &id);
+        if (rc == NE_OK) {
+            ne_store_config cfg = {.subjects = bench_subjects[k],
+                                   .subject_capacity = BENCH_SUBJECTS};
+            rc = ne_store_attach(&bench_streams[k], &fs, id, &cfg);
+        }
+        uint32_t cid = 0;
+        if (rc == NE_OK) {
+            rc = ne_store_dev_create(&fs, NE_STORE_KIND_CONSUMER, id, "C", 1, NULL, 0, &cid);
+        }
+        if (rc == NE_OK) {
+            ne_store_consumer_config ccfg = {.ack_policy = NE_STORE_ACK_EXPLICIT,
+                                             .pending = bench_pending[k],
+                                             .pending_capacity = BENCH_PENDING,
+                                             .snapshot_buf = bench_snapshot,
+                                             .snapshot_bytes = sizeof(bench_snapshot)};
+            rc = ne_store_consumer_attach(&bench_consumers[k], &fs, cid, &ccfg);
+        }
+        ne_store_reader_init(&bench_readers[k]);
+    }
+    if (rc != NE_OK) {
+        die("setting up the streams", rc);
+    }
+    static uint8_t payload[128];
+    char subject[48];
+    double start = now_s();
+    for (uint64_t n = 0; n < total; n++) {
+        uint32_t k = (uint32_t)(n % count);
+        make_payload(payload, sizeof(payload), n);
+        int slen = snprintf(subject, sizeof(subject), "telemetry.%u.%u", (unsigned)k,
+                            (unsigned)(n / count % 10));
+        ne_store_msg m = {.subject = subject,
+                          .subject_len = (size_t)slen,
+                          .payload = payload,
+                          .payload_len = sizeof(payload),
+                          .timestamp_ns = 1700000000000000000ull + n};
+        rc = ne_store_append(&bench_streams[k], &m, NULL);
+        if (rc == NE_OK && (n + 1) % 64 == 0) {
+            rc = ne_store_dev_sync(&fs);
+        }
+        if (rc != NE_OK) {
+            die("append", rc);
+        }
+    }
+    rc = ne_store_dev_sync(&fs);
+    double appended = now_s() - start;
+    ne_store_dev_stats st;
+    ne_store_dev_get_stats(&fs, &st);
+    uint64_t switches = st.buffer_switches;
+    uint64_t programmed = st.program_bytes;
+    /* Each consumer reads its whole stream, delivering and acking. */
+    start = now_s();
+    uint64_t read = 0;
+    for (uint32_t k = 0; k < count && rc == NE_OK; k++) {
+        ne_store_consumer *c = &bench_consumers[k];
+        uint64_t from = 1;
+        for (uint64_t i = 0; i < total; i++) {
+            ne_store_msg m;
+            rc = ne_store_read_next(&bench_streams[k], &bench_readers[k], from, NULL, 0, &m,
+                                    bench_buf, sizeof(bench_buf));
+            if (rc == NE_ERR_NOT_FOUND) {
+                rc = NE_OK;
+                break;
+            }
+            if (rc == NE_OK) {
+                uint64_t d = c->delivered.consumer_seq + 1;
+                rc = ne_store_consumer_delivered(c, d, m.seq, 1, m.timestamp_ns);
+            }
+            if (rc == NE_OK) {
+                rc = ne_store_consumer_ack(c, c->delivered.consumer_seq, m.seq);
+            }
+            if (rc == NE_OK && (read + 1) % 64 == 0) {
+                rc = ne_store_consumer_sync(c);
+            }
+            from = m.seq + 1;
+            read++;
+        }
+        if (rc == NE_OK) {
+            rc = ne_store_consumer_sync(c);
+        }
+    }
+    if (rc != NE_OK) {
+        die("reading", rc);
+    }
+    double consumed = now_s() - start;
+    printf("streams %3u (one consumer each): append %8.0f msgs/s (%5.2f MB/s of payload, "
+           "%6.2f MB/s programmed, %llu buffer switches), read+deliver+ack %8.0f msgs/s; "
+           "RAM: device %zu B + per stream %zu B + per consumer %zu B = %zu B in all\n",
+           count, (double)total / appended, (double)total * sizeof(payload) / appended / 1e6,
+           (double)programmed / appended / 1e6, (unsigned long long)switches,
+           (double)read / consumed, sizeof(ne_store_dev), ram_per_stream(), ram_per_consumer(),
+           sizeof(ne_store_dev) + count * (ram_per_stream() + ram_per_consumer()));
+    for (uint32_t k = 0; k < count; k++) {
+        (void)ne_store_consumer_detach(&bench_consumers[k]);
+        (void)ne_store_detach(&bench_streams[k]);
+    }
+    ne_file_flash_close(&ff);
+    unlink(path);
+}
+
 /* Long key-value workload on the simulated flash: a few keys written once
  * (cold data that never moves by itself), many keys rewritten all the time. */
 static void bench_wear(void)
@@ -211,7 +388,7 @@ static void bench_wear(void)
     ne_sim_flash_init(&sim, g, image, counts, NULL, 99);
     ne_store_config cfg = {.subjects = subjects, .subject_capacity = 1024};
     cfg.limits.max_msgs_per_subject = 1;
-    int rc = ne_store_flash_open(&store, &fs, &cfg, &sim.flash, &table);
+    int rc = open_stream(&sim.flash, &cfg);
     if (rc != NE_OK) {
         die("opening the simulated store", rc);
     }
@@ -236,8 +413,8 @@ static void bench_wear(void)
             die("sync", rc);
         }
     }
-    ne_store_flash_stats st;
-    ne_store_flash_get_stats(&fs, &st);
+    ne_store_dev_stats st;
+    ne_store_dev_get_stats(&fs, &st);
     uint64_t total = 0;
     for (uint32_t b = 0; b < BLOCKS; b++) {
         total += counts[b];
@@ -252,7 +429,7 @@ static void bench_wear(void)
 
 int main(int argc, char **argv)
 {
-    bool sizes = false, append = false, recover = false, wear = false;
+    bool sizes = false, append = false, recover = false, wear = false, streams = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sizes") == 0) {
             sizes = true;
@@ -262,20 +439,22 @@ int main(int argc, char **argv)
             recover = true;
         } else if (strcmp(argv[i], "--wear") == 0) {
             wear = true;
+        } else if (strcmp(argv[i], "--streams") == 0) {
+            streams = true;
         } else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc) {
             path = argv[++i];
         } else if (strcmp(argv[i], "--records") == 0 && i + 1 < argc) {
             recover_records = strtoull(argv[++i], NULL, 10);
         } else {
             fprintf(stderr,
-                    "usage: %s [--sizes] [--append] [--recover] [--wear] [--path FILE] "
-                    "[--records N]\n",
+                    "usage: %s [--sizes] [--append] [--recover] [--wear] [--streams] "
+                    "[--path FILE] [--records N]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (!sizes && !append && !recover && !wear) {
-        sizes = append = recover = wear = true;
+    if (!sizes && !append && !recover && !wear && !streams) {
+        sizes = append = recover = wear = streams = true;
     }
     if (sizes) {
         print_sizes();
@@ -291,6 +470,11 @@ int main(int argc, char **argv)
     }
     if (wear) {
         bench_wear();
+    }
+    if (streams) {
+        bench_streams_run(1, 200000);
+        bench_streams_run(16, 200000);
+        bench_streams_run(256, 200000);
     }
     return 0;
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ne_error.h"
+
 typedef enum flag_type { FLAG_BOOL, FLAG_STRING, FLAG_INT } flag_type;
 
 typedef enum flag_id {
@@ -34,6 +36,12 @@ typedef enum flag_id {
     F_TLS_CA,
     F_HTTPS_PORT,
     F_SIGNAL,
+    F_ROUTES,
+    F_CLUSTER,
+    F_CLUSTER_NAME,
+    F_CLUSTER_ADVERTISE,
+    F_NO_ADVERTISE,
+    F_CONNECT_RETRIES,
     F_LATER, /* known to nats-server, feature not built yet */
 } flag_id;
 
@@ -90,6 +98,15 @@ static const flag_def flags[] = {
     {"tlskey", FLAG_STRING, F_TLS_KEY, NULL},
     {"tlsverify", FLAG_BOOL, F_TLS_VERIFY, NULL},
     {"tlscacert", FLAG_STRING, F_TLS_CA, NULL},
+#if NE_FEATURE_ROUTES
+    {"routes", FLAG_STRING, F_ROUTES, NULL},
+    {"cluster", FLAG_STRING, F_CLUSTER, NULL},
+    {"cluster_listen", FLAG_STRING, F_CLUSTER, NULL},
+    {"cluster_name", FLAG_STRING, F_CLUSTER_NAME, NULL},
+    {"cluster_advertise", FLAG_STRING, F_CLUSTER_ADVERTISE, NULL},
+    {"no_advertise", FLAG_BOOL, F_NO_ADVERTISE, NULL},
+    {"connect_retries", FLAG_INT, F_CONNECT_RETRIES, NULL},
+#else
     {"routes", FLAG_STRING, F_LATER, "clustering"},
     {"cluster", FLAG_STRING, F_LATER, "clustering"},
     {"cluster_name", FLAG_STRING, F_LATER, "clustering"},
@@ -97,6 +114,7 @@ static const flag_def flags[] = {
     {"cluster_advertise", FLAG_STRING, F_LATER, "clustering"},
     {"no_advertise", FLAG_BOOL, F_LATER, "clustering"},
     {"connect_retries", FLAG_INT, F_LATER, "clustering"},
+#endif
     {"client_advertise", FLAG_STRING, F_LATER, "client advertise"},
     {"sl", FLAG_STRING, F_SIGNAL, NULL},
     {"signal", FLAG_STRING, F_SIGNAL, NULL},
@@ -155,6 +173,57 @@ static bool parse_int(const char *v, long *out)
 static void copy_text(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src);
+}
+
+/* The cluster flags, read as nats-server reads them: --routes replaces the
+ * file's routes (URLs separated by commas), --cluster and --cluster_listen
+ * are the route listener's URL (port -1: a free one). */
+static ne_cli_status apply_cluster(ne_cli *cli, const flag_def *f, const char *value,
+                                   bool bool_value, long int_value, char *err, size_t err_cap)
+{
+#if NE_FEATURE_ROUTES
+    ne_cluster_options *c = &cli->opts.cluster;
+    switch (f->id) {
+    case F_ROUTES:
+        if (!cli->routes_set) {
+            c->route_count = 0;
+            cli->routes_set = true;
+        }
+        return ne_route_apply_routes_flag(value, c, err, err_cap) == NE_OK ? NE_CLI_OK
+                                                                           : NE_CLI_REJECTED;
+    case F_CLUSTER:
+        return ne_route_apply_listen_url(value, c, err, err_cap) == NE_OK ? NE_CLI_OK
+                                                                          : NE_CLI_REJECTED;
+    case F_CLUSTER_NAME:
+        if (strlen(value) >= sizeof(c->name)) {
+            snprintf(err, err_cap, "flag -%s: name too long", f->name);
+            return NE_CLI_REJECTED;
+        }
+        copy_text(c->name, sizeof(c->name), value);
+        return NE_CLI_OK;
+    case F_CLUSTER_ADVERTISE:
+        if (strlen(value) >= sizeof(c->advertise)) {
+            snprintf(err, err_cap, "flag -%s: address too long", f->name);
+            return NE_CLI_REJECTED;
+        }
+        copy_text(c->advertise, sizeof(c->advertise), value);
+        return NE_CLI_OK;
+    case F_NO_ADVERTISE:
+        c->no_advertise = bool_value;
+        return NE_CLI_OK;
+    case F_CONNECT_RETRIES:
+        c->connect_retries = int_value < 0 ? 0u : (uint32_t)int_value;
+        return NE_CLI_OK;
+    default:
+        break;
+    }
+#endif
+    (void)cli;
+    (void)value;
+    (void)bool_value;
+    (void)int_value;
+    snprintf(err, err_cap, "flag -%s: clustering is not built in", f->name);
+    return NE_CLI_REJECTED;
 }
 
 static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bool bool_value,
@@ -265,6 +334,13 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
     case F_PORTS_FILE_DIR:
         cli->ports_file_dir = value;
         break;
+    case F_ROUTES:
+    case F_CLUSTER:
+    case F_CLUSTER_NAME:
+    case F_CLUSTER_ADVERTISE:
+    case F_NO_ADVERTISE:
+    case F_CONNECT_RETRIES:
+        return apply_cluster(cli, f, value, bool_value, int_value, err, err_cap);
     case F_LATER:
         snprintf(err, err_cap, "flag -%s: %s is not supported yet in natsedge (see differences.md)",
                  f->name, f->later);
@@ -375,40 +451,50 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
 
 void ne_cli_usage(const char *prog)
 {
-    printf("Usage: %s [options]\n\n"
-           "Server Options:\n"
-           "    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)\n"
-           "    -p, --port <port>                Use port for clients (default: 4222, -1 random)\n"
-           "    -n, --name, --server_name <name> Server name (default: server id)\n"
-           "    -P, --pid <file>                 File to store PID\n"
-           "        --ports_file_dir <dir>       Creates a ports file in the specified directory\n"
-           "    -m, --http_port <port>           HTTP monitoring port (-1: a free port)\n"
-           "    -c, --config <file>              Configuration file\n"
-           "    -t                               Test configuration and exit\n"
-           "    -sl, --signal <cmd>[=<pid>]      Signal a running server: ldm, reload, reopen,\n"
-           "                                     quit, term, stop (pid: a number or pid file)\n"
-           "\nLogging Options:\n"
-           "    -l, --log <file>                 File to redirect log output\n"
-           "    -T, --logtime                    Timestamp log entries (default: true)\n"
-           "    -D, --debug                      Enable debugging output\n"
-           "    -V, --trace                      Trace the raw protocol\n"
-           "    -DV                              Debug and trace\n"
-           "\nCommon Options:\n"
-           "    -h, --help                       Show this message\n"
-           "    -v, --version                    Show version\n"
-           "\nAuthorization Options:\n"
-           "        --user <user>                User required for connections\n"
-           "        --pass <password>            Password required for connections\n"
-           "        --auth <token>               Authorization token required for connections\n"
-           "\nTLS Options (docs/tls.md):\n"
-           "        --tls                        Enable TLS, do not verify clients\n"
-           "        --tlscert <file>             Server certificate file\n"
-           "        --tlskey <file>              Private key for server certificate\n"
-           "        --tlsverify                  Enable TLS, verify client certificates\n"
-           "        --tlscacert <file>           Client certificate CA for verification\n"
-           "    -ms, --https_port <port>         HTTPS monitoring port (-1: a free port)\n"
-           "\nNot yet supported (rejected with exit code 1):\n"
-           "-js/--jetstream, -sd/--store_dir,\n"
-           "--routes, --cluster*, -s/--syslog. See differences.md.\n",
-           prog);
+    printf(
+        "Usage: %s [options]\n\n"
+        "Server Options:\n"
+        "    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)\n"
+        "    -p, --port <port>                Use port for clients (default: 4222, -1 random)\n"
+        "    -n, --name, --server_name <name> Server name (default: server id)\n"
+        "    -P, --pid <file>                 File to store PID\n"
+        "        --ports_file_dir <dir>       Creates a ports file in the specified directory\n"
+        "    -m, --http_port <port>           HTTP monitoring port (-1: a free port)\n"
+        "    -c, --config <file>              Configuration file\n"
+        "    -t                               Test configuration and exit\n"
+        "    -sl, --signal <cmd>[=<pid>]      Signal a running server: ldm, reload, reopen,\n"
+        "                                     quit, term, stop (pid: a number or pid file)\n"
+        "\nLogging Options:\n"
+        "    -l, --log <file>                 File to redirect log output\n"
+        "    -T, --logtime                    Timestamp log entries (default: true)\n"
+        "    -D, --debug                      Enable debugging output\n"
+        "    -V, --trace                      Trace the raw protocol\n"
+        "    -DV                              Debug and trace\n"
+        "\nCommon Options:\n"
+        "    -h, --help                       Show this message\n"
+        "    -v, --version                    Show version\n"
+        "\nAuthorization Options:\n"
+        "        --user <user>                User required for connections\n"
+        "        --pass <password>            Password required for connections\n"
+        "        --auth <token>               Authorization token required for connections\n"
+        "\nTLS Options (docs/tls.md):\n"
+        "        --tls                        Enable TLS, do not verify clients\n"
+        "        --tlscert <file>             Server certificate file\n"
+        "        --tlskey <file>              Private key for server certificate\n"
+        "        --tlsverify                  Enable TLS, verify client certificates\n"
+        "        --tlscacert <file>           Client certificate CA for verification\n"
+        "    -ms, --https_port <port>         HTTPS monitoring port (-1: a free port)\n"
+        "\nCluster Options (docs/cluster.md):\n"
+        "        --routes <rurl-1, rurl-2>    Routes to solicit and connect\n"
+        "        --cluster <cluster-url>      Cluster URL for solicited routes\n"
+        "        --cluster_name <string>      Cluster Name, if not set one will be dynamically "
+        "generated\n"
+        "        --no_advertise <bool>        Do not advertise known cluster information to "
+        "clients\n"
+        "        --cluster_advertise <string> Cluster URL to advertise to other servers\n"
+        "        --connect_retries <number>   For implicit routes, number of connect retries\n"
+        "        --cluster_listen <url>       Cluster url from which members can solicit routes\n"
+        "\nNot yet supported (rejected with exit code 1):\n"
+        "-js/--jetstream, -sd/--store_dir, -s/--syslog. See differences.md.\n",
+        prog);
 }

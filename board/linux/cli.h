@@ -7,11 +7,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "route/ne_route_conf.h"
 #include "server/ne_server.h"
 
 typedef struct ne_cli {
     ne_server_options opts;
     bool port_set, host_set, name_set;
+    bool routes_set; /* --routes seen: it replaced the file's routes */
     const char *config_file;
     const char *log_file;
     const char *pid_file;

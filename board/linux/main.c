@@ -22,6 +22,7 @@
 #include "posix/ne_posix_net.h"
 #include "server/ne_server.h"
 #include "server/ne_server_conf.h"
+#include "cluster_tls.h"
 #include "leaf_tls.h"
 #include "tls_setup.h"
 
@@ -389,7 +390,7 @@ int main(int argc, char **argv)
     }
     ne_server_set_config_file(&g_server, cli.config_file);
     if (ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
-        ne_server_start(&g_server) != NE_OK) {
+        ne_board_cluster_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;
     }

@@ -14,6 +14,8 @@ static ne_tls_config g_tls_server_config;
  * certificate asked (nats-server's monitoring never asks for one). */
 static ne_tls_config g_tls_monitor_config;
 static bool g_tls_monitor_loaded;
+static ne_tls_config g_tls_listener_config; /* the cluster listener's */
+static bool g_tls_listener_loaded;
 static ne_tls_config g_tls_client_configs[NE_BOARD_TLS_CLIENT_CONFIGS];
 static uint32_t g_tls_client_count;
 static bool g_tls_started;
@@ -241,6 +243,33 @@ int ne_board_tls_check(const ne_server_options *o, ne_conf *conf, char *err, siz
     return NE_OK;
 }
 
+const ne_tls_config *ne_board_tls_listener_config(ne_server *srv, const char *cert_file,
+                                                  const char *key_file, const char *ca_file,
+                                                  bool verify, char *err, size_t err_cap)
+{
+    if (g_tls_listener_loaded) {
+        snprintf(err, err_cap, "one listener TLS configuration is loaded already");
+        return NULL;
+    }
+    if (ensure_engine(srv) != NE_OK) {
+        snprintf(err, err_cap, "TLS: cannot start the engine");
+        return NULL;
+    }
+    ne_tls_config_params params = {
+        .role = NE_TLS_ROLE_SERVER,
+        .cert_file = cert_file,
+        .key_file = key_file,
+        .ca_file = ca_file,
+        .verify = verify,
+    };
+    if (ne_mbedtls_config_load(&g_tls_engine, &g_tls_listener_config, &params, err, err_cap) !=
+        NE_OK) {
+        return NULL;
+    }
+    g_tls_listener_loaded = true;
+    return &g_tls_listener_config;
+}
+
 void ne_board_tls_teardown(void)
 {
     if (!g_tls_started) {
@@ -251,6 +280,10 @@ void ne_board_tls_teardown(void)
     if (g_tls_monitor_loaded) {
         ne_mbedtls_config_free(&g_tls_monitor_config);
         g_tls_monitor_loaded = false;
+    }
+    if (g_tls_listener_loaded) {
+        ne_mbedtls_config_free(&g_tls_listener_config);
+        g_tls_listener_loaded = false;
     }
     for (uint32_t i = 0; i < g_tls_client_count; i++) {
         ne_mbedtls_config_free(&g_tls_client_configs[i]);

@@ -14,9 +14,10 @@
  * is off. */
 int ne_board_tls_setup(ne_server *srv);
 
-/* TLS client configurations the board can hold: one per leaf remote. */
+/* TLS client configurations the board can hold: one per leaf remote, and
+ * the cluster's (routes this node solicits). */
 #ifndef NE_BOARD_TLS_CLIENT_CONFIGS
-#define NE_BOARD_TLS_CLIENT_CONFIGS NE_MAX_LEAF_REMOTES
+#define NE_BOARD_TLS_CLIENT_CONFIGS (NE_MAX_LEAF_REMOTES + 1)
 #endif
 
 /* Loads a client-role configuration for outbound connections (a leaf
@@ -37,6 +38,14 @@ const ne_tls_config *ne_board_tls_client_config(ne_server *srv, const char *ca_f
  * user's terms into err, after the position of the tls block when the file
  * came from `conf` (may be NULL), and returns a negative ne_err. */
 int ne_board_tls_check(const ne_server_options *opts, ne_conf *conf, char *err, size_t err_cap);
+
+/* Loads a server-role configuration for a listener other than the
+ * clients' (the cluster's: its certificate, and the CA its peers' must
+ * chain to when verify), starting the engine if needed. One such
+ * configuration; NULL with a reason in err otherwise. */
+const ne_tls_config *ne_board_tls_listener_config(ne_server *srv, const char *cert_file,
+                                                  const char *key_file, const char *ca_file,
+                                                  bool verify, char *err, size_t err_cap);
 
 /* Releases the configurations and the engine (after ne_server_shutdown). */
 void ne_board_tls_teardown(void);

@@ -25,3 +25,8 @@
  * delivery skipped for one subscriber while the others get it
  * (tests/hostile/boundary.test.mjs). */
 #define NE_MAX_OUT_LINE_BYTES (NE_MAX_CONTROL_LINE_BYTES + 64)
+/* Two routes at once, so that a third node finds the route pool full
+ * (tests/hostile/route_peers.test.mjs); a route's peer may hold the
+ * connection share of the subscription pool (16): a nats-server peer's
+ * system-account interest alone is more (about 25 subjects that fit). */
+#define NE_MAX_ROUTES 2

@@ -49,6 +49,8 @@
 #define NE_LEAF_JWT_BYTES 512
 #define NE_LEAF_MAX_DENY 2
 #define NE_LEAF_INTEREST_ENTRIES 16
+/* No cluster routes: a Cortex-M board is one node. */
+#define NE_FEATURE_ROUTES 0
 /* Board budgets (board/mps2-an385, enforced when the firmware links): the
  * whole image, and the broker without lwIP and TLS (tools/footprint). */
 #define NE_BOARD_RAM_BUDGET_BYTES (128 * 1024)
@@ -75,3 +77,20 @@
 #define NE_CONF_MAX_FILES 4
 #define NE_CONF_ERROR_BYTES 160
 #define NE_CONF_MAX_REJECTED 8
+/* Storage (src/store, config/ne_config_store.h): one partition of SPI NOR
+ * with 4 KiB erase blocks, up to 256 KiB; at most 8 logs (streams, their
+ * consumers, a KV log for MQTT sessions and retained messages), messages up
+ * to 3.5 KiB (a record fits one erase block and the write buffer). No
+ * compression (no pack buffers, no snappy table). About 17.5 KiB of RAM for
+ * the device (docs/storage.md, Sizing), plus each log's front end. */
+#define NE_STORE_MAX_BLOCKS 64
+#define NE_STORE_MAX_LOGS 8
+#define NE_STORE_META_KEYS 32
+#define NE_STORE_MAX_CONFIG_BYTES 512
+#define NE_STORE_MAX_DAMAGE_REPORTS 4
+#define NE_STORE_BLOCK_MAX_RECORDS 128
+#define NE_STORE_WRITE_BUFFER_BYTES 4096
+#define NE_STORE_PROGRAM_CHUNK_BYTES 256
+#define NE_STORE_READ_BUFFER_BYTES 512
+#define NE_STORE_PACK_RAW_BYTES 0
+#define NE_STORE_MAX_SUBJECT_BYTES 128

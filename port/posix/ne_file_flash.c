@@ -107,6 +107,32 @@ static const ne_flash_ops file_ops = {
     .sync = file_sync,
 };
 
+/* A new or extended file: its size and, for a new file, its name in the
+ * directory must reach the disk before the store relies on either (fsync
+ * of the file, then of its directory), or a power cut could leave no file,
+ * or a shorter one, under data the store took for durable. */
+static int make_file_durable(int fd, const char *path)
+{
+    if (fsync(fd) != 0) {
+        return NE_ERR_IO;
+    }
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    size_t len = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
+    if (len >= sizeof(dir)) {
+        return NE_ERR_IO;
+    }
+    memcpy(dir, slash == NULL ? "." : path, len);
+    dir[len] = '\0';
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        return NE_ERR_IO;
+    }
+    int rc = fsync(dfd) == 0 ? NE_OK : NE_ERR_IO;
+    close(dfd);
+    return rc;
+}
+
 int ne_file_flash_open(ne_file_flash *ff, const char *path, ne_flash_geometry geometry)
 {
     memset(ff, 0, sizeof(*ff));
@@ -129,7 +155,8 @@ int ne_file_flash_open(ne_file_flash *ff, const char *path, ne_flash_geometry ge
         return NE_ERR_INVALID;
     }
     if ((uint64_t)st.st_size < want &&
-        fill_erased(fd, (uint64_t)st.st_size, want - (uint64_t)st.st_size) != NE_OK) {
+        (fill_erased(fd, (uint64_t)st.st_size, want - (uint64_t)st.st_size) != NE_OK ||
+         make_file_durable(fd, path) != NE_OK)) {
         close(fd);
         return NE_ERR_IO;
     }

@@ -1,8 +1,12 @@
 /* A file as a flash device (port/posix): reads and programs are pread and
  * pwrite at the address, an erase writes 0xff over the block, sync is
- * fdatasync. The file is created (or extended) erased. A program writes the
- * bytes as given; the store never programs a unit twice without an erase,
- * so NOR's "only clears bits" never comes into play. */
+ * fdatasync (the file's data, and its size if it changed: what the store's
+ * sync must make durable; the page cache in front of the disk reorders and
+ * loses unsynced writes, which the store is built for). The file is created
+ * (or extended) erased, then fsync'ed with its directory, so that a power
+ * cut cannot lose the file or its length. A program writes the bytes as
+ * given; the store never programs a unit twice without an erase, so NOR's
+ * "only clears bits" never comes into play. */
 #ifndef NE_FILE_FLASH_H
 #define NE_FILE_FLASH_H
 

@@ -5,7 +5,15 @@
  * leaves the block partly erased), failed operations, flipped bits, torn
  * pages. It counts erases per block and checks that no program unit is
  * programmed twice without an erase (the store's promise). Deterministic for
- * a given seed. The caller owns every buffer. */
+ * a given seed. The caller owns every buffer.
+ *
+ * With a write cache (ne_sim_flash_use_cache) it behaves like an SD card, an
+ * eMMC or a file under a page cache instead: programs and erases change what
+ * reads return at once, but reach the medium only at sync, or earlier and in
+ * any order when the cache writes lines back on its own. A power cut then
+ * keeps a random subset of the lines written since the last sync (one of
+ * them possibly torn) and loses the rest, and a cut may fall during a sync,
+ * which then has written back only some lines. */
 #ifndef NE_SIM_FLASH_H
 #define NE_SIM_FLASH_H
 
@@ -24,6 +32,10 @@
 /* Bytes of the "programmed" bitmap for a geometry (one bit per unit). */
 #define NE_SIM_FLASH_PROGRAMMED_BYTES(block_count, erase_bytes, program_bytes)                     \
     ((size_t)(block_count) * ((erase_bytes) / (program_bytes)) / 8u + 1u)
+
+/* Bytes of a write cache's dirty bitmap (one bit per cache line). */
+#define NE_SIM_FLASH_DIRTY_BYTES(block_count, erase_bytes, line_bytes)                             \
+    ((size_t)(block_count) * ((erase_bytes) / (line_bytes)) / 8u + 1u)
 
 typedef struct ne_sim_flash {
     ne_flash flash; /* give this to the store */
@@ -48,6 +60,18 @@ typedef struct ne_sim_flash {
     uint64_t violations; /* programs over a unit already programmed */
     uint64_t cuts;
     bool last_cut_was_erase;
+    bool last_cut_was_sync;
+    /* Write cache (NULL durable: none). image is what reads see; durable is
+     * what the medium holds and what survives a power cut. */
+    uint8_t *durable;
+    uint8_t *dirty; /* one bit per cache line written since it last reached durable */
+    uint32_t line_bytes;
+    uint32_t capacity_lines; /* dirty lines held before some are written back (0: no bound) */
+    uint32_t dirty_lines;
+    uint32_t
+        writeback_per_mille; /* chance per operation that one dirty line is written back early */
+    uint64_t lines_written_back; /* lines that reached the medium before a sync asked */
+    uint64_t lines_lost;         /* dirty lines a power cut threw away */
 } ne_sim_flash;
 
 /* Sets up a device over image (block_count * erase_bytes bytes, erased to
@@ -56,7 +80,20 @@ typedef struct ne_sim_flash {
 void ne_sim_flash_init(ne_sim_flash *sim, ne_flash_geometry geometry, void *image,
                        uint32_t *erase_counts, uint8_t *programmed, uint64_t seed);
 
-/* Power fails during the n-th program or erase from now (n >= 1). */
+/* Puts a write cache in front of the medium. durable has the image's size
+ * and receives a copy of it; dirty has NE_SIM_FLASH_DIRTY_BYTES bytes.
+ * line_bytes is a multiple of the program unit that divides the erase
+ * block. capacity_lines bounds the lines held dirty: past it, a random one
+ * is written back (0: no bound). writeback_per_mille is the chance, at each
+ * program or erase, that a random dirty line is written back early. With a
+ * cache, syncs count as operations for ne_sim_flash_cut_after too, so a cut
+ * can fall during a sync. */
+void ne_sim_flash_use_cache(ne_sim_flash *sim, uint8_t *durable, uint8_t *dirty,
+                            uint32_t line_bytes, uint32_t capacity_lines,
+                            uint32_t writeback_per_mille);
+
+/* Power fails during the n-th program or erase from now (n >= 1); with a
+ * write cache, syncs count too. */
 void ne_sim_flash_cut_after(ne_sim_flash *sim, uint64_t n);
 
 /* Power comes back: operations work again; the image keeps what landed. */

@@ -205,12 +205,27 @@ static int find_listener(const ne_sim_net *sim, uint16_t port)
  * other port: the test plays the peer through the same client calls
  * (ne_sim_outbound finds its handle). Either way this end is "accepted" at
  * once so that no listener takes it. */
+static bool partitioned(const ne_sim_net *sim, uint8_t a, uint8_t b)
+{
+    for (uint32_t i = 0; i < sim->partition_count; i++) {
+        const ne_sim_partition_pair *p = &sim->partitions[i];
+        if ((p->a == a && p->b == b) || (p->a == b && p->b == a)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int sim_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
 {
     ne_sim_net *sim = net_of(ctx);
     (void)host;
     if (sim->refuse_connect) {
         return NE_ERR_REFUSED; /* as a host with nothing listening on the port */
+    }
+    int to = find_listener(sim, port);
+    if (to >= 0 && partitioned(sim, ((ne_sim_host *)ctx)->id, sim->sockets[to].host)) {
+        return NE_ERR_IO;
     }
     int s = alloc_socket(sim);
     if (s < 0) {
@@ -379,6 +394,48 @@ void ne_sim_host_step(ne_sim_host *host, const ne_loop *loop)
         }
     }
     loop->turn_end(loop->server);
+}
+
+void ne_sim_partition(ne_sim_net *sim, uint8_t a, uint8_t b)
+{
+    if (!partitioned(sim, a, b) && sim->partition_count < NE_SIM_MAX_PARTITIONS) {
+        sim->partitions[sim->partition_count].a = a;
+        sim->partitions[sim->partition_count].b = b;
+        sim->partition_count++;
+    }
+    for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
+        ne_sim_socket *s = &sim->sockets[i];
+        if (!s->in_use || s->listener || s->peer < 0) {
+            continue;
+        }
+        const ne_sim_socket *p = &sim->sockets[s->peer];
+        if ((s->host == a && p->host == b) || (s->host == b && p->host == a)) {
+            s->client_closed = true; /* this end reads the end of the stream */
+        }
+    }
+}
+
+void ne_sim_heal(ne_sim_net *sim, uint8_t a, uint8_t b)
+{
+    for (uint32_t i = 0; i < sim->partition_count; i++) {
+        ne_sim_partition_pair *p = &sim->partitions[i];
+        if ((p->a == a && p->b == b) || (p->a == b && p->b == a)) {
+            *p = sim->partitions[--sim->partition_count];
+            return;
+        }
+    }
+}
+
+uint32_t ne_sim_links(const ne_sim_net *sim)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < NE_SIM_MAX_SOCKETS; i++) {
+        const ne_sim_socket *s = &sim->sockets[i];
+        n += s->in_use && !s->listener && s->peer >= 0 && !s->server_closed && !s->client_closed
+                 ? 1u
+                 : 0u;
+    }
+    return n / 2;
 }
 
 int ne_sim_outbound(const ne_sim_net *sim, uint16_t port)

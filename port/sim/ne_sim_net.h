@@ -12,7 +12,8 @@
  *
  * Drive it with ne_sim_net_step() (the first server) or ne_sim_host_step()
  * (any host): it reports readiness to that host's server the way the POSIX
- * event loop does, then ends the server's turn. */
+ * event loop does, then ends the server's turn. ne_sim_partition cuts the
+ * network between two hosts (the cluster tests' partitions and drops). */
 #ifndef NE_SIM_NET_H
 #define NE_SIM_NET_H
 
@@ -61,12 +62,23 @@ typedef struct ne_sim_host {
     uint8_t id;
 } ne_sim_host;
 
+#ifndef NE_SIM_MAX_PARTITIONS
+#define NE_SIM_MAX_PARTITIONS 8
+#endif
+
+/* Two hosts that cannot reach each other (ne_sim_partition). */
+typedef struct ne_sim_partition_pair {
+    uint8_t a, b;
+} ne_sim_partition_pair;
+
 typedef struct ne_sim_net {
     ne_sim_host host0; /* the host of ne_sim_net_init's server */
     ne_sim_socket sockets[NE_SIM_MAX_SOCKETS];
     uint16_t next_port;
     bool refuse_connect; /* outbound connects fail (a peer that is down) */
     uint32_t connects;   /* outbound connects made */
+    ne_sim_partition_pair partitions[NE_SIM_MAX_PARTITIONS];
+    uint32_t partition_count;
 } ne_sim_net;
 
 /* Empties the network and gives `net` the ops of its first host. */
@@ -93,6 +105,15 @@ void ne_sim_release(ne_sim_net *sim, int client);
 /* The handle of the newest open outbound connection the server made to
  * `port` (the test is its peer), or -1. */
 int ne_sim_outbound(const ne_sim_net *sim, uint16_t port);
+
+/* Partitions the network between hosts a and b: every connection between
+ * them is cut (each side reads what was sent, then the end of the stream),
+ * and a connect from one to a port the other listens on fails until
+ * ne_sim_heal. At most NE_SIM_MAX_PARTITIONS pairs at once. */
+void ne_sim_partition(ne_sim_net *sim, uint8_t a, uint8_t b);
+void ne_sim_heal(ne_sim_net *sim, uint8_t a, uint8_t b);
+/* Connections between servers (both ends on hosts) still open. */
+uint32_t ne_sim_links(const ne_sim_net *sim);
 
 /* One loop turn of the first host's server: dispatch every ready socket
  * to it, then end its turn. */

@@ -139,6 +139,37 @@ typedef struct ne_leaf_options {
     uint32_t auth_timeout_ms;
 } ne_leaf_options;
 
+/* ---- Cluster routes (cluster { }, --routes; docs/cluster.md) ---------------- */
+
+#if NE_FEATURE_ROUTES
+/* cluster { }, as nats-server 2.9 reads it. */
+typedef struct ne_cluster_options {
+    bool enabled;         /* a cluster block or --cluster: listen for routes */
+    char name[64];        /* "": made up at start and given up for a peer's */
+    char listen_host[64]; /* "": the client host */
+    uint16_t listen_port; /* 0: any free port */
+    char advertise[96];   /* cluster_advertise "host:port" ("": none) */
+    bool no_advertise;    /* clients are not told the other nodes' URLs */
+    /* routes [ ... ]: nats-route://[user:pass@]host:port */
+    char routes[NE_ROUTE_MAX_URLS][NE_ROUTE_URL_BYTES];
+    uint32_t route_count;
+    /* authorization { user, password, timeout } of accepted routes. */
+    char auth_user[64];
+    char auth_pass[128];
+    uint32_t auth_timeout_ms;
+    /* connect_retries: attempts at a route learned from a peer before it is
+     * given up (configured routes are tried for ever). */
+    uint32_t connect_retries;
+    /* tls { }: routes are TLS from their first byte, both certificates
+     * verified against ca_file (nats-server's mutual verification). */
+    bool tls;
+    uint32_t tls_timeout_ms;
+    char tls_cert_file[NE_TLS_PATH_BYTES];
+    char tls_key_file[NE_TLS_PATH_BYTES];
+    char tls_ca_file[NE_TLS_PATH_BYTES];
+} ne_cluster_options;
+#endif
+
 /* ---- The server ------------------------------------------------------------- */
 
 /* One entry of an authorization users list: user and password, or an nkey. */
@@ -209,6 +240,9 @@ typedef struct ne_server_options {
     char tls_key_file[NE_TLS_PATH_BYTES];
     char tls_ca_file[NE_TLS_PATH_BYTES];
     ne_leaf_options leaf; /* leafnodes { } */
+#if NE_FEATURE_ROUTES
+    ne_cluster_options cluster; /* cluster { } */
+#endif
 } ne_server_options;
 
 #endif

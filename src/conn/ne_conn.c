@@ -62,6 +62,14 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Slow Producer (Message Deadline)";
     case NE_CLOSE_SLOW_PRODUCER_STALLED:
         return "Slow Producer (Stalled Message)";
+    case NE_CLOSE_WRONG_PORT:
+        return "Incorrect Port";
+    case NE_CLOSE_MAX_SUBSCRIPTIONS:
+        return "Maximum Subscriptions Exceeded";
+    case NE_CLOSE_DUPLICATE_ROUTE:
+        return "Duplicate Route";
+    case NE_CLOSE_CLUSTER_NAME_CONFLICT:
+        return "Cluster Name Conflict";
     }
     return "Unknown";
 }
@@ -96,11 +104,6 @@ uint8_t ne_conns_kind(ne_conns *set, const char *name, const char *log_id, const
     k->ctx = ctx;
     k->count = 0;
     return (uint8_t)set->kind_count++;
-}
-
-const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn)
-{
-    return &conn->set->kinds[conn->kind];
 }
 
 int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint16_t port)
@@ -234,12 +237,21 @@ ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, 
 
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind)
 {
-    return conn_header(set, kind);
+    /* The header pool holds NE_MAX_INTERNAL_CLIENTS beyond the sockets:
+     * internal clients never take a socket's place. */
+    if (set->internal_count >= NE_MAX_INTERNAL_CLIENTS) {
+        return NULL;
+    }
+    ne_conn *conn = conn_header(set, kind);
+    if (conn != NULL) {
+        set->internal_count++;
+    }
+    return conn;
 }
 
 /* A connection with output: its socket is written at the end of the turn;
  * an internal client's handler runs then instead. */
-void ne_conn_mark_dirty(ne_conn *conn)
+void ne_conn_dirty(ne_conn *conn)
 {
     if (conn->dirty) {
         return;
@@ -258,8 +270,9 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     ne_conns *set = conn->set;
     if (err_text != NULL && conn->io != NULL) {
         /* The server's own texts (the protocol's table, a leaf's loop text
-         * with an account name): a cut one is a bug, never sent. */
-        char line[160];
+         * with an account name, a route's cluster-name refusal with two
+         * names of at most 63 bytes): a cut one is a bug, never sent. */
+        char line[256];
         size_t n = ne_proto_err_line(line, sizeof(line), "%s", err_text);
         NE_ASSERT(n > 0);
         if (n > 0) {
@@ -362,6 +375,10 @@ static void conn_teardown(ne_conn *conn)
         conn->next->prev = conn->prev;
     }
     set->active_count--;
+    if (io == NULL) {
+        NE_ASSERT(set->internal_count > 0);
+        set->internal_count--;
+    }
     ne_pool_free(&set->conn_pool, conn);
 }
 
@@ -524,23 +541,18 @@ int ne_conn_send(ne_conn *conn, const void *bytes, size_t len)
     return NE_OK;
 }
 
-uint8_t *ne_conn_reserve(ne_conn *conn, size_t len)
+/* ne_conn_reserve found no room: reclaim, retry once, else close. */
+uint8_t *ne_conn_reserve_slow(ne_conn *conn, size_t len)
 {
     ne_conns *set = conn->set;
-    uint8_t *dst = ne_outq_reserve(&conn->out, &set->chunks, len);
-    if (dst == NULL && ne_conns_reclaim(set, conn)) {
+    uint8_t *dst = NULL;
+    if (ne_conns_reclaim(set, conn)) {
         dst = ne_outq_reserve(&conn->out, &set->chunks, len);
     }
     if (dst == NULL) {
         ne_conn_close_slow_consumer(conn);
     }
     return dst;
-}
-
-void ne_conn_commit(ne_conn *conn, size_t len)
-{
-    ne_outq_commit(&conn->out, len);
-    ne_conn_mark_dirty(conn);
 }
 
 int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const void *bytes,
@@ -565,7 +577,7 @@ int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const
     return NE_OK;
 }
 
-bool ne_conn_check_pending(ne_conn *conn)
+bool ne_conn_pending_exceeded(ne_conn *conn)
 {
     ne_conns *set = conn->set;
     if (conn->out.bytes <= set->opts->max_pending || conn->io == NULL) {

@@ -80,7 +80,27 @@ typedef enum ne_close_reason {
     NE_CLOSE_TLS_HANDSHAKE,
     NE_CLOSE_SLOW_PRODUCER_DEADLINE, /* natsedge: an incomplete message took too long */
     NE_CLOSE_SLOW_PRODUCER_STALLED,  /* natsedge: a stalled message cut to make room */
+    NE_CLOSE_WRONG_PORT,
+    NE_CLOSE_MAX_SUBSCRIPTIONS,
+    NE_CLOSE_DUPLICATE_ROUTE,
+    NE_CLOSE_CLUSTER_NAME_CONFLICT,
 } ne_close_reason;
+
+/* Where a peer connection sits (ne_conn.peer_role), set by its kind once its
+ * handshake is done and read by the other peer kinds, which decide from it
+ * whether interest and messages that arrived on it go on to their own peers
+ * (nothing below the kinds reads it):
+ *   NONE        clients and internal clients: everything goes everywhere;
+ *   DOWNSTREAM  a leaf we are the hub of: like a client of ours;
+ *   UPSTREAM    a hub we are a leaf (spoke) of: its interest and messages
+ *               stay with this node's clients and its own leafs;
+ *   CLUSTER     another node of our cluster (a route): its interest and
+ *               messages reach this node's clients and the leafs it is the
+ *               hub of, never another node of the cluster (a full mesh). */
+#define NE_PEER_NONE 0
+#define NE_PEER_DOWNSTREAM 1
+#define NE_PEER_UPSTREAM 2
+#define NE_PEER_CLUSTER 3
 
 const char *ne_close_reason_text(ne_close_reason reason);
 
@@ -220,13 +240,22 @@ typedef struct ne_listener {
     void *ctx;
 } ne_listener;
 
+/* When the router asks a publisher's kind (may_publish) about a message:
+ * the kind lowers it while it has nothing to check, so that the common
+ * publish costs no call. */
+#define NE_PUBLISH_CHECK_ALWAYS 0 /* every message (the default) */
+#define NE_PUBLISH_CHECK_REPLY 1  /* messages with a reply subject only */
+#define NE_PUBLISH_CHECK_NEVER 2
+
 typedef struct ne_conn {
     uint8_t tag;  /* NE_HANDLE_CONN; first member */
     uint8_t kind; /* index in the layer's kind table */
     bool closing;
     bool flush_before_close;
     bool dirty;
-    bool no_echo; /* router: not delivered its own messages (CONNECT echo:false) */
+    bool no_echo;           /* router: not delivered its own messages (CONNECT echo:false) */
+    uint8_t publish_checks; /* NE_PUBLISH_CHECK_*: which messages its kind's may_publish sees */
+    uint8_t peer_role;      /* NE_PEER_* */
     ne_close_reason close_reason;
     struct ne_conns *set;
     ne_conn_io *io; /* NULL: an internal client */
@@ -323,6 +352,7 @@ typedef struct ne_conns {
 
     ne_conn *active; /* every open connection */
     uint32_t active_count;
+    uint32_t internal_count; /* internal clients, at most NE_MAX_INTERNAL_CLIENTS */
     ne_conn *dirty_head;     /* connections with output to flush this turn */
     ne_conn *close_head;     /* connections to tear down at the end of the turn */
     ne_conn *paused_head;    /* reads paused until chunks are available */
@@ -392,10 +422,15 @@ void ne_conns_unlisten(ne_conns *set, ne_listener *listener);
  * pool is empty (the socket is left to the caller). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port);
 /* An internal client: a header without a socket, whose deliveries queue for
- * its kind's handler. NULL when the pool is empty. */
+ * its kind's handler. NULL when NE_MAX_INTERNAL_CLIENTS are open. */
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind);
 
-const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn);
+/* The kind a connection speaks: its ops table and the kind's context. */
+static inline const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn)
+{
+    return &conn->set->kinds[conn->kind];
+}
+
 static inline bool ne_conn_is_internal(const ne_conn *conn)
 {
     return conn->io == NULL;
@@ -404,7 +439,14 @@ static inline bool ne_conn_is_internal(const ne_conn *conn)
 /* Closes at the end of the turn; err_text (may be NULL) goes out first as
  * -ERR '<text>'. */
 void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
-void ne_conn_mark_dirty(ne_conn *conn);
+/* Puts the connection on the turn's list of output to write. */
+void ne_conn_dirty(ne_conn *conn);
+static inline void ne_conn_mark_dirty(ne_conn *conn)
+{
+    if (!conn->dirty) {
+        ne_conn_dirty(conn);
+    }
+}
 
 /* Queues len bytes, whole or not at all. When the shared pools are
  * exhausted the slowest consumer is closed to reclaim chunks and the append
@@ -417,8 +459,17 @@ void ne_conn_discard_output(ne_conn *conn);
 /* Room for len contiguous bytes (len <= NE_CHUNK_BYTES) at the tail of the
  * queue, reclaiming as ne_conn_send does; NULL (and the connection closed
  * as a slow consumer) when there is none. Commit with ne_conn_commit. */
-uint8_t *ne_conn_reserve(ne_conn *conn, size_t len);
-void ne_conn_commit(ne_conn *conn, size_t len);
+uint8_t *ne_conn_reserve_slow(ne_conn *conn, size_t len);
+static inline uint8_t *ne_conn_reserve(ne_conn *conn, size_t len)
+{
+    uint8_t *dst = ne_outq_reserve(&conn->out, &conn->set->chunks, len);
+    return dst != NULL ? dst : ne_conn_reserve_slow(conn, len);
+}
+static inline void ne_conn_commit(ne_conn *conn, size_t len)
+{
+    ne_outq_commit(&conn->out, len);
+    ne_conn_mark_dirty(conn);
+}
 /* Queues a delivery as one unit (ne_outq_append_message): head_len bytes of
  * head, then len bytes copied from `bytes` (chain NULL) or referenced in the
  * chain from offset on. The whole message or none of it, reclaiming as
@@ -429,7 +480,11 @@ int ne_conn_send_message(ne_conn *conn, const void *head, size_t head_len, const
                          ne_chunk *chain, uint32_t offset, size_t len);
 /* The connection's queue holds more than max_pending after writing what the
  * socket takes now: it is closed as a slow consumer (true). */
-bool ne_conn_check_pending(ne_conn *conn);
+bool ne_conn_pending_exceeded(ne_conn *conn);
+static inline bool ne_conn_check_pending(ne_conn *conn)
+{
+    return conn->out.bytes > conn->set->opts->max_pending && ne_conn_pending_exceeded(conn);
+}
 /* A subscriber whose queue cannot take more: counted, closed without -ERR
  * (CP-51), its queued bytes returned to the pools. */
 void ne_conn_close_slow_consumer(ne_conn *conn);
@@ -495,9 +550,9 @@ void ne_conns_set_tls(ne_conns *set, const ne_tls *tls, const ne_tls_config *ser
 /* Starts a server-side session on an accepted connection: whatever is
  * queued now (a client's INFO) goes out in clear before the handshake. */
 int ne_conn_tls_accept(ne_conn *conn);
-/* The same with a server configuration of the kind's own (NULL: the
- * layer's tls_server_config). */
-int ne_conn_tls_accept_with(ne_conn *conn, const ne_tls_config *cfg);
+/* The same with another server configuration than the layer's (a route
+ * listener's, which verifies the peer's certificate). */
+int ne_conn_tls_accept_config(ne_conn *conn, const ne_tls_config *cfg);
 /* Starts TLS in the client role on an outbound connection (leaf remotes):
  * the peer's certificate is verified against the configuration's CA and
  * must match server_name (also sent as SNI). Bytes queued before this call

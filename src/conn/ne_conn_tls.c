@@ -81,14 +81,13 @@ static int open_session(ne_conn *conn, const ne_tls_config *cfg, const char *ser
  * (a client's INFO) goes out in clear before the handshake. */
 int ne_conn_tls_accept(ne_conn *conn)
 {
-    return ne_conn_tls_accept_with(conn, NULL);
+    return ne_conn_tls_accept_config(conn, conn->set->tls_server_config);
 }
 
-int ne_conn_tls_accept_with(ne_conn *conn, const ne_tls_config *cfg)
+int ne_conn_tls_accept_config(ne_conn *conn, const ne_tls_config *cfg)
 {
-    ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
-    int rc = open_session(conn, cfg != NULL ? cfg : set->tls_server_config, NULL);
+    int rc = open_session(conn, cfg, NULL);
     if (rc != NE_OK) {
         ne_conn_logf(conn, NE_LOG_WARN, "TLS session refused: %s",
                      rc == NE_ERR_NOMEM ? "TLS session pool or memory region exhausted"

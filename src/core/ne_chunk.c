@@ -292,7 +292,14 @@ int ne_outq_append_message(ne_outq *q, ne_chunk_pools *pools, const void *head, 
 uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len)
 {
     NE_ASSERT(len > 0 && len <= NE_CHUNK_BYTES);
-    ne_outref *tail;
+    ne_outref *tail = q->tail;
+    /* The common case: the tail reference ends where its chunk's bytes end,
+     * and the chunk has the room. */
+    if (tail != NULL && tail->offset + tail->len == tail->chunk->used &&
+        NE_CHUNK_BYTES - tail->chunk->used >= len) {
+        q->copy_ref = tail;
+        return tail->chunk->data + tail->chunk->used;
+    }
     if (outq_tail_room(q) >= len) {
         tail = outq_tail_for_write(q, pools);
         if (tail == NULL) {
@@ -311,15 +318,6 @@ uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len)
         q->copy_ref = tail;
     }
     return tail->chunk->data + tail->chunk->used;
-}
-
-void ne_outq_commit(ne_outq *q, size_t len)
-{
-    ne_outref *tail = q->tail;
-    NE_ASSERT(tail != NULL && tail->chunk->used + len <= NE_CHUNK_BYTES);
-    tail->chunk->used += (uint32_t)len;
-    tail->len += (uint32_t)len;
-    q->bytes += len;
 }
 
 int ne_outq_append_shared(ne_outq *q, ne_chunk_pools *pools, ne_chunk *chunk, uint32_t offset,

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ne_assert.h"
+
 #include "core/ne_pool.h"
 #include "ne_config.h"
 #include "port.h"
@@ -87,7 +89,14 @@ void ne_chunk_chain_release(ne_chunk_pools *pools, ne_chunk *head);
  * only with ne_outq_commit(q, n), n <= len, before any other append to any
  * queue (another queue may write at the end of the same chunk). */
 uint8_t *ne_outq_reserve(ne_outq *q, ne_chunk_pools *pools, size_t len);
-void ne_outq_commit(ne_outq *q, size_t len);
+static inline void ne_outq_commit(ne_outq *q, size_t len)
+{
+    ne_outref *tail = q->tail;
+    NE_ASSERT(tail != NULL && tail->chunk->used + len <= NE_CHUNK_BYTES);
+    tail->chunk->used += (uint32_t)len;
+    tail->len += (uint32_t)len;
+    q->bytes += len;
+}
 
 /* Chunks an allocation may take now: the free ones not promised. */
 static inline uint32_t ne_chunk_available(const ne_chunk_pools *pools)

@@ -276,7 +276,12 @@ static void send_interest(ne_conn *conn, const ne_leaf_interest *e, bool plus)
  * that others hold. */
 static bool interest_for(ne_leaf_state *srv, const ne_leaf_link *link, const ne_sub *sub)
 {
-    if (sub->conn == link->conn || sub->conn->acc != link->conn->acc) {
+    if (sub->conn == link->conn || sub->account != link->conn->acc->index) {
+        return false;
+    }
+    /* A spoke sends no interest its cluster's other nodes sent it: they
+     * have links of their own (LN-12). */
+    if (link->spoke && sub->conn->peer_role == NE_PEER_CLUSTER) {
         return false;
     }
     if (sub->conn->kind == srv->kind) {
@@ -878,6 +883,7 @@ static void establish(ne_leaf_state *srv, ne_leaf_link *link)
 {
     ne_conn *conn = link->conn;
     link->state = NE_LEAF_ESTABLISHED;
+    conn->peer_role = link->spoke ? NE_PEER_UPSTREAM : NE_PEER_DOWNSTREAM;
     link->established_wall_ns = ne_port_wall_ns();
     if (conn->io != NULL) {
         conn->io->quiet_close = false;
@@ -1110,12 +1116,12 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         leaf_perm_violation(conn, "Subscription", op->subject.ptr, op->subject.len);
         return;
     }
-    if (ne_router_find_interest(conn, op->subject, op->queue) != NULL) {
+    if (ne_router_find_interest(conn, NULL, op->subject, op->queue) != NULL) {
         return;
     }
     /* Passed on to our other leafs when we are their hub (the observer); a
      * full table only costs those leafs this interest. */
-    ne_sub_spec spec = {op->subject, op->queue, {"", 0}, true, false};
+    ne_sub_spec spec = {op->subject, op->queue, {"", 0}, true, false, NULL, 0};
     int rc = ne_router_subscribe(srv->router, conn, &spec, NULL);
     if (rc == NE_ERR_NOMEM) {
         srv->stats.hub_subs_dropped++;
@@ -1137,7 +1143,7 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
 static void handle_ls_minus(ne_conn *conn, const ne_op *op)
 {
     ne_leaf_state *srv = leaf_of(conn);
-    ne_sub *sub = ne_router_find_interest(conn, op->subject, op->queue);
+    ne_sub *sub = ne_router_find_interest(conn, NULL, op->subject, op->queue);
     if (sub != NULL) {
         ne_router_unsubscribe(srv->router, sub);
     }
@@ -1399,29 +1405,25 @@ void ne_leaf_auth_reloaded(ne_leaf_state *st)
 
 /* ---- Operations ------------------------------------------------------------------------ */
 
-static bool carries_payload(ne_conn *conn, const ne_op *op)
+/* LMSG and HMSG carry a payload, on an established link only. */
+static inline ne_frame_payload payload_check(ne_conn *conn, const ne_op *op)
 {
     if (op->kind != NE_OP_LMSG && op->kind != NE_OP_HMSG) {
-        return false;
+        return NE_FRAME_NO_PAYLOAD;
     }
     if (!established(link_of(conn))) {
         ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
-        return false;
+        return NE_FRAME_REFUSED;
     }
-    return true;
-}
-
-static bool payload_allowed(ne_conn *conn, const ne_op *op)
-{
     if (op->total_len > leaf_of(conn)->opts->max_payload) {
         ne_conn_close(conn, NE_CLOSE_MAX_PAYLOAD, NE_PROTO_ERR_MAX_PAYLOAD);
-        return false;
+        return NE_FRAME_REFUSED;
     }
     if (op->kind == NE_OP_HMSG && !link_of(conn)->headers) {
         ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NULL);
-        return false;
+        return NE_FRAME_REFUSED;
     }
-    return true;
+    return NE_FRAME_PAYLOAD;
 }
 
 static void handle_op(ne_conn *conn, const ne_op *op)
@@ -1470,7 +1472,7 @@ static void handle_op(ne_conn *conn, const ne_op *op)
 
 /* LMSG/HMSG from the peer: routed as published by the leaf connection, to
  * the queue groups it names only (LN-18). */
-static void handle_msg(ne_conn *conn, ne_msg *msg)
+static inline void handle_msg(ne_conn *conn, ne_msg *msg)
 {
     msg->from_peer = true;
     uint32_t delivered = 0;
@@ -1479,8 +1481,7 @@ static void handle_msg(ne_conn *conn, ne_msg *msg)
 
 static const ne_frame_ops frame_ops = {
     .parse = ne_leaf_parse_line,
-    .carries_payload = carries_payload,
-    .payload_allowed = payload_allowed,
+    .payload = payload_check,
     .handle_op = handle_op,
     .handle_msg = handle_msg,
 };
@@ -1528,6 +1529,11 @@ static bool leaf_may_forward(ne_conn *conn, const ne_conn *pub, const ne_msg *ms
     }
     if (pub != NULL && pub->kind == srv->kind && link_of(pub) != NULL && link_of(pub)->spoke &&
         link->spoke) {
+        return false;
+    }
+    /* A message from another node of our cluster goes only to the leafs we
+     * are the hub of: that node's own link to our hub carries it there. */
+    if (pub != NULL && pub->peer_role == NE_PEER_CLUSTER && link->spoke) {
         return false;
     }
     const ne_leaf_remote_options *ro = remote_opts(srv, link);

@@ -22,8 +22,16 @@ static ne_mon *mon_of(const ne_conn *conn)
 ne_mon_endpoint *ne_mon_register(ne_mon *mon, const char *path, const char *alias, const char *name,
                                  ne_mon_handler handler, void *ctx)
 {
-    NE_ASSERT(mon->endpoint_count < NE_MON_MAX_ENDPOINTS);
-    ne_mon_endpoint *e = &mon->endpoints[mon->endpoint_count++];
+    /* A path registered again takes the place of the first (this module's
+     * answer for a feature without it, e.g. /routez without routes). */
+    ne_mon_endpoint *e = NULL;
+    for (uint32_t i = 0; i < mon->endpoint_count && e == NULL; i++) {
+        e = strcmp(mon->endpoints[i].path, path) == 0 ? &mon->endpoints[i] : NULL;
+    }
+    if (e == NULL) {
+        NE_ASSERT(mon->endpoint_count < NE_MON_MAX_ENDPOINTS);
+        e = &mon->endpoints[mon->endpoint_count++];
+    }
     memset(e, 0, sizeof(*e));
     e->path = path;
     e->alias = alias;
@@ -763,7 +771,9 @@ static void accepted(void *ctx, ne_conn *conn)
     c->answered = false;
     conn->state = c;
     /* HTTPS: TLS from the first byte. */
-    if (mon->opts->https && ne_conn_tls_accept_with(conn, mon->tls_config) != NE_OK) {
+    const ne_tls_config *tls =
+        mon->tls_config != NULL ? mon->tls_config : mon->conns->tls_server_config;
+    if (mon->opts->https && ne_conn_tls_accept_config(conn, tls) != NE_OK) {
         mon->conns->stats.refused_connections++;
         ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS, NULL);
     }

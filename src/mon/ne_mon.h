@@ -92,7 +92,8 @@ void ne_mon_init(ne_mon *mon, const ne_server_options *opts, ne_conns *conns, ne
 /* Opens the monitoring listener when opts.http_enabled. */
 int ne_mon_start(ne_mon *mon);
 /* Adds a JSON endpoint, counted in http_req_stats; alias and name may be
- * NULL. Returns it, for the caller to adjust (counted). */
+ * NULL. A path registered already is replaced (its request count too).
+ * Returns it, for the caller to adjust (counted). */
 ne_mon_endpoint *ne_mon_register(ne_mon *mon, const char *path, const char *alias, const char *name,
                                  ne_mon_handler handler, void *ctx);
 /* Adds an HTTP-only endpoint whose body is content_type text. */

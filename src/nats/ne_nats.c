@@ -74,7 +74,23 @@ size_t ne_nats_info(ne_nats *n, const ne_conn *conn, const char *client_ip, char
     f.client_id = conn != NULL ? conn->cid : 0;
     f.client_ip = client_ip;
     f.trailing_space = true;
-    return ne_proto_write_info(out, cap, &f);
+    f.cluster = n->cluster_name;
+    const ne_connect_urls *urls = n->cluster_urls;
+    if (urls == NULL || urls->count == 0) {
+        return ne_proto_write_info(out, NE_MIN(cap, (size_t)NE_INFO_FIXED_BYTES), &f);
+    }
+    /* The fields within their share, then the cluster's client URLs. */
+    f.leave_open = true;
+    size_t len = ne_proto_write_info(out, NE_MIN(cap, (size_t)NE_INFO_FIXED_BYTES), &f);
+    if (len == 0) {
+        return 0;
+    }
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, out + len, cap - len);
+    ne_strbuf_puts(&sb, ",\"connect_urls\":[");
+    ne_strbuf_append(&sb, urls->items, urls->len);
+    ne_strbuf_puts(&sb, "]} \r\n");
+    return sb.truncated ? 0 : len + sb.len;
 }
 
 static bool has_nkey_users(const ne_server_options *o)
@@ -107,13 +123,14 @@ static void accepted(void *ctx, ne_conn *conn)
         c->nonce[0] = '\0';
     }
     n->conns->stats.total_connections++;
+    c->urls_generation = n->cluster_urls != NULL ? n->cluster_urls->generation : 0;
     ne_conn_logf(conn, NE_LOG_DEBUG, "Client connection created");
     char info[NE_INFO_LINE_BYTES];
     size_t len = ne_nats_info(n, conn, conn->io->ip, info, sizeof(info));
     if (len == 0) {
         /* Only the configured server_name and host can make it this long. */
         ne_conn_logf(conn, NE_LOG_ERROR, "INFO longer than %u bytes: shorten server_name or host",
-                     (unsigned)sizeof(info));
+                     (unsigned)NE_INFO_FIXED_BYTES);
         ne_conn_close(conn, NE_CLOSE_SERVER_SHUTDOWN, NULL);
         return;
     }
@@ -186,6 +203,17 @@ static bool connect_fields_valid(const ne_json_doc *doc)
     return true;
 }
 
+/* Which of its messages nats_may_publish must see: every one while there is
+ * a subject to check (pedantic), a permission to apply or a +OK to send
+ * (verbose); else those with a reply (reserved replies). */
+static void publish_checks(ne_conn *conn)
+{
+    const ne_nats_client *c = client_of(conn);
+    conn->publish_checks = c->pedantic || c->verbose || conn->perms != NE_PERM_NONE
+                               ? NE_PUBLISH_CHECK_ALWAYS
+                               : NE_PUBLISH_CHECK_REPLY;
+}
+
 /* Binds an authenticated client to its user's account and permissions. */
 static void bind_user(ne_conn *conn, int user_index)
 {
@@ -197,6 +225,7 @@ static void bind_user(ne_conn *conn, int user_index)
     conn->user_index = (int16_t)user_index;
     conn->acc = &n->router->accounts[acc];
     conn->perms = perms;
+    publish_checks(conn);
 }
 
 static bool authenticate(ne_conn *conn, const ne_json_doc *doc)
@@ -261,6 +290,7 @@ static void handle_connect(ne_conn *conn, const ne_op *op)
     }
     c->verbose = verbose;
     c->pedantic = pedantic;
+    publish_checks(conn);
     conn->no_echo = !echo;
     c->headers = headers;
     c->no_responders = no_responders;
@@ -315,7 +345,7 @@ static void handle_sub(ne_conn *conn, const ne_op *op)
         send_err(conn, "%s", NE_PROTO_ERR_MAX_SUBSCRIPTIONS);
         return;
     }
-    ne_sub_spec spec = {op->subject, op->queue, op->sid, false, false};
+    ne_sub_spec spec = {op->subject, op->queue, op->sid, false, false, NULL, 0};
     spec.withhold = perms != NULL && ne_perm_deny_overlaps(perms, o->perm_subjects, op->subject.ptr,
                                                            op->subject.len);
     int rc = ne_router_subscribe(n->router, conn, &spec, NULL);
@@ -333,7 +363,7 @@ static void handle_unsub(ne_conn *conn, const ne_op *op)
     ne_sub *sub = ne_router_find_sid(conn, op->sid);
     if (sub != NULL) {
         if (op->max_msgs > 0 && sub->delivered < op->max_msgs) {
-            sub->max_msgs = op->max_msgs;
+            sub->max_msgs = (uint32_t)op->max_msgs; /* a size: at most 9 digits */
         } else {
             ne_router_unsubscribe(nats_of(conn)->router, sub);
         }
@@ -371,8 +401,8 @@ static bool may_publish_subject(ne_conn *conn, ne_slice subject)
  * +OK before the MSG. */
 static bool nats_may_publish(ne_conn *conn, ne_msg *msg)
 {
-    ne_nats *n = nats_of(conn);
     ne_nats_client *c = client_of(conn);
+    ne_nats *n = nats_of(conn);
     if (c->pedantic && !ne_subject_valid_literal(msg->subject.ptr, msg->subject.len)) {
         /* nats-server 2.9 delivers the message anyway; natsedge does not
          * (differences.md, QRK-07). */
@@ -421,7 +451,7 @@ static void send_no_responders(ne_conn *pub, const ne_msg *msg)
     }
 }
 
-static void handle_msg(ne_conn *conn, ne_msg *msg)
+static inline void handle_msg(ne_conn *conn, ne_msg *msg)
 {
     ne_nats *n = nats_of(conn);
     uint32_t delivered = 0;
@@ -554,10 +584,27 @@ static bool nats_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *payl
 
 /* ---- Operations ---------------------------------------------------------------------- */
 
+/* An async INFO to one client (cluster changes, lame duck). */
+static void send_info_again(ne_nats *n, ne_conn *conn)
+{
+    char info[NE_INFO_LINE_BYTES];
+    size_t len = ne_nats_info(n, conn, conn->io->ip, info, sizeof(info));
+    if (len > 0) { /* else the client got no INFO when it connected either */
+        (void)ne_conn_send(conn, info, len);
+    }
+}
+
 static void handle_ping(ne_conn *conn)
 {
     ne_nats_client *c = client_of(conn);
+    ne_nats *n = nats_of(conn);
     (void)ne_conn_send(conn, "PONG\r\n", 6);
+    /* A client that takes async INFO hears, at its first PING, of a cluster
+     * change since its INFO (CP-13). */
+    if (c->connected && c->protocol >= 1 && !c->first_pong_sent && n->cluster_urls != NULL &&
+        n->cluster_urls->generation != c->urls_generation) {
+        send_info_again(n, conn);
+    }
     c->first_pong_sent = c->first_pong_sent || c->connected;
     /* The first PING is answered with a PING of our own to measure the
      * round trip, as nats-server does (CP-47). */
@@ -607,30 +654,29 @@ static void handle_op(ne_conn *conn, const ne_op *op)
 }
 
 /* Before authentication a PUB is an operation like any other: it closes. */
-static bool carries_payload(ne_conn *conn, const ne_op *op)
+/* PUB and HPUB of an authenticated client carry a payload (before CONNECT
+ * they are handled as operations: the authentication error). */
+static inline ne_frame_payload payload_check(ne_conn *conn, const ne_op *op)
 {
-    return (op->kind == NE_OP_PUB || op->kind == NE_OP_HPUB) &&
-           client_of(conn)->auth_deadline_ms == 0;
-}
-
-static bool payload_allowed(ne_conn *conn, const ne_op *op)
-{
+    if ((op->kind != NE_OP_PUB && op->kind != NE_OP_HPUB) ||
+        client_of(conn)->auth_deadline_ms != 0) {
+        return NE_FRAME_NO_PAYLOAD;
+    }
     if (op->total_len > nats_of(conn)->opts->max_payload) {
         ne_conn_close(conn, NE_CLOSE_MAX_PAYLOAD, NE_PROTO_ERR_MAX_PAYLOAD);
-        return false;
+        return NE_FRAME_REFUSED;
     }
     if (op->kind == NE_OP_HPUB && !client_of(conn)->headers) {
         /* HPUB without negotiated headers closes, no -ERR (CP-27). */
         ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NULL);
-        return false;
+        return NE_FRAME_REFUSED;
     }
-    return true;
+    return NE_FRAME_PAYLOAD;
 }
 
 static const ne_frame_ops frame_ops = {
     .parse = ne_proto_parse_line,
-    .carries_payload = carries_payload,
-    .payload_allowed = payload_allowed,
+    .payload = payload_check,
     .handle_op = handle_op,
     .handle_msg = handle_msg,
 };
@@ -741,21 +787,35 @@ static bool is_client(const ne_nats *n, const ne_conn *c)
     return c->kind == n->kind && !c->closing;
 }
 
-void ne_nats_lame_duck_info(ne_nats *n)
+/* INFO again to the clients that said protocol 1 and whose first PING was
+ * answered (nats-server's async INFO); the others get it then (CP-13). */
+static void info_to_clients(ne_nats *n)
 {
-    char info[NE_INFO_LINE_BYTES];
-    n->info_ldm = true;
     uint32_t guard = 0;
     for (ne_conn *c = n->conns->active; c != NULL && guard < NE_MAX_CONN_HEADERS;
          c = c->next, guard++) {
         if (is_client(n, c) && client_of(c)->protocol >= 1 && client_of(c)->first_pong_sent) {
-            size_t len = ne_nats_info(n, c, c->io->ip, info, sizeof(info));
-            if (len > 0) { /* else the client got no INFO when it connected either */
-                (void)ne_conn_send(c, info, len);
-            }
+            send_info_again(n, c);
         }
     }
+}
+
+void ne_nats_lame_duck_info(ne_nats *n)
+{
+    n->info_ldm = true;
+    info_to_clients(n);
     n->info_ldm = false;
+}
+
+void ne_nats_set_cluster(ne_nats *n, const char *cluster_name, const ne_connect_urls *urls)
+{
+    n->cluster_name = cluster_name;
+    n->cluster_urls = urls;
+}
+
+void ne_nats_cluster_changed(ne_nats *n)
+{
+    info_to_clients(n);
 }
 
 uint32_t ne_nats_close_clients(ne_nats *n, uint32_t count, ne_close_reason reason)

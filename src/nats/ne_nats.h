@@ -17,15 +17,19 @@
 #include "conf/ne_options.h"
 #include "conn/ne_conn.h"
 #include "core/ne_pool.h"
+#include "proto/ne_proto_info.h"
 #include "router/ne_router.h"
 
 #if NE_MAX_OUT_LINE_BYTES < 128
 #error "NE_MAX_OUT_LINE_BYTES must hold the server's own -ERR lines and a short MSG line"
 #endif
 
-/* The buffer an INFO line is written into: room for the fixed fields and a
- * server_name and host with some bytes escaped. */
-#define NE_INFO_LINE_BYTES 768
+/* An INFO line: its fields are held to NE_INFO_FIXED_BYTES (room for a
+ * server_name and host with some bytes escaped), the cluster's client URLs
+ * to NE_CLUSTER_URLS_BYTES (their writer bounds them) and the array
+ * around them. */
+#define NE_INFO_FIXED_BYTES 768
+#define NE_INFO_LINE_BYTES (NE_INFO_FIXED_BYTES + NE_CLUSTER_URLS_BYTES + 24)
 
 typedef struct ne_nats_client {
     bool connected; /* CONNECT accepted: joined its account */
@@ -38,6 +42,7 @@ typedef struct ne_nats_client {
     int8_t protocol;
     uint64_t auth_deadline_ms; /* 0: no deadline (no auth, or authenticated) */
     uint64_t auth_fp;          /* the configured credential it authenticated with; 0: none */
+    uint32_t urls_generation;  /* of the cluster's client URLs its INFO carried */
     char nonce[NE_NKEY_NONCE_LEN + 1]; /* sent in INFO when nkey users exist */
     char name[64];
     char lang[16];
@@ -50,6 +55,10 @@ typedef struct ne_nats {
     ne_router *router;
     uint8_t kind;
     bool info_ldm; /* INFO lines being written carry "ldm":true */
+    /* In a cluster: its name and client URLs for INFO (the route kind
+     * writes them, the server wires them); NULL otherwise. */
+    const char *cluster_name;
+    const ne_connect_urls *cluster_urls;
     ne_listener listener;
     ne_pool client_pool;
     /* One message's MSG line parts and payload, laid out once for all its
@@ -78,6 +87,12 @@ size_t ne_nats_info(ne_nats *n, const ne_conn *conn, const char *client_ip, char
 /* Lame duck mode: an INFO with "ldm":true to the clients that said
  * protocol 1 and whose first PING was answered (nats-server's async INFO). */
 void ne_nats_lame_duck_info(ne_nats *n);
+/* In a cluster: INFO carries its name and its client URLs (connect_urls,
+ * CP-11); both stay the caller's. */
+void ne_nats_set_cluster(ne_nats *n, const char *cluster_name, const ne_connect_urls *urls);
+/* The cluster's client URLs changed: an INFO with them to the clients that
+ * take async INFO (CP-13). */
+void ne_nats_cluster_changed(ne_nats *n);
 /* Closes up to `count` clients (lame duck steps); returns how many. */
 uint32_t ne_nats_close_clients(ne_nats *n, uint32_t count, ne_close_reason reason);
 

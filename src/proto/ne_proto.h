@@ -34,10 +34,14 @@ typedef enum ne_op_kind {
     NE_OP_LS_PLUS,
     NE_OP_LS_MINUS,
     NE_OP_LMSG,
+    NE_OP_RS_PLUS,
+    NE_OP_RS_MINUS,
+    NE_OP_RMSG,
 } ne_op_kind;
 
 typedef struct ne_op {
     ne_op_kind kind;
+    ne_slice account; /* RS+ / RS- / RMSG and a route's HMSG */
     ne_slice subject;
     ne_slice reply;     /* empty when absent */
     ne_slice queue;     /* SUB / LS+ / LS- */
@@ -46,7 +50,7 @@ typedef struct ne_op {
     uint64_t hdr_len;   /* HPUB/HMSG header bytes, 0 otherwise */
     uint64_t total_len; /* payload bytes including headers */
     uint64_t max_msgs;  /* UNSUB limit, 0 when absent */
-    uint64_t weight;    /* LS+ queue weight */
+    uint64_t weight;    /* LS+ / RS+ queue weight */
 } ne_op;
 
 /* Result of parsing one control line. */

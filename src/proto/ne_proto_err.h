@@ -16,6 +16,7 @@
 #define NE_PROTO_ERR_BAD_PROTOCOL "invalid client protocol"
 #define NE_PROTO_ERR_NO_RESPONDERS_HEADERS "no responders requires headers support"
 #define NE_PROTO_ERR_INVALID_SUBJECT "Invalid Subject"
+#define NE_PROTO_ERR_INVALID_SUBSCRIPTION "Invalid Subscription" /* a route's RS+ */
 #define NE_PROTO_ERR_INVALID_PUBLISH_SUBJECT "Invalid Publish Subject"
 /* subject */
 #define NE_PROTO_ERR_PERM_PUBLISH "Permissions Violation for Publish to \"%.*s\""

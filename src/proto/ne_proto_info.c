@@ -18,7 +18,7 @@ size_t ne_proto_write_info(char *out, size_t cap, const ne_info_fields *f)
     put_string(&sb, "INFO {\"server_id\":", f->server_id);
     put_string(&sb, ",\"server_name\":", f->server_name);
     put_string(&sb, ",\"version\":", f->version);
-    ne_strbuf_puts(&sb, ",\"proto\":1");
+    ne_strbuf_printf(&sb, ",\"proto\":%u", f->proto != 0 ? (unsigned)f->proto : 1u);
     put_string(&sb, ",\"go\":", f->go);
     put_string(&sb, ",\"host\":", f->host);
     ne_strbuf_printf(&sb, ",\"port\":%u,\"headers\":%s,\"max_payload\":%u", (unsigned)f->port,
@@ -41,6 +41,20 @@ size_t ne_proto_write_info(char *out, size_t cap, const ne_info_fields *f)
     }
     if (f->client_ip != NULL) {
         put_string(&sb, ",\"client_ip\":", f->client_ip);
+    }
+    if (f->ip != NULL) {
+        put_string(&sb, ",\"ip\":", f->ip);
+    }
+    if (f->cluster != NULL) {
+        put_string(&sb, ",\"cluster\":", f->cluster);
+        if (f->cluster_dynamic) {
+            ne_strbuf_puts(&sb, ",\"cluster_dynamic\":true");
+        }
+    }
+    if (f->connect_urls != NULL) {
+        ne_strbuf_puts(&sb, ",\"connect_urls\":[");
+        ne_strbuf_puts(&sb, f->connect_urls);
+        ne_strbuf_putc(&sb, ']');
     }
     if (f->info_on_connect) {
         ne_strbuf_puts(&sb, ",\"info_on_connect\":true");

@@ -141,73 +141,9 @@ static uint32_t spill_feed(ne_conn *conn, const ne_frame_ops *ops, const uint8_t
     return take;
 }
 
-static void dispatch_in_place(ne_conn *conn, const ne_frame_ops *ops, const ne_op *op,
-                              const uint8_t *payload)
-{
-    ne_msg msg;
-    NE_MSG_CLEAR(&msg);
-    msg.subject = op->subject;
-    msg.reply = op->reply;
-    msg.queues = op->queue;
-    msg.hdr_len = (uint32_t)op->hdr_len;
-    msg.total_len = (uint32_t)op->total_len;
-    msg.has_headers = op->kind == NE_OP_HPUB || op->kind == NE_OP_HMSG;
-    msg.data = payload;
-    ops->handle_msg(conn, &msg);
-}
-
-/* A message whose control line is complete. Returns the bytes consumed from
- * `line`, or 0 to wait for more input. */
-static uint32_t frame_msg(ne_conn *conn, const ne_frame_ops *ops, const ne_op *op,
-                          const uint8_t *line, uint32_t line_bytes, uint32_t avail)
-{
-    if (!ops->payload_allowed(conn, op)) {
-        return avail;
-    }
-    uint64_t need = (uint64_t)line_bytes + op->total_len + 2;
-    const uint8_t *payload = line + line_bytes;
-    if (need <= avail) {
-        if (payload[op->total_len] != '\r' || payload[op->total_len + 1] != '\n') {
-            ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
-            return avail;
-        }
-        dispatch_in_place(conn, ops, op, payload);
-        return (uint32_t)need;
-    }
-    /* nats-server rejects a bad trailer at its first wrong byte (CP-03). */
-    uint64_t have = avail - line_bytes;
-    if ((have > op->total_len && payload[op->total_len] != '\r') ||
-        (have > op->total_len + 1 && payload[op->total_len + 1] != '\n')) {
-        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
-        return avail;
-    }
-    if (need <= sizeof(conn->io->rbuf)) {
-        return 0; /* the rest fits in the read buffer: wait for it */
-    }
-    if (!spill_start(conn, op)) {
-        ne_conn_pause_reads(conn);
-        return 0;
-    }
-    return line_bytes + spill_feed(conn, ops, line + line_bytes, avail - line_bytes);
-}
-
-static void trace_op(ne_conn *conn, const uint8_t *line, uint32_t len)
+void ne_frame_trace(ne_conn *conn, const uint8_t *line, uint32_t len)
 {
     ne_conn_logf(conn, NE_LOG_TRACE, "<<- [%.*s]", (int)len, (const char *)line);
-}
-
-/* Bytes of a control line that count against max_control_line: nats-server
- * counts the arguments, from the first non-blank after the verb (CP-07). */
-static uint32_t arg_bytes(const uint8_t *line, uint32_t len)
-{
-    uint32_t i = 0;
-    while (i < len && line[i] != ' ' && line[i] != '\t') {
-        i++;
-    }
-    while (i < len && (line[i] == ' ' || line[i] == '\t')) {
-        i++;
-    }
-    return len - i;
 }
 
 /* True when the line starts with a protocol verb followed by a blank: then an
@@ -239,74 +175,51 @@ static bool starts_with_verb(const uint8_t *line, uint32_t len)
     return false;
 }
 
-uint32_t ne_frame_input(ne_conn *conn, const ne_frame_ops *ops, uint8_t *buf, uint32_t len)
+void ne_frame_overlong(ne_conn *conn, const uint8_t *line, uint32_t len)
 {
-    ne_conn_io *io = conn->io;
-    uint32_t max_control_line = conn->set->opts->max_control_line;
-    uint32_t pos = 0;
-    /* Each pass consumes at least one byte or leaves the loop. */
-    while (pos < len && !conn->closing && !io->read_paused) {
-        uint32_t avail = len - pos;
-        if (io->spill.active) {
-            pos += spill_feed(conn, ops, buf + pos, avail);
-            continue;
-        }
-        const uint8_t *line = buf + pos;
-        const uint8_t *nl = memchr(line, '\n', avail);
-        if (nl == NULL) {
-            /* Verbs are short: a line this long without a blank is over
-             * the limit too, and the read buffer must not fill up. */
-            if (arg_bytes(line, avail) > max_control_line || avail > max_control_line + 32) {
-                if (starts_with_verb(line, avail)) {
-                    ne_conn_close(conn, NE_CLOSE_MAX_CONTROL_LINE, NE_PROTO_ERR_MAX_CONTROL_LINE);
-                } else {
-                    ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
-                }
-            }
-            break;
-        }
-        uint32_t line_bytes = (uint32_t)(nl - line) + 1;
-        uint32_t line_len = line_bytes - 1;
-        if (line_len > 0 && line[line_len - 1] == '\r') {
-            line_len--;
-        }
-        /* The arguments are never longer than the line. */
-        if (line_len > max_control_line && arg_bytes(line, line_len) > max_control_line) {
-            ne_conn_close(conn, NE_CLOSE_MAX_CONTROL_LINE, NE_PROTO_ERR_MAX_CONTROL_LINE);
-            break;
-        }
-        ne_op op;
-        ne_proto_status st = ops->parse((const char *)line, line_len, &op);
-        if (st == NE_PROTO_UNKNOWN_OP) {
-            trace_op(conn, line, line_len);
-            ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
-            break;
-        }
-        if (st == NE_PROTO_BAD_ARGS) {
-            /* Argument errors close without -ERR (CP-06). */
-            ne_conn_logf(conn, NE_LOG_DEBUG, "Client parser ERROR: %.*s", (int)line_len,
-                         (const char *)line);
-            ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
-            break;
-        }
-        if (ops->carries_payload(conn, &op)) {
-            uint32_t used = frame_msg(conn, ops, &op, line, line_bytes, avail);
-            if (used == 0) {
-                break; /* traced once its payload is taken */
-            }
-            if (ne_conn_log_enabled(conn, NE_LOG_TRACE)) {
-                trace_op(conn, line, line_len);
-            }
-            pos += used;
-            continue;
-        }
-        if (ne_conn_log_enabled(conn, NE_LOG_TRACE)) {
-            trace_op(conn, line, line_len);
-        }
-        if (!conn->closing) {
-            ops->handle_op(conn, &op);
-        }
-        pos += line_bytes;
+    if (starts_with_verb(line, len)) {
+        ne_conn_close(conn, NE_CLOSE_MAX_CONTROL_LINE, NE_PROTO_ERR_MAX_CONTROL_LINE);
+    } else {
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
     }
-    return pos;
+}
+
+void ne_frame_bad_line(ne_conn *conn, ne_proto_status st, const uint8_t *line, uint32_t len)
+{
+    if (st == NE_PROTO_UNKNOWN_OP) {
+        ne_frame_trace(conn, line, len);
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
+    } else {
+        /* Argument errors close without -ERR (CP-06). */
+        ne_conn_logf(conn, NE_LOG_DEBUG, "Client parser ERROR: %.*s", (int)len, (const char *)line);
+        ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
+    }
+}
+
+uint32_t ne_frame_large(ne_conn *conn, const ne_frame_ops *ops, const ne_op *op,
+                        const uint8_t *line, uint32_t line_bytes, uint32_t avail)
+{
+    const uint8_t *payload = line + line_bytes;
+    /* nats-server rejects a bad trailer at its first wrong byte (CP-03). */
+    uint64_t have = avail - line_bytes;
+    if ((have > op->total_len && payload[op->total_len] != '\r') ||
+        (have > op->total_len + 1 && payload[op->total_len + 1] != '\n')) {
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
+        return avail;
+    }
+    uint64_t need = (uint64_t)line_bytes + op->total_len + 2;
+    if (need <= sizeof(conn->io->rbuf)) {
+        return 0; /* the rest fits in the read buffer: wait for it */
+    }
+    if (!spill_start(conn, op)) {
+        ne_conn_pause_reads(conn);
+        return 0;
+    }
+    return line_bytes + spill_feed(conn, ops, line + line_bytes, avail - line_bytes);
+}
+
+uint32_t ne_frame_spill_feed(ne_conn *conn, const ne_frame_ops *ops, const uint8_t *bytes,
+                             uint32_t len)
+{
+    return spill_feed(conn, ops, bytes, len);
 }

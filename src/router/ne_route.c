@@ -245,19 +245,63 @@ static uint32_t deliver_batches(ne_router *r, ne_msg *msg)
     return delivered;
 }
 
-/* One member of a queue group: a random one first, the next able to take
- * it otherwise. Local members come first; a peer's member (the hub's queue
- * subscribers) only gets it when no local one takes it. peers false: local
- * members only (imports: one hop). */
+/* Whether a member takes part in the first, random pick of its group:
+ * local members always; a peer's member that competes with them (a
+ * cluster peer's, member_weight) unless the message prefers local members
+ * (it came from another node of the cluster, CP-59). */
+static bool member_competes(const ne_sub *sub, const ne_msg *msg)
+{
+    return !sub->peer || (sub->member_weight > 0 && !msg->local_first);
+}
+
+/* How many members a competing one counts as. */
+static uint32_t member_weight(const ne_sub *sub)
+{
+    return sub->peer ? sub->member_weight : 1u;
+}
+
+/* Where the random pick starts: each competing member counted by its
+ * weight, as nats-server counts a route's queue subscription once per
+ * member behind it (CP-59: a message published on one node of a 4-node
+ * mesh reaches that node's own member about a quarter of the time, PR-03). */
+static uint32_t group_start(ne_router *r, const ne_msg *msg, uint32_t start, uint32_t count)
+{
+    ne_match_result *res = &r->match;
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        const ne_sub *sub = NE_CONTAINER_OF(res->queue[start + k], ne_sub, entry);
+        total += member_competes(sub, msg) ? member_weight(sub) : 0u;
+    }
+    if (total == 0) {
+        return 0;
+    }
+    uint32_t at = ne_rng_below(r->rng, (uint32_t)NE_MIN(total, (uint64_t)UINT32_MAX));
+    for (uint32_t k = 0; k < count; k++) {
+        const ne_sub *sub = NE_CONTAINER_OF(res->queue[start + k], ne_sub, entry);
+        uint32_t w = member_competes(sub, msg) ? member_weight(sub) : 0u;
+        if (at < w) {
+            return k;
+        }
+        at -= w;
+    }
+    NE_ASSERT(false);
+    return 0;
+}
+
+/* One member of a queue group: a competing member picked at random (by
+ * weight), the next able to take it otherwise; then the members of last
+ * resort (a leaf's members, and a cluster peer's for a message that
+ * prefers local members), each only when no member before it took the
+ * message. peers false: local members only (imports: one hop). */
 static bool deliver_group(ne_router *r, ne_conn *pub, ne_msg *msg, uint32_t start, uint32_t count,
                           bool peers)
 {
     ne_match_result *res = &r->match;
-    uint32_t first = ne_rng_below(r->rng, count);
+    uint32_t first = group_start(r, msg, start, count);
     for (int pass = 0; pass < (peers ? 2 : 1); pass++) {
         for (uint32_t k = 0; k < count; k++) {
             ne_sub *sub = NE_CONTAINER_OF(res->queue[start + (first + k) % count], ne_sub, entry);
-            if (sub->peer != (pass == 1)) {
+            if (member_competes(sub, msg) != (pass == 0) || (sub->peer && !peers)) {
                 continue;
             }
             if (sub->peer ? peer_add(r, pub, sub, msg, sub->entry.queue, sub->entry.queue_len)
@@ -371,13 +415,14 @@ static void import_too_long(ne_router *r, const ne_conn *pub, const ne_import_co
                  imp->subject, (unsigned)NE_MAX_OUT_LINE_BYTES);
 }
 
-static uint32_t route_stream_imports(ne_router *r, ne_conn *pub, const ne_msg *msg)
+static uint32_t route_stream_imports(ne_router *r, ne_conn *pub, const ne_account *acc,
+                                     const ne_msg *msg)
 {
     const ne_server_options *o = r->opts;
     uint32_t delivered = 0;
     for (uint32_t i = 0; i < o->import_count; i++) {
         const ne_import_conf *imp = &o->imports[i];
-        if (imp->service || imp->from != pub->acc->index ||
+        if (imp->service || imp->from != acc->index ||
             !ne_subject_matches(imp->subject, strlen(imp->subject), msg->subject.ptr,
                                 msg->subject.len)) {
             continue;
@@ -403,14 +448,15 @@ static uint32_t route_stream_imports(ne_router *r, ne_conn *pub, const ne_msg *m
     return delivered;
 }
 
-static uint32_t route_service_imports(ne_router *r, ne_conn *pub, const ne_msg *msg)
+static uint32_t route_service_imports(ne_router *r, ne_conn *pub, const ne_account *acc,
+                                      const ne_msg *msg)
 {
     const ne_server_options *o = r->opts;
     uint32_t delivered = 0;
     for (uint32_t i = 0; i < o->import_count; i++) {
         const ne_import_conf *imp = &o->imports[i];
         const char *local = imp->to[0] != '\0' ? imp->to : imp->subject;
-        if (!imp->service || imp->account != pub->acc->index ||
+        if (!imp->service || imp->account != acc->index ||
             !ne_subject_matches(local, strlen(local), msg->subject.ptr, msg->subject.len)) {
             continue;
         }
@@ -451,14 +497,15 @@ static uint32_t route_service_imports(ne_router *r, ne_conn *pub, const ne_msg *
 
 /* A response published in an exporting account on a "_R_." reply goes to
  * the requester's reply in the importing account. */
-static uint32_t route_service_response(ne_router *r, ne_conn *pub, const ne_msg *msg)
+static uint32_t route_service_response(ne_router *r, ne_conn *pub, const ne_account *acc,
+                                       const ne_msg *msg)
 {
     if (msg->subject.len < 4 || memcmp(msg->subject.ptr, "_R_.", 4) != 0) {
         return 0;
     }
     for (uint32_t i = 0; i < NE_MAX_SERVICE_REPLIES; i++) {
         ne_reply_map *e = &r->reply_maps[i];
-        if (e->expires_ms == 0 || e->from != pub->acc->index || e->reply_len != msg->subject.len ||
+        if (e->expires_ms == 0 || e->from != acc->index || e->reply_len != msg->subject.len ||
             memcmp(e->reply, msg->subject.ptr, msg->subject.len) != 0) {
             continue;
         }
@@ -478,13 +525,24 @@ static uint32_t route_service_response(ne_router *r, ne_conn *pub, const ne_msg 
     return 0;
 }
 
-static uint32_t route_imports(ne_router *r, ne_conn *pub, const ne_msg *msg)
+static uint32_t route_imports(ne_router *r, ne_conn *pub, const ne_account *acc, const ne_msg *msg)
 {
     if (r->opts->import_count == 0) {
         return 0;
     }
-    return route_stream_imports(r, pub, msg) + route_service_imports(r, pub, msg) +
-           route_service_response(r, pub, msg);
+    return route_stream_imports(r, pub, acc, msg) + route_service_imports(r, pub, acc, msg) +
+           route_service_response(r, pub, acc, msg);
+}
+
+/* The account a message is published in: the one it names (a route's
+ * RMSG), else its publisher's. */
+static ne_account *msg_account(ne_router *r, const ne_conn *pub, const ne_msg *msg)
+{
+    if (!msg->in_account) {
+        return pub->acc;
+    }
+    NE_ASSERT(msg->account < r->account_count);
+    return &r->accounts[msg->account];
 }
 
 /* ---- Publishing ---------------------------------------------------------------- */
@@ -502,19 +560,23 @@ int ne_router_publish(ne_router *r, ne_conn *pub, ne_msg *msg, uint32_t *deliver
 {
     NE_ASSERT(!r->routing);
     *delivered = 0;
+    ne_account *acc = msg_account(r, pub, msg);
+    msg->account = acc->index; /* for the peers' batches (a route names it) */
     pub->in_msgs++;
     pub->in_bytes += msg->total_len;
-    pub->acc->in_msgs++;
-    pub->acc->in_bytes += msg->total_len;
+    acc->in_msgs++;
+    acc->in_bytes += msg->total_len;
     r->stats.in_msgs++;
     r->stats.in_bytes += msg->total_len;
     const ne_conn_ops *ops = ne_conn_kind_of(pub)->ops;
-    if (ops->may_publish != NULL && !ops->may_publish(pub, msg)) {
+    bool ask = pub->publish_checks == NE_PUBLISH_CHECK_ALWAYS ||
+               (pub->publish_checks == NE_PUBLISH_CHECK_REPLY && msg->reply.len > 0);
+    if (ask && ops->may_publish != NULL && !ops->may_publish(pub, msg)) {
         return NE_ERR_PERMISSION;
     }
     r->routing = true;
-    uint32_t n = deliver_in(r, pub, pub->acc, msg, true);
-    n += route_imports(r, pub, msg);
+    uint32_t n = deliver_in(r, pub, acc, msg, true);
+    n += route_imports(r, pub, acc, msg);
     r->routing = false;
     release_chain(r, msg);
     *delivered = n;

@@ -93,12 +93,18 @@ static void share_refused(ne_router *r, ne_conn *conn, const char *what, uint32_
                  (unsigned)held, what, knob);
 }
 
+ne_account *ne_router_sub_account(ne_router *r, const ne_sub *sub)
+{
+    NE_ASSERT(sub->account < r->account_count);
+    return &r->accounts[sub->account];
+}
+
 /* Takes a subscription out of its account's sublist; the trie nodes that
  * leaves empty are credited to the connection's share. */
 static void sublist_remove(ne_router *r, ne_conn *conn, ne_sub *sub)
 {
     uint32_t nodes_before = r->trie.pool.in_use;
-    ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+    ne_sublist_remove(&ne_router_sub_account(r, sub)->sublist, &sub->entry);
     uint32_t freed = nodes_before - r->trie.pool.in_use;
     conn->trie_nodes -= NE_MIN(freed, conn->trie_nodes);
 }
@@ -156,8 +162,11 @@ int ne_router_subscribe(ne_router *r, ne_conn *conn, const ne_sub_spec *spec, ne
     sub->conn = conn;
     sub->peer = spec->peer;
     sub->withhold = spec->withhold;
+    sub->member_weight = spec->member_weight;
+    ne_account *acc = spec->account != NULL ? spec->account : conn->acc;
+    sub->account = acc->index;
     uint32_t nodes_before = r->trie.pool.in_use;
-    int rc = ne_sublist_insert(&conn->acc->sublist, &sub->entry);
+    int rc = ne_sublist_insert(&acc->sublist, &sub->entry);
     if (rc != NE_OK) {
         ne_pool_free(&r->sub_pool, sub);
         if (rc == NE_ERR_NOMEM) {
@@ -169,7 +178,7 @@ int ne_router_subscribe(ne_router *r, ne_conn *conn, const ne_sub_spec *spec, ne
      * them. */
     uint32_t created = r->trie.pool.in_use - nodes_before;
     if (conn->trie_nodes + created > NE_MAX_TRIE_NODES_PER_CONN) {
-        ne_sublist_remove(&conn->acc->sublist, &sub->entry);
+        ne_sublist_remove(&acc->sublist, &sub->entry);
         ne_pool_free(&r->sub_pool, sub);
         share_refused(r, conn, "subject trie nodes", conn->trie_nodes,
                       "NE_MAX_TRIE_NODES_PER_CONN");
@@ -222,12 +231,14 @@ ne_sub *ne_router_find_sid(const ne_conn *conn, ne_slice sid)
     return NULL;
 }
 
-ne_sub *ne_router_find_interest(const ne_conn *conn, ne_slice subject, ne_slice queue)
+ne_sub *ne_router_find_interest(const ne_conn *conn, const ne_account *acc, ne_slice subject,
+                                ne_slice queue)
 {
+    uint8_t account = acc != NULL ? acc->index : conn->acc->index;
     uint32_t guard = 0;
     for (ne_sub *s = conn->subs; s != NULL && guard++ <= NE_MAX_SUBSCRIPTIONS; s = s->conn_next) {
-        if (s->entry.subject_len == subject.len && s->entry.queue_len == queue.len &&
-            memcmp(s->text, subject.ptr, subject.len) == 0 &&
+        if (s->account == account && s->entry.subject_len == subject.len &&
+            s->entry.queue_len == queue.len && memcmp(s->text, subject.ptr, subject.len) == 0 &&
             (queue.len == 0 || memcmp(s->text + s->entry.subject_len, queue.ptr, queue.len) == 0)) {
             return s;
         }
@@ -299,10 +310,4 @@ void ne_router_line_too_long(ne_router *r, const ne_conn *conn, const char *what
     r->stats.lines_too_long++;
     ne_conn_logf(conn, NE_LOG_WARN, "%s line longer than NE_MAX_OUT_LINE_BYTES (%u) not sent", what,
                  (unsigned)NE_MAX_OUT_LINE_BYTES);
-}
-
-const ne_permissions *ne_router_perms(const ne_conn *conn)
-{
-    const ne_server_options *o = conn->set->opts;
-    return conn->perms == NE_PERM_NONE ? NULL : &o->perms[conn->perms];
 }

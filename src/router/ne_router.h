@@ -49,9 +49,19 @@ typedef struct ne_sub {
     struct ne_sub *conn_next;
     struct ne_sub *conn_prev;
     uint64_t delivered;
-    uint64_t max_msgs; /* 0: no auto-unsubscribe */
-    bool withhold;     /* wildcard over a subscribe deny entry (CP-81) */
-    bool peer;         /* a peer's interest (LS+): batched per peer, local queue members first */
+    /* 0: no auto-unsubscribe; at most 999,999,999 (UNSUB's size, CP-39),
+     * 32 bits so that the fields below fit where a 64-bit one left room. */
+    uint32_t max_msgs;
+    bool withhold; /* wildcard over a subscribe deny entry (CP-81) */
+    bool peer;     /* a peer's interest (LS+, RS+): batched per peer */
+    /* The account whose sublist holds it (index of the router's accounts):
+     * its connection's, or the one a peer's interest named (RS+ <account>). */
+    uint8_t account;
+    /* A peer's queue member that competes with local members for a message
+     * published here, counted as this many members (a cluster peer's RS+
+     * weight, CP-59); 0: a member of last resort, taken only when no local
+     * member takes the message (a leaf's LS+, whatever its weight). */
+    uint16_t member_weight;
     uint16_t sid_len;
     /* The interest observers' own record of this subscription: the peers its
      * interest was announced to, one bit per peer link (the leaf kind's link
@@ -76,7 +86,15 @@ typedef struct ne_msg {
     uint32_t total_len;
     bool has_headers; /* HPUB: deliver as HMSG to header-capable subscribers */
     bool from_peer;   /* published by a peer: only the queue groups in `queues` */
-    bool share;       /* several deliveries: worth writing the payload into chunks once */
+    /* Queue members of this node before any peer's (a message another node
+     * of the cluster routed here for one of our members, CP-59). */
+    bool local_first;
+    /* The account it is published in (an index of the router's accounts):
+     * set by the publishing kind with in_account when it is not the
+     * publisher's own (a route's RMSG names one), by the router otherwise. */
+    bool in_account;
+    uint8_t account;
+    bool share; /* several deliveries: worth writing the payload into chunks once */
     const uint8_t *data;
     ne_chunk *chain;
     uint32_t chain_offset;
@@ -106,7 +124,8 @@ typedef struct ne_batch {
 
 /* Interest observers (kinds that propagate interest: leaf, route). added
  * may refuse (NE_ERR_NOMEM: its table is full), which undoes the
- * subscription; removed is told before a subscription goes. */
+ * subscription; removed is told before a subscription goes. Both are told
+ * while the subscription is in its account's sublist. */
 typedef struct ne_interest_observer {
     int (*added)(void *ctx, ne_sub *sub);
     void (*removed)(void *ctx, ne_sub *sub);
@@ -123,7 +142,8 @@ typedef struct ne_client_observer {
 } ne_client_observer;
 
 #define NE_ROUTER_MAX_OBSERVERS 4
-#define NE_ROUTER_MAX_PEERS NE_MAX_LEAF_CONNECTIONS
+/* Peer connections one message can go to: leafs and routes. */
+#define NE_ROUTER_MAX_PEERS (NE_MAX_LEAF_CONNECTIONS + NE_MAX_ROUTES)
 
 typedef struct ne_router_stats {
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
@@ -180,10 +200,13 @@ typedef struct ne_sub_spec {
     ne_slice sid;   /* len 0: none (a peer's interest) */
     bool peer;
     bool withhold;
+    /* NULL: conn's account; else the account a peer's interest names. */
+    ne_account *account;
+    uint16_t member_weight; /* ne_sub.member_weight */
 } ne_sub_spec;
 
-/* Creates a subscription for conn in its account, tells the observers and
- * links it to the connection. NE_ERR_INVALID for an invalid subject,
+/* Creates a subscription for conn in its account (or spec->account), tells
+ * the observers and links it to the connection. NE_ERR_INVALID for an invalid subject,
  * NE_ERR_TOO_BIG when subject, queue and sid exceed NE_SUB_TEXT_BYTES,
  * NE_ERR_NOMEM when the pool, the trie or an observer is full (counted in
  * subs_refused and logged with the knob to raise); nothing changed then. */
@@ -194,8 +217,12 @@ void ne_router_unsubscribe(ne_router *r, ne_sub *sub);
  * response permissions. */
 void ne_router_conn_gone(ne_router *r, ne_conn *conn);
 ne_sub *ne_router_find_sid(const ne_conn *conn, ne_slice sid);
-/* A peer's subscription for exactly (subject, queue). */
-ne_sub *ne_router_find_interest(const ne_conn *conn, ne_slice subject, ne_slice queue);
+/* A peer's subscription for exactly (subject, queue) in account acc
+ * (NULL: the connection's own). */
+ne_sub *ne_router_find_interest(const ne_conn *conn, const ne_account *acc, ne_slice subject,
+                                ne_slice queue);
+/* The account a subscription is in. */
+ne_account *ne_router_sub_account(ne_router *r, const ne_sub *sub);
 /* Every subscription of every connection (walks for observers that send
  * their whole interest to a new peer). */
 typedef void (*ne_sub_visit)(void *ctx, ne_sub *sub);
@@ -213,7 +240,11 @@ void ne_router_leave(ne_router *r, ne_conn *conn);
 ne_account *ne_router_account_named(ne_router *r, const char *name);
 const char *ne_router_account_name(const ne_router *r, const ne_account *acc);
 /* The connection's permissions, NULL when it has none. */
-const ne_permissions *ne_router_perms(const ne_conn *conn);
+static inline const ne_permissions *ne_router_perms(const ne_conn *conn)
+{
+    const ne_server_options *o = conn->set->opts;
+    return conn->perms == NE_PERM_NONE ? NULL : &o->perms[conn->perms];
+}
 
 /* ---- Publishing ------------------------------------------------------------- */
 

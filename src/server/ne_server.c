@@ -42,6 +42,9 @@ void ne_server_options_default(ne_server_options *opts)
     opts->account_count = 2;
     opts->system_account = 1;
     ne_leaf_options_default(&opts->leaf);
+#if NE_FEATURE_ROUTES
+    ne_route_options_default(&opts->cluster);
+#endif
 }
 
 /* A limit above what was compiled in names the knob to raise. */
@@ -83,6 +86,11 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
     if (ne_leaf_options_check(&opts->leaf, err, err_cap) != NE_OK) {
         return NE_ERR_INVALID;
     }
+#if NE_FEATURE_ROUTES
+    if (ne_route_options_check(&opts->cluster, err, err_cap) != NE_OK) {
+        return NE_ERR_INVALID;
+    }
+#endif
     if (opts->max_control_line < 32) {
         ne_fmt(err, err_cap, "max_control_line %u is too small", opts->max_control_line);
         return NE_ERR_RANGE;
@@ -112,6 +120,14 @@ static int make_server_id(char id[57])
     id[56] = '\0';
     return rc;
 }
+
+#if NE_FEATURE_ROUTES
+/* The cluster's client URLs changed: clients that take async INFO hear it. */
+static void cluster_urls_changed(void *ctx)
+{
+    ne_nats_cluster_changed(ctx);
+}
+#endif
 
 /* The router removes a connection's subscriptions when it is torn down. */
 static void conn_teardown(void *ctx, ne_conn *conn)
@@ -153,6 +169,14 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     srv->conns.out_bytes_counter = &srv->router.stats.out_bytes;
     ne_nats_init(&srv->nats, &srv->storage.nats, &srv->opts, &srv->conns, &srv->router);
     ne_leaf_init(&srv->leaf, &srv->opts, &srv->conns, &srv->router, &srv->rng);
+#if NE_FEATURE_ROUTES
+    ne_route_init(&srv->route, &srv->opts, &srv->conns, &srv->router, &srv->rng,
+                  &srv->cluster_urls);
+    ne_route_on_urls_changed(&srv->route, cluster_urls_changed, &srv->nats);
+    if (srv->opts.cluster.enabled) {
+        ne_nats_set_cluster(&srv->nats, srv->route.cluster_name, &srv->cluster_urls);
+    }
+#endif
     ne_mon_init(&srv->mon, &srv->opts, &srv->conns, &srv->router);
     ne_sys_init(&srv->sys, &srv->opts, &srv->conns, &srv->router, &srv->mon);
     ne_server_endpoints_register(srv);
@@ -215,6 +239,11 @@ int ne_server_start(ne_server *srv)
     if (rc == NE_OK) {
         rc = ne_nats_start(&srv->nats);
     }
+#if NE_FEATURE_ROUTES
+    if (rc == NE_OK) {
+        rc = ne_route_start(&srv->route, ne_nats_port(&srv->nats));
+    }
+#endif
     if (rc != NE_OK) {
         return rc;
     }
@@ -245,15 +274,27 @@ void ne_server_log_memory(const ne_server *srv)
 #endif
     log_pool(srv, "closed ring", NE_CLOSED_CONN_RING, sizeof(ne_closed_conn));
     ne_leaf_log_memory(&srv->leaf);
+#if NE_FEATURE_ROUTES
+    ne_route_log_memory(&srv->route);
+#endif
 }
 
 uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
 {
     const ne_pool *pools[] = {
-        &srv->conns.conn_pool,   &srv->conns.io_pool,   &srv->conns.chunks.chunks,
-        &srv->conns.chunks.refs, &srv->router.sub_pool, &srv->router.trie.pool,
-        &srv->nats.client_pool,  &srv->leaf.link_pool,  &srv->leaf.interest_pool,
+        &srv->conns.conn_pool,
+        &srv->conns.io_pool,
+        &srv->conns.chunks.chunks,
+        &srv->conns.chunks.refs,
+        &srv->router.sub_pool,
+        &srv->router.trie.pool,
+        &srv->nats.client_pool,
+        &srv->leaf.link_pool,
+        &srv->leaf.interest_pool,
         &srv->mon.state_pool,
+#if NE_FEATURE_ROUTES
+        &srv->route.link_pool,
+#endif
     };
     uint32_t total = 0;
     *busy = NULL;
@@ -289,6 +330,16 @@ uint16_t ne_server_http_port(const ne_server *srv)
     return srv->mon.listener.port;
 }
 
+uint16_t ne_server_route_port(const ne_server *srv)
+{
+#if NE_FEATURE_ROUTES
+    return ne_route_port(&srv->route);
+#else
+    (void)srv;
+    return 0;
+#endif
+}
+
 void ne_server_handle_io(ne_server *srv, void *user, bool readable, bool writable)
 {
     ne_conns_handle_io(&srv->conns, user, readable, writable);
@@ -304,6 +355,9 @@ void ne_server_turn_end(ne_server *srv)
         srv->next_tick_ms = now + NE_TICK_INTERVAL_MS;
         srv->conns.now_ms = now;
         ne_leaf_tick(&srv->leaf, now);
+#if NE_FEATURE_ROUTES
+        ne_route_tick(&srv->route, now);
+#endif
     }
     srv->conns.now_ms = now;
     lame_duck_step(srv);
@@ -391,6 +445,9 @@ static void lame_duck_step(ne_server *srv)
 void ne_server_shutdown(ne_server *srv)
 {
     ne_leaf_shutdown(&srv->leaf);
+#if NE_FEATURE_ROUTES
+    ne_route_shutdown(&srv->route);
+#endif
     ne_conns_close_all(&srv->conns, NE_CLOSE_SERVER_SHUTDOWN);
     ne_server_turn_end(srv);
     ne_router_deinit(&srv->router);

@@ -28,6 +28,8 @@
 #include "nats/ne_nats.h"
 #include "ne_config.h"
 #include "port.h"
+#include "proto/ne_proto_info.h"
+#include "route/ne_route.h"
 #include "router/ne_router.h"
 #include "sys/ne_sys.h"
 
@@ -60,6 +62,12 @@ typedef struct ne_server {
     ne_router router;
     ne_nats nats;
     ne_leaf_state leaf;
+#if NE_FEATURE_ROUTES
+    ne_route_state route;
+#endif
+    /* The cluster's client URLs: the route kind writes them, the client
+     * kind sends them in INFO connect_urls. */
+    ne_connect_urls cluster_urls;
     ne_mon mon;
     ne_sys sys;
     const char *config_file; /* the board's configuration file, for the log; may be NULL */
@@ -89,6 +97,7 @@ void ne_server_loop(ne_server *srv, ne_loop *loop);
 uint16_t ne_server_client_port(const ne_server *srv);
 uint16_t ne_server_leaf_port(const ne_server *srv);
 uint16_t ne_server_http_port(const ne_server *srv);
+uint16_t ne_server_route_port(const ne_server *srv);
 /* Objects taken from every pool of the server: 0 when idle (the unit tests'
  * leak check after each test). Names the first busy pool in *busy. */
 uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy);

@@ -6,6 +6,7 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "leaf/ne_leaf_conf.h"
+#include "route/ne_route_conf.h"
 #include "auth/ne_nkey.h"
 #include "core/ne_subject.h"
 
@@ -14,7 +15,9 @@
 static const char *const not_yet[] = {
     "mqtt",
     "jetstream",
+#if !NE_FEATURE_ROUTES
     "cluster",
+#endif
     "gateway",
     "websocket",
     "ws",
@@ -965,6 +968,11 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     if (key_is(a->conf, n, "leafnodes") || key_is(a->conf, n, "leaf")) {
         return ne_leaf_apply_conf(a->conf, n, &o->leaf, a->err, a->err_cap);
     }
+#if NE_FEATURE_ROUTES
+    if (key_is(a->conf, n, "cluster")) {
+        return ne_route_apply_conf(a->conf, n, &o->cluster, a->err, a->err_cap);
+    }
+#endif
     if (key_is(a->conf, n, "authorization")) {
         return apply_authorization(a, n);
     }

@@ -50,8 +50,35 @@ static void write_pools(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "trie_nodes", srv->router.trie.pool.in_use);
     ne_json_kv_u64(o, "leaf_connections", srv->leaf.link_pool.in_use);
     ne_json_kv_u64(o, "leaf_interest", srv->leaf.interest_pool.in_use);
+#if NE_FEATURE_ROUTES
+    ne_json_kv_u64(o, "route_connections", srv->route.link_pool.in_use);
+#endif
     ne_json_end_object(o);
 }
+
+#if NE_FEATURE_ROUTES
+/* natsedge only: what the routes refused, dropped or closed. */
+static void write_route_stats(ne_json_out *o, const ne_server *srv)
+{
+    const ne_route_stats *s = &srv->route.stats;
+    ne_json_key(o, "natsedge_routes");
+    ne_json_begin_object(o);
+    ne_json_kv_u64(o, "links_refused", s->links_refused);
+    ne_json_kv_u64(o, "interest_exhausted", s->interest_exhausted);
+    ne_json_kv_u64(o, "interest_dropped", s->interest_dropped);
+    ne_json_kv_u64(o, "unknown_account", s->unknown_account);
+    ne_json_kv_u64(o, "duplicates", s->duplicates);
+    ne_json_kv_u64(o, "name_conflicts", s->name_conflicts);
+    ne_json_kv_u64(o, "urls_dropped", s->urls_dropped);
+    ne_json_end_object(o);
+}
+
+static int write_routez(void *ctx, ne_json_out *o, const ne_mon_query *q, const char **error_text)
+{
+    ne_route_write_routez(ctx, o, q->subs, q->subs_detail);
+    return NE_OK;
+}
+#endif
 
 static void write_http_req_stats(ne_json_out *o, const ne_server *srv)
 {
@@ -91,7 +118,12 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     ne_json_kv_u64(o, "max_control_line", opts->max_control_line);
     ne_json_kv_u64(o, "max_payload", opts->max_payload);
     ne_json_kv_u64(o, "max_pending", opts->max_pending);
+#if NE_FEATURE_ROUTES
+    ne_json_key(o, "cluster");
+    ne_route_write_varz_cluster(&srv->route, o);
+#else
     ne_json_kv_raw(o, "cluster", "{}");
+#endif
     ne_json_kv_raw(o, "gateway", "{}");
     ne_json_kv_raw(o, "leaf", "{}");
     ne_json_kv_raw(o, "mqtt", "{}");
@@ -123,6 +155,11 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     if (srv->leaf.active || q->natsedge) {
         write_pools(o, srv);
     }
+#if NE_FEATURE_ROUTES
+    if (srv->route.active && (opts->cluster.route_count > 0 || q->natsedge)) {
+        write_route_stats(o, srv);
+    }
+#endif
     ne_json_kv_u64(o, "write_deadline", (uint64_t)opts->write_deadline_ms * 1000000u);
     ne_json_kv_time(o, "start", srv->conns.id.start_wall_ns);
     ne_json_kv_time(o, "now", now);
@@ -134,8 +171,14 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     ne_json_kv_u64(o, "cpu", 0);
     ne_json_kv_u64(o, "connections", ne_nats_client_count(&srv->nats));
     ne_json_kv_u64(o, "total_connections", srv->conns.stats.total_connections);
+#if NE_FEATURE_ROUTES
+    /* Routes and the servers they reach: one each, duplicates being closed. */
+    ne_json_kv_u64(o, "routes", ne_route_count(&srv->route));
+    ne_json_kv_u64(o, "remotes", ne_route_count(&srv->route));
+#else
     ne_json_kv_u64(o, "routes", 0);
     ne_json_kv_u64(o, "remotes", 0);
+#endif
     ne_json_kv_u64(o, "leafnodes", ne_leaf_connection_count(&srv->leaf));
     ne_json_kv_u64(o, "in_msgs", srv->router.stats.in_msgs);
     ne_json_kv_u64(o, "out_msgs", srv->router.stats.out_msgs);
@@ -201,4 +244,7 @@ void ne_server_endpoints_register(ne_server *srv)
     ne_mon_register(&srv->mon, "/accstatz", NULL, NULL, write_accstatz, srv);
     ne_mon_register(&srv->mon, "/varz", NULL, "VARZ", write_varz, srv);
     ne_mon_register(&srv->mon, "/leafz", NULL, "LEAFZ", write_leafz, &srv->leaf);
+#if NE_FEATURE_ROUTES
+    ne_mon_register(&srv->mon, "/routez", NULL, "ROUTEZ", write_routez, &srv->route);
+#endif
 }

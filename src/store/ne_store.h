@@ -1,33 +1,39 @@
-/* The storage engine: one interface over two stores.
+/* A stream's storage: what JetStream sees of a stream (nats-server's
+ * StreamStore), and the base of every other kind of log.
  *
- * A store keeps the messages of one stream in sequence order: every append
- * gets the next sequence number, sequences never go backwards (not even
- * after a purge of everything), and a message can be looked up by sequence,
- * as the last one of a subject, or as the next one matching a subject filter
- * from a sequence. Messages leave by delete, purge, or the limits (count,
- * bytes, age, per subject) with discard old or new, as JetStream defines them.
+ * A store keeps messages in sequence order: each append gets the next
+ * sequence (or one the caller gives, for mirrors, sources and RAFT apply),
+ * sequences never go backwards except by ne_store_truncate, and last_seq
+ * survives a purge of everything. Messages can be looked up by sequence, as
+ * the last of a subject, as the next one matching a filter from a sequence
+ * (each reader keeping its own position), or by time; counted per subject and
+ * per filter without reading them; and they leave by delete, erase, purge,
+ * truncation, expiry or the limits (count, bytes, age, per subject) with
+ * discard old or new, as JetStream defines them.
  *
- * Two backends implement it: ne_store_mem (src/store/ne_store_mem.h) over an
- * arena the caller gives, and ne_store_flash (src/store/ne_store_flash.h), a
- * power-safe log over the port's flash. Open one of them, then use only the
- * functions below. Nothing allocates; the caller owns every structure and
- * must keep them alive while the store is open. Not thread-safe: one event
- * loop drives it.
+ * Two backends: a log on a storage device (ne_store_attach,
+ * src/store/ne_store_dev.h: durable, power-safe) and a caller's arena
+ * (ne_store_mem_open, src/store/ne_store_mem.h: lost at restart). Nothing
+ * allocates; the caller owns every structure and keeps it alive while the
+ * store is attached or open. Not thread-safe: one event loop drives it.
  *
- * Durability (flash store): append, delete and purge take effect at once in
- * RAM and are written on ne_store_sync (or earlier, when the write buffer
- * fills). A change is durable once ne_store_sync has returned NE_OK after it:
- * it then survives any power loss. A change not yet synced may or may not
- * survive, but never comes back corrupted. The memory store has nothing to
- * sync; its ne_store_sync returns NE_OK.
+ * RAM: sizeof(ne_store) (about 300 B) plus the subject table the caller
+ * gives (sizeof(ne_store_subject) = 40 B per slot, 7/8 of them usable) and
+ * its text arena (each subject's bytes plus 8, rounded up to 4). A device
+ * log adds its slot in the device (about 120 B) and the device's per-block
+ * costs (docs/storage.md has the table).
  *
- * Subjects are indexed in a bounded table of ne_store_subject the caller
- * provides (one entry per distinct subject with messages in the store). When
- * it is full, an append on a new subject is refused with NE_ERR_FULL and
- * ne_store_refused_by() == NE_STORE_LIMIT_SUBJECTS, whatever the discard
- * policy; subjects already present keep working, and a subject whose last
- * message leaves frees its entry. Entries hold a 64-bit hash of the subject,
- * not its text: lookups check the text against the stored record.
+ * Durability (device logs): append, delete, purge and the rest take effect
+ * at once in RAM and are written on ne_store_sync (or earlier when the write
+ * buffer fills or another log writes). A change is durable once
+ * ne_store_sync (or ne_store_dev_sync) has returned NE_OK after it; it then
+ * survives any power loss. A change not yet synced may or may not survive,
+ * but a message never comes back altered. ne_store_truncate and
+ * ne_store_erase are durable when they return. The memory store has
+ * nothing to sync.
+ *
+ * Errors common to every call: NE_ERR_IO / NE_ERR_POWER_LOSS after a flash
+ * error (the device must be reopened; every call then returns it).
  */
 #ifndef NE_STORE_H
 #define NE_STORE_H
@@ -51,8 +57,9 @@ typedef enum ne_store_limit {
     NE_STORE_LIMIT_BYTES,            /* max_bytes, discard new ("maximum bytes exceeded") */
     NE_STORE_LIMIT_MSG_SIZE,         /* max_msg_size or the backend's largest record */
     NE_STORE_LIMIT_MSGS_PER_SUBJECT, /* max_msgs_per_subject with discard_new_per_subject */
-    NE_STORE_LIMIT_SUBJECTS,         /* the subject table is full */
-    NE_STORE_LIMIT_SPACE,            /* the arena or flash is full of messages it may not drop */
+    NE_STORE_LIMIT_SUBJECTS,         /* the subject table (or its text arena) is full */
+    NE_STORE_LIMIT_SPACE,            /* the arena, the log's block quota or the device is full
+                                      * of messages it may not drop */
 } ne_store_limit;
 
 /* Limits of a store; 0 means unlimited for every number. JetStream's -1
@@ -91,34 +98,59 @@ typedef struct ne_store_state {
     uint64_t last_seq;  /* highest sequence ever assigned (kept across purges) */
     uint64_t first_ts_ns;
     uint64_t last_ts_ns;
-    uint64_t num_deleted; /* gaps between first_seq and last_seq */
+    uint64_t num_deleted; /* gaps between first_seq and last_seq (interior deletes) */
     uint32_t num_subjects;
     /* Records that failed their CRC (bit rot, a torn write) and were dropped,
      * counted since open. Their sequences read as not found. */
     uint64_t corrupt_records;
-    /* Messages found at recovery whose subject did not fit in the subject
-     * table: readable by sequence and by filter, but not counted per subject
-     * (per-subject limits and last-of-subject lookups scan for them). */
+    /* Messages whose subject did not fit in the subject table (or its text
+     * arena): readable by sequence and by filter, but not counted per
+     * subject (per-subject limits and last-of-subject lookups scan for them,
+     * and subject queries leave them out). */
     uint64_t untracked_msgs;
 } ne_store_state;
 
-/* One entry of the subject table (32 B). Opaque to callers; declared here so
+/* Messages, first and last sequence of a subject or a filter (JetStream's
+ * SimpleState). All 0 when none. */
+typedef struct ne_store_simple_state {
+    uint64_t msgs;
+    uint64_t first_seq;
+    uint64_t last_seq;
+} ne_store_simple_state;
+
+/* One entry of the subject table (40 B). Opaque to callers; declared here so
  * that the caller can size its storage. */
 typedef struct ne_store_subject {
     uint64_t hash;      /* 0: free slot */
     uint64_t first_seq; /* no live message of the subject is below this */
     uint64_t last_seq;
     uint32_t msgs;
-    uint32_t flags;
+    uint32_t text_off; /* its bytes in the text arena, or 0xffffffff */
+    uint16_t text_len;
+    uint16_t flags;
+    uint32_t reserved;
 } ne_store_subject;
 
-/* What opening a store needs besides its backend. subjects has
- * subject_capacity entries, a power of two; 7/8 of them (all when fewer
- * than 8) can be used before the table counts as full. */
+/* Subjects are keys: any bytes, no wildcards, no subject grammar (KV logs,
+ * the catalogue). Filters then match keys exactly, or by a prefix ending in
+ * '>' ("session.>" matches every key that starts with "session."). */
+#define NE_STORE_RAW_KEYS 1u
+
+/* What attaching or opening a store needs besides its backend. subjects
+ * has subject_capacity entries, a power of two; 7/8 of them (all when fewer
+ * than 8) can be used before the table counts as full. subject_capacity 0
+ * (subjects NULL): no subject index at all (logs whose records need none:
+ * consumer state, RAFT). subject_text (subject_text_bytes, at most 2^31)
+ * keeps the subjects' bytes for wildcard subject queries; without it,
+ * ne_store_subjects_state and wildcard counts return NE_ERR_UNSUPPORTED. */
 typedef struct ne_store_config {
     ne_store_limits limits;
     ne_store_subject *subjects;
     uint32_t subject_capacity;
+    char *subject_text;
+    uint32_t subject_text_bytes;
+    uint32_t max_blocks; /* device logs: erase blocks it may hold, 0: no limit but the device's */
+    uint32_t flags;      /* NE_STORE_RAW_KEYS */
 } ne_store_config;
 
 /* A purge request (JetStream's STREAM.PURGE). subject NULL purges every
@@ -132,9 +164,23 @@ typedef struct ne_store_purge_req {
     uint64_t keep;
 } ne_store_purge_req;
 
+/* A reader's own position in a store (a consumer's), so that readers at
+ * different places do not evict each other's. Zero it (or call
+ * ne_store_reader_init) before first use; it needs no other care. */
+typedef struct ne_store_reader {
+    uint64_t serial;
+    uint64_t seq;
+    uint32_t block;
+    uint32_t pos;
+    uint32_t pack_off;
+    uint32_t ipos;
+    uint32_t flushed_to;
+    bool in_pack;
+} ne_store_reader;
+
 struct ne_store_backend;
 
-/* A store. Fill it with ne_store_mem_open or ne_store_flash_open. */
+/* A store. Fill it with ne_store_attach or ne_store_mem_open. */
 typedef struct ne_store {
     const struct ne_store_backend *backend;
     void *impl;
@@ -143,7 +189,13 @@ typedef struct ne_store {
     ne_store_subject *subjects;
     uint32_t subject_capacity;
     uint32_t subject_max;
+    char *subject_text;
+    uint32_t subject_text_bytes;
+    uint32_t subject_text_used; /* bump pointer in the arena */
+    uint32_t subject_text_dead; /* bytes of freed texts below it */
+    uint32_t flags;
     ne_store_limit refused;
+    uint64_t first_stale_from; /* subjects' first_seq may lag; fixed on demand */
 } ne_store;
 
 /* Bytes a message counts for in state.bytes and max_bytes: subject, headers
@@ -151,17 +203,43 @@ typedef struct ne_store {
  * store counts the same way). */
 uint64_t ne_store_msg_bytes(size_t subject_len, size_t headers_len, size_t payload_len);
 
-/* Appends a message; *seq_out gets its sequence. Errors: NE_ERR_INVALID (empty
- * or over-long subject, wildcard in it), NE_ERR_TOO_BIG (larger than
- * max_msg_size or than the backend can hold; refused_by MSG_SIZE),
- * NE_ERR_FULL (a limit with discard new, the subject table, or no space;
- * ne_store_refused_by says which), NE_ERR_IO / NE_ERR_POWER_LOSS from flash
- * (the store must then be reopened). With discard old, older messages are
- * dropped to satisfy the limits before this returns. */
+/* ---- Storing -------------------------------------------------------------- */
+
+/* Appends a message (StoreMsg); *seq_out (may be NULL) gets its sequence.
+ * Errors: NE_ERR_INVALID (empty or over-long subject, wildcard in it),
+ * NE_ERR_TOO_BIG (larger than max_msg_size or than the backend can hold;
+ * refused_by MSG_SIZE), NE_ERR_FULL (a limit with discard new, the subject
+ * table, or no space; ne_store_refused_by says which). With discard old,
+ * older messages are dropped to satisfy the limits before this returns, and
+ * to make room when the space runs out: on a device the messages of the
+ * log's oldest block, none when that cannot make room (its messages all in
+ * its newest block, the device held by other logs: NE_ERR_FULL, SPACE, and
+ * nothing removed).
+ * When max_msgs_per_subject makes the subject's oldest message leave, the
+ * new record carries its removal: after a power cut, either both happened
+ * or neither. */
 int ne_store_append(ne_store *store, const ne_store_msg *msg, uint64_t *seq_out);
+
+/* Appends at a sequence the caller gives (StoreRawMsg: mirrors, sources,
+ * RAFT apply): seq must be above last_seq (NE_ERR_RANGE otherwise); the
+ * sequences in between are skipped (never stored). Other errors as
+ * ne_store_append. */
+int ne_store_append_at(ne_store *store, const ne_store_msg *msg, uint64_t seq);
+
+/* Skips the next `count` sequences (SkipMsg/SkipMsgs): they are assigned,
+ * hold nothing, and last_seq moves past them (an empty store's first_seq
+ * follows). *first_out (may be NULL) gets the first skipped. */
+int ne_store_skip(ne_store *store, uint64_t count, uint64_t *first_out);
 
 /* The limit that refused the most recent failed append (NONE after success). */
 ne_store_limit ne_store_refused_by(const ne_store *store);
+
+/* Largest subject + headers + payload one message may have here (the
+ * backend's bound: a device log's erase block and write buffer, a memory
+ * store's arena); max_msg_size may only lower it. */
+size_t ne_store_max_msg_bytes(const ne_store *store);
+
+/* ---- Reading -------------------------------------------------------------- */
 
 /* Loads message `seq`. Its subject, headers and payload are copied into buf
  * and *out points into it. NE_ERR_NOT_FOUND when it never existed or was
@@ -175,45 +253,118 @@ int ne_store_load(ne_store *store, uint64_t seq, ne_store_msg *out, void *buf, s
 int ne_store_load_last(ne_store *store, const char *subject, size_t subject_len, ne_store_msg *out,
                        void *buf, size_t buf_bytes);
 
+/* Loads the newest message matching a filter (wildcards allowed; NULL or
+ * ">" match all): LoadLastMsg with a wildcard. Needs the text arena for a
+ * wildcard (NE_ERR_UNSUPPORTED without). Errors as ne_store_load. */
+int ne_store_load_last_matching(ne_store *store, const char *filter, size_t filter_len,
+                                ne_store_msg *out, void *buf, size_t buf_bytes);
+
 /* Loads the first message with sequence >= from_seq whose subject matches
  * `filter` (wildcards allowed; NULL or ">" match all). NE_ERR_NOT_FOUND when
- * there is none. Errors as ne_store_load. */
+ * there is none. Errors as ne_store_load. Uses the store's own position. */
 int ne_store_load_next(ne_store *store, uint64_t from_seq, const char *filter, size_t filter_len,
                        ne_store_msg *out, void *buf, size_t buf_bytes);
 
-/* Removes message `seq`. NE_ERR_NOT_FOUND if it is not there; NE_ERR_FULL if
- * the flash has no room even for the deletion record. */
+/* As ne_store_load_next, keeping the position in *reader: each consumer
+ * reading a store keeps its own, so readers at different places do not
+ * slow each other down. */
+void ne_store_reader_init(ne_store_reader *reader);
+int ne_store_read_next(ne_store *store, ne_store_reader *reader, uint64_t from_seq,
+                       const char *filter, size_t filter_len, ne_store_msg *out, void *buf,
+                       size_t buf_bytes);
+
+/* The first sequence whose message has a time at or after ts_ns
+ * (GetSeqFromTime; deliver policy by start time): last_seq + 1 when none.
+ * Times need not grow with sequences (mirrored messages keep theirs). */
+int ne_store_seq_for_time(ne_store *store, uint64_t ts_ns, uint64_t *seq_out);
+
+/* ---- Counting without reading --------------------------------------------- */
+
+/* Messages of exactly `subject` and the sequence of its newest. *msgs is 0
+ * (and NE_ERR_NOT_FOUND returned) when the subject has none. */
+int ne_store_subject_state(ne_store *store, const char *subject, size_t subject_len, uint64_t *msgs,
+                           uint64_t *last_seq);
+
+/* Messages at or after from_seq matching a filter (wildcards allowed; NULL
+ * or ">" all), with the first and last of them (FilteredState). From the
+ * subject table; messages of a subject that straddles from_seq are counted
+ * by reading the shorter side. A wildcard needs the text arena
+ * (NE_ERR_UNSUPPORTED). */
+int ne_store_filtered_state(ne_store *store, uint64_t from_seq, const char *filter,
+                            size_t filter_len, ne_store_simple_state *out);
+
+/* What a consumer has pending from from_seq (NumPending): the messages
+ * matching the filter, or with last_per_subject the subjects whose newest
+ * matching message is at or after from_seq. Errors as filtered_state. */
+int ne_store_num_pending(ne_store *store, uint64_t from_seq, const char *filter, size_t filter_len,
+                         bool last_per_subject, uint64_t *count);
+
+/* Calls fn for each subject matching the filter (SubjectsState,
+ * SubjectsTotals, MultiLastSeqs, KV keys): its bytes (valid during the
+ * call), messages, first and last sequence. fn returns NE_OK to go on,
+ * anything else to stop (returned as is). Subjects come in table order.
+ * Needs the text arena (NE_ERR_UNSUPPORTED). */
+typedef int (*ne_store_subject_fn)(void *ctx, const char *subject, size_t subject_len,
+                                   const ne_store_simple_state *st);
+int ne_store_subjects_state(ne_store *store, const char *filter, size_t filter_len,
+                            ne_store_subject_fn fn, void *ctx);
+
+/* Calls fn(ctx, first, count) for each run of missing sequences between
+ * first_seq and last_seq (the interior deletes stream info reports), in
+ * order; fn returns NE_OK to go on. Reads every message's header. */
+typedef int (*ne_store_gap_fn)(void *ctx, uint64_t first_seq, uint64_t count);
+int ne_store_deleted(ne_store *store, ne_store_gap_fn fn, void *ctx);
+
+/* The current state. */
+void ne_store_get_state(const ne_store *store, ne_store_state *out);
+
+/* ---- Removing ------------------------------------------------------------- */
+
+/* Removes message `seq` (RemoveMsg). NE_ERR_NOT_FOUND if it is not there;
+ * NE_ERR_FULL if the device has no room even for the deletion record. */
 int ne_store_delete(ne_store *store, uint64_t seq);
+
+/* Removes message `seq` and destroys its bytes (EraseMsg): on a device, the
+ * erase block holding it is rewritten without it and erased before this
+ * returns (durable then). Errors as ne_store_delete. */
+int ne_store_erase(ne_store *store, uint64_t seq);
 
 /* Purges as req says (NULL req: everything); *purged (may be NULL) gets the
  * number of messages removed. A purge of everything keeps last_seq. On an
  * error part of the purge may have happened; the state is consistent. */
 int ne_store_purge(ne_store *store, const ne_store_purge_req *req, uint64_t *purged);
 
-/* Drops messages older than max_age_ns at now_ns (from the front, as
- * nats-server does). *expired (may be NULL) gets how many left. */
+/* Removes every message below seq (Compact); with seq above last_seq + 1,
+ * the store is emptied and sequences go on from seq (first_seq = seq,
+ * last_seq = seq - 1). *purged (may be NULL) gets how many left. */
+int ne_store_set_first(ne_store *store, uint64_t seq, uint64_t *purged);
+
+/* Removes every message above last_seq and makes last_seq the last
+ * sequence (Truncate; RAFT's truncate suffix): the next append gets
+ * last_seq + 1. last_seq below first_seq - 1 is NE_ERR_RANGE (an empty
+ * store: below the last removal); above the current last_seq nothing
+ * changes. Durable when it returns. */
+int ne_store_truncate(ne_store *store, uint64_t last_seq);
+
+/* Drops messages older than max_age_ns at now_ns, whatever their place:
+ * times need not grow with sequences. *expired (may be NULL) gets how many
+ * left. Call it from a timer. */
 int ne_store_expire(ne_store *store, uint64_t now_ns, uint64_t *expired);
 
-/* Changes the limits; with discard old, messages over the new limits are
- * dropped at once (oldest first). */
+/* Changes the limits; messages over the new limits are dropped at once
+ * (oldest first). */
 int ne_store_set_limits(ne_store *store, const ne_store_limits *limits);
 
-/* Makes every change so far durable (flash: program buffered records, then
+/* ---- Durability and space --------------------------------------------------- */
+
+/* Makes every change so far durable (device: program buffered records, then
  * the port's sync). */
 int ne_store_sync(ne_store *store);
 
-/* Reclaims space taken by removed messages: the flash store erases whole
- * blocks (moving the few live records they hold), the memory store moves
- * live records over holes. *blocks_freed (may be NULL) gets how many erase
- * blocks (flash) or records moved (memory). */
+/* Reclaims space taken by removed messages: a device erases whole blocks
+ * (moving the few live records they hold), the memory store moves live
+ * records over holes. *reclaimed (may be NULL) gets how many erase blocks
+ * (device) or records moved (memory). */
 int ne_store_compact(ne_store *store, uint32_t *reclaimed);
-
-/* The current state. */
-void ne_store_get_state(const ne_store *store, ne_store_state *out);
-
-/* Messages of exactly `subject` and the sequence of its newest. *msgs is 0
- * (and NE_ERR_NOT_FOUND returned) when the subject has none. */
-int ne_store_subject_state(ne_store *store, const char *subject, size_t subject_len, uint64_t *msgs,
-                           uint64_t *last_seq);
 
 #endif

@@ -166,18 +166,26 @@ static void advance_index_base(ne_store_mem *m)
     }
 }
 
-static int mem_append(void *impl, const ne_store_msg *msg, uint64_t seq, uint64_t subject_hash)
+static int mem_remove(void *impl, const ne_store_rec_info *info, bool tombstone);
+
+static int mem_append(void *impl, const ne_store_msg *msg, uint64_t seq, uint64_t subject_hash,
+                      ne_store_rec_info *replace)
 {
     (void)subject_hash;
     ne_store_mem *m = impl;
-    NE_ASSERT(seq == m->next_seq);
+    NE_ASSERT(seq >= m->next_seq);
     size_t body = msg->subject_len + msg->headers_len + msg->payload_len;
     if (body > m->data_bytes - MEM_HEADER_BYTES) {
         return NE_ERR_TOO_BIG;
     }
-    if (m->next_seq - m->index_base >= m->index_capacity) {
+    if (m->used == 0 && m->index_base == m->next_seq) {
+        /* Nothing indexed: the span may start at the new sequence. */
+        m->index_base = seq;
+        m->next_seq = seq;
+    }
+    if (seq - m->index_base >= m->index_capacity) {
         advance_index_base(m);
-        if (m->next_seq - m->index_base >= m->index_capacity) {
+        if (seq - m->index_base >= m->index_capacity) {
             return NE_ERR_FULL;
         }
     }
@@ -202,8 +210,15 @@ static int mem_append(void *impl, const ne_store_msg *msg, uint64_t seq, uint64_
     if (msg->payload_len > 0) {
         memcpy(p + msg->subject_len + msg->headers_len, msg->payload, msg->payload_len);
     }
+    /* Skipped sequences hold nothing. Bounded by the index span. */
+    for (uint64_t skipped = m->next_seq; skipped < seq; skipped++) {
+        *slot_of(m, skipped) = MEM_NONE;
+    }
     *slot_of(m, seq) = off;
     m->next_seq = seq + 1;
+    if (replace != NULL) {
+        return mem_remove(m, replace, true);
+    }
     return NE_OK;
 }
 
@@ -238,8 +253,10 @@ static bool entry_matches(ne_store_mem *m, uint32_t off, const ne_store_filter *
 }
 
 static int mem_find(void *impl, uint64_t from_seq, bool exact, const ne_store_filter *filter,
-                    ne_store_msg *out, void *buf, size_t buf_bytes, ne_store_rec_info *info)
+                    ne_store_msg *out, void *buf, size_t buf_bytes, ne_store_rec_info *info,
+                    ne_store_reader *reader)
 {
+    (void)reader;
     ne_store_mem *m = impl;
     if (from_seq < m->index_base) {
         if (exact) {
@@ -262,6 +279,28 @@ static int mem_find(void *impl, uint64_t from_seq, bool exact, const ne_store_fi
     return NE_ERR_NOT_FOUND;
 }
 
+/* Times need not grow with sequences: every sequence from from_seq is
+ * looked at. Bounded by the index span. */
+static int mem_find_time(void *impl, uint64_t from_seq, uint64_t ts_ns, bool older,
+                         ne_store_rec_info *info)
+{
+    ne_store_mem *m = impl;
+    if (from_seq < m->index_base) {
+        from_seq = m->index_base;
+    }
+    for (uint64_t seq = from_seq; seq < m->next_seq; seq++) {
+        uint32_t off = *slot_of(m, seq);
+        if (off == MEM_NONE) {
+            continue;
+        }
+        mem_entry *e = entry_at(m, off);
+        if (older ? e->timestamp_ns <= ts_ns : e->timestamp_ns >= ts_ns) {
+            return fill(m, off, NULL, NULL, 0, info);
+        }
+    }
+    return NE_ERR_NOT_FOUND;
+}
+
 static int mem_remove(void *impl, const ne_store_rec_info *info, bool tombstone)
 {
     (void)tombstone;
@@ -277,9 +316,15 @@ static int mem_remove(void *impl, const ne_store_rec_info *info, bool tombstone)
     return NE_OK;
 }
 
-static int mem_set_floor(void *impl, uint64_t floor_seq, bool all)
+static int mem_set_floor(void *impl, uint64_t floor_seq, uint64_t next_seq, bool all)
 {
     ne_store_mem *m = impl;
+    if (next_seq < floor_seq) {
+        next_seq = floor_seq;
+    }
+    if (floor_seq > m->floor_seq) {
+        m->floor_seq = floor_seq;
+    }
     if (all) {
         for (uint32_t i = 0; i < m->index_capacity; i++) {
             m->index[i] = MEM_NONE;
@@ -288,14 +333,66 @@ static int mem_set_floor(void *impl, uint64_t floor_seq, bool all)
         m->tail = 0;
         m->used = 0;
         m->dead_bytes = 0;
-        m->index_base = floor_seq;
-        m->next_seq = floor_seq;
+        m->index_base = next_seq;
+        m->next_seq = next_seq;
         return NE_OK;
     }
-    /* The front end removed every record below floor_seq one by one. */
-    (void)floor_seq;
+    /* The front end removed every record below floor_seq one by one; skips
+     * move the next sequence without records. */
+    if (next_seq > m->next_seq) {
+        if (m->used == 0 && m->index_base == m->next_seq) {
+            m->index_base = next_seq;
+        } else {
+            uint64_t bound = next_seq - m->next_seq;
+            for (uint64_t i = 0; i < bound && i < m->index_capacity; i++) {
+                *slot_of(m, m->next_seq + i) = MEM_NONE;
+            }
+        }
+        m->next_seq = next_seq;
+    }
     advance_index_base(m);
     return NE_OK;
+}
+
+/* Removes every record above last_seq. Bounded by the index span. */
+static int mem_truncate(void *impl, uint64_t last_seq)
+{
+    ne_store_mem *m = impl;
+    if (last_seq + 1 < m->floor_seq) {
+        return NE_ERR_RANGE;
+    }
+    for (uint64_t seq = last_seq + 1; seq < m->next_seq; seq++) {
+        if (seq < m->index_base) {
+            continue;
+        }
+        uint32_t *slot = slot_of(m, seq);
+        if (*slot == MEM_NONE) {
+            continue;
+        }
+        mem_entry *e = entry_at(m, *slot);
+        e->flags = 0;
+        m->dead_bytes += e->entry_bytes;
+        *slot = MEM_NONE;
+    }
+    m->next_seq = last_seq + 1;
+    if (m->index_base > m->next_seq) {
+        m->index_base = m->next_seq;
+    }
+    reclaim_tail(m);
+    return NE_OK;
+}
+
+/* The record's bytes are zeroed in the arena at once. */
+static int mem_erase(void *impl, const ne_store_rec_info *info)
+{
+    ne_store_mem *m = impl;
+    mem_entry *e = entry_at(m, info->loc_index);
+    uint32_t size = e->entry_bytes;
+    int rc = mem_remove(impl, info, true);
+    if (rc == NE_OK) {
+        memset(m->data + info->loc_index + MEM_HEADER_BYTES, 0, size - MEM_HEADER_BYTES);
+    }
+    return rc;
 }
 
 static int mem_sync(void *impl)
@@ -332,13 +429,25 @@ static int mem_status(void *impl)
     return NE_OK;
 }
 
+/* Any removed message frees its bytes: the oldest one. */
+static uint64_t mem_room_by_dropping(void *impl)
+{
+    ne_store_mem *m = impl;
+    advance_index_base(m);
+    return m->used > 0 && m->index_base < m->next_seq ? m->index_base : 0;
+}
+
 static const ne_store_backend mem_backend = {
     .append = mem_append,
     .find = mem_find,
+    .find_time = mem_find_time,
     .remove = mem_remove,
     .set_floor = mem_set_floor,
+    .truncate = mem_truncate,
+    .erase = mem_erase,
     .sync = mem_sync,
     .compact = mem_compact,
+    .room_by_dropping = mem_room_by_dropping,
     .max_record_bytes = mem_max_record_bytes,
     .status = mem_status,
 };
@@ -372,6 +481,7 @@ int ne_store_mem_open(ne_store *store, ne_store_mem *mem, const ne_store_config 
     mem->data_bytes = (uint32_t)data_bytes;
     mem->index_base = 1;
     mem->next_seq = 1;
+    mem->floor_seq = 1;
     for (uint32_t i = 0; i < index_capacity; i++) {
         mem->index[i] = MEM_NONE;
     }

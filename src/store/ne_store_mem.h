@@ -24,6 +24,7 @@ typedef struct ne_store_mem {
     uint32_t index_capacity;
     uint64_t index_base; /* lowest sequence the index covers */
     uint64_t next_seq;
+    uint64_t floor_seq;  /* every message below was removed (truncation stops there) */
     uint32_t head;       /* where the next record goes */
     uint32_t tail;       /* oldest record still taking space */
     uint32_t used;       /* bytes from tail to head, wrap waste included */

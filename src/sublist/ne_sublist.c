@@ -374,6 +374,30 @@ static void link_entry(ne_sublist *sl, ne_trie_node *node, ne_sub_entry *e)
     *head = e;
 }
 
+void ne_sublist_each_same(const ne_sublist *sl, const ne_sub_entry *e, ne_sub_entry_visit visit,
+                          void *ctx)
+{
+    NE_ASSERT(sl != NULL && e != NULL && e->node < NE_MAX_TRIE_NODES);
+    const ne_trie_node *node = &sl->trie->nodes[e->node];
+    NE_ASSERT(node->live);
+    const ne_sub_entry *m = e->queue_len > 0 ? node->queue : node->plain;
+    /* A queue group's members are adjacent: the walk ends after them. */
+    bool in_group = false;
+    uint32_t guard = 0;
+    for (; m != NULL && guard <= sl->count; m = m->next, guard++) {
+        if (e->queue_len > 0 && !same_queue(m, e)) {
+            if (in_group) {
+                return;
+            }
+            continue;
+        }
+        in_group = true;
+        if (!visit(ctx, m)) {
+            return;
+        }
+    }
+}
+
 int ne_sublist_insert(ne_sublist *sl, ne_sub_entry *e)
 {
     NE_ASSERT(sl != NULL && sl->root != NE_TRIE_NONE && e != NULL);

@@ -134,6 +134,16 @@ int ne_sublist_insert(ne_sublist *sl, ne_sub_entry *e);
  * leaves empty to the trie. */
 void ne_sublist_remove(ne_sublist *sl, ne_sub_entry *e);
 
+/* Calls visit(ctx, other) for each entry on exactly e's subject (the node
+ * holding e): the plain entries when e is plain, the members of e's queue
+ * group otherwise, e itself included; stops early when visit returns
+ * false. e must be inserted in sl. Bounded by sl->count. For observers that
+ * count the subscriptions behind one interest (a route's RS+ and its queue
+ * weight) without a table of their own. */
+typedef bool (*ne_sub_entry_visit)(void *ctx, const ne_sub_entry *other);
+void ne_sublist_each_same(const ne_sublist *sl, const ne_sub_entry *e, ne_sub_entry_visit visit,
+                          void *ctx);
+
 /* True when the last match into res came from sl's cache. */
 bool ne_sublist_cache_valid(const ne_sublist *sl);
 

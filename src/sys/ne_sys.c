@@ -494,8 +494,13 @@ void ne_sys_init(ne_sys *sys, const ne_server_options *opts, ne_conns *conns, ne
 
 static int subscribe(ne_sys *sys, const char *subject, const char *sid)
 {
-    ne_sub_spec spec = {
-        {subject, (uint32_t)strlen(subject)}, {"", 0}, {sid, (uint32_t)strlen(sid)}, false, false};
+    ne_sub_spec spec = {{subject, (uint32_t)strlen(subject)},
+                        {"", 0},
+                        {sid, (uint32_t)strlen(sid)},
+                        false,
+                        false,
+                        NULL,
+                        0};
     return ne_router_subscribe(sys->router, sys->client, &spec, NULL);
 }
 

@@ -4,9 +4,12 @@
 // (NATSEDGE_BIN) and the small-limits one (NATSEDGE_SMALL_BIN). Each case
 // checks the exact bytes on the wire (delivered MSG/HMSG lines, +OK, -ERR
 // texts, closes) and, per broker, that every pool is back to idle at the end.
-// The limits are read from config/. Against nats-server (NATSEDGE_BIN=
-// /usr/sbin/nats-server) the same assertions hold except where a case names
-// the differences.md entry. IDs refer to shared/reference/nats-inventory.md.
+// The limits are read from config/. In the parity pass (NATSEDGE_BIN=
+// /usr/sbin/nats-server, the small broker with test-small's limits in its
+// configuration) the same assertions hold except where a case names the
+// differences.md entry and asserts each broker's side. "Nothing else
+// arrives" is a PING/PONG barrier on the same connection (exchange()). IDs
+// refer to shared/reference/nats-inventory.md.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { stopAll } from "../interop/lib/harness.mjs";
@@ -125,7 +128,7 @@ for (const profile of ["default", "small"]) {
     // where nats-server has no limit (differences.md, "Static limits").
     const refusedAboveSubText = () => (server.natsedge ? "-ERR 'Invalid Subject'\r\n" : "+OK\r\n");
 
-    test(`SUB subject and sid at NE_SUB_TEXT_BYTES receive, one byte more is refused (CP-33, differences.md "Static limits")`, async () => {
+    test(`SUB subject and sid at NE_SUB_TEXT_BYTES receive, one byte more is refused by natsedge, taken by nats-server (CP-33, differences.md: Static limits)`, async () => {
       const sub = await client(server);
       const pub = await client(server);
       const sid = "sid";
@@ -138,7 +141,7 @@ for (const profile of ["default", "small"]) {
       pub.destroy();
     });
 
-    test(`SUB with a queue, subject, queue and sid at NE_SUB_TEXT_BYTES receive, one byte more is refused (CP-33, CP-58)`, async () => {
+    test(`SUB with a queue, subject, queue and sid at NE_SUB_TEXT_BYTES receive, one byte more is refused by natsedge, taken by nats-server (CP-33, CP-58, differences.md: Static limits)`, async () => {
       const sub = await client(server);
       const pub = await client(server);
       const queue = "q".repeat(Math.floor(L.subText / 2));
@@ -151,7 +154,7 @@ for (const profile of ["default", "small"]) {
       pub.destroy();
     });
 
-    test(`SUB sid at NE_SUB_TEXT_BYTES receives, one byte more is refused (CP-33)`, async () => {
+    test(`SUB sid at NE_SUB_TEXT_BYTES receives, one byte more is refused by natsedge, taken by nats-server (CP-33, differences.md: Static limits)`, async () => {
       const sub = await client(server);
       const pub = await client(server);
       const sid = "i".repeat(L.subText - 1);
@@ -163,7 +166,7 @@ for (const profile of ["default", "small"]) {
       pub.destroy();
     });
 
-    test(`SUB at the control line limit, and limit+1 closes (CP-07, CP-33)`, async () => {
+    test(`SUB at the control line limit is refused by natsedge (above NE_SUB_TEXT_BYTES), taken by nats-server; limit+1 closes on both (CP-07, CP-33, differences.md: Static limits)`, async () => {
       const sub = await client(server);
       const subject = subjectOf(L.controlLine - 2);
       assert.equal(await sub.exchange(`SUB ${subject} 1\r\n`), refusedAboveSubText());
@@ -227,7 +230,7 @@ for (const profile of ["default", "small"]) {
 
     // ---- Everything at once ---------------------------------------------------
 
-    test(`HPUB with subject, reply, header and payload at their limits to subscriptions at theirs (CP-42, CP-58)`, async () => {
+    test(`HPUB with subject, reply, header and payload at their limits to subscriptions at theirs; the small natsedge skips the long sid's line above NE_MAX_OUT_LINE_BYTES and counts it (CP-42, CP-58, differences.md: Static limits)`, async () => {
       const longSid = "i".repeat(L.subText - 1);
       const queue = "q".repeat(L.subText - 3);
       const long = await watcher(longSid);

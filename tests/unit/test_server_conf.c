@@ -311,8 +311,8 @@ static void test_every_refused_key_is_reported_in_one_run_CFG14(void **state)
                              "(see differences.md)\n"
                              "test.conf:7:1: unknown field \"bar\"");
     /* Only features not built: NE_ERR_UNSUPPORTED. */
-    assert_int_equal(apply("mqtt {}\ncluster {}\n"), NE_ERR_UNSUPPORTED);
-    assert_non_null(strstr(err, "test.conf:2:1: \"cluster\""));
+    assert_int_equal(apply("mqtt {}\ngateway {}\n"), NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "test.conf:2:1: \"gateway\""));
     /* A wrong value comes last; the keys after it are still read. */
     assert_int_equal(apply("max_connections: 100000000\nfoo: 1\n"), NE_ERR_RANGE);
     assert_non_null(strstr(err, "test.conf:2:1: unknown field \"foo\"\ntest.conf:1:1: "

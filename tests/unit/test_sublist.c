@@ -1019,6 +1019,53 @@ static void test_random_workload_matches_brute_force(void **state)
     }
 }
 
+static bool count_visit(void *ctx, const ne_sub_entry *other)
+{
+    (void)other;
+    (*(int *)ctx)++;
+    return true;
+}
+
+static bool stop_at_first(void *ctx, const ne_sub_entry *other)
+{
+    (void)other;
+    (*(int *)ctx)++;
+    return false;
+}
+
+/* The entries on exactly one subject: the plain ones of a plain entry, the
+ * members of one queue group of a queue entry (a route counts the
+ * subscriptions behind one RS+ and its weight this way). */
+static void test_each_same_visits_one_subject_and_one_group(void **state)
+{
+    (void)state;
+    ne_sub_entry a1 = entry("a.b", NULL), a2 = entry("a.b", NULL);
+    ne_sub_entry other = entry("a.*", NULL);
+    ne_sub_entry q1 = entry("a.b", "q"), q2 = entry("a.b", "q"), r1 = entry("a.b", "r");
+    ne_sub_entry *all[] = {&a1, &a2, &other, &q1, &r1, &q2};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        assert_int_equal(ne_sublist_insert(&sl, all[i]), NE_OK);
+    }
+    int n = 0;
+    ne_sublist_each_same(&sl, &a1, count_visit, &n);
+    assert_int_equal(n, 2);
+    n = 0;
+    ne_sublist_each_same(&sl, &other, count_visit, &n);
+    assert_int_equal(n, 1);
+    n = 0;
+    ne_sublist_each_same(&sl, &q2, count_visit, &n);
+    assert_int_equal(n, 2);
+    n = 0;
+    ne_sublist_each_same(&sl, &r1, count_visit, &n);
+    assert_int_equal(n, 1);
+    n = 0;
+    ne_sublist_each_same(&sl, &q1, stop_at_first, &n);
+    assert_int_equal(n, 1);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        ne_sublist_remove(&sl, all[i]);
+    }
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1054,6 +1101,7 @@ int main(void)
         T(test_queue_group_limit_drops_extra_groups_and_flags_overflow),
         T(test_sublists_sharing_a_trie_are_isolated),
         T(test_random_workload_matches_brute_force),
+        T(test_each_same_visits_one_subject_and_one_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

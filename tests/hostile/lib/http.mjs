@@ -1,15 +1,24 @@
 // Monitoring over HTTP for the hostile suites: a broker with a monitoring
 // port, and GET requests bounded in time.
-import { startServer, freePort } from "../../interop/lib/harness.mjs";
+import { startServer, waitFor } from "../../interop/lib/harness.mjs";
 
 export const NATS_SERVER = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
 
-// Starts `bin` (default NATSEDGE_BIN) with a monitoring port; `mport` is
-// that port.
-export async function startMonitored({ bin, config = null, args = [], small = false } = {}) {
-  const mport = await freePort();
-  const server = await startServer({ bin, config, small, args: ["-m", String(mport), ...args] });
-  server.mport = mport;
+// Starts `bin` (default NATSEDGE_BIN, or NATSEDGE_SMALL_BIN when `small`)
+// with a monitoring port (`mport`) and any further listeners named in
+// `ports` (server.ports.<name>; `config` and `args` may be functions of the
+// ports, as for startServer). Returns once /varz shows no client: the
+// harness's readiness probe is gone, so client counts start from zero.
+export async function startMonitored({ bin, config = null, args = [], small = false, ports = [] } = {}) {
+  const server = await startServer({
+    bin,
+    small,
+    ports: ["http", ...ports],
+    config,
+    args: (p) => ["-m", String(p.http), ...(typeof args === "function" ? args(p) : args)],
+  });
+  server.mport = server.ports.http;
+  await waitFor(async () => (await getJson(server, "/varz")).connections === 0, 5000, "the readiness probe gone from /varz");
   return server;
 }
 

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { startServer, rawConnect, freePort, waitFor, kindOf } from "../../interop/lib/harness.mjs";
+import { startServer, rawConnect, waitFor, kindOf } from "../../interop/lib/harness.mjs";
 
 const CONFIG_DIR = fileURLToPath(new URL("../../../config/", import.meta.url));
 
@@ -72,12 +72,21 @@ export function stripPings(text) {
   return out;
 }
 
-// A broker with monitoring, and what /varz says when it is idle.
-export async function startBroker(profile, config = null) {
-  const http = await freePort();
-  const server = await startServer({ small: profile === "small", args: ["-m", String(http)], config });
-  server.http = http;
+// A broker with monitoring (and the further listeners named in `ports`,
+// `config` may be a function of them), and what /varz says when it is idle:
+// read once /varz has shown the harness's readiness probe gone (a request
+// later, so that the probe's teardown, at the end of the loop turn that
+// read its close, is behind it too).
+export async function startBroker(profile, config = null, ports = []) {
+  const server = await startServer({
+    small: profile === "small",
+    ports: ["http", ...ports],
+    args: (p) => ["-m", String(p.http)],
+    config,
+  });
+  server.http = server.ports.http;
   server.natsedge = server.kind === "natsedge";
+  await waitFor(async () => (await varz(server)).connections === 0, 5000, "the readiness probe gone from /varz");
   server.idle = await varz(server);
   return server;
 }

@@ -1,0 +1,976 @@
+/* Unit tests of a storage device (src/store/ne_store_dev.h) with one stream
+ * on it (the catalogue and many logs have their own tests): recovery,
+ * torn writes, bit rot, compaction and compression, wear, flash errors,
+ * geometry, and the file-backed device of port/posix. The interface itself
+ * is tested on both stores by test_store.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "codec/ne_crc32c.h"
+#include "core/ne_error.h"
+#include "posix/ne_file_flash.h"
+#include "sim/ne_sim_flash.h"
+#include "store/ne_store.h"
+#include "store/ne_store_dev.h"
+#include "store/ne_store_format.h"
+
+#define BLOCKS 16
+#define ERASE_BYTES 4096
+
+static ne_store store;
+static ne_store_dev dev;
+static uint8_t entry_buf[NE_STORE_MAX_CONFIG_BYTES + 320];
+static ne_sim_flash sim;
+static uint8_t image[64 * ERASE_BYTES];
+static uint32_t erase_counts[64];
+static uint8_t programmed[NE_SIM_FLASH_PROGRAMMED_BYTES(64, ERASE_BYTES, 1)];
+static ne_store_subject subjects[32];
+static ne_snappy_table table;
+static uint8_t buf[8192];
+static ne_store_limits limits;
+static uint32_t subject_capacity = 32;
+static ne_snappy_table *compress = &table;
+static uint8_t durable_image[64 * ERASE_BYTES];
+static uint8_t dirty_lines[NE_SIM_FLASH_DIRTY_BYTES(64, ERASE_BYTES, 16)];
+
+static ne_flash_geometry geometry(uint32_t program_bytes, uint32_t erase_bytes, uint32_t blocks)
+{
+    ne_flash_geometry g = {
+        .program_bytes = program_bytes, .erase_bytes = erase_bytes, .block_count = blocks};
+    return g;
+}
+
+/* Opens the device on flash and attaches its stream "S" (created on a new
+ * device). */
+static int open_on(const ne_flash *flash, ne_snappy_table *t)
+{
+    ne_store_config cfg = {
+        .limits = limits, .subjects = subjects, .subject_capacity = subject_capacity};
+    int rc = ne_store_dev_open(&dev, flash, t);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    ne_store_entry e;
+    uint32_t id = 0;
+    rc = ne_store_dev_find(&dev, NE_STORE_KIND_STREAM, 0, "S", 1, &e, entry_buf, sizeof(entry_buf));
+    if (rc == NE_ERR_NOT_FOUND) {
+        rc = ne_store_dev_create(&dev, NE_STORE_KIND_STREAM, 0, "S", 1, NULL, 0, &id);
+    } else {
+        id = e.id;
+    }
+    if (rc != NE_OK) {
+        return rc;
+    }
+    return ne_store_attach(&store, &dev, id, &cfg);
+}
+
+static int reopen(void)
+{
+    return open_on(&sim.flash, compress);
+}
+
+static void new_device(ne_flash_geometry g)
+{
+    ne_sim_flash_init(&sim, g, image, erase_counts, programmed, 7);
+    assert_int_equal(reopen(), NE_OK);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&limits, 0, sizeof(limits));
+    subject_capacity = 32;
+    compress = &table;
+    new_device(geometry(16, ERASE_BYTES, BLOCKS));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(sim.violations, 0);
+    return 0;
+}
+
+static void payload_for(uint64_t n, char *out, size_t cap)
+{
+    snprintf(out, cap, "payload-%06llu-%s", (unsigned long long)n,
+             "the quick brown fox jumps over the lazy dog, again and again and again");
+}
+
+static uint64_t put(const char *subject, const char *payload)
+{
+    ne_store_msg m = {.subject = subject,
+                      .subject_len = strlen(subject),
+                      .payload = (const uint8_t *)payload,
+                      .payload_len = strlen(payload),
+                      .timestamp_ns = 77};
+    uint64_t seq = 0;
+    assert_int_equal(ne_store_append(&store, &m, &seq), NE_OK);
+    return seq;
+}
+
+static void put_n(uint64_t n, const char *subject)
+{
+    char p[128];
+    for (uint64_t i = 0; i < n; i++) {
+        payload_for(store.state.last_seq + 1, p, sizeof(p));
+        put(subject, p);
+    }
+}
+
+static void expect_payload(uint64_t seq)
+{
+    char p[128];
+    payload_for(seq, p, sizeof(p));
+    ne_store_msg m;
+    assert_int_equal(ne_store_load(&store, seq, &m, buf, sizeof(buf)), NE_OK);
+    assert_int_equal(m.payload_len, strlen(p));
+    assert_memory_equal(m.payload, p, m.payload_len);
+}
+
+static int load(uint64_t seq)
+{
+    ne_store_msg m;
+    return ne_store_load(&store, seq, &m, buf, sizeof(buf));
+}
+
+static ne_store_state get_state(void)
+{
+    ne_store_state st;
+    ne_store_get_state(&store, &st);
+    return st;
+}
+
+static ne_store_dev_stats get_stats(void)
+{
+    ne_store_dev_stats st;
+    ne_store_dev_get_stats(&dev, &st);
+    return st;
+}
+
+/* Address of the first occurrence of text in the image. */
+static uint32_t find_in_image(const char *text)
+{
+    uint32_t bytes = sim.flash.geometry.block_count * sim.flash.geometry.erase_bytes;
+    const uint8_t *hit = memmem(image, bytes, text, strlen(text));
+    assert_non_null(hit);
+    return (uint32_t)(hit - image);
+}
+
+/* ---- Recovery ------------------------------------------------------------ */
+
+static void test_reopen_recovers_records_deletions_and_state(void **state)
+{
+    (void)state;
+    put_n(40, "a.one");
+    put_n(40, "a.two");
+    assert_int_equal(ne_store_delete(&store, 5), NE_OK);
+    assert_int_equal(ne_store_delete(&store, 50), NE_OK);
+    ne_store_purge_req req = {.up_to_seq = 3};
+    assert_int_equal(ne_store_purge(&store, &req, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_store_state before = get_state();
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_state after = get_state();
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(load(2), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(5), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(50), NE_ERR_NOT_FOUND);
+    for (uint64_t s = 3; s <= 80; s++) {
+        if (s != 5 && s != 50) {
+            expect_payload(s);
+        }
+    }
+    ne_store_msg m;
+    assert_int_equal(ne_store_load_last(&store, "a.one", 5, &m, buf, sizeof(buf)), NE_OK);
+    assert_int_equal(m.seq, 40);
+    assert_int_equal(put("a.one", "next"), 81);
+}
+
+static void test_unsynced_changes_may_vanish_and_sequences_continue(void **state)
+{
+    (void)state;
+    put_n(3, "s");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    put_n(2, "s");
+    assert_int_equal(ne_store_delete(&store, 2), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_state st = get_state();
+    assert_int_equal(st.msgs, 3);
+    assert_int_equal(st.last_seq, 3);
+    expect_payload(2);
+    assert_int_equal(put("s", "x"), 4);
+}
+
+static void test_purge_of_everything_survives_reopen_with_its_sequence(void **state)
+{
+    (void)state;
+    put_n(30, "s");
+    assert_int_equal(ne_store_purge(&store, NULL, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_state st = get_state();
+    assert_int_equal(st.msgs, 0);
+    assert_int_equal(st.first_seq, 31);
+    assert_int_equal(st.last_seq, 30);
+    assert_int_equal(put("s", "x"), 31);
+}
+
+/* Marks every sequence present now as one that must survive. */
+static void mark_durable(bool *durable, uint64_t cap)
+{
+    for (uint64_t s = 1; s <= get_state().last_seq && s < cap; s++) {
+        durable[s] = load(s) == NE_OK;
+    }
+}
+
+static void test_torn_sync_keeps_everything_synced_before(void **state)
+{
+    (void)state;
+    compress = NULL;
+    new_device(geometry(16, ERASE_BYTES, 64));
+    static bool durable[8192];
+    memset(durable, 0, sizeof(durable));
+    put_n(25, "t");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    mark_durable(durable, 8192);
+    uint32_t cuts = 0;
+    for (uint64_t round = 1; round < 40; round++) {
+        put_n(40, "t");
+        ne_sim_flash_cut_after(&sim, 1 + round % 3);
+        if (ne_store_sync(&store) == NE_OK) {
+            sim.cut_at = 0;
+            mark_durable(durable, 8192);
+            continue;
+        }
+        cuts++;
+        /* Everything refuses until the store is opened again. */
+        assert_int_equal(load(1), NE_ERR_POWER_LOSS);
+        ne_sim_flash_power_on(&sim);
+        assert_int_equal(reopen(), NE_OK);
+        ne_store_state st = get_state();
+        assert_int_equal(st.corrupt_records, 0);
+        for (uint64_t s = 1; s < 8192; s++) {
+            int rc = load(s);
+            assert_true(rc == NE_OK || (!durable[s] && rc == NE_ERR_NOT_FOUND));
+            if (rc == NE_OK) {
+                expect_payload(s);
+            }
+        }
+        /* New appends go to a fresh block and survive. */
+        put_n(1, "t");
+        assert_int_equal(ne_store_sync(&store), NE_OK);
+        mark_durable(durable, 8192);
+    }
+    assert_true(cuts > 10);
+    assert_int_equal(get_state().first_seq, 1);
+    assert_true(get_stats().torn_tails > 0);
+    assert_int_equal(reopen(), NE_OK);
+    expect_payload(get_state().last_seq);
+}
+
+/* Cuts at every program or erase of a compaction in turn. */
+static void test_cut_anywhere_in_a_compaction(void **state)
+{
+    (void)state;
+    limits.max_msgs_per_subject = 1;
+    assert_int_equal(reopen(), NE_OK);
+    char subject[16];
+    for (uint64_t i = 0; i < 150; i++) {
+        snprintf(subject, sizeof(subject), "k.%llu", (unsigned long long)(i % 5));
+        put_n(1, subject);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    static uint8_t saved[64 * ERASE_BYTES];
+    static uint32_t saved_counts[64];
+    memcpy(saved, image, sizeof(saved));
+    memcpy(saved_counts, erase_counts, sizeof(saved_counts));
+    ne_store_state before = get_state();
+    bool saw_erase_cut = false;
+    for (uint64_t cut = 1; cut < 200; cut++) {
+        memcpy(image, saved, sizeof(saved));
+        memcpy(erase_counts, saved_counts, sizeof(saved_counts));
+        memset(programmed, 0, sizeof(programmed));
+        ne_sim_flash_power_on(&sim);
+        assert_int_equal(reopen(), NE_OK);
+        ne_sim_flash_cut_after(&sim, cut);
+        uint32_t freed = 0;
+        int rc = ne_store_compact(&store, &freed);
+        if (rc == NE_OK) {
+            sim.cut_at = 0;
+            break;
+        }
+        assert_int_equal(rc, NE_ERR_POWER_LOSS);
+        saw_erase_cut = saw_erase_cut || sim.last_cut_was_erase;
+        ne_sim_flash_power_on(&sim);
+        assert_int_equal(reopen(), NE_OK);
+        ne_store_state after = get_state();
+        assert_int_equal(after.msgs, before.msgs);
+        assert_int_equal(after.last_seq, before.last_seq);
+        for (int k = 0; k < 5; k++) {
+            snprintf(subject, sizeof(subject), "k.%d", k);
+            ne_store_msg m;
+            assert_int_equal(
+                ne_store_load_last(&store, subject, strlen(subject), &m, buf, sizeof(buf)), NE_OK);
+            char p[128];
+            payload_for(m.seq, p, sizeof(p));
+            assert_memory_equal(m.payload, p, m.payload_len);
+        }
+    }
+    assert_true(saw_erase_cut);
+}
+
+/* ---- Bit rot ------------------------------------------------------------- */
+
+static void test_bit_flip_in_a_payload_is_reported_never_returned(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(60, "rot");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    char p[128];
+    payload_for(20, p, sizeof(p));
+    ne_sim_flash_flip_bit(&sim, find_in_image(p) + 20, 3);
+    /* Read now: the CRC fails. */
+    assert_int_equal(load(20), NE_ERR_CORRUPT);
+    assert_true(get_state().corrupt_records >= 1);
+    /* Recovery drops it and says so. */
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(20), NE_ERR_NOT_FOUND);
+    assert_int_equal(get_state().corrupt_records, 1);
+    assert_int_equal(get_state().msgs, 59);
+    for (uint64_t s = 1; s <= 60; s++) {
+        if (s != 20) {
+            expect_payload(s);
+        }
+    }
+}
+
+static void test_bit_flip_in_a_frame_header_loses_only_that_record(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(60, "rot");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    char p[128];
+    payload_for(30, p, sizeof(p));
+    /* The frame header sits 16 + 24 + 3 ("rot") bytes before the payload. */
+    uint32_t header = find_in_image(p) - 3 - 24 - 16;
+    ne_sim_flash_flip_bit(&sim, header + 5, 0);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(30), NE_ERR_NOT_FOUND);
+    assert_true(get_state().corrupt_records >= 1);
+    for (uint64_t s = 1; s <= 60; s++) {
+        if (s != 30) {
+            expect_payload(s);
+        }
+    }
+}
+
+static void test_damaged_block_header_is_reported(void **state)
+{
+    (void)state;
+    put_n(60, "rot");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_sim_flash_flip_bit(&sim, 0 * ERASE_BYTES + 9, 1);
+    assert_int_equal(reopen(), NE_OK);
+    assert_true(get_stats().damaged_blocks >= 1);
+}
+
+/* ---- Compaction, compression, wear --------------------------------------- */
+
+static void test_compaction_compresses_what_it_keeps(void **state)
+{
+    (void)state;
+    put_n(120, "keep");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    for (uint64_t s = 1; s <= 120; s++) {
+        if (s % 4 != 0) {
+            assert_int_equal(ne_store_delete(&store, s), NE_OK);
+        }
+    }
+    uint32_t freed = 0;
+    assert_int_equal(ne_store_compact(&store, &freed), NE_OK);
+    assert_true(freed > 0);
+    ne_store_dev_stats st = get_stats();
+    assert_true(st.packs_written > 0);
+    assert_true(st.pack_stored_bytes < st.pack_raw_bytes);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    for (uint64_t s = 4; s <= 120; s += 4) {
+        expect_payload(s);
+    }
+    ne_store_msg m;
+    uint64_t from = 1;
+    uint64_t n = 0;
+    while (ne_store_load_next(&store, from, "keep", 4, &m, buf, sizeof(buf)) == NE_OK) {
+        assert_int_equal(m.seq % 4, 0);
+        from = m.seq + 1;
+        n++;
+    }
+    assert_int_equal(n, 30);
+}
+
+static void test_no_compression_without_a_table(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(100, "plain");
+    for (uint64_t s = 1; s <= 100; s += 2) {
+        assert_int_equal(ne_store_delete(&store, s), NE_OK);
+    }
+    assert_int_equal(ne_store_compact(&store, NULL), NE_OK);
+    assert_int_equal(get_stats().packs_written, 0);
+    expect_payload(100);
+}
+
+static void test_batched_appends_are_compressed_on_sync(void **state)
+{
+    (void)state;
+    put_n(30, "batch");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_true(get_stats().packs_written > 0);
+    assert_int_equal(reopen(), NE_OK);
+    for (uint64_t s = 1; s <= 30; s++) {
+        expect_payload(s);
+    }
+}
+
+static void test_wear_is_spread_over_every_block(void **state)
+{
+    (void)state;
+    limits.max_msgs_per_subject = 1;
+    assert_int_equal(reopen(), NE_OK);
+    /* Cold records that never change, then a long hot workload. */
+    put_n(1, "cold.a");
+    put_n(1, "cold.b");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    char subject[16];
+    for (uint64_t i = 0; i < 40000; i++) {
+        snprintf(subject, sizeof(subject), "hot.%llu", (unsigned long long)(i % 3));
+        put_n(1, subject);
+        if (i % 10 == 0) {
+            assert_int_equal(ne_store_sync(&store), NE_OK);
+        }
+    }
+    ne_store_dev_stats st = get_stats();
+    assert_true(st.wear_moves > 0);
+    assert_true(st.erase_max - st.erase_min <= NE_STORE_WEAR_SPREAD_MAX + 2);
+    expect_payload(1);
+    expect_payload(2);
+    /* Counts survive a reopen (they live in the block headers), and never
+     * understate wear (a block never formatted before the last open was
+     * assumed as worn as the most worn one). */
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    uint32_t counts_before[BLOCKS];
+    for (uint32_t b = 0; b < BLOCKS; b++) {
+        counts_before[b] = dev.blocks[b].erase_count;
+    }
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_dev_stats again = get_stats();
+    assert_int_equal(again.erase_max, st.erase_max);
+    assert_int_equal(again.erase_min, st.erase_min);
+    for (uint32_t b = 0; b < BLOCKS; b++) {
+        assert_int_equal(dev.blocks[b].erase_count, counts_before[b]);
+        assert_true(dev.blocks[b].erase_count >= erase_counts[b]);
+    }
+}
+
+static void test_full_flash_refuses_then_accepts_after_removal(void **state)
+{
+    (void)state;
+    limits.discard = NE_STORE_DISCARD_NEW;
+    assert_int_equal(reopen(), NE_OK);
+    char p[128];
+    ne_store_msg m = {.subject = "f", .subject_len = 1, .timestamp_ns = 1};
+    int rc = NE_OK;
+    for (int i = 0; i < 10000 && rc == NE_OK; i++) {
+        payload_for((uint64_t)i, p, sizeof(p));
+        m.payload = (const uint8_t *)p;
+        m.payload_len = strlen(p);
+        rc = ne_store_append(&store, &m, NULL);
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+    assert_int_equal(ne_store_refused_by(&store), NE_STORE_LIMIT_SPACE);
+    /* A few deletions still go in (the head keeps room for them), and a
+     * purge from the front needs none. */
+    for (uint64_t s = 1; s <= 4; s++) {
+        assert_int_equal(ne_store_delete(&store, s * 3), NE_OK);
+    }
+    ne_store_purge_req req = {.up_to_seq = 200};
+    assert_int_equal(ne_store_purge(&store, &req, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(ne_store_append(&store, &m, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(150), NE_ERR_NOT_FOUND);
+}
+
+/* ---- Flash errors -------------------------------------------------------- */
+
+static void test_program_error_is_sticky_until_reopen(void **state)
+{
+    (void)state;
+    put_n(10, "e");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    put_n(5, "e");
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_PROGRAM, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    ne_store_msg m = {.subject = "e", .subject_len = 1};
+    assert_int_equal(ne_store_append(&store, &m, NULL), NE_ERR_IO);
+    assert_int_equal(load(1), NE_ERR_IO);
+    assert_int_equal(ne_store_delete(&store, 1), NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    assert_int_equal(ne_store_compact(&store, NULL), NE_ERR_IO);
+    assert_int_equal(reopen(), NE_OK);
+    for (uint64_t s = 1; s <= 10; s++) {
+        expect_payload(s);
+    }
+}
+
+static void test_sync_error_is_reported(void **state)
+{
+    (void)state;
+    put_n(3, "e");
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_SYNC, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    assert_int_equal(reopen(), NE_OK);
+}
+
+static void test_erase_error_during_compaction(void **state)
+{
+    (void)state;
+    put_n(100, "e");
+    ne_store_purge_req req = {.up_to_seq = 90};
+    assert_int_equal(ne_store_purge(&store, &req, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_ERASE, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_compact(&store, NULL), NE_ERR_IO);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().first_seq, 90);
+    for (uint64_t s = 90; s <= 100; s++) {
+        expect_payload(s);
+    }
+}
+
+static void test_read_error_at_open(void **state)
+{
+    (void)state;
+    put_n(3, "e");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_READ, 2, NE_ERR_IO);
+    assert_int_equal(reopen(), NE_ERR_IO);
+    assert_int_equal(load(1), NE_ERR_IO);
+    assert_int_equal(reopen(), NE_OK);
+    expect_payload(3);
+}
+
+/* ---- Geometry and format ------------------------------------------------- */
+
+static void test_geometry_the_store_cannot_use_is_refused(void **state)
+{
+    (void)state;
+    ne_flash f = sim.flash;
+    f.geometry = geometry(3, 4096, 16);
+    assert_int_equal(ne_store_dev_open(&dev, &f, NULL), NE_ERR_INVALID);
+    f.geometry = geometry(16, 512, 16);
+    assert_int_equal(ne_store_dev_open(&dev, &f, NULL), NE_ERR_INVALID);
+    f.geometry = geometry(16, 4096, 3);
+    assert_int_equal(ne_store_dev_open(&dev, &f, NULL), NE_ERR_INVALID);
+    f.geometry = geometry(2 * NE_STORE_PROGRAM_CHUNK_BYTES, 64 * 1024, 16);
+    assert_int_equal(ne_store_dev_open(&dev, &f, NULL), NE_ERR_INVALID);
+    f.geometry = geometry(16, 4096, NE_STORE_MAX_BLOCKS + 1);
+    assert_int_equal(ne_store_dev_open(&dev, &f, NULL), NE_ERR_TOO_BIG);
+}
+
+static void test_another_format_version_is_left_alone(void **state)
+{
+    (void)state;
+    put_n(5, "v");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* Another version in block 0's header, with a valid CRC. */
+    image[4] = 99;
+    uint32_t crc = ne_crc32c(0, image, 28);
+    memcpy(image + 28, &crc, 4);
+    static uint8_t copy[BLOCKS * ERASE_BYTES];
+    memcpy(copy, image, sizeof(copy));
+    assert_int_equal(reopen(), NE_ERR_UNSUPPORTED);
+    assert_memory_equal(copy, image, sizeof(copy));
+}
+
+static void test_program_units_from_1_to_256_bytes(void **state)
+{
+    (void)state;
+    static const uint32_t units[] = {1, 8, 64, 256};
+    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+        new_device(geometry(units[u], ERASE_BYTES, BLOCKS));
+        for (int round = 0; round < 20; round++) {
+            put_n(7, "u");
+            assert_int_equal(ne_store_sync(&store), NE_OK);
+        }
+        assert_int_equal(reopen(), NE_OK);
+        for (uint64_t s = 1; s <= 140; s++) {
+            expect_payload(s);
+        }
+        assert_int_equal(sim.violations, 0);
+    }
+}
+
+static void test_subject_table_overflow_at_recovery(void **state)
+{
+    (void)state;
+    char subject[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(subject, sizeof(subject), "s.%d", i);
+        put_n(2, subject);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* A smaller table (7 usable entries) after a rebuild. */
+    subject_capacity = 8;
+    assert_int_equal(reopen(), NE_OK);
+    ne_store_state st = get_state();
+    assert_int_equal(st.msgs, 40);
+    assert_int_equal(st.num_subjects, 7);
+    assert_int_equal(st.untracked_msgs, 26);
+    /* Untracked subjects are still found, by a scan. */
+    ne_store_msg m;
+    for (int i = 0; i < 20; i++) {
+        snprintf(subject, sizeof(subject), "s.%d", i);
+        assert_int_equal(ne_store_load_last(&store, subject, strlen(subject), &m, buf, sizeof(buf)),
+                         NE_OK);
+        assert_int_equal(m.seq, (uint64_t)i * 2 + 2);
+    }
+    /* A new subject has no room. */
+    ne_store_msg n = {.subject = "new", .subject_len = 3};
+    assert_int_equal(ne_store_append(&store, &n, NULL), NE_ERR_FULL);
+    assert_int_equal(ne_store_refused_by(&store), NE_STORE_LIMIT_SUBJECTS);
+}
+
+static void test_opening_applies_lowered_limits(void **state)
+{
+    (void)state;
+    put_n(20, "l");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    limits.max_msgs = 5;
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().msgs, 5);
+    assert_int_equal(get_state().first_seq, 16);
+}
+
+/* ---- A file as flash ----------------------------------------------------- */
+
+static void test_file_backed_store_survives_reopen(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ne_store_flash_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    static ne_file_flash ff;
+    ne_flash_geometry g = geometry(256, 64 * 1024, 8);
+    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    assert_int_equal(open_on(&ff.flash, &table), NE_OK);
+    put_n(500, "file");
+    assert_int_equal(ne_store_delete(&store, 7), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_file_flash_close(&ff);
+    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    assert_int_equal(open_on(&ff.flash, &table), NE_OK);
+    assert_int_equal(get_state().msgs, 499);
+    assert_int_equal(load(7), NE_ERR_NOT_FOUND);
+    expect_payload(500);
+    ne_file_flash_close(&ff);
+    /* A file larger than the device is refused, not cut. */
+    assert_int_equal(ne_file_flash_open(&ff, path, geometry(256, 64 * 1024, 4)), NE_ERR_INVALID);
+    assert_int_equal(ne_file_flash_open(&ff, "/nonexistent/dir/x", g), NE_ERR_IO);
+    unlink(path);
+}
+
+/* ---- Durability regressions ------------------------------------------------ */
+
+/* One batch: compressible records with an incompressible one every third,
+ * synced at once so that the block holds them in a pack. */
+static void put_mixed_batch(uint32_t n)
+{
+    static uint8_t noise[600];
+    static char text[600];
+    memset(text, 'a', sizeof(text));
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t seq = get_state().last_seq + 1;
+        ne_store_msg m = {.subject = "mix", .subject_len = 3, .timestamp_ns = seq};
+        if (seq % 3 == 0) {
+            uint64_t x = seq * 0x9e3779b97f4a7c15ull;
+            for (size_t k = 0; k < sizeof(noise); k++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                noise[k] = (uint8_t)x;
+            }
+            m.payload = noise;
+            m.payload_len = 420;
+        } else {
+            m.payload = (const uint8_t *)text;
+            m.payload_len = 200;
+        }
+        assert_int_equal(ne_store_append(&store, &m, NULL), NE_OK);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+}
+
+/* Regression (make powercut CUTS=20000 SEED=974795 resurrected seqs 11225
+ * and 11229): a merge that did not fit after all (its records compressed
+ * worse than estimated) is erased, but its BEGIN had already counted the
+ * floor as written, so the next sync wrote no FLOOR: messages removed from
+ * the front, and synced, came back at the next open. */
+static void test_aborted_merge_leaves_the_floor_to_the_next_sync(void **state)
+{
+    (void)state;
+    /* Blocks whose live records (the incompressible third) look small
+     * next to the whole block's compression ratio once the compressible
+     * ones are gone. */
+    for (int b = 0; b < 4; b++) {
+        put_mixed_batch(14);
+    }
+    uint64_t last = get_state().last_seq;
+    for (uint64_t s = 2; s <= last; s++) {
+        if (s % 3 != 0) {
+            assert_int_equal(ne_store_delete(&store, s), NE_OK);
+        }
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* The front moves (RAM only until the next sync)... */
+    assert_int_equal(ne_store_delete(&store, 1), NE_OK);
+    assert_int_equal(ne_store_delete(&store, 3), NE_OK);
+    assert_int_equal(get_state().first_seq, 6);
+    /* ...then a compaction tries a merge that does not fit. */
+    uint64_t aborted = get_stats().aborted_merges;
+    assert_int_equal(ne_store_compact(&store, NULL), NE_OK);
+    assert_true(get_stats().aborted_merges > aborted);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().first_seq, 6);
+    assert_int_equal(load(1), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(3), NE_ERR_NOT_FOUND);
+}
+
+/* Regression: compaction programmed the copied records and their COMMIT in
+ * one sync window, and recovery trusted a COMMIT without checking the
+ * records. Behind a write cache that reorders (SD, eMMC, a file), a cut
+ * during that sync could keep the COMMIT and lose records, and recovery then
+ * erased the blocks holding the only good copies. Cuts at every operation of
+ * a compaction in turn, on a device whose cache keeps a random subset of
+ * what was written since the last sync, for several cache outcomes each. */
+static void test_cut_anywhere_in_a_compaction_behind_a_write_cache(void **state)
+{
+    (void)state;
+    /* Blocks with a quarter of their records live: compaction merges. */
+    put_n(200, "keep");
+    for (uint64_t s = 1; s <= 200; s++) {
+        if (s % 4 != 0) {
+            assert_int_equal(ne_store_delete(&store, s), NE_OK);
+        }
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    static uint8_t saved[64 * ERASE_BYTES];
+    static uint32_t saved_counts[64];
+    memcpy(saved, image, sizeof(saved));
+    memcpy(saved_counts, erase_counts, sizeof(saved_counts));
+    ne_store_state before = get_state();
+    uint32_t cuts_in_syncs = 0;
+    uint64_t moved = 0;
+    for (uint64_t seed = 1; seed <= 16; seed++) {
+        for (uint64_t cut = 1; cut < 400; cut++) {
+            memcpy(image, saved, sizeof(saved));
+            memcpy(erase_counts, saved_counts, sizeof(saved_counts));
+            memset(programmed, 0, sizeof(programmed));
+            ne_sim_flash_power_on(&sim);
+            sim.rng = seed * 7919 + cut;
+            ne_sim_flash_use_cache(&sim, durable_image, dirty_lines, 16, 0, 0);
+            assert_int_equal(reopen(), NE_OK);
+            ne_sim_flash_cut_after(&sim, cut);
+            uint32_t freed = 0;
+            int rc = ne_store_compact(&store, &freed);
+            if (rc == NE_OK) {
+                sim.cut_at = 0;
+                moved = get_stats().records_moved;
+                break;
+            }
+            assert_int_equal(rc, NE_ERR_POWER_LOSS);
+            cuts_in_syncs += sim.last_cut_was_sync;
+            ne_sim_flash_power_on(&sim);
+            assert_int_equal(reopen(), NE_OK);
+            ne_store_state after = get_state();
+            assert_int_equal(after.msgs, before.msgs);
+            assert_int_equal(after.last_seq, before.last_seq);
+            for (uint64_t s = 4; s <= 200; s += 4) {
+                expect_payload(s);
+            }
+        }
+    }
+    assert_true(cuts_in_syncs > 0);
+    assert_true(moved > 0);
+    ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
+}
+
+/* Regression: a lookup by sequence stopped at the first record whose
+ * sequence field did not match, without checking that record's CRC. A
+ * write cache that lost part of a run leaves such records in the middle of
+ * a block (a valid frame header, a damaged body), and every record after
+ * one could no longer be loaded or deleted by sequence. */
+static void test_damaged_record_does_not_hide_the_ones_after_it(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(10, "d");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* Record 4's sequence field becomes garbage (its frame header stays
+     * valid): the payload text locates the body. */
+    char p[128];
+    payload_for(4, p, sizeof(p));
+    uint32_t payload_addr = find_in_image(p);
+    uint32_t body_addr = payload_addr - 1 - 24;
+    assert_int_equal(image[body_addr], 4);
+    memset(image + body_addr, 0xee, 8);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(4), NE_ERR_NOT_FOUND);
+    for (uint64_t s = 5; s <= 10; s++) {
+        expect_payload(s);
+    }
+    assert_int_equal(ne_store_delete(&store, 7), NE_OK);
+    assert_int_equal(get_state().msgs, 8);
+}
+
+/* The block of the stream holding sequence seq (its RAM view). */
+static const ne_store_block *block_of(uint64_t seq)
+{
+    for (uint32_t b = 0; b < dev.block_count; b++) {
+        const ne_store_block *blk = &dev.blocks[b];
+        if (blk->state == SF_STATE_DATA && blk->log_id != SF_META_LOG_ID && blk->first_seq <= seq &&
+            seq <= blk->last_seq) {
+            return blk;
+        }
+    }
+    fail();
+    return NULL;
+}
+
+/* Regression (found by review): retiring dead blocks wrote a FLOOR and then
+ * a RETIRE, as two frames synced together. A compaction block's BEGIN can
+ * be the only durable copy of the floor; when that block dies and is
+ * retired, a write cache that kept the RETIRE and lost the FLOOR let
+ * messages removed from the front (and synced) come back. The RETIRE now
+ * carries the floor itself. */
+static void test_retirement_keeps_the_floor_a_retired_block_carried(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    put_n(110, "r");
+    /* Blocks A (from 1), B and D after it, the head after them. */
+    const ne_store_block *a = block_of(1);
+    uint64_t b_first = a->last_seq + 1;
+    uint64_t d_last = block_of(block_of(b_first)->last_seq + 1)->last_seq;
+    assert_true(d_last < get_state().last_seq);
+    /* B and D keep three records each, A all of its own. */
+    uint64_t keep[6];
+    uint32_t kept = 0;
+    for (uint64_t s = b_first; s <= d_last; s++) {
+        if ((s - b_first) % 9 == 4 && kept < 6) {
+            keep[kept++] = s;
+            continue;
+        }
+        assert_int_equal(ne_store_delete(&store, s), NE_OK);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* The front moves, then B and D merge: the merged block's BEGIN is the
+     * floor's only durable copy once synced. */
+    assert_int_equal(ne_store_delete(&store, 1), NE_OK);
+    assert_int_equal(ne_store_compact(&store, NULL), NE_OK);
+    assert_int_equal(get_stats().compactions, 1);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* Then the merged block's records die. */
+    for (uint32_t k = 0; k < kept; k++) {
+        assert_int_equal(ne_store_delete(&store, keep[k]), NE_OK);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    static uint8_t saved[64 * ERASE_BYTES];
+    static uint32_t saved_counts[64];
+    memcpy(saved, image, sizeof(saved));
+    memcpy(saved_counts, erase_counts, sizeof(saved_counts));
+    uint32_t cuts_in_syncs = 0;
+    for (uint64_t seed = 1; seed <= 32; seed++) {
+        for (uint64_t cut = 1; cut < 100; cut++) {
+            memcpy(image, saved, sizeof(saved));
+            memcpy(erase_counts, saved_counts, sizeof(saved_counts));
+            memset(programmed, 0, sizeof(programmed));
+            ne_sim_flash_power_on(&sim);
+            sim.rng = seed * 104729 + cut;
+            ne_sim_flash_use_cache(&sim, durable_image, dirty_lines, 16, 0, 0);
+            assert_int_equal(reopen(), NE_OK);
+            assert_int_equal(get_state().first_seq, 2);
+            ne_sim_flash_cut_after(&sim, cut);
+            int rc = ne_store_compact(&store, NULL);
+            if (rc == NE_OK) {
+                sim.cut_at = 0;
+                break;
+            }
+            assert_int_equal(rc, NE_ERR_POWER_LOSS);
+            cuts_in_syncs += sim.last_cut_was_sync;
+            ne_sim_flash_power_on(&sim);
+            assert_int_equal(reopen(), NE_OK);
+            assert_int_equal(load(1), NE_ERR_NOT_FOUND);
+            assert_int_equal(get_state().first_seq, 2);
+        }
+    }
+    assert_true(cuts_in_syncs > 0);
+    ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
+}
+
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_reopen_recovers_records_deletions_and_state),
+        T(test_unsynced_changes_may_vanish_and_sequences_continue),
+        T(test_purge_of_everything_survives_reopen_with_its_sequence),
+        T(test_torn_sync_keeps_everything_synced_before),
+        T(test_cut_anywhere_in_a_compaction),
+        T(test_bit_flip_in_a_payload_is_reported_never_returned),
+        T(test_bit_flip_in_a_frame_header_loses_only_that_record),
+        T(test_damaged_block_header_is_reported),
+        T(test_compaction_compresses_what_it_keeps),
+        T(test_no_compression_without_a_table),
+        T(test_batched_appends_are_compressed_on_sync),
+        T(test_wear_is_spread_over_every_block),
+        T(test_full_flash_refuses_then_accepts_after_removal),
+        T(test_program_error_is_sticky_until_reopen),
+        T(test_sync_error_is_reported),
+        T(test_erase_error_during_compaction),
+        T(test_read_error_at_open),
+        T(test_geometry_the_store_cannot_use_is_refused),
+        T(test_another_format_version_is_left_alone),
+        T(test_program_units_from_1_to_256_bytes),
+        T(test_subject_table_overflow_at_recovery),
+        T(test_opening_applies_lowered_limits),
+        T(test_file_backed_store_survives_reopen),
+        T(test_aborted_merge_leaves_the_floor_to_the_next_sync),
+        T(test_cut_anywhere_in_a_compaction_behind_a_write_cache),
+        T(test_damaged_record_does_not_hide_the_ones_after_it),
+        T(test_retirement_keeps_the_floor_a_retired_block_carried),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
