@@ -278,3 +278,46 @@ test(`${NAME}: a damaged region (its checksum does not match) is logged and the 
     await q.stop();
   }
 });
+
+test(`${NAME}: make run-mps2 PORT= HTTP_PORT= forwards those host ports to the board's clients and monitoring`, { skip }, async () => {
+  const port = await freePort();
+  const http = await freePort();
+  // The command make runs (-n; -o: the image under test, not rebuilt).
+  const env = { ...process.env };
+  for (const k of ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"]) delete env[k];
+  const r = spawnSync(
+    "make",
+    ["--no-print-directory", "-n", "-C", ROOT, "BOARD=mps2-an385", "-o", "build/mps2-an385-tiny/natsedge.elf", "run-mps2", `PORT=${port}`, `HTTP_PORT=${http}`],
+    { encoding: "utf8", timeout: 60000, env },
+  );
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const line = r.stdout.replace(/\\\n/g, " ").split("\n").find((l) => l.trim().startsWith(QEMU));
+  assert.ok(line, `make -n run-mps2 prints the QEMU command:\n${r.stdout}`);
+  const words = line.trim().split(/\s+/);
+  assert.ok(words.includes(`user,hostfwd=tcp:127.0.0.1:${port}-:4222,hostfwd=tcp:127.0.0.1:${http}-:8222`), line);
+  words[words.indexOf("-kernel") + 1] = ELF;
+  const child = spawn(words[0], words.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  let console_ = "";
+  child.stdout.on("data", (d) => (console_ += d.toString("latin1")));
+  child.stderr.on("data", (d) => (console_ += d.toString("latin1")));
+  const exited = new Promise((res) => child.once("exit", res));
+  try {
+    await waitFor(() => /Server is ready/.test(console_) || child.exitCode !== null, BOOT_TIMEOUT_MS, "the board is ready");
+    assert.match(console_, /Server is ready/);
+    const info = await waitFor(async () => {
+      try {
+        return await infoOf(port);
+      } catch {
+        return null; /* the forwarded port answers before the guest does */
+      }
+    }, 20000, "INFO on the forwarded client port");
+    assert.equal(info.port, 4222);
+    assert.deepEqual(await getJSON(http, "/healthz"), { status: "ok" });
+    assert.equal((await getJSON(http, "/varz")).http_port, 8222);
+  } finally {
+    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+    if (child.exitCode === null) child.kill("SIGTERM");
+    await exited;
+    clearTimeout(t);
+  }
+});

@@ -9,12 +9,12 @@
 // stopped by PID; the temporary roots are removed at the end.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startServer, stopAll, brokerKind, getJSON, waitFor, rawConnect, parseInfo } from "./lib/harness.mjs";
+import { startServer, stopAll, brokerKind, getJSON, waitFor, rawConnect, parseInfo, freePort } from "./lib/harness.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = process.env.NATSEDGE_BIN ? resolve(process.env.NATSEDGE_BIN) : "";
@@ -158,6 +158,49 @@ test("natsedge-only (its packaging): the package in a throwaway root: the unit's
   process.kill(t.pid, unit.KillSignal);
   await waitFor(() => t.logs().includes("Entering lame duck mode"), 5000, "lame duck mode");
   assert.equal(await t.waitExit(10000), 0);
+});
+
+// The command `make <target> PORT= HTTP_PORT=` runs, as make prints it (-n;
+// -o keeps make from building what the target depends on), split into words.
+function makeCommand(target, keep, vars, program) {
+  const env = { ...process.env };
+  for (const k of ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"]) delete env[k];
+  const r = spawnSync("make", ["--no-print-directory", "-n", "-o", keep, "-C", ROOT, target, ...vars], {
+    encoding: "utf8",
+    timeout: 60000,
+    env,
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const line = r.stdout.replace(/\\\n/g, " ").split("\n").find((l) => l.trim().startsWith(program));
+  assert.ok(line, `make -n ${target} prints a ${program} command:\n${r.stdout}`);
+  return line.trim().split(/\s+/);
+}
+
+test("natsedge-only (its Makefile): make run PORT= HTTP_PORT= serves clients and monitoring on those ports", { skip }, async () => {
+  const port = await freePort();
+  const http = await freePort();
+  const words = makeCommand("run", "all", [`PORT=${port}`, `HTTP_PORT=${http}`], "build/");
+  assert.deepEqual(words.slice(1), ["-a", "127.0.0.1", "-p", String(port), "-m", String(http)]);
+  const child = spawn(BIN, words.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (d) => (log += d));
+  child.stdout.on("data", (d) => (log += d));
+  const exited = new Promise((r) => child.once("exit", r));
+  try {
+    await waitFor(() => /Server is ready/.test(log), 10000, "the broker is ready");
+    const c = await rawConnect(port);
+    const info = parseInfo(await c.readUntil("\r\n", 5000));
+    c.destroy();
+    assert.equal(info.port, port);
+    const varz = await getJSON(http, "/varz");
+    assert.equal(varz.port, port);
+    assert.equal(varz.http_port, http);
+  } finally {
+    child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(t);
+  }
 });
 
 test("natsedge-only (its man page): natsedge(8) documents exactly the flags of --help and renders without warnings (tools/check-man.sh)", { skip }, () => {

@@ -222,6 +222,18 @@ test("/accountz as docs/monitoring.md says: system_account and every configured 
   await s.stop();
 });
 
+test("/ serves an HTML index linking the monitoring endpoints, as nats-server (MON-08)", async () => {
+  const s = await startServer({ ports: ["http"], args: (p) => ["-m", String(p.http)] });
+  const res = await fetch(`http://127.0.0.1:${s.ports.http}/`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type"), /^text\/html/);
+  const body = await res.text();
+  for (const ep of ["varz", "connz", "subsz", "routez", "leafz", "accountz", "accstatz", "gatewayz", "jsz", "healthz"]) {
+    assert.match(body, new RegExp(`href=["']?\\./${ep}["' >]`), `a link to ./${ep}`);
+  }
+  await s.stop();
+});
+
 test("SIGHUP with a file of several unknown keys: the reload is refused naming each, the broker keeps serving (CFG-14, CFG-22)", async () => {
   const s = await startServer({ config: "max_payload: 65536\n" });
   writeFileSync(s.confPath, `listen: 127.0.0.1:${s.port}\nfoo: 1\nbar: 2\n`);
