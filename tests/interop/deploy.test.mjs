@@ -10,7 +10,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -201,6 +201,23 @@ test("natsedge-only (its Makefile): make run PORT= HTTP_PORT= serves clients and
     await exited;
     clearTimeout(t);
   }
+});
+
+test("natsedge-only (its docs): every relative link of README.md, differences.md and docs/*.md names a file of the repository", { skip }, () => {
+  const files = ["README.md", "differences.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const broken = [];
+  let links = 0;
+  for (const f of files) {
+    const text = readFileSync(join(ROOT, f), "utf8").replace(/```[\s\S]*?```/g, "");
+    for (const [, url] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(url) || url.startsWith("#")) continue;
+      links++;
+      const target = resolve(ROOT, dirname(f), url.split("#")[0]);
+      if (!target.startsWith(ROOT + "/") || !existsSync(target)) broken.push(`${f}: ${url}`);
+    }
+  }
+  assert.ok(links > 20, `the documents' links are found (${links})`);
+  assert.deepEqual(broken, []);
 });
 
 test("natsedge-only (its man page): natsedge(8) documents exactly the flags of --help and renders without warnings (tools/check-man.sh)", { skip }, () => {
