@@ -220,6 +220,30 @@ test("natsedge-only (its docs): every relative link of README.md, differences.md
   assert.deepEqual(broken, []);
 });
 
+test("natsedge-only (its README): the footprint table in README.md adds up and gives docs/footprint.md's tiny figures", { skip }, () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const fp = readFileSync(join(ROOT, "docs/footprint.md"), "utf8");
+  const tiny = fp.slice(fp.indexOf("## tiny on Cortex-M3"), fp.indexOf("## gateway"));
+  const row = (text, re) => {
+    const m = re.exec(text);
+    assert.ok(m, `a row ${re}`);
+    return m.slice(1).map(Number);
+  };
+  const [natsFlash, natsRam] = row(tiny, /^\| natsedge \(no lwIP\/TLS\) \| \d+ \| \d+ \| \d+ \| \d+ \| (\d+) \| (\d+) \|$/m);
+  const [allFlash, allRam] = row(tiny, /^\| \*\*whole image\*\* \|[^|]*\|[^|]*\|[^|]*\|[^|]*\| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \|$/m);
+  const table = readme.slice(readme.indexOf("| module | flash | RAM |"));
+  const body = table.slice(0, table.indexOf("**natsedge**"));
+  let flash = 0;
+  let ram = 0;
+  for (const [, f, r] of body.matchAll(/^\| [^*|][^|]* \| (\d+) \| (\d+) \|$/gm)) {
+    flash += Number(f);
+    ram += Number(r);
+  }
+  assert.deepEqual(row(table, /^\| \*\*natsedge\*\*[^|]*\| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \|$/m), [natsFlash, natsRam]);
+  assert.deepEqual([flash, ram], [natsFlash, natsRam], "the README's rows add up to natsedge");
+  assert.deepEqual(row(table, /^\| \*\*whole firmware\*\*[^|]*\| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \|$/m), [allFlash, allRam]);
+});
+
 test("natsedge-only (its man page): natsedge(8) documents exactly the flags of --help and renders without warnings (tools/check-man.sh)", { skip }, () => {
   const r = spawnSync("bash", [join(ROOT, "tools/check-man.sh"), BIN, join(ROOT, "dist/natsedge.8")], { encoding: "utf8", timeout: 30000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
