@@ -200,6 +200,9 @@ int ne_board_tls_check(const ne_server_options *o, ne_conf *conf, char *err, siz
     for (uint32_t r = 0; r < o->leaf.remote_count; r++) {
         any = any || o->leaf.remotes[r].tls;
     }
+#if NE_FEATURE_ROUTES
+    any = any || (o->cluster.enabled && o->cluster.tls);
+#endif
     if (!any) {
         return NE_OK;
     }
@@ -240,6 +243,25 @@ int ne_board_tls_check(const ne_server_options *o, ne_conf *conf, char *err, siz
             return rc;
         }
     }
+#if NE_FEATURE_ROUTES
+    if (o->cluster.enabled && o->cluster.tls) {
+        /* Routes verify each other both ways (cluster_tls.c). */
+        ne_tls_config_params params = {
+            .role = NE_TLS_ROLE_SERVER,
+            .cert_file = o->cluster.tls_cert_file,
+            .key_file = o->cluster.tls_key_file,
+            .ca_file = o->cluster.tls_ca_file,
+            .verify = true,
+        };
+        ne_conf_node *cluster =
+            conf != NULL ? map_of(conf, ne_conf_root(conf), "cluster", NULL) : NULL;
+        ne_conf_node *block = cluster != NULL ? map_of(conf, cluster, "tls", NULL) : NULL;
+        rc = check_one(&params, conf, block, err, err_cap);
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+#endif
     return NE_OK;
 }
 

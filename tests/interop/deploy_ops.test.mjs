@@ -188,6 +188,19 @@ test("-t and start-up read the TLS files: a missing certificate or key, a key of
   }
 });
 
+test("-t reads the cluster's TLS files: a missing route certificate named at cluster { tls }'s position, as nats-server (CFG-21)", () => {
+  if (!existsSync(cert("server.pem"))) runCertificateRecipe();
+  const missing = cert("absent-route.pem");
+  const file = writeConf(
+    "cluster-tls.conf",
+    `cluster {\n  name: c1\n  listen: 127.0.0.1:-1\n  tls {\n    cert_file: "${missing}"\n    key_file: "${cert("server.key")}"\n    ca_file: "${cert("ca.pem")}"\n  }\n}\n`,
+  );
+  const r = run(["-t", "-c", file]);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  const out = r.stdout + r.stderr;
+  assert.ok(out.includes(`${file}:4:3: error parsing X509 certificate/key pair: open ${missing}: no such file or directory`), out);
+});
+
 function httpsGet(port, path, ca) {
   return new Promise((resolve, reject) => {
     const req = https.get({ host: "127.0.0.1", port, path, ca, servername: "localhost", timeout: 10000 }, (res) => {
