@@ -155,6 +155,10 @@ test("natsedge-only (its packaging): the package in a throwaway root: the unit's
   // What ExecStop leaves gets KillSignal: lame duck mode, then exit 0
   // (no client connected).
   const t = await start();
+  // No client at all: the start-up probe's connection closed (on a loaded
+  // machine it may still be open, and lame duck mode would wait out its
+  // 10 s grace period for it).
+  await waitFor(async () => (await getJSON(t.ports.http, "/connz")).num_connections === 0, 10000, "no client connected");
   process.kill(t.pid, unit.KillSignal);
   await waitFor(() => t.logs().includes("Entering lame duck mode"), 5000, "lame duck mode");
   assert.equal(await t.waitExit(10000), 0);
