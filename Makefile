@@ -12,8 +12,12 @@
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
 #   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route)
+#   make run [PORT=] [HTTP_PORT=]   the broker on 127.0.0.1 (4222; monitoring when HTTP_PORT is set)
+#   make install [PREFIX=/usr/local] [DESTDIR=]   binary, /etc/natsedge/natsedge.conf, systemd unit, natsedge(8)
+#   make deb         the same as a Debian package in build/deb (dpkg-deb, no network)
 #   make tap         natsedge-tap: the broker over lwIP on a TAP device
-#   make BOARD=mps2-an385 [CONFIG=tiny]   Cortex-M3 firmware (make run-mps2, make footprint)
+#   make BOARD=mps2-an385 [CONFIG=tiny] [CONF=edge.conf]   Cortex-M3 firmware, its settings from CONF
+#                    (make run-mps2, make footprint; make conf-tool: tools/conf_region.c, docs/firmware.md)
 #   make CROSS=arm-linux-gnueabihf-       ARM Linux build (make unit-arm: unit tests under qemu-arm)
 #
 # Sources are found by wildcard: a new module under src/<module>/, a new unit
@@ -203,12 +207,13 @@ interop: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) CONFIG=tiny SAN=$(SAN) CC=$(CC) all
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
-	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware)
+	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware conf-tool)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
 	$(PROFILE_BINS) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_MQTT_ELF=$(abspath build/mps2-an385-tiny-mqtt/natsedge.elf)) \
+	  $(if $(BOARDS),NATSEDGE_MPS2_CONF_TOOL=$(abspath build/tiny/tools/conf_region)) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SKIP_BOARDS=$(SKIP_BOARDS) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 interop-parity: interop-c
@@ -311,8 +316,12 @@ else
 	@echo "powercut: no store power-loss test in tests/powercut yet"
 endif
 
+# `make run [PORT=4222] [HTTP_PORT=8222]`: the broker on 127.0.0.1, with
+# HTTP monitoring when HTTP_PORT is given.
+PORT ?= 4222
+HTTP_PORT ?=
 run: all
-	$(NATSEDGE) -a 127.0.0.1 -p 4222
+	$(NATSEDGE) -a 127.0.0.1 -p $(PORT) $(if $(HTTP_PORT),-m $(HTTP_PORT))
 
 bench: all
 	bash tools/compare
@@ -501,12 +510,12 @@ bench-route: $(NATSEDGE) bench-tool
 # The linker script's regions are the profile's NE_BOARD_*_BUDGET_BYTES, and
 # tools/footprint --check holds the broker (everything but lwIP) to
 # NE_CORE_*_BUDGET_BYTES: either overflow fails the build.
-#   make firmware        build/mps2-an385-<profile>/natsedge.elf
-#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:4222 forwarded,
+#   make firmware        build/mps2-an385-<profile>/natsedge.elf (CONF=<file>: its configuration region)
+#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:$(PORT) and $(HTTP_PORT) forwarded,
 #                        and 127.0.0.1:1883 for CONFIG=tiny-mqtt)
 #   make footprint       the per-module table of the firmware
 MPS2_CONFIG := $(if $(filter default,$(CONFIG)),tiny,$(CONFIG))
-MPS2_BUILD := build/mps2-an385-$(MPS2_CONFIG)
+MPS2_BUILD ?= build/mps2-an385-$(MPS2_CONFIG)
 MPS2_CC := arm-none-eabi-gcc
 MPS2_ARCH := -mcpu=cortex-m3 -mthumb
 MPS2_PROFILE := '-DNE_CONFIG_PROFILE_HEADER="profiles/$(MPS2_CONFIG).h"'
@@ -525,6 +534,9 @@ MPS2_SRC := $(CORE_SRC) $(LWIP_PORT_SRC) $(sort $(wildcard board/mps2-an385/*.c)
 MPS2_OBJ := $(patsubst %.c,$(MPS2_BUILD)/obj/%.o,$(MPS2_SRC))
 MPS2_LWIP_OBJ = $(patsubst $(LWIP_DIR)/%.c,$(MPS2_BUILD)/lwip/%.o,$(LWIP_SRC))
 MPS2_ELF := $(MPS2_BUILD)/natsedge.elf
+CONF ?=
+MPS2_CONF_STAMP := $(MPS2_BUILD)/conf.stamp
+MPS2_CONF_TOOL := build/$(MPS2_CONFIG)/tools/conf_region
 .PHONY: firmware run-mps2 footprint
 ifeq ($(BOARD),mps2-an385)
 .DEFAULT_GOAL := firmware
@@ -544,14 +556,37 @@ $(MPS2_BUILD)/lwip/%.o: $(LWIP_DIR)/%.c board/mps2-an385/lwipopts.h | $(LWIP_STA
 $(MPS2_BUILD)/mps2.ld: board/mps2-an385/mps2.ld.S config/profiles/$(MPS2_CONFIG).h
 	@mkdir -p $(dir $@)
 	$(MPS2_CC) -E -P -x c -Iconfig $(MPS2_PROFILE) $< -o $@
-$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint
+$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint $(MPS2_CONF_STAMP)
 	$(MPS2_CC) $(MPS2_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections \
 	    -Wl,-Map=$(MPS2_BUILD)/natsedge.map -T $(MPS2_BUILD)/mps2.ld -o $@ $(MPS2_OBJ) $(MPS2_LWIP_OBJ)
 	@if arm-none-eabi-nm $@ | grep -qE ' [Tt] (malloc|_malloc_r|free|_free_r|calloc|realloc)$$'; then \
 	    echo "firmware: an allocator was linked in"; rm -f $@; exit 1; fi
 	@bash tools/footprint --check $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h || { rm -f $@; exit 1; }
+	$(if $(CONF),$(MAKE) --no-print-directory CONFIG=$(MPS2_CONFIG) SAN= BOARD= CONF= $(MPS2_CONF_TOOL) && \
+	    $(MPS2_CONF_TOOL) write $@ $(CONF) || { rm -f $@; exit 1; })
 footprint: $(MPS2_ELF)
 	bash tools/footprint $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h
+# The configuration region (board/mps2-an385/conf_region.h, docs/firmware.md):
+# `make BOARD=mps2-an385 CONF=edge.conf` writes edge.conf into the image
+# after the link, checked by tools/conf_region.c as the board reads it. The
+# tool is built on the host with the firmware's profile (`make conf-tool`;
+# `conf_region write <image> <file>` rewrites any image later). The stamp
+# names the file written and its checksum and changes only when they do, so
+# the image is rewritten exactly when CONF changes (and emptied without it).
+.PHONY: conf-tool FORCE
+FORCE:
+$(MPS2_CONF_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@want="$(CONF) $$( [ -z "$(CONF)" ] || cksum < "$(CONF)")"; \
+	if [ ! -e $@ ] || [ "$$(cat $@)" != "$$want" ]; then echo "$$want" > $@; fi
+conf-tool:
+	$(MAKE) --no-print-directory CONFIG=$(MPS2_CONFIG) SAN= BOARD= CONF= $(MPS2_CONF_TOOL)
+CONF_TOOL := $(BUILD)/tools/conf_region
+CONF_TOOL_SRC := tools/conf_region.c board/mps2-an385/board_conf.c
+$(CONF_TOOL): $(CONF_TOOL_SRC) $(wildcard board/mps2-an385/*.h) $(BUILD)/libnecore.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iboard/mps2-an385 -o $@ $(CONF_TOOL_SRC) $(BUILD)/libnecore.a \
+	    $(BUILD)/libneposix.a $(BUILD)/libnecore.a $(LDFLAGS_ALL) $(BOARD_LIBS)
 # The gateway profile's table, from an ARM Linux (armhf) build of the natsedge
 # binary linked with --gc-sections (shared libraries not counted).
 FOOTPRINT_GATEWAY_BUILD := build/footprint-gateway-armhf
@@ -561,13 +596,78 @@ footprint-gateway:
 	    CFLAGS="-ffunction-sections -fdata-sections" \
 	    LDFLAGS="-Wl,--gc-sections -Wl,-Map=$(abspath $(FOOTPRINT_GATEWAY_BUILD))/natsedge.map" all
 	bash tools/footprint $(FOOTPRINT_GATEWAY_BUILD)/natsedge.map config/profiles/gateway.h
-MPS2_FWD := hostfwd=tcp:127.0.0.1:4222-:4222
+# PORT (4222) and HTTP_PORT (when given) on 127.0.0.1 go to the board's
+# 4222 and 8222; with the tiny-mqtt profile 127.0.0.1:1883 goes to its 1883.
+comma := ,
+MPS2_FWD := hostfwd=tcp:127.0.0.1:$(PORT)-:4222$(if $(HTTP_PORT),$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:8222)
 ifeq ($(MPS2_CONFIG),tiny-mqtt)
 MPS2_FWD := $(MPS2_FWD),hostfwd=tcp:127.0.0.1:1883-:1883
 endif
 run-mps2: $(MPS2_ELF)
 	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) -nic user,$(MPS2_FWD)
 -include $(MPS2_OBJ:.o=.d)
+
+# ---- install section ----------------------------------------------------------
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary in $(SBINDIR), the
+# default configuration in $(SYSCONFDIR)/natsedge (an existing one is kept),
+# the systemd unit (its LimitNOFILE: NE_POSIX_MAX_FDS of the profile), the
+# sysusers.d entry of its user, natsedge(8). INSTALL_BIN installs another
+# binary (default: this variant's). `make deb`: those files as a Debian
+# package in $(DEB_DIR) (dpkg-deb; dpkg-shlibdeps for Depends when there),
+# whose maintainer scripts create the user natsedge. `make check-man`:
+# natsedge(8) documents exactly the flags `natsedge --help` shows.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR ?= $(PREFIX)/share/man
+INSTALL_BIN ?= $(NATSEDGE)
+# An expression of the profile's knobs (dist/limit_nofile.in), evaluated by
+# the shell in the recipe once it is known to be only numbers.
+LIMIT_NOFILE = $(shell $(CC) -E -P $(CFLAGS_BASE) -x c dist/limit_nofile.in | sed -n 's/^ne_limit_nofile //p')
+.PHONY: install deb check-man
+install: $(INSTALL_BIN)
+	@case '$(LIMIT_NOFILE)' in ''|*[!0-9\ \(\)+*]*) \
+	    echo "install: NE_POSIX_MAX_FDS is not a number: '$(LIMIT_NOFILE)'"; exit 1;; esac
+	install -D -m 755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/natsedge
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/natsedge/natsedge.conf ]; then \
+	    echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/natsedge/natsedge.conf"; \
+	else install -D -m 644 dist/natsedge.conf $(DESTDIR)$(SYSCONFDIR)/natsedge/natsedge.conf; fi
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e "s|@LIMIT_NOFILE@|$$(( $(LIMIT_NOFILE) ))|g" dist/natsedge.service.in \
+	    > $(DESTDIR)$(UNITDIR)/natsedge.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/natsedge.service
+	install -D -m 644 dist/natsedge.sysusers $(DESTDIR)$(SYSUSERSDIR)/natsedge.conf
+	install -D -m 644 dist/natsedge.8 $(DESTDIR)$(MANDIR)/man8/natsedge.8
+
+DEB_VERSION ?= $(shell sed -n 's/^\#define NE_VERSION "\(.*\)"/\1/p' src/core/ne_version.h)
+DEB_ARCH ?= $(shell dpkg --print-architecture)
+DEB_DIR ?= build/deb
+DEB_ROOT = $(DEB_DIR)/root
+DEB_FILE = $(DEB_DIR)/natsedge_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb: $(INSTALL_BIN)
+	rm -rf $(DEB_ROOT) $(DEB_DIR)/shlibs && mkdir -p $(DEB_ROOT)/DEBIAN $(DEB_DIR)/shlibs/debian
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
+	    UNITDIR=/lib/systemd/system INSTALL_BIN=$(abspath $(INSTALL_BIN))
+	$(CROSS)strip --strip-unneeded $(DEB_ROOT)/usr/sbin/natsedge
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/natsedge.8
+	install -m 644 dist/deb/conffiles $(DEB_ROOT)/DEBIAN/conffiles
+	install -m 755 dist/deb/postinst dist/deb/prerm dist/deb/postrm $(DEB_ROOT)/DEBIAN/
+	@touch $(DEB_DIR)/shlibs/debian/control; \
+	libs=$$(cd $(DEB_DIR)/shlibs && dpkg-shlibdeps -O -e $(abspath $(DEB_ROOT))/usr/sbin/natsedge 2>/dev/null \
+	    | sed -n 's/^shlibs:Depends=//p'); \
+	depends="$${libs:-libc6, libsodium23}, adduser"; \
+	size=$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1); \
+	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$depends|" \
+	    -e "s|@INSTALLED_SIZE@|$$size|" dist/deb/control.in > $(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group --build $(DEB_ROOT) $(DEB_FILE)
+	@echo "deb: $(DEB_FILE)"
+
+check-man: $(INSTALL_BIN)
+	bash tools/check-man.sh $(INSTALL_BIN) dist/natsedge.8
 
 # ---- ARM Linux section --------------------------------------------------------
 # `make unit-arm` (part of `make test`): the binary and every unit test built

@@ -70,4 +70,12 @@
 #define NE_CONF_ERROR_BYTES 256
 #endif
 
+/* Keys a reader refuses while it reads on (unknown fields, features not built
+ * yet) that one run reports together, each with its position. Beyond this
+ * many, the report ends with how many more there were. One unit costs 8 B
+ * (16 B on 64-bit hosts). */
+#ifndef NE_CONF_MAX_REJECTED
+#define NE_CONF_MAX_REJECTED 16
+#endif
+
 #endif /* NE_CONFIG_CONF_H */

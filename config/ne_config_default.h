@@ -435,6 +435,14 @@
 #define NE_LEAF_HANDSHAKE_TIMEOUT_MS 4000
 #endif
 
+/* A remote that cannot connect logs the failure at [ERR] on the first
+ * attempt and every this many attempts in a row after it, at [DBG] in
+ * between (nats-server's connect_error_reports and reconnect_error_reports,
+ * 3600 by default: once an hour at the default 1 s reconnect). Costs nothing. */
+#ifndef NE_LEAF_CONNECT_ERROR_REPORTS
+#define NE_LEAF_CONNECT_ERROR_REPORTS 3600
+#endif
+
 /* ---- Cluster routes ------------------------------------------------------ */
 
 /* Routes: the connections between the nodes of a cluster (natsedge and

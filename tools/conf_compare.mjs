@@ -233,7 +233,8 @@ function run(bin, file) {
   });
 }
 
-// The lines an error output names: natsedge `file:L:C: msg` (one error);
+// The lines an error output names: natsedge `file:L:C: msg` (one per
+// refused key, then the first wrong value);
 // nats-server the same for its checks (every one it found, one per line),
 // `Parse error on line L: ...` for the parser's.
 function errorLines(out) {
@@ -352,8 +353,9 @@ async function check(c) {
   if (c.ref.code === 0 && c.edge.code === 0) {
     counts.agree_accept++;
   } else if (c.ref.code === 1 && c.edge.code === 1 && c.edgeLine !== null && c.refLines.includes(c.edgeLine)) {
-    // nats-server lists every error it found, natsedge the first: the
-    // line of natsedge's is among nats-server's.
+    // Both list what they found (natsedge every refused key, then the
+    // first wrong value): the first line of natsedge's is among
+    // nats-server's.
     counts.agree_refuse_same_line++;
   } else if (c.ref.code === 1 && c.edge.code === 1 && (c.refLine === null || c.edgeLine === null)) {
     counts.agree_refuse_one_without_line++;

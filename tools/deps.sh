@@ -13,6 +13,8 @@ APT_PACKAGES=(
   mosquitto python3-paho-mqtt
   pkg-config ca-certificates
   dpkg-dev openssl
+  # make check-man (tools/check-man.sh renders natsedge(8)).
+  groff-base
   # Boards and ARM builds: Cortex-M firmware, QEMU, ARM Linux cross compilers,
   # iproute2 and procps (ip, sysctl) for the TAP board's test.
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user

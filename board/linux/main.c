@@ -28,6 +28,11 @@
 #include "leaf_tls.h"
 #include "tls_setup.h"
 
+/* Room for a configuration's report: every refused key on its own line
+ * (NE_CONF_MAX_REJECTED of them, each with a file name and position) and the
+ * first wrong value. */
+#define NE_BOARD_ERROR_BYTES 4096
+
 static ne_server g_server;
 static ne_loop g_loop;
 /* The parsed file lives as long as the options point into it; a reload
@@ -293,7 +298,7 @@ static void reload_logging(const ne_cli *cur, const ne_cli *next, log_sink *sink
 static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne_log *log)
 {
     static const char failed[] = "Failed to reload server configuration";
-    char err[512];
+    char err[NE_BOARD_ERROR_BYTES];
     if (cli->config_file == NULL) {
         ne_log_error(log, "%s: can only reload config when a file is provided using -c or --config",
                      failed);
@@ -304,7 +309,16 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
     memset(&base, 0, sizeof(base));
     ne_server_options_default(&base.opts);
     if (load_config(&g_confs[spare], cli->config_file, &base, err, sizeof(err)) != 0) {
-        ne_log_error(log, "%s: %s", failed, err);
+        /* A report of several refused keys: one log line each. */
+        char *line = err;
+        for (int i = 0; line != NULL && *line != '\0' && i < NE_CONF_MAX_REJECTED + 2; i++) {
+            char *end = strchr(line, '\n');
+            if (end != NULL) {
+                *end = '\0';
+            }
+            ne_log_error(log, "%s: %s", failed, line);
+            line = end != NULL ? end + 1 : NULL;
+        }
         return;
     }
     ne_cli next;
@@ -325,7 +339,7 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
 int main(int argc, char **argv)
 {
     ne_cli cli;
-    char err[512];
+    char err[NE_BOARD_ERROR_BYTES];
     ne_cli_status st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), NULL);
     if (st == NE_CLI_OK && cli.signal_command != NULL) {
         /* -sl: signal a running server and exit, as nats-server. */
@@ -369,6 +383,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "natsedge: %s\n", err);
         return 1;
     }
+    /* The TLS files are read now, as nats-server reads them with its
+     * configuration: -t catches a missing or mismatched file too. */
+    if (ne_board_tls_check(&cli.opts, cli.config_file != NULL ? &g_confs[g_conf_live] : NULL, err,
+                           sizeof(err)) != NE_OK) {
+        fprintf(stderr, "natsedge: %s\n", err);
+        return 1;
+    }
     if (cli.test_config) {
         if (cli.config_file != NULL) {
             printf("natsedge: configuration file %s is valid\n", cli.config_file);
@@ -407,8 +428,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "natsedge: cannot create the event loop: %s\n", strerror(errno));
         return 1;
     }
-    if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK ||
-        open_store(&g_server, cli.opts.js.store_dir, &log) != 0 ||
+    if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK) {
+        ne_posix_net_deinit(&g_net);
+        return 1;
+    }
+    ne_server_set_config_file(&g_server, cli.config_file);
+    if (open_store(&g_server, cli.opts.js.store_dir, &log) != 0 ||
         ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
         ne_board_cluster_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);

@@ -3,6 +3,7 @@
 #ifndef NE_BOARD_TLS_SETUP_H
 #define NE_BOARD_TLS_SETUP_H
 
+#include "conf/ne_conf.h"
 #include "server/ne_server.h"
 
 /* When the options ask for TLS (clients or HTTPS monitoring), starts the
@@ -28,6 +29,15 @@ int ne_board_tls_setup(ne_server *srv);
 const ne_tls_config *ne_board_tls_client_config(ne_server *srv, const char *ca_file,
                                                 const char *cert_file, const char *key_file,
                                                 char *err, size_t err_cap);
+
+/* Checks every TLS file the options name (the clients' certificate, key and
+ * CA; each leaf remote's) by loading them, as nats-server does when it reads
+ * its configuration (-t and start-up): a missing file, a file that is not
+ * what it should be, a key that is not the certificate's. The
+ * configurations are released again. On failure writes the reason in the
+ * user's terms into err, after the position of the tls block when the file
+ * came from `conf` (may be NULL), and returns a negative ne_err. */
+int ne_board_tls_check(const ne_server_options *opts, ne_conf *conf, char *err, size_t err_cap);
 
 /* Loads a server-role configuration for a listener other than the
  * clients' (the cluster's: its certificate, and the CA its peers' must

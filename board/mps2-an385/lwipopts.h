@@ -30,8 +30,11 @@
 #define LWIP_IPV6 0
 #define LWIP_ICMP 1
 #define LWIP_RAW 0
-#define LWIP_UDP 0
-#define LWIP_DHCP 0
+/* UDP for DHCP alone (network { dhcp: true } in the configuration region;
+ * off by default). */
+#define LWIP_UDP 1
+#define MEMP_NUM_UDP_PCB 1
+#define LWIP_DHCP 1
 #define LWIP_DNS 0
 #define LWIP_IGMP 0
 #define LWIP_STATS 0
@@ -51,7 +54,8 @@
 
 #define NE_LWIP_CONNS (NE_CONN_POOL_SIZE + 6)
 #define MEMP_NUM_TCP_PCB (NE_LWIP_CONNS + 4)
-#define MEMP_NUM_TCP_PCB_LISTEN 2
+/* Clients, HTTP monitoring, and MQTT where the profile has it. */
+#define MEMP_NUM_TCP_PCB_LISTEN (2 + NE_FEATURE_MQTT)
 #define MEMP_NUM_TCP_SEG (NE_LWIP_CONNS * 4)
 #define MEMP_NUM_PBUF 8
 #define MEMP_NUM_ARP_QUEUE 4

@@ -28,6 +28,15 @@ SECTIONS
         . = ALIGN(4);
     } > FLASH
 
+    /* The configuration region (conf_region.h), written after the link by
+     * tools/conf_region.c: kept whole, on its own. */
+    .natsedge_conf :
+    {
+        . = ALIGN(4);
+        KEEP(*(.natsedge_conf))
+        . = ALIGN(4);
+    } > FLASH
+
     .ARM.exidx :
     {
         *(.ARM.exidx .ARM.exidx.*)

@@ -59,7 +59,21 @@
 #define NE_BOARD_FLASH_BUDGET_BYTES (192 * 1024)
 #define NE_BOARD_STACK_BYTES (10 * 1024)
 #define NE_CORE_RAM_BUDGET_BYTES (64 * 1024)
-#define NE_CORE_FLASH_BUDGET_BYTES (120 * 1024)
+/* 168 KiB since the firmware reads its settings from a configuration region
+ * in flash, as tiny (the configuration parser and its application, about
+ * 30 KiB, and the 2 KiB region). */
+#define NE_CORE_FLASH_BUDGET_BYTES (168 * 1024)
+/* The firmware's configuration region, as tiny.h. */
+#define NE_BOARD_CONF_REGION_BYTES 2048
+#define NE_CONF_MAX_FILE_BYTES NE_BOARD_CONF_REGION_BYTES
+#define NE_CONF_ARENA_BYTES (2 * NE_BOARD_CONF_REGION_BYTES)
+#define NE_CONF_MAX_NODES 160
+#define NE_CONF_MAX_DEPTH 8
+#define NE_CONF_MAX_INCLUDE_DEPTH 2
+#define NE_CONF_MAX_ENV_DEPTH 1
+#define NE_CONF_MAX_FILES 4
+#define NE_CONF_ERROR_BYTES 160
+#define NE_CONF_MAX_REJECTED 8
 #define NE_SHARED_READ_BUFFER_BYTES 0
 /* MQTT: one session per connection, each with a few filters and a short
  * in-flight window; topics, properties and client ids kept short. */
@@ -100,3 +114,5 @@
 #define NE_MQTT_CLIENT_ID_BYTES 32
 /* No storage device on this board yet: sessions and retained messages in RAM. */
 #define NE_MQTT_PERSIST 0
+/* No JetStream on this profile. */
+#define NE_FEATURE_JETSTREAM 0

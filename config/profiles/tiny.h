@@ -60,10 +60,28 @@
 #define NE_BOARD_FLASH_BUDGET_BYTES (192 * 1024)
 #define NE_BOARD_STACK_BYTES (10 * 1024)
 #define NE_CORE_RAM_BUDGET_BYTES (48 * 1024)
-#define NE_CORE_FLASH_BUDGET_BYTES (96 * 1024)
+/* 136 KiB since the firmware reads its settings from a configuration region
+ * in flash (board/mps2-an385/conf_region.h): the configuration parser and
+ * its application (src/conf, src/server/ne_server_conf.c, the leafnodes
+ * block: about 30 KiB) and the 2 KiB region are linked in. */
+#define NE_CORE_FLASH_BUDGET_BYTES (136 * 1024)
 #define NE_SHARED_READ_BUFFER_BYTES 0
 /* No MQTT here (it has a profile of its own, tiny-mqtt). */
 #define NE_FEATURE_MQTT 0
+/* The firmware's configuration region (board/mps2-an385/conf_region.h): a
+ * nats-server configuration file of at most this many bytes in flash, parsed
+ * at boot in the server's own storage before the server starts (the parse
+ * must fit in sizeof(ne_server): a static assertion checks it). */
+#define NE_BOARD_CONF_REGION_BYTES 2048
+#define NE_CONF_MAX_FILE_BYTES NE_BOARD_CONF_REGION_BYTES
+#define NE_CONF_ARENA_BYTES (2 * NE_BOARD_CONF_REGION_BYTES)
+#define NE_CONF_MAX_NODES 160
+#define NE_CONF_MAX_DEPTH 8
+#define NE_CONF_MAX_INCLUDE_DEPTH 2
+#define NE_CONF_MAX_ENV_DEPTH 1
+#define NE_CONF_MAX_FILES 4
+#define NE_CONF_ERROR_BYTES 160
+#define NE_CONF_MAX_REJECTED 8
 /* Storage (src/store, config/ne_config_store.h): one partition of SPI NOR
  * with 4 KiB erase blocks, up to 256 KiB; at most 8 logs (streams, their
  * consumers, a KV log for MQTT sessions and retained messages), messages up

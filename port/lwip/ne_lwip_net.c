@@ -51,11 +51,11 @@ static int free_slot(ne_lwip_net *ln)
  * reports readable so that the core reads the end. */
 static void on_err(void *arg, err_t err)
 {
-    (void)err;
     ne_lwip_sock *s = arg;
     if (s != NULL) {
         s->pcb = NULL;
         s->failed = true;
+        s->refused = s->connecting && err == ERR_RST;
     }
 }
 
@@ -232,6 +232,9 @@ static int net_recv(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got)
         return NE_ERR_INVALID;
     }
     if (s->rx == NULL) {
+        if (s->refused) {
+            return NE_ERR_REFUSED; /* an outbound connection nobody accepted */
+        }
         if (s->failed || s->eof) {
             return NE_ERR_CLOSED;
         }
@@ -424,11 +427,13 @@ static int net_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
     s->connecting = true;
     tcp_nagle_disable(pcb);
     bind_callbacks(pcb, s);
-    if (tcp_connect(pcb, &ip, port, on_connected) != ERR_OK) {
+    err_t err = tcp_connect(pcb, &ip, port, on_connected);
+    if (err != ERR_OK) {
         unbind_callbacks(pcb);
         tcp_abort(pcb);
         reset_sock(s);
-        return NE_ERR_IO;
+        /* No route: no address yet (DHCP still asking) or no gateway. */
+        return err == ERR_RTE ? NE_ERR_UNREACHABLE : NE_ERR_IO;
     }
     *out = i;
     return NE_OK;

@@ -50,6 +50,7 @@ typedef struct ne_lwip_sock {
     bool eof;        /* the peer sent FIN */
     bool failed;     /* reset or aborted: the pcb is gone */
     bool connecting; /* outbound, not established yet */
+    bool refused;    /* outbound: reset before it was established */
 } ne_lwip_sock;
 
 typedef struct ne_lwip_net {

@@ -2,6 +2,7 @@
  * region, records through the caller's BIO callbacks. */
 #include "mbedtls/ne_tls_mbedtls.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -346,6 +347,117 @@ static int load_fail(ne_tls_config *cfg, int rc, const char *what, const char *p
     return is_alloc_error(rc) ? NE_ERR_NOMEM : NE_ERR_INVALID;
 }
 
+/* A file that cannot be opened, said as nats-server says it ("open <path>:
+ * no such file or directory"): mbedTLS would only say "PK - Read/write of
+ * file failed". Returns false (message in err) when it cannot be read. */
+static bool readable(const char *prefix, const char *path, char *err, size_t err_cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (f != NULL) {
+        fclose(f);
+        return true;
+    }
+    char why[96];
+    snprintf(why, sizeof(why), "%s", strerror(errno));
+    if (why[0] >= 'A' && why[0] <= 'Z') {
+        why[0] = (char)(why[0] - 'A' + 'a');
+    }
+    snprintf(err, err_cap, "%sopen %s: %s", prefix, path, why);
+    return false;
+}
+
+/* What a file that is not the certificate (or key) it should be holds
+ * instead, to say so: the other half of the pair is the usual mistake. */
+static bool holds_key(const char *path)
+{
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    bool yes = mbedtls_pk_parse_keyfile(&pk, path, NULL) == 0;
+    mbedtls_pk_free(&pk);
+    return yes;
+}
+
+static bool holds_certificate(const char *path)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    bool yes = mbedtls_x509_crt_parse_file(&crt, path) == 0;
+    mbedtls_x509_crt_free(&crt);
+    return yes;
+}
+
+static const char pair_prefix[] = "error parsing X509 certificate/key pair: ";
+
+/* cert_file and key_file: each readable, each what it should be, and the
+ * key the certificate's. Messages in the user's terms, with the file. */
+static int load_pair(ne_tls_config *cfg, const ne_tls_config_params *p, char *err, size_t err_cap)
+{
+    if (!readable(pair_prefix, p->cert_file, err, err_cap) ||
+        !readable(pair_prefix, p->key_file, err, err_cap)) {
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_NOT_FOUND;
+    }
+    int rc = mbedtls_x509_crt_parse_file(&cfg->cert, p->cert_file);
+    if (rc != 0) {
+        if (is_alloc_error(rc)) {
+            return load_fail(cfg, rc, "TLS memory region exhausted (NE_TLS_HEAP_BYTES) reading",
+                             p->cert_file, err, err_cap);
+        }
+        snprintf(err, err_cap, "%s%s", pair_prefix,
+                 holds_key(p->cert_file) ? "the certificate file holds a private key, not a "
+                                           "certificate (are cert_file and key_file swapped?): "
+                                         : "no certificate (PEM or DER) in ");
+        size_t n = strlen(err);
+        snprintf(err + n, err_cap > n ? err_cap - n : 0, "%s", p->cert_file);
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
+    }
+    rc = mbedtls_pk_parse_keyfile(&cfg->key, p->key_file, NULL);
+    if (rc != 0) {
+        if (is_alloc_error(rc)) {
+            return load_fail(cfg, rc, "TLS memory region exhausted (NE_TLS_HEAP_BYTES) reading",
+                             p->key_file, err, err_cap);
+        }
+        const char *why =
+            rc == MBEDTLS_ERR_PK_PASSWORD_REQUIRED || rc == MBEDTLS_ERR_PK_PASSWORD_MISMATCH
+                ? "the private key is encrypted (natsedge needs it unencrypted): "
+            : holds_certificate(p->key_file) ? "the key file holds a certificate, not a private "
+                                               "key (are cert_file and key_file swapped?): "
+                                             : "no private key (PEM or DER) in ";
+        snprintf(err, err_cap, "%s%s%s", pair_prefix, why, p->key_file);
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
+    }
+    if (mbedtls_pk_check_pair(&cfg->cert.pk, &cfg->key) != 0) {
+        snprintf(err, err_cap, "%sthe private key in %s does not match the certificate in %s",
+                 pair_prefix, p->key_file, p->cert_file);
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
+    }
+    return NE_OK;
+}
+
+/* ca_file, said as nats-server says it. */
+static int load_ca(ne_tls_config *cfg, const char *path, char *err, size_t err_cap)
+{
+    if (!readable("", path, err, err_cap)) {
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_NOT_FOUND;
+    }
+    int rc = mbedtls_x509_crt_parse_file(&cfg->ca, path);
+    if (rc != 0) {
+        if (is_alloc_error(rc)) {
+            return load_fail(cfg, rc, "TLS memory region exhausted (NE_TLS_HEAP_BYTES) reading",
+                             path, err, err_cap);
+        }
+        snprintf(err, err_cap,
+                 "failed to parse root ca certificate: no certificate (PEM or DER) in %s", path);
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
+    }
+    return NE_OK;
+}
+
 int ne_mbedtls_config_load(ne_mbedtls *m, ne_tls_config *cfg, const ne_tls_config_params *p,
                            char *err, size_t err_cap)
 {
@@ -380,27 +492,15 @@ int ne_mbedtls_config_load(ne_mbedtls *m, ne_tls_config *cfg, const ne_tls_confi
     }
     int rc;
     if (present(p->cert_file)) {
-        rc = mbedtls_x509_crt_parse_file(&cfg->cert, p->cert_file);
-        if (rc != 0) {
-            return load_fail(cfg, rc, "error parsing X509 certificate/key pair: certificate",
-                             p->cert_file, err, err_cap);
-        }
-        rc = mbedtls_pk_parse_keyfile(&cfg->key, p->key_file, NULL);
-        if (rc != 0) {
-            return load_fail(cfg, rc, "error parsing X509 certificate/key pair: key", p->key_file,
-                             err, err_cap);
-        }
-        rc = mbedtls_pk_check_pair(&cfg->cert.pk, &cfg->key);
-        if (rc != 0) {
-            return load_fail(cfg, rc, "private key does not match the certificate", p->key_file,
-                             err, err_cap);
+        rc = load_pair(cfg, p, err, err_cap);
+        if (rc != NE_OK) {
+            return rc;
         }
     }
     if (present(p->ca_file)) {
-        rc = mbedtls_x509_crt_parse_file(&cfg->ca, p->ca_file);
-        if (rc != 0) {
-            return load_fail(cfg, rc, "failed to parse root ca certificate", p->ca_file, err,
-                             err_cap);
+        rc = load_ca(cfg, p->ca_file, err, err_cap);
+        if (rc != NE_OK) {
+            return rc;
         }
     }
     rc = mbedtls_ssl_config_defaults(&cfg->conf,

@@ -94,9 +94,12 @@ int ne_mbedtls_init(ne_mbedtls *m, ne_tls *tls);
 void ne_mbedtls_deinit(ne_mbedtls *m);
 
 /* Loads certificates and keys into cfg (static storage of the caller).
- * On failure writes a one-line reason naming the file into err and returns
- * NE_ERR_INVALID (bad or missing file, key not matching the certificate) or
- * NE_ERR_NOMEM (the region cannot hold them: raise NE_TLS_HEAP_BYTES). */
+ * On failure writes a one-line reason in the user's terms, naming the file,
+ * into err (nats-server's wording where it has one: "error parsing X509
+ * certificate/key pair: open <file>: no such file or directory") and returns
+ * NE_ERR_NOT_FOUND (a file cannot be opened), NE_ERR_INVALID (a file is not
+ * what it should be, the key is not the certificate's) or NE_ERR_NOMEM (the
+ * region cannot hold them: raise NE_TLS_HEAP_BYTES). */
 int ne_mbedtls_config_load(ne_mbedtls *m, ne_tls_config *cfg, const ne_tls_config_params *params,
                            char *err, size_t err_cap);
 void ne_mbedtls_config_free(ne_tls_config *cfg);

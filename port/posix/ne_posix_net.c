@@ -117,6 +117,26 @@ static int net_accept(void *ctx, ne_sock listener, ne_sock *out, char *peer_ip, 
     return NE_ERR_WOULD_BLOCK;
 }
 
+/* A socket's failure in the core's terms: the peer closed it, refused a
+ * connection, cannot be reached, or something else went wrong. */
+static int socket_error(int e)
+{
+    switch (e) {
+    case ECONNRESET:
+    case EPIPE:
+        return NE_ERR_CLOSED;
+    case ECONNREFUSED:
+        return NE_ERR_REFUSED;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return NE_ERR_UNREACHABLE;
+    case ETIMEDOUT:
+        return NE_ERR_TIMEOUT;
+    default:
+        return NE_ERR_IO;
+    }
+}
+
 static int net_recv(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got)
 {
     (void)ctx;
@@ -131,7 +151,7 @@ static int net_recv(void *ctx, ne_sock sock, void *buf, size_t len, size_t *got)
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         return NE_ERR_WOULD_BLOCK;
     }
-    return (errno == ECONNRESET || errno == EPIPE) ? NE_ERR_CLOSED : NE_ERR_IO;
+    return socket_error(errno);
 }
 
 static int net_sendv(void *ctx, ne_sock sock, const ne_iovec *iov, int iovcnt, size_t *sent)
@@ -157,7 +177,7 @@ static int net_sendv(void *ctx, ne_sock sock, const ne_iovec *iov, int iovcnt, s
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         return NE_ERR_WOULD_BLOCK;
     }
-    return (errno == ECONNRESET || errno == EPIPE) ? NE_ERR_CLOSED : NE_ERR_IO;
+    return socket_error(errno);
 }
 
 static int update_events(ne_posix_net *pn, ne_sock sock, uint32_t events)
@@ -281,8 +301,9 @@ static int net_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
+        int failed = socket_error(errno);
         close(fd);
-        return NE_ERR_IO;
+        return failed;
     }
     *out = fd;
     return NE_OK;

@@ -221,7 +221,7 @@ static int sim_connect(void *ctx, const char *host, uint16_t port, ne_sock *out)
     ne_sim_net *sim = net_of(ctx);
     (void)host;
     if (sim->refuse_connect) {
-        return NE_ERR_IO;
+        return NE_ERR_REFUSED; /* as a host with nothing listening on the port */
     }
     int to = find_listener(sim, port);
     if (to >= 0 && partitioned(sim, ((ne_sim_host *)ctx)->id, sim->sockets[to].host)) {

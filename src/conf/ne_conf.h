@@ -123,6 +123,12 @@ typedef struct ne_conf_frame {
     uint8_t pad[2];
 } ne_conf_frame;
 
+/* A key a reader refused and read past (ne_conf_reject). */
+typedef struct ne_conf_rejected {
+    uint32_t node;    /* index in nodes[] */
+    const char *what; /* static format with one %s for the key */
+} ne_conf_rejected;
+
 /* A parsed configuration. Large: give it static storage. */
 typedef struct ne_conf {
     ne_conf_node nodes[NE_CONF_MAX_NODES];
@@ -141,6 +147,11 @@ typedef struct ne_conf {
     uint32_t depth; /* maps and arrays open */
     int status;     /* first error of the parse in progress */
     const struct ne_conf_io *io;
+    /* Keys refused by the reader, in file order; rejected_count goes on
+     * counting past NE_CONF_MAX_REJECTED. Reset by every parse. */
+    ne_conf_rejected rejected[NE_CONF_MAX_REJECTED];
+    uint32_t rejected_count;
+    bool rejected_unknown; /* one of them is an unknown field */
 } ne_conf;
 
 /* What the parser needs from outside: the core cannot open files nor read the
@@ -265,5 +276,35 @@ ne_conf_node *ne_conf_next_unused(ne_conf *conf, ne_conf_node *map, ne_conf_node
 /* Sets the message `file:line:col: unknown field "key"` for a node and
  * returns NE_ERR_INVALID. */
 int ne_conf_unknown_field(ne_conf *conf, const ne_conf_node *node);
+
+/* The arena's bytes a parse left unused, as scratch for a reader of the
+ * configuration (a file it reads while applying it, e.g. a credentials file),
+ * so that such a buffer need not be on the stack of a small board. Valid
+ * until the next parse; *cap bytes. */
+char *ne_conf_scratch(ne_conf *conf, size_t *cap);
+
+/* ---- Refusing keys and reading on ------------------------------------------ */
+/* nats-server reports every unknown field of a file in one run. A reader that
+ * meets a key it does not take (unknown, or a feature not built) records it
+ * here and goes on with the next key; when it is done, ne_conf_write_rejected
+ * lists them all. A value that is wrong stops the reader at once as before
+ * (ne_conf_error). */
+
+/* Records `node` as refused and marks it used, so that the unused-key walk
+ * does not report it twice. `what` is a static format with exactly one %s,
+ * replaced by the key (NULL: `unknown field "%s"`). Kept in file order; past
+ * NE_CONF_MAX_REJECTED only counted. Returns NE_OK: the reader goes on. */
+int ne_conf_reject(ne_conf *conf, ne_conf_node *node, const char *what);
+
+/* Keys refused so far (all of them, also those beyond the kept ones). */
+uint32_t ne_conf_rejected_count(const ne_conf *conf);
+
+/* Writes one line per refused key, "file:line:col: <what>", separated by
+ * '\n', into out (NUL-terminated). Lines that do not fit, whole, together
+ * with a last line saying how many were left out, are left out, and that last
+ * line says so ("(3 more not shown)"): never a cut line. Returns the length
+ * written; 0 when there is nothing to write or cap cannot hold even the
+ * last line. */
+size_t ne_conf_write_rejected(const ne_conf *conf, char *out, size_t cap);
 
 #endif

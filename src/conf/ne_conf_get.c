@@ -489,3 +489,95 @@ int ne_conf_unknown_field(ne_conf *conf, const ne_conf_node *node)
            ne_conf_key(conf, node));
     return NE_ERR_INVALID;
 }
+
+char *ne_conf_scratch(ne_conf *conf, size_t *cap)
+{
+    NE_ASSERT(conf->arena_used <= conf->arena_top && conf->arena_top <= NE_CONF_ARENA_BYTES);
+    *cap = conf->arena_top - conf->arena_used;
+    return conf->arena + conf->arena_used;
+}
+
+/* ---- Refusing keys and reading on ------------------------------------------- */
+
+static const char unknown_field_format[] = "unknown field \"%s\"";
+
+int ne_conf_reject(ne_conf *conf, ne_conf_node *node, const char *what)
+{
+    NE_ASSERT(node >= conf->nodes && node < conf->nodes + conf->node_count);
+    node->flags |= NE_CONF_F_USED;
+    uint32_t index = (uint32_t)(node - conf->nodes);
+    conf->rejected_unknown = conf->rejected_unknown || what == NULL;
+    uint32_t kept = NE_MIN(conf->rejected_count, (uint32_t)NE_CONF_MAX_REJECTED);
+    conf->rejected_count++;
+    /* Insertion in node order, which is file order (includes where they
+     * are): readers do not meet keys in file order (nested maps first, the
+     * top level's unknown keys last). At most NE_CONF_MAX_REJECTED moves. */
+    uint32_t at = kept;
+    while (at > 0 && conf->rejected[at - 1].node > index) {
+        at--;
+    }
+    if (at == NE_CONF_MAX_REJECTED) {
+        return NE_OK; /* later in the file than every kept one: only counted */
+    }
+    uint32_t last = kept == NE_CONF_MAX_REJECTED ? kept - 1 : kept;
+    for (uint32_t i = last; i > at; i--) {
+        conf->rejected[i] = conf->rejected[i - 1];
+    }
+    conf->rejected[at].node = index;
+    conf->rejected[at].what = what != NULL ? what : unknown_field_format;
+    return NE_OK;
+}
+
+uint32_t ne_conf_rejected_count(const ne_conf *conf)
+{
+    return conf->rejected_count;
+}
+
+/* Appends one refused key's line to sb. */
+static void rejected_line(const ne_conf *conf, const ne_conf_rejected *r, ne_strbuf *sb)
+{
+    const ne_conf_node *node = &conf->nodes[r->node];
+    char pos[NE_CONF_ERROR_BYTES];
+    ne_conf_position(conf, node, pos, sizeof(pos));
+    ne_strbuf_printf(sb, "%s: ", pos);
+    ne_strbuf_printf(sb, r->what, ne_conf_key(conf, node));
+}
+
+size_t ne_conf_write_rejected(const ne_conf *conf, char *out, size_t cap)
+{
+    /* Room kept for the last line: "\n(4294967295 more not shown)". */
+    enum { TAIL_BYTES = 32 };
+    uint32_t kept = NE_MIN(conf->rejected_count, (uint32_t)NE_CONF_MAX_REJECTED);
+    if (cap <= TAIL_BYTES || conf->rejected_count == 0) {
+        if (cap > 0) {
+            out[0] = '\0';
+        }
+        return 0;
+    }
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, out, cap - TAIL_BYTES);
+    uint32_t written = 0;
+    for (uint32_t i = 0; i < kept; i++) {
+        size_t before = sb.len;
+        if (i > 0) {
+            ne_strbuf_putc(&sb, '\n');
+        }
+        rejected_line(conf, &conf->rejected[i], &sb);
+        if (sb.truncated) {
+            sb.len = before; /* a cut line is not written: it is counted below */
+            out[before] = '\0';
+            break;
+        }
+        written++;
+    }
+    uint32_t left_out = conf->rejected_count - written;
+    if (left_out > 0) {
+        ne_strbuf tail;
+        ne_strbuf_init(&tail, out + sb.len, cap - sb.len);
+        ne_strbuf_printf(&tail, "%s(%u more not shown)", written > 0 ? "\n" : "",
+                         (unsigned)left_out);
+        NE_ASSERT(!tail.truncated);
+        return sb.len + tail.len;
+    }
+    return sb.len;
+}

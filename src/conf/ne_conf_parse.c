@@ -1619,6 +1619,8 @@ static int begin(ne_conf *c, const char *name, const ne_conf_io *io, uint8_t *fi
     c->status = NE_OK;
     c->io = io;
     c->error[0] = '\0';
+    c->rejected_count = 0;
+    c->rejected_unknown = false;
     uint32_t start = c->arena_used;
     if (put_bytes(c, name, strlen(name)) != NE_OK) {
         return c->status;

@@ -128,6 +128,11 @@ typedef struct ne_leaf_remote_options {
      * hub's nonce. Empty when the remote has no credentials. */
     char jwt[NE_LEAF_JWT_BYTES];
     char seed[64];
+    /* A credentials file that did not exist when the configuration was
+     * read: accepted, as nats-server accepts it (its -t passes), and said at
+     * start-up; the remote connects without credentials. */
+    bool creds_missing;
+    char creds_file[NE_TLS_PATH_BYTES];
     char deny_imports[NE_LEAF_MAX_DENY][NE_SUB_TEXT_BYTES];
     uint32_t deny_import_count;
     char deny_exports[NE_LEAF_MAX_DENY][NE_SUB_TEXT_BYTES];

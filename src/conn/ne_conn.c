@@ -183,13 +183,27 @@ void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
     if (conn->io != NULL) {
         ne_strbuf_printf(&sb, "%s:%u - ", conn->io->ip, (unsigned)conn->io->port);
     }
-    ne_strbuf_printf(&sb, "%s:%llu - ", kind->log_id, (unsigned long long)conn->cid);
+    if (kind->log_id != NULL) {
+        ne_strbuf_printf(&sb, "%s:%llu - ", kind->log_id, (unsigned long long)conn->cid);
+    }
     va_list ap;
     va_start(ap, fmt);
     ne_strbuf_vprintf(&sb, fmt, ap);
     va_end(ap);
     /* A line cut at NE_LOG_LINE_BYTES is still worth logging. */
     ne_logf(log, level, "%.*s", (int)sb.len, sb.data);
+}
+
+void ne_conn_close_io_error(ne_conn *conn, int rc)
+{
+    NE_ASSERT(rc != NE_OK && conn->io != NULL);
+    conn->io->last_error = rc;
+    ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR, NULL);
+}
+
+int ne_conn_io_error(const ne_conn *conn)
+{
+    return conn->io != NULL ? conn->io->last_error : NE_OK;
 }
 
 /* ---- Creation and teardown -------------------------------------------------- */
@@ -204,7 +218,10 @@ static ne_conn *conn_header(ne_conns *set, uint8_t kind)
     conn->tag = NE_HANDLE_CONN;
     conn->kind = kind;
     conn->set = set;
-    conn->cid = set->next_cid++;
+    /* Only numbered kinds take an id: monitoring requests do not move the
+     * client_id the next client sees (nats-server numbers clients, leafs,
+     * routes and internal clients from one counter, HTTP not at all). */
+    conn->cid = set->kinds[kind].log_id != NULL ? set->next_cid++ : 0;
     conn->perms = 0xffffu; /* NE_PERM_NONE */
     conn->user_index = -1;
     conn->start_wall_ns = ne_port_wall_ns();
@@ -367,8 +384,10 @@ static void conn_teardown(ne_conn *conn)
         if (conn->flush_before_close && conn->out.bytes > 0) {
             (void)conn_flush(conn); /* best effort: the -ERR, if the socket takes it */
         }
-        ne_conn_logf(conn, NE_LOG_DEBUG, "%s connection closed: %s", kind->name,
-                     ne_close_reason_text(conn->close_reason));
+        if (!io->quiet_close) {
+            ne_conn_logf(conn, NE_LOG_DEBUG, "%s connection closed: %s", kind->name,
+                         ne_close_reason_text(conn->close_reason));
+        }
         ne_conn_tls_release(conn);
         set->net.ops->close(set->net.ctx, io->sock);
     }
@@ -722,6 +741,7 @@ static int conn_flush(ne_conn *conn)
         }
         if (rc != NE_OK) {
             ne_outq_clear(&conn->out, &set->chunks);
+            io->last_error = rc;
             return rc;
         }
         io->last_write_ms = set->now_ms;
@@ -862,8 +882,7 @@ static bool conn_read_shared(ne_conn *conn, size_t want, size_t *got_out)
         return false;
     }
     if (rc != NE_OK) {
-        ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
-                      NULL);
+        ne_conn_close_io_error(conn, rc);
         return false;
     }
     io->last_in_ms = set->now_ms;
@@ -937,8 +956,7 @@ static void conn_read(ne_conn *conn)
             return;
         }
         if (rc != NE_OK) {
-            ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
-                          NULL);
+            ne_conn_close_io_error(conn, rc);
             return;
         }
         io->rlen += (uint32_t)got;

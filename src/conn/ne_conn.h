@@ -162,8 +162,12 @@ typedef struct ne_conn_ops {
 
 /* A kind as the layer knows it: a name, its ops and its context. */
 typedef struct ne_conn_kind {
-    const char *name;   /* "Client", "Leafnode", "HTTP", "Internal": logs */
-    const char *log_id; /* the log prefix's id label: "cid" (clients), "lid" (leafs) */
+    const char *name; /* "Client", "Leafnode", "HTTP", "Internal": logs */
+    /* The log prefix's id label: "cid" (clients), "lid" (leafs). NULL for
+     * a kind whose connections take no id from the server's counter (HTTP
+     * monitoring, as in nats-server, where only clients, leafs, routes and
+     * internal clients are numbered): their cid is 0. */
+    const char *log_id;
     const ne_conn_ops *ops;
     void *ctx;      /* the kind's own context (its options, its state pool) */
     uint32_t count; /* open connections of this kind */
@@ -200,6 +204,8 @@ typedef struct ne_conn_io {
     uint64_t last_in_ms;
     uint64_t last_write_ms;
     struct ne_conn *paused_next;
+    int last_error;   /* the port's error that ended a read or write, NE_OK if none */
+    bool quiet_close; /* its kind logs its closing itself: no "connection closed" line */
     /* TLS (ne_conn_tls.c): the session, whether its handshake is done,
      * bytes at the head of the queue still to go in clear (INFO), the
      * handshake deadline, and the list of connections whose engine holds
@@ -414,7 +420,8 @@ typedef struct ne_conns_storage {
 
 void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_options *opts,
                    const ne_net *net, const ne_log *log);
-/* Registers a kind; returns its index (the kind field of its connections). */
+/* Registers a kind; returns its index (the kind field of its connections).
+ * log_id NULL: the kind's connections are not numbered (cid 0). */
 uint8_t ne_conns_kind(ne_conns *set, const char *name, const char *log_id, const ne_conn_ops *ops,
                       void *ctx);
 /* Marks a kind's connections as clients (NATS, MQTT): max_connections
@@ -532,7 +539,16 @@ void ne_conn_ping_start(ne_conn *conn);
 /* A PONG arrived: no ping outstanding; the round trip of a timed PING. */
 void ne_conn_pong_received(ne_conn *conn);
 
-/* "<ip>:<port> - <cid|lid>:<n> - " in front of a connection's log lines. */
+/* A read (or the port's report) failed with rc: remembered for
+ * ne_conn_io_error, then the connection is closed (Client Closed when the
+ * peer closed it, Read Error otherwise). */
+void ne_conn_close_io_error(ne_conn *conn, int rc);
+/* The port's error that ended the connection's reads or writes (e.g.
+ * NE_ERR_REFUSED: an outbound connection nobody accepted), NE_OK if none. */
+int ne_conn_io_error(const ne_conn *conn);
+
+/* "<ip>:<port> - <cid|lid>:<n> - " in front of a connection's log lines
+ * ("<ip>:<port> - " for a kind that is not numbered). */
 void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define ne_conn_log_enabled(conn, lvl) NE_LOG_ENABLED((conn)->set->log, (lvl))

@@ -328,8 +328,7 @@ void ne_conn_tls_read(ne_conn *conn)
                 set->tls.ops->error_text(set->tls.ctx, io->tls, why, sizeof(why));
                 ne_conn_logf(conn, NE_LOG_DEBUG, "TLS read error: %s", why);
             }
-            ne_conn_close(conn, rc == NE_ERR_CLOSED ? NE_CLOSE_CLIENT_CLOSED : NE_CLOSE_READ_ERROR,
-                          NULL);
+            ne_conn_close_io_error(conn, rc);
             return;
         }
         io->rlen += (uint32_t)got;

@@ -37,6 +37,10 @@ const char *ne_err_name(int err)
         return "power loss";
     case NE_ERR_RANGE:
         return "out of range";
+    case NE_ERR_REFUSED:
+        return "connection refused";
+    case NE_ERR_UNREACHABLE:
+        return "host unreachable";
     default:
         return "unknown error";
     }

@@ -21,6 +21,8 @@ typedef enum ne_err {
     NE_ERR_TIMEOUT = -14,     /* a deadline passed */
     NE_ERR_POWER_LOSS = -15,  /* (sim) the simulated power was cut during the call */
     NE_ERR_RANGE = -16,       /* a value is outside its allowed range */
+    NE_ERR_REFUSED = -17,     /* the peer refused the connection (nothing listens there) */
+    NE_ERR_UNREACHABLE = -18, /* no route to the peer's host or network */
 } ne_err;
 
 /* A short constant name for an error code, for logs. */

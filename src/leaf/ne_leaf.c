@@ -638,6 +638,12 @@ int ne_leaf_start(ne_leaf_state *srv)
             return NE_ERR_INVALID;
         }
         srv->remotes[r].next_attempt_ms = srv->conns->now_ms; /* at the first tick */
+        if (o->remotes[r].creds_missing) {
+            ne_log_error(srv->conns->log,
+                         "Error reading LeafNode Remote Credentials file \"%s\": not found "
+                         "(connecting without credentials)",
+                         o->remotes[r].creds_file);
+        }
     }
     /* Accounts named by leafnodes authorization must exist. */
     if (o->auth_account[0] != '\0' && account_named(srv, o->auth_account) == NULL) {
@@ -735,6 +741,21 @@ static void learn_urls(ne_leaf_state *srv, uint32_t r, const ne_leaf_info *info)
     }
 }
 
+/* An attempt of a remote that did not get as far as the hub's INFO (refused,
+ * unreachable, closed or silent): nats-server's line, at [ERR] the first
+ * time and every NE_LEAF_CONNECT_ERROR_REPORTS attempts in a row, at [DBG]
+ * in between (LN-30). */
+static void log_connect_failure(ne_leaf_state *srv, ne_leaf_remote_state *rs, const char *url,
+                                const char *why)
+{
+    rs->failed_in_a_row++;
+    bool report =
+        rs->failed_in_a_row == 1 || rs->failed_in_a_row % NE_LEAF_CONNECT_ERROR_REPORTS == 0;
+    ne_logf(srv->conns->log, report ? NE_LOG_ERROR : NE_LOG_DEBUG,
+            "Error trying to connect as leafnode to remote server \"%s\" (attempt %llu): %s", url,
+            (unsigned long long)rs->failed_in_a_row, why);
+}
+
 /* One connection attempt of a remote: the next URL in its rotation (LN-28). */
 static void solicit(ne_leaf_state *srv, uint32_t r)
 {
@@ -765,8 +786,7 @@ static void solicit(ne_leaf_state *srv, uint32_t r)
     int rc = srv->conns->net.ops->connect(srv->conns->net.ctx, url.host, url.port, &sock);
     if (rc != NE_OK) {
         link_free(srv, link);
-        ne_log_error(srv->conns->log, "Error trying to connect as leafnode to remote server %s: %s",
-                     shown, ne_err_name(rc));
+        log_connect_failure(srv, rs, shown, ne_err_name(rc));
         return;
     }
     ne_conn *conn = ne_conn_new(srv->conns, srv->kind, sock, url.host, url.port);
@@ -790,8 +810,12 @@ static void solicit(ne_leaf_state *srv, uint32_t r)
     conn->state = link;
     conn->acc = remote_account(srv, ro);
     conn->no_echo = true;
+    /* Until it is up, its failures are this module's to log (the attempt,
+     * not "a connection closed"). */
+    conn->io->quiet_close = true;
     rs->link = link;
-    ne_log_debug(srv->conns->log, "Trying to connect as leafnode to remote server on %s", shown);
+    ne_log_debug(srv->conns->log, "Trying to connect as leafnode to remote server on \"%s\"",
+                 shown);
 }
 
 void ne_leaf_tick(ne_leaf_state *srv, uint64_t now_ms)
@@ -837,9 +861,14 @@ static void leaf_closed(ne_conn *conn)
             rs->next_attempt_ms = earliest;
         }
     }
+    int io_error = ne_conn_io_error(conn);
     if (was_up) {
         ne_conn_logf(conn, NE_LOG_INFO, "Leafnode connection closed: %s",
                      ne_close_reason_text(conn->close_reason));
+    } else if (link->remote >= 0 && link->state == NE_LEAF_CONNECTING) {
+        log_connect_failure(srv, &srv->remotes[link->remote], link->url,
+                            io_error != NE_OK ? ne_err_name(io_error)
+                                              : ne_close_reason_text(conn->close_reason));
     } else {
         ne_conn_logf(conn, NE_LOG_DEBUG, "Leafnode connection attempt failed: %s",
                      ne_close_reason_text(conn->close_reason));
@@ -856,10 +885,14 @@ static void establish(ne_leaf_state *srv, ne_leaf_link *link)
     link->state = NE_LEAF_ESTABLISHED;
     conn->peer_role = link->spoke ? NE_PEER_UPSTREAM : NE_PEER_DOWNSTREAM;
     link->established_wall_ns = ne_port_wall_ns();
+    if (conn->io != NULL) {
+        conn->io->quiet_close = false;
+    }
     ne_conn_ping_start(conn);
     if (link->remote >= 0) {
         ne_leaf_remote_state *rs = &srv->remotes[link->remote];
         rs->connects++;
+        rs->failed_in_a_row = 0;
         ne_log_info(srv->conns->log, "Connected leafnode to %s (server %s, remote account %s)",
                     link->url, link->remote_name,
                     link->remote_account[0] != '\0' ? link->remote_account : "?");

@@ -97,7 +97,7 @@ typedef struct ne_leaf_remote_state {
     uint64_t next_attempt_ms;
     uint64_t attempts;
     uint64_t connects;
-    uint32_t failures_logged;
+    uint64_t failed_in_a_row; /* attempts that failed since it was last up */
 } ne_leaf_remote_state;
 
 typedef struct ne_leaf_stats {

@@ -15,7 +15,6 @@ typedef struct leaf_ctx {
     ne_leaf_options *o;
     char *err;
     size_t err_cap;
-    char creds[NE_LEAF_JWT_BYTES + 1024]; /* a credentials file while it is read */
 } leaf_ctx;
 
 static int fail_conf(leaf_ctx *c)
@@ -129,9 +128,18 @@ static int load_creds(leaf_ctx *c, ne_conf_node *node, ne_leaf_remote_options *r
     if (c->conf->io == NULL || c->conf->io->load == NULL) {
         return fail_at(c, node, NE_ERR_UNSUPPORTED, "credentials files cannot be read here");
     }
-    char *buf = c->creds;
+    /* Read into the parse's unused arena, not onto the stack (a small
+     * board reads its configuration with little stack to spare). */
+    size_t cap = 0;
+    char *buf = ne_conf_scratch(c->conf, &cap);
     size_t len = 0;
-    int rc = c->conf->io->load(c->conf->io->ctx, path, buf, sizeof(c->creds), &len);
+    int rc = c->conf->io->load(c->conf->io->ctx, path, buf, cap, &len);
+    if (rc == NE_ERR_NOT_FOUND) {
+        /* nats-server reads the file when it connects: a configuration
+         * naming one that is not there yet passes its -t. */
+        ro->creds_missing = true;
+        return copy_string(c, node, ro->creds_file, sizeof(ro->creds_file), "NE_TLS_PATH_BYTES");
+    }
     if (rc != NE_OK) {
         char what[NE_LEAF_URL_BYTES + 64];
         ne_fmt(what, sizeof(what), "cannot read credentials file \"%s\" (%s)", path,
@@ -139,7 +147,7 @@ static int load_creds(leaf_ctx *c, ne_conf_node *node, ne_leaf_remote_options *r
         return fail_at(c, node, rc, what);
     }
     rc = ne_leaf_parse_creds(buf, len, ro->jwt, sizeof(ro->jwt), ro->seed, sizeof(ro->seed));
-    memset(buf, 0, sizeof(c->creds));
+    memset(buf, 0, len); /* the seed does not stay in memory */
     if (rc != NE_OK) {
         char what[NE_LEAF_URL_BYTES + 96];
         ne_fmt(what, sizeof(what), "credentials file \"%s\" %s", path,
@@ -169,11 +177,11 @@ static int apply_remote_tls(leaf_ctx *c, ne_conf_node *map, ne_leaf_remote_optio
         } else if (key_is(c->conf, n, "verify") || key_is(c->conf, n, "timeout")) {
             ne_conf_mark_used(n); /* a client always verifies the hub; one deadline */
         } else if (key_is(c->conf, n, "insecure")) {
-            return fail_at(c, n, NE_ERR_UNSUPPORTED,
-                           "tls insecure is not supported in natsedge: the hub's certificate "
-                           "is always verified");
+            rc = ne_conf_reject(c->conf, n,
+                                "tls \"%s\" is not supported in natsedge: the hub's "
+                                "certificate is always verified (see differences.md)");
         } else {
-            return ne_conf_unknown_field(c->conf, n) == NE_OK ? NE_OK : fail_conf(c);
+            rc = ne_conf_reject(c->conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -211,7 +219,7 @@ static int apply_remote(leaf_ctx *c, ne_conf_node *map)
         } else if (key_is(c->conf, n, "tls")) {
             rc = apply_remote_tls(c, n, ro);
         } else {
-            return ne_conf_unknown_field(c->conf, n) == NE_OK ? NE_OK : fail_conf(c);
+            rc = ne_conf_reject(c->conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -246,7 +254,7 @@ static int apply_users(leaf_ctx *c, ne_conf_node *list)
             } else if (key_is(c->conf, f, "account")) {
                 rc = copy_string(c, f, u->account, sizeof(u->account), NULL);
             } else {
-                return ne_conf_unknown_field(c->conf, f) == NE_OK ? NE_OK : fail_conf(c);
+                rc = ne_conf_reject(c->conf, f, NULL);
             }
             if (rc != NE_OK) {
                 return rc;
@@ -298,7 +306,7 @@ static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
         } else if (key_is(c->conf, n, "users")) {
             rc = apply_users(c, n);
         } else {
-            return ne_conf_unknown_field(c->conf, n) == NE_OK ? NE_OK : fail_conf(c);
+            rc = ne_conf_reject(c->conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -334,7 +342,7 @@ static int apply_listen(leaf_ctx *c, ne_conf_node *n)
 int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, char *err,
                        size_t err_cap)
 {
-    leaf_ctx c = {conf, o, err, err_cap, {0}};
+    leaf_ctx c = {conf, o, err, err_cap};
     if (ne_conf_expect(conf, map, NE_CONF_MAP) != NE_OK) {
         return fail_conf(&c);
     }
@@ -382,12 +390,13 @@ int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, cha
         } else if (key_is(conf, n, "authorization")) {
             rc = apply_authorization(&c, n);
         } else if (key_is(conf, n, "tls")) {
-            return fail_at(&c, n, NE_ERR_UNSUPPORTED,
-                           "leafnodes tls is not supported yet in natsedge");
+            rc = ne_conf_reject(conf, n,
+                                "leafnodes \"%s\" is not supported yet in natsedge (see "
+                                "differences.md)");
         } else if (key_is(conf, n, "advertise") || key_is(conf, n, "no_advertise")) {
             ne_conf_mark_used(n); /* one server, nothing to advertise */
         } else {
-            return ne_conf_unknown_field(conf, n) == NE_OK ? NE_OK : fail_conf(&c);
+            rc = ne_conf_reject(conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;

@@ -825,7 +825,9 @@ static void accepted(void *ctx, ne_conn *conn)
     c->answered = false;
     conn->state = c;
     /* HTTPS: TLS from the first byte. */
-    if (mon->opts->https && ne_conn_tls_accept(conn) != NE_OK) {
+    const ne_tls_config *tls =
+        mon->tls_config != NULL ? mon->tls_config : mon->conns->tls_server_config;
+    if (mon->opts->https && ne_conn_tls_accept_config(conn, tls) != NE_OK) {
         mon->conns->stats.refused_connections++;
         ne_conn_close(conn, NE_CLOSE_MAX_CONNECTIONS, NULL);
     }
@@ -833,7 +835,8 @@ static void accepted(void *ctx, ne_conn *conn)
 
 /* Whether a new monitoring connection may be accepted. When
  * NE_MAX_HTTP_CONNECTIONS connections all still wait for their request, the
- * oldest of them (the first accepted: the lowest cid) is closed without an
+ * oldest of them (the first accepted: the last of them in the active list,
+ * where new connections go in front) is closed without an
  * answer to make room; refused only when a flood within one loop turn has
  * already taken twice the pool (the closed ones leave at the end of the
  * turn, or at once when the connection slots are all taken: then the one
@@ -852,9 +855,7 @@ static bool admit(void *ctx)
             continue;
         }
         waiting++;
-        if (oldest == NULL || c->cid < oldest->cid) {
-            oldest = c;
-        }
+        oldest = c;
     }
     if (waiting < NE_MAX_HTTP_CONNECTIONS) {
         return true;
@@ -875,7 +876,7 @@ void ne_mon_init(ne_mon *mon, const ne_server_options *opts, ne_conns *conns, ne
     mon->router = router;
     ne_pool_init(&mon->state_pool, "monitoring connections", &mon->state_storage,
                  sizeof(ne_mon_client), 2 * NE_MAX_HTTP_CONNECTIONS);
-    mon->kind = ne_conns_kind(conns, "HTTP", "cid", &mon_ops, mon);
+    mon->kind = ne_conns_kind(conns, "HTTP", NULL, &mon_ops, mon);
     mon->listener.kind = mon->kind;
     mon->listener.sock = NE_SOCK_INVALID;
     mon->listener.accepted = accepted;

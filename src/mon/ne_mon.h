@@ -87,6 +87,9 @@ typedef struct ne_mon {
      * the loop turn, while new ones are admitted (admit). */
     NE_POOL_STORAGE(ne_mon_client, 2 * NE_MAX_HTTP_CONNECTIONS) state_storage;
     ne_conn *scratch[NE_MAX_CONNECTIONS]; /* /connz sorting */
+    /* HTTPS: a server configuration that asks no client certificate, when
+     * the clients' one does (verify); NULL: the clients' one. */
+    const ne_tls_config *tls_config;
 } ne_mon;
 
 void ne_mon_init(ne_mon *mon, const ne_server_options *opts, ne_conns *conns, ne_router *router);

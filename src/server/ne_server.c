@@ -277,6 +277,16 @@ void ne_server_set_tls(ne_server *srv, const ne_tls *tls, const ne_tls_config *s
     ne_conns_set_tls(&srv->conns, tls, server_config, client_config);
 }
 
+void ne_server_set_monitor_tls(ne_server *srv, const ne_tls_config *config)
+{
+    srv->mon.tls_config = config;
+}
+
+void ne_server_set_config_file(ne_server *srv, const char *path)
+{
+    srv->config_file = path;
+}
+
 /* nats-server's start-up warning for passwords kept in clear. */
 static void warn_plaintext_passwords(const ne_server *srv)
 {
@@ -331,6 +341,9 @@ int ne_server_start(ne_server *srv)
                 NE_ADVERTISED_VERSION);
     ne_log_info(&srv->log, "  Name:     %s", srv->opts.server_name);
     ne_log_info(&srv->log, "  ID:       %s", srv->conns.id.server_id);
+    if (srv->config_file != NULL) {
+        ne_log_info(&srv->log, "Using configuration file: %s", srv->config_file);
+    }
     warn_plaintext_passwords(srv);
     ne_server_log_memory(srv);
     int rc = ne_mon_start(&srv->mon);

@@ -98,6 +98,7 @@ typedef struct ne_server {
     ne_snappy_table snappy;
 #endif
 #endif
+    const char *config_file; /* the board's configuration file, for the log; may be NULL */
     ne_server_storage storage;
 } ne_server;
 
@@ -165,5 +166,13 @@ void ne_server_log_memory(const ne_server *srv);
  * outbound connections (leaf remotes). */
 void ne_server_set_tls(ne_server *srv, const ne_tls *tls, const ne_tls_config *server_config,
                        const ne_tls_config *client_config);
+/* HTTPS monitoring with a configuration of its own, before ne_server_start:
+ * nats-server asks a monitoring client for no certificate even when client
+ * connections must present one (tls verify). NULL: the clients' one. */
+void ne_server_set_monitor_tls(ne_server *srv, const ne_tls_config *config);
+/* The configuration file the board read the options from (NULL: none),
+ * named at start-up ("Using configuration file: ..."). The text must live as
+ * long as the server. Call after ne_server_init. */
+void ne_server_set_config_file(ne_server *srv, const char *path);
 
 #endif

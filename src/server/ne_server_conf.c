@@ -14,6 +14,9 @@
 /* Keys of nats-server's configuration that name features natsedge does not
  * have yet: refused with a clear message instead of being ignored. */
 static const char *const not_yet[] = {
+#if !NE_FEATURE_MQTT
+    "mqtt",
+#endif
 #if !NE_FEATURE_ROUTES
     "cluster",
 #endif
@@ -54,6 +57,11 @@ typedef struct apply_ctx {
     ne_conf_node *import_nodes[NE_MAX_IMPORTS]; /* for errors found late */
     ne_conf_node *token;                        /* authorization { token } */
     ne_conf_node *single_user;                  /* authorization { user } */
+    /* Where the limits checked against each other were written. */
+    ne_conf_node *max_payload;
+    ne_conf_node *max_pending;
+    ne_conf_node *lame_duck_duration;
+    ne_conf_node *lame_duck_grace_period;
 } apply_ctx;
 
 static int fail_conf(apply_ctx *a)
@@ -114,6 +122,29 @@ static int get_uint(apply_ctx *a, ne_conf_node *node, uint64_t max, uint64_t *ou
     }
     *out = (uint64_t)v;
     return NE_OK;
+}
+
+/* A limit above what was compiled in, reported where it is written and
+ * naming the knob to raise (ne_server_options_check says the same without
+ * a position, for flags). */
+static int check_max(apply_ctx *a, ne_conf_node *node, const char *key, uint64_t value,
+                     uint64_t max, const char *knob)
+{
+    if (value <= max) {
+        return NE_OK;
+    }
+    char what[160];
+    ne_fmt(what, sizeof(what), "%s %llu is above the compiled-in maximum %llu: raise %s in config/",
+           key, (unsigned long long)value, (unsigned long long)max, knob);
+    return fail_at(a, node, NE_ERR_RANGE, what);
+}
+
+/* An unsigned limit of `key`, at most its compiled-in maximum. */
+static int get_limit(apply_ctx *a, ne_conf_node *node, const char *key, uint64_t max,
+                     const char *knob, uint64_t *out)
+{
+    int rc = get_uint(a, node, UINT64_MAX / 2, out);
+    return rc != NE_OK ? rc : check_max(a, node, key, *out, max, knob);
 }
 
 /* "host:port", ":port" or "port" (listen, http). */
@@ -217,7 +248,7 @@ static int apply_perm_direction(apply_ctx *a, ne_conf_node *n, ne_perm_list *all
         } else if (key_is(a->conf, f, "deny")) {
             rc = apply_perm_list(a, f, deny);
         } else {
-            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+            rc = ne_conf_reject(a->conf, f, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -254,7 +285,7 @@ static int apply_responses(apply_ctx *a, ne_conf_node *n, ne_permissions *p)
             }
             p->response_expires_ms = ms == 0 ? NE_PERM_RESPONSE_EXPIRES_MS_DEFAULT : (uint32_t)ms;
         } else {
-            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+            rc = ne_conf_reject(a->conf, f, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -289,7 +320,7 @@ static int apply_permissions(apply_ctx *a, ne_conf_node *map, uint16_t *out)
         } else if (key_is(a->conf, f, "allow_responses") || key_is(a->conf, f, "allow_response")) {
             rc = apply_responses(a, f, p);
         } else {
-            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+            rc = ne_conf_reject(a->conf, f, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -343,11 +374,11 @@ static int apply_users(apply_ctx *a, ne_conf_node *list, uint8_t account)
                 rc = apply_permissions(a, f, &u->perms);
             } else if (key_is(a->conf, f, "allowed_connection_types") ||
                        key_is(a->conf, f, "account")) {
-                return fail_at(a, f, NE_ERR_UNSUPPORTED,
-                               "per-user connection types and accounts in a users list are not "
-                               "supported yet in natsedge (define users inside accounts { })");
+                rc = ne_conf_reject(a->conf, f,
+                                    "a user's \"%s\" is not supported yet in natsedge (define "
+                                    "users inside accounts { }; see differences.md)");
             } else {
-                return ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+                rc = ne_conf_reject(a->conf, f, NULL);
             }
             if (rc != NE_OK) {
                 return rc;
@@ -401,7 +432,7 @@ static int apply_authorization(apply_ctx *a, ne_conf_node *map)
                    key_is(a->conf, n, "default_permission") || key_is(a->conf, n, "permissions")) {
             rc = apply_permissions(a, n, &a->opts->default_perms);
         } else {
-            return ne_conf_unknown_field(a->conf, n) == NE_OK ? NE_OK : fail_conf(a);
+            rc = ne_conf_reject(a->conf, n, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -471,16 +502,13 @@ static int apply_tls(apply_ctx *a, ne_conf_node *map)
                 o->tls_timeout_ms = (uint32_t)(seconds * 1000.0);
             }
         } else {
-            for (size_t i = 0; i < NE_ARRAY_LEN(tls_not_yet); i++) {
+            const char *what = NULL; /* unknown field */
+            for (size_t i = 0; i < NE_ARRAY_LEN(tls_not_yet) && what == NULL; i++) {
                 if (key_is(a->conf, n, tls_not_yet[i])) {
-                    char what[128];
-                    ne_fmt(what, sizeof(what),
-                           "tls \"%s\" is not supported yet in natsedge (see differences.md)",
-                           tls_not_yet[i]);
-                    return fail_at(a, n, NE_ERR_UNSUPPORTED, what);
+                    what = "tls \"%s\" is not supported yet in natsedge (see differences.md)";
                 }
             }
-            return ne_conf_unknown_field(a->conf, n) == NE_OK ? NE_OK : fail_conf(a);
+            rc = ne_conf_reject(a->conf, n, what);
         }
         if (rc != NE_OK) {
             return rc;
@@ -612,11 +640,11 @@ static int apply_export(apply_ctx *a, ne_conf_node *item, uint8_t account)
         } else if (key_is(a->conf, f, "latency") || key_is(a->conf, f, "response_threshold") ||
                    key_is(a->conf, f, "account_token_position") ||
                    key_is(a->conf, f, "advertise")) {
-            return fail_at(a, f, NE_ERR_UNSUPPORTED,
-                           "export latency tracking, response thresholds and tokens are not "
-                           "supported yet in natsedge (see differences.md)");
+            rc = ne_conf_reject(a->conf, f,
+                                "export \"%s\" is not supported yet in natsedge (latency "
+                                "tracking, response thresholds, tokens; see differences.md)");
         } else {
-            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+            rc = ne_conf_reject(a->conf, f, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -663,7 +691,7 @@ static int apply_import(apply_ctx *a, ne_conf_node *item, uint8_t account)
                 } else if (key_is(a->conf, g, "subject")) {
                     rc = copy_subject(a, g, imp->subject, true);
                 } else {
-                    rc = ne_conf_unknown_field(a->conf, g) == NE_OK ? NE_OK : fail_conf(a);
+                    rc = ne_conf_reject(a->conf, g, NULL);
                 }
             }
             if (rc == NE_OK && (!has_account || imp->subject[0] == '\0')) {
@@ -679,7 +707,7 @@ static int apply_import(apply_ctx *a, ne_conf_node *item, uint8_t account)
             /* Shares latency tracking, which natsedge does not have. */
             rc = ne_conf_as_bool(a->conf, f, &share) == NE_OK ? NE_OK : fail_conf(a);
         } else {
-            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+            rc = ne_conf_reject(a->conf, f, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -948,13 +976,11 @@ static int apply_account(apply_ctx *a, ne_conf_node *map, uint8_t account)
             rc = apply_account_jetstream(a, f, &a->opts->accounts[account].js);
         } else if (key_is(a->conf, f, "mappings") || key_is(a->conf, f, "maps") ||
                    key_is(a->conf, f, "nkey") || key_is(a->conf, f, "limits")) {
-            char what[128];
-            ne_fmt(what, sizeof(what),
-                   "account \"%.*s\" is not supported yet in natsedge (see differences.md)",
-                   (int)ne_conf_key_len(f), ne_conf_key(a->conf, f));
-            return fail_at(a, f, NE_ERR_UNSUPPORTED, what);
+            rc = ne_conf_reject(a->conf, f,
+                                "account \"%s\" is not supported yet in natsedge (see "
+                                "differences.md)");
         } else {
-            rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
+            rc = ne_conf_reject(a->conf, f, NULL);
         }
         if (rc != NE_OK) {
             return rc;
@@ -1094,25 +1120,36 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
         return copy_string(a, n, o->server_name, sizeof(o->server_name));
     }
     if (key_is(a->conf, n, "max_payload")) {
-        rc = get_uint(a, n, UINT32_MAX, &v);
+        a->max_payload = n;
+        rc = get_limit(a, n, "max_payload", NE_MAX_PAYLOAD_BYTES, "NE_MAX_PAYLOAD_BYTES", &v);
         o->max_payload = (uint32_t)v;
         return rc;
     }
     if (key_is(a->conf, n, "max_connections") || key_is(a->conf, n, "max_conn")) {
-        rc = get_uint(a, n, UINT32_MAX, &v);
+        rc = get_limit(a, n, "max_connections", NE_MAX_CONNECTIONS, "NE_MAX_CONNECTIONS", &v);
         o->max_connections = (uint32_t)v;
         return rc;
     }
     if (key_is(a->conf, n, "max_control_line")) {
-        rc = get_uint(a, n, UINT32_MAX, &v);
+        rc = get_limit(a, n, "max_control_line", NE_MAX_CONTROL_LINE_BYTES,
+                       "NE_MAX_CONTROL_LINE_BYTES", &v);
         o->max_control_line = (uint32_t)v;
+        if (rc == NE_OK && v < 32) {
+            char what[64];
+            ne_fmt(what, sizeof(what), "max_control_line %u is too small (at least 32)",
+                   (unsigned)v);
+            return fail_at(a, n, NE_ERR_RANGE, what);
+        }
         return rc;
     }
     if (key_is(a->conf, n, "max_pending")) {
-        return get_uint(a, n, UINT64_MAX / 2, &o->max_pending);
+        a->max_pending = n;
+        return get_limit(a, n, "max_pending", NE_MAX_PENDING_BYTES, "NE_MAX_PENDING_BYTES",
+                         &o->max_pending);
     }
     if (key_is(a->conf, n, "max_subscriptions") || key_is(a->conf, n, "max_subs")) {
-        rc = get_uint(a, n, UINT32_MAX, &v);
+        rc = get_limit(a, n, "max_subscriptions", NE_MAX_SUBSCRIPTIONS_PER_CONN,
+                       "NE_MAX_SUBSCRIPTIONS_PER_CONN", &v);
         o->max_subs = (uint32_t)v;
         return rc;
     }
@@ -1128,9 +1165,11 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
         return apply_duration(a, n, &o->write_deadline_ms);
     }
     if (key_is(a->conf, n, "lame_duck_duration")) {
+        a->lame_duck_duration = n;
         return apply_lame_duck(a, n, false);
     }
     if (key_is(a->conf, n, "lame_duck_grace_period")) {
+        a->lame_duck_grace_period = n;
         return apply_lame_duck(a, n, true);
     }
     if (key_is(a->conf, n, "no_header_support")) {
@@ -1149,9 +1188,11 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     if (key_is(a->conf, n, "leafnodes") || key_is(a->conf, n, "leaf")) {
         return ne_leaf_apply_conf(a->conf, n, &o->leaf, a->err, a->err_cap);
     }
+#if NE_FEATURE_MQTT
     if (key_is(a->conf, n, "mqtt")) {
         return ne_mqtt_apply_conf(a->conf, n, &o->mqtt, a->err, a->err_cap);
     }
+#endif
 #if NE_FEATURE_ROUTES
     if (key_is(a->conf, n, "cluster")) {
         return ne_route_apply_conf(a->conf, n, &o->cluster, a->err, a->err_cap);
@@ -1171,6 +1212,7 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     }
     if (key_is(a->conf, n, "system_account")) {
         a->system_account = n;
+        ne_conf_mark_used(n); /* read by resolve_names, once every account is known */
         return NE_OK;
     }
     if (key_is(a->conf, n, "no_system_account")) {
@@ -1183,6 +1225,7 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     }
     if (key_is(a->conf, n, "no_auth_user")) {
         a->no_auth_user = n;
+        ne_conf_mark_used(n); /* read by resolve_names */
         return NE_OK;
     }
     if (key_is(a->conf, n, "tls")) {
@@ -1224,10 +1267,8 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     }
     for (size_t i = 0; i < NE_ARRAY_LEN(not_yet); i++) {
         if (key_is(a->conf, n, not_yet[i])) {
-            char what[128];
-            ne_fmt(what, sizeof(what),
-                   "\"%s\" is not supported yet in natsedge (see differences.md)", not_yet[i]);
-            return fail_at(a, n, NE_ERR_UNSUPPORTED, what);
+            return ne_conf_reject(a->conf, n,
+                                  "\"%s\" is not supported yet in natsedge (see differences.md)");
         }
     }
     return NE_OK; /* left unread: reported as an unknown field below */
@@ -1259,9 +1300,106 @@ static int check_auth_kinds(apply_ctx *a)
     return NE_OK;
 }
 
+/* Limits that must agree with each other, reported at the key that was
+ * written (the later one's default being what it disagrees with). */
+static int check_relations(apply_ctx *a)
+{
+    const ne_server_options *o = a->opts;
+    if ((uint64_t)o->max_payload > o->max_pending) {
+        char what[128];
+        ne_fmt(what, sizeof(what), "max_payload (%u) cannot be higher than max_pending (%llu)",
+               o->max_payload, (unsigned long long)o->max_pending);
+        return fail_at(a, a->max_payload != NULL ? a->max_payload : a->max_pending, NE_ERR_RANGE,
+                       what);
+    }
+    if (o->lame_duck_grace_period_ms >= o->lame_duck_duration_ms) {
+        char what[128];
+        ne_fmt(what, sizeof(what),
+               "lame duck grace period (%ums) should be strictly lower than lame duck duration "
+               "(%ums)",
+               o->lame_duck_grace_period_ms, o->lame_duck_duration_ms);
+        return fail_at(a,
+                       a->lame_duck_grace_period != NULL ? a->lame_duck_grace_period
+                                                         : a->lame_duck_duration,
+                       NE_ERR_RANGE, what);
+    }
+    return NE_OK;
+}
+
+/* Reads every key. A value that is wrong is reported (rc, message in err)
+ * but the reading goes on with the next top-level key, so that the keys
+ * refused after it are reported too; later wrong values are not (their
+ * messages go to a scratch buffer). */
+static int apply_all(apply_ctx *a)
+{
+    ne_conf *conf = a->conf;
+    ne_conf_node *root = ne_conf_root(conf);
+    char *err = a->err;
+    size_t err_cap = a->err_cap;
+    char scratch[160];
+    int first_rc = NE_OK;
+    for (ne_conf_node *n = ne_conf_first(conf, root); n != NULL; n = ne_conf_next(conf, n)) {
+        int rc = apply_key(a, n);
+        if (rc != NE_OK && first_rc == NE_OK) {
+            first_rc = rc;
+            a->err = scratch;
+            a->err_cap = sizeof(scratch);
+        }
+    }
+    a->err = err;
+    a->err_cap = err_cap;
+    /* Unknown top-level keys: every one of them, with the refused ones. */
+    uint32_t guard = conf->node_count;
+    for (ne_conf_node *n = ne_conf_first_unused(conf, root); n != NULL && guard-- > 0;
+         n = ne_conf_next_unused(conf, root, n)) {
+        (void)ne_conf_reject(conf, n, NULL);
+    }
+    if (first_rc != NE_OK || ne_conf_rejected_count(conf) > 0) {
+        return first_rc; /* the checks below may rest on what was refused */
+    }
+    int rc = resolve_names(a);
+    if (rc == NE_OK) {
+        rc = check_auth_kinds(a);
+    }
+    if (rc == NE_OK && (a->max_payload != NULL || a->max_pending != NULL ||
+                        a->lame_duck_duration != NULL || a->lame_duck_grace_period != NULL)) {
+        rc = check_relations(a);
+    }
+    return rc;
+}
+
+/* The report: every key refused, in file order, then the error that stopped
+ * the reading, if any. The error is in err already: it is moved to the end
+ * of err while the list is written in front of it, then joined to it, so
+ * that neither is cut. */
+static int report(apply_ctx *a, int rc)
+{
+    ne_conf *conf = a->conf;
+    if (ne_conf_rejected_count(conf) == 0) {
+        return rc;
+    }
+    size_t hard_len = rc != NE_OK ? strlen(a->err) : 0;
+    NE_ASSERT(hard_len < a->err_cap);
+    char *hard = a->err + a->err_cap - hard_len - 1;
+    memmove(hard, a->err, hard_len + 1);
+    size_t room = a->err_cap - hard_len - 1; /* ends with the '\n' before the error */
+    size_t n = ne_conf_write_rejected(conf, a->err, room);
+    if (hard_len > 0) {
+        if (n > 0) {
+            a->err[n++] = '\n';
+        }
+        memmove(a->err + n, hard, hard_len + 1);
+    }
+    if (rc != NE_OK) {
+        return rc;
+    }
+    return conf->rejected_unknown ? NE_ERR_INVALID : NE_ERR_UNSUPPORTED;
+}
+
 int ne_server_apply_conf(ne_conf *conf, ne_server_options *opts, ne_board_settings *board,
                          char *err, size_t err_cap)
 {
+    NE_ASSERT(err != NULL && err_cap > 0);
     apply_ctx a;
     memset(&a, 0, sizeof(a));
     a.conf = conf;
@@ -1269,25 +1407,10 @@ int ne_server_apply_conf(ne_conf *conf, ne_server_options *opts, ne_board_settin
     a.board = board;
     a.err = err;
     a.err_cap = err_cap;
-    ne_conf_node *root = ne_conf_root(conf);
-    for (ne_conf_node *n = ne_conf_first(conf, root); n != NULL; n = ne_conf_next(conf, n)) {
-        int rc = apply_key(&a, n);
-        if (rc != NE_OK) {
-            return rc;
-        }
-    }
-    int rc = resolve_names(&a);
+    err[0] = '\0';
+    int rc = report(&a, apply_all(&a));
     if (rc != NE_OK) {
         return rc;
-    }
-    rc = check_auth_kinds(&a);
-    if (rc != NE_OK) {
-        return rc;
-    }
-    ne_conf_node *unused = ne_conf_first_unused(conf, root);
-    if (unused != NULL) {
-        ne_conf_unknown_field(conf, unused);
-        return fail_conf(&a);
     }
     if (opts->http_enabled && opts->http_host[0] == '\0') {
         memcpy(opts->http_host, opts->host, sizeof(opts->http_host));

@@ -339,6 +339,78 @@ static void test_refused_connect_retries_at_the_delay_LN28(void **state)
     hub_handshake();
 }
 
+/* Log lines kept by the test's sink: level and text. */
+static struct {
+    ne_log_level level;
+    char text[200];
+} logged[32];
+static uint32_t logged_count;
+
+static void keep_log(void *ctx, ne_log_level level, const char *line, size_t len)
+{
+    (void)ctx;
+    if (logged_count < 32) {
+        logged[logged_count].level = level;
+        snprintf(logged[logged_count].text, sizeof(logged[0].text), "%.*s", (int)len, line);
+        logged_count++;
+    }
+}
+
+/* The logged line (from `from` on) that holds `part`, or -1. */
+static int logged_index(uint32_t from, const char *part)
+{
+    for (uint32_t i = from; i < logged_count; i++) {
+        if (strstr(logged[i].text, part) != NULL) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* An unreachable hub is logged as nats-server logs it: the first failed
+ * attempt at [ERR], the next ones at [DBG], counted until a connection
+ * succeeds; the count starts again after it (LN-30). The attempt is not
+ * called a connection that closed. */
+static void test_unreachable_hub_is_logged_at_error_then_debug_LN30(void **state)
+{
+    (void)state;
+    logged_count = 0;
+    srv.log.level = NE_LOG_DEBUG;
+    srv.log.write = keep_log;
+    sim.refuse_connect = true;
+    for (int i = 0; i < 60; i++) {
+        sleep_ms(10);
+        step(1);
+    }
+    char want[160];
+    snprintf(want, sizeof(want),
+             "Error trying to connect as leafnode to remote server \"127.0.0.1:%d\" (attempt 1): "
+             "connection refused",
+             HUB_PORT);
+    int first = logged_index(0, want);
+    assert_true(first >= 0);
+    assert_int_equal(logged[first].level, NE_LOG_ERROR);
+    int second = logged_index(0, "(attempt 2): connection refused");
+    assert_true(second > first);
+    assert_int_equal(logged[second].level, NE_LOG_DEBUG);
+    assert_int_equal(logged_index(0, "connection closed"), -1);
+    /* Up, then unreachable again: attempt 1 again, at [ERR]. */
+    sim.refuse_connect = false;
+    int h = hub_handshake();
+    ne_sim_client_close(&sim, h);
+    sim.refuse_connect = true;
+    uint32_t mark = logged_count;
+    for (int i = 0; i < 30; i++) {
+        sleep_ms(10);
+        step(1);
+    }
+    int again = logged_index(mark, want);
+    assert_true(again >= 0);
+    assert_int_equal(logged[again].level, NE_LOG_ERROR);
+    sim.refuse_connect = false;
+    srv.log.write = NULL;
+}
+
 static void test_hub_closed_link_reconnects_and_resyncs(void **state)
 {
     (void)state;
@@ -769,11 +841,15 @@ static void test_leafnodes_block_as_nats_server_reads_it_LN24(void **state)
         apply_leaf_conf("leafnodes { remotes [ { url: \"ws://h:1\" } ] }\n", &o, err, sizeof(err)),
         NE_OK);
     assert_non_null(strstr(err, "ws://h:1"));
-    assert_int_not_equal(
-        apply_leaf_conf("leafnodes { remotes [ { url: \"h\", creds: \"/nope\" } ] }\n", &o, err,
-                        sizeof(err)),
-        NE_OK);
-    assert_non_null(strstr(err, "/nope"));
+    /* A credentials file that is not there is accepted, as nats-server's
+     * -t accepts it (it reads the file when it connects); the start-up
+     * log says so. */
+    assert_int_equal(apply_leaf_conf("leafnodes { remotes [ { url: \"h\", creds: \"/nope\" } ] }\n",
+                                     &o, err, sizeof(err)),
+                     NE_OK);
+    assert_true(o.leaf.remotes[0].creds_missing);
+    assert_string_equal(o.leaf.remotes[0].creds_file, "/nope");
+    assert_string_equal(o.leaf.remotes[0].jwt, "");
     assert_int_not_equal(apply_leaf_conf("leafnodes { remotes [ { url: h, colour: red } ] }\n", &o,
                                          err, sizeof(err)),
                          NE_OK);
@@ -928,6 +1004,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loop_detected_waits_before_reconnecting_LN23,
                                         setup_remote, teardown),
         cmocka_unit_test_setup_teardown(test_refused_connect_retries_at_the_delay_LN28,
+                                        setup_remote, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_hub_is_logged_at_error_then_debug_LN30,
                                         setup_remote, teardown),
         cmocka_unit_test_setup_teardown(test_hub_closed_link_reconnects_and_resyncs, setup_remote,
                                         teardown),

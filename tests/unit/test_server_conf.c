@@ -15,7 +15,7 @@
 static ne_conf conf;
 static ne_server_options opts;
 static ne_board_settings board;
-static char err[256];
+static char err[512];
 
 static int apply(const char *text)
 {
@@ -360,6 +360,91 @@ static void test_limits_above_the_compiled_maximum_name_the_knob(void **state)
     assert_non_null(strstr(err, "NE_MAX_SUBSCRIPTIONS_PER_CONN"));
 }
 
+/* A limit error names where the limit is written (it named only the knob). */
+static void test_limit_errors_name_their_position(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("port: 4222\nmax_connections: 100000000\n"), NE_ERR_RANGE);
+    char want[200];
+    snprintf(want, sizeof(want),
+             "test.conf:2:1: max_connections 100000000 is above the compiled-in maximum %u: "
+             "raise NE_MAX_CONNECTIONS in config/",
+             (unsigned)NE_MAX_CONNECTIONS);
+    assert_string_equal(err, want);
+    assert_int_equal(apply("max_pending: 1000\nmax_payload: 2000\n"), NE_ERR_RANGE);
+    assert_string_equal(
+        err, "test.conf:2:1: max_payload (2000) cannot be higher than max_pending (1000)");
+    assert_int_equal(apply("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"40s\"\n"),
+                     NE_ERR_RANGE);
+    assert_non_null(strstr(err, "test.conf:2:1: lame duck grace period (40000ms)"));
+    assert_int_equal(apply("\n  max_control_line: 16\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "test.conf:2:3: max_control_line 16 is too small"));
+}
+
+/* nats-server lists every unknown field of a file in one run; natsedge does
+ * the same for unknown keys and keys of features not built yet, nested ones
+ * included, in file order, then the first wrong value (CFG-14). */
+static void test_every_refused_key_is_reported_in_one_run_CFG14(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("port: 4222\n"
+                           "foo: 1\n"
+                           "gateway { port: 7222 }\n"
+                           "authorization { baz: 2, user: a, password: b }\n"
+                           "websocket { port: 8080 }\n"
+                           "tls { cert_file: c, key_file: k, insecure: true }\n"
+                           "bar { x: 1 }\n"),
+                     NE_ERR_INVALID);
+    assert_string_equal(err, "test.conf:2:1: unknown field \"foo\"\n"
+                             "test.conf:3:1: \"gateway\" is not supported yet in natsedge (see "
+                             "differences.md)\n"
+                             "test.conf:4:17: unknown field \"baz\"\n"
+                             "test.conf:5:1: \"websocket\" is not supported yet in natsedge (see "
+                             "differences.md)\n"
+                             "test.conf:6:34: tls \"insecure\" is not supported yet in natsedge "
+                             "(see differences.md)\n"
+                             "test.conf:7:1: unknown field \"bar\"");
+    /* Only features not built: NE_ERR_UNSUPPORTED. */
+    assert_int_equal(apply("websocket {}\ngateway {}\n"), NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "test.conf:2:1: \"gateway\""));
+    /* A wrong value comes last; the keys after it are still read. */
+    assert_int_equal(apply("max_connections: 100000000\nfoo: 1\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "test.conf:2:1: unknown field \"foo\"\ntest.conf:1:1: "
+                                "max_connections 100000000"));
+    /* Inside the leafnodes block too. */
+    assert_int_equal(apply("leafnodes { colour: red, remotes [ { url: h, shade: dark } ] }\n"),
+                     NE_ERR_INVALID);
+    assert_string_equal(err, "test.conf:1:13: unknown field \"colour\"\n"
+                             "test.conf:1:46: unknown field \"shade\"");
+}
+
+/* More refused keys than are kept, or than err holds: the report says how
+ * many it leaves out, and never cuts a line. */
+static void test_refused_keys_beyond_the_report_are_counted(void **state)
+{
+    (void)state;
+    char text[1024];
+    size_t n = 0;
+    for (int i = 0; i < NE_CONF_MAX_REJECTED + 4; i++) {
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "k%02d: 1\n", i);
+    }
+    assert_int_equal(ne_conf_parse_text(&conf, "t", text, n, NULL), NE_OK);
+    ne_server_options_default(&opts);
+    char big[2048];
+    assert_int_equal(ne_server_apply_conf(&conf, &opts, &board, big, sizeof(big)), NE_ERR_INVALID);
+    assert_non_null(strstr(big, "t:1:1: unknown field \"k00\"\n"));
+    assert_non_null(strstr(big, "\n(4 more not shown)"));
+    assert_int_equal(ne_conf_rejected_count(&conf), NE_CONF_MAX_REJECTED + 4);
+    /* 120 bytes: three lines of 26 bytes fit beside the last line. */
+    char small[120];
+    size_t written = ne_conf_write_rejected(&conf, small, sizeof(small));
+    assert_int_equal(written, strlen(small));
+    assert_string_equal(small, "t:1:1: unknown field \"k00\"\n"
+                               "t:2:1: unknown field \"k01\"\n"
+                               "t:3:1: unknown field \"k02\"\n"
+                               "(17 more not shown)");
+}
+
 static void test_wrong_types_are_errors_with_position(void **state)
 {
     (void)state;
@@ -446,6 +531,9 @@ int main(void)
         cmocka_unit_test(test_limits_above_the_compiled_maximum_name_the_knob),
         cmocka_unit_test(test_wrong_types_are_errors_with_position),
         cmocka_unit_test(test_jetstream_block_and_account_limits),
+        cmocka_unit_test(test_limit_errors_name_their_position),
+        cmocka_unit_test(test_every_refused_key_is_reported_in_one_run_CFG14),
+        cmocka_unit_test(test_refused_keys_beyond_the_report_are_counted),
     };
     return cmocka_run_group_tests_name("server_conf", tests, NULL, NULL);
 }

@@ -335,11 +335,17 @@ static void test_client_certificate_under_verify(void **state)
 static void test_configuration_errors_name_the_file(void **state)
 {
     (void)state;
-    char err[256];
+    char err[400];
+    char want[400];
     ne_tls_config cfg;
+    /* A missing file: said as nats-server says it, not "PK - Read/write of
+     * file failed". */
     assert_int_equal(load(&cfg, NE_TLS_ROLE_SERVER, "nope", NULL, false, err, sizeof(err)),
-                     NE_ERR_INVALID);
-    assert_non_null(strstr(err, "nope.pem"));
+                     NE_ERR_NOT_FOUND);
+    snprintf(want, sizeof(want),
+             "error parsing X509 certificate/key pair: open %s: no such file or directory",
+             path("nope.pem"));
+    assert_string_equal(err, want);
     assert_int_equal(load(&cfg, NE_TLS_ROLE_CLIENT, NULL, NULL, false, err, sizeof(err)),
                      NE_ERR_INVALID);
     assert_non_null(strstr(err, "ca_file"));
@@ -350,7 +356,27 @@ static void test_configuration_errors_name_the_file(void **state)
                                      false};
     assert_int_equal(ne_mbedtls_config_load(&engine, &cfg, &mismatch, err, sizeof(err)),
                      NE_ERR_INVALID);
-    assert_non_null(strstr(err, "does not match"));
+    snprintf(want, sizeof(want),
+             "error parsing X509 certificate/key pair: the private key in %s does not match the "
+             "certificate in %s",
+             mismatch.key_file, mismatch.cert_file);
+    assert_string_equal(err, want);
+    /* The two files swapped. */
+    ne_tls_config_params swapped = {NE_TLS_ROLE_SERVER, path("hub.key"), path("hub.pem"), NULL,
+                                    false};
+    assert_int_equal(ne_mbedtls_config_load(&engine, &cfg, &swapped, err, sizeof(err)),
+                     NE_ERR_INVALID);
+    assert_non_null(strstr(err, "the certificate file holds a private key, not a certificate (are "
+                                "cert_file and key_file swapped?)"));
+    /* A CA file that is missing, or not a certificate. */
+    assert_int_equal(load(&cfg, NE_TLS_ROLE_CLIENT, NULL, "absent-ca.pem", false, err, sizeof(err)),
+                     NE_ERR_NOT_FOUND);
+    snprintf(want, sizeof(want), "open %s: no such file or directory", path("absent-ca.pem"));
+    assert_string_equal(err, want);
+    assert_int_equal(load(&cfg, NE_TLS_ROLE_CLIENT, NULL, "hub.key", false, err, sizeof(err)),
+                     NE_ERR_INVALID);
+    assert_non_null(strstr(err, "failed to parse root ca certificate"));
+    assert_non_null(strstr(err, "hub.key"));
 }
 
 static void test_session_pool_exhaustion_refuses_cleanly(void **state)
