@@ -13,10 +13,9 @@ int ne_board_mqtt_tls_setup(ne_server *srv)
         return NE_OK;
     }
     char err[400];
-    const ne_tls_config *cfg =
-        ne_board_tls_listener_config(srv, mo->tls_cert_file, mo->tls_key_file,
-                                     mo->tls_ca_file[0] != '\0' ? mo->tls_ca_file : NULL,
-                                     mo->tls_verify, err, sizeof(err));
+    const ne_tls_config *cfg = ne_board_tls_listener_config(
+        srv, mo->tls_cert_file, mo->tls_key_file,
+        mo->tls_ca_file[0] != '\0' ? mo->tls_ca_file : NULL, mo->tls_verify, err, sizeof(err));
     if (cfg == NULL) {
         ne_log_error(&srv->log, "TLS for MQTT: %s", err);
         return NE_ERR_INVALID;
