@@ -26,6 +26,7 @@
 #include "server/ne_server_conf.h"
 #include "cluster_tls.h"
 #include "leaf_tls.h"
+#include "mqtt_tls.h"
 #include "tls_setup.h"
 
 /* Room for a configuration's report: every refused key on its own line
@@ -435,7 +436,8 @@ int main(int argc, char **argv)
     ne_server_set_config_file(&g_server, cli.config_file);
     if (open_store(&g_server, cli.opts.js.store_dir, &log) != 0 ||
         ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
-        ne_board_cluster_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
+        ne_board_cluster_tls_setup(&g_server) != NE_OK ||
+        ne_board_mqtt_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;
     }

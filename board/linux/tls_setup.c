@@ -14,8 +14,10 @@ static ne_tls_config g_tls_server_config;
  * certificate asked (nats-server's monitoring never asks for one). */
 static ne_tls_config g_tls_monitor_config;
 static bool g_tls_monitor_loaded;
-static ne_tls_config g_tls_listener_config; /* the cluster listener's */
-static bool g_tls_listener_loaded;
+/* Listeners other than the clients': the cluster's and MQTT's. */
+#define LISTENER_CONFIGS 2
+static ne_tls_config g_tls_listener_configs[LISTENER_CONFIGS];
+static uint32_t g_tls_listener_count;
 static ne_tls_config g_tls_client_configs[NE_BOARD_TLS_CLIENT_CONFIGS];
 static uint32_t g_tls_client_count;
 static bool g_tls_started;
@@ -269,8 +271,9 @@ const ne_tls_config *ne_board_tls_listener_config(ne_server *srv, const char *ce
                                                   const char *key_file, const char *ca_file,
                                                   bool verify, char *err, size_t err_cap)
 {
-    if (g_tls_listener_loaded) {
-        snprintf(err, err_cap, "one listener TLS configuration is loaded already");
+    if (g_tls_listener_count == LISTENER_CONFIGS) {
+        snprintf(err, err_cap, "%u listener TLS configurations are loaded already",
+                 (unsigned)LISTENER_CONFIGS);
         return NULL;
     }
     if (ensure_engine(srv) != NE_OK) {
@@ -284,12 +287,12 @@ const ne_tls_config *ne_board_tls_listener_config(ne_server *srv, const char *ce
         .ca_file = ca_file,
         .verify = verify,
     };
-    if (ne_mbedtls_config_load(&g_tls_engine, &g_tls_listener_config, &params, err, err_cap) !=
-        NE_OK) {
+    ne_tls_config *cfg = &g_tls_listener_configs[g_tls_listener_count];
+    if (ne_mbedtls_config_load(&g_tls_engine, cfg, &params, err, err_cap) != NE_OK) {
         return NULL;
     }
-    g_tls_listener_loaded = true;
-    return &g_tls_listener_config;
+    g_tls_listener_count++;
+    return cfg;
 }
 
 void ne_board_tls_teardown(void)
@@ -303,10 +306,10 @@ void ne_board_tls_teardown(void)
         ne_mbedtls_config_free(&g_tls_monitor_config);
         g_tls_monitor_loaded = false;
     }
-    if (g_tls_listener_loaded) {
-        ne_mbedtls_config_free(&g_tls_listener_config);
-        g_tls_listener_loaded = false;
+    for (uint32_t i = 0; i < g_tls_listener_count; i++) {
+        ne_mbedtls_config_free(&g_tls_listener_configs[i]);
     }
+    g_tls_listener_count = 0;
     for (uint32_t i = 0; i < g_tls_client_count; i++) {
         ne_mbedtls_config_free(&g_tls_client_configs[i]);
     }

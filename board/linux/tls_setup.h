@@ -40,9 +40,9 @@ const ne_tls_config *ne_board_tls_client_config(ne_server *srv, const char *ca_f
 int ne_board_tls_check(const ne_server_options *opts, ne_conf *conf, char *err, size_t err_cap);
 
 /* Loads a server-role configuration for a listener other than the
- * clients' (the cluster's: its certificate, and the CA its peers' must
- * chain to when verify), starting the engine if needed. One such
- * configuration; NULL with a reason in err otherwise. */
+ * clients' (the cluster's, MQTT's: its certificate, and the CA its peers'
+ * must chain to when verify), starting the engine if needed. Two such
+ * configurations; NULL with a reason in err otherwise. */
 const ne_tls_config *ne_board_tls_listener_config(ne_server *srv, const char *cert_file,
                                                   const char *key_file, const char *ca_file,
                                                   bool verify, char *err, size_t err_cap);

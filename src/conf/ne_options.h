@@ -189,6 +189,15 @@ typedef struct ne_mqtt_options {
     char no_auth_user[64];
     uint32_t ack_wait_ms;     /* 3.1.1: unacknowledged QoS 1/2 sent again after it */
     uint32_t max_ack_pending; /* QoS 1/2 in flight per session, at most NE_MQTT_MAX_INFLIGHT */
+    /* tls { cert_file, key_file, ca_file, verify, timeout }: MQTT clients
+     * speak TLS from their first byte (mqtts), with a client certificate
+     * when verify. */
+    bool tls;
+    bool tls_verify;
+    uint32_t tls_timeout_ms; /* 0: the server's */
+    char tls_cert_file[NE_TLS_PATH_BYTES];
+    char tls_key_file[NE_TLS_PATH_BYTES];
+    char tls_ca_file[NE_TLS_PATH_BYTES];
 } ne_mqtt_options;
 
 /* nats-server's defaults: ack_wait 30 s, max_ack_pending 1024. */

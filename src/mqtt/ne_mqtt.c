@@ -1287,9 +1287,19 @@ static void accepted(void *ctx, ne_conn *conn)
     c->conn = conn;
     uint32_t timeout_ms = m->opts->mqtt.auth_timeout_ms != 0 ? m->opts->mqtt.auth_timeout_ms
                                                              : m->opts->auth_timeout_ms;
+    if (m->opts->mqtt.tls) {
+        /* The handshake comes first, within its own timeout. */
+        uint32_t tls_ms = m->opts->mqtt.tls_timeout_ms != 0 ? m->opts->mqtt.tls_timeout_ms
+                                                            : m->opts->tls_timeout_ms;
+        timeout_ms += tls_ms;
+    }
     c->connect_deadline_ms = m->conns->now_ms + timeout_ms;
     m->conns->stats.total_connections++;
     ne_conn_logf(conn, NE_LOG_DEBUG, "MQTT connection created");
+    if (m->opts->mqtt.tls &&
+        (m->tls_server == NULL || ne_conn_tls_accept_config(conn, m->tls_server) != NE_OK)) {
+        ne_conn_close(conn, NE_CLOSE_TLS_HANDSHAKE, NULL);
+    }
 }
 
 static bool admit(void *ctx)
@@ -1346,6 +1356,11 @@ int ne_mqtt_start(ne_mqtt *m)
     ne_log_info(m->conns->log, "Listening for MQTT clients on mqtt://%s:%u", host,
                 (unsigned)m->listener.port);
     return NE_OK;
+}
+
+void ne_mqtt_set_tls(ne_mqtt *m, const ne_tls_config *cfg)
+{
+    m->tls_server = cfg;
 }
 
 void ne_mqtt_stop_listening(ne_mqtt *m)
@@ -1419,7 +1434,7 @@ void ne_mqtt_varz(const ne_mqtt *m, ne_json_out *o)
             ne_json_milli(o, mo->auth_timeout_ms);
         }
         ne_json_key(o, "tls_timeout");
-        ne_json_milli(o, m->opts->tls_timeout_ms);
+        ne_json_milli(o, mo->tls_timeout_ms != 0 ? mo->tls_timeout_ms : m->opts->tls_timeout_ms);
         if (mo->ack_wait_ms != 0) {
             ne_json_kv_u64(o, "ack_wait", (uint64_t)mo->ack_wait_ms * 1000000u);
         }

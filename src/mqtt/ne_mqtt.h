@@ -224,7 +224,8 @@ typedef struct ne_mqtt {
     ne_mqtt_session *sessions; /* every session, newest first */
     ne_mqtt_store store;
     ne_mqtt_stats stats;
-    bool dirty_any; /* a session is dirty (ne_mqtt_persist_flush) */
+    bool dirty_any;                  /* a session is dirty (ne_mqtt_persist_flush) */
+    const ne_tls_config *tls_server; /* mqtt { tls }: the listener's, NULL: plain */
 #if NE_MQTT_PERSIST
     ne_mqtt_persist persist; /* off until ne_mqtt_open_store */
 #endif
@@ -246,6 +247,9 @@ void ne_mqtt_init(ne_mqtt *m, ne_mqtt_pool_storage *storage, const ne_server_opt
 int ne_mqtt_start(ne_mqtt *m);
 /* Closes the listener (lame duck mode, shutdown). */
 void ne_mqtt_stop_listening(ne_mqtt *m);
+/* mqtt { tls }: the listener's TLS configuration (the board loads it;
+ * before ne_mqtt_start). */
+void ne_mqtt_set_tls(ne_mqtt *m, const ne_tls_config *cfg);
 uint16_t ne_mqtt_port(const ne_mqtt *m);
 /* Open MQTT connections. */
 uint32_t ne_mqtt_client_count(const ne_mqtt *m);

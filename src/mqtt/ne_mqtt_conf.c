@@ -128,6 +128,53 @@ static int apply_authorization(mqtt_ctx *c, ne_conf_node *map)
     return NE_OK;
 }
 
+/* tls { cert_file, key_file, ca_file, verify, timeout } (nats-server's
+ * keys; the ones natsedge's engine does not have are refused by name). */
+static int apply_tls(mqtt_ctx *c, ne_conf_node *map)
+{
+    ne_mqtt_options *o = c->o;
+    if (ne_conf_expect(c->conf, map, NE_CONF_MAP) != NE_OK) {
+        return fail_conf(c);
+    }
+    o->tls = true;
+    for (ne_conf_node *n = ne_conf_first(c->conf, map); n != NULL; n = ne_conf_next(c->conf, n)) {
+        int rc = NE_OK;
+        if (key_is(c->conf, n, "cert_file")) {
+            rc = copy_string(c, n, o->tls_cert_file, sizeof(o->tls_cert_file));
+        } else if (key_is(c->conf, n, "key_file")) {
+            rc = copy_string(c, n, o->tls_key_file, sizeof(o->tls_key_file));
+        } else if (key_is(c->conf, n, "ca_file")) {
+            rc = copy_string(c, n, o->tls_ca_file, sizeof(o->tls_ca_file));
+        } else if (key_is(c->conf, n, "verify")) {
+            if (ne_conf_as_bool(c->conf, n, &o->tls_verify) != NE_OK) {
+                return fail_conf(c);
+            }
+        } else if (key_is(c->conf, n, "timeout")) {
+            double seconds;
+            if (ne_conf_as_float(c->conf, n, &seconds) != NE_OK) {
+                return fail_conf(c);
+            }
+            if (seconds <= 0 || seconds > 3600) {
+                return fail_at(c, n, NE_ERR_RANGE, "timeout out of range");
+            }
+            o->tls_timeout_ms = (uint32_t)(seconds * 1000.0);
+        } else if (key_is(c->conf, n, "insecure") || key_is(c->conf, n, "verify_and_map") ||
+                   key_is(c->conf, n, "pinned_certs") || key_is(c->conf, n, "cipher_suites") ||
+                   key_is(c->conf, n, "curve_preferences")) {
+            char what[128];
+            ne_fmt(what, sizeof(what), "mqtt tls \"%.*s\" is not supported in natsedge",
+                   (int)ne_conf_key_len(n), ne_conf_key(c->conf, n));
+            return fail_at(c, n, NE_ERR_UNSUPPORTED, what);
+        } else {
+            return ne_conf_unknown_field(c->conf, n) == NE_OK ? NE_OK : fail_conf(c);
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
 static int apply_key(mqtt_ctx *c, ne_conf_node *n)
 {
     ne_mqtt_options *o = c->o;
@@ -174,8 +221,7 @@ static int apply_key(mqtt_ctx *c, ne_conf_node *n)
         return NE_OK;
     }
     if (key_is(conf, n, "tls")) {
-        return fail_at(c, n, NE_ERR_UNSUPPORTED,
-                       "mqtt tls is not supported yet in natsedge (see differences.md)");
+        return apply_tls(c, n);
     }
     if (key_is(conf, n, "js_domain") || key_is(conf, n, "stream_replicas") ||
         key_is(conf, n, "consumer_replicas") || key_is(conf, n, "consumer_memory_storage") ||
@@ -224,6 +270,14 @@ int ne_mqtt_options_check(const ne_server_options *o, char *err, size_t err_cap)
                    mo->no_auth_user);
             return NE_ERR_INVALID;
         }
+    }
+    if (mo->tls && (mo->tls_cert_file[0] == '\0' || mo->tls_key_file[0] == '\0')) {
+        ne_fmt(err, err_cap, "mqtt tls needs cert_file and key_file");
+        return NE_ERR_INVALID;
+    }
+    if (mo->tls && mo->tls_verify && mo->tls_ca_file[0] == '\0') {
+        ne_fmt(err, err_cap, "mqtt tls verify needs ca_file (there is no system trust store)");
+        return NE_ERR_INVALID;
     }
     if (o->user_count > 0 && mo->auth_user[0] != '\0') {
         ne_fmt(err, err_cap,

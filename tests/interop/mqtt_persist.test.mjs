@@ -5,16 +5,19 @@
 // on the same store. natsedge keeps them under `store_dir` (docs/mqtt.md,
 // "Persistence"); in the parity pass nats-server 2.9.10 keeps them in
 // JetStream under `jetstream { store_dir }` (MQ-19, MQ-20, MQ-22), and the
-// same assertions pass. IDs: shared/reference/mqtt-inventory.md (M3-) and
+// same assertions pass. MQTT 5 sessions with QoS 2 run against mosquitto
+// 2.0.11 with `persistence true` in the parity pass (nats-server 2.9 has
+// neither; mosquitto writes its state at shutdown, so the kill -9 case is
+// natsedge-only). IDs: shared/reference/mqtt-inventory.md (M3-, M5-) and
 // nats-inventory.md (MQ-).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { startServer, stopAll, brokerKind, within, sleep } from "./lib/harness.mjs";
-import { inbox, runTool, endAllMqtt } from "./lib/mqtt.mjs";
+import { inbox, runTool, endAllMqtt, startMqtt } from "./lib/mqtt.mjs";
 
 const dirs = [];
 const clients = new Set();
@@ -181,3 +184,71 @@ test("a session ended by a clean session does not come back after kill -9 (M3-31
   await end(kept.c);
   await b.server.stop();
 });
+
+// MQTT 5 and QoS 2 (lib/mqtt.mjs "mqtt": natsedge, or mosquitto in the
+// parity pass) on the store in `dir`.
+async function start5(dir) {
+  chmodSync(dir, 0o777); // mosquitto started as root writes as its own user
+  const b = await startMqtt({
+    need: "mqtt",
+    config: `store_dir: "${dir}"\n`,
+    mosquittoConfig: `persistence true\npersistence_location ${dir}/\n`,
+  });
+  return { broker: b, port: b.mqttPort };
+}
+
+const V5 = { protocolVersion: 5, properties: { sessionExpiryInterval: 3600 } };
+
+async function fillQos2(b) {
+  const keeper = await connect(b, { clientId: "keeper5", clean: false, ...V5 });
+  const granted = await within(keeper.c.subscribeAsync("q2/#", { qos: 2 }), 5000, "SUBACK");
+  assert.equal(granted[0].qos, 2);
+  await end(keeper.c);
+  const pub = await connect(b, { clientId: "pub5", clean: true, protocolVersion: 5 });
+  for (let i = 1; i <= 5; i++) {
+    await within(pub.c.publishAsync(`q2/${i}`, `x${i}`, { qos: 2 }), 5000, `PUBCOMP ${i}`);
+  }
+  return pub;
+}
+
+async function checkQos2(b) {
+  const keeper = await connect(b, { clientId: "keeper5", clean: false, ...V5 });
+  assert.equal(keeper.ack.sessionPresent, true, "the session came back");
+  const msgs = await keeper.box.wait(5, 10000, "the five queued QoS 2 messages");
+  await sleep(300); // nothing more: each once
+  assert.deepEqual(
+    keeper.box.msgs.map((m) => `${m.topic}=${m.payload}:${m.packet.qos}`),
+    ["q2/1=x1:2", "q2/2=x2:2", "q2/3=x3:2", "q2/4=x4:2", "q2/5=x5:2"],
+  );
+  assert.equal(msgs.length, 5);
+  await end(keeper.c);
+}
+
+test("an MQTT 5 session's QoS 2 messages queued while offline come back once each after a restart (M5-19, M3-39)", async () => {
+  const dir = storeDir();
+  let b = await start5(dir);
+  const pub = await fillQos2(b);
+  await end(pub.c);
+  await b.broker.stop();
+  b = await start5(dir);
+  await checkQos2(b);
+  await b.broker.stop();
+});
+
+test(
+  "natsedge-only (mosquitto writes its state at shutdown): the same after kill -9 right after the last PUBCOMP (M3-39)",
+  { skip: brokerKind() !== "natsedge" ? "natsedge-only: mosquitto keeps what it holds in RAM until it shuts down" : false },
+  async () => {
+    const dir = storeDir();
+    let b = await start5(dir);
+    const pub = await fillQos2(b);
+    b.broker.server.signal("SIGKILL");
+    await within(b.broker.server.exited, 5000, "the broker killed");
+    pub.c.end(true);
+    clients.delete(pub.c);
+    await b.broker.stop();
+    b = await start5(dir);
+    await checkQos2(b);
+    await b.broker.stop();
+  },
+);

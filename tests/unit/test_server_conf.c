@@ -163,7 +163,18 @@ static void test_mqtt_block_is_read_as_nats_server_reads_it_MQ_25_CFG_20(void **
     assert_string_equal(opts.mqtt.auth_token, "x");
     assert_int_equal(apply("mqtt { port: 1883, max_ack_pending: 65536 }\n"), NE_ERR_RANGE);
     assert_non_null(strstr(err, "invalid value 65536, should in [0..65535] range"));
-    assert_int_equal(apply("mqtt { port: 1883, tls { cert_file: a } }\n"), NE_ERR_UNSUPPORTED);
+    assert_int_equal(apply("mqtt { port: 1883, tls { cert_file: a, key_file: b, ca_file: c, "
+                           "verify: true, timeout: 3 } }\n"),
+                     NE_OK);
+    assert_true(opts.mqtt.tls);
+    assert_true(opts.mqtt.tls_verify);
+    assert_string_equal(opts.mqtt.tls_cert_file, "a");
+    assert_string_equal(opts.mqtt.tls_key_file, "b");
+    assert_string_equal(opts.mqtt.tls_ca_file, "c");
+    assert_int_equal(opts.mqtt.tls_timeout_ms, 3000);
+    assert_int_equal(apply("mqtt { port: 1883, tls { cert_file: a, insecure: true } }\n"),
+                     NE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "mqtt tls \"insecure\" is not supported"));
     /* Relations nats-server checks (validateMQTTOptions). */
     assert_int_equal(apply("mqtt { port: 1883, no_auth_user: ghost }\n"), NE_ERR_INVALID);
     assert_non_null(strstr(err, "no_auth_user: \"ghost\" not present"));
