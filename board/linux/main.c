@@ -23,6 +23,7 @@
 #include "server/ne_server.h"
 #include "server/ne_server_conf.h"
 #include "cluster_tls.h"
+#include "js_store.h"
 #include "leaf_tls.h"
 #include "tls_setup.h"
 
@@ -363,8 +364,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "natsedge: cannot create the event loop: %s\n", strerror(errno));
         return 1;
     }
-    if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK ||
-        ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
+    int init_rc = ne_server_init(&g_server, &cli.opts, &net, &log);
+    if (init_rc == NE_OK) {
+        ne_board_js_store_setup(&g_server);
+    }
+    if (init_rc != NE_OK || ne_board_tls_setup(&g_server) != NE_OK ||
+        ne_board_leaf_tls_setup(&g_server) != NE_OK ||
         ne_board_cluster_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;

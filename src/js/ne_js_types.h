@@ -12,6 +12,7 @@
 #include "conn/ne_conn.h"
 #include "core/ne_pool.h"
 #include "json/ne_json.h"
+#include "js/ne_js_file.h"
 #include "js/ne_js_mem.h"
 #include "js/ne_js_store.h"
 #include "ne_config_js.h"
