@@ -1262,7 +1262,9 @@ static int deliver_one(ne_js *js, ne_js_consumer *c, const ne_js_msg_info *info,
             c->redelivered++;
         }
         e->dc = dc;
-        e->dseq = dseq;
+        if (p == NE_JS_NONE) {
+            e->dseq = dseq; /* the first delivery's: the ack floor moves by it */
+        }
         e->deadline_ns = now + wait_ns(c, dc);
         note_deadline(c, e->deadline_ns);
         due_unlink(js, c, entry);

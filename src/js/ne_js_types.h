@@ -170,7 +170,7 @@ typedef struct ne_js_stream {
  * again). */
 typedef struct ne_js_pending {
     uint64_t sseq;
-    uint64_t dseq;        /* its latest delivery's consumer sequence */
+    uint64_t dseq;        /* its first delivery's consumer sequence */
     uint64_t deadline_ns; /* redelivery is due */
     uint32_t dc;          /* deliveries so far */
     uint32_t prev;        /* the consumer's list, by stream sequence */
