@@ -11,6 +11,7 @@
 #   make conf-compare     configuration checks compared with nats-server on 4,800 files (300 in test)
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
+#   make interop-kill9 [KILLS=50] [KILL_SEED=<s>]   JetStream's kill -9 test at full length
 #   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route)
 #   make tap         natsedge-tap: the broker over lwIP on a TAP device
 #   make BOARD=mps2-an385 [CONFIG=tiny]   Cortex-M3 firmware (make run-mps2, make footprint)
@@ -202,6 +203,16 @@ interop-parity: interop-c
 	NATSEDGE_BIN=$(NATS_SERVER_BIN) NATSEDGE_SMALL_BIN=$(NATS_SERVER_BIN) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
+
+# JetStream's kill -9 test at full length (issue 16): 50 kills of natsedge at
+# random points while publishes and acks are in flight (make test runs 10;
+# KILL_SEED fixes the points).
+KILLS ?= 50
+.PHONY: interop-kill9
+interop-kill9: $(NATSEDGE)
+	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_KILLS=$(KILLS) \
+	  $(if $(KILL_SEED),NATSEDGE_KILL_SEED=$(KILL_SEED)) \
+	  $(NODE_TEST) tests/interop/jetstream_kill.test.mjs
 
 # Configuration checks compared with nats-server (tools/conf_compare.mjs):
 # generated files, `nats-server -t -c` and `natsedge -t -c` on each, accepted
