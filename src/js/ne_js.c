@@ -593,6 +593,7 @@ static void js_timer(ne_conn *conn, uint64_t now_ms)
             ne_js_consumer_tick(js, c, now);
         }
     }
+    ne_js_file_turn_end(js, a);
 }
 
 static void js_describe(const ne_conn *conn, ne_conn_desc *out)

@@ -1831,10 +1831,9 @@ void ne_js_consumer_ack(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice 
     } else if ((!cut && body_is(body, "+TERM")) || body_starts(body, "+TERM ")) {
         term(js, c, sseq, dseq, (uint32_t)dc);
     }
-    if (reply.len > 0 && !skip_reply) {
+    if (reply.len > 0 && !skip_reply && ne_js_file_consumer_sync(js, c)) {
         /* The double ack: an empty answer once the ack is taken (and
          * durable, on a file stream). */
-        ne_js_file_consumer_sync(js, c);
         (void)ne_js_send(js, a, reply, (ne_slice){"", 0}, NULL, 0, NULL, 0);
     }
     ne_js_wake(js, a);

@@ -720,25 +720,25 @@ static uint64_t digest(const ne_js *js, const ne_js_consumer *c)
     return h | 1u;
 }
 
-/* Writes the consumer's state when it changed since it was last written. */
-static void persist(ne_js *js, ne_js_consumer *c)
+/* Writes the consumer's state when it changed since it was last written.
+ * False when it could not be written (logged). */
+static bool persist(ne_js *js, ne_js_consumer *c)
 {
     ne_js_file *f = &js->file;
     ne_js_file_consumer *fc = fc_of(js, c);
     if (fc == NULL) {
-        return;
+        return true;
     }
     uint64_t d = digest(js, c);
     if (d == fc->written) {
-        return;
+        return true;
     }
-    fc->written = d;
     if (c->pending_count > NE_JS_FILE_PENDING) {
         ne_log_warn(js->conns->log,
                     "JetStream consumer \"%s\": %u acknowledgements pending, more than its file "
                     "state holds (NE_JS_FILE_PENDING %u): not written",
                     c->name, (unsigned)c->pending_count, (unsigned)NE_JS_FILE_PENDING);
-        return;
+        return false;
     }
     /* Deadlines are kept as wall-clock times: the monotonic clock starts
      * again at a restart. */
@@ -769,33 +769,59 @@ static void persist(ne_js *js, ne_js_consumer *c)
     if (rc != NE_OK) {
         ne_log_warn(js->conns->log, "JetStream consumer \"%s\": its state was not written: %s",
                     c->name, ne_err_name(rc));
-        return;
+        return false;
     }
+    fc->written = d;
     f->dirty = true;
+    return true;
 }
 
-static void sync_device(ne_js *js)
+/* Once the device is synced, each consumer log drops the states before its
+ * newest (ne_store_consumer_sync): the log holds one state, not all. */
+static void trim_consumer_logs(ne_js *js)
+{
+    for (uint32_t i = 0; i < js->account_count; i++) {
+        uint32_t guard = 0;
+        for (ne_js_stream *st = js->accounts[i].streams; st != NULL && guard++ < NE_JS_MAX_STREAMS;
+             st = st->next) {
+            uint32_t cguard = 0;
+            for (ne_js_consumer *c = st->consumers; c != NULL && cguard++ < NE_JS_MAX_CONSUMERS;
+                 c = c->next) {
+                ne_js_file_consumer *fc = fc_of(js, c);
+                if (fc != NULL && fc->sc.snapshot_seq != 0) {
+                    (void)ne_store_consumer_sync(&fc->sc);
+                }
+            }
+        }
+    }
+}
+
+/* True when everything changed so far is durable. */
+static bool sync_device(ne_js *js)
 {
     ne_js_file *f = &js->file;
     if (!f->open || !f->dirty) {
-        return;
+        return !f->open || !f->failed;
     }
     int rc = ne_store_dev_sync(&f->s->dev);
     if (rc != NE_OK) {
         ne_log_error(js->conns->log, "JetStream file store: sync failed: %s", ne_err_name(rc));
+        return false;
     }
     f->dirty = false;
+    trim_consumer_logs(js);
+    return true;
 }
 
-void ne_js_file_consumer_sync(ne_js *js, ne_js_consumer *c)
+bool ne_js_file_consumer_sync(ne_js *js, ne_js_consumer *c)
 {
-    persist(js, c);
-    sync_device(js);
+    bool written = persist(js, c);
+    return sync_device(js) && written;
 }
 
-void ne_js_file_sync(ne_js *js)
+bool ne_js_file_sync(ne_js *js)
 {
-    sync_device(js);
+    return sync_device(js);
 }
 
 void ne_js_file_consumer_deleted(ne_js *js, ne_js_consumer *c)
@@ -806,7 +832,7 @@ void ne_js_file_consumer_deleted(ne_js *js, ne_js_consumer *c)
         return;
     }
     if (f->closing) {
-        persist(js, c);
+        (void)persist(js, c);
     }
     (void)ne_store_consumer_detach(&fc->sc);
     if (!f->closing) {
@@ -831,10 +857,10 @@ void ne_js_file_turn_end(ne_js *js, ne_js_account *a)
         uint32_t cguard = 0;
         for (ne_js_consumer *c = st->consumers; c != NULL && cguard++ < NE_JS_MAX_CONSUMERS;
              c = c->next) {
-            persist(js, c);
+            (void)persist(js, c);
         }
     }
-    sync_device(js);
+    (void)sync_device(js);
 }
 
 /* ---- Start-up: the streams and consumers of the catalogue --------------------------------- */
@@ -1004,7 +1030,7 @@ int ne_js_file_start(ne_js *js)
         }
         restore_stream(js, &e);
     }
-    sync_device(js);
+    (void)sync_device(js);
     return NE_OK;
 }
 
@@ -1015,7 +1041,7 @@ void ne_js_file_close(ne_js *js)
         return;
     }
     f->dirty = true;
-    sync_device(js);
+    (void)sync_device(js);
     f->open = false;
     f->port.close(f->port.ctx);
 }

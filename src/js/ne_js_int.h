@@ -250,10 +250,11 @@ void ne_js_file_consumer_updated(ne_js *js, ne_js_consumer *c);
 /* The consumer goes: its log is deleted (at shutdown: written and kept). */
 void ne_js_file_consumer_deleted(ne_js *js, ne_js_consumer *c);
 /* Writes the consumer's state if it changed and syncs: before a double
- * ack's confirmation. */
-void ne_js_file_consumer_sync(ne_js *js, ne_js_consumer *c);
-/* Syncs what changed: before a publish's acknowledgement. */
-void ne_js_file_sync(ne_js *js);
+ * ack's confirmation. False when that failed (no confirmation then). */
+bool ne_js_file_consumer_sync(ne_js *js, ne_js_consumer *c);
+/* Syncs what changed: before a publish's acknowledgement. False when the
+ * sync failed (the publish is not acknowledged then). */
+bool ne_js_file_sync(ne_js *js);
 /* The end of an account's turn: its consumers' states written, then the
  * device synced. */
 void ne_js_file_turn_end(ne_js *js, ne_js_account *a);

@@ -1065,7 +1065,9 @@ void ne_js_stream_puback(ne_js *js, ne_js_account *a, ne_slice reply, const uint
         return;
     }
     /* What is acknowledged is durable first (one sync for the turn). */
-    ne_js_file_sync(js);
+    if (!ne_js_file_sync(js) && p.err == NE_JS_OK) {
+        p.err = NE_JS_ERR_INSUFFICIENT_RESOURCES;
+    }
     if (p.err != NE_JS_OK) {
         ack_doc d = {name, &p, arg};
         (void)ne_js_send_json(js, a, reply, write_ack_error, &d);
