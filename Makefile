@@ -12,6 +12,7 @@
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
 #   make interop-kill9 [KILLS=50] [KILL_SEED=<s>]   JetStream's kill -9 test at full length
+#   make powercut-js JS_CUTS=<n> SEED=<s>   JetStream's power-loss test (port/sim)
 #   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route)
 #   make tap         natsedge-tap: the broker over lwIP on a TAP device
 #   make BOARD=mps2-an385 [CONFIG=tiny]   Cortex-M3 firmware (make run-mps2, make footprint)
@@ -301,6 +302,7 @@ powercut-short:
 ifneq ($(POWERCUT_SRC),)
 	$(MAKE) powercut CUTS=1000 SEED=7
 	$(MAKE) kill9 ROUNDS=10 SEED=7
+	$(MAKE) powercut-js JS_CUTS=200 SEED=7
 else
 	@echo "powercut: no store power-loss test in tests/powercut yet"
 endif
@@ -387,6 +389,19 @@ $(BUILD)/tests/kill9: tests/powercut/kill9/kill9.c $(BUILD)/libnecore.a $(BUILD)
 .PHONY: kill9
 kill9: $(BUILD)/tests/kill9
 	$(BUILD)/tests/kill9 --rounds $(ROUNDS) --seed $(SEED)
+
+# JetStream's power-loss test (tests/powercut/js): the broker on port/sim, a
+# file stream, a KV bucket and a durable consumer on a simulated flash
+# behind a write cache, power cut at random points, restarted and checked.
+# make test runs JS_CUTS=200 SEED=7 (powercut-short).
+JS_CUTS ?= 200
+$(BUILD)/tests/js_powercut: tests/powercut/js/js_powercut.c $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libnesim.a $(BUILD)/libnecore.a $(BUILD)/libneposix.a \
+	    $(BUILD)/libnecore.a $(LDFLAGS_ALL) $(BOARD_LIBS)
+.PHONY: powercut-js
+powercut-js: $(BUILD)/tests/js_powercut
+	$(BUILD)/tests/js_powercut --cuts $(JS_CUTS) --seed $(SEED)
 
 # `make powercut-regressions`: seeds of the power-loss test that once failed,
 # each run again at the size that found it (not part of `make test`; the
