@@ -273,3 +273,20 @@ test("a message larger than one store record, a durable's max_ack_pending above 
   await nc.close();
   await server.stop();
 });
+
+test("a second broker on the same store_dir gets no file storage: 10047 (natsedge only: differences.md, JetStream, \"File storage is one device\")", { skip: brokerKind() === "nats-server" }, async () => {
+  const sd = storeDir();
+  const a = await start(sd);
+  const nca = await connect({ servers: a.url, reconnect: false });
+  await (await jetstreamManager(nca)).streams.add({ name: "A", subjects: ["a"], storage: "file" });
+  const b = await start(sd);
+  const ncb = await connect({ servers: b.url, reconnect: false });
+  const r = await api(ncb, "$JS.API.STREAM.CREATE.B", { name: "B", subjects: ["b"], storage: "file" });
+  assert.equal(r.error?.err_code, 10047);
+  assert.match(b.logs(), /JetStream file storage unavailable: cannot open its file/);
+  await ncb.close();
+  await b.stop();
+  assert.equal((await jetstreamManager(nca).then((m) => m.streams.info("A"))).config.storage, "file");
+  await nca.close();
+  await a.stop();
+});
