@@ -13,7 +13,7 @@ import { connect, headers } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { startServer, stopAll, within, brokerKind } from "./lib/harness.mjs";
+import { startServer, stopAll, within, waitFor, brokerKind } from "./lib/harness.mjs";
 import { api } from "./lib/js.mjs";
 
 const dirs = [];
@@ -283,10 +283,34 @@ test("a second broker on the same store_dir gets no file storage: 10047 (natsedg
   const ncb = await connect({ servers: b.url, reconnect: false });
   const r = await api(ncb, "$JS.API.STREAM.CREATE.B", { name: "B", subjects: ["b"], storage: "file" });
   assert.equal(r.error?.err_code, 10047);
-  assert.match(b.logs(), /JetStream file storage unavailable: cannot open its file/);
+  await waitFor(() => /JetStream file storage unavailable: cannot open its file/.test(b.logs()), 5000,
+    "the reason in the log");
   await ncb.close();
   await b.stop();
   assert.equal((await jetstreamManager(nca).then((m) => m.streams.info("A"))).config.storage, "file");
   await nca.close();
   await a.stop();
+});
+
+test("file streams beyond the store's logs (NE_STORE_MAX_LOGS) get 503 10023 and the knob is logged (natsedge only: differences.md, JetStream, \"File storage is one device\")", { skip: brokerKind() === "nats-server" }, async () => {
+  const sd = storeDir();
+  const server = await start(sd);
+  const nc = await connect({ servers: server.url, reconnect: false });
+  let made = 0;
+  let refused = null;
+  for (let i = 0; i < 300 && !refused; i++) {
+    const r = await api(nc, `$JS.API.STREAM.CREATE.F${i}`, { name: `F${i}`, subjects: [`f.${i}`], storage: "file" });
+    if (r.error) refused = r.error;
+    else made++;
+  }
+  assert.ok(made >= 1, "some file streams are made");
+  assert.equal(refused?.code, 503);
+  assert.equal(refused?.err_code, 10023);
+  await waitFor(() => /raise NE_STORE_MAX_LOGS|raise NE_JS_FILE_STREAMS/.test(server.logs()), 5000,
+    "the knob in the log");
+  // Memory streams are not bounded by the store.
+  const m = await api(nc, "$JS.API.STREAM.CREATE.M", { name: "M", subjects: ["m"], storage: "memory" });
+  assert.equal(m.error, undefined);
+  await nc.close();
+  await server.stop();
 });
