@@ -38,10 +38,12 @@
 #if (NE_JS_FILE_SUBJECTS & (NE_JS_FILE_SUBJECTS - 1)) != 0 || NE_JS_FILE_SUBJECTS < 8
 #error "NE_JS_FILE_SUBJECTS must be a power of two, at least 8"
 #endif
+#if NE_FEATURE_JETSTREAM
 _Static_assert(NE_STORE_CONSUMER_SNAPSHOT_BYTES(NE_JS_FILE_PENDING) + 128 <=
                    NE_STORE_WRITE_BUFFER_BYTES,
                "NE_JS_FILE_PENDING entries of 32 B must fit NE_STORE_WRITE_BUFFER_BYTES as one "
                "record");
+#endif
 
 /* Where the device comes from (the board). open: the device under
  * store_dir with this geometry into *out; with create false, NE_ERR_NOT_FOUND

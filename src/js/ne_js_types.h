@@ -24,7 +24,7 @@
 #error "NE_JS_NAME_BYTES must be at least 16, NE_JS_TEXT_BYTES 32 to 65535"
 #endif
 /* A stream subject and its subscription id ("S" and up to 5 digits). */
-#if NE_JS_TEXT_BYTES + 5 > NE_SUB_TEXT_BYTES
+#if NE_FEATURE_JETSTREAM && NE_JS_TEXT_BYTES + 5 > NE_SUB_TEXT_BYTES
 #error "NE_JS_TEXT_BYTES + 5 must fit in NE_SUB_TEXT_BYTES (a stream subject is a subscription)"
 #endif
 
