@@ -6,6 +6,7 @@
 
 #if NE_FEATURE_JETSTREAM
 
+#include <stddef.h>
 #include <string.h>
 
 #include "core/ne_assert.h"
@@ -29,6 +30,12 @@ static ne_js_file_consumer *consumer_at(const ne_js_file *f, uint32_t i)
 static ne_js_file *file_of(const ne_js_store *st)
 {
     return st->backend;
+}
+
+/* The service a backend belongs to (ne_js embeds it). */
+static ne_js *file_js(ne_js_file *f)
+{
+    return (ne_js *)(void *)((char *)f - offsetof(ne_js, file));
 }
 
 static ne_js_file_stream *fs_of(const ne_js_store *st)
@@ -328,7 +335,11 @@ static void file_drop(ne_js_store *st)
     if (!f->closing) {
         int rc = ne_store_dev_delete(&f->s->dev, id);
         if (rc != NE_OK && rc != NE_ERR_NOT_FOUND) {
-            f->failed = f->failed || rc == NE_ERR_IO;
+            /* The stream is gone from RAM; its log may come back at the
+             * next start. */
+            ne_log_error(file_js(f)->conns->log,
+                         "JetStream file store: deleting a stream's log failed: %s",
+                         ne_err_name(rc));
         }
     }
     f->dirty = true;

@@ -7,7 +7,8 @@
  * One client drives, over the NATS protocol, a file stream S (publishes
  * with Nats-Msg-Id, max_msgs with discard old), a KV bucket's stream (puts
  * on 16 keys, one message per key) and a durable pull consumer C of S
- * (one message at a time, double-acked). At each cut point power fails
+ * (one message at a time, double-acked), and creates and deletes a stream
+ * T again and again (catalogue changes). At each cut point power fails
  * during a random flash operation a few ahead; the broker is then started
  * again from the flash alone (its RAM thrown away, as a power cut does) and
  * checked against what the client was told:
@@ -22,6 +23,8 @@
  *   - C's ack floor is at least the last sequence up to which every double
  *     ack was confirmed, and no message whose ack was confirmed is pending
  *     or delivered again.
+ *   - T exists exactly when the last acknowledged create or delete of it
+ *     said so.
  *
  * The last line is
  *   cut points: <n>, acknowledged records lost: <k>, corrupt records returned: <c>
@@ -70,6 +73,10 @@ static uint32_t kv_val[KEYS];
 static uint32_t next_val = 1;
 static uint8_t confirmed[2 * MAX_PUBS]; /* stream seq -> 1 once its double ack was confirmed */
 static uint64_t lost, corrupt, failures, cuts;
+/* Stream T, created and deleted again and again (catalogue changes): what
+ * the last acknowledged request made of it, unless one was cut short. */
+static bool t_exists;
+static bool t_unknown;
 static bool verbose;
 
 static uint64_t rnd(void)
@@ -307,6 +314,29 @@ static void consume(void)
     }
 }
 
+/* Creates T when it is not there, deletes it when it is. */
+static void toggle_t(void)
+{
+    const char *got = t_exists
+                          ? request("$JS.API.STREAM.DELETE.T", NULL, "")
+                          : request("$JS.API.STREAM.CREATE.T", NULL,
+                                    "{\"name\":\"T\",\"subjects\":[\"t.>\"],\"storage\":\"file\"}");
+    if (!flash.powered) {
+        /* The power failed during the request: a broker would not have
+         * answered (this one goes on until the step ends). */
+        t_unknown = true;
+        return;
+    }
+    if (strstr(got, "\"error\"") != NULL) {
+        return;
+    }
+    if (strstr(got, "\"type\"") == NULL) {
+        t_unknown = true; /* no answer: either */
+        return;
+    }
+    t_exists = !t_exists;
+}
+
 static void setup_streams(void)
 {
     const char *r = request("$JS.API.STREAM.CREATE.S", NULL,
@@ -422,6 +452,14 @@ static void check(void)
             }
         }
     }
+    /* T is as the last acknowledged request left it. */
+    bool t_now = stream_named("T") != NULL;
+    if (!t_unknown && t_now != t_exists) {
+        lost++;
+        fail("stream T is not as its last acknowledged create or delete left it", t_now, t_exists);
+    }
+    t_exists = t_now;
+    t_unknown = false;
     /* The consumer resumes from its ack floor; nothing confirmed is pending. */
     ne_js_consumer *c = ne_js_consumer_find(s, (ne_slice){"C", 1});
     if (c == NULL) {
@@ -495,13 +533,15 @@ int main(int argc, char **argv)
     for (cuts = 0; cuts < cut_points && next_pub < MAX_PUBS - 1000; cuts++) {
         ne_sim_flash_cut_after(&flash, 1 + rnd() % 300);
         for (uint32_t op = 0; op < 400 && flash.powered; op++) {
-            uint64_t r = rnd() % 10;
-            if (r < 5) {
+            uint64_t r = rnd() % 20;
+            if (r < 10) {
                 publish(next_pub++);
-            } else if (r < 7) {
+            } else if (r < 14) {
                 kv_put((uint32_t)(rnd() % KEYS));
-            } else {
+            } else if (r < 19) {
                 consume();
+            } else {
+                toggle_t();
             }
         }
         /* The power is cut (or the round ran out): RAM is gone. */
