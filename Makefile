@@ -11,6 +11,8 @@
 #   make conf-compare     configuration checks compared with nats-server on 4,800 files (300 in test)
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
+#   make interop-kill9 [KILLS=50] [KILL_SEED=<s>]   JetStream's kill -9 test at full length
+#   make powercut-js JS_CUTS=<n> SEED=<s>   JetStream's power-loss test (port/sim)
 #   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route)
 #   make run [PORT=] [HTTP_PORT=]   the broker on 127.0.0.1 (4222; monitoring when HTTP_PORT is set)
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, /etc/natsedge/natsedge.conf, systemd unit, natsedge(8)
@@ -221,6 +223,16 @@ interop-parity: interop-c
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 
+# JetStream's kill -9 test at full length (issue 16): 50 kills of natsedge at
+# random points while publishes and acks are in flight (make test runs 10;
+# KILL_SEED fixes the points).
+KILLS ?= 50
+.PHONY: interop-kill9
+interop-kill9: $(NATSEDGE)
+	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_KILLS=$(KILLS) \
+	  $(if $(KILL_SEED),NATSEDGE_KILL_SEED=$(KILL_SEED)) \
+	  $(NODE_TEST) tests/interop/jetstream_kill.test.mjs
+
 # Configuration checks compared with nats-server (tools/conf_compare.mjs):
 # generated files, `nats-server -t -c` and `natsedge -t -c` on each, accepted
 # or refused alike and the same error line, outside the differences.md
@@ -312,6 +324,7 @@ powercut-short:
 ifneq ($(POWERCUT_SRC),)
 	$(MAKE) powercut CUTS=1000 SEED=7
 	$(MAKE) kill9 ROUNDS=10 SEED=7
+	$(MAKE) powercut-js JS_CUTS=200 SEED=7
 else
 	@echo "powercut: no store power-loss test in tests/powercut yet"
 endif
@@ -402,6 +415,19 @@ $(BUILD)/tests/kill9: tests/powercut/kill9/kill9.c $(BUILD)/libnecore.a $(BUILD)
 .PHONY: kill9
 kill9: $(BUILD)/tests/kill9
 	$(BUILD)/tests/kill9 --rounds $(ROUNDS) --seed $(SEED)
+
+# JetStream's power-loss test (tests/powercut/js): the broker on port/sim, a
+# file stream, a KV bucket and a durable consumer on a simulated flash
+# behind a write cache, power cut at random points, restarted and checked.
+# make test runs JS_CUTS=200 SEED=7 (powercut-short).
+JS_CUTS ?= 200
+$(BUILD)/tests/js_powercut: tests/powercut/js/js_powercut.c $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libnesim.a $(BUILD)/libnecore.a $(BUILD)/libneposix.a \
+	    $(BUILD)/libnecore.a $(LDFLAGS_ALL) $(BOARD_LIBS)
+.PHONY: powercut-js
+powercut-js: $(BUILD)/tests/js_powercut
+	$(BUILD)/tests/js_powercut --cuts $(JS_CUTS) --seed $(SEED)
 
 # `make powercut-regressions`: seeds of the power-loss test that once failed,
 # each run again at the size that found it (not part of `make test`; the

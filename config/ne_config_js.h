@@ -136,6 +136,52 @@
 #define NE_JS_QUEUE_BYTES (256 * 1024)
 #endif
 
+/* ---- File storage (`storage: file`, src/js/ne_js_file.c) ----------------------
+ *
+ * Every file stream and every durable consumer of a file stream is a log on
+ * one storage device (src/store): on Linux a file under store_dir of
+ * NE_JS_FILE_BLOCK_BYTES x (max_file_store / NE_JS_FILE_BLOCK_BYTES) bytes,
+ * at most NE_STORE_MAX_BLOCKS blocks (config/ne_config_store.h): that is the
+ * largest max_file_store. The device's own RAM is sizeof(ne_store_dev)
+ * (docs/storage.md); NE_STORE_MAX_LOGS bounds streams plus durable
+ * consumers on it. */
+
+/* Erase block of the file device: a message on a file stream must fit one
+ * (and the store's write buffer). */
+#ifndef NE_JS_FILE_BLOCK_BYTES
+#define NE_JS_FILE_BLOCK_BYTES (256 * 1024)
+#endif
+/* Program unit of the file device: each sync pads to it. */
+#ifndef NE_JS_FILE_PROGRAM_BYTES
+#define NE_JS_FILE_PROGRAM_BYTES 64
+#endif
+/* File streams at once. One costs sizeof(ne_js_file_stream): about 300 B
+ * plus 40 B per subject slot and the subject text below. */
+#ifndef NE_JS_FILE_STREAMS
+#define NE_JS_FILE_STREAMS (NE_JS_MAX_STREAMS < 64 ? NE_JS_MAX_STREAMS : 64)
+#endif
+/* Subjects a file stream indexes (a power of two; 7/8 of it usable): per
+ * subject counts, KV keys, last per subject. Messages of subjects beyond it
+ * are kept and found by scanning. */
+#ifndef NE_JS_FILE_SUBJECTS
+#define NE_JS_FILE_SUBJECTS 1024
+#endif
+/* Bytes of subject text a file stream indexes (each subject + 8). */
+#ifndef NE_JS_FILE_SUBJECT_TEXT_BYTES
+#define NE_JS_FILE_SUBJECT_TEXT_BYTES (32 * 1024)
+#endif
+/* Durable consumers of file streams whose state is kept on the device. One
+ * costs about 300 B plus 32 B per pending entry below. */
+#ifndef NE_JS_FILE_CONSUMERS
+#define NE_JS_FILE_CONSUMERS (NE_JS_MAX_CONSUMERS < 64 ? NE_JS_MAX_CONSUMERS : 64)
+#endif
+/* Most acknowledgements pending for one durable consumer of a file stream
+ * (its max_ack_pending may not be higher): the consumer's state is written
+ * as one record, which must fit the store's write buffer (32 B each). */
+#ifndef NE_JS_FILE_PENDING
+#define NE_JS_FILE_PENDING 1000
+#endif
+
 /* Longest store_dir and domain. */
 #ifndef NE_JS_STORE_DIR_BYTES
 #define NE_JS_STORE_DIR_BYTES 256

@@ -25,6 +25,7 @@
 #include "server/ne_server.h"
 #include "server/ne_server_conf.h"
 #include "cluster_tls.h"
+#include "js_store.h"
 #include "leaf_tls.h"
 #include "mqtt_tls.h"
 #include "tls_setup.h"
@@ -197,10 +198,10 @@ static int load_config(ne_conf *conf, const char *path, ne_cli *base, char *err,
 }
 
 #if NE_MQTT_PERSIST
-/* The storage device: one file, <store_dir>/natsedge.store, of
+/* MQTT's storage device: one file, <store_dir>/mqtt.store, of
  * NE_STORE_MAX_BLOCKS erase blocks of 64 KiB (16 MiB with the default
  * knobs), created erased at the first start (docs/mqtt.md). */
-#define STORE_FILE "natsedge.store"
+#define STORE_FILE "mqtt.store"
 #define STORE_ERASE_BYTES (64u * 1024u)
 #define STORE_PROGRAM_BYTES 256u
 static ne_file_flash g_store_file;
@@ -434,6 +435,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ne_server_set_config_file(&g_server, cli.config_file);
+    ne_board_js_store_setup(&g_server);
     if (open_store(&g_server, cli.opts.js.store_dir, &log) != 0 ||
         ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
         ne_board_cluster_tls_setup(&g_server) != NE_OK ||

@@ -567,6 +567,7 @@ static void js_run(ne_conn *conn)
             ne_js_wake(js, a);
         }
     }
+    ne_js_file_turn_end(js, a);
 }
 
 /* Every tick: the streams' and consumers' timers. */
@@ -592,6 +593,7 @@ static void js_timer(ne_conn *conn, uint64_t now_ms)
             ne_js_consumer_tick(js, c, now);
         }
     }
+    ne_js_file_turn_end(js, a);
 }
 
 static void js_describe(const ne_conn *conn, ne_conn_desc *out)
@@ -677,8 +679,9 @@ void ne_js_init(ne_js *js, ne_js_storage *storage, const ne_server_options *opts
     ne_js_mem_init(&js->mem, &storage->mem);
     const uint64_t region = (uint64_t)NE_JS_MEM_BLOCKS * NE_JS_MEM_BLOCK_BYTES;
     js->max_memory = opts->js.max_memory > 0 ? (uint64_t)opts->js.max_memory : region;
-    /* File storage comes with the storage engine's stream logs (store v2). */
-    js->max_store = 0;
+    /* File storage: one device of at most NE_STORE_MAX_BLOCKS blocks. */
+    js->max_store = opts->js.max_store > 0 ? (uint64_t)opts->js.max_store : ne_js_file_max_bytes();
+    ne_js_file_init(js, &storage->file);
     js->kind = ne_conns_kind(conns, "JetStream", "jid", &js_ops, js);
     js->account_count = 0;
     for (uint32_t i = 0; i < opts->account_count && js->enabled; i++) {
@@ -723,7 +726,7 @@ int ne_js_start(ne_js *js)
     }
     ne_log_info(js->conns->log, "Starting JetStream");
     ne_log_info(js->conns->log, "  Max Memory:      %llu B", (unsigned long long)js->max_memory);
-    ne_log_info(js->conns->log, "  Max Storage:     0 B (file storage comes with store v2)");
+    ne_log_info(js->conns->log, "  Max Storage:     %llu B", (unsigned long long)js->max_store);
     if (js->opts->js.store_dir[0] != '\0') {
         ne_log_info(js->conns->log, "  Store Directory: \"%s\"", js->opts->js.store_dir);
     }
@@ -762,11 +765,13 @@ int ne_js_start(ne_js *js)
                     js->opts->accounts[a->index].name);
     }
     js->started = true;
-    return NE_OK;
+    return ne_js_file_start(js);
 }
 
 void ne_js_shutdown(ne_js *js)
 {
+    /* File streams and consumers are let go, not deleted. */
+    js->file.closing = true;
     for (uint32_t i = 0; i < js->account_count; i++) {
         ne_js_account *a = &js->accounts[i];
         uint32_t guard = 0;
@@ -774,6 +779,7 @@ void ne_js_shutdown(ne_js *js)
             ne_js_stream_delete(js, a->streams, false);
         }
     }
+    ne_js_file_close(js);
 }
 
 uint32_t ne_js_pools_in_use(const ne_js *js, const char **busy)
@@ -788,7 +794,11 @@ uint32_t ne_js_pools_in_use(const ne_js *js, const char **busy)
         }
         total += pools[i]->in_use;
     }
-    return total;
+    uint32_t files = ne_js_file_in_use(js);
+    if (files > 0 && *busy == NULL) {
+        *busy = "JetStream file streams";
+    }
+    return total + files;
 }
 
 void ne_js_log_memory(const ne_js *js)

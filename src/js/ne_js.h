@@ -45,6 +45,7 @@ typedef struct ne_js_storage {
     NE_POOL_STORAGE(ne_js_pull, NE_JS_MAX_WAITING) pulls;
     NE_POOL_STORAGE(ne_js_msgid, NE_JS_MAX_MSG_IDS) msgids;
     ne_js_mem_storage mem;
+    ne_js_file_storage file;
 } ne_js_storage;
 
 typedef struct ne_js_stats {
@@ -87,6 +88,7 @@ typedef struct ne_js {
     uint32_t pending_buckets[NE_JS_PENDING_BUCKETS]; /* index + 1, 0: empty */
     uint32_t msgid_buckets[NE_JS_MSGID_BUCKETS];
     ne_js_mem mem;
+    ne_js_file file;
     /* The record being handled and its parsed JSON; a record being queued
      * (assembled whole before it goes into the client's queue). */
     ne_json_doc doc;
@@ -102,6 +104,13 @@ typedef struct ne_js {
 
 void ne_js_init(ne_js *js, ne_js_storage *storage, const ne_server_options *opts, ne_conns *conns,
                 ne_router *router, ne_mon *mon, ne_rng *rng);
+/* Where file storage lives (ne_js_file.h), before ne_js_start; without it
+ * a file stream is refused with 10047 as by nats-server without file
+ * storage. */
+void ne_js_set_device(ne_js *js, const ne_js_device_port *port);
+/* The largest max_file_store: NE_STORE_MAX_BLOCKS blocks of
+ * NE_JS_FILE_BLOCK_BYTES. */
+uint64_t ne_js_file_max_bytes(void);
 /* Takes an internal client per JetStream account and subscribes; logs the
  * limits. */
 int ne_js_start(ne_js *js);

@@ -724,6 +724,40 @@ static void select_start(ne_js *js, ne_js_consumer *c)
     c->num_pending = recount(js, c);
 }
 
+void ne_js_consumer_restore(ne_js *js, ne_js_consumer *c, uint64_t dseq, uint64_t delivered_sseq,
+                            uint64_t adflr, uint64_t asflr, const ne_store_pending *pending,
+                            uint32_t count)
+{
+    c->lps_end = 0;
+    c->dseq = dseq;
+    c->sseq = delivered_sseq + 1u;
+    c->adflr = adflr;
+    c->asflr = asflr;
+    uint64_t wall = ne_js_now_ns();
+    uint64_t mono = ne_js_mono_ns(js);
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t i = pending_add(js, c, pending[k].stream_seq);
+        if (i == NE_JS_NONE) {
+            ne_log_warn(js->conns->log,
+                        "JetStream consumer \"%s\": pending acknowledgements exhausted at "
+                        "restart: raise NE_JS_MAX_PENDING",
+                        c->name);
+            break;
+        }
+        ne_js_pending *p = pending_at(js, i);
+        p->dseq = pending[k].consumer_seq;
+        p->dc = pending[k].deliveries > 0 ? pending[k].deliveries : 1u;
+        /* The log holds when it is due, by the wall clock. */
+        uint64_t due = pending[k].timestamp_ns;
+        p->deadline_ns = due > wall ? mono + (due - wall) : mono;
+        if (p->dc > 1) {
+            c->redelivered++;
+        }
+        note_deadline(c, p->deadline_ns);
+    }
+    c->num_pending = recount(js, c);
+}
+
 /* ---- Create, update, delete ----------------------------------------------------------------- */
 
 typedef struct interest_scan {
@@ -859,6 +893,7 @@ bool ne_js_consumer_create(ne_js *js, ne_js_stream *st, ne_js_consumer_cfg *cfg,
         if (!update_existing(js, existing, cfg, e)) {
             return false;
         }
+        ne_js_file_consumer_updated(js, existing);
         *out = existing;
         return true;
     }
@@ -911,6 +946,10 @@ bool ne_js_consumer_create(ne_js *js, ne_js_stream *st, ne_js_consumer_cfg *cfg,
     st->consumers = c;
     st->consumer_count++;
     a->consumer_count++;
+    if (!ne_js_file_consumer_created(js, c, e)) {
+        ne_js_consumer_delete(js, c, false);
+        return false;
+    }
     *created = true;
     *out = c;
     advise_action(js, c, "CREATED", "create");
@@ -975,6 +1014,7 @@ void ne_js_consumer_delete(ne_js *js, ne_js_consumer *c, bool advise)
     if (advise) {
         advise_action(js, c, "DELETED", "delete");
     }
+    ne_js_file_consumer_deleted(js, c);
     uint32_t guard = 0;
     while (c->pull_head != NE_JS_NONE && guard++ <= NE_JS_MAX_WAITING) {
         uint32_t i = pull_pop(js, c);
@@ -1222,7 +1262,9 @@ static int deliver_one(ne_js *js, ne_js_consumer *c, const ne_js_msg_info *info,
             c->redelivered++;
         }
         e->dc = dc;
-        e->dseq = dseq;
+        if (p == NE_JS_NONE) {
+            e->dseq = dseq; /* the first delivery's: the ack floor moves by it */
+        }
         e->deadline_ns = now + wait_ns(c, dc);
         note_deadline(c, e->deadline_ns);
         due_unlink(js, c, entry);
@@ -1789,8 +1831,9 @@ void ne_js_consumer_ack(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice 
     } else if ((!cut && body_is(body, "+TERM")) || body_starts(body, "+TERM ")) {
         term(js, c, sseq, dseq, (uint32_t)dc);
     }
-    if (reply.len > 0 && !skip_reply) {
-        /* The double ack: an empty answer once the ack is taken. */
+    if (reply.len > 0 && !skip_reply && ne_js_file_consumer_sync(js, c)) {
+        /* The double ack: an empty answer once the ack is taken (and
+         * durable, on a file stream). */
         (void)ne_js_send(js, a, reply, (ne_slice){"", 0}, NULL, 0, NULL, 0);
     }
     ne_js_wake(js, a);

@@ -217,6 +217,48 @@ void ne_js_consumer_tick(ne_js *js, ne_js_consumer *c, uint64_t now_ns);
 void ne_js_consumer_interest(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice queue,
                              int delta);
 
+/* Restores a consumer's delivery state from its log (ne_js_file.c): the
+ * delivered and ack floor sequences and the pending acknowledgements, due
+ * again at the times they hold. */
+void ne_js_consumer_restore(ne_js *js, ne_js_consumer *c, uint64_t dseq, uint64_t delivered_sseq,
+                            uint64_t adflr, uint64_t asflr, const ne_store_pending *pending,
+                            uint32_t count);
+/* Remembers a message id of the duplicate window at restart (ts_ns: its
+ * message's time). */
+void ne_js_stream_remember_id(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t seq,
+                              uint64_t ts_ns);
+
+/* ---- File storage (ne_js_file.c) ------------------------------------------------------------ */
+
+void ne_js_file_init(ne_js *js, ne_js_file_storage *s);
+/* Opens the device if it holds data and restores its streams and consumers. */
+int ne_js_file_start(ne_js *js);
+/* Syncs and closes the device (shutdown, after every stream was let go). */
+void ne_js_file_close(ne_js *js);
+/* Objects of the file pools in use. */
+uint32_t ne_js_file_in_use(const ne_js *js);
+/* A file stream's store: a new log in the catalogue (or the one being
+ * restored), attached. False with e set. */
+bool ne_js_file_stream_open(ne_js *js, ne_js_stream *st, ne_js_error *e);
+/* The stream's configuration changed: its catalogue entry follows. */
+void ne_js_file_stream_updated(ne_js *js, ne_js_stream *st);
+/* A consumer was created: a durable one of a file stream gets its state
+ * log (or, restoring, its log attached and its state restored). False with
+ * e set: the consumer must go. */
+bool ne_js_file_consumer_created(ne_js *js, ne_js_consumer *c, ne_js_error *e);
+void ne_js_file_consumer_updated(ne_js *js, ne_js_consumer *c);
+/* The consumer goes: its log is deleted (at shutdown: written and kept). */
+void ne_js_file_consumer_deleted(ne_js *js, ne_js_consumer *c);
+/* Writes the consumer's state if it changed and syncs: before a double
+ * ack's confirmation. False when that failed (no confirmation then). */
+bool ne_js_file_consumer_sync(ne_js *js, ne_js_consumer *c);
+/* Syncs what changed: before a publish's acknowledgement. False when the
+ * sync failed (the publish is not acknowledged then). */
+bool ne_js_file_sync(ne_js *js);
+/* The end of an account's turn: its consumers' states written, then the
+ * device synced. */
+void ne_js_file_turn_end(ne_js *js, ne_js_account *a);
+
 /* ---- The API (ne_js_api.c) ---------------------------------------------------------- */
 
 /* A request on $JS.API.<rest> (rest: after "$JS.API."); cut: the body was

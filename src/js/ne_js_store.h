@@ -145,6 +145,9 @@ typedef struct ne_js_store {
     ne_js_store_state state;
     union {
         ne_js_mem_stream mem;
+        struct {
+            uint32_t index; /* the file backend's stream (ne_js_file.c) */
+        } file;
     } impl;
 } ne_js_store;
 

@@ -180,6 +180,18 @@ static bool msgid_store(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t seq, 
     return true;
 }
 
+void ne_js_stream_remember_id(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t seq,
+                              uint64_t ts_ns)
+{
+    uint64_t wall = ne_js_now_ns();
+    uint64_t mono = ne_js_mono_ns(js);
+    uint64_t age = wall > ts_ns ? wall - ts_ns : 0;
+    if (msgid_find(js, st, id) == NULL) {
+        (void)msgid_store(js, st, id, seq, mono > age ? mono - age : 0);
+    }
+    ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)id.len, id.ptr);
+}
+
 /* ---- Subscriptions ------------------------------------------------------------------------ */
 
 static void stream_sid(const ne_js_stream *st, char *sid, size_t cap)
@@ -351,12 +363,6 @@ bool ne_js_stream_create(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_
         ne_js_error_set(e, NE_JS_ERR_STREAM_SUBJECT_OVERLAP, "%s", "");
         return false;
     }
-    if (cfg->storage == NE_JS_STORAGE_FILE) {
-        /* No file backend until the storage engine's stream logs arrive:
-         * as nats-server with max_file_store 0. */
-        ne_js_error_set(e, NE_JS_ERR_STORAGE_RESOURCES_EXCEEDED, "%s", "");
-        return false;
-    }
     ne_js_stream *st = ne_pool_alloc(&js->stream_pool);
     if (st == NULL) {
         ne_log_warn(js->conns->log, "JetStream stream pool exhausted (%u): raise NE_JS_MAX_STREAMS",
@@ -370,9 +376,20 @@ bool ne_js_stream_create(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_
     st->created_ns = ne_js_now_ns();
     st->ids_head = NE_JS_NONE;
     st->ids_tail = NE_JS_NONE;
-    ne_js_mem_open(&js->mem, &st->store, st->slot);
+    if (cfg->storage == NE_JS_STORAGE_FILE) {
+        if (!ne_js_file_stream_open(js, st, e)) {
+            ne_pool_free(&js->stream_pool, st);
+            return false;
+        }
+        usage_delta(st, 0); /* what a restored stream holds */
+    } else {
+        ne_js_mem_open(&js->mem, &st->store, st->slot);
+    }
     int rc = subscribe_stream(js, st);
     if (rc != NE_OK) {
+        uint64_t before = st->store.state.bytes;
+        st->store.ops->drop(&st->store);
+        usage_delta(st, before);
         ne_pool_free(&js->stream_pool, st);
         ne_js_error_set(e, NE_JS_ERR_STREAM_CREATE, "subscribe to the stream's subjects failed: %s",
                         rc == NE_ERR_TOO_BIG
@@ -456,6 +473,7 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
     }
     ne_js_stream_cfg_release(js, &old);
     ne_js_stream_cfg_init(cfg);
+    ne_js_file_stream_updated(js, st);
     enforce_limits(js, st);
     ne_js_wake(js, a);
     advise_stream(js, a, st->cfg.name, "UPDATED", "modify");
@@ -1045,6 +1063,10 @@ void ne_js_stream_puback(ne_js *js, ne_js_account *a, ne_slice reply, const uint
     }
     if (!p.respond || reply.len == 0) {
         return;
+    }
+    /* What is acknowledged is durable first (one sync for the turn). */
+    if (!ne_js_file_sync(js) && p.err == NE_JS_OK) {
+        p.err = NE_JS_ERR_INSUFFICIENT_RESOURCES;
     }
     if (p.err != NE_JS_OK) {
         ack_doc d = {name, &p, arg};

@@ -12,6 +12,7 @@
 #include "conn/ne_conn.h"
 #include "core/ne_pool.h"
 #include "json/ne_json.h"
+#include "js/ne_js_file.h"
 #include "js/ne_js_mem.h"
 #include "js/ne_js_store.h"
 #include "ne_config_js.h"
@@ -26,7 +27,7 @@
 #error "NE_JS_NAME_BYTES must be at least 16, NE_JS_TEXT_BYTES 32 to 65535"
 #endif
 /* A stream subject and its subscription id ("S" and up to 5 digits). */
-#if NE_JS_TEXT_BYTES + 5 > NE_SUB_TEXT_BYTES
+#if NE_FEATURE_JETSTREAM && NE_JS_TEXT_BYTES + 5 > NE_SUB_TEXT_BYTES
 #error "NE_JS_TEXT_BYTES + 5 must fit in NE_SUB_TEXT_BYTES (a stream subject is a subscription)"
 #endif
 #endif
@@ -173,7 +174,7 @@ typedef struct ne_js_stream {
  * again). */
 typedef struct ne_js_pending {
     uint64_t sseq;
-    uint64_t dseq;        /* its latest delivery's consumer sequence */
+    uint64_t dseq;        /* its first delivery's consumer sequence */
     uint64_t deadline_ns; /* redelivery is due */
     uint32_t dc;          /* deliveries so far */
     uint32_t prev;        /* the consumer's list, by stream sequence */

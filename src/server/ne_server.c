@@ -75,6 +75,11 @@ static int js_options_check(const ne_server_options *opts, char *err, size_t err
         return over_max(err, err_cap, "max_memory_store", (unsigned long long)js->max_memory,
                         region, "NE_JS_MEM_BLOCKS");
     }
+    const uint64_t device = ne_js_file_max_bytes();
+    if (js->max_store > 0 && (uint64_t)js->max_store > device) {
+        return over_max(err, err_cap, "max_file_store", (unsigned long long)js->max_store, device,
+                        "NE_STORE_MAX_BLOCKS (or NE_JS_FILE_BLOCK_BYTES)");
+    }
     if (js->max_ack_pending > NE_JS_MAX_PENDING) {
         return over_max(err, err_cap, "jetstream limits max_ack_pending",
                         (unsigned long long)js->max_ack_pending, NE_JS_MAX_PENDING,
@@ -99,6 +104,10 @@ static int js_options_check(const ne_server_options *opts, char *err, size_t err
         if (l->max_memory > 0 && (uint64_t)l->max_memory > region) {
             return over_max(err, err_cap, "account max_memory", (unsigned long long)l->max_memory,
                             region, "NE_JS_MEM_BLOCKS");
+        }
+        if (l->max_store > 0 && (uint64_t)l->max_store > device) {
+            return over_max(err, err_cap, "account max_file", (unsigned long long)l->max_store,
+                            device, "NE_STORE_MAX_BLOCKS (or NE_JS_FILE_BLOCK_BYTES)");
         }
         if (l->max_ack_pending > NE_JS_MAX_PENDING) {
             return over_max(err, err_cap, "account max_ack_pending",

@@ -264,6 +264,25 @@ test("ack_wait redelivers; max_deliver stops with an advisory; max_ack_pending h
   await delStream("RD");
 });
 
+test("acking a redelivered message at the ack floor moves the floor by its first delivery's consumer sequence (JS-34, JS-35)", async () => {
+  await createStream(memStream("RF", ["rf.>"]));
+  await api(nc, "$JS.API.CONSUMER.CREATE.RF.C", { stream_name: "RF", config: { durable_name: "C", ack_policy: "explicit", ack_wait: 500e6 } });
+  await publish("rf.a", 3);
+  const col = collector();
+  nc.publish("$JS.API.CONSUMER.MSG.NEXT.RF.C", JSON.stringify({ batch: 3, expires: 2e9 }), { reply: col.subject });
+  await col.take(3);
+  // After ack_wait, seq 1 comes again with a new consumer sequence (4).
+  nc.publish("$JS.API.CONSUMER.MSG.NEXT.RF.C", JSON.stringify({ batch: 1, expires: 3e9 }), { reply: col.subject });
+  const [again] = await col.take(1, 5000);
+  assert.deepEqual([ackInfo(again).sseq, ackInfo(again).dseq, ackInfo(again).dc], [1, 4, 2]);
+  await nc.request(again.reply, "+ACK", { timeout: 5000 });
+  const ci = await consumerInfo("RF", "C");
+  assert.deepEqual(ci.ack_floor, { consumer_seq: 1, stream_seq: 1, last_active: ci.ack_floor.last_active });
+  assert.equal(ci.num_ack_pending, 2);
+  col.unsubscribe();
+  await delStream("RF");
+});
+
 test("deliver policies and their exact num_pending: all, last, new, by sequence, by time, last per subject (JS-28, JS-31)", async () => {
   await createStream(memStream("DP", ["dp.>"]));
   for (const s of ["dp.a", "dp.b", "dp.a", "dp.c", "dp.b"]) await publish(s, 1);

@@ -392,14 +392,12 @@ test("max_age removes messages once they are older (JS-21)", async () => {
   await del("AGE");
 });
 
-test("file storage: refused with 10047 by natsedge until its stream logs exist (differences.md), created by nats-server", async () => {
+test("file storage is the default and is created (JS-24; restarts in jetstream_file.test.mjs)", async () => {
   const r = await api(nc, "$JS.API.STREAM.CREATE.FS", { name: "FS", subjects: ["fs.>"] });
-  if (brokerKind() === "natsedge") {
-    expectError(r, 500, 10047, "insufficient storage resources available");
-  } else {
-    assert.equal(r.config.storage, "file");
-    await del("FS");
-  }
+  assert.equal(r.config.storage, "file");
+  await pub("fs.a", "on disk");
+  assert.equal((await info("FS")).state.messages, 1);
+  await del("FS");
 });
 
 test("/jsz and /varz's jetstream object carry nats-server's keys (MON-01, MON-06)", async () => {

@@ -89,13 +89,13 @@ static void test_features_not_built_yet_are_refused_by_name(void **state)
 static void test_jetstream_block_and_account_limits(void **state)
 {
     (void)state;
-    assert_int_equal(apply("jetstream { store_dir: \"/data/js\", max_mem: 1M, max_file: \"2G\", "
+    assert_int_equal(apply("jetstream { store_dir: \"/data/js\", max_mem: 1M, max_file: \"32M\", "
                            "domain: edge, limits { max_ack_pending: 100 } }\n"),
                      NE_OK);
     assert_true(opts.js.enabled);
     assert_string_equal(opts.js.store_dir, "/data/js");
     assert_int_equal(opts.js.max_memory, 1000000);
-    assert_int_equal(opts.js.max_store, 2LL << 30);
+    assert_int_equal(opts.js.max_store, 32LL << 20);
     assert_string_equal(opts.js.domain, "edge");
     assert_int_equal(opts.js.max_ack_pending, 100);
     assert_int_equal(apply("jetstream: enabled\n"), NE_OK);
@@ -113,6 +113,10 @@ static void test_jetstream_block_and_account_limits(void **state)
     assert_non_null(strstr(err, "unknown field \"bogus\""));
     assert_int_equal(apply("jetstream { max_mem: 1T }\n"), NE_ERR_RANGE);
     assert_non_null(strstr(err, "raise NE_JS_MEM_BLOCKS"));
+    /* File storage is one device of at most NE_STORE_MAX_BLOCKS blocks. */
+    assert_int_equal(apply("jetstream { max_file: 2G }\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "max_file_store 2000000000 is above the compiled-in maximum"));
+    assert_non_null(strstr(err, "raise NE_STORE_MAX_BLOCKS"));
     assert_int_equal(apply("jetstream: enabled\n"
                            "accounts { A: { jetstream: { max_mem: 1M, max_streams: 2, "
                            "max_consumers: 3 }, users: [{user: a, password: b}] }, "

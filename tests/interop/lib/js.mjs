@@ -38,9 +38,9 @@ export async function api(nc, subject, body = "", timeout = 5000) {
   return JSON.parse(new TextDecoder().decode(m.data));
 }
 
-// A memory stream's configuration: the suites use memory storage, which
-// both brokers have (natsedge's file storage comes with the storage
-// engine's stream logs; differences.md, "JetStream").
+// A memory stream's configuration: most suites use memory storage, which
+// leaves nothing on disk between tests (file storage and restarts:
+// jetstream_file.test.mjs).
 export function memStream(name, subjects, extra = {}) {
   return { name, subjects, storage: "memory", ...extra };
 }

@@ -1,0 +1,265 @@
+/* JetStream's file storage (src/js/ne_js_file.c) on port/sim: a server whose
+ * device is a simulated flash, started again on the same flash: streams,
+ * durable consumers and their state come back; a consumer's state log keeps
+ * one state, not one per change; and after a shutdown every pool is idle.
+ * IDs refer to shared/reference/nats-inventory.md. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/ne_error.h"
+#include "js/ne_js_int.h"
+#include "server/ne_server.h"
+#include "sim/ne_sim_clock.h"
+#include "sim/ne_sim_flash.h"
+#include "sim/ne_sim_net.h"
+
+#define ERASE_BYTES (64u * 1024u)
+#define BLOCKS 32u
+
+static ne_server srv;
+static ne_sim_net sim;
+static ne_sim_flash flash;
+static uint8_t image[(size_t)ERASE_BYTES * BLOCKS];
+static uint32_t erase_counts[BLOCKS];
+static bool formatted;
+static char rx[NE_SIM_BUFFER_BYTES + 1];
+static int client;
+static int reply_n;
+
+static int sim_open(void *ctx, const char *dir, ne_flash_geometry geometry, bool create,
+                    ne_flash *out)
+{
+    (void)ctx;
+    (void)dir;
+    (void)geometry;
+    if (!formatted && !create) {
+        return NE_ERR_NOT_FOUND;
+    }
+    formatted = true;
+    *out = flash.flash;
+    return NE_OK;
+}
+
+static void sim_close(void *ctx)
+{
+    (void)ctx;
+}
+
+static void step(int n)
+{
+    ne_loop loop;
+    ne_server_loop(&srv, &loop);
+    for (int i = 0; i < n; i++) {
+        ne_sim_net_step(&sim, &loop);
+    }
+}
+
+static const char *take(void)
+{
+    size_t n = ne_sim_client_read(&sim, client, rx, sizeof(rx) - 1);
+    rx[n] = '\0';
+    return rx;
+}
+
+static void send_text(const char *text)
+{
+    size_t len = strlen(text);
+    assert_int_equal(ne_sim_client_write(&sim, client, text, len), len);
+}
+
+static const char *request(const char *subject, const char *body)
+{
+    char line[256];
+    snprintf(line, sizeof(line), "PUB %s in.%d %zu\r\n", subject, ++reply_n, strlen(body));
+    send_text(line);
+    send_text(body);
+    send_text("\r\n");
+    step(4);
+    return take();
+}
+
+static void expect_ok(const char *got)
+{
+    if (strstr(got, "\"error\"") != NULL) {
+        fail_msg("error: %.300s", got);
+    }
+}
+
+static void boot(void)
+{
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    ne_server_options opts;
+    ne_server_options_default(&opts);
+    opts.port = 0;
+    opts.js.enabled = true;
+    assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
+    ne_js_device_port port = {sim_open, sim_close, NULL};
+    ne_js_set_device(&srv.js, &port);
+    assert_int_equal(ne_server_start(&srv), NE_OK);
+    client = ne_sim_connect(&sim, ne_server_client_port(&srv));
+    assert_true(client >= 0);
+    step(2);
+    take();
+    send_text("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,"
+              "\"no_responders\":true,\"protocol\":1}\r\nSUB in.> 1\r\nPING\r\n");
+    step(2);
+    assert_non_null(strstr(take(), "PONG\r\n"));
+}
+
+static void halt(void)
+{
+    ne_server_shutdown(&srv);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ne_flash_geometry g = {64, ERASE_BYTES, BLOCKS};
+    ne_sim_flash_init(&flash, g, image, erase_counts, NULL, 1);
+    formatted = false;
+    reply_n = 0;
+    boot();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    halt();
+    return 0;
+}
+
+static ne_js_stream *stream_named(const char *name)
+{
+    return ne_js_stream_find(&srv.js.accounts[0], (ne_slice){name, (uint32_t)strlen(name)});
+}
+
+/* Takes one message of S's consumer C and double-acks it; its stream seq. */
+static uint64_t consume_one(void)
+{
+    const char *got = request("$JS.API.CONSUMER.MSG.NEXT.S.C", "{\"batch\":1,\"no_wait\":true}");
+    const char *ack = strstr(got, "$JS.ACK.S.C.");
+    assert_non_null(ack);
+    char subject[160];
+    size_t n = 0;
+    while (ack[n] != ' ' && ack[n] != '\r' && n + 1 < sizeof(subject)) {
+        subject[n] = ack[n];
+        n++;
+    }
+    subject[n] = '\0';
+    unsigned long long dc = 0, sseq = 0;
+    assert_int_equal(sscanf(subject, "$JS.ACK.S.C.%llu.%llu.", &dc, &sseq), 2);
+    char line[224];
+    snprintf(line, sizeof(line), "PUB %s in.%d 4\r\n+ACK\r\n", subject, ++reply_n);
+    send_text(line);
+    step(4);
+    char expect[48];
+    snprintf(expect, sizeof(expect), "MSG in.%d 1 0\r\n", reply_n);
+    assert_non_null(strstr(take(), expect));
+    return sseq;
+}
+
+static void create_s_and_c(void)
+{
+    expect_ok(request("$JS.API.STREAM.CREATE.S",
+                      "{\"name\":\"S\",\"subjects\":[\"s.>\"],\"storage\":\"file\"}"));
+    expect_ok(request("$JS.API.CONSUMER.DURABLE.CREATE.S.C",
+                      "{\"stream_name\":\"S\",\"config\":{\"durable_name\":\"C\","
+                      "\"ack_policy\":\"explicit\"}}"));
+}
+
+/* A stream, its durable consumer's ack floor and pending messages come
+ * back after the server starts again on the same flash (JS-17, JS-33). */
+static void test_streams_and_consumers_come_back_JS17(void **state)
+{
+    (void)state;
+    create_s_and_c();
+    for (int i = 0; i < 10; i++) {
+        expect_ok(request("s.a", "hello"));
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(consume_one(), (uint64_t)i + 1);
+    }
+    /* 5 and 6 delivered, not acked. */
+    expect_ok(request("$JS.API.CONSUMER.MSG.NEXT.S.C", "{\"batch\":2,\"no_wait\":true}"));
+    halt();
+    boot();
+    ne_js_stream *st = stream_named("S");
+    assert_non_null(st);
+    assert_int_equal(st->cfg.storage, NE_JS_STORAGE_FILE);
+    assert_int_equal(st->store.state.msgs, 10);
+    assert_int_equal(st->store.state.last_seq, 10);
+    ne_js_consumer *c = ne_js_consumer_find(st, (ne_slice){"C", 1});
+    assert_non_null(c);
+    assert_int_equal(c->asflr, 4);
+    assert_int_equal(c->adflr, 4);
+    assert_int_equal(c->sseq, 7);
+    assert_int_equal(c->dseq, 6);
+    assert_int_equal(c->pending_count, 2);
+    assert_int_equal(c->num_pending, 4);
+    /* Publishing goes on after the last sequence. */
+    const char *got = request("s.b", "more");
+    assert_non_null(strstr(got, "\"seq\":11"));
+}
+
+/* A durable consumer's state log keeps one state: after many acks it holds
+ * a record or two, not one per change (it would fill the device). */
+static void test_consumer_state_log_stays_small(void **state)
+{
+    (void)state;
+    create_s_and_c();
+    for (int i = 0; i < 300; i++) {
+        expect_ok(request("s.a", "x"));
+        assert_int_equal(consume_one(), (uint64_t)i + 1);
+        uint16_t f =
+            srv.js.file
+                .consumer_file[ne_js_consumer_find(stream_named("S"), (ne_slice){"C", 1})->slot];
+        assert_true(f > 0);
+        const ne_js_file_consumer *fc =
+            (const ne_js_file_consumer *)(const void *)(srv.js.file.consumers.storage +
+                                                        (size_t)(f - 1u) *
+                                                            srv.js.file.consumers.object_bytes);
+        if (fc->sc.log.state.msgs > 4) {
+            fail_msg("after %d acks the consumer's log holds %llu records", i + 1,
+                     (unsigned long long)fc->sc.log.state.msgs);
+        }
+    }
+}
+
+/* Deleting a stream and a consumer removes their logs: they do not come
+ * back (JS-07, JS-30). */
+static void test_deleted_stay_deleted(void **state)
+{
+    (void)state;
+    create_s_and_c();
+    expect_ok(request("$JS.API.CONSUMER.DELETE.S.C", ""));
+    expect_ok(request("$JS.API.STREAM.CREATE.T",
+                      "{\"name\":\"T\",\"subjects\":[\"t.>\"],\"storage\":\"file\"}"));
+    expect_ok(request("$JS.API.STREAM.DELETE.T", ""));
+    halt();
+    boot();
+    assert_non_null(stream_named("S"));
+    assert_null(stream_named("T"));
+    assert_null(ne_js_consumer_find(stream_named("S"), (ne_slice){"C", 1}));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_streams_and_consumers_come_back_JS17, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_state_log_stays_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_stay_deleted, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
