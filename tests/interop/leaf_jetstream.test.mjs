@@ -236,3 +236,112 @@ describe("JetStream domains over the leaf link (LN-33..LN-36)", () => {
     await hub.stop();
   });
 });
+
+// A hub whose leaf port is reached through a TCP proxy in the test: the hub
+// advertises the proxy (otherwise its INFO's leafnode_urls would let the
+// edge reconnect around it, PR-06), so closing the proxy's connections and
+// refusing new ones cuts the link until the test restores it.
+async function startHubBehindProxy() {
+  const proxy = await tcpProxy(1);
+  const hub = await startServer({
+    bin: HUB_BIN,
+    ports: ["leaf", "http"],
+    args: (p) => ["-m", String(p.http)],
+    config: (p) =>
+      `server_name: hub\n${jsBlock("hub")}` +
+      `leafnodes { listen: 127.0.0.1:${p.leaf}, advertise: "127.0.0.1:${proxy.port}" }\n`,
+  });
+  proxy.target = hub.ports.leaf;
+  const link = {
+    cut() {
+      proxy.target = 1; // refused: every new attempt fails at once
+      for (const c of proxy.conns) c.socket.destroy();
+    },
+    restore() {
+      proxy.target = hub.ports.leaf;
+    },
+  };
+  return { hub, proxy, link };
+}
+
+// Every message of a stream, in order: [seq, subject, data, header].
+async function streamContents(jsm, name, header) {
+  const info = await jsm.streams.info(name);
+  const out = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(name, { seq });
+    out.push([m.seq, m.subject, td.decode(m.data), header ? m.header?.get(header) ?? "" : ""]);
+  }
+  return out;
+}
+
+describe("a cloud stream sourcing and mirroring an edge stream through the leaf (JS-26b, PR-07)", () => {
+  let hub, link, edge, h, e, hjsm;
+  const N = 40;
+  const expected = (n) => Array.from({ length: n }, (_, i) => [`telemetry.s${i % 3}`, `v${i + 1}`]);
+  test("set up: the edge stream, and the cloud streams that source and mirror it through $JS.edge.API", async () => {
+    let proxy;
+    ({ hub, proxy, link } = await startHubBehindProxy());
+    edge = await startEdge(proxy.port);
+    h = await nc(hub);
+    e = await nc(edge);
+    await waitRoute(h, e, "ready.down", 15000);
+    await waitRoute(e, h, "ready.up", 15000);
+    const ejsm = await jetstreamManager(e);
+    await ejsm.streams.add(memStream("TELEMETRY", ["telemetry.>"]));
+    const ejs = jetstream(e);
+    for (const [subj, data] of expected(N / 2)) await ejs.publish(subj, data);
+    hjsm = await jetstreamManager(h);
+    const external = { api: "$JS.edge.API", deliver: "deliver.edge" };
+    await hjsm.streams.add(memStream("CLOUD", [], { subjects: undefined, sources: [{ name: "TELEMETRY", external }] }));
+    await hjsm.streams.add(memStream("CLOUD_M", [], { subjects: undefined, mirror: { name: "TELEMETRY", external } }));
+    await waitFor(async () => (await hjsm.streams.info("CLOUD")).state.messages === N / 2, 15000, "the first half sourced");
+    await waitFor(async () => (await hjsm.streams.info("CLOUD_M")).state.messages === N / 2, 15000, "the first half mirrored");
+  });
+
+  test("PR-07: what the edge stored while the link was down arrives once, in order, after it returns", async () => {
+    link.cut();
+    await waitFor(async () => {
+      try {
+        await within(h.request("$JS.edge.API.INFO", "", { timeout: 500 }), 1000, "edge info");
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10000, "the link down");
+    const ejs = jetstream(e);
+    for (const [subj, data] of expected(N).slice(N / 2)) await ejs.publish(subj, data);
+    // Longer than the sourcing consumers' heartbeats (1 s): the hub gives
+    // them up and creates new ones from its last sequence once it can.
+    await sleep(5000);
+    link.restore();
+    await waitFor(async () => (await hjsm.streams.info("CLOUD")).state.messages >= N, 30000, "the second half sourced");
+    await waitFor(async () => (await hjsm.streams.info("CLOUD_M")).state.messages >= N, 30000, "the second half mirrored");
+    await sleep(1000); // a duplicate would have arrived by now
+    const want = expected(N);
+    const sourced = await streamContents(hjsm, "CLOUD", "Nats-Stream-Source");
+    assert.deepEqual(sourced.map(([, s, d]) => [s, d]), want);
+    assert.deepEqual(sourced.map(([seq]) => seq), want.map((_, i) => i + 1));
+    assert.ok(sourced.every(([, , , src]) => /^TELEMETRY:/.test(src)), `Nats-Stream-Source ${sourced[0][3]}`);
+    const mirrored = await streamContents(hjsm, "CLOUD_M");
+    assert.deepEqual(mirrored.map(([seq, s, d]) => [seq, s, d]), want.map(([s, d], i) => [i + 1, s, d]));
+    // The consumers given up during the outage are gone: at most one per
+    // cloud stream is left (nats-server lists none of them: they are
+    // `direct`; natsedge lists them, differences.md "JetStream").
+    const listed = [];
+    for await (const c of (await jetstreamManager(e)).consumers.list("TELEMETRY")) listed.push(c);
+    assert.ok(listed.length <= 2, `${listed.length} consumers left on the edge stream`);
+    for (const c of listed) {
+      assert.equal(c.config.flow_control, true);
+      assert.equal(c.config.ack_policy, "none");
+      assert.match(c.config.deliver_subject, /^deliver\.edge\./);
+      assert.equal(c.delivered.stream_seq, N);
+    }
+  });
+
+  test("tear down", async () => {
+    await close(h, e);
+    await edge.stop();
+    await hub.stop();
+  });
+});
