@@ -35,6 +35,9 @@ typedef struct record_head {
 #define SID_ACK 'K'
 #define SID_FC 'F'
 #define SID_STREAM 'S'
+#define SID_SOURCE_DELIVER 'M' /* ne_js_source.c: "M<link>", "R<link>", records 'P' */
+#define SID_SOURCE_REPLY 'R'
+#define SID_SOURCE_PUBLISH 'P'
 
 static ne_js *js_of(const ne_conn *conn)
 {
@@ -459,6 +462,10 @@ static bool js_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *payloa
         *payload_bytes = body;
         return true;
     }
+    if (sid[0] == SID_SOURCE_DELIVER) {
+        *payload_bytes = body;
+        return ne_js_source_deliver(js, a, sub, msg);
+    }
     if (sid[0] == SID_ACK && !ne_js_consumer_ack_known(a, msg->subject)) {
         return false;
     }
@@ -519,6 +526,10 @@ static void handle_request(ne_js *js, ne_js_account *a, const record_head *h)
     case SID_FC:
         ne_js_consumer_fc_reply(js, a, subject);
         break;
+    case SID_SOURCE_REPLY:
+    case SID_SOURCE_PUBLISH:
+        ne_js_source_record(js, a, h->sid, subject, body);
+        break;
     default:
         break;
     }
@@ -561,6 +572,7 @@ static void js_run(ne_conn *conn)
             handle_request(js, a, &h);
         }
     }
+    ne_js_source_tick(js, a, js->conns->now_ms);
     if (a->work) {
         a->work = false;
         if (deliver_all(js, a)) {
@@ -579,6 +591,7 @@ static void js_timer(ne_conn *conn, uint64_t now_ms)
     }
     uint64_t wall = ne_js_now_ns();
     uint64_t now = (uint64_t)now_ms * 1000000ull;
+    ne_js_source_tick(js, a, now_ms);
     uint32_t guard = 0;
     ne_js_stream *next = NULL;
     for (ne_js_stream *st = a->streams; st != NULL && guard++ < NE_JS_MAX_STREAMS; st = next) {

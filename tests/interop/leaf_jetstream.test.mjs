@@ -345,3 +345,76 @@ describe("a cloud stream sourcing and mirroring an edge stream through the leaf 
     await hub.stop();
   });
 });
+
+describe("edge streams mirroring and sourcing a cloud stream through $JS.hub.API (JS-26b)", () => {
+  let hub, link, edge, h, e, ejsm;
+  const N = 40;
+  const expected = (n) => Array.from({ length: n }, (_, i) => [`cmds.dev${i % 4}`, `c${i + 1}`]);
+  const external = { api: "$JS.hub.API", deliver: "deliver.hub" };
+  test("set up: the cloud stream, and the edge streams that mirror and source it", async () => {
+    let proxy;
+    ({ hub, proxy, link } = await startHubBehindProxy());
+    edge = await startEdge(proxy.port);
+    h = await nc(hub);
+    e = await nc(edge);
+    await waitRoute(h, e, "ready.down", 15000);
+    await waitRoute(e, h, "ready.up", 15000);
+    const hjsm = await jetstreamManager(h);
+    await hjsm.streams.add(memStream("CMDS", ["cmds.>"]));
+    const hjs = jetstream(h);
+    for (const [subj, data] of expected(N / 2)) await hjs.publish(subj, data);
+    ejsm = await jetstreamManager(e);
+    const m = await ejsm.streams.add(memStream("LOCAL_M", [], { subjects: undefined, mirror: { name: "CMDS", external } }));
+    assert.deepEqual(m.config.mirror, { name: "CMDS", external });
+    await ejsm.streams.add(memStream("LOCAL_S", [], { subjects: undefined, sources: [{ name: "CMDS", external }] }));
+    await waitFor(async () => (await ejsm.streams.info("LOCAL_M")).state.messages === N / 2, 15000, "the first half mirrored");
+    await waitFor(async () => (await ejsm.streams.info("LOCAL_S")).state.messages === N / 2, 15000, "the first half sourced");
+  });
+
+  test("the edge's copies are readable while the link is down, and catch up once, in order, when it returns", async () => {
+    link.cut();
+    await waitFor(async () => {
+      try {
+        await within(e.request("$JS.hub.API.INFO", "", { timeout: 500 }), 1000, "hub info");
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10000, "the link down");
+    const hjs = jetstream(h);
+    for (const [subj, data] of expected(N).slice(N / 2)) await hjs.publish(subj, data);
+    // Offline: the edge still serves what it has.
+    const got = await ejsm.streams.getMessage("LOCAL_M", { last_by_subj: "cmds.dev1" });
+    assert.equal(td.decode(got.data), "c18");
+    await sleep(5000);
+    assert.equal((await ejsm.streams.info("LOCAL_M")).state.messages, N / 2);
+    link.restore();
+    await waitFor(async () => (await ejsm.streams.info("LOCAL_M")).state.messages >= N, 30000, "the second half mirrored");
+    await waitFor(async () => (await ejsm.streams.info("LOCAL_S")).state.messages >= N, 30000, "the second half sourced");
+    await sleep(1000); // a duplicate would have arrived by now
+    const want = expected(N);
+    const mirrored = await streamContents(ejsm, "LOCAL_M");
+    assert.deepEqual(mirrored.map(([seq, s, d]) => [seq, s, d]), want.map(([s, d], i) => [i + 1, s, d]));
+    const sourced = await streamContents(ejsm, "LOCAL_S", "Nats-Stream-Source");
+    assert.deepEqual(sourced.map(([seq, s, d]) => [seq, s, d]), want.map(([s, d], i) => [i + 1, s, d]));
+    assert.ok(sourced.every(([, , , src], i) => new RegExp(`^CMDS\\S* ${i + 1}$`).test(src)), `Nats-Stream-Source ${sourced[0][3]}`);
+  });
+
+  test("a mirror's configuration cannot change (10055), and a mirror takes no subjects (10034)", async () => {
+    const info = await ejsm.streams.info("LOCAL_M");
+    await assert.rejects(
+      ejsm.streams.update("LOCAL_M", { ...info.config, mirror: { name: "OTHER", external } }),
+      (err) => err.code === 10055,
+    );
+    await assert.rejects(
+      ejsm.streams.add(memStream("BAD_M", ["bad.>"], { mirror: { name: "CMDS", external } })),
+      (err) => err.code === 10034,
+    );
+  });
+
+  test("tear down", async () => {
+    await close(h, e);
+    await edge.stop();
+    await hub.stop();
+  });
+});
