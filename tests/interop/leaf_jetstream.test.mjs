@@ -25,7 +25,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, stopAll, sleep, waitFor, within, tcpProxy } from "./lib/harness.mjs";
+import { startServer, stopAll, sleep, waitFor, within, tcpProxy, brokerKind } from "./lib/harness.mjs";
 import { memStream } from "./lib/js.mjs";
 
 const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
@@ -232,7 +232,10 @@ describe("JetStream domains over the leaf link (LN-33..LN-36)", () => {
 
   test("tear down", async () => {
     await close(h, e);
-    await edge.stop();
+    // natsedge exits cleanly (under ASan: nothing reported at shutdown
+    // either); nats-server's exit code on SIGTERM is not asserted here.
+    const code = await edge.stop();
+    if (brokerKind() === "natsedge") assert.equal(code, 0);
     await hub.stop();
   });
 });
@@ -341,7 +344,10 @@ describe("a cloud stream sourcing and mirroring an edge stream through the leaf 
 
   test("tear down", async () => {
     await close(h, e);
-    await edge.stop();
+    // natsedge exits cleanly (under ASan: nothing reported at shutdown
+    // either); nats-server's exit code on SIGTERM is not asserted here.
+    const code = await edge.stop();
+    if (brokerKind() === "natsedge") assert.equal(code, 0);
     await hub.stop();
   });
 });
@@ -414,7 +420,10 @@ describe("edge streams mirroring and sourcing a cloud stream through $JS.hub.API
 
   test("tear down", async () => {
     await close(h, e);
-    await edge.stop();
+    // natsedge exits cleanly (under ASan: nothing reported at shutdown
+    // either); nats-server's exit code on SIGTERM is not asserted here.
+    const code = await edge.stop();
+    if (brokerKind() === "natsedge") assert.equal(code, 0);
     await hub.stop();
   });
 });
