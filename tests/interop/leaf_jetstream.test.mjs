@@ -14,7 +14,10 @@
 //   - a cloud stream sourcing (and one mirroring) an edge stream through
 //     `external { api: "$JS.edge.API" }`: the edge serves the consumer the
 //     hub creates, and after the link drops and returns the cloud stream
-//     has every message once, in order (JS-26b, PR-07).
+//     has every message once, in order (JS-26b, PR-07); the same with an
+//     R3 stream of a 3-node nats-server JetStream cluster as the cloud;
+//   - edge streams mirroring and sourcing a cloud stream through
+//     `$JS.hub.API` across a cut of the link, readable while it is down.
 //
 // "Nothing else arrives" is shown by a barrier: a message sent behind the
 // ones that must not arrive, on the same path, arrives (links are FIFO).
@@ -425,5 +428,104 @@ describe("edge streams mirroring and sourcing a cloud stream through $JS.hub.API
     const code = await edge.stop();
     if (brokerKind() === "natsedge") assert.equal(code, 0);
     await hub.stop();
+  });
+});
+
+// A 3-node nats-server JetStream cluster (domain hub), every node's leaf
+// port advertised as the same TCP proxy in front of the first node: the
+// edge always comes back through the proxy.
+async function startHubCluster() {
+  const proxy = await tcpProxy(1);
+  const nodes = [];
+  for (let i = 0; i < 3; i++) {
+    const seed = nodes[0];
+    nodes.push(
+      await startServer({
+        bin: HUB_BIN,
+        ports: ["leaf", "cluster", "http"],
+        args: (p) => ["-m", String(p.http)],
+        config: (p) =>
+          `server_name: hub-${i}\n${jsBlock("hub")}` +
+          // JetStream needs configured routes: the seed's own (ignored as
+          // a route to itself) until the others route to it.
+          `cluster { name: cloud, listen: 127.0.0.1:${p.cluster}, ` +
+          `routes: [ nats-route://127.0.0.1:${seed ? seed.ports.cluster : p.cluster} ] }\n` +
+          `leafnodes { listen: 127.0.0.1:${p.leaf}, advertise: "127.0.0.1:${proxy.port}" }\n`,
+      }),
+    );
+  }
+  // Then a JetStream meta leader.
+  proxy.target = nodes[0].ports.leaf;
+  const c = await nc(nodes[1]);
+  await waitFor(async () => {
+    try {
+      const r = JSON.parse(td.decode((await c.request("$JS.API.INFO", "", { timeout: 1000 })).data));
+      return !r.error;
+    } catch {
+      return false;
+    }
+  }, 30000, "the cloud cluster's JetStream");
+  await c.close();
+  const link = {
+    cut() {
+      proxy.target = 1;
+      for (const conn of proxy.conns) conn.socket.destroy();
+    },
+    restore() {
+      proxy.target = nodes[0].ports.leaf;
+    },
+  };
+  return { nodes, proxy, link };
+}
+
+describe("a 3-node cloud cluster's R3 stream sourcing an edge stream (JS-26b, PR-07)", () => {
+  let nodes, link, edge, h, e, hjsm;
+  const N = 30;
+  const expected = (n) => Array.from({ length: n }, (_, i) => [`telemetry.s${i % 3}`, `r${i + 1}`]);
+  test("set up: the cluster, the edge, and an R3 cloud stream sourcing the edge's", async () => {
+    let proxy;
+    ({ nodes, proxy, link } = await startHubCluster());
+    edge = await startEdge(proxy.port);
+    h = await nc(nodes[2]); // a node the edge is not linked to
+    e = await nc(edge);
+    await waitRoute(h, e, "ready.down", 20000);
+    await waitRoute(e, h, "ready.up", 20000);
+    const ejsm = await jetstreamManager(e);
+    await ejsm.streams.add(memStream("TELEMETRY", ["telemetry.>"]));
+    const ejs = jetstream(e);
+    for (const [subj, data] of expected(N / 2)) await ejs.publish(subj, data);
+    hjsm = await jetstreamManager(h);
+    const external = { api: "$JS.edge.API", deliver: "deliver.edge" };
+    await hjsm.streams.add(
+      memStream("CLOUD3", [], { subjects: undefined, num_replicas: 3, sources: [{ name: "TELEMETRY", external }] }),
+    );
+    await waitFor(async () => (await hjsm.streams.info("CLOUD3")).state.messages === N / 2, 20000, "the first half sourced");
+  });
+
+  test("after a 5 s cut of the leaf link the R3 stream holds every message once, in order", async () => {
+    link.cut();
+    await waitFor(async () => {
+      try {
+        await within(h.request("$JS.edge.API.INFO", "", { timeout: 500 }), 1000, "edge info");
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10000, "the link down");
+    const ejs = jetstream(e);
+    for (const [subj, data] of expected(N).slice(N / 2)) await ejs.publish(subj, data);
+    await sleep(5000);
+    link.restore();
+    await waitFor(async () => (await hjsm.streams.info("CLOUD3")).state.messages >= N, 40000, "the second half sourced");
+    await sleep(1000);
+    const sourced = await streamContents(hjsm, "CLOUD3");
+    assert.deepEqual(sourced.map(([seq, s, d]) => [seq, s, d]), expected(N).map(([s, d], i) => [i + 1, s, d]));
+  });
+
+  test("tear down", async () => {
+    await close(h, e);
+    const code = await edge.stop();
+    if (brokerKind() === "natsedge") assert.equal(code, 0);
+    for (const n of nodes) await n.stop();
   });
 });
