@@ -156,4 +156,14 @@
 #define NE_JS_MAX_SOURCE_LINKS 16
 #endif
 
+/* Streams forwarding to the cloud at once (natsedge's forward extension,
+ * docs/store-and-forward.md), and the largest window of publishes one may
+ * have waiting for their acknowledgement (a multiple of 64). */
+#ifndef NE_JS_MAX_FORWARDS
+#define NE_JS_MAX_FORWARDS 8
+#endif
+#ifndef NE_JS_FORWARD_MAX_WINDOW
+#define NE_JS_FORWARD_MAX_WINDOW 256
+#endif
+
 #endif /* NE_CONFIG_JS_H */

@@ -38,6 +38,7 @@ typedef struct record_head {
 #define SID_SOURCE_DELIVER 'M' /* ne_js_source.c: "M<link>", "R<link>", records 'P' */
 #define SID_SOURCE_REPLY 'R'
 #define SID_SOURCE_PUBLISH 'P'
+#define SID_FORWARD_REPLY 'W' /* ne_js_forward.c: "W<link>" */
 
 static ne_js *js_of(const ne_conn *conn)
 {
@@ -530,6 +531,9 @@ static void handle_request(ne_js *js, ne_js_account *a, const record_head *h)
     case SID_SOURCE_PUBLISH:
         ne_js_source_record(js, a, h->sid, subject, body);
         break;
+    case SID_FORWARD_REPLY:
+        ne_js_forward_record(js, a, subject, body);
+        break;
     default:
         break;
     }
@@ -573,6 +577,7 @@ static void js_run(ne_conn *conn)
         }
     }
     ne_js_source_tick(js, a, js->conns->now_ms);
+    ne_js_forward_tick(js, a, js->conns->now_ms);
     if (a->work) {
         a->work = false;
         if (deliver_all(js, a)) {
@@ -592,6 +597,7 @@ static void js_timer(ne_conn *conn, uint64_t now_ms)
     uint64_t wall = ne_js_now_ns();
     uint64_t now = (uint64_t)now_ms * 1000000ull;
     ne_js_source_tick(js, a, now_ms);
+    ne_js_forward_tick(js, a, now_ms);
     uint32_t guard = 0;
     ne_js_stream *next = NULL;
     for (ne_js_stream *st = a->streams; st != NULL && guard++ < NE_JS_MAX_STREAMS; st = next) {

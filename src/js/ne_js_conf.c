@@ -240,6 +240,7 @@ void ne_js_stream_cfg_init(ne_js_stream_cfg *cfg)
         cfg->subjects[i] = NE_JS_NO_TEXT;
     }
     cfg->storage = 0xff; /* unset: file by default (checkStreamCfg) */
+    cfg->forward_prefix = NE_JS_NO_TEXT;
     for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
         ne_js_source_cfg *src = &cfg->sources[i];
         src->name = src->filter = src->api = src->deliver = NE_JS_NO_TEXT;
@@ -265,6 +266,8 @@ void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg)
     }
     cfg->source_count = 0;
     cfg->mirror = false;
+    ne_js_text_free(js, &cfg->forward_prefix);
+    cfg->forward = false;
 }
 
 static void read_subjects(reader *r, ne_js_stream_cfg *cfg)
@@ -411,6 +414,28 @@ static void read_sources(reader *r, ne_js_stream_cfg *cfg)
     }
 }
 
+/* forward { prefix, window }: natsedge's extension (store-and-forward.md). */
+static void read_forward(reader *r, ne_js_stream_cfg *cfg)
+{
+    int i = read_object(r, "forward");
+    if (i < 0 || !r->ok) {
+        return;
+    }
+    reader sub = *r;
+    sub.obj = i;
+    cfg->forward = true;
+    read_text(&sub, "prefix", &cfg->forward_prefix, "forward prefix");
+    uint64_t window = 64;
+    read_u64(&sub, "window", &window);
+    if (sub.ok && (window == 0 || window > NE_JS_FORWARD_MAX_WINDOW)) {
+        fail(&sub, NE_JS_ERR_STREAM_INVALID_CONFIG,
+             "forward window must be 1 to %u (NE_JS_FORWARD_MAX_WINDOW)",
+             (unsigned)NE_JS_FORWARD_MAX_WINDOW);
+    }
+    cfg->forward_window = (uint16_t)window;
+    r->ok = sub.ok;
+}
+
 bool ne_js_stream_cfg_parse(ne_js *js, const ne_json_doc *doc, int obj, ne_js_stream_cfg *cfg,
                             ne_js_error *e)
 {
@@ -447,6 +472,7 @@ bool ne_js_stream_cfg_parse(ne_js *js, const ne_json_doc *doc, int obj, ne_js_st
     read_i64(&r, "duplicate_window", &cfg->duplicate_window_ns);
     read_placement(&r);
     read_sources(&r, cfg);
+    read_forward(&r, cfg);
     read_republish(&r, cfg);
     read_bool(&r, "allow_direct", &cfg->allow_direct);
     read_bool(&r, "mirror_direct", &cfg->mirror_direct);
@@ -532,6 +558,9 @@ bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, 
         if (cfg->max_msgs_per_subject <= 0) {
             return check_fail(e, "discard new per subject requires max msgs per subject > 0");
         }
+    }
+    if (cfg->forward && cfg->retention != NE_JS_RETENTION_LIMITS) {
+        return check_fail(e, "forward needs the limits retention policy");
     }
     if (cfg->mirror && cfg->subject_count > 0) {
         ne_js_error_set(e, NE_JS_ERR_MIRROR_WITH_SUBJECTS, "%s", "");
@@ -656,7 +685,9 @@ bool ne_js_stream_sources_equal(const ne_js *js, const ne_js_stream_cfg *x,
 
 bool ne_js_stream_cfg_equal(const ne_js *js, const ne_js_stream_cfg *x, const ne_js_stream_cfg *y)
 {
-    if (!ne_js_stream_sources_equal(js, x, y)) {
+    if (!ne_js_stream_sources_equal(js, x, y) || x->forward != y->forward ||
+        x->forward_window != y->forward_window ||
+        !slot_eq(js, x->forward_prefix, y->forward_prefix)) {
         return false;
     }
     if (strcmp(x->name, y->name) != 0 || x->subject_count != y->subject_count ||
@@ -768,6 +799,13 @@ void ne_js_stream_cfg_write(const ne_js *js, ne_json_out *o, const ne_js_stream_
             write_source(js, o, &cfg->sources[i]);
         }
         ne_json_end_array(o);
+    }
+    if (cfg->forward) {
+        ne_json_key(o, "forward");
+        ne_json_begin_object(o);
+        kv_text(js, o, "prefix", cfg->forward_prefix, true);
+        ne_json_kv_u64(o, "window", cfg->forward_window);
+        ne_json_end_object(o);
     }
     ne_json_kv_bool(o, "allow_direct", cfg->allow_direct);
     ne_json_kv_bool(o, "mirror_direct", cfg->mirror_direct);

@@ -385,7 +385,8 @@ bool ne_js_stream_create(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_
     st->next = a->streams;
     a->streams = st;
     a->stream_count++;
-    if (st->cfg.source_count > 0 && ne_js_source_stream_started(js, st) != NE_OK) {
+    if ((st->cfg.source_count > 0 && ne_js_source_stream_started(js, st) != NE_OK) ||
+        (st->cfg.forward && ne_js_forward_stream_started(js, st) != NE_OK)) {
         ne_js_stream_delete(js, st, false);
         ne_js_error_set(e, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
         return false;
@@ -416,6 +417,9 @@ static bool update_allowed(ne_js *js, const ne_js_stream *st, ne_js_stream_cfg *
         why = "stream configuration update can not change RePublish";
     } else if (!old->mirror && !ne_js_stream_sources_equal(js, cfg, old)) {
         why = "stream configuration update can not change sources in natsedge yet";
+    } else if (cfg->forward != old->forward || cfg->forward_window != old->forward_window ||
+               !ne_js_text_eq(js, cfg->forward_prefix, old->forward_prefix)) {
+        why = "stream configuration update can not change forward in natsedge yet";
     }
     if (old->mirror && !ne_js_stream_sources_equal(js, cfg, old)) {
         ne_js_error_set(e, NE_JS_ERR_MIRROR_NOT_UPDATABLE, "%s", "");
@@ -484,6 +488,7 @@ void ne_js_stream_delete(ne_js *js, ne_js_stream *st, bool advise)
         advise_stream(js, a, st->cfg.name, "DELETED", "delete");
     }
     ne_js_source_stream_stopped(js, st);
+    ne_js_forward_stream_stopped(js, st);
     unsubscribe_stream(js, st);
     uint64_t before = st->store.state.bytes;
     st->store.ops->drop(&st->store);

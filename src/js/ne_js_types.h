@@ -116,6 +116,11 @@ typedef struct ne_js_stream_cfg {
     bool deny_delete;
     bool deny_purge;
     bool allow_rollup;
+    /* natsedge's forward extension: each message is published to the
+     * cloud (prefix.subject) and removed once acknowledged. */
+    bool forward;
+    uint16_t forward_prefix;
+    uint16_t forward_window;
     /* mirror (then the one entry) or sources. */
     bool mirror;
     uint8_t source_count;

@@ -529,3 +529,69 @@ describe("a 3-node cloud cluster's R3 stream sourcing an edge stream (JS-26b, PR
     for (const n of nodes) await n.stop();
   });
 });
+
+// natsedge's forward extension: nats-server has none (it would accept the
+// stream and ignore `forward`), so the parity pass skips these.
+const forwardOnly = brokerKind() === "natsedge" ? {} : { skip: "natsedge-only (the forward extension, differences.md \"JetStream\")" };
+
+describe("natsedge-only (the forward extension): an edge stream forwarded to a cloud stream through outages", () => {
+  let hub, link, edge, h, e, hjsm, ejsm;
+  const N = 60;
+  const expected = (n) => Array.from({ length: n }, (_, i) => [`telemetry.t${i % 5}`, `f${i + 1}`]);
+  test("set up: the cloud stream with a duplicate window, the forwarded edge stream", forwardOnly, async () => {
+    let proxy;
+    ({ hub, proxy, link } = await startHubBehindProxy());
+    edge = await startEdge(proxy.port);
+    h = await nc(hub);
+    e = await nc(edge);
+    await waitRoute(h, e, "ready.down", 15000);
+    await waitRoute(e, h, "ready.up", 15000);
+    hjsm = await jetstreamManager(h);
+    await hjsm.streams.add(memStream("CLOUD_F", ["site1.>"], { duplicate_window: 120e9 }));
+    ejsm = await jetstreamManager(e);
+    const si = await ejsm.streams.add(memStream("FWD", ["telemetry.>"], { forward: { prefix: "site1", window: 8 } }));
+    assert.deepEqual(si.config.forward, { prefix: "site1", window: 8 });
+  });
+
+  test("messages land in the cloud once, in order, and leave the edge only once acknowledged", forwardOnly, async () => {
+    const ejs = jetstream(e);
+    for (const [subj, data] of expected(N / 3)) await ejs.publish(subj, data);
+    await waitFor(async () => (await hjsm.streams.info("CLOUD_F")).state.messages === N / 3, 15000, "forwarded");
+    await waitFor(async () => (await ejsm.streams.info("FWD")).state.messages === 0, 5000, "the edge emptied");
+    // The link drops while publishers go on; the edge keeps what the cloud
+    // has not acknowledged.
+    link.cut();
+    for (const [subj, data] of expected(2 * N / 3).slice(N / 3)) {
+      await ejs.publish(subj, data);
+      await sleep(20);
+    }
+    await sleep(2500); // beyond the ack wait: the window is published again into the void
+    const held = (await ejsm.streams.info("FWD")).state;
+    assert.equal(held.messages, N / 3);
+    assert.equal((await hjsm.streams.info("CLOUD_F")).state.messages, N / 3);
+    link.restore();
+    // More while it comes back, and after.
+    for (const [subj, data] of expected(N).slice(2 * N / 3)) {
+      await ejs.publish(subj, data);
+      await sleep(20);
+    }
+    await waitFor(async () => (await hjsm.streams.info("CLOUD_F")).state.messages >= N, 30000, "the backlog drained");
+    await waitFor(async () => (await ejsm.streams.info("FWD")).state.messages === 0, 10000, "the edge emptied");
+    await sleep(2500); // a republished duplicate would have been stored by now
+    const cloud = await streamContents(hjsm, "CLOUD_F", "Nats-Msg-Id");
+    assert.deepEqual(
+      cloud.map(([seq, s, d]) => [seq, s, d]),
+      expected(N).map(([s, d], i) => [i + 1, `site1.${s}`, d]),
+    );
+    assert.deepEqual(cloud.map(([, , , id]) => id), expected(N).map((_, i) => `edge:FWD:${i + 1}`));
+    const st = (await ejsm.streams.info("FWD")).state;
+    assert.equal(st.last_seq, N);
+  });
+
+  test("tear down", forwardOnly, async () => {
+    await close(h, e);
+    const code = await edge.stop();
+    assert.equal(code, 0);
+    await hub.stop();
+  });
+});
