@@ -25,6 +25,7 @@ import { test, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createInbox } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -183,6 +184,20 @@ describe("JetStream domains over the leaf link (LN-33..LN-36)", () => {
     assert.equal(td.decode(m.data), "x");
     assert.equal(await m.ackAck(), true);
     assert.equal((await jsm.consumers.info("HUB_T", "EDGE")).ack_floor.stream_seq, 1);
+  });
+
+  test("LN-34: KV through the domain: a cloud client's bucket at the edge, put and read as { domain: 'edge' }", async () => {
+    const kvm = new Kvm(jetstream(h, { domain: "edge" }));
+    const kv = await kvm.create("edgecfg", { storage: "memory", history: 2 });
+    // The put goes as $JS.edge.API.$KV.edgecfg.mode and is stored at the edge.
+    const rev = await kv.put("mode", "eco");
+    assert.equal(rev, 1);
+    assert.equal(await kv.put("mode", "full"), 2);
+    assert.equal((await kv.get("mode"))?.string(), "full");
+    const local = await new Kvm(e).open("edgecfg");
+    assert.equal((await local.get("mode"))?.string(), "full");
+    // Nothing of it at the hub.
+    await assert.rejects((await jetstreamManager(h)).streams.info("KV_edgecfg"), /stream not found/);
   });
 
   test("LN-33: $JS.API requests stay on their side: each side's client gets one answer, its own domain's", async () => {
