@@ -424,6 +424,29 @@ describe("edge streams mirroring and sourcing a cloud stream through $JS.hub.API
     assert.ok(sourced.every(([, , , src], i) => new RegExp(`^CMDS\\S* ${i + 1}$`).test(src)), `Nats-Stream-Source ${sourced[0][3]}`);
   });
 
+  test("a cloud KV bucket mirrored at the edge is readable while the link is down, and writes go to the cloud", async () => {
+    const cloudKv = await new Kvm(h).create("cloudcfg", { storage: "memory" });
+    await cloudKv.put("fw.version", "1.0");
+    await cloudKv.put("fw.url", "http://a");
+    const local = await new Kvm(e).create("localcfg", {
+      storage: "memory",
+      mirror: { name: "cloudcfg", external: { api: "$JS.hub.API", deliver: "deliver.hub" } },
+    });
+    await waitFor(async () => (await local.get("fw.url"))?.string() === "http://a", 15000, "the bucket mirrored");
+    // A write through the edge's bucket goes to the cloud's (nats.js puts
+    // on $JS.hub.API.$KV.cloudcfg.<key>) and comes back by the mirror.
+    await local.put("fw.version", "1.1");
+    assert.equal((await cloudKv.get("fw.version"))?.string(), "1.1");
+    await waitFor(async () => (await local.get("fw.version"))?.string() === "1.1", 15000, "the write mirrored back");
+    link.cut();
+    await sleep(1000);
+    assert.equal((await local.get("fw.version"))?.string(), "1.1");
+    assert.equal((await local.get("fw.url"))?.string(), "http://a");
+    await cloudKv.put("fw.url", "http://b");
+    link.restore();
+    await waitFor(async () => (await local.get("fw.url"))?.string() === "http://b", 30000, "caught up after the cut");
+  });
+
   test("a mirror's configuration cannot change (10055), and a mirror takes no subjects (10034)", async () => {
     const info = await ejsm.streams.info("LOCAL_M");
     await assert.rejects(
