@@ -147,6 +147,15 @@ static void publish_window(ne_js *js, ne_js_account *a, ne_js_forward_link *f, u
         info.subject = fw->subject;
         info.subject_cap = sizeof(fw->subject);
         int rc = st->store.ops->next(&st->store, f->next, (ne_slice){"", 0}, &info);
+        if (f->next == f->floor && (rc != NE_OK || info.seq > f->next)) {
+            /* Nothing outstanding: the floor jumps over what is gone
+             * (a purge of a million messages is one step, not a million). */
+            uint64_t to = rc == NE_OK ? info.seq : st->store.state.last_seq + 1;
+            f->skipped += to - f->next;
+            f->floor = f->next = to;
+            memset(f->acked, 0, sizeof(f->acked));
+            continue;
+        }
         if (rc != NE_OK || info.seq > st->store.state.last_seq) {
             /* Everything from next on is gone. */
             for (uint64_t s = f->next; s < f->floor + window && s <= st->store.state.last_seq;
