@@ -782,6 +782,44 @@ static void test_forward_configuration_is_checked(void **state)
     assert_non_null(strstr(got, "can not change forward"));
 }
 
+/* ---- Mirrors and sources ------------------------------------------------------------- */
+
+/* The mirror and sources configuration (JS-26b): an origin on this server
+ * is refused, mirror and sources together 10031, a mirror with subjects
+ * 10034, a mirror changed by an update 10055. */
+static void test_mirror_and_sources_configuration_is_checked_JS26b(void **state)
+{
+    (void)state;
+    int c = js_client();
+    const char *got =
+        request(c, "$JS.API.STREAM.CREATE.L",
+                "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\"}}");
+    assert_non_null(strstr(got, "are not supported yet in natsedge"));
+    got = request(c, "$JS.API.STREAM.CREATE.L",
+                  "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\","
+                  "\"external\":{\"api\":\"$JS.h.API\"}},\"sources\":[{\"name\":\"P\"}]}");
+    assert_non_null(strstr(got, "\"err_code\":10031"));
+    got = request(c, "$JS.API.STREAM.CREATE.L",
+                  "{\"name\":\"L\",\"subjects\":[\"l.>\"],\"storage\":\"memory\",\"mirror\":{"
+                  "\"name\":\"O\",\"external\":{\"api\":\"$JS.h.API\"}}}");
+    assert_non_null(strstr(got, "\"err_code\":10034"));
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.L",
+                      "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\","
+                      "\"external\":{\"api\":\"$JS.h.API\"}}}"),
+              "\"created\"");
+    got = request(c, "$JS.API.STREAM.UPDATE.L",
+                  "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"Q\","
+                  "\"external\":{\"api\":\"$JS.h.API\"}}}");
+    assert_non_null(strstr(got, "\"err_code\":10055"));
+    expect_ok(
+        request(c, "$JS.API.STREAM.CREATE.S",
+                "{\"name\":\"S\",\"storage\":\"memory\",\"sources\":[{\"name\":\"O\","
+                "\"filter_subject\":\"o.x\",\"external\":{\"api\":\"$JS.h.API\","
+                "\"deliver\":\"d.h\"}},{\"name\":\"P\",\"external\":{\"api\":\"$JS.h.API\"}}]}"),
+        "\"sources\":[{\"name\":\"O\",\"filter_subject\":\"o.x\",\"external\":{\"api\":"
+        "\"$JS.h.API\",\"deliver\":\"d.h\"}},{\"name\":\"P\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -805,6 +843,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_window_acks_and_retries_on_the_clock, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_configuration_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("js", tests, NULL, NULL);
 }
