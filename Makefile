@@ -176,14 +176,24 @@ powercut: $(BUILD)/tests/powercut
 # hangs.
 # The board suites (lwIP over TAP, the mps2-an385 firmware in QEMU) fail when
 # they cannot run (no TUN, not root, no QEMU) unless SKIP_BOARDS=1 says to
-# skip them (their builds are skipped too). An MQTT suite (none yet) would
-# take its reference broker, mosquitto, in the parity pass the same way.
+# skip them (their builds are skipped too). The MQTT suites take their
+# reference broker per case in the parity pass: nats-server for MQTT 3.1.1,
+# mosquitto for MQTT 5 and QoS 2 (tests/interop/lib/mqtt.mjs).
 NODE_TEST_DIRS := $(sort $(dir $(wildcard tests/*/*.test.mjs)))
 NODE_TEST_TIMEOUT_MS ?= 300000
 NODE_TEST := node --test --test-concurrency=1 --test-timeout=$(NODE_TEST_TIMEOUT_MS)
 NATS_SERVER_BIN ?= /usr/sbin/nats-server
 SKIP_BOARDS ?=
-SMALL_BIN = build/test-small$(if $(SAN),-$(SAN))/natsedge
+# The broker under test comes in three builds, all of the same variant (SAN,
+# clang): the default profile, test-small (small pools, NATSEDGE_SMALL_BIN)
+# and tiny (the MCU's profile, NATSEDGE_TINY_BIN). The parity pass gives
+# nats-server for all three; the harness configures it with the limits of
+# the profile asked for.
+profile_bin = build/$(1)$(if $(SAN),-$(SAN))$(if $(filter clang%,$(notdir $(CC))),-clang)/natsedge
+SMALL_BIN = $(call profile_bin,test-small)
+TINY_BIN = $(call profile_bin,tiny)
+PROFILE_BINS = NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
+  NATSEDGE_TINY_BIN=$(abspath $(TINY_BIN))
 INTEROP_C = $(abspath $(BUILD))/interop-c
 .PHONY: interop interop-parity interop-c
 interop-c:
@@ -191,15 +201,18 @@ interop-c:
 BOARDS := $(if $(filter 1,$(SKIP_BOARDS)),,yes)
 interop: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
+	$(MAKE) CONFIG=tiny SAN=$(SAN) CC=$(CC) all
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware)
-	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
+	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
+	$(PROFILE_BINS) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
+	  $(if $(BOARDS),NATSEDGE_MPS2_MQTT_ELF=$(abspath build/mps2-an385-tiny-mqtt/natsedge.elf)) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SKIP_BOARDS=$(SKIP_BOARDS) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 interop-parity: interop-c
-	NATSEDGE_BIN=$(NATS_SERVER_BIN) NATSEDGE_SMALL_BIN=$(NATS_SERVER_BIN) \
+	NATSEDGE_BIN=$(NATS_SERVER_BIN) NATSEDGE_SMALL_BIN=$(NATS_SERVER_BIN) NATSEDGE_TINY_BIN=$(NATS_SERVER_BIN) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
 
@@ -221,8 +234,8 @@ conf-compare-short:
 # The hostile-client suites alone (both passes run them with the others).
 hostile: $(NATSEDGE)
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
-	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
-	  NATS_SERVER_BIN=$(NATS_SERVER_BIN) $(NODE_TEST) tests/hostile/
+	$(MAKE) CONFIG=tiny SAN=$(SAN) CC=$(CC) all
+	$(PROFILE_BINS) NATS_SERVER_BIN=$(NATS_SERVER_BIN) $(NODE_TEST) tests/hostile/
 
 # Fuzzing: clang libFuzzer over the core sources. The protocol harnesses
 # (fuzz_proto, fuzz_conn) get twice FUZZ_SECONDS: about 30 s of parser fuzzing
@@ -263,9 +276,13 @@ fuzz: $(FUZZ_BIN)
 build-clang:
 	$(MAKE) -j2 CC=clang all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-clang/%,$(UNIT_BIN))
 
-# Builds in parallel, then runs the suites one after the other.
+# Builds in parallel (the broker, its unit tests, and the test-small and tiny
+# brokers the interop and hostile suites also run), then runs the suites one
+# after the other.
 test-asan:
 	$(MAKE) -j2 SAN=asan all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-asan/%,$(UNIT_BIN))
+	$(MAKE) -j2 CONFIG=test-small SAN=asan all
+	$(MAKE) -j2 CONFIG=tiny SAN=asan all
 	$(MAKE) SAN=asan unit interop
 
 deps:
@@ -401,6 +418,8 @@ powercut-regressions: $(BUILD)/tests/powercut
 # nats-server); neither is part of `make test`. See docs/performance.md.
 #   make bench-tool      build/bench/bench
 #   make bench-aa        tools/compare --aa: nats-server against itself (noise floor)
+#   make bench-mqtt      tools/mqtt_bench.sh: MQTT against nats-server and mosquitto
+#                        (throughput, latency, 10,000 idle connections)
 BENCH_DIR := build/bench
 BENCH_TOOL := $(BENCH_DIR)/bench
 BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
@@ -411,6 +430,9 @@ $(BENCH_TOOL): $(BENCH_SRC) $(wildcard tools/bench/*.h)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $(BENCH_SRC) -lm
 bench-aa: bench-tool
 	bash tools/compare --aa
+.PHONY: bench-mqtt
+bench-mqtt: $(NATSEDGE) bench-tool
+	bash tools/mqtt_bench.sh $(NATSEDGE)
 
 # ---- lwIP section (port/lwip, board/linux-tap) -------------------------------
 # lwIP 2.1.3 from LWIP_DIR (tools/deps.sh fetches Debian's source package into
@@ -480,7 +502,8 @@ bench-route: $(NATSEDGE) bench-tool
 # tools/footprint --check holds the broker (everything but lwIP) to
 # NE_CORE_*_BUDGET_BYTES: either overflow fails the build.
 #   make firmware        build/mps2-an385-<profile>/natsedge.elf
-#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:4222 forwarded)
+#   make run-mps2        boots it in QEMU (user networking, 127.0.0.1:4222 forwarded,
+#                        and 127.0.0.1:1883 for CONFIG=tiny-mqtt)
 #   make footprint       the per-module table of the firmware
 MPS2_CONFIG := $(if $(filter default,$(CONFIG)),tiny,$(CONFIG))
 MPS2_BUILD := build/mps2-an385-$(MPS2_CONFIG)
@@ -538,9 +561,12 @@ footprint-gateway:
 	    CFLAGS="-ffunction-sections -fdata-sections" \
 	    LDFLAGS="-Wl,--gc-sections -Wl,-Map=$(abspath $(FOOTPRINT_GATEWAY_BUILD))/natsedge.map" all
 	bash tools/footprint $(FOOTPRINT_GATEWAY_BUILD)/natsedge.map config/profiles/gateway.h
+MPS2_FWD := hostfwd=tcp:127.0.0.1:4222-:4222
+ifeq ($(MPS2_CONFIG),tiny-mqtt)
+MPS2_FWD := $(MPS2_FWD),hostfwd=tcp:127.0.0.1:1883-:1883
+endif
 run-mps2: $(MPS2_ELF)
-	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) \
-	    -nic user,hostfwd=tcp:127.0.0.1:4222-:4222
+	qemu-system-arm -machine mps2-an385 -nographic -kernel $(MPS2_ELF) -nic user,$(MPS2_FWD)
 -include $(MPS2_OBJ:.o=.d)
 
 # ---- ARM Linux section --------------------------------------------------------

@@ -33,12 +33,14 @@
 
 /* Internal clients: connections without a socket through which services
  * (the system account's requests, JetStream's accounts) subscribe and
- * publish. One unit costs a connection header (about 250 B). */
+ * publish, and MQTT sessions (one each: it holds the session's
+ * subscriptions while its client is offline; NE_MQTT_SESSION_CLIENTS,
+ * ne_config_mqtt.h). One unit costs a connection header (about 250 B). */
 #ifndef NE_MAX_INTERNAL_CLIENTS
 #if NE_FEATURE_JETSTREAM
-#define NE_MAX_INTERNAL_CLIENTS (2 + NE_JS_MAX_ACCOUNTS)
+#define NE_MAX_INTERNAL_CLIENTS (2 + NE_JS_MAX_ACCOUNTS + NE_MQTT_SESSION_CLIENTS)
 #else
-#define NE_MAX_INTERNAL_CLIENTS 2
+#define NE_MAX_INTERNAL_CLIENTS (2 + NE_MQTT_SESSION_CLIENTS)
 #endif
 #endif
 
@@ -48,6 +50,14 @@
  * requests wait. */
 #ifndef NE_SYS_REQUEST_QUEUE_BYTES
 #define NE_SYS_REQUEST_QUEUE_BYTES (2 * NE_CHUNK_BYTES)
+#endif
+
+/* Other servers of the cluster the system account's service keeps track of
+ * (heard through their $SYS.SERVER.<id>.STATSZ), for statsz active_servers.
+ * One unit costs 72 B. A server beyond it is not counted (counted in
+ * /varz?natsedge=1 natsedge_auth.system_servers_dropped). */
+#ifndef NE_SYS_MAX_SERVERS
+#define NE_SYS_MAX_SERVERS 16
 #endif
 
 /* Connection-pool slots beyond NE_MAX_CONNECTIONS, which clients never take:
@@ -542,7 +552,10 @@
 /* When the share of incomplete messages (NE_PARTIAL_INPUT_CHUNKS) is full
  * and another message waits for room, an incomplete message that received no
  * byte for at least this long is cut to make room (`Slow Producer (Stalled
- * Message)`): the stalled sender pays, not the next one. Costs no RAM. */
+ * Message)`): the stalled sender pays, not the next one. When such a message
+ * waits for chunks held by outbound queues, a subscriber whose socket took no
+ * byte for this long is closed as a slow consumer, even below max_pending.
+ * Costs no RAM. */
 #ifndef NE_PARTIAL_MSG_STALL_MS
 #define NE_PARTIAL_MSG_STALL_MS 1000
 #endif

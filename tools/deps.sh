@@ -9,6 +9,8 @@ APT_PACKAGES=(
   build-essential clang clang-format libclang-rt-14-dev llvm
   libcmocka-dev libjsmn-dev libsnappy-dev libsodium-dev
   nats-server libnats-dev mosquitto-clients
+  # MQTT interop: mosquitto 2.0.11 (the MQTT 5 reference broker) and paho.
+  mosquitto python3-paho-mqtt
   pkg-config ca-certificates
   dpkg-dev openssl
   # Boards and ARM builds: Cortex-M firmware, QEMU, ARM Linux cross compilers,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "signal_cmd.h"
 #include "core/ne_error.h"
 #include "core/ne_log.h"
+#include "posix/ne_file_flash.h"
 #include "posix/ne_posix_net.h"
 #include "server/ne_server.h"
 #include "server/ne_server_conf.h"
@@ -186,6 +188,48 @@ static int load_config(ne_conf *conf, const char *path, ne_cli *base, char *err,
     base->logtime = board.logtime;
     base->config_file = path;
     return 0;
+}
+
+#if NE_MQTT_PERSIST
+/* The storage device: one file, <store_dir>/natsedge.store, of
+ * NE_STORE_MAX_BLOCKS erase blocks of 64 KiB (16 MiB with the default
+ * knobs), created erased at the first start (docs/mqtt.md). */
+#define STORE_FILE "natsedge.store"
+#define STORE_ERASE_BYTES (64u * 1024u)
+#define STORE_PROGRAM_BYTES 256u
+static ne_file_flash g_store_file;
+#endif
+
+static int open_store(ne_server *srv, const char *dir, ne_log *log)
+{
+    if (dir == NULL || dir[0] == '\0') {
+        return 0;
+    }
+#if NE_MQTT_PERSIST
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        ne_log_error(log, "Could not create store_dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE) >= (int)sizeof(path)) {
+        ne_log_error(log, "store_dir %s: path too long", dir);
+        return -1;
+    }
+    ne_flash_geometry g = {STORE_PROGRAM_BYTES, STORE_ERASE_BYTES, NE_STORE_MAX_BLOCKS};
+    int rc = ne_file_flash_open(&g_store_file, path, g);
+    if (rc != NE_OK) {
+        ne_log_error(log, "Could not open the store %s: %s", path, ne_err_name(rc));
+        return -1;
+    }
+    ne_log_info(log, "Store: %s (%u blocks of %u KiB)", path, (unsigned)g.block_count,
+                (unsigned)(g.erase_bytes / 1024u));
+    ne_server_set_flash(srv, &g_store_file.flash);
+    return 0;
+#else
+    (void)srv;
+    ne_log_error(log, "store_dir %s: this build keeps no state (NE_MQTT_PERSIST is 0)", dir);
+    return -1;
+#endif
 }
 
 static bool same_path(const char *a, const char *b)
@@ -364,6 +408,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK ||
+        open_store(&g_server, cli.opts.js.store_dir, &log) != 0 ||
         ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
         ne_board_cluster_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {
         ne_posix_net_deinit(&g_net);

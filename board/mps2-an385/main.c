@@ -23,6 +23,7 @@
 #define MPS2_NETMASK "255.255.255.0"
 #define MPS2_GATEWAY "10.0.2.2"
 #define MPS2_NATS_PORT 4222
+#define MPS2_MQTT_PORT 1883
 #define MPS2_FRAMES_PER_TURN 16
 #define MPS2_WRITE_DEADLINE_MS 2000
 
@@ -73,6 +74,12 @@ static __attribute__((noinline)) int start_broker(ne_log *log)
     /* A consumer that stops reading holds chunks every other client needs:
      * on this board it is cut after 2 s instead of nats-server's 10 s. */
     opts.write_deadline_ms = MPS2_WRITE_DEADLINE_MS;
+#if NE_FEATURE_MQTT
+    /* The tiny-mqtt profile: MQTT clients on 1883 beside NATS. */
+    opts.mqtt.enabled = true;
+    strcpy(opts.mqtt.host, "0.0.0.0");
+    opts.mqtt.port = MPS2_MQTT_PORT;
+#endif
     ne_net net;
     (void)ne_lwip_net_init(&g_lnet, &net);
     if (ne_server_init(&g_server, &opts, &net, log) != NE_OK ||

@@ -38,6 +38,9 @@
 #define NE_MAX_PERM_SUBJECTS 8
 #define NE_PERM_SUBJECT_BYTES 64
 #define NE_MAX_EXPORTS 4
+/* Other servers the system events count: without routes only a leaf's hub
+ * cluster can be heard (72 B each). */
+#define NE_SYS_MAX_SERVERS 4
 #define NE_MAX_IMPORTS 4
 #define NE_MAX_SERVICE_REPLIES 4
 #define NE_MAX_RESPONSE_PERMS 4
@@ -59,6 +62,8 @@
 #define NE_CORE_RAM_BUDGET_BYTES (48 * 1024)
 #define NE_CORE_FLASH_BUDGET_BYTES (96 * 1024)
 #define NE_SHARED_READ_BUFFER_BYTES 0
+/* No MQTT here (it has a profile of its own, tiny-mqtt). */
+#define NE_FEATURE_MQTT 0
 /* Storage (src/store, config/ne_config_store.h): one partition of SPI NOR
  * with 4 KiB erase blocks, up to 256 KiB; at most 8 logs (streams, their
  * consumers, a KV log for MQTT sessions and retained messages), messages up

@@ -166,6 +166,29 @@ typedef struct ne_leaf_options {
     uint32_t auth_timeout_ms;
 } ne_leaf_options;
 
+/* ---- MQTT (inventory MQ-25, CFG-20) --------------------------------------- */
+
+/* mqtt { listen|host|port, authorization { username, password, token,
+ * timeout }, no_auth_user, ack_wait, max_ack_pending }, as nats-server
+ * 2.9 reads them. The authorization block, when it names a user or a
+ * token (or no_auth_user is set), replaces the server's own for MQTT
+ * clients. */
+typedef struct ne_mqtt_options {
+    bool enabled;
+    char host[64];
+    uint16_t port; /* 0 with enabled: any free port */
+    char auth_user[64];
+    char auth_pass[128];
+    char auth_token[128];
+    uint32_t auth_timeout_ms; /* 0: the server's */
+    char no_auth_user[64];
+    uint32_t ack_wait_ms;     /* 3.1.1: unacknowledged QoS 1/2 sent again after it */
+    uint32_t max_ack_pending; /* QoS 1/2 in flight per session, at most NE_MQTT_MAX_INFLIGHT */
+} ne_mqtt_options;
+
+/* nats-server's defaults: ack_wait 30 s, max_ack_pending 1024. */
+#define NE_MQTT_DEFAULT_ACK_WAIT_MS 30000u
+#define NE_MQTT_DEFAULT_MAX_ACK_PENDING 1024u
 /* ---- Cluster routes (cluster { }, --routes; docs/cluster.md) ---------------- */
 
 #if NE_FEATURE_ROUTES
@@ -283,6 +306,7 @@ typedef struct ne_server_options {
     char tls_key_file[NE_TLS_PATH_BYTES];
     char tls_ca_file[NE_TLS_PATH_BYTES];
     ne_leaf_options leaf; /* leafnodes { } */
+    ne_mqtt_options mqtt; /* mqtt { } */
 #if NE_FEATURE_ROUTES
     ne_cluster_options cluster; /* cluster { } */
 #endif

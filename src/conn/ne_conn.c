@@ -62,6 +62,8 @@ const char *ne_close_reason_text(ne_close_reason reason)
         return "Slow Producer (Message Deadline)";
     case NE_CLOSE_SLOW_PRODUCER_STALLED:
         return "Slow Producer (Stalled Message)";
+    case NE_CLOSE_DUPLICATE_CLIENT_ID:
+        return "Duplicate Client ID";
     case NE_CLOSE_WRONG_PORT:
         return "Incorrect Port";
     case NE_CLOSE_MAX_SUBSCRIPTIONS:
@@ -104,6 +106,32 @@ uint8_t ne_conns_kind(ne_conns *set, const char *name, const char *log_id, const
     k->ctx = ctx;
     k->count = 0;
     return (uint8_t)set->kind_count++;
+}
+
+void ne_conn_describe(const ne_conn *conn, ne_conn_desc *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = out->type = out->name = out->lang = out->version = out->user = "";
+    out->account = out->mqtt_client = "";
+    const ne_conn_ops *ops = ne_conn_kind_of(conn)->ops;
+    if (ops->describe != NULL) {
+        ops->describe(conn, out);
+    }
+}
+
+void ne_conns_kind_is_client(ne_conns *set, uint8_t kind)
+{
+    NE_ASSERT(kind < set->kind_count);
+    set->kinds[kind].client = true;
+}
+
+uint32_t ne_conns_client_count(const ne_conns *set)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < set->kind_count; i++) {
+        n += set->kinds[i].client ? set->kinds[i].count : 0u;
+    }
+    return n;
 }
 
 int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint16_t port)
@@ -240,6 +268,12 @@ void ne_conn_dirty(ne_conn *conn)
         return;
     }
     conn->dirty = true;
+    /* Output after everything before it was written: the write deadline
+     * counts from now, not from the last write of a connection that was
+     * merely idle (its timer may run before this turn's flush). */
+    if (conn->io != NULL && !conn->io->want_write) {
+        conn->io->last_write_ms = conn->set->now_ms;
+    }
     ne_conn **head = conn->io != NULL ? &conn->set->dirty_head : &conn->set->internal_head;
     conn->dirty_next = *head;
     *head = conn;
@@ -273,6 +307,22 @@ void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text)
     ne_conn_spill_release(conn);
 }
 
+void ne_conn_close_after(ne_conn *conn, ne_close_reason reason, const void *bytes, size_t len)
+{
+    if (conn->closing) {
+        return;
+    }
+    if (conn->io != NULL) {
+        /* What was queued before goes out too (acknowledgements a
+         * protocol error follows), as far as the socket takes it. */
+        conn->flush_before_close = true;
+        if (len > 0) {
+            (void)ne_outq_append(&conn->out, &conn->set->chunks, bytes, len);
+        }
+    }
+    ne_conn_close(conn, reason, NULL);
+}
+
 void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_desc *desc)
 {
     ne_closed_conn *rec = &set->closed[set->closed_next];
@@ -280,7 +330,13 @@ void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_de
     set->closed_total++;
     memset(rec, 0, sizeof(*rec));
     rec->cid = conn->cid;
-    rec->subscriptions = set->teardown_subs;
+    rec->kind = desc->kind;
+    rec->type = desc->type;
+    rec->subscriptions = desc->subs_of != NULL ? desc->subs_of->nsubs : set->teardown_subs;
+#if NE_FEATURE_MQTT
+    ne_fmt(rec->mqtt_client, sizeof(rec->mqtt_client), "%s",
+           desc->mqtt_client != NULL ? desc->mqtt_client : "");
+#endif
     if (conn->io != NULL) {
         memcpy(rec->ip, conn->io->ip, sizeof(rec->ip));
         rec->port = conn->io->port;
@@ -363,6 +419,31 @@ static void conn_teardown(ne_conn *conn)
     ne_pool_free(&set->conn_pool, conn);
 }
 
+/* Tears down every connection closed so far (closing ones are never
+ * written: flush_dirty skips them, conn_teardown sends a pending -ERR). At
+ * the end of the turn, and between events when a listener needs the slot
+ * of a connection closed to make room for it. */
+static void reap_closed(ne_conns *set)
+{
+    uint32_t guard = 0;
+    while (set->close_head != NULL && guard++ < NE_MAX_CONN_HEADERS * 2u) {
+        ne_conn *conn = set->close_head;
+        set->close_head = conn->close_next;
+        if (conn->dirty) {
+            /* Unlink from the dirty list (rare: closed after being queued). */
+            ne_conn **pp = conn->io != NULL ? &set->dirty_head : &set->internal_head;
+            uint32_t dguard = 0;
+            while (*pp != NULL && *pp != conn && dguard++ < NE_MAX_CONN_HEADERS) {
+                pp = &(*pp)->dirty_next;
+            }
+            if (*pp == conn) {
+                *pp = conn->dirty_next;
+            }
+        }
+        conn_teardown(conn);
+    }
+}
+
 /* ---- Output ------------------------------------------------------------------ */
 
 static void flush_dirty(ne_conns *set);
@@ -435,12 +516,34 @@ static void close_slow_producer(ne_conn *conn, ne_close_reason reason, const cha
     ne_conn_close(conn, reason, NULL);
 }
 
+/* The connection, other than `except`, holding the most unsent bytes of
+ * those whose socket took nothing for at least partial_msg_stall_ms; NULL if
+ * none. Called after flush_dirty: a socket that takes bytes has just written
+ * them, so one still that old is full of bytes its peer has not read since. */
+static ne_conn *stalled_consumer(ne_conns *set, const ne_conn *except)
+{
+    ne_conn *stalled = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
+        if (c == except || c->closing || c->io == NULL || c->out.bytes == 0 ||
+            set->now_ms - c->io->last_write_ms < set->opts->partial_msg_stall_ms) {
+            continue;
+        }
+        if (stalled == NULL || c->out.bytes > stalled->out.bytes) {
+            stalled = c;
+        }
+    }
+    return stalled;
+}
+
 /* Admission of an incomplete message (router/ne_frame.c). Its whole chain
  * is promised before its first byte is stored, so a message that has
  * started never waits for a chunk; one that gets no promise waits holding
  * nothing. Two half-received messages therefore never wait for each other.
  * When the share is full, stalled senders are cut to make room, the one
- * stalled longest first: each pass closes one connection or returns. */
+ * stalled longest first; when the pool is held by outbound queues, stalled
+ * consumers are, the one holding the most first: each pass closes one
+ * connection or returns. */
 bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
 {
     ne_conns *set = conn->set;
@@ -448,13 +551,26 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
     for (uint32_t guard = 0; guard <= NE_MAX_CONN_HEADERS; guard++) {
         if (set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
             /* Within the share, only outbound queues can hold the chunks it
-             * needs: then the publisher waits for them to drain (TCP
-             * back-pressure, CP-68). */
-            if (!ne_chunk_promise(&set->chunks, need)) {
+             * needs: the publisher waits for them to drain (TCP
+             * back-pressure, CP-68), but not for a subscriber that stopped
+             * reading below max_pending (a pool smaller than max_pending,
+             * as on tiny, would make it wait for the write deadline). */
+            if (ne_chunk_promise(&set->chunks, need)) {
+                set->partial_chunks += need;
+                return true;
+            }
+            flush_dirty(set);
+            ne_conn *slow = stalled_consumer(set, conn);
+            if (slow == NULL) {
                 return false;
             }
-            set->partial_chunks += need;
-            return true;
+            ne_conn_logf(slow, NE_LOG_WARN,
+                         "Slow Consumer Detected: no write for %u ms while its queue holds "
+                         "chunks a message waits for",
+                         (unsigned)(set->now_ms - slow->io->last_write_ms));
+            set->stats.chunk_reclaims++;
+            ne_conn_close_slow_consumer(slow);
+            continue;
         }
         ne_conn *stalled = stalled_partial_sender(set, conn);
         if (stalled == NULL) {
@@ -879,6 +995,15 @@ static void accept_connections(ne_conns *set, ne_listener *listener)
         }
         ne_conn *conn = NULL;
         if (listener->admit == NULL || listener->admit(listener->ctx)) {
+            if (set->close_head != NULL && (ne_pool_available(&set->io_pool) == 0 ||
+                                            ne_pool_available(&set->conn_pool) == 0)) {
+                /* admit may have closed a connection to make room (the
+                 * oldest idle monitoring one): with no slots kept apart
+                 * (NE_RESERVED_CONNECTIONS 0) its slot is the one this
+                 * connection needs, so it leaves now, not at the turn's end.
+                 * No routing is under way between events. */
+                reap_closed(set);
+            }
             conn = ne_conn_new(set, listener->kind, sock, ip, port);
         }
         if (conn == NULL) {
@@ -1012,23 +1137,7 @@ void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
     /* Flush every connection that got output this turn: one gathered write
      * per connection per turn. */
     flush_dirty(set);
-    uint32_t guard = 0;
-    while (set->close_head != NULL && guard++ < NE_MAX_CONN_HEADERS * 2u) {
-        ne_conn *conn = set->close_head;
-        set->close_head = conn->close_next;
-        if (conn->dirty) {
-            /* Unlink from the dirty list (rare: closed after being queued). */
-            ne_conn **pp = conn->io != NULL ? &set->dirty_head : &set->internal_head;
-            uint32_t dguard = 0;
-            while (*pp != NULL && *pp != conn && dguard++ < NE_MAX_CONN_HEADERS) {
-                pp = &(*pp)->dirty_next;
-            }
-            if (*pp == conn) {
-                *pp = conn->dirty_next;
-            }
-        }
-        conn_teardown(conn);
-    }
+    reap_closed(set);
     resume_paused(set);
     ne_conns_tls_turn_end(set);
 }

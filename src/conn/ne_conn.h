@@ -80,6 +80,7 @@ typedef enum ne_close_reason {
     NE_CLOSE_TLS_HANDSHAKE,
     NE_CLOSE_SLOW_PRODUCER_DEADLINE, /* natsedge: an incomplete message took too long */
     NE_CLOSE_SLOW_PRODUCER_STALLED,  /* natsedge: a stalled message cut to make room */
+    NE_CLOSE_DUPLICATE_CLIENT_ID,    /* an MQTT client id connected again (takeover) */
     NE_CLOSE_WRONG_PORT,
     NE_CLOSE_MAX_SUBSCRIPTIONS,
     NE_CLOSE_DUPLICATE_ROUTE,
@@ -107,14 +108,18 @@ const char *ne_close_reason_text(ne_close_reason reason);
 /* What monitoring and system events show of a connection (its kind fills
  * it: describe op). Strings are never NULL; "" when unknown. */
 typedef struct ne_conn_desc {
-    const char *kind;    /* "Client", "Leafnode" (/connz kind, events) */
-    const char *type;    /* "nats", "mqtt", "" */
-    const char *name;    /* CONNECT name, the leaf's server name */
-    const char *lang;    /* CONNECT lang */
-    const char *version; /* CONNECT version */
-    const char *user;    /* the user it authenticated as, "" */
-    const char *account; /* the account it is bound to */
-    bool counted;        /* counted in /connz and /varz connections */
+    const char *kind;        /* "Client", "Leafnode" (/connz kind, events) */
+    const char *type;        /* "nats", "mqtt", "" */
+    const char *name;        /* CONNECT name, the leaf's server name */
+    const char *lang;        /* CONNECT lang */
+    const char *version;     /* CONNECT version */
+    const char *user;        /* the user it authenticated as, "" */
+    const char *account;     /* the account it is bound to */
+    const char *mqtt_client; /* an MQTT client's identifier, "" otherwise */
+    /* The connection whose subscriptions monitoring shows for this one
+     * (an MQTT client's session holds them); NULL: its own. */
+    const struct ne_conn *subs_of;
+    bool counted; /* counted in /connz and /varz connections */
 } ne_conn_desc;
 
 /* One ops table per kind. A NULL entry means "not this kind's business":
@@ -162,6 +167,7 @@ typedef struct ne_conn_kind {
     const ne_conn_ops *ops;
     void *ctx;      /* the kind's own context (its options, its state pool) */
     uint32_t count; /* open connections of this kind */
+    bool client;    /* its connections are clients: max_connections counts them */
 } ne_conn_kind;
 
 /* A payload larger than the read buffer, assembled in pool chunks taken as
@@ -284,6 +290,8 @@ typedef struct ne_conn {
 /* What /connz?state=closed shows about a connection that is gone. */
 typedef struct ne_closed_conn {
     uint64_t cid;
+    const char *kind; /* the describe op's texts (string constants) */
+    const char *type;
     char ip[46];
     uint16_t port;
     char name[64];
@@ -295,6 +303,9 @@ typedef struct ne_closed_conn {
     uint64_t rtt_ns;
     uint32_t subscriptions; /* held when it closed, as nats-server shows them */
     ne_close_reason reason;
+#if NE_FEATURE_MQTT
+    char mqtt_client[NE_MQTT_CLIENT_ID_BYTES];
+#endif
 } ne_closed_conn;
 
 typedef struct ne_conn_stats {
@@ -406,6 +417,11 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
 /* Registers a kind; returns its index (the kind field of its connections). */
 uint8_t ne_conns_kind(ne_conns *set, const char *name, const char *log_id, const ne_conn_ops *ops,
                       void *ctx);
+/* Marks a kind's connections as clients (NATS, MQTT): max_connections
+ * counts them together (ne_conns_client_count). */
+void ne_conns_kind_is_client(ne_conns *set, uint8_t kind);
+/* Open connections of every client kind. */
+uint32_t ne_conns_client_count(const ne_conns *set);
 /* Opens a listener on host:port for a kind and attaches it to the loop. */
 int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint16_t port);
 void ne_conns_unlisten(ne_conns *set, ne_listener *listener);
@@ -423,6 +439,9 @@ static inline const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn)
 {
     return &conn->set->kinds[conn->kind];
 }
+/* What the connection's kind says of it (describe op), every field set:
+ * "" or NULL where the kind says nothing. */
+void ne_conn_describe(const ne_conn *conn, ne_conn_desc *out);
 
 static inline bool ne_conn_is_internal(const ne_conn *conn)
 {
@@ -432,6 +451,10 @@ static inline bool ne_conn_is_internal(const ne_conn *conn)
 /* Closes at the end of the turn; err_text (may be NULL) goes out first as
  * -ERR '<text>'. */
 void ne_conn_close(ne_conn *conn, ne_close_reason reason, const char *err_text);
+/* Closes at the end of the turn after queuing len bytes of the kind's own
+ * (an MQTT DISCONNECT or CONNACK; len 0: none): everything queued is
+ * written first, as far as the socket takes it. */
+void ne_conn_close_after(ne_conn *conn, ne_close_reason reason, const void *bytes, size_t len);
 /* Puts the connection on the turn's list of output to write. */
 void ne_conn_dirty(ne_conn *conn);
 static inline void ne_conn_mark_dirty(ne_conn *conn)

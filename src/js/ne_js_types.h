@@ -16,6 +16,9 @@
 #include "js/ne_js_store.h"
 #include "ne_config_js.h"
 
+/* The bounds are checked where JetStream is built (a profile without it,
+ * such as tiny, may have shorter subscriptions). */
+#if NE_FEATURE_JETSTREAM
 #if NE_JS_TEXT_SLOTS >= 0xffff || NE_JS_MAX_STREAMS >= 0xffff || NE_JS_MAX_CONSUMERS >= 0xffff
 #error "NE_JS_TEXT_SLOTS, NE_JS_MAX_STREAMS and NE_JS_MAX_CONSUMERS must be below 65535"
 #endif
@@ -25,6 +28,7 @@
 /* A stream subject and its subscription id ("S" and up to 5 digits). */
 #if NE_JS_TEXT_BYTES + 5 > NE_SUB_TEXT_BYTES
 #error "NE_JS_TEXT_BYTES + 5 must fit in NE_SUB_TEXT_BYTES (a stream subject is a subscription)"
+#endif
 #endif
 
 /* "No text slot" in a slot field. */

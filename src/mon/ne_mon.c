@@ -170,6 +170,15 @@ static void query_from_http(ne_mon_query *q, const char *text, size_t len)
             q->acc[n] = '\0';
         }
     }
+    if (query_get(text, len, "mqtt_client", &v, &n) && n > 0) {
+        /* An id longer than any kept is kept as "", which names none. */
+        q->mqtt_client_given = true;
+        q->mqtt_client[0] = '\0';
+        if (n < sizeof(q->mqtt_client)) {
+            memcpy(q->mqtt_client, v, n);
+            q->mqtt_client[n] = '\0';
+        }
+    }
     if (query_get(text, len, "state", &v, &n)) {
         q->state = text_is(v, "closed", n)                        ? NE_MON_STATE_CLOSED
                    : text_is(v, "any", n) || text_is(v, "all", n) ? NE_MON_STATE_ANY
@@ -227,12 +236,7 @@ int ne_mon_query_from_json(ne_mon_query *q, const char *json, size_t len, const 
 static ne_conn_desc describe(const ne_conn *c)
 {
     ne_conn_desc d;
-    memset(&d, 0, sizeof(d));
-    d.kind = d.type = d.name = d.lang = d.version = d.user = d.account = "";
-    const ne_conn_ops *ops = ne_conn_kind_of(c)->ops;
-    if (ops->describe != NULL) {
-        ops->describe(c, &d);
-    }
+    ne_conn_describe(c, &d);
     return d;
 }
 
@@ -271,14 +275,18 @@ static uint64_t sort_key(const ne_conn *c, int sort, uint64_t now_ms)
 /* Open counted connections (clients), sorted into the module's scratch
  * array. Shell sort: no recursion, no allocation, fine for the few hundred
  * connections a board holds. */
-static uint32_t sorted_conns(ne_mon *mon, int sort, uint64_t cid_only)
+static uint32_t sorted_conns(ne_mon *mon, int sort, const ne_mon_query *q)
 {
     uint32_t n = 0;
     uint32_t guard = 0;
     uint64_t now = mon->conns->now_ms;
     for (ne_conn *c = mon->conns->active; c != NULL && guard++ < NE_MAX_CONN_HEADERS; c = c->next) {
-        if (!c->closing && c->io != NULL && n < NE_MAX_CONNECTIONS && describe(c).counted &&
-            (cid_only == 0 || c->cid == cid_only)) {
+        if (c->closing || c->io == NULL || n >= NE_MAX_CONNECTIONS ||
+            (q->cid != 0 && c->cid != q->cid)) {
+            continue;
+        }
+        ne_conn_desc d = describe(c);
+        if (d.counted && (!q->mqtt_client_given || strcmp(d.mqtt_client, q->mqtt_client) == 0)) {
             mon->scratch[n++] = c;
         }
     }
@@ -375,7 +383,8 @@ static void write_open_conn(ne_mon *mon, ne_json_out *o, const ne_conn *c, const
     ne_json_kv_u64(o, "out_msgs", c->out_msgs);
     ne_json_kv_u64(o, "in_bytes", c->in_bytes);
     ne_json_kv_u64(o, "out_bytes", c->out_bytes);
-    ne_json_kv_u64(o, "subscriptions", c->nsubs);
+    const ne_conn *sc = d.subs_of != NULL ? d.subs_of : c;
+    ne_json_kv_u64(o, "subscriptions", sc->nsubs);
     write_names(o, d.name, d.lang, d.version);
     const ne_tls *tls = &mon->conns->tls;
     if (io->tls != NULL && io->tls_done) {
@@ -390,15 +399,32 @@ static void write_open_conn(ne_mon *mon, ne_json_out *o, const ne_conn *c, const
         ne_json_kv_string(o, "tls_version", "1.2");
         ne_json_kv_string(o, "tls_cipher_suite", suite);
     }
-    if (q->subs && c->nsubs > 0) {
-        write_subs(o, c, q->subs_detail);
+    if (q->subs && sc->nsubs > 0) {
+        write_subs(o, sc, q->subs_detail);
+    }
+    if (d.mqtt_client[0] != '\0') {
+        ne_json_kv_string(o, "mqtt_client", d.mqtt_client);
     }
     ne_json_end_object(o);
 }
 
+/* The MQTT client id a closed connection had, "" for others. */
+static const char *closed_mqtt_client(const ne_closed_conn *c)
+{
+#if NE_FEATURE_MQTT
+    return c->mqtt_client;
+#else
+    (void)c;
+    return "";
+#endif
+}
+
 static void write_closed_conn(ne_json_out *o, const ne_closed_conn *c)
 {
-    ne_conn_desc d = {"Client", "nats", "", "", "", "", "", true};
+    ne_conn_desc d;
+    memset(&d, 0, sizeof(d));
+    d.kind = c->kind != NULL ? c->kind : "Client";
+    d.type = c->type != NULL ? c->type : "nats";
     ne_json_begin_object(o);
     write_conn_common(o, &d, c->cid, c->ip, c->port, c->start_wall_ns);
     ne_json_kv_time(o, "last_activity", c->stop_wall_ns);
@@ -416,6 +442,9 @@ static void write_closed_conn(ne_json_out *o, const ne_closed_conn *c)
     ne_json_kv_u64(o, "out_bytes", c->out_bytes);
     ne_json_kv_u64(o, "subscriptions", c->subscriptions);
     write_names(o, c->name, c->lang, c->version);
+    if (closed_mqtt_client(c)[0] != '\0') {
+        ne_json_kv_string(o, "mqtt_client", closed_mqtt_client(c));
+    }
     ne_json_end_object(o);
 }
 
@@ -433,10 +462,21 @@ static int write_connz(void *ctx, ne_json_out *o, const ne_mon_query *q, const c
         return NE_ERR_INVALID;
     }
     uint64_t now_ns = ne_port_wall_ns();
-    uint32_t open_n = closed ? 0 : sorted_conns(mon, q->sort, q->cid);
+    uint32_t open_n = closed ? 0 : sorted_conns(mon, q->sort, q);
+    /* The closed ones remembered, oldest first as nats-server sorts them
+     * by cid, that the query asks for. */
+    uint32_t closed_idx[NE_CLOSED_CONN_RING];
     uint32_t closed_n = 0;
     if (q->state != NE_MON_STATE_OPEN) {
-        closed_n = (uint32_t)NE_MIN(conns->closed_total, (uint64_t)NE_CLOSED_CONN_RING);
+        uint32_t held = (uint32_t)NE_MIN(conns->closed_total, (uint64_t)NE_CLOSED_CONN_RING);
+        for (uint32_t k = 0; k < held; k++) {
+            uint32_t idx =
+                (conns->closed_next + NE_CLOSED_CONN_RING - held + k) % NE_CLOSED_CONN_RING;
+            if (!q->mqtt_client_given ||
+                strcmp(closed_mqtt_client(&conns->closed[idx]), q->mqtt_client) == 0) {
+                closed_idx[closed_n++] = idx;
+            }
+        }
     }
     uint64_t total = (uint64_t)open_n + closed_n;
     uint64_t shown = q->offset < total ? NE_MIN(q->limit, total - q->offset) : 0;
@@ -453,12 +493,7 @@ static int write_connz(void *ctx, ne_json_out *o, const ne_mon_query *q, const c
         if (i < open_n) {
             write_open_conn(mon, o, mon->scratch[i], q, now_ns);
         } else {
-            /* Oldest remembered closed connection first, as nats-server
-             * sorts by cid. */
-            uint32_t idx =
-                (conns->closed_next + NE_CLOSED_CONN_RING - closed_n + (uint32_t)(i - open_n)) %
-                NE_CLOSED_CONN_RING;
-            write_closed_conn(o, &conns->closed[idx]);
+            write_closed_conn(o, &conns->closed[closed_idx[i - open_n]]);
         }
     }
     ne_json_end_array(o);
@@ -801,7 +836,8 @@ static void accepted(void *ctx, ne_conn *conn)
  * oldest of them (the first accepted: the lowest cid) is closed without an
  * answer to make room; refused only when a flood within one loop turn has
  * already taken twice the pool (the closed ones leave at the end of the
- * turn). */
+ * turn, or at once when the connection slots are all taken: then the one
+ * closed here leaves its slot to the newcomer, ne_conn.c accept). */
 static bool admit(void *ctx)
 {
     ne_mon *mon = ctx;

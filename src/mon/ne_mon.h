@@ -36,6 +36,8 @@ typedef struct ne_mon_query {
     uint8_t js_detail; /* /jsz: 1 accounts, 2 and streams, 3 and consumers */
     bool js_config;    /* /jsz config=1: streams' and consumers' configurations */
     char acc[NE_ACCOUNT_NAME_BYTES];
+    bool mqtt_client_given; /* /connz mqtt_client=<id>: that MQTT client only */
+    char mqtt_client[NE_MQTT_CLIENT_ID_BYTES];
 } ne_mon_query;
 
 #define NE_MON_STATE_OPEN 0

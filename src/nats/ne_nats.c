@@ -142,10 +142,12 @@ static void accepted(void *ctx, ne_conn *conn)
     }
 }
 
+/* max_connections counts every client kind (NATS and MQTT), as in
+ * nats-server. */
 static bool admit(void *ctx)
 {
     ne_nats *n = ctx;
-    return ne_nats_client_count(n) < n->opts->max_connections;
+    return ne_conns_client_count(n->conns) < n->opts->max_connections;
 }
 
 /* INFO and the limit error straight to a socket that got no connection
@@ -723,7 +725,7 @@ static void nats_closed(ne_conn *conn)
         ne_router_leave(n->router, conn);
     }
     ne_conn_desc desc;
-    nats_describe(conn, &desc);
+    ne_conn_describe(conn, &desc);
     ne_conns_record_closed(n->conns, conn, &desc);
     ne_pool_free(&n->client_pool, c);
     conn->state = NULL;
@@ -748,6 +750,7 @@ void ne_nats_init(ne_nats *n, ne_nats_storage *storage, const ne_server_options 
     n->router = router;
     ne_pool_init(&n->client_pool, "clients", storage, sizeof(ne_nats_client), NE_MAX_CONNECTIONS);
     n->kind = ne_conns_kind(conns, "Client", "cid", &nats_ops, n);
+    ne_conns_kind_is_client(conns, n->kind);
     n->listener.kind = n->kind;
     n->listener.sock = NE_SOCK_INVALID;
     n->listener.accepted = accepted;

@@ -720,6 +720,7 @@ static void establish(ne_route_state *st, ne_route_link *link)
     gossip(st, link);
     link->urls_counted = true;
     urls_rebuild(st);
+    ne_router_peer_up(st->router, conn, true); /* the system events (docs/cluster.md) */
 }
 
 /* Closes every route but `keep`: the cluster's name changed under them. */
@@ -1270,6 +1271,9 @@ static void route_closed(ne_conn *conn)
         return;
     }
     bool was_up = link->state == NE_ROUTE_ESTABLISHED;
+    if (was_up) {
+        ne_router_peer_up(st->router, conn, false);
+    }
     unbind_targets(st, link, was_up);
     if (was_up) {
         ne_conn_logf(conn, NE_LOG_INFO, "Router connection closed: %s",

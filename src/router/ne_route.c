@@ -365,6 +365,7 @@ static uint32_t deliver_as(ne_router *r, ne_conn *pub, uint8_t account, const ne
     m.from_peer = false;
     m.chain_owned = false;
     m.scratch_id = 0;
+    m.seq = ++r->msg_seq;
     m.size_len = 0;
     m.hsize_len = 0;
     uint32_t delivered = deliver_in(r, pub, &r->accounts[account], &m, false);
@@ -575,6 +576,7 @@ int ne_router_publish(ne_router *r, ne_conn *pub, ne_msg *msg, uint32_t *deliver
         return NE_ERR_PERMISSION;
     }
     r->routing = true;
+    msg->seq = ++r->msg_seq;
     uint32_t n = deliver_in(r, pub, acc, msg, true);
     n += route_imports(r, pub, acc, msg);
     r->routing = false;
@@ -587,6 +589,7 @@ uint32_t ne_router_publish_in(ne_router *r, uint8_t account, ne_msg *msg)
 {
     NE_ASSERT(!r->routing && account < r->account_count);
     r->routing = true;
+    msg->seq = ++r->msg_seq;
     uint32_t n = deliver_in(r, NULL, &r->accounts[account], msg, false);
     r->routing = false;
     release_chain(r, msg);

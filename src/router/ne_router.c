@@ -287,6 +287,16 @@ void ne_router_leave(ne_router *r, ne_conn *conn)
     }
 }
 
+void ne_router_peer_up(ne_router *r, ne_conn *conn, bool up)
+{
+    NE_ASSERT(conn->acc != NULL && conn->peer_role != NE_PEER_NONE);
+    for (uint32_t i = 0; i < r->client_observer_count; i++) {
+        if (r->client_observers[i].peer != NULL) {
+            r->client_observers[i].peer(r->client_observers[i].ctx, conn, up);
+        }
+    }
+}
+
 ne_account *ne_router_account_named(ne_router *r, const char *name)
 {
     if (name[0] == '\0') {

@@ -104,6 +104,10 @@ typedef struct ne_msg {
     ne_chunk *chain;
     uint32_t chain_offset;
     bool chain_owned; /* the chain was made here from `data` and must be released */
+    /* Set by the router for each routing of a message (an import's copy
+     * gets its own): a delivering kind that works something out once per
+     * message and subscriber set keys it on this. */
+    uint64_t seq;
     /* A delivering kind's cache of the encoded message, valid for one
      * message (the NATS client kind lays its MSG line out once). */
     uint64_t scratch_id;
@@ -145,10 +149,12 @@ typedef struct ne_interest_observer {
 
 /* Client observers (system events): a connection was bound to its account
  * and counted there (joined), or is leaving it (left, before its state is
- * released). */
+ * released); a peer connection (conn->peer_role set) came up or is going
+ * in its account without being counted as a client (peer, may be NULL). */
 typedef struct ne_client_observer {
     void (*joined)(void *ctx, ne_conn *conn);
     void (*left)(void *ctx, ne_conn *conn);
+    void (*peer)(void *ctx, ne_conn *conn, bool up);
     void *ctx;
 } ne_client_observer;
 
@@ -173,7 +179,8 @@ typedef struct ne_router {
     ne_conns *conns;
     ne_rng *rng;
     ne_router_stats stats;
-    bool routing; /* inside ne_router_publish: no re-entry (internal clients run at turn end) */
+    bool routing;     /* inside ne_router_publish: no re-entry (internal clients run at turn end) */
+    uint64_t msg_seq; /* the last ne_msg.seq given */
     ne_pool sub_pool;
     ne_account accounts[NE_MAX_ACCOUNTS]; /* as opts.accounts; [0] is $G */
     uint32_t account_count;
@@ -247,6 +254,10 @@ uint32_t ne_router_sub_count(const ne_router *r);
  * `joined`. ne_router_leave undoes it (and they hear `left`). */
 void ne_router_join(ne_router *r, ne_conn *conn, ne_account *acc);
 void ne_router_leave(ne_router *r, ne_conn *conn);
+/* A peer connection in conn->acc is up (registered with its peer), or is
+ * going (before its state is released): the client observers hear `peer`.
+ * It is not counted among the account's clients. */
+void ne_router_peer_up(ne_router *r, ne_conn *conn, bool up);
 /* The account of that name ("" is $G), NULL if the options have none. */
 ne_account *ne_router_account_named(ne_router *r, const char *name);
 const char *ne_router_account_name(const ne_router *r, const ne_account *acc);

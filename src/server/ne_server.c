@@ -7,6 +7,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "mqtt/ne_mqtt_conf.h"
 #include "router/ne_authn.h"
 #include "server/ne_server_endpoints.h"
 
@@ -143,6 +144,16 @@ int ne_server_options_check(const ne_server_options *opts, char *err, size_t err
     if (ne_leaf_options_check(&opts->leaf, err, err_cap) != NE_OK) {
         return NE_ERR_INVALID;
     }
+#if NE_FEATURE_MQTT
+    if (ne_mqtt_options_check(opts, err, err_cap) != NE_OK) {
+        return NE_ERR_INVALID;
+    }
+#else
+    if (opts->mqtt.enabled) {
+        ne_fmt(err, err_cap, "mqtt is not built in: NE_FEATURE_MQTT is 0 in this profile");
+        return NE_ERR_UNSUPPORTED;
+    }
+#endif
 #if NE_FEATURE_ROUTES
     if (ne_route_options_check(&opts->cluster, err, err_cap) != NE_OK) {
         return NE_ERR_INVALID;
@@ -228,6 +239,9 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
     srv->conns.teardown_ctx = &srv->router;
     srv->conns.out_bytes_counter = &srv->router.stats.out_bytes;
     ne_nats_init(&srv->nats, &srv->storage.nats, &srv->opts, &srv->conns, &srv->router);
+#if NE_FEATURE_MQTT
+    ne_mqtt_init(&srv->mqtt, &srv->storage.mqtt, &srv->opts, &srv->conns, &srv->router, &srv->rng);
+#endif
     ne_leaf_init(&srv->leaf, &srv->opts, &srv->conns, &srv->router, &srv->rng);
 #if NE_FEATURE_ROUTES
     ne_route_init(&srv->route, &srv->opts, &srv->conns, &srv->router, &srv->rng,
@@ -242,6 +256,11 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
 #if NE_FEATURE_JETSTREAM
     ne_js_init(&srv->js, &srv->storage.js, &srv->opts, &srv->conns, &srv->router, &srv->mon,
                &srv->rng);
+#endif
+#if NE_FEATURE_ROUTES
+    if (srv->opts.cluster.enabled) {
+        ne_sys_set_cluster(&srv->sys, srv->route.cluster_name);
+    }
 #endif
     ne_server_endpoints_register(srv);
     srv->conns.id.start_wall_ns = ne_port_wall_ns();
@@ -271,6 +290,40 @@ static void warn_plaintext_passwords(const ne_server *srv)
     }
 }
 
+#if NE_MQTT_PERSIST
+void ne_server_set_flash(ne_server *srv, const ne_flash *flash)
+{
+    NE_ASSERT(!srv->started);
+    srv->flash = flash;
+}
+
+static int open_store(ne_server *srv)
+{
+#if NE_STORE_PACK_RAW_BYTES > 0
+    ne_snappy_table *table = &srv->snappy;
+#else
+    ne_snappy_table *table = NULL;
+#endif
+    int rc = ne_store_dev_open(&srv->store_dev, srv->flash, table);
+    if (rc != NE_OK) {
+        ne_log_error(&srv->log, "Storage device could not be opened: %s", ne_err_name(rc));
+        return rc;
+    }
+    srv->store_open = true;
+    ne_store_damage d;
+    for (uint32_t i = 0;
+         i < NE_STORE_MAX_DAMAGE_REPORTS && ne_store_dev_damage(&srv->store_dev, i, &d) == NE_OK;
+         i++) {
+        char line[160];
+        size_t n = 0;
+        if (ne_store_dev_describe(&srv->store_dev, &d, line, sizeof(line), &n) == NE_OK) {
+            ne_log_warn(&srv->log, "Storage: %.*s", (int)n, line);
+        }
+    }
+    return ne_mqtt_open_store(&srv->mqtt, &srv->store_dev);
+}
+#endif
+
 int ne_server_start(ne_server *srv)
 {
     ne_log_info(&srv->log, "Starting natsedge");
@@ -295,6 +348,16 @@ int ne_server_start(ne_server *srv)
     if (rc == NE_OK) {
         rc = ne_nats_start(&srv->nats);
     }
+#if NE_MQTT_PERSIST
+    if (rc == NE_OK && srv->flash != NULL) {
+        rc = open_store(srv);
+    }
+#endif
+#if NE_FEATURE_MQTT
+    if (rc == NE_OK) {
+        rc = ne_mqtt_start(&srv->mqtt);
+    }
+#endif
 #if NE_FEATURE_ROUTES
     if (rc == NE_OK) {
         rc = ne_route_start(&srv->route, ne_nats_port(&srv->nats));
@@ -330,6 +393,14 @@ void ne_server_log_memory(const ne_server *srv)
 #endif
     log_pool(srv, "closed ring", NE_CLOSED_CONN_RING, sizeof(ne_closed_conn));
     ne_leaf_log_memory(&srv->leaf);
+#if NE_FEATURE_MQTT
+    log_pool(srv, "mqtt clients", NE_MQTT_MAX_CONNECTIONS,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_client)));
+    log_pool(srv, "mqtt sessions", NE_MQTT_MAX_SESSIONS,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_session)));
+    log_pool(srv, "mqtt messages", NE_MQTT_MAX_MESSAGES, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_msg)));
+    log_pool(srv, "mqtt blocks", NE_MQTT_BLOCKS, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_block)));
+#endif
 #if NE_FEATURE_ROUTES
     ne_route_log_memory(&srv->route);
 #endif
@@ -351,6 +422,12 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
         &srv->leaf.link_pool,
         &srv->leaf.interest_pool,
         &srv->mon.state_pool,
+#if NE_FEATURE_MQTT
+        &srv->mqtt.client_pool,
+        &srv->mqtt.session_pool,
+        &srv->mqtt.store.msg_pool,
+        &srv->mqtt.store.block_pool,
+#endif
 #if NE_FEATURE_ROUTES
         &srv->route.link_pool,
 #endif
@@ -392,6 +469,16 @@ uint16_t ne_server_http_port(const ne_server *srv)
     return srv->mon.listener.port;
 }
 
+uint16_t ne_server_mqtt_port(const ne_server *srv)
+{
+#if NE_FEATURE_MQTT
+    return ne_mqtt_port(&srv->mqtt);
+#else
+    (void)srv;
+    return 0;
+#endif
+}
+
 uint16_t ne_server_route_port(const ne_server *srv)
 {
 #if NE_FEATURE_ROUTES
@@ -417,9 +504,13 @@ void ne_server_turn_end(ne_server *srv)
         srv->next_tick_ms = now + NE_TICK_INTERVAL_MS;
         srv->conns.now_ms = now;
         ne_leaf_tick(&srv->leaf, now);
+#if NE_FEATURE_MQTT
+        ne_mqtt_tick(&srv->mqtt, now);
+#endif
 #if NE_FEATURE_ROUTES
         ne_route_tick(&srv->route, now);
 #endif
+        ne_sys_tick(&srv->sys, now);
     }
     srv->conns.now_ms = now;
     lame_duck_step(srv);
@@ -447,8 +538,11 @@ void ne_server_enter_lame_duck(ne_server *srv)
     }
     ne_log_info(&srv->log, "Entering lame duck mode, stop accepting new clients");
     ne_nats_stop_listening(&srv->nats);
+#if NE_FEATURE_MQTT
+    ne_mqtt_stop_listening(&srv->mqtt);
+#endif
     srv->conns.now_ms = ne_port_now_ms();
-    uint32_t clients = ne_nats_client_count(&srv->nats);
+    uint32_t clients = ne_conns_client_count(&srv->conns);
     if (clients == 0) {
         srv->lame_duck = NE_LAME_DUCK_DONE;
         return;
@@ -491,9 +585,15 @@ static void lame_duck_step(ne_server *srv)
     uint32_t guard = 0;
     for (const ne_conn *c = srv->conns.active; c != NULL && guard < NE_MAX_CONN_HEADERS;
          c = c->next, guard++) {
-        open += c->kind == srv->nats.kind && !c->closing ? 1u : 0u;
+        open += ne_conn_kind_of(c)->client && !c->closing ? 1u : 0u;
     }
-    (void)ne_nats_close_clients(&srv->nats, srv->lame_duck_batch, NE_CLOSE_SERVER_SHUTDOWN);
+    uint32_t closed =
+        ne_nats_close_clients(&srv->nats, srv->lame_duck_batch, NE_CLOSE_SERVER_SHUTDOWN);
+#if NE_FEATURE_MQTT
+    (void)ne_mqtt_close_clients(&srv->mqtt, srv->lame_duck_batch - closed);
+#else
+    (void)closed;
+#endif
     if (open > srv->lame_duck_batch) {
         uint64_t half = srv->lame_duck_spacing_ms / 2;
         uint64_t wait = half + ne_rng_next(&srv->rng) % (srv->lame_duck_spacing_ms - half);
@@ -506,10 +606,24 @@ static void lame_duck_step(ne_server *srv)
 
 void ne_server_shutdown(ne_server *srv)
 {
+    /* $SYS.SERVER.<id>.SHUTDOWN, written in a turn of its own before the
+     * connections close, so the other servers hear it. */
+    ne_sys_shutdown(&srv->sys);
+    ne_server_turn_end(srv);
 #if NE_FEATURE_JETSTREAM
     ne_js_shutdown(&srv->js);
 #endif
     ne_leaf_shutdown(&srv->leaf);
+#if NE_FEATURE_MQTT
+    ne_mqtt_shutdown(&srv->mqtt);
+#endif
+#if NE_MQTT_PERSIST
+    if (srv->store_open) {
+        ne_mqtt_close_store(&srv->mqtt);
+        (void)ne_store_dev_sync(&srv->store_dev);
+        srv->store_open = false;
+    }
+#endif
 #if NE_FEATURE_ROUTES
     ne_route_shutdown(&srv->route);
 #endif

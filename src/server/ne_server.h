@@ -26,6 +26,7 @@
 #include "core/ne_version.h"
 #include "leaf/ne_leaf.h"
 #include "mon/ne_mon.h"
+#include "mqtt/ne_mqtt.h"
 #include "nats/ne_nats.h"
 #include "ne_config.h"
 #include "port.h"
@@ -33,6 +34,10 @@
 #include "route/ne_route.h"
 #include "router/ne_router.h"
 #include "sys/ne_sys.h"
+#if NE_MQTT_PERSIST
+#include "codec/ne_snappy.h"
+#include "store/ne_store_dev.h"
+#endif
 
 #define NE_LAME_DUCK_OFF 0
 #define NE_LAME_DUCK_GRACE 1   /* listener closed, INFO sent, waiting */
@@ -47,6 +52,9 @@ typedef struct ne_server_storage {
     ne_nats_storage nats;
 #if NE_FEATURE_JETSTREAM
     ne_js_storage js;
+#endif
+#if NE_FEATURE_MQTT
+    ne_mqtt_pool_storage mqtt;
 #endif
 } ne_server_storage;
 
@@ -65,6 +73,9 @@ typedef struct ne_server {
     ne_conns conns;
     ne_router router;
     ne_nats nats;
+#if NE_FEATURE_MQTT
+    ne_mqtt mqtt;
+#endif
     ne_leaf_state leaf;
 #if NE_FEATURE_ROUTES
     ne_route_state route;
@@ -76,6 +87,16 @@ typedef struct ne_server {
     ne_sys sys;
 #if NE_FEATURE_JETSTREAM
     ne_js js;
+#endif
+#if NE_MQTT_PERSIST
+    /* The storage device (ne_server_set_flash): MQTT's sessions and
+     * retained messages live in a log of it. */
+    const ne_flash *flash;
+    bool store_open;
+    ne_store_dev store_dev;
+#if NE_STORE_PACK_RAW_BYTES > 0
+    ne_snappy_table snappy;
+#endif
 #endif
     ne_server_storage storage;
 } ne_server;
@@ -100,9 +121,17 @@ void ne_server_shutdown(ne_server *srv);
 void ne_server_loop(ne_server *srv, ne_loop *loop);
 
 /* The ports the listeners are bound to (0: not listening). */
+#if NE_MQTT_PERSIST
+/* The medium of the storage device (a board's flash partition or file),
+ * given before ne_server_start: the start opens the device, recovers it
+ * and takes MQTT's persistent state back from it (a failure fails the
+ * start); the shutdown syncs it. The flash must outlive the server. */
+void ne_server_set_flash(ne_server *srv, const ne_flash *flash);
+#endif
 uint16_t ne_server_client_port(const ne_server *srv);
 uint16_t ne_server_leaf_port(const ne_server *srv);
 uint16_t ne_server_http_port(const ne_server *srv);
+uint16_t ne_server_mqtt_port(const ne_server *srv);
 uint16_t ne_server_route_port(const ne_server *srv);
 /* Objects taken from every pool of the server: 0 when idle (the unit tests'
  * leak check after each test). Names the first busy pool in *busy. */

@@ -6,6 +6,7 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "leaf/ne_leaf_conf.h"
+#include "mqtt/ne_mqtt_conf.h"
 #include "route/ne_route_conf.h"
 #include "auth/ne_nkey.h"
 #include "core/ne_subject.h"
@@ -13,7 +14,6 @@
 /* Keys of nats-server's configuration that name features natsedge does not
  * have yet: refused with a clear message instead of being ignored. */
 static const char *const not_yet[] = {
-    "mqtt",
 #if !NE_FEATURE_ROUTES
     "cluster",
 #endif
@@ -1148,6 +1148,9 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     }
     if (key_is(a->conf, n, "leafnodes") || key_is(a->conf, n, "leaf")) {
         return ne_leaf_apply_conf(a->conf, n, &o->leaf, a->err, a->err_cap);
+    }
+    if (key_is(a->conf, n, "mqtt")) {
+        return ne_mqtt_apply_conf(a->conf, n, &o->mqtt, a->err, a->err_cap);
     }
 #if NE_FEATURE_ROUTES
     if (key_is(a->conf, n, "cluster")) {

@@ -34,6 +34,7 @@ static void write_auth_stats(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "response_perms_evicted", srv->router.stats.resp_perms_evicted);
     ne_json_kv_u64(o, "system_events", srv->sys.stats.events);
     ne_json_kv_u64(o, "system_events_dropped", srv->sys.stats.events_dropped);
+    ne_json_kv_u64(o, "system_servers_dropped", srv->sys.stats.servers_dropped);
     ne_json_end_object(o);
 }
 
@@ -50,6 +51,12 @@ static void write_pools(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "trie_nodes", srv->router.trie.pool.in_use);
     ne_json_kv_u64(o, "leaf_connections", srv->leaf.link_pool.in_use);
     ne_json_kv_u64(o, "leaf_interest", srv->leaf.interest_pool.in_use);
+#if NE_FEATURE_MQTT
+    ne_json_kv_u64(o, "mqtt_clients", srv->mqtt.client_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_sessions", srv->mqtt.session_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_messages", srv->mqtt.store.msg_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_blocks", srv->mqtt.store.block_pool.in_use);
+#endif
 #if NE_FEATURE_ROUTES
     ne_json_kv_u64(o, "route_connections", srv->route.link_pool.in_use);
 #endif
@@ -129,7 +136,12 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
 #endif
     ne_json_kv_raw(o, "gateway", "{}");
     ne_json_kv_raw(o, "leaf", "{}");
+#if NE_FEATURE_MQTT
+    ne_json_key(o, "mqtt");
+    ne_mqtt_varz(&srv->mqtt, o);
+#else
     ne_json_kv_raw(o, "mqtt", "{}");
+#endif
     ne_json_kv_raw(o, "websocket", "{}");
 #if NE_FEATURE_JETSTREAM
     ne_js_write_varz(&srv->js, o);
@@ -158,6 +170,9 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
         ne_json_begin_object(o);
         ne_json_kv_u64(o, "lines_too_long", srv->router.stats.lines_too_long);
         ne_json_end_object(o);
+#if NE_FEATURE_MQTT
+        ne_mqtt_stats_json(&srv->mqtt, o);
+#endif
     }
     if (srv->leaf.active || q->natsedge) {
         write_pools(o, srv);
@@ -176,7 +191,7 @@ static int write_varz(void *ctx, ne_json_out *o, const ne_mon_query *q, const ch
     ne_json_kv_u64(o, "cores", ne_port_cpu_count());
     ne_json_kv_u64(o, "gomaxprocs", 1);
     ne_json_kv_u64(o, "cpu", 0);
-    ne_json_kv_u64(o, "connections", ne_nats_client_count(&srv->nats));
+    ne_json_kv_u64(o, "connections", ne_conns_client_count(&srv->conns));
     ne_json_kv_u64(o, "total_connections", srv->conns.stats.total_connections);
 #if NE_FEATURE_ROUTES
     /* Routes and the servers they reach: one each, duplicates being closed. */

@@ -162,6 +162,8 @@ static int check_fixed(const ne_server *srv, ne_server_options *next, char *err,
     candidate.perm_count = cur->perm_count;
     memcpy(candidate.perm_subjects, cur->perm_subjects, sizeof(candidate.perm_subjects));
     candidate.perm_subject_count = cur->perm_subject_count;
+    candidate.mqtt.ack_wait_ms = cur->mqtt.ack_wait_ms;
+    candidate.mqtt.max_ack_pending = cur->mqtt.max_ack_pending;
     if (memcmp(&candidate, cur, sizeof(candidate)) != 0) {
         ne_fmt(err, cap,
                "config reload not supported for an option natsedge cannot change at run time "
@@ -250,6 +252,14 @@ static void log_changes(ne_server *srv, const ne_server_options *cur, const ne_s
     if (cur->write_deadline_ms != next->write_deadline_ms) {
         go_duration(next->write_deadline_ms, v, sizeof(v));
         ne_log_info(log, "Reloaded: write_deadline = %s", v);
+    }
+    if (cur->mqtt.ack_wait_ms != next->mqtt.ack_wait_ms) {
+        go_duration(next->mqtt.ack_wait_ms, v, sizeof(v));
+        ne_log_info(log, "Reloaded: MQTT ack_wait = %s", v);
+    }
+    if (cur->mqtt.max_ack_pending != next->mqtt.max_ack_pending) {
+        ne_log_info(log, "Reloaded: MQTT max_ack_pending = %u",
+                    (unsigned)next->mqtt.max_ack_pending);
     }
 }
 

@@ -109,19 +109,28 @@ static bool listeners(const ne_sys *sys)
     return acc != NE_ACCOUNT_NONE && sys->router->accounts[acc].sublist.count > own;
 }
 
-/* nats-server's server object of advisories and responses. */
-static void write_server(ne_sys *sys, ne_json_out *o, uint64_t now_ns)
+/* nats-server's server object (ServerInfo): "cluster" only in a cluster. */
+static void write_server_object(ne_sys *sys, ne_json_out *o, uint64_t now_ns)
 {
-    ne_json_key(o, "server");
     ne_json_begin_object(o);
     ne_json_kv_string(o, "name", sys->opts->server_name);
     ne_json_kv_string(o, "host", sys->opts->host);
     ne_json_kv_string(o, "id", sys->conns->id.server_id);
+    if (sys->cluster != NULL && sys->cluster[0] != '\0') {
+        ne_json_kv_string(o, "cluster", sys->cluster);
+    }
     ne_json_kv_string(o, "ver", NE_ADVERTISED_VERSION);
     ne_json_kv_u64(o, "seq", ++sys->seq);
     ne_json_kv_bool(o, "jetstream", sys->opts->js.enabled);
     ne_json_kv_time(o, "time", now_ns);
     ne_json_end_object(o);
+}
+
+/* The server object of advisories and responses. */
+static void write_server(ne_sys *sys, ne_json_out *o, uint64_t now_ns)
+{
+    ne_json_key(o, "server");
+    write_server_object(sys, o, now_ns);
 }
 
 /* The fields every advisory starts with: type, id, timestamp, server. */
@@ -210,29 +219,52 @@ static void write_client_event(ne_sys *sys, ne_json_out *o, const void *arg)
     ne_json_end_object(o);
 }
 
+static void count_event(ne_sys *sys, bool sent)
+{
+    if (sent) {
+        sys->stats.events++;
+    } else {
+        sys->stats.events_dropped++;
+    }
+}
+
+/* The account's account_connections, on nats-server's two subjects (the
+ * older one first, as it sends them), and when it is due again: every
+ * NE_SYS_ACCOUNT_CONNS_HB_MS while the account has clients. */
+static void advise_account_conns(ne_sys *sys, const ne_account *acc)
+{
+    uint32_t index = (uint32_t)(acc - sys->router->accounts);
+    NE_ASSERT(index < sys->router->account_count);
+    sys->conns_hb_ms[index] =
+        acc->clients > 0 ? sys->conns->now_ms + NE_SYS_ACCOUNT_CONNS_HB_MS : 0;
+    if (!listeners(sys)) {
+        return; /* no one could hear it */
+    }
+    const char *name = ne_router_account_name(sys->router, acc);
+    static const char *const formats[] = {"$SYS.SERVER.ACCOUNT.%s.CONNS",
+                                          "$SYS.ACCOUNT.%s.SERVER.CONNS"};
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        char subject[NE_ACCOUNT_NAME_BYTES + 32];
+        size_t n = ne_fmt(subject, sizeof(subject), formats[i], name);
+        NE_ASSERT(n > 0); /* a configured name of fewer than NE_ACCOUNT_NAME_BYTES */
+        count_event(sys,
+                    publish_doc(sys, (ne_slice){subject, (uint32_t)n}, write_account_conns, acc));
+    }
+}
+
 static void advise(ne_sys *sys, ne_conn *conn, bool connect)
 {
+    advise_account_conns(sys, conn->acc);
     if (!listeners(sys)) {
         return; /* no one could hear it */
     }
     const char *acc = ne_router_account_name(sys->router, conn->acc);
     char subject[NE_ACCOUNT_NAME_BYTES + 32];
-    size_t n = ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.SERVER.CONNS", acc);
-    NE_ASSERT(n > 0); /* a configured name of fewer than NE_ACCOUNT_NAME_BYTES */
-    if (publish_doc(sys, (ne_slice){subject, (uint32_t)n}, write_account_conns, conn->acc)) {
-        sys->stats.events++;
-    } else {
-        sys->stats.events_dropped++;
-    }
-    n = ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.%s", acc,
-               connect ? "CONNECT" : "DISCONNECT");
+    size_t n = ne_fmt(subject, sizeof(subject), "$SYS.ACCOUNT.%s.%s", acc,
+                      connect ? "CONNECT" : "DISCONNECT");
     NE_ASSERT(n > 0);
     client_event e = {conn, connect};
-    if (publish_doc(sys, (ne_slice){subject, (uint32_t)n}, write_client_event, &e)) {
-        sys->stats.events++;
-    } else {
-        sys->stats.events_dropped++;
-    }
+    count_event(sys, publish_doc(sys, (ne_slice){subject, (uint32_t)n}, write_client_event, &e));
 }
 
 static void joined(void *ctx, ne_conn *conn)
@@ -243,6 +275,17 @@ static void joined(void *ctx, ne_conn *conn)
 static void left(void *ctx, ne_conn *conn)
 {
     advise(ctx, conn, false);
+}
+
+/* A peer (a route, in $G) came or goes: nats-server registers it with its
+ * account as a connection it does not count, which sends the account's
+ * account_connections, except when one leaves $G. No CONNECT or
+ * DISCONNECT. */
+static void peer(void *ctx, ne_conn *conn, bool up)
+{
+    if (up || conn->acc->index != NE_ACCOUNT_GLOBAL) {
+        advise_account_conns(ctx, conn->acc);
+    }
 }
 
 /* ---- Requests ------------------------------------------------------------------ */
@@ -281,18 +324,36 @@ static void copy_payload(const ne_msg *msg, uint32_t from, uint8_t *dst, uint32_
 static ne_slice request_name(ne_slice subject);
 static bool known_request(const ne_sys *sys, ne_slice subject);
 
+static const char server_event_prefix[] = "$SYS.SERVER.";
+#define SERVER_EVENT_PREFIX_LEN (sizeof(server_event_prefix) - 1)
+
+/* Another server's $SYS.SERVER.<id>.STATSZ or .SHUTDOWN (the subscriptions
+ * take no other subject under that prefix). */
+static bool server_event(ne_slice subject)
+{
+    return subject.len > SERVER_EVENT_PREFIX_LEN &&
+           memcmp(subject.ptr, server_event_prefix, SERVER_EVENT_PREFIX_LEN) == 0;
+}
+
 /* The internal client's deliver op: the request is queued whole in one
  * chunk, or dropped and counted (too large, or the queue is full). A
  * request without a reply has no one to answer, one for an unknown name
- * nothing to answer with. */
+ * nothing to answer with. Another server's event is queued as its subject
+ * alone: who sent it is all the handler reads. */
 static bool sys_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *payload_bytes)
 {
     ne_sys *sys = sys_of(conn);
     uint32_t body = msg->total_len - msg->hdr_len;
-    size_t need = sizeof(request_head) + msg->subject.len + msg->reply.len + body;
+    bool event = server_event(msg->subject);
+    ne_slice reply = msg->reply;
+    if (event) {
+        body = 0;
+        reply.len = 0;
+    }
+    size_t need = sizeof(request_head) + msg->subject.len + reply.len + body;
     /* Not taken: the requester hears no responders, as from nats-server,
      * which subscribes each known name alone. */
-    if (msg->reply.len == 0 || !known_request(sys, msg->subject)) {
+    if (!event && (reply.len == 0 || !known_request(sys, msg->subject))) {
         return false;
     }
     if (need > NE_CHUNK_BYTES || conn->out.bytes + need > NE_SYS_REQUEST_QUEUE_BYTES) {
@@ -304,14 +365,51 @@ static bool sys_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *paylo
         sys->stats.requests_dropped++;
         return false;
     }
-    request_head head = {(uint16_t)msg->subject.len, (uint16_t)msg->reply.len, body};
+    request_head head = {(uint16_t)msg->subject.len, (uint16_t)reply.len, body};
     memcpy(dst, &head, sizeof(head));
     memcpy(dst + sizeof(head), msg->subject.ptr, msg->subject.len);
-    memcpy(dst + sizeof(head) + msg->subject.len, msg->reply.ptr, msg->reply.len);
-    copy_payload(msg, msg->hdr_len, dst + sizeof(head) + msg->subject.len + msg->reply.len, body);
+    if (reply.len > 0) {
+        memcpy(dst + sizeof(head) + msg->subject.len, reply.ptr, reply.len);
+    }
+    if (body > 0) {
+        copy_payload(msg, msg->hdr_len, dst + sizeof(head) + msg->subject.len + reply.len, body);
+    }
     ne_conn_commit(conn, need);
-    *payload_bytes = body;
+    *payload_bytes = msg->total_len - msg->hdr_len;
     return true;
+}
+
+/* statsz "routes" (left out when there is none): the connections that stand
+ * for another node of the cluster, whatever kind carries them. */
+static void write_routes(ne_sys *sys, ne_json_out *o)
+{
+    bool any = false;
+    uint32_t guard = 0;
+    for (const ne_conn *c = sys->conns->active; c != NULL && guard < NE_MAX_CONN_HEADERS;
+         c = c->next, guard++) {
+        if (c->peer_role != NE_PEER_CLUSTER || c->closing) {
+            continue;
+        }
+        if (!any) {
+            ne_json_key(o, "routes");
+            ne_json_begin_array(o);
+            any = true;
+        }
+        ne_conn_desc d;
+        ne_conn_kind_of(c)->ops->describe(c, &d);
+        ne_json_begin_object(o);
+        ne_json_kv_u64(o, "rid", c->cid);
+        if (d.name[0] != '\0') {
+            ne_json_kv_string(o, "name", d.name);
+        }
+        write_traffic(o, "sent", c->out_msgs, c->out_bytes);
+        write_traffic(o, "received", c->in_msgs, c->in_bytes);
+        ne_json_kv_u64(o, "pending", c->out.bytes);
+        ne_json_end_object(o);
+    }
+    if (any) {
+        ne_json_end_array(o);
+    }
 }
 
 static void write_statsz(ne_sys *sys, ne_json_out *o)
@@ -335,7 +433,18 @@ static void write_statsz(ne_sys *sys, ne_json_out *o)
     write_traffic(o, "sent", r->stats.out_msgs, r->stats.out_bytes);
     write_traffic(o, "received", r->stats.in_msgs, r->stats.in_bytes);
     ne_json_kv_u64(o, "slow_consumers", sys->conns->stats.slow_consumers);
-    ne_json_kv_u64(o, "active_servers", 1);
+    write_routes(sys, o);
+    ne_json_kv_u64(o, "active_servers", 1u + sys->server_count);
+    ne_json_end_object(o);
+}
+
+/* $SYS.SERVER.<id>.STATSZ's document: the STATSZ response's. */
+static void write_statsz_doc(ne_sys *sys, ne_json_out *o, const void *arg)
+{
+    (void)arg;
+    ne_json_begin_object(o);
+    write_server(sys, o, ne_port_wall_ns());
+    write_statsz(sys, o);
     ne_json_end_object(o);
 }
 
@@ -397,6 +506,99 @@ static ne_slice request_name(ne_slice subject)
     return name;
 }
 
+/* ---- The other servers ------------------------------------------------------- */
+
+static void publish_statsz(ne_sys *sys)
+{
+    char subject[sizeof("$SYS.SERVER..STATSZ") + sizeof(sys->conns->id.server_id)];
+    size_t n = ne_fmt(subject, sizeof(subject), "$SYS.SERVER.%s.STATSZ", sys->conns->id.server_id);
+    NE_ASSERT(n > 0);
+    if (publish_doc(sys, (ne_slice){subject, (uint32_t)n}, write_statsz_doc, NULL)) {
+        sys->stats.statsz++;
+    }
+}
+
+static ne_sys_server *server_find(ne_sys *sys, ne_slice id)
+{
+    for (uint32_t i = 0; i < NE_SYS_MAX_SERVERS; i++) {
+        ne_sys_server *s = &sys->servers[i];
+        if (s->id[0] != '\0' && ne_slice_eq(id, s->id, strlen(s->id))) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static void server_forget(ne_sys *sys, ne_sys_server *s)
+{
+    NE_ASSERT(sys->server_count > 0);
+    s->id[0] = '\0';
+    sys->server_count--;
+}
+
+/* Another server's STATSZ: a server heard for the first time is counted and
+ * told about this one at once (its STATSZ), as nats-server does; SHUTDOWN:
+ * it is forgotten. The id is the subject's third token. */
+static void server_heard(ne_sys *sys, ne_slice subject)
+{
+    ne_slice rest = {subject.ptr + SERVER_EVENT_PREFIX_LEN,
+                     subject.len - (uint32_t)SERVER_EVENT_PREFIX_LEN};
+    const char *dot = memchr(rest.ptr, '.', rest.len);
+    if (dot == NULL) {
+        return;
+    }
+    ne_slice id = {rest.ptr, (uint32_t)(dot - rest.ptr)};
+    ne_slice what = {dot + 1, rest.len - id.len - 1};
+    const char *own = sys->conns->id.server_id;
+    if (id.len == 0 || id.len >= sizeof(sys->servers[0].id) || ne_slice_eq(id, own, strlen(own))) {
+        return;
+    }
+    ne_sys_server *s = server_find(sys, id);
+    if (ne_slice_eq(what, "SHUTDOWN", 8)) {
+        if (s != NULL) {
+            server_forget(sys, s);
+        }
+        return;
+    }
+    if (!ne_slice_eq(what, "STATSZ", 6)) {
+        return;
+    }
+    if (s != NULL) {
+        s->heard_ms = sys->conns->now_ms;
+        return;
+    }
+    for (uint32_t i = 0; i < NE_SYS_MAX_SERVERS && s == NULL; i++) {
+        if (sys->servers[i].id[0] == '\0') {
+            s = &sys->servers[i];
+        }
+    }
+    if (s == NULL) {
+        sys->stats.servers_dropped++;
+        ne_log_warn(sys->conns->log,
+                    "Server %.*s not counted: more servers than NE_SYS_MAX_SERVERS (%u)",
+                    (int)id.len, id.ptr, (unsigned)NE_SYS_MAX_SERVERS);
+        return;
+    }
+    memcpy(s->id, id.ptr, id.len);
+    s->id[id.len] = '\0';
+    s->heard_ms = sys->conns->now_ms;
+    sys->server_count++;
+    publish_statsz(sys);
+}
+
+/* Servers not heard of for NE_SYS_SERVER_ORPHAN_MS (gone without a
+ * SHUTDOWN) are forgotten. */
+static void sweep_servers(ne_sys *sys, uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < NE_SYS_MAX_SERVERS; i++) {
+        ne_sys_server *s = &sys->servers[i];
+        if (s->id[0] != '\0' && now_ms - s->heard_ms > NE_SYS_SERVER_ORPHAN_MS) {
+            ne_log_debug(sys->conns->log, "Detected orphan remote server: \"%s\"", s->id);
+            server_forget(sys, s);
+        }
+    }
+}
+
 static void answer(ne_sys *sys, const uint8_t *record, const request_head *head)
 {
     ne_slice subject = {(const char *)record, head->subject_len};
@@ -420,7 +622,11 @@ static void sys_run(ne_conn *conn)
         NE_ASSERT(n == sizeof(head) && len <= sizeof(record) && len <= conn->out.bytes);
         n = ne_outq_read(&conn->out, &sys->conns->chunks, record, len);
         NE_ASSERT(n == len);
-        answer(sys, record, &head);
+        if (head.reply_len == 0) {
+            server_heard(sys, (ne_slice){(const char *)record, head.subject_len});
+        } else {
+            answer(sys, record, &head);
+        }
     }
 }
 
@@ -483,12 +689,13 @@ static const ne_conn_ops sys_ops = {
 void ne_sys_init(ne_sys *sys, const ne_server_options *opts, ne_conns *conns, ne_router *router,
                  ne_mon *mon)
 {
+    memset(sys, 0, sizeof(*sys));
     sys->opts = opts;
     sys->conns = conns;
     sys->router = router;
     sys->mon = mon;
     sys->kind = ne_conns_kind(conns, "Internal", "iid", &sys_ops, sys);
-    ne_client_observer obs = {joined, left, sys};
+    ne_client_observer obs = {joined, left, peer, sys};
     ne_router_observe_clients(router, &obs);
 }
 
@@ -524,9 +731,87 @@ int ne_sys_start(ne_sys *sys)
     if (rc == NE_OK) {
         rc = subscribe(sys, "$SYS.REQ.SERVER.*.*", "2");
     }
+    /* The other servers' events come over routes or leafs only: a server
+     * without either spends no trie nodes on them (the tiny profile). */
+    const ne_server_options *o = sys->opts;
+    bool peers = o->leaf.listen_enabled || o->leaf.remote_count > 0;
+#if NE_FEATURE_ROUTES
+    peers = peers || o->cluster.enabled;
+#endif
+    if (rc == NE_OK && peers) {
+        rc = subscribe(sys, "$SYS.SERVER.*.STATSZ", "3");
+        if (rc == NE_OK) {
+            rc = subscribe(sys, "$SYS.SERVER.*.SHUTDOWN", "4");
+        }
+    }
+    uint64_t now_ms = ne_port_now_ms();
+    sys->statsz_interval_ms = NE_SYS_STATSZ_FIRST_MS;
+    sys->next_statsz_ms = now_ms + NE_SYS_STATSZ_FIRST_MS;
+    sys->next_sweep_ms = now_ms + NE_SYS_SERVER_SWEEP_MS;
     if (rc != NE_OK) {
         ne_log_error(sys->conns->log, "The system account's service cannot subscribe: %s",
                      ne_err_name(rc));
     }
     return rc;
+}
+
+void ne_sys_set_cluster(ne_sys *sys, const char *cluster)
+{
+    sys->cluster = cluster;
+}
+
+/* STATSZ at intervals that double from NE_SYS_STATSZ_FIRST_MS up to
+ * NE_SYS_STATSZ_INTERVAL_MS (nats-server's 250 ms, 500 ms, ... 30 s: sent
+ * 0.25, 0.75, 1.75, 3.75 ... s after start); account_connections again
+ * for accounts that keep clients; forgotten servers swept. */
+void ne_sys_tick(ne_sys *sys, uint64_t now_ms)
+{
+    if (sys->client == NULL || sys->next_statsz_ms == 0) {
+        return;
+    }
+    if (now_ms >= sys->next_statsz_ms) {
+        sys->statsz_interval_ms = NE_MIN(sys->statsz_interval_ms * 2u, NE_SYS_STATSZ_INTERVAL_MS);
+        sys->next_statsz_ms = now_ms + sys->statsz_interval_ms;
+        if (listeners(sys)) {
+            publish_statsz(sys);
+        }
+    }
+    for (uint32_t i = 0; i < sys->router->account_count; i++) {
+        if (sys->conns_hb_ms[i] != 0 && now_ms >= sys->conns_hb_ms[i]) {
+            advise_account_conns(sys, &sys->router->accounts[i]);
+        }
+    }
+    if (now_ms >= sys->next_sweep_ms) {
+        sys->next_sweep_ms = now_ms + NE_SYS_SERVER_SWEEP_MS;
+        sweep_servers(sys, now_ms);
+    }
+}
+
+static void write_shutdown(ne_sys *sys, ne_json_out *o, const void *arg)
+{
+    (void)arg;
+    write_server_object(sys, o, ne_port_wall_ns());
+}
+
+/* $SYS.SERVER.<id>.SHUTDOWN: the server object alone, as nats-server sends
+ * it, so the others forget this server at once. */
+void ne_sys_shutdown(ne_sys *sys)
+{
+    if (sys->client == NULL || sys->next_statsz_ms == 0) {
+        return;
+    }
+    sys->next_statsz_ms = 0;
+    if (!listeners(sys)) {
+        return;
+    }
+    char subject[sizeof("$SYS.SERVER..SHUTDOWN") + sizeof(sys->conns->id.server_id)];
+    size_t n =
+        ne_fmt(subject, sizeof(subject), "$SYS.SERVER.%s.SHUTDOWN", sys->conns->id.server_id);
+    NE_ASSERT(n > 0);
+    count_event(sys, publish_doc(sys, (ne_slice){subject, (uint32_t)n}, write_shutdown, NULL));
+}
+
+uint32_t ne_sys_server_count(const ne_sys *sys)
+{
+    return sys->server_count;
 }

@@ -1,19 +1,21 @@
 // Boundary suite: every client verb (PUB, HPUB, SUB with and without a
 // queue, UNSUB, CONNECT) with each field at its compiled limit, at limit+1,
 // and all fields at their limits together, on the default broker
-// (NATSEDGE_BIN) and the small-limits one (NATSEDGE_SMALL_BIN). Each case
-// checks the exact bytes on the wire (delivered MSG/HMSG lines, +OK, -ERR
-// texts, closes) and, per broker, that every pool is back to idle at the end.
+// (NATSEDGE_BIN), the small-limits one (NATSEDGE_SMALL_BIN) and the tiny one
+// (NATSEDGE_TINY_BIN, config/profiles/tiny.h: a 512-byte control line, 4 KiB
+// payloads, 40 bytes of subscription text, 32-byte tokens and 16 tokens).
+// Each case checks the exact bytes on the wire (delivered MSG/HMSG lines,
+// +OK, -ERR texts, closes) and that every pool is back to idle after it.
 // The limits are read from config/. In the parity pass (NATSEDGE_BIN=
-// /usr/sbin/nats-server, the small broker with test-small's limits in its
-// configuration) the same assertions hold except where a case names the
-// differences.md entry and asserts each broker's side. "Nothing else
-// arrives" is a PING/PONG barrier on the same connection (exchange()). IDs
-// refer to shared/reference/nats-inventory.md.
-import { describe, test, before, after } from "node:test";
+// /usr/sbin/nats-server, the small and tiny brokers with their profile's
+// limits in its configuration) the same assertions hold except where a case
+// names the differences.md entry and asserts each broker's side. "Nothing
+// else arrives" is a PING/PONG barrier on the same connection (exchange()).
+// IDs refer to shared/reference/nats-inventory.md.
+import { describe, test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { stopAll } from "../interop/lib/harness.mjs";
-import { limitsOf, subjectOf, startBroker, assertPoolsIdle, client, varz } from "./lib/limits.mjs";
+import { PROFILES, limitsOf, subjectOf as tokensOf, startBroker, assertPoolsIdle, client, varz } from "./lib/limits.mjs";
 
 after(() => stopAll());
 
@@ -32,18 +34,25 @@ function headerBody(hdr, total) {
   return "NATS/1.0\r\nX: " + "h".repeat(hdr - fixed) + "\r\n\r\n" + payload(total - hdr);
 }
 
-for (const profile of ["default", "small"]) {
+for (const profile of PROFILES) {
   describe(`boundaries on the ${profile} broker`, () => {
     const L = limitsOf(profile);
+    // Subjects of n bytes whose tokens fit the profile's NE_TOKEN_BYTES.
+    const subjectOf = (n, c = "s") => tokensOf(n, c, L.token);
     let server;
 
     before(async () => {
       server = await startBroker(profile);
     });
 
+    // Every pool back to idle after each case: its clients are gone (each
+    // case closes its own or is closed by the broker).
+    afterEach(async () => {
+      if (server) await assertPoolsIdle(server);
+    });
+
     after(async () => {
       if (!server) return;
-      await assertPoolsIdle(server);
       await server.stop();
     });
 
@@ -124,9 +133,11 @@ for (const profile of ["default", "small"]) {
     // ---- SUB ------------------------------------------------------------------
 
     // natsedge keeps a subscription's subject, queue and sid in
-    // NE_SUB_TEXT_BYTES; one byte more is refused with 'Invalid Subject'
-    // where nats-server has no limit (differences.md, "Static limits").
-    const refusedAboveSubText = () => (server.natsedge ? "-ERR 'Invalid Subject'\r\n" : "+OK\r\n");
+    // NE_SUB_TEXT_BYTES, its tokens within NE_TOKEN_BYTES each and
+    // NE_MAX_SUBJECT_TOKENS in all; one byte or token more is refused with
+    // 'Invalid Subject' where nats-server has no limit (differences.md,
+    // "Static limits").
+    const invalidSubjectOnNatsedge = () => (server.natsedge ? "-ERR 'Invalid Subject'\r\n" : "+OK\r\n");
 
     test(`SUB subject and sid at NE_SUB_TEXT_BYTES receive, one byte more is refused by natsedge, taken by nats-server (CP-33, differences.md: Static limits)`, async () => {
       const sub = await client(server);
@@ -136,7 +147,7 @@ for (const profile of ["default", "small"]) {
       assert.equal(await sub.exchange(`SUB ${subject} ${sid}\r\n`), "+OK\r\n");
       assert.equal(await pub.exchange(`PUB ${subject} 2\r\nhi\r\n`), "+OK\r\n");
       assert.equal(await sub.exchange(""), `MSG ${subject} ${sid} 2\r\nhi\r\n`);
-      assert.equal(await sub.exchange(`SUB ${subject}s ${sid}2\r\n`), refusedAboveSubText());
+      assert.equal(await sub.exchange(`SUB ${subject}s ${sid}2\r\n`), invalidSubjectOnNatsedge());
       sub.destroy();
       pub.destroy();
     });
@@ -149,7 +160,7 @@ for (const profile of ["default", "small"]) {
       assert.equal(await sub.exchange(`SUB ${subject} ${queue} 1\r\n`), "+OK\r\n");
       assert.equal(await pub.exchange(`PUB ${subject} 2\r\nhi\r\n`), "+OK\r\n");
       assert.equal(await sub.exchange(""), `MSG ${subject} 1 2\r\nhi\r\n`);
-      assert.equal(await sub.exchange(`SUB ${subject} ${queue}q 2\r\n`), refusedAboveSubText());
+      assert.equal(await sub.exchange(`SUB ${subject} ${queue}q 2\r\n`), invalidSubjectOnNatsedge());
       sub.destroy();
       pub.destroy();
     });
@@ -161,7 +172,7 @@ for (const profile of ["default", "small"]) {
       assert.equal(await sub.exchange(`SUB > ${sid}\r\n`), "+OK\r\n");
       assert.equal(await pub.exchange(`PUB a.b 2\r\nhi\r\n`), "+OK\r\n");
       assert.equal(await sub.exchange(""), `MSG a.b ${sid} 2\r\nhi\r\n`);
-      assert.equal(await sub.exchange(`SUB > ${sid}i\r\n`), refusedAboveSubText());
+      assert.equal(await sub.exchange(`SUB > ${sid}i\r\n`), invalidSubjectOnNatsedge());
       sub.destroy();
       pub.destroy();
     });
@@ -169,8 +180,34 @@ for (const profile of ["default", "small"]) {
     test(`SUB at the control line limit is refused by natsedge (above NE_SUB_TEXT_BYTES), taken by nats-server; limit+1 closes on both (CP-07, CP-33, differences.md: Static limits)`, async () => {
       const sub = await client(server);
       const subject = subjectOf(L.controlLine - 2);
-      assert.equal(await sub.exchange(`SUB ${subject} 1\r\n`), refusedAboveSubText());
+      assert.equal(await sub.exchange(`SUB ${subject} 1\r\n`), invalidSubjectOnNatsedge());
       assert.equal(await sub.closedWith(`SUB ${subject}s 1\r\n`), MAX_CONTROL_LINE);
+    });
+
+    test(`SUB with a token of NE_TOKEN_BYTES and with NE_MAX_SUBJECT_TOKENS tokens receive, one more byte or token is refused by natsedge, taken by nats-server; a PUB beyond both reaches > and t.> on both (CP-25, CP-33, differences.md: Static limits)`, async () => {
+      const long = "a".repeat(L.token);
+      const deep = Array(L.tokens).fill("t").join(".");
+      // Each fits the subscription text: it is the token that is refused.
+      assert.ok(`${long}a 2`.length <= L.subText + 1 && `${deep}.t 2`.length <= L.subText + 1);
+      const wide = await client(server); // the long token
+      const tall = await client(server); // the many tokens
+      const all = await watcher(); // >
+      const under = await client(server); // t.>
+      assert.equal(await wide.exchange(`SUB ${long} 1\r\n`), "+OK\r\n");
+      assert.equal(await wide.exchange(`SUB ${long}a 2\r\n`), invalidSubjectOnNatsedge());
+      assert.equal(await tall.exchange(`SUB ${deep} 1\r\n`), "+OK\r\n");
+      assert.equal(await tall.exchange(`SUB ${deep}.t 2\r\n`), invalidSubjectOnNatsedge());
+      assert.equal(await under.exchange(`SUB t.> 1\r\n`), "+OK\r\n");
+      const pub = await client(server);
+      const subjects = [long, `${long}a`, deep, `${deep}.t`];
+      assert.equal(await pub.exchange(subjects.map((x) => `PUB ${x} 1\r\nx\r\n`).join("")), "+OK\r\n".repeat(4));
+      const msg = (subject, sid) => `MSG ${subject} ${sid} 1\r\nx\r\n`;
+      const takesAll = !server.natsedge; // nats-server kept the second subscriptions
+      assert.equal(await wide.exchange(""), msg(long, 1) + (takesAll ? msg(`${long}a`, 2) : ""));
+      assert.equal(await tall.exchange(""), msg(deep, 1) + (takesAll ? msg(`${deep}.t`, 2) : ""));
+      assert.equal(await all.exchange(""), subjects.map((x) => msg(x, 1)).join(""));
+      assert.equal(await under.exchange(""), msg(deep, 1) + msg(`${deep}.t`, 1));
+      for (const c of [wide, tall, all, under, pub]) c.destroy();
     });
 
     // ---- UNSUB ----------------------------------------------------------------

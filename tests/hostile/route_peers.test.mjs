@@ -19,13 +19,18 @@ after(async () => {
 });
 
 // The broker under test with a cluster listener (small: the small-pool build).
-function broker({ small = false, config = null } = {}) {
-  return startServer({
+// nats-server 2.9.10 says it is ready once its client port listens and opens
+// the route port after: the cases start once it logged that port listening
+// (natsedge logs the same line, before it is ready).
+async function broker({ small = false, config = null } = {}) {
+  const s = await startServer({
     small,
     ports: ["cluster", "http"],
     config,
     args: (p) => ["-n", "target", "-m", String(p.http), "--cluster", `nats://127.0.0.1:${p.cluster}`, "--cluster_name", "C1"],
   });
+  await waitFor(() => /Listening for route connections/.test(s.logs()), 5000, "the route listener");
+  return s;
 }
 
 // A raw route peer that completed the handshake (its INFO sent and the

@@ -273,14 +273,18 @@ test("system events only while someone in the system account subscribes: natsedg
   await comeAndGo(s, 1);
   if (s.kind === "natsedge") assert.equal(await events(), 0);
   const got = [];
+  // account_connections goes out on two subjects (docs/cluster.md, "System events").
   const sub = sys.subscribe("$SYS.ACCOUNT.A.>", { callback: (_e, m) => got.push(m.subject) });
+  const older = sys.subscribe("$SYS.SERVER.ACCOUNT.A.>", { callback: (_e, m) => got.push(m.subject) });
   await within(sys.flush(), 5000, "flush");
   await comeAndGo(s, 1);
   await waitFor(() => got.includes("$SYS.ACCOUNT.A.DISCONNECT"), 5000, "the disconnect event");
   assert.ok(got.includes("$SYS.ACCOUNT.A.CONNECT"));
+  await waitFor(() => got.filter((g) => g === "$SYS.SERVER.ACCOUNT.A.CONNS").length === 2, 5000, "the older subject's");
   const counted = s.kind === "natsedge" ? await events() : 0;
   if (s.kind === "natsedge") assert.equal(counted, got.length);
   sub.unsubscribe();
+  older.unsubscribe();
   await within(sys.flush(), 5000, "flush");
   await comeAndGo(s, 1);
   if (s.kind === "natsedge") assert.equal(await events(), counted);

@@ -228,7 +228,7 @@ test("write deadline: a subscriber that takes no bytes for write_deadline is clo
     const closedRow = await waitFor(async () => {
       const z = await getJSON(http, "/connz?state=closed");
       return z.connections.find((c) => c.cid === info.client_id);
-    }, 10000, "the slow subscriber in the closed connections");
+    }, 30000, "the slow subscriber in the closed connections (each write that makes no progress may wait write_deadline; a loaded machine delays it)");
     assert.equal(closedRow.reason, "Slow Consumer (Write Deadline)");
     assert.ok((await getJSON(http, "/varz")).slow_consumers >= 1);
     slow.socket.resume();

@@ -1390,6 +1390,37 @@ static void test_write_deadline_closes_a_subscriber_that_takes_nothing_CP67(void
     assert_false(ne_sim_server_closed(&sim, pub));
 }
 
+/* A subscriber idle for longer than write_deadline, whose next message is
+ * queued in a turn whose timers run before the turn's writes, is not taken
+ * for a slow consumer: the deadline counts from when output waits, not
+ * from the last write (CP-67). */
+static void test_write_deadline_spares_a_subscriber_that_was_only_idle_CP67(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    start(short_write_deadline);
+    int sub = client(QUIET);
+    int pub = client(QUIET);
+    send_text(sub, "SUB idle 1\r\nPING\r\n");
+    step(2);
+    assert_non_null(strstr(take(sub), "PONG\r\n"));
+    /* Idle for three deadlines, ticks included. */
+    for (int i = 0; i < 30; i++) {
+        ne_sim_clock_advance(100);
+        step(1);
+        take(sub);
+    }
+    send_text(pub, "PUB idle 2\r\nhi\r\n");
+    /* The next turn reads the publish and is a tick turn: the timers run
+     * after the delivery and before the write. */
+    ne_sim_clock_advance(100);
+    step(1);
+    step(1);
+    assert_false(ne_sim_server_closed(&sim, sub));
+    assert_non_null(strstr(take(sub), "MSG idle 1 2\r\nhi\r\n"));
+    assert_int_equal(srv.conns.stats.slow_consumers, 0);
+}
+
 /* A monitoring connection that sends no complete request is dropped
  * NE_HTTP_REQUEST_TIMEOUT_MS after it connected, without a reply, however
  * its bytes trickle in (differences.md: Monitoring). */
@@ -1517,6 +1548,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_write_deadline_closes_a_subscriber_that_takes_nothing_CP67, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_write_deadline_spares_a_subscriber_that_was_only_idle_CP67, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_idle_http_connection_is_dropped_at_the_request_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fanout_overflow_delivers_to_the_first_max_fanout,

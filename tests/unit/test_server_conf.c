@@ -45,6 +45,7 @@ static void test_edge_config_keys_are_applied_CFG15(void **state)
                            "debug: true\n"
                            "logtime: false\n"
                            "log_file: \"/tmp/x.log\"\n"
+                           "store_dir: \"/var/lib/edge\"\n"
                            "authorization { user: u, password: p, timeout: 0.5 }\n"),
                      NE_OK);
     assert_string_equal(opts.server_name, "edge-1");
@@ -62,6 +63,7 @@ static void test_edge_config_keys_are_applied_CFG15(void **state)
     assert_true(board.debug);
     assert_false(board.logtime);
     assert_string_equal(board.log_file, "/tmp/x.log");
+    assert_string_equal(opts.js.store_dir, "/var/lib/edge"); /* the storage device */
     assert_string_equal(opts.auth_user, "u");
     assert_string_equal(opts.auth_pass, "p");
     assert_int_equal(opts.auth_timeout_ms, 500);
@@ -77,8 +79,6 @@ static void test_unknown_field_is_an_error_with_its_position_CFG14(void **state)
 static void test_features_not_built_yet_are_refused_by_name(void **state)
 {
     (void)state;
-    assert_int_equal(apply("mqtt { port: 1883 }\n"), NE_ERR_UNSUPPORTED);
-    assert_non_null(strstr(err, "\"mqtt\" is not supported yet"));
     assert_int_equal(apply("accounts { A: { mappings: { a: b } } }\n"), NE_ERR_UNSUPPORTED);
     assert_non_null(strstr(err, "account \"mappings\" is not supported yet"));
 }
@@ -130,6 +130,51 @@ static void test_jetstream_block_and_account_limits(void **state)
     assert_non_null(strstr(err, "raise NE_JS_MAX_STREAMS"));
     assert_int_equal(apply("accounts { A: { jetstream: bad } }\n"), NE_ERR_INVALID);
     assert_string_equal(err, "Expected 'enabled' or 'disabled' for string value, got 'bad'");
+}
+
+static void test_mqtt_block_is_read_as_nats_server_reads_it_MQ_25_CFG_20(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("mqtt {\n"
+                           "  listen: 127.0.0.1:1884\n"
+                           "  authorization { username: u, password: p, timeout: 1.5 }\n"
+                           "  ack_wait: \"10s\"\n"
+                           "  max_ack_pending: 100\n"
+                           "  js_domain: hub\n"
+                           "  consumer_memory_storage: true\n"
+                           "}\n"),
+                     NE_OK);
+    assert_true(opts.mqtt.enabled);
+    assert_string_equal(opts.mqtt.host, "127.0.0.1");
+    assert_int_equal(opts.mqtt.port, 1884);
+    assert_string_equal(opts.mqtt.auth_user, "u");
+    assert_string_equal(opts.mqtt.auth_pass, "p");
+    assert_int_equal(opts.mqtt.auth_timeout_ms, 1500);
+    assert_int_equal(opts.mqtt.ack_wait_ms, 10000);
+    assert_int_equal(opts.mqtt.max_ack_pending, 100);
+    /* As nats-server: no port, no MQTT; -1 any free port. */
+    assert_int_equal(apply("mqtt { host: 127.0.0.1 }\n"), NE_OK);
+    assert_false(opts.mqtt.enabled);
+    assert_int_equal(apply("mqtt { port: -1, token: x }\n"), NE_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown field \"token\""));
+    assert_int_equal(apply("mqtt { port: -1, authorization { token: x } }\n"), NE_OK);
+    assert_true(opts.mqtt.enabled);
+    assert_int_equal(opts.mqtt.port, 0);
+    assert_string_equal(opts.mqtt.auth_token, "x");
+    assert_int_equal(apply("mqtt { port: 1883, max_ack_pending: 65536 }\n"), NE_ERR_RANGE);
+    assert_non_null(strstr(err, "invalid value 65536, should in [0..65535] range"));
+    assert_int_equal(apply("mqtt { port: 1883, tls { cert_file: a } }\n"), NE_ERR_UNSUPPORTED);
+    /* Relations nats-server checks (validateMQTTOptions). */
+    assert_int_equal(apply("mqtt { port: 1883, no_auth_user: ghost }\n"), NE_ERR_INVALID);
+    assert_non_null(strstr(err, "no_auth_user: \"ghost\" not present"));
+    assert_int_equal(apply("authorization { users: [ { user: a, password: b } ] }\n"
+                           "mqtt { port: 1883, authorization { username: x, password: y } }\n"),
+                     NE_ERR_INVALID);
+    assert_non_null(strstr(err, "mqtt authentication username not compatible"));
+    assert_int_equal(apply("authorization { users: [ { user: a, password: b } ] }\n"
+                           "mqtt { port: 1883, no_auth_user: a }\n"),
+                     NE_OK);
+    assert_string_equal(opts.mqtt.no_auth_user, "a");
 }
 
 static void test_permissions_are_mapped_CP78_CP80_CP82(void **state)
@@ -392,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_unreachable_logins_are_refused_CFG16),
         cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
         cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
+        cmocka_unit_test(test_mqtt_block_is_read_as_nats_server_reads_it_MQ_25_CFG_20),
         cmocka_unit_test(test_permissions_are_mapped_CP78_CP80_CP82),
         cmocka_unit_test(test_accounts_imports_exports_are_mapped_CP84_CP87),
         cmocka_unit_test(test_bcrypt_secrets_are_checked_for_form_and_cost_CP71),

@@ -24,6 +24,8 @@ typedef enum bench_mode {
     BENCH_MODE_FANOUT,
     BENCH_MODE_QUEUE,
     BENCH_MODE_REQREP,
+    BENCH_MODE_MQTT,      /* bench_mqtt.c: MQTT 3.1.1 publish -> deliver */
+    BENCH_MODE_MQTT_IDLE, /* bench_mqtt.c: idle MQTT connections */
 } bench_mode;
 
 typedef struct bench_opts {
@@ -43,6 +45,10 @@ typedef struct bench_opts {
     size_t batch_bytes;  /* publisher's write buffer (one writev per batch) */
     int sub_port;        /* receivers/responder on this port of the same host (0: port) */
     double settle_s;     /* pause after the receivers subscribed (interest crossing a leaf) */
+    int qos;             /* mqtt: QoS of the publishes and the subscriptions */
+    int conns;           /* mqtt-idle: connections */
+    int keepalive;       /* mqtt-idle: keep-alive in the CONNECTs, seconds */
+    double hold_s;       /* mqtt-idle: how long the connections stay */
 } bench_opts;
 
 typedef struct bench_conn bench_conn;
@@ -118,6 +124,8 @@ uint64_t bench_seq_get(const unsigned char *p, size_t n);
  * reordered anything, 2 on a connection or setup error. */
 int bench_run_throughput(const bench_opts *o);
 int bench_run_reqrep(const bench_opts *o);
+int bench_run_mqtt(const bench_opts *o);
+int bench_run_mqtt_idle(const bench_opts *o);
 
 const char *bench_mode_name(bench_mode m);
 

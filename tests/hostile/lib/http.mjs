@@ -4,15 +4,17 @@ import { startServer, waitFor } from "../../interop/lib/harness.mjs";
 
 export const NATS_SERVER = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
 
-// Starts `bin` (default NATSEDGE_BIN, or NATSEDGE_SMALL_BIN when `small`)
+// Starts `bin` (default NATSEDGE_BIN, NATSEDGE_SMALL_BIN when `small`,
+// NATSEDGE_TINY_BIN when `tiny`)
 // with a monitoring port (`mport`) and any further listeners named in
 // `ports` (server.ports.<name>; `config` and `args` may be functions of the
 // ports, as for startServer). Returns once /varz shows no client: the
 // harness's readiness probe is gone, so client counts start from zero.
-export async function startMonitored({ bin, config = null, args = [], small = false, ports = [] } = {}) {
+export async function startMonitored({ bin, config = null, args = [], small = false, tiny = false, ports = [] } = {}) {
   const server = await startServer({
     bin,
     small,
+    tiny,
     ports: ["http", ...ports],
     config,
     args: (p) => ["-m", String(p.http), ...(typeof args === "function" ? args(p) : args)],

@@ -3,8 +3,9 @@
 // PID. Every wait is bounded in time; every process started here is stopped
 // here, also when a test fails or the test process exits early.
 //
-//   startServer({ bin, args, config, env, small, ports, listen, logFile }) -> server
-//     bin      broker binary (default NATSEDGE_BIN, or NATSEDGE_SMALL_BIN when small)
+//   startServer({ bin, args, config, env, small, tiny, ports, listen, logFile }) -> server
+//     bin      broker binary (default NATSEDGE_BIN, NATSEDGE_SMALL_BIN when small,
+//              NATSEDGE_TINY_BIN when tiny)
 //     args     extra command-line flags (after `-a 127.0.0.1 -p <port>`), or a
 //              function of the allocated ports returning them
 //     config   conf file text (or a function of the ports returning it): written
@@ -13,6 +14,9 @@
 //     small    the small-limits broker: natsedge -> NATSEDGE_SMALL_BIN (built with
 //              small pools); nats-server -> the same limits through a config file
 //              (SMALL_CONFIG below, prepended to `config`)
+//     tiny     the tiny profile (config/profiles/tiny.h, what runs on the MCU):
+//              natsedge -> NATSEDGE_TINY_BIN; nats-server -> the limits it can
+//              be configured with (TINY_CONFIG below, prepended to `config`)
 //     ports    names of further listeners ("http", "leaf", "cluster", ...): a free
 //              port is found for each and passed to `args`/`config` as ports.<name>
 //     listen   false: no `-a/-p` flags; args/config put ports.client where they like
@@ -48,6 +52,23 @@ export const SMALL_LIMITS = {
   max_subscriptions: 32,
 };
 export const SMALL_CONFIG = Object.entries(SMALL_LIMITS)
+  .map(([k, v]) => `${k}: ${v}`)
+  .join("\n") + "\n";
+
+// Limits of the tiny profile (config/profiles/tiny.h) that nats-server can be
+// configured with, for the reference run of the tiny cases. natsedge's
+// max_subscriptions defaults to one connection's share of its pool
+// (NE_MAX_SUBSCRIPTIONS_PER_CONN, 32 of 64), the per-connection limit
+// nats-server's key sets. tests/hostile/lib/limits.mjs checks both tables
+// against the headers, so a changed knob fails there until this follows.
+export const TINY_LIMITS = {
+  max_connections: 8,
+  max_pending: 8192,
+  max_payload: 4096,
+  max_control_line: 512,
+  max_subscriptions: 32,
+};
+export const TINY_CONFIG = Object.entries(TINY_LIMITS)
   .map(([k, v]) => `${k}: ${v}`)
   .join("\n") + "\n";
 
@@ -173,13 +194,14 @@ async function allocatePorts(names) {
   return ports;
 }
 
-async function startOnce({ bin, args, config, env, ports, listen, logFile, small }) {
+async function startOnce({ bin, args, config, env, ports, listen, logFile, small, tiny }) {
   const port = ports.client;
   const dir = mkdtempSync(join(tmpdir(), "natsedge-interop-"));
   const fullArgs = listen ? ["-a", "127.0.0.1", "-p", String(port)] : [];
   let confPath = null;
   let text = typeof config === "function" ? config(ports) : config;
   if (small && kindOf(bin) === "nats-server") text = SMALL_CONFIG + (text ?? "");
+  if (tiny && kindOf(bin) === "nats-server") text = TINY_CONFIG + (text ?? "");
   if (text !== null && text !== undefined) {
     confPath = join(dir, "broker.conf");
     writeFileSync(confPath, text);
@@ -272,24 +294,35 @@ async function startOnce({ bin, args, config, env, ports, listen, logFile, small
   return server;
 }
 
+// The tiny broker: NATSEDGE_TINY_BIN, or nats-server itself in the parity
+// pass. A natsedge pass without it fails rather than running the tiny cases
+// on a broker of other limits.
+function tinyBin() {
+  if (process.env.NATSEDGE_TINY_BIN) return process.env.NATSEDGE_TINY_BIN;
+  if (brokerKind() === "nats-server") return process.env.NATSEDGE_BIN;
+  throw new Error("NATSEDGE_TINY_BIN is not set: build it with `make CONFIG=tiny all` (build/tiny/natsedge)");
+}
+
 export async function startServer({
   bin,
   args = [],
   config = null,
   env = {},
   small = false,
+  tiny = false,
   ports = [],
   listen = true,
   logFile = null,
 } = {}) {
-  if (!bin) bin = small ? process.env.NATSEDGE_SMALL_BIN || process.env.NATSEDGE_BIN : process.env.NATSEDGE_BIN;
+  if (small && tiny) throw new Error("startServer: small and tiny are two profiles; ask for one");
+  if (!bin) bin = tiny ? tinyBin() : small ? process.env.NATSEDGE_SMALL_BIN || process.env.NATSEDGE_BIN : process.env.NATSEDGE_BIN;
   if (!bin) throw new Error("NATSEDGE_BIN is not set (use /usr/sbin/nats-server for the reference run)");
   // A port is free when asked for but another process may take it before
   // the broker binds it: start again on new ports in that case.
   for (let attempt = 1; ; attempt++) {
     const allocated = await allocatePorts(ports);
     try {
-      return await startOnce({ bin, args, config, env, ports: allocated, listen, logFile, small });
+      return await startOnce({ bin, args, config, env, ports: allocated, listen, logFile, small, tiny });
     } catch (e) {
       if (!e.addressInUse || attempt >= START_ATTEMPTS) throw e;
     }

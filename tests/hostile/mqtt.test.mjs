@@ -1,0 +1,347 @@
+// Hostile MQTT clients at every limit (issue 17): the Remaining Length,
+// packet and property lengths, topic aliases, inbound QoS 2 ids, in-flight
+// messages, sessions, filters, topics and client ids at their bound and one
+// past it, malformed CONNECTs and stalled large messages. The hostile
+// connection is the one refused or closed; a pair of clients keeps
+// exchanging messages and, on natsedge, every pool goes back to idle.
+//
+// Against the small-limits broker (NATSEDGE_SMALL_BIN, config/profiles/
+// test-small.h with config/ne_config_mqtt.h's defaults scaled to it). In the
+// parity pass each case runs against the reference that serves it
+// (lib/mqtt.mjs: nats-server for MQTT 3.1.1, mosquitto with
+// max_packet_size at the same max_payload for MQTT 5); natsedge's own pools
+// (sessions, filters, in-flight messages, topic and client id lengths)
+// have no counterpart there and those cases say natsedge-only.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { stopAll, waitFor, brokerKind, sleep } from "../interop/lib/harness.mjs";
+import {
+  startMqtt, connectMqtt, endAllMqtt, inbox, rawMqtt, connectPacket, packet, str, vbi, hex,
+} from "../interop/lib/mqtt.mjs";
+import { knob } from "./lib/limits.mjs";
+
+const NATSEDGE = brokerKind() === "natsedge";
+const MAX_PAYLOAD = knob("NE_MAX_PAYLOAD_BYTES", "test-small");
+const ONLY = (what) => (NATSEDGE ? false : `natsedge-only (${what}: a compile-time pool the references do not have)`);
+
+const brokers = [];
+after(async () => {
+  await endAllMqtt();
+  for (const b of brokers) await b.stop();
+  await stopAll();
+});
+
+async function broker(need, small = true) {
+  const b = await startMqtt({ need, small, mosquittoConfig: `max_packet_size ${MAX_PAYLOAD}\n` });
+  brokers.push(b);
+  if (NATSEDGE) {
+    // The start-up probes (a NATS and an MQTT connection) go first.
+    b.idle = await waitFor(async () => {
+      const v = await pools(b);
+      return v.natsedge_pools.mqtt_clients === 0 && v.connections === 0 ? v : null;
+    }, 5000, "an idle broker");
+  }
+  return b;
+}
+
+async function pools(b) {
+  const res = await fetch(`http://127.0.0.1:${b.httpPort}/varz?natsedge=1`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+// A pair of clients still exchanging QoS 1 messages, then (natsedge) every
+// pool back to what it was when the broker had just started.
+async function stillServing(b, version = 4) {
+  const s = await connectMqtt(b, { clientId: `ok-s-${Date.now()}`, protocolVersion: version });
+  const box = inbox(s);
+  await s.subscribeAsync("ok/still", { qos: 1 });
+  const p = await connectMqtt(b, { clientId: `ok-p-${Date.now()}`, protocolVersion: version });
+  await p.publishAsync("ok/still", "alive", { qos: 1 });
+  await box.wait(1);
+  await s.endAsync();
+  await p.endAsync();
+  if (!NATSEDGE) return;
+  let last;
+  await waitFor(async () => {
+    last = await pools(b);
+    return last.connections === 0 && JSON.stringify(last.natsedge_pools) === JSON.stringify(b.idle.natsedge_pools);
+  }, 10000, "pools back to idle").catch((e) => {
+    throw new Error(`${e.message}: ${JSON.stringify(last?.natsedge_pools)} idle ${JSON.stringify(b.idle.natsedge_pools)}`);
+  });
+}
+
+const u16 = (n) => Buffer.from([n >> 8, n & 0xff]);
+const props = (...parts) => {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([vbi(body.length), body]);
+};
+
+async function connected(b, opts) {
+  const c = await rawMqtt(b.mqttPort);
+  await c.send(connectPacket(opts));
+  const p = await c.next();
+  assert.ok(p && p.type === 2 && p.body[1] === 0, `CONNACK ${p ? hex(p.bytes) : "none"}`);
+  return c;
+}
+
+// The next packet of `type`, skipping others; null if closed.
+async function nextOf(c, type, ms = 5000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const p = await c.next(Math.max(1, deadline - Date.now()));
+    if (p === null || p.type === type) return p;
+  }
+}
+
+test("a fifth Remaining Length byte closes the connection (M3-07, MQ-04)", async () => {
+  const b = await broker("nats");
+  const c = await connected(b, { id: "rl5" });
+  await c.send(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
+  assert.ok(await c.closed(5000));
+  await stillServing(b);
+});
+
+test("the largest Remaining Length is refused from its header, before its bytes (M3-08, M5-27)", async () => {
+  const b = await broker("mqtt");
+  const c = await connected(b, { version: 5, id: "rlmax" });
+  await c.send(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 0x61]));
+  const p = await c.next();
+  if (p !== null) assert.equal(hex(p.bytes), "e00195");
+  assert.ok(await c.closed(5000));
+  await stillServing(b, 5);
+});
+
+test("a PUBLISH of max_payload bytes passes, one byte more is DISCONNECT 0x95 (M5-27; mosquitto counts the Remaining Length only, differences.md MQTT 5 with mosquitto)", async () => {
+  const b = await broker("mqtt");
+  const s = await connectMqtt(b, { clientId: "mp-s", protocolVersion: 5 });
+  const box = inbox(s);
+  await s.subscribeAsync("mp/x", { qos: 0 });
+  const c = await connected(b, { version: 5, id: "mp-p" });
+  // Fixed header (1 + 3) + topic (2 + 4) + property length (1) + payload.
+  const fits = MAX_PAYLOAD - 1 - 3 - 6 - 1;
+  await c.send(packet(0x30, str("mp/x"), Buffer.from([0]), Buffer.alloc(fits, 0x61)));
+  await box.wait(1, 10000);
+  assert.equal(box.msgs[0].payload.length, fits);
+  // The whole packet one byte over; mosquitto refuses only a Remaining
+  // Length over its max_packet_size.
+  const over = b.kind === "mosquitto" ? fits + 5 : fits + 1;
+  await c.send(packet(0x30, str("mp/x"), Buffer.from([0]), Buffer.alloc(over, 0x62)));
+  const p = await c.next(10000);
+  assert.equal(hex(p.bytes), "e00195");
+  assert.ok(await c.closed(5000));
+  await s.endAsync();
+  await stillServing(b, 5);
+});
+
+test("a property length past the end of the packet is malformed: DISCONNECT 0x81 (M5-08)", async () => {
+  const b = await broker("mqtt");
+  const c = await connected(b, { version: 5, id: "plen" });
+  await c.send(packet(0x30, str("pl/x"), Buffer.from([0x10, 0x26, 0x00]), ""));
+  assert.equal(hex((await c.next()).bytes), "e00181");
+  assert.ok(await c.closed(5000));
+  await stillServing(b, 5);
+});
+
+test("topic alias 0 and beyond the maximum (M5-29; mosquitto answers alias 0 with 0x81, MB-11)", async () => {
+  const b = await broker("mqtt");
+  const c = await connected(b, { version: 5, id: "alias0" });
+  await c.send(packet(0x30, str("al/x"), props(Buffer.from([0x23, 0, 0])), "x"));
+  assert.equal(hex((await c.next()).bytes), b.kind === "mosquitto" ? "e00181" : "e00194");
+  const c2 = await connected(b, { version: 5, id: "alias-max" });
+  await c2.send(packet(0x30, str("al/x"), props(Buffer.from([0x23, 0xff, 0xff])), "x"));
+  assert.equal(hex((await c2.next()).bytes), "e00194");
+  await stillServing(b, 5);
+});
+
+test("65,535 QoS 2 publishes never released: natsedge keeps NE_MQTT_MAX_INBOUND_QOS2 ids and closes the client", async () => {
+  const b = await broker("mqtt");
+  const c = await connected(b, { id: "q2flood" });
+  const parts = [];
+  for (let id = 1; id <= 65535; id++) parts.push(packet(0x34, str("fl/x"), u16(id), "x"));
+  c.send(Buffer.concat(parts));
+  let recs = 0;
+  for (;;) {
+    const p = await c.next(15000).catch(() => "timeout");
+    if (p === null || p === "timeout") break;
+    if (p.type === 5) recs++;
+    if (recs === 65535) break;
+  }
+  const max = knob("NE_MQTT_MAX_INBOUND_QOS2", "test-small");
+  if (NATSEDGE) {
+    // Closed with most of the flood unread, the socket is reset: PUBRECs the
+    // client had not read yet may be lost with it, so at most max arrive.
+    assert.ok(recs <= max, `${recs} PUBRECs`);
+    await waitFor(() => c.isClosed(), 5000, "the flooding client closed");
+  } else {
+    assert.ok(recs > 0);
+  }
+  await c.destroy();
+  if (NATSEDGE) {
+    // One more than the limit, all of it read before the close: exactly max
+    // PUBRECs, then the close.
+    const d = await connected(b, { id: "q2limit" });
+    const few = [];
+    for (let id = 1; id <= max + 1; id++) few.push(packet(0x34, str("fl/y"), u16(id), "y"));
+    d.send(Buffer.concat(few));
+    let got = 0;
+    for (;;) {
+      const p = await d.next(15000).catch(() => "timeout");
+      if (p === null || p === "timeout") break;
+      if (p.type === 5) got++;
+    }
+    assert.equal(got, max);
+    assert.ok(d.isClosed());
+    await d.destroy();
+  }
+  await stillServing(b);
+});
+
+test("a subscriber that never acknowledges holds at most NE_MQTT_MAX_INFLIGHT messages; the publisher goes on", { skip: ONLY("NE_MQTT_MAX_INFLIGHT") }, async () => {
+  const b = await broker("nats");
+  const s = await connected(b, { id: "noack", clean: false });
+  await s.send(packet(0x82, u16(1), str("na/#"), Buffer.from([1])));
+  await nextOf(s, 9);
+  const p = await connectMqtt(b, { clientId: "na-p" });
+  const inflight = knob("NE_MQTT_MAX_INFLIGHT", "test-small");
+  for (let i = 0; i < inflight + 10; i++) await p.publishAsync("na/x", `m${i}`, { qos: 1 });
+  const v = await pools(b);
+  assert.equal(v.natsedge_mqtt.dropped_inflight, 10);
+  let got = 0;
+  while ((await s.next(500).catch(() => null)) !== null) got++;
+  assert.equal(got, inflight);
+  await s.destroy();
+  await p.endAsync();
+  // Its session (clean 0) is still there: end it.
+  const end = await connected(b, { id: "noack", clean: true });
+  await end.send(Buffer.from([0xe0, 0x00]));
+  await end.closed(5000);
+  await stillServing(b);
+});
+
+test("sessions at NE_MQTT_MAX_SESSIONS: the one offline the longest ends for a new client", { skip: ONLY("NE_MQTT_MAX_SESSIONS") }, async () => {
+  const b = await broker("nats");
+  const max = knob("NE_MQTT_MAX_SESSIONS", "test-small");
+  for (let i = 0; i < max; i++) {
+    const c = await connected(b, { id: `sess-${i}`, clean: false });
+    await c.send(Buffer.from([0xe0, 0x00]));
+    await c.closed(5000);
+    await sleep(5); // distinct offline times
+  }
+  const fresh = await connected(b, { id: "sess-new", clean: true });
+  const v = await pools(b);
+  assert.equal(v.natsedge_mqtt.sessions_evicted, 1);
+  await fresh.destroy();
+  const first = await rawMqtt(b.mqttPort);
+  await first.send(connectPacket({ id: "sess-0", clean: false }));
+  assert.equal(hex((await first.next()).bytes), "20020000"); // it was ended
+  await first.send(Buffer.from([0xe0, 0x00]));
+  const last = await rawMqtt(b.mqttPort);
+  await last.send(connectPacket({ id: `sess-${max - 1}`, clean: false }));
+  assert.equal(hex((await last.next()).bytes), "20020100"); // still kept
+  await last.send(Buffer.from([0xe0, 0x00]));
+  // End them all for the pool check.
+  for (let i = 0; i < max; i++) {
+    const c = await connected(b, { id: `sess-${i}`, clean: true });
+    await c.send(Buffer.from([0xe0, 0x00]));
+    await c.closed(5000);
+  }
+  await stillServing(b);
+});
+
+test("filters per session at NE_MQTT_MAX_SUBS_PER_SESSION and one more: SUBACK 0x80 for the extra", { skip: ONLY("NE_MQTT_MAX_SUBS_PER_SESSION") }, async () => {
+  // The default profile: the small one's router pools run out first.
+  const b = await broker("nats", false);
+  const max = knob("NE_MQTT_MAX_SUBS_PER_SESSION");
+  const c = await connected(b, { id: "many" });
+  const filters = [];
+  for (let i = 0; i <= max; i++) filters.push(str(`many/${i}`), Buffer.from([0]));
+  await c.send(packet(0x82, u16(1), ...filters));
+  const p = await nextOf(c, 9);
+  const codes = [...p.body.subarray(2)];
+  assert.equal(codes.length, max + 1);
+  assert.deepEqual(codes.slice(0, max), Array(max).fill(0));
+  assert.equal(codes[max], 0x80);
+  await c.destroy();
+  await stillServing(b);
+});
+
+test("a SUBSCRIBE of 5,000 filters gets 5,000 codes (M3-28)", async () => {
+  const b = await broker("nats");
+  const c = await connected(b, { id: "five-k" });
+  const filters = [];
+  for (let i = 0; i < 5000; i++) filters.push(str(`fk/${i}`), Buffer.from([0]));
+  await c.send(packet(0x82, u16(1), ...filters));
+  const p = await nextOf(c, 9, 20000);
+  assert.equal(p.body.length, 2 + 5000);
+  await c.destroy();
+  await stillServing(b);
+});
+
+test("topics at NE_MQTT_MAX_TOPIC_BYTES are taken, one byte longer refused with 0x90 (M5-50)", { skip: ONLY("NE_MQTT_MAX_TOPIC_BYTES") }, async () => {
+  const b = await broker("mqtt");
+  const max = knob("NE_MQTT_MAX_TOPIC_BYTES", "test-small");
+  const c = await connected(b, { version: 5, id: "longtopic" });
+  await c.send(packet(0x32, str("t".repeat(max)), u16(1), Buffer.from([0]), "x"));
+  assert.equal(hex((await c.next()).bytes), "4003000110");
+  await c.send(packet(0x32, str("t".repeat(max + 1)), u16(2), Buffer.from([0]), "x"));
+  assert.equal(hex((await c.next()).bytes), "4003000290");
+  assert.equal(c.isClosed(), false);
+  await c.destroy();
+  await stillServing(b, 5);
+});
+
+test("client ids at NE_MQTT_CLIENT_ID_BYTES are taken, one byte longer refused (0x02 / 0x85)", { skip: ONLY("NE_MQTT_CLIENT_ID_BYTES") }, async () => {
+  const b = await broker("nats");
+  const max = knob("NE_MQTT_CLIENT_ID_BYTES", "test-small");
+  const ok = await connected(b, { id: "i".repeat(max) });
+  await ok.destroy();
+  const c = await rawMqtt(b.mqttPort);
+  await c.send(connectPacket({ id: "i".repeat(max + 1) }));
+  assert.equal(hex((await c.next()).bytes), "20020002");
+  const c5 = await rawMqtt(b.mqttPort);
+  await c5.send(connectPacket({ version: 5, id: "i".repeat(max + 1) }));
+  assert.equal(hex((await c5.next()).bytes), "2003008500");
+  await stillServing(b);
+});
+
+test("malformed CONNECTs are closed without CONNACK (MQ-05, M3-20, M3-21, M3-22, MB-09)", async () => {
+  const b = await broker("nats");
+  const head = (flags) => Buffer.concat([str("MQTT"), Buffer.from([4, flags, 0, 60])]);
+  const cases = [
+    packet(0x10, head(0x03), str("r")), // reserved flag
+    packet(0x10, head(0x02 | 0x04 | 0x18), str("q3"), str("w/t"), str("x")), // will QoS 3
+    packet(0x10, head(0x02 | 0x08), str("nowill")), // will QoS without the will flag
+    packet(0x10, head(0x02 | 0x40), str("pw"), str("p")), // v3 password without user
+    packet(0x10, head(0x02), Buffer.from([0, 9, 0x61])), // id running past the packet
+  ];
+  for (const bytes of cases) {
+    const c = await rawMqtt(b.mqttPort);
+    await c.send(bytes);
+    const p = await c.next(5000).catch(() => "open");
+    assert.ok(p === null || p.type !== 2 || p.body[1] !== 0, `accepted: ${hex(bytes)}`);
+    if (p !== "open") assert.ok(await c.closed(5000), hex(bytes));
+    await c.destroy();
+  }
+  await stillServing(b);
+});
+
+test("a packet of type 0 after CONNECT closes the connection (M3-04)", async () => {
+  const b = await broker("nats");
+  const c = await connected(b, { id: "type0" });
+  await c.send(Buffer.from([0x00, 0x00]));
+  assert.ok(await c.closed(5000));
+  await stillServing(b);
+});
+
+test("a large PUBLISH that stalls is cut at its deadline (NE_PARTIAL_MSG_TIMEOUT_MS); others go on", { skip: ONLY("NE_PARTIAL_MSG_TIMEOUT_MS") }, async () => {
+  const b = await broker("nats");
+  const c = await connected(b, { id: "stall" });
+  const len = MAX_PAYLOAD - 64;
+  const whole = packet(0x30, str("st/x"), Buffer.alloc(len - 6, 0x61));
+  await c.send(whole.subarray(0, 10000));
+  const t0 = Date.now();
+  assert.ok(await c.closed(knob("NE_PARTIAL_MSG_TIMEOUT_MS", "test-small") + 5000));
+  assert.ok(Date.now() - t0 >= 1000);
+  await stillServing(b);
+});

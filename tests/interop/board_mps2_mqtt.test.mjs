@@ -1,0 +1,321 @@
+// The mps2-an385 firmware of the tiny-mqtt profile (bare-metal Cortex-M3,
+// lwIP on a LAN9118, MQTT on 1883 beside NATS on 4222, no JetStream) booted
+// in QEMU with user networking; both ports forwarded to free loopback
+// ports. MQTT.js drives it: QoS 0, 1 and 2 both ways in 3.1.1 and 5.0,
+// retained messages, persistent sessions that get what was published while
+// they were away, MQTT and NATS clients on the same subjects, the 8
+// connections of the profile all MQTT and a ninth refused, payloads up to
+// max_payload. Needs NATSEDGE_MPS2_MQTT_ELF and qemu-system-arm; without
+// them the suite fails with the reason (SKIP_BOARDS=1 skips it instead).
+// natsedge-only: the nats-server pass skips it.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import { spawn, spawnSync } from "node:child_process";
+import mqtt from "mqtt";
+import { connect } from "@nats-io/transport-node";
+import { freePort, rawConnect, sleep, boardGate, isBindRace, within, waitFor } from "./lib/harness.mjs";
+import { inbox } from "./lib/mqtt.mjs";
+
+const ELF = process.env.NATSEDGE_MPS2_MQTT_ELF;
+const QEMU = "qemu-system-arm";
+const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
+const { skip, fail } = boardGate(
+  !ELF
+    ? "NATSEDGE_MPS2_MQTT_ELF is not set"
+    : !existsSync(ELF)
+      ? `no firmware at ${ELF}`
+      : !hasQemu
+        ? "qemu-system-arm is not installed"
+        : false,
+);
+if (fail) {
+  test("mps2-an385 tiny-mqtt: the suite can run on this machine", () => {
+    throw new Error(fail);
+  });
+}
+
+const NAME = "mps2-an385 tiny-mqtt (natsedge-only: its Cortex-M firmware)";
+// A bound, not a speed check: on a loaded machine QEMU boots slowly.
+const BOOT_TIMEOUT_MS = 60000;
+let qemu = null;
+let console_ = "";
+let natsPort = 0;
+let mqttPort = 0;
+
+function stopQemu() {
+  if (!qemu || qemu.exitCode !== null || qemu.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => qemu.kill("SIGKILL"), 5000);
+    qemu.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    qemu.kill("SIGTERM");
+  });
+}
+
+process.once("exit", () => {
+  if (qemu && qemu.exitCode === null) qemu.kill("SIGKILL");
+});
+
+// Whether an MQTT CONNECT on `port` gets a CONNACK (the guest, not only
+// QEMU's forwarder, is listening).
+function mqttAnswers(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: "127.0.0.1" });
+    const t = setTimeout(() => (s.destroy(), resolve(false)), 2000);
+    s.once("connect", () =>
+      s.write(Buffer.from([0x10, 14, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 10, 0, 2, 0x62, 0x31]))
+    );
+    s.once("data", (d) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(d[0] === 0x20);
+    });
+    s.once("error", () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+  });
+}
+
+// Boots the firmware with 4222 and 1883 forwarded to `nats` and `mq`;
+// resolves true once both serve, false when QEMU could not bind a port
+// (taken since it was found free), throws on any other failure.
+async function boot(nats, mq) {
+  console_ = "";
+  qemu = spawn(
+    QEMU,
+    [
+      "-machine", "mps2-an385", "-nographic", "-kernel", ELF,
+      "-nic", `user,hostfwd=tcp:127.0.0.1:${nats}-:4222,hostfwd=tcp:127.0.0.1:${mq}-:1883`,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  qemu.stdout.on("data", (d) => (console_ += d.toString("latin1")));
+  qemu.stderr.on("data", (d) => (console_ += d.toString("latin1")));
+  const exited = new Promise((resolve) => qemu.once("exit", resolve));
+  const deadline = Date.now() + BOOT_TIMEOUT_MS;
+  for (;;) {
+    if (/Server is ready/.test(console_)) {
+      try {
+        const r = await rawConnect(nats, { timeoutMs: 2000 });
+        const line = await r.readUntil("\r\n", 3000);
+        r.destroy();
+        if (line.startsWith("INFO") && (await mqttAnswers(mq))) return true;
+      } catch {
+        /* the forwarded port answers before the guest does */
+      }
+    }
+    if (qemu.exitCode !== null || qemu.signalCode !== null) {
+      await exited;
+      if (/Could not set up host forwarding rule/.test(console_) || isBindRace(console_)) return false;
+      throw new Error(`QEMU exited before the firmware came up:\n${console_}`);
+    }
+    if (Date.now() > deadline) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
+    await sleep(100);
+  }
+}
+
+const open = new Set();
+async function client(opts = {}) {
+  const c = await within(
+    mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts }),
+    10000,
+    "MQTT connect",
+  );
+  open.add(c);
+  return c;
+}
+// A publish or subscribe acknowledged in time.
+const bounded = (p) => within(p, 10000, "MQTT acknowledgement");
+async function end(c) {
+  open.delete(c);
+  await within(c.endAsync(), 5000, "MQTT end").catch(() => c.end(true));
+}
+
+before(async () => {
+  if (skip) return;
+  for (let attempt = 1; ; attempt++) {
+    const [a, b] = [await freePort(), await freePort()];
+    if (a !== b && (await boot(a, b))) {
+      natsPort = a;
+      mqttPort = b;
+      return;
+    }
+    if (attempt >= 3) throw new Error(`QEMU could not forward free ports three times:\n${console_}`);
+  }
+});
+
+after(async () => {
+  for (const c of [...open]) c.end(true);
+  await stopQemu();
+});
+
+test(`${NAME}: the firmware boots, listens for MQTT and logs the MQTT pools`, { skip }, () => {
+  assert.match(console_, /Listening for client connections on 0\.0\.0\.0:4222/);
+  assert.match(console_, /Listening for MQTT clients on mqtt:\/\/0\.0\.0\.0:1883/);
+  assert.match(console_, /mqtt sessions\s+8 x/);
+  assert.match(console_, /mqtt messages\s+32 x/);
+});
+
+test(`${NAME}: QoS 0, 1 and 2 both ways, 3.1.1 and 5.0 clients, delivered at the lower QoS (M3-36, M3-37, M3-38, M3-42)`, { skip }, async () => {
+  const sub5 = await client({ clientId: "q-sub5", protocolVersion: 5 });
+  const sub3 = await client({ clientId: "q-sub3" });
+  const box5 = inbox(sub5);
+  const box3 = inbox(sub3);
+  await bounded(sub5.subscribeAsync("q/#", { qos: 2 }));
+  await bounded(sub3.subscribeAsync("q/+", { qos: 1 }));
+  const pub3 = await client({ clientId: "q-pub3" });
+  const pub5 = await client({ clientId: "q-pub5", protocolVersion: 5 });
+  for (const qos of [0, 1, 2]) {
+    await bounded(pub3.publishAsync(`q/v3-${qos}`, `three ${qos}`, { qos }));
+    await bounded(pub5.publishAsync(`q/v5-${qos}`, `five ${qos}`, { qos }));
+  }
+  await box5.wait(6, 10000, "6 messages at the 5.0 subscriber");
+  await box3.wait(6, 10000, "6 messages at the 3.1.1 subscriber");
+  const by = (box) => Object.fromEntries(box.msgs.map((m) => [m.topic, [m.payload, m.packet.qos]]));
+  // Delivered at the lower of the publish's and the subscription's QoS.
+  assert.deepEqual(by(box5), {
+    "q/v3-0": ["three 0", 0], "q/v3-1": ["three 1", 1], "q/v3-2": ["three 2", 2],
+    "q/v5-0": ["five 0", 0], "q/v5-1": ["five 1", 1], "q/v5-2": ["five 2", 2],
+  });
+  assert.deepEqual(by(box3), {
+    "q/v3-0": ["three 0", 0], "q/v3-1": ["three 1", 1], "q/v3-2": ["three 2", 1],
+    "q/v5-0": ["five 0", 0], "q/v5-1": ["five 1", 1], "q/v5-2": ["five 2", 1],
+  });
+  for (const c of [sub5, sub3, pub3, pub5]) await end(c);
+});
+
+test(`${NAME}: a retained message is replayed to a new subscriber and deleted by an empty one (M3-51, M3-52, MQ-23)`, { skip }, async () => {
+  const pub = await client({ clientId: "r-pub" });
+  await bounded(pub.publishAsync("r/a", "kept", { qos: 1, retain: true }));
+  const s1 = await client({ clientId: "r-s1", protocolVersion: 5 });
+  const box1 = inbox(s1);
+  await bounded(s1.subscribeAsync("r/#", { qos: 1 }));
+  await box1.wait(1, 5000, "the retained message");
+  assert.equal(box1.msgs[0].payload, "kept");
+  assert.equal(box1.msgs[0].packet.retain, true);
+  await bounded(pub.publishAsync("r/a", "", { qos: 1, retain: true }));
+  await box1.wait(2, 5000, "the deleting publish");
+  const s2 = await client({ clientId: "r-s2" });
+  const box2 = inbox(s2);
+  await bounded(s2.subscribeAsync("r/#", { qos: 1 }));
+  await bounded(pub.publishAsync("r/marker", "after", { qos: 1 }));
+  await box2.wait(1, 5000, "the marker");
+  assert.deepEqual(box2.msgs.map((m) => m.payload), ["after"]);
+  for (const c of [pub, s1, s2]) await end(c);
+});
+
+test(`${NAME}: persistent sessions get what was published while they were away (M3-30, M3-31, M5-19)`, { skip }, async () => {
+  let s3 = await client({ clientId: "p-3", clean: false });
+  let s5 = await client({ clientId: "p-5", protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 300 } });
+  await bounded(s3.subscribeAsync("p/3", { qos: 1 }));
+  await bounded(s5.subscribeAsync("p/5", { qos: 2 }));
+  await end(s3);
+  await end(s5);
+  const pub = await client({ clientId: "p-pub", protocolVersion: 5 });
+  for (let i = 0; i < 3; i++) {
+    await bounded(pub.publishAsync("p/3", `away ${i}`, { qos: 1 }));
+    await bounded(pub.publishAsync("p/5", `away ${i}`, { qos: 2 }));
+  }
+  // The messages queued while away arrive right after CONNACK: the
+  // handlers are in place before the connection opens.
+  const back = async (opts) => {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    open.add(c);
+    const box = inbox(c);
+    const ack = await within(new Promise((res, rej) => (c.once("connect", res), c.once("error", rej))), 10000, "reconnect");
+    return { c, box, ack };
+  };
+  const r3 = await back({ clientId: "p-3", clean: false, protocolVersion: 4 });
+  const r5 = await back({ clientId: "p-5", clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 300 } });
+  assert.equal(r3.ack.sessionPresent, true);
+  assert.equal(r5.ack.sessionPresent, true);
+  await r3.box.wait(3, 10000, "the 3.1.1 session's messages");
+  await r5.box.wait(3, 10000, "the 5.0 session's messages");
+  assert.deepEqual(r3.box.msgs.map((m) => [m.payload, m.packet.qos]), [["away 0", 1], ["away 1", 1], ["away 2", 1]]);
+  assert.deepEqual(r5.box.msgs.map((m) => [m.payload, m.packet.qos]), [["away 0", 2], ["away 1", 2], ["away 2", 2]]);
+  // Ended: a clean start takes the sessions away again.
+  for (const c of [r3.c, r5.c, pub]) await end(c);
+  for (const [id, v] of [["p-3", 4], ["p-5", 5]]) await end(await client({ clientId: id, protocolVersion: v, clean: true }));
+});
+
+test(`${NAME}: MQTT and NATS clients on the same subjects (MQ-13, MQ-17)`, { skip }, async () => {
+  const nc = await within(connect({ servers: `127.0.0.1:${natsPort}`, reconnect: false }), 10000, "NATS connect");
+  try {
+    const got = [];
+    const sub = nc.subscribe("x.>", { callback: (_e, m) => got.push([m.subject, new TextDecoder().decode(m.data)]) });
+    await nc.flush();
+    const m = await client({ clientId: "x-mqtt" });
+    const box = inbox(m);
+    await bounded(m.subscribeAsync("x/#", { qos: 1 }));
+    await bounded(m.publishAsync("x/from/mqtt", "to nats", { qos: 1 }));
+    await waitFor(() => got.length >= 1, 5000, "the MQTT message at the NATS subscriber");
+    nc.publish("x.from.nats", "to mqtt");
+    await box.wait(2, 5000, "both messages at the MQTT subscriber");
+    assert.deepEqual(got[0], ["x.from.mqtt", "to nats"]);
+    assert.deepEqual(
+      box.msgs.map((x) => [x.topic, x.payload]).sort(),
+      [["x/from/mqtt", "to nats"], ["x/from/nats", "to mqtt"]],
+    );
+    sub.unsubscribe();
+    await end(m);
+  } finally {
+    await nc.close();
+  }
+});
+
+test(`${NAME}: 8 MQTT clients at once (the profile's connections), a ninth refused, the 8 go on`, { skip }, async () => {
+  const cs = [];
+  for (let i = 0; i < 8; i++) cs.push(await client({ clientId: `all-${i}`, protocolVersion: i % 2 ? 5 : 4 }));
+  const boxes = cs.map(inbox);
+  for (const c of cs) await bounded(c.subscribeAsync("all/+", { qos: 1 }));
+  // The ninth: the connection pool is full before its CONNECT is read.
+  const ninth = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: "all-9", reconnectPeriod: 0, connectTimeout: 5000 });
+  const outcome = await within(
+    new Promise((res) => {
+      ninth.once("connect", () => res("connected"));
+      ninth.once("close", () => res("closed"));
+      ninth.once("error", () => res("closed"));
+    }),
+    10000,
+    "the ninth client's outcome",
+  );
+  ninth.end(true);
+  assert.equal(outcome, "closed");
+  for (let i = 0; i < 8; i++) await bounded(cs[i].publishAsync(`all/${i}`, `from ${i}`, { qos: 1 }));
+  for (const b of boxes) await b.wait(8, 10000, "8 messages at each client");
+  for (const b of boxes) assert.deepEqual(b.msgs.map((m) => m.payload).sort(), [...Array(8).keys()].map((i) => `from ${i}`));
+  for (const c of cs) await end(c);
+});
+
+test(`${NAME}: a PUBLISH of max_payload bytes at QoS 0, 1 KiB at QoS 1 and 2, one byte over max_payload closes the publisher (M5-27; differences.md MQTT, max_payload)`, { skip }, async () => {
+  const sub = await client({ clientId: "big-sub", protocolVersion: 5 });
+  const box = inbox(sub);
+  await bounded(sub.subscribeAsync("big/#", { qos: 2 }));
+  const pub = await client({ clientId: "big-pub" });
+  // The whole packet is held to max_payload (4,096 B): a fixed header of 3
+  // bytes and the 7 of the topic leave 4,086 for the payload.
+  await bounded(pub.publishAsync("big/0", Buffer.alloc(4086, 0x30), { qos: 0 }));
+  await bounded(pub.publishAsync("big/1", Buffer.alloc(1024, 0x31), { qos: 1 }));
+  await bounded(pub.publishAsync("big/2", Buffer.alloc(1024, 0x32), { qos: 2 }));
+  await box.wait(3, 10000, "the three payloads");
+  assert.deepEqual(box.msgs.map((m) => [m.topic, m.payload.length, m.packet.qos]), [["big/0", 4086, 0], ["big/1", 1024, 1], ["big/2", 1024, 2]]);
+  assert.ok(box.msgs.every((m) => m.payload === m.payload[0].repeat(m.payload.length)));
+  const closed = new Promise((res) => pub.once("close", res));
+  pub.publish("big/3", Buffer.alloc(4087, 0x33), { qos: 0 });
+  await within(closed, 10000, "the publisher closed");
+  open.delete(pub);
+  assert.equal((await box.settle(300)).length, 3);
+  await end(sub);
+});
+
+test(`${NAME}: no fault or assertion on the console`, { skip }, async () => {
+  const c = await client({ clientId: "last" });
+  await end(c);
+  assert.equal(qemu.exitCode, null);
+  assert.doesNotMatch(console_, /\[FTL\]/);
+});

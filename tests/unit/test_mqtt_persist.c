@@ -1,0 +1,693 @@
+/* MQTT's persistence through the store (src/mqtt/ne_mqtt_persist.c) over
+ * the simulated network and the simulated flash (port/sim): persistent
+ * sessions (filters, messages queued and in flight with their packet ids,
+ * inbound QoS 2 ids) and retained messages come back after a restart, a
+ * crash (the server abandoned without shutdown, as kill -9 leaves it) and
+ * a power cut at every program, erase and sync of the device, with and
+ * without a write cache: nothing acknowledged (PUBACK, PUBCOMP's PUBREC,
+ * SUBACK) is lost. IDs: shared/reference/mqtt-inventory.md (M3-, M5-) and
+ * nats-inventory.md (MQ-). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/ne_error.h"
+#include "mqtt/ne_mqtt_codec.h"
+#include "server/ne_server.h"
+#include "sim/ne_sim_clock.h"
+#include "sim/ne_sim_flash.h"
+#include "sim/ne_sim_net.h"
+
+#define B(s) ((ne_mqtt_bytes){(const uint8_t *)(s), (uint32_t)strlen(s)})
+
+/* A small device: 32 erase blocks of 4 KiB, 16-byte program units. */
+#define BLOCKS 32
+#define ERASE_BYTES 4096
+#define UNIT 16
+#define LINE 64
+
+static ne_server srv;
+static ne_sim_net sim;
+static uint16_t mqtt_port;
+static ne_sim_flash fl;
+static uint8_t image[BLOCKS * ERASE_BYTES];
+static uint32_t erase_counts[BLOCKS];
+static uint8_t programmed[NE_SIM_FLASH_PROGRAMMED_BYTES(BLOCKS, ERASE_BYTES, UNIT)];
+static uint8_t durable[BLOCKS * ERASE_BYTES];
+static uint8_t dirty[NE_SIM_FLASH_DIRTY_BYTES(BLOCKS, ERASE_BYTES, LINE)];
+
+typedef struct rx_buf {
+    uint8_t data[NE_SIM_BUFFER_BYTES];
+    size_t len;
+} rx_buf;
+static rx_buf rx[NE_SIM_MAX_SOCKETS];
+static uint8_t out[1 << 16];
+
+static void step(int n)
+{
+    ne_loop loop;
+    ne_server_loop(&srv, &loop);
+    for (int i = 0; i < n; i++) {
+        ne_sim_net_step(&sim, &loop);
+    }
+}
+
+static void advance(uint64_t ms)
+{
+    for (uint64_t t = 0; t < ms; t += 100) {
+        ne_sim_clock_advance(100);
+        step(1);
+    }
+}
+
+/* An erased device (cache: a write cache in front of it). */
+static void fresh_flash(bool cache, uint64_t seed)
+{
+    ne_flash_geometry g = {
+        .program_bytes = UNIT, .erase_bytes = ERASE_BYTES, .block_count = BLOCKS};
+    ne_sim_flash_init(&fl, g, image, erase_counts, programmed, seed);
+    if (cache) {
+        ne_sim_flash_use_cache(&fl, durable, dirty, LINE, 8, 100);
+    }
+}
+
+/* A server over the device, started from what it holds. The previous one,
+ * if any, is abandoned as a crash leaves it: no shutdown. */
+static void boot(void)
+{
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    memset(rx, 0, sizeof(rx));
+    ne_server_options opts;
+    ne_server_options_default(&opts);
+    opts.port = 0;
+    opts.mqtt.enabled = true;
+    opts.mqtt.port = 0;
+    assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
+    ne_server_set_flash(&srv, &fl.flash);
+    assert_int_equal(ne_server_start(&srv), NE_OK);
+    mqtt_port = ne_server_mqtt_port(&srv);
+    assert_true(mqtt_port != 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    fresh_flash(false, 7);
+    boot();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ne_server_shutdown(&srv);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
+    return 0;
+}
+
+/* ---- A small MQTT client ---------------------------------------------------------- */
+
+typedef struct pkt {
+    uint8_t first;
+    uint32_t len;
+    uint8_t body[NE_SIM_BUFFER_BYTES];
+} pkt;
+static pkt p;
+
+static void send_bytes(int c, const uint8_t *bytes, size_t n)
+{
+    assert_int_equal(ne_sim_client_write(&sim, c, bytes, n), n);
+}
+
+static bool next(int c, pkt *o)
+{
+    step(2);
+    rx_buf *r = &rx[c];
+    r->len += ne_sim_client_read(&sim, c, r->data + r->len, sizeof(r->data) - r->len);
+    uint8_t first;
+    uint32_t rl, hl;
+    if (ne_mqtt_fixed_header(r->data, r->len, &first, &rl, &hl) != NE_OK || hl + rl > r->len) {
+        return false;
+    }
+    o->first = first;
+    o->len = rl;
+    memcpy(o->body, r->data + hl, rl);
+    memmove(r->data, r->data + hl + rl, r->len - hl - rl);
+    r->len -= hl + rl;
+    return true;
+}
+
+static void expect(int c, uint8_t type)
+{
+    if (!next(c, &p)) {
+        fail_msg("client %d: no packet (want type %u)", c, type);
+    }
+    if ((p.first >> 4) != type) {
+        fail_msg("client %d: packet 0x%02x, want type %u", c, p.first, type);
+    }
+}
+
+static void expect_nothing(int c)
+{
+    if (next(c, &p)) {
+        fail_msg("client %d: unexpected packet 0x%02x", c, p.first);
+    }
+}
+
+/* CONNECT (3.1.1, or 5.0 with a Session Expiry of expiry_s); returns the
+ * client, *present the CONNACK's Session Present. */
+static int connect_as(uint8_t version, const char *id, bool clean, uint32_t expiry_s, bool *present)
+{
+    int c = ne_sim_connect(&sim, mqtt_port);
+    assert_true(c >= 0);
+    rx[c].len = 0;
+    step(1);
+    ne_mqtt_props props;
+    memset(&props, 0, sizeof(props));
+    if (expiry_s > 0) {
+        props.present = NE_MQTT_HAS(NE_MQTT_PROP_SESSION_EXPIRY);
+        props.session_expiry = expiry_s;
+    }
+    ne_mqtt_props_out po = {&props, {NULL, 0}, NULL, 0};
+    ne_mqtt_connect_out co;
+    memset(&co, 0, sizeof(co));
+    co.level = version;
+    co.clean_start = clean;
+    co.props = &po;
+    co.client_id = B(id);
+    size_t n = ne_mqtt_encode_connect(out, sizeof(out), &co);
+    assert_true(n > 0);
+    send_bytes(c, out, n);
+    expect(c, NE_MQTT_CONNACK);
+    ne_mqtt_connack ca;
+    uint8_t reason;
+    assert_int_equal(ne_mqtt_decode_connack(p.body, p.len, version, &ca, &reason), NE_OK);
+    assert_int_equal(ca.reason, 0);
+    if (present != NULL) {
+        *present = ca.session_present;
+    }
+    return c;
+}
+
+static int persistent(const char *id, bool *present)
+{
+    return connect_as(NE_MQTT_V311, id, false, 0, present);
+}
+
+static void subscribe(int c, uint8_t version, const char *filter, uint8_t qos)
+{
+    ne_mqtt_bytes f = B(filter);
+    ne_mqtt_sub_options o = {qos, false, false, 0};
+    ne_mqtt_props_out po = {NULL, {NULL, 0}, NULL, 0};
+    size_t n = ne_mqtt_encode_subscribe(out, sizeof(out), version, 1, &po, &f, &o, 1);
+    send_bytes(c, out, n);
+    expect(c, NE_MQTT_SUBACK);
+}
+
+static void unsubscribe(int c, const char *filter)
+{
+    /* 3.1.1 UNSUBSCRIBE: packet id 2, one filter. */
+    size_t len = strlen(filter);
+    assert_true(len < 100);
+    out[0] = 0xa2;
+    out[1] = (uint8_t)(4 + len);
+    out[2] = 0;
+    out[3] = 2;
+    out[4] = 0;
+    out[5] = (uint8_t)len;
+    memcpy(out + 6, filter, len);
+    send_bytes(c, out, 6 + len);
+    expect(c, NE_MQTT_UNSUBACK);
+}
+
+static void publish(int c, uint8_t qos, bool retain, bool dup, const char *topic,
+                    const char *payload, uint16_t id)
+{
+    uint8_t first = (uint8_t)(0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0));
+    size_t len = strlen(payload);
+    size_t n = ne_mqtt_encode_publish_head(out, sizeof(out), NE_MQTT_V311, first, B(topic), id,
+                                           NULL, (uint32_t)len);
+    assert_true(n > 0);
+    memcpy(out + n, payload, len);
+    send_bytes(c, out, n + len);
+}
+
+static ne_mqtt_publish got;
+
+static void decode_publish(void)
+{
+    uint8_t reason;
+    assert_int_equal(p.first >> 4, NE_MQTT_PUBLISH);
+    assert_int_equal(
+        ne_mqtt_decode_publish(p.first, p.body, p.len, p.len, NE_MQTT_V311, false, &got, &reason),
+        NE_OK);
+}
+
+static void expect_publish(int c, const char *topic, const char *payload, uint8_t qos, bool dup)
+{
+    expect(c, NE_MQTT_PUBLISH);
+    decode_publish();
+    if (got.topic.len != strlen(topic) || memcmp(got.topic.ptr, topic, got.topic.len) != 0) {
+        fail_msg("topic %.*s, want %s", (int)got.topic.len, got.topic.ptr, topic);
+    }
+    assert_int_equal(got.payload_len, strlen(payload));
+    assert_memory_equal(got.payload, payload, got.payload_len);
+    assert_int_equal(got.qos, qos);
+    assert_int_equal(got.dup, dup);
+}
+
+static void send_ack(int c, ne_mqtt_type type, uint16_t id)
+{
+    size_t n = ne_mqtt_encode_ack(out, sizeof(out), NE_MQTT_V311, type, id, 0, NULL);
+    send_bytes(c, out, n);
+}
+
+static uint16_t ack_id(void)
+{
+    ne_mqtt_ack a;
+    uint8_t r;
+    assert_int_equal(ne_mqtt_decode_ack(p.body, p.len, NE_MQTT_V311, &a, &r), NE_OK);
+    return a.packet_id;
+}
+
+static void expect_ack(int c, ne_mqtt_type type, uint16_t id)
+{
+    expect(c, type);
+    assert_int_equal(ack_id(), id);
+}
+
+static void go_offline(int c)
+{
+    ne_sim_client_close(&sim, c);
+    step(3);
+}
+
+/* ---- Restart and crash ------------------------------------------------------------------ */
+
+/* Sessions (their filters, queued QoS 1 and 2 messages, a message in
+ * flight, an inbound QoS 2 id) and retained messages come back after the
+ * server is abandoned without a shutdown (M3-32, M3-40, M3-39, M3-51). */
+static void test_crash_keeps_sessions_messages_and_retained_M3_32_MQ_20(void **state)
+{
+    (void)state;
+    bool present = true;
+    int keeper = persistent("keeper", &present);
+    assert_false(present);
+    subscribe(keeper, NE_MQTT_V311, "a/#", 1);
+    subscribe(keeper, NE_MQTT_V311, "b/+", 2);
+    go_offline(keeper);
+    int flying = persistent("flying", NULL);
+    subscribe(flying, NE_MQTT_V311, "a/#", 1);
+    int pub = persistent("pub", NULL);
+    publish(pub, 1, false, false, "a/x", "one", 1);
+    expect_ack(pub, NE_MQTT_PUBACK, 1);
+    expect_publish(flying, "a/x", "one", 1, false);
+    uint16_t flying_id = got.packet_id; /* never acknowledged */
+    publish(pub, 2, false, false, "b/y", "two", 2);
+    expect_ack(pub, NE_MQTT_PUBREC, 2);
+    send_ack(pub, NE_MQTT_PUBREL, 2);
+    expect_ack(pub, NE_MQTT_PUBCOMP, 2);
+    publish(pub, 1, true, false, "r/t", "kept", 3);
+    expect_ack(pub, NE_MQTT_PUBACK, 3);
+    /* A QoS 2 message received, its PUBREL not yet. */
+    publish(pub, 2, false, false, "c/z", "once", 4);
+    expect_ack(pub, NE_MQTT_PUBREC, 4);
+
+    boot(); /* the crash: nothing was shut down */
+
+    keeper = persistent("keeper", &present);
+    assert_true(present);
+    expect_publish(keeper, "a/x", "one", 1, false);
+    send_ack(keeper, NE_MQTT_PUBACK, got.packet_id);
+    expect_publish(keeper, "b/y", "two", 2, false);
+    uint16_t id2 = got.packet_id;
+    send_ack(keeper, NE_MQTT_PUBREC, id2);
+    expect_ack(keeper, NE_MQTT_PUBREL, id2);
+    send_ack(keeper, NE_MQTT_PUBCOMP, id2);
+    expect_nothing(keeper);
+    /* The message in flight goes again with DUP and its packet id. */
+    flying = persistent("flying", &present);
+    assert_true(present);
+    expect_publish(flying, "a/x", "one", 1, true);
+    assert_int_equal(got.packet_id, flying_id);
+    send_ack(flying, NE_MQTT_PUBACK, flying_id);
+    /* The QoS 2 id is still held: the PUBLISH sent again is not routed
+     * again (M3-39), and its PUBREL completes it. */
+    int watcher = connect_as(NE_MQTT_V311, "watcher", true, 0, NULL);
+    subscribe(watcher, NE_MQTT_V311, "c/#", 2);
+    pub = persistent("pub", &present);
+    assert_true(present);
+    publish(pub, 2, false, true, "c/z", "once", 4);
+    expect_ack(pub, NE_MQTT_PUBREC, 4);
+    send_ack(pub, NE_MQTT_PUBREL, 4);
+    expect_ack(pub, NE_MQTT_PUBCOMP, 4);
+    expect_nothing(watcher);
+    /* The filters came back: a new message reaches the offline keeper's
+     * session and the connected one. */
+    publish(pub, 1, false, false, "a/new", "three", 5);
+    expect_ack(pub, NE_MQTT_PUBACK, 5);
+    expect_publish(keeper, "a/new", "three", 1, false);
+    send_ack(keeper, NE_MQTT_PUBACK, got.packet_id);
+    /* The retained message (M3-51). */
+    subscribe(watcher, NE_MQTT_V311, "r/#", 1);
+    expect(watcher, NE_MQTT_PUBLISH);
+    decode_publish();
+    assert_int_equal(got.payload_len, 4);
+    assert_memory_equal(got.payload, "kept", 4);
+    assert_true(got.retain);
+}
+
+/* A graceful restart keeps the same; a session ended by a clean start,
+ * an unsubscribed filter and a cleared retained message do not come back
+ * (M3-31, M3-52). */
+static void test_restart_forgets_what_ended_M3_31_M3_52(void **state)
+{
+    (void)state;
+    int a = persistent("a", NULL);
+    subscribe(a, NE_MQTT_V311, "x/#", 1);
+    subscribe(a, NE_MQTT_V311, "y/#", 1);
+    unsubscribe(a, "y/#");
+    go_offline(a);
+    int gone = persistent("gone", NULL);
+    subscribe(gone, NE_MQTT_V311, "x/#", 1);
+    go_offline(gone);
+    gone = connect_as(NE_MQTT_V311, "gone", true, 0, NULL); /* ends the session */
+    go_offline(gone);
+    int pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    publish(pub, 1, true, false, "r/1", "old", 1);
+    expect_ack(pub, NE_MQTT_PUBACK, 1);
+    publish(pub, 1, true, false, "r/1", "", 2); /* clears it */
+    expect_ack(pub, NE_MQTT_PUBACK, 2);
+    publish(pub, 1, true, false, "r/2", "stays", 3);
+    expect_ack(pub, NE_MQTT_PUBACK, 3);
+
+    ne_server_shutdown(&srv);
+    boot();
+
+    bool present = false;
+    a = persistent("a", &present);
+    assert_true(present);
+    expect_nothing(a); /* r/2 is not under x/# */
+    pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    publish(pub, 1, false, false, "y/1", "not for a", 1);
+    expect_ack(pub, NE_MQTT_PUBACK, 1);
+    publish(pub, 1, false, false, "x/1", "for a", 2);
+    expect_ack(pub, NE_MQTT_PUBACK, 2);
+    expect_publish(a, "x/1", "for a", 1, false);
+    send_ack(a, NE_MQTT_PUBACK, got.packet_id);
+    expect_nothing(a);
+    gone = persistent("gone", &present);
+    assert_false(present);
+    subscribe(pub, NE_MQTT_V311, "r/#", 0);
+    expect(pub, NE_MQTT_PUBLISH);
+    decode_publish();
+    assert_int_equal(got.topic.len, 3);
+    assert_memory_equal(got.topic.ptr, "r/2", 3);
+    expect_nothing(pub);
+}
+
+/* A 5.0 session's expiry comes back with it and counts from the restart
+ * (M5-19). */
+static void test_session_expiry_after_restart_M5_19(void **state)
+{
+    (void)state;
+    int c = connect_as(NE_MQTT_V5, "brief", false, 30, NULL);
+    subscribe(c, NE_MQTT_V5, "e/#", 1);
+    go_offline(c);
+    boot();
+    advance(10 * 1000);
+    bool present = false;
+    c = connect_as(NE_MQTT_V5, "brief", false, 30, &present);
+    assert_true(present);
+    go_offline(c);
+    advance(31 * 1000);
+    c = connect_as(NE_MQTT_V5, "brief", false, 30, &present);
+    assert_false(present);
+}
+
+/* ---- Power cuts ------------------------------------------------------------------------- */
+
+#define CUT_MSGS 10
+
+/* Runs the scenario with the power cut at the cut-th device operation
+ * after the sessions are set up (0: no cut); returns the operations the
+ * publishes took. Then checks, after the restart, that every message
+ * acknowledged to the publisher reaches the offline session once, in
+ * order, and every acknowledged retained message is there. */
+static uint64_t power_cut_run(bool cache, uint64_t seed, uint64_t cut)
+{
+    fresh_flash(cache, seed);
+    boot();
+    int keeper = persistent("keeper", NULL);
+    subscribe(keeper, NE_MQTT_V311, "a/#", 1);
+    go_offline(keeper);
+    int pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    uint64_t ops0 = fl.ops;
+    if (cut > 0) {
+        ne_sim_flash_cut_after(&fl, cut);
+    }
+    bool acked[CUT_MSGS] = {false};
+    bool retained_acked[CUT_MSGS] = {false};
+    char topic[16], payload[16];
+    for (int i = 0; i < CUT_MSGS && fl.powered; i++) {
+        bool retain = i % 3 == 0;
+        snprintf(topic, sizeof(topic), retain ? "r/%d" : "a/%d", i);
+        snprintf(payload, sizeof(payload), "m%d", i);
+        publish(pub, 1, retain, false, topic, payload, (uint16_t)(i + 1));
+        if (!next(pub, &p) || (p.first >> 4) != NE_MQTT_PUBACK) {
+            break; /* not acknowledged: the publisher would send it again */
+        }
+        assert_int_equal(ack_id(), i + 1);
+        if (!fl.powered) {
+            break; /* acknowledged as the power went: it must be there */
+        }
+        if (retain) {
+            retained_acked[i] = true;
+        } else {
+            acked[i] = true;
+        }
+    }
+    uint64_t used = fl.ops - ops0;
+    ne_sim_flash_power_on(&fl);
+
+    boot();
+    bool present = false;
+    keeper = persistent("keeper", &present);
+    assert_true(present);
+    int last = -1;
+    for (int k = 0; k < CUT_MSGS + 1 && next(keeper, &p); k++) {
+        decode_publish();
+        int i = -1;
+        assert_int_equal(sscanf((const char *)got.payload, "m%d", &i), 1);
+        assert_true(i > last && i < CUT_MSGS);
+        for (int j = last + 1; j < i; j++) {
+            if (acked[j]) {
+                fail_msg("cut %llu: acknowledged message m%d lost", (unsigned long long)cut, j);
+            }
+        }
+        last = i;
+        send_ack(keeper, NE_MQTT_PUBACK, got.packet_id);
+    }
+    for (int j = last + 1; j < CUT_MSGS; j++) {
+        if (acked[j]) {
+            fail_msg("cut %llu: acknowledged message m%d lost", (unsigned long long)cut, j);
+        }
+    }
+    int watcher = connect_as(NE_MQTT_V311, "watcher", true, 0, NULL);
+    subscribe(watcher, NE_MQTT_V311, "r/#", 0);
+    bool seen[CUT_MSGS] = {false};
+    for (int k = 0; k < CUT_MSGS + 1 && next(watcher, &p); k++) {
+        decode_publish();
+        int i = -1;
+        assert_int_equal(sscanf((const char *)got.payload, "m%d", &i), 1);
+        assert_true(i >= 0 && i < CUT_MSGS);
+        seen[i] = true;
+    }
+    for (int j = 0; j < CUT_MSGS; j++) {
+        if (retained_acked[j] && !seen[j]) {
+            fail_msg("cut %llu: acknowledged retained message m%d lost", (unsigned long long)cut,
+                     j);
+        }
+    }
+    ne_server_shutdown(&srv);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("cut %llu: pool \"%s\" not back to idle", (unsigned long long)cut, busy);
+    }
+    return used;
+}
+
+static void power_cuts(bool cache, uint64_t seed)
+{
+    uint64_t ops = power_cut_run(cache, seed, 0);
+    assert_true(ops > 0);
+    for (uint64_t cut = 1; cut <= ops + 1; cut++) {
+        (void)power_cut_run(cache, seed + cut, cut);
+    }
+}
+
+/* QoS 2 toward a persistent session's client (M3-39): the subscriber is a
+ * receiver that keeps the packet ids it has seen until PUBREL, as the
+ * specification's method B does, and survives the server's cut. */
+#define Q2_MSGS 8
+typedef struct q2_receiver {
+    int c;
+    uint16_t held[64];
+    uint32_t held_count;
+    int delivered[Q2_MSGS];
+} q2_receiver;
+
+static bool q2_held(const q2_receiver *r, uint16_t id)
+{
+    for (uint32_t i = 0; i < r->held_count; i++) {
+        if (r->held[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Answers what the server sent the receiver: PUBLISH (delivered to the
+ * application the first time its id is seen), PUBREL. */
+static void q2_service(q2_receiver *r)
+{
+    for (int k = 0; k < 4 * Q2_MSGS && next(r->c, &p); k++) {
+        uint8_t type = p.first >> 4;
+        if (type == NE_MQTT_PUBLISH) {
+            decode_publish();
+            assert_int_equal(got.qos, 2);
+            int i = -1;
+            assert_int_equal(sscanf((const char *)got.payload, "q%d", &i), 1);
+            assert_true(i >= 0 && i < Q2_MSGS);
+            if (!q2_held(r, got.packet_id)) {
+                assert_true(r->held_count < 64);
+                r->held[r->held_count++] = got.packet_id;
+                r->delivered[i]++;
+            }
+            send_ack(r->c, NE_MQTT_PUBREC, got.packet_id);
+        } else if (type == NE_MQTT_PUBREL) {
+            uint16_t id = ack_id();
+            for (uint32_t j = 0; j < r->held_count; j++) {
+                if (r->held[j] == id) {
+                    r->held[j] = r->held[--r->held_count];
+                    break;
+                }
+            }
+            send_ack(r->c, NE_MQTT_PUBCOMP, id);
+        }
+    }
+}
+
+/* A clean publisher sends QoS 2 messages to a persistent session that
+ * receives them at QoS 2 while connected; the power goes at the cut-th
+ * operation. After the restart the receiver resumes: every message the
+ * publisher had acknowledged reaches the application exactly once, and
+ * none twice. Returns the operations the run took. */
+static uint64_t q2_cut_run(bool cache, uint64_t seed, uint64_t cut)
+{
+    fresh_flash(cache, seed);
+    boot();
+    q2_receiver r;
+    memset(&r, 0, sizeof(r));
+    r.c = persistent("receiver", NULL);
+    subscribe(r.c, NE_MQTT_V311, "q/#", 2);
+    int pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    uint64_t ops0 = fl.ops;
+    if (cut > 0) {
+        ne_sim_flash_cut_after(&fl, cut);
+    }
+    bool acked[Q2_MSGS] = {false};
+    char payload[16];
+    for (int i = 0; i < Q2_MSGS && fl.powered; i++) {
+        snprintf(payload, sizeof(payload), "q%d", i);
+        publish(pub, 2, false, false, "q/x", payload, (uint16_t)(i + 1));
+        if (!next(pub, &p) || (p.first >> 4) != NE_MQTT_PUBREC) {
+            break;
+        }
+        acked[i] = true;
+        send_ack(pub, NE_MQTT_PUBREL, (uint16_t)(i + 1));
+        if (!next(pub, &p) || (p.first >> 4) != NE_MQTT_PUBCOMP) {
+            break;
+        }
+        q2_service(&r);
+    }
+    uint64_t used = fl.ops - ops0;
+    ne_sim_flash_power_on(&fl);
+    boot();
+    bool present = false;
+    ne_sim_client_close(&sim, r.c); /* its connection went with the server */
+    r.c = persistent("receiver", &present);
+    assert_true(present);
+    q2_service(&r);
+    q2_service(&r);
+    for (int i = 0; i < Q2_MSGS; i++) {
+        if (r.delivered[i] > 1) {
+            fail_msg("cut %llu: q%d delivered %d times", (unsigned long long)cut, i,
+                     r.delivered[i]);
+        }
+        if (acked[i] && r.delivered[i] != 1) {
+            fail_msg("cut %llu: acknowledged q%d not delivered", (unsigned long long)cut, i);
+        }
+    }
+    ne_server_shutdown(&srv);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("cut %llu: pool \"%s\" not back to idle", (unsigned long long)cut, busy);
+    }
+    return used;
+}
+
+/* QoS 2 to a persistent session's client across a power cut at every
+ * operation, with and without a write cache: exactly once. */
+static void test_power_cut_qos2_exactly_once_to_subscriber_M3_39(void **state)
+{
+    (void)state;
+    for (int cache = 0; cache < 2; cache++) {
+        uint64_t ops = q2_cut_run(cache != 0, 500, 0);
+        assert_true(ops > 0);
+        for (uint64_t cut = 1; cut <= ops + 1; cut++) {
+            (void)q2_cut_run(cache != 0, 500 + cut, cut);
+        }
+    }
+    boot();
+}
+
+/* A power cut at every program and erase: nothing acknowledged is lost. */
+static void test_power_cut_loses_nothing_acknowledged_M3_37(void **state)
+{
+    (void)state;
+    power_cuts(false, 11);
+    boot(); /* for the teardown */
+}
+
+/* The same behind a write cache that reorders and loses unsynced writes
+ * (syncs are cut points too). */
+static void test_power_cut_behind_a_write_cache_M3_37(void **state)
+{
+    (void)state;
+    power_cuts(true, 101);
+    boot();
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_crash_keeps_sessions_messages_and_retained_M3_32_MQ_20),
+        T(test_restart_forgets_what_ended_M3_31_M3_52),
+        T(test_session_expiry_after_restart_M5_19),
+        T(test_power_cut_loses_nothing_acknowledged_M3_37),
+        T(test_power_cut_behind_a_write_cache_M3_37),
+        T(test_power_cut_qos2_exactly_once_to_subscriber_M3_39),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
