@@ -760,6 +760,34 @@ static void test_forward_window_acks_and_retries_on_the_clock(void **state)
     assert_null(strstr(take(c), "HMSG site1."));
 }
 
+/* A message the stream's limits removed before it was forwarded is
+ * skipped: the forwarder goes on with the next one it still has. */
+static void test_forward_skips_what_the_limits_removed(void **state)
+{
+    (void)state;
+    int c = js_client();
+    send_text(c, "SUB site1.> 2\r\n");
+    step(2);
+    make_stream(c, "G", "\"max_msgs\":2,\"forward\":{\"prefix\":\"site1\",\"window\":1}");
+    pub(c, "G.a", NULL, "1");
+    advance(200);
+    char prefix[32], reply[48], seen[1024];
+    const char *got = take(c);
+    assert_non_null(strstr(got, ":G:1\r\n\r\n1\r\n"));
+    forward_reply_prefix(got, prefix, sizeof(prefix));
+    /* Three more while 1 waits for its ack: max_msgs 2 keeps 3 and 4. */
+    pub(c, "G.b", NULL, "2");
+    pub(c, "G.c", NULL, "3");
+    pub(c, "G.d", NULL, "4");
+    assert_int_equal(stream_msgs("G"), 2);
+    snprintf(reply, sizeof(reply), "%s1", prefix);
+    snprintf(seen, sizeof(seen), "%s", pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":1}"));
+    advance(200);
+    strncat(seen, take(c), sizeof(seen) - strlen(seen) - 1);
+    assert_null(strstr(seen, ":G:2\r\n"));
+    assert_non_null(strstr(seen, ":G:3\r\n\r\n3\r\n"));
+}
+
 /* The forward configuration: written back, limits retention only, a
  * window of 1..NE_JS_FORWARD_MAX_WINDOW, not changed by an update. */
 static void test_forward_configuration_is_checked(void **state)
@@ -841,6 +869,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_window_acks_and_retries_on_the_clock, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_skips_what_the_limits_removed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_configuration_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,
