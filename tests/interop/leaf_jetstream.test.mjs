@@ -534,9 +534,19 @@ describe("a 3-node cloud cluster's R3 stream sourcing an edge stream (JS-26b, PR
     for (const [subj, data] of expected(N / 2)) await ejs.publish(subj, data);
     hjsm = await jetstreamManager(h);
     const external = { api: "$JS.edge.API", deliver: "deliver.edge" };
-    await hjsm.streams.add(
-      memStream("CLOUD3", [], { subjects: undefined, num_replicas: 3, sources: [{ name: "TELEMETRY", external }] }),
-    );
+    // The meta leader may not know all three peers yet (10005 "no suitable
+    // peers for placement" on a loaded machine): asked again until it does.
+    const cfg = memStream("CLOUD3", [], { subjects: undefined, num_replicas: 3, sources: [{ name: "TELEMETRY", external }] });
+    await waitFor(async () => {
+      try {
+        await hjsm.streams.add(cfg);
+        return true;
+      } catch (err) {
+        if (err.code !== 10005) throw err;
+        await sleep(200);
+        return false;
+      }
+    }, 30000, "the R3 stream placed");
     await waitFor(async () => (await hjsm.streams.info("CLOUD3")).state.messages === N / 2, 20000, "the first half sourced");
   });
 
