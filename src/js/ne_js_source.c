@@ -365,7 +365,8 @@ static void store_sourced(ne_js *js, ne_js_source_link *link, const ne_msg *msg,
                 read_payload(msg, msg->hdr_len + (at - (uint32_t)new_hdr), c->data + k, take);
             } else {
                 take = NE_MIN(n - k, total - at);
-                memcpy(c->data + k, "\r\n" + (at - (uint32_t)new_hdr - data_len), take);
+                static const char crlf[] = "\r\n";
+                memcpy(c->data + k, crlf + (at - (uint32_t)new_hdr - data_len), take);
             }
             k += take;
         }
