@@ -188,6 +188,32 @@ static void publish_window(ne_js *js, ne_js_account *a, ne_js_forward_link *f, u
     advance_floor(f);
 }
 
+void ne_js_forward_write(ne_js *js, ne_json_out *o, const ne_js_stream *st)
+{
+    ne_js_forwards *fw = forwards_of(js);
+    for (uint32_t i = 0; i < NE_JS_MAX_FORWARDS; i++) {
+        const ne_js_forward_link *f = &fw->links[i];
+        if (f->stream != st) {
+            continue;
+        }
+        const ne_js_store_state *s = &st->store.state;
+        uint64_t now = ne_js_now_ns();
+        ne_json_key(o, "forward");
+        ne_json_begin_object(o);
+        ne_json_kv_u64(o, "published", f->published);
+        ne_json_kv_u64(o, "acknowledged", f->acknowledged);
+        ne_json_kv_u64(o, "republished", f->republished);
+        ne_json_kv_u64(o, "skipped", f->skipped);
+        ne_json_kv_u64(o, "outstanding", f->next - f->floor);
+        ne_json_kv_u64(o, "backlog_msgs", s->msgs);
+        ne_json_kv_u64(o, "backlog_bytes", s->bytes);
+        ne_json_kv_u64(o, "backlog_age_ns",
+                       s->msgs > 0 && now > s->first_ts_ns ? now - s->first_ts_ns : 0);
+        ne_json_end_object(o);
+        return;
+    }
+}
+
 void ne_js_forward_tick(ne_js *js, ne_js_account *a, uint64_t now_ms)
 {
     ne_js_forwards *fw = forwards_of(js);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "js/ne_js_types.h"
+#include "json/ne_json_out.h"
 #include "router/ne_router.h"
 
 #if NE_FEATURE_JETSTREAM
@@ -58,6 +59,11 @@ int ne_js_forward_stream_started(struct ne_js *js, ne_js_stream *st);
 void ne_js_forward_stream_stopped(struct ne_js *js, ne_js_stream *st);
 /* An acknowledgement (a record of the reply subscription). */
 void ne_js_forward_record(struct ne_js *js, ne_js_account *a, ne_slice subject, ne_slice body);
+/* /jsz's "forward" object of a forwarding stream (nothing for another):
+ * what was published, acknowledged, published again and skipped, what
+ * waits for an ack, and the backlog (the stream's messages and bytes, the
+ * oldest one's age). */
+void ne_js_forward_write(struct ne_js *js, ne_json_out *o, const ne_js_stream *st);
 /* Publishes what the windows allow; publishes again after a silence. */
 void ne_js_forward_tick(struct ne_js *js, ne_js_account *a, uint64_t now_ms);
 

@@ -29,7 +29,7 @@ import { Kvm } from "@nats-io/kv";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, stopAll, sleep, waitFor, within, tcpProxy, brokerKind } from "./lib/harness.mjs";
+import { startServer, stopAll, sleep, waitFor, within, tcpProxy, brokerKind, getJSON } from "./lib/harness.mjs";
 import { memStream } from "./lib/js.mjs";
 
 const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
@@ -582,6 +582,13 @@ describe("a 3-node cloud cluster's R3 stream sourcing an edge stream (JS-26b, PR
 // stream and ignore `forward`), so the parity pass skips these.
 const forwardOnly = brokerKind() === "natsedge" ? {} : { skip: "natsedge-only (the forward extension, differences.md \"JetStream\")" };
 
+// A forwarding stream's "forward" object in the edge's /jsz.
+async function forwardJsz(server, name) {
+  const jsz = await getJSON(server.ports.http, "/jsz?streams=true");
+  const st = jsz.account_details.flatMap((a) => a.stream_detail ?? []).find((d) => d.name === name);
+  return st?.forward;
+}
+
 describe("natsedge-only (the forward extension): an edge stream forwarded to a cloud stream through outages", () => {
   let hub, link, edge, h, e, hjsm, ejsm;
   const N = 60;
@@ -616,6 +623,11 @@ describe("natsedge-only (the forward extension): an edge stream forwarded to a c
     await sleep(2500); // beyond the ack wait: the window is published again into the void
     const held = (await ejsm.streams.info("FWD")).state;
     assert.equal(held.messages, N / 3);
+    // /jsz shows the backlog and the retries.
+    let fwd = await forwardJsz(edge, "FWD");
+    assert.equal(fwd.backlog_msgs, N / 3);
+    assert.ok(fwd.republished > 0 && fwd.outstanding > 0 && fwd.backlog_age_ns > 0, JSON.stringify(fwd));
+    assert.equal(fwd.acknowledged, N / 3);
     assert.equal((await hjsm.streams.info("CLOUD_F")).state.messages, N / 3);
     link.restore();
     // More while it comes back, and after.
@@ -634,6 +646,11 @@ describe("natsedge-only (the forward extension): an edge stream forwarded to a c
     assert.deepEqual(cloud.map(([, , , id]) => id), expected(N).map((_, i) => `edge:FWD:${i + 1}`));
     const st = (await ejsm.streams.info("FWD")).state;
     assert.equal(st.last_seq, N);
+    fwd = await forwardJsz(edge, "FWD");
+    assert.equal(fwd.acknowledged, N);
+    assert.equal(fwd.backlog_msgs, 0);
+    assert.equal(fwd.outstanding, 0);
+    assert.equal(fwd.skipped, 0);
   });
 
   test("tear down", forwardOnly, async () => {
