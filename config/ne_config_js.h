@@ -190,4 +190,26 @@
 #define NE_JS_DOMAIN_BYTES 64
 #endif
 
+/* Sources of one stream (a mirror is one); each takes a text slot or more
+ * for its names and 24 B in every stream configuration. */
+#ifndef NE_JS_MAX_STREAM_SOURCES
+#define NE_JS_MAX_STREAM_SOURCES 4
+#endif
+
+/* Mirrors and sources running at once, all streams together: each keeps
+ * its position, its deliver and reply subjects (about 200 B). */
+#ifndef NE_JS_MAX_SOURCE_LINKS
+#define NE_JS_MAX_SOURCE_LINKS 16
+#endif
+
+/* Streams forwarding to the cloud at once (natsedge's forward extension,
+ * docs/store-and-forward.md), and the largest window of publishes one may
+ * have waiting for their acknowledgement (a multiple of 64). */
+#ifndef NE_JS_MAX_FORWARDS
+#define NE_JS_MAX_FORWARDS 8
+#endif
+#ifndef NE_JS_FORWARD_MAX_WINDOW
+#define NE_JS_FORWARD_MAX_WINDOW 256
+#endif
+
 #endif /* NE_CONFIG_JS_H */

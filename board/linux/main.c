@@ -212,6 +212,12 @@ static int open_store(ne_server *srv, const char *dir, ne_log *log)
     if (dir == NULL || dir[0] == '\0') {
         return 0;
     }
+#if NE_FEATURE_MQTT
+    /* MQTT's device only where MQTT is served (JetStream makes its own). */
+    if (!srv->opts.mqtt.enabled) {
+        return 0;
+    }
+#endif
 #if NE_MQTT_PERSIST
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
         ne_log_error(log, "Could not create store_dir %s: %s", dir, strerror(errno));

@@ -40,7 +40,7 @@
 #define NE_MAX_EXPORTS 4
 /* Other servers the system events count: without routes only a leaf's hub
  * cluster can be heard (72 B each). */
-#define NE_SYS_MAX_SERVERS 4
+#define NE_SYS_MAX_SERVERS 2
 #define NE_MAX_IMPORTS 4
 #define NE_MAX_SERVICE_REPLIES 4
 #define NE_MAX_RESPONSE_PERMS 4
@@ -101,3 +101,8 @@
 #define NE_STORE_MAX_SUBJECT_BYTES 128
 /* No JetStream on the plain tiny profile (tiny-js has it). */
 #define NE_FEATURE_JETSTREAM 0
+/* JetStream is not built here: its options keep only short texts (a
+ * store_dir or domain longer than 15 bytes is refused as too long), so the
+ * options copy in ne_server stays within the RAM budget. */
+#define NE_JS_STORE_DIR_BYTES 16
+#define NE_JS_DOMAIN_BYTES 16

@@ -35,6 +35,10 @@ typedef struct record_head {
 #define SID_ACK 'K'
 #define SID_FC 'F'
 #define SID_STREAM 'S'
+#define SID_SOURCE_DELIVER 'M' /* ne_js_source.c: "M<link>", "R<link>", records 'P' */
+#define SID_SOURCE_REPLY 'R'
+#define SID_SOURCE_PUBLISH 'P'
+#define SID_FORWARD_REPLY 'W' /* ne_js_forward.c: "W<link>" */
 
 static ne_js *js_of(const ne_conn *conn)
 {
@@ -437,6 +441,39 @@ static void copy_payload(const ne_msg *msg, uint32_t from, uint8_t *dst, uint32_
     }
 }
 
+/* nats-server maps $JS.<domain>.API.$KV.> and .$OBJ.> onto $KV.> and
+ * $OBJ.> (inventory LN-34): a KV or object put made through the domain's
+ * prefix (nats.js's kv with { domain }) is stored in the stream that
+ * captures the mapped subject, as if published there, its reply getting
+ * the publish ack. True when the subject is one of these. */
+static bool deliver_mapped(ne_js *js, ne_js_account *a, ne_msg *msg, uint32_t *payload_bytes)
+{
+    size_t skip = 4 + strlen(js->opts->js.domain) + 5; /* "$JS." domain ".API." */
+    if (msg->subject.len <= skip) {
+        return false;
+    }
+    ne_slice rest = {msg->subject.ptr + skip, msg->subject.len - skip};
+    if (!(rest.len > 4 && memcmp(rest.ptr, "$KV.", 4) == 0) &&
+        !(rest.len > 5 && memcmp(rest.ptr, "$OBJ.", 5) == 0)) {
+        return false;
+    }
+    uint32_t guard = 0;
+    for (ne_js_stream *st = a->streams; st != NULL && guard++ < NE_JS_MAX_STREAMS; st = st->next) {
+        for (uint8_t i = 0; i < st->cfg.subject_count; i++) {
+            ne_slice f = ne_js_text_get(js, st->cfg.subjects[i]);
+            if (ne_subject_matches(f.ptr, f.len, rest.ptr, rest.len)) {
+                ne_msg mapped = *msg;
+                mapped.subject = rest;
+                mapped.shown = (ne_slice){"", 0};
+                ne_js_stream_inbound(js, st, &mapped);
+                *payload_bytes = msg->total_len - msg->hdr_len;
+                return true;
+            }
+        }
+    }
+    return true; /* no stream takes it: nothing to answer, as without one */
+}
+
 /* The deliver op: a stream's message is stored now; a request, an ack or
  * a flow control reply is queued for the end of the turn. */
 static bool js_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *payload_bytes)
@@ -458,6 +495,13 @@ static bool js_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *payloa
         ne_js_stream_inbound(js, st, msg);
         *payload_bytes = body;
         return true;
+    }
+    if (sid[0] == SID_DOMAIN_API && deliver_mapped(js, a, msg, payload_bytes)) {
+        return true;
+    }
+    if (sid[0] == SID_SOURCE_DELIVER) {
+        *payload_bytes = body;
+        return ne_js_source_deliver(js, a, sub, msg);
     }
     if (sid[0] == SID_ACK && !ne_js_consumer_ack_known(a, msg->subject)) {
         return false;
@@ -519,6 +563,13 @@ static void handle_request(ne_js *js, ne_js_account *a, const record_head *h)
     case SID_FC:
         ne_js_consumer_fc_reply(js, a, subject);
         break;
+    case SID_SOURCE_REPLY:
+    case SID_SOURCE_PUBLISH:
+        ne_js_source_record(js, a, h->sid, subject, body);
+        break;
+    case SID_FORWARD_REPLY:
+        ne_js_forward_record(js, a, subject, body);
+        break;
     default:
         break;
     }
@@ -561,6 +612,8 @@ static void js_run(ne_conn *conn)
             handle_request(js, a, &h);
         }
     }
+    ne_js_source_tick(js, a, js->conns->now_ms);
+    ne_js_forward_tick(js, a, js->conns->now_ms);
     if (a->work) {
         a->work = false;
         if (deliver_all(js, a)) {
@@ -580,6 +633,8 @@ static void js_timer(ne_conn *conn, uint64_t now_ms)
     }
     uint64_t wall = ne_js_now_ns();
     uint64_t now = (uint64_t)now_ms * 1000000ull;
+    ne_js_source_tick(js, a, now_ms);
+    ne_js_forward_tick(js, a, now_ms);
     uint32_t guard = 0;
     ne_js_stream *next = NULL;
     for (ne_js_stream *st = a->streams; st != NULL && guard++ < NE_JS_MAX_STREAMS; st = next) {

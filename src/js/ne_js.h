@@ -24,6 +24,8 @@
 #include "conf/ne_options.h"
 #include "conn/ne_conn.h"
 #include "core/ne_rng.h"
+#include "js/ne_js_forward.h"
+#include "js/ne_js_source.h"
 #include "js/ne_js_types.h"
 #include "json/ne_json_out.h"
 #include "mon/ne_mon.h"
@@ -100,6 +102,10 @@ typedef struct ne_js {
     /* A config being parsed before it replaces (or joins) the live ones. */
     ne_js_stream_cfg stream_cfg;
     ne_js_consumer_cfg consumer_cfg;
+    /* Mirrors and sources running (ne_js_source.c). */
+    ne_js_sources sources;
+    /* Streams forwarding to the cloud (ne_js_forward.c). */
+    ne_js_forwards forwards;
 } ne_js;
 
 void ne_js_init(ne_js *js, ne_js_storage *storage, const ne_server_options *opts, ne_conns *conns,

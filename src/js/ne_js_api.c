@@ -362,7 +362,7 @@ static void api_stream_create(api_call *c, ne_slice name, bool update)
         respond(c);
         return;
     }
-    if (cfg->mirror_direct) {
+    if (cfg->mirror_direct && !cfg->mirror) {
         ne_js_stream_cfg_release(js, cfg);
         ne_js_error_set(&c->err, NE_JS_ERR_STREAM_INVALID_CONFIG, "%s",
                         "stream has no mirror but does have mirror direct");

@@ -240,6 +240,11 @@ void ne_js_stream_cfg_init(ne_js_stream_cfg *cfg)
         cfg->subjects[i] = NE_JS_NO_TEXT;
     }
     cfg->storage = 0xff; /* unset: file by default (checkStreamCfg) */
+    cfg->forward_prefix = NE_JS_NO_TEXT;
+    for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
+        ne_js_source_cfg *src = &cfg->sources[i];
+        src->name = src->filter = src->api = src->deliver = NE_JS_NO_TEXT;
+    }
 }
 
 void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg)
@@ -252,6 +257,17 @@ void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg)
         ne_js_text_free(js, &cfg->subjects[i]);
     }
     cfg->subject_count = 0;
+    for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
+        ne_js_source_cfg *src = &cfg->sources[i];
+        ne_js_text_free(js, &src->name);
+        ne_js_text_free(js, &src->filter);
+        ne_js_text_free(js, &src->api);
+        ne_js_text_free(js, &src->deliver);
+    }
+    cfg->source_count = 0;
+    cfg->mirror = false;
+    ne_js_text_free(js, &cfg->forward_prefix);
+    cfg->forward = false;
 }
 
 static void read_subjects(reader *r, ne_js_stream_cfg *cfg)
@@ -334,6 +350,92 @@ static void read_republish(reader *r, ne_js_stream_cfg *cfg)
     }
 }
 
+/* One StreamSource object: name, opt_start_seq, filter_subject and
+ * external { api, deliver } (store-and-forward.md). */
+static void read_source(reader *r, int obj, ne_js_source_cfg *src)
+{
+    reader sub = *r;
+    sub.obj = obj;
+    read_text(&sub, "name", &src->name, "source name");
+    read_u64(&sub, "opt_start_seq", &src->opt_start_seq);
+    if (value_of(&sub, "opt_start_time") >= 0) {
+        fail(&sub, NE_JS_ERR_STREAM_INVALID_CONFIG, "%s",
+             "opt_start_time of a mirror or source is not supported yet in natsedge");
+    }
+    read_text(&sub, "filter_subject", &src->filter, "source filter");
+    int ext = read_object(&sub, "external");
+    if (ext >= 0 && sub.ok) {
+        reader x = sub;
+        x.obj = ext;
+        read_text(&x, "api", &src->api, "external api prefix");
+        read_text(&x, "deliver", &src->deliver, "external deliver prefix");
+        sub.ok = x.ok;
+    }
+    r->ok = sub.ok;
+}
+
+/* mirror { } or sources [ ] (not both: 10031). */
+static void read_sources(reader *r, ne_js_stream_cfg *cfg)
+{
+    int m = read_object(r, "mirror");
+    if (m >= 0 && r->ok) {
+        cfg->mirror = true;
+        cfg->source_count = 1;
+        read_source(r, m, &cfg->sources[0]);
+    }
+    int list = value_of(r, "sources");
+    if (list < 0 || !r->ok) {
+        return;
+    }
+    const ne_json_doc *doc = r->doc;
+    if (doc->tokens[list].type != JSMN_ARRAY) {
+        bad_json(r);
+        return;
+    }
+    int n = doc->tokens[list].size;
+    if (n > 0 && cfg->mirror) {
+        fail(r, NE_JS_ERR_MIRROR_WITH_SOURCES, "%s", "");
+        return;
+    }
+    int item = list + 1;
+    for (int k = 0; k < n && r->ok && item < doc->count; k++) {
+        if (doc->tokens[item].type != JSMN_OBJECT) {
+            bad_json(r);
+            return;
+        }
+        if (cfg->source_count >= NE_JS_MAX_STREAM_SOURCES) {
+            fail(r, NE_JS_ERR_STREAM_INVALID_CONFIG,
+                 "too many sources, maximum allowed is %u (NE_JS_MAX_STREAM_SOURCES)",
+                 (unsigned)NE_JS_MAX_STREAM_SOURCES);
+            return;
+        }
+        read_source(r, item, &cfg->sources[cfg->source_count++]);
+        item = ne_json_skip(doc, item);
+    }
+}
+
+/* forward { prefix, window }: natsedge's extension (store-and-forward.md). */
+static void read_forward(reader *r, ne_js_stream_cfg *cfg)
+{
+    int i = read_object(r, "forward");
+    if (i < 0 || !r->ok) {
+        return;
+    }
+    reader sub = *r;
+    sub.obj = i;
+    cfg->forward = true;
+    read_text(&sub, "prefix", &cfg->forward_prefix, "forward prefix");
+    uint64_t window = 64;
+    read_u64(&sub, "window", &window);
+    if (sub.ok && (window == 0 || window > NE_JS_FORWARD_MAX_WINDOW)) {
+        fail(&sub, NE_JS_ERR_STREAM_INVALID_CONFIG,
+             "forward window must be 1 to %u (NE_JS_FORWARD_MAX_WINDOW)",
+             (unsigned)NE_JS_FORWARD_MAX_WINDOW);
+    }
+    cfg->forward_window = (uint16_t)window;
+    r->ok = sub.ok;
+}
+
 bool ne_js_stream_cfg_parse(ne_js *js, const ne_json_doc *doc, int obj, ne_js_stream_cfg *cfg,
                             ne_js_error *e)
 {
@@ -369,19 +471,8 @@ bool ne_js_stream_cfg_parse(ne_js *js, const ne_json_doc *doc, int obj, ne_js_st
     read_text(&r, "template_owner", &cfg->template_owner, "template owner");
     read_i64(&r, "duplicate_window", &cfg->duplicate_window_ns);
     read_placement(&r);
-    if (read_object(&r, "mirror") >= 0 && r.ok) {
-        fail(&r, NE_JS_ERR_STREAM_INVALID_CONFIG, "%s",
-             "mirrors are not supported yet in natsedge");
-    }
-    int src = value_of(&r, "sources");
-    if (src >= 0 && r.ok) {
-        if (doc->tokens[src].type != JSMN_ARRAY) {
-            bad_json(&r);
-        } else if (doc->tokens[src].size > 0) {
-            fail(&r, NE_JS_ERR_STREAM_INVALID_CONFIG, "%s",
-                 "sources are not supported yet in natsedge");
-        }
-    }
+    read_sources(&r, cfg);
+    read_forward(&r, cfg);
     read_republish(&r, cfg);
     read_bool(&r, "allow_direct", &cfg->allow_direct);
     read_bool(&r, "mirror_direct", &cfg->mirror_direct);
@@ -468,7 +559,30 @@ bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, 
             return check_fail(e, "discard new per subject requires max msgs per subject > 0");
         }
     }
-    if (cfg->subject_count == 0) {
+    if (cfg->forward && cfg->retention != NE_JS_RETENTION_LIMITS) {
+        return check_fail(e, "forward needs the limits retention policy");
+    }
+    if (cfg->mirror && cfg->subject_count > 0) {
+        ne_js_error_set(e, NE_JS_ERR_MIRROR_WITH_SUBJECTS, "%s", "");
+        return false;
+    }
+    for (uint8_t i = 0; i < cfg->source_count; i++) {
+        ne_slice n = ne_js_text_get(js, cfg->sources[i].name);
+        if (n.len == 0 || !ne_js_name_valid(n.ptr, n.len)) {
+            return check_fail(e, cfg->mirror ? "mirror configuration requires a stream name"
+                                             : "sources configuration requires a stream name");
+        }
+        /* A local origin would have to deliver to this server's own
+         * JetStream client, which gets none of its own messages. */
+        if (cfg->sources[i].api == NE_JS_NO_TEXT) {
+            return check_fail(e, "mirrors and sources of a stream of this server are not "
+                                 "supported yet in natsedge: name another domain's API "
+                                 "(external.api)");
+        }
+    }
+    /* A stream without subjects takes its name as one, unless it mirrors
+     * or sources (checkStreamCfg). */
+    if (cfg->subject_count == 0 && cfg->source_count == 0) {
         cfg->subjects[0] = ne_js_text_put(js, cfg->name, name_len);
         if (cfg->subjects[0] == NE_JS_NO_TEXT) {
             if (name_len > NE_JS_MAX_TEXT_LEN) {
@@ -552,8 +666,30 @@ static bool slot_eq(const ne_js *js, uint16_t a, uint16_t b)
     return ne_js_text_eq(js, a, b);
 }
 
+bool ne_js_stream_sources_equal(const ne_js *js, const ne_js_stream_cfg *x,
+                                const ne_js_stream_cfg *y)
+{
+    if (x->mirror != y->mirror || x->source_count != y->source_count) {
+        return false;
+    }
+    for (uint8_t i = 0; i < x->source_count; i++) {
+        const ne_js_source_cfg *a = &x->sources[i], *b = &y->sources[i];
+        if (!slot_eq(js, a->name, b->name) || !slot_eq(js, a->filter, b->filter) ||
+            !slot_eq(js, a->api, b->api) || !slot_eq(js, a->deliver, b->deliver) ||
+            a->opt_start_seq != b->opt_start_seq) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool ne_js_stream_cfg_equal(const ne_js *js, const ne_js_stream_cfg *x, const ne_js_stream_cfg *y)
 {
+    if (!ne_js_stream_sources_equal(js, x, y) || x->forward != y->forward ||
+        x->forward_window != y->forward_window ||
+        !slot_eq(js, x->forward_prefix, y->forward_prefix)) {
+        return false;
+    }
     if (strcmp(x->name, y->name) != 0 || x->subject_count != y->subject_count ||
         !slot_eq(js, x->description, y->description) ||
         !slot_eq(js, x->template_owner, y->template_owner) ||
@@ -589,6 +725,25 @@ static void kv_text(const ne_js *js, ne_json_out *o, const char *key, uint16_t s
     }
     ne_json_key(o, key);
     ne_json_string(o, s.ptr, s.len);
+}
+
+/* A StreamSource as nats-server writes it (omitempty fields). */
+static void write_source(const ne_js *js, ne_json_out *o, const ne_js_source_cfg *src)
+{
+    ne_json_begin_object(o);
+    kv_text(js, o, "name", src->name, false);
+    if (src->opt_start_seq > 0) {
+        ne_json_kv_u64(o, "opt_start_seq", src->opt_start_seq);
+    }
+    kv_text(js, o, "filter_subject", src->filter, true);
+    if (src->api != NE_JS_NO_TEXT || src->deliver != NE_JS_NO_TEXT) {
+        ne_json_key(o, "external");
+        ne_json_begin_object(o);
+        kv_text(js, o, "api", src->api, false);
+        kv_text(js, o, "deliver", src->deliver, false);
+        ne_json_end_object(o);
+    }
+    ne_json_end_object(o);
 }
 
 void ne_js_stream_cfg_write(const ne_js *js, ne_json_out *o, const ne_js_stream_cfg *cfg)
@@ -632,6 +787,24 @@ void ne_js_stream_cfg_write(const ne_js *js, ne_json_out *o, const ne_js_stream_
         if (cfg->republish_headers_only) {
             ne_json_kv_bool(o, "headers_only", true);
         }
+        ne_json_end_object(o);
+    }
+    if (cfg->mirror) {
+        ne_json_key(o, "mirror");
+        write_source(js, o, &cfg->sources[0]);
+    } else if (cfg->source_count > 0) {
+        ne_json_key(o, "sources");
+        ne_json_begin_array(o);
+        for (uint8_t i = 0; i < cfg->source_count; i++) {
+            write_source(js, o, &cfg->sources[i]);
+        }
+        ne_json_end_array(o);
+    }
+    if (cfg->forward) {
+        ne_json_key(o, "forward");
+        ne_json_begin_object(o);
+        kv_text(js, o, "prefix", cfg->forward_prefix, true);
+        ne_json_kv_u64(o, "window", cfg->forward_window);
         ne_json_end_object(o);
     }
     ne_json_kv_bool(o, "allow_direct", cfg->allow_direct);

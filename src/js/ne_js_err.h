@@ -92,6 +92,8 @@ typedef enum ne_js_err {
     NE_JS_ERR_CONSUMER_CREATE_FILTER_MISMATCH,          /* 10131 */
     NE_JS_ERR_CONSUMER_DURABLE_NAME_MISMATCH,           /* 10132 */
     NE_JS_ERR_REPLICAS_NEGATIVE,                        /* 10133 */
+    NE_JS_ERR_MIRROR_WITH_SOURCES,                      /* 10031 */
+    NE_JS_ERR_MIRROR_NOT_UPDATABLE,                     /* 10055 */
     NE_JS_ERR_COUNT
 } ne_js_err;
 

@@ -122,6 +122,9 @@ void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg);
 /* nats-server's checkStreamCfg: defaults, then every rule. */
 bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_js_error *e);
 bool ne_js_stream_cfg_equal(const ne_js *js, const ne_js_stream_cfg *x, const ne_js_stream_cfg *y);
+/* Same mirror or sources (and which one it is). */
+bool ne_js_stream_sources_equal(const ne_js *js, const ne_js_stream_cfg *x,
+                                const ne_js_stream_cfg *y);
 void ne_js_stream_cfg_write(const ne_js *js, ne_json_out *o, const ne_js_stream_cfg *cfg);
 
 bool ne_js_consumer_cfg_parse(ne_js *js, const ne_json_doc *doc, int obj, ne_js_consumer_cfg *cfg,

@@ -114,6 +114,7 @@ static void write_stream_detail(ne_js *js, ne_json_out *o, ne_js_stream *st, con
         ne_js_stream_cfg_write(js, o, &st->cfg);
     }
     ne_js_stream_write_state(js, o, st);
+    ne_js_forward_write(js, o, st);
     if (q->js_detail >= 3 && st->consumers != NULL) {
         ne_json_key(o, "consumer_detail");
         ne_json_begin_array(o);

@@ -402,6 +402,12 @@ bool ne_js_stream_create(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_
     st->next = a->streams;
     a->streams = st;
     a->stream_count++;
+    if ((st->cfg.source_count > 0 && ne_js_source_stream_started(js, st) != NE_OK) ||
+        (st->cfg.forward && ne_js_forward_stream_started(js, st) != NE_OK)) {
+        ne_js_stream_delete(js, st, false);
+        ne_js_error_set(e, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
+        return false;
+    }
     *out = st;
     advise_stream(js, a, st->cfg.name, "CREATED", "create");
     return true;
@@ -426,6 +432,15 @@ static bool update_allowed(ne_js *js, const ne_js_stream *st, ne_js_stream_cfg *
                !ne_js_text_eq(js, cfg->republish_dest, old->republish_dest) ||
                cfg->republish_headers_only != old->republish_headers_only) {
         why = "stream configuration update can not change RePublish";
+    } else if (!old->mirror && !ne_js_stream_sources_equal(js, cfg, old)) {
+        why = "stream configuration update can not change sources in natsedge yet";
+    } else if (cfg->forward != old->forward || cfg->forward_window != old->forward_window ||
+               !ne_js_text_eq(js, cfg->forward_prefix, old->forward_prefix)) {
+        why = "stream configuration update can not change forward in natsedge yet";
+    }
+    if (old->mirror && !ne_js_stream_sources_equal(js, cfg, old)) {
+        ne_js_error_set(e, NE_JS_ERR_MIRROR_NOT_UPDATABLE, "%s", "");
+        return false;
     }
     if (why != NULL) {
         ne_js_error_set(e, NE_JS_ERR_STREAM_INVALID_CONFIG, "%s", why);
@@ -490,6 +505,8 @@ void ne_js_stream_delete(ne_js *js, ne_js_stream *st, bool advise)
     if (advise) {
         advise_stream(js, a, st->cfg.name, "DELETED", "delete");
     }
+    ne_js_source_stream_stopped(js, st);
+    ne_js_forward_stream_stopped(js, st);
     unsubscribe_stream(js, st);
     uint64_t before = st->store.state.bytes;
     st->store.ops->drop(&st->store);

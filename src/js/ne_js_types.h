@@ -79,6 +79,18 @@ typedef enum ne_js_replay_policy {
     NE_JS_REPLAY_ORIGINAL,
 } ne_js_replay_policy;
 
+/* A stream's mirror or one of its sources (nats-server's StreamSource):
+ * the origin stream's name, where to start, a filter, and the API prefix
+ * and deliver prefix of another domain or account (external). Text in
+ * slots (ne_js_source.c). */
+typedef struct ne_js_source_cfg {
+    uint16_t name;
+    uint16_t filter;
+    uint16_t api;     /* external.api: NE_JS_NO_TEXT for the local $JS.API */
+    uint16_t deliver; /* external.deliver */
+    uint64_t opt_start_seq;
+} ne_js_source_cfg;
+
 /* nats-server 2.9's StreamConfig. Text lives in slots (NE_JS_NO_TEXT:
  * none); numbers keep nats-server's -1 for "unlimited". */
 typedef struct ne_js_stream_cfg {
@@ -109,6 +121,15 @@ typedef struct ne_js_stream_cfg {
     bool deny_delete;
     bool deny_purge;
     bool allow_rollup;
+    /* natsedge's forward extension: each message is published to the
+     * cloud (prefix.subject) and removed once acknowledged. */
+    bool forward;
+    uint16_t forward_prefix;
+    uint16_t forward_window;
+    /* mirror (then the one entry) or sources. */
+    bool mirror;
+    uint8_t source_count;
+    ne_js_source_cfg sources[NE_JS_MAX_STREAM_SOURCES];
 } ne_js_stream_cfg;
 
 /* nats-server 2.9's ConsumerConfig. */

@@ -92,6 +92,17 @@ static bool established(const ne_leaf_link *link)
     return link != NULL && link->state == NE_LEAF_ESTABLISHED && !link->conn->closing;
 }
 
+/* Whether this server runs JetStream (its INFO and CONNECT say so). */
+static bool leaf_js_on(const ne_leaf_state *srv)
+{
+#if NE_FEATURE_JETSTREAM
+    return srv->opts->js.enabled;
+#else
+    (void)srv;
+    return false;
+#endif
+}
+
 static bool subject_in(const char (*list)[NE_SUB_TEXT_BYTES], uint32_t count, const char *subject,
                        size_t len)
 {
@@ -295,6 +306,9 @@ static bool interest_for(ne_leaf_state *srv, const ne_leaf_link *link, const ne_
         subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_imports, ro->deny_import_count,
                    sub->entry.subject, sub->entry.subject_len)) {
         return false;
+    }
+    if (ne_leaf_js_denied(link, sub->entry.subject, sub->entry.subject_len)) {
+        return false; /* the JetStream API stays on its side (LN-33) */
     }
     const ne_permissions *p = ne_router_perms(link->conn);
     return p == NULL || ne_perm_announces_interest(p, srv->opts->perm_subjects, sub->entry.subject,
@@ -889,6 +903,7 @@ static void establish(ne_leaf_state *srv, ne_leaf_link *link)
         conn->io->quiet_close = false;
     }
     ne_conn_ping_start(conn);
+    ne_leaf_js_setup(srv, link);
     if (link->remote >= 0) {
         ne_leaf_remote_state *rs = &srv->remotes[link->remote];
         rs->connects++;
@@ -953,6 +968,14 @@ static bool send_connect(ne_leaf_state *srv, ne_leaf_link *link, const ne_leaf_i
     ne_strbuf_json_string(&sb, srv->opts->server_name, strlen(srv->opts->server_name));
     ne_strbuf_printf(&sb, ",\"tls_required\":false,\"is_hub\":%s,\"headers\":%s",
                      ro->hub ? "true" : "false", srv->opts->no_header_support ? "false" : "true");
+    /* Our JetStream domain: the hub decides its deny rules with it (LN-33). */
+    if (leaf_js_on(srv)) {
+        ne_strbuf_puts(&sb, ",\"jetstream\":true");
+        if (srv->opts->js.domain[0] != '\0') {
+            ne_strbuf_puts(&sb, ",\"domain\":");
+            ne_strbuf_json_string(&sb, srv->opts->js.domain, strlen(srv->opts->js.domain));
+        }
+    }
     if (ro->jwt[0] != '\0') {
         char sig[90];
         int rc = ne_leaf_sign_nonce(ro->seed, info->nonce, sig);
@@ -1025,6 +1048,7 @@ static void handle_info(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
         }
         memcpy(link->remote_id, info.server_id, sizeof(link->remote_id));
         memcpy(link->remote_name, info.server_name, sizeof(link->remote_name));
+        memcpy(link->remote_domain, info.domain, sizeof(link->remote_domain));
         link->headers = info.headers && !srv->opts->no_header_support;
         if (!send_connect(srv, link, &info)) {
             ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
@@ -1106,6 +1130,9 @@ static void handle_ls_plus(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
     if (ro != NULL && subject_in((const char(*)[NE_SUB_TEXT_BYTES])ro->deny_exports,
                                  ro->deny_export_count, op->subject.ptr, op->subject.len)) {
         return; /* we may not send there: a spoke ignores the interest (LN-32) */
+    }
+    if (ne_leaf_js_denied(link, op->subject.ptr, op->subject.len)) {
+        return; /* nothing crosses on the JetStream API's own subjects (LN-33) */
     }
     /* A leaf user's interest in a subject it may not receive: refused for a
      * literal subject; a wildcard is kept and each message checked (LN-42,
@@ -1219,6 +1246,8 @@ static void send_hub_info(ne_conn *conn, bool connect_info)
     f.connect_info = connect_info;
     f.leafnode_url = url;
     f.remote_account = connect_info ? ne_router_account_name(srv->router, conn->acc) : NULL;
+    f.jetstream = leaf_js_on(srv);
+    f.domain = f.jetstream ? o->js.domain : NULL;
     const ne_permissions *p = ne_router_perms(conn);
     f.leave_open = connect_info && p != NULL;
     char info[1024];
@@ -1371,6 +1400,10 @@ static void handle_connect(ne_conn *conn, ne_leaf_link *link, const ne_op *op)
     if (!ne_json_get_string(doc, 0, "server_id", link->remote_id, sizeof(link->remote_id), NULL)) {
         link->remote_id[0] = '\0';
     }
+    if (!ne_json_get_string(doc, 0, "domain", link->remote_domain, sizeof(link->remote_domain),
+                            NULL)) {
+        link->remote_domain[0] = '\0';
+    }
     conn->acc = acc;
     if (login != LEAF_LOGIN_NONE) {
         /* The user's permissions, as a client of that user has them; the
@@ -1475,6 +1508,9 @@ static void handle_op(ne_conn *conn, const ne_op *op)
 static inline void handle_msg(ne_conn *conn, ne_msg *msg)
 {
     msg->from_peer = true;
+    /* A JetStream delivery from the other side shows its stored subject
+     * (the clients read it). */
+    (void)ne_leaf_split_reply(&msg->reply, &msg->shown);
     uint32_t delivered = 0;
     (void)ne_router_publish(leaf_of(conn)->router, conn, msg, &delivered);
 }
@@ -1509,6 +1545,9 @@ static bool leaf_may_publish(ne_conn *pub, ne_msg *msg)
                                  ro->deny_import_count, msg->subject.ptr, msg->subject.len)) {
         return false;
     }
+    if (ne_leaf_js_denied(link_of(pub), msg->subject.ptr, msg->subject.len)) {
+        return false; /* answered by the JetStream of the side it came from (LN-33) */
+    }
     if (!leaf_may_send(pub, msg->subject.ptr, msg->subject.len)) {
         leaf_perm_violation(pub, "Publish", msg->subject.ptr, msg->subject.len);
         return false;
@@ -1541,6 +1580,9 @@ static bool leaf_may_forward(ne_conn *conn, const ne_conn *pub, const ne_msg *ms
                                  ro->deny_export_count, msg->subject.ptr, msg->subject.len)) {
         return false;
     }
+    if (ne_leaf_js_denied_out(srv, link, msg->subject.ptr, msg->subject.len)) {
+        return false; /* LN-33, LN-35 */
+    }
     /* The leaf user may not receive it (a wildcard interest was kept):
      * dropped, as nats-server drops it (LN-43). */
     if (!perm_exempt(msg->subject.ptr, msg->subject.len) &&
@@ -1559,8 +1601,8 @@ static bool leaf_deliver_batch(ne_conn *conn, ne_msg *msg, const ne_batch *batch
 {
     bool as_hmsg = msg->has_headers && link_of(conn)->headers;
     char line[NE_MAX_OUT_LINE_BYTES];
-    size_t n = ne_leaf_msg_line(line, sizeof(line), batch, msg->subject, msg->reply, as_hmsg,
-                                msg->hdr_len, msg->total_len);
+    size_t n = ne_leaf_msg_line(line, sizeof(line), batch, msg->subject, msg->shown, msg->reply,
+                                as_hmsg, msg->hdr_len, msg->total_len);
     if (n == 0) {
         /* Long queue names, or a subject made long by an import. */
         ne_router_line_too_long(leaf_of(conn)->router, conn, as_hmsg ? "HMSG" : "LMSG");

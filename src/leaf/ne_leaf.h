@@ -66,7 +66,24 @@ typedef struct ne_leaf_link {
     char remote_account[64];
     char url[NE_LEAF_URL_BYTES];       /* solicited: the URL in use (no user info) */
     char nonce[NE_NKEY_NONCE_LEN + 1]; /* accepted: sent in our INFO */
+    /* JetStream on the link (ne_leaf_js.c), set as it is established: the
+     * peer's domain (its INFO or CONNECT), which API subjects cross in
+     * neither direction (LN-33) and whether our own domain's API may not
+     * leave through it (LN-35). */
+    char remote_domain[NE_JS_DOMAIN_BYTES];
+    uint8_t js_deny; /* ne_leaf_js_deny */
+    bool js_deny_own_domain;
 } ne_leaf_link;
+
+/* The JetStream subjects a link denies both ways (LN-33): none before it
+ * is established, the client API's for an account's link, and the system
+ * account's, which also carry clustering and RAFT, for the system
+ * account's link. */
+typedef enum ne_leaf_js_deny {
+    NE_LEAF_JS_DENY_NONE = 0,
+    NE_LEAF_JS_DENY_CLIENT, /* $JS.API.> $KV.> $OBJ.> */
+    NE_LEAF_JS_DENY_SYSTEM, /* $JSC.> $NRG.> $JS.API.> $KV.> $OBJ.> */
+} ne_leaf_js_deny;
 
 /* What was sent to one peer: an LS+ for (subject, queue) with a count of
  * local subscriptions behind it (the queue weight). */
@@ -159,13 +176,34 @@ void ne_leaf_auth_reloaded(ne_leaf_state *st);
  * subscriptions_list (?subs=1). */
 void ne_leaf_write_leafz(const ne_leaf_state *st, ne_json_out *o, bool subs);
 
+/* JetStream on the link (ne_leaf_js.c, LN-33..LN-35). */
+
+/* Decides the link's deny rules from our JetStream options and the peer's
+ * domain (link->remote_domain) and logs them as nats-server does; called
+ * as the link is established, before any interest is sent. */
+void ne_leaf_js_setup(ne_leaf_state *st, ne_leaf_link *link);
+/* Whether the link denies `subject` in both directions: its messages are
+ * neither sent nor taken, interest in it is neither announced nor
+ * learned. A wildcard subject is denied when a deny filter covers it. */
+bool ne_leaf_js_denied(const ne_leaf_link *link, const char *subject, size_t len);
+/* Whether a message on `subject` may not be sent to the peer: denied both
+ * ways, or our own domain's API on a link that does not extend it. */
+bool ne_leaf_js_denied_out(const ne_leaf_state *st, const ne_leaf_link *link, const char *subject,
+                           size_t len);
+
 /* Parses a control line read on a leaf connection (LMSG/HMSG in their leaf
  * forms, with op->queue spanning the queue names). */
 ne_proto_status ne_leaf_parse_line(const char *line, size_t len, ne_op *op);
 /* Writes the LMSG (or HMSG) line of a message for a peer's batch; returns
- * its length (0 if it does not fit in cap). */
-size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *b, ne_slice subject, ne_slice reply,
-                        bool as_hmsg, uint32_t hdr_len, uint32_t total_len);
+ * its length (0 if it does not fit in cap). A JetStream delivery's shown
+ * subject (len 0: none) travels after the reply as "reply@shown", as
+ * nats-server sends it; it needs a reply. */
+size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *b, ne_slice subject, ne_slice shown,
+                        ne_slice reply, bool as_hmsg, uint32_t hdr_len, uint32_t total_len);
+/* A peer's "$JS.ACK.<...>@<subject>" reply: splits it into the reply and
+ * the subject its subscribers are shown, as nats-server does for replies
+ * of the JetStream ack prefix. False (nothing changed) for any other. */
+bool ne_leaf_split_reply(ne_slice *reply, ne_slice *shown);
 
 /* Parsing of peer input, exposed for tests and fuzzing. */
 
@@ -185,6 +223,8 @@ typedef struct ne_leaf_info {
     char urls[NE_LEAF_MAX_URLS][NE_LEAF_HOSTPORT_BYTES];
     bool auth_required;
     bool tls_required;
+    bool jetstream;
+    char domain[NE_JS_DOMAIN_BYTES]; /* "" when none (or too long: never equal to ours) */
 } ne_leaf_info;
 
 /* NE_ERR_PARSE on malformed JSON. doc is the caller's work area. */

@@ -88,9 +88,23 @@ ne_proto_status ne_leaf_parse_line(const char *line, size_t len, ne_op *op)
     return parse_leaf_msg(line + verb_len, len - verb_len, op, hmsg);
 }
 
-size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *t, ne_slice subject, ne_slice reply,
-                        bool as_hmsg, uint32_t hdr_len, uint32_t total_len)
+/* The reply, and after an '@' the subject a JetStream delivery shows
+ * (ne_msg.shown), as nats-server passes it to its routes and leafs. */
+static void put_reply(ne_strbuf *sb, ne_slice reply, ne_slice shown)
 {
+    ne_strbuf_append(sb, reply.ptr, reply.len);
+    if (shown.len > 0) {
+        ne_strbuf_putc(sb, '@');
+        ne_strbuf_append(sb, shown.ptr, shown.len);
+    }
+}
+
+size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *t, ne_slice subject, ne_slice shown,
+                        ne_slice reply, bool as_hmsg, uint32_t hdr_len, uint32_t total_len)
+{
+    if (reply.len == 0) {
+        shown = (ne_slice){"", 0};
+    }
     ne_strbuf sb;
     ne_strbuf_init(&sb, out, cap);
     ne_strbuf_puts(&sb, as_hmsg ? "HMSG " : "LMSG ");
@@ -98,7 +112,7 @@ size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *t, ne_slice subje
     if (t->queue_count > 0) {
         if (reply.len > 0) {
             ne_strbuf_puts(&sb, " + ");
-            ne_strbuf_append(&sb, reply.ptr, reply.len);
+            put_reply(&sb, reply, shown);
         } else {
             ne_strbuf_puts(&sb, " |");
         }
@@ -108,7 +122,7 @@ size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *t, ne_slice subje
         }
     } else if (reply.len > 0) {
         ne_strbuf_putc(&sb, ' ');
-        ne_strbuf_append(&sb, reply.ptr, reply.len);
+        put_reply(&sb, reply, shown);
     }
     ne_strbuf_putc(&sb, ' ');
     if (as_hmsg) {
@@ -140,6 +154,7 @@ int ne_leaf_parse_info(const char *json, size_t len, ne_leaf_info *info, ne_json
     get_string(doc, "server_name", info->server_name, sizeof(info->server_name));
     get_string(doc, "nonce", info->nonce, sizeof(info->nonce));
     get_string(doc, "remote_account", info->remote_account, sizeof(info->remote_account));
+    get_string(doc, "domain", info->domain, sizeof(info->domain));
     int64_t v = 0;
     if (ne_json_get_i64(doc, 0, "client_id", &v) && v > 0) {
         info->client_id = (uint64_t)v;
@@ -152,6 +167,7 @@ int ne_leaf_parse_info(const char *json, size_t len, ne_leaf_info *info, ne_json
     (void)ne_json_get_bool(doc, 0, "connect_info", &info->connect_info);
     (void)ne_json_get_bool(doc, 0, "auth_required", &info->auth_required);
     (void)ne_json_get_bool(doc, 0, "tls_required", &info->tls_required);
+    (void)ne_json_get_bool(doc, 0, "jetstream", &info->jetstream);
     int idx = ne_json_find(doc, 0, "leafnode_urls");
     info->has_leafnode_urls = idx >= 0 && doc->tokens[idx].type == JSMN_ARRAY;
     if (info->has_leafnode_urls) {
@@ -368,4 +384,26 @@ int ne_leaf_parse_url(const char *url, ne_leaf_url *out)
     }
     out->port = (uint16_t)port;
     return NE_OK;
+}
+
+bool ne_leaf_split_reply(ne_slice *reply, ne_slice *shown)
+{
+    static const char ack[] = "$JS.ACK.";
+    if (reply->len <= sizeof(ack) - 1 || memcmp(reply->ptr, ack, sizeof(ack) - 1) != 0) {
+        return false;
+    }
+    /* The last '@': the shown subject has none (a subject's characters). */
+    uint32_t at = reply->len;
+    for (uint32_t i = reply->len; i > 0; i--) {
+        if (reply->ptr[i - 1] == '@') {
+            at = i - 1;
+            break;
+        }
+    }
+    if (at == reply->len || at + 1 == reply->len) {
+        return false;
+    }
+    *shown = (ne_slice){reply->ptr + at + 1, reply->len - at - 1};
+    reply->len = at;
+    return true;
 }

@@ -26,6 +26,9 @@ size_t ne_proto_write_info(char *out, size_t cap, const ne_info_fields *f)
     if (f->jetstream) {
         ne_strbuf_puts(&sb, ",\"jetstream\":true");
     }
+    if (f->domain != NULL && f->domain[0] != '\0') {
+        put_string(&sb, ",\"domain\":", f->domain);
+    }
     if (f->auth_required) {
         ne_strbuf_puts(&sb, ",\"auth_required\":true");
     }

@@ -34,7 +34,8 @@ typedef struct ne_info_fields {
     uint16_t port;
     bool headers;
     uint32_t max_payload;
-    bool jetstream; /* JetStream is on: "jetstream":true */
+    bool jetstream;     /* JetStream is on: "jetstream":true */
+    const char *domain; /* JetStream domain (CP-11, LN-02); NULL or "": none */
     bool auth_required;
     bool tls_required;
     bool tls_verify;

@@ -83,7 +83,7 @@ typedef struct ne_msg {
     /* The subject subscribers see when it is not the one the message is
      * routed on (a JetStream push delivery is routed on the consumer's
      * deliver subject and shows the stored message's subject); len 0: the
-     * routed subject. Peers (leaf links) get the routed subject. */
+     * routed subject. Leaf peers get it after the reply ("reply@shown"). */
     ne_slice shown;
     ne_slice reply;
     ne_slice queues; /* from a peer: the queue groups it is for (LN-18); only those get it */

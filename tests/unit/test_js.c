@@ -675,6 +675,179 @@ static void test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37(void **s
     assert_non_null(strstr(got, "NATS/1.0 400 Bad Request - heartbeat value too large\r\n"));
 }
 
+/* ---- The forwarder ------------------------------------------------------------------ */
+
+/* The reply prefix ("$JS.FW.<token>.") of the first forwarded message in got. */
+static void forward_reply_prefix(const char *got, char *out, size_t cap)
+{
+    const char *p = strstr(got, "$JS.FW.");
+    assert_non_null(p);
+    size_t n = 7;
+    while (p[n] != '.' && p[n] != '\0') {
+        n++;
+    }
+    assert_true(p[n] == '.' && n + 2 <= cap);
+    memcpy(out, p, n + 1);
+    out[n + 1] = '\0';
+}
+
+static uint64_t stream_msgs(const char *name)
+{
+    ne_js_stream *st = stream_named(name);
+    assert_non_null(st);
+    return st->store.state.msgs;
+}
+
+/* natsedge's forward extension: a window of publishes with their ids,
+ * a message removed only when its publish ack comes (an error is not one),
+ * the window published again, same ids, after NE_JS_FORWARD_ACK_WAIT_MS
+ * without an ack (store-and-forward.md). */
+static void test_forward_window_acks_and_retries_on_the_clock(void **state)
+{
+    (void)state;
+    int c = js_client();
+    /* The "cloud": this client, on the forwarded subjects. */
+    send_text(c, "SUB site1.> 2\r\n");
+    step(2);
+    make_stream(c, "F", "\"forward\":{\"prefix\":\"site1\",\"window\":2}");
+    pub(c, "F.a", NULL, "1");
+    pub(c, "F.b", NULL, "2");
+    pub(c, "F.c", NULL, "3");
+    advance(200);
+    const char *got = take(c);
+    assert_non_null(strstr(got, "HMSG site1.F.a 2 $JS.FW."));
+    assert_non_null(strstr(got, ":F:1\r\n\r\n1\r\n"));
+    assert_non_null(strstr(got, ":F:2\r\n\r\n2\r\n"));
+    assert_null(strstr(got, "site1.F.c")); /* the window is 2 */
+    char prefix[32], reply[48];
+    forward_reply_prefix(got, prefix, sizeof(prefix));
+    assert_int_equal(stream_msgs("F"), 3);
+    /* No ack for the ack wait: both again, with the same ids. */
+    advance(NE_JS_FORWARD_ACK_WAIT_MS);
+    got = take(c);
+    assert_non_null(strstr(got, ":F:1\r\n\r\n1\r\n"));
+    assert_non_null(strstr(got, ":F:2\r\n\r\n2\r\n"));
+    assert_null(strstr(got, "site1.F.c"));
+    /* The second acked: removed, but the window still starts at 1. */
+    snprintf(reply, sizeof(reply), "%s2", prefix);
+    assert_null(strstr(pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":2}"), "site1.F.c"));
+    advance(100);
+    assert_int_equal(stream_msgs("F"), 2);
+    assert_null(strstr(take(c), "site1.F.c"));
+    /* An error is not an ack. */
+    snprintf(reply, sizeof(reply), "%s1", prefix);
+    got = pub(c, reply, NULL,
+              "{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"x\"},"
+              "\"stream\":\"CLOUD\"}");
+    assert_null(strstr(got, "site1.F.c"));
+    advance(100);
+    assert_int_equal(stream_msgs("F"), 2);
+    assert_null(strstr(take(c), "site1.F.c"));
+    /* The first acked (a duplicate ack counts): the window moves on to 3. */
+    char seen[512];
+    snprintf(seen, sizeof(seen), "%s",
+             pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":1,\"duplicate\": true}"));
+    advance(200);
+    strncat(seen, take(c), sizeof(seen) - strlen(seen) - 1);
+    assert_non_null(strstr(seen, ":F:3\r\n\r\n3\r\n"));
+    assert_int_equal(stream_msgs("F"), 1);
+    snprintf(reply, sizeof(reply), "%s3", prefix);
+    pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":3}");
+    advance(100);
+    assert_int_equal(stream_msgs("F"), 0);
+    /* Nothing outstanding: nothing more is published. */
+    advance(NE_JS_FORWARD_ACK_WAIT_MS + 200);
+    assert_null(strstr(take(c), "HMSG site1."));
+}
+
+/* A message the stream's limits removed before it was forwarded is
+ * skipped: the forwarder goes on with the next one it still has. */
+static void test_forward_skips_what_the_limits_removed(void **state)
+{
+    (void)state;
+    int c = js_client();
+    send_text(c, "SUB site1.> 2\r\n");
+    step(2);
+    make_stream(c, "G", "\"max_msgs\":2,\"forward\":{\"prefix\":\"site1\",\"window\":1}");
+    pub(c, "G.a", NULL, "1");
+    advance(200);
+    char prefix[32], reply[48], seen[1024];
+    const char *got = take(c);
+    assert_non_null(strstr(got, ":G:1\r\n\r\n1\r\n"));
+    forward_reply_prefix(got, prefix, sizeof(prefix));
+    /* Three more while 1 waits for its ack: max_msgs 2 keeps 3 and 4. */
+    pub(c, "G.b", NULL, "2");
+    pub(c, "G.c", NULL, "3");
+    pub(c, "G.d", NULL, "4");
+    assert_int_equal(stream_msgs("G"), 2);
+    snprintf(reply, sizeof(reply), "%s1", prefix);
+    snprintf(seen, sizeof(seen), "%s", pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":1}"));
+    advance(200);
+    strncat(seen, take(c), sizeof(seen) - strlen(seen) - 1);
+    assert_null(strstr(seen, ":G:2\r\n"));
+    assert_non_null(strstr(seen, ":G:3\r\n\r\n3\r\n"));
+}
+
+/* The forward configuration: written back, limits retention only, a
+ * window of 1..NE_JS_FORWARD_MAX_WINDOW, not changed by an update. */
+static void test_forward_configuration_is_checked(void **state)
+{
+    (void)state;
+    int c = js_client();
+    const char *got = request(c, "$JS.API.STREAM.CREATE.W",
+                              "{\"name\":\"W\",\"subjects\":[\"W.>\"],\"storage\":\"memory\","
+                              "\"retention\":\"workqueue\",\"forward\":{}}");
+    assert_non_null(strstr(got, "forward needs the limits retention policy"));
+    got = request(c, "$JS.API.STREAM.CREATE.W",
+                  "{\"name\":\"W\",\"subjects\":[\"W.>\"],\"storage\":\"memory\","
+                  "\"forward\":{\"window\":0}}");
+    assert_non_null(strstr(got, "forward window must be 1 to"));
+    make_stream(c, "V", "\"forward\":{}");
+    got = request(c, "$JS.API.STREAM.INFO.V", "");
+    assert_non_null(strstr(got, "\"forward\":{\"window\":64}"));
+    got = request(c, "$JS.API.STREAM.UPDATE.V",
+                  "{\"name\":\"V\",\"subjects\":[\"V.>\"],\"storage\":\"memory\"}");
+    assert_non_null(strstr(got, "can not change forward"));
+}
+
+/* ---- Mirrors and sources ------------------------------------------------------------- */
+
+/* The mirror and sources configuration (JS-26b): an origin on this server
+ * is refused, mirror and sources together 10031, a mirror with subjects
+ * 10034, a mirror changed by an update 10055. */
+static void test_mirror_and_sources_configuration_is_checked_JS26b(void **state)
+{
+    (void)state;
+    int c = js_client();
+    const char *got =
+        request(c, "$JS.API.STREAM.CREATE.L",
+                "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\"}}");
+    assert_non_null(strstr(got, "are not supported yet in natsedge"));
+    got = request(c, "$JS.API.STREAM.CREATE.L",
+                  "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\","
+                  "\"external\":{\"api\":\"$JS.h.API\"}},\"sources\":[{\"name\":\"P\"}]}");
+    assert_non_null(strstr(got, "\"err_code\":10031"));
+    got = request(c, "$JS.API.STREAM.CREATE.L",
+                  "{\"name\":\"L\",\"subjects\":[\"l.>\"],\"storage\":\"memory\",\"mirror\":{"
+                  "\"name\":\"O\",\"external\":{\"api\":\"$JS.h.API\"}}}");
+    assert_non_null(strstr(got, "\"err_code\":10034"));
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.L",
+                      "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\","
+                      "\"external\":{\"api\":\"$JS.h.API\"}}}"),
+              "\"created\"");
+    got = request(c, "$JS.API.STREAM.UPDATE.L",
+                  "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"Q\","
+                  "\"external\":{\"api\":\"$JS.h.API\"}}}");
+    assert_non_null(strstr(got, "\"err_code\":10055"));
+    expect_ok(
+        request(c, "$JS.API.STREAM.CREATE.S",
+                "{\"name\":\"S\",\"storage\":\"memory\",\"sources\":[{\"name\":\"O\","
+                "\"filter_subject\":\"o.x\",\"external\":{\"api\":\"$JS.h.API\","
+                "\"deliver\":\"d.h\"}},{\"name\":\"P\",\"external\":{\"api\":\"$JS.h.API\"}}]}"),
+        "\"sources\":[{\"name\":\"O\",\"filter_subject\":\"o.x\",\"external\":{\"api\":"
+        "\"$JS.h.API\",\"deliver\":\"d.h\"}},{\"name\":\"P\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +867,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_an_ack_for_what_was_never_delivered_is_ignored_JS34,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_window_acks_and_retries_on_the_clock, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_skips_what_the_limits_removed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_configuration_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("js", tests, NULL, NULL);

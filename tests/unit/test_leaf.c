@@ -653,6 +653,62 @@ static void test_accepted_leaf_gets_interest_and_messages_LN02_LN06(void **state
     wait_for(l, "LMSG to.leaf 3\r\nabc\r\n");
 }
 
+/* A leaf link never extends JetStream: $JS.API.>, $KV.> and $OBJ.> cross
+ * in neither direction and the peer's interest in them is not taken
+ * (LN-33). The barrier (b.1, b.2) behind the denied messages arrives. */
+static void test_jetstream_api_subjects_cross_in_neither_direction_LN33(void **state)
+{
+    (void)state;
+    int c = client();
+    send_text(c, "SUB $JS.API.> 1\r\nSUB $KV.> 2\r\nSUB b.1 3\r\n");
+    step(2);
+    int l = leaf_peer();
+    const char *sent = wait_for(l, "LS+ b.1");
+    assert_null(strstr(sent, "LS+ $JS.API.>"));
+    assert_null(strstr(sent, "LS+ $KV.>"));
+    send_text(l, "LMSG $JS.API.INFO 1\r\nx\r\nLMSG $KV.b.k 1\r\ny\r\nLMSG b.1 1\r\nz\r\n");
+    const char *got = wait_for(c, "MSG b.1 3 1\r\nz\r\n");
+    assert_null(strstr(got, "MSG $JS.API.INFO"));
+    assert_null(strstr(got, "MSG $KV.b.k"));
+    send_text(l, "LS+ $OBJ.>\r\nLS+ $JS.API.>\r\nLS+ b.2\r\n");
+    step(2);
+    send_text(c, "PUB $OBJ.o.c 1\r\no\r\nPUB $JS.API.INFO 0\r\n\r\nPUB b.2 1\r\nw\r\n");
+    got = wait_for(l, "LMSG b.2 1\r\nw\r\n");
+    assert_null(strstr(got, "LMSG $OBJ"));
+    assert_null(strstr(got, "LMSG $JS.API"));
+}
+
+/* A JetStream delivery crosses as "reply@stored subject" and its
+ * subscribers on the other side see the stored subject, as nats-server
+ * passes it; only a $JS.ACK reply is split. */
+static void test_jetstream_delivery_shows_its_stored_subject_across_the_link(void **state)
+{
+    (void)state;
+    int c = client();
+    send_text(c, "SUB _INBOX.x 1\r\n");
+    step(2);
+    int l = leaf_peer();
+    wait_for(l, "LS+ _INBOX.x");
+    send_text(l, "LMSG _INBOX.x $JS.ACK.S.C.1.2.3.4.5@orders.eu 2\r\nhi\r\n"
+                 "LMSG _INBOX.x other@reply 2\r\nho\r\n");
+    wait_for(c, "MSG orders.eu 1 $JS.ACK.S.C.1.2.3.4.5 2\r\nhi\r\n");
+    wait_for(c, "MSG _INBOX.x 1 other@reply 2\r\nho\r\n");
+    ne_batch b;
+    memset(&b, 0, sizeof(b));
+    char line[128];
+    ne_slice subj = {"_INBOX.x", 8}, shown = {"orders.eu", 9}, reply = {"$JS.ACK.S.C.1", 13};
+    size_t n = ne_leaf_msg_line(line, sizeof(line), &b, subj, shown, reply, false, 0, 2);
+    assert_int_equal(n, strlen("LMSG _INBOX.x $JS.ACK.S.C.1@orders.eu 2\r\n"));
+    assert_memory_equal(line, "LMSG _INBOX.x $JS.ACK.S.C.1@orders.eu 2\r\n", n);
+    /* Without a reply there is nothing to carry it. */
+    n = ne_leaf_msg_line(line, sizeof(line), &b, subj, shown, (ne_slice){"", 0}, false, 0, 2);
+    assert_memory_equal(line, "LMSG _INBOX.x 2\r\n", n);
+    assert_int_equal(ne_leaf_msg_line(line, 20, &b, subj, shown, reply, false, 0, 2), 0);
+    ne_slice r = {"$JS.ACK.a@", 10}, s = {"", 0};
+    assert_false(ne_leaf_split_reply(&r, &s));
+    assert_int_equal(r.len, 10);
+}
+
 static void test_accepted_leaf_needs_the_servers_token_LN26(void **state)
 {
     (void)state;
@@ -1024,6 +1080,11 @@ int main(void)
                                         setup_remote, teardown),
         cmocka_unit_test_setup_teardown(test_accepted_leaf_gets_interest_and_messages_LN02_LN06,
                                         setup_listen, teardown),
+        cmocka_unit_test_setup_teardown(test_jetstream_api_subjects_cross_in_neither_direction_LN33,
+                                        setup_listen, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_jetstream_delivery_shows_its_stored_subject_across_the_link, setup_listen,
+            teardown),
         cmocka_unit_test_setup_teardown(test_accepted_leaf_needs_the_servers_token_LN26,
                                         setup_listen_token, teardown),
         cmocka_unit_test_setup_teardown(test_hub_passes_interest_and_messages_between_leafs_LN12,

@@ -1,0 +1,72 @@
+/* The forwarder (docs/store-and-forward.md): natsedge's extension that
+ * empties an edge stream into the cloud, once.
+ *
+ * A stream configured with `forward { prefix, window }` publishes each of
+ * its messages, in stream order, on `<prefix>.<subject>` (the subject
+ * itself without a prefix) with `Nats-Msg-Id: <server>:<stream>:<seq>` and
+ * a reply of its own, and keeps at most `window` of them waiting for their
+ * acknowledgement. A message is removed from the stream when the cloud
+ * stream's publish ack for it arrives (a duplicate ack counts: the cloud
+ * has it), never before. When no ack comes for NE_JS_FORWARD_ACK_WAIT_MS
+ * (the link is down, the cloud is away), every unacknowledged message of
+ * the window is published again with the same id, so the cloud's duplicate
+ * window drops what it already has. */
+#ifndef NE_JS_FORWARD_H
+#define NE_JS_FORWARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "js/ne_js_types.h"
+#include "json/ne_json_out.h"
+#include "router/ne_router.h"
+
+#if NE_FEATURE_JETSTREAM
+
+#if NE_JS_FORWARD_MAX_WINDOW % 64 != 0 || NE_JS_FORWARD_MAX_WINDOW < 64
+#error "NE_JS_FORWARD_MAX_WINDOW must be a multiple of 64"
+#endif
+
+#define NE_JS_FORWARD_ACK_WAIT_MS 2000u
+/* Publishes per forwarding stream per turn or tick. */
+#define NE_JS_FORWARD_PER_TURN 64u
+
+typedef struct ne_js_forward_link {
+    ne_js_stream *stream; /* NULL: free */
+    uint64_t floor;       /* the lowest sequence not known to be acknowledged */
+    uint64_t next;        /* the next sequence to publish */
+    uint64_t acked[NE_JS_FORWARD_MAX_WINDOW / 64]; /* bit i: floor + i acknowledged or gone */
+    uint64_t progress_ms; /* the last acknowledgement, or the first publish after one */
+    uint64_t published;
+    uint64_t acknowledged;
+    uint64_t republished;
+    uint64_t skipped; /* sequences gone before they were forwarded */
+    ne_sub *reply_sub;
+    char reply_prefix[24]; /* "$JS.FW.<token>." */
+} ne_js_forward_link;
+
+typedef struct ne_js_forwards {
+    ne_js_forward_link links[NE_JS_MAX_FORWARDS];
+    char subject[NE_MAX_CONTROL_LINE_BYTES + 1]; /* a stored message's subject */
+    char publish[NE_MAX_CONTROL_LINE_BYTES + 1]; /* ...with the prefix */
+} ne_js_forwards;
+
+struct ne_js;
+
+/* The stream was created with forward: NE_ERR_NOMEM when
+ * NE_JS_MAX_FORWARDS are in use or its reply cannot be subscribed. */
+int ne_js_forward_stream_started(struct ne_js *js, ne_js_stream *st);
+void ne_js_forward_stream_stopped(struct ne_js *js, ne_js_stream *st);
+/* An acknowledgement (a record of the reply subscription). */
+void ne_js_forward_record(struct ne_js *js, ne_js_account *a, ne_slice subject, ne_slice body);
+/* /jsz's "forward" object of a forwarding stream (nothing for another):
+ * what was published, acknowledged, published again and skipped, what
+ * waits for an ack, and the backlog (the stream's messages and bytes, the
+ * oldest one's age). */
+void ne_js_forward_write(struct ne_js *js, ne_json_out *o, const ne_js_stream *st);
+/* Publishes what the windows allow; publishes again after a silence. */
+void ne_js_forward_tick(struct ne_js *js, ne_js_account *a, uint64_t now_ms);
+
+#endif /* NE_FEATURE_JETSTREAM */
+
+#endif

@@ -1,0 +1,500 @@
+/* Mirrors and sources (ne_js_source.h, docs/store-and-forward.md). */
+#include "js/ne_js_int.h"
+
+#if NE_FEATURE_JETSTREAM
+
+#include <string.h>
+
+#include "core/ne_assert.h"
+#include "core/ne_error.h"
+#include "core/ne_fmt.h"
+#include "js/ne_js_source.h"
+
+#define SID_DELIVER 'M'
+#define SID_REPLY 'R'
+#define SID_PUBLISH 'P'
+
+static const char token_alphabet[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static ne_js_sources *sources_of(ne_js *js)
+{
+    return &js->sources;
+}
+
+static const ne_js_source_cfg *cfg_of(const ne_js_source_link *link)
+{
+    NE_ASSERT(link->stream != NULL && link->index < link->stream->cfg.source_count);
+    return &link->stream->cfg.sources[link->index];
+}
+
+static uint32_t link_index(ne_js *js, const ne_js_source_link *link)
+{
+    return (uint32_t)(link - sources_of(js)->links);
+}
+
+static ne_sub *subscribe(ne_js *js, ne_conn *c, const char *subject, char kind, uint32_t idx)
+{
+    char sid[16];
+    size_t n = ne_fmt(sid, sizeof(sid), "%c%u", kind, (unsigned)idx);
+    ne_sub_spec spec = {.subject = {subject, (uint32_t)strlen(subject)},
+                        .queue = {"", 0},
+                        .sid = {sid, (uint32_t)n}};
+    ne_sub *out = NULL;
+    return ne_router_subscribe(js->router, c, &spec, &out) == NE_OK ? out : NULL;
+}
+
+static void unsubscribe(ne_js *js, ne_js_source_link *link)
+{
+    if (link->deliver_sub != NULL) {
+        ne_router_unsubscribe(js->router, link->deliver_sub);
+        link->deliver_sub = NULL;
+    }
+    if (link->reply_sub != NULL) {
+        ne_router_unsubscribe(js->router, link->reply_sub);
+        link->reply_sub = NULL;
+    }
+}
+
+int ne_js_source_stream_started(ne_js *js, ne_js_stream *st)
+{
+    ne_js_sources *s = sources_of(js);
+    uint32_t free_links = 0;
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        free_links += s->links[i].state == NE_JS_SOURCE_FREE ? 1u : 0u;
+    }
+    if (free_links < st->cfg.source_count) {
+        ne_log_warn(js->conns->log,
+                    "JetStream stream \"%s\": no room for its %u mirror/sources: raise "
+                    "NE_JS_MAX_SOURCE_LINKS",
+                    st->cfg.name, (unsigned)st->cfg.source_count);
+        return NE_ERR_NOMEM;
+    }
+    uint8_t next = 0;
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS && next < st->cfg.source_count; i++) {
+        ne_js_source_link *link = &s->links[i];
+        if (link->state != NE_JS_SOURCE_FREE) {
+            continue;
+        }
+        memset(link, 0, sizeof(*link));
+        link->stream = st;
+        link->index = next++;
+        link->state = NE_JS_SOURCE_WAIT;
+        link->retry_ms = js->conns->now_ms;
+    }
+    ne_js_wake(js, st->acc);
+    return NE_OK;
+}
+
+void ne_js_source_stream_stopped(ne_js *js, ne_js_stream *st)
+{
+    ne_js_sources *s = sources_of(js);
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        ne_js_source_link *link = &s->links[i];
+        if (link->state != NE_JS_SOURCE_FREE && link->stream == st) {
+            unsubscribe(js, link);
+            memset(link, 0, sizeof(*link));
+        }
+    }
+}
+
+/* Where the next consumer starts: after the last origin sequence stored
+ * (a mirror's own last sequence is the origin's), else where configured. */
+static uint64_t start_seq(const ne_js_source_link *link)
+{
+    const ne_js_stream *st = link->stream;
+    uint64_t last = st->cfg.mirror ? st->store.state.last_seq : link->last_sseq;
+    if (last > 0) {
+        return last + 1;
+    }
+    return cfg_of(link)->opt_start_seq;
+}
+
+/* The CreateConsumerRequest for the origin's ephemeral push consumer,
+ * as nats-server's setupMirrorConsumer/setSourceConsumer ask for it. */
+static size_t write_request(ne_js *js, const ne_js_source_link *link, char *out, size_t cap)
+{
+    const ne_js_source_cfg *src = cfg_of(link);
+    ne_slice name = ne_js_text_get(js, src->name);
+    ne_slice filter = ne_js_text_get(js, src->filter);
+    uint64_t seq = start_seq(link);
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, out, cap);
+    ne_strbuf_puts(&sb, "{\"stream_name\":");
+    ne_strbuf_json_string(&sb, name.ptr, name.len);
+    ne_strbuf_puts(&sb, ",\"config\":{\"deliver_subject\":");
+    ne_strbuf_json_string(&sb, link->deliver, strlen(link->deliver));
+    if (seq > 0) {
+        ne_strbuf_printf(&sb, ",\"deliver_policy\":\"by_start_sequence\",\"opt_start_seq\":%llu",
+                         (unsigned long long)seq);
+    } else {
+        ne_strbuf_puts(&sb, ",\"deliver_policy\":\"all\"");
+    }
+    ne_strbuf_printf(&sb,
+                     ",\"ack_policy\":\"none\",\"ack_wait\":79200000000000,\"max_deliver\":1,"
+                     "\"replay_policy\":\"instant\",\"idle_heartbeat\":%llu,"
+                     "\"flow_control\":true,\"direct\":true",
+                     (unsigned long long)NE_JS_SOURCE_HEARTBEAT_NS);
+    if (filter.len > 0) {
+        ne_strbuf_puts(&sb, ",\"filter_subject\":");
+        ne_strbuf_json_string(&sb, filter.ptr, filter.len);
+    }
+    ne_strbuf_puts(&sb, "}}");
+    return sb.truncated ? 0 : sb.len;
+}
+
+/* Gives up the link's consumer (if any) and asks the origin for a new one
+ * on fresh subjects, so that what the old one still sends is not taken. */
+static void ask(ne_js *js, ne_js_account *a, ne_js_source_link *link, uint64_t now_ms)
+{
+    ne_js_sources *s = sources_of(js);
+    const ne_js_source_cfg *src = cfg_of(link);
+    uint32_t idx = link_index(js, link);
+    unsubscribe(js, link);
+    link->state = NE_JS_SOURCE_WAIT;
+    link->retry_ms = now_ms + NE_JS_SOURCE_RETRY_MS;
+    link->restart = false;
+    if (a->client == NULL) {
+        return;
+    }
+    char token[NE_JS_SOURCE_TOKEN_LEN + 1];
+    ne_rng_text(js->rng, token, NE_JS_SOURCE_TOKEN_LEN, token_alphabet);
+    token[NE_JS_SOURCE_TOKEN_LEN] = '\0';
+    ne_slice deliver = ne_js_text_get(js, src->deliver);
+    const char *kind = link->stream->cfg.mirror ? "M" : "S";
+    size_t n = deliver.len > 0
+                   ? ne_fmt(link->deliver, sizeof(link->deliver), "%.*s.%s.%s", (int)deliver.len,
+                            deliver.ptr, kind, token)
+                   : ne_fmt(link->deliver, sizeof(link->deliver), "$JS.%s.%s", kind, token);
+    ne_fmt(link->reply, sizeof(link->reply), "$JS.SR.%s.%u", token, (unsigned)idx);
+    if (n == 0) {
+        return; /* the deliver prefix was checked to fit when the stream was made */
+    }
+    link->deliver_sub = subscribe(js, a->client, link->deliver, SID_DELIVER, idx);
+    link->reply_sub = subscribe(js, a->client, link->reply, SID_REPLY, idx);
+    if (link->deliver_sub == NULL || link->reply_sub == NULL) {
+        unsubscribe(js, link);
+        ne_log_warn(js->conns->log,
+                    "JetStream stream \"%s\": cannot subscribe for its mirror/source (the "
+                    "subscription pool): trying again",
+                    link->stream->cfg.name);
+        return;
+    }
+    ne_slice api = ne_js_text_get(js, src->api);
+    ne_slice name = ne_js_text_get(js, src->name);
+    char subject[NE_JS_SOURCE_SUBJECT_BYTES * 2];
+    size_t subject_len = ne_fmt(subject, sizeof(subject), "%.*s.CONSUMER.CREATE.%.*s", (int)api.len,
+                                api.ptr, (int)name.len, name.ptr);
+    size_t body_len = write_request(js, link, s->request, sizeof(s->request));
+    if (subject_len == 0 || body_len == 0) {
+        unsubscribe(js, link);
+        return;
+    }
+    link->dseq = 0;
+    link->state = NE_JS_SOURCE_CREATING;
+    link->last_active_ms = now_ms;
+    (void)ne_js_send(js, a, (ne_slice){subject, (uint32_t)subject_len},
+                     (ne_slice){link->reply, (uint32_t)strlen(link->reply)}, NULL, 0,
+                     (const uint8_t *)s->request, (uint32_t)body_len);
+}
+
+void ne_js_source_tick(ne_js *js, ne_js_account *a, uint64_t now_ms)
+{
+    ne_js_sources *s = sources_of(js);
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        ne_js_source_link *link = &s->links[i];
+        if (link->state == NE_JS_SOURCE_FREE || link->stream->acc != a) {
+            continue;
+        }
+        bool due = false;
+        switch (link->state) {
+        case NE_JS_SOURCE_WAIT:
+        case NE_JS_SOURCE_CREATING:
+            due = now_ms >= link->retry_ms;
+            break;
+        default:
+            due = now_ms >= link->last_active_ms + NE_JS_SOURCE_STALL_MS;
+            break;
+        }
+        if (link->restart || due) {
+            if (link->state != NE_JS_SOURCE_WAIT) {
+                link->restarts++;
+            }
+            ask(js, a, link, now_ms);
+        }
+    }
+}
+
+/* ---- Deliveries ------------------------------------------------------------------------- */
+
+static ne_js_source_link *link_of_sub(ne_js *js, const ne_sub *sub)
+{
+    const char *sid = ne_sub_sid(sub);
+    uint64_t idx = 0;
+    if (sub->sid_len < 2 ||
+        !ne_parse_u64(sid + 1, sub->sid_len - 1u, NE_JS_MAX_SOURCE_LINKS - 1u, &idx)) {
+        return NULL;
+    }
+    ne_js_source_link *link = &sources_of(js)->links[idx];
+    return link->state == NE_JS_SOURCE_FREE ? NULL : link;
+}
+
+/* Copies len bytes of a message's payload from `from` (data or chain). */
+static void read_payload(const ne_msg *msg, uint32_t from, uint8_t *dst, uint32_t len)
+{
+    if (msg->chain == NULL) {
+        memcpy(dst, msg->data + from, len);
+        return;
+    }
+    const ne_chunk *c = msg->chain;
+    uint32_t at = msg->chain_offset + from;
+    while (c != NULL && at >= c->used) {
+        at -= c->used;
+        c = c->next;
+    }
+    uint32_t done = 0;
+    while (c != NULL && done < len) {
+        uint32_t n = NE_MIN(len - done, c->used - at);
+        memcpy(dst + done, c->data + at, n);
+        done += n;
+        at = 0;
+        c = c->next;
+    }
+}
+
+/* Token `i` of "$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>"
+ * counted from the end (0: pending), as a number. */
+static bool ack_number(ne_slice reply, uint32_t from_end, uint64_t *out)
+{
+    uint32_t end = reply.len;
+    for (uint32_t k = 0; k < from_end; k++) {
+        while (end > 0 && reply.ptr[end - 1] != '.') {
+            end--;
+        }
+        if (end == 0) {
+            return false;
+        }
+        end--;
+    }
+    uint32_t start = end;
+    while (start > 0 && reply.ptr[start - 1] != '.') {
+        start--;
+    }
+    return end > start && ne_parse_u64(reply.ptr + start, end - start, UINT64_MAX, out);
+}
+
+static bool header_value(const ne_js_sources *s, uint32_t hdr_len, const char *name, uint64_t *out)
+{
+    ne_slice v;
+    return ne_js_hdr_get((const uint8_t *)s->header, hdr_len, name, &v) &&
+           ne_parse_u64(v.ptr, v.len, UINT64_MAX, out);
+}
+
+/* A heartbeat or a flow control request of the origin's consumer. */
+static void handle_status(ne_js *js, ne_js_account *a, ne_js_source_link *link, const ne_msg *msg,
+                          uint32_t hdr_len)
+{
+    ne_js_sources *s = sources_of(js);
+    if (msg->reply.len > 0) {
+        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_PUBLISH, msg->reply,
+                                 (ne_slice){"", 0}, NULL, 0);
+        return;
+    }
+    ne_slice stalled;
+    if (ne_js_hdr_get((const uint8_t *)s->header, hdr_len, "Nats-Consumer-Stalled", &stalled) &&
+        stalled.len > 0) {
+        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_PUBLISH, stalled, (ne_slice){"", 0},
+                                 NULL, 0);
+    }
+    uint64_t last = 0;
+    if (header_value(s, hdr_len, "Nats-Last-Consumer", &last) && last > link->dseq) {
+        link->restart = true; /* deliveries were missed */
+        ne_js_wake(js, a);
+    }
+}
+
+/* A source's message gets the Nats-Stream-Source header: its header block
+ * is rebuilt with the line added, and the payload follows in a chain. */
+static void store_sourced(ne_js *js, ne_js_source_link *link, const ne_msg *msg, uint32_t hdr_len,
+                          uint64_t sseq)
+{
+    ne_js_sources *s = sources_of(js);
+    ne_slice name = ne_js_text_get(js, cfg_of(link)->name);
+    char line[NE_JS_TEXT_BYTES + 48];
+    size_t line_len = ne_fmt(line, sizeof(line), "Nats-Stream-Source: %.*s %llu\r\n\r\n",
+                             (int)name.len, name.ptr, (unsigned long long)sseq);
+    uint32_t keep = hdr_len >= 4 ? hdr_len - 2 : 0;
+    size_t new_hdr = (hdr_len >= 4 ? keep : 10u) + line_len;
+    if (line_len == 0 || new_hdr > sizeof(s->header)) {
+        s->dropped++;
+        return;
+    }
+    if (hdr_len < 4) {
+        memcpy(s->header, "NATS/1.0\r\n", 10);
+        keep = 10;
+    }
+    memcpy(s->header + keep, line, line_len);
+    uint32_t data_len = msg->total_len - msg->hdr_len;
+    /* The new header, the payload and "\r\n" into chunks. */
+    ne_chunk_pools *pools = &js->conns->chunks;
+    ne_chunk *head = NULL, *tail = NULL;
+    uint32_t total = (uint32_t)new_hdr + data_len + 2;
+    uint32_t done = 0;
+    bool ok = true;
+    while (done < total && ok) {
+        ne_chunk *c = ne_chunk_alloc(pools);
+        if (c == NULL) {
+            ok = false;
+            break;
+        }
+        if (tail != NULL) {
+            tail->next = c;
+        } else {
+            head = c;
+        }
+        tail = c;
+        uint32_t n = NE_MIN(total - done, (uint32_t)NE_CHUNK_BYTES);
+        for (uint32_t k = 0; k < n;) {
+            uint32_t at = done + k;
+            uint32_t take = 0;
+            if (at < new_hdr) {
+                take = NE_MIN(n - k, (uint32_t)new_hdr - at);
+                memcpy(c->data + k, s->header + at, take);
+            } else if (at < new_hdr + data_len) {
+                take = NE_MIN(n - k, (uint32_t)new_hdr + data_len - at);
+                read_payload(msg, msg->hdr_len + (at - (uint32_t)new_hdr), c->data + k, take);
+            } else {
+                take = NE_MIN(n - k, total - at);
+                static const char crlf[] = "\r\n";
+                memcpy(c->data + k, crlf + (at - (uint32_t)new_hdr - data_len), take);
+            }
+            k += take;
+        }
+        c->used = n;
+        done += n;
+    }
+    if (!ok) {
+        ne_chunk_chain_release(pools, head);
+        s->dropped++;
+        return;
+    }
+    ne_msg m;
+    NE_MSG_CLEAR(&m);
+    m.subject = ne_msg_shown(msg);
+    m.reply = (ne_slice){"", 0};
+    m.hdr_len = (uint32_t)new_hdr;
+    m.has_headers = true;
+    m.total_len = (uint32_t)new_hdr + data_len;
+    m.chain = head;
+    ne_js_stream_inbound(js, link->stream, &m);
+    ne_chunk_chain_release(pools, head);
+}
+
+/* A mirror keeps the origin's sequence: a gap is skipped over. */
+static void store_mirrored(ne_js *js, ne_js_source_link *link, const ne_msg *msg, uint64_t sseq)
+{
+    ne_js_stream *st = link->stream;
+    if (sseq > st->store.state.last_seq + 1) {
+        (void)st->store.ops->skip_to(&st->store, sseq);
+    }
+    ne_msg m;
+    NE_MSG_CLEAR(&m);
+    m.subject = ne_msg_shown(msg);
+    m.reply = (ne_slice){"", 0};
+    m.hdr_len = msg->hdr_len;
+    m.has_headers = msg->has_headers;
+    m.total_len = msg->total_len;
+    m.data = msg->data;
+    m.chain = msg->chain;
+    m.chain_offset = msg->chain_offset;
+    ne_js_stream_inbound(js, st, &m);
+}
+
+bool ne_js_source_deliver(ne_js *js, ne_js_account *a, const ne_sub *sub, ne_msg *msg)
+{
+    ne_js_sources *s = sources_of(js);
+    ne_js_source_link *link = link_of_sub(js, sub);
+    if (link == NULL || link->deliver_sub != sub || link->stream->acc != a) {
+        return false;
+    }
+    link->last_active_ms = js->conns->now_ms;
+    uint32_t hdr_len = msg->hdr_len;
+    if (hdr_len > sizeof(s->header)) {
+        s->dropped++;
+        return true;
+    }
+    read_payload(msg, 0, (uint8_t *)s->header, hdr_len);
+    if (hdr_len >= 12 && memcmp(s->header, "NATS/1.0 100", 12) == 0) {
+        handle_status(js, a, link, msg, hdr_len);
+        return true;
+    }
+    uint64_t dc = 0, sseq = 0, dseq = 0;
+    if (!ack_number(msg->reply, 4, &dc) || !ack_number(msg->reply, 3, &sseq) ||
+        !ack_number(msg->reply, 2, &dseq) || dc != 1) {
+        return true; /* not a first delivery of this consumer */
+    }
+    if (dseq != link->dseq + 1) {
+        if (dseq > link->dseq + 1) {
+            link->restart = true; /* a gap: ask again from the last stored */
+            ne_js_wake(js, a);
+        }
+        return true;
+    }
+    link->dseq = dseq;
+    link->state = NE_JS_SOURCE_RUNNING;
+    bool mirror = link->stream->cfg.mirror;
+    uint64_t last = mirror ? link->stream->store.state.last_seq : link->last_sseq;
+    if (sseq <= last) {
+        return true; /* already stored */
+    }
+    link->last_sseq = sseq;
+    link->stored++;
+    if (mirror) {
+        store_mirrored(js, link, msg, sseq);
+    } else {
+        store_sourced(js, link, msg, hdr_len, sseq);
+    }
+    return true;
+}
+
+/* ---- Records ---------------------------------------------------------------------------- */
+
+/* The origin's answer to a create request: an error waits for the retry;
+ * a consumer's info means deliveries come (they may have come first). */
+static void handle_created(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice body)
+{
+    ne_js_sources *s = sources_of(js);
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        ne_js_source_link *link = &s->links[i];
+        if (link->state == NE_JS_SOURCE_FREE || link->stream->acc != a ||
+            !ne_slice_eq(subject, link->reply, strlen(link->reply))) {
+            continue;
+        }
+        bool error = false;
+        for (uint32_t k = 0; k + 8 <= body.len && !error; k++) {
+            error = memcmp(body.ptr + k, "\"error\":", 8) == 0;
+        }
+        if (error) {
+            ne_log_warn(js->conns->log,
+                        "JetStream stream \"%s\": its mirror/source was refused: %.*s",
+                        link->stream->cfg.name, (int)NE_MIN(body.len, 200u), body.ptr);
+            link->state = NE_JS_SOURCE_WAIT;
+            link->retry_ms = js->conns->now_ms + NE_JS_SOURCE_RETRY_MS;
+        } else if (link->state == NE_JS_SOURCE_CREATING) {
+            link->state = NE_JS_SOURCE_RUNNING;
+            link->last_active_ms = js->conns->now_ms;
+        }
+        return;
+    }
+}
+
+void ne_js_source_record(ne_js *js, ne_js_account *a, uint8_t sid, ne_slice subject, ne_slice body)
+{
+    if (sid == SID_PUBLISH) {
+        (void)ne_js_send(js, a, subject, (ne_slice){"", 0}, NULL, 0, NULL, 0);
+    } else if (sid == SID_REPLY) {
+        handle_created(js, a, subject, body);
+    }
+}
+
+#endif /* NE_FEATURE_JETSTREAM */
