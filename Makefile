@@ -230,7 +230,7 @@ KILLS ?= 50
 .PHONY: interop-kill9
 interop-kill9: $(NATSEDGE)
 	NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_KILLS=$(KILLS) \
-	  $(if $(KILL_SEED),NATSEDGE_KILL_SEED=$(KILL_SEED)) \
+	  NATSEDGE_KILL_SEED=$(or $(KILL_SEED),$(shell date +%s%N | cut -c10-15)) \
 	  $(NODE_TEST) tests/interop/jetstream_kill.test.mjs
 
 # Configuration checks compared with nats-server (tools/conf_compare.mjs):
