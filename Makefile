@@ -387,7 +387,10 @@ kill9: $(BUILD)/tests/kill9
 #           with discard old dropped messages that could not make room.
 #   2, 3:   a full device made consumer logs and streams with discard old
 #           drop records that could not make room.
-POWERCUT_REGRESSIONS ?= 974795:20000 2:4000 3:1000
+#   10045:  an erasure whose block rewrite did not fit returned NE_ERR_FULL
+#           after writing its tombstone; the next sync made the removal
+#           durable (cut 4234).
+POWERCUT_REGRESSIONS ?= 974795:20000 2:4000 3:1000 10045:4240
 .PHONY: powercut-regressions
 powercut-regressions: $(BUILD)/tests/powercut
 	@for r in $(POWERCUT_REGRESSIONS); do \

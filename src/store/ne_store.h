@@ -326,7 +326,10 @@ int ne_store_delete(ne_store *store, uint64_t seq);
 
 /* Removes message `seq` and destroys its bytes (EraseMsg): on a device, the
  * erase block holding it is rewritten without it and erased before this
- * returns (durable then). Errors as ne_store_delete. */
+ * returns (durable then). NE_ERR_NOT_FOUND if it is not there; NE_ERR_FULL
+ * if the block cannot be rewritten (no free block, or its other records do
+ * not fit in one): then nothing changed, the message is still there (a
+ * plain ne_store_delete may still go in). */
 int ne_store_erase(ne_store *store, uint64_t seq);
 
 /* Purges as req says (NULL req: everything); *purged (may be NULL) gets the

@@ -1009,30 +1009,30 @@ static int log_truncate(void *impl, uint64_t last_seq)
     return NE_OK;
 }
 
+/* Erasure rewrites the record's block without it (sf_rewrite leaves the
+ * record at drop_seq out, the rest as compaction copies it) and erases the
+ * old block: once the rewrite's COMMIT is durable the record is nowhere, so
+ * no tombstone is written. Nothing records the removal before the rewrite
+ * has succeeded: one that does not fit (NE_ERR_FULL: the block's records,
+ * packed differently, take more room than they did) leaves the log as it
+ * was, the message still there. Synced when it returns (the rewrite syncs
+ * its COMMIT and the erasure of the old block). */
 static int log_erase(void *impl, const ne_store_rec_info *info)
 {
     ne_store_slot *s = impl;
     ne_store_dev *dev = s->dev;
-    ne_store_rec_info where;
-    int rc = remove_at(dev, s, info, true, &where);
-    if (rc != NE_OK) {
-        return rc;
+    if (dev->failed != NE_OK) {
+        return dev->failed;
     }
-    uint32_t block = where.loc_block;
+    uint32_t block = info->loc_block;
+    NE_ASSERT(block < dev->block_count && dev->blocks[block].slot == s->index);
     if ((int32_t)block == s->head) {
-        rc = seal_head(dev, s);
+        int rc = seal_head(dev, s);
         if (rc != NE_OK) {
             return rc;
         }
     }
-    rc = sf_rewrite(dev, s, &block, 1, UINT64_MAX, info->seq);
-    if (rc != NE_OK) {
-        return rc;
-    }
-    /* The tombstone went to the head: the rewrite's own sync made it
-     * durable only if it was programmed first. */
-    rc = sf_flush(dev);
-    return rc == NE_OK ? sf_flash_sync(dev) : rc;
+    return sf_rewrite(dev, s, &block, 1, UINT64_MAX, info->seq);
 }
 
 /* ---- Syncing and space ------------------------------------------------------ */
