@@ -537,7 +537,10 @@ static void apply_stream_limits(void)
 {
     for (int k = 0; k < STREAMS; k++) {
         stream_model *s = &streams[k];
-        if (ne_store_set_limits(&s->store, &s->limits) != NE_OK) {
+        int rc = ne_store_set_limits(&s->store, &s->limits);
+        if (rc != NE_OK) {
+            fprintf(stderr, "powercut: %s: setting limits after recovery: %s\n", s->name,
+                    ne_err_name(rc));
             fail("setting limits after recovery failed", (uint64_t)k);
         }
         observe(s);
