@@ -91,7 +91,18 @@ static int repair_tail(ne_store_raft *r)
     if (r->log.state.last_seq <= want) {
         return NE_OK;
     }
-    int rc = ne_store_truncate(&r->log, want);
+    int rc = NE_OK;
+    const ne_store_slot *s = r->log.impl;
+    if (r->log.state.msgs > 0 && want + 1 < r->log.state.first_seq && s->floor_seq <= want + 1) {
+        /* The hole is right after the snapshot, above the log's floor: no
+         * entry held follows the snapshot, so every one goes. A truncation
+         * below the first message is refused, so the log is emptied first
+         * (truncated to just below its first entry), then goes back. */
+        rc = ne_store_truncate(&r->log, r->log.state.first_seq - 1);
+    }
+    if (rc == NE_OK) {
+        rc = ne_store_truncate(&r->log, want);
+    }
     /* Below the log's floor (entries removed by a snapshot not synced
      * while its prefix removal was): the index stays where it is. */
     return rc == NE_ERR_RANGE ? NE_OK : rc;

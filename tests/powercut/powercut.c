@@ -1331,6 +1331,10 @@ static void check_raft(void)
     raft.durable_floor = r->snapshot_index;
     uint64_t first = ne_store_raft_first_index(r);
     uint64_t last = ne_store_raft_last_index(r);
+    if (first > r->snapshot_index + 1) {
+        /* Entries held, but not the one right after the snapshot. */
+        fail("raft log starts after a hole", first);
+    }
     for (uint64_t i = raft.durable_floor + 1; i <= raft.last || i <= last; i++) {
         if (i >= MAX_RAFT) {
             break;
