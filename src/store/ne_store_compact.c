@@ -445,8 +445,7 @@ static int merge_into_new(ne_store_dev *dev, ne_store_slot *s, const uint32_t *v
     return NE_OK;
 }
 
-int sf_rewrite(ne_store_dev *dev, ne_store_slot *s, const uint32_t *victims, uint32_t n,
-               uint64_t keep_to, uint64_t drop_seq)
+int sf_rewrite_room(ne_store_dev *dev)
 {
     if (dev->failed != NE_OK) {
         return dev->failed;
@@ -462,6 +461,16 @@ int sf_rewrite(ne_store_dev *dev, ne_store_slot *s, const uint32_t *victims, uin
             break;
         }
     }
+    if (rc != NE_OK) {
+        return rc;
+    }
+    return sf_free_count(dev) < 1 ? NE_ERR_FULL : NE_OK;
+}
+
+int sf_rewrite(ne_store_dev *dev, ne_store_slot *s, const uint32_t *victims, uint32_t n,
+               uint64_t keep_to, uint64_t drop_seq)
+{
+    int rc = sf_rewrite_room(dev);
     if (rc != NE_OK) {
         return rc;
     }
