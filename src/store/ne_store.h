@@ -346,7 +346,8 @@ int ne_store_set_first(ne_store *store, uint64_t seq, uint64_t *purged);
  * sequence (Truncate; RAFT's truncate suffix): the next append gets
  * last_seq + 1. last_seq below first_seq - 1 is NE_ERR_RANGE (an empty
  * store: below the last removal); above the current last_seq nothing
- * changes. Durable when it returns. */
+ * changes. Durable when it returns. NE_ERR_FULL when a device has no room
+ * to rewrite the blocks involved: then nothing changed. */
 int ne_store_truncate(ne_store *store, uint64_t last_seq);
 
 /* Drops messages older than max_age_ns at now_ns, whatever their place:
