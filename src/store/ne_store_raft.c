@@ -79,8 +79,10 @@ static int repair_tail(ne_store_raft *r)
         if (rc != NE_OK && rc != NE_ERR_TOO_BIG) {
             return rc;
         }
-        bool follows = last != 0 ? m.seq == last + 1
-                                 : r->snapshot_index == 0 || m.seq <= r->snapshot_index + 1;
+        /* The first entry held must be the one after the snapshot (index
+         * 1 without one), or below it (entries the snapshot covers whose
+         * removal was not yet durable). */
+        bool follows = last != 0 ? m.seq == last + 1 : m.seq <= r->snapshot_index + 1;
         if (!follows) {
             break;
         }
