@@ -439,7 +439,17 @@ powercut-js: $(BUILD)/tests/js_powercut
 #           with discard old dropped messages that could not make room.
 #   2, 3:   a full device made consumer logs and streams with discard old
 #           drop records that could not make room.
-POWERCUT_REGRESSIONS ?= 974795:20000 2:4000 3:1000
+#   10045:  an erasure whose block rewrite did not fit returned NE_ERR_FULL
+#           after writing its tombstone; the next sync made the removal
+#           durable (cut 4234).
+#   955216: a RAFT log whose entry right after the snapshot was lost behind
+#           the write cache kept the later ones: a hole (cut 3653).
+#   517686: a truncation refused for space left its new epoch in RAM; the
+#           next sync wrote it and synced removals came back (cut 8123).
+#   927297: a RAFT log without a snapshot whose entry 1 was lost kept the
+#           later ones (cut 19502).
+POWERCUT_REGRESSIONS ?= 974795:20000 2:4000 3:1000 10045:4240 955216:3670 517686:8130 \
+                        927297:19510
 .PHONY: powercut-regressions
 powercut-regressions: $(BUILD)/tests/powercut
 	@for r in $(POWERCUT_REGRESSIONS); do \

@@ -1395,14 +1395,74 @@ int ne_store_set_first(ne_store *store, uint64_t seq, uint64_t *purged)
 }
 
 /* What truncation takes out of the counts, before the backend drops the
- * records. */
+ * records. A subject whose count drops to 0 keeps its entry (count 0)
+ * until the backend has truncated (sweep_empty_subjects), so that a
+ * truncation the backend refuses can count every record back
+ * (recount_tail) without the subjects' text. */
 static int uncount_one(void *ctx, const ne_store_rec_info *info)
 {
     ne_store *store = ctx;
     NE_ASSERT(store->state.msgs > 0 && store->state.bytes >= info->bytes);
     store->state.msgs--;
     store->state.bytes -= info->bytes;
+    int32_t i =
+        tracks_subjects(store) ? ne_store_subjects_find_hash(store, info->subject_hash) : -1;
+    if (i >= 0 && store->subjects[i].msgs == 1) {
+        store->subjects[i].msgs = 0;
+        return NE_OK;
+    }
     subject_count_remove(store, info->subject_hash, info->seq);
+    return NE_OK;
+}
+
+static void sweep_empty_subjects(ne_store *store)
+{
+    uint32_t i = 0;
+    for (uint32_t guard = 0; guard < 2 * store->subject_capacity + 1 && i < store->subject_capacity;
+         guard++) {
+        ne_store_subject *e = &store->subjects[i];
+        if (e->hash != 0 && e->msgs == 0) {
+            /* The removal may shift a later entry into i: look again. */
+            ne_store_subjects_remove(store, i);
+            store->state.num_subjects--;
+            continue;
+        }
+        i++;
+    }
+}
+
+/* Counts back the records above last_seq (a truncation the backend
+ * refused: they are all still there), `count` of them. */
+static int recount_tail(ne_store *store, uint64_t last_seq, uint64_t count)
+{
+    ne_store_reader reader;
+    ne_store_reader_init(&reader);
+    uint64_t from = last_seq + 1;
+    for (uint64_t k = 0; k < count; k++) {
+        ne_store_rec_info info;
+        int rc =
+            store->backend->find(store->impl, from, false, NULL, NULL, NULL, 0, &info, &reader);
+        if (rc != NE_OK) {
+            return rc == NE_ERR_NOT_FOUND ? NE_ERR_CORRUPT : rc;
+        }
+        store->state.msgs++;
+        store->state.bytes += info.bytes;
+        int32_t i =
+            tracks_subjects(store) ? ne_store_subjects_find_hash(store, info.subject_hash) : -1;
+        if (i >= 0) {
+            ne_store_subject *e = &store->subjects[i];
+            if (e->msgs == 0 || info.seq < e->first_seq) {
+                e->first_seq = info.seq;
+            }
+            if (e->msgs == 0 || info.seq > e->last_seq) {
+                e->last_seq = info.seq;
+            }
+            e->msgs++;
+        } else if (tracks_subjects(store)) {
+            store->state.untracked_msgs++;
+        }
+        from = info.seq + 1;
+    }
     return NE_OK;
 }
 
@@ -1422,14 +1482,19 @@ int ne_store_truncate(ne_store *store, uint64_t last_seq)
     if (last_seq + 1 < store->state.first_seq && store->state.msgs > 0) {
         return NE_ERR_RANGE;
     }
+    uint64_t msgs_before = store->state.msgs;
     int rc = walk(store, NULL, last_seq + 1, uncount_one, store);
-    if (rc != NE_OK) {
-        return rc;
+    if (rc == NE_OK) {
+        rc = store->backend->truncate(store->impl, last_seq);
     }
-    rc = store->backend->truncate(store->impl, last_seq);
     if (rc != NE_OK) {
-        return rc;
+        /* Refused (no room: nothing changed), or failed: the records above
+         * last_seq are counted back as they still are. */
+        int rrc = recount_tail(store, last_seq, msgs_before - store->state.msgs);
+        sweep_empty_subjects(store);
+        return rc == NE_ERR_FULL && rrc != NE_OK ? rrc : rc;
     }
+    sweep_empty_subjects(store);
     store->state.last_seq = last_seq;
     store->state.last_ts_ns = 0;
     if (store->state.msgs == 0) {

@@ -326,7 +326,10 @@ int ne_store_delete(ne_store *store, uint64_t seq);
 
 /* Removes message `seq` and destroys its bytes (EraseMsg): on a device, the
  * erase block holding it is rewritten without it and erased before this
- * returns (durable then). Errors as ne_store_delete. */
+ * returns (durable then). NE_ERR_NOT_FOUND if it is not there; NE_ERR_FULL
+ * if the block cannot be rewritten (no free block, or its other records do
+ * not fit in one): then nothing changed, the message is still there (a
+ * plain ne_store_delete may still go in). */
 int ne_store_erase(ne_store *store, uint64_t seq);
 
 /* Purges as req says (NULL req: everything); *purged (may be NULL) gets the
@@ -343,7 +346,8 @@ int ne_store_set_first(ne_store *store, uint64_t seq, uint64_t *purged);
  * sequence (Truncate; RAFT's truncate suffix): the next append gets
  * last_seq + 1. last_seq below first_seq - 1 is NE_ERR_RANGE (an empty
  * store: below the last removal); above the current last_seq nothing
- * changes. Durable when it returns. */
+ * changes. Durable when it returns. NE_ERR_FULL when a device has no room
+ * to rewrite the blocks involved: then nothing changed. */
 int ne_store_truncate(ne_store *store, uint64_t last_seq);
 
 /* Drops messages older than max_age_ns at now_ns, whatever their place:

@@ -66,12 +66,13 @@ static const uint8_t *del_body(ne_store_dev *dev, uint32_t block, const sf_frame
     return dev->scratch;
 }
 
-/* Whether a record is copied by a merge. */
+/* Whether a record is copied by a merge: live, not above keep_to, and not
+ * the one at drop_seq (an erasure; 0: none). */
 static bool record_kept(const ne_store_dev *dev, const ne_store_slot *s, uint32_t block,
-                        const sf_rec *rec, uint64_t keep_to)
+                        const sf_rec *rec, uint64_t keep_to, uint64_t drop_seq)
 {
     return rec->ordinal < NE_STORE_BLOCK_MAX_RECORDS && !sf_deleted(dev, block, rec->ordinal) &&
-           rec->seq >= s->floor_seq && rec->seq <= keep_to;
+           rec->seq >= s->floor_seq && rec->seq <= keep_to && rec->seq != drop_seq;
 }
 
 /* A record left behind that replaced another carries a tombstone: still
@@ -105,7 +106,7 @@ static int count_needed_tombstones(ne_store_dev *dev, const ne_store_slot *s, ui
             break;
         }
         if (r == SF_REC) {
-            if (!record_kept(dev, s, block, &rec, UINT64_MAX) &&
+            if (!record_kept(dev, s, block, &rec, UINT64_MAX, 0) &&
                 embedded_needed(dev, s, &rec, victims, n)) {
                 (*needed)++;
             }
@@ -150,6 +151,7 @@ typedef struct merge {
     uint32_t del_count; /* tombstones in the DEL frame still open */
     uint32_t del_off;   /* its offset in wbuf, or SF_NONE */
     uint64_t keep_to;   /* records above are left out */
+    uint64_t drop_seq;  /* and the record at this sequence (0: none) */
 } merge;
 
 /* Programs what the write buffer holds so far into the new block. */
@@ -280,7 +282,7 @@ static int merge_victim(ne_store_dev *dev, merge *m, uint32_t victim, const uint
         }
         int rc = NE_OK;
         if (res == SF_REC) {
-            if (record_kept(dev, m->s, victim, &rec, m->keep_to)) {
+            if (record_kept(dev, m->s, victim, &rec, m->keep_to, m->drop_seq)) {
                 rc = merge_record(dev, m, victim, &rec);
             } else if (embedded_needed(dev, m->s, &rec, victims, n)) {
                 rc = merge_embedded(dev, m, victim, &rec);
@@ -335,11 +337,12 @@ static int program_commit(ne_store_dev *dev, merge *m, uint32_t end)
 }
 
 /* Merges the victims (blocks of log s, record-bearing ones in sequence
- * order first) into a fresh block, leaving out records above keep_to, then
- * erases them. NE_ERR_FULL when the records did not fit after all (the new
- * block is erased again; nothing changed). */
+ * order first) into a fresh block, leaving out records above keep_to and
+ * the one at drop_seq (0: none), then erases them. NE_ERR_FULL when the
+ * records did not fit after all (the new block is erased again; nothing
+ * changed). */
 static int merge_into_new(ne_store_dev *dev, ne_store_slot *s, const uint32_t *victims, uint32_t n,
-                          bool most_worn, uint64_t keep_to)
+                          bool most_worn, uint64_t keep_to, uint64_t drop_seq)
 {
     NE_ASSERT(n >= 1 && n <= NE_STORE_COMPACT_MAX_VICTIMS);
     int rc = sf_flush(dev);
@@ -362,7 +365,8 @@ static int merge_into_new(ne_store_dev *dev, ne_store_slot *s, const uint32_t *v
                .block = (uint32_t)pick,
                .salt = dev->blocks[pick].salt,
                .del_off = SF_NONE,
-               .keep_to = keep_to};
+               .keep_to = keep_to,
+               .drop_seq = drop_seq};
     ne_store_block *c = &dev->blocks[pick];
     c->serial = dev->next_serial++;
     uint64_t serials[NE_STORE_COMPACT_MAX_VICTIMS];
@@ -441,10 +445,8 @@ static int merge_into_new(ne_store_dev *dev, ne_store_slot *s, const uint32_t *v
     return NE_OK;
 }
 
-int sf_rewrite(ne_store_dev *dev, ne_store_slot *s, const uint32_t *victims, uint32_t n,
-               uint64_t keep_to, uint64_t drop_seq)
+int sf_rewrite_room(ne_store_dev *dev)
 {
-    (void)drop_seq;
     if (dev->failed != NE_OK) {
         return dev->failed;
     }
@@ -462,7 +464,17 @@ int sf_rewrite(ne_store_dev *dev, ne_store_slot *s, const uint32_t *victims, uin
     if (rc != NE_OK) {
         return rc;
     }
-    rc = merge_into_new(dev, s, victims, n, false, keep_to);
+    return sf_free_count(dev) < 1 ? NE_ERR_FULL : NE_OK;
+}
+
+int sf_rewrite(ne_store_dev *dev, ne_store_slot *s, const uint32_t *victims, uint32_t n,
+               uint64_t keep_to, uint64_t drop_seq)
+{
+    int rc = sf_rewrite_room(dev);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    rc = merge_into_new(dev, s, victims, n, false, keep_to, drop_seq);
     if (rc == NE_OK) {
         dev->stats.rewrites += n;
     }
@@ -661,7 +673,7 @@ static int retire_dead(ne_store_dev *dev, const uint32_t *victims, uint32_t n, u
         if (n < 2 || sf_free_count(dev) < 1) {
             return NE_OK;
         }
-        int rc = merge_into_new(dev, s, victims, n, false, UINT64_MAX);
+        int rc = merge_into_new(dev, s, victims, n, false, UINT64_MAX, 0);
         if (rc == NE_OK) {
             *freed = n - 1;
         }
@@ -723,7 +735,7 @@ int sf_compact_step_of(ne_store_dev *dev, uint32_t only_slot, uint32_t *freed)
     if (n < 2 || sf_free_count(dev) < 1) {
         return NE_OK;
     }
-    rc = merge_into_new(dev, &dev->slots[slot], victims, n, false, UINT64_MAX);
+    rc = merge_into_new(dev, &dev->slots[slot], victims, n, false, UINT64_MAX, 0);
     if (rc == NE_OK) {
         *freed = n - 1;
     }
@@ -780,7 +792,7 @@ int sf_wear_level(ne_store_dev *dev)
         return NE_ERR_NOT_FOUND;
     }
     /* Cold data goes to the most worn free block: it will sit there. */
-    rc = merge_into_new(dev, s, &victim, 1, true, UINT64_MAX);
+    rc = merge_into_new(dev, s, &victim, 1, true, UINT64_MAX, 0);
     if (rc == NE_OK) {
         dev->stats.wear_moves++;
     }

@@ -306,9 +306,15 @@ int sf_attach(ne_store_dev *dev, ne_store_slot *s, ne_store *store, const ne_sto
 int sf_compact_step_of(ne_store_dev *dev, uint32_t only_slot, uint32_t *freed);
 /* Moves the least-worn data block's records out when wear has drifted. */
 int sf_wear_level(ne_store_dev *dev);
+/* Makes sure a rewrite has a free block to copy into: erases retired
+ * blocks, and compacts while none is free (compaction may write any log's
+ * frames). NE_ERR_FULL when none can be made. */
+int sf_rewrite_room(ne_store_dev *dev);
 /* Copies the live records of the victims (blocks of slot s, in sequence
  * order) into a fresh block, leaving out those above keep_to and the one
- * at drop_seq (0: none), then erases the victims: truncation and erasure. */
+ * at drop_seq (0: none), then erases the victims: truncation and erasure.
+ * Makes room first (sf_rewrite_room). NE_ERR_FULL when there is none, or
+ * the records do not fit in one block: then nothing changed on flash. */
 int sf_rewrite(ne_store_dev *dev, ne_store_slot *s, const uint32_t *victims, uint32_t n,
                uint64_t keep_to, uint64_t drop_seq);
 

@@ -947,10 +947,39 @@ static int seal_head(ne_store_dev *dev, ne_store_slot *s)
     return NE_OK;
 }
 
+/* The blocks of s holding records above last_seq, at most one rewrite's
+ * worth (those wholly above go by retirement in a first rewrite; the
+ * caller's loop comes back for the rest). */
+static uint32_t truncation_victims(ne_store_dev *dev, const ne_store_slot *s, uint64_t last_seq,
+                                   uint32_t *victims)
+{
+    uint32_t n = 0;
+    uint32_t end;
+    for (uint32_t i = sf_order_lower_bound(dev, s->index, last_seq + 1, &end); i < end; i++) {
+        uint32_t block = dev->order[i];
+        if (dev->blocks[block].last_seq <= last_seq) {
+            continue;
+        }
+        if (n == NE_STORE_COMPACT_MAX_VICTIMS) {
+            break;
+        }
+        victims[n++] = block;
+    }
+    return n;
+}
+
 /* Truncation rewrites the blocks holding records above last_seq without
  * them (a new epoch in the new block's BEGIN tells recovery that higher
  * next sequences in older frames no longer count); with nothing to rewrite
- * a FLOOR of the new epoch says so. Synced before returning. */
+ * a FLOOR of the new epoch says so. Synced before returning.
+ *
+ * The new epoch and next sequence reach the flash only in that BEGIN or
+ * FLOOR. Room is made first (compaction may write this log's frames,
+ * which must not carry the new epoch before the truncation is certain);
+ * when the truncation is still refused for space (the kept records do not
+ * fit in one block: the half-written block is erased), nothing of it is on
+ * flash and the log keeps its old epoch and next sequence, so that no
+ * later sync makes durable a truncation that returned NE_ERR_FULL. */
 static int log_truncate(void *impl, uint64_t last_seq)
 {
     ne_store_slot *s = impl;
@@ -962,39 +991,46 @@ static int log_truncate(void *impl, uint64_t last_seq)
         return NE_ERR_RANGE;
     }
     uint32_t victims[NE_STORE_COMPACT_MAX_VICTIMS];
-    uint32_t n = 0;
-    uint32_t end;
-    for (uint32_t i = sf_order_lower_bound(dev, s->index, last_seq + 1, &end); i < end; i++) {
-        uint32_t block = dev->order[i];
-        if (dev->blocks[block].last_seq <= last_seq) {
-            continue;
-        }
-        if (n == NE_STORE_COMPACT_MAX_VICTIMS) {
-            /* More blocks than one rewrite takes: those wholly above go by
-             * retirement in a first rewrite; the caller's loop comes back. */
-            break;
-        }
-        victims[n++] = block;
+    uint32_t n = truncation_victims(dev, s, last_seq, victims);
+    int rc = n > 0 ? sf_rewrite_room(dev)
+                   : sf_ensure_room(dev, s, SF_FRAME_HEADER_BYTES + SF_FLOOR_BYTES, false);
+    if (rc != NE_OK) {
+        return rc;
     }
+    if (n > 0) {
+        /* Making room may have moved blocks. */
+        n = truncation_victims(dev, s, last_seq, victims);
+        for (uint32_t k = 0; k < n && rc == NE_OK; k++) {
+            if ((int32_t)victims[k] == s->head) {
+                rc = seal_head(dev, s);
+            }
+        }
+        if (rc != NE_OK) {
+            return rc;
+        }
+    }
+    uint32_t old_epoch = s->epoch;
+    uint64_t old_next = s->next_seq;
+    uint64_t old_next_written = s->next_written;
     s->epoch++;
     s->next_seq = last_seq + 1;
     s->next_written = 0;
     if (n == 0) {
-        int rc = sf_write_floor(dev, s, true);
+        rc = sf_write_floor(dev, s, true);
         if (rc == NE_OK) {
             rc = sf_flush(dev);
         }
-        return rc == NE_OK ? sf_flash_sync(dev) : rc;
-    }
-    for (uint32_t k = 0; k < n; k++) {
-        if ((int32_t)victims[k] == s->head) {
-            int rc = seal_head(dev, s);
-            if (rc != NE_OK) {
-                return rc;
-            }
+        if (rc == NE_OK) {
+            rc = sf_flash_sync(dev);
         }
+    } else {
+        rc = sf_rewrite(dev, s, victims, n, last_seq, 0);
     }
-    int rc = sf_rewrite(dev, s, victims, n, last_seq, 0);
+    if (rc == NE_ERR_FULL) {
+        s->epoch = old_epoch;
+        s->next_seq = old_next;
+        s->next_written = old_next_written;
+    }
     if (rc != NE_OK) {
         return rc;
     }
@@ -1009,30 +1045,30 @@ static int log_truncate(void *impl, uint64_t last_seq)
     return NE_OK;
 }
 
+/* Erasure rewrites the record's block without it (sf_rewrite leaves the
+ * record at drop_seq out, the rest as compaction copies it) and erases the
+ * old block: once the rewrite's COMMIT is durable the record is nowhere, so
+ * no tombstone is written. Nothing records the removal before the rewrite
+ * has succeeded: one that does not fit (NE_ERR_FULL: the block's records,
+ * packed differently, take more room than they did) leaves the log as it
+ * was, the message still there. Synced when it returns (the rewrite syncs
+ * its COMMIT and the erasure of the old block). */
 static int log_erase(void *impl, const ne_store_rec_info *info)
 {
     ne_store_slot *s = impl;
     ne_store_dev *dev = s->dev;
-    ne_store_rec_info where;
-    int rc = remove_at(dev, s, info, true, &where);
-    if (rc != NE_OK) {
-        return rc;
+    if (dev->failed != NE_OK) {
+        return dev->failed;
     }
-    uint32_t block = where.loc_block;
+    uint32_t block = info->loc_block;
+    NE_ASSERT(block < dev->block_count && dev->blocks[block].slot == s->index);
     if ((int32_t)block == s->head) {
-        rc = seal_head(dev, s);
+        int rc = seal_head(dev, s);
         if (rc != NE_OK) {
             return rc;
         }
     }
-    rc = sf_rewrite(dev, s, &block, 1, UINT64_MAX, info->seq);
-    if (rc != NE_OK) {
-        return rc;
-    }
-    /* The tombstone went to the head: the rewrite's own sync made it
-     * durable only if it was programmed first. */
-    rc = sf_flush(dev);
-    return rc == NE_OK ? sf_flash_sync(dev) : rc;
+    return sf_rewrite(dev, s, &block, 1, UINT64_MAX, info->seq);
 }
 
 /* ---- Syncing and space ------------------------------------------------------ */

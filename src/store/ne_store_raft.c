@@ -79,8 +79,10 @@ static int repair_tail(ne_store_raft *r)
         if (rc != NE_OK && rc != NE_ERR_TOO_BIG) {
             return rc;
         }
-        bool follows = last != 0 ? m.seq == last + 1
-                                 : r->snapshot_index == 0 || m.seq <= r->snapshot_index + 1;
+        /* The first entry held must be the one after the snapshot (index
+         * 1 without one), or below it (entries the snapshot covers whose
+         * removal was not yet durable). */
+        bool follows = last != 0 ? m.seq == last + 1 : m.seq <= r->snapshot_index + 1;
         if (!follows) {
             break;
         }
@@ -91,7 +93,18 @@ static int repair_tail(ne_store_raft *r)
     if (r->log.state.last_seq <= want) {
         return NE_OK;
     }
-    int rc = ne_store_truncate(&r->log, want);
+    int rc = NE_OK;
+    const ne_store_slot *s = r->log.impl;
+    if (r->log.state.msgs > 0 && want + 1 < r->log.state.first_seq && s->floor_seq <= want + 1) {
+        /* The hole is right after the snapshot, above the log's floor: no
+         * entry held follows the snapshot, so every one goes. A truncation
+         * below the first message is refused, so the log is emptied first
+         * (truncated to just below its first entry), then goes back. */
+        rc = ne_store_truncate(&r->log, r->log.state.first_seq - 1);
+    }
+    if (rc == NE_OK) {
+        rc = ne_store_truncate(&r->log, want);
+    }
     /* Below the log's floor (entries removed by a snapshot not synced
      * while its prefix removal was): the index stays where it is. */
     return rc == NE_ERR_RANGE ? NE_OK : rc;

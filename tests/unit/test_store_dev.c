@@ -939,6 +939,146 @@ static void test_retirement_keeps_the_floor_a_retired_block_carried(void **state
     ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
 }
 
+/* Appends a compressible message of len bytes (at most 2,100) on subject
+ * "big". */
+static uint64_t put_big(size_t len)
+{
+    static char text[2100];
+    memset(text, 'z', sizeof(text));
+    assert_true(len <= sizeof(text));
+    ne_store_msg m = {.subject = "big",
+                      .subject_len = 3,
+                      .payload = (const uint8_t *)text,
+                      .payload_len = len,
+                      .timestamp_ns = 77};
+    uint64_t seq = 0;
+    assert_int_equal(ne_store_append(&store, &m, &seq), NE_OK);
+    return seq;
+}
+
+/* Regression (make powercut CUTS=20000 SEED=10045 lost S2's seq 1636 at cut
+ * 4234): an erase wrote its tombstone into the head, then the rewrite of
+ * the record's block did not fit and the erase returned NE_ERR_FULL. The
+ * stream still counted the message, but the tombstone went to the flash
+ * with the next sync: an acknowledged message vanished at the next open.
+ * Here the block (4 KiB) holds two packs of a large compressible message
+ * and a small one, each after a tombstone; without the small ones the
+ * large ones are copied alone, uncompressed, and do not fit in one block. An
+ * erase refused for space must leave the message readable, counted, and
+ * there after a sync and a reopen. */
+static void test_erase_refused_for_space_removes_nothing(void **state)
+{
+    (void)state;
+    const ne_store_slot *slot = store.impl;
+    /* A first block of small messages, then a fresh head. */
+    int32_t first_head = -1;
+    for (int i = 0; i < 200; i++) {
+        put_n(1, "small");
+        if (first_head < 0) {
+            first_head = slot->head;
+        }
+        if (slot->head != first_head) {
+            break;
+        }
+    }
+    assert_int_not_equal(slot->head, first_head);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    int32_t victim = slot->head;
+    /* Tombstones for messages of the first block, kept by any rewrite. */
+    assert_int_equal(ne_store_delete(&store, 3), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    uint64_t a = put_big(2100);
+    uint64_t x = put_big(10);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(ne_store_delete(&store, 2), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    uint64_t c = put_big(2100);
+    uint64_t y = put_big(10);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(ne_store_delete(&store, y), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(slot->head, victim);
+    assert_true(get_stats().packs_written >= 2);
+
+    ne_store_state before = get_state();
+    assert_int_equal(ne_store_erase(&store, x), NE_ERR_FULL);
+    ne_store_state after = get_state();
+    assert_int_equal(after.msgs, before.msgs);
+    assert_int_equal(after.bytes, before.bytes);
+    assert_int_equal(load(x), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().msgs, before.msgs);
+    assert_int_equal(load(a), NE_OK);
+    assert_int_equal(load(x), NE_OK);
+    assert_int_equal(load(c), NE_OK);
+    assert_int_equal(load(y), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(2), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(3), NE_ERR_NOT_FOUND);
+}
+
+/* Regression (random seed 517686 of make powercut, 20,000 cuts: S2's
+ * synced removals of seqs 889 and 890 came back at cut 8123): a truncation
+ * whose rewrite did not fit returned NE_ERR_FULL after bumping the log's
+ * epoch and moving its next sequence back in RAM; the next sync wrote them
+ * in a FLOOR, and recovery then took the truncation as done over records
+ * and removals it never rewrote. A truncation refused for space must change
+ * nothing: removals stay removed, records stay, and the stream goes on
+ * from where it was. The block is built as for the erasure above, with the
+ * small messages deleted, so that the two large ones are copied alone. */
+static void test_truncate_refused_for_space_changes_nothing(void **state)
+{
+    (void)state;
+    const ne_store_slot *slot = store.impl;
+    int32_t first_head = -1;
+    for (int i = 0; i < 200; i++) {
+        put_n(1, "small");
+        if (first_head < 0) {
+            first_head = slot->head;
+        }
+        if (slot->head != first_head) {
+            break;
+        }
+    }
+    assert_int_not_equal(slot->head, first_head);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    int32_t victim = slot->head;
+    assert_int_equal(ne_store_delete(&store, 3), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    uint64_t a = put_big(2100);
+    uint64_t x = put_big(10);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(ne_store_delete(&store, 2), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    uint64_t c = put_big(2100);
+    uint64_t y = put_big(10);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    uint64_t z = put_big(10);
+    assert_int_equal(ne_store_delete(&store, x), NE_OK);
+    assert_int_equal(ne_store_delete(&store, y), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(slot->head, victim);
+
+    ne_store_state before = get_state();
+    assert_int_equal(ne_store_truncate(&store, c), NE_ERR_FULL);
+    ne_store_state after = get_state();
+    assert_int_equal(after.msgs, before.msgs);
+    assert_int_equal(after.last_seq, before.last_seq);
+    assert_int_equal(load(z), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    after = get_state();
+    assert_int_equal(after.msgs, before.msgs);
+    assert_int_equal(after.last_seq, before.last_seq);
+    assert_int_equal(load(a), NE_OK);
+    assert_int_equal(load(c), NE_OK);
+    assert_int_equal(load(z), NE_OK);
+    assert_int_equal(load(x), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(y), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(2), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(3), NE_ERR_NOT_FOUND);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -971,6 +1111,8 @@ int main(void)
         T(test_cut_anywhere_in_a_compaction_behind_a_write_cache),
         T(test_damaged_record_does_not_hide_the_ones_after_it),
         T(test_retirement_keeps_the_floor_a_retired_block_carried),
+        T(test_erase_refused_for_space_removes_nothing),
+        T(test_truncate_refused_for_space_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
