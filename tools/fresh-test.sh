@@ -48,6 +48,9 @@ if [ ! -f "$base_tar" ]; then
   tar -C "$root.base" -cf "$base_tar.tmp" . && mv "$base_tar.tmp" "$base_tar"
   rm -rf --one-file-system "$root.base"
 fi
+# A run that was killed leaves its mounts behind: take them down first.
+awk -v r="$root" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r |
+  while read -r m; do umount -l "$m" 2>/dev/null || true; done
 rm -rf --one-file-system "$root"
 mkdir -p "$root"
 tar -C "$root" -xf "$base_tar"
