@@ -273,6 +273,19 @@ int ne_conf_parse_duration(const char *text, size_t len, int64_t *ns);
 ne_conf_node *ne_conf_first_unused(ne_conf *conf, ne_conf_node *map);
 ne_conf_node *ne_conf_next_unused(ne_conf *conf, ne_conf_node *map, ne_conf_node *prev);
 
+/* True when the node's key is `key` (lowercase), compared without regard to
+ * case as nats-server compares keys. */
+bool ne_conf_key_is(const ne_conf *conf, const ne_conf_node *node, const char *key);
+
+/* For the readers of one block (server, cluster, leafnodes, mqtt): writes the
+ * parser's last error into err (cap bytes) and returns NE_ERR_INVALID. */
+int ne_conf_fail(const ne_conf *conf, char *err, size_t cap);
+
+/* Writes `file:line:col: <what>` for the node into err (cap bytes) and
+ * returns rc. */
+int ne_conf_fail_at(const ne_conf *conf, const ne_conf_node *node, char *err, size_t cap, int rc,
+                    const char *what);
+
 /* Sets the message `file:line:col: unknown field "key"` for a node and
  * returns NE_ERR_INVALID. */
 int ne_conf_unknown_field(ne_conf *conf, const ne_conf_node *node);

@@ -581,3 +581,38 @@ size_t ne_conf_write_rejected(const ne_conf *conf, char *out, size_t cap)
     }
     return sb.len;
 }
+
+bool ne_conf_key_is(const ne_conf *conf, const ne_conf_node *node, const char *key)
+{
+    NE_ASSERT(key != NULL);
+    const char *k = ne_conf_key(conf, node);
+    size_t n = ne_conf_key_len(node);
+    if (k == NULL || strlen(key) != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = k[i];
+        if (ch >= 'A' && ch <= 'Z') {
+            ch = (char)(ch - 'A' + 'a');
+        }
+        if (ch != key[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int ne_conf_fail(const ne_conf *conf, char *err, size_t cap)
+{
+    ne_fmt(err, cap, "%s", ne_conf_error(conf));
+    return NE_ERR_INVALID;
+}
+
+int ne_conf_fail_at(const ne_conf *conf, const ne_conf_node *node, char *err, size_t cap, int rc,
+                    const char *what)
+{
+    char pos[128];
+    ne_conf_position(conf, node, pos, sizeof(pos));
+    ne_fmt(err, cap, "%s: %s", pos, what);
+    return rc;
+}

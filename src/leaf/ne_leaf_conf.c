@@ -19,35 +19,12 @@ typedef struct leaf_ctx {
 
 static int fail_conf(leaf_ctx *c)
 {
-    ne_fmt(c->err, c->err_cap, "%s", ne_conf_error(c->conf));
-    return NE_ERR_INVALID;
+    return ne_conf_fail(c->conf, c->err, c->err_cap);
 }
 
 static int fail_at(leaf_ctx *c, const ne_conf_node *node, int rc, const char *what)
 {
-    char pos[128];
-    ne_conf_position(c->conf, node, pos, sizeof(pos));
-    ne_fmt(c->err, c->err_cap, "%s: %s", pos, what);
-    return rc;
-}
-
-static bool key_is(const ne_conf *conf, const ne_conf_node *node, const char *key)
-{
-    const char *k = ne_conf_key(conf, node);
-    size_t n = ne_conf_key_len(node);
-    if (k == NULL || strlen(key) != n) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = k[i];
-        if (ch >= 'A' && ch <= 'Z') {
-            ch = (char)(ch - 'A' + 'a');
-        }
-        if (ch != key[i]) {
-            return false;
-        }
-    }
-    return true;
+    return ne_conf_fail_at(c->conf, node, c->err, c->err_cap, rc, what);
 }
 
 static int copy_string(leaf_ctx *c, ne_conf_node *node, char *dst, size_t cap, const char *knob)
@@ -167,16 +144,16 @@ static int apply_remote_tls(leaf_ctx *c, ne_conf_node *map, ne_leaf_remote_optio
     ro->tls = true;
     for (ne_conf_node *n = ne_conf_first(c->conf, map); n != NULL; n = ne_conf_next(c->conf, n)) {
         int rc = NE_OK;
-        if (key_is(c->conf, n, "ca_file")) {
+        if (ne_conf_key_is(c->conf, n, "ca_file")) {
             rc = copy_string(c, n, ro->tls_ca_file, sizeof(ro->tls_ca_file), "NE_TLS_PATH_BYTES");
-        } else if (key_is(c->conf, n, "cert_file")) {
+        } else if (ne_conf_key_is(c->conf, n, "cert_file")) {
             rc = copy_string(c, n, ro->tls_cert_file, sizeof(ro->tls_cert_file),
                              "NE_TLS_PATH_BYTES");
-        } else if (key_is(c->conf, n, "key_file")) {
+        } else if (ne_conf_key_is(c->conf, n, "key_file")) {
             rc = copy_string(c, n, ro->tls_key_file, sizeof(ro->tls_key_file), "NE_TLS_PATH_BYTES");
-        } else if (key_is(c->conf, n, "verify") || key_is(c->conf, n, "timeout")) {
+        } else if (ne_conf_key_is(c->conf, n, "verify") || ne_conf_key_is(c->conf, n, "timeout")) {
             ne_conf_mark_used(n); /* a client always verifies the hub; one deadline */
-        } else if (key_is(c->conf, n, "insecure")) {
+        } else if (ne_conf_key_is(c->conf, n, "insecure")) {
             rc = ne_conf_reject(c->conf, n,
                                 "tls \"%s\" is not supported in natsedge: the hub's "
                                 "certificate is always verified (see differences.md)");
@@ -202,21 +179,25 @@ static int apply_remote(leaf_ctx *c, ne_conf_node *map)
     memset(ro, 0, sizeof(*ro));
     for (ne_conf_node *n = ne_conf_first(c->conf, map); n != NULL; n = ne_conf_next(c->conf, n)) {
         int rc = NE_OK;
-        if (key_is(c->conf, n, "url") || key_is(c->conf, n, "urls")) {
+        if (ne_conf_key_is(c->conf, n, "url") || ne_conf_key_is(c->conf, n, "urls")) {
             rc = string_list(c, n, ro->urls, NE_LEAF_MAX_URLS, &ro->url_count);
-        } else if (key_is(c->conf, n, "account") || key_is(c->conf, n, "local")) {
+        } else if (ne_conf_key_is(c->conf, n, "account") || ne_conf_key_is(c->conf, n, "local")) {
             rc = copy_string(c, n, ro->account, sizeof(ro->account), NULL);
-        } else if (key_is(c->conf, n, "credentials") || key_is(c->conf, n, "creds")) {
+        } else if (ne_conf_key_is(c->conf, n, "credentials") ||
+                   ne_conf_key_is(c->conf, n, "creds")) {
             rc = load_creds(c, n, ro);
-        } else if (key_is(c->conf, n, "deny_imports") || key_is(c->conf, n, "deny_import")) {
+        } else if (ne_conf_key_is(c->conf, n, "deny_imports") ||
+                   ne_conf_key_is(c->conf, n, "deny_import")) {
             rc = subject_list(c, n, ro->deny_imports, &ro->deny_import_count);
-        } else if (key_is(c->conf, n, "deny_exports") || key_is(c->conf, n, "deny_export")) {
+        } else if (ne_conf_key_is(c->conf, n, "deny_exports") ||
+                   ne_conf_key_is(c->conf, n, "deny_export")) {
             rc = subject_list(c, n, ro->deny_exports, &ro->deny_export_count);
-        } else if (key_is(c->conf, n, "hub")) {
+        } else if (ne_conf_key_is(c->conf, n, "hub")) {
             rc = ne_conf_as_bool(c->conf, n, &ro->hub) == NE_OK ? NE_OK : fail_conf(c);
-        } else if (key_is(c->conf, n, "no_randomize") || key_is(c->conf, n, "dont_randomize")) {
+        } else if (ne_conf_key_is(c->conf, n, "no_randomize") ||
+                   ne_conf_key_is(c->conf, n, "dont_randomize")) {
             rc = ne_conf_as_bool(c->conf, n, &ro->no_randomize) == NE_OK ? NE_OK : fail_conf(c);
-        } else if (key_is(c->conf, n, "tls")) {
+        } else if (ne_conf_key_is(c->conf, n, "tls")) {
             rc = apply_remote_tls(c, n, ro);
         } else {
             rc = ne_conf_reject(c->conf, n, NULL);
@@ -247,11 +228,12 @@ static int apply_users(leaf_ctx *c, ne_conf_node *list)
         for (ne_conf_node *f = ne_conf_first(c->conf, item); f != NULL;
              f = ne_conf_next(c->conf, f)) {
             int rc;
-            if (key_is(c->conf, f, "user") || key_is(c->conf, f, "username")) {
+            if (ne_conf_key_is(c->conf, f, "user") || ne_conf_key_is(c->conf, f, "username")) {
                 rc = copy_string(c, f, u->user, sizeof(u->user), NULL);
-            } else if (key_is(c->conf, f, "password") || key_is(c->conf, f, "pass")) {
+            } else if (ne_conf_key_is(c->conf, f, "password") ||
+                       ne_conf_key_is(c->conf, f, "pass")) {
                 rc = copy_string(c, f, u->pass, sizeof(u->pass), NULL);
-            } else if (key_is(c->conf, f, "account")) {
+            } else if (ne_conf_key_is(c->conf, f, "account")) {
                 rc = copy_string(c, f, u->account, sizeof(u->account), NULL);
             } else {
                 rc = ne_conf_reject(c->conf, f, NULL);
@@ -280,9 +262,9 @@ static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
     }
     for (ne_conf_node *n = ne_conf_first(c->conf, map); n != NULL; n = ne_conf_next(c->conf, n)) {
         int rc;
-        if (key_is(c->conf, n, "user") || key_is(c->conf, n, "username")) {
+        if (ne_conf_key_is(c->conf, n, "user") || ne_conf_key_is(c->conf, n, "username")) {
             rc = copy_string(c, n, c->o->auth_user, sizeof(c->o->auth_user), NULL);
-        } else if (key_is(c->conf, n, "password") || key_is(c->conf, n, "pass")) {
+        } else if (ne_conf_key_is(c->conf, n, "password") || ne_conf_key_is(c->conf, n, "pass")) {
             rc = copy_string(c, n, c->o->auth_pass, sizeof(c->o->auth_pass), NULL);
             char why[160];
             int src = rc == NE_OK
@@ -291,7 +273,7 @@ static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
             if (src != NE_OK) {
                 return fail_at(c, n, src, why);
             }
-        } else if (key_is(c->conf, n, "timeout")) {
+        } else if (ne_conf_key_is(c->conf, n, "timeout")) {
             double seconds;
             if (ne_conf_as_float(c->conf, n, &seconds) != NE_OK) {
                 return fail_conf(c);
@@ -301,9 +283,9 @@ static int apply_authorization(leaf_ctx *c, ne_conf_node *map)
             }
             c->o->auth_timeout_ms = (uint32_t)(seconds * 1000);
             rc = NE_OK;
-        } else if (key_is(c->conf, n, "account")) {
+        } else if (ne_conf_key_is(c->conf, n, "account")) {
             rc = copy_string(c, n, c->o->auth_account, sizeof(c->o->auth_account), NULL);
-        } else if (key_is(c->conf, n, "users")) {
+        } else if (ne_conf_key_is(c->conf, n, "users")) {
             rc = apply_users(c, n);
         } else {
             rc = ne_conf_reject(c->conf, n, NULL);
@@ -348,7 +330,7 @@ int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, cha
     }
     for (ne_conf_node *n = ne_conf_first(conf, map); n != NULL; n = ne_conf_next(conf, n)) {
         int rc = NE_OK;
-        if (key_is(conf, n, "remotes")) {
+        if (ne_conf_key_is(conf, n, "remotes")) {
             if (ne_conf_expect(conf, n, NE_CONF_ARRAY) != NE_OK) {
                 return fail_conf(&c);
             }
@@ -356,8 +338,9 @@ int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, cha
                  r = ne_conf_next(conf, r)) {
                 rc = apply_remote(&c, r);
             }
-        } else if (key_is(conf, n, "reconnect") || key_is(conf, n, "reconnect_delay") ||
-                   key_is(conf, n, "reconnect_interval")) {
+        } else if (ne_conf_key_is(conf, n, "reconnect") ||
+                   ne_conf_key_is(conf, n, "reconnect_delay") ||
+                   ne_conf_key_is(conf, n, "reconnect_interval")) {
             int64_t ms;
             if (n->type == NE_CONF_INT) {
                 int64_t s;
@@ -372,12 +355,12 @@ int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, cha
                 return fail_at(&c, n, NE_ERR_RANGE, "reconnect out of range");
             }
             o->reconnect_ms = (uint32_t)ms;
-        } else if (key_is(conf, n, "listen")) {
+        } else if (ne_conf_key_is(conf, n, "listen")) {
             rc = apply_listen(&c, n);
-        } else if (key_is(conf, n, "host") || key_is(conf, n, "net")) {
+        } else if (ne_conf_key_is(conf, n, "host") || ne_conf_key_is(conf, n, "net")) {
             o->listen_enabled = true;
             rc = copy_string(&c, n, o->listen_host, sizeof(o->listen_host), NULL);
-        } else if (key_is(conf, n, "port")) {
+        } else if (ne_conf_key_is(conf, n, "port")) {
             int64_t v;
             if (ne_conf_as_int(conf, n, &v) != NE_OK) {
                 return fail_conf(&c);
@@ -387,13 +370,14 @@ int ne_leaf_apply_conf(ne_conf *conf, ne_conf_node *map, ne_leaf_options *o, cha
             }
             o->listen_enabled = true;
             o->listen_port = (uint16_t)v;
-        } else if (key_is(conf, n, "authorization")) {
+        } else if (ne_conf_key_is(conf, n, "authorization")) {
             rc = apply_authorization(&c, n);
-        } else if (key_is(conf, n, "tls")) {
+        } else if (ne_conf_key_is(conf, n, "tls")) {
             rc = ne_conf_reject(conf, n,
                                 "leafnodes \"%s\" is not supported yet in natsedge (see "
                                 "differences.md)");
-        } else if (key_is(conf, n, "advertise") || key_is(conf, n, "no_advertise")) {
+        } else if (ne_conf_key_is(conf, n, "advertise") ||
+                   ne_conf_key_is(conf, n, "no_advertise")) {
             ne_conf_mark_used(n); /* one server, nothing to advertise */
         } else {
             rc = ne_conf_reject(conf, n, NULL);

@@ -16,35 +16,12 @@ typedef struct mqtt_ctx {
 
 static int fail_conf(mqtt_ctx *c)
 {
-    ne_fmt(c->err, c->err_cap, "%s", ne_conf_error(c->conf));
-    return NE_ERR_INVALID;
+    return ne_conf_fail(c->conf, c->err, c->err_cap);
 }
 
 static int fail_at(mqtt_ctx *c, const ne_conf_node *node, int rc, const char *what)
 {
-    char pos[128];
-    ne_conf_position(c->conf, node, pos, sizeof(pos));
-    ne_fmt(c->err, c->err_cap, "%s: %s", pos, what);
-    return rc;
-}
-
-static bool key_is(const ne_conf *conf, const ne_conf_node *node, const char *key)
-{
-    const char *k = ne_conf_key(conf, node);
-    size_t n = ne_conf_key_len(node);
-    if (k == NULL || strlen(key) != n) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = k[i];
-        if (ch >= 'A' && ch <= 'Z') {
-            ch = (char)(ch - 'A' + 'a');
-        }
-        if (ch != key[i]) {
-            return false;
-        }
-    }
-    return true;
+    return ne_conf_fail_at(c->conf, node, c->err, c->err_cap, rc, what);
 }
 
 static int copy_string(mqtt_ctx *c, ne_conf_node *node, char *dst, size_t cap)
@@ -103,13 +80,13 @@ static int apply_authorization(mqtt_ctx *c, ne_conf_node *map)
     }
     for (ne_conf_node *n = ne_conf_first(c->conf, map); n != NULL; n = ne_conf_next(c->conf, n)) {
         int rc = NE_OK;
-        if (key_is(c->conf, n, "user") || key_is(c->conf, n, "username")) {
+        if (ne_conf_key_is(c->conf, n, "user") || ne_conf_key_is(c->conf, n, "username")) {
             rc = copy_string(c, n, o->auth_user, sizeof(o->auth_user));
-        } else if (key_is(c->conf, n, "pass") || key_is(c->conf, n, "password")) {
+        } else if (ne_conf_key_is(c->conf, n, "pass") || ne_conf_key_is(c->conf, n, "password")) {
             rc = copy_string(c, n, o->auth_pass, sizeof(o->auth_pass));
-        } else if (key_is(c->conf, n, "token")) {
+        } else if (ne_conf_key_is(c->conf, n, "token")) {
             rc = copy_string(c, n, o->auth_token, sizeof(o->auth_token));
-        } else if (key_is(c->conf, n, "timeout")) {
+        } else if (ne_conf_key_is(c->conf, n, "timeout")) {
             double seconds;
             if (ne_conf_as_float(c->conf, n, &seconds) != NE_OK) {
                 return fail_conf(c);
@@ -139,17 +116,17 @@ static int apply_tls(mqtt_ctx *c, ne_conf_node *map)
     o->tls = true;
     for (ne_conf_node *n = ne_conf_first(c->conf, map); n != NULL; n = ne_conf_next(c->conf, n)) {
         int rc = NE_OK;
-        if (key_is(c->conf, n, "cert_file")) {
+        if (ne_conf_key_is(c->conf, n, "cert_file")) {
             rc = copy_string(c, n, o->tls_cert_file, sizeof(o->tls_cert_file));
-        } else if (key_is(c->conf, n, "key_file")) {
+        } else if (ne_conf_key_is(c->conf, n, "key_file")) {
             rc = copy_string(c, n, o->tls_key_file, sizeof(o->tls_key_file));
-        } else if (key_is(c->conf, n, "ca_file")) {
+        } else if (ne_conf_key_is(c->conf, n, "ca_file")) {
             rc = copy_string(c, n, o->tls_ca_file, sizeof(o->tls_ca_file));
-        } else if (key_is(c->conf, n, "verify")) {
+        } else if (ne_conf_key_is(c->conf, n, "verify")) {
             if (ne_conf_as_bool(c->conf, n, &o->tls_verify) != NE_OK) {
                 return fail_conf(c);
             }
-        } else if (key_is(c->conf, n, "timeout")) {
+        } else if (ne_conf_key_is(c->conf, n, "timeout")) {
             double seconds;
             if (ne_conf_as_float(c->conf, n, &seconds) != NE_OK) {
                 return fail_conf(c);
@@ -158,9 +135,11 @@ static int apply_tls(mqtt_ctx *c, ne_conf_node *map)
                 return fail_at(c, n, NE_ERR_RANGE, "timeout out of range");
             }
             o->tls_timeout_ms = (uint32_t)(seconds * 1000.0);
-        } else if (key_is(c->conf, n, "insecure") || key_is(c->conf, n, "verify_and_map") ||
-                   key_is(c->conf, n, "pinned_certs") || key_is(c->conf, n, "cipher_suites") ||
-                   key_is(c->conf, n, "curve_preferences")) {
+        } else if (ne_conf_key_is(c->conf, n, "insecure") ||
+                   ne_conf_key_is(c->conf, n, "verify_and_map") ||
+                   ne_conf_key_is(c->conf, n, "pinned_certs") ||
+                   ne_conf_key_is(c->conf, n, "cipher_suites") ||
+                   ne_conf_key_is(c->conf, n, "curve_preferences")) {
             char what[128];
             ne_fmt(what, sizeof(what), "mqtt tls \"%.*s\" is not supported in natsedge",
                    (int)ne_conf_key_len(n), ne_conf_key(c->conf, n));
@@ -179,22 +158,22 @@ static int apply_key(mqtt_ctx *c, ne_conf_node *n)
 {
     ne_mqtt_options *o = c->o;
     ne_conf *conf = c->conf;
-    if (key_is(conf, n, "listen")) {
+    if (ne_conf_key_is(conf, n, "listen")) {
         return apply_listen(c, n);
     }
-    if (key_is(conf, n, "port")) {
+    if (ne_conf_key_is(conf, n, "port")) {
         return apply_port(c, n);
     }
-    if (key_is(conf, n, "host") || key_is(conf, n, "net")) {
+    if (ne_conf_key_is(conf, n, "host") || ne_conf_key_is(conf, n, "net")) {
         return copy_string(c, n, o->host, sizeof(o->host));
     }
-    if (key_is(conf, n, "authorization") || key_is(conf, n, "authentication")) {
+    if (ne_conf_key_is(conf, n, "authorization") || ne_conf_key_is(conf, n, "authentication")) {
         return apply_authorization(c, n);
     }
-    if (key_is(conf, n, "no_auth_user")) {
+    if (ne_conf_key_is(conf, n, "no_auth_user")) {
         return copy_string(c, n, o->no_auth_user, sizeof(o->no_auth_user));
     }
-    if (key_is(conf, n, "ack_wait") || key_is(conf, n, "ackwait")) {
+    if (ne_conf_key_is(conf, n, "ack_wait") || ne_conf_key_is(conf, n, "ackwait")) {
         int64_t ms;
         if (ne_conf_duration_ms(conf, n, &ms) != NE_OK) {
             return fail_conf(c);
@@ -205,8 +184,8 @@ static int apply_key(mqtt_ctx *c, ne_conf_node *n)
         o->ack_wait_ms = (uint32_t)ms;
         return NE_OK;
     }
-    if (key_is(conf, n, "max_ack_pending") || key_is(conf, n, "max_pending") ||
-        key_is(conf, n, "max_inflight")) {
+    if (ne_conf_key_is(conf, n, "max_ack_pending") || ne_conf_key_is(conf, n, "max_pending") ||
+        ne_conf_key_is(conf, n, "max_inflight")) {
         int64_t v;
         if (ne_conf_as_int(conf, n, &v) != NE_OK) {
             return fail_conf(c);
@@ -220,13 +199,14 @@ static int apply_key(mqtt_ctx *c, ne_conf_node *n)
         o->max_ack_pending = (uint32_t)v;
         return NE_OK;
     }
-    if (key_is(conf, n, "tls")) {
+    if (ne_conf_key_is(conf, n, "tls")) {
         return apply_tls(c, n);
     }
-    if (key_is(conf, n, "js_domain") || key_is(conf, n, "stream_replicas") ||
-        key_is(conf, n, "consumer_replicas") || key_is(conf, n, "consumer_memory_storage") ||
-        key_is(conf, n, "consumer_inactive_threshold") ||
-        key_is(conf, n, "consumer_auto_cleanup")) {
+    if (ne_conf_key_is(conf, n, "js_domain") || ne_conf_key_is(conf, n, "stream_replicas") ||
+        ne_conf_key_is(conf, n, "consumer_replicas") ||
+        ne_conf_key_is(conf, n, "consumer_memory_storage") ||
+        ne_conf_key_is(conf, n, "consumer_inactive_threshold") ||
+        ne_conf_key_is(conf, n, "consumer_auto_cleanup")) {
         ne_conf_mark_used(n); /* nats-server's JetStream layout: natsedge has none */
         return NE_OK;
     }

@@ -23,35 +23,12 @@ typedef struct cluster_ctx {
 
 static int fail_conf(cluster_ctx *c)
 {
-    ne_fmt(c->err, c->err_cap, "%s", ne_conf_error(c->conf));
-    return NE_ERR_INVALID;
+    return ne_conf_fail(c->conf, c->err, c->err_cap);
 }
 
 static int fail_at(cluster_ctx *c, const ne_conf_node *node, int rc, const char *what)
 {
-    char pos[128];
-    ne_conf_position(c->conf, node, pos, sizeof(pos));
-    ne_fmt(c->err, c->err_cap, "%s: %s", pos, what);
-    return rc;
-}
-
-static bool key_is(const ne_conf *conf, const ne_conf_node *node, const char *key)
-{
-    const char *k = ne_conf_key(conf, node);
-    size_t n = ne_conf_key_len(node);
-    if (k == NULL || strlen(key) != n) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = k[i];
-        if (ch >= 'A' && ch <= 'Z') {
-            ch = (char)(ch - 'A' + 'a');
-        }
-        if (ch != key[i]) {
-            return false;
-        }
-    }
-    return true;
+    return ne_conf_fail_at(c->conf, node, c->err, c->err_cap, rc, what);
 }
 
 static int copy_string(cluster_ctx *c, ne_conf_node *node, char *dst, size_t cap, const char *knob)
@@ -162,9 +139,9 @@ static int apply_authorization(cluster_ctx *c, ne_conf_node *map)
     ne_cluster_options *o = c->o;
     for (ne_conf_node *n = ne_conf_first(c->conf, map); n != NULL; n = ne_conf_next(c->conf, n)) {
         int rc = NE_OK;
-        if (key_is(c->conf, n, "user") || key_is(c->conf, n, "username")) {
+        if (ne_conf_key_is(c->conf, n, "user") || ne_conf_key_is(c->conf, n, "username")) {
             rc = copy_string(c, n, o->auth_user, sizeof(o->auth_user), NULL);
-        } else if (key_is(c->conf, n, "password") || key_is(c->conf, n, "pass")) {
+        } else if (ne_conf_key_is(c->conf, n, "password") || ne_conf_key_is(c->conf, n, "pass")) {
             rc = copy_string(c, n, o->auth_pass, sizeof(o->auth_pass), NULL);
             char why[160];
             int src = rc == NE_OK
@@ -173,7 +150,7 @@ static int apply_authorization(cluster_ctx *c, ne_conf_node *map)
             if (src != NE_OK) {
                 return fail_at(c, n, src, why);
             }
-        } else if (key_is(c->conf, n, "timeout")) {
+        } else if (ne_conf_key_is(c->conf, n, "timeout")) {
             double seconds;
             if (ne_conf_as_float(c->conf, n, &seconds) != NE_OK) {
                 return fail_conf(c);
@@ -183,12 +160,12 @@ static int apply_authorization(cluster_ctx *c, ne_conf_node *map)
             }
             o->auth_timeout_ms = (uint32_t)(seconds * 1000);
             c->auth_timeout_set = true;
-        } else if (key_is(c->conf, n, "token")) {
+        } else if (ne_conf_key_is(c->conf, n, "token")) {
             return fail_at(c, map, NE_ERR_INVALID, "Cluster authorization does not support tokens");
-        } else if (key_is(c->conf, n, "users") || key_is(c->conf, n, "nkeys")) {
+        } else if (ne_conf_key_is(c->conf, n, "users") || ne_conf_key_is(c->conf, n, "nkeys")) {
             return fail_at(c, map, NE_ERR_INVALID,
                            "Cluster authorization does not allow multiple users");
-        } else if (key_is(c->conf, n, "permissions")) {
+        } else if (ne_conf_key_is(c->conf, n, "permissions")) {
             return fail_at(c, n, NE_ERR_UNSUPPORTED,
                            "cluster permissions are not supported yet in natsedge (see "
                            "differences.md)");
@@ -213,15 +190,15 @@ static int apply_tls(cluster_ctx *c, ne_conf_node *map)
     o->tls = true;
     for (ne_conf_node *n = ne_conf_first(c->conf, map); n != NULL; n = ne_conf_next(c->conf, n)) {
         int rc = NE_OK;
-        if (key_is(c->conf, n, "cert_file")) {
+        if (ne_conf_key_is(c->conf, n, "cert_file")) {
             rc = copy_string(c, n, o->tls_cert_file, sizeof(o->tls_cert_file), "NE_TLS_PATH_BYTES");
-        } else if (key_is(c->conf, n, "key_file")) {
+        } else if (ne_conf_key_is(c->conf, n, "key_file")) {
             rc = copy_string(c, n, o->tls_key_file, sizeof(o->tls_key_file), "NE_TLS_PATH_BYTES");
-        } else if (key_is(c->conf, n, "ca_file")) {
+        } else if (ne_conf_key_is(c->conf, n, "ca_file")) {
             rc = copy_string(c, n, o->tls_ca_file, sizeof(o->tls_ca_file), "NE_TLS_PATH_BYTES");
-        } else if (key_is(c->conf, n, "verify")) {
+        } else if (ne_conf_key_is(c->conf, n, "verify")) {
             ne_conf_mark_used(n); /* routes always verify each other */
-        } else if (key_is(c->conf, n, "timeout")) {
+        } else if (ne_conf_key_is(c->conf, n, "timeout")) {
             double seconds;
             if (ne_conf_as_float(c->conf, n, &seconds) != NE_OK) {
                 return fail_conf(c);
@@ -230,9 +207,11 @@ static int apply_tls(cluster_ctx *c, ne_conf_node *map)
                 return fail_at(c, n, NE_ERR_RANGE, "timeout out of range");
             }
             o->tls_timeout_ms = (uint32_t)(seconds * 1000);
-        } else if (key_is(c->conf, n, "insecure") || key_is(c->conf, n, "verify_and_map") ||
-                   key_is(c->conf, n, "pinned_certs") || key_is(c->conf, n, "cipher_suites") ||
-                   key_is(c->conf, n, "curve_preferences")) {
+        } else if (ne_conf_key_is(c->conf, n, "insecure") ||
+                   ne_conf_key_is(c->conf, n, "verify_and_map") ||
+                   ne_conf_key_is(c->conf, n, "pinned_certs") ||
+                   ne_conf_key_is(c->conf, n, "cipher_suites") ||
+                   ne_conf_key_is(c->conf, n, "curve_preferences")) {
             char what[128];
             ne_fmt(what, sizeof(what), "cluster tls \"%.*s\" is not supported in natsedge",
                    (int)ne_conf_key_len(n), ne_conf_key(c->conf, n));
@@ -250,38 +229,39 @@ static int apply_tls(cluster_ctx *c, ne_conf_node *map)
 static int apply_key(cluster_ctx *c, ne_conf_node *n)
 {
     ne_cluster_options *o = c->o;
-    if (key_is(c->conf, n, "name")) {
+    if (ne_conf_key_is(c->conf, n, "name")) {
         return copy_string(c, n, o->name, sizeof(o->name), NULL);
     }
-    if (key_is(c->conf, n, "listen")) {
+    if (ne_conf_key_is(c->conf, n, "listen")) {
         return apply_listen(c, n);
     }
-    if (key_is(c->conf, n, "port")) {
+    if (ne_conf_key_is(c->conf, n, "port")) {
         int64_t v;
         if (ne_conf_as_int(c->conf, n, &v) != NE_OK) {
             return fail_conf(c);
         }
         return set_port(c, n, v);
     }
-    if (key_is(c->conf, n, "host") || key_is(c->conf, n, "net")) {
+    if (ne_conf_key_is(c->conf, n, "host") || ne_conf_key_is(c->conf, n, "net")) {
         return copy_string(c, n, o->listen_host, sizeof(o->listen_host), NULL);
     }
-    if (key_is(c->conf, n, "routes")) {
+    if (ne_conf_key_is(c->conf, n, "routes")) {
         return apply_routes(c, n);
     }
-    if (key_is(c->conf, n, "authorization")) {
+    if (ne_conf_key_is(c->conf, n, "authorization")) {
         return apply_authorization(c, n);
     }
-    if (key_is(c->conf, n, "tls")) {
+    if (ne_conf_key_is(c->conf, n, "tls")) {
         return apply_tls(c, n);
     }
-    if (key_is(c->conf, n, "cluster_advertise") || key_is(c->conf, n, "advertise")) {
+    if (ne_conf_key_is(c->conf, n, "cluster_advertise") ||
+        ne_conf_key_is(c->conf, n, "advertise")) {
         return copy_string(c, n, o->advertise, sizeof(o->advertise), NULL);
     }
-    if (key_is(c->conf, n, "no_advertise")) {
+    if (ne_conf_key_is(c->conf, n, "no_advertise")) {
         return ne_conf_as_bool(c->conf, n, &o->no_advertise) == NE_OK ? NE_OK : fail_conf(c);
     }
-    if (key_is(c->conf, n, "connect_retries")) {
+    if (ne_conf_key_is(c->conf, n, "connect_retries")) {
         int64_t v;
         if (ne_conf_as_int(c->conf, n, &v) != NE_OK) {
             return fail_conf(c);
@@ -289,7 +269,7 @@ static int apply_key(cluster_ctx *c, ne_conf_node *n)
         o->connect_retries = v < 0 ? 0u : (uint32_t)NE_MIN(v, (int64_t)1000000);
         return NE_OK;
     }
-    if (key_is(c->conf, n, "permissions")) {
+    if (ne_conf_key_is(c->conf, n, "permissions")) {
         return fail_at(c, n, NE_ERR_UNSUPPORTED,
                        "cluster permissions are not supported yet in natsedge (see "
                        "differences.md)");

@@ -66,35 +66,12 @@ typedef struct apply_ctx {
 
 static int fail_conf(apply_ctx *a)
 {
-    ne_fmt(a->err, a->err_cap, "%s", ne_conf_error(a->conf));
-    return NE_ERR_INVALID;
+    return ne_conf_fail(a->conf, a->err, a->err_cap);
 }
 
 static int fail_at(apply_ctx *a, ne_conf_node *node, int rc, const char *what)
 {
-    char pos[128];
-    ne_conf_position(a->conf, node, pos, sizeof(pos));
-    ne_fmt(a->err, a->err_cap, "%s: %s", pos, what);
-    return rc;
-}
-
-static bool key_is(const ne_conf *conf, const ne_conf_node *node, const char *key)
-{
-    const char *k = ne_conf_key(conf, node);
-    size_t n = ne_conf_key_len(node);
-    if (strlen(key) != n) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = k[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
-        }
-        if (c != key[i]) {
-            return false;
-        }
-    }
-    return true;
+    return ne_conf_fail_at(a->conf, node, a->err, a->err_cap, rc, what);
 }
 
 static int copy_string(apply_ctx *a, ne_conf_node *node, char *dst, size_t cap)
@@ -243,9 +220,9 @@ static int apply_perm_direction(apply_ctx *a, ne_conf_node *n, ne_perm_list *all
     }
     for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc;
-        if (key_is(a->conf, f, "allow")) {
+        if (ne_conf_key_is(a->conf, f, "allow")) {
             rc = apply_perm_list(a, f, allow);
-        } else if (key_is(a->conf, f, "deny")) {
+        } else if (ne_conf_key_is(a->conf, f, "deny")) {
             rc = apply_perm_list(a, f, deny);
         } else {
             rc = ne_conf_reject(a->conf, f, NULL);
@@ -271,11 +248,11 @@ static int apply_responses(apply_ctx *a, ne_conf_node *n, ne_permissions *p)
     p->responses = true;
     for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc = NE_OK;
-        if (key_is(a->conf, f, "max")) {
+        if (ne_conf_key_is(a->conf, f, "max")) {
             uint64_t v;
             rc = get_uint(a, f, UINT32_MAX, &v);
             p->response_max = v == 0 ? NE_PERM_RESPONSE_MAX_DEFAULT : (uint32_t)v;
-        } else if (key_is(a->conf, f, "expires")) {
+        } else if (ne_conf_key_is(a->conf, f, "expires")) {
             int64_t ms;
             if (ne_conf_duration_ms(a->conf, f, &ms) != NE_OK) {
                 return fail_conf(a);
@@ -311,13 +288,14 @@ static int apply_permissions(apply_ctx *a, ne_conf_node *map, uint16_t *out)
     memset(p, 0, sizeof(*p));
     for (ne_conf_node *f = ne_conf_first(a->conf, map); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc;
-        if (key_is(a->conf, f, "publish") || key_is(a->conf, f, "pub") ||
-            key_is(a->conf, f, "import")) {
+        if (ne_conf_key_is(a->conf, f, "publish") || ne_conf_key_is(a->conf, f, "pub") ||
+            ne_conf_key_is(a->conf, f, "import")) {
             rc = apply_perm_direction(a, f, &p->pub_allow, &p->pub_deny);
-        } else if (key_is(a->conf, f, "subscribe") || key_is(a->conf, f, "sub") ||
-                   key_is(a->conf, f, "export")) {
+        } else if (ne_conf_key_is(a->conf, f, "subscribe") || ne_conf_key_is(a->conf, f, "sub") ||
+                   ne_conf_key_is(a->conf, f, "export")) {
             rc = apply_perm_direction(a, f, &p->sub_allow, &p->sub_deny);
-        } else if (key_is(a->conf, f, "allow_responses") || key_is(a->conf, f, "allow_response")) {
+        } else if (ne_conf_key_is(a->conf, f, "allow_responses") ||
+                   ne_conf_key_is(a->conf, f, "allow_response")) {
             rc = apply_responses(a, f, p);
         } else {
             rc = ne_conf_reject(a->conf, f, NULL);
@@ -359,21 +337,23 @@ static int apply_users(apply_ctx *a, ne_conf_node *list, uint8_t account)
         for (ne_conf_node *f = ne_conf_first(a->conf, item); f != NULL;
              f = ne_conf_next(a->conf, f)) {
             int rc = NE_OK;
-            if (key_is(a->conf, f, "user") || key_is(a->conf, f, "username")) {
+            if (ne_conf_key_is(a->conf, f, "user") || ne_conf_key_is(a->conf, f, "username")) {
                 rc = copy_string(a, f, u->user, sizeof(u->user));
-            } else if (key_is(a->conf, f, "password") || key_is(a->conf, f, "pass")) {
+            } else if (ne_conf_key_is(a->conf, f, "password") ||
+                       ne_conf_key_is(a->conf, f, "pass")) {
                 rc = copy_string(a, f, u->pass, sizeof(u->pass));
-            } else if (key_is(a->conf, f, "nkey")) {
+            } else if (ne_conf_key_is(a->conf, f, "nkey")) {
                 rc = copy_string(a, f, u->nkey, sizeof(u->nkey));
                 uint8_t key[32];
                 if (rc == NE_OK &&
                     !ne_nkey_decode_public(u->nkey, strlen(u->nkey), NE_NKEY_PREFIX_USER, key)) {
                     return fail_at(a, f, NE_ERR_INVALID, "not a valid user nkey (U...)");
                 }
-            } else if (key_is(a->conf, f, "permissions") || key_is(a->conf, f, "permission")) {
+            } else if (ne_conf_key_is(a->conf, f, "permissions") ||
+                       ne_conf_key_is(a->conf, f, "permission")) {
                 rc = apply_permissions(a, f, &u->perms);
-            } else if (key_is(a->conf, f, "allowed_connection_types") ||
-                       key_is(a->conf, f, "account")) {
+            } else if (ne_conf_key_is(a->conf, f, "allowed_connection_types") ||
+                       ne_conf_key_is(a->conf, f, "account")) {
                 rc = ne_conf_reject(a->conf, f,
                                     "a user's \"%s\" is not supported yet in natsedge (define "
                                     "users inside accounts { }; see differences.md)");
@@ -409,15 +389,15 @@ static int apply_authorization(apply_ctx *a, ne_conf_node *map)
     }
     for (ne_conf_node *n = ne_conf_first(a->conf, map); n != NULL; n = ne_conf_next(a->conf, n)) {
         int rc = NE_OK;
-        if (key_is(a->conf, n, "user") || key_is(a->conf, n, "username")) {
+        if (ne_conf_key_is(a->conf, n, "user") || ne_conf_key_is(a->conf, n, "username")) {
             a->single_user = n;
             rc = copy_string(a, n, a->opts->auth_user, sizeof(a->opts->auth_user));
-        } else if (key_is(a->conf, n, "password") || key_is(a->conf, n, "pass")) {
+        } else if (ne_conf_key_is(a->conf, n, "password") || ne_conf_key_is(a->conf, n, "pass")) {
             rc = copy_string(a, n, a->opts->auth_pass, sizeof(a->opts->auth_pass));
-        } else if (key_is(a->conf, n, "token")) {
+        } else if (ne_conf_key_is(a->conf, n, "token")) {
             a->token = n;
             rc = copy_string(a, n, a->opts->auth_token, sizeof(a->opts->auth_token));
-        } else if (key_is(a->conf, n, "timeout")) {
+        } else if (ne_conf_key_is(a->conf, n, "timeout")) {
             double seconds;
             if (ne_conf_as_float(a->conf, n, &seconds) != NE_OK) {
                 return fail_conf(a);
@@ -426,10 +406,11 @@ static int apply_authorization(apply_ctx *a, ne_conf_node *map)
                 return fail_at(a, n, NE_ERR_RANGE, "timeout out of range");
             }
             a->opts->auth_timeout_ms = (uint32_t)(seconds * 1000.0);
-        } else if (key_is(a->conf, n, "users")) {
+        } else if (ne_conf_key_is(a->conf, n, "users")) {
             rc = apply_users(a, n, NE_ACCOUNT_GLOBAL);
-        } else if (key_is(a->conf, n, "default_permissions") ||
-                   key_is(a->conf, n, "default_permission") || key_is(a->conf, n, "permissions")) {
+        } else if (ne_conf_key_is(a->conf, n, "default_permissions") ||
+                   ne_conf_key_is(a->conf, n, "default_permission") ||
+                   ne_conf_key_is(a->conf, n, "permissions")) {
             rc = apply_permissions(a, n, &a->opts->default_perms);
         } else {
             rc = ne_conf_reject(a->conf, n, NULL);
@@ -481,15 +462,15 @@ static int apply_tls(apply_ctx *a, ne_conf_node *map)
     }
     for (ne_conf_node *n = ne_conf_first(a->conf, map); n != NULL; n = ne_conf_next(a->conf, n)) {
         int rc = NE_OK;
-        if (key_is(a->conf, n, "cert_file")) {
+        if (ne_conf_key_is(a->conf, n, "cert_file")) {
             rc = copy_string(a, n, o->tls_cert_file, sizeof(o->tls_cert_file));
-        } else if (key_is(a->conf, n, "key_file")) {
+        } else if (ne_conf_key_is(a->conf, n, "key_file")) {
             rc = copy_string(a, n, o->tls_key_file, sizeof(o->tls_key_file));
-        } else if (key_is(a->conf, n, "ca_file")) {
+        } else if (ne_conf_key_is(a->conf, n, "ca_file")) {
             rc = copy_string(a, n, o->tls_ca_file, sizeof(o->tls_ca_file));
-        } else if (key_is(a->conf, n, "verify")) {
+        } else if (ne_conf_key_is(a->conf, n, "verify")) {
             rc = ne_conf_as_bool(a->conf, n, &o->tls_verify) == NE_OK ? NE_OK : fail_conf(a);
-        } else if (key_is(a->conf, n, "timeout")) {
+        } else if (ne_conf_key_is(a->conf, n, "timeout")) {
             /* Seconds, as a number (nats-server) or a duration string. */
             double seconds;
             if (n->type == NE_CONF_STRING) {
@@ -504,7 +485,7 @@ static int apply_tls(apply_ctx *a, ne_conf_node *map)
         } else {
             const char *what = NULL; /* unknown field */
             for (size_t i = 0; i < NE_ARRAY_LEN(tls_not_yet) && what == NULL; i++) {
-                if (key_is(a->conf, n, tls_not_yet[i])) {
+                if (ne_conf_key_is(a->conf, n, tls_not_yet[i])) {
                     what = "tls \"%s\" is not supported yet in natsedge (see differences.md)";
                 }
             }
@@ -607,11 +588,11 @@ static int apply_export(apply_ctx *a, ne_conf_node *item, uint8_t account)
     bool named = false;
     for (ne_conf_node *f = ne_conf_first(a->conf, item); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc = NE_OK;
-        if (key_is(a->conf, f, "stream") || key_is(a->conf, f, "service")) {
-            e->service = key_is(a->conf, f, "service");
+        if (ne_conf_key_is(a->conf, f, "stream") || ne_conf_key_is(a->conf, f, "service")) {
+            e->service = ne_conf_key_is(a->conf, f, "service");
             named = true;
             rc = copy_subject(a, f, e->subject, true);
-        } else if (key_is(a->conf, f, "accounts")) {
+        } else if (ne_conf_key_is(a->conf, f, "accounts")) {
             if (ne_conf_expect(a->conf, f, NE_CONF_ARRAY) != NE_OK) {
                 return fail_conf(a);
             }
@@ -621,7 +602,8 @@ static int apply_export(apply_ctx *a, ne_conf_node *item, uint8_t account)
                 rc = account_of_string(a, n, "export", &idx);
                 e->allowed |= rc == NE_OK ? (1u << idx) : 0u;
             }
-        } else if (key_is(a->conf, f, "response_type") || key_is(a->conf, f, "response")) {
+        } else if (ne_conf_key_is(a->conf, f, "response_type") ||
+                   ne_conf_key_is(a->conf, f, "response")) {
             const char *t;
             size_t tl;
             if (ne_conf_as_string(a->conf, f, &t, &tl) != NE_OK) {
@@ -637,9 +619,10 @@ static int apply_export(apply_ctx *a, ne_conf_node *item, uint8_t account)
                 return fail_at(a, f, NE_ERR_INVALID,
                                "response_type must be singleton, stream or chunked");
             }
-        } else if (key_is(a->conf, f, "latency") || key_is(a->conf, f, "response_threshold") ||
-                   key_is(a->conf, f, "account_token_position") ||
-                   key_is(a->conf, f, "advertise")) {
+        } else if (ne_conf_key_is(a->conf, f, "latency") ||
+                   ne_conf_key_is(a->conf, f, "response_threshold") ||
+                   ne_conf_key_is(a->conf, f, "account_token_position") ||
+                   ne_conf_key_is(a->conf, f, "advertise")) {
             rc = ne_conf_reject(a->conf, f,
                                 "export \"%s\" is not supported yet in natsedge (latency "
                                 "tracking, response thresholds, tokens; see differences.md)");
@@ -675,8 +658,8 @@ static int apply_import(apply_ctx *a, ne_conf_node *item, uint8_t account)
     bool named = false;
     for (ne_conf_node *f = ne_conf_first(a->conf, item); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc = NE_OK;
-        if (key_is(a->conf, f, "stream") || key_is(a->conf, f, "service")) {
-            imp->service = key_is(a->conf, f, "service");
+        if (ne_conf_key_is(a->conf, f, "stream") || ne_conf_key_is(a->conf, f, "service")) {
+            imp->service = ne_conf_key_is(a->conf, f, "service");
             named = true;
             if (ne_conf_expect(a->conf, f, NE_CONF_MAP) != NE_OK) {
                 return fail_conf(a);
@@ -684,11 +667,11 @@ static int apply_import(apply_ctx *a, ne_conf_node *item, uint8_t account)
             bool has_account = false;
             for (ne_conf_node *g = ne_conf_first(a->conf, f); g != NULL && rc == NE_OK;
                  g = ne_conf_next(a->conf, g)) {
-                if (key_is(a->conf, g, "account")) {
+                if (ne_conf_key_is(a->conf, g, "account")) {
                     has_account = true;
                     rc = account_of_string(a, g, imp->service ? "service import" : "stream import",
                                            &imp->from);
-                } else if (key_is(a->conf, g, "subject")) {
+                } else if (ne_conf_key_is(a->conf, g, "subject")) {
                     rc = copy_subject(a, g, imp->subject, true);
                 } else {
                     rc = ne_conf_reject(a->conf, g, NULL);
@@ -697,12 +680,13 @@ static int apply_import(apply_ctx *a, ne_conf_node *item, uint8_t account)
             if (rc == NE_OK && (!has_account || imp->subject[0] == '\0')) {
                 return fail_at(a, f, NE_ERR_INVALID, "an import needs account and subject");
             }
-        } else if (key_is(a->conf, f, "prefix")) {
+        } else if (ne_conf_key_is(a->conf, f, "prefix")) {
             imp->prefix = true;
             rc = copy_subject(a, f, imp->to, false);
-        } else if (key_is(a->conf, f, "to") || key_is(a->conf, f, "local_subject")) {
+        } else if (ne_conf_key_is(a->conf, f, "to") ||
+                   ne_conf_key_is(a->conf, f, "local_subject")) {
             rc = copy_subject(a, f, imp->to, true);
-        } else if (key_is(a->conf, f, "share")) {
+        } else if (ne_conf_key_is(a->conf, f, "share")) {
             bool share;
             /* Shares latency tracking, which natsedge does not have. */
             rc = ne_conf_as_bool(a->conf, f, &share) == NE_OK ? NE_OK : fail_conf(a);
@@ -829,27 +813,28 @@ static int apply_account_jetstream(apply_ctx *a, ne_conf_node *n, ne_js_account_
     for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc;
         const ne_conf *c = a->conf;
-        if (key_is(c, f, "max_memory") || key_is(c, f, "max_mem") || key_is(c, f, "mem") ||
-            key_is(c, f, "memory")) {
+        if (ne_conf_key_is(c, f, "max_memory") || ne_conf_key_is(c, f, "max_mem") ||
+            ne_conf_key_is(c, f, "mem") || ne_conf_key_is(c, f, "memory")) {
             rc = get_size(a, f, "max_memory", &l->max_memory);
-        } else if (key_is(c, f, "max_store") || key_is(c, f, "max_file") ||
-                   key_is(c, f, "max_disk") || key_is(c, f, "store") || key_is(c, f, "disk")) {
+        } else if (ne_conf_key_is(c, f, "max_store") || ne_conf_key_is(c, f, "max_file") ||
+                   ne_conf_key_is(c, f, "max_disk") || ne_conf_key_is(c, f, "store") ||
+                   ne_conf_key_is(c, f, "disk")) {
             rc = get_size(a, f, "max_store", &l->max_store);
-        } else if (key_is(c, f, "max_streams") || key_is(c, f, "streams")) {
+        } else if (ne_conf_key_is(c, f, "max_streams") || ne_conf_key_is(c, f, "streams")) {
             rc = get_int(a, f, &l->max_streams);
-        } else if (key_is(c, f, "max_consumers") || key_is(c, f, "consumers")) {
+        } else if (ne_conf_key_is(c, f, "max_consumers") || ne_conf_key_is(c, f, "consumers")) {
             rc = get_int(a, f, &l->max_consumers);
-        } else if (key_is(c, f, "max_bytes_required") || key_is(c, f, "max_stream_bytes") ||
-                   key_is(c, f, "max_bytes")) {
+        } else if (ne_conf_key_is(c, f, "max_bytes_required") ||
+                   ne_conf_key_is(c, f, "max_stream_bytes") || ne_conf_key_is(c, f, "max_bytes")) {
             rc =
                 ne_conf_as_bool(a->conf, f, &l->max_bytes_required) == NE_OK ? NE_OK : fail_conf(a);
-        } else if (key_is(c, f, "mem_max_stream_bytes") ||
-                   key_is(c, f, "memory_max_stream_bytes")) {
+        } else if (ne_conf_key_is(c, f, "mem_max_stream_bytes") ||
+                   ne_conf_key_is(c, f, "memory_max_stream_bytes")) {
             rc = get_size(a, f, "mem_max_stream_bytes", &l->memory_max_stream_bytes);
-        } else if (key_is(c, f, "disk_max_stream_bytes") ||
-                   key_is(c, f, "store_max_stream_bytes")) {
+        } else if (ne_conf_key_is(c, f, "disk_max_stream_bytes") ||
+                   ne_conf_key_is(c, f, "store_max_stream_bytes")) {
             rc = get_size(a, f, "store_max_stream_bytes", &l->store_max_stream_bytes);
-        } else if (key_is(c, f, "max_ack_pending")) {
+        } else if (ne_conf_key_is(c, f, "max_ack_pending")) {
             rc = get_int(a, f, &l->max_ack_pending);
         } else {
             rc = ne_conf_unknown_field(a->conf, f) == NE_OK ? NE_OK : fail_conf(a);
@@ -879,11 +864,11 @@ static int apply_jetstream_limits(apply_ctx *a, ne_conf_node *n)
     }
     for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc;
-        if (key_is(a->conf, f, "max_ack_pending")) {
+        if (ne_conf_key_is(a->conf, f, "max_ack_pending")) {
             rc = get_int(a, f, &js->max_ack_pending);
-        } else if (key_is(a->conf, f, "max_request_batch")) {
+        } else if (ne_conf_key_is(a->conf, f, "max_request_batch")) {
             rc = get_int(a, f, &js->max_request_batch);
-        } else if (key_is(a->conf, f, "duplicate_window")) {
+        } else if (ne_conf_key_is(a->conf, f, "duplicate_window")) {
             const char *text;
             size_t len;
             rc = ne_conf_as_string(a->conf, f, &text, &len) == NE_OK ? NE_OK : fail_conf(a);
@@ -924,22 +909,24 @@ static int apply_jetstream(apply_ctx *a, ne_conf_node *n)
     for (ne_conf_node *f = ne_conf_first(a->conf, n); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc;
         const ne_conf *c = a->conf;
-        if (key_is(c, f, "store") || key_is(c, f, "store_dir") || key_is(c, f, "storedir")) {
+        if (ne_conf_key_is(c, f, "store") || ne_conf_key_is(c, f, "store_dir") ||
+            ne_conf_key_is(c, f, "storedir")) {
             rc = apply_store_dir(a, f);
-        } else if (key_is(c, f, "max_memory_store") || key_is(c, f, "max_mem_store") ||
-                   key_is(c, f, "max_mem")) {
+        } else if (ne_conf_key_is(c, f, "max_memory_store") ||
+                   ne_conf_key_is(c, f, "max_mem_store") || ne_conf_key_is(c, f, "max_mem")) {
             rc = get_size(a, f, "max_mem_store", &js->max_memory);
-        } else if (key_is(c, f, "max_file_store") || key_is(c, f, "max_file")) {
+        } else if (ne_conf_key_is(c, f, "max_file_store") || ne_conf_key_is(c, f, "max_file")) {
             rc = get_size(a, f, "max_file_store", &js->max_store);
-        } else if (key_is(c, f, "domain")) {
+        } else if (ne_conf_key_is(c, f, "domain")) {
             rc = copy_string(a, f, js->domain, sizeof(js->domain));
-        } else if (key_is(c, f, "enable") || key_is(c, f, "enabled")) {
+        } else if (ne_conf_key_is(c, f, "enable") || ne_conf_key_is(c, f, "enabled")) {
             rc = ne_conf_as_bool(a->conf, f, &enable) == NE_OK ? NE_OK : fail_conf(a);
-        } else if (key_is(c, f, "limits")) {
+        } else if (ne_conf_key_is(c, f, "limits")) {
             rc = apply_jetstream_limits(a, f);
-        } else if (key_is(c, f, "key") || key_is(c, f, "ek") || key_is(c, f, "encryption_key") ||
-                   key_is(c, f, "cipher") || key_is(c, f, "extension_hint") ||
-                   key_is(c, f, "unique_tag") || key_is(c, f, "max_outstanding_catchup")) {
+        } else if (ne_conf_key_is(c, f, "key") || ne_conf_key_is(c, f, "ek") ||
+                   ne_conf_key_is(c, f, "encryption_key") || ne_conf_key_is(c, f, "cipher") ||
+                   ne_conf_key_is(c, f, "extension_hint") || ne_conf_key_is(c, f, "unique_tag") ||
+                   ne_conf_key_is(c, f, "max_outstanding_catchup")) {
             char what[128];
             ne_fmt(what, sizeof(what),
                    "jetstream \"%.*s\" is not supported yet in natsedge (see differences.md)",
@@ -963,19 +950,19 @@ static int apply_account(apply_ctx *a, ne_conf_node *map, uint8_t account)
     }
     for (ne_conf_node *f = ne_conf_first(a->conf, map); f != NULL; f = ne_conf_next(a->conf, f)) {
         int rc;
-        if (key_is(a->conf, f, "users")) {
+        if (ne_conf_key_is(a->conf, f, "users")) {
             rc = apply_users(a, f, account);
-        } else if (key_is(a->conf, f, "exports")) {
+        } else if (ne_conf_key_is(a->conf, f, "exports")) {
             rc = apply_list(a, f, account, apply_export);
-        } else if (key_is(a->conf, f, "imports")) {
+        } else if (ne_conf_key_is(a->conf, f, "imports")) {
             rc = apply_list(a, f, account, apply_import);
-        } else if (key_is(a->conf, f, "default_permissions") ||
-                   key_is(a->conf, f, "default_permission")) {
+        } else if (ne_conf_key_is(a->conf, f, "default_permissions") ||
+                   ne_conf_key_is(a->conf, f, "default_permission")) {
             rc = apply_permissions(a, f, &a->opts->accounts[account].default_perms);
-        } else if (key_is(a->conf, f, "jetstream")) {
+        } else if (ne_conf_key_is(a->conf, f, "jetstream")) {
             rc = apply_account_jetstream(a, f, &a->opts->accounts[account].js);
-        } else if (key_is(a->conf, f, "mappings") || key_is(a->conf, f, "maps") ||
-                   key_is(a->conf, f, "nkey") || key_is(a->conf, f, "limits")) {
+        } else if (ne_conf_key_is(a->conf, f, "mappings") || ne_conf_key_is(a->conf, f, "maps") ||
+                   ne_conf_key_is(a->conf, f, "nkey") || ne_conf_key_is(a->conf, f, "limits")) {
             rc = ne_conf_reject(a->conf, f,
                                 "account \"%s\" is not supported yet in natsedge (see "
                                 "differences.md)");
@@ -1105,32 +1092,32 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
     ne_server_options *o = a->opts;
     uint64_t v;
     int rc;
-    if (key_is(a->conf, n, "listen")) {
+    if (ne_conf_key_is(a->conf, n, "listen")) {
         return parse_hostport(a, n, o->host, sizeof(o->host), &o->port);
     }
-    if (key_is(a->conf, n, "host") || key_is(a->conf, n, "net")) {
+    if (ne_conf_key_is(a->conf, n, "host") || ne_conf_key_is(a->conf, n, "net")) {
         return copy_string(a, n, o->host, sizeof(o->host));
     }
-    if (key_is(a->conf, n, "port")) {
+    if (ne_conf_key_is(a->conf, n, "port")) {
         rc = get_uint(a, n, 65535, &v);
         o->port = (uint16_t)v;
         return rc;
     }
-    if (key_is(a->conf, n, "server_name")) {
+    if (ne_conf_key_is(a->conf, n, "server_name")) {
         return copy_string(a, n, o->server_name, sizeof(o->server_name));
     }
-    if (key_is(a->conf, n, "max_payload")) {
+    if (ne_conf_key_is(a->conf, n, "max_payload")) {
         a->max_payload = n;
         rc = get_limit(a, n, "max_payload", NE_MAX_PAYLOAD_BYTES, "NE_MAX_PAYLOAD_BYTES", &v);
         o->max_payload = (uint32_t)v;
         return rc;
     }
-    if (key_is(a->conf, n, "max_connections") || key_is(a->conf, n, "max_conn")) {
+    if (ne_conf_key_is(a->conf, n, "max_connections") || ne_conf_key_is(a->conf, n, "max_conn")) {
         rc = get_limit(a, n, "max_connections", NE_MAX_CONNECTIONS, "NE_MAX_CONNECTIONS", &v);
         o->max_connections = (uint32_t)v;
         return rc;
     }
-    if (key_is(a->conf, n, "max_control_line")) {
+    if (ne_conf_key_is(a->conf, n, "max_control_line")) {
         rc = get_limit(a, n, "max_control_line", NE_MAX_CONTROL_LINE_BYTES,
                        "NE_MAX_CONTROL_LINE_BYTES", &v);
         o->max_control_line = (uint32_t)v;
@@ -1142,80 +1129,80 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
         }
         return rc;
     }
-    if (key_is(a->conf, n, "max_pending")) {
+    if (ne_conf_key_is(a->conf, n, "max_pending")) {
         a->max_pending = n;
         return get_limit(a, n, "max_pending", NE_MAX_PENDING_BYTES, "NE_MAX_PENDING_BYTES",
                          &o->max_pending);
     }
-    if (key_is(a->conf, n, "max_subscriptions") || key_is(a->conf, n, "max_subs")) {
+    if (ne_conf_key_is(a->conf, n, "max_subscriptions") || ne_conf_key_is(a->conf, n, "max_subs")) {
         rc = get_limit(a, n, "max_subscriptions", NE_MAX_SUBSCRIPTIONS_PER_CONN,
                        "NE_MAX_SUBSCRIPTIONS_PER_CONN", &v);
         o->max_subs = (uint32_t)v;
         return rc;
     }
-    if (key_is(a->conf, n, "ping_interval")) {
+    if (ne_conf_key_is(a->conf, n, "ping_interval")) {
         return apply_duration(a, n, &o->ping_interval_ms);
     }
-    if (key_is(a->conf, n, "ping_max")) {
+    if (ne_conf_key_is(a->conf, n, "ping_max")) {
         rc = get_uint(a, n, 1000000, &v);
         o->ping_max = (uint32_t)v;
         return rc;
     }
-    if (key_is(a->conf, n, "write_deadline")) {
+    if (ne_conf_key_is(a->conf, n, "write_deadline")) {
         return apply_duration(a, n, &o->write_deadline_ms);
     }
-    if (key_is(a->conf, n, "lame_duck_duration")) {
+    if (ne_conf_key_is(a->conf, n, "lame_duck_duration")) {
         a->lame_duck_duration = n;
         return apply_lame_duck(a, n, false);
     }
-    if (key_is(a->conf, n, "lame_duck_grace_period")) {
+    if (ne_conf_key_is(a->conf, n, "lame_duck_grace_period")) {
         a->lame_duck_grace_period = n;
         return apply_lame_duck(a, n, true);
     }
-    if (key_is(a->conf, n, "no_header_support")) {
+    if (ne_conf_key_is(a->conf, n, "no_header_support")) {
         return ne_conf_as_bool(a->conf, n, &o->no_header_support) == NE_OK ? NE_OK : fail_conf(a);
     }
-    if (key_is(a->conf, n, "http") || key_is(a->conf, n, "monitor")) {
+    if (ne_conf_key_is(a->conf, n, "http") || ne_conf_key_is(a->conf, n, "monitor")) {
         o->http_enabled = true;
         return parse_hostport(a, n, o->http_host, sizeof(o->http_host), &o->http_port);
     }
-    if (key_is(a->conf, n, "http_port") || key_is(a->conf, n, "monitor_port")) {
+    if (ne_conf_key_is(a->conf, n, "http_port") || ne_conf_key_is(a->conf, n, "monitor_port")) {
         rc = get_uint(a, n, 65535, &v);
         o->http_enabled = v != 0;
         o->http_port = (uint16_t)v;
         return rc;
     }
-    if (key_is(a->conf, n, "leafnodes") || key_is(a->conf, n, "leaf")) {
+    if (ne_conf_key_is(a->conf, n, "leafnodes") || ne_conf_key_is(a->conf, n, "leaf")) {
         return ne_leaf_apply_conf(a->conf, n, &o->leaf, a->err, a->err_cap);
     }
 #if NE_FEATURE_MQTT
-    if (key_is(a->conf, n, "mqtt")) {
+    if (ne_conf_key_is(a->conf, n, "mqtt")) {
         return ne_mqtt_apply_conf(a->conf, n, &o->mqtt, a->err, a->err_cap);
     }
 #endif
 #if NE_FEATURE_ROUTES
-    if (key_is(a->conf, n, "cluster")) {
+    if (ne_conf_key_is(a->conf, n, "cluster")) {
         return ne_route_apply_conf(a->conf, n, &o->cluster, a->err, a->err_cap);
     }
 #endif
-    if (key_is(a->conf, n, "authorization")) {
+    if (ne_conf_key_is(a->conf, n, "authorization")) {
         return apply_authorization(a, n);
     }
-    if (key_is(a->conf, n, "jetstream")) {
+    if (ne_conf_key_is(a->conf, n, "jetstream")) {
         return apply_jetstream(a, n);
     }
-    if (key_is(a->conf, n, "store_dir") || key_is(a->conf, n, "storedir")) {
+    if (ne_conf_key_is(a->conf, n, "store_dir") || ne_conf_key_is(a->conf, n, "storedir")) {
         return apply_store_dir(a, n);
     }
-    if (key_is(a->conf, n, "accounts")) {
+    if (ne_conf_key_is(a->conf, n, "accounts")) {
         return apply_accounts(a, n);
     }
-    if (key_is(a->conf, n, "system_account")) {
+    if (ne_conf_key_is(a->conf, n, "system_account")) {
         a->system_account = n;
         ne_conf_mark_used(n); /* read by resolve_names, once every account is known */
         return NE_OK;
     }
-    if (key_is(a->conf, n, "no_system_account")) {
+    if (ne_conf_key_is(a->conf, n, "no_system_account")) {
         bool off;
         if (ne_conf_as_bool(a->conf, n, &off) != NE_OK) {
             return fail_conf(a);
@@ -1223,50 +1210,50 @@ static int apply_key(apply_ctx *a, ne_conf_node *n)
         o->system_account = off ? NE_ACCOUNT_NONE : o->system_account;
         return NE_OK;
     }
-    if (key_is(a->conf, n, "no_auth_user")) {
+    if (ne_conf_key_is(a->conf, n, "no_auth_user")) {
         a->no_auth_user = n;
         ne_conf_mark_used(n); /* read by resolve_names */
         return NE_OK;
     }
-    if (key_is(a->conf, n, "tls")) {
+    if (ne_conf_key_is(a->conf, n, "tls")) {
         return apply_tls(a, n);
     }
-    if (key_is(a->conf, n, "https")) {
+    if (ne_conf_key_is(a->conf, n, "https")) {
         o->http_enabled = true;
         o->https = true;
         return parse_hostport(a, n, o->http_host, sizeof(o->http_host), &o->http_port);
     }
-    if (key_is(a->conf, n, "https_port")) {
+    if (ne_conf_key_is(a->conf, n, "https_port")) {
         rc = get_uint(a, n, 65535, &v);
         o->http_enabled = v != 0;
         o->https = v != 0;
         o->http_port = (uint16_t)v;
         return rc;
     }
-    if (key_is(a->conf, n, "debug")) {
+    if (ne_conf_key_is(a->conf, n, "debug")) {
         return ne_conf_as_bool(a->conf, n, &a->board->debug) == NE_OK ? NE_OK : fail_conf(a);
     }
-    if (key_is(a->conf, n, "trace") || key_is(a->conf, n, "trace_verbose")) {
+    if (ne_conf_key_is(a->conf, n, "trace") || ne_conf_key_is(a->conf, n, "trace_verbose")) {
         return ne_conf_as_bool(a->conf, n, &a->board->trace) == NE_OK ? NE_OK : fail_conf(a);
     }
-    if (key_is(a->conf, n, "logtime")) {
+    if (ne_conf_key_is(a->conf, n, "logtime")) {
         return ne_conf_as_bool(a->conf, n, &a->board->logtime) == NE_OK ? NE_OK : fail_conf(a);
     }
-    if (key_is(a->conf, n, "log_file") || key_is(a->conf, n, "logfile")) {
+    if (ne_conf_key_is(a->conf, n, "log_file") || ne_conf_key_is(a->conf, n, "logfile")) {
         return ne_conf_as_string(a->conf, n, &a->board->log_file, NULL) == NE_OK ? NE_OK
                                                                                  : fail_conf(a);
     }
-    if (key_is(a->conf, n, "pid_file") || key_is(a->conf, n, "pidfile")) {
+    if (ne_conf_key_is(a->conf, n, "pid_file") || ne_conf_key_is(a->conf, n, "pidfile")) {
         return ne_conf_as_string(a->conf, n, &a->board->pid_file, NULL) == NE_OK ? NE_OK
                                                                                  : fail_conf(a);
     }
-    if (key_is(a->conf, n, "ports_file_dir")) {
+    if (ne_conf_key_is(a->conf, n, "ports_file_dir")) {
         return ne_conf_as_string(a->conf, n, &a->board->ports_file_dir, NULL) == NE_OK
                    ? NE_OK
                    : fail_conf(a);
     }
     for (size_t i = 0; i < NE_ARRAY_LEN(not_yet); i++) {
-        if (key_is(a->conf, n, not_yet[i])) {
+        if (ne_conf_key_is(a->conf, n, not_yet[i])) {
             return ne_conf_reject(a->conf, n,
                                   "\"%s\" is not supported yet in natsedge (see differences.md)");
         }
