@@ -1,13 +1,14 @@
 # natsedge build. `make run` starts the broker; `make test` runs every suite.
 #
 #   make [CONFIG=<profile>] [SAN=asan] [CC=clang]   build build/<variant>/natsedge
-#   make test        install deps, then check + unit + interop + asan + fuzz (short)
+#   make test        install deps, then check + unit + interop + asan + fuzz (short), each step timed
 #   make check       no-heap check (nm) over the broker's objects; includes follow the floors
 #   make fresh-test  make test on a clean clone in a minimal Debian root (debootstrap; not part of test)
 #   make unit        cmocka unit tests
 #   make interop     node/nats.js and nats.c interop tests (tests/interop, tests/hostile) against the binary
 #   make hostile     the hostile-client suites (tests/hostile) alone
 #   make interop-parity   the same tests against Debian's nats-server (part of test)
+#   make interop-passes   natsedge, nats-server and ASan passes side by side, as make test runs them
 #   make conf-compare     configuration checks compared with nats-server on 4,800 files (300 in test)
 #   make fuzz        run every libFuzzer harness briefly (FUZZ_SECONDS each)
 #   make powercut CUTS=<n> SEED=<s>   the store's power-loss test alone
@@ -201,16 +202,21 @@ TINY_BIN = $(call profile_bin,tiny)
 PROFILE_BINS = NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
   NATSEDGE_TINY_BIN=$(abspath $(TINY_BIN))
 INTEROP_C = $(abspath $(BUILD))/interop-c
-.PHONY: interop interop-parity interop-c
+.PHONY: interop interop-build interop-run interop-parity interop-c
 interop-c:
 	$(MAKE) -C tests/interop/c BUILD=$(INTEROP_C) CC=$(CC) SANFLAGS="$(SANFLAGS)"
 BOARDS := $(if $(filter 1,$(SKIP_BOARDS)),,yes)
-interop: $(NATSEDGE) interop-c
+# make interop = interop-build (the three profiles, the board images) then
+# interop-run (the suites alone, on what is built).
+interop: interop-build
+	$(MAKE) --no-print-directory interop-run
+interop-build: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) CONFIG=tiny SAN=$(SAN) CC=$(CC) all
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware conf-tool)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
+interop-run:
 	$(PROFILE_BINS) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
@@ -222,6 +228,20 @@ interop-parity: interop-c
 	NATSEDGE_BIN=$(NATS_SERVER_BIN) NATSEDGE_SMALL_BIN=$(NATS_SERVER_BIN) NATSEDGE_TINY_BIN=$(NATS_SERVER_BIN) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
+
+# make test's three interop passes, side by side (tools/side-by-side.sh):
+# natsedge, the same suites against nats-server, and natsedge built with
+# ASan. Each file runs alone within its pass, as in make interop; the passes
+# overlap because most of their time is spent waiting on the timers the
+# tests exercise (deadlines, keep-alives, reconnect delays). Every log is
+# printed whole at the end and kept in build/test-logs/.
+.PHONY: interop-passes
+interop-passes: interop-build
+	$(MAKE) SAN=asan interop-build
+	bash tools/side-by-side.sh build/test-logs \
+	  natsedge '$(MAKE) --no-print-directory interop-run' \
+	  nats-server '$(MAKE) --no-print-directory interop-parity' \
+	  asan '$(MAKE) --no-print-directory SAN=asan interop-run'
 
 # JetStream's kill -9 test at full length (issue 16): 50 kills of natsedge at
 # random points while publishes and acks are in flight (make test runs 10;
@@ -293,13 +313,18 @@ fuzz: $(FUZZ_BIN)
 build-clang:
 	$(MAKE) -j2 CC=clang all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-clang/%,$(UNIT_BIN))
 
-# Builds in parallel (the broker, its unit tests, and the test-small and tiny
-# brokers the interop and hostile suites also run), then runs the suites one
-# after the other.
-test-asan:
+# The ASan build of everything make test runs under ASan: the broker, its
+# unit tests, and the test-small and tiny brokers of the interop suites.
+# test-asan runs them one after the other; make test runs the unit tests
+# (asan-unit) and the interop pass (in interop-passes) apart.
+.PHONY: test-asan asan-build asan-unit
+asan-build:
 	$(MAKE) -j2 SAN=asan all $(patsubst build/$(VARIANT)/%,build/$(CONFIG)-asan/%,$(UNIT_BIN))
 	$(MAKE) -j2 CONFIG=test-small SAN=asan all
 	$(MAKE) -j2 CONFIG=tiny SAN=asan all
+asan-unit: asan-build
+	$(MAKE) SAN=asan unit
+test-asan: asan-build
 	$(MAKE) SAN=asan unit interop
 
 deps:
@@ -315,9 +340,14 @@ test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
 	$(MAKE) test-all
 
-test-all: all check format-check unit build-clang interop interop-parity conf-compare-short test-asan fuzz \
-          powercut-short unit-arm
-	@echo "make test: all suites passed"
+# make test's steps, one after the other, each timed.
+TEST_STEPS := all check format-check unit build-clang asan-unit interop-passes conf-compare-short fuzz \
+  powercut-short unit-arm
+test-all:
+	@set -e; t0=$$(date +%s); for t in $(TEST_STEPS); do s=$$(date +%s); \
+	    $(MAKE) --no-print-directory $$t; \
+	    echo "make test: $$t passed after $$(($$(date +%s) - s)) s"; done; \
+	echo "make test: all suites passed in $$(($$(date +%s) - t0)) s"
 
 # The store's short power-loss run (skipped only while no store exists).
 powercut-short:

@@ -34,7 +34,10 @@ if (fail) {
 }
 
 // Two /30s: the veth link between host and namespace, the TAP link inside.
-const id = process.pid % 64;
+// make test runs its passes side by side (NATSEDGE_PASS 0, 1, 2): each pass
+// takes its own third of the addresses, so two passes never share a subnet.
+const pass = Number(process.env.NATSEDGE_PASS || 0) % 3;
+const id = (process.pid % 21) * 3 + pass;
 const tag = process.pid % 100000;
 const NS = `natsedge-tap-${tag}`;
 const VETH_HOST = `neh${tag}`;
