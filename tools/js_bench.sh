@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# JetStream side by side: natsedge and nats-server 2.9 (-js, its store_dir in
-# a temporary directory), each driven by `tools/bench js-*` (raw protocol, one
-# connection) in the same run (not part of `make test`; `make bench-js`).
+# JetStream side by side: natsedge (twice: with the default sync_interval,
+# "always", and with sync_interval "2m", nats-server's default) and
+# nats-server 2.9 (-js, its store_dir in a temporary directory), each driven
+# by `tools/bench js-*` (raw protocol, one connection) in the same run (not
+# part of `make test`; `make bench-js`).
 #
 #   sync publish   one outstanding, 128 B and 16 KiB, to a file stream:
 #                  publish-to-ack latency p50 / p99
@@ -18,8 +20,7 @@
 #
 # Usage: tools/js_bench.sh [NATSEDGE_BIN]
 #   JS_BENCH_RUNS=3          median of 3 runs of each figure (default 1)
-#   JS_BENCH_NE_CONF='...'   extra lines in natsedge's jetstream {} block
-#                            (e.g. 'sync_interval: "always"')
+#   JS_BENCH_INTERVAL=1s     the second natsedge's sync_interval (default 2m)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,7 @@ NATSEDGE=${1:-build/default/natsedge}
 NATS_SERVER=${NATS_SERVER_BIN:-/usr/sbin/nats-server}
 BENCH=build/bench/bench
 RUNS=${JS_BENCH_RUNS:-1}
-NE_CONF=${JS_BENCH_NE_CONF:-}
+INTERVAL=${JS_BENCH_INTERVAL:-2m}
 MANY="-DNE_JS_MAX_STREAMS=1024 -DNE_JS_FILE_STREAMS=1024 -DNE_STORE_MAX_LOGS=1100 -DNE_STORE_META_KEYS=4096"
 
 make -s bench-tool >&2
@@ -62,9 +63,10 @@ start_broker() {
     rm -rf "$dir/store"
     mkdir -p "$dir/store"
     case $kind in
-    natsedge)
-        printf 'listen: 127.0.0.1:%s\njetstream {\n  store_dir: "%s"\n%s\n}\n' \
-            "$port" "$dir/store" "$NE_CONF" >"$dir/ne.conf"
+    natsedge | natsedge-interval)
+        printf 'listen: 127.0.0.1:%s\njetstream {\n  store_dir: "%s"\n  sync_interval: "%s"\n}\n' \
+            "$port" "$dir/store" "$([ "$kind" = natsedge ] && echo always || echo "$INTERVAL")" \
+            >"$dir/ne.conf"
         "$bin" -c "$dir/ne.conf" >"$dir/broker.log" 2>&1 &
         ;;
     nats-server)
@@ -143,7 +145,7 @@ streams_rss() { # kind bin
     done
 }
 
-for kind in natsedge nats-server; do
+for kind in natsedge natsedge-interval nats-server; do
     start_broker "$kind"
     throughput "$kind"
     stop_broker
@@ -154,28 +156,31 @@ streams_rss nats-server
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
 k() { awk -v a="$1" 'BEGIN { if (a == "-") print "-"; else printf "%.1f k", a / 1000 }'; }
 echo
-echo "JetStream, natsedge against nats-server 2.9.10 -js (file streams; median of $RUNS run(s))${NE_CONF:+; natsedge with: $NE_CONF}:"
+echo "JetStream, natsedge (sync_interval \"always\", the default, and \"$INTERVAL\") against nats-server 2.9.10 -js (file streams; median of $RUNS run(s)):"
 echo
-echo "| figure | size | natsedge | nats-server | natsedge / nats-server |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| figure | size | natsedge always | natsedge $INTERVAL | nats-server | always / nats-server | $INTERVAL / nats-server |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+row() { # label size-label key field(1 rate, 2 p50, 3 p99) unit
+    local label=$1 size=$2 key=$3 f=$4 unit=$5 a b c
+    a=$(echo "${R[natsedge,$key]}" | cut -d' ' -f"$f")
+    b=$(echo "${R[natsedge-interval,$key]}" | cut -d' ' -f"$f")
+    c=$(echo "${R[nats-server,$key]}" | cut -d' ' -f"$f")
+    if [ "$unit" = k ]; then
+        echo "| $label | $size | $(k "$a") | $(k "$b") | $(k "$c") | $(ratio "$a" "$c") | $(ratio "$b" "$c") |"
+    else
+        echo "| $label | $size | $a µs | $b µs | $c µs | $(ratio "$a" "$c") | $(ratio "$b" "$c") |"
+    fi
+}
 for size in 128 16384; do
     label=$([ "$size" = 128 ] && echo "128 B" || echo "16 KiB")
-    read -r _ a50 a99 <<<"${R[natsedge,sync,$size]}"
-    read -r _ b50 b99 <<<"${R[nats-server,sync,$size]}"
-    echo "| sync publish p50 latency | $label | $a50 µs | $b50 µs | $(ratio "$a50" "$b50") |"
-    echo "| sync publish p99 latency | $label | $a99 µs | $b99 µs | $(ratio "$a99" "$b99") |"
-    read -r a _ _ <<<"${R[natsedge,async,$size]}"
-    read -r b _ _ <<<"${R[nats-server,async,$size]}"
-    echo "| async publish (window 256), msgs/s | $label | $(k "$a") | $(k "$b") | $(ratio "$a" "$b") |"
-    read -r a _ _ <<<"${R[natsedge,fetch,$size]}"
-    read -r b _ _ <<<"${R[nats-server,fetch,$size]}"
-    echo "| pull fetch, explicit acks, msgs/s | $label | $(k "$a") | $(k "$b") | $(ratio "$a" "$b") |"
+    row "sync publish p50 latency" "$label" "sync,$size" 2 us
+    row "sync publish p99 latency" "$label" "sync,$size" 3 us
+    row "async publish (window 256), msgs/s" "$label" "async,$size" 1 k
+    row "pull fetch, explicit acks, msgs/s" "$label" "fetch,$size" 1 k
 done
 for op in put get; do
-    read -r a a50 _ <<<"${R[natsedge,kv$op]}"
-    read -r b b50 _ <<<"${R[nats-server,kv$op]}"
-    echo "| KV $op (one outstanding), ops/s | 128 B | $(k "$a") | $(k "$b") | $(ratio "$a" "$b") |"
-    echo "| KV $op p50 latency | 128 B | $a50 µs | $b50 µs | $(ratio "$a50" "$b50") |"
+    row "KV $op (one outstanding), ops/s" "128 B" "kv$op" 1 k
+    row "KV $op p50 latency" "128 B" "kv$op" 2 us
 done
 echo
 echo "RSS with N file streams (a fresh broker each; natsedge built with 1,024 file streams):"
