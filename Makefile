@@ -495,6 +495,7 @@ powercut-regressions: $(BUILD)/tests/powercut
 #   make bench-aa        tools/compare --aa: nats-server against itself (noise floor)
 #   make bench-mqtt      tools/mqtt_bench.sh: MQTT against nats-server and mosquitto
 #                        (throughput, latency, 10,000 idle connections)
+#   make bench-js        tools/js_bench.sh: JetStream against nats-server -js
 BENCH_DIR := build/bench
 BENCH_TOOL := $(BENCH_DIR)/bench
 BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
@@ -508,6 +509,12 @@ bench-aa: bench-tool
 .PHONY: bench-mqtt
 bench-mqtt: $(NATSEDGE) bench-tool
 	bash tools/mqtt_bench.sh $(NATSEDGE)
+# `make bench-js`: JetStream against nats-server -js in one run (tools/js_bench.sh:
+# sync and async publish, pull fetch with explicit acks, KV put/get, RSS with
+# 1, 100 and 1,000 file streams), reported as ratios; not part of make test.
+.PHONY: bench-js
+bench-js: $(NATSEDGE) bench-tool
+	bash tools/js_bench.sh $(NATSEDGE)
 
 # ---- lwIP section (port/lwip, board/linux-tap) -------------------------------
 # lwIP 2.1.3 from LWIP_DIR (tools/deps.sh fetches Debian's source package into

@@ -17,6 +17,10 @@
 // inserted, the file cut short, a line repeated) so that both refuse them for
 // many reasons.
 //
+// Keys natsedge takes that 2.9.10 refuses are left out of the generated
+// files: jetstream's sync_interval (alias sync), nats-server 2.10's key
+// (differences.md, "Configuration file parsing").
+//
 // Every disagreement must fall in one of the classes below, each a
 // difference differences.md lists ("Configuration file parsing"); any other
 // one is printed with both outputs and the tool exits 1. Exit 0 prints the

@@ -116,3 +116,5 @@
 #define NE_MQTT_PERSIST 0
 /* No JetStream on this profile. */
 #define NE_FEATURE_JETSTREAM 0
+/* CRC-32C a byte at a time: 1 KiB of tables instead of 8 KiB of flash. */
+#define NE_CRC32C_SLICE_BY_8 0

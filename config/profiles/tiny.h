@@ -106,3 +106,5 @@
  * options copy in ne_server stays within the RAM budget. */
 #define NE_JS_STORE_DIR_BYTES 16
 #define NE_JS_DOMAIN_BYTES 16
+/* CRC-32C a byte at a time: 1 KiB of tables instead of 8 KiB of flash. */
+#define NE_CRC32C_SLICE_BY_8 0

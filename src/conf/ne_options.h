@@ -248,6 +248,10 @@ typedef struct ne_js_options {
     int64_t max_ack_pending;
     int64_t max_request_batch;
     int64_t duplicate_window_ns;
+    /* sync_interval (alias sync): 0 for "always", the default (the store is
+     * synced before each acknowledgement), else the milliseconds between
+     * syncs (what is acknowledged is written to the OS first). */
+    uint32_t sync_interval_ms;
 } ne_js_options;
 
 /* ---- The server ------------------------------------------------------------- */

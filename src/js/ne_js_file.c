@@ -389,6 +389,7 @@ void ne_js_file_init(ne_js *js, ne_js_file_storage *s)
     f->geometry.program_bytes = NE_JS_FILE_PROGRAM_BYTES;
     f->geometry.erase_bytes = NE_JS_FILE_BLOCK_BYTES;
     f->geometry.block_count = (uint32_t)blocks;
+    f->sync_interval_ms = js->opts->js.sync_interval_ms;
 }
 
 void ne_js_set_device(ne_js *js, const ne_js_device_port *port)
@@ -807,21 +808,58 @@ static void trim_consumer_logs(ne_js *js)
     }
 }
 
-/* True when everything changed so far is durable. */
-static bool sync_device(ne_js *js)
+static bool sync_now(ne_js *js)
 {
     ne_js_file *f = &js->file;
-    if (!f->open || !f->dirty) {
-        return !f->open || !f->failed;
-    }
     int rc = ne_store_dev_sync(&f->s->dev);
     if (rc != NE_OK) {
         ne_log_error(js->conns->log, "JetStream file store: sync failed: %s", ne_err_name(rc));
         return false;
     }
     f->dirty = false;
+    f->unsynced = false;
     trim_consumer_logs(js);
     return true;
+}
+
+/* sync_interval: what changed is written to the device (the OS), so a
+ * killed process loses nothing of it; the device is synced once the oldest
+ * change not synced is an interval old (nats-server's promise: synced no
+ * later than the interval), at the end of a turn or at a timer tick. */
+static bool flush_periodic(ne_js *js)
+{
+    ne_js_file *f = &js->file;
+    if (f->dirty) {
+        int rc = ne_store_dev_flush(&f->s->dev);
+        if (rc != NE_OK) {
+            ne_log_error(js->conns->log, "JetStream file store: write failed: %s", ne_err_name(rc));
+            return false;
+        }
+        f->dirty = false;
+        if (!f->unsynced) {
+            f->unsynced = true;
+            f->unsynced_ms = js->conns->now_ms;
+        }
+    }
+    if (f->unsynced && js->conns->now_ms - f->unsynced_ms >= f->sync_interval_ms) {
+        return sync_now(js);
+    }
+    return true;
+}
+
+/* True when everything changed so far is durable: synced (sync_interval
+ * "always", the default), or written to the device with a sync due within
+ * the interval. */
+static bool sync_device(ne_js *js)
+{
+    ne_js_file *f = &js->file;
+    if (!f->open || (!f->dirty && !f->unsynced)) {
+        return !f->open || !f->failed;
+    }
+    if (f->sync_interval_ms != 0) {
+        return flush_periodic(js);
+    }
+    return sync_now(js);
 }
 
 bool ne_js_file_consumer_sync(ne_js *js, ne_js_consumer *c)
@@ -1052,7 +1090,7 @@ void ne_js_file_close(ne_js *js)
         return;
     }
     f->dirty = true;
-    (void)sync_device(js);
+    (void)sync_now(js);
     f->open = false;
     f->port.close(f->port.ctx);
 }

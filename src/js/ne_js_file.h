@@ -91,11 +91,17 @@ typedef struct ne_js_file {
     ne_js_file_storage *s;
     ne_js_device_port port;
     bool have_port;
-    bool open;          /* the device is open */
-    bool failed;        /* opening failed (logged once) */
-    bool closing;       /* shutdown: logs are detached, not deleted */
-    bool dirty;         /* changes not synced */
-    uint32_t restoring; /* the catalogue entry being restored, 0: none */
+    bool open;     /* the device is open */
+    bool failed;   /* opening failed (logged once) */
+    bool closing;  /* shutdown: logs are detached, not deleted */
+    bool dirty;    /* changes not written to the device */
+    bool unsynced; /* written (flushed) but not synced: sync_interval */
+    /* jetstream { sync_interval }: 0 "always", the device synced before
+     * every acknowledgement; else what is acknowledged is written to the
+     * device (the OS) first and the device synced every this many ms. */
+    uint32_t sync_interval_ms;
+    uint64_t unsynced_ms; /* when the oldest change not synced was written */
+    uint32_t restoring;   /* the catalogue entry being restored, 0: none */
     ne_flash flash;
     ne_flash_geometry geometry;
     ne_pool streams;

@@ -886,8 +886,30 @@ static int apply_jetstream_limits(apply_ctx *a, ne_conf_node *n)
     return NE_OK;
 }
 
+/* sync_interval (or sync): "always" in any case, or a duration (nats-server
+ * 2.10's key; 2.9.10 refuses it). A zero duration is refused (nats-server
+ * 2.10 takes it as its default, two minutes). */
+static int apply_sync_interval(apply_ctx *a, ne_conf_node *n)
+{
+    const char *text;
+    size_t len;
+    if (n->type == NE_CONF_STRING && ne_conf_as_string(a->conf, n, &text, &len) == NE_OK &&
+        len == sizeof("always") - 1) {
+        bool always = true;
+        for (size_t i = 0; i < len; i++) {
+            char ch = text[i] >= 'A' && text[i] <= 'Z' ? (char)(text[i] - 'A' + 'a') : text[i];
+            always = always && ch == "always"[i];
+        }
+        if (always) {
+            a->opts->js.sync_interval_ms = 0;
+            return NE_OK;
+        }
+    }
+    return apply_duration(a, n, &a->opts->js.sync_interval_ms);
+}
+
 /* jetstream: true/false, "enabled"/"disabled", or { store_dir,
- * max_memory_store, max_file_store, domain, enabled, limits }
+ * max_memory_store, max_file_store, domain, enabled, limits, sync_interval }
  * (nats-server's parseJetStream). */
 static int apply_jetstream(apply_ctx *a, ne_conf_node *n)
 {
@@ -923,6 +945,8 @@ static int apply_jetstream(apply_ctx *a, ne_conf_node *n)
             rc = ne_conf_as_bool(a->conf, f, &enable) == NE_OK ? NE_OK : fail_conf(a);
         } else if (ne_conf_key_is(c, f, "limits")) {
             rc = apply_jetstream_limits(a, f);
+        } else if (ne_conf_key_is(c, f, "sync") || ne_conf_key_is(c, f, "sync_interval")) {
+            rc = apply_sync_interval(a, f);
         } else if (ne_conf_key_is(c, f, "key") || ne_conf_key_is(c, f, "ek") ||
                    ne_conf_key_is(c, f, "encryption_key") || ne_conf_key_is(c, f, "cipher") ||
                    ne_conf_key_is(c, f, "extension_hint") || ne_conf_key_is(c, f, "unique_tag") ||

@@ -131,6 +131,14 @@ static int check_fixed(const ne_server *srv, ne_server_options *next, char *err,
     if (strcmp(cur->http_host, next->http_host) != 0) {
         return refuse(err, cap, "HTTPHost", cur->http_host, next->http_host);
     }
+    if (cur->js.sync_interval_ms != next->js.sync_interval_ms) {
+        /* Read when the store opens (nats-server 2.10: "Requires Restart"). */
+        char a[32], b[32];
+        go_duration(cur->js.sync_interval_ms, a, sizeof(a));
+        go_duration(next->js.sync_interval_ms, b, sizeof(b));
+        return refuse(err, cap, "SyncInterval", cur->js.sync_interval_ms == 0 ? "always" : a,
+                      next->js.sync_interval_ms == 0 ? "always" : b);
+    }
     if (cur->lame_duck_duration_ms != next->lame_duck_duration_ms) {
         return refuse_duration(err, cap, "LameDuckDuration", cur->lame_duck_duration_ms,
                                next->lame_duck_duration_ms);

@@ -473,6 +473,26 @@ int ne_store_dev_sync(ne_store_dev *dev)
     return NE_OK;
 }
 
+/* ne_store_dev_sync without the port's sync: the floors are written as far
+ * as they may go now (one held back by a replacement waits for a sync), then
+ * the write buffer is programmed. */
+int ne_store_dev_flush(ne_store_dev *dev)
+{
+    if (dev->failed != NE_OK) {
+        return dev->failed;
+    }
+    for (uint32_t i = 0; i < NE_STORE_MAX_LOGS; i++) {
+        ne_store_slot *s = &dev->slots[i];
+        if (s->flags & SF_SLOT_ATTACHED) {
+            int rc = sf_write_floor(dev, s, false);
+            if (rc != NE_OK) {
+                return rc;
+            }
+        }
+    }
+    return sf_flush(dev);
+}
+
 /* ---- Catalogue API ------------------------------------------------------------ */
 
 static int fill_entry(ne_store_dev *dev, ne_store_slot *s, ne_store_entry *out, void *buf,

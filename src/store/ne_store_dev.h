@@ -256,6 +256,13 @@ int ne_store_dev_open(ne_store_dev *dev, const ne_flash *flash, ne_snappy_table 
  * device; this one is for the end of an event-loop turn. */
 int ne_store_dev_sync(ne_store_dev *dev);
 
+/* Programs what the write buffer holds (every log's records and floors so
+ * far are handed to the flash port: on a file, written to the OS) without
+ * the port's sync. What it wrote survives the process being killed, not a
+ * power cut: that takes ne_store_dev_sync. Errors: the flash's, and the
+ * device's failure once it failed. */
+int ne_store_dev_flush(ne_store_dev *dev);
+
 /* A catalogue entry. name and config point into the caller's buffer. */
 typedef struct ne_store_entry {
     uint32_t id;    /* never 0 or 1; never reused while the device holds data of it */

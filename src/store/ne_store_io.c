@@ -528,7 +528,14 @@ static int program(ne_store_dev *dev, uint32_t block, uint32_t off, const void *
 {
     NE_ASSERT(off % dev->program_bytes == 0 && len % dev->program_bytes == 0);
     NE_ASSERT(off <= dev->erase_bytes && len <= dev->erase_bytes - off);
-    sf_forget_reads(dev);
+    /* Only a window over the bytes programmed goes stale (it may hold them
+     * erased); the common case, appending past a window of older records,
+     * keeps it, so a reader following the writer is not sent back to flash
+     * after every flush. */
+    if (dev->rwin_len > 0 && dev->rwin_block == block && off < dev->rwin_off + dev->rwin_len &&
+        dev->rwin_off < off + len) {
+        sf_forget_reads(dev);
+    }
     int rc = dev->flash.ops->program(dev->flash.ctx, block_addr(dev, block, off), bytes, len);
     if (rc != NE_OK) {
         return sf_fail(dev, rc);

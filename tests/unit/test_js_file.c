@@ -1,8 +1,11 @@
 /* JetStream's file storage (src/js/ne_js_file.c) on port/sim: a server whose
  * device is a simulated flash, started again on the same flash: streams,
  * durable consumers and their state come back; a consumer's state log keeps
- * one state, not one per change; and after a shutdown every pool is idle.
- * IDs refer to shared/reference/nats-inventory.md. */
+ * one state, not one per change; jetstream { sync_interval } (the device
+ * behind a write cache, as a file under the page cache): "always" syncs
+ * before every ack, an interval writes before the ack and syncs on time;
+ * and after a shutdown every pool is idle. IDs refer to
+ * shared/reference/nats-inventory.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +34,9 @@ static bool formatted;
 static char rx[NE_SIM_BUFFER_BYTES + 1];
 static int client;
 static int reply_n;
+static uint32_t sync_interval_ms; /* the next boot's jetstream { sync_interval } */
+static uint8_t durable[(size_t)ERASE_BYTES * BLOCKS];
+static uint8_t dirty[NE_SIM_FLASH_DIRTY_BYTES(BLOCKS, ERASE_BYTES, 512u)];
 
 static int sim_open(void *ctx, const char *dir, ne_flash_geometry geometry, bool create,
                     ne_flash *out)
@@ -99,6 +105,7 @@ static void boot(void)
     ne_server_options_default(&opts);
     opts.port = 0;
     opts.js.enabled = true;
+    opts.js.sync_interval_ms = sync_interval_ms;
     assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
     ne_js_device_port port = {sim_open, sim_close, NULL};
     ne_js_set_device(&srv.js, &port);
@@ -129,6 +136,7 @@ static int setup(void **state)
     ne_sim_flash_init(&flash, g, image, erase_counts, NULL, 1);
     formatted = false;
     reply_n = 0;
+    sync_interval_ms = 0;
     boot();
     return 0;
 }
@@ -254,12 +262,115 @@ static void test_deleted_stay_deleted(void **state)
     assert_null(ne_js_consumer_find(stream_named("S"), (ne_slice){"C", 1}));
 }
 
+/* Time passes in ticks of 100 ms, a loop turn after each. */
+static void advance(uint64_t ms)
+{
+    for (uint64_t done = 0; done < ms; done += 100) {
+        ne_sim_clock_advance(ms - done < 100 ? ms - done : 100);
+        step(2);
+    }
+}
+
+/* The device behind a write cache that never writes back on its own: what
+ * was not synced is lost at a power cut, what was written survives a
+ * process that dies (the server started again without a shutdown). */
+static int setup_cached(void **state)
+{
+    (void)state;
+    ne_flash_geometry g = {64, ERASE_BYTES, BLOCKS};
+    ne_sim_flash_init(&flash, g, image, erase_counts, NULL, 1);
+    ne_sim_flash_use_cache(&flash, durable, dirty, 512u, 0, 0);
+    formatted = false;
+    reply_n = 0;
+    sync_interval_ms = 0;
+    return 0;
+}
+
+static void publish_acked(int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *got = request("s.a", "hello");
+        if (strstr(got, "\"seq\":") == NULL) {
+            fail_msg("publish %d not acknowledged: %.200s", i, got);
+        }
+    }
+}
+
+/* The power fails at the next program, erase or sync: the publish that
+ * does it is not acknowledged, and what was not synced may be lost. */
+static void power_cut(void)
+{
+    ne_sim_flash_cut_after(&flash, 1);
+    (void)request("s.a", "cut");
+    assert_false(flash.powered);
+    ne_sim_flash_power_on(&flash);
+}
+
+/* sync_interval "always" (the default): every acknowledged publish was
+ * synced first (one sync per acknowledging turn), so all of them survive a
+ * power cut (CFG: docs/jetstream.md "Durability"). */
+static void test_sync_always_syncs_before_each_ack(void **state)
+{
+    (void)state;
+    boot();
+    expect_ok(request("$JS.API.STREAM.CREATE.S",
+                      "{\"name\":\"S\",\"subjects\":[\"s.>\"],\"storage\":\"file\"}"));
+    uint64_t before = flash.syncs;
+    publish_acked(5);
+    assert_true(flash.syncs >= before + 5);
+    power_cut();
+    boot();
+    ne_js_stream *st = stream_named("S");
+    assert_non_null(st);
+    assert_int_equal(st->store.state.msgs, 5);
+}
+
+/* sync_interval 1s: an acknowledged publish is written to the device (the
+ * OS) before its ack but not synced: a process killed then loses nothing;
+ * once the interval has passed the device is synced without any traffic,
+ * and from then on a power cut keeps it. */
+static void test_sync_interval_writes_before_ack_and_syncs_on_time(void **state)
+{
+    (void)state;
+    sync_interval_ms = 1000;
+    boot();
+    expect_ok(request("$JS.API.STREAM.CREATE.S",
+                      "{\"name\":\"S\",\"subjects\":[\"s.>\"],\"storage\":\"file\"}"));
+    advance(1000); /* the creation's changes synced: a clean start */
+    uint64_t before = flash.syncs;
+    publish_acked(5);
+    assert_int_equal(flash.syncs, before); /* no sync per ack */
+    /* Killed: started again without a shutdown, over what the OS holds. */
+    boot();
+    ne_js_stream *st = stream_named("S");
+    assert_non_null(st);
+    assert_int_equal(st->store.state.msgs, 5);
+    /* The interval passes with no traffic: one sync, then a power cut
+     * keeps all five. */
+    publish_acked(2);
+    before = flash.syncs;
+    advance(1100);
+    assert_true(flash.syncs > before);
+    uint64_t synced = flash.syncs;
+    advance(2000); /* nothing changed: no more syncs */
+    assert_int_equal(flash.syncs, synced);
+    power_cut();
+    boot();
+    st = stream_named("S");
+    assert_non_null(st);
+    assert_int_equal(st->store.state.msgs, 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_streams_and_consumers_come_back_JS17, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_state_log_stays_small, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_stay_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_always_syncs_before_each_ack, setup_cached,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sync_interval_writes_before_ack_and_syncs_on_time,
+                                        setup_cached, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,6 +86,30 @@ static void test_features_not_built_yet_are_refused_by_name(void **state)
 /* jetstream { } and an account's jetstream, as nats-server reads them; a
  * limit beyond the compiled-in pools names the config/ knob (CFG-15,
  * inventory section 4). */
+/* jetstream { sync_interval } (alias sync), nats-server 2.10's key:
+ * "always" in any case, a duration string or a number of seconds; a zero
+ * or negative one and other strings are refused. Unset, it is "always"
+ * (0). */
+static void test_jetstream_sync_interval(void **state)
+{
+    (void)state;
+    assert_int_equal(apply("jetstream { store_dir: \"/d\" }\n"), NE_OK);
+    assert_int_equal(opts.js.sync_interval_ms, 0);
+    assert_int_equal(apply("jetstream { sync_interval: \"2m\" }\n"), NE_OK);
+    assert_int_equal(opts.js.sync_interval_ms, 120000);
+    assert_int_equal(apply("jetstream { sync: 100ms }\n"), NE_OK);
+    assert_int_equal(opts.js.sync_interval_ms, 100);
+    assert_int_equal(apply("jetstream { sync_interval: 5 }\n"), NE_OK);
+    assert_int_equal(opts.js.sync_interval_ms, 5000);
+    assert_int_equal(apply("jetstream { sync_interval: \"ALWAYS\" }\n"), NE_OK);
+    assert_int_equal(opts.js.sync_interval_ms, 0);
+    assert_int_equal(apply("jetstream { sync_interval: always }\n"), NE_OK);
+    assert_int_equal(opts.js.sync_interval_ms, 0);
+    assert_int_not_equal(apply("jetstream { sync_interval: \"0s\" }\n"), NE_OK);
+    assert_non_null(strstr(err, "duration out of range"));
+    assert_int_not_equal(apply("jetstream { sync_interval: \"never\" }\n"), NE_OK);
+}
+
 static void test_jetstream_block_and_account_limits(void **state)
 {
     (void)state;
@@ -537,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_unreachable_logins_are_refused_CFG16),
         cmocka_unit_test(test_unknown_field_is_an_error_with_its_position_CFG14),
         cmocka_unit_test(test_features_not_built_yet_are_refused_by_name),
+        cmocka_unit_test(test_jetstream_sync_interval),
         cmocka_unit_test(test_mqtt_block_is_read_as_nats_server_reads_it_MQ_25_CFG_20),
         cmocka_unit_test(test_permissions_are_mapped_CP78_CP80_CP82),
         cmocka_unit_test(test_accounts_imports_exports_are_mapped_CP84_CP87),

@@ -141,6 +141,12 @@ static void test_fixed_options_are_refused_with_nats_server_wording_CFG22(void *
     assert_string_equal(err,
                         "config reload not supported for LameDuckDuration: old=2m0s, new=1m30s");
 
+    /* jetstream { sync_interval } is read when the store opens. */
+    options(&next, NULL);
+    next.js.sync_interval_ms = 120000;
+    assert_int_equal(ne_server_reload(&srv, &next, err, sizeof(err)), NE_ERR_UNSUPPORTED);
+    assert_string_equal(err, "config reload not supported for SyncInterval: old=always, new=2m0s");
+
     /* Invalid options are refused with the start-up checks. */
     options(&next, NULL);
     next.max_payload = NE_MAX_PAYLOAD_BYTES + 1;

@@ -1079,6 +1079,29 @@ static void test_truncate_refused_for_space_changes_nothing(void **state)
     assert_int_equal(load(3), NE_ERR_NOT_FOUND);
 }
 
+/* The read window outlives programs past it: after more records are
+ * appended and flushed, records read before are read again from the window,
+ * not from flash (a consumer following its publishers), and a record
+ * written past the window is read from flash, whole. */
+static void test_read_window_survives_programs_past_it(void **state)
+{
+    (void)state;
+    put_n(10, "a");
+    assert_int_equal(ne_store_dev_sync(&dev), NE_OK);
+    expect_payload(1);
+    uint64_t reads = sim.reads;
+    for (uint64_t seq = 2; seq <= 10; seq++) {
+        expect_payload(seq);
+    }
+    assert_int_equal(sim.reads, reads);
+    put_n(1, "a");
+    assert_int_equal(ne_store_dev_flush(&dev), NE_OK);
+    expect_payload(3);
+    assert_int_equal(sim.reads, reads); /* the window was kept */
+    expect_payload(11);
+    assert_true(sim.reads > reads); /* past the window: from flash */
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -1113,6 +1136,7 @@ int main(void)
         T(test_retirement_keeps_the_floor_a_retired_block_carried),
         T(test_erase_refused_for_space_removes_nothing),
         T(test_truncate_refused_for_space_changes_nothing),
+        T(test_read_window_survives_programs_past_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,8 +24,12 @@ typedef enum bench_mode {
     BENCH_MODE_FANOUT,
     BENCH_MODE_QUEUE,
     BENCH_MODE_REQREP,
-    BENCH_MODE_MQTT,      /* bench_mqtt.c: MQTT 3.1.1 publish -> deliver */
-    BENCH_MODE_MQTT_IDLE, /* bench_mqtt.c: idle MQTT connections */
+    BENCH_MODE_MQTT,       /* bench_mqtt.c: MQTT 3.1.1 publish -> deliver */
+    BENCH_MODE_MQTT_IDLE,  /* bench_mqtt.c: idle MQTT connections */
+    BENCH_MODE_JS_PUB,     /* bench_js.c: publishes to a file stream, acks awaited */
+    BENCH_MODE_JS_FETCH,   /* bench_js.c: pull consumer fetch with explicit acks */
+    BENCH_MODE_JS_KV,      /* bench_js.c: KV put then get, one outstanding */
+    BENCH_MODE_JS_STREAMS, /* bench_js.c: creates --count file streams */
 } bench_mode;
 
 typedef struct bench_opts {
@@ -49,6 +53,9 @@ typedef struct bench_opts {
     int conns;           /* mqtt-idle: connections */
     int keepalive;       /* mqtt-idle: keep-alive in the CONNECTs, seconds */
     double hold_s;       /* mqtt-idle: how long the connections stay */
+    int batch;           /* js-fetch: messages per pull request */
+    bool memory;         /* js-*: a memory stream instead of a file stream */
+    bool keep;           /* js-*: leave the stream in place (default: delete it) */
 } bench_opts;
 
 typedef struct bench_conn bench_conn;
@@ -70,6 +77,16 @@ struct bench_conn {
     bench_msg_fn on_msg;
     bench_pong_fn on_pong;
     long max_payload;
+    bool headers; /* CONNECT with headers:true (set before bench_conn_open_headers) */
+
+    /* The MSG or HMSG being handed to on_msg: its subject, and for an HMSG
+     * the bytes of headers at the start of the payload (0 for a MSG). Valid
+     * only during the call. A payload smaller than `whole_below` is handed
+     * over whole, never split across reads (0: the default split above). */
+    const char *msg_subject;
+    size_t msg_subject_len;
+    size_t msg_hdr_bytes;
+    size_t whole_below;
 
     /* Read side: unparsed bytes are rbuf[rpos, rlen); `skip` bytes of a
      * payload already handed over are still to come. */
@@ -102,6 +119,9 @@ uint64_t bench_now_ns(void);
 
 /* Connects, reads INFO, sends CONNECT; the socket is non-blocking after. */
 int bench_conn_open(bench_conn *c, const char *host, int port, const char *name, double timeout_s);
+/* The same with "headers":true in the CONNECT (HMSG deliveries). */
+int bench_conn_open_headers(bench_conn *c, const char *host, int port, const char *name,
+                            double timeout_s);
 void bench_conn_close(bench_conn *c);
 /* Appends a protocol line (with its CRLF) to the control buffer. */
 int bench_conn_ctl(bench_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -126,6 +146,7 @@ int bench_run_throughput(const bench_opts *o);
 int bench_run_reqrep(const bench_opts *o);
 int bench_run_mqtt(const bench_opts *o);
 int bench_run_mqtt_idle(const bench_opts *o);
+int bench_run_js(const bench_opts *o);
 
 const char *bench_mode_name(bench_mode m);
 

@@ -127,9 +127,11 @@ static int read_info(bench_conn *c, double timeout_s)
     return -1;
 }
 
-int bench_conn_open(bench_conn *c, const char *host, int port, const char *name, double timeout_s)
+static int conn_open(bench_conn *c, const char *host, int port, const char *name, double timeout_s,
+                     bool headers)
 {
     memset(c, 0, sizeof(*c));
+    c->headers = headers;
     c->fd = -1;
     c->ep = -1;
     c->max_payload = -1;
@@ -156,8 +158,19 @@ int bench_conn_open(bench_conn *c, const char *host, int port, const char *name,
     return bench_conn_ctl(c,
                           "CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,"
                           "\"name\":\"%s\",\"lang\":\"c\",\"version\":\"bench\",\"protocol\":1,"
-                          "\"echo\":true,\"headers\":false,\"no_responders\":false}\r\n",
-                          name);
+                          "\"echo\":true,\"headers\":%s,\"no_responders\":false}\r\n",
+                          name, headers ? "true" : "false");
+}
+
+int bench_conn_open(bench_conn *c, const char *host, int port, const char *name, double timeout_s)
+{
+    return conn_open(c, host, port, name, timeout_s, false);
+}
+
+int bench_conn_open_headers(bench_conn *c, const char *host, int port, const char *name,
+                            double timeout_s)
+{
+    return conn_open(c, host, port, name, timeout_s, true);
 }
 
 void bench_conn_close(bench_conn *c)
@@ -270,21 +283,32 @@ static int split_tokens(const char *p, size_t n, const char **tok, size_t *tok_l
     return count;
 }
 
-/* One MSG whose header line ends at `line_end` (the '\n'). Returns the new
- * parse position, or 0 when more bytes are needed first. */
-static size_t parse_msg(bench_conn *c, const char *line, size_t line_len, size_t line_end)
+/* One MSG (or HMSG, `hmsg`) whose header line ends at `line_end` (the
+ * '\n'). Returns the new parse position, or 0 when more bytes are needed
+ * first. */
+static size_t parse_msg(bench_conn *c, const char *line, size_t line_len, size_t line_end,
+                        bool hmsg)
 {
-    const char *tok[4];
-    size_t tok_len[4];
-    int nt = split_tokens(line + 4, line_len - 4, tok, tok_len, 4);
+    const char *tok[5];
+    size_t tok_len[5];
+    size_t skip = hmsg ? 5 : 4;
+    int nt = split_tokens(line + skip, line_len - skip, tok, tok_len, 5);
+    int with_reply = hmsg ? 5 : 4;
     bool ok = false;
-    size_t size = nt == 3 || nt == 4 ? parse_size(tok[nt - 1], tok_len[nt - 1], &ok) : 0;
-    if (!ok) {
+    bool hdr_ok = !hmsg;
+    size_t size = nt == with_reply - 1 || nt == with_reply
+                      ? parse_size(tok[nt - 1], tok_len[nt - 1], &ok)
+                      : 0;
+    size_t hdr = hmsg && ok ? parse_size(tok[nt - 2], tok_len[nt - 2], &hdr_ok) : 0;
+    if (!ok || !hdr_ok || hdr > size) {
         conn_fail(c, "bad MSG line '%.*s'", (int)(line_len < 80 ? line_len : 80), line);
         return SIZE_MAX;
     }
-    const char *reply = nt == 4 ? tok[2] : NULL;
-    size_t reply_len = nt == 4 ? tok_len[2] : 0;
+    const char *reply = nt == with_reply ? tok[2] : NULL;
+    size_t reply_len = nt == with_reply ? tok_len[2] : 0;
+    c->msg_subject = tok[0];
+    c->msg_subject_len = tok_len[0];
+    c->msg_hdr_bytes = hdr;
     size_t start = line_end + 1;
     size_t avail = c->rlen - start;
     const unsigned char *payload = (const unsigned char *)c->rbuf + start;
@@ -296,7 +320,11 @@ static size_t parse_msg(bench_conn *c, const char *line, size_t line_len, size_t
         c->on_msg(c, reply, reply_len, payload, size, size);
         return start + size + 2;
     }
-    if (avail >= (size < BENCH_SEQ_BYTES_MAX ? size : BENCH_SEQ_BYTES_MAX)) {
+    size_t least = size < BENCH_SEQ_BYTES_MAX ? size : BENCH_SEQ_BYTES_MAX;
+    if (size < c->whole_below) {
+        least = size + 2;
+    }
+    if (avail >= least) {
         c->on_msg(c, reply, reply_len, payload, avail, size);
         c->skip = size + 2 - avail;
         return c->rlen;
@@ -335,8 +363,9 @@ static int parse(bench_conn *c)
         if (len > 0 && line[len - 1] == '\r') {
             len--;
         }
-        if (len >= 4 && memcmp(line, "MSG ", 4) == 0) {
-            size_t next = parse_msg(c, line, len, line_end);
+        bool hmsg = len >= 5 && memcmp(line, "HMSG ", 5) == 0;
+        if (hmsg || (len >= 4 && memcmp(line, "MSG ", 4) == 0)) {
+            size_t next = parse_msg(c, line, len, line_end, hmsg);
             if (next == 0) {
                 break;
             }

@@ -40,19 +40,34 @@ static void usage(FILE *out)
         "  mqtt-idle                  --conns N idle connections (default 10000) with\n"
         "  --keepalive S              this keep-alive (default 60), held --hold S\n"
         "  --hold S                   seconds (default 10)\n"
+        "JetStream (a file stream; the server started with JetStream):\n"
+        "  js-pub                     --count publishes (default 10000) awaiting their\n"
+        "                             acks, at most --window at once (default 1: sync\n"
+        "                             publish); rate and publish-to-ack latency\n"
+        "  js-fetch                   fills a stream with --count messages (--window\n"
+        "                             default 256), then a durable pull consumer with\n"
+        "                             explicit acks fetches them, --batch N per pull\n"
+        "                             request (default 128), two requests outstanding\n"
+        "  js-kv                      --count KV puts then --count direct gets, one\n"
+        "                             outstanding, over 100 keys of bucket 'bench'\n"
+        "  js-streams                 creates --count file streams (default 1) and\n"
+        "                             leaves them\n"
+        "  --memory                   a memory stream instead of a file stream\n"
+        "  --keep                     do not delete the stream at the end\n"
         "Exit status: 0 clean run, 1 lost/duplicated/reordered messages, 2 setup error.\n");
 }
 
 const char *bench_mode_name(bench_mode m)
 {
-    static const char *const names[] = {"pub",    "pubsub", "fanout",   "queue",
-                                        "reqrep", "mqtt",   "mqtt-idle"};
+    static const char *const names[] = {"pub",      "pubsub", "fanout",    "queue",
+                                        "reqrep",   "mqtt",   "mqtt-idle", "js-pub",
+                                        "js-fetch", "js-kv",  "js-streams"};
     return names[m];
 }
 
 static int parse_mode(const char *s, bench_mode *m)
 {
-    for (int i = 0; i <= BENCH_MODE_MQTT_IDLE; i++) {
+    for (int i = 0; i <= BENCH_MODE_JS_STREAMS; i++) {
         if (strcmp(s, bench_mode_name((bench_mode)i)) == 0) {
             *m = (bench_mode)i;
             return 0;
@@ -141,6 +156,9 @@ enum {
     OPT_CONNS,
     OPT_KEEPALIVE,
     OPT_HOLD,
+    OPT_BATCH_MSGS,
+    OPT_MEMORY,
+    OPT_KEEP,
     OPT_HELP
 };
 
@@ -224,6 +242,18 @@ static int parse_option(int opt, const char *arg, bench_opts *o, bool *count_giv
         return 0;
     case OPT_HOLD:
         return parse_seconds(arg, &o->hold_s);
+    case OPT_BATCH_MSGS:
+        if (parse_u64(arg, &v) != 0 || v == 0 || v > 100000) {
+            return -1;
+        }
+        o->batch = (int)v;
+        return 0;
+    case OPT_MEMORY:
+        o->memory = true;
+        return 0;
+    case OPT_KEEP:
+        o->keep = true;
+        return 0;
     default:
         return -1;
     }
@@ -257,6 +287,9 @@ int main(int argc, char **argv)
         {"conns", required_argument, NULL, OPT_CONNS},
         {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
         {"hold", required_argument, NULL, OPT_HOLD},
+        {"batch", required_argument, NULL, OPT_BATCH_MSGS},
+        {"memory", no_argument, NULL, OPT_MEMORY},
+        {"keep", no_argument, NULL, OPT_KEEP},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -268,7 +301,8 @@ int main(int argc, char **argv)
                     .batch_bytes = BENCH_WRITE_BUF_BYTES,
                     .conns = 10000,
                     .keepalive = 60,
-                    .hold_s = 10};
+                    .hold_s = 10,
+                    .batch = 128};
     bool port_given = false;
     snprintf(o.host, sizeof(o.host), "127.0.0.1");
     bool count_given = false;
@@ -313,6 +347,20 @@ int main(int argc, char **argv)
     if (count_given && o.duration_s > 0) {
         fprintf(stderr, "bench: --count and --duration exclude each other\n");
         return 2;
+    }
+    bool js = o.mode >= BENCH_MODE_JS_PUB;
+    if (js && o.duration_s > 0) {
+        fprintf(stderr, "bench: the js modes take --count, not --duration\n");
+        return 2;
+    }
+    if (js && !count_given) {
+        o.count = o.mode == BENCH_MODE_JS_STREAMS ? 1 : 10000;
+    }
+    if (js && o.window == 0) {
+        o.window = o.mode == BENCH_MODE_JS_PUB ? 1 : 256;
+    }
+    if (js) {
+        return bench_run_js(&o);
     }
     if (!count_given && o.duration_s == 0) {
         o.count = o.mode == BENCH_MODE_REQREP ? 20000 : 1000000;
