@@ -1113,7 +1113,7 @@ static bool header_allowed(ne_conn *conn, uint8_t first, uint64_t total)
     if (!c->connected) {
         /* The first packet is CONNECT (M3-05), and it must fit a buffer. */
         if (type != NE_MQTT_CONNECT || !ne_mqtt_flags_valid(first) ||
-            total > sizeof(conn->io->rbuf) || total > max_packet(m)) {
+            total > (size_t)NE_CONN_READ_BUFFER_BYTES || total > max_packet(m)) {
             ne_conn_logf(conn, NE_LOG_DEBUG, "MQTT: the first packet is not a CONNECT");
             ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
             return false;
@@ -1128,7 +1128,8 @@ static bool header_allowed(ne_conn *conn, uint8_t first, uint64_t total)
         fault(conn, NE_MQTT_RC_MALFORMED);
         return false;
     }
-    if (total > max_packet(m) || (type != NE_MQTT_PUBLISH && total > sizeof(conn->io->rbuf))) {
+    if (total > max_packet(m) ||
+        (type != NE_MQTT_PUBLISH && total > (size_t)NE_CONN_READ_BUFFER_BYTES)) {
         ne_conn_logf(conn, NE_LOG_DEBUG, "MQTT packet of %llu bytes: above max_payload",
                      (unsigned long long)total);
         fault(conn, NE_MQTT_RC_PACKET_TOO_LARGE); /* M5-27 */
