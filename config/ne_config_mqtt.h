@@ -67,6 +67,35 @@
 #define NE_MQTT_MAX_INBOUND_QOS2 32
 #endif
 
+/* Session tables, taken from pools shared by all sessions while they are
+ * used, so that a session pays only for what it holds:
+ *   NE_MQTT_SUB_TABLES    filter tables (NE_MQTT_MAX_SUBS_PER_SESSION slots,
+ *                         24 B each), one per session holding a filter;
+ *   NE_MQTT_OUT_TABLES    outbound rings (NE_MQTT_MAX_INFLIGHT slots, 32 B
+ *                         each), one per session with a QoS 1/2 message
+ *                         queued or in flight for it;
+ *   NE_MQTT_ALIAS_TABLES  topic alias tables (both ways, 2 *
+ *                         NE_MQTT_TOPIC_ALIAS_MAX * (NE_MQTT_ALIAS_TOPIC_BYTES
+ *                         + 2) B), one per connected MQTT 5 client.
+ * One session or connection holds at most one of each, so the defaults
+ * (one per session, one per connection) never run out and cost RAM only
+ * for the tables in use. Fewer trade RAM for refusals, each as the
+ * protocol allows and the rest served: a SUBSCRIBE that finds no filter
+ * table gets SUBACK 0x80 (3.1.1) or 0x97 Quota exceeded (5.0); a message
+ * that finds no outbound ring is not queued for that session (counted in
+ * mqtt.dropped_inflight); a 5.0 client that finds no alias table is told
+ * Topic Alias Maximum 0 and is sent no aliases. Each refusal is logged
+ * with the knob's name. */
+#ifndef NE_MQTT_SUB_TABLES
+#define NE_MQTT_SUB_TABLES NE_MQTT_MAX_SESSIONS
+#endif
+#ifndef NE_MQTT_OUT_TABLES
+#define NE_MQTT_OUT_TABLES NE_MQTT_MAX_SESSIONS
+#endif
+#ifndef NE_MQTT_ALIAS_TABLES
+#define NE_MQTT_ALIAS_TABLES NE_MQTT_MAX_CONNECTIONS
+#endif
+
 /* Messages kept by the store: QoS 1 and 2 messages held for sessions
  * (one copy however many sessions hold it), retained messages and wills.
  * Costs about 40 B each. */

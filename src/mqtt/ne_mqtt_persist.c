@@ -303,9 +303,9 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
     /* Filters are written in slot order without the free slots, and read
      * back into the first slots: an entry of a shared filter names it by
      * its rank among them. */
-    uint8_t rank[NE_MQTT_MAX_SUBS_PER_SESSION];
+    uint8_t rank[NE_MQTT_MAX_SUBS_PER_SESSION] = {0};
     uint8_t ranked = 0;
-    for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
+    for (uint32_t i = 0; i < ne_mqtt_sub_slots(s); i++) {
         const ne_mqtt_sub *e = &s->subs[i];
         rank[i] = ranked;
         if (e->sub == NULL) {
@@ -586,7 +586,7 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
         e.retain = (flags & 1u) != 0;
         e.fixed_id = (flags & 2u) != 0;
         if (e.shared > NE_MQTT_MAX_SUBS_PER_SESSION ||
-            (e.shared != 0 && s->subs[e.shared - 1].sub == NULL)) {
+            (e.shared != 0 && (s->subs == NULL || s->subs[e.shared - 1].sub == NULL))) {
             e.shared = 0;
         }
         ne_mqtt_msg *msg = r.ok ? loaded_msg(c, id) : NULL;

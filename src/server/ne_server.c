@@ -421,6 +421,12 @@ void ne_server_log_memory(const ne_server *srv)
              NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_client)));
     log_pool(srv, "mqtt sessions", NE_MQTT_MAX_SESSIONS,
              NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_session)));
+    log_pool(srv, "mqtt filters", NE_MQTT_SUB_TABLES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_sub_table)));
+    log_pool(srv, "mqtt outbound", NE_MQTT_OUT_TABLES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_out_table)));
+    log_pool(srv, "mqtt aliases", NE_MQTT_ALIAS_TABLES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_alias_table)));
     log_pool(srv, "mqtt messages", NE_MQTT_MAX_MESSAGES, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_msg)));
     log_pool(srv, "mqtt blocks", NE_MQTT_BLOCKS, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_block)));
 #endif
@@ -437,18 +443,21 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
     const ne_pool *pools[] = {
         &srv->conns.conn_pool,
         &srv->conns.io_pool,
+        &srv->conns.rbuf_pool,
         &srv->conns.chunks.chunks,
         &srv->conns.chunks.refs,
         &srv->router.sub_pool,
         &srv->router.trie.pool,
         &srv->nats.client_pool,
         &srv->leaf.link_pool,
-        &srv->conns.rbuf_pool,
         &srv->leaf.interest_pool,
         &srv->mon.state_pool,
 #if NE_FEATURE_MQTT
         &srv->mqtt.client_pool,
         &srv->mqtt.session_pool,
+        &srv->mqtt.sub_table_pool,
+        &srv->mqtt.out_table_pool,
+        &srv->mqtt.alias_table_pool,
         &srv->mqtt.store.msg_pool,
         &srv->mqtt.store.block_pool,
 #endif
