@@ -181,8 +181,10 @@ static uint32_t sub_ids_for(const ne_mqtt_session *s, const char *subject, size_
                             uint32_t *ids)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < ne_mqtt_sub_slots(s); i++) {
-        const ne_mqtt_sub *e = &s->subs[i];
+    const ne_mqtt_sub *subs = s->subs;
+    uint32_t slots = ne_mqtt_sub_slots(s);
+    for (uint32_t i = 0; i < slots; i++) {
+        const ne_mqtt_sub *e = &subs[i];
         if (e->sub != NULL && e->sub_id != 0 && !entry_shared(e) &&
             entry_matches(e, subject, len)) {
             ids[n++] = e->sub_id;
@@ -661,8 +663,10 @@ static bool session_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *p
             return false;
         }
         bool any = false;
-        for (uint32_t i = 0; i < ne_mqtt_sub_slots(s); i++) {
-            const ne_mqtt_sub *x = &s->subs[i];
+        const ne_mqtt_sub *subs = s->subs;
+        uint32_t slots = ne_mqtt_sub_slots(s);
+        for (uint32_t i = 0; i < slots; i++) {
+            const ne_mqtt_sub *x = &subs[i];
             if (x->sub == NULL || entry_shared(x) || (x->no_local && self) ||
                 !entry_matches(x, msg->subject.ptr, msg->subject.len)) {
                 continue;
