@@ -26,10 +26,15 @@ static uint64_t now_of(const ne_mqtt *m)
 
 /* ---- The outbound ring ------------------------------------------------------------ */
 
+/* The k-th entry of a ring (k < out_count, so the ring is held). */
+static ne_mqtt_out *ring_at(ne_mqtt_out *ring, uint16_t head, uint32_t k)
+{
+    return &ring[(head + k) % NE_MQTT_MAX_INFLIGHT];
+}
+
 static ne_mqtt_out *out_at(ne_mqtt_session *s, uint32_t k)
 {
-    NE_ASSERT(s->out != NULL);
-    return &s->out[(s->out_head + k) % NE_MQTT_MAX_INFLIGHT];
+    return ring_at(s->out, s->out_head, k);
 }
 
 /* The ring goes back to the pool once nothing is in it. */
@@ -44,17 +49,25 @@ static void out_table_release(ne_mqtt *m, ne_mqtt_session *s)
 
 ne_mqtt_out *ne_mqtt_session_out(ne_mqtt_session *s, uint32_t k)
 {
-    NE_ASSERT(k < s->out_count);
+    NE_ASSERT(k < s->out_count && s->out != NULL);
     return out_at(s, k);
 }
 
 /* Drops freed entries at the head, so that the ring's oldest is live. */
 static void out_compact_head(ne_mqtt *m, ne_mqtt_session *s)
 {
-    while (s->out_count > 0 && out_at(s, 0)->state == NE_MQTT_OUT_FREE) {
-        s->out_head = (uint16_t)((s->out_head + 1) % NE_MQTT_MAX_INFLIGHT);
-        s->out_count--;
+    if (s->out_count == 0) {
+        return;
     }
+    ne_mqtt_out *ring = s->out;
+    uint16_t head = s->out_head;
+    uint16_t count = s->out_count;
+    while (count > 0 && ring[head].state == NE_MQTT_OUT_FREE) {
+        head = (uint16_t)((head + 1) % NE_MQTT_MAX_INFLIGHT);
+        count--;
+    }
+    s->out_head = head;
+    s->out_count = count;
     out_table_release(m, s);
 }
 
@@ -433,8 +446,10 @@ void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s)
         return;
     }
     uint32_t limit = inflight_limit(m, c);
+    /* Nothing below gives the ring back (only compacting does): read once. */
+    ne_mqtt_out *ring = s->out;
     for (uint32_t k = 0; k < s->out_count && c->sent_unacked < limit; k++) {
-        ne_mqtt_out *e = out_at(s, k);
+        ne_mqtt_out *e = ring_at(ring, s->out_head, k);
         if (e->state != NE_MQTT_OUT_QUEUED) {
             continue;
         }
