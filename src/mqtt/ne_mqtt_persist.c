@@ -284,6 +284,8 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
             (void)persist_msg(m, e->msg);
         }
     }
+    /* A will waiting for its delay (its client gone) is kept with it. */
+    bool will = s->will != NULL && s->will_at_ms != 0 && persist_msg(m, s->will);
     wbuf w = {p->rec, sizeof(p->rec), 0, true};
     w_u8(&w, REC_FORMAT);
     w_u8(&w, s->version);
@@ -337,6 +339,10 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
     for (uint32_t i = 0; i < s->inbound_count; i++) {
         w_u16(&w, s->inbound[i]);
     }
+    /* The pending will: its message and delay (0: none). A record written
+     * before wills were kept ends here. */
+    w_u64(&w, will ? s->will->id : 0);
+    w_u32(&w, will ? s->will_delay_s : 0);
     if (!w.ok) {
         refused(m, "session", NE_ERR_TOO_BIG);
         return;
@@ -521,6 +527,33 @@ static int load_retained(void *vctx, const char *key, size_t key_len, uint64_t s
     return NE_OK;
 }
 
+/* A session's pending will (write_session): published when its delay
+ * has passed again, counted from this start (as the session's expiry is),
+ * or at the session's end, whichever comes first (M5-23). */
+static void load_will(load_ctx *c, ne_mqtt_session *s, rbuf *r)
+{
+    ne_mqtt *m = c->m;
+    uint64_t id = r_u64(r);
+    uint32_t delay_s = r_u32(r);
+    if (!r->ok || id == 0) {
+        return;
+    }
+    ne_mqtt_msg *msg = loaded_msg(c, id);
+    if (msg == NULL) {
+        m->persist.stats.dropped_at_load++;
+        ne_mqtt_dirty(m, s); /* written again without it */
+        return;
+    }
+    ne_mqtt_msg_retain(msg);
+    s->will = msg;
+    s->will_delay_s = delay_s;
+    uint64_t now = m->conns->now_ms;
+    s->will_at_ms = now + (uint64_t)delay_s * 1000u;
+    if (s->will_at_ms == 0) {
+        s->will_at_ms = 1;
+    }
+}
+
 static int load_session(void *vctx, const char *key, size_t key_len, uint64_t seq)
 {
     load_ctx *c = vctx;
@@ -603,6 +636,9 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
         if (id != 0) {
             s->inbound[s->inbound_count++] = id;
         }
+    }
+    if (r.ok && r.len - r.at >= 12) {
+        load_will(c, s, &r);
     }
     if (!r.ok) {
         ne_mqtt_dirty(m, s); /* what could be read stays; the record is written again */

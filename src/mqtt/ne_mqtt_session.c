@@ -1054,6 +1054,7 @@ void ne_mqtt_session_publish_will(ne_mqtt *m, ne_mqtt_session *s)
     }
     s->will = NULL;
     s->will_at_ms = 0;
+    ne_mqtt_dirty(m, s); /* its record no longer holds it */
     m->stats.wills_published++;
     ne_mqtt_publish_stored(m, s->conn, s, will);
     ne_mqtt_msg_release(&m->store, will);
