@@ -73,14 +73,28 @@
 #define NE_RESERVED_CONNECTIONS (NE_MAX_HTTP_CONNECTIONS + NE_MAX_LEAF_CONNECTIONS + NE_MAX_ROUTES)
 #endif
 
-/* Per-connection read buffer. Control lines and payloads that fit are parsed in
+/* A connection's read buffer. Control lines and payloads that fit are parsed in
  * place without a copy; a larger payload is assembled in shared chunks. Must be
- * at least NE_MAX_CONTROL_LINE_BYTES + 64. Cost: this many bytes per connection
- * (reserved for all; resident only for connections that carry data). One read
- * per this many bytes: 64 KiB against 16 KiB measured +50% publish rate at
- * 128 B on loopback (docs/performance.md). */
+ * at least NE_MAX_CONTROL_LINE_BYTES + 64. One read per this many bytes: 64 KiB
+ * against 16 KiB measured +50% publish rate at 128 B on loopback
+ * (docs/performance.md). A connection holds one only while it has input to
+ * read or left unparsed (an incomplete line or packet); an idle one holds
+ * none (NE_CONN_READ_BUFFERS). */
 #ifndef NE_CONN_READ_BUFFER_BYTES
 #define NE_CONN_READ_BUFFER_BYTES 65536
+#endif
+
+/* Read buffers (NE_CONN_READ_BUFFER_BYTES each) in the pool the connections
+ * with a socket share. The default, one per connection slot
+ * (NE_CONN_POOL_SIZE), never runs out; fewer trade RAM for a wait: a
+ * connection that needs one when none is free first cuts the connection
+ * that has held one longest without sending a byte for
+ * NE_PARTIAL_MSG_STALL_MS (closed as a stalled slow producer), else waits
+ * with its reads paused (TCP back-pressure) until one is given back.
+ * Cost: this many times NE_CONN_READ_BUFFER_BYTES, reserved; resident only
+ * for the most buffers held at once. */
+#ifndef NE_CONN_READ_BUFFERS
+#define NE_CONN_READ_BUFFERS NE_CONN_POOL_SIZE
 #endif
 
 /* One read buffer shared by all plain (not TLS, not monitoring) connections:

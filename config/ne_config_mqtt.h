@@ -6,14 +6,17 @@
  * MQTT out: no listener, no pools, no code reached (the linker drops it).
  *
  * RAM, for the defaults below (docs/mqtt.md has the table per profile):
- *   per connection  sizeof(ne_mqtt_client): about 150 B plus the two topic
- *                   alias tables, 2 * NE_MQTT_TOPIC_ALIAS_MAX *
- *                   (NE_MQTT_ALIAS_TOPIC_BYTES + 2);
- *   per session     sizeof(ne_mqtt_session): about 100 B + NE_MQTT_CLIENT_ID_BYTES
- *                   + 24 B per subscription slot + 16 B per in-flight slot
+ *   per connection  sizeof(ne_mqtt_client): about 100 B; a connected 5.0
+ *                   client also holds an alias table (NE_MQTT_ALIAS_TABLES)
+ *                   of 2 * NE_MQTT_TOPIC_ALIAS_MAX * (NE_MQTT_ALIAS_TOPIC_BYTES
+ *                   + 2) B;
+ *   per session     sizeof(ne_mqtt_session): about 200 B + NE_MQTT_CLIENT_ID_BYTES
  *                   + 2 B per inbound QoS 2 slot, plus one connection header
  *                   (the session's internal client, which holds its
- *                   subscriptions while it is offline);
+ *                   subscriptions while it is offline); while used, a
+ *                   filter table (24 B per subscription slot,
+ *                   NE_MQTT_SUB_TABLES) and an outbound ring (32 B per
+ *                   in-flight slot, NE_MQTT_OUT_TABLES);
  *   the store       NE_MQTT_MAX_MESSAGES * 40 B + NE_MQTT_STORE_BYTES.
  * ne_server_log_memory prints the figures of a build at start-up. */
 #ifndef NE_CONFIG_MQTT_H
@@ -44,7 +47,7 @@
 /* Topic filters one session may hold. One beyond it gets SUBACK 0x80
  * (3.1.1) or 0x97 Quota exceeded (5.0). A filter ending in "/#" takes two
  * subscriptions of the router (the filter and its parent level, as in
- * nats-server). Costs 24 B per slot per session. */
+ * nats-server). Costs 24 B per slot per filter table (NE_MQTT_SUB_TABLES). */
 #ifndef NE_MQTT_MAX_SUBS_PER_SESSION
 #define NE_MQTT_MAX_SUBS_PER_SESSION 32
 #endif
@@ -53,7 +56,7 @@
  * sent and not yet acknowledged, and queued behind them (while the client
  * is offline, or its Receive Maximum is used up). A message beyond it is
  * not queued for that session (counted: mqtt.dropped_inflight). Costs
- * 16 B per slot per session. At most 65535. */
+ * 32 B per slot per outbound ring (NE_MQTT_OUT_TABLES). At most 65535. */
 #ifndef NE_MQTT_MAX_INFLIGHT
 #define NE_MQTT_MAX_INFLIGHT 64
 #endif
@@ -65,6 +68,35 @@
  * exceeded; 3.1.1: closed). Costs 2 B per slot per session. */
 #ifndef NE_MQTT_MAX_INBOUND_QOS2
 #define NE_MQTT_MAX_INBOUND_QOS2 32
+#endif
+
+/* Session tables, taken from pools shared by all sessions while they are
+ * used, so that a session pays only for what it holds:
+ *   NE_MQTT_SUB_TABLES    filter tables (NE_MQTT_MAX_SUBS_PER_SESSION slots,
+ *                         24 B each), one per session holding a filter;
+ *   NE_MQTT_OUT_TABLES    outbound rings (NE_MQTT_MAX_INFLIGHT slots, 32 B
+ *                         each), one per session with a QoS 1/2 message
+ *                         queued or in flight for it;
+ *   NE_MQTT_ALIAS_TABLES  topic alias tables (both ways, 2 *
+ *                         NE_MQTT_TOPIC_ALIAS_MAX * (NE_MQTT_ALIAS_TOPIC_BYTES
+ *                         + 2) B), one per connected MQTT 5 client.
+ * One session or connection holds at most one of each, so the defaults
+ * (one per session, one per connection) never run out and cost RAM only
+ * for the tables in use. Fewer trade RAM for refusals, each as the
+ * protocol allows and the rest served: a SUBSCRIBE that finds no filter
+ * table gets SUBACK 0x80 (3.1.1) or 0x97 Quota exceeded (5.0); a message
+ * that finds no outbound ring is not queued for that session (counted in
+ * mqtt.dropped_inflight); a 5.0 client that finds no alias table is told
+ * Topic Alias Maximum 0 and is sent no aliases. Each refusal is logged
+ * with the knob's name. */
+#ifndef NE_MQTT_SUB_TABLES
+#define NE_MQTT_SUB_TABLES NE_MQTT_MAX_SESSIONS
+#endif
+#ifndef NE_MQTT_OUT_TABLES
+#define NE_MQTT_OUT_TABLES NE_MQTT_MAX_SESSIONS
+#endif
+#ifndef NE_MQTT_ALIAS_TABLES
+#define NE_MQTT_ALIAS_TABLES NE_MQTT_MAX_CONNECTIONS
 #endif
 
 /* Messages kept by the store: QoS 1 and 2 messages held for sessions
@@ -116,7 +148,7 @@
  * off. An alias binds a topic of at most NE_MQTT_ALIAS_TOPIC_BYTES; a
  * client binding a longer one is disconnected (0x83), and the server does
  * not alias longer topics. Costs 2 * this * (NE_MQTT_ALIAS_TOPIC_BYTES +
- * 2) B per connection. */
+ * 2) B per alias table (NE_MQTT_ALIAS_TABLES). */
 #ifndef NE_MQTT_TOPIC_ALIAS_MAX
 #define NE_MQTT_TOPIC_ALIAS_MAX 8
 #endif

@@ -1,6 +1,14 @@
 /* test-small: the default profile with small pools, so that the interop tests
  * can drive every pool to exhaustion with a handful of clients. */
 #define NE_MAX_CONNECTIONS 8
+/* Read buffers for 4 of the 8 connections with input in flight at once, so
+ * that tests/hostile/pools.test.mjs holds them all with stalled input. */
+#define NE_CONN_READ_BUFFERS 4
+/* MQTT session tables for 4 of the 8 sessions (tests/hostile/mqtt.test.mjs
+ * takes them all). */
+#define NE_MQTT_SUB_TABLES 4
+#define NE_MQTT_OUT_TABLES 4
+#define NE_MQTT_ALIAS_TABLES 4
 #define NE_MAX_SUBSCRIPTIONS 32
 #define NE_MAX_TRIE_NODES 64
 #define NE_CHUNK_BYTES 4096

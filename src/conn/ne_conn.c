@@ -88,6 +88,8 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
                  NE_MAX_CONN_HEADERS);
     ne_pool_init(&set->io_pool, "connection I/O", &storage->io, sizeof(ne_conn_io),
                  NE_CONN_POOL_SIZE);
+    ne_pool_init(&set->rbuf_pool, "read buffers", &storage->rbuf, sizeof(ne_conn_rbuf),
+                 NE_CONN_READ_BUFFERS);
     ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
                         NE_OUT_REF_COUNT);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -243,10 +245,8 @@ ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, 
     if (ne_pool_available(&set->io_pool) == 0 || ne_pool_available(&set->conn_pool) == 0) {
         return NULL;
     }
-    ne_conn_io *io = ne_pool_alloc_uninit(&set->io_pool);
+    ne_conn_io *io = ne_pool_alloc(&set->io_pool);
     NE_ASSERT(io != NULL);
-    /* The read buffer is not zeroed: only bytes below rlen are read. */
-    memset(io, 0, offsetof(ne_conn_io, rbuf));
     io->sock = sock;
     size_t ip_len = strlen(ip);
     memcpy(io->ip, ip, NE_MIN(ip_len, sizeof(io->ip) - 1));
@@ -419,6 +419,8 @@ static void conn_teardown(ne_conn *conn)
             set->rshared_owner = NULL;
         }
 #endif
+        io->rlen = 0;
+        ne_conn_rbuf_release(conn);
         ne_pool_free(&set->io_pool, io);
     }
     set->kinds[conn->kind].count--;
@@ -798,6 +800,71 @@ static void run_internal(ne_conns *set)
     }
 }
 
+/* ---- Read buffers ------------------------------------------------------------ */
+
+/* The connection, other than `except`, that has held a read buffer longest
+ * without sending a byte for at least partial_msg_stall_ms; NULL if none. */
+static ne_conn *rbuf_stalled_holder(ne_conns *set, const ne_conn *except)
+{
+    ne_conn *oldest = NULL;
+    uint32_t guard = 0;
+    for (ne_conn *c = set->active; c != NULL && guard++ < NE_MAX_CONN_HEADERS; c = c->next) {
+        const ne_conn_io *io = c->io;
+        if (c == except || c->closing || io == NULL || io->rbuf == NULL ||
+            set->now_ms - io->last_in_ms < set->opts->partial_msg_stall_ms) {
+            continue;
+        }
+        if (oldest == NULL || io->last_in_ms < oldest->io->last_in_ms) {
+            oldest = c;
+        }
+    }
+    return oldest;
+}
+
+/* Gives a read buffer to the connection unless it has one: from the pool,
+ * or from the stalled holder cut to make room. False when none is free
+ * (the caller pauses the reads: TCP back-pressure). */
+bool ne_conn_rbuf_take(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    if (io->rbuf != NULL) {
+        return true;
+    }
+    NE_ASSERT(io->rlen == 0);
+    io->rbuf = ne_pool_alloc_uninit(&set->rbuf_pool);
+    if (io->rbuf != NULL) {
+        return true;
+    }
+    ne_conn *victim = rbuf_stalled_holder(set, conn);
+    if (victim == NULL) {
+        return false;
+    }
+    ne_conn_logf(victim, NE_LOG_WARN,
+                 "Slow Producer Detected: %u bytes of incomplete input held a read buffer for "
+                 "%llu ms while another connection needed one (NE_CONN_READ_BUFFERS %u)",
+                 (unsigned)victim->io->rlen,
+                 (unsigned long long)(set->now_ms - victim->io->last_in_ms),
+                 (unsigned)NE_CONN_READ_BUFFERS);
+    set->stats.slow_producers++;
+    ne_conn_close(victim, NE_CLOSE_SLOW_PRODUCER_STALLED, NULL);
+    victim->io->rlen = 0;
+    ne_conn_rbuf_release(victim);
+    io->rbuf = ne_pool_alloc_uninit(&set->rbuf_pool);
+    NE_ASSERT(io->rbuf != NULL);
+    return true;
+}
+
+/* Gives the read buffer back when it holds nothing. */
+void ne_conn_rbuf_release(ne_conn *conn)
+{
+    ne_conn_io *io = conn->io;
+    if (io->rbuf != NULL && io->rlen == 0) {
+        ne_pool_free(&conn->set->rbuf_pool, io->rbuf);
+        io->rbuf = NULL;
+    }
+}
+
 /* ---- Input ------------------------------------------------------------------- */
 
 void ne_conn_pause_reads(ne_conn *conn)
@@ -822,15 +889,22 @@ static uint32_t conn_input(ne_conn *conn, uint8_t *buf, uint32_t len)
 void ne_conn_process_input(ne_conn *conn)
 {
     ne_conn_io *io = conn->io;
+    if (io->rbuf == NULL) {
+        /* Nothing kept: the kind still hears of the resumed reads (it may
+         * go on with a message it holds in chunks). */
+        uint8_t none[1];
+        NE_ASSERT(io->rlen == 0);
+        (void)conn_input(conn, none, 0);
+        return;
+    }
     uint32_t pos = conn_input(conn, io->rbuf, io->rlen);
     if (conn->closing) {
         io->rlen = 0;
-        return;
-    }
-    if (pos > 0) {
+    } else if (pos > 0) {
         memmove(io->rbuf, io->rbuf + pos, io->rlen - pos);
         io->rlen -= pos;
     }
+    ne_conn_rbuf_release(conn);
 }
 
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -845,18 +919,23 @@ static void shared_keep_rest(ne_conn *conn, uint32_t pos, uint32_t len)
     if (conn->closing) {
         rest = 0;
     }
-    if (rest <= sizeof(io->rbuf)) {
+    if (rest <= NE_CONN_READ_BUFFER_BYTES && (rest == 0 || ne_conn_rbuf_take(conn))) {
         if (rest > 0) {
             memcpy(io->rbuf, set->rshared + pos, rest);
         }
         io->rlen = rest;
+        ne_conn_rbuf_release(conn);
         if (set->rshared_owner == conn) {
             set->rshared_owner = NULL;
         }
         return;
     }
-    NE_ASSERT(io->read_paused);
+    /* More than a read buffer holds (the kind paused the reads mid-input),
+     * or no read buffer free: the rest stays where it is and the
+     * connection waits with its reads paused. */
+    ne_conn_pause_reads(conn);
     io->rlen = 0;
+    ne_conn_rbuf_release(conn);
     set->rshared_owner = conn;
     set->rshared_pos = pos;
     set->rshared_len = len;
@@ -873,6 +952,8 @@ static bool conn_read_shared(ne_conn *conn, size_t want, size_t *got_out)
     uint32_t have = io->rlen;
     if (have > 0) {
         memcpy(set->rshared, io->rbuf, have);
+        io->rlen = 0;
+        ne_conn_rbuf_release(conn);
     }
     size_t room = NE_MIN((size_t)NE_SHARED_READ_BUFFER_BYTES - have, want);
     size_t got = 0;
@@ -945,18 +1026,22 @@ static void conn_read(ne_conn *conn)
     }
 #endif
     for (int i = 0; i < NE_READS_PER_EVENT && !conn->closing && !io->read_paused; i++) {
-        size_t room = sizeof(io->rbuf) - io->rlen;
+        if (!ne_conn_rbuf_take(conn)) {
+            ne_conn_pause_reads(conn);
+            return;
+        }
+        size_t room = NE_CONN_READ_BUFFER_BYTES - io->rlen;
         if (room == 0) {
             /* The parser leaves a full buffer only while it waits for chunks. */
             return;
         }
         size_t got = 0;
         int rc = set->net.ops->recv(set->net.ctx, io->sock, io->rbuf + io->rlen, room, &got);
-        if (rc == NE_ERR_WOULD_BLOCK) {
-            return;
-        }
         if (rc != NE_OK) {
-            ne_conn_close_io_error(conn, rc);
+            ne_conn_rbuf_release(conn);
+            if (rc != NE_ERR_WOULD_BLOCK) {
+                ne_conn_close_io_error(conn, rc);
+            }
             return;
         }
         io->rlen += (uint32_t)got;

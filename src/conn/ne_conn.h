@@ -43,6 +43,9 @@
 #if NE_SHARED_READ_BUFFER_BYTES != 0 && NE_FANOUT_READ_BYTES > NE_SHARED_READ_BUFFER_BYTES
 #error "NE_FANOUT_READ_BYTES must be at most NE_SHARED_READ_BUFFER_BYTES"
 #endif
+#if NE_CONN_READ_BUFFERS < 1 || NE_CONN_READ_BUFFERS > NE_CONN_POOL_SIZE
+#error "NE_CONN_READ_BUFFERS must be within 1..NE_CONN_POOL_SIZE"
+#endif
 #if NE_CHUNK_BYTES < NE_MAX_CONTROL_LINE_BYTES
 #error "NE_CHUNK_BYTES must hold a whole control line (a spilled message keeps its subject there)"
 #endif
@@ -219,9 +222,18 @@ typedef struct ne_conn_io {
     uint64_t tls_deadline_ms;
     struct ne_conn *tls_retry_next;
     ne_spill spill;
+    /* Input the kind left unparsed (an incomplete packet or line), kept in
+     * a read buffer (NE_CONN_READ_BUFFER_BYTES) from the layer's pool while
+     * there is any: an idle connection holds none. rbuf is NULL when rlen
+     * is 0 and no read is under way. */
     uint32_t rlen; /* valid bytes in rbuf */
-    uint8_t rbuf[NE_CONN_READ_BUFFER_BYTES];
+    uint8_t *rbuf;
 } ne_conn_io;
+
+/* One read buffer of the pool (ne_conns.rbuf_pool). */
+typedef struct ne_conn_rbuf {
+    uint8_t bytes[NE_CONN_READ_BUFFER_BYTES];
+} ne_conn_rbuf;
 
 typedef enum ne_handle_tag {
     NE_HANDLE_LISTENER = 1,
@@ -388,6 +400,7 @@ typedef struct ne_conns {
 
     ne_pool conn_pool;
     ne_pool io_pool;
+    ne_pool rbuf_pool; /* read buffers (NE_CONN_READ_BUFFERS), held while input is unparsed */
     ne_chunk_pools chunks;
     uint32_t partial_chunks; /* promised to or held by incomplete messages */
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -408,6 +421,7 @@ typedef struct ne_conns {
 typedef struct ne_conns_storage {
     NE_POOL_STORAGE(ne_conn, NE_MAX_CONN_HEADERS) conn;
     NE_POOL_STORAGE(ne_conn_io, NE_CONN_POOL_SIZE) io;
+    NE_POOL_STORAGE(ne_conn_rbuf, NE_CONN_READ_BUFFERS) rbuf;
     NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk;
     NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref;
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -587,6 +601,11 @@ int ne_conn_tls_accept_config(ne_conn *conn, const ne_tls_config *cfg);
  * pool or TLS memory region exhausted; the caller closes). */
 int ne_conn_tls_start_client(ne_conn *conn, const ne_tls_config *cfg, const char *server_name);
 /* Internal to this layer. */
+/* A read buffer for the connection unless it holds one (ne_conn_io.rbuf);
+ * false when none is free. */
+bool ne_conn_rbuf_take(ne_conn *conn);
+/* Its read buffer goes back to the pool when it holds no input. */
+void ne_conn_rbuf_release(ne_conn *conn);
 int ne_conn_tls_flush(ne_conn *conn);
 void ne_conn_tls_read(ne_conn *conn);
 void ne_conn_tls_release(ne_conn *conn);

@@ -313,12 +313,19 @@ void ne_conn_tls_read(ne_conn *conn)
         ne_conn_mark_dirty(conn); /* output held during the handshake */
     }
     for (int i = 0; i < NE_TLS_READS_PER_EVENT && !conn->closing && !io->read_paused; i++) {
-        size_t room = sizeof(io->rbuf) - io->rlen;
+        if (!ne_conn_rbuf_take(conn)) {
+            ne_conn_pause_reads(conn);
+            break; /* the engine keeps what it decrypted: retried below */
+        }
+        size_t room = NE_CONN_READ_BUFFER_BYTES - io->rlen;
         if (room == 0) {
             break; /* the parser waits for chunks */
         }
         size_t got = 0;
         int rc = set->tls.ops->read(set->tls.ctx, io->tls, io->rbuf + io->rlen, room, &got);
+        if (rc != NE_OK) {
+            ne_conn_rbuf_release(conn);
+        }
         if (rc == NE_ERR_WOULD_BLOCK) {
             return;
         }

@@ -285,6 +285,31 @@ static ne_mqtt_session *attach_session(ne_conn *conn, const uint8_t *id, uint16_
     return s;
 }
 
+/* A 5.0 client's alias tables, taken with its CONNACK: with none free it
+ * is told no Topic Alias Maximum (0, M5: absent means 0) and is sent no
+ * aliases; false then, and when aliases are off (NE_MQTT_TOPIC_ALIAS_MAX 0). */
+static bool take_aliases(ne_mqtt *m, ne_mqtt_client *c)
+{
+    if (NE_MQTT_TOPIC_ALIAS_MAX == 0) {
+        c->alias_max_out = 0;
+        return false;
+    }
+    if (c->aliases == NULL) {
+        c->aliases = ne_pool_alloc(&m->alias_table_pool);
+    }
+    if (c->aliases == NULL) {
+        ne_conn_logf(c->conn, NE_LOG_WARN,
+                     "MQTT client gets no topic aliases: every alias table is taken "
+                     "(NE_MQTT_ALIAS_TABLES %u)",
+                     (unsigned)NE_MQTT_ALIAS_TABLES);
+        c->alias_max_in = 0;
+        c->alias_max_out = 0;
+        return false;
+    }
+    c->alias_max_in = NE_MQTT_TOPIC_ALIAS_MAX;
+    return true;
+}
+
 static void send_connack(ne_conn *conn, bool present, const uint8_t *assigned,
                          uint16_t assigned_len)
 {
@@ -299,9 +324,9 @@ static void send_connack(ne_conn *conn, bool present, const uint8_t *assigned,
                     NE_MQTT_HAS(NE_MQTT_PROP_MAXIMUM_PACKET_SIZE);
         p.receive_maximum = (uint16_t)NE_MIN(NE_MQTT_MAX_INBOUND_QOS2, 65535);
         p.maximum_packet_size = max_packet(m);
-        if (NE_MQTT_TOPIC_ALIAS_MAX > 0) {
+        if (take_aliases(m, c)) {
             p.present |= NE_MQTT_HAS(NE_MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
-            p.topic_alias_maximum = NE_MQTT_TOPIC_ALIAS_MAX;
+            p.topic_alias_maximum = c->alias_max_in;
         }
         if (assigned_len > 0) {
             p.present |= NE_MQTT_HAS(NE_MQTT_PROP_ASSIGNED_CLIENT_ID); /* M5-44 */
@@ -498,11 +523,11 @@ static bool resolve_alias(ne_conn *conn, ne_mqtt_publish *p)
         return true;
     }
     uint16_t alias = p->props.topic_alias;
-    if (alias == 0 || alias > NE_MQTT_TOPIC_ALIAS_MAX) {
+    if (alias == 0 || alias > c->alias_max_in || c->aliases == NULL) {
         fault(conn, NE_MQTT_RC_TOPIC_ALIAS_INVALID);
         return false;
     }
-    ne_mqtt_alias *a = &c->alias_in[alias - 1];
+    ne_mqtt_alias *a = &c->aliases->in[alias - 1];
     if (p->topic.len == 0) {
         if (a->len == 0) {
             fault(conn, NE_MQTT_RC_PROTOCOL_ERROR); /* an alias never bound */
@@ -1113,7 +1138,7 @@ static bool header_allowed(ne_conn *conn, uint8_t first, uint64_t total)
     if (!c->connected) {
         /* The first packet is CONNECT (M3-05), and it must fit a buffer. */
         if (type != NE_MQTT_CONNECT || !ne_mqtt_flags_valid(first) ||
-            total > sizeof(conn->io->rbuf) || total > max_packet(m)) {
+            total > (size_t)NE_CONN_READ_BUFFER_BYTES || total > max_packet(m)) {
             ne_conn_logf(conn, NE_LOG_DEBUG, "MQTT: the first packet is not a CONNECT");
             ne_conn_close(conn, NE_CLOSE_PROTOCOL_VIOLATION, NULL);
             return false;
@@ -1128,7 +1153,8 @@ static bool header_allowed(ne_conn *conn, uint8_t first, uint64_t total)
         fault(conn, NE_MQTT_RC_MALFORMED);
         return false;
     }
-    if (total > max_packet(m) || (type != NE_MQTT_PUBLISH && total > sizeof(conn->io->rbuf))) {
+    if (total > max_packet(m) ||
+        (type != NE_MQTT_PUBLISH && total > (size_t)NE_CONN_READ_BUFFER_BYTES)) {
         ne_conn_logf(conn, NE_LOG_DEBUG, "MQTT packet of %llu bytes: above max_payload",
                      (unsigned long long)total);
         fault(conn, NE_MQTT_RC_PACKET_TOO_LARGE); /* M5-27 */
@@ -1244,6 +1270,10 @@ static void mqtt_closed(ne_conn *conn)
         bool will = !c->clean_disconnect && conn->close_reason != NE_CLOSE_SERVER_SHUTDOWN;
         ne_mqtt_session_detach(m, s, will);
     }
+    if (c->aliases != NULL) {
+        ne_pool_free(&m->alias_table_pool, c->aliases);
+        c->aliases = NULL;
+    }
     ne_pool_free(&m->client_pool, c);
     conn->state = NULL;
 }
@@ -1325,6 +1355,12 @@ void ne_mqtt_init(ne_mqtt *m, ne_mqtt_pool_storage *storage, const ne_server_opt
     m->rng = rng;
     ne_pool_init(&m->client_pool, "mqtt clients", &storage->clients, sizeof(ne_mqtt_client),
                  NE_MQTT_MAX_CONNECTIONS);
+    ne_pool_init(&m->sub_table_pool, "mqtt filter tables", &storage->sub_tables,
+                 sizeof(ne_mqtt_sub_table), NE_MQTT_SUB_TABLES);
+    ne_pool_init(&m->out_table_pool, "mqtt outbound rings", &storage->out_tables,
+                 sizeof(ne_mqtt_out_table), NE_MQTT_OUT_TABLES);
+    ne_pool_init(&m->alias_table_pool, "mqtt alias tables", &storage->alias_tables,
+                 sizeof(ne_mqtt_alias_table), NE_MQTT_ALIAS_TABLES);
     ne_pool_init(&m->session_pool, "mqtt sessions", &storage->sessions, sizeof(ne_mqtt_session),
                  NE_MQTT_MAX_SESSIONS);
     ne_mqtt_store_init(&m->store, &storage->store);

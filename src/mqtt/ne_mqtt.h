@@ -42,6 +42,9 @@
 #if NE_MQTT_MAX_INBOUND_QOS2 < 1 || NE_MQTT_MAX_INBOUND_QOS2 > 65535
 #error "NE_MQTT_MAX_INBOUND_QOS2 must be within 1..65535"
 #endif
+#if NE_MQTT_SUB_TABLES < 1 || NE_MQTT_OUT_TABLES < 1 || NE_MQTT_ALIAS_TABLES < 1
+#error "NE_MQTT_SUB_TABLES, NE_MQTT_OUT_TABLES and NE_MQTT_ALIAS_TABLES must be at least 1"
+#endif
 #if NE_MQTT_CLIENT_ID_BYTES < 23
 #error "NE_MQTT_CLIENT_ID_BYTES must hold the 23 bytes every client id may have (M3-23)"
 #endif
@@ -85,6 +88,18 @@ typedef struct ne_mqtt_sub {
     uint8_t retain_handling;
 } ne_mqtt_sub;
 
+/* A session's filters, from the kind's pool (NE_MQTT_SUB_TABLES) while it
+ * holds at least one. */
+typedef struct ne_mqtt_sub_table {
+    ne_mqtt_sub e[NE_MQTT_MAX_SUBS_PER_SESSION];
+} ne_mqtt_sub_table;
+
+/* A session's outbound ring, from the kind's pool (NE_MQTT_OUT_TABLES)
+ * while a QoS 1 or 2 message is queued or in flight for it. */
+typedef struct ne_mqtt_out_table {
+    ne_mqtt_out e[NE_MQTT_MAX_INFLIGHT];
+} ne_mqtt_out_table;
+
 struct ne_mqtt_client;
 
 /* A session (M3-32): it lives from the client's first CONNECT to its end
@@ -112,13 +127,17 @@ typedef struct ne_mqtt_session {
     ne_mqtt_msg *will;
     uint32_t will_delay_s;
     uint64_t will_at_ms;
+    /* Its filters: NE_MQTT_MAX_SUBS_PER_SESSION slots while it holds any
+     * (sub_count > 0), NULL otherwise (ne_mqtt_sub_table). */
     uint32_t sub_count;
-    ne_mqtt_sub subs[NE_MQTT_MAX_SUBS_PER_SESSION];
+    ne_mqtt_sub *subs;
     /* Outbound QoS 1/2, in the order they were queued: out[out_head] is
-     * the oldest, out_count of them from there (a ring). */
+     * the oldest, out_count of them from there (a ring of
+     * NE_MQTT_MAX_INFLIGHT while out_count > 0, NULL otherwise:
+     * ne_mqtt_out_table). */
     uint16_t out_head;
     uint16_t out_count;
-    ne_mqtt_out out[NE_MQTT_MAX_INFLIGHT];
+    ne_mqtt_out *out;
     /* Inbound QoS 2 packet ids received and not yet released. */
     uint16_t inbound_count;
     uint16_t inbound[NE_MQTT_MAX_INBOUND_QOS2];
@@ -128,6 +147,13 @@ typedef struct ne_mqtt_alias {
     uint16_t len; /* 0: unbound */
     uint8_t topic[NE_MQTT_ALIAS_TOPIC_BYTES];
 } ne_mqtt_alias;
+
+/* A 5.0 connection's topic aliases both ways, from the kind's pool
+ * (NE_MQTT_ALIAS_TABLES) from its CONNACK to its close. */
+typedef struct ne_mqtt_alias_table {
+    ne_mqtt_alias in[NE_MQTT_TOPIC_ALIAS_MAX > 0 ? NE_MQTT_TOPIC_ALIAS_MAX : 1];
+    ne_mqtt_alias out[NE_MQTT_TOPIC_ALIAS_MAX > 0 ? NE_MQTT_TOPIC_ALIAS_MAX : 1];
+} ne_mqtt_alias_table;
 
 /* A large PUBLISH being assembled in chunks (the connection's spill): what
  * its head said. */
@@ -158,14 +184,14 @@ typedef struct ne_mqtt_client {
     uint16_t receive_maximum;     /* the client's (5.0), 65535 otherwise */
     uint16_t sent_unacked;        /* QoS 1/2 PUBLISH out and not acknowledged */
     uint32_t maximum_packet_size; /* the client's (5.0), 0: the protocol's */
-    uint16_t alias_max_out;       /* the client's Topic Alias Maximum */
+    uint16_t alias_max_out;       /* the client's Topic Alias Maximum (0 without a table) */
     uint16_t alias_next_out;
+    uint16_t alias_max_in;   /* told in CONNACK: NE_MQTT_TOPIC_ALIAS_MAX with a table, else 0 */
     bool problem_info;       /* 5.0 Request Problem Information */
     uint32_t sei_at_connect; /* 5.0: the Session Expiry it connected with */
     ne_mqtt_spill spill;
-    uint32_t skip_bytes; /* of a refused large PUBLISH, still to arrive */
-    ne_mqtt_alias alias_in[NE_MQTT_TOPIC_ALIAS_MAX > 0 ? NE_MQTT_TOPIC_ALIAS_MAX : 1];
-    ne_mqtt_alias alias_out[NE_MQTT_TOPIC_ALIAS_MAX > 0 ? NE_MQTT_TOPIC_ALIAS_MAX : 1];
+    uint32_t skip_bytes;          /* of a refused large PUBLISH, still to arrive */
+    ne_mqtt_alias_table *aliases; /* 5.0 with aliases either way; NULL otherwise */
 } ne_mqtt_client;
 
 /* The publish being routed (set around ne_router_publish), so that the
@@ -221,6 +247,9 @@ typedef struct ne_mqtt {
     ne_listener listener;
     ne_pool client_pool;
     ne_pool session_pool;
+    ne_pool sub_table_pool;    /* NE_MQTT_SUB_TABLES */
+    ne_pool out_table_pool;    /* NE_MQTT_OUT_TABLES */
+    ne_pool alias_table_pool;  /* NE_MQTT_ALIAS_TABLES */
     ne_mqtt_session *sessions; /* every session, newest first */
     ne_mqtt_store store;
     ne_mqtt_stats stats;
@@ -238,6 +267,9 @@ typedef struct ne_mqtt {
 typedef struct ne_mqtt_pool_storage {
     NE_POOL_STORAGE(ne_mqtt_client, NE_MQTT_MAX_CONNECTIONS) clients;
     NE_POOL_STORAGE(ne_mqtt_session, NE_MQTT_MAX_SESSIONS) sessions;
+    NE_POOL_STORAGE(ne_mqtt_sub_table, NE_MQTT_SUB_TABLES) sub_tables;
+    NE_POOL_STORAGE(ne_mqtt_out_table, NE_MQTT_OUT_TABLES) out_tables;
+    NE_POOL_STORAGE(ne_mqtt_alias_table, NE_MQTT_ALIAS_TABLES) alias_tables;
     ne_mqtt_store_storage store;
 } ne_mqtt_pool_storage;
 

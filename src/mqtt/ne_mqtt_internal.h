@@ -31,6 +31,14 @@ void ne_mqtt_close_with(ne_conn *conn, uint8_t reason, ne_close_reason why);
 
 /* ---- Sessions (ne_mqtt_session.c) --------------------------------------------- */
 
+/* The filter slots a session has now: NE_MQTT_MAX_SUBS_PER_SESSION while
+ * it holds its table, 0 otherwise (a loop bound read at every step: the
+ * table goes when its last filter does). */
+static inline uint32_t ne_mqtt_sub_slots(const ne_mqtt_session *s)
+{
+    return s->subs != NULL ? NE_MQTT_MAX_SUBS_PER_SESSION : 0;
+}
+
 extern const ne_conn_ops ne_mqtt_session_ops;
 
 /* The session of a client id that is not ending, or NULL. */

@@ -284,6 +284,8 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
             (void)persist_msg(m, e->msg);
         }
     }
+    /* A will waiting for its delay (its client gone) is kept with it. */
+    bool will = s->will != NULL && s->will_at_ms != 0 && persist_msg(m, s->will);
     wbuf w = {p->rec, sizeof(p->rec), 0, true};
     w_u8(&w, REC_FORMAT);
     w_u8(&w, s->version);
@@ -303,9 +305,9 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
     /* Filters are written in slot order without the free slots, and read
      * back into the first slots: an entry of a shared filter names it by
      * its rank among them. */
-    uint8_t rank[NE_MQTT_MAX_SUBS_PER_SESSION];
+    uint8_t rank[NE_MQTT_MAX_SUBS_PER_SESSION] = {0};
     uint8_t ranked = 0;
-    for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
+    for (uint32_t i = 0; i < ne_mqtt_sub_slots(s); i++) {
         const ne_mqtt_sub *e = &s->subs[i];
         rank[i] = ranked;
         if (e->sub == NULL) {
@@ -337,6 +339,10 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
     for (uint32_t i = 0; i < s->inbound_count; i++) {
         w_u16(&w, s->inbound[i]);
     }
+    /* The pending will: its message and delay (0: none). A record written
+     * before wills were kept ends here. */
+    w_u64(&w, will ? s->will->id : 0);
+    w_u32(&w, will ? s->will_delay_s : 0);
     if (!w.ok) {
         refused(m, "session", NE_ERR_TOO_BIG);
         return;
@@ -521,6 +527,33 @@ static int load_retained(void *vctx, const char *key, size_t key_len, uint64_t s
     return NE_OK;
 }
 
+/* A session's pending will (write_session): published when its delay
+ * has passed again, counted from this start (as the session's expiry is),
+ * or at the session's end, whichever comes first (M5-23). */
+static void load_will(load_ctx *c, ne_mqtt_session *s, rbuf *r)
+{
+    ne_mqtt *m = c->m;
+    uint64_t id = r_u64(r);
+    uint32_t delay_s = r_u32(r);
+    if (!r->ok || id == 0) {
+        return;
+    }
+    ne_mqtt_msg *msg = loaded_msg(c, id);
+    if (msg == NULL) {
+        m->persist.stats.dropped_at_load++;
+        ne_mqtt_dirty(m, s); /* written again without it */
+        return;
+    }
+    ne_mqtt_msg_retain(msg);
+    s->will = msg;
+    s->will_delay_s = delay_s;
+    uint64_t now = m->conns->now_ms;
+    s->will_at_ms = now + (uint64_t)delay_s * 1000u;
+    if (s->will_at_ms == 0) {
+        s->will_at_ms = 1;
+    }
+}
+
 static int load_session(void *vctx, const char *key, size_t key_len, uint64_t seq)
 {
     load_ctx *c = vctx;
@@ -586,7 +619,7 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
         e.retain = (flags & 1u) != 0;
         e.fixed_id = (flags & 2u) != 0;
         if (e.shared > NE_MQTT_MAX_SUBS_PER_SESSION ||
-            (e.shared != 0 && s->subs[e.shared - 1].sub == NULL)) {
+            (e.shared != 0 && (s->subs == NULL || s->subs[e.shared - 1].sub == NULL))) {
             e.shared = 0;
         }
         ne_mqtt_msg *msg = r.ok ? loaded_msg(c, id) : NULL;
@@ -603,6 +636,9 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
         if (id != 0) {
             s->inbound[s->inbound_count++] = id;
         }
+    }
+    if (r.ok && r.len - r.at >= 12) {
+        load_will(c, s, &r);
     }
     if (!r.ok) {
         ne_mqtt_dirty(m, s); /* what could be read stays; the record is written again */

@@ -26,24 +26,49 @@ static uint64_t now_of(const ne_mqtt *m)
 
 /* ---- The outbound ring ------------------------------------------------------------ */
 
+/* The k-th entry of a ring (k < out_count, so the ring is held). */
+static ne_mqtt_out *ring_at(ne_mqtt_out *ring, uint16_t head, uint32_t k)
+{
+    return &ring[(head + k) % NE_MQTT_MAX_INFLIGHT];
+}
+
 static ne_mqtt_out *out_at(ne_mqtt_session *s, uint32_t k)
 {
-    return &s->out[(s->out_head + k) % NE_MQTT_MAX_INFLIGHT];
+    return ring_at(s->out, s->out_head, k);
+}
+
+/* The ring goes back to the pool once nothing is in it. */
+static void out_table_release(ne_mqtt *m, ne_mqtt_session *s)
+{
+    if (s->out != NULL && s->out_count == 0) {
+        ne_pool_free(&m->out_table_pool, s->out);
+        s->out = NULL;
+        s->out_head = 0;
+    }
 }
 
 ne_mqtt_out *ne_mqtt_session_out(ne_mqtt_session *s, uint32_t k)
 {
-    NE_ASSERT(k < s->out_count);
+    NE_ASSERT(k < s->out_count && s->out != NULL);
     return out_at(s, k);
 }
 
 /* Drops freed entries at the head, so that the ring's oldest is live. */
-static void out_compact_head(ne_mqtt_session *s)
+static void out_compact_head(ne_mqtt *m, ne_mqtt_session *s)
 {
-    while (s->out_count > 0 && out_at(s, 0)->state == NE_MQTT_OUT_FREE) {
-        s->out_head = (uint16_t)((s->out_head + 1) % NE_MQTT_MAX_INFLIGHT);
-        s->out_count--;
+    if (s->out_count == 0) {
+        return;
     }
+    ne_mqtt_out *ring = s->out;
+    uint16_t head = s->out_head;
+    uint16_t count = s->out_count;
+    while (count > 0 && ring[head].state == NE_MQTT_OUT_FREE) {
+        head = (uint16_t)((head + 1) % NE_MQTT_MAX_INFLIGHT);
+        count--;
+    }
+    s->out_head = head;
+    s->out_count = count;
+    out_table_release(m, s);
 }
 
 /* Closes the holes freed entries left inside the ring, keeping order. */
@@ -65,8 +90,18 @@ static void out_squeeze(ne_mqtt_session *s)
     s->out_count = (uint16_t)w;
 }
 
-static ne_mqtt_out *out_push(ne_mqtt_session *s)
+static ne_mqtt_out *out_push(ne_mqtt *m, ne_mqtt_session *s)
 {
+    if (s->out == NULL) {
+        ne_mqtt_out_table *t = ne_pool_alloc_uninit(&m->out_table_pool);
+        if (t == NULL) {
+            return NULL;
+        }
+        s->out = t->e;
+        s->out_head = 0;
+        s->warned_full = false;
+        NE_ASSERT(s->out_count == 0);
+    }
     if (s->out_count == NE_MQTT_MAX_INFLIGHT) {
         out_squeeze(s);
         if (s->out_count == NE_MQTT_MAX_INFLIGHT) {
@@ -159,8 +194,10 @@ static uint32_t sub_ids_for(const ne_mqtt_session *s, const char *subject, size_
                             uint32_t *ids)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
-        const ne_mqtt_sub *e = &s->subs[i];
+    const ne_mqtt_sub *subs = s->subs;
+    uint32_t slots = ne_mqtt_sub_slots(s);
+    for (uint32_t i = 0; i < slots; i++) {
+        const ne_mqtt_sub *e = &subs[i];
         if (e->sub != NULL && e->sub_id != 0 && !entry_shared(e) &&
             entry_matches(e, subject, len)) {
             ids[n++] = e->sub_id;
@@ -191,11 +228,11 @@ static uint16_t alias_out(ne_mqtt_client *c, ne_mqtt_bytes topic, bool *known)
 {
     *known = false;
     uint32_t max = NE_MIN((uint32_t)c->alias_max_out, (uint32_t)NE_MQTT_TOPIC_ALIAS_MAX);
-    if (max == 0 || topic.len > NE_MQTT_ALIAS_TOPIC_BYTES) {
+    if (max == 0 || c->aliases == NULL || topic.len > NE_MQTT_ALIAS_TOPIC_BYTES) {
         return 0;
     }
     for (uint32_t i = 0; i < max; i++) {
-        const ne_mqtt_alias *a = &c->alias_out[i];
+        const ne_mqtt_alias *a = &c->aliases->out[i];
         if (a->len == topic.len && memcmp(a->topic, topic.ptr, topic.len) == 0) {
             *known = true;
             return (uint16_t)(i + 1);
@@ -204,7 +241,7 @@ static uint16_t alias_out(ne_mqtt_client *c, ne_mqtt_bytes topic, bool *known)
     if (c->alias_next_out >= max) {
         return 0;
     }
-    ne_mqtt_alias *a = &c->alias_out[c->alias_next_out++];
+    ne_mqtt_alias *a = &c->aliases->out[c->alias_next_out++];
     memcpy(a->topic, topic.ptr, topic.len);
     a->len = (uint16_t)topic.len;
     return c->alias_next_out;
@@ -409,8 +446,10 @@ void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s)
         return;
     }
     uint32_t limit = inflight_limit(m, c);
+    /* Nothing below gives the ring back (only compacting does): read once. */
+    ne_mqtt_out *ring = s->out;
     for (uint32_t k = 0; k < s->out_count && c->sent_unacked < limit; k++) {
-        ne_mqtt_out *e = out_at(s, k);
+        ne_mqtt_out *e = ring_at(ring, s->out_head, k);
         if (e->state != NE_MQTT_OUT_QUEUED) {
             continue;
         }
@@ -431,7 +470,7 @@ void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s)
             break; /* closed: it goes again, with DUP, when the client is back */
         }
     }
-    out_compact_head(s);
+    out_compact_head(m, s);
 }
 
 /* Queues a QoS 1/2 message for the session (and sends what the client
@@ -439,10 +478,16 @@ void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s)
 static bool queue_message(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *msg, uint8_t qos,
                           bool retain, bool fixed_id, uint32_t sub_id, uint8_t shared)
 {
-    ne_mqtt_out *e = out_push(s);
+    ne_mqtt_out *e = out_push(m, s);
     if (e == NULL) {
         m->stats.dropped_inflight++;
-        if (!s->warned_full) {
+        if (!s->warned_full && s->out == NULL) {
+            s->warned_full = true;
+            ne_conn_logf(s->conn, NE_LOG_WARN,
+                         "MQTT session \"%.*s\": QoS 1/2 message not queued, every outbound ring "
+                         "is taken (NE_MQTT_OUT_TABLES %u)",
+                         (int)s->client_id_len, s->client_id, (unsigned)NE_MQTT_OUT_TABLES);
+        } else if (!s->warned_full) {
             s->warned_full = true;
             ne_conn_logf(s->conn, NE_LOG_WARN,
                          "MQTT session \"%.*s\" holds %u QoS 1/2 messages: not queued; raise "
@@ -470,7 +515,7 @@ static void release_and_pump(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_out *e)
     if (s->client != NULL && s->client->sent_unacked > 0) {
         s->client->sent_unacked--;
     }
-    out_compact_head(s);
+    out_compact_head(m, s);
     ne_mqtt_session_pump(m, s);
 }
 
@@ -539,7 +584,7 @@ void ne_mqtt_session_resume(ne_mqtt *m, ne_mqtt_session *s)
             send_pubrel(s, e->packet_id, 0);
         }
     }
-    out_compact_head(s);
+    out_compact_head(m, s);
     ne_mqtt_session_pump(m, s);
 }
 
@@ -592,7 +637,7 @@ static ne_mqtt_sub *entry_of(ne_mqtt_session *s, const ne_sub *sub)
     while (n < sub->sid_len && sid[n] >= '0' && sid[n] <= '9') {
         n++;
     }
-    if (!ne_parse_u64(sid, n, NE_MQTT_MAX_SUBS_PER_SESSION - 1, &i)) {
+    if (s->subs == NULL || !ne_parse_u64(sid, n, NE_MQTT_MAX_SUBS_PER_SESSION - 1, &i)) {
         return NULL;
     }
     ne_mqtt_sub *e = &s->subs[i];
@@ -633,8 +678,10 @@ static bool session_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *p
             return false;
         }
         bool any = false;
-        for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
-            const ne_mqtt_sub *x = &s->subs[i];
+        const ne_mqtt_sub *subs = s->subs;
+        uint32_t slots = ne_mqtt_sub_slots(s);
+        for (uint32_t i = 0; i < slots; i++) {
+            const ne_mqtt_sub *x = &subs[i];
             if (x->sub == NULL || entry_shared(x) || (x->no_local && self) ||
                 !entry_matches(x, msg->subject.ptr, msg->subject.len)) {
                 continue;
@@ -695,7 +742,7 @@ static bool has_parent(const filter_parts *p)
 
 static ne_mqtt_sub *entry_find(ne_mqtt_session *s, const filter_parts *p)
 {
-    for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
+    for (uint32_t i = 0; i < ne_mqtt_sub_slots(s); i++) {
         ne_mqtt_sub *e = &s->subs[i];
         if (e->sub != NULL && e->sub->entry.subject_len == p->subject_len &&
             e->sub->entry.queue_len == p->group.len &&
@@ -707,6 +754,37 @@ static ne_mqtt_sub *entry_find(ne_mqtt_session *s, const filter_parts *p)
     return NULL;
 }
 
+static int entry_subscribe(ne_mqtt *m, ne_mqtt_session *s, uint32_t i, const filter_parts *p,
+                           bool withhold);
+
+/* The filter table goes back to the pool once no filter is in it. */
+static void sub_table_release(ne_mqtt *m, ne_mqtt_session *s)
+{
+    if (s->subs != NULL && s->sub_count == 0) {
+        ne_pool_free(&m->sub_table_pool, s->subs);
+        s->subs = NULL;
+    }
+}
+
+/* A filter table for the session unless it has one; false when the pool
+ * is empty (logged with the knob's name). */
+static bool sub_table_take(ne_mqtt *m, ne_mqtt_session *s)
+{
+    if (s->subs != NULL) {
+        return true;
+    }
+    ne_mqtt_sub_table *t = ne_pool_alloc(&m->sub_table_pool);
+    if (t == NULL) {
+        ne_conn_logf(s->conn, NE_LOG_WARN,
+                     "MQTT session \"%.*s\" refused a filter: every filter table is taken "
+                     "(NE_MQTT_SUB_TABLES %u)",
+                     (int)s->client_id_len, s->client_id, (unsigned)NE_MQTT_SUB_TABLES);
+        return false;
+    }
+    s->subs = t->e;
+    return true;
+}
+
 static void entry_remove(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_sub *e)
 {
     if (e->levelup != NULL) {
@@ -715,13 +793,29 @@ static void entry_remove(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_sub *e)
     ne_router_unsubscribe(m->router, e->sub);
     memset(e, 0, sizeof(*e));
     s->sub_count--;
+    sub_table_release(m, s);
 }
 
 /* The router's subscriptions of a new filter: the filter, and for one
  * ending in ".>" with a parent level, the parent (MQ-15, "a/#" matches
- * "a"). NE_OK or the router's error, nothing left behind. */
+ * "a"); the session's filter table is taken for its first one.
+ * NE_OK, NE_ERR_NOMEM (no filter table) or the router's error, nothing
+ * left behind. */
 static int entry_add(ne_mqtt *m, ne_mqtt_session *s, uint32_t i, const filter_parts *p,
                      bool withhold)
+{
+    if (!sub_table_take(m, s)) {
+        return NE_ERR_NOMEM;
+    }
+    int rc = entry_subscribe(m, s, i, p, withhold);
+    if (rc != NE_OK) {
+        sub_table_release(m, s);
+    }
+    return rc;
+}
+
+static int entry_subscribe(ne_mqtt *m, ne_mqtt_session *s, uint32_t i, const filter_parts *p,
+                           bool withhold)
 {
     ne_mqtt_sub *e = &s->subs[i];
     char sid[24];
@@ -796,7 +890,7 @@ uint8_t ne_mqtt_session_subscribe(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_bytes 
     bool is_new = e == NULL;
     if (is_new) {
         uint32_t i = 0;
-        while (i < NE_MQTT_MAX_SUBS_PER_SESSION && s->subs[i].sub != NULL) {
+        while (i < ne_mqtt_sub_slots(s) && s->subs[i].sub != NULL) {
             i++;
         }
         if (i == NE_MQTT_MAX_SUBS_PER_SESSION) {
@@ -887,7 +981,7 @@ void ne_mqtt_session_release(ne_mqtt *m, ne_mqtt_session *s)
         s->client->session = NULL;
         s->client = NULL;
     }
-    for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
+    for (uint32_t i = 0; i < ne_mqtt_sub_slots(s); i++) {
         if (s->subs[i].sub != NULL) {
             entry_remove(m, s, &s->subs[i]);
         }
@@ -898,6 +992,9 @@ void ne_mqtt_session_release(ne_mqtt *m, ne_mqtt_session *s)
             out_free(m, s, e);
         }
     }
+    s->out_count = 0;
+    out_table_release(m, s);
+    NE_ASSERT(s->subs == NULL && s->sub_count == 0);
     if (s->will != NULL) {
         ne_mqtt_msg_release(&m->store, s->will);
         s->will = NULL;
@@ -924,7 +1021,7 @@ void ne_mqtt_session_reset(ne_mqtt *m, ne_mqtt_session *s)
     if (s->will_at_ms != 0) {
         ne_mqtt_session_publish_will(m, s);
     }
-    for (uint32_t i = 0; i < NE_MQTT_MAX_SUBS_PER_SESSION; i++) {
+    for (uint32_t i = 0; i < ne_mqtt_sub_slots(s); i++) {
         if (s->subs[i].sub != NULL) {
             entry_remove(m, s, &s->subs[i]);
         }
@@ -939,8 +1036,8 @@ void ne_mqtt_session_reset(ne_mqtt *m, ne_mqtt_session *s)
         ne_mqtt_msg_release(&m->store, s->will);
         s->will = NULL;
     }
-    s->out_head = 0;
     s->out_count = 0;
+    out_table_release(m, s);
     s->inbound_count = 0;
     s->will_at_ms = 0;
     s->next_packet_id = 1;
@@ -957,6 +1054,7 @@ void ne_mqtt_session_publish_will(ne_mqtt *m, ne_mqtt_session *s)
     }
     s->will = NULL;
     s->will_at_ms = 0;
+    ne_mqtt_dirty(m, s); /* its record no longer holds it */
     m->stats.wills_published++;
     ne_mqtt_publish_stored(m, s->conn, s, will);
     ne_mqtt_msg_release(&m->store, will);
@@ -994,7 +1092,8 @@ static void redistribute_shared(ne_mqtt *m, ne_mqtt_session *s)
         ne_mqtt_out *e = out_at(s, k);
         bool undelivered =
             e->state == NE_MQTT_OUT_QUEUED || (e->state == NE_MQTT_OUT_SENT && e->qos == 1);
-        if (e->shared == 0 || !undelivered || s->subs[e->shared - 1].sub == NULL) {
+        if (e->shared == 0 || !undelivered || s->subs == NULL ||
+            s->subs[e->shared - 1].sub == NULL) {
             continue;
         }
         ne_mqtt_sub *pe = NULL;
@@ -1132,7 +1231,7 @@ bool ne_mqtt_session_restore_sub(ne_mqtt *m, ne_mqtt_session *s, const char *sub
         return false;
     }
     uint32_t i = 0;
-    while (i < NE_MQTT_MAX_SUBS_PER_SESSION && s->subs[i].sub != NULL) {
+    while (i < ne_mqtt_sub_slots(s) && s->subs[i].sub != NULL) {
         i++;
     }
     const ne_permissions *perms = ne_router_perms(s->conn);
@@ -1157,7 +1256,7 @@ bool ne_mqtt_session_restore_out(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *ms
     if (from->state != NE_MQTT_OUT_QUEUED && id_in_use(s, from->packet_id)) {
         return false;
     }
-    ne_mqtt_out *e = out_push(s);
+    ne_mqtt_out *e = out_push(m, s);
     if (e == NULL) {
         return false;
     }

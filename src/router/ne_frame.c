@@ -208,7 +208,7 @@ uint32_t ne_frame_large(ne_conn *conn, const ne_frame_ops *ops, const ne_op *op,
         return avail;
     }
     uint64_t need = (uint64_t)line_bytes + op->total_len + 2;
-    if (need <= sizeof(conn->io->rbuf)) {
+    if (need <= (size_t)NE_CONN_READ_BUFFER_BYTES) {
         return 0; /* the rest fits in the read buffer: wait for it */
     }
     if (!spill_start(conn, op)) {

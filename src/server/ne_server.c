@@ -404,6 +404,7 @@ void ne_server_log_memory(const ne_server *srv)
     ne_log_info(&srv->log, "Static memory reserved (%zu KiB in all):", sizeof(ne_server) / 1024);
     log_pool(srv, "connections", NE_MAX_CONN_HEADERS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn)));
     log_pool(srv, "connection I/O", NE_CONN_POOL_SIZE, NE_POOL_OBJECT_BYTES(sizeof(ne_conn_io)));
+    log_pool(srv, "read buffers", NE_CONN_READ_BUFFERS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn_rbuf)));
     log_pool(srv, "clients", NE_MAX_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_nats_client)));
     log_pool(srv, "subscriptions", NE_MAX_SUBSCRIPTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_sub)));
     log_pool(srv, "chunks", NE_CHUNK_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_chunk)));
@@ -411,7 +412,7 @@ void ne_server_log_memory(const ne_server *srv)
     log_pool(srv, "subject trie", 1, sizeof(ne_trie));
     log_pool(srv, "match buffer", 1, sizeof(ne_match_result));
 #if NE_SHARED_READ_BUFFER_BYTES > 0
-    log_pool(srv, "read buffer", 1, NE_SHARED_READ_BUFFER_BYTES);
+    log_pool(srv, "shared read", 1, NE_SHARED_READ_BUFFER_BYTES);
 #endif
     log_pool(srv, "closed ring", NE_CLOSED_CONN_RING, sizeof(ne_closed_conn));
     ne_leaf_log_memory(&srv->leaf);
@@ -420,6 +421,12 @@ void ne_server_log_memory(const ne_server *srv)
              NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_client)));
     log_pool(srv, "mqtt sessions", NE_MQTT_MAX_SESSIONS,
              NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_session)));
+    log_pool(srv, "mqtt filters", NE_MQTT_SUB_TABLES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_sub_table)));
+    log_pool(srv, "mqtt outbound", NE_MQTT_OUT_TABLES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_out_table)));
+    log_pool(srv, "mqtt aliases", NE_MQTT_ALIAS_TABLES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_alias_table)));
     log_pool(srv, "mqtt messages", NE_MQTT_MAX_MESSAGES, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_msg)));
     log_pool(srv, "mqtt blocks", NE_MQTT_BLOCKS, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_block)));
 #endif
@@ -436,6 +443,7 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
     const ne_pool *pools[] = {
         &srv->conns.conn_pool,
         &srv->conns.io_pool,
+        &srv->conns.rbuf_pool,
         &srv->conns.chunks.chunks,
         &srv->conns.chunks.refs,
         &srv->router.sub_pool,
@@ -447,6 +455,9 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
 #if NE_FEATURE_MQTT
         &srv->mqtt.client_pool,
         &srv->mqtt.session_pool,
+        &srv->mqtt.sub_table_pool,
+        &srv->mqtt.out_table_pool,
+        &srv->mqtt.alias_table_pool,
         &srv->mqtt.store.msg_pool,
         &srv->mqtt.store.block_pool,
 #endif

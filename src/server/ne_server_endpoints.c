@@ -48,12 +48,16 @@ static void write_pools(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "subscriptions", srv->router.sub_pool.in_use);
     ne_json_kv_u64(o, "chunks", srv->conns.chunks.chunks.in_use);
     ne_json_kv_u64(o, "outrefs", srv->conns.chunks.refs.in_use);
+    ne_json_kv_u64(o, "read_buffers", srv->conns.rbuf_pool.in_use);
     ne_json_kv_u64(o, "trie_nodes", srv->router.trie.pool.in_use);
     ne_json_kv_u64(o, "leaf_connections", srv->leaf.link_pool.in_use);
     ne_json_kv_u64(o, "leaf_interest", srv->leaf.interest_pool.in_use);
 #if NE_FEATURE_MQTT
     ne_json_kv_u64(o, "mqtt_clients", srv->mqtt.client_pool.in_use);
     ne_json_kv_u64(o, "mqtt_sessions", srv->mqtt.session_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_filter_tables", srv->mqtt.sub_table_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_outbound_rings", srv->mqtt.out_table_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_alias_tables", srv->mqtt.alias_table_pool.in_use);
     ne_json_kv_u64(o, "mqtt_messages", srv->mqtt.store.msg_pool.in_use);
     ne_json_kv_u64(o, "mqtt_blocks", srv->mqtt.store.block_pool.in_use);
 #endif

@@ -345,3 +345,95 @@ test("a large PUBLISH that stalls is cut at its deadline (NE_PARTIAL_MSG_TIMEOUT
   assert.ok(Date.now() - t0 >= 1000);
   await stillServing(b);
 });
+
+// The session tables come from pools shared by all sessions (4 of each on
+// small for 8 sessions): a session holds a filter table while it has a
+// filter, an outbound ring while a QoS 1/2 message waits for its client, a
+// 5.0 client an alias table from its CONNACK. Each peer holds at most one
+// of each; peers holding them all make the next one's SUBSCRIBE get 0x97
+// (Quota exceeded), its CONNACK carry no Topic Alias Maximum and its QoS 1
+// messages not be queued (counted), while the holders keep being served;
+// what a holder gives back is the next one's.
+function connackProps(body) {
+  // body: flags, reason code, property length (one byte here), properties.
+  const out = {};
+  let i = 3;
+  const end = 3 + body[2];
+  const sizes = { 0x21: 2, 0x22: 2, 0x27: 4, 0x24: 1, 0x25: 1, 0x28: 1, 0x29: 1, 0x2a: 1, 0x13: 2, 0x11: 4 };
+  while (i < end) {
+    const id = body[i++];
+    if (id === 0x12 || id === 0x1f || id === 0x1a || id === 0x1c) {
+      i += 2 + body.readUInt16BE(i);
+      out[id] = true;
+      continue;
+    }
+    assert.ok(sizes[id], `property 0x${id.toString(16)}`);
+    out[id] = sizes[id] === 2 ? body.readUInt16BE(i) : sizes[id] === 4 ? body.readUInt32BE(i) : body[i];
+    i += sizes[id];
+  }
+  return out;
+}
+
+test("session tables at NE_MQTT_SUB_TABLES, NE_MQTT_OUT_TABLES and NE_MQTT_ALIAS_TABLES: the next session is refused a filter (0x97), told no topic aliases and not queued QoS 1 messages (counted); what a holder gives back is the next one's", { skip: ONLY("NE_MQTT_SUB_TABLES") }, async () => {
+  const b = await broker("mqtt");
+  const tables = knob("NE_MQTT_SUB_TABLES", "test-small");
+  assert.equal(knob("NE_MQTT_ALIAS_TABLES", "test-small"), tables);
+  assert.equal(knob("NE_MQTT_OUT_TABLES", "test-small"), tables);
+  // An idle 3.1.1 client holds none of them, nor a read buffer.
+  const idle = await connected(b, { version: 4, id: "tables-idle" });
+  let v = await pools(b);
+  assert.deepEqual([v.natsedge_pools.mqtt_filter_tables, v.natsedge_pools.mqtt_outbound_rings,
+    v.natsedge_pools.mqtt_alias_tables, v.natsedge_pools.read_buffers], [0, 0, 0, 0]);
+  const holders = [];
+  for (let i = 0; i < tables; i++) {
+    const h = await rawMqtt(b.mqttPort);
+    await h.send(connectPacket({ version: 5, id: `tables-h${i}` }));
+    const ack = await h.next();
+    assert.equal(connackProps(ack.body)[0x22] > 0, true, `holder ${i} is given topic aliases`);
+    await h.send(packet(0x82, u16(1), props(), str(`tables/h/${i}`), Buffer.from([1])));
+    assert.equal(hex((await nextOf(h, 9)).body), "00010001");
+    holders.push(h);
+  }
+  // The holders never acknowledge: each one's ring holds its message.
+  const pub = await connected(b, { version: 4, id: "tables-pub" });
+  const ids = [];
+  for (let i = 0; i < tables; i++) {
+    await pub.send(packet(0x32, str(`tables/h/${i}`), u16(10 + i), "q1"));
+    assert.equal((await nextOf(pub, 4)).type, 4);
+    const p = await nextOf(holders[i], 3);
+    ids.push(p.body.readUInt16BE(2 + p.body.readUInt16BE(0)));
+  }
+  v = (await pools(b)).natsedge_pools;
+  assert.deepEqual([v.mqtt_filter_tables, v.mqtt_outbound_rings, v.mqtt_alias_tables], [tables, tables, tables]);
+  // The next 5.0 client: no alias table (CONNACK without Topic Alias
+  // Maximum), no filter table (SUBACK 0x97); it stays and may publish.
+  const late = await rawMqtt(b.mqttPort);
+  await late.send(connectPacket({ version: 5, id: "tables-late" }));
+  const ack = await late.next();
+  assert.ok(ack && ack.type === 2 && ack.body[1] === 0, `CONNACK ${ack ? hex(ack.bytes) : "none"}`);
+  assert.equal(connackProps(ack.body)[0x22], undefined, "no Topic Alias Maximum");
+  await late.send(packet(0x82, u16(2), props(), str("tables/late"), Buffer.from([1])));
+  assert.equal(hex((await nextOf(late, 9)).body), "00020097");
+  await late.send(packet(0x32, str("tables/h/1"), u16(3), props(), "from-late"));
+  assert.equal((await nextOf(late, 4)).type, 4);
+  assert.ok((await nextOf(holders[1], 3)).bytes.includes(Buffer.from("from-late")));
+  // Holder 3 unsubscribes: its filter table is the late one's; every ring
+  // is still held, so a QoS 1 message for it is not queued (counted).
+  await holders[3].send(packet(0xa2, u16(5), props(), str("tables/h/3")));
+  assert.equal((await nextOf(holders[3], 11)).type, 11);
+  await late.send(packet(0x82, u16(4), props(), str("tables/late"), Buffer.from([1])));
+  assert.equal(hex((await nextOf(late, 9)).body), "00040001");
+  const dropped = (await pools(b)).natsedge_mqtt.dropped_inflight;
+  await pub.send(packet(0x32, str("tables/late"), u16(20), "lost"));
+  assert.equal((await nextOf(pub, 4)).type, 4);
+  await waitFor(async () => (await pools(b)).natsedge_mqtt.dropped_inflight === dropped + 1, 5000, "the message counted as not queued");
+  // Holder 0 acknowledges: its ring goes back and the next message is queued.
+  await holders[0].send(packet(0x40, u16(ids[0])));
+  await waitFor(async () => (await pools(b)).natsedge_pools.mqtt_outbound_rings === tables - 1, 5000, "a ring back");
+  await pub.send(packet(0x32, str("tables/late"), u16(21), "kept"));
+  assert.equal((await nextOf(pub, 4)).type, 4);
+  const msg = await nextOf(late, 3);
+  assert.ok(msg.bytes.includes(Buffer.from("kept")), hex(msg.bytes));
+  for (const c of [idle, pub, late, ...holders]) await c.destroy();
+  await stillServing(b);
+});

@@ -435,3 +435,56 @@ function frameReader(port, fill) {
     setTimeout(() => reject(new Error("frame reader: no PONG")), 5000).unref();
   });
 }
+
+// Read buffers (NE_CONN_READ_BUFFERS, 4 on small for 8 connections): a
+// connection holds one only while it has input it has not parsed yet (an
+// incomplete line or message), so idle clients hold none, and peers that
+// hold every one with an incomplete line and stall do not keep another
+// client's split message from its subscriber: natsedge cuts the stalled
+// holder that needs it least (Slow Producer), nats-server (heap buffers)
+// keeps them all.
+test("read buffers (issue 17, memory per idle connection): idle clients hold none; four peers holding every one with a stalled incomplete line do not keep a split PUB from a subscriber; natsedge closes a stalled holder (Slow Producer), nats-server keeps them (differences.md: Static limits, read buffers) [small broker]", async () => {
+  const P = profileOf("small");
+  const { server, get } = await monitored(P);
+  try {
+    const buffers = NATSEDGE ? knob("NE_CONN_READ_BUFFERS", headerOf("small")) : 4;
+    const sub = await ready(server.port);
+    await sub.send("SUB split 1\r\nPING\r\n");
+    await sub.readUntil("PONG\r\n");
+    if (NATSEDGE) {
+      const pools = (await get("/varz?natsedge=1")).natsedge_pools;
+      assert.equal(pools.read_buffers, 0, "an idle client holds no read buffer");
+    }
+    const hogs = [];
+    for (let i = 0; i < buffers; i++) {
+      const h = await ready(server.port);
+      await h.send("PUB hog 1"); // no CRLF, and nothing more: the stall
+      hogs.push(h);
+    }
+    if (NATSEDGE) {
+      await waitFor(async () => (await get("/varz?natsedge=1")).natsedge_pools.read_buffers === buffers, MS,
+        `the ${buffers} stalled lines holding every read buffer`);
+    }
+    const pub = await ready(server.port);
+    await pub.send("PUB split 5\r\nhel");
+    await new Promise((r) => setTimeout(r, 100));
+    await pub.send("lo\r\nPING\r\n");
+    assert.equal(noPings(await sub.readUntil("hello\r\n", 10000)), "MSG split 1 5\r\nhello\r\n");
+    assert.match(await pub.readUntil("PONG\r\n"), /PONG\r\n$/);
+    if (NATSEDGE) {
+      let cut = 0;
+      await waitFor(async () => (cut = hogs.filter((h) => h.isClosed()).length) >= 1, MS, "a stalled holder closed");
+      assert.ok(cut < hogs.length, `${cut} of ${hogs.length} stalled holders closed: only what the split PUB needed`);
+      const closed = await get("/connz?state=closed");
+      assert.ok(closed.connections.some((c) => c.reason === "Slow Producer (Stalled Message)"),
+        JSON.stringify(closed.connections.map((c) => c.reason)));
+      for (const h of hogs) assert.doesNotMatch(h.received(), /-ERR/);
+    } else {
+      for (const h of hogs) assert.equal(h.isClosed(), false);
+    }
+    assert.equal(sub.isClosed(), false);
+    assert.equal(pub.isClosed(), false);
+  } finally {
+    await server.stop();
+  }
+});

@@ -434,6 +434,72 @@ static void test_session_expiry_after_restart_M5_19(void **state)
     assert_false(present);
 }
 
+/* A 5.0 client of a persistent session (Session Expiry 300 s) with a
+ * will delayed by delay_s (M5-23). */
+static int connect_with_will(const char *id, uint32_t delay_s)
+{
+    int c = ne_sim_connect(&sim, mqtt_port);
+    assert_true(c >= 0);
+    rx[c].len = 0;
+    step(1);
+    ne_mqtt_props props;
+    memset(&props, 0, sizeof(props));
+    props.present = NE_MQTT_HAS(NE_MQTT_PROP_SESSION_EXPIRY);
+    props.session_expiry = 300;
+    ne_mqtt_props wprops;
+    memset(&wprops, 0, sizeof(wprops));
+    wprops.present = NE_MQTT_HAS(NE_MQTT_PROP_WILL_DELAY);
+    wprops.will_delay = delay_s;
+    ne_mqtt_props_out po = {&props, {NULL, 0}, NULL, 0};
+    ne_mqtt_props_out wpo = {&wprops, {NULL, 0}, NULL, 0};
+    ne_mqtt_connect_out co;
+    memset(&co, 0, sizeof(co));
+    co.level = NE_MQTT_V5;
+    co.clean_start = false;
+    co.props = &po;
+    co.client_id = B(id);
+    co.will = true;
+    co.will_qos = 1;
+    co.will_props = &wpo;
+    co.will_topic = B("wills/gone");
+    co.will_payload = B("last words");
+    size_t n = ne_mqtt_encode_connect(out, sizeof(out), &co);
+    assert_true(n > 0);
+    send_bytes(c, out, n);
+    expect(c, NE_MQTT_CONNACK);
+    return c;
+}
+
+/* A will waiting for its delay when the broker stops (its client closed
+ * abnormally, its session persistent) is kept with the session: after a
+ * crash it is published when the delay has passed again, counted from the
+ * new start, and once (M5-23). Before wills were kept, the restart lost
+ * it and the watcher below got nothing. */
+static void test_pending_will_survives_restart_M5_23(void **state)
+{
+    (void)state;
+    int c = connect_with_will("mortal", 30);
+    go_offline(c); /* abnormal: no DISCONNECT */
+    advance(2 * 1000);
+    boot(); /* a crash: the previous server is abandoned */
+    int w = connect_as(NE_MQTT_V311, "watcher", true, 0, NULL);
+    subscribe(w, NE_MQTT_V311, "wills/#", 1);
+    advance(20 * 1000);
+    expect_nothing(w);
+    advance(11 * 1000);
+    expect_publish(w, "wills/gone", "last words", 1, false);
+    send_ack(w, NE_MQTT_PUBACK, got.packet_id);
+    advance(2 * 1000);
+    expect_nothing(w);
+    /* Published, it is gone from the record too: another crash does not
+     * bring it back. */
+    boot();
+    w = connect_as(NE_MQTT_V311, "watcher", true, 0, NULL);
+    subscribe(w, NE_MQTT_V311, "wills/#", 1);
+    advance(35 * 1000);
+    expect_nothing(w);
+}
+
 /* ---- Power cuts ------------------------------------------------------------------------- */
 
 #define CUT_MSGS 10
@@ -685,6 +751,7 @@ int main(void)
         T(test_crash_keeps_sessions_messages_and_retained_M3_32_MQ_20),
         T(test_restart_forgets_what_ended_M3_31_M3_52),
         T(test_session_expiry_after_restart_M5_19),
+        T(test_pending_will_survives_restart_M5_23),
         T(test_power_cut_loses_nothing_acknowledged_M3_37),
         T(test_power_cut_behind_a_write_cache_M3_37),
         T(test_power_cut_qos2_exactly_once_to_subscriber_M3_39),
