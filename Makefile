@@ -216,11 +216,13 @@ interop-build: $(NATSEDGE) interop-c
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware conf-tool)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
+	$(if $(BOARDS),$(MAKE) CONFIG=tiny-js -j2 firmware)
 interop-run:
 	$(PROFILE_BINS) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_MQTT_ELF=$(abspath build/mps2-an385-tiny-mqtt/natsedge.elf)) \
+	  $(if $(BOARDS),NATSEDGE_MPS2_JS_ELF=$(abspath build/mps2-an385-tiny-js/natsedge.elf)) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_CONF_TOOL=$(abspath build/tiny/tools/conf_region)) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SKIP_BOARDS=$(SKIP_BOARDS) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
@@ -619,7 +621,7 @@ $(MPS2_BUILD)/obj/%.o: %.c $(MPS2_BUILD)/include/jsmn.h | $(LWIP_STAMP)
 $(MPS2_BUILD)/lwip/%.o: $(LWIP_DIR)/%.c board/mps2-an385/lwipopts.h | $(LWIP_STAMP)
 	@mkdir -p $(dir $@)
 	$(MPS2_CC) $(filter-out -std=c11,$(MPS2_CFLAGS)) -std=gnu99 -c $< -o $@
-$(MPS2_BUILD)/mps2.ld: board/mps2-an385/mps2.ld.S config/profiles/$(MPS2_CONFIG).h
+$(MPS2_BUILD)/mps2.ld: board/mps2-an385/mps2.ld.S $(wildcard config/profiles/tiny*.h)
 	@mkdir -p $(dir $@)
 	$(MPS2_CC) -E -P -x c -Iconfig $(MPS2_PROFILE) $< -o $@
 $(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint $(MPS2_CONF_STAMP)
@@ -663,10 +665,10 @@ footprint-gateway:
 	    LDFLAGS="-Wl,--gc-sections -Wl,-Map=$(abspath $(FOOTPRINT_GATEWAY_BUILD))/natsedge.map" all
 	bash tools/footprint $(FOOTPRINT_GATEWAY_BUILD)/natsedge.map config/profiles/gateway.h
 # PORT (4222) and HTTP_PORT (when given) on 127.0.0.1 go to the board's
-# 4222 and 8222; with the tiny-mqtt profile 127.0.0.1:1883 goes to its 1883.
+# 4222 and 8222; with the tiny-mqtt and tiny-js profiles 127.0.0.1:1883 goes to its 1883.
 comma := ,
 MPS2_FWD := hostfwd=tcp:127.0.0.1:$(PORT)-:4222$(if $(HTTP_PORT),$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:8222)
-ifeq ($(MPS2_CONFIG),tiny-mqtt)
+ifneq ($(filter tiny-mqtt tiny-js,$(MPS2_CONFIG)),)
 MPS2_FWD := $(MPS2_FWD),hostfwd=tcp:127.0.0.1:1883-:1883
 endif
 run-mps2: $(MPS2_ELF)

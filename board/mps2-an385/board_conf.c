@@ -34,6 +34,11 @@ void mps2_defaults(ne_server_options *opts, mps2_settings *net)
     memcpy(opts->mqtt.host, "0.0.0.0", sizeof("0.0.0.0"));
     opts->mqtt.port = MPS2_MQTT_PORT;
 #endif
+#if NE_FEATURE_JETSTREAM
+    /* The tiny-js profile: JetStream on, its file streams on the board's
+     * storage partition (board_store.h; store_dir names nothing here). */
+    opts->js.enabled = true;
+#endif
     net->dhcp = false;
     net->address = MPS2_ADDRESS;
     net->netmask = MPS2_NETMASK;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "board_conf.h"
+#include "board_store.h"
 #include "conf_region.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
@@ -175,6 +176,7 @@ static __attribute__((noinline)) int boot(ne_log *log, bool *dhcp)
         memchr(ne_board_conf_region.header.name, '\0', NE_CONF_REGION_NAME_BYTES) != NULL) {
         ne_server_set_config_file(&g_mem.server, ne_board_conf_region.header.name);
     }
+    mps2_store_setup(&g_mem.server, log);
     if (ne_server_start(&g_mem.server) != NE_OK) {
         ne_log_error(log, "The broker did not start");
         return NE_ERR_IO;
