@@ -315,3 +315,12 @@ test(`${NAME}: MQTT's retained messages and persistent sessions are kept on thei
   assert.deepEqual([back.t, back.p], ["plant/alarm", "overheat"]);
   await within(back.c.endAsync(), 5000, "MQTT end");
 });
+
+test(`${NAME}: no fault or assertion on the console, before or after the resets`, { skip }, async () => {
+  const nc = await client();
+  await close(nc);
+  assert.equal(qemu.exitCode, null);
+  assert.doesNotMatch(console_, /\[FTL\]/);
+  assert.doesNotMatch(console_, /JetStream file storage unavailable|Storage device could not be opened/);
+  assert.equal(readyCount(), 3, "one boot and two warm resets");
+});
