@@ -87,6 +87,26 @@ static int part_sync(void *ctx)
 
 static const ne_flash_ops g_part_ops = {part_read, part_program, part_erase, part_sync};
 
+/* QEMU starts the region zeroed, where a flash part ships erased (0xff):
+ * blocks that are all zeros were never written (no store frame is all
+ * zeros), so they are erased here instead of being reported as damaged at
+ * the store's recovery. A real board's flash needs none of this. */
+static void erase_blank_blocks(void)
+{
+    for (uint32_t b = 0; b < NE_BOARD_STORE_BYTES / MPS2_STORE_ERASE_BYTES; b++) {
+        const uint32_t *words =
+            (const uint32_t *)(g_store_region + (size_t)b * MPS2_STORE_ERASE_BYTES);
+        bool zero = true;
+        for (uint32_t i = 0; i < MPS2_STORE_ERASE_BYTES / 4 && zero; i++) {
+            zero = words[i] == 0;
+        }
+        if (zero) {
+            memset(g_store_region + (size_t)b * MPS2_STORE_ERASE_BYTES, 0xff,
+                   MPS2_STORE_ERASE_BYTES);
+        }
+    }
+}
+
 static ne_flash partition_flash(mps2_partition *p, uint32_t first_block, uint32_t blocks)
 {
     p->base = g_store_region + (size_t)first_block * MPS2_STORE_ERASE_BYTES;
@@ -125,6 +145,7 @@ static ne_flash g_mqtt_flash;
 
 void mps2_store_setup(ne_server *srv, const ne_log *log)
 {
+    erase_blank_blocks();
     ne_log_info(log, "Storage region: %u KiB at 0x%08x, JetStream %u KiB, MQTT %u KiB",
                 (unsigned)(NE_BOARD_STORE_BYTES / 1024u), (unsigned)(uintptr_t)g_store_region,
                 (unsigned)(MPS2_JS_BLOCKS * MPS2_STORE_ERASE_BYTES / 1024u),
