@@ -1,13 +1,14 @@
 /* tiny-js: the tiny profile (a Cortex-M class board, 8 connections) with
  * JetStream (streams, consumers, KV) kept on a storage partition of the
- * board's flash, and MQTT 3.1.1/5.0 on 1883 with its sessions and retained
- * messages kept on a second partition. It is tiny.h with what differs
- * overridden below: the budgets of a board with 512 KiB of RAM and 512 KiB
- * of flash for the image (`make BOARD=mps2-an385 CONFIG=tiny-js` fails to
- * link when the firmware exceeds them, docs/footprint.md), JetStream's and
- * MQTT's pools, a few more chunks and longer subscription texts (a stream's
- * subjects are subscriptions of JetStream's client). docs/firmware.md says
- * how the storage partitions are laid out and simulated in QEMU. */
+ * board's flash, MQTT 3.1.1/5.0 on 1883 with its sessions and retained
+ * messages kept on a second partition, and TLS toward a leaf hub. It is
+ * tiny.h with what differs overridden below: the budgets of a board with
+ * 512 KiB of RAM and 512 KiB of flash for the image (`make
+ * BOARD=mps2-an385 CONFIG=tiny-js` fails to link when the firmware exceeds
+ * them, docs/footprint.md), JetStream's and MQTT's pools, a few more chunks
+ * and longer subscription texts (a stream's subjects are subscriptions of
+ * JetStream's client). docs/firmware.md says how the storage partitions
+ * are laid out and simulated in QEMU, and how the hub's CA is given. */
 #include "profiles/tiny.h"
 
 /* ---- Board budgets -------------------------------------------------------- */
@@ -27,6 +28,11 @@
  * a region of the board's flash beside the image (not within its budget). */
 #define NE_BOARD_STORE_BYTES (320 * 1024)
 #define NE_BOARD_MQTT_STORE_BLOCKS 16
+
+/* TLS toward a leaf hub (board/mps2-an385/board_tls.c): mbedTLS, client
+ * only, the hub's CA from the configuration region (docs/firmware.md). Its
+ * memory region is tiny's NE_TLS_HEAP_BYTES (64 KiB, two sessions). */
+#define NE_BOARD_TLS 1
 
 /* ---- Sizing that differs from tiny ---------------------------------------- */
 /* Stream subjects are subscriptions of JetStream's client: NE_JS_TEXT_BYTES
