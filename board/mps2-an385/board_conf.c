@@ -213,6 +213,7 @@ static ne_conf_node *tls_node(ne_conf *conf)
     return remotes;
 }
 
+#if NE_BOARD_TLS
 /* files { "name": "text", ... }: the board's files, kept as pointers into
  * the parsed configuration. */
 static int apply_files(ne_conf *conf, ne_conf_node *map, mps2_settings *set, char *err,
@@ -241,7 +242,6 @@ static int apply_files(ne_conf *conf, ne_conf_node *map, mps2_settings *set, cha
     return NE_OK;
 }
 
-#if NE_BOARD_TLS
 /* TLS toward a hub is built in (a leaf remote's tls { ca_file }, the CA
  * from files { }); TLS toward clients is not (no certificate and key of
  * the board's own, and the memory region holds NE_TLS_MAX_SESSIONS). */
@@ -346,10 +346,13 @@ int mps2_apply_text(ne_conf *conf, const char *name, const char *text, size_t le
     if (network != NULL) {
         net_rc = apply_network(conf, network, net, net_err, sizeof(net_err));
     }
+#if NE_BOARD_TLS
+    /* Where TLS is built: files { } (elsewhere an unknown field). */
     ne_conf_node *files = ne_conf_find(conf, ne_conf_root(conf), "files");
     if (files != NULL && net_rc == NE_OK) {
         net_rc = apply_files(conf, files, net, net_err, sizeof(net_err));
     }
+#endif
     /* log_file, pid_file and ports_file_dir have no meaning on the board
      * (the UART is its log); debug and trace set its level. */
     ne_board_settings board = {NULL, NULL, NULL, false, false, true};

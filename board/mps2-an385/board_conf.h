@@ -22,7 +22,8 @@
 #define NE_BOARD_TLS 0
 #endif
 
-/* Files the configuration carries (the board has none of its own):
+/* Files the configuration carries (the board has none of its own), where
+ * TLS is built (NE_BOARD_TLS; elsewhere files is an unknown field):
  *   files { "hub-ca.pem": "-----BEGIN CERTIFICATE-----\n..." }
  * A leaf remote's tls { ca_file: "hub-ca.pem" } names one (profiles with
  * NE_BOARD_TLS). name and text point into the parsed configuration: valid
