@@ -216,11 +216,14 @@ interop-build: $(NATSEDGE) interop-c
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware conf-tool)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
+	$(if $(BOARDS),$(MAKE) CONFIG=tiny-js -j2 firmware conf-tool)
 interop-run:
 	$(PROFILE_BINS) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_MQTT_ELF=$(abspath build/mps2-an385-tiny-mqtt/natsedge.elf)) \
+	  $(if $(BOARDS),NATSEDGE_MPS2_JS_ELF=$(abspath build/mps2-an385-tiny-js/natsedge.elf)) \
+	  $(if $(BOARDS),NATSEDGE_MPS2_JS_CONF_TOOL=$(abspath build/tiny-js/tools/conf_region)) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_CONF_TOOL=$(abspath build/tiny/tools/conf_region)) \
 	  NATSEDGE_INTEROP_C=$(INTEROP_C) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SKIP_BOARDS=$(SKIP_BOARDS) \
 	  $(NODE_TEST) $(NODE_TEST_DIRS)
@@ -594,8 +597,13 @@ MPS2_ARCH := -mcpu=cortex-m3 -mthumb
 MPS2_PROFILE := '-DNE_CONFIG_PROFILE_HEADER="profiles/$(MPS2_CONFIG).h"'
 MPS2_INC := -Iconfig -Isrc -Iport -I. -I$(MPS2_BUILD)/include -I$(LWIP_DIR)/src/include -Iport/lwip \
     -Iboard/mps2-an385
+# TLS toward a hub on the firmware (profiles with NE_BOARD_TLS: tiny-js):
+# port/mbedtls and mbedTLS cross-compiled with
+# board/mps2-an385/mbedtls_board_config.h (no files, no clock of the day).
+MPS2_TLS := $(filter tiny-js,$(MPS2_CONFIG))
+MPS2_MBEDTLS_FLAGS := -I$(MBEDTLS_DIR)/include '-DMBEDTLS_CONFIG_FILE="mbedtls_board_config.h"'
 MPS2_CFLAGS := -std=c11 -Os -g $(MPS2_ARCH) -ffunction-sections -fdata-sections --specs=nano.specs \
-    $(MPS2_PROFILE) $(MPS2_INC)
+    $(MPS2_PROFILE) $(MPS2_INC) $(if $(MPS2_TLS),$(MPS2_MBEDTLS_FLAGS))
 # On 32-bit targets some range checks written for 64-bit size_t are always
 # false; gcc's type-limits warning says so, harmlessly.
 CROSS32_WARN := -Wno-type-limits
@@ -603,7 +611,9 @@ CROSS32_WARN := -Wno-type-limits
 # 32-bit argument under the ARM EABI, but -Wformat objects. The formats are
 # checked by the host and ARM Linux builds, where uint32_t is unsigned int.
 MPS2_WARN := $(CROSS32_WARN) -Wno-format
-MPS2_SRC := $(CORE_SRC) $(LWIP_PORT_SRC) $(sort $(wildcard board/mps2-an385/*.c))
+MPS2_SRC := $(CORE_SRC) $(LWIP_PORT_SRC) $(if $(MPS2_TLS),$(TLS_SRC)) \
+    $(sort $(wildcard board/mps2-an385/*.c))
+MPS2_MBEDTLS_OBJ := $(if $(MPS2_TLS),$(patsubst %,$(MPS2_BUILD)/mbedtls/%.o,$(MBEDTLS_MODULES)))
 MPS2_OBJ := $(patsubst %.c,$(MPS2_BUILD)/obj/%.o,$(MPS2_SRC))
 MPS2_LWIP_OBJ = $(patsubst $(LWIP_DIR)/%.c,$(MPS2_BUILD)/lwip/%.o,$(LWIP_SRC))
 MPS2_ELF := $(MPS2_BUILD)/natsedge.elf
@@ -626,12 +636,20 @@ $(MPS2_BUILD)/obj/%.o: %.c $(MPS2_BUILD)/include/jsmn.h | $(LWIP_STAMP)
 $(MPS2_BUILD)/lwip/%.o: $(LWIP_DIR)/%.c board/mps2-an385/lwipopts.h | $(LWIP_STAMP)
 	@mkdir -p $(dir $@)
 	$(MPS2_CC) $(filter-out -std=c11,$(MPS2_CFLAGS)) -std=gnu99 -c $< -o $@
-$(MPS2_BUILD)/mps2.ld: board/mps2-an385/mps2.ld.S config/profiles/$(MPS2_CONFIG).h
+# Third-party code: its own warnings are not ours to fix, so no -Werror.
+$(MPS2_BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/library/%.c config/mbedtls_config.h \
+    board/mps2-an385/mbedtls_board_config.h | $(MBEDTLS_DIR)/include/mbedtls/ssl.h
+	@mkdir -p $(dir $@)
+	$(MPS2_CC) -std=c99 -Os -g $(MPS2_ARCH) -ffunction-sections -fdata-sections --specs=nano.specs \
+	    -Iconfig -Iboard/mps2-an385 $(MPS2_MBEDTLS_FLAGS) -c $< -o $@
+$(MPS2_BUILD)/mps2.ld: board/mps2-an385/mps2.ld.S $(wildcard config/profiles/tiny*.h)
 	@mkdir -p $(dir $@)
 	$(MPS2_CC) -E -P -x c -Iconfig $(MPS2_PROFILE) $< -o $@
-$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint $(MPS2_CONF_STAMP)
+$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_MBEDTLS_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint \
+    $(MPS2_CONF_STAMP)
 	$(MPS2_CC) $(MPS2_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections \
-	    -Wl,-Map=$(MPS2_BUILD)/natsedge.map -T $(MPS2_BUILD)/mps2.ld -o $@ $(MPS2_OBJ) $(MPS2_LWIP_OBJ)
+	    -Wl,-Map=$(MPS2_BUILD)/natsedge.map -T $(MPS2_BUILD)/mps2.ld -o $@ $(MPS2_OBJ) $(MPS2_LWIP_OBJ) \
+	    $(MPS2_MBEDTLS_OBJ)
 	@if arm-none-eabi-nm $@ | grep -qE ' [Tt] (malloc|_malloc_r|free|_free_r|calloc|realloc)$$'; then \
 	    echo "firmware: an allocator was linked in"; rm -f $@; exit 1; fi
 	@bash tools/footprint --check $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h || { rm -f $@; exit 1; }
@@ -670,10 +688,10 @@ footprint-gateway:
 	    LDFLAGS="-Wl,--gc-sections -Wl,-Map=$(abspath $(FOOTPRINT_GATEWAY_BUILD))/natsedge.map" all
 	bash tools/footprint $(FOOTPRINT_GATEWAY_BUILD)/natsedge.map config/profiles/gateway.h
 # PORT (4222) and HTTP_PORT (when given) on 127.0.0.1 go to the board's
-# 4222 and 8222; with the tiny-mqtt profile 127.0.0.1:1883 goes to its 1883.
+# 4222 and 8222; with the tiny-mqtt and tiny-js profiles 127.0.0.1:1883 goes to its 1883.
 comma := ,
 MPS2_FWD := hostfwd=tcp:127.0.0.1:$(PORT)-:4222$(if $(HTTP_PORT),$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:8222)
-ifeq ($(MPS2_CONFIG),tiny-mqtt)
+ifneq ($(filter tiny-mqtt tiny-js,$(MPS2_CONFIG)),)
 MPS2_FWD := $(MPS2_FWD),hostfwd=tcp:127.0.0.1:1883-:1883
 endif
 run-mps2: $(MPS2_ELF)

@@ -34,12 +34,28 @@ void mps2_defaults(ne_server_options *opts, mps2_settings *net)
     memcpy(opts->mqtt.host, "0.0.0.0", sizeof("0.0.0.0"));
     opts->mqtt.port = MPS2_MQTT_PORT;
 #endif
+#if NE_FEATURE_JETSTREAM
+    /* The tiny-js profile: JetStream on, its file streams on the board's
+     * storage partition (board_store.h; store_dir names nothing here). */
+    opts->js.enabled = true;
+#endif
     net->dhcp = false;
     net->address = MPS2_ADDRESS;
     net->netmask = MPS2_NETMASK;
     net->gateway = MPS2_GATEWAY;
     net->debug = false;
     net->trace = false;
+    net->file_count = 0;
+}
+
+const mps2_file *mps2_file_named(const mps2_settings *set, const char *name)
+{
+    for (uint32_t i = 0; i < set->file_count && i < MPS2_MAX_FILES; i++) {
+        if (strcmp(set->files[i].name, name) == 0) {
+            return &set->files[i];
+        }
+    }
+    return NULL;
 }
 
 int mps2_region_text(const ne_conf_region *region, const char **text, size_t *len, char *err,
@@ -197,21 +213,103 @@ static ne_conf_node *tls_node(ne_conf *conf)
     return remotes;
 }
 
+#if NE_BOARD_TLS
+/* files { "name": "text", ... }: the board's files, kept as pointers into
+ * the parsed configuration. */
+static int apply_files(ne_conf *conf, ne_conf_node *map, mps2_settings *set, char *err,
+                       size_t err_cap)
+{
+    if (ne_conf_expect(conf, map, NE_CONF_MAP) != NE_OK) {
+        ne_fmt(err, err_cap, "%s", ne_conf_error(conf));
+        return NE_ERR_INVALID;
+    }
+    uint32_t guard = conf->node_count;
+    for (ne_conf_node *n = ne_conf_first(conf, map); n != NULL && guard-- > 0;
+         n = ne_conf_next(conf, n)) {
+        if (set->file_count >= MPS2_MAX_FILES) {
+            return fail_at(conf, n, "too many files: the board keeps 2 (MPS2_MAX_FILES)", err,
+                           err_cap);
+        }
+        const char *text;
+        if (ne_conf_as_string(conf, n, &text, NULL) != NE_OK) {
+            ne_fmt(err, err_cap, "%s", ne_conf_error(conf));
+            return NE_ERR_INVALID;
+        }
+        set->files[set->file_count].name = ne_conf_key(conf, n);
+        set->files[set->file_count].text = text;
+        set->file_count++;
+    }
+    return NE_OK;
+}
+
+/* TLS toward a hub is built in (a leaf remote's tls { ca_file }, the CA
+ * from files { }); TLS toward clients is not (no certificate and key of
+ * the board's own, and the memory region holds NE_TLS_MAX_SESSIONS). */
+static int check_remote_tls(ne_conf *conf, const ne_server_options *opts, const mps2_settings *set,
+                            char *err, size_t err_cap)
+{
+    for (uint32_t r = 0; r < opts->leaf.remote_count; r++) {
+        const ne_leaf_remote_options *ro = &opts->leaf.remotes[r];
+        if (!ro->tls) {
+            continue;
+        }
+        const char *what = NULL;
+        char text[NE_TLS_PATH_BYTES + 96];
+        if (ro->tls_cert_file[0] != '\0' || ro->tls_key_file[0] != '\0') {
+            what = "a client certificate toward the hub is not built into this firmware (see "
+                   "docs/firmware.md)";
+        } else if (ro->tls_ca_file[0] == '\0') {
+            what = "tls needs ca_file, the name of an entry of files { } (see docs/firmware.md)";
+        } else if (mps2_file_named(set, ro->tls_ca_file) == NULL) {
+            ne_fmt(text, sizeof(text),
+                   "ca_file \"%s\" is not in files { } (the board has no "
+                   "files of its own: see docs/firmware.md)",
+                   ro->tls_ca_file);
+            what = text;
+        } else if (strstr(mps2_file_named(set, ro->tls_ca_file)->text,
+                          "-----BEGIN CERTIFICATE-----") == NULL) {
+            ne_fmt(text, sizeof(text), "ca_file \"%s\" holds no PEM certificate", ro->tls_ca_file);
+            what = text;
+        }
+        if (what != NULL) {
+            ne_conf_node *n = tls_node(conf);
+            if (n == NULL) {
+                ne_fmt(err, err_cap, "%s", what);
+            } else {
+                fail_at(conf, n, what, err, err_cap);
+            }
+            return NE_ERR_INVALID;
+        }
+    }
+    return NE_OK;
+}
+#endif
+
 /* TLS is not built into this firmware (mbedTLS and its memory region do
  * not fit beside lwIP in the board's RAM: docs/footprint.md): a
  * configuration that asks for it is refused rather than left to fail at
  * every connection. */
-static int refuse_tls(ne_conf *conf, const ne_server_options *opts, char *err, size_t err_cap)
+static int refuse_tls(ne_conf *conf, const ne_server_options *opts, const mps2_settings *set,
+                      char *err, size_t err_cap)
 {
     bool wants = opts->tls || opts->https;
+#if NE_BOARD_TLS
+    if (!wants) {
+        return check_remote_tls(conf, opts, set, err, err_cap);
+    }
+#else
+    (void)set;
     for (uint32_t r = 0; r < opts->leaf.remote_count; r++) {
         wants = wants || opts->leaf.remotes[r].tls;
     }
+#endif
     if (!wants) {
         return NE_OK;
     }
     ne_conf_node *n = tls_node(conf);
-    const char *what = "TLS is not built into this firmware (see docs/firmware.md)";
+    const char *what = NE_BOARD_TLS ? "TLS toward clients is not built into this firmware, only "
+                                      "toward a leaf hub (see docs/firmware.md)"
+                                    : "TLS is not built into this firmware (see docs/firmware.md)";
     if (n == NULL) {
         ne_fmt(err, err_cap, "%s", what);
         return NE_ERR_UNSUPPORTED;
@@ -248,12 +346,19 @@ int mps2_apply_text(ne_conf *conf, const char *name, const char *text, size_t le
     if (network != NULL) {
         net_rc = apply_network(conf, network, net, net_err, sizeof(net_err));
     }
+#if NE_BOARD_TLS
+    /* Where TLS is built: files { } (elsewhere an unknown field). */
+    ne_conf_node *files = ne_conf_find(conf, ne_conf_root(conf), "files");
+    if (files != NULL && net_rc == NE_OK) {
+        net_rc = apply_files(conf, files, net, net_err, sizeof(net_err));
+    }
+#endif
     /* log_file, pid_file and ports_file_dir have no meaning on the board
      * (the UART is its log); debug and trace set its level. */
     ne_board_settings board = {NULL, NULL, NULL, false, false, true};
     int rc = ne_server_apply_conf(conf, opts, &board, err, err_cap);
     if (rc == NE_OK) {
-        rc = refuse_tls(conf, opts, err, err_cap);
+        rc = refuse_tls(conf, opts, net, err, err_cap);
     }
     net->debug = board.debug;
     net->trace = board.trace;

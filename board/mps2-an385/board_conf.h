@@ -13,9 +13,27 @@
 #include "conf_region.h"
 #include "server/ne_server.h"
 
-/* The board's own block, the only key a nats-server file does not have:
+/* The board's own blocks, the keys a nats-server file does not have:
  *   network { address: "10.0.2.15/24", gateway: "10.0.2.2", dhcp: false }
  * (netmask: "255.255.255.0" may replace the /24). Addresses in host order. */
+/* TLS toward a leaf hub (port/mbedtls on the board): on in profiles that
+ * say so (tiny-js), off otherwise (a tls block is then refused). */
+#ifndef NE_BOARD_TLS
+#define NE_BOARD_TLS 0
+#endif
+
+/* Files the configuration carries (the board has none of its own), where
+ * TLS is built (NE_BOARD_TLS; elsewhere files is an unknown field):
+ *   files { "hub-ca.pem": "-----BEGIN CERTIFICATE-----\n..." }
+ * A leaf remote's tls { ca_file: "hub-ca.pem" } names one (profiles with
+ * NE_BOARD_TLS). name and text point into the parsed configuration: valid
+ * only until its storage is reused (the server's initialisation). */
+#define MPS2_MAX_FILES 2
+typedef struct mps2_file {
+    const char *name;
+    const char *text; /* NUL-terminated */
+} mps2_file;
+
 typedef struct mps2_settings {
     bool dhcp;
     uint32_t address;
@@ -23,7 +41,12 @@ typedef struct mps2_settings {
     uint32_t gateway;
     bool debug; /* debug, trace: the UART log's level */
     bool trace;
+    mps2_file files[MPS2_MAX_FILES];
+    uint32_t file_count;
 } mps2_settings;
+
+/* The files { } entry called name, or NULL. */
+const mps2_file *mps2_file_named(const mps2_settings *set, const char *name);
 
 /* The built-in defaults: clients on 0.0.0.0:4222, HTTP monitoring on 8222, a
  * 2 s write deadline; 10.0.2.15/24 through 10.0.2.2 (QEMU's user network),

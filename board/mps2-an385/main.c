@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "board_conf.h"
+#include "board_store.h"
+#include "board_tls.h"
 #include "conf_region.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
@@ -96,6 +98,13 @@ static __attribute__((noinline)) bool read_configuration(ne_server_options *opts
         ne_log_info(log, "Configuration region: %s (%u bytes)", name, (unsigned)len);
         rc = mps2_apply_text(&g_mem.conf, name, text, len, opts, set, err, sizeof(err));
     }
+    /* A remote's trust anchor is read while the parse (its files { }) is
+     * still there: the server's initialisation reuses its storage. */
+    if (rc == NE_OK && mps2_tls_load(opts, set, log) != NE_OK) {
+        ne_log_warn(log, "Configuration refused: running with the built-in defaults");
+        mps2_defaults(opts, set);
+        return false;
+    }
     if (rc != NE_OK) {
         log_lines(log, NE_LOG_ERROR, err);
         ne_log_warn(log, "Configuration refused: running with the built-in defaults");
@@ -175,6 +184,8 @@ static __attribute__((noinline)) int boot(ne_log *log, bool *dhcp)
         memchr(ne_board_conf_region.header.name, '\0', NE_CONF_REGION_NAME_BYTES) != NULL) {
         ne_server_set_config_file(&g_mem.server, ne_board_conf_region.header.name);
     }
+    mps2_store_setup(&g_mem.server, log);
+    mps2_tls_attach(&g_mem.server);
     if (ne_server_start(&g_mem.server) != NE_OK) {
         ne_log_error(log, "The broker did not start");
         return NE_ERR_IO;

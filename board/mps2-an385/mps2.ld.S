@@ -9,6 +9,11 @@ MEMORY
 {
     FLASH (rx) : ORIGIN = 0x00000000, LENGTH = NE_BOARD_FLASH_BUDGET_BYTES
     RAM (rwx)  : ORIGIN = 0x20000000, LENGTH = NE_BOARD_RAM_BUDGET_BYTES
+#ifdef NE_BOARD_STORE_BYTES
+    /* The storage partitions (board_store.h): flash on a real board, the
+     * upper half of the code SSRAM here, outside the image's budget. */
+    STORE (rw) : ORIGIN = 0x00200000, LENGTH = NE_BOARD_STORE_BYTES
+#endif
 }
 
 ENTRY(Reset_Handler)
@@ -68,4 +73,14 @@ SECTIONS
         . = ALIGN(4);
         __bss_end = .;
     } > RAM
+
+#ifdef NE_BOARD_STORE_BYTES
+    /* Not loaded from the image and not cleared by the start-up code
+     * (outside __bss_start..__bss_end): what the store wrote survives a
+     * warm reset. */
+    .natsedge_store (COPY) :
+    {
+        KEEP(*(.natsedge_store))
+    } > STORE
+#endif
 }

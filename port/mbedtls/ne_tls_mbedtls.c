@@ -6,10 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "mbedtls/error.h"
 #include "mbedtls/memory_buffer_alloc.h"
 #include "mbedtls/pem.h"
+#include "mbedtls/platform.h"
+
+/* Messages are formatted with mbedtls_snprintf: the C library's snprintf
+ * on Linux, the board's own where the C library's would bring an allocator
+ * in (board/mps2-an385/mbedtls_board_config.h). */
 
 /* The region mbedTLS allocates from. mbedTLS's allocator hook is
  * process-wide, so the region is too. */
@@ -241,20 +247,21 @@ static void tls_error_text(void *ctx, ne_tls_session *s, char *buf, size_t cap)
                 info[i] = (i + 1 < n && info[i + 1] != '\0') ? ';' : '\0';
             }
         }
-        snprintf(buf, cap, "certificate verification failed: %s", n > 0 ? info : "unknown reason");
+        mbedtls_snprintf(buf, cap, "certificate verification failed: %s",
+                         n > 0 ? info : "unknown reason");
         return;
     }
     if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
-        snprintf(buf, cap, "client certificate required but none was sent");
+        mbedtls_snprintf(buf, cap, "client certificate required but none was sent");
         return;
     }
     if (is_alloc_error(rc)) {
-        snprintf(buf, cap, "TLS memory region exhausted (NE_TLS_HEAP_BYTES)");
+        mbedtls_snprintf(buf, cap, "TLS memory region exhausted (NE_TLS_HEAP_BYTES)");
         return;
     }
     char text[160];
     mbedtls_strerror(rc, text, sizeof(text));
-    snprintf(buf, cap, "%s (-0x%04x)", text, (unsigned)-rc);
+    mbedtls_snprintf(buf, cap, "%s (-0x%04x)", text, (unsigned)-rc);
 }
 
 static const char *tls_cipher(void *ctx, ne_tls_session *s)
@@ -332,21 +339,70 @@ void ne_mbedtls_deinit(ne_mbedtls *m)
     m->ready = false;
 }
 
+#if defined(MBEDTLS_FS_IO)
 static bool present(const char *path)
 {
     return path != NULL && path[0] != '\0';
 }
+#endif
 
 static int load_fail(ne_tls_config *cfg, int rc, const char *what, const char *path, char *err,
                      size_t err_cap)
 {
     char text[160];
     mbedtls_strerror(rc, text, sizeof(text));
-    snprintf(err, err_cap, "%s %s: %s", what, path != NULL ? path : "", text);
+    mbedtls_snprintf(err, err_cap, "%s %s: %s", what, path != NULL ? path : "", text);
     ne_mbedtls_config_free(cfg);
     return is_alloc_error(rc) ? NE_ERR_NOMEM : NE_ERR_INVALID;
 }
 
+/* A configuration about to be loaded: empty, owned by m. From here on
+ * config_free releases what was loaded. */
+static void start_config(ne_mbedtls *m, ne_tls_config *cfg, ne_tls_role role)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    mbedtls_ssl_config_init(&cfg->conf);
+    mbedtls_x509_crt_init(&cfg->cert);
+    mbedtls_x509_crt_init(&cfg->ca);
+    mbedtls_pk_init(&cfg->key);
+    cfg->engine = m;
+    cfg->role = role;
+    cfg->loaded = true;
+}
+
+/* The TLS settings once certificates are loaded: TLS 1.2, our suites and
+ * curves, the own certificate (cert_name: the certificate was loaded, for
+ * messages), the CA chain when peers are verified (a client always). */
+static int configure(ne_mbedtls *m, ne_tls_config *cfg, bool server, const char *cert_name,
+                     bool verify, char *err, size_t err_cap)
+{
+    int rc = mbedtls_ssl_config_defaults(&cfg->conf,
+                                         server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+                                         MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+    if (rc != 0) {
+        return load_fail(cfg, rc, "TLS configuration", "", err, err_cap);
+    }
+    mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &m->drbg);
+    mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
+    mbedtls_ssl_conf_ciphersuites(&cfg->conf, ciphersuites);
+    mbedtls_ssl_conf_curves(&cfg->conf, curves);
+    if (cert_name != NULL) {
+        rc = mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->cert, &cfg->key);
+        if (rc != 0) {
+            return load_fail(cfg, rc, "TLS certificate", cert_name, err, err_cap);
+        }
+    }
+    int authmode = MBEDTLS_SSL_VERIFY_NONE;
+    if (!server || verify) {
+        authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
+        mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->ca, NULL);
+    }
+    mbedtls_ssl_conf_authmode(&cfg->conf, authmode);
+    return NE_OK;
+}
+
+#if defined(MBEDTLS_FS_IO)
 /* A file that cannot be opened, said as nats-server says it ("open <path>:
  * no such file or directory"): mbedTLS would only say "PK - Read/write of
  * file failed". Returns false (message in err) when it cannot be read. */
@@ -358,11 +414,11 @@ static bool readable(const char *prefix, const char *path, char *err, size_t err
         return true;
     }
     char why[96];
-    snprintf(why, sizeof(why), "%s", strerror(errno));
+    mbedtls_snprintf(why, sizeof(why), "%s", strerror(errno));
     if (why[0] >= 'A' && why[0] <= 'Z') {
         why[0] = (char)(why[0] - 'A' + 'a');
     }
-    snprintf(err, err_cap, "%sopen %s: %s", prefix, path, why);
+    mbedtls_snprintf(err, err_cap, "%sopen %s: %s", prefix, path, why);
     return false;
 }
 
@@ -403,12 +459,13 @@ static int load_pair(ne_tls_config *cfg, const ne_tls_config_params *p, char *er
             return load_fail(cfg, rc, "TLS memory region exhausted (NE_TLS_HEAP_BYTES) reading",
                              p->cert_file, err, err_cap);
         }
-        snprintf(err, err_cap, "%s%s", pair_prefix,
-                 holds_key(p->cert_file) ? "the certificate file holds a private key, not a "
-                                           "certificate (are cert_file and key_file swapped?): "
-                                         : "no certificate (PEM or DER) in ");
+        mbedtls_snprintf(err, err_cap, "%s%s", pair_prefix,
+                         holds_key(p->cert_file)
+                             ? "the certificate file holds a private key, not a "
+                               "certificate (are cert_file and key_file swapped?): "
+                             : "no certificate (PEM or DER) in ");
         size_t n = strlen(err);
-        snprintf(err + n, err_cap > n ? err_cap - n : 0, "%s", p->cert_file);
+        mbedtls_snprintf(err + n, err_cap > n ? err_cap - n : 0, "%s", p->cert_file);
         ne_mbedtls_config_free(cfg);
         return NE_ERR_INVALID;
     }
@@ -424,13 +481,14 @@ static int load_pair(ne_tls_config *cfg, const ne_tls_config_params *p, char *er
             : holds_certificate(p->key_file) ? "the key file holds a certificate, not a private "
                                                "key (are cert_file and key_file swapped?): "
                                              : "no private key (PEM or DER) in ";
-        snprintf(err, err_cap, "%s%s%s", pair_prefix, why, p->key_file);
+        mbedtls_snprintf(err, err_cap, "%s%s%s", pair_prefix, why, p->key_file);
         ne_mbedtls_config_free(cfg);
         return NE_ERR_INVALID;
     }
     if (mbedtls_pk_check_pair(&cfg->cert.pk, &cfg->key) != 0) {
-        snprintf(err, err_cap, "%sthe private key in %s does not match the certificate in %s",
-                 pair_prefix, p->key_file, p->cert_file);
+        mbedtls_snprintf(err, err_cap,
+                         "%sthe private key in %s does not match the certificate in %s",
+                         pair_prefix, p->key_file, p->cert_file);
         ne_mbedtls_config_free(cfg);
         return NE_ERR_INVALID;
     }
@@ -450,8 +508,9 @@ static int load_ca(ne_tls_config *cfg, const char *path, char *err, size_t err_c
             return load_fail(cfg, rc, "TLS memory region exhausted (NE_TLS_HEAP_BYTES) reading",
                              path, err, err_cap);
         }
-        snprintf(err, err_cap,
-                 "failed to parse root ca certificate: no certificate (PEM or DER) in %s", path);
+        mbedtls_snprintf(err, err_cap,
+                         "failed to parse root ca certificate: no certificate (PEM or DER) in %s",
+                         path);
         ne_mbedtls_config_free(cfg);
         return NE_ERR_INVALID;
     }
@@ -461,32 +520,28 @@ static int load_ca(ne_tls_config *cfg, const char *path, char *err, size_t err_c
 int ne_mbedtls_config_load(ne_mbedtls *m, ne_tls_config *cfg, const ne_tls_config_params *p,
                            char *err, size_t err_cap)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    mbedtls_ssl_config_init(&cfg->conf);
-    mbedtls_x509_crt_init(&cfg->cert);
-    mbedtls_x509_crt_init(&cfg->ca);
-    mbedtls_pk_init(&cfg->key);
-    cfg->engine = m;
-    cfg->role = p->role;
-    cfg->loaded = true; /* from here on, config_free releases what was loaded */
+    start_config(m, cfg, p->role);
     bool server = p->role == NE_TLS_ROLE_SERVER;
     if (server && (!present(p->cert_file) || !present(p->key_file))) {
-        snprintf(err, err_cap, "TLS needs both a certificate and a key file");
+        mbedtls_snprintf(err, err_cap, "TLS needs both a certificate and a key file");
         ne_mbedtls_config_free(cfg);
         return NE_ERR_INVALID;
     }
     if (present(p->cert_file) != present(p->key_file)) {
-        snprintf(err, err_cap, "a TLS certificate needs its key file and the other way round");
+        mbedtls_snprintf(err, err_cap,
+                         "a TLS certificate needs its key file and the other way round");
         ne_mbedtls_config_free(cfg);
         return NE_ERR_INVALID;
     }
     if (!server && !present(p->ca_file)) {
-        snprintf(err, err_cap, "a TLS client configuration needs a ca_file to verify the server");
+        mbedtls_snprintf(err, err_cap,
+                         "a TLS client configuration needs a ca_file to verify the server");
         ne_mbedtls_config_free(cfg);
         return NE_ERR_INVALID;
     }
     if (server && p->verify && !present(p->ca_file)) {
-        snprintf(err, err_cap, "TLS verify needs a ca_file to check client certificates with");
+        mbedtls_snprintf(err, err_cap,
+                         "TLS verify needs a ca_file to check client certificates with");
         ne_mbedtls_config_free(cfg);
         return NE_ERR_INVALID;
     }
@@ -503,30 +558,30 @@ int ne_mbedtls_config_load(ne_mbedtls *m, ne_tls_config *cfg, const ne_tls_confi
             return rc;
         }
     }
-    rc = mbedtls_ssl_config_defaults(&cfg->conf,
-                                     server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
-                                     MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+    return configure(m, cfg, server, present(p->cert_file) ? p->cert_file : NULL, p->verify, err,
+                     err_cap);
+}
+#endif /* MBEDTLS_FS_IO */
+
+int ne_mbedtls_client_config_pem(ne_mbedtls *m, ne_tls_config *cfg, const char *ca_name,
+                                 const char *ca_pem, char *err, size_t err_cap)
+{
+    NE_ASSERT(ca_name != NULL && ca_pem != NULL);
+    start_config(m, cfg, NE_TLS_ROLE_CLIENT);
+    /* mbedTLS takes PEM with its terminating NUL counted. */
+    int rc = mbedtls_x509_crt_parse(&cfg->ca, (const unsigned char *)ca_pem, strlen(ca_pem) + 1);
     if (rc != 0) {
-        return load_fail(cfg, rc, "TLS configuration", "", err, err_cap);
-    }
-    mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &m->drbg);
-    mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-                                 MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
-    mbedtls_ssl_conf_ciphersuites(&cfg->conf, ciphersuites);
-    mbedtls_ssl_conf_curves(&cfg->conf, curves);
-    if (present(p->cert_file)) {
-        rc = mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->cert, &cfg->key);
-        if (rc != 0) {
-            return load_fail(cfg, rc, "TLS certificate", p->cert_file, err, err_cap);
+        if (is_alloc_error(rc)) {
+            return load_fail(cfg, rc, "TLS memory region exhausted (NE_TLS_HEAP_BYTES) reading",
+                             ca_name, err, err_cap);
         }
+        mbedtls_snprintf(err, err_cap,
+                         "failed to parse root ca certificate: no certificate (PEM) in %s",
+                         ca_name);
+        ne_mbedtls_config_free(cfg);
+        return NE_ERR_INVALID;
     }
-    int authmode = MBEDTLS_SSL_VERIFY_NONE;
-    if (!server || p->verify) {
-        authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
-        mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->ca, NULL);
-    }
-    mbedtls_ssl_conf_authmode(&cfg->conf, authmode);
-    return NE_OK;
+    return configure(m, cfg, false, NULL, true, err, err_cap);
 }
 
 void ne_mbedtls_config_free(ne_tls_config *cfg)

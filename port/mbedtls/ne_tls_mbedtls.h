@@ -100,9 +100,20 @@ void ne_mbedtls_deinit(ne_mbedtls *m);
  * NE_ERR_NOT_FOUND (a file cannot be opened), NE_ERR_INVALID (a file is not
  * what it should be, the key is not the certificate's) or NE_ERR_NOMEM (the
  * region cannot hold them: raise NE_TLS_HEAP_BYTES). */
+#if defined(MBEDTLS_FS_IO)
 int ne_mbedtls_config_load(ne_mbedtls *m, ne_tls_config *cfg, const ne_tls_config_params *params,
                            char *err, size_t err_cap);
+#endif
 void ne_mbedtls_config_free(ne_tls_config *cfg);
+
+/* A client configuration (role NE_TLS_ROLE_CLIENT, the server always
+ * verified) whose trust anchors are the PEM text ca_pem (NUL-terminated;
+ * read here, not kept), for a board without files; ca_name names it in
+ * messages. NE_ERR_INVALID (no certificate in it) or NE_ERR_NOMEM (raise
+ * NE_TLS_HEAP_BYTES), the reason in err. Without MBEDTLS_FS_IO (a board's
+ * mbedTLS) this is the only loader; ne_mbedtls_config_load needs files. */
+int ne_mbedtls_client_config_pem(ne_mbedtls *m, ne_tls_config *cfg, const char *ca_name,
+                                 const char *ca_pem, char *err, size_t err_cap);
 
 /* The region's current and peak use in bytes (allocations only). */
 void ne_mbedtls_memory(size_t *in_use_bytes, size_t *peak_bytes);

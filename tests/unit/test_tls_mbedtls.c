@@ -379,6 +379,59 @@ static void test_configuration_errors_name_the_file(void **state)
     assert_non_null(strstr(err, "hub.key"));
 }
 
+/* A client configuration whose CA is PEM text (a board without files,
+ * docs/firmware.md): it verifies the hub as the file-loaded one does, a
+ * hub another CA signed is refused, and a text without a certificate is
+ * refused naming the text's name. */
+static void test_client_config_from_pem_text(void **state)
+{
+    (void)state;
+    char err[256];
+    static char pem[8192];
+    FILE *f = fopen(path("ca.pem"), "rb");
+    assert_non_null(f);
+    size_t n = fread(pem, 1, sizeof(pem) - 1, f);
+    fclose(f);
+    pem[n] = '\0';
+    size_t before = 0, peak = 0;
+    ne_mbedtls_memory(&before, &peak);
+    assert_int_equal(load(&p.server_cfg, NE_TLS_ROLE_SERVER, "hub", NULL, false, err, sizeof(err)),
+                     NE_OK);
+    assert_int_equal(
+        ne_mbedtls_client_config_pem(&engine, &p.client_cfg, "hub-ca.pem", pem, err, sizeof(err)),
+        NE_OK);
+    open_pair("hub.example");
+    int src, crc;
+    handshake(p.s, p.c, &src, &crc);
+    assert_int_equal(crc, NE_OK);
+    assert_int_equal(src, NE_OK);
+    close_pair();
+    /* The other CA's certificate as the anchor: the hub is refused. */
+    f = fopen(path("other.pem"), "rb");
+    assert_non_null(f);
+    n = fread(pem, 1, sizeof(pem) - 1, f);
+    fclose(f);
+    pem[n] = '\0';
+    assert_int_equal(load(&p.server_cfg, NE_TLS_ROLE_SERVER, "hub", NULL, false, err, sizeof(err)),
+                     NE_OK);
+    assert_int_equal(
+        ne_mbedtls_client_config_pem(&engine, &p.client_cfg, "other.pem", pem, err, sizeof(err)),
+        NE_OK);
+    open_pair("hub.example");
+    handshake(p.s, p.c, &src, &crc);
+    assert_int_not_equal(crc, NE_OK);
+    close_pair();
+    ne_tls_config cfg;
+    assert_int_equal(ne_mbedtls_client_config_pem(&engine, &cfg, "notes.txt", "not a certificate",
+                                                  err, sizeof(err)),
+                     NE_ERR_INVALID);
+    assert_string_equal(err,
+                        "failed to parse root ca certificate: no certificate (PEM) in notes.txt");
+    size_t after = 0;
+    ne_mbedtls_memory(&after, &peak);
+    assert_int_equal(after, before); /* every byte returned to the region */
+}
+
 static void test_session_pool_exhaustion_refuses_cleanly(void **state)
 {
     (void)state;
@@ -418,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_client_role_refuses_an_expired_or_unknown_certificate),
         cmocka_unit_test(test_client_certificate_under_verify),
         cmocka_unit_test(test_configuration_errors_name_the_file),
+        cmocka_unit_test(test_client_config_from_pem_text),
         cmocka_unit_test(test_session_pool_exhaustion_refuses_cleanly),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);

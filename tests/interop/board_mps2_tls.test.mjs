@@ -1,0 +1,228 @@
+// The tiny-js firmware's leaf remote over TLS to a nats-server hub (QEMU):
+// the hub's CA is carried by the configuration region (files { } and the
+// remote's tls { ca_file }, docs/firmware.md), written into a copy of the
+// image by tools/conf_region.c. The link comes up and carries messages both
+// ways; a hub whose certificate another CA signed gets no link; a
+// configuration whose ca_file names nothing, or that asks for TLS toward
+// clients, is refused with its position. Needs NATSEDGE_MPS2_JS_ELF,
+// NATSEDGE_MPS2_JS_CONF_TOOL (make CONFIG=tiny-js conf-tool), openssl and
+// qemu-system-arm; without them the suite fails with the reason
+// (SKIP_BOARDS=1 skips it instead). natsedge-only: the nats-server pass
+// skips it (a firmware of natsedge's own; the hub is nats-server in both).
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { collect } from "./lib/board_scenarios.mjs";
+import { freePort, rawConnect, sleep, boardGate, isBindRace, getJSON, startServer, stopAll, waitFor, within } from "./lib/harness.mjs";
+
+const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
+const TOOL = process.env.NATSEDGE_MPS2_JS_CONF_TOOL;
+const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
+const QEMU = "qemu-system-arm";
+const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
+const hasOpenssl = spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0;
+const { skip, fail } = boardGate(
+  !ELF || !existsSync(ELF)
+    ? "no tiny-js firmware (NATSEDGE_MPS2_JS_ELF)"
+    : !TOOL || !existsSync(TOOL)
+      ? "no tiny-js configuration tool (NATSEDGE_MPS2_JS_CONF_TOOL, make CONFIG=tiny-js conf-tool)"
+      : !hasQemu
+        ? "qemu-system-arm is not installed"
+        : !hasOpenssl
+          ? "openssl is not installed"
+          : false,
+);
+if (fail) {
+  test("mps2-an385 tiny-js TLS: the suite can run on this machine", () => {
+    throw new Error(fail);
+  });
+}
+const NAME = "mps2-an385 tiny-js leaf over TLS (natsedge-only: its Cortex-M firmware)";
+const DIR = skip ? "" : mkdtempSync(join(tmpdir(), "natsedge-mps2-tls-"));
+const BOOT_TIMEOUT_MS = 60000; // a bound, not a speed check: QEMU boots slowly on a loaded machine
+const running = new Set();
+
+after(async () => {
+  for (const q of running) await q.stop();
+  await stopAll();
+  if (DIR) rmSync(DIR, { recursive: true, force: true });
+});
+process.once("exit", () => {
+  for (const q of running) q.kill();
+});
+
+const tool = (args) => spawnSync(TOOL, args, { encoding: "utf8", timeout: 30000 });
+function writeText(name, text) {
+  const f = join(DIR, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+// Two CAs, and a hub certificate for 10.0.2.2 (the host as QEMU's guest
+// sees it: the name the board verifies) from each. EC P-256 keeps the PEM
+// short enough for the 2 KiB region.
+function makeCerts() {
+  const ossl = (...args) => execFileSync("openssl", args, { cwd: DIR, stdio: ["ignore", "ignore", "pipe"] });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  writeFileSync(join(DIR, "hub.ext"), "subjectAltName=DNS:10.0.2.2,IP:10.0.2.2\n");
+  for (const ca of ["ca", "other"]) {
+    ossl("req", "-x509", ...ec, "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "30", "-subj", `/CN=${ca} test CA`);
+    ossl("req", ...ec, "-keyout", `hub-${ca}.key`, "-out", `hub-${ca}.csr`, "-subj", "/CN=10.0.2.2");
+    ossl("x509", "-req", "-in", `hub-${ca}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial",
+      "-out", `hub-${ca}.pem`, "-days", "30", "-extfile", "hub.ext");
+  }
+  return { ca: readFileSync(join(DIR, "ca.pem"), "utf8") };
+}
+
+// A nats-server hub whose leafnode listener speaks TLS with the
+// certificate the CA `signer` signed.
+function startHub(signer) {
+  return startServer({
+    bin: HUB_BIN,
+    ports: ["leaf", "http"],
+    config: (p) =>
+      `leafnodes { listen: "127.0.0.1:${p.leaf}", authorization { user: edge, password: s3cret },\n` +
+      `  tls { cert_file: "${join(DIR, `hub-${signer}.pem`)}", key_file: "${join(DIR, `hub-${signer}.key`)}" } }\n` +
+      `http: "127.0.0.1:${p.http}"\n`,
+  });
+}
+
+// The board's configuration: a leaf remote over TLS, the CA inlined.
+function edgeConf(hubLeafPort, caPem, { caName = "hub-ca.pem", extra = "" } = {}) {
+  return [
+    "server_name: edge-tls",
+    "files {",
+    `  "hub-ca.pem": "${caPem.trim()}"`,
+    "}",
+    `leafnodes { remotes [ { url: "nats-leaf://edge:s3cret@10.0.2.2:${hubLeafPort}", tls { ca_file: "${caName}" } } ] }`,
+    extra,
+    "",
+  ].join("\n");
+}
+
+async function boot(image) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(QEMU, ["-machine", "mps2-an385", "-nographic", "-kernel", image, "-nic", `user,hostfwd=tcp:127.0.0.1:${port}-:4222`], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let console_ = "";
+    child.stdout.on("data", (d) => (console_ += d.toString("latin1")));
+    child.stderr.on("data", (d) => (console_ += d.toString("latin1")));
+    const exited = new Promise((r) => child.once("exit", r));
+    const q = {
+      port,
+      console: () => console_,
+      alive: () => child.exitCode === null && child.signalCode === null,
+      kill: () => child.exitCode === null && child.kill("SIGKILL"),
+      async stop() {
+        running.delete(q);
+        if (q.alive()) {
+          const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+          child.kill("SIGTERM");
+          await exited;
+          clearTimeout(t);
+        }
+      },
+    };
+    running.add(q);
+    const deadline = Date.now() + BOOT_TIMEOUT_MS;
+    let up = false;
+    while (!up && q.alive() && Date.now() < deadline) {
+      if (/Server is ready/.test(console_)) {
+        try {
+          const c = await rawConnect(port, { timeoutMs: 2000 });
+          const line = await c.readUntil("\r\n", 3000);
+          c.destroy();
+          up = line.startsWith("INFO");
+        } catch {
+          /* the forwarded port answers before the guest does */
+        }
+      }
+      if (!up) await sleep(100);
+    }
+    if (up) return q;
+    await q.stop();
+    const taken = /Could not set up host forwarding rule/.test(console_) || isBindRace(console_);
+    if (!taken || attempt >= 3) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
+  }
+}
+
+// A copy of the image with `conf` in its configuration region.
+function imageWith(name, conf) {
+  const image = join(DIR, `${name}.elf`);
+  cpSync(ELF, image);
+  const w = tool(["write", image, writeText(`${name}.conf`, conf)]);
+  assert.equal(w.status, 0, w.stderr);
+  return image;
+}
+
+let certs = null;
+const certsOnce = () => (certs ??= makeCerts());
+
+test(`${NAME}: the leaf remote verifies the hub against the CA from files { } and carries messages both ways (LN-04, LN-24)`, { skip }, async () => {
+  const { ca } = certsOnce();
+  const hub = await startHub("ca");
+  const q = await boot(imageWith("tls", edgeConf(hub.ports.leaf, ca)));
+  try {
+    assert.match(q.console(), /Configuration region: tls\.conf/);
+    await waitFor(async () => (await getJSON(hub.ports.http, "/leafz")).leafnodes === 1, 30000, "the board's leaf on the hub");
+    // The hub's leafnode listener requires TLS: a link is a TLS link.
+    const edge = await within(connect({ servers: `127.0.0.1:${q.port}` }), 10000, "connect to the board");
+    const cloud = await within(connect({ servers: `127.0.0.1:${hub.port}` }), 10000, "connect to the hub");
+    const down = edge.subscribe("cmd.board", { max: 1 });
+    const up = cloud.subscribe("telemetry.board", { max: 1 });
+    await within(edge.flush(), 5000, "edge flush");
+    await within(cloud.flush(), 5000, "hub flush");
+    // Interest crosses the link asynchronously: publish until it arrives.
+    const gotDown = collect(down, 1, 20000);
+    const gotUp = collect(up, 1, 20000);
+    let done = false;
+    Promise.all([gotDown, gotUp]).then(() => (done = true), () => (done = true));
+    for (let i = 0; i < 100 && !done; i++) {
+      cloud.publish("cmd.board", "reboot");
+      edge.publish("telemetry.board", "21.5");
+      await sleep(200);
+    }
+    assert.equal((await gotDown)[0].string(), "reboot");
+    assert.equal((await gotUp)[0].string(), "21.5");
+    await within(edge.close(), 5000, "close");
+    await within(cloud.close(), 5000, "close");
+    assert.doesNotMatch(q.console(), /\[FTL\]|TLS handshake error/);
+  } finally {
+    await q.stop();
+    await hub.stop();
+  }
+});
+
+test(`${NAME}: a hub whose certificate another CA signed gets no link, and the board says why (LN-04)`, { skip }, async () => {
+  const { ca } = certsOnce();
+  const hub = await startHub("other");
+  const q = await boot(imageWith("other", edgeConf(hub.ports.leaf, ca)));
+  try {
+    await waitFor(() => /TLS handshake error/.test(q.console()), 30000, "the board's verification failure on its console");
+    assert.match(q.console(), /\[ERR\] 10\.0\.2\.2:\d+ - lid:\d+ - TLS handshake error: certificate verification failed: The certificate is not correctly signed by the trusted CA/);
+    await sleep(2000);
+    assert.equal((await getJSON(hub.ports.http, "/leafz")).leafnodes, 0);
+    assert.doesNotMatch(q.console(), /\[FTL\]/);
+  } finally {
+    await q.stop();
+    await hub.stop();
+  }
+});
+
+test(`${NAME}: a ca_file that names no entry of files { }, a client certificate, or TLS toward clients: refused with the position`, { skip }, () => {
+  const { ca } = certsOnce();
+  const missing = tool(["check", writeText("missing.conf", edgeConf(7422, ca, { caName: "nope.pem" }))]);
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr + missing.stdout, /missing\.conf:\d+:\d+: ca_file "nope\.pem" is not in files \{ \}/);
+  const clients = tool(["check", writeText("clients.conf", edgeConf(7422, ca, { extra: 'tls { cert_file: "a.pem", key_file: "a.key" }' }))]);
+  assert.notEqual(clients.status, 0);
+  assert.match(clients.stderr + clients.stdout, /clients\.conf:\d+:\d+: TLS toward clients is not built into this firmware/);
+  const ok = tool(["check", writeText("ok.conf", edgeConf(7422, ca))]);
+  assert.equal(ok.status, 0, ok.stderr);
+});
