@@ -720,6 +720,7 @@ int sf_erase_block(ne_store_dev *dev, uint32_t block)
         return sf_fail(dev, rc);
     }
     dev->stats.erases++;
+    dev->erase_unsynced = true;
     b->erase_count++;
     uint8_t *h = dev->stage;
     uint32_t hlen = dev->data_start;
@@ -742,7 +743,7 @@ int sf_erase_block(ne_store_dev *dev, uint32_t block)
     return NE_OK;
 }
 
-int sf_prepare_block(ne_store_dev *dev, uint32_t block)
+static int prepare_block(ne_store_dev *dev, uint32_t block)
 {
     ne_store_block *b = &dev->blocks[block];
     NE_ASSERT(b->state != SF_STATE_DATA);
@@ -776,6 +777,23 @@ int sf_prepare_block(ne_store_dev *dev, uint32_t block)
     return sf_erase_block(dev, block);
 }
 
+/* Makes a block ready and its erase durable before the caller programs
+ * frames into it. Behind a write cache an erase reaches the medium only at
+ * a sync, line by line: without one, a cut could keep some lines of the
+ * block's previous life (its header and first frames, perhaps never synced
+ * themselves) beside lines of the new one, and an old frame whose lost
+ * lines were written again with the same bytes would validate whole. A
+ * frame never synced and rolled back by an open (a BEGIN carrying an
+ * unsynced purge's floor) would then come back and remove synced records. */
+int sf_prepare_block(ne_store_dev *dev, uint32_t block)
+{
+    int rc = prepare_block(dev, block);
+    if (rc == NE_OK && dev->erase_unsynced) {
+        rc = sf_flash_sync(dev);
+    }
+    return rc;
+}
+
 int sf_flash_sync(ne_store_dev *dev)
 {
     int rc = dev->flash.ops->sync(dev->flash.ctx);
@@ -783,6 +801,7 @@ int sf_flash_sync(ne_store_dev *dev)
         return sf_fail(dev, rc);
     }
     dev->stats.syncs++;
+    dev->erase_unsynced = false;
     /* With nothing left in the write buffer, every replacing record is on
      * the medium now: floors may pass what they replaced. */
     if (dev->wlen == 0) {

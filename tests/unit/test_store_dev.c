@@ -939,6 +939,77 @@ static void test_retirement_keeps_the_floor_a_retired_block_carried(void **state
     ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
 }
 
+/* The stream's block the next record goes to after seq (the head once the
+ * previous one filled), -1 while seq is still in the first. */
+static int32_t block_index_of(uint64_t seq)
+{
+    return (int32_t)(block_of(seq) - dev.blocks);
+}
+
+/* Regression (power-cut seed 411879, cut 9618): a block that held a frame
+ * never synced (cut short behind a write cache) was erased again when a new
+ * head took it, and frames were programmed into it with no sync after the
+ * erase. A cut then kept the block's first cache line from its previous
+ * life (its header, the old BEGIN's frame header, serial and floor) beside
+ * the new line after it, which held the same bytes the old BEGIN's lost
+ * line had: the old BEGIN validated whole and brought back the floor of a
+ * removal that was never synced, and synced records below it were lost.
+ * The erase of a block taken for new frames is now synced first. */
+static void test_unsynced_frame_of_a_reused_block_never_comes_back(void **state)
+{
+    (void)state;
+    compress = NULL;
+    assert_int_equal(reopen(), NE_OK);
+    ne_sim_flash_use_cache(&sim, durable_image, dirty_lines, 64, 0, 0);
+    put_n(20, "a");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    int32_t first_head = block_index_of(20);
+    /* Removals from the front (not synced), then appends until a new head
+     * opens: its BEGIN carries the new floor. */
+    for (uint64_t s = 1; s <= 10; s++) {
+        assert_int_equal(ne_store_delete(&store, s), NE_OK);
+    }
+    char p[128];
+    uint64_t opened_at = 0;
+    for (uint32_t i = 0; i < 200 && opened_at == 0; i++) {
+        payload_for(store.state.last_seq + 1, p, sizeof(p));
+        uint64_t seq = put("a", p);
+        opened_at = block_index_of(seq) != first_head ? seq : 0;
+    }
+    assert_true(opened_at > 0);
+    int32_t head = block_index_of(opened_at);
+    uint32_t head_addr = (uint32_t)head * ERASE_BYTES;
+    /* Everything is programmed, the sync fails, power fails: of the new
+     * head only its first line (header, BEGIN up to the floor) is kept. */
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_SYNC, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    ne_sim_flash_cut_keeping(&sim, head_addr, 64);
+    ne_sim_flash_power_on(&sim);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().first_seq, 1);
+    for (uint64_t s = 1; s <= 20; s++) {
+        expect_payload(s);
+    }
+    /* The same appends again: the same block becomes the head, with the
+     * same serial, next sequence, log and epoch; only the floor differs. */
+    for (uint64_t seq = get_state().last_seq + 1; seq <= opened_at; seq++) {
+        payload_for(seq, p, sizeof(p));
+        assert_int_equal(put("a", p), seq);
+    }
+    assert_int_equal(block_index_of(opened_at), head);
+    /* Power fails again, keeping every line of the head but its first. */
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_SYNC, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    ne_sim_flash_cut_keeping(&sim, head_addr + 64, ERASE_BYTES - 64);
+    ne_sim_flash_power_on(&sim);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().first_seq, 1);
+    for (uint64_t s = 1; s <= 20; s++) {
+        expect_payload(s);
+    }
+    ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
+}
+
 /* Appends a compressible message of len bytes (at most 2,100) on subject
  * "big". */
 static uint64_t put_big(size_t len)
@@ -1111,6 +1182,7 @@ int main(void)
         T(test_cut_anywhere_in_a_compaction_behind_a_write_cache),
         T(test_damaged_record_does_not_hide_the_ones_after_it),
         T(test_retirement_keeps_the_floor_a_retired_block_carried),
+        T(test_unsynced_frame_of_a_reused_block_never_comes_back),
         T(test_erase_refused_for_space_removes_nothing),
         T(test_truncate_refused_for_space_changes_nothing),
     };
