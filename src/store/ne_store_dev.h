@@ -192,8 +192,9 @@ typedef struct ne_store_dev {
     uint32_t slack_bytes; /* kept free in a head for tombstones and floors */
     uint32_t max_frame_bytes;
     uint64_t next_serial;
-    /* An erase was made since the last sync: behind a write cache it may not
-     * be on the medium yet (see sf_prepare_block). */
+    /* Some block was erased since the last sync (SF_FLAG_ERASE_UNSYNCED):
+     * behind a write cache its erase may not be on the medium yet (see
+     * sf_prepare_block). */
     bool erase_unsynced;
     uint32_t next_log_id;
     /* Blocks. */

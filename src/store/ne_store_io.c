@@ -721,6 +721,7 @@ int sf_erase_block(ne_store_dev *dev, uint32_t block)
     }
     dev->stats.erases++;
     dev->erase_unsynced = true;
+    b->flags |= SF_FLAG_ERASE_UNSYNCED;
     b->erase_count++;
     uint8_t *h = dev->stage;
     uint32_t hlen = dev->data_start;
@@ -743,6 +744,28 @@ int sf_erase_block(ne_store_dev *dev, uint32_t block)
     return NE_OK;
 }
 
+/* Whether a block reads erased from offset from on (*blank), or an error. */
+static int block_blank(ne_store_dev *dev, uint32_t block, uint32_t from, bool *blank)
+{
+    *blank = true;
+    uint32_t bound = dev->erase_bytes / NE_STORE_READ_BUFFER_BYTES + 2;
+    uint32_t off = from;
+    for (uint32_t i = 0; i < bound && *blank && off < dev->erase_bytes; i++) {
+        uint32_t n = dev->erase_bytes - off;
+        if (n > NE_STORE_READ_BUFFER_BYTES) {
+            n = NE_STORE_READ_BUFFER_BYTES;
+        }
+        int rc;
+        const uint8_t *p = sf_peek(dev, block, off, n, &rc);
+        if (p == NULL) {
+            return rc != NE_OK ? rc : NE_ERR_IO;
+        }
+        *blank = all_erased(p, n);
+        off += n;
+    }
+    return NE_OK;
+}
+
 static int prepare_block(ne_store_dev *dev, uint32_t block)
 {
     ne_store_block *b = &dev->blocks[block];
@@ -750,31 +773,27 @@ static int prepare_block(ne_store_dev *dev, uint32_t block)
     if (b->state == SF_STATE_READY) {
         return NE_OK;
     }
-    if (b->state == SF_STATE_FREE) {
-        /* Believed erased: make sure, since programming over anything else
-         * would corrupt the first frames written here. */
-        bool blank = true;
-        uint32_t bound = dev->erase_bytes / NE_STORE_READ_BUFFER_BYTES + 2;
-        uint32_t off = dev->data_start;
-        for (uint32_t i = 0; i < bound && blank && off < dev->erase_bytes; i++) {
-            uint32_t n = dev->erase_bytes - off;
-            if (n > NE_STORE_READ_BUFFER_BYTES) {
-                n = NE_STORE_READ_BUFFER_BYTES;
-            }
-            int rc;
-            const uint8_t *p = sf_peek(dev, block, off, n, &rc);
-            if (p == NULL) {
-                return rc != NE_OK ? rc : NE_ERR_IO;
-            }
-            blank = all_erased(p, n);
-            off += n;
-        }
-        if (blank) {
-            b->state = SF_STATE_READY;
-            return NE_OK;
-        }
+    /* Believed erased (FREE: make sure, since programming over anything
+     * else would corrupt the first frames written here), or of unknown
+     * content (then erased all the same: its header is lost). */
+    bool free = b->state == SF_STATE_FREE;
+    bool blank = false;
+    int rc = block_blank(dev, block, free ? dev->data_start : 0, &blank);
+    if (rc != NE_OK) {
+        return rc;
     }
-    return sf_erase_block(dev, block);
+    if (free && blank) {
+        b->state = SF_STATE_READY;
+        return NE_OK;
+    }
+    bool unsynced = (b->flags & SF_FLAG_ERASE_UNSYNCED) != 0;
+    rc = sf_erase_block(dev, block);
+    if (rc == NE_OK && blank && !unsynced) {
+        /* Blank before, and as the medium holds it (no erase of ours is
+         * pending): there is no previous life for a cut to bring back. */
+        b->flags &= (uint8_t)~SF_FLAG_ERASE_UNSYNCED;
+    }
+    return rc;
 }
 
 /* Makes a block ready and its erase durable before the caller programs
@@ -788,7 +807,7 @@ static int prepare_block(ne_store_dev *dev, uint32_t block)
 int sf_prepare_block(ne_store_dev *dev, uint32_t block)
 {
     int rc = prepare_block(dev, block);
-    if (rc == NE_OK && dev->erase_unsynced) {
+    if (rc == NE_OK && (dev->blocks[block].flags & SF_FLAG_ERASE_UNSYNCED) != 0) {
         rc = sf_flash_sync(dev);
     }
     return rc;
@@ -801,6 +820,9 @@ int sf_flash_sync(ne_store_dev *dev)
         return sf_fail(dev, rc);
     }
     dev->stats.syncs++;
+    for (uint32_t i = 0; dev->erase_unsynced && i < dev->block_count; i++) {
+        dev->blocks[i].flags &= ~SF_FLAG_ERASE_UNSYNCED;
+    }
     dev->erase_unsynced = false;
     /* With nothing left in the write buffer, every replacing record is on
      * the medium now: floors may pass what they replaced. */
