@@ -449,7 +449,7 @@ powercut-js: $(BUILD)/tests/js_powercut
 #   927297: a RAFT log without a snapshot whose entry 1 was lost kept the
 #           later ones (cut 19502).
 POWERCUT_REGRESSIONS ?= 974795:20000 2:4000 3:1000 10045:4240 955216:3670 517686:8130 \
-                        927297:19510 411879:9618
+                        927297:19510 411879:9618 403716:20000
 .PHONY: powercut-regressions
 powercut-regressions: $(BUILD)/tests/powercut
 	@for r in $(POWERCUT_REGRESSIONS); do \

@@ -325,7 +325,9 @@ void ne_store_dev_get_stats(const ne_store_dev *dev, ne_store_dev_stats *out);
 
 /* Attaches a stream or KV log (kind STREAM or KV) to a front end: scans its
  * blocks and rebuilds its state, then applies cfg's limits (messages over
- * them leave at once: removals a power cut undid). cfg->max_blocks bounds
+ * them leave at once: removals a power cut undid; never NE_ERR_FULL: what
+ * max_msgs_per_subject removes from inside the stream waits for room on a
+ * full device, see ne_store_set_limits). cfg->max_blocks bounds
  * the erase blocks it may hold. Errors: NE_ERR_NOT_FOUND (no such log),
  * NE_ERR_INVALID (bad cfg, or the log is of another kind), NE_ERR_EXISTS
  * (already attached), and flash errors. The store must be detached (or the

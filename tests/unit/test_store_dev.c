@@ -1010,6 +1010,83 @@ static void test_unsynced_frame_of_a_reused_block_never_comes_back(void **state)
     ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
 }
 
+/* Regression (power-cut seed 403716): after a cut an expiry that was not
+ * synced came back beside a later message of the same subject, and
+ * max_msgs_per_subject = 1 then had to remove the older one with a
+ * tombstone. On a full device whose head the cut had sealed there was no
+ * room for it, and attach failed with NE_ERR_FULL: the stream could not be
+ * loaded at all. Loading what was synced must never need space: the
+ * limit waits for room (the older message stays readable meanwhile) and is
+ * applied by the first append, sync or compaction that finds some. */
+/* Appends messages of 1,000 bytes, each on its own subject (prefix and a
+ * number), until the device refuses one for space. */
+static void fill_until_full(const char *prefix)
+{
+    static uint8_t payload[1000];
+    memset(payload, 'x', sizeof(payload));
+    char subject[32];
+    int rc = NE_OK;
+    for (int i = 0; i < 1000 && rc == NE_OK; i++) {
+        snprintf(subject, sizeof(subject), "%s%d", prefix, i);
+        ne_store_msg m = {.subject = subject,
+                          .subject_len = strlen(subject),
+                          .payload = payload,
+                          .payload_len = sizeof(payload),
+                          .timestamp_ns = 1};
+        rc = ne_store_append(&store, &m, NULL);
+    }
+    assert_int_equal(rc, NE_ERR_FULL);
+}
+
+static void test_full_device_attach_defers_the_subject_limit(void **state)
+{
+    (void)state;
+    compress = NULL;
+    limits.discard = NE_STORE_DISCARD_NEW;
+    new_device(geometry(16, ERASE_BYTES, 8));
+    /* A full device, half of it purged from the front and compacted. */
+    fill_until_full("f");
+    ne_store_purge_req front = {.up_to_seq = get_state().last_seq / 2};
+    assert_int_equal(ne_store_purge(&store, &front, NULL), NE_OK);
+    assert_int_equal(ne_store_compact(&store, NULL), NE_OK);
+    /* Two values of one key, then the device fills up again. */
+    uint64_t older = put("k", "older value");
+    uint64_t newer = put("k", "newer value");
+    fill_until_full("g");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    uint64_t last = get_state().last_seq;
+    uint64_t msgs = get_state().msgs;
+    /* A torn write after the head's data: the open seals it, so a
+     * tombstone would need a new block. */
+    int32_t head = block_index_of(last);
+    uint32_t tail = (uint32_t)head * ERASE_BYTES + dev.blocks[head].write_off + 64;
+    assert_true(tail < (uint32_t)(head + 1) * ERASE_BYTES);
+    image[tail] = 0x5a;
+    limits.max_msgs_per_subject = 1;
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().msgs, msgs);
+    assert_int_equal(load(older), NE_OK);
+    assert_int_equal(load(newer), NE_OK);
+    assert_int_equal(ne_store_set_limits(&store, &limits), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(load(older), NE_OK);
+    /* Room comes back (a purge from the front needs no space, compaction
+     * frees its blocks): the limit is applied, the older value leaves with
+     * a tombstone (one message stays in front of it). */
+    ne_store_purge_req req = {.up_to_seq = older - 1};
+    assert_int_equal(ne_store_purge(&store, &req, NULL), NE_OK);
+    assert_int_equal(get_state().first_seq, older - 1);
+    assert_int_equal(ne_store_compact(&store, NULL), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(load(older), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(newer), NE_OK);
+    assert_int_equal(get_state().first_seq, older - 1);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(older), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(newer), NE_OK);
+    assert_int_equal(get_state().first_seq, older - 1);
+}
+
 /* Appends a compressible message of len bytes (at most 2,100) on subject
  * "big". */
 static uint64_t put_big(size_t len)
@@ -1168,6 +1245,7 @@ int main(void)
         T(test_batched_appends_are_compressed_on_sync),
         T(test_wear_is_spread_over_every_block),
         T(test_full_flash_refuses_then_accepts_after_removal),
+        T(test_full_device_attach_defers_the_subject_limit),
         T(test_program_error_is_sticky_until_reopen),
         T(test_sync_error_is_reported),
         T(test_erase_error_during_compaction),
