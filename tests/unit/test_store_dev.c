@@ -1227,6 +1227,78 @@ static void test_truncate_refused_for_space_changes_nothing(void **state)
     assert_int_equal(load(3), NE_ERR_NOT_FOUND);
 }
 
+/* The stream's blocks holding records (its RAM view). */
+static uint32_t stream_blocks(void)
+{
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < dev.block_count; b++) {
+        const ne_store_block *blk = &dev.blocks[b];
+        n += blk->state == SF_STATE_DATA && blk->log_id != SF_META_LOG_ID && blk->records > 0;
+    }
+    return n;
+}
+
+/* A truncation whose tail spans more blocks than one rewrite takes
+ * (NE_STORE_COMPACT_MAX_VICTIMS) is cut in rounds, in a loop (it was a
+ * recursion, which the project forbids). Regression for what a power cut
+ * between rounds leaves: the rounds went from the truncation point up, so
+ * a cut after the first left the tail's higher blocks with a hole below
+ * them (a RAFT log with a hole). Rounds now cut from the end: a cut
+ * anywhere leaves the log whole, truncated, or a prefix of it. */
+static void test_long_truncation_is_cut_from_the_end(void **state)
+{
+    (void)state;
+    compress = NULL;
+    new_device(geometry(16, ERASE_BYTES, 40));
+    for (uint64_t i = 0; i < 1000 && stream_blocks() <= 2 * NE_STORE_COMPACT_MAX_VICTIMS + 2; i++) {
+        put_n(1, "t");
+    }
+    uint64_t last = get_state().last_seq;
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    static uint8_t saved[64 * ERASE_BYTES];
+    static uint32_t saved_counts[64];
+    memcpy(saved, image, sizeof(saved));
+    memcpy(saved_counts, erase_counts, sizeof(saved_counts));
+    uint32_t prefixes = 0;
+    bool done = false;
+    for (uint64_t cut = 1; cut < 2000 && !done; cut++) {
+        memcpy(image, saved, sizeof(saved));
+        memcpy(erase_counts, saved_counts, sizeof(saved_counts));
+        memset(programmed, 0, sizeof(programmed));
+        ne_sim_flash_power_on(&sim);
+        assert_int_equal(reopen(), NE_OK);
+        ne_sim_flash_cut_after(&sim, cut);
+        int rc = ne_store_truncate(&store, 5);
+        if (rc == NE_OK) {
+            sim.cut_at = 0;
+            done = true;
+        } else {
+            assert_int_equal(rc, NE_ERR_POWER_LOSS);
+            ne_sim_flash_power_on(&sim);
+            assert_int_equal(reopen(), NE_OK);
+        }
+        /* Whole, truncated, or a prefix: no hole. */
+        ne_store_state st = get_state();
+        assert_int_equal(st.first_seq, 1);
+        assert_true(st.last_seq == 5 || (st.last_seq > 5 && st.last_seq <= last));
+        assert_int_equal(st.msgs, st.last_seq);
+        for (uint64_t s = 1; s <= st.last_seq; s++) {
+            expect_payload(s);
+        }
+        prefixes += st.last_seq > 5 && st.last_seq < last;
+    }
+    assert_true(done);
+    assert_true(prefixes > 0);
+    assert_int_equal(get_state().last_seq, 5);
+    assert_int_equal(load(6), NE_ERR_NOT_FOUND);
+    put_n(1, "t");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(get_state().last_seq, 6);
+    assert_int_equal(get_state().msgs, 6);
+    expect_payload(6);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -1263,6 +1335,7 @@ int main(void)
         T(test_unsynced_frame_of_a_reused_block_never_comes_back),
         T(test_erase_refused_for_space_removes_nothing),
         T(test_truncate_refused_for_space_changes_nothing),
+        T(test_long_truncation_is_cut_from_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
