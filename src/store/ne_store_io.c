@@ -603,12 +603,19 @@ static int emit_zeros(ne_store_dev *dev, uint32_t len)
 }
 
 /* Compresses one run of MSG frames into a pack frame, when it pays: the
- * pack must be at least 64 B smaller than the frames it replaces. Returns
- * NE_ERR_NOT_FOUND when the run is better left as it is. */
+ * pack must be at least 64 B smaller than the frames it replaces. A run of
+ * one record is tried too when it is large (SF_PACK_SINGLE_MIN_BYTES): a
+ * merge copies records between tombstones as runs of their own, and a
+ * large compressible record packed with its neighbours in the block it
+ * came from must not take its full size in the new one (a rewrite of one
+ * block would otherwise not fit in one block, and an erasure be refused
+ * for space with free blocks left). Returns NE_ERR_NOT_FOUND when the run
+ * is better left as it is. */
 static int emit_pack(ne_store_dev *dev, const uint8_t *run, uint32_t run_len, uint32_t count,
                      uint32_t salt)
 {
-    if (dev->table == NULL || NE_STORE_PACK_RAW_BYTES == 0 || count < 2) {
+    if (dev->table == NULL || NE_STORE_PACK_RAW_BYTES == 0 ||
+        (count < 2 && run_len < SF_PACK_SINGLE_MIN_BYTES)) {
         return NE_ERR_NOT_FOUND;
     }
     size_t clen = 0;

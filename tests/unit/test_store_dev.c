@@ -1109,12 +1109,14 @@ static uint64_t put_big(size_t len)
  * the record's block did not fit and the erase returned NE_ERR_FULL. The
  * stream still counted the message, but the tombstone went to the flash
  * with the next sync: an acknowledged message vanished at the next open.
- * Here the block (4 KiB) holds two packs of a large compressible message
- * and a small one, each after a tombstone; without the small ones the
- * large ones are copied alone, uncompressed, and do not fit in one block. An
- * erase refused for space must leave the message readable, counted, and
- * there after a sync and a reopen. */
-static void test_erase_refused_for_space_removes_nothing(void **state)
+ * The block (4 KiB) holds two packs of a large compressible message and a
+ * small one, each after a tombstone; without the small ones the large ones
+ * were copied alone, uncompressed, and did not fit in one block, so the
+ * erase was refused with free blocks left. A large record is now packed
+ * alone too, and the erase fits: the message leaves, nothing else does.
+ * (That a refused erase removes nothing, the power-cut harness checks
+ * after every refusal.) */
+static void test_erase_of_a_record_packed_with_a_large_one_fits(void **state)
 {
     (void)state;
     const ne_store_slot *slot = store.impl;
@@ -1149,16 +1151,15 @@ static void test_erase_refused_for_space_removes_nothing(void **state)
     assert_true(get_stats().packs_written >= 2);
 
     ne_store_state before = get_state();
-    assert_int_equal(ne_store_erase(&store, x), NE_ERR_FULL);
+    assert_true(sf_free_count(&dev) > 0);
+    assert_int_equal(ne_store_erase(&store, x), NE_OK);
     ne_store_state after = get_state();
-    assert_int_equal(after.msgs, before.msgs);
-    assert_int_equal(after.bytes, before.bytes);
-    assert_int_equal(load(x), NE_OK);
-    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(after.msgs, before.msgs - 1);
+    assert_int_equal(load(x), NE_ERR_NOT_FOUND);
     assert_int_equal(reopen(), NE_OK);
-    assert_int_equal(get_state().msgs, before.msgs);
+    assert_int_equal(get_state().msgs, before.msgs - 1);
     assert_int_equal(load(a), NE_OK);
-    assert_int_equal(load(x), NE_OK);
+    assert_int_equal(load(x), NE_ERR_NOT_FOUND);
     assert_int_equal(load(c), NE_OK);
     assert_int_equal(load(y), NE_ERR_NOT_FOUND);
     assert_int_equal(load(2), NE_ERR_NOT_FOUND);
@@ -1170,11 +1171,13 @@ static void test_erase_refused_for_space_removes_nothing(void **state)
  * whose rewrite did not fit returned NE_ERR_FULL after bumping the log's
  * epoch and moving its next sequence back in RAM; the next sync wrote them
  * in a FLOOR, and recovery then took the truncation as done over records
- * and removals it never rewrote. A truncation refused for space must change
- * nothing: removals stay removed, records stay, and the stream goes on
- * from where it was. The block is built as for the erasure above, with the
- * small messages deleted, so that the two large ones are copied alone. */
-static void test_truncate_refused_for_space_changes_nothing(void **state)
+ * and removals it never rewrote. The block is built as for the erasure
+ * above, with the small messages deleted, so that the two large ones are
+ * copied alone: that no longer makes the rewrite too large (a large record
+ * is packed alone), and the truncation takes the tail and keeps the
+ * removals. (That a refused truncation changes nothing, the power-cut
+ * harness checks after every refusal.) */
+static void test_truncate_of_blocks_packed_with_large_records_fits(void **state)
 {
     (void)state;
     const ne_store_slot *slot = store.impl;
@@ -1208,19 +1211,19 @@ static void test_truncate_refused_for_space_changes_nothing(void **state)
     assert_int_equal(slot->head, victim);
 
     ne_store_state before = get_state();
-    assert_int_equal(ne_store_truncate(&store, c), NE_ERR_FULL);
+    assert_true(sf_free_count(&dev) > 0);
+    assert_int_equal(ne_store_truncate(&store, c), NE_OK);
     ne_store_state after = get_state();
-    assert_int_equal(after.msgs, before.msgs);
-    assert_int_equal(after.last_seq, before.last_seq);
-    assert_int_equal(load(z), NE_OK);
-    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(after.msgs, before.msgs - 1);
+    assert_int_equal(after.last_seq, c);
+    assert_int_equal(load(z), NE_ERR_NOT_FOUND);
     assert_int_equal(reopen(), NE_OK);
     after = get_state();
-    assert_int_equal(after.msgs, before.msgs);
-    assert_int_equal(after.last_seq, before.last_seq);
+    assert_int_equal(after.msgs, before.msgs - 1);
+    assert_int_equal(after.last_seq, c);
     assert_int_equal(load(a), NE_OK);
     assert_int_equal(load(c), NE_OK);
-    assert_int_equal(load(z), NE_OK);
+    assert_int_equal(load(z), NE_ERR_NOT_FOUND);
     assert_int_equal(load(x), NE_ERR_NOT_FOUND);
     assert_int_equal(load(y), NE_ERR_NOT_FOUND);
     assert_int_equal(load(2), NE_ERR_NOT_FOUND);
@@ -1299,6 +1302,79 @@ static void test_long_truncation_is_cut_from_the_end(void **state)
     expect_payload(6);
 }
 
+/* Appends len pseudo-random (incompressible) bytes from generator x on
+ * subject. */
+static uint64_t put_random(const char *subject, uint32_t x, size_t len)
+{
+    static uint8_t bytes[2000];
+    assert_true(len <= sizeof(bytes));
+    for (size_t k = 0; k < len; k++) {
+        x = x * 1103515245u + 12345u;
+        bytes[k] = (uint8_t)(x >> 24);
+    }
+    ne_store_msg m = {.subject = subject,
+                      .subject_len = strlen(subject),
+                      .payload = bytes,
+                      .payload_len = len,
+                      .timestamp_ns = 77};
+    uint64_t seq = 0;
+    assert_int_equal(ne_store_append(&store, &m, &seq), NE_OK);
+    return seq;
+}
+
+/* Erasing a record rewrites its block; the rewrite was refused for space
+ * with free blocks left, because the merge did not pack the block's other
+ * records as the block had: a tombstone the erased record carried (it
+ * replaced an older value of its key) went between the two records packed
+ * around it, splitting a run that compressed only as a whole (two alike
+ * records, incompressible alone). A merge now copies every record first
+ * and the tombstones after them. */
+static void test_erase_with_free_blocks_is_not_refused_for_space(void **state)
+{
+    (void)state;
+    limits.max_msgs_per_subject = 1;
+    assert_int_equal(reopen(), NE_OK);
+    const ne_store_slot *slot = store.impl;
+    char subject[16];
+    /* The key's first value (not the stream's first message, whose
+     * removal would only move the floor), in a first block filled with
+     * other keys. */
+    put("front", "the stream's first message");
+    uint64_t old_value = put("k", "first value of the key");
+    int32_t first_head = slot->head;
+    for (uint32_t i = 0; i < 24 && slot->head == first_head; i++) {
+        snprintf(subject, sizeof(subject), "a%u", i);
+        put_random(subject, i + 1, 200);
+    }
+    assert_int_not_equal(slot->head, first_head);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    int32_t victim = slot->head;
+    /* In one sync, one pack: two alike records with the key's new value
+     * (replacing the first) between them. */
+    uint64_t r1 = put_random("r1", 99, 1000);
+    uint64_t replacing = put("k", "second value of the key");
+    uint64_t r3 = put_random("r3", 99, 1000);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_int_equal(load(old_value), NE_ERR_NOT_FOUND);
+    /* The rest of the block: incompressible records until it is full. */
+    for (uint32_t i = 0; i < 20 && slot->head == victim; i++) {
+        snprintf(subject, sizeof(subject), "b%u", i);
+        put_random(subject, 1000 + i, 600);
+        assert_int_equal(ne_store_sync(&store), NE_OK);
+    }
+    assert_int_not_equal(slot->head, victim);
+    assert_true(sf_free_count(&dev) > 0);
+    assert_int_equal(ne_store_erase(&store, replacing), NE_OK);
+    assert_int_equal(load(replacing), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(r1), NE_OK);
+    assert_int_equal(load(r3), NE_OK);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(load(replacing), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(old_value), NE_ERR_NOT_FOUND);
+    assert_int_equal(load(r1), NE_OK);
+    assert_int_equal(load(r3), NE_OK);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -1333,9 +1409,10 @@ int main(void)
         T(test_damaged_record_does_not_hide_the_ones_after_it),
         T(test_retirement_keeps_the_floor_a_retired_block_carried),
         T(test_unsynced_frame_of_a_reused_block_never_comes_back),
-        T(test_erase_refused_for_space_removes_nothing),
-        T(test_truncate_refused_for_space_changes_nothing),
+        T(test_erase_of_a_record_packed_with_a_large_one_fits),
+        T(test_truncate_of_blocks_packed_with_large_records_fits),
         T(test_long_truncation_is_cut_from_the_end),
+        T(test_erase_with_free_blocks_is_not_refused_for_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
