@@ -50,8 +50,8 @@
  *
  * --verbose names every loss; --trace N also prints each step from cut
  * point N on, with the consumer log's state, the device operations each
- * step made, every block's BEGIN after each cut, and the streams' state
- * after their limits are applied again.
+ * step made, every block's BEGIN after each cut, and a stream's state
+ * whenever the store removed messages by itself.
  *
  * The last line is exactly
  *   cut points: <n>, acknowledged records lost: <k>, corrupt records returned: <c>
@@ -390,7 +390,8 @@ static void observe_if_changed(stream_model *s)
     if (s->store.state.msgs != live_count(s)) {
         observe(s);
         if (cut_points >= trace_from) {
-            fprintf(stderr, "  %s after limits: first %llu last %llu msgs %llu (model live %u)\n",
+            fprintf(stderr,
+                    "  %s removed by the store: first %llu last %llu msgs %llu (model %u)\n",
                     s->name, (unsigned long long)s->store.state.first_seq,
                     (unsigned long long)s->store.state.last_seq,
                     (unsigned long long)s->store.state.msgs, live_count(s));
@@ -507,8 +508,6 @@ static int find_or_create(ne_store_dev *d, ne_store_kind kind, const char *name,
     return ne_store_dev_create(d, kind, 0, name, strlen(name), "v0", 2, id);
 }
 
-/* Opens the device and attaches every log; streams without their limits,
- * so that the check sees exactly what the flash holds. */
 /* --trace also prints the device operations (programs, erases, syncs) the
  * store makes from the traced cut on, through this wrapper of the
  * simulator's ops. */
@@ -567,8 +566,11 @@ static uint64_t le_bytes(const uint8_t *p, unsigned n)
     return v;
 }
 
-/* --trace: each block's first frame as the medium holds it (BEGIN: log,
- * serial, kind, victims; C when the block's last bytes hold a COMMIT). */
+/* --trace: each block's first frame as the medium holds it: "-" without a
+ * header, "free" without a BEGIN, else L<log>/s<serial> ("c" for a
+ * compaction block), [floor, next sequence) and the serials it replaces.
+ * The fields are read as they lie, CRCs unchecked: a torn BEGIN shows
+ * garbage. */
 static void trace_blocks(const char *when)
 {
     ne_flash_geometry g = sim.flash.geometry;
@@ -610,6 +612,8 @@ static ne_flash *device_flash(void)
     return &traced_flash;
 }
 
+/* Opens the device and attaches every log; streams without their limits,
+ * so that the check sees exactly what the flash holds. */
 static int open_all(void)
 {
     int rc = ne_store_dev_open(&dev, device_flash(), &table);
