@@ -1018,6 +1018,27 @@ static void test_unsynced_frame_of_a_reused_block_never_comes_back(void **state)
  * loaded at all. Loading what was synced must never need space: the
  * limit waits for room (the older message stays readable meanwhile) and is
  * applied by the first append, sync or compaction that finds some. */
+/* A process killed with writes in a write cache (a file's page cache)
+ * leaves what reads return ahead of the medium. A block erased there and
+ * not yet synced reads blank, and would be taken for new frames without
+ * the sync that keeps a cut from mixing its old lines with new ones. The
+ * open syncs first: the medium is then what it reads. */
+static void test_open_makes_the_medium_what_it_reads(void **state)
+{
+    (void)state;
+    ne_sim_flash_use_cache(&sim, durable_image, dirty_lines, 64, 0, 0);
+    put_n(5, "o");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    put_n(3, "o");
+    ne_sim_flash_fail(&sim, NE_SIM_FLASH_SYNC, 1, NE_ERR_IO);
+    assert_int_equal(ne_store_sync(&store), NE_ERR_IO);
+    assert_true(sim.dirty_lines > 0);
+    assert_int_equal(reopen(), NE_OK);
+    assert_int_equal(sim.dirty_lines, 0);
+    assert_memory_equal(durable_image, image, (size_t)BLOCKS * ERASE_BYTES);
+    ne_sim_flash_use_cache(&sim, NULL, NULL, 0, 0, 0);
+}
+
 /* Appends messages of 1,000 bytes, each on its own subject (prefix and a
  * number), until the device refuses one for space. */
 static void fill_until_full(const char *prefix)
@@ -1409,6 +1430,7 @@ int main(void)
         T(test_damaged_record_does_not_hide_the_ones_after_it),
         T(test_retirement_keeps_the_floor_a_retired_block_carried),
         T(test_unsynced_frame_of_a_reused_block_never_comes_back),
+        T(test_open_makes_the_medium_what_it_reads),
         T(test_erase_of_a_record_packed_with_a_large_one_fits),
         T(test_truncate_of_blocks_packed_with_large_records_fits),
         T(test_long_truncation_is_cut_from_the_end),
