@@ -481,8 +481,15 @@ powercut-js: $(BUILD)/tests/js_powercut
 #           next sync wrote it and synced removals came back (cut 8123).
 #   927297: a RAFT log without a snapshot whose entry 1 was lost kept the
 #           later ones (cut 19502).
+#   411879: a new head's first cache line, kept from a cut, came back
+#           beside the same block's next life (erased, reused, no sync
+#           between): an unsynced purge's floor removed synced messages
+#           (cut 9618).
+#   403716: on a full device, max_msgs_per_subject needed a tombstone at
+#           attach and the stream could not be loaded (cut 2609; the run
+#           passes since the fix for 411879, the unit test keeps the case).
 POWERCUT_REGRESSIONS ?= 974795:20000 2:4000 3:1000 10045:4240 955216:3670 517686:8130 \
-                        927297:19510
+                        927297:19510 411879:9618 403716:20000
 .PHONY: powercut-regressions
 powercut-regressions: $(BUILD)/tests/powercut
 	@for r in $(POWERCUT_REGRESSIONS); do \

@@ -135,6 +135,8 @@ static void cache_sync(ne_sim_flash *sim)
     }
 }
 
+static void mark_programmed_from_image(ne_sim_flash *sim);
+
 /* Power fails with lines in the cache: each reaches the medium or not (the
  * share that does is drawn per cut, from none to all), one that does may be
  * torn, and what reads return afterwards is what the medium holds. Units
@@ -169,6 +171,13 @@ static void cache_power_loss(ne_sim_flash *sim)
         write_back(sim, line);
     }
     memcpy(sim->image, sim->durable, device_bytes(sim));
+    mark_programmed_from_image(sim);
+}
+
+/* After a cut behind a cache: units that hold anything but erased bytes
+ * count as programmed. */
+static void mark_programmed_from_image(ne_sim_flash *sim)
+{
     if (sim->programmed == NULL) {
         return;
     }
@@ -184,6 +193,31 @@ static void cache_power_loss(ne_sim_flash *sim)
             sim->programmed[u / 8] |= (uint8_t)(1u << (u % 8));
         }
     }
+}
+
+void ne_sim_flash_cut_keeping(ne_sim_flash *sim, uint32_t addr, uint32_t len)
+{
+    if (cached(sim)) {
+        uint32_t n = line_count(sim);
+        for (uint32_t line = 0; line < n && sim->dirty_lines > 0; line++) {
+            if (!line_dirty(sim, line)) {
+                continue;
+            }
+            uint32_t start = line * sim->line_bytes;
+            if (start + sim->line_bytes > addr && start < addr + len) {
+                write_back(sim, line);
+            } else {
+                sim->dirty[line / 8] &= (uint8_t) ~(1u << (line % 8));
+                sim->dirty_lines--;
+                sim->lines_lost++;
+            }
+        }
+        memcpy(sim->image, sim->durable, device_bytes(sim));
+        mark_programmed_from_image(sim);
+    }
+    sim->powered = false;
+    sim->cut_at = 0;
+    sim->cuts++;
 }
 
 void ne_sim_flash_use_cache(ne_sim_flash *sim, uint8_t *durable, uint8_t *dirty,

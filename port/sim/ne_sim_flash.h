@@ -96,6 +96,12 @@ void ne_sim_flash_use_cache(ne_sim_flash *sim, uint8_t *durable, uint8_t *dirty,
  * write cache, syncs count too. */
 void ne_sim_flash_cut_after(ne_sim_flash *sim, uint64_t n);
 
+/* Power fails now, between operations, with a chosen outcome: of the
+ * lines written since the last sync, those overlapping [addr, addr + len)
+ * reach the medium whole and the rest are lost (one of the outcomes a
+ * random cut may have; without a cache, nothing changes). */
+void ne_sim_flash_cut_keeping(ne_sim_flash *sim, uint32_t addr, uint32_t len);
+
 /* Power comes back: operations work again; the image keeps what landed. */
 void ne_sim_flash_power_on(ne_sim_flash *sim);
 

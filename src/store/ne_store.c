@@ -220,6 +220,7 @@ static int refresh_first(ne_store *store, uint64_t from_seq)
 }
 
 static int apply_limits(ne_store *store);
+static int apply_deferred_limits(ne_store *store);
 
 int ne_store_recovered_done(ne_store *store, uint64_t last_seq, uint64_t last_ts_ns)
 {
@@ -484,6 +485,13 @@ static int enforce_subject_limit(ne_store *store, const char *subject, size_t le
         if (rc == NE_OK) {
             rc = remove_record(store, &info);
         }
+        if (rc == NE_ERR_FULL) {
+            /* The subject held more than its limit (a deferred one) and the
+             * message just stored replaced only one: the rest waits for
+             * room, the append stands. */
+            store->limits_deferred = true;
+            return NE_OK;
+        }
         if (rc != NE_OK) {
             return rc;
         }
@@ -543,10 +551,14 @@ static int append_common(ne_store *store, const ne_store_msg *msg, uint64_t seq)
     if (!msg_valid(store, msg)) {
         return NE_ERR_INVALID;
     }
+    int rc = apply_deferred_limits(store);
+    if (rc != NE_OK) {
+        return rc;
+    }
     uint64_t bytes = ne_store_msg_bytes(msg->subject_len, msg->headers_len, msg->payload_len);
     uint64_t hash = ne_store_subject_hash(msg->subject, msg->subject_len);
     int32_t entry = ne_store_subjects_find(store, hash, msg->subject, msg->subject_len);
-    int rc = check_admission(store, msg, bytes, entry);
+    rc = check_admission(store, msg, bytes, entry);
     if (rc != NE_OK) {
         return rc;
     }
@@ -1582,12 +1594,28 @@ static int apply_limits(ne_store *store)
                 return rc == NE_ERR_NOT_FOUND ? NE_ERR_CORRUPT : rc;
             }
             rc = remove_record(store, &info);
+            if (rc == NE_ERR_FULL) {
+                /* No room for the tombstone: this subject keeps its extra
+                 * messages until there is (nothing was removed). */
+                store->limits_deferred = true;
+                break;
+            }
             if (rc != NE_OK) {
                 return rc;
             }
         }
     }
     return enforce_total_limits(store);
+}
+
+/* Applies max_msgs_per_subject again where a full device deferred it. */
+static int apply_deferred_limits(ne_store *store)
+{
+    if (!store->limits_deferred) {
+        return NE_OK;
+    }
+    store->limits_deferred = false;
+    return apply_limits(store);
 }
 
 int ne_store_set_limits(ne_store *store, const ne_store_limits *limits)
@@ -1607,6 +1635,10 @@ int ne_store_set_limits(ne_store *store, const ne_store_limits *limits)
 int ne_store_sync(ne_store *store)
 {
     NE_ASSERT(store != NULL);
+    int rc = apply_deferred_limits(store);
+    if (rc != NE_OK) {
+        return rc;
+    }
     return store->backend->sync(store->impl);
 }
 
@@ -1614,7 +1646,11 @@ int ne_store_compact(ne_store *store, uint32_t *reclaimed)
 {
     NE_ASSERT(store != NULL);
     uint32_t dummy = 0;
-    return store->backend->compact(store->impl, reclaimed != NULL ? reclaimed : &dummy);
+    int rc = store->backend->compact(store->impl, reclaimed != NULL ? reclaimed : &dummy);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    return apply_deferred_limits(store);
 }
 
 void ne_store_get_state(const ne_store *store, ne_store_state *out)

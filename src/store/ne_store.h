@@ -196,6 +196,10 @@ typedef struct ne_store {
     uint32_t flags;
     ne_store_limit refused;
     uint64_t first_stale_from; /* subjects' first_seq may lag; fixed on demand */
+    /* max_msgs_per_subject could not be applied for want of space for a
+     * tombstone (at attach or set_limits on a full device): applied again
+     * at the next append, sync and compaction. */
+    bool limits_deferred;
 } ne_store;
 
 /* Bytes a message counts for in state.bytes and max_bytes: subject, headers
@@ -356,7 +360,10 @@ int ne_store_truncate(ne_store *store, uint64_t last_seq);
 int ne_store_expire(ne_store *store, uint64_t now_ns, uint64_t *expired);
 
 /* Changes the limits; messages over the new limits are dropped at once
- * (oldest first). */
+ * (oldest first). On a device with no room for a tombstone, what
+ * max_msgs_per_subject drops from inside the stream stays until there is
+ * room (the next append, sync or compaction applies the limit again): as at
+ * attach, a full device never makes this fail with NE_ERR_FULL. */
 int ne_store_set_limits(ne_store *store, const ne_store_limits *limits);
 
 /* ---- Durability and space --------------------------------------------------- */

@@ -263,9 +263,15 @@ static int merge_embedded(ne_store_dev *dev, merge *m, uint32_t victim, const sf
     return merge_tombstone(dev, m, e);
 }
 
-/* Copies one victim's live records and needed tombstones. */
+/* Copies one victim's live records (first pass) or its needed tombstones
+ * (second pass). Records of every victim go first and tombstones after
+ * them: a DEL frame between two records would split a run that was one
+ * pack in the victim, and records that compressed only together (a
+ * replacing record erased from between two alike) could then take more
+ * room than the victim had. Tombstones name their target by (serial,
+ * ordinal), so their place in the block does not matter. */
 static int merge_victim(ne_store_dev *dev, merge *m, uint32_t victim, const uint32_t *victims,
-                        uint32_t n)
+                        uint32_t n, bool tombstones)
 {
     sf_cursor c;
     sf_cursor_init(dev, &c, victim, true);
@@ -282,12 +288,13 @@ static int merge_victim(ne_store_dev *dev, merge *m, uint32_t victim, const uint
         }
         int rc = NE_OK;
         if (res == SF_REC) {
-            if (record_kept(dev, m->s, victim, &rec, m->keep_to, m->drop_seq)) {
+            bool kept = record_kept(dev, m->s, victim, &rec, m->keep_to, m->drop_seq);
+            if (kept && !tombstones) {
                 rc = merge_record(dev, m, victim, &rec);
-            } else if (embedded_needed(dev, m->s, &rec, victims, n)) {
+            } else if (!kept && tombstones && embedded_needed(dev, m->s, &rec, victims, n)) {
                 rc = merge_embedded(dev, m, victim, &rec);
             }
-        } else if (res == SF_OTHER && fr.type == SF_DEL) {
+        } else if (tombstones && res == SF_OTHER && fr.type == SF_DEL) {
             const uint8_t *body = del_body(dev, victim, &fr, &rc);
             for (uint32_t k = 0; body != NULL && k < fr.len / SF_DEL_ENTRY_BYTES; k++) {
                 const uint8_t *e = body + k * SF_DEL_ENTRY_BYTES;
@@ -379,8 +386,8 @@ static int merge_into_new(ne_store_dev *dev, ne_store_slot *s, const uint32_t *v
     uint64_t next_in_begin = s->next_seq;
     sf_wbuf_begin(dev, m.block, s, SF_KIND_COMPACT, serials, n);
     sf_emit_begin(dev, m.block, dev->data_start);
-    for (uint32_t i = 0; i < n && rc == NE_OK; i++) {
-        rc = merge_victim(dev, &m, victims[i], victims, n);
+    for (uint32_t i = 0; i < 2 * n && rc == NE_OK; i++) {
+        rc = merge_victim(dev, &m, victims[i % n], victims, n, i >= n);
     }
     uint32_t end = 0;
     if (rc == NE_OK) {

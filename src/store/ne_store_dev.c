@@ -431,6 +431,15 @@ int ne_store_dev_open(ne_store_dev *dev, const ne_flash *flash, ne_snappy_table 
     if (dev->max_frame_bytes < 256) {
         return NE_ERR_INVALID;
     }
+    /* Behind a write cache (a file's page cache after a process was
+     * killed), what reads return may not be on the medium yet: a block that
+     * reads blank while its erase is still cached would be taken without
+     * one (sf_prepare_block), and a cut could then mix its old lines with
+     * new ones. The open first makes the medium what it reads. */
+    rc = sf_flash_sync(dev);
+    if (rc != NE_OK) {
+        return rc;
+    }
     rc = sf_recover(dev);
     if (rc == NE_OK) {
         rc = open_catalogue(dev);

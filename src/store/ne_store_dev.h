@@ -192,6 +192,10 @@ typedef struct ne_store_dev {
     uint32_t slack_bytes; /* kept free in a head for tombstones and floors */
     uint32_t max_frame_bytes;
     uint64_t next_serial;
+    /* Some block was erased since the last sync (SF_FLAG_ERASE_UNSYNCED):
+     * behind a write cache its erase may not be on the medium yet (see
+     * sf_prepare_block). */
+    bool erase_unsynced;
     uint32_t next_log_id;
     /* Blocks. */
     ne_store_block blocks[NE_STORE_MAX_BLOCKS];
@@ -328,7 +332,9 @@ void ne_store_dev_get_stats(const ne_store_dev *dev, ne_store_dev_stats *out);
 
 /* Attaches a stream or KV log (kind STREAM or KV) to a front end: scans its
  * blocks and rebuilds its state, then applies cfg's limits (messages over
- * them leave at once: removals a power cut undid). cfg->max_blocks bounds
+ * them leave at once: removals a power cut undid; never NE_ERR_FULL: what
+ * max_msgs_per_subject removes from inside the stream waits for room on a
+ * full device, see ne_store_set_limits). cfg->max_blocks bounds
  * the erase blocks it may hold. Errors: NE_ERR_NOT_FOUND (no such log),
  * NE_ERR_INVALID (bad cfg, or the log is of another kind), NE_ERR_EXISTS
  * (already attached), and flash errors. The store must be detached (or the

@@ -61,12 +61,17 @@
 #define SF_STATE_READY 3u   /* header valid, data area known erased */
 #define SF_STATE_DATA 4u    /* part of a log */
 
+/* A single record is compressed alone (in a pack of one) from this frame
+ * size on: smaller ones rarely save 64 B, the least a pack must save. */
+#define SF_PACK_SINGLE_MIN_BYTES 128u
+
 /* Block flags in RAM. */
-#define SF_FLAG_SEALED 1u       /* takes no more frames */
-#define SF_FLAG_RETIRED 2u      /* replaced or dead: erase before the next head opens */
-#define SF_FLAG_SCANNED 4u      /* recovery: records counted */
-#define SF_FLAG_DAMAGED 8u      /* recovery: a frame failed its CRC */
-#define SF_FLAG_UNCOMMITTED 16u /* recovery: a compaction block without its COMMIT */
+#define SF_FLAG_SEALED 1u          /* takes no more frames */
+#define SF_FLAG_RETIRED 2u         /* replaced or dead: erase before the next head opens */
+#define SF_FLAG_SCANNED 4u         /* recovery: records counted */
+#define SF_FLAG_DAMAGED 8u         /* recovery: a frame failed its CRC */
+#define SF_FLAG_UNCOMMITTED 16u    /* recovery: a compaction block without its COMMIT */
+#define SF_FLAG_ERASE_UNSYNCED 32u /* erased since the last sync: maybe not on the medium yet */
 
 /* Slot flags. */
 #define SF_SLOT_ATTACHED 1u /* a front end owns it: its blocks are scanned and live */

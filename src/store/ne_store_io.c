@@ -610,12 +610,19 @@ static int emit_zeros(ne_store_dev *dev, uint32_t len)
 }
 
 /* Compresses one run of MSG frames into a pack frame, when it pays: the
- * pack must be at least 64 B smaller than the frames it replaces. Returns
- * NE_ERR_NOT_FOUND when the run is better left as it is. */
+ * pack must be at least 64 B smaller than the frames it replaces. A run of
+ * one record is tried too when it is large (SF_PACK_SINGLE_MIN_BYTES): a
+ * merge copies records between tombstones as runs of their own, and a
+ * large compressible record packed with its neighbours in the block it
+ * came from must not take its full size in the new one (a rewrite of one
+ * block would otherwise not fit in one block, and an erasure be refused
+ * for space with free blocks left). Returns NE_ERR_NOT_FOUND when the run
+ * is better left as it is. */
 static int emit_pack(ne_store_dev *dev, const uint8_t *run, uint32_t run_len, uint32_t count,
                      uint32_t salt)
 {
-    if (dev->table == NULL || NE_STORE_PACK_RAW_BYTES == 0 || count < 2) {
+    if (dev->table == NULL || NE_STORE_PACK_RAW_BYTES == 0 ||
+        (count < 2 && run_len < SF_PACK_SINGLE_MIN_BYTES)) {
         return NE_ERR_NOT_FOUND;
     }
     size_t clen = 0;
@@ -727,6 +734,8 @@ int sf_erase_block(ne_store_dev *dev, uint32_t block)
         return sf_fail(dev, rc);
     }
     dev->stats.erases++;
+    dev->erase_unsynced = true;
+    b->flags |= SF_FLAG_ERASE_UNSYNCED;
     b->erase_count++;
     uint8_t *h = dev->stage;
     uint32_t hlen = dev->data_start;
@@ -749,38 +758,73 @@ int sf_erase_block(ne_store_dev *dev, uint32_t block)
     return NE_OK;
 }
 
-int sf_prepare_block(ne_store_dev *dev, uint32_t block)
+/* Whether a block reads erased from offset from on (*blank), or an error. */
+static int block_blank(ne_store_dev *dev, uint32_t block, uint32_t from, bool *blank)
+{
+    *blank = true;
+    uint32_t bound = dev->erase_bytes / NE_STORE_READ_BUFFER_BYTES + 2;
+    uint32_t off = from;
+    for (uint32_t i = 0; i < bound && *blank && off < dev->erase_bytes; i++) {
+        uint32_t n = dev->erase_bytes - off;
+        if (n > NE_STORE_READ_BUFFER_BYTES) {
+            n = NE_STORE_READ_BUFFER_BYTES;
+        }
+        int rc;
+        const uint8_t *p = sf_peek(dev, block, off, n, &rc);
+        if (p == NULL) {
+            return rc != NE_OK ? rc : NE_ERR_IO;
+        }
+        *blank = all_erased(p, n);
+        off += n;
+    }
+    return NE_OK;
+}
+
+static int prepare_block(ne_store_dev *dev, uint32_t block)
 {
     ne_store_block *b = &dev->blocks[block];
     NE_ASSERT(b->state != SF_STATE_DATA);
     if (b->state == SF_STATE_READY) {
         return NE_OK;
     }
-    if (b->state == SF_STATE_FREE) {
-        /* Believed erased: make sure, since programming over anything else
-         * would corrupt the first frames written here. */
-        bool blank = true;
-        uint32_t bound = dev->erase_bytes / NE_STORE_READ_BUFFER_BYTES + 2;
-        uint32_t off = dev->data_start;
-        for (uint32_t i = 0; i < bound && blank && off < dev->erase_bytes; i++) {
-            uint32_t n = dev->erase_bytes - off;
-            if (n > NE_STORE_READ_BUFFER_BYTES) {
-                n = NE_STORE_READ_BUFFER_BYTES;
-            }
-            int rc;
-            const uint8_t *p = sf_peek(dev, block, off, n, &rc);
-            if (p == NULL) {
-                return rc != NE_OK ? rc : NE_ERR_IO;
-            }
-            blank = all_erased(p, n);
-            off += n;
-        }
-        if (blank) {
-            b->state = SF_STATE_READY;
-            return NE_OK;
-        }
+    /* Believed erased (FREE: make sure, since programming over anything
+     * else would corrupt the first frames written here), or of unknown
+     * content (then erased all the same: its header is lost). */
+    bool free = b->state == SF_STATE_FREE;
+    bool blank = false;
+    int rc = block_blank(dev, block, free ? dev->data_start : 0, &blank);
+    if (rc != NE_OK) {
+        return rc;
     }
-    return sf_erase_block(dev, block);
+    if (free && blank) {
+        b->state = SF_STATE_READY;
+        return NE_OK;
+    }
+    bool unsynced = (b->flags & SF_FLAG_ERASE_UNSYNCED) != 0;
+    rc = sf_erase_block(dev, block);
+    if (rc == NE_OK && blank && !unsynced) {
+        /* Blank before, and as the medium holds it (no erase of ours is
+         * pending): there is no previous life for a cut to bring back. */
+        b->flags &= (uint8_t)~SF_FLAG_ERASE_UNSYNCED;
+    }
+    return rc;
+}
+
+/* Makes a block ready and its erase durable before the caller programs
+ * frames into it. Behind a write cache an erase reaches the medium only at
+ * a sync, line by line: without one, a cut could keep some lines of the
+ * block's previous life (its header and first frames, perhaps never synced
+ * themselves) beside lines of the new one, and an old frame whose lost
+ * lines were written again with the same bytes would validate whole. A
+ * frame never synced and rolled back by an open (a BEGIN carrying an
+ * unsynced purge's floor) would then come back and remove synced records. */
+int sf_prepare_block(ne_store_dev *dev, uint32_t block)
+{
+    int rc = prepare_block(dev, block);
+    if (rc == NE_OK && (dev->blocks[block].flags & SF_FLAG_ERASE_UNSYNCED) != 0) {
+        rc = sf_flash_sync(dev);
+    }
+    return rc;
 }
 
 int sf_flash_sync(ne_store_dev *dev)
@@ -790,6 +834,10 @@ int sf_flash_sync(ne_store_dev *dev)
         return sf_fail(dev, rc);
     }
     dev->stats.syncs++;
+    for (uint32_t i = 0; dev->erase_unsynced && i < dev->block_count; i++) {
+        dev->blocks[i].flags &= ~SF_FLAG_ERASE_UNSYNCED;
+    }
+    dev->erase_unsynced = false;
     /* With nothing left in the write buffer, every replacing record is on
      * the medium now: floors may pass what they replaced. */
     if (dev->wlen == 0) {

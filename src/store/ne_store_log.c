@@ -950,19 +950,31 @@ static int seal_head(ne_store_dev *dev, ne_store_slot *s)
 /* The blocks of s holding records above last_seq, at most one rewrite's
  * worth (those wholly above go by retirement in a first rewrite; the
  * caller's loop comes back for the rest). */
+/* The blocks a truncation round rewrites: of the log's blocks holding
+ * records above last_seq, the highest NE_STORE_COMPACT_MAX_VICTIMS (in
+ * sequence order). Rounds cut a long tail from its end, so a power cut
+ * between two rounds leaves the log a prefix of what it was, never a hole. */
 static uint32_t truncation_victims(ne_store_dev *dev, const ne_store_slot *s, uint64_t last_seq,
                                    uint32_t *victims)
 {
     uint32_t n = 0;
     uint32_t end;
-    for (uint32_t i = sf_order_lower_bound(dev, s->index, last_seq + 1, &end); i < end; i++) {
+    uint32_t start = sf_order_lower_bound(dev, s->index, last_seq + 1, &end);
+    uint32_t above = 0;
+    for (uint32_t i = start; i < end; i++) {
+        above += dev->blocks[dev->order[i]].last_seq > last_seq ? 1u : 0u;
+    }
+    uint32_t skip = above > NE_STORE_COMPACT_MAX_VICTIMS ? above - NE_STORE_COMPACT_MAX_VICTIMS : 0;
+    for (uint32_t i = start; i < end; i++) {
         uint32_t block = dev->order[i];
         if (dev->blocks[block].last_seq <= last_seq) {
             continue;
         }
-        if (n == NE_STORE_COMPACT_MAX_VICTIMS) {
-            break;
+        if (skip > 0) {
+            skip--;
+            continue;
         }
+        NE_ASSERT(n < NE_STORE_COMPACT_MAX_VICTIMS);
         victims[n++] = block;
     }
     return n;
@@ -980,16 +992,9 @@ static uint32_t truncation_victims(ne_store_dev *dev, const ne_store_slot *s, ui
  * fit in one block: the half-written block is erased), nothing of it is on
  * flash and the log keeps its old epoch and next sequence, so that no
  * later sync makes durable a truncation that returned NE_ERR_FULL. */
-static int log_truncate(void *impl, uint64_t last_seq)
+static int truncate_round(ne_store_dev *dev, ne_store_slot *s, uint64_t last_seq, bool *more)
 {
-    ne_store_slot *s = impl;
-    ne_store_dev *dev = s->dev;
-    if (dev->failed != NE_OK) {
-        return dev->failed;
-    }
-    if (last_seq + 1 < s->floor_seq) {
-        return NE_ERR_RANGE;
-    }
+    *more = false;
     uint32_t victims[NE_STORE_COMPACT_MAX_VICTIMS];
     uint32_t n = truncation_victims(dev, s, last_seq, victims);
     int rc = n > 0 ? sf_rewrite_room(dev)
@@ -1037,12 +1042,38 @@ static int log_truncate(void *impl, uint64_t last_seq)
     /* More blocks above last_seq than one rewrite took (a long tail). */
     uint32_t more_end;
     uint32_t i = sf_order_lower_bound(dev, s->index, last_seq + 1, &more_end);
-    for (; i < more_end; i++) {
-        if (dev->blocks[dev->order[i]].last_seq > last_seq) {
-            return log_truncate(impl, last_seq);
-        }
+    for (; i < more_end && !*more; i++) {
+        *more = dev->blocks[dev->order[i]].last_seq > last_seq;
     }
     return NE_OK;
+}
+
+/* A tail longer than one rewrite takes (NE_STORE_COMPACT_MAX_VICTIMS
+ * blocks) is cut in rounds from its end, each a truncation of its own (a
+ * new epoch, synced; a loop, not recursion). A power cut between rounds
+ * leaves the blocks of the lower rounds, with their records: the log comes
+ * back as a prefix of what it was, longer than asked. Every round rewrites
+ * at least one block above last_seq, so the device's block count bounds
+ * the rounds. */
+static int log_truncate(void *impl, uint64_t last_seq)
+{
+    ne_store_slot *s = impl;
+    ne_store_dev *dev = s->dev;
+    if (dev->failed != NE_OK) {
+        return dev->failed;
+    }
+    if (last_seq + 1 < s->floor_seq) {
+        return NE_ERR_RANGE;
+    }
+    for (uint32_t round = 0; round <= dev->block_count; round++) {
+        bool more = false;
+        int rc = truncate_round(dev, s, last_seq, &more);
+        if (rc != NE_OK || !more) {
+            return rc;
+        }
+    }
+    NE_ASSERT(false && "a truncation round rewrote no block above last_seq");
+    return NE_ERR_CORRUPT;
 }
 
 /* Erasure rewrites the record's block without it (sf_rewrite leaves the

@@ -49,7 +49,9 @@
  * missing must be reported.
  *
  * --verbose names every loss; --trace N also prints each step from cut
- * point N on, with the consumer log's state.
+ * point N on, with the consumer log's state, the device operations each
+ * step made, every block's BEGIN after each cut, and a stream's state
+ * whenever the store removed messages by itself.
  *
  * The last line is exactly
  *   cut points: <n>, acknowledged records lost: <k>, corrupt records returned: <c>
@@ -387,6 +389,13 @@ static void observe_if_changed(stream_model *s)
 {
     if (s->store.state.msgs != live_count(s)) {
         observe(s);
+        if (cut_points >= trace_from) {
+            fprintf(stderr,
+                    "  %s removed by the store: first %llu last %llu msgs %llu (model %u)\n",
+                    s->name, (unsigned long long)s->store.state.first_seq,
+                    (unsigned long long)s->store.state.last_seq,
+                    (unsigned long long)s->store.state.msgs, live_count(s));
+        }
     }
 }
 
@@ -499,11 +508,115 @@ static int find_or_create(ne_store_dev *d, ne_store_kind kind, const char *name,
     return ne_store_dev_create(d, kind, 0, name, strlen(name), "v0", 2, id);
 }
 
+/* --trace also prints the device operations (programs, erases, syncs) the
+ * store makes from the traced cut on, through this wrapper of the
+ * simulator's ops. */
+static ne_flash traced_flash;
+static const ne_flash_ops *sim_ops;
+
+static bool tracing_device(void)
+{
+    return cut_points >= trace_from;
+}
+
+static int traced_read(void *ctx, uint32_t addr, void *buf, size_t len)
+{
+    return sim_ops->read(ctx, addr, buf, len);
+}
+
+static int traced_program(void *ctx, uint32_t addr, const void *buf, size_t len)
+{
+    int rc = sim_ops->program(ctx, addr, buf, len);
+    if (tracing_device()) {
+        uint32_t eb = sim.flash.geometry.erase_bytes;
+        fprintf(stderr, "  dev program block %u off %u len %zu type %c -> %s\n", addr / eb,
+                addr % eb, len,
+                ((const uint8_t *)buf)[0] >= 0x20 && ((const uint8_t *)buf)[0] < 0x7f
+                    ? ((const uint8_t *)buf)[0]
+                    : '?',
+                ne_err_name(rc));
+    }
+    return rc;
+}
+
+static int traced_erase(void *ctx, uint32_t block)
+{
+    int rc = sim_ops->erase(ctx, block);
+    if (tracing_device()) {
+        fprintf(stderr, "  dev erase block %u -> %s\n", block, ne_err_name(rc));
+    }
+    return rc;
+}
+
+static int traced_sync(void *ctx)
+{
+    int rc = sim_ops->sync(ctx);
+    if (tracing_device()) {
+        fprintf(stderr, "  dev sync -> %s\n", ne_err_name(rc));
+    }
+    return rc;
+}
+
+static uint64_t le_bytes(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = n; i > 0; i--) {
+        v = (v << 8) | p[i - 1];
+    }
+    return v;
+}
+
+/* --trace: each block's first frame as the medium holds it: "-" without a
+ * header, "free" without a BEGIN, else L<log>/s<serial> ("c" for a
+ * compaction block), [floor, next sequence) and the serials it replaces.
+ * The fields are read as they lie, CRCs unchecked: a torn BEGIN shows
+ * garbage. */
+static void trace_blocks(const char *when)
+{
+    ne_flash_geometry g = sim.flash.geometry;
+    fprintf(stderr, "  blocks %s:", when);
+    for (uint32_t b = 0; b < g.block_count; b++) {
+        const uint8_t *blk = image + (size_t)b * g.erase_bytes;
+        const uint8_t *f = blk + 32;
+        if (blk[0] == 0xff) {
+            fprintf(stderr, " %u:-", b);
+        } else if (f[0] != 'B') {
+            fprintf(stderr, " %u:free", b);
+        } else {
+            const uint8_t *body = f + 16;
+            unsigned victims = body[25];
+            fprintf(stderr, " %u:L%u/s%llu%s[%llu,%llu)", b, (unsigned)le_bytes(body + 28, 4),
+                    (unsigned long long)le_bytes(body, 8), body[24] ? "c" : "",
+                    (unsigned long long)le_bytes(body + 8, 8),
+                    (unsigned long long)le_bytes(body + 16, 8));
+            for (unsigned v = 0; v < victims && v < 8; v++) {
+                fprintf(stderr, "%cv%llu", v == 0 ? '(' : ',',
+                        (unsigned long long)le_bytes(body + 40 + 8 * v, 8));
+            }
+            fprintf(stderr, "%s", victims ? ")" : "");
+        }
+    }
+    fprintf(stderr, "\n");
+}
+
+static const ne_flash_ops traced_ops = {traced_read, traced_program, traced_erase, traced_sync};
+
+static ne_flash *device_flash(void)
+{
+    if (trace_from == UINT64_MAX) {
+        return &sim.flash;
+    }
+    sim_ops = sim.flash.ops;
+    traced_flash = sim.flash;
+    traced_flash.ops = &traced_ops;
+    return &traced_flash;
+}
+
 /* Opens the device and attaches every log; streams without their limits,
  * so that the check sees exactly what the flash holds. */
 static int open_all(void)
 {
-    int rc = ne_store_dev_open(&dev, &sim.flash, &table);
+    int rc = ne_store_dev_open(&dev, device_flash(), &table);
     if (rc != NE_OK && verbose) {
         fprintf(stderr, "open_all: device open: %s\n", ne_err_name(rc));
     }
@@ -1612,6 +1725,9 @@ int main(int argc, char **argv)
         cuts_in[sim.last_cut_was_sync ? 2 : sim.last_cut_was_erase ? 1 : 0]++;
         accumulate_stats();
         ne_sim_flash_power_on(&sim);
+        if (cut_points >= trace_from) {
+            trace_blocks("after the cut");
+        }
         int rc = open_all();
         if (rc != NE_OK) {
             fprintf(stderr, "powercut: recovery failed: %s\n", ne_err_name(rc));

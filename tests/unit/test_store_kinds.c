@@ -879,7 +879,14 @@ static void test_full_device_refuses_kv_puts_and_keeps_the_other_keys(void **sta
     for (uint32_t i = 0; i < 48 && rc == NE_OK; i++) {
         char key[16];
         int n = snprintf(key, sizeof(key), "retained/%u", i);
-        memset(value, (int)i, sizeof(value));
+        /* Incompressible values (a large record is packed alone when that
+         * saves room), led by the key's number. */
+        uint32_t x = 2654435761u * (i + 1);
+        for (size_t k = 0; k < sizeof(value); k++) {
+            x = x * 1103515245u + 12345u;
+            value[k] = (uint8_t)(x >> 24);
+        }
+        value[0] = (uint8_t)i;
         rc = ne_store_kv_put(&kv, key, (size_t)n, value, sizeof(value));
         stored += rc == NE_OK;
     }
