@@ -73,6 +73,16 @@ int ne_js_forward_stream_started(ne_js *js, ne_js_stream *st)
             f->reply_sub = NULL;
             return NE_ERR_NOMEM;
         }
+        if (st->cfg.storage == NE_JS_STORAGE_FILE &&
+            strcmp(js->opts->server_name, js->conns->id.server_id) == 0) {
+            /* The ids are <server_name>:<stream>:<seq>, and a server
+             * without a name is named by its id, new at every start. */
+            ne_log_warn(js->conns->log,
+                        "JetStream stream \"%s\": forwarded without a server_name: the "
+                        "message ids change at a restart and the cloud cannot drop what is "
+                        "published again after one; set server_name",
+                        st->cfg.name);
+        }
         f->stream = st;
         f->floor = st->store.state.first_seq > 0 ? st->store.state.first_seq : 1;
         f->next = f->floor;
