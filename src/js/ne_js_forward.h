@@ -28,6 +28,9 @@
 #endif
 
 #define NE_JS_FORWARD_ACK_WAIT_MS 2000u
+/* forward's backlog_advisory when the configuration has none: percent of
+ * the stream's max_msgs or max_bytes. */
+#define NE_JS_FORWARD_BACKLOG_ADVISORY_DEFAULT 80u
 /* Publishes per forwarding stream per turn or tick. */
 #define NE_JS_FORWARD_PER_TURN 64u
 
@@ -40,7 +43,10 @@ typedef struct ne_js_forward_link {
     uint64_t published;
     uint64_t acknowledged;
     uint64_t republished;
-    uint64_t skipped; /* sequences gone before they were forwarded */
+    uint64_t skipped;    /* sequences gone before they were forwarded */
+    uint64_t refused;    /* publishes the stream refused for its limits (discard new) */
+    uint64_t advisories; /* backlog advisories sent */
+    bool backlog_high;   /* above backlog_advisory since the last advisory */
     ne_sub *reply_sub;
     char reply_prefix[24]; /* "$JS.FW.<token>." */
 } ne_js_forward_link;
@@ -57,12 +63,15 @@ struct ne_js;
  * NE_JS_MAX_FORWARDS are in use or its reply cannot be subscribed. */
 int ne_js_forward_stream_started(struct ne_js *js, ne_js_stream *st);
 void ne_js_forward_stream_stopped(struct ne_js *js, ne_js_stream *st);
+/* The stream refused a publish for its limits (discard new): counted. */
+void ne_js_forward_refused(struct ne_js *js, const ne_js_stream *st);
 /* An acknowledgement (a record of the reply subscription). */
 void ne_js_forward_record(struct ne_js *js, ne_js_account *a, ne_slice subject, ne_slice body);
 /* /jsz's "forward" object of a forwarding stream (nothing for another):
- * what was published, acknowledged, published again and skipped, what
- * waits for an ack, and the backlog (the stream's messages and bytes, the
- * oldest one's age). */
+ * what was published, acknowledged, published again and skipped, the
+ * publishes the stream refused and the backlog advisories sent, what waits
+ * for an ack, and the backlog (the stream's messages and bytes, the oldest
+ * one's age). */
 void ne_js_forward_write(struct ne_js *js, ne_json_out *o, const ne_js_stream *st);
 /* Publishes what the windows allow; publishes again after a silence. */
 void ne_js_forward_tick(struct ne_js *js, ne_js_account *a, uint64_t now_ms);

@@ -886,6 +886,9 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
     }
     const char *refusal = discard_new_refusal(st, subject, (uint64_t)hdr_len + data_len);
     if (refusal != NULL) {
+        if (st->cfg.forward) {
+            ne_js_forward_refused(js, st);
+        }
         reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_STORE_FAILED, refusal);
         return;
     }

@@ -605,7 +605,7 @@ describe("natsedge-only (the forward extension): an edge stream forwarded to a c
     await hjsm.streams.add(memStream("CLOUD_F", ["site1.>"], { duplicate_window: 120e9 }));
     ejsm = await jetstreamManager(e);
     const si = await ejsm.streams.add(memStream("FWD", ["telemetry.>"], { forward: { prefix: "site1", window: 8 } }));
-    assert.deepEqual(si.config.forward, { prefix: "site1", window: 8 });
+    assert.deepEqual(si.config.forward, { prefix: "site1", window: 8, backlog_advisory: 80 });
   });
 
   test("messages land in the cloud once, in order, and leave the edge only once acknowledged", forwardOnly, async () => {

@@ -788,8 +788,80 @@ static void test_forward_skips_what_the_limits_removed(void **state)
     assert_non_null(strstr(seen, ":G:3\r\n\r\n3\r\n"));
 }
 
+typedef struct doc_sink {
+    char text[1024];
+    size_t len;
+} doc_sink;
+
+static int doc_append(void *ctx, const char *data, size_t len)
+{
+    doc_sink *d = ctx;
+    if (d->len + len >= sizeof(d->text)) {
+        return NE_ERR_TOO_BIG;
+    }
+    memcpy(d->text + d->len, data, len);
+    d->len += len;
+    d->text[d->len] = '\0';
+    return NE_OK;
+}
+
+static doc_sink forward_sink;
+
+/* A forwarding stream's "forward" object of /jsz, as text. */
+static const char *forward_doc(const char *name)
+{
+    char buf[128];
+    ne_json_out o;
+    memset(&forward_sink, 0, sizeof(forward_sink));
+    ne_json_out_init(&o, buf, sizeof(buf), doc_append, &forward_sink);
+    ne_json_begin_object(&o);
+    ne_js_forward_write(&srv.js, &o, stream_named(name));
+    ne_json_end_object(&o);
+    assert_int_equal(ne_json_out_finish(&o), NE_OK);
+    return forward_sink.text;
+}
+
+/* The backlog advisory: once as the backlog reaches backlog_advisory
+ * percent of the stream's limit, again only after it fell below; the
+ * refusals of a full discard-new stream counted in /jsz's forward object
+ * (the link is down: nothing acknowledges). */
+static void test_forward_backlog_advisory_and_refusals(void **state)
+{
+    (void)state;
+    int c = js_client();
+    send_text(c, "SUB $JS.EVENT.ADVISORY.STREAM.FORWARD_BACKLOG.> 3\r\n");
+    step(2);
+    make_stream(c, "B",
+                "\"max_msgs\":5,\"discard\":\"new\","
+                "\"forward\":{\"prefix\":\"site1\",\"window\":8,\"backlog_advisory\":60}");
+    pub(c, "B.a", NULL, "1");
+    pub(c, "B.a", NULL, "2");
+    advance(200);
+    assert_null(strstr(take(c), "FORWARD_BACKLOG"));
+    /* 3 of 5: 60 %. */
+    pub(c, "B.a", NULL, "3");
+    advance(200);
+    const char *got = take(c);
+    assert_non_null(strstr(got, "$JS.EVENT.ADVISORY.STREAM.FORWARD_BACKLOG.B 3"));
+    assert_non_null(
+        strstr(got, "\"type\":\"io.natsedge.jetstream.advisory.v1.stream_forward_backlog\""));
+    assert_non_null(strstr(got, "\"backlog_msgs\":3,"));
+    assert_non_null(strstr(got, "\"backlog_percent\":60,\"threshold_percent\":60,"));
+    /* Once: not again while it stays above, nor for the refusals. */
+    pub(c, "B.a", NULL, "4");
+    advance(200);
+    assert_null(strstr(take(c), "FORWARD_BACKLOG"));
+    pub(c, "B.a", NULL, "5");
+    got = request(c, "B.a", "6");
+    assert_non_null(strstr(got, "maximum messages exceeded"));
+    advance(200);
+    assert_null(strstr(take(c), "FORWARD_BACKLOG"));
+    assert_non_null(strstr(forward_doc("B"), "\"skipped\":0,\"refused\":1,\"advisories\":1,"));
+}
+
 /* The forward configuration: written back, limits retention only, a
- * window of 1..NE_JS_FORWARD_MAX_WINDOW, not changed by an update. */
+ * window of 1..NE_JS_FORWARD_MAX_WINDOW, a backlog advisory of 0..100 %
+ * (80 unless given), not changed by an update. */
 static void test_forward_configuration_is_checked(void **state)
 {
     (void)state;
@@ -802,9 +874,13 @@ static void test_forward_configuration_is_checked(void **state)
                   "{\"name\":\"W\",\"subjects\":[\"W.>\"],\"storage\":\"memory\","
                   "\"forward\":{\"window\":0}}");
     assert_non_null(strstr(got, "forward window must be 1 to"));
+    got = request(c, "$JS.API.STREAM.CREATE.W",
+                  "{\"name\":\"W\",\"subjects\":[\"W.>\"],\"storage\":\"memory\","
+                  "\"forward\":{\"backlog_advisory\":101}}");
+    assert_non_null(strstr(got, "forward backlog_advisory must be a percent"));
     make_stream(c, "V", "\"forward\":{}");
     got = request(c, "$JS.API.STREAM.INFO.V", "");
-    assert_non_null(strstr(got, "\"forward\":{\"window\":64}"));
+    assert_non_null(strstr(got, "\"forward\":{\"window\":64,\"backlog_advisory\":80}"));
     got = request(c, "$JS.API.STREAM.UPDATE.V",
                   "{\"name\":\"V\",\"subjects\":[\"V.>\"],\"storage\":\"memory\"}");
     assert_non_null(strstr(got, "can not change forward"));
@@ -871,6 +947,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_window_acks_and_retries_on_the_clock, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_skips_what_the_limits_removed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_backlog_advisory_and_refusals, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_configuration_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,
