@@ -132,9 +132,12 @@ static bool publish_one(ne_js *js, ne_js_account *a, ne_js_forward_link *f,
         return false;
     }
     uint32_t bytes = 0;
-    int rc = ne_js_send_stored(js, a, st, info, (ne_slice){fw->publish, (uint32_t)n},
-                               (ne_slice){"", 0}, (ne_slice){reply, (uint32_t)reply_len}, extra,
-                               (uint32_t)extra_len, false, &bytes);
+    /* Our id first: the cloud deduplicates on the first Nats-Msg-Id, and
+     * one the publisher gave (for the edge's own duplicate window) need not
+     * be unique beyond this stream and its window. */
+    int rc = ne_js_send_stored_first(js, a, st, info, (ne_slice){fw->publish, (uint32_t)n},
+                                     (ne_slice){reply, (uint32_t)reply_len}, extra,
+                                     (uint32_t)extra_len, &bytes);
     return rc == NE_OK;
 }
 

@@ -760,6 +760,33 @@ static void test_forward_window_acks_and_retries_on_the_clock(void **state)
     assert_null(strstr(take(c), "HMSG site1."));
 }
 
+/* A message published with its own Nats-Msg-Id is forwarded with the
+ * forwarder's id first: nats-server deduplicates on the first, so the
+ * cloud never drops a message because its publisher's id (unique only for
+ * the edge stream's duplicate window) came before; the publisher's id
+ * follows. */
+static void test_forward_puts_its_id_before_the_publishers(void **state)
+{
+    (void)state;
+    int c = js_client();
+    send_text(c, "SUB site1.> 2\r\n");
+    step(2);
+    make_stream(c, "I", "\"forward\":{\"prefix\":\"site1\",\"window\":4}");
+    char got[1024];
+    snprintf(got, sizeof(got), "%s", hpub(c, "I.a", "in.p", "Nats-Msg-Id: dev-1", "1"));
+    advance(200);
+    strncat(got, take(c), sizeof(got) - strlen(got) - 1);
+    const char *at = strstr(got, "HMSG site1.I.a 2 $JS.FW.");
+    assert_non_null(at);
+    const char *block = strstr(at, "\r\nNATS/1.0\r\n");
+    assert_non_null(block);
+    assert_non_null(strstr(block, ":I:1\r\nNats-Msg-Id: dev-1\r\n\r\n1\r\n"));
+    static const char ours_first[] = "\r\nNATS/1.0\r\nNats-Msg-Id: ";
+    assert_memory_equal(block, ours_first, sizeof(ours_first) - 1);
+    static const char theirs_first[] = "\r\nNATS/1.0\r\nNats-Msg-Id: dev-1";
+    assert_int_not_equal(memcmp(block, theirs_first, sizeof(theirs_first) - 1), 0);
+}
+
 /* A message the stream's limits removed before it was forwarded is
  * skipped: the forwarder goes on with the next one it still has. */
 static void test_forward_skips_what_the_limits_removed(void **state)
@@ -945,6 +972,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_window_acks_and_retries_on_the_clock, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_puts_its_id_before_the_publishers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_skips_what_the_limits_removed, setup,
                                         teardown),
