@@ -87,6 +87,7 @@ int ne_js_forward_stream_started(ne_js *js, ne_js_stream *st)
         f->floor = st->store.state.first_seq > 0 ? st->store.state.first_seq : 1;
         f->next = f->floor;
         f->progress_ms = js->conns->now_ms;
+        f->probing = true;
         return NE_OK;
     }
     ne_log_warn(js->conns->log,
@@ -146,7 +147,7 @@ static void publish_window(ne_js *js, ne_js_account *a, ne_js_forward_link *f, u
 {
     ne_js_forwards *fw = forwards_of(js);
     ne_js_stream *st = f->stream;
-    uint64_t window = st->cfg.forward_window;
+    uint64_t window = f->probing ? 1u : st->cfg.forward_window;
     for (uint32_t budget = 0; budget < NE_JS_FORWARD_PER_TURN; budget++) {
         if (f->next > st->store.state.last_seq || f->next >= f->floor + window) {
             break;
@@ -328,10 +329,12 @@ void ne_js_forward_tick(ne_js *js, ne_js_account *a, uint64_t now_ms)
             continue;
         }
         if (f->floor < f->next && now_ms >= f->progress_ms + NE_JS_FORWARD_ACK_WAIT_MS) {
-            /* No acknowledgement for a while: all of the window again. */
+            /* No acknowledgement for a while: the window again, one
+             * message at a time until an ack comes. */
             f->republished += f->next - f->floor;
             f->next = f->floor;
             f->progress_ms = now_ms;
+            f->probing = true;
         }
         publish_window(js, a, f, now_ms);
         check_backlog(js, a, f);
@@ -365,6 +368,7 @@ void ne_js_forward_record(ne_js *js, ne_js_account *a, ne_slice subject, ne_slic
         }
         bit_set(f, seq);
         f->acknowledged++;
+        f->probing = false;
         f->progress_ms = js->conns->now_ms;
         (void)ne_js_stream_remove(js, f->stream, seq, false);
         advance_floor(f);

@@ -10,7 +10,11 @@
  * has it), never before. When no ack comes for NE_JS_FORWARD_ACK_WAIT_MS
  * (the link is down, the cloud is away), every unacknowledged message of
  * the window is published again with the same id, so the cloud's duplicate
- * window drops what it already has. */
+ * window drops what it already has. At the start and after such a silence
+ * one message goes at a time until an acknowledgement arrives: a way to the
+ * cloud that opens in the middle of a window (the cloud's interest crossing
+ * a returning leaf link) would otherwise lose the window's first messages
+ * and store later ones, and the cloud would get them out of order. */
 #ifndef NE_JS_FORWARD_H
 #define NE_JS_FORWARD_H
 
@@ -40,6 +44,11 @@ typedef struct ne_js_forward_link {
     uint64_t next;        /* the next sequence to publish */
     uint64_t acked[NE_JS_FORWARD_MAX_WINDOW / 64]; /* bit i: floor + i acknowledged or gone */
     uint64_t progress_ms; /* the last acknowledgement, or the first publish after one */
+    /* At the start and after a silence: one publish at a time until an ack
+     * shows the way to the cloud is open (interest that has not crossed a
+     * returning link yet would lose the first publishes and let later ones
+     * through, out of order). */
+    bool probing;
     uint64_t published;
     uint64_t acknowledged;
     uint64_t republished;

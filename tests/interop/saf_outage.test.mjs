@@ -85,9 +85,10 @@ const counters = (contents) => contents.map(([, , d]) => Number(d));
 
 // `got` has each counter at most once, increasing; every acknowledged one
 // unless `lost` allows it; nothing that was never published.
-function assertSequence(got, p, what, lostOk = false) {
+function assertSequence(got, p, what, lostOk = false, contents = null) {
   for (let i = 1; i < got.length; i++) {
-    assert.ok(got[i] > got[i - 1], `${what}: ${got[i]} after ${got[i - 1]} (${where})`);
+    const around = contents ? ` around it: ${JSON.stringify(contents.slice(Math.max(0, i - 3), i + 3))}` : "";
+    assert.ok(got[i] > got[i - 1], `${what}: ${got[i]} after ${got[i - 1]}${around} (${where})`);
   }
   const published = new Set([...p.acked, ...p.uncertain]);
   const stray = got.filter((n) => !published.has(n));
@@ -187,7 +188,7 @@ describe(`store and forward through ${FLAPS} outages of the leaf link and a kill
       await waitFor(async () => (await streamState(ejsm, "FWD"))?.messages === 0, 60000, `FWD emptied (${where})`);
       await sleep(2500); // beyond the ack wait: a publish made again would be stored by now
       const cloudFwd = await streamContents(h, "CLOUD_F", "Nats-Msg-Id");
-      assertSequence(counters(cloudFwd), fwd, "CLOUD_F");
+      assertSequence(counters(cloudFwd), fwd, "CLOUD_F", false, cloudFwd);
       const ids = cloudFwd.map(([, , , id]) => id);
       assert.equal(new Set(ids).size, ids.length, `CLOUD_F's ids are unique (${where})`);
       const f = (await jszStream(edge, "FWD")).forward;
