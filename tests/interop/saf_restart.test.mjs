@@ -18,7 +18,7 @@
 import { test, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { stopAll, sleep, waitFor, within, brokerKind, getJSON } from "./lib/harness.mjs";
+import { startServer, stopAll, sleep, waitFor, within, brokerKind, getJSON } from "./lib/harness.mjs";
 import {
   startCloud,
   startEdge,
@@ -169,5 +169,18 @@ describe("natsedge-only: kill -9 of the edge while its mirror, its source and it
     await Promise.all([h?.close(), e?.close()]);
     assert.equal(await edge.stop(), 0);
     for (const n of cloud.nodes) await n.stop();
+  });
+});
+
+describe("natsedge-only: a forwarded file stream on a server without server_name", () => {
+  test("is warned about: its ids would change at a restart", natsedgeOnly, async () => {
+    const sd = storeDir();
+    const edge = await startServer({ config: `jetstream { store_dir: "${sd}" }\n` });
+    const e = await nc(edge);
+    const jsm = await jetstreamManager(e);
+    await jsm.streams.add({ name: "FWDN", subjects: ["n.>"], storage: "file", forward: { prefix: "site1" } });
+    await waitFor(() => /JetStream stream "FWDN": forwarded without a server_name: .*set server_name/.test(edge.logs()), 5000, "the warning");
+    await e.close();
+    assert.equal(await edge.stop(), 0);
   });
 });
