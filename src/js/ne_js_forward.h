@@ -53,7 +53,7 @@ typedef struct ne_js_forward_link {
     uint64_t acknowledged;
     uint64_t republished;
     uint64_t skipped;    /* sequences gone before they were forwarded */
-    uint64_t refused;    /* publishes the stream refused for its limits (discard new) */
+    uint64_t refused;    /* publishes refused for want of room (ne_js_forward_refused) */
     uint64_t advisories; /* backlog advisories sent */
     bool backlog_high;   /* above backlog_advisory since the last advisory */
     ne_sub *reply_sub;
@@ -72,7 +72,8 @@ struct ne_js;
  * NE_JS_MAX_FORWARDS are in use or its reply cannot be subscribed. */
 int ne_js_forward_stream_started(struct ne_js *js, ne_js_stream *st);
 void ne_js_forward_stream_stopped(struct ne_js *js, ne_js_stream *st);
-/* The stream refused a publish for its limits (discard new): counted. */
+/* The stream refused a publish for want of room (its limits with discard
+ * new, the server's or the account's storage, the device): counted. */
 void ne_js_forward_refused(struct ne_js *js, const ne_js_stream *st);
 /* An acknowledgement (a record of the reply subscription). */
 void ne_js_forward_record(struct ne_js *js, ne_js_account *a, ne_slice subject, ne_slice body);

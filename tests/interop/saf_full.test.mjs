@@ -234,3 +234,53 @@ describe("natsedge-only (the forward extension): forwarded streams fill up durin
     for (const n of cloud.nodes) await n.stop();
   });
 });
+
+describe("natsedge-only (the forward extension): the edge's storage fills up during an outage: refusals counted", () => {
+  let cloud, edge, h, e, hjsm, ejsm;
+  test("a forwarded stream without limits on an edge with max_file_store 256K: 503 10023 once the store is full, each refusal counted; the cloud gets what the edge kept", forwardOnly, async () => {
+    cloud = await startCloud();
+    edge = await startEdge(cloud.proxy.port, storeDir(), "", "max_file_store: 256K");
+    h = await nc(cloud.hub);
+    e = await nc(edge);
+    await waitRoute(h, e, "ready.down");
+    await waitRoute(e, h, "ready.up");
+    hjsm = await jetstreamManager(h);
+    await hjsm.streams.add({ name: "CLOUD_F", subjects: ["site1.>"], storage: "file", duplicate_window: 120e9 });
+    ejsm = await jetstreamManager(e);
+    await ejsm.streams.add({ name: "FWD_DEV", subjects: ["fdev.>"], storage: "file", forward: { prefix: "site1" } });
+    cloud.link.cut();
+    await linkDown(e);
+    const js = jetstream(e);
+    const pad = "x".repeat(1000);
+    const acked = [];
+    const refused = [];
+    for (let i = 0; i < 400 && refused.length < 5; i++) {
+      try {
+        await js.publish(`fdev.${i % 3}`, `${i}.${pad}`);
+        acked.push(i);
+      } catch (err) {
+        const api = err.api_error ?? err.apiError?.() ?? {};
+        refused.push([api.err_code ?? err.code, api.code, api.description ?? err.message]);
+      }
+    }
+    assert.ok(acked.length > 100, `${acked.length} stored before the store was full`);
+    assert.equal(refused.length, 5);
+    for (const r of refused) assert.deepEqual(r, [10023, 503, "insufficient resources"]);
+    const f = (await jszStream(edge, "FWD_DEV")).forward;
+    assert.equal(f.refused, 5);
+    assert.equal(f.backlog_msgs, acked.length);
+    cloud.link.restore();
+    await waitFor(async () => (await streamState(hjsm, "CLOUD_F"))?.messages >= acked.length, 60000, "the backlog drained");
+    await waitFor(async () => (await streamState(ejsm, "FWD_DEV"))?.messages === 0, 15000, "the edge emptied");
+    const got = (await streamContents(h, "CLOUD_F")).map(([, , d]) => Number(d.split(".")[0]));
+    assert.deepEqual(got, acked);
+    // Room again: the next publish is taken.
+    await js.publish("fdev.0", "after");
+  });
+
+  test("tear down", forwardOnly, async () => {
+    await Promise.all([h?.close(), e?.close()]);
+    assert.equal(await edge.stop(), 0);
+    for (const n of cloud.nodes) await n.stop();
+  });
+});

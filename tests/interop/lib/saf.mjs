@@ -84,13 +84,14 @@ export async function startCloud({ nodes: count = 1 } = {}) {
   return { nodes, hub: nodes[0], proxy, link };
 }
 
-// The edge on store directory `sd` (kept across restarts), a leaf of `leafPort`.
-export const startEdge = (leafPort, sd, extra = "") =>
+// The edge on store directory `sd` (kept across restarts), a leaf of
+// `leafPort`; `jsExtra`: more keys of its jetstream block.
+export const startEdge = (leafPort, sd, extra = "", jsExtra = "") =>
   startServer({
     ports: ["http"],
     args: (p) => ["-m", String(p.http)],
     config:
-      `server_name: edge\njetstream { store_dir: "${sd}", domain: edge }\n` +
+      `server_name: edge\njetstream { store_dir: "${sd}", domain: edge${jsExtra ? `, ${jsExtra}` : ""} }\n` +
       `leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:${leafPort}" } ], reconnect: 1 }\n` +
       extra,
   });
