@@ -323,9 +323,28 @@ bool ne_js_send(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice reply, c
     return true;
 }
 
-int ne_js_send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js_msg_info *info,
-                      ne_slice subject, ne_slice shown, ne_slice reply, const char *extra,
-                      uint32_t extra_len, bool headers_only, uint32_t *bytes)
+/* The length of a stored header block's status line with its CRLF
+ * ("NATS/1.0\r\n"), 0 when it is not within the first bytes read. */
+static uint32_t status_line_len(ne_js_store *store, uint64_t seq, uint32_t hdr_len)
+{
+    char head[64];
+    uint32_t n = NE_MIN(hdr_len, (uint32_t)sizeof(head));
+    if (store->ops->read(store, seq, 0, head, n) != NE_OK) {
+        return 0;
+    }
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        if (head[i] == '\r' && head[i + 1] == '\n') {
+            return i + 2;
+        }
+    }
+    return 0;
+}
+
+/* ne_js_send_stored, the extra lines after the stored block's status line
+ * when extra_first, else before its end. */
+static int send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js_msg_info *info,
+                       ne_slice subject, ne_slice shown, ne_slice reply, const char *extra,
+                       uint32_t extra_len, bool extra_first, bool headers_only, uint32_t *bytes)
 {
     ne_js_store *store = &st->store;
     uint32_t stored_hdr = info->hdr_len;
@@ -337,12 +356,18 @@ int ne_js_send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js
     chain_sink sink = {&js->conns->chunks, NULL, NULL, 0};
     int rc = NE_OK;
     if (headers) {
+        uint32_t first = 0;
         if (stored_hdr >= 4) {
-            rc = chain_write_stored(&sink, store, info->seq, 0, keep);
+            first = extra_first && extra_len > 0 ? status_line_len(store, info->seq, keep) : keep;
+            first = first > 0 ? first : keep;
+            rc = chain_write_stored(&sink, store, info->seq, 0, first);
         } else {
             rc = chain_write(&sink, "NATS/1.0\r\n", 10);
         }
         rc = rc == NE_OK && extra_len > 0 ? chain_write(&sink, extra, extra_len) : rc;
+        if (rc == NE_OK && stored_hdr >= 4 && first < keep) {
+            rc = chain_write_stored(&sink, store, info->seq, first, keep - first);
+        }
         rc = rc == NE_OK ? chain_write(&sink, "\r\n", 2) : rc;
     }
     if (rc == NE_OK && data_len > 0) {
@@ -369,6 +394,22 @@ int ne_js_send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js
     ne_chunk_chain_release(&js->conns->chunks, sink.head);
     *bytes = hdr_len + data_len;
     return NE_OK;
+}
+
+int ne_js_send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js_msg_info *info,
+                      ne_slice subject, ne_slice shown, ne_slice reply, const char *extra,
+                      uint32_t extra_len, bool headers_only, uint32_t *bytes)
+{
+    return send_stored(js, a, st, info, subject, shown, reply, extra, extra_len, false,
+                       headers_only, bytes);
+}
+
+int ne_js_send_stored_first(ne_js *js, ne_js_account *a, ne_js_stream *st,
+                            const ne_js_msg_info *info, ne_slice subject, ne_slice reply,
+                            const char *extra, uint32_t extra_len, uint32_t *bytes)
+{
+    return send_stored(js, a, st, info, subject, (ne_slice){"", 0}, reply, extra, extra_len, true,
+                       false, bytes);
 }
 
 void ne_js_wake(ne_js *js, ne_js_account *a)

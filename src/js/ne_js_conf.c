@@ -414,7 +414,8 @@ static void read_sources(reader *r, ne_js_stream_cfg *cfg)
     }
 }
 
-/* forward { prefix, window }: natsedge's extension (store-and-forward.md). */
+/* forward { prefix, window, backlog_advisory }: natsedge's extension
+ * (store-and-forward.md). */
 static void read_forward(reader *r, ne_js_stream_cfg *cfg)
 {
     int i = read_object(r, "forward");
@@ -433,6 +434,13 @@ static void read_forward(reader *r, ne_js_stream_cfg *cfg)
              (unsigned)NE_JS_FORWARD_MAX_WINDOW);
     }
     cfg->forward_window = (uint16_t)window;
+    uint64_t advisory = NE_JS_FORWARD_BACKLOG_ADVISORY_DEFAULT;
+    read_u64(&sub, "backlog_advisory", &advisory);
+    if (sub.ok && advisory > 100) {
+        fail(&sub, NE_JS_ERR_STREAM_INVALID_CONFIG,
+             "forward backlog_advisory must be a percent of the stream's limits, 0 to 100");
+    }
+    cfg->forward_backlog_advisory = (uint8_t)advisory;
     r->ok = sub.ok;
 }
 
@@ -687,6 +695,7 @@ bool ne_js_stream_cfg_equal(const ne_js *js, const ne_js_stream_cfg *x, const ne
 {
     if (!ne_js_stream_sources_equal(js, x, y) || x->forward != y->forward ||
         x->forward_window != y->forward_window ||
+        x->forward_backlog_advisory != y->forward_backlog_advisory ||
         !slot_eq(js, x->forward_prefix, y->forward_prefix)) {
         return false;
     }
@@ -805,6 +814,7 @@ void ne_js_stream_cfg_write(const ne_js *js, ne_json_out *o, const ne_js_stream_
         ne_json_begin_object(o);
         kv_text(js, o, "prefix", cfg->forward_prefix, true);
         ne_json_kv_u64(o, "window", cfg->forward_window);
+        ne_json_kv_u64(o, "backlog_advisory", cfg->forward_backlog_advisory);
         ne_json_end_object(o);
     }
     ne_json_kv_bool(o, "allow_direct", cfg->allow_direct);

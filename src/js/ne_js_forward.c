@@ -73,10 +73,21 @@ int ne_js_forward_stream_started(ne_js *js, ne_js_stream *st)
             f->reply_sub = NULL;
             return NE_ERR_NOMEM;
         }
+        if (st->cfg.storage == NE_JS_STORAGE_FILE &&
+            strcmp(js->opts->server_name, js->conns->id.server_id) == 0) {
+            /* The ids are <server_name>:<stream>:<seq>, and a server
+             * without a name is named by its id, new at every start. */
+            ne_log_warn(js->conns->log,
+                        "JetStream stream \"%s\": forwarded without a server_name: the "
+                        "message ids change at a restart and the cloud cannot drop what is "
+                        "published again after one; set server_name",
+                        st->cfg.name);
+        }
         f->stream = st;
         f->floor = st->store.state.first_seq > 0 ? st->store.state.first_seq : 1;
         f->next = f->floor;
         f->progress_ms = js->conns->now_ms;
+        f->probing = true;
         return NE_OK;
     }
     ne_log_warn(js->conns->log,
@@ -122,9 +133,12 @@ static bool publish_one(ne_js *js, ne_js_account *a, ne_js_forward_link *f,
         return false;
     }
     uint32_t bytes = 0;
-    int rc = ne_js_send_stored(js, a, st, info, (ne_slice){fw->publish, (uint32_t)n},
-                               (ne_slice){"", 0}, (ne_slice){reply, (uint32_t)reply_len}, extra,
-                               (uint32_t)extra_len, false, &bytes);
+    /* Our id first: the cloud deduplicates on the first Nats-Msg-Id, and
+     * one the publisher gave (for the edge's own duplicate window) need not
+     * be unique beyond this stream and its window. */
+    int rc = ne_js_send_stored_first(js, a, st, info, (ne_slice){fw->publish, (uint32_t)n},
+                                     (ne_slice){reply, (uint32_t)reply_len}, extra,
+                                     (uint32_t)extra_len, &bytes);
     return rc == NE_OK;
 }
 
@@ -133,7 +147,7 @@ static void publish_window(ne_js *js, ne_js_account *a, ne_js_forward_link *f, u
 {
     ne_js_forwards *fw = forwards_of(js);
     ne_js_stream *st = f->stream;
-    uint64_t window = st->cfg.forward_window;
+    uint64_t window = f->probing ? 1u : st->cfg.forward_window;
     for (uint32_t budget = 0; budget < NE_JS_FORWARD_PER_TURN; budget++) {
         if (f->next > st->store.state.last_seq || f->next >= f->floor + window) {
             break;
@@ -204,6 +218,8 @@ void ne_js_forward_write(ne_js *js, ne_json_out *o, const ne_js_stream *st)
         ne_json_kv_u64(o, "acknowledged", f->acknowledged);
         ne_json_kv_u64(o, "republished", f->republished);
         ne_json_kv_u64(o, "skipped", f->skipped);
+        ne_json_kv_u64(o, "refused", f->refused);
+        ne_json_kv_u64(o, "advisories", f->advisories);
         ne_json_kv_u64(o, "outstanding", f->next - f->floor);
         ne_json_kv_u64(o, "backlog_msgs", s->msgs);
         ne_json_kv_u64(o, "backlog_bytes", s->bytes);
@@ -212,6 +228,96 @@ void ne_js_forward_write(ne_js *js, ne_json_out *o, const ne_js_stream *st)
         ne_json_end_object(o);
         return;
     }
+}
+
+void ne_js_forward_refused(ne_js *js, const ne_js_stream *st)
+{
+    ne_js_forwards *fw = forwards_of(js);
+    for (uint32_t i = 0; i < NE_JS_MAX_FORWARDS; i++) {
+        if (fw->links[i].stream == st) {
+            fw->links[i].refused++;
+            return;
+        }
+    }
+}
+
+/* The backlog as a percent of the stream's limits: the fuller of its
+ * messages and its bytes (0 without limits). */
+static uint64_t backlog_percent(const ne_js_stream *st)
+{
+    const ne_js_store_state *s = &st->store.state;
+    uint64_t pct = 0;
+    if (st->cfg.max_msgs > 0) {
+        pct = NE_MAX(pct, s->msgs * 100u / (uint64_t)st->cfg.max_msgs);
+    }
+    if (st->cfg.max_bytes > 0) {
+        pct = NE_MAX(pct, s->bytes * 100u / (uint64_t)st->cfg.max_bytes);
+    }
+    return pct;
+}
+
+typedef struct backlog_event {
+    const ne_js_forward_link *f;
+    uint64_t percent;
+} backlog_event;
+
+/* natsedge's advisory (its own type: nats-server has no forwarder). */
+static void write_backlog_event(ne_js *js, ne_json_out *o, const void *arg)
+{
+    const backlog_event *ev = arg;
+    const ne_js_stream *st = ev->f->stream;
+    const ne_js_store_state *s = &st->store.state;
+    char id[23];
+    ne_rng_text(js->rng, id, 22, NE_RNG_BASE62);
+    id[22] = '\0';
+    ne_json_begin_object(o);
+    ne_json_kv_string(o, "type", "io.natsedge.jetstream.advisory.v1.stream_forward_backlog");
+    ne_json_kv_string(o, "id", id);
+    ne_json_kv_time(o, "timestamp", ne_js_now_ns());
+    ne_json_kv_string(o, "stream", st->cfg.name);
+    ne_json_kv_u64(o, "backlog_msgs", s->msgs);
+    ne_json_kv_u64(o, "backlog_bytes", s->bytes);
+    ne_json_kv_u64(o, "backlog_percent", ev->percent);
+    ne_json_kv_u64(o, "threshold_percent", st->cfg.forward_backlog_advisory);
+    ne_json_kv_i64(o, "max_msgs", st->cfg.max_msgs);
+    ne_json_kv_i64(o, "max_bytes", st->cfg.max_bytes);
+    ne_json_kv_u64(o, "skipped", ev->f->skipped);
+    ne_json_kv_u64(o, "refused", ev->f->refused);
+    if (js->opts->js.domain[0] != '\0') {
+        ne_json_kv_string(o, "domain", js->opts->js.domain);
+    }
+    ne_json_end_object(o);
+}
+
+/* $JS.EVENT.ADVISORY.STREAM.FORWARD_BACKLOG.<stream> once each time the
+ * backlog rises to backlog_advisory percent of the stream's limits; again
+ * only after it fell below. */
+static void check_backlog(ne_js *js, ne_js_account *a, ne_js_forward_link *f)
+{
+    uint8_t threshold = f->stream->cfg.forward_backlog_advisory;
+    uint64_t pct = threshold > 0 ? backlog_percent(f->stream) : 0;
+    if (threshold == 0 || pct < threshold) {
+        f->backlog_high = false;
+        return;
+    }
+    if (f->backlog_high) {
+        return;
+    }
+    f->backlog_high = true;
+    f->advisories++;
+    char subject[NE_JS_NAME_BYTES + 48];
+    if (ne_fmt(subject, sizeof(subject), "$JS.EVENT.ADVISORY.STREAM.FORWARD_BACKLOG.%s",
+               f->stream->cfg.name) == 0) {
+        return;
+    }
+    ne_log_warn(js->conns->log,
+                "JetStream stream \"%s\": the forward backlog is at %llu%% of the stream's "
+                "limits (%llu messages, %llu bytes)",
+                f->stream->cfg.name, (unsigned long long)pct,
+                (unsigned long long)f->stream->store.state.msgs,
+                (unsigned long long)f->stream->store.state.bytes);
+    backlog_event ev = {f, pct};
+    ne_js_advise(js, a, subject, write_backlog_event, &ev);
 }
 
 void ne_js_forward_tick(ne_js *js, ne_js_account *a, uint64_t now_ms)
@@ -223,12 +329,15 @@ void ne_js_forward_tick(ne_js *js, ne_js_account *a, uint64_t now_ms)
             continue;
         }
         if (f->floor < f->next && now_ms >= f->progress_ms + NE_JS_FORWARD_ACK_WAIT_MS) {
-            /* No acknowledgement for a while: all of the window again. */
+            /* No acknowledgement for a while: the window again, one
+             * message at a time until an ack comes. */
             f->republished += f->next - f->floor;
             f->next = f->floor;
             f->progress_ms = now_ms;
+            f->probing = true;
         }
         publish_window(js, a, f, now_ms);
+        check_backlog(js, a, f);
     }
 }
 
@@ -259,6 +368,7 @@ void ne_js_forward_record(ne_js *js, ne_js_account *a, ne_slice subject, ne_slic
         }
         bit_set(f, seq);
         f->acknowledged++;
+        f->probing = false;
         f->progress_ms = js->conns->now_ms;
         (void)ne_js_stream_remove(js, f->stream, seq, false);
         advance_floor(f);

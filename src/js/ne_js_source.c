@@ -56,6 +56,85 @@ static void unsubscribe(ne_js *js, ne_js_source_link *link)
     }
 }
 
+/* The value of the last `Nats-Stream-Source` line of a header block (a
+ * sourced message keeps its origin's own headers and gets ours last). */
+static bool last_source_header(const char *h, uint32_t len, ne_slice *out)
+{
+    static const char name[] = "\r\nNats-Stream-Source:";
+    const uint32_t n = sizeof(name) - 1u;
+    bool found = false;
+    for (uint32_t i = 0; i + n <= len; i++) {
+        if (h[i] != '\r' || memcmp(h + i, name, n) != 0) {
+            continue;
+        }
+        uint32_t v = i + n;
+        while (v < len && h[v] == ' ') {
+            v++;
+        }
+        uint32_t end = v;
+        while (end + 1 < len && !(h[end] == '\r' && h[end + 1] == '\n')) {
+            end++;
+        }
+        *out = (ne_slice){h + v, end - v};
+        found = true;
+        i = end;
+    }
+    return found;
+}
+
+/* A restored stream's sources resume after the last origin sequence each
+ * of them stored. As nats-server does, the position is read back from the
+ * Nats-Stream-Source headers of the stream's newest messages: the position
+ * and the message it stands for are one record of the stream's store, so a
+ * restart or a kill -9 neither asks for a message again nor skips one. The
+ * walk goes from the newest message down and stops once every source of the
+ * stream is found (for one source, at the newest message); it is bounded by
+ * the stream's sequences. */
+static void recover_positions(ne_js *js, ne_js_stream *st)
+{
+    ne_js_sources *s = sources_of(js);
+    const ne_js_store_state *state = &st->store.state;
+    if (st->cfg.mirror || state->msgs == 0) {
+        return; /* a mirror's position is its own last sequence */
+    }
+    uint32_t missing = st->cfg.source_count;
+    uint64_t first = state->first_seq > 0 ? state->first_seq : 1;
+    for (uint64_t seq = state->last_seq; seq >= first && missing > 0; seq--) {
+        ne_js_msg_info info;
+        memset(&info, 0, sizeof(info));
+        if (st->store.ops->info(&st->store, seq, &info) != NE_OK || info.hdr_len == 0 ||
+            info.hdr_len > sizeof(s->header) ||
+            st->store.ops->read(&st->store, seq, 0, s->header, info.hdr_len) != NE_OK) {
+            continue;
+        }
+        ne_slice v = {"", 0};
+        if (!last_source_header(s->header, info.hdr_len, &v)) {
+            continue;
+        }
+        uint32_t space = v.len;
+        while (space > 0 && v.ptr[space - 1] != ' ') {
+            space--;
+        }
+        uint64_t sseq = 0;
+        if (space < 2 || !ne_parse_u64(v.ptr + space, v.len - space, UINT64_MAX, &sseq)) {
+            continue;
+        }
+        for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+            ne_js_source_link *link = &s->links[i];
+            if (link->state == NE_JS_SOURCE_FREE || link->stream != st || link->last_sseq > 0 ||
+                !ne_slice_eq(ne_js_text_get(js, cfg_of(link)->name), v.ptr, space - 1u)) {
+                continue;
+            }
+            link->last_sseq = sseq;
+            missing--;
+            break;
+        }
+        if (seq == 1) {
+            break;
+        }
+    }
+}
+
 int ne_js_source_stream_started(ne_js *js, ne_js_stream *st)
 {
     ne_js_sources *s = sources_of(js);
@@ -82,6 +161,7 @@ int ne_js_source_stream_started(ne_js *js, ne_js_stream *st)
         link->state = NE_JS_SOURCE_WAIT;
         link->retry_ms = js->conns->now_ms;
     }
+    recover_positions(js, st);
     ne_js_wake(js, st->acc);
     return NE_OK;
 }

@@ -761,6 +761,16 @@ static const char *discard_new_refusal(const ne_js_stream *st, ne_slice subject,
     return NULL;
 }
 
+/* A publish refused for want of room (the stream's limits with discard
+ * new, the server's or the account's storage, the device): a forwarding
+ * stream counts it (/jsz). */
+static void refused_for_room(ne_js *js, const ne_js_stream *st)
+{
+    if (st->cfg.forward) {
+        ne_js_forward_refused(js, st);
+    }
+}
+
 void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
 {
     ne_slice reply = msg->reply;
@@ -863,6 +873,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
     }
     if (server_used > (memory ? js->max_memory : js->max_store)) {
         js->stats.stores_refused++;
+        refused_for_room(js, st);
         reply_error(js, st, reply, can_respond, NE_JS_ERR_INSUFFICIENT_RESOURCES, NULL);
         return;
     }
@@ -886,6 +897,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
     }
     const char *refusal = discard_new_refusal(st, subject, (uint64_t)hdr_len + data_len);
     if (refusal != NULL) {
+        refused_for_room(js, st);
         reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_STORE_FAILED, refusal);
         return;
     }
@@ -922,6 +934,9 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
     int rc = st->store.ops->append(&st->store, &in, now, &seq);
     if (rc != NE_OK) {
         js->stats.stores_refused++;
+        if (rc == NE_ERR_NOMEM) {
+            refused_for_room(js, st);
+        }
         ne_log_warn(js->conns->log,
                     "JetStream stream \"%s\" cannot store a message: %s (NE_JS_MEM_BLOCKS, "
                     "NE_JS_MAX_SUBJECTS)",
@@ -939,6 +954,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
         before = st->store.state.bytes;
         (void)st->store.ops->remove(&st->store, seq, false);
         usage_delta(st, before);
+        refused_for_room(js, st);
         reply_error(js, st, reply, can_respond, NE_JS_ERR_ACCOUNT_RESOURCES_EXCEEDED, NULL);
         return;
     }

@@ -126,6 +126,9 @@ typedef struct ne_js_stream_cfg {
     bool forward;
     uint16_t forward_prefix;
     uint16_t forward_window;
+    /* The advisory when the backlog passes this percent of max_msgs or
+     * max_bytes (0: none). */
+    uint8_t forward_backlog_advisory;
     /* mirror (then the one entry) or sources. */
     bool mirror;
     uint8_t source_count;

@@ -1510,7 +1510,7 @@ static inline void handle_msg(ne_conn *conn, ne_msg *msg)
     msg->from_peer = true;
     /* A JetStream delivery from the other side shows its stored subject
      * (the clients read it). */
-    (void)ne_leaf_split_reply(&msg->reply, &msg->shown);
+    (void)ne_msg_split_reply(&msg->reply, &msg->shown);
     uint32_t delivered = 0;
     (void)ne_router_publish(leaf_of(conn)->router, conn, msg, &delivered);
 }

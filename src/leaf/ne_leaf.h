@@ -200,10 +200,6 @@ ne_proto_status ne_leaf_parse_line(const char *line, size_t len, ne_op *op);
  * nats-server sends it; it needs a reply. */
 size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *b, ne_slice subject, ne_slice shown,
                         ne_slice reply, bool as_hmsg, uint32_t hdr_len, uint32_t total_len);
-/* A peer's "$JS.ACK.<...>@<subject>" reply: splits it into the reply and
- * the subject its subscribers are shown, as nats-server does for replies
- * of the JetStream ack prefix. False (nothing changed) for any other. */
-bool ne_leaf_split_reply(ne_slice *reply, ne_slice *shown);
 
 /* Parsing of peer input, exposed for tests and fuzzing. */
 

@@ -88,17 +88,6 @@ ne_proto_status ne_leaf_parse_line(const char *line, size_t len, ne_op *op)
     return parse_leaf_msg(line + verb_len, len - verb_len, op, hmsg);
 }
 
-/* The reply, and after an '@' the subject a JetStream delivery shows
- * (ne_msg.shown), as nats-server passes it to its routes and leafs. */
-static void put_reply(ne_strbuf *sb, ne_slice reply, ne_slice shown)
-{
-    ne_strbuf_append(sb, reply.ptr, reply.len);
-    if (shown.len > 0) {
-        ne_strbuf_putc(sb, '@');
-        ne_strbuf_append(sb, shown.ptr, shown.len);
-    }
-}
-
 size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *t, ne_slice subject, ne_slice shown,
                         ne_slice reply, bool as_hmsg, uint32_t hdr_len, uint32_t total_len)
 {
@@ -112,7 +101,7 @@ size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *t, ne_slice subje
     if (t->queue_count > 0) {
         if (reply.len > 0) {
             ne_strbuf_puts(&sb, " + ");
-            put_reply(&sb, reply, shown);
+            ne_msg_put_reply(&sb, reply, shown);
         } else {
             ne_strbuf_puts(&sb, " |");
         }
@@ -122,7 +111,7 @@ size_t ne_leaf_msg_line(char *out, size_t cap, const ne_batch *t, ne_slice subje
         }
     } else if (reply.len > 0) {
         ne_strbuf_putc(&sb, ' ');
-        put_reply(&sb, reply, shown);
+        ne_msg_put_reply(&sb, reply, shown);
     }
     ne_strbuf_putc(&sb, ' ');
     if (as_hmsg) {
@@ -384,26 +373,4 @@ int ne_leaf_parse_url(const char *url, ne_leaf_url *out)
     }
     out->port = (uint16_t)port;
     return NE_OK;
-}
-
-bool ne_leaf_split_reply(ne_slice *reply, ne_slice *shown)
-{
-    static const char ack[] = "$JS.ACK.";
-    if (reply->len <= sizeof(ack) - 1 || memcmp(reply->ptr, ack, sizeof(ack) - 1) != 0) {
-        return false;
-    }
-    /* The last '@': the shown subject has none (a subject's characters). */
-    uint32_t at = reply->len;
-    for (uint32_t i = reply->len; i > 0; i--) {
-        if (reply->ptr[i - 1] == '@') {
-            at = i - 1;
-            break;
-        }
-    }
-    if (at == reply->len || at + 1 == reply->len) {
-        return false;
-    }
-    *shown = (ne_slice){reply->ptr + at + 1, reply->len - at - 1};
-    reply->len = at;
-    return true;
 }

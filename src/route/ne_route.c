@@ -1190,6 +1190,8 @@ static inline void handle_msg(ne_conn *conn, ne_msg *msg)
         return; /* an account this node does not have (counted) */
     }
     msg->from_peer = true;
+    /* A JetStream delivery from another node shows its stored subject. */
+    (void)ne_msg_split_reply(&msg->reply, &msg->shown);
     msg->local_first = true;
     msg->in_account = true;
     msg->account = link->msg_account;
@@ -1239,8 +1241,9 @@ static bool route_deliver_batch(ne_conn *conn, ne_msg *msg, const ne_batch *batc
     ne_route_state *st = route_of(conn);
     bool as_hmsg = msg->has_headers && link_of(conn)->headers;
     char line[NE_MAX_OUT_LINE_BYTES];
-    size_t n = ne_route_msg_line(line, sizeof(line), account_name(st, msg->account), batch,
-                                 msg->subject, msg->reply, as_hmsg, msg->hdr_len, msg->total_len);
+    size_t n =
+        ne_route_msg_line(line, sizeof(line), account_name(st, msg->account), batch, msg->subject,
+                          msg->shown, msg->reply, as_hmsg, msg->hdr_len, msg->total_len);
     if (n == 0) {
         ne_router_line_too_long(st->router, conn, as_hmsg ? "HMSG" : "RMSG");
         return false;

@@ -97,10 +97,12 @@ size_t ne_route_interest_line(char *out, size_t cap, bool plus, const char *acco
                               size_t queue_len, uint32_t weight);
 
 /* Writes the RMSG (or HMSG) line of a message for a route's batch; 0 when
- * it does not fit in cap. */
+ * it does not fit in cap. A JetStream delivery's shown subject (len 0:
+ * none) travels after the reply as "reply@shown", as nats-server sends it;
+ * it needs a reply. */
 size_t ne_route_msg_line(char *out, size_t cap, const char *account, const ne_batch *b,
-                         ne_slice subject, ne_slice reply, bool as_hmsg, uint32_t hdr_len,
-                         uint32_t total_len);
+                         ne_slice subject, ne_slice shown, ne_slice reply, bool as_hmsg,
+                         uint32_t hdr_len, uint32_t total_len);
 
 /* Where a route connection is in its life. */
 typedef enum ne_route_link_state {

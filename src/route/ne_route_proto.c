@@ -342,8 +342,8 @@ size_t ne_route_interest_line(char *out, size_t cap, bool plus, const char *acco
 }
 
 size_t ne_route_msg_line(char *out, size_t cap, const char *account, const ne_batch *b,
-                         ne_slice subject, ne_slice reply, bool as_hmsg, uint32_t hdr_len,
-                         uint32_t total_len)
+                         ne_slice subject, ne_slice shown, ne_slice reply, bool as_hmsg,
+                         uint32_t hdr_len, uint32_t total_len)
 {
     ne_strbuf sb;
     ne_strbuf_init(&sb, out, cap);
@@ -354,7 +354,7 @@ size_t ne_route_msg_line(char *out, size_t cap, const char *account, const ne_ba
     if (b->queue_count > 0) {
         if (reply.len > 0) {
             ne_strbuf_puts(&sb, " + ");
-            ne_strbuf_append(&sb, reply.ptr, reply.len);
+            ne_msg_put_reply(&sb, reply, shown);
         } else {
             ne_strbuf_puts(&sb, " |");
         }
@@ -364,7 +364,7 @@ size_t ne_route_msg_line(char *out, size_t cap, const char *account, const ne_ba
         }
     } else if (reply.len > 0) {
         ne_strbuf_putc(&sb, ' ');
-        ne_strbuf_append(&sb, reply.ptr, reply.len);
+        ne_msg_put_reply(&sb, reply, shown);
     }
     ne_strbuf_putc(&sb, ' ');
     if (as_hmsg) {

@@ -321,3 +321,34 @@ void ne_router_line_too_long(ne_router *r, const ne_conn *conn, const char *what
     ne_conn_logf(conn, NE_LOG_WARN, "%s line longer than NE_MAX_OUT_LINE_BYTES (%u) not sent", what,
                  (unsigned)NE_MAX_OUT_LINE_BYTES);
 }
+
+bool ne_msg_split_reply(ne_slice *reply, ne_slice *shown)
+{
+    static const char ack[] = "$JS.ACK.";
+    if (reply->len <= sizeof(ack) - 1 || memcmp(reply->ptr, ack, sizeof(ack) - 1) != 0) {
+        return false;
+    }
+    /* The last '@': the shown subject has none (a subject's characters). */
+    uint32_t at = reply->len;
+    for (uint32_t i = reply->len; i > 0; i--) {
+        if (reply->ptr[i - 1] == '@') {
+            at = i - 1;
+            break;
+        }
+    }
+    if (at == reply->len || at + 1 == reply->len) {
+        return false;
+    }
+    *shown = (ne_slice){reply->ptr + at + 1, reply->len - at - 1};
+    reply->len = at;
+    return true;
+}
+
+void ne_msg_put_reply(ne_strbuf *sb, ne_slice reply, ne_slice shown)
+{
+    ne_strbuf_append(sb, reply.ptr, reply.len);
+    if (reply.len > 0 && shown.len > 0) {
+        ne_strbuf_putc(sb, '@');
+        ne_strbuf_append(sb, shown.ptr, shown.len);
+    }
+}

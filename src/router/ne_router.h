@@ -26,6 +26,7 @@
 #include "auth/ne_bcrypt.h"
 #include "conf/ne_options.h"
 #include "conn/ne_conn.h"
+#include "core/ne_fmt.h"
 #include "core/ne_chunk.h"
 #include "core/ne_rng.h"
 #include "ne_config.h"
@@ -124,6 +125,16 @@ static inline ne_slice ne_msg_shown(const ne_msg *m)
 {
     return m->shown.len > 0 ? m->shown : m->subject;
 }
+
+/* A peer's "$JS.ACK.<...>@<subject>" reply (a leaf's LMSG, a route's
+ * RMSG): splits it into the reply and the subject its subscribers are
+ * shown, as nats-server does for replies of the JetStream ack prefix.
+ * False (nothing changed) for any other. */
+bool ne_msg_split_reply(ne_slice *reply, ne_slice *shown);
+/* Appends a message's reply for a peer's LMSG or RMSG line, with a
+ * JetStream delivery's shown subject (len 0: none) after it as
+ * "reply@shown", as nats-server sends it. */
+void ne_msg_put_reply(ne_strbuf *sb, ne_slice reply, ne_slice shown);
 
 /* Clears a message up to its size texts, which need no clearing. */
 #define NE_MSG_CLEAR(m) memset((m), 0, offsetof(ne_msg, size_text))

@@ -605,7 +605,7 @@ describe("natsedge-only (the forward extension): an edge stream forwarded to a c
     await hjsm.streams.add(memStream("CLOUD_F", ["site1.>"], { duplicate_window: 120e9 }));
     ejsm = await jetstreamManager(e);
     const si = await ejsm.streams.add(memStream("FWD", ["telemetry.>"], { forward: { prefix: "site1", window: 8 } }));
-    assert.deepEqual(si.config.forward, { prefix: "site1", window: 8 });
+    assert.deepEqual(si.config.forward, { prefix: "site1", window: 8, backlog_advisory: 80 });
   });
 
   test("messages land in the cloud once, in order, and leave the edge only once acknowledged", forwardOnly, async () => {
@@ -651,6 +651,25 @@ describe("natsedge-only (the forward extension): an edge stream forwarded to a c
     assert.equal(fwd.backlog_msgs, 0);
     assert.equal(fwd.outstanding, 0);
     assert.equal(fwd.skipped, 0);
+  });
+
+  test("a publisher's own Nats-Msg-Id does not make the cloud drop a message: the forwarder's id comes first", forwardOnly, async () => {
+    await ejsm.streams.add(memStream("FWD2", ["other.>"], { forward: { prefix: "site1", window: 8 } }));
+    const ejs = jetstream(e);
+    // One id in two edge streams (each dedupes within its own window).
+    assert.equal((await ejs.publish("telemetry.dup", "a", { msgID: "dev-1" })).duplicate, false);
+    assert.equal((await ejs.publish("other.dup", "b", { msgID: "dev-1" })).duplicate, false);
+    await waitFor(async () => (await hjsm.streams.info("CLOUD_F")).state.messages >= N + 2, 15000, "both forwarded");
+    await waitFor(async () => (await ejsm.streams.info("FWD2")).state.messages === 0, 5000, "FWD2 emptied");
+    await waitFor(async () => (await ejsm.streams.info("FWD")).state.messages === 0, 5000, "FWD emptied");
+    const cloud = await streamContents(hjsm, "CLOUD_F", "Nats-Msg-Id");
+    assert.deepEqual(cloud.slice(N).map(([, s, d, id]) => [s, d, id]), [
+      ["site1.telemetry.dup", "a", `edge:FWD:${N + 1}`],
+      ["site1.other.dup", "b", "edge:FWD2:1"],
+    ]);
+    // The publisher's id follows the forwarder's.
+    const m = await hjsm.streams.getMessage("CLOUD_F", { seq: N + 2 });
+    assert.deepEqual(m.header.values("Nats-Msg-Id"), ["edge:FWD2:1", "dev-1"]);
   });
 
   test("tear down", forwardOnly, async () => {

@@ -698,9 +698,10 @@ static uint64_t stream_msgs(const char *name)
     return st->store.state.msgs;
 }
 
-/* natsedge's forward extension: a window of publishes with their ids,
- * a message removed only when its publish ack comes (an error is not one),
- * the window published again, same ids, after NE_JS_FORWARD_ACK_WAIT_MS
+/* natsedge's forward extension: a window of publishes with their ids, one
+ * at a time at the start and after a silence until an ack comes, a message
+ * removed only when its publish ack comes (an error is not one), the
+ * unacknowledged published again, same ids, after NE_JS_FORWARD_ACK_WAIT_MS
  * without an ack (store-and-forward.md). */
 static void test_forward_window_acks_and_retries_on_the_clock(void **state)
 {
@@ -715,49 +716,80 @@ static void test_forward_window_acks_and_retries_on_the_clock(void **state)
     pub(c, "F.c", NULL, "3");
     advance(200);
     const char *got = take(c);
+    /* Until an ack shows the way is open: the first alone. */
     assert_non_null(strstr(got, "HMSG site1.F.a 2 $JS.FW."));
     assert_non_null(strstr(got, ":F:1\r\n\r\n1\r\n"));
-    assert_non_null(strstr(got, ":F:2\r\n\r\n2\r\n"));
-    assert_null(strstr(got, "site1.F.c")); /* the window is 2 */
+    assert_null(strstr(got, "site1.F.b"));
     char prefix[32], reply[48];
     forward_reply_prefix(got, prefix, sizeof(prefix));
     assert_int_equal(stream_msgs("F"), 3);
-    /* No ack for the ack wait: both again, with the same ids. */
+    /* No ack for the ack wait: the first again, alone, same id. */
     advance(NE_JS_FORWARD_ACK_WAIT_MS);
     got = take(c);
     assert_non_null(strstr(got, ":F:1\r\n\r\n1\r\n"));
+    assert_null(strstr(got, "site1.F.b"));
+    /* Acked: removed, and the window (2) opens. */
+    char seen[1024];
+    snprintf(reply, sizeof(reply), "%s1", prefix);
+    snprintf(seen, sizeof(seen), "%s", pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":1}"));
+    advance(200);
+    strncat(seen, take(c), sizeof(seen) - strlen(seen) - 1);
+    assert_int_equal(stream_msgs("F"), 2);
+    assert_non_null(strstr(seen, ":F:2\r\n\r\n2\r\n"));
+    assert_non_null(strstr(seen, ":F:3\r\n\r\n3\r\n"));
+    /* No ack for the ack wait: 2 again, alone (3 waits for an ack). */
+    advance(NE_JS_FORWARD_ACK_WAIT_MS);
+    got = take(c);
     assert_non_null(strstr(got, ":F:2\r\n\r\n2\r\n"));
     assert_null(strstr(got, "site1.F.c"));
-    /* The second acked: removed, but the window still starts at 1. */
-    snprintf(reply, sizeof(reply), "%s2", prefix);
-    assert_null(strstr(pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":2}"), "site1.F.c"));
+    /* 3's ack of its first publish: removed; the window still starts at 2. */
+    snprintf(reply, sizeof(reply), "%s3", prefix);
+    assert_null(strstr(pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":3}"), "site1.F."));
     advance(100);
-    assert_int_equal(stream_msgs("F"), 2);
-    assert_null(strstr(take(c), "site1.F.c"));
+    assert_int_equal(stream_msgs("F"), 1);
+    assert_null(strstr(take(c), "site1.F."));
     /* An error is not an ack. */
-    snprintf(reply, sizeof(reply), "%s1", prefix);
+    snprintf(reply, sizeof(reply), "%s2", prefix);
     got = pub(c, reply, NULL,
               "{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"x\"},"
               "\"stream\":\"CLOUD\"}");
-    assert_null(strstr(got, "site1.F.c"));
     advance(100);
-    assert_int_equal(stream_msgs("F"), 2);
-    assert_null(strstr(take(c), "site1.F.c"));
-    /* The first acked (a duplicate ack counts): the window moves on to 3. */
-    char seen[512];
-    snprintf(seen, sizeof(seen), "%s",
-             pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":1,\"duplicate\": true}"));
-    advance(200);
-    strncat(seen, take(c), sizeof(seen) - strlen(seen) - 1);
-    assert_non_null(strstr(seen, ":F:3\r\n\r\n3\r\n"));
     assert_int_equal(stream_msgs("F"), 1);
-    snprintf(reply, sizeof(reply), "%s3", prefix);
-    pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":3}");
+    /* A duplicate ack counts: the cloud has it. */
+    pub(c, reply, NULL, "{\"stream\":\"CLOUD\", \"seq\":2,\"duplicate\": true}");
     advance(100);
     assert_int_equal(stream_msgs("F"), 0);
     /* Nothing outstanding: nothing more is published. */
+    take(c);
     advance(NE_JS_FORWARD_ACK_WAIT_MS + 200);
     assert_null(strstr(take(c), "HMSG site1."));
+}
+
+/* A message published with its own Nats-Msg-Id is forwarded with the
+ * forwarder's id first: nats-server deduplicates on the first, so the
+ * cloud never drops a message because its publisher's id (unique only for
+ * the edge stream's duplicate window) came before; the publisher's id
+ * follows. */
+static void test_forward_puts_its_id_before_the_publishers(void **state)
+{
+    (void)state;
+    int c = js_client();
+    send_text(c, "SUB site1.> 2\r\n");
+    step(2);
+    make_stream(c, "I", "\"forward\":{\"prefix\":\"site1\",\"window\":4}");
+    char got[1024];
+    snprintf(got, sizeof(got), "%s", hpub(c, "I.a", "in.p", "Nats-Msg-Id: dev-1", "1"));
+    advance(200);
+    strncat(got, take(c), sizeof(got) - strlen(got) - 1);
+    const char *at = strstr(got, "HMSG site1.I.a 2 $JS.FW.");
+    assert_non_null(at);
+    const char *block = strstr(at, "\r\nNATS/1.0\r\n");
+    assert_non_null(block);
+    assert_non_null(strstr(block, ":I:1\r\nNats-Msg-Id: dev-1\r\n\r\n1\r\n"));
+    static const char ours_first[] = "\r\nNATS/1.0\r\nNats-Msg-Id: ";
+    assert_memory_equal(block, ours_first, sizeof(ours_first) - 1);
+    static const char theirs_first[] = "\r\nNATS/1.0\r\nNats-Msg-Id: dev-1";
+    assert_int_not_equal(memcmp(block, theirs_first, sizeof(theirs_first) - 1), 0);
 }
 
 /* A message the stream's limits removed before it was forwarded is
@@ -788,8 +820,80 @@ static void test_forward_skips_what_the_limits_removed(void **state)
     assert_non_null(strstr(seen, ":G:3\r\n\r\n3\r\n"));
 }
 
+typedef struct doc_sink {
+    char text[1024];
+    size_t len;
+} doc_sink;
+
+static int doc_append(void *ctx, const char *data, size_t len)
+{
+    doc_sink *d = ctx;
+    if (d->len + len >= sizeof(d->text)) {
+        return NE_ERR_TOO_BIG;
+    }
+    memcpy(d->text + d->len, data, len);
+    d->len += len;
+    d->text[d->len] = '\0';
+    return NE_OK;
+}
+
+static doc_sink forward_sink;
+
+/* A forwarding stream's "forward" object of /jsz, as text. */
+static const char *forward_doc(const char *name)
+{
+    char buf[128];
+    ne_json_out o;
+    memset(&forward_sink, 0, sizeof(forward_sink));
+    ne_json_out_init(&o, buf, sizeof(buf), doc_append, &forward_sink);
+    ne_json_begin_object(&o);
+    ne_js_forward_write(&srv.js, &o, stream_named(name));
+    ne_json_end_object(&o);
+    assert_int_equal(ne_json_out_finish(&o), NE_OK);
+    return forward_sink.text;
+}
+
+/* The backlog advisory: once as the backlog reaches backlog_advisory
+ * percent of the stream's limit, again only after it fell below; the
+ * refusals of a full discard-new stream counted in /jsz's forward object
+ * (the link is down: nothing acknowledges). */
+static void test_forward_backlog_advisory_and_refusals(void **state)
+{
+    (void)state;
+    int c = js_client();
+    send_text(c, "SUB $JS.EVENT.ADVISORY.STREAM.FORWARD_BACKLOG.> 3\r\n");
+    step(2);
+    make_stream(c, "B",
+                "\"max_msgs\":5,\"discard\":\"new\","
+                "\"forward\":{\"prefix\":\"site1\",\"window\":8,\"backlog_advisory\":60}");
+    pub(c, "B.a", NULL, "1");
+    pub(c, "B.a", NULL, "2");
+    advance(200);
+    assert_null(strstr(take(c), "FORWARD_BACKLOG"));
+    /* 3 of 5: 60 %. */
+    pub(c, "B.a", NULL, "3");
+    advance(200);
+    const char *got = take(c);
+    assert_non_null(strstr(got, "$JS.EVENT.ADVISORY.STREAM.FORWARD_BACKLOG.B 3"));
+    assert_non_null(
+        strstr(got, "\"type\":\"io.natsedge.jetstream.advisory.v1.stream_forward_backlog\""));
+    assert_non_null(strstr(got, "\"backlog_msgs\":3,"));
+    assert_non_null(strstr(got, "\"backlog_percent\":60,\"threshold_percent\":60,"));
+    /* Once: not again while it stays above, nor for the refusals. */
+    pub(c, "B.a", NULL, "4");
+    advance(200);
+    assert_null(strstr(take(c), "FORWARD_BACKLOG"));
+    pub(c, "B.a", NULL, "5");
+    got = request(c, "B.a", "6");
+    assert_non_null(strstr(got, "maximum messages exceeded"));
+    advance(200);
+    assert_null(strstr(take(c), "FORWARD_BACKLOG"));
+    assert_non_null(strstr(forward_doc("B"), "\"skipped\":0,\"refused\":1,\"advisories\":1,"));
+}
+
 /* The forward configuration: written back, limits retention only, a
- * window of 1..NE_JS_FORWARD_MAX_WINDOW, not changed by an update. */
+ * window of 1..NE_JS_FORWARD_MAX_WINDOW, a backlog advisory of 0..100 %
+ * (80 unless given), not changed by an update. */
 static void test_forward_configuration_is_checked(void **state)
 {
     (void)state;
@@ -802,9 +906,13 @@ static void test_forward_configuration_is_checked(void **state)
                   "{\"name\":\"W\",\"subjects\":[\"W.>\"],\"storage\":\"memory\","
                   "\"forward\":{\"window\":0}}");
     assert_non_null(strstr(got, "forward window must be 1 to"));
+    got = request(c, "$JS.API.STREAM.CREATE.W",
+                  "{\"name\":\"W\",\"subjects\":[\"W.>\"],\"storage\":\"memory\","
+                  "\"forward\":{\"backlog_advisory\":101}}");
+    assert_non_null(strstr(got, "forward backlog_advisory must be a percent"));
     make_stream(c, "V", "\"forward\":{}");
     got = request(c, "$JS.API.STREAM.INFO.V", "");
-    assert_non_null(strstr(got, "\"forward\":{\"window\":64}"));
+    assert_non_null(strstr(got, "\"forward\":{\"window\":64,\"backlog_advisory\":80}"));
     got = request(c, "$JS.API.STREAM.UPDATE.V",
                   "{\"name\":\"V\",\"subjects\":[\"V.>\"],\"storage\":\"memory\"}");
     assert_non_null(strstr(got, "can not change forward"));
@@ -870,7 +978,11 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_window_acks_and_retries_on_the_clock, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_forward_puts_its_id_before_the_publishers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_forward_skips_what_the_limits_removed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_backlog_advisory_and_refusals, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_configuration_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,

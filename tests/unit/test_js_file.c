@@ -106,6 +106,9 @@ static void boot(void)
     opts.port = 0;
     opts.js.enabled = true;
     opts.js.sync_interval_ms = sync_interval_ms;
+    snprintf(opts.js.domain, sizeof(opts.js.domain), "edge");
+    opts.leaf.listen_enabled = true; /* the other domain's JetStream, for sources */
+    opts.leaf.listen_port = 0;
     assert_int_equal(ne_server_init(&srv, &opts, &net, NULL), NE_OK);
     ne_js_device_port port = {sim_open, sim_close, NULL};
     ne_js_set_device(&srv.js, &port);
@@ -361,6 +364,79 @@ static void test_sync_interval_writes_before_ack_and_syncs_on_time(void **state)
     assert_int_equal(st->store.state.msgs, 7);
 }
 
+/* The other domain: a leaf peer whose interest in its API reaches
+ * natsedge (as in test_js_source.c). */
+static int hub_peer(void)
+{
+    int l = ne_sim_connect(&sim, ne_server_leaf_port(&srv));
+    assert_true(l >= 0);
+    step(4);
+    (void)ne_sim_client_read(&sim, l, rx, sizeof(rx) - 1);
+    static const char hello[] = "CONNECT {\"server_id\":\"NHUB\",\"name\":\"hub\",\"headers\":"
+                                "true,\"domain\":\"hub\"}\r\nLS+ $JS.hub.API.CONSUMER.>\r\n";
+    assert_int_equal(ne_sim_client_write(&sim, l, hello, strlen(hello)), strlen(hello));
+    step(4);
+    return l;
+}
+
+static char received[NE_SIM_BUFFER_BYTES + 1];
+
+/* Steps until the peer l has received `want` (time moving on 100 ms a
+ * turn, at most 5 s): everything it received. */
+static const char *wait_peer(int l, const char *want)
+{
+    received[0] = '\0';
+    for (int i = 0; i < 50 && strstr(received, want) == NULL; i++) {
+        ne_sim_clock_advance(100);
+        step(2);
+        size_t len = strlen(received);
+        len += ne_sim_client_read(&sim, l, received + len, sizeof(received) - 1 - len);
+        received[len] = '\0';
+    }
+    if (strstr(received, want) == NULL) {
+        fail_msg("waited for %s, got: %.300s", want, received);
+    }
+    return received;
+}
+
+/* A file stream's source resumes after a restart after the origin sequence
+ * of its newest Nats-Stream-Source header: the consumer it asks the origin
+ * for starts at the next one (inventory JS-26b; the position lived in RAM,
+ * and a restarted source asked for everything again). */
+static void test_source_resumes_after_its_last_origin_sequence_JS26b(void **state)
+{
+    (void)state;
+    int l = hub_peer();
+    expect_ok(request("$JS.API.STREAM.CREATE.L",
+                      "{\"name\":\"L\",\"storage\":\"file\",\"sources\":[{\"name\":\"CMDS\","
+                      "\"external\":{\"api\":\"$JS.hub.API\",\"deliver\":\"dlv\"}}]}"));
+    const char *got = wait_peer(l, "CONSUMER.CREATE.CMDS");
+    assert_non_null(strstr(got, "\"deliver_policy\":\"all\""));
+    const char *at = strstr(got, "\"deliver_subject\":\"");
+    assert_non_null(at);
+    at += strlen("\"deliver_subject\":\"");
+    char deliver[64];
+    size_t n = strcspn(at, "\"");
+    assert_true(n < sizeof(deliver));
+    memcpy(deliver, at, n);
+    deliver[n] = '\0';
+    /* The origin delivers its sequences 5 to 7 (consumer sequences 1 to 3). */
+    for (unsigned i = 0; i < 3; i++) {
+        char line[200];
+        snprintf(line, sizeof(line), "LMSG %s $JS.ACK.CMDS.c.1.%u.%u.0.0@cmds.a 2\r\nc%u\r\n",
+                 deliver, 5 + i, 1 + i, i);
+        assert_int_equal(ne_sim_client_write(&sim, l, line, strlen(line)), strlen(line));
+        step(4);
+    }
+    assert_int_equal(stream_named("L")->store.state.msgs, 3);
+    halt();
+    boot();
+    l = hub_peer();
+    got = wait_peer(l, "CONSUMER.CREATE.CMDS");
+    assert_non_null(strstr(got, "\"deliver_policy\":\"by_start_sequence\",\"opt_start_seq\":8"));
+    assert_int_equal(stream_named("L")->store.state.msgs, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +447,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sync_interval_writes_before_ack_and_syncs_on_time,
                                         setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_source_resumes_after_its_last_origin_sequence_JS26b,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

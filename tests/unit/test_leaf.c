@@ -705,7 +705,7 @@ static void test_jetstream_delivery_shows_its_stored_subject_across_the_link(voi
     assert_memory_equal(line, "LMSG _INBOX.x 2\r\n", n);
     assert_int_equal(ne_leaf_msg_line(line, 20, &b, subj, shown, reply, false, 0, 2), 0);
     ne_slice r = {"$JS.ACK.a@", 10}, s = {"", 0};
-    assert_false(ne_leaf_split_reply(&r, &s));
+    assert_false(ne_msg_split_reply(&r, &s));
     assert_int_equal(r.len, 10);
 }
 

@@ -50,6 +50,7 @@ typedef struct node_spec {
     bool leaf_listen; /* a leaf hub */
     int leaf_remote;  /* a leaf of node leaf_remote (-1: none) */
     bool no_cluster;
+    bool jetstream; /* JetStream (memory streams) on this node */
 } node_spec;
 
 static void step_node(int i)
@@ -116,6 +117,7 @@ static void start_node(int i, const node_spec *spec)
         }
         opts.user_count = 2;
     }
+    opts.js.enabled = spec->jetstream;
     if (spec->leaf_listen) {
         opts.leaf.listen_enabled = true;
         opts.leaf.listen_port = leaf_ports[i];
@@ -646,6 +648,61 @@ static void test_route_request_reply_and_headers(void **state)
     wait_for(req, "MSG _INBOX.r1 9 4\r\npong\r\n");
 }
 
+/* A publish on subject with a body, from client c. */
+static void pub_text(int c, const char *subject, const char *reply, const char *body)
+{
+    char line[256];
+    snprintf(line, sizeof(line), "PUB %s %s %zu\r\n", subject, reply, strlen(body));
+    send_text(c, line);
+    send_text(c, body);
+    send_text(c, "\r\n");
+}
+
+/* A JetStream push consumer's deliveries to a subscriber on another node
+ * show the stored message's subject, as on the consumer's own node: the
+ * RMSG is routed on the deliver subject and carries the stored subject
+ * after the ack reply ("reply@subject"), as nats-server's routes do (the
+ * subscriber saw the deliver subject before). */
+static void test_route_jetstream_delivery_shows_the_stored_subject(void **state)
+{
+    (void)state;
+    node_spec s0 = {.name = "n0", .routes = {-1}, .leaf_remote = -1, .jetstream = true};
+    node_spec s1 = {.name = "n1", .routes = {0, -1}, .leaf_remote = -1};
+    start_node(0, &s0);
+    start_node(1, &s1);
+    wait_until(pair_up, "two nodes routed");
+    int sub = client_of(1);
+    send_text(sub, "SUB dlv.x 1\r\n");
+    flush_client(sub);
+    wait_interest(0, "dlv.x");
+    int c = client_of(0);
+    send_text(c, "SUB in.> 9\r\n");
+    pub_text(c, "$JS.API.STREAM.CREATE.S", "in.1",
+             "{\"name\":\"S\",\"subjects\":[\"orders.>\"],\"storage\":\"memory\"}");
+    wait_for(c, "\"created\"");
+    pub_text(c, "$JS.API.CONSUMER.CREATE.S.D", "in.2",
+             "{\"stream_name\":\"S\",\"config\":{\"durable_name\":\"D\","
+             "\"deliver_subject\":\"dlv.x\",\"ack_policy\":\"explicit\"}}");
+    wait_for(c, "\"num_pending\"");
+    pub_text(c, "orders.eu", "", "hi");
+    const char *got = wait_for(sub, "\r\nhi\r\n");
+    assert_non_null(strstr(got, "MSG orders.eu 1 $JS.ACK.S."));
+    assert_null(strstr(got, "dlv.x"));
+    /* The ack from the other node reaches the consumer: its reply is the
+     * ack subject without the '@'. */
+    const char *ack = strstr(got, "$JS.ACK.S.");
+    char reply[128];
+    size_t n = strcspn(ack, " ");
+    assert_true(n < sizeof(reply));
+    memcpy(reply, ack, n);
+    reply[n] = '\0';
+    assert_null(strchr(reply, '@'));
+    pub_text(sub, reply, "", "+ACK");
+    flush_client(sub);
+    pub_text(c, "$JS.API.CONSUMER.INFO.S.D", "in.3", "");
+    wait_for(c, "\"ack_floor\":{\"consumer_seq\":1,\"stream_seq\":1");
+}
+
 /* UNSUB withdraws the interest from the routes (RS-): the message no
  * longer crosses. */
 static void test_route_unsubscribe_withdraws_interest(void **state)
@@ -1134,6 +1191,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_reconnect_backs_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_learned_route_given_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_to_self_is_not_tried_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_jetstream_delivery_shows_the_stored_subject,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

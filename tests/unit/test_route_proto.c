@@ -107,20 +107,32 @@ static void test_route_lines_written(void **state)
     ne_batch b = {0};
     ne_slice subj = {"zq", 2};
     ne_slice none = {"", 0};
-    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, none, false, 0, 1);
+    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, none, none, false, 0, 1);
     assert_memory_equal(out, "RMSG $G zq 1\r\n", n);
     b.queue_count = 1;
     b.queue[0] = "grp";
     b.queue_len[0] = 3;
-    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, none, false, 0, 1);
+    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, none, none, false, 0, 1);
     assert_memory_equal(out, "RMSG $G zq | grp 1\r\n", n);
     ne_slice reply = {"r", 1};
-    n = ne_route_msg_line(out, sizeof(out), "ACC", &b, subj, reply, true, 12, 14);
+    n = ne_route_msg_line(out, sizeof(out), "ACC", &b, subj, none, reply, true, 12, 14);
     assert_memory_equal(out, "HMSG ACC zq + r grp 12 14\r\n", n);
     b.queue_count = 0;
-    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, reply, false, 12, 14);
+    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, none, reply, false, 12, 14);
     assert_memory_equal(out, "RMSG $G zq r 2\r\n", n); /* headers stripped */
-    assert_int_equal(ne_route_msg_line(out, 10, "$G", &b, subj, reply, false, 0, 2), 0);
+    assert_int_equal(ne_route_msg_line(out, 10, "$G", &b, subj, none, reply, false, 0, 2), 0);
+    /* A JetStream delivery's stored subject after its reply, as
+     * nats-server sends it (with or without queue groups). */
+    ne_slice ack = {"$JS.ACK.S.C.1.1.1.0.0", 21};
+    ne_slice shown = {"orders.eu", 9};
+    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, shown, ack, false, 0, 2);
+    assert_memory_equal(out, "RMSG $G zq $JS.ACK.S.C.1.1.1.0.0@orders.eu 2\r\n", n);
+    b.queue_count = 1;
+    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, shown, ack, false, 0, 2);
+    assert_memory_equal(out, "RMSG $G zq + $JS.ACK.S.C.1.1.1.0.0@orders.eu grp 2\r\n", n);
+    /* Nothing to carry it without a reply. */
+    n = ne_route_msg_line(out, sizeof(out), "$G", &b, subj, shown, none, false, 0, 2);
+    assert_memory_equal(out, "RMSG $G zq | grp 2\r\n", n);
 }
 
 static void test_route_urls_parse(void **state)
