@@ -252,7 +252,13 @@ test("SIGHUP with a file of several unknown keys: the reload is refused naming e
   writeFileSync(s.confPath, `listen: 127.0.0.1:${s.port}\nfoo: 1\nbar: 2\n`);
   s.signal("SIGHUP");
   await waitFor(() => s.logs().includes(`${s.confPath}:3:1: unknown field "bar"`), 5000, "the reload's report");
-  assert.match(s.logs(), /\[ERR\] Failed to reload server configuration: .*:2:1: unknown field "foo"/);
+  await waitFor(() => s.logs().includes(`${s.confPath}:2:1: unknown field "foo"`), 5000, "the report's foo");
+  if (brokerKind() === "natsedge") {
+    assert.match(s.logs(), /\[ERR\] Failed to reload server configuration: .*:2:1: unknown field "foo"/);
+  } else {
+    // nats-server reports the unknown keys in map order, which varies from run to run.
+    assert.match(s.logs(), /\[ERR\] Failed to reload server configuration: .*:[23]:1: unknown field "(foo|bar)"/);
+  }
   assert.ok((await clientId(s.port)) > 0);
   await s.stop();
 });
