@@ -344,14 +344,30 @@ test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
 	$(MAKE) test-all
 
-# make test's steps, one after the other, each timed.
-TEST_STEPS := all check format-check unit build-clang asan-unit interop-passes conf-compare-short fuzz \
-  powercut-short unit-arm
+# make test's steps, one after the other, each timed. The last runs the
+# three interop passes side by side with the CPU-bound suites (the clang
+# build, the fuzz runs, the power-loss runs, the ARM unit tests under
+# qemu-arm), those at nice 19: they take the CPU the passes leave idle while
+# the passes wait on their timers, and give it back when a pass needs it.
+TEST_STEPS := all check format-check unit asan-unit conf-compare-short test-side-by-side
+TEST_BACKGROUND := build-clang fuzz powercut-short unit-arm
 test-all:
 	@set -e; t0=$$(date +%s); for t in $(TEST_STEPS); do s=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$t; \
 	    echo "make test: $$t passed after $$(($$(date +%s) - s)) s"; done; \
 	echo "make test: all suites passed in $$(($$(date +%s) - t0)) s"
+.PHONY: test-side-by-side test-background
+test-side-by-side: interop-build
+	$(MAKE) SAN=asan interop-build
+	bash tools/side-by-side.sh build/test-logs \
+	  natsedge '$(MAKE) --no-print-directory interop-run' \
+	  nats-server '$(MAKE) --no-print-directory interop-parity' \
+	  asan '$(MAKE) --no-print-directory SAN=asan interop-run' \
+	  background 'nice -n 19 $(MAKE) --no-print-directory test-background'
+test-background:
+	@set -e; for t in $(TEST_BACKGROUND); do s=$$(date +%s); \
+	    $(MAKE) --no-print-directory $$t; \
+	    echo "make test: $$t passed after $$(($$(date +%s) - s)) s"; done
 
 # The store's short power-loss run (skipped only while no store exists).
 powercut-short:
