@@ -523,6 +523,7 @@ powercut-regressions: $(BUILD)/tests/powercut
 #   make bench-mqtt      tools/mqtt_bench.sh: MQTT against nats-server and mosquitto
 #                        (throughput, latency, 10,000 idle connections)
 #   make bench-js        tools/js_bench.sh: JetStream against nats-server -js
+#   make bench-store-js  its N-stream section alone (1, 16, 256 file streams)
 BENCH_DIR := build/bench
 BENCH_TOOL := $(BENCH_DIR)/bench
 BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
@@ -538,10 +539,18 @@ bench-mqtt: $(NATSEDGE) bench-tool
 	bash tools/mqtt_bench.sh $(NATSEDGE)
 # `make bench-js`: JetStream against nats-server -js in one run (tools/js_bench.sh:
 # sync and async publish, pull fetch with explicit acks, KV put/get, RSS with
-# 1, 100 and 1,000 file streams), reported as ratios; not part of make test.
+# 1, 100 and 1,000 file streams, append and read+ack over 1, 16 and 256 file
+# streams), reported as ratios; not part of make test.
 .PHONY: bench-js
 bench-js: $(NATSEDGE) bench-tool
 	bash tools/js_bench.sh $(NATSEDGE)
+
+# `make bench-store-js`: only the N-stream section of tools/js_bench.sh
+# (js-multi: append and read+ack rates over 1, 16 and 256 file streams,
+# natsedge/nats-server ratios; docs/storage.md).
+.PHONY: bench-store-js
+bench-store-js: $(NATSEDGE) bench-tool
+	JS_BENCH_SECTIONS=multi bash tools/js_bench.sh $(NATSEDGE)
 
 # ---- lwIP section (port/lwip, board/linux-tap) -------------------------------
 # lwIP 2.1.3 from LWIP_DIR (tools/deps.sh fetches Debian's source package into

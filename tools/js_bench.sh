@@ -14,13 +14,31 @@
 #   KV             put then direct get, one outstanding, 128 B over 100 keys
 #   RSS            the broker's RSS idle and after creating 1, 100 and 1,000
 #                  file streams (a fresh broker each time)
+#   N streams      `bench js-multi N` for N = 1, 16 and 256 (a fresh broker
+#                  each): JS_MULTI_COUNT (default 50,000) publishes of 128 B
+#                  round-robin over N file streams, 256 acks outstanding
+#                  (append rate), then a durable pull consumer per stream
+#                  with explicit acks reads them back (read+ack rate), and
+#                  the broker's RSS growth with them kept
 #
 # natsedge's default build holds 64 file streams (NE_JS_FILE_STREAMS); the
-# RSS runs use it rebuilt with 1,024 under build/bench-js.
+# RSS runs use it rebuilt with 1,024 under build/bench-js, the N-stream runs
+# rebuilt under build/bench-store-js with room for 256 streams and their
+# durable consumers (and a 512 MiB max_file_store): every file stream and
+# durable consumer is a log of at least one 256 KiB block, so 2,048 blocks
+# (NE_STORE_MAX_BLOCKS), 2,048 waiting pulls, 65,536 pending acks (256
+# consumers with 256 unacknowledged messages each; at the default 16,384
+# they wait for acks) and a 4 MiB JetStream queue (NE_JS_QUEUE_BYTES: at the
+# default 256 KiB, 16 consumers with 256 unacknowledged messages each fill
+# it with acks, a pull request beyond it is dropped as differences.md says,
+# and the run stalls).
 #
 # Usage: tools/js_bench.sh [NATSEDGE_BIN]
 #   JS_BENCH_RUNS=3          median of 3 runs of each figure (default 1)
 #   JS_BENCH_INTERVAL=1s     the second natsedge's sync_interval (default 2m)
+#   JS_BENCH_SECTIONS="multi"  only these of "throughput rss multi" (default
+#                            all three; `make bench-store-js` runs multi)
+#   JS_MULTI_COUNT=50000     messages of the N-stream runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,11 +47,23 @@ NATS_SERVER=${NATS_SERVER_BIN:-/usr/sbin/nats-server}
 BENCH=build/bench/bench
 RUNS=${JS_BENCH_RUNS:-1}
 INTERVAL=${JS_BENCH_INTERVAL:-2m}
+SECTIONS=${JS_BENCH_SECTIONS:-throughput rss multi}
+MULTI_COUNT=${JS_MULTI_COUNT:-50000}
 MANY="-DNE_JS_MAX_STREAMS=1024 -DNE_JS_FILE_STREAMS=1024 -DNE_STORE_MAX_LOGS=1100 -DNE_STORE_META_KEYS=4096"
+MULTI="$MANY -DNE_JS_FILE_CONSUMERS=1024 -DNE_JS_MAX_WAITING=2048 -DNE_JS_QUEUE_BYTES=4194304 -DNE_STORE_MAX_BLOCKS=2048 -DNE_JS_MAX_PENDING=65536"
+section() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 make -s bench-tool >&2
 [ -x "$NATSEDGE" ] || { echo "no natsedge binary at $NATSEDGE" >&2; exit 2; }
-make -s BUILD=build/bench-js CFLAGS="$MANY" -j2 build/bench-js/natsedge >&2
+if section rss; then
+    make -s BUILD=build/bench-js CFLAGS="$MANY" -j2 build/bench-js/natsedge >&2
+fi
+if section multi; then
+    # make does not track CFLAGS: a build with other flags starts over.
+    [ "$(cat build/bench-store-js/.cflags 2>/dev/null)" = "$MULTI" ] || rm -rf build/bench-store-js
+    make -s BUILD=build/bench-store-js CFLAGS="$MULTI" -j2 build/bench-store-js/natsedge >&2
+    echo "$MULTI" >build/bench-store-js/.cflags
+fi
 
 dir=$(mktemp -d)
 pid=""
@@ -56,17 +86,18 @@ wait_port() {
     return 1
 }
 
-# start_broker KIND [BIN]: a fresh store directory and port; sets $pid, $port.
+# start_broker KIND [BIN [EXTRA]]: a fresh store directory and port; sets
+# $pid, $port. EXTRA goes into natsedge's jetstream block.
 start_broker() {
-    local kind=$1 bin=${2:-$NATSEDGE}
+    local kind=$1 bin=${2:-$NATSEDGE} extra=${3:-}
     port=$(free_port)
     rm -rf "$dir/store"
     mkdir -p "$dir/store"
     case $kind in
     natsedge | natsedge-interval)
-        printf 'listen: 127.0.0.1:%s\njetstream {\n  store_dir: "%s"\n  sync_interval: "%s"\n}\n' \
+        printf 'listen: 127.0.0.1:%s\njetstream {\n  store_dir: "%s"\n  sync_interval: "%s"\n%s\n}\n' \
             "$port" "$dir/store" "$([ "$kind" = natsedge ] && echo always || echo "$INTERVAL")" \
-            >"$dir/ne.conf"
+            "$extra" >"$dir/ne.conf"
         "$bin" -c "$dir/ne.conf" >"$dir/broker.log" 2>&1 &
         ;;
     nats-server)
@@ -145,16 +176,56 @@ streams_rss() { # kind bin
     done
 }
 
-for kind in natsedge natsedge-interval nats-server; do
-    start_broker "$kind"
-    throughput "$kind"
-    stop_broker
-done
-streams_rss natsedge build/bench-js/natsedge
-streams_rss nats-server
+# N streams: a fresh broker for each kind and N; "pub fetch rss_growth_kib".
+multi() { # kind
+    local kind=$1 n bin out pubs fetches growths base rss
+    bin=$([ "$kind" = nats-server ] || echo build/bench-store-js/natsedge)
+    for n in 1 16 256; do
+        pubs=() fetches=() growths=()
+        for _ in $(seq 1 "$RUNS"); do
+            start_broker "$kind" "$bin" "  max_file_store: 512M"
+            base=$(rss_kib "$pid")
+            out=$("$BENCH" js-multi "$n" --count "$MULTI_COUNT" --keep --port "$port" --timeout 30 \
+                --quiet 2>&1) || true
+            rss=$(rss_kib "$pid")
+            stop_broker
+            if ! echo "$out" | grep -q "phase=multi-fetch .*ok=1"; then
+                echo "  $kind js-multi $n: $out" >&2
+                continue
+            fi
+            pubs+=("$(echo "$out" | grep "phase=multi-pub " | field rate)")
+            fetches+=("$(echo "$out" | grep "phase=multi-fetch " | field rate)")
+            growths+=("$((rss - base))")
+        done
+        if [ "${#pubs[@]}" -eq 0 ]; then
+            R[$kind,multi,$n]="- - -"
+        else
+            R[$kind,multi,$n]="$(printf '%s\n' "${pubs[@]}" | median) $(printf '%s\n' "${fetches[@]}" | median) $(printf '%s\n' "${growths[@]}" | median)"
+        fi
+        echo "$kind js-multi $n: ${R[$kind,multi,$n]}" >&2
+    done
+}
+
+if section throughput; then
+    for kind in natsedge natsedge-interval nats-server; do
+        start_broker "$kind"
+        throughput "$kind"
+        stop_broker
+    done
+fi
+if section rss; then
+    streams_rss natsedge build/bench-js/natsedge
+    streams_rss nats-server
+fi
+if section multi; then
+    for kind in natsedge natsedge-interval nats-server; do
+        multi "$kind"
+    done
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
 k() { awk -v a="$1" 'BEGIN { if (a == "-") print "-"; else printf "%.1f k", a / 1000 }'; }
+if section throughput; then
 echo
 echo "JetStream, natsedge (sync_interval \"always\", the default, and \"$INTERVAL\") against nats-server 2.9.10 -js (file streams; median of $RUNS run(s)):"
 echo
@@ -182,6 +253,8 @@ for op in put get; do
     row "KV $op (one outstanding), ops/s" "128 B" "kv$op" 1 k
     row "KV $op p50 latency" "128 B" "kv$op" 2 us
 done
+fi
+if section rss; then
 echo
 echo "RSS with N file streams (a fresh broker each; natsedge built with 1,024 file streams):"
 echo
@@ -194,3 +267,24 @@ for n in 1 100 1000; do
     pb=$(awk -v i="$bi" -v r="$br" -v n="$n" 'BEGIN { if (r == "-") print "-"; else printf "%.0f", (r - i) * 1024 / n }')
     echo "| $n | $ai KiB | $ar KiB | $bi KiB | $br KiB | $pa B | $pb B | $(ratio "$pa" "$pb") |"
 done
+fi
+if section multi; then
+    echo
+    echo "N file streams, $MULTI_COUNT messages of 128 B round-robin (256 acks outstanding), then a pull consumer per stream with explicit acks (natsedge built as build/bench-store-js; a fresh broker each; median of $RUNS run(s)):"
+    echo
+    echo "| streams | figure | natsedge always | natsedge $INTERVAL | nats-server | always / nats-server | $INTERVAL / nats-server |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for n in 1 16 256; do
+        for f in 1 2 3; do
+            label=$(case $f in 1) echo "append, msgs/s" ;; 2) echo "read + ack, msgs/s" ;; 3) echo "RSS growth, KiB" ;; esac)
+            a=$(echo "${R[natsedge,multi,$n]}" | cut -d' ' -f"$f")
+            b=$(echo "${R[natsedge-interval,multi,$n]}" | cut -d' ' -f"$f")
+            c=$(echo "${R[nats-server,multi,$n]}" | cut -d' ' -f"$f")
+            if [ "$f" = 3 ]; then
+                echo "| $n | $label | $a | $b | $c | $(ratio "$a" "$c") | $(ratio "$b" "$c") |"
+            else
+                echo "| $n | $label | $(k "$a") | $(k "$b") | $(k "$c") | $(ratio "$a" "$c") | $(ratio "$b" "$c") |"
+            fi
+        done
+    done
+fi

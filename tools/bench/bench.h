@@ -30,6 +30,7 @@ typedef enum bench_mode {
     BENCH_MODE_JS_FETCH,   /* bench_js.c: pull consumer fetch with explicit acks */
     BENCH_MODE_JS_KV,      /* bench_js.c: KV put then get, one outstanding */
     BENCH_MODE_JS_STREAMS, /* bench_js.c: creates --count file streams */
+    BENCH_MODE_JS_MULTI,   /* bench_js.c: K file streams, publish then pull consumers */
 } bench_mode;
 
 typedef struct bench_opts {
@@ -41,7 +42,7 @@ typedef struct bench_opts {
     double duration_s;   /* publishing time after the warm-up; 0 when a count is given */
     double warmup_s;     /* excluded from rates and latencies */
     uint64_t window;     /* messages the publisher may be ahead of the slowest receiver */
-    int subs;            /* receivers in pubsub (1), fanout and queue */
+    int subs;            /* receivers in pubsub (1), fanout and queue; js-multi: streams */
     double timeout_s;    /* a run with no progress for this long fails */
     const char *subject; /* subject prefix */
     bool quiet;          /* only the BENCH line */

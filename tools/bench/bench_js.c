@@ -13,6 +13,12 @@
  *               keys by $JS.API.DIRECT.GET. Rate and latency of each.
  *   js-streams  creates --count file streams (one outstanding) and leaves
  *               them (the caller measures the server's memory).
+ *   js-multi    K file streams (BENCH_M0..): --count publishes round-robin
+ *               over them, at most --window awaiting their acks (acks of
+ *               different streams may come back in any order), then a durable
+ *               pull consumer per stream (ack explicit) reads its stream back,
+ *               two pull requests of --batch outstanding per consumer, each
+ *               message acked as it arrives. Rate of each phase.
  *
  * Each run creates its own stream (BENCH_<mode>) and deletes it at the end
  * unless --keep. A reply that is not the expected ack (a JetStream error)
@@ -58,6 +64,14 @@ typedef struct js_run {
     /* Fetch. */
     uint64_t requested;
     uint64_t fetched;
+
+    /* js-multi: acks taken in any order (each once), and per stream what
+     * was requested and fetched. */
+    bool unordered;
+    unsigned char *acked_flag; /* by sequence */
+    uint64_t nstreams;
+    uint64_t *m_requested;
+    uint64_t *m_fetched;
 } js_run;
 
 static void js_fail(js_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -160,7 +174,12 @@ static void on_ack(js_run *r, uint64_t seq, const unsigned char *payload, size_t
     if (r->cleaning) {
         return;
     }
-    if (seq != r->last_ack_seq + 1) {
+    if (r->unordered) {
+        if (seq == 0 || seq > r->sent || r->acked_flag[seq - 1] != 0) {
+            js_fail(r, "ack %llu: unexpected or twice", (unsigned long long)seq);
+            return;
+        }
+    } else if (seq != r->last_ack_seq + 1) {
         js_fail(r, "ack %llu after %llu: out of order", (unsigned long long)seq,
                 (unsigned long long)r->last_ack_seq);
         return;
@@ -180,6 +199,9 @@ static void on_ack(js_run *r, uint64_t seq, const unsigned char *payload, size_t
         return;
     }
     r->last_ack_seq = seq;
+    if (r->unordered) {
+        r->acked_flag[seq - 1] = 1;
+    }
     r->lat_ns[seq - 1] = bench_now_ns() - r->sent_ns[seq - 1];
     r->acked++;
 }
@@ -222,6 +244,19 @@ static void js_on_msg(bench_conn *c, const char *reply, size_t reply_len,
         memcpy(ack, reply, reply_len);
         ack[reply_len] = '\0';
         r->fetched++;
+        if (r->m_fetched != NULL) {
+            /* js-multi: the stream is the subject's last token. */
+            size_t dot = n;
+            while (dot > 0 && s[dot - 1] != '.') {
+                dot--;
+            }
+            uint64_t i = parse_dec(s + dot, n - dot);
+            if (dot == 0 || i >= r->nstreams) {
+                js_fail(r, "fetched a message on '%.*s'", (int)n, s);
+                return;
+            }
+            r->m_fetched[i]++;
+        }
         (void)js_put(r, ack, "", "", 0);
     }
 }
@@ -363,6 +398,9 @@ static void js_report(js_run *r, const char *phase, uint64_t window, uint64_t n,
     printf("BENCH mode=%s phase=%s size=%zu window=%llu msgs=%llu elapsed_ns=%llu rate=%.0f",
            bench_mode_name(o->mode), phase, o->size_bytes, (unsigned long long)window,
            (unsigned long long)n, (unsigned long long)(t1 - t0), rate);
+    if (r->nstreams > 0) {
+        printf(" streams=%llu", (unsigned long long)r->nstreams);
+    }
     if (latency) {
         printf(" p50_ns=%llu p99_ns=%llu max_ns=%llu", (unsigned long long)p50,
                (unsigned long long)p99, (unsigned long long)max);
@@ -528,6 +566,144 @@ static int run_streams(js_run *r)
     return 0;
 }
 
+/* The messages of stream i of n when count are spread round-robin. */
+static uint64_t multi_share(uint64_t count, uint64_t n, uint64_t i)
+{
+    return count / n + (i < count % n ? 1 : 0);
+}
+
+static void multi_delete(js_run *r)
+{
+    for (uint64_t i = 0; i < r->nstreams; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "BENCH_M%llu", (unsigned long long)i);
+        if (r->cleaning) {
+            r->bad = false; /* after a failure: each stream's delete is tried */
+        }
+        js_stream_delete(r, name);
+    }
+}
+
+static int run_multi(js_run *r)
+{
+    const bench_opts *o = r->o;
+    uint64_t n = r->nstreams;
+    for (uint64_t i = 0; i < n; i++) {
+        char name[64], subjects[256];
+        snprintf(name, sizeof(name), "BENCH_M%llu", (unsigned long long)i);
+        snprintf(subjects, sizeof(subjects), "[\"%s.js.m.%llu\"]", o->subject,
+                 (unsigned long long)i);
+        if (js_stream_create(r, name, subjects, "") != 0) {
+            return -1;
+        }
+    }
+    char fmt[300];
+    snprintf(fmt, sizeof(fmt), "%s.js.m.%%llu", o->subject);
+    js_header(r);
+    r->unordered = true;
+    uint64_t t0 = bench_now_ns();
+    if (js_publish_loop(r, o->count, o->window, fmt, n, false) != 0) {
+        return -1;
+    }
+    uint64_t t1 = bench_now_ns();
+    js_report(r, "multi-pub", o->window, o->count, t0, t1, true);
+
+    for (uint64_t i = 0; i < n; i++) {
+        char subject[128], body[512];
+        snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.DURABLE.CREATE.BENCH_M%llu.C",
+                 (unsigned long long)i);
+        snprintf(body, sizeof(body),
+                 "{\"stream_name\":\"BENCH_M%llu\",\"config\":{\"durable_name\":\"C\","
+                 "\"deliver_policy\":\"all\",\"ack_policy\":\"explicit\","
+                 "\"ack_wait\":30000000000,\"max_deliver\":-1,\"replay_policy\":\"instant\"}}",
+                 (unsigned long long)i);
+        if (js_api_ok(r, subject, body) != 0) {
+            return -1;
+        }
+    }
+    uint64_t batch = (uint64_t)o->batch;
+    r->requested = r->fetched = 0;
+    t0 = bench_now_ns();
+    uint64_t progress = t0, last = 0;
+    while (r->fetched < o->count) {
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t want = multi_share(o->count, n, i);
+            while (r->m_requested[i] < want && r->m_requested[i] - r->m_fetched[i] < 2 * batch) {
+                uint64_t b = want - r->m_requested[i] < batch ? want - r->m_requested[i] : batch;
+                char subject[128], body[128];
+                snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.MSG.NEXT.BENCH_M%llu.C",
+                         (unsigned long long)i);
+                snprintf(body, sizeof(body), "{\"batch\":%llu,\"expires\":%llu}",
+                         (unsigned long long)b, (unsigned long long)(o->timeout_s * 1e9));
+                if (js_put(r, subject, JS_INBOX "f", body, strlen(body)) != 0) {
+                    return -1;
+                }
+                r->m_requested[i] += b;
+            }
+        }
+        if (js_pump(r, 20) != 0) {
+            return -1;
+        }
+        uint64_t now = bench_now_ns();
+        if (r->fetched != last) {
+            last = r->fetched;
+            progress = now;
+        } else if (now - progress > (uint64_t)(o->timeout_s * 1e9)) {
+            uint64_t i = 0, short_streams = 0;
+            for (uint64_t j = 0; j < n; j++) {
+                if (r->m_fetched[j] < multi_share(o->count, n, j)) {
+                    i = short_streams++ == 0 ? j : i;
+                }
+            }
+            js_fail(r,
+                    "fetch stalled at %llu of %llu: %llu stream(s) short, the first BENCH_M%llu "
+                    "with %llu of %llu",
+                    (unsigned long long)r->fetched, (unsigned long long)o->count,
+                    (unsigned long long)short_streams, (unsigned long long)i,
+                    (unsigned long long)r->m_fetched[i],
+                    (unsigned long long)multi_share(o->count, n, i));
+            return -1;
+        }
+    }
+    t1 = bench_now_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        if (r->m_fetched[i] != multi_share(o->count, n, i)) {
+            js_fail(r, "stream %llu: fetched %llu of %llu", (unsigned long long)i,
+                    (unsigned long long)r->m_fetched[i],
+                    (unsigned long long)multi_share(o->count, n, i));
+            return -1;
+        }
+    }
+    /* Every consumer's ack floor reaches its last message (see run_fetch). */
+    for (uint64_t i = 0; i < n; i++) {
+        char subject[128], floor[64];
+        snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.INFO.BENCH_M%llu.C",
+                 (unsigned long long)i);
+        snprintf(floor, sizeof(floor), "\"consumer_seq\":%llu",
+                 (unsigned long long)multi_share(o->count, n, i));
+        uint64_t deadline = bench_now_ns() + (uint64_t)(o->timeout_s * 1e9);
+        for (;;) {
+            if (js_api_ok(r, subject, "") != 0) {
+                return -1;
+            }
+            const char *af = strstr(r->resp, "\"ack_floor\"");
+            if (af != NULL && strstr(af, floor) != NULL) {
+                break;
+            }
+            if (bench_now_ns() > deadline) {
+                js_fail(r, "stream %llu: after the fetch the ack floor is not %llu: %.300s",
+                        (unsigned long long)i, (unsigned long long)multi_share(o->count, n, i),
+                        af != NULL ? af : r->resp);
+                return -1;
+            }
+            (void)js_pump(r, 10);
+        }
+    }
+    js_report(r, "multi-fetch", batch, o->count, t0, t1, false);
+    multi_delete(r);
+    return 0;
+}
+
 int bench_run_js(const bench_opts *o)
 {
     js_run *r = calloc(1, sizeof(*r));
@@ -541,8 +717,16 @@ int bench_run_js(const bench_opts *o)
     r->payload = malloc(o->size_bytes + 1);
     r->sent_ns = calloc((size_t)o->count + 1, sizeof(uint64_t));
     r->lat_ns = calloc((size_t)o->count + 1, sizeof(uint64_t));
+    if (o->mode == BENCH_MODE_JS_MULTI) {
+        r->nstreams = (uint64_t)o->subs;
+        r->acked_flag = calloc((size_t)o->count + 1, 1);
+        r->m_requested = calloc(r->nstreams, sizeof(uint64_t));
+        r->m_fetched = calloc(r->nstreams, sizeof(uint64_t));
+    }
     int rc = 2;
-    if (r->wbuf == NULL || r->payload == NULL || r->sent_ns == NULL || r->lat_ns == NULL) {
+    if (r->wbuf == NULL || r->payload == NULL || r->sent_ns == NULL || r->lat_ns == NULL ||
+        (o->mode == BENCH_MODE_JS_MULTI &&
+         (r->acked_flag == NULL || r->m_requested == NULL || r->m_fetched == NULL))) {
         fprintf(stderr, "bench: out of memory\n");
         goto out;
     }
@@ -571,6 +755,9 @@ int bench_run_js(const bench_opts *o)
     case BENCH_MODE_JS_KV:
         run_rc = run_kv(r);
         break;
+    case BENCH_MODE_JS_MULTI:
+        run_rc = run_multi(r);
+        break;
     default:
         run_rc = run_streams(r);
         break;
@@ -584,7 +771,11 @@ int bench_run_js(const bench_opts *o)
         if (!o->keep && o->mode != BENCH_MODE_JS_STREAMS && r->c.fd >= 0 && !r->c.failed) {
             char saved[sizeof(r->error)];
             memcpy(saved, r->error, sizeof(saved));
-            js_stream_delete(r, names[o->mode - BENCH_MODE_JS_PUB]);
+            if (o->mode == BENCH_MODE_JS_MULTI) {
+                multi_delete(r);
+            } else {
+                js_stream_delete(r, names[o->mode - BENCH_MODE_JS_PUB]);
+            }
             memcpy(r->error, saved, sizeof(saved));
         }
         r->bad = was_bad || run_rc != 0;
@@ -601,6 +792,9 @@ out:
     free(r->payload);
     free(r->sent_ns);
     free(r->lat_ns);
+    free(r->acked_flag);
+    free(r->m_requested);
+    free(r->m_fetched);
     free(r);
     return rc;
 }

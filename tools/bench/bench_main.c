@@ -52,6 +52,12 @@ static void usage(FILE *out)
         "                             outstanding, over 100 keys of bucket 'bench'\n"
         "  js-streams                 creates --count file streams (default 1) and\n"
         "                             leaves them\n"
+        "  js-multi [K]               K file streams (default 1): --count publishes\n"
+        "                             (default 10000) round-robin over them, at most\n"
+        "                             --window (default 256) awaiting their acks, then\n"
+        "                             a durable pull consumer per stream with explicit\n"
+        "                             acks reads them back (--batch per pull request,\n"
+        "                             two outstanding per consumer); both rates\n"
         "  --memory                   a memory stream instead of a file stream\n"
         "  --keep                     do not delete the stream at the end\n"
         "Exit status: 0 clean run, 1 lost/duplicated/reordered messages, 2 setup error.\n");
@@ -59,15 +65,15 @@ static void usage(FILE *out)
 
 const char *bench_mode_name(bench_mode m)
 {
-    static const char *const names[] = {"pub",      "pubsub", "fanout",    "queue",
-                                        "reqrep",   "mqtt",   "mqtt-idle", "js-pub",
-                                        "js-fetch", "js-kv",  "js-streams"};
+    static const char *const names[] = {"pub",      "pubsub", "fanout",     "queue",
+                                        "reqrep",   "mqtt",   "mqtt-idle",  "js-pub",
+                                        "js-fetch", "js-kv",  "js-streams", "js-multi"};
     return names[m];
 }
 
 static int parse_mode(const char *s, bench_mode *m)
 {
-    for (int i = 0; i <= BENCH_MODE_JS_STREAMS; i++) {
+    for (int i = 0; i <= BENCH_MODE_JS_MULTI; i++) {
         if (strcmp(s, bench_mode_name((bench_mode)i)) == 0) {
             *m = (bench_mode)i;
             return 0;
@@ -330,7 +336,7 @@ int main(int argc, char **argv)
     if (npos == 2) {
         uint64_t k;
         if ((o.mode != BENCH_MODE_FANOUT && o.mode != BENCH_MODE_QUEUE &&
-             o.mode != BENCH_MODE_MQTT) ||
+             o.mode != BENCH_MODE_MQTT && o.mode != BENCH_MODE_JS_MULTI) ||
             parse_u64(argv[optind + 1], &k) != 0 || k == 0 || k > BENCH_SUBS_MAX) {
             usage(stderr);
             return 2;
@@ -341,7 +347,7 @@ int main(int argc, char **argv)
     if (mqtt && !port_given) {
         o.port = 1883;
     }
-    if (o.mode == BENCH_MODE_MQTT && npos == 1) {
+    if ((o.mode == BENCH_MODE_MQTT || o.mode == BENCH_MODE_JS_MULTI) && npos == 1) {
         o.subs = 1;
     }
     if (count_given && o.duration_s > 0) {

@@ -4,7 +4,10 @@
 // messages correctly or with one fault injected: a message dropped,
 // duplicated, reordered, or given to two queue members. Each case runs the
 // bench against it and checks the exit status (0 clean, 1 fault found) and
-// that a failed run printed no rate. Not part of `make test`; run it after
+// that a failed run printed no rate. For js-multi the broker also answers the
+// few JetStream requests the mode makes (streams, publish acks, durable pull
+// consumers, acks, consumer info), with a publish ack dropped or sent twice,
+// or a fetched message dropped. Not part of `make test`; run it after
 // changing tools/bench: `node tools/bench/selftest.js`.
 'use strict';
 
@@ -46,7 +49,62 @@ function startBroker(fault) {
     return targets.map((t) => () => deliver(t, subject, reply, payload));
   };
 
+  // JetStream, as much as js-multi needs: streams by subject, consumer C.
+  const streams = new Map(); // name -> { subject, msgs: [], acked: Set, next: 0 }
+  let jsPublished = 0; // messages fetched
+  const inboxSub = (reply) => subs.find((s) => s.subject.endsWith('.>') && reply.startsWith(s.subject.slice(0, -1)));
+  // A reply to `inbox`; a fetched message keeps its subject and carries its ack subject.
+  const send = (inbox, payload, subject = inbox, ackReply = null) => {
+    const sub = inbox && inboxSub(inbox);
+    if (!sub) return;
+    const body = Buffer.from(payload);
+    const hdr = ackReply ? `MSG ${subject} ${sub.sid} ${ackReply} ${body.length}\r\n` : `MSG ${subject} ${sub.sid} ${body.length}\r\n`;
+    sub.conn.write(Buffer.concat([Buffer.from(hdr), body, Buffer.from('\r\n')]));
+  };
+  const onJs = (subject, reply, payload) => {
+    const t = subject.split('.');
+    if (subject.startsWith('$JS.API.STREAM.DELETE.')) {
+      streams.delete(t[4]);
+      send(reply, '{"success":true}');
+    } else if (subject.startsWith('$JS.API.STREAM.CREATE.')) {
+      const cfg = JSON.parse(payload.toString());
+      streams.set(t[4], { subject: cfg.subjects[0], msgs: [], acked: new Set(), next: 0 });
+      send(reply, `{"config":{"name":"${t[4]}"}}`);
+    } else if (subject.startsWith('$JS.API.CONSUMER.DURABLE.CREATE.')) {
+      send(reply, '{"name":"C"}');
+    } else if (subject.startsWith('$JS.API.CONSUMER.INFO.')) {
+      const st = streams.get(t[4]);
+      send(reply, `{"name":"C","ack_floor":{"consumer_seq":${st.acked.size},"stream_seq":${st.acked.size}}}`);
+    } else if (subject.startsWith('$JS.API.CONSUMER.MSG.NEXT.')) {
+      const name = t[5];
+      const st = streams.get(name);
+      const { batch } = JSON.parse(payload.toString());
+      for (let i = 0; i < batch && st.next < st.msgs.length; i++) {
+        const seq = ++st.next;
+        jsPublished++;
+        if (fault === 'js-drop-fetch' && jsPublished === FAULT_AT) continue;
+        send(reply, st.msgs[seq - 1], st.subject, `$JS.ACK.${name}.C.1.${seq}.${seq}.0.0`);
+      }
+    } else if (subject.startsWith('$JS.ACK.')) {
+      streams.get(t[2]).acked.add(Number(t[5]));
+    } else {
+      for (const [name, st] of streams) {
+        if (st.subject !== subject) continue;
+        st.msgs.push(payload);
+        published++;
+        const ack = `{"stream":"${name}","seq":${st.msgs.length}}`;
+        if (fault === 'js-drop-ack' && published === FAULT_AT) return true;
+        send(reply, ack);
+        if (fault === 'js-dup-ack' && published === FAULT_AT) send(reply, ack);
+        return true;
+      }
+      return false;
+    }
+    return true;
+  };
+
   const onPub = (subject, reply, payload) => {
+    if ((subject.startsWith('$JS.') || streams.size > 0) && onJs(subject, reply, payload)) return;
     published++;
     const sends = route(subject, reply, payload);
     const now = () => sends.forEach((f) => f());
@@ -127,6 +185,11 @@ const CASES = [
   { fault: 'reorder', args: ['queue', '1', '--count', '5000'], want: 1, expect: /reordered/ },
   { fault: 'queue-twice', args: ['queue', '3', '--count', '5000'], want: 1, expect: /twice/ },
   { fault: 'drop', args: ['reqrep', '--count', `${FAULT_AT + 10}`], want: 1, expect: /no reply/ },
+  { fault: 'none', args: ['js-multi', '--count', '3000'], want: 0 },
+  { fault: 'none', args: ['js-multi', '16', '--count', '5000', '--batch', '32'], want: 0 },
+  { fault: 'js-drop-ack', args: ['js-multi', '16', '--count', '5000'], want: 1, expect: /no ack/ },
+  { fault: 'js-dup-ack', args: ['js-multi', '16', '--count', '5000'], want: 1, expect: /twice/ },
+  { fault: 'js-drop-fetch', args: ['js-multi', '16', '--count', '5000'], want: 1, expect: /fetch stalled/ },
 ];
 
 async function main() {
@@ -135,11 +198,12 @@ async function main() {
     const server = await startBroker(c.fault);
     const { code, out } = await runBench(server.address().port, c.args);
     server.close();
-    const line = out.split('\n').find((l) => l.startsWith('BENCH ')) || '';
+    // The last BENCH line: js-multi reports its publish phase before a fetch fails.
+    const line = out.split('\n').filter((l) => l.startsWith('BENCH ')).pop() || '';
     const rateShown = /(?:pub_rate|deliver_rate|rate|p50_ns)=/.test(line);
     const good = code === c.want && (c.want === 0 ? rateShown : !rateShown && c.expect.test(line));
     if (!good) failed++;
-    process.stdout.write(`${good ? 'ok  ' : 'FAIL'} fault=${c.fault.padEnd(11)} ${c.args.join(' ').padEnd(36)} exit ${code}` +
+    process.stdout.write(`${good ? 'ok  ' : 'FAIL'} fault=${c.fault.padEnd(13)} ${c.args.join(' ').padEnd(36)} exit ${code}` +
       `${c.want ? `  ${(/error="([^"]*)"/.exec(line) || [])[1] || ''}` : ''}\n`);
     if (!good) process.stdout.write(out);
   }
