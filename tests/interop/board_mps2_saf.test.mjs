@@ -1,0 +1,245 @@
+// Issue 18's board edge (docs/store-and-forward.md "The mps2-an385 firmware
+// as the edge"): the tiny-js firmware in QEMU (JetStream domain `edge`, its
+// file streams on the board's storage partition) is a leaf of a nats-server
+// 2.9.10 hub (JetStream domain `hub`) through QEMU's user network: the
+// board's leaf remote dials 10.0.2.2:<port>, the host's loopback, where a
+// TCP proxy the test owns stands in front of the hub's leafnode port. The
+// board holds a file stream with `forward` to a cloud stream on the hub;
+// nats.js publishes to the board through the forwarded 4222, each publish
+// waiting for its ack; in the middle the proxy drops the link for a few
+// seconds while the publishing goes on (the board acknowledges from its
+// flash). After the link returns, the cloud stream holds every acknowledged
+// message once, in order, and the board's stream is empty. Needs
+// NATSEDGE_MPS2_JS_ELF, NATSEDGE_MPS2_JS_CONF_TOOL (make CONFIG=tiny-js
+// conf-tool) and qemu-system-arm; without them the suite fails with the
+// reason (SKIP_BOARDS=1 skips it instead). natsedge-only: the nats-server
+// pass skips it (a firmware of natsedge's own, and nats-server has no
+// forwarder; the hub is nats-server in both).
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { freePort, rawConnect, sleep, boardGate, isBindRace, getJSON, startServer, stopAll, tcpProxy, waitFor, within } from "./lib/harness.mjs";
+import { waitRoute, streamState, streamContents } from "./lib/saf.mjs";
+
+const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
+const TOOL = process.env.NATSEDGE_MPS2_JS_CONF_TOOL;
+const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
+const QEMU = "qemu-system-arm";
+const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
+const { skip, fail } = boardGate(
+  !ELF || !existsSync(ELF)
+    ? "no tiny-js firmware (NATSEDGE_MPS2_JS_ELF)"
+    : !TOOL || !existsSync(TOOL)
+      ? "no tiny-js configuration tool (NATSEDGE_MPS2_JS_CONF_TOOL, make CONFIG=tiny-js conf-tool)"
+      : !hasQemu
+        ? "qemu-system-arm is not installed"
+        : false,
+);
+if (fail) {
+  test("mps2-an385 tiny-js store and forward: the suite can run on this machine", () => {
+    throw new Error(fail);
+  });
+}
+const NAME = "mps2-an385 tiny-js as the edge (natsedge-only: its Cortex-M firmware, and nats-server has no forwarder)";
+const DIR = skip ? "" : mkdtempSync(join(tmpdir(), "natsedge-mps2-saf-"));
+const BOOT_TIMEOUT_MS = 60000; // a bound, not a speed check: QEMU boots slowly on a loaded machine
+// Modest counts for the board: 200 messages, a window of at most 64
+// (NE_JS_FORWARD_MAX_WINDOW on tiny-js).
+const COUNT = 200;
+const CUT_AFTER = 50; // acknowledged publishes before the link is dropped
+const RESTORE_AFTER = 150; // and at least this many before it returns
+const OUTAGE_MS = 2500;
+const PUBLISH_EVERY_MS = 20;
+let qemu = null;
+
+after(async () => {
+  await qemu?.stop();
+  await stopAll();
+  if (DIR) rmSync(DIR, { recursive: true, force: true });
+});
+process.once("exit", () => qemu?.kill());
+
+// The board with 4222 and 8222 forwarded to free loopback ports.
+async function boot(image) {
+  for (let attempt = 1; ; attempt++) {
+    const [port, http] = [await freePort(), await freePort()];
+    if (port === http) continue;
+    const child = spawn(
+      QEMU,
+      ["-machine", "mps2-an385", "-nographic", "-kernel", image,
+        "-nic", `user,hostfwd=tcp:127.0.0.1:${port}-:4222,hostfwd=tcp:127.0.0.1:${http}-:8222`],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let console_ = "";
+    child.stdout.on("data", (d) => (console_ += d.toString("latin1")));
+    child.stderr.on("data", (d) => (console_ += d.toString("latin1")));
+    const exited = new Promise((r) => child.once("exit", r));
+    const q = {
+      port,
+      http,
+      console: () => console_,
+      alive: () => child.exitCode === null && child.signalCode === null,
+      kill: () => child.exitCode === null && child.kill("SIGKILL"),
+      async stop() {
+        if (q.alive()) {
+          const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+          child.kill("SIGTERM");
+          await exited;
+          clearTimeout(t);
+        }
+      },
+    };
+    const deadline = Date.now() + BOOT_TIMEOUT_MS;
+    let up = false;
+    while (!up && q.alive() && Date.now() < deadline) {
+      if (/Server is ready/.test(console_)) {
+        try {
+          const c = await rawConnect(port, { timeoutMs: 2000 });
+          const line = await c.readUntil("\r\n", 3000);
+          c.destroy();
+          up = line.startsWith("INFO");
+        } catch {
+          /* the forwarded port answers before the guest does */
+        }
+      }
+      if (!up) await sleep(100);
+    }
+    if (up) return q;
+    await q.stop();
+    const taken = /Could not set up host forwarding rule/.test(console_) || isBindRace(console_);
+    if (!taken || attempt >= 3) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
+  }
+}
+
+test(`${NAME}: a forwarded file stream crosses an outage of the leaf link: the cloud gets every acknowledged message once, in order, and the board's stream empties (JS-26b, LN-04)`, { skip, timeout: 240000 }, async (t) => {
+  // The hub: JetStream domain hub, its leafnode port behind the proxy. It
+  // advertises the proxy as the guest reaches it, so a reconnect comes back
+  // through the proxy too.
+  const proxy = await tcpProxy(1);
+  const hubStore = join(DIR, "hub");
+  const hub = await startServer({
+    bin: HUB_BIN,
+    ports: ["leaf", "http"],
+    config: (p) =>
+      `server_name: hub\njetstream { store_dir: "${hubStore}", domain: hub }\n` +
+      `leafnodes { listen: 127.0.0.1:${p.leaf}, advertise: "10.0.2.2:${proxy.port}" }\n` +
+      `http: "127.0.0.1:${p.http}"\n`,
+  });
+  proxy.target = hub.ports.leaf;
+  const cut = () => {
+    proxy.target = 1; // refused: every new attempt fails at once
+    for (const conn of proxy.conns) conn.socket.destroy();
+  };
+  const restore = () => (proxy.target = hub.ports.leaf);
+
+  // The board: server_name edge, JetStream domain edge, a leaf of the hub
+  // through the proxy, redialled every second.
+  const conf = [
+    "server_name: edge",
+    "jetstream { domain: edge }",
+    `leafnodes { remotes [ { url: "nats-leaf://10.0.2.2:${proxy.port}" } ], reconnect: 1 }`,
+    "",
+  ].join("\n");
+  const image = join(DIR, "saf.elf");
+  cpSync(ELF, image);
+  writeFileSync(join(DIR, "saf.conf"), conf);
+  const w = spawnSync(TOOL, ["write", image, join(DIR, "saf.conf")], { encoding: "utf8", timeout: 30000 });
+  assert.equal(w.status, 0, w.stderr);
+  qemu = await boot(image);
+  assert.match(qemu.console(), /Configuration region: saf\.conf/);
+  await waitFor(async () => (await getJSON(hub.ports.http, "/leafz")).leafnodes === 1, 30000, "the board's leaf on the hub");
+
+  const e = await within(connect({ servers: `127.0.0.1:${qemu.port}`, reconnect: false, timeout: 10000 }), 15000, "connect to the board");
+  const h = await within(connect({ servers: `127.0.0.1:${hub.port}`, reconnect: false }), 10000, "connect to the hub");
+  try {
+    await waitRoute(h, e, "ready.down", 20000);
+    await waitRoute(e, h, "ready.up", 20000);
+    const hjsm = await jetstreamManager(h);
+    await hjsm.streams.add({ name: "CLOUD_F", subjects: ["site1.>"], storage: "file", duplicate_window: 300e9 });
+    const ejsm = await jetstreamManager(e, { timeout: 10000 });
+    const si = await within(
+      ejsm.streams.add({ name: "FWD", subjects: ["fwd.>"], storage: "file", forward: { prefix: "site1", window: 64 } }),
+      15000,
+      "STREAM.CREATE on the board",
+    );
+    assert.equal(si.config.storage, "file");
+    const info = JSON.parse(new TextDecoder().decode((await within(e.request("$JS.API.INFO", "", { timeout: 10000 }), 15000, "$JS.API.INFO")).data));
+    assert.equal(info.domain, "edge");
+
+    // The publisher: one message every PUBLISH_EVERY_MS on fwd.<n % 4> with
+    // payload "<n>", each waiting for its ack from the board. The link is
+    // dropped after CUT_AFTER acks and comes back once OUTAGE_MS have
+    // passed and RESTORE_AFTER were acknowledged: with at least
+    // PUBLISH_EVERY_MS between publishes, at most OUTAGE_MS /
+    // PUBLISH_EVERY_MS + 1 (126) go in the outage, so some go before it,
+    // some during it and some after it, however fast the machine.
+    const js = jetstream(e, { timeout: 10000 });
+    const acked = [];
+    const uncertain = [];
+    let duringCut = 0;
+    let afterCut = 0;
+    let heldDuringCut = -1;
+    let cutAt = 0;
+    for (let n = 1; n <= COUNT; n++) {
+      try {
+        const ack = await js.publish(`fwd.${n % 4}`, String(n));
+        assert.equal(ack.stream, "FWD");
+        acked.push(n);
+        if (cutAt > 0 && heldDuringCut < 0) duringCut++;
+        else if (heldDuringCut >= 0) afterCut++;
+      } catch (err) {
+        uncertain.push(n);
+        t.diagnostic(`publish ${n}: ${err.message}`);
+      }
+      if (acked.length === CUT_AFTER && cutAt === 0) {
+        cut();
+        cutAt = Date.now();
+      } else if (cutAt > 0 && heldDuringCut < 0 && acked.length >= RESTORE_AFTER && Date.now() - cutAt >= OUTAGE_MS) {
+        heldDuringCut = (await streamState(ejsm, "FWD"))?.messages ?? 0;
+        restore();
+      }
+      await sleep(PUBLISH_EVERY_MS);
+    }
+    t.diagnostic(`${acked.length} acked, ${uncertain.length} uncertain; ${duringCut} acked with the link down, ` +
+      `${heldDuringCut} held by the board at the end of the outage, ${afterCut} acked after it`);
+    assert.deepEqual(uncertain, [], "the board acknowledges every publish, link or no link");
+    assert.ok(duringCut > 0, "publishes were acknowledged while the link was down");
+    assert.ok(heldDuringCut >= duringCut, "the board held what it acknowledged during the outage");
+    assert.ok(afterCut > 0, "publishing went on after the link returned");
+
+    // The link returns; the board empties its stream into the cloud.
+    await waitFor(async () => (await getJSON(hub.ports.http, "/leafz")).leafnodes === 1, 30000, "the board's leaf back on the hub");
+    await waitFor(async () => (await streamState(ejsm, "FWD"))?.messages === 0, 60000, "FWD emptied");
+    await sleep(2500); // beyond the forwarder's ack wait: a publish made again would be stored by now
+    const cloud = await streamContents(h, "CLOUD_F", "Nats-Msg-Id");
+    assert.deepEqual(cloud.map(([, , d]) => Number(d)), acked, "CLOUD_F holds every acknowledged message once, in order");
+    assert.deepEqual(cloud.map(([, s]) => s), acked.map((n) => `site1.fwd.${n % 4}`));
+    const ids = cloud.map(([, , , id]) => id);
+    assert.equal(new Set(ids).size, ids.length, "CLOUD_F's ids are unique");
+    assert.ok(ids.every((id) => /^edge:FWD:\d+$/.test(id)), `ids as <server_name>:<stream>:<sequence>: ${ids[0]}`);
+    const fst = await streamState(ejsm, "FWD");
+    assert.equal(fst.last_seq, COUNT);
+
+    // The board's own account of it, on its monitoring port.
+    const jsz = await getJSON(qemu.http, "/jsz?streams=true");
+    const fwd = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []).find((d) => d.name === "FWD");
+    assert.ok(fwd?.forward, "FWD's forward in /jsz");
+    t.diagnostic(`forward ${JSON.stringify(fwd.forward)}`);
+    assert.equal(fwd.forward.acknowledged, COUNT);
+    assert.equal(fwd.forward.backlog_msgs, 0);
+    assert.equal(fwd.forward.outstanding, 0);
+    assert.equal(fwd.forward.skipped, 0);
+  } finally {
+    await within(e.close(), 5000, "close").catch(() => {});
+    await within(h.close(), 5000, "close").catch(() => {});
+  }
+  assert.equal(qemu.alive(), true);
+  assert.doesNotMatch(qemu.console(), /\[FTL\]/);
+  await qemu.stop();
+  await hub.stop();
+});
