@@ -9,7 +9,10 @@
 // waiting for its ack; in the middle the proxy drops the link for a few
 // seconds while the publishing goes on (the board acknowledges from its
 // flash). After the link returns, the cloud stream holds every acknowledged
-// message once, in order, and the board's stream is empty. Needs
+// message once, in order, and the board's stream is empty. A second case
+// resets the board warm (QEMU's system_reset, which keeps the storage
+// partition) in the middle of an outage: what it acknowledged is kept and
+// forwarded once the link returns, once, in order. Needs
 // NATSEDGE_MPS2_JS_ELF, NATSEDGE_MPS2_JS_CONF_TOOL (make CONFIG=tiny-js
 // conf-tool) and qemu-system-arm; without them the suite fails with the
 // reason (SKIP_BOARDS=1 skips it instead). natsedge-only: the nats-server
@@ -19,6 +22,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -55,14 +59,18 @@ const CUT_AFTER = 50; // acknowledged publishes before the link is dropped
 const RESTORE_AFTER = 150; // and at least this many before it returns
 const OUTAGE_MS = 2500;
 const PUBLISH_EVERY_MS = 20;
-let qemu = null;
+const boards = new Set();
+const opened = new Set();
 
 after(async () => {
-  await qemu?.stop();
+  for (const c of opened) await within(c.close(), 5000, "close").catch(() => {});
+  for (const q of boards) await q.stop();
   await stopAll();
   if (DIR) rmSync(DIR, { recursive: true, force: true });
 });
-process.once("exit", () => qemu?.kill());
+process.once("exit", () => {
+  for (const q of boards) q.kill();
+});
 
 // The board with 4222 and 8222 forwarded to free loopback ports.
 async function boot(image) {
@@ -72,6 +80,7 @@ async function boot(image) {
     const child = spawn(
       QEMU,
       ["-machine", "mps2-an385", "-nographic", "-kernel", image,
+        "-monitor", `unix:${join(DIR, `monitor-${port}.sock`)},server=on,wait=off`,
         "-nic", `user,hostfwd=tcp:127.0.0.1:${port}-:4222,hostfwd=tcp:127.0.0.1:${http}-:8222`],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -82,6 +91,7 @@ async function boot(image) {
     const q = {
       port,
       http,
+      monitorPath: join(DIR, `monitor-${port}.sock`),
       console: () => console_,
       alive: () => child.exitCode === null && child.signalCode === null,
       kill: () => child.exitCode === null && child.kill("SIGKILL"),
@@ -116,12 +126,54 @@ async function boot(image) {
   }
 }
 
-test(`${NAME}: a forwarded file stream crosses an outage of the leaf link: the cloud gets every acknowledged message once, in order, and the board's stream empties (JS-26b, LN-04)`, { skip, timeout: 240000 }, async (t) => {
+// A warm reset of the board through QEMU's monitor (system_reset: RAM, and
+// with it the storage partition, is kept, docs/firmware.md); resolves once
+// the firmware said "Server is ready" again and its NATS port answers.
+async function resetBoard(q) {
+  const readies = () => (q.console().match(/Server is ready/g) || []).length;
+  const before = readies();
+  await within(
+    new Promise((resolve, reject) => {
+      const s = net.connect(q.monitorPath);
+      let out = "";
+      let sent = false;
+      s.on("data", (d) => {
+        out += d.toString("latin1");
+        if (!sent && out.includes("(qemu)")) {
+          sent = true;
+          s.write("system_reset\n");
+        } else if (sent && out.split("(qemu)").length > 2) {
+          s.end();
+          resolve();
+        }
+      });
+      s.once("error", reject);
+    }),
+    10000,
+    "the QEMU monitor's system_reset",
+  );
+  await waitFor(async () => {
+    if (readies() <= before) return false;
+    try {
+      const c = await rawConnect(q.port, { timeoutMs: 2000 });
+      const line = await c.readUntil("\r\n", 3000);
+      c.destroy();
+      return line.startsWith("INFO");
+    } catch {
+      return false;
+    }
+  }, BOOT_TIMEOUT_MS, "the firmware up again after the reset");
+}
+
+// A nats-server hub (JetStream domain hub) behind a TCP proxy, and the board
+// as its leaf through QEMU's network with FWD forwarding to the hub's
+// CLOUD_F; `tag` names the image and the hub's store directory.
+async function setUp(tag) {
   // The hub: JetStream domain hub, its leafnode port behind the proxy. It
   // advertises the proxy as the guest reaches it, so a reconnect comes back
   // through the proxy too.
   const proxy = await tcpProxy(1);
-  const hubStore = join(DIR, "hub");
+  const hubStore = join(DIR, `hub-${tag}`);
   const hub = await startServer({
     bin: HUB_BIN,
     ports: ["leaf", "http"],
@@ -145,32 +197,39 @@ test(`${NAME}: a forwarded file stream crosses an outage of the leaf link: the c
     `leafnodes { remotes [ { url: "nats-leaf://10.0.2.2:${proxy.port}" } ], reconnect: 1 }`,
     "",
   ].join("\n");
-  const image = join(DIR, "saf.elf");
+  const image = join(DIR, `${tag}.elf`);
   cpSync(ELF, image);
-  writeFileSync(join(DIR, "saf.conf"), conf);
-  const w = spawnSync(TOOL, ["write", image, join(DIR, "saf.conf")], { encoding: "utf8", timeout: 30000 });
+  writeFileSync(join(DIR, `${tag}.conf`), conf);
+  const w = spawnSync(TOOL, ["write", image, join(DIR, `${tag}.conf`)], { encoding: "utf8", timeout: 30000 });
   assert.equal(w.status, 0, w.stderr);
-  qemu = await boot(image);
-  assert.match(qemu.console(), /Configuration region: saf\.conf/);
+  const q = await boot(image);
+  boards.add(q);
+  assert.ok(q.console().includes(`Configuration region: ${tag}.conf`), q.console());
   await waitFor(async () => (await getJSON(hub.ports.http, "/leafz")).leafnodes === 1, 30000, "the board's leaf on the hub");
 
-  const e = await within(connect({ servers: `127.0.0.1:${qemu.port}`, reconnect: false, timeout: 10000 }), 15000, "connect to the board");
+  const e = await within(connect({ servers: `127.0.0.1:${q.port}`, reconnect: false, timeout: 10000 }), 15000, "connect to the board");
   const h = await within(connect({ servers: `127.0.0.1:${hub.port}`, reconnect: false }), 10000, "connect to the hub");
-  try {
-    await waitRoute(h, e, "ready.down", 20000);
-    await waitRoute(e, h, "ready.up", 20000);
-    const hjsm = await jetstreamManager(h);
-    await hjsm.streams.add({ name: "CLOUD_F", subjects: ["site1.>"], storage: "file", duplicate_window: 300e9 });
-    const ejsm = await jetstreamManager(e, { timeout: 10000 });
-    const si = await within(
-      ejsm.streams.add({ name: "FWD", subjects: ["fwd.>"], storage: "file", forward: { prefix: "site1", window: 64 } }),
-      15000,
-      "STREAM.CREATE on the board",
-    );
-    assert.equal(si.config.storage, "file");
-    const info = JSON.parse(new TextDecoder().decode((await within(e.request("$JS.API.INFO", "", { timeout: 10000 }), 15000, "$JS.API.INFO")).data));
-    assert.equal(info.domain, "edge");
+  opened.add(e);
+  opened.add(h);
+  await waitRoute(h, e, "ready.down", 20000);
+  await waitRoute(e, h, "ready.up", 20000);
+  const hjsm = await jetstreamManager(h);
+  await hjsm.streams.add({ name: "CLOUD_F", subjects: ["site1.>"], storage: "file", duplicate_window: 300e9 });
+  const ejsm = await jetstreamManager(e, { timeout: 10000 });
+  const si = await within(
+    ejsm.streams.add({ name: "FWD", subjects: ["fwd.>"], storage: "file", forward: { prefix: "site1", window: 64 } }),
+    15000,
+    "STREAM.CREATE on the board",
+  );
+  assert.equal(si.config.storage, "file");
+  const info = JSON.parse(new TextDecoder().decode((await within(e.request("$JS.API.INFO", "", { timeout: 10000 }), 15000, "$JS.API.INFO")).data));
+  assert.equal(info.domain, "edge");
+  return { hub, proxy, cut, restore, q, e, h, hjsm, ejsm };
+}
 
+test(`${NAME}: a forwarded file stream crosses an outage of the leaf link: the cloud gets every acknowledged message once, in order, and the board's stream empties (JS-26b, LN-04)`, { skip, timeout: 240000 }, async (t) => {
+  const { hub, cut, restore, q: qemu, e, h, ejsm } = await setUp("outage");
+  try {
     // The publisher: one message every PUBLISH_EVERY_MS on fwd.<n % 4> with
     // payload "<n>", each waiting for its ack from the board. The link is
     // dropped after CUT_AFTER acks and comes back once OUTAGE_MS have
@@ -241,5 +300,66 @@ test(`${NAME}: a forwarded file stream crosses an outage of the leaf link: the c
   assert.equal(qemu.alive(), true);
   assert.doesNotMatch(qemu.console(), /\[FTL\]/);
   await qemu.stop();
+  await hub.stop();
+});
+
+test(`${NAME}: a warm reset of the board in the middle of an outage: what it acknowledged is kept on its partition and forwarded once the link returns, once, in order (JS-26b, JS-17)`, { skip, timeout: 240000 }, async (t) => {
+  const { hub, cut, restore, q, e: first, h, ejsm: firstJsm } = await setUp("reset");
+  let e = first;
+  const acked = [];
+  // Publishes from..to on fwd.<n % 4> with payload "<n>", each acknowledged.
+  const publish = async (conn, from, to) => {
+    const js = jetstream(conn, { timeout: 10000 });
+    for (let n = from; n <= to; n++) {
+      const ack = await js.publish(`fwd.${n % 4}`, String(n));
+      assert.equal(ack.stream, "FWD");
+      assert.equal(ack.seq, n);
+      acked.push(n);
+      await sleep(PUBLISH_EVERY_MS);
+    }
+  };
+  try {
+    await publish(e, 1, 30);
+    cut();
+    await publish(e, 31, 80);
+    const held = (await streamState(firstJsm, "FWD"))?.messages;
+    assert.ok(held >= 50, `the board holds what it acknowledged during the outage (${held})`);
+    await within(e.close(), 5000, "close");
+    opened.delete(e);
+
+    // The reset, the link still down.
+    await resetBoard(q);
+    e = await within(connect({ servers: `127.0.0.1:${q.port}`, reconnect: false, timeout: 10000 }), 15000, "connect to the board again");
+    opened.add(e);
+    const ejsm = await jetstreamManager(e, { timeout: 10000 });
+    const si = await within(ejsm.streams.info("FWD"), 15000, "STREAM.INFO after the reset");
+    assert.equal(si.state.messages, held, "nothing forwarded or lost across the reset");
+    assert.equal(si.state.last_seq, 80);
+    assert.equal(si.config.forward?.prefix, "site1", `forward kept: ${JSON.stringify(si.config.forward)}`);
+    await publish(e, 81, 100);
+    restore();
+    await publish(e, 101, 120);
+
+    await waitFor(async () => (await getJSON(hub.ports.http, "/leafz")).leafnodes === 1, 30000, "the board's leaf back on the hub");
+    await waitFor(async () => (await streamState(ejsm, "FWD"))?.messages === 0, 60000, "FWD emptied");
+    await sleep(2500); // beyond the forwarder's ack wait: a publish made again would be stored by now
+    const cloud = await streamContents(h, "CLOUD_F", "Nats-Msg-Id");
+    assert.deepEqual(cloud.map(([, , d]) => Number(d)), acked, "CLOUD_F holds every acknowledged message once, in order");
+    const ids = cloud.map(([, , , id]) => id);
+    assert.equal(new Set(ids).size, ids.length, "CLOUD_F's ids are unique");
+    const jsz = await getJSON(q.http, "/jsz?streams=true");
+    const fwd = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []).find((d) => d.name === "FWD");
+    t.diagnostic(`held ${held} at the reset; forward since it ${JSON.stringify(fwd?.forward)}`);
+    assert.equal(fwd.forward.backlog_msgs, 0);
+    assert.equal(fwd.forward.outstanding, 0);
+    assert.equal(fwd.forward.skipped, 0);
+  } finally {
+    await within(e.close(), 5000, "close").catch(() => {});
+    await within(h.close(), 5000, "close").catch(() => {});
+  }
+  assert.equal(q.alive(), true);
+  assert.equal((q.console().match(/Server is ready/g) || []).length, 2, "one boot and one warm reset");
+  assert.doesNotMatch(q.console(), /\[FTL\]/);
+  await q.stop();
   await hub.stop();
 });
