@@ -15,7 +15,7 @@
 #   make interop-kill9 [KILLS=50] [KILL_SEED=<s>]   JetStream's kill -9 test at full length
 #   make soak-saf [SAF_FLAPS=10] [SAF_SEED=<s>] [SAF_EDGE=<bin>]   the store-and-forward outage suite at full length
 #   make powercut-js JS_CUTS=<n> SEED=<s>   JetStream's power-loss test (port/sim)
-#   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route)
+#   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route, bench-saf)
 #   make run [PORT=] [HTTP_PORT=]   the broker on 127.0.0.1 (4222; monitoring when HTTP_PORT is set)
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, /etc/natsedge/natsedge.conf, systemd unit, natsedge(8)
 #   make deb         the same as a Debian package in build/deb (dpkg-deb, no network)
@@ -619,6 +619,16 @@ soak-saf: $(NATSEDGE)
 	NATSEDGE_BIN=$(or $(SAF_EDGE),$(abspath $(NATSEDGE))) NATS_SERVER_BIN=$(NATS_SERVER_BIN) SAF_SEED=$$seed \
 	  SAF_FLAPS=$(SAF_FLAPS) SAF_MAX_OUTAGE_MS=$(SAF_MAX_OUTAGE_MS) \
 	  node --test --test-concurrency=1 tests/interop/saf_outage.test.mjs
+
+# `make bench-saf`: backlog drain (issue 18): BENCH_SAF_MSGS (1,000,000)
+# messages of 128 B queued at the edge during an outage, the time to land them
+# in the cloud stream after the link returns, natsedge's forwarder against a
+# nats-server leaf with a sourcing cloud stream (tools/saf_bench.sh; natsedge
+# rebuilt under build/bench-saf with room for 512 MiB of file store; not part
+# of make test; docs/store-and-forward.md).
+.PHONY: bench-saf
+bench-saf:
+	bash tools/saf_bench.sh
 
 # `make bench-route`: msgs/s across a route of a 2-node natsedge cluster against
 # a 2-node nats-server cluster, measured in turns (tools/route_bench.sh; not
