@@ -129,11 +129,25 @@
 #endif
 
 /* Bytes of API requests and acknowledgements waiting for the JetStream
- * service of one account (handled at the end of each loop turn). A request
- * beyond it is dropped and counted (the requester times out, as when
- * nats-server's API queue is full). Costs chunks only while requests wait. */
+ * service of one account (handled at the end of each loop turn). Above
+ * NE_JS_QUEUE_HIGH_WATER_BYTES the service is congested: no connection has
+ * its next operation parsed until the queue has drained below the mark
+ * (the unparsed input waits in the read buffers and sockets). A request
+ * beyond the queue itself (one operation's records larger than the room
+ * above the mark) is dropped and counted. Costs chunks only while requests
+ * wait. */
 #ifndef NE_JS_QUEUE_BYTES
 #define NE_JS_QUEUE_BYTES (256 * 1024)
+#endif
+
+/* The mark above which JetStream's request queue holds the connections'
+ * input back (see NE_JS_QUEUE_BYTES). The room above it takes the records
+ * of the operation being handled: at least one largest record. */
+#ifndef NE_JS_QUEUE_HIGH_WATER_BYTES
+#define NE_JS_QUEUE_HIGH_WATER_BYTES (NE_JS_QUEUE_BYTES / 2)
+#endif
+#if NE_JS_QUEUE_HIGH_WATER_BYTES >= NE_JS_QUEUE_BYTES
+#error "NE_JS_QUEUE_HIGH_WATER_BYTES must be below NE_JS_QUEUE_BYTES"
 #endif
 
 /* ---- File storage (`storage: file`, src/js/ne_js_file.c) ----------------------

@@ -785,6 +785,8 @@ static void run_internal(ne_conns *set)
 {
     ne_conn *list = set->internal_head;
     set->internal_head = NULL;
+    /* Raised again by a service still above its mark after its run. */
+    set->congested = false;
     uint32_t guard = 0;
     while (list != NULL && guard++ < NE_MAX_INTERNAL_CLIENTS) {
         ne_conn *conn = list;
@@ -1003,6 +1005,9 @@ static void conn_read(ne_conn *conn)
 {
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
+    if (ne_conn_hold_input(conn)) {
+        return; /* a service is congested: the input stays in the socket */
+    }
     if (io->tls != NULL) {
         ne_conn_tls_read(conn);
         return;

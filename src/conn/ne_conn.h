@@ -379,6 +379,12 @@ typedef struct ne_conns {
     ne_conn *dirty_head;     /* connections with output to flush this turn */
     ne_conn *close_head;     /* connections to tear down at the end of the turn */
     ne_conn *paused_head;    /* reads paused until chunks are available */
+    /* A service's request queue is above its high-water mark: connections
+     * stop having their input parsed for the rest of the turn (the bytes
+     * stay in their read buffer and the socket) and resume at its end,
+     * once the internal clients have run. Cleared before they run; a
+     * service still above its mark afterwards raises it again. */
+    bool congested;
     ne_conn *tls_retry_head; /* TLS engine holds input to read (ne_conn_tls.c) */
     ne_conn *internal_head;  /* internal clients with deliveries to handle this turn */
     /* The subscriptions the connection being torn down held, counted before
@@ -529,6 +535,23 @@ void ne_conn_close_slow_consumer(ne_conn *conn);
 int ne_conn_flush_now(ne_conn *conn);
 /* Pauses reads of a connection until chunks are available again. */
 void ne_conn_pause_reads(ne_conn *conn);
+/* A service whose request queue is above its high-water mark says so:
+ * input is parsed no further this turn (ne_conns.congested). */
+static inline void ne_conns_congest(ne_conns *set)
+{
+    set->congested = true;
+}
+/* Before parsing a connection's next operation: when a service is
+ * congested, the connection's reads pause until the end of the turn and
+ * true is returned (the caller stops parsing, leaving the rest unparsed). */
+static inline bool ne_conn_hold_input(ne_conn *conn)
+{
+    if (!conn->set->congested || conn->io == NULL) {
+        return false;
+    }
+    ne_conn_pause_reads(conn);
+    return true;
+}
 /* Closes the connection holding the most unsent bytes (other than `except`)
  * to return its chunks and references to the pools; false if none holds any. */
 bool ne_conns_reclaim(ne_conns *set, ne_conn *except);

@@ -452,6 +452,9 @@ bool ne_js_queue_record(ne_js *js, ne_js_account *a, uint8_t type, uint8_t sid, 
         a->requests_dropped++;
         return false;
     }
+    if (c->out.bytes > NE_JS_QUEUE_HIGH_WATER_BYTES) {
+        ne_conns_congest(js->conns);
+    }
     ne_conn_mark_dirty(c);
     return true;
 }
@@ -662,6 +665,9 @@ static void js_run(ne_conn *conn)
         }
     }
     ne_js_file_turn_end(js, a);
+    if (conn->out.bytes > NE_JS_QUEUE_HIGH_WATER_BYTES) {
+        ne_conns_congest(js->conns); /* what is left holds the input back again */
+    }
 }
 
 /* Every tick: the streams' and consumers' timers. */

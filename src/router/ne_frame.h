@@ -109,6 +109,9 @@ static inline uint32_t ne_frame_input(ne_conn *conn, const ne_frame_ops *ops, ui
             pos += ne_frame_spill_feed(conn, ops, buf + pos, avail);
             continue;
         }
+        if (ne_conn_hold_input(conn)) {
+            break; /* a service is congested: the rest waits for the turn's end */
+        }
         const uint8_t *line = buf + pos;
         const uint8_t *nl = memchr(line, '\n', avail);
         if (nl == NULL) {

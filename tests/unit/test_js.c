@@ -956,9 +956,119 @@ static void test_mirror_and_sources_configuration_is_checked_JS26b(void **state)
         "\"$JS.h.API\",\"deliver\":\"d.h\"}},{\"name\":\"P\"");
 }
 
+/* ---- Back-pressure: a congested request queue holds the input back ------------------------ */
+
+static char flood_rx[2 * NE_SIM_BUFFER_BYTES];
+static char rx_f[NE_SIM_BUFFER_BYTES];
+
+/* Writes `count` $JS.API.INFO requests with bodies of about 8 KiB (records
+ * of the same size in the request queue), answered on in.<tag><n>. */
+static void write_flood(int c, char tag, int count)
+{
+    static const char pad[] = "                                                                ";
+    for (int i = 0; i < count; i++) {
+        char line[96];
+        int body = 2 + 124 * 64;
+        snprintf(line, sizeof(line), "PUB $JS.API.INFO in.%c%d %d\r\n{", tag, i, body);
+        send_text(c, line);
+        for (int k = 0; k < 124; k++) {
+            assert_int_equal(ne_sim_client_write(&sim, c, pad, 64), 64);
+        }
+        send_text(c, "}\r\n");
+    }
+}
+
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(text, what); p != NULL; p = strstr(p + 1, what)) {
+        n++;
+    }
+    return n;
+}
+
+/* Several consumers' acks and pull requests arrive in one read behind more
+ * API requests than JetStream's request queue holds (NE_JS_QUEUE_BYTES):
+ * none is dropped, every request is answered and every pull delivers
+ * (JS-34, JS-36). The queue above its mark holds the connections' input
+ * back until it has drained, instead of dropping what comes beyond it. */
+static void test_acks_and_pulls_beyond_the_request_queue_wait_JS34_JS36(void **state)
+{
+    (void)state;
+    int f = js_client();
+    int c = js_client();
+    make_stream(c, "Q", "");
+    for (int i = 0; i < 8; i++) {
+        (void)pub(c, "Q.x", NULL, "m");
+    }
+    char acks[4][2][160];
+    for (int i = 0; i < 4; i++) {
+        char name[16], subject[96];
+        snprintf(name, sizeof(name), "C%d", i);
+        make_consumer(c, "Q", name, "\"ack_policy\":\"explicit\"");
+        snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.MSG.NEXT.Q.%s", name);
+        const char *got = request(c, subject, "{\"batch\":2,\"no_wait\":true}");
+        const char *p = got;
+        for (int k = 0; k < 2; k++) {
+            p = strstr(p, "$JS.ACK.");
+            assert_non_null(p);
+            size_t len = strcspn(p, " \r\n");
+            assert_true(len < sizeof(acks[i][k]));
+            memcpy(acks[i][k], p, len);
+            acks[i][k][len] = '\0';
+            p += len;
+        }
+    }
+    enum { FLOOD = 28 };
+    assert_true(2 * FLOOD * 8192 > NE_JS_QUEUE_BYTES);
+    write_flood(f, 'f', FLOOD);
+    write_flood(c, 'r', FLOOD);
+    for (int i = 0; i < 4; i++) {
+        char line[256];
+        for (int k = 0; k < 2; k++) {
+            snprintf(line, sizeof(line), "PUB %s 4\r\n+ACK\r\n", acks[i][k]);
+            send_text(c, line);
+        }
+        snprintf(line, sizeof(line),
+                 "PUB $JS.API.CONSUMER.MSG.NEXT.Q.C%d in.p%d 26\r\n{\"batch\":2,\"no_wait\":true}"
+                 "\r\n",
+                 i, i);
+        send_text(c, line);
+    }
+    size_t have_c = 0, have_f = 0;
+
+    for (int turn = 0; turn < 400; turn++) {
+        step(1);
+        have_c += ne_sim_client_read(&sim, c, flood_rx + have_c, sizeof(flood_rx) - 1 - have_c);
+        have_f += ne_sim_client_read(&sim, f, rx_f + have_f, sizeof(rx_f) - 1 - have_f);
+    }
+    flood_rx[have_c] = '\0';
+    rx_f[have_f] = '\0';
+    assert_int_equal(srv.js.stats.requests_dropped, 0);
+    /* Both clients listen on in.>: each hears every answer. */
+    assert_int_equal(count_of(flood_rx, "MSG in.r"), FLOOD);
+    assert_int_equal(count_of(flood_rx, "MSG in.f"), FLOOD);
+    assert_int_equal(count_of(rx_f, "MSG in.r"), FLOOD);
+    assert_int_equal(count_of(rx_f, "MSG in.f"), FLOOD);
+    for (int i = 0; i < 4; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), " $JS.ACK.Q.C%d.1.4.4.", i);
+        if (strstr(flood_rx, want) == NULL) {
+            fail_msg("the pull of C%d delivered nothing: %.300s", i, flood_rx);
+        }
+        char name[16];
+        snprintf(name, sizeof(name), "C%d", i);
+        ne_js_consumer *con = ne_js_consumer_find(stream_named("Q"), (ne_slice){name, 2});
+        assert_non_null(con);
+        assert_int_equal(con->asflr, 2); /* the acks of 1 and 2 were all taken */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_acks_and_pulls_beyond_the_request_queue_wait_JS34_JS36,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_num_pending_equals_a_walk_of_the_store_JS31, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_interest_retention_keeps_only_what_is_needed_JS27,
