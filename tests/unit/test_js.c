@@ -1026,7 +1026,8 @@ static void test_acks_and_pulls_beyond_the_request_queue_wait_JS34_JS36(void **s
     for (int i = 0; i < 4; i++) {
         char line[256];
         for (int k = 0; k < 2; k++) {
-            snprintf(line, sizeof(line), "PUB %s 4\r\n+ACK\r\n", acks[i][k]);
+            int n = snprintf(line, sizeof(line), "PUB %s 4\r\n+ACK\r\n", acks[i][k]);
+            assert_true(n > 0 && (size_t)n < sizeof(line));
             send_text(c, line);
         }
         snprintf(line, sizeof(line),
