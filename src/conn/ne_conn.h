@@ -533,7 +533,10 @@ static inline bool ne_conn_check_pending(ne_conn *conn)
 void ne_conn_close_slow_consumer(ne_conn *conn);
 /* Writes what the socket takes now, before the end of the turn. */
 int ne_conn_flush_now(ne_conn *conn);
-/* Pauses reads of a connection until chunks are available again. */
+/* Stops reading the connection's socket for the rest of the turn. At the
+ * turn's end (ne_conns_turn_end) its reads resume and what it holds is
+ * parsed again; a connection still short of output chunks or a read buffer,
+ * or behind a congested service, pauses again there. */
 void ne_conn_pause_reads(ne_conn *conn);
 /* A service whose request queue is above its high-water mark says so:
  * input is parsed no further this turn (ne_conns.congested). */
