@@ -130,11 +130,12 @@
 
 /* Bytes of API requests and acknowledgements waiting for the JetStream
  * service of one account (handled at the end of each loop turn). Above
- * NE_JS_QUEUE_HIGH_WATER_BYTES the service is congested: no connection has
- * its next operation parsed until the queue has drained below the mark
- * (the unparsed input waits in the read buffers and sockets). A request
- * beyond the queue itself (one operation's records larger than the room
- * above the mark) is dropped and counted. Costs chunks only while requests
+ * NE_JS_QUEUE_HIGH_WATER_BYTES the service is congested: a connection that
+ * adds to it has its next operation parsed no further until the queue has
+ * drained below the mark (its unparsed input waits in its read buffer and
+ * socket); the others go on. A record that finds the queue itself full
+ * (each held connection adds at most one operation above the mark) is
+ * dropped and counted. Costs chunks only while requests
  * wait. */
 #ifndef NE_JS_QUEUE_BYTES
 #define NE_JS_QUEUE_BYTES (256 * 1024)

@@ -885,7 +885,12 @@ void ne_conn_pause_reads(ne_conn *conn)
 
 static uint32_t conn_input(ne_conn *conn, uint8_t *buf, uint32_t len)
 {
-    return ne_conn_kind_of(conn)->ops->input(conn, buf, len);
+    ne_conns *set = conn->set;
+    ne_conn *outer = set->reading; /* NULL unless an input parses another's */
+    set->reading = conn;
+    uint32_t used = ne_conn_kind_of(conn)->ops->input(conn, buf, len);
+    set->reading = outer;
+    return used;
 }
 
 void ne_conn_process_input(ne_conn *conn)
@@ -1073,6 +1078,9 @@ static void resume_paused(ne_conns *set)
             continue;
         }
         conn->io->read_paused = false;
+        if (!set->congested) {
+            conn->io->held = false; /* no service is above its mark any more */
+        }
         (void)set->net.ops->want_read(set->net.ctx, conn->io->sock, true);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
         if (set->rshared_owner == conn) {

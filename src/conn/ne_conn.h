@@ -203,6 +203,9 @@ typedef struct ne_conn_io {
     uint16_t port;
     bool want_write;
     bool read_paused;
+    /* Its input filled a congested service's queue: held with its reads
+     * paused until no service is congested at a turn's end. */
+    bool held;
     bool fans_out; /* its last read produced more payload out than bytes in (or none yet) */
     uint64_t last_in_ms;
     uint64_t last_write_ms;
@@ -379,12 +382,16 @@ typedef struct ne_conns {
     ne_conn *dirty_head;     /* connections with output to flush this turn */
     ne_conn *close_head;     /* connections to tear down at the end of the turn */
     ne_conn *paused_head;    /* reads paused until chunks are available */
-    /* A service's request queue is above its high-water mark: connections
-     * stop having their input parsed for the rest of the turn (the bytes
-     * stay in their read buffer and the socket) and resume at its end,
-     * once the internal clients have run. Cleared before they run; a
-     * service still above its mark afterwards raises it again. */
+    /* A service's request queue is above its high-water mark. The
+     * connections whose input fed it while it was (ne_conn_io.held) stop
+     * having their input parsed (the bytes stay in their read buffer and
+     * the socket) until a turn ends with no service congested; the others
+     * go on. Cleared before the internal clients run; a service still
+     * above its mark afterwards raises it again. */
     bool congested;
+    /* The connection whose input is being parsed (NULL between inputs):
+     * what a congested service holds back. */
+    struct ne_conn *reading;
     ne_conn *tls_retry_head; /* TLS engine holds input to read (ne_conn_tls.c) */
     ne_conn *internal_head;  /* internal clients with deliveries to handle this turn */
     /* The subscriptions the connection being torn down held, counted before
@@ -538,18 +545,27 @@ int ne_conn_flush_now(ne_conn *conn);
  * parsed again; a connection still short of output chunks or a read buffer,
  * or behind a congested service, pauses again there. */
 void ne_conn_pause_reads(ne_conn *conn);
-/* A service whose request queue is above its high-water mark says so:
- * input is parsed no further this turn (ne_conns.congested). */
+/* A service whose request queue is above its high-water mark says so
+ * (ne_conns.congested); the connection whose input is being parsed, which
+ * fed it, is held from its next operation on. Connections that send the
+ * service nothing are not held back by one that floods it. */
 static inline void ne_conns_congest(ne_conns *set)
 {
     set->congested = true;
+    if (set->reading != NULL && set->reading->io != NULL) {
+        set->reading->io->held = true;
+    }
 }
-/* Before parsing a connection's next operation: when a service is
- * congested, the connection's reads pause until the end of the turn and
- * true is returned (the caller stops parsing, leaving the rest unparsed). */
+/* Before parsing a connection's next operation: when it is held by a
+ * congested service, its reads pause until the end of the turn and true is
+ * returned (the caller stops parsing, leaving the rest unparsed). */
 static inline bool ne_conn_hold_input(ne_conn *conn)
 {
-    if (!conn->set->congested || conn->io == NULL) {
+    if (conn->io == NULL || !conn->io->held) {
+        return false;
+    }
+    if (!conn->set->congested) {
+        conn->io->held = false; /* the service drained since */
         return false;
     }
     ne_conn_pause_reads(conn);

@@ -1065,10 +1065,65 @@ static void test_acks_and_pulls_beyond_the_request_queue_wait_JS34_JS36(void **s
     }
 }
 
+/* Turns until client c reads a line containing `want` (at most `limit`). */
+static int turns_until(int c, const char *want, int limit)
+{
+    size_t have = 0;
+    for (int turn = 1; turn <= limit; turn++) {
+        step(1);
+        have += ne_sim_client_read(&sim, c, rx + have, sizeof(rx) - 1 - have);
+        rx[have] = '\0';
+        if (strstr(rx, want) != NULL) {
+            return turn;
+        }
+    }
+    return -1;
+}
+
+/* A client flooding JetStream's request queue past its mark is held back;
+ * a client that sends JetStream nothing is not: its publish reaches its
+ * subscriber in as many turns as with no flood at all. (Before, the whole
+ * connection layer was held while the queue was above its mark.) */
+static void test_a_flooder_of_the_request_queue_holds_back_only_itself(void **state)
+{
+    (void)state;
+    int f = js_client(); /* connected first: read first in each turn */
+    int p = ne_sim_connect(&sim, ne_server_client_port(&srv));
+    assert_true(p >= 0);
+    step(2);
+    take(p);
+    send_text(p, "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1}\r\n"
+                 "SUB plain.> 5\r\nPING\r\n");
+    step(2);
+    assert_non_null(strstr(take(p), "PONG\r\n"));
+
+    send_text(p, "PUB plain.a 1\r\na\r\n");
+    int quiet = turns_until(p, "MSG plain.a 5 1", 20);
+    assert_true(quiet > 0);
+
+    enum { FLOOD = 28 };
+    assert_true(FLOOD * 8192 > NE_JS_QUEUE_HIGH_WATER_BYTES);
+    write_flood(f, 'f', FLOOD);
+    send_text(p, "PUB plain.b 1\r\nb\r\n");
+    assert_int_equal(turns_until(p, "MSG plain.b 5 1", 20), quiet);
+
+    /* The flooder itself was held, not refused: every request answered. */
+    size_t have_f = 0;
+    for (int turn = 0; turn < 100 && count_of(rx_f, "MSG in.f") < FLOOD; turn++) {
+        step(1);
+        have_f += ne_sim_client_read(&sim, f, rx_f + have_f, sizeof(rx_f) - 1 - have_f);
+        rx_f[have_f] = '\0';
+    }
+    assert_int_equal(count_of(rx_f, "MSG in.f"), FLOOD);
+    assert_int_equal(srv.js.stats.requests_dropped, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_acks_and_pulls_beyond_the_request_queue_wait_JS34_JS36,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_flooder_of_the_request_queue_holds_back_only_itself,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_num_pending_equals_a_walk_of_the_store_JS31, setup,
                                         teardown),
