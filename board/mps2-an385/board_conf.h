@@ -22,6 +22,15 @@
 #define NE_BOARD_TLS 0
 #endif
 
+/* ed25519 signatures (port/sodium: NKey authentication, and a leaf
+ * remote's credentials: a .creds text from files { } whose seed signs the
+ * hub's nonce): on in profiles that say so (tiny-js), off otherwise (a
+ * remote's credentials are then not found, and the remote connects
+ * without them). */
+#ifndef NE_BOARD_ED25519
+#define NE_BOARD_ED25519 0
+#endif
+
 /* Files the configuration carries (the board has none of its own), where
  * TLS is built (NE_BOARD_TLS; elsewhere files is an unknown field):
  *   files { "hub-ca.pem": "-----BEGIN CERTIFICATE-----\n..." }

@@ -33,6 +33,9 @@
  * only, the hub's CA from the configuration region (docs/firmware.md). Its
  * memory region is tiny's NE_TLS_HEAP_BYTES (64 KiB, two sessions). */
 #define NE_BOARD_TLS 1
+/* ed25519 (port/sodium, libsodium's reference code): a leaf remote's
+ * credentials (a .creds text in files { }) sign the hub's nonce. */
+#define NE_BOARD_ED25519 1
 
 /* ---- Sizing that differs from tiny ---------------------------------------- */
 /* Stream subjects are subscriptions of JetStream's client: NE_JS_TEXT_BYTES
