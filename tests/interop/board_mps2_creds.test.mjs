@@ -208,6 +208,8 @@ test(`${NAME}: creds whose seed is not the JWT's user get no link, and the board
   try {
     await waitFor(() => /Authorization Violation/.test(q.console()), 30000, "the hub's refusal on the board's console");
     assert.match(q.console(), /\[ERR\] 10\.0\.2\.2:\d+ - lid:\d+ - Leafnode error from 10\.0\.2\.2:\d+: 'Authorization Violation'/);
+    // Refused for its signature: the board read the creds and sent the JWT.
+    assert.doesNotMatch(q.console(), /Credentials file/);
     await sleep(2000);
     assert.equal((await getJSON(hub.ports.http, "/leafz")).leafnodes, 0);
     assert.doesNotMatch(q.console(), /\[FTL\]/);
