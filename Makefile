@@ -660,8 +660,23 @@ MPS2_INC := -Iconfig -Isrc -Iport -I. -I$(MPS2_BUILD)/include -I$(LWIP_DIR)/src/
 # board/mps2-an385/mbedtls_board_config.h (no files, no clock of the day).
 MPS2_TLS := $(filter tiny-js,$(MPS2_CONFIG))
 MPS2_MBEDTLS_FLAGS := -I$(MBEDTLS_DIR)/include '-DMBEDTLS_CONFIG_FILE="mbedtls_board_config.h"'
+# ed25519 (NKey signatures: a leaf remote's .creds) on the same profiles:
+# libsodium 1.0.18's reference code, only the files a seed keypair and a
+# detached signature and its verification need, from Debian's source
+# package (tools/deps.sh; port/sodium supplies the utils they call).
+SODIUM_DIR ?= third_party/libsodium/src/libsodium
+SODIUM_SRC := $(addprefix $(SODIUM_DIR)/,crypto_sign/ed25519/ref10/keypair.c \
+    crypto_sign/ed25519/ref10/sign.c crypto_sign/ed25519/ref10/open.c \
+    crypto_core/ed25519/ref10/ed25519_ref10.c crypto_hash/sha512/cp/hash_sha512_cp.c \
+    crypto_verify/sodium/verify.c)
+SODIUM_PORT_SRC := port/sodium/ne_sodium_ed25519.c
+SODIUM_STAMP := $(SODIUM_DIR)/crypto_sign/ed25519/ref10/sign.c
+# CONFIGURED: the build is ours, not libsodium's configure (its headers warn
+# otherwise); without HAVE_TI_MODE the field arithmetic is the 32-bit 25.5.
+SODIUM_FLAGS := -DCONFIGURED=1 -DNATIVE_LITTLE_ENDIAN=1 -I$(SODIUM_DIR)/include \
+    -I$(SODIUM_DIR)/include/sodium -I$(SODIUM_DIR)/include/sodium/private
 MPS2_CFLAGS := -std=c11 -Os -g $(MPS2_ARCH) -ffunction-sections -fdata-sections --specs=nano.specs \
-    $(MPS2_PROFILE) $(MPS2_INC) $(if $(MPS2_TLS),$(MPS2_MBEDTLS_FLAGS))
+    $(MPS2_PROFILE) $(MPS2_INC) $(if $(MPS2_TLS),$(MPS2_MBEDTLS_FLAGS) -I$(SODIUM_DIR)/include)
 # On 32-bit targets some range checks written for 64-bit size_t are always
 # false; gcc's type-limits warning says so, harmlessly.
 CROSS32_WARN := -Wno-type-limits
@@ -669,9 +684,10 @@ CROSS32_WARN := -Wno-type-limits
 # 32-bit argument under the ARM EABI, but -Wformat objects. The formats are
 # checked by the host and ARM Linux builds, where uint32_t is unsigned int.
 MPS2_WARN := $(CROSS32_WARN) -Wno-format
-MPS2_SRC := $(CORE_SRC) $(LWIP_PORT_SRC) $(if $(MPS2_TLS),$(TLS_SRC)) \
+MPS2_SRC := $(CORE_SRC) $(LWIP_PORT_SRC) $(if $(MPS2_TLS),$(TLS_SRC) $(SODIUM_PORT_SRC)) \
     $(sort $(wildcard board/mps2-an385/*.c))
 MPS2_MBEDTLS_OBJ := $(if $(MPS2_TLS),$(patsubst %,$(MPS2_BUILD)/mbedtls/%.o,$(MBEDTLS_MODULES)))
+MPS2_SODIUM_OBJ := $(if $(MPS2_TLS),$(patsubst $(SODIUM_DIR)/%.c,$(MPS2_BUILD)/sodium/%.o,$(SODIUM_SRC)))
 MPS2_OBJ := $(patsubst %.c,$(MPS2_BUILD)/obj/%.o,$(MPS2_SRC))
 MPS2_LWIP_OBJ = $(patsubst $(LWIP_DIR)/%.c,$(MPS2_BUILD)/lwip/%.o,$(LWIP_SRC))
 MPS2_ELF := $(MPS2_BUILD)/natsedge.elf
@@ -700,14 +716,21 @@ $(MPS2_BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/library/%.c config/mbedtls_config.h \
 	@mkdir -p $(dir $@)
 	$(MPS2_CC) -std=c99 -Os -g $(MPS2_ARCH) -ffunction-sections -fdata-sections --specs=nano.specs \
 	    -Iconfig -Iboard/mps2-an385 $(MPS2_MBEDTLS_FLAGS) -c $< -o $@
+$(SODIUM_STAMP):
+	@echo "libsodium's source not found in $(SODIUM_DIR): run 'make deps' (tools/deps.sh) or set SODIUM_DIR"; exit 1
+$(MPS2_BUILD)/obj/port/sodium/%.o: | $(SODIUM_STAMP)
+$(MPS2_BUILD)/sodium/%.o: $(SODIUM_DIR)/%.c | $(SODIUM_STAMP)
+	@mkdir -p $(dir $@)
+	$(MPS2_CC) -std=gnu99 -Os -g $(MPS2_ARCH) -ffunction-sections -fdata-sections --specs=nano.specs \
+	    $(SODIUM_FLAGS) -c $< -o $@
 $(MPS2_BUILD)/mps2.ld: board/mps2-an385/mps2.ld.S $(wildcard config/profiles/tiny*.h)
 	@mkdir -p $(dir $@)
 	$(MPS2_CC) -E -P -x c -Iconfig $(MPS2_PROFILE) $< -o $@
-$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_MBEDTLS_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint \
+$(MPS2_ELF): $(MPS2_OBJ) $(MPS2_LWIP_OBJ) $(MPS2_MBEDTLS_OBJ) $(MPS2_SODIUM_OBJ) $(MPS2_BUILD)/mps2.ld tools/footprint \
     $(MPS2_CONF_STAMP)
 	$(MPS2_CC) $(MPS2_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections \
 	    -Wl,-Map=$(MPS2_BUILD)/natsedge.map -T $(MPS2_BUILD)/mps2.ld -o $@ $(MPS2_OBJ) $(MPS2_LWIP_OBJ) \
-	    $(MPS2_MBEDTLS_OBJ)
+	    $(MPS2_MBEDTLS_OBJ) $(MPS2_SODIUM_OBJ)
 	@if arm-none-eabi-nm $@ | grep -qE ' [Tt] (malloc|_malloc_r|free|_free_r|calloc|realloc)$$'; then \
 	    echo "firmware: an allocator was linked in"; rm -f $@; exit 1; fi
 	@bash tools/footprint --check $(MPS2_BUILD)/natsedge.map config/profiles/$(MPS2_CONFIG).h || { rm -f $@; exit 1; }
@@ -832,6 +855,24 @@ unit-arm:
 unit-aarch64:
 	$(MAKE) CROSS=$(AARCH64_CROSS) -j2 all $(call cross_units,$(AARCH64_CROSS))
 	$(MAKE) CROSS=$(AARCH64_CROSS) unit
+
+# The board's ed25519 (tests/unit/test_sodium_ed25519.c): port/sodium and
+# libsodium's reference files, the ones the firmware compiles, built for the
+# host (and under make unit-arm for 32-bit ARM, as the board's arithmetic).
+SODIUMT_BUILD = $(BUILD)/sodium-unit
+SODIUMT_OBJ = $(patsubst $(SODIUM_DIR)/%.c,$(SODIUMT_BUILD)/sodium/%.o,$(SODIUM_SRC)) \
+    $(SODIUMT_BUILD)/obj/ne_sodium_ed25519.o
+$(SODIUMT_BUILD)/sodium/%.o: $(SODIUM_DIR)/%.c | $(SODIUM_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 -O2 -g $(SANFLAGS) $(SODIUM_FLAGS) -c $< -o $@
+$(SODIUMT_BUILD)/obj/ne_sodium_ed25519.o: $(SODIUM_PORT_SRC) | $(SODIUM_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -I$(SODIUM_DIR)/include -MMD -MP -c $< -o $@
+$(BUILD)/tests/test_sodium_ed25519: $(SODIUMT_OBJ)
+$(BUILD)/tests/test_sodium_ed25519: LDFLAGS_ALL += $(SODIUMT_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a
+-include $(SODIUMT_BUILD)/obj/ne_sodium_ed25519.d
+# make check's heap check covers the board's ed25519 too.
+check: $(SODIUMT_OBJ)
 
 # The lwIP port's unit test (tests/unit/test_lwip_port.c): lwIP built once
 # more, with tests/unit/lwip/lwipopts.h (loopback interface), and the port.

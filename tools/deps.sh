@@ -128,6 +128,13 @@ if [ ! -f "$LWIP_DEST/src/include/lwip/init.h" ]; then
   fetch_source lwip 'lwip-2.1.3*' "$LWIP_DEST"
 fi
 
+# libsodium 1.0.18: the board compiles only its Ed25519 sign/verify (nkeys and
+# JWT .creds of a leaf remote); Linux builds use Debian's libsodium-dev instead.
+SODIUM_DEST=third_party/libsodium
+if [ ! -f "$SODIUM_DEST/src/libsodium/crypto_sign/ed25519/ref10/sign.c" ]; then
+  fetch_source libsodium 'libsodium-1.0.18*' "$SODIUM_DEST"
+fi
+
 # Interop tests: npm packages pinned by tests/interop/package-lock.json.
 if [ -f tests/interop/package-lock.json ]; then
   stamp=tests/interop/node_modules/.natsedge-stamp

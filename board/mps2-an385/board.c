@@ -4,10 +4,14 @@
 #include <string.h>
 
 #include "arch/cc.h"
+#include "board_conf.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "mps2.h"
 #include "port.h"
+#if NE_BOARD_ED25519
+#include "sodium/ne_sodium_ed25519.h"
+#endif
 
 /* CMSDK UART registers. */
 #define UART_DATA (MPS2_UART0_BASE + 0x00u)
@@ -131,7 +135,22 @@ int ne_port_entropy(void *buf, size_t len)
     return NE_OK;
 }
 
-/* NKey signatures need ed25519, which this board does not build. */
+#if NE_BOARD_ED25519
+/* NKey signatures and a leaf remote's credentials: libsodium's reference
+ * ed25519 compiled into the image (port/sodium). */
+int ne_port_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
+                           const uint8_t public_key[32])
+{
+    return ne_sodium_ed25519_verify(sig, msg, len, public_key);
+}
+
+int ne_port_ed25519_sign(uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t seed[32])
+{
+    return ne_sodium_ed25519_sign(sig, msg, len, seed);
+}
+#else
+/* NKey signatures need ed25519, built only where NE_BOARD_ED25519 says so
+ * (port/sodium, tiny-js). */
 int ne_port_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
                            const uint8_t public_key[32])
 {
@@ -150,6 +169,7 @@ int ne_port_ed25519_sign(uint8_t sig[64], const uint8_t *msg, size_t len, const 
     (void)seed;
     return NE_ERR_UNSUPPORTED;
 }
+#endif
 
 /* Everything is static: the RAM in use is the image's data, bss and stack. */
 uint64_t ne_port_memory_bytes(void)

@@ -318,25 +318,103 @@ static int refuse_tls(ne_conf *conf, const ne_server_options *opts, const mps2_s
     return NE_ERR_UNSUPPORTED;
 }
 
-/* The board has no files: an include or a credentials file is not found. */
-static int no_files(void *ctx, const char *path, char *buf, size_t cap, size_t *len)
+#if NE_BOARD_ED25519 && !NE_BOARD_TLS
+#error "NE_BOARD_ED25519 needs NE_BOARD_TLS: a remote's credentials come from files { }"
+#endif
+
+#if NE_BOARD_ED25519
+/* The position of remote r's credentials (or creds) key, for a refusal. */
+static ne_conf_node *creds_node(ne_conf *conf, uint32_t r)
 {
+    ne_conf_node *root = ne_conf_root(conf);
+    ne_conf_node *leaf = ne_conf_find(conf, root, "leafnodes");
+    leaf = leaf != NULL ? leaf : ne_conf_find(conf, root, "leaf");
+    ne_conf_node *remotes = leaf != NULL ? ne_conf_find(conf, leaf, "remotes") : NULL;
+    if (remotes == NULL || remotes->type != NE_CONF_ARRAY) {
+        return leaf;
+    }
+    uint32_t i = 0;
+    uint32_t guard = conf->node_count;
+    for (ne_conf_node *n = ne_conf_first(conf, remotes); n != NULL && guard-- > 0;
+         n = ne_conf_next(conf, n), i++) {
+        if (i == r) {
+            ne_conf_node *c = ne_conf_find(conf, n, "credentials");
+            c = c != NULL ? c : ne_conf_find(conf, n, "creds");
+            return c != NULL ? c : n;
+        }
+    }
+    return remotes;
+}
+
+/* A remote's credentials name an entry of files { } (the .creds text pasted
+ * as it is): one that names none is refused here, where Linux accepts a
+ * file that is not there yet (it may appear before the link is tried; the
+ * board's files cannot). A text that is not a .creds was refused by the
+ * leaf's reader already, with its position. */
+static int check_remote_creds(ne_conf *conf, const ne_server_options *opts, char *err,
+                              size_t err_cap)
+{
+    for (uint32_t r = 0; r < opts->leaf.remote_count; r++) {
+        const ne_leaf_remote_options *ro = &opts->leaf.remotes[r];
+        if (!ro->creds_missing) {
+            continue;
+        }
+        char what[NE_TLS_PATH_BYTES + 96];
+        ne_fmt(what, sizeof(what),
+               "credentials \"%s\" is not in files { } (the board has no files of its own: "
+               "see docs/firmware.md)",
+               ro->creds_file);
+        ne_conf_node *n = creds_node(conf, r);
+        if (n == NULL) {
+            ne_fmt(err, err_cap, "%s", what);
+        } else {
+            fail_at(conf, n, what, err, err_cap);
+        }
+        return NE_ERR_INVALID;
+    }
+    return NE_OK;
+}
+#endif
+
+/* The board has no files of its own: an include is not found, and a
+ * credentials file is the files { } entry of that name where ed25519 is
+ * built (the .creds text; elsewhere it is not found either). */
+static int board_file(void *ctx, const char *path, char *buf, size_t cap, size_t *len)
+{
+#if NE_BOARD_ED25519
+    const mps2_file *f = ctx != NULL ? mps2_file_named(ctx, path) : NULL;
+    if (f == NULL) {
+        return NE_ERR_NOT_FOUND;
+    }
+    size_t n = strlen(f->text);
+    if (n > cap) {
+        return NE_ERR_TOO_BIG;
+    }
+    memcpy(buf, f->text, n);
+    *len = n;
+    return NE_OK;
+#else
     (void)ctx;
     (void)path;
     (void)buf;
     (void)cap;
     (void)len;
     return NE_ERR_NOT_FOUND;
+#endif
 }
 
 int mps2_apply_text(ne_conf *conf, const char *name, const char *text, size_t len,
                     ne_server_options *opts, mps2_settings *net, char *err, size_t err_cap)
 {
-    static const ne_conf_io io = {no_files, NULL, NULL};
+    /* No files while parsing (an include is not found); once parsed, the
+     * files { } entries (read below, before the leaf remotes ask for one). */
+    ne_conf_io io = {board_file, NULL, NULL};
     if (ne_conf_parse_text(conf, name, text, len, &io) != NE_OK) {
+        conf->io = NULL;
         ne_fmt(err, err_cap, "%s", ne_conf_error(conf));
         return NE_ERR_INVALID;
     }
+    io.ctx = net;
     /* The board's block first (it marks its keys read), then the rest; a
      * wrong value in the block is reported after what the rest reports. */
     char net_err[NE_CONF_ERROR_BYTES + 64];
@@ -360,6 +438,12 @@ int mps2_apply_text(ne_conf *conf, const char *name, const char *text, size_t le
     if (rc == NE_OK) {
         rc = refuse_tls(conf, opts, net, err, err_cap);
     }
+#if NE_BOARD_ED25519
+    if (rc == NE_OK) {
+        rc = check_remote_creds(conf, opts, err, err_cap);
+    }
+#endif
+    conf->io = NULL; /* io is this call's */
     net->debug = board.debug;
     net->trace = board.trace;
     if (net_rc != NE_OK && net_err[0] != '\0') {

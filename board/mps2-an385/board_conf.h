@@ -22,6 +22,15 @@
 #define NE_BOARD_TLS 0
 #endif
 
+/* ed25519 signatures (port/sodium: NKey authentication, and a leaf
+ * remote's credentials: a .creds text from files { } whose seed signs the
+ * hub's nonce): on in profiles that say so (tiny-js), off otherwise (a
+ * remote's credentials are then not found, and the remote connects
+ * without them). */
+#ifndef NE_BOARD_ED25519
+#define NE_BOARD_ED25519 0
+#endif
+
 /* Files the configuration carries (the board has none of its own), where
  * TLS is built (NE_BOARD_TLS; elsewhere files is an unknown field):
  *   files { "hub-ca.pem": "-----BEGIN CERTIFICATE-----\n..." }
@@ -60,10 +69,12 @@ int mps2_region_text(const ne_conf_region *region, const char **text, size_t *le
                      size_t err_cap);
 
 /* Parses text (named `name` in messages) into conf and applies it onto the
- * defaults in opts and net. Includes and credentials files are refused:
- * the board has no files. On failure err holds one line per problem, each
- * with name:line:col, and opts/net are left half-applied (start again from
- * mps2_defaults). */
+ * defaults in opts and net. The board has no files: an include is not
+ * found; a leaf remote's credentials name an entry of files { } where
+ * NE_BOARD_ED25519 is built (one that names none is refused), elsewhere
+ * they are not found (accepted, the remote connects without). On failure
+ * err holds one line per problem, each with name:line:col, and opts/net
+ * are left half-applied (start again from mps2_defaults). */
 int mps2_apply_text(ne_conf *conf, const char *name, const char *text, size_t len,
                     ne_server_options *opts, mps2_settings *net, char *err, size_t err_cap);
 

@@ -14,11 +14,9 @@
 #include "mps2.h"
 
 /* mbedTLS's formatting (mbedtls_board_config.h): ne_fmt's builder. A cut
- * text returns cap, as snprintf's "did not fit". Of what this image links
- * (mbedtls_strerror, the messages of port/mbedtls), the only conversion
- * ne_fmt does not know is the %04X of mbedtls_strerror's "UNKNOWN ERROR
- * CODE", which comes out as written, its one argument unread; the x509
- * text functions that print serials with %02X are not linked. */
+ * text returns cap, as snprintf's "did not fit". What this image links
+ * (mbedtls_strerror, the messages of port/mbedtls) uses conversions ne_fmt
+ * knows, the %04X of mbedtls_strerror's "UNKNOWN ERROR CODE" included. */
 int mps2_mbedtls_snprintf(char *out, size_t cap, const char *format, ...)
 {
     ne_strbuf sb;

@@ -33,6 +33,14 @@
  * only, the hub's CA from the configuration region (docs/firmware.md). Its
  * memory region is tiny's NE_TLS_HEAP_BYTES (64 KiB, two sessions). */
 #define NE_BOARD_TLS 1
+/* ed25519 (port/sodium, libsodium's reference code): a leaf remote's
+ * credentials (a .creds text in files { }) sign the hub's nonce. */
+#define NE_BOARD_ED25519 1
+/* A user JWT of nats' tools is about 600 bytes without permissions (tiny's
+ * 512 does not hold it); 1 KiB leaves room for a few. Costs 512 B of the
+ * options and 512 B of the leaf's scratch. */
+#undef NE_LEAF_JWT_BYTES
+#define NE_LEAF_JWT_BYTES 1024
 
 /* ---- Sizing that differs from tiny ---------------------------------------- */
 /* Stream subjects are subscriptions of JetStream's client: NE_JS_TEXT_BYTES

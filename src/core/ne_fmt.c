@@ -106,9 +106,9 @@ static void put_padded(ne_strbuf *sb, const char *digits, size_t n, bool negativ
     ne_strbuf_append(sb, digits, n);
 }
 
-static size_t fmt_hex(char *out, uint64_t value)
+static size_t fmt_hex(char *out, uint64_t value, bool upper)
 {
-    static const char hex[] = "0123456789abcdef";
+    const char *hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     char tmp[16];
     size_t n = 0;
     do {
@@ -213,18 +213,19 @@ void ne_strbuf_vprintf(ne_strbuf *sb, const char *fmt, va_list ap)
             put_padded(sb, digits, ne_fmt_u64(digits, sizeof(digits), v), false, width, zero_pad);
             break;
         }
-        case 'x': {
+        case 'x':
+        case 'X': {
             uint64_t v = longs >= 2   ? va_arg(ap, unsigned long long)
                          : longs == 1 ? va_arg(ap, unsigned long)
                          : size_t_arg ? va_arg(ap, size_t)
                                       : va_arg(ap, unsigned int);
-            put_padded(sb, digits, fmt_hex(digits, v), false, width, zero_pad);
+            put_padded(sb, digits, fmt_hex(digits, v, *p == 'X'), false, width, zero_pad);
             break;
         }
         case 'p': {
             uintptr_t v = (uintptr_t)va_arg(ap, void *);
             ne_strbuf_puts(sb, "0x");
-            ne_strbuf_append(sb, digits, fmt_hex(digits, v));
+            ne_strbuf_append(sb, digits, fmt_hex(digits, v, false));
             break;
         }
         case '%':

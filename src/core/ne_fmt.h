@@ -1,7 +1,8 @@
 /* Bounded text formatting without libc's stdio (which src/ may not use).
  *
  * ne_fmt understands: %s %.*s %c %d %i %u %ld %lu %lld %llu %zu %x %lx %llx
- * %%, with an optional width and '0' flag for integers. Output is always
+ * %zx, %X in the same forms (upper-case hex), %%, with an optional width and
+ * '0' flag for integers. Output is always
  * NUL-terminated when cap > 0. Output that does not fit is cut at cap - 1:
  * the builder sets `truncated`, ne_fmt returns 0, so that a caller sending
  * the bytes never sends a cut line (and a caller logging them still has the

@@ -63,12 +63,32 @@ static void test_strbuf_sets_truncated_and_never_overruns(void **state)
     assert_true(sb.truncated);
 }
 
+/* mbedtls_strerror's unknown code, "UNKNOWN ERROR CODE (%04X)", and the
+ * x509 serials' %02X: upper-case hex with a width and the '0' flag. */
+static void test_fmt_upper_case_hex_takes_width_and_zero_flag(void **state)
+{
+    (void)state;
+    char out[48];
+    assert_int_equal(ne_fmt(out, sizeof(out), "UNKNOWN ERROR CODE (%04X)", 0x2a), 25);
+    assert_string_equal(out, "UNKNOWN ERROR CODE (002A)");
+    assert_int_equal(ne_fmt(out, sizeof(out), "%04X|%02X|%X|%x", 0x7780, 0xab, 0xbeefu, 0xbeefu),
+                     17);
+    assert_string_equal(out, "7780|AB|BEEF|beef");
+    assert_int_equal(
+        ne_fmt(out, sizeof(out), "%lX %llX %zX", 0xcafeul, 0xdeadbeefcafeull, (size_t)0x10), 20);
+    assert_string_equal(out, "CAFE DEADBEEFCAFE 10");
+    /* The one argument is consumed: what follows reads its own. */
+    assert_int_equal(ne_fmt(out, sizeof(out), "%04X %s", 0x1, "next"), 9);
+    assert_string_equal(out, "0001 next");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fmt_returns_zero_when_the_output_does_not_fit),
         cmocka_unit_test(test_fmt_u64_takes_its_capacity),
         cmocka_unit_test(test_strbuf_sets_truncated_and_never_overruns),
+        cmocka_unit_test(test_fmt_upper_case_hex_takes_width_and_zero_flag),
     };
     return cmocka_run_group_tests_name("fmt", tests, NULL, NULL);
 }
