@@ -1654,7 +1654,9 @@ int ne_store_set_limits(ne_store *store, const ne_store_limits *limits)
         return NE_ERR_INVALID;
     }
     store->limits = *limits;
-    return apply_limits(store);
+    int rc = apply_limits(store);
+    subjects_settle(store);
+    return rc;
 }
 
 int ne_store_sync(ne_store *store)

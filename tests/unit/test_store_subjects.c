@@ -424,6 +424,27 @@ static void test_purge_and_truncate_after_a_move(void **state)
     assert_int_equal(logs[0].subject_class, NE_STORE_NO_CLASS);
 }
 
+static void test_limits_that_remove_every_message_give_the_table_back(void **state)
+{
+    (void)state;
+    assert_int_equal(attach(0), NE_OK);
+    put(&logs[0], "a");
+    put(&logs[0], "b");
+    assert_int_equal(ne_store_subject_pool_in_use(&pool), 1);
+    ne_store_limits l = {.max_bytes = 1};
+    assert_int_equal(ne_store_set_limits(&logs[0], &l), NE_OK);
+    assert_int_equal(logs[0].state.msgs, 0);
+    assert_int_equal(ne_store_subject_pool_in_use(&pool), 0);
+    l.max_bytes = 0;
+    l.max_age_ns = 10;
+    assert_int_equal(ne_store_set_limits(&logs[0], &l), NE_OK);
+    put(&logs[0], "c");
+    assert_int_equal(ne_store_subject_pool_in_use(&pool), 1);
+    assert_int_equal(ne_store_expire(&logs[0], 5000, NULL), NE_OK);
+    assert_int_equal(logs[0].state.msgs, 0);
+    assert_int_equal(ne_store_subject_pool_in_use(&pool), 0);
+}
+
 /* ---- Recovery ------------------------------------------------------------------ */
 
 static void test_recovery_rebuilds_into_the_class_its_subjects_need(void **state)
@@ -594,6 +615,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deletes_and_compaction_after_a_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_and_truncate_after_a_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_that_remove_every_message_give_the_table_back,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_rebuilds_into_the_class_its_subjects_need,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_detach_gives_the_table_back, setup, teardown),
