@@ -187,7 +187,7 @@
  * plus NE_JS_FILE_SUBJECT_TEXT_PER_ENTRY bytes of subject text per entry
  * (each subject takes its length + 8, rounded up to 4): class 0 by default
  * 16 x 40 + 512 = 1,152 B, class 3 1024 x 40 + 32 KiB = 72 KiB. The storage
- * is reserved once (about 2 MiB by default); a table's memory is touched
+ * is reserved once (1.6 MiB by default); a table's memory is touched
  * only when a stream first uses it.
  * When no larger table is free, a stream keeps the one it has: a message on
  * a new subject is refused with 503 10023 "insufficient resources" when its
