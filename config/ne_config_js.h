@@ -170,20 +170,63 @@
 #ifndef NE_JS_FILE_PROGRAM_BYTES
 #define NE_JS_FILE_PROGRAM_BYTES 64
 #endif
-/* File streams at once. One costs sizeof(ne_js_file_stream): about 300 B
- * plus 40 B per subject slot and the subject text below. */
+/* File streams at once. One costs sizeof(ne_js_file_stream), about 300 B
+ * (its log's front end and a reader); its subject index comes from the
+ * tables below. */
 #ifndef NE_JS_FILE_STREAMS
 #define NE_JS_FILE_STREAMS (NE_JS_MAX_STREAMS < 64 ? NE_JS_MAX_STREAMS : 64)
 #endif
-/* Subjects a file stream indexes (a power of two; 7/8 of it usable): per
- * subject counts, KV keys, last per subject. Messages of subjects beyond it
- * are kept and found by scanning. */
-#ifndef NE_JS_FILE_SUBJECTS
-#define NE_JS_FILE_SUBJECTS 1024
+/* The subject index of file streams (per subject counts, first and last
+ * sequence, KV keys, last per subject, wildcard counts) in tables of up to
+ * five size classes shared by every file stream. A stream holds no table
+ * until its first message; it then takes one of class 0, and when that is
+ * full (7/8 of its entries, or its text) it moves into a free table of the
+ * next larger class, giving the smaller one back; an empty stream gives its
+ * table back. NE_JS_FILE_SUBJECTS_<k> is a class's entries (a power of two,
+ * each class larger than the one before), NE_JS_FILE_SUBJECT_TABLES_<k>
+ * how many tables it has (0: no such class). A table costs 40 B per entry
+ * plus NE_JS_FILE_SUBJECT_TEXT_PER_ENTRY bytes of subject text per entry
+ * (each subject takes its length + 8, rounded up to 4): class 0 by default
+ * 16 x 40 + 512 = 1,152 B, class 3 1024 x 40 + 32 KiB = 72 KiB. The storage
+ * is reserved once (1.6 MiB by default); a table's memory is touched
+ * only when a stream first uses it.
+ * When no larger table is free, a stream keeps the one it has: a message on
+ * a new subject is refused with 503 10023 "insufficient resources" when its
+ * entries are full (logged with the knob to raise), and kept unindexed
+ * (found by scanning) when only its text is. Class 0 has a table for every
+ * file stream, so every stream can index its first subjects. */
+#ifndef NE_JS_FILE_SUBJECT_TEXT_PER_ENTRY
+#define NE_JS_FILE_SUBJECT_TEXT_PER_ENTRY 32
 #endif
-/* Bytes of subject text a file stream indexes (each subject + 8). */
-#ifndef NE_JS_FILE_SUBJECT_TEXT_BYTES
-#define NE_JS_FILE_SUBJECT_TEXT_BYTES (32 * 1024)
+#ifndef NE_JS_FILE_SUBJECTS_0
+#define NE_JS_FILE_SUBJECTS_0 16
+#endif
+#ifndef NE_JS_FILE_SUBJECT_TABLES_0
+#define NE_JS_FILE_SUBJECT_TABLES_0 NE_JS_FILE_STREAMS
+#endif
+#ifndef NE_JS_FILE_SUBJECTS_1
+#define NE_JS_FILE_SUBJECTS_1 64
+#endif
+#ifndef NE_JS_FILE_SUBJECT_TABLES_1
+#define NE_JS_FILE_SUBJECT_TABLES_1 32
+#endif
+#ifndef NE_JS_FILE_SUBJECTS_2
+#define NE_JS_FILE_SUBJECTS_2 256
+#endif
+#ifndef NE_JS_FILE_SUBJECT_TABLES_2
+#define NE_JS_FILE_SUBJECT_TABLES_2 16
+#endif
+#ifndef NE_JS_FILE_SUBJECTS_3
+#define NE_JS_FILE_SUBJECTS_3 1024
+#endif
+#ifndef NE_JS_FILE_SUBJECT_TABLES_3
+#define NE_JS_FILE_SUBJECT_TABLES_3 8
+#endif
+#ifndef NE_JS_FILE_SUBJECTS_4
+#define NE_JS_FILE_SUBJECTS_4 4096
+#endif
+#ifndef NE_JS_FILE_SUBJECT_TABLES_4
+#define NE_JS_FILE_SUBJECT_TABLES_4 2
 #endif
 /* Durable consumers of file streams whose state is kept on the device. One
  * costs about 300 B plus 32 B per pending entry below. */

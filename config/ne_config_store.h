@@ -9,7 +9,7 @@
  *   + NE_STORE_READ_BUFFER_BYTES + NE_STORE_PROGRAM_CHUNK_BYTES
  *   + NE_STORE_MAX_CONFIG_BYTES + 2.7 KiB,
  * shared by all its logs (159,400 B with these defaults). Each log's front
- * end (ne_store 192 B, a consumer 280 B, a RAFT log 240 B) and its subject
+ * end (ne_store 216 B, a consumer 280 B, a RAFT log 240 B) and its subject
  * table (40 B per slot, plus the subjects' bytes) are the caller's.
  * docs/storage.md has the table, the tiny and gateway profiles' maxima, and
  * shows how to size them for a board. A profile may override any knob (it

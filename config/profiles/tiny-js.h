@@ -93,8 +93,15 @@
 #define NE_JS_FILE_BLOCK_BYTES 4096
 #define NE_JS_FILE_PROGRAM_BYTES 64
 #define NE_JS_FILE_STREAMS 8
-#define NE_JS_FILE_SUBJECTS 64
-#define NE_JS_FILE_SUBJECT_TEXT_BYTES 2048
+/* Subject tables: one of 16 entries for each file stream, four of 64 for
+ * the streams with more subjects (27 KiB in all). */
+#define NE_JS_FILE_SUBJECTS_0 16
+#define NE_JS_FILE_SUBJECT_TABLES_0 8
+#define NE_JS_FILE_SUBJECTS_1 64
+#define NE_JS_FILE_SUBJECT_TABLES_1 4
+#define NE_JS_FILE_SUBJECT_TABLES_2 0
+#define NE_JS_FILE_SUBJECT_TABLES_3 0
+#define NE_JS_FILE_SUBJECT_TABLES_4 0
 #define NE_JS_FILE_CONSUMERS 8
 #define NE_JS_FILE_PENDING 64
 #define NE_JS_MAX_STREAM_SOURCES 1

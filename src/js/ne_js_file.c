@@ -127,6 +127,29 @@ static int cached_info(const ne_js_file *f, ne_js_msg_info *out)
 
 /* ---- The store interface ---------------------------------------------------------------- */
 
+/* A stream's subject index is full and no larger table was free: logged
+ * once for each run of refusals, with the knob of the class it needed. */
+static void subjects_full(ne_js_file *f, const ne_js_file_stream *fs)
+{
+    if (f->subjects.refused == f->subjects_refused_logged) {
+        return;
+    }
+    f->subjects_refused_logged = f->subjects.refused;
+    uint32_t next = fs->store.subject_class == NE_STORE_NO_CLASS ? 0 : fs->store.subject_class + 1u;
+    if (next >= f->subjects.class_count) {
+        ne_log_warn(file_js(f)->conns->log,
+                    "JetStream file stream subject index full (%u subjects, the largest table): "
+                    "a message on a new subject is refused",
+                    (unsigned)fs->store.state.num_subjects);
+        return;
+    }
+    ne_log_warn(file_js(f)->conns->log,
+                "JetStream file stream subject tables exhausted (%u subjects, no free table of "
+                "%u entries): raise NE_JS_FILE_SUBJECT_TABLES_%u",
+                (unsigned)fs->store.state.num_subjects, (unsigned)f->subjects.classes[next].entries,
+                (unsigned)next);
+}
+
 static int file_append(ne_js_store *st, const ne_js_msg_in *m, uint64_t ts_ns, uint64_t *seq)
 {
     ne_js_file *f = file_of(st);
@@ -155,6 +178,9 @@ static int file_append(ne_js_store *st, const ne_js_msg_in *m, uint64_t ts_ns, u
     }
     if (rc != NE_OK) {
         /* The device or the subject index is full: a lack of resources. */
+        if (ne_store_refused_by(&fs->store) == NE_STORE_LIMIT_SUBJECTS) {
+            subjects_full(f, fs);
+        }
         return rc == NE_ERR_FULL ? NE_ERR_NOMEM : rc;
     }
     f->dirty = true;
@@ -370,6 +396,48 @@ uint64_t ne_js_file_max_bytes(void)
     return (uint64_t)NE_STORE_MAX_BLOCKS * NE_JS_FILE_BLOCK_BYTES;
 }
 
+/* The file streams' subject tables: the classes that have tables, smallest
+ * first (ne_js_file.h checks their sizes). */
+static void subject_pool_init(ne_js_file *f)
+{
+    ne_js_file_storage *s = f->s;
+    ne_store_subject_pool *p = &f->subjects;
+    ne_store_subject_pool_init(p);
+    int rc = ne_store_subject_pool_add(p, "JetStream file subject tables 0", NE_JS_FILE_SUBJECTS_0,
+                                       NE_JS_FILE_SUBJECT_TEXT(0), &s->subjects0,
+                                       NE_JS_FILE_SUBJECT_TABLES_0);
+#if NE_JS_FILE_SUBJECT_TABLES_1 > 0
+    if (rc == NE_OK) {
+        rc = ne_store_subject_pool_add(p, "JetStream file subject tables 1", NE_JS_FILE_SUBJECTS_1,
+                                       NE_JS_FILE_SUBJECT_TEXT(1), &s->subjects1,
+                                       NE_JS_FILE_SUBJECT_TABLES_1);
+    }
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_2 > 0
+    if (rc == NE_OK) {
+        rc = ne_store_subject_pool_add(p, "JetStream file subject tables 2", NE_JS_FILE_SUBJECTS_2,
+                                       NE_JS_FILE_SUBJECT_TEXT(2), &s->subjects2,
+                                       NE_JS_FILE_SUBJECT_TABLES_2);
+    }
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_3 > 0
+    if (rc == NE_OK) {
+        rc = ne_store_subject_pool_add(p, "JetStream file subject tables 3", NE_JS_FILE_SUBJECTS_3,
+                                       NE_JS_FILE_SUBJECT_TEXT(3), &s->subjects3,
+                                       NE_JS_FILE_SUBJECT_TABLES_3);
+    }
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_4 > 0
+    if (rc == NE_OK) {
+        rc = ne_store_subject_pool_add(p, "JetStream file subject tables 4", NE_JS_FILE_SUBJECTS_4,
+                                       NE_JS_FILE_SUBJECT_TEXT(4), &s->subjects4,
+                                       NE_JS_FILE_SUBJECT_TABLES_4);
+    }
+#endif
+    /* Each class must be larger than the one before, in entries and text. */
+    NE_ASSERT(rc == NE_OK);
+}
+
 void ne_js_file_init(ne_js *js, ne_js_file_storage *s)
 {
     ne_js_file *f = &js->file;
@@ -379,6 +447,7 @@ void ne_js_file_init(ne_js *js, ne_js_file_storage *s)
                  NE_JS_FILE_STREAMS);
     ne_pool_init(&f->consumers, "JetStream file consumers", &s->consumers,
                  sizeof(ne_js_file_consumer), NE_JS_FILE_CONSUMERS);
+    subject_pool_init(f);
     uint64_t blocks = (js->max_store + NE_JS_FILE_BLOCK_BYTES - 1u) / NE_JS_FILE_BLOCK_BYTES;
     if (blocks < 8) {
         blocks = 8;
@@ -546,7 +615,6 @@ bool ne_js_file_stream_open(ne_js *js, ne_js_stream *st, ne_js_error *e)
         return false;
     }
     memset(&fs->store, 0, sizeof(fs->store));
-    memset(fs->subjects, 0, sizeof(fs->subjects));
     ne_store_reader_init(&fs->reader);
     char name[NE_ACCOUNT_NAME_BYTES + NE_JS_NAME_BYTES + 2];
     size_t name_len = stream_log_name(js, st, name, sizeof(name));
@@ -570,10 +638,7 @@ bool ne_js_file_stream_open(ne_js *js, ne_js_stream *st, ne_js_error *e)
     ne_store_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.limits.discard = NE_STORE_DISCARD_NEW; /* the stream applies its limits itself */
-    cfg.subjects = fs->subjects;
-    cfg.subject_capacity = NE_JS_FILE_SUBJECTS;
-    cfg.subject_text = fs->text;
-    cfg.subject_text_bytes = sizeof(fs->text);
+    cfg.subject_pool = &f->subjects;
     rc = ne_store_attach(&fs->store, &f->s->dev, id, &cfg);
     if (rc != NE_OK) {
         if (created) {
@@ -1097,7 +1162,8 @@ void ne_js_file_close(ne_js *js)
 
 uint32_t ne_js_file_in_use(const ne_js *js)
 {
-    return js->file.streams.in_use + js->file.consumers.in_use;
+    return js->file.streams.in_use + js->file.consumers.in_use +
+           ne_store_subject_pool_in_use(&js->file.subjects);
 }
 
 #endif /* NE_FEATURE_JETSTREAM */

@@ -35,9 +35,44 @@
 #include "store/ne_store_consumer.h"
 #include "store/ne_store_dev.h"
 
-#if (NE_JS_FILE_SUBJECTS & (NE_JS_FILE_SUBJECTS - 1)) != 0 || NE_JS_FILE_SUBJECTS < 8
-#error "NE_JS_FILE_SUBJECTS must be a power of two, at least 8"
+#if NE_JS_FILE_SUBJECT_TABLES_0 < 1
+#error "NE_JS_FILE_SUBJECT_TABLES_0 must be at least 1"
 #endif
+#if NE_JS_FILE_SUBJECT_TABLES_0 > 0 &&                                                             \
+    ((NE_JS_FILE_SUBJECTS_0 & (NE_JS_FILE_SUBJECTS_0 - 1)) != 0 || NE_JS_FILE_SUBJECTS_0 < 8)
+#error "NE_JS_FILE_SUBJECTS_0 must be a power of two, at least 8"
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_1 > 0 &&                                                             \
+    ((NE_JS_FILE_SUBJECTS_1 & (NE_JS_FILE_SUBJECTS_1 - 1)) != 0 || NE_JS_FILE_SUBJECTS_1 < 8)
+#error "NE_JS_FILE_SUBJECTS_1 must be a power of two, at least 8"
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_2 > 0 &&                                                             \
+    ((NE_JS_FILE_SUBJECTS_2 & (NE_JS_FILE_SUBJECTS_2 - 1)) != 0 || NE_JS_FILE_SUBJECTS_2 < 8)
+#error "NE_JS_FILE_SUBJECTS_2 must be a power of two, at least 8"
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_3 > 0 &&                                                             \
+    ((NE_JS_FILE_SUBJECTS_3 & (NE_JS_FILE_SUBJECTS_3 - 1)) != 0 || NE_JS_FILE_SUBJECTS_3 < 8)
+#error "NE_JS_FILE_SUBJECTS_3 must be a power of two, at least 8"
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_4 > 0 &&                                                             \
+    ((NE_JS_FILE_SUBJECTS_4 & (NE_JS_FILE_SUBJECTS_4 - 1)) != 0 || NE_JS_FILE_SUBJECTS_4 < 8)
+#error "NE_JS_FILE_SUBJECTS_4 must be a power of two, at least 8"
+#endif
+#if NE_JS_FILE_SUBJECT_TEXT_PER_ENTRY < 1
+#error "NE_JS_FILE_SUBJECT_TEXT_PER_ENTRY must be at least 1"
+#endif
+
+/* One subject table of class k: its entries and their text (a multiple of 8). */
+#define NE_JS_FILE_SUBJECT_TEXT(k)                                                                 \
+    (((uint32_t)NE_JS_FILE_SUBJECTS_##k * NE_JS_FILE_SUBJECT_TEXT_PER_ENTRY + 7u) & ~7u)
+#define NE_JS_FILE_SUBJECT_TABLE(k)                                                                \
+    NE_STORE_SUBJECT_TABLE_BYTES(NE_JS_FILE_SUBJECTS_##k, NE_JS_FILE_SUBJECT_TEXT(k))
+/* Storage of class k's tables, aligned for their 64-bit fields. */
+#define NE_JS_FILE_SUBJECT_STORAGE(k)                                                              \
+    union {                                                                                        \
+        uint64_t align;                                                                            \
+        uint8_t bytes[NE_JS_FILE_SUBJECT_TABLE(k) * NE_JS_FILE_SUBJECT_TABLES_##k];                \
+    }
 #if NE_FEATURE_JETSTREAM
 _Static_assert(NE_STORE_CONSUMER_SNAPSHOT_BYTES(NE_JS_FILE_PENDING) + 128 <=
                    NE_STORE_WRITE_BUFFER_BYTES,
@@ -56,13 +91,12 @@ typedef struct ne_js_device_port {
     void *ctx;
 } ne_js_device_port;
 
-/* A file stream: its log's front end, the subject index, a reader. */
+/* A file stream: its log's front end and a reader; its subject index is
+ * a table of the shared subject pool (ne_js_file.subjects). */
 typedef struct ne_js_file_stream {
     ne_store store;
     ne_store_reader reader;
     uint32_t log_id;
-    ne_store_subject subjects[NE_JS_FILE_SUBJECTS];
-    char text[NE_JS_FILE_SUBJECT_TEXT_BYTES];
 } ne_js_file_stream;
 
 /* A durable consumer's state log. */
@@ -80,6 +114,19 @@ typedef struct ne_js_file_storage {
     ne_store_dev dev;
     NE_POOL_STORAGE(ne_js_file_stream, NE_JS_FILE_STREAMS) streams;
     NE_POOL_STORAGE(ne_js_file_consumer, NE_JS_FILE_CONSUMERS) consumers;
+    NE_JS_FILE_SUBJECT_STORAGE(0) subjects0;
+#if NE_JS_FILE_SUBJECT_TABLES_1 > 0
+    NE_JS_FILE_SUBJECT_STORAGE(1) subjects1;
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_2 > 0
+    NE_JS_FILE_SUBJECT_STORAGE(2) subjects2;
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_3 > 0
+    NE_JS_FILE_SUBJECT_STORAGE(3) subjects3;
+#endif
+#if NE_JS_FILE_SUBJECT_TABLES_4 > 0
+    NE_JS_FILE_SUBJECT_STORAGE(4) subjects4;
+#endif
     uint8_t snapshot[NE_STORE_CONSUMER_SNAPSHOT_BYTES(NE_JS_FILE_PENDING)];
     ne_store_pending pending[NE_JS_FILE_PENDING]; /* a state being written */
     uint8_t msg[NE_JS_FILE_MSG_BYTES];            /* the message last loaded */
@@ -106,6 +153,8 @@ typedef struct ne_js_file {
     ne_flash_geometry geometry;
     ne_pool streams;
     ne_pool consumers;
+    ne_store_subject_pool subjects;   /* the file streams' subject tables */
+    uint32_t subjects_refused_logged; /* subjects.refused when last logged */
     /* A consumer's file state: by the consumer's pool index, index + 1. */
     uint16_t consumer_file[NE_JS_MAX_CONSUMERS];
     /* The message in s->msg: its stream (file stream index + 1) and seq. */

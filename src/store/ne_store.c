@@ -80,7 +80,9 @@ int ne_store_init_common(ne_store *store, const ne_store_config *cfg,
 {
     NE_ASSERT(store != NULL && cfg != NULL && backend != NULL && impl != NULL);
     bool no_table = cfg->subjects == NULL && cfg->subject_capacity == 0;
-    if ((!no_table && (cfg->subjects == NULL || cfg->subject_capacity == 0 ||
+    if ((cfg->subject_pool != NULL &&
+         (!no_table || cfg->subject_text != NULL || cfg->subject_text_bytes != 0)) ||
+        (!no_table && (cfg->subjects == NULL || cfg->subject_capacity == 0 ||
                        (cfg->subject_capacity & (cfg->subject_capacity - 1)) != 0)) ||
         !limits_valid(&cfg->limits) ||
         (cfg->subject_text == NULL && cfg->subject_text_bytes != 0) ||
@@ -96,6 +98,8 @@ int ne_store_init_common(ne_store *store, const ne_store_config *cfg,
     store->subject_max = ne_store_subjects_max(cfg->subject_capacity);
     store->subject_text = cfg->subject_text_bytes > 0 ? cfg->subject_text : NULL;
     store->subject_text_bytes = cfg->subject_text_bytes;
+    store->subject_pool = cfg->subject_pool;
+    store->subject_class = NE_STORE_NO_CLASS;
     store->flags = cfg->flags;
     ne_store_subjects_clear(store);
     store->state.first_seq = 1;
@@ -116,7 +120,23 @@ static int status(const ne_store *store)
 
 static bool tracks_subjects(const ne_store *store)
 {
-    return store->subject_capacity > 0;
+    return store->subject_capacity > 0 || store->subject_pool != NULL;
+}
+
+/* The subjects' bytes are kept (a pool's tables always keep them, also
+ * while the store holds no table). */
+static bool has_text(const ne_store *store)
+{
+    return store->subject_text != NULL || store->subject_pool != NULL;
+}
+
+/* A table from a pool goes back when no subject is left in it. Called where
+ * a public operation ends (no entry index is held then). */
+static void subjects_settle(ne_store *store)
+{
+    if (store->subject_pool != NULL && store->state.num_subjects == 0) {
+        ne_store_subjects_release(store);
+    }
 }
 
 static void subject_count_add(ne_store *store, uint64_t hash, uint64_t seq, const char *subject,
@@ -127,7 +147,7 @@ static void subject_count_add(ne_store *store, uint64_t hash, uint64_t seq, cons
     }
     int32_t i = ne_store_subjects_find(store, hash, subject, len);
     if (i < 0) {
-        if (store->state.num_subjects >= store->subject_max ||
+        if (!ne_store_subjects_make_room(store, store->state.num_subjects, len) ||
             (i = ne_store_subjects_insert(store, hash, subject, len)) < 0) {
             store->state.untracked_msgs++;
             return;
@@ -401,7 +421,8 @@ static int check_admission(ne_store *store, const ne_store_msg *msg, uint64_t by
         size > store->backend->max_record_bytes(store->impl)) {
         return refuse(store, NE_STORE_LIMIT_MSG_SIZE, NE_ERR_TOO_BIG);
     }
-    if (tracks_subjects(store) && entry < 0 && store->state.num_subjects >= store->subject_max) {
+    if (tracks_subjects(store) && entry < 0 &&
+        !ne_store_subjects_make_room(store, store->state.num_subjects, msg->subject_len)) {
         return refuse(store, NE_STORE_LIMIT_SUBJECTS, NE_ERR_FULL);
     }
     bool at_subject_limit =
@@ -911,7 +932,7 @@ typedef int (*entry_fn)(ne_store *store, void *ctx, int32_t index);
 static int for_each_entry(ne_store *store, const ne_store_filter *f, entry_fn fn, void *ctx)
 {
     bool all = f == NULL || f->subject == NULL;
-    if (!all && !f->literal && store->subject_text == NULL) {
+    if (!all && !f->literal && !has_text(store)) {
         return NE_ERR_UNSUPPORTED;
     }
     if (f != NULL && f->literal) {
@@ -1065,7 +1086,7 @@ static int filtered_query(ne_store *store, uint64_t from_seq, const char *filter
         /* The last sequence was removed: fall through to a count. */
     }
     if (!tracks_subjects(store) || store->state.untracked_msgs > 0 ||
-        (!all && !f.literal && store->subject_text == NULL && !last_per_subject)) {
+        (!all && !f.literal && !has_text(store) && !last_per_subject)) {
         if (last_per_subject) {
             return NE_ERR_UNSUPPORTED;
         }
@@ -1140,7 +1161,7 @@ int ne_store_subjects_state(ne_store *store, const char *filter, size_t filter_l
     if (rc != NE_OK) {
         return rc;
     }
-    if (!tracks_subjects(store) || (store->subject_text == NULL && !f.literal)) {
+    if (!tracks_subjects(store) || (!has_text(store) && !f.literal)) {
         return NE_ERR_UNSUPPORTED;
     }
     subjects_call c = {.fn = fn, .ctx = ctx, .f = &f};
@@ -1180,7 +1201,7 @@ int ne_store_load_last_matching(ne_store *store, const char *filter, size_t filt
     }
     uint64_t last = 0;
     if (tracks_subjects(store) && store->state.untracked_msgs == 0 &&
-        (f.subject == NULL || store->subject_text != NULL)) {
+        (f.subject == NULL || has_text(store))) {
         newest n = {.seq = 0, .f = &f};
         rc = for_each_entry(store, &f, newest_entry, &n);
         if (rc != NE_OK) {
@@ -1259,12 +1280,16 @@ static int delete_common(ne_store *store, uint64_t seq, bool erase)
 
 int ne_store_delete(ne_store *store, uint64_t seq)
 {
-    return delete_common(store, seq, false);
+    int rc = delete_common(store, seq, false);
+    subjects_settle(store);
+    return rc;
 }
 
 int ne_store_erase(ne_store *store, uint64_t seq)
 {
-    return delete_common(store, seq, true);
+    int rc = delete_common(store, seq, true);
+    subjects_settle(store);
+    return rc;
 }
 
 static int purge_everything(ne_store *store, uint64_t next, uint64_t *purged)
@@ -1332,7 +1357,7 @@ static int purge_walk(ne_store *store, const ne_store_filter *f, uint64_t up_to,
     return NE_OK;
 }
 
-int ne_store_purge(ne_store *store, const ne_store_purge_req *req, uint64_t *purged)
+static int purge_msgs(ne_store *store, const ne_store_purge_req *req, uint64_t *purged)
 {
     NE_ASSERT(store != NULL);
     uint64_t dummy = 0;
@@ -1381,7 +1406,7 @@ int ne_store_purge(ne_store *store, const ne_store_purge_req *req, uint64_t *pur
     return purge_walk(store, f.subject != NULL ? &f : NULL, req->up_to_seq, max_remove, purged);
 }
 
-int ne_store_set_first(ne_store *store, uint64_t seq, uint64_t *purged)
+static int set_first_seq(ne_store *store, uint64_t seq, uint64_t *purged)
 {
     NE_ASSERT(store != NULL);
     uint64_t dummy = 0;
@@ -1478,7 +1503,7 @@ static int recount_tail(ne_store *store, uint64_t last_seq, uint64_t count)
     return NE_OK;
 }
 
-int ne_store_truncate(ne_store *store, uint64_t last_seq)
+static int truncate_tail(ne_store *store, uint64_t last_seq)
 {
     NE_ASSERT(store != NULL);
     int failed = status(store);
@@ -1524,7 +1549,7 @@ int ne_store_truncate(ne_store *store, uint64_t last_seq)
 
 /* Messages leave by their own time, wherever they are: the backend skips
  * what cannot be that old. Bounded by the messages. */
-int ne_store_expire(ne_store *store, uint64_t now_ns, uint64_t *expired)
+static int expire_old(ne_store *store, uint64_t now_ns, uint64_t *expired)
 {
     NE_ASSERT(store != NULL);
     uint64_t dummy = 0;
@@ -1629,7 +1654,9 @@ int ne_store_set_limits(ne_store *store, const ne_store_limits *limits)
         return NE_ERR_INVALID;
     }
     store->limits = *limits;
-    return apply_limits(store);
+    int rc = apply_limits(store);
+    subjects_settle(store);
+    return rc;
 }
 
 int ne_store_sync(ne_store *store)
@@ -1661,4 +1688,34 @@ void ne_store_get_state(const ne_store *store, ne_store_state *out)
     if (store->state.msgs > 0) {
         out->num_deleted = store->state.last_seq - store->state.first_seq + 1 - store->state.msgs;
     }
+}
+
+/* ---- Removals that may leave no subject ------------------------------------ */
+
+int ne_store_purge(ne_store *store, const ne_store_purge_req *req, uint64_t *purged)
+{
+    int rc = purge_msgs(store, req, purged);
+    subjects_settle(store);
+    return rc;
+}
+
+int ne_store_set_first(ne_store *store, uint64_t seq, uint64_t *purged)
+{
+    int rc = set_first_seq(store, seq, purged);
+    subjects_settle(store);
+    return rc;
+}
+
+int ne_store_truncate(ne_store *store, uint64_t last_seq)
+{
+    int rc = truncate_tail(store, last_seq);
+    subjects_settle(store);
+    return rc;
+}
+
+int ne_store_expire(ne_store *store, uint64_t now_ns, uint64_t *expired)
+{
+    int rc = expire_old(store, now_ns, expired);
+    subjects_settle(store);
+    return rc;
 }

@@ -17,9 +17,10 @@
  * allocates; the caller owns every structure and keeps it alive while the
  * store is attached or open. Not thread-safe: one event loop drives it.
  *
- * RAM: sizeof(ne_store) (about 300 B) plus the subject table the caller
- * gives (sizeof(ne_store_subject) = 40 B per slot, 7/8 of them usable) and
- * its text arena (each subject's bytes plus 8, rounded up to 4). A device
+ * RAM: sizeof(ne_store) (216 B on x86-64) plus the subject table the
+ * caller gives (sizeof(ne_store_subject) = 40 B per slot, 7/8 of them
+ * usable) and its text arena (each subject's bytes plus 8, rounded up to
+ * 4), or one table of a subject pool while it has subjects. A device
  * log adds its slot in the device (about 120 B) and the device's per-block
  * costs (docs/storage.md has the table).
  *
@@ -42,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ne_pool.h"
 #include "ne_config_store.h"
 
 /* What a store does when a limit would be exceeded (JetStream's discard). */
@@ -131,6 +133,54 @@ typedef struct ne_store_subject {
     uint32_t reserved;
 } ne_store_subject;
 
+/* Size classes of subject tables shared by many stores (ne_store_config's
+ * subject_pool): a store starts with no table, takes one of the smallest
+ * class at its first subject, and when it fills (entries or text) moves its
+ * index into a table of the next larger class that is free, returning the
+ * one it had. The total is bounded by the classes' sizes and counts, not by
+ * the number of stores times the largest table. When no larger table is
+ * free the store keeps the one it has: a new subject is then refused
+ * (NE_ERR_FULL, NE_STORE_LIMIT_SUBJECTS) when the entries are full, and
+ * stored unindexed (state.untracked_msgs) when only the text is. A store
+ * gives its table back when it detaches or holds no subject any more. */
+#define NE_STORE_SUBJECT_CLASSES 6
+
+/* Bytes of one table of a class: the entries, then the text arena. */
+#define NE_STORE_SUBJECT_TABLE_BYTES(entries, text_bytes)                                          \
+    ((size_t)(entries) * sizeof(ne_store_subject) + (size_t)(text_bytes))
+
+typedef struct ne_store_subject_class {
+    uint32_t entries;    /* a power of two, at least 8 */
+    uint32_t text_bytes; /* a multiple of 8 */
+    ne_pool tables;
+} ne_store_subject_class;
+
+typedef struct ne_store_subject_pool {
+    ne_store_subject_class classes[NE_STORE_SUBJECT_CLASSES];
+    uint32_t class_count;
+    uint32_t moves;   /* indexes moved into a larger table */
+    uint32_t refused; /* a larger table was wanted and none was free */
+} ne_store_subject_pool;
+
+/* An empty pool (no class yet). */
+void ne_store_subject_pool_init(ne_store_subject_pool *pool);
+
+/* Adds the next larger class: `tables` tables of `entries` entries (a power
+ * of two, at least 8) and `text_bytes` of text (a multiple of 8, > 0) in
+ * storage of tables * NE_STORE_SUBJECT_TABLE_BYTES(entries, text_bytes)
+ * bytes, aligned for uint64_t. Classes are added smallest first, each
+ * larger than the one before in both entries and text. NE_ERR_INVALID
+ * otherwise, NE_ERR_FULL beyond NE_STORE_SUBJECT_CLASSES. tables 0 adds
+ * nothing. */
+int ne_store_subject_pool_add(ne_store_subject_pool *pool, const char *name, uint32_t entries,
+                              uint32_t text_bytes, void *storage, uint32_t tables);
+
+/* Tables handed out, all classes together (0 when every store gave its
+ * back). */
+uint32_t ne_store_subject_pool_in_use(const ne_store_subject_pool *pool);
+
+#define NE_STORE_NO_CLASS 0xffffffffu
+
 /* Subjects are keys: any bytes, no wildcards, no subject grammar (KV logs,
  * the catalogue). Filters then match keys exactly, or by a prefix ending in
  * '>' ("session.>" matches every key that starts with "session."). */
@@ -142,9 +192,13 @@ typedef struct ne_store_subject {
  * (subjects NULL): no subject index at all (logs whose records need none:
  * consumer state, RAFT). subject_text (subject_text_bytes, at most 2^31)
  * keeps the subjects' bytes for wildcard subject queries; without it,
- * ne_store_subjects_state and wildcard counts return NE_ERR_UNSUPPORTED. */
+ * ne_store_subjects_state and wildcard counts return NE_ERR_UNSUPPORTED.
+ * subject_pool instead of subjects (subjects NULL, subject_capacity and
+ * subject_text_bytes 0): the table comes from the pool and grows there
+ * (ne_store_subject_pool above); the pool outlives the store. */
 typedef struct ne_store_config {
     ne_store_limits limits;
+    ne_store_subject_pool *subject_pool;
     ne_store_subject *subjects;
     uint32_t subject_capacity;
     char *subject_text;
@@ -191,8 +245,10 @@ typedef struct ne_store {
     uint32_t subject_max;
     char *subject_text;
     uint32_t subject_text_bytes;
-    uint32_t subject_text_used; /* bump pointer in the arena */
-    uint32_t subject_text_dead; /* bytes of freed texts below it */
+    uint32_t subject_text_used;          /* bump pointer in the arena */
+    uint32_t subject_text_dead;          /* bytes of freed texts below it */
+    ne_store_subject_pool *subject_pool; /* NULL: the caller's table */
+    uint32_t subject_class;              /* the pool's class held, NE_STORE_NO_CLASS: none */
     uint32_t flags;
     ne_store_limit refused;
     uint64_t first_stale_from; /* subjects' first_seq may lag; fixed on demand */

@@ -17,6 +17,7 @@
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
 #include "store/ne_store_format.h"
+#include "store/ne_store_subjects.h"
 
 #define CAT_VERSION 1u
 #define CAT_LIVE 0u
@@ -759,11 +760,17 @@ int sf_attach(ne_store_dev *dev, ne_store_slot *s, ne_store *store, const ne_sto
     store->state.corrupt_records = s->corrupt_records;
     rc = sf_walk_live(dev, s, attach_add, store);
     if (rc != NE_OK) {
+        ne_store_subjects_release(store);
         s->front = NULL;
         s->flags &= (uint8_t)~SF_SLOT_ATTACHED;
         return rc;
     }
-    return ne_store_recovered_done(store, s->next_seq - 1, s->last_ts_ns);
+    rc = ne_store_recovered_done(store, s->next_seq - 1, s->last_ts_ns);
+    if (rc != NE_OK) {
+        /* The caller will not detach a store that failed to attach. */
+        ne_store_subjects_release(store);
+    }
+    return rc;
 }
 
 int ne_store_attach(ne_store *store, ne_store_dev *dev, uint32_t id, const ne_store_config *cfg)
@@ -797,6 +804,7 @@ int ne_store_detach(ne_store *store)
             rc = sf_flush(dev);
         }
     }
+    ne_store_subjects_release(store);
     s->front = NULL;
     s->flags &= (uint8_t)~SF_SLOT_ATTACHED;
     return rc;

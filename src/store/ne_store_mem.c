@@ -7,6 +7,7 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "store/ne_store_backend.h"
+#include "store/ne_store_subjects.h"
 
 #define MEM_NONE 0xffffffffu
 #define MEM_HEADER_BYTES 32u
@@ -486,4 +487,10 @@ int ne_store_mem_open(ne_store *store, ne_store_mem *mem, const ne_store_config 
         mem->index[i] = MEM_NONE;
     }
     return NE_OK;
+}
+
+void ne_store_mem_close(ne_store *store)
+{
+    NE_ASSERT(store != NULL && store->backend == &mem_backend);
+    ne_store_subjects_release(store);
 }

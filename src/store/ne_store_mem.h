@@ -41,4 +41,8 @@ typedef struct ne_store_mem {
 int ne_store_mem_open(ne_store *store, ne_store_mem *mem, const ne_store_config *cfg, void *arena,
                       size_t arena_bytes, uint32_t index_capacity);
 
+/* Closes a memory store: its messages are gone, and a subject table taken
+ * from a pool goes back to it. Nothing else to release. */
+void ne_store_mem_close(ne_store *store);
+
 #endif

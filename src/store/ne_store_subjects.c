@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/ne_assert.h"
+#include "core/ne_error.h"
 
 #define CHUNK_HEADER_BYTES 8u
 #define CHUNK_DEAD 0xffffffffu
@@ -20,6 +21,10 @@ uint32_t ne_store_subjects_max(uint32_t capacity)
 
 void ne_store_subjects_clear(ne_store *store)
 {
+    if (store->subject_pool != NULL) {
+        ne_store_subjects_release(store);
+        return;
+    }
     if (store->subject_capacity > 0) {
         memset(store->subjects, 0, (size_t)store->subject_capacity * sizeof(*store->subjects));
     }
@@ -214,4 +219,155 @@ const char *ne_store_subjects_text(const ne_store *store, uint32_t index, size_t
     }
     *len = e->text_len;
     return store->subject_text + e->text_off + CHUNK_HEADER_BYTES;
+}
+
+/* ---- Tables from a pool of size classes ------------------------------------- */
+
+void ne_store_subject_pool_init(ne_store_subject_pool *pool)
+{
+    NE_ASSERT(pool != NULL);
+    memset(pool, 0, sizeof(*pool));
+}
+
+int ne_store_subject_pool_add(ne_store_subject_pool *pool, const char *name, uint32_t entries,
+                              uint32_t text_bytes, void *storage, uint32_t tables)
+{
+    NE_ASSERT(pool != NULL);
+    if (tables == 0) {
+        return NE_OK;
+    }
+    if (storage == NULL || entries < 8 || (entries & (entries - 1)) != 0 || text_bytes == 0 ||
+        text_bytes % 8 != 0 || text_bytes > 0x80000000u || ((uintptr_t)storage & 7u) != 0) {
+        return NE_ERR_INVALID;
+    }
+    if (pool->class_count > 0) {
+        const ne_store_subject_class *last = &pool->classes[pool->class_count - 1];
+        if (entries <= last->entries || text_bytes <= last->text_bytes) {
+            return NE_ERR_INVALID;
+        }
+    }
+    if (pool->class_count >= NE_STORE_SUBJECT_CLASSES) {
+        return NE_ERR_FULL;
+    }
+    ne_store_subject_class *k = &pool->classes[pool->class_count];
+    k->entries = entries;
+    k->text_bytes = text_bytes;
+    ne_pool_init(&k->tables, name, storage, NE_STORE_SUBJECT_TABLE_BYTES(entries, text_bytes),
+                 tables);
+    NE_ASSERT(k->tables.object_bytes == NE_STORE_SUBJECT_TABLE_BYTES(entries, text_bytes));
+    pool->class_count++;
+    return NE_OK;
+}
+
+uint32_t ne_store_subject_pool_in_use(const ne_store_subject_pool *pool)
+{
+    uint32_t total = 0;
+    for (uint32_t c = 0; c < pool->class_count; c++) {
+        total += pool->classes[c].tables.in_use;
+    }
+    return total;
+}
+
+void ne_store_subjects_release(ne_store *store)
+{
+    if (store->subject_pool == NULL || store->subject_class == NE_STORE_NO_CLASS) {
+        return;
+    }
+    NE_ASSERT(store->subject_class < store->subject_pool->class_count);
+    ne_pool_free(&store->subject_pool->classes[store->subject_class].tables, store->subjects);
+    store->subjects = NULL;
+    store->subject_capacity = 0;
+    store->subject_max = 0;
+    store->subject_text = NULL;
+    store->subject_text_bytes = 0;
+    store->subject_text_used = 0;
+    store->subject_text_dead = 0;
+    store->subject_class = NE_STORE_NO_CLASS;
+}
+
+/* Copies every entry of the old table, and its bytes, into the new one
+ * (zeroed, larger): entries go to their home slots in the new capacity,
+ * texts are laid out again without the dead chunks. Bounded by the old
+ * capacity, each insertion by the new one. */
+static void rehash_into(ne_store *store, ne_store_subject *to, uint32_t capacity, char *text,
+                        uint32_t text_bytes)
+{
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < store->subject_capacity; i++) {
+        const ne_store_subject *e = &store->subjects[i];
+        if (e->hash == 0) {
+            continue;
+        }
+        uint32_t j = home_slot(e->hash, capacity);
+        for (uint32_t probes = 0; probes < capacity && to[j].hash != 0; probes++) {
+            j = (j + 1) & (capacity - 1);
+        }
+        NE_ASSERT(to[j].hash == 0);
+        to[j] = *e;
+        if (e->text_off == NE_STORE_NO_TEXT) {
+            continue;
+        }
+        uint32_t size = chunk_bytes(e->text_len);
+        NE_ASSERT(used + size <= text_bytes);
+        memcpy(text + used, store->subject_text + e->text_off, size);
+        memcpy(text + used, &j, sizeof(j));
+        to[j].text_off = used;
+        used += size;
+    }
+    store->subject_text_used = used;
+    store->subject_text_dead = 0;
+}
+
+bool ne_store_subjects_grow(ne_store *store, uint32_t entries, uint32_t text_bytes)
+{
+    ne_store_subject_pool *pool = store->subject_pool;
+    if (pool == NULL) {
+        return false;
+    }
+    uint32_t from = store->subject_class == NE_STORE_NO_CLASS ? 0 : store->subject_class + 1u;
+    for (uint32_t c = from; c < pool->class_count; c++) {
+        ne_store_subject_class *k = &pool->classes[c];
+        if (ne_store_subjects_max(k->entries) < entries || k->text_bytes < text_bytes) {
+            continue;
+        }
+        uint8_t *table = ne_pool_alloc_uninit(&k->tables);
+        if (table == NULL) {
+            continue;
+        }
+        ne_store_subject *to = (ne_store_subject *)(void *)table;
+        memset(to, 0, (size_t)k->entries * sizeof(*to));
+        char *text = (char *)table + (size_t)k->entries * sizeof(*to);
+        rehash_into(store, to, k->entries, text, k->text_bytes);
+        uint32_t used = store->subject_text_used;
+        if (store->subject_class != NE_STORE_NO_CLASS) {
+            pool->moves++;
+            ne_pool_free(&pool->classes[store->subject_class].tables, store->subjects);
+        }
+        store->subjects = to;
+        store->subject_capacity = k->entries;
+        store->subject_max = ne_store_subjects_max(k->entries);
+        store->subject_text = text;
+        store->subject_text_bytes = k->text_bytes;
+        store->subject_text_used = used;
+        store->subject_text_dead = 0;
+        store->subject_class = c;
+        return true;
+    }
+    pool->refused++;
+    return false;
+}
+
+bool ne_store_subjects_make_room(ne_store *store, uint32_t count, size_t len)
+{
+    bool entries_ok = count < store->subject_max;
+    if (store->subject_pool == NULL) {
+        return entries_ok;
+    }
+    uint32_t live = store->subject_text_used - store->subject_text_dead;
+    uint32_t need = live + chunk_bytes(len);
+    bool text_ok = store->subject_text != NULL && need <= store->subject_text_bytes;
+    if (!entries_ok || !text_ok) {
+        (void)ne_store_subjects_grow(store, count + 1u, need);
+    }
+    return count < store->subject_max;
 }

@@ -28,7 +28,7 @@
 /* Entries a table of this capacity may hold before it counts as full. */
 uint32_t ne_store_subjects_max(uint32_t capacity);
 
-/* Clears every slot and the arena. */
+/* Clears every slot and the arena (a pool's table is given back). */
 void ne_store_subjects_clear(ne_store *store);
 
 /* Index of the entry of this subject (its bytes compared when the arena
@@ -47,6 +47,22 @@ int32_t ne_store_subjects_insert(ne_store *store, uint64_t hash, const char *sub
 
 /* Frees slot index; other entries may move (indexes are not stable). */
 void ne_store_subjects_remove(ne_store *store, uint32_t index);
+
+/* Room for one more subject of len bytes beside `count` subjects: with a
+ * pool, a store whose entries or text are short moves into a larger table
+ * (ne_store_subjects_grow). True when the entries have room (the text may
+ * still be short: ne_store_subjects_insert then fails). */
+bool ne_store_subjects_make_room(ne_store *store, uint32_t count, size_t len);
+
+/* Moves the index into a table of the pool's smallest class above the one
+ * held whose usable entries hold `entries` and whose text holds
+ * `text_bytes`; false when none is free (counted in the pool's refused,
+ * nothing changed). Entry indexes change. */
+bool ne_store_subjects_grow(ne_store *store, uint32_t entries, uint32_t text_bytes);
+
+/* Gives a pool's table back (the store then has none); nothing for a
+ * caller's table. */
+void ne_store_subjects_release(ne_store *store);
 
 /* The subject's bytes, or NULL when the arena does not hold them. */
 const char *ne_store_subjects_text(const ne_store *store, uint32_t index, size_t *len);

@@ -265,6 +265,51 @@ static void test_deleted_stay_deleted(void **state)
     assert_null(ne_js_consumer_find(stream_named("S"), (ne_slice){"C", 1}));
 }
 
+static const ne_store *file_store_of(const char *name)
+{
+    const ne_js_stream *st = stream_named(name);
+    assert_non_null(st);
+    const ne_js_file_stream *fs =
+        (const ne_js_file_stream *)(const void *)(srv.js.file.streams.storage +
+                                                  (size_t)st->store.impl.file.index *
+                                                      srv.js.file.streams.object_bytes);
+    return &fs->store;
+}
+
+/* A file stream's subject index comes from the shared tables: none while
+ * it is empty, one of the smallest class at its first message, a larger one
+ * as its subjects grow, the same class again after a restart, and every
+ * table back when it is deleted (JS-26 num_subjects, JS-07 subjects_filter). */
+static void test_subject_index_grows_from_shared_tables_JS26(void **state)
+{
+    (void)state;
+    expect_ok(request("$JS.API.STREAM.CREATE.S",
+                      "{\"name\":\"S\",\"subjects\":[\"s.>\"],\"storage\":\"file\"}"));
+    assert_int_equal(file_store_of("S")->subject_class, NE_STORE_NO_CLASS);
+    assert_int_equal(ne_store_subject_pool_in_use(&srv.js.file.subjects), 0);
+    expect_ok(request("s.0", "x"));
+    assert_int_equal(file_store_of("S")->subject_class, 0);
+    char subject[16];
+    for (int i = 1; i < 100; i++) {
+        snprintf(subject, sizeof(subject), "s.%d", i);
+        expect_ok(request(subject, "x"));
+    }
+    /* 100 subjects: past class 1 (56 usable) into class 2 (224). */
+    assert_int_equal(file_store_of("S")->subject_class, 2);
+    assert_int_equal(ne_store_subject_pool_in_use(&srv.js.file.subjects), 1);
+    const char *got = request("$JS.API.STREAM.INFO.S", "{\"subjects_filter\":\"s.9*\"}");
+    assert_non_null(strstr(got, "\"num_subjects\":100"));
+    halt();
+    boot();
+    assert_int_equal(file_store_of("S")->subject_class, 2);
+    assert_int_equal(file_store_of("S")->state.num_subjects, 100);
+    got = request("$JS.API.STREAM.INFO.S", "{\"subjects_filter\":\"s.*\"}");
+    assert_non_null(strstr(got, "\"s.99\":1"));
+    assert_non_null(strstr(got, "\"num_subjects\":100"));
+    expect_ok(request("$JS.API.STREAM.DELETE.S", ""));
+    assert_int_equal(ne_store_subject_pool_in_use(&srv.js.file.subjects), 0);
+}
+
 /* Time passes in ticks of 100 ms, a loop turn after each. */
 static void advance(uint64_t ms)
 {
@@ -443,6 +488,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_streams_and_consumers_come_back_JS17, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_state_log_stays_small, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_stay_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subject_index_grows_from_shared_tables_JS26, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sync_always_syncs_before_each_ack, setup_cached,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sync_interval_writes_before_ack_and_syncs_on_time,
