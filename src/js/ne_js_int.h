@@ -129,6 +129,13 @@ void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg);
 /* nats-server's checkStreamCfg: defaults, then every rule. */
 bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_js_error *e);
 bool ne_js_stream_cfg_equal(const ne_js *js, const ne_js_stream_cfg *x, const ne_js_stream_cfg *y);
+/* The checks of a new stream's mirror or sources against the account's
+ * streams they name (nats-server's, where the origin exists): a cycle
+ * through mirrors and sources back to the stream (500 10052 "detected
+ * cycle"), a max_msg_size below the origin's (10030 mirror, 10046 source),
+ * a source filter that no subject of the origin overlaps (10052). */
+bool ne_js_stream_origins_check(ne_js *js, ne_js_account *a, const ne_js_stream_cfg *cfg,
+                                ne_js_error *e);
 /* Same mirror or sources (and which one it is). */
 bool ne_js_stream_sources_equal(const ne_js *js, const ne_js_stream_cfg *x,
                                 const ne_js_stream_cfg *y);
