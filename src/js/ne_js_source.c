@@ -213,6 +213,16 @@ int ne_js_source_stream_started(ne_js *js, ne_js_stream *st)
     return NE_OK;
 }
 
+bool ne_js_source_room(const ne_js *js, const ne_js_stream *st, uint32_t count)
+{
+    uint32_t free_links = 0;
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        const ne_js_source_link *link = &js->sources.links[i];
+        free_links += link->state == NE_JS_SOURCE_FREE || link->stream == st ? 1u : 0u;
+    }
+    return free_links >= count;
+}
+
 void ne_js_source_stream_stopped(ne_js *js, ne_js_stream *st)
 {
     ne_js_sources *s = sources_of(js);

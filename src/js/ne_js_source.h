@@ -80,6 +80,9 @@ struct ne_js;
  * start at the next tick. NE_ERR_NOMEM when NE_JS_MAX_SOURCE_LINKS are in
  * use (the stream is refused). */
 int ne_js_source_stream_started(struct ne_js *js, ne_js_stream *st);
+/* Whether count links fit, the stream's own counted as free (an update
+ * of its sources). */
+bool ne_js_source_room(const struct ne_js *js, const ne_js_stream *st, uint32_t count);
 /* The stream goes: its links unsubscribe and are freed. */
 void ne_js_source_stream_stopped(struct ne_js *js, ne_js_stream *st);
 /* A delivery on a link's deliver subject, in routing: stored now, or a

@@ -432,8 +432,6 @@ static bool update_allowed(ne_js *js, const ne_js_stream *st, ne_js_stream_cfg *
                !ne_js_text_eq(js, cfg->republish_dest, old->republish_dest) ||
                cfg->republish_headers_only != old->republish_headers_only) {
         why = "stream configuration update can not change RePublish";
-    } else if (!old->mirror && !ne_js_stream_sources_equal(js, cfg, old)) {
-        why = "stream configuration update can not change sources in natsedge yet";
     } else if (cfg->forward != old->forward || cfg->forward_window != old->forward_window ||
                !ne_js_text_eq(js, cfg->forward_prefix, old->forward_prefix)) {
         why = "stream configuration update can not change forward in natsedge yet";
@@ -476,6 +474,24 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
         !bytes_fit(js, a, cfg, st, e)) {
         return false;
     }
+    /* Sources added or removed (a mirror's cannot change: update_allowed):
+     * the links start again from the new list, each source that stays
+     * where its newest Nats-Stream-Source says (ne_js_source.c). */
+    bool relink = !ne_js_stream_sources_equal(js, cfg, &st->cfg);
+    if (relink && !ne_js_stream_origins_check(js, a, cfg, e)) {
+        return false;
+    }
+    if (relink && !ne_js_source_room(js, st, cfg->source_count)) {
+        ne_log_warn(js->conns->log,
+                    "JetStream stream \"%s\": no room for its %u sources: raise "
+                    "NE_JS_MAX_SOURCE_LINKS",
+                    st->cfg.name, (unsigned)cfg->source_count);
+        ne_js_error_set(e, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
+        return false;
+    }
+    if (relink) {
+        ne_js_source_stream_stopped(js, st);
+    }
     /* New subjects: subscribe with the new list, the old one on failure. */
     ne_js_stream_cfg old = st->cfg;
     unsubscribe_stream(js, st);
@@ -483,8 +499,16 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
     if (subscribe_stream(js, st) != NE_OK) {
         st->cfg = old;
         (void)subscribe_stream(js, st);
+        if (relink && st->cfg.source_count > 0) {
+            (void)ne_js_source_stream_started(js, st);
+        }
         ne_js_error_set(e, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
         return false;
+    }
+    if (relink && st->cfg.source_count > 0) {
+        int rc = ne_js_source_stream_started(js, st);
+        NE_ASSERT(rc == NE_OK); /* the room was counted above */
+        (void)rc;
     }
     ne_js_stream_cfg_release(js, &old);
     ne_js_stream_cfg_init(cfg);

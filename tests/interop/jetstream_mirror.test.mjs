@@ -156,6 +156,49 @@ test("sources of local streams get Nats-Stream-Source, with filters and a start 
   await server.stop();
 });
 
+test("an update adds and removes sources; a kept source goes on where it was (JS-26b)", async () => {
+  const { server, nc, jsm, js } = await open();
+  await jsm.streams.add({ name: "O", subjects: ["o.>"], storage: "memory" });
+  await jsm.streams.add({ name: "P", subjects: ["p.>"], storage: "memory" });
+  for (let i = 1; i <= 3; i++) await js.publish("o.x", `o${i}`);
+  for (let i = 1; i <= 2; i++) await js.publish("p.x", `p${i}`);
+  await create(nc, { name: "S", storage: "memory", sources: [{ name: "O" }] });
+  await messages(nc, "S", 3);
+  const up = await api(nc, "$JS.API.STREAM.UPDATE.S", { name: "S", storage: "memory", sources: [{ name: "O" }, { name: "P" }] });
+  assert.equal(up.error, undefined, JSON.stringify(up.error));
+  assert.deepEqual(up.config.sources, [{ name: "O" }, { name: "P" }]);
+  await messages(nc, "S", 5);
+  await js.publish("o.x", "o4");
+  await messages(nc, "S", 6);
+  const gone = await api(nc, "$JS.API.STREAM.UPDATE.S", { name: "S", storage: "memory", sources: [{ name: "P" }] });
+  assert.equal(gone.error, undefined, JSON.stringify(gone.error));
+  assert.deepEqual(gone.config.sources, [{ name: "P" }]);
+  await js.publish("o.x", "o5");
+  await js.publish("p.x", "p3");
+  const si = await messages(nc, "S", 7);
+  assert.deepEqual(si.sources.map((x) => x.name), ["P"]);
+  await new Promise((r) => setTimeout(r, 1500)); // o5 would have come by now
+  const got = (await contents(jsm, "S")).map(([, , data, src]) => [data, src]);
+  assert.deepEqual(got.slice(0, 3), [
+    ["o1", "O 1"],
+    ["o2", "O 2"],
+    ["o3", "O 3"],
+  ]);
+  assert.deepEqual(
+    got.slice(3, 6).sort(),
+    [
+      ["o4", "O 4"],
+      ["p1", "P 1"],
+      ["p2", "P 2"],
+    ],
+    "P from its start, O with no message twice",
+  );
+  assert.deepEqual(got[6], ["p3", "P 3"]);
+  assert.equal((await info(nc, "S")).state.messages, 7, "nothing of O once it is no source");
+  await nc.close();
+  await server.stop();
+});
+
 test("a source from a start time gets the origin's messages from that time on (JS-26b)", async () => {
   const { server, nc, jsm, js } = await open();
   await jsm.streams.add({ name: "O", subjects: ["o.>"], storage: "memory" });
