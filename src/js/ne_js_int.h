@@ -159,6 +159,10 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
 void ne_js_stream_delete(ne_js *js, ne_js_stream *st, bool advise);
 /* A message published on one of the stream's subjects (the deliver op). */
 void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg);
+/* A mirror's or source's copy of its origin's message: its Nats-Expected-*
+ * headers are not checked again; stored with time ts_ns (a mirror's: the
+ * origin's; 0: now). */
+void ne_js_stream_copy_in(ne_js *js, ne_js_stream *st, const ne_msg *msg, uint64_t ts_ns);
 /* A stored publish's acknowledgement record, handled at the turn's end. */
 void ne_js_stream_puback(ne_js *js, ne_js_account *a, ne_slice reply, const uint8_t *body,
                          uint32_t len);

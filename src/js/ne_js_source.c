@@ -549,13 +549,18 @@ static void store_sourced(ne_js *js, ne_js_source_link *link, const ne_msg *msg,
     m.has_headers = true;
     m.total_len = (uint32_t)new_hdr + data_len;
     m.chain = head;
-    ne_js_stream_inbound(js, link->stream, &m);
+    ne_js_stream_copy_in(js, link->stream, &m, 0);
     ne_chunk_chain_release(pools, head);
 }
 
-/* A mirror keeps the origin's sequence: a gap is skipped over. */
+/* A mirror keeps the origin's sequence (a gap is skipped over) and its
+ * time (the delivery's ack reply carries it, in ns). */
 static void store_mirrored(ne_js *js, ne_js_source_link *link, const ne_msg *msg, uint64_t sseq)
 {
+    uint64_t ts_ns = 0;
+    if (!ack_number(msg->reply, 1, &ts_ns)) {
+        ts_ns = 0;
+    }
     ne_js_stream *st = link->stream;
     if (sseq > st->store.state.last_seq + 1) {
         (void)st->store.ops->skip_to(&st->store, sseq);
@@ -570,7 +575,7 @@ static void store_mirrored(ne_js *js, ne_js_source_link *link, const ne_msg *msg
     m.data = msg->data;
     m.chain = msg->chain;
     m.chain_offset = msg->chain_offset;
-    ne_js_stream_inbound(js, st, &m);
+    ne_js_stream_copy_in(js, st, &m, ts_ns);
 }
 
 bool ne_js_source_deliver(ne_js *js, ne_js_account *a, const ne_sub *sub, ne_msg *msg)

@@ -795,7 +795,10 @@ static void refused_for_room(ne_js *js, const ne_js_stream *st)
     }
 }
 
-void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
+/* copy: a mirror's or source's copy of a message its origin stored, whose
+ * Nats-Expected-* headers the origin checked (they name the origin's
+ * state, not this stream's); ts_ns: its time (0: now). */
+static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, uint64_t ts_ns)
 {
     ne_slice reply = msg->reply;
     ne_slice subject = msg->subject;
@@ -817,7 +820,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
     char arg[160];
     if (hdr_len > 0) {
         ne_slice v;
-        if (ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Stream", &v) && v.len > 0 &&
+        if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Stream", &v) && v.len > 0 &&
             !ne_slice_eq(v, st->cfg.name, strlen(st->cfg.name))) {
             reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_NOT_MATCH, NULL);
             return;
@@ -841,7 +844,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
             }
         }
         uint64_t want = 0;
-        if (ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Subject-Sequence", &v) &&
+        if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Subject-Sequence", &v) &&
             parse_seq(v, &want)) {
             ne_js_subject_state ss;
             uint64_t last =
@@ -852,13 +855,13 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
                 return;
             }
         }
-        if (ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Sequence", &v) && parse_seq(v, &want) &&
-            want != st->store.state.last_seq) {
+        if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Sequence", &v) &&
+            parse_seq(v, &want) && want != st->store.state.last_seq) {
             ne_fmt(arg, sizeof(arg), "%llu", (unsigned long long)st->store.state.last_seq);
             reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_WRONG_LAST_SEQUENCE, arg);
             return;
         }
-        if (ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Msg-Id", &v) && v.len > 0 &&
+        if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Msg-Id", &v) && v.len > 0 &&
             !ne_slice_eq(v, st->last_msg_id, strlen(st->last_msg_id))) {
             ne_fmt(arg, sizeof(arg), "%.*s", (int)NE_MIN(strlen(st->last_msg_id), (size_t)150),
                    st->last_msg_id);
@@ -901,7 +904,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
         reply_error(js, st, reply, can_respond, NE_JS_ERR_INSUFFICIENT_RESOURCES, NULL);
         return;
     }
-    uint64_t now = ne_js_now_ns();
+    uint64_t now = copy && ts_ns > 0 ? ts_ns : ne_js_now_ns();
     uint64_t mono = ne_js_mono_ns(js);
     if (no_interest(js, st, subject)) {
         uint64_t seq = st->store.state.last_seq + 1;
@@ -1101,6 +1104,16 @@ static void republish(ne_js *js, ne_js_stream *st, const puback *p)
     (void)ne_js_send_stored(js, st->acc, st, &info, (ne_slice){to, (uint32_t)n}, (ne_slice){"", 0},
                             (ne_slice){"", 0}, extra, (uint32_t)e, st->cfg.republish_headers_only,
                             &bytes);
+}
+
+void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
+{
+    inbound(js, st, msg, false, 0);
+}
+
+void ne_js_stream_copy_in(ne_js *js, ne_js_stream *st, const ne_msg *msg, uint64_t ts_ns)
+{
+    inbound(js, st, msg, true, ts_ns);
 }
 
 void ne_js_stream_puback(ne_js *js, ne_js_account *a, ne_slice reply, const uint8_t *body,

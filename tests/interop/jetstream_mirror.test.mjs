@@ -75,6 +75,9 @@ test("a mirror of a local stream holds its messages at the origin's sequences, w
   const si = await messages(nc, "M", 9);
   assert.equal(si.state.first_seq, 1);
   assert.equal(si.state.last_seq, 9);
+  const osi = await info(nc, "O");
+  assert.equal(si.state.first_ts, osi.state.first_ts, "a mirror keeps the origin's times");
+  assert.equal(si.state.last_ts, osi.state.last_ts);
   assert.equal(si.mirror.name, "O");
   assert.equal(si.mirror.lag, 0);
   assert.ok(si.mirror.active >= 0, `active ${si.mirror.active}`);
@@ -326,6 +329,36 @@ test("a missing origin is waited for; a purged one leaves the copies; a deleted 
   await nc.close();
   await server.stop();
 });
+
+test(
+  "natsedge-only (nats-server 2.9.10 stops copying at a message with Nats-Expected-* headers, differences.md \"Mirrors and sources\"): copies keep messages published with Nats-Expected-* headers (JS-26b)",
+  brokerKind() === "natsedge" ? {} : { skip: "nats-server 2.9.10 checks the origin's Nats-Expected-* headers against the copy and stalls" },
+  async () => {
+    const { server, nc, jsm, js } = await open();
+    await jsm.streams.add({ name: "O", subjects: ["o.>"], storage: "memory" });
+    let h = headers();
+    h.set("Nats-Expected-Stream", "O");
+    await js.publish("o.a", "expected stream", { headers: h });
+    await js.publish("o.b", "plain");
+    h = headers();
+    h.set("Nats-Expected-Last-Sequence", "2");
+    await js.publish("o.c", "expected last", { headers: h });
+    await create(nc, { name: "M", mirror: { name: "O" }, storage: "memory" });
+    await create(nc, { name: "S", sources: [{ name: "O" }], storage: "memory" });
+    await messages(nc, "M", 3);
+    await messages(nc, "S", 3);
+    assert.deepEqual(
+      (await contents(jsm, "S")).map(([, , data, src]) => [data, src]),
+      [
+        ["expected stream", "O 1"],
+        ["plain", "O 2"],
+        ["expected last", "O 3"],
+      ],
+    );
+    await nc.close();
+    await server.stop();
+  },
+);
 
 test("a KV bucket's mirror holds the origin bucket's values (JS-26b, KV-02)", async () => {
   const { server, nc, jsm } = await open();
