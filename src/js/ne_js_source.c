@@ -22,6 +22,10 @@
 #define SID_DELIVER 'M'
 #define SID_REPLY 'R'
 #define SID_PUBLISH 'P'
+/* The account client's own records (ne_js.c's SID_API and SID_FC): a local
+ * origin's create request and flow control replies, queued directly. */
+#define SID_CLIENT_API 'A'
+#define SID_CLIENT_FC 'F'
 
 static const char token_alphabet[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -339,7 +343,7 @@ static void ask(ne_js *js, ne_js_account *a, ne_js_source_link *link, uint64_t n
     if (local) {
         /* The account's client would not get its own request: it is
          * queued as the router would have queued it. */
-        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, 'A',
+        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_CLIENT_API,
                                  (ne_slice){subject, (uint32_t)subject_len}, reply, s->request,
                                  (uint32_t)body_len);
         return;
@@ -355,8 +359,8 @@ static void answer_flow_control(ne_js *js, ne_js_account *a, const ne_js_source_
                                 ne_slice subject)
 {
     if (is_local(link)) {
-        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, 'F', subject, (ne_slice){"", 0}, NULL,
-                                 0);
+        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_CLIENT_FC, subject,
+                                 (ne_slice){"", 0}, NULL, 0);
     } else {
         (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_PUBLISH, subject, (ne_slice){"", 0},
                                  NULL, 0);
