@@ -731,8 +731,9 @@ static const ne_conn_ops js_ops = {
 
 static void interest_change(ne_js *js, ne_sub *sub, int delta)
 {
-    if (sub->conn == NULL || sub->conn->acc == NULL || ne_js_account_of(js, sub->conn) != NULL) {
-        return; /* JetStream's own subscriptions */
+    if (sub->conn == NULL || sub->conn->acc == NULL ||
+        (ne_js_account_of(js, sub->conn) != NULL && !sub->echo)) {
+        return; /* JetStream's own subscriptions, but a local mirror's or source's */
     }
     ne_js_account *a = account_by_index(js, sub->conn->acc->index);
     if (a == NULL || a->consumer_count == 0) {

@@ -303,6 +303,7 @@ static void write_stream_info(api_call *c, ne_json_out *o, ne_js_stream *st, boo
     if (js->opts->js.domain[0] != '\0') {
         ne_json_kv_string(o, "domain", js->opts->js.domain);
     }
+    ne_js_source_write_info(js, o, st);
 }
 
 static void stream_info_fields(api_call *c, ne_json_out *o)
@@ -376,6 +377,11 @@ static void api_stream_create(api_call *c, ne_slice name, bool update)
         return;
     }
     if (!update && !ne_js_stream_cfg_check(js, c->a, cfg, &c->err)) {
+        ne_js_stream_cfg_release(js, cfg);
+        respond(c);
+        return;
+    }
+    if (!update && st == NULL && !ne_js_stream_origins_check(js, c->a, cfg, &c->err)) {
         ne_js_stream_cfg_release(js, cfg);
         respond(c);
         return;

@@ -358,9 +358,14 @@ static void read_source(reader *r, int obj, ne_js_source_cfg *src)
     sub.obj = obj;
     read_text(&sub, "name", &src->name, "source name");
     read_u64(&sub, "opt_start_seq", &src->opt_start_seq);
-    if (value_of(&sub, "opt_start_time") >= 0) {
-        fail(&sub, NE_JS_ERR_STREAM_INVALID_CONFIG, "%s",
-             "opt_start_time of a mirror or source is not supported yet in natsedge");
+    int t = value_of(&sub, "opt_start_time");
+    if (t >= 0 && sub.ok) {
+        char buf[64];
+        bool too_long = false;
+        read_string(&sub, t, buf, sizeof(buf), &too_long);
+        if (sub.ok && (too_long || !ne_js_parse_time(buf, strlen(buf), &src->opt_start_time_ns))) {
+            bad_json(&sub);
+        }
     }
     read_text(&sub, "filter_subject", &src->filter, "source filter");
     int ext = read_object(&sub, "external");
@@ -532,7 +537,9 @@ bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, 
     cfg->max_bytes = cfg->max_bytes == 0 ? -1 : cfg->max_bytes;
     cfg->max_msg_size = cfg->max_msg_size == 0 ? -1 : cfg->max_msg_size;
     cfg->max_consumers = cfg->max_consumers == 0 ? -1 : cfg->max_consumers;
-    if (cfg->duplicate_window_ns == 0) {
+    /* A mirror keeps no duplicate window (it stores what its origin
+     * stored): nats-server leaves it 0. */
+    if (cfg->duplicate_window_ns == 0 && !cfg->mirror) {
         int64_t max_window = (int64_t)NE_JS_DEFAULT_DUPLICATE_WINDOW_NS;
         if (js->opts->js.duplicate_window_ns > 0 && max_window > js->opts->js.duplicate_window_ns) {
             max_window = js->opts->js.duplicate_window_ns;
@@ -579,13 +586,6 @@ bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, 
         if (n.len == 0 || !ne_js_name_valid(n.ptr, n.len)) {
             return check_fail(e, cfg->mirror ? "mirror configuration requires a stream name"
                                              : "sources configuration requires a stream name");
-        }
-        /* A local origin would have to deliver to this server's own
-         * JetStream client, which gets none of its own messages. */
-        if (cfg->sources[i].api == NE_JS_NO_TEXT) {
-            return check_fail(e, "mirrors and sources of a stream of this server are not "
-                                 "supported yet in natsedge: name another domain's API "
-                                 "(external.api)");
         }
     }
     /* A stream without subjects takes its name as one, unless it mirrors
@@ -674,6 +674,115 @@ static bool slot_eq(const ne_js *js, uint16_t a, uint16_t b)
     return ne_js_text_eq(js, a, b);
 }
 
+/* Streams of the account reached from cfg's mirror or sources on this
+ * server: a bit per stream pool index. */
+typedef struct origin_walk {
+    uint32_t reached[(NE_JS_MAX_STREAMS + 31) / 32];
+    bool cycle;
+    bool grew;
+} origin_walk;
+
+/* Marks the local origins of one stream's configuration; cycle when one
+ * of them is the stream being checked (named self). */
+static void walk_origins(ne_js *js, ne_js_account *a, const ne_js_stream_cfg *from,
+                         const char *self, origin_walk *w)
+{
+    for (uint8_t i = 0; i < from->source_count; i++) {
+        const ne_js_source_cfg *src = &from->sources[i];
+        if (src->api != NE_JS_NO_TEXT) {
+            continue; /* another domain's stream */
+        }
+        ne_slice n = ne_js_text_get(js, src->name);
+        if (ne_slice_eq(n, self, strlen(self))) {
+            w->cycle = true;
+            return;
+        }
+        ne_js_stream *o = ne_js_stream_find(a, n);
+        if (o == NULL) {
+            continue;
+        }
+        uint32_t k = (uint32_t)ne_pool_index(&js->stream_pool, o);
+        NE_ASSERT(k < NE_JS_MAX_STREAMS);
+        if ((w->reached[k / 32] & (1u << (k % 32))) == 0) {
+            w->reached[k / 32] |= 1u << (k % 32);
+            w->grew = true;
+        }
+    }
+}
+
+/* nats-server's "detected cycle": following mirrors and sources from cfg
+ * through the account's streams comes back to cfg's stream. Each pass
+ * visits every reached stream once; a pass that reaches no new stream ends
+ * the walk, so there are at most NE_JS_MAX_STREAMS passes. */
+static bool origins_cycle(ne_js *js, ne_js_account *a, const ne_js_stream_cfg *cfg)
+{
+    origin_walk w;
+    memset(&w, 0, sizeof(w));
+    walk_origins(js, a, cfg, cfg->name, &w);
+    for (uint32_t pass = 0; pass < NE_JS_MAX_STREAMS && w.grew && !w.cycle; pass++) {
+        w.grew = false;
+        uint32_t guard = 0;
+        for (ne_js_stream *st = a->streams; st != NULL && guard++ < NE_JS_MAX_STREAMS && !w.cycle;
+             st = st->next) {
+            uint32_t k = (uint32_t)ne_pool_index(&js->stream_pool, st);
+            if ((w.reached[k / 32] & (1u << (k % 32))) != 0 &&
+                strcmp(st->cfg.name, cfg->name) != 0) {
+                walk_origins(js, a, &st->cfg, cfg->name, &w);
+            }
+        }
+    }
+    return w.cycle;
+}
+
+/* A filter that no subject of the origin overlaps (an origin without
+ * subjects of its own, a mirror or an aggregate, is not checked). */
+static bool filter_misses(const ne_js *js, const ne_js_stream *o, ne_slice filter)
+{
+    if (filter.len == 0 || o->cfg.subject_count == 0) {
+        return false;
+    }
+    for (uint8_t i = 0; i < o->cfg.subject_count; i++) {
+        if (ne_js_subjects_collide(ne_js_text_get(js, o->cfg.subjects[i]), filter)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ne_js_stream_origins_check(ne_js *js, ne_js_account *a, const ne_js_stream_cfg *cfg,
+                                ne_js_error *e)
+{
+    for (uint8_t i = 0; i < cfg->source_count; i++) {
+        const ne_js_source_cfg *src = &cfg->sources[i];
+        ne_js_stream *o =
+            src->api == NE_JS_NO_TEXT ? ne_js_stream_find(a, ne_js_text_get(js, src->name)) : NULL;
+        if (o == NULL) {
+            continue; /* another domain's, or not there yet: it may come */
+        }
+        if (cfg->max_msg_size > 0 && o->cfg.max_msg_size > 0 &&
+            cfg->max_msg_size < o->cfg.max_msg_size) {
+            ne_js_error_set(e,
+                            cfg->mirror ? NE_JS_ERR_MIRROR_MAX_MESSAGE_SIZE_TOO_BIG
+                                        : NE_JS_ERR_SOURCE_MAX_MESSAGE_SIZE_TOO_BIG,
+                            "%s", "");
+            return false;
+        }
+        ne_slice filter = ne_js_text_get(js, src->filter);
+        if (!cfg->mirror && filter_misses(js, o, filter)) {
+            ne_slice n = ne_js_text_get(js, src->name);
+            ne_js_error_set(e, NE_JS_ERR_STREAM_INVALID_CONFIG,
+                            "source '%.*s' filter subject '%.*s' does not overlap with any "
+                            "origin stream subject",
+                            (int)n.len, n.ptr, (int)filter.len, filter.ptr);
+            return false;
+        }
+    }
+    if (origins_cycle(js, a, cfg)) {
+        return check_fail(e, "detected cycle");
+    }
+    return true;
+}
+
 bool ne_js_stream_sources_equal(const ne_js *js, const ne_js_stream_cfg *x,
                                 const ne_js_stream_cfg *y)
 {
@@ -684,7 +793,7 @@ bool ne_js_stream_sources_equal(const ne_js *js, const ne_js_stream_cfg *x,
         const ne_js_source_cfg *a = &x->sources[i], *b = &y->sources[i];
         if (!slot_eq(js, a->name, b->name) || !slot_eq(js, a->filter, b->filter) ||
             !slot_eq(js, a->api, b->api) || !slot_eq(js, a->deliver, b->deliver) ||
-            a->opt_start_seq != b->opt_start_seq) {
+            a->opt_start_seq != b->opt_start_seq || a->opt_start_time_ns != b->opt_start_time_ns) {
             return false;
         }
     }
@@ -743,6 +852,9 @@ static void write_source(const ne_js *js, ne_json_out *o, const ne_js_source_cfg
     kv_text(js, o, "name", src->name, false);
     if (src->opt_start_seq > 0) {
         ne_json_kv_u64(o, "opt_start_seq", src->opt_start_seq);
+    }
+    if (src->opt_start_time_ns > 0) {
+        ne_js_write_time(o, "opt_start_time", src->opt_start_time_ns);
     }
     kv_text(js, o, "filter_subject", src->filter, true);
     if (src->api != NE_JS_NO_TEXT || src->deliver != NE_JS_NO_TEXT) {

@@ -779,7 +779,7 @@ static void scan_sub(void *ctx, ne_sub *sub)
 {
     interest_scan *s = ctx;
     if (sub->conn == NULL || sub->conn->acc == NULL || sub->conn->acc->index != s->account ||
-        ne_js_account_of(s->js, sub->conn) != NULL) {
+        (ne_js_account_of(s->js, sub->conn) != NULL && !sub->echo)) {
         return;
     }
     ne_slice subject = {sub->entry.subject, sub->entry.subject_len};

@@ -32,6 +32,10 @@ static const ne_js_err_def table[NE_JS_ERR_COUNT] = {
                                        "stream mirrors can not also contain other sources"},
     [NE_JS_ERR_MIRROR_NOT_UPDATABLE] = {400, 10055,
                                         "stream mirror configuration can not be updated"},
+    [NE_JS_ERR_MIRROR_MAX_MESSAGE_SIZE_TOO_BIG] =
+        {400, 10030, "stream mirror must have max message size >= source"},
+    [NE_JS_ERR_SOURCE_MAX_MESSAGE_SIZE_TOO_BIG] =
+        {400, 10046, "stream source must have max message size >= target"},
     [NE_JS_ERR_NO_MESSAGE_FOUND] = {404, 10037, "no message found"},
     [NE_JS_ERR_NOT_EMPTY_REQUEST] = {400, 10038, "expected an empty request payload"},
     [NE_JS_ERR_NOT_ENABLED_FOR_ACCOUNT] = {503, 10039, "JetStream not enabled for account"},

@@ -94,6 +94,8 @@ typedef enum ne_js_err {
     NE_JS_ERR_REPLICAS_NEGATIVE,                        /* 10133 */
     NE_JS_ERR_MIRROR_WITH_SOURCES,                      /* 10031 */
     NE_JS_ERR_MIRROR_NOT_UPDATABLE,                     /* 10055 */
+    NE_JS_ERR_MIRROR_MAX_MESSAGE_SIZE_TOO_BIG,          /* 10030 */
+    NE_JS_ERR_SOURCE_MAX_MESSAGE_SIZE_TOO_BIG,          /* 10046 */
     NE_JS_ERR_COUNT
 } ne_js_err;
 

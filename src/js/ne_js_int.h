@@ -129,6 +129,13 @@ void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg);
 /* nats-server's checkStreamCfg: defaults, then every rule. */
 bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_js_error *e);
 bool ne_js_stream_cfg_equal(const ne_js *js, const ne_js_stream_cfg *x, const ne_js_stream_cfg *y);
+/* The checks of a new stream's mirror or sources against the account's
+ * streams they name (nats-server's, where the origin exists): a cycle
+ * through mirrors and sources back to the stream (500 10052 "detected
+ * cycle"), a max_msg_size below the origin's (10030 mirror, 10046 source),
+ * a source filter that no subject of the origin overlaps (10052). */
+bool ne_js_stream_origins_check(ne_js *js, ne_js_account *a, const ne_js_stream_cfg *cfg,
+                                ne_js_error *e);
 /* Same mirror or sources (and which one it is). */
 bool ne_js_stream_sources_equal(const ne_js *js, const ne_js_stream_cfg *x,
                                 const ne_js_stream_cfg *y);
@@ -152,6 +159,10 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
 void ne_js_stream_delete(ne_js *js, ne_js_stream *st, bool advise);
 /* A message published on one of the stream's subjects (the deliver op). */
 void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg);
+/* A mirror's or source's copy of its origin's message: its Nats-Expected-*
+ * headers are not checked again; stored with time ts_ns (a mirror's: the
+ * origin's; 0: now). */
+void ne_js_stream_copy_in(ne_js *js, ne_js_stream *st, const ne_msg *msg, uint64_t ts_ns);
 /* A stored publish's acknowledgement record, handled at the turn's end. */
 void ne_js_stream_puback(ne_js *js, ne_js_account *a, ne_slice reply, const uint8_t *body,
                          uint32_t len);

@@ -1,4 +1,12 @@
-/* Mirrors and sources (ne_js_source.h, docs/store-and-forward.md). */
+/* Mirrors and sources (ne_js_source.h, docs/store-and-forward.md,
+ * docs/jetstream.md).
+ *
+ * An origin on this server (no external api) takes the same path as one
+ * across a leaf link, through the API: the create request is queued on the
+ * account's client as if it had been routed there, and the link's deliver
+ * and reply subscriptions take the client's own messages (ne_sub.echo), so
+ * the origin's consumer delivers to them through the router like any push
+ * consumer. Its flow control replies are queued the same way. */
 #include "js/ne_js_int.h"
 
 #if NE_FEATURE_JETSTREAM
@@ -8,11 +16,16 @@
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
 #include "core/ne_fmt.h"
+#include "core/ne_time.h"
 #include "js/ne_js_source.h"
 
 #define SID_DELIVER 'M'
 #define SID_REPLY 'R'
 #define SID_PUBLISH 'P'
+/* The account client's own records (ne_js.c's SID_API and SID_FC): a local
+ * origin's create request and flow control replies, queued directly. */
+#define SID_CLIENT_API 'A'
+#define SID_CLIENT_FC 'F'
 
 static const char token_alphabet[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -28,12 +41,21 @@ static const ne_js_source_cfg *cfg_of(const ne_js_source_link *link)
     return &link->stream->cfg.sources[link->index];
 }
 
+/* The origin is a stream of this server (no external api). */
+static bool is_local(const ne_js_source_link *link)
+{
+    return cfg_of(link)->api == NE_JS_NO_TEXT;
+}
+
 static uint32_t link_index(ne_js *js, const ne_js_source_link *link)
 {
     return (uint32_t)(link - sources_of(js)->links);
 }
 
-static ne_sub *subscribe(ne_js *js, ne_conn *c, const char *subject, char kind, uint32_t idx)
+/* echo: the subscription takes the account client's own messages (a
+ * local origin's consumer and API answer are published by it). */
+static ne_sub *subscribe(ne_js *js, ne_conn *c, const char *subject, char kind, uint32_t idx,
+                         bool echo)
 {
     char sid[16];
     size_t n = ne_fmt(sid, sizeof(sid), "%c%u", kind, (unsigned)idx);
@@ -41,11 +63,40 @@ static ne_sub *subscribe(ne_js *js, ne_conn *c, const char *subject, char kind, 
                         .queue = {"", 0},
                         .sid = {sid, (uint32_t)n}};
     ne_sub *out = NULL;
-    return ne_router_subscribe(js->router, c, &spec, &out) == NE_OK ? out : NULL;
+    if (ne_router_subscribe(js->router, c, &spec, &out) != NE_OK) {
+        return NULL;
+    }
+    out->echo = echo;
+    return out;
+}
+
+/* A local origin's consumer for this link goes with the link's
+ * subscriptions (nats-server stops its internal consumer as well), rather
+ * than lingering until its inactive threshold. Not at shutdown: ephemeral
+ * consumers are let go with their streams then. */
+static void delete_local_consumer(ne_js *js, ne_js_source_link *link)
+{
+    if (!is_local(link) || link->deliver[0] == '\0' || js->file.closing) {
+        return;
+    }
+    ne_js_stream *o = ne_js_stream_find(link->stream->acc, ne_js_text_get(js, cfg_of(link)->name));
+    if (o == NULL) {
+        return;
+    }
+    uint32_t guard = 0;
+    for (ne_js_consumer *c = o->consumers; c != NULL && guard++ < NE_JS_MAX_CONSUMERS;
+         c = c->next) {
+        ne_slice ds = ne_js_text_get(js, c->cfg.deliver_subject);
+        if (ne_slice_eq(ds, link->deliver, strlen(link->deliver))) {
+            ne_js_consumer_delete(js, c, true);
+            return;
+        }
+    }
 }
 
 static void unsubscribe(ne_js *js, ne_js_source_link *link)
 {
+    delete_local_consumer(js, link);
     if (link->deliver_sub != NULL) {
         ne_router_unsubscribe(js->router, link->deliver_sub);
         link->deliver_sub = NULL;
@@ -166,6 +217,16 @@ int ne_js_source_stream_started(ne_js *js, ne_js_stream *st)
     return NE_OK;
 }
 
+bool ne_js_source_room(const ne_js *js, const ne_js_stream *st, uint32_t count)
+{
+    uint32_t free_links = 0;
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        const ne_js_source_link *link = &js->sources.links[i];
+        free_links += link->state == NE_JS_SOURCE_FREE || link->stream == st ? 1u : 0u;
+    }
+    return free_links >= count;
+}
+
 void ne_js_source_stream_stopped(ne_js *js, ne_js_stream *st)
 {
     ne_js_sources *s = sources_of(js);
@@ -207,6 +268,10 @@ static size_t write_request(ne_js *js, const ne_js_source_link *link, char *out,
     if (seq > 0) {
         ne_strbuf_printf(&sb, ",\"deliver_policy\":\"by_start_sequence\",\"opt_start_seq\":%llu",
                          (unsigned long long)seq);
+    } else if (src->opt_start_time_ns > 0) {
+        ne_strbuf_puts(&sb, ",\"deliver_policy\":\"by_start_time\",\"opt_start_time\":\"");
+        ne_time_rfc3339(&sb, src->opt_start_time_ns);
+        ne_strbuf_puts(&sb, "\"");
     } else {
         ne_strbuf_puts(&sb, ",\"deliver_policy\":\"all\"");
     }
@@ -250,8 +315,9 @@ static void ask(ne_js *js, ne_js_account *a, ne_js_source_link *link, uint64_t n
     if (n == 0) {
         return; /* the deliver prefix was checked to fit when the stream was made */
     }
-    link->deliver_sub = subscribe(js, a->client, link->deliver, SID_DELIVER, idx);
-    link->reply_sub = subscribe(js, a->client, link->reply, SID_REPLY, idx);
+    bool local = is_local(link);
+    link->deliver_sub = subscribe(js, a->client, link->deliver, SID_DELIVER, idx, local);
+    link->reply_sub = subscribe(js, a->client, link->reply, SID_REPLY, idx, local);
     if (link->deliver_sub == NULL || link->reply_sub == NULL) {
         unsubscribe(js, link);
         ne_log_warn(js->conns->log,
@@ -260,7 +326,7 @@ static void ask(ne_js *js, ne_js_account *a, ne_js_source_link *link, uint64_t n
                     link->stream->cfg.name);
         return;
     }
-    ne_slice api = ne_js_text_get(js, src->api);
+    ne_slice api = local ? (ne_slice){"$JS.API", 7} : ne_js_text_get(js, src->api);
     ne_slice name = ne_js_text_get(js, src->name);
     char subject[NE_JS_SOURCE_SUBJECT_BYTES * 2];
     size_t subject_len = ne_fmt(subject, sizeof(subject), "%.*s.CONSUMER.CREATE.%.*s", (int)api.len,
@@ -273,9 +339,32 @@ static void ask(ne_js *js, ne_js_account *a, ne_js_source_link *link, uint64_t n
     link->dseq = 0;
     link->state = NE_JS_SOURCE_CREATING;
     link->last_active_ms = now_ms;
-    (void)ne_js_send(js, a, (ne_slice){subject, (uint32_t)subject_len},
-                     (ne_slice){link->reply, (uint32_t)strlen(link->reply)}, NULL, 0,
+    ne_slice reply = {link->reply, (uint32_t)strlen(link->reply)};
+    if (local) {
+        /* The account's client would not get its own request: it is
+         * queued as the router would have queued it. */
+        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_CLIENT_API,
+                                 (ne_slice){subject, (uint32_t)subject_len}, reply, s->request,
+                                 (uint32_t)body_len);
+        return;
+    }
+    (void)ne_js_send(js, a, (ne_slice){subject, (uint32_t)subject_len}, reply, NULL, 0,
                      (const uint8_t *)s->request, (uint32_t)body_len);
+}
+
+/* A flow control reply (or a stalled consumer's): published toward a
+ * remote origin, queued for a local one (the account's client does not
+ * get its own messages on $JS.FC.>). */
+static void answer_flow_control(ne_js *js, ne_js_account *a, const ne_js_source_link *link,
+                                ne_slice subject)
+{
+    if (is_local(link)) {
+        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_CLIENT_FC, subject,
+                                 (ne_slice){"", 0}, NULL, 0);
+    } else {
+        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_PUBLISH, subject, (ne_slice){"", 0},
+                                 NULL, 0);
+    }
 }
 
 void ne_js_source_tick(ne_js *js, ne_js_account *a, uint64_t now_ms)
@@ -376,15 +465,13 @@ static void handle_status(ne_js *js, ne_js_account *a, ne_js_source_link *link, 
 {
     ne_js_sources *s = sources_of(js);
     if (msg->reply.len > 0) {
-        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_PUBLISH, msg->reply,
-                                 (ne_slice){"", 0}, NULL, 0);
+        answer_flow_control(js, a, link, msg->reply);
         return;
     }
     ne_slice stalled;
     if (ne_js_hdr_get((const uint8_t *)s->header, hdr_len, "Nats-Consumer-Stalled", &stalled) &&
         stalled.len > 0) {
-        (void)ne_js_queue_record(js, a, NE_JS_REC_REQUEST, SID_PUBLISH, stalled, (ne_slice){"", 0},
-                                 NULL, 0);
+        answer_flow_control(js, a, link, stalled);
     }
     uint64_t last = 0;
     if (header_value(s, hdr_len, "Nats-Last-Consumer", &last) && last > link->dseq) {
@@ -466,13 +553,18 @@ static void store_sourced(ne_js *js, ne_js_source_link *link, const ne_msg *msg,
     m.has_headers = true;
     m.total_len = (uint32_t)new_hdr + data_len;
     m.chain = head;
-    ne_js_stream_inbound(js, link->stream, &m);
+    ne_js_stream_copy_in(js, link->stream, &m, 0);
     ne_chunk_chain_release(pools, head);
 }
 
-/* A mirror keeps the origin's sequence: a gap is skipped over. */
+/* A mirror keeps the origin's sequence (a gap is skipped over) and its
+ * time (the delivery's ack reply carries it, in ns). */
 static void store_mirrored(ne_js *js, ne_js_source_link *link, const ne_msg *msg, uint64_t sseq)
 {
+    uint64_t ts_ns = 0;
+    if (!ack_number(msg->reply, 1, &ts_ns)) {
+        ts_ns = 0;
+    }
     ne_js_stream *st = link->stream;
     if (sseq > st->store.state.last_seq + 1) {
         (void)st->store.ops->skip_to(&st->store, sseq);
@@ -487,7 +579,7 @@ static void store_mirrored(ne_js *js, ne_js_source_link *link, const ne_msg *msg
     m.data = msg->data;
     m.chain = msg->chain;
     m.chain_offset = msg->chain_offset;
-    ne_js_stream_inbound(js, st, &m);
+    ne_js_stream_copy_in(js, st, &m, ts_ns);
 }
 
 bool ne_js_source_deliver(ne_js *js, ne_js_account *a, const ne_sub *sub, ne_msg *msg)
@@ -498,6 +590,7 @@ bool ne_js_source_deliver(ne_js *js, ne_js_account *a, const ne_sub *sub, ne_msg
         return false;
     }
     link->last_active_ms = js->conns->now_ms;
+    link->last_seen_ms = js->conns->now_ms;
     uint32_t hdr_len = msg->hdr_len;
     if (hdr_len > sizeof(s->header)) {
         s->dropped++;
@@ -522,6 +615,11 @@ bool ne_js_source_deliver(ne_js *js, ne_js_account *a, const ne_sub *sub, ne_msg
     }
     link->dseq = dseq;
     link->state = NE_JS_SOURCE_RUNNING;
+    link->error = NE_JS_OK;
+    uint64_t pending = 0;
+    if (ack_number(msg->reply, 0, &pending)) {
+        link->lag = pending;
+    }
     bool mirror = link->stream->cfg.mirror;
     uint64_t last = mirror ? link->stream->store.state.last_seq : link->last_sseq;
     if (sseq <= last) {
@@ -539,6 +637,36 @@ bool ne_js_source_deliver(ne_js *js, ne_js_account *a, const ne_sub *sub, ne_msg
 
 /* ---- Records ---------------------------------------------------------------------------- */
 
+/* The refusal of a create request: the error of ours with its err_code
+ * ("stream not found" for a missing origin), or the generic 10052 for one
+ * we do not know. */
+static ne_js_err refusal_of(ne_slice body)
+{
+    static const char key[] = "\"err_code\":";
+    const uint32_t n = sizeof(key) - 1u;
+    uint64_t code = 0;
+    for (uint32_t k = 0; k + n <= body.len; k++) {
+        if (memcmp(body.ptr + k, key, n) != 0) {
+            continue;
+        }
+        uint32_t end = k + n;
+        while (end < body.len && body.ptr[end] >= '0' && body.ptr[end] <= '9') {
+            end++;
+        }
+        if (!ne_parse_u64(body.ptr + k + n, end - (k + n), UINT16_MAX, &code)) {
+            code = 0;
+        }
+        break;
+    }
+    for (uint32_t e = NE_JS_OK + 1u; e < NE_JS_ERR_COUNT && code != 0; e++) {
+        const ne_js_err_def *d = ne_js_err_get((ne_js_err)e);
+        if (d->err_code == code && strchr(d->description, '{') == NULL) {
+            return (ne_js_err)e;
+        }
+    }
+    return NE_JS_ERR_STREAM_INVALID_CONFIG; /* written with a text of its own */
+}
+
 /* The origin's answer to a create request: an error waits for the retry;
  * a consumer's info means deliveries come (they may have come first). */
 static void handle_created(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice body)
@@ -555,17 +683,87 @@ static void handle_created(ne_js *js, ne_js_account *a, ne_slice subject, ne_sli
             error = memcmp(body.ptr + k, "\"error\":", 8) == 0;
         }
         if (error) {
-            ne_log_warn(js->conns->log,
-                        "JetStream stream \"%s\": its mirror/source was refused: %.*s",
-                        link->stream->cfg.name, (int)NE_MIN(body.len, 200u), body.ptr);
+            uint8_t was = link->error;
+            link->error = (uint8_t)refusal_of(body);
+            if (was != link->error) {
+                ne_log_warn(js->conns->log,
+                            "JetStream stream \"%s\": its mirror/source was refused: %.*s",
+                            link->stream->cfg.name, (int)NE_MIN(body.len, 200u), body.ptr);
+            }
             link->state = NE_JS_SOURCE_WAIT;
             link->retry_ms = js->conns->now_ms + NE_JS_SOURCE_RETRY_MS;
         } else if (link->state == NE_JS_SOURCE_CREATING) {
             link->state = NE_JS_SOURCE_RUNNING;
             link->last_active_ms = js->conns->now_ms;
+            link->last_seen_ms = js->conns->now_ms;
+            link->error = NE_JS_OK;
         }
         return;
     }
+}
+
+/* One StreamSourceInfo. */
+static void write_link_info(const ne_js *js, ne_json_out *o, const ne_js_stream *st, uint8_t index,
+                            const ne_js_source_link *link)
+{
+    const ne_js_source_cfg *src = &st->cfg.sources[index];
+    ne_json_begin_object(o);
+    ne_slice name = ne_js_text_get(js, src->name);
+    ne_json_key(o, "name");
+    ne_json_string(o, name.ptr, name.len);
+    if (src->api != NE_JS_NO_TEXT) {
+        ne_slice api = ne_js_text_get(js, src->api);
+        ne_slice deliver = ne_js_text_get(js, src->deliver);
+        ne_json_key(o, "external");
+        ne_json_begin_object(o);
+        ne_json_key(o, "api");
+        ne_json_string(o, api.ptr, api.len);
+        ne_json_key(o, "deliver");
+        ne_json_string(o, deliver.ptr, deliver.len);
+        ne_json_end_object(o);
+    }
+    uint64_t now_ms = js->conns->now_ms;
+    bool seen = link != NULL && link->last_seen_ms > 0 && link->error == NE_JS_OK;
+    ne_json_kv_u64(o, "lag", link != NULL ? link->lag : 0);
+    ne_json_kv_i64(o, "active",
+                   seen ? (int64_t)((now_ms - NE_MIN(now_ms, link->last_seen_ms)) * 1000000ull)
+                        : -1);
+    if (link != NULL && link->error != NE_JS_OK) {
+        ne_js_error e;
+        ne_js_error_clear(&e);
+        ne_js_error_set(&e, (ne_js_err)link->error, "%s",
+                        link->stream->cfg.mirror ? "mirror consumer setup failed"
+                                                 : "source consumer setup failed");
+        ne_js_write_error(o, &e);
+    }
+    ne_json_end_object(o);
+}
+
+void ne_js_source_write_info(const ne_js *js, ne_json_out *o, const ne_js_stream *st)
+{
+    if (st->cfg.source_count == 0) {
+        return;
+    }
+    const ne_js_sources *s = &js->sources;
+    const ne_js_source_link *links[NE_JS_MAX_STREAM_SOURCES] = {NULL};
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        const ne_js_source_link *link = &s->links[i];
+        if (link->state != NE_JS_SOURCE_FREE && link->stream == st &&
+            link->index < NE_JS_MAX_STREAM_SOURCES) {
+            links[link->index] = link;
+        }
+    }
+    if (st->cfg.mirror) {
+        ne_json_key(o, "mirror");
+        write_link_info(js, o, st, 0, links[0]);
+        return;
+    }
+    ne_json_key(o, "sources");
+    ne_json_begin_array(o);
+    for (uint8_t i = 0; i < st->cfg.source_count; i++) {
+        write_link_info(js, o, st, i, links[i]);
+    }
+    ne_json_end_array(o);
 }
 
 void ne_js_source_record(ne_js *js, ne_js_account *a, uint8_t sid, ne_slice subject, ne_slice body)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "js/ne_js_types.h"
+#include "json/ne_json_out.h"
 #include "router/ne_router.h"
 
 #if NE_FEATURE_JETSTREAM
@@ -56,6 +57,9 @@ typedef struct ne_js_source_link {
     uint64_t retry_ms;
     uint64_t stored; /* messages stored */
     uint64_t restarts;
+    uint64_t lag;          /* the origin's messages still to come (its last delivery's) */
+    uint64_t last_seen_ms; /* the last answer, message or heartbeat (0: none yet) */
+    uint8_t error;         /* ne_js_err of the last refused create (0: none) */
     ne_sub *deliver_sub;
     ne_sub *reply_sub;
     char deliver[NE_JS_SOURCE_SUBJECT_BYTES];
@@ -76,6 +80,9 @@ struct ne_js;
  * start at the next tick. NE_ERR_NOMEM when NE_JS_MAX_SOURCE_LINKS are in
  * use (the stream is refused). */
 int ne_js_source_stream_started(struct ne_js *js, ne_js_stream *st);
+/* Whether count links fit, the stream's own counted as free (an update
+ * of its sources). */
+bool ne_js_source_room(const struct ne_js *js, const ne_js_stream *st, uint32_t count);
 /* The stream goes: its links unsubscribe and are freed. */
 void ne_js_source_stream_stopped(struct ne_js *js, ne_js_stream *st);
 /* A delivery on a link's deliver subject, in routing: stored now, or a
@@ -85,6 +92,10 @@ bool ne_js_source_deliver(struct ne_js *js, ne_js_account *a, const ne_sub *sub,
  * message to publish (sid 'P': flow control). */
 void ne_js_source_record(struct ne_js *js, ne_js_account *a, uint8_t sid, ne_slice subject,
                          ne_slice body);
+/* STREAM.INFO's "mirror" or "sources" (nats-server 2.9's StreamSourceInfo:
+ * name, external, lag, active in ns or -1 without a consumer, and the
+ * error that refused the last consumer); nothing for a stream without. */
+void ne_js_source_write_info(const struct ne_js *js, ne_json_out *o, const ne_js_stream *st);
 /* Every tick and turn: links that are due ask for a consumer. */
 void ne_js_source_tick(struct ne_js *js, ne_js_account *a, uint64_t now_ms);
 

@@ -432,8 +432,6 @@ static bool update_allowed(ne_js *js, const ne_js_stream *st, ne_js_stream_cfg *
                !ne_js_text_eq(js, cfg->republish_dest, old->republish_dest) ||
                cfg->republish_headers_only != old->republish_headers_only) {
         why = "stream configuration update can not change RePublish";
-    } else if (!old->mirror && !ne_js_stream_sources_equal(js, cfg, old)) {
-        why = "stream configuration update can not change sources in natsedge yet";
     } else if (cfg->forward != old->forward || cfg->forward_window != old->forward_window ||
                !ne_js_text_eq(js, cfg->forward_prefix, old->forward_prefix)) {
         why = "stream configuration update can not change forward in natsedge yet";
@@ -476,6 +474,24 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
         !bytes_fit(js, a, cfg, st, e)) {
         return false;
     }
+    /* Sources added or removed (a mirror's cannot change: update_allowed):
+     * the links start again from the new list, each source that stays
+     * where its newest Nats-Stream-Source says (ne_js_source.c). */
+    bool relink = !ne_js_stream_sources_equal(js, cfg, &st->cfg);
+    if (relink && !ne_js_stream_origins_check(js, a, cfg, e)) {
+        return false;
+    }
+    if (relink && !ne_js_source_room(js, st, cfg->source_count)) {
+        ne_log_warn(js->conns->log,
+                    "JetStream stream \"%s\": no room for its %u sources: raise "
+                    "NE_JS_MAX_SOURCE_LINKS",
+                    st->cfg.name, (unsigned)cfg->source_count);
+        ne_js_error_set(e, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
+        return false;
+    }
+    if (relink) {
+        ne_js_source_stream_stopped(js, st);
+    }
     /* New subjects: subscribe with the new list, the old one on failure. */
     ne_js_stream_cfg old = st->cfg;
     unsubscribe_stream(js, st);
@@ -483,8 +499,16 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
     if (subscribe_stream(js, st) != NE_OK) {
         st->cfg = old;
         (void)subscribe_stream(js, st);
+        if (relink && st->cfg.source_count > 0) {
+            (void)ne_js_source_stream_started(js, st);
+        }
         ne_js_error_set(e, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
         return false;
+    }
+    if (relink && st->cfg.source_count > 0) {
+        int rc = ne_js_source_stream_started(js, st);
+        NE_ASSERT(rc == NE_OK); /* the room was counted above */
+        (void)rc;
     }
     ne_js_stream_cfg_release(js, &old);
     ne_js_stream_cfg_init(cfg);
@@ -771,7 +795,10 @@ static void refused_for_room(ne_js *js, const ne_js_stream *st)
     }
 }
 
-void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
+/* copy: a mirror's or source's copy of a message its origin stored, whose
+ * Nats-Expected-* headers the origin checked (they name the origin's
+ * state, not this stream's); ts_ns: its time (0: now). */
+static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, uint64_t ts_ns)
 {
     ne_slice reply = msg->reply;
     ne_slice subject = msg->subject;
@@ -793,7 +820,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
     char arg[160];
     if (hdr_len > 0) {
         ne_slice v;
-        if (ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Stream", &v) && v.len > 0 &&
+        if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Stream", &v) && v.len > 0 &&
             !ne_slice_eq(v, st->cfg.name, strlen(st->cfg.name))) {
             reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_NOT_MATCH, NULL);
             return;
@@ -817,7 +844,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
             }
         }
         uint64_t want = 0;
-        if (ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Subject-Sequence", &v) &&
+        if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Subject-Sequence", &v) &&
             parse_seq(v, &want)) {
             ne_js_subject_state ss;
             uint64_t last =
@@ -828,13 +855,13 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
                 return;
             }
         }
-        if (ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Sequence", &v) && parse_seq(v, &want) &&
-            want != st->store.state.last_seq) {
+        if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Sequence", &v) &&
+            parse_seq(v, &want) && want != st->store.state.last_seq) {
             ne_fmt(arg, sizeof(arg), "%llu", (unsigned long long)st->store.state.last_seq);
             reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_WRONG_LAST_SEQUENCE, arg);
             return;
         }
-        if (ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Msg-Id", &v) && v.len > 0 &&
+        if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Msg-Id", &v) && v.len > 0 &&
             !ne_slice_eq(v, st->last_msg_id, strlen(st->last_msg_id))) {
             ne_fmt(arg, sizeof(arg), "%.*s", (int)NE_MIN(strlen(st->last_msg_id), (size_t)150),
                    st->last_msg_id);
@@ -877,7 +904,7 @@ void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
         reply_error(js, st, reply, can_respond, NE_JS_ERR_INSUFFICIENT_RESOURCES, NULL);
         return;
     }
-    uint64_t now = ne_js_now_ns();
+    uint64_t now = copy && ts_ns > 0 ? ts_ns : ne_js_now_ns();
     uint64_t mono = ne_js_mono_ns(js);
     if (no_interest(js, st, subject)) {
         uint64_t seq = st->store.state.last_seq + 1;
@@ -1077,6 +1104,16 @@ static void republish(ne_js *js, ne_js_stream *st, const puback *p)
     (void)ne_js_send_stored(js, st->acc, st, &info, (ne_slice){to, (uint32_t)n}, (ne_slice){"", 0},
                             (ne_slice){"", 0}, extra, (uint32_t)e, st->cfg.republish_headers_only,
                             &bytes);
+}
+
+void ne_js_stream_inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg)
+{
+    inbound(js, st, msg, false, 0);
+}
+
+void ne_js_stream_copy_in(ne_js *js, ne_js_stream *st, const ne_msg *msg, uint64_t ts_ns)
+{
+    inbound(js, st, msg, true, ts_ns);
 }
 
 void ne_js_stream_puback(ne_js *js, ne_js_account *a, ne_slice reply, const uint8_t *body,

@@ -89,6 +89,7 @@ typedef struct ne_js_source_cfg {
     uint16_t api;     /* external.api: NE_JS_NO_TEXT for the local $JS.API */
     uint16_t deliver; /* external.deliver */
     uint64_t opt_start_seq;
+    uint64_t opt_start_time_ns; /* Unix ns; 0: none */
 } ne_js_source_cfg;
 
 /* nats-server 2.9's StreamConfig. Text lives in slots (NE_JS_NO_TEXT:

@@ -168,7 +168,7 @@ static void count_delivery(ne_router *r, ne_conn *conn, uint32_t payload_len)
 static bool deliver(ne_router *r, ne_conn *pub, ne_sub *sub, ne_msg *msg)
 {
     ne_conn *conn = sub->conn;
-    if (conn->closing || (conn == pub && pub->no_echo)) {
+    if (conn->closing || (conn == pub && pub->no_echo && !sub->echo)) {
         return false;
     }
     const ne_permissions *perms = ne_router_perms(conn);

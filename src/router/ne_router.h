@@ -55,6 +55,11 @@ typedef struct ne_sub {
     uint32_t max_msgs;
     bool withhold; /* wildcard over a subscribe deny entry (CP-81) */
     bool peer;     /* a peer's interest (LS+, RS+): batched per peer */
+    /* Takes its own connection's messages although the connection set
+     * no_echo: false when created; its owner sets it (a service that
+     * consumes what it publishes: JetStream's mirrors and sources of a
+     * stream on this server). Interest observers have seen it by then. */
+    bool echo;
     /* The account whose sublist holds it (index of the router's accounts):
      * its connection's, or the one a peer's interest named (RS+ <account>). */
     uint8_t account;

@@ -920,17 +920,26 @@ static void test_forward_configuration_is_checked(void **state)
 
 /* ---- Mirrors and sources ------------------------------------------------------------- */
 
-/* The mirror and sources configuration (JS-26b): an origin on this server
- * is refused, mirror and sources together 10031, a mirror with subjects
- * 10034, a mirror changed by an update 10055. */
+/* The mirror and sources configuration (JS-26b): mirror and sources
+ * together 10031, a mirror with subjects 10034, a mirror changed by an
+ * update 10055, a stream that mirrors or sources itself 10052 "detected
+ * cycle"; an origin on this server that is not there yet is waited for. */
 static void test_mirror_and_sources_configuration_is_checked_JS26b(void **state)
 {
     (void)state;
     int c = js_client();
     const char *got =
         request(c, "$JS.API.STREAM.CREATE.L",
-                "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\"}}");
-    assert_non_null(strstr(got, "are not supported yet in natsedge"));
+                "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"L\"}}");
+    assert_non_null(
+        strstr(got, "{\"code\":500,\"err_code\":10052,\"description\":\"detected cycle\"}"));
+    got = request(c, "$JS.API.STREAM.CREATE.L",
+                  "{\"name\":\"L\",\"storage\":\"memory\",\"sources\":[{\"name\":\"O\"},{"
+                  "\"name\":\"L\"}]}");
+    assert_non_null(strstr(got, "detected cycle"));
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.K",
+                      "{\"name\":\"K\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\"}}"),
+              "\"mirror\":{\"name\":\"O\"}");
     got = request(c, "$JS.API.STREAM.CREATE.L",
                   "{\"name\":\"L\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\","
                   "\"external\":{\"api\":\"$JS.h.API\"}},\"sources\":[{\"name\":\"P\"}]}");
@@ -954,6 +963,65 @@ static void test_mirror_and_sources_configuration_is_checked_JS26b(void **state)
                 "\"deliver\":\"d.h\"}},{\"name\":\"P\",\"external\":{\"api\":\"$JS.h.API\"}}]}"),
         "\"sources\":[{\"name\":\"O\",\"filter_subject\":\"o.x\",\"external\":{\"api\":"
         "\"$JS.h.API\",\"deliver\":\"d.h\"}},{\"name\":\"P\"");
+}
+
+/* A mirror and a source of a stream of this server (JS-26b): the link's
+ * consumer is created on the origin through the API path, delivers through
+ * the router to the link's subscriptions (which take the JetStream
+ * client's own messages), so the copies hold the origin's messages in the
+ * same turns; the mirror at the origin's sequences, the source with
+ * Nats-Stream-Source. Each link has one consumer on the origin, deleted
+ * with its stream. */
+static void test_local_mirror_and_source_copy_the_origin_JS26b(void **state)
+{
+    (void)state;
+    int c = js_client();
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.O",
+                      "{\"name\":\"O\",\"subjects\":[\"o.>\"],\"storage\":\"memory\"}"),
+              "\"created\"");
+    pub(c, "o.a", NULL, "m1");
+    pub(c, "o.b", NULL, "m2");
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.M",
+                      "{\"name\":\"M\",\"storage\":\"memory\",\"mirror\":{\"name\":\"O\"}}"),
+              "\"created\"");
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.S",
+                      "{\"name\":\"S\",\"storage\":\"memory\",\"sources\":[{\"name\":\"O\","
+                      "\"filter_subject\":\"o.a\"}]}"),
+              "\"created\"");
+    step(8);
+    pub(c, "o.a", NULL, "m3");
+    step(8);
+    ne_js_stream *m = stream_named("M");
+    ne_js_stream *sourced = stream_named("S");
+    ne_js_stream *o = stream_named("O");
+    assert_non_null(m);
+    assert_non_null(sourced);
+    assert_int_equal(m->store.state.msgs, 3);
+    assert_int_equal(m->store.state.last_seq, 3);
+    assert_int_equal(sourced->store.state.msgs, 2);
+    assert_int_equal(o->consumer_count, 2);
+    const char *got = request(c, "$JS.API.STREAM.MSG.GET.S", "{\"seq\":2}");
+    expect_ok(got, "\"subject\":\"o.a\"");
+    /* "Nats-Stream-Source: O 3" in the stored headers, base64. */
+    expect_ok(got, "\"hdrs\":\"TkFUUy8xLjANCk5hdHMtU3RyZWFtLVNvdXJjZTogTyAzDQoNCg==\"");
+    got = request(c, "$JS.API.STREAM.INFO.M", "");
+    expect_ok(got, "\"mirror\":{\"name\":\"O\",\"lag\":0,\"active\":");
+    got = request(c, "$JS.API.STREAM.INFO.S", "");
+    expect_ok(got, "\"sources\":[{\"name\":\"O\",\"lag\":0,\"active\":");
+    /* Flow control and heartbeats keep the links running, with no restart. */
+    advance(10000);
+    pub(c, "o.a", NULL, "m4");
+    step(8);
+    assert_int_equal(m->store.state.msgs, 4);
+    assert_int_equal(sourced->store.state.msgs, 3);
+    for (uint32_t i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        const ne_js_source_link *link = &srv.js.sources.links[i];
+        assert_true(link->state == NE_JS_SOURCE_FREE || link->restarts == 0);
+    }
+    expect_ok(request(c, "$JS.API.STREAM.DELETE.M", ""), "\"success\":true");
+    assert_int_equal(o->consumer_count, 1);
+    expect_ok(request(c, "$JS.API.STREAM.DELETE.S", ""), "\"success\":true");
+    assert_int_equal(o->consumer_count, 0);
 }
 
 /* ---- Back-pressure: a congested request queue holds the input back ------------------------ */
@@ -1151,6 +1219,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_backlog_advisory_and_refusals, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_configuration_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_mirror_and_source_copy_the_origin_JS26b, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,
                                         setup, teardown),
     };
