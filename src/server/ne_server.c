@@ -218,11 +218,20 @@ static void conn_teardown(void *ctx, ne_conn *conn)
 int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *net,
                    const ne_log *log)
 {
-    NE_ASSERT(srv != NULL && opts != NULL && net != NULL);
-    char err[160];
-    /* Written only where not zero already: the trie, the shared read buffer
-     * and the leaf tables stay out of the resident set until used. */
+    NE_ASSERT(srv != NULL);
+    /* Written only where not zero already: on a host with a shared zero
+     * page, the trie, the shared read buffer and the leaf tables stay out of
+     * the resident set until used. */
     ne_zero_lazy(srv, offsetof(ne_server, storage));
+    return ne_server_init_zeroed(srv, opts, net, log);
+}
+
+int ne_server_init_zeroed(ne_server *srv, const ne_server_options *opts, const ne_net *net,
+                          const ne_log *log)
+{
+    NE_ASSERT(srv != NULL && opts != NULL && net != NULL);
+    NE_ASSERT(!srv->started);
+    char err[160];
     srv->opts = *opts;
     if (log != NULL) {
         srv->log = *log;
