@@ -436,6 +436,10 @@ void ne_server_log_memory(const ne_server *srv)
              NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_out_table)));
     log_pool(srv, "mqtt aliases", NE_MQTT_ALIAS_TABLES,
              NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_alias_table)));
+    log_pool(srv, "mqtt long ids", NE_MQTT_LONG_CLIENT_IDS,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_long_id)));
+    log_pool(srv, "mqtt inbound", NE_MQTT_INBOUND_TABLES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_inbound_table)));
     log_pool(srv, "mqtt messages", NE_MQTT_MAX_MESSAGES, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_msg)));
     log_pool(srv, "mqtt blocks", NE_MQTT_BLOCKS, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_block)));
 #endif
@@ -467,6 +471,8 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
         &srv->mqtt.sub_table_pool,
         &srv->mqtt.out_table_pool,
         &srv->mqtt.alias_table_pool,
+        &srv->mqtt.long_id_pool,
+        &srv->mqtt.inbound_pool,
         &srv->mqtt.store.msg_pool,
         &srv->mqtt.store.block_pool,
 #endif
