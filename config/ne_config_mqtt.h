@@ -10,13 +10,15 @@
  *                   client also holds an alias table (NE_MQTT_ALIAS_TABLES)
  *                   of 2 * NE_MQTT_TOPIC_ALIAS_MAX * (NE_MQTT_ALIAS_TOPIC_BYTES
  *                   + 2) B;
- *   per session     sizeof(ne_mqtt_session): about 200 B + NE_MQTT_CLIENT_ID_BYTES
- *                   + 2 B per inbound QoS 2 slot, plus one connection header
- *                   (the session's internal client, which holds its
- *                   subscriptions while it is offline); while used, a
- *                   filter table (24 B per subscription slot,
- *                   NE_MQTT_SUB_TABLES) and an outbound ring (32 B per
- *                   in-flight slot, NE_MQTT_OUT_TABLES);
+ *   per session     sizeof(ne_mqtt_session): about 160 B with the client id
+ *                   when it fits NE_MQTT_INLINE_CLIENT_ID_BYTES, plus one
+ *                   connection header (the session's internal client, which
+ *                   holds its subscriptions while it is offline); while
+ *                   used, a longer client id (NE_MQTT_CLIENT_ID_BYTES + 1,
+ *                   NE_MQTT_LONG_CLIENT_IDS), a filter table (24 B per
+ *                   subscription slot, NE_MQTT_SUB_TABLES), an outbound ring
+ *                   (32 B per in-flight slot, NE_MQTT_OUT_TABLES) and an
+ *                   inbound QoS 2 table (2 B per slot, NE_MQTT_INBOUND_TABLES);
  *   the store       NE_MQTT_MAX_MESSAGES * 40 B + NE_MQTT_STORE_BYTES.
  * ne_server_log_memory prints the figures of a build at start-up. */
 #ifndef NE_CONFIG_MQTT_H
@@ -65,7 +67,8 @@
  * the packet ids a session remembers so that a resent PUBLISH is not
  * delivered twice. 5.0 clients are told it as the Receive Maximum; a
  * client that sends more is disconnected (5.0: 0x93 Receive Maximum
- * exceeded; 3.1.1: closed). Costs 2 B per slot per session. */
+ * exceeded; 3.1.1: closed). Costs 2 B per slot per inbound table
+ * (NE_MQTT_INBOUND_TABLES). */
 #ifndef NE_MQTT_MAX_INBOUND_QOS2
 #define NE_MQTT_MAX_INBOUND_QOS2 32
 #endif
@@ -97,6 +100,17 @@
 #endif
 #ifndef NE_MQTT_ALIAS_TABLES
 #define NE_MQTT_ALIAS_TABLES NE_MQTT_MAX_CONNECTIONS
+#endif
+
+/* Inbound QoS 2 tables (NE_MQTT_MAX_INBOUND_QOS2 packet ids, 2 B each),
+ * shared by all sessions as the tables above: a session takes one with
+ * the first QoS 2 PUBLISH its client sends and gives it back once every id
+ * in it is released (PUBREL). A QoS 2 PUBLISH that finds none is not
+ * taken: 5.0 PUBREC 0x97 Quota exceeded, 3.1.1 closed (it has no refusal);
+ * counted (mqtt.qos2_refused) and logged with this knob's name. The
+ * default, one per session, never runs out. */
+#ifndef NE_MQTT_INBOUND_TABLES
+#define NE_MQTT_INBOUND_TABLES NE_MQTT_MAX_SESSIONS
 #endif
 
 /* Messages kept by the store: QoS 1 and 2 messages held for sessions
@@ -157,10 +171,24 @@
 #endif
 
 /* Longest client identifier kept. A longer one is refused (3.1.1 CONNACK
- * 0x02, 5.0 0x85); 23 bytes must be accepted (M3-23). Costs this many
- * bytes per session. */
+ * 0x02, 5.0 0x85); 23 bytes must be accepted (M3-23). */
 #ifndef NE_MQTT_CLIENT_ID_BYTES
 #define NE_MQTT_CLIENT_ID_BYTES 128
+#endif
+
+/* A client id of at most NE_MQTT_INLINE_CLIENT_ID_BYTES (23..
+ * NE_MQTT_CLIENT_ID_BYTES) is kept in its session (this many bytes + 1 per
+ * session); a longer one in one of NE_MQTT_LONG_CLIENT_IDS slots
+ * (NE_MQTT_CLIENT_ID_BYTES + 1 B each) shared by all sessions, for the
+ * session's life. A session whose id finds no slot is refused (3.1.1
+ * CONNACK 0x03, 5.0 0x97 Quota exceeded; counted in
+ * mqtt.sessions_refused, logged with this knob's name); 23 bytes and less
+ * never are (M3-23). The default, one per session, never runs out. */
+#ifndef NE_MQTT_INLINE_CLIENT_ID_BYTES
+#define NE_MQTT_INLINE_CLIENT_ID_BYTES 23
+#endif
+#ifndef NE_MQTT_LONG_CLIENT_IDS
+#define NE_MQTT_LONG_CLIENT_IDS NE_MQTT_MAX_SESSIONS
 #endif
 
 /* The MQTT listener's port when mqtt { } names none (nats-server's). */

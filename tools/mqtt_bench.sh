@@ -15,6 +15,8 @@
 #     session); both are built here under build/bench-mqtt-*.
 #
 # Usage: tools/mqtt_bench.sh [NATSEDGE_BIN]     (MQTT_BENCH_RUNS=3: median of 3)
+#   MQTT_BENCH_ONLY=idle: only the idle measurement, natsedge (both builds) and
+#   mosquitto (MQTT_BENCH_IDLE_OTHERS="nats-server mosquitto" adds nats-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,12 @@ BENCH=build/bench/bench
 RUNS=${MQTT_BENCH_RUNS:-1}
 IDLE_CONNS=${MQTT_BENCH_IDLE:-10000}
 IDLE_HOLD=${MQTT_BENCH_HOLD:-10}
+ONLY=${MQTT_BENCH_ONLY:-}
+if [ "$ONLY" = idle ]; then
+    IDLE_OTHERS=${MQTT_BENCH_IDLE_OTHERS:-mosquitto}
+else
+    IDLE_OTHERS=${MQTT_BENCH_IDLE_OTHERS:-nats-server mosquitto}
+fi
 BIG="-DNE_MAX_CONNECTIONS=10100"
 LEAN="$BIG -DNE_CONN_READ_BUFFER_BYTES=1088 -DNE_MAX_CONTROL_LINE_BYTES=1024 \
 -DNE_MQTT_MAX_SUBS_PER_SESSION=8 -DNE_MQTT_MAX_INFLIGHT=32 -DNE_MQTT_MAX_INBOUND_QOS2=16 \
@@ -161,18 +169,20 @@ idle() { # label
     echo "$label idle: ${R[$label,idle]} ($out)" >&2
 }
 
-for kind in natsedge nats-server mosquitto; do
-    start_broker "$kind" "$NATSEDGE"
-    throughput "$kind"
-    stop_broker
-done
+if [ "$ONLY" != idle ]; then
+    for kind in natsedge nats-server mosquitto; do
+        start_broker "$kind" "$NATSEDGE"
+        throughput "$kind"
+        stop_broker
+    done
+fi
 start_broker natsedge build/bench-mqtt-10k/natsedge 10100
 idle natsedge-10k
 stop_broker
 start_broker natsedge build/bench-mqtt-10k-lean/natsedge 10100
 idle natsedge-lean
 stop_broker
-for kind in nats-server mosquitto; do
+for kind in $IDLE_OTHERS; do
     start_broker "$kind"
     idle "$kind"
     stop_broker
@@ -180,41 +190,45 @@ done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.1fx", a / b }'; }
 k() { awk -v a="$1" 'BEGIN { if (a == "-") print "-"; else printf "%.1f k", a / 1000 }'; }
-echo
-echo "Throughput (deliveries/s; fan-out counts every subscriber's), median of $RUNS:"
-echo
-echo "| QoS | size | subscribers | natsedge | nats-server | mosquitto | natsedge / nats-server | natsedge / mosquitto |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-for qos in 0 1 2; do for size in 16 1024; do for subs in 1 4; do
-    read -r a _ _ <<<"${R[natsedge,$qos,$subs,$size]}"
-    read -r b _ _ <<<"${R[nats-server,$qos,$subs,$size]}"
-    read -r c _ _ <<<"${R[mosquitto,$qos,$subs,$size]}"
-    echo "| $qos | $size B | $subs | $(k "$a") | $(k "$b") | $(k "$c") | $(ratio "$a" "$b") | $(ratio "$a" "$c") |"
-done; done; done
-echo
-echo "Latency, microseconds p50 / p99: loaded (the 1-subscriber 16 B runs above) and unloaded (--window 1):"
-echo
-echo "| QoS | natsedge loaded | nats-server loaded | mosquitto loaded | natsedge unloaded | nats-server unloaded | mosquitto unloaded |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
-for qos in 0 1 2; do
-    row="| $qos"
-    for what in "$qos,1,16" "lat,$qos"; do
-        for kind in natsedge nats-server mosquitto; do
-            read -r _ p50 p99 <<<"${R[$kind,$what]}"
-            row="$row | $p50 / $p99"
+if [ "$ONLY" != idle ]; then
+    echo
+    echo "Throughput (deliveries/s; fan-out counts every subscriber's), median of $RUNS:"
+    echo
+    echo "| QoS | size | subscribers | natsedge | nats-server | mosquitto | natsedge / nats-server | natsedge / mosquitto |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+    for qos in 0 1 2; do for size in 16 1024; do for subs in 1 4; do
+        read -r a _ _ <<<"${R[natsedge,$qos,$subs,$size]}"
+        read -r b _ _ <<<"${R[nats-server,$qos,$subs,$size]}"
+        read -r c _ _ <<<"${R[mosquitto,$qos,$subs,$size]}"
+        echo "| $qos | $size B | $subs | $(k "$a") | $(k "$b") | $(k "$c") | $(ratio "$a" "$b") | $(ratio "$a" "$c") |"
+    done; done; done
+    echo
+    echo "Latency, microseconds p50 / p99: loaded (the 1-subscriber 16 B runs above) and unloaded (--window 1):"
+    echo
+    echo "| QoS | natsedge loaded | nats-server loaded | mosquitto loaded | natsedge unloaded | nats-server unloaded | mosquitto unloaded |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for qos in 0 1 2; do
+        row="| $qos"
+        for what in "$qos,1,16" "lat,$qos"; do
+            for kind in natsedge nats-server mosquitto; do
+                read -r _ p50 p99 <<<"${R[$kind,$what]}"
+                row="$row | $p50 / $p99"
+            done
         done
+        echo "$row |"
     done
-    echo "$row |"
-done
-echo
-echo "Peak RSS after the throughput runs (VmHWM): natsedge $((R[natsedge,hwm] / 1024)) MiB, nats-server $((R[nats-server,hwm] / 1024)) MiB, mosquitto $((R[mosquitto,hwm] / 1024)) MiB"
+    echo
+    echo "Peak RSS after the throughput runs (VmHWM): natsedge $((R[natsedge,hwm] / 1024)) MiB, nats-server $((R[nats-server,hwm] / 1024)) MiB, mosquitto $((R[mosquitto,hwm] / 1024)) MiB"
+    echo
+fi
 echo
 echo "$IDLE_CONNS idle connections (keep-alive 60 s):"
 echo
 echo "| broker | RSS before | RSS with them | per connection | CPU while idle | connect time | all connected, none dropped |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-for label in natsedge-10k natsedge-lean nats-server mosquitto; do
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
+for label in natsedge-10k natsedge-lean $IDLE_OTHERS; do
     read -r base rss cpu cs ok <<<"${R[$label,idle]}"
     per=$(awk -v a="$base" -v b="$rss" -v n="$IDLE_CONNS" 'BEGIN {printf "%.0f B", (b - a) * 1024 / n}')
-    echo "| $label | $((base / 1024)) MiB | $((rss / 1024)) MiB | $per | $cpu % | ${cs} s | $([ "$ok" = 1 ] && echo yes || echo NO) |"
+    echo "| $label | $(mib "$base") | $(mib "$rss") | $per | $cpu % | ${cs} s | $([ "$ok" = 1 ] && echo yes || echo NO) |"
 done

@@ -76,6 +76,7 @@ static void build_wide(void)
 
 static void build(bool wide)
 {
+    memset(&trie, 0, sizeof(trie)); /* ne_trie_init takes a cleared trie */
     ne_trie_init(&trie);
     if (ne_sublist_init(&sl, &trie) != 0) {
         exit(1);

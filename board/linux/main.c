@@ -436,7 +436,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "natsedge: cannot create the event loop: %s\n", strerror(errno));
         return 1;
     }
-    if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK) {
+    /* g_server is static and never used before: nothing to clear. */
+    if (ne_server_init_zeroed(&g_server, &cli.opts, &net, &log) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;
     }

@@ -40,6 +40,9 @@
 #define NE_MQTT_TOPIC_ALIAS_MAX 2
 #define NE_MQTT_ALIAS_TOPIC_BYTES 32
 #define NE_MQTT_CLIENT_ID_BYTES 32
+/* Every id (32 B at most) in its session: the long id pool is unused. */
+#define NE_MQTT_INLINE_CLIENT_ID_BYTES 32
+#define NE_MQTT_LONG_CLIENT_IDS 1
 /* No storage device on this profile (tiny-js has one): sessions and
  * retained messages in RAM. */
 #define NE_MQTT_PERSIST 0

@@ -324,7 +324,6 @@ static const ne_net_ops posix_net_ops = {
 
 int ne_posix_net_init(ne_posix_net *pn, ne_net *net)
 {
-    memset(pn, 0, sizeof(*pn));
     pn->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (pn->epoll_fd < 0) {
         return NE_ERR_IO;

@@ -26,7 +26,10 @@ typedef struct ne_posix_net {
     ne_posix_fd fds[NE_POSIX_MAX_FDS];
 } ne_posix_net;
 
-/* Opens the epoll instance and fills `net` with this port's ops. */
+/* Opens the epoll instance and fills `net` with this port's ops. The fd
+ * table must be all zero bytes (static storage, or a port whose sockets were
+ * all closed: closing clears an entry): init leaves it alone, so the entries
+ * of descriptors never opened cost no resident memory. */
 int ne_posix_net_init(ne_posix_net *pn, ne_net *net);
 void ne_posix_net_deinit(ne_posix_net *pn);
 

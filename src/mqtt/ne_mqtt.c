@@ -603,6 +603,11 @@ static pub_check check_publish(ne_conn *conn, ne_mqtt_publish *p, pub_head *h)
         fault(conn, NE_MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED); /* M5-26 */
         return PUB_CLOSED;
     }
+    if (p->qos == 2 && !ne_mqtt_session_inbound_take(ne_mqtt_of(conn), s)) {
+        /* Not routed: without a table its id could not be remembered, and
+         * a resent copy would be delivered twice. */
+        return refuse_message(conn, p, NE_MQTT_RC_QUOTA_EXCEEDED);
+    }
     int32_t props_len = ne_mqtt_props_message(pp, h->props, sizeof(h->props));
     NE_ASSERT(props_len >= 0);
     h->pub.props = (ne_mqtt_bytes){h->props, (uint32_t)props_len};
@@ -632,10 +637,13 @@ static void answer_publish(ne_conn *conn, uint8_t qos, uint16_t id, int rc, uint
     uint8_t reason = rc == NE_ERR_PERMISSION ? NE_MQTT_RC_NOT_AUTHORIZED
                      : delivered == 0        ? NE_MQTT_RC_NO_MATCHING_SUBSCRIBERS
                                              : NE_MQTT_RC_SUCCESS;
-    if (qos == 2 && reason < 0x80 && c->session != NULL &&
-        c->session->inbound_count < NE_MQTT_MAX_INBOUND_QOS2) {
-        c->session->inbound[c->session->inbound_count++] = id;
-        ne_mqtt_dirty(ne_mqtt_of(conn), c->session);
+    if (qos == 2 && c->session != NULL) {
+        ne_mqtt_session *s = c->session;
+        if (reason < 0x80 && s->inbound != NULL && s->inbound_count < NE_MQTT_MAX_INBOUND_QOS2) {
+            s->inbound[s->inbound_count++] = id;
+            ne_mqtt_dirty(ne_mqtt_of(conn), s);
+        }
+        ne_mqtt_session_inbound_release(ne_mqtt_of(conn), s); /* refused: none held */
     }
     /* What the message left in persistent sessions (and the retained
      * table) is durable before the publisher hears it was received; when
@@ -1051,6 +1059,7 @@ static void handle_ack(ne_conn *conn, ne_mqtt_type type, const uint8_t *body, ui
                 break;
             }
         }
+        ne_mqtt_session_inbound_release(m, s);
         send_ack(conn, NE_MQTT_PUBCOMP, a.packet_id,
                  found ? NE_MQTT_RC_SUCCESS : NE_MQTT_RC_PACKET_ID_NOT_FOUND);
         break;
@@ -1363,6 +1372,10 @@ void ne_mqtt_init(ne_mqtt *m, ne_mqtt_pool_storage *storage, const ne_server_opt
                  sizeof(ne_mqtt_alias_table), NE_MQTT_ALIAS_TABLES);
     ne_pool_init(&m->session_pool, "mqtt sessions", &storage->sessions, sizeof(ne_mqtt_session),
                  NE_MQTT_MAX_SESSIONS);
+    ne_pool_init(&m->long_id_pool, "mqtt long client ids", &storage->long_ids,
+                 sizeof(ne_mqtt_long_id), NE_MQTT_LONG_CLIENT_IDS);
+    ne_pool_init(&m->inbound_pool, "mqtt inbound qos2 tables", &storage->inbound_tables,
+                 sizeof(ne_mqtt_inbound_table), NE_MQTT_INBOUND_TABLES);
     ne_mqtt_store_init(&m->store, &storage->store);
     ne_mqtt_persist_init(m);
     m->kind = ne_conns_kind(conns, "MQTT", "cid", &mqtt_ops, m);
@@ -1488,6 +1501,7 @@ void ne_mqtt_stats_json(const ne_mqtt *m, ne_json_out *o)
     ne_json_begin_object(o);
     ne_json_kv_u64(o, "sessions_evicted", st->sessions_evicted);
     ne_json_kv_u64(o, "sessions_refused", st->sessions_refused);
+    ne_json_kv_u64(o, "qos2_refused", st->qos2_refused);
     ne_json_kv_u64(o, "dropped_inflight", st->dropped_inflight);
     ne_json_kv_u64(o, "dropped_too_large", st->dropped_too_large);
     ne_json_kv_u64(o, "dropped_expired", st->dropped_expired);

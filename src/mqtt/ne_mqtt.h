@@ -48,6 +48,12 @@
 #if NE_MQTT_CLIENT_ID_BYTES < 23
 #error "NE_MQTT_CLIENT_ID_BYTES must hold the 23 bytes every client id may have (M3-23)"
 #endif
+#if NE_MQTT_INLINE_CLIENT_ID_BYTES < 23 || NE_MQTT_INLINE_CLIENT_ID_BYTES > NE_MQTT_CLIENT_ID_BYTES
+#error "NE_MQTT_INLINE_CLIENT_ID_BYTES must be within 23..NE_MQTT_CLIENT_ID_BYTES (M3-23)"
+#endif
+#if NE_MQTT_LONG_CLIENT_IDS < 1 || NE_MQTT_INBOUND_TABLES < 1
+#error "NE_MQTT_LONG_CLIENT_IDS and NE_MQTT_INBOUND_TABLES must be at least 1"
+#endif
 #if NE_FEATURE_MQTT && NE_MAX_INTERNAL_CLIENTS < NE_MQTT_MAX_SESSIONS + 1
 #error "NE_MAX_INTERNAL_CLIENTS must leave a connection header for every MQTT session"
 #endif
@@ -100,6 +106,19 @@ typedef struct ne_mqtt_out_table {
     ne_mqtt_out e[NE_MQTT_MAX_INFLIGHT];
 } ne_mqtt_out_table;
 
+/* A client id longer than NE_MQTT_INLINE_CLIENT_ID_BYTES, from the kind's
+ * pool (NE_MQTT_LONG_CLIENT_IDS) for its session's life. */
+typedef struct ne_mqtt_long_id {
+    char text[NE_MQTT_CLIENT_ID_BYTES + 1]; /* NUL-terminated */
+} ne_mqtt_long_id;
+
+/* A session's inbound QoS 2 packet ids, from the kind's pool
+ * (NE_MQTT_INBOUND_TABLES) while one is held (at least 4 slots: the pool
+ * threads its free list through them). */
+typedef struct ne_mqtt_inbound_table {
+    uint16_t ids[NE_MQTT_MAX_INBOUND_QOS2 > 4 ? NE_MQTT_MAX_INBOUND_QOS2 : 4];
+} ne_mqtt_inbound_table;
+
 struct ne_mqtt_client;
 
 /* A session (M3-32): it lives from the client's first CONNECT to its end
@@ -121,7 +140,10 @@ typedef struct ne_mqtt_session {
     uint64_t delivered_seq;    /* the last routed message given a copy (one per message) */
     uint16_t next_packet_id;
     uint16_t client_id_len;
-    char client_id[NE_MQTT_CLIENT_ID_BYTES + 1]; /* NUL-terminated */
+    /* NUL-terminated, at its length: id_inline when it fits, else the text
+     * of an ne_mqtt_long_id. */
+    char *client_id;
+    char id_inline[NE_MQTT_INLINE_CLIENT_ID_BYTES + 1];
     /* The will of its last connection, published when the will delay
      * passes or the session ends (will_at_ms, 0: none pending). */
     ne_mqtt_msg *will;
@@ -138,9 +160,12 @@ typedef struct ne_mqtt_session {
     uint16_t out_head;
     uint16_t out_count;
     ne_mqtt_out *out;
-    /* Inbound QoS 2 packet ids received and not yet released. */
+    /* Inbound QoS 2 packet ids received and not yet released: inbound_count
+     * of them in a table of NE_MQTT_MAX_INBOUND_QOS2 taken with the first
+     * QoS 2 PUBLISH and given back when the count is 0 again
+     * (ne_mqtt_inbound_table), NULL otherwise. */
     uint16_t inbound_count;
-    uint16_t inbound[NE_MQTT_MAX_INBOUND_QOS2];
+    uint16_t *inbound;
 } ne_mqtt_session;
 
 typedef struct ne_mqtt_alias {
@@ -229,7 +254,8 @@ typedef struct ne_mqtt_view {
 
 typedef struct ne_mqtt_stats {
     uint64_t sessions_evicted;  /* offline sessions ended for room (NE_MQTT_MAX_SESSIONS) */
-    uint64_t sessions_refused;  /* CONNECTs refused for want of a session */
+    uint64_t sessions_refused;  /* CONNECTs refused for want of a session (or a long id) */
+    uint64_t qos2_refused;      /* QoS 2 PUBLISHes refused for want of an inbound table */
     uint64_t dropped_inflight;  /* QoS 1/2 messages a full session could not queue */
     uint64_t dropped_too_large; /* messages larger than a client's Maximum Packet Size */
     uint64_t dropped_expired;   /* messages whose expiry passed before they were sent */
@@ -250,6 +276,8 @@ typedef struct ne_mqtt {
     ne_pool sub_table_pool;    /* NE_MQTT_SUB_TABLES */
     ne_pool out_table_pool;    /* NE_MQTT_OUT_TABLES */
     ne_pool alias_table_pool;  /* NE_MQTT_ALIAS_TABLES */
+    ne_pool long_id_pool;      /* NE_MQTT_LONG_CLIENT_IDS */
+    ne_pool inbound_pool;      /* NE_MQTT_INBOUND_TABLES */
     ne_mqtt_session *sessions; /* every session, newest first */
     ne_mqtt_store store;
     ne_mqtt_stats stats;
@@ -270,6 +298,8 @@ typedef struct ne_mqtt_pool_storage {
     NE_POOL_STORAGE(ne_mqtt_sub_table, NE_MQTT_SUB_TABLES) sub_tables;
     NE_POOL_STORAGE(ne_mqtt_out_table, NE_MQTT_OUT_TABLES) out_tables;
     NE_POOL_STORAGE(ne_mqtt_alias_table, NE_MQTT_ALIAS_TABLES) alias_tables;
+    NE_POOL_STORAGE(ne_mqtt_long_id, NE_MQTT_LONG_CLIENT_IDS) long_ids;
+    NE_POOL_STORAGE(ne_mqtt_inbound_table, NE_MQTT_INBOUND_TABLES) inbound_tables;
     ne_mqtt_store_storage store;
 } ne_mqtt_pool_storage;
 

@@ -51,6 +51,12 @@ ne_mqtt_session *ne_mqtt_session_new(ne_mqtt *m, const uint8_t *id, uint16_t len
 /* Releases a session and everything it holds without publishing or
  * storing anything (shutdown, its internal client closed). */
 void ne_mqtt_session_release(ne_mqtt *m, ne_mqtt_session *s);
+/* An inbound QoS 2 table for the session unless it has one; false when
+ * the pool (NE_MQTT_INBOUND_TABLES) is empty: counted and logged with the
+ * knob's name. */
+bool ne_mqtt_session_inbound_take(ne_mqtt *m, ne_mqtt_session *s);
+/* Gives the session's inbound table back once it holds no id. */
+void ne_mqtt_session_inbound_release(ne_mqtt *m, ne_mqtt_session *s);
 /* A clean start over a session of the same client: everything it held
  * goes (its pending will is published), its slot and internal client stay
  * for the new one. */

@@ -631,11 +631,19 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
             ne_mqtt_dirty(m, s); /* written again without it */
         }
     }
+    bool no_table = false;
     for (uint32_t i = 0; i < inbound && r.ok; i++) {
-        uint16_t id = r_u16(&r);
-        if (id != 0) {
-            s->inbound[s->inbound_count++] = id;
+        uint16_t id = r_u16(&r); /* every id is read, kept or not: the will follows */
+        if (id == 0 || no_table) {
+            continue;
         }
+        if (!ne_mqtt_session_inbound_take(m, s)) {
+            no_table = true; /* no inbound table: the ids are not kept */
+            m->persist.stats.dropped_at_load++;
+            ne_mqtt_dirty(m, s);
+            continue;
+        }
+        s->inbound[s->inbound_count++] = id;
     }
     if (r.ok && r.len - r.at >= 12) {
         load_will(c, s, &r);

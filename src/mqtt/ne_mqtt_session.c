@@ -47,6 +47,33 @@ static void out_table_release(ne_mqtt *m, ne_mqtt_session *s)
     }
 }
 
+bool ne_mqtt_session_inbound_take(ne_mqtt *m, ne_mqtt_session *s)
+{
+    if (s->inbound != NULL) {
+        return true;
+    }
+    NE_ASSERT(s->inbound_count == 0);
+    ne_mqtt_inbound_table *t = ne_pool_alloc_uninit(&m->inbound_pool);
+    if (t == NULL) {
+        m->stats.qos2_refused++;
+        ne_conn_logf(s->conn, NE_LOG_WARN,
+                     "MQTT session \"%.*s\" refused a QoS 2 message: every inbound QoS 2 table "
+                     "is taken (NE_MQTT_INBOUND_TABLES %u)",
+                     (int)s->client_id_len, s->client_id, (unsigned)NE_MQTT_INBOUND_TABLES);
+        return false;
+    }
+    s->inbound = t->ids;
+    return true;
+}
+
+void ne_mqtt_session_inbound_release(ne_mqtt *m, ne_mqtt_session *s)
+{
+    if (s->inbound != NULL && s->inbound_count == 0) {
+        ne_pool_free(&m->inbound_pool, s->inbound);
+        s->inbound = NULL;
+    }
+}
+
 ne_mqtt_out *ne_mqtt_session_out(ne_mqtt_session *s, uint32_t k)
 {
     NE_ASSERT(k < s->out_count && s->out != NULL);
@@ -995,6 +1022,8 @@ void ne_mqtt_session_release(ne_mqtt *m, ne_mqtt_session *s)
     s->out_count = 0;
     out_table_release(m, s);
     NE_ASSERT(s->subs == NULL && s->sub_count == 0);
+    s->inbound_count = 0;
+    ne_mqtt_session_inbound_release(m, s);
     if (s->will != NULL) {
         ne_mqtt_msg_release(&m->store, s->will);
         s->will = NULL;
@@ -1010,6 +1039,9 @@ void ne_mqtt_session_release(ne_mqtt *m, ne_mqtt_session *s)
     ne_conn *conn = s->conn;
     conn->state = NULL;
     ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
+    if (s->client_id != s->id_inline) {
+        ne_pool_free(&m->long_id_pool, s->client_id);
+    }
     ne_pool_free(&m->session_pool, s);
 }
 
@@ -1039,6 +1071,7 @@ void ne_mqtt_session_reset(ne_mqtt *m, ne_mqtt_session *s)
     s->out_count = 0;
     out_table_release(m, s);
     s->inbound_count = 0;
+    ne_mqtt_session_inbound_release(m, s);
     s->will_at_ms = 0;
     s->next_packet_id = 1;
     s->delivered_seq = 0;
@@ -1138,10 +1171,25 @@ static ne_mqtt_session *oldest_offline(ne_mqtt *m)
     return best;
 }
 
+/* Whether a client id of len bytes can be kept: one longer than
+ * NE_MQTT_INLINE_CLIENT_ID_BYTES needs a long id slot. */
+static bool id_fits(const ne_mqtt *m, uint16_t len)
+{
+    return len <= NE_MQTT_INLINE_CLIENT_ID_BYTES || ne_pool_available(&m->long_id_pool) > 0;
+}
+
 ne_mqtt_session *ne_mqtt_session_new(ne_mqtt *m, const uint8_t *id, uint16_t len,
                                      const ne_conn *client_conn)
 {
     NE_ASSERT(len <= NE_MQTT_CLIENT_ID_BYTES);
+    if (!id_fits(m, len)) {
+        m->stats.sessions_refused++;
+        ne_log_warn(m->conns->log,
+                    "MQTT client ids of more than %u bytes exhausted (%u): session refused; raise "
+                    "NE_MQTT_LONG_CLIENT_IDS",
+                    (unsigned)NE_MQTT_INLINE_CLIENT_ID_BYTES, (unsigned)NE_MQTT_LONG_CLIENT_IDS);
+        return NULL;
+    }
     if (ne_pool_available(&m->session_pool) == 0) {
         ne_mqtt_session *victim = oldest_offline(m);
         if (victim == NULL) {
@@ -1181,6 +1229,13 @@ static ne_mqtt_session *session_make(ne_mqtt *m, ne_conn *conn, const uint8_t *i
     s->conn = conn;
     s->next_packet_id = 1;
     s->client_id_len = len;
+    if (len <= NE_MQTT_INLINE_CLIENT_ID_BYTES) {
+        s->client_id = s->id_inline;
+    } else {
+        ne_mqtt_long_id *l = ne_pool_alloc_uninit(&m->long_id_pool);
+        NE_ASSERT(l != NULL); /* id_fits said so */
+        s->client_id = l->text;
+    }
     memcpy(s->client_id, id, len);
     s->client_id[len] = '\0';
     s->next = m->sessions;
@@ -1195,7 +1250,8 @@ ne_mqtt_session *ne_mqtt_session_restore(ne_mqtt *m, const uint8_t *id, uint16_t
                                          int user_index)
 {
     NE_ASSERT(len > 0 && len <= NE_MQTT_CLIENT_ID_BYTES);
-    if (ne_pool_available(&m->session_pool) == 0 || ne_mqtt_session_find(m, id, len) != NULL) {
+    if (ne_pool_available(&m->session_pool) == 0 || !id_fits(m, len) ||
+        ne_mqtt_session_find(m, id, len) != NULL) {
         return NULL;
     }
     ne_conn *conn = ne_conn_new_internal(m->conns, m->session_kind);

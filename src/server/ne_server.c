@@ -218,11 +218,20 @@ static void conn_teardown(void *ctx, ne_conn *conn)
 int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *net,
                    const ne_log *log)
 {
-    NE_ASSERT(srv != NULL && opts != NULL && net != NULL);
-    char err[160];
-    /* Written only where not zero already: the trie, the shared read buffer
-     * and the leaf tables stay out of the resident set until used. */
+    NE_ASSERT(srv != NULL);
+    /* Written only where not zero already: on a host with a shared zero
+     * page, the trie, the shared read buffer and the leaf tables stay out of
+     * the resident set until used. */
     ne_zero_lazy(srv, offsetof(ne_server, storage));
+    return ne_server_init_zeroed(srv, opts, net, log);
+}
+
+int ne_server_init_zeroed(ne_server *srv, const ne_server_options *opts, const ne_net *net,
+                          const ne_log *log)
+{
+    NE_ASSERT(srv != NULL && opts != NULL && net != NULL);
+    NE_ASSERT(!srv->started);
+    char err[160];
     srv->opts = *opts;
     if (log != NULL) {
         srv->log = *log;
@@ -427,6 +436,10 @@ void ne_server_log_memory(const ne_server *srv)
              NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_out_table)));
     log_pool(srv, "mqtt aliases", NE_MQTT_ALIAS_TABLES,
              NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_alias_table)));
+    log_pool(srv, "mqtt long ids", NE_MQTT_LONG_CLIENT_IDS,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_long_id)));
+    log_pool(srv, "mqtt inbound", NE_MQTT_INBOUND_TABLES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_inbound_table)));
     log_pool(srv, "mqtt messages", NE_MQTT_MAX_MESSAGES, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_msg)));
     log_pool(srv, "mqtt blocks", NE_MQTT_BLOCKS, NE_POOL_OBJECT_BYTES(sizeof(ne_mqtt_block)));
 #endif
@@ -458,6 +471,8 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
         &srv->mqtt.sub_table_pool,
         &srv->mqtt.out_table_pool,
         &srv->mqtt.alias_table_pool,
+        &srv->mqtt.long_id_pool,
+        &srv->mqtt.inbound_pool,
         &srv->mqtt.store.msg_pool,
         &srv->mqtt.store.block_pool,
 #endif

@@ -107,8 +107,18 @@ void ne_server_options_default(ne_server_options *opts);
  * naming the config/ knob to raise into err and returns NE_ERR_RANGE. */
 int ne_server_options_check(const ne_server_options *opts, char *err, size_t err_cap);
 
+/* Clears srv (whatever it held: a server shut down before may be initialized
+ * again) and sets it up. */
 int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *net,
                    const ne_log *log);
+/* ne_server_init for storage that is all zero bytes already (a static
+ * ne_server never used before): nothing is cleared, so the tables and pools
+ * a run never uses are never read or written. On a host whose kernel backs
+ * a read of untouched memory with a page of its own (no shared zero page),
+ * clearing by reading costs as much resident memory as clearing by writing;
+ * this is how a board's main keeps its start-up footprint small. */
+int ne_server_init_zeroed(ne_server *srv, const ne_server_options *opts, const ne_net *net,
+                          const ne_log *log);
 /* Opens the listeners and logs the start-up lines. */
 int ne_server_start(ne_server *srv);
 void ne_server_handle_io(ne_server *srv, void *user, bool readable, bool writable);

@@ -144,13 +144,13 @@ static uint32_t child_find(const ne_trie *t, uint32_t parent, const char *tok, s
     uint32_t i = h & SLOT_MASK;
     for (uint32_t probe = 0; probe < NE_TRIE_SLOTS; probe++) {
         const ne_trie_slot *s = &t->slots[i];
-        if (s->node == NE_TRIE_NONE) {
+        if (s->node_plus1 == 0) {
             return NE_TRIE_NONE;
         }
         if (s->hash == h) {
-            const ne_trie_node *c = &t->nodes[s->node];
+            const ne_trie_node *c = &t->nodes[s->node_plus1 - 1];
             if (c->parent == parent && c->token_len == len && same_bytes(c->token, tok, len)) {
-                return s->node;
+                return s->node_plus1 - 1;
             }
         }
         i = (i + 1) & SLOT_MASK;
@@ -163,12 +163,13 @@ static void slot_insert(ne_trie *t, uint32_t node, uint32_t h)
     NE_ASSERT(t->slots_used < NE_TRIE_SLOTS / 2);
     uint32_t i = h & SLOT_MASK;
     uint32_t probe = 0;
-    while (t->slots[i].node != NE_TRIE_NONE && probe < NE_TRIE_SLOTS) {
+    while (t->slots[i].node_plus1 != 0 && probe < NE_TRIE_SLOTS) {
         i = (i + 1) & SLOT_MASK;
         probe++;
     }
-    NE_ASSERT(t->slots[i].node == NE_TRIE_NONE);
-    t->slots[i].node = node;
+    NE_ASSERT(t->slots[i].node_plus1 == 0);
+    NE_ASSERT(node < NE_MAX_TRIE_NODES);
+    t->slots[i].node_plus1 = node + 1;
     t->slots[i].hash = h;
     t->slots_used++;
     if (probe > t->probe_peak) {
@@ -183,16 +184,16 @@ static void slot_remove(ne_trie *t, uint32_t node)
 {
     uint32_t i = t->nodes[node].hash & SLOT_MASK;
     uint32_t probe = 0;
-    while (t->slots[i].node != node && probe < NE_TRIE_SLOTS) {
-        NE_ASSERT(t->slots[i].node != NE_TRIE_NONE);
+    while (t->slots[i].node_plus1 != node + 1 && probe < NE_TRIE_SLOTS) {
+        NE_ASSERT(t->slots[i].node_plus1 != 0);
         i = (i + 1) & SLOT_MASK;
         probe++;
     }
-    NE_ASSERT(t->slots[i].node == node);
+    NE_ASSERT(t->slots[i].node_plus1 == node + 1);
     uint32_t j = i;
     for (probe = 0; probe < NE_TRIE_SLOTS; probe++) {
         j = (j + 1) & SLOT_MASK;
-        if (t->slots[j].node == NE_TRIE_NONE) {
+        if (t->slots[j].node_plus1 == 0) {
             break;
         }
         uint32_t home = t->slots[j].hash & SLOT_MASK;
@@ -203,7 +204,7 @@ static void slot_remove(ne_trie *t, uint32_t node)
             i = j;
         }
     }
-    t->slots[i].node = NE_TRIE_NONE;
+    t->slots[i].node_plus1 = 0;
     t->slots[i].hash = 0;
     NE_ASSERT(t->slots_used > 0);
     t->slots_used--;
@@ -280,17 +281,11 @@ void ne_trie_init(ne_trie *trie)
      * then threads its free list through the nodes' first bytes. */
     ne_pool_init(&trie->pool, "trie nodes", trie->nodes, sizeof(ne_trie_node), NE_MAX_TRIE_NODES);
     ne_pool_keep_readable(&trie->pool, offsetof(ne_trie_node, live) + 1);
-    for (uint32_t i = 0; i < NE_MAX_TRIE_NODES; i++) {
-        if (trie->nodes[i].live != 0) {
-            trie->nodes[i].live = 0; /* untouched pages stay untouched */
-        }
-    }
+    /* The nodes and the child table are all zero already (see the header):
+     * neither is read or written here, so their pages are touched only as
+     * subscriptions come. */
     trie->slots_used = 0;
     trie->probe_peak = 0;
-    for (uint32_t i = 0; i < NE_TRIE_SLOTS; i++) {
-        trie->slots[i].node = NE_TRIE_NONE;
-        trie->slots[i].hash = 0;
-    }
 }
 
 /* ---- Sublists ------------------------------------------------------------ */
@@ -808,12 +803,13 @@ bool ne_trie_check(const ne_trie *trie)
     uint32_t used = 0;
     for (uint32_t i = 0; i < NE_TRIE_SLOTS; i++) {
         const ne_trie_slot *s = &trie->slots[i];
-        if (s->node == NE_TRIE_NONE) {
+        if (s->node_plus1 == 0) {
             continue;
         }
         used++;
-        if (s->node >= NE_MAX_TRIE_NODES || !trie->nodes[s->node].live ||
-            trie->nodes[s->node].hash != s->hash) {
+        uint32_t node = s->node_plus1 - 1;
+        if (node >= NE_MAX_TRIE_NODES || !trie->nodes[node].live ||
+            trie->nodes[node].hash != s->hash) {
             return false;
         }
     }

@@ -56,10 +56,11 @@ typedef struct ne_trie_node {
     char token[NE_TOKEN_BYTES];
 } ne_trie_node;
 
-/* One slot of the child table: literal child `node` (NE_TRIE_NONE if empty)
- * and its hash, so that most mismatches never touch the node. */
+/* One slot of the child table: the literal child's index plus one (0: an
+ * empty slot, so that a table of zero bytes is empty) and its hash, so that
+ * most mismatches never touch the node. */
 typedef struct ne_trie_slot {
-    uint32_t node;
+    uint32_t node_plus1;
     uint32_t hash;
 } ne_trie_slot;
 
@@ -112,6 +113,11 @@ typedef struct ne_match_result {
     uint8_t group_of[NE_MAX_FANOUT];
 } ne_match_result;
 
+/* Sets up a trie whose nodes and child table are all zero bytes (static
+ * storage never used, or storage the caller cleared: ne_server_init does)
+ * or as a trie left them once every sublist on it was deinitialised (no node
+ * live, every slot empty). Init reads neither, so pages the subscriptions
+ * never reach stay untouched. */
 void ne_trie_init(ne_trie *trie);
 
 /* Checks every invariant of the trie's nodes and child table: for tests and

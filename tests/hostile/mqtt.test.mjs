@@ -437,3 +437,69 @@ test("session tables at NE_MQTT_SUB_TABLES, NE_MQTT_OUT_TABLES and NE_MQTT_ALIAS
   for (const c of [idle, pub, late, ...holders]) await c.destroy();
   await stillServing(b);
 });
+
+// Client ids longer than NE_MQTT_INLINE_CLIENT_ID_BYTES (23) take a slot of
+// NE_MQTT_LONG_CLIENT_IDS for their session's life, and a session takes an
+// inbound QoS 2 table (NE_MQTT_INBOUND_TABLES) from its first QoS 2 PUBLISH
+// to the PUBREL of its last (4 of each on small for 8 sessions). An idle
+// client with a short id holds neither. With every slot taken, a long id is
+// refused (CONNACK 0x97 / 3) while 23 bytes still connect (M3-23); with
+// every table taken, a QoS 2 PUBLISH gets PUBREC 0x97 (5.0) or closes the
+// 3.1.1 client, both counted (qos2_refused) and logged with the knob's
+// name; what a holder gives back is the next one's.
+test("client ids and inbound QoS 2 tables at NE_MQTT_LONG_CLIENT_IDS and NE_MQTT_INBOUND_TABLES: a long id is refused 0x97/3 while 23 bytes connect (M3-23), a QoS 2 PUBLISH is refused 0x97 (5.0) or closed (3.1.1), counted; what a holder gives back is the next one's", { skip: ONLY("NE_MQTT_LONG_CLIENT_IDS") }, async () => {
+  const b = await broker("mqtt");
+  const slots = knob("NE_MQTT_LONG_CLIENT_IDS", "test-small");
+  assert.equal(knob("NE_MQTT_INBOUND_TABLES", "test-small"), slots);
+  const long = (i) => `long-client-id-of-30-bytes-${String(i).padStart(3, "0")}`.slice(0, 30);
+  // An idle client whose id fits the session holds neither.
+  const idle = await connected(b, { version: 4, id: "x".repeat(23) });
+  let v = (await pools(b)).natsedge_pools;
+  assert.deepEqual([v.mqtt_long_client_ids, v.mqtt_inbound_tables], [0, 0]);
+  const holders = [];
+  for (let i = 0; i < slots; i++) {
+    const h = await connected(b, { version: 5, id: long(i) });
+    // A QoS 2 message never released: the session keeps its table.
+    await h.send(packet(0x34, str("ids/none"), u16(1), props(), "q2"));
+    const rec = await nextOf(h, 5);
+    assert.equal(rec.body.readUInt16BE(0), 1);
+    holders.push(h);
+  }
+  v = (await pools(b)).natsedge_pools;
+  assert.deepEqual([v.mqtt_long_client_ids, v.mqtt_inbound_tables], [slots, slots]);
+  // One more long id: refused, 5.0 and 3.1.1.
+  for (const version of [5, 4]) {
+    const c = await rawMqtt(b.mqttPort);
+    await c.send(connectPacket({ version, id: long(99) }));
+    const ack = await c.next();
+    assert.ok(ack && ack.type === 2, `CONNACK ${ack ? hex(ack.bytes) : "none"}`);
+    assert.equal(ack.body[1], version === 5 ? 0x97 : 0x03);
+    assert.ok(await c.closed(5000));
+  }
+  assert.match(b.logs(), /NE_MQTT_LONG_CLIENT_IDS/);
+  // No table for a QoS 2 PUBLISH: 5.0 PUBREC 0x97, 3.1.1 closed; QoS 1 still goes.
+  const refused0 = (await pools(b)).natsedge_mqtt.qos2_refused;
+  const late = await connected(b, { version: 5, id: "late" });
+  await late.send(packet(0x34, str("ids/none"), u16(2), props(), "q2"));
+  assert.equal(hex((await nextOf(late, 5)).body), "000297");
+  await late.send(packet(0x32, str("ids/none"), u16(3), props(), "q1"));
+  assert.equal((await nextOf(late, 4)).body.readUInt16BE(0), 3);
+  const late3 = await connected(b, { version: 4, id: "late3" });
+  await late3.send(packet(0x34, str("ids/none"), u16(4), "q2"));
+  assert.ok(await late3.closed(5000));
+  assert.equal((await pools(b)).natsedge_mqtt.qos2_refused, refused0 + 2);
+  assert.match(b.logs(), /NE_MQTT_INBOUND_TABLES/);
+  // Holder 0 releases its id: its table is the late one's.
+  await holders[0].send(packet(0x62, u16(1)));
+  assert.equal((await nextOf(holders[0], 7)).body.readUInt16BE(0), 1);
+  await late.send(packet(0x34, str("ids/none"), u16(5), props(), "q2"));
+  const rec = await nextOf(late, 5);
+  assert.equal(rec.body.readUInt16BE(0), 5);
+  assert.ok(rec.body.length < 3 || rec.body[2] < 0x80, hex(rec.body));
+  // Holder 1 goes (clean session): its id slot is the next long id's.
+  await holders[1].send(Buffer.from([0xe0, 0x00]));
+  assert.ok(await holders[1].closed(5000));
+  const next = await connected(b, { version: 4, id: long(98) });
+  for (const c of [idle, late, next, ...holders]) await c.destroy();
+  await stillServing(b);
+});

@@ -686,6 +686,64 @@ static void test_qos2_inbound_exactly_once_across_reconnect_M3_39_MB_18(void **s
     expect_publish(sub, NE_MQTT_V311, "q2/a", "again", 2, false);
 }
 
+/* An idle session holds neither an inbound QoS 2 table nor a long client
+ * id slot: a client id of up to NE_MQTT_INLINE_CLIENT_ID_BYTES is kept in
+ * the session, a longer one in a slot held for the session's life; the
+ * table is taken by the first QoS 2 PUBLISH and given back by the PUBREL
+ * that releases its last id (docs/performance.md, "Idle MQTT connections"). */
+static void test_idle_session_holds_no_inbound_table_and_no_long_id_M3_23_M3_39(void **state)
+{
+    (void)state;
+    char id23[24];
+    memset(id23, 'a', 23);
+    id23[23] = '\0';
+    int a = mqtt3(id23);
+    assert_int_equal(srv.mqtt.session_pool.in_use, 1);
+    assert_int_equal(srv.mqtt.long_id_pool.in_use, 0);
+    assert_int_equal(srv.mqtt.inbound_pool.in_use, 0);
+    char id40[41];
+    memset(id40, 'b', 40);
+    id40[40] = '\0';
+    int b = persistent(NE_MQTT_V311, id40, NULL);
+    assert_int_equal(srv.mqtt.long_id_pool.in_use, 1);
+    assert_int_equal(srv.mqtt.inbound_pool.in_use, 0);
+    /* The long id is found again on reconnect (the session is resumed). */
+    ne_sim_client_close(&sim, b);
+    step(3);
+    bool present = false;
+    b = persistent(NE_MQTT_V311, id40, &present);
+    assert_true(present);
+    assert_int_equal(srv.mqtt.long_id_pool.in_use, 1);
+    /* Two QoS 2 messages take one table; it goes back with the last PUBREL. */
+    subscribe(a, NE_MQTT_V311, "lazy/#", 2);
+    publish(b, NE_MQTT_V311, 2, false, "lazy/x", "one", 7);
+    expect_ack(b, NE_MQTT_V311, NE_MQTT_PUBREC, 7, 0);
+    publish(b, NE_MQTT_V311, 2, false, "lazy/x", "two", 8);
+    expect_ack(b, NE_MQTT_V311, NE_MQTT_PUBREC, 8, 0);
+    assert_int_equal(srv.mqtt.inbound_pool.in_use, 1);
+    send_ack(b, NE_MQTT_V311, NE_MQTT_PUBREL, 7);
+    expect_ack(b, NE_MQTT_V311, NE_MQTT_PUBCOMP, 7, 0);
+    assert_int_equal(srv.mqtt.inbound_pool.in_use, 1);
+    send_ack(b, NE_MQTT_V311, NE_MQTT_PUBREL, 8);
+    expect_ack(b, NE_MQTT_V311, NE_MQTT_PUBCOMP, 8, 0);
+    assert_int_equal(srv.mqtt.inbound_pool.in_use, 0);
+    /* A session ended with an id unreleased gives its table back, and its
+     * long id slot. */
+    publish(b, NE_MQTT_V311, 2, false, "lazy/x", "three", 9);
+    expect_ack(b, NE_MQTT_V311, NE_MQTT_PUBREC, 9, 0);
+    assert_int_equal(srv.mqtt.inbound_pool.in_use, 1);
+    ne_sim_client_close(&sim, b);
+    step(3);
+    b = connect_rc(&(conn_opts){.version = NE_MQTT_V311, .id = id40, .clean = true}, 0, NULL);
+    assert_int_equal(srv.mqtt.inbound_pool.in_use, 0);
+    assert_int_equal(srv.mqtt.long_id_pool.in_use, 1);
+    disconnect(b);
+    step(3);
+    assert_int_equal(srv.mqtt.long_id_pool.in_use, 0);
+    /* Delivered once each. */
+    expect_publish(a, NE_MQTT_V311, "lazy/x", "one", 2, false);
+}
+
 static void test_qos2_outbound_pubrel_resent_after_reconnect_M3_38_MB_27(void **state)
 {
     (void)state;
@@ -1410,6 +1468,7 @@ int main(void)
         T(test_first_packet_must_be_connect_M3_05),
         T(test_bad_level_gets_v3_connack_1_MQ_01_MB_04),
         T(test_empty_client_id_assigned_or_refused_M3_23_MB_02),
+        T(test_idle_session_holds_no_inbound_table_and_no_long_id_M3_23_M3_39),
         T(test_authentication_failure_is_connack_5_MQ_06_MQ_07),
         T(test_mqtt_authorization_overrides_and_token_is_the_password_MQ_25),
         T(test_auth_method_refused_with_0x8c_M5_46_MB_08),

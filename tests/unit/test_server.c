@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1489,9 +1491,68 @@ static void test_fanout_overflow_delivers_to_the_first_max_fanout(void **state)
     assert_int_equal(srv.router.stats.fanout_overflows, 1);
 }
 
+/* mprotect over the whole pages inside [p, p + n). */
+static void protect_inside(void *p, size_t n, int prot)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)p + n) & ~(page - 1);
+    assert_true(end > start);
+    assert_int_equal(mprotect((void *)start, end - start, prot), 0);
+}
+
+/* ne_server_init_zeroed (a board's static server) reads and writes nothing
+ * of the subject trie and of the pools' storage: their pages become
+ * resident only as clients use them (docs/performance.md, "Idle MQTT
+ * connections"). */
+static void test_init_of_a_zeroed_server_touches_neither_trie_nor_pools(void **state)
+{
+    (void)state;
+    static ne_server fresh;
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    ne_server_options opts;
+    ne_server_options_default(&opts);
+    opts.port = 0;
+    protect_inside(fresh.router.trie.nodes, sizeof(fresh.router.trie.nodes), PROT_NONE);
+    protect_inside(fresh.router.trie.slots, sizeof(fresh.router.trie.slots), PROT_NONE);
+    protect_inside(&fresh.storage, sizeof(fresh.storage), PROT_NONE);
+    int rc = ne_server_init_zeroed(&fresh, &opts, &net, NULL);
+    protect_inside(fresh.router.trie.nodes, sizeof(fresh.router.trie.nodes),
+                   PROT_READ | PROT_WRITE);
+    protect_inside(fresh.router.trie.slots, sizeof(fresh.router.trie.slots),
+                   PROT_READ | PROT_WRITE);
+    protect_inside(&fresh.storage, sizeof(fresh.storage), PROT_READ | PROT_WRITE);
+    assert_int_equal(rc, NE_OK);
+    assert_int_equal(ne_server_start(&fresh), NE_OK);
+    uint16_t p = ne_server_client_port(&fresh);
+    int c = ne_sim_connect(&sim, p);
+    assert_true(c >= 0);
+    ne_loop loop;
+    ne_server_loop(&fresh, &loop);
+    for (int i = 0; i < 5; i++) {
+        ne_sim_net_step(&sim, &loop);
+    }
+    const char *text = "CONNECT {}\r\nSUB a.b 1\r\nPUB a.b 2\r\nhi\r\nPING\r\n";
+    assert_int_equal(ne_sim_client_write(&sim, c, text, strlen(text)), strlen(text));
+    for (int i = 0; i < 10; i++) {
+        ne_sim_net_step(&sim, &loop);
+    }
+    size_t n = ne_sim_client_read(&sim, c, rx, sizeof(rx) - 1);
+    rx[n] = '\0';
+    assert_non_null(strstr(rx, "MSG a.b 1 2\r\nhi\r\n"));
+    assert_non_null(strstr(rx, "PONG\r\n"));
+    ne_server_shutdown(&fresh);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&fresh, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_of_a_zeroed_server_touches_neither_trie_nor_pools),
         cmocka_unit_test_setup_teardown(test_info_has_the_fields_clients_read_CP10, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_connect_defaults_are_verbose_CP16, setup, teardown),

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1068,9 +1070,49 @@ static void test_each_same_visits_one_subject_and_one_group(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* mprotect over the whole pages inside [p, p + n). */
+static void protect_inside(void *p, size_t n, int prot)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)p + n) & ~(page - 1);
+    assert_true(end > start);
+    assert_int_equal(mprotect((void *)start, end - start, prot), 0);
+}
+
+/* ne_trie_init reads no node and no slot: the pages of a trie whose
+ * subscriptions never reach them stay out of the resident set (on a host
+ * without a shared zero page a read makes a page resident too). */
+static void test_trie_init_reads_no_node_and_no_slot(void **state)
+{
+    (void)state;
+    static ne_trie fresh;
+    static ne_sublist list;
+    protect_inside(fresh.nodes, sizeof(fresh.nodes), PROT_NONE);
+    protect_inside(fresh.slots, sizeof(fresh.slots), PROT_NONE);
+    ne_trie_init(&fresh);
+    protect_inside(fresh.nodes, sizeof(fresh.nodes), PROT_READ | PROT_WRITE);
+    protect_inside(fresh.slots, sizeof(fresh.slots), PROT_READ | PROT_WRITE);
+    /* A table of zero bytes is an empty one. */
+    assert_true(ne_trie_check(&fresh));
+    assert_int_equal(ne_sublist_init(&list, &fresh), NE_OK);
+    ne_sub_entry e = entry("a.b.c", NULL);
+    assert_int_equal(ne_sublist_insert(&list, &e), NE_OK);
+    static ne_match_result r;
+    ne_sublist_match(&list, "a.b.c", 5, &r);
+    assert_int_equal(r.plain_count, 1);
+    assert_true(ne_trie_check(&fresh));
+    ne_sublist_remove(&list, &e);
+    assert_int_equal(fresh.slots_used, 0);
+    ne_sublist_deinit(&list);
+    assert_int_equal(fresh.pool.in_use, 0);
+    assert_true(ne_trie_check(&fresh));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trie_init_reads_no_node_and_no_slot),
         T(test_insert_refuses_invalid_subjects_and_takes_no_node_CP53_CP54),
         T(test_insert_refuses_long_tokens_and_deep_subjects_with_too_big),
         T(test_match_cache_answers_repeats_and_forgets_on_change),
