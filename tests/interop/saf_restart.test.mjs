@@ -107,8 +107,11 @@ describe("natsedge-only: kill -9 of the edge while its mirror, its source and it
     }, 10000, "the link down");
     cmds.push(...(await publishMany(jetstream(h), NC, cmdSubj, cmdData, 20)));
     fwd.push(...(await publishMany(jetstream(e), N, fwdSubj, fwdData, 20)));
-    // The link returns; the edge is killed while the mirror catches up,
-    // restarted, and killed again while the forwarder drains.
+    // The link returns, slowed (the mirror's 3 MB catch-up then takes
+    // seconds, not less than one poll of /jsz); the edge is killed while the
+    // mirror catches up, restarted on a link at full speed, and killed again
+    // while the forwarder drains.
+    cloud.proxy.throttle = { bytes: 64 * 1024, ms: 50 };
     cloud.link.restore();
     const kills = [];
     const killWhen = async (what, cond) => {
@@ -134,6 +137,7 @@ describe("natsedge-only: kill -9 of the edge while its mirror, its source and it
       await waitRoute(h, e, `ready.down.${kills.length}`);
     };
     await killWhen("mid-mirror", (st) => st.mirrored > 20 && st.mirrored < 20 + NC);
+    cloud.proxy.throttle = null;
     // More in the cloud while the edge is away.
     cmds.push(...(await publishMany(jetstream(h), 50, cmdSubj, cmdData, 20 + NC)));
     await restart();

@@ -488,22 +488,57 @@ const closers = new Set();
 // so a test sees on the wire what a broker sent and was answered. Setting
 // `proxy.target` sends later connections to another port (a restarted hub on
 // a new port, behind the same address for the broker that connects).
+// Setting `proxy.throttle = { bytes, ms }` passes the target's answers on at
+// most `bytes` every `ms` (a slow link: a catch-up the test wants to catch
+// in the middle takes seconds, not one poll); null passes them at once
+// again, after what was held back.
 export async function tcpProxy(targetPort) {
+  const drain = (conn) => {
+    let budget = proxy.throttle ? proxy.throttle.bytes : Infinity;
+    while (conn.held.length > 0 && budget > 0) {
+      const d = conn.held[0];
+      if (d.length > budget) {
+        conn.socket.write(d.subarray(0, budget));
+        conn.held[0] = d.subarray(budget);
+        budget = 0;
+      } else {
+        conn.socket.write(d);
+        conn.held.shift();
+        budget -= d.length;
+      }
+    }
+    if (conn.held.length === 0 && conn.timer) {
+      clearInterval(conn.timer);
+      conn.timer = null;
+    }
+  };
   const proxy = await listenRecorder({
     onConnection(conn) {
       conn.sent = "";
+      conn.held = [];
+      conn.timer = null;
       const up = net.connect({ port: proxy.target, host: "127.0.0.1" });
       up.on("error", () => conn.socket.destroy());
       up.on("data", (d) => {
         conn.sent += d.toString("latin1");
-        conn.socket.write(d);
+        if (!proxy.throttle && conn.held.length === 0) {
+          conn.socket.write(d);
+          return;
+        }
+        conn.held.push(d);
+        if (!conn.timer) conn.timer = setInterval(() => drain(conn), proxy.throttle ? proxy.throttle.ms : 10);
       });
       conn.socket.on("data", (d) => up.write(d));
       up.on("close", () => conn.socket.destroy());
-      conn.socket.on("close", () => up.destroy());
+      conn.socket.on("close", () => {
+        if (conn.timer) clearInterval(conn.timer);
+        conn.timer = null;
+        up.destroy();
+      });
     },
   });
   proxy.target = targetPort;
+  proxy.throttle = null;
   return proxy;
 }
 
