@@ -1155,14 +1155,27 @@ static bool pull_target(ne_js *js, ne_js_consumer *c, uint32_t sz, target *t)
     return false;
 }
 
-/* The ack reply subject of a delivery. */
+/* The ack reply subject of a delivery,
+ * $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending> (JS-33),
+ * written piece by piece: it is built for every message delivered, and a
+ * format string costs several times as much. An empty slice when it does
+ * not fit cap (every caller gives room for two names and five numbers). */
 static ne_slice ack_reply(ne_js_consumer *c, char *buf, size_t cap, uint32_t dc, uint64_t sseq,
                           uint64_t dseq, uint64_t ts, uint64_t pending)
 {
-    size_t n = ne_fmt(buf, cap, "$JS.ACK.%s.%s.%u.%llu.%llu.%llu.%llu", c->stream->cfg.name,
-                      c->name, (unsigned)dc, (unsigned long long)sseq, (unsigned long long)dseq,
-                      (unsigned long long)ts, (unsigned long long)pending);
-    return (ne_slice){buf, (uint32_t)n};
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, buf, cap);
+    ne_strbuf_append(&sb, "$JS.ACK.", sizeof("$JS.ACK.") - 1);
+    ne_strbuf_puts(&sb, c->stream->cfg.name);
+    ne_strbuf_putc(&sb, '.');
+    ne_strbuf_puts(&sb, c->name);
+    const uint64_t numbers[] = {dc, sseq, dseq, ts, pending};
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        ne_strbuf_putc(&sb, '.');
+        ne_strbuf_u64(&sb, numbers[i]);
+    }
+    NE_ASSERT(!sb.truncated);
+    return (ne_slice){buf, sb.truncated ? 0u : (uint32_t)sb.len};
 }
 
 /* A request's batch took one more message: it ends when its batch or its

@@ -797,7 +797,116 @@ static uint64_t digest(const ne_js *js, const ne_js_consumer *c)
     return h | 1u;
 }
 
-/* Writes the consumer's state when it changed since it was last written.
+/* The whole state as one snapshot record (ne_store_consumer_update). */
+static int write_state(ne_js *js, const ne_js_consumer *c, ne_store_consumer *sc,
+                       ne_store_seq_pair delivered, ne_store_seq_pair floor)
+{
+    ne_store_pending *out = js->file.s->pending;
+    /* Deadlines are kept as wall-clock times: the monotonic clock starts
+     * again at a restart. */
+    uint64_t wall = ne_js_now_ns();
+    uint64_t mono = ne_js_mono_ns(js);
+    uint32_t n = 0;
+    uint32_t i = c->pending_head;
+    for (uint32_t guard = 0; i != NE_JS_NONE && guard < NE_JS_MAX_PENDING && n < NE_JS_FILE_PENDING;
+         guard++) {
+        const ne_js_pending *p = pending_at(js, i);
+        out[n++] = (ne_store_pending){.stream_seq = p->sseq,
+                                      .consumer_seq = p->dseq,
+                                      .deliveries = p->dc > 0 ? p->dc : 1u,
+                                      .timestamp_ns = p->due || p->deadline_ns <= mono
+                                                          ? wall
+                                                          : wall + (p->deadline_ns - mono)};
+        i = p->next;
+    }
+    if (c->cfg.ack_policy == NE_JS_ACK_NONE) {
+        floor = delivered;
+        n = 0;
+    }
+    return ne_store_consumer_update(sc, delivered, floor, out, n);
+}
+
+/* The changes since the consumer's state was last written, as one record
+ * of the log's (ne_store_consumer_changes): an ack for each entry of the
+ * log's state (sc) that left the pending list, a delivery for each entry
+ * that came or was delivered again. Its bytes follow the changes, not the
+ * pending entries; the store writes a whole snapshot now and then by
+ * itself. Both lists are sorted by stream sequence. NE_ERR_RANGE when the
+ * changes do not reproduce the state (more changes than a snapshot holds,
+ * ack policy all, an ack floor moved otherwise than the store moves it, a
+ * message delivered and acknowledged between two writes): the caller then
+ * writes the whole state, which replaces what came before it. */
+static int write_changes(ne_js *js, const ne_js_consumer *c, ne_store_consumer *sc,
+                         ne_store_seq_pair delivered, ne_store_seq_pair floor)
+{
+    if (sc->ack_policy != NE_STORE_ACK_EXPLICIT) {
+        return NE_ERR_RANGE;
+    }
+    ne_store_change *out = js->file.s->changes;
+    uint32_t cap = NE_JS_FILE_PENDING;
+    uint32_t n = 0;
+    uint32_t li = c->pending_head;
+    for (uint32_t i = 0; i < sc->pending_count; i++) {
+        const ne_store_pending *have = &sc->pending[i];
+        for (uint32_t guard = 0; li != NE_JS_NONE && pending_at(js, li)->sseq < have->stream_seq &&
+                                 guard < NE_JS_MAX_PENDING;
+             guard++) {
+            li = pending_at(js, li)->next;
+        }
+        if (li != NE_JS_NONE && pending_at(js, li)->sseq == have->stream_seq) {
+            if (pending_at(js, li)->dseq != have->consumer_seq) {
+                return NE_ERR_RANGE;
+            }
+            continue;
+        }
+        if (n == cap) {
+            return NE_ERR_RANGE;
+        }
+        out[n++] = (ne_store_change){.kind = NE_STORE_CHANGE_ACK,
+                                     .consumer_seq = have->consumer_seq,
+                                     .stream_seq = have->stream_seq};
+    }
+    uint64_t wall = ne_js_now_ns();
+    uint64_t mono = ne_js_mono_ns(js);
+    li = c->pending_head;
+    for (uint32_t guard = 0; li != NE_JS_NONE && guard < NE_JS_MAX_PENDING; guard++) {
+        const ne_js_pending *p = pending_at(js, li);
+        li = p->next;
+        uint32_t dc = p->dc > 0 ? p->dc : 1u;
+        const ne_store_pending *have = ne_store_consumer_find(sc, p->sseq);
+        if (have != NULL && have->deliveries == dc) {
+            continue;
+        }
+        if (n == cap) {
+            return NE_ERR_RANGE;
+        }
+        /* Deadlines are kept as wall-clock times: the monotonic clock
+         * starts again at a restart. */
+        out[n++] = (ne_store_change){.kind = NE_STORE_CHANGE_DELIVERED,
+                                     .deliveries = dc,
+                                     .consumer_seq = p->dseq,
+                                     .stream_seq = p->sseq,
+                                     .timestamp_ns = p->due || p->deadline_ns <= mono
+                                                         ? wall
+                                                         : wall + (p->deadline_ns - mono)};
+    }
+    int rc = ne_store_consumer_changes(sc, out, n);
+    if (rc == NE_ERR_INVALID || rc == NE_ERR_TOO_BIG) {
+        return NE_ERR_RANGE;
+    }
+    if (rc != NE_OK) {
+        return rc;
+    }
+    bool same = sc->pending_count == c->pending_count &&
+                sc->delivered.consumer_seq == delivered.consumer_seq &&
+                sc->delivered.stream_seq == delivered.stream_seq &&
+                sc->ack_floor.consumer_seq == floor.consumer_seq &&
+                sc->ack_floor.stream_seq == floor.stream_seq;
+    return same ? NE_OK : NE_ERR_RANGE;
+}
+
+/* Writes the consumer's state when it changed since it was last written:
+ * the changes in one record when they reproduce it, else the whole state.
  * False when it could not be written (logged). */
 static bool persist(ne_js *js, ne_js_consumer *c)
 {
@@ -817,39 +926,23 @@ static bool persist(ne_js *js, ne_js_consumer *c)
                     c->name, (unsigned)c->pending_count, (unsigned)NE_JS_FILE_PENDING);
         return false;
     }
-    /* Deadlines are kept as wall-clock times: the monotonic clock starts
-     * again at a restart. */
-    uint64_t wall = ne_js_now_ns();
-    uint64_t mono = ne_js_mono_ns(js);
-    uint32_t n = 0;
-    uint32_t i = c->pending_head;
-    for (uint32_t guard = 0; i != NE_JS_NONE && guard < NE_JS_MAX_PENDING && n < NE_JS_FILE_PENDING;
-         guard++) {
-        const ne_js_pending *p = pending_at(js, i);
-        ne_store_pending *out = &f->s->pending[n++];
-        out->stream_seq = p->sseq;
-        out->consumer_seq = p->dseq;
-        out->deliveries = p->dc > 0 ? p->dc : 1u;
-        out->reserved = 0;
-        out->timestamp_ns =
-            p->due || p->deadline_ns <= mono ? wall : wall + (p->deadline_ns - mono);
-        i = p->next;
-    }
     uint64_t delivered_sseq = c->sseq > 0 ? c->sseq - 1u : 0;
     ne_store_seq_pair delivered = {c->dseq, delivered_sseq};
     ne_store_seq_pair floor = {NE_MIN(c->adflr, c->dseq), NE_MIN(c->asflr, delivered_sseq)};
-    if (c->cfg.ack_policy == NE_JS_ACK_NONE) {
-        floor = delivered;
-        n = 0;
+    int rc = NE_ERR_RANGE;
+    if (c->cfg.ack_policy != NE_JS_ACK_NONE) {
+        rc = write_changes(js, c, &fc->sc, delivered, floor);
     }
-    int rc = ne_store_consumer_update(&fc->sc, delivered, floor, f->s->pending, n);
+    if (rc == NE_ERR_RANGE) {
+        rc = write_state(js, c, &fc->sc, delivered, floor);
+    }
+    f->dirty = true; /* also after an error: records before it may be written */
     if (rc != NE_OK) {
         ne_log_warn(js->conns->log, "JetStream consumer \"%s\": its state was not written: %s",
                     c->name, ne_err_name(rc));
         return false;
     }
     fc->written = d;
-    f->dirty = true;
     return true;
 }
 

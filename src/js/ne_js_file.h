@@ -128,8 +128,11 @@ typedef struct ne_js_file_storage {
     NE_JS_FILE_SUBJECT_STORAGE(4) subjects4;
 #endif
     uint8_t snapshot[NE_STORE_CONSUMER_SNAPSHOT_BYTES(NE_JS_FILE_PENDING)];
-    ne_store_pending pending[NE_JS_FILE_PENDING]; /* a state being written */
-    uint8_t msg[NE_JS_FILE_MSG_BYTES];            /* the message last loaded */
+    union {
+        ne_store_pending pending[NE_JS_FILE_PENDING]; /* a state being written */
+        ne_store_change changes[NE_JS_FILE_PENDING];  /* or the changes of a turn */
+    };
+    uint8_t msg[NE_JS_FILE_MSG_BYTES]; /* the message last loaded */
     uint8_t entry[NE_STORE_MAX_CONFIG_BYTES + 320];
     char doc[NE_STORE_MAX_CONFIG_BYTES]; /* a configuration document */
 } ne_js_file_storage;

@@ -4,9 +4,9 @@
  *
  * Records (raw keys, one byte each): 'T' starting (stream sequence), 'D'
  * delivered (consumer sequence, stream sequence, time, deliveries), 'A' ack
- * and 'L' ack of everything up to (consumer sequence, stream sequence), 'S'
- * the whole state. Attaching replays them in order; a snapshot replaces
- * what came before it. A snapshot is written once the records since the last
+ * and 'L' ack of everything up to (consumer sequence, stream sequence), 'C'
+ * a batch of acks and deliveries (32 B each), 'S' the whole state. Attaching replays them in order;
+ * a snapshot replaces what came before it. A snapshot is written once the records since the last
  * one outnumber max(64, twice the pending entries); once it is synced, the
  * records before it leave (the log's first sequence moves to it). */
 #include "store/ne_store_consumer.h"
@@ -22,6 +22,9 @@
 #define REC_ACK 'A'
 #define REC_ACK_ALL 'L'
 #define REC_SNAPSHOT 'S'
+#define REC_CHANGES 'C'
+#define CHANGES_FIXED_BYTES 8u
+#define CHANGE_BYTES 32u
 #define SNAPSHOT_FIXED_BYTES 48u
 #define SNAPSHOT_ENTRY_BYTES 32u
 #define SNAPSHOT_EVERY_MIN 64u
@@ -232,6 +235,55 @@ static int maybe_snapshot(ne_store_consumer *c)
     return rc == NE_ERR_FULL ? NE_OK : rc;
 }
 
+/* A change of a batch record: kind, deliveries, both sequences, time. */
+static void encode_change(const ne_store_change *ch, uint8_t *e)
+{
+    e[0] = (uint8_t)ch->kind;
+    e[1] = e[2] = e[3] = 0;
+    sf_put32(e + 4, ch->deliveries);
+    sf_put64(e + 8, ch->consumer_seq);
+    sf_put64(e + 16, ch->stream_seq);
+    sf_put64(e + 24, ch->timestamp_ns);
+}
+
+static int apply_change(ne_store_consumer *c, const ne_store_change *ch)
+{
+    if (ch->kind == NE_STORE_CHANGE_ACK) {
+        return apply_ack(c, ch->consumer_seq, ch->stream_seq);
+    }
+    return apply_delivered(c, ch->consumer_seq, ch->stream_seq, ch->deliveries, ch->timestamp_ns);
+}
+
+/* Replays a batch record: its changes in order, as the single records. */
+static int replay_changes(ne_store_consumer *c, const uint8_t *b, size_t n)
+{
+    if (n < CHANGES_FIXED_BYTES) {
+        return NE_ERR_CORRUPT;
+    }
+    uint32_t count = sf_get32(b);
+    if (n != CHANGES_FIXED_BYTES + (size_t)count * CHANGE_BYTES) {
+        return NE_ERR_CORRUPT;
+    }
+    const uint8_t *e = b + CHANGES_FIXED_BYTES;
+    for (uint32_t i = 0; i < count; i++, e += CHANGE_BYTES) {
+        ne_store_change ch = {.kind = (ne_store_change_kind)e[0],
+                              .deliveries = sf_get32(e + 4),
+                              .consumer_seq = sf_get64(e + 8),
+                              .stream_seq = sf_get64(e + 16),
+                              .timestamp_ns = sf_get64(e + 24)};
+        if ((ch.kind != NE_STORE_CHANGE_ACK && ch.kind != NE_STORE_CHANGE_DELIVERED) ||
+            (ch.kind == NE_STORE_CHANGE_DELIVERED && ch.deliveries == 0)) {
+            return NE_ERR_CORRUPT;
+        }
+        int rc = apply_change(c, &ch);
+        /* An ack of what a later snapshot no longer holds changes nothing. */
+        if (rc != NE_OK && !(rc == NE_ERR_NOT_FOUND && ch.kind == NE_STORE_CHANGE_ACK)) {
+            return rc;
+        }
+    }
+    return NE_OK;
+}
+
 /* Applies one record while replaying. */
 static int replay_one(ne_store_consumer *c, const ne_store_msg *m)
 {
@@ -262,6 +314,8 @@ static int replay_one(ne_store_consumer *c, const ne_store_msg *m)
         /* An ack of what a later snapshot no longer holds changes nothing. */
         return rc == NE_ERR_NOT_FOUND ? NE_OK : rc;
     }
+    case REC_CHANGES:
+        return replay_changes(c, b, n);
     case REC_SNAPSHOT: {
         if (n < SNAPSHOT_FIXED_BYTES) {
             return NE_ERR_CORRUPT;
@@ -514,4 +568,151 @@ int ne_store_consumer_sync(ne_store_consumer *c)
     uint64_t snapshot = c->snapshot_seq;
     c->snapshot_seq = 0;
     return ne_store_set_first(&c->log, snapshot, NULL);
+}
+
+/* The acks that open a checked batch (changes_apply), applied as
+ * apply_ack applies them one after the other but with one pass over the
+ * pending entries instead of one move of the array per ack (acks mostly
+ * take the oldest entries). The ack floor takes the same steps: after the
+ * k-th ack the entries still pending are those kept and the acks after k,
+ * so the next pending entry is the smaller of the next ack and the first
+ * kept entry above it. Returns the number of acks. */
+static uint32_t apply_acks(ne_store_consumer *c, const ne_store_change *changes, uint32_t count)
+{
+    uint32_t acks = 0;
+    while (acks < count && changes[acks].kind == NE_STORE_CHANGE_ACK) {
+        acks++;
+    }
+    if (acks == 0) {
+        return 0;
+    }
+    uint32_t kept = 0;
+    uint32_t a = 0;
+    for (uint32_t i = 0; i < c->pending_count; i++) {
+        if (a < acks && c->pending[i].stream_seq == changes[a].stream_seq) {
+            a++;
+            continue;
+        }
+        c->pending[kept++] = c->pending[i];
+    }
+    NE_ASSERT(a == acks);
+    c->pending_count = kept;
+    for (uint32_t k = 0; k < acks; k++) {
+        uint64_t dseq = changes[k].consumer_seq;
+        uint64_t sseq = changes[k].stream_seq;
+        if (kept + (acks - 1u - k) == 0) {
+            c->ack_floor = c->delivered;
+            continue;
+        }
+        if (c->ack_floor.consumer_seq + 1 != dseq) {
+            continue;
+        }
+        bool not_first = c->ack_floor.consumer_seq != 0;
+        c->ack_floor.consumer_seq = dseq;
+        c->ack_floor.stream_seq = sseq;
+        if (!not_first || c->delivered.consumer_seq <= dseq) {
+            continue;
+        }
+        uint32_t i = lower_bound(c, sseq + 1);
+        const ne_store_pending *next_kept = i < kept ? &c->pending[i] : NULL;
+        const ne_store_change *next_ack = k + 1 < acks ? &changes[k + 1] : NULL;
+        uint64_t next_sseq = 0;
+        uint64_t next_dseq = 0;
+        if (next_ack != NULL &&
+            (next_kept == NULL || next_ack->stream_seq < next_kept->stream_seq)) {
+            next_sseq = next_ack->stream_seq;
+            next_dseq = next_ack->consumer_seq;
+        } else if (next_kept != NULL) {
+            next_sseq = next_kept->stream_seq;
+            next_dseq = next_kept->consumer_seq;
+        }
+        if (next_sseq != 0 && next_sseq < c->delivered.stream_seq && next_dseq > 0) {
+            c->ack_floor.consumer_seq = next_dseq - 1;
+            c->ack_floor.stream_seq = next_sseq - 1;
+        }
+    }
+    return acks;
+}
+
+/* True when the batch applies: acks first, in increasing stream order, each
+ * of an entry pending now; then deliveries in increasing stream order, none
+ * of an entry acked in the batch; the pending entries after it within
+ * pending_capacity. */
+static bool changes_apply(const ne_store_consumer *c, const ne_store_change *changes,
+                          uint32_t count)
+{
+    uint32_t acks = 0;
+    while (acks < count && changes[acks].kind == NE_STORE_CHANGE_ACK) {
+        const ne_store_change *ch = &changes[acks];
+        if ((acks > 0 && changes[acks - 1].stream_seq >= ch->stream_seq) ||
+            ne_store_consumer_find(c, ch->stream_seq) == NULL) {
+            return false;
+        }
+        acks++;
+    }
+    uint32_t added = 0;
+    for (uint32_t i = acks; i < count; i++) {
+        const ne_store_change *ch = &changes[i];
+        if (ch->kind != NE_STORE_CHANGE_DELIVERED || ch->consumer_seq == 0 || ch->stream_seq == 0 ||
+            ch->deliveries == 0 || (i > acks && changes[i - 1].stream_seq >= ch->stream_seq)) {
+            return false;
+        }
+        /* Acks are sorted: a binary search among them. */
+        uint32_t lo = 0;
+        uint32_t hi = acks;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (changes[mid].stream_seq < ch->stream_seq) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo < acks && changes[lo].stream_seq == ch->stream_seq) {
+            return false;
+        }
+        if (ne_store_consumer_find(c, ch->stream_seq) == NULL) {
+            added++;
+        }
+    }
+    return (uint64_t)c->pending_count - acks + added <= c->pending_capacity;
+}
+
+/* Checked, written as one record, then applied: a refused write leaves the
+ * state as it was. The record is built in the snapshot buffer, which holds
+ * pending_capacity entries of 32 B and more. */
+int ne_store_consumer_changes(ne_store_consumer *c, const ne_store_change *changes, uint32_t count)
+{
+    if (c->ack_policy != NE_STORE_ACK_EXPLICIT || (count > 0 && changes == NULL)) {
+        return NE_ERR_INVALID;
+    }
+    if (count == 0) {
+        return NE_OK;
+    }
+    if (count > c->pending_capacity) {
+        return NE_ERR_TOO_BIG;
+    }
+    if (!changes_apply(c, changes, count)) {
+        return NE_ERR_INVALID;
+    }
+    size_t len = CHANGES_FIXED_BYTES + (size_t)count * CHANGE_BYTES;
+    NE_ASSERT(len <= c->snapshot_bytes);
+    uint8_t *out = c->snapshot_buf;
+    sf_put32(out, count);
+    sf_put32(out + 4, 0);
+    for (uint32_t i = 0; i < count; i++) {
+        encode_change(&changes[i], out + CHANGES_FIXED_BYTES + (size_t)i * CHANGE_BYTES);
+    }
+    int rc = write_record(c, REC_CHANGES, out, len);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    uint32_t acks = apply_acks(c, changes, count);
+    for (uint32_t i = acks; i < count; i++) {
+        rc = apply_change(c, &changes[i]);
+        NE_ASSERT(rc == NE_OK);
+    }
+    /* One record, count changes: the snapshot period counts changes. */
+    c->changes_since_snapshot += count - 1u;
+    return maybe_snapshot(c);
 }

@@ -8,7 +8,8 @@
  * and in a log of kind NE_STORE_KIND_CONSUMER on the device: every change is
  * a small record (a delivery 72 B, an ack 64 B on flash), and now and then
  * the whole state is written as one snapshot record, after which the older
- * records are dropped. Attaching replays the log, up to the first record
+ * records are dropped; a batch of changes may be one record
+ * (ne_store_consumer_changes). Attaching replays the log, up to the first record
  * missing (damaged, or torn behind a write cache that kept later ones): the
  * log is cut back there, durably, so the state is always one the consumer
  * held, never later changes without earlier ones.
@@ -128,6 +129,35 @@ int ne_store_consumer_delivered(ne_store_consumer *c, uint64_t consumer_seq, uin
  * when the device has no room for the record (nothing changed), flash
  * errors. */
 int ne_store_consumer_ack(ne_store_consumer *c, uint64_t consumer_seq, uint64_t stream_seq);
+
+/* One change of a batch (ne_store_consumer_changes): an ack (kind
+ * NE_STORE_CHANGE_ACK: consumer and stream sequence) or a delivery (kind
+ * NE_STORE_CHANGE_DELIVERED: both sequences, delivery count and time, as
+ * ne_store_consumer_delivered). */
+typedef enum ne_store_change_kind {
+    NE_STORE_CHANGE_ACK = 1,
+    NE_STORE_CHANGE_DELIVERED = 2,
+} ne_store_change_kind;
+
+typedef struct ne_store_change {
+    ne_store_change_kind kind;
+    uint32_t deliveries;
+    uint64_t consumer_seq;
+    uint64_t stream_seq;
+    uint64_t timestamp_ns;
+} ne_store_change;
+
+/* Several changes in one record (32 B each), applied in order as the single
+ * calls would apply them: what a loop turn changed costs one append, and
+ * bytes in proportion to the changes, not to the pending entries. Ack
+ * policy explicit only. Every ack must name a pending entry not acked
+ * before it in the batch, and the pending entries after the batch must fit
+ * pending_capacity; count at most pending_capacity (the record must fit the
+ * snapshot buffer it is written from). Errors: NE_ERR_INVALID (another ack
+ * policy, a change that does not apply: nothing written), NE_ERR_TOO_BIG
+ * (count over pending_capacity), NE_ERR_FULL (no room on the device:
+ * nothing changed), flash errors. */
+int ne_store_consumer_changes(ne_store_consumer *c, const ne_store_change *changes, uint32_t count);
 
 /* Replaces the whole state (Update: RAFT apply, restores). pending is
  * copied (count entries, any order). NE_ERR_INVALID when the ack floor is

@@ -224,28 +224,80 @@ static void test_streams_and_consumers_come_back_JS17(void **state)
     assert_non_null(strstr(got, "\"seq\":11"));
 }
 
-/* A durable consumer's state log keeps one state: after many acks it holds
- * a record or two, not one per change (it would fill the device). */
+static const ne_js_file_consumer *file_consumer_of(const char *stream, const char *name)
+{
+    ne_js_consumer *c =
+        ne_js_consumer_find(stream_named(stream), (ne_slice){name, (uint32_t)strlen(name)});
+    assert_non_null(c);
+    uint16_t f = srv.js.file.consumer_file[c->slot];
+    assert_true(f > 0);
+    return (const ne_js_file_consumer *)(const void *)(srv.js.file.consumers.storage +
+                                                       (size_t)(f - 1u) *
+                                                           srv.js.file.consumers.object_bytes);
+}
+
+/* A durable consumer's state log stays short: the turns' changes, then a
+ * snapshot of the whole state once they outnumber max(64, twice the
+ * pending entries), after which the older records leave; after many acks
+ * it holds at most that many records, not one per change (it would fill
+ * the device). */
 static void test_consumer_state_log_stays_small(void **state)
 {
     (void)state;
     create_s_and_c();
+    uint64_t most = 0;
     for (int i = 0; i < 300; i++) {
         expect_ok(request("s.a", "x"));
         assert_int_equal(consume_one(), (uint64_t)i + 1);
-        uint16_t f =
-            srv.js.file
-                .consumer_file[ne_js_consumer_find(stream_named("S"), (ne_slice){"C", 1})->slot];
-        assert_true(f > 0);
-        const ne_js_file_consumer *fc =
-            (const ne_js_file_consumer *)(const void *)(srv.js.file.consumers.storage +
-                                                        (size_t)(f - 1u) *
-                                                            srv.js.file.consumers.object_bytes);
-        if (fc->sc.log.state.msgs > 4) {
+        const ne_js_file_consumer *fc = file_consumer_of("S", "C");
+        most = fc->sc.log.state.msgs > most ? fc->sc.log.state.msgs : most;
+        if (fc->sc.log.state.msgs > 66) {
             fail_msg("after %d acks the consumer's log holds %llu records", i + 1,
                      (unsigned long long)fc->sc.log.state.msgs);
         }
     }
+    assert_true(most > 4); /* changes are records of their own */
+}
+
+/* What an ack costs on the device does not grow with the messages pending
+ * (JS-34): with 100 delivered and not acknowledged, each +ACK writes its
+ * change (about 64 B with its frame), not the whole state of 32 B per
+ * pending message (3.2 KB). Regression: every turn's ack rewrote the
+ * consumer's whole state. */
+static void test_consumer_ack_writes_the_change_not_the_state_JS34(void **state)
+{
+    (void)state;
+    create_s_and_c();
+    for (int i = 0; i < 100; i++) {
+        expect_ok(request("s.a", "x"));
+    }
+    const char *got = request("$JS.API.CONSUMER.MSG.NEXT.S.C", "{\"batch\":100,\"no_wait\":true}");
+    assert_non_null(strstr(got, "$JS.ACK.S.C.1.100."));
+    for (uint64_t seq = 1; seq <= 20; seq++) {
+        uint64_t before = flash.program_bytes;
+        char line[224];
+        snprintf(line, sizeof(line), "PUB $JS.ACK.S.C.1.%llu.%llu.0.0 in.%d 4\r\n+ACK\r\n",
+                 (unsigned long long)seq, (unsigned long long)seq, ++reply_n);
+        send_text(line);
+        step(4);
+        char expect[48];
+        snprintf(expect, sizeof(expect), "MSG in.%d 1 0\r\n", reply_n);
+        assert_non_null(strstr(take(), expect));
+        uint64_t written = flash.program_bytes - before;
+        if (written > 512) {
+            fail_msg("ack %llu wrote %llu bytes", (unsigned long long)seq,
+                     (unsigned long long)written);
+        }
+    }
+    const ne_js_file_consumer *fc = file_consumer_of("S", "C");
+    assert_int_equal(fc->sc.pending_count, 80);
+    assert_int_equal(fc->sc.ack_floor.stream_seq, 20);
+    halt();
+    boot();
+    ne_js_consumer *c = ne_js_consumer_find(stream_named("S"), (ne_slice){"C", 1});
+    assert_non_null(c);
+    assert_int_equal(c->asflr, 20);
+    assert_int_equal(c->pending_count, 80);
 }
 
 /* Deleting a stream and a consumer removes their logs: they do not come
@@ -487,6 +539,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_streams_and_consumers_come_back_JS17, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_state_log_stays_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_ack_writes_the_change_not_the_state_JS34,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_stay_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subject_index_grows_from_shared_tables_JS26, setup,
                                         teardown),

@@ -429,6 +429,265 @@ static void test_consumer_state_after_damage_is_a_past_state(void **state)
     assert_true(saw_partial);
 }
 
+/* ---- Consumer changes in one record (ne_store_consumer_changes) ---------- */
+
+static ne_store_consumer single;
+static ne_store_pending single_pending[PENDING];
+static ne_store_change batch[PENDING];
+
+typedef struct consumer_image {
+    ne_store_seq_pair delivered;
+    ne_store_seq_pair ack_floor;
+    uint32_t count;
+    ne_store_pending pending[PENDING];
+} consumer_image;
+
+static consumer_image images[64];
+
+static void take_image(const ne_store_consumer *c, consumer_image *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->delivered = c->delivered;
+    out->ack_floor = c->ack_floor;
+    out->count = c->pending_count;
+    memcpy(out->pending, c->pending, c->pending_count * sizeof(c->pending[0]));
+}
+
+static bool same_image(const ne_store_consumer *c, const consumer_image *img)
+{
+    if (c->pending_count != img->count ||
+        c->delivered.consumer_seq != img->delivered.consumer_seq ||
+        c->delivered.stream_seq != img->delivered.stream_seq ||
+        c->ack_floor.consumer_seq != img->ack_floor.consumer_seq ||
+        c->ack_floor.stream_seq != img->ack_floor.stream_seq) {
+        return false;
+    }
+    for (uint32_t i = 0; i < img->count; i++) {
+        const ne_store_pending *a = &c->pending[i];
+        const ne_store_pending *b = &img->pending[i];
+        if (a->stream_seq != b->stream_seq || a->consumer_seq != b->consumer_seq ||
+            a->deliveries != b->deliveries || a->timestamp_ns != b->timestamp_ns) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void attach_other(ne_store_consumer *c, ne_store_pending *p, uint32_t id)
+{
+    ne_store_consumer_config cfg = {.ack_policy = NE_STORE_ACK_EXPLICIT,
+                                    .pending = p,
+                                    .pending_capacity = PENDING,
+                                    .snapshot_buf = snapshot,
+                                    .snapshot_bytes = sizeof(snapshot)};
+    assert_int_equal(ne_store_consumer_attach(c, &dev, id, &cfg), NE_OK);
+}
+
+/* A batch of step k (a JetStream turn): some pending entries acked (the
+ * oldest, often; any, sometimes), a redelivery now and then, new
+ * deliveries. Acks first, then deliveries, each in stream order. */
+static uint32_t make_batch(const ne_store_consumer *c, uint64_t *next_seq, uint64_t k)
+{
+    uint64_t r = k * 0x9e3779b97f4a7c15ull;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->pending_count && n < 6; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        bool ack = i < (uint32_t)(r >> 62) || ((r >> 40) & 7u) == 0;
+        if (ack) {
+            batch[n++] = (ne_store_change){.kind = NE_STORE_CHANGE_ACK,
+                                           .consumer_seq = c->pending[i].consumer_seq,
+                                           .stream_seq = c->pending[i].stream_seq};
+        }
+    }
+    uint32_t acks = n;
+    r = r * 6364136223846793005ull + 1442695040888963407ull;
+    if (((r >> 33) & 3u) == 0 && c->pending_count > acks) {
+        /* A redelivery of the newest entry, when it was not acked. */
+        const ne_store_pending *p = &c->pending[c->pending_count - 1];
+        bool acked = acks > 0 && batch[acks - 1].stream_seq == p->stream_seq;
+        if (!acked && *next_seq > p->stream_seq) {
+            batch[n++] = (ne_store_change){.kind = NE_STORE_CHANGE_DELIVERED,
+                                           .deliveries = p->deliveries + 1,
+                                           .consumer_seq = p->consumer_seq,
+                                           .stream_seq = p->stream_seq,
+                                           .timestamp_ns = 1000 + k};
+        }
+    }
+    uint32_t fresh = 1 + (uint32_t)((r >> 50) & 3u);
+    for (uint32_t i = 0; i < fresh && c->pending_count - acks + i + 1 < PENDING; i++) {
+        uint64_t seq = (*next_seq)++;
+        batch[n++] = (ne_store_change){.kind = NE_STORE_CHANGE_DELIVERED,
+                                       .deliveries = 1,
+                                       .consumer_seq = seq,
+                                       .stream_seq = seq,
+                                       .timestamp_ns = seq};
+    }
+    return n;
+}
+
+/* A batch of changes in one record leaves the state the same changes leave
+ * one by one (ne_store_consumer_ack and _delivered in the same order), the
+ * ack floor's steps included, and replaying the log after a reattach gives
+ * that state again, across the snapshots the store writes on its own. */
+static void test_consumer_batch_of_changes_applies_as_single_changes(void **state)
+{
+    (void)state;
+    create_consumer(NE_STORE_ACK_EXPLICIT);
+    uint32_t batch_id = log_id;
+    uint32_t single_id = 0;
+    assert_int_equal(
+        ne_store_dev_create(&dev, NE_STORE_KIND_CONSUMER, 0, "single", 6, NULL, 0, &single_id),
+        NE_OK);
+    attach_other(&consumer, pending, batch_id);
+    attach_other(&single, single_pending, single_id);
+    uint64_t next_seq = 1;
+    bool saw_snapshot = false;
+    bool saw_floor_jump = false;
+    for (uint64_t k = 1; k <= 300; k++) {
+        uint32_t n = make_batch(&consumer, &next_seq, k);
+        uint64_t floor_before = consumer.ack_floor.stream_seq;
+        assert_int_equal(ne_store_consumer_changes(&consumer, batch, n), NE_OK);
+        for (uint32_t i = 0; i < n; i++) {
+            const ne_store_change *ch = &batch[i];
+            int rc = ch->kind == NE_STORE_CHANGE_ACK
+                         ? ne_store_consumer_ack(&single, ch->consumer_seq, ch->stream_seq)
+                         : ne_store_consumer_delivered(&single, ch->consumer_seq, ch->stream_seq,
+                                                       ch->deliveries, ch->timestamp_ns);
+            assert_int_equal(rc, NE_OK);
+        }
+        take_image(&single, &images[0]);
+        if (!same_image(&consumer, &images[0])) {
+            fail_msg("step %llu: the batch state differs from the single changes' state",
+                     (unsigned long long)k);
+        }
+        saw_snapshot = saw_snapshot || consumer.snapshot_seq != 0;
+        saw_floor_jump = saw_floor_jump || consumer.ack_floor.stream_seq > floor_before + 1;
+        if (k % 7 == 0) {
+            assert_int_equal(ne_store_consumer_sync(&consumer), NE_OK);
+            assert_int_equal(ne_store_consumer_detach(&consumer), NE_OK);
+            attach_other(&consumer, pending, batch_id);
+            assert_true(same_image(&consumer, &images[0]));
+        }
+    }
+    assert_true(saw_snapshot);
+    assert_true(saw_floor_jump);
+    assert_true(consumer.log.state.msgs < 300);
+    assert_int_equal(ne_store_consumer_detach(&single), NE_OK);
+}
+
+/* A batch that does not apply is refused and nothing is written: an ack of
+ * what is not pending, acks out of order, an ack after a delivery, a
+ * delivery of what the batch acked, more pending than the capacity. */
+static void test_consumer_batch_that_does_not_apply_is_refused(void **state)
+{
+    (void)state;
+    create_consumer(NE_STORE_ACK_EXPLICIT);
+    attach_consumer(NE_STORE_ACK_EXPLICIT);
+    for (uint64_t d = 1; d <= 4; d++) {
+        assert_int_equal(ne_store_consumer_delivered(&consumer, d, d, 1, d), NE_OK);
+    }
+    uint64_t records = consumer.log.state.msgs;
+    ne_store_change ack9 = {.kind = NE_STORE_CHANGE_ACK, .consumer_seq = 9, .stream_seq = 9};
+    assert_int_equal(ne_store_consumer_changes(&consumer, &ack9, 1), NE_ERR_INVALID);
+    ne_store_change backwards[2] = {
+        {.kind = NE_STORE_CHANGE_ACK, .consumer_seq = 3, .stream_seq = 3},
+        {.kind = NE_STORE_CHANGE_ACK, .consumer_seq = 2, .stream_seq = 2}};
+    assert_int_equal(ne_store_consumer_changes(&consumer, backwards, 2), NE_ERR_INVALID);
+    ne_store_change late_ack[2] = {
+        {.kind = NE_STORE_CHANGE_DELIVERED, .deliveries = 1, .consumer_seq = 5, .stream_seq = 5},
+        {.kind = NE_STORE_CHANGE_ACK, .consumer_seq = 1, .stream_seq = 1}};
+    assert_int_equal(ne_store_consumer_changes(&consumer, late_ack, 2), NE_ERR_INVALID);
+    ne_store_change again[2] = {
+        {.kind = NE_STORE_CHANGE_ACK, .consumer_seq = 2, .stream_seq = 2},
+        {.kind = NE_STORE_CHANGE_DELIVERED, .deliveries = 2, .consumer_seq = 2, .stream_seq = 2}};
+    assert_int_equal(ne_store_consumer_changes(&consumer, again, 2), NE_ERR_INVALID);
+    for (uint32_t i = 0; i < PENDING; i++) {
+        batch[i] = (ne_store_change){.kind = NE_STORE_CHANGE_DELIVERED,
+                                     .deliveries = 1,
+                                     .consumer_seq = 10 + i,
+                                     .stream_seq = 10 + i};
+    }
+    assert_int_equal(ne_store_consumer_changes(&consumer, batch, PENDING), NE_ERR_INVALID);
+    assert_int_equal(ne_store_consumer_changes(&consumer, batch, PENDING + 1), NE_ERR_TOO_BIG);
+    assert_int_equal(consumer.log.state.msgs, records);
+    assert_int_equal(consumer.pending_count, 4);
+}
+
+/* Power cuts at every device operation of a run of batches, some synced,
+ * behind a write cache that loses what was not synced in any order: the
+ * state that comes back is one the consumer held after some batch, never
+ * one before the last synced batch (an ack whose sync returned is never
+ * lost) and never one after the last batch begun (no ack is invented). */
+static void test_consumer_batches_cut_after_any_write_recover_a_past_state(void **state)
+{
+    (void)state;
+    create_consumer(NE_STORE_ACK_EXPLICIT);
+    attach_consumer(NE_STORE_ACK_EXPLICIT);
+    uint64_t next_seq = 1;
+    for (; next_seq <= 20; next_seq++) {
+        assert_int_equal(ne_store_consumer_delivered(&consumer, next_seq, next_seq, 1, next_seq),
+                         NE_OK);
+    }
+    assert_int_equal(ne_store_consumer_sync(&consumer), NE_OK);
+    assert_int_equal(ne_store_consumer_detach(&consumer), NE_OK);
+    save_image();
+    enum { STEPS = 40 };
+    bool saw_unsynced_kept = false;
+    bool saw_unsynced_lost = false;
+    uint64_t cuts_done = 0;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        for (uint64_t cut = 1; cut < 400; cut++) {
+            restore_image(seed * 1000 + cut);
+            reopen();
+            attach_consumer(NE_STORE_ACK_EXPLICIT);
+            take_image(&consumer, &images[0]);
+            uint64_t seq = next_seq;
+            uint32_t synced = 0;
+            uint32_t begun = 0;
+            ne_sim_flash_cut_after(&sim, cut);
+            int rc = NE_OK;
+            for (uint32_t k = 1; k <= STEPS && rc == NE_OK; k++) {
+                uint32_t n = make_batch(&consumer, &seq, k + seed * 100);
+                begun = k;
+                rc = ne_store_consumer_changes(&consumer, batch, n);
+                if (rc == NE_OK) {
+                    take_image(&consumer, &images[k]);
+                    if (k % 3 == 0) {
+                        rc = ne_store_consumer_sync(&consumer);
+                        synced = rc == NE_OK ? k : synced;
+                    }
+                }
+            }
+            if (rc == NE_OK) {
+                break; /* the run ended before the cut: every later cut too */
+            }
+            assert_int_equal(rc, NE_ERR_POWER_LOSS);
+            cuts_done++;
+            ne_sim_flash_power_on(&sim);
+            reopen();
+            attach_consumer(NE_STORE_ACK_EXPLICIT);
+            uint32_t found = UINT32_MAX;
+            for (uint32_t k = synced; k <= begun && found == UINT32_MAX; k++) {
+                if (same_image(&consumer, &images[k])) {
+                    found = k;
+                }
+            }
+            if (found == UINT32_MAX) {
+                fail_msg("seed %llu cut %llu: the state after the cut is none held after batch "
+                         "%u (synced) to %u (begun)",
+                         (unsigned long long)seed, (unsigned long long)cut, synced, begun);
+            }
+            saw_unsynced_kept = saw_unsynced_kept || found > synced;
+            saw_unsynced_lost = saw_unsynced_lost || found < begun - 1;
+            /* Goes on from there, durably. */
+            assert_int_equal(ne_store_consumer_sync(&consumer), NE_OK);
+        }
+    }
+    assert_true(cuts_done > 100);
+    assert_true(saw_unsynced_kept);
+    assert_true(saw_unsynced_lost);
+}
+
 /* ---- RAFT ------------------------------------------------------------------ */
 
 static void create_raft(void)
@@ -920,6 +1179,9 @@ int main(void)
         T(test_consumer_update_replaces_the_state),
         T(test_consumer_synced_ack_survives_any_cut),
         T(test_consumer_state_after_damage_is_a_past_state),
+        T(test_consumer_batch_of_changes_applies_as_single_changes),
+        T(test_consumer_batch_that_does_not_apply_is_refused),
+        T(test_consumer_batches_cut_after_any_write_recover_a_past_state),
         T(test_raft_append_truncate_and_reopen),
         T(test_raft_snapshot_compacts_the_prefix),
         T(test_raft_term_vote_survive_any_cut),
