@@ -12,13 +12,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { spawn, spawnSync } from "node:child_process";
 import { Board } from "./lib/board_scenarios.mjs";
-import { freePort, rawConnect, sleep, boardGate, isBindRace } from "./lib/harness.mjs";
+import { boardGate } from "./lib/harness.mjs";
+import { bootBoard, hasQemu, stopBoards } from "./lib/board.mjs";
 
 const ELF = process.env.NATSEDGE_MPS2_ELF;
-const QEMU = "qemu-system-arm";
-const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
 const { skip, fail } = boardGate(
   !ELF
     ? "NATSEDGE_MPS2_ELF is not set"
@@ -34,84 +32,26 @@ if (fail) {
   });
 }
 
-// A bound, not a speed check: on a loaded machine QEMU boots slowly.
-const BOOT_TIMEOUT_MS = 60000;
-let qemu = null;
-let console_ = "";
+let q = null;
 let board = null;
 
-function stopQemu() {
-  if (!qemu || qemu.exitCode !== null || qemu.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => qemu.kill("SIGKILL"), 5000);
-    qemu.once("exit", () => {
-      clearTimeout(t);
-      resolve();
-    });
-    qemu.kill("SIGTERM");
-  });
-}
-
-process.once("exit", () => {
-  if (qemu && qemu.exitCode === null) qemu.kill("SIGKILL");
-});
-
-// Boots the firmware with the broker's port forwarded to `port`; resolves
-// true once it serves, false when QEMU could not bind `port` (taken since it
-// was found free), throws on any other failure.
-async function boot(port) {
-  console_ = "";
-  qemu = spawn(
-    QEMU,
-    ["-machine", "mps2-an385", "-nographic", "-kernel", ELF, "-nic", `user,hostfwd=tcp:127.0.0.1:${port}-:4222`],
-    { stdio: ["ignore", "pipe", "pipe"] }
-  );
-  qemu.stdout.on("data", (d) => (console_ += d.toString("latin1")));
-  qemu.stderr.on("data", (d) => (console_ += d.toString("latin1")));
-  const exited = new Promise((resolve) => qemu.once("exit", resolve));
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    if (/Server is ready/.test(console_)) {
-      try {
-        const r = await rawConnect(port, { timeoutMs: 2000 });
-        const line = await r.readUntil("\r\n", 3000);
-        r.destroy();
-        if (line.startsWith("INFO")) return true;
-      } catch {
-        /* the forwarded port answers before the guest does */
-      }
-    }
-    if (qemu.exitCode !== null || qemu.signalCode !== null) {
-      await exited;
-      if (/Could not set up host forwarding rule/.test(console_) || isBindRace(console_)) return false;
-      throw new Error(`QEMU exited before the firmware came up:\n${console_}`);
-    }
-    if (Date.now() > deadline) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
-    await sleep(100);
-  }
-}
-
+// The firmware with the broker's port 4222 forwarded to a free loopback
+// port (q.port).
 before(async () => {
   if (skip) return;
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    if (await boot(port)) {
-      board = new Board("127.0.0.1", port);
-      return;
-    }
-    if (attempt >= 3) throw new Error(`QEMU could not forward a free port three times:\n${console_}`);
-  }
+  q = await bootBoard(ELF, [4222]);
+  board = new Board("127.0.0.1", q.port);
 });
 
 after(async () => {
   if (board) await board.closeAll();
-  await stopQemu();
+  await stopBoards();
 });
 
 test("mps2-an385 (natsedge-only: its Cortex-M firmware): the firmware boots and logs its static memory", { skip }, () => {
-  assert.match(console_, /lwIP 2\.1\.3 on LAN9118/);
-  assert.match(console_, /Static memory reserved/);
-  assert.match(console_, /Listening for client connections on 0\.0\.0\.0:4222/);
+  assert.match(q.console(), /lwIP 2\.1\.3 on LAN9118/);
+  assert.match(q.console(), /Static memory reserved/);
+  assert.match(q.console(), /Listening for client connections on 0\.0\.0\.0:4222/);
 });
 test("mps2-an385 (natsedge-only: its Cortex-M firmware): pub/sub with wildcards", { skip }, () => board.pubSubWildcards());
 test("mps2-an385 (natsedge-only: its Cortex-M firmware): queue groups", { skip }, () => board.queueGroups());
@@ -131,6 +71,6 @@ test("mps2-an385 (natsedge-only: its Cortex-M firmware): a publisher far ahead o
 test("mps2-an385 (natsedge-only: its Cortex-M firmware): a client vanishing mid-message", { skip }, () => board.vanishMidMessage());
 test("mps2-an385 (natsedge-only: its Cortex-M firmware): no fault or assertion on the console", { skip }, async () => {
   await board.requestReply(3);
-  assert.equal(qemu.exitCode, null);
-  assert.doesNotMatch(console_, /\[FTL\]/);
+  assert.equal(q.child.exitCode, null);
+  assert.doesNotMatch(q.console(), /\[FTL\]/);
 });
