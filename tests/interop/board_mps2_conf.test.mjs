@@ -18,14 +18,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { collect } from "./lib/board_scenarios.mjs";
-import { freePort, rawConnect, parseInfo, sleep, boardGate, isBindRace, getJSON, startServer, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { freePort, rawConnect, parseInfo, sleep, boardGate, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { BOOT_TIMEOUT_MS, QEMU, bootBoard, confTool, hasQemu, hubServer, stopBoards } from "./lib/board.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const ELF = process.env.NATSEDGE_MPS2_ELF;
 const TOOL = process.env.NATSEDGE_MPS2_CONF_TOOL;
-const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
-const QEMU = "qemu-system-arm";
-const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
 const { skip, fail } = boardGate(
   !ELF || !existsSync(ELF)
     ? "no firmware (NATSEDGE_MPS2_ELF)"
@@ -42,80 +40,21 @@ if (fail) {
 }
 const NAME = "mps2-an385 (natsedge-only: its Cortex-M firmware's configuration region)";
 const DIR = mkdtempSync(join(tmpdir(), "natsedge-mps2-conf-"));
-const BOOT_TIMEOUT_MS = 60000; // a bound, not a speed check: QEMU boots slowly on a loaded machine
-const running = new Set();
 
 after(async () => {
-  for (const q of running) await q.stop();
+  await stopBoards();
   await stopAll();
   rmSync(DIR, { recursive: true, force: true });
 });
-process.once("exit", () => {
-  for (const q of running) q.kill();
-});
 
-function tool(args) {
-  return spawnSync(TOOL, args, { encoding: "utf8", timeout: 30000 });
-}
+const { tool, writeText } = confTool(TOOL, DIR, ELF);
 
-function writeText(name, text) {
-  const f = join(DIR, name);
-  writeFileSync(f, text);
-  return f;
-}
-
-// Boots an image in QEMU with `forwards` (host port -> guest address:port)
-// and `nic` options; resolves once the console says "Server is ready" and
-// the first forwarded port answers with INFO. Retries on a taken port.
-async function boot(image, guestPorts, { nic = "", guest = "" } = {}) {
-  for (let attempt = 1; ; attempt++) {
-    const ports = {};
-    for (const p of guestPorts) ports[p] = await freePort();
-    const fwd = guestPorts.map((p) => `hostfwd=tcp:127.0.0.1:${ports[p]}-${guest}:${p}`).join(",");
-    const child = spawn(QEMU, ["-machine", "mps2-an385", "-nographic", "-kernel", image, "-nic", `user${nic},${fwd}`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let console_ = "";
-    child.stdout.on("data", (d) => (console_ += d.toString("latin1")));
-    child.stderr.on("data", (d) => (console_ += d.toString("latin1")));
-    const exited = new Promise((r) => child.once("exit", r));
-    const q = {
-      ports,
-      console: () => console_,
-      alive: () => child.exitCode === null && child.signalCode === null,
-      kill: () => child.exitCode === null && child.kill("SIGKILL"),
-      async stop() {
-        running.delete(q);
-        if (q.alive()) {
-          const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-          child.kill("SIGTERM");
-          await exited;
-          clearTimeout(t);
-        }
-      },
-    };
-    running.add(q);
-    const deadline = Date.now() + BOOT_TIMEOUT_MS;
-    let up = false;
-    while (!up && q.alive() && Date.now() < deadline) {
-      if (/Server is ready/.test(console_)) {
-        try {
-          const c = await rawConnect(ports[guestPorts[0]], { timeoutMs: 2000 });
-          const line = await c.readUntil("\r\n", 3000);
-          c.destroy();
-          up = line.startsWith("INFO");
-        } catch {
-          /* the forwarded port answers before the guest does */
-        }
-      }
-      if (!up) await sleep(100);
-    }
-    if (up) return q;
-    await q.stop();
-    const taken = /Could not set up host forwarding rule/.test(console_) || isBindRace(console_);
-    if (!taken || attempt >= 3) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
-  }
-}
+// Boots an image in QEMU with each of `guestPorts` forwarded from a free
+// loopback port (q.ports[guest]) to the guest's `guest` address (its own by
+// default) and `nic` options; resolves once the console says "Server is
+// ready" and the first forwarded port answers with INFO. Retries on a taken
+// port.
+const boot = (image, guestPorts, { nic = "", guest = "" } = {}) => bootBoard(image, guestPorts, { nic, guestAddr: guest });
 
 async function infoOf(port) {
   const c = await rawConnect(port);
@@ -151,11 +90,9 @@ test(`${NAME}: make BOARD=mps2-an385 CONF=<file> writes the file into the image 
 });
 
 test(`${NAME}: a configuration written into a built image (conf_region): server name, port, authorization, monitoring /varz and /healthz, and the tiny profile's leaf remote to a nats-server hub on the host (LN-24, CFG-16, MON-01, MON-07)`, { skip }, async () => {
-  const hub = await startServer({
-    bin: HUB_BIN,
-    ports: ["leaf", "http"],
-    config: (p) => `leafnodes { listen: "127.0.0.1:${p.leaf}", authorization { user: edge, password: s3cret } }\nhttp: "127.0.0.1:${p.http}"\n`,
-  });
+  const hub = await hubServer(
+    (p) => `leafnodes { listen: "127.0.0.1:${p.leaf}", authorization { user: edge, password: s3cret } }\nhttp: "127.0.0.1:${p.http}"\n`,
+  );
   const image = join(DIR, "leaf.elf");
   cpSync(ELF, image);
   const conf = writeText(
