@@ -12,15 +12,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import net from "node:net";
-import { spawn, spawnSync } from "node:child_process";
 import mqtt from "mqtt";
 import { connect } from "@nats-io/transport-node";
-import { freePort, rawConnect, sleep, boardGate, isBindRace, within, waitFor } from "./lib/harness.mjs";
+import { boardGate, within, waitFor } from "./lib/harness.mjs";
+import { bootBoard, hasQemu, stopBoards } from "./lib/board.mjs";
 import { inbox } from "./lib/mqtt.mjs";
 
 const ELF = process.env.NATSEDGE_MPS2_MQTT_ELF;
-const QEMU = "qemu-system-arm";
-const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
 const { skip, fail } = boardGate(
   !ELF
     ? "NATSEDGE_MPS2_MQTT_ELF is not set"
@@ -37,28 +35,9 @@ if (fail) {
 }
 
 const NAME = "mps2-an385 tiny-mqtt (natsedge-only: its Cortex-M firmware)";
-// A bound, not a speed check: on a loaded machine QEMU boots slowly.
-const BOOT_TIMEOUT_MS = 60000;
-let qemu = null;
-let console_ = "";
+let q = null;
 let natsPort = 0;
 let mqttPort = 0;
-
-function stopQemu() {
-  if (!qemu || qemu.exitCode !== null || qemu.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => qemu.kill("SIGKILL"), 5000);
-    qemu.once("exit", () => {
-      clearTimeout(t);
-      resolve();
-    });
-    qemu.kill("SIGTERM");
-  });
-}
-
-process.once("exit", () => {
-  if (qemu && qemu.exitCode === null) qemu.kill("SIGKILL");
-});
 
 // Whether an MQTT CONNECT on `port` gets a CONNACK (the guest, not only
 // QEMU's forwarder, is listening).
@@ -81,44 +60,6 @@ function mqttAnswers(port) {
   });
 }
 
-// Boots the firmware with 4222 and 1883 forwarded to `nats` and `mq`;
-// resolves true once both serve, false when QEMU could not bind a port
-// (taken since it was found free), throws on any other failure.
-async function boot(nats, mq) {
-  console_ = "";
-  qemu = spawn(
-    QEMU,
-    [
-      "-machine", "mps2-an385", "-nographic", "-kernel", ELF,
-      "-nic", `user,hostfwd=tcp:127.0.0.1:${nats}-:4222,hostfwd=tcp:127.0.0.1:${mq}-:1883`,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  qemu.stdout.on("data", (d) => (console_ += d.toString("latin1")));
-  qemu.stderr.on("data", (d) => (console_ += d.toString("latin1")));
-  const exited = new Promise((resolve) => qemu.once("exit", resolve));
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    if (/Server is ready/.test(console_)) {
-      try {
-        const r = await rawConnect(nats, { timeoutMs: 2000 });
-        const line = await r.readUntil("\r\n", 3000);
-        r.destroy();
-        if (line.startsWith("INFO") && (await mqttAnswers(mq))) return true;
-      } catch {
-        /* the forwarded port answers before the guest does */
-      }
-    }
-    if (qemu.exitCode !== null || qemu.signalCode !== null) {
-      await exited;
-      if (/Could not set up host forwarding rule/.test(console_) || isBindRace(console_)) return false;
-      throw new Error(`QEMU exited before the firmware came up:\n${console_}`);
-    }
-    if (Date.now() > deadline) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
-    await sleep(100);
-  }
-}
-
 const open = new Set();
 async function client(opts = {}) {
   const c = await within(
@@ -138,27 +79,22 @@ async function end(c) {
 
 before(async () => {
   if (skip) return;
-  for (let attempt = 1; ; attempt++) {
-    const [a, b] = [await freePort(), await freePort()];
-    if (a !== b && (await boot(a, b))) {
-      natsPort = a;
-      mqttPort = b;
-      return;
-    }
-    if (attempt >= 3) throw new Error(`QEMU could not forward free ports three times:\n${console_}`);
-  }
+  // 4222 and 1883 forwarded to free loopback ports; up once both serve.
+  q = await bootBoard(ELF, [4222, 1883], { ready: (b) => mqttAnswers(b.ports[1883]) });
+  natsPort = q.ports[4222];
+  mqttPort = q.ports[1883];
 });
 
 after(async () => {
   for (const c of [...open]) c.end(true);
-  await stopQemu();
+  await stopBoards();
 });
 
 test(`${NAME}: the firmware boots, listens for MQTT and logs the MQTT pools`, { skip }, () => {
-  assert.match(console_, /Listening for client connections on 0\.0\.0\.0:4222/);
-  assert.match(console_, /Listening for MQTT clients on mqtt:\/\/0\.0\.0\.0:1883/);
-  assert.match(console_, /mqtt sessions\s+8 x/);
-  assert.match(console_, /mqtt messages\s+32 x/);
+  assert.match(q.console(), /Listening for client connections on 0\.0\.0\.0:4222/);
+  assert.match(q.console(), /Listening for MQTT clients on mqtt:\/\/0\.0\.0\.0:1883/);
+  assert.match(q.console(), /mqtt sessions\s+8 x/);
+  assert.match(q.console(), /mqtt messages\s+32 x/);
 });
 
 test(`${NAME}: QoS 0, 1 and 2 both ways, 3.1.1 and 5.0 clients, delivered at the lower QoS (M3-36, M3-37, M3-38, M3-42)`, { skip }, async () => {
@@ -316,6 +252,6 @@ test(`${NAME}: a PUBLISH of max_payload bytes at QoS 0, 1 KiB at QoS 1 and 2, on
 test(`${NAME}: no fault or assertion on the console`, { skip }, async () => {
   const c = await client({ clientId: "last" });
   await end(c);
-  assert.equal(qemu.exitCode, null);
-  assert.doesNotMatch(console_, /\[FTL\]/);
+  assert.equal(q.child.exitCode, null);
+  assert.doesNotMatch(q.console(), /\[FTL\]/);
 });
