@@ -17,17 +17,14 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import net from "node:net";
-import { spawn, spawnSync } from "node:child_process";
 import { connect, headers } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import mqtt from "mqtt";
-import { freePort, rawConnect, sleep, boardGate, isBindRace, within } from "./lib/harness.mjs";
+import { boardGate, within } from "./lib/harness.mjs";
+import { bootBoard, hasQemu, resetBoard as reset, stopBoards } from "./lib/board.mjs";
 
 const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
-const QEMU = "qemu-system-arm";
-const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
 const { skip, fail } = boardGate(
   !ELF
     ? "NATSEDGE_MPS2_JS_ELF is not set"
@@ -44,110 +41,18 @@ if (fail) {
 }
 
 const NAME = "mps2-an385 tiny-js (natsedge-only: its Cortex-M firmware)";
-// Bounds, not speed checks: on a loaded machine QEMU boots slowly.
-const BOOT_TIMEOUT_MS = 60000;
+// A bound, not a speed check: on a loaded machine the board answers slowly.
 const OP_TIMEOUT_MS = 15000;
 const td = new TextDecoder();
-let qemu = null;
-let console_ = "";
+let q = null;
 let natsPort = 0;
 let mqttPort = 0;
-let monitorPath = "";
 let tmp = "";
 
-function stopQemu() {
-  if (!qemu || qemu.exitCode !== null || qemu.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => qemu.kill("SIGKILL"), 5000);
-    qemu.once("exit", () => {
-      clearTimeout(t);
-      resolve();
-    });
-    qemu.kill("SIGTERM");
-  });
-}
-
-process.once("exit", () => {
-  if (qemu && qemu.exitCode === null) qemu.kill("SIGKILL");
-});
-
-const readyCount = () => (console_.match(/Server is ready/g) || []).length;
-
-// Waits until the firmware has said "Server is ready" `count` times and its
-// NATS port answers with INFO; false when QEMU could not bind the port.
-async function waitReady(count) {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    if (readyCount() >= count) {
-      try {
-        const r = await rawConnect(natsPort, { timeoutMs: 2000 });
-        const line = await r.readUntil("\r\n", 3000);
-        r.destroy();
-        if (line.startsWith("INFO")) return true;
-      } catch {
-        /* the forwarded port answers before the guest does */
-      }
-    }
-    if (qemu.exitCode !== null || qemu.signalCode !== null) {
-      if (/Could not set up host forwarding rule/.test(console_) || isBindRace(console_)) return false;
-      throw new Error(`QEMU exited before the firmware came up:\n${console_}`);
-    }
-    if (Date.now() > deadline) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
-    await sleep(100);
-  }
-}
-
-// Boots the firmware with 4222 and 1883 forwarded to `port` and `mq`, and
-// QEMU's monitor on a UNIX socket of our own directory.
-async function boot(port, mq) {
-  console_ = "";
-  natsPort = port;
-  mqttPort = mq;
-  monitorPath = join(tmp, `monitor-${port}.sock`);
-  qemu = spawn(
-    QEMU,
-    [
-      "-machine", "mps2-an385", "-nographic", "-kernel", ELF,
-      "-monitor", `unix:${monitorPath},server=on,wait=off`,
-      "-nic", `user,hostfwd=tcp:127.0.0.1:${port}-:4222,hostfwd=tcp:127.0.0.1:${mq}-:1883`,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  qemu.stdout.on("data", (d) => (console_ += d.toString("latin1")));
-  qemu.stderr.on("data", (d) => (console_ += d.toString("latin1")));
-  return waitReady(1);
-}
-
-// A command to QEMU's human monitor (system_reset: a warm reset of the
-// board; RAM, and with it the storage partition, is kept).
-function monitor(command) {
-  return within(
-    new Promise((resolve, reject) => {
-      const s = net.connect(monitorPath);
-      let out = "";
-      let sent = false;
-      s.on("data", (d) => {
-        out += d.toString("latin1");
-        if (!sent && out.includes("(qemu)")) {
-          sent = true;
-          s.write(`${command}\n`);
-        } else if (sent && out.split("(qemu)").length > 2) {
-          s.end();
-          resolve(out);
-        }
-      });
-      s.once("error", reject);
-    }),
-    10000,
-    `the QEMU monitor's ${command}`,
-  );
-}
-
-async function resetBoard() {
-  const before = readyCount();
-  await monitor("system_reset");
-  assert.equal(await waitReady(before + 1), true, "the firmware came up again after the reset");
-}
+const readyCount = () => q.readyCount();
+// A warm reset of the board through QEMU's monitor (system_reset: RAM, and
+// with it the storage partition, is kept).
+const resetBoard = () => reset(q);
 
 const open = new Set();
 async function client() {
@@ -167,26 +72,26 @@ async function close(nc) {
 before(async () => {
   if (skip) return;
   tmp = mkdtempSync(join(tmpdir(), "natsedge-mps2-js-"));
-  for (let attempt = 1; ; attempt++) {
-    const [a, b] = [await freePort(), await freePort()];
-    if (a !== b && (await boot(a, b))) return;
-    if (attempt >= 3) throw new Error(`QEMU could not forward a free port three times:\n${console_}`);
-  }
+  // 4222 and 1883 forwarded to free loopback ports, QEMU's monitor on a
+  // UNIX socket of our own directory.
+  q = await bootBoard(ELF, [4222, 1883], { monitorDir: tmp });
+  natsPort = q.ports[4222];
+  mqttPort = q.ports[1883];
 });
 
 after(async () => {
   for (const nc of [...open]) await nc.close().catch(() => {});
-  await stopQemu();
+  await stopBoards();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 test(`${NAME}: the firmware boots with JetStream on and its storage partitions laid out`, { skip }, () => {
-  assert.match(console_, /Storage region: 320 KiB at 0x00200000, JetStream 256 KiB, MQTT 64 KiB/);
-  assert.match(console_, /Starting JetStream/);
-  assert.match(console_, /Listening for client connections on 0\.0\.0\.0:4222/);
+  assert.match(q.console(), /Storage region: 320 KiB at 0x00200000, JetStream 256 KiB, MQTT 64 KiB/);
+  assert.match(q.console(), /Starting JetStream/);
+  assert.match(q.console(), /Listening for client connections on 0\.0\.0\.0:4222/);
   // QEMU starts the region zeroed; the board takes that for a blank part
   // (a flash part ships erased), not for damaged blocks.
-  assert.doesNotMatch(console_, /what it held is lost|unreadable header/);
+  assert.doesNotMatch(q.console(), /what it held is lost|unreadable header/);
 });
 
 test(`${NAME}: a file stream, a durable consumer and a KV bucket survive a warm reset (JS-17, JS-23, JS-28, JS-33, KV-01, KV-03, KV-07)`, { skip }, async () => {
@@ -230,7 +135,7 @@ test(`${NAME}: a file stream, a durable consumer and a KV bucket survive a warm 
   await close(nc);
 
   await resetBoard();
-  assert.match(console_.slice(console_.lastIndexOf("Storage region")), /Starting JetStream/);
+  assert.match(q.console().slice(q.console().lastIndexOf("Storage region")), /Starting JetStream/);
 
   nc = await client();
   const jsm2 = await jetstreamManager(nc);
@@ -322,8 +227,8 @@ test(`${NAME}: MQTT's retained messages and persistent sessions are kept on thei
 test(`${NAME}: no fault or assertion on the console, before or after the resets`, { skip }, async () => {
   const nc = await client();
   await close(nc);
-  assert.equal(qemu.exitCode, null);
-  assert.doesNotMatch(console_, /\[FTL\]/);
-  assert.doesNotMatch(console_, /JetStream file storage unavailable|Storage device could not be opened/);
+  assert.equal(q.child.exitCode, null);
+  assert.doesNotMatch(q.console(), /\[FTL\]/);
+  assert.doesNotMatch(q.console(), /JetStream file storage unavailable|Storage device could not be opened/);
   assert.equal(readyCount(), 3, "one boot and two warm resets");
 });
