@@ -11,19 +11,17 @@
 // skips it (a firmware of natsedge's own; the hub is nats-server in both).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { collect } from "./lib/board_scenarios.mjs";
-import { freePort, rawConnect, sleep, boardGate, isBindRace, getJSON, startServer, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { sleep, boardGate, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { bootBoard, confTool, hasQemu, hubServer, stopBoards } from "./lib/board.mjs";
 
 const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
 const TOOL = process.env.NATSEDGE_MPS2_JS_CONF_TOOL;
-const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
-const QEMU = "qemu-system-arm";
-const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
 const hasOpenssl = spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0;
 const { skip, fail } = boardGate(
   !ELF || !existsSync(ELF)
@@ -43,24 +41,14 @@ if (fail) {
 }
 const NAME = "mps2-an385 tiny-js leaf over TLS (natsedge-only: its Cortex-M firmware)";
 const DIR = skip ? "" : mkdtempSync(join(tmpdir(), "natsedge-mps2-tls-"));
-const BOOT_TIMEOUT_MS = 60000; // a bound, not a speed check: QEMU boots slowly on a loaded machine
-const running = new Set();
 
 after(async () => {
-  for (const q of running) await q.stop();
+  await stopBoards();
   await stopAll();
   if (DIR) rmSync(DIR, { recursive: true, force: true });
 });
-process.once("exit", () => {
-  for (const q of running) q.kill();
-});
 
-const tool = (args) => spawnSync(TOOL, args, { encoding: "utf8", timeout: 30000 });
-function writeText(name, text) {
-  const f = join(DIR, name);
-  writeFileSync(f, text);
-  return f;
-}
+const { tool, writeText, imageWith } = confTool(TOOL, DIR, ELF);
 
 // Two CAs, and a hub certificate for 10.0.2.2 (the host as QEMU's guest
 // sees it: the name the board verifies) from each. EC P-256 keeps the PEM
@@ -81,14 +69,12 @@ function makeCerts() {
 // A nats-server hub whose leafnode listener speaks TLS with the
 // certificate the CA `signer` signed.
 function startHub(signer) {
-  return startServer({
-    bin: HUB_BIN,
-    ports: ["leaf", "http"],
-    config: (p) =>
+  return hubServer(
+    (p) =>
       `leafnodes { listen: "127.0.0.1:${p.leaf}", authorization { user: edge, password: s3cret },\n` +
       `  tls { cert_file: "${join(DIR, `hub-${signer}.pem`)}", key_file: "${join(DIR, `hub-${signer}.key`)}" } }\n` +
       `http: "127.0.0.1:${p.http}"\n`,
-  });
+  );
 }
 
 // The board's configuration: a leaf remote over TLS, the CA inlined.
@@ -104,62 +90,8 @@ function edgeConf(hubLeafPort, caPem, { caName = "hub-ca.pem", extra = "" } = {}
   ].join("\n");
 }
 
-async function boot(image) {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const child = spawn(QEMU, ["-machine", "mps2-an385", "-nographic", "-kernel", image, "-nic", `user,hostfwd=tcp:127.0.0.1:${port}-:4222`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let console_ = "";
-    child.stdout.on("data", (d) => (console_ += d.toString("latin1")));
-    child.stderr.on("data", (d) => (console_ += d.toString("latin1")));
-    const exited = new Promise((r) => child.once("exit", r));
-    const q = {
-      port,
-      console: () => console_,
-      alive: () => child.exitCode === null && child.signalCode === null,
-      kill: () => child.exitCode === null && child.kill("SIGKILL"),
-      async stop() {
-        running.delete(q);
-        if (q.alive()) {
-          const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-          child.kill("SIGTERM");
-          await exited;
-          clearTimeout(t);
-        }
-      },
-    };
-    running.add(q);
-    const deadline = Date.now() + BOOT_TIMEOUT_MS;
-    let up = false;
-    while (!up && q.alive() && Date.now() < deadline) {
-      if (/Server is ready/.test(console_)) {
-        try {
-          const c = await rawConnect(port, { timeoutMs: 2000 });
-          const line = await c.readUntil("\r\n", 3000);
-          c.destroy();
-          up = line.startsWith("INFO");
-        } catch {
-          /* the forwarded port answers before the guest does */
-        }
-      }
-      if (!up) await sleep(100);
-    }
-    if (up) return q;
-    await q.stop();
-    const taken = /Could not set up host forwarding rule/.test(console_) || isBindRace(console_);
-    if (!taken || attempt >= 3) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
-  }
-}
-
-// A copy of the image with `conf` in its configuration region.
-function imageWith(name, conf) {
-  const image = join(DIR, `${name}.elf`);
-  cpSync(ELF, image);
-  const w = tool(["write", image, writeText(`${name}.conf`, conf)]);
-  assert.equal(w.status, 0, w.stderr);
-  return image;
-}
+// The board with 4222 forwarded to a free loopback port (q.port).
+const boot = (image) => bootBoard(image, [4222]);
 
 let certs = null;
 const certsOnce = () => (certs ??= makeCerts());
