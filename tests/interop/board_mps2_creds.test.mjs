@@ -14,21 +14,18 @@
 // skips it (a firmware of natsedge's own; the hub is nats-server in both).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { createOperator, createAccount, createUser } from "@nats-io/nkeys";
 import { encodeOperator, encodeAccount, encodeUser, fmtCreds } from "@nats-io/jwt";
 import { collect } from "./lib/board_scenarios.mjs";
-import { freePort, rawConnect, sleep, boardGate, isBindRace, getJSON, startServer, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { sleep, boardGate, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { bootBoard, confTool, hasQemu, hubServer, stopBoards } from "./lib/board.mjs";
 
 const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
 const TOOL = process.env.NATSEDGE_MPS2_JS_CONF_TOOL;
-const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
-const QEMU = "qemu-system-arm";
-const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
 const { skip, fail } = boardGate(
   !ELF || !existsSync(ELF)
     ? "no tiny-js firmware (NATSEDGE_MPS2_JS_ELF)"
@@ -45,24 +42,14 @@ if (fail) {
 }
 const NAME = "mps2-an385 tiny-js leaf with JWT credentials (natsedge-only: its Cortex-M firmware)";
 const DIR = skip ? "" : mkdtempSync(join(tmpdir(), "natsedge-mps2-creds-"));
-const BOOT_TIMEOUT_MS = 60000; // a bound, not a speed check: QEMU boots slowly on a loaded machine
-const running = new Set();
 
 after(async () => {
-  for (const q of running) await q.stop();
+  await stopBoards();
   await stopAll();
   if (DIR) rmSync(DIR, { recursive: true, force: true });
 });
-process.once("exit", () => {
-  for (const q of running) q.kill();
-});
 
-const tool = (args) => spawnSync(TOOL, args, { encoding: "utf8", timeout: 30000 });
-function writeText(name, text) {
-  const f = join(DIR, name);
-  writeFileSync(f, text);
-  return f;
-}
+const { tool, writeText, imageWith } = confTool(TOOL, DIR, ELF);
 
 // fmtCreds gives bytes; the configuration takes the text.
 const credsText = (jwt, kp) => new TextDecoder().decode(fmtCreds(jwt, kp));
@@ -82,13 +69,11 @@ async function makeIdentity() {
 // A nats-server hub in operator mode: its leafnode listener takes only a
 // user JWT of a trusted account with the nonce signed by the user's key.
 function startHub(id) {
-  return startServer({
-    bin: HUB_BIN,
-    ports: ["leaf", "http"],
-    config: (p) =>
+  return hubServer(
+    (p) =>
       `operator: ${id.ojwt}\nresolver: MEMORY\nresolver_preload: { ${id.akp.getPublicKey()}: ${id.ajwt} }\n` +
       `leafnodes { listen: "127.0.0.1:${p.leaf}" }\nhttp: "127.0.0.1:${p.http}"\n`,
-  });
+  );
 }
 
 // The board's configuration: a leaf remote whose credentials name the
@@ -104,62 +89,8 @@ function edgeConf(hubLeafPort, credsText, { credsName = "edge.creds" } = {}) {
   ].join("\n");
 }
 
-async function boot(image) {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const child = spawn(QEMU, ["-machine", "mps2-an385", "-nographic", "-kernel", image, "-nic", `user,hostfwd=tcp:127.0.0.1:${port}-:4222`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let console_ = "";
-    child.stdout.on("data", (d) => (console_ += d.toString("latin1")));
-    child.stderr.on("data", (d) => (console_ += d.toString("latin1")));
-    const exited = new Promise((r) => child.once("exit", r));
-    const q = {
-      port,
-      console: () => console_,
-      alive: () => child.exitCode === null && child.signalCode === null,
-      kill: () => child.exitCode === null && child.kill("SIGKILL"),
-      async stop() {
-        running.delete(q);
-        if (q.alive()) {
-          const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-          child.kill("SIGTERM");
-          await exited;
-          clearTimeout(t);
-        }
-      },
-    };
-    running.add(q);
-    const deadline = Date.now() + BOOT_TIMEOUT_MS;
-    let up = false;
-    while (!up && q.alive() && Date.now() < deadline) {
-      if (/Server is ready/.test(console_)) {
-        try {
-          const c = await rawConnect(port, { timeoutMs: 2000 });
-          const line = await c.readUntil("\r\n", 3000);
-          c.destroy();
-          up = line.startsWith("INFO");
-        } catch {
-          /* the forwarded port answers before the guest does */
-        }
-      }
-      if (!up) await sleep(100);
-    }
-    if (up) return q;
-    await q.stop();
-    const taken = /Could not set up host forwarding rule/.test(console_) || isBindRace(console_);
-    if (!taken || attempt >= 3) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
-  }
-}
-
-// A copy of the image with `conf` in its configuration region.
-function imageWith(name, conf) {
-  const image = join(DIR, `${name}.elf`);
-  cpSync(ELF, image);
-  const w = tool(["write", image, writeText(`${name}.conf`, conf)]);
-  assert.equal(w.status, 0, w.stderr);
-  return image;
-}
+// The board with 4222 forwarded to a free loopback port (q.port).
+const boot = (image) => bootBoard(image, [4222]);
 
 let identity = null;
 const identityOnce = async () => (identity ??= await makeIdentity());
