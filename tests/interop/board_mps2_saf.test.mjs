@@ -20,21 +20,17 @@
 // forwarder; the hub is nats-server in both).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { spawn, spawnSync } from "node:child_process";
-import net from "node:net";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { freePort, rawConnect, sleep, boardGate, isBindRace, getJSON, startServer, stopAll, tcpProxy, waitFor, within } from "./lib/harness.mjs";
+import { sleep, boardGate, getJSON, stopAll, tcpProxy, waitFor, within } from "./lib/harness.mjs";
+import { bootBoard, confTool, hasQemu, hubServer, resetBoard, stopBoards } from "./lib/board.mjs";
 import { waitRoute, streamState, streamContents } from "./lib/saf.mjs";
 
 const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
 const TOOL = process.env.NATSEDGE_MPS2_JS_CONF_TOOL;
-const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
-const QEMU = "qemu-system-arm";
-const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
 const { skip, fail } = boardGate(
   !ELF || !existsSync(ELF)
     ? "no tiny-js firmware (NATSEDGE_MPS2_JS_ELF)"
@@ -51,7 +47,6 @@ if (fail) {
 }
 const NAME = "mps2-an385 tiny-js as the edge (natsedge-only: its Cortex-M firmware, and nats-server has no forwarder)";
 const DIR = skip ? "" : mkdtempSync(join(tmpdir(), "natsedge-mps2-saf-"));
-const BOOT_TIMEOUT_MS = 60000; // a bound, not a speed check: QEMU boots slowly on a loaded machine
 // Modest counts for the board: 200 messages, a window of at most 64
 // (NE_JS_FORWARD_MAX_WINDOW on tiny-js).
 const COUNT = 200;
@@ -59,110 +54,24 @@ const CUT_AFTER = 50; // acknowledged publishes before the link is dropped
 const RESTORE_AFTER = 150; // and at least this many before it returns
 const OUTAGE_MS = 2500;
 const PUBLISH_EVERY_MS = 20;
-const boards = new Set();
 const opened = new Set();
 
 after(async () => {
   for (const c of opened) await within(c.close(), 5000, "close").catch(() => {});
-  for (const q of boards) await q.stop();
+  await stopBoards();
   await stopAll();
   if (DIR) rmSync(DIR, { recursive: true, force: true });
 });
-process.once("exit", () => {
-  for (const q of boards) q.kill();
-});
+const { imageWith } = confTool(TOOL, DIR, ELF);
 
-// The board with 4222 and 8222 forwarded to free loopback ports.
+// The board with 4222 and 8222 forwarded to free loopback ports (q.port,
+// q.http) and QEMU's monitor on a UNIX socket of DIR (for resetBoard: a
+// warm reset, system_reset, that keeps RAM and with it the storage
+// partition, docs/firmware.md).
 async function boot(image) {
-  for (let attempt = 1; ; attempt++) {
-    const [port, http] = [await freePort(), await freePort()];
-    if (port === http) continue;
-    const child = spawn(
-      QEMU,
-      ["-machine", "mps2-an385", "-nographic", "-kernel", image,
-        "-monitor", `unix:${join(DIR, `monitor-${port}.sock`)},server=on,wait=off`,
-        "-nic", `user,hostfwd=tcp:127.0.0.1:${port}-:4222,hostfwd=tcp:127.0.0.1:${http}-:8222`],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let console_ = "";
-    child.stdout.on("data", (d) => (console_ += d.toString("latin1")));
-    child.stderr.on("data", (d) => (console_ += d.toString("latin1")));
-    const exited = new Promise((r) => child.once("exit", r));
-    const q = {
-      port,
-      http,
-      monitorPath: join(DIR, `monitor-${port}.sock`),
-      console: () => console_,
-      alive: () => child.exitCode === null && child.signalCode === null,
-      kill: () => child.exitCode === null && child.kill("SIGKILL"),
-      async stop() {
-        if (q.alive()) {
-          const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-          child.kill("SIGTERM");
-          await exited;
-          clearTimeout(t);
-        }
-      },
-    };
-    const deadline = Date.now() + BOOT_TIMEOUT_MS;
-    let up = false;
-    while (!up && q.alive() && Date.now() < deadline) {
-      if (/Server is ready/.test(console_)) {
-        try {
-          const c = await rawConnect(port, { timeoutMs: 2000 });
-          const line = await c.readUntil("\r\n", 3000);
-          c.destroy();
-          up = line.startsWith("INFO");
-        } catch {
-          /* the forwarded port answers before the guest does */
-        }
-      }
-      if (!up) await sleep(100);
-    }
-    if (up) return q;
-    await q.stop();
-    const taken = /Could not set up host forwarding rule/.test(console_) || isBindRace(console_);
-    if (!taken || attempt >= 3) throw new Error(`the firmware did not come up in QEMU:\n${console_}`);
-  }
-}
-
-// A warm reset of the board through QEMU's monitor (system_reset: RAM, and
-// with it the storage partition, is kept, docs/firmware.md); resolves once
-// the firmware said "Server is ready" again and its NATS port answers.
-async function resetBoard(q) {
-  const readies = () => (q.console().match(/Server is ready/g) || []).length;
-  const before = readies();
-  await within(
-    new Promise((resolve, reject) => {
-      const s = net.connect(q.monitorPath);
-      let out = "";
-      let sent = false;
-      s.on("data", (d) => {
-        out += d.toString("latin1");
-        if (!sent && out.includes("(qemu)")) {
-          sent = true;
-          s.write("system_reset\n");
-        } else if (sent && out.split("(qemu)").length > 2) {
-          s.end();
-          resolve();
-        }
-      });
-      s.once("error", reject);
-    }),
-    10000,
-    "the QEMU monitor's system_reset",
-  );
-  await waitFor(async () => {
-    if (readies() <= before) return false;
-    try {
-      const c = await rawConnect(q.port, { timeoutMs: 2000 });
-      const line = await c.readUntil("\r\n", 3000);
-      c.destroy();
-      return line.startsWith("INFO");
-    } catch {
-      return false;
-    }
-  }, BOOT_TIMEOUT_MS, "the firmware up again after the reset");
+  const q = await bootBoard(image, [4222, 8222], { monitorDir: DIR });
+  q.http = q.ports[8222];
+  return q;
 }
 
 // A nats-server hub (JetStream domain hub) behind a TCP proxy, and the board
@@ -174,14 +83,12 @@ async function setUp(tag) {
   // through the proxy too.
   const proxy = await tcpProxy(1);
   const hubStore = join(DIR, `hub-${tag}`);
-  const hub = await startServer({
-    bin: HUB_BIN,
-    ports: ["leaf", "http"],
-    config: (p) =>
+  const hub = await hubServer(
+    (p) =>
       `server_name: hub\njetstream { store_dir: "${hubStore}", domain: hub }\n` +
       `leafnodes { listen: 127.0.0.1:${p.leaf}, advertise: "10.0.2.2:${proxy.port}" }\n` +
       `http: "127.0.0.1:${p.http}"\n`,
-  });
+  );
   proxy.target = hub.ports.leaf;
   const cut = () => {
     proxy.target = 1; // refused: every new attempt fails at once
@@ -197,13 +104,7 @@ async function setUp(tag) {
     `leafnodes { remotes [ { url: "nats-leaf://10.0.2.2:${proxy.port}" } ], reconnect: 1 }`,
     "",
   ].join("\n");
-  const image = join(DIR, `${tag}.elf`);
-  cpSync(ELF, image);
-  writeFileSync(join(DIR, `${tag}.conf`), conf);
-  const w = spawnSync(TOOL, ["write", image, join(DIR, `${tag}.conf`)], { encoding: "utf8", timeout: 30000 });
-  assert.equal(w.status, 0, w.stderr);
-  const q = await boot(image);
-  boards.add(q);
+  const q = await boot(imageWith(tag, conf));
   assert.ok(q.console().includes(`Configuration region: ${tag}.conf`), q.console());
   await waitFor(async () => (await getJSON(hub.ports.http, "/leafz")).leafnodes === 1, 30000, "the board's leaf on the hub");
 
