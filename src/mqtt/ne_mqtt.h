@@ -125,47 +125,48 @@ struct ne_mqtt_client;
  * (clean start, a disconnect without a session to keep, its expiry, or an
  * eviction when the pool is full). `conn` is its internal client. */
 typedef struct ne_mqtt_session {
+    /* Pointers, then wider fields before narrower (no padding between). */
     ne_conn *conn;
     struct ne_mqtt_client *client; /* connected: its client's state; NULL offline */
     struct ne_mqtt_session *next;  /* the context's list */
     struct ne_mqtt_session *prev;
-    uint8_t version;
-    bool persistent;           /* kept after its client goes (clean 0, or a Session Expiry) */
-    bool ending;               /* its internal client is closing */
-    bool warned_full;          /* its in-flight slots ran out (logged once until one frees) */
-    bool dirty;                /* changed since its record was last written */
-    bool on_disk;              /* its record is in the persistent store */
-    uint32_t expiry_s;         /* 5.0 Session Expiry Interval; UINT32_MAX: never */
-    uint64_t offline_since_ms; /* 0 while connected */
-    uint64_t delivered_seq;    /* the last routed message given a copy (one per message) */
-    uint16_t next_packet_id;
-    uint16_t client_id_len;
     /* NUL-terminated, at its length: id_inline when it fits, else the text
      * of an ne_mqtt_long_id. */
     char *client_id;
-    char id_inline[NE_MQTT_INLINE_CLIENT_ID_BYTES + 1];
     /* The will of its last connection, published when the will delay
      * passes or the session ends (will_at_ms, 0: none pending). */
     ne_mqtt_msg *will;
-    uint32_t will_delay_s;
-    uint64_t will_at_ms;
     /* Its filters: NE_MQTT_MAX_SUBS_PER_SESSION slots while it holds any
      * (sub_count > 0), NULL otherwise (ne_mqtt_sub_table). */
-    uint32_t sub_count;
     ne_mqtt_sub *subs;
     /* Outbound QoS 1/2, in the order they were queued: out[out_head] is
      * the oldest, out_count of them from there (a ring of
      * NE_MQTT_MAX_INFLIGHT while out_count > 0, NULL otherwise:
      * ne_mqtt_out_table). */
-    uint16_t out_head;
-    uint16_t out_count;
     ne_mqtt_out *out;
     /* Inbound QoS 2 packet ids received and not yet released: inbound_count
      * of them in a table of NE_MQTT_MAX_INBOUND_QOS2 taken with the first
      * QoS 2 PUBLISH and given back when the count is 0 again
      * (ne_mqtt_inbound_table), NULL otherwise. */
-    uint16_t inbound_count;
     uint16_t *inbound;
+    uint64_t offline_since_ms; /* 0 while connected */
+    uint64_t delivered_seq;    /* the last routed message given a copy (one per message) */
+    uint64_t will_at_ms;
+    uint32_t expiry_s; /* 5.0 Session Expiry Interval; UINT32_MAX: never */
+    uint32_t will_delay_s;
+    uint32_t sub_count;
+    uint16_t next_packet_id;
+    uint16_t client_id_len;
+    uint16_t out_head;
+    uint16_t out_count;
+    uint16_t inbound_count;
+    uint8_t version;
+    bool persistent;  /* kept after its client goes (clean 0, or a Session Expiry) */
+    bool ending;      /* its internal client is closing */
+    bool warned_full; /* its in-flight slots ran out (logged once until one frees) */
+    bool dirty;       /* changed since its record was last written */
+    bool on_disk;     /* its record is in the persistent store */
+    char id_inline[NE_MQTT_INLINE_CLIENT_ID_BYTES + 1];
 } ne_mqtt_session;
 
 typedef struct ne_mqtt_alias {
