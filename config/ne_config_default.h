@@ -637,6 +637,15 @@
 #define NE_CRC32C_SLICE_BY_8 1
 #endif
 
+/* CRC-32C with the CPU's own instruction where the compiler targets x86-64
+ * and the CPU running the broker has SSE4.2 (checked at each call, a load
+ * and a test): eight bytes an instruction instead of eight table lookups,
+ * about a seventh of the instructions of slicing-by-8 over a 16 KiB record.
+ * Elsewhere, and with 0, the tables above. Costs about 100 B of code. */
+#ifndef NE_CRC32C_HARDWARE
+#define NE_CRC32C_HARDWARE 1
+#endif
+
 /* Version advertised in INFO: 2.9.x level semantics (see differences.md). */
 #ifndef NE_ADVERTISED_VERSION
 #define NE_ADVERTISED_VERSION "2.9.25"

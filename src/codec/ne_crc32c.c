@@ -1,5 +1,7 @@
 #include "codec/ne_crc32c.h"
 
+#include <string.h>
+
 #include "ne_config.h"
 
 /* Slicing-by-one table for the reflected polynomial 0x82F63B78, computed at
@@ -350,7 +352,7 @@ static uint32_t load_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-uint32_t ne_crc32c(uint32_t crc, const void *data, size_t len)
+static uint32_t crc32c_tables(uint32_t crc, const void *data, size_t len)
 {
     const uint8_t *p = data;
     crc = ~crc;
@@ -366,7 +368,7 @@ uint32_t ne_crc32c(uint32_t crc, const void *data, size_t len)
     return ~crc32c_bytes(crc, p, len % 8u);
 }
 #else
-uint32_t ne_crc32c(uint32_t crc, const void *data, size_t len)
+static uint32_t crc32c_tables(uint32_t crc, const void *data, size_t len)
 {
     const uint8_t *p = data;
     crc = ~crc;
@@ -374,5 +376,47 @@ uint32_t ne_crc32c(uint32_t crc, const void *data, size_t len)
         crc = crc32c_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
     }
     return ~crc;
+}
+#endif
+
+uint32_t ne_crc32c_portable(uint32_t crc, const void *data, size_t len)
+{
+    return crc32c_tables(crc, data, len);
+}
+
+#if NE_CRC32C_HARDWARE && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* SSE4.2's crc32 instruction computes this very CRC (reflected 0x82F63B78,
+ * without the inversions before and after). One 8-byte step depends on the
+ * last, so the loop runs at the instruction's latency: about 3 cycles per 8
+ * bytes, several times the tables' speed, and a fraction of their
+ * instructions. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p,
+                                                               size_t len)
+{
+    uint64_t c = ~crc;
+    size_t words = len / 8u;
+    for (size_t i = 0; i < words; i++, p += 8) {
+        uint64_t v;
+        memcpy(&v, p, sizeof(v));
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    uint32_t c32 = (uint32_t)c;
+    for (size_t i = 0; i < len % 8u; i++) {
+        c32 = __builtin_ia32_crc32qi(c32, p[i]);
+    }
+    return ~c32;
+}
+
+uint32_t ne_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    if (__builtin_cpu_supports("sse4.2")) {
+        return crc32c_sse42(crc, data, len);
+    }
+    return crc32c_tables(crc, data, len);
+}
+#else
+uint32_t ne_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    return crc32c_tables(crc, data, len);
 }
 #endif

@@ -29,6 +29,7 @@ static void test_check_value(void **state)
     (void)state;
     assert_int_equal(ne_crc32c(0, "123456789", 9), 0xE3069283u);
     assert_int_equal(ne_crc32c(0, "", 0), 0);
+    assert_int_equal(ne_crc32c_portable(0, "123456789", 9), 0xE3069283u);
 }
 
 static void test_every_length_and_alignment_matches_the_definition(void **state)
@@ -43,12 +44,19 @@ static void test_every_length_and_alignment_matches_the_definition(void **state)
     for (size_t off = 0; off < 8; off++) {
         for (size_t len = 0; len + off <= 300; len++) {
             assert_int_equal(ne_crc32c(0, data + off, len), reference(0, data + off, len));
+            assert_int_equal(ne_crc32c_portable(0, data + off, len), reference(0, data + off, len));
         }
     }
     /* Continued across calls split anywhere. */
     for (size_t cut = 0; cut <= sizeof(data); cut += 7) {
         uint32_t c = ne_crc32c(0, data, cut);
         assert_int_equal(ne_crc32c(c, data + cut, sizeof(data) - cut),
+                         reference(0, data, sizeof(data)));
+        uint32_t t = ne_crc32c_portable(0, data, cut);
+        assert_int_equal(ne_crc32c_portable(t, data + cut, sizeof(data) - cut),
+                         reference(0, data, sizeof(data)));
+        /* The two paths continue each other's CRC. */
+        assert_int_equal(ne_crc32c_portable(c, data + cut, sizeof(data) - cut),
                          reference(0, data, sizeof(data)));
     }
 }
