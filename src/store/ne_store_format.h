@@ -254,8 +254,12 @@ int32_t sf_block_by_serial(const ne_store_dev *dev, uint64_t serial);
 void sf_serial_add(ne_store_dev *dev, uint32_t block);
 void sf_serial_remove(ne_store_dev *dev, uint32_t block);
 void sf_serial_rebuild(ne_store_dev *dev);
-/* Appends a frame to the write buffer (its log's head must have room). */
+/* Appends a frame to the write buffer (its log's head must have room), its
+ * body zeroed. */
 uint8_t *sf_wbuf_frame(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len);
+/* The same for a caller that writes every byte of the body (a record's copy):
+ * only the header and the padding after the body are zeroed. */
+uint8_t *sf_wbuf_frame_filled(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len);
 void sf_wbuf_seal_frame(uint8_t *frame, uint32_t salt);
 /* Encodes BEGIN into the write buffer for block b of slot s. */
 void sf_wbuf_begin(ne_store_dev *dev, uint32_t block, const ne_store_slot *s, uint8_t kind,
