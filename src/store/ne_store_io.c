@@ -562,8 +562,39 @@ int sf_emit(ne_store_dev *dev, const void *bytes, uint32_t len)
         len > dev->emit_limit - dev->emit_off - dev->emit_fill) {
         return NE_ERR_FULL;
     }
+    uint32_t unit = dev->program_bytes;
     uint32_t bound = len / NE_STORE_PROGRAM_CHUNK_BYTES + 2;
     for (uint32_t i = 0; i < bound && len > 0; i++) {
+        if (len >= NE_STORE_PROGRAM_CHUNK_BYTES) {
+            /* A long run (a large record): the stage is topped up to a
+             * program unit and programmed, then whole units go from the
+             * caller's bytes in one call, without a copy through the stage;
+             * less than a unit is left for the stage. */
+            if (dev->emit_fill > 0) {
+                uint32_t top = sf_align_up(dev->emit_fill, unit) - dev->emit_fill;
+                memcpy(dev->stage + dev->emit_fill, p, top);
+                p += top;
+                len -= top;
+                int rc =
+                    program(dev, dev->emit_block, dev->emit_off, dev->stage, dev->emit_fill + top);
+                if (rc != NE_OK) {
+                    return rc;
+                }
+                dev->emit_off += dev->emit_fill + top;
+                dev->emit_fill = 0;
+            }
+            uint32_t direct = len - len % unit;
+            if (direct > 0) {
+                int rc = program(dev, dev->emit_block, dev->emit_off, p, direct);
+                if (rc != NE_OK) {
+                    return rc;
+                }
+                dev->emit_off += direct;
+                p += direct;
+                len -= direct;
+            }
+            continue;
+        }
         uint32_t n = NE_STORE_PROGRAM_CHUNK_BYTES - dev->emit_fill;
         if (n > len) {
             n = len;
