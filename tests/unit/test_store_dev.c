@@ -1419,6 +1419,69 @@ static void test_read_window_survives_programs_past_it(void **state)
     assert_true(sim.reads > reads); /* past the window: from flash */
 }
 
+/* The sim's flash behind a table that notes the longest program call. */
+static uint32_t longest_program;
+static int noting_read(void *ctx, uint32_t addr, void *dst, size_t len)
+{
+    return sim.flash.ops->read(ctx, addr, dst, len);
+}
+static int noting_program(void *ctx, uint32_t addr, const void *src, size_t len)
+{
+    longest_program = len > longest_program ? (uint32_t)len : longest_program;
+    return sim.flash.ops->program(ctx, addr, src, len);
+}
+static int noting_erase(void *ctx, uint32_t block)
+{
+    return sim.flash.ops->erase(ctx, block);
+}
+static int noting_sync(void *ctx)
+{
+    return sim.flash.ops->sync(ctx);
+}
+static const ne_flash_ops noting_ops = {
+    .read = noting_read, .program = noting_program, .erase = noting_erase, .sync = noting_sync};
+
+/* A record longer than the stage (NE_STORE_PROGRAM_CHUNK_BYTES) goes from
+ * the write buffer in one program call, not through the stage a piece at a
+ * time; small records still gather in the stage. Both read back. */
+static void test_large_record_is_programmed_in_one_call(void **state)
+{
+    (void)state;
+    ne_sim_flash_init(&sim, geometry(16, 8 * NE_STORE_PROGRAM_CHUNK_BYTES, 4), image, erase_counts,
+                      programmed, 7);
+    ne_flash noting = sim.flash;
+    noting.ops = &noting_ops;
+    assert_int_equal(open_on(&noting, NULL), NE_OK);
+    put_n(3, "small");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    longest_program = 0;
+    static uint8_t large[3 * NE_STORE_PROGRAM_CHUNK_BYTES + 100];
+    for (size_t i = 0; i < sizeof(large); i++) {
+        large[i] = (uint8_t)(i * 7u + 1u);
+    }
+    ne_store_msg m = {
+        .subject = "large", .subject_len = 5, .payload = large, .payload_len = sizeof(large)};
+    uint64_t seq = 0;
+    assert_int_equal(ne_store_append(&store, &m, &seq), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_true(longest_program >= 3 * NE_STORE_PROGRAM_CHUNK_BYTES);
+    longest_program = 0;
+    put_n(3, "small");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_true(longest_program < NE_STORE_PROGRAM_CHUNK_BYTES);
+    assert_int_equal(open_on(&noting, NULL), NE_OK);
+    static uint8_t back[sizeof(large) + 64];
+    ne_store_msg out;
+    assert_int_equal(ne_store_load(&store, seq, &out, back, sizeof(back)), NE_OK);
+    assert_int_equal(out.payload_len, sizeof(large));
+    assert_memory_equal(out.payload, large, sizeof(large));
+    for (uint64_t q = 1; q <= 7; q++) {
+        if (q != seq) {
+            expect_payload(q);
+        }
+    }
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -1459,6 +1522,7 @@ int main(void)
         T(test_long_truncation_is_cut_from_the_end),
         T(test_erase_with_free_blocks_is_not_refused_for_space),
         T(test_read_window_survives_programs_past_it),
+        T(test_large_record_is_programmed_in_one_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
