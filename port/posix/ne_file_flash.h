@@ -1,5 +1,6 @@
 /* A file as a flash device (port/posix): reads and programs are pread and
- * pwrite at the address, an erase writes 0xff over the block, sync is
+ * pwrite at the address, an erase writes 0xff over the block unless it
+ * reads erased already (a file has no half-programmed cells), sync is
  * fdatasync (the file's data, and its size if it changed: what the store's
  * sync must make durable; the page cache in front of the disk reorders and
  * loses unsynced writes, which the store is built for). The file is created
@@ -19,6 +20,7 @@ typedef struct ne_file_flash {
     int fd;
     uint64_t programs;
     uint64_t erases;
+    uint64_t erases_skipped; /* erases of a block that read erased: nothing written */
     uint64_t syncs;
 } ne_file_flash;
 
