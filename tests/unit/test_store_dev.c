@@ -698,6 +698,43 @@ static void test_file_backed_store_survives_reopen(void **state)
     unlink(path);
 }
 
+/* The file device's erase writes nothing over a block that reads erased
+ * (a new file's blocks), and 0xFF over one that does not. */
+static void test_file_erase_writes_only_over_written_bytes(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ne_store_flash_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    static ne_file_flash ff;
+    ne_flash_geometry g = geometry(256, 64 * 1024, 8);
+    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    const ne_flash_ops *ops = ff.flash.ops;
+    assert_int_equal(ops->erase(ff.flash.ctx, 2), NE_OK);
+    assert_int_equal(ff.erases, 1);
+    assert_int_equal(ff.erases_skipped, 1);
+    static uint8_t bytes[256];
+    memset(bytes, 0x5a, sizeof(bytes));
+    uint32_t last = 2 * 64 * 1024 + 64 * 1024 - 256;
+    assert_int_equal(ops->program(ff.flash.ctx, last, bytes, sizeof(bytes)), NE_OK);
+    assert_int_equal(ops->erase(ff.flash.ctx, 2), NE_OK);
+    assert_int_equal(ff.erases, 2);
+    assert_int_equal(ff.erases_skipped, 1);
+    static uint8_t back[256];
+    assert_int_equal(ops->read(ff.flash.ctx, last, back, sizeof(back)), NE_OK);
+    memset(bytes, 0xff, sizeof(bytes));
+    assert_memory_equal(back, bytes, sizeof(back));
+    /* A store on a new file uses its blocks without writing 0xFF over them. */
+    assert_int_equal(open_on(&ff.flash, &table), NE_OK);
+    put_n(500, "file");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_true(ff.erases_skipped > 1);
+    assert_int_equal(ff.erases_skipped, ff.erases - 1);
+    ne_file_flash_close(&ff);
+    unlink(path);
+}
+
 /* ---- Durability regressions ------------------------------------------------ */
 
 /* One batch: compressible records with an incompressible one every third,
@@ -1511,6 +1548,7 @@ int main(void)
         T(test_subject_table_overflow_at_recovery),
         T(test_opening_applies_lowered_limits),
         T(test_file_backed_store_survives_reopen),
+        T(test_file_erase_writes_only_over_written_bytes),
         T(test_aborted_merge_leaves_the_floor_to_the_next_sync),
         T(test_cut_anywhere_in_a_compaction_behind_a_write_cache),
         T(test_damaged_record_does_not_hide_the_ones_after_it),
