@@ -254,6 +254,8 @@ int32_t sf_block_by_serial(const ne_store_dev *dev, uint64_t serial);
 void sf_serial_add(ne_store_dev *dev, uint32_t block);
 void sf_serial_remove(ne_store_dev *dev, uint32_t block);
 void sf_serial_rebuild(ne_store_dev *dev);
+/* Whether len bytes all read 0xFF. */
+bool sf_all_erased(const uint8_t *p, uint32_t len);
 /* Appends a frame to the write buffer (its log's head must have room), its
  * body zeroed. */
 uint8_t *sf_wbuf_frame(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len);

@@ -119,12 +119,7 @@ static bool first_bytes_erased(ne_store_dev *dev, uint32_t block, int *rc)
     if (p == NULL) {
         return false;
     }
-    for (uint32_t i = 0; i < 8; i++) {
-        if (p[i] != 0xff) {
-            return false;
-        }
-    }
-    return true;
+    return sf_all_erased(p, 8);
 }
 
 /* Is the COMMIT of compaction block `block` in place, and is the content it
@@ -174,10 +169,8 @@ static bool range_erased(ne_store_dev *dev, uint32_t block, uint32_t from, uint3
         if (p == NULL) {
             return false;
         }
-        for (uint32_t k = 0; k < n; k++) {
-            if (p[k] != 0xff) {
-                return false;
-            }
+        if (!sf_all_erased(p, n)) {
+            return false;
         }
         from += n;
     }
