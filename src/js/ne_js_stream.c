@@ -1058,7 +1058,8 @@ static void send_ack(ne_js *js, ne_js_account *a, ne_slice reply, ne_slice strea
         ne_strbuf_puts(&sb, ", \"domain\":");
         ne_strbuf_json_string(&sb, js->opts->js.domain, strlen(js->opts->js.domain));
     }
-    ne_strbuf_printf(&sb, ", \"seq\":%llu", (unsigned long long)p->seq);
+    ne_strbuf_append(&sb, ", \"seq\":", sizeof(", \"seq\":") - 1);
+    ne_strbuf_u64(&sb, p->seq);
     if (p->duplicate) {
         ne_strbuf_puts(&sb, ",\"duplicate\": true");
     }
