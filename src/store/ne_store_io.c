@@ -127,9 +127,16 @@ int sf_read(ne_store_dev *dev, uint32_t block, uint32_t off, void *dst, uint32_t
     uint32_t limit = flash_limit(dev, block);
     if (off < limit) {
         uint32_t n = limit - off < len ? limit - off : len;
-        int rc = dev->flash.ops->read(dev->flash.ctx, block_addr(dev, block, off), out, n);
-        if (rc != NE_OK) {
-            return rc;
+        if (dev->rwin_len > 0 && dev->rwin_block == block && off >= dev->rwin_off &&
+            n <= dev->rwin_len && off - dev->rwin_off <= dev->rwin_len - n) {
+            /* Already in the read window (a reader following records it
+             * located through sf_peek): no second read of the same bytes. */
+            memcpy(out, dev->rbuf + (off - dev->rwin_off), n);
+        } else {
+            int rc = dev->flash.ops->read(dev->flash.ctx, block_addr(dev, block, off), out, n);
+            if (rc != NE_OK) {
+                return rc;
+            }
         }
         off += n;
         out += n;

@@ -1519,6 +1519,26 @@ static void test_large_record_is_programmed_in_one_call(void **state)
     }
 }
 
+/* Records read one after another come from the read window that located
+ * them: without compression (each record a frame of its own, its data
+ * copied out with sf_read), the records after the first cost no flash
+ * read while they sit in the window. */
+static void test_uncompressed_records_are_copied_from_the_read_window(void **state)
+{
+    (void)state;
+    compress = NULL;
+    new_device(geometry(16, ERASE_BYTES, BLOCKS));
+    put_n(10, "a");
+    assert_int_equal(ne_store_dev_sync(&dev), NE_OK);
+    assert_int_equal(get_stats().packs_written, 0);
+    expect_payload(1);
+    uint64_t reads = sim.reads;
+    for (uint64_t seq = 2; seq <= 10; seq++) {
+        expect_payload(seq);
+    }
+    assert_int_equal(sim.reads, reads);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -1561,6 +1581,7 @@ int main(void)
         T(test_erase_with_free_blocks_is_not_refused_for_space),
         T(test_read_window_survives_programs_past_it),
         T(test_large_record_is_programmed_in_one_call),
+        T(test_uncompressed_records_are_copied_from_the_read_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
