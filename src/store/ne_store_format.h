@@ -72,6 +72,7 @@
 #define SF_FLAG_DAMAGED 8u         /* recovery: a frame failed its CRC */
 #define SF_FLAG_UNCOMMITTED 16u    /* recovery: a compaction block without its COMMIT */
 #define SF_FLAG_ERASE_UNSYNCED 32u /* erased since the last sync: maybe not on the medium yet */
+#define SF_FLAG_READ_BLANK 64u     /* headerless, read erased whole by recovery (RAM only) */
 
 /* Slot flags. */
 #define SF_SLOT_ATTACHED 1u /* a front end owns it: its blocks are scanned and live */

@@ -838,7 +838,17 @@ static int prepare_block(ne_store_dev *dev, uint32_t block)
      * content (then erased all the same: its header is lost). */
     bool free = b->state == SF_STATE_FREE;
     bool blank = false;
-    int rc = block_blank(dev, block, free ? dev->data_start : 0, &blank);
+    int rc = NE_OK;
+    if (b->state == SF_STATE_UNKNOWN && (b->flags & SF_FLAG_READ_BLANK) != 0) {
+        /* Recovery read it erased whole, after the open's sync, and nothing
+         * has programmed or erased it since (either clears the flag): it
+         * reads the same now. A blank read is not proof that no program
+         * was cut there (a cell may be left half-programmed), so the erase
+         * below is still made; what is saved is reading the block again. */
+        blank = true;
+    } else {
+        rc = block_blank(dev, block, free ? dev->data_start : 0, &blank);
+    }
     if (rc != NE_OK) {
         return rc;
     }

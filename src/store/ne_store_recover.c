@@ -193,6 +193,11 @@ static int survey_block(ne_store_dev *dev, uint32_t block, recovery *r)
         if (!erased) {
             dev->stats.damaged_blocks++;
             sf_report(dev, NE_STORE_DAMAGE_BLOCK, block, 0, 1);
+        } else {
+            /* Read after the open's sync, so as the medium holds it: the
+             * first head opened here need not read it again to know it
+             * (sf_prepare_block still erases it). */
+            dev->blocks[block].flags |= SF_FLAG_READ_BLANK;
         }
         return NE_OK;
     }

@@ -1539,6 +1539,27 @@ static void test_uncompressed_records_are_copied_from_the_read_window(void **sta
     assert_int_equal(sim.reads, reads);
 }
 
+/* A never-written block (recovery read it erased whole, after the open's
+ * sync) is not read again when a head opens in it; it is still erased (a
+ * blank read does not prove that no program was cut there). */
+static void test_never_written_blocks_are_erased_without_a_second_read(void **state)
+{
+    (void)state;
+    uint64_t erases = sim.erases;
+    uint64_t reads = sim.reads;
+    put_n(150, "a");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_store_dev_stats st = get_stats();
+    assert_true(st.blocks_data >= 4);
+    assert_true(sim.erases >= erases + 3);
+    assert_int_equal(sim.reads, reads);
+    assert_int_equal(reopen(), NE_OK);
+    for (uint64_t seq = 1; seq <= 150; seq++) {
+        expect_payload(seq);
+    }
+    assert_int_equal(put("a", "after"), 151);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -1582,6 +1603,7 @@ int main(void)
         T(test_read_window_survives_programs_past_it),
         T(test_large_record_is_programmed_in_one_call),
         T(test_uncompressed_records_are_copied_from_the_read_window),
+        T(test_never_written_blocks_are_erased_without_a_second_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
