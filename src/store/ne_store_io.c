@@ -156,20 +156,25 @@ int sf_read(ne_store_dev *dev, uint32_t block, uint32_t off, void *dst, uint32_t
     return NE_OK;
 }
 
-/* Eight bytes a step (a block is checked whole before it is used, and
- * recovery checks every headerless one: a byte at a time, that was about
- * five instructions per byte of a device). */
+/* 32 bytes a step, then eight, then one (a block is checked whole before
+ * it is used, and recovery checks every headerless one: a byte at a time,
+ * that was about five instructions per byte of a device). */
 bool sf_all_erased(const uint8_t *p, uint32_t len)
 {
-    uint32_t words = len / 8u;
     uint64_t all = UINT64_MAX;
-    for (uint32_t i = 0; i < words && all == UINT64_MAX; i++) {
-        uint64_t w;
-        memcpy(&w, p + 8u * i, sizeof(w));
-        all &= w;
+    uint32_t i = 0;
+    for (; len - i >= 32u && all == UINT64_MAX; i += 32u) {
+        uint64_t w[4];
+        memcpy(w, p + i, sizeof(w));
+        all = w[0] & w[1] & w[2] & w[3];
     }
-    for (uint32_t i = 8u * words; i < len && all == UINT64_MAX; i++) {
-        all &= 0xffffffffffffff00ull | p[i];
+    for (; len - i >= 8u && all == UINT64_MAX; i += 8u) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof(w));
+        all = w;
+    }
+    for (; i < len && all == UINT64_MAX; i++) {
+        all = 0xffffffffffffff00ull | p[i];
     }
     return all == UINT64_MAX;
 }

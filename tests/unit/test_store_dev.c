@@ -1560,6 +1560,26 @@ static void test_never_written_blocks_are_erased_without_a_second_read(void **st
     assert_int_equal(put("a", "after"), 151);
 }
 
+/* The blank check at every length and with one byte not erased at every
+ * place (it goes 32, then 8 bytes, then one at a time). */
+static void test_all_erased_finds_any_byte_that_is_not(void **state)
+{
+    (void)state;
+    uint8_t bytes[102];
+    for (uint32_t len = 0; len <= 100; len++) {
+        memset(bytes, 0xff, sizeof(bytes));
+        assert_true(sf_all_erased(bytes + 1, len));
+        for (uint32_t at = 0; at < len; at++) {
+            bytes[1 + at] = 0x7f;
+            assert_false(sf_all_erased(bytes + 1, len));
+            bytes[1 + at] = 0xff;
+        }
+        bytes[0] = 0;
+        bytes[1 + len] = 0;
+        assert_true(sf_all_erased(bytes + 1, len));
+    }
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -1604,6 +1624,7 @@ int main(void)
         T(test_large_record_is_programmed_in_one_call),
         T(test_uncompressed_records_are_copied_from_the_read_window),
         T(test_never_written_blocks_are_erased_without_a_second_read),
+        T(test_all_erased_finds_any_byte_that_is_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
