@@ -230,6 +230,13 @@ int sf_emit_end(ne_store_dev *dev, uint32_t *end_off);
 /* Emits the frames in src (a write buffer's content), compressing runs of
  * MSG frames into packs when that saves space. */
 int sf_emit_frames(ne_store_dev *dev, const uint8_t *src, uint32_t len, uint32_t salt);
+/* A write buffer's frames (len bytes of buf, which holds cap) programmed at
+ * block offset off as sf_emit_begin, sf_emit_frames and sf_emit_end would;
+ * when no frame goes into a pack and buf has room for the padding, in one
+ * program call straight from buf (its bytes after len then hold 0xff).
+ * *end_off gets the block offset after them. */
+int sf_emit_buffer(ne_store_dev *dev, uint32_t block, uint32_t off, uint8_t *buf, uint32_t len,
+                   uint32_t cap, uint32_t salt, uint32_t *end_off);
 
 /* Erases a block and programs its header (erase count + 1): READY. */
 int sf_erase_block(ne_store_dev *dev, uint32_t block);

@@ -751,6 +751,52 @@ int sf_emit_frames(ne_store_dev *dev, const uint8_t *src, uint32_t len, uint32_t
     return NE_OK;
 }
 
+/* Whether sf_emit_frames would emit every frame of src as it is: without a
+ * table, or with no message frame short enough to go into a pack. */
+static bool frames_stay_raw(const ne_store_dev *dev, const uint8_t *src, uint32_t len)
+{
+    if (dev->table == NULL || NE_STORE_PACK_RAW_BYTES == 0) {
+        return true;
+    }
+    uint32_t pos = 0;
+    uint32_t bound = len / 8 + 1;
+    for (uint32_t step = 0; step < bound && pos < len; step++) {
+        uint32_t flen = sf_align8(SF_FRAME_HEADER_BYTES + sf_get32(src + pos + 4));
+        NE_ASSERT(flen <= len - pos);
+        if (src[pos] == SF_MSG && flen <= NE_STORE_PACK_RAW_BYTES) {
+            return false;
+        }
+        pos += flen;
+    }
+    return true;
+}
+
+int sf_emit_buffer(ne_store_dev *dev, uint32_t block, uint32_t off, uint8_t *buf, uint32_t len,
+                   uint32_t cap, uint32_t salt, uint32_t *end_off)
+{
+    NE_ASSERT(len <= cap && off % dev->program_bytes == 0);
+    uint32_t padded = sf_align_up(len, dev->program_bytes);
+    uint32_t limit = off < dev->data_end ? dev->data_end : dev->erase_bytes;
+    if (padded <= cap && off <= limit && padded <= limit - off && frames_stay_raw(dev, buf, len)) {
+        /* The same bytes sf_emit_frames and sf_emit_end would program (the
+         * frames, then 0xFF to the program unit), in one call from the
+         * buffer: a large record takes one program, not two. */
+        memset(buf + len, 0xff, padded - len);
+        int rc = program(dev, block, off, buf, padded);
+        if (rc != NE_OK) {
+            return rc;
+        }
+        *end_off = off + padded;
+        return NE_OK;
+    }
+    sf_emit_begin(dev, block, off);
+    int rc = sf_emit_frames(dev, buf, len, salt);
+    if (rc == NE_OK) {
+        rc = sf_emit_end(dev, end_off);
+    }
+    return rc;
+}
+
 /* ---- Blocks -------------------------------------------------------------- */
 
 /* Forgets what a block held: its serial leaves by_serial[], its owner

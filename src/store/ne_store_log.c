@@ -300,12 +300,9 @@ int sf_flush(ne_store_dev *dev)
     int32_t head = dev->slots[dev->wslot].head;
     NE_ASSERT(head >= 0);
     ne_store_block *b = &dev->blocks[head];
-    sf_emit_begin(dev, (uint32_t)head, b->write_off);
-    int rc = sf_emit_frames(dev, dev->wbuf, dev->wlen, b->salt);
     uint32_t end = 0;
-    if (rc == NE_OK) {
-        rc = sf_emit_end(dev, &end);
-    }
+    int rc = sf_emit_buffer(dev, (uint32_t)head, b->write_off, dev->wbuf, dev->wlen,
+                            sizeof(dev->wbuf), b->salt, &end);
     if (rc != NE_OK) {
         return sf_fail(dev, rc);
     }

@@ -1458,6 +1458,7 @@ static void test_read_window_survives_programs_past_it(void **state)
 
 /* The sim's flash behind a table that notes the longest program call. */
 static uint32_t longest_program;
+static uint32_t program_calls;
 static int noting_read(void *ctx, uint32_t addr, void *dst, size_t len)
 {
     return sim.flash.ops->read(ctx, addr, dst, len);
@@ -1465,6 +1466,7 @@ static int noting_read(void *ctx, uint32_t addr, void *dst, size_t len)
 static int noting_program(void *ctx, uint32_t addr, const void *src, size_t len)
 {
     longest_program = len > longest_program ? (uint32_t)len : longest_program;
+    program_calls++;
     return sim.flash.ops->program(ctx, addr, src, len);
 }
 static int noting_erase(void *ctx, uint32_t block)
@@ -1479,8 +1481,9 @@ static const ne_flash_ops noting_ops = {
     .read = noting_read, .program = noting_program, .erase = noting_erase, .sync = noting_sync};
 
 /* A record longer than the stage (NE_STORE_PROGRAM_CHUNK_BYTES) goes from
- * the write buffer in one program call, not through the stage a piece at a
- * time; small records still gather in the stage. Both read back. */
+ * the write buffer in one program call with its padding, not through the
+ * stage a piece at a time; small records still gather in the stage. Both
+ * read back. */
 static void test_large_record_is_programmed_in_one_call(void **state)
 {
     (void)state;
@@ -1492,6 +1495,7 @@ static void test_large_record_is_programmed_in_one_call(void **state)
     put_n(3, "small");
     assert_int_equal(ne_store_sync(&store), NE_OK);
     longest_program = 0;
+    program_calls = 0;
     static uint8_t large[3 * NE_STORE_PROGRAM_CHUNK_BYTES + 100];
     for (size_t i = 0; i < sizeof(large); i++) {
         large[i] = (uint8_t)(i * 7u + 1u);
@@ -1502,6 +1506,8 @@ static void test_large_record_is_programmed_in_one_call(void **state)
     assert_int_equal(ne_store_append(&store, &m, &seq), NE_OK);
     assert_int_equal(ne_store_sync(&store), NE_OK);
     assert_true(longest_program >= 3 * NE_STORE_PROGRAM_CHUNK_BYTES);
+    /* The record and its padding to the program unit together. */
+    assert_int_equal(program_calls, 1);
     longest_program = 0;
     put_n(3, "small");
     assert_int_equal(ne_store_sync(&store), NE_OK);
