@@ -61,11 +61,38 @@ static void test_every_length_and_alignment_matches_the_definition(void **state)
     }
 }
 
+/* The hardware path's three lanes (stretches of 2,048 and 256 bytes, then
+ * words, then bytes) at lengths on both sides of every stretch boundary and
+ * every alignment, against the tables. */
+static void test_long_buffers_match_the_tables(void **state)
+{
+    (void)state;
+    static uint8_t data[16384 + 64];
+    uint32_t x = 777;
+    for (size_t i = 0; i < sizeof(data); i++) {
+        x = x * 1103515245u + 12345u;
+        data[i] = (uint8_t)(x >> 16);
+    }
+    const size_t edges[] = {3 * 256, 3 * 2048, 3 * 2048 + 3 * 256, 2 * 3 * 2048,
+                            2 * 3 * 2048 + 2 * 3 * 256};
+    for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++) {
+        for (size_t len = edges[e] - 9; len <= edges[e] + 9; len++) {
+            for (size_t off = 0; off < 8; off += 3) {
+                assert_int_equal(ne_crc32c(0x5a5a5a5au, data + off, len),
+                                 ne_crc32c_portable(0x5a5a5a5au, data + off, len));
+            }
+        }
+    }
+    assert_int_equal(ne_crc32c(0, data, sizeof(data)), ne_crc32c_portable(0, data, sizeof(data)));
+    assert_int_equal(ne_crc32c(0, data, 16384), reference(0, data, 16384));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_value),
         cmocka_unit_test(test_every_length_and_alignment_matches_the_definition),
+        cmocka_unit_test(test_long_buffers_match_the_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
