@@ -49,6 +49,29 @@ static int fill_erased(int fd, uint64_t off, uint64_t len)
     return NE_OK;
 }
 
+static bool tracked(const ne_file_flash *ff, uint32_t block)
+{
+    return ff->flash.geometry.block_count <= NE_FILE_FLASH_TRACKED_BLOCKS &&
+           block < ff->flash.geometry.block_count;
+}
+
+static bool known_erased(const ne_file_flash *ff, uint32_t block)
+{
+    return tracked(ff, block) && (ff->erased[block / 8] & (1u << (block % 8))) != 0;
+}
+
+static void mark_erased(ne_file_flash *ff, uint32_t block, bool erased)
+{
+    if (!tracked(ff, block)) {
+        return;
+    }
+    if (erased) {
+        ff->erased[block / 8] |= (uint8_t)(1u << (block % 8));
+    } else {
+        ff->erased[block / 8] &= (uint8_t) ~(1u << (block % 8));
+    }
+}
+
 static int file_read(void *ctx, uint32_t addr, void *buf, size_t len)
 {
     ne_file_flash *ff = ctx;
@@ -80,6 +103,11 @@ static int file_program(void *ctx, uint32_t addr, const void *buf, size_t len)
         return NE_ERR_INVALID;
     }
     ff->programs++;
+    uint32_t erase_bytes = ff->flash.geometry.erase_bytes;
+    uint32_t last = len > 0 ? (uint32_t)((addr + len - 1) / erase_bytes) : addr / erase_bytes;
+    for (uint32_t b = addr / erase_bytes; b <= last && b < ff->flash.geometry.block_count; b++) {
+        mark_erased(ff, b, false);
+    }
     return write_all(ff->fd, buf, len, addr);
 }
 
@@ -118,6 +146,12 @@ static int file_erase(void *ctx, uint32_t block)
     }
     ff->erases++;
     uint64_t size = ff->flash.geometry.erase_bytes;
+    if (known_erased(ff, block)) {
+        /* Written 0xFF by this device and not programmed since. */
+        ff->erases_skipped++;
+        ff->erases_known++;
+        return NE_OK;
+    }
     bool erased = false;
     int rc = reads_erased(ff, (uint64_t)block * size, size, &erased);
     if (rc != NE_OK) {
@@ -125,9 +159,14 @@ static int file_erase(void *ctx, uint32_t block)
     }
     if (erased) {
         ff->erases_skipped++;
+        mark_erased(ff, block, true);
         return NE_OK;
     }
-    return fill_erased(ff->fd, (uint64_t)block * size, size);
+    rc = fill_erased(ff->fd, (uint64_t)block * size, size);
+    if (rc == NE_OK) {
+        mark_erased(ff, block, true);
+    }
+    return rc;
 }
 
 static int file_sync(void *ctx)
@@ -196,6 +235,11 @@ int ne_file_flash_open(ne_file_flash *ff, const char *path, ne_flash_geometry ge
          make_file_durable(fd, path) != NE_OK)) {
         close(fd);
         return NE_ERR_IO;
+    }
+    /* The blocks wholly in the extension were just written 0xFF. */
+    uint64_t first = ((uint64_t)st.st_size + geometry.erase_bytes - 1) / geometry.erase_bytes;
+    for (uint64_t b = first; b < geometry.block_count; b++) {
+        mark_erased(ff, (uint32_t)b, true);
     }
     ff->fd = fd;
     return NE_OK;
