@@ -97,6 +97,7 @@
 #define NE_STORE_WRITE_BUFFER_BYTES 4096
 #define NE_STORE_PROGRAM_CHUNK_BYTES 256
 #define NE_STORE_READ_BUFFER_BYTES 512
+#define NE_STORE_READ_WINDOWS 1 /* flash reads are cheap here: RAM first */
 #define NE_STORE_PACK_RAW_BYTES 0
 #define NE_STORE_MAX_SUBJECT_BYTES 128
 /* No JetStream on the plain tiny profile (tiny-js has it). */
