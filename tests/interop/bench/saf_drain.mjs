@@ -4,7 +4,7 @@
 // N. Run by tools/saf_bench.sh (`make bench-saf`), one edge per invocation:
 //
 //   node tests/interop/bench/saf_drain.mjs natsedge <bin> <N>     a file stream with
-//       `forward` (window 256) into a cloud stream capturing site1.>
+//       `forward` (window 256, or BENCH_SAF_WINDOW) into a cloud stream capturing site1.>
 //   node tests/interop/bench/saf_drain.mjs nats-server <bin> <N>  a file stream at the edge,
 //       a cloud stream sourcing it through $JS.edge.API
 //   node tests/interop/bench/saf_drain.mjs natsedge-sourced <bin> <N>  the same with
@@ -90,7 +90,7 @@ async function main() {
   const hjsm = await jetstreamManager(h);
   let cloudName;
   if (kind === "natsedge") {
-    await ejsm.streams.add({ name: "FWD", subjects: ["tele.>"], storage: "file", forward: { prefix: "site1", window: 256 } });
+    await ejsm.streams.add({ name: "FWD", subjects: ["tele.>"], storage: "file", forward: { prefix: "site1", window: Number(process.env.BENCH_SAF_WINDOW || 256) } });
     cloudName = "CLOUD_F";
     await hjsm.streams.add({ name: cloudName, subjects: ["site1.>"], storage: "file", duplicate_window: 600e9 });
   } else {
