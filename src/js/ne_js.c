@@ -245,13 +245,15 @@ static int chain_write_stored(chain_sink *s, ne_js_store *st, uint64_t seq, uint
     return NE_OK;
 }
 
-static void publish(ne_js *js, ne_js_account *a, ne_msg *msg)
+/* Routes msg from the account's client: the receivers it reached. */
+static uint32_t publish(ne_js *js, ne_js_account *a, ne_msg *msg)
 {
     uint32_t delivered = 0;
     NE_ASSERT(!js->router->routing);
     if (a->client != NULL) {
         (void)ne_router_publish(js->router, a->client, msg, &delivered);
     }
+    return delivered;
 }
 
 bool ne_js_send_json(ne_js *js, ne_js_account *a, ne_slice subject, ne_js_doc_fn write,
@@ -281,7 +283,7 @@ bool ne_js_send_json(ne_js *js, ne_js_account *a, ne_slice subject, ne_js_doc_fn
     msg.reply = (ne_slice){"", 0};
     msg.total_len = (uint32_t)(sink.len - 2);
     msg.chain = sink.head;
-    publish(js, a, &msg);
+    (void)publish(js, a, &msg);
     ne_chunk_chain_release(&js->conns->chunks, sink.head);
     return true;
 }
@@ -318,7 +320,7 @@ bool ne_js_send(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice reply, c
         }
         msg.chain = sink.head;
     }
-    publish(js, a, &msg);
+    (void)publish(js, a, &msg);
     ne_chunk_chain_release(&js->conns->chunks, sink.head);
     return true;
 }
@@ -344,7 +346,8 @@ static uint32_t status_line_len(ne_js_store *store, uint64_t seq, uint32_t hdr_l
  * when extra_first, else before its end. */
 static int send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js_msg_info *info,
                        ne_slice subject, ne_slice shown, ne_slice reply, const char *extra,
-                       uint32_t extra_len, bool extra_first, bool headers_only, uint32_t *bytes)
+                       uint32_t extra_len, bool extra_first, bool headers_only, uint32_t *bytes,
+                       uint32_t *delivered)
 {
     ne_js_store *store = &st->store;
     uint32_t stored_hdr = info->hdr_len;
@@ -390,9 +393,12 @@ static int send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_j
     msg.has_headers = headers;
     msg.total_len = hdr_len + data_len;
     msg.chain = sink.head;
-    publish(js, a, &msg);
+    uint32_t reached = publish(js, a, &msg);
     ne_chunk_chain_release(&js->conns->chunks, sink.head);
     *bytes = hdr_len + data_len;
+    if (delivered != NULL) {
+        *delivered = reached;
+    }
     return NE_OK;
 }
 
@@ -401,15 +407,16 @@ int ne_js_send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js
                       uint32_t extra_len, bool headers_only, uint32_t *bytes)
 {
     return send_stored(js, a, st, info, subject, shown, reply, extra, extra_len, false,
-                       headers_only, bytes);
+                       headers_only, bytes, NULL);
 }
 
 int ne_js_send_stored_first(ne_js *js, ne_js_account *a, ne_js_stream *st,
                             const ne_js_msg_info *info, ne_slice subject, ne_slice reply,
-                            const char *extra, uint32_t extra_len, uint32_t *bytes)
+                            const char *extra, uint32_t extra_len, uint32_t *bytes,
+                            uint32_t *delivered)
 {
     return send_stored(js, a, st, info, subject, (ne_slice){"", 0}, reply, extra, extra_len, true,
-                       false, bytes);
+                       false, bytes, delivered);
 }
 
 void ne_js_wake(ne_js *js, ne_js_account *a)

@@ -111,9 +111,10 @@ void ne_js_forward_stream_stopped(ne_js *js, ne_js_stream *st)
     }
 }
 
-/* Publishes the message at seq with its id and our reply. */
+/* Publishes the message at seq with its id and our reply; *delivered: the
+ * receivers it reached. */
 static bool publish_one(ne_js *js, ne_js_account *a, ne_js_forward_link *f,
-                        const ne_js_msg_info *info)
+                        const ne_js_msg_info *info, uint32_t *delivered)
 {
     ne_js_forwards *fw = forwards_of(js);
     ne_js_stream *st = f->stream;
@@ -138,7 +139,7 @@ static bool publish_one(ne_js *js, ne_js_account *a, ne_js_forward_link *f,
      * be unique beyond this stream and its window. */
     int rc = ne_js_send_stored_first(js, a, st, info, (ne_slice){fw->publish, (uint32_t)n},
                                      (ne_slice){reply, (uint32_t)reply_len}, extra,
-                                     (uint32_t)extra_len, &bytes);
+                                     (uint32_t)extra_len, &bytes, delivered);
     return rc == NE_OK;
 }
 
@@ -193,11 +194,17 @@ static void publish_window(ne_js *js, ne_js_account *a, ne_js_forward_link *f, u
         if (f->next == f->floor && f->published == f->acknowledged) {
             f->progress_ms = now_ms; /* nothing was outstanding: the wait starts now */
         }
-        if (!publish_one(js, a, f, &info)) {
+        uint32_t delivered = 0;
+        if (!publish_one(js, a, f, &info, &delivered)) {
             break; /* the chunk pool: the next turn */
         }
-        f->published++;
         f->next++;
+        if (f->probing && delivered == 0) {
+            f->unheard = true;
+            f->unheard_ms = now_ms;
+            break;
+        }
+        f->published++;
     }
     advance_floor(f);
 }
@@ -328,7 +335,14 @@ void ne_js_forward_tick(ne_js *js, ne_js_account *a, uint64_t now_ms)
         if (f->stream == NULL || f->stream->acc != a) {
             continue;
         }
-        if (f->floor < f->next && now_ms >= f->progress_ms + NE_JS_FORWARD_ACK_WAIT_MS) {
+        if (f->unheard) {
+            /* The probe went nowhere: again soon (the ack wait is for a
+             * probe that went somewhere). */
+            if (now_ms >= f->unheard_ms + NE_JS_FORWARD_REPROBE_MS) {
+                f->unheard = false;
+                f->next = f->floor;
+            }
+        } else if (f->floor < f->next && now_ms >= f->progress_ms + NE_JS_FORWARD_ACK_WAIT_MS) {
             /* No acknowledgement for a while: the window again, one
              * message at a time until an ack comes. */
             f->republished += f->next - f->floor;

@@ -80,10 +80,11 @@ int ne_js_send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js
 /* The same with the extra lines first, after the status line: a header
  * they carry is the one a reader taking the first of a name finds (the
  * forwarder's Nats-Msg-Id before one the publisher gave: nats-server
- * deduplicates on the first). */
+ * deduplicates on the first). *delivered: the receivers it reached. */
 int ne_js_send_stored_first(ne_js *js, ne_js_account *a, ne_js_stream *st,
                             const ne_js_msg_info *info, ne_slice subject, ne_slice reply,
-                            const char *extra, uint32_t extra_len, uint32_t *bytes);
+                            const char *extra, uint32_t extra_len, uint32_t *bytes,
+                            uint32_t *delivered);
 /* The account's client has work for the end of this turn. */
 void ne_js_wake(ne_js *js, ne_js_account *a);
 

@@ -765,6 +765,31 @@ static void test_forward_window_acks_and_retries_on_the_clock(void **state)
     assert_null(strstr(take(c), "HMSG site1."));
 }
 
+/* A probe that reached no one (no link yet, or the cloud's interest not
+ * across it) goes again at the next tick: the first message reaches the
+ * cloud within NE_JS_FORWARD_REPROBE_MS of its interest, not after the
+ * ack wait (it waited NE_JS_FORWARD_ACK_WAIT_MS before). */
+static void test_forward_probes_again_soon_when_no_one_heard_it(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "F", "\"forward\":{\"prefix\":\"site1\",\"window\":2}");
+    pub(c, "F.a", NULL, "1");
+    advance(500);
+    assert_null(strstr(take(c), "HMSG site1."));
+    /* The "cloud" arrives. */
+    send_text(c, "SUB site1.> 2\r\n");
+    step(2);
+    advance(2 * NE_JS_FORWARD_REPROBE_MS);
+    const char *got = take(c);
+    assert_non_null(strstr(got, "HMSG site1.F.a 2 $JS.FW."));
+    assert_non_null(strstr(got, ":F:1\r\n\r\n1\r\n"));
+    /* Heard: no more probes of it until the ack wait passes. */
+    advance(NE_JS_FORWARD_ACK_WAIT_MS / 2);
+    assert_null(strstr(take(c), "HMSG site1."));
+    assert_int_equal(stream_msgs("F"), 1);
+}
+
 /* A message published with its own Nats-Msg-Id is forwarded with the
  * forwarder's id first: nats-server deduplicates on the first, so the
  * cloud never drops a message because its publisher's id (unique only for
@@ -1210,6 +1235,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_probes_again_soon_when_no_one_heard_it, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_forward_window_acks_and_retries_on_the_clock, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_puts_its_id_before_the_publishers, setup,
