@@ -1,7 +1,7 @@
 // JetStream's compiled-in pools driven to exhaustion on the small-pool
 // build (NATSEDGE_SMALL_BIN, config/profiles/test-small.h: 3 streams, 3
 // consumers, 512 memory blocks, 8 subjects, 4 pending acks, 2 waiting pulls,
-// 4 message ids, 24 text slots). Each exhausted pool answers with
+// 4 message ids, 8 short text slots and 16 text slots, 1 long name slot). Each exhausted pool answers with
 // nats-server's error for a lack of resources while everything else keeps
 // working (issue 16; differences.md, "JetStream: Pools instead of heap").
 // nats-server has no such pools: the parity pass skips these, by name.
@@ -148,7 +148,10 @@ test("natsedge-only (compiled-in JetStream pools): message ids (NE_JS_MAX_MSG_ID
   await del("ID");
 });
 
-test("natsedge-only (compiled-in JetStream pools): text slots (NE_JS_TEXT_SLOTS) full: 10023, existing streams unharmed", { skip: natsedgeOnly }, async () => {
+// A stream's name and each subject take a slot: a short one (at most 30
+// bytes) while NE_JS_SHORT_TEXT_SLOTS has one, else a text slot: T1 takes
+// 13 of the 24, T2 would need 14.
+test("natsedge-only (compiled-in JetStream pools): text slots (NE_JS_SHORT_TEXT_SLOTS, NE_JS_TEXT_SLOTS) full: 10023, existing streams unharmed", { skip: natsedgeOnly }, async () => {
   const subjects = Array.from({ length: 12 }, (_, i) => `t${i}`);
   assert.ok(!(await create(memStream("T1", subjects))).error);
   const more = Array.from({ length: 13 }, (_, i) => `u${i}`);
@@ -158,6 +161,29 @@ test("natsedge-only (compiled-in JetStream pools): text slots (NE_JS_TEXT_SLOTS)
   await del("T1");
   assert.equal((await create(memStream("T2", more))).error, undefined, "slots came back");
   await del("T2");
+});
+
+// A stream name longer than a text slot holds (NE_JS_TEXT_BYTES - 1) takes
+// a long name slot (1 on this build) for the stream's life: at the limit
+// it is created, one past it gets 10023 (logged with the knob) while short
+// names go on, and a freed slot serves the next long name.
+test("natsedge-only (compiled-in JetStream pools): long name slots (NE_JS_LONG_NAME_SLOTS) full: a long name gets 10023 and is logged, short names go on", { skip: natsedgeOnly }, async () => {
+  const long = (c) => c.repeat(200);
+  const r0 = await create(memStream(long("a"), ["ln.a"]));
+  assert.equal(r0.did_create, true, JSON.stringify(r0).slice(0, 300));
+  assert.equal(r0.config.name, long("a"));
+  expectError(await create(memStream(long("b"), ["ln.b"])), 503, 10023, "insufficient resources");
+  assert.match(server.logs(), /NE_JS_LONG_NAME_SLOTS/);
+  assert.equal((await create(memStream("SHORT", ["ln.s"]))).did_create, true, "a short name goes on");
+  assert.equal((await pub("ln.a", "kept")).seq, 1);
+  assert.equal((await pub("ln.s", "kept")).seq, 1);
+  const names = (await api(nc, "$JS.API.STREAM.NAMES")).streams;
+  assert.deepEqual([...names].sort(), ["SHORT", long("a")]);
+  await del(long("a"));
+  assert.equal((await create(memStream(long("b"), ["ln.b"]))).did_create, true, "the freed slot serves again");
+  assert.equal((await pub("ln.b", "kept")).stream, long("b"));
+  await del(long("b"));
+  await del("SHORT");
 });
 
 test("natsedge-only (compiled-in JetStream pools): a name or subject longer than NE_JS_TEXT_BYTES is refused, not cut", { skip: natsedgeOnly }, async () => {

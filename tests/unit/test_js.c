@@ -918,6 +918,67 @@ static void test_forward_configuration_is_checked(void **state)
     assert_non_null(strstr(got, "can not change forward"));
 }
 
+/* ---- Text slots ------------------------------------------------------------------------ */
+
+/* A stream create with a name and one subject; what came back. */
+static const char *create_named(int c, const char *name, const char *subject)
+{
+    char api[NE_JS_NAME_BYTES + 64], body[NE_JS_NAME_BYTES + 256];
+    snprintf(api, sizeof(api), "$JS.API.STREAM.CREATE.%s", name);
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"subjects\":[\"%s\"],\"storage\":\"memory\"}",
+             name, subject);
+    return request(c, api, body);
+}
+
+/* A stream's name and subjects (names up to 255 characters, JS-01) take
+ * text slots by their length: at most NE_JS_SHORT_TEXT_BYTES - 2 bytes a
+ * short slot, up to NE_JS_TEXT_BYTES - 1 a text slot, a longer name a long
+ * name slot. With every long name slot taken (at the limit), the next long
+ * name (limit + 1) gets 10023 "insufficient resources" while short names
+ * go on, and a deleted stream's slot serves the next one. */
+static void test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS01(void **state)
+{
+    (void)state;
+    int c = js_client();
+    expect_ok(create_named(c, "SHORT", "short.>"), "\"did_create\":true");
+    assert_int_equal(srv.js.short_text_pool.in_use, 2);
+    assert_int_equal(srv.js.text_pool.in_use, 0);
+    assert_int_equal(srv.js.long_name_pool.in_use, 0);
+    char mid[64];
+    memset(mid, 'M', 40);
+    mid[40] = '\0';
+    expect_ok(create_named(c, mid, "mid.>"), "\"did_create\":true");
+    assert_int_equal(srv.js.short_text_pool.in_use, 3);
+    assert_int_equal(srv.js.text_pool.in_use, 1);
+    char name[NE_JS_MAX_NAME_LEN + 1];
+    char subject[32];
+    memset(name, 'L', NE_JS_MAX_NAME_LEN);
+    name[NE_JS_MAX_NAME_LEN] = '\0';
+    for (int i = 0; i < NE_JS_LONG_NAME_SLOTS; i++) {
+        snprintf(name + NE_JS_MAX_NAME_LEN - 4, 5, "%04d", i);
+        snprintf(subject, sizeof(subject), "long.%d", i);
+        expect_ok(create_named(c, name, subject), "\"did_create\":true");
+        ne_js_stream *st = stream_named(name);
+        assert_non_null(st);
+        assert_string_equal(ne_js_stream_name(&srv.js, st), name);
+    }
+    assert_int_equal(srv.js.long_name_pool.in_use, NE_JS_LONG_NAME_SLOTS);
+    snprintf(name + NE_JS_MAX_NAME_LEN - 4, 5, "%04d", 9999);
+    const char *got = create_named(c, name, "long.more");
+    assert_non_null(strstr(got, "\"err_code\":10023"));
+    assert_null(stream_named(name));
+    expect_ok(create_named(c, "AFTER", "after.>"), "\"did_create\":true");
+    expect_ok(pub(c, "long.0", "in.x", "kept"), "\"seq\":1");
+    /* The first long name goes: its slot serves the one refused. */
+    char api[NE_JS_NAME_BYTES + 64];
+    snprintf(name + NE_JS_MAX_NAME_LEN - 4, 5, "%04d", 0);
+    snprintf(api, sizeof(api), "$JS.API.STREAM.DELETE.%s", name);
+    expect_ok(request(c, api, ""), "\"success\":true");
+    snprintf(name + NE_JS_MAX_NAME_LEN - 4, 5, "%04d", 9999);
+    expect_ok(create_named(c, name, "long.more"), "\"did_create\":true");
+    assert_int_equal(srv.js.long_name_pool.in_use, NE_JS_LONG_NAME_SLOTS);
+}
+
 /* ---- Mirrors and sources ------------------------------------------------------------- */
 
 /* The mirror and sources configuration (JS-26b): mirror and sources
@@ -1221,6 +1282,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_configuration_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_mirror_and_source_copy_the_origin_JS26b, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS01, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,
                                         setup, teardown),
     };
