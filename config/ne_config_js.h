@@ -19,9 +19,9 @@
  * the number of internal clients depends on them. */
 
 /* Streams of all accounts together. One unit costs sizeof(ne_js_stream)
- * (440 B on x86-64 with the default knobs) plus the text slots of its name
- * and subjects (below). The next STREAM.CREATE gets 10027 "maximum number
- * of streams reached". */
+ * (368 B on x86-64 with the default knobs) plus the text slots of its
+ * name, its subjects and its last message id (below). The next STREAM.CREATE gets 10027 "maximum
+ * number of streams reached". */
 #ifndef NE_JS_MAX_STREAMS
 #define NE_JS_MAX_STREAMS 256
 #endif

@@ -162,6 +162,14 @@ uint16_t ne_js_name_put(ne_js *js, const char *name, size_t len)
     return text_put(js, name, len, NE_JS_MAX_NAME_LEN);
 }
 
+bool ne_js_text_room(const ne_js *js, size_t len, uint16_t freed)
+{
+    bool short_free = ne_pool_available(&js->short_text_pool) > 0 || freed < TEXT_FIRST;
+    bool text_free =
+        ne_pool_available(&js->text_pool) > 0 || (freed >= TEXT_FIRST && freed < LONG_NAME_FIRST);
+    return (len <= SHORT_TEXT_LEN && short_free) || (len <= NE_JS_MAX_TEXT_LEN && text_free);
+}
+
 ne_slice ne_js_text_get(const ne_js *js, uint16_t slot)
 {
     if (slot < TEXT_FIRST) {

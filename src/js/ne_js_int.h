@@ -55,6 +55,9 @@ ne_js_account *ne_js_account_of(ne_js *js, const ne_conn *client);
  * the text, NUL-terminated ("" for NE_JS_NO_TEXT). */
 uint16_t ne_js_text_put(ne_js *js, const char *text, size_t len);
 uint16_t ne_js_name_put(ne_js *js, const char *name, size_t len);
+/* Whether ne_js_text_put would find a slot for a text of len bytes once
+ * the slot `freed` (NE_JS_NO_TEXT: none) is given back. */
+bool ne_js_text_room(const ne_js *js, size_t len, uint16_t freed);
 ne_slice ne_js_text_get(const ne_js *js, uint16_t slot);
 void ne_js_text_free(ne_js *js, uint16_t *slot);
 /* A stream's name, NUL-terminated. */

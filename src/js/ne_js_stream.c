@@ -181,6 +181,24 @@ static bool msgid_store(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t seq, 
     return true;
 }
 
+/* The stream's last message id (Nats-Expected-Last-Msg-Id), in a text
+ * slot while it has one: an empty id gives the slot back. The caller made
+ * sure a slot was free (ne_js_text_room); without one the id is forgotten
+ * (logged by ne_js_text_put). */
+static void set_last_msg_id(ne_js *js, ne_js_stream *st, ne_slice id)
+{
+    if (st->last_msg_id != NE_JS_NO_TEXT) {
+        ne_slice old = ne_js_text_get(js, st->last_msg_id);
+        if (old.len == id.len && memcmp(old.ptr, id.ptr, id.len) == 0) {
+            return;
+        }
+        ne_js_text_free(js, &st->last_msg_id);
+    }
+    if (id.len > 0) {
+        st->last_msg_id = ne_js_text_put(js, id.ptr, id.len);
+    }
+}
+
 void ne_js_stream_remember_id(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t seq,
                               uint64_t ts_ns)
 {
@@ -190,7 +208,7 @@ void ne_js_stream_remember_id(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t
     if (msgid_find(js, st, id) == NULL) {
         (void)msgid_store(js, st, id, seq, mono > age ? mono - age : 0);
     }
-    ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)id.len, id.ptr);
+    set_last_msg_id(js, st, id);
 }
 
 /* ---- Subscriptions ------------------------------------------------------------------------ */
@@ -377,6 +395,7 @@ bool ne_js_stream_create(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_
     st->created_ns = ne_js_now_ns();
     st->ids_head = NE_JS_NONE;
     st->ids_tail = NE_JS_NONE;
+    st->last_msg_id = NE_JS_NO_TEXT;
     if (cfg->storage == NE_JS_STORAGE_FILE) {
         if (!ne_js_file_stream_open(js, st, e)) {
             ne_pool_free(&js->stream_pool, st);
@@ -541,6 +560,7 @@ void ne_js_stream_delete(ne_js *js, ne_js_stream *st, bool advise)
         msgid_drop_oldest(js, st);
     }
     ne_js_stream_cfg_release(js, &st->cfg);
+    ne_js_text_free(js, &st->last_msg_id);
     ne_js_stream **pp = &a->streams;
     guard = 0;
     while (*pp != NULL && *pp != st && guard++ < NE_JS_MAX_STREAMS) {
@@ -866,9 +886,10 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
             return;
         }
         if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Msg-Id", &v) && v.len > 0 &&
-            !ne_slice_eq(v, st->last_msg_id, strlen(st->last_msg_id))) {
-            ne_fmt(arg, sizeof(arg), "%.*s", (int)NE_MIN(strlen(st->last_msg_id), (size_t)150),
-                   st->last_msg_id);
+            !ne_slice_eq(v, ne_js_text_get(js, st->last_msg_id).ptr,
+                         ne_js_text_get(js, st->last_msg_id).len)) {
+            ne_slice last = ne_js_text_get(js, st->last_msg_id);
+            ne_fmt(arg, sizeof(arg), "%.*s", (int)NE_MIN(last.len, (size_t)150), last.ptr);
             reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_WRONG_LAST_MSG_ID, arg);
             return;
         }
@@ -908,12 +929,21 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
         reply_error(js, st, reply, can_respond, NE_JS_ERR_INSUFFICIENT_RESOURCES, NULL);
         return;
     }
+    if (msg_id.len > 0 && !ne_js_text_room(js, msg_id.len, st->last_msg_id)) {
+        js->stats.stores_refused++;
+        ne_log_warn(js->conns->log,
+                    "JetStream stream \"%s\": no text slot for its last message id: raise "
+                    "NE_JS_SHORT_TEXT_SLOTS or NE_JS_TEXT_SLOTS",
+                    ne_js_stream_name(js, st));
+        reply_error(js, st, reply, can_respond, NE_JS_ERR_INSUFFICIENT_RESOURCES, NULL);
+        return;
+    }
     uint64_t now = copy && ts_ns > 0 ? ts_ns : ne_js_now_ns();
     uint64_t mono = ne_js_mono_ns(js);
     if (no_interest(js, st, subject)) {
         uint64_t seq = st->store.state.last_seq + 1;
         (void)st->store.ops->skip_to(&st->store, seq + 1);
-        ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)msg_id.len, msg_id.ptr);
+        set_last_msg_id(js, st, msg_id);
         if (msg_id.len > 0) {
             (void)msgid_store(js, st, msg_id, seq, mono);
         }
@@ -989,7 +1019,7 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
         reply_error(js, st, reply, can_respond, NE_JS_ERR_ACCOUNT_RESOURCES_EXCEEDED, NULL);
         return;
     }
-    ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)msg_id.len, msg_id.ptr);
+    set_last_msg_id(js, st, msg_id);
     if (msg_id.len > 0 && st->cfg.duplicate_window_ns > 0) {
         (void)msgid_store(js, st, msg_id, seq, mono);
     }

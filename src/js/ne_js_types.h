@@ -214,7 +214,9 @@ typedef struct ne_js_stream {
     uint32_t ids_head;
     uint32_t ids_tail;
     uint32_t id_count;
-    char last_msg_id[NE_JS_MSG_ID_BYTES];
+    /* The last stored message's Nats-Msg-Id in a text slot (NE_JS_NO_TEXT:
+     * it had none). */
+    uint16_t last_msg_id;
 } ne_js_stream;
 
 /* A delivered message not yet acknowledged (or waiting to be delivered
