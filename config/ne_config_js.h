@@ -19,7 +19,7 @@
  * the number of internal clients depends on them. */
 
 /* Streams of all accounts together. One unit costs sizeof(ne_js_stream)
- * (368 B on x86-64 with the default knobs) plus the text slots of its
+ * (280 B on x86-64 with the default knobs) plus the text slots of its
  * name, its subjects and its last message id (below). The next STREAM.CREATE gets 10027 "maximum
  * number of streams reached". */
 #ifndef NE_JS_MAX_STREAMS
@@ -278,7 +278,7 @@
 #endif
 
 /* Sources of one stream (a mirror is one); each takes a text slot or more
- * for its names and 24 B in every stream configuration. */
+ * for its names and 24 B in a set of NE_JS_SOURCED_STREAMS (below). */
 #ifndef NE_JS_MAX_STREAM_SOURCES
 #define NE_JS_MAX_STREAM_SOURCES 4
 #endif
@@ -287,6 +287,17 @@
  * its position, its deliver and reply subjects (about 200 B). */
 #ifndef NE_JS_MAX_SOURCE_LINKS
 #define NE_JS_MAX_SOURCE_LINKS 16
+#endif
+
+/* Streams with a mirror or sources, plus the configuration being parsed:
+ * each holds one set of NE_JS_MAX_STREAM_SOURCES source configurations
+ * (24 B each) instead of every stream carrying one. A stream with a mirror
+ * or sources takes a link each (NE_JS_MAX_SOURCE_LINKS), so the default
+ * never refuses what the links allow. When the sets are all taken, a
+ * STREAM.CREATE or UPDATE naming a mirror or sources gets 10023
+ * "insufficient resources", logged with this knob. At least 1. */
+#ifndef NE_JS_SOURCED_STREAMS
+#define NE_JS_SOURCED_STREAMS (NE_JS_MAX_SOURCE_LINKS + 1)
 #endif
 
 /* Streams forwarding to the cloud at once (natsedge's forward extension,

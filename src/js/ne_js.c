@@ -851,6 +851,8 @@ void ne_js_init(ne_js *js, ne_js_storage *storage, const ne_server_options *opts
                  NE_JS_TEXT_SLOTS);
     ne_pool_init(&js->long_name_pool, "JetStream long name slots", &storage->long_names,
                  sizeof(ne_js_long_name), NE_JS_LONG_NAME_SLOTS);
+    ne_pool_init(&js->source_set_pool, "JetStream source sets", &storage->source_sets,
+                 sizeof(ne_js_source_set), NE_JS_SOURCED_STREAMS);
     ne_pool_init(&js->pending_pool, "JetStream pending acks", &storage->pending,
                  sizeof(ne_js_pending), NE_JS_MAX_PENDING);
     ne_pool_init(&js->pull_pool, "JetStream pull requests", &storage->pulls, sizeof(ne_js_pull),
@@ -966,10 +968,10 @@ void ne_js_shutdown(ne_js *js)
 
 uint32_t ne_js_pools_in_use(const ne_js *js, const char **busy)
 {
-    const ne_pool *pools[] = {&js->stream_pool, &js->consumer_pool,  &js->short_text_pool,
-                              &js->text_pool,   &js->long_name_pool, &js->pending_pool,
-                              &js->pull_pool,   &js->msgid_pool,     &js->mem.blocks,
-                              &js->mem.subjects};
+    const ne_pool *pools[] = {&js->stream_pool,  &js->consumer_pool,  &js->short_text_pool,
+                              &js->text_pool,    &js->long_name_pool, &js->source_set_pool,
+                              &js->pending_pool, &js->pull_pool,      &js->msgid_pool,
+                              &js->mem.blocks,   &js->mem.subjects};
     uint32_t total = 0;
     for (size_t i = 0; i < NE_ARRAY_LEN(pools); i++) {
         if (pools[i]->in_use > 0 && *busy == NULL) {

@@ -268,10 +268,7 @@ void ne_js_stream_cfg_init(ne_js_stream_cfg *cfg)
     }
     cfg->storage = 0xff; /* unset: file by default (checkStreamCfg) */
     cfg->forward_prefix = NE_JS_NO_TEXT;
-    for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
-        ne_js_source_cfg *src = &cfg->sources[i];
-        src->name = src->filter = src->api = src->deliver = NE_JS_NO_TEXT;
-    }
+    cfg->sources = NULL;
 }
 
 void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg)
@@ -285,12 +282,16 @@ void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg)
         ne_js_text_free(js, &cfg->subjects[i]);
     }
     cfg->subject_count = 0;
-    for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
-        ne_js_source_cfg *src = &cfg->sources[i];
-        ne_js_text_free(js, &src->name);
-        ne_js_text_free(js, &src->filter);
-        ne_js_text_free(js, &src->api);
-        ne_js_text_free(js, &src->deliver);
+    if (cfg->sources != NULL) {
+        for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
+            ne_js_source_cfg *src = &cfg->sources[i];
+            ne_js_text_free(js, &src->name);
+            ne_js_text_free(js, &src->filter);
+            ne_js_text_free(js, &src->api);
+            ne_js_text_free(js, &src->deliver);
+        }
+        ne_pool_free(&js->source_set_pool, cfg->sources);
+        cfg->sources = NULL;
     }
     cfg->source_count = 0;
     cfg->mirror = false;
@@ -407,11 +408,34 @@ static void read_source(reader *r, int obj, ne_js_source_cfg *src)
     r->ok = sub.ok;
 }
 
+/* The configuration's set of sources, taken at its first source (false
+ * when the pool has none: the request fails with 10023). */
+static bool source_set(reader *r, ne_js_stream_cfg *cfg)
+{
+    if (cfg->sources != NULL) {
+        return true;
+    }
+    ne_js_source_set *set = ne_pool_alloc(&r->js->source_set_pool);
+    if (set == NULL) {
+        ne_log_warn(r->js->conns->log,
+                    "JetStream source sets exhausted (%u): raise NE_JS_SOURCED_STREAMS",
+                    (unsigned)NE_JS_SOURCED_STREAMS);
+        fail(r, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
+        return false;
+    }
+    for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
+        ne_js_source_cfg *src = &set->entries[i];
+        src->name = src->filter = src->api = src->deliver = NE_JS_NO_TEXT;
+    }
+    cfg->sources = set->entries;
+    return true;
+}
+
 /* mirror { } or sources [ ] (not both: 10031). */
 static void read_sources(reader *r, ne_js_stream_cfg *cfg)
 {
     int m = read_object(r, "mirror");
-    if (m >= 0 && r->ok) {
+    if (m >= 0 && r->ok && source_set(r, cfg)) {
         cfg->mirror = true;
         cfg->source_count = 1;
         read_source(r, m, &cfg->sources[0]);
@@ -440,6 +464,9 @@ static void read_sources(reader *r, ne_js_stream_cfg *cfg)
             fail(r, NE_JS_ERR_STREAM_INVALID_CONFIG,
                  "too many sources, maximum allowed is %u (NE_JS_MAX_STREAM_SOURCES)",
                  (unsigned)NE_JS_MAX_STREAM_SOURCES);
+            return;
+        }
+        if (!source_set(r, cfg)) {
             return;
         }
         read_source(r, item, &cfg->sources[cfg->source_count++]);

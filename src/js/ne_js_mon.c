@@ -81,6 +81,7 @@ void ne_js_write_pools(const ne_js *js, ne_json_out *o)
     ne_json_kv_u64(o, "js_short_texts", js->short_text_pool.in_use);
     ne_json_kv_u64(o, "js_texts", js->text_pool.in_use);
     ne_json_kv_u64(o, "js_long_names", js->long_name_pool.in_use);
+    ne_json_kv_u64(o, "js_source_sets", js->source_set_pool.in_use);
     ne_json_kv_u64(o, "js_pending", js->pending_pool.in_use);
     ne_json_kv_u64(o, "js_pulls", js->pull_pool.in_use);
     ne_json_kv_u64(o, "js_msg_ids", js->msgid_pool.in_use);

@@ -32,6 +32,9 @@
 #if NE_JS_SHORT_TEXT_SLOTS < 1 || NE_JS_TEXT_SLOTS < 1 || NE_JS_LONG_NAME_SLOTS < 1
 #error "NE_JS_SHORT_TEXT_SLOTS, NE_JS_TEXT_SLOTS and NE_JS_LONG_NAME_SLOTS must be at least 1"
 #endif
+#if NE_JS_SOURCED_STREAMS < 1
+#error "NE_JS_SOURCED_STREAMS must be at least 1"
+#endif
 #if NE_JS_NAME_BYTES < 16 || NE_JS_TEXT_BYTES < 32 || NE_JS_TEXT_BYTES > 0xffff
 #error "NE_JS_NAME_BYTES must be at least 16, NE_JS_TEXT_BYTES 32 to 65535"
 #endif
@@ -152,11 +155,17 @@ typedef struct ne_js_stream_cfg {
     /* The advisory when the backlog passes this percent of max_msgs or
      * max_bytes (0: none). */
     uint8_t forward_backlog_advisory;
-    /* mirror (then the one entry) or sources. */
+    /* mirror (then the one entry) or sources: a set from the service's
+     * pool (ne_js_conf.c) while source_count > 0, else NULL. */
     bool mirror;
     uint8_t source_count;
-    ne_js_source_cfg sources[NE_JS_MAX_STREAM_SOURCES];
+    ne_js_source_cfg *sources;
 } ne_js_stream_cfg;
+
+/* The mirror or sources of one stream's configuration. */
+typedef struct ne_js_source_set {
+    ne_js_source_cfg entries[NE_JS_MAX_STREAM_SOURCES];
+} ne_js_source_set;
 
 /* nats-server 2.9's ConsumerConfig. */
 typedef struct ne_js_consumer_cfg {

@@ -1,7 +1,8 @@
 // JetStream's compiled-in pools driven to exhaustion on the small-pool
 // build (NATSEDGE_SMALL_BIN, config/profiles/test-small.h: 3 streams, 3
 // consumers, 512 memory blocks, 8 subjects, 4 pending acks, 2 waiting pulls,
-// 4 message ids, 6 short text slots and 10 text slots, 1 long name slot). Each exhausted pool answers with
+// 4 message ids, 6 short text slots and 10 text slots, 1 long name slot,
+// 2 sets of mirror/sources configurations). Each exhausted pool answers with
 // nats-server's error for a lack of resources while everything else keeps
 // working (issue 16; differences.md, "JetStream: Pools instead of heap").
 // nats-server has no such pools: the parity pass skips these, by name.
@@ -185,6 +186,29 @@ test("natsedge-only (compiled-in JetStream pools): text slots full: a publish wi
   assert.equal((await pub("y", "v", expect("first", "second"))).seq, 3);
   expectError(await pub("y", "v", expect("first", "third")), 400, 10070, "wrong last msg ID: second");
   await del("Y");
+});
+
+// A stream with a mirror or sources holds a set of source configurations
+// (NE_JS_SOURCED_STREAMS, 2 on this build) and a configuration being
+// parsed takes one too: with M's and S's sets taken (at the limit), an
+// update of M (limit + 1) gets 10023, logged, while M goes on mirroring;
+// once S is gone the update goes through.
+test("natsedge-only (compiled-in JetStream pools): source sets (NE_JS_SOURCED_STREAMS) full: 10023, the mirror goes on (JS-26b)", { skip: natsedgeOnly }, async () => {
+  assert.ok(!(await create(memStream("O", ["o.>"]))).error);
+  const mirror = { name: "M", mirror: { name: "O" }, storage: "memory" };
+  const rm = await create(mirror);
+  assert.ok(!rm.error, JSON.stringify(rm));
+  const rs = await create({ name: "S", sources: [{ name: "O" }], storage: "memory" });
+  assert.ok(!rs.error, JSON.stringify(rs));
+  expectError(await api(nc, "$JS.API.STREAM.UPDATE.M", { ...mirror, max_msgs: 10 }), 503, 10023, "insufficient resources");
+  await waitFor(async () => /source sets exhausted \(2\): raise NE_JS_SOURCED_STREAMS/.test(server.logs()), 5000, "the knob logged");
+  assert.equal((await pub("o.a", "copied")).seq, 1);
+  await waitFor(async () => (await api(nc, "$JS.API.STREAM.INFO.M")).state?.messages === 1, 5000, "the mirror copies");
+  await del("S");
+  const ru = await api(nc, "$JS.API.STREAM.UPDATE.M", { ...mirror, max_msgs: 10 });
+  assert.equal(ru.config?.max_msgs, 10, JSON.stringify(ru));
+  await del("M");
+  await del("O");
 });
 
 // A stream name longer than a text slot holds (NE_JS_TEXT_BYTES - 1) takes

@@ -979,6 +979,27 @@ static void test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS
     assert_int_equal(srv.js.long_name_pool.in_use, NE_JS_LONG_NAME_SLOTS);
 }
 
+/* What an empty stream holds (docs/jetstream.md "Memory", docs/performance.md
+ * "RAM per stream"), on a 64-bit host with the default knobs: the stream
+ * 280 B, its name and subject in short slots of 32 B, a file stream's
+ * front end 256 B (its ne_store 208 B), none of them with padding to
+ * spare. A field added to any of them shows here first. */
+static void test_an_empty_stream_holds_what_the_docs_say(void **state)
+{
+    (void)state;
+#if UINTPTR_MAX == UINT64_MAX
+    assert_true(sizeof(ne_js_stream_cfg) <= 136);
+    assert_true(sizeof(ne_js_stream) <= 280);
+    assert_true(sizeof(ne_js_store) <= 88);
+    assert_true(sizeof(ne_store) <= 208);
+    assert_true(sizeof(ne_js_file_stream) <= 256);
+    assert_int_equal(NE_POOL_OBJECT_BYTES(sizeof(ne_js_short_text)), NE_JS_SHORT_TEXT_BYTES);
+    assert_int_equal(NE_JS_SHORT_TEXT_BYTES, 32);
+#else
+    skip();
+#endif
+}
+
 /* ---- Mirrors and sources ------------------------------------------------------------- */
 
 /* The mirror and sources configuration (JS-26b): mirror and sources
@@ -1024,6 +1045,42 @@ static void test_mirror_and_sources_configuration_is_checked_JS26b(void **state)
                 "\"deliver\":\"d.h\"}},{\"name\":\"P\",\"external\":{\"api\":\"$JS.h.API\"}}]}"),
         "\"sources\":[{\"name\":\"O\",\"filter_subject\":\"o.x\",\"external\":{\"api\":"
         "\"$JS.h.API\",\"deliver\":\"d.h\"}},{\"name\":\"P\"");
+}
+
+/* A stream with a mirror or sources holds a set of source configurations
+ * (NE_JS_SOURCED_STREAMS) and the configuration being parsed takes one
+ * too; by default there is one set more than links (NE_JS_MAX_SOURCE_LINKS):
+ * every stream the links allow gets its set and can still be updated,
+ * and the next sourced stream is refused by the links (10023), its parsed
+ * set given back. */
+static void test_every_stream_the_source_links_allow_has_a_source_set_JS26b(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "O", "");
+    char api[64], body[256];
+    for (int i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        snprintf(api, sizeof(api), "$JS.API.STREAM.CREATE.S%d", i);
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"S%d\",\"sources\":[{\"name\":\"O\"}],\"storage\":\"memory\"}", i);
+        expect_ok(request(c, api, body), "\"did_create\":true");
+    }
+    assert_int_equal(srv.js.source_set_pool.in_use, NE_JS_MAX_SOURCE_LINKS);
+    expect_ok(request(c, "$JS.API.STREAM.UPDATE.S0",
+                      "{\"name\":\"S0\",\"sources\":[{\"name\":\"O\"}],\"storage\":\"memory\","
+                      "\"max_msgs\":10}"),
+              "\"max_msgs\":10");
+    assert_int_equal(srv.js.source_set_pool.in_use, NE_JS_MAX_SOURCE_LINKS);
+    const char *got =
+        request(c, "$JS.API.STREAM.CREATE.MORE",
+                "{\"name\":\"MORE\",\"mirror\":{\"name\":\"O\"},\"storage\":\"memory\"}");
+    assert_non_null(strstr(got, "\"err_code\":10023"));
+    assert_int_equal(srv.js.source_set_pool.in_use, NE_JS_MAX_SOURCE_LINKS);
+    expect_ok(request(c, "$JS.API.STREAM.DELETE.S3", ""), "\"success\":true");
+    assert_int_equal(srv.js.source_set_pool.in_use, NE_JS_MAX_SOURCE_LINKS - 1);
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.MORE",
+                      "{\"name\":\"MORE\",\"mirror\":{\"name\":\"O\"},\"storage\":\"memory\"}"),
+              "\"did_create\":true");
 }
 
 /* A mirror and a source of a stream of this server (JS-26b): the link's
@@ -1285,6 +1342,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS01, setup,
             teardown),
+        cmocka_unit_test(test_an_empty_stream_holds_what_the_docs_say),
+        cmocka_unit_test_setup_teardown(
+            test_every_stream_the_source_links_allow_has_a_source_set_JS26b, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,
                                         setup, teardown),
     };
