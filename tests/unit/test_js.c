@@ -930,6 +930,14 @@ static const char *create_named(int c, const char *name, const char *subject)
     return request(c, api, body);
 }
 
+/* The last 4 characters of a long name: a number of 4 digits. */
+static void tag_name(char *name, int n)
+{
+    char tag[16];
+    snprintf(tag, sizeof(tag), "%04d", n % 10000);
+    memcpy(name + NE_JS_MAX_NAME_LEN - 4, tag, 4);
+}
+
 /* A stream's name and subjects (names up to 255 characters, JS-01) take
  * text slots by their length: at most NE_JS_SHORT_TEXT_BYTES - 2 bytes a
  * short slot, up to NE_JS_TEXT_BYTES - 1 a text slot, a longer name a long
@@ -955,7 +963,7 @@ static void test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS
     memset(name, 'L', NE_JS_MAX_NAME_LEN);
     name[NE_JS_MAX_NAME_LEN] = '\0';
     for (int i = 0; i < NE_JS_LONG_NAME_SLOTS; i++) {
-        snprintf(name + NE_JS_MAX_NAME_LEN - 4, 5, "%04d", i);
+        tag_name(name, i);
         snprintf(subject, sizeof(subject), "long.%d", i);
         expect_ok(create_named(c, name, subject), "\"did_create\":true");
         ne_js_stream *st = stream_named(name);
@@ -963,7 +971,7 @@ static void test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS
         assert_string_equal(ne_js_stream_name(&srv.js, st), name);
     }
     assert_int_equal(srv.js.long_name_pool.in_use, NE_JS_LONG_NAME_SLOTS);
-    snprintf(name + NE_JS_MAX_NAME_LEN - 4, 5, "%04d", 9999);
+    tag_name(name, 9999);
     const char *got = create_named(c, name, "long.more");
     assert_non_null(strstr(got, "\"err_code\":10023"));
     assert_null(stream_named(name));
@@ -971,10 +979,10 @@ static void test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS
     expect_ok(pub(c, "long.0", "in.x", "kept"), "\"seq\":1");
     /* The first long name goes: its slot serves the one refused. */
     char api[NE_JS_NAME_BYTES + 64];
-    snprintf(name + NE_JS_MAX_NAME_LEN - 4, 5, "%04d", 0);
+    tag_name(name, 0);
     snprintf(api, sizeof(api), "$JS.API.STREAM.DELETE.%s", name);
     expect_ok(request(c, api, ""), "\"success\":true");
-    snprintf(name + NE_JS_MAX_NAME_LEN - 4, 5, "%04d", 9999);
+    tag_name(name, 9999);
     expect_ok(create_named(c, name, "long.more"), "\"did_create\":true");
     assert_int_equal(srv.js.long_name_pool.in_use, NE_JS_LONG_NAME_SLOTS);
 }
