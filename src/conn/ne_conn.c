@@ -1153,7 +1153,18 @@ void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable)
         return;
     }
     if (readable) {
+        /* A connection whose queue was empty before this read writes what
+         * the read produced right away (one write per read, as the turn's
+         * flush would, only earlier): its chunks go back to the pool before
+         * the next connection's read, so a burst of connects answered in
+         * one turn reuses a few chunks instead of touching one each. A
+         * queue that held output before waits for the turn's flush (or its
+         * writable event), as does one whose connection is closing. */
+        bool was_empty = conn->out.bytes == 0;
         conn_read(conn);
+        if (was_empty && conn->out.bytes > 0 && !conn->closing && conn_flush(conn) != NE_OK) {
+            ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        }
     }
 }
 

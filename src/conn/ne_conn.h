@@ -17,7 +17,8 @@
  * the router tests what a connection is.
  *
  * One thread: everything runs in the port's loop (port.h ne_loop). Output is
- * queued (ne_conn_send and friends) and written once per turn, gathered;
+ * queued (ne_conn_send and friends) and written once per turn, gathered (a
+ * connection whose queue was empty before a read writes right after it);
  * closes are deferred to the end of the turn, so a connection and its
  * subscriptions stay valid for the whole turn that closed it. */
 #ifndef NE_CONN_H
