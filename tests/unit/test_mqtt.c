@@ -1474,7 +1474,7 @@ static void test_connect_burst_reuses_one_chunk_MB_03(void **state)
         c[i] = open_client();
     }
     conn_opts o = {NE_MQTT_V311, NULL, true, 60, NULL, NULL, NULL, NULL, 0, false, NULL, NULL};
-    char id[16];
+    char id[24];
     for (int i = 0; i < BURST; i++) {
         snprintf(id, sizeof(id), "burst%d", i);
         o.id = id;
