@@ -340,6 +340,20 @@
     (NE_CHUNK_COUNT / 2 > NE_MAX_MESSAGE_CHUNKS ? NE_CHUNK_COUNT / 2 : NE_MAX_MESSAGE_CHUNKS)
 #endif
 
+/* Incomplete messages assembled at once: the state of one (where its chain
+ * is, what it promised, its deadline) is held only by a connection
+ * receiving a payload larger than its read buffer (or an MQTT PUBLISH
+ * split across reads), from this pool, until its last byte. A message that
+ * finds the pool empty waits as one that finds the share full does: a
+ * message stalled for NE_PARTIAL_MSG_STALL_MS is cut to make room, else it
+ * waits, holding nothing, with its reads paused. The default, one per
+ * connection slot and at most one per chunk of the share, is never the
+ * first limit reached. One unit costs 64 B (64-bit), 56 B (32-bit). */
+#ifndef NE_PARTIAL_INPUTS
+#define NE_PARTIAL_INPUTS                                                                          \
+    (NE_CONN_POOL_SIZE < NE_PARTIAL_INPUT_CHUNKS ? NE_CONN_POOL_SIZE : NE_PARTIAL_INPUT_CHUNKS)
+#endif
+
 /* References from outbound queues into chunks. A queue needs one per run of
  * consecutive bytes in one chunk. One unit costs 24 B. */
 #ifndef NE_OUT_REF_COUNT
@@ -587,8 +601,9 @@
 /* TLS sessions open at once: client connections, HTTPS monitoring and leaf
  * remotes together. A TLS client beyond it gets
  * -ERR 'maximum connections exceeded' after INFO, as at max_connections.
- * One unit costs 416 B of static pool (the mbedTLS context); its
- * record buffers and keys come from NE_TLS_HEAP_BYTES. */
+ * One unit costs 416 B of static pool (the mbedTLS context) and 32 B of the
+ * connection layer's TLS state (ne_conn_tls, 64-bit); its record buffers and
+ * keys come from NE_TLS_HEAP_BYTES. */
 #ifndef NE_TLS_MAX_SESSIONS
 #define NE_TLS_MAX_SESSIONS 128
 #endif

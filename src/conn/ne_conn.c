@@ -90,6 +90,10 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
                  NE_CONN_POOL_SIZE);
     ne_pool_init(&set->rbuf_pool, "read buffers", &storage->rbuf, sizeof(ne_conn_rbuf),
                  NE_CONN_READ_BUFFERS);
+    ne_pool_init(&set->spill_pool, "incomplete messages", &storage->spill, sizeof(ne_spill),
+                 NE_PARTIAL_INPUTS);
+    ne_pool_init(&set->tls_pool, "TLS states", &storage->tls, sizeof(ne_conn_tls),
+                 NE_TLS_MAX_SESSIONS);
     ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
                         NE_OUT_REF_COUNT);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -400,7 +404,7 @@ static void conn_teardown(ne_conn *conn)
     }
     ne_outq_clear(&conn->out, &set->chunks);
     if (io != NULL) {
-        NE_ASSERT(!io->spill.active); /* released by ne_conn_close */
+        NE_ASSERT(io->spill == NULL && io->tls == NULL); /* released by ne_conn_close, above */
         if (io->read_paused) {
             /* Off the list of readers waiting for chunks: resume_paused
              * runs after the teardowns of the turn. */
@@ -510,12 +514,12 @@ static ne_conn *stalled_partial_sender(ne_conns *set, const ne_conn *except)
     ne_conn *stalled = NULL;
     uint32_t guard = 0;
     for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
-        const ne_spill *sp = c->io != NULL ? &c->io->spill : NULL;
-        if (c == except || c->closing || sp == NULL || !sp->active ||
+        const ne_spill *sp = c->io != NULL ? c->io->spill : NULL;
+        if (c == except || c->closing || sp == NULL ||
             set->now_ms - sp->last_ms < set->opts->partial_msg_stall_ms) {
             continue;
         }
-        if (stalled == NULL || sp->last_ms < stalled->io->spill.last_ms) {
+        if (stalled == NULL || sp->last_ms < stalled->io->spill->last_ms) {
             stalled = c;
         }
     }
@@ -528,7 +532,8 @@ static ne_conn *stalled_partial_sender(ne_conns *set, const ne_conn *except)
 static void close_slow_producer(ne_conn *conn, ne_close_reason reason, const char *why)
 {
     ne_conns *set = conn->set;
-    const ne_spill *sp = &conn->io->spill;
+    const ne_spill *sp = conn->io->spill;
+    NE_ASSERT(sp != NULL);
     ne_conn_logf(conn, NE_LOG_WARN,
                  "Slow Producer Detected: %s, %u of %u bytes received in %llu ms", why,
                  (unsigned)(sp->total_len + 2 - sp->remaining), (unsigned)(sp->total_len + 2),
@@ -564,12 +569,25 @@ static ne_conn *stalled_consumer(ne_conns *set, const ne_conn *except)
  * When the share is full, stalled senders are cut to make room, the one
  * stalled longest first; when the pool is held by outbound queues, stalled
  * consumers are, the one holding the most first: each pass closes one
- * connection or returns. */
+ * connection or returns. The message's state comes from its own pool
+ * (NE_PARTIAL_INPUTS); when that is empty, a stalled sender is cut for it
+ * as for the share. */
 bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
 {
     ne_conns *set = conn->set;
     NE_ASSERT(need > 0 && need <= NE_PARTIAL_INPUT_CHUNKS);
+    NE_ASSERT(conn->io != NULL && conn->io->spill == NULL);
     for (uint32_t guard = 0; guard <= NE_MAX_CONN_HEADERS; guard++) {
+        if (ne_pool_available(&set->spill_pool) == 0) {
+            ne_conn *stalled = stalled_partial_sender(set, conn);
+            if (stalled == NULL) {
+                set->spill_pool.exhausted++;
+                return false;
+            }
+            close_slow_producer(stalled, NE_CLOSE_SLOW_PRODUCER_STALLED,
+                                "stalled message cut to make room (NE_PARTIAL_INPUTS)");
+            continue;
+        }
         if (set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
             /* Within the share, only outbound queues can hold the chunks it
              * needs: the publisher waits for them to drain (TCP
@@ -578,6 +596,8 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
              * as on tiny, would make it wait for the write deadline). */
             if (ne_chunk_promise(&set->chunks, need)) {
                 set->partial_chunks += need;
+                conn->io->spill = ne_pool_alloc(&set->spill_pool);
+                NE_ASSERT(conn->io->spill != NULL);
                 return true;
             }
             flush_dirty(set);
@@ -605,21 +625,21 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
 
 void ne_conn_spill_end(ne_conn *conn)
 {
-    ne_spill *sp = &conn->io->spill;
+    ne_spill *sp = conn->io->spill;
     ne_conns *set = conn->set;
-    NE_ASSERT(sp->active && set->partial_chunks >= sp->chunks && sp->promised < sp->chunks);
+    NE_ASSERT(sp != NULL && set->partial_chunks >= sp->chunks && sp->promised < sp->chunks);
     ne_chunk_unpromise(&set->chunks, sp->promised);
     set->partial_chunks -= sp->chunks;
-    sp->promised = 0;
-    sp->active = false;
+    ne_pool_free(&set->spill_pool, sp);
+    conn->io->spill = NULL;
 }
 
 void ne_conn_spill_release(ne_conn *conn)
 {
-    if (conn->io == NULL || !conn->io->spill.active) {
+    if (conn->io == NULL || conn->io->spill == NULL) {
         return;
     }
-    ne_chunk *head = conn->io->spill.head;
+    ne_chunk *head = conn->io->spill->head;
     ne_conn_spill_end(conn);
     ne_chunk_chain_release(&conn->set->chunks, head);
 }
@@ -1230,8 +1250,8 @@ static void conn_timers(ne_conn *conn, uint64_t now)
             ne_outq_clear(&conn->out, &set->chunks);
             return;
         }
-        const ne_spill *sp = &io->spill;
-        if (sp->active && set->opts->partial_msg_timeout_ms > 0 &&
+        const ne_spill *sp = io->spill;
+        if (sp != NULL && set->opts->partial_msg_timeout_ms > 0 &&
             now - sp->start_ms >= set->opts->partial_msg_timeout_ms) {
             close_slow_producer(conn, NE_CLOSE_SLOW_PRODUCER_DEADLINE,
                                 "message incomplete at its deadline (NE_PARTIAL_MSG_TIMEOUT_MS)");

@@ -44,6 +44,12 @@
 #if NE_SHARED_READ_BUFFER_BYTES != 0 && NE_FANOUT_READ_BYTES > NE_SHARED_READ_BUFFER_BYTES
 #error "NE_FANOUT_READ_BYTES must be at most NE_SHARED_READ_BUFFER_BYTES"
 #endif
+#if NE_PARTIAL_INPUTS < 1 || NE_PARTIAL_INPUTS > NE_CONN_POOL_SIZE
+#error "NE_PARTIAL_INPUTS must be within 1..NE_CONN_POOL_SIZE"
+#endif
+#if NE_TLS_MAX_SESSIONS < 1
+#error "NE_TLS_MAX_SESSIONS must be at least 1"
+#endif
 #if NE_CONN_READ_BUFFERS < 1 || NE_CONN_READ_BUFFERS > NE_CONN_POOL_SIZE
 #error "NE_CONN_READ_BUFFERS must be within 1..NE_CONN_POOL_SIZE"
 #endif
@@ -179,27 +185,61 @@ typedef struct ne_conn_kind {
 } ne_conn_kind;
 
 /* A payload larger than the read buffer, assembled in pool chunks taken as
- * its bytes arrive (router/ne_frame.c). The first chunk starts with the
- * subject, the reply and any queue names, then the payload and its CRLF. */
+ * its bytes arrive (router/ne_frame.c, mqtt/ne_mqtt.c). The first chunk
+ * starts with the subject, the reply and any queue names, then the payload
+ * and its CRLF. Only a connection receiving such a message holds one, from
+ * the layer's pool (NE_PARTIAL_INPUTS), from ne_conns_partial_admit to
+ * ne_conn_spill_end. Fields widest first. */
 typedef struct ne_spill {
     ne_chunk *head;
     ne_chunk *tail;
-    uint32_t chunks;    /* the whole chain, counted in ne_conns.partial_chunks */
-    uint32_t promised;  /* chunks of the chain not taken yet */
     uint64_t start_ms;  /* its control line was read */
     uint64_t last_ms;   /* its last bytes were read */
+    uint32_t chunks;    /* the whole chain, counted in ne_conns.partial_chunks */
+    uint32_t promised;  /* chunks of the chain not taken yet */
     uint32_t remaining; /* bytes still to receive, CRLF included */
     uint32_t subject_len;
     uint32_t reply_len;
     uint32_t queue_len; /* leaf messages: the queue names after the reply */
     uint32_t hdr_len;
     uint32_t total_len;
-    bool active;
 } ne_spill;
 
-/* The I/O part: only connections with a socket have one. */
+/* TLS on a connection (ne_conn_tls.c): the engine's session, whether its
+ * handshake is done, bytes at the head of the queue still to go in clear
+ * (INFO), the handshake deadline, and the link in the list of connections
+ * whose engine holds decrypted bytes the socket will not announce. Only TLS
+ * connections hold one, from the layer's pool (NE_TLS_MAX_SESSIONS, the
+ * engine's sessions). Fields widest first. */
+typedef struct ne_conn_tls {
+    ne_tls_session *session;
+    struct ne_conn *retry_next;
+    uint64_t deadline_ms;
+    uint32_t plain_bytes;
+    bool done;
+    bool retry;
+    bool send_blocked;  /* the socket did not take a whole record */
+    uint8_t first_byte; /* first byte the peer sent in the handshake */
+} ne_conn_tls;
+
+/* The I/O part: only connections with a socket have one. What only some
+ * connections need lives behind a pointer, from a pool of its own: the read
+ * buffer (input left unparsed), the incomplete message (a payload larger
+ * than the read buffer), the TLS state. Fields widest first. */
 typedef struct ne_conn_io {
     ne_sock sock;
+    uint64_t last_in_ms;
+    uint64_t last_write_ms;
+    struct ne_conn *paused_next;
+    ne_conn_tls *tls; /* NULL: a plain connection */
+    ne_spill *spill;  /* NULL: no incomplete message being assembled */
+    /* Input the kind left unparsed (an incomplete packet or line), kept in
+     * a read buffer (NE_CONN_READ_BUFFER_BYTES) from the layer's pool while
+     * there is any: an idle connection holds none. rbuf is NULL when rlen
+     * is 0 and no read is under way. */
+    uint8_t *rbuf;
+    uint32_t rlen;  /* valid bytes in rbuf */
+    int last_error; /* the port's error that ended a read or write, NE_OK if none */
     char ip[46];
     uint16_t port;
     bool want_write;
@@ -207,31 +247,8 @@ typedef struct ne_conn_io {
     /* Its input filled a congested service's queue: held with its reads
      * paused until no service is congested at a turn's end. */
     bool held;
-    bool fans_out; /* its last read produced more payload out than bytes in (or none yet) */
-    uint64_t last_in_ms;
-    uint64_t last_write_ms;
-    struct ne_conn *paused_next;
-    int last_error;   /* the port's error that ended a read or write, NE_OK if none */
+    bool fans_out;    /* its last read produced more payload out than bytes in (or none yet) */
     bool quiet_close; /* its kind logs its closing itself: no "connection closed" line */
-    /* TLS (ne_conn_tls.c): the session, whether its handshake is done,
-     * bytes at the head of the queue still to go in clear (INFO), the
-     * handshake deadline, and the list of connections whose engine holds
-     * decrypted bytes the socket will not announce. */
-    ne_tls_session *tls;
-    bool tls_done;
-    bool tls_retry;
-    uint8_t tls_first_byte; /* first byte the peer sent in the handshake */
-    bool tls_send_blocked;  /* the socket did not take a whole record */
-    uint32_t tls_plain_bytes;
-    uint64_t tls_deadline_ms;
-    struct ne_conn *tls_retry_next;
-    ne_spill spill;
-    /* Input the kind left unparsed (an incomplete packet or line), kept in
-     * a read buffer (NE_CONN_READ_BUFFER_BYTES) from the layer's pool while
-     * there is any: an idle connection holds none. rbuf is NULL when rlen
-     * is 0 and no read is under way. */
-    uint32_t rlen; /* valid bytes in rbuf */
-    uint8_t *rbuf;
 } ne_conn_io;
 
 /* One read buffer of the pool (ne_conns.rbuf_pool). */
@@ -414,7 +431,9 @@ typedef struct ne_conns {
 
     ne_pool conn_pool;
     ne_pool io_pool;
-    ne_pool rbuf_pool; /* read buffers (NE_CONN_READ_BUFFERS), held while input is unparsed */
+    ne_pool rbuf_pool;  /* read buffers (NE_CONN_READ_BUFFERS), held while input is unparsed */
+    ne_pool spill_pool; /* incomplete messages (NE_PARTIAL_INPUTS) */
+    ne_pool tls_pool;   /* TLS states (NE_TLS_MAX_SESSIONS) */
     ne_chunk_pools chunks;
     uint32_t partial_chunks; /* promised to or held by incomplete messages */
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -436,6 +455,8 @@ typedef struct ne_conns_storage {
     NE_POOL_STORAGE(ne_conn, NE_MAX_CONN_HEADERS) conn;
     NE_POOL_STORAGE(ne_conn_io, NE_CONN_POOL_SIZE) io;
     NE_POOL_STORAGE(ne_conn_rbuf, NE_CONN_READ_BUFFERS) rbuf;
+    NE_POOL_STORAGE(ne_spill, NE_PARTIAL_INPUTS) spill;
+    NE_POOL_STORAGE(ne_conn_tls, NE_TLS_MAX_SESSIONS) tls;
     NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk;
     NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref;
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -576,12 +597,15 @@ static inline bool ne_conn_hold_input(ne_conn *conn)
  * to return its chunks and references to the pools; false if none holds any. */
 bool ne_conns_reclaim(ne_conns *set, ne_conn *except);
 /* Promises `need` chunks to an incomplete message of conn within the share
- * NE_PARTIAL_INPUT_CHUNKS (counted in partial_chunks), closing stalled
- * incomplete messages of other connections to make room; false when there
- * is no room now (the caller pauses its reads and tries again later). */
+ * NE_PARTIAL_INPUT_CHUNKS (counted in partial_chunks) and gives it a state
+ * (conn->io->spill, zeroed, from NE_PARTIAL_INPUTS; the caller fills it),
+ * closing stalled incomplete messages of other connections to make room;
+ * false when there is no room now (the caller pauses its reads and tries
+ * again later). */
 bool ne_conns_partial_admit(ne_conn *conn, uint32_t need);
 /* The incomplete message no longer counts against the share: the chunks it
- * did not take go back. Its chain stays with the caller. */
+ * did not take go back, and its state (conn->io->spill, NULL after this).
+ * Its chain stays with the caller. */
 void ne_conn_spill_end(ne_conn *conn);
 /* Drops the connection's incomplete message, if any: its chunks and the
  * rest of its promise go back to the pools. */

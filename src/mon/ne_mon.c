@@ -387,10 +387,10 @@ static void write_open_conn(ne_mon *mon, ne_json_out *o, const ne_conn *c, const
     ne_json_kv_u64(o, "subscriptions", sc->nsubs);
     write_names(o, d.name, d.lang, d.version);
     const ne_tls *tls = &mon->conns->tls;
-    if (io->tls != NULL && io->tls_done) {
+    if (io->tls != NULL && io->tls->done) {
         /* Go's names for the suites: mbedTLS's with '_' for '-'. */
         char suite[64];
-        const char *name = tls->ops->cipher(tls->ctx, io->tls);
+        const char *name = tls->ops->cipher(tls->ctx, io->tls->session);
         size_t n = 0;
         for (; name[n] != '\0' && n + 1 < sizeof(suite); n++) {
             suite[n] = name[n] == '-' ? '_' : name[n];
