@@ -652,6 +652,18 @@
 #define NE_CRC32C_SLICE_BY_8 1
 #endif
 
+/* Host names kept for outbound connections made to a name rather than an
+ * address (a leaf remote's or a route's URL): a connection keeps its peer's
+ * address in binary (17 B), and a name, shown in /leafz, /routez and logs,
+ * in a slot of this pool while the connection lasts. An outbound
+ * connection that finds none free is not made (retried as when the
+ * connection pool is full). Default: one per leaf remote and route, at
+ * least one. One unit costs 128 B. */
+#ifndef NE_CONN_PEER_NAMES
+#define NE_CONN_PEER_NAMES                                                                         \
+    (NE_MAX_LEAF_REMOTES + NE_MAX_ROUTES > 0 ? NE_MAX_LEAF_REMOTES + NE_MAX_ROUTES : 1)
+#endif
+
 /* Version advertised in INFO: 2.9.x level semantics (see differences.md). */
 #ifndef NE_ADVERTISED_VERSION
 #define NE_ADVERTISED_VERSION "2.9.25"

@@ -94,6 +94,8 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
                  NE_PARTIAL_INPUTS);
     ne_pool_init(&set->tls_pool, "TLS states", &storage->tls, sizeof(ne_conn_tls),
                  NE_TLS_MAX_SESSIONS);
+    ne_pool_init(&set->name_pool, "peer names", &storage->name, sizeof(ne_conn_peer_name),
+                 NE_CONN_PEER_NAMES);
     ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
                         NE_OUT_REF_COUNT);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -187,7 +189,9 @@ void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
     ne_strbuf_init(&sb, line, sizeof(line));
     const ne_conn_kind *kind = ne_conn_kind_of(conn);
     if (conn->io != NULL) {
-        ne_strbuf_printf(&sb, "%s:%u - ", conn->io->ip, (unsigned)conn->io->port);
+        char ip[NE_CONN_PEER_NAME_BYTES];
+        (void)ne_conn_peer_ip(conn, ip, sizeof(ip));
+        ne_strbuf_printf(&sb, "%s:%u - ", ip, (unsigned)conn->io->port);
     }
     if (kind->log_id != NULL) {
         ne_strbuf_printf(&sb, "%s:%llu - ", kind->log_id, (unsigned long long)conn->cid);
@@ -244,16 +248,37 @@ static ne_conn *conn_header(ne_conns *set, uint8_t kind)
     return conn;
 }
 
+/* The peer's address is kept in binary; an outbound connection made to a
+ * host name keeps the name in a slot of the name pool instead (checked
+ * before anything is taken). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port)
 {
+    NE_ASSERT(ip != NULL);
     if (ne_pool_available(&set->io_pool) == 0 || ne_pool_available(&set->conn_pool) == 0) {
+        return NULL;
+    }
+    size_t ip_len = strlen(ip);
+    ne_ip_addr addr;
+    bool numeric = ne_ip_parse(ip, ip_len, &addr);
+    if (!numeric &&
+        (ip_len >= NE_CONN_PEER_NAME_BYTES || ne_pool_available(&set->name_pool) == 0)) {
+        set->name_pool.exhausted += ip_len < NE_CONN_PEER_NAME_BYTES ? 1u : 0u;
+        ne_log_warn(set->log, "Connection to %.*s not made: %s", (int)NE_MIN(ip_len, 64u), ip,
+                    ip_len >= NE_CONN_PEER_NAME_BYTES
+                        ? "host name too long"
+                        : "no peer name slot free (NE_CONN_PEER_NAMES)");
         return NULL;
     }
     ne_conn_io *io = ne_pool_alloc(&set->io_pool);
     NE_ASSERT(io != NULL);
     io->sock = sock;
-    size_t ip_len = strlen(ip);
-    memcpy(io->ip, ip, NE_MIN(ip_len, sizeof(io->ip) - 1));
+    if (numeric) {
+        io->peer = addr;
+    } else {
+        io->peer_name = ne_pool_alloc(&set->name_pool);
+        NE_ASSERT(io->peer_name != NULL);
+        memcpy(io->peer_name->text, ip, ip_len + 1);
+    }
     io->port = port;
     io->fans_out = true; /* reads start at NE_FANOUT_READ_BYTES until one shows none */
     io->last_in_ms = set->now_ms;
@@ -265,6 +290,25 @@ ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, 
         ne_conn_close(conn, NE_CLOSE_READ_ERROR, NULL);
     }
     return conn;
+}
+
+size_t ne_conn_peer_ip(const ne_conn *conn, char *buf, size_t cap)
+{
+    NE_ASSERT(buf != NULL && cap > 0);
+    const ne_conn_io *io = conn->io;
+    buf[0] = '\0';
+    if (io == NULL) {
+        return 0;
+    }
+    if (io->peer_name == NULL) {
+        return ne_ip_format(&io->peer, buf, cap);
+    }
+    size_t len = strlen(io->peer_name->text);
+    if (len + 1 > cap) {
+        return 0;
+    }
+    memcpy(buf, io->peer_name->text, len + 1);
+    return len;
 }
 
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind)
@@ -359,7 +403,7 @@ void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_de
            desc->mqtt_client != NULL ? desc->mqtt_client : "");
 #endif
     if (conn->io != NULL) {
-        memcpy(rec->ip, conn->io->ip, sizeof(rec->ip));
+        (void)ne_conn_peer_ip(conn, rec->ip, sizeof(rec->ip));
         rec->port = conn->io->port;
     }
     ne_fmt(rec->name, sizeof(rec->name), "%s", desc->name);
@@ -425,6 +469,9 @@ static void conn_teardown(ne_conn *conn)
 #endif
         io->rlen = 0;
         ne_conn_rbuf_release(conn);
+        if (io->peer_name != NULL) {
+            ne_pool_free(&set->name_pool, io->peer_name);
+        }
         ne_pool_free(&set->io_pool, io);
     }
     set->kinds[conn->kind].count--;

@@ -30,6 +30,7 @@
 
 #include "conf/ne_options.h"
 #include "core/ne_chunk.h"
+#include "core/ne_ip.h"
 #include "core/ne_log.h"
 #include "core/ne_pool.h"
 #include "ne_config.h"
@@ -46,6 +47,9 @@
 #endif
 #if NE_PARTIAL_INPUTS < 1 || NE_PARTIAL_INPUTS > NE_CONN_POOL_SIZE
 #error "NE_PARTIAL_INPUTS must be within 1..NE_CONN_POOL_SIZE"
+#endif
+#if NE_CONN_PEER_NAMES < 1
+#error "NE_CONN_PEER_NAMES must be at least 1"
 #endif
 #if NE_TLS_MAX_SESSIONS < 1
 #error "NE_TLS_MAX_SESSIONS must be at least 1"
@@ -222,6 +226,15 @@ typedef struct ne_conn_tls {
     uint8_t first_byte; /* first byte the peer sent in the handshake */
 } ne_conn_tls;
 
+/* The host name an outbound connection was made to (a leaf remote's or a
+ * route's URL names a host, not an address), kept as given for monitoring
+ * and logs: from the layer's pool (NE_CONN_PEER_NAMES); accepted
+ * connections always have a numeric address and hold none. */
+#define NE_CONN_PEER_NAME_BYTES 128
+typedef struct ne_conn_peer_name {
+    char text[NE_CONN_PEER_NAME_BYTES];
+} ne_conn_peer_name;
+
 /* The I/O part: only connections with a socket have one. What only some
  * connections need lives behind a pointer, from a pool of its own: the read
  * buffer (input left unparsed), the incomplete message (a payload larger
@@ -238,10 +251,11 @@ typedef struct ne_conn_io {
      * there is any: an idle connection holds none. rbuf is NULL when rlen
      * is 0 and no read is under way. */
     uint8_t *rbuf;
-    uint32_t rlen;  /* valid bytes in rbuf */
-    int last_error; /* the port's error that ended a read or write, NE_OK if none */
-    char ip[46];
+    ne_conn_peer_name *peer_name; /* NULL: the peer's address is `peer` */
+    uint32_t rlen;                /* valid bytes in rbuf */
+    int last_error;               /* the port's error that ended a read or write, NE_OK if none */
     uint16_t port;
+    ne_ip_addr peer; /* the peer's address in binary (ne_conn_peer_ip shows it) */
     bool want_write;
     bool read_paused;
     /* Its input filled a congested service's queue: held with its reads
@@ -434,6 +448,7 @@ typedef struct ne_conns {
     ne_pool rbuf_pool;  /* read buffers (NE_CONN_READ_BUFFERS), held while input is unparsed */
     ne_pool spill_pool; /* incomplete messages (NE_PARTIAL_INPUTS) */
     ne_pool tls_pool;   /* TLS states (NE_TLS_MAX_SESSIONS) */
+    ne_pool name_pool;  /* host names of outbound connections (NE_CONN_PEER_NAMES) */
     ne_chunk_pools chunks;
     uint32_t partial_chunks; /* promised to or held by incomplete messages */
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -457,6 +472,7 @@ typedef struct ne_conns_storage {
     NE_POOL_STORAGE(ne_conn_rbuf, NE_CONN_READ_BUFFERS) rbuf;
     NE_POOL_STORAGE(ne_spill, NE_PARTIAL_INPUTS) spill;
     NE_POOL_STORAGE(ne_conn_tls, NE_TLS_MAX_SESSIONS) tls;
+    NE_POOL_STORAGE(ne_conn_peer_name, NE_CONN_PEER_NAMES) name;
     NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk;
     NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref;
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -483,9 +499,17 @@ int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint
 void ne_conns_unlisten(ne_conns *set, ne_listener *listener);
 
 /* Takes a connection of `kind` for a socket (accepted or connected): the
- * header and the I/O part, linked in and attached to the loop. NULL when a
- * pool is empty (the socket is left to the caller). */
+ * header and the I/O part, linked in and attached to the loop. `ip` is the
+ * peer's numeric address as text (kept in binary) or, for an outbound
+ * connection, the host name it was made to (kept in a slot of
+ * NE_CONN_PEER_NAMES). NULL when a pool is empty or the name is longer
+ * than NE_CONN_PEER_NAME_BYTES - 1 (the socket is left to the caller). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port);
+/* The peer's address (or host name) as text with its NUL in buf[cap]:
+ * returns its length, 0 when it does not fit (buf holds ""). "" for an
+ * internal client. NE_CONN_PEER_NAME_BYTES always holds it, and
+ * NE_IP_TEXT_BYTES any address of an accepted connection. */
+size_t ne_conn_peer_ip(const ne_conn *conn, char *buf, size_t cap);
 /* An internal client: a header without a socket, whose deliveries queue for
  * its kind's handler. NULL when NE_MAX_INTERNAL_CLIENTS are open. */
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind);
