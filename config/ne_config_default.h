@@ -644,6 +644,13 @@
 #define NE_ASSERTIONS 1
 #endif
 
+/* 1: a failed assertion reports its expression's text with its file and
+ * line; 0: its file and line only, and the texts of the few hundred
+ * assertions (several KiB) stay out of the flash image. */
+#ifndef NE_ASSERT_TEXTS
+#define NE_ASSERT_TEXTS 1
+#endif
+
 /* CRC-32C (the store's records, snappy framing) eight bytes at a time with
  * 8 KiB of constant tables (1: about four times faster on a CPU with
  * caches), or a byte at a time with 1 KiB (0: the tiny profiles, short of

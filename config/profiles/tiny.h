@@ -8,6 +8,9 @@
  * clients, so 8 clients lock them out. */
 #define NE_RESERVED_CONNECTIONS 0
 #define NE_CONN_READ_BUFFER_BYTES 576
+/* Assertions stay on; a failed one reports its file and line without its
+ * expression's text (4.4 KiB of flash for the few hundred of them). */
+#define NE_ASSERT_TEXTS 0
 #define NE_MAX_CONTROL_LINE_BYTES 512
 #define NE_MAX_PAYLOAD_BYTES (4 * 1024)
 #define NE_MAX_PENDING_BYTES (8 * 1024)
