@@ -659,6 +659,15 @@
 #define NE_CRC32C_SLICE_BY_8 1
 #endif
 
+/* 1: a connection keeps its peer's address in binary (17 B; core/ne_ip
+ * reads and writes the text, about 1.5 KiB of code on Cortex-M) and an
+ * outbound connection's host name in a slot of NE_CONN_PEER_NAMES. 0: both
+ * as text in the I/O part (46 B per connection, a name of at most 45
+ * bytes): for boards with a few connections and little flash. */
+#ifndef NE_CONN_PEER_BINARY
+#define NE_CONN_PEER_BINARY 1
+#endif
+
 /* Host names kept for outbound connections made to a name rather than an
  * address (a leaf remote's or a route's URL): a connection keeps its peer's
  * address in binary (17 B), and a name, shown in /leafz, /routez and logs,

@@ -90,12 +90,14 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
                  NE_CONN_POOL_SIZE);
     ne_pool_init(&set->rbuf_pool, "read buffers", &storage->rbuf, sizeof(ne_conn_rbuf),
                  NE_CONN_READ_BUFFERS);
-    ne_pool_init(&set->spill_pool, "incomplete messages", &storage->spill, sizeof(ne_spill),
+    ne_pool_init(&set->spill_pool, "partial inputs", &storage->spill, sizeof(ne_spill),
                  NE_PARTIAL_INPUTS);
     ne_pool_init(&set->tls_pool, "TLS states", &storage->tls, sizeof(ne_conn_tls),
                  NE_TLS_MAX_SESSIONS);
+#if NE_CONN_PEER_BINARY
     ne_pool_init(&set->name_pool, "peer names", &storage->name, sizeof(ne_conn_peer_name),
                  NE_CONN_PEER_NAMES);
+#endif
     ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
                         NE_OUT_REF_COUNT);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -189,9 +191,9 @@ void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
     ne_strbuf_init(&sb, line, sizeof(line));
     const ne_conn_kind *kind = ne_conn_kind_of(conn);
     if (conn->io != NULL) {
-        char ip[NE_CONN_PEER_NAME_BYTES];
-        (void)ne_conn_peer_ip(conn, ip, sizeof(ip));
-        ne_strbuf_printf(&sb, "%s:%u - ", ip, (unsigned)conn->io->port);
+        char ip[NE_IP_TEXT_BYTES];
+        ne_strbuf_printf(&sb, "%s:%u - ", ne_conn_peer_text(conn, ip, sizeof(ip)),
+                         (unsigned)conn->io->port);
     }
     if (kind->log_id != NULL) {
         ne_strbuf_printf(&sb, "%s:%llu - ", kind->log_id, (unsigned long long)conn->cid);
@@ -248,37 +250,70 @@ static ne_conn *conn_header(ne_conns *set, uint8_t kind)
     return conn;
 }
 
-/* The peer's address is kept in binary; an outbound connection made to a
- * host name keeps the name in a slot of the name pool instead (checked
- * before anything is taken). */
+#if NE_CONN_PEER_BINARY
+/* Keeps the peer's address in binary, or an outbound connection's host name
+ * in a slot of the name pool (NE_CONN_PEER_NAMES). False (nothing taken,
+ * logged) when the name has no slot or is longer than one. */
+static bool peer_keep(ne_conns *set, ne_conn_io *io, const char *ip, size_t ip_len)
+{
+    if (ne_ip_parse(ip, ip_len, &io->peer)) {
+        return true;
+    }
+    if (ip_len >= NE_CONN_PEER_NAME_BYTES || ne_pool_available(&set->name_pool) == 0) {
+        set->name_pool.exhausted += ip_len < NE_CONN_PEER_NAME_BYTES ? 1u : 0u;
+        ne_log_warn(set->log, "Connection to %.*s not made: %s", (int)NE_MIN(ip_len, 64u), ip,
+                    ip_len >= NE_CONN_PEER_NAME_BYTES ? "host name too long"
+                                                      : "no peer name slot (NE_CONN_PEER_NAMES)");
+        return false;
+    }
+    io->peer_name = ne_pool_alloc(&set->name_pool);
+    NE_ASSERT(io->peer_name != NULL);
+    memcpy(io->peer_name->text, ip, ip_len + 1);
+    return true;
+}
+
+const char *ne_conn_peer_text(const ne_conn *conn, char *buf, size_t cap)
+{
+    NE_ASSERT(buf != NULL && cap > 0);
+    const ne_conn_io *io = conn->io;
+    buf[0] = '\0';
+    if (io == NULL) {
+        return buf;
+    }
+    if (io->peer_name != NULL) {
+        return io->peer_name->text;
+    }
+    (void)ne_ip_format(&io->peer, buf, cap); /* "" when it does not fit */
+    return buf;
+}
+#else
+/* The address or name as text, whole or not at all. */
+static bool peer_keep(ne_conns *set, ne_conn_io *io, const char *ip, size_t ip_len)
+{
+    if (ip_len >= sizeof(io->peer_text)) {
+        ne_log_warn(set->log, "Connection to %.*s not made: host name too long",
+                    (int)NE_MIN(ip_len, 64u), ip);
+        return false;
+    }
+    memcpy(io->peer_text, ip, ip_len + 1);
+    return true;
+}
+#endif
+
+/* The peer's address is checked before anything is taken (peer_keep). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port)
 {
     NE_ASSERT(ip != NULL);
     if (ne_pool_available(&set->io_pool) == 0 || ne_pool_available(&set->conn_pool) == 0) {
         return NULL;
     }
-    size_t ip_len = strlen(ip);
-    ne_ip_addr addr;
-    bool numeric = ne_ip_parse(ip, ip_len, &addr);
-    if (!numeric &&
-        (ip_len >= NE_CONN_PEER_NAME_BYTES || ne_pool_available(&set->name_pool) == 0)) {
-        set->name_pool.exhausted += ip_len < NE_CONN_PEER_NAME_BYTES ? 1u : 0u;
-        ne_log_warn(set->log, "Connection to %.*s not made: %s", (int)NE_MIN(ip_len, 64u), ip,
-                    ip_len >= NE_CONN_PEER_NAME_BYTES
-                        ? "host name too long"
-                        : "no peer name slot free (NE_CONN_PEER_NAMES)");
-        return NULL;
-    }
     ne_conn_io *io = ne_pool_alloc(&set->io_pool);
     NE_ASSERT(io != NULL);
-    io->sock = sock;
-    if (numeric) {
-        io->peer = addr;
-    } else {
-        io->peer_name = ne_pool_alloc(&set->name_pool);
-        NE_ASSERT(io->peer_name != NULL);
-        memcpy(io->peer_name->text, ip, ip_len + 1);
+    if (!peer_keep(set, io, ip, strlen(ip))) {
+        ne_pool_free(&set->io_pool, io);
+        return NULL;
     }
+    io->sock = sock;
     io->port = port;
     io->fans_out = true; /* reads start at NE_FANOUT_READ_BYTES until one shows none */
     io->last_in_ms = set->now_ms;
@@ -290,25 +325,6 @@ ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, 
         ne_conn_close(conn, NE_CLOSE_READ_ERROR, NULL);
     }
     return conn;
-}
-
-size_t ne_conn_peer_ip(const ne_conn *conn, char *buf, size_t cap)
-{
-    NE_ASSERT(buf != NULL && cap > 0);
-    const ne_conn_io *io = conn->io;
-    buf[0] = '\0';
-    if (io == NULL) {
-        return 0;
-    }
-    if (io->peer_name == NULL) {
-        return ne_ip_format(&io->peer, buf, cap);
-    }
-    size_t len = strlen(io->peer_name->text);
-    if (len + 1 > cap) {
-        return 0;
-    }
-    memcpy(buf, io->peer_name->text, len + 1);
-    return len;
 }
 
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind)
@@ -403,7 +419,12 @@ void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_de
            desc->mqtt_client != NULL ? desc->mqtt_client : "");
 #endif
     if (conn->io != NULL) {
-        (void)ne_conn_peer_ip(conn, rec->ip, sizeof(rec->ip));
+        char ip[NE_IP_TEXT_BYTES];
+        const char *text = ne_conn_peer_text(conn, ip, sizeof(ip));
+        size_t len = strlen(text);
+        if (len < sizeof(rec->ip)) { /* a longer host name is not cut: "" */
+            memcpy(rec->ip, text, len + 1);
+        }
         rec->port = conn->io->port;
     }
     ne_fmt(rec->name, sizeof(rec->name), "%s", desc->name);
@@ -469,9 +490,11 @@ static void conn_teardown(ne_conn *conn)
 #endif
         io->rlen = 0;
         ne_conn_rbuf_release(conn);
+#if NE_CONN_PEER_BINARY
         if (io->peer_name != NULL) {
             ne_pool_free(&set->name_pool, io->peer_name);
         }
+#endif
         ne_pool_free(&set->io_pool, io);
     }
     set->kinds[conn->kind].count--;
@@ -625,17 +648,8 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
     NE_ASSERT(need > 0 && need <= NE_PARTIAL_INPUT_CHUNKS);
     NE_ASSERT(conn->io != NULL && conn->io->spill == NULL);
     for (uint32_t guard = 0; guard <= NE_MAX_CONN_HEADERS; guard++) {
-        if (ne_pool_available(&set->spill_pool) == 0) {
-            ne_conn *stalled = stalled_partial_sender(set, conn);
-            if (stalled == NULL) {
-                set->spill_pool.exhausted++;
-                return false;
-            }
-            close_slow_producer(stalled, NE_CLOSE_SLOW_PRODUCER_STALLED,
-                                "stalled message cut to make room (NE_PARTIAL_INPUTS)");
-            continue;
-        }
-        if (set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
+        bool state_free = ne_pool_available(&set->spill_pool) > 0;
+        if (state_free && set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
             /* Within the share, only outbound queues can hold the chunks it
              * needs: the publisher waits for them to drain (TCP
              * back-pressure, CP-68), but not for a subscriber that stopped
@@ -660,12 +674,15 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
             ne_conn_close_slow_consumer(slow);
             continue;
         }
+        /* The share is full or no state is free: a stalled sender pays. */
         ne_conn *stalled = stalled_partial_sender(set, conn);
         if (stalled == NULL) {
+            set->spill_pool.exhausted += state_free ? 0u : 1u;
             return false;
         }
         close_slow_producer(stalled, NE_CLOSE_SLOW_PRODUCER_STALLED,
-                            "stalled message cut to make room (NE_PARTIAL_INPUT_CHUNKS)");
+                            "stalled message cut to make room (NE_PARTIAL_INPUT_CHUNKS, "
+                            "NE_PARTIAL_INPUTS)");
     }
     return false;
 }

@@ -251,11 +251,17 @@ typedef struct ne_conn_io {
      * there is any: an idle connection holds none. rbuf is NULL when rlen
      * is 0 and no read is under way. */
     uint8_t *rbuf;
+#if NE_CONN_PEER_BINARY
     ne_conn_peer_name *peer_name; /* NULL: the peer's address is `peer` */
-    uint32_t rlen;                /* valid bytes in rbuf */
-    int last_error;               /* the port's error that ended a read or write, NE_OK if none */
+#endif
+    uint32_t rlen;  /* valid bytes in rbuf */
+    int last_error; /* the port's error that ended a read or write, NE_OK if none */
     uint16_t port;
-    ne_ip_addr peer; /* the peer's address in binary (ne_conn_peer_ip shows it) */
+#if NE_CONN_PEER_BINARY
+    ne_ip_addr peer; /* the peer's address in binary (ne_conn_peer_text shows it) */
+#else
+    char peer_text[NE_IP_TEXT_BYTES]; /* the peer's address or host name as given */
+#endif
     bool want_write;
     bool read_paused;
     /* Its input filled a congested service's queue: held with its reads
@@ -448,7 +454,9 @@ typedef struct ne_conns {
     ne_pool rbuf_pool;  /* read buffers (NE_CONN_READ_BUFFERS), held while input is unparsed */
     ne_pool spill_pool; /* incomplete messages (NE_PARTIAL_INPUTS) */
     ne_pool tls_pool;   /* TLS states (NE_TLS_MAX_SESSIONS) */
-    ne_pool name_pool;  /* host names of outbound connections (NE_CONN_PEER_NAMES) */
+#if NE_CONN_PEER_BINARY
+    ne_pool name_pool; /* host names of outbound connections (NE_CONN_PEER_NAMES) */
+#endif
     ne_chunk_pools chunks;
     uint32_t partial_chunks; /* promised to or held by incomplete messages */
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -472,7 +480,9 @@ typedef struct ne_conns_storage {
     NE_POOL_STORAGE(ne_conn_rbuf, NE_CONN_READ_BUFFERS) rbuf;
     NE_POOL_STORAGE(ne_spill, NE_PARTIAL_INPUTS) spill;
     NE_POOL_STORAGE(ne_conn_tls, NE_TLS_MAX_SESSIONS) tls;
+#if NE_CONN_PEER_BINARY
     NE_POOL_STORAGE(ne_conn_peer_name, NE_CONN_PEER_NAMES) name;
+#endif
     NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk;
     NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref;
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -502,14 +512,24 @@ void ne_conns_unlisten(ne_conns *set, ne_listener *listener);
  * header and the I/O part, linked in and attached to the loop. `ip` is the
  * peer's numeric address as text (kept in binary) or, for an outbound
  * connection, the host name it was made to (kept in a slot of
- * NE_CONN_PEER_NAMES). NULL when a pool is empty or the name is longer
- * than NE_CONN_PEER_NAME_BYTES - 1 (the socket is left to the caller). */
+ * NE_CONN_PEER_NAMES; with NE_CONN_PEER_BINARY 0 both are kept as text in
+ * the I/O part, at most NE_IP_TEXT_BYTES - 1 bytes). NULL when a pool is
+ * empty or the name is longer than that (the socket is left to the caller). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port);
-/* The peer's address (or host name) as text with its NUL in buf[cap]:
- * returns its length, 0 when it does not fit (buf holds ""). "" for an
- * internal client. NE_CONN_PEER_NAME_BYTES always holds it, and
- * NE_IP_TEXT_BYTES any address of an accepted connection. */
-size_t ne_conn_peer_ip(const ne_conn *conn, char *buf, size_t cap);
+/* The peer's address (or the host name an outbound connection was made
+ * to) as text: written into buf[cap] (NE_IP_TEXT_BYTES holds any address)
+ * or the connection's own copy of the text, valid while the connection
+ * lasts; "" for an internal client, or an address that does not fit. */
+#if NE_CONN_PEER_BINARY
+const char *ne_conn_peer_text(const ne_conn *conn, char *buf, size_t cap);
+#else
+static inline const char *ne_conn_peer_text(const ne_conn *conn, char *buf, size_t cap)
+{
+    (void)buf;
+    (void)cap;
+    return conn->io != NULL ? conn->io->peer_text : "";
+}
+#endif
 /* An internal client: a header without a socket, whose deliveries queue for
  * its kind's handler. NULL when NE_MAX_INTERNAL_CLIENTS are open. */
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind);

@@ -369,10 +369,10 @@ static void write_open_conn(ne_mon *mon, ne_json_out *o, const ne_conn *c, const
 {
     ne_conn_desc d = describe(c);
     const ne_conn_io *io = c->io;
-    char ip[NE_CONN_PEER_NAME_BYTES];
-    (void)ne_conn_peer_ip(c, ip, sizeof(ip));
+    char ip[NE_IP_TEXT_BYTES];
     ne_json_begin_object(o);
-    write_conn_common(o, &d, c->cid, ip, io->port, c->start_wall_ns);
+    write_conn_common(o, &d, c->cid, ne_conn_peer_text(c, ip, sizeof(ip)), io->port,
+                      c->start_wall_ns);
     uint64_t idle_ns = (mon->conns->now_ms - io->last_in_ms) * 1000000u;
     ne_json_kv_time(o, "last_activity", now_ns - idle_ns);
     ne_json_kv_duration(o, "rtt", c->rtt_ns);
