@@ -4,6 +4,9 @@
 /* Read buffers for 4 of the 8 connections with input in flight at once, so
  * that tests/hostile/pools.test.mjs holds them all with stalled input. */
 #define NE_CONN_READ_BUFFERS 4
+/* States of incomplete messages for 2 of the 8 connections at once, so that
+ * tests/hostile/mqtt.test.mjs takes them all with stalled PUBLISHes. */
+#define NE_PARTIAL_INPUTS 2
 /* MQTT session tables for 4 of the 8 sessions (tests/hostile/mqtt.test.mjs
  * takes them all). */
 #define NE_MQTT_SUB_TABLES 4
