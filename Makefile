@@ -146,7 +146,7 @@ $(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BUILD)/li
 # Unit tests: one binary per tests/unit/test_<name>.c.
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT_OBJ) $(BUILD)/libnecore.a $(BUILD)/libnesim.a $(BUILD)/libneposix.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/libnesim.a $(BUILD)/libnecore.a \
+	$(CC) $(ALL_CFLAGS) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/libnesim.a $(BUILD)/libnecore.a \
 	    $(BUILD)/libneposix.a $(BUILD)/libnecore.a $(LDFLAGS_ALL) -lcmocka \
 	    $(shell cat tests/unit/$*.libs 2>/dev/null) $(BOARD_LIBS)
 
@@ -400,6 +400,9 @@ clean:
 
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SIM_OBJ:.o=.d)
 -include $(CORE_OBJ:.o=.d) $(POSIX_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(BOARD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d)
+# A unit test is compiled and linked in one step: its dependencies (the
+# headers, and the board sources some tests include) in <binary>.d.
+-include $(UNIT_BIN:=.d)
 -include $(TLS_OBJ:.o=.d)
 
 # ---- codec section (snappy benchmark) ----------------------------------------

@@ -340,6 +340,20 @@
     (NE_CHUNK_COUNT / 2 > NE_MAX_MESSAGE_CHUNKS ? NE_CHUNK_COUNT / 2 : NE_MAX_MESSAGE_CHUNKS)
 #endif
 
+/* Incomplete messages assembled at once: the state of one (where its chain
+ * is, what it promised, its deadline) is held only by a connection
+ * receiving a payload larger than its read buffer (or an MQTT PUBLISH
+ * split across reads), from this pool, until its last byte. A message that
+ * finds the pool empty waits as one that finds the share full does: a
+ * message stalled for NE_PARTIAL_MSG_STALL_MS is cut to make room, else it
+ * waits, holding nothing, with its reads paused. The default, one per
+ * connection slot and at most one per chunk of the share, is never the
+ * first limit reached. One unit costs 64 B (64-bit), 56 B (32-bit). */
+#ifndef NE_PARTIAL_INPUTS
+#define NE_PARTIAL_INPUTS                                                                          \
+    (NE_CONN_POOL_SIZE < NE_PARTIAL_INPUT_CHUNKS ? NE_CONN_POOL_SIZE : NE_PARTIAL_INPUT_CHUNKS)
+#endif
+
 /* References from outbound queues into chunks. A queue needs one per run of
  * consecutive bytes in one chunk. One unit costs 24 B. */
 #ifndef NE_OUT_REF_COUNT
@@ -587,8 +601,9 @@
 /* TLS sessions open at once: client connections, HTTPS monitoring and leaf
  * remotes together. A TLS client beyond it gets
  * -ERR 'maximum connections exceeded' after INFO, as at max_connections.
- * One unit costs 416 B of static pool (the mbedTLS context); its
- * record buffers and keys come from NE_TLS_HEAP_BYTES. */
+ * One unit costs 416 B of static pool (the mbedTLS context) and 32 B of the
+ * connection layer's TLS state (ne_conn_tls, 64-bit); its record buffers and
+ * keys come from NE_TLS_HEAP_BYTES. */
 #ifndef NE_TLS_MAX_SESSIONS
 #define NE_TLS_MAX_SESSIONS 128
 #endif
@@ -629,6 +644,13 @@
 #define NE_ASSERTIONS 1
 #endif
 
+/* 1: a failed assertion reports its expression's text with its file and
+ * line; 0: its file and line only, and the texts of the few hundred
+ * assertions (several KiB) stay out of the flash image. */
+#ifndef NE_ASSERT_TEXTS
+#define NE_ASSERT_TEXTS 1
+#endif
+
 /* CRC-32C (the store's records, snappy framing) eight bytes at a time with
  * 8 KiB of constant tables (1: about four times faster on a CPU with
  * caches), or a byte at a time with 1 KiB (0: the tiny profiles, short of
@@ -646,6 +668,27 @@
  * on x86-64 only. */
 #ifndef NE_CRC32C_HARDWARE
 #define NE_CRC32C_HARDWARE 1
+#endif
+
+/* 1: a connection keeps its peer's address in binary (17 B; core/ne_ip
+ * reads and writes the text, about 1.5 KiB of code on Cortex-M) and an
+ * outbound connection's host name in a slot of NE_CONN_PEER_NAMES. 0: both
+ * as text in the I/O part (46 B per connection, a name of at most 45
+ * bytes): for boards with a few connections and little flash. */
+#ifndef NE_CONN_PEER_BINARY
+#define NE_CONN_PEER_BINARY 1
+#endif
+
+/* Host names kept for outbound connections made to a name rather than an
+ * address (a leaf remote's or a route's URL): a connection keeps its peer's
+ * address in binary (17 B), and a name, shown in /leafz, /routez and logs,
+ * in a slot of this pool while the connection lasts. An outbound
+ * connection that finds none free is not made (retried as when the
+ * connection pool is full). Default: one per leaf remote and route, at
+ * least one. One unit costs 128 B. */
+#ifndef NE_CONN_PEER_NAMES
+#define NE_CONN_PEER_NAMES                                                                         \
+    (NE_MAX_LEAF_REMOTES + NE_MAX_ROUTES > 0 ? NE_MAX_LEAF_REMOTES + NE_MAX_ROUTES : 1)
 #endif
 
 /* Version advertised in INFO: 2.9.x level semantics (see differences.md). */

@@ -19,8 +19,9 @@
  * the number of internal clients depends on them. */
 
 /* Streams of all accounts together. One unit costs sizeof(ne_js_stream)
- * (about 450 B with the default name length). The next STREAM.CREATE gets
- * 10027 "maximum number of streams reached". */
+ * (280 B on x86-64 with the default knobs) plus the text slots of its
+ * name, its subjects and its last message id (below). The next STREAM.CREATE gets 10027 "maximum
+ * number of streams reached". */
 #ifndef NE_JS_MAX_STREAMS
 #define NE_JS_MAX_STREAMS 256
 #endif
@@ -34,10 +35,21 @@
 
 /* Longest stream or consumer name plus its terminator. nats-server allows
  * 255 characters, as does the default here; a longer name gets nats-server's
- * "is too long" error with this bound. Costs this many bytes per stream and
- * per consumer. */
+ * "is too long" error with this bound. Costs this many bytes per consumer;
+ * a stream keeps its name in a text slot (below): a short slot when it has
+ * at most NE_JS_SHORT_TEXT_BYTES - 2 characters, a text slot up to
+ * NE_JS_TEXT_BYTES - 1, a long name slot beyond. */
 #ifndef NE_JS_NAME_BYTES
 #define NE_JS_NAME_BYTES 256
+#endif
+
+/* Long name slots: a stream name longer than NE_JS_TEXT_BYTES - 1 (up to
+ * NE_JS_NAME_BYTES - 1) takes one, shared by all streams. When they are all
+ * taken such a STREAM.CREATE gets 10023 "insufficient resources" (logged
+ * with this knob) and shorter names go on. One unit costs NE_JS_NAME_BYTES
+ * + 2 B, rounded up to 8; at least 1. */
+#ifndef NE_JS_LONG_NAME_SLOTS
+#define NE_JS_LONG_NAME_SLOTS 16
 #endif
 
 /* Text slots: one holds a stream subject, a description, a filter or
@@ -51,6 +63,23 @@
 #endif
 #ifndef NE_JS_TEXT_SLOTS
 #define NE_JS_TEXT_SLOTS 2048
+#endif
+
+/* Short text slots: a text (or stream name) of at most
+ * NE_JS_SHORT_TEXT_BYTES - 2 bytes takes one of these instead of a text
+ * slot, and a text slot when they are all taken (a longer text never takes
+ * one). Most subjects, names, filters and deliver subjects are short: a
+ * stream with a name and one subject holds two short slots (64 B) where two
+ * text slots would take 256 B. One unit costs NE_JS_SHORT_TEXT_BYTES (a
+ * multiple of 8, 8 to 256, at most NE_JS_TEXT_BYTES). When neither kind is
+ * left, the request that needed one gets 10023 "insufficient resources",
+ * logged with both knobs. NE_JS_SHORT_TEXT_SLOTS + NE_JS_TEXT_SLOTS +
+ * NE_JS_LONG_NAME_SLOTS must be below 65535. */
+#ifndef NE_JS_SHORT_TEXT_BYTES
+#define NE_JS_SHORT_TEXT_BYTES 32
+#endif
+#ifndef NE_JS_SHORT_TEXT_SLOTS
+#define NE_JS_SHORT_TEXT_SLOTS 4096
 #endif
 
 /* Subjects one stream may list. Costs 2 B per stream each. */
@@ -249,7 +278,7 @@
 #endif
 
 /* Sources of one stream (a mirror is one); each takes a text slot or more
- * for its names and 24 B in every stream configuration. */
+ * for its names and 24 B in a set of NE_JS_SOURCED_STREAMS (below). */
 #ifndef NE_JS_MAX_STREAM_SOURCES
 #define NE_JS_MAX_STREAM_SOURCES 4
 #endif
@@ -258,6 +287,17 @@
  * its position, its deliver and reply subjects (about 200 B). */
 #ifndef NE_JS_MAX_SOURCE_LINKS
 #define NE_JS_MAX_SOURCE_LINKS 16
+#endif
+
+/* Streams with a mirror or sources, plus the configuration being parsed:
+ * each holds one set of NE_JS_MAX_STREAM_SOURCES source configurations
+ * (24 B each) instead of every stream carrying one. A stream with a mirror
+ * or sources takes a link each (NE_JS_MAX_SOURCE_LINKS), so the default
+ * never refuses what the links allow. When the sets are all taken, a
+ * STREAM.CREATE or UPDATE naming a mirror or sources gets 10023
+ * "insufficient resources", logged with this knob. At least 1. */
+#ifndef NE_JS_SOURCED_STREAMS
+#define NE_JS_SOURCED_STREAMS (NE_JS_MAX_SOURCE_LINKS + 1)
 #endif
 
 /* Streams forwarding to the cloud at once (natsedge's forward extension,

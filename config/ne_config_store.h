@@ -6,9 +6,9 @@
  *   NE_STORE_MAX_BLOCKS * (93 + NE_STORE_BLOCK_MAX_RECORDS / 8)
  *   + NE_STORE_MAX_LOGS * 168 + NE_STORE_META_KEYS * 40
  *   + NE_STORE_WRITE_BUFFER_BYTES + 2.2 * NE_STORE_PACK_RAW_BYTES
- *   + NE_STORE_READ_BUFFER_BYTES + NE_STORE_PROGRAM_CHUNK_BYTES
+ *   + NE_STORE_READ_WINDOWS * NE_STORE_READ_BUFFER_BYTES + NE_STORE_PROGRAM_CHUNK_BYTES
  *   + NE_STORE_MAX_CONFIG_BYTES + 2.7 KiB,
- * shared by all its logs (159,400 B with these defaults). Each log's front
+ * shared by all its logs (163,544 B with these defaults). Each log's front
  * end (ne_store 216 B, a consumer 280 B, a RAFT log 240 B) and its subject
  * table (40 B per slot, plus the subjects' bytes) are the caller's.
  * docs/storage.md has the table, the tiny and gateway profiles' maxima, and
@@ -87,6 +87,19 @@
  * this many bytes per device. */
 #ifndef NE_STORE_READ_BUFFER_BYTES
 #define NE_STORE_READ_BUFFER_BYTES 4096
+#endif
+
+/* Read windows of a device, each NE_STORE_READ_BUFFER_BYTES. A lookup that
+ * misses every window refills the one used least recently: with two, a
+ * reader going forward (a consumer, a forwarder) and removals behind it (acks
+ * of a work queue, a forwarder's acknowledged messages) do not take each
+ * other's window and go back to flash for every record. At least 1. Costs
+ * NE_STORE_READ_BUFFER_BYTES each per device. */
+#ifndef NE_STORE_READ_WINDOWS
+#define NE_STORE_READ_WINDOWS 2
+#endif
+#if NE_STORE_READ_WINDOWS < 1
+#error "NE_STORE_READ_WINDOWS must be at least 1"
 #endif
 
 /* Largest run of records compressed together (uncompressed bytes of one

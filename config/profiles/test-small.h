@@ -4,6 +4,9 @@
 /* Read buffers for 4 of the 8 connections with input in flight at once, so
  * that tests/hostile/pools.test.mjs holds them all with stalled input. */
 #define NE_CONN_READ_BUFFERS 4
+/* States of incomplete messages for 2 of the 8 connections at once, so that
+ * tests/hostile/mqtt.test.mjs takes them all with stalled PUBLISHes. */
+#define NE_PARTIAL_INPUTS 2
 /* MQTT session tables for 4 of the 8 sessions (tests/hostile/mqtt.test.mjs
  * takes them all). */
 #define NE_MQTT_SUB_TABLES 4
@@ -49,4 +52,7 @@
 #define NE_JS_MAX_PENDING 4
 #define NE_JS_MAX_WAITING 2
 #define NE_JS_MAX_MSG_IDS 4
-#define NE_JS_TEXT_SLOTS 24
+#define NE_JS_SHORT_TEXT_SLOTS 6
+#define NE_JS_TEXT_SLOTS 10
+#define NE_JS_LONG_NAME_SLOTS 1
+#define NE_JS_SOURCED_STREAMS 2

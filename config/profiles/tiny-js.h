@@ -77,7 +77,12 @@
 #define NE_JS_MAX_CONSUMERS 16
 #define NE_JS_NAME_BYTES 64
 #define NE_JS_TEXT_BYTES 64
-#define NE_JS_TEXT_SLOTS 96
+/* Text of at most 30 bytes (most names and subjects) in short slots of
+ * 32 B, longer text in the 48 text slots; names are no longer than a text
+ * slot holds, so one long name slot (the least) is never used. */
+#define NE_JS_SHORT_TEXT_SLOTS 96
+#define NE_JS_TEXT_SLOTS 48
+#define NE_JS_LONG_NAME_SLOTS 1
 #define NE_JS_MAX_STREAM_SUBJECTS 4
 #define NE_JS_MAX_BACKOFF 4
 /* Memory streams: 32 KiB in 256-byte blocks. */

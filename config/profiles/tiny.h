@@ -8,6 +8,13 @@
  * clients, so 8 clients lock them out. */
 #define NE_RESERVED_CONNECTIONS 0
 #define NE_CONN_READ_BUFFER_BYTES 576
+/* Peer addresses as text (46 B for each of the 8 connections) rather than
+ * binary: the address parser and writer would cost more flash (about
+ * 1.5 KiB) than the 232 B of RAM they save here. */
+#define NE_CONN_PEER_BINARY 0
+/* Assertions stay on; a failed one reports its file and line without its
+ * expression's text (4.4 KiB of flash for the few hundred of them). */
+#define NE_ASSERT_TEXTS 0
 #define NE_MAX_CONTROL_LINE_BYTES 512
 #define NE_MAX_PAYLOAD_BYTES (4 * 1024)
 #define NE_MAX_PENDING_BYTES (8 * 1024)
@@ -97,6 +104,7 @@
 #define NE_STORE_WRITE_BUFFER_BYTES 4096
 #define NE_STORE_PROGRAM_CHUNK_BYTES 256
 #define NE_STORE_READ_BUFFER_BYTES 512
+#define NE_STORE_READ_WINDOWS 1 /* flash reads are cheap here: RAM first */
 #define NE_STORE_PACK_RAW_BYTES 0
 #define NE_STORE_MAX_SUBJECT_BYTES 128
 /* No JetStream on the plain tiny profile (tiny-js has it). */

@@ -90,6 +90,14 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
                  NE_CONN_POOL_SIZE);
     ne_pool_init(&set->rbuf_pool, "read buffers", &storage->rbuf, sizeof(ne_conn_rbuf),
                  NE_CONN_READ_BUFFERS);
+    ne_pool_init(&set->spill_pool, "partial inputs", &storage->spill, sizeof(ne_spill),
+                 NE_PARTIAL_INPUTS);
+    ne_pool_init(&set->tls_pool, "TLS states", &storage->tls, sizeof(ne_conn_tls),
+                 NE_TLS_MAX_SESSIONS);
+#if NE_CONN_PEER_BINARY
+    ne_pool_init(&set->name_pool, "peer names", &storage->name, sizeof(ne_conn_peer_name),
+                 NE_CONN_PEER_NAMES);
+#endif
     ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
                         NE_OUT_REF_COUNT);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -183,7 +191,9 @@ void ne_conn_logf(const ne_conn *conn, ne_log_level level, const char *fmt, ...)
     ne_strbuf_init(&sb, line, sizeof(line));
     const ne_conn_kind *kind = ne_conn_kind_of(conn);
     if (conn->io != NULL) {
-        ne_strbuf_printf(&sb, "%s:%u - ", conn->io->ip, (unsigned)conn->io->port);
+        char ip[NE_IP_TEXT_BYTES];
+        ne_strbuf_printf(&sb, "%s:%u - ", ne_conn_peer_text(conn, ip, sizeof(ip)),
+                         (unsigned)conn->io->port);
     }
     if (kind->log_id != NULL) {
         ne_strbuf_printf(&sb, "%s:%llu - ", kind->log_id, (unsigned long long)conn->cid);
@@ -240,16 +250,70 @@ static ne_conn *conn_header(ne_conns *set, uint8_t kind)
     return conn;
 }
 
+#if NE_CONN_PEER_BINARY
+/* Keeps the peer's address in binary, or an outbound connection's host name
+ * in a slot of the name pool (NE_CONN_PEER_NAMES). False (nothing taken,
+ * logged) when the name has no slot or is longer than one. */
+static bool peer_keep(ne_conns *set, ne_conn_io *io, const char *ip, size_t ip_len)
+{
+    if (ne_ip_parse(ip, ip_len, &io->peer)) {
+        return true;
+    }
+    if (ip_len >= NE_CONN_PEER_NAME_BYTES || ne_pool_available(&set->name_pool) == 0) {
+        set->name_pool.exhausted += ip_len < NE_CONN_PEER_NAME_BYTES ? 1u : 0u;
+        ne_log_warn(set->log, "Connection to %.*s not made: %s", (int)NE_MIN(ip_len, 64u), ip,
+                    ip_len >= NE_CONN_PEER_NAME_BYTES ? "host name too long"
+                                                      : "no peer name slot (NE_CONN_PEER_NAMES)");
+        return false;
+    }
+    io->peer_name = ne_pool_alloc(&set->name_pool);
+    NE_ASSERT(io->peer_name != NULL);
+    memcpy(io->peer_name->text, ip, ip_len + 1);
+    return true;
+}
+
+const char *ne_conn_peer_text(const ne_conn *conn, char *buf, size_t cap)
+{
+    NE_ASSERT(buf != NULL && cap > 0);
+    const ne_conn_io *io = conn->io;
+    buf[0] = '\0';
+    if (io == NULL) {
+        return buf;
+    }
+    if (io->peer_name != NULL) {
+        return io->peer_name->text;
+    }
+    (void)ne_ip_format(&io->peer, buf, cap); /* "" when it does not fit */
+    return buf;
+}
+#else
+/* The address or name as text, whole or not at all. */
+static bool peer_keep(ne_conns *set, ne_conn_io *io, const char *ip, size_t ip_len)
+{
+    if (ip_len >= sizeof(io->peer_text)) {
+        ne_log_warn(set->log, "Connection to %.*s not made: host name too long",
+                    (int)NE_MIN(ip_len, 64u), ip);
+        return false;
+    }
+    memcpy(io->peer_text, ip, ip_len + 1);
+    return true;
+}
+#endif
+
+/* The peer's address is checked before anything is taken (peer_keep). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port)
 {
+    NE_ASSERT(ip != NULL);
     if (ne_pool_available(&set->io_pool) == 0 || ne_pool_available(&set->conn_pool) == 0) {
         return NULL;
     }
     ne_conn_io *io = ne_pool_alloc(&set->io_pool);
     NE_ASSERT(io != NULL);
+    if (!peer_keep(set, io, ip, strlen(ip))) {
+        ne_pool_free(&set->io_pool, io);
+        return NULL;
+    }
     io->sock = sock;
-    size_t ip_len = strlen(ip);
-    memcpy(io->ip, ip, NE_MIN(ip_len, sizeof(io->ip) - 1));
     io->port = port;
     io->fans_out = true; /* reads start at NE_FANOUT_READ_BYTES until one shows none */
     io->last_in_ms = set->now_ms;
@@ -355,7 +419,12 @@ void ne_conns_record_closed(ne_conns *set, const ne_conn *conn, const ne_conn_de
            desc->mqtt_client != NULL ? desc->mqtt_client : "");
 #endif
     if (conn->io != NULL) {
-        memcpy(rec->ip, conn->io->ip, sizeof(rec->ip));
+        char ip[NE_IP_TEXT_BYTES];
+        const char *text = ne_conn_peer_text(conn, ip, sizeof(ip));
+        size_t len = strlen(text);
+        if (len < sizeof(rec->ip)) { /* a longer host name is not cut: "" */
+            memcpy(rec->ip, text, len + 1);
+        }
         rec->port = conn->io->port;
     }
     ne_fmt(rec->name, sizeof(rec->name), "%s", desc->name);
@@ -400,7 +469,7 @@ static void conn_teardown(ne_conn *conn)
     }
     ne_outq_clear(&conn->out, &set->chunks);
     if (io != NULL) {
-        NE_ASSERT(!io->spill.active); /* released by ne_conn_close */
+        NE_ASSERT(io->spill == NULL && io->tls == NULL); /* released by ne_conn_close, above */
         if (io->read_paused) {
             /* Off the list of readers waiting for chunks: resume_paused
              * runs after the teardowns of the turn. */
@@ -421,6 +490,11 @@ static void conn_teardown(ne_conn *conn)
 #endif
         io->rlen = 0;
         ne_conn_rbuf_release(conn);
+#if NE_CONN_PEER_BINARY
+        if (io->peer_name != NULL) {
+            ne_pool_free(&set->name_pool, io->peer_name);
+        }
+#endif
         ne_pool_free(&set->io_pool, io);
     }
     set->kinds[conn->kind].count--;
@@ -510,12 +584,12 @@ static ne_conn *stalled_partial_sender(ne_conns *set, const ne_conn *except)
     ne_conn *stalled = NULL;
     uint32_t guard = 0;
     for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
-        const ne_spill *sp = c->io != NULL ? &c->io->spill : NULL;
-        if (c == except || c->closing || sp == NULL || !sp->active ||
+        const ne_spill *sp = c->io != NULL ? c->io->spill : NULL;
+        if (c == except || c->closing || sp == NULL ||
             set->now_ms - sp->last_ms < set->opts->partial_msg_stall_ms) {
             continue;
         }
-        if (stalled == NULL || sp->last_ms < stalled->io->spill.last_ms) {
+        if (stalled == NULL || sp->last_ms < stalled->io->spill->last_ms) {
             stalled = c;
         }
     }
@@ -528,7 +602,8 @@ static ne_conn *stalled_partial_sender(ne_conns *set, const ne_conn *except)
 static void close_slow_producer(ne_conn *conn, ne_close_reason reason, const char *why)
 {
     ne_conns *set = conn->set;
-    const ne_spill *sp = &conn->io->spill;
+    const ne_spill *sp = conn->io->spill;
+    NE_ASSERT(sp != NULL);
     ne_conn_logf(conn, NE_LOG_WARN,
                  "Slow Producer Detected: %s, %u of %u bytes received in %llu ms", why,
                  (unsigned)(sp->total_len + 2 - sp->remaining), (unsigned)(sp->total_len + 2),
@@ -564,13 +639,17 @@ static ne_conn *stalled_consumer(ne_conns *set, const ne_conn *except)
  * When the share is full, stalled senders are cut to make room, the one
  * stalled longest first; when the pool is held by outbound queues, stalled
  * consumers are, the one holding the most first: each pass closes one
- * connection or returns. */
+ * connection or returns. The message's state comes from its own pool
+ * (NE_PARTIAL_INPUTS); when that is empty, a stalled sender is cut for it
+ * as for the share. */
 bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
 {
     ne_conns *set = conn->set;
     NE_ASSERT(need > 0 && need <= NE_PARTIAL_INPUT_CHUNKS);
+    NE_ASSERT(conn->io != NULL && conn->io->spill == NULL);
     for (uint32_t guard = 0; guard <= NE_MAX_CONN_HEADERS; guard++) {
-        if (set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
+        bool state_free = ne_pool_available(&set->spill_pool) > 0;
+        if (state_free && set->partial_chunks + need <= NE_PARTIAL_INPUT_CHUNKS) {
             /* Within the share, only outbound queues can hold the chunks it
              * needs: the publisher waits for them to drain (TCP
              * back-pressure, CP-68), but not for a subscriber that stopped
@@ -578,6 +657,8 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
              * as on tiny, would make it wait for the write deadline). */
             if (ne_chunk_promise(&set->chunks, need)) {
                 set->partial_chunks += need;
+                conn->io->spill = ne_pool_alloc(&set->spill_pool);
+                NE_ASSERT(conn->io->spill != NULL);
                 return true;
             }
             flush_dirty(set);
@@ -593,33 +674,36 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
             ne_conn_close_slow_consumer(slow);
             continue;
         }
+        /* The share is full or no state is free: a stalled sender pays. */
         ne_conn *stalled = stalled_partial_sender(set, conn);
         if (stalled == NULL) {
+            set->spill_pool.exhausted += state_free ? 0u : 1u;
             return false;
         }
         close_slow_producer(stalled, NE_CLOSE_SLOW_PRODUCER_STALLED,
-                            "stalled message cut to make room (NE_PARTIAL_INPUT_CHUNKS)");
+                            "stalled message cut to make room (NE_PARTIAL_INPUT_CHUNKS, "
+                            "NE_PARTIAL_INPUTS)");
     }
     return false;
 }
 
 void ne_conn_spill_end(ne_conn *conn)
 {
-    ne_spill *sp = &conn->io->spill;
+    ne_spill *sp = conn->io->spill;
     ne_conns *set = conn->set;
-    NE_ASSERT(sp->active && set->partial_chunks >= sp->chunks && sp->promised < sp->chunks);
+    NE_ASSERT(sp != NULL && set->partial_chunks >= sp->chunks && sp->promised < sp->chunks);
     ne_chunk_unpromise(&set->chunks, sp->promised);
     set->partial_chunks -= sp->chunks;
-    sp->promised = 0;
-    sp->active = false;
+    ne_pool_free(&set->spill_pool, sp);
+    conn->io->spill = NULL;
 }
 
 void ne_conn_spill_release(ne_conn *conn)
 {
-    if (conn->io == NULL || !conn->io->spill.active) {
+    if (conn->io == NULL || conn->io->spill == NULL) {
         return;
     }
-    ne_chunk *head = conn->io->spill.head;
+    ne_chunk *head = conn->io->spill->head;
     ne_conn_spill_end(conn);
     ne_chunk_chain_release(&conn->set->chunks, head);
 }
@@ -1153,7 +1237,18 @@ void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable)
         return;
     }
     if (readable) {
+        /* A connection whose queue was empty before this read writes what
+         * the read produced right away (one write per read, as the turn's
+         * flush would, only earlier): its chunks go back to the pool before
+         * the next connection's read, so a burst of connects answered in
+         * one turn reuses a few chunks instead of touching one each. A
+         * queue that held output before waits for the turn's flush (or its
+         * writable event), as does one whose connection is closing. */
+        bool was_empty = conn->out.bytes == 0;
         conn_read(conn);
+        if (was_empty && conn->out.bytes > 0 && !conn->closing && conn_flush(conn) != NE_OK) {
+            ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
+        }
     }
 }
 
@@ -1219,8 +1314,8 @@ static void conn_timers(ne_conn *conn, uint64_t now)
             ne_outq_clear(&conn->out, &set->chunks);
             return;
         }
-        const ne_spill *sp = &io->spill;
-        if (sp->active && set->opts->partial_msg_timeout_ms > 0 &&
+        const ne_spill *sp = io->spill;
+        if (sp != NULL && set->opts->partial_msg_timeout_ms > 0 &&
             now - sp->start_ms >= set->opts->partial_msg_timeout_ms) {
             close_slow_producer(conn, NE_CLOSE_SLOW_PRODUCER_DEADLINE,
                                 "message incomplete at its deadline (NE_PARTIAL_MSG_TIMEOUT_MS)");

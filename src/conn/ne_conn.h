@@ -17,7 +17,8 @@
  * the router tests what a connection is.
  *
  * One thread: everything runs in the port's loop (port.h ne_loop). Output is
- * queued (ne_conn_send and friends) and written once per turn, gathered;
+ * queued (ne_conn_send and friends) and written once per turn, gathered (a
+ * connection whose queue was empty before a read writes right after it);
  * closes are deferred to the end of the turn, so a connection and its
  * subscriptions stay valid for the whole turn that closed it. */
 #ifndef NE_CONN_H
@@ -29,6 +30,7 @@
 
 #include "conf/ne_options.h"
 #include "core/ne_chunk.h"
+#include "core/ne_ip.h"
 #include "core/ne_log.h"
 #include "core/ne_pool.h"
 #include "ne_config.h"
@@ -42,6 +44,15 @@
 #endif
 #if NE_SHARED_READ_BUFFER_BYTES != 0 && NE_FANOUT_READ_BYTES > NE_SHARED_READ_BUFFER_BYTES
 #error "NE_FANOUT_READ_BYTES must be at most NE_SHARED_READ_BUFFER_BYTES"
+#endif
+#if NE_PARTIAL_INPUTS < 1 || NE_PARTIAL_INPUTS > NE_CONN_POOL_SIZE
+#error "NE_PARTIAL_INPUTS must be within 1..NE_CONN_POOL_SIZE"
+#endif
+#if NE_CONN_PEER_NAMES < 1
+#error "NE_CONN_PEER_NAMES must be at least 1"
+#endif
+#if NE_TLS_MAX_SESSIONS < 1
+#error "NE_TLS_MAX_SESSIONS must be at least 1"
 #endif
 #if NE_CONN_READ_BUFFERS < 1 || NE_CONN_READ_BUFFERS > NE_CONN_POOL_SIZE
 #error "NE_CONN_READ_BUFFERS must be within 1..NE_CONN_POOL_SIZE"
@@ -178,59 +189,86 @@ typedef struct ne_conn_kind {
 } ne_conn_kind;
 
 /* A payload larger than the read buffer, assembled in pool chunks taken as
- * its bytes arrive (router/ne_frame.c). The first chunk starts with the
- * subject, the reply and any queue names, then the payload and its CRLF. */
+ * its bytes arrive (router/ne_frame.c, mqtt/ne_mqtt.c). The first chunk
+ * starts with the subject, the reply and any queue names, then the payload
+ * and its CRLF. Only a connection receiving such a message holds one, from
+ * the layer's pool (NE_PARTIAL_INPUTS), from ne_conns_partial_admit to
+ * ne_conn_spill_end. Fields widest first. */
 typedef struct ne_spill {
     ne_chunk *head;
     ne_chunk *tail;
-    uint32_t chunks;    /* the whole chain, counted in ne_conns.partial_chunks */
-    uint32_t promised;  /* chunks of the chain not taken yet */
     uint64_t start_ms;  /* its control line was read */
     uint64_t last_ms;   /* its last bytes were read */
+    uint32_t chunks;    /* the whole chain, counted in ne_conns.partial_chunks */
+    uint32_t promised;  /* chunks of the chain not taken yet */
     uint32_t remaining; /* bytes still to receive, CRLF included */
     uint32_t subject_len;
     uint32_t reply_len;
     uint32_t queue_len; /* leaf messages: the queue names after the reply */
     uint32_t hdr_len;
     uint32_t total_len;
-    bool active;
 } ne_spill;
 
-/* The I/O part: only connections with a socket have one. */
+/* TLS on a connection (ne_conn_tls.c): the engine's session, whether its
+ * handshake is done, bytes at the head of the queue still to go in clear
+ * (INFO), the handshake deadline, and the link in the list of connections
+ * whose engine holds decrypted bytes the socket will not announce. Only TLS
+ * connections hold one, from the layer's pool (NE_TLS_MAX_SESSIONS, the
+ * engine's sessions). Fields widest first. */
+typedef struct ne_conn_tls {
+    ne_tls_session *session;
+    struct ne_conn *retry_next;
+    uint64_t deadline_ms;
+    uint32_t plain_bytes;
+    bool done;
+    bool retry;
+    bool send_blocked;  /* the socket did not take a whole record */
+    uint8_t first_byte; /* first byte the peer sent in the handshake */
+} ne_conn_tls;
+
+/* The host name an outbound connection was made to (a leaf remote's or a
+ * route's URL names a host, not an address), kept as given for monitoring
+ * and logs: from the layer's pool (NE_CONN_PEER_NAMES); accepted
+ * connections always have a numeric address and hold none. */
+#define NE_CONN_PEER_NAME_BYTES 128
+typedef struct ne_conn_peer_name {
+    char text[NE_CONN_PEER_NAME_BYTES];
+} ne_conn_peer_name;
+
+/* The I/O part: only connections with a socket have one. What only some
+ * connections need lives behind a pointer, from a pool of its own: the read
+ * buffer (input left unparsed), the incomplete message (a payload larger
+ * than the read buffer), the TLS state. Fields widest first. */
 typedef struct ne_conn_io {
     ne_sock sock;
-    char ip[46];
+    uint64_t last_in_ms;
+    uint64_t last_write_ms;
+    struct ne_conn *paused_next;
+    ne_conn_tls *tls; /* NULL: a plain connection */
+    ne_spill *spill;  /* NULL: no incomplete message being assembled */
+    /* Input the kind left unparsed (an incomplete packet or line), kept in
+     * a read buffer (NE_CONN_READ_BUFFER_BYTES) from the layer's pool while
+     * there is any: an idle connection holds none. rbuf is NULL when rlen
+     * is 0 and no read is under way. */
+    uint8_t *rbuf;
+#if NE_CONN_PEER_BINARY
+    ne_conn_peer_name *peer_name; /* NULL: the peer's address is `peer` */
+#endif
+    uint32_t rlen;  /* valid bytes in rbuf */
+    int last_error; /* the port's error that ended a read or write, NE_OK if none */
     uint16_t port;
+#if NE_CONN_PEER_BINARY
+    ne_ip_addr peer; /* the peer's address in binary (ne_conn_peer_text shows it) */
+#else
+    char peer_text[NE_IP_TEXT_BYTES]; /* the peer's address or host name as given */
+#endif
     bool want_write;
     bool read_paused;
     /* Its input filled a congested service's queue: held with its reads
      * paused until no service is congested at a turn's end. */
     bool held;
-    bool fans_out; /* its last read produced more payload out than bytes in (or none yet) */
-    uint64_t last_in_ms;
-    uint64_t last_write_ms;
-    struct ne_conn *paused_next;
-    int last_error;   /* the port's error that ended a read or write, NE_OK if none */
+    bool fans_out;    /* its last read produced more payload out than bytes in (or none yet) */
     bool quiet_close; /* its kind logs its closing itself: no "connection closed" line */
-    /* TLS (ne_conn_tls.c): the session, whether its handshake is done,
-     * bytes at the head of the queue still to go in clear (INFO), the
-     * handshake deadline, and the list of connections whose engine holds
-     * decrypted bytes the socket will not announce. */
-    ne_tls_session *tls;
-    bool tls_done;
-    bool tls_retry;
-    uint8_t tls_first_byte; /* first byte the peer sent in the handshake */
-    bool tls_send_blocked;  /* the socket did not take a whole record */
-    uint32_t tls_plain_bytes;
-    uint64_t tls_deadline_ms;
-    struct ne_conn *tls_retry_next;
-    ne_spill spill;
-    /* Input the kind left unparsed (an incomplete packet or line), kept in
-     * a read buffer (NE_CONN_READ_BUFFER_BYTES) from the layer's pool while
-     * there is any: an idle connection holds none. rbuf is NULL when rlen
-     * is 0 and no read is under way. */
-    uint32_t rlen; /* valid bytes in rbuf */
-    uint8_t *rbuf;
 } ne_conn_io;
 
 /* One read buffer of the pool (ne_conns.rbuf_pool). */
@@ -413,7 +451,12 @@ typedef struct ne_conns {
 
     ne_pool conn_pool;
     ne_pool io_pool;
-    ne_pool rbuf_pool; /* read buffers (NE_CONN_READ_BUFFERS), held while input is unparsed */
+    ne_pool rbuf_pool;  /* read buffers (NE_CONN_READ_BUFFERS), held while input is unparsed */
+    ne_pool spill_pool; /* incomplete messages (NE_PARTIAL_INPUTS) */
+    ne_pool tls_pool;   /* TLS states (NE_TLS_MAX_SESSIONS) */
+#if NE_CONN_PEER_BINARY
+    ne_pool name_pool; /* host names of outbound connections (NE_CONN_PEER_NAMES) */
+#endif
     ne_chunk_pools chunks;
     uint32_t partial_chunks; /* promised to or held by incomplete messages */
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -435,6 +478,11 @@ typedef struct ne_conns_storage {
     NE_POOL_STORAGE(ne_conn, NE_MAX_CONN_HEADERS) conn;
     NE_POOL_STORAGE(ne_conn_io, NE_CONN_POOL_SIZE) io;
     NE_POOL_STORAGE(ne_conn_rbuf, NE_CONN_READ_BUFFERS) rbuf;
+    NE_POOL_STORAGE(ne_spill, NE_PARTIAL_INPUTS) spill;
+    NE_POOL_STORAGE(ne_conn_tls, NE_TLS_MAX_SESSIONS) tls;
+#if NE_CONN_PEER_BINARY
+    NE_POOL_STORAGE(ne_conn_peer_name, NE_CONN_PEER_NAMES) name;
+#endif
     NE_POOL_STORAGE(ne_chunk, NE_CHUNK_COUNT) chunk;
     NE_POOL_STORAGE(ne_outref, NE_OUT_REF_COUNT) ref;
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -461,9 +509,27 @@ int ne_conns_listen(ne_conns *set, ne_listener *listener, const char *host, uint
 void ne_conns_unlisten(ne_conns *set, ne_listener *listener);
 
 /* Takes a connection of `kind` for a socket (accepted or connected): the
- * header and the I/O part, linked in and attached to the loop. NULL when a
- * pool is empty (the socket is left to the caller). */
+ * header and the I/O part, linked in and attached to the loop. `ip` is the
+ * peer's numeric address as text (kept in binary) or, for an outbound
+ * connection, the host name it was made to (kept in a slot of
+ * NE_CONN_PEER_NAMES; with NE_CONN_PEER_BINARY 0 both are kept as text in
+ * the I/O part, at most NE_IP_TEXT_BYTES - 1 bytes). NULL when a pool is
+ * empty or the name is longer than that (the socket is left to the caller). */
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port);
+/* The peer's address (or the host name an outbound connection was made
+ * to) as text: written into buf[cap] (NE_IP_TEXT_BYTES holds any address)
+ * or the connection's own copy of the text, valid while the connection
+ * lasts; "" for an internal client, or an address that does not fit. */
+#if NE_CONN_PEER_BINARY
+const char *ne_conn_peer_text(const ne_conn *conn, char *buf, size_t cap);
+#else
+static inline const char *ne_conn_peer_text(const ne_conn *conn, char *buf, size_t cap)
+{
+    (void)buf;
+    (void)cap;
+    return conn->io != NULL ? conn->io->peer_text : "";
+}
+#endif
 /* An internal client: a header without a socket, whose deliveries queue for
  * its kind's handler. NULL when NE_MAX_INTERNAL_CLIENTS are open. */
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind);
@@ -575,12 +641,15 @@ static inline bool ne_conn_hold_input(ne_conn *conn)
  * to return its chunks and references to the pools; false if none holds any. */
 bool ne_conns_reclaim(ne_conns *set, ne_conn *except);
 /* Promises `need` chunks to an incomplete message of conn within the share
- * NE_PARTIAL_INPUT_CHUNKS (counted in partial_chunks), closing stalled
- * incomplete messages of other connections to make room; false when there
- * is no room now (the caller pauses its reads and tries again later). */
+ * NE_PARTIAL_INPUT_CHUNKS (counted in partial_chunks) and gives it a state
+ * (conn->io->spill, zeroed, from NE_PARTIAL_INPUTS; the caller fills it),
+ * closing stalled incomplete messages of other connections to make room;
+ * false when there is no room now (the caller pauses its reads and tries
+ * again later). */
 bool ne_conns_partial_admit(ne_conn *conn, uint32_t need);
 /* The incomplete message no longer counts against the share: the chunks it
- * did not take go back. Its chain stays with the caller. */
+ * did not take go back, and its state (conn->io->spill, NULL after this).
+ * Its chain stays with the caller. */
 void ne_conn_spill_end(ne_conn *conn);
 /* Drops the connection's incomplete message, if any: its chunks and the
  * rest of its promise go back to the pools. */

@@ -38,7 +38,7 @@ static int bio_send(void *ctx, const void *buf, size_t len, size_t *sent)
     if (rc == NE_OK && *sent > 0) {
         io->last_write_ms = set->now_ms;
     }
-    io->tls_send_blocked = rc == NE_ERR_WOULD_BLOCK || (rc == NE_OK && *sent < len);
+    io->tls->send_blocked = rc == NE_ERR_WOULD_BLOCK || (rc == NE_OK && *sent < len);
     return rc;
 }
 
@@ -50,30 +50,40 @@ static int bio_recv(void *ctx, void *buf, size_t len, size_t *got)
     int rc = set->net.ops->recv(set->net.ctx, io->sock, buf, len, got);
     if (rc == NE_OK && *got > 0) {
         io->last_in_ms = set->now_ms;
-        if (!io->tls_done && io->tls_first_byte == 0) {
-            io->tls_first_byte = ((const uint8_t *)buf)[0];
+        if (!io->tls->done && io->tls->first_byte == 0) {
+            io->tls->first_byte = ((const uint8_t *)buf)[0];
         }
     }
     return rc;
 }
 
+/* The connection's TLS state comes from the layer's pool, sized as the
+ * engine's sessions (NE_TLS_MAX_SESSIONS): a plain connection holds none.
+ * It is taken before the engine's session (whose BIO callbacks write it)
+ * and given back when no session can be had. */
 static int open_session(ne_conn *conn, const ne_tls_config *cfg, const char *server_name)
 {
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
+    NE_ASSERT(io->tls == NULL);
     if (set->tls.ops == NULL || cfg == NULL) {
         return NE_ERR_UNSUPPORTED;
     }
+    ne_conn_tls *t = ne_pool_alloc(&set->tls_pool);
+    if (t == NULL) {
+        set->stats.tls_refused++;
+        return NE_ERR_NOMEM;
+    }
+    io->tls = t;
     ne_tls_bio bio = {bio_send, bio_recv, conn};
-    int rc = set->tls.ops->open(set->tls.ctx, cfg, &bio, server_name, &io->tls);
+    int rc = set->tls.ops->open(set->tls.ctx, cfg, &bio, server_name, &t->session);
     if (rc != NE_OK) {
+        ne_pool_free(&set->tls_pool, t);
         io->tls = NULL;
         set->stats.tls_refused++;
         return rc;
     }
-    io->tls_done = false;
-    io->tls_first_byte = 0;
-    io->tls_deadline_ms = set->now_ms + set->opts->tls_timeout_ms;
+    t->deadline_ms = set->now_ms + set->opts->tls_timeout_ms;
     return NE_OK;
 }
 
@@ -94,7 +104,7 @@ int ne_conn_tls_accept_config(ne_conn *conn, const ne_tls_config *cfg)
                                         : ne_err_name(rc));
         return rc;
     }
-    io->tls_plain_bytes = (uint32_t)conn->out.bytes;
+    io->tls->plain_bytes = (uint32_t)conn->out.bytes;
     ne_conn_logf(conn, NE_LOG_DEBUG, "Starting TLS client connection handshake");
     return NE_OK;
 }
@@ -108,7 +118,7 @@ int ne_conn_tls_start_client(ne_conn *conn, const ne_tls_config *cfg, const char
     if (rc != NE_OK) {
         return rc;
     }
-    io->tls_plain_bytes = (uint32_t)conn->out.bytes;
+    io->tls->plain_bytes = (uint32_t)conn->out.bytes;
     ne_conn_logf(conn, NE_LOG_DEBUG, "Starting TLS handshake as client with %s",
                  server_name != NULL ? server_name : "(no name check)");
     ne_conn_mark_dirty(conn); /* the client speaks first */
@@ -119,23 +129,26 @@ void ne_conn_tls_release(ne_conn *conn)
 {
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
-    if (io->tls == NULL) {
+    ne_conn_tls *t = io->tls;
+    if (t == NULL) {
         return;
     }
-    set->tls.ops->close(set->tls.ctx, io->tls, io->tls_done);
-    io->tls = NULL;
+    /* The engine may still write an alert through the BIO (which writes
+     * the state): the state goes back after the session. */
+    set->tls.ops->close(set->tls.ctx, t->session, t->done);
     /* Unlink from the retry list (rare: closed with input buffered). */
-    if (io->tls_retry) {
+    if (t->retry) {
         ne_conn **pp = &set->tls_retry_head;
         uint32_t guard = 0;
         while (*pp != NULL && *pp != conn && guard++ < NE_MAX_CONN_HEADERS) {
-            pp = &(*pp)->io->tls_retry_next;
+            pp = &(*pp)->io->tls->retry_next;
         }
         if (*pp == conn) {
-            *pp = io->tls_retry_next;
+            *pp = t->retry_next;
         }
-        io->tls_retry = false;
     }
+    io->tls = NULL;
+    ne_pool_free(&set->tls_pool, t);
 }
 
 static void handshake_failed(ne_conn *conn, int rc)
@@ -143,12 +156,12 @@ static void handshake_failed(ne_conn *conn, int rc)
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
     char why[320];
-    if (io->tls_first_byte != 0 && io->tls_first_byte != NE_TLS_RECORD_HANDSHAKE) {
+    if (io->tls->first_byte != 0 && io->tls->first_byte != NE_TLS_RECORD_HANDSHAKE) {
         ne_fmt(why, sizeof(why), "first record does not look like a TLS handshake");
     } else if (rc == NE_ERR_CLOSED) {
         ne_fmt(why, sizeof(why), "connection closed by the peer during the handshake");
     } else {
-        set->tls.ops->error_text(set->tls.ctx, io->tls, why, sizeof(why));
+        set->tls.ops->error_text(set->tls.ctx, io->tls->session, why, sizeof(why));
     }
     if (rc == NE_ERR_NOMEM) {
         set->stats.tls_refused++;
@@ -174,13 +187,13 @@ static bool flush_plain(ne_conn *conn, int *err)
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
     ne_iovec iov[NE_WRITE_IOV_MAX];
-    for (int pass = 0; pass < 16 && io->tls_plain_bytes > 0; pass++) {
+    for (int pass = 0; pass < 16 && io->tls->plain_bytes > 0; pass++) {
         int n = ne_outq_iov(&conn->out, iov, NE_WRITE_IOV_MAX);
         size_t want = 0;
         int used = 0;
-        for (; used < n && want < io->tls_plain_bytes; used++) {
-            if (want + iov[used].len > io->tls_plain_bytes) {
-                iov[used].len = io->tls_plain_bytes - want;
+        for (; used < n && want < io->tls->plain_bytes; used++) {
+            if (want + iov[used].len > io->tls->plain_bytes) {
+                iov[used].len = io->tls->plain_bytes - want;
             }
             want += iov[used].len;
         }
@@ -195,12 +208,12 @@ static bool flush_plain(ne_conn *conn, int *err)
         }
         io->last_write_ms = set->now_ms;
         ne_outq_consume(&conn->out, &set->chunks, sent);
-        io->tls_plain_bytes -= (uint32_t)sent;
+        io->tls->plain_bytes -= (uint32_t)sent;
         if (sent < want) {
             return false;
         }
     }
-    return io->tls_plain_bytes == 0;
+    return io->tls->plain_bytes == 0;
 }
 
 /* Advances the handshake. True when it is complete; false while it waits
@@ -209,10 +222,10 @@ static bool drive_handshake(ne_conn *conn)
 {
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
-    if (io->tls_done) {
+    if (io->tls->done) {
         return true;
     }
-    int rc = set->tls.ops->handshake(set->tls.ctx, io->tls);
+    int rc = set->tls.ops->handshake(set->tls.ctx, io->tls->session);
     if (rc == NE_ERR_WOULD_BLOCK) {
         return false;
     }
@@ -220,10 +233,10 @@ static bool drive_handshake(ne_conn *conn)
         handshake_failed(conn, rc);
         return false;
     }
-    io->tls_done = true;
-    io->tls_deadline_ms = 0;
+    io->tls->done = true;
+    io->tls->deadline_ms = 0;
     ne_conn_logf(conn, NE_LOG_DEBUG, "TLS handshake complete (%s)",
-                 set->tls.ops->cipher(set->tls.ctx, io->tls));
+                 set->tls.ops->cipher(set->tls.ctx, io->tls->session));
     return true;
 }
 
@@ -239,7 +252,8 @@ static int flush_records(ne_conn *conn)
         size_t total = 0;
         for (int i = 0; i < n && writes < NE_TLS_WRITES_PER_FLUSH; i++, writes++) {
             size_t written = 0;
-            int rc = set->tls.ops->write(set->tls.ctx, io->tls, iov[i].base, iov[i].len, &written);
+            int rc = set->tls.ops->write(set->tls.ctx, io->tls->session, iov[i].base, iov[i].len,
+                                         &written);
             if (rc == NE_ERR_WOULD_BLOCK) {
                 ne_outq_consume(&conn->out, &set->chunks, total);
                 return NE_OK;
@@ -264,7 +278,7 @@ int ne_conn_tls_flush(ne_conn *conn)
 {
     ne_conn_io *io = conn->io;
     int err = NE_OK;
-    if (io->tls_plain_bytes > 0 && !flush_plain(conn, &err)) {
+    if (io->tls->plain_bytes > 0 && !flush_plain(conn, &err)) {
         if (err != NE_OK) {
             return err;
         }
@@ -274,7 +288,7 @@ int ne_conn_tls_flush(ne_conn *conn)
     if (!drive_handshake(conn)) {
         /* Waiting for the peer, or for the socket to take the rest of a
          * handshake record. */
-        set_want_write(conn, !conn->closing && io->tls_send_blocked);
+        set_want_write(conn, !conn->closing && io->tls->send_blocked);
         return NE_OK;
     }
     err = flush_records(conn);
@@ -289,9 +303,9 @@ static void retry_later(ne_conn *conn)
 {
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
-    if (!io->tls_retry) {
-        io->tls_retry = true;
-        io->tls_retry_next = set->tls_retry_head;
+    if (!io->tls->retry) {
+        io->tls->retry = true;
+        io->tls->retry_next = set->tls_retry_head;
         set->tls_retry_head = conn;
     }
 }
@@ -301,13 +315,13 @@ void ne_conn_tls_read(ne_conn *conn)
 {
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
-    if (!io->tls_done) {
+    if (!io->tls->done) {
         int err = ne_conn_tls_flush(conn); /* drives the handshake */
         if (err != NE_OK) {
             ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
             return;
         }
-        if (!io->tls_done || conn->closing) {
+        if (!io->tls->done || conn->closing) {
             return;
         }
         ne_conn_mark_dirty(conn); /* output held during the handshake */
@@ -322,7 +336,8 @@ void ne_conn_tls_read(ne_conn *conn)
             break; /* the parser waits for chunks */
         }
         size_t got = 0;
-        int rc = set->tls.ops->read(set->tls.ctx, io->tls, io->rbuf + io->rlen, room, &got);
+        int rc =
+            set->tls.ops->read(set->tls.ctx, io->tls->session, io->rbuf + io->rlen, room, &got);
         if (rc != NE_OK) {
             ne_conn_rbuf_release(conn);
         }
@@ -332,7 +347,7 @@ void ne_conn_tls_read(ne_conn *conn)
         if (rc != NE_OK) {
             if (rc != NE_ERR_CLOSED) {
                 char why[200];
-                set->tls.ops->error_text(set->tls.ctx, io->tls, why, sizeof(why));
+                set->tls.ops->error_text(set->tls.ctx, io->tls->session, why, sizeof(why));
                 ne_conn_logf(conn, NE_LOG_DEBUG, "TLS read error: %s", why);
             }
             ne_conn_close_io_error(conn, rc);
@@ -345,7 +360,8 @@ void ne_conn_tls_read(ne_conn *conn)
             break; /* back-pressure, as for plain connections */
         }
     }
-    if (!conn->closing && io->tls != NULL && set->tls.ops->pending(set->tls.ctx, io->tls) > 0) {
+    if (!conn->closing && io->tls != NULL &&
+        set->tls.ops->pending(set->tls.ctx, io->tls->session) > 0) {
         retry_later(conn);
     }
 }
@@ -359,7 +375,8 @@ bool ne_conn_tls_timer(ne_conn *conn, uint64_t now)
 {
     ne_conns *set = conn->set;
     ne_conn_io *io = conn->io;
-    if (io->tls == NULL || io->tls_done || io->tls_deadline_ms == 0 || now < io->tls_deadline_ms) {
+    const ne_conn_tls *t = io->tls;
+    if (t == NULL || t->done || t->deadline_ms == 0 || now < t->deadline_ms) {
         return false;
     }
     ne_conn_logf(conn, NE_LOG_ERROR, "TLS handshake timeout");
@@ -378,12 +395,13 @@ void ne_conns_tls_turn_end(ne_conns *set)
     while (list != NULL && guard++ < NE_MAX_CONN_HEADERS) {
         ne_conn *conn = list;
         ne_conn_io *io = conn->io;
-        list = io->tls_retry_next;
-        io->tls_retry_next = NULL;
-        io->tls_retry = false;
-        if (!conn->closing && io->tls != NULL && !io->read_paused) {
+        NE_ASSERT(io->tls != NULL); /* released connections leave the list */
+        list = io->tls->retry_next;
+        io->tls->retry_next = NULL;
+        io->tls->retry = false;
+        if (!conn->closing && !io->read_paused) {
             ne_conn_tls_read(conn);
-        } else if (!conn->closing && io->tls != NULL) {
+        } else if (!conn->closing) {
             retry_later(conn); /* paused: resume_paused brings it back */
         }
     }

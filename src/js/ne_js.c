@@ -88,45 +88,119 @@ static ne_js_account *account_by_index(ne_js *js, uint8_t index)
 
 /* ---- Text slots -------------------------------------------------------------------- */
 
-static ne_js_text *text_at(const ne_js *js, uint16_t slot)
+/* Slots are numbered short slots first, then text slots, then long name
+ * slots (ne_js_types.h). */
+#define SHORT_TEXT_LEN (NE_JS_SHORT_TEXT_BYTES - 2)
+#define TEXT_FIRST NE_JS_SHORT_TEXT_SLOTS
+#define LONG_NAME_FIRST (NE_JS_SHORT_TEXT_SLOTS + NE_JS_TEXT_SLOTS)
+
+static void *slot_at(const ne_pool *pool, uint32_t index)
 {
-    NE_ASSERT(slot < NE_JS_TEXT_SLOTS);
-    return (ne_js_text *)(void *)(js->text_pool.storage +
-                                  (size_t)slot * js->text_pool.object_bytes);
+    NE_ASSERT(index < pool->capacity);
+    return pool->storage + (size_t)index * pool->object_bytes;
+}
+
+/* A text of len bytes (at most max_len: NE_JS_MAX_TEXT_LEN, or
+ * NE_JS_MAX_NAME_LEN for a name) into the smallest free slot that holds
+ * it. */
+static uint16_t text_put(ne_js *js, const char *text, size_t len, size_t max_len)
+{
+    NE_ASSERT(max_len <= NE_JS_MAX_NAME_LEN || max_len == NE_JS_MAX_TEXT_LEN);
+    if (len > max_len) {
+        return NE_JS_NO_TEXT;
+    }
+    if (len <= SHORT_TEXT_LEN) {
+        ne_js_short_text *t = ne_pool_alloc_uninit(&js->short_text_pool);
+        if (t != NULL) {
+            t->len = (uint8_t)len;
+            memcpy(t->text, text, len);
+            t->text[len] = '\0';
+            return (uint16_t)ne_pool_index(&js->short_text_pool, t);
+        }
+    }
+    if (len <= NE_JS_MAX_TEXT_LEN) {
+        ne_js_text *t = ne_pool_alloc_uninit(&js->text_pool);
+        if (t != NULL) {
+            t->len = (uint16_t)len;
+            memcpy(t->text, text, len);
+            t->text[len] = '\0';
+            return (uint16_t)(TEXT_FIRST + ne_pool_index(&js->text_pool, t));
+        }
+    }
+    if (max_len > NE_JS_MAX_TEXT_LEN) {
+        ne_js_long_name *n = ne_pool_alloc_uninit(&js->long_name_pool);
+        if (n != NULL) {
+            n->len = (uint16_t)len;
+            memcpy(n->text, text, len);
+            n->text[len] = '\0';
+            return (uint16_t)(LONG_NAME_FIRST + ne_pool_index(&js->long_name_pool, n));
+        }
+    }
+    if (len > NE_JS_MAX_TEXT_LEN) {
+        ne_log_warn(js->conns->log,
+                    "JetStream long name slots exhausted (%u): raise NE_JS_LONG_NAME_SLOTS",
+                    (unsigned)NE_JS_LONG_NAME_SLOTS);
+    } else if (len > SHORT_TEXT_LEN) {
+        ne_log_warn(js->conns->log, "JetStream text slots exhausted (%u): raise NE_JS_TEXT_SLOTS",
+                    (unsigned)NE_JS_TEXT_SLOTS);
+    } else {
+        ne_log_warn(js->conns->log,
+                    "JetStream text slots exhausted (%u short, %u): raise NE_JS_SHORT_TEXT_SLOTS "
+                    "or NE_JS_TEXT_SLOTS",
+                    (unsigned)NE_JS_SHORT_TEXT_SLOTS, (unsigned)NE_JS_TEXT_SLOTS);
+    }
+    return NE_JS_NO_TEXT;
 }
 
 uint16_t ne_js_text_put(ne_js *js, const char *text, size_t len)
 {
-    if (len > NE_JS_MAX_TEXT_LEN) {
-        return NE_JS_NO_TEXT;
-    }
-    ne_js_text *t = ne_pool_alloc_uninit(&js->text_pool);
-    if (t == NULL) {
-        ne_log_warn(js->conns->log, "JetStream text slots exhausted (%u): raise NE_JS_TEXT_SLOTS",
-                    (unsigned)NE_JS_TEXT_SLOTS);
-        return NE_JS_NO_TEXT;
-    }
-    t->len = (uint16_t)len;
-    memcpy(t->text, text, len);
-    t->text[len] = '\0';
-    return (uint16_t)ne_pool_index(&js->text_pool, t);
+    return text_put(js, text, len, NE_JS_MAX_TEXT_LEN);
+}
+
+uint16_t ne_js_name_put(ne_js *js, const char *name, size_t len)
+{
+    return text_put(js, name, len, NE_JS_MAX_NAME_LEN);
+}
+
+bool ne_js_text_room(const ne_js *js, size_t len, uint16_t freed)
+{
+    bool short_free = ne_pool_available(&js->short_text_pool) > 0 || freed < TEXT_FIRST;
+    bool text_free =
+        ne_pool_available(&js->text_pool) > 0 || (freed >= TEXT_FIRST && freed < LONG_NAME_FIRST);
+    return (len <= SHORT_TEXT_LEN && short_free) || (len <= NE_JS_MAX_TEXT_LEN && text_free);
 }
 
 ne_slice ne_js_text_get(const ne_js *js, uint16_t slot)
 {
+    if (slot < TEXT_FIRST) {
+        const ne_js_short_text *t = slot_at(&js->short_text_pool, slot);
+        return (ne_slice){t->text, t->len};
+    }
+    if (slot < LONG_NAME_FIRST) {
+        const ne_js_text *t = slot_at(&js->text_pool, slot - TEXT_FIRST);
+        return (ne_slice){t->text, t->len};
+    }
     if (slot == NE_JS_NO_TEXT) {
         return (ne_slice){"", 0};
     }
-    const ne_js_text *t = text_at(js, slot);
-    return (ne_slice){t->text, t->len};
+    const ne_js_long_name *n = slot_at(&js->long_name_pool, slot - LONG_NAME_FIRST);
+    return (ne_slice){n->text, n->len};
 }
 
 void ne_js_text_free(ne_js *js, uint16_t *slot)
 {
-    if (*slot != NE_JS_NO_TEXT) {
-        ne_pool_free(&js->text_pool, text_at(js, *slot));
-        *slot = NE_JS_NO_TEXT;
+    uint16_t s = *slot;
+    if (s == NE_JS_NO_TEXT) {
+        return;
     }
+    if (s < TEXT_FIRST) {
+        ne_pool_free(&js->short_text_pool, slot_at(&js->short_text_pool, s));
+    } else if (s < LONG_NAME_FIRST) {
+        ne_pool_free(&js->text_pool, slot_at(&js->text_pool, s - TEXT_FIRST));
+    } else {
+        ne_pool_free(&js->long_name_pool, slot_at(&js->long_name_pool, s - LONG_NAME_FIRST));
+    }
+    *slot = NE_JS_NO_TEXT;
 }
 
 bool ne_js_text_eq(const ne_js *js, uint16_t a, uint16_t b)
@@ -245,13 +319,15 @@ static int chain_write_stored(chain_sink *s, ne_js_store *st, uint64_t seq, uint
     return NE_OK;
 }
 
-static void publish(ne_js *js, ne_js_account *a, ne_msg *msg)
+/* Routes msg from the account's client: the receivers it reached. */
+static uint32_t publish(ne_js *js, ne_js_account *a, ne_msg *msg)
 {
     uint32_t delivered = 0;
     NE_ASSERT(!js->router->routing);
     if (a->client != NULL) {
         (void)ne_router_publish(js->router, a->client, msg, &delivered);
     }
+    return delivered;
 }
 
 bool ne_js_send_json(ne_js *js, ne_js_account *a, ne_slice subject, ne_js_doc_fn write,
@@ -281,7 +357,7 @@ bool ne_js_send_json(ne_js *js, ne_js_account *a, ne_slice subject, ne_js_doc_fn
     msg.reply = (ne_slice){"", 0};
     msg.total_len = (uint32_t)(sink.len - 2);
     msg.chain = sink.head;
-    publish(js, a, &msg);
+    (void)publish(js, a, &msg);
     ne_chunk_chain_release(&js->conns->chunks, sink.head);
     return true;
 }
@@ -318,7 +394,7 @@ bool ne_js_send(ne_js *js, ne_js_account *a, ne_slice subject, ne_slice reply, c
         }
         msg.chain = sink.head;
     }
-    publish(js, a, &msg);
+    (void)publish(js, a, &msg);
     ne_chunk_chain_release(&js->conns->chunks, sink.head);
     return true;
 }
@@ -344,7 +420,8 @@ static uint32_t status_line_len(ne_js_store *store, uint64_t seq, uint32_t hdr_l
  * when extra_first, else before its end. */
 static int send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js_msg_info *info,
                        ne_slice subject, ne_slice shown, ne_slice reply, const char *extra,
-                       uint32_t extra_len, bool extra_first, bool headers_only, uint32_t *bytes)
+                       uint32_t extra_len, bool extra_first, bool headers_only, uint32_t *bytes,
+                       uint32_t *delivered)
 {
     ne_js_store *store = &st->store;
     uint32_t stored_hdr = info->hdr_len;
@@ -390,9 +467,12 @@ static int send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_j
     msg.has_headers = headers;
     msg.total_len = hdr_len + data_len;
     msg.chain = sink.head;
-    publish(js, a, &msg);
+    uint32_t reached = publish(js, a, &msg);
     ne_chunk_chain_release(&js->conns->chunks, sink.head);
     *bytes = hdr_len + data_len;
+    if (delivered != NULL) {
+        *delivered = reached;
+    }
     return NE_OK;
 }
 
@@ -401,15 +481,16 @@ int ne_js_send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js
                       uint32_t extra_len, bool headers_only, uint32_t *bytes)
 {
     return send_stored(js, a, st, info, subject, shown, reply, extra, extra_len, false,
-                       headers_only, bytes);
+                       headers_only, bytes, NULL);
 }
 
 int ne_js_send_stored_first(ne_js *js, ne_js_account *a, ne_js_stream *st,
                             const ne_js_msg_info *info, ne_slice subject, ne_slice reply,
-                            const char *extra, uint32_t extra_len, uint32_t *bytes)
+                            const char *extra, uint32_t extra_len, uint32_t *bytes,
+                            uint32_t *delivered)
 {
     return send_stored(js, a, st, info, subject, (ne_slice){"", 0}, reply, extra, extra_len, true,
-                       false, bytes);
+                       false, bytes, delivered);
 }
 
 void ne_js_wake(ne_js *js, ne_js_account *a)
@@ -771,8 +852,14 @@ void ne_js_init(ne_js *js, ne_js_storage *storage, const ne_server_options *opts
                  NE_JS_MAX_STREAMS);
     ne_pool_init(&js->consumer_pool, "JetStream consumers", &storage->consumers,
                  sizeof(ne_js_consumer), NE_JS_MAX_CONSUMERS);
+    ne_pool_init(&js->short_text_pool, "JetStream short text slots", &storage->short_texts,
+                 sizeof(ne_js_short_text), NE_JS_SHORT_TEXT_SLOTS);
     ne_pool_init(&js->text_pool, "JetStream text slots", &storage->texts, sizeof(ne_js_text),
                  NE_JS_TEXT_SLOTS);
+    ne_pool_init(&js->long_name_pool, "JetStream long name slots", &storage->long_names,
+                 sizeof(ne_js_long_name), NE_JS_LONG_NAME_SLOTS);
+    ne_pool_init(&js->source_set_pool, "JetStream source sets", &storage->source_sets,
+                 sizeof(ne_js_source_set), NE_JS_SOURCED_STREAMS);
     ne_pool_init(&js->pending_pool, "JetStream pending acks", &storage->pending,
                  sizeof(ne_js_pending), NE_JS_MAX_PENDING);
     ne_pool_init(&js->pull_pool, "JetStream pull requests", &storage->pulls, sizeof(ne_js_pull),
@@ -793,6 +880,7 @@ void ne_js_init(ne_js *js, ne_js_storage *storage, const ne_server_options *opts
         }
         ne_js_account *a = &js->accounts[js->account_count++];
         memset(a, 0, sizeof(*a));
+        a->js = js;
         a->index = (uint8_t)i;
         a->limits = opts->accounts[i].js;
         if (!a->limits.enabled) {
@@ -887,8 +975,9 @@ void ne_js_shutdown(ne_js *js)
 
 uint32_t ne_js_pools_in_use(const ne_js *js, const char **busy)
 {
-    const ne_pool *pools[] = {&js->stream_pool,  &js->consumer_pool, &js->text_pool,
-                              &js->pending_pool, &js->pull_pool,     &js->msgid_pool,
+    const ne_pool *pools[] = {&js->stream_pool,  &js->consumer_pool,  &js->short_text_pool,
+                              &js->text_pool,    &js->long_name_pool, &js->source_set_pool,
+                              &js->pending_pool, &js->pull_pool,      &js->msgid_pool,
                               &js->mem.blocks,   &js->mem.subjects};
     uint32_t total = 0;
     for (size_t i = 0; i < NE_ARRAY_LEN(pools); i++) {

@@ -42,7 +42,10 @@
 typedef struct ne_js_storage {
     NE_POOL_STORAGE(ne_js_stream, NE_JS_MAX_STREAMS) streams;
     NE_POOL_STORAGE(ne_js_consumer, NE_JS_MAX_CONSUMERS) consumers;
+    NE_POOL_STORAGE(ne_js_short_text, NE_JS_SHORT_TEXT_SLOTS) short_texts;
     NE_POOL_STORAGE(ne_js_text, NE_JS_TEXT_SLOTS) texts;
+    NE_POOL_STORAGE(ne_js_long_name, NE_JS_LONG_NAME_SLOTS) long_names;
+    NE_POOL_STORAGE(ne_js_source_set, NE_JS_SOURCED_STREAMS) source_sets;
     NE_POOL_STORAGE(ne_js_pending, NE_JS_MAX_PENDING) pending;
     NE_POOL_STORAGE(ne_js_pull, NE_JS_MAX_WAITING) pulls;
     NE_POOL_STORAGE(ne_js_msgid, NE_JS_MAX_MSG_IDS) msgids;
@@ -83,7 +86,10 @@ typedef struct ne_js {
     ne_js_stats stats;
     ne_pool stream_pool;
     ne_pool consumer_pool;
+    ne_pool short_text_pool;
     ne_pool text_pool;
+    ne_pool long_name_pool;
+    ne_pool source_set_pool;
     ne_pool pending_pool;
     ne_pool pull_pool;
     ne_pool msgid_pool;

@@ -346,7 +346,8 @@ static void api_stream_create(api_call *c, ne_slice name, bool update)
         respond(c);
         return;
     }
-    if (!ne_slice_eq(name, cfg->name, strlen(cfg->name))) {
+    ne_slice cfg_name = ne_js_text_get(js, cfg->name);
+    if (!ne_slice_eq(name, cfg_name.ptr, cfg_name.len)) {
         ne_js_stream_cfg_release(js, cfg);
         fail(c, NE_JS_ERR_STREAM_MISMATCH);
         return;
@@ -484,7 +485,8 @@ static ne_js_stream *next_by_name(api_call *c, const ne_js_stream *prev)
     uint32_t guard = 0;
     for (ne_js_stream *st = c->a->streams; st != NULL && guard++ < NE_JS_MAX_STREAMS;
          st = st->next) {
-        if (prev != NULL && strcmp(st->cfg.name, prev->cfg.name) <= 0) {
+        if (prev != NULL &&
+            strcmp(ne_js_stream_name(c->js, st), ne_js_stream_name(c->js, prev)) <= 0) {
             continue;
         }
         if (c->filter.len > 0) {
@@ -496,7 +498,8 @@ static ne_js_stream *next_by_name(api_call *c, const ne_js_stream *prev)
                 continue;
             }
         }
-        if (best == NULL || strcmp(st->cfg.name, best->cfg.name) < 0) {
+        if (best == NULL ||
+            strcmp(ne_js_stream_name(c->js, st), ne_js_stream_name(c->js, best)) < 0) {
             best = st;
         }
     }
@@ -532,7 +535,7 @@ static void stream_names_fields(api_call *c, ne_json_out *o)
             write_stream_info(c, o, (ne_js_stream *)st, false);
             ne_json_end_object(o);
         } else {
-            ne_json_cstring(o, st->cfg.name);
+            ne_json_cstring(o, ne_js_stream_name(c->js, st));
         }
     }
     ne_json_end_array(o);
@@ -849,7 +852,7 @@ static void api_direct_get(api_call *c, ne_slice name, ne_slice last_subject)
     ne_strbuf sb;
     ne_strbuf_init(&sb, extra, sizeof(extra));
     ne_strbuf_printf(&sb, "Nats-Stream: %s\r\nNats-Subject: %.*s\r\nNats-Sequence: %llu\r\n",
-                     st->cfg.name, (int)info.subject_len, info.subject,
+                     ne_js_stream_name(js, st), (int)info.subject_len, info.subject,
                      (unsigned long long)info.seq);
     ne_strbuf_puts(&sb, "Nats-Time-Stamp: ");
     ne_time_rfc3339(&sb, info.ts_ns);

@@ -156,6 +156,32 @@ static void read_text_at(reader *r, int i, uint16_t *slot, const char *what)
     }
 }
 
+/* A stream's name into a text slot (ne_js_name_put; *slot NE_JS_NO_TEXT
+ * when empty). */
+static void read_name_slot(reader *r, int i, uint16_t *slot)
+{
+    char *buf = r->js->subject;
+    _Static_assert(sizeof(r->js->subject) >= NE_JS_NAME_BYTES, "a name fits the scratch subject");
+    bool too_long = false;
+    read_string(r, i, buf, NE_JS_NAME_BYTES, &too_long);
+    if (!r->ok) {
+        return;
+    }
+    if (too_long) {
+        fail(r, NE_JS_ERR_STREAM_INVALID_CONFIG, "stream name is too long, maximum allowed is %u",
+             (unsigned)NE_JS_MAX_NAME_LEN);
+        return;
+    }
+    size_t len = strlen(buf);
+    if (len == 0) {
+        return;
+    }
+    *slot = ne_js_name_put(r->js, buf, len);
+    if (*slot == NE_JS_NO_TEXT) {
+        fail(r, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
+    }
+}
+
 static void read_text(reader *r, const char *key, uint16_t *slot, const char *what)
 {
     int i = value_of(r, key);
@@ -232,6 +258,7 @@ static const char *const replay_names[] = {"instant", "original"};
 void ne_js_stream_cfg_init(ne_js_stream_cfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->name = NE_JS_NO_TEXT;
     cfg->description = NE_JS_NO_TEXT;
     cfg->template_owner = NE_JS_NO_TEXT;
     cfg->republish_src = NE_JS_NO_TEXT;
@@ -241,14 +268,12 @@ void ne_js_stream_cfg_init(ne_js_stream_cfg *cfg)
     }
     cfg->storage = 0xff; /* unset: file by default (checkStreamCfg) */
     cfg->forward_prefix = NE_JS_NO_TEXT;
-    for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
-        ne_js_source_cfg *src = &cfg->sources[i];
-        src->name = src->filter = src->api = src->deliver = NE_JS_NO_TEXT;
-    }
+    cfg->sources = NULL;
 }
 
 void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg)
 {
+    ne_js_text_free(js, &cfg->name);
     ne_js_text_free(js, &cfg->description);
     ne_js_text_free(js, &cfg->template_owner);
     ne_js_text_free(js, &cfg->republish_src);
@@ -257,12 +282,16 @@ void ne_js_stream_cfg_release(ne_js *js, ne_js_stream_cfg *cfg)
         ne_js_text_free(js, &cfg->subjects[i]);
     }
     cfg->subject_count = 0;
-    for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
-        ne_js_source_cfg *src = &cfg->sources[i];
-        ne_js_text_free(js, &src->name);
-        ne_js_text_free(js, &src->filter);
-        ne_js_text_free(js, &src->api);
-        ne_js_text_free(js, &src->deliver);
+    if (cfg->sources != NULL) {
+        for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
+            ne_js_source_cfg *src = &cfg->sources[i];
+            ne_js_text_free(js, &src->name);
+            ne_js_text_free(js, &src->filter);
+            ne_js_text_free(js, &src->api);
+            ne_js_text_free(js, &src->deliver);
+        }
+        ne_pool_free(&js->source_set_pool, cfg->sources);
+        cfg->sources = NULL;
     }
     cfg->source_count = 0;
     cfg->mirror = false;
@@ -379,11 +408,34 @@ static void read_source(reader *r, int obj, ne_js_source_cfg *src)
     r->ok = sub.ok;
 }
 
+/* The configuration's set of sources, taken at its first source (false
+ * when the pool has none: the request fails with 10023). */
+static bool source_set(reader *r, ne_js_stream_cfg *cfg)
+{
+    if (cfg->sources != NULL) {
+        return true;
+    }
+    ne_js_source_set *set = ne_pool_alloc(&r->js->source_set_pool);
+    if (set == NULL) {
+        ne_log_warn(r->js->conns->log,
+                    "JetStream source sets exhausted (%u): raise NE_JS_SOURCED_STREAMS",
+                    (unsigned)NE_JS_SOURCED_STREAMS);
+        fail(r, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
+        return false;
+    }
+    for (size_t i = 0; i < NE_JS_MAX_STREAM_SOURCES; i++) {
+        ne_js_source_cfg *src = &set->entries[i];
+        src->name = src->filter = src->api = src->deliver = NE_JS_NO_TEXT;
+    }
+    cfg->sources = set->entries;
+    return true;
+}
+
 /* mirror { } or sources [ ] (not both: 10031). */
 static void read_sources(reader *r, ne_js_stream_cfg *cfg)
 {
     int m = read_object(r, "mirror");
-    if (m >= 0 && r->ok) {
+    if (m >= 0 && r->ok && source_set(r, cfg)) {
         cfg->mirror = true;
         cfg->source_count = 1;
         read_source(r, m, &cfg->sources[0]);
@@ -412,6 +464,9 @@ static void read_sources(reader *r, ne_js_stream_cfg *cfg)
             fail(r, NE_JS_ERR_STREAM_INVALID_CONFIG,
                  "too many sources, maximum allowed is %u (NE_JS_MAX_STREAM_SOURCES)",
                  (unsigned)NE_JS_MAX_STREAM_SOURCES);
+            return;
+        }
+        if (!source_set(r, cfg)) {
             return;
         }
         read_source(r, item, &cfg->sources[cfg->source_count++]);
@@ -461,12 +516,7 @@ bool ne_js_stream_cfg_parse(ne_js *js, const ne_json_doc *doc, int obj, ne_js_st
     }
     int i = value_of(&r, "name");
     if (i >= 0) {
-        bool too_long = false;
-        read_string(&r, i, cfg->name, sizeof(cfg->name), &too_long);
-        if (too_long) {
-            fail(&r, NE_JS_ERR_STREAM_INVALID_CONFIG,
-                 "stream name is too long, maximum allowed is %u", (unsigned)NE_JS_MAX_NAME_LEN);
-        }
+        read_name_slot(&r, i, &cfg->name);
     }
     read_text(&r, "description", &cfg->description, "stream description");
     read_subjects(&r, cfg);
@@ -515,8 +565,9 @@ static ne_slice subject_at(const ne_js *js, const ne_js_stream_cfg *cfg, uint8_t
 /* nats-server's checkStreamCfg, for a stream without mirror or sources. */
 bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_js_error *e)
 {
-    size_t name_len = strlen(cfg->name);
-    if (!ne_js_name_valid(cfg->name, name_len)) {
+    ne_slice name = ne_js_text_get(js, cfg->name);
+    size_t name_len = name.len;
+    if (!ne_js_name_valid(name.ptr, name_len)) {
         return check_fail(e, "stream name is required and can not contain '.', '*', '>'");
     }
     if (cfg->storage == 0xff) {
@@ -591,7 +642,7 @@ bool ne_js_stream_cfg_check(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, 
     /* A stream without subjects takes its name as one, unless it mirrors
      * or sources (checkStreamCfg). */
     if (cfg->subject_count == 0 && cfg->source_count == 0) {
-        cfg->subjects[0] = ne_js_text_put(js, cfg->name, name_len);
+        cfg->subjects[0] = ne_js_text_put(js, name.ptr, name_len);
         if (cfg->subjects[0] == NE_JS_NO_TEXT) {
             if (name_len > NE_JS_MAX_TEXT_LEN) {
                 return check_fail(e, "subject is too long (NE_JS_TEXT_BYTES)");
@@ -718,7 +769,8 @@ static bool origins_cycle(ne_js *js, ne_js_account *a, const ne_js_stream_cfg *c
 {
     origin_walk w;
     memset(&w, 0, sizeof(w));
-    walk_origins(js, a, cfg, cfg->name, &w);
+    const char *self = ne_js_text_get(js, cfg->name).ptr;
+    walk_origins(js, a, cfg, self, &w);
     for (uint32_t pass = 0; pass < NE_JS_MAX_STREAMS && w.grew && !w.cycle; pass++) {
         w.grew = false;
         uint32_t guard = 0;
@@ -726,8 +778,8 @@ static bool origins_cycle(ne_js *js, ne_js_account *a, const ne_js_stream_cfg *c
              st = st->next) {
             uint32_t k = (uint32_t)ne_pool_index(&js->stream_pool, st);
             if ((w.reached[k / 32] & (1u << (k % 32))) != 0 &&
-                strcmp(st->cfg.name, cfg->name) != 0) {
-                walk_origins(js, a, &st->cfg, cfg->name, &w);
+                strcmp(ne_js_stream_name(js, st), self) != 0) {
+                walk_origins(js, a, &st->cfg, self, &w);
             }
         }
     }
@@ -808,7 +860,7 @@ bool ne_js_stream_cfg_equal(const ne_js *js, const ne_js_stream_cfg *x, const ne
         !slot_eq(js, x->forward_prefix, y->forward_prefix)) {
         return false;
     }
-    if (strcmp(x->name, y->name) != 0 || x->subject_count != y->subject_count ||
+    if (!slot_eq(js, x->name, y->name) || x->subject_count != y->subject_count ||
         !slot_eq(js, x->description, y->description) ||
         !slot_eq(js, x->template_owner, y->template_owner) ||
         !slot_eq(js, x->republish_src, y->republish_src) ||
@@ -870,7 +922,7 @@ static void write_source(const ne_js *js, ne_json_out *o, const ne_js_source_cfg
 void ne_js_stream_cfg_write(const ne_js *js, ne_json_out *o, const ne_js_stream_cfg *cfg)
 {
     ne_json_begin_object(o);
-    ne_json_kv_string(o, "name", cfg->name);
+    kv_text(js, o, "name", cfg->name, false);
     kv_text(js, o, "description", cfg->description, true);
     if (cfg->subject_count > 0) {
         ne_json_key(o, "subjects");

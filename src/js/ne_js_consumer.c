@@ -350,7 +350,7 @@ static void write_delivery_event(ne_js *js, ne_json_out *o, const void *arg)
     const delivery_event *e = arg;
     ne_json_begin_object(o);
     ne_js_advisory_head(js, o, e->type);
-    ne_json_kv_string(o, "stream", e->c->stream->cfg.name);
+    ne_json_kv_string(o, "stream", ne_js_stream_name(js, e->c->stream));
     ne_json_kv_string(o, "consumer", e->c->name);
     if (e->with_dseq) {
         ne_json_kv_u64(o, "consumer_seq", e->dseq);
@@ -368,7 +368,7 @@ static void advise_delivery(ne_js *js, ne_js_consumer *c, const char *what, cons
 {
     char subject[2 * NE_JS_NAME_BYTES + 64];
     if (ne_fmt(subject, sizeof(subject), "$JS.EVENT.ADVISORY.CONSUMER.%s.%s.%s", what,
-               c->stream->cfg.name, c->name) == 0) {
+               ne_js_stream_name(js, c->stream), c->name) == 0) {
         return;
     }
     delivery_event e = {c, type, sseq, dseq, deliveries, with_dseq};
@@ -385,7 +385,7 @@ static void write_action(ne_js *js, ne_json_out *o, const void *arg)
     const action_event *e = arg;
     ne_json_begin_object(o);
     ne_js_advisory_head(js, o, "consumer_action");
-    ne_json_kv_string(o, "stream", e->c->stream->cfg.name);
+    ne_json_kv_string(o, "stream", ne_js_stream_name(js, e->c->stream));
     ne_json_kv_string(o, "consumer", e->c->name);
     ne_json_kv_string(o, "action", e->action);
     if (js->opts->js.domain[0] != '\0') {
@@ -398,7 +398,7 @@ static void advise_action(ne_js *js, ne_js_consumer *c, const char *what, const 
 {
     char subject[2 * NE_JS_NAME_BYTES + 64];
     if (ne_fmt(subject, sizeof(subject), "$JS.EVENT.ADVISORY.CONSUMER.%s.%s.%s", what,
-               c->stream->cfg.name, c->name) == 0) {
+               ne_js_stream_name(js, c->stream), c->name) == 0) {
         return;
     }
     action_event e = {c, action};
@@ -1066,7 +1066,7 @@ static void write_seq_info(ne_json_out *o, const char *key, uint64_t cseq, uint6
 
 void ne_js_consumer_write_info(ne_js *js, ne_json_out *o, ne_js_consumer *c)
 {
-    ne_json_kv_string(o, "stream_name", c->stream->cfg.name);
+    ne_json_kv_string(o, "stream_name", ne_js_stream_name(js, c->stream));
     ne_json_kv_string(o, "name", c->name);
     ne_js_write_time(o, "created", c->created_ns);
     ne_json_key(o, "config");
@@ -1172,8 +1172,9 @@ static uint32_t digits_u64(uint64_t value)
 static uint32_t ack_reply_len(const ne_js_consumer *c, uint32_t dc, uint64_t sseq, uint64_t dseq,
                               uint64_t ts, uint64_t pending)
 {
-    return (uint32_t)(sizeof("$JS.ACK.") - 1 + strlen(c->stream->cfg.name) + 1 + strlen(c->name)) +
-           5 + digits_u64(dc) + digits_u64(sseq) + digits_u64(dseq) + digits_u64(ts) +
+    ne_slice stream = ne_js_text_get(c->stream->acc->js, c->stream->cfg.name);
+    return (uint32_t)(sizeof("$JS.ACK.") - 1 + stream.len + 1 + strlen(c->name)) + 5 +
+           digits_u64(dc) + digits_u64(sseq) + digits_u64(dseq) + digits_u64(ts) +
            digits_u64(pending);
 }
 
@@ -1188,7 +1189,8 @@ static ne_slice ack_reply(ne_js_consumer *c, char *buf, size_t cap, uint32_t dc,
     ne_strbuf sb;
     ne_strbuf_init(&sb, buf, cap);
     ne_strbuf_append(&sb, "$JS.ACK.", sizeof("$JS.ACK.") - 1);
-    ne_strbuf_puts(&sb, c->stream->cfg.name);
+    ne_slice stream = ne_js_text_get(c->stream->acc->js, c->stream->cfg.name);
+    ne_strbuf_append(&sb, stream.ptr, stream.len);
     ne_strbuf_putc(&sb, '.');
     ne_strbuf_puts(&sb, c->name);
     const uint64_t numbers[] = {dc, sseq, dseq, ts, pending};
@@ -1229,7 +1231,8 @@ static void send_flow_control(ne_js *js, ne_js_consumer *c)
     char id[5];
     ne_rng_text(js->rng, id, 4, NE_RNG_BASE62);
     id[4] = '\0';
-    size_t n = ne_fmt(reply, sizeof(reply), "$JS.FC.%s.%s.%s", c->stream->cfg.name, c->name, id);
+    size_t n = ne_fmt(reply, sizeof(reply), "$JS.FC.%s.%s.%s", ne_js_stream_name(js, c->stream),
+                      c->name, id);
     if (n == 0) {
         return;
     }
@@ -1950,7 +1953,7 @@ static void idle_heartbeat(ne_js *js, ne_js_consumer *c, uint64_t now)
         char id[5] = {(char)(c->fc_seq >> 24), (char)(c->fc_seq >> 16), (char)(c->fc_seq >> 8),
                       (char)c->fc_seq, '\0'};
         n += ne_fmt(hdr + n, sizeof(hdr) - n, "Nats-Consumer-Stalled: $JS.FC.%s.%s.%s\r\n",
-                    c->stream->cfg.name, c->name, id);
+                    ne_js_stream_name(js, c->stream), c->name, id);
     }
     n += ne_fmt(hdr + n, sizeof(hdr) - n, "\r\n");
     (void)ne_js_send(js, c->stream->acc, ne_js_text_get(js, c->cfg.deliver_subject),

@@ -581,7 +581,8 @@ static int consumer_doc(ne_js *js, const ne_js_consumer *c, size_t *len)
 /* "<account>/<stream>": stream names have no '/', so the last one splits. */
 static size_t stream_log_name(const ne_js *js, const ne_js_stream *st, char *buf, size_t cap)
 {
-    return ne_fmt(buf, cap, "%s/%s", js->opts->accounts[st->acc->index].name, st->cfg.name);
+    return ne_fmt(buf, cap, "%s/%s", js->opts->accounts[st->acc->index].name,
+                  ne_js_stream_name(js, st));
 }
 
 /* The error of a catalogue operation that failed, logged with the knob. */
@@ -631,7 +632,7 @@ bool ne_js_file_stream_open(ne_js *js, ne_js_stream *st, ne_js_error *e)
         created = rc == NE_OK;
         if (rc != NE_OK) {
             ne_pool_free(&f->streams, fs);
-            catalogue_error(js, "creating stream", st->cfg.name, rc, e);
+            catalogue_error(js, "creating stream", ne_js_stream_name(js, st), rc, e);
             return false;
         }
     }
@@ -645,7 +646,7 @@ bool ne_js_file_stream_open(ne_js *js, ne_js_stream *st, ne_js_error *e)
             (void)ne_store_dev_delete(&f->s->dev, id);
         }
         ne_pool_free(&f->streams, fs);
-        catalogue_error(js, "opening stream", st->cfg.name, rc, e);
+        catalogue_error(js, "opening stream", ne_js_stream_name(js, st), rc, e);
         return false;
     }
     fs->log_id = id;
@@ -669,7 +670,7 @@ void ne_js_file_stream_updated(ne_js *js, ne_js_stream *st)
         rc = ne_store_dev_update(&js->file.s->dev, fs_of(&st->store)->log_id, js->file.s->doc, len);
     }
     if (rc != NE_OK) {
-        catalogue_error(js, "updating stream", st->cfg.name, rc, NULL);
+        catalogue_error(js, "updating stream", ne_js_stream_name(js, st), rc, NULL);
     }
 }
 
@@ -1140,7 +1141,7 @@ static void restore_consumers(ne_js *js, ne_js_stream *st, uint32_t stream_log)
             ne_log_warn(js->conns->log,
                         "JetStream file store: consumer \"%.*s\" of stream \"%s\" has a "
                         "configuration that does not parse: left on disk",
-                        (int)e.name_len, e.name, st->cfg.name);
+                        (int)e.name_len, e.name, ne_js_stream_name(js, st));
             continue;
         }
         ne_js_consumer *c = NULL;
@@ -1153,7 +1154,7 @@ static void restore_consumers(ne_js *js, ne_js_stream *st, uint32_t stream_log)
             ne_log_warn(js->conns->log,
                         "JetStream file store: consumer \"%.*s\" of stream \"%s\" not restored "
                         "(error %u): left on disk",
-                        (int)e.name_len, e.name, st->cfg.name, (unsigned)err.err);
+                        (int)e.name_len, e.name, ne_js_stream_name(js, st), (unsigned)err.err);
             continue;
         }
         if (created > 0) {
@@ -1214,7 +1215,7 @@ static void restore_stream(ne_js *js, const ne_store_entry *e)
     restore_ids(js, st);
     restore_consumers(js, st, e->id);
     ne_log_info(js->conns->log, "  Restored stream \"%s\": %llu messages, %u consumers",
-                st->cfg.name, (unsigned long long)st->store.state.msgs,
+                ne_js_stream_name(js, st), (unsigned long long)st->store.state.msgs,
                 (unsigned)st->consumer_count);
 }
 

@@ -81,7 +81,7 @@ int ne_js_forward_stream_started(ne_js *js, ne_js_stream *st)
                         "JetStream stream \"%s\": forwarded without a server_name: the "
                         "message ids change at a restart and the cloud cannot drop what is "
                         "published again after one; set server_name",
-                        st->cfg.name);
+                        ne_js_stream_name(js, st));
         }
         f->stream = st;
         f->floor = st->store.state.first_seq > 0 ? st->store.state.first_seq : 1;
@@ -93,7 +93,7 @@ int ne_js_forward_stream_started(ne_js *js, ne_js_stream *st)
     ne_log_warn(js->conns->log,
                 "JetStream stream \"%s\": no room to forward it: raise "
                 "NE_JS_MAX_FORWARDS",
-                st->cfg.name);
+                ne_js_stream_name(js, st));
     return NE_ERR_NOMEM;
 }
 
@@ -111,9 +111,10 @@ void ne_js_forward_stream_stopped(ne_js *js, ne_js_stream *st)
     }
 }
 
-/* Publishes the message at seq with its id and our reply. */
+/* Publishes the message at seq with its id and our reply; *delivered: the
+ * receivers it reached. */
 static bool publish_one(ne_js *js, ne_js_account *a, ne_js_forward_link *f,
-                        const ne_js_msg_info *info)
+                        const ne_js_msg_info *info, uint32_t *delivered)
 {
     ne_js_forwards *fw = forwards_of(js);
     ne_js_stream *st = f->stream;
@@ -127,8 +128,9 @@ static bool publish_one(ne_js *js, ne_js_account *a, ne_js_forward_link *f,
     size_t reply_len =
         ne_fmt(reply, sizeof(reply), "%s%llu", f->reply_prefix, (unsigned long long)info->seq);
     char extra[NE_JS_NAME_BYTES + 160];
-    size_t extra_len = ne_fmt(extra, sizeof(extra), "Nats-Msg-Id: %s:%s:%llu\r\n",
-                              js->opts->server_name, st->cfg.name, (unsigned long long)info->seq);
+    size_t extra_len =
+        ne_fmt(extra, sizeof(extra), "Nats-Msg-Id: %s:%s:%llu\r\n", js->opts->server_name,
+               ne_js_stream_name(js, st), (unsigned long long)info->seq);
     if (n == 0 || reply_len == 0 || extra_len == 0) {
         return false;
     }
@@ -138,7 +140,7 @@ static bool publish_one(ne_js *js, ne_js_account *a, ne_js_forward_link *f,
      * be unique beyond this stream and its window. */
     int rc = ne_js_send_stored_first(js, a, st, info, (ne_slice){fw->publish, (uint32_t)n},
                                      (ne_slice){reply, (uint32_t)reply_len}, extra,
-                                     (uint32_t)extra_len, &bytes);
+                                     (uint32_t)extra_len, &bytes, delivered);
     return rc == NE_OK;
 }
 
@@ -193,11 +195,17 @@ static void publish_window(ne_js *js, ne_js_account *a, ne_js_forward_link *f, u
         if (f->next == f->floor && f->published == f->acknowledged) {
             f->progress_ms = now_ms; /* nothing was outstanding: the wait starts now */
         }
-        if (!publish_one(js, a, f, &info)) {
+        uint32_t delivered = 0;
+        if (!publish_one(js, a, f, &info, &delivered)) {
             break; /* the chunk pool: the next turn */
         }
-        f->published++;
         f->next++;
+        if (f->probing && delivered == 0) {
+            f->unheard = true;
+            f->unheard_ms = now_ms;
+            break;
+        }
+        f->published++;
     }
     advance_floor(f);
 }
@@ -274,7 +282,7 @@ static void write_backlog_event(ne_js *js, ne_json_out *o, const void *arg)
     ne_json_kv_string(o, "type", "io.natsedge.jetstream.advisory.v1.stream_forward_backlog");
     ne_json_kv_string(o, "id", id);
     ne_json_kv_time(o, "timestamp", ne_js_now_ns());
-    ne_json_kv_string(o, "stream", st->cfg.name);
+    ne_json_kv_string(o, "stream", ne_js_stream_name(js, st));
     ne_json_kv_u64(o, "backlog_msgs", s->msgs);
     ne_json_kv_u64(o, "backlog_bytes", s->bytes);
     ne_json_kv_u64(o, "backlog_percent", ev->percent);
@@ -307,13 +315,13 @@ static void check_backlog(ne_js *js, ne_js_account *a, ne_js_forward_link *f)
     f->advisories++;
     char subject[NE_JS_NAME_BYTES + 48];
     if (ne_fmt(subject, sizeof(subject), "$JS.EVENT.ADVISORY.STREAM.FORWARD_BACKLOG.%s",
-               f->stream->cfg.name) == 0) {
+               ne_js_stream_name(js, f->stream)) == 0) {
         return;
     }
     ne_log_warn(js->conns->log,
                 "JetStream stream \"%s\": the forward backlog is at %llu%% of the stream's "
                 "limits (%llu messages, %llu bytes)",
-                f->stream->cfg.name, (unsigned long long)pct,
+                ne_js_stream_name(js, f->stream), (unsigned long long)pct,
                 (unsigned long long)f->stream->store.state.msgs,
                 (unsigned long long)f->stream->store.state.bytes);
     backlog_event ev = {f, pct};
@@ -328,7 +336,14 @@ void ne_js_forward_tick(ne_js *js, ne_js_account *a, uint64_t now_ms)
         if (f->stream == NULL || f->stream->acc != a) {
             continue;
         }
-        if (f->floor < f->next && now_ms >= f->progress_ms + NE_JS_FORWARD_ACK_WAIT_MS) {
+        if (f->unheard) {
+            /* The probe went nowhere: again soon (the ack wait is for a
+             * probe that went somewhere). */
+            if (now_ms >= f->unheard_ms + NE_JS_FORWARD_REPROBE_MS) {
+                f->unheard = false;
+                f->next = f->floor;
+            }
+        } else if (f->floor < f->next && now_ms >= f->progress_ms + NE_JS_FORWARD_ACK_WAIT_MS) {
             /* No acknowledgement for a while: the window again, one
              * message at a time until an ack comes. */
             f->republished += f->next - f->floor;

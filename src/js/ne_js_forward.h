@@ -14,7 +14,8 @@
  * one message goes at a time until an acknowledgement arrives: a way to the
  * cloud that opens in the middle of a window (the cloud's interest crossing
  * a returning leaf link) would otherwise lose the window's first messages
- * and store later ones, and the cloud would get them out of order. */
+ * and store later ones, and the cloud would get them out of order. A probe
+ * that reached no receiver here goes again after NE_JS_FORWARD_REPROBE_MS. */
 #ifndef NE_JS_FORWARD_H
 #define NE_JS_FORWARD_H
 
@@ -32,6 +33,8 @@
 #endif
 
 #define NE_JS_FORWARD_ACK_WAIT_MS 2000u
+/* A probe that reached no one goes again after this long. */
+#define NE_JS_FORWARD_REPROBE_MS 100u
 /* forward's backlog_advisory when the configuration has none: percent of
  * the stream's max_msgs or max_bytes. */
 #define NE_JS_FORWARD_BACKLOG_ADVISORY_DEFAULT 80u
@@ -49,6 +52,11 @@ typedef struct ne_js_forward_link {
      * returning link yet would lose the first publishes and let later ones
      * through, out of order). */
     bool probing;
+    /* The probe reached no one (no link, or the cloud's interest has not
+     * crossed it yet): published again at the next tick rather than after
+     * the ack wait, so that the drain starts as soon as the way opens. */
+    bool unheard;
+    uint64_t unheard_ms; /* when it went */
     uint64_t published;
     uint64_t acknowledged;
     uint64_t republished;

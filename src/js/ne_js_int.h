@@ -49,10 +49,22 @@ void ne_js_error_set(ne_js_error *e, ne_js_err err, const char *fmt, ...)
 uint64_t ne_js_now_ns(void);
 uint64_t ne_js_mono_ns(const ne_js *js);
 ne_js_account *ne_js_account_of(ne_js *js, const ne_conn *client);
-/* Text slots. put: NE_JS_NO_TEXT when the pool is exhausted. */
+/* Text slots (ne_js_types.h). put: a text of at most NE_JS_MAX_TEXT_LEN
+ * bytes, a stream name of at most NE_JS_MAX_NAME_LEN; NE_JS_NO_TEXT when it
+ * is longer or no slot that holds it is left (logged with the knob). get:
+ * the text, NUL-terminated ("" for NE_JS_NO_TEXT). */
 uint16_t ne_js_text_put(ne_js *js, const char *text, size_t len);
+uint16_t ne_js_name_put(ne_js *js, const char *name, size_t len);
+/* Whether ne_js_text_put would find a slot for a text of len bytes once
+ * the slot `freed` (NE_JS_NO_TEXT: none) is given back. */
+bool ne_js_text_room(const ne_js *js, size_t len, uint16_t freed);
 ne_slice ne_js_text_get(const ne_js *js, uint16_t slot);
 void ne_js_text_free(ne_js *js, uint16_t *slot);
+/* A stream's name, NUL-terminated. */
+static inline const char *ne_js_stream_name(const ne_js *js, const ne_js_stream *st)
+{
+    return ne_js_text_get(js, st->cfg.name).ptr;
+}
 bool ne_js_text_eq(const ne_js *js, uint16_t a, uint16_t b);
 
 /* Writes the error object {"code","err_code","description"}. */
@@ -80,10 +92,11 @@ int ne_js_send_stored(ne_js *js, ne_js_account *a, ne_js_stream *st, const ne_js
 /* The same with the extra lines first, after the status line: a header
  * they carry is the one a reader taking the first of a name finds (the
  * forwarder's Nats-Msg-Id before one the publisher gave: nats-server
- * deduplicates on the first). */
+ * deduplicates on the first). *delivered: the receivers it reached. */
 int ne_js_send_stored_first(ne_js *js, ne_js_account *a, ne_js_stream *st,
                             const ne_js_msg_info *info, ne_slice subject, ne_slice reply,
-                            const char *extra, uint32_t extra_len, uint32_t *bytes);
+                            const char *extra, uint32_t extra_len, uint32_t *bytes,
+                            uint32_t *delivered);
 /* The account's client has work for the end of this turn. */
 void ne_js_wake(ne_js *js, ne_js_account *a);
 

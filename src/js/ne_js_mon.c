@@ -78,7 +78,10 @@ void ne_js_write_pools(const ne_js *js, ne_json_out *o)
 {
     ne_json_kv_u64(o, "js_streams", js->stream_pool.in_use);
     ne_json_kv_u64(o, "js_consumers", js->consumer_pool.in_use);
+    ne_json_kv_u64(o, "js_short_texts", js->short_text_pool.in_use);
     ne_json_kv_u64(o, "js_texts", js->text_pool.in_use);
+    ne_json_kv_u64(o, "js_long_names", js->long_name_pool.in_use);
+    ne_json_kv_u64(o, "js_source_sets", js->source_set_pool.in_use);
     ne_json_kv_u64(o, "js_pending", js->pending_pool.in_use);
     ne_json_kv_u64(o, "js_pulls", js->pull_pool.in_use);
     ne_json_kv_u64(o, "js_msg_ids", js->msgid_pool.in_use);
@@ -103,7 +106,7 @@ void ne_js_write_varz(const ne_js *js, ne_json_out *o)
 static void write_stream_detail(ne_js *js, ne_json_out *o, ne_js_stream *st, const ne_mon_query *q)
 {
     ne_json_begin_object(o);
-    ne_json_kv_string(o, "name", st->cfg.name);
+    ne_json_kv_string(o, "name", ne_js_stream_name(js, st));
     ne_js_write_time(o, "created", st->created_ns);
     ne_json_key(o, "cluster");
     ne_json_begin_object(o);

@@ -197,7 +197,7 @@ int ne_js_source_stream_started(ne_js *js, ne_js_stream *st)
         ne_log_warn(js->conns->log,
                     "JetStream stream \"%s\": no room for its %u mirror/sources: raise "
                     "NE_JS_MAX_SOURCE_LINKS",
-                    st->cfg.name, (unsigned)st->cfg.source_count);
+                    ne_js_stream_name(js, st), (unsigned)st->cfg.source_count);
         return NE_ERR_NOMEM;
     }
     uint8_t next = 0;
@@ -323,7 +323,7 @@ static void ask(ne_js *js, ne_js_account *a, ne_js_source_link *link, uint64_t n
         ne_log_warn(js->conns->log,
                     "JetStream stream \"%s\": cannot subscribe for its mirror/source (the "
                     "subscription pool): trying again",
-                    link->stream->cfg.name);
+                    ne_js_stream_name(js, link->stream));
         return;
     }
     ne_slice api = local ? (ne_slice){"$JS.API", 7} : ne_js_text_get(js, src->api);
@@ -686,9 +686,9 @@ static void handle_created(ne_js *js, ne_js_account *a, ne_slice subject, ne_sli
             uint8_t was = link->error;
             link->error = (uint8_t)refusal_of(body);
             if (was != link->error) {
-                ne_log_warn(js->conns->log,
-                            "JetStream stream \"%s\": its mirror/source was refused: %.*s",
-                            link->stream->cfg.name, (int)NE_MIN(body.len, 200u), body.ptr);
+                ne_log_warn(
+                    js->conns->log, "JetStream stream \"%s\": its mirror/source was refused: %.*s",
+                    ne_js_stream_name(js, link->stream), (int)NE_MIN(body.len, 200u), body.ptr);
             }
             link->state = NE_JS_SOURCE_WAIT;
             link->retry_ms = js->conns->now_ms + NE_JS_SOURCE_RETRY_MS;

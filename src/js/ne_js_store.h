@@ -141,7 +141,6 @@ typedef struct ne_js_mem_stream {
 typedef struct ne_js_store {
     const ne_js_store_ops *ops;
     void *backend;
-    uint16_t id; /* the stream's slot: the backend's key */
     ne_js_store_state state;
     union {
         ne_js_mem_stream mem;
@@ -149,6 +148,7 @@ typedef struct ne_js_store {
             uint32_t index; /* the file backend's stream (ne_js_file.c) */
         } file;
     } impl;
+    uint16_t id; /* the stream's slot: the backend's key (after impl: no padding) */
 } ne_js_store;
 
 /* Bytes a message counts for in state.bytes, max_bytes and the account's

@@ -20,7 +20,8 @@ ne_js_stream *ne_js_stream_find(ne_js_account *a, ne_slice name)
 {
     uint32_t guard = 0;
     for (ne_js_stream *st = a->streams; st != NULL && guard++ < NE_JS_MAX_STREAMS; st = st->next) {
-        if (strlen(st->cfg.name) == name.len && memcmp(st->cfg.name, name.ptr, name.len) == 0) {
+        ne_slice n = ne_js_text_get(a->js, st->cfg.name);
+        if (n.len == name.len && memcmp(n.ptr, name.ptr, name.len) == 0) {
             return st;
         }
     }
@@ -180,6 +181,24 @@ static bool msgid_store(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t seq, 
     return true;
 }
 
+/* The stream's last message id (Nats-Expected-Last-Msg-Id), in a text
+ * slot while it has one: an empty id gives the slot back. The caller made
+ * sure a slot was free (ne_js_text_room); without one the id is forgotten
+ * (logged by ne_js_text_put). */
+static void set_last_msg_id(ne_js *js, ne_js_stream *st, ne_slice id)
+{
+    if (st->last_msg_id != NE_JS_NO_TEXT) {
+        ne_slice old = ne_js_text_get(js, st->last_msg_id);
+        if (old.len == id.len && memcmp(old.ptr, id.ptr, id.len) == 0) {
+            return;
+        }
+        ne_js_text_free(js, &st->last_msg_id);
+    }
+    if (id.len > 0) {
+        st->last_msg_id = ne_js_text_put(js, id.ptr, id.len);
+    }
+}
+
 void ne_js_stream_remember_id(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t seq,
                               uint64_t ts_ns)
 {
@@ -189,7 +208,7 @@ void ne_js_stream_remember_id(ne_js *js, ne_js_stream *st, ne_slice id, uint64_t
     if (msgid_find(js, st, id) == NULL) {
         (void)msgid_store(js, st, id, seq, mono > age ? mono - age : 0);
     }
-    ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)id.len, id.ptr);
+    set_last_msg_id(js, st, id);
 }
 
 /* ---- Subscriptions ------------------------------------------------------------------------ */
@@ -376,6 +395,7 @@ bool ne_js_stream_create(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_
     st->created_ns = ne_js_now_ns();
     st->ids_head = NE_JS_NONE;
     st->ids_tail = NE_JS_NONE;
+    st->last_msg_id = NE_JS_NO_TEXT;
     if (cfg->storage == NE_JS_STORAGE_FILE) {
         if (!ne_js_file_stream_open(js, st, e)) {
             ne_pool_free(&js->stream_pool, st);
@@ -409,7 +429,7 @@ bool ne_js_stream_create(ne_js *js, ne_js_account *a, ne_js_stream_cfg *cfg, ne_
         return false;
     }
     *out = st;
-    advise_stream(js, a, st->cfg.name, "CREATED", "create");
+    advise_stream(js, a, ne_js_stream_name(js, st), "CREATED", "create");
     return true;
 }
 
@@ -485,7 +505,7 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
         ne_log_warn(js->conns->log,
                     "JetStream stream \"%s\": no room for its %u sources: raise "
                     "NE_JS_MAX_SOURCE_LINKS",
-                    st->cfg.name, (unsigned)cfg->source_count);
+                    ne_js_stream_name(js, st), (unsigned)cfg->source_count);
         ne_js_error_set(e, NE_JS_ERR_INSUFFICIENT_RESOURCES, "%s", "");
         return false;
     }
@@ -515,7 +535,7 @@ bool ne_js_stream_update(ne_js *js, ne_js_stream *st, ne_js_stream_cfg *cfg, ne_
     ne_js_file_stream_updated(js, st);
     enforce_limits(js, st);
     ne_js_wake(js, a);
-    advise_stream(js, a, st->cfg.name, "UPDATED", "modify");
+    advise_stream(js, a, ne_js_stream_name(js, st), "UPDATED", "modify");
     return true;
 }
 
@@ -527,7 +547,7 @@ void ne_js_stream_delete(ne_js *js, ne_js_stream *st, bool advise)
         ne_js_consumer_delete(js, st->consumers, advise);
     }
     if (advise) {
-        advise_stream(js, a, st->cfg.name, "DELETED", "delete");
+        advise_stream(js, a, ne_js_stream_name(js, st), "DELETED", "delete");
     }
     ne_js_source_stream_stopped(js, st);
     ne_js_forward_stream_stopped(js, st);
@@ -540,6 +560,7 @@ void ne_js_stream_delete(ne_js *js, ne_js_stream *st, bool advise)
         msgid_drop_oldest(js, st);
     }
     ne_js_stream_cfg_release(js, &st->cfg);
+    ne_js_text_free(js, &st->last_msg_id);
     ne_js_stream **pp = &a->streams;
     guard = 0;
     while (*pp != NULL && *pp != st && guard++ < NE_JS_MAX_STREAMS) {
@@ -637,10 +658,12 @@ static void queue_puback(ne_js *js, ne_js_stream *st, ne_slice reply, const puba
 {
     uint8_t body[sizeof(puback) + NE_JS_NAME_BYTES + 160];
     puback h = *p;
-    h.name_len = (uint16_t)strlen(st->cfg.name);
+    ne_slice name = ne_js_text_get(js, st->cfg.name);
+    NE_ASSERT(name.len < NE_JS_NAME_BYTES);
+    h.name_len = (uint16_t)name.len;
     h.arg_len = (uint16_t)(arg != NULL ? NE_MIN(strlen(arg), (size_t)159) : 0);
     memcpy(body, &h, sizeof(h));
-    memcpy(body + sizeof(h), st->cfg.name, h.name_len);
+    memcpy(body + sizeof(h), name.ptr, h.name_len);
     if (h.arg_len > 0) {
         memcpy(body + sizeof(h) + h.name_len, arg, h.arg_len);
     }
@@ -649,7 +672,7 @@ static void queue_puback(ne_js *js, ne_js_stream *st, ne_slice reply, const puba
         ne_log_warn(js->conns->log,
                     "JetStream acknowledgement for \"%s\" not queued: raise NE_JS_QUEUE_BYTES or "
                     "NE_CHUNK_COUNT",
-                    st->cfg.name);
+                    ne_js_stream_name(js, st));
     }
 }
 
@@ -839,7 +862,8 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
     if (hdr_len > 0) {
         ne_slice v;
         if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Stream", &v) && v.len > 0 &&
-            !ne_slice_eq(v, st->cfg.name, strlen(st->cfg.name))) {
+            !ne_slice_eq(v, ne_js_text_get(js, st->cfg.name).ptr,
+                         ne_js_text_get(js, st->cfg.name).len)) {
             reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_NOT_MATCH, NULL);
             return;
         }
@@ -880,9 +904,10 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
             return;
         }
         if (!copy && ne_js_hdr_get(hdr, hdr_len, "Nats-Expected-Last-Msg-Id", &v) && v.len > 0 &&
-            !ne_slice_eq(v, st->last_msg_id, strlen(st->last_msg_id))) {
-            ne_fmt(arg, sizeof(arg), "%.*s", (int)NE_MIN(strlen(st->last_msg_id), (size_t)150),
-                   st->last_msg_id);
+            !ne_slice_eq(v, ne_js_text_get(js, st->last_msg_id).ptr,
+                         ne_js_text_get(js, st->last_msg_id).len)) {
+            ne_slice last = ne_js_text_get(js, st->last_msg_id);
+            ne_fmt(arg, sizeof(arg), "%.*s", (int)NE_MIN(last.len, (size_t)150), last.ptr);
             reply_error(js, st, reply, can_respond, NE_JS_ERR_STREAM_WRONG_LAST_MSG_ID, arg);
             return;
         }
@@ -922,12 +947,21 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
         reply_error(js, st, reply, can_respond, NE_JS_ERR_INSUFFICIENT_RESOURCES, NULL);
         return;
     }
+    if (msg_id.len > 0 && !ne_js_text_room(js, msg_id.len, st->last_msg_id)) {
+        js->stats.stores_refused++;
+        ne_log_warn(js->conns->log,
+                    "JetStream stream \"%s\": no text slot for its last message id: raise "
+                    "NE_JS_SHORT_TEXT_SLOTS or NE_JS_TEXT_SLOTS",
+                    ne_js_stream_name(js, st));
+        reply_error(js, st, reply, can_respond, NE_JS_ERR_INSUFFICIENT_RESOURCES, NULL);
+        return;
+    }
     uint64_t now = copy && ts_ns > 0 ? ts_ns : ne_js_now_ns();
     uint64_t mono = ne_js_mono_ns(js);
     if (no_interest(js, st, subject)) {
         uint64_t seq = st->store.state.last_seq + 1;
         (void)st->store.ops->skip_to(&st->store, seq + 1);
-        ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)msg_id.len, msg_id.ptr);
+        set_last_msg_id(js, st, msg_id);
         if (msg_id.len > 0) {
             (void)msgid_store(js, st, msg_id, seq, mono);
         }
@@ -988,7 +1022,7 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
         ne_log_warn(js->conns->log,
                     "JetStream stream \"%s\" cannot store a message: %s (NE_JS_MEM_BLOCKS, "
                     "NE_JS_MAX_SUBJECTS)",
-                    st->cfg.name, ne_err_name(rc));
+                    ne_js_stream_name(js, st), ne_err_name(rc));
         reply_error(js, st, reply, can_respond,
                     rc == NE_ERR_NOMEM ? NE_JS_ERR_INSUFFICIENT_RESOURCES
                                        : NE_JS_ERR_STREAM_STORE_FAILED,
@@ -1006,7 +1040,7 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
         reply_error(js, st, reply, can_respond, NE_JS_ERR_ACCOUNT_RESOURCES_EXCEEDED, NULL);
         return;
     }
-    ne_fmt(st->last_msg_id, sizeof(st->last_msg_id), "%.*s", (int)msg_id.len, msg_id.ptr);
+    set_last_msg_id(js, st, msg_id);
     if (msg_id.len > 0 && st->cfg.duplicate_window_ns > 0) {
         (void)msgid_store(js, st, msg_id, seq, mono);
     }
@@ -1114,8 +1148,8 @@ static void republish(ne_js *js, ne_js_stream *st, const puback *p)
     size_t e = ne_fmt(extra, sizeof(extra),
                       "Nats-Stream: %s\r\nNats-Subject: %.*s\r\nNats-Sequence: %llu\r\n"
                       "Nats-Last-Sequence: %llu\r\n",
-                      st->cfg.name, (int)info.subject_len, info.subject, (unsigned long long)p->seq,
-                      (unsigned long long)p->last_of_subject);
+                      ne_js_stream_name(js, st), (int)info.subject_len, info.subject,
+                      (unsigned long long)p->seq, (unsigned long long)p->last_of_subject);
     if (e > 0 && st->cfg.republish_headers_only) {
         e += ne_fmt(extra + e, sizeof(extra) - e, "Nats-Msg-Size: %u\r\n", (unsigned)info.data_len);
     }

@@ -20,8 +20,20 @@
 /* The bounds are checked where JetStream is built (a profile without it,
  * such as tiny, may have shorter subscriptions). */
 #if NE_FEATURE_JETSTREAM
-#if NE_JS_TEXT_SLOTS >= 0xffff || NE_JS_MAX_STREAMS >= 0xffff || NE_JS_MAX_CONSUMERS >= 0xffff
-#error "NE_JS_TEXT_SLOTS, NE_JS_MAX_STREAMS and NE_JS_MAX_CONSUMERS must be below 65535"
+#if NE_JS_SHORT_TEXT_SLOTS + NE_JS_TEXT_SLOTS + NE_JS_LONG_NAME_SLOTS >= 0xffff ||                 \
+    NE_JS_MAX_STREAMS >= 0xffff || NE_JS_MAX_CONSUMERS >= 0xffff
+#error                                                                                             \
+    "NE_JS_SHORT_TEXT_SLOTS + NE_JS_TEXT_SLOTS + NE_JS_LONG_NAME_SLOTS, NE_JS_MAX_STREAMS and NE_JS_MAX_CONSUMERS must be below 65535"
+#endif
+#if NE_JS_SHORT_TEXT_BYTES < 8 || NE_JS_SHORT_TEXT_BYTES > 256 ||                                  \
+    NE_JS_SHORT_TEXT_BYTES % 8 != 0 || NE_JS_SHORT_TEXT_BYTES > NE_JS_TEXT_BYTES
+#error "NE_JS_SHORT_TEXT_BYTES must be a multiple of 8 from 8 to 256, at most NE_JS_TEXT_BYTES"
+#endif
+#if NE_JS_SHORT_TEXT_SLOTS < 1 || NE_JS_TEXT_SLOTS < 1 || NE_JS_LONG_NAME_SLOTS < 1
+#error "NE_JS_SHORT_TEXT_SLOTS, NE_JS_TEXT_SLOTS and NE_JS_LONG_NAME_SLOTS must be at least 1"
+#endif
+#if NE_JS_SOURCED_STREAMS < 1
+#error "NE_JS_SOURCED_STREAMS must be at least 1"
 #endif
 #if NE_JS_NAME_BYTES < 16 || NE_JS_TEXT_BYTES < 32 || NE_JS_TEXT_BYTES > 0xffff
 #error "NE_JS_NAME_BYTES must be at least 16, NE_JS_TEXT_BYTES 32 to 65535"
@@ -37,11 +49,24 @@
 /* "No entry" in an index field of the pending, pull and id pools. */
 #define NE_JS_NONE UINT32_MAX
 
-/* A text slot: a subject, a description, a deliver group... */
+/* Text slots hold a subject, a description, a deliver group, a stream's
+ * name...: one uint16_t names a slot of one of three pools (ne_js.c), by
+ * range: short slots first, then text slots, then long name slots. Each
+ * keeps its text NUL-terminated. */
+typedef struct ne_js_short_text {
+    uint8_t len;
+    char text[NE_JS_SHORT_TEXT_BYTES - 1];
+} ne_js_short_text;
+
 typedef struct ne_js_text {
     uint16_t len;
     char text[NE_JS_TEXT_BYTES];
 } ne_js_text;
+
+typedef struct ne_js_long_name {
+    uint16_t len;
+    char text[NE_JS_NAME_BYTES];
+} ne_js_long_name;
 
 typedef enum ne_js_retention {
     NE_JS_RETENTION_LIMITS = 0,
@@ -95,7 +120,7 @@ typedef struct ne_js_source_cfg {
 /* nats-server 2.9's StreamConfig. Text lives in slots (NE_JS_NO_TEXT:
  * none); numbers keep nats-server's -1 for "unlimited". */
 typedef struct ne_js_stream_cfg {
-    char name[NE_JS_NAME_BYTES];
+    uint16_t name; /* a text slot (ne_js_name_put) */
     uint16_t description;
     uint16_t subjects[NE_JS_MAX_STREAM_SUBJECTS];
     uint8_t subject_count;
@@ -130,11 +155,17 @@ typedef struct ne_js_stream_cfg {
     /* The advisory when the backlog passes this percent of max_msgs or
      * max_bytes (0: none). */
     uint8_t forward_backlog_advisory;
-    /* mirror (then the one entry) or sources. */
+    /* mirror (then the one entry) or sources: a set from the service's
+     * pool (ne_js_conf.c) while source_count > 0, else NULL. */
     bool mirror;
     uint8_t source_count;
-    ne_js_source_cfg sources[NE_JS_MAX_STREAM_SOURCES];
+    ne_js_source_cfg *sources;
 } ne_js_stream_cfg;
+
+/* The mirror or sources of one stream's configuration. */
+typedef struct ne_js_source_set {
+    ne_js_source_cfg entries[NE_JS_MAX_STREAM_SOURCES];
+} ne_js_source_set;
 
 /* nats-server 2.9's ConsumerConfig. */
 typedef struct ne_js_consumer_cfg {
@@ -192,7 +223,9 @@ typedef struct ne_js_stream {
     uint32_t ids_head;
     uint32_t ids_tail;
     uint32_t id_count;
-    char last_msg_id[NE_JS_MSG_ID_BYTES];
+    /* The last stored message's Nats-Msg-Id in a text slot (NE_JS_NO_TEXT:
+     * it had none). */
+    uint16_t last_msg_id;
 } ne_js_stream;
 
 /* A delivered message not yet acknowledged (or waiting to be delivered
@@ -288,7 +321,8 @@ typedef struct ne_js_consumer {
 
 /* What one account's JetStream holds. */
 typedef struct ne_js_account {
-    uint8_t index; /* the router's account */
+    const struct ne_js *js; /* its service: the text of its streams' names */
+    uint8_t index;          /* the router's account */
     ne_conn *client;
     ne_js_account_limits limits;
     ne_js_stream *streams;

@@ -10,7 +10,8 @@ static void write_leaf(ne_json_out *o, const ne_leaf_state *st, const ne_leaf_li
     const ne_conn *c = link->conn;
     ne_json_begin_object(o);
     ne_json_kv_string(o, "account", ne_router_account_name(st->router, c->acc));
-    ne_json_kv_string(o, "ip", c->io->ip);
+    char ip[NE_IP_TEXT_BYTES];
+    ne_json_kv_string(o, "ip", ne_conn_peer_text(c, ip, sizeof(ip)));
     ne_json_kv_u64(o, "port", c->io->port);
     ne_json_kv_duration(o, "rtt", c->rtt_ns);
     ne_json_kv_u64(o, "in_msgs", c->in_msgs);

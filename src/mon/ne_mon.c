@@ -369,8 +369,10 @@ static void write_open_conn(ne_mon *mon, ne_json_out *o, const ne_conn *c, const
 {
     ne_conn_desc d = describe(c);
     const ne_conn_io *io = c->io;
+    char ip[NE_IP_TEXT_BYTES];
     ne_json_begin_object(o);
-    write_conn_common(o, &d, c->cid, io->ip, io->port, c->start_wall_ns);
+    write_conn_common(o, &d, c->cid, ne_conn_peer_text(c, ip, sizeof(ip)), io->port,
+                      c->start_wall_ns);
     uint64_t idle_ns = (mon->conns->now_ms - io->last_in_ms) * 1000000u;
     ne_json_kv_time(o, "last_activity", now_ns - idle_ns);
     ne_json_kv_duration(o, "rtt", c->rtt_ns);
@@ -387,10 +389,10 @@ static void write_open_conn(ne_mon *mon, ne_json_out *o, const ne_conn *c, const
     ne_json_kv_u64(o, "subscriptions", sc->nsubs);
     write_names(o, d.name, d.lang, d.version);
     const ne_tls *tls = &mon->conns->tls;
-    if (io->tls != NULL && io->tls_done) {
+    if (io->tls != NULL && io->tls->done) {
         /* Go's names for the suites: mbedTLS's with '_' for '-'. */
         char suite[64];
-        const char *name = tls->ops->cipher(tls->ctx, io->tls);
+        const char *name = tls->ops->cipher(tls->ctx, io->tls->session);
         size_t n = 0;
         for (; name[n] != '\0' && n + 1 < sizeof(suite); n++) {
             suite[n] = name[n] == '-' ? '_' : name[n];

@@ -709,7 +709,7 @@ static bool spill_start(ne_conn *conn, const pub_head *h)
     w = put(w, h->pub.props.ptr, h->pub.props.len);
     (void)put(w, h->nats_hdr, h->nats_hdr_len);
     first->used = (uint32_t)head;
-    ne_spill *sp = &conn->io->spill;
+    ne_spill *sp = conn->io->spill;
     sp->head = first;
     sp->tail = first;
     sp->chunks = need;
@@ -722,7 +722,6 @@ static bool spill_start(ne_conn *conn, const pub_head *h)
     sp->reply_len = h->pub.reply.len;
     sp->hdr_len = (uint32_t)h->nats_hdr_len;
     sp->queue_len = 0;
-    sp->active = true;
     ne_mqtt_spill *ms = &c->spill;
     ms->qos = h->pub.qos;
     ms->retain = h->pub.retain;
@@ -741,11 +740,12 @@ static void spill_finish(ne_conn *conn)
 {
     ne_mqtt *m = ne_mqtt_of(conn);
     ne_mqtt_client *c = client_of(conn);
-    ne_spill *sp = &conn->io->spill;
+    const ne_spill *sp = conn->io->spill;
     NE_ASSERT(sp->promised == 0);
     ne_chunk *chain = sp->head;
+    uint32_t payload_len = sp->total_len;
     const ne_mqtt_spill *ms = &c->spill;
-    ne_conn_spill_end(conn);
+    ne_conn_spill_end(conn); /* sp is gone */
     const uint8_t *d = chain->data;
     ne_mqtt_pub pub;
     memset(&pub, 0, sizeof(pub));
@@ -764,7 +764,7 @@ static void spill_finish(ne_conn *conn)
     msg.subject = pub.subject;
     msg.reply = pub.reply;
     msg.hdr_len = ms->nats_hdr_len;
-    msg.total_len = ms->nats_hdr_len + sp->total_len;
+    msg.total_len = ms->nats_hdr_len + payload_len;
     msg.has_headers = true;
     msg.chain = chain;
     msg.chain_offset = at + ms->topic_len + ms->props_len;
@@ -780,7 +780,7 @@ static void spill_finish(ne_conn *conn)
 /* Appends bytes to the chain of a large PUBLISH, taking promised chunks. */
 static void spill_append(ne_conn *conn, const uint8_t *bytes, uint32_t len)
 {
-    ne_spill *sp = &conn->io->spill;
+    ne_spill *sp = conn->io->spill;
     uint32_t done = 0;
     /* Each pass fills the tail chunk or takes the next promised one. */
     while (done < len) {
@@ -803,7 +803,7 @@ static void spill_append(ne_conn *conn, const uint8_t *bytes, uint32_t len)
  * payload ends with is added after the last one. */
 static uint32_t spill_feed(ne_conn *conn, const uint8_t *bytes, uint32_t len)
 {
-    ne_spill *sp = &conn->io->spill;
+    ne_spill *sp = conn->io->spill;
     NE_ASSERT(sp->remaining >= 2);
     uint32_t take = NE_MIN(len, sp->remaining - 2);
     spill_append(conn, bytes, take);
@@ -1186,7 +1186,7 @@ static uint32_t mqtt_input(ne_conn *conn, uint8_t *buf, uint32_t len)
             pos += take;
             continue;
         }
-        if (io->spill.active) {
+        if (io->spill != NULL) {
             pos += spill_feed(conn, buf + pos, avail);
             continue;
         }

@@ -127,7 +127,8 @@ static void accepted(void *ctx, ne_conn *conn)
     c->urls_generation = n->cluster_urls != NULL ? n->cluster_urls->generation : 0;
     ne_conn_logf(conn, NE_LOG_DEBUG, "Client connection created");
     char info[NE_INFO_LINE_BYTES];
-    size_t len = ne_nats_info(n, conn, conn->io->ip, info, sizeof(info));
+    char ip[NE_IP_TEXT_BYTES];
+    size_t len = ne_nats_info(n, conn, ne_conn_peer_text(conn, ip, sizeof(ip)), info, sizeof(info));
     if (len == 0) {
         /* Only the configured server_name and host can make it this long. */
         ne_conn_logf(conn, NE_LOG_ERROR, "INFO longer than %u bytes: shorten server_name or host",
@@ -592,7 +593,8 @@ static bool nats_deliver(ne_conn *conn, ne_sub *sub, ne_msg *msg, uint32_t *payl
 static void send_info_again(ne_nats *n, ne_conn *conn)
 {
     char info[NE_INFO_LINE_BYTES];
-    size_t len = ne_nats_info(n, conn, conn->io->ip, info, sizeof(info));
+    char ip[NE_IP_TEXT_BYTES];
+    size_t len = ne_nats_info(n, conn, ne_conn_peer_text(conn, ip, sizeof(ip)), info, sizeof(info));
     if (len > 0) { /* else the client got no INFO when it connected either */
         (void)ne_conn_send(conn, info, len);
     }

@@ -805,7 +805,9 @@ static void first_info(ne_route_state *st, ne_route_link *link, const ne_route_i
         hostport(link->route_url, sizeof(link->route_url), ip.host, ip.port);
     } else if (mine == NULL) {
         if (info->port != 0) {
-            hostport(link->route_url, sizeof(link->route_url), conn->io->ip, info->port);
+            char peer[NE_IP_TEXT_BYTES];
+            hostport(link->route_url, sizeof(link->route_url),
+                     ne_conn_peer_text(conn, peer, sizeof(peer)), info->port);
         } else {
             link->route_url[0] = '\0';
         }

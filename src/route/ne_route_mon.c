@@ -58,7 +58,8 @@ static void write_route(ne_json_out *o, const ne_route_state *st, const ne_route
     ne_json_kv_string(o, "remote_id", link->remote_id);
     ne_json_kv_bool(o, "did_solicit", link->target >= 0);
     ne_json_kv_bool(o, "is_configured", link->configured);
-    ne_json_kv_string(o, "ip", io->ip);
+    char ip[NE_IP_TEXT_BYTES];
+    ne_json_kv_string(o, "ip", ne_conn_peer_text(c, ip, sizeof(ip)));
     ne_json_kv_u64(o, "port", io->port);
     ne_json_kv_time(o, "start", c->start_wall_ns);
     uint64_t idle_ns = (st->conns->now_ms - io->last_in_ms) * 1000000u;

@@ -38,7 +38,7 @@ static bool spill_start(ne_conn *conn, const ne_op *op)
         memcpy(head->data + op->subject.len + op->reply.len, op->queue.ptr, op->queue.len);
     }
     head->used = (uint32_t)head_bytes;
-    ne_spill *sp = &conn->io->spill;
+    ne_spill *sp = conn->io->spill;
     sp->head = head;
     sp->tail = head; /* the chunk being filled */
     sp->chunks = need;
@@ -51,13 +51,12 @@ static bool spill_start(ne_conn *conn, const ne_op *op)
     sp->queue_len = op->queue.len;
     sp->hdr_len = (uint32_t)op->hdr_len;
     sp->total_len = (uint32_t)op->total_len;
-    sp->active = true;
     return true;
 }
 
 static void spill_finish(ne_conn *conn, const ne_frame_ops *ops)
 {
-    ne_spill *sp = &conn->io->spill;
+    const ne_spill *sp = conn->io->spill;
     ne_chunk_pools *pools = &conn->set->chunks;
     /* The last two bytes received must be the payload's CRLF (CP-03). */
     ne_chunk *last = sp->tail;
@@ -77,12 +76,6 @@ static void spill_finish(ne_conn *conn, const ne_frame_ops *ops)
     /* Every byte is in: the whole chain was taken. */
     NE_ASSERT(sp->promised == 0);
     ne_chunk *head = sp->head;
-    ne_conn_spill_end(conn);
-    if (b1 != '\r' || b2 != '\n') {
-        ne_chunk_chain_release(pools, head);
-        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
-        return;
-    }
     ne_msg msg;
     memset(&msg, 0, sizeof(msg));
     msg.subject.ptr = (const char *)head->data;
@@ -96,6 +89,12 @@ static void spill_finish(ne_conn *conn, const ne_frame_ops *ops)
     msg.has_headers = sp->hdr_len > 0;
     msg.chain = head;
     msg.chain_offset = sp->subject_len + sp->reply_len + sp->queue_len;
+    ne_conn_spill_end(conn); /* sp is gone: msg holds what it said */
+    if (b1 != '\r' || b2 != '\n') {
+        ne_chunk_chain_release(pools, head);
+        ne_conn_close(conn, NE_CLOSE_PARSE_ERROR, NE_PROTO_ERR_UNKNOWN_OP);
+        return;
+    }
     ops->handle_msg(conn, &msg);
     ne_chunk_chain_release(pools, head);
 }
@@ -103,7 +102,7 @@ static void spill_finish(ne_conn *conn, const ne_frame_ops *ops)
 static uint32_t spill_feed(ne_conn *conn, const ne_frame_ops *ops, const uint8_t *bytes,
                            uint32_t len)
 {
-    ne_spill *sp = &conn->io->spill;
+    ne_spill *sp = conn->io->spill;
     uint32_t take = NE_MIN(len, sp->remaining);
     /* Check the trailer bytes as they arrive, as nats-server does (CP-03). */
     uint64_t at = (uint64_t)sp->total_len + 2 - sp->remaining; /* index of bytes[0] */

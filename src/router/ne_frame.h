@@ -105,7 +105,7 @@ static inline uint32_t ne_frame_input(ne_conn *conn, const ne_frame_ops *ops, ui
     /* Each pass consumes at least one byte or leaves the loop. */
     while (pos < len && !conn->closing && !io->read_paused) {
         uint32_t avail = len - pos;
-        if (io->spill.active) {
+        if (io->spill != NULL) {
             pos += ne_frame_spill_feed(conn, ops, buf + pos, avail);
             continue;
         }

@@ -414,6 +414,12 @@ void ne_server_log_memory(const ne_server *srv)
     log_pool(srv, "connections", NE_MAX_CONN_HEADERS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn)));
     log_pool(srv, "connection I/O", NE_CONN_POOL_SIZE, NE_POOL_OBJECT_BYTES(sizeof(ne_conn_io)));
     log_pool(srv, "read buffers", NE_CONN_READ_BUFFERS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn_rbuf)));
+    log_pool(srv, "partial inputs", NE_PARTIAL_INPUTS, NE_POOL_OBJECT_BYTES(sizeof(ne_spill)));
+    log_pool(srv, "TLS states", NE_TLS_MAX_SESSIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_conn_tls)));
+#if NE_CONN_PEER_BINARY
+    log_pool(srv, "peer names", NE_CONN_PEER_NAMES,
+             NE_POOL_OBJECT_BYTES(sizeof(ne_conn_peer_name)));
+#endif
     log_pool(srv, "clients", NE_MAX_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_nats_client)));
     log_pool(srv, "subscriptions", NE_MAX_SUBSCRIPTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_sub)));
     log_pool(srv, "chunks", NE_CHUNK_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_chunk)));
@@ -457,6 +463,11 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
         &srv->conns.conn_pool,
         &srv->conns.io_pool,
         &srv->conns.rbuf_pool,
+        &srv->conns.spill_pool,
+        &srv->conns.tls_pool,
+#if NE_CONN_PEER_BINARY
+        &srv->conns.name_pool,
+#endif
         &srv->conns.chunks.chunks,
         &srv->conns.chunks.refs,
         &srv->router.sub_pool,

@@ -247,10 +247,10 @@ typedef struct ne_store {
     uint32_t subject_text_bytes;
     uint32_t subject_text_used;          /* bump pointer in the arena */
     uint32_t subject_text_dead;          /* bytes of freed texts below it */
+    ne_store_limit refused;              /* (here: no padding before the pointer) */
     ne_store_subject_pool *subject_pool; /* NULL: the caller's table */
     uint32_t subject_class;              /* the pool's class held, NE_STORE_NO_CLASS: none */
     uint32_t flags;
-    ne_store_limit refused;
     uint64_t first_stale_from; /* subjects' first_seq may lag; fixed on demand */
     /* max_msgs_per_subject could not be applied for want of space for a
      * tombstone (at attach or set_limits on a full device): applied again

@@ -180,6 +180,14 @@ typedef struct ne_store_dev_stats {
     uint32_t erase_max;
 } ne_store_dev_stats;
 
+/* One read window: bytes [off, off + len) of a block, in its buffer. */
+typedef struct sf_rwin {
+    uint32_t block;
+    uint32_t off;
+    uint32_t len;  /* 0: empty */
+    uint32_t used; /* the device's rwin_clock at its last use */
+} sf_rwin;
+
 typedef struct ne_store_dev {
     ne_flash flash;
     ne_snappy_table *table; /* NULL: never compress */
@@ -217,11 +225,12 @@ typedef struct ne_store_dev {
     uint32_t emit_fill;
     uint32_t emit_limit;
     uint8_t stage[NE_STORE_PROGRAM_CHUNK_BYTES];
-    /* Read window. */
-    uint32_t rwin_block;
-    uint32_t rwin_off;
-    uint32_t rwin_len;
-    uint8_t rbuf[NE_STORE_READ_BUFFER_BYTES];
+    /* Read windows (NE_STORE_READ_WINDOWS): a miss refills the one used
+     * least recently, so two readers of different places (a consumer
+     * reading ahead, acks removing behind it) keep a window each. */
+    sf_rwin rwin[NE_STORE_READ_WINDOWS];
+    uint32_t rwin_clock;
+    uint8_t rbuf[NE_STORE_READ_WINDOWS][NE_STORE_READ_BUFFER_BYTES];
     /* The last decoded pack. */
     uint64_t pack_serial; /* 0: none */
     uint32_t pack_off;

@@ -55,7 +55,9 @@ bool sf_decode_frame_header(const uint8_t *src, uint32_t salt, sf_frame *fr)
 
 void sf_forget_reads(ne_store_dev *dev)
 {
-    dev->rwin_len = 0;
+    for (uint32_t i = 0; i < NE_STORE_READ_WINDOWS; i++) {
+        dev->rwin[i].len = 0;
+    }
 }
 
 int32_t sf_wbuf_block(const ne_store_dev *dev)
@@ -98,24 +100,33 @@ const uint8_t *sf_peek(ne_store_dev *dev, uint32_t block, uint32_t off, uint32_t
     if (off > limit || len > limit - off) {
         return NULL;
     }
-    if (dev->rwin_len > 0 && dev->rwin_block == block && off >= dev->rwin_off &&
-        off + len <= dev->rwin_off + dev->rwin_len) {
-        return dev->rbuf + (off - dev->rwin_off);
+    uint32_t lru = 0;
+    for (uint32_t i = 0; i < NE_STORE_READ_WINDOWS; i++) {
+        sf_rwin *w = &dev->rwin[i];
+        if (w->len > 0 && w->block == block && off >= w->off && off + len <= w->off + w->len) {
+            w->used = ++dev->rwin_clock;
+            return dev->rbuf[i] + (off - w->off);
+        }
+        if (w->len == 0 || (dev->rwin[lru].len > 0 && w->used < dev->rwin[lru].used)) {
+            lru = i;
+        }
     }
     uint32_t n = limit - off;
     if (n > NE_STORE_READ_BUFFER_BYTES) {
         n = NE_STORE_READ_BUFFER_BYTES;
     }
-    dev->rwin_len = 0;
-    int r = dev->flash.ops->read(dev->flash.ctx, block_addr(dev, block, off), dev->rbuf, n);
+    sf_rwin *w = &dev->rwin[lru];
+    w->len = 0;
+    int r = dev->flash.ops->read(dev->flash.ctx, block_addr(dev, block, off), dev->rbuf[lru], n);
     if (r != NE_OK) {
         *rc = r;
         return NULL;
     }
-    dev->rwin_block = block;
-    dev->rwin_off = off;
-    dev->rwin_len = n;
-    return dev->rbuf;
+    w->block = block;
+    w->off = off;
+    w->len = n;
+    w->used = ++dev->rwin_clock;
+    return dev->rbuf[lru];
 }
 
 int sf_read(ne_store_dev *dev, uint32_t block, uint32_t off, void *dst, uint32_t len)
@@ -127,11 +138,19 @@ int sf_read(ne_store_dev *dev, uint32_t block, uint32_t off, void *dst, uint32_t
     uint32_t limit = flash_limit(dev, block);
     if (off < limit) {
         uint32_t n = limit - off < len ? limit - off : len;
-        if (dev->rwin_len > 0 && dev->rwin_block == block && off >= dev->rwin_off &&
-            n <= dev->rwin_len && off - dev->rwin_off <= dev->rwin_len - n) {
-            /* Already in the read window (a reader following records it
+        const uint8_t *held = NULL;
+        for (uint32_t i = 0; i < NE_STORE_READ_WINDOWS && held == NULL; i++) {
+            sf_rwin *w = &dev->rwin[i];
+            if (w->len > 0 && w->block == block && off >= w->off && n <= w->len &&
+                off - w->off <= w->len - n) {
+                w->used = ++dev->rwin_clock;
+                held = dev->rbuf[i] + (off - w->off);
+            }
+        }
+        if (held != NULL) {
+            /* Already in a read window (a reader following records it
              * located through sf_peek): no second read of the same bytes. */
-            memcpy(out, dev->rbuf + (off - dev->rwin_off), n);
+            memcpy(out, held, n);
         } else {
             int rc = dev->flash.ops->read(dev->flash.ctx, block_addr(dev, block, off), out, n);
             if (rc != NE_OK) {
@@ -552,9 +571,11 @@ static int program(ne_store_dev *dev, uint32_t block, uint32_t off, const void *
      * erased); the common case, appending past a window of older records,
      * keeps it, so a reader following the writer is not sent back to flash
      * after every flush. */
-    if (dev->rwin_len > 0 && dev->rwin_block == block && off < dev->rwin_off + dev->rwin_len &&
-        dev->rwin_off < off + len) {
-        sf_forget_reads(dev);
+    for (uint32_t i = 0; i < NE_STORE_READ_WINDOWS; i++) {
+        sf_rwin *w = &dev->rwin[i];
+        if (w->len > 0 && w->block == block && off < w->off + w->len && w->off < off + len) {
+            w->len = 0;
+        }
     }
     int rc = dev->flash.ops->program(dev->flash.ctx, block_addr(dev, block, off), bytes, len);
     if (rc != NE_OK) {

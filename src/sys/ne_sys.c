@@ -191,7 +191,8 @@ static void write_client_event(ne_sys *sys, ne_json_out *o, const void *arg)
     ne_json_key(o, "client");
     ne_json_begin_object(o);
     ne_json_kv_time(o, "start", conn->start_wall_ns);
-    ne_json_kv_string(o, "host", conn->io != NULL ? conn->io->ip : "");
+    char host[NE_IP_TEXT_BYTES];
+    ne_json_kv_string(o, "host", ne_conn_peer_text(conn, host, sizeof(host)));
     ne_json_kv_u64(o, "id", conn->cid);
     ne_json_kv_string(o, "acc", d.account);
     if (d.user[0] != '\0') {

@@ -236,13 +236,13 @@ static inline void js_check(void)
                 consumers++;
                 if (c->num_pending != js_walked_pending(c)) {
                     fprintf(stderr, "consumer %s of %s: num_pending %llu, walked %llu\n", c->name,
-                            st->cfg.name, (unsigned long long)c->num_pending,
+                            ne_js_stream_name(&srv.js, st), (unsigned long long)c->num_pending,
                             (unsigned long long)js_walked_pending(c));
                     js_fail_if(true, "num_pending differs from the store");
                 }
                 if (c->asflr >= c->sseq) {
                     fprintf(stderr, "consumer %s of %s: ack floor %llu, next %llu\n", c->name,
-                            st->cfg.name, (unsigned long long)c->asflr,
+                            ne_js_stream_name(&srv.js, st), (unsigned long long)c->asflr,
                             (unsigned long long)c->sseq);
                     js_fail_if(true, "ack floor at or past the next sequence");
                 }
@@ -284,11 +284,13 @@ static inline void js_finish(void)
         uint32_t sg = 0;
         for (const ne_js_stream *st = srv.js.accounts[a].streams;
              st != NULL && sg++ < NE_JS_MAX_STREAMS && n < NE_JS_MAX_STREAMS; st = st->next) {
-            memcpy(names[n++], st->cfg.name, sizeof(names[0]));
+            ne_slice name = ne_js_text_get(&srv.js, st->cfg.name);
+            memcpy(names[n], name.ptr, name.len + 1);
+            n++;
             if (getenv("JS_FUZZ_TRACE") != NULL) {
                 /* What a seed reached: make seeds that get somewhere. */
                 fprintf(stderr, "stream %s: %llu messages (last %llu), %u consumers\n",
-                        st->cfg.name, (unsigned long long)st->store.state.msgs,
+                        ne_js_stream_name(&srv.js, st), (unsigned long long)st->store.state.msgs,
                         (unsigned long long)st->store.state.last_seq, st->consumer_count);
             }
         }

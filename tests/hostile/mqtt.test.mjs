@@ -346,6 +346,53 @@ test("a large PUBLISH that stalls is cut at its deadline (NE_PARTIAL_MSG_TIMEOUT
   await stillServing(b);
 });
 
+// The state of an incomplete message (where its chunks are, its deadline)
+// comes from a pool (NE_PARTIAL_INPUTS, 2 on small for 8 connections), not
+// from every connection: peers holding every state with a stalled PUBLISH
+// (each split, so each is assembled in chunks) do not keep another's split
+// PUBLISH out: the one stalled longest is cut for it (Slow Producer
+// (Stalled Message), well before its deadline), and the message reaches
+// its subscriber.
+test("incomplete PUBLISHes at NE_PARTIAL_INPUTS: a stalled holder is cut for the next split PUBLISH, which is delivered", { skip: ONLY("NE_PARTIAL_INPUTS") }, async () => {
+  const b = await broker("nats");
+  const states = knob("NE_PARTIAL_INPUTS", "test-small");
+  const stall = knob("NE_PARTIAL_MSG_STALL_MS", "test-small");
+  const s = await connectMqtt(b, { clientId: "pi-sub", protocolVersion: 4 });
+  const box = inbox(s);
+  await s.subscribeAsync("pi/#", { qos: 0 });
+  const hogs = [];
+  for (let i = 0; i < states; i++) {
+    const h = await connected(b, { id: `pi-hog${i}` });
+    const whole = packet(0x30, str(`pi/hog${i}`), Buffer.alloc(2000, 0x68));
+    await h.send(whole.subarray(0, 1000));
+    hogs.push(h);
+  }
+  await waitFor(async () => (await pools(b)).natsedge_pools.incomplete_messages === states, 5000,
+    `${states} incomplete messages holding every state`);
+  await sleep(stall + 200); // the holders are stalled now
+  const p = await connected(b, { id: "pi-pub" });
+  const whole = packet(0x30, str("pi/next"), Buffer.alloc(2000, 0x70));
+  await p.send(whole.subarray(0, 1000));
+  await sleep(100);
+  await p.send(whole.subarray(1000));
+  const [m] = await box.wait(1);
+  assert.equal(m.topic, "pi/next");
+  assert.equal(m.payload.length, 2000);
+  // A holder was cut for it (the one stalled longest; holders whose bytes
+  // came in one loop turn stalled as long), not at its deadline.
+  let reasons;
+  await waitFor(async () => {
+    const res = await fetch(`http://127.0.0.1:${b.httpPort}/connz?state=closed`, { signal: AbortSignal.timeout(5000) });
+    reasons = (await res.json()).connections.filter((c) => (c.mqtt_client ?? "").startsWith("pi-hog")).map((c) => c.reason);
+    return reasons.length > 0;
+  }, 5000, "a holder closed");
+  assert.equal(reasons[0], "Slow Producer (Stalled Message)", JSON.stringify(reasons));
+  for (const h of hogs) await h.destroy();
+  await p.destroy();
+  await s.endAsync();
+  await stillServing(b);
+});
+
 // The session tables come from pools shared by all sessions (4 of each on
 // small for 8 sessions): a session holds a filter table while it has a
 // filter, an outbound ring while a QoS 1/2 message waits for its client, a

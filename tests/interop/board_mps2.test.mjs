@@ -11,26 +11,10 @@
 // skips it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { Board } from "./lib/board_scenarios.mjs";
-import { boardGate } from "./lib/harness.mjs";
-import { bootBoard, hasQemu, stopBoards } from "./lib/board.mjs";
+import { bootBoard, stopBoards, boardSuite } from "./lib/board.mjs";
 
-const ELF = process.env.NATSEDGE_MPS2_ELF;
-const { skip, fail } = boardGate(
-  !ELF
-    ? "NATSEDGE_MPS2_ELF is not set"
-    : !existsSync(ELF)
-      ? `no firmware at ${ELF}`
-      : !hasQemu
-        ? "qemu-system-arm is not installed"
-        : false,
-);
-if (fail) {
-  test("mps2-an385: the suite can run on this machine", () => {
-    throw new Error(fail);
-  });
-}
+const { skip, paths: [ELF] } = boardSuite("mps2-an385", [["NATSEDGE_MPS2_ELF", "firmware"]]);
 
 let q = null;
 let board = null;

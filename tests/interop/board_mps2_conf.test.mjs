@@ -11,33 +11,18 @@
 // natsedge-only: the nats-server pass skips it.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { collect } from "./lib/board_scenarios.mjs";
-import { freePort, rawConnect, parseInfo, sleep, boardGate, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
-import { BOOT_TIMEOUT_MS, QEMU, bootBoard, confTool, hasQemu, hubServer, stopBoards } from "./lib/board.mjs";
+import { freePort, rawConnect, parseInfo, sleep, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { BOOT_TIMEOUT_MS, QEMU, bootBoard, confTool, hubServer, stopBoards, boardSuite } from "./lib/board.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const ELF = process.env.NATSEDGE_MPS2_ELF;
-const TOOL = process.env.NATSEDGE_MPS2_CONF_TOOL;
-const { skip, fail } = boardGate(
-  !ELF || !existsSync(ELF)
-    ? "no firmware (NATSEDGE_MPS2_ELF)"
-    : !TOOL || !existsSync(TOOL)
-      ? "no configuration tool (NATSEDGE_MPS2_CONF_TOOL, make conf-tool)"
-      : !hasQemu
-        ? "qemu-system-arm is not installed"
-        : false,
-);
-if (fail) {
-  test("mps2-an385 configuration region: the suite can run on this machine", () => {
-    throw new Error(fail);
-  });
-}
+const { skip, paths: [ELF, TOOL] } = boardSuite("mps2-an385 configuration region", [["NATSEDGE_MPS2_ELF", "firmware"], ["NATSEDGE_MPS2_CONF_TOOL", "configuration tool, make conf-tool"]]);
 const NAME = "mps2-an385 (natsedge-only: its Cortex-M firmware's configuration region)";
 const DIR = mkdtempSync(join(tmpdir(), "natsedge-mps2-conf-"));
 

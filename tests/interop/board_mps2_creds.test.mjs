@@ -14,32 +14,17 @@
 // skips it (a firmware of natsedge's own; the hub is nats-server in both).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { createOperator, createAccount, createUser } from "@nats-io/nkeys";
 import { encodeOperator, encodeAccount, encodeUser, fmtCreds } from "@nats-io/jwt";
 import { collect } from "./lib/board_scenarios.mjs";
-import { sleep, boardGate, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
-import { bootBoard, confTool, hasQemu, hubServer, stopBoards } from "./lib/board.mjs";
+import { sleep, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { bootBoard, confTool, hubServer, stopBoards, boardSuite } from "./lib/board.mjs";
 
-const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
-const TOOL = process.env.NATSEDGE_MPS2_JS_CONF_TOOL;
-const { skip, fail } = boardGate(
-  !ELF || !existsSync(ELF)
-    ? "no tiny-js firmware (NATSEDGE_MPS2_JS_ELF)"
-    : !TOOL || !existsSync(TOOL)
-      ? "no tiny-js configuration tool (NATSEDGE_MPS2_JS_CONF_TOOL, make CONFIG=tiny-js conf-tool)"
-      : !hasQemu
-        ? "qemu-system-arm is not installed"
-        : false,
-);
-if (fail) {
-  test("mps2-an385 tiny-js creds: the suite can run on this machine", () => {
-    throw new Error(fail);
-  });
-}
+const { skip, paths: [ELF, TOOL] } = boardSuite("mps2-an385 tiny-js creds", [["NATSEDGE_MPS2_JS_ELF", "tiny-js firmware"], ["NATSEDGE_MPS2_JS_CONF_TOOL", "tiny-js configuration tool, make CONFIG=tiny-js conf-tool"]]);
 const NAME = "mps2-an385 tiny-js leaf with JWT credentials (natsedge-only: its Cortex-M firmware)";
 const DIR = skip ? "" : mkdtempSync(join(tmpdir(), "natsedge-mps2-creds-"));
 

@@ -14,31 +14,17 @@
 // JS-xx and KV-xx are the facts of shared/reference/nats-inventory.md §4.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, headers } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import mqtt from "mqtt";
-import { boardGate, within } from "./lib/harness.mjs";
-import { bootBoard, hasQemu, resetBoard as reset, stopBoards } from "./lib/board.mjs";
+import { within } from "./lib/harness.mjs";
+import { bootBoard, resetBoard as reset, stopBoards, boardSuite } from "./lib/board.mjs";
 
-const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
-const { skip, fail } = boardGate(
-  !ELF
-    ? "NATSEDGE_MPS2_JS_ELF is not set"
-    : !existsSync(ELF)
-      ? `no firmware at ${ELF}`
-      : !hasQemu
-        ? "qemu-system-arm is not installed"
-        : false,
-);
-if (fail) {
-  test("mps2-an385 tiny-js: the suite can run on this machine", () => {
-    throw new Error(fail);
-  });
-}
+const { skip, paths: [ELF] } = boardSuite("mps2-an385 tiny-js", [["NATSEDGE_MPS2_JS_ELF", "tiny-js firmware"]]);
 
 const NAME = "mps2-an385 tiny-js (natsedge-only: its Cortex-M firmware)";
 // A bound, not a speed check: on a loaded machine the board answers slowly.

@@ -10,29 +10,14 @@
 // natsedge-only: the nats-server pass skips it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import net from "node:net";
 import mqtt from "mqtt";
 import { connect } from "@nats-io/transport-node";
-import { boardGate, within, waitFor } from "./lib/harness.mjs";
-import { bootBoard, hasQemu, stopBoards } from "./lib/board.mjs";
+import { within, waitFor } from "./lib/harness.mjs";
+import { bootBoard, stopBoards, boardSuite } from "./lib/board.mjs";
 import { inbox } from "./lib/mqtt.mjs";
 
-const ELF = process.env.NATSEDGE_MPS2_MQTT_ELF;
-const { skip, fail } = boardGate(
-  !ELF
-    ? "NATSEDGE_MPS2_MQTT_ELF is not set"
-    : !existsSync(ELF)
-      ? `no firmware at ${ELF}`
-      : !hasQemu
-        ? "qemu-system-arm is not installed"
-        : false,
-);
-if (fail) {
-  test("mps2-an385 tiny-mqtt: the suite can run on this machine", () => {
-    throw new Error(fail);
-  });
-}
+const { skip, paths: [ELF] } = boardSuite("mps2-an385 tiny-mqtt", [["NATSEDGE_MPS2_MQTT_ELF", "tiny-mqtt firmware"]]);
 
 const NAME = "mps2-an385 tiny-mqtt (natsedge-only: its Cortex-M firmware)";
 let q = null;

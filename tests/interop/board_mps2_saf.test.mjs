@@ -20,31 +20,16 @@
 // forwarder; the hub is nats-server in both).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { sleep, boardGate, getJSON, stopAll, tcpProxy, waitFor, within } from "./lib/harness.mjs";
-import { bootBoard, confTool, hasQemu, hubServer, resetBoard, stopBoards } from "./lib/board.mjs";
+import { sleep, getJSON, stopAll, tcpProxy, waitFor, within } from "./lib/harness.mjs";
+import { bootBoard, confTool, hubServer, resetBoard, stopBoards, boardSuite } from "./lib/board.mjs";
 import { waitRoute, streamState, streamContents } from "./lib/saf.mjs";
 
-const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
-const TOOL = process.env.NATSEDGE_MPS2_JS_CONF_TOOL;
-const { skip, fail } = boardGate(
-  !ELF || !existsSync(ELF)
-    ? "no tiny-js firmware (NATSEDGE_MPS2_JS_ELF)"
-    : !TOOL || !existsSync(TOOL)
-      ? "no tiny-js configuration tool (NATSEDGE_MPS2_JS_CONF_TOOL, make CONFIG=tiny-js conf-tool)"
-      : !hasQemu
-        ? "qemu-system-arm is not installed"
-        : false,
-);
-if (fail) {
-  test("mps2-an385 tiny-js store and forward: the suite can run on this machine", () => {
-    throw new Error(fail);
-  });
-}
+const { skip, paths: [ELF, TOOL] } = boardSuite("mps2-an385 tiny-js store and forward", [["NATSEDGE_MPS2_JS_ELF", "tiny-js firmware"], ["NATSEDGE_MPS2_JS_CONF_TOOL", "tiny-js configuration tool, make CONFIG=tiny-js conf-tool"]]);
 const NAME = "mps2-an385 tiny-js as the edge (natsedge-only: its Cortex-M firmware, and nats-server has no forwarder)";
 const DIR = skip ? "" : mkdtempSync(join(tmpdir(), "natsedge-mps2-saf-"));
 // Modest counts for the board: 200 messages, a window of at most 64

@@ -11,34 +11,17 @@
 // skips it (a firmware of natsedge's own; the hub is nats-server in both).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { collect } from "./lib/board_scenarios.mjs";
-import { sleep, boardGate, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
-import { bootBoard, confTool, hasQemu, hubServer, stopBoards } from "./lib/board.mjs";
+import { sleep, getJSON, stopAll, waitFor, within } from "./lib/harness.mjs";
+import { bootBoard, confTool, hubServer, stopBoards, boardSuite } from "./lib/board.mjs";
 
-const ELF = process.env.NATSEDGE_MPS2_JS_ELF;
-const TOOL = process.env.NATSEDGE_MPS2_JS_CONF_TOOL;
 const hasOpenssl = spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0;
-const { skip, fail } = boardGate(
-  !ELF || !existsSync(ELF)
-    ? "no tiny-js firmware (NATSEDGE_MPS2_JS_ELF)"
-    : !TOOL || !existsSync(TOOL)
-      ? "no tiny-js configuration tool (NATSEDGE_MPS2_JS_CONF_TOOL, make CONFIG=tiny-js conf-tool)"
-      : !hasQemu
-        ? "qemu-system-arm is not installed"
-        : !hasOpenssl
-          ? "openssl is not installed"
-          : false,
-);
-if (fail) {
-  test("mps2-an385 tiny-js TLS: the suite can run on this machine", () => {
-    throw new Error(fail);
-  });
-}
+const { skip, paths: [ELF, TOOL] } = boardSuite("mps2-an385 tiny-js TLS", [["NATSEDGE_MPS2_JS_ELF", "tiny-js firmware"], ["NATSEDGE_MPS2_JS_CONF_TOOL", "tiny-js configuration tool, make CONFIG=tiny-js conf-tool"]], [[hasOpenssl, "openssl is not installed"]]);
 const NAME = "mps2-an385 tiny-js leaf over TLS (natsedge-only: its Cortex-M firmware)";
 const DIR = skip ? "" : mkdtempSync(join(tmpdir(), "natsedge-mps2-tls-"));
 

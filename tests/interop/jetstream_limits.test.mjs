@@ -1,7 +1,8 @@
 // JetStream's compiled-in pools driven to exhaustion on the small-pool
 // build (NATSEDGE_SMALL_BIN, config/profiles/test-small.h: 3 streams, 3
 // consumers, 512 memory blocks, 8 subjects, 4 pending acks, 2 waiting pulls,
-// 4 message ids, 24 text slots). Each exhausted pool answers with
+// 4 message ids, 6 short text slots and 10 text slots, 1 long name slot,
+// 2 sets of mirror/sources configurations). Each exhausted pool answers with
 // nats-server's error for a lack of resources while everything else keeps
 // working (issue 16; differences.md, "JetStream: Pools instead of heap").
 // nats-server has no such pools: the parity pass skips these, by name.
@@ -148,7 +149,10 @@ test("natsedge-only (compiled-in JetStream pools): message ids (NE_JS_MAX_MSG_ID
   await del("ID");
 });
 
-test("natsedge-only (compiled-in JetStream pools): text slots (NE_JS_TEXT_SLOTS) full: 10023, existing streams unharmed", { skip: natsedgeOnly }, async () => {
+// A stream's name and each subject take a slot: a short one (at most 30
+// bytes) while NE_JS_SHORT_TEXT_SLOTS has one, else a text slot: T1 takes
+// 13 of the 16, T2 would need 14.
+test("natsedge-only (compiled-in JetStream pools): text slots (NE_JS_SHORT_TEXT_SLOTS, NE_JS_TEXT_SLOTS) full: 10023, existing streams unharmed", { skip: natsedgeOnly }, async () => {
   const subjects = Array.from({ length: 12 }, (_, i) => `t${i}`);
   assert.ok(!(await create(memStream("T1", subjects))).error);
   const more = Array.from({ length: 13 }, (_, i) => `u${i}`);
@@ -158,6 +162,76 @@ test("natsedge-only (compiled-in JetStream pools): text slots (NE_JS_TEXT_SLOTS)
   await del("T1");
   assert.equal((await create(memStream("T2", more))).error, undefined, "slots came back");
   await del("T2");
+});
+
+// A stream keeps its last message id (Nats-Expected-Last-Msg-Id) in a text
+// slot: with every slot taken by the streams' configurations (Y: 2, X: 14
+// of the 16), a publish with a new id gets 10023 (logged) while one
+// without an id goes on; a freed slot serves the id.
+test("natsedge-only (compiled-in JetStream pools): text slots full: a publish with a Nats-Msg-Id gets 10023, one without goes on (JS-20)", { skip: natsedgeOnly }, async () => {
+  const h = (id) => { const x = headers(); x.set("Nats-Msg-Id", id); return x; };
+  const ry = await create(memStream("Y", ["y"]));
+  assert.ok(!ry.error, JSON.stringify(ry));
+  const rx = await create(memStream("X", Array.from({ length: 10 }, (_, i) => `x${i}`), {
+    description: "a description of more than thirty bytes",
+    republish: { src: ">", dest: "rp.>" },
+  }));
+  assert.ok(!rx.error, JSON.stringify(rx));
+  expectError(await pub("y", "v", h("first")), 503, 10023, "insufficient resources");
+  await waitFor(async () => /no text slot for its last message id: raise NE_JS_SHORT_TEXT_SLOTS or NE_JS_TEXT_SLOTS/.test(server.logs()), 5000, "the knobs logged");
+  assert.equal((await pub("y", "no id")).seq, 1);
+  await del("X");
+  assert.equal((await pub("y", "v", h("first"))).seq, 2);
+  const expect = (last, id) => { const x = h(id); x.set("Nats-Expected-Last-Msg-Id", last); return x; };
+  assert.equal((await pub("y", "v", expect("first", "second"))).seq, 3);
+  expectError(await pub("y", "v", expect("first", "third")), 400, 10070, "wrong last msg ID: second");
+  await del("Y");
+});
+
+// A stream with a mirror or sources holds a set of source configurations
+// (NE_JS_SOURCED_STREAMS, 2 on this build) and a configuration being
+// parsed takes one too: with M's and S's sets taken (at the limit), an
+// update of M (limit + 1) gets 10023, logged, while M goes on mirroring;
+// once S is gone the update goes through.
+test("natsedge-only (compiled-in JetStream pools): source sets (NE_JS_SOURCED_STREAMS) full: 10023, the mirror goes on (JS-26b)", { skip: natsedgeOnly }, async () => {
+  assert.ok(!(await create(memStream("O", ["o.>"]))).error);
+  const mirror = { name: "M", mirror: { name: "O" }, storage: "memory" };
+  const rm = await create(mirror);
+  assert.ok(!rm.error, JSON.stringify(rm));
+  const rs = await create({ name: "S", sources: [{ name: "O" }], storage: "memory" });
+  assert.ok(!rs.error, JSON.stringify(rs));
+  expectError(await api(nc, "$JS.API.STREAM.UPDATE.M", { ...mirror, max_msgs: 10 }), 503, 10023, "insufficient resources");
+  await waitFor(async () => /source sets exhausted \(2\): raise NE_JS_SOURCED_STREAMS/.test(server.logs()), 5000, "the knob logged");
+  assert.equal((await pub("o.a", "copied")).seq, 1);
+  await waitFor(async () => (await api(nc, "$JS.API.STREAM.INFO.M")).state?.messages === 1, 5000, "the mirror copies");
+  await del("S");
+  const ru = await api(nc, "$JS.API.STREAM.UPDATE.M", { ...mirror, max_msgs: 10 });
+  assert.equal(ru.config?.max_msgs, 10, JSON.stringify(ru));
+  await del("M");
+  await del("O");
+});
+
+// A stream name longer than a text slot holds (NE_JS_TEXT_BYTES - 1) takes
+// a long name slot (1 on this build) for the stream's life: at the limit
+// it is created, one past it gets 10023 (logged with the knob) while short
+// names go on, and a freed slot serves the next long name.
+test("natsedge-only (compiled-in JetStream pools): long name slots (NE_JS_LONG_NAME_SLOTS) full: a long name gets 10023 and is logged, short names go on", { skip: natsedgeOnly }, async () => {
+  const long = (c) => c.repeat(200);
+  const r0 = await create(memStream(long("a"), ["ln.a"]));
+  assert.equal(r0.did_create, true, JSON.stringify(r0).slice(0, 300));
+  assert.equal(r0.config.name, long("a"));
+  expectError(await create(memStream(long("b"), ["ln.b"])), 503, 10023, "insufficient resources");
+  await waitFor(async () => /long name slots exhausted \(1\): raise NE_JS_LONG_NAME_SLOTS/.test(server.logs()), 5000, "the knob logged");
+  assert.equal((await create(memStream("SHORT", ["ln.s"]))).did_create, true, "a short name goes on");
+  assert.equal((await pub("ln.a", "kept")).seq, 1);
+  assert.equal((await pub("ln.s", "kept")).seq, 1);
+  const names = (await api(nc, "$JS.API.STREAM.NAMES")).streams;
+  assert.deepEqual([...names].sort(), ["SHORT", long("a")]);
+  await del(long("a"));
+  assert.equal((await create(memStream(long("b"), ["ln.b"]))).did_create, true, "the freed slot serves again");
+  assert.equal((await pub("ln.b", "kept")).stream, long("b"));
+  await del(long("b"));
+  await del("SHORT");
 });
 
 test("natsedge-only (compiled-in JetStream pools): a name or subject longer than NE_JS_TEXT_BYTES is refused, not cut", { skip: natsedgeOnly }, async () => {

@@ -23,30 +23,20 @@
 // ones that must not arrive, on the same path, arrives (links are FIFO).
 import { test, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { connect, createInbox } from "@nats-io/transport-node";
+import { createInbox } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startServer, stopAll, sleep, waitFor, within, tcpProxy, brokerKind, getJSON } from "./lib/harness.mjs";
+import { startServer, stopAll, sleep, waitFor, within, brokerKind, getJSON } from "./lib/harness.mjs";
 import { memStream } from "./lib/js.mjs";
+import { HUB_BIN, nc, removeStoreDirs, startCloud, startEdge as startEdgeOn, storeDir, waitRoute } from "./lib/saf.mjs";
 
-const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
 const MS = 5000;
 const td = new TextDecoder();
 
-const dirs = [];
 after(async () => {
   await stopAll();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  removeStoreDirs();
 });
-
-function storeDir() {
-  const d = mkdtempSync(join(tmpdir(), "natsedge-leafjs-"));
-  dirs.push(d);
-  return d;
-}
 
 const jsBlock = (domain) => `jetstream { store_dir: "${storeDir()}", domain: ${domain} }\n`;
 
@@ -60,39 +50,9 @@ const startHub = () =>
   });
 
 // The broker under test as the edge: domain `edge`, a leaf of `leafPort`.
-const startEdge = (leafPort) =>
-  startServer({
-    ports: ["http"],
-    args: (p) => ["-m", String(p.http)],
-    config:
-      `server_name: edge\n${jsBlock("edge")}` +
-      `leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:${leafPort}" } ], reconnect: 1 }\n`,
-  });
+const startEdge = (leafPort) => startEdgeOn(leafPort, storeDir());
 
-const nc = (server) => connect({ servers: `127.0.0.1:${server.port}`, reconnect: false });
 const close = (...conns) => within(Promise.all(conns.map((c) => c?.close())), MS, "the clients' close");
-
-// Publishes on `subject` from `pub` until `sub` gets one: the interest has
-// crossed the link, and anything `pub` sent that way before has arrived.
-async function waitRoute(pub, sub, subject, ms = 8000) {
-  const s = sub.subscribe(subject);
-  await within(sub.flush(), MS, "flush");
-  let got = false;
-  (async () => {
-    for await (const _m of s) {
-      got = true;
-      break;
-    }
-  })();
-  const deadline = Date.now() + ms;
-  while (!got && Date.now() < deadline) {
-    pub.publish(subject, "probe");
-    await within(pub.flush(), MS, "flush");
-    await sleep(50);
-  }
-  s.unsubscribe();
-  if (!got) throw new Error(`no route for ${subject} within ${ms} ms`);
-}
 
 let barrierSeq = 0;
 const barrier = (from, to) => waitRoute(from, to, `barrier.${process.pid}.${++barrierSeq}`);
@@ -262,28 +222,7 @@ describe("JetStream domains over the leaf link (LN-33..LN-36)", () => {
 // advertises the proxy (otherwise its INFO's leafnode_urls would let the
 // edge reconnect around it, PR-06), so closing the proxy's connections and
 // refusing new ones cuts the link until the test restores it.
-async function startHubBehindProxy() {
-  const proxy = await tcpProxy(1);
-  const hub = await startServer({
-    bin: HUB_BIN,
-    ports: ["leaf", "http"],
-    args: (p) => ["-m", String(p.http)],
-    config: (p) =>
-      `server_name: hub\n${jsBlock("hub")}` +
-      `leafnodes { listen: 127.0.0.1:${p.leaf}, advertise: "127.0.0.1:${proxy.port}" }\n`,
-  });
-  proxy.target = hub.ports.leaf;
-  const link = {
-    cut() {
-      proxy.target = 1; // refused: every new attempt fails at once
-      for (const c of proxy.conns) c.socket.destroy();
-    },
-    restore() {
-      proxy.target = hub.ports.leaf;
-    },
-  };
-  return { hub, proxy, link };
-}
+const startHubBehindProxy = () => startCloud();
 
 // Every message of a stream, in order: [seq, subject, data, header].
 async function streamContents(jsm, name, header) {
@@ -472,49 +411,7 @@ describe("edge streams mirroring and sourcing a cloud stream through $JS.hub.API
 // A 3-node nats-server JetStream cluster (domain hub), every node's leaf
 // port advertised as the same TCP proxy in front of the first node: the
 // edge always comes back through the proxy.
-async function startHubCluster() {
-  const proxy = await tcpProxy(1);
-  const nodes = [];
-  for (let i = 0; i < 3; i++) {
-    const seed = nodes[0];
-    nodes.push(
-      await startServer({
-        bin: HUB_BIN,
-        ports: ["leaf", "cluster", "http"],
-        args: (p) => ["-m", String(p.http)],
-        config: (p) =>
-          `server_name: hub-${i}\n${jsBlock("hub")}` +
-          // JetStream needs configured routes: the seed's own (ignored as
-          // a route to itself) until the others route to it.
-          `cluster { name: cloud, listen: 127.0.0.1:${p.cluster}, ` +
-          `routes: [ nats-route://127.0.0.1:${seed ? seed.ports.cluster : p.cluster} ] }\n` +
-          `leafnodes { listen: 127.0.0.1:${p.leaf}, advertise: "127.0.0.1:${proxy.port}" }\n`,
-      }),
-    );
-  }
-  // Then a JetStream meta leader.
-  proxy.target = nodes[0].ports.leaf;
-  const c = await nc(nodes[1]);
-  await waitFor(async () => {
-    try {
-      const r = JSON.parse(td.decode((await c.request("$JS.API.INFO", "", { timeout: 1000 })).data));
-      return !r.error;
-    } catch {
-      return false;
-    }
-  }, 30000, "the cloud cluster's JetStream");
-  await c.close();
-  const link = {
-    cut() {
-      proxy.target = 1;
-      for (const conn of proxy.conns) conn.socket.destroy();
-    },
-    restore() {
-      proxy.target = nodes[0].ports.leaf;
-    },
-  };
-  return { nodes, proxy, link };
-}
+const startHubCluster = () => startCloud({ nodes: 3 });
 
 describe("a 3-node cloud cluster's R3 stream sourcing an edge stream (JS-26b, PR-07)", () => {
   let nodes, link, edge, h, e, hjsm;

@@ -765,6 +765,31 @@ static void test_forward_window_acks_and_retries_on_the_clock(void **state)
     assert_null(strstr(take(c), "HMSG site1."));
 }
 
+/* A probe that reached no one (no link yet, or the cloud's interest not
+ * across it) goes again at the next tick: the first message reaches the
+ * cloud within NE_JS_FORWARD_REPROBE_MS of its interest, not after the
+ * ack wait (it waited NE_JS_FORWARD_ACK_WAIT_MS before). */
+static void test_forward_probes_again_soon_when_no_one_heard_it(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "F", "\"forward\":{\"prefix\":\"site1\",\"window\":2}");
+    pub(c, "F.a", NULL, "1");
+    advance(500);
+    assert_null(strstr(take(c), "HMSG site1."));
+    /* The "cloud" arrives. */
+    send_text(c, "SUB site1.> 2\r\n");
+    step(2);
+    advance(2 * NE_JS_FORWARD_REPROBE_MS);
+    const char *got = take(c);
+    assert_non_null(strstr(got, "HMSG site1.F.a 2 $JS.FW."));
+    assert_non_null(strstr(got, ":F:1\r\n\r\n1\r\n"));
+    /* Heard: no more probes of it until the ack wait passes. */
+    advance(NE_JS_FORWARD_ACK_WAIT_MS / 2);
+    assert_null(strstr(take(c), "HMSG site1."));
+    assert_int_equal(stream_msgs("F"), 1);
+}
+
 /* A message published with its own Nats-Msg-Id is forwarded with the
  * forwarder's id first: nats-server deduplicates on the first, so the
  * cloud never drops a message because its publisher's id (unique only for
@@ -918,6 +943,96 @@ static void test_forward_configuration_is_checked(void **state)
     assert_non_null(strstr(got, "can not change forward"));
 }
 
+/* ---- Text slots ------------------------------------------------------------------------ */
+
+/* A stream create with a name and one subject; what came back. */
+static const char *create_named(int c, const char *name, const char *subject)
+{
+    char api[NE_JS_NAME_BYTES + 64], body[NE_JS_NAME_BYTES + 256];
+    snprintf(api, sizeof(api), "$JS.API.STREAM.CREATE.%s", name);
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"subjects\":[\"%s\"],\"storage\":\"memory\"}",
+             name, subject);
+    return request(c, api, body);
+}
+
+/* The last 4 characters of a long name: a number of 4 digits. */
+static void tag_name(char *name, int n)
+{
+    char tag[16];
+    snprintf(tag, sizeof(tag), "%04d", n % 10000);
+    memcpy(name + NE_JS_MAX_NAME_LEN - 4, tag, 4);
+}
+
+/* A stream's name and subjects (names up to 255 characters, JS-01) take
+ * text slots by their length: at most NE_JS_SHORT_TEXT_BYTES - 2 bytes a
+ * short slot, up to NE_JS_TEXT_BYTES - 1 a text slot, a longer name a long
+ * name slot. With every long name slot taken (at the limit), the next long
+ * name (limit + 1) gets 10023 "insufficient resources" while short names
+ * go on, and a deleted stream's slot serves the next one. */
+static void test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS01(void **state)
+{
+    (void)state;
+    int c = js_client();
+    expect_ok(create_named(c, "SHORT", "short.>"), "\"did_create\":true");
+    assert_int_equal(srv.js.short_text_pool.in_use, 2);
+    assert_int_equal(srv.js.text_pool.in_use, 0);
+    assert_int_equal(srv.js.long_name_pool.in_use, 0);
+    char mid[64];
+    memset(mid, 'M', 40);
+    mid[40] = '\0';
+    expect_ok(create_named(c, mid, "mid.>"), "\"did_create\":true");
+    assert_int_equal(srv.js.short_text_pool.in_use, 3);
+    assert_int_equal(srv.js.text_pool.in_use, 1);
+    char name[NE_JS_MAX_NAME_LEN + 1];
+    char subject[32];
+    memset(name, 'L', NE_JS_MAX_NAME_LEN);
+    name[NE_JS_MAX_NAME_LEN] = '\0';
+    for (int i = 0; i < NE_JS_LONG_NAME_SLOTS; i++) {
+        tag_name(name, i);
+        snprintf(subject, sizeof(subject), "long.%d", i);
+        expect_ok(create_named(c, name, subject), "\"did_create\":true");
+        ne_js_stream *st = stream_named(name);
+        assert_non_null(st);
+        assert_string_equal(ne_js_stream_name(&srv.js, st), name);
+    }
+    assert_int_equal(srv.js.long_name_pool.in_use, NE_JS_LONG_NAME_SLOTS);
+    tag_name(name, 9999);
+    const char *got = create_named(c, name, "long.more");
+    assert_non_null(strstr(got, "\"err_code\":10023"));
+    assert_null(stream_named(name));
+    expect_ok(create_named(c, "AFTER", "after.>"), "\"did_create\":true");
+    expect_ok(pub(c, "long.0", "in.x", "kept"), "\"seq\":1");
+    /* The first long name goes: its slot serves the one refused. */
+    char api[NE_JS_NAME_BYTES + 64];
+    tag_name(name, 0);
+    snprintf(api, sizeof(api), "$JS.API.STREAM.DELETE.%s", name);
+    expect_ok(request(c, api, ""), "\"success\":true");
+    tag_name(name, 9999);
+    expect_ok(create_named(c, name, "long.more"), "\"did_create\":true");
+    assert_int_equal(srv.js.long_name_pool.in_use, NE_JS_LONG_NAME_SLOTS);
+}
+
+/* What an empty stream holds (docs/jetstream.md "Memory", docs/performance.md
+ * "RAM per stream"), on a 64-bit host with the default knobs: the stream
+ * 280 B, its name and subject in short slots of 32 B, a file stream's
+ * front end 256 B (its ne_store 208 B), none of them with padding to
+ * spare. A field added to any of them shows here first. */
+static void test_an_empty_stream_holds_what_the_docs_say(void **state)
+{
+    (void)state;
+#if UINTPTR_MAX == UINT64_MAX
+    assert_true(sizeof(ne_js_stream_cfg) <= 136);
+    assert_true(sizeof(ne_js_stream) <= 280);
+    assert_true(sizeof(ne_js_store) <= 88);
+    assert_true(sizeof(ne_store) <= 208);
+    assert_true(sizeof(ne_js_file_stream) <= 256);
+    assert_int_equal(NE_POOL_OBJECT_BYTES(sizeof(ne_js_short_text)), NE_JS_SHORT_TEXT_BYTES);
+    assert_int_equal(NE_JS_SHORT_TEXT_BYTES, 32);
+#else
+    skip();
+#endif
+}
+
 /* ---- Mirrors and sources ------------------------------------------------------------- */
 
 /* The mirror and sources configuration (JS-26b): mirror and sources
@@ -963,6 +1078,42 @@ static void test_mirror_and_sources_configuration_is_checked_JS26b(void **state)
                 "\"deliver\":\"d.h\"}},{\"name\":\"P\",\"external\":{\"api\":\"$JS.h.API\"}}]}"),
         "\"sources\":[{\"name\":\"O\",\"filter_subject\":\"o.x\",\"external\":{\"api\":"
         "\"$JS.h.API\",\"deliver\":\"d.h\"}},{\"name\":\"P\"");
+}
+
+/* A stream with a mirror or sources holds a set of source configurations
+ * (NE_JS_SOURCED_STREAMS) and the configuration being parsed takes one
+ * too; by default there is one set more than links (NE_JS_MAX_SOURCE_LINKS):
+ * every stream the links allow gets its set and can still be updated,
+ * and the next sourced stream is refused by the links (10023), its parsed
+ * set given back. */
+static void test_every_stream_the_source_links_allow_has_a_source_set_JS26b(void **state)
+{
+    (void)state;
+    int c = js_client();
+    make_stream(c, "O", "");
+    char api[64], body[256];
+    for (int i = 0; i < NE_JS_MAX_SOURCE_LINKS; i++) {
+        snprintf(api, sizeof(api), "$JS.API.STREAM.CREATE.S%d", i);
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"S%d\",\"sources\":[{\"name\":\"O\"}],\"storage\":\"memory\"}", i);
+        expect_ok(request(c, api, body), "\"did_create\":true");
+    }
+    assert_int_equal(srv.js.source_set_pool.in_use, NE_JS_MAX_SOURCE_LINKS);
+    expect_ok(request(c, "$JS.API.STREAM.UPDATE.S0",
+                      "{\"name\":\"S0\",\"sources\":[{\"name\":\"O\"}],\"storage\":\"memory\","
+                      "\"max_msgs\":10}"),
+              "\"max_msgs\":10");
+    assert_int_equal(srv.js.source_set_pool.in_use, NE_JS_MAX_SOURCE_LINKS);
+    const char *got =
+        request(c, "$JS.API.STREAM.CREATE.MORE",
+                "{\"name\":\"MORE\",\"mirror\":{\"name\":\"O\"},\"storage\":\"memory\"}");
+    assert_non_null(strstr(got, "\"err_code\":10023"));
+    assert_int_equal(srv.js.source_set_pool.in_use, NE_JS_MAX_SOURCE_LINKS);
+    expect_ok(request(c, "$JS.API.STREAM.DELETE.S3", ""), "\"success\":true");
+    assert_int_equal(srv.js.source_set_pool.in_use, NE_JS_MAX_SOURCE_LINKS - 1);
+    expect_ok(request(c, "$JS.API.STREAM.CREATE.MORE",
+                      "{\"name\":\"MORE\",\"mirror\":{\"name\":\"O\"},\"storage\":\"memory\"}"),
+              "\"did_create\":true");
 }
 
 /* A mirror and a source of a stream of this server (JS-26b): the link's
@@ -1210,6 +1361,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_huge_pull_heartbeat_is_refused_without_overflow_JS37,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_probes_again_soon_when_no_one_heard_it, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_forward_window_acks_and_retries_on_the_clock, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forward_puts_its_id_before_the_publishers, setup,
@@ -1221,6 +1374,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_configuration_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_mirror_and_source_copy_the_origin_JS26b, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_stream_names_take_slots_by_length_long_names_run_out_cleanly_JS01, setup,
+            teardown),
+        cmocka_unit_test(test_an_empty_stream_holds_what_the_docs_say),
+        cmocka_unit_test_setup_teardown(
+            test_every_stream_the_source_links_allow_has_a_source_set_JS26b, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror_and_sources_configuration_is_checked_JS26b,
                                         setup, teardown),
     };

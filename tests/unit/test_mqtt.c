@@ -1460,11 +1460,44 @@ static void test_connz_shows_mqtt_client_and_varz_the_mqtt_object_MON_01_MON_02(
     assert_non_null(found);
 }
 
+/* A burst of connects answered in one loop turn: each connection writes
+ * its CONNACK right after the read that produced it (its queue was empty
+ * before), so the chunk goes back to the pool before the next connection's
+ * read and the burst reuses one chunk instead of touching one per client
+ * (issue 17, idle RSS: each chunk touched stays resident). */
+static void test_connect_burst_reuses_one_chunk_MB_03(void **state)
+{
+    (void)state;
+    enum { BURST = 12 };
+    int c[BURST];
+    for (int i = 0; i < BURST; i++) {
+        c[i] = open_client();
+    }
+    conn_opts o = {NE_MQTT_V311, NULL, true, 60, NULL, NULL, NULL, NULL, 0, false, NULL, NULL};
+    char id[24];
+    for (int i = 0; i < BURST; i++) {
+        snprintf(id, sizeof(id), "burst%d", i);
+        o.id = id;
+        send_connect(c[i], &o);
+    }
+    ne_pool *chunks = &srv.conns.chunks.chunks;
+    uint32_t before = chunks->in_use;
+    chunks->peak = before;
+    step(1); /* one turn reads every CONNECT */
+    assert_true(chunks->peak <= before + 1);
+    for (int i = 0; i < BURST; i++) {
+        expect(c[i], NE_MQTT_CONNACK);
+        assert_int_equal(p.len, 2);
+        assert_int_equal(p.body[1], 0);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_connack_v3_new_and_resumed_MQ_06_MB_03),
+        T(test_connect_burst_reuses_one_chunk_MB_03),
         T(test_first_packet_must_be_connect_M3_05),
         T(test_bad_level_gets_v3_connack_1_MQ_01_MB_04),
         T(test_empty_client_id_assigned_or_refused_M3_23_MB_02),

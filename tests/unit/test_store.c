@@ -1187,6 +1187,42 @@ static void test_readers_keep_their_own_positions(void **state)
     assert_int_equal(seen2, 151);
 }
 
+/* Loads in order read each flash window once, not once per record; two
+ * places read in turns (a reader ahead, removals behind it) keep a window
+ * each (NE_STORE_READ_WINDOWS). Each load used to pread its record's body.
+ * (Records of packs are read from the device's last decoded pack.) */
+static void test_loads_in_order_read_each_window_once(void **state)
+{
+    (void)state;
+    static char payloads[200][41];
+    uint32_t x = 12345;
+    dev.table = NULL; /* no packs: records one by one on flash */
+    for (int i = 0; i < 200; i++) {
+        for (int k = 0; k < 40; k++) {
+            x = x * 1103515245u + 12345u;
+            payloads[i][k] = (char)('!' + (x >> 16) % 90);
+        }
+        payloads[i][40] = '\0';
+        put("x.one", payloads[i]);
+    }
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    /* Blocks the records fill: about 100 B each on flash. */
+    uint64_t blocks = 200 * 100 / ERASE_BYTES + 1;
+    uint64_t before = sim.reads;
+    for (uint64_t seq = 1; seq <= 200; seq++) {
+        expect_msg(seq, "x.one", payloads[seq - 1]);
+    }
+    /* A window per block (blocks are one window here), and one more for a
+     * record cut by a window's end. */
+    assert_true(sim.reads - before <= 2 * blocks + 2);
+    before = sim.reads;
+    for (uint64_t seq = 1; seq <= 100; seq++) {
+        expect_msg(seq + 100, "x.one", payloads[seq + 99]);
+        expect_msg(seq, "x.one", payloads[seq - 1]);
+    }
+    assert_true(sim.reads - before <= 4 * blocks + 4);
+}
+
 /* ---- Keys ----------------------------------------------------------------------- */
 
 static void test_raw_keys_take_any_bytes_and_prefix_filters(void **state)
@@ -1306,6 +1342,8 @@ int main(void)
         BOTH(test_load_last_matching_a_wildcard),
         BOTH(test_deleted_lists_interior_gaps),
         BOTH(test_readers_keep_their_own_positions),
+        cmocka_unit_test_prestate_setup_teardown(test_loads_in_order_read_each_window_once, setup,
+                                                 teardown, (void *)KIND_FLASH),
         BOTH(test_raw_keys_take_any_bytes_and_prefix_filters),
         BOTH(test_full_text_arena_refuses_new_subjects),
         BOTH(test_wildcard_counts_need_the_text_arena),

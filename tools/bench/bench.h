@@ -57,6 +57,7 @@ typedef struct bench_opts {
     int batch;           /* js-fetch: messages per pull request */
     bool memory;         /* js-*: a memory stream instead of a file stream */
     bool keep;           /* js-*: leave the stream in place (default: delete it) */
+    bool msg_id;         /* js-pub: each publish carries a Nats-Msg-Id header */
 } bench_opts;
 
 typedef struct bench_conn bench_conn;

@@ -90,7 +90,8 @@ static void js_fail(js_run *r, const char *fmt, ...)
 /* Appends a message to the bulk buffer: the buffer is compacted first, and
  * grown when the message does not fit (the tool is not bound by the broker's
  * rules). */
-static int js_put(js_run *r, const char *subject, const char *reply, const void *data, size_t len)
+static int js_put(js_run *r, const char *subject, const char *reply, const void *data, size_t len,
+                  uint64_t msg_id)
 {
     bench_conn *c = &r->c;
     if (c->bulk_off == c->bulk_len) {
@@ -100,7 +101,7 @@ static int js_put(js_run *r, const char *subject, const char *reply, const void 
         c->bulk_len -= c->bulk_off;
         c->bulk_off = 0;
     }
-    size_t need = c->bulk_len + strlen(subject) + strlen(reply) + len + 64;
+    size_t need = c->bulk_len + strlen(subject) + strlen(reply) + len + 128;
     if (need > r->wcap) {
         size_t cap = r->wcap * 2 > need ? r->wcap * 2 : need;
         char *n = realloc(r->wbuf, cap);
@@ -111,8 +112,17 @@ static int js_put(js_run *r, const char *subject, const char *reply, const void 
         r->wbuf = n;
         r->wcap = cap;
     }
-    int h = snprintf(r->wbuf + c->bulk_len, r->wcap - c->bulk_len, "PUB %s%s%s %zu\r\n", subject,
+    int h;
+    if (msg_id > 0) {
+        char hdr[64];
+        int hl = snprintf(hdr, sizeof(hdr), "NATS/1.0\r\nNats-Msg-Id: %llu\r\n\r\n",
+                          (unsigned long long)msg_id);
+        h = snprintf(r->wbuf + c->bulk_len, r->wcap - c->bulk_len, "HPUB %s%s%s %d %zu\r\n%s",
+                     subject, reply[0] != '\0' ? " " : "", reply, hl, (size_t)hl + len, hdr);
+    } else {
+        h = snprintf(r->wbuf + c->bulk_len, r->wcap - c->bulk_len, "PUB %s%s%s %zu\r\n", subject,
                      reply[0] != '\0' ? " " : "", reply, len);
+    }
     if (h < 0 || (size_t)h >= r->wcap - c->bulk_len) {
         js_fail(r, "write buffer");
         return -1;
@@ -257,7 +267,7 @@ static void js_on_msg(bench_conn *c, const char *reply, size_t reply_len,
             }
             r->m_fetched[i]++;
         }
-        (void)js_put(r, ack, "", "", 0);
+        (void)js_put(r, ack, "", "", 0, 0);
     }
 }
 
@@ -268,7 +278,7 @@ static int js_api(js_run *r, const char *subject, const char *body)
     r->api_seq++;
     r->api_got = false;
     snprintf(inbox, sizeof(inbox), JS_INBOX "a.%llu", (unsigned long long)r->api_seq);
-    if (js_put(r, subject, inbox, body, strlen(body)) != 0) {
+    if (js_put(r, subject, inbox, body, strlen(body), 0) != 0) {
         return -1;
     }
     uint64_t deadline = bench_now_ns() + (uint64_t)(r->o->timeout_s * 1e9);
@@ -343,7 +353,8 @@ static int js_publish_loop(js_run *r, uint64_t count, uint64_t window, const cha
             snprintf(inbox, sizeof(inbox), JS_INBOX "%s.%llu", get ? "g" : "p",
                      (unsigned long long)(r->sent + 1));
             r->sent_ns[r->sent] = bench_now_ns();
-            if (js_put(r, subject, inbox, r->payload, get ? 0 : r->o->size_bytes) != 0) {
+            if (js_put(r, subject, inbox, r->payload, get ? 0 : r->o->size_bytes,
+                       !get && r->o->msg_id ? r->sent + 1 : 0) != 0) {
                 return -1;
             }
             r->sent++;
@@ -470,7 +481,7 @@ static int run_fetch(js_run *r)
             snprintf(body, sizeof(body), "{\"batch\":%llu,\"expires\":%llu}", (unsigned long long)b,
                      (unsigned long long)(o->timeout_s * 1e9));
             if (js_put(r, "$JS.API.CONSUMER.MSG.NEXT.BENCH_FETCH.C", JS_INBOX "f", body,
-                       strlen(body)) != 0) {
+                       strlen(body), 0) != 0) {
                 return -1;
             }
             r->requested += b;
@@ -635,7 +646,7 @@ static int run_multi(js_run *r)
                          (unsigned long long)i);
                 snprintf(body, sizeof(body), "{\"batch\":%llu,\"expires\":%llu}",
                          (unsigned long long)b, (unsigned long long)(o->timeout_s * 1e9));
-                if (js_put(r, subject, JS_INBOX "f", body, strlen(body)) != 0) {
+                if (js_put(r, subject, JS_INBOX "f", body, strlen(body), 0) != 0) {
                     return -1;
                 }
                 r->m_requested[i] += b;

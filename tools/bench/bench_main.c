@@ -60,6 +60,7 @@ static void usage(FILE *out)
         "                             two outstanding per consumer); both rates\n"
         "  --memory                   a memory stream instead of a file stream\n"
         "  --keep                     do not delete the stream at the end\n"
+        "  --msg-id                   js-pub: each publish with a Nats-Msg-Id header\n"
         "Exit status: 0 clean run, 1 lost/duplicated/reordered messages, 2 setup error.\n");
 }
 
@@ -165,6 +166,7 @@ enum {
     OPT_BATCH_MSGS,
     OPT_MEMORY,
     OPT_KEEP,
+    OPT_MSG_ID,
     OPT_HELP
 };
 
@@ -260,6 +262,9 @@ static int parse_option(int opt, const char *arg, bench_opts *o, bool *count_giv
     case OPT_KEEP:
         o->keep = true;
         return 0;
+    case OPT_MSG_ID:
+        o->msg_id = true;
+        return 0;
     default:
         return -1;
     }
@@ -296,6 +301,7 @@ int main(int argc, char **argv)
         {"batch", required_argument, NULL, OPT_BATCH_MSGS},
         {"memory", no_argument, NULL, OPT_MEMORY},
         {"keep", no_argument, NULL, OPT_KEEP},
+        {"msg-id", no_argument, NULL, OPT_MSG_ID},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };

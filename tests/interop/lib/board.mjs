@@ -6,17 +6,41 @@
 // profile's conf tool (tools/conf_region.c). What a suite checks stays in
 // the suite: its firmware and tool, its ports, its hub, its assertions.
 import assert from "node:assert/strict";
-import { cpSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import net from "node:net";
 import { join } from "node:path";
-import { freePort, rawConnect, sleep, isBindRace, startServer, within } from "./harness.mjs";
+import { test } from "node:test";
+import { boardGate, freePort, rawConnect, sleep, isBindRace, startServer, within } from "./harness.mjs";
 
 export const QEMU = "qemu-system-arm";
 // A bound, not a speed check: on a loaded machine QEMU boots slowly.
 export const BOOT_TIMEOUT_MS = 60000;
 export const HUB_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
 export const hasQemu = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
+
+// A board suite's gate (harness.mjs boardGate): each of `needs` ([env,
+// what]: an environment variable naming a file, and what the file is) must
+// name a file that exists, QEMU must be installed, and each of `tools`
+// ([ok, what]) must hold. Where the suite has to run and cannot, one test
+// named after `suite` fails with the reason. Returns { skip, fail, paths }:
+// paths are the files, in the order of `needs`.
+export function boardSuite(suite, needs, tools = []) {
+  const paths = needs.map(([env]) => process.env[env]);
+  let missing = false;
+  needs.forEach(([env, what], i) => {
+    if (!missing && (!paths[i] || !existsSync(paths[i]))) missing = `no ${what} (${env})`;
+  });
+  if (!missing && !hasQemu) missing = `${QEMU} is not installed`;
+  for (const [ok, what] of tools) if (!missing && !ok) missing = what;
+  const { skip, fail } = boardGate(missing);
+  if (fail) {
+    test(`${suite}: the suite can run on this machine`, () => {
+      throw new Error(fail);
+    });
+  }
+  return { skip, fail, paths };
+}
 
 // Every QEMU this process started, killed if the process exits with one
 // still running.
