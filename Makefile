@@ -429,7 +429,7 @@ bench-snappy: $(SNAPPY_BENCH)
 # profile's (STORE_BENCH_KNOBS). The device file goes to
 # $(BUILD)/store_bench.flash (256 MiB while it runs).
 STORE_BENCH_SRC := tools/store_bench.c $(sort $(wildcard src/store/*.c)) src/codec/ne_crc32c.c \
-    src/codec/ne_snappy.c src/core/ne_subject.c src/core/ne_error.c src/core/ne_fmt.c \
+    src/codec/ne_snappy.c src/core/ne_subject.c src/core/ne_error.c src/core/ne_fmt.c src/core/ne_pool.c \
     port/posix/ne_file_flash.c port/posix/posix_sys.c port/sim/ne_sim_flash.c
 STORE_BENCH_DEPS := $(STORE_BENCH_SRC) $(wildcard src/store/*.h) config/ne_config_store.h
 STORE_BENCH_KNOBS ?= $(if $(filter default,$(CONFIG)),'-DNE_CONFIG_PROFILE_HEADER="profiles/gateway.h"')

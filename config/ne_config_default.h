@@ -659,6 +659,17 @@
 #define NE_CRC32C_SLICE_BY_8 1
 #endif
 
+/* CRC-32C with the CPU's own instruction where the compiler targets x86-64
+ * and the CPU running the broker has SSE4.2 (checked at each call, a load
+ * and a test): eight bytes an instruction in three lanes at once instead of
+ * eight table lookups, about a seventh of the instructions of slicing-by-8
+ * over a 16 KiB record. Elsewhere, and with 0, the tables above. Costs 8 KiB
+ * of constant tables (joining the lanes) and a few hundred bytes of code,
+ * on x86-64 only. */
+#ifndef NE_CRC32C_HARDWARE
+#define NE_CRC32C_HARDWARE 1
+#endif
+
 /* 1: a connection keeps its peer's address in binary (17 B; core/ne_ip
  * reads and writes the text, about 1.5 KiB of code on Cortex-M) and an
  * outbound connection's host name in a slot of NE_CONN_PEER_NAMES. 0: both

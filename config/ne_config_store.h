@@ -72,9 +72,12 @@
 #define NE_STORE_WRITE_BUFFER_BYTES (32 * 1024)
 #endif
 
-/* Bytes programmed per flash call (a multiple of the device's program unit;
- * a device whose program unit is larger cannot be opened). Costs this many
- * bytes per device. */
+/* The stage where small frames gather before a flash call: they are
+ * programmed in pieces of this size (a multiple of the device's program
+ * unit; a device whose program unit is larger cannot be opened). A run of at
+ * least this many bytes (a large record) is programmed straight from the
+ * write buffer, whole program units in one call. Costs this many bytes per
+ * device. */
 #ifndef NE_STORE_PROGRAM_CHUNK_BYTES
 #define NE_STORE_PROGRAM_CHUNK_BYTES 4096
 #endif

@@ -1,6 +1,7 @@
 #include "posix/ne_file_flash.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,6 +49,29 @@ static int fill_erased(int fd, uint64_t off, uint64_t len)
     return NE_OK;
 }
 
+static bool tracked(const ne_file_flash *ff, uint32_t block)
+{
+    return ff->flash.geometry.block_count <= NE_FILE_FLASH_TRACKED_BLOCKS &&
+           block < ff->flash.geometry.block_count;
+}
+
+static bool known_erased(const ne_file_flash *ff, uint32_t block)
+{
+    return tracked(ff, block) && (ff->erased[block / 8] & (1u << (block % 8))) != 0;
+}
+
+static void mark_erased(ne_file_flash *ff, uint32_t block, bool erased)
+{
+    if (!tracked(ff, block)) {
+        return;
+    }
+    if (erased) {
+        ff->erased[block / 8] |= (uint8_t)(1u << (block % 8));
+    } else {
+        ff->erased[block / 8] &= (uint8_t) ~(1u << (block % 8));
+    }
+}
+
 static int file_read(void *ctx, uint32_t addr, void *buf, size_t len)
 {
     ne_file_flash *ff = ctx;
@@ -79,9 +103,41 @@ static int file_program(void *ctx, uint32_t addr, const void *buf, size_t len)
         return NE_ERR_INVALID;
     }
     ff->programs++;
+    uint32_t erase_bytes = ff->flash.geometry.erase_bytes;
+    uint32_t last = len > 0 ? (uint32_t)((addr + len - 1) / erase_bytes) : addr / erase_bytes;
+    for (uint32_t b = addr / erase_bytes; b <= last && b < ff->flash.geometry.block_count; b++) {
+        mark_erased(ff, b, false);
+    }
     return write_all(ff->fd, buf, len, addr);
 }
 
+/* Whether len bytes at off already read erased (*erased), in pieces of
+ * sizeof(erased_bytes); stops at the first piece that does not. */
+static int reads_erased(ne_file_flash *ff, uint64_t off, uint64_t len, bool *erased)
+{
+    uint8_t piece[sizeof(erased_bytes)];
+    *erased = true;
+    uint64_t bound = len / sizeof(piece) + 1;
+    for (uint64_t i = 0; i < bound && len > 0 && *erased; i++) {
+        size_t n = len < sizeof(piece) ? (size_t)len : sizeof(piece);
+        int rc = file_read(ff, (uint32_t)off, piece, n);
+        if (rc != NE_OK) {
+            return rc;
+        }
+        *erased = memcmp(piece, erased_bytes, n) == 0;
+        off += n;
+        len -= n;
+    }
+    return NE_OK;
+}
+
+/* A file has no cells that a cut left half-programmed (the reason flash
+ * must be erased even where it reads 0xFF): a block that reads erased is
+ * erased, and writing 0xFF over it again only costs the write. On a new
+ * store file (all 0xFF) that write doubled the bytes written while its
+ * blocks were first used. Reading it costs a fraction of writing it; an
+ * earlier write still in the page cache reaches the disk with the store's
+ * next sync either way. */
 static int file_erase(void *ctx, uint32_t block)
 {
     ne_file_flash *ff = ctx;
@@ -90,7 +146,27 @@ static int file_erase(void *ctx, uint32_t block)
     }
     ff->erases++;
     uint64_t size = ff->flash.geometry.erase_bytes;
-    return fill_erased(ff->fd, block * size, size);
+    if (known_erased(ff, block)) {
+        /* Written 0xFF by this device and not programmed since. */
+        ff->erases_skipped++;
+        ff->erases_known++;
+        return NE_OK;
+    }
+    bool erased = false;
+    int rc = reads_erased(ff, (uint64_t)block * size, size, &erased);
+    if (rc != NE_OK) {
+        return rc;
+    }
+    if (erased) {
+        ff->erases_skipped++;
+        mark_erased(ff, block, true);
+        return NE_OK;
+    }
+    rc = fill_erased(ff->fd, (uint64_t)block * size, size);
+    if (rc == NE_OK) {
+        mark_erased(ff, block, true);
+    }
+    return rc;
 }
 
 static int file_sync(void *ctx)
@@ -159,6 +235,11 @@ int ne_file_flash_open(ne_file_flash *ff, const char *path, ne_flash_geometry ge
          make_file_durable(fd, path) != NE_OK)) {
         close(fd);
         return NE_ERR_IO;
+    }
+    /* The blocks wholly in the extension were just written 0xFF. */
+    uint64_t first = ((uint64_t)st.st_size + geometry.erase_bytes - 1) / geometry.erase_bytes;
+    for (uint64_t b = first; b < geometry.block_count; b++) {
+        mark_erased(ff, (uint32_t)b, true);
     }
     ff->fd = fd;
     return NE_OK;

@@ -264,18 +264,24 @@ void ne_strbuf_json_string(ne_strbuf *sb, const char *text, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     ne_strbuf_putc(sb, '"');
+    /* Runs of characters that need no escape go in one append. */
+    size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
+        if (c != '"' && c != '\\' && c >= 0x20) {
+            continue;
+        }
+        ne_strbuf_append(sb, text + run, i - run);
+        run = i + 1;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             ne_strbuf_append(sb, esc, 2);
         } else if (c < 0x20) {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
             ne_strbuf_append(sb, esc, 6);
-        } else {
-            ne_strbuf_putc(sb, (char)c);
         }
     }
+    ne_strbuf_append(sb, text + run, len - run);
     ne_strbuf_putc(sb, '"');
 }
 

@@ -1155,6 +1155,29 @@ static bool pull_target(ne_js *js, ne_js_consumer *c, uint32_t sz, target *t)
     return false;
 }
 
+/* Decimal digits of value (1 to 20). */
+static uint32_t digits_u64(uint64_t value)
+{
+    uint64_t power = 10;
+    uint32_t n = 1;
+    for (; n < 20 && value >= power; n++) {
+        power *= 10;
+    }
+    return n;
+}
+
+/* The length ack_reply would give for these numbers, without writing it:
+ * what a pull request's max_bytes counts for a delivery before the
+ * delivery is made. */
+static uint32_t ack_reply_len(const ne_js_consumer *c, uint32_t dc, uint64_t sseq, uint64_t dseq,
+                              uint64_t ts, uint64_t pending)
+{
+    ne_slice stream = ne_js_text_get(c->stream->acc->js, c->stream->cfg.name);
+    return (uint32_t)(sizeof("$JS.ACK.") - 1 + stream.len + 1 + strlen(c->name)) + 5 +
+           digits_u64(dc) + digits_u64(sseq) + digits_u64(dseq) + digits_u64(ts) +
+           digits_u64(pending);
+}
+
 /* The ack reply subject of a delivery,
  * $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending> (JS-33),
  * written piece by piece: it is built for every message delivered, and a
@@ -1176,6 +1199,7 @@ static ne_slice ack_reply(ne_js_consumer *c, char *buf, size_t cap, uint32_t dc,
         ne_strbuf_u64(&sb, numbers[i]);
     }
     NE_ASSERT(!sb.truncated);
+    NE_ASSERT(sb.len == ack_reply_len(c, dc, sseq, dseq, ts, pending));
     return (ne_slice){buf, sb.truncated ? 0u : (uint32_t)sb.len};
 }
 
@@ -1375,11 +1399,10 @@ bool ne_js_consumer_deliver(ne_js *js, ne_js_consumer *c, uint32_t budget)
         if (is_push(c)) {
             t.subject = ne_js_text_get(js, c->cfg.deliver_subject);
         } else {
-            char reply_probe[2 * NE_JS_NAME_BYTES + 128];
-            ne_slice r = ack_reply(c, reply_probe, sizeof(reply_probe), 1, info.seq, c->dseq + 1,
-                                   info.ts_ns, c->num_pending);
-            uint32_t sz =
-                info.subject_len + r.len + info.hdr_len + (c->cfg.headers_only ? 0 : info.data_len);
+            uint32_t reply_len =
+                ack_reply_len(c, 1, info.seq, c->dseq + 1, info.ts_ns, c->num_pending);
+            uint32_t sz = info.subject_len + reply_len + info.hdr_len +
+                          (c->cfg.headers_only ? 0 : info.data_len);
             if (!pull_target(js, c, sz, &t)) {
                 return false;
             }

@@ -775,6 +775,24 @@ static bool no_interest(ne_js *js, const ne_js_stream *st, ne_slice subject)
 
 /* Discard new: would this message go over a limit? Returns the store's
  * error text, NULL when it fits (nats-server's memory store checks). */
+/* Whether an append must know its subject's previous last sequence:
+ * republish sends it, and a consumer still in its last-per-subject window
+ * (lps_end) counts it out of num_pending (ne_js_consumer_appended). */
+static bool needs_prev_last(const ne_js_stream *st)
+{
+    if (st->cfg.republish_dest != NE_JS_NO_TEXT) {
+        return true;
+    }
+    uint32_t guard = 0;
+    for (const ne_js_consumer *c = st->consumers; c != NULL && guard++ < NE_JS_MAX_CONSUMERS;
+         c = c->next) {
+        if (c->lps_end != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static const char *discard_new_refusal(const ne_js_stream *st, ne_slice subject, uint64_t body_len)
 {
     const ne_js_stream_cfg *cfg = &st->cfg;
@@ -963,10 +981,13 @@ static void inbound(ne_js *js, ne_js_stream *st, const ne_msg *msg, bool copy, u
         return;
     }
     /* The subject's last message before this one: republish's
-     * Nats-Last-Sequence, and last-per-subject consumers. */
+     * Nats-Last-Sequence, and last-per-subject consumers; looked up (a
+     * filtered query of the store) only when one of them is there. */
     ne_js_subject_state prev;
-    uint64_t prev_last =
-        st->store.ops->subject_state(&st->store, subject, &prev) == NE_OK ? prev.last_seq : 0;
+    uint64_t prev_last = 0;
+    if (needs_prev_last(st) && st->store.ops->subject_state(&st->store, subject, &prev) == NE_OK) {
+        prev_last = prev.last_seq;
+    }
     ne_js_msg_in in;
     memset(&in, 0, sizeof(in));
     in.subject = subject;
@@ -1092,7 +1113,8 @@ static void send_ack(ne_js *js, ne_js_account *a, ne_slice reply, ne_slice strea
         ne_strbuf_puts(&sb, ", \"domain\":");
         ne_strbuf_json_string(&sb, js->opts->js.domain, strlen(js->opts->js.domain));
     }
-    ne_strbuf_printf(&sb, ", \"seq\":%llu", (unsigned long long)p->seq);
+    ne_strbuf_append(&sb, ", \"seq\":", sizeof(", \"seq\":") - 1);
+    ne_strbuf_u64(&sb, p->seq);
     if (p->duplicate) {
         ne_strbuf_puts(&sb, ",\"duplicate\": true");
     }

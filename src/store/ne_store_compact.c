@@ -173,7 +173,7 @@ static int merge_record(ne_store_dev *dev, merge *m, uint32_t victim, sf_rec *re
             return rc;
         }
     }
-    uint8_t *f = sf_wbuf_frame(dev, SF_MSG, m->records, rec->body_len);
+    uint8_t *f = sf_wbuf_frame_filled(dev, SF_MSG, m->records, rec->body_len);
     m->del_off = SF_NONE;
     uint8_t *body = f + SF_FRAME_HEADER_BYTES;
     if (rec->mem != NULL) {

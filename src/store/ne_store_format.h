@@ -72,6 +72,7 @@
 #define SF_FLAG_DAMAGED 8u         /* recovery: a frame failed its CRC */
 #define SF_FLAG_UNCOMMITTED 16u    /* recovery: a compaction block without its COMMIT */
 #define SF_FLAG_ERASE_UNSYNCED 32u /* erased since the last sync: maybe not on the medium yet */
+#define SF_FLAG_READ_BLANK 64u     /* headerless, read erased whole by recovery (RAM only) */
 
 /* Slot flags. */
 #define SF_SLOT_ATTACHED 1u /* a front end owns it: its blocks are scanned and live */
@@ -229,6 +230,13 @@ int sf_emit_end(ne_store_dev *dev, uint32_t *end_off);
 /* Emits the frames in src (a write buffer's content), compressing runs of
  * MSG frames into packs when that saves space. */
 int sf_emit_frames(ne_store_dev *dev, const uint8_t *src, uint32_t len, uint32_t salt);
+/* A write buffer's frames (len bytes of buf, which holds cap) programmed at
+ * block offset off as sf_emit_begin, sf_emit_frames and sf_emit_end would;
+ * when no frame goes into a pack and buf has room for the padding, in one
+ * program call straight from buf (its bytes after len then hold 0xff).
+ * *end_off gets the block offset after them. */
+int sf_emit_buffer(ne_store_dev *dev, uint32_t block, uint32_t off, uint8_t *buf, uint32_t len,
+                   uint32_t cap, uint32_t salt, uint32_t *end_off);
 
 /* Erases a block and programs its header (erase count + 1): READY. */
 int sf_erase_block(ne_store_dev *dev, uint32_t block);
@@ -254,8 +262,14 @@ int32_t sf_block_by_serial(const ne_store_dev *dev, uint64_t serial);
 void sf_serial_add(ne_store_dev *dev, uint32_t block);
 void sf_serial_remove(ne_store_dev *dev, uint32_t block);
 void sf_serial_rebuild(ne_store_dev *dev);
-/* Appends a frame to the write buffer (its log's head must have room). */
+/* Whether len bytes all read 0xFF. */
+bool sf_all_erased(const uint8_t *p, uint32_t len);
+/* Appends a frame to the write buffer (its log's head must have room), its
+ * body zeroed. */
 uint8_t *sf_wbuf_frame(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len);
+/* The same for a caller that writes every byte of the body (a record's copy):
+ * only the header and the padding after the body are zeroed. */
+uint8_t *sf_wbuf_frame_filled(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len);
 void sf_wbuf_seal_frame(uint8_t *frame, uint32_t salt);
 /* Encodes BEGIN into the write buffer for block b of slot s. */
 void sf_wbuf_begin(ne_store_dev *dev, uint32_t block, const ne_store_slot *s, uint8_t kind,

@@ -138,9 +138,24 @@ int sf_read(ne_store_dev *dev, uint32_t block, uint32_t off, void *dst, uint32_t
     uint32_t limit = flash_limit(dev, block);
     if (off < limit) {
         uint32_t n = limit - off < len ? limit - off : len;
-        int rc = dev->flash.ops->read(dev->flash.ctx, block_addr(dev, block, off), out, n);
-        if (rc != NE_OK) {
-            return rc;
+        const uint8_t *held = NULL;
+        for (uint32_t i = 0; i < NE_STORE_READ_WINDOWS && held == NULL; i++) {
+            sf_rwin *w = &dev->rwin[i];
+            if (w->len > 0 && w->block == block && off >= w->off && n <= w->len &&
+                off - w->off <= w->len - n) {
+                w->used = ++dev->rwin_clock;
+                held = dev->rbuf[i] + (off - w->off);
+            }
+        }
+        if (held != NULL) {
+            /* Already in a read window (a reader following records it
+             * located through sf_peek): no second read of the same bytes. */
+            memcpy(out, held, n);
+        } else {
+            int rc = dev->flash.ops->read(dev->flash.ctx, block_addr(dev, block, off), out, n);
+            if (rc != NE_OK) {
+                return rc;
+            }
         }
         off += n;
         out += n;
@@ -160,14 +175,27 @@ int sf_read(ne_store_dev *dev, uint32_t block, uint32_t off, void *dst, uint32_t
     return NE_OK;
 }
 
-static bool all_erased(const uint8_t *p, uint32_t len)
+/* 32 bytes a step, then eight, then one (a block is checked whole before
+ * it is used, and recovery checks every headerless one: a byte at a time,
+ * that was about five instructions per byte of a device). */
+bool sf_all_erased(const uint8_t *p, uint32_t len)
 {
-    for (uint32_t i = 0; i < len; i++) {
-        if (p[i] != 0xff) {
-            return false;
-        }
+    uint64_t all = UINT64_MAX;
+    uint32_t i = 0;
+    for (; len - i >= 32u && all == UINT64_MAX; i += 32u) {
+        uint64_t w[4];
+        memcpy(w, p + i, sizeof(w));
+        all = w[0] & w[1] & w[2] & w[3];
     }
-    return true;
+    for (; len - i >= 8u && all == UINT64_MAX; i += 8u) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof(w));
+        all = w;
+    }
+    for (; i < len && all == UINT64_MAX; i++) {
+        all = 0xffffffffffffff00ull | p[i];
+    }
+    return all == UINT64_MAX;
 }
 
 /* Finds the next valid frame header from *pos. Erased bytes at a program
@@ -191,7 +219,7 @@ static int next_frame(ne_store_dev *dev, uint32_t block, uint32_t *pos, uint32_t
         if (p == NULL) {
             return rc != NE_OK ? rc : SF_END;
         }
-        if (all_erased(p, 8)) {
+        if (sf_all_erased(p, 8)) {
             if (*pos % dev->program_bytes == 0) {
                 return SF_END;
             }
@@ -575,8 +603,39 @@ int sf_emit(ne_store_dev *dev, const void *bytes, uint32_t len)
         len > dev->emit_limit - dev->emit_off - dev->emit_fill) {
         return NE_ERR_FULL;
     }
+    uint32_t unit = dev->program_bytes;
     uint32_t bound = len / NE_STORE_PROGRAM_CHUNK_BYTES + 2;
     for (uint32_t i = 0; i < bound && len > 0; i++) {
+        if (len >= NE_STORE_PROGRAM_CHUNK_BYTES) {
+            /* A long run (a large record): the stage is topped up to a
+             * program unit and programmed, then whole units go from the
+             * caller's bytes in one call, without a copy through the stage;
+             * less than a unit is left for the stage. */
+            if (dev->emit_fill > 0) {
+                uint32_t top = sf_align_up(dev->emit_fill, unit) - dev->emit_fill;
+                memcpy(dev->stage + dev->emit_fill, p, top);
+                p += top;
+                len -= top;
+                int rc =
+                    program(dev, dev->emit_block, dev->emit_off, dev->stage, dev->emit_fill + top);
+                if (rc != NE_OK) {
+                    return rc;
+                }
+                dev->emit_off += dev->emit_fill + top;
+                dev->emit_fill = 0;
+            }
+            uint32_t direct = len - len % unit;
+            if (direct > 0) {
+                int rc = program(dev, dev->emit_block, dev->emit_off, p, direct);
+                if (rc != NE_OK) {
+                    return rc;
+                }
+                dev->emit_off += direct;
+                p += direct;
+                len -= direct;
+            }
+            continue;
+        }
         uint32_t n = NE_STORE_PROGRAM_CHUNK_BYTES - dev->emit_fill;
         if (n > len) {
             n = len;
@@ -713,6 +772,52 @@ int sf_emit_frames(ne_store_dev *dev, const uint8_t *src, uint32_t len, uint32_t
     return NE_OK;
 }
 
+/* Whether sf_emit_frames would emit every frame of src as it is: without a
+ * table, or with no message frame short enough to go into a pack. */
+static bool frames_stay_raw(const ne_store_dev *dev, const uint8_t *src, uint32_t len)
+{
+    if (dev->table == NULL || NE_STORE_PACK_RAW_BYTES == 0) {
+        return true;
+    }
+    uint32_t pos = 0;
+    uint32_t bound = len / 8 + 1;
+    for (uint32_t step = 0; step < bound && pos < len; step++) {
+        uint32_t flen = sf_align8(SF_FRAME_HEADER_BYTES + sf_get32(src + pos + 4));
+        NE_ASSERT(flen <= len - pos);
+        if (src[pos] == SF_MSG && flen <= NE_STORE_PACK_RAW_BYTES) {
+            return false;
+        }
+        pos += flen;
+    }
+    return true;
+}
+
+int sf_emit_buffer(ne_store_dev *dev, uint32_t block, uint32_t off, uint8_t *buf, uint32_t len,
+                   uint32_t cap, uint32_t salt, uint32_t *end_off)
+{
+    NE_ASSERT(len <= cap && off % dev->program_bytes == 0);
+    uint32_t padded = sf_align_up(len, dev->program_bytes);
+    uint32_t limit = off < dev->data_end ? dev->data_end : dev->erase_bytes;
+    if (padded <= cap && off <= limit && padded <= limit - off && frames_stay_raw(dev, buf, len)) {
+        /* The same bytes sf_emit_frames and sf_emit_end would program (the
+         * frames, then 0xFF to the program unit), in one call from the
+         * buffer: a large record takes one program, not two. */
+        memset(buf + len, 0xff, padded - len);
+        int rc = program(dev, block, off, buf, padded);
+        if (rc != NE_OK) {
+            return rc;
+        }
+        *end_off = off + padded;
+        return NE_OK;
+    }
+    sf_emit_begin(dev, block, off);
+    int rc = sf_emit_frames(dev, buf, len, salt);
+    if (rc == NE_OK) {
+        rc = sf_emit_end(dev, end_off);
+    }
+    return rc;
+}
+
 /* ---- Blocks -------------------------------------------------------------- */
 
 /* Forgets what a block held: its serial leaves by_serial[], its owner
@@ -787,7 +892,7 @@ static int block_blank(ne_store_dev *dev, uint32_t block, uint32_t from, bool *b
         if (p == NULL) {
             return rc != NE_OK ? rc : NE_ERR_IO;
         }
-        *blank = all_erased(p, n);
+        *blank = sf_all_erased(p, n);
         off += n;
     }
     return NE_OK;
@@ -805,7 +910,17 @@ static int prepare_block(ne_store_dev *dev, uint32_t block)
      * content (then erased all the same: its header is lost). */
     bool free = b->state == SF_STATE_FREE;
     bool blank = false;
-    int rc = block_blank(dev, block, free ? dev->data_start : 0, &blank);
+    int rc = NE_OK;
+    if (b->state == SF_STATE_UNKNOWN && (b->flags & SF_FLAG_READ_BLANK) != 0) {
+        /* Recovery read it erased whole, after the open's sync, and nothing
+         * has programmed or erased it since (either clears the flag): it
+         * reads the same now. A blank read is not proof that no program
+         * was cut there (a cell may be left half-programmed), so the erase
+         * below is still made; what is saved is reading the block again. */
+        blank = true;
+    } else {
+        rc = block_blank(dev, block, free ? dev->data_start : 0, &blank);
+    }
     if (rc != NE_OK) {
         return rc;
     }

@@ -229,18 +229,36 @@ int sf_erase_retired(ne_store_dev *dev)
 
 /* ---- Write buffer -------------------------------------------------------- */
 
-uint8_t *sf_wbuf_frame(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len)
+/* The header and the padding after the body are zeroed here; the body only
+ * when the caller does not fill it whole (zero_body). */
+static uint8_t *wbuf_frame(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len,
+                           bool zero_body)
 {
     uint32_t size = sf_align8(SF_FRAME_HEADER_BYTES + len);
     NE_ASSERT(size <= sizeof(dev->wbuf) - dev->wlen);
     uint8_t *p = dev->wbuf + dev->wlen;
-    memset(p, 0, size);
+    if (zero_body) {
+        memset(p, 0, size);
+    } else {
+        memset(p, 0, SF_FRAME_HEADER_BYTES);
+        memset(p + SF_FRAME_HEADER_BYTES + len, 0, size - SF_FRAME_HEADER_BYTES - len);
+    }
     p[0] = type;
     sf_put16(p + 2, ordinal);
     sf_put32(p + 4, len);
     dev->wlen += size;
     dev->wdel_off = SF_NONE;
     return p;
+}
+
+uint8_t *sf_wbuf_frame(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len)
+{
+    return wbuf_frame(dev, type, ordinal, len, true);
+}
+
+uint8_t *sf_wbuf_frame_filled(ne_store_dev *dev, uint8_t type, uint16_t ordinal, uint32_t len)
+{
+    return wbuf_frame(dev, type, ordinal, len, false);
 }
 
 void sf_wbuf_seal_frame(uint8_t *frame, uint32_t salt)
@@ -282,12 +300,9 @@ int sf_flush(ne_store_dev *dev)
     int32_t head = dev->slots[dev->wslot].head;
     NE_ASSERT(head >= 0);
     ne_store_block *b = &dev->blocks[head];
-    sf_emit_begin(dev, (uint32_t)head, b->write_off);
-    int rc = sf_emit_frames(dev, dev->wbuf, dev->wlen, b->salt);
     uint32_t end = 0;
-    if (rc == NE_OK) {
-        rc = sf_emit_end(dev, &end);
-    }
+    int rc = sf_emit_buffer(dev, (uint32_t)head, b->write_off, dev->wbuf, dev->wlen,
+                            sizeof(dev->wbuf), b->salt, &end);
     if (rc != NE_OK) {
         return sf_fail(dev, rc);
     }
@@ -525,7 +540,9 @@ static int log_append(void *impl, const ne_store_msg *msg, uint64_t seq, uint64_
     }
     uint32_t head = (uint32_t)s->head;
     ne_store_block *b = &dev->blocks[head];
-    uint8_t *f = sf_wbuf_frame(dev, SF_MSG, b->records, body);
+    /* Every byte of the body is written below: the fixed part, the
+     * replacement, the subject, headers and payload. */
+    uint8_t *f = sf_wbuf_frame_filled(dev, SF_MSG, b->records, body);
     uint8_t *p = f + SF_FRAME_HEADER_BYTES;
     sf_put64(p, seq);
     sf_put64(p + 8, msg->timestamp_ns);

@@ -119,12 +119,7 @@ static bool first_bytes_erased(ne_store_dev *dev, uint32_t block, int *rc)
     if (p == NULL) {
         return false;
     }
-    for (uint32_t i = 0; i < 8; i++) {
-        if (p[i] != 0xff) {
-            return false;
-        }
-    }
-    return true;
+    return sf_all_erased(p, 8);
 }
 
 /* Is the COMMIT of compaction block `block` in place, and is the content it
@@ -174,10 +169,8 @@ static bool range_erased(ne_store_dev *dev, uint32_t block, uint32_t from, uint3
         if (p == NULL) {
             return false;
         }
-        for (uint32_t k = 0; k < n; k++) {
-            if (p[k] != 0xff) {
-                return false;
-            }
+        if (!sf_all_erased(p, n)) {
+            return false;
         }
         from += n;
     }
@@ -200,6 +193,11 @@ static int survey_block(ne_store_dev *dev, uint32_t block, recovery *r)
         if (!erased) {
             dev->stats.damaged_blocks++;
             sf_report(dev, NE_STORE_DAMAGE_BLOCK, block, 0, 1);
+        } else {
+            /* Read after the open's sync, so as the medium holds it: the
+             * first head opened here need not read it again to know it
+             * (sf_prepare_block still erases it). */
+            dev->blocks[block].flags |= SF_FLAG_READ_BLANK;
         }
         return NE_OK;
     }

@@ -63,6 +63,26 @@ static void test_strbuf_sets_truncated_and_never_overruns(void **state)
     assert_true(sb.truncated);
 }
 
+/* Plain runs, quotes, backslashes and control characters anywhere in a
+ * string, and a run cut by the capacity. */
+static void test_strbuf_json_string_escapes_between_plain_runs(void **state)
+{
+    (void)state;
+    char out[64];
+    ne_strbuf sb;
+    ne_strbuf_init(&sb, out, sizeof(out));
+    ne_strbuf_json_string(&sb, "\"ab\\c\nd\x1f", 8);
+    assert_false(sb.truncated);
+    assert_string_equal(out, "\"\\\"ab\\\\c\\u000ad\\u001f\"");
+    ne_strbuf_init(&sb, out, sizeof(out));
+    ne_strbuf_json_string(&sb, "stream", 6);
+    assert_string_equal(out, "\"stream\"");
+    ne_strbuf_init(&sb, out, 5);
+    ne_strbuf_json_string(&sb, "abcdef", 6);
+    assert_true(sb.truncated);
+    assert_string_equal(out, "\"abc");
+}
+
 /* mbedtls_strerror's unknown code, "UNKNOWN ERROR CODE (%04X)", and the
  * x509 serials' %02X: upper-case hex with a width and the '0' flag. */
 static void test_fmt_upper_case_hex_takes_width_and_zero_flag(void **state)
@@ -88,6 +108,7 @@ int main(void)
         cmocka_unit_test(test_fmt_returns_zero_when_the_output_does_not_fit),
         cmocka_unit_test(test_fmt_u64_takes_its_capacity),
         cmocka_unit_test(test_strbuf_sets_truncated_and_never_overruns),
+        cmocka_unit_test(test_strbuf_json_string_escapes_between_plain_runs),
         cmocka_unit_test(test_fmt_upper_case_hex_takes_width_and_zero_flag),
     };
     return cmocka_run_group_tests_name("fmt", tests, NULL, NULL);

@@ -698,6 +698,52 @@ static void test_file_backed_store_survives_reopen(void **state)
     unlink(path);
 }
 
+/* The file device's erase writes nothing over a block that reads erased
+ * (a new file's blocks), and 0xFF over one that does not. */
+static void test_file_erase_writes_only_over_written_bytes(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ne_store_flash_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    static ne_file_flash ff;
+    ne_flash_geometry g = geometry(256, 64 * 1024, 8);
+    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    const ne_flash_ops *ops = ff.flash.ops;
+    assert_int_equal(ops->erase(ff.flash.ctx, 2), NE_OK);
+    assert_int_equal(ff.erases, 1);
+    assert_int_equal(ff.erases_skipped, 1);
+    assert_int_equal(ff.erases_known, 1); /* the new file's blocks: not even read */
+    static uint8_t bytes[256];
+    memset(bytes, 0x5a, sizeof(bytes));
+    uint32_t last = 2 * 64 * 1024 + 64 * 1024 - 256;
+    assert_int_equal(ops->program(ff.flash.ctx, last, bytes, sizeof(bytes)), NE_OK);
+    assert_int_equal(ops->erase(ff.flash.ctx, 2), NE_OK);
+    assert_int_equal(ff.erases, 2);
+    assert_int_equal(ff.erases_skipped, 1);
+    assert_int_equal(ops->erase(ff.flash.ctx, 2), NE_OK); /* erased by the last one */
+    assert_int_equal(ff.erases_known, 2);
+    static uint8_t back[256];
+    assert_int_equal(ops->read(ff.flash.ctx, last, back, sizeof(back)), NE_OK);
+    memset(bytes, 0xff, sizeof(bytes));
+    assert_memory_equal(back, bytes, sizeof(back));
+    /* A store on a new file uses its blocks without writing 0xFF over them. */
+    assert_int_equal(open_on(&ff.flash, &table), NE_OK);
+    put_n(500, "file");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_true(ff.erases_skipped > 2);
+    assert_int_equal(ff.erases_skipped, ff.erases - 1);
+    ne_file_flash_close(&ff);
+    /* Reopened, nothing is known: a block is read before its erase. */
+    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    assert_int_equal(ops->erase(ff.flash.ctx, 7), NE_OK);
+    assert_int_equal(ff.erases_skipped, 1);
+    assert_int_equal(ff.erases_known, 0);
+    ne_file_flash_close(&ff);
+    unlink(path);
+}
+
 /* ---- Durability regressions ------------------------------------------------ */
 
 /* One batch: compressible records with an incompressible one every third,
@@ -1419,6 +1465,136 @@ static void test_read_window_survives_programs_past_it(void **state)
     assert_true(sim.reads > reads); /* past the window: from flash */
 }
 
+/* The sim's flash behind a table that notes the longest program call. */
+static uint32_t longest_program;
+static uint32_t program_calls;
+static int noting_read(void *ctx, uint32_t addr, void *dst, size_t len)
+{
+    return sim.flash.ops->read(ctx, addr, dst, len);
+}
+static int noting_program(void *ctx, uint32_t addr, const void *src, size_t len)
+{
+    longest_program = len > longest_program ? (uint32_t)len : longest_program;
+    program_calls++;
+    return sim.flash.ops->program(ctx, addr, src, len);
+}
+static int noting_erase(void *ctx, uint32_t block)
+{
+    return sim.flash.ops->erase(ctx, block);
+}
+static int noting_sync(void *ctx)
+{
+    return sim.flash.ops->sync(ctx);
+}
+static const ne_flash_ops noting_ops = {
+    .read = noting_read, .program = noting_program, .erase = noting_erase, .sync = noting_sync};
+
+/* A record longer than the stage (NE_STORE_PROGRAM_CHUNK_BYTES) goes from
+ * the write buffer in one program call with its padding, not through the
+ * stage a piece at a time; small records still gather in the stage. Both
+ * read back. */
+static void test_large_record_is_programmed_in_one_call(void **state)
+{
+    (void)state;
+    ne_sim_flash_init(&sim, geometry(16, 8 * NE_STORE_PROGRAM_CHUNK_BYTES, 4), image, erase_counts,
+                      programmed, 7);
+    ne_flash noting = sim.flash;
+    noting.ops = &noting_ops;
+    assert_int_equal(open_on(&noting, NULL), NE_OK);
+    put_n(3, "small");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    longest_program = 0;
+    program_calls = 0;
+    static uint8_t large[3 * NE_STORE_PROGRAM_CHUNK_BYTES + 100];
+    for (size_t i = 0; i < sizeof(large); i++) {
+        large[i] = (uint8_t)(i * 7u + 1u);
+    }
+    ne_store_msg m = {
+        .subject = "large", .subject_len = 5, .payload = large, .payload_len = sizeof(large)};
+    uint64_t seq = 0;
+    assert_int_equal(ne_store_append(&store, &m, &seq), NE_OK);
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_true(longest_program >= 3 * NE_STORE_PROGRAM_CHUNK_BYTES);
+    /* The record and its padding to the program unit together. */
+    assert_int_equal(program_calls, 1);
+    longest_program = 0;
+    put_n(3, "small");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    assert_true(longest_program < NE_STORE_PROGRAM_CHUNK_BYTES);
+    assert_int_equal(open_on(&noting, NULL), NE_OK);
+    static uint8_t back[sizeof(large) + 64];
+    ne_store_msg out;
+    assert_int_equal(ne_store_load(&store, seq, &out, back, sizeof(back)), NE_OK);
+    assert_int_equal(out.payload_len, sizeof(large));
+    assert_memory_equal(out.payload, large, sizeof(large));
+    for (uint64_t q = 1; q <= 7; q++) {
+        if (q != seq) {
+            expect_payload(q);
+        }
+    }
+}
+
+/* Records read one after another come from the read window that located
+ * them: without compression (each record a frame of its own, its data
+ * copied out with sf_read), the records after the first cost no flash
+ * read while they sit in the window. */
+static void test_uncompressed_records_are_copied_from_the_read_window(void **state)
+{
+    (void)state;
+    compress = NULL;
+    new_device(geometry(16, ERASE_BYTES, BLOCKS));
+    put_n(10, "a");
+    assert_int_equal(ne_store_dev_sync(&dev), NE_OK);
+    assert_int_equal(get_stats().packs_written, 0);
+    expect_payload(1);
+    uint64_t reads = sim.reads;
+    for (uint64_t seq = 2; seq <= 10; seq++) {
+        expect_payload(seq);
+    }
+    assert_int_equal(sim.reads, reads);
+}
+
+/* A never-written block (recovery read it erased whole, after the open's
+ * sync) is not read again when a head opens in it; it is still erased (a
+ * blank read does not prove that no program was cut there). */
+static void test_never_written_blocks_are_erased_without_a_second_read(void **state)
+{
+    (void)state;
+    uint64_t erases = sim.erases;
+    uint64_t reads = sim.reads;
+    put_n(150, "a");
+    assert_int_equal(ne_store_sync(&store), NE_OK);
+    ne_store_dev_stats st = get_stats();
+    assert_true(st.blocks_data >= 4);
+    assert_true(sim.erases >= erases + 3);
+    assert_int_equal(sim.reads, reads);
+    assert_int_equal(reopen(), NE_OK);
+    for (uint64_t seq = 1; seq <= 150; seq++) {
+        expect_payload(seq);
+    }
+    assert_int_equal(put("a", "after"), 151);
+}
+
+/* The blank check at every length and with one byte not erased at every
+ * place (it goes 32, then 8 bytes, then one at a time). */
+static void test_all_erased_finds_any_byte_that_is_not(void **state)
+{
+    (void)state;
+    uint8_t bytes[102];
+    for (uint32_t len = 0; len <= 100; len++) {
+        memset(bytes, 0xff, sizeof(bytes));
+        assert_true(sf_all_erased(bytes + 1, len));
+        for (uint32_t at = 0; at < len; at++) {
+            bytes[1 + at] = 0x7f;
+            assert_false(sf_all_erased(bytes + 1, len));
+            bytes[1 + at] = 0xff;
+        }
+        bytes[0] = 0;
+        bytes[1 + len] = 0;
+        assert_true(sf_all_erased(bytes + 1, len));
+    }
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void)
@@ -1448,6 +1624,7 @@ int main(void)
         T(test_subject_table_overflow_at_recovery),
         T(test_opening_applies_lowered_limits),
         T(test_file_backed_store_survives_reopen),
+        T(test_file_erase_writes_only_over_written_bytes),
         T(test_aborted_merge_leaves_the_floor_to_the_next_sync),
         T(test_cut_anywhere_in_a_compaction_behind_a_write_cache),
         T(test_damaged_record_does_not_hide_the_ones_after_it),
@@ -1459,6 +1636,10 @@ int main(void)
         T(test_long_truncation_is_cut_from_the_end),
         T(test_erase_with_free_blocks_is_not_refused_for_space),
         T(test_read_window_survives_programs_past_it),
+        T(test_large_record_is_programmed_in_one_call),
+        T(test_uncompressed_records_are_copied_from_the_read_window),
+        T(test_never_written_blocks_are_erased_without_a_second_read),
+        T(test_all_erased_finds_any_byte_that_is_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
