@@ -1078,6 +1078,9 @@ static void consumer_names_fields(api_call *c, ne_json_out *o)
         if (con == NULL || written >= limit) {
             break;
         }
+        if (con->cfg.direct) {
+            continue; /* a mirror's or source's: not listed, as nats-server */
+        }
         if (i++ < c->offset) {
             continue;
         }
@@ -1114,7 +1117,7 @@ static void api_consumer_names(api_call *c, ne_slice stream, bool list)
         return;
     }
     c->st = st;
-    c->total = st->consumer_count;
+    c->total = ne_js_public_consumers(st);
     if (c->offset > c->total) {
         c->offset = c->total;
     }

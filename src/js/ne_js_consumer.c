@@ -21,6 +21,16 @@
 
 /* ---- Lookup and small helpers -------------------------------------------------------- */
 
+uint32_t ne_js_public_consumers(const ne_js_stream *st)
+{
+    uint32_t n = 0, guard = 0;
+    for (const ne_js_consumer *c = st->consumers; c != NULL && guard++ < NE_JS_MAX_CONSUMERS;
+         c = c->next) {
+        n += c->cfg.direct ? 0u : 1u;
+    }
+    return n;
+}
+
 ne_js_consumer *ne_js_consumer_find(ne_js_stream *st, ne_slice name)
 {
     uint32_t guard = 0;
@@ -901,7 +911,7 @@ bool ne_js_consumer_create(ne_js *js, ne_js_stream *st, ne_js_consumer_cfg *cfg,
     if (maxc <= 0 || (a->limits.max_consumers > 0 && a->limits.max_consumers < maxc)) {
         maxc = a->limits.max_consumers;
     }
-    if (maxc > 0 && (int64_t)st->consumer_count >= maxc) {
+    if (maxc > 0 && (int64_t)ne_js_public_consumers(st) >= maxc) {
         return set_err(e, NE_JS_ERR_MAX_CONSUMERS);
     }
     if (!check_workqueue(js, st, cfg, e)) {

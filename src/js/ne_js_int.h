@@ -207,6 +207,10 @@ uint64_t ne_js_account_usage(const ne_js_account *a, uint8_t storage);
 /* ---- Consumers (ne_js_consumer.c) --------------------------------------------------- */
 
 ne_js_consumer *ne_js_consumer_find(ne_js_stream *st, ne_slice name);
+/* The stream's consumers that are not direct (a mirror's or a source's on
+ * its origin): what CONSUMER.NAMES/LIST, STREAM.INFO's consumer_count and
+ * max_consumers count, as nats-server 2.9.10 does. */
+uint32_t ne_js_public_consumers(const ne_js_stream *st);
 /* CONSUMER.CREATE and DURABLE.CREATE (cfg is taken over on success). */
 bool ne_js_consumer_create(ne_js *js, ne_js_stream *st, ne_js_consumer_cfg *cfg,
                            ne_js_consumer **out, bool *created, ne_js_error *e);

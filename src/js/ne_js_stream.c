@@ -1437,7 +1437,7 @@ void ne_js_stream_write_state_with(const ne_js *js, ne_json_out *o, ne_js_stream
             write_deleted(o, st);
         }
     }
-    ne_json_kv_u64(o, "consumer_count", st->consumer_count);
+    ne_json_kv_u64(o, "consumer_count", ne_js_public_consumers(st));
     ne_json_end_object(o);
 }
 

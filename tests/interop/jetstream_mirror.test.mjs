@@ -360,6 +360,36 @@ test(
   },
 );
 
+test("the consumers mirrors and sources make on their origin are not listed and not counted against max_consumers, the account counts them (JS-26b)", async () => {
+  const { server, nc, jsm } = await open();
+  await jsm.streams.add({ name: "O", subjects: ["o.>"], storage: "memory", max_consumers: 1 });
+  await create(nc, { name: "M", mirror: { name: "O" }, storage: "memory" });
+  await create(nc, { name: "S", sources: [{ name: "O" }], storage: "memory" });
+  await nc.publish("o.a", "one");
+  await messages(nc, "M", 1);
+  await messages(nc, "S", 1);
+  // Hidden from CONSUMER.NAMES/LIST and STREAM.INFO; the account has them.
+  const names = await api(nc, "$JS.API.CONSUMER.NAMES.O");
+  assert.equal(names.total, 0);
+  assert.deepEqual(names.consumers, []);
+  const list = await api(nc, "$JS.API.CONSUMER.LIST.O");
+  assert.equal(list.total, 0);
+  assert.equal((await info(nc, "O")).state.consumer_count, 0);
+  assert.equal((await api(nc, "$JS.API.INFO")).consumers, 2);
+  // max_consumers 1 counts the public ones only: one durable is taken, a
+  // second durable and a third copy are refused.
+  await jsm.consumers.add("O", { durable_name: "D1", ack_policy: "explicit" });
+  const d2 = await api(nc, "$JS.API.CONSUMER.DURABLE.CREATE.O.D2", { stream_name: "O", config: { durable_name: "D2", ack_policy: "explicit" } });
+  assert.equal(d2.error?.err_code, 10026, JSON.stringify(d2));
+  assert.equal(d2.error?.description, "maximum consumers limit reached");
+  await create(nc, { name: "M2", mirror: { name: "O" }, storage: "memory" });
+  const m2 = await waitFor(async () => ((await info(nc, "M2")).mirror?.error ? await info(nc, "M2") : null), 15000, "M2's mirror error");
+  assert.equal(m2.mirror.error.err_code, 10026);
+  assert.deepEqual((await api(nc, "$JS.API.CONSUMER.NAMES.O")).consumers, ["D1"]);
+  await nc.close();
+  await server.stop();
+});
+
 test("a KV bucket's mirror holds the origin bucket's values (JS-26b, KV-02)", async () => {
   const { server, nc, jsm } = await open();
   const kvm = new Kvm(nc);
