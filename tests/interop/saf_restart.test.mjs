@@ -93,7 +93,7 @@ describe("natsedge-only: kill -9 of the edge while its mirror, its source and it
     await waitFor(async () => (await streamState(hjsm, "CLOUD_F"))?.messages === 20, 15000, "the first messages forwarded");
   });
 
-  test("kill -9 mid-mirror and mid-forward, restart: every message once, in order, on both sides", { ...natsedgeOnly, timeout: 180000 }, async (t) => {
+  test("kill -9 mid-mirror and mid-forward, restart: every message once, in order, on both sides", { ...natsedgeOnly, timeout: 300000 }, async (t) => {
     const hjsm = await jetstreamManager(h);
     // A backlog on both sides of a cut link.
     cloud.link.cut();
@@ -115,6 +115,9 @@ describe("natsedge-only: kill -9 of the edge while its mirror, its source and it
     cloud.link.restore();
     const kills = [];
     const killWhen = async (what, cond) => {
+      // A bound, not a speed check: on a loaded machine the catch-up starts
+      // late. The last state seen goes into the failure.
+      let seen = null;
       await waitFor(async () => {
         const jsz = await getJSON(edge.ports.http, "/jsz?streams=true").catch(() => null);
         const detail = (jsz?.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
@@ -122,11 +125,14 @@ describe("natsedge-only: kill -9 of the edge while its mirror, its source and it
         const f = detail.find((d) => d.name === "FWD");
         if (!m || !f) return false;
         const state = { what, mirrored: m.state.messages, backlog: f.state.messages };
+        seen = { ...state, mirror: m.mirror ?? null };
         if (!cond(state)) return false;
         edge.signal("SIGKILL");
         kills.push(state);
         return true;
-      }, 60000, what);
+      }, 150000, what).catch((err) => {
+        throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}`);
+      });
       await within(edge.exited, 10000, "the edge's exit");
       await e.close().catch(() => {});
       await edge.stop();
