@@ -98,6 +98,12 @@ void ne_conns_init(ne_conns *set, ne_conns_storage *storage, const ne_server_opt
     ne_pool_init(&set->name_pool, "peer names", &storage->name, sizeof(ne_conn_peer_name),
                  NE_CONN_PEER_NAMES);
 #endif
+#if NE_CONN_PARKING
+    ne_pool_init(&set->parked_pool, "parked connections", &storage->parked, sizeof(ne_parked),
+                 NE_CONN_POOL_SIZE);
+    /* ne_conns_parked_next reads in_use (offset 8) in free slots too. */
+    ne_pool_keep_readable(&set->parked_pool, offsetof(ne_parked, in_use) + 1);
+#endif
     ne_chunk_pools_init(&set->chunks, &storage->chunk, NE_CHUNK_COUNT, &storage->ref,
                         NE_OUT_REF_COUNT);
 #if NE_SHARED_READ_BUFFER_BYTES > 0
@@ -220,7 +226,8 @@ int ne_conn_io_error(const ne_conn *conn)
 
 /* ---- Creation and teardown -------------------------------------------------- */
 
-static ne_conn *conn_header(ne_conns *set, uint8_t kind)
+/* A header from the pool, in front of the active list. */
+static ne_conn *header_take(ne_conns *set, uint8_t kind)
 {
     NE_ASSERT(kind < set->kind_count);
     ne_conn *conn = ne_pool_alloc(&set->conn_pool);
@@ -230,6 +237,36 @@ static ne_conn *conn_header(ne_conns *set, uint8_t kind)
     conn->tag = NE_HANDLE_CONN;
     conn->kind = kind;
     conn->set = set;
+    conn->next = set->active;
+    if (set->active != NULL) {
+        set->active->prev = conn;
+    }
+    set->active = conn;
+    set->active_count++;
+    return conn;
+}
+
+/* Off the active list and back to the pool. */
+static void header_give_back(ne_conns *set, ne_conn *conn)
+{
+    if (conn->prev != NULL) {
+        conn->prev->next = conn->next;
+    } else {
+        set->active = conn->next;
+    }
+    if (conn->next != NULL) {
+        conn->next->prev = conn->prev;
+    }
+    set->active_count--;
+    ne_pool_free(&set->conn_pool, conn);
+}
+
+static ne_conn *conn_header(ne_conns *set, uint8_t kind)
+{
+    ne_conn *conn = header_take(set, kind);
+    if (conn == NULL) {
+        return NULL;
+    }
     /* Only numbered kinds take an id: monitoring requests do not move the
      * client_id the next client sees (nats-server numbers clients, leafs,
      * routes and internal clients from one counter, HTTP not at all). */
@@ -240,14 +277,20 @@ static ne_conn *conn_header(ne_conns *set, uint8_t kind)
     /* A client that never completes its handshake is pinged at the
      * interval too; the handshake brings the first ping forward (CP-47). */
     conn->next_ping_ms = set->now_ms + set->opts->ping_interval_ms;
-    conn->next = set->active;
-    if (set->active != NULL) {
-        set->active->prev = conn;
-    }
-    set->active = conn;
-    set->active_count++;
     set->kinds[kind].count++;
     return conn;
+}
+
+/* Room for one more socket: an I/O part beyond those parked connections
+ * keep reserved (their headers are kept by the same count: the header
+ * pool holds one per I/O part beyond the internal clients). */
+static bool socket_room(const ne_conns *set)
+{
+#if NE_CONN_PARKING
+    return ne_pool_available(&set->io_pool) > set->parked;
+#else
+    return ne_pool_available(&set->io_pool) > 0;
+#endif
 }
 
 #if NE_CONN_PEER_BINARY
@@ -304,7 +347,7 @@ static bool peer_keep(ne_conns *set, ne_conn_io *io, const char *ip, size_t ip_l
 ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, uint16_t port)
 {
     NE_ASSERT(ip != NULL);
-    if (ne_pool_available(&set->io_pool) == 0 || ne_pool_available(&set->conn_pool) == 0) {
+    if (!socket_room(set) || ne_pool_available(&set->conn_pool) == 0) {
         return NULL;
     }
     ne_conn_io *io = ne_pool_alloc(&set->io_pool);
@@ -321,7 +364,21 @@ ne_conn *ne_conn_new(ne_conns *set, uint8_t kind, ne_sock sock, const char *ip, 
     ne_conn *conn = conn_header(set, kind);
     NE_ASSERT(conn != NULL);
     conn->io = io;
-    if (set->net.ops->attach(set->net.ctx, sock, conn) != NE_OK) {
+    void *handle = conn;
+#if NE_CONN_PARKING
+    if (set->kinds[kind].ops->park != NULL) {
+        /* One record per socket (NE_CONN_POOL_SIZE): never short. */
+        ne_parked *p = ne_pool_alloc(&set->parked_pool);
+        NE_ASSERT(p != NULL);
+        p->tag = NE_HANDLE_PARKED;
+        p->kind = kind;
+        p->in_use = true;
+        p->conn = conn;
+        io->parked = p;
+        handle = p;
+    }
+#endif
+    if (set->net.ops->attach(set->net.ctx, sock, handle) != NE_OK) {
         ne_conn_close(conn, NE_CLOSE_READ_ERROR, NULL);
     }
     return conn;
@@ -331,7 +388,11 @@ ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind)
 {
     /* The header pool holds NE_MAX_INTERNAL_CLIENTS beyond the sockets:
      * internal clients never take a socket's place. */
-    if (set->internal_count >= NE_MAX_INTERNAL_CLIENTS) {
+    uint32_t held = set->internal_count;
+#if NE_CONN_PARKING
+    held += set->internal_reserved;
+#endif
+    if (held >= NE_MAX_INTERNAL_CLIENTS) {
         return NULL;
     }
     ne_conn *conn = conn_header(set, kind);
@@ -495,23 +556,21 @@ static void conn_teardown(ne_conn *conn)
             ne_pool_free(&set->name_pool, io->peer_name);
         }
 #endif
+#if NE_CONN_PARKING
+        if (io->parked != NULL) {
+            NE_ASSERT(io->parked->conn == conn);
+            io->parked->in_use = false;
+            ne_pool_free(&set->parked_pool, io->parked);
+        }
+#endif
         ne_pool_free(&set->io_pool, io);
     }
     set->kinds[conn->kind].count--;
-    if (conn->prev != NULL) {
-        conn->prev->next = conn->next;
-    } else {
-        set->active = conn->next;
-    }
-    if (conn->next != NULL) {
-        conn->next->prev = conn->prev;
-    }
-    set->active_count--;
     if (io == NULL) {
         NE_ASSERT(set->internal_count > 0);
         set->internal_count--;
     }
-    ne_pool_free(&set->conn_pool, conn);
+    header_give_back(set, conn);
 }
 
 /* Tears down every connection closed so far (closing ones are never
@@ -541,7 +600,10 @@ static void reap_closed(ne_conns *set)
 
 /* ---- Output ------------------------------------------------------------------ */
 
-static void flush_dirty(ne_conns *set);
+static void flush_dirty(ne_conns *set, bool park);
+#if NE_CONN_PARKING
+static void conn_park(ne_conn *conn);
+#endif
 
 /* Frees chunks when the shared pool is exhausted. First every queued byte
  * the sockets will take is written now instead of at the end of the turn;
@@ -552,7 +614,7 @@ bool ne_conns_reclaim(ne_conns *set, ne_conn *except)
 {
     uint32_t chunks_before = set->chunks.chunks.in_use;
     uint32_t refs_before = set->chunks.refs.in_use;
-    flush_dirty(set);
+    flush_dirty(set, false); /* routing may be under way: nothing parks */
     if (set->chunks.chunks.in_use < chunks_before && set->chunks.refs.in_use <= refs_before &&
         ne_pool_available(&set->chunks.refs) > 0) {
         return true;
@@ -661,7 +723,7 @@ bool ne_conns_partial_admit(ne_conn *conn, uint32_t need)
                 NE_ASSERT(conn->io->spill != NULL);
                 return true;
             }
-            flush_dirty(set);
+            flush_dirty(set, false);
             ne_conn *slow = stalled_consumer(set, conn);
             if (slow == NULL) {
                 return false;
@@ -850,7 +912,8 @@ int ne_conn_flush_now(ne_conn *conn)
 }
 
 /* Writes every connection that got output: one gathered write each. */
-static void flush_dirty(ne_conns *set)
+/* park: at the end of a turn, a connection idle once written parks. */
+static void flush_dirty(ne_conns *set, bool park)
 {
     uint32_t guard = 0;
     while (set->dirty_head != NULL && guard++ < NE_MAX_CONN_HEADERS * 2u) {
@@ -860,6 +923,13 @@ static void flush_dirty(ne_conns *set)
         if (!conn->closing && conn_flush(conn) != NE_OK) {
             ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
         }
+#if NE_CONN_PARKING
+        if (park) {
+            conn_park(conn);
+        }
+#else
+        (void)park;
+#endif
     }
 }
 
@@ -1176,6 +1246,160 @@ static void resume_paused(ne_conns *set)
     }
 }
 
+/* ---- Parking ------------------------------------------------------------------- */
+
+#if NE_CONN_PARKING
+/* A connection of a kind that parks, idle after its events: parked when
+ * nothing of it is in flight here and its kind agrees (ne_parked). */
+static void conn_park(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    ne_conn_io *io = conn->io;
+    NE_ASSERT(io != NULL);
+    ne_parked *p = io->parked;
+    if (p == NULL || conn->closing || conn->out.bytes > 0 || conn->nsubs > 0 ||
+        conn->trie_nodes > 0 || conn->announced > 0 || io->tls != NULL || io->spill != NULL ||
+        io->rbuf != NULL || io->rlen > 0 || io->read_paused || io->held || io->want_write ||
+        io->peer_name != NULL || set->reading == conn) {
+        return;
+    }
+#if NE_SHARED_READ_BUFFER_BYTES > 0
+    if (set->rshared_owner == conn) {
+        return;
+    }
+#endif
+    /* Written already (right after its read): off the turn's list of
+     * output, where it is the latest one put (the only case parked). */
+    if (conn->dirty && set->dirty_head != conn) {
+        return;
+    }
+    if (!ne_conn_kind_of(conn)->ops->park(conn, p->state)) {
+        return;
+    }
+    if (conn->dirty) {
+        set->dirty_head = conn->dirty_next;
+        conn->dirty_next = NULL;
+        conn->dirty = false;
+    }
+    p->publish_checks = conn->publish_checks;
+    p->fans_out = io->fans_out;
+    p->perms = conn->perms;
+    p->user_index = conn->user_index;
+    p->peer = io->peer;
+    p->port = io->port;
+    p->sock = io->sock;
+    p->cid = conn->cid;
+    p->start_wall_ns = conn->start_wall_ns;
+    p->last_in_ms = io->last_in_ms;
+    p->in_msgs = conn->in_msgs;
+    p->in_bytes = conn->in_bytes;
+    p->out_msgs = conn->out_msgs;
+    p->out_bytes = conn->out_bytes;
+    p->acc = conn->acc;
+    p->conn = NULL;
+    ne_outq_clear(&conn->out, &set->chunks);
+    ne_pool_free(&set->io_pool, io);
+    header_give_back(set, conn);
+    set->parked++;
+}
+
+ne_conn *ne_conns_unpark(ne_conns *set, ne_parked *p)
+{
+    NE_ASSERT(p->in_use && p->conn == NULL && set->parked > 0);
+    set->parked--;
+    ne_conn_io *io = ne_pool_alloc(&set->io_pool);
+    ne_conn *conn = header_take(set, p->kind);
+    NE_ASSERT(io != NULL && conn != NULL); /* reserved while it was parked */
+    io->sock = p->sock;
+    io->parked = p;
+    io->peer = p->peer;
+    io->port = p->port;
+    io->fans_out = p->fans_out;
+    io->last_in_ms = p->last_in_ms;
+    io->last_write_ms = set->now_ms;
+    conn->io = io;
+    conn->cid = p->cid;
+    conn->start_wall_ns = p->start_wall_ns;
+    conn->next_ping_ms = set->now_ms + set->opts->ping_interval_ms;
+    conn->publish_checks = p->publish_checks;
+    conn->perms = p->perms;
+    conn->user_index = p->user_index;
+    conn->in_msgs = p->in_msgs;
+    conn->in_bytes = p->in_bytes;
+    conn->out_msgs = p->out_msgs;
+    conn->out_bytes = p->out_bytes;
+    conn->acc = p->acc;
+    p->conn = conn;
+    ne_conn_kind_of(conn)->ops->unpark(conn, p->state);
+    return conn;
+}
+
+ne_parked *ne_conns_parked_next(ne_conns *set, uint8_t kind, uint32_t *cursor)
+{
+    ne_pool *pool = &set->parked_pool;
+    for (uint32_t i = *cursor; i < pool->fresh; i++) {
+        ne_parked *p = (ne_parked *)(void *)(pool->storage + (size_t)i * pool->object_bytes);
+        if (p->in_use && p->conn == NULL && p->kind == kind) {
+            *cursor = i + 1;
+            return p;
+        }
+    }
+    *cursor = pool->fresh;
+    return NULL;
+}
+
+const ne_conn *ne_conns_parked_view(ne_conns *set, const ne_parked *p, ne_conn_view *v)
+{
+    NE_ASSERT(p->in_use && p->conn == NULL);
+    memset(v, 0, sizeof(*v));
+    ne_conn *conn = &v->conn;
+    ne_conn_io *io = &v->io;
+    io->sock = p->sock;
+    io->peer = p->peer;
+    io->port = p->port;
+    io->last_in_ms = p->last_in_ms;
+    io->last_write_ms = p->last_in_ms;
+    conn->tag = NE_HANDLE_CONN;
+    conn->kind = p->kind;
+    conn->set = set;
+    conn->io = io;
+    conn->cid = p->cid;
+    conn->start_wall_ns = p->start_wall_ns;
+    conn->publish_checks = p->publish_checks;
+    conn->perms = p->perms;
+    conn->user_index = p->user_index;
+    conn->in_msgs = p->in_msgs;
+    conn->in_bytes = p->in_bytes;
+    conn->out_msgs = p->out_msgs;
+    conn->out_bytes = p->out_bytes;
+    conn->acc = p->acc;
+    set->kinds[p->kind].ops->parked_view(p, conn, v->state.bytes, sizeof(v->state.bytes));
+    return conn;
+}
+
+void ne_conn_internal_park(ne_conn *conn)
+{
+    ne_conns *set = conn->set;
+    NE_ASSERT(conn->io == NULL && !conn->closing && !conn->dirty && conn->nsubs == 0 &&
+              conn->out.bytes == 0);
+    NE_ASSERT(set->internal_count > 0);
+    ne_outq_clear(&conn->out, &set->chunks);
+    set->kinds[conn->kind].count--;
+    set->internal_count--;
+    set->internal_reserved++;
+    header_give_back(set, conn);
+}
+
+ne_conn *ne_conn_internal_unpark(ne_conns *set, uint8_t kind)
+{
+    NE_ASSERT(set->internal_reserved > 0);
+    set->internal_reserved--;
+    ne_conn *conn = ne_conn_new_internal(set, kind);
+    NE_ASSERT(conn != NULL); /* its place was kept */
+    return conn;
+}
+#endif
+
 /* ---- Listeners ------------------------------------------------------------------ */
 
 static void accept_connections(ne_conns *set, ne_listener *listener)
@@ -1195,8 +1419,8 @@ static void accept_connections(ne_conns *set, ne_listener *listener)
         }
         ne_conn *conn = NULL;
         if (listener->admit == NULL || listener->admit(listener->ctx)) {
-            if (set->close_head != NULL && (ne_pool_available(&set->io_pool) == 0 ||
-                                            ne_pool_available(&set->conn_pool) == 0)) {
+            if (set->close_head != NULL &&
+                (!socket_room(set) || ne_pool_available(&set->conn_pool) == 0)) {
                 /* admit may have closed a connection to make room (the
                  * oldest idle monitoring one): with no slots kept apart
                  * (NE_RESERVED_CONNECTIONS 0) its slot is the one this
@@ -1217,18 +1441,14 @@ static void accept_connections(ne_conns *set, ne_listener *listener)
         if (!conn->closing && listener->accepted != NULL) {
             listener->accepted(listener->ctx, conn);
         }
+#if NE_CONN_PARKING
+        conn_park(conn); /* nothing has arrived yet */
+#endif
     }
 }
 
-void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable)
+static void conn_events(ne_conn *conn, bool readable, bool writable)
 {
-    uint8_t tag = *(const uint8_t *)user;
-    if (tag == NE_HANDLE_LISTENER) {
-        accept_connections(set, user);
-        return;
-    }
-    NE_ASSERT(tag == NE_HANDLE_CONN);
-    ne_conn *conn = user;
     if (conn->closing) {
         return;
     }
@@ -1250,6 +1470,26 @@ void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable)
             ne_conn_close(conn, NE_CLOSE_WRITE_ERROR, NULL);
         }
     }
+}
+
+void ne_conns_handle_io(ne_conns *set, void *user, bool readable, bool writable)
+{
+    uint8_t tag = *(const uint8_t *)user;
+    if (tag == NE_HANDLE_LISTENER) {
+        accept_connections(set, user);
+        return;
+    }
+#if NE_CONN_PARKING
+    if (tag == NE_HANDLE_PARKED) {
+        ne_parked *p = user;
+        ne_conn *conn = p->conn != NULL ? p->conn : ne_conns_unpark(set, p);
+        conn_events(conn, readable, writable);
+        conn_park(conn);
+        return;
+    }
+#endif
+    NE_ASSERT(tag == NE_HANDLE_CONN);
+    conn_events(user, readable, writable);
 }
 
 /* ---- Keepalive ----------------------------------------------------------------- */
@@ -1336,6 +1576,25 @@ static void run_timers(ne_conns *set, uint64_t now)
             conn_timers(c, now);
         }
     }
+#if NE_CONN_PARKING
+    /* Parked connections whose kind has a timer due: back for it, and
+     * parked again if they stay idle. */
+    for (uint32_t k = 0; k < set->kind_count && set->parked > 0; k++) {
+        const ne_conn_ops *ops = set->kinds[k].ops;
+        if (ops->park == NULL) {
+            continue;
+        }
+        uint32_t cursor = 0;
+        ne_parked *p;
+        while ((p = ne_conns_parked_next(set, (uint8_t)k, &cursor)) != NULL) {
+            if (ops->parked_due(p, now)) {
+                ne_conn *conn = ne_conns_unpark(set, p);
+                conn_timers(conn, now);
+                conn_park(conn);
+            }
+        }
+    }
+#endif
 }
 
 void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
@@ -1347,7 +1606,7 @@ void ne_conns_turn_end(ne_conns *set, uint64_t now_ms, bool tick)
     run_internal(set);
     /* Flush every connection that got output this turn: one gathered write
      * per connection per turn. */
-    flush_dirty(set);
+    flush_dirty(set, true);
     reap_closed(set);
     resume_paused(set);
     ne_conns_tls_turn_end(set);
@@ -1365,6 +1624,15 @@ bool ne_conns_busy(const ne_conns *set)
 
 void ne_conns_close_all(ne_conns *set, ne_close_reason reason)
 {
+#if NE_CONN_PARKING
+    for (uint32_t k = 0; k < set->kind_count && set->parked > 0; k++) {
+        uint32_t cursor = 0;
+        ne_parked *p;
+        while ((p = ne_conns_parked_next(set, (uint8_t)k, &cursor)) != NULL) {
+            (void)ne_conns_unpark(set, p); /* closed with the others, below */
+        }
+    }
+#endif
     uint32_t guard = 0;
     for (ne_conn *c = set->active; c != NULL && guard < NE_MAX_CONN_HEADERS; c = c->next, guard++) {
         if (!c->closing) {

@@ -51,6 +51,9 @@
 #if NE_CONN_PEER_NAMES < 1
 #error "NE_CONN_PEER_NAMES must be at least 1"
 #endif
+#if NE_CONN_PARKING && !NE_CONN_PEER_BINARY
+#error "NE_CONN_PARKING needs NE_CONN_PEER_BINARY (a parked record keeps the address in binary)"
+#endif
 #if NE_TLS_MAX_SESSIONS < 1
 #error "NE_TLS_MAX_SESSIONS must be at least 1"
 #endif
@@ -66,6 +69,7 @@
 
 struct ne_conn;
 struct ne_conns;
+struct ne_parked;
 /* The router's types (floor 4): the kinds' delivery ops take them. */
 struct ne_msg;
 struct ne_sub;
@@ -172,6 +176,22 @@ typedef struct ne_conn_ops {
      * conn->out. Called at the end of the turn, never inside routing, so it
      * may publish; it leaves what it did not take for the next turn. */
     void (*run)(struct ne_conn *conn);
+    /* Parking (NE_CONN_PARKING, ne_parked); NULL: the kind's connections
+     * never park. park: the layer finds the connection idle (nothing queued,
+     * nothing unparsed, no TLS, no subscriptions of its own); the kind says
+     * whether it is idle too and if so writes what it must keep into
+     * state[NE_PARKED_STATE_BYTES] and lets go of its own state, keeping
+     * what it let go of reserved; false changes nothing. */
+    bool (*park)(struct ne_conn *conn, uint8_t *state);
+    /* The connection is back (header and I/O part as they were): the kind
+     * takes its state back from what park wrote. Cannot fail. */
+    void (*unpark)(struct ne_conn *conn, const uint8_t *state);
+    /* Whether a parked connection's timer op must run at now_ms (it is
+     * unparked for it, and parked again if it stays idle). */
+    bool (*parked_due)(const struct ne_parked *p, uint64_t now_ms);
+    /* For monitoring: builds in buf[cap] a state for conn (a view of a
+     * parked connection, read-only) that describe reads as the kind's. */
+    void (*parked_view)(const struct ne_parked *p, struct ne_conn *conn, void *buf, size_t cap);
 } ne_conn_ops;
 
 /* A kind as the layer knows it: a name, its ops and its context. */
@@ -241,6 +261,9 @@ typedef struct ne_conn_peer_name {
  * than the read buffer), the TLS state. Fields widest first. */
 typedef struct ne_conn_io {
     ne_sock sock;
+#if NE_CONN_PARKING
+    struct ne_parked *parked; /* its parked record (a kind that parks), NULL otherwise */
+#endif
     uint64_t last_in_ms;
     uint64_t last_write_ms;
     struct ne_conn *paused_next;
@@ -279,7 +302,43 @@ typedef struct ne_conn_rbuf {
 typedef enum ne_handle_tag {
     NE_HANDLE_LISTENER = 1,
     NE_HANDLE_CONN = 2,
+    NE_HANDLE_PARKED = 3,
 } ne_handle_tag;
+
+/* A connection of a kind that parks (ops park), from its accept to its
+ * close: the socket's handle on the loop, and while the connection is idle
+ * and parked (conn NULL) all there is of it. Its header, I/O part and
+ * kind's state go back to their pools then, and stay reserved for it
+ * (ne_conns.parked): input, a due timer (ops parked_due), a close or the
+ * kind itself (ne_conns_unpark) bring them back. Parked connections stay
+ * counted in their kind (ne_conn_kind.count) and in /connz (a view built
+ * from the record, ne_conns_parked_view). 152 B on a 64-bit host; fields
+ * placed so that none pads. */
+#define NE_PARKED_STATE_BYTES 44
+typedef struct ne_parked {
+    uint8_t tag; /* NE_HANDLE_PARKED; first member: events carry a pointer to it */
+    uint8_t kind;
+    uint8_t publish_checks;
+    bool fans_out;
+    uint16_t perms;
+    int16_t user_index;
+    /* Offset 8, past the pool's link in a free slot: ne_conns walks the
+     * slots ever handed out and takes those in use. */
+    bool in_use;
+    ne_ip_addr peer;
+    uint16_t port;
+    uint8_t state[NE_PARKED_STATE_BYTES]; /* the kind's (ops park, unpark) */
+    ne_sock sock;
+    struct ne_conn *conn; /* NULL while parked */
+    uint64_t cid;
+    uint64_t start_wall_ns;
+    uint64_t last_in_ms;
+    uint64_t in_msgs;
+    uint64_t in_bytes;
+    uint64_t out_msgs;
+    uint64_t out_bytes;
+    struct ne_account *acc;
+} ne_parked;
 
 /* Per-kind refusal of a new connection: NULL accepts; otherwise the text
  * sent before the socket is closed (the kind's own wording). */
@@ -453,7 +512,14 @@ typedef struct ne_conns {
     ne_pool io_pool;
     ne_pool rbuf_pool;  /* read buffers (NE_CONN_READ_BUFFERS), held while input is unparsed */
     ne_pool spill_pool; /* incomplete messages (NE_PARTIAL_INPUTS) */
-    ne_pool tls_pool;   /* TLS states (NE_TLS_MAX_SESSIONS) */
+#if NE_CONN_PARKING
+    ne_pool parked_pool; /* parked records, one per connection of a kind that parks */
+    uint32_t parked;     /* connections parked now: each holds an I/O part and a header reserved */
+    /* Internal clients that kinds let go of with their parked connections
+     * (ne_conn_internal_park), reserved within NE_MAX_INTERNAL_CLIENTS. */
+    uint32_t internal_reserved;
+#endif
+    ne_pool tls_pool; /* TLS states (NE_TLS_MAX_SESSIONS) */
 #if NE_CONN_PEER_BINARY
     ne_pool name_pool; /* host names of outbound connections (NE_CONN_PEER_NAMES) */
 #endif
@@ -479,6 +545,9 @@ typedef struct ne_conns_storage {
     NE_POOL_STORAGE(ne_conn_io, NE_CONN_POOL_SIZE) io;
     NE_POOL_STORAGE(ne_conn_rbuf, NE_CONN_READ_BUFFERS) rbuf;
     NE_POOL_STORAGE(ne_spill, NE_PARTIAL_INPUTS) spill;
+#if NE_CONN_PARKING
+    NE_POOL_STORAGE(ne_parked, NE_CONN_POOL_SIZE) parked;
+#endif
     NE_POOL_STORAGE(ne_conn_tls, NE_TLS_MAX_SESSIONS) tls;
 #if NE_CONN_PEER_BINARY
     NE_POOL_STORAGE(ne_conn_peer_name, NE_CONN_PEER_NAMES) name;
@@ -533,6 +602,38 @@ static inline const char *ne_conn_peer_text(const ne_conn *conn, char *buf, size
 /* An internal client: a header without a socket, whose deliveries queue for
  * its kind's handler. NULL when NE_MAX_INTERNAL_CLIENTS are open. */
 ne_conn *ne_conn_new_internal(ne_conns *set, uint8_t kind);
+
+#if NE_CONN_PARKING
+/* Brings a parked connection back (its header, I/O part and kind's state,
+ * as they were); it is p->conn from then on, and parks again when it is
+ * idle after its next events. Never fails (what it needs is reserved). */
+ne_conn *ne_conns_unpark(ne_conns *set, ne_parked *p);
+/* The next parked connection of `kind`: *cursor is 0 to start. NULL at the
+ * end. Parking or unparking others during the walk is allowed. */
+ne_parked *ne_conns_parked_next(ne_conns *set, uint8_t kind, uint32_t *cursor);
+/* A parked connection as monitoring reads an ordinary one: a header and an
+ * I/O part built from the record, and the kind's state built by its
+ * parked_view op, in the caller's storage. Read-only, and only while the
+ * record stays parked. */
+#define NE_CONN_VIEW_STATE_BYTES 320
+typedef struct ne_conn_view {
+    ne_conn conn;
+    ne_conn_io io;
+    union {
+        void *align;
+        uint8_t bytes[NE_CONN_VIEW_STATE_BYTES];
+    } state;
+} ne_conn_view;
+const ne_conn *ne_conns_parked_view(ne_conns *set, const ne_parked *p, ne_conn_view *v);
+/* An idle internal client (nothing queued, no subscriptions, not closing)
+ * goes back to the pool at once, its place kept among
+ * NE_MAX_INTERNAL_CLIENTS for ne_conn_internal_unpark: for a kind that
+ * lets go of one with a connection it parks. */
+void ne_conn_internal_park(ne_conn *conn);
+/* Takes one of the places kept by ne_conn_internal_park back: a new
+ * internal client of `kind` (never NULL). */
+ne_conn *ne_conn_internal_unpark(ne_conns *set, uint8_t kind);
+#endif
 
 /* The kind a connection speaks: its ops table and the kind's context. */
 static inline const ne_conn_kind *ne_conn_kind_of(const ne_conn *conn)

@@ -240,6 +240,29 @@ static ne_conn_desc describe(const ne_conn *c)
     return d;
 }
 
+#if NE_CONN_PARKING
+typedef ne_conn_view conn_view;
+#else
+typedef struct conn_view {
+    uint8_t unused;
+} conn_view;
+#endif
+
+/* An open connection of the scratch array: its header, or a view of a
+ * parked one built in v. */
+static const ne_conn *conn_of(ne_mon *mon, const void *handle, conn_view *v)
+{
+#if NE_CONN_PARKING
+    if (*(const uint8_t *)handle == NE_HANDLE_PARKED) {
+        return ne_conns_parked_view(mon->conns, handle, v);
+    }
+#else
+    (void)mon;
+    (void)v;
+#endif
+    return handle;
+}
+
 /* The sort key of an open connection; larger first except for cid/start. */
 static uint64_t sort_key(const ne_conn *c, int sort, uint64_t now_ms)
 {
@@ -275,29 +298,49 @@ static uint64_t sort_key(const ne_conn *c, int sort, uint64_t now_ms)
 /* Open counted connections (clients), sorted into the module's scratch
  * array. Shell sort: no recursion, no allocation, fine for the few hundred
  * connections a board holds. */
+/* Whether /connz lists the connection for the query q. */
+static bool listed(const ne_conn *c, const ne_mon_query *q)
+{
+    if (c->closing || c->io == NULL || (q->cid != 0 && c->cid != q->cid)) {
+        return false;
+    }
+    ne_conn_desc d = describe(c);
+    return d.counted && (!q->mqtt_client_given || strcmp(d.mqtt_client, q->mqtt_client) == 0);
+}
+
 static uint32_t sorted_conns(ne_mon *mon, int sort, const ne_mon_query *q)
 {
     uint32_t n = 0;
     uint32_t guard = 0;
     uint64_t now = mon->conns->now_ms;
     for (ne_conn *c = mon->conns->active; c != NULL && guard++ < NE_MAX_CONN_HEADERS; c = c->next) {
-        if (c->closing || c->io == NULL || n >= NE_MAX_CONNECTIONS ||
-            (q->cid != 0 && c->cid != q->cid)) {
-            continue;
-        }
-        ne_conn_desc d = describe(c);
-        if (d.counted && (!q->mqtt_client_given || strcmp(d.mqtt_client, q->mqtt_client) == 0)) {
+        if (n < NE_MAX_CONNECTIONS && listed(c, q)) {
             mon->scratch[n++] = c;
         }
     }
+    conn_view v;
+#if NE_CONN_PARKING
+    for (uint32_t k = 0; k < mon->conns->kind_count; k++) {
+        if (mon->conns->kinds[k].ops->park == NULL) {
+            continue;
+        }
+        uint32_t cursor = 0;
+        ne_parked *p;
+        while ((p = ne_conns_parked_next(mon->conns, (uint8_t)k, &cursor)) != NULL) {
+            if (n < NE_MAX_CONNECTIONS && listed(ne_conns_parked_view(mon->conns, p, &v), q)) {
+                mon->scratch[n++] = p;
+            }
+        }
+    }
+#endif
     bool ascending = sort == SORT_CID || sort == SORT_START;
     for (uint32_t gap = n / 2; gap > 0; gap /= 2) {
         for (uint32_t i = gap; i < n; i++) {
-            ne_conn *tmp = mon->scratch[i];
-            uint64_t k = sort_key(tmp, sort, now);
+            const void *tmp = mon->scratch[i];
+            uint64_t k = sort_key(conn_of(mon, tmp, &v), sort, now);
             uint32_t j = i;
             while (j >= gap) {
-                uint64_t kj = sort_key(mon->scratch[j - gap], sort, now);
+                uint64_t kj = sort_key(conn_of(mon, mon->scratch[j - gap], &v), sort, now);
                 if (ascending ? kj <= k : kj >= k) {
                     break;
                 }
@@ -493,7 +536,8 @@ static int write_connz(void *ctx, ne_json_out *o, const ne_mon_query *q, const c
     ne_json_begin_array(o);
     for (uint64_t i = q->offset; i < q->offset + shown; i++) {
         if (i < open_n) {
-            write_open_conn(mon, o, mon->scratch[i], q, now_ns);
+            conn_view v;
+            write_open_conn(mon, o, conn_of(mon, mon->scratch[i], &v), q, now_ns);
         } else {
             write_closed_conn(o, &conns->closed[closed_idx[i - open_n]]);
         }

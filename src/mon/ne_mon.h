@@ -86,7 +86,9 @@ typedef struct ne_mon {
     /* Twice the connections: those closed to make room leave at the end of
      * the loop turn, while new ones are admitted (admit). */
     NE_POOL_STORAGE(ne_mon_client, 2 * NE_MAX_HTTP_CONNECTIONS) state_storage;
-    ne_conn *scratch[NE_MAX_CONNECTIONS]; /* /connz sorting */
+    /* /connz sorting: headers, and parked records (ne_parked) of
+     * connections parked (NE_CONN_PARKING). */
+    const void *scratch[NE_MAX_CONNECTIONS];
     /* HTTPS: a server configuration that asks no client certificate, when
      * the clients' one does (verify); NULL: the clients' one. */
     const ne_tls_config *tls_config;

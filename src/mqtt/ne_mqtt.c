@@ -1304,12 +1304,216 @@ static bool mqtt_may_publish(ne_conn *conn, ne_msg *msg)
     return false;
 }
 
+/* ---- Parking (NE_CONN_PARKING) ----------------------------------------------------------- */
+
+#if NE_CONN_PARKING
+/* What a parked MQTT connection keeps (ne_parked.state): a connection that
+ * has not sent its CONNECT keeps its deadline; a connected one its client's
+ * limits, its client id (up to NE_MQTT_PARKED_ID_BYTES inline, a longer one
+ * as its long id slot) and its will. Byte arrays hold the deadline and the
+ * pointers, so that the record has no padding. */
+#define NE_MQTT_PARKED_ID_BYTES 23
+#define PARKED_CONNECTED 0x01
+#define PARKED_JOINED 0x02
+#define PARKED_PROBLEM_INFO 0x04
+typedef struct mqtt_parked {
+    uint8_t when[8]; /* connected: its will (ne_mqtt_msg *), else the CONNECT deadline (ms) */
+    uint8_t id[NE_MQTT_PARKED_ID_BYTES + 1]; /* NUL-terminated, or a long id slot's address */
+    uint32_t maximum_packet_size;
+    uint16_t keep_alive_s;
+    uint16_t receive_maximum;
+    uint16_t id_len;
+    uint8_t version;
+    uint8_t flags; /* PARKED_* */
+} mqtt_parked;
+_Static_assert(sizeof(mqtt_parked) <= NE_PARKED_STATE_BYTES, "mqtt_parked must fit ne_parked");
+_Static_assert(sizeof(void *) <= 8, "a pointer must fit mqtt_parked.when");
+
+/* A parked connection as describe reads one (ne_conns_parked_view). */
+typedef struct mqtt_view {
+    ne_mqtt_client c;
+    ne_mqtt_session s;
+} mqtt_view;
+_Static_assert(sizeof(mqtt_view) <= NE_CONN_VIEW_STATE_BYTES, "mqtt_view must fit ne_conn_view");
+
+static mqtt_parked parked_state(const uint8_t *state)
+{
+    mqtt_parked mp;
+    memcpy(&mp, state, sizeof(mp));
+    return mp;
+}
+
+/* Parked when it is idle here too: no CONNECT half-done, nothing being
+ * skipped, no topic alias table, no QoS 1/2 message out, nothing routed
+ * now, and a session that ends with it and holds nothing. */
+static bool mqtt_park(ne_conn *conn, uint8_t *state)
+{
+    ne_mqtt *m = ne_mqtt_of(conn);
+    ne_mqtt_client *c = client_of(conn);
+    if (c == NULL || c->clean_disconnect || c->skip_bytes > 0 || c->aliases != NULL ||
+        c->sent_unacked > 0 || c->sei_at_connect > 0 || m->inbound.active) {
+        return false;
+    }
+    mqtt_parked mp;
+    memset(&mp, 0, sizeof(mp));
+    ne_mqtt_session *s = c->session;
+    if (!c->connected) {
+        if (s != NULL) {
+            return false;
+        }
+        memcpy(mp.when, &c->connect_deadline_ms, sizeof(c->connect_deadline_ms));
+    } else {
+        if (s == NULL || s->client != c || !ne_mqtt_session_parkable(s)) {
+            return false;
+        }
+        bool is_inline = s->client_id == s->id_inline;
+        if (s->client_id_len > NE_MQTT_PARKED_ID_BYTES && is_inline) {
+            return false; /* kept inline (NE_MQTT_INLINE_CLIENT_ID_BYTES > 23): no slot */
+        }
+        if (s->client_id_len <= NE_MQTT_PARKED_ID_BYTES) {
+            memcpy(mp.id, s->client_id, (size_t)s->client_id_len + 1);
+            if (!is_inline) {
+                ne_pool_free(&m->long_id_pool, s->client_id);
+            }
+        } else {
+            memcpy(mp.id, &s->client_id, sizeof(s->client_id));
+        }
+        memcpy(mp.when, &s->will, sizeof(s->will));
+        mp.id_len = s->client_id_len;
+        mp.flags = PARKED_CONNECTED;
+        ne_mqtt_session_park(m, s);
+    }
+    mp.version = c->version;
+    mp.flags |=
+        (uint8_t)((c->joined ? PARKED_JOINED : 0) | (c->problem_info ? PARKED_PROBLEM_INFO : 0));
+    mp.keep_alive_s = c->keep_alive_s;
+    mp.receive_maximum = c->receive_maximum;
+    mp.maximum_packet_size = c->maximum_packet_size;
+    memcpy(state, &mp, sizeof(mp));
+    ne_pool_free(&m->client_pool, c);
+    conn->state = NULL;
+    m->parked_clients++;
+    return true;
+}
+
+/* The client's fields a parked record keeps. */
+static void client_from(ne_mqtt_client *c, ne_conn *conn, const mqtt_parked *mp)
+{
+    c->conn = conn;
+    c->version = mp->version;
+    c->connected = (mp->flags & PARKED_CONNECTED) != 0;
+    c->joined = (mp->flags & PARKED_JOINED) != 0;
+    c->problem_info = (mp->flags & PARKED_PROBLEM_INFO) != 0;
+    c->keep_alive_s = mp->keep_alive_s;
+    c->receive_maximum = mp->receive_maximum;
+    c->maximum_packet_size = mp->maximum_packet_size;
+    if (!c->connected) {
+        memcpy(&c->connect_deadline_ms, mp->when, sizeof(c->connect_deadline_ms));
+    }
+}
+
+/* Its client id: the text, and the long id slot holding it (NULL: inline). */
+static const char *parked_id(const mqtt_parked *mp, char **slot)
+{
+    *slot = NULL;
+    if (mp->id_len > NE_MQTT_PARKED_ID_BYTES) {
+        memcpy(slot, mp->id, sizeof(*slot));
+        return *slot;
+    }
+    return (const char *)mp->id;
+}
+
+static void mqtt_unpark(ne_conn *conn, const uint8_t *state)
+{
+    ne_mqtt *m = ne_mqtt_of(conn);
+    mqtt_parked mp = parked_state(state);
+    NE_ASSERT(m->parked_clients > 0);
+    m->parked_clients--;
+    ne_mqtt_client *c = ne_pool_alloc(&m->client_pool);
+    NE_ASSERT(c != NULL); /* reserved while it was parked */
+    conn->state = c;
+    client_from(c, conn, &mp);
+    if (!c->connected) {
+        return;
+    }
+    char *slot;
+    const char *id = parked_id(&mp, &slot);
+    ne_mqtt_msg *will;
+    memcpy(&will, mp.when, sizeof(will));
+    ne_mqtt_session *s = ne_mqtt_session_unpark(m, conn, id, mp.id_len, slot, will, mp.version);
+    s->client = c;
+    c->session = s;
+}
+
+static bool mqtt_parked_due(const ne_parked *p, uint64_t now)
+{
+    mqtt_parked mp = parked_state(p->state);
+    if ((mp.flags & PARKED_CONNECTED) == 0) {
+        uint64_t deadline;
+        memcpy(&deadline, mp.when, sizeof(deadline));
+        return now >= deadline;
+    }
+    /* As mqtt_timer: one and a half times the keep-alive (M3-24, MQ-08). */
+    uint64_t limit_ms = (uint64_t)mp.keep_alive_s * 1500u;
+    return limit_ms > 0 && now - p->last_in_ms >= limit_ms;
+}
+
+static void mqtt_parked_view(const ne_parked *p, ne_conn *conn, void *buf, size_t cap)
+{
+    NE_ASSERT(cap >= sizeof(mqtt_view));
+    mqtt_view *v = buf;
+    mqtt_parked mp = parked_state(p->state);
+    memset(v, 0, sizeof(*v));
+    client_from(&v->c, conn, &mp);
+    conn->state = &v->c;
+    if (v->c.connected) {
+        char *slot;
+        const char *id = parked_id(&mp, &slot);
+        if (slot == NULL) {
+            memcpy(v->s.id_inline, id, (size_t)mp.id_len + 1);
+            v->s.client_id = v->s.id_inline;
+        } else {
+            v->s.client_id = slot;
+        }
+        v->s.client_id_len = mp.id_len;
+        v->s.version = mp.version;
+        v->s.client = &v->c;
+        v->c.session = &v->s;
+    }
+}
+
+/* The parked connection whose session has this client id, brought back. */
+ne_mqtt_session *ne_mqtt_parked_find(ne_mqtt *m, const uint8_t *id, uint16_t len)
+{
+    uint32_t cursor = 0;
+    ne_parked *p;
+    while ((p = ne_conns_parked_next(m->conns, m->kind, &cursor)) != NULL) {
+        mqtt_parked mp = parked_state(p->state);
+        if ((mp.flags & PARKED_CONNECTED) == 0 || mp.id_len != len) {
+            continue;
+        }
+        char *slot;
+        if (memcmp(parked_id(&mp, &slot), id, len) == 0) {
+            ne_conn *conn = ne_conns_unpark(m->conns, p);
+            return client_of(conn)->session;
+        }
+    }
+    return NULL;
+}
+#endif
+
 static const ne_conn_ops mqtt_ops = {
     .input = mqtt_input,
     .timer = mqtt_timer,
     .closed = mqtt_closed,
     .may_publish = mqtt_may_publish,
     .describe = mqtt_describe,
+#if NE_CONN_PARKING
+    .park = mqtt_park,
+    .unpark = mqtt_unpark,
+    .parked_due = mqtt_parked_due,
+    .parked_view = mqtt_parked_view,
+#endif
 };
 
 /* ---- The listener and the kind ------------------------------------------------------------- */
@@ -1344,7 +1548,11 @@ static void accepted(void *ctx, ne_conn *conn)
 static bool admit(void *ctx)
 {
     ne_mqtt *m = ctx;
-    return ne_pool_available(&m->client_pool) > 0 &&
+    uint32_t reserved = 0;
+#if NE_CONN_PARKING
+    reserved = m->parked_clients; /* parked connections come back to theirs */
+#endif
+    return ne_pool_available(&m->client_pool) > reserved &&
            ne_conns_client_count(m->conns) < m->opts->max_connections;
 }
 
@@ -1449,6 +1657,17 @@ uint32_t ne_mqtt_close_clients(ne_mqtt *m, uint32_t count)
             closed++;
         }
     }
+#if NE_CONN_PARKING
+    /* Parked ones come back to be told and closed (in front of the list
+     * walked above, which is done). */
+    uint32_t cursor = 0;
+    ne_parked *p;
+    while (closed < count && (p = ne_conns_parked_next(m->conns, m->kind, &cursor)) != NULL) {
+        ne_conn *c = ne_conns_unpark(m->conns, p);
+        ne_mqtt_close_with(c, NE_MQTT_RC_SERVER_SHUTTING_DOWN, NE_CLOSE_SERVER_SHUTDOWN);
+        closed++;
+    }
+#endif
     return closed;
 }
 

@@ -282,7 +282,14 @@ typedef struct ne_mqtt {
     ne_mqtt_session *sessions; /* every session, newest first */
     ne_mqtt_store store;
     ne_mqtt_stats stats;
-    bool dirty_any;                  /* a session is dirty (ne_mqtt_persist_flush) */
+    bool dirty_any; /* a session is dirty (ne_mqtt_persist_flush) */
+#if NE_CONN_PARKING
+    /* Parked connections (ne_parked): each keeps a client slot reserved,
+     * and a connected one a session slot (and its internal client, kept by
+     * the connection layer). */
+    uint32_t parked_clients;
+    uint32_t parked_sessions;
+#endif
     const ne_tls_config *tls_server; /* mqtt { tls }: the listener's, NULL: plain */
 #if NE_MQTT_PERSIST
     ne_mqtt_persist persist; /* off until ne_mqtt_open_store */

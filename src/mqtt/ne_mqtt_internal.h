@@ -41,8 +41,28 @@ static inline uint32_t ne_mqtt_sub_slots(const ne_mqtt_session *s)
 
 extern const ne_conn_ops ne_mqtt_session_ops;
 
-/* The session of a client id that is not ending, or NULL. */
+/* The session of a client id that is not ending, or NULL. A parked
+ * connection's (NE_CONN_PARKING) is brought back for it. */
 ne_mqtt_session *ne_mqtt_session_find(ne_mqtt *m, const uint8_t *id, uint16_t len);
+#if NE_CONN_PARKING
+/* Parking (ne_mqtt.c): a session that ends with its connection and holds
+ * nothing (no filter, nothing queued or in flight, no QoS 2 id, no will
+ * waiting, nothing on the device) can go with its connection parked. */
+bool ne_mqtt_session_parkable(const ne_mqtt_session *s);
+/* Lets go of the session's slot and its internal client, both kept
+ * reserved (ne_mqtt.parked_sessions, ne_conn_internal_park); its client
+ * id's long slot, if any, and its will stay with the parked connection. */
+void ne_mqtt_session_park(ne_mqtt *m, ne_mqtt_session *s);
+/* The session of a parked connection back, for client_conn's client: its
+ * id (NUL-terminated, len bytes) inline or in the long slot `slot` it kept
+ * (NULL: inline), its will, its protocol level. */
+ne_mqtt_session *ne_mqtt_session_unpark(ne_mqtt *m, const ne_conn *client_conn, const char *id,
+                                        uint16_t len, char *slot, ne_mqtt_msg *will,
+                                        uint8_t version);
+/* A parked connection's session with this client id, brought back with its
+ * connection; NULL when none (ne_mqtt.c). */
+ne_mqtt_session *ne_mqtt_parked_find(ne_mqtt *m, const uint8_t *id, uint16_t len);
+#endif
 /* A new session for a client of account acc (and its user), with its
  * internal client; NULL when none can be had (an offline one is ended
  * for room first, counted). */

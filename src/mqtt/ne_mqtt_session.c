@@ -995,7 +995,11 @@ ne_mqtt_session *ne_mqtt_session_find(ne_mqtt *m, const uint8_t *id, uint16_t le
             return s;
         }
     }
+#if NE_CONN_PARKING
+    return ne_mqtt_parked_find(m, id, len);
+#else
     return NULL;
+#endif
 }
 
 /* Releases everything a session holds and its slot; its internal client
@@ -1154,7 +1158,19 @@ void ne_mqtt_session_end(ne_mqtt *m, ne_mqtt_session *s)
     ne_mqtt_session_release(m, s);
 }
 
-static ne_mqtt_session *session_make(ne_mqtt *m, ne_conn *conn, const uint8_t *id, uint16_t len);
+static ne_mqtt_session *session_make(ne_mqtt *m, ne_conn *conn, const uint8_t *id, uint16_t len,
+                                     char *slot);
+
+/* Room for one more session: a free slot beyond those parked connections
+ * keep reserved. */
+static bool session_room(const ne_mqtt *m)
+{
+#if NE_CONN_PARKING
+    return ne_pool_available(&m->session_pool) > m->parked_sessions;
+#else
+    return ne_pool_available(&m->session_pool) > 0;
+#endif
+}
 
 /* The session offline the longest (none ending), or NULL. */
 static ne_mqtt_session *oldest_offline(ne_mqtt *m)
@@ -1190,7 +1206,7 @@ ne_mqtt_session *ne_mqtt_session_new(ne_mqtt *m, const uint8_t *id, uint16_t len
                     (unsigned)NE_MQTT_INLINE_CLIENT_ID_BYTES, (unsigned)NE_MQTT_LONG_CLIENT_IDS);
         return NULL;
     }
-    if (ne_pool_available(&m->session_pool) == 0) {
+    if (!session_room(m)) {
         ne_mqtt_session *victim = oldest_offline(m);
         if (victim == NULL) {
             m->stats.sessions_refused++;
@@ -1217,11 +1233,13 @@ ne_mqtt_session *ne_mqtt_session_new(ne_mqtt *m, const uint8_t *id, uint16_t len
     conn->perms = client_conn->perms;
     conn->user_index = client_conn->user_index;
     conn->publish_checks = client_conn->publish_checks;
-    return session_make(m, conn, id, len);
+    return session_make(m, conn, id, len, NULL);
 }
 
-/* A session on its internal client, first in the list. */
-static ne_mqtt_session *session_make(ne_mqtt *m, ne_conn *conn, const uint8_t *id, uint16_t len)
+/* A session on its internal client, first in the list; its id in the
+ * long id slot `slot` already holding it (NULL: kept here). */
+static ne_mqtt_session *session_make(ne_mqtt *m, ne_conn *conn, const uint8_t *id, uint16_t len,
+                                     char *slot)
 {
     ne_mqtt_session *s = ne_pool_alloc(&m->session_pool);
     NE_ASSERT(s != NULL);
@@ -1229,15 +1247,19 @@ static ne_mqtt_session *session_make(ne_mqtt *m, ne_conn *conn, const uint8_t *i
     s->conn = conn;
     s->next_packet_id = 1;
     s->client_id_len = len;
-    if (len <= NE_MQTT_INLINE_CLIENT_ID_BYTES) {
+    if (slot != NULL) {
+        s->client_id = slot;
+    } else if (len <= NE_MQTT_INLINE_CLIENT_ID_BYTES) {
         s->client_id = s->id_inline;
     } else {
         ne_mqtt_long_id *l = ne_pool_alloc_uninit(&m->long_id_pool);
         NE_ASSERT(l != NULL); /* id_fits said so */
         s->client_id = l->text;
     }
-    memcpy(s->client_id, id, len);
-    s->client_id[len] = '\0';
+    if (slot == NULL) {
+        memcpy(s->client_id, id, len);
+        s->client_id[len] = '\0';
+    }
     s->next = m->sessions;
     if (m->sessions != NULL) {
         m->sessions->prev = s;
@@ -1250,8 +1272,7 @@ ne_mqtt_session *ne_mqtt_session_restore(ne_mqtt *m, const uint8_t *id, uint16_t
                                          int user_index)
 {
     NE_ASSERT(len > 0 && len <= NE_MQTT_CLIENT_ID_BYTES);
-    if (ne_pool_available(&m->session_pool) == 0 || !id_fits(m, len) ||
-        ne_mqtt_session_find(m, id, len) != NULL) {
+    if (!session_room(m) || !id_fits(m, len) || ne_mqtt_session_find(m, id, len) != NULL) {
         return NULL;
     }
     ne_conn *conn = ne_conn_new_internal(m->conns, m->session_kind);
@@ -1265,7 +1286,7 @@ ne_mqtt_session *ne_mqtt_session_restore(ne_mqtt *m, const uint8_t *id, uint16_t
     conn->perms = perms;
     conn->user_index = (int16_t)user_index;
     conn->publish_checks = perms == NE_PERM_NONE ? NE_PUBLISH_CHECK_NEVER : NE_PUBLISH_CHECK_ALWAYS;
-    ne_mqtt_session *s = session_make(m, conn, id, len);
+    ne_mqtt_session *s = session_make(m, conn, id, len, NULL);
     uint64_t now = now_of(m);
     s->persistent = true;
     s->offline_since_ms = now > 0 ? now : 1; /* its expiry counts from this start */
@@ -1325,6 +1346,55 @@ bool ne_mqtt_session_restore_out(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *ms
     }
     return true;
 }
+
+#if NE_CONN_PARKING
+bool ne_mqtt_session_parkable(const ne_mqtt_session *s)
+{
+    const ne_conn *sc = s->conn;
+    return !s->persistent && !s->ending && !s->dirty && !s->on_disk && s->sub_count == 0 &&
+           s->subs == NULL && s->out_count == 0 && s->out == NULL && s->inbound_count == 0 &&
+           s->inbound == NULL && s->will_at_ms == 0 && !sc->closing && !sc->dirty &&
+           sc->nsubs == 0 && sc->out.bytes == 0;
+}
+
+void ne_mqtt_session_park(ne_mqtt *m, ne_mqtt_session *s)
+{
+    NE_ASSERT(ne_mqtt_session_parkable(s));
+    if (s->prev != NULL) {
+        s->prev->next = s->next;
+    } else {
+        m->sessions = s->next;
+    }
+    if (s->next != NULL) {
+        s->next->prev = s->prev;
+    }
+    s->conn->state = NULL;
+    ne_conn_internal_park(s->conn);
+    ne_pool_free(&m->session_pool, s);
+    m->parked_sessions++;
+}
+
+ne_mqtt_session *ne_mqtt_session_unpark(ne_mqtt *m, const ne_conn *client_conn, const char *id,
+                                        uint16_t len, char *slot, ne_mqtt_msg *will,
+                                        uint8_t version)
+{
+    NE_ASSERT(m->parked_sessions > 0);
+    m->parked_sessions--;
+    ne_conn *conn = ne_conn_internal_unpark(m->conns, m->session_kind);
+    conn->acc = client_conn->acc;
+    conn->perms = client_conn->perms;
+    conn->user_index = client_conn->user_index;
+    conn->publish_checks = client_conn->publish_checks;
+    ne_mqtt_session *s = session_make(m, conn, (const uint8_t *)id, len, slot);
+    s->version = version;
+    /* Parked only when it ends with its connection: a clean 3.1.1 session
+     * (never expiring while connected), a 5.0 one with expiry 0. */
+    s->persistent = false;
+    s->expiry_s = version == NE_MQTT_V5 ? 0 : UINT32_MAX;
+    s->will = will;
+    return s;
+}
+#endif
 
 void ne_mqtt_session_detach(ne_mqtt *m, ne_mqtt_session *s, bool publish_will)
 {

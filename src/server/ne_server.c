@@ -420,6 +420,9 @@ void ne_server_log_memory(const ne_server *srv)
     log_pool(srv, "peer names", NE_CONN_PEER_NAMES,
              NE_POOL_OBJECT_BYTES(sizeof(ne_conn_peer_name)));
 #endif
+#if NE_CONN_PARKING
+    log_pool(srv, "parked", NE_CONN_POOL_SIZE, NE_POOL_OBJECT_BYTES(sizeof(ne_parked)));
+#endif
     log_pool(srv, "clients", NE_MAX_CONNECTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_nats_client)));
     log_pool(srv, "subscriptions", NE_MAX_SUBSCRIPTIONS, NE_POOL_OBJECT_BYTES(sizeof(ne_sub)));
     log_pool(srv, "chunks", NE_CHUNK_COUNT, NE_POOL_OBJECT_BYTES(sizeof(ne_chunk)));
@@ -467,6 +470,9 @@ uint32_t ne_server_pools_in_use(const ne_server *srv, const char **busy)
         &srv->conns.tls_pool,
 #if NE_CONN_PEER_BINARY
         &srv->conns.name_pool,
+#endif
+#if NE_CONN_PARKING
+        &srv->conns.parked_pool,
 #endif
         &srv->conns.chunks.chunks,
         &srv->conns.chunks.refs,

@@ -51,6 +51,10 @@ static void write_pools(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "read_buffers", srv->conns.rbuf_pool.in_use);
     ne_json_kv_u64(o, "incomplete_messages", srv->conns.spill_pool.in_use);
     ne_json_kv_u64(o, "tls_states", srv->conns.tls_pool.in_use);
+#if NE_CONN_PARKING
+    ne_json_kv_u64(o, "parked_records", srv->conns.parked_pool.in_use);
+    ne_json_kv_u64(o, "parked_connections", srv->conns.parked);
+#endif
     ne_json_kv_u64(o, "trie_nodes", srv->router.trie.pool.in_use);
     ne_json_kv_u64(o, "leaf_connections", srv->leaf.link_pool.in_use);
     ne_json_kv_u64(o, "leaf_interest", srv->leaf.interest_pool.in_use);

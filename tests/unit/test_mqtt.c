@@ -698,7 +698,12 @@ static void test_idle_session_holds_no_inbound_table_and_no_long_id_M3_23_M3_39(
     memset(id23, 'a', 23);
     id23[23] = '\0';
     int a = mqtt3(id23);
+#if NE_CONN_PARKING
+    /* Idle, it is parked: its session's slot is kept for it. */
+    assert_int_equal(srv.mqtt.session_pool.in_use + srv.mqtt.parked_sessions, 1);
+#else
     assert_int_equal(srv.mqtt.session_pool.in_use, 1);
+#endif
     assert_int_equal(srv.mqtt.long_id_pool.in_use, 0);
     assert_int_equal(srv.mqtt.inbound_pool.in_use, 0);
     char id40[41];
@@ -743,6 +748,55 @@ static void test_idle_session_holds_no_inbound_table_and_no_long_id_M3_23_M3_39(
     /* Delivered once each. */
     expect_publish(a, NE_MQTT_V311, "lazy/x", "one", 2, false);
 }
+
+#if NE_CONN_PARKING
+/* An idle client is parked: its header, I/O part, client and session (and
+ * the session's internal client) go back to their pools, kept reserved,
+ * and a parked record holds what it needs; a packet brings everything
+ * back as it was, and it parks again once idle. */
+static void test_idle_client_parks_and_comes_back_M3_24(void **state)
+{
+    (void)state;
+    uint32_t headers = srv.conns.conn_pool.in_use;
+    int c = mqtt3("parker");
+    assert_int_equal(srv.conns.parked, 1);
+    assert_int_equal(srv.conns.parked_pool.in_use, 1);
+    assert_int_equal(srv.conns.conn_pool.in_use, headers);
+    assert_int_equal(srv.mqtt.client_pool.in_use, 0);
+    assert_int_equal(srv.mqtt.session_pool.in_use, 0);
+    assert_int_equal(srv.mqtt.parked_clients, 1);
+    assert_int_equal(srv.mqtt.parked_sessions, 1);
+    assert_int_equal(srv.conns.internal_reserved, 1);
+    assert_int_equal(ne_mqtt_client_count(&srv.mqtt), 1);
+    static const uint8_t ping[] = {0xc0, 0x00};
+    send_bytes(c, ping, 2);
+    step(3);
+    assert_true(next(c, &p));
+    assert_int_equal(p.first, 0xd0);
+    assert_int_equal(srv.conns.parked, 1);
+    assert_int_equal(srv.conns.conn_pool.in_use, headers);
+    /* A subscriber is not parked: its session holds a filter. */
+    subscribe(c, NE_MQTT_V311, "park/#", 0);
+    assert_int_equal(srv.conns.parked, 0);
+    assert_int_equal(srv.mqtt.session_pool.in_use, 1);
+    conn_opts o = {NE_MQTT_V311, "parked-pub", true, 2,     NULL, NULL,
+                   NULL,         NULL,         0,    false, NULL, NULL};
+    int pub = connect_rc(&o, 0, NULL);
+    assert_int_equal(srv.conns.parked, 1);
+    publish(pub, NE_MQTT_V311, 0, false, "park/x", "hi", 0);
+    expect_publish(c, NE_MQTT_V311, "park/x", "hi", 0, false);
+    assert_int_equal(srv.conns.parked, 1);
+    /* Past one and a half times its keep-alive (2 s) it is closed. */
+    advance(2000);
+    assert_int_equal(srv.conns.parked, 1);
+    advance(1200);
+    assert_true(closed(pub));
+    assert_int_equal(srv.conns.parked, 0);
+    assert_int_equal(srv.conns.parked_pool.in_use, 1); /* the subscriber's */
+    assert_int_equal(srv.mqtt.parked_sessions, 0);
+    assert_int_equal(srv.conns.internal_reserved, 0);
+}
+#endif
 
 static void test_qos2_outbound_pubrel_resent_after_reconnect_M3_38_MB_27(void **state)
 {
@@ -1502,6 +1556,9 @@ int main(void)
         T(test_bad_level_gets_v3_connack_1_MQ_01_MB_04),
         T(test_empty_client_id_assigned_or_refused_M3_23_MB_02),
         T(test_idle_session_holds_no_inbound_table_and_no_long_id_M3_23_M3_39),
+#if NE_CONN_PARKING
+        T(test_idle_client_parks_and_comes_back_M3_24),
+#endif
         T(test_authentication_failure_is_connack_5_MQ_06_MQ_07),
         T(test_mqtt_authorization_overrides_and_token_is_the_password_MQ_25),
         T(test_auth_method_refused_with_0x8c_M5_46_MB_08),
