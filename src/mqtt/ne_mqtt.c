@@ -285,21 +285,25 @@ static ne_mqtt_session *attach_session(ne_conn *conn, const uint8_t *id, uint16_
     return s;
 }
 
-/* A 5.0 client's alias tables, taken with its CONNACK: with none free it
- * is told no Topic Alias Maximum (0, M5: absent means 0) and is sent no
- * aliases; false then, and when aliases are off (NE_MQTT_TOPIC_ALIAS_MAX 0). */
+/* A 5.0 client's claim on an alias table, made with its CONNACK (the
+ * table itself is taken with the first alias either way, so that a client
+ * that uses none holds none): with every table claimed it is told no Topic
+ * Alias Maximum (0, M5: absent means 0) and is sent no aliases; false
+ * then, and when aliases are off (NE_MQTT_TOPIC_ALIAS_MAX 0). */
 static bool take_aliases(ne_mqtt *m, ne_mqtt_client *c)
 {
     if (NE_MQTT_TOPIC_ALIAS_MAX == 0) {
         c->alias_max_out = 0;
         return false;
     }
-    if (c->aliases == NULL) {
-        c->aliases = ne_pool_alloc(&m->alias_table_pool);
+    if (!c->alias_claim && m->alias_claims < NE_MQTT_ALIAS_TABLES) {
+        c->alias_claim = true;
+        m->alias_claims++;
     }
-    if (c->aliases == NULL) {
+    if (!c->alias_claim) {
+        m->alias_table_pool.exhausted++;
         ne_conn_logf(c->conn, NE_LOG_WARN,
-                     "MQTT client gets no topic aliases: every alias table is taken "
+                     "MQTT client gets no topic aliases: every alias table is claimed "
                      "(NE_MQTT_ALIAS_TABLES %u)",
                      (unsigned)NE_MQTT_ALIAS_TABLES);
         c->alias_max_in = 0;
@@ -511,6 +515,15 @@ static pub_check refuse_message(ne_conn *conn, const ne_mqtt_publish *p, uint8_t
 }
 
 /* The topic of a PUBLISH after its Topic Alias (M5-28, M5-29). */
+ne_mqtt_alias_table *ne_mqtt_alias_table_of(ne_mqtt *m, ne_mqtt_client *c)
+{
+    if (c->aliases == NULL && c->alias_claim) {
+        c->aliases = ne_pool_alloc(&m->alias_table_pool);
+        NE_ASSERT(c->aliases != NULL); /* claimed: alias_claims <= NE_MQTT_ALIAS_TABLES */
+    }
+    return c->aliases;
+}
+
 static bool resolve_alias(ne_conn *conn, ne_mqtt_publish *p)
 {
     ne_mqtt_client *c = client_of(conn);
@@ -523,7 +536,8 @@ static bool resolve_alias(ne_conn *conn, ne_mqtt_publish *p)
         return true;
     }
     uint16_t alias = p->props.topic_alias;
-    if (alias == 0 || alias > c->alias_max_in || c->aliases == NULL) {
+    if (alias == 0 || alias > c->alias_max_in ||
+        ne_mqtt_alias_table_of(ne_mqtt_of(conn), c) == NULL) {
         fault(conn, NE_MQTT_RC_TOPIC_ALIAS_INVALID);
         return false;
     }
@@ -1283,6 +1297,10 @@ static void mqtt_closed(ne_conn *conn)
         ne_pool_free(&m->alias_table_pool, c->aliases);
         c->aliases = NULL;
     }
+    if (c->alias_claim) {
+        NE_ASSERT(m->alias_claims > 0);
+        m->alias_claims--;
+    }
     ne_pool_free(&m->client_pool, c);
     conn->state = NULL;
 }
@@ -1316,16 +1334,20 @@ static bool mqtt_may_publish(ne_conn *conn, ne_msg *msg)
 #define PARKED_CONNECTED 0x01
 #define PARKED_JOINED 0x02
 #define PARKED_PROBLEM_INFO 0x04
+#define PARKED_ALIAS_CLAIM 0x08
 typedef struct mqtt_parked {
     uint8_t when[8]; /* connected: its will (ne_mqtt_msg *), else the CONNECT deadline (ms) */
     uint8_t id[NE_MQTT_PARKED_ID_BYTES + 1]; /* NUL-terminated, or a long id slot's address */
     uint32_t maximum_packet_size;
     uint16_t keep_alive_s;
     uint16_t receive_maximum;
-    uint16_t id_len;
+    uint8_t id_len;
+    uint8_t alias_max_out; /* the client's Topic Alias Maximum, at most NE_MQTT_TOPIC_ALIAS_MAX */
     uint8_t version;
     uint8_t flags; /* PARKED_* */
 } mqtt_parked;
+_Static_assert(NE_MQTT_CLIENT_ID_BYTES <= 255, "mqtt_parked.id_len is one byte");
+_Static_assert(NE_MQTT_TOPIC_ALIAS_MAX <= 255, "mqtt_parked.alias_max_out is one byte");
 _Static_assert(sizeof(mqtt_parked) <= NE_PARKED_STATE_BYTES, "mqtt_parked must fit ne_parked");
 _Static_assert(sizeof(void *) <= 8, "a pointer must fit mqtt_parked.when");
 
@@ -1379,13 +1401,17 @@ static bool mqtt_park(ne_conn *conn, uint8_t *state)
             memcpy(mp.id, &s->client_id, sizeof(s->client_id));
         }
         memcpy(mp.when, &s->will, sizeof(s->will));
-        mp.id_len = s->client_id_len;
+        mp.id_len = (uint8_t)s->client_id_len;
         mp.flags = PARKED_CONNECTED;
         ne_mqtt_session_park(m, s);
     }
     mp.version = c->version;
     mp.flags |=
-        (uint8_t)((c->joined ? PARKED_JOINED : 0) | (c->problem_info ? PARKED_PROBLEM_INFO : 0));
+        (uint8_t)((c->joined ? PARKED_JOINED : 0) | (c->problem_info ? PARKED_PROBLEM_INFO : 0) |
+                  (c->alias_claim ? PARKED_ALIAS_CLAIM : 0));
+    /* Past NE_MQTT_TOPIC_ALIAS_MAX the server never assigns aliases. */
+    mp.alias_max_out =
+        (uint8_t)NE_MIN((uint32_t)c->alias_max_out, (uint32_t)NE_MQTT_TOPIC_ALIAS_MAX);
     mp.keep_alive_s = c->keep_alive_s;
     mp.receive_maximum = c->receive_maximum;
     mp.maximum_packet_size = c->maximum_packet_size;
@@ -1404,6 +1430,9 @@ static void client_from(ne_mqtt_client *c, ne_conn *conn, const mqtt_parked *mp)
     c->connected = (mp->flags & PARKED_CONNECTED) != 0;
     c->joined = (mp->flags & PARKED_JOINED) != 0;
     c->problem_info = (mp->flags & PARKED_PROBLEM_INFO) != 0;
+    c->alias_claim = (mp->flags & PARKED_ALIAS_CLAIM) != 0;
+    c->alias_max_in = c->alias_claim ? NE_MQTT_TOPIC_ALIAS_MAX : 0;
+    c->alias_max_out = mp->alias_max_out;
     c->keep_alive_s = mp->keep_alive_s;
     c->receive_maximum = mp->receive_maximum;
     c->maximum_packet_size = mp->maximum_packet_size;
@@ -1488,10 +1517,14 @@ ne_mqtt_session *ne_mqtt_parked_find(ne_mqtt *m, const uint8_t *id, uint16_t len
     uint32_t cursor = 0;
     ne_parked *p;
     while ((p = ne_conns_parked_next(m->conns, m->kind, &cursor)) != NULL) {
-        mqtt_parked mp = parked_state(p->state);
-        if ((mp.flags & PARKED_CONNECTED) == 0 || mp.id_len != len) {
+        /* Every CONNECT looks through all parked clients: the length and
+         * the flags first, read in place. */
+        uint16_t id_len;
+        memcpy(&id_len, p->state + offsetof(mqtt_parked, id_len), sizeof(id_len));
+        if (id_len != len || (p->state[offsetof(mqtt_parked, flags)] & PARKED_CONNECTED) == 0) {
             continue;
         }
+        mqtt_parked mp = parked_state(p->state);
         char *slot;
         if (memcmp(parked_id(&mp, &slot), id, len) == 0) {
             ne_conn *conn = ne_conns_unpark(m->conns, p);

@@ -212,12 +212,15 @@ typedef struct ne_mqtt_client {
     uint32_t maximum_packet_size; /* the client's (5.0), 0: the protocol's */
     uint16_t alias_max_out;       /* the client's Topic Alias Maximum (0 without a table) */
     uint16_t alias_next_out;
-    uint16_t alias_max_in;   /* told in CONNACK: NE_MQTT_TOPIC_ALIAS_MAX with a table, else 0 */
+    uint16_t alias_max_in;   /* told in CONNACK: NE_MQTT_TOPIC_ALIAS_MAX with a claim, else 0 */
+    bool alias_claim;        /* counted in ne_mqtt.alias_claims: a table is its when needed */
     bool problem_info;       /* 5.0 Request Problem Information */
     uint32_t sei_at_connect; /* 5.0: the Session Expiry it connected with */
     ne_mqtt_spill spill;
-    uint32_t skip_bytes;          /* of a refused large PUBLISH, still to arrive */
-    ne_mqtt_alias_table *aliases; /* 5.0 with aliases either way; NULL otherwise */
+    uint32_t skip_bytes; /* of a refused large PUBLISH, still to arrive */
+    /* 5.0 with a claim (alias_claim): taken at the first alias either
+     * way, then kept to the close; NULL before and otherwise. */
+    ne_mqtt_alias_table *aliases;
 } ne_mqtt_client;
 
 /* The publish being routed (set around ne_router_publish), so that the
@@ -274,9 +277,13 @@ typedef struct ne_mqtt {
     ne_listener listener;
     ne_pool client_pool;
     ne_pool session_pool;
-    ne_pool sub_table_pool;    /* NE_MQTT_SUB_TABLES */
-    ne_pool out_table_pool;    /* NE_MQTT_OUT_TABLES */
-    ne_pool alias_table_pool;  /* NE_MQTT_ALIAS_TABLES */
+    ne_pool sub_table_pool;   /* NE_MQTT_SUB_TABLES */
+    ne_pool out_table_pool;   /* NE_MQTT_OUT_TABLES */
+    ne_pool alias_table_pool; /* NE_MQTT_ALIAS_TABLES */
+    /* 5.0 clients told a Topic Alias Maximum (or sent aliases): each is
+     * sure of a table (at most NE_MQTT_ALIAS_TABLES), taken only when the
+     * first alias is (ne_mqtt_alias_table_of). */
+    uint32_t alias_claims;
     ne_pool long_id_pool;      /* NE_MQTT_LONG_CLIENT_IDS */
     ne_pool inbound_pool;      /* NE_MQTT_INBOUND_TABLES */
     ne_mqtt_session *sessions; /* every session, newest first */

@@ -28,6 +28,9 @@ ne_conn *ne_mqtt_client_conn(const ne_mqtt_client *c);
 bool ne_mqtt_send(ne_conn *conn, const uint8_t *bytes, size_t len);
 /* A v5 client is told why with DISCONNECT first; a v3 one is just closed. */
 void ne_mqtt_close_with(ne_conn *conn, uint8_t reason, ne_close_reason why);
+/* The client's alias table, taken now if it has none yet; NULL without a
+ * claim (c->alias_claim). Never short: a claim holds one. */
+ne_mqtt_alias_table *ne_mqtt_alias_table_of(ne_mqtt *m, ne_mqtt_client *c);
 
 /* ---- Sessions (ne_mqtt_session.c) --------------------------------------------- */
 

@@ -251,11 +251,11 @@ typedef enum send_result {
 /* The Topic Alias for a topic toward this client: an existing one (then
  * the topic is left out), a new one while the client's table has room
  * (the topic goes with it), or none. */
-static uint16_t alias_out(ne_mqtt_client *c, ne_mqtt_bytes topic, bool *known)
+static uint16_t alias_out(ne_mqtt *m, ne_mqtt_client *c, ne_mqtt_bytes topic, bool *known)
 {
     *known = false;
     uint32_t max = NE_MIN((uint32_t)c->alias_max_out, (uint32_t)NE_MQTT_TOPIC_ALIAS_MAX);
-    if (max == 0 || c->aliases == NULL || topic.len > NE_MQTT_ALIAS_TOPIC_BYTES) {
+    if (max == 0 || topic.len > NE_MQTT_ALIAS_TOPIC_BYTES || ne_mqtt_alias_table_of(m, c) == NULL) {
         return 0;
     }
     for (uint32_t i = 0; i < max; i++) {
@@ -398,7 +398,7 @@ static send_result send_publish(ne_mqtt *m, ne_mqtt_session *s, const source *fr
             f.message_expiry = (uint32_t)(left > 0 ? left : 1);
         }
         bool known = false;
-        uint16_t alias = alias_out(c, topic, &known);
+        uint16_t alias = alias_out(m, c, topic, &known);
         if (alias != 0) {
             f.present |= NE_MQTT_HAS(NE_MQTT_PROP_TOPIC_ALIAS);
             f.topic_alias = alias;

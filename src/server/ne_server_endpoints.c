@@ -64,6 +64,7 @@ static void write_pools(ne_json_out *o, const ne_server *srv)
     ne_json_kv_u64(o, "mqtt_filter_tables", srv->mqtt.sub_table_pool.in_use);
     ne_json_kv_u64(o, "mqtt_outbound_rings", srv->mqtt.out_table_pool.in_use);
     ne_json_kv_u64(o, "mqtt_alias_tables", srv->mqtt.alias_table_pool.in_use);
+    ne_json_kv_u64(o, "mqtt_alias_claims", srv->mqtt.alias_claims);
     ne_json_kv_u64(o, "mqtt_long_client_ids", srv->mqtt.long_id_pool.in_use);
     ne_json_kv_u64(o, "mqtt_inbound_tables", srv->mqtt.inbound_pool.in_use);
     ne_json_kv_u64(o, "mqtt_messages", srv->mqtt.store.msg_pool.in_use);

@@ -396,7 +396,8 @@ test("incomplete PUBLISHes at NE_PARTIAL_INPUTS: a stalled holder is cut for the
 // The session tables come from pools shared by all sessions (4 of each on
 // small for 8 sessions): a session holds a filter table while it has a
 // filter, an outbound ring while a QoS 1/2 message waits for its client, a
-// 5.0 client an alias table from its CONNACK. Each peer holds at most one
+// 5.0 client a claim on an alias table from its CONNACK (the table itself
+// with its first alias). Each peer holds at most one
 // of each; peers holding them all make the next one's SUBSCRIBE get 0x97
 // (Quota exceeded), its CONNACK carry no Topic Alias Maximum and its QoS 1
 // messages not be queued (counted), while the holders keep being served;
@@ -451,7 +452,9 @@ test("session tables at NE_MQTT_SUB_TABLES, NE_MQTT_OUT_TABLES and NE_MQTT_ALIAS
     ids.push(p.body.readUInt16BE(2 + p.body.readUInt16BE(0)));
   }
   v = (await pools(b)).natsedge_pools;
-  assert.deepEqual([v.mqtt_filter_tables, v.mqtt_outbound_rings, v.mqtt_alias_tables], [tables, tables, tables]);
+  assert.deepEqual([v.mqtt_filter_tables, v.mqtt_outbound_rings, v.mqtt_alias_claims], [tables, tables, tables]);
+  // Claimed, not taken: no alias was used either way.
+  assert.equal(v.mqtt_alias_tables, 0);
   // The next 5.0 client: no alias table (CONNACK without Topic Alias
   // Maximum), no filter table (SUBACK 0x97); it stays and may publish.
   const late = await rawMqtt(b.mqttPort);

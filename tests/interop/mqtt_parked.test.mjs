@@ -127,6 +127,34 @@ test("an idle client past one and a half times its keep-alive is closed and its 
   assert.equal(msgs[0].payload, "late");
 });
 
+test("an idle MQTT 5 client binds and uses a topic alias after it was parked (M5-28)", async () => {
+  const b = await broker({ need: "mqtt" });
+  const sub = await connectMqtt(b, { clientId: "al-sub", protocolVersion: 5 });
+  const got = inbox(sub);
+  await sub.subscribeAsync("alias/#", { qos: 0 });
+  const c = await rawMqtt(b.mqttPort);
+  await c.send(connectPacket({ version: 5, id: "al-1" }));
+  const ack = await c.next(5000);
+  assert.equal(ack.type, 2);
+  assert.equal(ack.body[1], 0, "CONNACK success");
+  // The Topic Alias Maximum it was told (property 0x22), at least 1.
+  const alias = ack.body.indexOf(0x22, 3);
+  assert.ok(alias > 0 && ack.body.readUInt16BE(alias + 1) >= 1, hex(ack.bytes));
+  await untilParked(b, 1);
+  const aliasProp = Buffer.from([3, 0x23, 0, 1]); // properties: Topic Alias 1
+  await c.send(packet(0x30, str("alias/x"), aliasProp, Buffer.from("a")));
+  await c.send(packet(0x30, str(""), aliasProp, Buffer.from("b")));
+  const msgs = await got.wait(2);
+  assert.deepEqual(msgs.map((m) => `${m.topic}=${m.payload}`), ["alias/x=a", "alias/x=b"]);
+  if (b.kind === "natsedge") {
+    // Its alias table is taken now and kept: it is not parked again.
+    const pools = (await getJSON(b.httpPort, "/varz?natsedge=1")).natsedge_pools;
+    assert.equal(pools.mqtt_alias_tables, 1);
+    assert.equal(pools.parked_connections, 0);
+  }
+  await c.destroy();
+});
+
 test("natsedge-only: a socket that sends no CONNECT is parked, and closed at its deadline (MQ-05)", async (t) => {
   const b = await broker();
   if (b.kind !== "natsedge") {
