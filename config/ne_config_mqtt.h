@@ -7,8 +7,9 @@
  *
  * RAM, for the defaults below (docs/mqtt.md has the table per profile):
  *   per connection  sizeof(ne_mqtt_client): about 100 B; a connected 5.0
- *                   client also holds an alias table (NE_MQTT_ALIAS_TABLES)
- *                   of 2 * NE_MQTT_TOPIC_ALIAS_MAX * (NE_MQTT_ALIAS_TOPIC_BYTES
+ *                   client that used a topic alias also holds an alias
+ *                   table (NE_MQTT_ALIAS_TABLES) of 2 *
+ *                   NE_MQTT_TOPIC_ALIAS_MAX * (NE_MQTT_ALIAS_TOPIC_BYTES
  *                   + 2) B;
  *   per session     sizeof(ne_mqtt_session): about 160 B with the client id
  *                   when it fits NE_MQTT_INLINE_CLIENT_ID_BYTES, plus one
@@ -82,15 +83,17 @@
  *                         queued or in flight for it;
  *   NE_MQTT_ALIAS_TABLES  topic alias tables (both ways, 2 *
  *                         NE_MQTT_TOPIC_ALIAS_MAX * (NE_MQTT_ALIAS_TOPIC_BYTES
- *                         + 2) B), one per connected MQTT 5 client.
+ *                         + 2) B), one claimed by each connected MQTT 5
+ *                         client told a Topic Alias Maximum, taken with its
+ *                         first alias either way.
  * One session or connection holds at most one of each, so the defaults
  * (one per session, one per connection) never run out and cost RAM only
  * for the tables in use. Fewer trade RAM for refusals, each as the
  * protocol allows and the rest served: a SUBSCRIBE that finds no filter
  * table gets SUBACK 0x80 (3.1.1) or 0x97 Quota exceeded (5.0); a message
  * that finds no outbound ring is not queued for that session (counted in
- * mqtt.dropped_inflight); a 5.0 client that finds no alias table is told
- * Topic Alias Maximum 0 and is sent no aliases. Each refusal is logged
+ * mqtt.dropped_inflight); a 5.0 client that finds every alias table
+ * claimed is told Topic Alias Maximum 0 and is sent no aliases. Each refusal is logged
  * with the knob's name. */
 #ifndef NE_MQTT_SUB_TABLES
 #define NE_MQTT_SUB_TABLES NE_MQTT_MAX_SESSIONS
