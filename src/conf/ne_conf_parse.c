@@ -103,20 +103,6 @@ static bool is_digit(int ch)
     return ch >= '0' && ch <= '9';
 }
 
-static int hex_value(int ch)
-{
-    if (is_digit(ch)) {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
 static int lower(int ch)
 {
     return (ch >= 'A' && ch <= 'Z') ? ch + ('a' - 'A') : ch;
@@ -835,8 +821,8 @@ static int lex_escape(ne_conf *c)
         break;
     case 'x': {
         advance(s);
-        int hi = hex_value(peek(s));
-        int lo = hex_value(peek_at(s, 1));
+        int hi = ne_hex_value(peek(s));
+        int lo = ne_hex_value(peek_at(s, 1));
         if (hi < 0 || lo < 0) {
             return fail(c, NE_ERR_PARSE, "expected two hexadecimal digits after \\x, found %s",
                         describe(hi < 0 ? peek(s) : peek_at(s, 1), buf, sizeof(buf)));

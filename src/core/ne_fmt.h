@@ -64,4 +64,19 @@ bool ne_parse_u64(const char *text, size_t len, uint64_t max, uint64_t *out);
  * 65535, or NE_ERR_RANGE when the host does not fit host_cap. */
 int ne_parse_hostport(const char *text, size_t len, char *host, size_t host_cap, uint16_t *port);
 
+/* The value of a hexadecimal digit (either case), -1 for anything else. */
+static inline int ne_hex_value(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 #endif

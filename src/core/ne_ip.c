@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/ne_assert.h"
+#include "core/ne_fmt.h"
 
 /* One decimal part of an IPv4 address at text[*pos]: 0..255, no leading
  * zero (as inet_pton). */
@@ -41,20 +42,6 @@ static bool parse_v4(const char *text, size_t len, uint8_t out[4])
     return pos == len;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* IPv6: up to eight groups of 1..4 hex digits, one "::" standing for the
  * zero groups it replaces, the last 32 bits optionally as an IPv4 address. */
 static bool parse_v6(const char *text, size_t len, uint8_t out[16])
@@ -76,8 +63,8 @@ static bool parse_v6(const char *text, size_t len, uint8_t out[16])
         }
         size_t start = pos;
         uint32_t value = 0;
-        while (pos < len && pos - start < 4 && hex_value(text[pos]) >= 0) {
-            value = (value << 4) | (uint32_t)hex_value(text[pos]);
+        while (pos < len && pos - start < 4 && ne_hex_value(text[pos]) >= 0) {
+            value = (value << 4) | (uint32_t)ne_hex_value(text[pos]);
             pos++;
         }
         if (pos < len && text[pos] == '.') {

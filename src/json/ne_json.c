@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/ne_error.h"
+#include "core/ne_fmt.h"
 
 /* JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static bool valid_number(const char *p, size_t len)
@@ -330,20 +331,6 @@ bool ne_json_get_i64(const ne_json_doc *doc, int obj, const char *key, int64_t *
     return i >= 0 && ne_json_token_i64(doc, i, out);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Writes code point cp as UTF-8; returns bytes written or 0 if no room. */
 static size_t put_utf8(char *out, size_t room, uint32_t cp)
 {
@@ -446,7 +433,7 @@ static bool unescape(const ne_json_doc *doc, int idx, char *buf, size_t cap, siz
             }
             uint32_t cp = 0;
             for (int k = 1; k <= 4; k++) {
-                int h = hex_value(p[i + (size_t)k]);
+                int h = ne_hex_value(p[i + (size_t)k]);
                 if (h < 0) {
                     return false;
                 }
