@@ -671,16 +671,25 @@ static void test_opening_applies_lowered_limits(void **state)
 
 /* ---- A file as flash ----------------------------------------------------- */
 
-static void test_file_backed_store_survives_reopen(void **state)
+/* A new temporary file (its name in path) opened as a device of 8 blocks of
+ * 64 KiB programmed 256 bytes at a time; returns that geometry. */
+static ne_flash_geometry open_temp_file(ne_file_flash *ff, char path[27])
 {
-    (void)state;
-    char path[] = "/tmp/ne_store_flash_XXXXXX";
+    memcpy(path, "/tmp/ne_store_flash_XXXXXX", 27);
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    static ne_file_flash ff;
     ne_flash_geometry g = geometry(256, 64 * 1024, 8);
-    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    assert_int_equal(ne_file_flash_open(ff, path, g), NE_OK);
+    return g;
+}
+
+static void test_file_backed_store_survives_reopen(void **state)
+{
+    (void)state;
+    char path[27];
+    static ne_file_flash ff;
+    ne_flash_geometry g = open_temp_file(&ff, path);
     assert_int_equal(open_on(&ff.flash, &table), NE_OK);
     put_n(500, "file");
     assert_int_equal(ne_store_delete(&store, 7), NE_OK);
@@ -703,13 +712,9 @@ static void test_file_backed_store_survives_reopen(void **state)
 static void test_file_erase_writes_only_over_written_bytes(void **state)
 {
     (void)state;
-    char path[] = "/tmp/ne_store_flash_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
+    char path[27];
     static ne_file_flash ff;
-    ne_flash_geometry g = geometry(256, 64 * 1024, 8);
-    assert_int_equal(ne_file_flash_open(&ff, path, g), NE_OK);
+    ne_flash_geometry g = open_temp_file(&ff, path);
     const ne_flash_ops *ops = ff.flash.ops;
     assert_int_equal(ops->erase(ff.flash.ctx, 2), NE_OK);
     assert_int_equal(ff.erases, 1);
