@@ -1,13 +1,15 @@
 // The mps2-an385 firmware of the tiny-mqtt profile (bare-metal Cortex-M3,
-// lwIP on a LAN9118, MQTT on 1883 beside NATS on 4222, no JetStream) booted
-// in QEMU with user networking; both ports forwarded to free loopback
-// ports. MQTT.js drives it: QoS 0, 1 and 2 both ways in 3.1.1 and 5.0,
-// retained messages, persistent sessions that get what was published while
-// they were away, MQTT and NATS clients on the same subjects, the 8
-// connections of the profile all MQTT and a ninth refused, payloads up to
-// max_payload. Needs NATSEDGE_MPS2_MQTT_ELF and qemu-system-arm; without
-// them the suite fails with the reason (SKIP_BOARDS=1 skips it instead).
-// natsedge-only: the nats-server pass skips it.
+// lwIP on a LAN9118, MQTT on 1883 beside NATS on 4222, no JetStream, MQTT's
+// sessions and retained messages kept through the store on a partition of
+// the board's flash) booted in QEMU with user networking; both ports
+// forwarded to free loopback ports. MQTT.js drives it: QoS 0, 1 and 2 both
+// ways in 3.1.1 and 5.0, retained messages, persistent sessions that get
+// what was published while they were away, MQTT and NATS clients on the
+// same subjects, the 8 connections of the profile all MQTT and a ninth
+// refused, payloads up to max_payload. Needs NATSEDGE_MPS2_MQTT_ELF and
+// qemu-system-arm; without them the suite fails with the reason
+// (SKIP_BOARDS=1 skips it instead). natsedge-only: the nats-server pass
+// skips it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -75,11 +77,17 @@ after(async () => {
   await stopBoards();
 });
 
-test(`${NAME}: the firmware boots, listens for MQTT and logs the MQTT pools`, { skip }, () => {
+test(`${NAME}: the firmware boots, listens for MQTT, logs the MQTT pools and opens MQTT's storage partition`, { skip }, () => {
   assert.match(q.console(), /Listening for client connections on 0\.0\.0\.0:4222/);
   assert.match(q.console(), /Listening for MQTT clients on mqtt:\/\/0\.0\.0\.0:1883/);
   assert.match(q.console(), /mqtt sessions\s+8 x/);
   assert.match(q.console(), /mqtt messages\s+32 x/);
+  // The region is MQTT's partition alone; QEMU starts it zeroed, which the
+  // board takes for a blank part (a flash part ships erased), not for
+  // damaged blocks, and the store opens empty.
+  assert.match(q.console(), /Storage region: 64 KiB at 0x00200000, MQTT 64 KiB \(no JetStream\)/);
+  assert.match(q.console(), /MQTT store: 0 sessions, 0 messages, 0 retained messages taken back \(0 records dropped\)/);
+  assert.doesNotMatch(q.console(), /what it held is lost|unreadable header|Storage device could not be opened|MQTT store: no log/);
 });
 
 test(`${NAME}: QoS 0, 1 and 2 both ways, 3.1.1 and 5.0 clients, delivered at the lower QoS (M3-36, M3-37, M3-38, M3-42)`, { skip }, async () => {
