@@ -6,17 +6,23 @@
 // ways in 3.1.1 and 5.0, retained messages, persistent sessions that get
 // what was published while they were away, MQTT and NATS clients on the
 // same subjects, the 8 connections of the profile all MQTT and a ninth
-// refused, payloads up to max_payload. Needs NATSEDGE_MPS2_MQTT_ELF and
-// qemu-system-arm; without them the suite fails with the reason
-// (SKIP_BOARDS=1 skips it instead). natsedge-only: the nats-server pass
-// skips it.
+// refused, payloads up to max_payload; then the board is reset warm
+// (QEMU's system_reset through its monitor: the storage partition is RAM
+// on this board and keeps its contents across the reset, docs/firmware.md)
+// and a retained message and persistent sessions with messages queued for
+// them are there again. Needs NATSEDGE_MPS2_MQTT_ELF and qemu-system-arm;
+// without them the suite fails with the reason (SKIP_BOARDS=1 skips it
+// instead). natsedge-only: the nats-server pass skips it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import mqtt from "mqtt";
 import { connect } from "@nats-io/transport-node";
 import { within, waitFor } from "./lib/harness.mjs";
-import { bootBoard, stopBoards, boardSuite } from "./lib/board.mjs";
+import { bootBoard, resetBoard, stopBoards, boardSuite } from "./lib/board.mjs";
 import { inbox } from "./lib/mqtt.mjs";
 
 const { skip, paths: [ELF] } = boardSuite("mps2-an385 tiny-mqtt", [["NATSEDGE_MPS2_MQTT_ELF", "tiny-mqtt firmware"]]);
@@ -25,6 +31,7 @@ const NAME = "mps2-an385 tiny-mqtt (natsedge-only: its Cortex-M firmware)";
 let q = null;
 let natsPort = 0;
 let mqttPort = 0;
+let tmp = "";
 
 // Whether an MQTT CONNECT on `port` gets a CONNACK (the guest, not only
 // QEMU's forwarder, is listening).
@@ -66,8 +73,10 @@ async function end(c) {
 
 before(async () => {
   if (skip) return;
-  // 4222 and 1883 forwarded to free loopback ports; up once both serve.
-  q = await bootBoard(ELF, [4222, 1883], { ready: (b) => mqttAnswers(b.ports[1883]) });
+  tmp = mkdtempSync(join(tmpdir(), "natsedge-mps2-mqtt-"));
+  // 4222 and 1883 forwarded to free loopback ports, QEMU's monitor on a
+  // UNIX socket of our own directory; up once both ports serve.
+  q = await bootBoard(ELF, [4222, 1883], { monitorDir: tmp, ready: (b) => mqttAnswers(b.ports[1883]) });
   natsPort = q.ports[4222];
   mqttPort = q.ports[1883];
 });
@@ -75,6 +84,7 @@ before(async () => {
 after(async () => {
   for (const c of [...open]) c.end(true);
   await stopBoards();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 test(`${NAME}: the firmware boots, listens for MQTT, logs the MQTT pools and opens MQTT's storage partition`, { skip }, () => {
@@ -242,9 +252,74 @@ test(`${NAME}: a PUBLISH of max_payload bytes at QoS 0, 1 KiB at QoS 1 and 2, on
   await end(sub);
 });
 
-test(`${NAME}: no fault or assertion on the console`, { skip }, async () => {
+test(`${NAME}: a retained message and persistent sessions with messages queued while away survive a warm reset of the board (MQ-06, MQ-07, MQ-11, MQ-23, M3-30, M5-19)`, { skip }, async () => {
+  const pub = await client({ clientId: "w-pub", protocolVersion: 5 });
+  await bounded(pub.publishAsync("w/state", "running", { qos: 1, retain: true }));
+  // Two persistent sessions subscribed, away when their messages come: a
+  // 3.1.1 one at QoS 1 and a 5.0 one (session expiry 300 s) at QoS 2.
+  const away3 = await client({ clientId: "w-away3", clean: false });
+  await bounded(away3.subscribeAsync("w/alarm", { qos: 1 }));
+  await end(away3);
+  const away5 = await client({ clientId: "w-away5", protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 300 } });
+  await bounded(away5.subscribeAsync("w/cmd", { qos: 2 }));
+  await end(away5);
+  // Acknowledged (PUBACK, PUBREC) before the reset: the firmware writes
+  // what it acknowledges to the store first.
+  await bounded(pub.publishAsync("w/alarm", "overheat", { qos: 1 }));
+  await bounded(pub.publishAsync("w/cmd", "stop", { qos: 2 }));
+  await end(pub);
+
+  await resetBoard(q);
+  const boot = q.console().slice(q.console().lastIndexOf("Starting natsedge"));
+  // Two sessions, three messages (the retained one and the two queued),
+  // one retained topic.
+  assert.match(boot, /MQTT store: 2 sessions, 3 messages, 1 retained messages taken back \(0 records dropped\)/);
+  assert.match(boot, /Listening for MQTT clients on mqtt:\/\/0\.0\.0\.0:1883/);
+
+  // A new subscriber gets the retained message, RETAIN set (MQ-23).
+  const fresh = await client({ clientId: "w-fresh" });
+  const box = inbox(fresh);
+  await bounded(fresh.subscribeAsync("w/state", { qos: 1 }));
+  await box.wait(1, 10000, "the retained message after the reset");
+  assert.deepEqual([box.msgs[0].topic, box.msgs[0].payload, box.msgs[0].packet.retain], ["w/state", "running", true]);
+  await end(fresh);
+  // Each session is there (CONNACK session present, MQ-06, MQ-07) with its
+  // message, delivered right after CONNACK at its QoS (MQ-11): the
+  // handlers are in place before the connection opens.
+  const back = async (opts) => {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0, connectTimeout: 5000, clean: false, ...opts });
+    open.add(c);
+    const b = inbox(c);
+    const ack = await within(new Promise((res, rej) => (c.once("connect", res), c.once("error", rej))), 10000, "reconnect");
+    return { c, box: b, ack };
+  };
+  const r3 = await back({ clientId: "w-away3", protocolVersion: 4 });
+  const r5 = await back({ clientId: "w-away5", protocolVersion: 5, properties: { sessionExpiryInterval: 300 } });
+  assert.equal(r3.ack.sessionPresent, true, "the 3.1.1 session is still there");
+  assert.equal(r5.ack.sessionPresent, true, "the 5.0 session is still there");
+  await r3.box.wait(1, 10000, "the 3.1.1 session's queued message");
+  await r5.box.wait(1, 10000, "the 5.0 session's queued message");
+  assert.deepEqual(r3.box.msgs.map((m) => [m.topic, m.payload, m.packet.qos]), [["w/alarm", "overheat", 1]]);
+  assert.deepEqual(r5.box.msgs.map((m) => [m.topic, m.payload, m.packet.qos]), [["w/cmd", "stop", 2]]);
+  // Once each, and the subscriptions came back with the sessions.
+  const pub2 = await client({ clientId: "w-pub2" });
+  await bounded(pub2.publishAsync("w/alarm", "cooled", { qos: 1 }));
+  await bounded(pub2.publishAsync("w/cmd", "start", { qos: 1 }));
+  await r3.box.wait(2, 10000, "the 3.1.1 session's live message");
+  await r5.box.wait(2, 10000, "the 5.0 session's live message");
+  assert.deepEqual((await r3.box.settle(300)).map((m) => m.payload), ["overheat", "cooled"]);
+  assert.deepEqual(r5.box.msgs.map((m) => m.payload), ["stop", "start"]);
+  // A clean start ends the sessions; an empty retained payload deletes.
+  await bounded(pub2.publishAsync("w/state", "", { qos: 1, retain: true }));
+  for (const c of [r3.c, r5.c, pub2]) await end(c);
+  for (const [id, v] of [["w-away3", 4], ["w-away5", 5]]) await end(await client({ clientId: id, protocolVersion: v, clean: true }));
+});
+
+test(`${NAME}: no fault or assertion on the console, before or after the reset`, { skip }, async () => {
   const c = await client({ clientId: "last" });
   await end(c);
   assert.equal(q.child.exitCode, null);
   assert.doesNotMatch(q.console(), /\[FTL\]/);
+  assert.doesNotMatch(q.console(), /Storage device could not be opened|MQTT store: no log|not written to the store/);
+  assert.equal(q.readyCount(), 2, "one boot and one warm reset");
 });
