@@ -10,7 +10,8 @@
 // (QEMU's system_reset through its monitor: the storage partition is RAM
 // on this board and keeps its contents across the reset, docs/firmware.md)
 // and a retained message and persistent sessions with messages queued for
-// them are there again. Needs NATSEDGE_MPS2_MQTT_ELF and qemu-system-arm;
+// them are there again, also after the partition was written through
+// several times over. Needs NATSEDGE_MPS2_MQTT_ELF and qemu-system-arm;
 // without them the suite fails with the reason (SKIP_BOARDS=1 skips it
 // instead). natsedge-only: the nats-server pass skips it.
 import { test, before, after } from "node:test";
@@ -74,9 +75,10 @@ async function end(c) {
 before(async () => {
   if (skip) return;
   tmp = mkdtempSync(join(tmpdir(), "natsedge-mps2-mqtt-"));
-  // 4222 and 1883 forwarded to free loopback ports, QEMU's monitor on a
-  // UNIX socket of our own directory; up once both ports serve.
-  q = await bootBoard(ELF, [4222, 1883], { monitorDir: tmp, ready: (b) => mqttAnswers(b.ports[1883]) });
+  // 4222, 1883 and 8222 (monitoring) forwarded to free loopback ports,
+  // QEMU's monitor on a UNIX socket of our own directory; up once NATS and
+  // MQTT serve.
+  q = await bootBoard(ELF, [4222, 1883, 8222], { monitorDir: tmp, ready: (b) => mqttAnswers(b.ports[1883]) });
   natsPort = q.ports[4222];
   mqttPort = q.ports[1883];
 });
@@ -315,11 +317,63 @@ test(`${NAME}: a retained message and persistent sessions with messages queued w
   for (const [id, v] of [["w-away3", 4], ["w-away5", 5]]) await end(await client({ clientId: id, protocolVersion: v, clean: true }));
 });
 
-test(`${NAME}: no fault or assertion on the console, before or after the reset`, { skip }, async () => {
+test(`${NAME}: the 64 KiB partition written through about seven times, then a warm reset finds the last retained message of each topic and the messages queued for a session (MQ-11, MQ-23)`, { skip }, async () => {
+  const pub = await client({ clientId: "u-pub" });
+  const sub = await client({ clientId: "u-sub", clean: false });
+  const got = inbox(sub);
+  await bounded(sub.subscribeAsync("u/q/#", { qos: 1 }));
+  // Each round replaces the retained message of one of 8 topics (100 B)
+  // and has a 1,500-byte QoS 1 message kept for the persistent session
+  // until its client acknowledges it: 300 rounds write 450 KB of messages
+  // alone through the partition, whose blocks the store compacts and
+  // erases to take more.
+  const last = new Map();
+  for (let i = 0; i < 300; i++) {
+    const digit = String(i % 10);
+    last.set(`u/r/${i % 8}`, digit);
+    await bounded(pub.publishAsync(`u/r/${i % 8}`, digit.repeat(100), { qos: 1, retain: true }));
+    await bounded(pub.publishAsync(`u/q/${i % 3}`, Buffer.alloc(1500, 0x41 + (i % 3)), { qos: 1 }));
+  }
+  await got.wait(300, 30000, "the 300 messages at the session's client");
+  await end(sub);
+  // Queued for the session while it is away.
+  for (let i = 0; i < 5; i++) await bounded(pub.publishAsync("u/q/away", `away ${i}`, { qos: 1 }));
+  await end(pub);
+  const varz = await within(fetch(`http://127.0.0.1:${q.ports[8222]}/varz?natsedge=1`).then((r) => r.json()), 10000, "/varz");
+  const st = varz.natsedge_mqtt;
+  assert.equal(st.persist, true);
+  assert.ok(st.persist_written >= 600, `records written: ${st.persist_written}`);
+  assert.deepEqual([st.persist_refused, st.persist_sync_failures, st.store_refused], [0, 0, 0]);
+
+  await resetBoard(q);
+  const boot = q.console().slice(q.console().lastIndexOf("Starting natsedge"));
+  // One session, its 5 messages and the 8 retained ones.
+  assert.match(boot, /MQTT store: 1 sessions, 13 messages, 8 retained messages taken back \(0 records dropped\)/);
+  const fresh = await client({ clientId: "u-fresh" });
+  const box = inbox(fresh);
+  await bounded(fresh.subscribeAsync("u/r/+", { qos: 1 }));
+  await box.wait(8, 10000, "the 8 retained messages after the reset");
+  assert.deepEqual(
+    box.msgs.map((m) => [m.topic, m.payload, m.packet.retain]).sort(),
+    [...last].map(([t, d]) => [t, d.repeat(100), true]).sort(),
+  );
+  const back = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: "u-sub", clean: false, reconnectPeriod: 0, connectTimeout: 5000 });
+  open.add(back);
+  const queued = inbox(back);
+  await queued.wait(5, 10000, "the 5 queued messages after the reset");
+  assert.deepEqual((await queued.settle(300)).map((m) => m.payload), [0, 1, 2, 3, 4].map((i) => `away ${i}`));
+  // Clean up: the retained messages deleted, the session ended.
+  for (const t of last.keys()) await bounded(fresh.publishAsync(t, "", { qos: 1, retain: true }));
+  await end(fresh);
+  await end(back);
+  await end(await client({ clientId: "u-sub", clean: true }));
+});
+
+test(`${NAME}: no fault or assertion on the console, before or after the resets`, { skip }, async () => {
   const c = await client({ clientId: "last" });
   await end(c);
   assert.equal(q.child.exitCode, null);
   assert.doesNotMatch(q.console(), /\[FTL\]/);
   assert.doesNotMatch(q.console(), /Storage device could not be opened|MQTT store: no log|not written to the store/);
-  assert.equal(q.readyCount(), 2, "one boot and one warm reset");
+  assert.equal(q.readyCount(), 3, "one boot and two warm resets");
 });
