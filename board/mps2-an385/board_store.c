@@ -146,10 +146,17 @@ static ne_flash g_mqtt_flash;
 void mps2_store_setup(ne_server *srv, const ne_log *log)
 {
     erase_blank_blocks();
+#if NE_FEATURE_JETSTREAM
     ne_log_info(log, "Storage region: %u KiB at 0x%08x, JetStream %u KiB, MQTT %u KiB",
                 (unsigned)(NE_BOARD_STORE_BYTES / 1024u), (unsigned)(uintptr_t)g_store_region,
                 (unsigned)(MPS2_JS_BLOCKS * MPS2_STORE_ERASE_BYTES / 1024u),
                 (unsigned)(MPS2_MQTT_BLOCKS * MPS2_STORE_ERASE_BYTES / 1024u));
+#else
+    /* No JetStream (tiny-mqtt): the region is MQTT's partition alone. */
+    ne_log_info(log, "Storage region: %u KiB at 0x%08x, MQTT %u KiB (no JetStream)",
+                (unsigned)(NE_BOARD_STORE_BYTES / 1024u), (unsigned)(uintptr_t)g_store_region,
+                (unsigned)(MPS2_MQTT_BLOCKS * MPS2_STORE_ERASE_BYTES / 1024u));
+#endif
 #if NE_FEATURE_JETSTREAM
     ne_js_device_port port = {js_open, js_close, NULL};
     ne_js_set_device(&srv->js, &port);

@@ -1,8 +1,9 @@
 /* The firmware's storage partitions (profiles with JetStream or MQTT
- * persistence, e.g. tiny-js): a region of the board's flash beside the
- * image, NE_BOARD_STORE_BYTES long, cut into JetStream's device (the
- * first NE_STORE_MAX_BLOCKS erase blocks of NE_JS_FILE_BLOCK_BYTES) and
- * MQTT's (the next NE_BOARD_MQTT_STORE_BLOCKS blocks). Each partition is an
+ * persistence: tiny-js, tiny-mqtt): a region of the board's flash beside
+ * the image, NE_BOARD_STORE_BYTES long, cut into JetStream's device (the
+ * first NE_STORE_MAX_BLOCKS erase blocks of NE_JS_FILE_BLOCK_BYTES; none
+ * without JetStream) and MQTT's (the next NE_BOARD_MQTT_STORE_BLOCKS
+ * blocks). Each partition is an
  * ne_flash (port.h) with NOR semantics: a program only clears bits, an
  * erase sets a block to 0xff.
  *

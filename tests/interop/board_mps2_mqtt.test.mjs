@@ -1,20 +1,29 @@
 // The mps2-an385 firmware of the tiny-mqtt profile (bare-metal Cortex-M3,
-// lwIP on a LAN9118, MQTT on 1883 beside NATS on 4222, no JetStream) booted
-// in QEMU with user networking; both ports forwarded to free loopback
-// ports. MQTT.js drives it: QoS 0, 1 and 2 both ways in 3.1.1 and 5.0,
-// retained messages, persistent sessions that get what was published while
-// they were away, MQTT and NATS clients on the same subjects, the 8
-// connections of the profile all MQTT and a ninth refused, payloads up to
-// max_payload. Needs NATSEDGE_MPS2_MQTT_ELF and qemu-system-arm; without
-// them the suite fails with the reason (SKIP_BOARDS=1 skips it instead).
-// natsedge-only: the nats-server pass skips it.
+// lwIP on a LAN9118, MQTT on 1883 beside NATS on 4222, no JetStream, MQTT's
+// sessions and retained messages kept through the store on a partition of
+// the board's flash) booted in QEMU with user networking; both ports
+// forwarded to free loopback ports. MQTT.js drives it: QoS 0, 1 and 2 both
+// ways in 3.1.1 and 5.0, retained messages, persistent sessions that get
+// what was published while they were away, MQTT and NATS clients on the
+// same subjects, the 8 connections of the profile all MQTT and a ninth
+// refused, payloads up to max_payload; then the board is reset warm
+// (QEMU's system_reset through its monitor: the storage partition is RAM
+// on this board and keeps its contents across the reset, docs/firmware.md)
+// and a retained message and persistent sessions with messages queued for
+// them are there again, also after the partition was written through
+// several times over. Needs NATSEDGE_MPS2_MQTT_ELF and qemu-system-arm;
+// without them the suite fails with the reason (SKIP_BOARDS=1 skips it
+// instead). natsedge-only: the nats-server pass skips it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import mqtt from "mqtt";
 import { connect } from "@nats-io/transport-node";
 import { within, waitFor } from "./lib/harness.mjs";
-import { bootBoard, stopBoards, boardSuite } from "./lib/board.mjs";
+import { bootBoard, resetBoard, stopBoards, boardSuite } from "./lib/board.mjs";
 import { inbox } from "./lib/mqtt.mjs";
 
 const { skip, paths: [ELF] } = boardSuite("mps2-an385 tiny-mqtt", [["NATSEDGE_MPS2_MQTT_ELF", "tiny-mqtt firmware"]]);
@@ -23,6 +32,7 @@ const NAME = "mps2-an385 tiny-mqtt (natsedge-only: its Cortex-M firmware)";
 let q = null;
 let natsPort = 0;
 let mqttPort = 0;
+let tmp = "";
 
 // Whether an MQTT CONNECT on `port` gets a CONNACK (the guest, not only
 // QEMU's forwarder, is listening).
@@ -64,8 +74,11 @@ async function end(c) {
 
 before(async () => {
   if (skip) return;
-  // 4222 and 1883 forwarded to free loopback ports; up once both serve.
-  q = await bootBoard(ELF, [4222, 1883], { ready: (b) => mqttAnswers(b.ports[1883]) });
+  tmp = mkdtempSync(join(tmpdir(), "natsedge-mps2-mqtt-"));
+  // 4222, 1883 and 8222 (monitoring) forwarded to free loopback ports,
+  // QEMU's monitor on a UNIX socket of our own directory; up once NATS and
+  // MQTT serve.
+  q = await bootBoard(ELF, [4222, 1883, 8222], { monitorDir: tmp, ready: (b) => mqttAnswers(b.ports[1883]) });
   natsPort = q.ports[4222];
   mqttPort = q.ports[1883];
 });
@@ -73,13 +86,20 @@ before(async () => {
 after(async () => {
   for (const c of [...open]) c.end(true);
   await stopBoards();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-test(`${NAME}: the firmware boots, listens for MQTT and logs the MQTT pools`, { skip }, () => {
+test(`${NAME}: the firmware boots, listens for MQTT, logs the MQTT pools and opens MQTT's storage partition`, { skip }, () => {
   assert.match(q.console(), /Listening for client connections on 0\.0\.0\.0:4222/);
   assert.match(q.console(), /Listening for MQTT clients on mqtt:\/\/0\.0\.0\.0:1883/);
   assert.match(q.console(), /mqtt sessions\s+8 x/);
   assert.match(q.console(), /mqtt messages\s+32 x/);
+  // The region is MQTT's partition alone; QEMU starts it zeroed, which the
+  // board takes for a blank part (a flash part ships erased), not for
+  // damaged blocks, and the store opens empty.
+  assert.match(q.console(), /Storage region: 64 KiB at 0x00200000, MQTT 64 KiB \(no JetStream\)/);
+  assert.match(q.console(), /MQTT store: 0 sessions, 0 messages, 0 retained messages taken back \(0 records dropped\)/);
+  assert.doesNotMatch(q.console(), /what it held is lost|unreadable header|Storage device could not be opened|MQTT store: no log/);
 });
 
 test(`${NAME}: QoS 0, 1 and 2 both ways, 3.1.1 and 5.0 clients, delivered at the lower QoS (M3-36, M3-37, M3-38, M3-42)`, { skip }, async () => {
@@ -234,9 +254,126 @@ test(`${NAME}: a PUBLISH of max_payload bytes at QoS 0, 1 KiB at QoS 1 and 2, on
   await end(sub);
 });
 
-test(`${NAME}: no fault or assertion on the console`, { skip }, async () => {
+test(`${NAME}: a retained message and persistent sessions with messages queued while away survive a warm reset of the board (MQ-06, MQ-07, MQ-11, MQ-23, M3-30, M5-19)`, { skip }, async () => {
+  const pub = await client({ clientId: "w-pub", protocolVersion: 5 });
+  await bounded(pub.publishAsync("w/state", "running", { qos: 1, retain: true }));
+  // Two persistent sessions subscribed, away when their messages come: a
+  // 3.1.1 one at QoS 1 and a 5.0 one (session expiry 300 s) at QoS 2.
+  const away3 = await client({ clientId: "w-away3", clean: false });
+  await bounded(away3.subscribeAsync("w/alarm", { qos: 1 }));
+  await end(away3);
+  const away5 = await client({ clientId: "w-away5", protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 300 } });
+  await bounded(away5.subscribeAsync("w/cmd", { qos: 2 }));
+  await end(away5);
+  // Acknowledged (PUBACK, PUBREC) before the reset: the firmware writes
+  // what it acknowledges to the store first.
+  await bounded(pub.publishAsync("w/alarm", "overheat", { qos: 1 }));
+  await bounded(pub.publishAsync("w/cmd", "stop", { qos: 2 }));
+  await end(pub);
+
+  await resetBoard(q);
+  const boot = q.console().slice(q.console().lastIndexOf("Starting natsedge"));
+  // Two sessions, three messages (the retained one and the two queued),
+  // one retained topic.
+  assert.match(boot, /MQTT store: 2 sessions, 3 messages, 1 retained messages taken back \(0 records dropped\)/);
+  assert.match(boot, /Listening for MQTT clients on mqtt:\/\/0\.0\.0\.0:1883/);
+
+  // A new subscriber gets the retained message, RETAIN set (MQ-23).
+  const fresh = await client({ clientId: "w-fresh" });
+  const box = inbox(fresh);
+  await bounded(fresh.subscribeAsync("w/state", { qos: 1 }));
+  await box.wait(1, 10000, "the retained message after the reset");
+  assert.deepEqual([box.msgs[0].topic, box.msgs[0].payload, box.msgs[0].packet.retain], ["w/state", "running", true]);
+  await end(fresh);
+  // Each session is there (CONNACK session present, MQ-06, MQ-07) with its
+  // message, delivered right after CONNACK at its QoS (MQ-11): the
+  // handlers are in place before the connection opens.
+  const back = async (opts) => {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0, connectTimeout: 5000, clean: false, ...opts });
+    open.add(c);
+    const b = inbox(c);
+    const ack = await within(new Promise((res, rej) => (c.once("connect", res), c.once("error", rej))), 10000, "reconnect");
+    return { c, box: b, ack };
+  };
+  const r3 = await back({ clientId: "w-away3", protocolVersion: 4 });
+  const r5 = await back({ clientId: "w-away5", protocolVersion: 5, properties: { sessionExpiryInterval: 300 } });
+  assert.equal(r3.ack.sessionPresent, true, "the 3.1.1 session is still there");
+  assert.equal(r5.ack.sessionPresent, true, "the 5.0 session is still there");
+  await r3.box.wait(1, 10000, "the 3.1.1 session's queued message");
+  await r5.box.wait(1, 10000, "the 5.0 session's queued message");
+  assert.deepEqual(r3.box.msgs.map((m) => [m.topic, m.payload, m.packet.qos]), [["w/alarm", "overheat", 1]]);
+  assert.deepEqual(r5.box.msgs.map((m) => [m.topic, m.payload, m.packet.qos]), [["w/cmd", "stop", 2]]);
+  // Once each, and the subscriptions came back with the sessions.
+  const pub2 = await client({ clientId: "w-pub2" });
+  await bounded(pub2.publishAsync("w/alarm", "cooled", { qos: 1 }));
+  await bounded(pub2.publishAsync("w/cmd", "start", { qos: 1 }));
+  await r3.box.wait(2, 10000, "the 3.1.1 session's live message");
+  await r5.box.wait(2, 10000, "the 5.0 session's live message");
+  assert.deepEqual((await r3.box.settle(300)).map((m) => m.payload), ["overheat", "cooled"]);
+  assert.deepEqual(r5.box.msgs.map((m) => m.payload), ["stop", "start"]);
+  // A clean start ends the sessions; an empty retained payload deletes.
+  await bounded(pub2.publishAsync("w/state", "", { qos: 1, retain: true }));
+  for (const c of [r3.c, r5.c, pub2]) await end(c);
+  for (const [id, v] of [["w-away3", 4], ["w-away5", 5]]) await end(await client({ clientId: id, protocolVersion: v, clean: true }));
+});
+
+test(`${NAME}: the 64 KiB partition written through about seven times, then a warm reset finds the last retained message of each topic and the messages queued for a session (MQ-11, MQ-23)`, { skip }, async () => {
+  const pub = await client({ clientId: "u-pub" });
+  const sub = await client({ clientId: "u-sub", clean: false });
+  const got = inbox(sub);
+  await bounded(sub.subscribeAsync("u/q/#", { qos: 1 }));
+  // Each round replaces the retained message of one of 8 topics (100 B)
+  // and has a 1,500-byte QoS 1 message kept for the persistent session
+  // until its client acknowledges it: 300 rounds write 450 KB of messages
+  // alone through the partition, whose blocks the store compacts and
+  // erases to take more.
+  const last = new Map();
+  for (let i = 0; i < 300; i++) {
+    const digit = String(i % 10);
+    last.set(`u/r/${i % 8}`, digit);
+    await bounded(pub.publishAsync(`u/r/${i % 8}`, digit.repeat(100), { qos: 1, retain: true }));
+    await bounded(pub.publishAsync(`u/q/${i % 3}`, Buffer.alloc(1500, 0x41 + (i % 3)), { qos: 1 }));
+  }
+  await got.wait(300, 30000, "the 300 messages at the session's client");
+  await end(sub);
+  // Queued for the session while it is away.
+  for (let i = 0; i < 5; i++) await bounded(pub.publishAsync("u/q/away", `away ${i}`, { qos: 1 }));
+  await end(pub);
+  const varz = await within(fetch(`http://127.0.0.1:${q.ports[8222]}/varz?natsedge=1`).then((r) => r.json()), 10000, "/varz");
+  const st = varz.natsedge_mqtt;
+  assert.equal(st.persist, true);
+  assert.ok(st.persist_written >= 600, `records written: ${st.persist_written}`);
+  assert.deepEqual([st.persist_refused, st.persist_sync_failures, st.store_refused], [0, 0, 0]);
+
+  await resetBoard(q);
+  const boot = q.console().slice(q.console().lastIndexOf("Starting natsedge"));
+  // One session, its 5 messages and the 8 retained ones.
+  assert.match(boot, /MQTT store: 1 sessions, 13 messages, 8 retained messages taken back \(0 records dropped\)/);
+  const fresh = await client({ clientId: "u-fresh" });
+  const box = inbox(fresh);
+  await bounded(fresh.subscribeAsync("u/r/+", { qos: 1 }));
+  await box.wait(8, 10000, "the 8 retained messages after the reset");
+  assert.deepEqual(
+    box.msgs.map((m) => [m.topic, m.payload, m.packet.retain]).sort(),
+    [...last].map(([t, d]) => [t, d.repeat(100), true]).sort(),
+  );
+  const back = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: "u-sub", clean: false, reconnectPeriod: 0, connectTimeout: 5000 });
+  open.add(back);
+  const queued = inbox(back);
+  await queued.wait(5, 10000, "the 5 queued messages after the reset");
+  assert.deepEqual((await queued.settle(300)).map((m) => m.payload), [0, 1, 2, 3, 4].map((i) => `away ${i}`));
+  // Clean up: the retained messages deleted, the session ended.
+  for (const t of last.keys()) await bounded(fresh.publishAsync(t, "", { qos: 1, retain: true }));
+  await end(fresh);
+  await end(back);
+  await end(await client({ clientId: "u-sub", clean: true }));
+});
+
+test(`${NAME}: no fault or assertion on the console, before or after the resets`, { skip }, async () => {
   const c = await client({ clientId: "last" });
   await end(c);
   assert.equal(q.child.exitCode, null);
   assert.doesNotMatch(q.console(), /\[FTL\]/);
+  assert.doesNotMatch(q.console(), /Storage device could not be opened|MQTT store: no log|not written to the store/);
+  assert.equal(q.readyCount(), 3, "one boot and two warm resets");
 });
