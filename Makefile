@@ -230,6 +230,10 @@ SMALL_BIN = $(call profile_bin,test-small)
 TINY_BIN = $(call profile_bin,tiny)
 PROFILE_BINS = NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
   NATSEDGE_TINY_BIN=$(abspath $(TINY_BIN))
+# The default profile linked statically (STATIC=1, NATSEDGE_STATIC_BIN) for
+# tests/interop/static_build.test.mjs: in the natsedge pass only (a
+# sanitized build cannot be static; the parity pass has no natsedge).
+STATIC_BIN = build/$(CONFIG)$(if $(filter clang%,$(notdir $(CC))),-clang)-static/natsedge
 INTEROP_C = $(abspath $(BUILD))/interop-c
 .PHONY: interop interop-build interop-run interop-parity interop-c
 interop-c:
@@ -242,12 +246,13 @@ interop: interop-build
 interop-build: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) CONFIG=tiny SAN=$(SAN) CC=$(CC) all
+	$(if $(SAN),,$(MAKE) STATIC=1 CC=$(CC) all)
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware conf-tool)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-js -j2 firmware conf-tool)
 interop-run:
-	$(PROFILE_BINS) \
+	$(PROFILE_BINS) $(if $(SAN),,NATSEDGE_STATIC_BIN=$(abspath $(STATIC_BIN))) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_MQTT_ELF=$(abspath build/mps2-an385-tiny-mqtt/natsedge.elf)) \
@@ -370,6 +375,7 @@ fresh-test:
 
 test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
+	$(MAKE) -j2 STATIC=1 all
 	$(MAKE) test-all
 
 # make test's steps, one after the other, each timed. The last runs the
