@@ -365,7 +365,9 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
                            const ne_cli *base)
 {
     if (base != NULL) {
-        *cli = *base;
+        if (base != cli) {
+            *cli = *base;
+        }
     } else {
         memset(cli, 0, sizeof(*cli));
         ne_server_options_default(&cli->opts);

@@ -33,8 +33,9 @@ typedef enum ne_cli_status {
 } ne_cli_status;
 
 /* Parses argv on top of `base` (the defaults when NULL; the values of a
- * configuration file otherwise, so that flags override the file). On error
- * writes a one-line message into err. */
+ * configuration file otherwise, so that flags override the file). `base`
+ * may be `cli` itself: the file's values parsed into it, the flags written
+ * over them. On error writes a one-line message into err. */
 ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t err_cap,
                            const ne_cli *base);
 

@@ -313,10 +313,12 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
         return;
     }
     int spare = 1 - g_conf_live;
-    ne_cli base;
-    memset(&base, 0, sizeof(base));
-    ne_server_options_default(&base.opts);
-    if (load_config(&g_confs[spare], cli->config_file, &base, err, sizeof(err)) != 0) {
+    /* The file's values, then the flags on top, in one structure (as at
+     * start-up: see main). */
+    ne_cli next;
+    memset(&next, 0, sizeof(next));
+    ne_server_options_default(&next.opts);
+    if (load_config(&g_confs[spare], cli->config_file, &next, err, sizeof(err)) != 0) {
         /* A report of several refused keys: one log line each. */
         char *line = err;
         for (int i = 0; line != NULL && *line != '\0' && i < NE_CONF_MAX_REJECTED + 2; i++) {
@@ -329,8 +331,7 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
         }
         return;
     }
-    ne_cli next;
-    if (ne_cli_parse(&next, argc, argv, err, sizeof(err), &base) != NE_CLI_OK) {
+    if (ne_cli_parse(&next, argc, argv, err, sizeof(err), &next) != NE_CLI_OK) {
         ne_log_error(log, "%s: %s", failed, err);
         return;
     }
@@ -358,15 +359,18 @@ int main(int argc, char **argv)
         return 0;
     }
     if (st == NE_CLI_OK && cli.config_file != NULL) {
-        /* Flags override the file: parse the file, then the flags on top. */
-        ne_cli base;
-        memset(&base, 0, sizeof(base));
-        ne_server_options_default(&base.opts);
-        if (load_config(&g_confs[g_conf_live], cli.config_file, &base, err, sizeof(err)) != 0) {
+        /* Flags override the file: parse the file, then the flags on top,
+         * both into cli. One ne_cli on the stack, not a second one for the
+         * file's values: each is about 70 KiB (the options' tables), and
+         * every stack page written at start stays resident. */
+        const char *path = cli.config_file; /* in argv */
+        memset(&cli, 0, sizeof(cli));
+        ne_server_options_default(&cli.opts);
+        if (load_config(&g_confs[g_conf_live], path, &cli, err, sizeof(err)) != 0) {
             fprintf(stderr, "natsedge: %s\n", err);
             return 1;
         }
-        st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), &base);
+        st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), &cli);
     }
     switch (st) {
     case NE_CLI_EXIT_OK:
