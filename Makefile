@@ -1,6 +1,7 @@
 # natsedge build. `make run` starts the broker; `make test` runs every suite.
 #
 #   make [CONFIG=<profile>] [SAN=asan] [CC=clang]   build build/<variant>/natsedge
+#   make STATIC=1 [CONFIG=<profile>]   the same linked statically, in build/<variant>-static
 #   make test        install deps, then check + unit + interop + asan + fuzz (short), each step timed
 #   make check       no-heap check (nm) over the broker's objects; includes follow the floors
 #   make fresh-test  make test on a clean clone in a minimal Debian root (debootstrap; not part of test)
@@ -35,7 +36,33 @@ ifeq ($(CC),cc)
 CC := gcc
 endif
 
-VARIANT := $(CONFIG)$(if $(SAN),-$(SAN))$(if $(filter clang%,$(notdir $(CC))),-clang)
+# STATIC=1: the natsedge binary linked statically (glibc's libc.a, Debian's
+# libsodium.a, mbedTLS as always), for the smallest resident set on a
+# gateway: no ld.so, no shared libc mapped, no relocations to dirty at start
+# (docs/performance.md, "Idle MQTT connections"). Its own variant
+# (<profile>-static), so a static and a dynamic build never share a
+# directory; every other target is built as without it.
+# The link warns that getaddrinfo "requires at runtime the shared libraries
+# from the glibc version used for linking". That is harmless for the host
+# names natsedge resolves (a leaf remote's URL): glibc 2.36's static
+# getaddrinfo has NSS's `files` and `dns` built in and loads no shared
+# library for them (it reads nsswitch.conf, host.conf, resolv.conf and
+# hosts). Not covered: any other `hosts:` source in nsswitch.conf (mdns,
+# systemd's `resolve`, myhostname, LDAP) is loaded at run time from the
+# system's libnss_*.so, and works only when that glibc is the one linked
+# here; where it cannot be loaded it is skipped, and names that only it knows
+# do not resolve.
+STATIC ?=
+ifneq ($(filter-out 1,$(STATIC)),)
+$(error STATIC=$(STATIC): say STATIC=1 for a statically linked natsedge, or nothing)
+endif
+ifeq ($(STATIC),1)
+ifneq ($(SAN),)
+$(error STATIC=1 with SAN=$(SAN): the sanitizers' run-time libraries are shared; build one or the other)
+endif
+endif
+
+VARIANT := $(CONFIG)$(if $(SAN),-$(SAN))$(if $(filter clang%,$(notdir $(CC))),-clang)$(if $(STATIC),-static)
 BUILD ?= build/$(VARIANT)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -139,8 +166,9 @@ $(BUILD)/tests/test_tls_mbedtls: $(BUILD)/libnetls.a $(MBEDTLS_LIB)
 $(BUILD)/tests/test_tls_mbedtls: private ALL_CFLAGS += $(MBEDTLS_CFLAGS)
 $(BUILD)/tests/test_tls_mbedtls: private LDFLAGS_ALL += $(BUILD)/libnetls.a $(MBEDTLS_LIB) $(BUILD)/libneposix.a
 
+# STATIC=1 links this binary alone with -static (see STATIC above).
 $(NATSEDGE): $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(BUILD)/libnetls.a $(MBEDTLS_LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a \
+	$(CC) $(LDFLAGS_ALL) $(if $(STATIC),-static) -o $@ $(BOARD_OBJ) $(BUILD)/libnecore.a $(BUILD)/libneposix.a \
 	    $(BUILD)/libnetls.a $(MBEDTLS_LIB) $(BOARD_LIBS)
 
 # Unit tests: one binary per tests/unit/test_<name>.c.
@@ -202,6 +230,10 @@ SMALL_BIN = $(call profile_bin,test-small)
 TINY_BIN = $(call profile_bin,tiny)
 PROFILE_BINS = NATSEDGE_BIN=$(abspath $(NATSEDGE)) NATSEDGE_SMALL_BIN=$(abspath $(SMALL_BIN)) \
   NATSEDGE_TINY_BIN=$(abspath $(TINY_BIN))
+# The default profile linked statically (STATIC=1, NATSEDGE_STATIC_BIN) for
+# tests/interop/static_build.test.mjs: in the natsedge pass only (a
+# sanitized build cannot be static; the parity pass has no natsedge).
+STATIC_BIN = build/$(CONFIG)$(if $(filter clang%,$(notdir $(CC))),-clang)-static/natsedge
 INTEROP_C = $(abspath $(BUILD))/interop-c
 .PHONY: interop interop-build interop-run interop-parity interop-c
 interop-c:
@@ -214,12 +246,13 @@ interop: interop-build
 interop-build: $(NATSEDGE) interop-c
 	$(MAKE) CONFIG=test-small SAN=$(SAN) CC=$(CC) all
 	$(MAKE) CONFIG=tiny SAN=$(SAN) CC=$(CC) all
+	$(if $(SAN),,$(MAKE) STATIC=1 CC=$(CC) all)
 	$(if $(BOARDS),$(MAKE) SAN=$(SAN) CC=$(CC) tap)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny -j2 firmware conf-tool)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-mqtt -j2 firmware)
 	$(if $(BOARDS),$(MAKE) CONFIG=tiny-js -j2 firmware conf-tool)
 interop-run:
-	$(PROFILE_BINS) \
+	$(PROFILE_BINS) $(if $(SAN),,NATSEDGE_STATIC_BIN=$(abspath $(STATIC_BIN))) \
 	  $(if $(BOARDS),NATSEDGE_TAP_BIN=$(abspath $(NATSEDGE_TAP))) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_ELF=$(abspath build/mps2-an385-tiny/natsedge.elf)) \
 	  $(if $(BOARDS),NATSEDGE_MPS2_MQTT_ELF=$(abspath build/mps2-an385-tiny-mqtt/natsedge.elf)) \
@@ -342,6 +375,7 @@ fresh-test:
 
 test: deps
 	$(MAKE) -j2 all $(UNIT_BIN) $(FUZZ_BIN)
+	$(MAKE) -j2 STATIC=1 all
 	$(MAKE) test-all
 
 # make test's steps, one after the other, each timed. The last runs the

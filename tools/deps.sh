@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
+  # `make STATIC=1` links glibc's libc.a (libc6-dev, which build-essential
+  # brings) and libsodium.a (libsodium-dev).
   build-essential clang clang-format libclang-rt-14-dev llvm
   libcmocka-dev libjsmn-dev libsnappy-dev libsodium-dev
   nats-server libnats-dev mosquitto-clients

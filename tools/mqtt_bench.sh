@@ -12,11 +12,13 @@
 #     and CPU with them. natsedge's default profile serves 256 connections:
 #     the idle run uses it rebuilt with NE_MAX_CONNECTIONS=10100, and a lean
 #     build (1 KiB read buffers, 8 filters, 32 in-flight messages per
-#     session); both are built here under build/bench-mqtt-*.
+#     session); both are built here under build/bench-mqtt-*, and each once
+#     more linked statically (`make STATIC=1`: the natsedge-10k-static and
+#     natsedge-lean-static rows, build/bench-mqtt-*-static).
 #
 # Usage: tools/mqtt_bench.sh [NATSEDGE_BIN]     (MQTT_BENCH_RUNS=3: median of 3)
-#   MQTT_BENCH_ONLY=idle: only the idle measurement, natsedge (both builds) and
-#   mosquitto (MQTT_BENCH_IDLE_OTHERS="nats-server mosquitto" adds nats-server).
+#   MQTT_BENCH_ONLY=idle: only the idle measurement, natsedge (the four builds)
+#   and mosquitto (MQTT_BENCH_IDLE_OTHERS="nats-server mosquitto" adds nats-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +44,14 @@ make -s bench-tool >&2
 [ -x "$NATSEDGE" ] || { echo "no natsedge binary at $NATSEDGE" >&2; exit 2; }
 make -s BUILD=build/bench-mqtt-10k CFLAGS="$BIG" -j2 build/bench-mqtt-10k/natsedge >&2
 make -s BUILD=build/bench-mqtt-10k-lean CFLAGS="$LEAN" -j2 build/bench-mqtt-10k-lean/natsedge >&2
+# The same two linked statically (the link's getaddrinfo warning is expected:
+# the Makefile's STATIC says why).
+make -s BUILD=build/bench-mqtt-10k-static STATIC=1 CFLAGS="$BIG" -j2 \
+    build/bench-mqtt-10k-static/natsedge >&2
+make -s BUILD=build/bench-mqtt-10k-lean-static STATIC=1 CFLAGS="$LEAN" -j2 \
+    build/bench-mqtt-10k-lean-static/natsedge >&2
+IDLE_NATSEDGE="natsedge-10k:build/bench-mqtt-10k natsedge-lean:build/bench-mqtt-10k-lean
+natsedge-10k-static:build/bench-mqtt-10k-static natsedge-lean-static:build/bench-mqtt-10k-lean-static"
 
 dir=$(mktemp -d)
 pid=""
@@ -176,12 +186,11 @@ if [ "$ONLY" != idle ]; then
         stop_broker
     done
 fi
-start_broker natsedge build/bench-mqtt-10k/natsedge 10100
-idle natsedge-10k
-stop_broker
-start_broker natsedge build/bench-mqtt-10k-lean/natsedge 10100
-idle natsedge-lean
-stop_broker
+for build in $IDLE_NATSEDGE; do
+    start_broker natsedge "${build#*:}/natsedge" 10100
+    idle "${build%%:*}"
+    stop_broker
+done
 for kind in $IDLE_OTHERS; do
     start_broker "$kind"
     idle "$kind"
@@ -227,7 +236,7 @@ echo
 echo "| broker | RSS before | RSS with them | per connection | CPU while idle | connect time | all connected, none dropped |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
-for label in natsedge-10k natsedge-lean $IDLE_OTHERS; do
+for label in $(for build in $IDLE_NATSEDGE; do echo "${build%%:*}"; done) $IDLE_OTHERS; do
     read -r base rss cpu cs ok <<<"${R[$label,idle]}"
     per=$(awk -v a="$base" -v b="$rss" -v n="$IDLE_CONNS" 'BEGIN {printf "%.0f B", (b - a) * 1024 / n}')
     echo "| $label | $(mib "$base") | $(mib "$rss") | $per | $cpu % | ${cs} s | $([ "$ok" = 1 ] && echo yes || echo NO) |"

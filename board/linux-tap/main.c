@@ -151,7 +151,8 @@ int main(int argc, char **argv)
     if (split_args(argc, argv, &tap, rest, &rest_count) != 0) {
         return 2;
     }
-    ne_cli cli;
+    ne_server_options opts;
+    ne_cli cli = {.opts = &opts};
     char err[512];
     switch (ne_cli_parse(&cli, rest_count, rest, err, sizeof(err), NULL)) {
     case NE_CLI_EXIT_OK:
@@ -172,9 +173,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!cli.host_set) {
-        strcpy(cli.opts.host, "0.0.0.0");
+        strcpy(cli.opts->host, "0.0.0.0");
     }
-    if (ne_server_options_check(&cli.opts, err, sizeof(err)) != NE_OK) {
+    if (ne_server_options_check(cli.opts, err, sizeof(err)) != NE_OK) {
         fprintf(stderr, "natsedge-tap: %s\n", err);
         return 1;
     }
@@ -194,7 +195,7 @@ int main(int argc, char **argv)
     }
     ne_net net;
     ne_lwip_net_init(&g_lnet, &net);
-    if (ne_server_init(&g_server, &cli.opts, &net, &log) != NE_OK ||
+    if (ne_server_init(&g_server, cli.opts, &net, &log) != NE_OK ||
         ne_server_start(&g_server) != NE_OK) {
         return 1;
     }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ne_assert.h"
 #include "core/ne_error.h"
 
 typedef enum flag_type { FLAG_BOOL, FLAG_STRING, FLAG_INT } flag_type;
@@ -184,7 +185,7 @@ static ne_cli_status apply_cluster(ne_cli *cli, const flag_def *f, const char *v
                                    bool bool_value, long int_value, char *err, size_t err_cap)
 {
 #if NE_FEATURE_ROUTES
-    ne_cluster_options *c = &cli->opts.cluster;
+    ne_cluster_options *c = &cli->opts->cluster;
     switch (f->id) {
     case F_ROUTES:
         if (!cli->routes_set) {
@@ -233,7 +234,7 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
 {
     switch (f->id) {
     case F_ADDR:
-        copy_text(cli->opts.host, sizeof(cli->opts.host), value);
+        copy_text(cli->opts->host, sizeof(cli->opts->host), value);
         cli->host_set = true;
         break;
     case F_PORT:
@@ -242,11 +243,11 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
             snprintf(err, err_cap, "invalid port %ld", int_value);
             return NE_CLI_USAGE;
         }
-        cli->opts.port = int_value == -1 ? 0 : (uint16_t)int_value;
+        cli->opts->port = int_value == -1 ? 0 : (uint16_t)int_value;
         cli->port_set = true;
         break;
     case F_NAME:
-        copy_text(cli->opts.server_name, sizeof(cli->opts.server_name), value);
+        copy_text(cli->opts->server_name, sizeof(cli->opts->server_name), value);
         cli->name_set = true;
         break;
     case F_CONFIG:
@@ -286,13 +287,13 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
         cli->show_help = bool_value;
         break;
     case F_USER:
-        copy_text(cli->opts.auth_user, sizeof(cli->opts.auth_user), value);
+        copy_text(cli->opts->auth_user, sizeof(cli->opts->auth_user), value);
         break;
     case F_PASS:
-        copy_text(cli->opts.auth_pass, sizeof(cli->opts.auth_pass), value);
+        copy_text(cli->opts->auth_pass, sizeof(cli->opts->auth_pass), value);
         break;
     case F_AUTH:
-        copy_text(cli->opts.auth_token, sizeof(cli->opts.auth_token), value);
+        copy_text(cli->opts->auth_token, sizeof(cli->opts->auth_token), value);
         break;
     case F_HTTP_PORT:
         /* As nats-server: 0 leaves monitoring off, -1 picks a free port. */
@@ -300,23 +301,23 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
             snprintf(err, err_cap, "invalid monitoring port %ld", int_value);
             return NE_CLI_USAGE;
         }
-        cli->opts.http_enabled = int_value != 0;
-        cli->opts.http_port = int_value == -1 ? 0 : (uint16_t)int_value;
+        cli->opts->http_enabled = int_value != 0;
+        cli->opts->http_port = int_value == -1 ? 0 : (uint16_t)int_value;
         break;
     case F_TLS:
-        cli->opts.tls = bool_value;
+        cli->opts->tls = bool_value;
         break;
     case F_TLS_VERIFY:
         /* As nats-server: --tlsverify implies --tls. */
-        cli->opts.tls_verify = bool_value;
-        cli->opts.tls = cli->opts.tls || bool_value;
+        cli->opts->tls_verify = bool_value;
+        cli->opts->tls = cli->opts->tls || bool_value;
         break;
     case F_TLS_CERT:
     case F_TLS_KEY:
     case F_TLS_CA: {
-        char *dst = f->id == F_TLS_CERT  ? cli->opts.tls_cert_file
-                    : f->id == F_TLS_KEY ? cli->opts.tls_key_file
-                                         : cli->opts.tls_ca_file;
+        char *dst = f->id == F_TLS_CERT  ? cli->opts->tls_cert_file
+                    : f->id == F_TLS_KEY ? cli->opts->tls_key_file
+                                         : cli->opts->tls_ca_file;
         if (strlen(value) >= NE_TLS_PATH_BYTES) {
             snprintf(err, err_cap, "flag -%s: path longer than NE_TLS_PATH_BYTES", f->name);
             return NE_CLI_REJECTED;
@@ -329,9 +330,9 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
             snprintf(err, err_cap, "invalid monitoring port %ld", int_value);
             return NE_CLI_USAGE;
         }
-        cli->opts.http_enabled = int_value != 0;
-        cli->opts.https = int_value != 0;
-        cli->opts.http_port = int_value == -1 ? 0 : (uint16_t)int_value;
+        cli->opts->http_enabled = int_value != 0;
+        cli->opts->https = int_value != 0;
+        cli->opts->http_port = int_value == -1 ? 0 : (uint16_t)int_value;
         break;
     case F_PORTS_FILE_DIR:
         cli->ports_file_dir = value;
@@ -344,14 +345,14 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
     case F_CONNECT_RETRIES:
         return apply_cluster(cli, f, value, bool_value, int_value, err, err_cap);
     case F_JETSTREAM:
-        cli->opts.js.enabled = bool_value;
+        cli->opts->js.enabled = bool_value;
         break;
     case F_STORE_DIR:
-        if (strlen(value) >= sizeof(cli->opts.js.store_dir)) {
+        if (strlen(value) >= sizeof(cli->opts->js.store_dir)) {
             snprintf(err, err_cap, "flag -%s: path longer than NE_JS_STORE_DIR_BYTES", f->name);
             return NE_CLI_REJECTED;
         }
-        copy_text(cli->opts.js.store_dir, sizeof(cli->opts.js.store_dir), value);
+        copy_text(cli->opts->js.store_dir, sizeof(cli->opts->js.store_dir), value);
         break;
     case F_LATER:
         snprintf(err, err_cap, "flag -%s: %s is not supported yet in natsedge (see differences.md)",
@@ -364,11 +365,20 @@ static ne_cli_status apply(ne_cli *cli, const flag_def *f, const char *value, bo
 ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t err_cap,
                            const ne_cli *base)
 {
+    ne_server_options *opts = cli->opts;
+    NE_ASSERT(opts != NULL);
     if (base != NULL) {
-        *cli = *base;
+        if (base != cli) {
+            *cli = *base;
+            cli->opts = opts;
+            if (opts != base->opts) {
+                *opts = *base->opts;
+            }
+        }
     } else {
         memset(cli, 0, sizeof(*cli));
-        ne_server_options_default(&cli->opts);
+        cli->opts = opts;
+        ne_server_options_default(opts);
         cli->logtime = true;
     }
     for (int i = 1; i < argc; i++) {
@@ -426,18 +436,18 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
             return st;
         }
     }
-    if ((cli->opts.auth_user[0] != '\0') != (cli->opts.auth_pass[0] != '\0')) {
+    if ((cli->opts->auth_user[0] != '\0') != (cli->opts->auth_pass[0] != '\0')) {
         snprintf(err, err_cap, "--user and --pass must be given together");
         return NE_CLI_REJECTED;
     }
-    if (cli->opts.auth_token[0] != '\0' && cli->opts.auth_user[0] != '\0') {
+    if (cli->opts->auth_token[0] != '\0' && cli->opts->auth_user[0] != '\0') {
         snprintf(err, err_cap, "--auth cannot be combined with --user/--pass");
         return NE_CLI_REJECTED;
     }
     /* The monitor listens on the client address unless the configuration
      * named one, as nats-server's http_host defaults to host. */
-    if (cli->opts.http_host[0] == '\0' || cli->host_set) {
-        snprintf(cli->opts.http_host, sizeof(cli->opts.http_host), "%s", cli->opts.host);
+    if (cli->opts->http_host[0] == '\0' || cli->host_set) {
+        snprintf(cli->opts->http_host, sizeof(cli->opts->http_host), "%s", cli->opts->host);
     }
     if (cli->show_help || cli->show_version) {
         return NE_CLI_EXIT_OK;
@@ -445,16 +455,16 @@ ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t
     /* With a configuration file these are checked on the second pass, when
      * the file's tls block is known. */
     bool settled = base != NULL || cli->config_file == NULL;
-    if (settled && cli->opts.tls &&
-        (cli->opts.tls_cert_file[0] == '\0' || cli->opts.tls_key_file[0] == '\0')) {
+    if (settled && cli->opts->tls &&
+        (cli->opts->tls_cert_file[0] == '\0' || cli->opts->tls_key_file[0] == '\0')) {
         snprintf(err, err_cap, "TLS Server certificate must be present and valid");
         return NE_CLI_REJECTED;
     }
-    if (settled && cli->opts.https && !cli->opts.tls) {
+    if (settled && cli->opts->https && !cli->opts->tls) {
         snprintf(err, err_cap, "HTTPS monitoring needs TLS: a tls block or --tlscert/--tlskey");
         return NE_CLI_REJECTED;
     }
-    if (settled && cli->opts.tls_verify && cli->opts.tls_ca_file[0] == '\0') {
+    if (settled && cli->opts->tls_verify && cli->opts->tls_ca_file[0] == '\0') {
         snprintf(err, err_cap, "TLS verify needs a CA file (--tlscacert or tls.ca_file)");
         return NE_CLI_REJECTED;
     }

@@ -11,7 +11,9 @@
 #include "server/ne_server.h"
 
 typedef struct ne_cli {
-    ne_server_options opts;
+    /* Where the options are parsed: the caller's storage, set before
+     * ne_cli_parse (the server's own on the linux board: see its main). */
+    ne_server_options *opts;
     bool port_set, host_set, name_set;
     bool routes_set; /* --routes seen: it replaced the file's routes */
     const char *config_file;
@@ -32,9 +34,12 @@ typedef enum ne_cli_status {
     NE_CLI_REJECTED = 3, /* a known flag whose feature is not built yet: exit 1 */
 } ne_cli_status;
 
-/* Parses argv on top of `base` (the defaults when NULL; the values of a
- * configuration file otherwise, so that flags override the file). On error
- * writes a one-line message into err. */
+/* Parses argv into cli and the options cli->opts points to (the caller
+ * sets it), on top of `base`: the defaults when NULL; the values of a
+ * configuration file otherwise, so that flags override the file. `base` may
+ * be `cli` itself (the file's values parsed into it, the flags written over
+ * them); another base is copied, its options into cli's. On error writes a
+ * one-line message into err. */
 ne_cli_status ne_cli_parse(ne_cli *cli, int argc, char **argv, char *err, size_t err_cap,
                            const ne_cli *base);
 

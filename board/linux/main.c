@@ -184,7 +184,7 @@ static int load_config(ne_conf *conf, const char *path, ne_cli *base, char *err,
         return -1;
     }
     ne_board_settings board = {NULL, NULL, NULL, false, false, true};
-    if (ne_server_apply_conf(conf, &base->opts, &board, err, err_cap) != NE_OK) {
+    if (ne_server_apply_conf(conf, base->opts, &board, err, err_cap) != NE_OK) {
         return -1;
     }
     base->log_file = board.log_file;
@@ -313,10 +313,15 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
         return;
     }
     int spare = 1 - g_conf_live;
-    ne_cli base;
-    memset(&base, 0, sizeof(base));
-    ne_server_options_default(&base.opts);
-    if (load_config(&g_confs[spare], cli->config_file, &base, err, sizeof(err)) != 0) {
+    /* The file's values, then the flags on top, in one structure (as at
+     * start-up: see main), into options of their own until the server
+     * takes them. */
+    ne_server_options next_opts;
+    ne_cli next;
+    memset(&next, 0, sizeof(next));
+    next.opts = &next_opts;
+    ne_server_options_default(next.opts);
+    if (load_config(&g_confs[spare], cli->config_file, &next, err, sizeof(err)) != 0) {
         /* A report of several refused keys: one log line each. */
         char *line = err;
         for (int i = 0; line != NULL && *line != '\0' && i < NE_CONF_MAX_REJECTED + 2; i++) {
@@ -329,16 +334,16 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
         }
         return;
     }
-    ne_cli next;
-    if (ne_cli_parse(&next, argc, argv, err, sizeof(err), &base) != NE_CLI_OK) {
+    if (ne_cli_parse(&next, argc, argv, err, sizeof(err), &next) != NE_CLI_OK) {
         ne_log_error(log, "%s: %s", failed, err);
         return;
     }
-    if (ne_server_reload(&g_server, &next.opts, err, sizeof(err)) != NE_OK) {
+    if (ne_server_reload(&g_server, next.opts, err, sizeof(err)) != NE_OK) {
         ne_log_error(log, "%s: %s", failed, err);
         return;
     }
     reload_logging(cli, &next, sink, log);
+    next.opts = cli->opts; /* the server's, which ne_server_reload updated */
     *cli = next;
     g_conf_live = spare;
     ne_log_info(log, "Reloaded server configuration");
@@ -346,7 +351,11 @@ static void reload_config(ne_cli *cli, int argc, char **argv, log_sink *sink, ne
 
 int main(int argc, char **argv)
 {
-    ne_cli cli;
+    /* The options are parsed straight into the server's own: a second copy
+     * of about 70 KiB (mostly unused tables: users, permissions, imports,
+     * leaf remotes), on the stack or elsewhere, would be written whole at
+     * start and stay resident. ne_server_init_zeroed then keeps them. */
+    ne_cli cli = {.opts = &g_server.opts};
     char err[NE_BOARD_ERROR_BYTES];
     ne_cli_status st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), NULL);
     if (st == NE_CLI_OK && cli.signal_command != NULL) {
@@ -358,15 +367,18 @@ int main(int argc, char **argv)
         return 0;
     }
     if (st == NE_CLI_OK && cli.config_file != NULL) {
-        /* Flags override the file: parse the file, then the flags on top. */
-        ne_cli base;
-        memset(&base, 0, sizeof(base));
-        ne_server_options_default(&base.opts);
-        if (load_config(&g_confs[g_conf_live], cli.config_file, &base, err, sizeof(err)) != 0) {
+        /* Flags override the file: parse the file, then the flags on top,
+         * both into cli and its options (not into a second ne_cli copied
+         * under the flags: see above). */
+        const char *path = cli.config_file; /* in argv */
+        memset(&cli, 0, sizeof(cli));
+        cli.opts = &g_server.opts;
+        ne_server_options_default(cli.opts);
+        if (load_config(&g_confs[g_conf_live], path, &cli, err, sizeof(err)) != 0) {
             fprintf(stderr, "natsedge: %s\n", err);
             return 1;
         }
-        st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), &base);
+        st = ne_cli_parse(&cli, argc, argv, err, sizeof(err), &cli);
     }
     switch (st) {
     case NE_CLI_EXIT_OK:
@@ -387,13 +399,13 @@ int main(int argc, char **argv)
     case NE_CLI_OK:
         break;
     }
-    if (ne_server_options_check(&cli.opts, err, sizeof(err)) != NE_OK) {
+    if (ne_server_options_check(cli.opts, err, sizeof(err)) != NE_OK) {
         fprintf(stderr, "natsedge: %s\n", err);
         return 1;
     }
     /* The TLS files are read now, as nats-server reads them with its
      * configuration: -t catches a missing or mismatched file too. */
-    if (ne_board_tls_check(&cli.opts, cli.config_file != NULL ? &g_confs[g_conf_live] : NULL, err,
+    if (ne_board_tls_check(cli.opts, cli.config_file != NULL ? &g_confs[g_conf_live] : NULL, err,
                            sizeof(err)) != NE_OK) {
         fprintf(stderr, "natsedge: %s\n", err);
         return 1;
@@ -437,13 +449,13 @@ int main(int argc, char **argv)
         return 1;
     }
     /* g_server is static and never used before: nothing to clear. */
-    if (ne_server_init_zeroed(&g_server, &cli.opts, &net, &log) != NE_OK) {
+    if (ne_server_init_zeroed(&g_server, cli.opts, &net, &log) != NE_OK) {
         ne_posix_net_deinit(&g_net);
         return 1;
     }
     ne_server_set_config_file(&g_server, cli.config_file);
     ne_board_js_store_setup(&g_server);
-    if (open_store(&g_server, cli.opts.js.store_dir, &log) != 0 ||
+    if (open_store(&g_server, cli.opts->js.store_dir, &log) != 0 ||
         ne_board_tls_setup(&g_server) != NE_OK || ne_board_leaf_tls_setup(&g_server) != NE_OK ||
         ne_board_cluster_tls_setup(&g_server) != NE_OK ||
         ne_board_mqtt_tls_setup(&g_server) != NE_OK || ne_server_start(&g_server) != NE_OK) {

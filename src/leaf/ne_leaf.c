@@ -609,8 +609,9 @@ void ne_leaf_init(ne_leaf_state *srv, const ne_server_options *opts, ne_conns *c
                  NE_MAX_LEAF_CONNECTIONS);
     ne_pool_init(&st->interest_pool, "leaf interest", &st->interest_storage,
                  sizeof(ne_leaf_interest), NE_LEAF_INTEREST_ENTRIES);
-    ne_zero_lazy(st->buckets, sizeof(st->buckets));
-    ne_zero_lazy(st->links, sizeof(st->links));
+    /* st->buckets and st->links are zero: st is part of a server set up by
+     * ne_server_init or ne_server_init_zeroed, and not read here (a read of
+     * untouched memory can cost a page: see ne_server_init_zeroed). */
     st->active = o->remote_count > 0 || o->listen_enabled;
     st->stopping = false;
     make_lds(srv);

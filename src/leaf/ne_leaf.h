@@ -152,7 +152,8 @@ void ne_leaf_options_default(ne_leaf_options *opts);
 /* Checks the leaf options; writes a message into err on failure. */
 int ne_leaf_options_check(const ne_leaf_options *opts, char *err, size_t err_cap);
 
-/* Registers the leaf kind and its interest observer. */
+/* Registers the leaf kind and its interest observer. st must be all zero
+ * (a server's, from ne_server_init or ne_server_init_zeroed). */
 void ne_leaf_init(ne_leaf_state *st, const ne_server_options *opts, ne_conns *conns,
                   ne_router *router, ne_rng *rng);
 /* Opens the leaf listener (hub role) and schedules the remotes' first

@@ -1337,8 +1337,9 @@ void ne_route_init(ne_route_state *st, const ne_server_options *opts, ne_conns *
     ne_router_observe(router, &obs);
     ne_pool_init(&st->link_pool, "route connections", &st->link_storage, sizeof(ne_route_link),
                  NE_MAX_ROUTES);
-    ne_zero_lazy(st->links, sizeof(st->links));
-    ne_zero_lazy(st->targets, sizeof(st->targets));
+    /* st->links and st->targets are zero: st is part of a server set up by
+     * ne_server_init or ne_server_init_zeroed, and not read here (a read of
+     * untouched memory can cost a page: see ne_server_init_zeroed). */
     const ne_cluster_options *c = &opts->cluster;
     st->active = c->enabled;
     st->stopping = false;

@@ -203,7 +203,8 @@ void ne_route_options_default(ne_cluster_options *opts);
 int ne_route_options_check(const ne_cluster_options *opts, char *err, size_t err_cap);
 
 /* Registers the route kind and its interest observer; urls is the
- * cluster's client URL list the client kind reads (the server's). */
+ * cluster's client URL list the client kind reads (the server's). st must
+ * be all zero (a server's, from ne_server_init or ne_server_init_zeroed). */
 void ne_route_init(ne_route_state *st, const ne_server_options *opts, ne_conns *conns,
                    ne_router *router, ne_rng *rng, ne_connect_urls *urls);
 /* Who to tell when the cluster's client URLs change (the client kind's

@@ -87,7 +87,8 @@ bool ne_router_queue(ne_conn *conn, const char *line, size_t n, ne_msg *msg, boo
 
 void ne_router_resp_perms_release(ne_router *r, uint64_t cid)
 {
-    for (uint32_t i = 0; i < NE_MAX_RESPONSE_PERMS; i++) {
+    NE_ASSERT(r->resp_perms_used <= NE_MAX_RESPONSE_PERMS);
+    for (uint32_t i = 0; i < r->resp_perms_used; i++) {
         if (r->resp_perms[i].cid == cid) {
             r->resp_perms[i].cid = 0;
         }
@@ -95,15 +96,19 @@ void ne_router_resp_perms_release(ne_router *r, uint64_t cid)
 }
 
 /* conn received a message with a reply: it may answer it. When the table is
- * full the entry closest to expiring makes room. */
+ * full the entry closest to expiring makes room. Entries above the
+ * high-water mark were never used: the first of them is the free slot when
+ * none below it is (the first free entry either way, as a scan of the
+ * whole table would find). */
 static void resp_perm_grant(ne_router *r, ne_conn *conn, const ne_permissions *p, ne_slice reply)
 {
     uint64_t now = r->conns->now_ms;
     if (reply.len > NE_PERM_SUBJECT_BYTES) {
         return;
     }
+    NE_ASSERT(r->resp_perms_used <= NE_MAX_RESPONSE_PERMS);
     ne_resp_perm *same = NULL, *free_slot = NULL, *oldest = NULL;
-    for (uint32_t i = 0; i < NE_MAX_RESPONSE_PERMS && same == NULL; i++) {
+    for (uint32_t i = 0; i < r->resp_perms_used && same == NULL; i++) {
         ne_resp_perm *e = &r->resp_perms[i];
         bool live = e->cid != 0 && (e->expires_ms == 0 || e->expires_ms > now);
         if (!live) {
@@ -115,6 +120,9 @@ static void resp_perm_grant(ne_router *r, ne_conn *conn, const ne_permissions *p
                                                              e->expires_ms < oldest->expires_ms))) {
             oldest = e;
         }
+    }
+    if (same == NULL && free_slot == NULL && r->resp_perms_used < NE_MAX_RESPONSE_PERMS) {
+        free_slot = &r->resp_perms[r->resp_perms_used++];
     }
     ne_resp_perm *slot = same != NULL ? same : free_slot != NULL ? free_slot : oldest;
     NE_ASSERT(slot != NULL);
@@ -130,7 +138,8 @@ static void resp_perm_grant(ne_router *r, ne_conn *conn, const ne_permissions *p
 
 bool ne_router_resp_perm_use(ne_router *r, const ne_conn *conn, ne_slice subject)
 {
-    for (uint32_t i = 0; i < NE_MAX_RESPONSE_PERMS; i++) {
+    NE_ASSERT(r->resp_perms_used <= NE_MAX_RESPONSE_PERMS);
+    for (uint32_t i = 0; i < r->resp_perms_used; i++) {
         ne_resp_perm *e = &r->resp_perms[i];
         if (e->cid != conn->cid || e->reply_len != subject.len ||
             memcmp(e->reply, subject.ptr, subject.len) != 0) {

@@ -202,6 +202,10 @@ typedef struct ne_router {
     uint32_t account_count;
     ne_reply_map reply_maps[NE_MAX_SERVICE_REPLIES];
     ne_resp_perm resp_perms[NE_MAX_RESPONSE_PERMS];
+    /* Entries of resp_perms ever handed out (a high-water mark): the ones
+     * above it were never written, so no scan reads them and a server
+     * without allow_responses never makes the table resident. */
+    uint32_t resp_perms_used;
     ne_interest_observer observers[NE_ROUTER_MAX_OBSERVERS];
     uint32_t observer_count;
     ne_client_observer client_observers[NE_ROUTER_MAX_OBSERVERS];

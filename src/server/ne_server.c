@@ -218,7 +218,7 @@ static void conn_teardown(void *ctx, ne_conn *conn)
 int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *net,
                    const ne_log *log)
 {
-    NE_ASSERT(srv != NULL);
+    NE_ASSERT(srv != NULL && opts != &srv->opts); /* cleared below: see ne_server_init_zeroed */
     /* Written only where not zero already: on a host with a shared zero
      * page, the trie, the shared read buffer and the leaf tables stay out of
      * the resident set until used. */
@@ -232,7 +232,9 @@ int ne_server_init_zeroed(ne_server *srv, const ne_server_options *opts, const n
     NE_ASSERT(srv != NULL && opts != NULL && net != NULL);
     NE_ASSERT(!srv->started);
     char err[160];
-    srv->opts = *opts;
+    if (opts != &srv->opts) { /* a board may have parsed into the server's own */
+        srv->opts = *opts;
+    }
     if (log != NULL) {
         srv->log = *log;
     }

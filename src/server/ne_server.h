@@ -116,7 +116,9 @@ int ne_server_init(ne_server *srv, const ne_server_options *opts, const ne_net *
  * a run never uses are never read or written. On a host whose kernel backs
  * a read of untouched memory with a page of its own (no shared zero page),
  * clearing by reading costs as much resident memory as clearing by writing;
- * this is how a board's main keeps its start-up footprint small. */
+ * this is how a board's main keeps its start-up footprint small. `opts` may
+ * be the server's own options (srv->opts), filled by the board before this
+ * call: then they are kept as they are, not copied. */
 int ne_server_init_zeroed(ne_server *srv, const ne_server_options *opts, const ne_net *net,
                           const ne_log *log);
 /* Opens the listeners and logs the start-up lines. */

@@ -1549,10 +1549,56 @@ static void test_init_of_a_zeroed_server_touches_neither_trie_nor_pools(void **s
     }
 }
 
+/* A server without allow_responses never reads its response-permission
+ * table (CP-82), not even when a client closes: the table's pages stay
+ * out of the resident set (docs/performance.md, "Idle MQTT connections"). */
+static void test_a_closing_client_reads_no_unused_response_permission(void **state)
+{
+    (void)state;
+    static ne_server fresh;
+    ne_net net;
+    ne_sim_net_init(&sim, &net);
+    ne_server_options opts;
+    ne_server_options_default(&opts);
+    opts.port = 0;
+    assert_int_equal(ne_server_init_zeroed(&fresh, &opts, &net, NULL), NE_OK);
+    assert_int_equal(ne_server_start(&fresh), NE_OK);
+    ne_loop loop;
+    ne_server_loop(&fresh, &loop);
+    protect_inside(fresh.router.resp_perms, sizeof(fresh.router.resp_perms), PROT_NONE);
+    int c = ne_sim_connect(&sim, ne_server_client_port(&fresh));
+    assert_true(c >= 0);
+    const char *text = "CONNECT {}\r\nSUB a.b 1\r\nPUB a.b _INBOX.r 2\r\nhi\r\nPING\r\n";
+    for (int i = 0; i < 5; i++) {
+        ne_sim_net_step(&sim, &loop);
+    }
+    assert_int_equal(ne_sim_client_write(&sim, c, text, strlen(text)), strlen(text));
+    for (int i = 0; i < 10; i++) {
+        ne_sim_net_step(&sim, &loop);
+    }
+    size_t n = ne_sim_client_read(&sim, c, rx, sizeof(rx) - 1);
+    rx[n] = '\0';
+    assert_non_null(strstr(rx, "MSG a.b 1 _INBOX.r 2\r\nhi\r\n"));
+    ne_sim_client_close(&sim, c);
+    for (int i = 0; i < 10 && !ne_sim_server_closed(&sim, c); i++) {
+        ne_sim_net_step(&sim, &loop);
+    }
+    assert_true(ne_sim_server_closed(&sim, c));
+    assert_int_equal(fresh.router.resp_perms_used, 0);
+    protect_inside(fresh.router.resp_perms, sizeof(fresh.router.resp_perms),
+                   PROT_READ | PROT_WRITE);
+    ne_server_shutdown(&fresh);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&fresh, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_of_a_zeroed_server_touches_neither_trie_nor_pools),
+        cmocka_unit_test(test_a_closing_client_reads_no_unused_response_permission),
         cmocka_unit_test_setup_teardown(test_info_has_the_fields_clients_read_CP10, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_connect_defaults_are_verbose_CP16, setup, teardown),
