@@ -202,3 +202,25 @@ test("natsedge-only: parked clients keep their sessions' slots: offline sessions
   for (const c of [...idle, ...extra]) await c.destroy();
   await waitFor(async () => (await getJSON(b.httpPort, "/varz?natsedge=1")).natsedge_pools.parked_records === 0, 5000, "every record back");
 });
+
+test("natsedge-only: at shutdown a parked 5.0 client is told DISCONNECT 0x8B and a parked 3.1.1 client is closed (M5-06, M5-17)", async (t) => {
+  const b = await broker();
+  if (b.kind !== "natsedge") {
+    t.skip("natsedge-only: parked connections are natsedge's (nats-server 2.9 has no MQTT 5)");
+    return;
+  }
+  const v5 = await rawMqtt(b.mqttPort);
+  await v5.send(connectPacket({ version: 5, id: "down-5" }));
+  assert.equal((await v5.next(5000)).type, 2);
+  const v3 = await rawClient(b, { id: "down-3" });
+  await untilParked(b, 2);
+  b.server.signal("SIGTERM");
+  const p = await v5.next(5000);
+  assert.ok(p, "DISCONNECT before the close");
+  assert.equal(p.type, 14, `DISCONNECT, not ${hex(p.bytes)}`);
+  assert.equal(p.body[0], 0x8b, "reason 0x8B Server shutting down");
+  assert.ok(await v5.closed(5000));
+  assert.ok(await v3.closed(5000));
+  assert.equal(await b.server.waitExit(10000), 0);
+});
+
