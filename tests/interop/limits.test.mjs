@@ -225,10 +225,24 @@ test("write deadline: a subscriber that takes no bytes for write_deadline is clo
     }
     assert.ok(pending < maxPending, `pending ${pending} of max_pending ${maxPending}`);
     // Closed as a slow consumer by the deadline, counted, with that reason.
-    const closedRow = await waitFor(async () => {
-      const z = await getJSON(http, "/connz?state=closed");
-      return z.connections.find((c) => c.cid === info.client_id);
-    }, 30000, "the slow subscriber in the closed connections (each write that makes no progress may wait write_deadline; a loaded machine delays it)");
+    // A message every half second meanwhile (16 KiB: at most 1 MiB in the
+    // 30 s, far below max_pending) gives a broker that writes only when it
+    // has something new to write (nats-server's flusher) an attempt to see
+    // its deadline passed, however late a loaded machine runs it.
+    const trickle = setInterval(() => {
+      pub.publish("wd.flood", payload);
+      sent++;
+    }, 500);
+    let closedRow;
+    try {
+      closedRow = await waitFor(async () => {
+        const z = await getJSON(http, "/connz?state=closed");
+        return z.connections.find((c) => c.cid === info.client_id);
+      }, 30000, "the slow subscriber in the closed connections (each write that makes no progress may wait write_deadline; a loaded machine delays it)");
+    } finally {
+      clearInterval(trickle);
+    }
+    await pub.flush();
     assert.equal(closedRow.reason, "Slow Consumer (Write Deadline)");
     assert.ok((await getJSON(http, "/varz")).slow_consumers >= 1);
     slow.socket.resume();
