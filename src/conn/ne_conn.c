@@ -1303,24 +1303,18 @@ static void conn_park(ne_conn *conn)
     set->parked++;
 }
 
-ne_conn *ne_conns_unpark(ne_conns *set, ne_parked *p)
+/* What the record kept, back into a header and an I/O part (a connection
+ * coming back, or monitoring's view of a parked one). */
+static void parked_fields(const ne_parked *p, ne_conn *conn, ne_conn_io *io)
 {
-    NE_ASSERT(p->in_use && p->conn == NULL && set->parked > 0);
-    set->parked--;
-    ne_conn_io *io = ne_pool_alloc(&set->io_pool);
-    ne_conn *conn = header_take(set, p->kind);
-    NE_ASSERT(io != NULL && conn != NULL); /* reserved while it was parked */
     io->sock = p->sock;
-    io->parked = p;
     io->peer = p->peer;
     io->port = p->port;
     io->fans_out = p->fans_out;
     io->last_in_ms = p->last_in_ms;
-    io->last_write_ms = set->now_ms;
     conn->io = io;
     conn->cid = p->cid;
     conn->start_wall_ns = p->start_wall_ns;
-    conn->next_ping_ms = set->now_ms + set->opts->ping_interval_ms;
     conn->publish_checks = p->publish_checks;
     conn->perms = p->perms;
     conn->user_index = p->user_index;
@@ -1329,6 +1323,19 @@ ne_conn *ne_conns_unpark(ne_conns *set, ne_parked *p)
     conn->out_msgs = p->out_msgs;
     conn->out_bytes = p->out_bytes;
     conn->acc = p->acc;
+}
+
+ne_conn *ne_conns_unpark(ne_conns *set, ne_parked *p)
+{
+    NE_ASSERT(p->in_use && p->conn == NULL && set->parked > 0);
+    set->parked--;
+    ne_conn_io *io = ne_pool_alloc(&set->io_pool);
+    ne_conn *conn = header_take(set, p->kind);
+    NE_ASSERT(io != NULL && conn != NULL); /* reserved while it was parked */
+    parked_fields(p, conn, io);
+    io->parked = p;
+    io->last_write_ms = set->now_ms;
+    conn->next_ping_ms = set->now_ms + set->opts->ping_interval_ms;
     p->conn = conn;
     ne_conn_kind_of(conn)->ops->unpark(conn, p->state);
     return conn;
@@ -1354,25 +1361,11 @@ const ne_conn *ne_conns_parked_view(ne_conns *set, const ne_parked *p, ne_conn_v
     memset(v, 0, sizeof(*v));
     ne_conn *conn = &v->conn;
     ne_conn_io *io = &v->io;
-    io->sock = p->sock;
-    io->peer = p->peer;
-    io->port = p->port;
-    io->last_in_ms = p->last_in_ms;
-    io->last_write_ms = p->last_in_ms;
     conn->tag = NE_HANDLE_CONN;
     conn->kind = p->kind;
     conn->set = set;
-    conn->io = io;
-    conn->cid = p->cid;
-    conn->start_wall_ns = p->start_wall_ns;
-    conn->publish_checks = p->publish_checks;
-    conn->perms = p->perms;
-    conn->user_index = p->user_index;
-    conn->in_msgs = p->in_msgs;
-    conn->in_bytes = p->in_bytes;
-    conn->out_msgs = p->out_msgs;
-    conn->out_bytes = p->out_bytes;
-    conn->acc = p->acc;
+    parked_fields(p, conn, io);
+    io->last_write_ms = p->last_in_ms;
     set->kinds[p->kind].ops->parked_view(p, conn, v->state.bytes, sizeof(v->state.bytes));
     return conn;
 }

@@ -1002,6 +1002,19 @@ ne_mqtt_session *ne_mqtt_session_find(ne_mqtt *m, const uint8_t *id, uint16_t le
 #endif
 }
 
+/* Off the context's list of sessions. */
+static void session_unlink(ne_mqtt *m, ne_mqtt_session *s)
+{
+    if (s->prev != NULL) {
+        s->prev->next = s->next;
+    } else {
+        m->sessions = s->next;
+    }
+    if (s->next != NULL) {
+        s->next->prev = s->prev;
+    }
+}
+
 /* Releases everything a session holds and its slot; its internal client
  * is closed (torn down at the end of the turn). Nothing is published and
  * nothing is told to the store. */
@@ -1032,14 +1045,7 @@ void ne_mqtt_session_release(ne_mqtt *m, ne_mqtt_session *s)
         ne_mqtt_msg_release(&m->store, s->will);
         s->will = NULL;
     }
-    if (s->prev != NULL) {
-        s->prev->next = s->next;
-    } else {
-        m->sessions = s->next;
-    }
-    if (s->next != NULL) {
-        s->next->prev = s->prev;
-    }
+    session_unlink(m, s);
     ne_conn *conn = s->conn;
     conn->state = NULL;
     ne_conn_close(conn, NE_CLOSE_CLIENT_CLOSED, NULL);
@@ -1360,14 +1366,7 @@ bool ne_mqtt_session_parkable(const ne_mqtt_session *s)
 void ne_mqtt_session_park(ne_mqtt *m, ne_mqtt_session *s)
 {
     NE_ASSERT(ne_mqtt_session_parkable(s));
-    if (s->prev != NULL) {
-        s->prev->next = s->next;
-    } else {
-        m->sessions = s->next;
-    }
-    if (s->next != NULL) {
-        s->next->prev = s->prev;
-    }
+    session_unlink(m, s);
     s->conn->state = NULL;
     ne_conn_internal_park(s->conn);
     ne_pool_free(&m->session_pool, s);
