@@ -211,17 +211,26 @@ test("write deadline: a subscriber that takes no bytes for write_deadline is clo
     const payload = new Uint8Array(16 * 1024).fill(0x57);
     // Publish until the broker holds bytes for the slow subscriber that the
     // kernel would not take (its pending_bytes), then stop: well below
-    // max_pending, so only the write deadline can close it.
+    // max_pending, so only the write deadline can close it. Bytes seen
+    // pending once may only mean the broker's writer had not run yet (a
+    // loaded machine): they count when half a second later, with nothing
+    // new published, they are still there, i.e. the kernel's buffers are
+    // full and every further write stalls.
     let sent = 0;
     let pending = 0;
+    const pendingNow = async () => {
+      const row = (await getJSON(http, `/connz?cid=${info.client_id}`)).connections.find((c) => c.cid === info.client_id);
+      assert.ok(row, "the slow subscriber is still open while the kernel takes its bytes");
+      return row.pending_bytes;
+    };
     while (pending === 0) {
       for (let i = 0; i < 16; i++) pub.publish("wd.flood", payload);
       sent += 16;
       await pub.flush();
-      const row = (await getJSON(http, `/connz?cid=${info.client_id}`)).connections.find((c) => c.cid === info.client_id);
-      pending = row ? row.pending_bytes : 0;
-      assert.ok(row, "the slow subscriber is still open while its pending bytes are 0");
       assert.ok(sent * payload.length < 256 * 1024 * 1024, "the kernel took 256 MiB without the broker holding any");
+      if ((await pendingNow()) === 0) continue;
+      await new Promise((r) => setTimeout(r, 500));
+      pending = await pendingNow();
     }
     assert.ok(pending < maxPending, `pending ${pending} of max_pending ${maxPending}`);
     // Closed as a slow consumer by the deadline, counted, with that reason.
