@@ -16,6 +16,7 @@
 #   make interop-kill9 [KILLS=50] [KILL_SEED=<s>]   JetStream's kill -9 test at full length
 #   make soak-saf [SAF_FLAPS=10] [SAF_SEED=<s>] [SAF_EDGE=<bin>]   the store-and-forward outage suite at full length
 #   make powercut-js JS_CUTS=<n> SEED=<s>   JetStream's power-loss test (port/sim)
+#   make powercut-mqtt [SEEDS=20] [SEED=<s>]   MQTT's power-cut tests with SEEDS more write-cache seeds
 #   make bench       benchmarks against nats-server (not part of test; bench-leaf, bench-route, bench-saf)
 #   make run [PORT=] [HTTP_PORT=]   the broker on 127.0.0.1 (4222; monitoring when HTTP_PORT is set)
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, /etc/natsedge/natsedge.conf, systemd unit, natsedge(8)
@@ -199,6 +200,16 @@ $(BUILD)/tests/powercut: $(POWERCUT_SRC) $(BUILD)/libnecore.a $(BUILD)/libnesim.
 	$(CC) $(ALL_CFLAGS) -o $@ $(POWERCUT_SRC) $(BUILD)/libnesim.a $(BUILD)/libnecore.a $(BUILD)/libneposix.a $(LDFLAGS_ALL)
 powercut: $(BUILD)/tests/powercut
 	$(BUILD)/tests/powercut --cuts $(CUTS) --seed $(SEED)
+
+# MQTT's power-cut tests (tests/unit/test_mqtt_persist.c) with SEEDS other
+# seeds of the write cache, from SEED on (make test runs the fixed one).
+SEEDS ?= 20
+.PHONY: powercut-mqtt
+powercut-mqtt: $(BUILD)/tests/test_mqtt_persist
+	@set -e; s=$(SEED); end=$$(($(SEED) + $(SEEDS))); while [ $$s -lt $$end ]; do \
+	    NE_MQTT_CUT_SEED=$$s $< > $(BUILD)/tests/powercut-mqtt.log 2>&1 || \
+	    { cat $(BUILD)/tests/powercut-mqtt.log; echo "powercut-mqtt: seed $$s failed"; exit 1; }; \
+	    s=$$((s + 1)); done; echo "powercut-mqtt: $(SEEDS) seeds from $(SEED) passed"
 
 # Interop: the real binary driven by real clients. Every tests/<dir>/ that
 # holds node test files (*.test.mjs: tests/interop, tests/hostile, and any

@@ -645,29 +645,55 @@ static pub_check check_publish(ne_conn *conn, ne_mqtt_publish *p, pub_head *h)
 static void answer_publish(ne_conn *conn, uint8_t qos, uint16_t id, int rc, uint32_t delivered)
 {
     ne_mqtt_client *c = client_of(conn);
-    if (qos == 0 || conn->closing) {
+    ne_mqtt *m = ne_mqtt_of(conn);
+    if (qos == 0) {
         return;
     }
     uint8_t reason = rc == NE_ERR_PERMISSION ? NE_MQTT_RC_NOT_AUTHORIZED
                      : delivered == 0        ? NE_MQTT_RC_NO_MATCHING_SUBSCRIBERS
                                              : NE_MQTT_RC_SUCCESS;
+    bool held = true;
     if (qos == 2 && c->session != NULL) {
+        /* A routed message's id is held even when its client is closing:
+         * sent again, it is answered without being routed twice. */
         ne_mqtt_session *s = c->session;
         if (reason < 0x80 && s->inbound != NULL && s->inbound_count < NE_MQTT_MAX_INBOUND_QOS2) {
-            s->inbound[s->inbound_count++] = id;
-            ne_mqtt_dirty(ne_mqtt_of(conn), s);
+            held = ne_mqtt_persist_commit(m);
+            if (held) {
+                s->inbound[s->inbound_count++] = id;
+                ne_mqtt_dirty(m, s);
+            }
         }
-        ne_mqtt_session_inbound_release(ne_mqtt_of(conn), s); /* refused: none held */
+        ne_mqtt_session_inbound_release(m, s); /* refused: none held */
+    }
+    if (conn->closing) {
+        return;
     }
     /* What the message left in persistent sessions (and the retained
      * table) is durable before the publisher hears it was received; when
      * the device fails, the publisher is closed unacknowledged and sends
      * it again (M3-37). */
-    if (!ne_mqtt_persist_flush(ne_mqtt_of(conn))) {
+    if (!held || !ne_mqtt_persist_flush(m)) {
         ne_mqtt_close_with(conn, NE_MQTT_RC_UNSPECIFIED, NE_CLOSE_WRITE_ERROR);
         return;
     }
     send_ack(conn, qos == 1 ? NE_MQTT_PUBACK : NE_MQTT_PUBREC, id, reason);
+}
+
+/* Routes a PUBLISH and answers it; a persistent session's QoS 2 as one
+ * transaction (ne_mqtt_txn). */
+static void route_and_answer(ne_conn *conn, const ne_mqtt_pub *pub, ne_msg *msg, uint16_t id)
+{
+    ne_mqtt *m = ne_mqtt_of(conn);
+    ne_mqtt_session *s = client_of(conn)->session;
+    uint32_t delivered = 0;
+    int rc = NE_OK;
+    if (s != NULL) {
+        ne_mqtt_persist_txn_begin(m, s, pub->qos);
+        rc = ne_mqtt_route(m, conn, pub, msg, &delivered);
+    }
+    answer_publish(conn, pub->qos, id, rc, delivered);
+    ne_mqtt_session_txn_end(m);
 }
 
 /* A PUBLISH whole in the buffer whose NATS form fits the scratch. */
@@ -686,9 +712,7 @@ static void publish_in_place(ne_conn *conn, pub_head *h, const uint8_t *payload)
     msg.total_len = (uint32_t)h->nats_hdr_len + h->payload_len;
     msg.has_headers = true;
     msg.data = w;
-    uint32_t delivered = 0;
-    int rc = ne_mqtt_route(m, conn, &h->pub, &msg, &delivered);
-    answer_publish(conn, h->pub.qos, h->packet_id, rc, delivered);
+    route_and_answer(conn, &h->pub, &msg, h->packet_id);
 }
 
 /* Copies n bytes (src may be NULL when n is 0); returns the end. */
@@ -752,7 +776,6 @@ static bool spill_start(ne_conn *conn, const pub_head *h)
 
 static void spill_finish(ne_conn *conn)
 {
-    ne_mqtt *m = ne_mqtt_of(conn);
     ne_mqtt_client *c = client_of(conn);
     const ne_spill *sp = conn->io->spill;
     NE_ASSERT(sp->promised == 0);
@@ -782,12 +805,7 @@ static void spill_finish(ne_conn *conn)
     msg.has_headers = true;
     msg.chain = chain;
     msg.chain_offset = at + ms->topic_len + ms->props_len;
-    uint32_t delivered = 0;
-    int rc = NE_OK;
-    if (c->session != NULL) {
-        rc = ne_mqtt_route(m, conn, &pub, &msg, &delivered);
-    }
-    answer_publish(conn, ms->qos, ms->packet_id, rc, delivered);
+    route_and_answer(conn, &pub, &msg, ms->packet_id);
     ne_chunk_chain_release(&conn->set->chunks, chain);
 }
 
@@ -1775,6 +1793,7 @@ void ne_mqtt_stats_json(const ne_mqtt *m, ne_json_out *o)
     ne_json_kv_u64(o, "persist_messages_loaded", ps->messages_loaded);
     ne_json_kv_u64(o, "persist_retained_loaded", ps->retained_loaded);
     ne_json_kv_u64(o, "persist_dropped_at_load", ps->dropped_at_load);
+    ne_json_kv_u64(o, "persist_rolled_back", ps->rolled_back);
 #endif
     ne_json_end_object(o);
 }

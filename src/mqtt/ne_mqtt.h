@@ -166,6 +166,7 @@ typedef struct ne_mqtt_session {
     bool warned_full; /* its in-flight slots ran out (logged once until one frees) */
     bool dirty;       /* changed since its record was last written */
     bool on_disk;     /* its record is in the persistent store */
+    bool pump_due;    /* queued during a held QoS 2 publish (ne_mqtt_txn) */
     char id_inline[NE_MQTT_INLINE_CLIENT_ID_BYTES + 1];
 } ne_mqtt_session;
 
@@ -239,6 +240,19 @@ typedef struct ne_mqtt_inbound {
     uint32_t expiry_s;
 } ne_mqtt_inbound;
 
+/* A persistent session's QoS 2 PUBLISH from its routing to its answer
+ * (ne_mqtt_persist_txn_begin, ne_mqtt_persist_commit,
+ * ne_mqtt_session_txn_end): the message it left in sessions is durable
+ * before the publisher's record holds its packet id, and nothing is sent
+ * to those sessions' clients before that. */
+typedef struct ne_mqtt_txn {
+    const ne_mqtt_session *publisher;
+    ne_mqtt_msg *msg; /* the kept copy, once a session or the retained table took it */
+    uint64_t seq;     /* its number in the persistent store's order of commits */
+    bool active;
+    bool pumps_due; /* a session has pump_due */
+} ne_mqtt_txn;
+
 /* A routed message as MQTT sees it, worked out once per message (seq)
  * for all the sessions it reaches. */
 typedef struct ne_mqtt_view {
@@ -302,6 +316,7 @@ typedef struct ne_mqtt {
     ne_mqtt_persist persist; /* off until ne_mqtt_open_store */
 #endif
     ne_mqtt_inbound inbound;
+    ne_mqtt_txn txn;
     ne_mqtt_view view;
     /* The NATS form of an inbound publish: headers, payload and CRLF. */
     uint8_t nats_scratch[NE_CHUNK_BYTES];

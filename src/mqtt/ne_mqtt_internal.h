@@ -94,6 +94,9 @@ void ne_mqtt_session_resume(ne_mqtt *m, ne_mqtt_session *s);
 void ne_mqtt_session_detach(ne_mqtt *m, ne_mqtt_session *s, bool publish_will);
 /* Queued messages sent while the client's Receive Maximum allows. */
 void ne_mqtt_session_pump(ne_mqtt *m, ne_mqtt_session *s);
+/* The end of a QoS 2 publish's transaction (ne_mqtt_txn): the sessions
+ * it queued messages for send them now. */
+void ne_mqtt_session_txn_end(ne_mqtt *m);
 /* The session's will: published now, or at will_at_ms. */
 void ne_mqtt_session_publish_will(ne_mqtt *m, ne_mqtt_session *s);
 
@@ -135,6 +138,17 @@ static inline void ne_mqtt_dirty(ne_mqtt *m, ne_mqtt_session *s)
  * not durable and must not be acknowledged. A record the store refused
  * (too large, keys full) is counted and kept in RAM only: not a failure. */
 bool ne_mqtt_persist_flush(ne_mqtt *m);
+/* Exactly once for a persistent session's QoS 2 PUBLISH across a power
+ * cut (M3-39): begin before it is routed, commit before its packet id is
+ * held, and ne_mqtt_session_txn_end after its answer. The commit makes
+ * what the routing left in sessions durable (its message's record names
+ * the publisher and the transaction), then counts it committed, so the
+ * publisher's next record (the one that holds the id) proves it: at a
+ * restart, a message whose publisher's record is older is taken back
+ * from every session, and the publisher sends it again. false when the
+ * device failed (nothing may be acknowledged). */
+void ne_mqtt_persist_txn_begin(ne_mqtt *m, const ne_mqtt_session *publisher, uint8_t qos);
+bool ne_mqtt_persist_commit(ne_mqtt *m);
 /* The session ends: its record goes. */
 void ne_mqtt_persist_session_gone(ne_mqtt *m, ne_mqtt_session *s);
 /* Shutdown: a last flush, then nothing is written or removed any more. */

@@ -12,11 +12,15 @@
 
 #if NE_MQTT_PERSIST
 
-/* The records' first byte: their layout's version. */
-#define REC_FORMAT 1
+/* The records' first byte: their layout's version. Version 2 added a
+ * message's transaction (its QoS 2 publisher) and a session's last
+ * commit; records of version 1 are read as having neither. */
+#define REC_FORMAT 2
 /* Fixed bytes of the records. */
 #define MSG_HEAD_BYTES 16
-#define SESSION_HEAD_BYTES 24
+#define MSG_ORIGIN_BYTES 10 /* the transaction and its publisher's id length */
+#define SESSION_HEAD_BYTES_V1 24
+#define SESSION_HEAD_BYTES 32
 #define SUB_FIXED_BYTES 10
 #define OUT_BYTES 18
 
@@ -199,15 +203,19 @@ static void del(ne_mqtt *m, const uint8_t *key, size_t key_len)
     }
 }
 
-/* A message's record, written once. */
+/* A message's record, written once. The message of a QoS 2 publish not
+ * yet committed names its transaction and publisher (ne_mqtt_txn). */
 static bool persist_msg(ne_mqtt *m, ne_mqtt_msg *msg)
 {
     if (msg->persisted) {
         return true;
     }
     ne_mqtt_persist *p = &m->persist;
+    const ne_mqtt_txn *t = &m->txn;
+    bool origin = t->active && t->msg == msg;
+    size_t origin_bytes = MSG_ORIGIN_BYTES + (origin ? t->publisher->client_id_len : 0u);
     uint32_t bytes = ne_mqtt_msg_bytes(msg);
-    if (bytes > sizeof(p->rec) - MSG_HEAD_BYTES) {
+    if (bytes > sizeof(p->rec) - MSG_HEAD_BYTES - origin_bytes) {
         refused(m, "message", NE_ERR_TOO_BIG);
         return false;
     }
@@ -221,9 +229,15 @@ static bool persist_msg(ne_mqtt *m, ne_mqtt_msg *msg)
     w_u16(&w, msg->props_len);
     w_u32(&w, msg->payload_len);
     NE_ASSERT(w.ok && w.len == MSG_HEAD_BYTES);
+    w_u64(&w, origin ? t->seq : 0);
+    w_u16(&w, origin ? t->publisher->client_id_len : 0);
+    if (origin) {
+        w_bytes(&w, t->publisher->client_id, t->publisher->client_id_len);
+    }
+    NE_ASSERT(w.ok && w.len == MSG_HEAD_BYTES + origin_bytes);
     ne_mqtt_msg_copy(msg, 0, p->rec + w.len, bytes);
     size_t key_len = key_msg(p->key, msg->id);
-    if (!put(m, p->key, key_len, p->rec, MSG_HEAD_BYTES + (size_t)bytes, "message")) {
+    if (!put(m, p->key, key_len, p->rec, w.len + (size_t)bytes, "message")) {
         return false;
     }
     msg->persisted = true;
@@ -233,6 +247,9 @@ static bool persist_msg(ne_mqtt *m, ne_mqtt_msg *msg)
 static void msg_freed(void *ctx, ne_mqtt_msg *msg)
 {
     ne_mqtt *m = ctx;
+    if (m->txn.msg == msg) {
+        m->txn.msg = NULL;
+    }
     if (writable(m)) {
         size_t key_len = key_msg(m->persist.key, msg->id);
         del(m, m->persist.key, key_len);
@@ -301,6 +318,7 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
     }
     w_u16(&w, outs);
     w_u16(&w, s->inbound_count);
+    w_u64(&w, p->committed);
     NE_ASSERT(w.len == SESSION_HEAD_BYTES);
     /* Filters are written in slot order without the free slots, and read
      * back into the first slots: an entry of a shared filter names it by
@@ -353,24 +371,10 @@ static void write_session(ne_mqtt *m, ne_mqtt_session *s)
     }
 }
 
-bool ne_mqtt_persist_flush(ne_mqtt *m)
+/* Syncs what was written; false once the device failed. */
+static bool sync(ne_mqtt *m)
 {
     ne_mqtt_persist *p = &m->persist;
-    if (!writable(m)) {
-        m->dirty_any = false;
-        return true;
-    }
-    if (m->dirty_any) {
-        m->dirty_any = false;
-        uint32_t guard = 0;
-        for (ne_mqtt_session *s = m->sessions; s != NULL && guard++ < NE_MQTT_MAX_SESSIONS;
-             s = s->next) {
-            if (s->dirty) {
-                s->dirty = false;
-                write_session(m, s);
-            }
-        }
-    }
     if (p->unsynced && !p->failed) {
         p->stats.syncs++;
         int rc = ne_store_kv_sync(&p->kv);
@@ -386,6 +390,55 @@ bool ne_mqtt_persist_flush(ne_mqtt *m)
         }
     }
     return !p->failed;
+}
+
+bool ne_mqtt_persist_flush(ne_mqtt *m)
+{
+    if (!writable(m)) {
+        m->dirty_any = false;
+        return true;
+    }
+    if (m->dirty_any) {
+        m->dirty_any = false;
+        uint32_t guard = 0;
+        for (ne_mqtt_session *s = m->sessions; s != NULL && guard++ < NE_MQTT_MAX_SESSIONS;
+             s = s->next) {
+            if (s->dirty) {
+                s->dirty = false;
+                write_session(m, s);
+            }
+        }
+    }
+    return sync(m);
+}
+
+void ne_mqtt_persist_txn_begin(ne_mqtt *m, const ne_mqtt_session *publisher, uint8_t qos)
+{
+    ne_mqtt_txn *t = &m->txn;
+    NE_ASSERT(!t->active);
+    if (qos != 2 || !publisher->persistent || !writable(m)) {
+        return;
+    }
+    t->active = true;
+    t->publisher = publisher;
+    t->msg = NULL;
+    t->seq = ++m->persist.last_txn;
+}
+
+bool ne_mqtt_persist_commit(ne_mqtt *m)
+{
+    ne_mqtt_txn *t = &m->txn;
+    if (!t->active) {
+        return true;
+    }
+    /* Its copies first, with the record naming the transaction: only once
+     * they are durable may a session record say it was committed. */
+    if (t->msg != NULL && !ne_mqtt_persist_flush(m)) {
+        return false;
+    }
+    m->persist.committed = t->seq;
+    t->msg = NULL; /* committed: written later, its record names none */
+    return true;
 }
 
 void ne_mqtt_persist_session_gone(ne_mqtt *m, ne_mqtt_session *s)
@@ -412,10 +465,12 @@ typedef struct load_ctx {
     ne_mqtt *m;
     uint32_t count; /* loaded messages, in m->persist.loaded */
     uint64_t max_id;
-    bool unwanted; /* a record to remove was found (a second pass removes it) */
+    uint64_t max_txn; /* the latest transaction a record names */
+    bool unwanted;    /* a record to remove was found (a second pass removes it) */
 } load_ctx;
 
-static int load_record(ne_mqtt *m, uint64_t seq, rbuf *r)
+/* The record at seq; *format its version. */
+static int load_record(ne_mqtt *m, uint64_t seq, rbuf *r, uint8_t *format)
 {
     ne_store_msg sm;
     int rc = ne_store_load(&m->persist.kv.log, seq, &sm, m->persist.rec, sizeof(m->persist.rec));
@@ -423,7 +478,31 @@ static int load_record(ne_mqtt *m, uint64_t seq, rbuf *r)
         return rc;
     }
     *r = (rbuf){sm.payload, sm.payload_len, 0, true};
-    return r_u8(r) == REC_FORMAT ? NE_OK : NE_ERR_CORRUPT;
+    *format = r_u8(r);
+    return *format >= 1 && *format <= REC_FORMAT ? NE_OK : NE_ERR_CORRUPT;
+}
+
+/* Whether the transaction `txn` of the publisher with this client id was
+ * committed: its session record carries that commit or a later one. With
+ * no record (the session ended after it) it was. Reads the record into
+ * m->persist.rec. */
+static bool txn_committed(ne_mqtt *m, const uint8_t *client_id, size_t len, uint64_t txn)
+{
+    ne_mqtt_persist *p = &m->persist;
+    NE_ASSERT(len + 1 <= sizeof(p->key));
+    p->key[0] = KEY_SESSION;
+    memcpy(p->key + 1, client_id, len);
+    const uint8_t *value = NULL;
+    size_t value_len = 0;
+    if (ne_store_kv_get(&p->kv, p->key, len + 1, p->rec, sizeof(p->rec), &value, &value_len) !=
+        NE_OK) {
+        return true;
+    }
+    rbuf r = {value, value_len, 0, true};
+    uint8_t format = r_u8(&r);
+    (void)r_bytes(&r, SESSION_HEAD_BYTES_V1 - 1);
+    uint64_t stamp = format >= 2 ? r_u64(&r) : 0;
+    return r.ok && stamp >= txn;
 }
 
 static uint64_t id_of_key(const char *key)
@@ -440,7 +519,12 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
     load_ctx *c = vctx;
     ne_mqtt *m = c->m;
     rbuf r;
-    if (key_len != 9 || load_record(m, seq, &r) != NE_OK || c->count == NE_MQTT_MAX_MESSAGES) {
+    uint8_t format = 0;
+    if (key_len == 9) {
+        c->max_id = NE_MAX(c->max_id, id_of_key(key)); /* never given again, kept or not */
+    }
+    if (key_len != 9 || load_record(m, seq, &r, &format) != NE_OK ||
+        c->count == NE_MQTT_MAX_MESSAGES) {
         m->persist.stats.dropped_at_load++;
         c->unwanted = true;
         return NE_OK;
@@ -452,6 +536,9 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
     uint16_t topic_len = r_u16(&r);
     uint16_t props_len = r_u16(&r);
     uint32_t payload_len = r_u32(&r);
+    uint64_t txn = format >= 2 ? r_u64(&r) : 0;
+    uint16_t publisher_len = format >= 2 ? r_u16(&r) : 0;
+    const uint8_t *publisher = r_bytes(&r, publisher_len);
     const uint8_t *topic = r_bytes(&r, topic_len);
     const uint8_t *props = r_bytes(&r, props_len);
     const uint8_t *payload = r_bytes(&r, payload_len);
@@ -466,6 +553,16 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
         c->unwanted = true;
         return NE_OK;
     }
+    c->max_txn = NE_MAX(c->max_txn, txn);
+    if (txn != 0 &&
+        !txn_committed(m, publisher, NE_MIN(publisher_len, NE_MQTT_CLIENT_ID_BYTES), txn)) {
+        /* Its publisher never heard it was received and sends it again:
+         * taken back from every session that had it (ne_mqtt_txn). */
+        ne_mqtt_msg_release(&m->store, msg);
+        m->persist.stats.rolled_back++;
+        c->unwanted = true;
+        return NE_OK;
+    }
     msg->id = id_of_key(key);
     msg->qos = qos;
     msg->retain = (flags & 1u) != 0;
@@ -474,7 +571,6 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
     /* The interval counts again from this start: the clock is monotonic. */
     msg->expires_ms = msg->has_expiry ? m->conns->now_ms + (uint64_t)expiry_s * 1000u : 0;
     msg->persisted = true;
-    c->max_id = NE_MAX(c->max_id, msg->id);
     /* Kept in id order for the lookups that follow (insertion). */
     uint32_t i = c->count++;
     while (i > 0 && m->persist.loaded[i - 1]->id > msg->id) {
@@ -559,8 +655,10 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
     load_ctx *c = vctx;
     ne_mqtt *m = c->m;
     rbuf r;
+    uint8_t format = 0;
     ne_mqtt_session *s = NULL;
-    if (key_len < 2 || key_len - 1 > NE_MQTT_CLIENT_ID_BYTES || load_record(m, seq, &r) != NE_OK) {
+    if (key_len < 2 || key_len - 1 > NE_MQTT_CLIENT_ID_BYTES ||
+        load_record(m, seq, &r, &format) != NE_OK) {
         goto drop;
     }
     uint8_t version = r_u8(&r);
@@ -571,6 +669,8 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
     uint16_t subs = r_u16(&r);
     uint16_t outs = r_u16(&r);
     uint16_t inbound = r_u16(&r);
+    uint64_t stamp = format >= 2 ? r_u64(&r) : 0; /* its last commit */
+    c->max_txn = NE_MAX(c->max_txn, stamp);
     if (!r.ok || subs > NE_MQTT_MAX_SUBS_PER_SESSION || outs > NE_MQTT_MAX_INFLIGHT ||
         inbound > NE_MQTT_MAX_INBOUND_QOS2) {
         goto drop;
@@ -750,7 +850,7 @@ int ne_mqtt_open_store(ne_mqtt *m, ne_store_dev *dev)
     p->dev = dev;
     p->on = true;
     p->loading = true;
-    load_ctx c = {m, 0, 0, false};
+    load_ctx c = {m, 0, 0, 0, false};
     uint8_t prefix = KEY_MESSAGE;
     (void)ne_store_kv_list(&p->kv, &prefix, 1, load_msg, &c);
     prefix = KEY_RETAINED;
@@ -766,6 +866,11 @@ int ne_mqtt_open_store(ne_mqtt *m, ne_store_dev *dev)
         remove_unwanted(m, &c, KEY_SESSION);
         remove_unwanted(m, &c, KEY_RETAINED);
     }
+    /* A message taken back is gone from the device before any record
+     * counts its transaction, or a later one, committed. */
+    (void)sync(m);
+    p->committed = c.max_txn;
+    p->last_txn = c.max_txn;
     /* The loader's references go: messages nothing holds leave (and
      * their records with them). */
     for (uint32_t i = 0; i < c.count; i++) {
@@ -810,6 +915,19 @@ void ne_mqtt_persist_session_gone(ne_mqtt *m, ne_mqtt_session *s)
 void ne_mqtt_persist_freeze(ne_mqtt *m)
 {
     (void)m;
+}
+
+void ne_mqtt_persist_txn_begin(ne_mqtt *m, const ne_mqtt_session *publisher, uint8_t qos)
+{
+    (void)m;
+    (void)publisher;
+    (void)qos;
+}
+
+bool ne_mqtt_persist_commit(ne_mqtt *m)
+{
+    (void)m;
+    return true;
 }
 
 void ne_mqtt_persist_init(ne_mqtt *m)

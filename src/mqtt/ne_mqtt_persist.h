@@ -8,10 +8,15 @@
  * Records, each a key and a value the MQTT kind lays out itself
  * (ne_mqtt_persist.c):
  *   "s" + client id      a persistent session, whole (one record, so that
- *                        a power cut leaves the old session or the new one)
+ *                        a power cut leaves the old session or the new one),
+ *                        with the last QoS 2 transaction committed when it
+ *                        was written
  *   "m" + id (8 B, BE)   a kept message: flags, expiry, topic, properties,
- *                        payload; written once, however many sessions and
- *                        the retained table hold it, removed with its last
+ *                        payload, and while a persistent session's QoS 2
+ *                        publish of it is not committed, that transaction
+ *                        and the publisher's client id (ne_mqtt_txn);
+ *                        written once, however many sessions and the
+ *                        retained table hold it, removed with its last
  *                        reference
  *   "r" + topic          the retained message of a topic: a message id
  *
@@ -53,6 +58,7 @@ typedef struct ne_mqtt_persist_stats {
     uint64_t messages_loaded;
     uint64_t retained_loaded;
     uint64_t dropped_at_load; /* records that could not be taken back (pools, users gone) */
+    uint64_t rolled_back;     /* QoS 2 messages whose publisher's record did not hold them */
 } ne_mqtt_persist_stats;
 
 typedef struct ne_mqtt_persist {
@@ -63,6 +69,11 @@ typedef struct ne_mqtt_persist {
     bool warned;    /* a refusal was logged */
     bool failed;    /* the device failed (I/O, power): nothing is durable any more */
     uint32_t dirty; /* sessions marked dirty */
+    /* The last committed QoS 2 publish (ne_mqtt_persist_commit): every
+     * session record carries it, and a message written during a later
+     * one is taken back only when its publisher's record is that recent. */
+    uint64_t committed;
+    uint64_t last_txn; /* the last transaction begun */
     ne_store_dev *dev;
     ne_store_kv kv;
     ne_mqtt_persist_stats stats;

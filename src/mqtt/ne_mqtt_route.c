@@ -293,6 +293,9 @@ ne_mqtt_msg *ne_mqtt_view_store(ne_mqtt *m, ne_mqtt_view *v, const ne_msg *msg)
     s->expires_ms = v->expires_ms;
     s->expiry_s = (uint32_t)((v->expires_ms - NE_MIN(v->expires_ms, m->conns->now_ms)) / 1000u);
     v->stored = s;
+    if (m->txn.active && v->publisher == m->txn.publisher) {
+        m->txn.msg = s; /* its record names the transaction */
+    }
     return s;
 }
 

@@ -532,8 +532,31 @@ static bool queue_message(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_msg *msg, uint
     e->sub_id = sub_id;
     e->shared = shared;
     ne_mqtt_dirty(m, s);
-    ne_mqtt_session_pump(m, s);
+    if (m->txn.active) {
+        s->pump_due = true; /* sent once the publish is committed */
+        m->txn.pumps_due = true;
+    } else {
+        ne_mqtt_session_pump(m, s);
+    }
     return true;
+}
+
+void ne_mqtt_session_txn_end(ne_mqtt *m)
+{
+    ne_mqtt_txn *t = &m->txn;
+    bool due = t->pumps_due;
+    memset(t, 0, sizeof(*t));
+    if (!due) {
+        return;
+    }
+    uint32_t guard = 0;
+    for (ne_mqtt_session *s = m->sessions; s != NULL && guard++ < NE_MQTT_MAX_SESSIONS;
+         s = s->next) {
+        if (s->pump_due) {
+            s->pump_due = false;
+            ne_mqtt_session_pump(m, s);
+        }
+    }
 }
 
 static void release_and_pump(ne_mqtt *m, ne_mqtt_session *s, ne_mqtt_out *e)
