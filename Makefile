@@ -834,7 +834,8 @@ run-mps2: $(MPS2_ELF)
 # sysusers.d entry of its user, natsedge(8). INSTALL_BIN installs another
 # binary (default: this variant's). `make deb`: those files as a Debian
 # package in $(DEB_DIR) (dpkg-deb; dpkg-shlibdeps for Depends when there),
-# whose maintainer scripts create the user natsedge. `make check-man`:
+# whose maintainer scripts create the user natsedge (a static binary,
+# INSTALL_BIN of STATIC=1, depends on no library). `make check-man`:
 # natsedge(8) documents exactly the flags `natsedge --help` shows.
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -880,6 +881,8 @@ deb: $(INSTALL_BIN)
 	libs=$$(cd $(DEB_DIR)/shlibs && dpkg-shlibdeps -O -e $(abspath $(DEB_ROOT))/usr/sbin/natsedge 2>/dev/null \
 	    | sed -n 's/^shlibs:Depends=//p'); \
 	depends="$${libs:-libc6, libsodium23}, adduser"; \
+	if ! $(CROSS)readelf -d $(DEB_ROOT)/usr/sbin/natsedge | grep -q '(NEEDED)'; then \
+	    depends="adduser"; fi; \
 	size=$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1); \
 	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$depends|" \
 	    -e "s|@INSTALLED_SIZE@|$$size|" dist/deb/control.in > $(DEB_ROOT)/DEBIAN/control

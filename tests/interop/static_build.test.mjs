@@ -10,7 +10,11 @@
 // SAN=), and the test skips itself there, saying so.
 import { test, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { openSync, readSync, closeSync } from "node:fs";
+import { openSync, readSync, closeSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { lookup } from "node:dns/promises";
 import { connect } from "@nats-io/transport-node";
 import { startServer, stopAll, getJSON, waitFor, within, sleep } from "./lib/harness.mjs";
@@ -67,6 +71,25 @@ describe("natsedge-only (its STATIC=1 build, NATSEDGE_STATIC_BIN): the staticall
     const types = programHeaderTypes(STATIC_BIN);
     assert.ok(!types.includes(3), `PT_INTERP in ${STATIC_BIN}: not a static binary`);
     assert.ok(!types.includes(2), `PT_DYNAMIC in ${STATIC_BIN}: not a static binary`);
+  });
+
+  test("packaged by make deb, depends on no library (only adduser, for its user)", { skip: spawnSync("dpkg-deb", ["--version"], { stdio: "ignore" }).status !== 0 && "dpkg-deb is not installed" }, () => {
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+    const dir = mkdtempSync(join(tmpdir(), "natsedge-static-deb-"));
+    try {
+      // make without what an enclosing `make interop` passes down: only the
+      // packaging runs, on the static binary under test.
+      const env = { ...process.env };
+      for (const k of ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"]) delete env[k];
+      const r = spawnSync("make", ["--no-print-directory", "-C", root, `INSTALL_BIN=${resolve(STATIC_BIN)}`, "deb", `DEB_DIR=${dir}`], { encoding: "utf8", timeout: 120000, env });
+      assert.equal(r.status, 0, `make deb failed:\n${r.stdout}\n${r.stderr}`);
+      const deb = readdirSync(dir).find((f) => f.endsWith(".deb"));
+      assert.ok(deb, "a .deb built");
+      const depends = spawnSync("dpkg-deb", ["--field", join(dir, deb), "Depends"], { encoding: "utf8" }).stdout.trim();
+      assert.equal(depends, "adduser");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("serves NATS and MQTT clients and a leaf remote to nats-leaf://localhost (LN-01, LN-17, MQ-13)", async () => {
