@@ -554,10 +554,11 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
         return NE_OK;
     }
     c->max_txn = NE_MAX(c->max_txn, txn);
-    if (txn != 0 &&
-        !txn_committed(m, publisher, NE_MIN(publisher_len, NE_MQTT_CLIENT_ID_BYTES), txn)) {
+    if (txn != 0 && (publisher_len == 0 || publisher_len > NE_MQTT_CLIENT_ID_BYTES ||
+                     !txn_committed(m, publisher, publisher_len, txn))) {
         /* Its publisher never heard it was received and sends it again:
-         * taken back from every session that had it (ne_mqtt_txn). */
+         * taken back from every session that had it (ne_mqtt_txn). A
+         * publisher id no session can have is a damaged record. */
         ne_mqtt_msg_release(&m->store, msg);
         m->persist.stats.rolled_back++;
         c->unwanted = true;
