@@ -46,15 +46,20 @@ static int setup(void **state)
     return 0;
 }
 
+/* Shuts the server down and checks that every pool is back to idle. */
+static void shutdown_idle(ne_server *s)
+{
+    ne_server_shutdown(s);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(s, &busy) != 0) {
+        fail_msg("pool \"%s\" not back to idle", busy);
+    }
+}
+
 static int teardown(void **state)
 {
     (void)state;
-    ne_server_shutdown(&srv);
-    /* Leak check after every test: every pool back to idle. */
-    const char *busy = NULL;
-    if (ne_server_pools_in_use(&srv, &busy) != 0) {
-        fail_msg("pool \"%s\" not back to idle", busy);
-    }
+    shutdown_idle(&srv); /* leak check after every test */
     return 0;
 }
 
@@ -1501,6 +1506,24 @@ static void protect_inside(void *p, size_t n, int prot)
     assert_int_equal(mprotect((void *)start, end - start, prot), 0);
 }
 
+/* A client of the server connects, says text and gets (into rx) what the
+ * server answers within ten steps; returns the client. */
+static int fresh_client_says(ne_server *s, ne_loop *loop, const char *text)
+{
+    int c = ne_sim_connect(&sim, ne_server_client_port(s));
+    assert_true(c >= 0);
+    for (int i = 0; i < 5; i++) {
+        ne_sim_net_step(&sim, loop);
+    }
+    assert_int_equal(ne_sim_client_write(&sim, c, text, strlen(text)), strlen(text));
+    for (int i = 0; i < 10; i++) {
+        ne_sim_net_step(&sim, loop);
+    }
+    size_t n = ne_sim_client_read(&sim, c, rx, sizeof(rx) - 1);
+    rx[n] = '\0';
+    return c;
+}
+
 /* ne_server_init_zeroed (a board's static server) reads and writes nothing
  * of the subject trie and of the pools' storage: their pages become
  * resident only as clients use them (docs/performance.md, "Idle MQTT
@@ -1525,28 +1548,14 @@ static void test_init_of_a_zeroed_server_touches_neither_trie_nor_pools(void **s
     protect_inside(&fresh.storage, sizeof(fresh.storage), PROT_READ | PROT_WRITE);
     assert_int_equal(rc, NE_OK);
     assert_int_equal(ne_server_start(&fresh), NE_OK);
-    uint16_t p = ne_server_client_port(&fresh);
-    int c = ne_sim_connect(&sim, p);
-    assert_true(c >= 0);
     ne_loop loop;
     ne_server_loop(&fresh, &loop);
-    for (int i = 0; i < 5; i++) {
-        ne_sim_net_step(&sim, &loop);
-    }
-    const char *text = "CONNECT {}\r\nSUB a.b 1\r\nPUB a.b 2\r\nhi\r\nPING\r\n";
-    assert_int_equal(ne_sim_client_write(&sim, c, text, strlen(text)), strlen(text));
-    for (int i = 0; i < 10; i++) {
-        ne_sim_net_step(&sim, &loop);
-    }
-    size_t n = ne_sim_client_read(&sim, c, rx, sizeof(rx) - 1);
-    rx[n] = '\0';
+    int c =
+        fresh_client_says(&fresh, &loop, "CONNECT {}\r\nSUB a.b 1\r\nPUB a.b 2\r\nhi\r\nPING\r\n");
+    (void)c;
     assert_non_null(strstr(rx, "MSG a.b 1 2\r\nhi\r\n"));
     assert_non_null(strstr(rx, "PONG\r\n"));
-    ne_server_shutdown(&fresh);
-    const char *busy = NULL;
-    if (ne_server_pools_in_use(&fresh, &busy) != 0) {
-        fail_msg("pool \"%s\" not back to idle", busy);
-    }
+    shutdown_idle(&fresh);
 }
 
 /* A server without allow_responses never reads its response-permission
@@ -1566,18 +1575,8 @@ static void test_a_closing_client_reads_no_unused_response_permission(void **sta
     ne_loop loop;
     ne_server_loop(&fresh, &loop);
     protect_inside(fresh.router.resp_perms, sizeof(fresh.router.resp_perms), PROT_NONE);
-    int c = ne_sim_connect(&sim, ne_server_client_port(&fresh));
-    assert_true(c >= 0);
-    const char *text = "CONNECT {}\r\nSUB a.b 1\r\nPUB a.b _INBOX.r 2\r\nhi\r\nPING\r\n";
-    for (int i = 0; i < 5; i++) {
-        ne_sim_net_step(&sim, &loop);
-    }
-    assert_int_equal(ne_sim_client_write(&sim, c, text, strlen(text)), strlen(text));
-    for (int i = 0; i < 10; i++) {
-        ne_sim_net_step(&sim, &loop);
-    }
-    size_t n = ne_sim_client_read(&sim, c, rx, sizeof(rx) - 1);
-    rx[n] = '\0';
+    int c = fresh_client_says(&fresh, &loop,
+                              "CONNECT {}\r\nSUB a.b 1\r\nPUB a.b _INBOX.r 2\r\nhi\r\nPING\r\n");
     assert_non_null(strstr(rx, "MSG a.b 1 _INBOX.r 2\r\nhi\r\n"));
     ne_sim_client_close(&sim, c);
     for (int i = 0; i < 10 && !ne_sim_server_closed(&sim, c); i++) {
@@ -1587,11 +1586,7 @@ static void test_a_closing_client_reads_no_unused_response_permission(void **sta
     assert_int_equal(fresh.router.resp_perms_used, 0);
     protect_inside(fresh.router.resp_perms, sizeof(fresh.router.resp_perms),
                    PROT_READ | PROT_WRITE);
-    ne_server_shutdown(&fresh);
-    const char *busy = NULL;
-    if (ne_server_pools_in_use(&fresh, &busy) != 0) {
-        fail_msg("pool \"%s\" not back to idle", busy);
-    }
+    shutdown_idle(&fresh);
 }
 
 int main(void)
