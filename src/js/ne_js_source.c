@@ -288,6 +288,20 @@ static size_t write_request(ne_js *js, const ne_js_source_link *link, char *out,
     return sb.truncated ? 0 : sb.len;
 }
 
+/* The wait before a create request is asked again: doubled for each one
+ * in a row left unanswered (NE_JS_SOURCE_RETRY_MAX_MS at most). */
+static uint64_t retry_delay(ne_js_source_link *link)
+{
+    uint64_t ms = NE_JS_SOURCE_RETRY_MS;
+    for (uint8_t k = 0; k < link->unanswered && ms < NE_JS_SOURCE_RETRY_MAX_MS; k++) {
+        ms *= 2;
+    }
+    if (link->unanswered < UINT8_MAX) {
+        link->unanswered++;
+    }
+    return NE_MIN(ms, (uint64_t)NE_JS_SOURCE_RETRY_MAX_MS);
+}
+
 /* Gives up the link's consumer (if any) and asks the origin for a new one
  * on fresh subjects, so that what the old one still sends is not taken. */
 static void ask(ne_js *js, ne_js_account *a, ne_js_source_link *link, uint64_t now_ms)
@@ -297,7 +311,7 @@ static void ask(ne_js *js, ne_js_account *a, ne_js_source_link *link, uint64_t n
     uint32_t idx = link_index(js, link);
     unsubscribe(js, link);
     link->state = NE_JS_SOURCE_WAIT;
-    link->retry_ms = now_ms + NE_JS_SOURCE_RETRY_MS;
+    link->retry_ms = now_ms + retry_delay(link);
     link->restart = false;
     if (a->client == NULL) {
         return;
@@ -616,6 +630,7 @@ bool ne_js_source_deliver(ne_js *js, ne_js_account *a, const ne_sub *sub, ne_msg
     link->dseq = dseq;
     link->state = NE_JS_SOURCE_RUNNING;
     link->error = NE_JS_OK;
+    link->unanswered = 0;
     uint64_t pending = 0;
     if (ack_number(msg->reply, 0, &pending)) {
         link->lag = pending;
@@ -692,11 +707,13 @@ static void handle_created(ne_js *js, ne_js_account *a, ne_slice subject, ne_sli
             }
             link->state = NE_JS_SOURCE_WAIT;
             link->retry_ms = js->conns->now_ms + NE_JS_SOURCE_RETRY_MS;
+            link->unanswered = 0; /* answered: asked again at the first interval */
         } else if (link->state == NE_JS_SOURCE_CREATING) {
             link->state = NE_JS_SOURCE_RUNNING;
             link->last_active_ms = js->conns->now_ms;
             link->last_seen_ms = js->conns->now_ms;
             link->error = NE_JS_OK;
+            link->unanswered = 0;
         }
         return;
     }

@@ -27,8 +27,12 @@
 
 /* Without a message or a heartbeat for this long a link starts over. */
 #define NE_JS_SOURCE_STALL_MS 3000u
-/* An unanswered create request is asked again after this long. */
+/* An unanswered create request is asked again after this long, doubled
+ * for each further one unanswered up to NE_JS_SOURCE_RETRY_MAX_MS: on a
+ * slow link the answer may wait behind what earlier consumers still push
+ * through it, and every new consumer adds to that. */
 #define NE_JS_SOURCE_RETRY_MS 2000u
+#define NE_JS_SOURCE_RETRY_MAX_MS 60000u
 /* Heartbeat interval asked of the origin's consumer (nats-server's). */
 #define NE_JS_SOURCE_HEARTBEAT_NS 1000000000ull
 
@@ -60,6 +64,7 @@ typedef struct ne_js_source_link {
     uint64_t lag;          /* the origin's messages still to come (its last delivery's) */
     uint64_t last_seen_ms; /* the last answer, message or heartbeat (0: none yet) */
     uint8_t error;         /* ne_js_err of the last refused create (0: none) */
+    uint8_t unanswered;    /* create requests in a row with no answer nor delivery */
     ne_sub *deliver_sub;
     ne_sub *reply_sub;
     char deliver[NE_JS_SOURCE_SUBJECT_BYTES];

@@ -95,6 +95,16 @@ static const char *gather(int c, int turns)
     return seen;
 }
 
+/* What the hub peer got; a PING among it is answered. */
+static const char *hub_take(int l)
+{
+    const char *got = take(l);
+    if (strstr(got, "PING\r\n") != NULL) {
+        send_text(l, "PONG\r\n");
+    }
+    return got;
+}
+
 /* The other domain: a leaf whose interest in its API reaches natsedge. */
 static int hub_peer(void)
 {
@@ -234,11 +244,62 @@ static void test_mirror_asks_again_after_a_gap_or_silence_JS26b(void **state)
     assert_non_null(strstr(take(l), "\"opt_start_seq\":5"));
 }
 
+/* JS-26b: a create request nobody answers is asked again after
+ * NE_JS_SOURCE_RETRY_MS, then after twice as long each time (up to
+ * NE_JS_SOURCE_RETRY_MAX_MS): on a slow link the answer can wait behind
+ * what earlier consumers still push, and asking every 2 s would add a
+ * consumer faster than the link drains them. An answer starts the
+ * intervals over. */
+static void test_unanswered_creates_are_asked_again_less_often_JS26b(void **state)
+{
+    (void)state;
+    int l = hub_peer();
+    int c = client();
+    static const char body[] = "{\"name\":\"M\",\"storage\":\"memory\",\"mirror\":{\"name\":"
+                               "\"O\",\"external\":{\"api\":\"$JS.hub.API\"}}}";
+    char text[512];
+    snprintf(text, sizeof(text), "PUB $JS.API.STREAM.CREATE.M in.1 %zu\r\n%s\r\n", strlen(body),
+             body);
+    send_text(c, text);
+    assert_non_null(strstr(gather(l, 8), "CONSUMER.CREATE"));
+    /* Unanswered: asked again 2, 4, 8, 16 and 32 s after the last one
+     * (t: since the first). */
+    uint64_t t = 0;
+    uint64_t at[] = {2000, 6000, 14000, 30000, 62000};
+    char reply[64], deliver[160];
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        advance(at[i] - 300 - t);
+        if (strstr(hub_take(l), "CONSUMER.CREATE") != NULL) {
+            fail_msg("asked again before %llu ms", (unsigned long long)at[i]);
+        }
+        advance(600);
+        t = at[i] + 300;
+        const char *got = hub_take(l);
+        if (strstr(got, "CONSUMER.CREATE") == NULL) {
+            fail_msg("not asked again at %llu ms", (unsigned long long)at[i]);
+        }
+        create_request(got, reply, sizeof(reply), deliver, sizeof(deliver));
+    }
+    /* The last one answered with a delivery: a silence then asks again
+     * at the stall time and, unanswered, 2 s after that. */
+    snprintf(text, sizeof(text), "LMSG %s 2\r\n{}\r\n", reply);
+    send_text(l, text);
+    step(4);
+    deliver_one(l, deliver, 1, 1, 1, "cmd.a", "a");
+    take(l);
+    advance(NE_JS_SOURCE_STALL_MS + 200);
+    assert_non_null(strstr(take(l), "CONSUMER.CREATE"));
+    advance(NE_JS_SOURCE_RETRY_MS + 200);
+    assert_non_null(strstr(take(l), "CONSUMER.CREATE"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mirror_asks_again_after_a_gap_or_silence_JS26b, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_unanswered_creates_are_asked_again_less_often_JS26b,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("js_source", tests, NULL, NULL);
 }
