@@ -7,7 +7,9 @@
 
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
+#include "mqtt/ne_mqtt_codec.h"
 #include "mqtt/ne_mqtt_internal.h"
+#include "mqtt/ne_mqtt_topic.h"
 #include "router/ne_authn.h"
 
 #if NE_MQTT_PERSIST
@@ -514,6 +516,31 @@ static uint64_t id_of_key(const char *key)
     return id;
 }
 
+/* The properties a message keeps (ne_mqtt_props_message): the rest are
+ * the delivery's own, added when it is sent. */
+#define MSG_PROPS                                                                                  \
+    (NE_MQTT_HAS(NE_MQTT_PROP_PAYLOAD_FORMAT) | NE_MQTT_HAS(NE_MQTT_PROP_CONTENT_TYPE) |           \
+     NE_MQTT_HAS(NE_MQTT_PROP_RESPONSE_TOPIC) | NE_MQTT_HAS(NE_MQTT_PROP_CORRELATION_DATA) |       \
+     NE_MQTT_HAS(NE_MQTT_PROP_USER_PROPERTY))
+
+/* Whether a message read back is one the kind could have kept: a topic
+ * name (UTF-8, no wildcard) and a block of the message's own properties,
+ * each within its bound. Anything else would go out as a malformed PUBLISH
+ * or overrun the buffers that publish a stored message (a will). */
+static bool msg_valid(const uint8_t *topic, uint16_t topic_len, const uint8_t *props,
+                      uint16_t props_len)
+{
+    if (topic_len > NE_MQTT_MAX_TOPIC_BYTES || props_len > NE_MQTT_MAX_PROPS_BYTES ||
+        !ne_mqtt_utf8_valid(topic, topic_len) || !ne_mqtt_topic_name_valid(topic, topic_len)) {
+        return false;
+    }
+    ne_mqtt_props decoded;
+    uint8_t reason = 0;
+    return ne_mqtt_props_decode(props, props_len, NE_MQTT_CTX_PUBLISH, true, &decoded, &reason) ==
+               NE_OK &&
+           (decoded.present & ~(uint64_t)MSG_PROPS) == 0;
+}
+
 static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
 {
     load_ctx *c = vctx;
@@ -543,7 +570,7 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
     const uint8_t *props = r_bytes(&r, props_len);
     const uint8_t *payload = r_bytes(&r, payload_len);
     ne_mqtt_msg *msg = NULL;
-    if (r.ok && topic_len <= NE_MQTT_MAX_TOPIC_BYTES && qos <= 2) {
+    if (r.ok && qos <= 2 && msg_valid(topic, topic_len, props, props_len)) {
         ne_mqtt_payload pl = {payload, NULL, 0, payload_len};
         msg = ne_mqtt_msg_new(&m->store, (ne_mqtt_bytes){topic, topic_len},
                               (ne_mqtt_bytes){props, props_len}, &pl);
@@ -600,6 +627,18 @@ static ne_mqtt_msg *loaded_msg(const load_ctx *c, uint64_t id)
     return NULL;
 }
 
+/* Whether msg's topic is these bytes (a retained record's key names the
+ * topic its message must have). */
+static bool topic_is(const ne_mqtt_msg *msg, const char *topic, size_t len)
+{
+    uint8_t own[NE_MQTT_MAX_TOPIC_BYTES];
+    if (msg->topic_len != len || len > sizeof(own)) {
+        return false;
+    }
+    ne_mqtt_msg_copy(msg, 0, own, msg->topic_len);
+    return memcmp(own, topic, len) == 0;
+}
+
 static int load_retained(void *vctx, const char *key, size_t key_len, uint64_t seq)
 {
     load_ctx *c = vctx;
@@ -613,7 +652,7 @@ static int load_retained(void *vctx, const char *key, size_t key_len, uint64_t s
         r = (rbuf){sm.payload, 8, 0, true};
         msg = loaded_msg(c, r_u64(&r));
     }
-    if (msg == NULL || msg->retained || msg->topic_len != key_len - 1 ||
+    if (msg == NULL || msg->retained || !topic_is(msg, key + 1, key_len - 1) ||
         ne_mqtt_retained_set(&m->store, msg) != NE_OK) {
         m->persist.stats.dropped_at_load++;
         c->unwanted = true;
@@ -780,11 +819,7 @@ static int unwanted_one(void *vctx, const char *key, size_t key_len, uint64_t se
         uint32_t i = 0;
         ne_mqtt_msg *msg;
         while (!keep && (msg = ne_mqtt_retained_next(&m->store, &i)) != NULL) {
-            if (msg->topic_len == key_len - 1) {
-                uint8_t topic[NE_MQTT_MAX_TOPIC_BYTES];
-                ne_mqtt_msg_copy(msg, 0, topic, msg->topic_len);
-                keep = memcmp(topic, key + 1, msg->topic_len) == 0;
-            }
+            keep = topic_is(msg, key + 1, key_len - 1);
         }
     } else {
         /* A message taken back stays (it leaves with its last reference);
