@@ -1013,6 +1013,48 @@ static void session_will(rec *r, uint64_t id, uint32_t delay_s)
     rec_u32(r, delay_s);
 }
 
+/* An upgrade keeps the state: a persistent session with a filter and a
+ * queued QoS 1 message, and that message, as the previous release wrote
+ * them (format 1: no message origin, a 24-byte session head without its
+ * commit stamp), load: the session is there (Session Present), its filter
+ * routes, and the message is delivered once, not again after a restart
+ * (M3-32). */
+static void test_format_1_records_load_after_upgrade_M3_32(void **state)
+{
+    (void)state;
+    rec r;
+    open_log();
+    message_record(&r, 1, 1, false, "up/x", NULL, 0, "kept");
+    put_message_key(5, &r);
+    session_head(&r, 1, NE_MQTT_V311, UINT32_MAX, 1, 1);
+    assert_int_equal(r.len, 24);
+    session_filter(&r, "up.>", 1);
+    session_queued(&r, 5, 1);
+    session_will(&r, 0, 0);
+    put_record('s', "old", 3, &r);
+    close_log();
+    boot();
+
+    bool present = false;
+    int c = persistent("old", &present);
+    assert_true(present);
+    expect_publish(c, "up/x", "kept", 1, false);
+    send_ack(c, NE_MQTT_PUBACK, got.packet_id);
+    expect_nothing(c);
+    int pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    publish(pub, 1, false, false, "up/y", "new", 1);
+    expect_ack(pub, NE_MQTT_PUBACK, 1);
+    expect_publish(c, "up/y", "new", 1, false);
+    send_ack(c, NE_MQTT_PUBACK, got.packet_id);
+    step(2);
+
+    ne_server_shutdown(&srv);
+    boot();
+    c = persistent("old", &present);
+    assert_true(present);
+    expect_nothing(c);
+}
+
 /* A message record whose topic is not a topic name (a wildcard, a NUL)
  * or whose properties are not a message's own (cut short, a Subscription
  * Identifier) is dropped at load: before, it went out as a PUBLISH the
@@ -1152,6 +1194,7 @@ int main(void)
         T(test_power_cut_behind_a_write_cache_M3_37),
         T(test_power_cut_qos2_exactly_once_to_subscriber_M3_39),
         T(test_power_cut_qos2_exactly_once_from_publisher_M3_39),
+        T(test_format_1_records_load_after_upgrade_M3_32),
         T(test_loaded_message_not_a_valid_publish_is_dropped),
         T(test_loaded_will_with_oversized_properties_is_dropped_M5_23),
         T(test_retained_record_of_another_topic_is_dropped_M3_51),
