@@ -119,8 +119,9 @@ def seeds():
 def damaged():
     """Records no server writes, each of which the loader once took back:
     a queued message whose topic is not a topic name (it went out as a
-    PUBLISH no client decodes) and a pending will whose properties exceed
-    NE_MQTT_MAX_PROPS_BYTES (publishing it overran its buffer)."""
+    PUBLISH no client decodes), a pending will whose properties exceed
+    NE_MQTT_MAX_PROPS_BYTES (publishing it overran its buffer) and a
+    message keyed by the last id (the next id wrapped to 0)."""
     yield "damaged_topic", bytes([0x02 | 0x20 | 0x80, 0x02]) + b"".join([
         record(MESSAGE, message_key(50), message(2, b"a/+", b"wildcard")),
         record(MESSAGE, message_key(51), message(2, b"a/b", b"valid")),
@@ -132,6 +133,12 @@ def damaged():
         record(MESSAGE, message_key(60), message(2, b"wills/big", b"last words",
                                                   props=user_property(b"k", b"x" * 600))),
         record(SESSION, b"mortal", session(2, V5, expiry_s=300, will=(60, 1))),
+    ])
+    yield "damaged_last_id", bytes([0x02 | 0x20 | 0x80, 0x02]) + b"".join([
+        record(MESSAGE, message_key(2**64 - 1), message(2, b"x/max", b"max")),
+        record(MESSAGE, message_key(1), message(2, b"x/one", b"one")),
+        record(SESSION, b"a", session(
+            2, V311, filters=[(b"x.>", b"", 1, 0, 0)], outs=[(1, 0, QUEUED, 1, 0, 0, 0)])),
     ])
 
 

@@ -547,11 +547,13 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
     ne_mqtt *m = c->m;
     rbuf r;
     uint8_t format = 0;
-    if (key_len == 9) {
+    /* Ids count up from 1 and never reach the last one: a key that names
+     * it is damaged (the next id would wrap to ids in use). */
+    bool id_ok = key_len == 9 && id_of_key(key) != UINT64_MAX;
+    if (id_ok) {
         c->max_id = NE_MAX(c->max_id, id_of_key(key)); /* never given again, kept or not */
     }
-    if (key_len != 9 || load_record(m, seq, &r, &format) != NE_OK ||
-        c->count == NE_MQTT_MAX_MESSAGES) {
+    if (!id_ok || load_record(m, seq, &r, &format) != NE_OK || c->count == NE_MQTT_MAX_MESSAGES) {
         m->persist.stats.dropped_at_load++;
         c->unwanted = true;
         return NE_OK;
@@ -570,7 +572,7 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
     const uint8_t *props = r_bytes(&r, props_len);
     const uint8_t *payload = r_bytes(&r, payload_len);
     ne_mqtt_msg *msg = NULL;
-    if (r.ok && qos <= 2 && msg_valid(topic, topic_len, props, props_len)) {
+    if (r.ok && qos <= 2 && txn != UINT64_MAX && msg_valid(topic, topic_len, props, props_len)) {
         ne_mqtt_payload pl = {payload, NULL, 0, payload_len};
         msg = ne_mqtt_msg_new(&m->store, (ne_mqtt_bytes){topic, topic_len},
                               (ne_mqtt_bytes){props, props_len}, &pl);
@@ -709,9 +711,14 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
     uint16_t outs = r_u16(&r);
     uint16_t inbound = r_u16(&r);
     uint64_t stamp = format >= 2 ? r_u64(&r) : 0; /* its last commit */
-    c->max_txn = NE_MAX(c->max_txn, stamp);
-    if (!r.ok || subs > NE_MQTT_MAX_SUBS_PER_SESSION || outs > NE_MQTT_MAX_INFLIGHT ||
-        inbound > NE_MQTT_MAX_INBOUND_QOS2) {
+    /* Transactions count up from 1 and never reach the last number: a
+     * record that names it is damaged (the next would wrap to 0, which
+     * says "no transaction"). */
+    if (stamp != UINT64_MAX) {
+        c->max_txn = NE_MAX(c->max_txn, stamp);
+    }
+    if (!r.ok || stamp == UINT64_MAX || subs > NE_MQTT_MAX_SUBS_PER_SESSION ||
+        outs > NE_MQTT_MAX_INFLIGHT || inbound > NE_MQTT_MAX_INBOUND_QOS2) {
         goto drop;
     }
     /* Its user must still be configured: its account and permissions. */

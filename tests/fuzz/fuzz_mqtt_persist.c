@@ -21,8 +21,9 @@
  *             what the first start left must load with nothing dropped.
  * The clock byte: (bits 5-7) + 1 ticks of 100 << (bits 0-4) ms each, so
  * expiries and pending wills fire. Every packet the server sends a client
- * must decode, every PUBLISH name a topic (no wildcard). After shutdown
- * every pool must be back to idle. Nothing may
+ * must decode, every PUBLISH name a topic (no wildcard). After the load
+ * the next message id and transaction number must not have wrapped. After
+ * shutdown every pool must be back to idle. Nothing may
  * crash, read out of bounds or break an invariant (abort). The seeds
  * (tests/fuzz/corpus/fuzz_mqtt_persist) are written by
  * tools/mqtt_persist_seeds.py. */
@@ -295,6 +296,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const ne_mqtt_persist_stats *st = &srv.mqtt.persist.stats;
     fail_if(st->sessions_loaded + st->messages_loaded + st->retained_loaded > MAX_RECORDS);
+    /* The next message id and transaction are new ones: no count wraps to
+     * numbers the records use. */
+    fail_if(srv.mqtt.store.next_id == 0 || srv.mqtt.persist.last_txn == UINT64_MAX);
     run(options, clock);
     shutdown_idle();
     if ((options & 0x80) == 0) {

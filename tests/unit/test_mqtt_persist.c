@@ -1182,6 +1182,73 @@ static void test_retained_record_of_another_topic_is_dropped_M3_51(void **state)
     expect_nothing(w);
 }
 
+/* Message ids count up from 1: a record keyed by the last id (all ones)
+ * is dropped at load. Before, the next id wrapped to 0 and then to the
+ * ids of messages still held: a new message's record replaced an old
+ * one's, and after a restart the offline session got "three" where "one"
+ * had been. */
+static void test_message_id_at_the_last_is_dropped_ids_do_not_wrap(void **state)
+{
+    (void)state;
+    rec r;
+    open_log();
+    message_record(&r, 2, 1, false, "x/max", NULL, 0, "max");
+    put_message_key(UINT64_MAX, &r);
+    message_record(&r, 2, 1, false, "x/one", NULL, 0, "one");
+    put_message_key(1, &r);
+    session_head(&r, 2, NE_MQTT_V311, UINT32_MAX, 1, 1);
+    session_filter(&r, "x.>", 1);
+    session_queued(&r, 1, 1);
+    session_will(&r, 0, 0);
+    put_record('s', "a", 1, &r);
+    close_log();
+    boot();
+
+    int pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    publish(pub, 1, false, false, "x/two", "two", 1);
+    expect_ack(pub, NE_MQTT_PUBACK, 1);
+    publish(pub, 1, false, false, "x/three", "three", 2);
+    expect_ack(pub, NE_MQTT_PUBACK, 2);
+    ne_server_shutdown(&srv);
+    boot();
+
+    bool present = false;
+    int a = persistent("a", &present);
+    assert_true(present);
+    expect_publish(a, "x/one", "one", 1, false);
+    send_ack(a, NE_MQTT_PUBACK, got.packet_id);
+    expect_publish(a, "x/two", "two", 1, false);
+    send_ack(a, NE_MQTT_PUBACK, got.packet_id);
+    expect_publish(a, "x/three", "three", 1, false);
+    send_ack(a, NE_MQTT_PUBACK, got.packet_id);
+    expect_nothing(a);
+}
+
+/* Transactions count up from 1: a session record whose commit stamp is
+ * the last number is dropped at load. Before, it was taken back and the
+ * next QoS 2 transaction got number 0, which a message record reads as
+ * "no transaction" (committed): a power cut before its PUBREC would not
+ * have taken the message back. */
+static void test_session_stamp_at_the_last_transaction_is_dropped_M3_39(void **state)
+{
+    (void)state;
+    rec r;
+    open_log();
+    session_head(&r, 2, NE_MQTT_V311, UINT32_MAX, 1, 0);
+    assert_int_equal(r.len, 32);
+    memset(r.b + 24, 0xff, 8); /* the commit stamp: the head's last 8 bytes */
+    session_filter(&r, "y.>", 1);
+    session_will(&r, 0, 0);
+    put_record('s', "stamped", 7, &r);
+    close_log();
+    boot();
+
+    bool present = true;
+    int c = persistent("stamped", &present);
+    assert_false(present);
+    go_offline(c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1198,6 +1265,8 @@ int main(void)
         T(test_loaded_message_not_a_valid_publish_is_dropped),
         T(test_loaded_will_with_oversized_properties_is_dropped_M5_23),
         T(test_retained_record_of_another_topic_is_dropped_M3_51),
+        T(test_message_id_at_the_last_is_dropped_ids_do_not_wrap),
+        T(test_session_stamp_at_the_last_transaction_is_dropped_M3_39),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
