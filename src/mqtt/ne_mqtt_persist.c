@@ -7,7 +7,9 @@
 
 #include "core/ne_assert.h"
 #include "core/ne_error.h"
+#include "mqtt/ne_mqtt_codec.h"
 #include "mqtt/ne_mqtt_internal.h"
+#include "mqtt/ne_mqtt_topic.h"
 #include "router/ne_authn.h"
 
 #if NE_MQTT_PERSIST
@@ -514,17 +516,44 @@ static uint64_t id_of_key(const char *key)
     return id;
 }
 
+/* The properties a message keeps (ne_mqtt_props_message): the rest are
+ * the delivery's own, added when it is sent. */
+#define MSG_PROPS                                                                                  \
+    (NE_MQTT_HAS(NE_MQTT_PROP_PAYLOAD_FORMAT) | NE_MQTT_HAS(NE_MQTT_PROP_CONTENT_TYPE) |           \
+     NE_MQTT_HAS(NE_MQTT_PROP_RESPONSE_TOPIC) | NE_MQTT_HAS(NE_MQTT_PROP_CORRELATION_DATA) |       \
+     NE_MQTT_HAS(NE_MQTT_PROP_USER_PROPERTY))
+
+/* Whether a message read back is one the kind could have kept: a topic
+ * name (UTF-8, no wildcard) and a block of the message's own properties,
+ * each within its bound. Anything else would go out as a malformed PUBLISH
+ * or overrun the buffers that publish a stored message (a will). */
+static bool msg_valid(const uint8_t *topic, uint16_t topic_len, const uint8_t *props,
+                      uint16_t props_len)
+{
+    if (topic_len > NE_MQTT_MAX_TOPIC_BYTES || props_len > NE_MQTT_MAX_PROPS_BYTES ||
+        !ne_mqtt_utf8_valid(topic, topic_len) || !ne_mqtt_topic_name_valid(topic, topic_len)) {
+        return false;
+    }
+    ne_mqtt_props decoded;
+    uint8_t reason = 0;
+    return ne_mqtt_props_decode(props, props_len, NE_MQTT_CTX_PUBLISH, true, &decoded, &reason) ==
+               NE_OK &&
+           (decoded.present & ~(uint64_t)MSG_PROPS) == 0;
+}
+
 static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
 {
     load_ctx *c = vctx;
     ne_mqtt *m = c->m;
     rbuf r;
     uint8_t format = 0;
-    if (key_len == 9) {
+    /* Ids count up from 1 and never reach the last one: a key that names
+     * it is damaged (the next id would wrap to ids in use). */
+    bool id_ok = key_len == 9 && id_of_key(key) != UINT64_MAX;
+    if (id_ok) {
         c->max_id = NE_MAX(c->max_id, id_of_key(key)); /* never given again, kept or not */
     }
-    if (key_len != 9 || load_record(m, seq, &r, &format) != NE_OK ||
-        c->count == NE_MQTT_MAX_MESSAGES) {
+    if (!id_ok || load_record(m, seq, &r, &format) != NE_OK || c->count == NE_MQTT_MAX_MESSAGES) {
         m->persist.stats.dropped_at_load++;
         c->unwanted = true;
         return NE_OK;
@@ -543,7 +572,7 @@ static int load_msg(void *vctx, const char *key, size_t key_len, uint64_t seq)
     const uint8_t *props = r_bytes(&r, props_len);
     const uint8_t *payload = r_bytes(&r, payload_len);
     ne_mqtt_msg *msg = NULL;
-    if (r.ok && topic_len <= NE_MQTT_MAX_TOPIC_BYTES && qos <= 2) {
+    if (r.ok && qos <= 2 && txn != UINT64_MAX && msg_valid(topic, topic_len, props, props_len)) {
         ne_mqtt_payload pl = {payload, NULL, 0, payload_len};
         msg = ne_mqtt_msg_new(&m->store, (ne_mqtt_bytes){topic, topic_len},
                               (ne_mqtt_bytes){props, props_len}, &pl);
@@ -601,6 +630,18 @@ static ne_mqtt_msg *loaded_msg(const load_ctx *c, uint64_t id)
     return NULL;
 }
 
+/* Whether msg's topic is these bytes (a retained record's key names the
+ * topic its message must have). */
+static bool topic_is(const ne_mqtt_msg *msg, const char *topic, size_t len)
+{
+    uint8_t own[NE_MQTT_MAX_TOPIC_BYTES];
+    if (msg->topic_len != len || len > sizeof(own)) {
+        return false;
+    }
+    ne_mqtt_msg_copy(msg, 0, own, msg->topic_len);
+    return memcmp(own, topic, len) == 0;
+}
+
 static int load_retained(void *vctx, const char *key, size_t key_len, uint64_t seq)
 {
     load_ctx *c = vctx;
@@ -614,7 +655,7 @@ static int load_retained(void *vctx, const char *key, size_t key_len, uint64_t s
         r = (rbuf){sm.payload, 8, 0, true};
         msg = loaded_msg(c, r_u64(&r));
     }
-    if (msg == NULL || msg->retained || msg->topic_len != key_len - 1 ||
+    if (msg == NULL || msg->retained || !topic_is(msg, key + 1, key_len - 1) ||
         ne_mqtt_retained_set(&m->store, msg) != NE_OK) {
         m->persist.stats.dropped_at_load++;
         c->unwanted = true;
@@ -671,9 +712,14 @@ static int load_session(void *vctx, const char *key, size_t key_len, uint64_t se
     uint16_t outs = r_u16(&r);
     uint16_t inbound = r_u16(&r);
     uint64_t stamp = format >= 2 ? r_u64(&r) : 0; /* its last commit */
-    c->max_txn = NE_MAX(c->max_txn, stamp);
-    if (!r.ok || subs > NE_MQTT_MAX_SUBS_PER_SESSION || outs > NE_MQTT_MAX_INFLIGHT ||
-        inbound > NE_MQTT_MAX_INBOUND_QOS2) {
+    /* Transactions count up from 1 and never reach the last number: a
+     * record that names it is damaged (the next would wrap to 0, which
+     * says "no transaction"). */
+    if (stamp != UINT64_MAX) {
+        c->max_txn = NE_MAX(c->max_txn, stamp);
+    }
+    if (!r.ok || stamp == UINT64_MAX || subs > NE_MQTT_MAX_SUBS_PER_SESSION ||
+        outs > NE_MQTT_MAX_INFLIGHT || inbound > NE_MQTT_MAX_INBOUND_QOS2) {
         goto drop;
     }
     /* Its user must still be configured: its account and permissions. */
@@ -781,11 +827,7 @@ static int unwanted_one(void *vctx, const char *key, size_t key_len, uint64_t se
         uint32_t i = 0;
         ne_mqtt_msg *msg;
         while (!keep && (msg = ne_mqtt_retained_next(&m->store, &i)) != NULL) {
-            if (msg->topic_len == key_len - 1) {
-                uint8_t topic[NE_MQTT_MAX_TOPIC_BYTES];
-                ne_mqtt_msg_copy(msg, 0, topic, msg->topic_len);
-                keep = memcmp(topic, key + 1, msg->topic_len) == 0;
-            }
+            keep = topic_is(msg, key + 1, key_len - 1);
         }
     } else {
         /* A message taken back stays (it leaves with its last reference);

@@ -23,6 +23,8 @@
 #include "sim/ne_sim_clock.h"
 #include "sim/ne_sim_flash.h"
 #include "sim/ne_sim_net.h"
+#include "store/ne_store_dev.h"
+#include "store/ne_store_kv.h"
 
 #define B(s) ((ne_mqtt_bytes){(const uint8_t *)(s), (uint32_t)strlen(s)})
 
@@ -881,6 +883,400 @@ static void test_power_cut_behind_a_write_cache_M3_37(void **state)
     boot();
 }
 
+/* ---- Records put into the log before a start ------------------------------------------ */
+
+/* What an earlier release, or a damaged device, left in the "mqtt" log:
+ * records written here byte by byte, in the layouts of
+ * src/mqtt/ne_mqtt_persist.c (format 1 as the release before message
+ * origins and commit stamps wrote it). */
+static ne_store_dev put_dev;
+static ne_store_kv put_kv;
+static ne_store_subject put_keys[64];
+static char put_key_text[4096];
+
+typedef struct rec {
+    uint8_t b[2048];
+    size_t len;
+} rec;
+
+static void rec_bytes(rec *r, const void *bytes, size_t n)
+{
+    assert_true(n <= sizeof(r->b) - r->len);
+    if (n > 0) {
+        memcpy(r->b + r->len, bytes, n);
+    }
+    r->len += n;
+}
+
+static void rec_u8(rec *r, uint8_t v)
+{
+    rec_bytes(r, &v, 1);
+}
+
+static void rec_u16(rec *r, uint16_t v)
+{
+    rec_u8(r, (uint8_t)(v >> 8));
+    rec_u8(r, (uint8_t)v);
+}
+
+static void rec_u32(rec *r, uint32_t v)
+{
+    rec_u16(r, (uint16_t)(v >> 16));
+    rec_u16(r, (uint16_t)v);
+}
+
+static void rec_u64(rec *r, uint64_t v)
+{
+    rec_u32(r, (uint32_t)(v >> 32));
+    rec_u32(r, (uint32_t)v);
+}
+
+/* An erased device with an empty "mqtt" log, attached for put_record. */
+static void open_log(void)
+{
+    fresh_flash(false, 7);
+    assert_int_equal(ne_store_dev_open(&put_dev, &fl.flash, NULL), NE_OK);
+    uint32_t id = 0;
+    assert_int_equal(ne_store_dev_create(&put_dev, NE_STORE_KIND_KV, 0, "mqtt", 4, NULL, 0, &id),
+                     NE_OK);
+    ne_store_kv_config cfg = {.keys = put_keys,
+                              .key_capacity = 64,
+                              .key_text = put_key_text,
+                              .key_text_bytes = sizeof(put_key_text),
+                              .max_blocks = 0};
+    assert_int_equal(ne_store_kv_attach(&put_kv, &put_dev, id, &cfg), NE_OK);
+}
+
+/* key: the kind's letter, then the client id, message id or topic. */
+static void put_record(char kind, const void *key, size_t key_len, const rec *value)
+{
+    uint8_t k[1 + 256];
+    assert_true(key_len < sizeof(k));
+    k[0] = (uint8_t)kind;
+    memcpy(k + 1, key, key_len);
+    assert_int_equal(ne_store_kv_put(&put_kv, k, key_len + 1, value->b, value->len), NE_OK);
+}
+
+static void put_message_key(uint64_t id, const rec *value)
+{
+    uint8_t k[8];
+    for (int i = 0; i < 8; i++) {
+        k[i] = (uint8_t)(id >> (56 - 8 * i));
+    }
+    put_record('m', k, sizeof(k), value);
+}
+
+static void close_log(void)
+{
+    assert_int_equal(ne_store_kv_sync(&put_kv), NE_OK);
+    assert_int_equal(ne_store_kv_detach(&put_kv), NE_OK);
+}
+
+/* A message record of format 1 or 2 (2: no transaction, no publisher). */
+static void message_record(rec *r, uint8_t format, uint8_t qos, bool retain, const char *topic,
+                           const uint8_t *props, uint16_t props_len, const char *payload)
+{
+    r->len = 0;
+    rec_u8(r, format);
+    rec_u8(r, qos);
+    rec_u8(r, retain ? 1 : 0);
+    rec_u8(r, 0);
+    rec_u32(r, 0); /* no expiry */
+    rec_u16(r, (uint16_t)strlen(topic));
+    rec_u16(r, props_len);
+    rec_u32(r, (uint32_t)strlen(payload));
+    if (format >= 2) {
+        rec_u64(r, 0); /* no transaction */
+        rec_u16(r, 0); /* no publisher */
+    }
+    rec_bytes(r, topic, strlen(topic));
+    rec_bytes(r, props, props_len);
+    rec_bytes(r, payload, strlen(payload));
+}
+
+/* A session record's head: no user (no authentication), no inbound ids. */
+static void session_head(rec *r, uint8_t format, uint8_t version, uint32_t expiry_s, uint16_t subs,
+                         uint16_t outs)
+{
+    r->len = 0;
+    rec_u8(r, format);
+    rec_u8(r, version);
+    rec_u16(r, 1); /* the next packet id */
+    rec_u32(r, expiry_s);
+    rec_u64(r, 0);      /* the user's fingerprint */
+    rec_u16(r, 0xffff); /* the user's index: none */
+    rec_u16(r, subs);
+    rec_u16(r, outs);
+    rec_u16(r, 0); /* inbound QoS 2 ids */
+    if (format >= 2) {
+        rec_u64(r, 0); /* its last commit */
+    }
+}
+
+static void session_filter(rec *r, const char *subject, uint8_t qos)
+{
+    rec_u16(r, (uint16_t)strlen(subject));
+    rec_bytes(r, subject, strlen(subject));
+    rec_u16(r, 0); /* no queue group */
+    rec_u8(r, qos);
+    rec_u8(r, 0);  /* options */
+    rec_u32(r, 0); /* no subscription identifier */
+}
+
+/* A message queued for the session, not yet sent (no packet id). */
+static void session_queued(rec *r, uint64_t id, uint8_t qos)
+{
+    rec_u64(r, id);
+    rec_u16(r, 0);
+    rec_u8(r, NE_MQTT_OUT_QUEUED);
+    rec_u8(r, qos);
+    rec_u8(r, 0);
+    rec_u8(r, 0);
+    rec_u32(r, 0);
+}
+
+static void session_will(rec *r, uint64_t id, uint32_t delay_s)
+{
+    rec_u64(r, id);
+    rec_u32(r, delay_s);
+}
+
+/* An upgrade keeps the state: a persistent session with a filter and a
+ * queued QoS 1 message, and that message, as the previous release wrote
+ * them (format 1: no message origin, a 24-byte session head without its
+ * commit stamp), load: the session is there (Session Present), its filter
+ * routes, and the message is delivered once, not again after a restart
+ * (M3-32). */
+static void test_format_1_records_load_after_upgrade_M3_32(void **state)
+{
+    (void)state;
+    rec r;
+    open_log();
+    message_record(&r, 1, 1, false, "up/x", NULL, 0, "kept");
+    put_message_key(5, &r);
+    session_head(&r, 1, NE_MQTT_V311, UINT32_MAX, 1, 1);
+    assert_int_equal(r.len, 24);
+    session_filter(&r, "up.>", 1);
+    session_queued(&r, 5, 1);
+    session_will(&r, 0, 0);
+    put_record('s', "old", 3, &r);
+    close_log();
+    boot();
+
+    bool present = false;
+    int c = persistent("old", &present);
+    assert_true(present);
+    expect_publish(c, "up/x", "kept", 1, false);
+    send_ack(c, NE_MQTT_PUBACK, got.packet_id);
+    expect_nothing(c);
+    int pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    publish(pub, 1, false, false, "up/y", "new", 1);
+    expect_ack(pub, NE_MQTT_PUBACK, 1);
+    expect_publish(c, "up/y", "new", 1, false);
+    send_ack(c, NE_MQTT_PUBACK, got.packet_id);
+    step(2);
+
+    ne_server_shutdown(&srv);
+    boot();
+    c = persistent("old", &present);
+    assert_true(present);
+    expect_nothing(c);
+}
+
+/* A message record whose topic is not a topic name (a wildcard, a NUL)
+ * or whose properties are not a message's own (cut short, a Subscription
+ * Identifier) is dropped at load: before, it went out as a PUBLISH the
+ * client could not decode. The session keeps its valid message. */
+static void test_loaded_message_not_a_valid_publish_is_dropped(void **state)
+{
+    (void)state;
+    static const uint8_t cut_short[] = {0x26, 0x00, 0x05, 'a', 'b'};
+    static const uint8_t sub_id[] = {0x0b, 0x05};
+    static const uint8_t user[] = {0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v'};
+    rec r;
+    open_log();
+    message_record(&r, 2, 1, false, "a/+", NULL, 0, "wildcard");
+    put_message_key(7, &r);
+    /* The topic "a/", NUL, "b", written by hand (strlen stops at the NUL). */
+    r.len = 0;
+    rec_u8(&r, 2);
+    rec_u8(&r, 1);
+    rec_u8(&r, 0);
+    rec_u8(&r, 0);
+    rec_u32(&r, 0);
+    rec_u16(&r, 4);
+    rec_u16(&r, 0);
+    rec_u32(&r, 3);
+    rec_u64(&r, 0);
+    rec_u16(&r, 0);
+    rec_bytes(&r, "a/\0b", 4);
+    rec_bytes(&r, "nul", 3);
+    put_message_key(8, &r);
+    message_record(&r, 2, 1, false, "a/b", NULL, 0, "valid");
+    put_message_key(9, &r);
+    message_record(&r, 2, 1, false, "a/c", cut_short, sizeof(cut_short), "cut short");
+    put_message_key(10, &r);
+    message_record(&r, 2, 1, false, "a/d", sub_id, sizeof(sub_id), "sub id");
+    put_message_key(11, &r);
+    message_record(&r, 2, 1, false, "a/e", user, sizeof(user), "user property");
+    put_message_key(12, &r);
+    session_head(&r, 2, NE_MQTT_V311, UINT32_MAX, 1, 3);
+    session_filter(&r, "a.*", 1);
+    session_queued(&r, 7, 1);
+    session_queued(&r, 8, 1);
+    session_queued(&r, 9, 1);
+    session_will(&r, 0, 0);
+    put_record('s', "v3", 2, &r);
+    session_head(&r, 2, NE_MQTT_V5, 300, 1, 3);
+    session_filter(&r, "a.*", 1);
+    session_queued(&r, 10, 1);
+    session_queued(&r, 11, 1);
+    session_queued(&r, 12, 1);
+    session_will(&r, 0, 0);
+    put_record('s', "v5", 2, &r);
+    close_log();
+    boot();
+
+    bool present = false;
+    int c = persistent("v3", &present);
+    assert_true(present);
+    expect_publish(c, "a/b", "valid", 1, false);
+    send_ack(c, NE_MQTT_PUBACK, got.packet_id);
+    expect_nothing(c);
+    c = connect_as(NE_MQTT_V5, "v5", false, 300, &present);
+    assert_true(present);
+    expect(c, NE_MQTT_PUBLISH);
+    uint8_t reason;
+    assert_int_equal(
+        ne_mqtt_decode_publish(p.first, p.body, p.len, p.len, NE_MQTT_V5, false, &got, &reason),
+        NE_OK);
+    assert_int_equal(got.topic.len, 3);
+    assert_memory_equal(got.topic.ptr, "a/e", 3);
+    assert_int_equal(got.props.user_count, 1);
+    send_ack(c, NE_MQTT_PUBACK, got.packet_id);
+    expect_nothing(c);
+}
+
+/* A pending will whose properties exceed NE_MQTT_MAX_PROPS_BYTES (no
+ * CONNECT can give one) is dropped at load: before, publishing it when
+ * its delay passed overran the buffer meant for it (an assertion). */
+static void test_loaded_will_with_oversized_properties_is_dropped_M5_23(void **state)
+{
+    (void)state;
+    static uint8_t props[NE_MQTT_MAX_PROPS_BYTES + 16];
+    uint16_t value_len = (uint16_t)(sizeof(props) - 6);
+    props[0] = 0x26;
+    props[1] = 0;
+    props[2] = 1;
+    props[3] = 'k';
+    props[4] = (uint8_t)(value_len >> 8);
+    props[5] = (uint8_t)value_len;
+    memset(props + 6, 'x', value_len);
+    rec r;
+    open_log();
+    message_record(&r, 2, 1, false, "wills/big", props, sizeof(props), "last words");
+    put_message_key(20, &r);
+    session_head(&r, 2, NE_MQTT_V5, 300, 0, 0);
+    session_will(&r, 20, 1);
+    put_record('s', "mortal", 6, &r);
+    close_log();
+    boot();
+
+    int w = connect_as(NE_MQTT_V311, "watcher", true, 0, NULL);
+    subscribe(w, NE_MQTT_V311, "wills/#", 1);
+    advance(3 * 1000);
+    expect_nothing(w);
+}
+
+/* A retained record names its topic and its message; one whose message
+ * has another topic (of the same length) is dropped at load: before, the
+ * message was retained under its own topic, which no record named, and
+ * the record was removed (M3-51). */
+static void test_retained_record_of_another_topic_is_dropped_M3_51(void **state)
+{
+    (void)state;
+    rec r;
+    open_log();
+    message_record(&r, 2, 1, true, "t/x", NULL, 0, "elsewhere");
+    put_message_key(30, &r);
+    r.len = 0;
+    rec_u64(&r, 30);
+    put_record('r', "t/r", 3, &r);
+    close_log();
+    boot();
+
+    int w = connect_as(NE_MQTT_V311, "watcher", true, 0, NULL);
+    subscribe(w, NE_MQTT_V311, "t/#", 1);
+    expect_nothing(w);
+}
+
+/* Message ids count up from 1: a record keyed by the last id (all ones)
+ * is dropped at load. Before, the next id wrapped to 0 and then to the
+ * ids of messages still held: a new message's record replaced an old
+ * one's, and after a restart the offline session got "three" where "one"
+ * had been. */
+static void test_message_id_at_the_last_is_dropped_ids_do_not_wrap(void **state)
+{
+    (void)state;
+    rec r;
+    open_log();
+    message_record(&r, 2, 1, false, "x/max", NULL, 0, "max");
+    put_message_key(UINT64_MAX, &r);
+    message_record(&r, 2, 1, false, "x/one", NULL, 0, "one");
+    put_message_key(1, &r);
+    session_head(&r, 2, NE_MQTT_V311, UINT32_MAX, 1, 1);
+    session_filter(&r, "x.>", 1);
+    session_queued(&r, 1, 1);
+    session_will(&r, 0, 0);
+    put_record('s', "a", 1, &r);
+    close_log();
+    boot();
+
+    int pub = connect_as(NE_MQTT_V311, "pub", true, 0, NULL);
+    publish(pub, 1, false, false, "x/two", "two", 1);
+    expect_ack(pub, NE_MQTT_PUBACK, 1);
+    publish(pub, 1, false, false, "x/three", "three", 2);
+    expect_ack(pub, NE_MQTT_PUBACK, 2);
+    ne_server_shutdown(&srv);
+    boot();
+
+    bool present = false;
+    int a = persistent("a", &present);
+    assert_true(present);
+    expect_publish(a, "x/one", "one", 1, false);
+    send_ack(a, NE_MQTT_PUBACK, got.packet_id);
+    expect_publish(a, "x/two", "two", 1, false);
+    send_ack(a, NE_MQTT_PUBACK, got.packet_id);
+    expect_publish(a, "x/three", "three", 1, false);
+    send_ack(a, NE_MQTT_PUBACK, got.packet_id);
+    expect_nothing(a);
+}
+
+/* Transactions count up from 1: a session record whose commit stamp is
+ * the last number is dropped at load. Before, it was taken back and the
+ * next QoS 2 transaction got number 0, which a message record reads as
+ * "no transaction" (committed): a power cut before its PUBREC would not
+ * have taken the message back. */
+static void test_session_stamp_at_the_last_transaction_is_dropped_M3_39(void **state)
+{
+    (void)state;
+    rec r;
+    open_log();
+    session_head(&r, 2, NE_MQTT_V311, UINT32_MAX, 1, 0);
+    assert_int_equal(r.len, 32);
+    memset(r.b + 24, 0xff, 8); /* the commit stamp: the head's last 8 bytes */
+    session_filter(&r, "y.>", 1);
+    session_will(&r, 0, 0);
+    put_record('s', "stamped", 7, &r);
+    close_log();
+    boot();
+
+    bool present = true;
+    int c = persistent("stamped", &present);
+    assert_false(present);
+    go_offline(c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -893,6 +1289,12 @@ int main(void)
         T(test_power_cut_behind_a_write_cache_M3_37),
         T(test_power_cut_qos2_exactly_once_to_subscriber_M3_39),
         T(test_power_cut_qos2_exactly_once_from_publisher_M3_39),
+        T(test_format_1_records_load_after_upgrade_M3_32),
+        T(test_loaded_message_not_a_valid_publish_is_dropped),
+        T(test_loaded_will_with_oversized_properties_is_dropped_M5_23),
+        T(test_retained_record_of_another_topic_is_dropped_M3_51),
+        T(test_message_id_at_the_last_is_dropped_ids_do_not_wrap),
+        T(test_session_stamp_at_the_last_transaction_is_dropped_M3_39),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
