@@ -184,6 +184,21 @@ function canConnect(port) {
 // A listener that could not bind because the port was taken: nats-server
 // says "address already in use" (client, monitoring, leafnode and cluster
 // ports alike), natsedge "Error listening on [<kind>] port: <addr>, exists".
+// Whether a socket of this machine listens on TCP `port` (/proc/net/tcp and
+// tcp6, state 0A), seen without connecting to it: a broker may open a
+// listener some time after its client port (nats-server its route port).
+export function isListening(port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    if (!existsSync(f)) continue;
+    for (const line of readFileSync(f, "utf8").split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 3 && cols[1].endsWith(hex) && cols[3] === "0A") return true;
+    }
+  }
+  return false;
+}
+
 export function isBindRace(logs) {
   return /address already in use|Error listening on [a-z ]*port: \S+, exists/i.test(logs);
 }
@@ -277,7 +292,9 @@ async function startOnce({ bin, args, config, env, ports, listen, logFile, small
   let ready = false;
   while (Date.now() < deadline) {
     if (exitCode !== null) break;
-    if (/Server is ready/.test(logs()) && (await canConnect(port))) {
+    // Ready: its client port; and a route port asked for ("cluster"),
+    // which nats-server opens after its client port.
+    if (/Server is ready/.test(logs()) && (await canConnect(port)) && (ports.cluster === undefined || isListening(ports.cluster))) {
       ready = true;
       break;
     }
