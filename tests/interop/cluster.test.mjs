@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, headers } from "@nats-io/transport-node";
-import { startServer, stopAll, rawConnect, getJSON, waitFor, within, freePort, brokerKind } from "./lib/harness.mjs";
+import { startServer, stopAll, rawConnect, getJSON, waitFor, within, freePort, brokerKind, isListening } from "./lib/harness.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REF = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
@@ -27,9 +27,9 @@ const ROUTES_MS = 20000;
 
 // One node: its cluster listener and monitoring on free ports, the
 // cluster's name, routes to the given cluster ports.
-function node(bin, name, { routes = [], cluster = "C1", args = [], config = null, routeUser = null } = {}) {
+async function node(bin, name, { routes = [], cluster = "C1", args = [], config = null, routeUser = null } = {}) {
   const creds = routeUser ? `${routeUser}@` : "";
-  return startServer({
+  const s = await startServer({
     bin,
     ports: ["cluster", "http"],
     config,
@@ -40,6 +40,9 @@ function node(bin, name, { routes = [], cluster = "C1", args = [], config = null
       ...args,
     ],
   });
+  // Ready is its client port: nats-server opens its route port after it.
+  await waitFor(() => isListening(s.ports.cluster), 5000, `${name}'s route port listening`);
+  return s;
 }
 
 const routez = (s, q = "") => getJSON(s.ports.http, `/routez${q}`);

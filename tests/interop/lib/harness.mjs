@@ -292,9 +292,7 @@ async function startOnce({ bin, args, config, env, ports, listen, logFile, small
   let ready = false;
   while (Date.now() < deadline) {
     if (exitCode !== null) break;
-    // Ready: its client port; and a route port asked for ("cluster"),
-    // which nats-server opens after its client port.
-    if (/Server is ready/.test(logs()) && (await canConnect(port)) && (ports.cluster === undefined || isListening(ports.cluster))) {
+    if (/Server is ready/.test(logs()) && (await canConnect(port))) {
       ready = true;
       break;
     }
