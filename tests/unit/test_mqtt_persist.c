@@ -521,6 +521,16 @@ static uint64_t seed_of(uint64_t base)
     return base + (e != NULL ? strtoull(e, NULL, 10) * 100000u : 0u);
 }
 
+/* The end of a cut run: shut down, every pool back to idle. */
+static void shutdown_after_cut(uint64_t cut)
+{
+    ne_server_shutdown(&srv);
+    const char *busy = NULL;
+    if (ne_server_pools_in_use(&srv, &busy) != 0) {
+        fail_msg("cut %llu: pool \"%s\" not back to idle", (unsigned long long)cut, busy);
+    }
+}
+
 #define CUT_MSGS 10
 
 /* Runs the scenario with the power cut at the cut-th device operation
@@ -603,20 +613,20 @@ static uint64_t power_cut_run(bool cache, uint64_t seed, uint64_t cut)
                      j);
         }
     }
-    ne_server_shutdown(&srv);
-    const char *busy = NULL;
-    if (ne_server_pools_in_use(&srv, &busy) != 0) {
-        fail_msg("cut %llu: pool \"%s\" not back to idle", (unsigned long long)cut, busy);
-    }
+    shutdown_after_cut(cut);
     return used;
 }
 
-static void power_cuts(bool cache, uint64_t seed)
+/* A run (cache, seed, cut) once without a cut, then with the power cut at
+ * each of the operations it took, and one past them. */
+typedef uint64_t (*cut_run)(bool cache, uint64_t seed, uint64_t cut);
+
+static void every_cut(cut_run run, bool cache, uint64_t seed)
 {
-    uint64_t ops = power_cut_run(cache, seed, 0);
+    uint64_t ops = run(cache, seed, 0);
     assert_true(ops > 0);
     for (uint64_t cut = 1; cut <= ops + 1; cut++) {
-        (void)power_cut_run(cache, seed + cut, cut);
+        (void)run(cache, seed + cut, cut);
     }
 }
 
@@ -641,6 +651,22 @@ static bool q2_held(const q2_receiver *r, uint16_t id)
     return false;
 }
 
+/* A PUBLISH the receiver got (in p): delivered to its application the
+ * first time its packet id is seen. */
+static void q2_receive(q2_receiver *r)
+{
+    decode_publish();
+    assert_int_equal(got.qos, 2);
+    int i = -1;
+    assert_int_equal(sscanf((const char *)got.payload, "q%d", &i), 1);
+    assert_true(i >= 0 && i < Q2_MSGS);
+    if (!q2_held(r, got.packet_id)) {
+        assert_true(r->held_count < 64);
+        r->held[r->held_count++] = got.packet_id;
+        r->delivered[i]++;
+    }
+}
+
 /* Answers what the server sent the receiver: PUBLISH (delivered to the
  * application the first time its id is seen), PUBREL. */
 static void q2_service(q2_receiver *r)
@@ -648,16 +674,7 @@ static void q2_service(q2_receiver *r)
     for (int k = 0; k < 4 * Q2_MSGS && next(r->c, &p); k++) {
         uint8_t type = p.first >> 4;
         if (type == NE_MQTT_PUBLISH) {
-            decode_publish();
-            assert_int_equal(got.qos, 2);
-            int i = -1;
-            assert_int_equal(sscanf((const char *)got.payload, "q%d", &i), 1);
-            assert_true(i >= 0 && i < Q2_MSGS);
-            if (!q2_held(r, got.packet_id)) {
-                assert_true(r->held_count < 64);
-                r->held[r->held_count++] = got.packet_id;
-                r->delivered[i]++;
-            }
+            q2_receive(r);
             send_ack(r->c, NE_MQTT_PUBREC, got.packet_id);
         } else if (type == NE_MQTT_PUBREL) {
             uint16_t id = ack_id();
@@ -677,17 +694,8 @@ static void q2_service(q2_receiver *r)
 static void q2_absorb(q2_receiver *r)
 {
     for (int k = 0; k < 4 * Q2_MSGS && next_received(r->c, &p); k++) {
-        if ((p.first >> 4) != NE_MQTT_PUBLISH) {
-            continue;
-        }
-        decode_publish();
-        int i = -1;
-        assert_int_equal(sscanf((const char *)got.payload, "q%d", &i), 1);
-        assert_true(i >= 0 && i < Q2_MSGS);
-        if (!q2_held(r, got.packet_id)) {
-            assert_true(r->held_count < 64);
-            r->held[r->held_count++] = got.packet_id;
-            r->delivered[i]++;
+        if ((p.first >> 4) == NE_MQTT_PUBLISH) {
+            q2_receive(r);
         }
     }
 }
@@ -743,11 +751,7 @@ static uint64_t q2_cut_run(bool cache, uint64_t seed, uint64_t cut)
             fail_msg("cut %llu: acknowledged q%d not delivered", (unsigned long long)cut, i);
         }
     }
-    ne_server_shutdown(&srv);
-    const char *busy = NULL;
-    if (ne_server_pools_in_use(&srv, &busy) != 0) {
-        fail_msg("cut %llu: pool \"%s\" not back to idle", (unsigned long long)cut, busy);
-    }
+    shutdown_after_cut(cut);
     return used;
 }
 
@@ -756,13 +760,8 @@ static uint64_t q2_cut_run(bool cache, uint64_t seed, uint64_t cut)
 static void test_power_cut_qos2_exactly_once_to_subscriber_M3_39(void **state)
 {
     (void)state;
-    for (int cache = 0; cache < 2; cache++) {
-        uint64_t ops = q2_cut_run(cache != 0, seed_of(500), 0);
-        assert_true(ops > 0);
-        for (uint64_t cut = 1; cut <= ops + 1; cut++) {
-            (void)q2_cut_run(cache != 0, seed_of(500) + cut, cut);
-        }
-    }
+    every_cut(q2_cut_run, false, seed_of(500));
+    every_cut(q2_cut_run, true, seed_of(500));
     boot();
 }
 
@@ -843,11 +842,7 @@ static uint64_t q2_pub_cut_run(bool cache, uint64_t seed, uint64_t cut)
                      (unsigned long long)cut, i, r.delivered[i], k.delivered[i], want);
         }
     }
-    ne_server_shutdown(&srv);
-    const char *busy = NULL;
-    if (ne_server_pools_in_use(&srv, &busy) != 0) {
-        fail_msg("cut %llu: pool \"%s\" not back to idle", (unsigned long long)cut, busy);
-    }
+    shutdown_after_cut(cut);
     return used;
 }
 
@@ -856,13 +851,8 @@ static uint64_t q2_pub_cut_run(bool cache, uint64_t seed, uint64_t cut)
 static void test_power_cut_qos2_exactly_once_from_publisher_M3_39(void **state)
 {
     (void)state;
-    for (int cache = 0; cache < 2; cache++) {
-        uint64_t ops = q2_pub_cut_run(cache != 0, seed_of(900), 0);
-        assert_true(ops > 0);
-        for (uint64_t cut = 1; cut <= ops + 1; cut++) {
-            (void)q2_pub_cut_run(cache != 0, seed_of(900) + cut, cut);
-        }
-    }
+    every_cut(q2_pub_cut_run, false, seed_of(900));
+    every_cut(q2_pub_cut_run, true, seed_of(900));
     boot();
 }
 
@@ -870,7 +860,7 @@ static void test_power_cut_qos2_exactly_once_from_publisher_M3_39(void **state)
 static void test_power_cut_loses_nothing_acknowledged_M3_37(void **state)
 {
     (void)state;
-    power_cuts(false, seed_of(11));
+    every_cut(power_cut_run, false, seed_of(11));
     boot(); /* for the teardown */
 }
 
@@ -879,7 +869,7 @@ static void test_power_cut_loses_nothing_acknowledged_M3_37(void **state)
 static void test_power_cut_behind_a_write_cache_M3_37(void **state)
 {
     (void)state;
-    power_cuts(true, seed_of(101));
+    every_cut(power_cut_run, true, seed_of(101));
     boot();
 }
 
